@@ -1,0 +1,42 @@
+"""Who is asking, and the one place county isolation is applied to queries.
+
+Every query over county-owned rows goes through :func:`scoped`, so a caller of county A can
+never read a county-B row: such rows simply do not exist for them (404).
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Select
+
+__all__ = ["Principal", "Role", "scoped"]
+
+T = TypeVar("T", bound=tuple[Any, ...])
+
+
+class Role(enum.StrEnum):
+    INSPECTOR = "inspector"
+    JOINT_TEAM = "joint_team"
+    CAPTAIN = "captain"
+    SECURITY_SQUAD = "security_squad"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user_id: uuid.UUID
+    county_id: uuid.UUID
+    role: Role
+    username: str
+
+    def has_role(self, *roles: Role) -> bool:
+        return self.role in roles
+
+
+def scoped(stmt: Select[T], model: Any, principal: Principal) -> Select[T]:
+    """Restrict ``stmt`` to rows of ``model`` in the caller's county."""
+    return stmt.where(model.county_id == principal.county_id)

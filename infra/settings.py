@@ -1,0 +1,153 @@
+"""Typed settings, read from the environment once and passed to ``create_app``.
+
+Every variable is documented in the README. Nothing here opens a connection.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "AuthSettings",
+    "DatabaseSettings",
+    "EvidenceSettings",
+    "ObjectStoreSettings",
+    "ServerSettings",
+    "Settings",
+    "SettingsError",
+]
+
+
+class SettingsError(ValueError):
+    """A variable has a value that cannot be used."""
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        msg = f"{name} must be an integer, got {raw!r}"
+        raise SettingsError(msg) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    """``DATABASE_URL`` (``postgresql+asyncpg://...``); empty means the embedded cluster."""
+
+    url: str = ""
+    pool_size: int = 10
+    echo: bool = False
+
+    @property
+    def embedded(self) -> bool:
+        return not self.url
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectStoreSettings:
+    """S3-compatible store; an empty endpoint means the embedded ``rclone serve s3``."""
+
+    endpoint_url: str = ""
+    bucket: str = "patrol-evidence"
+    access_key_id: str = field(default="", repr=False)
+    secret_access_key: str = field(default="", repr=False)
+    region: str = "us-east-1"
+    presign_ttl_s: int = 900
+
+    @property
+    def embedded(self) -> bool:
+        return not self.endpoint_url
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    secret_key: str = field(default="", repr=False)
+    access_token_ttl_s: int = 900
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+    device_token_ttl_s: int = 365 * 24 * 3600
+    login_max_failures: int = 5
+    login_lockout_s: int = 900
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceSettings:
+    max_photo_bytes: int = 50 * 1024 * 1024
+    max_video_bytes: int = 4 * 1024 * 1024 * 1024
+    package_signing_key: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = 8 * 1024 * 1024
+    log_level: str = "info"
+    run_worker_in_process: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = Path("./var")
+    database: DatabaseSettings = DatabaseSettings()
+    object_store: ObjectStoreSettings = ObjectStoreSettings()
+    auth: AuthSettings = AuthSettings()
+    evidence: EvidenceSettings = EvidenceSettings()
+    server: ServerSettings = ServerSettings()
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        secret = env.get("PATROL_SECRET_KEY", "")
+        return cls(
+            data_dir=Path(env.get("PATROL_DATA_DIR", "./var")),
+            database=DatabaseSettings(
+                url=env.get("DATABASE_URL", ""),
+                pool_size=_int(env, "DATABASE_POOL_SIZE", 10),
+                echo=env.get("DATABASE_ECHO", "") == "1",
+            ),
+            object_store=ObjectStoreSettings(
+                endpoint_url=env.get("S3_ENDPOINT_URL", ""),
+                bucket=env.get("S3_BUCKET", "patrol-evidence"),
+                access_key_id=env.get("S3_ACCESS_KEY_ID", ""),
+                secret_access_key=env.get("S3_SECRET_ACCESS_KEY", ""),
+                region=env.get("S3_REGION", "us-east-1"),
+                presign_ttl_s=_int(env, "S3_PRESIGN_TTL_S", 900),
+            ),
+            auth=AuthSettings(
+                secret_key=secret,
+                access_token_ttl_s=_int(env, "PATROL_ACCESS_TOKEN_TTL_S", 900),
+                refresh_token_ttl_s=_int(env, "PATROL_REFRESH_TOKEN_TTL_S", 30 * 24 * 3600),
+                device_token_ttl_s=_int(env, "PATROL_DEVICE_TOKEN_TTL_S", 365 * 24 * 3600),
+                login_max_failures=_int(env, "PATROL_LOGIN_MAX_FAILURES", 5),
+                login_lockout_s=_int(env, "PATROL_LOGIN_LOCKOUT_S", 900),
+            ),
+            evidence=EvidenceSettings(
+                max_photo_bytes=_int(env, "PATROL_MAX_PHOTO_BYTES", 50 * 1024 * 1024),
+                max_video_bytes=_int(env, "PATROL_MAX_VIDEO_BYTES", 4 * 1024 * 1024 * 1024),
+                package_signing_key=env.get("PATROL_PACKAGE_SIGNING_KEY", secret),
+            ),
+            server=ServerSettings(
+                host=env.get("PATROL_HOST", "127.0.0.1"),
+                port=_int(env, "PATROL_PORT", 8000),
+                max_body_bytes=_int(env, "PATROL_MAX_BODY_BYTES", 8 * 1024 * 1024),
+                log_level=env.get("PATROL_LOG_LEVEL", "info"),
+                run_worker_in_process=env.get("PATROL_INPROCESS_WORKER", "1") != "0",
+            ),
+        )
+
+    def validate(self) -> None:
+        """Raise :class:`SettingsError` when the service cannot run with these values."""
+        if len(self.auth.secret_key) < 32:
+            msg = "PATROL_SECRET_KEY must be set to at least 32 characters"
+            raise SettingsError(msg)
+        if not self.database.url.startswith("postgresql+asyncpg://"):
+            msg = "DATABASE_URL must start with postgresql+asyncpg://"
+            raise SettingsError(msg)
+        if not self.object_store.endpoint_url:
+            msg = "S3_ENDPOINT_URL must be set"
+            raise SettingsError(msg)
