@@ -6,4 +6,6 @@ __all__ = ["MODEL_MODULES"]
 
 MODEL_MODULES: tuple[str, ...] = (
     "patrol.models",
+    "patrol.field_models",
+    "geofence.models",
 )

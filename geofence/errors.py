@@ -1,0 +1,111 @@
+"""Errors raised by the geofence package.
+
+::
+
+    InvalidInputError (infra)
+    ├── InvalidCoordinatesError   code "invalid_coordinates"   field: lon / lat / accuracy_m / points[i].lat ...
+    ├── OutsideCountyError        code "outside_county"        field: position / points[i]
+    ├── InvalidGeometryError      code "invalid_geometry"      field, reason, feature (number in a file)
+    ├── UnknownCrsError           code "unknown_crs"           field: crs
+    ├── UnsupportedFileError      code "unsupported_file"      field: file
+    ├── UnknownLayerKindError     code "unknown_layer_kind"    field: kind / kinds
+    ├── InvalidFieldMapError      code "invalid_field_map"     field: field_map
+    ├── TooManyPointsError        code "too_many_points"       field: points
+    └── InvalidRosterError        code "invalid_roster"        field: role / user_id / phone ...
+    NotFoundError (infra)
+    ├── LayerVersionNotFoundError code "layer_version_not_found"
+    ├── MineSiteNotFoundError     code "mine_site_not_found"
+    └── CountyNotFoundError       code "county_not_found"
+    ConflictError (infra)
+    └── DuplicateSiteCodeError    code "duplicate_site_code"
+
+Every error carries ``extra["field"]`` naming the offending input where there is one, so the
+HTTP layer can point at it in the problem-details body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.errors import ConflictError, InvalidInputError, NotFoundError
+
+__all__ = [
+    "CountyNotFoundError",
+    "DuplicateSiteCodeError",
+    "InvalidCoordinatesError",
+    "InvalidFieldMapError",
+    "InvalidGeometryError",
+    "InvalidRosterError",
+    "LayerVersionNotFoundError",
+    "MineSiteNotFoundError",
+    "OutsideCountyError",
+    "TooManyPointsError",
+    "UnknownCrsError",
+    "UnknownLayerKindError",
+    "UnsupportedFileError",
+]
+
+
+class _FieldError(InvalidInputError):
+    """An invalid input that names the offending ``field``."""
+
+    def __init__(self, detail: str, *, field: str, **extra: Any) -> None:
+        super().__init__(detail, field=field, **extra)
+        self.field = field
+
+
+class InvalidCoordinatesError(_FieldError):
+    default_code = "invalid_coordinates"
+
+
+class OutsideCountyError(_FieldError):
+    default_code = "outside_county"
+
+
+class InvalidGeometryError(_FieldError):
+    """A geometry that is empty, of the wrong type or cannot be repaired.
+
+    ``extra`` holds ``reason`` and, for file imports, ``feature`` (1-based number in the file).
+    """
+
+    default_code = "invalid_geometry"
+
+
+class UnknownCrsError(_FieldError):
+    default_code = "unknown_crs"
+
+
+class UnsupportedFileError(_FieldError):
+    default_code = "unsupported_file"
+
+
+class UnknownLayerKindError(_FieldError):
+    default_code = "unknown_layer_kind"
+
+
+class InvalidFieldMapError(_FieldError):
+    default_code = "invalid_field_map"
+
+
+class TooManyPointsError(_FieldError):
+    default_code = "too_many_points"
+
+
+class InvalidRosterError(_FieldError):
+    default_code = "invalid_roster"
+
+
+class LayerVersionNotFoundError(NotFoundError):
+    default_code = "layer_version_not_found"
+
+
+class MineSiteNotFoundError(NotFoundError):
+    default_code = "mine_site_not_found"
+
+
+class CountyNotFoundError(NotFoundError):
+    default_code = "county_not_found"
+
+
+class DuplicateSiteCodeError(ConflictError):
+    default_code = "duplicate_site_code"
