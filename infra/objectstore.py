@@ -1,0 +1,576 @@
+"""The S3 object store port and its boto3 implementation.
+
+::
+
+    ObjectStore (Protocol)          what the domain needs from object storage
+    └── S3ObjectStore               boto3, any S3-compatible server (AWS, MinIO, rclone serve s3)
+
+    errors
+    ├── ObjectNotFoundError         NotFoundError, code ``object_not_found``
+    ├── MultipartNotFoundError      NotFoundError, code ``multipart_upload_not_found``
+    ├── ObjectProtectedError        PermissionDeniedError, code ``object_protected``
+    ├── ObjectRejectedError         InvalidInputError, code ``object_rejected`` (e.g. bad MD5)
+    └── ObjectStoreUnavailableError UnavailableError, code ``object_store_unavailable``
+
+Design facts (DESIGN.md section 3): ``rclone serve s3`` ignores ``x-amz-checksum-*`` but
+verifies ``Content-MD5``, ignores conditional writes and loses object metadata on restart, so
+every upload carries ``Content-MD5``, keys are unique and metadata lives in the database.
+boto3's default checksum mode breaks Range GETs there, hence ``when_required``.
+
+The boto3 client is synchronous; every ``async`` method runs it in a worker thread. The
+``iter_chunks`` generator is blocking and meant to be consumed inside a worker thread (for
+example while hashing); ``aiter_chunks`` is its async counterpart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from urllib.parse import quote
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
+
+from infra.errors import (
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnavailableError,
+)
+from infra.settings import ObjectStoreSettings
+
+if TYPE_CHECKING:
+    from types_boto3_s3.client import S3Client
+
+__all__ = [
+    "MIN_PART_BYTES",
+    "MultipartNotFoundError",
+    "ObjectInfo",
+    "ObjectNotFoundError",
+    "ObjectProtectedError",
+    "ObjectRejectedError",
+    "ObjectStore",
+    "ObjectStoreUnavailableError",
+    "PartInfo",
+    "PresignedRequest",
+    "S3ObjectStore",
+    "content_disposition",
+    "md5_b64",
+]
+
+MIN_PART_BYTES = 5 * 1024 * 1024
+"""S3's minimum size of every multipart part except the last."""
+
+_DEFAULT_CHUNK = 1024 * 1024
+_R = TypeVar("_R")
+
+
+class ObjectNotFoundError(NotFoundError):
+    default_code = "object_not_found"
+
+
+class MultipartNotFoundError(NotFoundError):
+    default_code = "multipart_upload_not_found"
+
+
+class ObjectProtectedError(PermissionDeniedError):
+    default_code = "object_protected"
+
+
+class ObjectRejectedError(InvalidInputError):
+    default_code = "object_rejected"
+
+
+class ObjectStoreUnavailableError(UnavailableError):
+    default_code = "object_store_unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    key: str
+    size: int
+    etag: str
+    content_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PartInfo:
+    part_number: int
+    etag: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class PresignedRequest:
+    """A request the client sends as is: ``method`` to ``url`` with exactly ``headers``."""
+
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    expires_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def md5_b64(data: bytes) -> str:
+    """The ``Content-MD5`` header value (base64 of the binary MD5 digest) of ``data``."""
+    return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode("ascii")
+
+
+def content_disposition(filename: str, *, inline: bool = False) -> str:
+    """An RFC 6266 ``Content-Disposition`` value that survives non-ASCII file names."""
+    kind = "inline" if inline else "attachment"
+    ascii_name = filename.encode("ascii", "replace").decode("ascii").replace('"', "_")
+    ascii_name = ascii_name.replace("\\", "_").replace("\r", "_").replace("\n", "_")
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+@runtime_checkable
+class ObjectStore(Protocol):
+    """What the domain needs from object storage. Keys are unique; nothing is overwritten."""
+
+    @property
+    def bucket(self) -> str: ...
+
+    async def ensure_bucket(self) -> None:
+        """Create the bucket when it does not exist."""
+
+    async def ping(self) -> bool:
+        """``True`` when the bucket answers (for readiness probes); never raises."""
+
+    async def put_bytes(self, key: str, data: bytes, *, content_type: str) -> ObjectInfo:
+        """Store a small object, always with ``Content-MD5``."""
+
+    async def head(self, key: str) -> ObjectInfo | None:
+        """Size and ETag of ``key``, ``None`` when it does not exist."""
+
+    async def exists(self, key: str) -> bool: ...
+
+    def presign_put(
+        self, key: str, *, content_md5: str, content_type: str, ttl_s: int | None = None
+    ) -> PresignedRequest:
+        """A single PUT with ``Content-MD5`` and ``Content-Type`` signed in."""
+
+    def presign_get(
+        self,
+        key: str,
+        *,
+        ttl_s: int | None = None,
+        filename: str | None = None,
+        inline: bool = False,
+        content_type: str | None = None,
+    ) -> PresignedRequest:
+        """A short-lived GET, optionally naming the download."""
+
+    async def create_multipart(self, key: str, *, content_type: str) -> str:
+        """Start a multipart upload and return its upload id."""
+
+    def presign_part(
+        self,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        *,
+        content_md5: str | None = None,
+        ttl_s: int | None = None,
+    ) -> PresignedRequest:
+        """A PUT for one part; with ``content_md5`` the server refuses other bytes."""
+
+    async def list_parts(self, key: str, upload_id: str) -> list[PartInfo]:
+        """Every part received so far (all pages), by part number."""
+
+    async def complete_multipart(
+        self, key: str, upload_id: str, parts: Sequence[PartInfo]
+    ) -> ObjectInfo:
+        """Assemble ``parts`` (sorted by number) into the object."""
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Drop an unfinished multipart upload; unknown ids are ignored."""
+
+    def iter_chunks(
+        self,
+        key: str,
+        *,
+        chunk_size: int = _DEFAULT_CHUNK,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> Iterator[bytes]:
+        """Blocking: the object's bytes (``start``..``end`` inclusive) in bounded chunks."""
+
+    def aiter_chunks(
+        self,
+        key: str,
+        *,
+        chunk_size: int = _DEFAULT_CHUNK,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> AsyncIterator[bytes]:
+        """The same as :meth:`iter_chunks`, without blocking the event loop."""
+
+    async def read_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes ``start``..``end`` inclusive (clipped at the end of the object)."""
+
+    async def copy(self, source_key: str, dest_key: str) -> None:
+        """Server-side copy (objects up to 5 GiB)."""
+
+    async def delete(self, key: str) -> None:
+        """Delete a non-protected object (derivatives, scratch); protected keys refuse."""
+
+
+def _client_error_code(exc: ClientError) -> str:
+    error = exc.response.get("Error", {})
+    return str(error.get("Code", ""))
+
+
+def _status(exc: ClientError) -> int:
+    meta = exc.response.get("ResponseMetadata", {})
+    return int(meta.get("HTTPStatusCode", 0))
+
+
+class S3ObjectStore:
+    """:class:`ObjectStore` over boto3. ``protected_prefixes`` can never be deleted."""
+
+    def __init__(
+        self,
+        settings: ObjectStoreSettings,
+        *,
+        protected_prefixes: Sequence[str] = ("originals/",),
+        max_pool_connections: int = 32,
+        connect_timeout_s: float = 5.0,
+        read_timeout_s: float = 60.0,
+        max_attempts: int = 5,
+    ) -> None:
+        self._settings = settings
+        self._protected = tuple(protected_prefixes)
+        config = Config(
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            s3={"addressing_style": "path"},
+            signature_version="s3v4",
+            retries={"max_attempts": max_attempts, "mode": "standard"},
+            connect_timeout=connect_timeout_s,
+            read_timeout=read_timeout_s,
+            max_pool_connections=max_pool_connections,
+            region_name=settings.region,
+        )
+        session = boto3.session.Session()
+        self._client: S3Client = session.client(
+            "s3",
+            endpoint_url=settings.endpoint_url or None,
+            aws_access_key_id=settings.access_key_id or None,
+            aws_secret_access_key=settings.secret_access_key or None,
+            region_name=settings.region,
+            config=config,
+        )
+
+    # -- plumbing ----------------------------------------------------------------------------
+    @property
+    def bucket(self) -> str:
+        return self._settings.bucket
+
+    @property
+    def client(self) -> S3Client:
+        """The underlying boto3 client (for tests and tools)."""
+        return self._client
+
+    def _call(self, fn: Callable[..., _R], /, *args: Any, key: str = "", **kwargs: Any) -> _R:
+        try:
+            return fn(*args, **kwargs)
+        except ClientError as exc:
+            raise self._translate(exc, key) from exc
+        except (ConnectionError, ReadTimeoutError, BotoCoreError) as exc:
+            msg = "object store is not reachable"
+            raise ObjectStoreUnavailableError(msg, reason=type(exc).__name__) from exc
+
+    def _translate(self, exc: ClientError, key: str) -> Exception:
+        code = _client_error_code(exc)
+        status = _status(exc)
+        if code == "NoSuchUpload":
+            return MultipartNotFoundError("multipart upload not found", key=key)
+        if code in {"NoSuchKey", "NotFound", "404"} or status == 404:
+            return ObjectNotFoundError("object not found", key=key)
+        if code in {
+            "BadDigest",
+            "InvalidDigest",
+            "InvalidPart",
+            "EntityTooSmall",
+            "InvalidPartOrder",
+            "XAmzContentSHA256Mismatch",
+        }:
+            return ObjectRejectedError("the object store refused the bytes", key=key, reason=code)
+        if status >= 500 or code in {"SlowDown", "ServiceUnavailable"}:
+            return ObjectStoreUnavailableError("object store error", key=key, reason=code)
+        return exc
+
+    async def _run(self, fn: Callable[..., _R], /, *args: Any, key: str = "", **kwargs: Any) -> _R:
+        return await asyncio.to_thread(self._call, fn, *args, key=key, **kwargs)
+
+    def _ttl(self, ttl_s: int | None) -> int:
+        return ttl_s if ttl_s is not None else self._settings.presign_ttl_s
+
+    def _presign(
+        self,
+        method: str,
+        operation: str,
+        params: dict[str, Any],
+        headers: dict[str, str],
+        ttl_s: int | None,
+    ) -> PresignedRequest:
+        ttl = self._ttl(ttl_s)
+        url = self._client.generate_presigned_url(
+            operation,
+            Params={"Bucket": self.bucket, **params},
+            ExpiresIn=ttl,
+            HttpMethod=method,
+        )
+        return PresignedRequest(
+            method=method,
+            url=url,
+            headers=headers,
+            expires_at=datetime.now(UTC) + timedelta(seconds=ttl),
+        )
+
+    # -- bucket ------------------------------------------------------------------------------
+    async def ensure_bucket(self) -> None:
+        def ensure() -> None:
+            try:
+                self._client.head_bucket(Bucket=self.bucket)
+            except ClientError as exc:
+                if _status(exc) != 404 and _client_error_code(exc) not in {"404", "NoSuchBucket"}:
+                    raise
+                if self._settings.region == "us-east-1":
+                    self._client.create_bucket(Bucket=self.bucket)
+                else:
+                    self._client.create_bucket(
+                        Bucket=self.bucket,
+                        CreateBucketConfiguration={
+                            "LocationConstraint": self._settings.region,  # type: ignore[typeddict-item]
+                        },
+                    )
+
+        await self._run(ensure)
+
+    async def ping(self) -> bool:
+        try:
+            await self._run(self._client.head_bucket, Bucket=self.bucket)
+        except Exception:  # readiness answers yes or no, whatever went wrong
+            return False
+        return True
+
+    # -- objects -----------------------------------------------------------------------------
+    async def put_bytes(self, key: str, data: bytes, *, content_type: str) -> ObjectInfo:
+        response = await self._run(
+            self._client.put_object,
+            key=key,
+            Bucket=self.bucket,
+            Key=key,
+            Body=data,
+            ContentType=content_type,
+            ContentMD5=md5_b64(data),
+        )
+        return ObjectInfo(
+            key=key,
+            size=len(data),
+            etag=response.get("ETag", "").strip('"'),
+            content_type=content_type,
+        )
+
+    async def head(self, key: str) -> ObjectInfo | None:
+        try:
+            response = await self._run(
+                self._client.head_object, key=key, Bucket=self.bucket, Key=key
+            )
+        except ObjectNotFoundError:
+            return None
+        return ObjectInfo(
+            key=key,
+            size=int(response.get("ContentLength", 0)),
+            etag=response.get("ETag", "").strip('"'),
+            content_type=response.get("ContentType"),
+        )
+
+    async def exists(self, key: str) -> bool:
+        return await self.head(key) is not None
+
+    def presign_put(
+        self, key: str, *, content_md5: str, content_type: str, ttl_s: int | None = None
+    ) -> PresignedRequest:
+        return self._presign(
+            "PUT",
+            "put_object",
+            {"Key": key, "ContentMD5": content_md5, "ContentType": content_type},
+            {"Content-MD5": content_md5, "Content-Type": content_type},
+            ttl_s,
+        )
+
+    def presign_get(
+        self,
+        key: str,
+        *,
+        ttl_s: int | None = None,
+        filename: str | None = None,
+        inline: bool = False,
+        content_type: str | None = None,
+    ) -> PresignedRequest:
+        params: dict[str, Any] = {"Key": key}
+        if filename is not None:
+            params["ResponseContentDisposition"] = content_disposition(filename, inline=inline)
+        if content_type is not None:
+            params["ResponseContentType"] = content_type
+        return self._presign("GET", "get_object", params, {}, ttl_s)
+
+    # -- multipart ---------------------------------------------------------------------------
+    async def create_multipart(self, key: str, *, content_type: str) -> str:
+        response = await self._run(
+            self._client.create_multipart_upload,
+            key=key,
+            Bucket=self.bucket,
+            Key=key,
+            ContentType=content_type,
+        )
+        return response["UploadId"]
+
+    def presign_part(
+        self,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        *,
+        content_md5: str | None = None,
+        ttl_s: int | None = None,
+    ) -> PresignedRequest:
+        if not 1 <= part_number <= 10_000:
+            msg = f"part number must be 1..10000, got {part_number}"
+            raise ValueError(msg)
+        params: dict[str, Any] = {"Key": key, "UploadId": upload_id, "PartNumber": part_number}
+        headers: dict[str, str] = {}
+        if content_md5 is not None:
+            params["ContentMD5"] = content_md5
+            headers["Content-MD5"] = content_md5
+        return self._presign("PUT", "upload_part", params, headers, ttl_s)
+
+    async def list_parts(self, key: str, upload_id: str) -> list[PartInfo]:
+        def collect() -> list[PartInfo]:
+            parts: list[PartInfo] = []
+            paginator = self._client.get_paginator("list_parts")
+            for page in paginator.paginate(Bucket=self.bucket, Key=key, UploadId=upload_id):
+                parts.extend(
+                    PartInfo(
+                        part_number=int(part.get("PartNumber", 0)),
+                        etag=part.get("ETag", "").strip('"'),
+                        size=int(part.get("Size", 0)),
+                    )
+                    for part in page.get("Parts", [])
+                )
+            return sorted(parts, key=lambda p: p.part_number)
+
+        return await self._run(collect, key=key)
+
+    async def complete_multipart(
+        self, key: str, upload_id: str, parts: Sequence[PartInfo]
+    ) -> ObjectInfo:
+        ordered = sorted(parts, key=lambda p: p.part_number)
+        response = await self._run(
+            self._client.complete_multipart_upload,
+            key=key,
+            Bucket=self.bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={
+                "Parts": [{"ETag": f'"{p.etag}"', "PartNumber": p.part_number} for p in ordered]
+            },
+        )
+        return ObjectInfo(
+            key=key, size=sum(p.size for p in ordered), etag=response.get("ETag", "").strip('"')
+        )
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        try:
+            await self._run(
+                self._client.abort_multipart_upload,
+                key=key,
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+            )
+        except (MultipartNotFoundError, ObjectNotFoundError):
+            return
+
+    # -- reading -----------------------------------------------------------------------------
+    def _get_body(self, key: str, start: int | None, end: int | None) -> Any:
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if start is not None or end is not None:
+            first = start or 0
+            kwargs["Range"] = f"bytes={first}-{'' if end is None else end}"
+        response = self._call(self._client.get_object, key=key, **kwargs)
+        return response["Body"]
+
+    def iter_chunks(
+        self,
+        key: str,
+        *,
+        chunk_size: int = _DEFAULT_CHUNK,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> Iterator[bytes]:
+        body = self._get_body(key, start, end)
+        try:
+            while True:
+                try:
+                    chunk = body.read(chunk_size)
+                except (ConnectionError, ReadTimeoutError, BotoCoreError) as exc:
+                    msg = "object store read failed"
+                    raise ObjectStoreUnavailableError(msg, key=key) from exc
+                if not chunk:
+                    return
+                yield chunk
+        finally:
+            body.close()
+
+    async def aiter_chunks(
+        self,
+        key: str,
+        *,
+        chunk_size: int = _DEFAULT_CHUNK,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> AsyncIterator[bytes]:
+        body = await asyncio.to_thread(self._get_body, key, start, end)
+        try:
+            while True:
+                try:
+                    chunk: bytes = await asyncio.to_thread(body.read, chunk_size)
+                except (ConnectionError, ReadTimeoutError, BotoCoreError) as exc:
+                    msg = "object store read failed"
+                    raise ObjectStoreUnavailableError(msg, key=key) from exc
+                if not chunk:
+                    return
+                yield chunk
+        finally:
+            body.close()
+
+    async def read_range(self, key: str, start: int, end: int) -> bytes:
+        def read() -> bytes:
+            return b"".join(self.iter_chunks(key, start=start, end=end))
+
+        return await asyncio.to_thread(read)
+
+    # -- copy and delete ---------------------------------------------------------------------
+    async def copy(self, source_key: str, dest_key: str) -> None:
+        await self._run(
+            self._client.copy_object,
+            key=source_key,
+            Bucket=self.bucket,
+            Key=dest_key,
+            CopySource={"Bucket": self.bucket, "Key": source_key},
+        )
+
+    async def delete(self, key: str) -> None:
+        if key.startswith(self._protected):
+            msg = "this object is protected and is never deleted"
+            raise ObjectProtectedError(msg, key=key)
+        await self._run(self._client.delete_object, key=key, Bucket=self.bucket, Key=key)
