@@ -3,9 +3,9 @@
 ::
 
     InvalidInputError (infra)
-    ├── InvalidCoordinatesError   code "invalid_coordinates"   field: lon / lat / accuracy_m / points[i].lat ...
+    ├── InvalidCoordinatesError   code "invalid_coordinates"   lon, lat, accuracy_m, points[i].lat
     ├── OutsideCountyError        code "outside_county"        field: position / points[i]
-    ├── InvalidGeometryError      code "invalid_geometry"      field, reason, feature (number in a file)
+    ├── InvalidGeometryError      code "invalid_geometry"      field, reason, feature (1-based)
     ├── UnknownCrsError           code "unknown_crs"           field: crs
     ├── UnsupportedFileError      code "unsupported_file"      field: file
     ├── UnknownLayerKindError     code "unknown_layer_kind"    field: kind / kinds
