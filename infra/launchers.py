@@ -145,7 +145,8 @@ class PostgisCluster:
         full_env = {**os.environ, "LC_ALL": "C.UTF-8", **(env or {})}
         proc = subprocess.run(cmd, capture_output=True, text=True, env=full_env, check=False)
         if proc.returncode != 0:
-            msg = f"{args[0]} failed ({proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}"
+            output = proc.stderr.strip() or proc.stdout.strip()
+            msg = f"{args[0]} failed ({proc.returncode}): {output}"
             raise LauncherError(msg)
         return proc.stdout
 
@@ -155,14 +156,27 @@ class PostgisCluster:
 
     @property
     def url(self) -> str:
-        return (
-            f"postgresql+asyncpg://{self.user}:{self.password}@127.0.0.1:{self.port}/{self.database}"
-        )
+        return f"postgresql+asyncpg://{self.user}:{self.password}@127.0.0.1:{self.port}/{self.database}"
 
     def _psql(self, sql: str, database: str = "postgres") -> None:
         self._run(
-            ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(self.root / "run"),
-             "-p", str(self.port), "-U", _PG_USER, "-d", database, "-c", sql]
+            [
+                "psql",
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                str(self.root / "run"),
+                "-p",
+                str(self.port),
+                "-U",
+                _PG_USER,
+                "-d",
+                database,
+                "-c",
+                sql,
+            ]
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -181,10 +195,33 @@ class PostgisCluster:
         self._chown(self.root / "run")
         self.password = secrets.token_urlsafe(24)
         self._run(
-            ["initdb", "-D", str(self.datadir), "-U", _PG_USER, "--auth-local=trust",
-             "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync"]
+            [
+                "initdb",
+                "-D",
+                str(self.datadir),
+                "-U",
+                _PG_USER,
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ]
         )
         _write_env(self.facts_file, {"password": self.password, "port": 0})
+
+    def attach(self) -> bool:
+        """Use a cluster that is already running (e.g. started by another ``patrol`` process)."""
+        facts = _read_env(self.facts_file)
+        if facts is None or not self.running() or not facts.get("port"):
+            return False
+        port = int(facts["port"])
+        try:
+            _wait_port(port, 0.5)
+        except LauncherError:
+            return False
+        self.password, self.port = str(facts["password"]), port
+        return True
 
     def start(self, *, port: int | None = None, timeout_s: float = 30) -> None:
         facts = _read_env(self.facts_file)
@@ -202,8 +239,19 @@ class PostgisCluster:
             "-c max_connections=200 -c shared_buffers=256MB"
         )
         self._run(
-            ["pg_ctl", "-D", str(self.datadir), "-l", str(self.root / "postgres.log"),
-             "-o", opts, "-w", "-t", str(int(timeout_s)), "start"]
+            [
+                "pg_ctl",
+                "-D",
+                str(self.datadir),
+                "-l",
+                str(self.root / "postgres.log"),
+                "-o",
+                opts,
+                "-w",
+                "-t",
+                str(int(timeout_s)),
+                "start",
+            ]
         )
         _write_env(self.facts_file, {"password": self.password, "port": self.port})
         self._bootstrap()
@@ -259,6 +307,19 @@ class RcloneS3:
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def attach(self) -> bool:
+        """Use a server that is already running (e.g. started by another ``patrol`` process)."""
+        facts = _read_env(self.facts_file)
+        if facts is None or not facts.get("port"):
+            return False
+        try:
+            _wait_port(int(facts["port"]), 0.5)
+        except LauncherError:
+            return False
+        self.access_key, self.secret_key = str(facts["access_key"]), str(facts["secret_key"])
+        self.port = int(facts["port"])
+        return True
+
     def start(self, *, port: int | None = None, timeout_s: float = 20) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         facts = _read_env(self.facts_file)
@@ -273,18 +334,28 @@ class RcloneS3:
         (self.root / self.bucket).mkdir(exist_ok=True)
         self.port = port or free_port()
         cmd = [
-            self.binary(), "serve", "s3", str(self.root),
-            "--addr", f"127.0.0.1:{self.port}",
-            "--auth-key", f"{self.access_key},{self.secret_key}",
-            "--force-path-style=true", "--log-level", "ERROR",
-            "--config", "/dev/null", "--no-check-certificate",
+            self.binary(),
+            "serve",
+            "s3",
+            str(self.root),
+            "--addr",
+            f"127.0.0.1:{self.port}",
+            "--auth-key",
+            f"{self.access_key},{self.secret_key}",
+            "--force-path-style=true",
+            "--log-level",
+            "ERROR",
+            "--config",
+            "/dev/null",
+            "--no-check-certificate",
         ]
         log_fh = (self.root.parent / f"{self.root.name}-rclone.log").open("ab")
-        self._proc = subprocess.Popen(  # noqa: S603 - fixed binary, list args
+        self._proc = subprocess.Popen(
             cmd, stdout=log_fh, stderr=subprocess.STDOUT, start_new_session=True
         )
         log_fh.close()
         _wait_port(self.port, timeout_s, self._proc)
+        _write_env(self.facts_file, {**facts, "port": self.port})
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None

@@ -69,7 +69,7 @@ class Migrator:
     async def diff(self) -> list[Any]:
         """Differences between the models and the migrated database (empty when they agree)."""
 
-        def compare(cfg: Config, connection: Connection) -> list[Any]:
+        def compare(_cfg: Config, connection: Connection) -> list[Any]:
             import importlib  # noqa: PLC0415 - model modules are named at run time
 
             from geoalchemy2 import alembic_helpers  # noqa: PLC0415
@@ -92,11 +92,16 @@ class Migrator:
         return result
 
 
-def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
     from geoalchemy2 import alembic_helpers  # noqa: PLC0415
 
-    if type_ == "table" and name is not None and (
-        name == "spatial_ref_sys" or name.startswith("procrastinate")
+    if (
+        type_ == "table"
+        and name is not None
+        and (name == "spatial_ref_sys" or name.startswith("procrastinate"))
     ):
         return False
-    return bool(alembic_helpers.include_object(obj, name, type_, reflected, compare_to))
+    keep = alembic_helpers.include_object(obj, name, type_, reflected, compare_to)  # type: ignore[no-untyped-call]
+    return bool(keep)

@@ -13,9 +13,11 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Select
 
-__all__ = ["Principal", "Role", "scoped"]
+from infra.errors import PermissionDeniedError
 
-T = TypeVar("T", bound=tuple[Any, ...])
+__all__ = ["Principal", "Role", "require_role", "scoped"]
+
+S = TypeVar("S", bound=Select[Any])
 
 
 class Role(enum.StrEnum):
@@ -37,6 +39,15 @@ class Principal:
         return self.role in roles
 
 
-def scoped(stmt: Select[T], model: Any, principal: Principal) -> Select[T]:
+def scoped(stmt: S, model: Any, principal: Principal) -> S:
     """Restrict ``stmt`` to rows of ``model`` in the caller's county."""
     return stmt.where(model.county_id == principal.county_id)
+
+
+def require_role(principal: Principal, *roles: Role, action: str) -> None:
+    """Raise ``PermissionDeniedError`` unless the caller has one of ``roles``."""
+    if principal.role not in roles:
+        allowed = ", ".join(r.value for r in roles)
+        raise PermissionDeniedError(
+            f"only {allowed} may {action}", code="role_not_allowed", allowed_roles=list(roles)
+        )

@@ -84,7 +84,9 @@ class User(UuidPk, CountyOwned, Timestamped, Base):
 class RefreshToken(UuidPk, CountyOwned, Base):
     __tablename__ = "refresh_tokens"
 
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     issued_at: Mapped[datetime]
     expires_at: Mapped[datetime]
@@ -96,7 +98,9 @@ class DeviceToken(UuidPk, CountyOwned, Base):
 
     __tablename__ = "device_tokens"
 
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(100))
     issued_at: Mapped[datetime]
     expires_at: Mapped[datetime]

@@ -10,18 +10,29 @@ import os
 import secrets
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+from geoalchemy2.shape import from_shape
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from shapely.geometry import MultiPolygon, box
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from api.app import create_app
+from api.auth import TokenMinter
 from api.models import MODEL_MODULES
 from infra.db import create_engine, create_session_factory
 from infra.launchers import PostgisCluster, RcloneS3
 from infra.migrate import Migrator
+from infra.objectstore import S3ObjectStore
+from infra.scope import Principal, Role
 from infra.settings import AuthSettings, DatabaseSettings, ObjectStoreSettings, Settings
+from patrol.accounts import hash_password, principal_of
+from patrol.models import County, User
 
 
 @dataclass
@@ -101,3 +112,81 @@ async def db(session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterator
     """A session for arranging and checking stored state; committed by the test as needed."""
     async with session_factory() as session:
         yield session
+
+
+# -- the real app ---------------------------------------------------------------------------------
+TEST_PASSWORD = "correct-horse-battery"
+
+
+@dataclass
+class CountyFixture:
+    """A county with one user per role; ``headers(role)`` gives a Bearer header for that user."""
+
+    county: County
+    users: dict[Role, User]
+    tokens: TokenMinter
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.county.id
+
+    def principal(self, role: Role) -> Principal:
+        return principal_of(self.users[role])
+
+    def headers(self, role: Role) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens.access_token(self.principal(role))}"}
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings, engine: AsyncEngine) -> Litestar:
+    await S3ObjectStore(settings.object_store).ensure_bucket()
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+_PASSWORD_HASH: list[str] = []
+
+
+@pytest.fixture
+def make_county(
+    app: Litestar, session_factory: async_sessionmaker[AsyncSession]
+) -> Callable[..., Awaitable[CountyFixture]]:
+    """Create a fresh county (unique admin code, square boundary) with a user per role."""
+    if not _PASSWORD_HASH:
+        _PASSWORD_HASH.append(hash_password(TEST_PASSWORD))
+
+    async def make(*, lon: float = 112.1, lat: float = 28.5, size: float = 0.2) -> CountyFixture:
+        suffix = secrets.token_hex(4)
+        boundary = MultiPolygon(
+            [box(lon - size / 2, lat - size / 2, lon + size / 2, lat + size / 2)]
+        )
+        async with session_factory() as session:
+            county = County(
+                admin_code=f"T{suffix}",
+                name=f"测试县{suffix}",
+                province_code="43",
+                boundary=from_shape(boundary, srid=4326),
+            )
+            session.add(county)
+            await session.flush()
+            users = {}
+            for role in Role:
+                user = User(
+                    county_id=county.id,
+                    username=f"{role.value}-{suffix}",
+                    display_name=f"{role.value} {suffix}",
+                    role=role.value,
+                    password_hash=_PASSWORD_HASH[0],
+                    active=True,
+                )
+                session.add(user)
+                users[role] = user
+            await session.commit()
+        return CountyFixture(county=county, users=users, tokens=app.state.tokens)
+
+    return make

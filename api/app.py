@@ -1,0 +1,89 @@
+"""The composition root: ``create_app(settings)`` wires every part and nothing else does."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Router
+from litestar.config.compression import CompressionConfig
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from api.auth import TokenMinter, build_jwt_auth
+from api.controllers.admin import TownshipController, UserController, VillageController
+from api.controllers.auth import AuthController, MeController
+from api.controllers.system import SystemController
+from api.deps import DEPENDENCIES
+from api.middleware import RequestIdMiddleware
+from api.models import MODEL_MODULES
+from api.problems import handle_exception
+from infra.db import create_engine, create_session_factory
+from infra.migrate import Migrator
+from infra.objectstore import ObjectStore, S3ObjectStore
+from infra.settings import Settings
+
+__all__ = ["API_V1_HANDLERS", "create_app"]
+
+API_V1_HANDLERS: list[Any] = [
+    AuthController,
+    MeController,
+    UserController,
+    TownshipController,
+    VillageController,
+]
+
+
+def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Litestar:
+    """Build the application. Connections are opened lazily and closed on shutdown."""
+    settings.validate()
+    engine = create_engine(settings.database)
+    object_store = store or S3ObjectStore(settings.object_store)
+    jwt_auth = build_jwt_auth(settings.auth)
+    state = State(
+        {
+            "settings": settings,
+            "engine": engine,
+            "session_factory": create_session_factory(engine),
+            "migrator": Migrator(engine, MODEL_MODULES),
+            "store": object_store,
+            "tokens": TokenMinter(jwt_auth, settings.auth),
+        }
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    api_v1 = Router(path="/api/v1", route_handlers=API_V1_HANDLERS)
+    app = Litestar(
+        route_handlers=[SystemController, api_v1],
+        dependencies=DEPENDENCIES,
+        state=state,
+        lifespan=[lifespan],
+        on_app_init=[jwt_auth.on_app_init],
+        exception_handlers={Exception: handle_exception},
+        compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
+        request_max_body_size=settings.server.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="Field patrol and inspection API",
+            version="1.0.0",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(path="/"), SwaggerRenderPlugin(path="/swagger")],
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+                }
+            ),
+        ),
+        debug=False,
+    )
+    # Outermost, so that unrouted requests (404/405) get a request id and an access log too.
+    app.asgi_handler = RequestIdMiddleware(app.asgi_handler)
+    return app

@@ -1,0 +1,91 @@
+"""Bearer tokens: short-lived access JWTs and long-lived, revocable device JWTs.
+
+Both are resolved to a fresh :class:`~infra.scope.Principal` on every request, so disabling a
+user or revoking a device takes effect at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.security.jwt import JWTAuth, Token
+
+from infra.scope import Principal
+from infra.settings import AuthSettings
+from patrol.accounts import AccountService, principal_of
+
+__all__ = ["PUBLIC_PATHS", "TokenMinter", "build_jwt_auth"]
+
+PUBLIC_PATHS = [
+    "^/health$",
+    "^/ready$",
+    "^/metrics$",
+    "^/schema",
+    "^/api/v1/auth/token$",
+    "^/api/v1/auth/refresh$",
+]
+
+_ACCESS = "access"
+_DEVICE = "device"
+
+
+async def _retrieve_principal(
+    token: Token, connection: ASGIConnection[Any, Any, Any, Any]
+) -> Principal | None:
+    typ = token.extras.get("typ")
+    if typ not in {_ACCESS, _DEVICE}:
+        return None
+    try:
+        user_id = uuid.UUID(token.sub)
+        device_id = uuid.UUID(str(token.jti)) if typ == _DEVICE else None
+    except ValueError:
+        return None
+    state = connection.app.state
+    async with state.session_factory() as session:
+        service = AccountService(session, state.settings.auth)
+        user = await service.active_user(user_id, device_id=device_id)
+        if user is None:
+            return None
+        principal = principal_of(user)
+        await session.commit()
+    return principal
+
+
+def build_jwt_auth(settings: AuthSettings) -> JWTAuth[Principal, Token]:
+    return JWTAuth[Principal, Token](
+        token_secret=settings.secret_key,
+        retrieve_user_handler=_retrieve_principal,
+        exclude=PUBLIC_PATHS,
+        default_token_expiration=timedelta(seconds=settings.access_token_ttl_s),
+        description="Send `Authorization: Bearer <access or device token>`.",
+    )
+
+
+class TokenMinter:
+    """Mints the signed tokens; what is stored about them lives in :mod:`patrol.accounts`."""
+
+    def __init__(self, auth: JWTAuth[Principal, Token], settings: AuthSettings) -> None:
+        self.auth = auth
+        self.settings = settings
+
+    def access_token(self, principal: Principal) -> str:
+        return self.auth.create_token(
+            identifier=str(principal.user_id),
+            token_expiration=timedelta(seconds=self.settings.access_token_ttl_s),
+            token_extras={
+                "typ": _ACCESS,
+                "role": principal.role.value,
+                "cty": str(principal.county_id),
+            },
+        )
+
+    def device_token(self, principal: Principal, device_id: uuid.UUID, ttl: timedelta) -> str:
+        return self.auth.create_token(
+            identifier=str(principal.user_id),
+            token_expiration=ttl,
+            token_unique_jwt_id=str(device_id),
+            token_extras={"typ": _DEVICE, "cty": str(principal.county_id)},
+        )

@@ -1,0 +1,246 @@
+"""The ``patrol`` command: serve, database, demo data, users.
+
+Every command reads settings from the environment; with nothing configured it uses (and if
+needed starts) the embedded PostGIS cluster and S3 server under ``PATROL_DATA_DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import sys
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.models import MODEL_MODULES
+from api.runner import embedded_services
+from infra.db import create_engine, create_session_factory
+from infra.errors import DomainError
+from infra.launchers import LauncherError
+from infra.logging import configure_logging
+from infra.migrate import Migrator
+from infra.scope import Role
+from infra.settings import Settings, SettingsError
+from patrol.accounts import hash_password
+from patrol.demo import DemoUser, seed_demo_county
+from patrol.models import County, User
+
+__all__ = ["main"]
+
+Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
+
+
+async def _with_session(settings: Settings, fn: Callable[[AsyncSession], Awaitable[int]]) -> int:
+    engine = create_engine(settings.database)
+    try:
+        async with create_session_factory(engine)() as session:
+            code = await fn(session)
+            await session.commit()
+            return code
+    finally:
+        await engine.dispose()
+
+
+# -- db ------------------------------------------------------------------------------------------
+async def _db(args: argparse.Namespace, settings: Settings) -> int:
+    engine = create_engine(settings.database)
+    migrator = Migrator(engine, MODEL_MODULES)
+    try:
+        if args.action == "upgrade":
+            await migrator.upgrade(args.revision or "heads")
+        elif args.action == "downgrade":
+            await migrator.downgrade(args.revision or "-1")
+        current = sorted(await migrator.current())
+        heads = sorted(migrator.heads())
+        print(f"current: {', '.join(current) or '(empty)'}")
+        print(f"heads:   {', '.join(heads)}")
+        return 0 if args.action != "current" or current == heads else 3
+    finally:
+        await engine.dispose()
+
+
+# -- demo ----------------------------------------------------------------------------------------
+def write_demo_users(data_dir: Path, users: Sequence[DemoUser]) -> Path:
+    path = data_dir / "demo-users.json"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(
+            [{"username": u.username, "password": u.password, "role": u.role} for u in users],
+            fh,
+            ensure_ascii=False,
+            indent=2,
+        )
+    path.chmod(0o600)
+    return path
+
+
+async def seed_demo(settings: Settings) -> list[DemoUser]:
+    """Seed the demo county (once) and everything later packages add to it."""
+    from api.demo import seed_demo_extras  # noqa: PLC0415 - optional heavy demo data
+
+    async def run(session: AsyncSession) -> int:
+        demo = await seed_demo_county(session)
+        if demo.created:
+            await seed_demo_extras(session, demo, settings)
+            seeded.extend(demo.users)
+        return 0
+
+    seeded: list[DemoUser] = []
+    await _with_session(settings, run)
+    if seeded:
+        path = write_demo_users(settings.data_dir, seeded)
+        print(f"Demo county seeded. Demo users (also in {path}):")
+        for u in seeded:
+            print(f"  {u.role:<15} {u.username:<22} {u.password}")
+    return seeded
+
+
+async def _demo(_args: argparse.Namespace, settings: Settings) -> int:
+    engine = create_engine(settings.database)
+    try:
+        await Migrator(engine, MODEL_MODULES).upgrade()
+    finally:
+        await engine.dispose()
+    if not await seed_demo(settings):
+        print("The demo county already exists; nothing was changed.")
+    return 0
+
+
+# -- users ---------------------------------------------------------------------------------------
+async def _users(args: argparse.Namespace, settings: Settings) -> int:
+    async def run(session: AsyncSession) -> int:
+        if args.action == "create":
+            county = (
+                await session.execute(select(County).where(County.admin_code == args.county))
+            ).scalar_one_or_none()
+            if county is None:
+                print(f"no county with admin code {args.county}", file=sys.stderr)
+                return 2
+            password = args.password or secrets.token_urlsafe(12)
+            session.add(
+                User(
+                    county_id=county.id,
+                    username=args.username,
+                    display_name=args.display_name or args.username,
+                    role=Role(args.role).value,
+                    password_hash=hash_password(password),
+                    active=True,
+                )
+            )
+            await session.flush()
+            print(f"created {args.username} ({args.role}); password: {password}")
+            return 0
+        user = (
+            await session.execute(select(User).where(User.username == args.username))
+        ).scalar_one_or_none()
+        if user is None:
+            print(f"no user {args.username}", file=sys.stderr)
+            return 2
+        if args.action == "disable":
+            user.active = False
+            print(f"disabled {args.username}")
+        else:
+            password = args.password or secrets.token_urlsafe(12)
+            user.password_hash = hash_password(password)
+            print(f"new password for {args.username}: {password}")
+        return 0
+
+    return await _with_session(settings, run)
+
+
+# -- serve ---------------------------------------------------------------------------------------
+async def _prepare(settings: Settings, *, demo: bool) -> None:
+    engine = create_engine(settings.database)
+    try:
+        await Migrator(engine, MODEL_MODULES).upgrade()
+    finally:
+        await engine.dispose()
+    from infra.objectstore import S3ObjectStore  # noqa: PLC0415
+
+    await S3ObjectStore(settings.object_store).ensure_bucket()
+    if demo:
+        await seed_demo(settings)
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn  # noqa: PLC0415 - only the server needs it
+
+    from api.app import create_app  # noqa: PLC0415
+
+    host = args.host or settings.server.host
+    port = args.port or settings.server.port
+    asyncio.run(_prepare(settings, demo=not args.no_demo))
+    base = f"http://{host}:{port}"
+    print(
+        f"\nServing on {base}\n  API docs:  {base}/schema\n  Swagger:   {base}/schema/swagger"
+        f"\n  Health:    {base}/health   Readiness: {base}/ready\nPress Ctrl-C to stop.\n",
+        flush=True,
+    )
+    uvicorn.run(
+        create_app(settings), host=host, port=port, log_config=None, access_log=False, lifespan="on"
+    )
+    return 0
+
+
+# -- entry point ---------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="patrol", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the API (embedded services when unconfigured)")
+    serve.add_argument("--host", help="bind address (default PATROL_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default PATROL_PORT or 8000)")
+    serve.add_argument("--no-demo", action="store_true", help="do not seed the demo county")
+
+    db = sub.add_parser("db", help="database migrations")
+    db.add_argument("action", choices=["upgrade", "downgrade", "current"])
+    db.add_argument("revision", nargs="?", help="target (upgrade: heads; downgrade: -1)")
+
+    demo = sub.add_parser("demo", help="demo data")
+    demo.add_argument("action", choices=["seed"])
+
+    users = sub.add_parser("users", help="user accounts")
+    usub = users.add_subparsers(dest="action", required=True)
+    create = usub.add_parser("create", help="create a user")
+    create.add_argument("username")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--county", required=True, help="county admin code, e.g. 430999")
+    create.add_argument("--display-name")
+    create.add_argument("--password", help="default: generated and printed")
+    disable = usub.add_parser("disable", help="disable a user")
+    disable.add_argument("username")
+    reset = usub.add_parser("reset-password", help="set a new password")
+    reset.add_argument("username")
+    reset.add_argument("--password", help="default: generated and printed")
+    return parser
+
+
+_ASYNC: dict[str, Handler] = {"db": _db, "demo": _demo, "users": _users}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings.from_env()
+    configure_logging(settings.server.log_level)
+    try:
+        with embedded_services(settings) as full:
+            full.validate()
+            if args.command == "serve":
+                return _serve(args, full)
+            return asyncio.run(_ASYNC[args.command](args, full))
+    except (LauncherError, SettingsError) as exc:
+        print(f"patrol: {exc}", file=sys.stderr)
+        return 2
+    except DomainError as exc:
+        print(f"patrol: {exc.code}: {exc.detail}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,203 @@
+"""County administration: users, townships and villages (admins; reads for the county)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from geoalchemy2.shape import to_shape
+from litestar import Controller, get, patch, post
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.status_codes import HTTP_200_OK
+from shapely.geometry import mapping
+
+from api.deps import Accounts, Caller, Org
+from infra.scope import Role
+from mobile_contract.v1 import admin as c
+from patrol import models as m
+
+__all__ = ["TownshipController", "UserController", "VillageController"]
+
+
+def _geojson(geom: Any) -> dict[str, Any]:
+    return dict(mapping(to_shape(geom)))
+
+
+def _user(u: m.User) -> c.User:
+    return c.User(
+        id=u.id,
+        username=u.username,
+        display_name=u.display_name,
+        role=c.RoleName(u.role),
+        phone=u.phone,
+        active=u.active,
+        created_at=u.created_at,
+    )
+
+
+def _township(t: m.Township) -> c.Township:
+    return c.Township(id=t.id, code=t.code, name=t.name, kind=t.kind, geometry=_geojson(t.geom))
+
+
+def _village(v: m.Village) -> c.Village:
+    return c.Village(
+        id=v.id, township_id=v.township_id, code=v.code, name=v.name, geometry=_geojson(v.geom)
+    )
+
+
+class UserController(Controller):
+    path = "/admin/users"
+    tags = ["admin"]  # noqa: RUF012
+
+    @get("", operation_id="ListUsers", summary="Users of the county")
+    async def list_users(
+        self, accounts: Accounts, principal: Caller, role: FromQuery[c.RoleName | None] = None
+    ) -> list[c.User]:
+        """Every account in the caller's county, optionally of one role."""
+        rows = await accounts.list_users(principal, role=Role(role) if role else None)
+        return [_user(u) for u in rows]
+
+    @post("", operation_id="CreateUser", summary="Create a user (admin)")
+    async def create_user(
+        self, data: JSONBody[c.UserCreate], accounts: Accounts, principal: Caller
+    ) -> c.User:
+        """A new account in the admin's county."""
+        user = await accounts.create_user(
+            principal,
+            username=data.username,
+            display_name=data.display_name,
+            role=Role(data.role),
+            password=data.password,
+            phone=data.phone,
+        )
+        return _user(user)
+
+    @get("/{user_id:uuid}", operation_id="GetUser", summary="One user")
+    async def get_user(
+        self, user_id: FromPath[uuid.UUID], accounts: Accounts, principal: Caller
+    ) -> c.User:
+        """A user of the caller's county; others do not exist (404)."""
+        return _user(await accounts.get_user(principal, user_id))
+
+    @patch("/{user_id:uuid}", operation_id="UpdateUser", summary="Change or disable a user (admin)")
+    async def update_user(
+        self,
+        user_id: FromPath[uuid.UUID],
+        data: JSONBody[c.UserUpdate],
+        accounts: Accounts,
+        principal: Caller,
+    ) -> c.User:
+        """Disabling a user revokes their refresh and device tokens at once."""
+        user = await accounts.update_user(
+            principal,
+            user_id,
+            display_name=data.display_name,
+            role=Role(data.role) if data.role else None,
+            phone=data.phone,
+            active=data.active,
+        )
+        return _user(user)
+
+    @post(
+        "/{user_id:uuid}/password",
+        operation_id="ResetPassword",
+        status_code=HTTP_200_OK,
+        summary="Set a new password (admin)",
+    )
+    async def reset_password(
+        self,
+        user_id: FromPath[uuid.UUID],
+        data: JSONBody[c.PasswordReset],
+        accounts: Accounts,
+        principal: Caller,
+    ) -> c.User:
+        """Sets the password and revokes the user's refresh and device tokens."""
+        return _user(await accounts.reset_password(principal, user_id, data.password))
+
+
+class TownshipController(Controller):
+    path = "/townships"
+    tags = ["admin"]  # noqa: RUF012
+
+    @get("", operation_id="ListTownships", summary="Townships of the county")
+    async def list_townships(self, org: Org, principal: Caller) -> list[c.Township]:
+        """Every township (and development park) of the caller's county."""
+        return [_township(t) for t in await org.list_townships(principal)]
+
+    @post("", operation_id="CreateTownship", summary="Add a township (admin)")
+    async def create_township(
+        self, data: JSONBody[c.TownshipCreate], org: Org, principal: Caller
+    ) -> c.Township:
+        """The boundary must be a valid Polygon or MultiPolygon in WGS84."""
+        row = await org.create_township(
+            principal, code=data.code, name=data.name, kind=data.kind, geometry=data.geometry
+        )
+        return _township(row)
+
+    @get("/{township_id:uuid}", operation_id="GetTownship", summary="One township")
+    async def get_township(
+        self, township_id: FromPath[uuid.UUID], org: Org, principal: Caller
+    ) -> c.Township:
+        """A township of the caller's county."""
+        return _township(await org.get_township(principal, township_id))
+
+    @patch("/{township_id:uuid}", operation_id="UpdateTownship", summary="Change a township")
+    async def update_township(
+        self,
+        township_id: FromPath[uuid.UUID],
+        data: JSONBody[c.TownshipUpdate],
+        org: Org,
+        principal: Caller,
+    ) -> c.Township:
+        """Name, kind or boundary (admin)."""
+        row = await org.update_township(
+            principal, township_id, name=data.name, kind=data.kind, geometry=data.geometry
+        )
+        return _township(row)
+
+
+class VillageController(Controller):
+    path = "/villages"
+    tags = ["admin"]  # noqa: RUF012
+
+    @get("", operation_id="ListVillages", summary="Villages of the county")
+    async def list_villages(
+        self, org: Org, principal: Caller, township_id: FromQuery[uuid.UUID | None] = None
+    ) -> list[c.Village]:
+        """Every village of the caller's county, optionally of one township."""
+        return [_village(v) for v in await org.list_villages(principal, township_id=township_id)]
+
+    @post("", operation_id="CreateVillage", summary="Add a village (admin)")
+    async def create_village(
+        self, data: JSONBody[c.VillageCreate], org: Org, principal: Caller
+    ) -> c.Village:
+        """The village belongs to a township of the same county."""
+        row = await org.create_village(
+            principal,
+            township_id=data.township_id,
+            code=data.code,
+            name=data.name,
+            geometry=data.geometry,
+        )
+        return _village(row)
+
+    @get("/{village_id:uuid}", operation_id="GetVillage", summary="One village")
+    async def get_village(
+        self, village_id: FromPath[uuid.UUID], org: Org, principal: Caller
+    ) -> c.Village:
+        """A village of the caller's county."""
+        return _village(await org.get_village(principal, village_id))
+
+    @patch("/{village_id:uuid}", operation_id="UpdateVillage", summary="Change a village")
+    async def update_village(
+        self,
+        village_id: FromPath[uuid.UUID],
+        data: JSONBody[c.VillageUpdate],
+        org: Org,
+        principal: Caller,
+    ) -> c.Village:
+        """Name or boundary (admin)."""
+        row = await org.update_village(
+            principal, village_id, name=data.name, geometry=data.geometry
+        )
+        return _village(row)

@@ -1,0 +1,65 @@
+"""Dependency providers: the request's transaction, the caller, and the services."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from infra.scope import Principal
+from infra.settings import Settings
+from patrol.accounts import AccountService
+from patrol.org import OrgService
+
+__all__ = ["DEPENDENCIES", "Accounts", "Caller", "Db", "Org", "Settings_"]
+
+
+async def provide_db(state: State) -> AsyncIterator[AsyncSession]:
+    """One session per request; committed when the handler succeeds, rolled back otherwise."""
+    async with state.session_factory() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+def provide_principal(request: Request[Principal, Any, Any]) -> Principal:
+    return request.user
+
+
+def provide_settings(state: State) -> Settings:
+    settings: Settings = state.settings
+    return settings
+
+
+# Handler parameters are injected by name; these aliases mark them as dependencies.
+Db = NamedDependency[AsyncSession]
+Caller = NamedDependency[Principal]
+Settings_ = NamedDependency[Settings]
+
+
+def provide_accounts(db: Db, settings: Settings_) -> AccountService:
+    return AccountService(db, settings.auth)
+
+
+def provide_org(db: Db) -> OrgService:
+    return OrgService(db)
+
+
+Accounts = NamedDependency[AccountService]
+Org = NamedDependency[OrgService]
+
+DEPENDENCIES: dict[str, Provide] = {
+    "db": Provide(provide_db),
+    "principal": Provide(provide_principal, sync_to_thread=False),
+    "settings": Provide(provide_settings, sync_to_thread=False),
+    "accounts": Provide(provide_accounts, sync_to_thread=False),
+    "org": Provide(provide_org, sync_to_thread=False),
+}

@@ -1,0 +1,61 @@
+"""Request ids and access logs (pure ASGI, so it wraps every response, errors included)."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import structlog
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+
+from infra.ids import uuid7
+
+__all__ = ["RequestIdMiddleware"]
+
+log = structlog.get_logger("api.access")
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestIdMiddleware:
+    """Takes a safe ``X-Request-ID`` from the caller or makes one; echoes it; logs the request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        incoming = ""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+                break
+        request_id = incoming if _SAFE_ID.match(incoming) else uuid7().hex
+        http_scope: HTTPScope = scope
+        http_scope.setdefault("state", {})["request_id"] = request_id
+        status: dict[str, int] = {}
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                headers: list[Any] = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                log.info(
+                    "http.request",
+                    method=http_scope["method"],
+                    path=http_scope["path"],
+                    status=status.get("code", 500),
+                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                )

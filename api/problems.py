@@ -1,0 +1,133 @@
+"""Every error leaves the API as RFC 9457 problem details with a stable ``code``."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from infra.errors import (
+    AuthenticationError,
+    ConflictError,
+    DomainError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    UnavailableError,
+)
+from mobile_contract.v1.common import FieldError, Problem
+
+__all__ = ["PROBLEM_MEDIA_TYPE", "handle_exception", "problem_response"]
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+_DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (InvalidInputError, 422),
+    (PermissionDeniedError, 403),
+    (AuthenticationError, 401),
+    (RateLimitedError, 429),
+    (UnavailableError, 503),
+)
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def problem_response(
+    request: Request[Any, Any, Any] | None,
+    *,
+    status: int,
+    code: str,
+    detail: str,
+    errors: list[FieldError] | None = None,
+    retry_after_s: int | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[Problem]:
+    title = HTTPStatus(status).phrase
+    request_id = None
+    if request is not None:
+        request_id = request.scope.get("state", {}).get("request_id")
+    body = Problem(
+        type=f"urn:patrol:problem:{code}",
+        title=title,
+        status=status,
+        detail=detail,
+        code=code,
+        instance=request.url.path if request is not None else None,
+        request_id=request_id,
+        errors=errors,
+        retry_after_s=retry_after_s,
+    )
+    hdrs = dict(headers or {})
+    if retry_after_s is not None:
+        hdrs["Retry-After"] = str(retry_after_s)
+    return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=hdrs)
+
+
+def _validation_errors(extra: Any) -> list[FieldError]:
+    errors: list[FieldError] = []
+    if isinstance(extra, list):
+        for item in extra:
+            if isinstance(item, dict):
+                errors.append(FieldError(field=item.get("key"), message=str(item.get("message"))))
+    return errors
+
+
+def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    if isinstance(exc, DomainError):
+        status = next(s for cls, s in _DOMAIN_STATUS if isinstance(exc, cls))
+        field = exc.extra.get("field")
+        errors = [FieldError(field=str(field), message=exc.detail)] if field else None
+        retry = exc.retry_after_s if isinstance(exc, RateLimitedError) else None
+        return problem_response(
+            request,
+            status=status,
+            code=exc.code,
+            detail=exc.detail,
+            errors=errors,
+            retry_after_s=retry,
+        )
+    if isinstance(exc, ValidationException):
+        errors = _validation_errors(exc.extra)
+        detail = "; ".join(e.message for e in errors) or str(exc.detail)
+        code = (
+            "malformed_body"
+            if "decode" in detail.lower() or "JSON" in detail
+            else "validation_error"
+        )
+        return problem_response(request, status=400, code=code, detail=detail, errors=errors)
+    if isinstance(exc, HTTPException):
+        status = exc.status_code
+        code = _HTTP_CODES.get(status, f"http_{status}")
+        return problem_response(
+            request,
+            status=status,
+            code=code,
+            detail=str(exc.detail),
+            headers=dict(exc.headers or {}),
+        )
+    log.exception("request.failed", path=request.url.path, error=type(exc).__name__)
+    return problem_response(
+        request,
+        status=HTTP_500_INTERNAL_SERVER_ERROR,
+        code="internal_error",
+        detail="an unexpected error occurred; it has been logged with the request id",
+    )

@@ -1,0 +1,78 @@
+"""The embedded default: bring up what is missing, hand back settings, stop it all at the end.
+
+With no ``DATABASE_URL`` a project-owned PostGIS cluster runs under ``<data dir>/postgres``;
+with no ``S3_ENDPOINT_URL`` an ``rclone serve s3`` serves ``<data dir>/objects``; with no
+``PATROL_SECRET_KEY`` a key is generated once into ``<data dir>/secret-key`` (mode 600).
+Services another ``patrol`` process already runs on the same data are reused, not restarted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import structlog
+
+from infra.launchers import PostgisCluster, RcloneS3
+from infra.settings import Settings
+
+__all__ = ["embedded_services"]
+
+log = structlog.get_logger(__name__)
+
+
+def _secret_key(data_dir: Path) -> str:
+    path = data_dir / "secret-key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+@contextlib.contextmanager
+def embedded_services(settings: Settings) -> Iterator[Settings]:
+    """Settings completed with whatever embedded services were needed and started."""
+    data_dir = settings.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.chmod(0o755)  # the cluster runs as an unprivileged user when we are root
+    started: list[PostgisCluster | RcloneS3] = []
+    try:
+        if settings.database.embedded:
+            cluster = PostgisCluster(data_dir / "postgres")
+            if not cluster.attach():
+                cluster.init()
+                cluster.start()
+                started.append(cluster)
+                log.info("embedded.postgres_started", port=cluster.port)
+            settings = replace(settings, database=replace(settings.database, url=cluster.url))
+        if settings.object_store.embedded:
+            rclone = RcloneS3(data_dir / "objects", bucket=settings.object_store.bucket)
+            if not rclone.attach():
+                rclone.start()
+                started.append(rclone)
+                log.info("embedded.s3_started", endpoint=rclone.endpoint_url)
+            settings = replace(
+                settings,
+                object_store=replace(
+                    settings.object_store,
+                    endpoint_url=rclone.endpoint_url,
+                    access_key_id=rclone.access_key,
+                    secret_access_key=rclone.secret_key,
+                ),
+            )
+        if not settings.auth.secret_key:
+            settings = replace(
+                settings, auth=replace(settings.auth, secret_key=_secret_key(data_dir))
+            )
+        yield settings
+    finally:
+        for service in reversed(started):
+            service.stop()

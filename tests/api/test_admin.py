@@ -1,0 +1,138 @@
+"""Users, townships and villages through the admin endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from infra.scope import Role
+
+Client = AsyncTestClient[Litestar]
+
+_SQUARE = {
+    "type": "Polygon",
+    "coordinates": [
+        [[112.0, 28.4], [112.05, 28.4], [112.05, 28.45], [112.0, 28.45], [112.0, 28.4]]
+    ],
+}
+
+
+async def test_user_lifecycle(client: Client, make_county: Any) -> None:
+    county = await make_county()
+    admin = county.headers(Role.ADMIN)
+    created = await client.post(
+        "/api/v1/admin/users",
+        headers=admin,
+        json={
+            "username": f"li.si.{county.county.admin_code.lower()}",
+            "displayName": "李四",
+            "role": "inspector",
+            "password": "first-password-1",
+            "phone": "13800000000",
+        },
+    )
+    assert created.status_code == 201, created.text
+    user = created.json()
+    dup = await client.post(
+        "/api/v1/admin/users",
+        headers=admin,
+        json={
+            "username": user["username"],
+            "displayName": "x",
+            "role": "inspector",
+            "password": "first-password-1",
+        },
+    )
+    assert dup.status_code == 409 and dup.json()["code"] == "username_taken"
+
+    login = {"username": user["username"], "password": "first-password-1"}
+    assert (await client.post("/api/v1/auth/token", json=login)).status_code == 200
+    reset = await client.post(
+        f"/api/v1/admin/users/{user['id']}/password",
+        headers=admin,
+        json={"password": "second-password-2"},
+    )
+    assert reset.status_code == 200
+    assert (await client.post("/api/v1/auth/token", json=login)).status_code == 401
+    login["password"] = "second-password-2"
+    assert (await client.post("/api/v1/auth/token", json=login)).status_code == 200
+
+    listed = await client.get("/api/v1/admin/users", params={"role": "inspector"}, headers=admin)
+    assert {u["username"] for u in listed.json()} >= {user["username"]}
+    assert all(u["role"] == "inspector" for u in listed.json())
+
+    short = await client.post(
+        f"/api/v1/admin/users/{user['id']}/password", headers=admin, json={"password": "short"}
+    )
+    assert short.status_code == 400
+    self_lock = await client.patch(
+        f"/api/v1/admin/users/{county.users[Role.ADMIN].id}", headers=admin, json={"active": False}
+    )
+    assert self_lock.status_code == 409 and self_lock.json()["code"] == "self_lockout"
+
+
+async def test_townships_and_villages(client: Client, make_county: Any) -> None:
+    county = await make_county()
+    admin = county.headers(Role.ADMIN)
+    town = await client.post(
+        "/api/v1/townships",
+        headers=admin,
+        json={"code": "T01", "name": "东山镇", "kind": "town", "geometry": _SQUARE},
+    )
+    assert town.status_code == 201, town.text
+    assert town.json()["geometry"]["type"] == "MultiPolygon"
+    village = await client.post(
+        "/api/v1/villages",
+        headers=admin,
+        json={
+            "townshipId": town.json()["id"],
+            "code": "T01001",
+            "name": "和平村",
+            "geometry": _SQUARE,
+        },
+    )
+    assert village.status_code == 201, village.text
+    listed = await client.get(
+        "/api/v1/villages",
+        params={"townshipId": town.json()["id"]},
+        headers=county.headers(Role.INSPECTOR),
+    )
+    assert [v["name"] for v in listed.json()] == ["和平村"]
+    renamed = await client.patch(
+        f"/api/v1/townships/{town.json()['id']}",
+        headers=admin,
+        json={"name": "东山街道", "kind": "subdistrict"},
+    )
+    assert renamed.json()["name"] == "东山街道"
+
+
+async def test_bad_geometry_is_refused_and_nothing_changes(
+    client: Client, make_county: Any
+) -> None:
+    county = await make_county()
+    admin = county.headers(Role.ADMIN)
+    bowtie = {
+        "type": "Polygon",
+        "coordinates": [[[112, 28], [112.1, 28.1], [112.1, 28], [112, 28.1], [112, 28]]],
+    }
+    lat95 = {"type": "Polygon", "coordinates": [[[112, 94], [112.1, 95], [112.1, 94], [112, 94]]]}
+    nan = {"type": "Polygon", "coordinates": [[[112, 28], [112.1, "NaN"], [112.1, 28], [112, 28]]]}
+    empty = {"type": "Polygon", "coordinates": []}
+    point = {"type": "Point", "coordinates": [112, 28]}
+    for geometry in (bowtie, lat95, empty, point):
+        resp = await client.post(
+            "/api/v1/townships",
+            headers=admin,
+            json={"code": "X1", "name": "x", "geometry": geometry},
+        )
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["code"] in {"invalid_geometry", "invalid_coordinates"}
+        assert resp.json()["errors"][0]["field"] == "geometry"
+    resp = await client.post(
+        "/api/v1/townships", headers=admin, json={"code": "X1", "name": "x", "geometry": nan}
+    )
+    assert resp.status_code in {400, 422}
+    listed = await client.get("/api/v1/townships", headers=admin)
+    assert listed.json() == []

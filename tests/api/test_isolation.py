@@ -1,0 +1,115 @@
+"""County isolation, proven by walking every route of the real app.
+
+County B gets one resource of every kind a path can name. Every user of county A (each role)
+then calls every route: routes that name a county-B resource answer 404 (or 403 when the
+role may not use the route at all) and never 2xx; list routes never mention a county-B id.
+A new route whose path names a resource this test cannot make fails the test until the
+resource is added to ``_resources`` below.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from litestar import Litestar
+from litestar.routes import HTTPRoute
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from infra.scope import Role
+from patrol.accounts import AccountService
+from patrol.org import OrgService
+from tests.conftest import CountyFixture
+
+Client = AsyncTestClient[Litestar]
+
+_PUBLIC = re.compile(r"^/(health|ready|schema|api/v1/auth/(token|refresh))")
+_SQUARE = {
+    "type": "Polygon",
+    "coordinates": [
+        [[113.0, 28.0], [113.01, 28.0], [113.01, 28.01], [113.0, 28.01], [113.0, 28.0]]
+    ],
+}
+
+
+async def _resources(
+    b: CountyFixture, factory: async_sessionmaker[AsyncSession], settings: Any
+) -> dict[str, uuid.UUID]:
+    """One county-B resource per path parameter name."""
+    admin = b.principal(Role.ADMIN)
+    async with factory() as session:
+        org = OrgService(session)
+        town = await org.create_township(
+            admin, code="B001", name="B镇", kind="town", geometry=_SQUARE
+        )
+        village = await org.create_village(
+            admin, township_id=town.id, code="B001001", name="B村", geometry=_SQUARE
+        )
+        device = await AccountService(session, settings.auth).register_device(
+            b.principal(Role.INSPECTOR), "B phone"
+        )
+        await session.commit()
+    return {
+        "user_id": b.users[Role.INSPECTOR].id,
+        "township_id": town.id,
+        "village_id": village.id,
+        "device_id": device.id,
+    }
+
+
+def _routes(app: Litestar) -> list[tuple[str, str, list[str]]]:
+    out = []
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or _PUBLIC.match(route.path):
+            continue
+        params = re.findall(r"\{(\w+)(?::\w+)?\}", route.path)
+        for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+            out.append((method, route.path, params))
+    return out
+
+
+async def test_no_route_reveals_another_county(
+    client: Client, app: Litestar, make_county: Any, session_factory: Any, settings: Any
+) -> None:
+    a: CountyFixture = await make_county()
+    b: CountyFixture = await make_county(lon=113.0, lat=28.0)
+    b_ids = await _resources(b, session_factory, settings)
+    b_strings = {str(v) for v in b_ids.values()} | {str(u.id) for u in b.users.values()}
+    checked = 0
+    for method, path, params in _routes(app):
+        missing = [p for p in params if p not in b_ids]
+        assert not missing, f"{method} {path}: add a county-B resource for {missing}"
+        url = path
+        for name in params:
+            url = re.sub(r"\{" + name + r"(:[a-z]+)?\}", str(b_ids[name]), url)
+        for role in Role:
+            body: Any = {} if method in {"POST", "PATCH", "PUT"} else None
+            resp = await client.request(method, url, headers=a.headers(role), json=body)
+            checked += 1
+            assert resp.status_code < 500, f"{method} {url} as {role}: {resp.text}"
+            if params:
+                assert resp.status_code in {400, 403, 404, 422}, (
+                    f"{method} {url} as {role} answered {resp.status_code}: {resp.text}"
+                )
+                if method in {"GET", "DELETE"}:
+                    assert resp.status_code in {403, 404}, f"{method} {url} as {role}"
+            elif method == "GET" and resp.status_code == 200:
+                leaked = [s for s in b_strings if s in resp.text]
+                assert not leaked, f"GET {url} as {role} shows county-B ids {leaked}"
+    assert checked >= 5 * 10
+
+
+async def test_admin_endpoints_need_the_admin_role(client: Client, make_county: Any) -> None:
+    county: CountyFixture = await make_county()
+    body = {
+        "username": "newbie",
+        "displayName": "N",
+        "role": "inspector",
+        "password": "long-enough-pass",
+    }
+    for role in (Role.INSPECTOR, Role.CAPTAIN, Role.SECURITY_SQUAD, Role.JOINT_TEAM):
+        resp = await client.post("/api/v1/admin/users", json=body, headers=county.headers(role))
+        assert resp.status_code == 403, resp.text
+        assert resp.json()["code"] == "role_not_allowed"
