@@ -190,6 +190,43 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# -- contract ------------------------------------------------------------------------------------
+CONTRACT_FILE = Path(__file__).resolve().parents[1] / "mobile_contract" / "v1" / "openapi.json"
+
+
+def openapi_document() -> dict[str, Any]:
+    """The app's OpenAPI document, built without touching any service."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    from api.app import create_app  # noqa: PLC0415
+
+    base = Settings()
+    offline = replace(
+        base,
+        database=replace(base.database, url="postgresql+asyncpg://offline@127.0.0.1:9/offline"),
+        object_store=replace(base.object_store, endpoint_url="http://127.0.0.1:9"),
+        auth=replace(base.auth, secret_key="o" * 32),
+    )
+    return create_app(offline).openapi_schema.to_schema()
+
+
+def _contract(args: argparse.Namespace) -> int:
+    from mobile_contract.compat import breaking_changes  # noqa: PLC0415
+
+    current = openapi_document()
+    if args.action == "dump":
+        CONTRACT_FILE.write_text(
+            json.dumps(current, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+        )
+        print(f"wrote {CONTRACT_FILE}")
+        return 0
+    problems = breaking_changes(json.loads(CONTRACT_FILE.read_text()), current)
+    for problem in problems:
+        print(problem)
+    print(f"{len(problems)} breaking change(s)")
+    return 1 if problems else 0
+
+
 # -- entry point ---------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="patrol", description=__doc__.split("\n")[0])
@@ -206,6 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="demo data")
     demo.add_argument("action", choices=["seed"])
+
+    contract = sub.add_parser("contract", help="the committed v1 wire contract")
+    contract.add_argument(
+        "action",
+        choices=["check", "dump"],
+        help="check: list breaking changes; dump: rewrite v1/openapi.json",
+    )
 
     users = sub.add_parser("users", help="user accounts")
     usub = users.add_subparsers(dest="action", required=True)
@@ -230,6 +274,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings.from_env()
     configure_logging(settings.server.log_level)
+    if args.command == "contract":
+        return _contract(args)
     try:
         with embedded_services(settings) as full:
             full.validate()
