@@ -1,0 +1,108 @@
+"""Loading county-scoped rows and checking who may touch them (shared by the services)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, TypeVarTuple, cast
+
+from sqlalchemy import Select, exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from infra.errors import PermissionDeniedError
+from infra.scope import Principal, Role, scoped
+from patrol.errors import (
+    AreaNotFoundError,
+    InvalidPatrolInputError,
+    NotAreaMemberError,
+    NotPatrolOwnerError,
+)
+from patrol.errors import PatrolNotFoundError as _PatrolNotFound
+from patrol.field_models import AreaMember, ContractArea, PatrolSession
+
+MANAGERS = (Role.CAPTAIN, Role.ADMIN)
+
+_Ts = TypeVarTuple("_Ts")
+
+
+def in_county(
+    stmt: Select[*_Ts], model: Any, principal: Principal
+) -> Select[*_Ts]:
+    """:func:`infra.scope.scoped`, typed for SQLAlchemy 2.1's variadic ``Select``."""
+    return cast("Select[*_Ts]", cast("Any", scoped)(stmt, model, principal))
+
+
+def require_manager(principal: Principal, action: str) -> None:
+    if not principal.has_role(*MANAGERS):
+        raise PermissionDeniedError(
+            f"only captains and admins may {action}", code="role_not_allowed",
+            allowed_roles=[r.value for r in MANAGERS],
+        )
+
+
+def aware(value: datetime, field: str) -> datetime:
+    """``value`` in UTC; naive times are refused (a phone must say its offset)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidPatrolInputError(
+            f"{field} must carry a time zone offset", code="invalid_time", field=field
+        )
+    return value.astimezone(UTC)
+
+
+async def load_area(db: AsyncSession, principal: Principal, area_id: uuid.UUID) -> ContractArea:
+    stmt = in_county(select(ContractArea), ContractArea, principal).where(
+        ContractArea.id == area_id
+    )
+    area = (await db.execute(stmt)).scalar_one_or_none()
+    if area is None:
+        raise AreaNotFoundError("contract area not found", area_id=str(area_id))
+    return area
+
+
+async def is_area_member(db: AsyncSession, area: ContractArea, user_id: uuid.UUID) -> bool:
+    if area.leader_id == user_id:
+        return True
+    stmt = select(
+        exists().where(AreaMember.area_id == area.id, AreaMember.user_id == user_id)
+    )
+    return bool((await db.execute(stmt)).scalar())
+
+
+async def ensure_may_patrol(db: AsyncSession, principal: Principal, area: ContractArea) -> None:
+    """Leaders and members patrol their area; captains and admins any area of the county."""
+    if principal.has_role(*MANAGERS):
+        return
+    if not await is_area_member(db, area, principal.user_id):
+        raise NotAreaMemberError(
+            "you are not the leader or a member of this contract area", area_id=str(area.id)
+        )
+
+
+async def load_patrol(
+    db: AsyncSession, principal: Principal, patrol_id: uuid.UUID, *, for_update: bool = False
+) -> PatrolSession:
+    stmt = in_county(select(PatrolSession), PatrolSession, principal).where(
+        PatrolSession.id == patrol_id
+    )
+    if for_update:
+        stmt = stmt.with_for_update()
+    row = (await db.execute(stmt)).scalar_one_or_none()
+    if row is None:
+        raise _PatrolNotFound("patrol not found", patrol_id=str(patrol_id))
+    return row
+
+
+def is_patrol_crew(principal: Principal, patrol: PatrolSession) -> bool:
+    return principal.user_id == patrol.inspector_id or principal.user_id in (
+        patrol.companion_ids or []
+    )
+
+
+def ensure_patrol_writer(principal: Principal, patrol: PatrolSession) -> None:
+    if not is_patrol_crew(principal, patrol):
+        raise NotPatrolOwnerError("this patrol belongs to someone else", patrol_id=str(patrol.id))
+
+
+def ensure_patrol_reader(principal: Principal, patrol: PatrolSession) -> None:
+    if not (is_patrol_crew(principal, patrol) or principal.has_role(*MANAGERS)):
+        raise NotPatrolOwnerError("this patrol belongs to someone else", patrol_id=str(patrol.id))

@@ -1,0 +1,257 @@
+"""Contract areas (片区): geometry, grade, townships and villages, leader, members, targets."""
+
+from __future__ import annotations
+
+import math
+import uuid
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import shapely
+from geoalchemy2.shape import from_shape
+from shapely.geometry import Point, shape
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from infra.errors import InvalidInputError
+from infra.scope import Principal
+from patrol._access import in_county, load_area, require_manager
+from patrol.config import PatrolConfig
+from patrol.errors import DuplicateCodeError, InvalidPatrolInputError, TargetNotFoundError
+from patrol.field_models import AreaMember, ContractArea, PatrolTarget
+from patrol.models import Township, User, Village
+
+__all__ = ["TARGET_KINDS", "AreaService", "parse_area_geometry"]
+
+TARGET_KINDS = ("mine_site", "change_polygon", "tip_off", "custom")
+_GEOMETRY_TYPES = {
+    "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon",
+}
+
+
+def parse_area_geometry(obj: Any, *, field: str = "geometry") -> BaseGeometry:
+    """A GeoJSON polygon, line or point (WGS84) as a valid Shapely geometry, or a 422."""
+    if not isinstance(obj, dict) or obj.get("type") not in _GEOMETRY_TYPES:
+        raise InvalidPatrolInputError(
+            "expected a GeoJSON point, line or polygon", code="invalid_geometry", field=field
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            geom: BaseGeometry = shape(obj)
+    except (ValueError, TypeError, AttributeError, IndexError, shapely.errors.ShapelyError) as exc:
+        raise InvalidPatrolInputError(
+            f"malformed GeoJSON geometry: {exc}", code="invalid_geometry", field=field
+        ) from exc
+    coords = shapely.get_coordinates(geom)
+    if geom.is_empty or not coords.size or not bool(shapely.is_valid(geom)):
+        raise InvalidPatrolInputError(
+            f"geometry is not valid: {shapely.is_valid_reason(geom)}",
+            code="invalid_geometry", field=field,
+        )
+    xs, ys = coords[:, 0], coords[:, 1]
+    if not (bool((abs(xs) <= 180).all()) and bool((abs(ys) <= 90).all())):
+        raise InvalidPatrolInputError(
+            "coordinates are outside longitude/latitude ranges", code="invalid_coordinates",
+            field=field,
+        )
+    return geom
+
+
+def check_point(lon: float, lat: float, *, field: str = "") -> None:
+    if not (math.isfinite(lon) and math.isfinite(lat) and abs(lon) <= 180 and abs(lat) <= 90):
+        raise InvalidPatrolInputError(
+            "longitude/latitude missing or out of range", code="invalid_coordinates",
+            field=field or "lon",
+        )
+
+
+class AreaService:
+    """Captains and admins shape areas; everyone in the county can read them."""
+
+    def __init__(self, db: AsyncSession, *, config: PatrolConfig | None = None) -> None:
+        self.db = db
+        self.config = config or PatrolConfig()
+
+    async def create_area(
+        self, principal: Principal, *, code: str, name: str, grade: int,
+        geometry: dict[str, Any], leader_id: uuid.UUID,
+        member_ids: Sequence[uuid.UUID] = (), township_ids: Sequence[uuid.UUID] = (),
+        village_ids: Sequence[uuid.UUID] = (),
+    ) -> ContractArea:
+        """Create a contract area with its leader and members (captain or admin)."""
+        require_manager(principal, "change contract areas")
+        _check_grade(grade)
+        geom = parse_area_geometry(geometry)
+        stmt = in_county(select(ContractArea.id), ContractArea, principal).where(
+            ContractArea.code == code
+        )
+        if (await self.db.execute(stmt)).first() is not None:
+            raise DuplicateCodeError(f"an area with code {code!r} exists", field="code")
+        await self._check_people(principal, [leader_id, *member_ids])
+        await self._check_places(principal, township_ids, village_ids)
+        area = ContractArea(
+            county_id=principal.county_id, code=code, name=name, grade=grade,
+            geom=from_shape(geom, srid=4326), leader_id=leader_id,
+            township_ids=list(township_ids), village_ids=list(village_ids), active=True,
+        )
+        self.db.add(area)
+        await self.db.flush()
+        await self._set_members(principal, area, member_ids)
+        return area
+
+    async def update_area(
+        self, principal: Principal, area_id: uuid.UUID, *, name: str | None = None,
+        grade: int | None = None, geometry: dict[str, Any] | None = None,
+        leader_id: uuid.UUID | None = None, member_ids: Sequence[uuid.UUID] | None = None,
+        township_ids: Sequence[uuid.UUID] | None = None,
+        village_ids: Sequence[uuid.UUID] | None = None, active: bool | None = None,
+    ) -> ContractArea:
+        """Change an area; ``None`` leaves a field as it is, ``member_ids`` replaces the team."""
+        require_manager(principal, "change contract areas")
+        area = await load_area(self.db, principal, area_id)
+        if name is not None:
+            area.name = name
+        if grade is not None:
+            _check_grade(grade)
+            area.grade = grade
+        if geometry is not None:
+            area.geom = from_shape(parse_area_geometry(geometry), srid=4326)
+        if leader_id is not None:
+            await self._check_people(principal, [leader_id])
+            area.leader_id = leader_id
+        if township_ids is not None or village_ids is not None:
+            await self._check_places(principal, township_ids or (), village_ids or ())
+            if township_ids is not None:
+                area.township_ids = list(township_ids)
+            if village_ids is not None:
+                area.village_ids = list(village_ids)
+        if active is not None:
+            area.active = active
+        if member_ids is not None:
+            await self._check_people(principal, member_ids)
+            await self._set_members(principal, area, member_ids)
+        await self.db.flush()
+        return area
+
+    async def get_area(self, principal: Principal, area_id: uuid.UUID) -> ContractArea:
+        return await load_area(self.db, principal, area_id)
+
+    async def list_areas(
+        self, principal: Principal, *, mine_only: bool = False, include_inactive: bool = False
+    ) -> Sequence[ContractArea]:
+        """Areas of the county; ``mine_only``: those the caller leads or belongs to."""
+        stmt = in_county(select(ContractArea), ContractArea, principal).order_by(ContractArea.code)
+        if not include_inactive:
+            stmt = stmt.where(ContractArea.active)
+        if mine_only:
+            member = select(AreaMember.area_id).where(AreaMember.user_id == principal.user_id)
+            stmt = stmt.where(
+                (ContractArea.leader_id == principal.user_id) | ContractArea.id.in_(member)
+            )
+        return (await self.db.execute(stmt)).scalars().all()
+
+    async def list_members(self, principal: Principal, area_id: uuid.UUID) -> list[uuid.UUID]:
+        area = await load_area(self.db, principal, area_id)
+        stmt = select(AreaMember.user_id).where(AreaMember.area_id == area.id)
+        return sorted((await self.db.execute(stmt)).scalars().all())
+
+    async def add_target(
+        self, principal: Principal, area_id: uuid.UUID, *, kind: str, name: str,
+        lon: float, lat: float, visit_radius_m: float | None = None,
+        ref_id: uuid.UUID | None = None, target_id: uuid.UUID | None = None,
+    ) -> PatrolTarget:
+        """Add a target a patrol of this area should reach within ``visit_radius_m``."""
+        require_manager(principal, "change patrol targets")
+        area = await load_area(self.db, principal, area_id)
+        if kind not in TARGET_KINDS:
+            raise InvalidPatrolInputError(
+                f"kind must be one of {', '.join(TARGET_KINDS)}", code="invalid_target_kind",
+                field="kind",
+            )
+        check_point(lon, lat)
+        radius = self.config.default_visit_radius_m if visit_radius_m is None else visit_radius_m
+        if not (math.isfinite(radius) and 0 < radius <= 10_000):
+            raise InvalidPatrolInputError(
+                "visit radius must be in (0, 10000] m", code="invalid_radius",
+                field="visit_radius_m",
+            )
+        target = PatrolTarget(
+            county_id=principal.county_id, area_id=area.id, kind=kind, name=name,
+            geom=from_shape(Point(lon, lat), srid=4326), visit_radius_m=radius, ref_id=ref_id,
+            active=True,
+        )
+        if target_id is not None:
+            target.id = target_id
+        self.db.add(target)
+        await self.db.flush()
+        return target
+
+    async def list_targets(
+        self, principal: Principal, area_id: uuid.UUID | None = None
+    ) -> list[tuple[PatrolTarget, float, float]]:
+        """Active targets (of one area, or the county) with their lon/lat."""
+        stmt = in_county(
+            select(PatrolTarget, func.ST_X(PatrolTarget.geom), func.ST_Y(PatrolTarget.geom)),
+            PatrolTarget, principal,
+        ).where(PatrolTarget.active).order_by(PatrolTarget.name, PatrolTarget.id)
+        if area_id is not None:
+            await load_area(self.db, principal, area_id)
+            stmt = stmt.where(PatrolTarget.area_id == area_id)
+        return [(t, float(x), float(y)) for t, x, y in (await self.db.execute(stmt)).all()]
+
+    async def deactivate_target(self, principal: Principal, target_id: uuid.UUID) -> None:
+        require_manager(principal, "change patrol targets")
+        stmt = in_county(select(PatrolTarget), PatrolTarget, principal).where(
+            PatrolTarget.id == target_id
+        )
+        target = (await self.db.execute(stmt)).scalar_one_or_none()
+        if target is None:
+            raise TargetNotFoundError("target not found", target_id=str(target_id))
+        target.active = False
+        await self.db.flush()
+
+    # -- helpers -----------------------------------------------------------------------------
+    async def _check_people(self, principal: Principal, ids: Sequence[uuid.UUID]) -> None:
+        wanted = set(ids)
+        if not wanted:
+            return
+        stmt = in_county(select(User.id), User, principal).where(User.id.in_(wanted))
+        found = set((await self.db.execute(stmt)).scalars().all())
+        if missing := wanted - found:
+            raise InvalidInputError(
+                "unknown users for this county", code="unknown_user",
+                user_ids=sorted(str(m) for m in missing),
+            )
+
+    async def _check_places(
+        self, principal: Principal, townships: Sequence[uuid.UUID], villages: Sequence[uuid.UUID]
+    ) -> None:
+        for model, ids, code in ((Township, townships, "unknown_township"),
+                                 (Village, villages, "unknown_village")):
+            wanted = set(ids)
+            if not wanted:
+                continue
+            stmt = in_county(select(model.id), model, principal).where(model.id.in_(wanted))
+            if missing := wanted - set((await self.db.execute(stmt)).scalars().all()):
+                raise InvalidInputError(
+                    "unknown places for this county", code=code,
+                    ids=sorted(str(m) for m in missing),
+                )
+
+    async def _set_members(
+        self, principal: Principal, area: ContractArea, member_ids: Sequence[uuid.UUID]
+    ) -> None:
+        await self.db.execute(delete(AreaMember).where(AreaMember.area_id == area.id))
+        for user_id in dict.fromkeys(member_ids):
+            self.db.add(AreaMember(county_id=principal.county_id, area_id=area.id, user_id=user_id))
+        await self.db.flush()
+
+
+def _check_grade(grade: int) -> None:
+    if grade not in (1, 2, 3):
+        raise InvalidPatrolInputError(
+            "grade must be 1, 2 or 3", code="invalid_grade", field="grade"
+        )

@@ -1,0 +1,40 @@
+"""Tunable numbers of field work, as one typed value passed to the services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+__all__ = ["PatrolConfig"]
+
+
+@dataclass(frozen=True, slots=True)
+class PatrolConfig:
+    """Defaults follow DOMAIN.md; a county may run with other values.
+
+    ``timezone`` decides local days, weeks (Monday first), months and night.
+    """
+
+    timezone: str = "Asia/Shanghai"
+    night_start_hour: int = 19
+    night_end_hour: int = 6
+    # track filtering
+    max_accuracy_m: float = 50.0
+    max_speed_mps: float = 40.0
+    min_step_m: float = 5.0
+    reanchor_after: int = 3
+    gap_limit_s: float = 600.0
+    future_tolerance_s: float = 300.0
+    max_points_per_batch: int = 20_000
+    county_margin_deg: float = 0.5
+    # sessions
+    auto_close_idle_s: float = 6 * 3600.0
+    min_counted_s: float = 600.0
+    default_visit_radius_m: float = 100.0
+    # default frequency rule when a county has none (DOMAIN.md: ≥4 a month, ≥1 a week)
+    default_min_per_month: int = 4
+    default_min_per_week: int = 1
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)

@@ -1,0 +1,343 @@
+"""Five-to-one (五包一) duty checks at closed mine sites, overdue checks, rebound alerts.
+
+The sites and their rosters (five people, each with a duty cycle) belong to ``geofence``;
+this module reads them through the small :class:`DutyRoster` port, so it neither waits for
+nor depends on how they are stored. :class:`StaticDutyRoster` serves tests and the demo.
+
+A check reporting ``signs_of_reopening`` or ``active_mining`` raises an alert in the
+captains' feed (once per check) and asks the roster owner to mark the site for review.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import structlog
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from infra.db import utcnow
+from infra.scope import Principal
+from patrol._access import MANAGERS, aware, in_county, require_manager
+from patrol.alerts import raise_alert
+from patrol.config import PatrolConfig
+from patrol.errors import (
+    IdReusedError,
+    InvalidPatrolInputError,
+    NotRosterMemberError,
+    SiteNotFoundError,
+)
+from patrol.field_models import DutyCheck
+
+__all__ = [
+    "CHECK_STATUSES",
+    "DUTY_ROLES",
+    "DutyCompliance",
+    "DutyRoster",
+    "DutyService",
+    "MemberDuty",
+    "RosterMember",
+    "SiteDuty",
+    "StaticDutyRoster",
+]
+
+log = structlog.get_logger(__name__)
+
+DUTY_ROLES = (
+    "township_leader", "safety_officer", "village_liaison", "land_staff", "village_cadre",
+)
+CHECK_STATUSES = ("still_closed", "signs_of_reopening", "active_mining")
+_ALERTING = {"signs_of_reopening": "site_reopening", "active_mining": "site_active_mining"}
+
+
+@dataclass(frozen=True, slots=True)
+class RosterMember:
+    """One of a site's five responsible people; ``user_id`` is ``None`` for an outside contact."""
+
+    member_id: uuid.UUID
+    site_id: uuid.UUID
+    role: str
+    cycle_days: float
+    name: str = ""
+    user_id: uuid.UUID | None = None
+    site_name: str = ""
+
+
+class DutyRoster(Protocol):
+    """Where sites and rosters come from (implemented over geofence's tables by the app)."""
+
+    async def members(
+        self, db: AsyncSession, county_id: uuid.UUID, *,
+        site_ids: Collection[uuid.UUID] | None = None,
+    ) -> Sequence[RosterMember]:
+        """Roster members of the county's active closed sites (or of ``site_ids``)."""
+        ...
+
+    async def mark_for_review(
+        self, db: AsyncSession, county_id: uuid.UUID, site_id: uuid.UUID, *, status: str,
+        check_id: uuid.UUID,
+    ) -> None:
+        """A check reported ``status`` at the site: flag it for a captain's review."""
+        ...
+
+
+@dataclass
+class StaticDutyRoster:
+    """An in-memory roster; remembers which sites were marked for review."""
+
+    county_id: uuid.UUID
+    roster: list[RosterMember] = field(default_factory=list)
+    flagged: dict[uuid.UUID, str] = field(default_factory=dict)
+
+    async def members(
+        self, db: AsyncSession, county_id: uuid.UUID, *,  # noqa: ARG002 - the port's shape
+        site_ids: Collection[uuid.UUID] | None = None,
+    ) -> Sequence[RosterMember]:
+        if county_id != self.county_id:
+            return []
+        return [m for m in self.roster if site_ids is None or m.site_id in site_ids]
+
+    async def mark_for_review(
+        self, db: AsyncSession, county_id: uuid.UUID, site_id: uuid.UUID, *, status: str,  # noqa: ARG002
+        check_id: uuid.UUID,  # noqa: ARG002 - the port's shape
+    ) -> None:
+        if county_id == self.county_id:
+            self.flagged[site_id] = status
+
+
+@dataclass(frozen=True, slots=True)
+class MemberDuty:
+    member: RosterMember
+    last_check_at: datetime | None
+    due_at: datetime | None
+    overdue: bool
+    checks_in_period: int
+    required_in_period: int
+
+
+@dataclass(frozen=True, slots=True)
+class SiteDuty:
+    site_id: uuid.UUID
+    site_name: str
+    members: list[MemberDuty]
+    last_status: str | None
+    last_status_at: datetime | None
+
+    @property
+    def overdue_count(self) -> int:
+        return sum(1 for m in self.members if m.overdue)
+
+
+@dataclass(frozen=True, slots=True)
+class DutyCompliance:
+    """Members whose checks in the period met their cycle, over all members."""
+
+    sites: int
+    members: int
+    members_compliant: int
+    members_overdue: int
+    sites_flagged: int
+
+    @property
+    def ratio(self) -> float:
+        return 1.0 if self.members == 0 else round(self.members_compliant / self.members, 4)
+
+
+class DutyService:
+    def __init__(
+        self, db: AsyncSession, roster: DutyRoster, *, config: PatrolConfig | None = None
+    ) -> None:
+        self.db = db
+        self.roster = roster
+        self.config = config or PatrolConfig()
+
+    async def record_duty_check(
+        self, principal: Principal, check_id: uuid.UUID, *, site_id: uuid.UUID,
+        checked_at: datetime, status: str, member_id: uuid.UUID | None = None,
+        is_night: bool | None = None, note: str = "",
+        evidence_ids: Sequence[uuid.UUID] = (),
+    ) -> DutyCheck:
+        """Record a roster member's check of a closed site (``RecordDutyCheck``).
+
+        The caller checks as their own roster entry at that site; captains and admins may
+        record for any member (``member_id``). Replays return the stored check.
+        """
+        checked_at = aware(checked_at, "checked_at")
+        if checked_at > utcnow() + timedelta(seconds=self.config.future_tolerance_s):
+            raise InvalidPatrolInputError(
+                "checked_at is in the future", code="invalid_time", field="checked_at"
+            )
+        if status not in CHECK_STATUSES:
+            raise InvalidPatrolInputError(
+                f"status must be one of {', '.join(CHECK_STATUSES)}", code="invalid_status",
+                field="status",
+            )
+        existing = await self.db.get(DutyCheck, check_id)
+        if existing is not None:
+            if existing.county_id != principal.county_id or existing.site_id != site_id:
+                raise IdReusedError("this check id is already used", check_id=str(check_id))
+            return existing
+        member = await self._member(principal, site_id, member_id)
+        if is_night is None:
+            hour = checked_at.astimezone(self.config.tz).hour
+            is_night = hour >= self.config.night_start_hour or hour < self.config.night_end_hour
+        check = DutyCheck(
+            id=check_id, county_id=principal.county_id, site_id=site_id,
+            member_id=member.member_id, recorded_by=principal.user_id, checked_at=checked_at,
+            status=status, is_night=is_night, note=note, evidence_ids=list(evidence_ids),
+        )
+        self.db.add(check)
+        await self.db.flush()
+        if status in _ALERTING:
+            await self._rebound(principal, check, member)
+        return check
+
+    async def _member(
+        self, principal: Principal, site_id: uuid.UUID, member_id: uuid.UUID | None
+    ) -> RosterMember:
+        roster = await self.roster.members(self.db, principal.county_id, site_ids={site_id})
+        if not roster:
+            raise SiteNotFoundError("no roster for this site", site_id=str(site_id))
+        manager = principal.has_role(*MANAGERS)
+        for m in roster:
+            if member_id is not None and m.member_id != member_id:
+                continue
+            if m.user_id == principal.user_id or (manager and member_id is not None):
+                return m
+        raise NotRosterMemberError(
+            "you are not on this site's five-to-one roster", site_id=str(site_id)
+        )
+
+    async def _rebound(self, principal: Principal, check: DutyCheck, member: RosterMember) -> None:
+        kind = _ALERTING[check.status]
+        label = member.site_name or str(check.site_id)
+        await raise_alert(
+            self.db, county_id=principal.county_id, kind=kind, severity="high",
+            dedupe_key=f"duty-check:{check.id}",
+            message=f"{label}: {check.status.replace('_', ' ')} reported by {member.role}",
+            site_id=check.site_id, duty_check_id=check.id, raised_at=check.checked_at,
+        )
+        await self.roster.mark_for_review(
+            self.db, principal.county_id, check.site_id, status=check.status, check_id=check.id
+        )
+        log.warning("patrol.site_rebound", county=str(principal.county_id),
+                    site_id=str(check.site_id), status=check.status)
+
+    async def list_checks(
+        self, principal: Principal, *, site_id: uuid.UUID | None = None,
+        since: datetime | None = None, limit: int = 200,
+    ) -> Sequence[DutyCheck]:
+        stmt = in_county(select(DutyCheck), DutyCheck, principal)
+        if not principal.has_role(*MANAGERS):
+            stmt = stmt.where(DutyCheck.recorded_by == principal.user_id)
+        if site_id is not None:
+            stmt = stmt.where(DutyCheck.site_id == site_id)
+        if since is not None:
+            stmt = stmt.where(DutyCheck.checked_at >= aware(since, "since"))
+        stmt = stmt.order_by(DutyCheck.checked_at.desc()).limit(max(1, min(limit, 1000)))
+        return (await self.db.execute(stmt)).scalars().all()
+
+    async def get_duty_status(
+        self, principal: Principal, *, start: datetime, end: datetime,
+        site_ids: Collection[uuid.UUID] | None = None,
+    ) -> list[SiteDuty]:
+        """Per site and member over ``[start, end)``: last check, due time, overdue (as of
+        ``end`` or now, whichever is earlier), checks done and required by the cycle."""
+        require_manager(principal, "review five-to-one duty")
+        return await self._status(principal.county_id, aware(start, "start"),
+                                  aware(end, "end"), site_ids)
+
+    async def _status(
+        self, county_id: uuid.UUID, start: datetime, end: datetime,
+        site_ids: Collection[uuid.UUID] | None,
+    ) -> list[SiteDuty]:
+        roster = await self.roster.members(self.db, county_id, site_ids=site_ids)
+        if not roster:
+            return []
+        as_of = min(end, utcnow())
+        members = {m.member_id for m in roster}
+        sites = {m.site_id for m in roster}
+        last_q = (
+            select(DutyCheck.member_id, func.max(DutyCheck.checked_at))
+            .where(DutyCheck.county_id == county_id, DutyCheck.member_id.in_(members),
+                   DutyCheck.checked_at < as_of)
+            .group_by(DutyCheck.member_id)
+        )
+        last = dict((await self.db.execute(last_q)).tuples().all())
+        count_q = (
+            select(DutyCheck.member_id, func.count())
+            .where(DutyCheck.county_id == county_id, DutyCheck.member_id.in_(members),
+                   DutyCheck.checked_at >= start, DutyCheck.checked_at < end)
+            .group_by(DutyCheck.member_id)
+        )
+        counts = dict((await self.db.execute(count_q)).tuples().all())
+        status_q = (
+            select(DutyCheck.site_id, DutyCheck.status, DutyCheck.checked_at)
+            .where(DutyCheck.county_id == county_id, DutyCheck.site_id.in_(sites))
+            .distinct(DutyCheck.site_id)
+            .order_by(DutyCheck.site_id, DutyCheck.checked_at.desc())
+        )
+        latest = {s: (st, at) for s, st, at in (await self.db.execute(status_q)).tuples().all()}
+        elapsed_days = max(0.0, (as_of - start).total_seconds() / 86400)
+        by_site: dict[uuid.UUID, list[MemberDuty]] = {}
+        names: dict[uuid.UUID, str] = {}
+        for m in roster:
+            last_at = last.get(m.member_id)
+            due = None if last_at is None else last_at + timedelta(days=m.cycle_days)
+            required = math.ceil(elapsed_days / m.cycle_days - 1e-9) if m.cycle_days > 0 else 0
+            by_site.setdefault(m.site_id, []).append(MemberDuty(
+                member=m, last_check_at=last_at, due_at=due,
+                overdue=due is None or due < as_of,
+                checks_in_period=int(counts.get(m.member_id, 0)),
+                required_in_period=required,
+            ))
+            names.setdefault(m.site_id, m.site_name)
+        return [
+            SiteDuty(site_id=s, site_name=names[s], members=ms,
+                     last_status=latest.get(s, (None, None))[0],
+                     last_status_at=latest.get(s, (None, None))[1])
+            for s, ms in sorted(by_site.items(), key=lambda kv: (names[kv[0]], str(kv[0])))
+        ]
+
+    async def compliance(
+        self, county_id: uuid.UUID, start: datetime, end: datetime,
+        site_ids: Collection[uuid.UUID] | None = None,
+    ) -> DutyCompliance:
+        """Totals of :meth:`get_duty_status` for coverage reports."""
+        status = await self._status(county_id, start, end, site_ids)
+        members = [m for s in status for m in s.members]
+        return DutyCompliance(
+            sites=len(status), members=len(members),
+            members_compliant=sum(
+                1 for m in members if m.checks_in_period >= m.required_in_period
+            ),
+            members_overdue=sum(1 for m in members if m.overdue),
+            sites_flagged=sum(1 for s in status if s.last_status in _ALERTING),
+        )
+
+    async def raise_overdue_alerts(
+        self, county_id: uuid.UUID, *, now: datetime | None = None
+    ) -> int:
+        """Worker job: one alert per member and missed due time (idempotent). Returns how many
+        alerts were added."""
+        as_of = now or utcnow()
+        added = 0
+        for site in await self._status(county_id, as_of - timedelta(days=1), as_of, None):
+            for m in site.members:
+                if not m.overdue:
+                    continue
+                due = "never" if m.due_at is None else m.due_at.date().isoformat()
+                label = site.site_name or str(site.site_id)
+                added += await raise_alert(
+                    self.db, county_id=county_id, kind="duty_overdue", severity="normal",
+                    dedupe_key=f"duty-overdue:{m.member.member_id}:{due}",
+                    message=f"{label}: {m.member.role} {m.member.name} is overdue "
+                            f"(every {m.member.cycle_days:g} days)",
+                    site_id=site.site_id, raised_at=as_of,
+                )
+        return added

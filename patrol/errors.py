@@ -1,0 +1,110 @@
+"""Errors of the field-work services, each with a stable ``code``.
+
+::
+
+    NotFoundError (404)
+    ├── AreaNotFoundError           area_not_found
+    ├── TargetNotFoundError         target_not_found
+    ├── PlanNotFoundError           plan_not_found
+    ├── PatrolNotFoundError         patrol_not_found
+    ├── VillageNotFoundError        village_not_found
+    ├── SiteNotFoundError           site_not_found       (no roster for that site)
+    └── AlertNotFoundError          alert_not_found
+    PermissionDeniedError (403)     role_not_allowed     (the role may not do this)
+    ├── NotAreaMemberError          not_area_member      (a patrol for someone else's area)
+    ├── NotPatrolOwnerError         not_patrol_owner     (someone else's patrol)
+    └── NotRosterMemberError        not_roster_member    (a duty check for someone else)
+    ConflictError (409)
+    ├── PatrolAlreadyEndedError     patrol_already_ended (ended again at another time; a
+    │                                                     sign-in or finding after the end)
+    ├── IdReusedError               id_reused            (a client id names something else)
+    └── DuplicateCodeError          duplicate_code
+    InvalidInputError (422)
+    ├── InvalidPatrolInputError     invalid_patrol_input, or a specific code: invalid_time,
+    │                               invalid_coordinates, invalid_accuracy, invalid_geometry,
+    │                               invalid_grade, invalid_rule, invalid_radius,
+    │                               invalid_target_kind, invalid_status, invalid_month,
+    │                               manual_sign_in_needs_reason, too_many_points,
+    │                               area_inactive, unknown_target, unknown_user
+    └── (InvalidInputError itself)  unknown_user, unknown_township, unknown_village
+
+Per-point problems in a track batch are not errors: the batch is stored and the answer lists
+each rejected point with its reason (see :class:`patrol.tracks.AppendResult`).
+"""
+
+from __future__ import annotations
+
+from infra.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
+
+__all__ = [
+    "AlertNotFoundError",
+    "AreaNotFoundError",
+    "DuplicateCodeError",
+    "IdReusedError",
+    "InvalidPatrolInputError",
+    "NotAreaMemberError",
+    "NotPatrolOwnerError",
+    "NotRosterMemberError",
+    "PatrolAlreadyEndedError",
+    "PatrolNotFoundError",
+    "PlanNotFoundError",
+    "SiteNotFoundError",
+    "TargetNotFoundError",
+    "VillageNotFoundError",
+]
+
+
+class AreaNotFoundError(NotFoundError):
+    default_code = "area_not_found"
+
+
+class TargetNotFoundError(NotFoundError):
+    default_code = "target_not_found"
+
+
+class PlanNotFoundError(NotFoundError):
+    default_code = "plan_not_found"
+
+
+class PatrolNotFoundError(NotFoundError):
+    default_code = "patrol_not_found"
+
+
+class VillageNotFoundError(NotFoundError):
+    default_code = "village_not_found"
+
+
+class SiteNotFoundError(NotFoundError):
+    default_code = "site_not_found"
+
+
+class AlertNotFoundError(NotFoundError):
+    default_code = "alert_not_found"
+
+
+class NotAreaMemberError(PermissionDeniedError):
+    default_code = "not_area_member"
+
+
+class NotPatrolOwnerError(PermissionDeniedError):
+    default_code = "not_patrol_owner"
+
+
+class NotRosterMemberError(PermissionDeniedError):
+    default_code = "not_roster_member"
+
+
+class PatrolAlreadyEndedError(ConflictError):
+    default_code = "patrol_already_ended"
+
+
+class IdReusedError(ConflictError):
+    default_code = "id_reused"
+
+
+class DuplicateCodeError(ConflictError):
+    default_code = "duplicate_code"
+
+
+class InvalidPatrolInputError(InvalidInputError):
+    default_code = "invalid_patrol_input"
