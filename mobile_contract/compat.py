@@ -115,16 +115,22 @@ def _compare(
             yield f"{where}.{name}: new required field"
 
 
+def _schema_of(content: dict[str, Doc]) -> Doc:
+    """The schema of the first media type (JSON and MessagePack share one schema)."""
+    for media in content.values():
+        schema: Doc = media.get("schema", {})
+        return schema
+    return {}
+
+
 def _body(op: Doc) -> Doc:
-    content = op.get("requestBody", {}).get("content", {})
-    return next(iter(content.values()), {}).get("schema", {}) if content else {}
+    return _schema_of(op.get("requestBody", {}).get("content", {}))
 
 
 def _ok_response(op: Doc) -> Doc:
     for status, resp in sorted(op.get("responses", {}).items()):
         if str(status).startswith("2"):
-            content = resp.get("content", {})
-            return next(iter(content.values()), {}).get("schema", {}) if content else {}
+            return _schema_of(resp.get("content", {}))
     return {}
 
 
