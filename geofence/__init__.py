@@ -8,6 +8,15 @@ and rosters (:mod:`geofence.mines`), GCJ-02 conversion (:mod:`geofence.gcj02`), 
 
 from __future__ import annotations
 
+from geofence.check import (
+    MAX_BATCH_POINTS,
+    CheckResult,
+    FeatureHit,
+    LayerRef,
+    SiteState,
+    check_location,
+    check_locations,
+)
 from geofence.enums import (
     ClosureMethod,
     DutyPeriod,
@@ -61,10 +70,13 @@ from geofence.mines import (
 )
 
 __all__ = [
+    "MAX_BATCH_POINTS",
+    "CheckResult",
     "ClosureMethod",
     "CountyNotFoundError",
     "DuplicateSiteCodeError",
     "DutyPeriod",
+    "FeatureHit",
     "FeatureIssue",
     "FeatureRecord",
     "ImportProgress",
@@ -75,6 +87,7 @@ __all__ = [
     "InvalidRosterError",
     "LandClass",
     "LayerKind",
+    "LayerRef",
     "LayerVersionInfo",
     "LayerVersionNotFoundError",
     "MineSiteInfo",
@@ -88,11 +101,14 @@ __all__ = [
     "RosterRole",
     "SiteInput",
     "SiteKind",
+    "SiteState",
     "TooManyPointsError",
     "UnknownCrsError",
     "UnknownLayerKindError",
     "UnsupportedFileError",
     "ZoneKind",
+    "check_location",
+    "check_locations",
     "create_mine_site",
     "gcj02_to_wgs84",
     "get_layer_version",

@@ -14,6 +14,7 @@ from typing import Any
 
 import shapely
 from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geofence.enums import LayerKind
@@ -143,7 +144,7 @@ async def current_versions(
     rows = await session.execute(
         select(LayerVersion.kind, LayerVersion.id, LayerVersion.version_no)
         .where(LayerVersion.county_id == county_id)
-        .distinct(LayerVersion.kind)
+        .ext(distinct_on(LayerVersion.kind))
         .order_by(LayerVersion.kind, LayerVersion.version_no.desc())
     )
     return {LayerKind(kind): (vid, no) for kind, vid, no in rows}
@@ -238,7 +239,7 @@ async def _mine_snapshot(
         select(rev.id)
         .join(LayerVersion, LayerVersion.id == rev.layer_version_id)
         .where(rev.county_id == info.county_id, LayerVersion.version_no <= info.version_no)
-        .distinct(rev.site_id)
+        .ext(distinct_on(rev.site_id))
         .order_by(rev.site_id, LayerVersion.version_no.desc())
     )
     stmt = (

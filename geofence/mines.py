@@ -286,7 +286,7 @@ async def _info(session: AsyncSession, rows: Sequence[MineSite]) -> list[MineSit
                     MineSite.id.in_([r.id for r in rows])
                 )
             )
-        ).tuples().all()
+        ).all()
     )
     return [
         MineSiteInfo(

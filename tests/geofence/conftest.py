@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from infra.ids import uuid7
 from infra.scope import Principal, Role
-from patrol.models import County
+from patrol.models import County, User
 
 #: The demo county's neighbourhood (around lon 112.1, lat 28.5).
 BOUNDARY = shapely.box(111.95, 28.40, 112.25, 28.62)
@@ -38,9 +38,22 @@ async def county_id(session_factory: async_sessionmaker[AsyncSession]) -> uuid.U
     return cid
 
 
+async def make_user(session: AsyncSession, county_id: uuid.UUID, role: str = "admin") -> uuid.UUID:
+    name = f"u{uuid7().hex[-10:]}"
+    user = User(county_id=county_id, username=name, display_name=name, role=role, password_hash="x")
+    session.add(user)
+    await session.flush()
+    return user.id
+
+
 @pytest.fixture
-def principal(county_id: uuid.UUID) -> Principal:
-    return Principal(user_id=uuid7(), county_id=county_id, role=Role.ADMIN, username="admin")
+async def principal(
+    county_id: uuid.UUID, session_factory: async_sessionmaker[AsyncSession]
+) -> Principal:
+    async with session_factory() as session:
+        user_id = await make_user(session, county_id)
+        await session.commit()
+    return Principal(user_id=user_id, county_id=county_id, role=Role.ADMIN, username="admin")
 
 
 @pytest.fixture

@@ -31,8 +31,11 @@ def _square(lon: float, lat: float, d: float = 0.001) -> shapely.Polygon:
     return shapely.box(lon, lat, lon + d, lat + d)
 
 
-def _write_geojson(path: Path, features: list[tuple[dict[str, object], dict[str, object] | None]],
-                   crs: str | None = None) -> Path:
+def _write_geojson(
+    path: Path,
+    features: list[tuple[dict[str, object], dict[str, object] | None]],
+    crs: str | None = None,
+) -> Path:
     doc: dict[str, object] = {
         "type": "FeatureCollection",
         "features": [{"type": "Feature", "properties": p, "geometry": g} for p, g in features],
@@ -43,8 +46,13 @@ def _write_geojson(path: Path, features: list[tuple[dict[str, object], dict[str,
     return path
 
 
-def _write_ogr(path: Path, geoms: list[shapely.Geometry], fields: dict[str, list[object]],
-               driver: str, crs: str | None) -> Path:
+def _write_ogr(
+    path: Path,
+    geoms: list[shapely.Geometry],
+    fields: dict[str, list[object]],
+    driver: str,
+    crs: str | None,
+) -> Path:
     arrays = [np.array(v, dtype=object if isinstance(v[0], str) else None) for v in fields.values()]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "'crs' was not provided", UserWarning)
@@ -52,30 +60,50 @@ def _write_ogr(path: Path, geoms: list[shapely.Geometry], fields: dict[str, list
     return path
 
 
-def _raw_write(path: Path, geoms: list[shapely.Geometry], arrays: list[np.ndarray], names: list[str],
-               driver: str, crs: str | None) -> None:
+def _raw_write(  # noqa: PLR0917 - mirrors pyogrio.raw.write
+    path: Path,
+    geoms: list[shapely.Geometry],
+    arrays: list[np.ndarray],
+    names: list[str],
+    driver: str,
+    crs: str | None,
+) -> None:
     pyogrio.raw.write(
-        str(path), np.array(shapely.to_wkb(geoms), dtype=object), arrays, fields=names,
-        geometry_type="Polygon", crs=crs, driver=driver,
+        str(path),
+        np.array(shapely.to_wkb(geoms), dtype=object),
+        arrays,
+        fields=names,
+        geometry_type="Polygon",
+        crs=crs,
+        driver=driver,
     )
 
 
 async def test_geojson_import_repairs_and_rejects(
     tmp_path: Path, session: AsyncSession, county_id: uuid.UUID, principal: Principal
 ) -> None:
-    bowtie = {"type": "Polygon", "coordinates": [[[112.1, 28.5], [112.101, 28.501], [112.101, 28.5],
-                                                   [112.1, 28.501], [112.1, 28.5]]]}
-    line = {"type": "Polygon", "coordinates": [[[112.1, 28.5], [112.101, 28.501], [112.102, 28.502],
-                                                 [112.1, 28.5]]]}
+    bowtie = {
+        "type": "Polygon",
+        "coordinates": [
+            [[112.1, 28.5], [112.101, 28.501], [112.101, 28.5], [112.1, 28.501], [112.1, 28.5]]
+        ],
+    }
+    line = {
+        "type": "Polygon",
+        "coordinates": [[[112.1, 28.5], [112.101, 28.501], [112.102, 28.502], [112.1, 28.5]]],
+    }
     good = shapely.geometry.mapping(_square(112.11, 28.51))
     far = shapely.geometry.mapping(_square(100.0, 40.0))
-    path = _write_geojson(tmp_path / "p.geojson", [
-        ({"DLBM": "0101", "DLMC": "水田", "JBNT": "1"}, good),
-        ({"DLBM": "0702", "DLMC": "农村宅基地"}, bowtie),
-        ({"DLBM": "0301", "DLMC": "乔木林地"}, line),
-        ({"DLBM": "0103", "DLMC": "旱地"}, None),
-        ({"DLBM": "1206", "DLMC": "裸土地"}, far),
-    ])
+    path = _write_geojson(
+        tmp_path / "p.geojson",
+        [
+            ({"DLBM": "0101", "DLMC": "水田", "JBNT": "1"}, good),
+            ({"DLBM": "0702", "DLMC": "农村宅基地"}, bowtie),
+            ({"DLBM": "0301", "DLMC": "乔木林地"}, line),
+            ({"DLBM": "0103", "DLMC": "旱地"}, None),
+            ({"DLBM": "1206", "DLMC": "裸土地"}, far),
+        ],
+    )
     seen: list[ImportProgress] = []
     summary = await import_layer(session, county_id, path, "parcels", progress=seen.append)
     await session.commit()
@@ -87,7 +115,9 @@ async def test_geojson_import_repairs_and_rejects(
     assert seen and seen[-1].read == 5
     features = await read_layer_features(session, principal, summary.layer_version_id)
     assert [f.properties["land_class"] for f in features] == [
-        "permanent_basic_farmland", "construction_unapproved"]
+        "permanent_basic_farmland",
+        "construction_unapproved",
+    ]
     assert features[0].properties["area_m2"] == pytest.approx(97.9 * 111.2 * 1.0, rel=0.05)
     assert all(f.geometry.is_valid for f in features)
 
@@ -100,8 +130,13 @@ async def test_shapefile_zip_gauss_kruger_and_versions(
     geoms = [shapely.box(x, y, x + 100, y + 100), shapely.box(x + 200, y, x + 300, y + 100)]
     shp_dir = tmp_path / "shp"
     shp_dir.mkdir()
-    _write_ogr(shp_dir / "parcels.shp", geoms, {"DLBM": ["0101", "0601"], "PZYD": ["0", "1"]},
-               "ESRI Shapefile", None)  # no .prj: the zone is read from the easting prefix
+    _write_ogr(
+        shp_dir / "parcels.shp",
+        geoms,
+        {"DLBM": ["0101", "0601"], "PZYD": ["0", "1"]},
+        "ESRI Shapefile",
+        None,
+    )  # no .prj: the zone is read from the easting prefix
     archive = tmp_path / "parcels.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         for part in shp_dir.iterdir():
@@ -128,17 +163,25 @@ async def test_geopackage_with_crs_and_field_map(
 ) -> None:
     to_cgcs = Transformer.from_crs(4326, 4490, always_xy=True)
     lon, lat = to_cgcs.transform(112.1, 28.5)
-    path = _write_ogr(tmp_path / "zones.gpkg", [_square(lon, lat, 0.01)],
-                      {"GNFQ": ["城镇开发边界"], "MC": ["城区"]}, "GPKG", "EPSG:4490")
+    path = _write_ogr(
+        tmp_path / "zones.gpkg",
+        [_square(lon, lat, 0.01)],
+        {"GNFQ": ["城镇开发边界"], "MC": ["城区"]},
+        "GPKG",
+        "EPSG:4490",
+    )
     with pytest.raises(InvalidFieldMapError) as err:
         await import_layer(session, county_id, path, "planning_zones", field_map={"zone": "GNFQ"})
     assert err.value.field == "field_map"
-    summary = await import_layer(session, county_id, path, "planning_zones",
-                                 field_map={"zone_kind": "GNFQ"})
+    summary = await import_layer(
+        session, county_id, path, "planning_zones", field_map={"zone_kind": "GNFQ"}
+    )
     assert summary.source_format == "geopackage" and summary.stored == 1
 
 
-async def test_bad_files_and_crs(tmp_path: Path, session: AsyncSession, county_id: uuid.UUID) -> None:
+async def test_bad_files_and_crs(
+    tmp_path: Path, session: AsyncSession, county_id: uuid.UUID
+) -> None:
     png = tmp_path / "layer.geojson"
     png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)
     with pytest.raises(UnsupportedFileError) as err:
@@ -149,8 +192,9 @@ async def test_bad_files_and_crs(tmp_path: Path, session: AsyncSession, county_i
         zf.writestr("readme.txt", "hello")
     with pytest.raises(UnsupportedFileError):
         await import_layer(session, county_id, fake_zip, "parcels")
-    good = _write_geojson(tmp_path / "g.geojson", [({"DLBM": "0101"}, shapely.geometry.mapping(
-        _square(112.1, 28.5)))])
+    good = _write_geojson(
+        tmp_path / "g.geojson", [({"DLBM": "0101"}, shapely.geometry.mapping(_square(112.1, 28.5)))]
+    )
     with pytest.raises(UnknownCrsError) as crs_err:
         await import_layer(session, county_id, good, "parcels", crs="EPSG:999999")
     assert crs_err.value.code == "unknown_crs" and crs_err.value.field == "crs"

@@ -1,0 +1,209 @@
+"""The in-process spatial index: one Shapely STRtree per county and current layer version.
+
+PostGIS is the source of truth; the index is a cache of the current versions, projected to a
+transverse Mercator centred on the county so distances are in metres. It is refreshed when a
+layer version changes: a process asks the database which versions are current at most every
+``max_age_s`` seconds (default 1 s), at once after an import in this process, and always
+within a session that changed this county's layers (those read their own uncommitted data and
+never share it). Every answer names the versions it used, so a stale-by-a-second answer is
+still reproducible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+from shapely.prepared import PreparedGeometry, prep
+from sqlalchemy import Select, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from geofence.crs import LocalProjection, local_projection
+from geofence.enums import LayerKind
+from geofence.errors import CountyNotFoundError
+from geofence.layers import DIRTY_KEY, current_versions
+from geofence.models import ChangePolygon, MineSite, Parcel, PlanningZone
+
+__all__ = ["DEFAULT_INDEX", "CountyIndex", "GeofenceIndex", "LayerSnapshot"]
+
+#: How far outside the county boundary a fix may lie before it is refused (GPS near the
+#: border, neighbouring villages). Further out it is almost surely a wrong coordinate.
+OUTSIDE_MARGIN_M = 10_000.0
+
+
+@dataclass(slots=True)
+class LayerSnapshot:
+    """One layer version, projected, with its STRtree and per-feature attributes."""
+
+    kind: LayerKind
+    version_id: uuid.UUID
+    version_no: int
+    ids: list[uuid.UUID]
+    geoms: npt.NDArray[np.object_]
+    boundaries: npt.NDArray[np.object_]
+    areal: npt.NDArray[np.bool_]
+    land_class: list[str | None]
+    attributes: list[dict[str, Any]]
+    tree: shapely.STRtree = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tree = shapely.STRtree(self.geoms)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(slots=True)
+class CountyIndex:
+    county_id: uuid.UUID
+    projection: LocalProjection
+    area: PreparedGeometry  # the boundary grown by OUTSIDE_MARGIN_M, projected
+    layers: dict[LayerKind, LayerSnapshot]
+    versions: dict[LayerKind, tuple[uuid.UUID, int]]
+    checked_at: float
+
+
+def _attr_columns(kind: LayerKind) -> tuple[Any, list[Any]]:
+    if kind is LayerKind.PARCELS:
+        return Parcel, [Parcel.land_class, Parcel.source_code, Parcel.source_name]
+    if kind is LayerKind.PLANNING_ZONES:
+        return PlanningZone, [PlanningZone.zone_kind, PlanningZone.code, PlanningZone.name]
+    if kind is LayerKind.CHANGE_POLYGONS:
+        cp = ChangePolygon
+        return cp, [cp.monitoring_no, cp.batch_year, cp.batch_quarter, cp.monitored_areas]
+    ms = MineSite
+    return ms, [ms.code, ms.name, ms.site_kind, ms.status, ms.mineral, ms.closure_method]
+
+
+def _attributes(kind: LayerKind, row: Any) -> tuple[str | None, dict[str, Any]]:
+    if kind is LayerKind.PARCELS:
+        return row[2], {"source_code": row[3], "source_name": row[4]}
+    if kind is LayerKind.PLANNING_ZONES:
+        return None, {"zone_kind": row[2], "code": row[3], "name": row[4]}
+    if kind is LayerKind.CHANGE_POLYGONS:
+        return None, {
+            "monitoring_no": row[2],
+            "batch_year": row[3],
+            "batch_quarter": row[4],
+            "monitored_areas": row[5],
+        }
+    keys = ("code", "name", "site_kind", "status", "mineral", "closure_method")
+    return None, dict(zip(keys, row[2:], strict=True))
+
+
+async def _load_layer(
+    session: AsyncSession,
+    county_id: uuid.UUID,
+    kind: LayerKind,
+    version: tuple[uuid.UUID, int],
+    projection: LocalProjection,
+) -> LayerSnapshot:
+    model, columns = _attr_columns(kind)
+    stmt: Select[Any] = select(model.id, func.ST_AsBinary(model.geom), *columns)
+    if kind is LayerKind.MINE_SITES:
+        stmt = stmt.where(model.county_id == county_id, model.retired.is_(False))
+    else:
+        stmt = stmt.where(model.layer_version_id == version[0])
+    rows = (await session.execute(stmt)).all()
+    wkb = np.array([bytes(r[1]) for r in rows], dtype=object)
+    geoms = projection.project_geoms(shapely.from_wkb(wkb)) if len(rows) else np.array([], object)
+    type_ids = shapely.get_type_id(geoms)
+    areal = np.isin(type_ids, (3, 6))
+    boundaries: npt.NDArray[np.object_] = np.empty(len(rows), dtype=object)
+    boundaries[areal] = shapely.boundary(geoms[areal])
+    classes: list[str | None] = []
+    attributes: list[dict[str, Any]] = []
+    for row in rows:
+        land, attrs = _attributes(kind, row)
+        classes.append(land)
+        attributes.append(attrs)
+    return LayerSnapshot(
+        kind=kind,
+        version_id=version[0],
+        version_no=version[1],
+        ids=[r[0] for r in rows],
+        geoms=geoms,
+        boundaries=boundaries,
+        areal=areal,
+        land_class=classes,
+        attributes=attributes,
+    )
+
+
+async def _county_area(
+    session: AsyncSession, county_id: uuid.UUID
+) -> tuple[shapely.Geometry, tuple[float, float]]:
+    row = (
+        await session.execute(
+            text(
+                "SELECT ST_AsBinary(boundary), ST_X(ST_Centroid(boundary)), "
+                "ST_Y(ST_Centroid(boundary)) FROM counties WHERE id = :id"
+            ),
+            {"id": county_id},
+        )
+    ).first()
+    if row is None:
+        raise CountyNotFoundError("county not found", id=str(county_id))
+    boundary = shapely.from_wkb(bytes(row[0]))
+    return boundary, (float(row[1]), float(row[2]))
+
+
+class GeofenceIndex:
+    """A process-wide cache of :class:`CountyIndex` objects (one per county)."""
+
+    def __init__(self, *, max_age_s: float = 1.0) -> None:
+        self.max_age_s = max_age_s
+        self._counties: dict[uuid.UUID, CountyIndex] = {}
+        self._locks: dict[uuid.UUID, asyncio.Lock] = {}
+
+    def invalidate(self, county_id: uuid.UUID | None = None) -> None:
+        """Make the next check re-read the current versions (of one county, or all)."""
+        for cid, entry in self._counties.items():
+            if county_id is None or cid == county_id:
+                entry.checked_at = float("-inf")
+
+    async def county(self, session: AsyncSession, county_id: uuid.UUID) -> CountyIndex:
+        """The index of the county's current layers, as seen by ``session``."""
+        dirty = county_id in session.info.get(DIRTY_KEY, ())
+        cached = self._counties.get(county_id)
+        now = time.monotonic()
+        if cached is not None and not dirty and now - cached.checked_at < self.max_age_s:
+            return cached
+        lock = self._locks.setdefault(county_id, asyncio.Lock())
+        async with lock:
+            cached = self._counties.get(county_id)
+            if cached is not None and not dirty and now - cached.checked_at < self.max_age_s:
+                return cached
+            entry = await self._refresh(session, county_id, cached)
+            if not dirty:
+                self._counties[county_id] = entry
+            return entry
+
+    async def _refresh(
+        self, session: AsyncSession, county_id: uuid.UUID, cached: CountyIndex | None
+    ) -> CountyIndex:
+        versions = await current_versions(session, county_id)
+        if cached is None:
+            boundary, (lon0, lat0) = await _county_area(session, county_id)
+            projection = local_projection(lon0, lat0)
+            grown = projection.project_geoms(np.array([boundary], dtype=object))[0]
+            area = prep(grown.buffer(OUTSIDE_MARGIN_M, quad_segs=4))
+            layers: dict[LayerKind, LayerSnapshot] = {}
+        else:
+            projection, area, layers = cached.projection, cached.area, dict(cached.layers)
+        for kind, version in versions.items():
+            have = layers.get(kind)
+            if have is None or have.version_id != version[0]:
+                layers[kind] = await _load_layer(session, county_id, kind, version, projection)
+        for kind in set(layers) - set(versions):
+            del layers[kind]
+        return CountyIndex(county_id, projection, area, layers, versions, time.monotonic())
+
+
+DEFAULT_INDEX = GeofenceIndex()
