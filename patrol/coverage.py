@@ -208,7 +208,7 @@ class CoverageService:
         return [
             _Row(r[0], r[1], [r[2], *[c for c in (r[3] or []) if c != r[2]]],
                  r[4].astimezone(tz).date(), r[5], r[6], r[7], r[8])
-            for r in (await self.db.execute(stmt)).tuples().all()
+            for r in (await self.db.execute(stmt)).all()
         ]
 
     async def get_coverage(self, principal: Principal, month: date) -> Coverage:
@@ -300,7 +300,7 @@ class CoverageService:
             TargetVisit, principal,
         ).where(TargetVisit.session_id.in_(list(patrol_ids)))
         out: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
-        for area_id, target_id in (await self.db.execute(stmt)).tuples().all():
+        for area_id, target_id in (await self.db.execute(stmt)).all():
             out[area_id].add(target_id)
         return out
 
@@ -314,7 +314,7 @@ class CoverageService:
         ).where(PatrolTarget.active).order_by(PatrolTarget.name, PatrolTarget.id)
         out: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
         sites: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
-        for area_id, target_id, kind, ref_id in (await self.db.execute(stmt)).tuples().all():
+        for area_id, target_id, kind, ref_id in (await self.db.execute(stmt)).all():
             out[area_id].append(target_id)
             if kind == "mine_site" and ref_id is not None:
                 sites[area_id].add(ref_id)
@@ -343,7 +343,7 @@ class CoverageService:
             stmt = in_county(select(User.id, User.display_name), User, principal).where(
                 User.id.in_(ids)
             )
-            names = dict((await self.db.execute(stmt)).tuples().all())
+            names = dict((await self.db.execute(stmt)).all())
         areas: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
         for r in rows:
             for c in r.crew:
@@ -390,7 +390,7 @@ class CoverageService:
                 or_(User.role == "inspector", User.id.in_(leaders), User.id.in_(members),
                     User.id.in_(crew_ids)),
             ).order_by(User.display_name, User.id)
-        )).tuples().all()
+        )).all()
         open_ids = [s.id for s in sessions if s.ended_at is None]
         last_fix: dict[uuid.UUID, tuple[float, float]] = {}
         if open_ids:

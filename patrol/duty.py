@@ -19,6 +19,7 @@ from typing import Protocol
 
 import structlog
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from infra.db import utcnow
@@ -247,7 +248,8 @@ class DutyService:
         site_ids: Collection[uuid.UUID] | None = None,
     ) -> list[SiteDuty]:
         """Per site and member over ``[start, end)``: last check, due time, overdue (as of
-        ``end`` or now, whichever is earlier), checks done and required by the cycle."""
+        ``end`` or now, whichever is earlier; never checked counts as overdue), checks done,
+        and checks required (one per full duty cycle elapsed in the period)."""
         require_manager(principal, "review five-to-one duty")
         return await self._status(principal.county_id, aware(start, "start"),
                                   aware(end, "end"), site_ids)
@@ -268,28 +270,28 @@ class DutyService:
                    DutyCheck.checked_at < as_of)
             .group_by(DutyCheck.member_id)
         )
-        last = dict((await self.db.execute(last_q)).tuples().all())
+        last = dict((await self.db.execute(last_q)).all())
         count_q = (
             select(DutyCheck.member_id, func.count())
             .where(DutyCheck.county_id == county_id, DutyCheck.member_id.in_(members),
                    DutyCheck.checked_at >= start, DutyCheck.checked_at < end)
             .group_by(DutyCheck.member_id)
         )
-        counts = dict((await self.db.execute(count_q)).tuples().all())
+        counts = dict((await self.db.execute(count_q)).all())
         status_q = (
             select(DutyCheck.site_id, DutyCheck.status, DutyCheck.checked_at)
             .where(DutyCheck.county_id == county_id, DutyCheck.site_id.in_(sites))
-            .distinct(DutyCheck.site_id)
+            .ext(distinct_on(DutyCheck.site_id))
             .order_by(DutyCheck.site_id, DutyCheck.checked_at.desc())
         )
-        latest = {s: (st, at) for s, st, at in (await self.db.execute(status_q)).tuples().all()}
+        latest = {s: (st, at) for s, st, at in (await self.db.execute(status_q)).all()}
         elapsed_days = max(0.0, (as_of - start).total_seconds() / 86400)
         by_site: dict[uuid.UUID, list[MemberDuty]] = {}
         names: dict[uuid.UUID, str] = {}
         for m in roster:
             last_at = last.get(m.member_id)
             due = None if last_at is None else last_at + timedelta(days=m.cycle_days)
-            required = math.ceil(elapsed_days / m.cycle_days - 1e-9) if m.cycle_days > 0 else 0
+            required = math.floor(elapsed_days / m.cycle_days + 1e-9) if m.cycle_days > 0 else 0
             by_site.setdefault(m.site_id, []).append(MemberDuty(
                 member=m, last_check_at=last_at, due_at=due,
                 overdue=due is None or due < as_of,

@@ -1,0 +1,207 @@
+"""Track ingest: idempotent, order-free, per-point rejections, jitter filter, auto-close."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from infra.ids import uuid7
+from patrol.config import PatrolConfig
+from patrol.errors import InvalidPatrolInputError
+from patrol.field_models import PatrolSession, TrackPoint
+from patrol.sessions import PatrolService, auto_close_stale_patrols
+from patrol.tracks import PointIn, TrackService, filter_track
+from tests.patrol.conftest import World
+from tests.patrol.helpers import M_PER_DEG_LAT, ago, walk
+
+CFG = PatrolConfig()
+
+
+async def _stored(db: AsyncSession, patrol_id: object) -> int:
+    stmt = select(func.count()).select_from(TrackPoint).where(TrackPoint.session_id == patrol_id)
+    return int((await db.execute(stmt)).scalar_one())
+
+
+async def _start(
+    world: World, db: AsyncSession, hours: float = 2
+) -> tuple[uuid.UUID, datetime]:
+    pid = uuid7()
+    started = ago(hours=hours)
+    await PatrolService(db).start_patrol(world.inspector, pid, area_id=world.area.id,
+                                         started_at=started)
+    return pid, started
+
+
+async def test_replayed_and_overlapping_batches_store_each_point_once(
+    world: World, db: AsyncSession
+) -> None:
+    pid, started = await _start(world, db)
+    tracks = TrackService(db)
+    points = walk(started, n=10)
+    first = await tracks.append_track_points(world.inspector, pid, points)
+    assert (first.stored, first.duplicates, first.rejected) == (10, 0, [])
+    more = walk(started + timedelta(seconds=100), n=5)
+    again = await tracks.append_track_points(world.inspector, pid, [*points, *more, more[0]])
+    assert (again.received, again.stored, again.duplicates) == (16, 5, 11)
+    assert again.point_count == 15
+    await db.commit()
+    assert await _stored(db, pid) == 15
+    patrol = await db.get(PatrolSession, pid)
+    assert patrol is not None and patrol.point_count == 15 and patrol.summary_stale
+    assert patrol.last_point_at == more[-1].t
+
+
+async def test_a_replayed_point_keeps_its_first_values(world: World, db: AsyncSession) -> None:
+    pid, started = await _start(world, db)
+    tracks = TrackService(db)
+    p = walk(started, n=1)[0]
+    await tracks.append_track_points(world.inspector, pid, [p])
+    await tracks.append_track_points(world.inspector, pid, [replace(p, lon=110.3)])
+    stmt = select(func.ST_X(TrackPoint.geom)).where(TrackPoint.id == p.id)
+    assert (await db.execute(stmt)).scalar_one() == pytest.approx(110.2)
+
+
+async def test_out_of_order_batches_give_the_in_order_distance(
+    world: World, db: AsyncSession
+) -> None:
+    pid, started = await _start(world, db)
+    tracks = TrackService(db)
+    points = walk(started, n=21)  # 20 steps of 15 m
+    await tracks.append_track_points(world.inspector, pid, points[10:][::-1])
+    await tracks.append_track_points(world.inspector, pid, points[:10][::-1])
+    patrol = await PatrolService(db).end_patrol(
+        world.inspector, pid, ended_at=started + timedelta(minutes=30)
+    )
+    assert patrol.distance_m == pytest.approx(300.0, abs=0.01)
+    assert patrol.moving_s == 200
+    assert patrol.first_fix_at == points[0].t and patrol.last_fix_at == points[-1].t
+
+
+async def test_bad_points_are_reported_and_the_rest_stored(world: World, db: AsyncSession) -> None:
+    pid, started = await _start(world, db)
+    good = walk(started, n=3)
+    future = PointIn(uuid7(), ago(minutes=-10), 110.2, 30.2, 5.0)
+    slightly_ahead = PointIn(uuid7(), ago(minutes=-2), 110.2, 30.2, 5.0)  # clock skew: fine
+    before = PointIn(uuid7(), started - timedelta(hours=1), 110.2, 30.2, 5.0)
+    far = PointIn(uuid7(), started, 120.0, 30.2, 5.0)
+    nan = PointIn(uuid7(), started, math.nan, 30.2, 5.0)
+    wrapped = PointIn(uuid7(), started, 200.0, 30.2, 5.0)
+    naive = PointIn(uuid7(), started.replace(tzinfo=None), 110.2, 30.2, 5.0)
+    bad_acc = PointIn(uuid7(), started, 110.2, 30.2, -1.0)
+    result = await TrackService(db).append_track_points(
+        world.inspector, pid,
+        [*good, future, slightly_ahead, before, far, nan, wrapped, naive, bad_acc],
+    )
+    assert result.stored == 4
+    reasons = {r.id: r.reason for r in result.rejected}
+    assert reasons == {
+        future.id: "future_time", before.id: "before_start", far.id: "outside_county",
+        nan.id: "invalid_coordinates", wrapped.id: "invalid_coordinates",
+        naive.id: "invalid_time", bad_acc.id: "invalid_accuracy",
+    }
+
+
+async def test_batch_size_is_bounded(world: World, db: AsyncSession) -> None:
+    pid, started = await _start(world, db)
+    small = TrackService(db, config=PatrolConfig(max_points_per_batch=5))
+    with pytest.raises(InvalidPatrolInputError) as err:
+        await small.append_track_points(world.inspector, pid, walk(started, n=6))
+    assert err.value.code == "too_many_points"
+
+
+def test_jitter_filter_ignores_poor_fixes_and_flags_jumps() -> None:
+    step = 15 / M_PER_DEG_LAT
+    ts = [0.0, 10, 20, 30, 40, 50]
+    lats = [30.0, 30 + step, 30.5, 30 + 2 * step, 31.0, 30 + 3 * step]
+    accs = [5.0, 5, 5, 300, 5, 5]
+    lons = [110.0] * 6
+    # point 2: 55 km in 10 s (flagged); point 3: accuracy 300 m (ignored); point 4: flagged
+    stats = filter_track(ts, lons, lats, accs, CFG)
+    assert stats.statuses == [
+        "used", "used", "speed_flagged", "poor_accuracy", "speed_flagged", "used"
+    ]
+    assert stats.distance_m == pytest.approx(45.0, abs=1e-6)
+    assert (stats.used, stats.poor_accuracy, stats.speed_flagged) == (3, 1, 2)
+
+
+def test_jitter_filter_standing_still_adds_no_distance() -> None:
+    jitter = [0.0, 2e-5, -1e-5, 1.5e-5, 0.0, -2e-5]  # within ~2 m
+    stats = filter_track([float(i * 5) for i in range(6)], [110.0] * 6,
+                         [30.0 + j for j in jitter], [4.0] * 6, CFG)
+    assert stats.distance_m == 0.0
+    assert stats.statuses == ["used"] + ["still"] * 5
+
+
+def test_jitter_filter_recovers_from_a_bad_first_fix() -> None:
+    step = 15 / M_PER_DEG_LAT
+    lats = [31.0] + [30.0 + i * step for i in range(6)]
+    stats = filter_track([float(i * 10) for i in range(7)], [110.0] * 7, lats, [5.0] * 7, CFG)
+    # three flagged points in a row move the anchor; the rest of the walk counts
+    assert stats.statuses[:4] == ["used", "speed_flagged", "speed_flagged", "speed_flagged"]
+    assert stats.distance_m == pytest.approx(45.0, abs=1e-6)
+
+
+async def test_late_points_after_the_end_refresh_the_summary(
+    world: World, db: AsyncSession
+) -> None:
+    pid, started = await _start(world, db)
+    tracks = TrackService(db)
+    points = walk(started, n=11)
+    await tracks.append_track_points(world.inspector, pid, points[:6])
+    patrol = await PatrolService(db).end_patrol(
+        world.inspector, pid, ended_at=started + timedelta(minutes=10)
+    )
+    assert patrol.distance_m == pytest.approx(75.0, abs=0.01)
+    late = await tracks.append_track_points(
+        world.inspector, pid, [*points[6:], PointIn(uuid7(), started + timedelta(hours=1),
+                                                    110.2, 30.2, 5.0)]
+    )
+    assert late.stored == 5
+    assert [r.reason for r in late.rejected] == ["after_end"]
+    await db.commit()
+    stored = await db.get(PatrolSession, pid)
+    assert stored is not None and not stored.summary_stale
+    assert stored.distance_m == pytest.approx(150.0, abs=0.01)
+
+
+async def test_get_track_is_geojson_with_point_statuses(world: World, db: AsyncSession) -> None:
+    pid, started = await _start(world, db)
+    points = walk(started, n=4)
+    noisy = PointIn(uuid7(), started + timedelta(seconds=5), 110.2, 30.2, 120.0)
+    await TrackService(db).append_track_points(world.inspector, pid, [*points, noisy])
+    fc = await TrackService(db).get_track(world.captain, pid, include_points=True)
+    route = fc["features"][0]
+    assert route["geometry"]["type"] == "LineString"
+    assert len(route["geometry"]["coordinates"]) == 4
+    assert route["properties"]["distance_m"] == pytest.approx(45.0, abs=0.01)
+    statuses = {f["properties"]["id"]: f["properties"]["status"] for f in fc["features"][1:]}
+    assert statuses[str(noisy.id)] == "poor_accuracy"
+    assert len(statuses) == 5
+
+
+async def test_idle_patrols_close_automatically_and_the_phone_end_still_wins(
+    world: World, db: AsyncSession
+) -> None:
+    pid, started = await _start(world, db, hours=10)
+    points = walk(started, n=5)
+    await TrackService(db).append_track_points(world.inspector, pid, points)
+    fresh, _ = await _start(world, db, hours=1)
+    await db.commit()
+    closed = await auto_close_stale_patrols(db, config=CFG)
+    assert pid in closed and fresh not in closed
+    await db.commit()
+    patrol = await db.get(PatrolSession, pid)
+    assert patrol is not None
+    assert patrol.end_reason == "auto_closed" and patrol.ended_at == points[-1].t
+    assert patrol.distance_m == pytest.approx(60.0, abs=0.01)
+    assert pid not in await auto_close_stale_patrols(db, config=CFG)
+    real_end = started + timedelta(hours=2)
+    ended = await PatrolService(db).end_patrol(world.inspector, pid, ended_at=real_end)
+    assert ended.end_reason == "ended" and ended.ended_at == real_end
+    await db.commit()
