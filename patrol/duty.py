@@ -22,6 +22,9 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from geofence.mines import get_mine_site, set_site_status
+from geofence.models import MineSite
+from geofence.models import RosterMember as GeoRosterMember
 from infra.db import utcnow
 from infra.scope import Principal
 from patrol._access import MANAGERS, aware, in_county, require_manager
@@ -34,6 +37,7 @@ from patrol.errors import (
     SiteNotFoundError,
 )
 from patrol.field_models import DutyCheck
+from patrol.models import User
 
 __all__ = [
     "CHECK_STATUSES",
@@ -41,6 +45,7 @@ __all__ = [
     "DutyCompliance",
     "DutyRoster",
     "DutyService",
+    "GeofenceDutyRoster",
     "MemberDuty",
     "RosterMember",
     "SiteDuty",
@@ -50,7 +55,8 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 DUTY_ROLES = (
-    "township_leader", "safety_officer", "village_liaison", "land_staff", "village_cadre",
+    "township_leader", "safety_officer", "village_liaison_cadre", "land_resources_staff",
+    "village_cadre",
 )
 CHECK_STATUSES = ("still_closed", "signs_of_reopening", "active_mining")
 _ALERTING = {"signs_of_reopening": "site_reopening", "active_mining": "site_active_mining"}
@@ -80,10 +86,10 @@ class DutyRoster(Protocol):
         ...
 
     async def mark_for_review(
-        self, db: AsyncSession, county_id: uuid.UUID, site_id: uuid.UUID, *, status: str,
+        self, db: AsyncSession, principal: Principal, site_id: uuid.UUID, *, status: str,
         check_id: uuid.UUID,
     ) -> None:
-        """A check reported ``status`` at the site: flag it for a captain's review."""
+        """A check by ``principal`` reported ``status`` at the site: flag it for review."""
         ...
 
 
@@ -104,11 +110,60 @@ class StaticDutyRoster:
         return [m for m in self.roster if site_ids is None or m.site_id in site_ids]
 
     async def mark_for_review(
-        self, db: AsyncSession, county_id: uuid.UUID, site_id: uuid.UUID, *, status: str,  # noqa: ARG002
+        self, db: AsyncSession, principal: Principal, site_id: uuid.UUID, *, status: str,  # noqa: ARG002
         check_id: uuid.UUID,  # noqa: ARG002 - the port's shape
     ) -> None:
-        if county_id == self.county_id:
+        if principal.county_id == self.county_id:
             self.flagged[site_id] = status
+
+
+_PERIOD_DAYS = {"daily": 1.0, "weekly": 7.0, "monthly": 30.0}
+# what a check reports -> the register status it moves a site to (never back down)
+_SITE_STATUS = {"signs_of_reopening": "signs_of_reopening", "active_mining": "reopened"}
+_STATUS_RANK = {"remediated": 0, "closed": 0, "signs_of_reopening": 1, "reopened": 2}
+
+
+class GeofenceDutyRoster:
+    """The roster kept by :mod:`geofence.mines` (sites on the register, not retired).
+
+    A member's cycle is their duty period divided by the checks asked per period (weekly
+    twice: every 3.5 days). Marking for review moves the site's register status up to
+    ``signs_of_reopening`` or ``reopened`` (never down; a captain clears it there).
+    """
+
+    async def members(
+        self, db: AsyncSession, county_id: uuid.UUID, *,
+        site_ids: Collection[uuid.UUID] | None = None,
+    ) -> Sequence[RosterMember]:
+        stmt = (
+            select(GeoRosterMember, MineSite.name, User.display_name)
+            .join(MineSite, MineSite.id == GeoRosterMember.site_id)
+            .outerjoin(User, User.id == GeoRosterMember.user_id)
+            .where(GeoRosterMember.county_id == county_id, MineSite.county_id == county_id,
+                   MineSite.retired.is_(False))
+            .order_by(MineSite.name, GeoRosterMember.site_id, GeoRosterMember.role)
+        )
+        if site_ids is not None:
+            stmt = stmt.where(GeoRosterMember.site_id.in_(list(site_ids)))
+        return [
+            RosterMember(
+                member_id=row.id, site_id=row.site_id, role=row.role,
+                cycle_days=_PERIOD_DAYS.get(row.duty_period, 30.0) / max(1, row.duty_checks),
+                name=user_name or row.contact_name, user_id=row.user_id, site_name=site_name,
+            )
+            for row, site_name, user_name in (await db.execute(stmt)).all()
+        ]
+
+    async def mark_for_review(
+        self, db: AsyncSession, principal: Principal, site_id: uuid.UUID, *, status: str,
+        check_id: uuid.UUID,  # noqa: ARG002 - the port's shape
+    ) -> None:
+        target = _SITE_STATUS.get(status)
+        if target is None:
+            return
+        site = await get_mine_site(db, principal, site_id)
+        if _STATUS_RANK.get(str(site.status), 0) < _STATUS_RANK[target]:
+            await set_site_status(db, principal, site_id, target)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +279,7 @@ class DutyService:
             site_id=check.site_id, duty_check_id=check.id, raised_at=check.checked_at,
         )
         await self.roster.mark_for_review(
-            self.db, principal.county_id, check.site_id, status=check.status, check_id=check.id
+            self.db, principal, check.site_id, status=check.status, check_id=check.id
         )
         log.warning("patrol.site_rebound", county=str(principal.county_id),
                     site_id=str(check.site_id), status=check.status)

@@ -6,13 +6,21 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from shapely.geometry import Point
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from geofence.mines import (
+    RosterMemberInput,
+    SiteInput,
+    create_mine_site,
+    get_mine_site,
+    set_roster_member,
+)
 from infra.db import utcnow
 from infra.errors import PermissionDeniedError
 from infra.ids import uuid7
 from patrol.alerts import AlertService
-from patrol.duty import DutyService, RosterMember, StaticDutyRoster
+from patrol.duty import DutyService, GeofenceDutyRoster, RosterMember, StaticDutyRoster
 from patrol.errors import (
     IdReusedError,
     InvalidPatrolInputError,
@@ -130,3 +138,34 @@ async def test_checks_are_for_roster_members_of_known_sites(
             world.inspector, uuid7(), site_id=site, checked_at=ago(hours=1),
             status="still_closed",
         )
+
+
+async def test_the_geofence_roster_feeds_checks_and_takes_rebounds(
+    world: World, db: AsyncSession
+) -> None:
+    site = await create_mine_site(db, world.admin, SiteInput(
+        code=f"M-{uuid.uuid4().hex[:6]}", name="south adit", geometry=Point(110.3, 30.3),
+    ))
+    await set_roster_member(db, world.admin, site.id, RosterMemberInput(
+        role="village_cadre", user_id=world.inspector.user_id
+    ))
+    await set_roster_member(db, world.admin, site.id, RosterMemberInput(
+        role="township_leader", contact_name="Wang", contact_phone="13800000000"
+    ))
+    roster = GeofenceDutyRoster()
+    members = await roster.members(db, world.county_id, site_ids={site.id})
+    assert {(m.role, m.cycle_days) for m in members} == {
+        ("village_cadre", 1.0), ("township_leader", 30.0)
+    }
+    assert await roster.members(db, uuid.uuid4()) == []
+    duty = DutyService(db, roster)
+    await duty.record_duty_check(world.inspector, uuid7(), site_id=site.id,
+                                 checked_at=ago(hours=2), status="active_mining")
+    assert str((await get_mine_site(db, world.captain, site.id)).status) == "reopened"
+    # a later, milder report does not lower the register status
+    await duty.record_duty_check(world.inspector, uuid7(), site_id=site.id,
+                                 checked_at=ago(hours=1), status="signs_of_reopening")
+    assert str((await get_mine_site(db, world.captain, site.id)).status) == "reopened"
+    feed = await AlertService(db).list_alerts(world.captain, site_id=site.id)
+    assert [a.kind for a in feed] == ["site_reopening", "site_active_mining"]
+    await db.commit()
