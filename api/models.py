@@ -8,4 +8,6 @@ MODEL_MODULES: tuple[str, ...] = (
     "patrol.models",
     "patrol.field_models",
     "geofence.models",
+    "evidence.models",
+    "evidence.case_models",
 )

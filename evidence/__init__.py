@@ -1,0 +1,43 @@
+"""Evidence: upload sessions, verification, metadata, derivatives and custody (issue 4).
+
+The public surface for the web layer is :class:`EvidenceService` (one per request) and
+:func:`run_pending_jobs` (the derivatives worker); errors are in :mod:`evidence.errors`.
+"""
+
+from __future__ import annotations
+
+from evidence.custody import ChainProblem, ChainReport, CustodyAction, CustodyLog, chain_head
+from evidence.derivatives import JobsRun, enqueue_derivatives, run_pending_jobs
+from evidence.ports import (
+    AcceptanceListener,
+    LocationChecker,
+    NoLayersChecker,
+    PatrolContext,
+    TrackFix,
+)
+from evidence.service import EvidenceFilter, EvidencePage, EvidenceService, original_key
+from evidence.uploads import ClaimedFix, NewUpload, PartRequest, UploadTicket
+
+__all__ = [
+    "AcceptanceListener",
+    "ChainProblem",
+    "ChainReport",
+    "ClaimedFix",
+    "CustodyAction",
+    "CustodyLog",
+    "EvidenceFilter",
+    "EvidencePage",
+    "EvidenceService",
+    "JobsRun",
+    "LocationChecker",
+    "NewUpload",
+    "NoLayersChecker",
+    "PartRequest",
+    "PatrolContext",
+    "TrackFix",
+    "UploadTicket",
+    "chain_head",
+    "enqueue_derivatives",
+    "original_key",
+    "run_pending_jobs",
+]

@@ -1,0 +1,225 @@
+"""The chain-of-custody log: append-only and hash-chained, one chain per county.
+
+Each entry's ``entry_hash`` covers its county, sequence number, subject, action, actor, time,
+details and the previous entry's hash, so changing or removing any entry breaks every later
+link. With a key (``EvidenceSettings.package_signing_key``) the hash is an HMAC-SHA-256, so
+someone who can write the table but does not hold the key cannot forge a consistent chain;
+without a key it is plain SHA-256 (detects accidents and careless edits only).
+
+Appends take a per-county transaction-scoped advisory lock, so sequence numbers have no gaps
+and concurrent requests of one county queue for the moment of the append only. A database
+trigger (migration ``0004_evidence``) refuses UPDATE and DELETE on the table.
+
+Removing entries from the *end* of a chain is only detectable against a head recorded
+elsewhere: :func:`chain_head` gives the (seq, hash) to anchor in exports and reports.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from evidence.models import CustodyEntry
+from infra.db import utcnow
+
+__all__ = [
+    "GENESIS_HASH",
+    "ChainProblem",
+    "ChainReport",
+    "CustodyAction",
+    "CustodyLog",
+    "chain_head",
+    "entry_digest",
+]
+
+GENESIS_HASH = "0" * 64
+_MAX_PROBLEMS = 100
+
+
+class CustodyAction(enum.StrEnum):
+    ACCEPTED = "accepted"  # created from a verified upload (hash, size, key, flags)
+    VIEWED = "viewed"  # an original was opened inline
+    DOWNLOADED = "downloaded"  # an original was handed out for download
+    EXPORTED = "exported"  # part of an export / referral package
+    FLAGGED = "flagged"  # a flag was set after intake
+    DERIVATIVE_CREATED = "derivative_created"
+
+
+def _canonical(value: Mapping[str, Any]) -> bytes:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def entry_digest(
+    key: bytes,
+    *,
+    county_id: uuid.UUID,
+    seq: int,
+    subject_id: uuid.UUID | None,
+    action: str,
+    actor_id: uuid.UUID | None,
+    at: datetime,
+    details: Mapping[str, Any],
+    prev_hash: str,
+) -> str:
+    """The hash of one entry (HMAC-SHA-256 with ``key``, SHA-256 without)."""
+    payload = _canonical(
+        {
+            "county_id": str(county_id),
+            "seq": seq,
+            "subject_id": str(subject_id) if subject_id else None,
+            "action": action,
+            "actor_id": str(actor_id) if actor_id else None,
+            "at": at.astimezone(UTC).isoformat(),
+            "details": details,
+            "prev_hash": prev_hash,
+        }
+    )
+    if key:
+        return hmac.new(key, payload, hashlib.sha256).hexdigest()
+    return hashlib.sha256(payload).hexdigest()
+
+
+def _digest_of(entry: CustodyEntry, key: bytes) -> str:
+    return entry_digest(
+        key,
+        county_id=entry.county_id,
+        seq=entry.seq,
+        subject_id=entry.subject_id,
+        action=entry.action,
+        actor_id=entry.actor_id,
+        at=entry.at,
+        details=entry.details,
+        prev_hash=entry.prev_hash,
+    )
+
+
+def _lock_id(county_id: uuid.UUID) -> int:
+    digest = hashlib.sha256(b"evidence_custody:" + county_id.bytes).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ChainProblem:
+    seq: int
+    problem: str  # "altered" | "broken_link" | "missing_entries" | "bad_start"
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    county_id: uuid.UUID
+    entries: int
+    head_seq: int
+    head_hash: str
+    problems: list[ChainProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+async def chain_head(session: AsyncSession, county_id: uuid.UUID) -> tuple[int, str]:
+    """``(seq, entry_hash)`` of the newest entry; ``(0, GENESIS_HASH)`` for an empty chain."""
+    row = (
+        await session.execute(
+            select(CustodyEntry.seq, CustodyEntry.entry_hash)
+            .where(CustodyEntry.county_id == county_id)
+            .order_by(CustodyEntry.seq.desc())
+            .limit(1)
+        )
+    ).first()
+    return (0, GENESIS_HASH) if row is None else (int(row[0]), str(row[1]))
+
+
+class CustodyLog:
+    """Appends to and verifies the per-county chains. ``key`` must be the same for both."""
+
+    def __init__(self, key: bytes = b"") -> None:
+        self._key = key
+
+    async def append(
+        self,
+        session: AsyncSession,
+        *,
+        county_id: uuid.UUID,
+        action: CustodyAction | str,
+        subject_id: uuid.UUID | None,
+        actor_id: uuid.UUID | None,
+        details: Mapping[str, Any] | None = None,
+        at: datetime | None = None,
+    ) -> CustodyEntry:
+        """Add one entry in the caller's transaction (which must commit for it to count)."""
+        await session.execute(select(func.pg_advisory_xact_lock(_lock_id(county_id))))
+        seq, prev_hash = await chain_head(session, county_id)
+        when = (at or utcnow()).astimezone(UTC)
+        body = dict(details or {})
+        _canonical(body)  # refuses NaN and non-JSON values before anything is stored
+        entry = CustodyEntry(
+            county_id=county_id,
+            seq=seq + 1,
+            subject_id=subject_id,
+            action=str(action),
+            actor_id=actor_id,
+            at=when,
+            details=body,
+            prev_hash=prev_hash,
+        )
+        entry.entry_hash = _digest_of(entry, self._key)
+        session.add(entry)
+        await session.flush()
+        return entry
+
+    async def verify(self, session: AsyncSession, county_id: uuid.UUID) -> ChainReport:
+        """Walk the county's chain from the start; report altered, missing or relinked entries."""
+        problems: list[ChainProblem] = []
+        expected_seq = 1
+        prev_hash = GENESIS_HASH
+        count = 0
+        stmt = (
+            select(CustodyEntry)
+            .where(CustodyEntry.county_id == county_id)
+            .order_by(CustodyEntry.seq)
+            .execution_options(yield_per=1000)
+        )
+        async for entry in await session.stream_scalars(stmt):
+            count += 1
+            if entry.seq != expected_seq:
+                kind = "bad_start" if count == 1 else "missing_entries"
+                problems.append(ChainProblem(entry.seq, kind))
+            if entry.prev_hash != prev_hash:
+                problems.append(ChainProblem(entry.seq, "broken_link"))
+            if not hmac.compare_digest(_digest_of(entry, self._key), entry.entry_hash):
+                problems.append(ChainProblem(entry.seq, "altered"))
+            expected_seq = entry.seq + 1
+            prev_hash = entry.entry_hash
+            if len(problems) >= _MAX_PROBLEMS:
+                break
+        return ChainReport(
+            county_id=county_id,
+            entries=count,
+            head_seq=expected_seq - 1,
+            head_hash=prev_hash,
+            problems=problems,
+        )
+
+    async def entries_for(
+        self, session: AsyncSession, county_id: uuid.UUID, subject_id: uuid.UUID
+    ) -> list[CustodyEntry]:
+        """The custody history of one evidence, oldest first."""
+        stmt = (
+            select(CustodyEntry)
+            .where(CustodyEntry.county_id == county_id, CustodyEntry.subject_id == subject_id)
+            .order_by(CustodyEntry.seq)
+        )
+        return list((await session.scalars(stmt)).all())

@@ -1,0 +1,788 @@
+"""The evidence service: upload sessions, verified intake, reading and custody.
+
+Usage (one request = one session = one transaction, committed by the caller)::
+
+    service = EvidenceService(session, store, settings.evidence, checker)
+    ticket = await service.create_upload(principal, new_upload)   # presigned PUT / parts
+    ticket = await service.get_upload(principal, evidence_id)      # resume: parts received
+    evidence = await service.complete_upload(principal, evidence_id)
+    await session.commit()
+
+Every upload call is idempotent on the phone's evidence id. ``complete_upload`` reads the
+object back from storage (streamed, bounded memory), checks size and SHA-256, sniffs the real
+type, extracts metadata, cross-checks position and time, runs the location check, stores the
+evidence with its custody entry and queues its derivatives. Any 422 leaves the upload open
+and nothing stored; the phone may send the file again.
+
+County isolation: every lookup goes through :func:`infra.scope.scoped`; another county's
+upload or evidence does not exist for the caller (404). Within a county, captains and admins
+see all evidence, inspectors and joint-team members what they uploaded, the security squad
+what is linked to a case.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+from geoalchemy2 import WKTElement
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from evidence.custody import CustodyAction, CustodyLog
+from evidence.derivatives import enqueue_derivatives
+from evidence.errors import (
+    DerivativeNotFoundError,
+    EvidenceIdConflictError,
+    EvidenceNotFoundError,
+    EvidenceSizeMismatchError,
+    InvalidUploadError,
+    NotUploadOwnerError,
+    UploadAbortedError,
+    UploadAlreadyAcceptedError,
+    UploadIncompleteError,
+    UploadNotFoundError,
+)
+from evidence.media import MediaType, declared_media_type
+from evidence.metadata import DEFAULT_MAX_PIXELS
+from evidence.models import CustodyEntry, Evidence, Upload
+from evidence.ports import AcceptanceListener, LocationChecker, PatrolContext
+from evidence.readback import Inspection, inspect_object
+from evidence.trust import DeviceFix, TrustResult, assess
+from evidence.uploads import (
+    MULTIPART_THRESHOLD_BYTES,
+    NewUpload,
+    PartRequest,
+    UploadTicket,
+    default_part_size,
+    part_count,
+    validate_new_upload,
+)
+from infra.db import utcnow
+from infra.errors import PermissionDeniedError
+from infra.objectstore import (
+    MultipartNotFoundError,
+    ObjectStore,
+    PartInfo,
+    PresignedRequest,
+)
+from infra.scope import Principal, Role, scoped
+from infra.settings import EvidenceSettings
+from patrol.models import County
+
+__all__ = ["EvidenceFilter", "EvidencePage", "EvidenceService", "original_key"]
+
+log = structlog.get_logger(__name__)
+
+_TRACK_WINDOW_S = 300.0
+_MAX_PAGE = 200
+_SEES_ALL = (Role.CAPTAIN, Role.ADMIN)
+
+
+def original_key(county_id: uuid.UUID, evidence_id: uuid.UUID, attempt: int) -> str:
+    """Where the phone's bytes go: unique per attempt, under the protected ``originals/``."""
+    return f"originals/{county_id}/{evidence_id}/a{attempt}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EvidenceFilter:
+    """Filters of :meth:`EvidenceService.list_evidence` (all optional, combined with AND)."""
+
+    patrol_session_id: uuid.UUID | None = None
+    finding_id: uuid.UUID | None = None
+    mine_site_id: uuid.UUID | None = None
+    case_id: uuid.UUID | None = None
+    uploader_id: uuid.UUID | None = None
+    kind: str | None = None
+    captured_from: datetime | None = None
+    captured_to: datetime | None = None
+    any_flags: Sequence[str] = ()
+    within_wkt: str | None = None  # an area polygon (WGS84 WKT), e.g. a contract area
+
+
+@dataclass(frozen=True, slots=True)
+class EvidencePage:
+    """Newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
+
+    items: list[Evidence]
+    next_cursor: str | None = None
+
+
+@dataclass(slots=True)
+class _Accepted:
+    inspection: Inspection
+    trust: TrustResult
+    in_county: bool
+    check: dict[str, Any] = field(default_factory=dict)
+
+
+def _same_declaration(upload: Upload, new: NewUpload, media: MediaType) -> bool:
+    return (
+        upload.sha256 == new.sha256
+        and upload.size_bytes == new.size_bytes
+        and declared_media_type(upload.content_type) == media
+        and upload.content_md5 == new.content_md5
+        and (new.part_size is None or upload.part_size == new.part_size)
+        and list(upload.part_md5s or []) == list(new.part_md5s or [])
+    )
+
+
+def _encode_cursor(captured_at: datetime, evidence_id: uuid.UUID) -> str:
+    raw = f"{captured_at.isoformat()}|{evidence_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode("ascii")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode()
+        when, ident = text.split("|", 1)
+        return datetime.fromisoformat(when), uuid.UUID(ident)
+    except (ValueError, UnicodeError) as exc:
+        msg = "the cursor is not one this server issued"
+        raise InvalidUploadError(msg, code="invalid_cursor") from exc
+
+
+class EvidenceService:
+    """Evidence intake and access for one request.
+
+    ``checker`` answers the location check; ``patrol`` (optional) gives track and area of a
+    linked patrol; ``listeners`` are told about each accepted evidence. ``spool_dir`` is
+    where read-back copies are spooled (default: the system temp directory).
+    """
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        store: ObjectStore,
+        settings: EvidenceSettings,
+        checker: LocationChecker,
+        *,
+        patrol: PatrolContext | None = None,
+        listeners: Sequence[AcceptanceListener] = (),
+        spool_dir: Path | None = None,
+        max_image_pixels: int = DEFAULT_MAX_PIXELS,
+        multipart_threshold: int = MULTIPART_THRESHOLD_BYTES,
+    ) -> None:
+        self._session = session
+        self._store = store
+        self._settings = settings
+        self._checker = checker
+        self._patrol = patrol
+        self._listeners = tuple(listeners)
+        self._spool_dir = spool_dir
+        self._max_pixels = max_image_pixels
+        self._multipart_threshold = multipart_threshold
+        self.custody = CustodyLog(settings.package_signing_key.encode())
+
+    # -- uploads -----------------------------------------------------------------------------
+    async def create_upload(self, principal: Principal, new: NewUpload) -> UploadTicket:
+        """Start (or replay) an upload; answer the presigned PUT or the multipart plan.
+
+        Same id, same declaration: the same upload with fresh URLs. Same id, new declaration
+        while still open (the phone fixed the file after a rejected complete): a new attempt
+        under a new object key. Errors: 422 ``invalid_*``, ``unsupported_media_type``,
+        ``upload_too_large``, ``file_empty``; 409 ``evidence_id_conflict`` (the id is
+        someone else's or already accepted with other bytes), ``upload_aborted``.
+        """
+        media = validate_new_upload(new, self._settings)
+        existing = await self._session.get(Upload, new.evidence_id, with_for_update=True)
+        if existing is not None:
+            if existing.county_id != principal.county_id or existing.uploader_id != (
+                principal.user_id
+            ):
+                msg = "this evidence id is already in use"
+                raise EvidenceIdConflictError(msg)
+            if existing.status == "aborted":
+                msg = "this upload was aborted; start again with a new evidence id"
+                raise UploadAbortedError(msg)
+            if _same_declaration(existing, new, media):
+                return await self._ticket(existing)
+            if existing.status == "accepted":
+                msg = "this evidence id is already accepted with other content"
+                raise EvidenceIdConflictError(msg)
+            await self._redeclare(existing, new, media)
+            return await self._ticket(existing)
+        upload = Upload(
+            id=new.evidence_id,
+            county_id=principal.county_id,
+            uploader_id=principal.user_id,
+            status="open",
+            **self._declaration(new, media, principal.county_id, 1),
+        )
+        if upload.part_size is not None:
+            upload.multipart_upload_id = await self._store.create_multipart(
+                upload.object_key, content_type=media.mime
+            )
+        self._session.add(upload)
+        await self._session.flush()
+        log.info(
+            "evidence.upload_created",
+            evidence_id=str(upload.id),
+            county=str(upload.county_id),
+            size=upload.size_bytes,
+            multipart=upload.part_size is not None,
+        )
+        return await self._ticket(upload)
+
+    async def get_upload(self, principal: Principal, evidence_id: uuid.UUID) -> UploadTicket:
+        """The upload's state for resuming: parts received, fresh URLs for what is missing.
+
+        When storage lost an unfinished multipart upload (rclone drops it after a part with
+        a bad Content-MD5), a new one is started here and every part must be sent again.
+        """
+        upload = await self._own_upload(principal, evidence_id, lock=True)
+        return await self._ticket(upload)
+
+    async def abort_upload(self, principal: Principal, evidence_id: uuid.UUID) -> UploadTicket:
+        """Give up an open upload (idempotent). Bytes already stored are kept, never used.
+
+        409 ``upload_already_accepted`` once it is evidence.
+        """
+        upload = await self._own_upload(principal, evidence_id, lock=True)
+        if upload.status == "accepted":
+            msg = "this upload is already evidence and cannot be aborted"
+            raise UploadAlreadyAcceptedError(msg)
+        if upload.status == "open":
+            if upload.multipart_upload_id:
+                await self._store.abort_multipart(upload.object_key, upload.multipart_upload_id)
+            upload.status = "aborted"
+            upload.aborted_at = utcnow()
+            await self._session.flush()
+            log.info("evidence.upload_aborted", evidence_id=str(upload.id))
+        return await self._ticket(upload)
+
+    async def complete_upload(self, principal: Principal, evidence_id: uuid.UUID) -> Evidence:
+        """Verify the stored bytes and accept them as evidence (idempotent).
+
+        Errors: 404 ``upload_not_found``; 403 ``not_upload_owner``; 409 ``upload_aborted``,
+        ``upload_incomplete`` (``missing_parts``); 422 ``evidence_size_mismatch``,
+        ``evidence_hash_mismatch``, ``evidence_type_mismatch``, ``file_empty``,
+        ``file_corrupt``, ``image_too_large``. On any of them nothing is stored.
+        """
+        upload = await self._own_upload(principal, evidence_id, lock=True)
+        if upload.status == "accepted":
+            return await self._evidence_row(upload.id)
+        if upload.status == "aborted":
+            msg = "this upload was aborted"
+            raise UploadAbortedError(msg)
+        etag = await self._assemble(upload)
+        received_at = utcnow()
+        declared = declared_media_type(upload.content_type)
+        inspection = await asyncio.to_thread(
+            inspect_object,
+            self._store,
+            upload.object_key,
+            declared_sha256=upload.sha256,
+            declared_size=upload.size_bytes,
+            declared=declared,
+            max_pixels=self._max_pixels,
+            spool_dir=self._spool_dir,
+        )
+        accepted = await self._assess(upload, inspection, received_at)
+        evidence = self._evidence_from(upload, accepted, principal, etag, received_at)
+        upload.status = "accepted"
+        upload.completed_at = received_at
+        self._session.add(evidence)
+        await self._session.flush()
+        for listener in self._listeners:
+            extra = await listener.evidence_accepted(self._session, evidence)
+            evidence.flags = sorted({*evidence.flags, *extra})
+        await enqueue_derivatives(self._session, evidence)
+        await self.custody.append(
+            self._session,
+            county_id=evidence.county_id,
+            action=CustodyAction.ACCEPTED,
+            subject_id=evidence.id,
+            actor_id=principal.user_id,
+            at=received_at,
+            details={
+                "sha256": evidence.sha256,
+                "size_bytes": evidence.size_bytes,
+                "media_type": evidence.media_type,
+                "object_key": evidence.original_key,
+                "uploader_id": str(upload.uploader_id),
+                "captured_at": evidence.captured_at.isoformat(),
+                "position_source": evidence.position_source,
+                "flags": list(evidence.flags),
+            },
+        )
+        await self._session.flush()
+        log.info(
+            "evidence.accepted",
+            evidence_id=str(evidence.id),
+            county=str(evidence.county_id),
+            kind=evidence.kind,
+            size=evidence.size_bytes,
+            flags=evidence.flags,
+        )
+        return evidence
+
+    # -- reading -----------------------------------------------------------------------------
+    async def get_evidence(self, principal: Principal, evidence_id: uuid.UUID) -> Evidence:
+        """One evidence the caller may see (404 ``evidence_not_found`` otherwise)."""
+        stmt = self._visible(select(Evidence), principal).where(Evidence.id == evidence_id)
+        evidence: Evidence | None = (await self._session.scalars(stmt)).first()
+        if evidence is None:
+            msg = "no such evidence"
+            raise EvidenceNotFoundError(msg, evidence_id=str(evidence_id))
+        return evidence
+
+    async def list_evidence(
+        self,
+        principal: Principal,
+        filters: EvidenceFilter | None = None,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> EvidencePage:
+        """Evidence the caller may see, newest capture first, filtered, keyset-paginated."""
+        f = filters or EvidenceFilter()
+        stmt = self._visible(select(Evidence), principal)
+        conditions: list[Any] = []
+        for column, value in (
+            (Upload.patrol_session_id, f.patrol_session_id),
+            (Upload.finding_id, f.finding_id),
+            (Upload.mine_site_id, f.mine_site_id),
+            (Upload.case_id, f.case_id),
+            (Upload.uploader_id, f.uploader_id),
+            (Evidence.kind, f.kind),
+        ):
+            if value is not None:
+                conditions.append(column == value)
+        if f.captured_from is not None:
+            conditions.append(Evidence.captured_at >= f.captured_from)
+        if f.captured_to is not None:
+            conditions.append(Evidence.captured_at < f.captured_to)
+        if f.any_flags:
+            conditions.append(Evidence.flags.overlap(list(f.any_flags)))
+        if f.within_wkt is not None:
+            conditions.append(
+                func.ST_Intersects(Evidence.geom, func.ST_GeomFromText(f.within_wkt, 4326))
+            )
+        if cursor is not None:
+            when, ident = _decode_cursor(cursor)
+            conditions.append(
+                or_(
+                    Evidence.captured_at < when,
+                    and_(Evidence.captured_at == when, Evidence.id < ident),
+                )
+            )
+        size = max(1, min(limit, _MAX_PAGE))
+        stmt = (
+            stmt.where(*conditions)
+            .order_by(Evidence.captured_at.desc(), Evidence.id.desc())
+            .limit(size + 1)
+        )
+        rows = list((await self._session.scalars(stmt)).unique().all())
+        next_cursor = None
+        if len(rows) > size:
+            rows = rows[:size]
+            next_cursor = _encode_cursor(rows[-1].captured_at, rows[-1].id)
+        return EvidencePage(items=rows, next_cursor=next_cursor)
+
+    async def presign_original_download(
+        self, principal: Principal, evidence_id: uuid.UUID, *, inline: bool = False
+    ) -> PresignedRequest:
+        """A short-lived GET for the original; the view/download goes into the custody log."""
+        evidence = await self.get_evidence(principal, evidence_id)
+        upload = evidence.upload
+        name = (
+            upload.file_name
+            or f"{evidence.id}.{declared_media_type(evidence.media_type).extension}"
+        )
+        request = self._store.presign_get(
+            evidence.original_key,
+            filename=name,
+            inline=inline,
+            content_type=evidence.media_type,
+        )
+        await self.custody.append(
+            self._session,
+            county_id=evidence.county_id,
+            action=CustodyAction.VIEWED if inline else CustodyAction.DOWNLOADED,
+            subject_id=evidence.id,
+            actor_id=principal.user_id,
+            details={"role": str(principal.role), "expires_at": request.expires_at.isoformat()},
+        )
+        log.info(
+            "evidence.original_presigned",
+            evidence_id=str(evidence.id),
+            user=str(principal.user_id),
+            inline=inline,
+        )
+        return request
+
+    async def presign_derivative(
+        self, principal: Principal, evidence_id: uuid.UUID, kind: str
+    ) -> PresignedRequest:
+        """A short-lived GET for a derivative (``thumbnail``, ``share``, ``poster``,
+        ``captioned``); 404 ``derivative_not_found`` until the worker has made it."""
+        evidence = await self.get_evidence(principal, evidence_id)
+        for derivative in evidence.derivatives:
+            if derivative.kind == kind:
+                return self._store.presign_get(
+                    derivative.object_key,
+                    filename=f"{evidence.id}-{kind}.jpg",
+                    inline=True,
+                    content_type=derivative.content_type,
+                )
+        msg = f"no {kind} for this evidence (yet)"
+        raise DerivativeNotFoundError(msg, kind=kind)
+
+    async def custody_history(
+        self, principal: Principal, evidence_id: uuid.UUID
+    ) -> list[CustodyEntry]:
+        """The custody entries of one evidence, oldest first."""
+        evidence = await self.get_evidence(principal, evidence_id)
+        return await self.custody.entries_for(self._session, evidence.county_id, evidence.id)
+
+    async def flag_evidence(
+        self, principal: Principal, evidence_id: uuid.UUID, flag: str, *, note: str = ""
+    ) -> Evidence:
+        """Add a flag after intake (captains, admins, security squad); logged in custody."""
+        if not principal.has_role(Role.CAPTAIN, Role.ADMIN, Role.SECURITY_SQUAD):
+            msg = "only captains, admins and the security squad may flag evidence"
+            raise PermissionDeniedError(msg, code="role_not_allowed")
+        evidence = await self.get_evidence(principal, evidence_id)
+        if flag not in evidence.flags:
+            evidence.flags = sorted({*evidence.flags, flag})
+            await self.custody.append(
+                self._session,
+                county_id=evidence.county_id,
+                action=CustodyAction.FLAGGED,
+                subject_id=evidence.id,
+                actor_id=principal.user_id,
+                details={"flag": flag, "note": note[:500]},
+            )
+            await self._session.flush()
+        return evidence
+
+    async def record_export(
+        self,
+        principal: Principal,
+        evidence_ids: Sequence[uuid.UUID],
+        *,
+        package_id: uuid.UUID,
+        purpose: str,
+    ) -> None:
+        """Log that these originals went into an export or referral package."""
+        for evidence_id in evidence_ids:
+            evidence = await self.get_evidence(principal, evidence_id)
+            await self.custody.append(
+                self._session,
+                county_id=evidence.county_id,
+                action=CustodyAction.EXPORTED,
+                subject_id=evidence.id,
+                actor_id=principal.user_id,
+                details={"package_id": str(package_id), "purpose": purpose[:200]},
+            )
+
+    # -- internals: uploads ------------------------------------------------------------------
+    def _declaration(
+        self, new: NewUpload, media: MediaType, county_id: uuid.UUID, attempt: int
+    ) -> dict[str, Any]:
+        part_size = new.part_size
+        if part_size is None and new.size_bytes > self._multipart_threshold:
+            part_size = default_part_size(new.size_bytes)
+        if part_size is None and new.content_md5 is None:
+            msg = "content_md5 is required for a single upload"
+            raise InvalidUploadError(msg, code="invalid_md5", field="content_md5")
+        fix = new.fix
+        return {
+            "attempt": attempt,
+            "object_key": original_key(county_id, new.evidence_id, attempt),
+            "kind": media.kind,
+            "content_type": media.mime,
+            "file_name": new.file_name,
+            "size_bytes": new.size_bytes,
+            "sha256": new.sha256,
+            "content_md5": new.content_md5,
+            "part_size": part_size,
+            "part_md5s": list(new.part_md5s) if new.part_md5s is not None else None,
+            "multipart_upload_id": None,
+            "claimed_captured_at": new.claimed_captured_at,
+            "device_lon": fix.lon,
+            "device_lat": fix.lat,
+            "device_accuracy_m": fix.accuracy_m,
+            "device_crs": fix.crs,
+            "device_fix_at": fix.at,
+            "heading_deg": new.heading_deg,
+            "patrol_session_id": new.patrol_session_id,
+            "finding_id": new.finding_id,
+            "mine_site_id": new.mine_site_id,
+            "case_id": new.case_id,
+            "caption": new.caption,
+            "proves": new.proves,
+            "view_type": new.view_type,
+        }
+
+    async def _redeclare(self, upload: Upload, new: NewUpload, media: MediaType) -> None:
+        if upload.multipart_upload_id:
+            await self._store.abort_multipart(upload.object_key, upload.multipart_upload_id)
+        values = self._declaration(new, media, upload.county_id, upload.attempt + 1)
+        for name, value in values.items():
+            setattr(upload, name, value)
+        if upload.part_size is not None:
+            upload.multipart_upload_id = await self._store.create_multipart(
+                upload.object_key, content_type=media.mime
+            )
+        await self._session.flush()
+        log.info("evidence.upload_redeclared", evidence_id=str(upload.id), attempt=upload.attempt)
+
+    async def _own_upload(
+        self, principal: Principal, evidence_id: uuid.UUID, *, lock: bool = False
+    ) -> Upload:
+        stmt = scoped(select(Upload), Upload, principal).where(Upload.id == evidence_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        upload = (await self._session.scalars(stmt)).first()
+        if upload is None:
+            msg = "no such upload"
+            raise UploadNotFoundError(msg, evidence_id=str(evidence_id))
+        if upload.uploader_id != principal.user_id:
+            msg = "this upload belongs to someone else"
+            raise NotUploadOwnerError(msg)
+        return upload
+
+    def _expected_parts(self, upload: Upload) -> list[tuple[int, int]]:
+        assert upload.part_size is not None
+        count = part_count(upload.size_bytes, upload.part_size)
+        sizes = [upload.part_size] * count
+        sizes[-1] = upload.size_bytes - upload.part_size * (count - 1)
+        return list(enumerate(sizes, start=1))
+
+    async def _ticket(self, upload: Upload) -> UploadTicket:
+        base: dict[str, Any] = {
+            "evidence_id": upload.id,
+            "status": upload.status,
+            "attempt": upload.attempt,
+            "method": "single" if upload.part_size is None else "multipart",
+            "size_bytes": upload.size_bytes,
+            "part_size": upload.part_size,
+            "part_count": 1
+            if upload.part_size is None
+            else part_count(upload.size_bytes, upload.part_size),
+        }
+        if upload.status != "open":
+            return UploadTicket(**base, assembled=upload.status == "accepted")
+        if upload.part_size is None:
+            return await self._single_ticket(upload, base)
+        return await self._multipart_ticket(upload, base)
+
+    async def _single_ticket(self, upload: Upload, base: dict[str, Any]) -> UploadTicket:
+        head = await self._store.head(upload.object_key)
+        if head is not None and head.size == upload.size_bytes:
+            return UploadTicket(**base, assembled=True)
+        assert upload.content_md5 is not None
+        request = self._store.presign_put(
+            upload.object_key, content_md5=upload.content_md5, content_type=upload.content_type
+        )
+        return UploadTicket(**base, missing_parts=[1], requests=[PartRequest(None, request)])
+
+    async def _multipart_ticket(self, upload: Upload, base: dict[str, Any]) -> UploadTicket:
+        received: list[PartInfo] = []
+        if upload.multipart_upload_id is not None:
+            try:
+                received = await self._store.list_parts(
+                    upload.object_key, upload.multipart_upload_id
+                )
+            except MultipartNotFoundError:
+                upload.multipart_upload_id = None
+        if upload.multipart_upload_id is None:
+            head = await self._store.head(upload.object_key)
+            if head is not None and head.size == upload.size_bytes:
+                return UploadTicket(**base, assembled=True)
+            upload.multipart_upload_id = await self._store.create_multipart(
+                upload.object_key, content_type=upload.content_type
+            )
+            await self._session.flush()
+            log.info("evidence.multipart_restarted", evidence_id=str(upload.id))
+        good = {
+            p.part_number: p
+            for p in received
+            if (p.part_number, p.size) in set(self._expected_parts(upload))
+        }
+        missing = [n for n, _ in self._expected_parts(upload) if n not in good]
+        md5s = upload.part_md5s
+        requests = [
+            PartRequest(
+                n,
+                self._store.presign_part(
+                    upload.object_key,
+                    upload.multipart_upload_id,
+                    n,
+                    content_md5=md5s[n - 1] if md5s else None,
+                ),
+            )
+            for n in missing
+        ]
+        return UploadTicket(
+            **base,
+            parts_received=sorted(good.values(), key=lambda p: p.part_number),
+            missing_parts=missing,
+            requests=requests,
+        )
+
+    async def _assemble(self, upload: Upload) -> str:
+        """Make sure the whole object is in storage; return its ETag."""
+        if upload.part_size is not None and upload.multipart_upload_id is not None:
+            try:
+                parts = await self._store.list_parts(upload.object_key, upload.multipart_upload_id)
+            except MultipartNotFoundError:
+                parts = None
+            if parts is not None:
+                expected = self._expected_parts(upload)
+                have = {(p.part_number, p.size): p for p in parts}
+                missing = [n for n, size in expected if (n, size) not in have]
+                if missing:
+                    msg = f"{len(missing)} part(s) still missing"
+                    raise UploadIncompleteError(msg, missing_parts=missing[:1000])
+                info = await self._store.complete_multipart(
+                    upload.object_key,
+                    upload.multipart_upload_id,
+                    [have[item] for item in expected],
+                )
+                return info.etag
+        head = await self._store.head(upload.object_key)
+        if head is None:
+            msg = "the file has not arrived in storage yet"
+            raise UploadIncompleteError(msg, missing_parts=[1] if upload.part_size is None else [])
+        if head.size != upload.size_bytes:
+            msg = f"the stored file has {head.size} bytes, {upload.size_bytes} were declared"
+            raise EvidenceSizeMismatchError(msg, declared=upload.size_bytes, stored=head.size)
+        return head.etag
+
+    # -- internals: acceptance ---------------------------------------------------------------
+    def _device_fix(self, upload: Upload) -> DeviceFix:
+        lon, lat = upload.device_lon, upload.device_lat
+        if upload.device_crs == "gcj02":
+            from geofence.gcj02 import gcj02_to_wgs84  # noqa: PLC0415
+
+            lon, lat = gcj02_to_wgs84(lon, lat)
+        return DeviceFix(
+            lon=lon, lat=lat, accuracy_m=upload.device_accuracy_m, at=upload.device_fix_at
+        )
+
+    async def _assess(
+        self, upload: Upload, inspection: Inspection, received_at: datetime
+    ) -> _Accepted:
+        device = self._device_fix(upload)
+        claimed = upload.claimed_captured_at
+        meta = inspection.meta
+        first = assess(meta, device, claimed_at=claimed, received_at=received_at)
+        track = None
+        in_area = None
+        if self._patrol is not None and upload.patrol_session_id is not None:
+            track = await self._patrol.track_fix_near(
+                self._session,
+                upload.county_id,
+                upload.patrol_session_id,
+                first.captured_at,
+                window_s=_TRACK_WINDOW_S,
+            )
+            in_area = await self._patrol.in_patrol_area(
+                self._session,
+                upload.county_id,
+                upload.patrol_session_id,
+                lon=first.lon,
+                lat=first.lat,
+                accuracy_m=first.accuracy_m,
+            )
+        result = assess(
+            meta,
+            device,
+            claimed_at=claimed,
+            received_at=received_at,
+            track=track,
+            in_patrol_area=in_area,
+        )
+        point = func.ST_SetSRID(func.ST_MakePoint(result.lon, result.lat), 4326)
+        in_county = bool(
+            await self._session.scalar(
+                select(func.ST_Covers(County.boundary, point)).where(County.id == upload.county_id)
+            )
+        )
+        if not in_county:
+            result.flags.append("outside_county")
+        check = dict(
+            await self._checker.check(
+                self._session, upload.county_id, result.lon, result.lat, result.accuracy_m
+            )
+        )
+        features = check.get("features") or []
+        if upload.mine_site_id is not None or any(
+            isinstance(f, dict) and f.get("mine_site_id") for f in features
+        ):
+            result.flags.append("at_mine_site")
+        return _Accepted(inspection=inspection, trust=result, in_county=in_county, check=check)
+
+    def _evidence_from(
+        self,
+        upload: Upload,
+        accepted: _Accepted,
+        principal: Principal,
+        etag: str,
+        received_at: datetime,
+    ) -> Evidence:
+        trust = accepted.trust
+        inspection = accepted.inspection
+        return Evidence(
+            id=upload.id,
+            county_id=upload.county_id,
+            kind=inspection.media.kind,
+            media_type=inspection.media.mime,
+            size_bytes=inspection.size,
+            sha256=inspection.sha256,
+            original_key=upload.object_key,
+            original_etag=etag[:80],
+            captured_at=trust.captured_at,
+            captured_at_source=trust.captured_at_source,
+            received_at=received_at,
+            geom=WKTElement(f"POINT({trust.lon!r} {trust.lat!r})", srid=4326),
+            lon=trust.lon,
+            lat=trust.lat,
+            position_source=trust.position_source,
+            position_accuracy_m=trust.accuracy_m,
+            file_meta=inspection.meta.to_json(),
+            trust={
+                **trust.trust,
+                "position_reason": trust.position_reason,
+                "in_county": accepted.in_county,
+                "device_fix": {
+                    "lon": upload.device_lon,
+                    "lat": upload.device_lat,
+                    "crs": upload.device_crs,
+                    "accuracy_m": upload.device_accuracy_m,
+                },
+            },
+            flags=sorted(set(trust.flags)),
+            location_check=accepted.check,
+            accepted_by=principal.user_id,
+            created_at=received_at,
+        )
+
+    async def _evidence_row(self, evidence_id: uuid.UUID) -> Evidence:
+        evidence = await self._session.get(Evidence, evidence_id)
+        if evidence is None:  # pragma: no cover - accepted uploads always have one
+            msg = "no such evidence"
+            raise EvidenceNotFoundError(msg)
+        return evidence
+
+    def _visible(self, stmt: Select[Any], principal: Principal) -> Select[Any]:
+        """County scope, then role: captains/admins all, squad case-linked, others their own.
+
+        ``Upload`` is joined, so callers may filter on its columns.
+        """
+        stmt = scoped(stmt.join(Upload, Upload.id == Evidence.id), Evidence, principal)
+        if principal.has_role(*_SEES_ALL):
+            return stmt
+        if principal.has_role(Role.SECURITY_SQUAD):
+            return stmt.where(Upload.case_id.is_not(None))
+        return stmt.where(Upload.uploader_id == principal.user_id)
