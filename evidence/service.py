@@ -185,10 +185,13 @@ class EvidenceService:
     async def create_upload(self, principal: Principal, new: NewUpload) -> UploadTicket:
         """Start (or replay) an upload; answer the presigned PUT or the multipart plan.
 
-        Same id, same declaration: the same upload with fresh URLs. Same id, new declaration
-        while still open (the phone fixed the file after a rejected complete): a new attempt
-        under a new object key. Errors: 422 ``invalid_*``, ``unsupported_media_type``,
-        ``upload_too_large``, ``file_empty``; 409 ``evidence_id_conflict`` (the id is
+        Same id, same declaration: the same upload with fresh URLs (or, when its bytes are
+        all stored but were refused on complete, a new attempt: the phone sends them again).
+        Same id, new declaration while still open (the phone fixed the file after a refused
+        complete): a new attempt under a new object key.
+
+        Errors: 422 ``invalid_*``, ``unsupported_media_type``, ``upload_too_large``,
+        ``file_empty``; 409 ``evidence_id_conflict`` (the id is
         someone else's or already accepted with other bytes), ``upload_aborted``.
         """
         media = validate_new_upload(new, self._settings)
@@ -203,6 +206,10 @@ class EvidenceService:
                 msg = "this upload was aborted; start again with a new evidence id"
                 raise UploadAbortedError(msg)
             if _same_declaration(existing, new, media):
+                if existing.status == "open" and await self._stored_in_full(existing):
+                    # Sent in full but not accepted: a complete was refused (hash, type...),
+                    # so the phone is starting over; the refused bytes stay where they are.
+                    await self._redeclare(existing, new, media)
                 return await self._ticket(existing)
             if existing.status == "accepted":
                 msg = "this evidence id is already accepted with other content"
@@ -536,6 +543,17 @@ class EvidenceService:
         await self._session.flush()
         log.info("evidence.upload_redeclared", evidence_id=str(upload.id), attempt=upload.attempt)
 
+    async def _stored_in_full(self, upload: Upload) -> bool:
+        if upload.part_size is not None and upload.multipart_upload_id is not None:
+            try:
+                await self._store.list_parts(upload.object_key, upload.multipart_upload_id)
+            except MultipartNotFoundError:
+                pass
+            else:
+                return False  # still collecting parts
+        head = await self._store.head(upload.object_key)
+        return head is not None and head.size == upload.size_bytes
+
     async def _own_upload(
         self, principal: Principal, evidence_id: uuid.UUID, *, lock: bool = False
     ) -> Upload:
@@ -652,8 +670,9 @@ class EvidenceService:
                 return info.etag
         head = await self._store.head(upload.object_key)
         if head is None:
-            msg = "the file has not arrived in storage yet"
-            raise UploadIncompleteError(msg, missing_parts=[1] if upload.part_size is None else [])
+            msg = "the file has not arrived in storage yet (get_upload says what to send)"
+            missing = [n for n, _ in self._expected_parts(upload)] if upload.part_size else [1]
+            raise UploadIncompleteError(msg, missing_parts=missing[:1000])
         if head.size != upload.size_bytes:
             msg = f"the stored file has {head.size} bytes, {upload.size_bytes} were declared"
             raise EvidenceSizeMismatchError(msg, declared=upload.size_bytes, stored=head.size)

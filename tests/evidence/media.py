@@ -5,6 +5,8 @@ piexif only *builds* fixtures; the code under test never lets it parse an upload
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import struct
 import tempfile
@@ -169,3 +171,20 @@ def jpeg_bomb(width: int = 60_000, height: int = 60_000) -> bytes:
     index = data.find(b"\xff\xc0")
     struct.pack_into(">HH", data, index + 5, height, width)
     return bytes(data)
+
+
+def md5_b64(data: bytes) -> str:
+    return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
+
+
+def padded(iso_file: bytes, total: int) -> bytes:
+    """An ISO-BMFF file grown to ``total`` bytes with a top-level ``free`` box (still valid)."""
+    extra = total - len(iso_file)
+    assert extra > 8
+    return iso_file + struct.pack(">I", extra) + b"free" + bytes(extra - 8)
+
+
+def same_size_other_bytes(data: bytes) -> bytes:
+    """The same length, one byte flipped near the end (inside the JPEG entropy data)."""
+    index = len(data) - 10
+    return data[:index] + bytes([data[index] ^ 0x55]) + data[index + 1 :]
