@@ -40,7 +40,7 @@ __all__ = [
 DEFAULT_MAX_PIXELS = 120_000_000
 """Largest accepted image (pixels): above every phone's default mode, far below a bomb."""
 
-_WARNINGS_LOCK = threading.Lock()
+_WARNINGS_LOCK = threading.RLock()
 _MAX_WARNINGS = 10
 
 
@@ -177,11 +177,19 @@ def _plugin(family: str) -> Callable[[IO[bytes]], ImageFile.ImageFile]:
     raise ValueError(msg)
 
 
-def open_image(fp: IO[bytes], media: MediaType, *, max_pixels: int) -> ImageFile.ImageFile:
-    """Open (header only) with the sniffed format's plugin; refuse bombs before decoding."""
+def open_image(
+    fp: IO[bytes], media: MediaType, *, max_pixels: int, warnings_sink: list[str] | None = None
+) -> ImageFile.ImageFile:
+    """Open (header only) with the sniffed format's plugin; refuse bombs before decoding.
+
+    Opening a JPEG already reads EXIF (for its DPI); Pillow's complaints about a broken
+    EXIF block go to ``warnings_sink`` instead of the warnings machinery.
+    """
     fp.seek(0)
+    sink: list[str] = [] if warnings_sink is None else warnings_sink
     try:
-        image = _plugin(media.family)(fp)
+        with _recorded_warnings(sink):
+            image = _plugin(media.family)(fp)
     except (
         OSError,
         SyntaxError,
@@ -314,7 +322,7 @@ def read_photo_meta(
     broken EXIF block is not an error: its problems land in ``warnings``.
     """
     meta = FileMeta(media_type=media.mime, kind="photo")
-    image = open_image(fp, media, max_pixels=max_pixels)
+    image = open_image(fp, media, max_pixels=max_pixels, warnings_sink=meta.warnings)
     try:
         meta.width, meta.height = image.size
         with _recorded_warnings(meta.warnings):
@@ -322,7 +330,7 @@ def read_photo_meta(
                 _exif(image, meta)
             except Exception as exc:  # any EXIF failure is a warning, never a 4xx
                 meta.warnings.append(f"EXIF unreadable: {type(exc).__name__}")
-            _decode_check(image, media)
+        _decode_check(image, media)  # outside the lock: decoding takes the longest
     finally:
         image.close()
     return meta
