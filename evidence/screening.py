@@ -1,0 +1,385 @@
+"""Threshold screening: match a case against the referral rules in force, suggest, never refer.
+
+The rules are data (``referral_rules``): one row per threshold, per province, with the date
+it takes effect and, when replaced, the date it stops. Province ``00`` holds the national
+figures (seeded by migration ``0005_cases``); a province's own row with the same ``code``
+replaces the national one while it is in force. A rule not yet in force matches nothing.
+
+Metrics of a case (areas in mu, rounded to 0.01; money in yuan)::
+
+    basic_farmland_mu        permanent basic farmland in the surveyed polygon
+    other_cultivated_mu      cultivated land other than permanent basic farmland
+    cultivated_mu            all cultivated land
+    other_land_mu            everything that is not cultivated land
+    total_mu                 the whole surveyed polygon
+    forest_public_welfare_mu, forest_commercial_mu, grassland_mu   declared by officers
+    ore_value_yuan, destroyed_value_yuan, illegal_gain_yuan
+    prior_penalties          count of earlier penalties (``condition`` names kind and window)
+
+Penalty windows count back from the date of the act (or the screening date when unknown).
+A match writes a :class:`~evidence.case_models.ReferralSuggestion` that cites the rule; a later
+screening that no longer matches supersedes it (kept for the record, never deleted).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from evidence.case_errors import InvalidRuleError
+from evidence.case_models import (
+    NATIONAL,
+    Case,
+    PenaltyKind,
+    ReferralRule,
+    ReferralSuggestion,
+    ViolationKind,
+)
+from infra.db import utcnow
+from infra.scope import Principal, Role, require_role
+from patrol.models import County
+
+__all__ = [
+    "METRICS",
+    "RuleInput",
+    "RuleView",
+    "add_rule",
+    "case_metrics",
+    "list_rules",
+    "rules_in_force",
+    "screen_case",
+]
+
+_MU_M2 = Decimal("666.67")
+_CENT = Decimal("0.01")
+_CHINA = timezone(timedelta(hours=8))
+
+METRICS: dict[str, tuple[str, str]] = {
+    "basic_farmland_mu": ("永久基本农田面积", "亩"),
+    "other_cultivated_mu": ("基本农田以外的耕地面积", "亩"),
+    "cultivated_mu": ("耕地面积", "亩"),
+    "other_land_mu": ("其他土地面积", "亩"),
+    "total_mu": ("总面积", "亩"),
+    "forest_public_welfare_mu": ("公益林地面积", "亩"),
+    "forest_commercial_mu": ("商品林地面积", "亩"),
+    "grassland_mu": ("草原面积", "亩"),
+    "ore_value_yuan": ("矿产品价值", "元"),
+    "destroyed_value_yuan": ("矿产资源破坏价值", "元"),
+    "illegal_gain_yuan": ("违法所得", "元"),
+    "prior_penalties": ("此前行政处罚次数", "次"),
+}
+"""Every metric a rule may name: (label, unit as shown)."""
+
+_UNITS = {"mu", "yuan", "count"}
+
+
+def _mu(m2: float) -> Decimal:
+    return (Decimal(str(m2)) / _MU_M2).quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+def case_metrics(case: Case) -> dict[str, Decimal]:
+    """The numbers of a case the rules compare with (absent values are left out)."""
+    total = case.area_total_m2 or 0.0
+    cultivated = case.area_cultivated_m2 or 0.0
+    pbf = case.area_basic_farmland_m2 or 0.0
+    out = {
+        "basic_farmland_mu": _mu(pbf),
+        "other_cultivated_mu": _mu(max(cultivated - pbf, 0.0)),
+        "cultivated_mu": _mu(cultivated),
+        "other_land_mu": _mu(max(total - cultivated, 0.0)),
+        "total_mu": _mu(total),
+    }
+    for kind, m2 in (case.declared_areas or {}).items():
+        out[f"{kind}_mu"] = _mu(float(m2))
+    for name in ("ore_value_yuan", "destroyed_value_yuan", "illegal_gain_yuan"):
+        value = getattr(case, name)
+        if value is not None:
+            out[name] = Decimal(value)
+    return out
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def _count_penalties(case: Case, kind: str, within_years: int, ref: date) -> int:
+    start = _years_before(ref, within_years)
+    return sum(
+        1
+        for p in case.prior_penalties or []
+        if p.get("kind") == kind and start <= date.fromisoformat(p["decided_on"]) <= ref
+    )
+
+
+def _value_for(
+    rule: ReferralRule, case: Case, metrics: Mapping[str, Decimal], ref: date
+) -> Decimal | None:
+    """The case's value for ``rule`` when every condition holds, else ``None``."""
+    cond: Mapping[str, Any] = rule.condition or {}
+    if "special_area" in cond and bool(cond["special_area"]) != bool(case.special_area):
+        return None
+    penalties = cond.get("penalties")
+    if penalties and _count_penalties(
+        case, str(penalties["kind"]), int(penalties["within_years"]), ref
+    ) < int(penalties["at_least"]):
+        return None
+    if rule.metric == "prior_penalties":
+        return Decimal(
+            _count_penalties(case, str(cond["penalty_kind"]), int(cond["within_years"]), ref)
+        )
+    return metrics.get(rule.metric)
+
+
+def _today() -> date:
+    return datetime.now(UTC).astimezone(_CHINA).date()
+
+
+async def rules_in_force(
+    session: AsyncSession, province_code: str, as_of: date
+) -> list[ReferralRule]:
+    """The rules of ``province_code`` in force on ``as_of``, national ones filling the gaps.
+
+    Per ``code``, a provincial row beats a national one, and a later ``effective_from``
+    beats an earlier one.
+    """
+    rows = (
+        await session.scalars(
+            select(ReferralRule).where(
+                ReferralRule.province_code.in_([NATIONAL, province_code]),
+                ReferralRule.effective_from <= as_of,
+                or_(ReferralRule.effective_to.is_(None), ReferralRule.effective_to > as_of),
+            )
+        )
+    ).all()
+    best: dict[str, ReferralRule] = {}
+    for rule in rows:
+        rank = (rule.province_code != NATIONAL, rule.effective_from)
+        current = best.get(rule.code)
+        if current is None or rank > (current.province_code != NATIONAL, current.effective_from):
+            best[rule.code] = rule
+    return sorted(best.values(), key=lambda r: r.code)
+
+
+def _message(rule: ReferralRule, value: Decimal) -> str:
+    label, unit = METRICS.get(rule.metric, (rule.metric, rule.unit))
+    return (
+        f"{rule.description}。本案{label}{value}{unit}，达到{rule.threshold}{unit}的标准"
+        f"（{rule.citation}）。仅为移送建议，是否移送公安机关由人工审查决定。"
+    )
+
+
+async def screen_case(
+    session: AsyncSession,
+    case: Case,
+    *,
+    province_code: str,
+    as_of: date | None = None,
+) -> list[ReferralSuggestion]:
+    """Screen ``case`` against the rules in force on ``as_of`` (default: today in China).
+
+    Writes a suggestion per matching rule, supersedes suggestions that no longer match (or
+    whose value changed), and returns the current suggestions. Never refers anything.
+    """
+    day = as_of or _today()
+    ref = case.act_date or day
+    metrics = case_metrics(case)
+    now = utcnow()
+    matches: dict[uuid.UUID, tuple[ReferralRule, Decimal]] = {}
+    for rule in await rules_in_force(session, province_code, day):
+        if rule.violation_kind != case.violation_kind:
+            continue
+        value = _value_for(rule, case, metrics, ref)
+        if value is not None and value >= rule.threshold:
+            matches[rule.id] = (rule, value)
+    current = (
+        await session.scalars(
+            select(ReferralSuggestion).where(
+                ReferralSuggestion.case_id == case.id, ReferralSuggestion.superseded_at.is_(None)
+            )
+        )
+    ).all()
+    kept: list[ReferralSuggestion] = []
+    for row in current:
+        match = matches.get(row.rule_id)
+        if match is not None and match[1] == row.value:
+            kept.append(row)
+            del matches[row.rule_id]
+        else:
+            row.superseded_at = now
+    await session.flush()  # the partial unique index allows one current row per rule
+    for rule, value in matches.values():
+        row = ReferralSuggestion(
+            county_id=case.county_id,
+            case_id=case.id,
+            rule_id=rule.id,
+            rule_code=rule.code,
+            crime=rule.crime,
+            level=rule.level,
+            metric=rule.metric,
+            value=value,
+            threshold=rule.threshold,
+            unit=rule.unit,
+            citation=rule.citation,
+            message=_message(rule, value),
+            created_at=now,
+        )
+        session.add(row)
+        kept.append(row)
+    case.screened_at = now
+    await session.flush()
+    return sorted(kept, key=lambda r: r.rule_code)
+
+
+# -- the rule table ------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class RuleInput:
+    """A provincial rule (or a new version of one): the caller's province, from a date."""
+
+    code: str
+    violation_kind: str
+    crime: str
+    article: str
+    metric: str
+    threshold: Decimal
+    unit: str
+    citation: str
+    effective_from: date
+    effective_to: date | None = None
+    level: str = "threshold"
+    condition: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RuleView:
+    id: uuid.UUID
+    province_code: str
+    code: str
+    violation_kind: str
+    crime: str
+    article: str
+    level: str
+    metric: str
+    threshold: Decimal
+    unit: str
+    condition: dict[str, Any]
+    citation: str
+    description: str
+    effective_from: date
+    effective_to: date | None
+
+    @classmethod
+    def from_row(cls, row: ReferralRule) -> RuleView:
+        return cls(
+            id=row.id,
+            province_code=row.province_code,
+            code=row.code,
+            violation_kind=row.violation_kind,
+            crime=row.crime,
+            article=row.article,
+            level=row.level,
+            metric=row.metric,
+            threshold=row.threshold,
+            unit=row.unit,
+            condition=dict(row.condition or {}),
+            citation=row.citation,
+            description=row.description,
+            effective_from=row.effective_from,
+            effective_to=row.effective_to,
+        )
+
+
+def _check_condition(condition: Mapping[str, Any], metric: str) -> dict[str, Any]:
+    allowed = {"special_area", "penalties", "penalty_kind", "within_years"}
+    unknown = set(condition) - allowed
+    if unknown:
+        raise InvalidRuleError(f"unknown condition keys: {sorted(unknown)}", field="condition")
+    out = dict(condition)
+    kinds = {k.value for k in PenaltyKind}
+    penalties = out.get("penalties")
+    if penalties is not None and (
+        not isinstance(penalties, Mapping)
+        or penalties.get("kind") not in kinds
+        or not isinstance(penalties.get("within_years"), int)
+        or not isinstance(penalties.get("at_least"), int)
+    ):
+        msg = "penalties needs kind, within_years and at_least"
+        raise InvalidRuleError(msg, field="condition.penalties")
+    if metric == "prior_penalties" and (
+        out.get("penalty_kind") not in kinds or not isinstance(out.get("within_years"), int)
+    ):
+        msg = "the prior_penalties metric needs penalty_kind and within_years"
+        raise InvalidRuleError(msg, field="condition")
+    return out
+
+
+async def _county_province(session: AsyncSession, principal: Principal) -> str:
+    code = await session.scalar(
+        select(County.province_code).where(County.id == principal.county_id)
+    )
+    return str(code or "")
+
+
+async def add_rule(session: AsyncSession, principal: Principal, data: RuleInput) -> RuleView:
+    """Add a rule for the caller's province (admins). Existing cases are not re-screened
+    until they change; a rule whose date has not come matches nothing until then."""
+    require_role(principal, Role.ADMIN, action="set referral thresholds")
+    try:
+        ViolationKind(data.violation_kind)
+    except ValueError as exc:
+        raise InvalidRuleError("unknown violation kind", field="violation_kind") from exc
+    if data.metric not in METRICS:
+        raise InvalidRuleError(f"unknown metric {data.metric[:40]!r}", field="metric")
+    if data.unit not in _UNITS or data.level not in ("threshold", "especially_serious"):
+        raise InvalidRuleError("unit or level is not known", field="unit")
+    threshold = Decimal(data.threshold)
+    if not threshold.is_finite() or threshold < 0:
+        raise InvalidRuleError("threshold must be at least 0", field="threshold")
+    if data.effective_to is not None and data.effective_to <= data.effective_from:
+        raise InvalidRuleError("effective_to must be after effective_from", field="effective_to")
+    if not data.code.strip() or not data.citation.strip():
+        raise InvalidRuleError("a rule needs a code and a citation", field="code")
+    row = ReferralRule(
+        province_code=await _county_province(session, principal),
+        code=data.code.strip()[:60],
+        violation_kind=data.violation_kind,
+        crime=data.crime[:100],
+        article=data.article[:60],
+        level=data.level,
+        metric=data.metric,
+        threshold=threshold.quantize(_CENT),
+        unit=data.unit,
+        condition=_check_condition(data.condition, data.metric),
+        citation=data.citation,
+        description=data.description,
+        effective_from=data.effective_from,
+        effective_to=data.effective_to,
+    )
+    session.add(row)
+    await session.flush()
+    return RuleView.from_row(row)
+
+
+async def list_rules(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    as_of: date | None = None,
+    codes: Sequence[str] | None = None,
+) -> list[RuleView]:
+    """The rules that apply to the caller's province on ``as_of`` (default today)."""
+    province = await _county_province(session, principal)
+    rules = await rules_in_force(session, province, as_of or _today())
+    if codes is not None:
+        rules = [r for r in rules if r.code in set(codes)]
+    return [RuleView.from_row(r) for r in rules]
