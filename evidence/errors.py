@@ -16,9 +16,10 @@
                                                                (``missing_parts`` lists them)
     InvalidInputError (422)
     ├── InvalidUploadError            invalid_upload           plus specific codes:
-    │                                 invalid_sha256, invalid_md5, invalid_size,
+    │                                 invalid_id, invalid_sha256, invalid_md5, invalid_size,
     │                                 invalid_part_size, invalid_part_md5s,
-    │                                 invalid_coordinates, invalid_heading, invalid_time
+    │                                 invalid_coordinates, invalid_heading, invalid_time,
+    │                                 invalid_view_type, invalid_text, invalid_cursor
     ├── UnsupportedMediaTypeError     unsupported_media_type   declared type not accepted
     ├── UploadTooLargeError           upload_too_large         over the photo/video limit
     ├── FileEmptyError                file_empty               zero bytes
