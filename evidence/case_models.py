@@ -226,7 +226,7 @@ class CaseEvent(UuidPk, CountyOwned, Base):
     referral_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("referrals.id", ondelete="RESTRICT"), index=True
     )
-    kind: Mapped[str] = mapped_column(String(30))
+    kind: Mapped[str] = mapped_column(String(40))
     at: Mapped[datetime] = mapped_column(default=utcnow)
     actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import string
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from infra.migrate import Migrator
 from infra.objectstore import S3ObjectStore
 from infra.scope import Principal, Role
 from infra.settings import Settings
+from patrol.field_models import ContractArea, Finding, PatrolSession
 from patrol.models import County, User
 
 TARGETS = ("0002_geofence", "0003_patrol", "0004_evidence", "0005_cases")
@@ -61,6 +63,7 @@ class World:
     """A county with one principal per role, a second squad officer and an inspector."""
 
     county_id: uuid.UUID
+    province: str
     captain: Principal
     admin: Principal
     squad: Principal
@@ -87,7 +90,21 @@ async def _user(db: AsyncSession, county_id: uuid.UUID, role: Role, name: str) -
     return Principal(user_id=user.id, county_id=county_id, role=role, username=user.username)
 
 
-async def make_world(db: AsyncSession, *, province: str = "43") -> World:
+_PROVINCES: set[str] = set()
+
+
+def _fresh_province() -> str:
+    """A province code of its own (letters, never a real one), so rules added by one test
+    never reach another test's cases."""
+    while True:
+        code = secrets.choice(string.ascii_uppercase) + secrets.choice(string.ascii_uppercase)
+        if code not in _PROVINCES:
+            _PROVINCES.add(code)
+            return code
+
+
+async def make_world(db: AsyncSession, *, province: str | None = None) -> World:
+    province = province or _fresh_province()
     county = County(
         admin_code=f"C{secrets.token_hex(5)}",
         name="案件测试县",
@@ -98,6 +115,7 @@ async def make_world(db: AsyncSession, *, province: str = "43") -> World:
     await db.flush()
     world = World(
         county_id=county.id,
+        province=province,
         captain=await _user(db, county.id, Role.CAPTAIN, "captain"),
         admin=await _user(db, county.id, Role.ADMIN, "admin"),
         squad=await _user(db, county.id, Role.SECURITY_SQUAD, "squad"),
@@ -226,3 +244,40 @@ async def add_evidence(
     )
     await db.commit()
     return evidence_id
+
+
+async def make_finding(db: AsyncSession, world: World) -> uuid.UUID:
+    """A patrol with one finding in the world's county (rows written directly)."""
+    now = datetime.now(UTC)
+    area = ContractArea(
+        county_id=world.county_id,
+        code=f"A{secrets.token_hex(3)}",
+        name="测试片区",
+        grade=1,
+        geom=from_shape(box(LON - 0.1, LAT - 0.1, LON + 0.1, LAT + 0.1), srid=4326),
+        leader_id=world.inspector.user_id,
+    )
+    db.add(area)
+    await db.flush()
+    patrol = PatrolSession(
+        id=uuid7(),
+        county_id=world.county_id,
+        area_id=area.id,
+        inspector_id=world.inspector.user_id,
+        started_at=now,
+    )
+    db.add(patrol)
+    await db.flush()
+    finding = Finding(
+        id=uuid7(),
+        county_id=world.county_id,
+        session_id=patrol.id,
+        reported_by=world.inspector.user_id,
+        found_at=now,
+        project_name="河道采砂点",
+        construction_status="active",
+        geom=WKTElement(f"POINT({LON} {LAT})", srid=4326),
+    )
+    db.add(finding)
+    await db.commit()
+    return finding.id

@@ -722,7 +722,7 @@ def upgrade() -> None:
         "case_events",
         sa.Column("case_id", sa.Uuid(), nullable=False),
         sa.Column("referral_id", sa.Uuid(), nullable=True),
-        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("actor_id", sa.Uuid(), nullable=True),
         sa.Column("details", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
