@@ -44,7 +44,15 @@ from geofence.errors import (
     UnsupportedFileError,
 )
 from geofence.gcj02 import gcj02_to_wgs84, wgs84_to_gcj02
-from geofence.importer import FeatureIssue, ImportProgress, ImportSummary, import_layer
+from geofence.geometry import parse_geojson_geometry
+from geofence.importer import (
+    FeatureIssue,
+    ImportProgress,
+    ImportSummary,
+    import_layer,
+    import_layer_upload,
+    parse_field_map,
+)
 from geofence.layers import (
     FeatureRecord,
     LayerVersionInfo,
@@ -58,6 +66,7 @@ from geofence.mines import (
     RosterMemberInput,
     RosterReport,
     SiteInput,
+    change_site_status,
     create_mine_site,
     get_mine_site,
     list_mine_sites,
@@ -68,10 +77,21 @@ from geofence.mines import (
     set_site_status,
     update_mine_site,
 )
+from geofence.overlay import (
+    M2_PER_MU,
+    ClassArea,
+    OverlayChange,
+    OverlayResult,
+    OverlaySite,
+    overlay_area,
+    to_mu,
+)
 
 __all__ = [
+    "M2_PER_MU",
     "MAX_BATCH_POINTS",
     "CheckResult",
+    "ClassArea",
     "ClosureMethod",
     "CountyNotFoundError",
     "DuplicateSiteCodeError",
@@ -94,6 +114,9 @@ __all__ = [
     "MineSiteNotFoundError",
     "MineStatus",
     "OutsideCountyError",
+    "OverlayChange",
+    "OverlayResult",
+    "OverlaySite",
     "Relation",
     "RosterEntry",
     "RosterMemberInput",
@@ -107,6 +130,7 @@ __all__ = [
     "UnknownLayerKindError",
     "UnsupportedFileError",
     "ZoneKind",
+    "change_site_status",
     "check_location",
     "check_locations",
     "create_mine_site",
@@ -114,14 +138,19 @@ __all__ = [
     "get_layer_version",
     "get_mine_site",
     "import_layer",
+    "import_layer_upload",
     "list_layer_versions",
     "list_mine_sites",
+    "overlay_area",
+    "parse_field_map",
+    "parse_geojson_geometry",
     "read_layer_features",
     "remove_roster_member",
     "retire_mine_site",
     "roster_report",
     "set_roster_member",
     "set_site_status",
+    "to_mu",
     "update_mine_site",
     "wgs84_to_gcj02",
 ]

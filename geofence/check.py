@@ -330,9 +330,7 @@ def _assemble(
 
 
 def _refs(index: CountyIndex, kinds: tuple[LayerKind, ...]) -> tuple[LayerRef, ...]:
-    return tuple(
-        LayerRef(k, *index.versions[k]) for k in kinds if k in index.versions
-    )
+    return tuple(LayerRef(k, *index.versions[k]) for k in kinds if k in index.versions)
 
 
 async def check_location(
@@ -426,8 +424,15 @@ async def _check(
     in_lon_l, in_lat_l, out_l = in_lon.tolist(), in_lat.tolist(), outside.tolist()
     return [
         CheckResult(
-            lon_l[i], lat_l[i], acc_l[i], crs_name, in_lon_l[i], in_lat_l[i], tuple(hits[i]),
-            refs, out_l[i],
+            lon_l[i],
+            lat_l[i],
+            acc_l[i],
+            crs_name,
+            in_lon_l[i],
+            in_lat_l[i],
+            tuple(hits[i]),
+            refs,
+            out_l[i],
         )
         for i in range(len(lon_l))
     ]

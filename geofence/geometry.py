@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import shapely
+import shapely.errors
+import shapely.geometry
 from shapely.geometry.base import BaseGeometry
 
 from geofence.errors import InvalidCoordinatesError, InvalidGeometryError
@@ -19,6 +21,8 @@ from geofence.errors import InvalidCoordinatesError, InvalidGeometryError
 __all__ = [
     "MAX_ACCURACY_M",
     "RepairOutcome",
+    "parse_geojson_geometry",
+    "parse_geojson_polygon",
     "repair_polygonal",
     "require_valid_polygon",
     "validate_fix",
@@ -137,3 +141,25 @@ def require_valid_polygon(geom: BaseGeometry | None, *, field: str = "polygon") 
         msg = f"polygon is not valid: {why}"
         raise InvalidGeometryError(msg, field=field, reason=why)
     return geom
+
+
+def parse_geojson_geometry(obj: object, *, field: str = "geometry") -> BaseGeometry:
+    """A Shapely geometry from a GeoJSON geometry object; malformed input names ``field``."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("coordinates"), list | tuple):
+        msg = "expected a GeoJSON geometry with coordinates"
+        raise InvalidGeometryError(msg, field=field, reason="malformed")
+    try:
+        geom: BaseGeometry = shapely.geometry.shape(obj)
+    except (KeyError, TypeError, ValueError, IndexError, shapely.errors.ShapelyError) as exc:
+        msg = f"malformed GeoJSON geometry: {str(exc)[:120]}"
+        raise InvalidGeometryError(msg, field=field, reason="malformed") from exc
+    return geom
+
+
+def parse_geojson_polygon(obj: object, *, field: str = "polygon") -> BaseGeometry:
+    """A valid Polygon or MultiPolygon from a GeoJSON geometry (WGS84), or an error naming it.
+
+    Malformed GeoJSON, non-polygonal, empty, non-finite, out-of-range and self-intersecting
+    geometries raise :class:`InvalidGeometryError` with ``field`` and a ``reason``.
+    """
+    return require_valid_polygon(parse_geojson_geometry(obj, field=field), field=field)

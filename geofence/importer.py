@@ -39,6 +39,7 @@ from geofence.layers import new_layer_version, parse_kinds
 from geofence.mines import write_sites
 from geofence.models import LayerVersion
 from geofence.store import insert_features
+from infra.scope import Principal, Role, require_role
 
 __all__ = [
     "FIELD_DEFAULTS",
@@ -47,6 +48,8 @@ __all__ = [
     "ImportSummary",
     "classify_land",
     "import_layer",
+    "import_layer_upload",
+    "parse_field_map",
 ]
 
 BATCH_SIZE = 5000
@@ -532,6 +535,38 @@ async def import_layer(
         )  # fmt: skip
         version = await session.get_one(LayerVersion, version_id)
     return await _finish(session, version, run, fmt, source_crs)
+
+
+async def import_layer_upload(
+    session: AsyncSession,
+    principal: Principal,
+    path: Path,
+    kind: str,
+    *,
+    source_name: str,
+    crs: str | None = None,
+    field_map: Mapping[str, str] | None = None,
+) -> ImportSummary:
+    """An admin imports an uploaded file (already on local disk) into their county."""
+    require_role(principal, Role.ADMIN, action="import reference layers")
+    return await import_layer(
+        session, principal.county_id, path, kind, crs=crs, field_map=field_map,
+        created_by=principal.user_id, source_name=source_name,
+    )  # fmt: skip
+
+
+def parse_field_map(value: str | None, *, field: str = "field_map") -> dict[str, str]:
+    """Parse ``target=source,target=source`` (e.g. ``source_code=DLBM,source_name=DLMC``)."""
+    out: dict[str, str] = {}
+    for item in (value or "").split(","):
+        if not item.strip():
+            continue
+        target, sep, source = item.partition("=")
+        if not sep or not target.strip() or not source.strip():
+            msg = f"field map entries are target=source, got {item.strip()[:40]!r}"
+            raise InvalidFieldMapError(msg, field=field)
+        out[target.strip()] = source.strip()
+    return out
 
 
 async def _finish(

@@ -31,7 +31,7 @@ from geofence.errors import (
 from geofence.geometry import require_valid_polygon
 from geofence.layers import new_layer_version
 from geofence.models import MineSite, MineSiteRevision, RosterMember
-from infra.scope import Principal, scoped
+from infra.scope import Principal, Role, require_role, scoped
 
 __all__ = [
     "MineSiteInfo",
@@ -39,6 +39,7 @@ __all__ = [
     "RosterMemberInput",
     "RosterReport",
     "SiteInput",
+    "change_site_status",
     "create_mine_site",
     "get_mine_site",
     "list_mine_sites",
@@ -51,6 +52,8 @@ __all__ = [
     "update_mine_site",
 ]
 
+#: Who may change the register and its rosters (reads are open to every role of the county).
+SITE_MANAGERS = (Role.ADMIN, Role.CAPTAIN)
 _PHONE = re.compile(r"^\+?[0-9][0-9 \-]{4,30}$")
 _REVISED = (
     "code", "site_kind", "name", "mineral", "closed_on", "closure_method", "status",
@@ -350,6 +353,7 @@ async def create_mine_site(
     session: AsyncSession, principal: Principal, data: SiteInput
 ) -> MineSiteInfo:
     """Register a closed site; a code already used in the county is a conflict."""
+    require_role(principal, *SITE_MANAGERS, action="register mine sites")
     values = _normalise_site(data)
     taken = await session.scalar(
         select(MineSite.id).where(
@@ -369,6 +373,7 @@ async def update_mine_site(
     session: AsyncSession, principal: Principal, site_id: uuid.UUID, data: SiteInput
 ) -> MineSiteInfo:
     """Replace a site's attributes and geometry (its code may not change to a used one)."""
+    require_role(principal, *SITE_MANAGERS, action="change mine sites")
     row = await _site_row(session, principal, site_id)
     values = _normalise_site(data)
     if values["code"] != row.code:
@@ -410,8 +415,21 @@ async def set_site_status(
     return (await _info(session, [row]))[0]
 
 
+async def change_site_status(
+    session: AsyncSession, principal: Principal, site_id: uuid.UUID, status: str
+) -> MineSiteInfo:
+    """A manager (admin or captain) records a new status by hand.
+
+    :func:`set_site_status` itself has no role rule: a duty check by any roster member moves
+    a site to ``signs_of_reopening`` through it (see ``patrol.duty``).
+    """
+    require_role(principal, *SITE_MANAGERS, action="change a mine site's status")
+    return await set_site_status(session, principal, site_id, status)
+
+
 async def retire_mine_site(session: AsyncSession, principal: Principal, site_id: uuid.UUID) -> None:
     """Take a site off the register (its history and roster stay stored)."""
+    require_role(principal, *SITE_MANAGERS, action="retire mine sites")
     row = await _site_row(session, principal, site_id)
     await _rewrite(session, principal, row, retired=True)
 
@@ -429,6 +447,7 @@ async def set_roster_member(
     session: AsyncSession, principal: Principal, site_id: uuid.UUID, member: RosterMemberInput
 ) -> MineSiteInfo:
     """Give ``member.role`` of the site's roster to a user or an external contact."""
+    require_role(principal, *SITE_MANAGERS, action="manage five-to-one rosters")
     row = await _site_row(session, principal, site_id)
     role = RosterRole(_enum(RosterRole, member.role, "role"))
     name, phone = member.contact_name.strip(), member.contact_phone.strip()
@@ -463,6 +482,7 @@ async def remove_roster_member(
     session: AsyncSession, principal: Principal, site_id: uuid.UUID, role: str
 ) -> MineSiteInfo:
     """Vacate one role (the site then reports an incomplete roster)."""
+    require_role(principal, *SITE_MANAGERS, action="manage five-to-one rosters")
     row = await _site_row(session, principal, site_id)
     value = _enum(RosterRole, role, "role").value
     member = await session.scalar(

@@ -54,9 +54,7 @@ def _geog_index(table: str) -> Index:
 
 
 def _version_fk() -> Mapped[uuid.UUID]:
-    return mapped_column(
-        ForeignKey("geofence_layer_versions.id", ondelete="RESTRICT"), index=True
-    )
+    return mapped_column(ForeignKey("geofence_layer_versions.id", ondelete="RESTRICT"), index=True)
 
 
 class LayerVersion(UuidPk, CountyOwned, Base):

@@ -82,13 +82,13 @@ def _raw_write(  # noqa: PLR0917 - mirrors pyogrio.raw.write
 async def test_geojson_import_repairs_and_rejects(
     tmp_path: Path, session: AsyncSession, county_id: uuid.UUID, principal: Principal
 ) -> None:
-    bowtie = {
+    bowtie: dict[str, object] = {
         "type": "Polygon",
         "coordinates": [
             [[112.1, 28.5], [112.101, 28.501], [112.101, 28.5], [112.1, 28.501], [112.1, 28.5]]
         ],
     }
-    line = {
+    line: dict[str, object] = {
         "type": "Polygon",
         "coordinates": [[[112.1, 28.5], [112.101, 28.501], [112.102, 28.502], [112.1, 28.5]]],
     }

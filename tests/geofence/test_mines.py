@@ -1,0 +1,202 @@
+"""Mine-site register and five-to-one rosters: roles, completeness, versions, isolation."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import shapely
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from geofence import (
+    DuplicateSiteCodeError,
+    InvalidGeometryError,
+    InvalidRosterError,
+    LayerVersionNotFoundError,
+    MineSiteNotFoundError,
+    RosterMemberInput,
+    SiteInput,
+    change_site_status,
+    create_mine_site,
+    get_layer_version,
+    get_mine_site,
+    list_layer_versions,
+    list_mine_sites,
+    read_layer_features,
+    remove_roster_member,
+    roster_report,
+    set_roster_member,
+    update_mine_site,
+)
+from infra.errors import PermissionDeniedError
+from infra.scope import Principal, Role
+from tests.geofence.conftest import make_county, make_user
+
+PIT = shapely.box(112.15, 28.55, 112.152, 28.552)
+
+
+def _contact(role: str, phone: str = "13800000000") -> RosterMemberInput:
+    return RosterMemberInput(role=role, contact_name="王五", contact_phone=phone)
+
+
+async def _other(session: AsyncSession, role: Role, county_id: uuid.UUID) -> Principal:
+    user_id = await make_user(session, county_id, role.value)
+    return Principal(user_id=user_id, county_id=county_id, role=role, username="x")
+
+
+async def test_roster_completeness_and_duty_defaults(
+    session: AsyncSession, principal: Principal, county_id: uuid.UUID
+) -> None:
+    site = await create_mine_site(
+        session, principal, SiteInput(code="KS-1", name="石场", geometry=PIT)
+    )
+    assert site.missing_roles and not site.roster_complete
+    for role in ("township_leader", "safety_officer", "village_liaison_cadre"):
+        site = await set_roster_member(session, principal, site.id, _contact(role))
+    staff = await make_user(session, county_id, "inspector")
+    site = await set_roster_member(
+        session, principal, site.id, RosterMemberInput(role="land_resources_staff", user_id=staff)
+    )
+    assert [r.value for r in site.missing_roles] == ["village_cadre"]
+    site = await set_roster_member(session, principal, site.id, _contact("village_cadre"))
+    assert site.roster_complete
+    by_role = {m.role.value: m for m in site.roster}
+    assert by_role["village_cadre"].duty_period == "daily"
+    assert by_role["township_leader"].duty_period == "monthly"
+    assert by_role["land_resources_staff"].user_id == staff
+
+    # reassigning a role replaces the holder; vacating it makes the roster incomplete again
+    new_cadre = RosterMemberInput(
+        role="village_cadre",
+        contact_name="赵六",
+        contact_phone="+86 139-0000-0002",
+        duty_period="weekly",
+        duty_checks=3,
+    )
+    site = await set_roster_member(session, principal, site.id, new_cadre)
+    cadre = next(m for m in site.roster if m.role == "village_cadre")
+    assert (cadre.contact_name, cadre.duty_period, cadre.duty_checks) == ("赵六", "weekly", 3)
+    site = await remove_roster_member(session, principal, site.id, "safety_officer")
+    assert [r.value for r in site.missing_roles] == ["safety_officer"]
+    await create_mine_site(
+        session, principal,
+        SiteInput(code="CB-1", name="采金船", site_kind="dredging_boat",
+                  closure_method="hauled_ashore", geometry=shapely.Point(112.2, 28.45)),
+    )  # fmt: skip
+    report = await roster_report(session, principal)
+    assert (report.total_sites, report.complete) == (2, 0)
+    assert {s.code for s in report.incomplete} == {"KS-1", "CB-1"}
+    incomplete = await list_mine_sites(session, principal, incomplete_only=True)
+    assert len(incomplete) == 2
+    boats = await list_mine_sites(session, principal, site_kind="dredging_boat")
+    assert [b.code for b in boats] == ["CB-1"]
+
+
+@pytest.mark.parametrize(
+    ("member", "field"),
+    [
+        (RosterMemberInput(role="boss", contact_name="x", contact_phone="13800000000"), "role"),
+        (RosterMemberInput(role="village_cadre"), "contact_name"),
+        (RosterMemberInput(role="village_cadre", contact_name="x"), "contact_phone"),
+        (
+            RosterMemberInput(role="village_cadre", contact_name="x", contact_phone="call me"),
+            "contact_phone",
+        ),
+        (
+            RosterMemberInput(
+                role="village_cadre", contact_name="x", contact_phone="13800000000", duty_checks=0
+            ),
+            "duty_checks",
+        ),
+        (RosterMemberInput(role="village_cadre", user_id=uuid.uuid4()), "user_id"),
+    ],
+)
+async def test_bad_roster_members(
+    session: AsyncSession, principal: Principal, member: RosterMemberInput, field: str
+) -> None:
+    site = await create_mine_site(
+        session, principal, SiteInput(code="KS-2", name="矿", geometry=PIT)
+    )
+    with pytest.raises(InvalidRosterError) as err:
+        await set_roster_member(session, principal, site.id, member)
+    assert err.value.field == field
+
+
+async def test_roles_and_bad_sites(
+    session: AsyncSession, principal: Principal, county_id: uuid.UUID
+) -> None:
+    inspector = await _other(session, Role.INSPECTOR, county_id)
+    captain = await _other(session, Role.CAPTAIN, county_id)
+    with pytest.raises(PermissionDeniedError):
+        await create_mine_site(session, inspector, SiteInput(code="A", name="a", geometry=PIT))
+    site = await create_mine_site(session, captain, SiteInput(code="A", name="a", geometry=PIT))
+    with pytest.raises(PermissionDeniedError):
+        await set_roster_member(session, inspector, site.id, _contact("village_cadre"))
+    with pytest.raises(PermissionDeniedError):
+        await change_site_status(session, inspector, site.id, "reopened")
+    assert (await get_mine_site(session, inspector, site.id)).code == "A"
+    with pytest.raises(DuplicateSiteCodeError):
+        await create_mine_site(session, captain, SiteInput(code="A", name="b", geometry=PIT))
+    bowtie = shapely.Polygon([(112.1, 28.5), (112.11, 28.51), (112.11, 28.5), (112.1, 28.51)])
+    with pytest.raises(InvalidGeometryError) as err:
+        await create_mine_site(session, captain, SiteInput(code="B", name="b", geometry=bowtie))
+    assert err.value.field == "geometry"
+    boat = SiteInput(code="C", name="c", site_kind="dredging_boat", geometry=PIT)
+    with pytest.raises(InvalidGeometryError):
+        await create_mine_site(session, captain, boat)
+    with pytest.raises(InvalidGeometryError):
+        await create_mine_site(
+            session, captain, SiteInput(code="D", name="d", geometry=shapely.Point(112.1, 95))
+        )
+
+
+async def test_old_register_versions_stay_readable(
+    session: AsyncSession, principal: Principal
+) -> None:
+    site = await create_mine_site(
+        session, principal, SiteInput(code="KS-3", name="旧名", geometry=PIT)
+    )
+    await change_site_status(session, principal, site.id, "signs_of_reopening")
+    moved = shapely.box(112.16, 28.56, 112.161, 28.561)
+    await update_mine_site(
+        session, principal, site.id,
+        SiteInput(code="KS-3", name="新名", geometry=moved, status="remediated"),
+    )  # fmt: skip
+    await session.commit()
+    versions = await list_layer_versions(session, principal, kind="mine_sites")
+    assert [v.version_no for v in versions] == [3, 2, 1]
+    states = []
+    for v in reversed(versions):
+        [feature] = await read_layer_features(session, principal, v.id)
+        assert feature.id == site.id
+        states.append((feature.properties["name"], feature.properties["status"]))
+    assert states == [("旧名", "closed"), ("旧名", "signs_of_reopening"), ("新名", "remediated")]
+    [first] = await read_layer_features(session, principal, versions[-1].id)
+    assert first.geometry.equals(PIT)
+    current = await get_mine_site(session, principal, site.id)
+    assert current.geometry.equals(moved) and current.status == "remediated"
+
+
+async def test_another_countys_sites_and_versions_are_not_found(
+    session_factory: async_sessionmaker[AsyncSession], principal: Principal
+) -> None:
+    async with session_factory() as session:
+        site = await create_mine_site(
+            session, principal, SiteInput(code="KS-4", name="矿", geometry=PIT)
+        )
+        other_county = await make_county(session, shapely.box(100.0, 30.0, 100.3, 30.3))
+        stranger = await _other(session, Role.ADMIN, other_county)
+        await session.commit()
+    async with session_factory() as session:
+        with pytest.raises(MineSiteNotFoundError):
+            await get_mine_site(session, stranger, site.id)
+        with pytest.raises(MineSiteNotFoundError):
+            await set_roster_member(session, stranger, site.id, _contact("village_cadre"))
+        with pytest.raises(MineSiteNotFoundError):
+            await change_site_status(session, stranger, site.id, "reopened")
+        with pytest.raises(LayerVersionNotFoundError):
+            await get_layer_version(session, stranger, site.layer_version_id)
+        with pytest.raises(LayerVersionNotFoundError):
+            await read_layer_features(session, stranger, site.layer_version_id)
+        assert await list_mine_sites(session, stranger) == []
+        assert (await get_mine_site(session, principal, site.id)).status == "closed"
