@@ -16,6 +16,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from api.auth import TokenMinter, build_jwt_auth
 from api.controllers.admin import TownshipController, UserController, VillageController
 from api.controllers.auth import AuthController, MeController
+from api.controllers.geofence import GeofenceController, LayerController, MineSiteController
 from api.controllers.system import SystemController
 from api.deps import DEPENDENCIES
 from api.middleware import RequestIdMiddleware
@@ -34,6 +35,9 @@ API_V1_HANDLERS: list[Any] = [
     UserController,
     TownshipController,
     VillageController,
+    GeofenceController,
+    LayerController,
+    MineSiteController,
 ]
 
 

@@ -18,6 +18,7 @@ from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from geofence import SiteInput, create_mine_site, parse_geojson_geometry
 from infra.scope import Role
 from patrol.accounts import AccountService
 from patrol.org import OrgService
@@ -36,7 +37,7 @@ _SQUARE = {
 
 async def _resources(
     b: CountyFixture, factory: async_sessionmaker[AsyncSession], settings: Any
-) -> dict[str, uuid.UUID]:
+) -> dict[str, uuid.UUID | str]:
     """One county-B resource per path parameter name."""
     admin = b.principal(Role.ADMIN)
     async with factory() as session:
@@ -50,12 +51,20 @@ async def _resources(
         device = await AccountService(session, settings.auth).register_device(
             b.principal(Role.INSPECTOR), "B phone"
         )
+        site = await create_mine_site(
+            session,
+            admin,
+            SiteInput(code="B-KS", name="B矿", geometry=parse_geojson_geometry(_SQUARE)),
+        )
         await session.commit()
     return {
         "user_id": b.users[Role.INSPECTOR].id,
         "township_id": town.id,
         "village_id": village.id,
         "device_id": device.id,
+        "site_id": site.id,
+        "version_id": site.layer_version_id,
+        "role": "village_cadre",
     }
 
 

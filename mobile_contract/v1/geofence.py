@@ -1,0 +1,401 @@
+"""Reference layers: location checks, overlay, layer versions, closed-mine sites and rosters.
+
+Positions are WGS84 longitude/latitude unless a request says ``crs: gcj02`` (Chinese map
+SDKs); the server converts. Areas are m² with the same figure in mu (1 mu = 666.67 m²).
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any
+
+import msgspec
+
+from mobile_contract.v1.common import GeoJsonGeometry
+
+__all__ = [
+    "AreaFigure",
+    "CheckLocationRequest",
+    "CheckLocationsRequest",
+    "CheckLocationsResult",
+    "CheckResult",
+    "ClassArea",
+    "ClosureMethodName",
+    "CoordinateSystem",
+    "CurrentUse",
+    "DutyPeriodName",
+    "FeatureHit",
+    "FeatureIssue",
+    "Fix",
+    "ImportSummary",
+    "LandClassName",
+    "LayerFeature",
+    "LayerKindName",
+    "LayerRef",
+    "LayerVersion",
+    "LayerVersionDetail",
+    "MineSite",
+    "MineSiteCreate",
+    "MineSiteStatusChange",
+    "MineStatusName",
+    "OverlayChange",
+    "OverlayRequest",
+    "OverlayResult",
+    "OverlaySite",
+    "Planning",
+    "PointResult",
+    "RelationName",
+    "RosterMember",
+    "RosterMemberSet",
+    "RosterReport",
+    "RosterRoleName",
+    "SiteKindName",
+    "SiteState",
+    "ZoneArea",
+]
+
+MAX_BATCH_POINTS = 10_000
+
+Lon = Annotated[float, msgspec.Meta(ge=-180.0, le=180.0, description="longitude, degrees")]
+Lat = Annotated[float, msgspec.Meta(ge=-90.0, le=90.0, description="latitude, degrees")]
+Accuracy = Annotated[
+    float, msgspec.Meta(ge=0.0, le=10_000.0, description="GPS accuracy radius, metres")
+]
+SiteCode = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+Phone = Annotated[str, msgspec.Meta(max_length=32)]
+
+
+class CoordinateSystem(enum.StrEnum):
+    WGS84 = "wgs84"  # GNSS (also CGCS2000, the same to centimetres)
+    GCJ02 = "gcj02"  # Chinese map SDKs (AMap, Tencent)
+
+
+class LayerKindName(enum.StrEnum):
+    PARCELS = "parcels"
+    PLANNING_ZONES = "planning_zones"
+    MINE_SITES = "mine_sites"
+    CHANGE_POLYGONS = "change_polygons"
+
+
+class LandClassName(enum.StrEnum):
+    PERMANENT_BASIC_FARMLAND = "permanent_basic_farmland"
+    CULTIVATED = "cultivated"
+    OTHER_FARMLAND = "other_farmland"
+    CONSTRUCTION_APPROVED = "construction_approved"
+    CONSTRUCTION_UNAPPROVED = "construction_unapproved"
+    UNUSED = "unused"
+    OTHER = "other"
+
+
+class RelationName(enum.StrEnum):
+    INSIDE = "inside"
+    BOUNDARY = "boundary"
+    NEAR = "near"
+
+
+class SiteKindName(enum.StrEnum):
+    MINE = "mine"
+    DREDGING_BOAT = "dredging_boat"
+
+
+class MineStatusName(enum.StrEnum):
+    CLOSED = "closed"
+    SIGNS_OF_REOPENING = "signs_of_reopening"
+    REOPENED = "reopened"
+    REMEDIATED = "remediated"
+
+
+class ClosureMethodName(enum.StrEnum):
+    SEALED = "sealed"
+    DEMOLISHED = "demolished"
+    EQUIPMENT_REMOVED = "equipment_removed"
+    HAULED_ASHORE = "hauled_ashore"
+    STRIPPED = "stripped"
+    SOLD_AWAY = "sold_away"
+    OTHER = "other"
+
+
+class RosterRoleName(enum.StrEnum):
+    TOWNSHIP_LEADER = "township_leader"
+    SAFETY_OFFICER = "safety_officer"
+    VILLAGE_LIAISON_CADRE = "village_liaison_cadre"
+    LAND_RESOURCES_STAFF = "land_resources_staff"
+    VILLAGE_CADRE = "village_cadre"
+
+
+class DutyPeriodName(enum.StrEnum):
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+
+
+# -- location checks ------------------------------------------------------------------------
+
+
+class CheckLocationRequest(msgspec.Struct, kw_only=True, rename="camel"):
+    lon: Lon
+    lat: Lat
+    accuracy_m: Accuracy
+    crs: CoordinateSystem = CoordinateSystem.WGS84
+    kinds: list[LayerKindName] | None = None
+
+
+class Fix(msgspec.Struct, kw_only=True, rename="camel"):
+    lon: Lon
+    lat: Lat
+    accuracy_m: Accuracy
+
+
+class CheckLocationsRequest(msgspec.Struct, kw_only=True, rename="camel"):
+    points: Annotated[list[Fix], msgspec.Meta(max_length=MAX_BATCH_POINTS)]
+    crs: CoordinateSystem = CoordinateSystem.WGS84
+    kinds: list[LayerKindName] | None = None
+
+
+class RosterMember(msgspec.Struct, kw_only=True, rename="camel"):
+    role: RosterRoleName
+    user_id: uuid.UUID | None = None
+    contact_name: str
+    contact_phone: str
+    duty_period: DutyPeriodName
+    duty_checks: int
+
+
+class SiteState(msgspec.Struct, kw_only=True, rename="camel"):
+    status: MineStatusName
+    roster: list[RosterMember]
+    missing_roles: list[RosterRoleName]
+    roster_complete: bool
+
+
+class FeatureHit(msgspec.Struct, kw_only=True, rename="camel"):
+    kind: LayerKindName
+    feature_id: uuid.UUID
+    layer_version_id: uuid.UUID
+    relation: RelationName
+    distance_m: float
+    edge_distance_m: float | None = None
+    land_class: LandClassName | None = None
+    attributes: dict[str, Any]
+    site: SiteState | None = None
+
+
+class LayerRef(msgspec.Struct, kw_only=True, rename="camel"):
+    kind: LayerKindName
+    version_id: uuid.UUID
+    version_no: int
+
+
+class CheckResult(msgspec.Struct, kw_only=True, rename="camel"):
+    """Every feature within the accuracy circle, nearest first, and the versions used."""
+
+    lon: float
+    lat: float
+    accuracy_m: float
+    crs: CoordinateSystem
+    input_lon: float
+    input_lat: float
+    features: list[FeatureHit]
+    layer_versions: list[LayerRef]
+
+
+class PointResult(msgspec.Struct, kw_only=True, rename="camel"):
+    """The answer for ``points[index]``; far outside the county it is empty and flagged."""
+
+    index: int
+    lon: float
+    lat: float
+    outside_county: bool
+    features: list[FeatureHit]
+
+
+class CheckLocationsResult(msgspec.Struct, kw_only=True, rename="camel"):
+    results: list[PointResult]
+    layer_versions: list[LayerRef]
+
+
+# -- overlay -------------------------------------------------------------------------------
+
+
+class OverlayRequest(msgspec.Struct, kw_only=True, rename="camel"):
+    polygon: GeoJsonGeometry
+
+
+class AreaFigure(msgspec.Struct, kw_only=True, rename="camel"):
+    """An area in m² and mu; both null when it cannot be known (e.g. no planning layer)."""
+
+    m2: float | None = None
+    mu: float | None = None
+
+
+class ClassArea(msgspec.Struct, kw_only=True, rename="camel"):
+    land_class: LandClassName
+    area_m2: float
+    area_mu: float
+    parcels: int
+
+
+class CurrentUse(msgspec.Struct, kw_only=True, rename="camel"):
+    farmland: AreaFigure
+    cultivated: AreaFigure
+    permanent_basic_farmland: AreaFigure
+    construction: AreaFigure
+    construction_approved: AreaFigure
+    unused: AreaFigure
+
+
+class ZoneArea(msgspec.Struct, kw_only=True, rename="camel"):
+    zone_kind: str
+    area: AreaFigure
+
+
+class Planning(msgspec.Struct, kw_only=True, rename="camel"):
+    """Conforming: inside zones that permit construction; the rest does not conform."""
+
+    conforming: AreaFigure
+    not_conforming: AreaFigure
+    not_conforming_basic_farmland: AreaFigure
+    not_conforming_ecological: AreaFigure
+    zones: list[ZoneArea]
+
+
+class OverlaySite(msgspec.Struct, kw_only=True, rename="camel"):
+    site_id: uuid.UUID
+    code: str
+    name: str
+    site_kind: SiteKindName
+    status: MineStatusName
+    overlap_m2: float
+    overlap_mu: float
+
+
+class OverlayChange(msgspec.Struct, kw_only=True, rename="camel"):
+    feature_id: uuid.UUID
+    monitoring_no: str
+    batch_year: int
+    batch_quarter: int
+    overlap_m2: float
+    overlap_mu: float
+
+
+class OverlayResult(msgspec.Struct, kw_only=True, rename="camel"):
+    area_m2: float
+    area_mu: float
+    land_classes: list[ClassArea]
+    unmapped: AreaFigure
+    current_use: CurrentUse
+    planning: Planning
+    mine_sites: list[OverlaySite]
+    change_polygons: list[OverlayChange]
+    layer_versions: list[LayerRef]
+
+
+# -- layers --------------------------------------------------------------------------------
+
+
+class FeatureIssue(msgspec.Struct, kw_only=True, rename="camel"):
+    feature: int
+    reason: str
+
+
+class ImportSummary(msgspec.Struct, kw_only=True, rename="camel"):
+    layer_version_id: uuid.UUID
+    kind: LayerKindName
+    version_no: int
+    source_format: str
+    source_crs: str
+    read: int
+    stored: int
+    repaired: int
+    rejected: int
+    repairs: list[FeatureIssue]
+    rejections: list[FeatureIssue]
+
+
+class LayerVersion(msgspec.Struct, kw_only=True, rename="camel"):
+    id: uuid.UUID
+    kind: LayerKindName
+    version_no: int
+    source_name: str
+    source_format: str
+    source_crs: str
+    read: int
+    stored: int
+    repaired: int
+    rejected: int
+    note: str
+    created_by: uuid.UUID | None = None
+    created_at: datetime
+
+
+class LayerVersionDetail(msgspec.Struct, kw_only=True, rename="camel"):
+    version: LayerVersion
+    repairs: list[FeatureIssue]
+    rejections: list[FeatureIssue]
+    report_truncated: bool
+
+
+class LayerFeature(msgspec.Struct, kw_only=True, rename="camel"):
+    id: uuid.UUID
+    feature_no: int
+    properties: dict[str, Any]
+    geometry: GeoJsonGeometry
+
+
+# -- mine sites ------------------------------------------------------------------------------
+
+
+class MineSiteCreate(msgspec.Struct, kw_only=True, rename="camel"):
+    """A site to register, or the full new state of one (``UpdateMineSite``)."""
+
+    code: SiteCode
+    name: Name
+    geometry: GeoJsonGeometry
+    site_kind: SiteKindName = SiteKindName.MINE
+    mineral: Annotated[str, msgspec.Meta(max_length=50)] = ""
+    closed_on: date | None = None
+    closure_method: ClosureMethodName = ClosureMethodName.SEALED
+    status: MineStatusName = MineStatusName.CLOSED
+    signboard: bool = False
+    signboard_text: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+
+
+class MineSiteStatusChange(msgspec.Struct, kw_only=True, rename="camel"):
+    status: MineStatusName
+
+
+class RosterMemberSet(msgspec.Struct, kw_only=True, rename="camel"):
+    """A user of the county (``userId``), or an external contact with name and phone."""
+
+    user_id: uuid.UUID | None = None
+    contact_name: Annotated[str, msgspec.Meta(max_length=100)] = ""
+    contact_phone: Phone = ""
+    duty_period: DutyPeriodName | None = None
+    duty_checks: Annotated[int, msgspec.Meta(ge=1, le=100)] | None = None
+
+
+class MineSite(msgspec.Struct, kw_only=True, rename="camel"):
+    id: uuid.UUID
+    code: str
+    site_kind: SiteKindName
+    name: str
+    mineral: str
+    closed_on: date | None = None
+    closure_method: ClosureMethodName
+    status: MineStatusName
+    signboard: bool
+    signboard_text: str
+    geometry: GeoJsonGeometry
+    layer_version_id: uuid.UUID
+    roster: list[RosterMember]
+    missing_roles: list[RosterRoleName]
+    roster_complete: bool
+
+
+class RosterReport(msgspec.Struct, kw_only=True, rename="camel"):
+    total_sites: int
+    complete: int
+    incomplete: list[MineSite]
