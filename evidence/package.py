@@ -1,0 +1,853 @@
+"""Verifiable evidence packages for criminal referrals: export as a streamed ZIP, and verify.
+
+Layout of a package (ZIP, stored, ZIP64 when needed)::
+
+    originals/<evidence id>.<ext>   the originals, byte for byte as accepted
+    thumbs/<evidence id>.jpg        thumbnails, where made (for the evidence sheet)
+    evidence.geojson                evidence locations (points, accuracy, time, producer)
+    case.geojson                    the case: located point and surveyed polygon
+    evidence-sheet.html             print-ready evidence sheet (A4), captions and hashes
+    manifest.json                   ids, SHA-256, sizes, capture metadata, producer, object to
+                                    be proved, custody entries, and every file's hash
+    manifest.sig                    HMAC-SHA256 of manifest.json under the package key
+
+Export (:func:`export_referral_package`) does every database read and write up front — the
+custody entries of the export, the ``case_packages`` row — in the caller's transaction, then
+returns a :class:`ReferralPackage` whose chunks come from the object store only, so a web
+response can stream it after the transaction has committed. Memory stays bounded by the
+chunk size; each original is hashed while it streams and a difference from the hash taken at
+intake stops the stream (:class:`PackageSourceMismatchError`).
+
+:func:`verify_package` checks a package file: the signature, every listed file's SHA-256 and
+size, and files missing or added; it returns a :class:`PackageReport` listing every problem.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import html
+import json
+import uuid
+import zipfile
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from evidence.case_errors import (
+    CaseHasNoEvidenceError,
+    PackageSigningKeyMissingError,
+    PackageSourceMismatchError,
+    PackageTamperedError,
+    ReferralNotFoundError,
+)
+from evidence.case_models import Case, CasePackage, Referral
+from evidence.cases import case_evidence_ids, get_case, load_case, m2_to_mu, record_event
+from evidence.custody import CustodyAction, CustodyLog, chain_head
+from evidence.models import CustodyEntry, Derivative, Evidence, Upload
+from infra.ids import uuid7
+from infra.objectstore import ObjectStore
+from infra.scope import Principal, Role, require_role
+from patrol.models import County, User
+
+__all__ = [
+    "FORMAT",
+    "MANIFEST",
+    "SIGNATURE",
+    "PackageProblem",
+    "PackageReport",
+    "ReferralPackage",
+    "export_referral_package",
+    "sign_manifest",
+    "verify_package",
+]
+
+FORMAT = "patrol-referral-package/1"
+MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"
+_CHUNK = 1024 * 1024
+_MAX_MANIFEST = 64 * 1024 * 1024
+_ZIP64_AT = 1 << 31
+_EXPORTERS = (Role.SECURITY_SQUAD, Role.CAPTAIN, Role.ADMIN)
+_CHINA = timezone(timedelta(hours=8))
+_EXTENSIONS = {
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/heic": "heic",
+    "image/heif": "heif",
+    "image/webp": "webp",
+    "video/mp4": "mp4",
+    "video/quicktime": "mov",
+    "video/3gpp": "3gp",
+}
+
+
+def sign_manifest(manifest: bytes, key: str) -> str:
+    """HMAC-SHA256 (hex) of the manifest bytes under the package signing key."""
+    return hmac.new(key.encode("utf-8"), manifest, hashlib.sha256).hexdigest()
+
+
+def _key_id(key: str) -> str:
+    """Names the key without revealing it (first 16 hex of SHA-256 of a derived value)."""
+    return hashlib.sha256(b"patrol-package-key-id:" + key.encode("utf-8")).hexdigest()[:16]
+
+
+# -- the stream ----------------------------------------------------------------------------------
+class _Sink:
+    """A write-only, unseekable file for :mod:`zipfile`; bytes are taken out as they come."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def write(self, data: bytes) -> int:
+        self._buf += data
+        return len(data)
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    @property
+    def pending(self) -> int:
+        return len(self._buf)
+
+    def take(self) -> bytes:
+        out = bytes(self._buf)
+        self._buf.clear()
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    path: str
+    size: int
+    sha256: str
+    key: str | None = None  # streamed from the object store
+    data: bytes | None = None  # made here (small)
+
+
+@dataclass(frozen=True, slots=True)
+class _Feed:
+    """Absorbs one streamed original into the ZIP entry, hashing as it goes."""
+
+    out: IO[bytes]
+    digest: Any = field(default_factory=hashlib.sha256)
+
+    def absorb(self, chunk: bytes) -> None:
+        self.digest.update(chunk)
+        self.out.write(chunk)
+
+
+@dataclass(slots=True)
+class ReferralPackage:
+    """An export ready to stream. Iterate it (``async for chunk in package``) exactly once."""
+
+    package_id: uuid.UUID
+    case_id: uuid.UUID
+    case_no: str
+    file_name: str
+    created_at: datetime
+    manifest: dict[str, Any]
+    manifest_bytes: bytes
+    signature: str
+    evidence_count: int
+    originals_bytes: int
+    _entries: list[_Entry]
+    _store: ObjectStore
+    _chunk_size: int = _CHUNK
+
+    @property
+    def manifest_sha256(self) -> str:
+        return hashlib.sha256(self.manifest_bytes).hexdigest()
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self.chunks()
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The ZIP, in chunks of about ``chunk_size`` bytes."""
+        sink = _Sink()
+        stamp = self.created_at.astimezone(_CHINA).timetuple()[:6]
+        with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+            for entry in self._entries:
+                info = zipfile.ZipInfo(entry.path, date_time=stamp)
+                info.compress_type = zipfile.ZIP_STORED
+                info.file_size = entry.size
+                info.external_attr = 0o644 << 16
+                with zf.open(info, "w", force_zip64=entry.size >= _ZIP64_AT) as out:
+                    if entry.data is not None:
+                        out.write(entry.data)
+                    else:
+                        async for piece in self._stream_original(entry, out, sink):
+                            yield piece
+                if sink.pending:
+                    yield sink.take()
+        if sink.pending:
+            yield sink.take()
+
+    async def _stream_original(
+        self, entry: _Entry, out: IO[bytes], sink: _Sink
+    ) -> AsyncIterator[bytes]:
+        assert entry.key is not None
+        feed = _Feed(out)
+        size = 0
+        async for chunk in self._store.aiter_chunks(entry.key, chunk_size=self._chunk_size):
+            size += len(chunk)
+            await asyncio.to_thread(feed.absorb, chunk)
+            if sink.pending >= self._chunk_size:
+                yield sink.take()
+        digest = feed.digest.hexdigest()
+        if size != entry.size or digest != entry.sha256:
+            raise PackageSourceMismatchError(
+                "a stored original no longer matches the hash taken when it was accepted",
+                path=entry.path,
+                expected_sha256=entry.sha256,
+                actual_sha256=digest,
+                expected_size=entry.size,
+                actual_size=size,
+            )
+
+    async def save(self, path: Path) -> int:
+        """Write the package to ``path`` (for the CLI and tests); returns its size."""
+        written = 0
+        with path.open("wb") as handle:
+            async for chunk in self.chunks():
+                handle.write(chunk)
+                written += len(chunk)
+        return written
+
+
+# -- gathering -----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Item:
+    evidence: Evidence
+    upload: Upload
+    producer: User | None
+    thumbnail: Derivative | None
+    path: str
+    custody: list[CustodyEntry]
+
+
+def _ext(media_type: str, kind: str) -> str:
+    return _EXTENSIONS.get(media_type.lower(), "jpg" if kind == "photo" else "bin")
+
+
+def _local(at: datetime | None) -> str:
+    if at is None:
+        return ""
+    return at.astimezone(_CHINA).strftime("%Y-%m-%d %H:%M:%S") + " (UTC+8)"
+
+
+def _heading(item: _Item) -> float | None:
+    if item.upload.heading_deg is not None:
+        return float(item.upload.heading_deg)
+    value = (item.evidence.file_meta or {}).get("direction_deg")
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _custody_json(entry: CustodyEntry) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "action": entry.action,
+        "actor_id": str(entry.actor_id) if entry.actor_id else None,
+        "at": entry.at.astimezone(UTC).isoformat(),
+        "details": entry.details,
+        "prev_hash": entry.prev_hash,
+        "entry_hash": entry.entry_hash,
+    }
+
+
+def _evidence_json(item: _Item) -> dict[str, Any]:
+    ev, up = item.evidence, item.upload
+    return {
+        "id": str(ev.id),
+        "path": item.path,
+        "sha256": ev.sha256,
+        "size": ev.size_bytes,
+        "kind": ev.kind,
+        "media_type": ev.media_type,
+        "file_name": up.file_name,
+        "captured_at": ev.captured_at.astimezone(UTC).isoformat(),
+        "captured_at_source": ev.captured_at_source,
+        "received_at": ev.received_at.astimezone(UTC).isoformat(),
+        "position": {
+            "lon": ev.lon,
+            "lat": ev.lat,
+            "accuracy_m": ev.position_accuracy_m,
+            "source": ev.position_source,
+        },
+        "heading_deg": _heading(item),
+        "device": {
+            "make": (ev.file_meta or {}).get("make"),
+            "model": (ev.file_meta or {}).get("model"),
+        },
+        "file_meta": ev.file_meta,
+        "trust_flags": list(ev.flags or []),
+        "location_check": ev.location_check,
+        "producer": {
+            "user_id": str(up.uploader_id),
+            "name": item.producer.display_name if item.producer else "",
+        },
+        "production_method": f"{ev.kind} taken on a phone and uploaded; original kept unchanged",
+        "caption": up.caption,
+        "proves": up.proves,
+        "view_type": up.view_type,
+        "original_key": ev.original_key,
+        "thumbnail": f"thumbs/{ev.id}.jpg" if item.thumbnail is not None else None,
+        "custody": [_custody_json(e) for e in item.custody],
+    }
+
+
+def _geojson_bytes(obj: Mapping[str, Any]) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
+
+
+def _evidence_geojson(items: Sequence[_Item]) -> bytes:
+    features = [
+        {
+            "type": "Feature",
+            "id": str(i.evidence.id),
+            "geometry": {"type": "Point", "coordinates": [i.evidence.lon, i.evidence.lat]},
+            "properties": {
+                "evidence_id": str(i.evidence.id),
+                "path": i.path,
+                "sha256": i.evidence.sha256,
+                "captured_at": i.evidence.captured_at.astimezone(UTC).isoformat(),
+                "accuracy_m": i.evidence.position_accuracy_m,
+                "position_source": i.evidence.position_source,
+                "heading_deg": _heading(i),
+                "producer": i.producer.display_name if i.producer else "",
+                "caption": i.upload.caption,
+                "proves": i.upload.proves,
+            },
+        }
+        for i in items
+    ]
+    return _geojson_bytes({"type": "FeatureCollection", "features": features})
+
+
+def _case_geojson(case: Mapping[str, Any], surveyed: Mapping[str, Any] | None) -> bytes:
+    props = {"case_id": case["id"], "case_no": case["case_no"], "cause": case["cause"]}
+    features: list[dict[str, Any]] = [
+        {
+            "type": "Feature",
+            "id": "located",
+            "geometry": {"type": "Point", "coordinates": [case["lon"], case["lat"]]},
+            "properties": {**props, "role": "located"},
+        }
+    ]
+    if surveyed is not None:
+        features.append(
+            {
+                "type": "Feature",
+                "id": "surveyed",
+                "geometry": dict(surveyed),
+                "properties": {**props, "role": "surveyed", **case["areas"]},
+            }
+        )
+    return _geojson_bytes({"type": "FeatureCollection", "features": features})
+
+
+_CSS = """
+@page { size: A4; margin: 15mm; }
+body { font-family: "Noto Serif CJK SC", "SimSun", serif; font-size: 10.5pt; color: #000; }
+h1 { font-size: 16pt; text-align: center; margin: 0 0 4mm; }
+table.meta { border-collapse: collapse; width: 100%; margin-bottom: 4mm; }
+table.meta td, table.meta th { border: 1px solid #000; padding: 1.5mm; vertical-align: top; }
+.item { page-break-inside: avoid; break-inside: avoid; margin-bottom: 5mm; }
+.item img { max-width: 80mm; max-height: 60mm; display: block; }
+.hash { font-family: monospace; font-size: 8pt; word-break: break-all; }
+"""
+
+
+def _row(label: str, value: Any) -> str:
+    return f"<tr><th>{html.escape(label)}</th><td>{html.escape(str(value))}</td></tr>"
+
+
+def _sheet(case: Mapping[str, Any], items: Sequence[_Item], package_id: uuid.UUID) -> bytes:
+    parties = "、".join(p["name"] for p in case["parties"]) or "—"
+    head = "".join(
+        [
+            _row("案件编号", case["case_no"]),
+            _row("案由", case["cause"]),
+            _row("当事人", parties),
+            _row(
+                "面积",
+                f"{case['areas']['total_mu']} 亩（耕地 {case['areas']['cultivated_mu']}"
+                f" 亩，永久基本农田 {case['areas']['basic_farmland_mu']} 亩）",
+            ),
+            _row("证据数量", len(items)),
+            _row("证据包编号", package_id),
+        ]
+    )
+    blocks = []
+    for n, item in enumerate(items, start=1):
+        ev, up = item.evidence, item.upload
+        if item.thumbnail is not None:
+            picture = f'<img src="thumbs/{ev.id}.jpg" alt="">'
+        elif ev.kind == "photo":
+            picture = f'<img src="{html.escape(item.path)}" alt="">'
+        else:
+            picture = "<p>（视频，见原始文件）</p>"
+        heading = _heading(item)
+        rows = "".join(
+            [
+                _row("证据编号", ev.id),
+                _row("说明", up.caption or "—"),
+                _row("证明对象", up.proves or "—"),
+                _row("拍摄时间", _local(ev.captured_at)),
+                _row(
+                    "地点",
+                    f"经度 {ev.lon:.6f}，纬度 {ev.lat:.6f}，精度 ±{ev.position_accuracy_m:.0f} 米",
+                ),
+                _row("方位角", "—" if heading is None else f"{heading:.0f}°"),
+                _row(
+                    "制作人", item.producer.display_name if item.producer else str(up.uploader_id)
+                ),
+                _row("制作方法", "手机现场拍摄，原始文件未经编辑"),
+                _row("原始文件", f"{item.path}（{ev.size_bytes} 字节）"),
+            ]
+        )
+        blocks.append(
+            f'<div class="item"><h2>证据 {n}</h2>{picture}<table class="meta">{rows}'
+            f'<tr><th>SHA-256</th><td class="hash">{ev.sha256}</td></tr></table></div>'
+        )
+    page = (
+        '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
+        f"<title>{html.escape(case['case_no'])} 证据材料</title><style>{_CSS}</style></head>"
+        f'<body><h1>视听资料、电子数据证据清单</h1><table class="meta">{head}</table>'
+        f"{''.join(blocks)}</body></html>"
+    )
+    return page.encode("utf-8")
+
+
+async def _items(
+    session: AsyncSession, case: Case, evidence_ids: Sequence[uuid.UUID]
+) -> list[_Item]:
+    rows = (
+        await session.execute(
+            select(Evidence, Upload)
+            .join(Upload, Upload.id == Evidence.id)
+            .where(Evidence.id.in_(evidence_ids), Evidence.county_id == case.county_id)
+        )
+    ).all()
+    by_id = {ev.id: (ev, up) for ev, up in rows}
+    uploaders = {up.uploader_id for _, up in by_id.values()}
+    users = {
+        u.id: u for u in (await session.scalars(select(User).where(User.id.in_(uploaders)))).all()
+    }
+    thumbs = {
+        d.evidence_id: d
+        for d in (
+            await session.scalars(
+                select(Derivative).where(
+                    Derivative.evidence_id.in_(list(by_id)), Derivative.kind == "thumbnail"
+                )
+            )
+        ).all()
+    }
+    out = []
+    for evidence_id in evidence_ids:
+        if evidence_id not in by_id:
+            continue
+        ev, up = by_id[evidence_id]
+        out.append(
+            _Item(
+                evidence=ev,
+                upload=up,
+                producer=users.get(up.uploader_id),
+                thumbnail=thumbs.get(ev.id),
+                path=f"originals/{ev.id}.{_ext(ev.media_type, ev.kind)}",
+                custody=[],
+            )
+        )
+    return out
+
+
+async def _referral(
+    session: AsyncSession, case: Case, referral_id: uuid.UUID | None
+) -> Referral | None:
+    stmt = select(Referral).where(Referral.case_id == case.id)
+    if referral_id is not None:
+        row = await session.scalar(stmt.where(Referral.id == referral_id))
+        if row is None:
+            raise ReferralNotFoundError("referral not found", referral_id=str(referral_id))
+        return row
+    return await session.scalar(stmt.order_by(Referral.created_at.desc()).limit(1))
+
+
+def _referral_json(row: Referral | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+
+    def iso(value: datetime | None) -> str | None:
+        return value.astimezone(UTC).isoformat() if value else None
+
+    return {
+        "id": str(row.id),
+        "status": row.status,
+        "team_ids": [str(i) for i in row.team_ids],
+        "reported_at": iso(row.reported_at),
+        "decision": row.decision,
+        "decided_at": iso(row.decided_at),
+        "transferred_at": iso(row.transferred_at),
+        "police_unit": row.police_unit,
+        "materials": row.materials,
+    }
+
+
+# -- export --------------------------------------------------------------------------------------
+async def export_referral_package(
+    session: AsyncSession,
+    principal: Principal,
+    case_id: uuid.UUID,
+    *,
+    store: ObjectStore,
+    signing_key: str,
+    referral_id: uuid.UUID | None = None,
+    chunk_size: int = _CHUNK,
+) -> ReferralPackage:
+    """Prepare the evidence package of a case (squad, captains, admins) and log the export.
+
+    Writes one ``exported`` custody entry per evidence, a ``case_packages`` row and a case
+    event, in the caller's transaction; returns the package to stream. ``signing_key`` is
+    ``settings.evidence.package_signing_key`` (also the custody log's key).
+    """
+    require_role(principal, *_EXPORTERS, action="export evidence packages")
+    if not signing_key:
+        raise PackageSigningKeyMissingError("no package signing key is configured")
+    case = await load_case(session, principal, case_id)
+    evidence_ids = await case_evidence_ids(session, case)
+    items = await _items(session, case, evidence_ids)
+    if not items:
+        raise CaseHasNoEvidenceError("the case has no evidence to package", case_id=str(case.id))
+    referral = await _referral(session, case, referral_id)
+    view = await get_case(session, principal, case.id)
+    county = await session.get(County, case.county_id)
+    assert county is not None
+    package_id = uuid7()
+    now = datetime.now(UTC)
+    custody = CustodyLog(signing_key.encode("utf-8"))
+    for item in items:
+        await custody.append(
+            session,
+            county_id=case.county_id,
+            action=CustodyAction.EXPORTED,
+            subject_id=item.evidence.id,
+            actor_id=principal.user_id,
+            details={
+                "package_id": str(package_id),
+                "case_id": str(case.id),
+                "case_no": case.case_no,
+                "path": item.path,
+            },
+            at=now,
+        )
+    for item in items:
+        item.custody.extend(await custody.entries_for(session, case.county_id, item.evidence.id))
+    head_seq, head_hash = await chain_head(session, case.county_id)
+
+    case_json: dict[str, Any] = {
+        "id": str(case.id),
+        "case_no": case.case_no,
+        "cause": case.cause,
+        "violation_kind": case.violation_kind,
+        "status": case.status,
+        "parties": [p.to_json() for p in view.parties],
+        "source": {"kind": case.source_kind, "id": str(case.source_id) if case.source_id else None},
+        "act_date": case.act_date.isoformat() if case.act_date else None,
+        "lon": view.lon,
+        "lat": view.lat,
+        "areas": {
+            "total_m2": view.areas.total_m2,
+            "cultivated_m2": view.areas.cultivated_m2,
+            "basic_farmland_m2": view.areas.basic_farmland_m2,
+            "total_mu": view.areas.total_mu,
+            "cultivated_mu": view.areas.cultivated_mu,
+            "basic_farmland_mu": view.areas.basic_farmland_mu,
+            "by_class_m2": view.areas.by_class,
+            "source": view.areas.source,
+            "declared_m2": view.declared_areas_m2,
+            "declared_mu": {k: m2_to_mu(v) for k, v in view.declared_areas_m2.items()},
+        },
+        "values_yuan": {
+            "ore_value": str(case.ore_value_yuan) if case.ore_value_yuan is not None else None,
+            "destroyed_value": (
+                str(case.destroyed_value_yuan) if case.destroyed_value_yuan is not None else None
+            ),
+            "illegal_gain": (
+                str(case.illegal_gain_yuan) if case.illegal_gain_yuan is not None else None
+            ),
+        },
+        "suggestions": [
+            {
+                "rule_code": s.rule_code,
+                "crime": s.crime,
+                "citation": s.citation,
+                "value": str(s.value),
+                "threshold": str(s.threshold),
+                "unit": s.unit,
+            }
+            for s in view.suggestions
+        ],
+    }
+    generated = {
+        "evidence.geojson": _evidence_geojson(items),
+        "case.geojson": _case_geojson(case_json, view.surveyed_geometry),
+        "evidence-sheet.html": _sheet(case_json, items, package_id),
+    }
+    entries = [
+        _Entry(i.path, i.evidence.size_bytes, i.evidence.sha256, key=i.evidence.original_key)
+        for i in items
+    ]
+    entries += [
+        _Entry(
+            f"thumbs/{i.evidence.id}.jpg",
+            i.thumbnail.size_bytes,
+            i.thumbnail.sha256,
+            key=i.thumbnail.object_key,
+        )
+        for i in items
+        if i.thumbnail is not None
+    ]
+    entries += [
+        _Entry(name, len(data), hashlib.sha256(data).hexdigest(), data=data)
+        for name, data in generated.items()
+    ]
+    manifest: dict[str, Any] = {
+        "format": FORMAT,
+        "package_id": str(package_id),
+        "created_at": now.isoformat(),
+        "producer": {
+            "system": "patrol",
+            "county": {"id": str(county.id), "name": county.name, "admin_code": county.admin_code},
+            "exported_by": {"user_id": str(principal.user_id), "username": principal.username},
+        },
+        "case": case_json,
+        "referral": _referral_json(referral),
+        "evidence": [_evidence_json(i) for i in items],
+        "files": [{"path": e.path, "sha256": e.sha256, "size": e.size} for e in entries],
+        "custody_head": {"seq": head_seq, "hash": head_hash},
+    }
+    manifest_bytes = json.dumps(
+        manifest, ensure_ascii=False, indent=1, sort_keys=True, allow_nan=False
+    ).encode("utf-8")
+    signature = sign_manifest(manifest_bytes, signing_key)
+    sig_bytes = json.dumps(
+        {
+            "alg": "HMAC-SHA256",
+            "key_id": _key_id(signing_key),
+            "signature": signature,
+            "manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest(),
+        },
+        indent=1,
+        sort_keys=True,
+    ).encode("utf-8")
+    entries += [
+        _Entry(
+            MANIFEST,
+            len(manifest_bytes),
+            hashlib.sha256(manifest_bytes).hexdigest(),
+            data=manifest_bytes,
+        ),
+        _Entry(SIGNATURE, len(sig_bytes), hashlib.sha256(sig_bytes).hexdigest(), data=sig_bytes),
+    ]
+    file_name = f"referral-{case.case_no}-{str(package_id)[:8]}.zip".replace("/", "_")
+    originals = sum(i.evidence.size_bytes for i in items)
+    session.add(
+        CasePackage(
+            id=package_id,
+            county_id=case.county_id,
+            case_id=case.id,
+            referral_id=referral.id if referral else None,
+            exported_by=principal.user_id,
+            exported_at=now,
+            file_name=file_name[:200],
+            manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
+            signature=signature,
+            evidence_count=len(items),
+            total_bytes=originals,
+            custody_head_seq=head_seq,
+            custody_head_hash=head_hash,
+        )
+    )
+    record_event(
+        session,
+        case,
+        "package_exported",
+        principal.user_id,
+        {"package_id": str(package_id), "evidence": len(items)},
+        referral_id=referral.id if referral else None,
+        at=now,
+    )
+    await session.flush()
+    return ReferralPackage(
+        package_id=package_id,
+        case_id=case.id,
+        case_no=case.case_no,
+        file_name=file_name,
+        created_at=now,
+        manifest=manifest,
+        manifest_bytes=manifest_bytes,
+        signature=signature,
+        evidence_count=len(items),
+        originals_bytes=originals,
+        _entries=entries,
+        _store=store,
+        _chunk_size=chunk_size,
+    )
+
+
+# -- verify --------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class PackageProblem:
+    """One thing wrong with a package.
+
+    ``problem`` is one of: ``not_a_zip``, ``manifest_missing``, ``manifest_unreadable``,
+    ``signature_missing``, ``signature_invalid``, ``signature_unchecked`` (no key given),
+    ``file_missing``, ``file_modified``, ``size_mismatch``, ``unexpected_file``.
+    """
+
+    path: str
+    problem: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PackageReport:
+    path: str
+    package_id: str | None
+    case_no: str | None
+    signature_valid: bool | None
+    files_checked: int
+    problems: tuple[PackageProblem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def raise_for_problems(self) -> None:
+        """Raise :class:`PackageTamperedError` (``package_tampered``) listing every problem."""
+        if self.problems:
+            raise PackageTamperedError(
+                f"the package failed verification ({len(self.problems)} problems)",
+                problems=[
+                    {"path": p.path, "problem": p.problem, "detail": p.detail}
+                    for p in self.problems
+                ],
+            )
+
+    def lines(self) -> Iterator[str]:
+        """Human-readable lines for ``patrol package verify``."""
+        yield f"package {self.package_id or '?'} (case {self.case_no or '?'}): " + (
+            "OK" if self.ok else "FAILED"
+        )
+        yield f"files checked: {self.files_checked}"
+        for p in self.problems:
+            yield f"  {p.problem}: {p.path}" + (f" - {p.detail}" if p.detail else "")
+
+
+def _hash_member(zf: zipfile.ZipFile, name: str) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with zf.open(name) as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _check_signature(
+    zf: zipfile.ZipFile, manifest_bytes: bytes, signing_key: str, problems: list[PackageProblem]
+) -> bool | None:
+    try:
+        sig = json.loads(zf.read(SIGNATURE))
+        claimed = str(sig["signature"])
+    except KeyError:
+        problems.append(PackageProblem(SIGNATURE, "signature_missing"))
+        return False
+    except (ValueError, TypeError, zipfile.BadZipFile) as exc:
+        problems.append(PackageProblem(SIGNATURE, "signature_invalid", f"unreadable: {exc}"))
+        return False
+    if not signing_key:
+        problems.append(PackageProblem(SIGNATURE, "signature_unchecked", "no key given"))
+        return None
+    if not hmac.compare_digest(sign_manifest(manifest_bytes, signing_key), claimed):
+        detail = "manifest.json was changed, or it was signed with another key"
+        problems.append(PackageProblem(MANIFEST, "signature_invalid", detail))
+        return False
+    return True
+
+
+def _check_files(
+    zf: zipfile.ZipFile, listed: Sequence[Mapping[str, Any]], problems: list[PackageProblem]
+) -> int:
+    names = set(zf.namelist())
+    checked = 0
+    for item in listed:
+        path = str(item.get("path", ""))
+        if path not in names:
+            problems.append(PackageProblem(path, "file_missing"))
+            continue
+        checked += 1
+        try:
+            digest, size = _hash_member(zf, path)
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            problems.append(PackageProblem(path, "file_modified", str(exc)))
+            continue
+        if size != item.get("size"):
+            problems.append(
+                PackageProblem(
+                    path, "size_mismatch", f"{size} bytes, manifest says {item.get('size')}"
+                )
+            )
+        if digest != item.get("sha256"):
+            problems.append(
+                PackageProblem(path, "file_modified", f"SHA-256 {digest} != {item.get('sha256')}")
+            )
+    expected = {str(i.get("path", "")) for i in listed} | {MANIFEST, SIGNATURE}
+    problems.extend(PackageProblem(name, "unexpected_file") for name in sorted(names - expected))
+    return checked
+
+
+def verify_package(path: Path | str, *, signing_key: str) -> PackageReport:
+    """Check a package file: signature, every file's hash and size, missing and extra files.
+
+    Never raises for a bad package: every problem is in the report (``report.ok`` is
+    ``False``); :meth:`PackageReport.raise_for_problems` turns it into an error. Reads in
+    bounded chunks, so any package size is fine.
+    """
+    problems: list[PackageProblem] = []
+    where = str(path)
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        problems.append(PackageProblem(where, "not_a_zip", str(exc)))
+        return PackageReport(where, None, None, None, 0, tuple(problems))
+    with zf:
+        try:
+            info = zf.getinfo(MANIFEST)
+        except KeyError:
+            problems.append(PackageProblem(MANIFEST, "manifest_missing"))
+            return PackageReport(where, None, None, None, 0, tuple(problems))
+        try:
+            if info.file_size > _MAX_MANIFEST:
+                msg = "manifest is too large"
+                raise ValueError(msg)
+            manifest_bytes = zf.read(MANIFEST)
+            manifest = json.loads(manifest_bytes)
+            listed = list(manifest["files"])
+            package_id, case_no = manifest.get("package_id"), manifest["case"]["case_no"]
+        except (ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+            problems.append(PackageProblem(MANIFEST, "manifest_unreadable", str(exc)))
+            return PackageReport(where, None, None, None, 0, tuple(problems))
+        signature_valid = _check_signature(zf, manifest_bytes, signing_key, problems)
+        checked = _check_files(zf, listed, problems)
+    return PackageReport(where, package_id, case_no, signature_valid, checked, tuple(problems))
