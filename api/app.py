@@ -17,6 +17,7 @@ from api.auth import TokenMinter, build_jwt_auth
 from api.controllers.admin import TownshipController, UserController, VillageController
 from api.controllers.auth import AuthController, MeController
 from api.controllers.geofence import GeofenceController, LayerController, MineSiteController
+from api.controllers.sync import LayerDataController, SyncController
 from api.controllers.system import SystemController
 from api.deps import DEPENDENCIES
 from api.middleware import RequestIdMiddleware
@@ -38,6 +39,8 @@ API_V1_HANDLERS: list[Any] = [
     GeofenceController,
     LayerController,
     MineSiteController,
+    SyncController,
+    LayerDataController,
 ]
 
 

@@ -14,8 +14,19 @@ from infra.scope import Principal
 from infra.settings import Settings
 from patrol.accounts import AccountService
 from patrol.org import OrgService
+from sync import CursorCodec, LayerService, PullService, PushService
 
-__all__ = ["DEPENDENCIES", "Accounts", "Caller", "Db", "Org", "Settings_"]
+__all__ = [
+    "DEPENDENCIES",
+    "Accounts",
+    "Caller",
+    "Db",
+    "Layers",
+    "Org",
+    "Pull",
+    "Push",
+    "Settings_",
+]
 
 
 async def provide_db(state: State) -> AsyncIterator[AsyncSession]:
@@ -53,8 +64,23 @@ def provide_org(db: Db) -> OrgService:
     return OrgService(db)
 
 
+def provide_pull(db: Db, settings: Settings_) -> PullService:
+    return PullService(db, CursorCodec(settings.auth.secret_key))
+
+
+def provide_push(db: Db) -> PushService:
+    return PushService(db)
+
+
+def provide_layers(db: Db) -> LayerService:
+    return LayerService(db)
+
+
 Accounts = NamedDependency[AccountService]
 Org = NamedDependency[OrgService]
+Pull = NamedDependency[PullService]
+Push = NamedDependency[PushService]
+Layers = NamedDependency[LayerService]
 
 DEPENDENCIES: dict[str, Provide] = {
     "db": Provide(provide_db),
@@ -62,4 +88,7 @@ DEPENDENCIES: dict[str, Provide] = {
     "settings": Provide(provide_settings, sync_to_thread=False),
     "accounts": Provide(provide_accounts, sync_to_thread=False),
     "org": Provide(provide_org, sync_to_thread=False),
+    "pull": Provide(provide_pull, sync_to_thread=False),
+    "push": Provide(provide_push, sync_to_thread=False),
+    "layers": Provide(provide_layers, sync_to_thread=False),
 }

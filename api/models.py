@@ -10,4 +10,5 @@ MODEL_MODULES: tuple[str, ...] = (
     "geofence.models",
     "evidence.models",
     "evidence.case_models",
+    "sync.models",
 )

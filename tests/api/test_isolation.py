@@ -65,6 +65,12 @@ async def _resources(
         "site_id": site.id,
         "version_id": site.layer_version_id,
         "role": "village_cadre",
+        # sync: layers are named, not county resources; a county-B layer version id names
+        # no layer (404), and each county's layer names only ever serve its own features
+        "layer": site.layer_version_id,
+        "z": site.id,
+        "x": site.id,
+        "y": site.id,
     }
 
 

@@ -1,0 +1,374 @@
+"""Offline sync: pull, push, reference layers as GeoJSON and vector tiles.
+
+Pull and push read ``application/json`` or ``application/msgpack`` bodies (optionally
+``Content-Encoding: gzip``) and answer in the format the ``Accept`` header asks for; answers
+are gzip-compressed by the app when the client accepts it.
+"""
+
+from __future__ import annotations
+
+import uuid
+import zlib
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import ValidationException
+from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody
+from litestar.params import FromPath, HeaderParameter, JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_304_NOT_MODIFIED
+from litestar.types import Empty
+
+from api.deps import Caller, Layers, Pull, Push
+from mobile_contract.v1 import sync as c
+from patrol.tracks import PointIn
+from sync import ops
+from sync.errors import BatchTooLargeError
+from sync.pull import Page
+from sync.push import PushResult
+
+__all__ = ["LayerDataController", "SyncController", "SyncRequest"]
+
+MSGPACK = "application/msgpack"
+_MSGPACK_TYPES = {MSGPACK, "application/x-msgpack", "application/vnd.msgpack"}
+_MAX_INFLATED = 64 * 1024 * 1024
+_KNOWN_OPS: set[str] = {
+    str(t.__struct_config__.tag) for t in (
+        c.StartPatrolOp, c.EndPatrolOp, c.TrackPointsOp, c.SignInOp, c.RecordFindingOp,
+        c.UpdateFindingOp, c.DutyCheckOp, c.UpdateEvidenceOp,
+    )
+}  # fmt: skip
+_SCREEN_KEY = "sync_screened_ops"
+
+
+def _inflate(body: bytes) -> bytes:
+    try:
+        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        out = inflater.decompress(body, _MAX_INFLATED)
+    except zlib.error as exc:
+        raise ValidationException(detail=f"could not decode the gzip body: {exc}") from exc
+    if inflater.unconsumed_tail:
+        raise ValidationException(detail="the decompressed body is too large")
+    return out
+
+
+def _op_id(item: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(item.get("opId")))
+    except (AttributeError, ValueError, TypeError):
+        return None
+
+
+def _screen(value: Any, state: dict[str, Any]) -> Any:
+    """Read each push operation on its own: unreadable ones become rejections, not a 400."""
+    if not isinstance(value, dict) or not isinstance(value.get("ops"), list):
+        return value
+    items: list[Any] = value["ops"]
+    if len(items) > c.MAX_OPS:
+        raise BatchTooLargeError(
+            f"at most {c.MAX_OPS} operations per push; split the batch",
+            limit=c.MAX_OPS,
+            field="ops",
+        )
+    kept: list[Any] = []
+    positions: list[int] = []
+    rejected: list[tuple[int, ops.Undecodable]] = []
+    for index, item in enumerate(items):
+        kind = item.get("type") if isinstance(item, dict) else None
+        if kind not in _KNOWN_OPS:
+            rejected.append((index, ops.Undecodable(
+                _op_id(item), "unknown_op_type",
+                f"unknown operation type {str(kind)[:40]!r}; this server knows "
+                f"{', '.join(sorted(_KNOWN_OPS))}",
+            )))  # fmt: skip
+            continue
+        try:
+            msgspec.convert(item, c.PushOperation, strict=False)
+        except msgspec.ValidationError as exc:
+            rejected.append((index, ops.Undecodable(_op_id(item), "invalid_op", str(exc))))
+            continue
+        kept.append(item)
+        positions.append(index)
+    state[_SCREEN_KEY] = (len(items), positions, rejected)
+    return {**value, "ops": kept}
+
+
+class SyncRequest(Request[Any, Any, Any]):
+    """Reads JSON or MessagePack bodies, gzip-compressed or not; screens push operations."""
+
+    async def json(self) -> Any:
+        if self._json is not Empty:
+            return self._json
+        body = await self.body()
+        if self.headers.get("content-encoding", "").strip().lower() == "gzip":
+            body = _inflate(body)
+        msgpack = self.content_type[0] in _MSGPACK_TYPES
+        try:
+            value = (
+                msgspec.msgpack.decode(body) if msgpack else msgspec.json.decode(body or b"null")
+            )
+        except msgspec.DecodeError as exc:
+            kind = "MessagePack" if msgpack else "JSON"
+            raise ValidationException(detail=f"could not decode the {kind} body: {exc}") from exc
+        if self.route_handler.opt.get("screen_ops"):
+            value = _screen(value, self.scope.setdefault("state", {}))
+        self._json = value
+        return value
+
+
+class _DualOperation(Operation):
+    """Documents the MessagePack body and answer beside the JSON ones."""
+
+    def __post_init__(self) -> None:
+        body = self.request_body
+        if isinstance(body, RequestBody) and "application/json" in body.content:
+            body.content[MSGPACK] = body.content["application/json"]
+        for response in (self.responses or {}).values():
+            content = getattr(response, "content", None)
+            if content and "application/json" in content:
+                content[MSGPACK] = OpenAPIMediaType(schema=content["application/json"].schema)
+
+
+def _answer(request: Request[Any, Any, Any], body: msgspec.Struct) -> Response[Any]:
+    if any(t in request.headers.get("accept", "") for t in _MSGPACK_TYPES):
+        return Response(msgspec.msgpack.encode(body), media_type=MSGPACK)
+    return Response(body)
+
+
+def _changes(page: Page) -> c.PullChanges:
+    def pack(name: str, kind: Any) -> Any:
+        upserts = msgspec.convert(page.upserts.get(name, []), list[kind], from_attributes=True)
+        return {"upserts": upserts, "deletes": page.deletes.get(name, [])}
+
+    return c.PullChanges(
+        areas=c.AreaChanges(**pack("areas", c.AreaRecord)),
+        targets=c.TargetChanges(**pack("targets", c.TargetRecord)),
+        plans=c.PlanChanges(**pack("plans", c.PlanRecord)),
+        mine_sites=c.MineSiteChanges(**pack("mine_sites", c.MineSiteRecord)),
+        patrols=c.PatrolChanges(**pack("patrols", c.PatrolRecord)),
+        findings=c.FindingChanges(**pack("findings", c.FindingRecord)),
+        features=c.FeatureChanges(**pack("features", c.FeatureRecord)),
+    )
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p.title() for p in rest)
+
+
+def _receipts(result: PushResult) -> c.PushResponse:
+    receipts = []
+    for r in result.receipts:
+        conflict = None
+        if r.conflict is not None:
+            conflict = c.Conflict(
+                server_version=r.conflict.server_version,
+                fields=[_camel(f) for f in r.conflict.fields],
+                server_values={_camel(k): v for k, v in r.conflict.server_values.items()},
+            )
+        receipts.append(c.Receipt(
+            index=r.index, op_id=r.op_id, status=c.ReceiptStatus(r.status),
+            record_id=r.record_id, version=r.version, code=r.code, reason=r.reason,
+            retryable=r.retryable, conflict=conflict,
+            rejected_items=[c.RejectedItem(id=i.id, code=i.code, reason=i.reason)
+                            for i in r.rejected_items],
+        ))  # fmt: skip
+    return c.PushResponse(
+        receipts=receipts, server_time=result.server_time, clock_skew_s=result.clock_skew_s
+    )
+
+
+def _fields(f: c.FindingFields | None) -> ops.FindingChanges | None:
+    if f is None:
+        return None
+    return ops.FindingChanges(
+        project_name=f.project_name,
+        builder=f.builder,
+        construction_started_on=f.construction_started_on,
+        construction_status=f.construction_status,
+        occupied_area_m2=f.occupied_area_m2,
+        note=f.note,
+    )
+
+
+def _op(o: c.PushOperation) -> ops.Operation:  # noqa: PLR0911 - one branch per type
+    if isinstance(o, c.StartPatrolOp):
+        return ops.StartPatrol(
+            o.op_id, o.patrol_id, o.area_id, o.started_at, tuple(o.companion_ids), o.note
+        )
+    if isinstance(o, c.EndPatrolOp):
+        return ops.EndPatrol(o.op_id, o.patrol_id, o.ended_at, o.note)
+    if isinstance(o, c.TrackPointsOp):
+        return ops.TrackPoints(
+            o.op_id,
+            o.patrol_id,
+            tuple(
+                PointIn(p.id, p.t, p.lon, p.lat, p.accuracy_m, p.speed_mps, p.heading_deg)
+                for p in o.points
+            ),
+        )
+    if isinstance(o, c.SignInOp):
+        return ops.SignIn(
+            o.op_id,
+            o.patrol_id,
+            o.sign_in_id,
+            o.at,
+            o.method,
+            o.lon,
+            o.lat,
+            o.accuracy_m,
+            o.reason_code,
+            o.village_id,
+            o.address,
+        )
+    if isinstance(o, c.RecordFindingOp):
+        return ops.RecordFinding(
+            o.op_id,
+            o.patrol_id,
+            o.finding_id,
+            o.found_at,
+            o.project_name,
+            o.construction_status,
+            o.lon,
+            o.lat,
+            o.accuracy_m,
+            o.builder,
+            o.construction_started_on,
+            o.occupied_area_m2,
+            o.township_id,
+            o.village_id,
+            o.note,
+        )
+    if isinstance(o, c.UpdateFindingOp):
+        return ops.UpdateFinding(
+            o.op_id,
+            o.finding_id,
+            o.base_version,
+            _fields(o.changes) or ops.FindingChanges(),
+            _fields(o.base),
+        )
+    if isinstance(o, c.DutyCheckOp):
+        return ops.RecordDutyCheck(
+            o.op_id,
+            o.check_id,
+            o.site_id,
+            o.checked_at,
+            o.status,
+            o.member_id,
+            o.is_night,
+            o.note,
+            tuple(o.evidence_ids),
+        )
+    return ops.UpdateEvidence(o.op_id, o.evidence_id, o.caption, o.proves)
+
+
+def _operations(
+    request: Request[Any, Any, Any], data: c.PushRequest
+) -> list[ops.Operation | ops.Undecodable]:
+    """The batch in its original order: read operations and the ones that could not be."""
+    total, positions, rejected = request.scope.get("state", {}).get(
+        _SCREEN_KEY, (len(data.ops), list(range(len(data.ops))), [])
+    )
+    out: list[Any] = [None] * total
+    for index, op in zip(positions, data.ops, strict=True):
+        out[index] = _op(op)
+    for index, undecodable in rejected:
+        out[index] = undecodable
+    return out
+
+
+class SyncController(Controller):
+    path = "/sync"
+    tags = ["sync"]  # noqa: RUF012
+    request_class = SyncRequest
+
+    @post(
+        "/pull",
+        operation_id="SyncPull",
+        status_code=HTTP_200_OK,
+        operation_class=_DualOperation,
+        summary="Changes since a cursor, a page at a time",
+    )
+    async def sync_pull(
+        self,
+        data: JSONBody[c.PullRequest],
+        pull: Pull,
+        principal: Caller,
+        request: Request[Any, Any, Any],
+    ) -> Response[c.PullResponse]:
+        """Send no cursor to start over; send the last cursor to acknowledge its page."""
+        page = await pull.pull(principal, cursor=data.cursor, limit=data.limit)
+        return _answer(request, c.PullResponse(
+            cursor=page.cursor, has_more=page.has_more, reset=page.reset,
+            server_time=page.server_time, changes=_changes(page),
+        ))  # fmt: skip
+
+    @post(
+        "/push",
+        operation_id="SyncPush",
+        status_code=HTTP_200_OK,
+        operation_class=_DualOperation,
+        opt={"screen_ops": True},
+        summary="Apply a batch of operations; one receipt each",
+    )
+    async def sync_push(
+        self,
+        data: JSONBody[c.PushRequest],
+        push: Push,
+        principal: Caller,
+        request: Request[Any, Any, Any],
+    ) -> Response[c.PushResponse]:
+        """Up to 500 operations, applied in order; a replayed batch gets the same receipts."""
+        result = await push.push(
+            principal, _operations(request, data), device_time=data.device_time
+        )
+        return _answer(request, _receipts(result))
+
+    @get(
+        "/layers/{layer:str}",
+        operation_id="GetLayerGeoJson",
+        media_type="application/geo+json",
+        summary="A reference layer in the caller's areas as GeoJSON (ETag)",
+    )
+    async def get_layer_geojson(
+        self,
+        layer: FromPath[str],
+        layers: Layers,
+        principal: Caller,
+        if_none_match: Annotated[str | None, HeaderParameter(name="If-None-Match")] = None,
+    ) -> Response[bytes]:
+        """Send the last ETag in If-None-Match: an unchanged layer answers 304."""
+        doc = await layers.layer_geojson(principal, layer, if_none_match=if_none_match)
+        headers = {"ETag": doc.etag, "Cache-Control": "private, no-cache"}
+        if doc.body is None:
+            return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
+        return Response(doc.body, media_type="application/geo+json", headers=headers)
+
+
+class LayerDataController(Controller):
+    path = "/tiles"
+    tags = ["sync"]  # noqa: RUF012
+
+    @get(
+        "/{layer:str}/{z:str}/{x:str}/{y:str}",
+        operation_id="GetTile",
+        media_type="application/vnd.mapbox-vector-tile",
+        summary="A Mapbox vector tile of a reference layer in the caller's areas",
+    )
+    async def get_tile(
+        self,
+        *,
+        layer: FromPath[str],
+        z: FromPath[str],
+        x: FromPath[str],
+        y: FromPath[str],
+        layers: Layers,
+        principal: Caller,
+    ) -> Response[bytes]:
+        """``/tiles/{layer}/{z}/{x}/{y}.mvt`` (web-mercator XYZ); empty outside your areas."""
+        tile = await layers.tile(principal, layer, z, x, y)
+        return Response(
+            tile,
+            media_type="application/vnd.mapbox-vector-tile",
+            headers={"Cache-Control": "private, max-age=300"},
+        )

@@ -1,0 +1,423 @@
+"""Offline sync: pull (changes since a cursor) and push (tagged operations with receipts).
+
+Both accept and answer ``application/json`` or ``application/msgpack`` (``Content-Type`` for
+the body, ``Accept`` for the answer), optionally gzip-compressed.
+
+Push operations are a tagged union on ``type``. A server reads each operation on its own:
+one it does not know (a newer app) or cannot read gets a ``rejected`` receipt and the rest
+of the batch still runs.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any
+
+import msgspec
+
+from mobile_contract.v1.common import GeoJsonGeometry
+
+__all__ = [
+    "AreaChanges",
+    "AreaRecord",
+    "Conflict",
+    "DutyCheckOp",
+    "EndPatrolOp",
+    "FeatureChanges",
+    "FeatureRecord",
+    "FindingChanges",
+    "FindingFields",
+    "FindingRecord",
+    "MineSiteChanges",
+    "MineSiteRecord",
+    "PatrolChanges",
+    "PatrolRecord",
+    "PlanChanges",
+    "PlanRecord",
+    "PullChanges",
+    "PullRequest",
+    "PullResponse",
+    "PushOperation",
+    "PushRequest",
+    "PushResponse",
+    "Receipt",
+    "ReceiptStatus",
+    "RecordFindingOp",
+    "RejectedItem",
+    "RosterSeat",
+    "SignInOp",
+    "StartPatrolOp",
+    "TargetChanges",
+    "TargetRecord",
+    "TrackPoint",
+    "TrackPointsOp",
+    "UpdateEvidenceOp",
+    "UpdateFindingOp",
+]
+
+AwareTime = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with an offset")]
+Lon = Annotated[float, msgspec.Meta(ge=-180, le=180)]
+Lat = Annotated[float, msgspec.Meta(ge=-90, le=90)]
+Accuracy = Annotated[float, msgspec.Meta(ge=0, le=10_000, description="metres")]
+Text = Annotated[str, msgspec.Meta(max_length=4000)]
+Short = Annotated[str, msgspec.Meta(max_length=200)]
+Version = Annotated[int, msgspec.Meta(description="opaque record version; send it back")]
+
+MAX_OPS = 500
+
+
+# -- pull ---------------------------------------------------------------------------------------
+class PullRequest(msgspec.Struct, kw_only=True, rename="camel"):
+    cursor: Annotated[str, msgspec.Meta(max_length=200)] | None = msgspec.field(default=None)
+    limit: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 2000
+
+
+class AreaRecord(msgspec.Struct, kw_only=True, rename="camel"):
+    id: uuid.UUID
+    version: Version
+    code: str
+    name: str
+    grade: int
+    geometry: GeoJsonGeometry
+    leader_id: uuid.UUID
+    member_ids: list[uuid.UUID]
+    township_ids: list[uuid.UUID]
+    village_ids: list[uuid.UUID]
+
+
+class TargetRecord(msgspec.Struct, kw_only=True, rename="camel"):
+    id: uuid.UUID
+    version: Version
+    area_id: uuid.UUID
+    kind: str
+    name: str
+    ref_id: uuid.UUID | None = None
+    lon: float
+    lat: float
+    visit_radius_m: float
+
+
+class PlanRecord(msgspec.Struct, kw_only=True, rename="camel"):
+    id: uuid.UUID
+    version: Version
+    area_id: uuid.UUID
+    month: date
+    quota: int
+    min_per_week: int
+    min_night: int
+    min_night_per_week: int
+    target_ids: list[uuid.UUID]
+    inspector_ids: list[uuid.UUID]
+    note: str
+
+
+class PatrolRecord(msgspec.Struct, kw_only=True, rename="camel"):
+    id: uuid.UUID
+    version: Version
+    area_id: uuid.UUID
+    inspector_id: uuid.UUID
+    companion_ids: list[uuid.UUID]
+    started_at: datetime
+    ended_at: datetime | None = None
+    end_reason: str | None = None
+    note: str
+    has_violation: bool
+    point_count: int
+    distance_m: float
+    duration_s: float
+
+
+class FindingRecord(msgspec.Struct, kw_only=True, rename="camel"):
+    id: uuid.UUID
+    version: Version
+    patrol_id: uuid.UUID
+    reported_by: uuid.UUID
+    found_at: datetime
+    project_name: str
+    builder: str
+    construction_started_on: date | None = None
+    construction_status: str
+    occupied_area_m2: float | None = None
+    lon: float
+    lat: float
+    accuracy_m: float | None = None
+    township_id: uuid.UUID | None = None
+    village_id: uuid.UUID | None = None
+    note: str
+    updated_at: datetime
+
+
+class RosterSeat(msgspec.Struct, kw_only=True, rename="camel"):
+    role: str
+    name: str
+    user_id: uuid.UUID | None = None
+    duty_period: str
+    duty_checks: int
+
+
+class MineSiteRecord(msgspec.Struct, kw_only=True, rename="camel"):
+    id: uuid.UUID
+    version: Version
+    code: str
+    name: str
+    site_kind: str
+    mineral: str
+    status: str
+    closed_on: date | None = None
+    geometry: GeoJsonGeometry
+    my_roles: list[str]
+    roster: list[RosterSeat]
+
+
+class FeatureRecord(msgspec.Struct, kw_only=True, rename="camel"):
+    """A reference feature of the caller's areas in the current version of its layer."""
+
+    id: uuid.UUID
+    version: Version
+    layer: str
+    layer_version: int
+    properties: dict[str, Any]
+    geometry: GeoJsonGeometry
+
+
+class AreaChanges(msgspec.Struct, kw_only=True, rename="camel"):
+    upserts: list[AreaRecord] = msgspec.field(default_factory=list)
+    deletes: list[uuid.UUID] = msgspec.field(default_factory=list)
+
+
+class TargetChanges(msgspec.Struct, kw_only=True, rename="camel"):
+    upserts: list[TargetRecord] = msgspec.field(default_factory=list)
+    deletes: list[uuid.UUID] = msgspec.field(default_factory=list)
+
+
+class PlanChanges(msgspec.Struct, kw_only=True, rename="camel"):
+    upserts: list[PlanRecord] = msgspec.field(default_factory=list)
+    deletes: list[uuid.UUID] = msgspec.field(default_factory=list)
+
+
+class MineSiteChanges(msgspec.Struct, kw_only=True, rename="camel"):
+    upserts: list[MineSiteRecord] = msgspec.field(default_factory=list)
+    deletes: list[uuid.UUID] = msgspec.field(default_factory=list)
+
+
+class PatrolChanges(msgspec.Struct, kw_only=True, rename="camel"):
+    upserts: list[PatrolRecord] = msgspec.field(default_factory=list)
+    deletes: list[uuid.UUID] = msgspec.field(default_factory=list)
+
+
+class FindingChanges(msgspec.Struct, kw_only=True, rename="camel"):
+    upserts: list[FindingRecord] = msgspec.field(default_factory=list)
+    deletes: list[uuid.UUID] = msgspec.field(default_factory=list)
+
+
+class FeatureChanges(msgspec.Struct, kw_only=True, rename="camel"):
+    upserts: list[FeatureRecord] = msgspec.field(default_factory=list)
+    deletes: list[uuid.UUID] = msgspec.field(default_factory=list)
+
+
+class PullChanges(msgspec.Struct, kw_only=True, rename="camel"):
+    """Per collection, in the order to apply them; a deletion also means "left your scope"."""
+
+    areas: AreaChanges
+    targets: TargetChanges
+    plans: PlanChanges
+    mine_sites: MineSiteChanges
+    patrols: PatrolChanges
+    findings: FindingChanges
+    features: FeatureChanges
+
+
+class PullResponse(msgspec.Struct, kw_only=True, rename="camel"):
+    """Apply ``changes`` atomically, store ``cursor``, then pull again while ``hasMore``.
+
+    ``reset``: this is the first page of a new stream; drop every synced record first.
+    Sending ``cursor`` acknowledges this page; if the answer is lost, send the previous
+    cursor again. A ``409 cursor_stale`` means: pull without a cursor.
+    """
+
+    cursor: str
+    has_more: bool
+    reset: bool
+    server_time: datetime
+    changes: PullChanges
+
+
+# -- push ---------------------------------------------------------------------------------------
+class StartPatrolOp(
+    msgspec.Struct, kw_only=True, rename="camel", tag="startPatrol", tag_field="type"
+):
+    op_id: uuid.UUID
+    patrol_id: uuid.UUID
+    area_id: uuid.UUID
+    started_at: AwareTime
+    companion_ids: Annotated[list[uuid.UUID], msgspec.Meta(max_length=20)] = msgspec.field(
+        default_factory=list
+    )
+    note: Text = ""
+
+
+class EndPatrolOp(msgspec.Struct, kw_only=True, rename="camel", tag="endPatrol", tag_field="type"):
+    op_id: uuid.UUID
+    patrol_id: uuid.UUID
+    ended_at: AwareTime
+    note: Text | None = None
+
+
+class TrackPoint(msgspec.Struct, kw_only=True, rename="camel"):
+    id: uuid.UUID
+    t: AwareTime
+    lon: float
+    lat: float
+    accuracy_m: float
+    speed_mps: float | None = None
+    heading_deg: float | None = None
+
+
+class TrackPointsOp(
+    msgspec.Struct, kw_only=True, rename="camel", tag="trackPoints", tag_field="type"
+):
+    op_id: uuid.UUID
+    patrol_id: uuid.UUID
+    points: Annotated[list[TrackPoint], msgspec.Meta(max_length=2000)]
+
+
+class SignInOp(msgspec.Struct, kw_only=True, rename="camel", tag="signIn", tag_field="type"):
+    op_id: uuid.UUID
+    patrol_id: uuid.UUID
+    sign_in_id: uuid.UUID
+    at: AwareTime
+    method: Annotated[str, msgspec.Meta(pattern="^(gps|manual)$")] = "gps"
+    lon: Lon | None = None
+    lat: Lat | None = None
+    accuracy_m: Accuracy | None = None
+    reason_code: Annotated[str, msgspec.Meta(max_length=30)] | None = None
+    village_id: uuid.UUID | None = None
+    address: Text = ""
+
+
+class RecordFindingOp(
+    msgspec.Struct, kw_only=True, rename="camel", tag="recordFinding", tag_field="type"
+):
+    op_id: uuid.UUID
+    patrol_id: uuid.UUID
+    finding_id: uuid.UUID
+    found_at: AwareTime
+    project_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    construction_status: str
+    lon: Lon
+    lat: Lat
+    accuracy_m: Accuracy | None = None
+    builder: Short = ""
+    construction_started_on: date | None = None
+    occupied_area_m2: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    township_id: uuid.UUID | None = None
+    village_id: uuid.UUID | None = None
+    note: Text = ""
+
+
+class FindingFields(msgspec.Struct, kw_only=True, rename="camel"):
+    """Editable finding fields; a missing (null) field is not part of the edit."""
+
+    project_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    builder: Short | None = None
+    construction_started_on: date | None = None
+    construction_status: str | None = None
+    occupied_area_m2: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    note: Text | None = None
+
+
+class UpdateFindingOp(
+    msgspec.Struct, kw_only=True, rename="camel", tag="updateFinding", tag_field="type"
+):
+    """Edit a finding last seen at ``baseVersion``; ``base`` (the edited fields' values before
+    the edit) lets edits of different fields merge instead of conflicting."""
+
+    op_id: uuid.UUID
+    finding_id: uuid.UUID
+    base_version: int
+    changes: FindingFields
+    base: FindingFields | None = None
+
+
+class DutyCheckOp(msgspec.Struct, kw_only=True, rename="camel", tag="dutyCheck", tag_field="type"):
+    op_id: uuid.UUID
+    check_id: uuid.UUID
+    site_id: uuid.UUID
+    checked_at: AwareTime
+    status: Annotated[str, msgspec.Meta(max_length=30)]
+    member_id: uuid.UUID | None = None
+    is_night: bool | None = None
+    note: Text = ""
+    evidence_ids: Annotated[list[uuid.UUID], msgspec.Meta(max_length=100)] = msgspec.field(
+        default_factory=list
+    )
+
+
+class UpdateEvidenceOp(
+    msgspec.Struct, kw_only=True, rename="camel", tag="updateEvidence", tag_field="type"
+):
+    """Caption and metadata of an evidence item (the bytes go through the upload flow)."""
+
+    op_id: uuid.UUID
+    evidence_id: uuid.UUID
+    caption: Text | None = None
+    proves: Text | None = None
+
+
+PushOperation = (
+    StartPatrolOp
+    | EndPatrolOp
+    | TrackPointsOp
+    | SignInOp
+    | RecordFindingOp
+    | UpdateFindingOp
+    | DutyCheckOp
+    | UpdateEvidenceOp
+)
+
+
+class PushRequest(msgspec.Struct, kw_only=True, rename="camel"):
+    ops: Annotated[list[PushOperation], msgspec.Meta(max_length=MAX_OPS)]
+    device_time: AwareTime | None = None
+
+
+class ReceiptStatus(enum.StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    CONFLICT = "conflict"
+    REJECTED = "rejected"
+
+
+class Conflict(msgspec.Struct, kw_only=True, rename="camel"):
+    server_version: int
+    fields: list[str]
+    server_values: dict[str, Any]
+
+
+class RejectedItem(msgspec.Struct, kw_only=True, rename="camel"):
+    id: uuid.UUID
+    code: str
+    reason: str
+
+
+class Receipt(msgspec.Struct, kw_only=True, rename="camel"):
+    """One per operation, in batch order (``index``). ``retryable``: send the op again later."""
+
+    index: int
+    op_id: uuid.UUID | None = None
+    status: ReceiptStatus
+    record_id: uuid.UUID | None = None
+    version: int | None = None
+    code: str | None = None
+    reason: str | None = None
+    retryable: bool = False
+    conflict: Conflict | None = None
+    rejected_items: list[RejectedItem] = msgspec.field(default_factory=list)
+
+
+class PushResponse(msgspec.Struct, kw_only=True, rename="camel"):
+    receipts: list[Receipt]
+    server_time: datetime
+    clock_skew_s: float | None = None

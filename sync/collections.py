@@ -1,0 +1,399 @@
+"""The collections a phone pulls: who sees what (scope), record versions, record payloads.
+
+Scope, for a caller in county C (``mgr``: captains and admins):
+
+* ``areas`` — active contract areas the caller leads or belongs to (managers: all active);
+* ``targets`` — active targets of those areas;
+* ``plans`` — plans of those areas from last month on;
+* ``mine_sites`` — register sites (not retired) the caller holds a five-to-one seat at;
+* ``patrols`` — the caller's own patrols (as inspector or companion), open or started in
+  the last 30 local days;
+* ``findings`` — findings of the last 90 local days on patrols of those areas, or reported
+  by the caller;
+* ``features`` — reference features of the current layer versions (parcels, planning zones,
+  change polygons, mine sites) that intersect those areas.
+
+Versions come from the rows' ``xmin`` (the writing transaction), hashed together with child
+rows where a record is made of several rows; immutable layer features have version 0.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from sync.records import (
+    AreaRecord,
+    FeatureRecord,
+    FindingRecord,
+    MineSiteRecord,
+    PatrolRecord,
+    PlanRecord,
+    RosterSeat,
+    TargetRecord,
+)
+
+__all__ = ["ALL_MASK", "COLLECTIONS", "TIME_WINDOW_MASK", "Collection", "mask_of_tables"]
+
+_PREFIX = """
+WITH prm AS (
+    SELECT $1::uuid AS county, $2::uuid AS uid, $3::bool AS mgr, $4::date AS plan_from,
+           $5::timestamptz AS patrol_from, $6::timestamptz AS finding_from
+),
+my_areas AS (
+    SELECT a.id FROM patrol_areas a, prm
+    WHERE a.county_id = prm.county AND a.active
+      AND (prm.mgr OR a.leader_id = prm.uid OR EXISTS (
+          SELECT 1 FROM patrol_area_members m WHERE m.area_id = a.id AND m.user_id = prm.uid))
+)"""
+
+_DIFF = """,
+scope AS ({scope})
+SELECT id, v FROM (
+    SELECT s.id, s.v FROM scope s
+    LEFT JOIN sync_manifest m
+      ON m.stream_id = $7 AND m.collection = $8 AND m.record_id = s.id
+    WHERE m.version IS DISTINCT FROM s.v
+    UNION ALL
+    SELECT m.record_id, NULL::bigint FROM sync_manifest m
+    WHERE m.stream_id = $7 AND m.collection = $8
+      AND NOT EXISTS (SELECT 1 FROM scope s WHERE s.id = m.record_id)
+) d
+ORDER BY id
+LIMIT $9
+"""
+
+_AREAS_SCOPE = """
+SELECT a.id, hashtextextended(a.xmin::text || ':' || coalesce((
+    SELECT string_agg(m.user_id::text || m.xmin::text, ',' ORDER BY m.user_id)
+    FROM patrol_area_members m WHERE m.area_id = a.id), ''), 0) AS v
+FROM patrol_areas a WHERE a.id IN (SELECT id FROM my_areas)
+"""
+_TARGETS_SCOPE = """
+SELECT t.id, t.xmin::text::bigint AS v FROM patrol_targets t, prm
+WHERE t.county_id = prm.county AND t.active AND t.area_id IN (SELECT id FROM my_areas)
+"""
+_PLANS_SCOPE = """
+SELECT p.id, hashtextextended(p.xmin::text || ':' || coalesce((
+    SELECT string_agg(i.user_id::text, ',' ORDER BY i.user_id)
+    FROM patrol_plan_inspectors i WHERE i.plan_id = p.id), ''), 0) AS v
+FROM patrol_plans p, prm
+WHERE p.county_id = prm.county AND p.month >= prm.plan_from
+  AND p.area_id IN (SELECT id FROM my_areas)
+"""
+_SITES_SCOPE = """
+SELECT s.id, hashtextextended(s.xmin::text || ':' || coalesce((
+    SELECT string_agg(r.id::text || r.xmin::text, ',' ORDER BY r.id)
+    FROM geofence_roster_members r WHERE r.site_id = s.id), ''), 0) AS v
+FROM geofence_mine_sites s, prm
+WHERE s.county_id = prm.county AND NOT s.retired AND EXISTS (
+    SELECT 1 FROM geofence_roster_members r WHERE r.site_id = s.id AND r.user_id = prm.uid)
+"""
+_PATROLS_SCOPE = """
+SELECT s.id, s.xmin::text::bigint AS v FROM patrol_sessions s, prm
+WHERE s.county_id = prm.county
+  AND (s.inspector_id = prm.uid OR prm.uid = ANY(s.companion_ids))
+  AND (s.ended_at IS NULL OR s.started_at >= prm.patrol_from)
+"""
+_FINDINGS_SCOPE = """
+SELECT f.id, f.xmin::text::bigint AS v
+FROM patrol_findings f JOIN patrol_sessions s ON s.id = f.session_id, prm
+WHERE f.county_id = prm.county AND f.found_at >= prm.finding_from
+  AND (f.reported_by = prm.uid OR s.area_id IN (SELECT id FROM my_areas))
+"""
+_LAYER = """
+SELECT f.id, 0::bigint AS v FROM {table} f, prm
+WHERE f.county_id = prm.county AND f.layer_version_id = (
+    SELECT lv.id FROM geofence_layer_versions lv
+    WHERE lv.county_id = prm.county AND lv.kind = '{kind}'
+    ORDER BY lv.version_no DESC LIMIT 1)
+  AND EXISTS (SELECT 1 FROM patrol_areas a
+              WHERE a.id IN (SELECT id FROM my_areas) AND ST_Intersects(a.geom, f.geom))
+"""
+_FEATURES_SCOPE = " UNION ALL ".join(
+    [
+        _LAYER.format(table="geofence_parcels", kind="parcels"),
+        _LAYER.format(table="geofence_planning_zones", kind="planning_zones"),
+        _LAYER.format(table="geofence_change_polygons", kind="change_polygons"),
+        """
+SELECT s.id, s.xmin::text::bigint AS v FROM geofence_mine_sites s, prm
+WHERE s.county_id = prm.county AND NOT s.retired
+  AND EXISTS (SELECT 1 FROM patrol_areas a
+              WHERE a.id IN (SELECT id FROM my_areas) AND ST_Intersects(a.geom, s.geom))
+""",
+    ]
+)
+
+# -- payloads: $1 ids, $2 county, $3 caller ------------------------------------------------
+_AREAS_SQL = """
+SELECT a.id, a.code, a.name, a.grade, ST_AsGeoJSON(a.geom, 7) AS g, a.leader_id,
+       a.township_ids, a.village_ids, $3::uuid AS caller,
+       coalesce((SELECT array_agg(m.user_id ORDER BY m.user_id)
+                 FROM patrol_area_members m WHERE m.area_id = a.id), '{}') AS members
+FROM patrol_areas a WHERE a.id = ANY($1::uuid[]) AND a.county_id = $2
+"""
+_TARGETS_SQL = """
+SELECT t.id, t.area_id, t.kind, t.name, t.ref_id, ST_X(t.geom) AS lon, ST_Y(t.geom) AS lat,
+       t.visit_radius_m, $3::uuid AS caller
+FROM patrol_targets t WHERE t.id = ANY($1::uuid[]) AND t.county_id = $2
+"""
+_PLANS_SQL = """
+SELECT p.id, p.area_id, p.month, p.quota, p.min_per_week, p.min_night, p.min_night_per_week,
+       p.target_ids, p.note, $3::uuid AS caller,
+       coalesce((SELECT array_agg(i.user_id ORDER BY i.user_id)
+                 FROM patrol_plan_inspectors i WHERE i.plan_id = p.id), '{}') AS inspectors
+FROM patrol_plans p WHERE p.id = ANY($1::uuid[]) AND p.county_id = $2
+"""
+_SITES_SQL = """
+SELECT s.id, s.code, s.name, s.site_kind, s.mineral, s.status, s.closed_on,
+       ST_AsGeoJSON(s.geom, 7) AS g,
+       coalesce((SELECT array_agg(r.role ORDER BY r.role) FROM geofence_roster_members r
+                 WHERE r.site_id = s.id AND r.user_id = $3::uuid), '{}') AS my_roles,
+       coalesce((SELECT json_agg(json_build_object(
+                    'role', r.role, 'name', coalesce(u.display_name, r.contact_name),
+                    'user_id', r.user_id, 'duty_period', r.duty_period,
+                    'duty_checks', r.duty_checks) ORDER BY r.role)
+                 FROM geofence_roster_members r LEFT JOIN users u ON u.id = r.user_id
+                 WHERE r.site_id = s.id), '[]')::text AS roster
+FROM geofence_mine_sites s WHERE s.id = ANY($1::uuid[]) AND s.county_id = $2
+"""
+_PATROLS_SQL = """
+SELECT s.id, s.area_id, s.inspector_id, s.companion_ids, s.started_at, s.ended_at,
+       s.end_reason, s.note, s.has_violation, s.point_count, s.distance_m, s.duration_s,
+       $3::uuid AS caller
+FROM patrol_sessions s WHERE s.id = ANY($1::uuid[]) AND s.county_id = $2
+"""
+_FINDINGS_SQL = """
+SELECT f.id, f.session_id, f.reported_by, f.found_at, f.project_name, f.builder,
+       f.construction_started_on, f.construction_status, f.occupied_area_m2,
+       ST_X(f.geom) AS lon, ST_Y(f.geom) AS lat, f.accuracy_m, f.township_id, f.village_id,
+       f.note, f.updated_at, $3::uuid AS caller
+FROM patrol_findings f WHERE f.id = ANY($1::uuid[]) AND f.county_id = $2
+"""
+_FEATURES_SQL = """
+SELECT f.id, 'parcels' AS layer, lv.version_no,
+       json_build_object('land_class', f.land_class, 'source_code', f.source_code,
+                         'source_name', f.source_name, 'area_m2', f.area_m2)::text AS props,
+       ST_AsGeoJSON(f.geom, 7) AS g, $3::uuid AS caller
+FROM geofence_parcels f JOIN geofence_layer_versions lv ON lv.id = f.layer_version_id
+WHERE f.id = ANY($1::uuid[]) AND f.county_id = $2
+UNION ALL
+SELECT f.id, 'planning_zones', lv.version_no,
+       json_build_object('zone_kind', f.zone_kind, 'code', f.code, 'name', f.name,
+                         'area_m2', f.area_m2)::text,
+       ST_AsGeoJSON(f.geom, 7), NULL
+FROM geofence_planning_zones f JOIN geofence_layer_versions lv ON lv.id = f.layer_version_id
+WHERE f.id = ANY($1::uuid[]) AND f.county_id = $2
+UNION ALL
+SELECT f.id, 'change_polygons', lv.version_no,
+       json_build_object('monitoring_no', f.monitoring_no, 'batch_year', f.batch_year,
+                         'batch_quarter', f.batch_quarter, 'area_m2', f.area_m2)::text,
+       ST_AsGeoJSON(f.geom, 7), NULL
+FROM geofence_change_polygons f JOIN geofence_layer_versions lv ON lv.id = f.layer_version_id
+WHERE f.id = ANY($1::uuid[]) AND f.county_id = $2
+UNION ALL
+SELECT s.id, 'mine_sites', lv.version_no,
+       json_build_object('code', s.code, 'name', s.name, 'site_kind', s.site_kind,
+                         'status', s.status)::text,
+       ST_AsGeoJSON(s.geom, 7), NULL
+FROM geofence_mine_sites s JOIN geofence_layer_versions lv ON lv.id = s.layer_version_id
+WHERE s.id = ANY($1::uuid[]) AND s.county_id = $2
+"""
+
+_json = msgspec.json.Decoder()
+_roster = msgspec.json.Decoder(list[RosterSeat])
+
+Row = Any
+Builder = Callable[[Row, int], Any]
+
+
+def _area(r: Row, v: int) -> AreaRecord:
+    return AreaRecord(
+        id=r["id"],
+        version=v,
+        code=r["code"],
+        name=r["name"],
+        grade=r["grade"],
+        geometry=_json.decode(r["g"]),
+        leader_id=r["leader_id"],
+        member_ids=list(r["members"]),
+        township_ids=list(r["township_ids"] or []),
+        village_ids=list(r["village_ids"] or []),
+    )
+
+
+def _target(r: Row, v: int) -> TargetRecord:
+    return TargetRecord(
+        id=r["id"],
+        version=v,
+        area_id=r["area_id"],
+        kind=r["kind"],
+        name=r["name"],
+        ref_id=r["ref_id"],
+        lon=r["lon"],
+        lat=r["lat"],
+        visit_radius_m=r["visit_radius_m"],
+    )
+
+
+def _plan(r: Row, v: int) -> PlanRecord:
+    return PlanRecord(
+        id=r["id"],
+        version=v,
+        area_id=r["area_id"],
+        month=r["month"],
+        quota=r["quota"],
+        min_per_week=r["min_per_week"],
+        min_night=r["min_night"],
+        min_night_per_week=r["min_night_per_week"],
+        target_ids=list(r["target_ids"] or []),
+        inspector_ids=list(r["inspectors"]),
+        note=r["note"],
+    )
+
+
+def _site(r: Row, v: int) -> MineSiteRecord:
+    return MineSiteRecord(
+        id=r["id"],
+        version=v,
+        code=r["code"],
+        name=r["name"],
+        site_kind=r["site_kind"],
+        mineral=r["mineral"],
+        status=r["status"],
+        closed_on=r["closed_on"],
+        geometry=_json.decode(r["g"]),
+        my_roles=list(r["my_roles"]),
+        roster=_roster.decode(r["roster"]),
+    )
+
+
+def _patrol(r: Row, v: int) -> PatrolRecord:
+    return PatrolRecord(
+        id=r["id"],
+        version=v,
+        area_id=r["area_id"],
+        inspector_id=r["inspector_id"],
+        companion_ids=list(r["companion_ids"] or []),
+        started_at=r["started_at"],
+        ended_at=r["ended_at"],
+        end_reason=r["end_reason"],
+        note=r["note"],
+        has_violation=r["has_violation"],
+        point_count=r["point_count"],
+        distance_m=r["distance_m"],
+        duration_s=r["duration_s"],
+    )
+
+
+def _finding(r: Row, v: int) -> FindingRecord:
+    return FindingRecord(
+        id=r["id"],
+        version=v,
+        patrol_id=r["session_id"],
+        reported_by=r["reported_by"],
+        found_at=r["found_at"],
+        project_name=r["project_name"],
+        builder=r["builder"],
+        construction_started_on=r["construction_started_on"],
+        construction_status=r["construction_status"],
+        occupied_area_m2=r["occupied_area_m2"],
+        lon=r["lon"],
+        lat=r["lat"],
+        accuracy_m=r["accuracy_m"],
+        township_id=r["township_id"],
+        village_id=r["village_id"],
+        note=r["note"],
+        updated_at=r["updated_at"],
+    )
+
+
+def _feature(r: Row, v: int) -> FeatureRecord:
+    return FeatureRecord(
+        id=r["id"],
+        version=v,
+        layer=r["layer"],
+        layer_version=r["version_no"],
+        properties=_json.decode(r["props"]),
+        geometry=_json.decode(r["g"]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Collection:
+    bit: int
+    name: str
+    diff_sql: str
+    fetch_sql: str
+    build: Builder
+    tables: tuple[str, ...]
+
+    @property
+    def mask(self) -> int:
+        return 1 << self.bit
+
+    async def diff(
+        self, conn: Any, params: Sequence[Any], stream_id: uuid.UUID, limit: int
+    ) -> list[tuple[uuid.UUID, int | None]]:
+        """``(id, version)`` to send (``None``: deleted), at most ``limit``, by id."""
+        rows = await conn.fetch(self.diff_sql, *params, stream_id, self.bit, limit)
+        return [(r[0], r[1]) for r in rows]
+
+    async def fetch(
+        self,
+        conn: Any,
+        versions: dict[uuid.UUID, int],
+        county_id: uuid.UUID,
+        caller: uuid.UUID,
+    ) -> list[Any]:
+        rows = await conn.fetch(self.fetch_sql, list(versions), county_id, caller)
+        out = [self.build(r, versions[r["id"]]) for r in rows]
+        out.sort(key=lambda rec: rec.id)
+        return out
+
+
+def _collection(
+    bit: int, name: str, scope: str, fetch_sql: str, build: Builder, *tables: str
+) -> Collection:
+    return Collection(bit, name, _PREFIX + _DIFF.format(scope=scope), fetch_sql, build, tables)
+
+
+_SCOPE_TABLES = ("users", "patrol_areas", "patrol_area_members")
+
+#: In the order a phone should apply them (areas before what refers to them).
+COLLECTIONS: tuple[Collection, ...] = (
+    _collection(0, "areas", _AREAS_SCOPE, _AREAS_SQL, _area, *_SCOPE_TABLES),
+    _collection(1, "targets", _TARGETS_SCOPE, _TARGETS_SQL, _target, *_SCOPE_TABLES,
+                "patrol_targets"),
+    _collection(2, "plans", _PLANS_SCOPE, _PLANS_SQL, _plan, *_SCOPE_TABLES, "patrol_plans",
+                "patrol_plan_inspectors"),
+    _collection(3, "mine_sites", _SITES_SCOPE, _SITES_SQL, _site, "users",
+                "geofence_mine_sites", "geofence_roster_members"),
+    _collection(4, "patrols", _PATROLS_SCOPE, _PATROLS_SQL, _patrol, "users",
+                "patrol_sessions"),
+    _collection(5, "findings", _FINDINGS_SCOPE, _FINDINGS_SQL, _finding, *_SCOPE_TABLES,
+                "patrol_sessions", "patrol_findings"),
+    _collection(6, "features", _FEATURES_SCOPE, _FEATURES_SQL, _feature, *_SCOPE_TABLES,
+                "geofence_layer_versions", "geofence_mine_sites"),
+)  # fmt: skip
+
+ALL_MASK = sum(c.mask for c in COLLECTIONS)
+#: Collections whose scope moves with the calendar (recomputed when the local day changes).
+TIME_WINDOW_MASK = sum(c.mask for c in COLLECTIONS if c.name in {"plans", "patrols", "findings"})
+
+_BY_TABLE: dict[str, int] = {}
+for _c in COLLECTIONS:
+    for _t in _c.tables:
+        _BY_TABLE[_t] = _BY_TABLE.get(_t, 0) | _c.mask
+
+
+def mask_of_tables(tables: Sequence[str]) -> int:
+    """The collections a write to any of ``tables`` may have changed."""
+    mask = 0
+    for table in tables:
+        mask |= _BY_TABLE.get(table, 0)
+    return mask

@@ -1,0 +1,67 @@
+"""Errors of sync, each with a stable ``code``.
+
+::
+
+    InvalidInputError (422)
+    ├── CursorMalformedError     cursor_malformed   (not a cursor this server wrote)
+    ├── CursorInvalidError       cursor_invalid     (signature does not verify: forged/altered)
+    └── BatchTooLargeError       batch_too_large    (more operations than a push may carry)
+    PermissionDeniedError (403)
+    └── CursorNotYoursError      cursor_not_yours   (issued to another user)
+    ConflictError (409)
+    ├── CursorStaleError         cursor_stale       (superseded or expired: pull again
+    │                                                without a cursor and replace local data)
+    └── SyncBusyError            sync_busy          (another pull of this stream is running)
+    NotFoundError (404)
+    ├── LayerNotFoundError       layer_not_found
+    └── TileNotFoundError        tile_not_found     (not a valid z/x/y tile address)
+
+Per-operation problems in a push are not errors: each gets a ``rejected`` receipt.
+"""
+
+from __future__ import annotations
+
+from infra.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
+
+__all__ = [
+    "BatchTooLargeError",
+    "CursorInvalidError",
+    "CursorMalformedError",
+    "CursorNotYoursError",
+    "CursorStaleError",
+    "LayerNotFoundError",
+    "SyncBusyError",
+    "TileNotFoundError",
+]
+
+
+class CursorMalformedError(InvalidInputError):
+    default_code = "cursor_malformed"
+
+
+class CursorInvalidError(InvalidInputError):
+    default_code = "cursor_invalid"
+
+
+class BatchTooLargeError(InvalidInputError):
+    default_code = "batch_too_large"
+
+
+class CursorNotYoursError(PermissionDeniedError):
+    default_code = "cursor_not_yours"
+
+
+class CursorStaleError(ConflictError):
+    default_code = "cursor_stale"
+
+
+class SyncBusyError(ConflictError):
+    default_code = "sync_busy"
+
+
+class LayerNotFoundError(NotFoundError):
+    default_code = "layer_not_found"
+
+
+class TileNotFoundError(NotFoundError):
+    default_code = "tile_not_found"

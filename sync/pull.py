@@ -1,0 +1,310 @@
+"""Pull: the changes a phone needs since its cursor, a page at a time.
+
+See the package docstring for the design. One page runs in one ``REPEATABLE READ``
+transaction, so the page, its versions and the snapshot it records agree.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from infra.db import utcnow
+from infra.ids import uuid7
+from infra.scope import Principal, Role
+from patrol.config import PatrolConfig
+from sync._db import driver
+from sync.collections import ALL_MASK, COLLECTIONS, TIME_WINDOW_MASK, mask_of_tables
+from sync.cursor import Cursor, CursorCodec
+from sync.errors import CursorStaleError, SyncBusyError
+
+__all__ = ["FEED_RETENTION", "Page", "PullService", "prune_sync_state"]
+
+log = structlog.get_logger(__name__)
+
+#: How long change-feed rows are kept; an older base snapshot means a full comparison.
+FEED_RETENTION = timedelta(days=14)
+DEFAULT_LIMIT = 2000
+# lock_not_available (NOWAIT), serialization_failure (row changed after our snapshot)
+_BUSY_STATES = {"55P03", "40001"}
+MAX_LIMIT = 10_000
+PATROL_WINDOW_DAYS = 30
+FINDING_WINDOW_DAYS = 90
+
+_STREAM_SQL = """
+SELECT id, user_id, acked_seq, issued_seq, pending_seq, pending_snapshot, pending_dirty,
+       pending_scope_day, base_snapshot, base_at, dirty, scope_day
+FROM sync_streams WHERE id = $1 FOR UPDATE NOWAIT
+"""
+_APPLY_PENDING = (
+    """
+INSERT INTO sync_manifest (stream_id, collection, record_id, version)
+SELECT stream_id, collection, record_id, version FROM sync_pending
+WHERE stream_id = $1 AND version IS NOT NULL
+ON CONFLICT (stream_id, collection, record_id) DO UPDATE SET version = excluded.version
+""",
+    """
+DELETE FROM sync_manifest m USING sync_pending p
+WHERE p.stream_id = $1 AND p.version IS NULL
+  AND m.stream_id = $1 AND m.collection = p.collection AND m.record_id = p.record_id
+""",
+)
+_DROP_PENDING = "DELETE FROM sync_pending WHERE stream_id = $1"
+_CHANGED_TABLES = """
+SELECT DISTINCT tbl FROM sync_changes
+WHERE county_id = $1
+  AND xid >= pg_snapshot_xmin($2::text::pg_snapshot)::text::bigint
+  AND NOT pg_visible_in_snapshot(xid::text::xid8, $2::text::pg_snapshot)
+"""
+_SAVE_STREAM = """
+UPDATE sync_streams SET acked_seq = $2, issued_seq = $3, pending_seq = $4,
+    pending_snapshot = $5, pending_dirty = $6, pending_scope_day = $7, base_snapshot = $8,
+    base_at = $9, dirty = $10, scope_day = $11, last_pull_at = $12
+WHERE id = $1
+"""
+_NEW_STREAM = """
+INSERT INTO sync_streams (id, county_id, user_id, created_at, last_pull_at, acked_seq,
+    issued_seq, pending_dirty, dirty)
+VALUES ($1, $2, $3, $4, $4, 0, 0, 0, $5)
+"""
+
+
+@dataclass(slots=True)
+class Page:
+    """One answer to a pull: records per collection name, deletions, the next cursor."""
+
+    cursor: str
+    has_more: bool
+    reset: bool
+    server_time: datetime
+    upserts: dict[str, list[Any]] = field(default_factory=dict)
+    deletes: dict[str, list[uuid.UUID]] = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return sum(map(len, self.upserts.values())) + sum(map(len, self.deletes.values()))
+
+
+@dataclass(slots=True)
+class _Stream:
+    id: uuid.UUID
+    acked_seq: int = 0
+    issued_seq: int = 0
+    pending_seq: int | None = None
+    pending_snapshot: str | None = None
+    pending_dirty: int = 0
+    pending_scope_day: str | None = None
+    base_snapshot: str | None = None
+    base_at: datetime | None = None
+    dirty: int = ALL_MASK
+    scope_day: str | None = None
+
+    def save_args(self, now: datetime) -> tuple[Any, ...]:
+        return (
+            self.id,
+            self.acked_seq,
+            self.issued_seq,
+            self.pending_seq,
+            self.pending_snapshot,
+            self.pending_dirty,
+            self.pending_scope_day,
+            self.base_snapshot,
+            self.base_at,
+            self.dirty,
+            self.scope_day,
+            now,
+        )
+
+
+def _month_before(day: date) -> date:
+    first = day.replace(day=1)
+    return (first - timedelta(days=1)).replace(day=1)
+
+
+class PullService:
+    def __init__(
+        self, db: AsyncSession, codec: CursorCodec, *, config: PatrolConfig | None = None
+    ) -> None:
+        self.db = db
+        self.codec = codec
+        self.config = config or PatrolConfig()
+
+    async def pull(
+        self, principal: Principal, *, cursor: str | None, limit: int = DEFAULT_LIMIT
+    ) -> Page:
+        """The next page of changes for the caller (``SyncPull``).
+
+        Without a cursor a new stream starts and the page says ``reset``: the phone drops
+        what it holds and takes everything. Presenting the cursor of the last page
+        acknowledges it; presenting the previous one again (the answer was lost) sends the
+        page again, computed afresh. Anything older is ``cursor_stale``.
+        """
+        limit = max(1, min(limit, MAX_LIMIT))
+        parsed = None if cursor is None else self.codec.decode(cursor, user_id=principal.user_id)
+        await self.db.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        snapshot = str(await self.db.scalar(text("SELECT pg_current_snapshot()::text")))
+        conn = await driver(self.db)
+        now = utcnow()
+        try:
+            if parsed is None:
+                stream = _Stream(id=uuid7())
+                await conn.execute(
+                    _NEW_STREAM, stream.id, principal.county_id, principal.user_id, now, ALL_MASK
+                )
+            else:
+                stream = await self._acknowledge(conn, principal, parsed, now)
+        except Exception as exc:
+            if getattr(exc, "sqlstate", None) not in _BUSY_STATES:
+                raise
+            raise SyncBusyError(
+                "another pull of this stream is running; retry shortly", retry_after_s=1
+            ) from exc
+        today = now.astimezone(self.config.tz).date()
+        dirty = await self._dirty(conn, principal, stream, today, now)
+        page = Page(
+            cursor=self.codec.encode(Cursor(stream.id, principal.user_id, stream.acked_seq)),
+            has_more=False,
+            reset=parsed is None,
+            server_time=now,
+        )
+        if dirty:
+            await self._fill(conn, principal, stream, page, dirty=dirty, limit=limit, today=today)
+        if page.count:
+            stream.issued_seq += 1
+            stream.pending_seq = stream.issued_seq
+            stream.pending_snapshot = snapshot
+            stream.pending_scope_day = today.isoformat()
+            page.cursor = self.codec.encode(
+                Cursor(stream.id, principal.user_id, stream.pending_seq)
+            )
+            await self._store_pending(conn, stream.id, page)
+        else:  # nothing to send: what the phone holds is the scope as of this snapshot
+            stream.pending_seq = None
+            stream.base_snapshot, stream.base_at = snapshot, now
+            stream.dirty, stream.scope_day = 0, today.isoformat()
+        await conn.execute(_SAVE_STREAM, *stream.save_args(now))
+        log.info(
+            "sync.pulled",
+            county=str(principal.county_id),
+            stream=str(stream.id),
+            records=page.count,
+            has_more=page.has_more,
+        )
+        return page
+
+    async def _acknowledge(
+        self, conn: Any, principal: Principal, cursor: Cursor, now: datetime
+    ) -> _Stream:
+        row = await conn.fetchrow(_STREAM_SQL, cursor.stream_id)
+        if row is None or row["user_id"] != principal.user_id:
+            raise CursorStaleError(
+                "this sync stream is gone; pull without a cursor", field="cursor"
+            )
+        stream = _Stream(**{k: row[k] for k in row.keys() if k != "user_id"})  # noqa: SIM118
+        if stream.pending_seq is not None and cursor.seq == stream.pending_seq:
+            for sql in _APPLY_PENDING:
+                await conn.execute(sql, stream.id)
+            stream.acked_seq = cursor.seq
+            stream.base_snapshot, stream.base_at = stream.pending_snapshot, now
+            stream.dirty, stream.scope_day = stream.pending_dirty, stream.pending_scope_day
+        elif cursor.seq != stream.acked_seq:
+            raise CursorStaleError(
+                "this cursor was superseded; pull without a cursor and replace local data",
+                field="cursor",
+            )
+        if stream.pending_seq is not None:
+            await conn.execute(_DROP_PENDING, stream.id)
+            stream.pending_seq = None
+        return stream
+
+    async def _dirty(
+        self, conn: Any, principal: Principal, stream: _Stream, today: date, now: datetime
+    ) -> int:
+        if (
+            stream.base_snapshot is None
+            or stream.base_at is None
+            or stream.base_at < now - FEED_RETENTION
+        ):
+            return ALL_MASK
+        rows = await conn.fetch(_CHANGED_TABLES, principal.county_id, stream.base_snapshot)
+        dirty = stream.dirty | mask_of_tables([r[0] for r in rows])
+        if stream.scope_day != today.isoformat():
+            dirty |= TIME_WINDOW_MASK
+        return dirty
+
+    async def _fill(
+        self,
+        conn: Any,
+        principal: Principal,
+        stream: _Stream,
+        page: Page,
+        *,
+        dirty: int,
+        limit: int,
+        today: date,
+    ) -> None:
+        midnight = datetime.combine(today, datetime.min.time(), tzinfo=self.config.tz)
+        params = (
+            principal.county_id,
+            principal.user_id,
+            principal.role in (Role.CAPTAIN, Role.ADMIN),
+            _month_before(today),
+            midnight - timedelta(days=PATROL_WINDOW_DAYS),
+            midnight - timedelta(days=FINDING_WINDOW_DAYS),
+        )
+        left = limit
+        remaining = 0
+        for coll in COLLECTIONS:
+            if not dirty & coll.mask:
+                continue
+            if left <= 0:
+                remaining |= coll.mask
+                continue
+            rows = await coll.diff(conn, params, stream.id, left + 1)
+            if len(rows) > left:
+                remaining |= coll.mask
+                rows = rows[:left]
+            left -= len(rows)
+            versions = {rid: v for rid, v in rows if v is not None}
+            deletes = [rid for rid, v in rows if v is None]
+            if deletes:
+                page.deletes[coll.name] = deletes
+            if versions:
+                records = await coll.fetch(conn, versions, principal.county_id, principal.user_id)
+                page.upserts[coll.name] = records
+        page.has_more = remaining != 0
+        stream.pending_dirty = remaining
+
+    async def _store_pending(self, conn: Any, stream_id: uuid.UUID, page: Page) -> None:
+        bits = {c.name: c.bit for c in COLLECTIONS}
+        records: list[tuple[Any, ...]] = []
+        for name, recs in page.upserts.items():
+            records.extend((stream_id, bits[name], r.id, r.version) for r in recs)
+        for name, ids in page.deletes.items():
+            records.extend((stream_id, bits[name], rid, None) for rid in ids)
+        await conn.copy_records_to_table(
+            "sync_pending",
+            records=records,
+            columns=("stream_id", "collection", "record_id", "version"),
+        )
+
+
+async def prune_sync_state(db: AsyncSession, *, now: datetime | None = None) -> dict[str, int]:
+    """Worker job: drop old change-feed rows, streams unused for 90 days, old receipts."""
+    at = now or utcnow()
+    out: dict[str, int] = {}
+    for name, sql, cutoff in (
+        ("changes", "DELETE FROM sync_changes WHERE noted_at < :t",
+         at - FEED_RETENTION - timedelta(days=1)),
+        ("streams", "DELETE FROM sync_streams WHERE last_pull_at < :t", at - timedelta(days=90)),
+        ("receipts", "DELETE FROM sync_receipts WHERE created_at < :t", at - timedelta(days=90)),
+    ):  # fmt: skip
+        result: Any = await db.execute(text(sql), {"t": cutoff})
+        out[name] = int(result.rowcount or 0)
+    return out

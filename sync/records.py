@@ -1,0 +1,139 @@
+"""What a phone holds, one dataclass per collection (the API maps them to wire Structs).
+
+``version`` changes whenever the record's content may have changed (it is derived from the
+rows' ``xmin``); a phone sends it back as ``base_version`` when it edits a record.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+__all__ = [
+    "AreaRecord",
+    "FeatureRecord",
+    "FindingRecord",
+    "MineSiteRecord",
+    "PatrolRecord",
+    "PlanRecord",
+    "RosterSeat",
+    "TargetRecord",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class AreaRecord:
+    id: uuid.UUID
+    version: int
+    code: str
+    name: str
+    grade: int
+    geometry: dict[str, Any]
+    leader_id: uuid.UUID
+    member_ids: list[uuid.UUID]
+    township_ids: list[uuid.UUID]
+    village_ids: list[uuid.UUID]
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRecord:
+    id: uuid.UUID
+    version: int
+    area_id: uuid.UUID
+    kind: str
+    name: str
+    ref_id: uuid.UUID | None
+    lon: float
+    lat: float
+    visit_radius_m: float
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRecord:
+    id: uuid.UUID
+    version: int
+    area_id: uuid.UUID
+    month: date
+    quota: int
+    min_per_week: int
+    min_night: int
+    min_night_per_week: int
+    target_ids: list[uuid.UUID]
+    inspector_ids: list[uuid.UUID]
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class PatrolRecord:
+    id: uuid.UUID
+    version: int
+    area_id: uuid.UUID
+    inspector_id: uuid.UUID
+    companion_ids: list[uuid.UUID]
+    started_at: datetime
+    ended_at: datetime | None
+    end_reason: str | None
+    note: str
+    has_violation: bool
+    point_count: int
+    distance_m: float
+    duration_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class FindingRecord:
+    id: uuid.UUID
+    version: int
+    patrol_id: uuid.UUID
+    reported_by: uuid.UUID
+    found_at: datetime
+    project_name: str
+    builder: str
+    construction_started_on: date | None
+    construction_status: str
+    occupied_area_m2: float | None
+    lon: float
+    lat: float
+    accuracy_m: float | None
+    township_id: uuid.UUID | None
+    village_id: uuid.UUID | None
+    note: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RosterSeat:
+    role: str
+    name: str
+    user_id: uuid.UUID | None
+    duty_period: str
+    duty_checks: int
+
+
+@dataclass(frozen=True, slots=True)
+class MineSiteRecord:
+    id: uuid.UUID
+    version: int
+    code: str
+    name: str
+    site_kind: str
+    mineral: str
+    status: str
+    closed_on: date | None
+    geometry: dict[str, Any]
+    my_roles: list[str]
+    roster: list[RosterSeat] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureRecord:
+    """A reference-layer feature of the caller's areas (current layer version)."""
+
+    id: uuid.UUID
+    version: int
+    layer: str
+    layer_version: int
+    properties: dict[str, Any]
+    geometry: dict[str, Any]
