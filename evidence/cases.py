@@ -345,6 +345,7 @@ class OverlayResult:
     by_class: dict[str, float]
     layer_version_id: uuid.UUID | None
     layer_version_no: int | None
+    basis: str = "parcels"  # where the classes come from (kept in ``areas_source``)
 
 
 AreaOverlay = Callable[[AsyncSession, uuid.UUID, MultiPolygon], Awaitable[OverlayResult]]
@@ -663,6 +664,7 @@ async def _apply_overlay(
         "layer": LayerKind.PARCELS.value,
         "layer_version_id": str(result.layer_version_id) if result.layer_version_id else None,
         "layer_version_no": result.layer_version_no,
+        "basis": result.basis,
         "computed_at": utcnow().isoformat(),
     }
 
