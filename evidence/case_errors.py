@@ -7,7 +7,8 @@
     │                                                           not visible to this role
     ├── ReferralNotFoundError          referral_not_found       the same for referrals
     ├── CaseSourceNotFoundError        case_source_not_found    the finding / change polygon
-    └── RuleNotFoundError              rule_not_found
+    ├── RuleNotFoundError              rule_not_found
+    └── (CaseNotFoundError)            finding_not_found        flagging an unknown finding
     ConflictError (409)
     ├── CaseStatusTransitionError      invalid_status_transition  e.g. closed -> investigating
     ├── CaseNotFlaggedError            case_not_flagged         a referral needs a flag first
@@ -15,18 +16,24 @@
     ├── StepOutOfOrderError            step_out_of_order        ``expected_step`` says which
     ├── ReconsiderationClosedError     reconsideration_window_closed  asked after 3 days
     ├── CaseHasNoEvidenceError         case_has_no_evidence     nothing to put in a package
+    ├── (ConflictError)                case_no_taken, case_closed (finished cases are
+    │                                  read-only), rule_exists
     └── PackageSourceMismatchError     package_source_mismatch  stored bytes differ from the
                                                                 hash taken at intake
     InvalidInputError (422)
     ├── InvalidCaseError               invalid_case             plus specific codes:
     │                                  invalid_case_no, invalid_violation_kind,
     │                                  invalid_source, invalid_party, invalid_amount,
-    │                                  invalid_area, invalid_penalty, invalid_time
+    │                                  invalid_area, invalid_penalty, invalid_time,
+    │                                  invalid_status, reason_required
     ├── UnknownEvidenceError           unknown_evidence         ``evidence_ids`` lists them
     ├── TeamTooSmallError              team_too_small           fewer than 2 officers
     ├── UnknownTeamMemberError         unknown_team_member      not an active user here
-    ├── InvalidStepError               invalid_step             bad decision value, time
-    │                                                           before the previous step...
+    ├── InvalidStepError               invalid_step             plus specific codes:
+    │                                  invalid_time (naive, future, before the previous
+    │                                  step), reason_required, report_required,
+    │                                  police_unit_required, invalid_material,
+    │                                  invalid_flag_subject
     ├── MissingMaterialsError          missing_materials        transfer without the letter,
     │                                                           report or list of items
     ├── InvalidRuleError               invalid_rule

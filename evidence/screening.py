@@ -43,6 +43,7 @@ from evidence.case_models import (
     ViolationKind,
 )
 from infra.db import utcnow
+from infra.errors import ConflictError
 from infra.scope import Principal, Role, require_role
 from patrol.models import County
 
@@ -349,8 +350,22 @@ async def add_rule(session: AsyncSession, principal: Principal, data: RuleInput)
         raise InvalidRuleError("effective_to must be after effective_from", field="effective_to")
     if not data.code.strip() or not data.citation.strip():
         raise InvalidRuleError("a rule needs a code and a citation", field="code")
+    province = await _county_province(session, principal)
+    taken = await session.scalar(
+        select(ReferralRule.id).where(
+            ReferralRule.province_code == province,
+            ReferralRule.code == data.code.strip()[:60],
+            ReferralRule.effective_from == data.effective_from,
+        )
+    )
+    if taken is not None:
+        raise ConflictError(
+            "a rule with this code already starts on this date",
+            code="rule_exists",
+            rule_id=str(taken),
+        )
     row = ReferralRule(
-        province_code=await _county_province(session, principal),
+        province_code=province,
         code=data.code.strip()[:60],
         violation_kind=data.violation_kind,
         crime=data.crime[:100],

@@ -13,7 +13,7 @@ from evidence.case_errors import InvalidRuleError
 from evidence.case_models import Case, ReferralSuggestion
 from evidence.cases import CaseChanges, CaseInput, PriorPenalty, open_case, update_case
 from evidence.screening import RuleInput, add_rule, list_rules, screen_case
-from infra.errors import PermissionDeniedError
+from infra.errors import ConflictError, PermissionDeniedError
 from tests.cases.conftest import LAT, LON, World
 
 TODAY = datetime.now(timezone(timedelta(hours=8))).date()  # dates are China's
@@ -159,4 +159,8 @@ async def test_rules_are_set_by_admins_with_valid_data(db: AsyncSession, world: 
         await add_rule(
             db, world.admin, province_rule("1", TODAY, effective_to=TODAY - timedelta(days=1))
         )
+    await add_rule(db, world.admin, province_rule("1", TODAY))
+    with pytest.raises(ConflictError) as info:
+        await add_rule(db, world.admin, province_rule("2", TODAY))
+    assert info.value.code == "rule_exists"
     await db.rollback()
