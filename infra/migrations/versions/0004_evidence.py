@@ -177,7 +177,7 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_evidence_uploads_uploader_id"), "evidence_uploads", ["uploader_id"], unique=False
     )
-    op.create_geospatial_table(  # type: ignore[attr-defined]
+    op.create_geospatial_table(
         "evidence",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("kind", sa.String(length=8), nullable=False),
@@ -234,7 +234,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_evidence")),
         sa.UniqueConstraint("original_key", name=op.f("uq_evidence_original_key")),
     )
-    op.create_geospatial_index(  # type: ignore[attr-defined]
+    op.create_geospatial_index(
         "idx_evidence_geom",
         "evidence",
         ["geom"],
@@ -374,10 +374,10 @@ def downgrade() -> None:
     op.drop_index("ix_evidence_flags", table_name="evidence", postgresql_using="gin")
     op.drop_index(op.f("ix_evidence_county_id"), table_name="evidence")
     op.drop_index("ix_evidence_county_captured", table_name="evidence")
-    op.drop_geospatial_index(  # type: ignore[attr-defined]
+    op.drop_geospatial_index(
         "idx_evidence_geom", table_name="evidence", postgresql_using="gist", column_name="geom"
     )
-    op.drop_geospatial_table("evidence")  # type: ignore[attr-defined]
+    op.drop_geospatial_table("evidence")
     op.drop_index(op.f("ix_evidence_uploads_uploader_id"), table_name="evidence_uploads")
     op.drop_index(op.f("ix_evidence_uploads_patrol_session_id"), table_name="evidence_uploads")
     op.drop_index(op.f("ix_evidence_uploads_mine_site_id"), table_name="evidence_uploads")
