@@ -17,6 +17,7 @@ from geofence.check import (
     check_location,
     check_locations,
 )
+from geofence.demo import DemoLayers, seed_demo_layers
 from geofence.enums import (
     ClosureMethod,
     DutyPeriod,
@@ -94,6 +95,7 @@ __all__ = [
     "ClassArea",
     "ClosureMethod",
     "CountyNotFoundError",
+    "DemoLayers",
     "DuplicateSiteCodeError",
     "DutyPeriod",
     "FeatureHit",
@@ -148,6 +150,7 @@ __all__ = [
     "remove_roster_member",
     "retire_mine_site",
     "roster_report",
+    "seed_demo_layers",
     "set_roster_member",
     "set_site_status",
     "to_mu",
