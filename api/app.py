@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +17,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from api.auth import TokenMinter, build_jwt_auth
 from api.controllers.admin import TownshipController, UserController, VillageController
 from api.controllers.auth import AuthController, MeController
+from api.controllers.evidence import EvidenceController, UploadController
 from api.controllers.geofence import GeofenceController, LayerController, MineSiteController
 from api.controllers.sync import LayerDataController, SyncController
 from api.controllers.system import SystemController
@@ -23,12 +25,15 @@ from api.deps import DEPENDENCIES
 from api.middleware import RequestIdMiddleware
 from api.models import MODEL_MODULES
 from api.problems import handle_exception
+from evidence import run_worker
 from infra.db import create_engine, create_session_factory
 from infra.migrate import Migrator
 from infra.objectstore import ObjectStore, S3ObjectStore
 from infra.settings import Settings
 
 __all__ = ["API_V1_HANDLERS", "create_app"]
+
+_WORKER_STOP_S = 30.0  # how long shutdown waits for the job in hand
 
 API_V1_HANDLERS: list[Any] = [
     AuthController,
@@ -39,6 +44,8 @@ API_V1_HANDLERS: list[Any] = [
     GeofenceController,
     LayerController,
     MineSiteController,
+    UploadController,
+    EvidenceController,
     SyncController,
     LayerDataController,
 ]
@@ -63,9 +70,23 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        worker: asyncio.Task[None] | None = None
+        if settings.server.run_worker_in_process:
+            # The embedded default: derivatives and patrol chores run inside this process.
+            worker = asyncio.create_task(
+                run_worker(state.session_factory, object_store, settings.evidence, stop=stop),
+                name="background-worker",
+            )
         try:
             yield
         finally:
+            stop.set()
+            if worker is not None:
+                try:
+                    await asyncio.wait_for(worker, timeout=_WORKER_STOP_S)
+                except TimeoutError:
+                    worker.cancel()  # a long job is taken again when its lease runs out
             await engine.dispose()
 
     api_v1 = Router(path="/api/v1", route_handlers=API_V1_HANDLERS)

@@ -156,6 +156,55 @@ async def _users(args: argparse.Namespace, settings: Settings) -> int:
     return await _with_session(settings, run)
 
 
+# -- worker and audit ----------------------------------------------------------------------------
+async def _worker(_args: argparse.Namespace, settings: Settings) -> int:
+    """Derivatives and patrol chores until Ctrl-C (the same loop the API runs in-process)."""
+    from evidence import run_worker  # noqa: PLC0415
+    from infra.objectstore import S3ObjectStore  # noqa: PLC0415
+
+    engine = create_engine(settings.database)
+    stop = asyncio.Event()
+    print("Worker running. Press Ctrl-C to stop.", flush=True)
+    try:
+        await run_worker(
+            create_session_factory(engine),
+            S3ObjectStore(settings.object_store),
+            settings.evidence,
+            stop=stop,
+        )
+    finally:
+        await engine.dispose()
+    return 0
+
+
+async def _audit(args: argparse.Namespace, settings: Settings) -> int:
+    """Walk every county's custody chain (or one county's); exit 1 on any problem."""
+    from evidence import CustodyLog  # noqa: PLC0415
+
+    async def run(session: AsyncSession) -> int:
+        stmt = select(County).order_by(County.admin_code)
+        if args.county:
+            stmt = stmt.where(County.admin_code == args.county)
+        counties = list((await session.execute(stmt)).scalars().all())
+        if args.county and not counties:
+            print(f"no county with admin code {args.county}", file=sys.stderr)
+            return 2
+        log = CustodyLog(settings.evidence.package_signing_key.encode())
+        bad = 0
+        for county in counties:
+            report = await log.verify(session, county.id)
+            state = "ok" if report.ok else f"{len(report.problems)} problem(s)"
+            print(f"{county.admin_code} {county.name}: {report.entries} entries, head "
+                  f"{report.head_seq} {report.head_hash[:16]}, {state}")  # fmt: skip
+            for problem in report.problems:
+                print(f"  seq {problem.seq}: {problem.problem}")
+            bad += 0 if report.ok else 1
+        print(f"{len(counties)} chain(s) checked, {bad} with problems")
+        return 1 if bad else 0
+
+    return await _with_session(settings, run)
+
+
 # -- serve ---------------------------------------------------------------------------------------
 async def _prepare(settings: Settings, *, demo: bool) -> None:
     engine = create_engine(settings.database)
@@ -251,6 +300,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="check: list breaking changes; dump: rewrite v1/openapi.json",
     )
 
+    sub.add_parser("worker", help="run background jobs (derivatives, patrol chores) until Ctrl-C")
+    audit = sub.add_parser("audit", help="the evidence custody log")
+    asub = audit.add_subparsers(dest="action", required=True)
+    verify = asub.add_parser("verify", help="verify the hash chains; exit 1 on any problem")
+    verify.add_argument("--county", help="county admin code (default: every county)")
+
     users = sub.add_parser("users", help="user accounts")
     usub = users.add_subparsers(dest="action", required=True)
     create = usub.add_parser("create", help="create a user")
@@ -267,7 +322,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_ASYNC: dict[str, Handler] = {"db": _db, "demo": _demo, "users": _users}
+_ASYNC: dict[str, Handler] = {
+    "db": _db,
+    "demo": _demo,
+    "users": _users,
+    "worker": _worker,
+    "audit": _audit,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,6 +10,13 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from evidence import (
+    EvidenceService,
+    GeofenceLocationChecker,
+    PatrolTrackContext,
+    PatrolVisitListener,
+    SiteReviewListener,
+)
 from infra.scope import Principal
 from infra.settings import Settings
 from patrol.accounts import AccountService
@@ -21,6 +28,7 @@ __all__ = [
     "Accounts",
     "Caller",
     "Db",
+    "EvidenceSvc",
     "Layers",
     "Org",
     "Pull",
@@ -76,7 +84,21 @@ def provide_layers(db: Db) -> LayerService:
     return LayerService(db)
 
 
+def provide_evidence(
+    db: Db, settings: Settings_, principal: Caller, state: State
+) -> EvidenceService:
+    return EvidenceService(
+        db,
+        state.store,
+        settings.evidence,
+        GeofenceLocationChecker(),
+        patrol=PatrolTrackContext(),
+        listeners=(SiteReviewListener(), PatrolVisitListener(principal)),
+    )
+
+
 Accounts = NamedDependency[AccountService]
+EvidenceSvc = NamedDependency[EvidenceService]
 Org = NamedDependency[OrgService]
 Pull = NamedDependency[PullService]
 Push = NamedDependency[PushService]
@@ -88,6 +110,7 @@ DEPENDENCIES: dict[str, Provide] = {
     "settings": Provide(provide_settings, sync_to_thread=False),
     "accounts": Provide(provide_accounts, sync_to_thread=False),
     "org": Provide(provide_org, sync_to_thread=False),
+    "evidence": Provide(provide_evidence, sync_to_thread=False),
     "pull": Provide(provide_pull, sync_to_thread=False),
     "push": Provide(provide_push, sync_to_thread=False),
     "layers": Provide(provide_layers, sync_to_thread=False),

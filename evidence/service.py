@@ -75,6 +75,7 @@ from infra.objectstore import (
 )
 from infra.scope import Principal, Role, scoped
 from infra.settings import EvidenceSettings
+from patrol.field_models import ContractArea
 from patrol.models import County
 
 __all__ = ["EvidenceFilter", "EvidencePage", "EvidenceService", "original_key"]
@@ -105,6 +106,7 @@ class EvidenceFilter:
     captured_to: datetime | None = None
     any_flags: Sequence[str] = ()
     within_wkt: str | None = None  # an area polygon (WGS84 WKT), e.g. a contract area
+    area_id: uuid.UUID | None = None  # a contract area of the caller's county
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,6 +323,7 @@ class EvidenceService:
             },
         )
         await self._session.flush()
+        await self._session.refresh(evidence, ["upload", "derivatives"])
         log.info(
             "evidence.accepted",
             evidence_id=str(evidence.id),
@@ -373,6 +376,16 @@ class EvidenceService:
             conditions.append(
                 func.ST_Intersects(Evidence.geom, func.ST_GeomFromText(f.within_wkt, 4326))
             )
+        if f.area_id is not None:
+            area = (
+                select(ContractArea.geom)
+                .where(
+                    ContractArea.id == f.area_id,
+                    ContractArea.county_id == principal.county_id,
+                )
+                .scalar_subquery()
+            )
+            conditions.append(func.ST_Intersects(Evidence.geom, area))
         if cursor is not None:
             when, ident = _decode_cursor(cursor)
             conditions.append(

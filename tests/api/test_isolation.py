@@ -19,9 +19,12 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from geofence import SiteInput, create_mine_site, parse_geojson_geometry
+from infra.ids import uuid7
+from infra.objectstore import S3ObjectStore
 from infra.scope import Role
 from patrol.accounts import AccountService
 from patrol.org import OrgService
+from tests.api.test_evidence_api import seed_evidence
 from tests.conftest import CountyFixture
 
 Client = AsyncTestClient[Litestar]
@@ -57,8 +60,15 @@ async def _resources(
             SiteInput(code="B-KS", name="B矿", geometry=parse_geojson_geometry(_SQUARE)),
         )
         await session.commit()
+    evidence_id = await seed_evidence(
+        factory, S3ObjectStore(settings.object_store), settings, b.principal(Role.INSPECTOR),
+        lon=113.005, lat=28.005, case_id=uuid7(),
+    )  # fmt: skip
     return {
         "user_id": b.users[Role.INSPECTOR].id,
+        # evidence: one accepted photo (case-linked, so every county-B role could see it)
+        "evidence_id": evidence_id,
+        "kind": "thumbnail",
         "township_id": town.id,
         "village_id": village.id,
         "device_id": device.id,
