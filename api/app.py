@@ -17,6 +17,12 @@ from litestar.openapi.spec import Components, SecurityScheme
 from api.auth import TokenMinter, build_jwt_auth
 from api.controllers.admin import TownshipController, UserController, VillageController
 from api.controllers.auth import AuthController, MeController
+from api.controllers.cases import (
+    CaseController,
+    FlagController,
+    ReferralController,
+    ReferralRuleController,
+)
 from api.controllers.evidence import EvidenceController, UploadController
 from api.controllers.geofence import GeofenceController, LayerController, MineSiteController
 from api.controllers.sync import LayerDataController, SyncController
@@ -48,6 +54,10 @@ API_V1_HANDLERS: list[Any] = [
     EvidenceController,
     SyncController,
     LayerDataController,
+    CaseController,
+    ReferralRuleController,
+    FlagController,
+    ReferralController,
 ]
 
 
@@ -97,7 +107,10 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
         lifespan=[lifespan],
         on_app_init=[jwt_auth.on_app_init],
         exception_handlers={Exception: handle_exception},
-        compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
+        # Handlers with opt skip_compression stream already-compressed bytes (ZIP packages).
+        compression_config=CompressionConfig(
+            backend="gzip", minimum_size=1024, exclude_opt_key="skip_compression"
+        ),
         request_max_body_size=settings.server.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="Field patrol and inspection API",

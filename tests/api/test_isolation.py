@@ -18,6 +18,8 @@ from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from evidence.cases import CaseInput, open_case
+from evidence.referrals import create_referral, flag_for_referral
 from geofence import SiteInput, create_mine_site, parse_geojson_geometry
 from infra.ids import uuid7
 from infra.objectstore import S3ObjectStore
@@ -64,7 +66,9 @@ async def _resources(
         factory, S3ObjectStore(settings.object_store), settings, b.principal(Role.INSPECTOR),
         lon=113.005, lat=28.005, case_id=uuid7(),
     )  # fmt: skip
+    cases = await _case_resources(b, factory)
     return {
+        **cases,
         "user_id": b.users[Role.INSPECTOR].id,
         # evidence: one accepted photo (case-linked, so every county-B role could see it)
         "evidence_id": evidence_id,
@@ -82,6 +86,24 @@ async def _resources(
         "x": site.id,
         "y": site.id,
     }
+
+
+async def _case_resources(
+    b: CountyFixture, factory: async_sessionmaker[AsyncSession]
+) -> dict[str, uuid.UUID | str]:
+    """County B's flagged case and its referral."""
+    squad = b.principal(Role.SECURITY_SQUAD)
+    async with factory() as session:
+        case = await open_case(
+            session,
+            b.principal(Role.CAPTAIN),
+            CaseInput(cause="B案", violation_kind="land_occupation", lon=113.005, lat=28.005),
+        )
+        await flag_for_referral(session, squad, case_id=case.id, reason="B")
+        team = [squad.user_id, b.users[Role.CAPTAIN].id]
+        referral = await create_referral(session, squad, case.id, team_ids=team, report="B")
+        await session.commit()
+    return {"case_id": case.id, "referral_id": referral.id}
 
 
 def _routes(app: Litestar) -> list[tuple[str, str, list[str]]]:
