@@ -39,10 +39,10 @@ from patrol.errors import (
     NotPatrolOwnerError,
     PatrolAlreadyEndedError,
 )
-from patrol.field_models import DutyCheck, Finding, PatrolSession
-from patrol.field_models import SignIn as SignInRow
+from patrol.field_models import Finding, PatrolSession
 from patrol.sessions import CONSTRUCTION_STATUSES, PatrolService
 from patrol.tracks import TrackService
+from sync._db import driver
 from sync.errors import BatchTooLargeError
 from sync.ops import (
     EndPatrol,
@@ -76,15 +76,28 @@ _LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('sync-push:' || :u, 0))"
 _STORED = text(
     "SELECT op_id, op_hash, receipt FROM sync_receipts WHERE user_id = :u AND op_id = ANY(:ids)"
 )
-_INSERT = text(
-    "INSERT INTO sync_receipts (user_id, op_id, county_id, op_hash, receipt, created_at) "
-    "VALUES (:u, :op, :c, :h, CAST(:r AS jsonb), :t) ON CONFLICT DO NOTHING"
-)
+_INSERT = """
+INSERT INTO sync_receipts (user_id, op_id, county_id, op_hash, receipt, created_at)
+SELECT $1, r.op, $2, r.h, r.body::jsonb, $3
+FROM unnest($4::uuid[], $5::bytea[], $6::text[]) AS r(op, h, body)
+ON CONFLICT DO NOTHING
+"""
+_LOCK_PATROL = "SELECT id FROM patrol_sessions WHERE id = $1 AND county_id = $2 FOR UPDATE"
+_POINTS_STORED = "SELECT id FROM patrol_track_points WHERE session_id = $1 AND id = ANY($2::uuid[])"
 _XMIN = text("SELECT xmin::text::bigint FROM patrol_findings WHERE id = :id")
 _XMIN_LOCK = text(
     "SELECT xmin::text::bigint FROM patrol_findings WHERE id = :id AND county_id = :c FOR UPDATE"
 )
 _MANAGERS = (Role.CAPTAIN, Role.ADMIN)
+#: Operations that share a savepoint at most (a failure reruns the ones before it).
+_GROUP_MAX = 50
+_EXISTING = ("patrol", "sign_in", "finding", "duty_check")  # the parameters of _EXISTING_SQL
+_EXISTING_SQL = """
+SELECT 'patrol', id FROM patrol_sessions WHERE id = ANY($1::uuid[])
+UNION ALL SELECT 'sign_in', id FROM patrol_sign_ins WHERE id = ANY($2::uuid[])
+UNION ALL SELECT 'finding', id FROM patrol_findings WHERE id = ANY($3::uuid[])
+UNION ALL SELECT 'duty_check', id FROM patrol_duty_checks WHERE id = ANY($4::uuid[])
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +135,30 @@ class PushResult:
     clock_skew_s: float | None
 
 
+@dataclass(slots=True)
+class _Batch:
+    """The state of one push: stored receipts, answers so far, receipts to store."""
+
+    principal: Principal
+    now: datetime
+    slots: list[Receipt | None]
+    stored: dict[uuid.UUID, tuple[bytes, dict[str, Any]]] = field(default_factory=dict)
+    to_store: list[tuple[uuid.UUID, bytes, str]] = field(default_factory=list)
+    run: list[tuple[int, Operation, bytes]] = field(default_factory=list)
+
+    def keep(self, index: int, op: Operation, digest: bytes, receipt: Receipt) -> None:
+        """Answer ``op``; remember the receipt for replays unless the phone should retry."""
+        self.slots[index] = receipt
+        if receipt.retryable:
+            return
+        data = asdict(receipt)
+        del data["index"]
+        self.stored[op.op_id] = (digest, data)
+        self.to_store.append(
+            (op.op_id, digest, msgspec.json.encode(data, enc_hook=_jsonable).decode())
+        )
+
+
 class _Outcome(Exception):  # noqa: N818 - a non-error result that must roll back its savepoint
     def __init__(self, receipt: Receipt) -> None:
         super().__init__(receipt.status)
@@ -151,6 +188,7 @@ class PushService:
         self.patrols = PatrolService(db, config=self.config)
         self.tracks = TrackService(db, config=self.config)
         self.duty = DutyService(db, GeofenceDutyRoster(), config=self.config)
+        self._known: set[tuple[str, uuid.UUID]] = set()
 
     async def push(
         self,
@@ -168,53 +206,34 @@ class PushService:
             )
         now = utcnow()
         await self.db.execute(text(_LOCK), {"u": str(principal.user_id)})
+        batch = _Batch(principal, now, [None] * len(ops))
         ids = [op.op_id for op in ops if op.op_id is not None]
-        stored: dict[uuid.UUID, tuple[bytes, dict[str, Any]]] = {}
         if ids:
             rows = await self.db.execute(_STORED, {"u": principal.user_id, "ids": ids})
-            stored = {r[0]: (bytes(r[1]), r[2]) for r in rows}
-        receipts: list[Receipt] = []
-        to_store: list[dict[str, Any]] = []
+            batch.stored = {r[0]: (bytes(r[1]), r[2]) for r in rows}
+        self._known = await _existing_records(self.db, ops)
         for index, op in enumerate(ops):
             if isinstance(op, Undecodable):
-                receipts.append(
-                    Receipt(index, op.op_id, "rejected", code=op.code, reason=op.reason)
+                batch.slots[index] = Receipt(
+                    index, op.op_id, "rejected", code=op.code, reason=op.reason
                 )
                 continue
             digest = _op_hash(op)
-            if op.op_id in stored:
-                old_hash, data = stored[op.op_id]
-                if old_hash == digest:
-                    receipts.append(_receipt_from_json(index, data))
-                else:
-                    receipts.append(
-                        Receipt(
-                            index,
-                            op.op_id,
-                            "rejected",
-                            code="op_id_reused",
-                            reason="this op id was used for another operation",
-                        )
-                    )
+            if any(op.op_id == queued.op_id for _, queued, _ in batch.run):
+                await self._flush_run(batch)  # the op id again in one batch: a replay
+            if op.op_id in batch.stored:
+                batch.slots[index] = _replayed(index, op.op_id, digest, batch.stored[op.op_id])
                 continue
-            receipt = await self._run(principal, index, op, now)
-            receipts.append(receipt)
-            if not receipt.retryable:
-                data = asdict(receipt)
-                del data["index"]
-                stored[op.op_id] = (digest, data)
-                to_store.append(
-                    {
-                        "u": principal.user_id,
-                        "op": op.op_id,
-                        "c": principal.county_id,
-                        "h": digest,
-                        "r": msgspec.json.encode(data, enc_hook=_jsonable).decode(),
-                        "t": now,
-                    }
-                )
-        if to_store:
-            await self.db.execute(_INSERT, to_store)
+            if not _joins(batch.run, op):
+                await self._flush_run(batch)
+            batch.run.append((index, op, digest))
+        await self._flush_run(batch)
+        if batch.to_store:
+            await self.db.flush()
+            conn = await driver(self.db)
+            columns = [list(c) for c in zip(*batch.to_store, strict=True)]
+            await conn.execute(_INSERT, principal.user_id, principal.county_id, now, *columns)
+        receipts = [r for r in batch.slots if r is not None]
         skew = None if device_time is None else (now - device_time).total_seconds()
         log.info(
             "sync.pushed",
@@ -224,6 +243,107 @@ class PushService:
             rejected=sum(r.status == "rejected" for r in receipts),
         )
         return PushResult(receipts=receipts, server_time=now, clock_skew_s=skew)
+
+    async def _flush_run(self, batch: _Batch) -> None:
+        if not batch.run:
+            return
+        if isinstance(batch.run[0][1], TrackPoints):
+            points = [(index, op) for index, op, _ in batch.run if isinstance(op, TrackPoints)]
+            receipts = await self._points_run(batch.principal, points, batch.now)
+        else:
+            run = [(index, op) for index, op, _ in batch.run]
+            receipts = await self._group_run(batch.principal, run, batch.now)
+        for (index, op, digest), receipt in zip(batch.run, receipts, strict=True):
+            batch.keep(index, op, digest, receipt)
+        batch.run.clear()
+
+    async def _group_run(
+        self, principal: Principal, run: list[tuple[int, Operation]], now: datetime
+    ) -> list[Receipt]:
+        """Run operations in one savepoint while they succeed (each savepoint is two round
+        trips and a subtransaction); when one fails, the ones before it run again together
+        and the failing one on its own, in its own savepoint, as usual."""
+        out: list[Receipt] = []
+        while run:
+            known = set(self._known)
+            done: list[Receipt] = []
+            try:
+                async with self.db.begin_nested():
+                    for index, op in run:
+                        self._check_age(op, now)
+                        receipt = await self._apply(principal, index, op)
+                        if receipt.status not in {"applied", "duplicate"}:
+                            raise _Outcome(receipt)
+                        done.append(receipt)
+            except Exception:  # the failing operation runs again on its own, below
+                self._known = known
+                failed = len(done)
+                if failed > 0:
+                    out.extend(await self._group_run(principal, run[:failed], now))
+                index, op = run[failed]
+                out.append(await self._run(principal, index, op, now))
+                run = run[failed + 1 :]
+                continue
+            out.extend(done)
+            break
+        return out
+
+    async def _points_run(
+        self, principal: Principal, run: list[tuple[int, TrackPoints]], now: datetime
+    ) -> list[Receipt]:
+        """Receipts of consecutive point batches of one patrol, stored in as few calls as
+        the batch limit allows; on any error each operation runs again on its own."""
+        out: list[Receipt] = []
+        limit = self.config.max_points_per_batch
+        chunk: list[tuple[int, TrackPoints]] = []
+        size = 0
+        for item in [*run, None]:
+            if chunk and (item is None or size + len(item[1].points) > limit):
+                out.extend(await self._points_chunk(principal, chunk, now))
+                chunk, size = [], 0
+            if item is not None:
+                chunk.append(item)
+                size += len(item[1].points)
+        return out
+
+    async def _points_chunk(
+        self, principal: Principal, chunk: list[tuple[int, TrackPoints]], now: datetime
+    ) -> list[Receipt]:
+        if len(chunk) > 1:
+            try:
+                async with self.db.begin_nested():
+                    return await self._points_merged(principal, chunk)
+            except (_Outcome, DomainError):
+                pass  # e.g. not this caller's patrol: each operation gets its own answer
+            except Exception as exc:  # run one by one below, which reports it per operation
+                log.warning("sync.points_merge_failed", error=type(exc).__name__)
+        return [await self._run(principal, index, op, now) for index, op in chunk]
+
+    async def _points_merged(
+        self, principal: Principal, chunk: list[tuple[int, TrackPoints]]
+    ) -> list[Receipt]:
+        patrol_id = chunk[0][1].patrol_id
+        conn = await driver(self.db)
+        if await conn.fetchval(_LOCK_PATROL, patrol_id, principal.county_id) is None:
+            raise _Outcome(Receipt(0, None, "rejected"))
+        points = [p for _, op in chunk for p in op.points]
+        known = {r[0] for r in await conn.fetch(_POINTS_STORED, patrol_id, [p.id for p in points])}
+        result = await self.tracks.append_track_points(principal, patrol_id, points)
+        rejected = iter(result.rejected)
+        pending = next(rejected, None)
+        out: list[Receipt] = []
+        for index, op in chunk:
+            items: list[RejectedItem] = []
+            new = 0
+            for p in op.points:
+                if pending is not None and pending.id == p.id:
+                    items.append(RejectedItem(pending.id, pending.reason, pending.detail))
+                    pending = next(rejected, None)
+                elif p.id not in known:
+                    known.add(p.id)
+                    new += 1
+            out.append(_points_receipt(index, op, items, stored=new))
+        return out
 
     async def _run(self, principal: Principal, index: int, op: Operation, now: datetime) -> Receipt:
         try:
@@ -284,7 +404,7 @@ class PushService:
 
     async def _apply(self, principal: Principal, index: int, op: Operation) -> Receipt:  # noqa: PLR0911 - one branch per op type
         if isinstance(op, StartPatrol):
-            existed = await self.db.get(PatrolSession, op.patrol_id) is not None
+            existed = ("patrol", op.patrol_id) in self._known
             await self.patrols.start_patrol(
                 principal,
                 op.patrol_id,
@@ -293,13 +413,14 @@ class PushService:
                 companion_ids=op.companion_ids,
                 note=op.note,
             )
+            self._known.add(("patrol", op.patrol_id))
             return _done(index, op.op_id, op.patrol_id, duplicate=existed)
         if isinstance(op, EndPatrol):
             return await self._end(principal, index, op)
         if isinstance(op, TrackPoints):
             return await self._points(principal, index, op)
         if isinstance(op, SignIn):
-            existed = await self.db.get(SignInRow, op.sign_in_id) is not None
+            existed = ("sign_in", op.sign_in_id) in self._known
             await self.patrols.sign_in(
                 principal,
                 op.patrol_id,
@@ -313,9 +434,10 @@ class PushService:
                 village_id=op.village_id,
                 address=op.address,
             )
+            self._known.add(("sign_in", op.sign_in_id))
             return _done(index, op.op_id, op.sign_in_id, duplicate=existed)
         if isinstance(op, RecordFinding):
-            existed = await self.db.get(Finding, op.finding_id) is not None
+            existed = ("finding", op.finding_id) in self._known
             await self.patrols.record_finding(
                 principal,
                 op.patrol_id,
@@ -334,11 +456,12 @@ class PushService:
                 note=op.note,
             )
             version = await self.db.scalar(_XMIN, {"id": op.finding_id})
+            self._known.add(("finding", op.finding_id))
             return _done(index, op.op_id, op.finding_id, duplicate=existed, version=version)
         if isinstance(op, UpdateFinding):
             return await self._update_finding(principal, index, op)
         if isinstance(op, RecordDutyCheck):
-            existed = await self.db.get(DutyCheck, op.check_id) is not None
+            existed = ("duty_check", op.check_id) in self._known
             await self.duty.record_duty_check(
                 principal,
                 op.check_id,
@@ -350,6 +473,7 @@ class PushService:
                 note=op.note,
                 evidence_ids=op.evidence_ids,
             )
+            self._known.add(("duty_check", op.check_id))
             return _done(index, op.op_id, op.check_id, duplicate=existed)
         return Receipt(
             index,
@@ -374,18 +498,7 @@ class PushService:
     async def _points(self, principal: Principal, index: int, op: TrackPoints) -> Receipt:
         result = await self.tracks.append_track_points(principal, op.patrol_id, op.points)
         items = [RejectedItem(r.id, r.reason, r.detail) for r in result.rejected]
-        if op.points and len(result.rejected) == len(op.points):
-            return Receipt(
-                index,
-                op.op_id,
-                "rejected",
-                record_id=op.patrol_id,
-                code="points_rejected",
-                reason="every point was rejected",
-                rejected_items=items,
-            )
-        status = "duplicate" if result.stored == 0 and op.points else "applied"
-        return Receipt(index, op.op_id, status, record_id=op.patrol_id, rejected_items=items)
+        return _points_receipt(index, op, items, stored=result.stored)
 
     async def _update_finding(self, principal: Principal, index: int, op: UpdateFinding) -> Receipt:
         version = await self.db.scalar(_XMIN_LOCK, {"id": op.finding_id, "c": principal.county_id})
@@ -461,6 +574,74 @@ def _validate_finding_changes(new: dict[str, Any]) -> None:
     name = new.get("project_name")
     if name is not None and not 0 < len(name.strip()) <= 200:
         raise InvalidPatrolInputError("project name must be 1-200 characters", field="project_name")
+
+
+async def _existing_records(
+    db: AsyncSession, ops: Sequence[Operation | Undecodable]
+) -> set[tuple[str, uuid.UUID]]:
+    """Which records the batch creates exist already (one query instead of one per op)."""
+    wanted: dict[str, list[uuid.UUID]] = {kind: [] for kind in _EXISTING}
+    for op in ops:
+        if isinstance(op, StartPatrol):
+            wanted["patrol"].append(op.patrol_id)
+        elif isinstance(op, SignIn):
+            wanted["sign_in"].append(op.sign_in_id)
+        elif isinstance(op, RecordFinding):
+            wanted["finding"].append(op.finding_id)
+        elif isinstance(op, RecordDutyCheck):
+            wanted["duty_check"].append(op.check_id)
+    if not any(wanted.values()):
+        return set()
+    conn = await driver(db)
+    rows = await conn.fetch(_EXISTING_SQL, *(wanted[kind] for kind in _EXISTING))
+    return {(r[0], r[1]) for r in rows}
+
+
+def _joins(run: list[tuple[int, Operation, bytes]], op: Operation) -> bool:
+    """Whether ``op`` may run with the operations queued before it: point batches of one
+    patrol are stored with one call, other operations share a savepoint."""
+    if not run:
+        return True
+    first = run[0][1]
+    if isinstance(op, TrackPoints) or isinstance(first, TrackPoints):
+        return (
+            isinstance(op, TrackPoints)
+            and isinstance(first, TrackPoints)
+            and op.patrol_id == first.patrol_id
+        )
+    return len(run) < _GROUP_MAX
+
+
+def _points_receipt(
+    index: int, op: TrackPoints, items: list[RejectedItem], *, stored: int
+) -> Receipt:
+    if op.points and len(items) == len(op.points):
+        return Receipt(
+            index,
+            op.op_id,
+            "rejected",
+            record_id=op.patrol_id,
+            code="points_rejected",
+            reason="every point was rejected",
+            rejected_items=items,
+        )
+    status = "duplicate" if stored == 0 and op.points else "applied"
+    return Receipt(index, op.op_id, status, record_id=op.patrol_id, rejected_items=items)
+
+
+def _replayed(
+    index: int, op_id: uuid.UUID, digest: bytes, stored: tuple[bytes, dict[str, Any]]
+) -> Receipt:
+    old_hash, data = stored
+    if old_hash == digest:
+        return _receipt_from_json(index, data)
+    return Receipt(
+        index,
+        op_id,
+        "rejected",
+        code="op_id_reused",
+        reason="this op id was used for another operation",
+    )
 
 
 def _done(

@@ -170,7 +170,9 @@ class Phone:
                 self.store[name][rec["id"]] = rec
 
     async def pull_page(self, limit: int = 2000, *, lose_answer: bool = False) -> dict[str, Any]:
-        page = await self.post("/api/v1/sync/pull", {"cursor": self.cursor, "limit": limit})
+        page: dict[str, Any] = await self.post(
+            "/api/v1/sync/pull", {"cursor": self.cursor, "limit": limit}
+        )
         if lose_answer:
             return page
         self.pages.append(page)
