@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import sys
+import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
@@ -239,6 +240,71 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# -- package -------------------------------------------------------------------------------------
+def package_signing_key(settings: Settings) -> str:
+    """The key the server signs packages with, found without starting any service.
+
+    ``PATROL_PACKAGE_SIGNING_KEY``, else ``PATROL_SECRET_KEY`` (both in ``settings``), else
+    the secret the embedded runner generated into ``<data dir>/secret-key``; empty when none.
+    """
+    if settings.evidence.package_signing_key:
+        return settings.evidence.package_signing_key
+    if settings.auth.secret_key:
+        return settings.auth.secret_key
+    path = settings.data_dir / "secret-key"
+    return path.read_text().strip() if path.is_file() else ""
+
+
+def _package_verify(args: argparse.Namespace, settings: Settings) -> int:
+    """Check a package file; print every problem; exit 1 on any (no database, no S3)."""
+    from evidence.package import verify_package  # noqa: PLC0415
+
+    report = verify_package(Path(args.file), signing_key=package_signing_key(settings))
+    for line in report.lines():
+        print(line)
+    return 0 if report.ok else 1
+
+
+async def _package_export(args: argparse.Namespace, settings: Settings) -> int:
+    """Export a case's package as ``--username`` (captain, admin or squad) to ``--out``."""
+    from evidence.package import ReferralPackage, export_referral_package  # noqa: PLC0415
+    from infra.objectstore import S3ObjectStore  # noqa: PLC0415
+    from patrol.accounts import principal_of  # noqa: PLC0415
+
+    out = Path(args.out)
+
+    async def run(session: AsyncSession) -> ReferralPackage | None:
+        user = await session.scalar(select(User).where(User.username == args.username))
+        if user is None or not user.active:
+            print(f"no active user {args.username}", file=sys.stderr)
+            return None
+        return await export_referral_package(
+            session,
+            principal_of(user),
+            uuid.UUID(args.case_id),
+            store=S3ObjectStore(settings.object_store),
+            signing_key=settings.evidence.package_signing_key,
+        )
+
+    engine = create_engine(settings.database)
+    try:
+        async with create_session_factory(engine)() as session:
+            package = await run(session)
+            await session.commit()  # the export is in the custody log before a byte is written
+    finally:
+        await engine.dispose()
+    if package is None:
+        return 2
+    try:
+        size = await package.save(out)
+    except BaseException:
+        await asyncio.to_thread(out.unlink, missing_ok=True)
+        raise
+    print(f"wrote {out} ({size:,} bytes): package {package.package_id}, case {package.case_no}")
+    print(f"evidence: {package.evidence_count}, manifest SHA-256 {package.manifest_sha256}")
+    return 0
+
+
 # -- contract ------------------------------------------------------------------------------------
 CONTRACT_FILE = Path(__file__).resolve().parents[1] / "mobile_contract" / "v1" / "openapi.json"
 
@@ -319,6 +385,14 @@ def build_parser() -> argparse.ArgumentParser:
     reset = usub.add_parser("reset-password", help="set a new password")
     reset.add_argument("username")
     reset.add_argument("--password", help="default: generated and printed")
+    package = sub.add_parser("package", help="evidence packages for criminal referrals")
+    psub = package.add_subparsers(dest="action", required=True)
+    pverify = psub.add_parser("verify", help="check a package; exit 1 on any problem")
+    pverify.add_argument("file", help="the package ZIP")
+    pexport = psub.add_parser("export", help="export a case's package (logged in custody)")
+    pexport.add_argument("case_id", help="the case id")
+    pexport.add_argument("--out", required=True, help="where to write the ZIP")
+    pexport.add_argument("--username", required=True, help="act as this captain or admin")
     return parser
 
 
@@ -331,18 +405,29 @@ _ASYNC: dict[str, Handler] = {
 }
 
 
+def _offline(args: argparse.Namespace, settings: Settings) -> int | None:
+    """Commands that need neither the database nor S3 (no service is started for them)."""
+    if args.command == "contract":
+        return _contract(args)
+    if args.command == "package" and args.action == "verify":
+        return _package_verify(args, settings)
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings.from_env()
     configure_logging(settings.server.log_level)
-    if args.command == "contract":
-        return _contract(args)
+    offline = _offline(args, settings)
+    if offline is not None:
+        return offline
     try:
         with embedded_services(settings) as full:
             full.validate()
             if args.command == "serve":
                 return _serve(args, full)
-            return asyncio.run(_ASYNC[args.command](args, full))
+            handler = _package_export if args.command == "package" else _ASYNC[args.command]
+            return asyncio.run(handler(args, full))
     except (LauncherError, SettingsError) as exc:
         print(f"patrol: {exc}", file=sys.stderr)
         return 2

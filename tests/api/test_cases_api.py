@@ -376,10 +376,38 @@ def _cli_verify(good: Path, tampered: Path, changed: str) -> None:
     assert f"file_modified: {changed}" in bad.stdout
 
 
+def _cli_export(settings: Settings, county: CountyFixture, case_id: str, out: Path) -> None:
+    """``patrol package export`` as a captain, against the same database and S3."""
+    store = settings.object_store
+    env = {
+        **os.environ,
+        "PATROL_DATA_DIR": str(out.parent / "data"),
+        "DATABASE_URL": settings.database.url,
+        "S3_ENDPOINT_URL": store.endpoint_url,
+        "S3_BUCKET": store.bucket,
+        "S3_ACCESS_KEY_ID": store.access_key_id,
+        "S3_SECRET_ACCESS_KEY": store.secret_access_key,
+        "PATROL_SECRET_KEY": settings.auth.secret_key,
+        "PATROL_PACKAGE_SIGNING_KEY": SIGNING_KEY,
+    }
+    captain = county.users[Role.CAPTAIN].username
+    command = [str(Path(sys.executable).with_name("patrol")), "package", "export", case_id]
+    done = subprocess.run(
+        [*command, "--out", str(out), "--username", captain],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert verify_package(out, signing_key=SIGNING_KEY).ok
+
+
 # -- packages ------------------------------------------------------------------------------------
 async def test_package_is_streamed_verified_and_logged(
     signed: Signed,
     *,
+    settings: Settings,
     make_county: Any,
     db: AsyncSession,
     s3: S3ObjectStore,
@@ -456,6 +484,15 @@ async def test_package_is_streamed_verified_and_logged(
         assert {e.actor_id for e in entries} == {county.users[Role.SECURITY_SQUAD].id}
         row = await session.get(CasePackage, uuid.UUID(package_id))
         assert row is not None and row.evidence_count == 2
+
+    _cli_export(settings, county, case["id"], tmp_path / "cli.zip")
+    async with session_factory() as session:
+        exports = await session.scalar(
+            select(func.count())
+            .select_from(CasePackage)
+            .where(CasePackage.case_id == uuid.UUID(case["id"]))
+        )
+        assert exports == 2  # the command's export is logged too
 
 
 async def test_package_refusals(
