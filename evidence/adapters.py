@@ -47,6 +47,7 @@ log = structlog.get_logger(__name__)
 
 _MAX_CHECK_ACCURACY_M = 10_000.0  # geofence's limit; a worse fix is checked at this radius
 _SITE_REVIEW_FLAG = "mine_site_review"
+_SITE_REVIEW_ALERT = "site_rebound_review"
 _SITE_KIND = LayerKind.MINE_SITES.value
 
 
@@ -163,9 +164,10 @@ class PatrolTrackContext:
 class SiteReviewListener:
     """Raise the rebound review of every closed-mine site the evidence was taken at.
 
-    The review is an alert in the captains' feed (``site_reopening``, medium severity):
-    a photo at a site is a reason to look, not proof of mining, so the site's register
-    status is left to the captain (a duty check reporting activity moves it).
+    The review is an alert in the captains' feed (``site_rebound_review``, medium severity):
+    a photo at a site is a reason to look at it, not proof of mining, so it is neither a
+    ``site_reopening`` alert nor a change of the site's register status (a captain decides,
+    or a five-to-one duty check reporting activity moves it).
     """
 
     async def evidence_accepted(self, session: AsyncSession, evidence: Evidence) -> list[str]:
@@ -186,7 +188,7 @@ class SiteReviewListener:
             await raise_alert(
                 session,
                 county_id=evidence.county_id,
-                kind="site_reopening",
+                kind=_SITE_REVIEW_ALERT,
                 severity="medium",
                 dedupe_key=f"evidence:{evidence.id}:{site_id}",
                 message=f"{name or code}: evidence taken at the closed site, review for rebound",

@@ -24,6 +24,7 @@ import httpx
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from PIL import Image
+from shapely.geometry import box
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -35,6 +36,7 @@ from evidence import (
     NewUpload,
     run_pending_jobs,
 )
+from evidence.demo import seed_demo_evidence
 from evidence.models import Evidence
 from geofence import SiteInput, create_mine_site, parse_geojson_geometry
 from infra.ids import uuid7
@@ -499,7 +501,7 @@ async def test_evidence_at_a_closed_mine_site_raises_its_rebound_review(
         alerts = (
             await session.scalars(select(PatrolAlert).where(PatrolAlert.county_id == county.id))
         ).all()
-    assert [(a.kind, a.site_id) for a in alerts] == [("site_reopening", site.id)]
+    assert [(a.kind, a.site_id) for a in alerts] == [("site_rebound_review", site.id)]
     listed = await client.get(
         f"/api/v1/evidence?mine_site_id={site.id}", headers=county.headers(Role.CAPTAIN)
     )
@@ -656,3 +658,43 @@ async def test_patrol_audit_verify_finds_an_altered_entry(
     status, out = await _patrol(settings, "audit", "verify", "--county", code)
     assert status == 1, out
     assert "seq 2: altered" in out
+
+
+async def test_demo_photos_carry_real_exif_gps_and_go_through_intake(
+    make_county: Any,
+    app: Litestar,
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    county: CountyFixture = await make_county()
+    async with session_factory() as session:
+        site = await create_mine_site(
+            session,
+            county.principal(Role.ADMIN),
+            SiteInput(code="KS-9", name="青石矿", geometry=parse_geojson_geometry(_SITE)),
+        )
+        ids = await seed_demo_evidence(
+            session, county.id, app.state.store, settings.evidence,
+            outline=box(LON - 0.1, LAT - 0.1, LON + 0.1, LAT + 0.1),
+        )  # fmt: skip
+        await session.commit()
+    assert len(ids) == 1  # no parcels or patrols here: the one closed mine
+    async with session_factory() as session:
+        row = await session.get(Evidence, ids[0])
+        assert row is not None
+        assert row.position_source == "file"
+        assert row.file_meta["make"] == "Huawei"
+        assert {"at_mine_site", "mine_site_review"} <= set(row.flags)
+        assert row.upload.mine_site_id == site.id
+        assert not {"exif_gps_missing", "exif_vs_device_far", "clock_skew"} & set(row.flags)
+
+    empty: CountyFixture = await make_county()
+    async with session_factory() as session:
+        ids = await seed_demo_evidence(
+            session, empty.id, app.state.store, settings.evidence,
+            outline=box(LON - 0.05, LAT - 0.05, LON + 0.05, LAT + 0.05),
+        )  # fmt: skip
+        await session.commit()
+        rows = (await session.scalars(select(Evidence).where(Evidence.id.in_(ids)))).all()
+    assert len(rows) == 4
+    assert all(abs(r.lon - LON) < 0.05 and abs(r.lat - LAT) < 0.05 for r in rows)
