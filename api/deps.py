@@ -17,6 +17,7 @@ from evidence import (
     PatrolVisitListener,
     SiteReviewListener,
 )
+from evidence.custody import CustodyLog
 from infra.scope import Principal
 from infra.settings import Settings
 from patrol.accounts import AccountService
@@ -76,8 +77,9 @@ def provide_pull(db: Db, settings: Settings_) -> PullService:
     return PullService(db, CursorCodec(settings.auth.secret_key))
 
 
-def provide_push(db: Db) -> PushService:
-    return PushService(db)
+def provide_push(db: Db, settings: Settings_) -> PushService:
+    # evidence caption edits append to the custody chain, keyed like the evidence service's
+    return PushService(db, custody=CustodyLog(settings.evidence.package_signing_key.encode()))
 
 
 def provide_layers(db: Db) -> LayerService:

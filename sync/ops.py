@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -11,6 +11,7 @@ from patrol.tracks import PointIn
 
 __all__ = [
     "EndPatrol",
+    "EvidenceNotes",
     "FindingChanges",
     "Operation",
     "RecordDutyCheck",
@@ -127,12 +128,27 @@ class RecordDutyCheck:
 
 
 @dataclass(frozen=True, slots=True)
-class UpdateEvidence:
-    op_id: uuid.UUID
-    evidence_id: uuid.UUID
+class EvidenceNotes:
+    """Descriptive fields of evidence; ``None`` means "not part of this edit"."""
+
     caption: str | None = None
     proves: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    view_type: str | None = None
+
+    def given(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateEvidence:
+    """Edit the caption, ``proves`` or view type of evidence last seen at ``base_version``
+    (``None``: not known); ``base`` as for :class:`UpdateFinding`."""
+
+    op_id: uuid.UUID
+    evidence_id: uuid.UUID
+    changes: EvidenceNotes
+    base_version: int | None = None
+    base: EvidenceNotes | None = None
 
 
 Operation = (

@@ -29,6 +29,8 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from evidence.annotations import update_evidence_annotation
+from evidence.custody import CustodyLog
 from infra.db import utcnow
 from infra.errors import DomainError
 from infra.scope import Principal, Role
@@ -53,6 +55,7 @@ from sync.ops import (
     StartPatrol,
     TrackPoints,
     Undecodable,
+    UpdateEvidence,
     UpdateFinding,
 )
 
@@ -182,8 +185,17 @@ def _receipt_from_json(index: int, data: dict[str, Any]) -> Receipt:
 
 
 class PushService:
-    def __init__(self, db: AsyncSession, *, config: PatrolConfig | None = None) -> None:
+    def __init__(
+        self,
+        db: AsyncSession,
+        *,
+        config: PatrolConfig | None = None,
+        custody: CustodyLog | None = None,
+    ) -> None:
+        """``custody``: the evidence custody log (keyed like the evidence service's); without
+        it evidence caption/metadata updates are answered ``op_not_supported``."""
         self.db = db
+        self.custody = custody
         self.config = config or PatrolConfig()
         self.patrols = PatrolService(db, config=self.config)
         self.tracks = TrackService(db, config=self.config)
@@ -475,14 +487,7 @@ class PushService:
             )
             self._known.add(("duty_check", op.check_id))
             return _done(index, op.op_id, op.check_id, duplicate=existed)
-        return Receipt(
-            index,
-            op.op_id,
-            "rejected",
-            record_id=op.evidence_id,
-            code="op_not_supported",
-            reason="evidence caption/metadata updates are not available on this server yet",
-        )
+        return await self._update_evidence(principal, index, op)
 
     async def _end(self, principal: Principal, index: int, op: EndPatrol) -> Receipt:
         current = await self.db.get(PatrolSession, op.patrol_id)
@@ -545,6 +550,53 @@ class PushService:
         await self.db.flush()
         new_version = await self.db.scalar(_XMIN, {"id": row.id})
         return _done(index, op.op_id, row.id, version=new_version)
+
+    async def _update_evidence(
+        self, principal: Principal, index: int, op: UpdateEvidence
+    ) -> Receipt:
+        if self.custody is None:
+            return Receipt(
+                index,
+                op.op_id,
+                "rejected",
+                record_id=op.evidence_id,
+                code="op_not_supported",
+                reason="evidence caption/metadata updates are not available on this server",
+            )
+        changes = op.changes
+        result = await update_evidence_annotation(
+            self.db,
+            principal,
+            op.evidence_id,
+            base_version=op.base_version,
+            caption=changes.caption,
+            proves=changes.proves,
+            view_type=changes.view_type,
+            base=None if op.base is None else op.base.given(),
+            custody=self.custody,
+        )
+        if result.status == "conflict":
+            return Receipt(
+                index,
+                op.op_id,
+                "conflict",
+                record_id=result.evidence_id,
+                version=result.version,
+                code="version_conflict",
+                reason="the evidence was changed on the server since your copy",
+                conflict=Conflict(
+                    result.version,
+                    result.fields,
+                    {k: _jsonable(v) for k, v in result.server_values.items()},
+                ),
+            )
+        return _done(
+            index,
+            op.op_id,
+            result.evidence_id,
+            duplicate=result.status == "unchanged",
+            version=result.version,
+        )
 
     async def _ensure_finding_editor(self, principal: Principal, row: Finding) -> None:
         if principal.has_role(*_MANAGERS) or row.reported_by == principal.user_id:

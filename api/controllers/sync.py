@@ -259,7 +259,15 @@ def _op(o: c.PushOperation) -> ops.Operation:  # noqa: PLR0911 - one branch per 
             o.note,
             tuple(o.evidence_ids),
         )
-    return ops.UpdateEvidence(o.op_id, o.evidence_id, o.caption, o.proves)
+    return ops.UpdateEvidence(
+        o.op_id,
+        o.evidence_id,
+        ops.EvidenceNotes(o.caption, o.proves, o.view_type),
+        o.base_version,
+        None
+        if o.base is None
+        else ops.EvidenceNotes(o.base.caption, o.base.proves, o.base.view_type),
+    )
 
 
 def _operations(

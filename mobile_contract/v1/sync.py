@@ -25,6 +25,7 @@ __all__ = [
     "Conflict",
     "DutyCheckOp",
     "EndPatrolOp",
+    "EvidenceFields",
     "FeatureChanges",
     "FeatureRecord",
     "FindingChanges",
@@ -355,15 +356,38 @@ class DutyCheckOp(msgspec.Struct, kw_only=True, rename="camel", tag="dutyCheck",
     )
 
 
+ViewType = Annotated[
+    str,
+    msgspec.Meta(pattern="^(far|close|corner|interior)?$", description="empty: clear it"),
+]
+
+
+class EvidenceFields(msgspec.Struct, kw_only=True, rename="camel"):
+    """Descriptive evidence fields; a missing (null) field is not part of the edit."""
+
+    caption: Text | None = None
+    proves: Text | None = None
+    view_type: ViewType | None = None
+
+
 class UpdateEvidenceOp(
     msgspec.Struct, kw_only=True, rename="camel", tag="updateEvidence", tag_field="type"
 ):
-    """Caption and metadata of an evidence item (the bytes go through the upload flow)."""
+    """Caption and metadata of an evidence item (the bytes go through the upload flow).
+
+    Send ``baseVersion`` (the ``version`` of the last receipt for this evidence) and
+    ``base`` (the values before the edit, e.g. those declared with the upload) so that a
+    captain's edit in the meantime comes back as a conflict instead of being overwritten.
+    An upload not completed yet may be edited by its uploader.
+    """
 
     op_id: uuid.UUID
     evidence_id: uuid.UUID
     caption: Text | None = None
     proves: Text | None = None
+    view_type: ViewType | None = None
+    base_version: int | None = None
+    base: EvidenceFields | None = None
 
 
 PushOperation = (

@@ -75,7 +75,7 @@ async def test_batch_receipts_replay_and_bad_ops(make_world: Any, phone: Any) ->
         (7, "rejected", "points_rejected"),
         (8, "rejected", "implausible_time"),
         (9, "applied", None),
-        (10, "rejected", "op_not_supported"),
+        (10, "rejected", "evidence_not_found"),
         (11, "applied", None),
     ], receipts
     assert receipts[3]["version"] > 0 and receipts[4]["opId"] == batch[4]["opId"]
