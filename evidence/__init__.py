@@ -3,7 +3,9 @@
 The public surface for the web layer is :class:`EvidenceService` (one per request) and
 :func:`run_pending_jobs` / :func:`run_worker` (the derivatives worker); the ports are
 implemented over geofence and patrol in :mod:`evidence.adapters`; errors are in
-:mod:`evidence.errors`.
+:mod:`evidence.errors`. Cases, threshold screening, referrals and referral packages
+(issue 7) are :mod:`evidence.cases`, :mod:`evidence.screening`, :mod:`evidence.referrals`
+and :mod:`evidence.package`, with their errors in :mod:`evidence.case_errors`.
 """
 
 from __future__ import annotations
@@ -14,8 +16,33 @@ from evidence.adapters import (
     PatrolVisitListener,
     SiteReviewListener,
 )
+from evidence.case_demo import seed_demo_cases
+from evidence.case_models import CaseStatus, ReferralStatus, ReferralStep, SourceKind, ViolationKind
+from evidence.cases import (
+    Areas,
+    CaseChanges,
+    CaseInput,
+    CaseView,
+    FlagView,
+    Party,
+    PriorPenalty,
+    SuggestionView,
+    change_status,
+    get_case,
+    link_evidence,
+    list_cases,
+    open_case,
+    update_case,
+)
 from evidence.custody import ChainProblem, ChainReport, CustodyAction, CustodyLog, chain_head
 from evidence.derivatives import JobsRun, enqueue_derivatives, run_pending_jobs
+from evidence.package import (
+    PackageProblem,
+    PackageReport,
+    ReferralPackage,
+    export_referral_package,
+    verify_package,
+)
 from evidence.ports import (
     AcceptanceListener,
     LocationChecker,
@@ -23,12 +50,36 @@ from evidence.ports import (
     PatrolContext,
     TrackFix,
 )
+from evidence.referrals import (
+    Material,
+    MaterialKind,
+    OverdueStep,
+    ReferralView,
+    create_referral,
+    flag_for_referral,
+    get_referral,
+    list_flags,
+    list_referrals,
+    overdue_steps,
+    record_decision,
+    record_handover,
+    record_police_decision,
+    record_police_receipt,
+    record_transfer,
+    request_reconsideration,
+)
+from evidence.screening import RuleInput, RuleView, add_rule, list_rules, screen_case
 from evidence.service import EvidenceFilter, EvidencePage, EvidenceService, original_key
 from evidence.uploads import ClaimedFix, NewUpload, PartRequest, UploadTicket
 from evidence.worker import WorkerOptions, run_worker
 
 __all__ = [
     "AcceptanceListener",
+    "Areas",
+    "CaseChanges",
+    "CaseInput",
+    "CaseStatus",
+    "CaseView",
     "ChainProblem",
     "ChainReport",
     "ClaimedFix",
@@ -37,22 +88,63 @@ __all__ = [
     "EvidenceFilter",
     "EvidencePage",
     "EvidenceService",
+    "FlagView",
     "GeofenceLocationChecker",
     "JobsRun",
     "LocationChecker",
+    "Material",
+    "MaterialKind",
     "NewUpload",
     "NoLayersChecker",
+    "OverdueStep",
+    "PackageProblem",
+    "PackageReport",
     "PartRequest",
+    "Party",
     "PatrolContext",
     "PatrolTrackContext",
     "PatrolVisitListener",
+    "PriorPenalty",
+    "ReferralPackage",
+    "ReferralStatus",
+    "ReferralStep",
+    "ReferralView",
+    "RuleInput",
+    "RuleView",
     "SiteReviewListener",
+    "SourceKind",
+    "SuggestionView",
     "TrackFix",
     "UploadTicket",
+    "ViolationKind",
     "WorkerOptions",
+    "add_rule",
     "chain_head",
+    "change_status",
+    "create_referral",
     "enqueue_derivatives",
+    "export_referral_package",
+    "flag_for_referral",
+    "get_case",
+    "get_referral",
+    "link_evidence",
+    "list_cases",
+    "list_flags",
+    "list_referrals",
+    "list_rules",
+    "open_case",
     "original_key",
+    "overdue_steps",
+    "record_decision",
+    "record_handover",
+    "record_police_decision",
+    "record_police_receipt",
+    "record_transfer",
+    "request_reconsideration",
     "run_pending_jobs",
     "run_worker",
+    "screen_case",
+    "seed_demo_cases",
+    "update_case",
+    "verify_package",
 ]

@@ -2,7 +2,8 @@
 
 A finding, a verified change polygon or a tip-off becomes a case. Its areas by land class
 come from the overlay of the surveyed polygon with the current parcels layer
-(:func:`postgis_land_class_areas`, swappable through the ``overlay`` option), and every
+(:func:`geofence_land_class_areas` over geofence's overlay; :func:`postgis_land_class_areas`
+in PostGIS; swappable through the ``overlay`` option), and every
 change of geometry, areas, values or history runs the threshold screening
 (:mod:`evidence.screening`), which can only *suggest* a referral.
 
@@ -64,6 +65,7 @@ from evidence.screening import screen_case
 from geofence.enums import LandClass, LayerKind
 from geofence.layers import current_versions
 from geofence.models import ChangePolygon, Parcel
+from geofence.overlay import overlay_area
 from infra.db import utcnow
 from infra.errors import ConflictError
 from infra.geometry import check_lon_lat, parse_polygonal, to_ewkt
@@ -86,6 +88,7 @@ __all__ = [
     "SuggestionView",
     "case_evidence_ids",
     "change_status",
+    "geofence_land_class_areas",
     "get_case",
     "link_evidence",
     "list_cases",
@@ -378,6 +381,26 @@ async def postgis_land_class_areas(
     )
     by_class = {str(cls): round(float(area or 0.0), 2) for cls, area in rows}
     return OverlayResult(float(total or 0.0), by_class, current[0], current[1])
+
+
+async def geofence_land_class_areas(
+    session: AsyncSession, county_id: uuid.UUID, polygon: MultiPolygon
+) -> OverlayResult:
+    """The overlay of :func:`geofence.overlay.overlay_area` (the county's in-process index of
+    its current layers), as areas by land class; the default ``overlay`` of the services.
+
+    A polygon wholly outside the county (and its 10 km margin) is refused there
+    (``outside_county``), as is one that is not a valid polygon.
+    """
+    result = await overlay_area(session, county_id, polygon, field="surveyed_geometry")
+    by_class = {c.land_class.value: round(c.area_m2, 2) for c in result.land_classes}
+    parcels = next((v for v in result.layer_versions if v.kind is LayerKind.PARCELS), None)
+    return OverlayResult(
+        result.area_m2,
+        by_class,
+        None if parcels is None else parcels.version_id,
+        None if parcels is None else parcels.version_no,
+    )
 
 
 # -- helpers shared by the sibling services ------------------------------------------------------
@@ -805,7 +828,7 @@ async def open_case(
     principal: Principal,
     data: CaseInput,
     *,
-    overlay: AreaOverlay = postgis_land_class_areas,
+    overlay: AreaOverlay = geofence_land_class_areas,
 ) -> CaseView:
     """Open a case (status ``clue``) from a finding, change polygon, tip-off or on its own.
 
@@ -896,7 +919,7 @@ async def update_case(
     case_id: uuid.UUID,
     changes: CaseChanges,
     *,
-    overlay: AreaOverlay = postgis_land_class_areas,
+    overlay: AreaOverlay = geofence_land_class_areas,
 ) -> CaseView:
     """Change what is known about a case; geometry, areas, values or history re-screen it.
 
