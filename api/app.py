@@ -25,6 +25,13 @@ from api.controllers.cases import (
 )
 from api.controllers.evidence import EvidenceController, UploadController
 from api.controllers.geofence import GeofenceController, LayerController, MineSiteController
+from api.controllers.patrol import (
+    AreaController,
+    DutyController,
+    PatrolController,
+    PlanController,
+    ReviewController,
+)
 from api.controllers.sync import LayerDataController, SyncController
 from api.controllers.system import SystemController
 from api.deps import DEPENDENCIES
@@ -54,6 +61,11 @@ API_V1_HANDLERS: list[Any] = [
     EvidenceController,
     SyncController,
     LayerDataController,
+    AreaController,
+    PlanController,
+    PatrolController,
+    DutyController,
+    ReviewController,
     CaseController,
     ReferralRuleController,
     FlagController,

@@ -21,20 +21,35 @@ from evidence.custody import CustodyLog
 from infra.scope import Principal
 from infra.settings import Settings
 from patrol.accounts import AccountService
+from patrol.alerts import AlertService
+from patrol.areas import AreaService
+from patrol.config import PatrolConfig
+from patrol.coverage import CoverageService
+from patrol.duty import DutyService, GeofenceDutyRoster
 from patrol.org import OrgService
+from patrol.plans import PlanService
+from patrol.sessions import PatrolService
+from patrol.tracks import TrackService
 from sync import CursorCodec, LayerService, PullService, PushService
 
 __all__ = [
     "DEPENDENCIES",
     "Accounts",
+    "Alerts",
+    "Areas",
     "Caller",
+    "Coverage",
     "Db",
+    "Duty",
     "EvidenceSvc",
     "Layers",
     "Org",
+    "Patrols",
+    "Plans",
     "Pull",
     "Push",
     "Settings_",
+    "Tracks",
 ]
 
 
@@ -86,6 +101,38 @@ def provide_layers(db: Db) -> LayerService:
     return LayerService(db)
 
 
+# Field work: one config for every service (the county's time zone, filters, tolerances).
+PATROL_CONFIG = PatrolConfig()
+
+
+def provide_areas(db: Db) -> AreaService:
+    return AreaService(db, config=PATROL_CONFIG)
+
+
+def provide_plans(db: Db) -> PlanService:
+    return PlanService(db, config=PATROL_CONFIG)
+
+
+def provide_patrols(db: Db) -> PatrolService:
+    return PatrolService(db, config=PATROL_CONFIG)
+
+
+def provide_tracks(db: Db) -> TrackService:
+    return TrackService(db, config=PATROL_CONFIG)
+
+
+def provide_coverage(db: Db) -> CoverageService:
+    return CoverageService(db, roster=GeofenceDutyRoster(), config=PATROL_CONFIG)
+
+
+def provide_duty(db: Db) -> DutyService:
+    return DutyService(db, GeofenceDutyRoster(), config=PATROL_CONFIG)
+
+
+def provide_alerts(db: Db) -> AlertService:
+    return AlertService(db)
+
+
 def provide_evidence(
     db: Db, settings: Settings_, principal: Caller, state: State
 ) -> EvidenceService:
@@ -105,6 +152,13 @@ Org = NamedDependency[OrgService]
 Pull = NamedDependency[PullService]
 Push = NamedDependency[PushService]
 Layers = NamedDependency[LayerService]
+Areas = NamedDependency[AreaService]
+Plans = NamedDependency[PlanService]
+Patrols = NamedDependency[PatrolService]
+Tracks = NamedDependency[TrackService]
+Coverage = NamedDependency[CoverageService]
+Duty = NamedDependency[DutyService]
+Alerts = NamedDependency[AlertService]
 
 DEPENDENCIES: dict[str, Provide] = {
     "db": Provide(provide_db),
@@ -116,4 +170,11 @@ DEPENDENCIES: dict[str, Provide] = {
     "pull": Provide(provide_pull, sync_to_thread=False),
     "push": Provide(provide_push, sync_to_thread=False),
     "layers": Provide(provide_layers, sync_to_thread=False),
+    "areas": Provide(provide_areas, sync_to_thread=False),
+    "plans": Provide(provide_plans, sync_to_thread=False),
+    "patrols": Provide(provide_patrols, sync_to_thread=False),
+    "tracks": Provide(provide_tracks, sync_to_thread=False),
+    "coverage": Provide(provide_coverage, sync_to_thread=False),
+    "duty": Provide(provide_duty, sync_to_thread=False),
+    "alerts": Provide(provide_alerts, sync_to_thread=False),
 }

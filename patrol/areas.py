@@ -158,6 +158,21 @@ class AreaService:
         stmt = select(AreaMember.user_id).where(AreaMember.area_id == area.id)
         return sorted((await self.db.execute(stmt)).scalars().all())
 
+    async def member_ids_of(
+        self, principal: Principal, area_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[uuid.UUID]]:
+        """Members (not the leader) of each of ``area_ids`` in the caller's county, in one
+        query."""
+        out: dict[uuid.UUID, list[uuid.UUID]] = {a: [] for a in area_ids}
+        if not area_ids:
+            return out
+        stmt = in_county(
+            select(AreaMember.area_id, AreaMember.user_id), AreaMember, principal
+        ).where(AreaMember.area_id.in_(list(area_ids))).order_by(AreaMember.user_id)
+        for area_id, user_id in (await self.db.execute(stmt)).all():
+            out[area_id].append(user_id)
+        return out
+
     async def add_target(
         self, principal: Principal, area_id: uuid.UUID, *, kind: str, name: str,
         lon: float, lat: float, visit_radius_m: float | None = None,

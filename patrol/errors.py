@@ -6,6 +6,7 @@
     ├── AreaNotFoundError           area_not_found
     ├── TargetNotFoundError         target_not_found
     ├── PlanNotFoundError           plan_not_found
+    ├── RuleNotFoundError           rule_not_found
     ├── PatrolNotFoundError         patrol_not_found
     ├── VillageNotFoundError        village_not_found
     ├── SiteNotFoundError           site_not_found       (no roster for that site)
@@ -48,6 +49,7 @@ __all__ = [
     "PatrolAlreadyEndedError",
     "PatrolNotFoundError",
     "PlanNotFoundError",
+    "RuleNotFoundError",
     "SiteNotFoundError",
     "TargetNotFoundError",
     "VillageNotFoundError",
@@ -64,6 +66,10 @@ class TargetNotFoundError(NotFoundError):
 
 class PlanNotFoundError(NotFoundError):
     default_code = "plan_not_found"
+
+
+class RuleNotFoundError(NotFoundError):
+    default_code = "rule_not_found"
 
 
 class PatrolNotFoundError(NotFoundError):

@@ -20,7 +20,7 @@ from infra.scope import Principal
 from patrol._access import MANAGERS, in_county, load_area, require_manager
 from patrol.areas import AreaService
 from patrol.config import PatrolConfig
-from patrol.errors import InvalidPatrolInputError
+from patrol.errors import IdReusedError, InvalidPatrolInputError, RuleNotFoundError
 from patrol.field_models import (
     AreaMember,
     ContractArea,
@@ -181,6 +181,8 @@ class PlanService:
             )
             rule = (await self.db.execute(stmt)).scalar_one_or_none()
         if rule is None:
+            if rule_id is not None and await self.db.get(FrequencyRule, rule_id) is not None:
+                raise IdReusedError("this rule id is already used", rule_id=str(rule_id))
             rule = FrequencyRule(county_id=principal.county_id)
             if rule_id is not None:
                 rule.id = rule_id
@@ -200,12 +202,15 @@ class PlanService:
         return (await self.db.execute(stmt)).scalars().all()
 
     async def delete_rule(self, principal: Principal, rule_id: uuid.UUID) -> None:
+        """Delete a rule; an unknown id (or another county's) is ``rule_not_found``."""
         require_manager(principal, "change frequency rules")
-        await self.db.execute(
-            delete(FrequencyRule).where(
-                FrequencyRule.id == rule_id, FrequencyRule.county_id == principal.county_id
-            )
+        result = await self.db.execute(
+            delete(FrequencyRule)
+            .where(FrequencyRule.id == rule_id, FrequencyRule.county_id == principal.county_id)
+            .returning(FrequencyRule.id)
         )
+        if result.scalar_one_or_none() is None:
+            raise RuleNotFoundError("frequency rule not found", rule_id=str(rule_id))
 
     async def requirement_for(
         self, principal: Principal, area_id: uuid.UUID, day: date

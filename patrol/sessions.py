@@ -404,9 +404,10 @@ def _fix(lon: float | None, lat: float | None, accuracy_m: float | None) -> _Fix
 
 async def auto_close_stale_patrols(
     db: AsyncSession, *, config: PatrolConfig | None = None, now: datetime | None = None,
-    limit: int = 500,
+    limit: int = 500, county_id: uuid.UUID | None = None,
 ) -> list[uuid.UUID]:
-    """Close patrols idle for longer than ``config.auto_close_idle_s`` (all counties).
+    """Close patrols idle for longer than ``config.auto_close_idle_s`` (of one county, or of
+    all counties).
 
     The worker calls this periodically and commits. A closed patrol ends at its last point
     (or its start) with ``end_reason = "auto_closed"``; the phone's own end still wins later.
@@ -421,6 +422,8 @@ async def auto_close_stale_patrols(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    if county_id is not None:
+        stmt = stmt.where(PatrolSession.county_id == county_id)
     closed: list[uuid.UUID] = []
     for patrol in (await db.execute(stmt)).scalars().all():
         patrol.ended_at = max(patrol.last_point_at or patrol.started_at, patrol.started_at)

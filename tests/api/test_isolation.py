@@ -11,19 +11,23 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from litestar import Litestar
 from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from evidence.cases import CaseInput, open_case
 from evidence.referrals import create_referral, flag_for_referral
 from geofence import SiteInput, create_mine_site, parse_geojson_geometry
+from infra.db import utcnow
 from infra.ids import uuid7
 from infra.objectstore import S3ObjectStore
 from infra.scope import Role
+from patrol import AreaService, DutyCheck, PatrolAlert, PatrolService, PlanService, raise_alert
 from patrol.accounts import AccountService
 from patrol.org import OrgService
 from tests.api.test_evidence_api import seed_evidence
@@ -66,8 +70,10 @@ async def _resources(
         factory, S3ObjectStore(settings.object_store), settings, b.principal(Role.INSPECTOR),
         lon=113.005, lat=28.005, case_id=uuid7(),
     )  # fmt: skip
+    field_work = await _patrol_resources(b, factory, site.id)
     cases = await _case_resources(b, factory)
     return {
+        **field_work,
         **cases,
         "user_id": b.users[Role.INSPECTOR].id,
         # evidence: one accepted photo (case-linked, so every county-B role could see it)
@@ -85,6 +91,62 @@ async def _resources(
         "z": site.id,
         "x": site.id,
         "y": site.id,
+    }
+
+
+async def _patrol_resources(
+    b: CountyFixture, factory: async_sessionmaker[AsyncSession], site_id: uuid.UUID
+) -> dict[str, uuid.UUID | str]:
+    """County B's field work: an area with a target, a rule, a patrol with a sign-in and a
+    finding, a duty check and the alert it raised."""
+    boss, me = b.principal(Role.CAPTAIN), b.principal(Role.INSPECTOR)
+    now = utcnow()
+    async with factory() as session:
+        areas = AreaService(session)
+        area = await areas.create_area(
+            boss, code="B-A1", name="B片", grade=1, geometry=_SQUARE, leader_id=me.user_id
+        )
+        target = await areas.add_target(
+            boss, area.id, kind="custom", name="B点", lon=113.005, lat=28.005
+        )
+        rule = await PlanService(session).set_frequency_rule(boss, name="B规则")
+        patrols = PatrolService(session)
+        patrol = await patrols.start_patrol(
+            me, uuid7(), area_id=area.id, started_at=now - timedelta(hours=1)
+        )
+        sign_in = await patrols.sign_in(
+            me, patrol.id, uuid7(), at=now, lon=113.005, lat=28.005, accuracy_m=5.0
+        )
+        finding = await patrols.record_finding(
+            me, patrol.id, uuid7(), found_at=now, project_name="B项目",
+            construction_status="levelled", lon=113.005, lat=28.005,
+        )  # fmt: skip
+        check = DutyCheck(
+            id=uuid7(), county_id=b.id, site_id=site_id, member_id=uuid7(),
+            recorded_by=me.user_id, checked_at=now, status="signs_of_reopening", is_night=False,
+            note="", evidence_ids=[],
+        )  # fmt: skip
+        session.add(check)
+        await session.flush()
+        await raise_alert(
+            session, county_id=b.id, kind="site_reopening", severity="high",
+            dedupe_key=f"isolation:{check.id}", message="B", site_id=site_id,
+            duty_check_id=check.id,
+        )  # fmt: skip
+        alert_id = await session.scalar(select(PatrolAlert.id).where(PatrolAlert.county_id == b.id))
+        assert alert_id is not None
+        await session.commit()
+    return {
+        "area_id": area.id,
+        "target_id": target.id,
+        "rule_id": rule.id,
+        # a month names no county resource; one no list shows, so it cannot look leaked
+        "month": "1999-01",
+        "patrol_id": patrol.id,
+        "sign_in_id": sign_in.id,
+        "finding_id": finding.id,
+        "check_id": check.id,
+        "alert_id": alert_id,
     }
 
 
