@@ -10,6 +10,9 @@ Scope, for a caller in county C (``mgr``: captains and admins):
   the last 30 local days;
 * ``findings`` — findings of the last 90 local days on patrols of those areas, or reported
   by the caller;
+* ``cases`` — enforcement cases the caller may see (as :mod:`evidence.cases` decides:
+  managers all, the security squad those flagged for or in referral, everyone else those
+  they opened) that are open, or closed in the last 90 local days;
 * ``features`` — reference features of the current layer versions (parcels, planning zones,
   change polygons, mine sites) that intersect those areas.
 
@@ -28,6 +31,8 @@ import msgspec
 
 from sync.records import (
     AreaRecord,
+    CaseParty,
+    CaseRecord,
     FeatureRecord,
     FindingRecord,
     MineSiteRecord,
@@ -105,6 +110,32 @@ FROM patrol_findings f JOIN patrol_sessions s ON s.id = f.session_id, prm
 WHERE f.county_id = prm.county AND f.found_at >= prm.finding_from
   AND (f.reported_by = prm.uid OR s.area_id IN (SELECT id FROM my_areas))
 """
+# the visibility rules of evidence.cases, and its flags (on the case or its finding)
+_CASE_FLAGS = """
+SELECT f.id, f.xmin FROM referral_flags f
+WHERE f.case_id = c.id OR (c.source_kind = 'finding' AND f.finding_id = c.source_id
+                           AND f.county_id = c.county_id)
+"""
+_CASES_SCOPE = f"""
+SELECT c.id, hashtextextended(c.xmin::text
+    || ':' || coalesce((SELECT string_agg(e.evidence_id::text || '@' || e.position, ','
+                                          ORDER BY e.evidence_id)
+                        FROM case_evidence e WHERE e.case_id = c.id), '')
+    || ':' || coalesce((SELECT string_agg(fl.id::text || fl.xmin::text, ',' ORDER BY fl.id)
+                        FROM ({_CASE_FLAGS}) fl), '')
+    || ':' || coalesce((SELECT string_agg(r.id::text || r.xmin::text, ',' ORDER BY r.id)
+                        FROM referrals r WHERE r.case_id = c.id), ''), 0) AS v
+FROM cases c, prm
+WHERE c.county_id = prm.county
+  AND (c.status NOT IN ('closed', 'terminated', 'withdrawn')
+       OR c.status_changed_at >= prm.finding_from)
+  AND CASE
+      WHEN prm.mgr THEN true
+      WHEN EXISTS (SELECT 1 FROM users u WHERE u.id = prm.uid AND u.role = 'security_squad')
+      THEN EXISTS ({_CASE_FLAGS}) OR EXISTS (SELECT 1 FROM referrals r WHERE r.case_id = c.id)
+      ELSE c.opened_by = prm.uid
+  END
+"""  # noqa: S608 - only constant SQL is put together here
 _LAYER = """
 SELECT f.id, 0::bigint AS v FROM {table} f, prm
 WHERE f.county_id = prm.county AND f.layer_version_id = (
@@ -174,6 +205,22 @@ SELECT f.id, f.session_id, f.reported_by, f.found_at, f.project_name, f.builder,
        f.note, f.updated_at, $3::uuid AS caller
 FROM patrol_findings f WHERE f.id = ANY($1::uuid[]) AND f.county_id = $2
 """
+_CASES_SQL = """
+SELECT c.id, c.case_no, c.cause, c.violation_kind, c.status, c.status_changed_at,
+       c.source_kind, c.source_id, c.act_date, ST_X(c.location) AS lon, ST_Y(c.location) AS lat,
+       ST_AsGeoJSON(c.surveyed_geom, 7) AS g, c.area_total_m2, c.area_cultivated_m2,
+       c.area_basic_farmland_m2, c.opened_by, c.updated_at, $3::uuid AS caller,
+       coalesce((SELECT json_agg(json_build_object('name', p->>'name', 'kind', p->>'kind'))
+                 FROM jsonb_array_elements(c.parties) p), '[]')::text AS parties,
+       coalesce((SELECT array_agg(e.evidence_id ORDER BY e.position, e.evidence_id)
+                 FROM case_evidence e WHERE e.case_id = c.id), '{}') AS evidence_ids,
+       EXISTS (SELECT 1 FROM referral_flags f
+               WHERE f.case_id = c.id OR (c.source_kind = 'finding'
+                     AND f.finding_id = c.source_id AND f.county_id = c.county_id)) AS flagged,
+       (SELECT r.status FROM referrals r WHERE r.case_id = c.id
+        ORDER BY r.created_at DESC, r.id DESC LIMIT 1) AS referral_status
+FROM cases c WHERE c.id = ANY($1::uuid[]) AND c.county_id = $2
+"""
 _FEATURES_SQL = """
 SELECT f.id, 'parcels' AS layer, lv.version_no,
        json_build_object('land_class', f.land_class, 'source_code', f.source_code,
@@ -206,6 +253,7 @@ WHERE s.id = ANY($1::uuid[]) AND s.county_id = $2
 
 _json = msgspec.json.Decoder()
 _roster = msgspec.json.Decoder(list[RosterSeat])
+_parties = msgspec.json.Decoder(list[CaseParty])
 
 Row = Any
 Builder = Callable[[Row, int], Any]
@@ -312,6 +360,33 @@ def _finding(r: Row, v: int) -> FindingRecord:
     )
 
 
+def _case(r: Row, v: int) -> CaseRecord:
+    return CaseRecord(
+        id=r["id"],
+        version=v,
+        case_no=r["case_no"],
+        cause=r["cause"],
+        violation_kind=r["violation_kind"],
+        status=r["status"],
+        status_changed_at=r["status_changed_at"],
+        source_kind=r["source_kind"],
+        source_id=r["source_id"],
+        act_date=r["act_date"],
+        lon=r["lon"],
+        lat=r["lat"],
+        surveyed_geometry=None if r["g"] is None else _json.decode(r["g"]),
+        area_total_m2=r["area_total_m2"],
+        area_cultivated_m2=r["area_cultivated_m2"],
+        area_basic_farmland_m2=r["area_basic_farmland_m2"],
+        parties=_parties.decode(r["parties"]),
+        opened_by=r["opened_by"],
+        evidence_ids=list(r["evidence_ids"]),
+        flagged=r["flagged"],
+        referral_status=r["referral_status"],
+        updated_at=r["updated_at"],
+    )
+
+
 def _feature(r: Row, v: int) -> FeatureRecord:
     return FeatureRecord(
         id=r["id"],
@@ -377,13 +452,17 @@ COLLECTIONS: tuple[Collection, ...] = (
                 "patrol_sessions"),
     _collection(5, "findings", _FINDINGS_SCOPE, _FINDINGS_SQL, _finding, *_SCOPE_TABLES,
                 "patrol_sessions", "patrol_findings"),
+    _collection(7, "cases", _CASES_SCOPE, _CASES_SQL, _case, "users", "cases",
+                "case_evidence", "referral_flags", "referrals"),
     _collection(6, "features", _FEATURES_SCOPE, _FEATURES_SQL, _feature, *_SCOPE_TABLES,
                 "geofence_layer_versions", "geofence_mine_sites"),
 )  # fmt: skip
 
 ALL_MASK = sum(c.mask for c in COLLECTIONS)
 #: Collections whose scope moves with the calendar (recomputed when the local day changes).
-TIME_WINDOW_MASK = sum(c.mask for c in COLLECTIONS if c.name in {"plans", "patrols", "findings"})
+TIME_WINDOW_MASK = sum(
+    c.mask for c in COLLECTIONS if c.name in {"plans", "patrols", "findings", "cases"}
+)
 
 _BY_TABLE: dict[str, int] = {}
 for _c in COLLECTIONS:

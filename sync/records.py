@@ -13,6 +13,8 @@ from typing import Any
 
 __all__ = [
     "AreaRecord",
+    "CaseParty",
+    "CaseRecord",
     "FeatureRecord",
     "FindingRecord",
     "MineSiteRecord",
@@ -137,3 +139,37 @@ class FeatureRecord:
     layer_version: int
     properties: dict[str, Any]
     geometry: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CaseParty:
+    """Name and kind only: ID numbers, addresses and phone numbers stay on the server."""
+
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRecord:
+    id: uuid.UUID
+    version: int
+    case_no: str
+    cause: str
+    violation_kind: str
+    status: str
+    status_changed_at: datetime
+    source_kind: str
+    source_id: uuid.UUID | None
+    act_date: date | None
+    lon: float
+    lat: float
+    surveyed_geometry: dict[str, Any] | None
+    area_total_m2: float
+    area_cultivated_m2: float
+    area_basic_farmland_m2: float
+    parties: list[CaseParty]
+    opened_by: uuid.UUID
+    evidence_ids: list[uuid.UUID]
+    flagged: bool
+    referral_status: str | None
+    updated_at: datetime

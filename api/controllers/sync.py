@@ -148,6 +148,7 @@ def _changes(page: Page) -> c.PullChanges:
         patrols=c.PatrolChanges(**pack("patrols", c.PatrolRecord)),
         findings=c.FindingChanges(**pack("findings", c.FindingRecord)),
         features=c.FeatureChanges(**pack("features", c.FeatureRecord)),
+        cases=c.CaseChanges(**pack("cases", c.CaseRecord)),
     )
 
 

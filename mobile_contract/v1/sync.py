@@ -22,6 +22,9 @@ from mobile_contract.v1.common import GeoJsonGeometry
 __all__ = [
     "AreaChanges",
     "AreaRecord",
+    "CaseChanges",
+    "CaseParty",
+    "CaseRecord",
     "Conflict",
     "DutyCheckOp",
     "EndPatrolOp",
@@ -183,6 +186,44 @@ class FeatureRecord(msgspec.Struct, kw_only=True, rename="camel"):
     geometry: GeoJsonGeometry
 
 
+class CaseParty(msgspec.Struct, kw_only=True, rename="camel"):
+    """A party to a case: name and kind (``person`` | ``organisation``) only."""
+
+    name: str
+    kind: str
+
+
+class CaseRecord(msgspec.Struct, kw_only=True, rename="camel"):
+    """An enforcement case the caller may see, open or closed in the last 90 days.
+
+    ``flagged``: flagged for criminal referral (the case or its finding);
+    ``referralStatus``: the step of its latest referral, if any. Areas in m².
+    """
+
+    id: uuid.UUID
+    version: Version
+    case_no: str
+    cause: str
+    violation_kind: str
+    status: str
+    status_changed_at: datetime
+    source_kind: str
+    source_id: uuid.UUID | None = None
+    act_date: date | None = None
+    lon: float
+    lat: float
+    surveyed_geometry: GeoJsonGeometry | None = None
+    area_total_m2: float
+    area_cultivated_m2: float
+    area_basic_farmland_m2: float
+    parties: list[CaseParty]
+    opened_by: uuid.UUID
+    evidence_ids: list[uuid.UUID]
+    flagged: bool
+    referral_status: str | None = None
+    updated_at: datetime
+
+
 class AreaChanges(msgspec.Struct, kw_only=True, rename="camel"):
     upserts: list[AreaRecord] = msgspec.field(default_factory=list)
     deletes: list[uuid.UUID] = msgspec.field(default_factory=list)
@@ -213,13 +254,22 @@ class FindingChanges(msgspec.Struct, kw_only=True, rename="camel"):
     deletes: list[uuid.UUID] = msgspec.field(default_factory=list)
 
 
+class CaseChanges(msgspec.Struct, kw_only=True, rename="camel"):
+    upserts: list[CaseRecord] = msgspec.field(default_factory=list)
+    deletes: list[uuid.UUID] = msgspec.field(default_factory=list)
+
+
 class FeatureChanges(msgspec.Struct, kw_only=True, rename="camel"):
     upserts: list[FeatureRecord] = msgspec.field(default_factory=list)
     deletes: list[uuid.UUID] = msgspec.field(default_factory=list)
 
 
 class PullChanges(msgspec.Struct, kw_only=True, rename="camel"):
-    """Per collection, in the order to apply them; a deletion also means "left your scope"."""
+    """Per collection, in the order to apply them; a deletion also means "left your scope".
+
+    A collection added later (``cases``) is filled only by a stream started after the app
+    learnt to read it: an app that starts reading one pulls once without a cursor.
+    """
 
     areas: AreaChanges
     targets: TargetChanges
@@ -228,6 +278,7 @@ class PullChanges(msgspec.Struct, kw_only=True, rename="camel"):
     patrols: PatrolChanges
     findings: FindingChanges
     features: FeatureChanges
+    cases: CaseChanges = msgspec.field(default_factory=CaseChanges)
 
 
 class PullResponse(msgspec.Struct, kw_only=True, rename="camel"):

@@ -26,7 +26,9 @@ from patrol.plans import PlanService
 from tests.conftest import CountyFixture
 
 Client = AsyncTestClient[Litestar]
-COLLECTIONS = ("areas", "targets", "plans", "mineSites", "patrols", "findings", "features")
+COLLECTIONS = (
+    "areas", "targets", "plans", "mineSites", "patrols", "findings", "features", "cases"
+)  # fmt: skip
 
 
 def square(lon: float, lat: float, size: float) -> dict[str, Any]:
