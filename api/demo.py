@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geofence.demo import seed_demo_layers
+from geofence.models import MineSite
+from infra.db import utcnow
 from infra.scope import Role
 from infra.settings import Settings
-from patrol.demo import DemoCounty, county_outline
+from patrol import DemoSite, GeofenceDutyRoster, PatrolConfig, PlanService, seed_demo_patrols
+from patrol.accounts import principal_of
+from patrol.demo import DemoCounty, DemoUser, county_outline
 from patrol.models import User
 
 __all__ = ["seed_demo_extras"]
@@ -25,8 +29,55 @@ async def seed_demo_extras(session: AsyncSession, demo: DemoCounty, settings: Se
         )
     )
     await seed_demo_layers(session, demo.county.id, county_outline(), user_ids=staff)
+    # patrol: areas, rules, plans, a month of patrols, five-to-one checks (sites from above)
+    await _seed_patrols(session, demo)
     # evidence: photos with EXIF GPS in parcels, at closed mine sites and along the patrols
     await _seed_evidence(session, demo, settings)
+
+
+async def _seed_patrols(session: AsyncSession, demo: DemoCounty) -> None:
+    """patrol: 4 contract areas over the townships and the park, rules, last month's plans and
+    patrols with tracks (two areas meet their quota, two miss it), five-to-one checks at the
+    register's sites (a few overdue, one rebound), and this month's plans.
+
+    Sites are read from the register, so this works with or without geofence's demo layers.
+    ``demo-inspector`` patrols two of the areas; the inspectors added to make up the brigade
+    get generated passwords that join the printed demo logins.
+    """
+    county_id = demo.county.id
+    users = list(
+        await session.scalars(
+            select(User).where(User.county_id == county_id).order_by(User.username)
+        )
+    )
+    point = func.ST_PointOnSurface(MineSite.geom)
+    rows = await session.execute(
+        select(MineSite.id, MineSite.name, func.ST_X(point), func.ST_Y(point))
+        .where(MineSite.county_id == county_id, MineSite.retired.is_(False))
+        .order_by(MineSite.code)
+    )
+    sites = [DemoSite(site_id, name, float(x), float(y)) for site_id, name, x, y in rows]
+    config = PatrolConfig()
+    result = await seed_demo_patrols(
+        session,
+        county_id,
+        demo.townships,
+        users,
+        sites=sites or None,
+        roster=GeofenceDutyRoster() if sites else None,
+        config=config,
+        username_prefix="demo-inspector",
+    )
+    demo.users.extend(
+        DemoUser(username=name, password=password, role=Role.INSPECTOR.value)
+        for name, password in result.logins
+    )
+    captain = next(u for u in users if u.role == Role.CAPTAIN.value)
+    this_month = utcnow().astimezone(config.tz).date().replace(day=1)
+    if this_month != result.month:
+        plans = PlanService(session, config=config)
+        for area in result.areas:
+            await plans.upsert_plan(principal_of(captain), area.id, this_month)
 
 
 async def _seed_evidence(session: AsyncSession, demo: DemoCounty, settings: Settings) -> None:

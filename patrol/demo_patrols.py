@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,10 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from infra.db import utcnow
 from infra.scope import Principal, Role
+from patrol.accounts import hash_password
 from patrol.areas import AreaService
 from patrol.config import PatrolConfig
 from patrol.duty import DutyRoster, DutyService, RosterMember, StaticDutyRoster
-from patrol.field_models import ContractArea
+from patrol.field_models import ContractArea, DutyCheck
 from patrol.models import Township, User
 from patrol.plans import PlanService
 from patrol.sessions import PatrolService
@@ -61,6 +63,8 @@ class DemoPatrols:
     roster: DutyRoster | None = None
     created: bool = True
     inspectors: list[uuid.UUID] = field(default_factory=list)
+    #: (username, password) of the inspectors added to make up a brigade; shown once
+    logins: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _uuid7_at(at: datetime, rnd: random.Random) -> uuid.UUID:
@@ -116,20 +120,22 @@ def _route(
 
 
 async def _extra_inspectors(
-    db: AsyncSession, county_id: uuid.UUID, users: Sequence[User], n: int
+    db: AsyncSession, county_id: uuid.UUID, users: Sequence[User], n: int, *, prefix: str,
+    logins: list[tuple[str, str]],
 ) -> list[User]:
-    """The demo county has one user per role; patrols need a brigade: add inspectors that
-    cannot log in (no usable password)."""
+    """The demo county has one user per role; patrols need a brigade: add inspectors, each
+    with a generated password that goes into ``logins`` (so every demo account can log in)."""
     have = [u for u in users if u.role == Role.INSPECTOR.value]
     out = list(have)
     for i in range(len(have), n):
+        username, password = f"{prefix}-{i + 1:02d}", secrets.token_urlsafe(12)
         user = User(
-            county_id=county_id, username=f"demo-{county_id.hex[:6]}-inspector-{i + 1:02d}",
-            display_name=f"巡查员{i + 1:02d}", role=Role.INSPECTOR.value,
-            password_hash="!disabled", active=True,  # noqa: S106 - an unusable hash
+            county_id=county_id, username=username, display_name=f"巡查员{i + 1:02d}",
+            role=Role.INSPECTOR.value, password_hash=hash_password(password), active=True,
         )
         db.add(user)
         out.append(user)
+        logins.append((username, password))
     await db.flush()
     return out
 
@@ -148,14 +154,17 @@ async def seed_demo_patrols(
     session: AsyncSession, county_id: uuid.UUID, townships: Sequence[Township],
     users: Sequence[User], *, month: date | None = None, seed: int = 11,
     sites: Sequence[DemoSite] | None = None, roster: DutyRoster | None = None,
-    config: PatrolConfig | None = None,
+    config: PatrolConfig | None = None, username_prefix: str | None = None,
 ) -> DemoPatrols:
     """Seed 4 contract areas over ``townships``, rules and plans, a month of patrols with
     tracks (two areas meet their quota, two miss it), targets, findings, and five-to-one
     checks over the last 30 days (most on time, a few overdue, one rebound).
 
     ``month`` defaults to the last complete month. Without ``sites``/``roster`` three
-    synthetic closed sites get a :class:`StaticDutyRoster`, returned in the result.
+    synthetic closed sites get a :class:`StaticDutyRoster`, returned in the result. The
+    first inspector of ``users`` joins the first area (quota met) and the third. Inspectors
+    added to make up a brigade of eight are named ``{username_prefix}-NN`` and their
+    generated passwords are returned in ``logins``.
     """
     cfg = config or PatrolConfig()
     existing = (await session.execute(
@@ -173,7 +182,11 @@ async def seed_demo_patrols(
         msg = "the demo needs a captain among the users"
         raise ValueError(msg)
     boss = _principal(captain, Role.CAPTAIN)
-    brigade = await _extra_inspectors(session, county_id, users, 8)
+    logins: list[tuple[str, str]] = []
+    prefix = username_prefix or f"demo-{county_id.hex[:6]}-inspector"
+    brigade = await _extra_inspectors(
+        session, county_id, users, 8, prefix=prefix, logins=logins
+    )
     areas_svc, plans = AreaService(session, config=cfg), PlanService(session, config=cfg)
     # four areas: townships sorted north to south, west to east, in groups
     towns = sorted(townships, key=lambda t: (-_shape(t).centroid.y, _shape(t).centroid.x))
@@ -185,6 +198,8 @@ async def seed_demo_patrols(
         geom = shapely.union_all([_shape(t) for t in group]).buffer(0)
         leader = captain if i == 0 else brigade[i]
         members = [brigade[(2 * i + k) % len(brigade)] for k in (4, 5)]
+        if i == 0:
+            members.insert(0, brigade[0])
         members = [m for m in members if m.id != leader.id]
         area = await areas_svc.create_area(
             boss, code=f"DEMO-A{i + 1}", name=_AREA_NAMES[i], grade=_GRADES[i],
@@ -211,7 +226,7 @@ async def seed_demo_patrols(
     for area in areas:
         await plans.upsert_plan(boss, area.id, month)
     result = DemoPatrols(month=month, areas=areas, roster=roster,
-                         inspectors=[u.id for u in brigade])
+                         inspectors=[u.id for u in brigade], logins=logins)
     for idx, area in enumerate(areas):
         work = _AreaWork(area, team[area.id], targets[area.id], shapes[area.id])
         await _patrol_area(session, work, month, _PATROLS[idx], night=_GRADES[idx] == 3,
@@ -315,23 +330,35 @@ async def _duty_checks(
     db: AsyncSession, roster: DutyRoster, boss: Principal, rnd: random.Random,
     cfg: PatrolConfig,
 ) -> int:
-    """Checks over the last 30 days: on time, except that every fourth member stopped ten
-    days ago (overdue now); the first site's village cadre reports signs of reopening."""
+    """Checks over the last 30 days: on time, except that a few members (every fourth of the
+    first sixteen with a cycle under ten days) stopped ten days ago (overdue now); the first
+    village cadre reports signs of reopening. Routine checks go in as rows (a county may have
+    a hundred roster members); the rebound goes through the service, so it raises its alert."""
     duty = DutyService(db, roster, config=cfg)
     now = utcnow()
     members = list(await roster.members(db, boss.county_id))
-    done = 0
-    for n, m in enumerate(members):
-        stop = now - timedelta(days=10) if n % 4 == 3 else now - timedelta(hours=2)
-        at = now - timedelta(days=30)
-        while at <= stop:
-            await duty.record_duty_check(
-                boss, _uuid7_at(at, rnd), site_id=m.site_id, member_id=m.member_id,
-                checked_at=at, status="still_closed",
-            )
-            done += 1
-            at += timedelta(days=m.cycle_days, hours=rnd.uniform(-3, 0))
+    checks: list[DutyCheck] = []
     first = next((m for m in members if m.role == "village_cadre"), None)
+    short = 0  # members whose cycle is shorter than the ten days a lapse lasts
+    for m in members:
+        lapsed = False
+        if m.cycle_days < 10 and m is not first:
+            lapsed = short % 4 == 2 and short < 16
+            short += 1
+        # backwards from the last check, a little more often than the cycle asks
+        at = now - timedelta(days=10) if lapsed else now - timedelta(hours=2)
+        while at >= now - timedelta(days=30):
+            hour = at.astimezone(cfg.tz).hour
+            checks.append(DutyCheck(
+                id=_uuid7_at(at, rnd), county_id=boss.county_id, site_id=m.site_id,
+                member_id=m.member_id, recorded_by=m.user_id or boss.user_id, checked_at=at,
+                status="still_closed", note="", evidence_ids=[],
+                is_night=hour >= cfg.night_start_hour or hour < cfg.night_end_hour,
+            ))
+            at -= timedelta(days=m.cycle_days, hours=-rnd.uniform(0, 3))
+    db.add_all(checks)
+    await db.flush()
+    done = len(checks)
     if first is not None:
         at = now - timedelta(hours=1)
         await duty.record_duty_check(

@@ -8,12 +8,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import select
 
+from api.demo import seed_demo_extras
 from infra.ids import uuid7
 from infra.scope import Principal, Role
 from patrol import run_patrol_jobs
+from patrol.demo import seed_demo_county
+from patrol.models import User
 from tests.conftest import CountyFixture
 
 Client = AsyncTestClient[Litestar]
@@ -522,3 +527,46 @@ async def test_patrol_jobs_close_forgotten_patrols(
     )
     assert end.status_code == 200 and end.json()["endReason"] == "ended"
     assert (await run_patrol_jobs(session_factory))["failed"] == 0
+
+
+async def _login(client: Client, username: str, password: str) -> dict[str, str]:
+    resp = await client.post(f"{API}/auth/token", json={"username": username, "password": password})
+    assert resp.status_code == 200, resp.text
+    return {"Authorization": f"Bearer {resp.json()['accessToken']}"}
+
+
+async def test_the_demo_county_shows_field_work_to_every_login(
+    client: Client, session_factory: Any, settings: Any
+) -> None:
+    async with session_factory() as session:
+        if await session.scalar(select(User.id).where(User.username == "demo-inspector")):
+            pytest.skip("this database already holds the demo county")
+        demo = await seed_demo_county(session, admin_code="T99demo")
+        await seed_demo_extras(session, demo, settings)
+        await session.commit()
+    logins = {u.username: u for u in demo.users}
+    assert len([u for u in demo.users if u.role == "inspector"]) == 8
+    # every printed login works: the extra inspectors have real passwords
+    for user in demo.users:
+        await _login(client, user.username, user.password)
+    phone = await _login(client, "demo-inspector", logins["demo-inspector"].password)
+    plans = (await client.get(f"{API}/plans/mine", headers=phone)).json()
+    assert len(plans) == 2 and all(p["planId"] for p in plans)
+    assert any(t["kind"] == "mine_site" for p in plans for t in p["targets"])
+    mine = (await client.get(f"{API}/patrols", headers=phone)).json()
+    assert mine and all(p["distanceM"] > 0 for p in mine)
+    boss = await _login(client, "demo-captain", logins["demo-captain"].password)
+    month = _month(datetime.fromisoformat(mine[0]["startedAt"]))
+    cov = (await client.get(f"{API}/coverage", params={"month": month}, headers=boss)).json()
+    assert [a["quotaMet"] for a in cov["areas"]] == [True, True, False, False]
+    assert cov["duty"]["sites"] > 0 and cov["duty"]["members"] > 0
+    alerts = (
+        await client.get(f"{API}/alerts", params={"kind": "site_reopening"}, headers=boss)
+    ).json()
+    assert len(alerts) == 1
+    # a few members lapsed ten days ago and are overdue now; the rest are on time
+    duty = (await client.get(f"{API}/duty-status", headers=boss)).json()
+    members = [m for s in duty for m in s["members"]]
+    overdue = [m for m in members if m["overdue"]]
+    assert 1 <= len(overdue) <= 4 < len(members), [(m["role"], m["dueAt"]) for m in overdue]
+    assert [s["lastStatus"] for s in duty].count("signs_of_reopening") == 1
