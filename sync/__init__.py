@@ -29,8 +29,14 @@ windows (plans, patrols, findings) are recomputed when the local day changes. Th
 only a hint: when it is pruned (:func:`sync.pull.prune_sync_state`) a stream falls back to a
 full comparison, never to a wrong answer.
 
-**Push** (:mod:`sync.push`): operations run in order, each in a savepoint, through the patrol
-services; receipts are stored by (user, op id) so a replay gets the same receipts.
+**Push** (:mod:`sync.push`): operations run in order through the patrol services (and
+:mod:`evidence.annotations` for caption edits); receipts are stored by (user, op id) so a
+replay gets the same receipts. Consecutive point batches of one patrol are stored with one
+call and split back into one receipt each; other operations share a savepoint while they
+succeed, and one that fails runs again alone, so it never takes others with it.
+
+**Jobs** (:mod:`sync.jobs`): :func:`run_sync_jobs` prunes the feed, idle streams and old
+receipts; the background worker calls it.
 
 **Offline map data** (:mod:`sync.layers`): GeoJSON per layer with an ETag, and vector tiles.
 """
@@ -48,6 +54,7 @@ from sync.errors import (
     SyncBusyError,
     TileNotFoundError,
 )
+from sync.jobs import run_sync_jobs
 from sync.layers import LAYERS, LayerDocument, LayerService
 from sync.pull import Page, PullService, prune_sync_state
 from sync.push import Conflict, PushResult, PushService, Receipt, RejectedItem
@@ -74,4 +81,5 @@ __all__ = [
     "SyncBusyError",
     "TileNotFoundError",
     "prune_sync_state",
+    "run_sync_jobs",
 ]
