@@ -33,6 +33,37 @@ async def seed_demo_extras(session: AsyncSession, demo: DemoCounty, settings: Se
     await _seed_patrols(session, demo)
     # evidence: photos with EXIF GPS in parcels, at closed mine sites and along the patrols
     await _seed_evidence(session, demo, settings)
+    # cases: over the basic-farmland threshold, illegal mining near a closed site, a late referral
+    await _seed_demo_cases(session, demo)
+
+
+async def _seed_demo_cases(session: AsyncSession, demo: DemoCounty) -> None:
+    """The demo cases, each with the two demo photos taken nearest to it (when there are)."""
+    from evidence.case_demo import seed_demo_cases  # noqa: PLC0415
+    from evidence.case_models import Case  # noqa: PLC0415
+    from evidence.cases import link_evidence  # noqa: PLC0415
+    from evidence.models import Evidence  # noqa: PLC0415
+    from patrol.accounts import principal_of  # noqa: PLC0415
+
+    case_ids = await seed_demo_cases(session, demo.county.id)
+    captain = await session.scalar(
+        select(User)
+        .where(User.county_id == demo.county.id, User.role == Role.CAPTAIN.value, User.active)
+        .order_by(User.username)
+        .limit(1)
+    )
+    if captain is None:
+        return
+    for case_id in case_ids:
+        where = select(Case.location).where(Case.id == case_id).scalar_subquery()
+        nearest = await session.scalars(
+            select(Evidence.id)
+            .where(Evidence.county_id == demo.county.id)
+            .order_by(func.ST_Distance(Evidence.geom, where), Evidence.id)
+            .limit(2)
+        )
+        if photos := list(nearest):
+            await link_evidence(session, principal_of(captain), case_id, photos)
 
 
 async def _seed_patrols(session: AsyncSession, demo: DemoCounty) -> None:
