@@ -169,7 +169,7 @@ async def _case_resources(
 
 
 def _routes(app: Litestar) -> list[tuple[str, str, list[str]]]:
-    out = []
+    out: list[tuple[str, str, list[str]]] = []
     for route in app.routes:
         if not isinstance(route, HTTPRoute) or _PUBLIC.match(route.path):
             continue
