@@ -157,6 +157,61 @@ async def _users(args: argparse.Namespace, settings: Settings) -> int:
     return await _with_session(settings, run)
 
 
+# -- layers --------------------------------------------------------------------------------------
+async def _layers(args: argparse.Namespace, settings: Settings) -> int:
+    # only this command draws or imports layers
+    from rich.console import Console  # noqa: PLC0415
+    from rich.progress import (  # noqa: PLC0415
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TimeElapsedColumn,
+    )
+    from rich.table import Table  # noqa: PLC0415
+
+    from geofence import ImportProgress, import_layer, parse_field_map  # noqa: PLC0415
+
+    console = Console()
+    path = Path(args.file)
+    field_map = parse_field_map(args.field_map)
+
+    async def run(session: AsyncSession) -> int:
+        county = await session.scalar(select(County).where(County.admin_code == args.county))
+        if county is None:
+            print(f"no county with admin code {args.county}", file=sys.stderr)
+            return 2
+        with Progress(
+            "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+            "stored {task.fields[stored]} · repaired {task.fields[repaired]} · "
+            "rejected {task.fields[rejected]}", TimeElapsedColumn(), console=console,
+        ) as bar:  # fmt: skip
+            task = bar.add_task(f"importing {path.name}", total=None, stored=0, repaired=0,
+                                rejected=0)  # fmt: skip
+
+            def show(p: ImportProgress) -> None:
+                bar.update(task, completed=p.read, total=p.total, stored=p.stored,
+                           repaired=p.repaired, rejected=p.rejected)  # fmt: skip
+
+            summary = await import_layer(
+                session, county.id, path, args.kind, crs=args.crs, field_map=field_map,
+                source_name=path.name, progress=show,
+            )  # fmt: skip
+        table = Table(title=f"{summary.kind.value} version {summary.version_no}")
+        for column in ("format", "source CRS", "read", "stored", "repaired", "rejected"):
+            table.add_column(column)
+        counts = (summary.read, summary.stored, summary.repaired, summary.rejected)
+        table.add_row(summary.source_format, summary.source_crs, *(f"{n:,}" for n in counts))
+        console.print(table)
+        for label, issues in (("repaired", summary.repairs), ("rejected", summary.rejections)):
+            for issue in issues[:20]:
+                console.print(f"  {label} feature {issue.feature_no}: {issue.reason}")
+            if len(issues) > 20:
+                console.print(f"  ... and {len(issues) - 20} more {label} (see the layer version)")
+        return 0
+
+    return await _with_session(settings, run)
+
+
 # -- worker and audit ----------------------------------------------------------------------------
 async def _worker(_args: argparse.Namespace, settings: Settings) -> int:
     """Derivatives and patrol chores until Ctrl-C (the same loop the API runs in-process)."""
@@ -366,6 +421,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="check: list breaking changes; dump: rewrite v1/openapi.json",
     )
 
+    layers = sub.add_parser("layers", help="reference layers")
+    lsub = layers.add_subparsers(dest="action", required=True)
+    limport = lsub.add_parser("import", help="import a GeoJSON, zipped Shapefile or GeoPackage")
+    limport.add_argument("file", help="the file to import")
+    limport.add_argument("--county", required=True, help="county admin code, e.g. 430999")
+    limport.add_argument(
+        "--kind", required=True,
+        choices=["parcels", "planning_zones", "mine_sites", "change_polygons"],
+    )  # fmt: skip
+    limport.add_argument("--crs", help="source CRS override, e.g. EPSG:4527 (default: detect)")
+    limport.add_argument("--field-map", help="target=source,... e.g. source_code=DLBM")
+
     sub.add_parser("worker", help="run background jobs (derivatives, patrol chores) until Ctrl-C")
     audit = sub.add_parser("audit", help="the evidence custody log")
     asub = audit.add_subparsers(dest="action", required=True)
@@ -399,6 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
 _ASYNC: dict[str, Handler] = {
     "db": _db,
     "demo": _demo,
+    "layers": _layers,
     "users": _users,
     "worker": _worker,
     "audit": _audit,

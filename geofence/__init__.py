@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from geofence.check import (
     MAX_BATCH_POINTS,
+    BatchResult,
     CheckResult,
     FeatureHit,
     LayerRef,
@@ -91,6 +92,7 @@ from geofence.overlay import (
 __all__ = [
     "M2_PER_MU",
     "MAX_BATCH_POINTS",
+    "BatchResult",
     "CheckResult",
     "ClassArea",
     "ClosureMethod",

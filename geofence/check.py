@@ -15,7 +15,7 @@ import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +40,7 @@ from geofence.mines import RosterEntry, load_rosters
 
 __all__ = [
     "MAX_BATCH_POINTS",
+    "BatchResult",
     "CheckResult",
     "FeatureHit",
     "LayerRef",
@@ -78,7 +79,9 @@ class SiteState:
         }
 
 
-@dataclass(frozen=True, slots=True)
+# FeatureHit and CheckResult are read-only by convention but not frozen: a frozen dataclass
+# costs three times as much to build, and a 100,000-point batch builds hundreds of thousands.
+@dataclass(slots=True)
 class FeatureHit:
     """One feature within the accuracy circle. ``attributes`` is shared: do not mutate it."""
 
@@ -124,7 +127,7 @@ class LayerRef:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CheckResult:
     """The answer for one fix: WGS84 position used, features (nearest first), versions used.
 
@@ -305,28 +308,106 @@ async def _site_states(
     return out
 
 
-def _assemble(
-    all_pairs: list[_Pairs], sites: dict[uuid.UUID, SiteState], n: int
-) -> list[list[FeatureHit]]:
-    hits: list[list[FeatureHit]] = [[] for _ in range(n)]
-    for pairs in all_pairs:
-        layer = pairs.layer
-        kind, version = layer.kind, layer.version_id
+@dataclass(slots=True)
+class _SortedPairs:
+    """One layer's hits sorted by point, then distance; ``starts[i]:starts[i+1]`` is point i."""
+
+    layer: LayerSnapshot
+    starts: IntArray
+    feature: IntArray
+    distance: FloatArray
+    edge: FloatArray
+    relation: npt.NDArray[np.int8]
+
+    @classmethod
+    def of(cls, pairs: _Pairs, n: int) -> _SortedPairs:
         order = np.lexsort((pairs.distance, pairs.point))
-        points = pairs.point[order].tolist()
-        features = pairs.feature[order].tolist()
-        dists = pairs.distance[order].tolist()
-        edges = pairs.edge[order].tolist()
-        rels = pairs.relation[order].tolist()
-        for p, f, d, e, r in zip(points, features, dists, edges, rels, strict=True):
+        starts = np.searchsorted(pairs.point[order], np.arange(n + 1)).astype(np.intp)
+        return cls(pairs.layer, starts, pairs.feature[order], pairs.distance[order],
+                   pairs.edge[order], pairs.relation[order])  # fmt: skip
+
+    def hits(self, i: int, sites: dict[uuid.UUID, SiteState]) -> list[FeatureHit]:
+        layer = self.layer
+        lo, hi = int(self.starts[i]), int(self.starts[i + 1])
+        out = []
+        for k in range(lo, hi):
+            f = int(self.feature[k])
             fid = layer.ids[f]
-            hits[p].append(
+            e = float(self.edge[k])
+            out.append(
                 FeatureHit(
-                    kind, fid, version, _RELATIONS[r], d, None if math.isnan(e) else e,
+                    layer.kind, fid, layer.version_id, _RELATIONS[int(self.relation[k])],
+                    float(self.distance[k]), None if math.isnan(e) else e,
                     layer.land_class[f], layer.attributes[f], sites.get(fid),
                 )
             )  # fmt: skip
-    return hits
+        return out
+
+
+class BatchResult(Sequence[CheckResult]):
+    """The answers of :func:`check_locations`, in input order.
+
+    Matching is done in full when the batch is checked; the per-point :class:`CheckResult`
+    objects are built when read (a 100,000-point track would otherwise spend most of its time
+    building Python objects nobody looks at). :meth:`feature_pairs` gives every
+    ``(point index, feature id)`` at once, for bulk consumers.
+    """
+
+    def __init__(  # noqa: PLR0917 - built in one place, by _check
+        self,
+        fixes: FloatArray,
+        inputs: tuple[FloatArray, FloatArray],
+        crs: str,
+        outside: npt.NDArray[np.bool_],
+        layers: list[_SortedPairs],
+        sites: dict[uuid.UUID, SiteState],
+        refs: tuple[LayerRef, ...],
+    ) -> None:
+        self._fixes = fixes
+        self._inputs = inputs
+        self._crs = crs
+        self._outside = outside
+        self._layers = layers
+        self._sites = sites
+        self.layer_versions = refs
+
+    def __len__(self) -> int:
+        return int(self._fixes.shape[1])
+
+    @overload
+    def __getitem__(self, index: int) -> CheckResult: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[CheckResult]: ...
+    def __getitem__(self, index: int | slice) -> CheckResult | list[CheckResult]:
+        if isinstance(index, slice):
+            return [self._one(i) for i in range(*index.indices(len(self)))]
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(index)
+        return self._one(index % n)
+
+    def _one(self, i: int) -> CheckResult:
+        hits: list[FeatureHit] = []
+        for layer in self._layers:
+            hits.extend(layer.hits(i, self._sites))
+        lon, lat, acc = self._fixes[:, i].tolist()
+        in_lon, in_lat = float(self._inputs[0][i]), float(self._inputs[1][i])
+        return CheckResult(lon, lat, acc, self._crs, in_lon, in_lat, tuple(hits),
+                           self.layer_versions, bool(self._outside[i]))  # fmt: skip
+
+    def feature_pairs(self) -> tuple[IntArray, list[uuid.UUID]]:
+        """Every hit as parallel ``(point indices, feature ids)``, layer by layer."""
+        points: list[IntArray] = []
+        ids: list[uuid.UUID] = []
+        for layer in self._layers:
+            counts = np.diff(layer.starts)
+            points.append(np.repeat(np.arange(len(counts), dtype=np.intp), counts))
+            ids.extend(layer.layer.ids[f] for f in layer.feature.tolist())
+        return (np.concatenate(points) if points else np.array([], np.intp)), ids
+
+    @property
+    def hit_count(self) -> int:
+        return sum(int(layer.starts[-1]) for layer in self._layers)
 
 
 def _refs(index: CountyIndex, kinds: tuple[LayerKind, ...]) -> tuple[LayerRef, ...]:
@@ -377,7 +458,7 @@ async def check_locations(
     kinds: Sequence[str] | None = None,
     max_points: int = MAX_BATCH_POINTS,
     index: GeofenceIndex | None = None,
-) -> list[CheckResult]:
+) -> BatchResult:
     """Check many fixes ``(lon, lat, accuracy_m)`` (a track) in one go; answers in order.
 
     Same rules as :func:`check_location`, except that a fix far outside the county gets an
@@ -387,7 +468,9 @@ async def check_locations(
     """
     arr = np.asarray(points, dtype=np.float64)
     if arr.size == 0:
-        return []
+        empty = np.empty(0, dtype=np.float64)
+        return BatchResult(np.empty((3, 0)), (empty, empty), crs.strip().lower(),
+                           np.zeros(0, dtype=bool), [], {}, ())  # fmt: skip
     if arr.ndim != 2 or arr.shape[1] != 3:
         msg = "points must be (lon, lat, accuracy_m) triples"
         raise InvalidCoordinatesError(msg, field="points")
@@ -411,28 +494,13 @@ async def _check(
     crs: str,
     kinds: Sequence[str] | None,
     index: GeofenceIndex,
-) -> list[CheckResult]:
+) -> BatchResult:
     wanted = parse_kinds(kinds)
     lon, lat = _to_wgs84(crs, in_lon, in_lat)
     county = await index.county(session, county_id)
     all_pairs, outside = await _run(session, county, np.vstack([lon, lat, acc]), wanted)
     sites = await _site_states(session, county_id, all_pairs)
-    hits = _assemble(all_pairs, sites, len(lon))
-    refs = _refs(county, wanted)
-    crs_name = crs.strip().lower()
-    lon_l, lat_l, acc_l = lon.tolist(), lat.tolist(), acc.tolist()
-    in_lon_l, in_lat_l, out_l = in_lon.tolist(), in_lat.tolist(), outside.tolist()
-    return [
-        CheckResult(
-            lon_l[i],
-            lat_l[i],
-            acc_l[i],
-            crs_name,
-            in_lon_l[i],
-            in_lat_l[i],
-            tuple(hits[i]),
-            refs,
-            out_l[i],
-        )
-        for i in range(len(lon_l))
-    ]
+    layers = [_SortedPairs.of(p, len(lon)) for p in all_pairs]
+    fixes = np.vstack([lon, lat, acc])
+    return BatchResult(fixes, (in_lon, in_lat), crs.strip().lower(), outside, layers, sites,
+                       _refs(county, wanted))  # fmt: skip

@@ -111,7 +111,7 @@ def _check(r: g.CheckResult) -> c.CheckResult:
     )
 
 
-def _batch(results: list[g.CheckResult]) -> c.CheckLocationsResult:
+def _batch(results: g.BatchResult) -> c.CheckLocationsResult:
     return c.CheckLocationsResult(
         results=[
             c.PointResult(
@@ -123,7 +123,7 @@ def _batch(results: list[g.CheckResult]) -> c.CheckLocationsResult:
             )
             for i, r in enumerate(results)
         ],
-        layer_versions=[_ref(v) for v in results[0].layer_versions] if results else [],
+        layer_versions=[_ref(v) for v in results.layer_versions],
     )
 
 
