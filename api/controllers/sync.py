@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 import zlib
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import msgspec
@@ -116,15 +117,19 @@ class SyncRequest(Request[Any, Any, Any]):
         return value
 
 
+@dataclass
 class _DualOperation(Operation):
-    """Documents the MessagePack body and answer beside the JSON ones."""
+    """Documents the MessagePack body and answer beside the JSON ones (a dataclass of its
+    own: the ``__init__`` inherited from ``Operation`` would not call ``__post_init__``)."""
 
     def __post_init__(self) -> None:
         body = self.request_body
         if isinstance(body, RequestBody) and "application/json" in body.content:
             body.content[MSGPACK] = body.content["application/json"]
-        for response in (self.responses or {}).values():
+        for status, response in (self.responses or {}).items():
             content = getattr(response, "content", None)
+            if not str(status).startswith("2"):
+                continue  # problems are always JSON
             if content and "application/json" in content:
                 content[MSGPACK] = OpenAPIMediaType(schema=content["application/json"].schema)
 
