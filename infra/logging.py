@@ -25,7 +25,9 @@ def configure_logging(level: str = "info", *, json: bool = True) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(lvl),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stdout),
-        cache_logger_on_first_use=True,
+        # The stream is looked up per logger, not fixed here, so a replaced sys.stdout (a test
+        # runner's capture, a daemon's redirect) is always the one written to.
+        logger_factory=structlog.PrintLoggerFactory(),
+        cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=lvl, stream=sys.stdout, format="%(message)s")
