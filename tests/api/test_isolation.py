@@ -222,3 +222,44 @@ async def test_admin_endpoints_need_the_admin_role(client: Client, make_county: 
         resp = await client.post("/api/v1/admin/users", json=body, headers=county.headers(role))
         assert resp.status_code == 403, resp.text
         assert resp.json()["code"] == "role_not_allowed"
+
+
+async def test_sync_pulls_and_pushes_nothing_of_another_county(
+    client: Client, make_county: Any, session_factory: Any, settings: Any
+) -> None:
+    """Every role of county A pulls none of county B's records (cases included), and
+    operations naming county B's records are rejected without touching them."""
+    a: CountyFixture = await make_county()
+    b: CountyFixture = await make_county(lon=113.0, lat=28.0)
+    b_ids = await _resources(b, session_factory, settings)
+    b_strings = {str(v) for v in b_ids.values()} | {str(u.id) for u in b.users.values()}
+    at = utcnow().isoformat()
+    ops: list[dict[str, Any]] = [
+        {"type": "updateEvidence", "opId": str(uuid7()), "evidenceId": str(b_ids["evidence_id"]),
+         "caption": "A县改"},
+        {"type": "updateFinding", "opId": str(uuid7()), "findingId": str(b_ids["finding_id"]),
+         "baseVersion": 0, "changes": {"note": "A县改"}},
+        {"type": "signIn", "opId": str(uuid7()), "patrolId": str(b_ids["patrol_id"]),
+         "signInId": str(uuid7()), "at": at, "lon": 113.005, "lat": 28.005, "accuracyM": 5.0},
+        {"type": "endPatrol", "opId": str(uuid7()), "patrolId": str(b_ids["patrol_id"]),
+         "endedAt": at},
+    ]  # fmt: skip
+    for role in Role:
+        cursor = None
+        while True:
+            resp = await client.post(
+                "/api/v1/sync/pull", json={"cursor": cursor}, headers=a.headers(role)
+            )
+            assert resp.status_code == 200, resp.text
+            leaked = [s for s in b_strings if s in resp.text]
+            assert not leaked, f"SyncPull as {role} shows county-B ids {leaked}"
+            cursor = resp.json()["cursor"]
+            if not resp.json()["hasMore"]:
+                break
+        fresh = [{**op, "opId": str(uuid7())} for op in ops]
+        resp = await client.post("/api/v1/sync/push", json={"ops": fresh}, headers=a.headers(role))
+        assert resp.status_code == 200, resp.text
+        receipts = resp.json()["receipts"]
+        assert [r["status"] for r in receipts] == ["rejected"] * len(ops), (role, receipts)
+        assert receipts[0]["code"] == "evidence_not_found"
+        assert receipts[1]["code"] == "finding_not_found"
