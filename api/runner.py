@@ -72,6 +72,11 @@ def embedded_services(settings: Settings) -> Iterator[Settings]:
             settings = replace(
                 settings, auth=replace(settings.auth, secret_key=_secret_key(data_dir))
             )
+        if not settings.evidence.package_signing_key:
+            settings = replace(
+                settings,
+                evidence=replace(settings.evidence, package_signing_key=settings.auth.secret_key),
+            )
         yield settings
     finally:
         for service in reversed(started):

@@ -521,9 +521,9 @@ async def export_referral_package(
     ``settings.evidence.package_signing_key`` (also the custody log's key).
     """
     require_role(principal, *_EXPORTERS, action="export evidence packages")
+    case = await load_case(session, principal, case_id)  # an unseen case is 404 before all
     if not signing_key:
         raise PackageSigningKeyMissingError("no package signing key is configured")
-    case = await load_case(session, principal, case_id)
     evidence_ids = await case_evidence_ids(session, case)
     items = await _items(session, case, evidence_ids)
     if not items:

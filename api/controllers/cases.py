@@ -429,9 +429,6 @@ class CaseController(Controller):
         first byte is sent; the stream then reads the object store only, never the database.
         A case without evidence answers 409 ``case_has_no_evidence``.
         """
-        # A case the caller cannot see is a 404 before anything else, even on a server
-        # without a signing key (the export itself would answer 503 first).
-        await cs.load_case(db, principal, case_id)
         package = await pk.export_referral_package(
             db,
             principal,

@@ -94,9 +94,24 @@ async def test_townships_and_villages(client: Client, make_county: Any) -> None:
         },
     )
     assert village.status_code == 201, village.text
+    other = await client.post(
+        "/api/v1/townships",
+        headers=admin,
+        json={"code": "T02", "name": "西河乡", "kind": "township", "geometry": _SQUARE},
+    )
+    await client.post(
+        "/api/v1/villages",
+        headers=admin,
+        json={
+            "townshipId": other.json()["id"],
+            "code": "T02001",
+            "name": "光明村",
+            "geometry": _SQUARE,
+        },
+    )
     listed = await client.get(
         "/api/v1/villages",
-        params={"townshipId": town.json()["id"]},
+        params={"township_id": town.json()["id"]},
         headers=county.headers(Role.INSPECTOR),
     )
     assert [v["name"] for v in listed.json()] == ["和平村"]
