@@ -20,7 +20,7 @@ import hashlib
 import math
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -148,18 +148,16 @@ class _Batch:
     stored: dict[uuid.UUID, tuple[bytes, dict[str, Any]]] = field(default_factory=dict)
     to_store: list[tuple[uuid.UUID, bytes, str]] = field(default_factory=list)
     run: list[tuple[int, Operation, bytes]] = field(default_factory=list)
+    run_ids: set[uuid.UUID] = field(default_factory=set)
 
     def keep(self, index: int, op: Operation, digest: bytes, receipt: Receipt) -> None:
         """Answer ``op``; remember the receipt for replays unless the phone should retry."""
         self.slots[index] = receipt
         if receipt.retryable:
             return
-        data = asdict(receipt)
-        del data["index"]
-        self.stored[op.op_id] = (digest, data)
-        self.to_store.append(
-            (op.op_id, digest, msgspec.json.encode(data, enc_hook=_jsonable).decode())
-        )
+        body = msgspec.json.encode(receipt, enc_hook=_jsonable)  # "index" is set on reading
+        self.stored[op.op_id] = (digest, msgspec.json.decode(body))
+        self.to_store.append((op.op_id, digest, body.decode()))
 
 
 class _Outcome(Exception):  # noqa: N818 - a non-error result that must roll back its savepoint
@@ -231,7 +229,7 @@ class PushService:
                 )
                 continue
             digest = _op_hash(op)
-            if any(op.op_id == queued.op_id for _, queued, _ in batch.run):
+            if op.op_id in batch.run_ids:
                 await self._flush_run(batch)  # the op id again in one batch: a replay
             if op.op_id in batch.stored:
                 batch.slots[index] = _replayed(index, op.op_id, digest, batch.stored[op.op_id])
@@ -239,6 +237,7 @@ class PushService:
             if not _joins(batch.run, op):
                 await self._flush_run(batch)
             batch.run.append((index, op, digest))
+            batch.run_ids.add(op.op_id)
         await self._flush_run(batch)
         if batch.to_store:
             await self.db.flush()
@@ -268,6 +267,7 @@ class PushService:
         for (index, op, digest), receipt in zip(batch.run, receipts, strict=True):
             batch.keep(index, op, digest, receipt)
         batch.run.clear()
+        batch.run_ids.clear()
 
     async def _group_run(
         self, principal: Principal, run: list[tuple[int, Operation]], now: datetime
