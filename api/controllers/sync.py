@@ -61,7 +61,11 @@ def _op_id(item: Any) -> uuid.UUID | None:
 
 
 def _screen(value: Any, state: dict[str, Any]) -> Any:
-    """Read each push operation on its own: unreadable ones become rejections, not a 400."""
+    """Read each push operation on its own: unreadable ones become rejections, not a 400.
+
+    The operations read here are kept in the request state and taken from there by the
+    handler; the body Litestar validates is left without them (read once, not twice).
+    """
     if not isinstance(value, dict) or not isinstance(value.get("ops"), list):
         return value
     items: list[Any] = value["ops"]
@@ -71,7 +75,7 @@ def _screen(value: Any, state: dict[str, Any]) -> Any:
             limit=c.MAX_OPS,
             field="ops",
         )
-    kept: list[Any] = []
+    kept: list[c.PushOperation] = []
     positions: list[int] = []
     rejected: list[tuple[int, ops.Undecodable]] = []
     for index, item in enumerate(items):
@@ -84,14 +88,13 @@ def _screen(value: Any, state: dict[str, Any]) -> Any:
             )))  # fmt: skip
             continue
         try:
-            msgspec.convert(item, c.PushOperation, strict=False)
+            kept.append(msgspec.convert(item, c.PushOperation, strict=False))
         except msgspec.ValidationError as exc:
             rejected.append((index, ops.Undecodable(_op_id(item), "invalid_op", str(exc))))
             continue
-        kept.append(item)
         positions.append(index)
-    state[_SCREEN_KEY] = (len(items), positions, rejected)
-    return {**value, "ops": kept}
+    state[_SCREEN_KEY] = (len(items), positions, rejected, kept)
+    return {**value, "ops": []}
 
 
 class SyncRequest(Request[Any, Any, Any]):
@@ -280,11 +283,11 @@ def _operations(
     request: Request[Any, Any, Any], data: c.PushRequest
 ) -> list[ops.Operation | ops.Undecodable]:
     """The batch in its original order: read operations and the ones that could not be."""
-    total, positions, rejected = request.scope.get("state", {}).get(
-        _SCREEN_KEY, (len(data.ops), list(range(len(data.ops))), [])
+    total, positions, rejected, read = request.scope.get("state", {}).get(
+        _SCREEN_KEY, (len(data.ops), list(range(len(data.ops))), [], data.ops)
     )
     out: list[Any] = [None] * total
-    for index, op in zip(positions, data.ops, strict=True):
+    for index, op in zip(positions, read, strict=True):
         out[index] = _op(op)
     for index, undecodable in rejected:
         out[index] = undecodable
