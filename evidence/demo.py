@@ -45,7 +45,7 @@ from patrol.accounts import principal_of
 from patrol.field_models import PatrolSession, TrackPoint
 from patrol.models import User
 
-__all__ = ["DemoShot", "demo_photo", "seed_demo_evidence"]
+__all__ = ["DemoShot", "demo_photo", "seed_demo_evidence", "shot_exif"]
 
 _FARMLAND = ("permanent_basic_farmland", "cultivated")
 _VIEWS = ("far", "close", "corner", "interior")
@@ -81,7 +81,8 @@ def _dms(value: float) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int
     return (degrees, 1), (minutes, 1), (round(seconds * 10_000), 10_000)
 
 
-def _exif(shot: DemoShot) -> bytes:
+def shot_exif(shot: DemoShot) -> bytes:
+    """The EXIF block of a demo photo: GPS position, direction and accuracy, local time."""
     local = shot.at.astimezone(ASSUMED_OFFSET)
     return bytes(
         piexif.dump(
@@ -130,7 +131,7 @@ def demo_photo(shot: DemoShot, rnd: random.Random, *, size: tuple[int, int] = _S
     draw.rectangle((x, y, x + 260, y + 150), fill=(200, 200, 190))  # a new building
     draw.polygon([(x - 20, y), (x + 130, y - 70), (x + 280, y)], fill=(90, 90, 110))
     buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=85, exif=_exif(shot))
+    image.save(buffer, "JPEG", quality=85, exif=shot_exif(shot))
     return buffer.getvalue()
 
 

@@ -234,6 +234,55 @@ def _decode_check(image: ImageFile.ImageFile, media: MediaType) -> None:
         raise FileCorruptError(msg, reason=str(exc)[:200]) from exc
 
 
+_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM, RST0-7: markers without a length
+_SCAN_CHUNK = 1024 * 1024
+
+
+def _truncated() -> FileCorruptError:
+    return FileCorruptError("the image data is truncated or corrupt", reason="no end of image")
+
+
+def _jpeg_scan_start(fp: IO[bytes]) -> None:
+    """Walk the header segments up to the first start-of-scan; leave ``fp`` after it."""
+    fp.seek(0)
+    if fp.read(2) != b"\xff\xd8":
+        raise _truncated()
+    while True:
+        byte = fp.read(1)
+        if byte != b"\xff":
+            raise _truncated()
+        marker = fp.read(1)
+        while marker == b"\xff":  # fill bytes
+            marker = fp.read(1)
+        if not marker or marker == b"\xd9":
+            raise _truncated()
+        if marker[0] in _STANDALONE:
+            continue
+        size = fp.read(2)
+        if len(size) != 2 or int.from_bytes(size, "big") < 2:
+            raise _truncated()
+        fp.seek(int.from_bytes(size, "big") - 2, 1)
+        if marker == b"\xda":
+            return
+
+
+def _jpeg_complete(fp: IO[bytes]) -> None:
+    """A JPEG's scans must end in an end-of-image marker: a cut file has none.
+
+    Entropy-coded data never holds ``FF D9`` (an ``FF`` byte in it is followed by ``00`` or a
+    restart marker), and the EXIF thumbnail's own end marker lies before the first scan, so
+    one ``FF D9`` after the first start-of-scan means the file arrived whole. This reads the
+    file once at disk speed instead of decoding it (the thumbnail job decodes it later).
+    """
+    _jpeg_scan_start(fp)
+    tail = b""
+    while chunk := fp.read(_SCAN_CHUNK):
+        if b"\xff\xd9" in tail + chunk[:1] or b"\xff\xd9" in chunk:
+            return
+        tail = chunk[-1:]
+    raise _truncated()
+
+
 def _gps(gps_ifd: dict[int, Any], meta: FileMeta) -> None:
     lat = _dms(gps_ifd.get(2))
     lon = _dms(gps_ifd.get(4))
@@ -330,7 +379,10 @@ def read_photo_meta(
                 _exif(image, meta)
             except Exception as exc:  # any EXIF failure is a warning, never a 4xx
                 meta.warnings.append(f"EXIF unreadable: {type(exc).__name__}")
-        _decode_check(image, media)  # outside the lock: decoding takes the longest
+        if media.family == "jpeg":
+            _jpeg_complete(fp)  # truncation, without decoding every pixel
+        else:
+            _decode_check(image, media)  # outside the lock: decoding takes the longest
     finally:
         image.close()
     return meta

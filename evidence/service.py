@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import uuid
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,6 +37,7 @@ import structlog
 from geoalchemy2 import WKTElement
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from evidence.custody import CustodyAction, CustodyLog
 from evidence.derivatives import enqueue_derivatives
@@ -78,13 +81,34 @@ from infra.settings import EvidenceSettings
 from patrol.field_models import ContractArea
 from patrol.models import County
 
-__all__ = ["EvidenceFilter", "EvidencePage", "EvidenceService", "original_key"]
+__all__ = [
+    "INTAKE_CONCURRENCY",
+    "EvidenceFilter",
+    "EvidencePage",
+    "EvidenceService",
+    "original_key",
+]
 
 log = structlog.get_logger(__name__)
 
 _TRACK_WINDOW_S = 300.0
 _MAX_PAGE = 200
 _SEES_ALL = (Role.CAPTAIN, Role.ADMIN)
+
+
+INTAKE_CONCURRENCY = min(32, (os.cpu_count() or 1) + 4)
+"""Verifications at once per process: the size of the default thread pool they run in."""
+_INTAKE_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _intake_slot() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    slot = _INTAKE_SLOTS.get(loop)
+    if slot is None:
+        slot = _INTAKE_SLOTS[loop] = asyncio.Semaphore(INTAKE_CONCURRENCY)
+    return slot
 
 
 def original_key(county_id: uuid.UUID, evidence_id: uuid.UUID, attempt: int) -> str:
@@ -274,7 +298,15 @@ class EvidenceService:
         ``upload_incomplete`` (``missing_parts``); 422 ``evidence_size_mismatch``,
         ``evidence_hash_mismatch``, ``evidence_type_mismatch``, ``file_empty``,
         ``file_corrupt``, ``image_too_large``. On any of them nothing is stored.
+
+        At most :data:`INTAKE_CONCURRENCY` verifications run at once per process; the others
+        wait here before they touch the database, so a burst of completes queues instead of
+        exhausting the connection pool while bytes are read back and checked.
         """
+        async with _intake_slot():
+            return await self._complete(principal, evidence_id)
+
+    async def _complete(self, principal: Principal, evidence_id: uuid.UUID) -> Evidence:
         upload = await self._own_upload(principal, evidence_id, lock=True)
         if upload.status == "accepted":
             return await self._evidence_row(upload.id)
@@ -323,7 +355,9 @@ class EvidenceService:
             },
         )
         await self._session.flush()
-        await self._session.refresh(evidence, ["upload", "derivatives"])
+        # Readers map the upload's links and the (still empty) derivatives: no lazy loads.
+        set_committed_value(evidence, "upload", upload)
+        set_committed_value(evidence, "derivatives", [])
         log.info(
             "evidence.accepted",
             evidence_id=str(evidence.id),

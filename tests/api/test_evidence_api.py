@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.app import create_app
 from evidence import (
     ClaimedFix,
+    CustodyLog,
     EvidenceService,
     GeofenceLocationChecker,
     NewUpload,
@@ -605,15 +606,22 @@ async def test_the_in_process_worker_runs_with_the_app(
 
 
 async def test_patrol_worker_command_makes_derivatives_and_stops_on_ctrl_c(
-    client: Client,
+    app: Litestar,
     make_county: Any,
     settings: Settings,
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
+    # Jobs still queued by other tests belong to chains under the test app's key: run them
+    # here, so the command (which signs custody with its own key) only sees this test's job.
+    plain = settings.evidence.package_signing_key.encode()
+    while (await run_pending_jobs(session_factory, app.state.store, custody_key=plain)).done:
+        pass
+    keyed = replace(settings, evidence=replace(settings.evidence, package_signing_key="w" * 40))
     county: CountyFixture = await make_county()
-    evidence = await _upload(client, county, Role.INSPECTOR, _photo())
+    async with AsyncTestClient(app=create_app(keyed)) as own_client:
+        evidence = await _upload(own_client, county, Role.INSPECTOR, _photo())
     proc = await asyncio.create_subprocess_exec(
-        PATROL, "worker", env=_cli_env(settings), stdout=PIPE, stderr=STDOUT
+        PATROL, "worker", env=_cli_env(keyed), stdout=PIPE, stderr=STDOUT
     )
     try:
         for _ in range(600):
@@ -625,18 +633,24 @@ async def test_patrol_worker_command_makes_derivatives_and_stops_on_ctrl_c(
         code = await asyncio.wait_for(proc.wait(), timeout=30)
     assert "thumbnail" in await _derivative_kinds(session_factory, evidence["id"])
     assert code in {0, 130}
+    async with session_factory() as session:
+        report = await CustodyLog(b"w" * 40).verify(session, county.id)
+    assert report.ok, report.problems
+    assert report.entries >= 2  # accepted, then the derivatives made by the command
 
 
 async def test_patrol_audit_verify_finds_an_altered_entry(
-    client: Client,
-    make_county: Any,
-    settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
+    make_county: Any, settings: Settings, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
+    # The chain is keyed (HMAC) as in production: the app and the command share the key.
+    keyed = replace(settings, evidence=replace(settings.evidence, package_signing_key="k" * 40))
     county: CountyFixture = await make_county()
-    evidence = await _upload(client, county, Role.INSPECTOR, _photo())
-    url = f"/api/v1/evidence/{evidence['id']}/original-url"
-    assert (await client.post(url, json={}, headers=county.headers(Role.CAPTAIN))).is_success
+    async with AsyncTestClient(app=create_app(keyed)) as own_client:
+        evidence = await _upload(own_client, county, Role.INSPECTOR, _photo())
+        url = f"/api/v1/evidence/{evidence['id']}/original-url"
+        headers = county.headers(Role.CAPTAIN)
+        assert (await own_client.post(url, json={}, headers=headers)).is_success
+    settings = keyed
     code = county.county.admin_code
 
     status, out = await _patrol(settings, "audit", "verify", "--county", code)
@@ -698,3 +712,30 @@ async def test_demo_photos_carry_real_exif_gps_and_go_through_intake(
         rows = (await session.scalars(select(Evidence).where(Evidence.id.in_(ids)))).all()
     assert len(rows) == 4
     assert all(abs(r.lon - LON) < 0.05 and abs(r.lat - LAT) < 0.05 for r in rows)
+
+
+def _progressive(data: bytes) -> bytes:
+    out = io.BytesIO()
+    with Image.open(io.BytesIO(data)) as image:
+        image.save(out, "JPEG", quality=85, progressive=True, exif=image.info["exif"])
+    return out.getvalue()
+
+
+async def test_a_cut_jpeg_is_refused_and_trailing_data_is_accepted(
+    client: Client, make_county: Any
+) -> None:
+    county: CountyFixture = await make_county()
+    headers = county.headers(Role.INSPECTOR)
+    whole = _progressive(_photo(size=(1200, 900)))
+    for cut in (whole[: len(whole) * 2 // 3], whole[:-2]):
+        url = f"/api/v1/evidence/uploads/{uuid7()}"
+        ticket = (await client.post(url, json=_declaration(cut), headers=headers)).json()
+        await _put_all(ticket, cut)
+        refused = await client.post(f"{url}/complete", headers=headers)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["code"] == "file_corrupt"
+    # Some cameras append data after the image (a second picture, maker data): still whole.
+    appended = whole + b"\x00MAKERDATA" * 100
+    accepted = await _upload(client, county, Role.INSPECTOR, appended)
+    assert accepted["sizeBytes"] == len(appended)
+    assert accepted["fileMeta"]["width"] == 1200
