@@ -45,8 +45,9 @@ from infra.objectstore import ObjectStore
 from infra.scope import Principal, Role
 from infra.settings import Settings
 from patrol.areas import AreaService
-from patrol.field_models import PatrolAlert
+from patrol.field_models import PatrolAlert, TargetVisit
 from patrol.sessions import PatrolService
+from patrol.tracks import PointIn, TrackService
 from tests.conftest import CountyFixture
 from tests.evidence import media
 
@@ -519,31 +520,44 @@ _AREA = {
 }  # fmt: skip
 
 
-async def test_patrol_area_and_track_are_cross_checked(
+async def test_patrol_area_track_and_targets_are_cross_checked(
     client: Client, make_county: Any, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
     county: CountyFixture = await make_county()
     inspector = county.principal(Role.INSPECTOR)
     patrol_id = uuid7()
-    started = datetime.now(UTC) - timedelta(hours=1)
     async with session_factory() as session:
-        area = await AreaService(session).create_area(
+        areas = AreaService(session)
+        area = await areas.create_area(
             county.principal(Role.CAPTAIN), code="A01", name="一片区", grade=1,
             geometry=_AREA, leader_id=inspector.user_id,
         )  # fmt: skip
+        target = await areas.add_target(
+            county.principal(Role.CAPTAIN), area.id, kind="custom", name="村口",
+            lon=112.1003, lat=28.5, visit_radius_m=100,
+        )  # fmt: skip
         await PatrolService(session).start_patrol(
-            inspector, patrol_id, area_id=area.id, started_at=started
+            inspector, patrol_id, area_id=area.id, started_at=WHEN - timedelta(minutes=10)
         )
+        # The phone's own track: at the photo's place a minute before it was taken.
+        stored = await TrackService(session).append_track_points(
+            inspector, patrol_id,
+            [PointIn(uuid7(), WHEN - timedelta(seconds=60 * k), 112.1, 28.5, 5.0)
+             for k in (1, 2)],
+        )  # fmt: skip
+        assert stored.stored == 2, stored
         await session.commit()
 
     inside = await _upload(
         client, county, Role.INSPECTOR, _photo(112.1, 28.5), patrolId=str(patrol_id)
     )
-    assert "outside_patrol_area" not in inside["flags"]
+    assert not {"outside_patrol_area", "track_far"} & set(inside["flags"])
+    assert inside["trust"]["track_distance_m"] < 1.0
+    # the same moment, 10 km away: outside the area and far from the patrol's own track
     outside = await _upload(
         client, county, Role.INSPECTOR, _photo(112.18, 28.56), patrolId=str(patrol_id)
     )
-    assert "outside_patrol_area" in outside["flags"]
+    assert {"outside_patrol_area", "track_far"} <= set(outside["flags"])
     in_area = await client.get(
         f"/api/v1/evidence?area_id={area.id}", headers=county.headers(Role.CAPTAIN)
     )
@@ -552,6 +566,15 @@ async def test_patrol_area_and_track_are_cross_checked(
         f"/api/v1/evidence?patrol_id={patrol_id}", headers=county.headers(Role.CAPTAIN)
     )
     assert {e["id"] for e in by_patrol.json()["items"]} == {inside["id"], outside["id"]}
+    async with session_factory() as session:
+        visits = (
+            await session.execute(
+                select(TargetVisit.target_id, TargetVisit.source).where(
+                    TargetVisit.session_id == patrol_id
+                )
+            )
+        ).all()
+    assert [tuple(v) for v in visits] == [(target.id, "evidence")]
 
 
 # -- background work and the CLI -----------------------------------------------------------------
