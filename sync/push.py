@@ -326,7 +326,7 @@ class PushService:
                 async with self.db.begin_nested():
                     return await self._points_merged(principal, chunk)
             except (_Outcome, DomainError):
-                pass  # e.g. not this caller's patrol: each operation gets its own answer
+                pass  # e.g. not this caller's patrol: each operation answers on its own
             except Exception as exc:  # run one by one below, which reports it per operation
                 log.warning("sync.points_merge_failed", error=type(exc).__name__)
         return [await self._run(principal, index, op, now) for index, op in chunk]
@@ -339,9 +339,13 @@ class PushService:
         if await conn.fetchval(_LOCK_PATROL, patrol_id, principal.county_id) is None:
             raise _Outcome(Receipt(0, None, "rejected"))
         points = [p for _, op in chunk for p in op.points]
-        known = {r[0] for r in await conn.fetch(_POINTS_STORED, patrol_id, [p.id for p in points])}
+        ids = [p.id for p in points]
+        if len(set(ids)) != len(ids):
+            # a point id twice: which copy a rejection is about cannot be told apart
+            raise _Outcome(Receipt(0, None, "rejected"))
+        known = {r[0] for r in await conn.fetch(_POINTS_STORED, patrol_id, ids)}
         result = await self.tracks.append_track_points(principal, patrol_id, points)
-        rejected = iter(result.rejected)
+        rejected = iter(result.rejected)  # in the order of the points, ids unique
         pending = next(rejected, None)
         out: list[Receipt] = []
         for index, op in chunk:

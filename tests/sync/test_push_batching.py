@@ -25,16 +25,15 @@ async def test_point_batches_of_one_patrol_get_their_own_receipts(
     p: Phone = phone(world.headers())
     patrol, other = uuid7(), uuid7()
     first = points(patrol, 4)
-    shared = _point()
-    bad = _point(t=_t(days=-1))  # in the future
-    p.outbox = [
-        start(patrol, world.area_id),
-        start(other, world.area_id),
-        first,
-        {**points(patrol, 0), "points": [shared, first["points"][0]]},  # one new, one stored
+    p.outbox = [start(patrol, world.area_id), start(other, world.area_id), first]
+    assert [r["status"] for r in await p.push()] == ["applied"] * 3
+    stored = first["points"]
+    shared, bad, wrong = _point(), _point(t=_t(days=-1)), _point(lon=500.0)
+    p.outbox = [  # consecutive batches of one patrol, every point id once: one call
+        {**points(patrol, 0), "points": [shared, stored[0]]},  # one new, one stored before
         {**points(patrol, 0), "points": [bad]},  # nothing storable
-        {**first, "opId": str(uuid7())},  # the first batch again under a new op id
-        {**points(patrol, 0), "points": [shared, _point(lon=500.0)]},  # shared: sent before
+        {**points(patrol, 0), "points": [stored[1], stored[2]]},  # all stored before
+        {**points(patrol, 0), "points": [_point(), wrong]},
         points(other, 3),  # another patrol: a call of its own
         {**points(patrol, 0), "points": []},
     ]
@@ -44,18 +43,22 @@ async def test_point_batches_of_one_patrol_get_their_own_receipts(
            for r in receipts]  # fmt: skip
     assert got == [
         ("applied", None, []),
-        ("applied", None, []),
-        ("applied", None, []),
-        ("applied", None, []),
         ("rejected", "points_rejected", ["future_time"]),
         ("duplicate", None, []),
-        ("duplicate", None, ["invalid_coordinates"]),
+        ("applied", None, ["invalid_coordinates"]),
         ("applied", None, []),
         ("applied", None, []),
     ], receipts
-    assert receipts[6]["rejectedItems"][0]["id"] == batch[6]["points"][1]["id"]
+    assert receipts[3]["rejectedItems"][0]["id"] == wrong["id"]
     p.outbox = batch
     assert await p.push() == receipts
+    # a point sent twice in one batch: the operations are answered one by one
+    p.outbox = [
+        {**first, "opId": str(uuid7())},
+        {**points(patrol, 0), "points": [shared, _point()]},
+        {**points(patrol, 0), "points": [shared]},
+    ]
+    assert [r["status"] for r in await p.push()] == ["duplicate", "applied", "duplicate"]
     async with session_factory() as session:
         counts: dict[Any, Any] = dict(
             (
@@ -65,7 +68,7 @@ async def test_point_batches_of_one_patrol_get_their_own_receipts(
                 )
             ).all()
         )
-    assert counts == {patrol: 5, other: 3}
+    assert counts == {patrol: 7, other: 3}
 
 
 async def test_a_failing_operation_among_many_is_answered_alone(
