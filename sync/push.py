@@ -535,17 +535,9 @@ class PushService:
                 k for k in new if current[k] != new[k] and (k not in base or current[k] != base[k])
             ]
             if clashing:
-                return Receipt(
-                    index,
-                    op.op_id,
-                    "conflict",
-                    record_id=row.id,
-                    version=version,
-                    code="version_conflict",
-                    reason="the finding was changed on the server since your copy",
-                    conflict=Conflict(
-                        version, clashing, {k: _jsonable(current[k]) for k in clashing}
-                    ),
+                values = {k: current[k] for k in clashing}
+                return _version_conflict(
+                    index, op.op_id, row.id, what="finding", version=version, server_values=values
                 )
         if all(current[k] == v for k, v in new.items()):
             return _done(index, op.op_id, row.id, duplicate=True, version=version)
@@ -580,20 +572,10 @@ class PushService:
             custody=self.custody,
         )
         if result.status == "conflict":
-            return Receipt(
-                index,
-                op.op_id,
-                "conflict",
-                record_id=result.evidence_id,
-                version=result.version,
-                code="version_conflict",
-                reason="the evidence was changed on the server since your copy",
-                conflict=Conflict(
-                    result.version,
-                    result.fields,
-                    {k: _jsonable(v) for k, v in result.server_values.items()},
-                ),
-            )
+            return _version_conflict(
+                index, op.op_id, result.evidence_id, what="evidence", version=result.version,
+                server_values=result.server_values,
+            )  # fmt: skip
         return _done(
             index,
             op.op_id,
@@ -697,6 +679,30 @@ def _replayed(
         "rejected",
         code="op_id_reused",
         reason="this op id was used for another operation",
+    )
+
+
+def _version_conflict(
+    index: int,
+    op_id: uuid.UUID,
+    record_id: uuid.UUID,
+    *,
+    what: str,
+    version: int,
+    server_values: dict[str, Any],
+) -> Receipt:
+    """The record moved on and ``server_values`` (the clashing fields) differ from the edit."""
+    return Receipt(
+        index,
+        op_id,
+        "conflict",
+        record_id=record_id,
+        version=version,
+        code="version_conflict",
+        reason=f"the {what} was changed on the server since your copy",
+        conflict=Conflict(
+            version, list(server_values), {k: _jsonable(v) for k, v in server_values.items()}
+        ),
     )
 
 
