@@ -1,4 +1,4 @@
-"""The background loop: derivatives jobs, and closing forgotten patrols now and then.
+"""The background loop: derivatives jobs, and patrol's periodic jobs now and then.
 
 One loop serves both ways of running it: as an asyncio task inside the API process (the
 embedded default, ``PATROL_INPROCESS_WORKER=1``) and as ``patrol worker`` in its own process.
@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from evidence.derivatives import run_pending_jobs
 from infra.objectstore import ObjectStore
 from infra.settings import EvidenceSettings
-from patrol.sessions import auto_close_stale_patrols
+from patrol.jobs import run_patrol_jobs
 
 __all__ = ["WorkerOptions", "run_worker"]
 
@@ -31,14 +31,9 @@ log = structlog.get_logger(__name__)
 class WorkerOptions:
     idle_s: float = 2.0  # sleep when there was nothing to do
     error_backoff_s: float = 10.0  # sleep after the database or storage failed
-    close_patrols_every_s: float = 300.0  # 0 turns auto-closing off
+    patrol_jobs_every_s: float = 300.0  # closing forgotten patrols, overdue duty alerts; 0: off
     batch: int = 20  # jobs per round before looking at the other duties
     spool_dir: Path | None = None
-
-
-async def _close_patrols(session_factory: async_sessionmaker[AsyncSession]) -> int:
-    async with session_factory() as session, session.begin():
-        return len(await auto_close_stale_patrols(session))
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
@@ -57,15 +52,13 @@ async def run_worker(
     """Run until ``stop`` is set. Failures are logged and retried; they never end the loop."""
     opts = options or WorkerOptions()
     key = settings.package_signing_key.encode()
-    next_close = time.monotonic()
+    next_patrol_jobs = time.monotonic()
     log.info("worker.started")
     while not stop.is_set():
         try:
-            if opts.close_patrols_every_s > 0 and time.monotonic() >= next_close:
-                next_close = time.monotonic() + opts.close_patrols_every_s
-                closed = await _close_patrols(session_factory)
-                if closed:
-                    log.info("worker.patrols_closed", count=closed)
+            if opts.patrol_jobs_every_s > 0 and time.monotonic() >= next_patrol_jobs:
+                next_patrol_jobs = time.monotonic() + opts.patrol_jobs_every_s
+                await run_patrol_jobs(session_factory)  # logs what it did, per county
             run = await run_pending_jobs(
                 session_factory,
                 store,
