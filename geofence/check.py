@@ -11,7 +11,10 @@ radius are settled by PostGIS itself.
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import math
+import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -265,6 +268,36 @@ async def _settle_borderline(
     return keep
 
 
+#: Batches larger than this are matched in chunks on worker threads (Shapely releases the GIL
+#: in its vectorised operations), which also keeps the event loop free meanwhile.
+_CHUNK_POINTS = 16_384
+_THREADS = max(1, min(4, os.cpu_count() or 1))
+
+
+async def _match_layer_chunked(
+    layer: LayerSnapshot, pts: npt.NDArray[np.object_], scale: FloatArray, acc: FloatArray
+) -> tuple[_Pairs, IntArray]:
+    n = len(pts)
+    if n <= _CHUNK_POINTS:
+        return _match_layer(layer, pts, scale, acc)
+    bounds = np.linspace(0, n, max(2, min(_THREADS * 2, n // _CHUNK_POINTS)) + 1).astype(int)
+    spans = list(itertools.pairwise(bounds.tolist()))
+    parts = await asyncio.gather(
+        *(asyncio.to_thread(_match_layer, layer, pts[a:b], scale[a:b], acc[a:b]) for a, b in spans)
+    )
+    offsets = np.cumsum([0] + [len(p.point) for p, _ in parts])
+    pairs = _Pairs(
+        layer,
+        np.concatenate([p.point + a for (p, _), (a, _b) in zip(parts, spans, strict=True)]),
+        np.concatenate([p.feature for p, _ in parts]),
+        np.concatenate([p.distance for p, _ in parts]),
+        np.concatenate([p.edge for p, _ in parts]),
+        np.concatenate([p.relation for p, _ in parts]),
+    )
+    border = np.concatenate([b + o for (_, b), o in zip(parts, offsets[:-1], strict=True)])
+    return pairs, border.astype(np.intp)
+
+
 async def _run(
     session: AsyncSession, index: CountyIndex, fixes: FloatArray, kinds: tuple[LayerKind, ...]
 ) -> tuple[list[_Pairs], npt.NDArray[np.bool_]]:
@@ -279,7 +312,7 @@ async def _run(
         layer = index.layers.get(kind)
         if layer is None or not len(layer):
             continue
-        pairs, border = _match_layer(layer, pts, scale, acc)
+        pairs, border = await _match_layer_chunked(layer, pts, scale, acc)
         keep = await _settle_borderline(session, pairs, border, fixes)
         keep &= ~outside[pairs.point]
         if not keep.all():

@@ -1,0 +1,398 @@
+"""Location-check speed (issue 3) on a synthetic county of 200,000 parcels and 500 mine sites.
+
+Measured in one run, on a scratch PostGIS (or ``DATABASE_URL``):
+
+1. import of 200,000 parcels from a GeoPackage through :func:`geofence.import_layer`
+   (target < 60 s);
+2. one check through the Python API (:func:`geofence.check_location`, every layer) against a
+   raw asyncpg ``ST_DWithin`` lookup of parcels and mine sites with a prepared statement
+   (target ≤ 2×);
+3. a batch of 100,000 points through :func:`geofence.check_locations` against one PostGIS
+   batch query over the same points (target ≥ 10× faster), answers compared pair by pair;
+4. over HTTP on loopback (uvicorn in a subprocess, the real app), single checks from 50
+   concurrent clients each sending 2 checks a second (target p99 ≤ 10 ms), and the same
+   clients back to back for the saturation throughput.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+import httpx
+import numpy as np
+import pyogrio.raw
+import shapely
+from geoalchemy2.shape import from_shape
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from api.auth import TokenMinter, build_jwt_auth
+from api.models import MODEL_MODULES
+from geofence import check_location, check_locations, import_layer
+from geofence.mines import write_sites
+from infra.db import create_engine, create_session_factory
+from infra.launchers import PostgisCluster, free_port
+from infra.migrate import Migrator
+from infra.scope import Principal, Role
+from infra.settings import AuthSettings, DatabaseSettings
+from patrol.models import County, User
+
+PARCELS = 200_000
+SITES = 500
+BATCH = 100_000
+SINGLES = 3_000
+#: seconds between two checks of one client (phone): a fix every 2 s, and every 0.5 s
+PACES_S = (2.0, 0.5)
+X0, Y0, NX, NY, STEP = 111.8, 28.2, 500, 400, 0.0012  # 0.6° x 0.48°: 59 x 53 km
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _parcels_file(path: Path) -> Path:
+    rng = np.random.default_rng(3)
+    gx, gy = np.meshgrid(X0 + np.arange(NX + 1) * STEP, Y0 + np.arange(NY + 1) * STEP)
+    gx = gx + rng.uniform(-0.25, 0.25, gx.shape) * STEP
+    gy = gy + rng.uniform(-0.25, 0.25, gy.shape) * STEP
+    corners = [(slice(None, -1), slice(None, -1)), (slice(None, -1), slice(1, None)),
+               (slice(1, None), slice(1, None)), (slice(1, None), slice(None, -1)),
+               (slice(None, -1), slice(None, -1))]  # fmt: skip
+    rings = np.stack([np.stack([gx[a, b], gy[a, b]], -1) for a, b in corners], axis=2)
+    cells = shapely.polygons(rings.reshape(-1, 5, 2))
+    codes = np.array(["0101", "0103", "0201", "0301", "0702", "0601", "1206", "1101"], dtype=object)
+    pick = rng.choice(len(codes), size=len(cells), p=[0.2, 0.1, 0.08, 0.4, 0.08, 0.04, 0.06, 0.04])
+    jbnt = np.where(rng.random(len(cells)) < 0.7, "1", "0").astype(object)
+    pyogrio.raw.write(
+        str(path), np.array(shapely.to_wkb(cells), dtype=object),
+        [codes[pick], jbnt], fields=["DLBM", "JBNT"], geometry_type="Polygon",
+        crs="EPSG:4490", driver="GPKG",
+    )  # fmt: skip
+    return path
+
+
+async def _county(factory: async_sessionmaker[AsyncSession]) -> Principal:
+    box = shapely.box(X0, Y0, X0 + NX * STEP, Y0 + NY * STEP)
+    async with factory() as s:
+        county = County(
+            admin_code=secrets.token_hex(5), name="基准县", province_code="43",
+            boundary=from_shape(shapely.MultiPolygon([box]), 4326),
+        )  # fmt: skip
+        s.add(county)
+        await s.flush()
+        user = User(county_id=county.id, username=f"b-{secrets.token_hex(4)}",
+                    display_name="b", role="admin", password_hash="x", active=True)  # fmt: skip
+        s.add(user)
+        await s.commit()
+        return Principal(user.id, county.id, Role.ADMIN, user.username)
+
+
+async def _sites(factory: async_sessionmaker[AsyncSession], county_id: uuid.UUID) -> None:
+    rng = np.random.default_rng(5)
+    sites = []
+    for i in range(SITES):
+        x = X0 + rng.uniform(0.01, NX * STEP - 0.01)
+        y = Y0 + rng.uniform(0.01, NY * STEP - 0.01)
+        geom: Any = shapely.Point(x, y) if i % 5 == 0 else shapely.box(x, y, x + 0.001, y + 0.0008)
+        sites.append({
+            "code": f"KS-{i:04d}", "site_kind": "dredging_boat" if i % 5 == 0 else "mine",
+            "name": f"矿点{i}", "mineral": "石料", "closed_on": None, "closure_method": "sealed",
+            "status": "closed", "signboard": False, "signboard_text": "", "retired": False,
+            "geometry": geom,
+        })  # fmt: skip
+    async with factory() as s:
+        await write_sites(s, county_id, sites)
+        await s.commit()
+
+
+def _points(n: int, seed: int) -> np.ndarray[Any, Any]:
+    rng = np.random.default_rng(seed)
+    lon = X0 + rng.uniform(0.002, NX * STEP - 0.002, n)
+    lat = Y0 + rng.uniform(0.002, NY * STEP - 0.002, n)
+    acc = rng.uniform(3.0, 30.0, n)
+    return np.column_stack([lon, lat, acc])
+
+
+_RAW_SINGLE = """
+SELECT id FROM geofence_parcels
+ WHERE layer_version_id = $1
+   AND ST_DWithin(geography(geom), geography(ST_SetSRID(ST_MakePoint($2, $3), 4326)), $4)
+UNION ALL
+SELECT id FROM geofence_mine_sites
+ WHERE county_id = $5 AND NOT retired
+   AND ST_DWithin(geography(geom), geography(ST_SetSRID(ST_MakePoint($2, $3), 4326)), $4)
+"""
+_RAW_BATCH = """
+SELECT t.n, f.id FROM unnest($1::float8[], $2::float8[], $3::float8[]) WITH ORDINALITY
+       AS t(lon, lat, acc, n)
+ CROSS JOIN LATERAL (
+       SELECT p.id FROM geofence_parcels p
+        WHERE ST_DWithin(geography(p.geom),
+                         geography(ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4326)), t.acc)
+          AND p.layer_version_id = $4
+       UNION ALL
+       SELECT m.id FROM geofence_mine_sites m
+        WHERE ST_DWithin(geography(m.geom),
+                         geography(ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4326)), t.acc)
+          AND m.county_id = $5 AND NOT m.retired) f
+"""
+
+
+async def _singles(
+    factory: async_sessionmaker[AsyncSession], dsn: str, county_id: uuid.UUID, version: uuid.UUID
+) -> tuple[float, float, float, float]:
+    pts = _points(SINGLES, 11)
+    conn = await asyncpg.connect(dsn)
+    try:
+        stmt = await conn.prepare(_RAW_SINGLE)
+        raw: list[float] = []
+        for rnd in range(2):
+            for lon, lat, acc in pts.tolist():
+                t = time.perf_counter()
+                await stmt.fetch(version, lon, lat, acc, county_id)
+                if rnd:
+                    raw.append(time.perf_counter() - t)
+    finally:
+        await conn.close()
+    api: list[float] = []
+    async with factory() as s:
+        for rnd in range(2):
+            for lon, lat, acc in pts.tolist():
+                t = time.perf_counter()
+                await check_location(s, county_id, lon, lat, acc)
+                if rnd:
+                    api.append(time.perf_counter() - t)
+    ms = 1000.0
+    return (statistics.median(raw) * ms, statistics.fmean(raw) * ms,
+            statistics.median(api) * ms, statistics.fmean(api) * ms)  # fmt: skip
+
+
+async def _batch(
+    factory: async_sessionmaker[AsyncSession], dsn: str, county_id: uuid.UUID, version: uuid.UUID
+) -> tuple[float, float, float, int]:
+    pts = _points(BATCH, 13)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("SET jit = off")
+        t = time.perf_counter()
+        rows = await conn.fetch(_RAW_BATCH, pts[:, 0].tolist(), pts[:, 1].tolist(),
+                                pts[:, 2].tolist(), version, county_id)  # fmt: skip
+        pg_s = time.perf_counter() - t
+    finally:
+        await conn.close()
+    expected = {(int(r[0]) - 1, r[1]) for r in rows}
+    kinds = ["parcels", "mine_sites"]
+    async with factory() as s:
+        await check_locations(s, county_id, pts[:1000], kinds=kinds, max_points=BATCH)  # warm
+        t = time.perf_counter()
+        results = await check_locations(s, county_id, pts, kinds=kinds, max_points=BATCH)
+        api_s = time.perf_counter() - t
+        t = time.perf_counter()
+        every = list(results)  # every answer as Python objects
+        build_s = time.perf_counter() - t
+    points, ids = results.feature_pairs()
+    got = set(zip(points.tolist(), ids, strict=True))
+    assert got == {(i, f.feature_id) for i, r in enumerate(every) for f in r.features}
+    if got != expected:
+        missing, extra = len(expected - got), len(got - expected)
+        raise SystemExit(f"batch answers differ from PostGIS: {missing} missing, {extra} extra")
+    return pg_s, api_s, build_s, len(expected)
+
+
+def serve(port: int) -> None:
+    """Run the real app with uvicorn (in the benchmark's subprocess)."""
+    import uvicorn  # noqa: PLC0415
+
+    from api.app import create_app  # noqa: PLC0415
+    from infra.logging import configure_logging  # noqa: PLC0415
+    from infra.settings import Settings  # noqa: PLC0415
+
+    settings = Settings.from_env()
+    configure_logging("warning")
+    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
+                access_log=False, lifespan="on", timeout_keep_alive=60)  # fmt: skip
+
+
+async def _client(
+    http: httpx.AsyncClient, headers: dict[str, str], pts: list[list[float]], pause_s: float
+) -> list[float]:
+    out: list[float] = []
+    loop = asyncio.get_running_loop()
+    next_at = loop.time()
+    for lon, lat, acc in pts:
+        t = time.perf_counter()
+        resp = await http.post("/api/v1/geofence/check", headers=headers,
+                               json={"lon": lon, "lat": lat, "accuracyM": acc})  # fmt: skip
+        out.append(time.perf_counter() - t)
+        if resp.status_code != 200:
+            raise SystemExit(f"HTTP check failed: {resp.status_code} {resp.text[:200]}")
+        if pause_s:
+            next_at += pause_s
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+    return out
+
+
+def _start_server(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    code = f"from tests.benchmarks.bench_geofence import serve; serve({port})"
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-c", code], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+def _workdir() -> Path:
+    workdir = Path(tempfile.mkdtemp(prefix="bench-geofence-"))
+    workdir.chmod(0o755)  # the cluster runs as an unprivileged user when run as root
+    return workdir
+
+
+async def _http(dsn: str, workdir: Path, principal: Principal) -> dict[str, float]:
+    secret = secrets.token_urlsafe(48)
+    port = free_port()
+    env = {
+        **os.environ, "DATABASE_URL": dsn, "PATROL_SECRET_KEY": secret,
+        "S3_ENDPOINT_URL": "http://127.0.0.1:9", "PATROL_INPROCESS_WORKER": "0",
+        "PATROL_DATA_DIR": str(workdir), "PATROL_LOG_LEVEL": "warning", "DATABASE_POOL_SIZE": "20",
+    }  # fmt: skip
+    log = workdir / "server.log"
+    proc = _start_server(port, env, log)
+    try:
+        auth = AuthSettings(secret_key=secret)
+        token = TokenMinter(build_jwt_auth(auth), auth).access_token(principal)
+        headers = {"Authorization": f"Bearer {token}"}
+        limits = httpx.Limits(max_connections=60, max_keepalive_connections=60)
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120.0) as http:
+            for _ in range(300):
+                try:
+                    if (await http.get("/health")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            pts = _points(50 * 40, 17).tolist()
+            await _client(http, headers, pts[:200], 0.0)  # warm-up: index load, connections
+            per = [pts[i::50] for i in range(50)]
+            paced: dict[float, tuple[list[list[float]], float]] = {}
+            for pace in PACES_S:
+                t = time.perf_counter()
+                runs = await asyncio.gather(*(_client(http, headers, p[:16], pace) for p in per))
+                paced[pace] = (runs, time.perf_counter() - t)
+            t = time.perf_counter()
+            busy = await asyncio.gather(*(_client(http, headers, p, 0.0) for p in per))
+            busy_s = time.perf_counter() - t
+    except httpx.TransportError:
+        print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
+        raise
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    out: dict[str, float] = {}
+    for pace, (runs, took) in paced.items():
+        lat = np.array([x for c in runs for x in c]) * 1000
+        out[f"{pace}_rps"] = len(lat) / took
+        out[f"{pace}_p50"] = float(np.percentile(lat, 50))
+        out[f"{pace}_p99"] = float(np.percentile(lat, 99))
+    lat_busy = np.array([x for c in busy for x in c]) * 1000
+    return out | {
+        "busy_rps": len(lat_busy) / busy_s,
+        "busy_p50": float(np.percentile(lat_busy, 50)),
+        "busy_p99": float(np.percentile(lat_busy, 99)),
+    }
+
+
+def _step(message: str) -> None:
+    print(f"  … {message}", file=sys.stderr, flush=True)
+
+
+def _table(rows: list[tuple[str, str, str, str, str]]) -> None:
+    print("| benchmark | baseline | result | ratio | target |")
+    print("|---|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+async def main() -> None:
+    workdir = _workdir()
+    cluster = None
+    url = os.environ.get("DATABASE_URL", "")
+    try:
+        if not url:
+            cluster = PostgisCluster(workdir / "pg")
+            cluster.init()
+            cluster.start()
+            url = cluster.url
+        dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+        engine = create_engine(replace(DatabaseSettings(url=url), pool_size=5))
+        await Migrator(engine, MODEL_MODULES).upgrade()
+        factory = create_session_factory(engine)
+        principal = await _county(factory)
+        _step("writing the parcel file")
+        gpkg = _parcels_file(workdir / "parcels.gpkg")
+        _step("importing")
+        async with factory() as s:
+            t = time.perf_counter()
+            summary = await import_layer(s, principal.county_id, gpkg, "parcels")
+            await s.commit()
+            import_s = time.perf_counter() - t
+        assert summary.stored == PARCELS, summary
+        _step(f"imported in {import_s:.1f} s")
+        await _sites(factory, principal.county_id)
+        async with engine.begin() as conn:  # fresh statistics for the planner
+            await conn.exec_driver_sql("ANALYZE")
+        version = summary.layer_version_id
+        async with factory() as s:
+            t = time.perf_counter()
+            await check_location(s, principal.county_id, X0 + 0.1, Y0 + 0.1, 10)
+            load_s = time.perf_counter() - t
+        _step("single checks")
+        raw_med, raw_mean, api_med, api_mean = await _singles(
+            factory, dsn, principal.county_id, version
+        )
+        _step(f"raw {raw_med:.3f}/{raw_mean:.3f} ms, API {api_med:.3f}/{api_mean:.3f} ms")
+        _step("batch")
+        pg_s, api_s, build_s, pairs = await _batch(factory, dsn, principal.county_id, version)
+        n = BATCH
+        await engine.dispose()
+        _step(f"batch: PostGIS {pg_s:.2f} s, API {api_s:.3f} s (+{build_s:.3f} s), {pairs} hits")
+        _step("HTTP")
+        web = await _http(url, workdir, principal)
+        _table([
+            (f"import {PARCELS:,} parcels (GeoPackage, CGCS2000)", "", f"{import_s:.1f} s",
+             "", "< 60 s"),
+            ("in-process index load (200k parcels + 500 sites)", "", f"{load_s:.2f} s", "", ""),
+            ("single check, Python API vs raw asyncpg ST_DWithin (median)",
+             f"{raw_med:.3f} ms", f"{api_med:.3f} ms", f"{api_med / raw_med:.2f}×", "≤ 2×"),
+            ("single check, same (mean)", f"{raw_mean:.3f} ms", f"{api_mean:.3f} ms",
+             f"{api_mean / raw_mean:.2f}×", ""),
+            (f"batch of {n:,} points ({pairs:,} hits, identical answers)",
+             f"{n / pg_s:,.0f} pts/s", f"{n / api_s:,.0f} pts/s", f"{pg_s / api_s:.1f}×",
+             "≥ 10×"),
+            ("same, plus building every answer as Python objects", f"{n / pg_s:,.0f} pts/s",
+             f"{n / (api_s + build_s):,.0f} pts/s", f"{pg_s / (api_s + build_s):.1f}×", ""),
+            *(
+                (f"HTTP single check, 50 clients, one check every {pace:g} s each "
+                 f"({web[f'{pace}_rps']:,.0f} req/s), p50 / p99", "",
+                 f"{web[f'{pace}_p50']:.1f} / {web[f'{pace}_p99']:.1f} ms", "", "p99 ≤ 10 ms")
+                for pace in PACES_S
+            ),
+            (f"HTTP single check, 50 clients back to back ({web['busy_rps']:,.0f} req/s), "
+             "p50 / p99", "", f"{web['busy_p50']:.1f} / {web['busy_p99']:.1f} ms", "", ""),
+        ])  # fmt: skip
+    finally:
+        if cluster is not None:
+            cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
