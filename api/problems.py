@@ -5,6 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+import msgspec
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -60,6 +61,7 @@ def problem_response(
     errors: list[FieldError] | None = None,
     retry_after_s: int | None = None,
     headers: dict[str, str] | None = None,
+    details: dict[str, Any] | None = None,
 ) -> Response[Problem]:
     title = HTTPStatus(status).phrase
     request_id = None
@@ -75,11 +77,30 @@ def problem_response(
         request_id=request_id,
         errors=errors,
         retry_after_s=retry_after_s,
+        details=details,
     )
     hdrs = dict(headers or {})
     if retry_after_s is not None:
         hdrs["Retry-After"] = str(retry_after_s)
     return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=hdrs)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _details(extra: dict[str, Any]) -> dict[str, Any] | None:
+    """A domain error's extra facts as JSON-safe camelCase members (``field`` goes to errors)."""
+    out: dict[str, Any] = {}
+    for key, value in extra.items():
+        if key in {"field", "retry_after_s"}:
+            continue
+        try:
+            out[_camel(key)] = msgspec.to_builtins(value, enc_hook=str)
+        except (TypeError, ValueError):
+            out[_camel(key)] = str(value)
+    return out or None
 
 
 def _validation_errors(extra: Any) -> list[FieldError]:
@@ -104,6 +125,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             detail=exc.detail,
             errors=errors,
             retry_after_s=retry,
+            details=_details(exc.extra),
         )
     if isinstance(exc, ValidationException):
         errors = _validation_errors(exc.extra)

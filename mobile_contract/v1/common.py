@@ -20,7 +20,10 @@ class FieldError(msgspec.Struct, kw_only=True, rename="camel"):
 
 
 class Problem(msgspec.Struct, kw_only=True, rename="camel"):
-    """RFC 9457 problem details; ``code`` is stable and meant for programs."""
+    """RFC 9457 problem details; ``code`` is stable and meant for programs.
+
+    ``details`` carries what a program needs to act on the error (e.g. ``missingParts``).
+    """
 
     type: str
     title: str
@@ -31,6 +34,7 @@ class Problem(msgspec.Struct, kw_only=True, rename="camel"):
     request_id: str | None = None
     errors: list[FieldError] | None = None
     retry_after_s: int | None = None
+    details: dict[str, Any] | None = None
 
 
 class Ref(msgspec.Struct, kw_only=True, rename="camel"):

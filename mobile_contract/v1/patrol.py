@@ -128,6 +128,7 @@ class AlertKindName(enum.StrEnum):
     SITE_REOPENING = "site_reopening"
     SITE_ACTIVE_MINING = "site_active_mining"
     DUTY_OVERDUE = "duty_overdue"
+    SITE_REBOUND_REVIEW = "site_rebound_review"
 
 
 # -- areas and targets ---------------------------------------------------------------------------

@@ -222,6 +222,7 @@ async def test_admin_endpoints_need_the_admin_role(client: Client, make_county: 
         resp = await client.post("/api/v1/admin/users", json=body, headers=county.headers(role))
         assert resp.status_code == 403, resp.text
         assert resp.json()["code"] == "role_not_allowed"
+        assert resp.json()["details"] == {"allowedRoles": ["admin"]}
 
 
 async def test_sync_pulls_and_pushes_nothing_of_another_county(
