@@ -38,6 +38,7 @@ from api.deps import DEPENDENCIES
 from api.middleware import RequestIdMiddleware
 from api.models import MODEL_MODULES
 from api.problems import handle_exception
+from api.worker import worker_options
 from evidence import run_worker
 from infra.db import create_engine, create_session_factory
 from infra.migrate import Migrator
@@ -97,7 +98,13 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
         if settings.server.run_worker_in_process:
             # The embedded default: derivatives and patrol chores run inside this process.
             worker = asyncio.create_task(
-                run_worker(state.session_factory, object_store, settings.evidence, stop=stop),
+                run_worker(
+                    state.session_factory,
+                    object_store,
+                    settings.evidence,
+                    stop=stop,
+                    options=worker_options(),
+                ),
                 name="background-worker",
             )
         try:

@@ -214,7 +214,8 @@ async def _layers(args: argparse.Namespace, settings: Settings) -> int:
 
 # -- worker and audit ----------------------------------------------------------------------------
 async def _worker(_args: argparse.Namespace, settings: Settings) -> int:
-    """Derivatives and patrol chores until Ctrl-C (the same loop the API runs in-process)."""
+    """Derivatives, patrol and sync chores until Ctrl-C (the same loop the API runs in-process)."""
+    from api.worker import worker_options  # noqa: PLC0415
     from evidence import run_worker  # noqa: PLC0415
     from infra.objectstore import S3ObjectStore  # noqa: PLC0415
 
@@ -227,6 +228,7 @@ async def _worker(_args: argparse.Namespace, settings: Settings) -> int:
             S3ObjectStore(settings.object_store),
             settings.evidence,
             stop=stop,
+            options=worker_options(),
         )
     finally:
         await engine.dispose()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,18 +23,51 @@ from infra.objectstore import ObjectStore
 from infra.settings import EvidenceSettings
 from patrol.jobs import run_patrol_jobs
 
-__all__ = ["WorkerOptions", "run_worker"]
+__all__ = ["Chore", "WorkerOptions", "run_worker"]
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Chore:
+    """Periodic work beside the job queue; each chore commits its own transactions."""
+
+    name: str
+    every_s: float
+    run: Callable[[async_sessionmaker[AsyncSession]], Awaitable[object]]
+
+
+# Closing forgotten patrols and raising overdue five-to-one alerts, every 5 minutes.
+PATROL_CHORE = Chore("patrol", 300.0, run_patrol_jobs)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WorkerOptions:
     idle_s: float = 2.0  # sleep when there was nothing to do
     error_backoff_s: float = 10.0  # sleep after the database or storage failed
-    patrol_jobs_every_s: float = 300.0  # closing forgotten patrols, overdue duty alerts; 0: off
+    chores: tuple[Chore, ...] = (PATROL_CHORE,)  # the composition root may add more
     batch: int = 20  # jobs per round before looking at the other duties
     spool_dir: Path | None = None
+
+
+async def _run_due_chores(
+    session_factory: async_sessionmaker[AsyncSession],
+    chores: tuple[Chore, ...],
+    next_run: dict[str, float],
+) -> None:
+    for chore in chores:
+        if chore.every_s <= 0 or time.monotonic() < next_run.get(chore.name, 0.0):
+            continue
+        next_run[chore.name] = time.monotonic() + chore.every_s
+        try:
+            await chore.run(session_factory)  # each chore logs what it did
+        except Exception as exc:  # one failing chore never stops the others or the queue
+            log.warning(
+                "worker.chore_failed",
+                chore=chore.name,
+                error=type(exc).__name__,
+                detail=str(exc)[:300],
+            )
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
@@ -52,13 +86,11 @@ async def run_worker(
     """Run until ``stop`` is set. Failures are logged and retried; they never end the loop."""
     opts = options or WorkerOptions()
     key = settings.package_signing_key.encode()
-    next_patrol_jobs = time.monotonic()
-    log.info("worker.started")
+    next_run: dict[str, float] = {}
+    log.info("worker.started", chores=[c.name for c in opts.chores])
     while not stop.is_set():
         try:
-            if opts.patrol_jobs_every_s > 0 and time.monotonic() >= next_patrol_jobs:
-                next_patrol_jobs = time.monotonic() + opts.patrol_jobs_every_s
-                await run_patrol_jobs(session_factory)  # logs what it did, per county
+            await _run_due_chores(session_factory, opts.chores, next_run)
             run = await run_pending_jobs(
                 session_factory,
                 store,

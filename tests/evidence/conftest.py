@@ -12,14 +12,11 @@ from typing import Any
 import httpx
 import pytest
 from geoalchemy2 import WKTElement
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.models import MODEL_MODULES
 from evidence import ClaimedFix, EvidenceService, NewUpload, NoLayersChecker, UploadTicket
 from evidence.models import Evidence
-from infra.db import create_engine
 from infra.ids import uuid7
-from infra.migrate import Migrator
 from infra.objectstore import S3ObjectStore
 from infra.scope import Principal, Role
 from infra.settings import EvidenceSettings, Settings
@@ -39,19 +36,6 @@ class CountyUsers:
     inspector2: Principal
     captain: Principal
     squad: Principal
-
-
-@pytest.fixture(scope="session")
-async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    """The database migrated to what the evidence domain needs (``0004_evidence``).
-
-    Upgrading only this branch keeps these tests independent of the other packages'
-    migrations, which are written in parallel on their own branches.
-    """
-    engine = create_engine(settings.database)
-    await Migrator(engine, MODEL_MODULES).upgrade("0004_evidence")
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture(scope="session")
