@@ -15,7 +15,7 @@ from litestar.security.jwt import JWTAuth, Token
 
 from infra.scope import Principal
 from infra.settings import AuthSettings
-from patrol.accounts import AccountService, principal_of
+from patrol.accounts import resolve_principal
 
 __all__ = ["PUBLIC_PATHS", "TokenMinter", "build_jwt_auth"]
 
@@ -43,15 +43,10 @@ async def _retrieve_principal(
         device_id = uuid.UUID(str(token.jti)) if typ == _DEVICE else None
     except ValueError:
         return None
-    state = connection.app.state
-    async with state.session_factory() as session:
-        service = AccountService(session, state.settings.auth)
-        user = await service.active_user(user_id, device_id=device_id)
-        if user is None:
-            return None
-        principal = principal_of(user)
-        await session.commit()
-    return principal
+    engine = connection.app.state.engine
+    async with engine.connect() as conn:
+        autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        return await resolve_principal(autocommit, user_id, device_id=device_id)
 
 
 def build_jwt_auth(settings: AuthSettings) -> JWTAuth[Principal, Token]:
