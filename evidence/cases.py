@@ -404,10 +404,6 @@ async def geofence_land_class_areas(
 
 
 # -- helpers shared by the sibling services ------------------------------------------------------
-def _in_county(stmt: Select[*_Ts], model: Any, principal: Principal) -> Select[*_Ts]:
-    return cast("Select[*_Ts]", cast("Any", scoped)(stmt, model, principal))
-
-
 def _flagged_condition() -> ColumnElement[bool]:
     """The case (or the finding it came from) carries a referral flag."""
     return exists().where(
@@ -427,7 +423,7 @@ def _referred_condition() -> ColumnElement[bool]:
 
 
 def _visible(stmt: Select[*_Ts], principal: Principal) -> Select[*_Ts]:
-    stmt = _in_county(stmt, Case, principal)
+    stmt = scoped(stmt, Case, principal)
     if principal.has_role(*_SEES_ALL):
         return stmt
     if principal.has_role(Role.SECURITY_SQUAD):

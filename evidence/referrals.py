@@ -31,9 +31,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVarTuple, cast
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import Select, and_, exists, or_, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evidence.case_errors import (
@@ -193,10 +193,6 @@ class OverdueStep:
 
 
 # -- helpers -------------------------------------------------------------------------------------
-def _in_county(stmt: Select[*_Ts], model: Any, principal: Principal) -> Select[*_Ts]:
-    return cast("Select[*_Ts]", cast("Any", scoped)(stmt, model, principal))
-
-
 def _materials(rows: Sequence[dict[str, Any]] | None) -> tuple[Material, ...]:
     return tuple(Material(**m) for m in rows or [])
 
@@ -299,7 +295,7 @@ async def _load(
 ) -> tuple[Referral, Case]:
     """The referral (locked) and its case; the squad sees every referral of its county."""
     require_role(principal, *_ACTORS, action="handle referrals")
-    stmt = _in_county(select(Referral), Referral, principal).where(Referral.id == referral_id)
+    stmt = scoped(select(Referral), Referral, principal).where(Referral.id == referral_id)
     row = (await session.execute(stmt.with_for_update())).scalar_one_or_none()
     if row is None:
         raise ReferralNotFoundError("referral not found", referral_id=str(referral_id))
@@ -397,7 +393,7 @@ async def list_flags(
 ) -> list[FlagView]:
     """Flags of the county, newest first (squad, captains, admins)."""
     require_role(principal, *_ACTORS, action="see referral flags")
-    stmt = _in_county(select(ReferralFlag), ReferralFlag, principal)
+    stmt = scoped(select(ReferralFlag), ReferralFlag, principal)
     if findings_only:
         stmt = stmt.where(ReferralFlag.finding_id.is_not(None))
     rows = (await session.scalars(stmt.order_by(ReferralFlag.flagged_at.desc()))).all()
@@ -750,7 +746,7 @@ async def get_referral(
     """One referral of the county (squad, captains, admins)."""
     require_role(principal, *_ACTORS, action="see referrals")
     stmt = (
-        _in_county(select(Referral, Case.case_no), Referral, principal)
+        scoped(select(Referral, Case.case_no), Referral, principal)
         .join(Case, Case.id == Referral.case_id)
         .where(Referral.id == referral_id)
     )
@@ -775,7 +771,7 @@ async def list_referrals(
     """Referrals of the county, newest first, with filters (squad, captains, admins)."""
     require_role(principal, *_ACTORS, action="see referrals")
     when = now or utcnow()
-    stmt = _in_county(select(Referral, Case.case_no), Referral, principal).join(
+    stmt = scoped(select(Referral, Case.case_no), Referral, principal).join(
         Case, Case.id == Referral.case_id
     )
     if status:
@@ -807,7 +803,7 @@ async def overdue_steps(
     require_role(principal, *_ACTORS, action="see referral timers")
     when = now or utcnow()
     stmt = (
-        _in_county(select(Referral, Case.case_no), Referral, principal)
+        scoped(select(Referral, Case.case_no), Referral, principal)
         .join(Case, Case.id == Referral.case_id)
         .where(
             Referral.next_due_at < when,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import uuid
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import Select
 
@@ -17,7 +17,7 @@ from infra.errors import PermissionDeniedError
 
 __all__ = ["Principal", "Role", "require_role", "scoped"]
 
-S = TypeVar("S", bound=Select[Any])
+_Ts = TypeVarTuple("_Ts")
 
 
 class Role(enum.StrEnum):
@@ -39,7 +39,7 @@ class Principal:
         return self.role in roles
 
 
-def scoped(stmt: S, model: Any, principal: Principal) -> S:
+def scoped(stmt: Select[*_Ts], model: Any, principal: Principal) -> Select[*_Ts]:
     """Restrict ``stmt`` to rows of ``model`` in the caller's county."""
     return stmt.where(model.county_id == principal.county_id)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, TypeVarTuple, cast
+from typing import TypeVarTuple
 
-from sqlalchemy import Select, exists, select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from infra.errors import PermissionDeniedError
@@ -25,17 +25,11 @@ MANAGERS = (Role.CAPTAIN, Role.ADMIN)
 _Ts = TypeVarTuple("_Ts")
 
 
-def in_county(
-    stmt: Select[*_Ts], model: Any, principal: Principal
-) -> Select[*_Ts]:
-    """:func:`infra.scope.scoped`, typed for SQLAlchemy 2.1's variadic ``Select``."""
-    return cast("Select[*_Ts]", cast("Any", scoped)(stmt, model, principal))
-
-
 def require_manager(principal: Principal, action: str) -> None:
     if not principal.has_role(*MANAGERS):
         raise PermissionDeniedError(
-            f"only captains and admins may {action}", code="role_not_allowed",
+            f"only captains and admins may {action}",
+            code="role_not_allowed",
             allowed_roles=[r.value for r in MANAGERS],
         )
 
@@ -50,9 +44,7 @@ def aware(value: datetime, field: str) -> datetime:
 
 
 async def load_area(db: AsyncSession, principal: Principal, area_id: uuid.UUID) -> ContractArea:
-    stmt = in_county(select(ContractArea), ContractArea, principal).where(
-        ContractArea.id == area_id
-    )
+    stmt = scoped(select(ContractArea), ContractArea, principal).where(ContractArea.id == area_id)
     area = (await db.execute(stmt)).scalar_one_or_none()
     if area is None:
         raise AreaNotFoundError("contract area not found", area_id=str(area_id))
@@ -62,9 +54,7 @@ async def load_area(db: AsyncSession, principal: Principal, area_id: uuid.UUID) 
 async def is_area_member(db: AsyncSession, area: ContractArea, user_id: uuid.UUID) -> bool:
     if area.leader_id == user_id:
         return True
-    stmt = select(
-        exists().where(AreaMember.area_id == area.id, AreaMember.user_id == user_id)
-    )
+    stmt = select(exists().where(AreaMember.area_id == area.id, AreaMember.user_id == user_id))
     return bool((await db.execute(stmt)).scalar())
 
 
@@ -81,7 +71,7 @@ async def ensure_may_patrol(db: AsyncSession, principal: Principal, area: Contra
 async def load_patrol(
     db: AsyncSession, principal: Principal, patrol_id: uuid.UUID, *, for_update: bool = False
 ) -> PatrolSession:
-    stmt = in_county(select(PatrolSession), PatrolSession, principal).where(
+    stmt = scoped(select(PatrolSession), PatrolSession, principal).where(
         PatrolSession.id == patrol_id
     )
     if for_update:

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from infra.db import utcnow
 from infra.ids import uuid7
-from infra.scope import Principal, Role
-from patrol._access import MANAGERS, aware, in_county, require_manager
+from infra.scope import Principal, Role, scoped
+from patrol._access import MANAGERS, aware, require_manager
 from patrol.errors import AlertNotFoundError
 from patrol.field_models import PatrolAlert
 
@@ -30,16 +30,35 @@ ALERT_KINDS = ("site_reopening", "site_active_mining", "duty_overdue")
 
 
 async def raise_alert(
-    db: AsyncSession, *, county_id: uuid.UUID, kind: str, severity: str, dedupe_key: str,
-    message: str, site_id: uuid.UUID | None = None, session_id: uuid.UUID | None = None,
-    duty_check_id: uuid.UUID | None = None, raised_at: datetime | None = None,
+    db: AsyncSession,
+    *,
+    county_id: uuid.UUID,
+    kind: str,
+    severity: str,
+    dedupe_key: str,
+    message: str,
+    site_id: uuid.UUID | None = None,
+    session_id: uuid.UUID | None = None,
+    duty_check_id: uuid.UUID | None = None,
+    raised_at: datetime | None = None,
 ) -> bool:
     """Add an alert unless one with the same ``dedupe_key`` exists; ``True`` when added."""
-    stmt = insert(PatrolAlert).values(
-        id=uuid7(), county_id=county_id, kind=kind,
-        severity=severity, dedupe_key=dedupe_key[:200], message=message, site_id=site_id,
-        session_id=session_id, duty_check_id=duty_check_id, raised_at=raised_at or utcnow(),
-    ).on_conflict_do_nothing(index_elements=["county_id", "dedupe_key"])
+    stmt = (
+        insert(PatrolAlert)
+        .values(
+            id=uuid7(),
+            county_id=county_id,
+            kind=kind,
+            severity=severity,
+            dedupe_key=dedupe_key[:200],
+            message=message,
+            site_id=site_id,
+            session_id=session_id,
+            duty_check_id=duty_check_id,
+            raised_at=raised_at or utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["county_id", "dedupe_key"])
+    )
     result = await db.execute(stmt)
     added = bool(getattr(result, "rowcount", 0))
     if added:
@@ -54,14 +73,19 @@ class AlertService:
         self.db = db
 
     async def list_alerts(
-        self, principal: Principal, *, since: datetime | None = None,
-        kinds: Sequence[str] | None = None, unacknowledged_only: bool = False,
-        site_id: uuid.UUID | None = None, limit: int = 100,
+        self,
+        principal: Principal,
+        *,
+        since: datetime | None = None,
+        kinds: Sequence[str] | None = None,
+        unacknowledged_only: bool = False,
+        site_id: uuid.UUID | None = None,
+        limit: int = 100,
     ) -> Sequence[PatrolAlert]:
         """Newest first (``ListAlerts``)."""
         if not principal.has_role(*MANAGERS, Role.SECURITY_SQUAD):
             require_manager(principal, "read the alerts feed")
-        stmt = in_county(select(PatrolAlert), PatrolAlert, principal)
+        stmt = scoped(select(PatrolAlert), PatrolAlert, principal)
         if since is not None:
             stmt = stmt.where(PatrolAlert.raised_at >= aware(since, "since"))
         if kinds:
@@ -76,9 +100,7 @@ class AlertService:
     async def acknowledge_alert(self, principal: Principal, alert_id: uuid.UUID) -> PatrolAlert:
         """Mark an alert as seen (idempotent: the first acknowledgement is kept)."""
         require_manager(principal, "acknowledge alerts")
-        stmt = in_county(select(PatrolAlert), PatrolAlert, principal).where(
-            PatrolAlert.id == alert_id
-        )
+        stmt = scoped(select(PatrolAlert), PatrolAlert, principal).where(PatrolAlert.id == alert_id)
         alert = (await self.db.execute(stmt)).scalar_one_or_none()
         if alert is None:
             raise AlertNotFoundError("alert not found", alert_id=str(alert_id))

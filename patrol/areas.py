@@ -16,8 +16,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from infra.errors import InvalidInputError
-from infra.scope import Principal
-from patrol._access import in_county, load_area, require_manager
+from infra.scope import Principal, scoped
+from patrol._access import load_area, require_manager
 from patrol.config import PatrolConfig
 from patrol.errors import DuplicateCodeError, InvalidPatrolInputError, TargetNotFoundError
 from patrol.field_models import AreaMember, ContractArea, PatrolTarget
@@ -27,7 +27,12 @@ __all__ = ["TARGET_KINDS", "AreaService", "parse_area_geometry"]
 
 TARGET_KINDS = ("mine_site", "change_polygon", "tip_off", "custom")
 _GEOMETRY_TYPES = {
-    "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon",
+    "Point",
+    "MultiPoint",
+    "LineString",
+    "MultiLineString",
+    "Polygon",
+    "MultiPolygon",
 }
 
 
@@ -49,12 +54,14 @@ def parse_area_geometry(obj: Any, *, field: str = "geometry") -> BaseGeometry:
     if geom.is_empty or not coords.size or not bool(shapely.is_valid(geom)):
         raise InvalidPatrolInputError(
             f"geometry is not valid: {shapely.is_valid_reason(geom)}",
-            code="invalid_geometry", field=field,
+            code="invalid_geometry",
+            field=field,
         )
     xs, ys = coords[:, 0], coords[:, 1]
     if not (bool((abs(xs) <= 180).all()) and bool((abs(ys) <= 90).all())):
         raise InvalidPatrolInputError(
-            "coordinates are outside longitude/latitude ranges", code="invalid_coordinates",
+            "coordinates are outside longitude/latitude ranges",
+            code="invalid_coordinates",
             field=field,
         )
     return geom
@@ -63,7 +70,8 @@ def parse_area_geometry(obj: Any, *, field: str = "geometry") -> BaseGeometry:
 def check_point(lon: float, lat: float, *, field: str = "") -> None:
     if not (math.isfinite(lon) and math.isfinite(lat) and abs(lon) <= 180 and abs(lat) <= 90):
         raise InvalidPatrolInputError(
-            "longitude/latitude missing or out of range", code="invalid_coordinates",
+            "longitude/latitude missing or out of range",
+            code="invalid_coordinates",
             field=field or "lon",
         )
 
@@ -76,16 +84,23 @@ class AreaService:
         self.config = config or PatrolConfig()
 
     async def create_area(
-        self, principal: Principal, *, code: str, name: str, grade: int,
-        geometry: dict[str, Any], leader_id: uuid.UUID,
-        member_ids: Sequence[uuid.UUID] = (), township_ids: Sequence[uuid.UUID] = (),
+        self,
+        principal: Principal,
+        *,
+        code: str,
+        name: str,
+        grade: int,
+        geometry: dict[str, Any],
+        leader_id: uuid.UUID,
+        member_ids: Sequence[uuid.UUID] = (),
+        township_ids: Sequence[uuid.UUID] = (),
         village_ids: Sequence[uuid.UUID] = (),
     ) -> ContractArea:
         """Create a contract area with its leader and members (captain or admin)."""
         require_manager(principal, "change contract areas")
         _check_grade(grade)
         geom = parse_area_geometry(geometry)
-        stmt = in_county(select(ContractArea.id), ContractArea, principal).where(
+        stmt = scoped(select(ContractArea.id), ContractArea, principal).where(
             ContractArea.code == code
         )
         if (await self.db.execute(stmt)).first() is not None:
@@ -93,9 +108,15 @@ class AreaService:
         await self._check_people(principal, [leader_id, *member_ids])
         await self._check_places(principal, township_ids, village_ids)
         area = ContractArea(
-            county_id=principal.county_id, code=code, name=name, grade=grade,
-            geom=from_shape(geom, srid=4326), leader_id=leader_id,
-            township_ids=list(township_ids), village_ids=list(village_ids), active=True,
+            county_id=principal.county_id,
+            code=code,
+            name=name,
+            grade=grade,
+            geom=from_shape(geom, srid=4326),
+            leader_id=leader_id,
+            township_ids=list(township_ids),
+            village_ids=list(village_ids),
+            active=True,
         )
         self.db.add(area)
         await self.db.flush()
@@ -103,11 +124,18 @@ class AreaService:
         return area
 
     async def update_area(
-        self, principal: Principal, area_id: uuid.UUID, *, name: str | None = None,
-        grade: int | None = None, geometry: dict[str, Any] | None = None,
-        leader_id: uuid.UUID | None = None, member_ids: Sequence[uuid.UUID] | None = None,
+        self,
+        principal: Principal,
+        area_id: uuid.UUID,
+        *,
+        name: str | None = None,
+        grade: int | None = None,
+        geometry: dict[str, Any] | None = None,
+        leader_id: uuid.UUID | None = None,
+        member_ids: Sequence[uuid.UUID] | None = None,
         township_ids: Sequence[uuid.UUID] | None = None,
-        village_ids: Sequence[uuid.UUID] | None = None, active: bool | None = None,
+        village_ids: Sequence[uuid.UUID] | None = None,
+        active: bool | None = None,
     ) -> ContractArea:
         """Change an area; ``None`` leaves a field as it is, ``member_ids`` replaces the team."""
         require_manager(principal, "change contract areas")
@@ -143,7 +171,7 @@ class AreaService:
         self, principal: Principal, *, mine_only: bool = False, include_inactive: bool = False
     ) -> Sequence[ContractArea]:
         """Areas of the county; ``mine_only``: those the caller leads or belongs to."""
-        stmt = in_county(select(ContractArea), ContractArea, principal).order_by(ContractArea.code)
+        stmt = scoped(select(ContractArea), ContractArea, principal).order_by(ContractArea.code)
         if not include_inactive:
             stmt = stmt.where(ContractArea.active)
         if mine_only:
@@ -166,36 +194,53 @@ class AreaService:
         out: dict[uuid.UUID, list[uuid.UUID]] = {a: [] for a in area_ids}
         if not area_ids:
             return out
-        stmt = in_county(
-            select(AreaMember.area_id, AreaMember.user_id), AreaMember, principal
-        ).where(AreaMember.area_id.in_(list(area_ids))).order_by(AreaMember.user_id)
+        stmt = (
+            scoped(select(AreaMember.area_id, AreaMember.user_id), AreaMember, principal)
+            .where(AreaMember.area_id.in_(list(area_ids)))
+            .order_by(AreaMember.user_id)
+        )
         for area_id, user_id in (await self.db.execute(stmt)).all():
             out[area_id].append(user_id)
         return out
 
     async def add_target(
-        self, principal: Principal, area_id: uuid.UUID, *, kind: str, name: str,
-        lon: float, lat: float, visit_radius_m: float | None = None,
-        ref_id: uuid.UUID | None = None, target_id: uuid.UUID | None = None,
+        self,
+        principal: Principal,
+        area_id: uuid.UUID,
+        *,
+        kind: str,
+        name: str,
+        lon: float,
+        lat: float,
+        visit_radius_m: float | None = None,
+        ref_id: uuid.UUID | None = None,
+        target_id: uuid.UUID | None = None,
     ) -> PatrolTarget:
         """Add a target a patrol of this area should reach within ``visit_radius_m``."""
         require_manager(principal, "change patrol targets")
         area = await load_area(self.db, principal, area_id)
         if kind not in TARGET_KINDS:
             raise InvalidPatrolInputError(
-                f"kind must be one of {', '.join(TARGET_KINDS)}", code="invalid_target_kind",
+                f"kind must be one of {', '.join(TARGET_KINDS)}",
+                code="invalid_target_kind",
                 field="kind",
             )
         check_point(lon, lat)
         radius = self.config.default_visit_radius_m if visit_radius_m is None else visit_radius_m
         if not (math.isfinite(radius) and 0 < radius <= 10_000):
             raise InvalidPatrolInputError(
-                "visit radius must be in (0, 10000] m", code="invalid_radius",
+                "visit radius must be in (0, 10000] m",
+                code="invalid_radius",
                 field="visit_radius_m",
             )
         target = PatrolTarget(
-            county_id=principal.county_id, area_id=area.id, kind=kind, name=name,
-            geom=from_shape(Point(lon, lat), srid=4326), visit_radius_m=radius, ref_id=ref_id,
+            county_id=principal.county_id,
+            area_id=area.id,
+            kind=kind,
+            name=name,
+            geom=from_shape(Point(lon, lat), srid=4326),
+            visit_radius_m=radius,
+            ref_id=ref_id,
             active=True,
         )
         if target_id is not None:
@@ -208,10 +253,15 @@ class AreaService:
         self, principal: Principal, area_id: uuid.UUID | None = None
     ) -> list[tuple[PatrolTarget, float, float]]:
         """Active targets (of one area, or the county) with their lon/lat."""
-        stmt = in_county(
-            select(PatrolTarget, func.ST_X(PatrolTarget.geom), func.ST_Y(PatrolTarget.geom)),
-            PatrolTarget, principal,
-        ).where(PatrolTarget.active).order_by(PatrolTarget.name, PatrolTarget.id)
+        stmt = (
+            scoped(
+                select(PatrolTarget, func.ST_X(PatrolTarget.geom), func.ST_Y(PatrolTarget.geom)),
+                PatrolTarget,
+                principal,
+            )
+            .where(PatrolTarget.active)
+            .order_by(PatrolTarget.name, PatrolTarget.id)
+        )
         if area_id is not None:
             await load_area(self.db, principal, area_id)
             stmt = stmt.where(PatrolTarget.area_id == area_id)
@@ -219,7 +269,7 @@ class AreaService:
 
     async def deactivate_target(self, principal: Principal, target_id: uuid.UUID) -> None:
         require_manager(principal, "change patrol targets")
-        stmt = in_county(select(PatrolTarget), PatrolTarget, principal).where(
+        stmt = scoped(select(PatrolTarget), PatrolTarget, principal).where(
             PatrolTarget.id == target_id
         )
         target = (await self.db.execute(stmt)).scalar_one_or_none()
@@ -233,26 +283,30 @@ class AreaService:
         wanted = set(ids)
         if not wanted:
             return
-        stmt = in_county(select(User.id), User, principal).where(User.id.in_(wanted))
+        stmt = scoped(select(User.id), User, principal).where(User.id.in_(wanted))
         found = set((await self.db.execute(stmt)).scalars().all())
         if missing := wanted - found:
             raise InvalidInputError(
-                "unknown users for this county", code="unknown_user",
+                "unknown users for this county",
+                code="unknown_user",
                 user_ids=sorted(str(m) for m in missing),
             )
 
     async def _check_places(
         self, principal: Principal, townships: Sequence[uuid.UUID], villages: Sequence[uuid.UUID]
     ) -> None:
-        for model, ids, code in ((Township, townships, "unknown_township"),
-                                 (Village, villages, "unknown_village")):
+        for model, ids, code in (
+            (Township, townships, "unknown_township"),
+            (Village, villages, "unknown_village"),
+        ):
             wanted = set(ids)
             if not wanted:
                 continue
-            stmt = in_county(select(model.id), model, principal).where(model.id.in_(wanted))
+            stmt = scoped(select(model.id), model, principal).where(model.id.in_(wanted))
             if missing := wanted - set((await self.db.execute(stmt)).scalars().all()):
                 raise InvalidInputError(
-                    "unknown places for this county", code=code,
+                    "unknown places for this county",
+                    code=code,
                     ids=sorted(str(m) for m in missing),
                 )
 

@@ -29,8 +29,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from infra.db import utcnow
-from infra.scope import Principal
-from patrol._access import in_county, require_manager
+from infra.scope import Principal, scoped
+from patrol._access import require_manager
 from patrol.config import PatrolConfig
 from patrol.duty import DutyCompliance, DutyRoster, DutyService
 from patrol.errors import InvalidPatrolInputError
@@ -171,7 +171,10 @@ class CoverageService:
     """Read models for captains and admins of one county."""
 
     def __init__(
-        self, db: AsyncSession, *, roster: DutyRoster | None = None,
+        self,
+        db: AsyncSession,
+        *,
+        roster: DutyRoster | None = None,
         config: PatrolConfig | None = None,
     ) -> None:
         self.db = db
@@ -181,33 +184,49 @@ class CoverageService:
     def _local_midnight(self, day: date) -> datetime:
         return datetime.combine(day, time(), tzinfo=self.config.tz).astimezone(UTC)
 
-    async def _patrols(
-        self, principal: Principal, start: date, end: date
-    ) -> list[_Row]:
+    async def _patrols(self, principal: Principal, start: date, end: date) -> list[_Row]:
         """Counted patrols started in local days ``[start, end)``."""
         lo, hi = self._local_midnight(start), self._local_midnight(end)
-        stale = in_county(select(PatrolSession), PatrolSession, principal).where(
-            PatrolSession.started_at >= lo, PatrolSession.started_at < hi,
-            PatrolSession.ended_at.is_not(None), PatrolSession.summary_stale,
+        stale = scoped(select(PatrolSession), PatrolSession, principal).where(
+            PatrolSession.started_at >= lo,
+            PatrolSession.started_at < hi,
+            PatrolSession.ended_at.is_not(None),
+            PatrolSession.summary_stale,
         )
         for patrol in (await self.db.execute(stale)).scalars().all():
             await refresh_summary(self.db, patrol, self.config)
-        stmt = in_county(
+        stmt = scoped(
             select(
-                PatrolSession.id, PatrolSession.area_id, PatrolSession.inspector_id,
-                PatrolSession.companion_ids, PatrolSession.started_at, PatrolSession.is_night,
-                PatrolSession.distance_m, PatrolSession.duration_s, PatrolSession.has_violation,
+                PatrolSession.id,
+                PatrolSession.area_id,
+                PatrolSession.inspector_id,
+                PatrolSession.companion_ids,
+                PatrolSession.started_at,
+                PatrolSession.is_night,
+                PatrolSession.distance_m,
+                PatrolSession.duration_s,
+                PatrolSession.has_violation,
             ),
-            PatrolSession, principal,
+            PatrolSession,
+            principal,
         ).where(
-            PatrolSession.started_at >= lo, PatrolSession.started_at < hi,
+            PatrolSession.started_at >= lo,
+            PatrolSession.started_at < hi,
             PatrolSession.ended_at.is_not(None),
             PatrolSession.duration_s >= self.config.min_counted_s,
         )
         tz = self.config.tz
         return [
-            _Row(r[0], r[1], [r[2], *[c for c in (r[3] or []) if c != r[2]]],
-                 r[4].astimezone(tz).date(), r[5], r[6], r[7], r[8])
+            _Row(
+                r[0],
+                r[1],
+                [r[2], *[c for c in (r[3] or []) if c != r[2]]],
+                r[4].astimezone(tz).date(),
+                r[5],
+                r[6],
+                r[7],
+                r[8],
+            )
             for r in (await self.db.execute(stmt)).all()
         ]
 
@@ -220,17 +239,34 @@ class CoverageService:
         span_start = min(month, weeks[0]) if weeks else month
         span_end = max(end_month, weeks[-1] + timedelta(days=7)) if weeks else end_month
         rows = await self._patrols(principal, span_start, span_end)
-        areas = (await self.db.execute(
-            in_county(select(ContractArea), ContractArea, principal)
-            .where(ContractArea.active).order_by(ContractArea.code)
-        )).scalars().all()
-        rules = (await self.db.execute(
-            in_county(select(FrequencyRule), FrequencyRule, principal)
-        )).scalars().all()
-        plans = {p.area_id: p for p in (await self.db.execute(
-            in_county(select(MonthlyPlan), MonthlyPlan, principal)
-            .where(MonthlyPlan.month == month)
-        )).scalars().all()}
+        areas = (
+            (
+                await self.db.execute(
+                    scoped(select(ContractArea), ContractArea, principal)
+                    .where(ContractArea.active)
+                    .order_by(ContractArea.code)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        rules = (
+            (await self.db.execute(scoped(select(FrequencyRule), FrequencyRule, principal)))
+            .scalars()
+            .all()
+        )
+        plans = {
+            p.area_id: p
+            for p in (
+                await self.db.execute(
+                    scoped(select(MonthlyPlan), MonthlyPlan, principal).where(
+                        MonthlyPlan.month == month
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        }
         in_month = [r for r in rows if month <= r.local_day < end_month]
         visited = await self._visited(principal, [r.id for r in in_month])
         targets, sites = await self._targets(principal)
@@ -239,13 +275,15 @@ class CoverageService:
         result: list[AreaCoverage] = []
         for area in areas:
             plan = plans.get(area.id)
-            req = _plan_requirement(plan) or resolve_requirement(
-                rules, area, month, self.config
-            )
+            req = _plan_requirement(plan) or resolve_requirement(rules, area, month, self.config)
             mine = [r for r in in_month if r.area_id == area.id]
             cov = AreaCoverage(
-                area_id=area.id, code=area.code, name=area.name, grade=area.grade,
-                requirement=req, patrols=len(mine),
+                area_id=area.id,
+                code=area.code,
+                name=area.name,
+                grade=area.grade,
+                requirement=req,
+                patrols=len(mine),
                 night_patrols=sum(1 for r in mine if r.is_night),
                 distance_km=round(sum(r.distance_m for r in mine) / 1000, 3),
                 hours=round(sum(r.duration_s for r in mine) / 3600, 3),
@@ -256,20 +294,27 @@ class CoverageService:
             cov.quota_met = cov.patrols >= req.min_per_month
             cov.night_met = cov.night_patrols >= req.min_night_per_month
             for monday in weeks:
-                wreq = req if plan is not None else resolve_requirement(
-                    rules, area, monday, self.config
+                wreq = (
+                    req
+                    if plan is not None
+                    else resolve_requirement(rules, area, monday, self.config)
                 )
-                wk = [r for r in rows if r.area_id == area.id
-                      and monday <= r.local_day < monday + timedelta(days=7)]
+                wk = [
+                    r
+                    for r in rows
+                    if r.area_id == area.id and monday <= r.local_day < monday + timedelta(days=7)
+                ]
                 nights = sum(1 for r in wk if r.is_night)
                 met: bool | None = (
                     len(wk) >= wreq.min_per_week and nights >= wreq.min_night_per_week
                 )
                 if not met and monday + timedelta(days=7) > today:
                     met = None
-                cov.weeks.append(WeekCoverage(
-                    monday, len(wk), nights, wreq.min_per_week, wreq.min_night_per_week, met
-                ))
+                cov.weeks.append(
+                    WeekCoverage(
+                        monday, len(wk), nights, wreq.min_per_week, wreq.min_night_per_week, met
+                    )
+                )
             planned = plan.target_ids if plan is not None else targets.get(area.id, [])
             seen = visited.get(area.id, set())
             cov.targets_visited = [t for t in planned if t in seen]
@@ -282,8 +327,12 @@ class CoverageService:
                 principal.county_id, self._local_midnight(month), self._local_midnight(end_month)
             )
         return Coverage(
-            county_id=principal.county_id, month=month, areas=result, inspectors=inspectors,
-            duty=duty, patrols=len(in_month),
+            county_id=principal.county_id,
+            month=month,
+            areas=result,
+            inspectors=inspectors,
+            duty=duty,
+            patrols=len(in_month),
             distance_km=round(sum(r.distance_m for r in in_month) / 1000, 3),
             hours=round(sum(r.duration_s for r in in_month) / 3600, 3),
         )
@@ -293,11 +342,12 @@ class CoverageService:
     ) -> dict[uuid.UUID, set[uuid.UUID]]:
         if not patrol_ids:
             return {}
-        stmt = in_county(
+        stmt = scoped(
             select(PatrolTarget.area_id, TargetVisit.target_id)
             .join(PatrolTarget, PatrolTarget.id == TargetVisit.target_id)
             .distinct(),
-            TargetVisit, principal,
+            TargetVisit,
+            principal,
         ).where(TargetVisit.session_id.in_(list(patrol_ids)))
         out: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
         for area_id, target_id in (await self.db.execute(stmt)).all():
@@ -308,10 +358,17 @@ class CoverageService:
         self, principal: Principal
     ) -> tuple[dict[uuid.UUID, list[uuid.UUID]], dict[uuid.UUID, set[uuid.UUID]]]:
         """Active target ids per area, and the mine-site ids among them per area."""
-        stmt = in_county(
-            select(PatrolTarget.area_id, PatrolTarget.id, PatrolTarget.kind, PatrolTarget.ref_id),
-            PatrolTarget, principal,
-        ).where(PatrolTarget.active).order_by(PatrolTarget.name, PatrolTarget.id)
+        stmt = (
+            scoped(
+                select(
+                    PatrolTarget.area_id, PatrolTarget.id, PatrolTarget.kind, PatrolTarget.ref_id
+                ),
+                PatrolTarget,
+                principal,
+            )
+            .where(PatrolTarget.active)
+            .order_by(PatrolTarget.name, PatrolTarget.id)
+        )
         out: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
         sites: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
         for area_id, target_id, kind, ref_id in (await self.db.execute(stmt)).all():
@@ -321,7 +378,10 @@ class CoverageService:
         return out, sites
 
     async def _duty(
-        self, principal: Principal, month: date, end_month: date,
+        self,
+        principal: Principal,
+        month: date,
+        end_month: date,
         sites_by_area: dict[uuid.UUID, set[uuid.UUID]],
     ) -> dict[uuid.UUID, DutyCompliance]:
         if self.roster is None or not sites_by_area:
@@ -330,7 +390,8 @@ class CoverageService:
         start, end = self._local_midnight(month), self._local_midnight(end_month)
         return {
             area_id: await service.compliance(principal.county_id, start, end, sites)
-            for area_id, sites in sites_by_area.items() if sites
+            for area_id, sites in sites_by_area.items()
+            if sites
         }
 
     async def _inspectors(
@@ -340,7 +401,7 @@ class CoverageService:
         ids = {c for r in rows for c in r.crew}
         names: dict[uuid.UUID, str] = {}
         if ids:
-            stmt = in_county(select(User.id, User.display_name), User, principal).where(
+            stmt = scoped(select(User.id, User.display_name), User, principal).where(
                 User.id.in_(ids)
             )
             names = dict((await self.db.execute(stmt)).all())
@@ -371,48 +432,76 @@ class CoverageService:
         now = now or utcnow()
         today = now.astimezone(self.config.tz).date()
         lo, hi = self._local_midnight(today), self._local_midnight(today + timedelta(days=1))
-        sessions = (await self.db.execute(
-            in_county(select(PatrolSession), PatrolSession, principal).where(
-                or_(PatrolSession.ended_at.is_(None),
-                    (PatrolSession.started_at >= lo) & (PatrolSession.started_at < hi))
-            ).order_by(PatrolSession.started_at)
-        )).scalars().all()
+        sessions = (
+            (
+                await self.db.execute(
+                    scoped(select(PatrolSession), PatrolSession, principal)
+                    .where(
+                        or_(
+                            PatrolSession.ended_at.is_(None),
+                            (PatrolSession.started_at >= lo) & (PatrolSession.started_at < hi),
+                        )
+                    )
+                    .order_by(PatrolSession.started_at)
+                )
+            )
+            .scalars()
+            .all()
+        )
         leaders = select(ContractArea.leader_id).where(
             ContractArea.county_id == principal.county_id, ContractArea.active
         )
-        members = select(AreaMember.user_id).join(
-            ContractArea, ContractArea.id == AreaMember.area_id
-        ).where(AreaMember.county_id == principal.county_id, ContractArea.active)
+        members = (
+            select(AreaMember.user_id)
+            .join(ContractArea, ContractArea.id == AreaMember.area_id)
+            .where(AreaMember.county_id == principal.county_id, ContractArea.active)
+        )
         crew_ids = {c for s in sessions for c in [s.inspector_id, *(s.companion_ids or [])]}
-        users = (await self.db.execute(
-            in_county(select(User.id, User.display_name), User, principal).where(
-                User.active,
-                or_(User.role == "inspector", User.id.in_(leaders), User.id.in_(members),
-                    User.id.in_(crew_ids)),
-            ).order_by(User.display_name, User.id)
-        )).all()
+        users = (
+            await self.db.execute(
+                scoped(select(User.id, User.display_name), User, principal)
+                .where(
+                    User.active,
+                    or_(
+                        User.role == "inspector",
+                        User.id.in_(leaders),
+                        User.id.in_(members),
+                        User.id.in_(crew_ids),
+                    ),
+                )
+                .order_by(User.display_name, User.id)
+            )
+        ).all()
         open_ids = [s.id for s in sessions if s.ended_at is None]
         last_fix: dict[uuid.UUID, tuple[float, float]] = {}
         if open_ids:
             last_fix = await self._last_fixes(open_ids)
         out = []
         for user_id, name in users:
-            mine = [s for s in sessions if user_id == s.inspector_id
-                    or user_id in (s.companion_ids or [])]
+            mine = [
+                s
+                for s in sessions
+                if user_id == s.inspector_id or user_id in (s.companion_ids or [])
+            ]
             running = [s for s in mine if s.ended_at is None]
             todays = [s for s in mine if lo <= s.started_at < hi]
             current = running[-1] if running else (todays[-1] if todays else None)
             status = "patrolling" if running else "patrolled_today" if todays else "not_today"
             fix = last_fix.get(current.id) if current is not None else None
-            out.append(LiveInspector(
-                user_id=user_id, name=name, status=status,
-                patrol_id=current.id if current else None,
-                area_id=current.area_id if current else None,
-                last_seen_at=(current.last_point_at or current.started_at) if current else None,
-                lon=fix[0] if fix else None, lat=fix[1] if fix else None,
-                patrols_today=len(todays),
-                distance_today_m=round(sum(s.distance_m for s in todays), 2),
-            ))
+            out.append(
+                LiveInspector(
+                    user_id=user_id,
+                    name=name,
+                    status=status,
+                    patrol_id=current.id if current else None,
+                    area_id=current.area_id if current else None,
+                    last_seen_at=(current.last_point_at or current.started_at) if current else None,
+                    lon=fix[0] if fix else None,
+                    lat=fix[1] if fix else None,
+                    patrols_today=len(todays),
+                    distance_today_m=round(sum(s.distance_m for s in todays), 2),
+                )
+            )
         return out
 
     async def _last_fixes(
@@ -435,29 +524,78 @@ class CoverageService:
         cov = await self.get_coverage(principal, month)
         buf = io.StringIO()
         out = csv.writer(buf)
-        out.writerow([
-            "kind", "id", "code", "name", "patrols", "quota", "quota_met", "night_patrols",
-            "night_required", "weeks_met", "weeks_total", "distance_km", "hours",
-            "targets_visited", "targets_planned", "duty_compliance",
-        ])
+        out.writerow(
+            [
+                "kind",
+                "id",
+                "code",
+                "name",
+                "patrols",
+                "quota",
+                "quota_met",
+                "night_patrols",
+                "night_required",
+                "weeks_met",
+                "weeks_total",
+                "distance_km",
+                "hours",
+                "targets_visited",
+                "targets_planned",
+                "duty_compliance",
+            ]
+        )
         for a in cov.areas:
-            out.writerow([
-                "area", a.area_id, a.code, a.name, a.patrols, a.requirement.min_per_month,
-                int(a.quota_met), a.night_patrols, a.requirement.min_night_per_month,
-                a.weeks_met, a.weeks_total, a.distance_km, a.hours, len(a.targets_visited),
-                len(a.targets_visited) + len(a.targets_not_visited),
-                "" if a.duty is None else a.duty.ratio,
-            ])
+            out.writerow(
+                [
+                    "area",
+                    a.area_id,
+                    a.code,
+                    a.name,
+                    a.patrols,
+                    a.requirement.min_per_month,
+                    int(a.quota_met),
+                    a.night_patrols,
+                    a.requirement.min_night_per_month,
+                    a.weeks_met,
+                    a.weeks_total,
+                    a.distance_km,
+                    a.hours,
+                    len(a.targets_visited),
+                    len(a.targets_visited) + len(a.targets_not_visited),
+                    "" if a.duty is None else a.duty.ratio,
+                ]
+            )
         for p in cov.inspectors:
-            out.writerow([
-                "inspector", p.user_id, "", p.name, p.patrols, "", "", p.night_patrols, "",
-                "", "", p.distance_km, p.hours, "", "", "",
-            ])
+            out.writerow(
+                [
+                    "inspector",
+                    p.user_id,
+                    "",
+                    p.name,
+                    p.patrols,
+                    "",
+                    "",
+                    p.night_patrols,
+                    "",
+                    "",
+                    "",
+                    p.distance_km,
+                    p.hours,
+                    "",
+                    "",
+                    "",
+                ]
+            )
         return buf.getvalue()
 
     async def export_tracks_geojson(
-        self, principal: Principal, *, start: date, end: date,
-        area_id: uuid.UUID | None = None, inspector_id: uuid.UUID | None = None,
+        self,
+        principal: Principal,
+        *,
+        start: date,
+        end: date,
+        area_id: uuid.UUID | None = None,
+        inspector_id: uuid.UUID | None = None,
     ) -> dict[str, Any]:
         """Routes of the patrols started in local days ``[start, end)`` (at most 31 days) as a
         GeoJSON FeatureCollection, one LineString per patrol with its summary; points with
@@ -468,7 +606,7 @@ class CoverageService:
                 "the export covers 1 to 31 days", code="invalid_period", field="end"
             )
         lo, hi = self._local_midnight(start), self._local_midnight(end)
-        stmt = in_county(select(PatrolSession), PatrolSession, principal).where(
+        stmt = scoped(select(PatrolSession), PatrolSession, principal).where(
             PatrolSession.started_at >= lo, PatrolSession.started_at < hi
         )
         if area_id is not None:
@@ -485,7 +623,8 @@ class CoverageService:
                 "SELECT session_id, ST_AsGeoJSON(ST_MakeLine(geom ORDER BY t), 6) "
                 "FROM patrol_track_points WHERE session_id = ANY($1::uuid[]) "
                 "AND accuracy_m <= $2 GROUP BY session_id",
-                [p.id for p in patrols], self.config.max_accuracy_m,
+                [p.id for p in patrols],
+                self.config.max_accuracy_m,
             )
             lines = {r[0]: json.loads(r[1]) for r in rows}
         features = [
@@ -493,12 +632,15 @@ class CoverageService:
                 "type": "Feature",
                 "geometry": lines.get(p.id),
                 "properties": {
-                    "patrol_id": str(p.id), "area_id": str(p.area_id),
+                    "patrol_id": str(p.id),
+                    "area_id": str(p.area_id),
                     "inspector_id": str(p.inspector_id),
                     "started_at": p.started_at.isoformat(),
                     "ended_at": p.ended_at.isoformat() if p.ended_at else None,
-                    "distance_m": p.distance_m, "duration_s": p.duration_s,
-                    "is_night": p.is_night, "has_violation": p.has_violation,
+                    "distance_m": p.distance_m,
+                    "duration_s": p.duration_s,
+                    "is_night": p.is_night,
+                    "has_violation": p.has_violation,
                 },
             }
             for p in patrols
@@ -509,5 +651,6 @@ class CoverageService:
 def _plan_requirement(plan: MonthlyPlan | None) -> Requirement | None:
     if plan is None:
         return None
-    return Requirement(plan.quota, plan.min_per_week, plan.min_night, plan.min_night_per_week,
-                       source="plan")
+    return Requirement(
+        plan.quota, plan.min_per_week, plan.min_night, plan.min_night_per_week, source="plan"
+    )

@@ -91,8 +91,12 @@ def _offset(lon: float, lat: float, east_m: float, north_m: float) -> tuple[floa
 
 
 def _route(
-    waypoints: list[tuple[float, float]], start: datetime, rnd: random.Random,
-    *, every_s: float = 15.0, speed_mps: float = 8.0,
+    waypoints: list[tuple[float, float]],
+    start: datetime,
+    rnd: random.Random,
+    *,
+    every_s: float = 15.0,
+    speed_mps: float = 8.0,
 ) -> list[PointIn]:
     """Fixes along the waypoints (by motorbike on village roads), with GPS noise, a few
     poor fixes and a rare multipath jump."""
@@ -112,15 +116,28 @@ def _route(
             lon, lat = _offset(lon, lat, rnd.gauss(0, acc / 3), rnd.gauss(0, acc / 3))
             if roll > 0.997:
                 lon, lat = _offset(lon, lat, 3000, 2000)  # a multipath jump
-            points.append(PointIn(_uuid7_at(t, rnd), t, lon, lat, round(acc, 1),
-                                  round(speed_mps + rnd.uniform(-0.3, 0.3), 2),
-                                  round(rnd.uniform(0, 360), 1)))
+            points.append(
+                PointIn(
+                    _uuid7_at(t, rnd),
+                    t,
+                    lon,
+                    lat,
+                    round(acc, 1),
+                    round(speed_mps + rnd.uniform(-0.3, 0.3), 2),
+                    round(rnd.uniform(0, 360), 1),
+                )
+            )
             t += timedelta(seconds=every_s)
     return points
 
 
 async def _extra_inspectors(
-    db: AsyncSession, county_id: uuid.UUID, users: Sequence[User], n: int, *, prefix: str,
+    db: AsyncSession,
+    county_id: uuid.UUID,
+    users: Sequence[User],
+    n: int,
+    *,
+    prefix: str,
     logins: list[tuple[str, str]],
 ) -> list[User]:
     """The demo county has one user per role; patrols need a brigade: add inspectors, each
@@ -130,8 +147,12 @@ async def _extra_inspectors(
     for i in range(len(have), n):
         username, password = f"{prefix}-{i + 1:02d}", secrets.token_urlsafe(12)
         user = User(
-            county_id=county_id, username=username, display_name=f"巡查员{i + 1:02d}",
-            role=Role.INSPECTOR.value, password_hash=hash_password(password), active=True,
+            county_id=county_id,
+            username=username,
+            display_name=f"巡查员{i + 1:02d}",
+            role=Role.INSPECTOR.value,
+            password_hash=hash_password(password),
+            active=True,
         )
         db.add(user)
         out.append(user)
@@ -146,15 +167,21 @@ def _shape(town: Township) -> BaseGeometry:
 
 
 def _principal(user: User, role: Role) -> Principal:
-    return Principal(user_id=user.id, county_id=user.county_id, role=role,
-                     username=user.username)
+    return Principal(user_id=user.id, county_id=user.county_id, role=role, username=user.username)
 
 
 async def seed_demo_patrols(
-    session: AsyncSession, county_id: uuid.UUID, townships: Sequence[Township],
-    users: Sequence[User], *, month: date | None = None, seed: int = 11,
-    sites: Sequence[DemoSite] | None = None, roster: DutyRoster | None = None,
-    config: PatrolConfig | None = None, username_prefix: str | None = None,
+    session: AsyncSession,
+    county_id: uuid.UUID,
+    townships: Sequence[Township],
+    users: Sequence[User],
+    *,
+    month: date | None = None,
+    seed: int = 11,
+    sites: Sequence[DemoSite] | None = None,
+    roster: DutyRoster | None = None,
+    config: PatrolConfig | None = None,
+    username_prefix: str | None = None,
 ) -> DemoPatrols:
     """Seed 4 contract areas over ``townships``, rules and plans, a month of patrols with
     tracks (two areas meet their quota, two miss it), targets, findings, and five-to-one
@@ -167,11 +194,17 @@ async def seed_demo_patrols(
     generated passwords are returned in ``logins``.
     """
     cfg = config or PatrolConfig()
-    existing = (await session.execute(
-        select(ContractArea).where(ContractArea.county_id == county_id,
-                                   ContractArea.code.like("DEMO-%"))
-        .order_by(ContractArea.code)
-    )).scalars().all()
+    existing = (
+        (
+            await session.execute(
+                select(ContractArea)
+                .where(ContractArea.county_id == county_id, ContractArea.code.like("DEMO-%"))
+                .order_by(ContractArea.code)
+            )
+        )
+        .scalars()
+        .all()
+    )
     today = utcnow().astimezone(cfg.tz).date()
     month = month or (today.replace(day=1) - timedelta(days=1)).replace(day=1)
     if existing:
@@ -184,9 +217,7 @@ async def seed_demo_patrols(
     boss = _principal(captain, Role.CAPTAIN)
     logins: list[tuple[str, str]] = []
     prefix = username_prefix or f"demo-{county_id.hex[:6]}-inspector"
-    brigade = await _extra_inspectors(
-        session, county_id, users, 8, prefix=prefix, logins=logins
-    )
+    brigade = await _extra_inspectors(session, county_id, users, 8, prefix=prefix, logins=logins)
     areas_svc, plans = AreaService(session, config=cfg), PlanService(session, config=cfg)
     # four areas: townships sorted north to south, west to east, in groups
     towns = sorted(townships, key=lambda t: (-_shape(t).centroid.y, _shape(t).centroid.x))
@@ -202,22 +233,35 @@ async def seed_demo_patrols(
             members.insert(0, brigade[0])
         members = [m for m in members if m.id != leader.id]
         area = await areas_svc.create_area(
-            boss, code=f"DEMO-A{i + 1}", name=_AREA_NAMES[i], grade=_GRADES[i],
-            geometry=mapping(geom), leader_id=leader.id,
-            member_ids=[m.id for m in members], township_ids=[t.id for t in group],
+            boss,
+            code=f"DEMO-A{i + 1}",
+            name=_AREA_NAMES[i],
+            grade=_GRADES[i],
+            geometry=mapping(geom),
+            leader_id=leader.id,
+            member_ids=[m.id for m in members],
+            township_ids=[t.id for t in group],
         )
         areas.append(area)
         team[area.id] = [leader, *members]
         shapes[area.id] = geom
     await plans.set_frequency_rule(boss, name="全县默认", min_per_month=4, min_per_week=1)
     await plans.set_frequency_rule(
-        boss, name="废弃矿点", grade=3, min_per_month=12, min_per_week=3,
-        min_night_per_month=4, min_night_per_week=1,
+        boss,
+        name="废弃矿点",
+        grade=3,
+        min_per_month=12,
+        min_per_week=3,
+        min_night_per_month=4,
+        min_night_per_week=1,
     )
     if sites is None:
         sites = [
-            DemoSite(uuid.UUID(int=rnd.getrandbits(128), version=4), name,
-                     *_inside(shapes[areas[(3, 3, 1)[k]].id], rnd))
+            DemoSite(
+                uuid.UUID(int=rnd.getrandbits(128), version=4),
+                name,
+                *_inside(shapes[areas[(3, 3, 1)[k]].id], rnd),
+            )
             for k, name in enumerate(_SITE_NAMES)
         ]
         if roster is None:
@@ -225,12 +269,21 @@ async def seed_demo_patrols(
     targets = await _targets(areas_svc, boss, areas, shapes, sites, rnd=rnd)
     for area in areas:
         await plans.upsert_plan(boss, area.id, month)
-    result = DemoPatrols(month=month, areas=areas, roster=roster,
-                         inspectors=[u.id for u in brigade], logins=logins)
+    result = DemoPatrols(
+        month=month, areas=areas, roster=roster, inspectors=[u.id for u in brigade], logins=logins
+    )
     for idx, area in enumerate(areas):
         work = _AreaWork(area, team[area.id], targets[area.id], shapes[area.id])
-        await _patrol_area(session, work, month, _PATROLS[idx], night=_GRADES[idx] == 3,
-                           rnd=rnd, cfg=cfg, result=result)
+        await _patrol_area(
+            session,
+            work,
+            month,
+            _PATROLS[idx],
+            night=_GRADES[idx] == 3,
+            rnd=rnd,
+            cfg=cfg,
+            result=result,
+        )
     if roster is not None:
         result.duty_checks = await _duty_checks(session, roster, boss, rnd, cfg)
     await session.flush()
@@ -246,8 +299,13 @@ class _AreaWork:
 
 
 async def _targets(
-    areas_svc: AreaService, boss: Principal, areas: list[ContractArea],
-    shapes: dict[uuid.UUID, BaseGeometry], sites: Sequence[DemoSite], *, rnd: random.Random,
+    areas_svc: AreaService,
+    boss: Principal,
+    areas: list[ContractArea],
+    shapes: dict[uuid.UUID, BaseGeometry],
+    sites: Sequence[DemoSite],
+    *,
+    rnd: random.Random,
 ) -> dict[uuid.UUID, list[tuple[float, float]]]:
     """Closed sites (in the area that contains them) and three custom points per area."""
     targets: dict[uuid.UUID, list[tuple[float, float]]] = {a.id: [] for a in areas}
@@ -255,23 +313,43 @@ async def _targets(
         home = next((a for a in areas if shapes[a.id].contains(Point(site.lon, site.lat))), None)
         if home is None:
             continue
-        await areas_svc.add_target(boss, home.id, kind="mine_site", name=site.name,
-                                   lon=site.lon, lat=site.lat, visit_radius_m=150,
-                                   ref_id=site.site_id)
+        await areas_svc.add_target(
+            boss,
+            home.id,
+            kind="mine_site",
+            name=site.name,
+            lon=site.lon,
+            lat=site.lat,
+            visit_radius_m=150,
+            ref_id=site.site_id,
+        )
         targets[home.id].append((site.lon, site.lat))
     for area in areas:
         for k in range(3):
             lon, lat = _inside(shapes[area.id], rnd)
-            await areas_svc.add_target(boss, area.id, kind="custom",
-                                       name=f"{area.name}巡查点{k + 1}", lon=lon, lat=lat,
-                                       visit_radius_m=120)
+            await areas_svc.add_target(
+                boss,
+                area.id,
+                kind="custom",
+                name=f"{area.name}巡查点{k + 1}",
+                lon=lon,
+                lat=lat,
+                visit_radius_m=120,
+            )
             targets[area.id].append((lon, lat))
     return targets
 
 
 async def _patrol_area(
-    db: AsyncSession, work: _AreaWork, month: date, count: int, *, night: bool,
-    rnd: random.Random, cfg: PatrolConfig, result: DemoPatrols,
+    db: AsyncSession,
+    work: _AreaWork,
+    month: date,
+    count: int,
+    *,
+    night: bool,
+    rnd: random.Random,
+    cfg: PatrolConfig,
+    result: DemoPatrols,
 ) -> None:
     area, crew, targets, shape = work.area, work.crew, work.targets, work.shape
     days = (month.replace(day=28) + timedelta(days=4)).replace(day=1) - month
@@ -285,22 +363,30 @@ async def _patrol_area(
         me = _principal(who, Role.CAPTAIN if who.role == Role.CAPTAIN.value else Role.INSPECTOR)
         is_night = night and n % 2 == 1
         hour = rnd.choice((20, 21)) if is_night else rnd.choice((8, 9, 14))
-        start = datetime.combine(month + timedelta(days=day), time(hour, rnd.choice((0, 30))),
-                                 tzinfo=cfg.tz).astimezone(UTC)
+        start = datetime.combine(
+            month + timedelta(days=day), time(hour, rnd.choice((0, 30))), tzinfo=cfg.tz
+        ).astimezone(UTC)
         origin = _inside(shape, rnd)
         stops = rnd.sample(targets, k=min(len(targets), rnd.randint(1, 2)))
         points = _route([origin, *stops, origin], start, rnd)
         pid = _uuid7_at(start, rnd)
         await patrols.start_patrol(me, pid, area_id=area.id, started_at=start)
         for i in range(0, len(points), 500):
-            await tracks.append_track_points(me, pid, points[i:i + 500])
+            await tracks.append_track_points(me, pid, points[i : i + 500])
         if n == 1:
             lon, lat = stops[0]
             await patrols.record_finding(
-                me, pid, _uuid7_at(start + timedelta(minutes=20), rnd),
-                found_at=start + timedelta(minutes=20), project_name="未批先建厂房",
-                construction_status="partly_built", lon=lon, lat=lat, accuracy_m=8.0,
-                occupied_area_m2=round(rnd.uniform(300, 4000), 1), builder="某建材公司",
+                me,
+                pid,
+                _uuid7_at(start + timedelta(minutes=20), rnd),
+                found_at=start + timedelta(minutes=20),
+                project_name="未批先建厂房",
+                construction_status="partly_built",
+                lon=lon,
+                lat=lat,
+                accuracy_m=8.0,
+                occupied_area_m2=round(rnd.uniform(300, 4000), 1),
+                builder="某建材公司",
             )
         end = points[-1].t + timedelta(minutes=5) if points else start + timedelta(hours=2)
         await patrols.end_patrol(me, pid, ended_at=end)
@@ -309,25 +395,41 @@ async def _patrol_area(
 
 
 def _static_roster(
-    county_id: uuid.UUID, sites: Sequence[DemoSite], brigade: Sequence[User],
+    county_id: uuid.UUID,
+    sites: Sequence[DemoSite],
+    brigade: Sequence[User],
     rnd: random.Random,
 ) -> StaticDutyRoster:
-    cycles = {"township_leader": 30.0, "safety_officer": 7.0, "village_liaison_cadre": 7.0,
-              "land_resources_staff": 7.0, "village_cadre": 1.0}
+    cycles = {
+        "township_leader": 30.0,
+        "safety_officer": 7.0,
+        "village_liaison_cadre": 7.0,
+        "land_resources_staff": 7.0,
+        "village_cadre": 1.0,
+    }
     roster = StaticDutyRoster(county_id)
     for k, site in enumerate(sites):
         for j, (role, cycle) in enumerate(cycles.items()):
             user = brigade[(k + j) % len(brigade)] if role == "land_resources_staff" else None
-            roster.roster.append(RosterMember(
-                member_id=uuid.UUID(int=rnd.getrandbits(128), version=4), site_id=site.site_id,
-                role=role, cycle_days=cycle, name=f"{site.name}{role}",
-                user_id=user.id if user else None, site_name=site.name,
-            ))
+            roster.roster.append(
+                RosterMember(
+                    member_id=uuid.UUID(int=rnd.getrandbits(128), version=4),
+                    site_id=site.site_id,
+                    role=role,
+                    cycle_days=cycle,
+                    name=f"{site.name}{role}",
+                    user_id=user.id if user else None,
+                    site_name=site.name,
+                )
+            )
     return roster
 
 
 async def _duty_checks(
-    db: AsyncSession, roster: DutyRoster, boss: Principal, rnd: random.Random,
+    db: AsyncSession,
+    roster: DutyRoster,
+    boss: Principal,
+    rnd: random.Random,
     cfg: PatrolConfig,
 ) -> int:
     """Checks over the last 30 days: on time, except that a few members (every fourth of the
@@ -349,12 +451,20 @@ async def _duty_checks(
         at = now - timedelta(days=10) if lapsed else now - timedelta(hours=2)
         while at >= now - timedelta(days=30):
             hour = at.astimezone(cfg.tz).hour
-            checks.append(DutyCheck(
-                id=_uuid7_at(at, rnd), county_id=boss.county_id, site_id=m.site_id,
-                member_id=m.member_id, recorded_by=m.user_id or boss.user_id, checked_at=at,
-                status="still_closed", note="", evidence_ids=[],
-                is_night=hour >= cfg.night_start_hour or hour < cfg.night_end_hour,
-            ))
+            checks.append(
+                DutyCheck(
+                    id=_uuid7_at(at, rnd),
+                    county_id=boss.county_id,
+                    site_id=m.site_id,
+                    member_id=m.member_id,
+                    recorded_by=m.user_id or boss.user_id,
+                    checked_at=at,
+                    status="still_closed",
+                    note="",
+                    evidence_ids=[],
+                    is_night=hour >= cfg.night_start_hour or hour < cfg.night_end_hour,
+                )
+            )
             at -= timedelta(days=m.cycle_days, hours=-rnd.uniform(0, 3))
     db.add_all(checks)
     await db.flush()
@@ -362,8 +472,13 @@ async def _duty_checks(
     if first is not None:
         at = now - timedelta(hours=1)
         await duty.record_duty_check(
-            boss, _uuid7_at(at, rnd), site_id=first.site_id, member_id=first.member_id,
-            checked_at=at, status="signs_of_reopening", note="发现新的车辙和堆土",
+            boss,
+            _uuid7_at(at, rnd),
+            site_id=first.site_id,
+            member_id=first.member_id,
+            checked_at=at,
+            status="signs_of_reopening",
+            note="发现新的车辙和堆土",
         )
         done += 1
     return done

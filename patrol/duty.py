@@ -26,8 +26,8 @@ from geofence.mines import get_mine_site, set_site_status
 from geofence.models import MineSite
 from geofence.models import RosterMember as GeoRosterMember
 from infra.db import utcnow
-from infra.scope import Principal
-from patrol._access import MANAGERS, aware, in_county, require_manager
+from infra.scope import Principal, scoped
+from patrol._access import MANAGERS, aware, require_manager
 from patrol.alerts import raise_alert
 from patrol.config import PatrolConfig
 from patrol.errors import (
@@ -55,7 +55,10 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 DUTY_ROLES = (
-    "township_leader", "safety_officer", "village_liaison_cadre", "land_resources_staff",
+    "township_leader",
+    "safety_officer",
+    "village_liaison_cadre",
+    "land_resources_staff",
     "village_cadre",
 )
 CHECK_STATUSES = ("still_closed", "signs_of_reopening", "active_mining")
@@ -79,14 +82,22 @@ class DutyRoster(Protocol):
     """Where sites and rosters come from (implemented over geofence's tables by the app)."""
 
     async def members(
-        self, db: AsyncSession, county_id: uuid.UUID, *,
+        self,
+        db: AsyncSession,
+        county_id: uuid.UUID,
+        *,
         site_ids: Collection[uuid.UUID] | None = None,
     ) -> Sequence[RosterMember]:
         """Roster members of the county's active closed sites (or of ``site_ids``)."""
         ...
 
     async def mark_for_review(
-        self, db: AsyncSession, principal: Principal, site_id: uuid.UUID, *, status: str,
+        self,
+        db: AsyncSession,
+        principal: Principal,
+        site_id: uuid.UUID,
+        *,
+        status: str,
         check_id: uuid.UUID,
     ) -> None:
         """A check by ``principal`` reported ``status`` at the site: flag it for review."""
@@ -102,7 +113,10 @@ class StaticDutyRoster:
     flagged: dict[uuid.UUID, str] = field(default_factory=dict)
 
     async def members(
-        self, db: AsyncSession, county_id: uuid.UUID, *,  # noqa: ARG002 - the port's shape
+        self,
+        db: AsyncSession,  # noqa: ARG002 - the port's shape
+        county_id: uuid.UUID,
+        *,
         site_ids: Collection[uuid.UUID] | None = None,
     ) -> Sequence[RosterMember]:
         if county_id != self.county_id:
@@ -110,7 +124,12 @@ class StaticDutyRoster:
         return [m for m in self.roster if site_ids is None or m.site_id in site_ids]
 
     async def mark_for_review(
-        self, db: AsyncSession, principal: Principal, site_id: uuid.UUID, *, status: str,  # noqa: ARG002
+        self,
+        db: AsyncSession,  # noqa: ARG002 - the port's shape
+        principal: Principal,
+        site_id: uuid.UUID,
+        *,
+        status: str,
         check_id: uuid.UUID,  # noqa: ARG002 - the port's shape
     ) -> None:
         if principal.county_id == self.county_id:
@@ -132,30 +151,45 @@ class GeofenceDutyRoster:
     """
 
     async def members(
-        self, db: AsyncSession, county_id: uuid.UUID, *,
+        self,
+        db: AsyncSession,
+        county_id: uuid.UUID,
+        *,
         site_ids: Collection[uuid.UUID] | None = None,
     ) -> Sequence[RosterMember]:
         stmt = (
             select(GeoRosterMember, MineSite.name, User.display_name)
             .join(MineSite, MineSite.id == GeoRosterMember.site_id)
             .outerjoin(User, User.id == GeoRosterMember.user_id)
-            .where(GeoRosterMember.county_id == county_id, MineSite.county_id == county_id,
-                   MineSite.retired.is_(False))
+            .where(
+                GeoRosterMember.county_id == county_id,
+                MineSite.county_id == county_id,
+                MineSite.retired.is_(False),
+            )
             .order_by(MineSite.name, GeoRosterMember.site_id, GeoRosterMember.role)
         )
         if site_ids is not None:
             stmt = stmt.where(GeoRosterMember.site_id.in_(list(site_ids)))
         return [
             RosterMember(
-                member_id=row.id, site_id=row.site_id, role=row.role,
+                member_id=row.id,
+                site_id=row.site_id,
+                role=row.role,
                 cycle_days=_PERIOD_DAYS.get(row.duty_period, 30.0) / max(1, row.duty_checks),
-                name=user_name or row.contact_name, user_id=row.user_id, site_name=site_name,
+                name=user_name or row.contact_name,
+                user_id=row.user_id,
+                site_name=site_name,
             )
             for row, site_name, user_name in (await db.execute(stmt)).all()
         ]
 
     async def mark_for_review(
-        self, db: AsyncSession, principal: Principal, site_id: uuid.UUID, *, status: str,
+        self,
+        db: AsyncSession,
+        principal: Principal,
+        site_id: uuid.UUID,
+        *,
+        status: str,
         check_id: uuid.UUID,  # noqa: ARG002 - the port's shape
     ) -> None:
         target = _SITE_STATUS.get(status)
@@ -213,9 +247,16 @@ class DutyService:
         self.config = config or PatrolConfig()
 
     async def record_duty_check(
-        self, principal: Principal, check_id: uuid.UUID, *, site_id: uuid.UUID,
-        checked_at: datetime, status: str, member_id: uuid.UUID | None = None,
-        is_night: bool | None = None, note: str = "",
+        self,
+        principal: Principal,
+        check_id: uuid.UUID,
+        *,
+        site_id: uuid.UUID,
+        checked_at: datetime,
+        status: str,
+        member_id: uuid.UUID | None = None,
+        is_night: bool | None = None,
+        note: str = "",
         evidence_ids: Sequence[uuid.UUID] = (),
     ) -> DutyCheck:
         """Record a roster member's check of a closed site (``RecordDutyCheck``).
@@ -230,7 +271,8 @@ class DutyService:
             )
         if status not in CHECK_STATUSES:
             raise InvalidPatrolInputError(
-                f"status must be one of {', '.join(CHECK_STATUSES)}", code="invalid_status",
+                f"status must be one of {', '.join(CHECK_STATUSES)}",
+                code="invalid_status",
                 field="status",
             )
         existing = await self.db.get(DutyCheck, check_id)
@@ -243,9 +285,16 @@ class DutyService:
             hour = checked_at.astimezone(self.config.tz).hour
             is_night = hour >= self.config.night_start_hour or hour < self.config.night_end_hour
         check = DutyCheck(
-            id=check_id, county_id=principal.county_id, site_id=site_id,
-            member_id=member.member_id, recorded_by=principal.user_id, checked_at=checked_at,
-            status=status, is_night=is_night, note=note, evidence_ids=list(evidence_ids),
+            id=check_id,
+            county_id=principal.county_id,
+            site_id=site_id,
+            member_id=member.member_id,
+            recorded_by=principal.user_id,
+            checked_at=checked_at,
+            status=status,
+            is_night=is_night,
+            note=note,
+            evidence_ids=list(evidence_ids),
         )
         self.db.add(check)
         await self.db.flush()
@@ -273,22 +322,35 @@ class DutyService:
         kind = _ALERTING[check.status]
         label = member.site_name or str(check.site_id)
         await raise_alert(
-            self.db, county_id=principal.county_id, kind=kind, severity="high",
+            self.db,
+            county_id=principal.county_id,
+            kind=kind,
+            severity="high",
             dedupe_key=f"duty-check:{check.id}",
             message=f"{label}: {check.status.replace('_', ' ')} reported by {member.role}",
-            site_id=check.site_id, duty_check_id=check.id, raised_at=check.checked_at,
+            site_id=check.site_id,
+            duty_check_id=check.id,
+            raised_at=check.checked_at,
         )
         await self.roster.mark_for_review(
             self.db, principal, check.site_id, status=check.status, check_id=check.id
         )
-        log.warning("patrol.site_rebound", county=str(principal.county_id),
-                    site_id=str(check.site_id), status=check.status)
+        log.warning(
+            "patrol.site_rebound",
+            county=str(principal.county_id),
+            site_id=str(check.site_id),
+            status=check.status,
+        )
 
     async def list_checks(
-        self, principal: Principal, *, site_id: uuid.UUID | None = None,
-        since: datetime | None = None, limit: int = 200,
+        self,
+        principal: Principal,
+        *,
+        site_id: uuid.UUID | None = None,
+        since: datetime | None = None,
+        limit: int = 200,
     ) -> Sequence[DutyCheck]:
-        stmt = in_county(select(DutyCheck), DutyCheck, principal)
+        stmt = scoped(select(DutyCheck), DutyCheck, principal)
         if not principal.has_role(*MANAGERS):
             stmt = stmt.where(DutyCheck.recorded_by == principal.user_id)
         if site_id is not None:
@@ -299,18 +361,26 @@ class DutyService:
         return (await self.db.execute(stmt)).scalars().all()
 
     async def get_duty_status(
-        self, principal: Principal, *, start: datetime, end: datetime,
+        self,
+        principal: Principal,
+        *,
+        start: datetime,
+        end: datetime,
         site_ids: Collection[uuid.UUID] | None = None,
     ) -> list[SiteDuty]:
         """Per site and member over ``[start, end)``: last check, due time, overdue (as of
         ``end`` or now, whichever is earlier; never checked counts as overdue), checks done,
         and checks required (one per full duty cycle elapsed in the period)."""
         require_manager(principal, "review five-to-one duty")
-        return await self._status(principal.county_id, aware(start, "start"),
-                                  aware(end, "end"), site_ids)
+        return await self._status(
+            principal.county_id, aware(start, "start"), aware(end, "end"), site_ids
+        )
 
     async def _status(
-        self, county_id: uuid.UUID, start: datetime, end: datetime,
+        self,
+        county_id: uuid.UUID,
+        start: datetime,
+        end: datetime,
         site_ids: Collection[uuid.UUID] | None,
     ) -> list[SiteDuty]:
         roster = await self.roster.members(self.db, county_id, site_ids=site_ids)
@@ -321,15 +391,22 @@ class DutyService:
         sites = {m.site_id for m in roster}
         last_q = (
             select(DutyCheck.member_id, func.max(DutyCheck.checked_at))
-            .where(DutyCheck.county_id == county_id, DutyCheck.member_id.in_(members),
-                   DutyCheck.checked_at < as_of)
+            .where(
+                DutyCheck.county_id == county_id,
+                DutyCheck.member_id.in_(members),
+                DutyCheck.checked_at < as_of,
+            )
             .group_by(DutyCheck.member_id)
         )
         last = dict((await self.db.execute(last_q)).all())
         count_q = (
             select(DutyCheck.member_id, func.count())
-            .where(DutyCheck.county_id == county_id, DutyCheck.member_id.in_(members),
-                   DutyCheck.checked_at >= start, DutyCheck.checked_at < end)
+            .where(
+                DutyCheck.county_id == county_id,
+                DutyCheck.member_id.in_(members),
+                DutyCheck.checked_at >= start,
+                DutyCheck.checked_at < end,
+            )
             .group_by(DutyCheck.member_id)
         )
         counts = dict((await self.db.execute(count_q)).all())
@@ -347,32 +424,42 @@ class DutyService:
             last_at = last.get(m.member_id)
             due = None if last_at is None else last_at + timedelta(days=m.cycle_days)
             required = math.floor(elapsed_days / m.cycle_days + 1e-9) if m.cycle_days > 0 else 0
-            by_site.setdefault(m.site_id, []).append(MemberDuty(
-                member=m, last_check_at=last_at, due_at=due,
-                overdue=due is None or due < as_of,
-                checks_in_period=int(counts.get(m.member_id, 0)),
-                required_in_period=required,
-            ))
+            by_site.setdefault(m.site_id, []).append(
+                MemberDuty(
+                    member=m,
+                    last_check_at=last_at,
+                    due_at=due,
+                    overdue=due is None or due < as_of,
+                    checks_in_period=int(counts.get(m.member_id, 0)),
+                    required_in_period=required,
+                )
+            )
             names.setdefault(m.site_id, m.site_name)
         return [
-            SiteDuty(site_id=s, site_name=names[s], members=ms,
-                     last_status=latest.get(s, (None, None))[0],
-                     last_status_at=latest.get(s, (None, None))[1])
+            SiteDuty(
+                site_id=s,
+                site_name=names[s],
+                members=ms,
+                last_status=latest.get(s, (None, None))[0],
+                last_status_at=latest.get(s, (None, None))[1],
+            )
             for s, ms in sorted(by_site.items(), key=lambda kv: (names[kv[0]], str(kv[0])))
         ]
 
     async def compliance(
-        self, county_id: uuid.UUID, start: datetime, end: datetime,
+        self,
+        county_id: uuid.UUID,
+        start: datetime,
+        end: datetime,
         site_ids: Collection[uuid.UUID] | None = None,
     ) -> DutyCompliance:
         """Totals of :meth:`get_duty_status` for coverage reports."""
         status = await self._status(county_id, start, end, site_ids)
         members = [m for s in status for m in s.members]
         return DutyCompliance(
-            sites=len(status), members=len(members),
-            members_compliant=sum(
-                1 for m in members if m.checks_in_period >= m.required_in_period
-            ),
+            sites=len(status),
+            members=len(members),
+            members_compliant=sum(1 for m in members if m.checks_in_period >= m.required_in_period),
             members_overdue=sum(1 for m in members if m.overdue),
             sites_flagged=sum(1 for s in status if s.last_status in _ALERTING),
         )
@@ -391,10 +478,14 @@ class DutyService:
                 due = "never" if m.due_at is None else m.due_at.date().isoformat()
                 label = site.site_name or str(site.site_id)
                 added += await raise_alert(
-                    self.db, county_id=county_id, kind="duty_overdue", severity="normal",
+                    self.db,
+                    county_id=county_id,
+                    kind="duty_overdue",
+                    severity="normal",
                     dedupe_key=f"duty-overdue:{m.member.member_id}:{due}",
                     message=f"{label}: {m.member.role} {m.member.name} is overdue "
-                            f"(every {m.member.cycle_days:g} days)",
-                    site_id=site.site_id, raised_at=as_of,
+                    f"(every {m.member.cycle_days:g} days)",
+                    site_id=site.site_id,
+                    raised_at=as_of,
                 )
         return added

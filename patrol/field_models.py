@@ -126,9 +126,7 @@ class FrequencyRule(UuidPk, CountyOwned, Timestamped, Base):
 
     __tablename__ = "patrol_frequency_rules"
     __table_args__ = (
-        CheckConstraint(
-            "(season_start IS NULL) = (season_end IS NULL)", name="season_pair"
-        ),
+        CheckConstraint("(season_start IS NULL) = (season_end IS NULL)", name="season_pair"),
     )
 
     area_id: Mapped[uuid.UUID | None] = mapped_column(

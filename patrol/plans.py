@@ -16,8 +16,8 @@ from datetime import date
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from infra.scope import Principal
-from patrol._access import MANAGERS, in_county, load_area, require_manager
+from infra.scope import Principal, scoped
+from patrol._access import MANAGERS, load_area, require_manager
 from patrol.areas import AreaService
 from patrol.config import PatrolConfig
 from patrol.errors import IdReusedError, InvalidPatrolInputError, RuleNotFoundError
@@ -118,8 +118,12 @@ def resolve_requirement(
         return Requirement(config.default_min_per_month, config.default_min_per_week)
     rule = best[2]
     return Requirement(
-        rule.min_per_month, rule.min_per_week, rule.min_night_per_month,
-        rule.min_night_per_week, source="rule", rule_id=rule.id,
+        rule.min_per_month,
+        rule.min_per_week,
+        rule.min_night_per_month,
+        rule.min_night_per_week,
+        source="rule",
+        rule_id=rule.id,
     )
 
 
@@ -150,24 +154,37 @@ class PlanService:
 
     # -- rules -------------------------------------------------------------------------------
     async def set_frequency_rule(
-        self, principal: Principal, *, name: str, rule_id: uuid.UUID | None = None,
-        area_id: uuid.UUID | None = None, grade: int | None = None,
-        season_start: int | None = None, season_end: int | None = None,
-        min_per_month: int = 4, min_per_week: int = 1, min_night_per_month: int = 0,
-        min_night_per_week: int = 0, priority: int = 0,
+        self,
+        principal: Principal,
+        *,
+        name: str,
+        rule_id: uuid.UUID | None = None,
+        area_id: uuid.UUID | None = None,
+        grade: int | None = None,
+        season_start: int | None = None,
+        season_end: int | None = None,
+        min_per_month: int = 4,
+        min_per_week: int = 1,
+        min_night_per_month: int = 0,
+        min_night_per_week: int = 0,
+        priority: int = 0,
     ) -> FrequencyRule:
         """Create a rule, or replace rule ``rule_id``. Seasons are month-days (``0401``)."""
         require_manager(principal, "change frequency rules")
         if (season_start is None) != (season_end is None):
             raise InvalidPatrolInputError(
-                "a season needs both a start and an end", code="invalid_rule",
+                "a season needs both a start and an end",
+                code="invalid_rule",
                 field="season_end",
             )
         _check_season(season_start, "season_start")
         _check_season(season_end, "season_end")
-        _check_counts(min_per_month=min_per_month, min_per_week=min_per_week,
-                      min_night_per_month=min_night_per_month,
-                      min_night_per_week=min_night_per_week)
+        _check_counts(
+            min_per_month=min_per_month,
+            min_per_week=min_per_week,
+            min_night_per_month=min_night_per_month,
+            min_night_per_week=min_night_per_week,
+        )
         if grade is not None and grade not in (1, 2, 3):
             raise InvalidPatrolInputError(
                 "grade must be 1, 2 or 3", code="invalid_rule", field="grade"
@@ -176,7 +193,7 @@ class PlanService:
             await load_area(self.db, principal, area_id)
         rule: FrequencyRule | None = None
         if rule_id is not None:
-            stmt = in_county(select(FrequencyRule), FrequencyRule, principal).where(
+            stmt = scoped(select(FrequencyRule), FrequencyRule, principal).where(
                 FrequencyRule.id == rule_id
             )
             rule = (await self.db.execute(stmt)).scalar_one_or_none()
@@ -196,7 +213,7 @@ class PlanService:
         return rule
 
     async def list_rules(self, principal: Principal) -> Sequence[FrequencyRule]:
-        stmt = in_county(select(FrequencyRule), FrequencyRule, principal).order_by(
+        stmt = scoped(select(FrequencyRule), FrequencyRule, principal).order_by(
             FrequencyRule.name, FrequencyRule.id
         )
         return (await self.db.execute(stmt)).scalars().all()
@@ -221,11 +238,18 @@ class PlanService:
 
     # -- plans -------------------------------------------------------------------------------
     async def upsert_plan(
-        self, principal: Principal, area_id: uuid.UUID, month: date, *,
-        quota: int | None = None, min_per_week: int | None = None,
-        min_night: int | None = None, min_night_per_week: int | None = None,
+        self,
+        principal: Principal,
+        area_id: uuid.UUID,
+        month: date,
+        *,
+        quota: int | None = None,
+        min_per_week: int | None = None,
+        min_night: int | None = None,
+        min_night_per_week: int | None = None,
         target_ids: Sequence[uuid.UUID] | None = None,
-        inspector_ids: Sequence[uuid.UUID] | None = None, note: str | None = None,
+        inspector_ids: Sequence[uuid.UUID] | None = None,
+        note: str | None = None,
     ) -> PlanView:
         """Create or edit the plan of an area for a month (captain or admin).
 
@@ -233,33 +257,59 @@ class PlanService:
         active target of the area and its leader and members unless told otherwise.
         """
         require_manager(principal, "edit patrol plans")
-        _check_counts(quota=quota, min_per_week=min_per_week, min_night=min_night,
-                      min_night_per_week=min_night_per_week)
+        _check_counts(
+            quota=quota,
+            min_per_week=min_per_week,
+            min_night=min_night,
+            min_night_per_week=min_night_per_week,
+        )
         month = first_of_month(month)
         area = await load_area(self.db, principal, area_id)
         plan = await self._plan_row(principal, area.id, month)
         if plan is None:
             req = resolve_requirement(await self.list_rules(principal), area, month, self.config)
             plan = MonthlyPlan(
-                county_id=principal.county_id, area_id=area.id, month=month,
-                quota=req.min_per_month, min_per_week=req.min_per_week,
-                min_night=req.min_night_per_month, min_night_per_week=req.min_night_per_week,
-                target_ids=await self._area_target_ids(area.id), note="",
+                county_id=principal.county_id,
+                area_id=area.id,
+                month=month,
+                quota=req.min_per_month,
+                min_per_week=req.min_per_week,
+                min_night=req.min_night_per_month,
+                min_night_per_week=req.min_night_per_week,
+                target_ids=await self._area_target_ids(area.id),
+                note="",
             )
             self.db.add(plan)
             await self.db.flush()
             if inspector_ids is None:
                 inspector_ids = await self._area_people(area)
-        await self._apply(principal, plan, area, quota=quota, min_per_week=min_per_week,
-                          min_night=min_night, min_night_per_week=min_night_per_week,
-                          target_ids=target_ids, inspector_ids=inspector_ids, note=note)
+        await self._apply(
+            principal,
+            plan,
+            area,
+            quota=quota,
+            min_per_week=min_per_week,
+            min_night=min_night,
+            min_night_per_week=min_night_per_week,
+            target_ids=target_ids,
+            inspector_ids=inspector_ids,
+            note=note,
+        )
         return await self._view(principal, area, month, plan)
 
     async def _apply(
-        self, principal: Principal, plan: MonthlyPlan, area: ContractArea, *,
-        quota: int | None, min_per_week: int | None, min_night: int | None,
-        min_night_per_week: int | None, target_ids: Sequence[uuid.UUID] | None,
-        inspector_ids: Sequence[uuid.UUID] | None, note: str | None,
+        self,
+        principal: Principal,
+        plan: MonthlyPlan,
+        area: ContractArea,
+        *,
+        quota: int | None,
+        min_per_week: int | None,
+        min_night: int | None,
+        min_night_per_week: int | None,
+        target_ids: Sequence[uuid.UUID] | None,
+        inspector_ids: Sequence[uuid.UUID] | None,
+        note: str | None,
     ) -> None:
         if quota is not None:
             plan.quota = quota
@@ -275,29 +325,28 @@ class PlanService:
             known = set(await self._area_target_ids(area.id))
             if unknown := [t for t in target_ids if t not in known]:
                 raise InvalidPatrolInputError(
-                    "targets must be active targets of the area", code="unknown_target",
+                    "targets must be active targets of the area",
+                    code="unknown_target",
                     target_ids=[str(t) for t in unknown],
                 )
             plan.target_ids = list(dict.fromkeys(target_ids))
         plan.updated_by = principal.user_id
         if inspector_ids is not None:
-            await AreaService(self.db, config=self.config)._check_people(
-                principal, inspector_ids
-            )
+            await AreaService(self.db, config=self.config)._check_people(principal, inspector_ids)
             await self.db.execute(delete(PlanInspector).where(PlanInspector.plan_id == plan.id))
             for user_id in dict.fromkeys(inspector_ids):
-                self.db.add(PlanInspector(
-                    county_id=principal.county_id, plan_id=plan.id, user_id=user_id
-                ))
+                self.db.add(
+                    PlanInspector(county_id=principal.county_id, plan_id=plan.id, user_id=user_id)
+                )
         await self.db.flush()
 
     async def get_plan(self, principal: Principal, area_id: uuid.UUID, month: date) -> PlanView:
         """The plan of an area for a month; derived from the rules when none is stored."""
         area = await load_area(self.db, principal, area_id)
         month = first_of_month(month)
-        return await self._view(principal, area, month, await self._plan_row(
-            principal, area.id, month
-        ))
+        return await self._view(
+            principal, area, month, await self._plan_row(principal, area.id, month)
+        )
 
     async def list_plans(self, principal: Principal, month: date) -> list[PlanView]:
         """Every active area's plan for a month (stored or derived)."""
@@ -314,15 +363,22 @@ class PlanService:
         month = first_of_month(month)
         if principal.has_role(*MANAGERS):
             return await self.list_plans(principal, month)
-        assigned = select(MonthlyPlan.area_id).join(
-            PlanInspector, PlanInspector.plan_id == MonthlyPlan.id
-        ).where(PlanInspector.user_id == principal.user_id, MonthlyPlan.month == month)
+        assigned = (
+            select(MonthlyPlan.area_id)
+            .join(PlanInspector, PlanInspector.plan_id == MonthlyPlan.id)
+            .where(PlanInspector.user_id == principal.user_id, MonthlyPlan.month == month)
+        )
         member = select(AreaMember.area_id).where(AreaMember.user_id == principal.user_id)
-        stmt = in_county(select(ContractArea), ContractArea, principal).where(
-            ContractArea.active,
-            (ContractArea.leader_id == principal.user_id)
-            | ContractArea.id.in_(member) | ContractArea.id.in_(assigned),
-        ).order_by(ContractArea.code)
+        stmt = (
+            scoped(select(ContractArea), ContractArea, principal)
+            .where(
+                ContractArea.active,
+                (ContractArea.leader_id == principal.user_id)
+                | ContractArea.id.in_(member)
+                | ContractArea.id.in_(assigned),
+            )
+            .order_by(ContractArea.code)
+        )
         areas = (await self.db.execute(stmt)).scalars().all()
         return [
             await self._view(principal, a, month, await self._plan_row(principal, a.id, month))
@@ -333,15 +389,17 @@ class PlanService:
     async def _plan_row(
         self, principal: Principal, area_id: uuid.UUID, month: date
     ) -> MonthlyPlan | None:
-        stmt = in_county(select(MonthlyPlan), MonthlyPlan, principal).where(
+        stmt = scoped(select(MonthlyPlan), MonthlyPlan, principal).where(
             MonthlyPlan.area_id == area_id, MonthlyPlan.month == month
         )
         return (await self.db.execute(stmt)).scalar_one_or_none()
 
     async def _area_target_ids(self, area_id: uuid.UUID) -> list[uuid.UUID]:
-        stmt = select(PatrolTarget.id).where(
-            PatrolTarget.area_id == area_id, PatrolTarget.active
-        ).order_by(PatrolTarget.name, PatrolTarget.id)
+        stmt = (
+            select(PatrolTarget.id)
+            .where(PatrolTarget.area_id == area_id, PatrolTarget.active)
+            .order_by(PatrolTarget.name, PatrolTarget.id)
+        )
         return list((await self.db.execute(stmt)).scalars().all())
 
     async def _area_people(self, area: ContractArea) -> list[uuid.UUID]:
@@ -356,8 +414,13 @@ class PlanService:
         if plan is None:
             req = resolve_requirement(await self.list_rules(principal), area, month, self.config)
             return PlanView(
-                plan_id=None, area_id=area.id, area_code=area.code, area_name=area.name,
-                grade=area.grade, month=month, requirement=req,
+                plan_id=None,
+                area_id=area.id,
+                area_code=area.code,
+                area_name=area.name,
+                grade=area.grade,
+                month=month,
+                requirement=req,
                 targets=[_plan_target(t, x, y) for t, x, y in targets],
                 inspector_ids=await self._area_people(area),
             )
@@ -365,17 +428,24 @@ class PlanService:
         stmt = select(PlanInspector.user_id).where(PlanInspector.plan_id == plan.id)
         inspectors = sorted((await self.db.execute(stmt)).scalars().all())
         return PlanView(
-            plan_id=plan.id, area_id=area.id, area_code=area.code, area_name=area.name,
-            grade=area.grade, month=month,
+            plan_id=plan.id,
+            area_id=area.id,
+            area_code=area.code,
+            area_name=area.name,
+            grade=area.grade,
+            month=month,
             requirement=Requirement(
-                plan.quota, plan.min_per_week, plan.min_night, plan.min_night_per_week,
+                plan.quota,
+                plan.min_per_week,
+                plan.min_night,
+                plan.min_night_per_week,
                 source="plan",
             ),
             targets=[_plan_target(t, x, y) for t, x, y in targets if t.id in wanted],
-            inspector_ids=inspectors, note=plan.note,
+            inspector_ids=inspectors,
+            note=plan.note,
         )
 
 
 def _plan_target(t: PatrolTarget, lon: float, lat: float) -> PlanTarget:
     return PlanTarget(t.id, t.kind, t.name, lon, lat, t.visit_radius_m, t.ref_id)
-

@@ -22,14 +22,13 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from infra.db import utcnow
-from infra.scope import Principal
+from infra.scope import Principal, scoped
 from patrol._access import (
     MANAGERS,
     aware,
     ensure_may_patrol,
     ensure_patrol_reader,
     ensure_patrol_writer,
-    in_county,
     load_area,
     load_patrol,
 )
@@ -89,8 +88,14 @@ class PatrolService:
         return value
 
     async def start_patrol(
-        self, principal: Principal, patrol_id: uuid.UUID, *, area_id: uuid.UUID,
-        started_at: datetime, companion_ids: Sequence[uuid.UUID] = (), note: str = "",
+        self,
+        principal: Principal,
+        patrol_id: uuid.UUID,
+        *,
+        area_id: uuid.UUID,
+        started_at: datetime,
+        companion_ids: Sequence[uuid.UUID] = (),
+        note: str = "",
     ) -> PatrolSession:
         """Start a patrol of an area the caller leads or belongs to (``StartPatrol``).
 
@@ -101,23 +106,27 @@ class PatrolService:
         existing = await self.db.get(PatrolSession, patrol_id)
         if existing is not None:
             if (existing.county_id, existing.inspector_id, existing.area_id) != (
-                principal.county_id, principal.user_id, area_id
+                principal.county_id,
+                principal.user_id,
+                area_id,
             ):
                 raise IdReusedError("this patrol id is already used", patrol_id=str(patrol_id))
             return existing
         area = await load_area(self.db, principal, area_id)
         if not area.active:
             raise InvalidPatrolInputError(
-                "this contract area is no longer active", code="area_inactive",
+                "this contract area is no longer active",
+                code="area_inactive",
                 area_id=str(area_id),
             )
         await ensure_may_patrol(self.db, principal, area)
         companions = [c for c in dict.fromkeys(companion_ids) if c != principal.user_id]
         if companions:
-            stmt = in_county(select(User.id), User, principal).where(User.id.in_(companions))
+            stmt = scoped(select(User.id), User, principal).where(User.id.in_(companions))
             if set((await self.db.execute(stmt)).scalars().all()) != set(companions):
                 raise InvalidPatrolInputError(
-                    "unknown companions for this county", code="unknown_user",
+                    "unknown companions for this county",
+                    code="unknown_user",
                     field="companion_ids",
                 )
         local = started_at.astimezone(self.config.tz)
@@ -126,20 +135,41 @@ class PatrolService:
         )
         plan_id = (await self.db.execute(plan_stmt)).scalar_one_or_none()
         patrol = PatrolSession(
-            id=patrol_id, county_id=principal.county_id, area_id=area.id,
-            inspector_id=principal.user_id, companion_ids=companions, plan_id=plan_id,
-            started_at=started_at, note=note, has_violation=False, point_count=0,
-            summary_stale=False, distance_m=0.0, duration_s=0.0, moving_s=0.0, is_night=False,
-            used_point_count=0, poor_accuracy_count=0, speed_flagged_count=0,
+            id=patrol_id,
+            county_id=principal.county_id,
+            area_id=area.id,
+            inspector_id=principal.user_id,
+            companion_ids=companions,
+            plan_id=plan_id,
+            started_at=started_at,
+            note=note,
+            has_violation=False,
+            point_count=0,
+            summary_stale=False,
+            distance_m=0.0,
+            duration_s=0.0,
+            moving_s=0.0,
+            is_night=False,
+            used_point_count=0,
+            poor_accuracy_count=0,
+            speed_flagged_count=0,
         )
         self.db.add(patrol)
         await self.db.flush()
-        log.info("patrol.started", patrol_id=str(patrol_id), county=str(principal.county_id),
-                 area_id=str(area.id))
+        log.info(
+            "patrol.started",
+            patrol_id=str(patrol_id),
+            county=str(principal.county_id),
+            area_id=str(area.id),
+        )
         return patrol
 
     async def end_patrol(
-        self, principal: Principal, patrol_id: uuid.UUID, *, ended_at: datetime,
+        self,
+        principal: Principal,
+        patrol_id: uuid.UUID,
+        *,
+        ended_at: datetime,
         note: str | None = None,
     ) -> PatrolSession:
         """End the caller's patrol and compute its summary (``EndPatrol``).
@@ -154,7 +184,8 @@ class PatrolService:
             if patrol.ended_at == ended_at:
                 return patrol
             raise PatrolAlreadyEndedError(
-                "this patrol has already ended", patrol_id=str(patrol_id),
+                "this patrol has already ended",
+                patrol_id=str(patrol_id),
                 ended_at=patrol.ended_at.isoformat(),
             )
         if ended_at < patrol.started_at:
@@ -166,8 +197,12 @@ class PatrolService:
         if note is not None:
             patrol.note = note
         await refresh_summary(self.db, patrol, self.config)
-        log.info("patrol.ended", patrol_id=str(patrol_id), county=str(principal.county_id),
-                 distance_m=patrol.distance_m)
+        log.info(
+            "patrol.ended",
+            patrol_id=str(patrol_id),
+            county=str(principal.county_id),
+            distance_m=patrol.distance_m,
+        )
         return patrol
 
     async def get_patrol(self, principal: Principal, patrol_id: uuid.UUID) -> PatrolSession:
@@ -179,12 +214,17 @@ class PatrolService:
         return patrol
 
     async def list_patrols(
-        self, principal: Principal, *, since: datetime | None = None,
-        until: datetime | None = None, area_id: uuid.UUID | None = None,
-        inspector_id: uuid.UUID | None = None, limit: int = 200,
+        self,
+        principal: Principal,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        area_id: uuid.UUID | None = None,
+        inspector_id: uuid.UUID | None = None,
+        limit: int = 200,
     ) -> Sequence[PatrolSession]:
         """Patrols by start time, newest first; inspectors see their own only."""
-        stmt = in_county(select(PatrolSession), PatrolSession, principal)
+        stmt = scoped(select(PatrolSession), PatrolSession, principal)
         if not principal.has_role(*MANAGERS):
             stmt = stmt.where(
                 (PatrolSession.inspector_id == principal.user_id)
@@ -202,10 +242,19 @@ class PatrolService:
         return (await self.db.execute(stmt)).scalars().all()
 
     async def sign_in(
-        self, principal: Principal, patrol_id: uuid.UUID, sign_in_id: uuid.UUID, *,
-        at: datetime, method: str = "gps", lon: float | None = None, lat: float | None = None,
-        accuracy_m: float | None = None, reason_code: str | None = None,
-        village_id: uuid.UUID | None = None, address: str = "",
+        self,
+        principal: Principal,
+        patrol_id: uuid.UUID,
+        sign_in_id: uuid.UUID,
+        *,
+        at: datetime,
+        method: str = "gps",
+        lon: float | None = None,
+        lat: float | None = None,
+        accuracy_m: float | None = None,
+        reason_code: str | None = None,
+        village_id: uuid.UUID | None = None,
+        address: str = "",
     ) -> SignIn:
         """Sign in on a patrol (``SignIn``): by GPS, or manual with a reason code and village.
 
@@ -223,7 +272,8 @@ class PatrolService:
                 raise InvalidPatrolInputError(
                     "a manual sign-in needs a reason code "
                     f"({', '.join(MANUAL_REASONS)}) and a village",
-                    code="manual_sign_in_needs_reason", field="reason_code",
+                    code="manual_sign_in_needs_reason",
+                    field="reason_code",
                 )
             geom = await self._village_point(principal, village_id)
             accuracy_m = None
@@ -232,9 +282,17 @@ class PatrolService:
             geom = from_shape(Point(fix.lon, fix.lat), srid=4326)
             reason_code = None
         row = SignIn(
-            id=sign_in_id, county_id=principal.county_id, session_id=patrol.id,
-            user_id=principal.user_id, at=at, method=method, geom=geom, accuracy_m=accuracy_m,
-            reason_code=reason_code, village_id=village_id, address=address,
+            id=sign_in_id,
+            county_id=principal.county_id,
+            session_id=patrol.id,
+            user_id=principal.user_id,
+            at=at,
+            method=method,
+            geom=geom,
+            accuracy_m=accuracy_m,
+            reason_code=reason_code,
+            village_id=village_id,
+            address=address,
         )
         self.db.add(row)
         await self.db.flush()
@@ -243,11 +301,22 @@ class PatrolService:
         return row
 
     async def record_finding(
-        self, principal: Principal, patrol_id: uuid.UUID, finding_id: uuid.UUID, *,
-        found_at: datetime, project_name: str, construction_status: str, lon: float,
-        lat: float, accuracy_m: float | None = None, builder: str = "",
-        construction_started_on: date | None = None, occupied_area_m2: float | None = None,
-        township_id: uuid.UUID | None = None, village_id: uuid.UUID | None = None,
+        self,
+        principal: Principal,
+        patrol_id: uuid.UUID,
+        finding_id: uuid.UUID,
+        *,
+        found_at: datetime,
+        project_name: str,
+        construction_status: str,
+        lon: float,
+        lat: float,
+        accuracy_m: float | None = None,
+        builder: str = "",
+        construction_started_on: date | None = None,
+        occupied_area_m2: float | None = None,
+        township_id: uuid.UUID | None = None,
+        village_id: uuid.UUID | None = None,
         note: str = "",
     ) -> Finding:
         """Record a finding on a patrol (``RecordFinding``) and mark the patrol as having one.
@@ -258,7 +327,8 @@ class PatrolService:
         if construction_status not in CONSTRUCTION_STATUSES:
             raise InvalidPatrolInputError(
                 f"construction_status must be one of {', '.join(CONSTRUCTION_STATUSES)}",
-                code="invalid_status", field="construction_status",
+                code="invalid_status",
+                field="construction_status",
             )
         if occupied_area_m2 is not None and not (
             math.isfinite(occupied_area_m2) and occupied_area_m2 >= 0
@@ -271,16 +341,23 @@ class PatrolService:
         if village_id is not None:
             await self._village_point(principal, village_id)
         if township_id is None or village_id is None:
-            township_id, village_id = await self._place_of(
-                principal, fix, township_id, village_id
-            )
+            township_id, village_id = await self._place_of(principal, fix, township_id, village_id)
         row = Finding(
-            id=finding_id, county_id=principal.county_id, session_id=patrol.id,
-            reported_by=principal.user_id, found_at=found_at, project_name=project_name,
-            builder=builder, construction_started_on=construction_started_on,
-            construction_status=construction_status, occupied_area_m2=occupied_area_m2,
-            geom=from_shape(Point(fix.lon, fix.lat), srid=4326), accuracy_m=fix.accuracy_m,
-            township_id=township_id, village_id=village_id, note=note,
+            id=finding_id,
+            county_id=principal.county_id,
+            session_id=patrol.id,
+            reported_by=principal.user_id,
+            found_at=found_at,
+            project_name=project_name,
+            builder=builder,
+            construction_started_on=construction_started_on,
+            construction_status=construction_status,
+            occupied_area_m2=occupied_area_m2,
+            geom=from_shape(Point(fix.lon, fix.lat), srid=4326),
+            accuracy_m=fix.accuracy_m,
+            township_id=township_id,
+            village_id=village_id,
+            note=note,
         )
         self.db.add(row)
         patrol.has_violation = True
@@ -294,8 +371,14 @@ class PatrolService:
         return (await self.db.execute(stmt)).scalars().all()
 
     async def record_location_visit(
-        self, principal: Principal, patrol_id: uuid.UUID, *, lon: float, lat: float,
-        at: datetime, source: str = "evidence",
+        self,
+        principal: Principal,
+        patrol_id: uuid.UUID,
+        *,
+        lon: float,
+        lat: float,
+        at: datetime,
+        source: str = "evidence",
     ) -> list[uuid.UUID]:
         """Count a position (e.g. of evidence) as a visit to the targets it reaches.
 
@@ -310,7 +393,11 @@ class PatrolService:
 
     # -- helpers -----------------------------------------------------------------------------
     async def _writable(
-        self, principal: Principal, patrol_id: uuid.UUID, model: type[_Row], row_id: uuid.UUID,
+        self,
+        principal: Principal,
+        patrol_id: uuid.UUID,
+        model: type[_Row],
+        row_id: uuid.UUID,
         at: datetime,
     ) -> tuple[PatrolSession, _Row | None]:
         patrol = await load_patrol(self.db, principal, patrol_id)
@@ -323,13 +410,14 @@ class PatrolService:
         tolerance = timedelta(seconds=self.config.future_tolerance_s)
         if patrol.ended_at is not None and at > patrol.ended_at + tolerance:
             raise PatrolAlreadyEndedError(
-                "this patrol ended before that time", patrol_id=str(patrol.id),
+                "this patrol ended before that time",
+                patrol_id=str(patrol.id),
                 ended_at=patrol.ended_at.isoformat(),
             )
         return patrol, None
 
     async def _village_point(self, principal: Principal, village_id: uuid.UUID) -> object:
-        stmt = in_county(select(func.ST_PointOnSurface(Village.geom)), Village, principal).where(
+        stmt = scoped(select(func.ST_PointOnSurface(Village.geom)), Village, principal).where(
             Village.id == village_id
         )
         point = (await self.db.execute(stmt)).scalar_one_or_none()
@@ -338,22 +426,29 @@ class PatrolService:
         return point
 
     async def _place_of(
-        self, principal: Principal, fix: _Fix, township_id: uuid.UUID | None,
+        self,
+        principal: Principal,
+        fix: _Fix,
+        township_id: uuid.UUID | None,
         village_id: uuid.UUID | None,
     ) -> tuple[uuid.UUID | None, uuid.UUID | None]:
         point = func.ST_SetSRID(func.ST_MakePoint(fix.lon, fix.lat), 4326)
         if village_id is None:
-            stmt = in_county(select(Village.id, Village.township_id), Village, principal).where(
-                func.ST_Intersects(Village.geom, point)
-            ).limit(1)
+            stmt = (
+                scoped(select(Village.id, Village.township_id), Village, principal)
+                .where(func.ST_Intersects(Village.geom, point))
+                .limit(1)
+            )
             hit = (await self.db.execute(stmt)).first()
             if hit is not None:
                 village_id = hit[0]
                 township_id = township_id or hit[1]
         if township_id is None:
-            stmt2 = in_county(select(Township.id), Township, principal).where(
-                func.ST_Intersects(Township.geom, point)
-            ).limit(1)
+            stmt2 = (
+                scoped(select(Township.id), Township, principal)
+                .where(func.ST_Intersects(Township.geom, point))
+                .limit(1)
+            )
             township_id = (await self.db.execute(stmt2)).scalar_one_or_none()
         return township_id, village_id
 
@@ -361,10 +456,13 @@ class PatrolService:
         self, patrol: PatrolSession, lon: float, lat: float, at: datetime, source: str
     ) -> list[uuid.UUID]:
         stmt = select(
-            PatrolTarget.id, PatrolTarget.visit_radius_m,
-            func.ST_X(PatrolTarget.geom), func.ST_Y(PatrolTarget.geom),
+            PatrolTarget.id,
+            PatrolTarget.visit_radius_m,
+            func.ST_X(PatrolTarget.geom),
+            func.ST_Y(PatrolTarget.geom),
         ).where(
-            PatrolTarget.area_id == patrol.area_id, PatrolTarget.active,
+            PatrolTarget.area_id == patrol.area_id,
+            PatrolTarget.active,
             PatrolTarget.county_id == patrol.county_id,
         )
         reached: list[uuid.UUID] = []
@@ -382,8 +480,14 @@ class PatrolService:
                     "excluded.first_at), min_distance_m = least("
                     "patrol_target_visits.min_distance_m, excluded.min_distance_m)"
                 ),
-                {"s": patrol.id, "t": target_id, "src": source, "at": at,
-                 "d": round(dist, 2), "c": patrol.county_id},
+                {
+                    "s": patrol.id,
+                    "t": target_id,
+                    "src": source,
+                    "at": at,
+                    "d": round(dist, 2),
+                    "c": patrol.county_id,
+                },
             )
         return reached
 
@@ -396,15 +500,20 @@ def _fix(lon: float | None, lat: float | None, accuracy_m: float | None) -> _Fix
     check_point(lon, lat)
     if accuracy_m is not None and not (math.isfinite(accuracy_m) and 0 <= accuracy_m <= 10_000):
         raise InvalidPatrolInputError(
-            "accuracy must be between 0 and 10000 m", code="invalid_accuracy",
+            "accuracy must be between 0 and 10000 m",
+            code="invalid_accuracy",
             field="accuracy_m",
         )
     return _Fix(lon, lat, accuracy_m)
 
 
 async def auto_close_stale_patrols(
-    db: AsyncSession, *, config: PatrolConfig | None = None, now: datetime | None = None,
-    limit: int = 500, county_id: uuid.UUID | None = None,
+    db: AsyncSession,
+    *,
+    config: PatrolConfig | None = None,
+    now: datetime | None = None,
+    limit: int = 500,
+    county_id: uuid.UUID | None = None,
 ) -> list[uuid.UUID]:
     """Close patrols idle for longer than ``config.auto_close_idle_s`` (of one county, or of
     all counties).
@@ -432,4 +541,3 @@ async def auto_close_stale_patrols(
         closed.append(patrol.id)
         log.info("patrol.auto_closed", patrol_id=str(patrol.id), county=str(patrol.county_id))
     return closed
-

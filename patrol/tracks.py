@@ -175,8 +175,11 @@ def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
 
 
 def filter_track(
-    ts: Sequence[float], lons: Sequence[float], lats: Sequence[float],
-    accs: Sequence[float], config: PatrolConfig,
+    ts: Sequence[float],
+    lons: Sequence[float],
+    lats: Sequence[float],
+    accs: Sequence[float],
+    config: PatrolConfig,
 ) -> TrackStats:
     """Distance and moving time of a time-ordered track, with jitter filtering.
 
@@ -227,7 +230,9 @@ def filter_track(
 
 
 def _nearest_visits(
-    ts: np.ndarray[Any, Any], lons: np.ndarray[Any, Any], lats: np.ndarray[Any, Any],
+    ts: np.ndarray[Any, Any],
+    lons: np.ndarray[Any, Any],
+    lats: np.ndarray[Any, Any],
     targets: Iterable[tuple[uuid.UUID, float, float, float]],
 ) -> list[tuple[uuid.UUID, float, float]]:
     """For each target reached: ``(target id, first time within radius, closest distance)``."""
@@ -287,19 +292,27 @@ async def refresh_summary(
     patrol.summary_stale = False
     ok = np.array([s in ("used", "still") for s in stats.statuses], dtype=bool)
     targets = [(r[0], r[1], r[2], r[3]) for r in await driver.fetch(_TARGETS_SQL, patrol.area_id)]
-    visits = _nearest_visits(
-        np.asarray(ts)[ok], np.asarray(lons)[ok], np.asarray(lats)[ok], targets
-    ) if targets and ts else []
+    visits = (
+        _nearest_visits(np.asarray(ts)[ok], np.asarray(lons)[ok], np.asarray(lats)[ok], targets)
+        if targets and ts
+        else []
+    )
     await db.execute(
         delete(TargetVisit).where(
             TargetVisit.session_id == patrol.id, TargetVisit.source == "track"
         )
     )
     for target_id, first_at, dist in visits:
-        db.add(TargetVisit(
-            county_id=patrol.county_id, session_id=patrol.id, target_id=target_id,
-            source="track", first_at=_from_epoch(first_at), min_distance_m=round(dist, 2),
-        ))
+        db.add(
+            TargetVisit(
+                county_id=patrol.county_id,
+                session_id=patrol.id,
+                target_id=target_id,
+                source="track",
+                first_at=_from_epoch(first_at),
+                min_distance_m=round(dist, 2),
+            )
+        )
     await db.flush()
     return stats
 
@@ -375,7 +388,8 @@ class TrackService:
         if len(points) > cfg.max_points_per_batch:
             raise InvalidPatrolInputError(
                 f"at most {cfg.max_points_per_batch} points per batch",
-                code="too_many_points", limit=cfg.max_points_per_batch,
+                code="too_many_points",
+                limit=cfg.max_points_per_batch,
             )
         patrol = await load_patrol(self.db, principal, patrol_id, for_update=True)
         ensure_patrol_writer(principal, patrol)
@@ -386,9 +400,9 @@ class TrackService:
             latest=utcnow() + tolerance,
             earliest=patrol.started_at - tolerance,
             ended=None if patrol.ended_at is None else patrol.ended_at + tolerance,
-            bbox=None if bbox is None else (
-                bbox[0] - margin, bbox[1] - margin, bbox[2] + margin, bbox[3] + margin
-            ),
+            bbox=None
+            if bbox is None
+            else (bbox[0] - margin, bbox[1] - margin, bbox[2] + margin, bbox[3] + margin),
             tolerance=tolerance,
         )
         rejected: list[RejectedPoint] = []
@@ -409,12 +423,19 @@ class TrackService:
         if stored and patrol.ended_at is not None:
             await refresh_summary(self.db, patrol, cfg)
         log.info(
-            "patrol.points_appended", patrol_id=str(patrol.id), county=str(patrol.county_id),
-            received=len(points), stored=stored, rejected=len(rejected),
+            "patrol.points_appended",
+            patrol_id=str(patrol.id),
+            county=str(patrol.county_id),
+            received=len(points),
+            stored=stored,
+            rejected=len(rejected),
         )
         return AppendResult(
-            patrol_id=patrol.id, received=len(points), stored=stored,
-            duplicates=len(points) - len(rejected) - stored, rejected=rejected,
+            patrol_id=patrol.id,
+            received=len(points),
+            stored=stored,
+            duplicates=len(points) - len(rejected) - stored,
+            rejected=rejected,
             point_count=total,
         )
 
@@ -447,8 +468,11 @@ class TrackService:
         driver = await _driver(self.db)
         rows = await driver.fetch(_TRACK_SQL, patrol.id)
         stats = filter_track(
-            [r["t"].timestamp() for r in rows], [r["lon"] for r in rows],
-            [r["lat"] for r in rows], [r["accuracy_m"] for r in rows], self.config,
+            [r["t"].timestamp() for r in rows],
+            [r["lon"] for r in rows],
+            [r["lat"] for r in rows],
+            [r["accuracy_m"] for r in rows],
+            self.config,
         )
         kept = [r for r, s in zip(rows, stats.statuses, strict=True) if s in ("used", "still")]
         route: dict[str, Any] = {
@@ -475,9 +499,13 @@ class TrackService:
                     "type": "Feature",
                     "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
                     "properties": {
-                        "kind": "point", "id": str(r["id"]), "t": r["t"].isoformat(),
-                        "accuracy_m": r["accuracy_m"], "speed_mps": r["speed_mps"],
-                        "heading_deg": r["heading_deg"], "status": status,
+                        "kind": "point",
+                        "id": str(r["id"]),
+                        "t": r["t"].isoformat(),
+                        "accuracy_m": r["accuracy_m"],
+                        "speed_mps": r["speed_mps"],
+                        "heading_deg": r["heading_deg"],
+                        "status": status,
                     },
                 }
                 for r, status in zip(rows, stats.statuses, strict=True)

@@ -33,12 +33,15 @@ def _wait_ready(base: str, proc: subprocess.Popen[bytes], timeout_s: float) -> f
 
 
 def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DATABASE_URL", "S3_", "PATROL_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "S3_", "PATROL_"))
+    }
     env.update(PATROL_DATA_DIR=str(data_dir), PATROL_PORT=str(port))
     return subprocess.Popen(
-        [str(Path(sys.executable).parent / "patrol"), "serve"], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [str(Path(sys.executable).parent / "patrol"), "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -65,11 +68,18 @@ def test_serve_embedded_twice() -> None:
         users_file = data_dir / "demo-users.json"
         assert stat.S_IMODE(users_file.stat().st_mode) == 0o600
         users = json.loads(users_file.read_text())
-        assert {u["role"] for u in users} == {"inspector", "joint_team", "captain",
-                                              "security_squad", "admin"}
+        assert {u["role"] for u in users} == {
+            "inspector",
+            "joint_team",
+            "captain",
+            "security_squad",
+            "admin",
+        }
         for user in users:
-            resp = httpx.post(f"{base}/api/v1/auth/token",
-                              json={"username": user["username"], "password": user["password"]})
+            resp = httpx.post(
+                f"{base}/api/v1/auth/token",
+                json={"username": user["username"], "password": user["password"]},
+            )
             assert resp.status_code == 200, resp.text
         assert httpx.get(f"{base}/schema/openapi.json").status_code == 200
     finally:
@@ -85,8 +95,10 @@ def test_serve_embedded_twice() -> None:
         seconds = _wait_ready(base, proc, timeout_s=60)
         assert seconds < 20
         users = json.loads((data_dir / "demo-users.json").read_text())
-        resp = httpx.post(f"{base}/api/v1/auth/token",
-                          json={"username": users[0]["username"], "password": users[0]["password"]})
+        resp = httpx.post(
+            f"{base}/api/v1/auth/token",
+            json={"username": users[0]["username"], "password": users[0]["password"]},
+        )
         assert resp.status_code == 200
     finally:
         second_output = _stop(proc)

@@ -50,8 +50,7 @@ BATCH = 2_000
 INSPECTORS = 50
 SESSIONS_EACH = 20
 POINTS_EACH = 2_000
-_COLUMNS = ["session_id", "id", "county_id", "t", "geom", "accuracy_m", "speed_mps",
-            "heading_deg"]
+_COLUMNS = ["session_id", "id", "county_id", "t", "geom", "accuracy_m", "speed_mps", "heading_deg"]
 
 
 def _ewkb(lon: float, lat: float) -> bytes:
@@ -64,16 +63,36 @@ def _walk(start: datetime, n: int, rnd: random.Random) -> list[PointIn]:
     for i in range(n):
         lat += rnd.uniform(-1, 3) * 1e-5
         lon += rnd.uniform(-1, 3) * 1e-5
-        out.append(PointIn(uuid7(), start + timedelta(seconds=5 * i), lon, lat,
-                           round(rnd.uniform(3, 20), 1), 1.4, 90.0))
+        out.append(
+            PointIn(
+                uuid7(),
+                start + timedelta(seconds=5 * i),
+                lon,
+                lat,
+                round(rnd.uniform(3, 20), 1),
+                1.4,
+                90.0,
+            )
+        )
     return out
 
 
 def _records(
     patrol_id: uuid.UUID, county_id: uuid.UUID, pts: list[PointIn]
 ) -> list[tuple[Any, ...]]:
-    return [(patrol_id, p.id, county_id, p.t, _ewkb(p.lon, p.lat), p.accuracy_m, p.speed_mps,
-             p.heading_deg) for p in pts]
+    return [
+        (
+            patrol_id,
+            p.id,
+            county_id,
+            p.t,
+            _ewkb(p.lon, p.lat),
+            p.accuracy_m,
+            p.speed_mps,
+            p.heading_deg,
+        )
+        for p in pts
+    ]
 
 
 @dataclass
@@ -91,14 +110,24 @@ async def _world(
 ) -> tuple[Principal, list[Principal], uuid.UUID]:
     async with factory() as db:
         code = uuid.uuid4().hex[:12]
-        county = County(admin_code=code, name="bench", province_code="43",
-                        boundary=from_shape(MultiPolygon([box(110, 30, 111, 31)]), srid=4326))
+        county = County(
+            admin_code=code,
+            name="bench",
+            province_code="43",
+            boundary=from_shape(MultiPolygon([box(110, 30, 111, 31)]), srid=4326),
+        )
         db.add(county)
         await db.flush()
         people = []
         for i, role in enumerate([Role.CAPTAIN] + [Role.INSPECTOR] * INSPECTORS):
-            user = User(county_id=county.id, username=f"{code}-{i}", display_name=f"user {i:02d}",
-                        role=role.value, password_hash="x", active=True)
+            user = User(
+                county_id=county.id,
+                username=f"{code}-{i}",
+                display_name=f"user {i:02d}",
+                role=role.value,
+                password_hash="x",
+                active=True,
+            )
             db.add(user)
             people.append((user, role))
         await db.flush()
@@ -109,15 +138,29 @@ async def _world(
         for k in range(4):
             x0 = 110 + 0.25 * k
             area = await areas.create_area(
-                captain, code=f"B{k}", name=f"bench area {k}", grade=1 + k % 3,
-                geometry={"type": "Polygon", "coordinates": [[
-                    [x0, 30], [x0 + 0.25, 30], [x0 + 0.25, 31], [x0, 31], [x0, 30]]]},
+                captain,
+                code=f"B{k}",
+                name=f"bench area {k}",
+                grade=1 + k % 3,
+                geometry={
+                    "type": "Polygon",
+                    "coordinates": [
+                        [[x0, 30], [x0 + 0.25, 30], [x0 + 0.25, 31], [x0, 31], [x0, 30]]
+                    ],
+                },
                 leader_id=captain.user_id,
                 member_ids=[p.user_id for p in inspectors[k::4]],
             )
             for j in range(5):
-                await areas.add_target(captain, area.id, kind="custom", name=f"t{k}{j}",
-                                       lon=x0 + 0.05 * j, lat=30.1 + 0.15 * j, visit_radius_m=150)
+                await areas.add_target(
+                    captain,
+                    area.id,
+                    kind="custom",
+                    name=f"t{k}{j}",
+                    lon=x0 + 0.05 * j,
+                    lat=30.1 + 0.15 * j,
+                    visit_radius_m=150,
+                )
             area_ids.append(area.id)
         await db.commit()
     return captain, inspectors, county.id
@@ -125,7 +168,11 @@ async def _world(
 
 async def _bench_ingest(b: _Bench) -> tuple[float, float]:
     factory, raw, inspectors, county_id, area_of = (
-        b.factory, b.raw, b.inspectors, b.county_id, b.area_of
+        b.factory,
+        b.raw,
+        b.inspectors,
+        b.county_id,
+        b.area_of,
     )
     rnd = random.Random(5)
     me = inspectors[0]
@@ -135,15 +182,20 @@ async def _bench_ingest(b: _Bench) -> tuple[float, float]:
         pts = _walk(start, BATCH, rnd)
         pid = uuid7()
         async with factory() as db:
-            await PatrolService(db).start_patrol(me, pid, area_id=area_of[me.user_id],
-                                                 started_at=start)
+            await PatrolService(db).start_patrol(
+                me, pid, area_id=area_of[me.user_id], started_at=start
+            )
             await db.commit()
         raw_pid = uuid7()
         # the same points (new ids: the stored ones are the primary key of another patrol)
-        records = _records(raw_pid, county_id, [
-            PointIn(uuid7(), p.t, p.lon, p.lat, p.accuracy_m, p.speed_mps, p.heading_deg)
-            for p in pts
-        ])
+        records = _records(
+            raw_pid,
+            county_id,
+            [
+                PointIn(uuid7(), p.t, p.lon, p.lat, p.accuracy_m, p.speed_mps, p.heading_deg)
+                for p in pts
+            ],
+        )
         began = time.perf_counter()
         async with factory() as db:
             result = await TrackService(db).append_track_points(me, pid, pts)
@@ -152,15 +204,21 @@ async def _bench_ingest(b: _Bench) -> tuple[float, float]:
         assert result.stored == BATCH, result
         began = time.perf_counter()
         async with raw.transaction():
-            await raw.copy_records_to_table("patrol_track_points", records=records,
-                                            columns=_COLUMNS)
+            await raw.copy_records_to_table(
+                "patrol_track_points", records=records, columns=_COLUMNS
+            )
         raw_s.append(time.perf_counter() - began)
     return BATCH / statistics.median(api_s), BATCH / statistics.median(raw_s)
 
 
 async def _bench_coverage(b: _Bench) -> dict[str, float]:
     factory, raw, captain, inspectors, county_id, area_of = (
-        b.factory, b.raw, b.captain, b.inspectors, b.county_id, b.area_of
+        b.factory,
+        b.raw,
+        b.captain,
+        b.inspectors,
+        b.county_id,
+        b.area_of,
     )
     rnd = random.Random(9)
     today = datetime.now(UTC).date()
@@ -172,7 +230,8 @@ async def _bench_coverage(b: _Bench) -> dict[str, float]:
         for who in inspectors:
             for k in range(SESSIONS_EACH):
                 start = datetime(month.year, month.month, 1 + k, 1, 0, tzinfo=UTC) + timedelta(
-                    minutes=rnd.randint(0, 600))
+                    minutes=rnd.randint(0, 600)
+                )
                 pid = uuid7()
                 await svc.start_patrol(who, pid, area_id=area_of[who.user_id], started_at=start)
                 sessions.append((who, pid, start))
@@ -201,9 +260,13 @@ async def _bench_coverage(b: _Bench) -> dict[str, float]:
             timings.append(time.perf_counter() - t0)
     assert cov.patrols == len(sessions), (cov.patrols, len(sessions))
     return {
-        "points": points, "sessions": len(sessions), "setup_s": load_s + summ_s,
-        "load_s": load_s, "end_patrol_ms": 1000 * summ_s / len(sessions),
-        "coverage_first_s": timings[0], "coverage_best_s": min(timings),
+        "points": points,
+        "sessions": len(sessions),
+        "setup_s": load_s + summ_s,
+        "load_s": load_s,
+        "end_patrol_ms": 1000 * summ_s / len(sessions),
+        "coverage_first_s": timings[0],
+        "coverage_best_s": min(timings),
         "total_setup_s": time.perf_counter() - began,
     }
 
@@ -230,8 +293,9 @@ async def main() -> None:
                 for member in await AreaService(db).list_members(captain, area.id):
                     area_of[member] = area.id
         raw = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-        await raw.set_type_codec("geometry", schema="public", encoder=bytes, decoder=bytes,
-                                 format="binary")
+        await raw.set_type_codec(
+            "geometry", schema="public", encoder=bytes, decoder=bytes, format="binary"
+        )
         try:
             bench = _Bench(factory, raw, captain, inspectors, county_id, area_of)
             api_rate, raw_rate = await _bench_ingest(bench)
@@ -251,8 +315,11 @@ async def main() -> None:
         ("ingest API / raw", f"{ratio:.2f}", "≥ 0.50 " + ("ok" if ratio >= 0.5 else "MISSED")),
         ("coverage points / patrols", f"{cov['points']:,.0f} / {cov['sessions']:,.0f}", ""),
         ("end_patrol summary (ms per patrol)", f"{cov['end_patrol_ms']:.1f}", ""),
-        ("GetCoverage first call (s)", f"{cov['coverage_first_s']:.3f}",
-         "≤ 2 s " + ("ok" if cov["coverage_first_s"] <= 2 else "MISSED")),
+        (
+            "GetCoverage first call (s)",
+            f"{cov['coverage_first_s']:.3f}",
+            "≤ 2 s " + ("ok" if cov["coverage_first_s"] <= 2 else "MISSED"),
+        ),
         ("GetCoverage best of 3 (s)", f"{cov['coverage_best_s']:.3f}", ""),
     ]
     width = max(len(r[0]) for r in rows)

@@ -39,8 +39,12 @@ class World:
 
 async def make_user(db: AsyncSession, county: County, role: Role, name: str) -> Principal:
     user = User(
-        county_id=county.id, username=f"{name}-{uuid.uuid4().hex[:10]}", display_name=name,
-        role=role.value, password_hash="x", active=True,
+        county_id=county.id,
+        username=f"{name}-{uuid.uuid4().hex[:10]}",
+        display_name=name,
+        role=role.value,
+        password_hash="x",
+        active=True,
     )
     db.add(user)
     await db.flush()
@@ -50,19 +54,26 @@ async def make_user(db: AsyncSession, county: County, role: Role, name: str) -> 
 async def make_world(db: AsyncSession) -> World:
     code = uuid.uuid4().hex[:12]
     county = County(
-        admin_code=code, name=f"county {code}", province_code="43",
+        admin_code=code,
+        name=f"county {code}",
+        province_code="43",
         boundary=from_shape(MultiPolygon([box(WEST, SOUTH, EAST, NORTH)]), srid=4326),
     )
     db.add(county)
     await db.flush()
     town = Township(
-        county_id=county.id, code=code[:9], name="west town",
+        county_id=county.id,
+        code=code[:9],
+        name="west town",
         geom=from_shape(MultiPolygon([box(WEST, SOUTH, 110.5, NORTH)]), srid=4326),
     )
     db.add(town)
     await db.flush()
     village = Village(
-        county_id=county.id, township_id=town.id, code=code[:12], name="river village",
+        county_id=county.id,
+        township_id=town.id,
+        code=code[:12],
+        name="river village",
         geom=from_shape(MultiPolygon([box(110.1, 30.1, 110.2, 30.2)]), srid=4326),
     )
     db.add(village)
@@ -73,11 +84,19 @@ async def make_world(db: AsyncSession) -> World:
     admin = await make_user(db, county, Role.ADMIN, "admin")
     squad = await make_user(db, county, Role.SECURITY_SQUAD, "squad")
     area = await AreaService(db).create_area(
-        captain, code="A1", name="west area", grade=1,
-        geometry={"type": "Polygon", "coordinates": [[
-            [110.0, 30.0], [110.5, 30.0], [110.5, 31.0], [110.0, 31.0], [110.0, 30.0]
-        ]]},
-        leader_id=inspector.user_id, township_ids=[town.id], village_ids=[village.id],
+        captain,
+        code="A1",
+        name="west area",
+        grade=1,
+        geometry={
+            "type": "Polygon",
+            "coordinates": [
+                [[110.0, 30.0], [110.5, 30.0], [110.5, 31.0], [110.0, 31.0], [110.0, 30.0]]
+            ],
+        },
+        leader_id=inspector.user_id,
+        township_ids=[town.id],
+        village_ids=[village.id],
     )
     await db.commit()
     return World(county, town, village, inspector, other, captain, admin, squad, area)

@@ -22,9 +22,10 @@ from tests.patrol.conftest import World
 from tests.patrol.helpers import ago, walk
 
 TZ = ZoneInfo("Asia/Shanghai")
-SQUARE = {"type": "Polygon", "coordinates": [[
-    [110.5, 30.0], [111.0, 30.0], [111.0, 31.0], [110.5, 31.0], [110.5, 30.0]
-]]}
+SQUARE = {
+    "type": "Polygon",
+    "coordinates": [[[110.5, 30.0], [111.0, 30.0], [111.0, 31.0], [110.5, 31.0], [110.5, 30.0]]],
+}
 
 
 def local(day: date, hour: int) -> datetime:
@@ -32,8 +33,15 @@ def local(day: date, hour: int) -> datetime:
 
 
 async def patrol(
-    db: AsyncSession, who: Principal, area_id: uuid.UUID, start: datetime, hours: float, *,
-    steps: int = 0, lon: float = 110.2, lat: float = 30.2,
+    db: AsyncSession,
+    who: Principal,
+    area_id: uuid.UUID,
+    start: datetime,
+    hours: float,
+    *,
+    steps: int = 0,
+    lon: float = 110.2,
+    lat: float = 30.2,
     companions: tuple[uuid.UUID, ...] = (),
 ) -> uuid.UUID:
     pid = uuid7()
@@ -49,7 +57,10 @@ async def patrol(
 
 def test_weeks_of_a_month_follow_their_thursday() -> None:
     assert month_weeks(date(2026, 10, 1)) == [
-        date(2026, 9, 28), date(2026, 10, 5), date(2026, 10, 12), date(2026, 10, 19),
+        date(2026, 9, 28),
+        date(2026, 10, 5),
+        date(2026, 10, 12),
+        date(2026, 10, 19),
         date(2026, 10, 26),
     ]
     assert month_weeks(date(2026, 11, 1))[0] == date(2026, 11, 2)
@@ -58,18 +69,43 @@ def test_weeks_of_a_month_follow_their_thursday() -> None:
 async def test_coverage_of_a_known_month(world: World, db: AsyncSession) -> None:
     areas, plans = AreaService(db), PlanService(db)
     east = await AreaService(db).create_area(
-        world.captain, code="A2", name="east mines", grade=3, geometry=SQUARE,
+        world.captain,
+        code="A2",
+        name="east mines",
+        grade=3,
+        geometry=SQUARE,
         leader_id=world.other_inspector.user_id,
     )
     await plans.set_frequency_rule(
-        world.captain, name="mines summer", grade=3, season_start=401, season_end=1031,
-        min_per_month=3, min_per_week=1, min_night_per_month=1,
+        world.captain,
+        name="mines summer",
+        grade=3,
+        season_start=401,
+        season_end=1031,
+        min_per_month=3,
+        min_per_week=1,
+        min_night_per_month=1,
     )
     site_id = uuid.uuid4()
-    t1 = await areas.add_target(world.captain, world.area.id, kind="mine_site", name="old pit",
-                                lon=110.2, lat=30.2, visit_radius_m=100, ref_id=site_id)
-    t2 = await areas.add_target(world.captain, world.area.id, kind="custom", name="far hill",
-                                lon=110.4, lat=30.8, visit_radius_m=50)
+    t1 = await areas.add_target(
+        world.captain,
+        world.area.id,
+        kind="mine_site",
+        name="old pit",
+        lon=110.2,
+        lat=30.2,
+        visit_radius_m=100,
+        ref_id=site_id,
+    )
+    t2 = await areas.add_target(
+        world.captain,
+        world.area.id,
+        kind="custom",
+        name="far hill",
+        lon=110.4,
+        lat=30.8,
+        visit_radius_m=50,
+    )
     await plans.upsert_plan(world.captain, world.area.id, date(2026, 10, 1), quota=5)
     me, other, a1 = world.inspector, world.other_inspector, world.area.id
     oct_ = date(2026, 10, 1)
@@ -81,15 +117,22 @@ async def test_coverage_of_a_known_month(world: World, db: AsyncSession) -> None
     await patrol(db, me, a1, local(oct_.replace(day=30), 14), 0.05)  # 3 minutes: not counted
     await patrol(db, me, a1, local(date(2026, 11, 1), 9), 1)  # week of Oct 26, not the month
     await patrol(db, other, east.id, local(oct_.replace(day=20), 9), 1)
-    roster = StaticDutyRoster(world.county_id, [
-        RosterMember(uuid.uuid4(), site_id, "village_cadre", 7, "cadre", me.user_id, "old pit"),
-        RosterMember(uuid.uuid4(), site_id, "township_leader", 30, "leader", other.user_id),
-    ])
+    roster = StaticDutyRoster(
+        world.county_id,
+        [
+            RosterMember(uuid.uuid4(), site_id, "village_cadre", 7, "cadre", me.user_id, "old pit"),
+            RosterMember(uuid.uuid4(), site_id, "township_leader", 30, "leader", other.user_id),
+        ],
+    )
     duty = DutyService(db, roster)
     for day in (2, 9, 16, 23):
-        await duty.record_duty_check(me, uuid7(), site_id=site_id,
-                                     checked_at=local(oct_.replace(day=day), 10),
-                                     status="still_closed")
+        await duty.record_duty_check(
+            me,
+            uuid7(),
+            site_id=site_id,
+            checked_at=local(oct_.replace(day=day), 10),
+            status="still_closed",
+        )
     await db.commit()
 
     cov = await CoverageService(db, roster=roster).get_coverage(world.captain, oct_)
@@ -106,7 +149,10 @@ async def test_coverage_of_a_known_month(world: World, db: AsyncSession) -> None
     assert west.duty is not None
     assert (west.duty.members, west.duty.members_compliant) == (2, 1)
     assert (far.patrols, far.quota_met, far.night_met, far.requirement.source) == (
-        1, False, False, "rule"
+        1,
+        False,
+        False,
+        "rule",
     )
     assert [w.met for w in far.weeks] == [False, False, False, True, False]
     people = {p.user_id: p for p in cov.inspectors}
@@ -133,10 +179,10 @@ async def test_coverage_of_a_known_month(world: World, db: AsyncSession) -> None
 async def test_live_status(world: World, db: AsyncSession) -> None:
     svc = PatrolService(db)
     running = uuid7()
-    await svc.start_patrol(world.inspector, running, area_id=world.area.id,
-                           started_at=ago(minutes=30))
-    await TrackService(db).append_track_points(world.inspector, running,
-                                               walk(ago(minutes=30), n=3))
+    await svc.start_patrol(
+        world.inspector, running, area_id=world.area.id, started_at=ago(minutes=30)
+    )
+    await TrackService(db).append_track_points(world.inspector, running, walk(ago(minutes=30), n=3))
     helper = await AreaService(db).update_area(
         world.captain, world.area.id, member_ids=[world.other_inspector.user_id]
     )

@@ -21,20 +21,47 @@ from patrol.models import County, Township, User
 
 async def test_demo_month(db: AsyncSession) -> None:
     code = uuid.uuid4().hex[:12]
-    county = County(admin_code=code, name="demo", province_code="43",
-                    boundary=from_shape(MultiPolygon([box(112.0, 28.4, 112.4, 28.8)]), srid=4326))
+    county = County(
+        admin_code=code,
+        name="demo",
+        province_code="43",
+        boundary=from_shape(MultiPolygon([box(112.0, 28.4, 112.4, 28.8)]), srid=4326),
+    )
     db.add(county)
     await db.flush()
     towns = [
-        Township(county_id=county.id, code=f"{code[:8]}{i:02d}", name=f"town {i}",
-                 geom=from_shape(MultiPolygon([box(112.0 + 0.1 * (i % 4), 28.4 + 0.1 * (i // 4),
-                                                   112.1 + 0.1 * (i % 4), 28.5 + 0.1 * (i // 4))]),
-                                 srid=4326))
+        Township(
+            county_id=county.id,
+            code=f"{code[:8]}{i:02d}",
+            name=f"town {i}",
+            geom=from_shape(
+                MultiPolygon(
+                    [
+                        box(
+                            112.0 + 0.1 * (i % 4),
+                            28.4 + 0.1 * (i // 4),
+                            112.1 + 0.1 * (i % 4),
+                            28.5 + 0.1 * (i // 4),
+                        )
+                    ]
+                ),
+                srid=4326,
+            ),
+        )
         for i in range(16)
     ]
     db.add_all(towns)
-    users = [User(county_id=county.id, username=f"{code}-{r.value}", display_name=r.value,
-                  role=r.value, password_hash="x", active=True) for r in Role]
+    users = [
+        User(
+            county_id=county.id,
+            username=f"{code}-{r.value}",
+            display_name=r.value,
+            role=r.value,
+            password_hash="x",
+            active=True,
+        )
+        for r in Role
+    ]
     db.add_all(users)
     await db.flush()
     began = time.perf_counter()

@@ -38,16 +38,19 @@ async def test_nothing_crosses_county_lines(
         them = await make_world(other_db)
     pid = uuid7()
     started = ago(hours=2)
-    await PatrolService(db).start_patrol(world.inspector, pid, area_id=world.area.id,
-                                         started_at=started)
+    await PatrolService(db).start_patrol(
+        world.inspector, pid, area_id=world.area.id, started_at=started
+    )
     await TrackService(db).append_track_points(world.inspector, pid, walk(started, n=5))
     await PatrolService(db).end_patrol(world.inspector, pid, ended_at=ago(hours=1))
-    target = await AreaService(db).add_target(world.captain, world.area.id, kind="custom",
-                                              name="well", lon=110.2, lat=30.2)
+    target = await AreaService(db).add_target(
+        world.captain, world.area.id, kind="custom", name="well", lon=110.2, lat=30.2
+    )
     site = uuid.uuid4()
-    roster = StaticDutyRoster(world.county_id, [
-        RosterMember(uuid.uuid4(), site, "village_cadre", 1, "c", world.inspector.user_id)
-    ])
+    roster = StaticDutyRoster(
+        world.county_id,
+        [RosterMember(uuid.uuid4(), site, "village_cadre", 1, "c", world.inspector.user_id)],
+    )
     await DutyService(db, roster).record_duty_check(
         world.inspector, uuid7(), site_id=site, checked_at=ago(minutes=5), status="active_mining"
     )
@@ -74,16 +77,27 @@ async def test_nothing_crosses_county_lines(
 
 
 async def test_evidence_positions_count_as_visits(world: World, db: AsyncSession) -> None:
-    target = await AreaService(db).add_target(world.captain, world.area.id, kind="tip_off",
-                                              name="tip", lon=110.3, lat=30.3,
-                                              visit_radius_m=50)
+    target = await AreaService(db).add_target(
+        world.captain,
+        world.area.id,
+        kind="tip_off",
+        name="tip",
+        lon=110.3,
+        lat=30.3,
+        visit_radius_m=50,
+    )
     pid = uuid7()
     svc = PatrolService(db)
     await svc.start_patrol(world.inspector, pid, area_id=world.area.id, started_at=ago(hours=1))
-    assert await svc.record_location_visit(world.inspector, pid, lon=110.3003, lat=30.3,
-                                           at=ago(minutes=30)) == [target.id]
-    assert await svc.record_location_visit(world.inspector, pid, lon=110.31, lat=30.3,
-                                           at=ago(minutes=20)) == []
+    assert await svc.record_location_visit(
+        world.inspector, pid, lon=110.3003, lat=30.3, at=ago(minutes=30)
+    ) == [target.id]
+    assert (
+        await svc.record_location_visit(
+            world.inspector, pid, lon=110.31, lat=30.3, at=ago(minutes=20)
+        )
+        == []
+    )
     await svc.end_patrol(world.inspector, pid, ended_at=ago(minutes=1))
     await db.commit()
     month = ago(hours=1).astimezone(PatrolConfig().tz).date()

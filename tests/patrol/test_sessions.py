@@ -25,9 +25,7 @@ from tests.patrol.conftest import World, make_world
 from tests.patrol.helpers import ago, walk
 
 
-async def test_start_is_idempotent_and_end_twice_conflicts(
-    world: World, db: AsyncSession
-) -> None:
+async def test_start_is_idempotent_and_end_twice_conflicts(world: World, db: AsyncSession) -> None:
     svc = PatrolService(db)
     pid, started = uuid7(), ago(hours=2)
     first = await svc.start_patrol(world.inspector, pid, area_id=world.area.id, started_at=started)
@@ -55,15 +53,17 @@ async def test_same_id_for_another_area_is_rejected(world: World, db: AsyncSessi
     pid = uuid7()
     await svc.start_patrol(world.inspector, pid, area_id=world.area.id, started_at=ago(hours=1))
     with pytest.raises(IdReusedError):
-        await svc.start_patrol(world.other_inspector, pid, area_id=world.area.id,
-                               started_at=ago(hours=1))
+        await svc.start_patrol(
+            world.other_inspector, pid, area_id=world.area.id, started_at=ago(hours=1)
+        )
 
 
 async def test_someone_elses_area_and_patrol(world: World, db: AsyncSession) -> None:
     svc = PatrolService(db)
     with pytest.raises(NotAreaMemberError) as err:
-        await svc.start_patrol(world.other_inspector, uuid7(), area_id=world.area.id,
-                               started_at=ago(hours=1))
+        await svc.start_patrol(
+            world.other_inspector, uuid7(), area_id=world.area.id, started_at=ago(hours=1)
+        )
     assert err.value.code == "not_area_member"
     pid = uuid7()
     await svc.start_patrol(world.inspector, pid, area_id=world.area.id, started_at=ago(hours=1))
@@ -89,23 +89,30 @@ async def test_another_county_is_not_found(
     with pytest.raises(PatrolNotFoundError):
         await TrackService(db).append_track_points(stranger.inspector, pid, walk(ago(hours=1)))
     with pytest.raises(AreaNotFoundError):
-        await svc.start_patrol(stranger.captain, uuid7(), area_id=world.area.id,
-                               started_at=ago(hours=1))
+        await svc.start_patrol(
+            stranger.captain, uuid7(), area_id=world.area.id, started_at=ago(hours=1)
+        )
     # the stranger cannot take over the id either
     with pytest.raises(IdReusedError):
-        await svc.start_patrol(stranger.captain, pid, area_id=stranger.area.id,
-                               started_at=ago(hours=1))
+        await svc.start_patrol(
+            stranger.captain, pid, area_id=stranger.area.id, started_at=ago(hours=1)
+        )
 
 
 async def test_future_start_and_naive_times_are_rejected(world: World, db: AsyncSession) -> None:
     svc = PatrolService(db)
     with pytest.raises(InvalidPatrolInputError) as err:
-        await svc.start_patrol(world.inspector, uuid7(), area_id=world.area.id,
-                               started_at=ago(minutes=-10))
+        await svc.start_patrol(
+            world.inspector, uuid7(), area_id=world.area.id, started_at=ago(minutes=-10)
+        )
     assert err.value.code == "invalid_time"
     with pytest.raises(InvalidPatrolInputError):
-        await svc.start_patrol(world.inspector, uuid7(), area_id=world.area.id,
-                               started_at=ago(hours=1).replace(tzinfo=None))
+        await svc.start_patrol(
+            world.inspector,
+            uuid7(),
+            area_id=world.area.id,
+            started_at=ago(hours=1).replace(tzinfo=None),
+        )
 
 
 async def test_sign_in_gps_and_manual(world: World, db: AsyncSession) -> None:
@@ -113,18 +120,35 @@ async def test_sign_in_gps_and_manual(world: World, db: AsyncSession) -> None:
     pid = uuid7()
     await svc.start_patrol(world.inspector, pid, area_id=world.area.id, started_at=ago(hours=1))
     sid = uuid7()
-    gps = await svc.sign_in(world.inspector, pid, sid, at=ago(minutes=50), lon=110.15,
-                            lat=30.15, accuracy_m=8)
+    gps = await svc.sign_in(
+        world.inspector, pid, sid, at=ago(minutes=50), lon=110.15, lat=30.15, accuracy_m=8
+    )
     assert gps.method == "gps"
-    assert (await svc.sign_in(world.inspector, pid, sid, at=ago(minutes=50), lon=110.15,
-                              lat=30.15, accuracy_m=8)).id == sid
+    assert (
+        await svc.sign_in(
+            world.inspector, pid, sid, at=ago(minutes=50), lon=110.15, lat=30.15, accuracy_m=8
+        )
+    ).id == sid
     with pytest.raises(InvalidPatrolInputError) as err:
-        await svc.sign_in(world.inspector, pid, uuid7(), at=ago(minutes=40), method="manual",
-                          village_id=world.village.id)
+        await svc.sign_in(
+            world.inspector,
+            pid,
+            uuid7(),
+            at=ago(minutes=40),
+            method="manual",
+            village_id=world.village.id,
+        )
     assert err.value.code == "manual_sign_in_needs_reason"
-    manual = await svc.sign_in(world.inspector, pid, uuid7(), at=ago(minutes=40),
-                               method="manual", reason_code="no_gps_fix",
-                               village_id=world.village.id, address="river village, east end")
+    manual = await svc.sign_in(
+        world.inspector,
+        pid,
+        uuid7(),
+        at=ago(minutes=40),
+        method="manual",
+        reason_code="no_gps_fix",
+        village_id=world.village.id,
+        address="river village, east end",
+    )
     assert manual.reason_code == "no_gps_fix" and manual.accuracy_m is None
     await db.commit()
 
@@ -135,9 +159,17 @@ async def test_finding_marks_patrol_and_fills_places(world: World, db: AsyncSess
     await svc.start_patrol(world.inspector, pid, area_id=world.area.id, started_at=ago(hours=1))
     fid = uuid7()
     finding = await svc.record_finding(
-        world.inspector, pid, fid, found_at=ago(minutes=30), project_name="warehouse",
-        construction_status="partly_built", lon=110.15, lat=30.15, accuracy_m=6,
-        occupied_area_m2=1200.0, builder="someone",
+        world.inspector,
+        pid,
+        fid,
+        found_at=ago(minutes=30),
+        project_name="warehouse",
+        construction_status="partly_built",
+        lon=110.15,
+        lat=30.15,
+        accuracy_m=6,
+        occupied_area_m2=1200.0,
+        builder="someone",
     )
     assert finding.village_id == world.village.id
     assert finding.township_id == world.township.id
@@ -145,20 +177,38 @@ async def test_finding_marks_patrol_and_fills_places(world: World, db: AsyncSess
     assert patrol.has_violation
     with pytest.raises(InvalidPatrolInputError) as err:
         await svc.record_finding(
-            world.inspector, pid, uuid7(), found_at=ago(minutes=30), project_name="x",
-            construction_status="demolished", lon=110.15, lat=30.15,
+            world.inspector,
+            pid,
+            uuid7(),
+            found_at=ago(minutes=30),
+            project_name="x",
+            construction_status="demolished",
+            lon=110.15,
+            lat=30.15,
         )
     assert err.value.code == "invalid_status"
     await svc.end_patrol(world.inspector, pid, ended_at=ago(minutes=20))
     with pytest.raises(PatrolAlreadyEndedError):
         await svc.record_finding(
-            world.inspector, pid, uuid7(), found_at=ago(minutes=1), project_name="late",
-            construction_status="levelled", lon=110.15, lat=30.15,
+            world.inspector,
+            pid,
+            uuid7(),
+            found_at=ago(minutes=1),
+            project_name="late",
+            construction_status="levelled",
+            lon=110.15,
+            lat=30.15,
         )
     # a finding made before the end but uploaded later is still accepted
     late = await svc.record_finding(
-        world.inspector, pid, uuid7(), found_at=ago(minutes=25), project_name="offline",
-        construction_status="levelled", lon=110.15, lat=30.15,
+        world.inspector,
+        pid,
+        uuid7(),
+        found_at=ago(minutes=25),
+        project_name="offline",
+        construction_status="levelled",
+        lon=110.15,
+        lat=30.15,
     )
     assert late.session_id == pid
     await db.commit()
@@ -166,10 +216,8 @@ async def test_finding_marks_patrol_and_fills_places(world: World, db: AsyncSess
 
 async def test_list_patrols_is_scoped(world: World, db: AsyncSession) -> None:
     svc = PatrolService(db)
-    await svc.start_patrol(world.inspector, uuid7(), area_id=world.area.id,
-                           started_at=ago(hours=1))
-    await svc.start_patrol(world.captain, uuid7(), area_id=world.area.id,
-                           started_at=ago(hours=1))
+    await svc.start_patrol(world.inspector, uuid7(), area_id=world.area.id, started_at=ago(hours=1))
+    await svc.start_patrol(world.captain, uuid7(), area_id=world.area.id, started_at=ago(hours=1))
     mine = await svc.list_patrols(world.inspector)
     assert {p.inspector_id for p in mine} == {world.inspector.user_id}
     everyone = await svc.list_patrols(world.captain)

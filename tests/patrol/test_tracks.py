@@ -28,13 +28,12 @@ async def _stored(db: AsyncSession, patrol_id: object) -> int:
     return int((await db.execute(stmt)).scalar_one())
 
 
-async def _start(
-    world: World, db: AsyncSession, hours: float = 2
-) -> tuple[uuid.UUID, datetime]:
+async def _start(world: World, db: AsyncSession, hours: float = 2) -> tuple[uuid.UUID, datetime]:
     pid = uuid7()
     started = ago(hours=hours)
-    await PatrolService(db).start_patrol(world.inspector, pid, area_id=world.area.id,
-                                         started_at=started)
+    await PatrolService(db).start_patrol(
+        world.inspector, pid, area_id=world.area.id, started_at=started
+    )
     return pid, started
 
 
@@ -95,15 +94,20 @@ async def test_bad_points_are_reported_and_the_rest_stored(world: World, db: Asy
     naive = PointIn(uuid7(), started.replace(tzinfo=None), 110.2, 30.2, 5.0)
     bad_acc = PointIn(uuid7(), started, 110.2, 30.2, -1.0)
     result = await TrackService(db).append_track_points(
-        world.inspector, pid,
+        world.inspector,
+        pid,
         [*good, future, slightly_ahead, before, far, nan, wrapped, naive, bad_acc],
     )
     assert result.stored == 4
     reasons = {r.id: r.reason for r in result.rejected}
     assert reasons == {
-        future.id: "future_time", before.id: "before_start", far.id: "outside_county",
-        nan.id: "invalid_coordinates", wrapped.id: "invalid_coordinates",
-        naive.id: "invalid_time", bad_acc.id: "invalid_accuracy",
+        future.id: "future_time",
+        before.id: "before_start",
+        far.id: "outside_county",
+        nan.id: "invalid_coordinates",
+        wrapped.id: "invalid_coordinates",
+        naive.id: "invalid_time",
+        bad_acc.id: "invalid_accuracy",
     }
 
 
@@ -124,7 +128,12 @@ def test_jitter_filter_ignores_poor_fixes_and_flags_jumps() -> None:
     # point 2: 55 km in 10 s (flagged); point 3: accuracy 300 m (ignored); point 4: flagged
     stats = filter_track(ts, lons, lats, accs, CFG)
     assert stats.statuses == [
-        "used", "used", "speed_flagged", "poor_accuracy", "speed_flagged", "used"
+        "used",
+        "used",
+        "speed_flagged",
+        "poor_accuracy",
+        "speed_flagged",
+        "used",
     ]
     assert stats.distance_m == pytest.approx(45.0, abs=1e-6)
     assert (stats.used, stats.poor_accuracy, stats.speed_flagged) == (3, 1, 2)
@@ -132,8 +141,9 @@ def test_jitter_filter_ignores_poor_fixes_and_flags_jumps() -> None:
 
 def test_jitter_filter_standing_still_adds_no_distance() -> None:
     jitter = [0.0, 2e-5, -1e-5, 1.5e-5, 0.0, -2e-5]  # within ~2 m
-    stats = filter_track([float(i * 5) for i in range(6)], [110.0] * 6,
-                         [30.0 + j for j in jitter], [4.0] * 6, CFG)
+    stats = filter_track(
+        [float(i * 5) for i in range(6)], [110.0] * 6, [30.0 + j for j in jitter], [4.0] * 6, CFG
+    )
     assert stats.distance_m == 0.0
     assert stats.statuses == ["used"] + ["still"] * 5
 
@@ -159,8 +169,9 @@ async def test_late_points_after_the_end_refresh_the_summary(
     )
     assert patrol.distance_m == pytest.approx(75.0, abs=0.01)
     late = await tracks.append_track_points(
-        world.inspector, pid, [*points[6:], PointIn(uuid7(), started + timedelta(hours=1),
-                                                    110.2, 30.2, 5.0)]
+        world.inspector,
+        pid,
+        [*points[6:], PointIn(uuid7(), started + timedelta(hours=1), 110.2, 30.2, 5.0)],
     )
     assert late.stored == 5
     assert [r.reason for r in late.rejected] == ["after_end"]
