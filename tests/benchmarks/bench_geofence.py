@@ -223,10 +223,17 @@ def serve(port: int) -> None:
 
 
 async def _client(
-    http: httpx.AsyncClient, headers: dict[str, str], pts: list[list[float]], pause_s: float
+    http: httpx.AsyncClient,
+    headers: dict[str, str],
+    pts: list[list[float]],
+    pause_s: float,
+    phase_s: float = 0.0,
 ) -> list[float]:
+    """One phone: a check every ``pause_s`` (0: back to back), starting ``phase_s`` late, so
+    paced clients are spread over the period instead of all firing at the same instant."""
     out: list[float] = []
     loop = asyncio.get_running_loop()
+    await asyncio.sleep(phase_s)
     next_at = loop.time()
     for lon, lat, acc in pts:
         t = time.perf_counter()
@@ -285,7 +292,12 @@ async def _http(dsn: str, workdir: Path, principal: Principal) -> dict[str, floa
             paced: dict[float, tuple[list[list[float]], float]] = {}
             for pace in PACES_S:
                 t = time.perf_counter()
-                runs = await asyncio.gather(*(_client(http, headers, p[:16], pace) for p in per))
+                runs = await asyncio.gather(
+                    *(
+                        _client(http, headers, p[:16], pace, phase_s=pace * i / len(per))
+                        for i, p in enumerate(per)
+                    )
+                )
                 paced[pace] = (runs, time.perf_counter() - t)
             t = time.perf_counter()
             busy = await asyncio.gather(*(_client(http, headers, p, 0.0) for p in per))
