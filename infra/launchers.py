@@ -21,19 +21,25 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import structlog
 
+from infra.settings import ObjectStoreSettings
+
 __all__ = [
     "LauncherError",
+    "LocalServices",
     "PostgisCluster",
     "RcloneS3",
     "find_pg_bindir",
     "free_port",
+    "local_services",
     "postgis_install_hint",
 ]
 
@@ -367,3 +373,57 @@ class RcloneS3:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@dataclass(frozen=True, slots=True)
+class LocalServices:
+    workdir: Path
+    database_url: str
+    object_store: ObjectStoreSettings
+
+
+@contextlib.contextmanager
+def local_services(
+    prefix: str, *, bucket: str = "patrol-evidence", environ: Mapping[str, str] | None = None
+) -> Iterator[LocalServices]:
+    """A throw-away PostGIS cluster and S3 server for tests and benchmarks, stopped at the end.
+
+    ``DATABASE_URL`` and ``S3_ENDPOINT_URL`` (with ``S3_*``) in ``environ`` are used instead
+    of starting the local ones.
+    """
+    env = os.environ if environ is None else environ
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    workdir.chmod(0o755)  # the cluster runs as an unprivileged user when we are root
+    cluster: PostgisCluster | None = None
+    rclone: RcloneS3 | None = None
+    try:
+        url = env.get("DATABASE_URL", "")
+        if not url:
+            cluster = PostgisCluster(workdir / "postgres")
+            cluster.init()
+            cluster.start()
+            url = cluster.url
+        if env.get("S3_ENDPOINT_URL"):
+            store = ObjectStoreSettings(
+                endpoint_url=env["S3_ENDPOINT_URL"],
+                bucket=env.get("S3_BUCKET", bucket),
+                access_key_id=env.get("S3_ACCESS_KEY_ID", ""),
+                secret_access_key=env.get("S3_SECRET_ACCESS_KEY", ""),
+                region=env.get("S3_REGION", "us-east-1"),
+            )
+        else:
+            rclone = RcloneS3(workdir / "objects", bucket=bucket)
+            rclone.start()
+            store = ObjectStoreSettings(
+                endpoint_url=rclone.endpoint_url,
+                bucket=bucket,
+                access_key_id=rclone.access_key,
+                secret_access_key=rclone.secret_key,
+            )
+        yield LocalServices(workdir=workdir, database_url=url, object_store=store)
+    finally:
+        if rclone is not None:
+            rclone.stop()
+        if cluster is not None:
+            cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -6,14 +6,10 @@ Both services are started once per test session (or taken from ``DATABASE_URL`` 
 
 from __future__ import annotations
 
-import os
 import secrets
-import shutil
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import pytest
 from geoalchemy2.shape import from_shape
@@ -26,63 +22,23 @@ from api.app import create_app
 from api.auth import TokenMinter
 from api.models import MODEL_MODULES
 from infra.db import create_engine, create_session_factory
-from infra.launchers import PostgisCluster, RcloneS3
+from infra.launchers import LocalServices, local_services
 from infra.migrate import Migrator
 from infra.objectstore import S3ObjectStore
 from infra.scope import Principal, Role
-from infra.settings import AuthSettings, DatabaseSettings, ObjectStoreSettings, Settings
+from infra.settings import AuthSettings, DatabaseSettings, Settings
 from patrol.accounts import hash_password, principal_of
 from patrol.models import County, User
 
 
-@dataclass
-class Services:
-    database_url: str
-    object_store: ObjectStoreSettings
-    workdir: Path
+@pytest.fixture(scope="session")
+def services() -> Iterator[LocalServices]:
+    with local_services("patrol-tests-", bucket="patrol-test") as found:
+        yield found
 
 
 @pytest.fixture(scope="session")
-def services() -> Iterator[Services]:
-    workdir = Path(tempfile.mkdtemp(prefix="patrol-tests-"))
-    workdir.chmod(0o755)  # the cluster runs as an unprivileged user when tests run as root
-    cluster: PostgisCluster | None = None
-    rclone: RcloneS3 | None = None
-    try:
-        database_url = os.environ.get("DATABASE_URL", "")
-        if not database_url:
-            cluster = PostgisCluster(workdir / "postgres")
-            cluster.init()
-            cluster.start()
-            database_url = cluster.url
-        if os.environ.get("S3_ENDPOINT_URL"):
-            store = ObjectStoreSettings(
-                endpoint_url=os.environ["S3_ENDPOINT_URL"],
-                bucket=os.environ.get("S3_BUCKET", "patrol-test"),
-                access_key_id=os.environ.get("S3_ACCESS_KEY_ID", ""),
-                secret_access_key=os.environ.get("S3_SECRET_ACCESS_KEY", ""),
-                region=os.environ.get("S3_REGION", "us-east-1"),
-            )
-        else:
-            rclone = RcloneS3(workdir / "objects", bucket="patrol-test")
-            rclone.start()
-            store = ObjectStoreSettings(
-                endpoint_url=rclone.endpoint_url,
-                bucket="patrol-test",
-                access_key_id=rclone.access_key,
-                secret_access_key=rclone.secret_key,
-            )
-        yield Services(database_url=database_url, object_store=store, workdir=workdir)
-    finally:
-        if rclone is not None:
-            rclone.stop()
-        if cluster is not None:
-            cluster.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-@pytest.fixture(scope="session")
-def settings(services: Services) -> Settings:
+def settings(services: LocalServices) -> Settings:
     base = Settings()
     return replace(
         base,

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from infra.ids import uuid7
+from infra.launchers import LocalServices
 from infra.objectstore import (
     MIN_PART_BYTES,
     MultipartNotFoundError,
@@ -23,11 +24,10 @@ from infra.objectstore import (
     md5_b64,
 )
 from infra.settings import ObjectStoreSettings
-from tests.conftest import Services
 
 
 @pytest.fixture
-async def store(services: Services) -> AsyncIterator[S3ObjectStore]:
+async def store(services: LocalServices) -> AsyncIterator[S3ObjectStore]:
     store = S3ObjectStore(services.object_store)
     await store.ensure_bucket()
     yield store
@@ -58,7 +58,7 @@ async def test_ping_is_false_when_the_server_is_down() -> None:
     assert time.perf_counter() - started < 5
 
 
-async def test_ensure_bucket_creates_a_missing_bucket(services: Services) -> None:
+async def test_ensure_bucket_creates_a_missing_bucket(services: LocalServices) -> None:
     settings = ObjectStoreSettings(
         endpoint_url=services.object_store.endpoint_url,
         bucket=f"made-{uuid7().hex[:12]}",

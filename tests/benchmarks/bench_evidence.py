@@ -23,10 +23,8 @@ import gc
 import hashlib
 import io
 import secrets
-import shutil
 import statistics
 import struct
-import tempfile
 import threading
 import time
 import uuid
@@ -61,7 +59,7 @@ from geofence.demo import seed_demo_layers
 from geofence.models import Parcel
 from infra.db import create_engine, create_session_factory
 from infra.ids import uuid7
-from infra.launchers import PostgisCluster, RcloneS3
+from infra.launchers import local_services
 from infra.logging import configure_logging
 from infra.migrate import Migrator
 from infra.objectstore import S3ObjectStore, md5_b64
@@ -405,25 +403,10 @@ def _table(r: dict[str, float]) -> list[tuple[str, str, str, str]]:
 
 def main() -> None:
     configure_logging("warning")
-    workdir = Path(tempfile.mkdtemp(prefix="patrol-bench-evidence-"))
-    workdir.chmod(0o755)  # the cluster runs as an unprivileged user when benches run as root
-    cluster = PostgisCluster(workdir / "postgres")
-    rclone = RcloneS3(workdir / "objects", bucket="patrol-bench")
-    try:
-        cluster.init()
-        cluster.start()
-        rclone.start()
-        store = ObjectStoreSettings(
-            endpoint_url=rclone.endpoint_url, bucket="patrol-bench",
-            access_key_id=rclone.access_key, secret_access_key=rclone.secret_key,
-        )  # fmt: skip
-        spool = workdir / "spool"
+    with local_services("patrol-bench-evidence-", bucket="patrol-bench", environ={}) as found:
+        spool = found.workdir / "spool"
         spool.mkdir()
-        result = asyncio.run(run(cluster.url, store, spool))
-    finally:
-        rclone.stop()
-        cluster.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        result = asyncio.run(run(found.database_url, found.object_store, spool))
     print("| benchmark | baseline | result | target |")
     print("|---|---|---|---|")
     for row in _table(result):

@@ -19,8 +19,6 @@ import gc
 import hashlib
 import os
 import secrets
-import shutil
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -39,7 +37,7 @@ from evidence.package import export_referral_package
 from evidence.referrals import flag_for_referral
 from infra.db import create_engine, create_session_factory
 from infra.ids import uuid7
-from infra.launchers import PostgisCluster, RcloneS3
+from infra.launchers import local_services
 from infra.migrate import Migrator
 from infra.objectstore import S3ObjectStore
 from infra.scope import Principal, Role
@@ -235,41 +233,8 @@ async def run(database_url: str, store_settings: ObjectStoreSettings) -> dict[st
 
 
 def main() -> None:
-    url = os.environ.get("DATABASE_URL", "")
-    workdir = Path(tempfile.mkdtemp(prefix="patrol-bench-package-"))
-    workdir.chmod(0o755)
-    cluster: PostgisCluster | None = None
-    rclone: RcloneS3 | None = None
-    try:
-        if not url:
-            cluster = PostgisCluster(workdir / "postgres")
-            cluster.init()
-            cluster.start()
-            url = cluster.url
-        if os.environ.get("S3_ENDPOINT_URL"):
-            store = ObjectStoreSettings(
-                endpoint_url=os.environ["S3_ENDPOINT_URL"],
-                bucket=os.environ.get("S3_BUCKET", "patrol-bench"),
-                access_key_id=os.environ.get("S3_ACCESS_KEY_ID", ""),
-                secret_access_key=os.environ.get("S3_SECRET_ACCESS_KEY", ""),
-                region=os.environ.get("S3_REGION", "us-east-1"),
-            )
-        else:
-            rclone = RcloneS3(workdir / "objects", bucket="patrol-bench")
-            rclone.start()
-            store = ObjectStoreSettings(
-                endpoint_url=rclone.endpoint_url,
-                bucket="patrol-bench",
-                access_key_id=rclone.access_key,
-                secret_access_key=rclone.secret_key,
-            )
-        result = asyncio.run(run(url, store))
-    finally:
-        if rclone is not None:
-            rclone.stop()
-        if cluster is not None:
-            cluster.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+    with local_services("patrol-bench-package-", bucket="patrol-bench") as found:
+        result = asyncio.run(run(found.database_url, found.object_store))
     rise = result["rss_rise"] / MIB
     ratio = result["package_rate"] / result["raw_rate"]
     rows = [

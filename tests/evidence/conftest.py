@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from evidence import ClaimedFix, EvidenceService, NewUpload, NoLayersChecker, UploadTicket
 from evidence.models import Evidence
 from infra.ids import uuid7
+from infra.launchers import LocalServices
 from infra.objectstore import S3ObjectStore
 from infra.scope import Principal, Role
 from infra.settings import EvidenceSettings, Settings
 from patrol.models import County, User
-from tests.conftest import Services
 
 # A square county around (116.5, 40.0).
 WEST, SOUTH, EAST, NORTH = 116.0, 39.5, 117.0, 40.5
@@ -44,7 +44,7 @@ def evidence_settings(settings: Settings) -> EvidenceSettings:
 
 
 @pytest.fixture(scope="session")
-async def store(services: Services) -> S3ObjectStore:
+async def store(services: LocalServices) -> S3ObjectStore:
     store = S3ObjectStore(services.object_store)
     await store.ensure_bucket()
     return store

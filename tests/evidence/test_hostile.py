@@ -57,7 +57,7 @@ async def test_corrupt_exif_photo_is_accepted_and_flagged(kit: Kit, county: Coun
         ("jpeg_header_only", "image/jpeg", FileCorruptError, "file_corrupt"),
     ],
 )
-async def test_hostile_files_get_a_clear_refusal(  # noqa: PLR0917 - parametrized
+async def test_hostile_files_get_a_clear_refusal(
     kit: Kit,
     county: CountyUsers,
     name: str,

@@ -153,7 +153,7 @@ async def test_other_photo_formats_give_their_gps_and_time(
         ),
     ],
 )
-async def test_video_upload_gives_location_time_and_rotation(  # noqa: PLR0917 - parametrized
+async def test_video_upload_gives_location_time_and_rotation(
     kit: Kit,
     county: CountyUsers,
     fmt: str,

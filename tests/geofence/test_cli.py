@@ -11,13 +11,14 @@ import pytest
 import shapely
 from shapely.geometry import mapping
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.cli import main
 from geofence.models import LayerVersion
 from infra.db import create_engine, create_session_factory
+from infra.launchers import LocalServices
 from infra.settings import DatabaseSettings, Settings
 from patrol.models import County
-from tests.conftest import Services
 from tests.geofence.conftest import make_county
 
 
@@ -51,7 +52,8 @@ async def _versions(url: str, county_id: uuid.UUID) -> list[tuple[int, int]]:
 
 
 def test_layers_import_command(
-    services: Services,
+    engine: AsyncEngine,  # the schema is migrated
+    services: LocalServices,
     settings: Settings,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,

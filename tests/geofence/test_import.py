@@ -60,7 +60,7 @@ def _write_ogr(
     return path
 
 
-def _raw_write(  # noqa: PLR0917 - mirrors pyogrio.raw.write
+def _raw_write(
     path: Path,
     geoms: list[shapely.Geometry],
     arrays: list[np.ndarray],
