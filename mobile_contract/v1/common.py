@@ -19,7 +19,7 @@ class FieldError(msgspec.Struct, kw_only=True, rename="camel"):
     message: str
 
 
-class Problem(msgspec.Struct, kw_only=True, rename="camel"):
+class Problem(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
     """RFC 9457 problem details; ``code`` is stable and meant for programs.
 
     ``details`` carries what a program needs to act on the error (e.g. ``missingParts``).
