@@ -464,6 +464,13 @@ class PatrolService:
             PatrolTarget.area_id == patrol.area_id,
             PatrolTarget.active,
             PatrolTarget.county_id == patrol.county_id,
+            # Only targets PostGIS puts within reach come back; the spheroid and the sphere
+            # below differ by < 0.5 %, so the margin keeps every target haversine accepts.
+            func.ST_DWithin(
+                func.geography(PatrolTarget.geom),
+                func.geography(func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)),
+                PatrolTarget.visit_radius_m * 1.01 + 1.0,
+            ),
         )
         reached: list[uuid.UUID] = []
         for target_id, radius, tlon, tlat in (await self.db.execute(stmt)).all():
