@@ -9,8 +9,7 @@ from typing import TypeVarTuple
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from infra.errors import PermissionDeniedError
-from infra.scope import Principal, Role, scoped
+from infra.scope import Principal, Role, require_role, scoped
 from patrol.errors import (
     AreaNotFoundError,
     InvalidPatrolInputError,
@@ -26,12 +25,7 @@ _Ts = TypeVarTuple("_Ts")
 
 
 def require_manager(principal: Principal, action: str) -> None:
-    if not principal.has_role(*MANAGERS):
-        raise PermissionDeniedError(
-            f"only captains and admins may {action}",
-            code="role_not_allowed",
-            allowed_roles=[r.value for r in MANAGERS],
-        )
+    require_role(principal, *MANAGERS, action=action)
 
 
 def aware(value: datetime, field: str) -> datetime:
