@@ -65,7 +65,7 @@ from evidence.screening import screen_case
 from geofence.enums import LandClass, LayerKind
 from geofence.layers import current_versions
 from geofence.models import ChangePolygon, Parcel
-from geofence.overlay import overlay_area
+from geofence.overlay import overlay_area, to_mu
 from infra.db import utcnow
 from infra.errors import ConflictError
 from infra.geometry import check_lon_lat, parse_polygonal, to_ewkt
@@ -75,7 +75,6 @@ from patrol.models import County
 
 __all__ = [
     "DECLARED_AREA_KINDS",
-    "MU_M2",
     "AreaOverlay",
     "Areas",
     "CaseChanges",
@@ -100,7 +99,6 @@ __all__ = [
     "update_case",
 ]
 
-MU_M2 = 666.67
 """Square metres in one mu (亩)."""
 
 DECLARED_AREA_KINDS = ("forest_public_welfare", "forest_commercial", "grassland")
@@ -138,8 +136,8 @@ _TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
 
 
 def m2_to_mu(m2: float) -> float:
-    """Square metres to mu (1 mu = 666.67 m²), rounded to 0.01 mu."""
-    return round(m2 / MU_M2, 2)
+    """Square metres to mu (:func:`geofence.to_mu`), rounded to 0.01 mu."""
+    return round(to_mu(m2), 2)
 
 
 # -- inputs --------------------------------------------------------------------------------------

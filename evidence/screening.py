@@ -58,7 +58,6 @@ __all__ = [
     "screen_case",
 ]
 
-_MU_M2 = Decimal("666.67")
 _CENT = Decimal("0.01")
 _CHINA = timezone(timedelta(hours=8))
 
@@ -82,7 +81,8 @@ _UNITS = {"mu", "yuan", "count"}
 
 
 def _mu(m2: float) -> Decimal:
-    return (Decimal(str(m2)) / _MU_M2).quantize(_CENT, rounding=ROUND_HALF_UP)
+    # 1 mu is exactly 10,000 / 15 m² (geofence.M2_PER_MU); thresholds compare on that.
+    return (Decimal(str(m2)) * 15 / 10_000).quantize(_CENT, rounding=ROUND_HALF_UP)
 
 
 def case_metrics(case: Case) -> dict[str, Decimal]:
