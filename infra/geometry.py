@@ -16,7 +16,7 @@ from shapely.geometry.base import BaseGeometry
 
 from infra.errors import InvalidInputError
 
-__all__ = ["check_lon_lat", "parse_polygonal", "to_ewkt"]
+__all__ = ["POLYGONAL", "check_lon_lat", "parse_geometry", "parse_polygonal", "to_ewkt"]
 
 
 def check_lon_lat(lon: float, lat: float, *, field: str = "") -> None:
@@ -39,11 +39,17 @@ def check_lon_lat(lon: float, lat: float, *, field: str = "") -> None:
         )
 
 
-def parse_polygonal(obj: Any, *, field: str = "geometry") -> MultiPolygon:
-    """A GeoJSON Polygon/MultiPolygon (WGS84) as a valid, non-empty MultiPolygon, or a 422."""
-    if not isinstance(obj, dict) or obj.get("type") not in {"Polygon", "MultiPolygon"}:
+POLYGONAL = frozenset({"Polygon", "MultiPolygon"})
+
+
+def parse_geometry(
+    obj: Any, *, field: str = "geometry", types: frozenset[str] = POLYGONAL
+) -> BaseGeometry:
+    """A GeoJSON geometry (WGS84) of one of ``types``: valid, non-empty, in range, or a 422."""
+    if not isinstance(obj, dict) or obj.get("type") not in types:
+        expected = " or ".join(sorted(types))
         raise InvalidInputError(
-            "expected a GeoJSON Polygon or MultiPolygon", code="invalid_geometry", field=field
+            f"expected a GeoJSON {expected}", code="invalid_geometry", field=field
         )
     try:
         with warnings.catch_warnings():
@@ -73,6 +79,12 @@ def parse_polygonal(obj: Any, *, field: str = "geometry") -> MultiPolygon:
             code="invalid_coordinates",
             field=field,
         )
+    return geom
+
+
+def parse_polygonal(obj: Any, *, field: str = "geometry") -> MultiPolygon:
+    """A GeoJSON Polygon/MultiPolygon (WGS84) as a valid, non-empty MultiPolygon, or a 422."""
+    geom = parse_geometry(obj, field=field)
     if isinstance(geom, Polygon):
         geom = MultiPolygon([geom])
     assert isinstance(geom, MultiPolygon)

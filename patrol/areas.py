@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import math
 import uuid
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
-import shapely
 from geoalchemy2.shape import from_shape
-from shapely.geometry import Point, shape
+from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from infra.errors import InvalidInputError
+from infra.geometry import check_lon_lat, parse_geometry
 from infra.scope import Principal, scoped
 from patrol._access import load_area, require_manager
 from patrol.config import PatrolConfig
@@ -26,54 +25,21 @@ from patrol.models import Township, User, Village
 __all__ = ["TARGET_KINDS", "AreaService", "parse_area_geometry"]
 
 TARGET_KINDS = ("mine_site", "change_polygon", "tip_off", "custom")
-_GEOMETRY_TYPES = {
-    "Point",
-    "MultiPoint",
-    "LineString",
-    "MultiLineString",
-    "Polygon",
-    "MultiPolygon",
-}
+_GEOMETRY_TYPES = frozenset(
+    {
+        "Point",
+        "MultiPoint",
+        "LineString",
+        "MultiLineString",
+        "Polygon",
+        "MultiPolygon",
+    }
+)
 
 
 def parse_area_geometry(obj: Any, *, field: str = "geometry") -> BaseGeometry:
     """A GeoJSON polygon, line or point (WGS84) as a valid Shapely geometry, or a 422."""
-    if not isinstance(obj, dict) or obj.get("type") not in _GEOMETRY_TYPES:
-        raise InvalidPatrolInputError(
-            "expected a GeoJSON point, line or polygon", code="invalid_geometry", field=field
-        )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            geom: BaseGeometry = shape(obj)
-    except (ValueError, TypeError, AttributeError, IndexError, shapely.errors.ShapelyError) as exc:
-        raise InvalidPatrolInputError(
-            f"malformed GeoJSON geometry: {exc}", code="invalid_geometry", field=field
-        ) from exc
-    coords = shapely.get_coordinates(geom)
-    if geom.is_empty or not coords.size or not bool(shapely.is_valid(geom)):
-        raise InvalidPatrolInputError(
-            f"geometry is not valid: {shapely.is_valid_reason(geom)}",
-            code="invalid_geometry",
-            field=field,
-        )
-    xs, ys = coords[:, 0], coords[:, 1]
-    if not (bool((abs(xs) <= 180).all()) and bool((abs(ys) <= 90).all())):
-        raise InvalidPatrolInputError(
-            "coordinates are outside longitude/latitude ranges",
-            code="invalid_coordinates",
-            field=field,
-        )
-    return geom
-
-
-def check_point(lon: float, lat: float, *, field: str = "") -> None:
-    if not (math.isfinite(lon) and math.isfinite(lat) and abs(lon) <= 180 and abs(lat) <= 90):
-        raise InvalidPatrolInputError(
-            "longitude/latitude missing or out of range",
-            code="invalid_coordinates",
-            field=field or "lon",
-        )
+    return parse_geometry(obj, field=field, types=_GEOMETRY_TYPES)
 
 
 class AreaService:
@@ -225,7 +191,7 @@ class AreaService:
                 code="invalid_target_kind",
                 field="kind",
             )
-        check_point(lon, lat)
+        check_lon_lat(lon, lat)
         radius = self.config.default_visit_radius_m if visit_radius_m is None else visit_radius_m
         if not (math.isfinite(radius) and 0 < radius <= 10_000):
             raise InvalidPatrolInputError(

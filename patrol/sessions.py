@@ -22,6 +22,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from infra.db import utcnow
+from infra.geometry import check_lon_lat
 from infra.scope import Principal, scoped
 from patrol._access import (
     MANAGERS,
@@ -32,7 +33,6 @@ from patrol._access import (
     load_area,
     load_patrol,
 )
-from patrol.areas import check_point
 from patrol.config import PatrolConfig
 from patrol.errors import (
     IdReusedError,
@@ -387,7 +387,7 @@ class PatrolService:
         """
         if source not in ("evidence", "sign_in"):
             raise InvalidPatrolInputError("source must be evidence or sign_in", field="source")
-        check_point(lon, lat)
+        check_lon_lat(lon, lat)
         patrol = await load_patrol(self.db, principal, patrol_id)
         return await self._visits_at(patrol, lon, lat, aware(at, "at"), source)
 
@@ -504,7 +504,7 @@ def _fix(lon: float | None, lat: float | None, accuracy_m: float | None) -> _Fix
         raise InvalidPatrolInputError(
             "a GPS position (lon, lat) is required", code="invalid_coordinates", field="lon"
         )
-    check_point(lon, lat)
+    check_lon_lat(lon, lat)
     if accuracy_m is not None and not (math.isfinite(accuracy_m) and 0 <= accuracy_m <= 10_000):
         raise InvalidPatrolInputError(
             "accuracy must be between 0 and 10000 m",
