@@ -180,6 +180,10 @@ class _Pairs:
     edge: FloatArray
     relation: npt.NDArray[np.int8]
 
+    def subset(self, keep: npt.NDArray[np.bool_]) -> _Pairs:
+        return _Pairs(self.layer, self.point[keep], self.feature[keep], self.distance[keep],
+                      self.edge[keep], self.relation[keep])  # fmt: skip
+
 
 def _to_wgs84(crs: str, lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
     key = crs.strip().lower()
@@ -195,24 +199,72 @@ def _unknown_crs(msg: str) -> Exception:
     return UnknownCrsError(msg, field="crs")
 
 
-def _match_layer(
-    layer: LayerSnapshot, pts: npt.NDArray[np.object_], scale: FloatArray, acc: FloatArray
-) -> tuple[_Pairs, IntArray]:
-    """Vectorised matching of all points against one layer; returns pairs and borderline rows.
+def _measure(
+    layer: LayerSnapshot, pi: IntArray, fi: IntArray, x: FloatArray, y: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Projected distance from each point to its feature (0 inside) and to the outline."""
+    segments = layer.segments
+    areal = layer.areal[fi]
+    simple = segments.simple[fi]
+    dist = np.empty(len(pi))
+    edge = np.empty(len(pi))
+    if simple.all():
+        edge[:], inside = segments.measure(fi, x[pi], y[pi], areal)
+        dist[:] = np.where(inside, 0.0, edge)
+        return dist, edge
+    s_rows = np.flatnonzero(simple)
+    s_edge, s_inside = segments.measure(fi[s_rows], x[pi[s_rows]], y[pi[s_rows]], areal[s_rows])
+    edge[s_rows] = s_edge
+    dist[s_rows] = np.where(s_inside, 0.0, s_edge)
+    g_rows = np.flatnonzero(~simple)
+    pts = shapely.points(x[pi[g_rows]], y[pi[g_rows]])
+    g_fi = fi[g_rows]
+    dist[g_rows] = shapely.distance(pts, layer.geoms[g_fi])
+    edge[g_rows] = dist[g_rows]
+    at = (dist[g_rows] == 0.0) & areal[g_rows]
+    if at.any():
+        edge[g_rows[at]] = shapely.distance(pts[at], layer.boundaries[g_fi[at]])
+    return dist, edge
 
-    ``scale`` is the projection's point scale factor at each point (distances are divided by it).
+
+@dataclass(slots=True)
+class _Fixes:
+    """A run of fixes, projected: positions, scale factors, accuracies, search boxes."""
+
+    x: FloatArray
+    y: FloatArray
+    scale: FloatArray  # the projection's point scale factor (distances are divided by it)
+    acc: FloatArray
+    boxes: npt.NDArray[np.object_]  # the accuracy circle's bounding box, with tolerance
+
+    @classmethod
+    def of(cls, index: CountyIndex, lon: FloatArray, lat: FloatArray, acc: FloatArray) -> _Fixes:
+        x, y = index.projection.project(lon, lat)
+        scale = index.projection.scale_at(x)
+        reach = (acc + _ABS_TOL_M + _REL_TOL * acc) * scale
+        return cls(x, y, scale, acc, shapely.box(x - reach, y - reach, x + reach, y + reach))
+
+
+def _match_layer(layer: LayerSnapshot, fixes: _Fixes) -> tuple[_Pairs, IntArray]:
+    """Vectorised matching of fixes against one layer; returns pairs and borderline rows.
+
+    Pairs come sorted by point, then distance.
     """
-    slack = _ABS_TOL_M + _REL_TOL * acc
-    pi, fi = layer.tree.query(pts, predicate="dwithin", distance=(acc + slack) * scale)
+    x, y, acc = fixes.x, fixes.y, fixes.acc
+    pi, fi = layer.tree.query(fixes.boxes)
     pi = pi.astype(np.intp)
     fi = fi.astype(np.intp)
-    dist = shapely.distance(pts[pi], layer.geoms[fi]) / scale[pi]
+    dist, edge = _measure(layer, pi, fi, x, y)
+    s = fixes.scale[pi]
+    dist /= s
+    edge /= s
+    near = dist <= acc[pi] + (_ABS_TOL_M + _REL_TOL * acc[pi])
+    order = np.flatnonzero(near)
+    order = order[np.lexsort((dist[order], pi[order]))]
+    pi, fi, dist, edge = pi[order], fi[order], dist[order], edge[order]
     areal = layer.areal[fi]
     inside = (dist == 0.0) & areal
-    edge = np.full(len(pi), np.nan)
-    if inside.any():
-        at = pi[inside]
-        edge[inside] = shapely.distance(pts[at], layer.boundaries[fi[inside]]) / scale[at]
+    edge[~inside] = np.nan
     a = acc[pi]
     tol = _ABS_TOL_M + _REL_TOL * a
     keep = dist <= a + tol
@@ -268,57 +320,64 @@ async def _settle_borderline(
     return keep
 
 
-#: Batches larger than this are matched in chunks on worker threads (Shapely releases the GIL
-#: in its vectorised operations), which also keeps the event loop free meanwhile.
+#: Batches larger than this are matched in chunks on worker threads (Shapely and NumPy
+#: release the GIL in their vectorised operations), which also keeps the event loop free.
 _CHUNK_POINTS = 16_384
 _THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
-async def _match_layer_chunked(
-    layer: LayerSnapshot, pts: npt.NDArray[np.object_], scale: FloatArray, acc: FloatArray
-) -> tuple[_Pairs, IntArray]:
-    n = len(pts)
-    if n <= _CHUNK_POINTS:
-        return _match_layer(layer, pts, scale, acc)
-    bounds = np.linspace(0, n, max(2, min(_THREADS * 2, n // _CHUNK_POINTS)) + 1).astype(int)
-    spans = list(itertools.pairwise(bounds.tolist()))
-    parts = await asyncio.gather(
-        *(asyncio.to_thread(_match_layer, layer, pts[a:b], scale[a:b], acc[a:b]) for a, b in spans)
-    )
-    offsets = np.cumsum([0] + [len(p.point) for p, _ in parts])
-    pairs = _Pairs(
+def _match_chunk(
+    index: CountyIndex, fixes: FloatArray, layers: list[LayerSnapshot]
+) -> tuple[npt.NDArray[np.bool_], list[tuple[_Pairs, IntArray]]]:
+    """Match a run of fixes (rows lon, lat, accuracy) against ``layers``: whether each fix
+    lies far outside the county, and per layer the pairs and borderline rows."""
+    projected = _Fixes.of(index, fixes[0], fixes[1], fixes[2])
+    outside = ~shapely.contains_xy(index.area.context, projected.x, projected.y)
+    return outside, [_match_layer(layer, projected) for layer in layers]
+
+
+def _concat(layer: LayerSnapshot, parts: list[_Pairs], offsets: list[int]) -> _Pairs:
+    return _Pairs(
         layer,
-        np.concatenate([p.point + a for (p, _), (a, _b) in zip(parts, spans, strict=True)]),
-        np.concatenate([p.feature for p, _ in parts]),
-        np.concatenate([p.distance for p, _ in parts]),
-        np.concatenate([p.edge for p, _ in parts]),
-        np.concatenate([p.relation for p, _ in parts]),
+        np.concatenate([p.point + o for p, o in zip(parts, offsets, strict=True)]),
+        np.concatenate([p.feature for p in parts]),
+        np.concatenate([p.distance for p in parts]),
+        np.concatenate([p.edge for p in parts]),
+        np.concatenate([p.relation for p in parts]),
     )
-    border = np.concatenate([b + o for (_, b), o in zip(parts, offsets[:-1], strict=True)])
-    return pairs, border.astype(np.intp)
 
 
 async def _run(
     session: AsyncSession, index: CountyIndex, fixes: FloatArray, kinds: tuple[LayerKind, ...]
 ) -> tuple[list[_Pairs], npt.NDArray[np.bool_]]:
-    """Match fixes (rows lon, lat, accuracy) against the wanted layers of the county."""
-    lon, lat, acc = fixes[0], fixes[1], fixes[2]
-    x, y = index.projection.project(lon, lat)
-    outside = ~shapely.contains_xy(index.area.context, x, y)
-    scale = index.projection.scale_at(x)
-    pts = shapely.points(x, y)
+    """Match fixes (rows lon, lat, accuracy) against the wanted layers of the county.
+
+    Pairs come sorted by point, then distance.
+    """
+    layers = [index.layers[k] for k in kinds if k in index.layers and len(index.layers[k])]
+    n = fixes.shape[1]
+    if n <= _CHUNK_POINTS:
+        outside, matched = _match_chunk(index, fixes, layers)
+    else:
+        bounds = np.linspace(0, n, max(2, min(_THREADS * 2, n // _CHUNK_POINTS)) + 1)
+        spans = list(itertools.pairwise(bounds.astype(int).tolist()))
+        chunks = await asyncio.gather(
+            *(asyncio.to_thread(_match_chunk, index, fixes[:, a:b], layers) for a, b in spans)
+        )
+        starts = [a for a, _b in spans]
+        outside = np.concatenate([o for o, _ in chunks])
+        matched = []
+        for k, layer in enumerate(layers):
+            parts = [m[k] for _, m in chunks]
+            pair_counts = np.cumsum([0] + [len(p.point) for p, _ in parts])
+            rows = [b + c for (_, b), c in zip(parts, pair_counts[:-1].tolist(), strict=True)]
+            matched.append((_concat(layer, [p for p, _ in parts], starts),
+                            np.concatenate(rows).astype(np.intp)))  # fmt: skip
     out: list[_Pairs] = []
-    for kind in kinds:
-        layer = index.layers.get(kind)
-        if layer is None or not len(layer):
-            continue
-        pairs, border = await _match_layer_chunked(layer, pts, scale, acc)
-        keep = await _settle_borderline(session, pairs, border, fixes)
+    for pairs, borderline in matched:
+        keep = await _settle_borderline(session, pairs, borderline, fixes)
         keep &= ~outside[pairs.point]
-        if not keep.all():
-            pairs = _Pairs(layer, pairs.point[keep], pairs.feature[keep], pairs.distance[keep],
-                           pairs.edge[keep], pairs.relation[keep])  # fmt: skip
-        out.append(pairs)
+        out.append(pairs if keep.all() else pairs.subset(keep))
     return out, outside
 
 
@@ -354,10 +413,10 @@ class _SortedPairs:
 
     @classmethod
     def of(cls, pairs: _Pairs, n: int) -> _SortedPairs:
-        order = np.lexsort((pairs.distance, pairs.point))
-        starts = np.searchsorted(pairs.point[order], np.arange(n + 1)).astype(np.intp)
-        return cls(pairs.layer, starts, pairs.feature[order], pairs.distance[order],
-                   pairs.edge[order], pairs.relation[order])  # fmt: skip
+        """``pairs`` must already be sorted by point, then distance (as :func:`_run` gives)."""
+        starts = np.searchsorted(pairs.point, np.arange(n + 1)).astype(np.intp)
+        return cls(pairs.layer, starts, pairs.feature, pairs.distance, pairs.edge,
+                   pairs.relation)  # fmt: skip
 
     def hits(self, i: int, sites: dict[uuid.UUID, SiteState]) -> list[FeatureHit]:
         layer = self.layer

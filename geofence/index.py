@@ -30,11 +30,113 @@ from geofence.errors import CountyNotFoundError
 from geofence.layers import DIRTY_KEY, current_versions
 from geofence.models import ChangePolygon, MineSite, Parcel, PlanningZone
 
-__all__ = ["DEFAULT_INDEX", "CountyIndex", "GeofenceIndex", "LayerSnapshot"]
+__all__ = ["DEFAULT_INDEX", "CountyIndex", "GeofenceIndex", "LayerSnapshot", "Segments"]
 
 #: How far outside the county boundary a fix may lie before it is refused (GPS near the
 #: border, neighbouring villages). Further out it is almost surely a wrong coordinate.
 OUTSIDE_MARGIN_M = 10_000.0
+
+
+#: Features with more edges than this are measured by GEOS; simpler ones (most parcels have a
+#: handful of vertices) by :meth:`Segments.measure`, which avoids GEOS's per-pair overhead.
+MAX_SEGMENTS = 48
+#: Point-segment pairs worked on at once by :meth:`Segments.measure` (bounds its memory).
+_MEASURE_BLOCK = 400_000
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+
+
+@dataclass(slots=True)
+class Segments:
+    """Every edge of a layer's projected features as flat arrays, grouped by feature.
+
+    Feature ``f`` owns edges ``start[f]:start[f] + count[f]``; ``simple[f]`` says whether the
+    feature is measured here (at most :data:`MAX_SEGMENTS` edges). A point is one edge of
+    length zero; polygon edges are those of all its rings (holes and parts included).
+    """
+
+    x1: FloatArray
+    y1: FloatArray
+    dx: FloatArray
+    dy: FloatArray
+    inv_len2: FloatArray  # 1 / squared length, 0 for a zero-length edge
+    start: IntArray
+    count: IntArray
+    simple: npt.NDArray[np.bool_]
+
+    @classmethod
+    def of(
+        cls, geoms: npt.NDArray[np.object_], boundaries: npt.NDArray[np.object_],
+        areal: npt.NDArray[np.bool_],
+    ) -> Segments:  # fmt: skip
+        n = len(geoms)
+        outline = np.where(areal, boundaries, geoms) if n else np.array([], dtype=object)
+        parts, owner = shapely.get_parts(outline, return_index=True)
+        coords, part = shapely.get_coordinates(parts, return_index=True)
+        ptype = shapely.get_type_id(parts)
+        # consecutive vertices of one line make an edge; a point is an edge to itself
+        same = part[1:] == part[:-1]
+        a_idx = np.flatnonzero(same)
+        b_idx = a_idx + 1
+        pts = np.flatnonzero(ptype[part] == 0)
+        a_idx = np.concatenate([a_idx, pts])
+        b_idx = np.concatenate([b_idx, pts])
+        seg_owner = owner[part[a_idx]]
+        order = np.argsort(seg_owner, kind="stable")
+        a_idx, b_idx, seg_owner = a_idx[order], b_idx[order], seg_owner[order]
+        x1, y1 = coords[a_idx, 0], coords[a_idx, 1]
+        dx, dy = coords[b_idx, 0] - x1, coords[b_idx, 1] - y1
+        len2 = dx * dx + dy * dy
+        inv = np.divide(1.0, len2, out=np.zeros_like(len2), where=len2 > 0)
+        count = np.bincount(seg_owner, minlength=n).astype(np.intp)
+        start = (np.cumsum(count) - count).astype(np.intp)
+        types = shapely.get_type_id(geoms) if n else np.array([], dtype=np.int32)
+        known = np.isin(types, (0, 1, 2, 3, 4, 5, 6))  # no collections, no curves
+        simple = known & (count > 0) & (count <= MAX_SEGMENTS)
+        return cls(x1, y1, dx, dy, inv, start, count, simple)
+
+    def measure(
+        self, feature: IntArray, px: FloatArray, py: FloatArray, areal: npt.NDArray[np.bool_]
+    ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+        """For pairs of (simple) feature and point: distance to the outline, point inside.
+
+        ``areal`` is per pair; "inside" is the even-odd rule over all rings, which for the
+        valid polygons of a layer is inside the polygon (holes excluded).
+        """
+        edge = np.empty(len(feature))
+        inside = np.zeros(len(feature), dtype=bool)
+        counts = self.count[feature]
+        ends = np.cumsum(counts)
+        lo = 0
+        while lo < len(feature):
+            base = int(ends[lo - 1]) if lo else 0
+            hi = int(np.searchsorted(ends, base + _MEASURE_BLOCK, side="right"))
+            hi = max(hi, lo + 1)
+            self._measure_block(feature[lo:hi], px[lo:hi], py[lo:hi], counts[lo:hi],
+                                edge[lo:hi], inside[lo:hi])  # fmt: skip
+            lo = hi
+        inside &= areal
+        return edge, inside
+
+    def _measure_block(  # noqa: PLR0917 - internal, vectorised kernel
+        self, feature: IntArray, px: FloatArray, py: FloatArray, counts: IntArray,
+        edge_out: FloatArray, inside_out: npt.NDArray[np.bool_],
+    ) -> None:  # fmt: skip
+        first = np.cumsum(counts) - counts
+        total = int(counts.sum())
+        pair = np.repeat(np.arange(len(feature)), counts)
+        seg = np.repeat(self.start[feature] - first, counts) + np.arange(total)
+        qx, qy = px[pair], py[pair]
+        ax, ay, dx, dy = self.x1[seg], self.y1[seg], self.dx[seg], self.dy[seg]
+        wx, wy = qx - ax, qy - ay
+        t = np.clip((wx * dx + wy * dy) * self.inv_len2[seg], 0.0, 1.0)
+        ex, ey = wx - t * dx, wy - t * dy
+        edge_out[:] = np.sqrt(np.minimum.reduceat(ex * ex + ey * ey, first))
+        straddles = (ay > qy) != (ay + dy > qy)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            crosses = straddles & (wx < dx * wy / dy)
+        inside_out[:] = (np.add.reduceat(crosses.astype(np.int32), first) & 1).astype(bool)
 
 
 @dataclass(slots=True)
@@ -51,9 +153,11 @@ class LayerSnapshot:
     land_class: list[str | None]
     attributes: list[dict[str, Any]]
     tree: shapely.STRtree = field(init=False)
+    segments: Segments = field(init=False)
 
     def __post_init__(self) -> None:
         self.tree = shapely.STRtree(self.geoms)
+        self.segments = Segments.of(self.geoms, self.boundaries, self.areal)
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import shapely
 from shapely.geometry import mapping
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geofence import BatchResult, check_locations, import_layer
@@ -49,3 +50,83 @@ async def test_chunked_batch_equals_single_pass(
     assert [r.lon for r in chunked[10:13]] == pts[10:13, 0].tolist()
     with pytest.raises(IndexError):
         chunked[5000]
+
+
+def test_segment_measure_agrees_with_geos() -> None:
+    from geofence.index import MAX_SEGMENTS, Segments  # noqa: PLC0415
+
+    donut = shapely.box(0, 0, 100, 100).difference(shapely.box(30, 30, 70, 70))
+    parts = shapely.MultiPolygon([shapely.box(200, 0, 260, 40), shapely.box(300, 0, 340, 90)])
+    circle = shapely.Point(150, 200).buffer(40, quad_segs=32)  # 128 edges
+    triangle = shapely.Polygon([(400, 0), (480, 10), (420, 90)])
+    line = shapely.LineString([(0, 300), (100, 320), (180, 290)])
+    point = shapely.Point(250, 250)
+    geoms = np.array([donut, parts, circle, triangle, line, point], dtype=object)
+    areal = np.array([True, True, True, True, False, False])
+    boundaries = np.empty(len(geoms), dtype=object)
+    boundaries[areal] = shapely.boundary(geoms[areal])
+    seg = Segments.of(geoms, boundaries, areal)
+    assert seg.simple.tolist() == [True, True, False, True, True, True]
+    assert seg.count[2] > MAX_SEGMENTS and seg.count[5] == 1
+    rng = np.random.default_rng(1)
+    n = 20_000
+    px, py = rng.uniform(-20, 500, n), rng.uniform(-20, 340, n)
+    feature = rng.integers(0, len(geoms), n).astype(np.intp)
+    edge, inside = seg.measure(feature, px, py, areal[feature])
+    pts = shapely.points(px, py)
+    outline = np.where(areal, boundaries, geoms)
+    np.testing.assert_allclose(edge, shapely.distance(pts, outline[feature]), atol=1e-9)
+    expected = shapely.contains(geoms[feature], pts) & areal[feature]
+    assert (inside == expected).all()
+    assert 0 < inside.sum() < n
+
+
+async def test_holes_parts_and_complex_outlines_equal_postgis(
+    tmp_path: Path, session: AsyncSession, county_id: uuid.UUID
+) -> None:
+    """Polygons with holes, multipolygons and many-edged outlines (measured by GEOS) give
+    exactly PostGIS's ``ST_DWithin`` answer."""
+    x0, y0, d = 112.1, 28.5, 0.001
+    shapes = []
+    for i in range(6):
+        for j in range(6):
+            x, y = x0 + i * 2 * d, y0 + j * 2 * d
+            if (i + j) % 3 == 0:
+                g = shapely.box(x, y, x + d, y + d).difference(
+                    shapely.box(x + 0.3 * d, y + 0.3 * d, x + 0.7 * d, y + 0.7 * d)
+                )
+            elif (i + j) % 3 == 1:
+                left = shapely.box(x, y, x + 0.4 * d, y + d)
+                g = shapely.MultiPolygon([left, shapely.box(x + 0.6 * d, y, x + d, y + 0.5 * d)])
+            else:
+                g = shapely.Point(x + d / 2, y + d / 2).buffer(d / 2, quad_segs=24)
+            shapes.append(g)
+    doc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"DLBM": "0103"}, "geometry": mapping(g)}
+        for g in shapes
+    ]}  # fmt: skip
+    path = tmp_path / "shapes.geojson"
+    path.write_text(json.dumps(doc))
+    await import_layer(session, county_id, path, "parcels")
+    await session.commit()
+    rng = np.random.default_rng(21)
+    n = 4000
+    pts = np.column_stack([rng.uniform(x0 - d, x0 + 12 * d, n), rng.uniform(y0 - d, y0 + 12 * d, n),
+                           rng.choice([0.0, 2.0, 10.0, 35.0], n)])  # fmt: skip
+    results = await check_locations(session, county_id, pts, kinds=["parcels"])
+    points, ids = results.feature_pairs()
+    mine = set(zip(points.tolist(), ids, strict=True))
+    rows = await session.execute(
+        text(
+            "SELECT t.n - 1, p.id FROM unnest(CAST(:xs AS float8[]), CAST(:ys AS float8[]), "
+            "CAST(:acc AS float8[])) WITH ORDINALITY AS t(x, y, a, n) "
+            "JOIN geofence_parcels p ON p.county_id = :c AND ST_DWithin(geography(p.geom), "
+            "geography(ST_SetSRID(ST_MakePoint(t.x, t.y), 4326)), t.a)"
+        ),
+        {"xs": pts[:, 0].tolist(), "ys": pts[:, 1].tolist(), "acc": pts[:, 2].tolist(),
+         "c": county_id},
+    )  # fmt: skip
+    assert mine == {(int(i), fid) for i, fid in rows}
+    inside = [f for r in results for f in r.features if f.relation == "inside"]
+    in_hole = [r for r in results if not r.features and r.accuracy_m == 0.0]
+    assert inside and in_hole  # some fixes fall inside parcels, some in holes and gaps
