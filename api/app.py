@@ -41,6 +41,7 @@ from api.problems import handle_exception
 from api.worker import worker_options
 from evidence import run_worker
 from infra.db import create_engine, create_session_factory
+from infra.memory import freeze_long_lived
 from infra.migrate import Migrator
 from infra.objectstore import ObjectStore, S3ObjectStore
 from infra.settings import Settings
@@ -107,6 +108,8 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
                 ),
                 name="background-worker",
             )
+        # what is alive now lives as long as the process: keep full collections off it
+        freeze_long_lived(collect=True)
         try:
             yield
         finally:
@@ -127,8 +130,13 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
         on_app_init=[jwt_auth.on_app_init],
         exception_handlers={Exception: handle_exception},
         # Handlers with opt skip_compression stream already-compressed bytes (ZIP packages).
+        # Level 6 (zlib's default): a 2 MB sync page compresses in a third of level 9's time
+        # for 2 % more bytes.
         compression_config=CompressionConfig(
-            backend="gzip", minimum_size=1024, exclude_opt_key="skip_compression"
+            backend="gzip",
+            minimum_size=1024,
+            gzip_compress_level=6,
+            exclude_opt_key="skip_compression",
         ),
         request_max_body_size=settings.server.max_body_bytes,
         openapi_config=OpenAPIConfig(

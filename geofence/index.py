@@ -29,6 +29,7 @@ from geofence.enums import LayerKind
 from geofence.errors import CountyNotFoundError
 from geofence.layers import DIRTY_KEY, current_versions
 from geofence.models import ChangePolygon, MineSite, Parcel, PlanningZone
+from infra.memory import freeze_long_lived
 
 __all__ = ["DEFAULT_INDEX", "CountyIndex", "GeofenceIndex", "LayerSnapshot", "Segments"]
 
@@ -287,6 +288,8 @@ class GeofenceIndex:
             entry = await self._refresh(session, county_id, cached)
             if not dirty:
                 self._counties[county_id] = entry
+                if entry.versions != (cached.versions if cached else None):
+                    freeze_long_lived()  # hundreds of thousands of objects, kept for long
             return entry
 
     async def _refresh(

@@ -136,14 +136,17 @@ WHERE c.county_id = prm.county
       ELSE c.opened_by = prm.uid
   END
 """  # noqa: S608 - only constant SQL is put together here
+# Driven from the caller's areas, so PostGIS finds the features through the spatial index
+# (a county layer holds far more features than one inspector's areas touch); the current
+# version of each layer is looked up once.
 _LAYER = """
-SELECT f.id, 0::bigint AS v FROM {table} f, prm
-WHERE f.county_id = prm.county AND f.layer_version_id = (
-    SELECT lv.id FROM geofence_layer_versions lv
-    WHERE lv.county_id = prm.county AND lv.kind = '{kind}'
-    ORDER BY lv.version_no DESC LIMIT 1)
-  AND EXISTS (SELECT 1 FROM patrol_areas a
-              WHERE a.id IN (SELECT id FROM my_areas) AND ST_Intersects(a.geom, f.geom))
+SELECT DISTINCT f.id, 0::bigint AS v
+FROM patrol_areas a JOIN {table} f ON ST_Intersects(a.geom, f.geom)
+WHERE a.id IN (SELECT id FROM my_areas)
+  AND f.layer_version_id = (
+      SELECT lv.id FROM geofence_layer_versions lv, prm
+      WHERE lv.county_id = prm.county AND lv.kind = '{kind}'
+      ORDER BY lv.version_no DESC LIMIT 1)
 """
 _FEATURES_SCOPE = " UNION ALL ".join(
     [
@@ -151,10 +154,10 @@ _FEATURES_SCOPE = " UNION ALL ".join(
         _LAYER.format(table="geofence_planning_zones", kind="planning_zones"),
         _LAYER.format(table="geofence_change_polygons", kind="change_polygons"),
         """
-SELECT s.id, s.xmin::text::bigint AS v FROM geofence_mine_sites s, prm
-WHERE s.county_id = prm.county AND NOT s.retired
-  AND EXISTS (SELECT 1 FROM patrol_areas a
-              WHERE a.id IN (SELECT id FROM my_areas) AND ST_Intersects(a.geom, s.geom))
+SELECT DISTINCT s.id, s.xmin::text::bigint AS v
+FROM patrol_areas a JOIN geofence_mine_sites s ON ST_Intersects(a.geom, s.geom)
+WHERE a.id IN (SELECT id FROM my_areas)
+  AND s.county_id = (SELECT county FROM prm) AND NOT s.retired
 """,
     ]
 )
@@ -221,39 +224,39 @@ SELECT c.id, c.case_no, c.cause, c.violation_kind, c.status, c.status_changed_at
         ORDER BY r.created_at DESC, r.id DESC LIMIT 1) AS referral_status
 FROM cases c WHERE c.id = ANY($1::uuid[]) AND c.county_id = $2
 """
-_FEATURES_SQL = """
-SELECT f.id, 'parcels' AS layer, lv.version_no,
-       json_build_object('land_class', f.land_class, 'source_code', f.source_code,
-                         'source_name', f.source_name, 'area_m2', f.area_m2)::text AS props,
-       ST_AsGeoJSON(f.geom, 7) AS g, $3::uuid AS caller
-FROM geofence_parcels f JOIN geofence_layer_versions lv ON lv.id = f.layer_version_id
+# Features are many and simple: PostgreSQL writes each as the JSON of a FeatureRecord (the
+# GeoJSON from ST_AsGeoJSON spliced in as it is) and one decode builds all the records.
+_FEATURE_JSON = """
+SELECT f.id, '{{"id":"' || f.id || '","version":{version},"layer":"{layer}","layer_version":'
+       || lv.version_no || ',"properties":' || json_build_object({props})::text
+       || ',"geometry":' || ST_AsGeoJSON(f.geom, 7) || '}}' AS j
+FROM {table} f JOIN geofence_layer_versions lv ON lv.id = f.layer_version_id
 WHERE f.id = ANY($1::uuid[]) AND f.county_id = $2
-UNION ALL
-SELECT f.id, 'planning_zones', lv.version_no,
-       json_build_object('zone_kind', f.zone_kind, 'code', f.code, 'name', f.name,
-                         'area_m2', f.area_m2)::text,
-       ST_AsGeoJSON(f.geom, 7), NULL
-FROM geofence_planning_zones f JOIN geofence_layer_versions lv ON lv.id = f.layer_version_id
-WHERE f.id = ANY($1::uuid[]) AND f.county_id = $2
-UNION ALL
-SELECT f.id, 'change_polygons', lv.version_no,
-       json_build_object('monitoring_no', f.monitoring_no, 'batch_year', f.batch_year,
-                         'batch_quarter', f.batch_quarter, 'area_m2', f.area_m2)::text,
-       ST_AsGeoJSON(f.geom, 7), NULL
-FROM geofence_change_polygons f JOIN geofence_layer_versions lv ON lv.id = f.layer_version_id
-WHERE f.id = ANY($1::uuid[]) AND f.county_id = $2
-UNION ALL
-SELECT s.id, 'mine_sites', lv.version_no,
-       json_build_object('code', s.code, 'name', s.name, 'site_kind', s.site_kind,
-                         'status', s.status)::text,
-       ST_AsGeoJSON(s.geom, 7), NULL
-FROM geofence_mine_sites s JOIN geofence_layer_versions lv ON lv.id = s.layer_version_id
-WHERE s.id = ANY($1::uuid[]) AND s.county_id = $2
 """
+_FEATURES_SQL = (
+    "SELECT '[' || coalesce(string_agg(j, ',' ORDER BY id), '') || ']' FROM ("  # noqa: S608 - constant SQL
+    + " UNION ALL ".join(
+        _FEATURE_JSON.format(table=table, layer=layer, version=version, props=props)
+        for table, layer, version, props in (
+            ("geofence_parcels", "parcels", "0",
+             "'land_class', f.land_class, 'source_code', f.source_code, "
+             "'source_name', f.source_name, 'area_m2', f.area_m2"),
+            ("geofence_planning_zones", "planning_zones", "0",
+             "'zone_kind', f.zone_kind, 'code', f.code, 'name', f.name, 'area_m2', f.area_m2"),
+            ("geofence_change_polygons", "change_polygons", "0",
+             "'monitoring_no', f.monitoring_no, 'batch_year', f.batch_year, "
+             "'batch_quarter', f.batch_quarter, 'area_m2', f.area_m2"),
+            ("geofence_mine_sites", "mine_sites", "' || f.xmin::text || '",
+             "'code', f.code, 'name', f.name, 'site_kind', f.site_kind, 'status', f.status"),
+        )
+    )
+    + ") t"
+)  # fmt: skip
 
 _json = msgspec.json.Decoder()
 _roster = msgspec.json.Decoder(list[RosterSeat])
 _parties = msgspec.json.Decoder(list[CaseParty])
+_features = msgspec.json.Decoder(list[FeatureRecord])
 
 Row = Any
 Builder = Callable[[Row, int], Any]
@@ -387,24 +390,13 @@ def _case(r: Row, v: int) -> CaseRecord:
     )
 
 
-def _feature(r: Row, v: int) -> FeatureRecord:
-    return FeatureRecord(
-        id=r["id"],
-        version=v,
-        layer=r["layer"],
-        layer_version=r["version_no"],
-        properties=_json.decode(r["props"]),
-        geometry=_json.decode(r["g"]),
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class Collection:
     bit: int
     name: str
     diff_sql: str
     fetch_sql: str
-    build: Builder
+    build: Builder | None  # None: fetch_sql returns the records as one JSON array
     tables: tuple[str, ...]
 
     @property
@@ -425,14 +417,19 @@ class Collection:
         county_id: uuid.UUID,
         caller: uuid.UUID,
     ) -> list[Any]:
+        if self.build is None:
+            text = await conn.fetchval(self.fetch_sql, list(versions), county_id)
+            records: list[Any] = _features.decode(text)
+            return records
+        build = self.build
         rows = await conn.fetch(self.fetch_sql, list(versions), county_id, caller)
-        out = [self.build(r, versions[r["id"]]) for r in rows]
+        out = [build(r, versions[r["id"]]) for r in rows]
         out.sort(key=lambda rec: rec.id)
         return out
 
 
 def _collection(
-    bit: int, name: str, scope: str, fetch_sql: str, build: Builder, *tables: str
+    bit: int, name: str, scope: str, fetch_sql: str, build: Builder | None, *tables: str
 ) -> Collection:
     return Collection(bit, name, _PREFIX + _DIFF.format(scope=scope), fetch_sql, build, tables)
 
@@ -454,7 +451,7 @@ COLLECTIONS: tuple[Collection, ...] = (
                 "patrol_sessions", "patrol_findings"),
     _collection(7, "cases", _CASES_SCOPE, _CASES_SQL, _case, "users", "cases",
                 "case_evidence", "referral_flags", "referrals"),
-    _collection(6, "features", _FEATURES_SCOPE, _FEATURES_SQL, _feature, *_SCOPE_TABLES,
+    _collection(6, "features", _FEATURES_SCOPE, _FEATURES_SQL, None, *_SCOPE_TABLES,
                 "geofence_layer_versions", "geofence_mine_sites"),
 )  # fmt: skip
 

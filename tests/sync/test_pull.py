@@ -32,6 +32,12 @@ async def test_initial_pull_brings_the_callers_scope(make_world: Any, phone: Any
     layers = [f["layer"] for f in p.store["features"].values()]
     assert layers.count("parcels") == world.parcels_in  # the A2-only parcel is not sent
     assert layers.count("mine_sites") == 1
+    parcel = next(f for f in p.store["features"].values() if f["layer"] == "parcels")
+    assert parcel["geometry"]["type"] == "MultiPolygon" and parcel["version"] == 0
+    assert parcel["layerVersion"] >= 1 and parcel["properties"]["area_m2"] > 0
+    assert "land_class" in parcel["properties"]
+    site_feature = next(f for f in p.store["features"].values() if f["layer"] == "mine_sites")
+    assert site_feature["version"] > 0 and site_feature["properties"]["status"]
     # nothing changed: the next pull is empty and keeps the cursor
     before = p.cursor
     page = await p.pull_page()
