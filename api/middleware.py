@@ -1,4 +1,5 @@
-"""Request ids and access logs (pure ASGI, so it wraps every response, errors included)."""
+"""Request ids, access logs and server timing (pure ASGI, so it wraps every response, errors
+included)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,12 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 class RequestIdMiddleware:
-    """Takes a safe ``X-Request-ID`` from the caller or makes one; echoes it; logs the request."""
+    """Takes a safe ``X-Request-ID`` from the caller or makes one; echoes it; logs the request.
+
+    Every response also carries ``Server-Timing: app;dur=<ms>``: the time from the request's
+    arrival to its response headers (the whole body, compressed, for ordinary responses), so
+    clients and benchmarks can tell server time from network time.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -45,6 +51,8 @@ class RequestIdMiddleware:
                 status["code"] = message["status"]
                 headers: list[Any] = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
+                took = (time.perf_counter() - started) * 1000
+                headers.append((b"server-timing", f"app;dur={took:.1f}".encode()))
                 message["headers"] = headers
             await send(message)
 

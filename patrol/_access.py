@@ -65,12 +65,18 @@ async def ensure_may_patrol(db: AsyncSession, principal: Principal, area: Contra
 async def load_patrol(
     db: AsyncSession, principal: Principal, patrol_id: uuid.UUID, *, for_update: bool = False
 ) -> PatrolSession:
-    stmt = scoped(select(PatrolSession), PatrolSession, principal).where(
-        PatrolSession.id == patrol_id
-    )
+    row: PatrolSession | None
     if for_update:
-        stmt = stmt.with_for_update()
-    row = (await db.execute(stmt)).scalar_one_or_none()
+        stmt = scoped(select(PatrolSession), PatrolSession, principal).where(
+            PatrolSession.id == patrol_id
+        )
+        row = (await db.execute(stmt.with_for_update())).scalar_one_or_none()
+    else:
+        # a patrol this session already holds costs no round trip (a batch of operations
+        # on one patrol loads it once); the county check is the one scoped() makes
+        row = await db.get(PatrolSession, patrol_id)
+        if row is not None and row.county_id != principal.county_id:
+            row = None
     if row is None:
         raise _PatrolNotFound("patrol not found", patrol_id=str(patrol_id))
     return row

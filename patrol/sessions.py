@@ -47,8 +47,8 @@ from patrol.field_models import (
     PatrolTarget,
     SignIn,
 )
-from patrol.models import Township, User, Village
-from patrol.tracks import haversine_m, refresh_summary
+from patrol.models import User, Village
+from patrol.tracks import EARTH_RADIUS_M, haversine_m, refresh_summary
 
 __all__ = [
     "CONSTRUCTION_STATUSES",
@@ -432,25 +432,21 @@ class PatrolService:
         township_id: uuid.UUID | None,
         village_id: uuid.UUID | None,
     ) -> tuple[uuid.UUID | None, uuid.UUID | None]:
-        point = func.ST_SetSRID(func.ST_MakePoint(fix.lon, fix.lat), 4326)
-        if village_id is None:
-            stmt = (
-                scoped(select(Village.id, Village.township_id), Village, principal)
-                .where(func.ST_Intersects(Village.geom, point))
-                .limit(1)
+        if village_id is not None and township_id is not None:
+            return township_id, village_id
+        # one round trip: the village under the point and, from it or on its own, the township
+        row = (
+            await self.db.execute(
+                _PLACE_SQL,
+                {"c": principal.county_id, "lon": fix.lon, "lat": fix.lat},
             )
-            hit = (await self.db.execute(stmt)).first()
-            if hit is not None:
-                village_id = hit[0]
-                township_id = township_id or hit[1]
-        if township_id is None:
-            stmt2 = (
-                scoped(select(Township.id), Township, principal)
-                .where(func.ST_Intersects(Township.geom, point))
-                .limit(1)
-            )
-            township_id = (await self.db.execute(stmt2)).scalar_one_or_none()
-        return township_id, village_id
+        ).first()
+        if row is None:
+            return township_id, village_id
+        if village_id is None and row[0] is not None:
+            village_id = row[0]
+            township_id = township_id or row[1]
+        return township_id or row[2], village_id
 
     async def _visits_at(
         self, patrol: PatrolSession, lon: float, lat: float, at: datetime, source: str
@@ -464,39 +460,49 @@ class PatrolService:
             PatrolTarget.area_id == patrol.area_id,
             PatrolTarget.active,
             PatrolTarget.county_id == patrol.county_id,
-            # Only targets PostGIS puts within reach come back; the spheroid and the sphere
-            # below differ by < 0.5 %, so the margin keeps every target haversine accepts.
+            # A cheap planar pre-filter in degrees: a target within its radius on the sphere
+            # is within radius / (metres per degree of longitude here) degrees of the point;
+            # the margin covers the latitude change over 10 km. Haversine decides below.
             func.ST_DWithin(
-                func.geography(PatrolTarget.geom),
-                func.geography(func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)),
-                PatrolTarget.visit_radius_m * 1.01 + 1.0,
+                PatrolTarget.geom,
+                func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326),
+                (PatrolTarget.visit_radius_m * 1.01 + 1.0) * _degrees_per_metre(lat),
             ),
         )
         reached: list[uuid.UUID] = []
+        visits: list[dict[str, object]] = []
         for target_id, radius, tlon, tlat in (await self.db.execute(stmt)).all():
             dist = haversine_m(lon, lat, tlon, tlat)
-            if dist > radius:
-                continue
-            reached.append(target_id)
-            await self.db.execute(
-                text(
-                    "INSERT INTO patrol_target_visits "
-                    "(session_id, target_id, source, first_at, min_distance_m, county_id) "
-                    "VALUES (:s, :t, :src, :at, :d, :c) ON CONFLICT (session_id, target_id, "
-                    "source) DO UPDATE SET first_at = least(patrol_target_visits.first_at, "
-                    "excluded.first_at), min_distance_m = least("
-                    "patrol_target_visits.min_distance_m, excluded.min_distance_m)"
-                ),
-                {
-                    "s": patrol.id,
-                    "t": target_id,
-                    "src": source,
-                    "at": at,
-                    "d": round(dist, 2),
-                    "c": patrol.county_id,
-                },
-            )
+            if dist <= radius:
+                reached.append(target_id)
+                visits.append({"s": patrol.id, "t": target_id, "src": source, "at": at,
+                               "d": round(dist, 2), "c": patrol.county_id})  # fmt: skip
+        if visits:  # one statement for every target reached
+            await self.db.execute(_VISIT_SQL, visits)
         return reached
+
+
+_VISIT_SQL = text(
+    "INSERT INTO patrol_target_visits "
+    "(session_id, target_id, source, first_at, min_distance_m, county_id) "
+    "VALUES (:s, :t, :src, :at, :d, :c) ON CONFLICT (session_id, target_id, "
+    "source) DO UPDATE SET first_at = least(patrol_target_visits.first_at, "
+    "excluded.first_at), min_distance_m = least("
+    "patrol_target_visits.min_distance_m, excluded.min_distance_m)"
+)
+_PLACE_SQL = text(
+    "SELECT v.id, v.township_id, (SELECT t.id FROM townships t WHERE t.county_id = :c "
+    "AND ST_Intersects(t.geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) LIMIT 1) "
+    "FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT v.id, v.township_id FROM villages v "
+    "WHERE v.county_id = :c AND ST_Intersects(v.geom, ST_SetSRID(ST_MakePoint(:lon, :lat), "
+    "4326)) LIMIT 1) v ON true"
+)
+
+
+def _degrees_per_metre(lat: float) -> float:
+    """An upper bound of degrees per metre of ground distance near latitude ``lat``."""
+    metres_per_degree = EARTH_RADIUS_M * math.pi / 180.0 * max(math.cos(math.radians(lat)), 0.05)
+    return 1.0 / metres_per_degree
 
 
 def _fix(lon: float | None, lat: float | None, accuracy_m: float | None) -> _Fix:

@@ -44,6 +44,12 @@ async def test_request_id_is_echoed_or_made(client: Client) -> None:
     assert len(made.headers["x-request-id"]) == 32
 
 
+async def test_responses_carry_server_timing(client: Client) -> None:
+    for resp in (await client.get("/health"), await client.get("/api/v1/no-such-route")):
+        name, _, dur = resp.headers["server-timing"].partition(";dur=")
+        assert name == "app" and 0.0 <= float(dur) < 60_000
+
+
 async def test_errors_are_problem_details(client: Client, make_county: Any) -> None:
     county = await make_county()
     admin = county.headers(Role.ADMIN)

@@ -7,6 +7,9 @@ with no changes, a push of 500 operations, and the payload sizes of JSON vs Mess
 48 findings, start and end of a patrol) runs five times, each on a new patrol, and each
 batch is sent a second time to time the replay.
 
+Times are server time, from the ``Server-Timing`` header every response carries (the target
+is server time), with the time the in-process test client saw beside them.
+
 Uses ``DATABASE_URL`` when set, otherwise starts a throwaway cluster.
 """
 
@@ -20,7 +23,7 @@ import shutil
 import statistics
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,6 +53,17 @@ PATROLS = 20
 FINDINGS = 1_000 - TARGETS - PATROLS - 1  # and one area
 LON, LAT = 112.1, 28.5
 PUSHES = 5
+INITIALS = 3
+
+
+def _median(took: list[Took], digits: int = 0) -> str:
+    server = statistics.median(t.server for t in took)
+    client = statistics.median(t.client for t in took)
+    return f"{server:.{digits}f} ms ({client:.{digits}f} ms)"
+
+
+def _best(took: list[Took]) -> str:
+    return f"{min(t.server for t in took):.0f} ms ({min(t.client for t in took):.0f} ms)"
 
 
 async def _world(factory: Any) -> tuple[Principal, Any]:
@@ -126,9 +140,25 @@ async def _world(factory: Any) -> tuple[Principal, Any]:
     return inspector, area.id
 
 
+@dataclass(slots=True)
+class Took:
+    """Server time (the response's ``Server-Timing``) and time seen by the client, in ms."""
+
+    server: float = 0.0
+    client: float = 0.0
+
+    def __iadd__(self, other: Took) -> Took:
+        self.server += other.server
+        self.client += other.client
+        return self
+
+    def __str__(self) -> str:
+        return f"{self.server:.0f} ms ({self.client:.0f} ms)"
+
+
 async def _timed(
     client: Any, path: str, body: Any, headers: dict[str, str], *, msgpack: bool = False
-) -> tuple[float, Any, int]:
+) -> tuple[Took, Any, int]:
     hdrs = dict(headers)
     if msgpack:
         hdrs |= {"Content-Type": "application/msgpack", "Accept": "application/msgpack"}
@@ -140,16 +170,17 @@ async def _timed(
         resp = await client.post(path, json=body, headers=hdrs)
     elapsed = (time.perf_counter() - t0) * 1000
     assert resp.status_code == 200, resp.text
+    server = float(resp.headers["server-timing"].partition(";dur=")[2])
     data = msgspec.msgpack.decode(resp.content) if msgpack else msgspec.json.decode(resp.content)
-    return elapsed, data, len(resp.content)
+    return Took(server, elapsed), data, len(resp.content)
 
 
 async def _initial(
     client: Any, headers: dict[str, str], *, msgpack: bool
-) -> tuple[float, Any, int, int]:
-    total_ms, size, zsize, cursor, count = 0.0, 0, 0, None, 0
+) -> tuple[Took, Any, int, int]:
+    total, size, zsize, cursor, count = Took(), 0, 0, None, 0
     while True:
-        ms, page, n = await _timed(
+        took, page, n = await _timed(
             client,
             "/api/v1/sync/pull",
             {"cursor": cursor, "limit": 10_000},
@@ -157,16 +188,18 @@ async def _initial(
             msgpack=msgpack,
         )
         raw = msgspec.msgpack.encode(page) if msgpack else msgspec.json.encode(page)
-        total_ms, size, zsize = total_ms + ms, size + n, zsize + len(gzip.compress(raw, 6))
+        total += took
+        size, zsize = size + n, zsize + len(gzip.compress(raw, 6))
         cursor = page["cursor"]
         count += sum(len(ch["upserts"]) for ch in page["changes"].values())
         if not page["hasMore"]:
             break
     # the phone acknowledges the last page with its next pull (part of the initial sync)
-    ms, page, _ = await _timed(
+    took, page, _ = await _timed(
         client, "/api/v1/sync/pull", {"cursor": cursor}, headers, msgpack=msgpack
     )
-    return total_ms + ms, page, size, zsize if count else 0
+    total += took
+    return total, page, size, zsize if count else 0
 
 
 def _push_ops(area_id: Any) -> list[dict[str, Any]]:
@@ -257,6 +290,8 @@ async def main() -> None:
         engine = create_engine(DatabaseSettings(url=url))
         await Migrator(engine, MODEL_MODULES).upgrade()
         inspector, area_id = await _world(create_session_factory(engine))
+        async with engine.begin() as conn:  # as autovacuum would soon after such a load
+            await conn.exec_driver_sql("ANALYZE")
         await engine.dispose()
         base = Settings()
         settings = replace(
@@ -271,49 +306,45 @@ async def main() -> None:
         async with AsyncTestClient(app=app) as client:
             headers = {"Authorization": f"Bearer {app.state.tokens.access_token(inspector)}"}
             await _initial(client, headers, msgpack=False)  # warm-up (connections, caches)
-            js_ms, _, js_size, js_z = await _initial(client, headers, msgpack=False)
-            mp_ms, page, mp_size, mp_z = await _initial(client, headers, msgpack=True)
-            incr = []
+            js = [await _initial(client, headers, msgpack=False) for _ in range(INITIALS)]
+            mp = [await _initial(client, headers, msgpack=True) for _ in range(INITIALS)]
+            _, js_size, js_z = js[-1][1:]
+            page, mp_size, mp_z = mp[-1][1:]
+            incr: list[Took] = []
             cursor = page["cursor"]
             for _ in range(50):
-                ms, page, _ = await _timed(client, "/api/v1/sync/pull", {"cursor": cursor}, headers)
-                incr.append(ms)
+                took, page, _ = await _timed(
+                    client, "/api/v1/sync/pull", {"cursor": cursor}, headers
+                )
+                incr.append(took)
                 assert not any(ch["upserts"] for ch in page["changes"].values())
-            pushes, replays, statuses = [], [], set()
+            pushes: list[Took] = []
+            replays: list[Took] = []
+            statuses: set[str] = set()
             for _ in range(PUSHES):  # a new patrol each time; then the same batch again
                 ops = _push_ops(area_id)
-                ms, answer, _ = await _timed(client, "/api/v1/sync/push", {"ops": ops}, headers)
-                pushes.append(ms)
+                took, answer, _ = await _timed(client, "/api/v1/sync/push", {"ops": ops}, headers)
+                pushes.append(took)
                 statuses |= {r["status"] for r in answer["receipts"]}
-                ms, again, _ = await _timed(client, "/api/v1/sync/push", {"ops": ops}, headers)
-                replays.append(ms)
+                took, again, _ = await _timed(client, "/api/v1/sync/push", {"ops": ops}, headers)
+                replays.append(took)
                 assert again["receipts"] == answer["receipts"]
         rows = [
-            ("initial pull, JSON (5,000 features + 1,000 records)", f"{js_ms:.0f} ms", "≤ 500 ms"),
-            ("initial pull, MessagePack", f"{mp_ms:.0f} ms", "≤ 500 ms"),
-            (
-                "incremental pull, no changes (median of 50)",
-                f"{statistics.median(incr):.1f} ms",
-                "≤ 20 ms",
-            ),
-            (
-                f"push of {len(ops)} operations ({'/'.join(sorted(statuses))}), "
-                f"best / median of {PUSHES}",
-                f"{min(pushes):.0f} / {statistics.median(pushes):.0f} ms",
-                "≤ 1000 ms",
-            ),
-            (
-                "same push replayed (stored receipts), best / median",
-                f"{min(replays):.0f} / {statistics.median(replays):.0f} ms",
-                "",
-            ),
+            (f"initial pull, JSON (5,000 features + 1,000 records), median of {INITIALS}",
+             _median([t for t, *_ in js]), "≤ 500 ms"),
+            (f"initial pull, MessagePack, median of {INITIALS}",
+             _median([t for t, *_ in mp]), "≤ 500 ms"),
+            ("incremental pull, no changes (median of 50)", _median(incr, 1), "≤ 20 ms"),
+            (f"push of {len(ops)} operations ({'/'.join(sorted(statuses))}), "
+             f"best / median of {PUSHES}", f"{_best(pushes)} / {_median(pushes)}", "≤ 1000 ms"),
+            ("same push replayed (stored receipts), best / median",
+             f"{_best(replays)} / {_median(replays)}", ""),
             ("initial payload JSON raw / gzip", f"{js_size / 1e6:.2f} / {js_z / 1e6:.2f} MB", ""),
-            (
-                "initial payload MessagePack raw / gzip",
-                f"{mp_size / 1e6:.2f} / {mp_z / 1e6:.2f} MB",
-                "",
-            ),
-        ]
+            ("initial payload MessagePack raw / gzip",
+             f"{mp_size / 1e6:.2f} / {mp_z / 1e6:.2f} MB", ""),
+        ]  # fmt: skip
+        print("Times are server time (the Server-Timing header), then in brackets as the")
+        print("in-process test client saw them.\n")
         width = max(len(r[0]) for r in rows)
         print(f"| {'measure'.ljust(width)} | result | target |")
         print(f"|{'-' * (width + 2)}|--------|--------|")
