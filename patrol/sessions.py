@@ -44,7 +44,6 @@ from patrol.field_models import (
     Finding,
     MonthlyPlan,
     PatrolSession,
-    PatrolTarget,
     SignIn,
 )
 from patrol.models import User, Village
@@ -53,7 +52,9 @@ from patrol.tracks import EARTH_RADIUS_M, haversine_m, refresh_summary
 __all__ = [
     "CONSTRUCTION_STATUSES",
     "MANUAL_REASONS",
+    "FindingInput",
     "PatrolService",
+    "SignInInput",
     "auto_close_stale_patrols",
 ]
 
@@ -261,44 +262,75 @@ class PatrolService:
         A manual sign-in is placed at a point inside its village. Replays return the stored
         sign-in; GPS sign-ins within a target's radius count as visits.
         """
-        at = self._not_future(at, "at")
-        if method not in ("gps", "manual"):
-            raise InvalidPatrolInputError("method must be gps or manual", field="method")
-        patrol, existing = await self._writable(principal, patrol_id, SignIn, sign_in_id, at)
-        if existing is not None:
-            return existing
-        if method == "manual":
-            if not reason_code or reason_code not in MANUAL_REASONS or village_id is None:
-                raise InvalidPatrolInputError(
-                    "a manual sign-in needs a reason code "
-                    f"({', '.join(MANUAL_REASONS)}) and a village",
-                    code="manual_sign_in_needs_reason",
-                    field="reason_code",
-                )
-            geom = await self._village_point(principal, village_id)
-            accuracy_m = None
-        else:
-            fix = _fix(lon, lat, accuracy_m)
-            geom = from_shape(Point(fix.lon, fix.lat), srid=4326)
-            reason_code = None
-        row = SignIn(
-            id=sign_in_id,
-            county_id=principal.county_id,
-            session_id=patrol.id,
-            user_id=principal.user_id,
-            at=at,
-            method=method,
-            geom=geom,
-            accuracy_m=accuracy_m,
-            reason_code=reason_code,
-            village_id=village_id,
-            address=address,
+        item = SignInInput(sign_in_id, at, method, lon, lat, accuracy_m, reason_code,
+                           village_id, address)  # fmt: skip
+        return (await self.sign_in_many(principal, patrol_id, [item]))[0][0]
+
+    async def sign_in_many(
+        self, principal: Principal, patrol_id: uuid.UUID, items: Sequence[SignInInput]
+    ) -> list[tuple[SignIn, bool]]:
+        """Several sign-ins on one patrol at once (a phone's backlog), all or none.
+
+        The rules of :meth:`sign_in` apply to each; the first that breaks one raises. Returns
+        each sign-in with whether it was stored before (a replay). Ids must be distinct.
+        """
+        _distinct([i.sign_in_id for i in items], "sign_in_id")
+        checked: list[tuple[SignInInput, datetime, _Fix | None]] = []
+        for item in items:
+            at = self._not_future(item.at, "at")
+            if item.method not in ("gps", "manual"):
+                raise InvalidPatrolInputError("method must be gps or manual", field="method")
+            if item.method == "manual":
+                if (
+                    not item.reason_code
+                    or item.reason_code not in MANUAL_REASONS
+                    or item.village_id is None
+                ):
+                    raise InvalidPatrolInputError(
+                        "a manual sign-in needs a reason code "
+                        f"({', '.join(MANUAL_REASONS)}) and a village",
+                        code="manual_sign_in_needs_reason",
+                        field="reason_code",
+                    )
+                checked.append((item, at, None))
+            else:
+                checked.append((item, at, _fix(item.lon, item.lat, item.accuracy_m)))
+        patrol, existing = await self._writable_many(
+            principal, patrol_id, SignIn, [(i.sign_in_id, at) for i, at, _ in checked]
         )
-        self.db.add(row)
+        out: list[tuple[SignIn, bool]] = []
+        fixes: list[tuple[float, float, datetime]] = []
+        for item, at, fix in checked:
+            if item.sign_in_id in existing:
+                out.append((existing[item.sign_in_id], True))
+                continue
+            if fix is None:  # manual: placed inside its village
+                assert item.village_id is not None  # checked above
+                geom = await self._village_point(principal, item.village_id)
+                accuracy_m, reason_code = None, item.reason_code
+            else:
+                geom = from_shape(Point(fix.lon, fix.lat), srid=4326)
+                accuracy_m, reason_code = item.accuracy_m, None
+                fixes.append((fix.lon, fix.lat, at))
+            row = SignIn(
+                id=item.sign_in_id,
+                county_id=principal.county_id,
+                session_id=patrol.id,
+                user_id=principal.user_id,
+                at=at,
+                method=item.method,
+                geom=geom,
+                accuracy_m=accuracy_m,
+                reason_code=reason_code,
+                village_id=item.village_id,
+                address=item.address,
+            )
+            self.db.add(row)
+            out.append((row, False))
         await self.db.flush()
-        if method == "gps" and lon is not None and lat is not None:
-            await self._visits_at(patrol, lon, lat, at, "sign_in")
-        return row
+        if fixes:
+            await self._visits_at_many(patrol, fixes, "sign_in")
+        return out
 
     async def record_finding(
         self,
@@ -323,46 +355,78 @@ class PatrolService:
 
         Township and village are taken from the position when not given.
         """
-        found_at = self._not_future(found_at, "found_at")
-        if construction_status not in CONSTRUCTION_STATUSES:
-            raise InvalidPatrolInputError(
-                f"construction_status must be one of {', '.join(CONSTRUCTION_STATUSES)}",
-                code="invalid_status",
-                field="construction_status",
-            )
-        if occupied_area_m2 is not None and not (
-            math.isfinite(occupied_area_m2) and occupied_area_m2 >= 0
-        ):
-            raise InvalidPatrolInputError("occupied area must be ≥ 0", field="occupied_area_m2")
-        fix = _fix(lon, lat, accuracy_m)
-        patrol, existing = await self._writable(principal, patrol_id, Finding, finding_id, found_at)
-        if existing is not None:
-            return existing
-        if village_id is not None:
-            await self._village_point(principal, village_id)
-        if township_id is None or village_id is None:
-            township_id, village_id = await self._place_of(principal, fix, township_id, village_id)
-        row = Finding(
-            id=finding_id,
-            county_id=principal.county_id,
-            session_id=patrol.id,
-            reported_by=principal.user_id,
-            found_at=found_at,
-            project_name=project_name,
-            builder=builder,
-            construction_started_on=construction_started_on,
-            construction_status=construction_status,
-            occupied_area_m2=occupied_area_m2,
-            geom=from_shape(Point(fix.lon, fix.lat), srid=4326),
-            accuracy_m=fix.accuracy_m,
-            township_id=township_id,
-            village_id=village_id,
-            note=note,
+        item = FindingInput(
+            finding_id, found_at, project_name, construction_status, lon, lat, accuracy_m,
+            builder, construction_started_on, occupied_area_m2, township_id, village_id, note,
+        )  # fmt: skip
+        return (await self.record_findings(principal, patrol_id, [item]))[0][0]
+
+    async def record_findings(
+        self, principal: Principal, patrol_id: uuid.UUID, items: Sequence[FindingInput]
+    ) -> list[tuple[Finding, bool]]:
+        """Several findings on one patrol at once, all or none (the rules of
+        :meth:`record_finding` for each). Returns each finding with whether it was stored
+        before (a replay). Ids must be distinct."""
+        _distinct([i.finding_id for i in items], "finding_id")
+        checked: list[tuple[FindingInput, datetime, _Fix]] = []
+        for item in items:
+            found_at = self._not_future(item.found_at, "found_at")
+            if item.construction_status not in CONSTRUCTION_STATUSES:
+                raise InvalidPatrolInputError(
+                    f"construction_status must be one of {', '.join(CONSTRUCTION_STATUSES)}",
+                    code="invalid_status",
+                    field="construction_status",
+                )
+            area = item.occupied_area_m2
+            if area is not None and not (math.isfinite(area) and area >= 0):
+                raise InvalidPatrolInputError("occupied area must be ≥ 0", field="occupied_area_m2")
+            checked.append((item, found_at, _fix(item.lon, item.lat, item.accuracy_m)))
+        patrol, existing = await self._writable_many(
+            principal, patrol_id, Finding, [(i.finding_id, at) for i, at, _ in checked]
         )
-        self.db.add(row)
-        patrol.has_violation = True
-        await self.db.flush()
-        return row
+        new = [(i, at, fix) for i, at, fix in checked if i.finding_id not in existing]
+        await self._check_villages(
+            principal, {i.village_id for i, _, _ in new if i.village_id is not None}
+        )
+        places = await self._places_of(
+            principal, [fix for i, _, fix in new if i.township_id is None or i.village_id is None]
+        )
+        out: list[tuple[Finding, bool]] = []
+        for item, found_at, fix in checked:
+            if item.finding_id in existing:
+                out.append((existing[item.finding_id], True))
+                continue
+            township_id, village_id = item.township_id, item.village_id
+            place = places.get((fix.lon, fix.lat))
+            if place is not None and (township_id is None or village_id is None):
+                found_village, village_township, found_township = place
+                if village_id is None and found_village is not None:
+                    village_id = found_village
+                    township_id = township_id or village_township
+                township_id = township_id or found_township
+            row = Finding(
+                id=item.finding_id,
+                county_id=principal.county_id,
+                session_id=patrol.id,
+                reported_by=principal.user_id,
+                found_at=found_at,
+                project_name=item.project_name,
+                builder=item.builder,
+                construction_started_on=item.construction_started_on,
+                construction_status=item.construction_status,
+                occupied_area_m2=item.occupied_area_m2,
+                geom=from_shape(Point(fix.lon, fix.lat), srid=4326),
+                accuracy_m=fix.accuracy_m,
+                township_id=township_id,
+                village_id=village_id,
+                note=item.note,
+            )
+            self.db.add(row)
+            out.append((row, False))
+        if new:
+            patrol.has_violation = True
+            await self.db.flush()
+        return out
 
     async def list_findings(self, principal: Principal, patrol_id: uuid.UUID) -> Sequence[Finding]:
         patrol = await load_patrol(self.db, principal, patrol_id)
@@ -389,32 +453,40 @@ class PatrolService:
             raise InvalidPatrolInputError("source must be evidence or sign_in", field="source")
         check_lon_lat(lon, lat)
         patrol = await load_patrol(self.db, principal, patrol_id)
-        return await self._visits_at(patrol, lon, lat, aware(at, "at"), source)
+        return await self._visits_at_many(patrol, [(lon, lat, aware(at, "at"))], source)
 
     # -- helpers -----------------------------------------------------------------------------
-    async def _writable(
+    async def _writable_many(
         self,
         principal: Principal,
         patrol_id: uuid.UUID,
         model: type[_Row],
-        row_id: uuid.UUID,
-        at: datetime,
-    ) -> tuple[PatrolSession, _Row | None]:
+        rows: Sequence[tuple[uuid.UUID, datetime]],
+    ) -> tuple[PatrolSession, dict[uuid.UUID, _Row]]:
+        """The patrol, writable by the caller, and which of the rows ``(id, time)`` exist.
+
+        An id stored on another patrol is ``id_reused``; a new row timed after the patrol's
+        end is ``patrol_already_ended``.
+        """
         patrol = await load_patrol(self.db, principal, patrol_id)
         ensure_patrol_writer(principal, patrol)
-        existing = await self.db.get(model, row_id)
-        if existing is not None:
-            if existing.county_id != principal.county_id or existing.session_id != patrol.id:
-                raise IdReusedError("this id is already used", id=str(row_id))
-            return patrol, existing
+        ids = [row_id for row_id, _ in rows]
+        found = (await self.db.execute(select(model).where(model.id.in_(ids)))).scalars()
+        existing = {row.id: row for row in found}
+        for row in existing.values():
+            if row.county_id != principal.county_id or row.session_id != patrol.id:
+                raise IdReusedError("this id is already used", id=str(row.id))
         tolerance = timedelta(seconds=self.config.future_tolerance_s)
-        if patrol.ended_at is not None and at > patrol.ended_at + tolerance:
-            raise PatrolAlreadyEndedError(
-                "this patrol ended before that time",
-                patrol_id=str(patrol.id),
-                ended_at=patrol.ended_at.isoformat(),
-            )
-        return patrol, None
+        for row_id, at in rows:
+            if row_id in existing or patrol.ended_at is None:
+                continue
+            if at > patrol.ended_at + tolerance:
+                raise PatrolAlreadyEndedError(
+                    "this patrol ended before that time",
+                    patrol_id=str(patrol.id),
+                    ended_at=patrol.ended_at.isoformat(),
+                )
+        return patrol, existing
 
     async def _village_point(self, principal: Principal, village_id: uuid.UUID) -> object:
         stmt = scoped(select(func.ST_PointOnSurface(Village.geom)), Village, principal).where(
@@ -425,63 +497,126 @@ class PatrolService:
             raise VillageNotFoundError("village not found", village_id=str(village_id))
         return point
 
-    async def _place_of(
-        self,
-        principal: Principal,
-        fix: _Fix,
-        township_id: uuid.UUID | None,
-        village_id: uuid.UUID | None,
-    ) -> tuple[uuid.UUID | None, uuid.UUID | None]:
-        if village_id is not None and township_id is not None:
-            return township_id, village_id
-        # one round trip: the village under the point and, from it or on its own, the township
-        row = (
-            await self.db.execute(
-                _PLACE_SQL,
-                {"c": principal.county_id, "lon": fix.lon, "lat": fix.lat},
-            )
-        ).first()
-        if row is None:
-            return township_id, village_id
-        if village_id is None and row[0] is not None:
-            village_id = row[0]
-            township_id = township_id or row[1]
-        return township_id or row[2], village_id
+    async def _check_villages(self, principal: Principal, village_ids: set[uuid.UUID]) -> None:
+        if not village_ids:
+            return
+        stmt = scoped(select(Village.id), Village, principal).where(Village.id.in_(village_ids))
+        missing = village_ids - set((await self.db.execute(stmt)).scalars())
+        if missing:
+            raise VillageNotFoundError("village not found", village_id=str(min(missing)))
 
-    async def _visits_at(
-        self, patrol: PatrolSession, lon: float, lat: float, at: datetime, source: str
-    ) -> list[uuid.UUID]:
-        stmt = select(
-            PatrolTarget.id,
-            PatrolTarget.visit_radius_m,
-            func.ST_X(PatrolTarget.geom),
-            func.ST_Y(PatrolTarget.geom),
-        ).where(
-            PatrolTarget.area_id == patrol.area_id,
-            PatrolTarget.active,
-            PatrolTarget.county_id == patrol.county_id,
-            # A cheap planar pre-filter in degrees: a target within its radius on the sphere
-            # is within radius / (metres per degree of longitude here) degrees of the point;
-            # the margin covers the latitude change over 10 km. Haversine decides below.
-            func.ST_DWithin(
-                PatrolTarget.geom,
-                func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326),
-                (PatrolTarget.visit_radius_m * 1.01 + 1.0) * _degrees_per_metre(lat),
-            ),
+    async def _places_of(
+        self, principal: Principal, fixes: Sequence[_Fix]
+    ) -> dict[tuple[float, float], tuple[uuid.UUID | None, uuid.UUID | None, uuid.UUID | None]]:
+        """Per position: the village under it, that village's township, the township under it
+        (one round trip for all)."""
+        if not fixes:
+            return {}
+        rows = await self.db.execute(
+            _PLACES_SQL,
+            {
+                "c": principal.county_id,
+                "lons": [f.lon for f in fixes],
+                "lats": [f.lat for f in fixes],
+            },
         )
-        reached: list[uuid.UUID] = []
-        visits: list[dict[str, object]] = []
-        for target_id, radius, tlon, tlat in (await self.db.execute(stmt)).all():
+        return {(lon, lat): (v, vt, t) for lon, lat, v, vt, t in rows}
+
+    async def _visits_at_many(
+        self, patrol: PatrolSession, fixes: Sequence[tuple[float, float, datetime]], source: str
+    ) -> list[uuid.UUID]:
+        """Record visits to the patrol's targets within reach of any of ``fixes`` (lon, lat,
+        time); returns the targets reached. One query finds them, one statement stores them."""
+        rows = await self.db.execute(
+            _NEAR_TARGETS_SQL,
+            {
+                "area": patrol.area_id,
+                "c": patrol.county_id,
+                "lons": [lon for lon, _, _ in fixes],
+                "lats": [lat for _, lat, _ in fixes],
+                "ks": [_degrees_per_metre(lat) for _, lat, _ in fixes],
+            },
+        )
+        best: dict[uuid.UUID, tuple[datetime, float]] = {}
+        for n, target_id, radius, tlon, tlat in rows:
+            lon, lat, at = fixes[n - 1]
             dist = haversine_m(lon, lat, tlon, tlat)
-            if dist <= radius:
-                reached.append(target_id)
-                visits.append({"s": patrol.id, "t": target_id, "src": source, "at": at,
-                               "d": round(dist, 2), "c": patrol.county_id})  # fmt: skip
-        if visits:  # one statement for every target reached
-            await self.db.execute(_VISIT_SQL, visits)
-        return reached
+            if dist > radius:
+                continue
+            first, nearest = best.get(target_id, (at, dist))
+            best[target_id] = (min(first, at), min(nearest, dist))
+        if best:
+            await self.db.execute(
+                _VISIT_SQL,
+                [
+                    {"s": patrol.id, "t": target_id, "src": source, "at": at,
+                     "d": round(dist, 2), "c": patrol.county_id}
+                    for target_id, (at, dist) in best.items()
+                ],
+            )  # fmt: skip
+        return list(best)
 
 
+@dataclass(frozen=True, slots=True)
+class SignInInput:
+    """One sign-in for :meth:`PatrolService.sign_in_many` (the arguments of ``sign_in``)."""
+
+    sign_in_id: uuid.UUID
+    at: datetime
+    method: str = "gps"
+    lon: float | None = None
+    lat: float | None = None
+    accuracy_m: float | None = None
+    reason_code: str | None = None
+    village_id: uuid.UUID | None = None
+    address: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FindingInput:
+    """One finding for :meth:`PatrolService.record_findings` (the arguments of
+    ``record_finding``)."""
+
+    finding_id: uuid.UUID
+    found_at: datetime
+    project_name: str
+    construction_status: str
+    lon: float
+    lat: float
+    accuracy_m: float | None = None
+    builder: str = ""
+    construction_started_on: date | None = None
+    occupied_area_m2: float | None = None
+    township_id: uuid.UUID | None = None
+    village_id: uuid.UUID | None = None
+    note: str = ""
+
+
+def _distinct(ids: Sequence[uuid.UUID], field: str) -> None:
+    if len(set(ids)) != len(ids):
+        raise InvalidPatrolInputError(f"the same {field} twice in one batch", field=field)
+
+
+# Targets of the area near any of the positions: a cheap planar pre-filter in degrees (a
+# target within its radius on the sphere lies within radius x k degrees, k from
+# _degrees_per_metre, with a margin for the latitude change over 10 km); haversine decides.
+_NEAR_TARGETS_SQL = text(
+    "SELECT p.n, t.id, t.visit_radius_m, ST_X(t.geom), ST_Y(t.geom) "
+    "FROM unnest(CAST(:lons AS float8[]), CAST(:lats AS float8[]), CAST(:ks AS float8[])) "
+    "WITH ORDINALITY AS p(lon, lat, k, n) "
+    "JOIN patrol_targets t ON t.area_id = :area AND t.county_id = :c AND t.active "
+    "AND ST_DWithin(t.geom, ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326), "
+    "(t.visit_radius_m * 1.01 + 1.0) * p.k)"
+)
+_PLACES_SQL = text(
+    "SELECT p.lon, p.lat, v.id, v.township_id, (SELECT t.id FROM townships t "
+    "WHERE t.county_id = :c AND ST_Intersects(t.geom, ST_SetSRID(ST_MakePoint(p.lon, p.lat), "
+    "4326)) LIMIT 1) "
+    "FROM unnest(CAST(:lons AS float8[]), CAST(:lats AS float8[])) AS p(lon, lat) "
+    "LEFT JOIN LATERAL (SELECT v.id, v.township_id FROM villages v WHERE v.county_id = :c "
+    "AND ST_Intersects(v.geom, ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326)) LIMIT 1) v "
+    "ON true"
+)
 _VISIT_SQL = text(
     "INSERT INTO patrol_target_visits "
     "(session_id, target_id, source, first_at, min_distance_m, county_id) "
@@ -489,13 +624,6 @@ _VISIT_SQL = text(
     "source) DO UPDATE SET first_at = least(patrol_target_visits.first_at, "
     "excluded.first_at), min_distance_m = least("
     "patrol_target_visits.min_distance_m, excluded.min_distance_m)"
-)
-_PLACE_SQL = text(
-    "SELECT v.id, v.township_id, (SELECT t.id FROM townships t WHERE t.county_id = :c "
-    "AND ST_Intersects(t.geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) LIMIT 1) "
-    "FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT v.id, v.township_id FROM villages v "
-    "WHERE v.county_id = :c AND ST_Intersects(v.geom, ST_SetSRID(ST_MakePoint(:lon, :lat), "
-    "4326)) LIMIT 1) v ON true"
 )
 
 

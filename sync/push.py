@@ -42,7 +42,7 @@ from patrol.errors import (
     PatrolAlreadyEndedError,
 )
 from patrol.field_models import Finding, PatrolSession
-from patrol.sessions import CONSTRUCTION_STATUSES, PatrolService
+from patrol.sessions import CONSTRUCTION_STATUSES, FindingInput, PatrolService, SignInInput
 from patrol.tracks import TrackService
 from sync._db import driver
 from sync.errors import BatchTooLargeError
@@ -94,6 +94,9 @@ _XMIN_LOCK = text(
 _MANAGERS = (Role.CAPTAIN, Role.ADMIN)
 #: Operations that share a savepoint at most (a failure reruns the ones before it).
 _GROUP_MAX = 50
+#: Sign-ins or findings of one patrol stored with one call at most.
+_BULK_MAX = 200
+_XMINS = text("SELECT id, xmin::text::bigint FROM patrol_findings WHERE id = ANY(:ids)")
 _EXISTING = ("patrol", "sign_in", "finding", "duty_check")  # the parameters of _EXISTING_SQL
 _EXISTING_SQL = """
 SELECT 'patrol', id FROM patrol_sessions WHERE id = ANY($1::uuid[])
@@ -258,9 +261,13 @@ class PushService:
     async def _flush_run(self, batch: _Batch) -> None:
         if not batch.run:
             return
-        if isinstance(batch.run[0][1], TrackPoints):
+        first = batch.run[0][1]
+        if isinstance(first, TrackPoints):
             points = [(index, op) for index, op, _ in batch.run if isinstance(op, TrackPoints)]
             receipts = await self._points_run(batch.principal, points, batch.now)
+        elif isinstance(first, SignIn | RecordFinding):
+            run = [(index, op) for index, op, _ in batch.run]
+            receipts = await self._bulk_run(batch.principal, run, batch.now)
         else:
             run = [(index, op) for index, op, _ in batch.run]
             receipts = await self._group_run(batch.principal, run, batch.now)
@@ -298,6 +305,60 @@ class PushService:
                 continue
             out.extend(done)
             break
+        return out
+
+    async def _bulk_run(
+        self, principal: Principal, run: list[tuple[int, Operation]], now: datetime
+    ) -> list[Receipt]:
+        """Sign-ins, or findings, of one patrol stored with one call; when any of them is
+        refused they run again one by one (each then answers for itself)."""
+        if len(run) > 1:
+            known = set(self._known)
+            try:
+                async with self.db.begin_nested():
+                    for _, op in run:
+                        self._check_age(op, now)
+                    return await self._bulk_apply(principal, run)
+            except DomainError:
+                pass
+            except Exception as exc:  # run one by one below, which reports it per operation
+                log.warning("sync.bulk_failed", op=type(run[0][1]).__name__,
+                            error=type(exc).__name__)  # fmt: skip
+            self._known = known
+        return await self._group_run(principal, run, now)
+
+    async def _bulk_apply(
+        self, principal: Principal, run: list[tuple[int, Operation]]
+    ) -> list[Receipt]:
+        signs = [(i, op) for i, op in run if isinstance(op, SignIn)]
+        finds = [(i, op) for i, op in run if isinstance(op, RecordFinding)]
+        out: list[Receipt] = []
+        if signs:
+            await self.patrols.sign_in_many(principal, signs[0][1].patrol_id, [
+                SignInInput(op.sign_in_id, op.at, op.method, op.lon, op.lat, op.accuracy_m,
+                            op.reason_code, op.village_id, op.address)
+                for _, op in signs
+            ])  # fmt: skip
+            for index, op in signs:
+                key = ("sign_in", op.sign_in_id)
+                out.append(_done(index, op.op_id, op.sign_in_id, duplicate=key in self._known))
+                self._known.add(key)
+        if finds:
+            await self.patrols.record_findings(principal, finds[0][1].patrol_id, [
+                FindingInput(f.finding_id, f.found_at, f.project_name,
+                             f.construction_status, f.lon, f.lat, f.accuracy_m, f.builder,
+                             f.construction_started_on, f.occupied_area_m2, f.township_id,
+                             f.village_id, f.note)
+                for _, f in finds
+            ])  # fmt: skip
+            ids = [f.finding_id for _, f in finds]
+            rows = await self.db.execute(_XMINS, {"ids": ids})
+            versions: dict[uuid.UUID, int] = {r[0]: r[1] for r in rows}
+            for index, f in finds:
+                key = ("finding", f.finding_id)
+                out.append(_done(index, f.op_id, f.finding_id, duplicate=key in self._known,
+                                 version=versions[f.finding_id]))  # fmt: skip
+                self._known.add(key)
         return out
 
     async def _points_run(
@@ -635,18 +696,21 @@ async def _existing_records(
     return {(r[0], r[1]) for r in rows}
 
 
+def _bulk_key(op: Operation) -> tuple[type, uuid.UUID] | None:
+    if isinstance(op, TrackPoints | SignIn | RecordFinding):
+        return type(op), op.patrol_id
+    return None
+
+
 def _joins(run: list[tuple[int, Operation, bytes]], op: Operation) -> bool:
-    """Whether ``op`` may run with the operations queued before it: point batches of one
-    patrol are stored with one call, other operations share a savepoint."""
+    """Whether ``op`` may run with the operations queued before it: point batches,
+    sign-ins and findings of one patrol are stored together (each kind with one call),
+    other operations share a savepoint."""
     if not run:
         return True
-    first = run[0][1]
-    if isinstance(op, TrackPoints) or isinstance(first, TrackPoints):
-        return (
-            isinstance(op, TrackPoints)
-            and isinstance(first, TrackPoints)
-            and op.patrol_id == first.patrol_id
-        )
+    key, first_key = _bulk_key(op), _bulk_key(run[0][1])
+    if key is not None or first_key is not None:
+        return key == first_key and (isinstance(op, TrackPoints) or len(run) < _BULK_MAX)
     return len(run) < _GROUP_MAX
 
 

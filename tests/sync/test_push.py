@@ -165,3 +165,66 @@ async def test_offline_phone_replays_conflicts_loses_scope_and_converges(
             text("SELECT point_count FROM patrol_sessions WHERE id = :p"), {"p": patrol}
         )
     assert n == 20
+
+
+def sign_in(patrol_id: uuid.UUID, lon: float, lat: float, minutes: float) -> dict[str, Any]:
+    return {"type": "signIn", "opId": str(uuid7()), "patrolId": str(patrol_id),
+            "signInId": str(uuid7()), "at": _t(minutes=minutes), "lon": lon, "lat": lat,
+            "accuracyM": 6.0}  # fmt: skip
+
+
+async def test_sign_ins_and_findings_of_a_patrol_are_stored_together(
+    make_world: Any, phone: Any, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """Runs of sign-ins and of findings are stored with one call each; one refused operation
+    sends the run one by one, so only it is refused; visits keep the earliest time and the
+    nearest distance; receipts carry the stored versions."""
+    world: SyncWorld = await make_world()
+    p: Phone = phone(world.headers())
+    patrol = uuid7()
+    signs = [
+        sign_in(patrol, 112.05, 28.51, 45),  # 1.1 km from target T1 (112.05, 28.5)
+        sign_in(patrol, 112.0505, 28.5, 40),  # 49 m from T1
+        sign_in(patrol, 112.05, 28.5, 35),  # at T1, later
+        sign_in(patrol, 112.05, 28.5, -60),  # an hour ahead: refused on its own
+        sign_in(patrol, 112.0502, 28.5, 25),
+    ]
+    fids = [uuid7() for _ in range(4)]
+    finds = [finding(patrol, f) for f in fids]
+    finds[2] = {**finds[2], "foundAt": _t(minutes=-60)}  # refused on its own
+    p.outbox = [start(patrol, world.area_id), *signs, *finds]
+    receipts = await p.push()
+    assert [(r["status"], r.get("code")) for r in receipts] == [
+        *[("applied", None)] * 4, ("rejected", "invalid_time"), ("applied", None),
+        ("applied", None), ("applied", None), ("rejected", "invalid_time"), ("applied", None),
+    ]  # fmt: skip
+    kept = [fids[0], fids[1], fids[3]]
+    async with session_factory() as s:
+        rows = await s.execute(
+            text("SELECT id, xmin::text::bigint FROM patrol_findings WHERE id = ANY(:ids)"),
+            {"ids": kept},
+        )
+        stored = {r[0]: r[1] for r in rows}
+        visit = (
+            await s.execute(
+                text("SELECT first_at, min_distance_m FROM patrol_target_visits "
+                     "WHERE session_id = :s AND source = 'sign_in'"),
+                {"s": patrol},
+            )
+        ).one()  # fmt: skip
+        count = await s.scalar(
+            text("SELECT count(*) FROM patrol_sign_ins WHERE session_id = :s"), {"s": patrol}
+        )
+    assert [receipts[i]["version"] for i in (6, 7, 9)] == [stored[f] for f in kept]
+    assert count == 4
+    assert visit.min_distance_m == 0.0
+    assert visit.first_at == datetime.fromisoformat(signs[1]["at"])
+    # a run without a refusal goes in one call: replays of stored ones are duplicates
+    again = [{**signs[0], "opId": str(uuid7())}, {**signs[2], "opId": str(uuid7())},
+             sign_in(patrol, 112.06, 28.5, 20)]  # fmt: skip
+    more = [{**finds[0], "opId": str(uuid7())}, finding(patrol, uuid7())]
+    p.outbox = [*again, *more]
+    receipts = await p.push()
+    assert [r["status"] for r in receipts] == ["duplicate", "duplicate", "applied",
+                                               "duplicate", "applied"]  # fmt: skip
+    assert receipts[3]["version"] == stored[fids[0]]
