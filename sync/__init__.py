@@ -13,7 +13,9 @@ seat shows as a deletion). Versions come from ``xmin``, so no table needs a vers
 The page just sent waits in ``sync_pending``; the cursor of that page (HMAC-signed, naming
 stream, user and sequence number, :mod:`sync.cursor`) acknowledges it when the phone presents
 it, and only then enters the manifest. A phone whose answer was lost presents the previous
-cursor again and gets the page computed afresh; an older cursor is ``cursor_stale``.
+cursor again and gets the page computed afresh; an older cursor is ``cursor_stale``. (The
+first page of a new stream goes straight into the manifest: no phone can hold an earlier
+cursor of that stream, and one that lost the answer starts a new stream.)
 Because every page is diffed against what the phone acknowledged, rows written while a phone
 pages are neither missed nor sent twice at the same version: a record changed between two
 pages comes again with its new version, and when ``hasMore`` is false the phone holds exactly

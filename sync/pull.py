@@ -183,7 +183,7 @@ class PullService:
             page.cursor = self.codec.encode(
                 Cursor(stream.id, principal.user_id, stream.pending_seq)
             )
-            await self._store_pending(conn, stream.id, page)
+            await self._store_pending(conn, stream.id, page, new_stream=parsed is None)
         else:  # nothing to send: what the phone holds is the scope as of this snapshot
             stream.pending_seq = None
             stream.base_snapshot, stream.base_at = snapshot, now
@@ -281,15 +281,21 @@ class PullService:
         page.has_more = remaining != 0
         stream.pending_dirty = remaining
 
-    async def _store_pending(self, conn: Any, stream_id: uuid.UUID, page: Page) -> None:
+    async def _store_pending(
+        self, conn: Any, stream_id: uuid.UUID, page: Page, *, new_stream: bool
+    ) -> None:
+        """Keep the page until its cursor comes back. The first page of a new stream goes
+        straight into the manifest: no phone holds an earlier cursor of that stream (one that
+        lost the answer starts another stream), so there is nothing it could be sent again
+        against, and acknowledging it then moves no rows."""
         bits = {c.name: c.bit for c in COLLECTIONS}
         records: list[tuple[Any, ...]] = []
         for name, recs in page.upserts.items():
             records.extend((stream_id, bits[name], r.id, r.version) for r in recs)
-        for name, ids in page.deletes.items():
+        for name, ids in page.deletes.items():  # never on a new stream: its manifest is empty
             records.extend((stream_id, bits[name], rid, None) for rid in ids)
         await conn.copy_records_to_table(
-            "sync_pending",
+            "sync_manifest" if new_stream and not page.deletes else "sync_pending",
             records=records,
             columns=("stream_id", "collection", "record_id", "version"),
         )
