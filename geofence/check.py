@@ -235,14 +235,26 @@ class _Fixes:
     y: FloatArray
     scale: FloatArray  # the projection's point scale factor (distances are divided by it)
     acc: FloatArray
-    boxes: npt.NDArray[np.object_]  # the accuracy circle's bounding box, with tolerance
+    reach: FloatArray  # half the side of the search box: the accuracy with tolerance, scaled
 
     @classmethod
     def of(cls, index: CountyIndex, lon: FloatArray, lat: FloatArray, acc: FloatArray) -> _Fixes:
         x, y = index.projection.project(lon, lat)
         scale = index.projection.scale_at(x)
-        reach = (acc + _ABS_TOL_M + _REL_TOL * acc) * scale
-        return cls(x, y, scale, acc, shapely.box(x - reach, y - reach, x + reach, y + reach))
+        return cls(x, y, scale, acc, (acc + _ABS_TOL_M + _REL_TOL * acc) * scale)
+
+
+def _candidates(layer: LayerSnapshot, fixes: _Fixes) -> tuple[IntArray, IntArray]:
+    """``(fix, feature)`` pairs whose bounding boxes meet the fix's search box."""
+    x, y, r = fixes.x, fixes.y, fixes.reach
+    pi, fi, wide = layer.grid.query(x - r, y - r, x + r, y + r)
+    if len(wide):  # fixes with a very large accuracy circle: the STRtree
+        boxes = shapely.box(x[wide] - r[wide], y[wide] - r[wide], x[wide] + r[wide],
+                            y[wide] + r[wide])  # fmt: skip
+        wi, wf = layer.tree.query(boxes)
+        pi = np.concatenate([pi, wide[wi]])
+        fi = np.concatenate([fi, wf.astype(np.intp)])
+    return pi, fi
 
 
 def _match_layer(layer: LayerSnapshot, fixes: _Fixes) -> tuple[_Pairs, IntArray]:
@@ -251,9 +263,7 @@ def _match_layer(layer: LayerSnapshot, fixes: _Fixes) -> tuple[_Pairs, IntArray]
     Pairs come sorted by point, then distance.
     """
     x, y, acc = fixes.x, fixes.y, fixes.acc
-    pi, fi = layer.tree.query(fixes.boxes)
-    pi = pi.astype(np.intp)
-    fi = fi.astype(np.intp)
+    pi, fi = _candidates(layer, fixes)
     dist, edge = _measure(layer, pi, fi, x, y)
     s = fixes.scale[pi]
     dist /= s

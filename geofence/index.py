@@ -31,7 +31,14 @@ from geofence.layers import DIRTY_KEY, current_versions
 from geofence.models import ChangePolygon, MineSite, Parcel, PlanningZone
 from infra.memory import freeze_long_lived
 
-__all__ = ["DEFAULT_INDEX", "CountyIndex", "GeofenceIndex", "LayerSnapshot", "Segments"]
+__all__ = [
+    "DEFAULT_INDEX",
+    "BoxGrid",
+    "CountyIndex",
+    "GeofenceIndex",
+    "LayerSnapshot",
+    "Segments",
+]
 
 #: How far outside the county boundary a fix may lie before it is refused (GPS near the
 #: border, neighbouring villages). Further out it is almost surely a wrong coordinate.
@@ -140,6 +147,149 @@ class Segments:
         inside_out[:] = (np.add.reduceat(crosses.astype(np.int32), first) & 1).astype(bool)
 
 
+#: Smallest grid cell (m): about the search box of a fix of 30 m accuracy, so most fixes
+#: touch one to four cells.
+_MIN_CELL_M = 64.0
+#: Cell sizes grow by this factor from one grid level to the next.
+_LEVEL_FACTOR = 4.0
+#: Level-0 cells are as large as this share of the layer's features (the rest go higher up).
+_BASE_QUANTILE = 0.95
+#: A search box spanning more cells than this along an axis goes to the STRtree instead.
+_MAX_SPAN = 3
+_KEY_OFFSET = 1 << 20
+_KEY_STRIDE = 1 << 22
+
+
+@dataclass(slots=True)
+class _Level:
+    cell: float
+    keys: npt.NDArray[np.int64]  # sorted distinct cell keys
+    starts: IntArray  # where each cell's features start in ``features``
+    counts: IntArray
+    features: IntArray
+    boxes: tuple[FloatArray, FloatArray, FloatArray, FloatArray]  # per entry of ``features``
+
+
+@dataclass(slots=True)
+class BoxGrid:
+    """Bounding boxes of a layer's features on grids of square cells, for candidate search.
+
+    Level-0 cells are as large as 95 % of the features, and each level's cells are four
+    times the size of the one below; each feature sits on the finest level whose cells are
+    at least as large as it is, so it touches at most 2 x 2 cells there. :meth:`query` finds
+    the features whose box meets each search box with NumPy alone, which (unlike building a
+    GEOS box per fix for the STRtree) runs in parallel on worker threads. Search boxes larger
+    than a few level-0 cells are left to the caller.
+    """
+
+    x0: float
+    y0: float
+    bounds: FloatArray  # (n, 4): xmin, ymin, xmax, ymax
+    levels: list[_Level]
+
+    @classmethod
+    def of(cls, geoms: npt.NDArray[np.object_]) -> BoxGrid:
+        bounds = shapely.bounds(geoms) if len(geoms) else np.empty((0, 4))
+        ok = np.isfinite(bounds).all(axis=1)
+        x0 = float(bounds[ok, 0].min()) if ok.any() else 0.0
+        y0 = float(bounds[ok, 1].min()) if ok.any() else 0.0
+        extent = np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1])
+        base = float(np.quantile(extent[ok], _BASE_QUANTILE)) if ok.any() else 0.0
+        base = max(_MIN_CELL_M, base)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            level = np.ceil(np.log(np.maximum(extent, 1e-9) / base) / np.log(_LEVEL_FACTOR))
+        level = np.where(ok, np.maximum(level, 0), -1).astype(np.intp)
+        levels = []
+        for k in range(int(level.max()) + 1 if len(level) else 0):
+            members = np.flatnonzero(level == k)
+            if not len(members):
+                continue
+            cell = base * _LEVEL_FACTOR**k
+            b = bounds[members]
+            kx0, kx1 = _cells(b[:, 0], x0, cell), _cells(b[:, 2], x0, cell)
+            ky0, ky1 = _cells(b[:, 1], y0, cell), _cells(b[:, 3], y0, cell)
+            keys, feats = [], []
+            for dx in range(3):  # two cells, three should rounding make one a hair small
+                for dy in range(3):
+                    take = (kx0 + dx <= kx1) & (ky0 + dy <= ky1)
+                    keys.append(_key(kx0[take] + dx, ky0[take] + dy))
+                    feats.append(members[take])
+            all_keys, all_feats = np.concatenate(keys), np.concatenate(feats)
+            order = np.argsort(all_keys, kind="stable")
+            all_keys, all_feats = all_keys[order], all_feats[order]
+            distinct, starts, counts = np.unique(all_keys, return_index=True, return_counts=True)
+            fb = bounds[all_feats]
+            entry_boxes = (fb[:, 0].copy(), fb[:, 1].copy(), fb[:, 2].copy(), fb[:, 3].copy())
+            levels.append(_Level(cell, distinct, starts.astype(np.intp), counts.astype(np.intp),
+                                 all_feats.astype(np.intp), entry_boxes))  # fmt: skip
+        return cls(x0, y0, bounds, levels)
+
+    def query(
+        self, qx0: FloatArray, qy0: FloatArray, qx1: FloatArray, qy1: FloatArray
+    ) -> tuple[IntArray, IntArray, IntArray]:
+        """``(box, feature)`` pairs whose boxes meet, each once, and the search boxes too
+        large for the grid (not answered here)."""
+        if not self.levels:
+            empty = np.empty(0, dtype=np.intp)
+            return empty, empty, np.arange(len(qx0), dtype=np.intp)
+        cell0 = self.levels[0].cell
+        wide = ((qx1 - qx0) > (_MAX_SPAN - 1) * cell0) | ((qy1 - qy0) > (_MAX_SPAN - 1) * cell0)
+        rest = np.flatnonzero(wide)
+        rows = np.flatnonzero(~wide)
+        qx0, qy0, qx1, qy1 = qx0[rows], qy0[rows], qx1[rows], qy1[rows]
+        boxes: list[IntArray] = []
+        features: list[IntArray] = []
+        for level in self.levels:
+            b, f = self._query_level(level, qx0, qy0, qx1, qy1)
+            boxes.append(rows[b])
+            features.append(f)
+        return np.concatenate(boxes), np.concatenate(features), rest
+
+    def _query_level(
+        self, level: _Level, qx0: FloatArray, qy0: FloatArray, qx1: FloatArray, qy1: FloatArray
+    ) -> tuple[IntArray, IntArray]:
+        cell = level.cell
+        kx0, kx1 = _cells(qx0, self.x0, cell), _cells(qx1, self.x0, cell)
+        ky0, ky1 = _cells(qy0, self.y0, cell), _cells(qy1, self.y0, cell)
+        sy = ky1 - ky0 + 1
+        spans = (kx1 - kx0 + 1) * sy  # cells each search box touches
+        q = np.repeat(np.arange(len(qx0)), spans)
+        nth = np.arange(len(q)) - np.repeat(np.cumsum(spans) - spans, spans)
+        key = _key(kx0[q] + nth // sy[q], ky0[q] + nth % sy[q])
+        pos = np.minimum(np.searchsorted(level.keys, key), len(level.keys) - 1)
+        hit = np.flatnonzero(level.keys[pos] == key)
+        q, key, pos = q[hit], key[hit], pos[hit]
+        counts = level.counts[pos]
+        first = np.cumsum(counts) - counts
+        entry = np.repeat(np.arange(len(q)), counts)
+        at = np.repeat(level.starts[pos] - first, counts) + np.arange(int(counts.sum()))
+        q, key = q[entry], key[entry]
+        bx0, by0, bx1, by1 = level.boxes
+        fx0, fy0 = bx0[at], by0[at]
+        ax0, ay0 = qx0[q], qy0[q]
+        meets = np.flatnonzero(
+            (fx0 <= qx1[q]) & (bx1[at] >= ax0) & (fy0 <= qy1[q]) & (by1[at] >= ay0)
+        )
+        # a pair met in several cells counts once: in the cell holding the lower-left corner
+        # of the two boxes' intersection
+        corner = _key(_cells(np.maximum(ax0[meets], fx0[meets]), self.x0, cell),
+                      _cells(np.maximum(ay0[meets], fy0[meets]), self.y0, cell))  # fmt: skip
+        keep = meets[corner == key[meets]]
+        return q[keep].astype(np.intp), level.features[at[keep]]
+
+
+def _cells(v: FloatArray, origin: float, cell: float) -> npt.NDArray[np.int64]:
+    cells: npt.NDArray[np.int64] = np.floor((v - origin) / cell).astype(np.int64)
+    return cells
+
+
+def _key(kx: npt.NDArray[np.int64], ky: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    keys: npt.NDArray[np.int64] = (
+        np.clip(kx, -_KEY_OFFSET, _KEY_OFFSET) + _KEY_OFFSET
+    ) * _KEY_STRIDE + (np.clip(ky, -_KEY_OFFSET, _KEY_OFFSET) + _KEY_OFFSET)
+    return keys
+
+
 @dataclass(slots=True)
 class LayerSnapshot:
     """One layer version, projected, with its STRtree and per-feature attributes."""
@@ -154,10 +304,12 @@ class LayerSnapshot:
     land_class: list[str | None]
     attributes: list[dict[str, Any]]
     tree: shapely.STRtree = field(init=False)
+    grid: BoxGrid = field(init=False)
     segments: Segments = field(init=False)
 
     def __post_init__(self) -> None:
         self.tree = shapely.STRtree(self.geoms)
+        self.grid = BoxGrid.of(self.geoms)
         self.segments = Segments.of(self.geoms, self.boundaries, self.areal)
 
     def __len__(self) -> int:

@@ -130,3 +130,32 @@ async def test_holes_parts_and_complex_outlines_equal_postgis(
     inside = [f for r in results for f in r.features if f.relation == "inside"]
     in_hole = [r for r in results if not r.features and r.accuracy_m == 0.0]
     assert inside and in_hole  # some fixes fall inside parcels, some in holes and gaps
+
+
+def test_box_grid_finds_exactly_the_boxes_that_meet() -> None:
+    from geofence.index import BoxGrid  # noqa: PLC0415
+
+    rng = np.random.default_rng(4)
+    n = 3000
+    x, y = rng.uniform(-5000, 5000, n), rng.uniform(-3000, 3000, n)
+    size = np.where(rng.random(n) < 0.9, rng.uniform(20, 150, n), rng.uniform(150, 4000, n))
+    geoms = shapely.box(x, y, x + size, y + size * rng.uniform(0.3, 1.0, n))
+    geoms[:50] = shapely.points(x[:50], y[:50])  # points: boxes of no size
+    grid = BoxGrid.of(geoms)
+    assert len(grid.levels) >= 2  # the large boxes sit on coarser levels
+    m = 4000
+    qx, qy = rng.uniform(-5500, 5500, m), rng.uniform(-3500, 3500, m)
+    r = np.where(rng.random(m) < 0.95, rng.uniform(0, 40, m), rng.uniform(40, 3000, m))
+    qi, fi, wide = grid.query(qx - r, qy - r, qx + r, qy + r)
+    assert 0 < len(wide) < m  # very large search boxes are left to the caller
+    got = set(zip(qi.tolist(), fi.tolist(), strict=True))
+    assert len(got) == len(qi)  # each pair once
+    b = shapely.bounds(geoms)
+    ok = np.setdiff1d(np.arange(m), wide)
+    meets = (
+        (b[None, :, 0] <= (qx + r)[ok, None]) & (b[None, :, 2] >= (qx - r)[ok, None])
+        & (b[None, :, 1] <= (qy + r)[ok, None]) & (b[None, :, 3] >= (qy - r)[ok, None])
+    )  # fmt: skip
+    rows, cols = np.nonzero(meets)
+    assert got == set(zip(ok[rows].tolist(), cols.tolist(), strict=True))
+    assert len(got) > m
