@@ -199,12 +199,24 @@ def _unknown_crs(msg: str) -> Exception:
     return UnknownCrsError(msg, field="crs")
 
 
+#: Fewer pairs than this are measured by GEOS rather than :meth:`Segments.measure`.
+_VECTOR_MIN_PAIRS = 64
+
+
 def _measure(
     layer: LayerSnapshot, pi: IntArray, fi: IntArray, x: FloatArray, y: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
     """Projected distance from each point to its feature (0 inside) and to the outline."""
     segments = layer.segments
     areal = layer.areal[fi]
+    if len(pi) < _VECTOR_MIN_PAIRS:  # a single check: GEOS costs less than NumPy's set-up
+        pts = shapely.points(x[pi], y[pi])
+        dist = shapely.distance(pts, layer.geoms[fi])
+        edge = dist.copy()
+        at = np.flatnonzero((dist == 0.0) & areal)
+        if len(at):
+            edge[at] = shapely.distance(pts[at], layer.boundaries[fi[at]])
+        return dist, edge
     simple = segments.simple[fi]
     dist = np.empty(len(pi))
     edge = np.empty(len(pi))
@@ -244,9 +256,17 @@ class _Fixes:
         return cls(x, y, scale, acc, (acc + _ABS_TOL_M + _REL_TOL * acc) * scale)
 
 
+#: Fewer fixes than this are looked up in the STRtree: the grid's fixed cost (a few dozen
+#: NumPy calls) only pays off on larger runs.
+_GRID_MIN_FIXES = 64
+
+
 def _candidates(layer: LayerSnapshot, fixes: _Fixes) -> tuple[IntArray, IntArray]:
     """``(fix, feature)`` pairs whose bounding boxes meet the fix's search box."""
     x, y, r = fixes.x, fixes.y, fixes.reach
+    if len(x) < _GRID_MIN_FIXES:
+        pi, fi = layer.tree.query(shapely.box(x - r, y - r, x + r, y + r))
+        return pi.astype(np.intp), fi.astype(np.intp)
     pi, fi, wide = layer.grid.query(x - r, y - r, x + r, y + r)
     if len(wide):  # fixes with a very large accuracy circle: the STRtree
         boxes = shapely.box(x[wide] - r[wide], y[wide] - r[wide], x[wide] + r[wide],
