@@ -6,10 +6,15 @@ user or revoking a device takes effect at once.
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+import jwt
 from litestar.connection import ASGIConnection
 from litestar.security.jwt import JWTAuth, Token
 
@@ -17,7 +22,7 @@ from infra.scope import Principal
 from infra.settings import AuthSettings
 from patrol.accounts import resolve_principal
 
-__all__ = ["PUBLIC_PATHS", "TokenMinter", "build_jwt_auth"]
+__all__ = ["PUBLIC_PATHS", "CheckedToken", "TokenMinter", "build_jwt_auth"]
 
 PUBLIC_PATHS = [
     "^/health$",
@@ -49,8 +54,54 @@ async def _retrieve_principal(
         return await resolve_principal(autocommit, user_id, device_id=device_id)
 
 
+class CheckedToken(Token):
+    """A token whose signature check is remembered, keyed by its exact text.
+
+    A phone sends the same bearer token with every request until it expires; checking the
+    HMAC and parsing the JSON again each time is a fixed cost on every request. Only a token
+    byte for byte equal to one already verified with the same secret is taken from memory,
+    and its expiry and not-before times are checked again on every use. Who the token names
+    is still resolved from the database on every request (``_retrieve_principal``).
+    """
+
+    _MAX = 4096
+    _checked: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()  # noqa: RUF012
+    _lock = threading.Lock()
+
+    @classmethod
+    def decode_payload(  # noqa: PLR0917 - the signature Token.decode calls it with
+        cls,
+        encoded_token: str,
+        secret: str,
+        algorithms: list[str],
+        issuer: str | Sequence[str] | None = None,
+        audience: str | Sequence[str] | None = None,
+        options: Any = None,
+    ) -> Any:
+        key = (encoded_token, secret, tuple(algorithms), repr(issuer), repr(audience),
+               repr(sorted((options or {}).items())))  # fmt: skip
+        with cls._lock:
+            payload = cls._checked.get(key)
+        if payload is not None:
+            now, opts = time.time(), options or {}
+            if opts.get("verify_exp", True) and float(payload.get("exp", "inf")) <= now:
+                raise jwt.ExpiredSignatureError("Signature has expired")
+            if opts.get("verify_nbf", True) and float(payload.get("nbf", 0)) > now:
+                raise jwt.ImmatureSignatureError("The token is not yet valid (nbf)")
+            return dict(payload)
+        payload = super().decode_payload(
+            encoded_token, secret, algorithms, issuer=issuer, audience=audience, options=options
+        )
+        with cls._lock:
+            cls._checked[key] = dict(payload)
+            if len(cls._checked) > cls._MAX:
+                cls._checked.popitem(last=False)
+        return payload
+
+
 def build_jwt_auth(settings: AuthSettings) -> JWTAuth[Principal, Token]:
     return JWTAuth[Principal, Token](
+        token_cls=CheckedToken,
         token_secret=settings.secret_key,
         retrieve_user_handler=_retrieve_principal,
         exclude=PUBLIC_PATHS,

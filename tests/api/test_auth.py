@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -128,3 +129,24 @@ async def test_missing_garbage_and_expired_tokens(
     valid = jwt.encode({**claims, "exp": now + 600}, settings.auth.secret_key, algorithm="HS256")
     resp = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {valid}"})
     assert resp.status_code == 200
+
+
+async def test_a_token_checked_before_still_expires(
+    client: Client, settings: Settings, make_county: Any
+) -> None:
+    """Signature checks are remembered per token, expiry is checked on every request."""
+    county = await make_county()
+    now = time.time()
+    claims = {"sub": str(county.users[Role.CAPTAIN].id), "iat": int(now) - 10,
+              "exp": int(now) + 2, "extras": {"typ": "access"}}  # fmt: skip
+    token = jwt.encode(claims, settings.auth.secret_key, algorithm="HS256")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await client.get("/api/v1/me", headers=headers)).status_code == 200
+    # a token differing in one signature character is checked afresh, and refused
+    tampered = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
+    other = {"Authorization": f"Bearer {tampered}"}
+    assert (await client.get("/api/v1/me", headers=other)).status_code == 401
+    assert (await client.get("/api/v1/me", headers=headers)).status_code == 200
+    await asyncio.sleep(claims["exp"] - time.time() + 0.1)
+    resp = await client.get("/api/v1/me", headers=headers)
+    assert resp.status_code == 401 and resp.json()["code"] == "not_authenticated"
