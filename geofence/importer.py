@@ -9,6 +9,7 @@ their feature number and reason otherwise; nothing is dropped silently.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 import zipfile
@@ -452,6 +453,50 @@ def _batch_rows(
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Inspected:
+    source: str
+    fmt: str
+    crs: SourceCrs
+    total: int
+    fields: dict[str, str]
+
+
+def _inspect(
+    path: Path,
+    kind: LayerKind,
+    crs: str | None,
+    field_map: Mapping[str, str] | None,
+    layer: str | int | None,
+) -> _Inspected:
+    """The file's GDAL path, format, CRS, declared feature count and the fields to use."""
+    source, fmt = _open_source(path)
+    source_crs = parse_crs(crs) if crs else None
+    info = _read_info(source, fmt) if layer is None else pyogrio.read_info(source, layer=layer)
+    if source_crs is None:
+        declared = info.get("crs")
+        bounds = tuple(float(v) for v in info.get("total_bounds", (np.nan,) * 4))
+        source_crs = parse_crs(declared) if declared else detect_crs(bounds)  # type: ignore[arg-type]
+    total = int(info.get("features", -1))
+    fields = _resolve_fields(kind, list(info["fields"]), field_map)
+    return _Inspected(source, fmt, source_crs, total, fields)
+
+
+def _prepare_batch(
+    run: _Run, source: str, layer: str | int | None, *, size: int, fmt: str, crs: SourceCrs
+) -> tuple[list[dict[str, Any]], int] | None:
+    """Read the next batch after ``run.read`` features and make its rows: ``(rows, read)``.
+
+    Records the batch's repairs and rejections on ``run``; ``None`` when the file is done.
+    Blocking work, meant for a worker thread (one batch at a time per run).
+    """
+    batch = _read_batch(source, layer, run.read, size, fmt)
+    if batch is None:
+        return None
+    geoms, props = batch
+    return _batch_rows(run, run.read, _to_wgs84(geoms, crs), props), len(props)
+
+
 async def _county_box(session: AsyncSession, county_id: uuid.UUID) -> shapely.Geometry:
     wkb = await session.scalar(
         text("SELECT ST_AsBinary(ST_Envelope(boundary)) FROM counties WHERE id = :id"),
@@ -488,16 +533,11 @@ async def import_layer(
     :class:`InvalidGeometryError` when no feature at all could be stored.
     """
     layer_kind = parse_kinds([kind], field="kind")[0]
-    source, fmt = _open_source(Path(path))
-    source_crs = parse_crs(crs) if crs else None
-    info = _read_info(source, fmt) if layer is None else pyogrio.read_info(source, layer=layer)
-    if source_crs is None:
-        declared = info.get("crs")
-        bounds = tuple(float(v) for v in info.get("total_bounds", (np.nan,) * 4))
-        source_crs = parse_crs(declared) if declared else detect_crs(bounds)  # type: ignore[arg-type]
-    total = int(info.get("features", -1))
-    run = _Run(layer_kind, _resolve_fields(layer_kind, list(info["fields"]), field_map),
-               await _county_box(session, county_id))  # fmt: skip
+    # Reading and inspecting the file (and every batch below) is CPU and disk work: it runs on
+    # a worker thread so the event loop keeps serving requests during a large import.
+    found = await asyncio.to_thread(_inspect, Path(path), layer_kind, crs, field_map, layer)
+    source, fmt, source_crs, total = found.source, found.fmt, found.crs, found.total
+    run = _Run(layer_kind, found.fields, await _county_box(session, county_id))
     version = None
     if layer_kind is not LayerKind.MINE_SITES:
         version = await new_layer_version(
@@ -505,12 +545,13 @@ async def import_layer(
             source_format=fmt, source_crs=source_crs.name, created_by=created_by,
         )  # fmt: skip
     while True:
-        batch = _read_batch(source, layer, run.read, batch_size, fmt)
+        batch = await asyncio.to_thread(
+            _prepare_batch, run, source, layer, size=batch_size, fmt=fmt, crs=source_crs
+        )
         if batch is None:
             break
-        geoms, props = batch
-        rows = _batch_rows(run, run.read, _to_wgs84(geoms, source_crs), props)
-        run.read += len(props)
+        rows, count = batch
+        run.read += count
         if version is not None:
             run.stored += await insert_features(session, layer_kind, county_id, version.id, rows)
         else:
@@ -522,7 +563,7 @@ async def import_layer(
             repaired = len({i.feature_no for i in run.repairs})
             known = total if total >= 0 else None
             progress(ImportProgress(run.read, run.stored, repaired, len(run.rejections), known))
-        if len(props) < batch_size:
+        if count < batch_size:
             break
     if run.stored == 0:
         msg = f"no feature could be stored ({run.read} read, {len(run.rejections)} rejected)"

@@ -6,6 +6,7 @@ register and its rosters for admins and captains (the domain enforces both).
 
 from __future__ import annotations
 
+import asyncio
 import re
 import tempfile
 import uuid
@@ -46,13 +47,16 @@ async def _spool(upload: UploadFile, directory: Path) -> Path:
     match = _SUFFIX.search(upload.filename or "")
     path = directory / f"upload{match.group(0).lower() if match else ''}"
     size = 0
-    with path.open("wb") as out:
+    out = await asyncio.to_thread(path.open, "wb")
+    try:
         while chunk := await upload.read(_CHUNK):
             size += len(chunk)
             if size > MAX_LAYER_UPLOAD_BYTES:
                 msg = f"the file is larger than {MAX_LAYER_UPLOAD_BYTES // 2**20} MiB"
                 raise g.UnsupportedFileError(msg, field="file")
-            out.write(chunk)
+            await asyncio.to_thread(out.write, chunk)  # disk writes stay off the event loop
+    finally:
+        await asyncio.to_thread(out.close)
     return path
 
 
