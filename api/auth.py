@@ -50,8 +50,7 @@ async def _retrieve_principal(
         return None
     engine = connection.app.state.engine
     async with engine.connect() as conn:
-        autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        return await resolve_principal(autocommit, user_id, device_id=device_id)
+        return await resolve_principal(conn, user_id, device_id=device_id)
 
 
 class CheckedToken(Token):
