@@ -206,36 +206,36 @@ _VECTOR_MIN_PAIRS = 64
 def _measure(
     layer: LayerSnapshot, pi: IntArray, fi: IntArray, x: FloatArray, y: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """Projected distance from each point to its feature (0 inside) and to the outline."""
-    segments = layer.segments
+    """Projected distance from each point to its feature (0 inside) and to the outline.
+
+    Simple outlines are measured by :meth:`Segments.measure`; complex ones, and every pair of
+    a small run (a single check, where GEOS costs less than NumPy's set-up), by GEOS.
+    """
     areal = layer.areal[fi]
-    if len(pi) < _VECTOR_MIN_PAIRS:  # a single check: GEOS costs less than NumPy's set-up
-        pts = shapely.points(x[pi], y[pi])
-        dist = shapely.distance(pts, layer.geoms[fi])
-        edge = dist.copy()
-        at = np.flatnonzero((dist == 0.0) & areal)
-        if len(at):
-            edge[at] = shapely.distance(pts[at], layer.boundaries[fi[at]])
-        return dist, edge
-    simple = segments.simple[fi]
+    simple = layer.segments.simple[fi] if len(pi) >= _VECTOR_MIN_PAIRS else None
+    if simple is None or not simple.any():
+        return _geos_measure(layer, fi, x[pi], y[pi], areal)
     dist = np.empty(len(pi))
     edge = np.empty(len(pi))
-    if simple.all():
-        edge[:], inside = segments.measure(fi, x[pi], y[pi], areal)
-        dist[:] = np.where(inside, 0.0, edge)
-        return dist, edge
-    s_rows = np.flatnonzero(simple)
-    s_edge, s_inside = segments.measure(fi[s_rows], x[pi[s_rows]], y[pi[s_rows]], areal[s_rows])
-    edge[s_rows] = s_edge
-    dist[s_rows] = np.where(s_inside, 0.0, s_edge)
-    g_rows = np.flatnonzero(~simple)
-    pts = shapely.points(x[pi[g_rows]], y[pi[g_rows]])
-    g_fi = fi[g_rows]
-    dist[g_rows] = shapely.distance(pts, layer.geoms[g_fi])
-    edge[g_rows] = dist[g_rows]
-    at = (dist[g_rows] == 0.0) & areal[g_rows]
-    if at.any():
-        edge[g_rows[at]] = shapely.distance(pts[at], layer.boundaries[g_fi[at]])
+    rows = np.flatnonzero(simple)
+    edge[rows], inside = layer.segments.measure(fi[rows], x[pi[rows]], y[pi[rows]], areal[rows])
+    dist[rows] = np.where(inside, 0.0, edge[rows])
+    rest = np.flatnonzero(~simple)
+    if len(rest):
+        p = pi[rest]
+        dist[rest], edge[rest] = _geos_measure(layer, fi[rest], x[p], y[p], areal[rest])
+    return dist, edge
+
+
+def _geos_measure(
+    layer: LayerSnapshot, fi: IntArray, px: FloatArray, py: FloatArray, areal: npt.NDArray[np.bool_]
+) -> tuple[FloatArray, FloatArray]:
+    pts = shapely.points(px, py)
+    dist: FloatArray = shapely.distance(pts, layer.geoms[fi])
+    edge = dist.copy()
+    at = np.flatnonzero((dist == 0.0) & areal)
+    if len(at):
+        edge[at] = shapely.distance(pts[at], layer.boundaries[fi[at]])
     return dist, edge
 
 

@@ -146,8 +146,10 @@ def test_box_grid_finds_exactly_the_boxes_that_meet() -> None:
     m = 4000
     qx, qy = rng.uniform(-5500, 5500, m), rng.uniform(-3500, 3500, m)
     r = np.where(rng.random(m) < 0.95, rng.uniform(0, 40, m), rng.uniform(40, 3000, m))
+    qx[0] = np.inf  # a position the projection could not place
     qi, fi, wide = grid.query(qx - r, qy - r, qx + r, qy + r)
     assert 0 < len(wide) < m  # very large search boxes are left to the caller
+    assert 0 in wide
     got = set(zip(qi.tolist(), fi.tolist(), strict=True))
     assert len(got) == len(qi)  # each pair once
     b = shapely.bounds(geoms)
