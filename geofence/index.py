@@ -233,8 +233,10 @@ class BoxGrid:
             empty = np.empty(0, dtype=np.intp)
             return empty, empty, np.arange(len(qx0), dtype=np.intp)
         cell0 = self.levels[0].cell
-        wide = ((qx1 - qx0) > (_MAX_SPAN - 1) * cell0) | ((qy1 - qy0) > (_MAX_SPAN - 1) * cell0)
-        wide |= ~np.isfinite(qx0 + qy0 + qx1 + qy1)  # a fix the projection cannot place
+        placed = np.isfinite(qx0) & np.isfinite(qy0) & np.isfinite(qx1) & np.isfinite(qy1)
+        with np.errstate(invalid="ignore"):  # a fix the projection cannot place: the caller's
+            big = (qx1 - qx0 > (_MAX_SPAN - 1) * cell0) | (qy1 - qy0 > (_MAX_SPAN - 1) * cell0)
+        wide = big | ~placed
         rest = np.flatnonzero(wide)
         rows = np.flatnonzero(~wide)
         qx0, qy0, qx1, qy1 = qx0[rows], qy0[rows], qx1[rows], qy1[rows]

@@ -161,3 +161,23 @@ def test_box_grid_finds_exactly_the_boxes_that_meet() -> None:
     rows, cols = np.nonzero(meets)
     assert got == set(zip(ok[rows].tolist(), cols.tolist(), strict=True))
     assert len(got) > m
+
+
+async def test_a_large_batch_with_positions_far_away(
+    tmp_path: Path, session: AsyncSession, county_id: uuid.UUID
+) -> None:
+    """Positions on the other side of the world, which the county's projection cannot place,
+    come back as outside the county; the rest of the batch is answered as usual."""
+    doc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"DLBM": "0103"},
+         "geometry": mapping(shapely.box(112.1, 28.5, 112.101, 28.501))}
+    ]}  # fmt: skip
+    path = tmp_path / "one.geojson"
+    path.write_text(json.dumps(doc))
+    await import_layer(session, county_id, path, "parcels")
+    await session.commit()
+    pts = np.array([(112.1005, 28.5005, 5.0)] * 200 + [(-68.0, -28.5, 5.0), (179.9, 0.0, 5.0)])
+    results = await check_locations(session, county_id, pts, kinds=["parcels"])
+    assert [r.outside_county for r in results[-3:]] == [False, True, True]
+    assert all(len(r.features) == 1 for r in results[:200])
+    assert not results[-1].features and not results[-2].features
