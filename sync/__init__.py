@@ -34,8 +34,10 @@ full comparison, never to a wrong answer.
 **Push** (:mod:`sync.push`): operations run in order through the patrol services (and
 :mod:`evidence.annotations` for caption edits); receipts are stored by (user, op id) so a
 replay gets the same receipts. Consecutive point batches of one patrol are stored with one
-call and split back into one receipt each; other operations share a savepoint while they
-succeed, and one that fails runs again alone, so it never takes others with it.
+call and split back into one receipt each, and so are consecutive sign-ins and consecutive
+findings of one patrol (when one of them is refused, the run goes again one by one); other
+operations share a savepoint while they succeed, and one that fails runs again alone, so it
+never takes others with it.
 
 **Jobs** (:mod:`sync.jobs`): :func:`run_sync_jobs` prunes the feed, idle streams and old
 receipts; the background worker calls it.
