@@ -379,17 +379,22 @@ class RcloneS3:
 class LocalServices:
     workdir: Path
     database_url: str
-    object_store: ObjectStoreSettings
+    object_store: ObjectStoreSettings  # a placeholder nobody answers when not asked for
 
 
 @contextlib.contextmanager
 def local_services(
-    prefix: str, *, bucket: str = "patrol-evidence", environ: Mapping[str, str] | None = None
+    prefix: str,
+    *,
+    bucket: str = "patrol-evidence",
+    environ: Mapping[str, str] | None = None,
+    object_store: bool = True,
 ) -> Iterator[LocalServices]:
     """A throw-away PostGIS cluster and S3 server for tests and benchmarks, stopped at the end.
 
     ``DATABASE_URL`` and ``S3_ENDPOINT_URL`` (with ``S3_*``) in ``environ`` are used instead
-    of starting the local ones.
+    of starting the local ones. With ``object_store=False`` no S3 server is started (for work
+    that only needs the database).
     """
     env = os.environ if environ is None else environ
     workdir = Path(tempfile.mkdtemp(prefix=prefix))
@@ -403,7 +408,9 @@ def local_services(
             cluster.init()
             cluster.start()
             url = cluster.url
-        if env.get("S3_ENDPOINT_URL"):
+        if not object_store:
+            store = ObjectStoreSettings(endpoint_url="http://127.0.0.1:9", bucket=bucket)
+        elif env.get("S3_ENDPOINT_URL"):
             store = ObjectStoreSettings(
                 endpoint_url=env["S3_ENDPOINT_URL"],
                 bucket=env.get("S3_BUCKET", bucket),

@@ -14,17 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 import random
-import shutil
 import statistics
 import struct
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -35,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.models import MODEL_MODULES
 from infra.db import create_engine, create_session_factory
 from infra.ids import uuid7
-from infra.launchers import PostgisCluster
+from infra.launchers import local_services
 from infra.migrate import Migrator
 from infra.scope import Principal, Role
 from infra.settings import DatabaseSettings
@@ -272,16 +268,12 @@ async def _bench_coverage(b: _Bench) -> dict[str, float]:
 
 
 async def main() -> None:
-    url = os.environ.get("DATABASE_URL", "")
-    workdir: Path | None = None
-    cluster: PostgisCluster | None = None
-    if not url:
-        workdir = Path(tempfile.mkdtemp(prefix="patrol-bench-"))
-        workdir.chmod(0o755)
-        cluster = PostgisCluster(workdir / "postgres")
-        cluster.init()
-        cluster.start()
-        url = cluster.url
+    with local_services("patrol-bench-patrol-", object_store=False) as found:
+        api_rate, raw_rate, cov = await _measure(found.database_url)
+    _report(api_rate, raw_rate, cov)
+
+
+async def _measure(url: str) -> tuple[float, float, dict[str, float]]:
     engine = create_engine(DatabaseSettings(url=url, pool_size=4))
     try:
         await Migrator(engine, MODEL_MODULES).upgrade()
@@ -304,10 +296,10 @@ async def main() -> None:
             await raw.close()
     finally:
         await engine.dispose()
-        if cluster is not None:
-            cluster.stop()
-        if workdir is not None:
-            shutil.rmtree(workdir, ignore_errors=True)
+    return api_rate, raw_rate, cov
+
+
+def _report(api_rate: float, raw_rate: float, cov: dict[str, float]) -> None:
     ratio = api_rate / raw_rate
     rows = [
         ("track ingest, API (points/s)", f"{api_rate:,.0f}", ""),

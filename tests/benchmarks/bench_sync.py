@@ -17,15 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import os
 import secrets
-import shutil
 import statistics
-import tempfile
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -38,7 +34,7 @@ from api.app import create_app
 from api.models import MODEL_MODULES
 from infra.db import create_engine, create_session_factory
 from infra.ids import uuid7
-from infra.launchers import PostgisCluster
+from infra.launchers import local_services
 from infra.migrate import Migrator
 from infra.scope import Principal, Role
 from infra.settings import AuthSettings, DatabaseSettings, ObjectStoreSettings, Settings
@@ -271,22 +267,9 @@ def _push_ops(area_id: Any) -> list[dict[str, Any]]:
     return ops
 
 
-def _workdir() -> Path:
-    workdir = Path(tempfile.mkdtemp(prefix="bench-sync-"))
-    workdir.chmod(0o755)  # the cluster runs as an unprivileged user when run as root
-    return workdir
-
-
 async def main() -> None:
-    workdir = _workdir()
-    cluster = None
-    url = os.environ.get("DATABASE_URL", "")
-    try:
-        if not url:
-            cluster = PostgisCluster(workdir / "pg")
-            cluster.init()
-            cluster.start()
-            url = cluster.url
+    with local_services("patrol-bench-sync-", object_store=False) as found:
+        workdir, url = found.workdir, found.database_url
         engine = create_engine(DatabaseSettings(url=url))
         await Migrator(engine, MODEL_MODULES).upgrade()
         inspector, area_id = await _world(create_session_factory(engine))
@@ -350,10 +333,6 @@ async def main() -> None:
         print(f"|{'-' * (width + 2)}|--------|--------|")
         for name, value, target in rows:
             print(f"| {name.ljust(width)} | {value} | {target} |")
-    finally:
-        if cluster is not None:
-            cluster.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
