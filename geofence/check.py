@@ -247,13 +247,15 @@ class _Fixes:
     y: FloatArray
     scale: FloatArray  # the projection's point scale factor (distances are divided by it)
     acc: FloatArray
-    reach: FloatArray  # half the side of the search box: the accuracy with tolerance, scaled
+    tol: FloatArray  # how far past the accuracy a distance still counts (then PostGIS decides)
+    reach: FloatArray  # half the side of the search box: accuracy and tolerance, scaled
 
     @classmethod
     def of(cls, index: CountyIndex, lon: FloatArray, lat: FloatArray, acc: FloatArray) -> _Fixes:
         x, y = index.projection.project(lon, lat)
         scale = index.projection.scale_at(x)
-        return cls(x, y, scale, acc, (acc + _ABS_TOL_M + _REL_TOL * acc) * scale)
+        tol = _ABS_TOL_M + _REL_TOL * acc
+        return cls(x, y, scale, acc, tol, (acc + tol) * scale)
 
 
 #: Fewer fixes than this are looked up in the STRtree: the grid's fixed cost (a few dozen
@@ -265,16 +267,20 @@ def _candidates(layer: LayerSnapshot, fixes: _Fixes) -> tuple[IntArray, IntArray
     """``(fix, feature)`` pairs whose bounding boxes meet the fix's search box."""
     x, y, r = fixes.x, fixes.y, fixes.reach
     if len(x) < _GRID_MIN_FIXES:
-        pi, fi = layer.tree.query(shapely.box(x - r, y - r, x + r, y + r))
-        return pi.astype(np.intp), fi.astype(np.intp)
+        return _tree_candidates(layer, x, y, r)
     pi, fi, wide = layer.grid.query(x - r, y - r, x + r, y + r)
     if len(wide):  # fixes with a very large accuracy circle: the STRtree
-        boxes = shapely.box(x[wide] - r[wide], y[wide] - r[wide], x[wide] + r[wide],
-                            y[wide] + r[wide])  # fmt: skip
-        wi, wf = layer.tree.query(boxes)
+        wi, wf = _tree_candidates(layer, x[wide], y[wide], r[wide])
         pi = np.concatenate([pi, wide[wi]])
-        fi = np.concatenate([fi, wf.astype(np.intp)])
+        fi = np.concatenate([fi, wf])
     return pi, fi
+
+
+def _tree_candidates(
+    layer: LayerSnapshot, x: FloatArray, y: FloatArray, r: FloatArray
+) -> tuple[IntArray, IntArray]:
+    pi, fi = layer.tree.query(shapely.box(x - r, y - r, x + r, y + r))
+    return pi.astype(np.intp), fi.astype(np.intp)
 
 
 def _match_layer(layer: LayerSnapshot, fixes: _Fixes) -> tuple[_Pairs, IntArray]:
@@ -282,32 +288,26 @@ def _match_layer(layer: LayerSnapshot, fixes: _Fixes) -> tuple[_Pairs, IntArray]
 
     Pairs come sorted by point, then distance.
     """
-    x, y, acc = fixes.x, fixes.y, fixes.acc
     pi, fi = _candidates(layer, fixes)
-    dist, edge = _measure(layer, pi, fi, x, y)
+    dist, edge = _measure(layer, pi, fi, fixes.x, fixes.y)
     s = fixes.scale[pi]
     dist /= s
     edge /= s
-    near = dist <= acc[pi] + (_ABS_TOL_M + _REL_TOL * acc[pi])
-    order = np.flatnonzero(near)
-    order = order[np.lexsort((dist[order], pi[order]))]
+    near = np.flatnonzero(dist <= fixes.acc[pi] + fixes.tol[pi])  # the pairs kept
+    order = near[np.lexsort((dist[near], pi[near]))]
     pi, fi, dist, edge = pi[order], fi[order], dist[order], edge[order]
     areal = layer.areal[fi]
     inside = (dist == 0.0) & areal
     edge[~inside] = np.nan
-    a = acc[pi]
-    tol = _ABS_TOL_M + _REL_TOL * a
-    keep = dist <= a + tol
-    border = keep & (
-        ((dist > 0.0) & (np.abs(dist - a) <= tol)) | (inside & (edge <= tol) & (a <= tol))
-    )
+    a, tol = fixes.acc[pi], fixes.tol[pi]
+    border = ((dist > 0.0) & (np.abs(dist - a) <= tol)) | (inside & (edge <= tol) & (a <= tol))
     # inside: the whole circle is in the feature; a fix on the edge (within the numerical
     # tolerance) is on the boundary whatever side the arithmetic put it
     on_edge = areal & (dist <= tol) & ~(inside & (edge > np.maximum(a, tol)))
     relation = np.where(inside & ~on_edge, np.where(edge > a, 0, 1), np.where(on_edge, 1, 2))
     relation = relation.astype(np.int8)
     pairs = _Pairs(layer, pi, fi, dist, edge, relation)
-    return pairs, np.flatnonzero(border | ((dist > a) & keep))
+    return pairs, np.flatnonzero(border | (dist > a))
 
 
 async def _settle_borderline(
