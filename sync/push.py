@@ -330,36 +330,35 @@ class PushService:
     async def _bulk_apply(
         self, principal: Principal, run: list[tuple[int, Operation]]
     ) -> list[Receipt]:
+        """Store a run of sign-ins, or of findings, of one patrol with one patrol call (a run
+        of one is an operation on its own)."""
         signs = [(i, op) for i, op in run if isinstance(op, SignIn)]
-        finds = [(i, op) for i, op in run if isinstance(op, RecordFinding)]
-        out: list[Receipt] = []
         if signs:
-            await self.patrols.sign_in_many(principal, signs[0][1].patrol_id, [
-                SignInInput(op.sign_in_id, op.at, op.method, op.lon, op.lat, op.accuracy_m,
-                            op.reason_code, op.village_id, op.address)
-                for _, op in signs
-            ])  # fmt: skip
-            for index, op in signs:
-                key = ("sign_in", op.sign_in_id)
-                out.append(_done(index, op.op_id, op.sign_in_id, duplicate=key in self._known))
-                self._known.add(key)
-        if finds:
-            await self.patrols.record_findings(principal, finds[0][1].patrol_id, [
-                FindingInput(f.finding_id, f.found_at, f.project_name,
-                             f.construction_status, f.lon, f.lat, f.accuracy_m, f.builder,
-                             f.construction_started_on, f.occupied_area_m2, f.township_id,
-                             f.village_id, f.note)
-                for _, f in finds
-            ])  # fmt: skip
-            ids = [f.finding_id for _, f in finds]
-            rows = await self.db.execute(_XMINS, {"ids": ids})
-            versions: dict[uuid.UUID, int] = {r[0]: r[1] for r in rows}
-            for index, f in finds:
-                key = ("finding", f.finding_id)
-                out.append(_done(index, f.op_id, f.finding_id, duplicate=key in self._known,
-                                 version=versions[f.finding_id]))  # fmt: skip
-                self._known.add(key)
-        return out
+            items = [_sign_in_input(op) for _, op in signs]
+            await self.patrols.sign_in_many(principal, signs[0][1].patrol_id, items)
+            return [self._stored(i, op.op_id, "sign_in", op.sign_in_id) for i, op in signs]
+        finds = [(i, op) for i, op in run if isinstance(op, RecordFinding)]
+        items_f = [_finding_input(op) for _, op in finds]
+        await self.patrols.record_findings(principal, finds[0][1].patrol_id, items_f)
+        rows = await self.db.execute(_XMINS, {"ids": [op.finding_id for _, op in finds]})
+        versions: dict[uuid.UUID, int] = {r[0]: r[1] for r in rows}
+        return [
+            self._stored(i, op.op_id, "finding", op.finding_id, versions[op.finding_id])
+            for i, op in finds
+        ]
+
+    def _stored(
+        self,
+        index: int,
+        op_id: uuid.UUID,
+        kind: str,
+        record_id: uuid.UUID,
+        version: int | None = None,
+    ) -> Receipt:
+        """The receipt of a record now stored: ``duplicate`` when it was stored before."""
+        existed = (kind, record_id) in self._known
+        self._known.add((kind, record_id))
+        return _done(index, op_id, record_id, duplicate=existed, version=version)
 
     async def _points_run(
         self, principal: Principal, run: list[tuple[int, TrackPoints]], now: datetime
@@ -481,7 +480,6 @@ class PushService:
 
     async def _apply(self, principal: Principal, index: int, op: Operation) -> Receipt:  # noqa: PLR0911 - one branch per op type
         if isinstance(op, StartPatrol):
-            existed = ("patrol", op.patrol_id) in self._known
             await self.patrols.start_patrol(
                 principal,
                 op.patrol_id,
@@ -490,55 +488,16 @@ class PushService:
                 companion_ids=op.companion_ids,
                 note=op.note,
             )
-            self._known.add(("patrol", op.patrol_id))
-            return _done(index, op.op_id, op.patrol_id, duplicate=existed)
+            return self._stored(index, op.op_id, "patrol", op.patrol_id)
         if isinstance(op, EndPatrol):
             return await self._end(principal, index, op)
         if isinstance(op, TrackPoints):
             return await self._points(principal, index, op)
-        if isinstance(op, SignIn):
-            existed = ("sign_in", op.sign_in_id) in self._known
-            await self.patrols.sign_in(
-                principal,
-                op.patrol_id,
-                op.sign_in_id,
-                at=op.at,
-                method=op.method,
-                lon=op.lon,
-                lat=op.lat,
-                accuracy_m=op.accuracy_m,
-                reason_code=op.reason_code,
-                village_id=op.village_id,
-                address=op.address,
-            )
-            self._known.add(("sign_in", op.sign_in_id))
-            return _done(index, op.op_id, op.sign_in_id, duplicate=existed)
-        if isinstance(op, RecordFinding):
-            existed = ("finding", op.finding_id) in self._known
-            await self.patrols.record_finding(
-                principal,
-                op.patrol_id,
-                op.finding_id,
-                found_at=op.found_at,
-                project_name=op.project_name,
-                construction_status=op.construction_status,
-                lon=op.lon,
-                lat=op.lat,
-                accuracy_m=op.accuracy_m,
-                builder=op.builder,
-                construction_started_on=op.construction_started_on,
-                occupied_area_m2=op.occupied_area_m2,
-                township_id=op.township_id,
-                village_id=op.village_id,
-                note=op.note,
-            )
-            version = await self.db.scalar(_XMIN, {"id": op.finding_id})
-            self._known.add(("finding", op.finding_id))
-            return _done(index, op.op_id, op.finding_id, duplicate=existed, version=version)
+        if isinstance(op, SignIn | RecordFinding):
+            return (await self._bulk_apply(principal, [(index, op)]))[0]
         if isinstance(op, UpdateFinding):
             return await self._update_finding(principal, index, op)
         if isinstance(op, RecordDutyCheck):
-            existed = ("duty_check", op.check_id) in self._known
             await self.duty.record_duty_check(
                 principal,
                 op.check_id,
@@ -550,8 +509,7 @@ class PushService:
                 note=op.note,
                 evidence_ids=op.evidence_ids,
             )
-            self._known.add(("duty_check", op.check_id))
-            return _done(index, op.op_id, op.check_id, duplicate=existed)
+            return self._stored(index, op.op_id, "duty_check", op.check_id)
         return await self._update_evidence(principal, index, op)
 
     async def _end(self, principal: Principal, index: int, op: EndPatrol) -> Receipt:
@@ -694,6 +652,19 @@ async def _existing_records(
     conn = await driver(db)
     rows = await conn.fetch(_EXISTING_SQL, *(wanted[kind] for kind in _EXISTING))
     return {(r[0], r[1]) for r in rows}
+
+
+def _sign_in_input(op: SignIn) -> SignInInput:
+    return SignInInput(op.sign_in_id, op.at, op.method, op.lon, op.lat, op.accuracy_m,
+                       op.reason_code, op.village_id, op.address)  # fmt: skip
+
+
+def _finding_input(op: RecordFinding) -> FindingInput:
+    return FindingInput(
+        op.finding_id, op.found_at, op.project_name, op.construction_status, op.lon, op.lat,
+        op.accuracy_m, op.builder, op.construction_started_on, op.occupied_area_m2,
+        op.township_id, op.village_id, op.note,
+    )  # fmt: skip
 
 
 def _bulk_key(op: Operation) -> tuple[type, uuid.UUID] | None:
