@@ -396,7 +396,8 @@ class Collection:
     name: str
     diff_sql: str
     fetch_sql: str
-    build: Builder | None  # None: fetch_sql returns the records as one JSON array
+    # a builder per row, or a decoder when fetch_sql returns all the records as one JSON array
+    build: Builder | msgspec.json.Decoder[Any]
     tables: tuple[str, ...]
 
     @property
@@ -417,11 +418,11 @@ class Collection:
         county_id: uuid.UUID,
         caller: uuid.UUID,
     ) -> list[Any]:
-        if self.build is None:
-            text = await conn.fetchval(self.fetch_sql, list(versions), county_id)
-            records: list[Any] = _features.decode(text)
-            return records
         build = self.build
+        if isinstance(build, msgspec.json.Decoder):
+            records: list[Any] = build.decode(await conn.fetchval(self.fetch_sql, list(versions),
+                                                                  county_id))  # fmt: skip
+            return records
         rows = await conn.fetch(self.fetch_sql, list(versions), county_id, caller)
         out = [build(r, versions[r["id"]]) for r in rows]
         out.sort(key=lambda rec: rec.id)
@@ -429,7 +430,12 @@ class Collection:
 
 
 def _collection(
-    bit: int, name: str, scope: str, fetch_sql: str, build: Builder | None, *tables: str
+    bit: int,
+    name: str,
+    scope: str,
+    fetch_sql: str,
+    build: Builder | msgspec.json.Decoder[Any],
+    *tables: str,
 ) -> Collection:
     return Collection(bit, name, _PREFIX + _DIFF.format(scope=scope), fetch_sql, build, tables)
 
@@ -451,7 +457,7 @@ COLLECTIONS: tuple[Collection, ...] = (
                 "patrol_sessions", "patrol_findings"),
     _collection(7, "cases", _CASES_SCOPE, _CASES_SQL, _case, "users", "cases",
                 "case_evidence", "referral_flags", "referrals"),
-    _collection(6, "features", _FEATURES_SCOPE, _FEATURES_SQL, None, *_SCOPE_TABLES,
+    _collection(6, "features", _FEATURES_SCOPE, _FEATURES_SQL, _features, *_SCOPE_TABLES,
                 "geofence_layer_versions", "geofence_mine_sites"),
 )  # fmt: skip
 
