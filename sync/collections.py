@@ -420,8 +420,8 @@ class Collection:
     ) -> list[Any]:
         build = self.build
         if isinstance(build, msgspec.json.Decoder):
-            records: list[Any] = build.decode(await conn.fetchval(self.fetch_sql, list(versions),
-                                                                  county_id))  # fmt: skip
+            text = await conn.fetchval(self.fetch_sql, list(versions), county_id)
+            records: list[Any] = build.decode(text)
             return records
         rows = await conn.fetch(self.fetch_sql, list(versions), county_id, caller)
         out = [build(r, versions[r["id"]]) for r in rows]
