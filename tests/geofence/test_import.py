@@ -249,5 +249,7 @@ async def test_large_import_keeps_the_event_loop_responsive(
         await ticker
     await session.rollback()
     assert summary.stored == side * side and summary.rejected == 0
-    assert took > 1.0  # long enough that a stalled loop would show
+    # The loop kept turning all through the import (a blocked loop records few, long gaps);
+    # how long the import took depends on the machine and is not asserted.
+    assert len(gaps) >= 10, f"the ticker ran {len(gaps)} times in a {took:.2f} s import"
     assert max(gaps) < 0.25, f"the loop stalled {max(gaps):.3f} s in a {took:.2f} s import"
