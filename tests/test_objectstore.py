@@ -224,7 +224,7 @@ async def test_abort_drops_the_upload(store: S3ObjectStore) -> None:
     await store.abort_multipart(key, upload_id)
     await store.abort_multipart(key, upload_id)  # idempotent
     assert not await store.exists(key)
-    with pytest.raises(Exception, match=r"not found|NoSuchUpload"):
+    with pytest.raises(MultipartNotFoundError):
         await store.complete_multipart(key, upload_id, [PartInfo(1, "x", len(body))])
 
 
@@ -259,9 +259,6 @@ async def test_a_part_with_a_wrong_md5_is_refused(store: S3ObjectStore) -> None:
         bad = await http.put(req.url, content=b"y" * len(good), headers=req.headers)
     assert bad.status_code == 400
     assert "BadDigest" in bad.text
-    try:
-        parts = await store.list_parts(key, upload_id)
-    except MultipartNotFoundError:
-        return
-    assert [p.part_number for p in parts] == [1]
-    await store.abort_multipart(key, upload_id)
+    # The tests run against rclone, which forgets the whole upload: resuming must start again.
+    with pytest.raises(MultipartNotFoundError):
+        await store.list_parts(key, upload_id)
