@@ -338,7 +338,8 @@ class GeofenceController(Controller):
         results = await g.check_locations(
             db, principal.county_id, points, crs=data.crs.value, kinds=_kinds(data.kinds)
         )
-        return _batch(results)
+        # up to 10,000 answers to build: on a worker thread, off the event loop
+        return await asyncio.to_thread(_batch, results)
 
     @post(
         "/overlay",
@@ -349,7 +350,11 @@ class GeofenceController(Controller):
     async def overlay_area(
         self, data: JSONBody[c.OverlayRequest], db: Db, principal: Caller
     ) -> c.OverlayResult:
-        """Areas by land class (m² and mu), plan conformity, mine sites and change polygons."""
+        """Areas by land class (m² and mu), plan conformity, mine sites and change polygons.
+
+        The polygon may have at most 200,000 vertices (422 ``too_many_vertices`` above);
+        the geometry work runs off the event loop.
+        """
         return _overlay(await g.overlay_area(db, principal, data.polygon, field="polygon"))
 
 

@@ -57,6 +57,7 @@ __all__ = [
 ]
 
 MAX_BATCH_POINTS = 10_000
+MAX_OVERLAY_VERTICES = 200_000
 
 Lon = Annotated[float, msgspec.Meta(ge=-180.0, le=180.0, description="longitude, degrees")]
 Lat = Annotated[float, msgspec.Meta(ge=-90.0, le=90.0, description="latitude, degrees")]
@@ -221,6 +222,9 @@ class CheckLocationsResult(msgspec.Struct, kw_only=True, rename="camel"):
 
 
 class OverlayRequest(msgspec.Struct, kw_only=True, rename="camel"):
+    """A valid Polygon or MultiPolygon of at most 200,000 vertices (``MAX_OVERLAY_VERTICES``);
+    more is refused with 422 ``too_many_vertices``."""
+
     polygon: GeoJsonGeometry
 
 
