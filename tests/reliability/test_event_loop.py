@@ -95,6 +95,15 @@ async def _overlay_beside_a_ticker(loop_client: httpx.AsyncClient, headers: dict
             gaps.append(now - last)
             last = now
 
+    # the same ticker with nothing else to do: what this machine's load alone costs
+    ticker = asyncio.create_task(tick())
+    await asyncio.sleep(1.0)
+    done.set()
+    await ticker
+    baseline = max(gaps)
+    gaps.clear()
+    done.clear()
+
     async def health_during() -> float:
         # from when it was due: a stalled loop delays the request before it is even sent
         due = time.perf_counter() + 0.3
@@ -122,9 +131,16 @@ async def _overlay_beside_a_ticker(loop_client: httpx.AsyncClient, headers: dict
     assert overlay.status_code == 200, overlay.text
     assert overlay.json()["areaM2"] > 2_000_000
     worst = max(gaps)
-    print(f"overlay {took:.2f} s; largest loop gap {worst * 1000:.1f} ms; /health {health_s:.3f} s")
+    print(
+        f"overlay {took:.2f} s; largest loop gap {worst * 1000:.1f} ms (idle loop on this "
+        f"machine: {baseline * 1000:.1f} ms); /health {health_s:.3f} s"
+    )
     assert took > 0.3  # long enough that a stalled loop would show
-    assert worst < 0.05, f"the event loop stalled {worst * 1000:.0f} ms during the overlay"
+    # The target is 50 ms (it was 3.8 s on main). On a machine so loaded that even the idle
+    # ticker wakes late (its worst gap over its 5 ms sleep), the target is scaled by that
+    # lateness: a quiet machine is held to ~50 ms, a busy one is not failed for its load.
+    bound = 0.05 * max(1.0, baseline / 0.005)
+    assert worst < bound, f"the event loop stalled {worst * 1000:.0f} ms during the overlay"
 
 
 async def test_an_overlay_above_the_vertex_limit_is_refused(
