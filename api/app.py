@@ -40,6 +40,7 @@ from api.models import MODEL_MODULES
 from api.problems import handle_exception
 from api.worker import worker_options
 from evidence import run_worker
+from geofence.jobs import ImportJobRunner
 from infra.db import create_engine, create_session_factory
 from infra.memory import freeze_long_lived
 from infra.migrate import Migrator
@@ -81,11 +82,14 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
     engine = create_engine(settings.database)
     object_store = store or S3ObjectStore(settings.object_store)
     jwt_auth = build_jwt_auth(settings.auth)
+    session_factory = create_session_factory(engine)
+    import_jobs = ImportJobRunner(session_factory)
     state = State(
         {
             "settings": settings,
             "engine": engine,
-            "session_factory": create_session_factory(engine),
+            "session_factory": session_factory,
+            "import_jobs": import_jobs,
             "migrator": Migrator(engine, MODEL_MODULES),
             "store": object_store,
             "tokens": TokenMinter(jwt_auth, settings.auth),
@@ -108,12 +112,14 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
                 ),
                 name="background-worker",
             )
+        await import_jobs.recover()
         # what is alive now lives as long as the process: keep full collections off it
         freeze_long_lived(collect=True)
         try:
             yield
         finally:
             stop.set()
+            await import_jobs.close()
             if worker is not None:
                 try:
                     await asyncio.wait_for(worker, timeout=_WORKER_STOP_S)

@@ -97,8 +97,14 @@ def provide_push(db: Db, settings: Settings_) -> PushService:
     return PushService(db, custody=CustodyLog(settings.evidence.package_signing_key.encode()))
 
 
-def provide_layers(db: Db) -> LayerService:
-    return LayerService(db)
+def provide_layers(db: Db, settings: Settings_, state: State) -> LayerService:
+    limits = settings.layers
+    return LayerService(
+        db,
+        sessions=state.session_factory,
+        max_geojson_bytes=limits.geojson_max_bytes,
+        max_tile_bytes=limits.tile_max_bytes,
+    )
 
 
 # Field work: one config for every service (the county's time zone, filters, tolerances).

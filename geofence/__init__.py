@@ -1,8 +1,9 @@
 """Reference layers and accuracy-aware location checks (see DESIGN.md section 6).
 
 Public surface: layer import and versions (:mod:`geofence.importer`, :mod:`geofence.layers`),
-location checks (:mod:`geofence.check`), overlay (:mod:`geofence.overlay`), closed-mine sites
-and rosters (:mod:`geofence.mines`), GCJ-02 conversion (:mod:`geofence.gcj02`), demo data
+background imports of large uploads (:mod:`geofence.jobs`), location checks
+(:mod:`geofence.check`), overlay (:mod:`geofence.overlay`), closed-mine sites and rosters
+(:mod:`geofence.mines`), GCJ-02 conversion (:mod:`geofence.gcj02`), demo data
 (:mod:`geofence.demo`). Errors are in :mod:`geofence.errors`.
 """
 
@@ -33,6 +34,7 @@ from geofence.enums import (
 from geofence.errors import (
     CountyNotFoundError,
     DuplicateSiteCodeError,
+    ImportJobNotFoundError,
     InvalidCoordinatesError,
     InvalidFieldMapError,
     InvalidGeometryError,
@@ -55,6 +57,7 @@ from geofence.importer import (
     import_layer_upload,
     parse_field_map,
 )
+from geofence.jobs import ImportJobInfo, ImportJobRunner, get_import_job
 from geofence.layers import (
     FeatureRecord,
     LayerVersionInfo,
@@ -103,6 +106,9 @@ __all__ = [
     "FeatureHit",
     "FeatureIssue",
     "FeatureRecord",
+    "ImportJobInfo",
+    "ImportJobNotFoundError",
+    "ImportJobRunner",
     "ImportProgress",
     "ImportSummary",
     "InvalidCoordinatesError",
@@ -139,6 +145,7 @@ __all__ = [
     "check_locations",
     "create_mine_site",
     "gcj02_to_wgs84",
+    "get_import_job",
     "get_layer_version",
     "get_mine_site",
     "import_layer",

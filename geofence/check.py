@@ -354,6 +354,9 @@ async def _settle_borderline(
 #: release the GIL in their vectorised operations), which also keeps the event loop free.
 _CHUNK_POINTS = 16_384
 _THREADS = max(1, min(4, os.cpu_count() or 1))
+#: Up to this many fixes are matched on the event loop (a single check takes well under a
+#: millisecond, less than the hop to a thread); larger batches go to a worker thread.
+_INLINE_POINTS = 64
 
 
 def _match_chunk(
@@ -386,8 +389,10 @@ async def _run(
     """
     layers = [index.layers[k] for k in kinds if k in index.layers and len(index.layers[k])]
     n = fixes.shape[1]
-    if n <= _CHUNK_POINTS:
+    if n <= _INLINE_POINTS:
         outside, matched = _match_chunk(index, fixes, layers)
+    elif n <= _CHUNK_POINTS:
+        outside, matched = await asyncio.to_thread(_match_chunk, index, fixes, layers)
     else:
         bounds = np.linspace(0, n, max(2, min(_THREADS * 2, n // _CHUNK_POINTS)) + 1)
         spans = list(itertools.pairwise(bounds.astype(int).tolist()))

@@ -14,6 +14,7 @@
     └── InvalidRosterError        code "invalid_roster"        field: role / user_id / phone ...
     NotFoundError (infra)
     ├── LayerVersionNotFoundError code "layer_version_not_found"
+    ├── ImportJobNotFoundError    code "import_job_not_found"
     ├── MineSiteNotFoundError     code "mine_site_not_found"
     └── CountyNotFoundError       code "county_not_found"
     ConflictError (infra)
@@ -32,6 +33,7 @@ from infra.errors import ConflictError, InvalidInputError, NotFoundError
 __all__ = [
     "CountyNotFoundError",
     "DuplicateSiteCodeError",
+    "ImportJobNotFoundError",
     "InvalidCoordinatesError",
     "InvalidFieldMapError",
     "InvalidGeometryError",
@@ -97,6 +99,10 @@ class InvalidRosterError(_FieldError):
 
 class LayerVersionNotFoundError(NotFoundError):
     default_code = "layer_version_not_found"
+
+
+class ImportJobNotFoundError(NotFoundError):
+    default_code = "import_job_not_found"
 
 
 class MineSiteNotFoundError(NotFoundError):

@@ -133,13 +133,15 @@ class FeatureIssue:
 
 @dataclass(frozen=True, slots=True)
 class ImportProgress:
-    """Counts so far; ``total`` is the feature count the file declares (may be ``None``)."""
+    """Counts so far; ``total`` is the feature count the file declares (may be ``None``);
+    ``rejections`` the first rejections so far (at most 1,000)."""
 
     read: int
     stored: int
     repaired: int
     rejected: int
     total: int | None
+    rejections: tuple[FeatureIssue, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -562,7 +564,10 @@ async def import_layer(
         if progress is not None:
             repaired = len({i.feature_no for i in run.repairs})
             known = total if total >= 0 else None
-            progress(ImportProgress(run.read, run.stored, repaired, len(run.rejections), known))
+            so_far = tuple(run.rejections[:_REPORT_CAP])
+            progress(
+                ImportProgress(run.read, run.stored, repaired, len(run.rejections), known, so_far)
+            )
         if count < batch_size:
             break
     if run.stored == 0:

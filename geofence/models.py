@@ -19,6 +19,7 @@ from typing import Any
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -39,6 +40,7 @@ from infra.db import Base, CountyOwned, Timestamped, UuidPk, utcnow
 
 __all__ = [
     "ChangePolygon",
+    "ImportJob",
     "LayerVersion",
     "MineSite",
     "MineSiteRevision",
@@ -82,6 +84,49 @@ class LayerVersion(UuidPk, CountyOwned, Base):
         ForeignKey("users.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class ImportJob(UuidPk, CountyOwned, Base):
+    """A layer upload imported in the background (see :mod:`geofence.jobs`).
+
+    ``state`` goes queued → running → done or failed. The process running the import writes
+    its counts and ``heartbeat_at`` every few seconds; a job whose heartbeat is older than
+    its lease was left by a process that died and is marked failed when next seen.
+    ``issues`` holds the first rejections and repairs (capped like a version's report),
+    ``error`` the ``code`` and ``detail`` of a failure, ``summary`` the finished import.
+    """
+
+    __tablename__ = "geofence_import_jobs"
+    __table_args__ = (
+        CheckConstraint("state IN ('queued', 'running', 'done', 'failed')", name="state"),
+        Index("ix_geofence_import_jobs_unfinished", "heartbeat_at",
+              postgresql_where=column("state").in_(("queued", "running"))),
+    )  # fmt: skip
+
+    kind: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    source_name: Mapped[str] = mapped_column(String(255), default="")
+    source_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    options: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    total: Mapped[int | None] = mapped_column(Integer)
+    read_count: Mapped[int] = mapped_column(Integer, default=0)
+    stored_count: Mapped[int] = mapped_column(Integer, default=0)
+    repaired_count: Mapped[int] = mapped_column(Integer, default=0)
+    rejected_count: Mapped[int] = mapped_column(Integer, default=0)
+    issues: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    layer_version_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("geofence_layer_versions.id", ondelete="SET NULL")
+    )
+    runner: Mapped[str] = mapped_column(String(64), default="")
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    started_at: Mapped[datetime | None] = mapped_column()
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column()
 
 
 class Parcel(UuidPk, CountyOwned, Base):

@@ -9,10 +9,15 @@ Areas are computed on the county's in-process index (:mod:`geofence.index`): geo
 projected to a transverse Mercator centred on the county, corrected for the projection's
 scale factor, which agrees with ellipsoidal (geography) areas to better than 1e-4.
 Areas are m²; every ``*_mu`` is the same area in mu (1 mu = 10 000 / 15 ≈ 666.67 m²).
+
+Parsing, validating and measuring the polygon is CPU work proportional to its vertices (a
+150k-vertex boundary takes seconds): it runs on a worker thread, so the event loop keeps
+serving other requests, and polygons above :data:`MAX_OVERLAY_VERTICES` are refused first.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -24,13 +29,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from geofence.check import LayerRef
 from geofence.enums import LandClass, LayerKind, MineStatus, SiteKind, ZoneKind
-from geofence.errors import OutsideCountyError
+from geofence.errors import InvalidGeometryError, OutsideCountyError
 from geofence.geometry import parse_geojson_polygon, require_valid_polygon
 from geofence.index import DEFAULT_INDEX, CountyIndex, GeofenceIndex, LayerSnapshot
 from infra.scope import Principal
 
 __all__ = [
     "M2_PER_MU",
+    "MAX_OVERLAY_VERTICES",
     "ClassArea",
     "OverlayChange",
     "OverlayResult",
@@ -40,6 +46,11 @@ __all__ = [
 ]
 
 M2_PER_MU = 10_000.0 / 15.0
+
+#: Most vertices an overlay polygon may have: a boundary walked with a vertex every metre
+#: around 200 km. At 7 decimals it is about 5 MB of JSON, inside the default body limit
+#: (``PATROL_MAX_BODY_BYTES``, 8 MiB), so the vertex count is the bound that applies.
+MAX_OVERLAY_VERTICES = 200_000
 
 
 def to_mu(area_m2: float) -> float:
@@ -302,29 +313,41 @@ def _project(county: CountyIndex, geom: BaseGeometry) -> tuple[BaseGeometry, flo
     return projected, k * k
 
 
-async def overlay_area(
-    session: AsyncSession,
-    county: Principal | uuid.UUID,
-    polygon: dict[str, Any] | BaseGeometry,
-    *,
-    field: str = "polygon",
-    index: GeofenceIndex | None = None,
-) -> OverlayResult:
-    """Overlay a WGS84 polygon (GeoJSON geometry or Shapely) on the county's current layers.
+def _count_vertices(obj: Any, limit: int) -> int:
+    """Positions in a GeoJSON coordinates array, counting stops once past ``limit``."""
+    count = 0
+    stack = [obj]
+    while stack and count <= limit:
+        item = stack.pop()
+        if isinstance(item, list | tuple) and item and isinstance(item[0], list | tuple):
+            stack.extend(item)
+        elif isinstance(item, list | tuple):
+            count += 1
+    return count
 
-    ``county`` is the caller (their county is used) or a county id. Raises
-    :class:`~geofence.errors.InvalidGeometryError` naming ``field`` for malformed, empty,
-    non-polygonal, out-of-range or self-intersecting polygons (never repaired: a walked
-    boundary that crosses itself must be walked again), :class:`OutsideCountyError` when the
-    polygon lies wholly outside the county (and its 10 km margin) and
-    :class:`~geofence.errors.CountyNotFoundError`.
-    """
+
+def _require_vertex_limit(polygon: dict[str, Any] | BaseGeometry, field: str) -> None:
     if isinstance(polygon, dict):
-        geom = parse_geojson_polygon(polygon, field=field)
+        count = _count_vertices(polygon.get("coordinates"), MAX_OVERLAY_VERTICES)
     else:
-        geom = require_valid_polygon(polygon, field=field)
-    county_id = county.county_id if isinstance(county, Principal) else county
-    idx = await (index or DEFAULT_INDEX).county(session, county_id)
+        count = int(shapely.get_num_coordinates(polygon))
+    if count > MAX_OVERLAY_VERTICES:
+        msg = f"the polygon has more than {MAX_OVERLAY_VERTICES} vertices; simplify it first"
+        raise InvalidGeometryError(
+            msg, field=field, code="too_many_vertices", reason="too_many_vertices",
+            limit=MAX_OVERLAY_VERTICES,
+        )  # fmt: skip
+
+
+def _parse(polygon: dict[str, Any] | BaseGeometry, field: str) -> BaseGeometry:
+    _require_vertex_limit(polygon, field)
+    if isinstance(polygon, dict):
+        return parse_geojson_polygon(polygon, field=field)
+    return require_valid_polygon(polygon, field=field)
+
+
+def _overlay(idx: CountyIndex, geom: BaseGeometry, field: str) -> OverlayResult:
+    """The overlay proper: CPU work on Shapely geometries, run on a worker thread."""
     poly, k2 = _project(idx, geom)
     if not idx.area.intersects(poly):
         msg = "the polygon lies outside the county (wrong coordinates or coordinate system?)"
@@ -347,3 +370,30 @@ async def overlay_area(
         change_polygons=_changes(idx.layers.get(LayerKind.CHANGE_POLYGONS), poly, k2),
         layer_versions=tuple(LayerRef(k, *idx.versions[k]) for k in kinds if k in idx.versions),
     )
+
+
+async def overlay_area(
+    session: AsyncSession,
+    county: Principal | uuid.UUID,
+    polygon: dict[str, Any] | BaseGeometry,
+    *,
+    field: str = "polygon",
+    index: GeofenceIndex | None = None,
+) -> OverlayResult:
+    """Overlay a WGS84 polygon (GeoJSON geometry or Shapely) on the county's current layers.
+
+    ``county`` is the caller (their county is used) or a county id. Raises
+    :class:`~geofence.errors.InvalidGeometryError` naming ``field`` for malformed, empty,
+    non-polygonal, out-of-range or self-intersecting polygons (never repaired: a walked
+    boundary that crosses itself must be walked again) and, with code ``too_many_vertices``,
+    for more than :data:`MAX_OVERLAY_VERTICES` vertices; :class:`OutsideCountyError` when
+    the polygon lies wholly outside the county (and its 10 km margin) and
+    :class:`~geofence.errors.CountyNotFoundError`.
+
+    The polygon is checked before the county's index is read, and the geometry work runs
+    on a worker thread.
+    """
+    geom = await asyncio.to_thread(_parse, polygon, field)
+    county_id = county.county_id if isinstance(county, Principal) else county
+    idx = await (index or DEFAULT_INDEX).county(session, county_id)
+    return await asyncio.to_thread(_overlay, idx, geom, field)

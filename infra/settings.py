@@ -13,6 +13,7 @@ __all__ = [
     "AuthSettings",
     "DatabaseSettings",
     "EvidenceSettings",
+    "LayerSettings",
     "ObjectStoreSettings",
     "ServerSettings",
     "Settings",
@@ -82,6 +83,17 @@ class EvidenceSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class LayerSettings:
+    """Reference-layer limits: uploads above ``import_job_bytes`` are imported in the
+    background; a GeoJSON layer answer stops at ``geojson_max_bytes`` (the rest on the next
+    page); a vector tile above ``tile_max_bytes`` is refused."""
+
+    import_job_bytes: int = 8 * 1024 * 1024
+    geojson_max_bytes: int = 16 * 1024 * 1024
+    tile_max_bytes: int = 2 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
 class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8000
@@ -98,6 +110,7 @@ class Settings:
     auth: AuthSettings = AuthSettings()
     evidence: EvidenceSettings = EvidenceSettings()
     server: ServerSettings = ServerSettings()
+    layers: LayerSettings = LayerSettings()
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -137,6 +150,11 @@ class Settings:
                 max_body_bytes=_int(env, "PATROL_MAX_BODY_BYTES", 8 * 1024 * 1024),
                 log_level=env.get("PATROL_LOG_LEVEL", "info"),
                 run_worker_in_process=env.get("PATROL_INPROCESS_WORKER", "1") != "0",
+            ),
+            layers=LayerSettings(
+                import_job_bytes=_int(env, "PATROL_LAYER_IMPORT_JOB_BYTES", 8 * 1024 * 1024),
+                geojson_max_bytes=_int(env, "PATROL_LAYER_GEOJSON_MAX_BYTES", 16 * 1024 * 1024),
+                tile_max_bytes=_int(env, "PATROL_TILE_MAX_BYTES", 2 * 1024 * 1024),
             ),
         )
 

@@ -5,7 +5,9 @@
     InvalidInputError (422)
     ├── CursorMalformedError     cursor_malformed   (not a cursor this server wrote)
     ├── CursorInvalidError       cursor_invalid     (signature does not verify: forged/altered)
-    └── BatchTooLargeError       batch_too_large    (more operations than a push may carry)
+    ├── BatchTooLargeError       batch_too_large    (more operations than a push may carry)
+    ├── PageCursorError          page_cursor_invalid (``after`` is not a page's ``next``)
+    └── TileTooLargeError        tile_too_large     (over the tile byte cap: zoom in)
     PermissionDeniedError (403)
     └── CursorNotYoursError      cursor_not_yours   (issued to another user)
     ConflictError (409)
@@ -30,8 +32,10 @@ __all__ = [
     "CursorNotYoursError",
     "CursorStaleError",
     "LayerNotFoundError",
+    "PageCursorError",
     "SyncBusyError",
     "TileNotFoundError",
+    "TileTooLargeError",
 ]
 
 
@@ -65,3 +69,13 @@ class LayerNotFoundError(NotFoundError):
 
 class TileNotFoundError(NotFoundError):
     default_code = "tile_not_found"
+
+
+class TileTooLargeError(InvalidInputError):
+    """The tile is larger than the byte cap even simplified: a higher zoom has less in it."""
+
+    default_code = "tile_too_large"
+
+
+class PageCursorError(InvalidInputError):
+    default_code = "page_cursor_invalid"

@@ -3,23 +3,39 @@ Mapbox vector tiles made by PostGIS ``ST_AsMVT``.
 
 Only features of the current layer version that intersect the caller's areas (the same
 scope as the ``features`` pull collection) are served.
+
+Both are bounded. A GeoJSON answer is streamed from a server-side cursor, a feature at a
+time, and stops before it would pass ``max_geojson_bytes``: the FeatureCollection then ends
+with ``"next"``, the ``after`` value that asks for the following page (``null`` on the last
+page). Tiles simplify their geometry to a pixel of the zoom asked for, and a tile that is
+still larger than ``max_tile_bytes`` is refused (``tile_too_large``: ask a higher zoom).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from infra.scope import Principal, Role
 from sync._db import driver
-from sync.errors import LayerNotFoundError, TileNotFoundError
+from sync.errors import LayerNotFoundError, PageCursorError, TileNotFoundError, TileTooLargeError
 
 __all__ = ["LAYERS", "LayerDocument", "LayerService"]
 
 MAX_ZOOM = 22
+#: Defaults of ``PATROL_LAYER_GEOJSON_MAX_BYTES`` and ``PATROL_TILE_MAX_BYTES``.
+MAX_GEOJSON_BYTES = 16 * 1024 * 1024
+MAX_TILE_BYTES = 2 * 1024 * 1024
+_EXTENT = 4096
+_WORLD_M = 40_075_016.685578488  # the web-mercator square's side
+_CHUNK_BYTES = 64 * 1024
+_PREFETCH = 1000
 
 #: layer name -> (table, property columns)
 LAYERS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -58,18 +74,16 @@ SELECT f.id::text AS id, {cols}, {geom} AS geom
 FROM {table} f, cur{extra_from}
 WHERE f.county_id = $1 AND f.layer_version_id = cur.id{live}
   AND EXISTS (SELECT 1 FROM my_areas a WHERE ST_Intersects(a.geom, f.geom))"""
-_GEOJSON_TEMPLATE = """
-SELECT json_build_object(
-    'type', 'FeatureCollection', 'layer', $4::text,
-    'layerVersion', (SELECT version_no FROM cur),
-    'features', coalesce(json_agg(ST_AsGeoJSON(q.*, 'geom', 7)::json), '[]'::json))::text
-FROM ({inner} ORDER BY f.id) q
+_PAGE_TEMPLATE = """
+SELECT q.id, ST_AsGeoJSON(q.*, 'geom', 7) FROM ({inner}
+  AND ($5::uuid IS NULL OR f.id > $5::uuid) ORDER BY f.id) q
 """
 _TILE_TEMPLATE = """,
 env AS (SELECT ST_TileEnvelope($5, $6, $7) AS box,
-               ST_Transform(ST_TileEnvelope($5, $6, $7), 4326) AS box4326)
-SELECT ST_AsMVT(q.*, $4::text, 4096, 'geom') FROM ({inner}
-  AND f.geom && env.box4326) q
+               ST_Transform(ST_TileEnvelope($5, $6, $7), 4326) AS box4326),
+tile AS (SELECT ST_AsMVT(q.*, $4::text, 4096, 'geom') AS mvt FROM ({inner}
+  AND f.geom && env.box4326) q)
+SELECT octet_length(mvt), CASE WHEN octet_length(mvt) <= $9 THEN mvt END FROM tile
 """
 
 
@@ -83,25 +97,30 @@ def _features(table: str, props: tuple[str, ...], geom: str, extra_from: str = "
     )
 
 
-def _geojson_sql(table: str, props: tuple[str, ...]) -> str:
-    return _AREAS + _GEOJSON_TEMPLATE.format(inner=_features(table, props, "f.geom"))
+def _page_sql(table: str, props: tuple[str, ...]) -> str:
+    return _AREAS + _PAGE_TEMPLATE.format(inner=_features(table, props, "f.geom"))
 
 
 def _tile_sql(table: str, props: tuple[str, ...]) -> str:
-    geom = "ST_AsMVTGeom(ST_Transform(f.geom, 3857), env.box, 4096, 64, true)"
+    # $8: a pixel of this zoom in metres; detail below it cannot show on the tile
+    geom = (
+        "ST_AsMVTGeom(ST_SimplifyPreserveTopology(ST_Transform(f.geom, 3857), $8), "
+        "env.box, 4096, 64, true)"
+    )
     return _AREAS + _TILE_TEMPLATE.format(inner=_features(table, props, geom, ", env"))
 
 
-_GEOJSON = {name: _geojson_sql(t, p) for name, (t, p) in LAYERS.items()}
+_PAGES = {name: _page_sql(t, p) for name, (t, p) in LAYERS.items()}
 _TILES = {name: _tile_sql(t, p) for name, (t, p) in LAYERS.items()}
 
 
 @dataclass(frozen=True, slots=True)
 class LayerDocument:
-    """``body`` is ``None`` when the caller's copy (``If-None-Match``) is current."""
+    """``chunks`` (the GeoJSON, streamed) is ``None`` when the caller's copy
+    (``If-None-Match``) is current."""
 
     etag: str
-    body: bytes | None
+    chunks: AsyncIterator[bytes] | None
 
 
 def _layer(name: str) -> str:
@@ -119,39 +138,124 @@ def _tile_number(value: str, field: str, *, high: int) -> int:
     return int(value)
 
 
+def _after(value: str | None) -> uuid.UUID | None:
+    if value is None or value == "":
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError as exc:
+        msg = "after must be the 'next' value of the previous page"
+        raise PageCursorError(msg, field="after") from exc
+
+
+def _pixel_m(zoom: int) -> float:
+    return _WORLD_M / float(2**zoom) / _EXTENT
+
+
 class LayerService:
-    def __init__(self, db: AsyncSession) -> None:
+    """``sessions`` opens the connection a streamed GeoJSON page reads from (the request's
+    own transaction has ended by the time the body is sent)."""
+
+    def __init__(
+        self,
+        db: AsyncSession,
+        *,
+        sessions: async_sessionmaker[AsyncSession] | None = None,
+        max_geojson_bytes: int = MAX_GEOJSON_BYTES,
+        max_tile_bytes: int = MAX_TILE_BYTES,
+    ) -> None:
         self.db = db
+        self.sessions = sessions
+        self.max_geojson_bytes = max_geojson_bytes
+        self.max_tile_bytes = max_tile_bytes
 
     def _args(self, principal: Principal, layer: str) -> tuple[Any, ...]:
         manager = principal.role in (Role.CAPTAIN, Role.ADMIN)
         return (principal.county_id, principal.user_id, manager, layer)
 
     async def layer_geojson(
-        self, principal: Principal, layer: str, *, if_none_match: str | None = None
+        self,
+        principal: Principal,
+        layer: str,
+        *,
+        if_none_match: str | None = None,
+        after: str | None = None,
     ) -> LayerDocument:
-        """The layer's features in the caller's areas as a GeoJSON FeatureCollection.
+        """A page of the layer's features in the caller's areas as a GeoJSON
+        FeatureCollection, at most ``max_geojson_bytes`` long (a single larger feature
+        still makes a page of its own), ending with ``"next"``: the ``after`` of the
+        following page, or ``null``.
 
         The ETag changes when the layer gets a new version or the caller's areas change.
         """
         args = self._args(principal, _layer(layer))
+        start = _after(after)
         conn = await driver(self.db)
         version, areas = await conn.fetchrow(_ETAG, *args)
-        digest = hashlib.sha256(f"{layer}|{version}|{areas}|{args[2]}".encode()).hexdigest()
-        etag = f'"{digest[:32]}"'
+        key = f"{layer}|{version}|{areas}|{args[2]}" + (f"|{start}" if start else "")
+        etag = f'"{hashlib.sha256(key.encode()).hexdigest()[:32]}"'
         if if_none_match is not None and etag in {t.strip() for t in if_none_match.split(",")}:
-            return LayerDocument(etag=etag, body=None)
-        text = await conn.fetchval(_GEOJSON[layer], *args)
-        return LayerDocument(etag=etag, body=str(text).encode())
+            return LayerDocument(etag=etag, chunks=None)
+        version_no = int(str(version).rsplit(":", 1)[1]) if version else None
+        return LayerDocument(etag=etag, chunks=self._page(args, start, version_no))
+
+    async def _page(
+        self, args: tuple[Any, ...], after: uuid.UUID | None, version_no: int | None
+    ) -> AsyncIterator[bytes]:
+        if self.sessions is None:  # pragma: no cover - wired by the app
+            msg = "LayerService needs sessions to stream GeoJSON"
+            raise RuntimeError(msg)
+        head = (
+            json.dumps(
+                {"type": "FeatureCollection", "layer": args[3], "layerVersion": version_no}
+            ).encode()[:-1]
+            + b', "features": ['
+        )
+        budget = self.max_geojson_bytes - len(head) - len(b'], "next": ""}') - 36
+        chunk: list[bytes] = [head]
+        size, sent, last, more = len(head), 0, None, False
+        async with self.sessions() as session:
+            conn = await driver(session)
+            async with conn.transaction(readonly=True):
+                # plan for the whole page, not for its first rows (a cursor's default)
+                await conn.execute("SET LOCAL cursor_tuple_fraction = 1.0")
+                async for fid, text in conn.cursor(_PAGES[args[3]], *args, after,
+                                                   prefetch=_PREFETCH):  # fmt: skip
+                    feature = str(text).encode()
+                    if sent and budget - len(feature) - 1 < 0:
+                        more = True
+                        break
+                    budget -= len(feature) + 1
+                    chunk.append(b"," + feature if sent else feature)
+                    size += len(feature) + 1
+                    sent += 1
+                    last = fid
+                    if size >= _CHUNK_BYTES:
+                        yield b"".join(chunk)
+                        chunk, size = [], 0
+        tail = json.dumps(str(last) if more else None).encode()
+        chunk.append(b'], "next": ' + tail + b"}")
+        yield b"".join(chunk)
 
     async def tile(self, principal: Principal, layer: str, z: str, x: str, y: str) -> bytes:
         """One Mapbox vector tile (``y`` may end in ``.mvt``) of the layer in the caller's
-        areas; empty when nothing of it lies in the tile."""
+        areas; empty when nothing of it lies in the tile. Geometry is simplified to a pixel
+        of the zoom; a tile still larger than ``max_tile_bytes`` raises
+        :class:`TileTooLargeError`."""
         name = _layer(layer)
         zoom = _tile_number(z, "z", high=MAX_ZOOM)
         top = 2**zoom - 1
         col = _tile_number(x, "x", high=top)
         row = _tile_number(y.removesuffix(".mvt"), "y", high=top)
         conn = await driver(self.db)
-        data = await conn.fetchval(_TILES[name], *self._args(principal, name), zoom, col, row)
+        size, data = await conn.fetchrow(
+            _TILES[name], *self._args(principal, name), zoom, col, row, _pixel_m(zoom),
+            self.max_tile_bytes,
+        )  # fmt: skip
+        if size is not None and data is None:
+            msg = (
+                f"the tile would be {size:,} bytes, more than the {self.max_tile_bytes:,} "
+                "allowed; ask for a higher zoom"
+            )
+            raise TileTooLargeError(msg, limit=self.max_tile_bytes, size=size, zoom=zoom)
         return bytes(data or b"")

@@ -8,20 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
 import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from litestar import Controller, delete, get, post, put
-from litestar.datastructures import UploadFile
+from litestar import Controller, Response, delete, get, post, put
+from litestar.datastructures import State, UploadFile
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody, QueryParameter
-from litestar.status_codes import HTTP_200_OK
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 from shapely.geometry import mapping
 
 import geofence as g
-from api.deps import Caller, Db
+from api.deps import Caller, Db, Settings_
 from mobile_contract.v1 import geofence as c
 
 __all__ = ["GeofenceController", "LayerController", "MineSiteController"]
@@ -29,6 +31,7 @@ __all__ = ["GeofenceController", "LayerController", "MineSiteController"]
 #: Largest layer file an admin may upload (a county's parcels are well under this).
 MAX_LAYER_UPLOAD_BYTES = 512 * 1024 * 1024
 _CHUNK = 1024 * 1024
+IMPORT_JOBS_PATH = "/api/v1/geofence/layers/import-jobs"
 _SUFFIX = re.compile(r"\.(geojson|json|zip|gpkg)$", re.IGNORECASE)
 
 
@@ -209,6 +212,30 @@ def _summary(s: g.ImportSummary) -> c.ImportSummary:
     )
 
 
+def _job(j: g.ImportJobInfo) -> c.ImportJob:
+    return c.ImportJob(
+        id=j.id,
+        state=c.ImportJobState(j.state),
+        kind=c.LayerKindName(j.kind),
+        source_name=j.source_name,
+        source_bytes=j.source_bytes,
+        total=j.total,
+        read=j.read,
+        stored=j.stored,
+        repaired=j.repaired,
+        rejected=j.rejected,
+        rejections=[c.FeatureIssue(feature=i.feature_no, reason=i.reason) for i in j.rejections],
+        result=None if j.summary is None else _summary(j.summary),
+        error=None
+        if j.error_code is None
+        else c.ImportJobError(code=j.error_code, detail=j.error_detail or ""),
+        created_at=j.created_at,
+        started_at=j.started_at,
+        heartbeat_at=j.heartbeat_at,
+        finished_at=j.finished_at,
+    )
+
+
 def _version(v: g.LayerVersionInfo) -> c.LayerVersion:
     return c.LayerVersion(
         id=v.id,
@@ -338,7 +365,8 @@ class GeofenceController(Controller):
         results = await g.check_locations(
             db, principal.county_id, points, crs=data.crs.value, kinds=_kinds(data.kinds)
         )
-        return _batch(results)
+        # up to 10,000 answers to build: on a worker thread, off the event loop
+        return await asyncio.to_thread(_batch, results)
 
     @post(
         "/overlay",
@@ -349,7 +377,11 @@ class GeofenceController(Controller):
     async def overlay_area(
         self, data: JSONBody[c.OverlayRequest], db: Db, principal: Caller
     ) -> c.OverlayResult:
-        """Areas by land class (m² and mu), plan conformity, mine sites and change polygons."""
+        """Areas by land class (m² and mu), plan conformity, mine sites and change polygons.
+
+        The polygon may have at most 200,000 vertices (422 ``too_many_vertices`` above);
+        the geometry work runs off the event loop.
+        """
         return _overlay(await g.overlay_area(db, principal, data.polygon, field="polygon"))
 
 
@@ -363,23 +395,73 @@ class LayerController(Controller):
         status_code=HTTP_200_OK,
         request_max_body_size=MAX_LAYER_UPLOAD_BYTES,
         summary="Import a layer file as a new version (admin)",
+        responses={
+            HTTP_202_ACCEPTED: ResponseSpec(
+                data_container=c.ImportJob,
+                description="A large file: imported in the background; follow Location "
+                "(GetImportJob) for progress and the result",
+            )
+        },
     )
     async def import_layer(
-        self, data: MultipartBody[LayerUpload], db: Db, principal: Caller
-    ) -> c.ImportSummary:
-        """GeoJSON, zipped Shapefile or GeoPackage; repairs and rejections are reported."""
-        with tempfile.TemporaryDirectory(prefix="layer-") as tmp:
-            path = await _spool(data.file, Path(tmp))
+        self,
+        data: MultipartBody[LayerUpload],
+        db: Db,
+        principal: Caller,
+        settings: Settings_,
+        state: State,
+    ) -> Response[c.ImportSummary]:
+        """GeoJSON, zipped Shapefile or GeoPackage; repairs and rejections are reported.
+
+        A file up to ``PATROL_LAYER_IMPORT_JOB_BYTES`` (8 MiB by default) is imported within
+        the request (200, the summary). A larger one answers 202 at once with an import job
+        and a ``Location`` header; ``GetImportJob`` reports its progress and result.
+        """
+        tmp = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="layer-"))
+        handed_over = False
+        try:
+            path = await _spool(data.file, tmp)
+            field_map = g.parse_field_map(data.field_map)
+            source_name = data.file.filename or path.name
+            if (await asyncio.to_thread(path.stat)).st_size > settings.layers.import_job_bytes:
+                runner: g.ImportJobRunner = state.import_jobs
+                job = await runner.submit(
+                    principal, path, data.kind.value, source_name=source_name,
+                    crs=data.crs or None, field_map=field_map, cleanup=tmp,
+                )  # fmt: skip
+                handed_over = True
+                # the 202 body is an ImportJob (documented above); the annotation names the 200
+                accepted: Any = _job(job)
+                return Response(
+                    accepted,
+                    status_code=HTTP_202_ACCEPTED,
+                    headers={"Location": f"{IMPORT_JOBS_PATH}/{job.id}"},
+                )
             summary = await g.import_layer_upload(
-                db,
-                principal,
-                path,
-                data.kind.value,
-                source_name=data.file.filename,
-                crs=data.crs or None,
-                field_map=g.parse_field_map(data.field_map),
-            )
-        return _summary(summary)
+                db, principal, path, data.kind.value, source_name=source_name,
+                crs=data.crs or None, field_map=field_map,
+            )  # fmt: skip
+        finally:
+            if not handed_over:
+                await asyncio.to_thread(shutil.rmtree, tmp, True)
+        return Response(_summary(summary))
+
+    @get(
+        "/import-jobs/{job_id:uuid}",
+        operation_id="GetImportJob",
+        summary="A background layer import: state, progress, result (admin)",
+    )
+    async def get_import_job(
+        self, job_id: FromPath[uuid.UUID], db: Db, principal: Caller
+    ) -> c.ImportJob:
+        """queued, running, done (``result`` is the new layer version) or failed (``error``).
+
+        Counts and the first 1,000 rejections with their reasons are updated every few
+        seconds while the import runs. A job whose server stopped during the import is
+        reported failed (``import_abandoned``) once its lease has run out. Another county's
+        job is not found (404 ``import_job_not_found``).
+        """
+        return _job(await g.get_import_job(db, principal, job_id))
 
     @get("/versions", operation_id="ListLayerVersions", summary="Layer versions of the county")
     async def list_versions(

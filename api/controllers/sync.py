@@ -15,8 +15,10 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody
-from litestar.params import FromPath, HeaderParameter, JSONBody
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_304_NOT_MODIFIED
 from litestar.types import Empty
 
@@ -345,7 +347,14 @@ class SyncController(Controller):
         "/layers/{layer:str}",
         operation_id="GetLayerGeoJson",
         media_type="application/geo+json",
-        summary="A reference layer in the caller's areas as GeoJSON (ETag)",
+        summary="A reference layer in the caller's areas as GeoJSON, a page at a time (ETag)",
+        responses={
+            HTTP_200_OK: ResponseSpec(
+                data_container=str,
+                media_type="application/geo+json",
+                description="A FeatureCollection page, ending with 'next'",
+            )
+        },
     )
     async def get_layer_geojson(
         self,
@@ -353,13 +362,23 @@ class SyncController(Controller):
         layers: Layers,
         principal: Caller,
         if_none_match: Annotated[str | None, HeaderParameter(name="If-None-Match")] = None,
-    ) -> Response[bytes]:
-        """Send the last ETag in If-None-Match: an unchanged layer answers 304."""
-        doc = await layers.layer_geojson(principal, layer, if_none_match=if_none_match)
+        after: Annotated[
+            str | None,
+            QueryParameter(description="the 'next' member of the previous page", max_length=36),
+        ] = None,
+    ) -> Stream:
+        """Send the last ETag in If-None-Match: an unchanged page answers 304.
+
+        A page is at most ``PATROL_LAYER_GEOJSON_MAX_BYTES`` (16 MiB by default) before
+        compression, streamed as it is read; a single larger feature makes a page of its
+        own. The FeatureCollection ends with ``"next"``: send it as ``after`` for the
+        following page; it is ``null`` on the last page.
+        """
+        doc = await layers.layer_geojson(principal, layer, if_none_match=if_none_match, after=after)
         headers = {"ETag": doc.etag, "Cache-Control": "private, no-cache"}
-        if doc.body is None:
-            return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
-        return Response(doc.body, media_type="application/geo+json", headers=headers)
+        if doc.chunks is None:
+            return Stream((), status_code=HTTP_304_NOT_MODIFIED, headers=headers)
+        return Stream(doc.chunks, media_type="application/geo+json", headers=headers)
 
 
 class LayerDataController(Controller):
@@ -382,7 +401,12 @@ class LayerDataController(Controller):
         layers: Layers,
         principal: Caller,
     ) -> Response[bytes]:
-        """``/tiles/{layer}/{z}/{x}/{y}.mvt`` (web-mercator XYZ); empty outside your areas."""
+        """``/tiles/{layer}/{z}/{x}/{y}.mvt`` (web-mercator XYZ); empty outside your areas.
+
+        Geometry is simplified to a pixel of the zoom. A tile larger than
+        ``PATROL_TILE_MAX_BYTES`` (2 MiB by default) even so is refused with 422
+        ``tile_too_large``: its area has too much at this zoom; ask for a higher one.
+        """
         tile = await layers.tile(principal, layer, z, x, y)
         return Response(
             tile,

@@ -29,6 +29,9 @@ __all__ = [
     "FeatureHit",
     "FeatureIssue",
     "Fix",
+    "ImportJob",
+    "ImportJobError",
+    "ImportJobState",
     "ImportSummary",
     "LandClassName",
     "LayerFeature",
@@ -57,6 +60,7 @@ __all__ = [
 ]
 
 MAX_BATCH_POINTS = 10_000
+MAX_OVERLAY_VERTICES = 200_000
 
 Lon = Annotated[float, msgspec.Meta(ge=-180.0, le=180.0, description="longitude, degrees")]
 Lat = Annotated[float, msgspec.Meta(ge=-90.0, le=90.0, description="latitude, degrees")]
@@ -221,6 +225,9 @@ class CheckLocationsResult(msgspec.Struct, kw_only=True, rename="camel"):
 
 
 class OverlayRequest(msgspec.Struct, kw_only=True, rename="camel"):
+    """A valid Polygon or MultiPolygon of at most 200,000 vertices (``MAX_OVERLAY_VERTICES``);
+    more is refused with 422 ``too_many_vertices``."""
+
     polygon: GeoJsonGeometry
 
 
@@ -313,6 +320,50 @@ class ImportSummary(msgspec.Struct, kw_only=True, rename="camel"):
     rejected: int
     repairs: list[FeatureIssue]
     rejections: list[FeatureIssue]
+
+
+class ImportJobState(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ImportJobError(msgspec.Struct, kw_only=True, rename="camel"):
+    """Why a job failed: the same stable ``code`` and ``detail`` a synchronous import would
+    have answered as problem details (``unsupported_file``, ``invalid_field_map``, ...), or
+    ``import_abandoned`` / ``import_interrupted`` when the server stopped during the import."""
+
+    code: str
+    detail: str
+
+
+class ImportJob(msgspec.Struct, kw_only=True, rename="camel"):
+    """A layer upload imported in the background (``ImportLayer`` answered 202).
+
+    ``read``/``stored``/``repaired``/``rejected`` count features so far; ``total`` is the
+    count the file declares when it declares one. ``rejections`` lists the first 1,000
+    rejected features with their reasons. ``result`` is set when the state is ``done``
+    (the new layer version), ``error`` when it is ``failed``.
+    """
+
+    id: uuid.UUID
+    state: ImportJobState
+    kind: LayerKindName
+    source_name: str
+    source_bytes: int
+    total: int | None = None
+    read: int
+    stored: int
+    repaired: int
+    rejected: int
+    rejections: list[FeatureIssue]
+    result: ImportSummary | None = None
+    error: ImportJobError | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    heartbeat_at: datetime
+    finished_at: datetime | None = None
 
 
 class LayerVersion(msgspec.Struct, kw_only=True, rename="camel"):

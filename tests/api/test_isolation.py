@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from evidence.cases import CaseInput, open_case
 from evidence.referrals import create_referral, flag_for_referral
 from geofence import SiteInput, create_mine_site, parse_geojson_geometry
+from geofence.models import ImportJob
 from infra.db import utcnow
 from infra.ids import uuid7
 from infra.objectstore import S3ObjectStore
@@ -65,6 +66,12 @@ async def _resources(
             admin,
             SiteInput(code="B-KS", name="B矿", geometry=parse_geojson_geometry(_SQUARE)),
         )
+        job = ImportJob(
+            county_id=b.id, kind="parcels", state="done", source_name="b.gpkg", source_bytes=1,
+            options={}, read_count=0, stored_count=0, repaired_count=0, rejected_count=0,
+            issues={}, runner="b",
+        )  # fmt: skip
+        session.add(job)
         await session.commit()
     evidence_id = await seed_evidence(
         factory, S3ObjectStore(settings.object_store), settings, b.principal(Role.INSPECTOR),
@@ -84,6 +91,7 @@ async def _resources(
         "device_id": device.id,
         "site_id": site.id,
         "version_id": site.layer_version_id,
+        "job_id": job.id,
         "role": "village_cadre",
         # sync: layers are named, not county resources; a county-B layer version id names
         # no layer (404), and each county's layer names only ever serve its own features

@@ -1,0 +1,159 @@
+"""Heavy geometry work leaves the event loop free: a 100k-vertex overlay through the real app.
+
+The app is built with ``create_app`` and driven through ``httpx.ASGITransport`` so that it
+runs on the test's own event loop; a ticker task on that loop records the largest gap between
+its ticks while the overlay runs, and a concurrent ``/health`` request is timed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import shapely
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from api.app import create_app
+from geofence import seed_demo_layers
+from geofence.overlay import MAX_OVERLAY_VERTICES
+from infra.scope import Role
+from infra.settings import Settings
+from tests.conftest import CountyFixture
+
+OVERLAY = "/api/v1/geofence/overlay"
+LON, LAT = 112.1, 28.5
+
+
+@asynccontextmanager
+async def app_on_this_loop(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app, with its lifespan, on this test's event loop (the shared test client runs
+    it on a loop of its own, where a ticker here could not see it). Entered and left in one
+    task, as the lifespan's task group requires."""
+    app: Litestar = create_app(settings)
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]  # ASGI types differ
+    async with (
+        app.lifespan(),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as http,
+    ):
+        yield http
+
+
+def _ring(vertices: int, radius_deg: float) -> dict[str, Any]:
+    """A closed GeoJSON polygon of ``vertices`` points (a slightly wavy circle)."""
+    coords = []
+    for k in range(vertices - 1):
+        a = 2 * math.pi * k / (vertices - 1)
+        r = radius_deg * (1 + 0.02 * math.sin(40 * a))
+        coords.append([round(LON + r * math.cos(a), 7), round(LAT + r * math.sin(a), 7)])
+    coords.append(coords[0])
+    return {"type": "Polygon", "coordinates": [coords]}
+
+
+async def _seeded(
+    make_county: Callable[..., Awaitable[CountyFixture]],
+    session_factory: async_sessionmaker[AsyncSession],
+) -> CountyFixture:
+    county = await make_county(lon=LON, lat=LAT, size=0.2)
+    box = shapely.box(LON - 0.1, LAT - 0.1, LON + 0.1, LAT + 0.1)
+    async with session_factory() as session:
+        await seed_demo_layers(session, county.id, box, parcel_side_m=400.0)
+        await session.commit()
+    return county
+
+
+async def test_a_large_overlay_does_not_stall_other_requests(
+    settings: Settings,
+    make_county: Callable[..., Awaitable[CountyFixture]],
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    county = await _seeded(make_county, session_factory)
+    async with app_on_this_loop(settings) as http:
+        await _overlay_beside_a_ticker(http, county.headers(Role.INSPECTOR))
+
+
+async def _overlay_beside_a_ticker(loop_client: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    small = await loop_client.post(OVERLAY, json={"polygon": _ring(64, 0.03)}, headers=headers)
+    assert small.status_code == 200, small.text  # the county's index is loaded now
+    # encoded before the ticker starts: the client's own JSON encoding is not the server's
+    content = json.dumps({"polygon": _ring(100_000, 0.03)}).encode()
+    gaps: list[float] = []
+    done = asyncio.Event()
+
+    async def tick() -> None:
+        last = time.perf_counter()
+        while not done.is_set():
+            await asyncio.sleep(0.005)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    # the same ticker with nothing else to do: what this machine's load alone costs
+    ticker = asyncio.create_task(tick())
+    await asyncio.sleep(1.0)
+    done.set()
+    await ticker
+    baseline = max(gaps)
+    gaps.clear()
+    done.clear()
+
+    async def health_during() -> float:
+        # from when it was due: a stalled loop delays the request before it is even sent
+        due = time.perf_counter() + 0.3
+        await asyncio.sleep(0.3)
+        answer = await loop_client.get("/health")
+        assert answer.status_code == 200
+        return time.perf_counter() - due
+
+    ticker = asyncio.create_task(tick())
+    await asyncio.sleep(0.02)
+    started = time.perf_counter()
+    try:
+        overlay, health_s = await asyncio.gather(
+            loop_client.post(
+                OVERLAY,
+                content=content,
+                headers={**headers, "Content-Type": "application/json"},
+            ),
+            health_during(),
+        )
+    finally:
+        took = time.perf_counter() - started
+        done.set()
+        await ticker
+    assert overlay.status_code == 200, overlay.text
+    assert overlay.json()["areaM2"] > 2_000_000
+    worst = max(gaps)
+    print(
+        f"overlay {took:.2f} s; largest loop gap {worst * 1000:.1f} ms (idle loop on this "
+        f"machine: {baseline * 1000:.1f} ms); /health {health_s:.3f} s"
+    )
+    assert took > 0.3  # long enough that a stalled loop would show
+    # The target is 50 ms (it was 3.8 s on main). On a machine so loaded that even the idle
+    # ticker wakes late (its worst gap over its 5 ms sleep), the target is scaled by that
+    # lateness: a quiet machine is held to ~50 ms, a busy one is not failed for its load.
+    bound = 0.05 * max(1.0, baseline / 0.005)
+    assert worst < bound, f"the event loop stalled {worst * 1000:.0f} ms during the overlay"
+
+
+async def test_an_overlay_above_the_vertex_limit_is_refused(
+    client: AsyncTestClient[Litestar], make_county: Callable[..., Awaitable[CountyFixture]]
+) -> None:
+    county = await make_county(lon=LON, lat=LAT)
+    polygon = _ring(MAX_OVERLAY_VERTICES + 1, 0.03)
+    resp = await client.post(
+        OVERLAY, json={"polygon": polygon}, headers=county.headers(Role.INSPECTOR)
+    )
+    assert resp.status_code == 422, resp.text
+    problem = resp.json()
+    assert problem["code"] == "too_many_vertices"
+    assert problem["details"]["limit"] == MAX_OVERLAY_VERTICES
+    assert problem["errors"][0]["field"] == "polygon"
+    assert resp.headers["content-type"].startswith("application/problem+json")
