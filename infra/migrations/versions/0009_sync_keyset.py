@@ -1,7 +1,7 @@
 """sync: keyset paging of long pulls (``sync_outbox``)
 
-Revision ID: 0008_sync_keyset
-Revises: 0007_sync_cases
+Revision ID: 0009_sync_keyset
+Revises: 0008_import_jobs
 
 When a collection's difference from what a phone holds is larger than the page, the pull
 keeps the whole difference of that collection, ordered by record id, in ``sync_outbox``;
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_sync_keyset"
-down_revision: str | Sequence[str] | None = "0007_sync_cases"
+revision: str = "0009_sync_keyset"
+down_revision: str | Sequence[str] | None = "0008_import_jobs"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
