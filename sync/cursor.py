@@ -1,7 +1,10 @@
-"""Opaque pull cursors: ``base64url(version | stream id | user id | seq | HMAC-SHA256/128)``.
+"""Opaque pull cursors: ``base64url(version | stream id | user id | seq | resume | HMAC/128)``.
 
 The key is derived from ``settings.auth.secret_key``, so a phone cannot forge or alter a
-cursor, and a cursor names the user it was issued to.
+cursor, and a cursor names the user it was issued to. ``resume`` (version 2) is the keyset
+position of a page that stopped inside a collection: the collection's bit and the last
+record id sent, so the next page reads on from there (:mod:`sync.pull`). Version 1 cursors,
+issued before, still decode (without a position: the next page compares afresh).
 """
 
 from __future__ import annotations
@@ -16,11 +19,21 @@ from dataclasses import dataclass
 
 from sync.errors import CursorInvalidError, CursorMalformedError, CursorNotYoursError
 
-__all__ = ["Cursor", "CursorCodec"]
+__all__ = ["Cursor", "CursorCodec", "Resume"]
 
-_VERSION = 1
-_BODY = struct.Struct(">B16s16sI")
+_VERSION = 2
+_BODY_V1 = struct.Struct(">B16s16sI")
+_BODY = struct.Struct(">B16s16sIB16s")
+_NO_RESUME = 255
 _MAC_LEN = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """Where a page stopped: inside the collection with this bit, after this record id."""
+
+    collection: int
+    after: uuid.UUID
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +41,7 @@ class Cursor:
     stream_id: uuid.UUID
     user_id: uuid.UUID
     seq: int
+    resume: Resume | None = None
 
 
 class CursorCodec:
@@ -38,7 +52,15 @@ class CursorCodec:
         return hmac.new(self._key, body, hashlib.sha256).digest()[:_MAC_LEN]
 
     def encode(self, cursor: Cursor) -> str:
-        body = _BODY.pack(_VERSION, cursor.stream_id.bytes, cursor.user_id.bytes, cursor.seq)
+        at = cursor.resume
+        body = _BODY.pack(
+            _VERSION,
+            cursor.stream_id.bytes,
+            cursor.user_id.bytes,
+            cursor.seq,
+            _NO_RESUME if at is None else at.collection,
+            bytes(16) if at is None else at.after.bytes,
+        )
         return base64.urlsafe_b64encode(body + self._mac(body)).rstrip(b"=").decode()
 
     def decode(self, text: str, *, user_id: uuid.UUID) -> Cursor:
@@ -49,13 +71,17 @@ class CursorCodec:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         except (binascii.Error, ValueError) as exc:
             raise CursorMalformedError("cursor is not valid base64url", field="cursor") from exc
-        if len(raw) != _BODY.size + _MAC_LEN or raw[0] != _VERSION:
+        layout = {1: _BODY_V1, _VERSION: _BODY}.get(raw[0]) if raw else None
+        if layout is None or len(raw) != layout.size + _MAC_LEN:
             raise CursorMalformedError("not a cursor issued by this server", field="cursor")
-        body, mac = raw[: _BODY.size], raw[_BODY.size :]
+        body, mac = raw[: layout.size], raw[layout.size :]
         if not hmac.compare_digest(mac, self._mac(body)):
             raise CursorInvalidError("cursor signature does not verify", field="cursor")
-        _, stream, user, seq = _BODY.unpack(body)
-        cursor = Cursor(uuid.UUID(bytes=stream), uuid.UUID(bytes=user), seq)
+        _, stream, user, seq, *rest = layout.unpack(body)
+        resume = None
+        if rest and rest[0] != _NO_RESUME:
+            resume = Resume(rest[0], uuid.UUID(bytes=rest[1]))
+        cursor = Cursor(uuid.UUID(bytes=stream), uuid.UUID(bytes=user), seq, resume)
         if cursor.user_id != user_id:
             raise CursorNotYoursError("this cursor was issued to another user", field="cursor")
         return cursor

@@ -8,6 +8,8 @@
 * ``sync_pending`` — the page most recently sent to a stream, not yet acknowledged; the
   next cursor the phone presents acknowledges it (or, if it presents the older one, the
   page is thrown away and computed again).
+* ``sync_outbox`` — per stream, the rest of a collection's difference that did not fit in
+  a page, by record id: later pages read on from the id their cursor names (keyset paging).
 * ``sync_receipts`` — the receipt of every pushed operation by (user, client op id).
 """
 
@@ -23,7 +25,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from infra.db import Base, utcnow
 
-__all__ = ["SyncChange", "SyncManifestEntry", "SyncPendingEntry", "SyncReceipt", "SyncStream"]
+__all__ = [
+    "SyncChange",
+    "SyncManifestEntry",
+    "SyncOutboxEntry",
+    "SyncPendingEntry",
+    "SyncReceipt",
+    "SyncStream",
+]
 
 
 class SyncChange(Base):
@@ -84,6 +93,19 @@ class SyncPendingEntry(Base):
     """A record sent in the unacknowledged page; ``version`` NULL means sent as deleted."""
 
     __tablename__ = "sync_pending"
+
+    stream_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("sync_streams.id", ondelete="CASCADE"), primary_key=True
+    )
+    collection: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    record_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    version: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class SyncOutboxEntry(Base):
+    """A record of a collection's difference still to send; ``version`` NULL: a deletion."""
+
+    __tablename__ = "sync_outbox"
 
     stream_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("sync_streams.id", ondelete="CASCADE"), primary_key=True

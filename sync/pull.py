@@ -2,6 +2,17 @@
 
 See the package docstring for the design. One page runs in one ``REPEATABLE READ``
 transaction, so the page, its versions and the snapshot it records agree.
+
+**Keyset paging.** A collection is compared with the manifest once per pass: when its
+difference does not fit in the page, the whole difference is kept in ``sync_outbox`` by
+record id and the page's cursor names the last id sent (:class:`sync.cursor.Resume`). The
+next page reads on from that id through the outbox's primary key, so every page costs the
+same however far into the pull it is. The kept difference stays right while nothing the
+collection is made of has changed since the acknowledged page: the change feed says so (as
+it does for the collections a pull skips), and when it did, or the local day turned, or the
+cursor names no position in that collection, the collection is compared afresh and its
+outbox replaced. Only an acknowledgement drops the outbox rows of other collections, so a
+page whose answer was lost can be computed again from the same rows.
 """
 
 from __future__ import annotations
@@ -21,7 +32,7 @@ from infra.scope import Principal, Role
 from patrol.config import PatrolConfig
 from sync._db import driver
 from sync.collections import ALL_MASK, COLLECTIONS, TIME_WINDOW_MASK, mask_of_tables
-from sync.cursor import Cursor, CursorCodec
+from sync.cursor import Cursor, CursorCodec, Resume
 from sync.errors import CursorStaleError, SyncBusyError
 
 __all__ = ["FEED_RETENTION", "Page", "PullService", "prune_sync_state"]
@@ -56,6 +67,8 @@ WHERE p.stream_id = $1 AND p.version IS NULL
 """,
 )
 _DROP_PENDING = "DELETE FROM sync_pending WHERE stream_id = $1"
+# the outbox rows of passes the acknowledged page finished (or that never fit before it)
+_TRIM_OUTBOX = "DELETE FROM sync_outbox WHERE stream_id = $1 AND collection = ANY($2::smallint[])"
 _CHANGED_TABLES = """
 SELECT DISTINCT tbl FROM sync_changes
 WHERE county_id = $1
@@ -122,6 +135,9 @@ class _Stream:
         )
 
 
+_BITS = [c.bit for c in COLLECTIONS]
+
+
 def _month_before(day: date) -> date:
     first = day.replace(day=1)
     return (first - timedelta(days=1)).replace(day=1)
@@ -166,22 +182,28 @@ class PullService:
                 "another pull of this stream is running; retry shortly", retry_after_s=1
             ) from exc
         today = now.astimezone(self.config.tz).date()
-        dirty = await self._dirty(conn, principal, stream, today, now)
+        dirty, fresh = await self._dirty(conn, principal, stream, today, now)
         page = Page(
             cursor=self.codec.encode(Cursor(stream.id, principal.user_id, stream.acked_seq)),
             has_more=False,
             reset=parsed is None,
             server_time=now,
         )
+        resume = None
         if dirty:
-            await self._fill(conn, principal, stream, page, dirty=dirty, limit=limit, today=today)
+            at = None if parsed is None or parsed.resume is None else parsed.resume
+            if at is not None and fresh & (1 << at.collection):
+                at = None  # written since: that collection is compared afresh
+            resume = await self._fill(
+                conn, principal, stream, page, dirty=dirty, limit=limit, today=today, at=at
+            )
         if page.count:
             stream.issued_seq += 1
             stream.pending_seq = stream.issued_seq
             stream.pending_snapshot = snapshot
             stream.pending_scope_day = today.isoformat()
             page.cursor = self.codec.encode(
-                Cursor(stream.id, principal.user_id, stream.pending_seq)
+                Cursor(stream.id, principal.user_id, stream.pending_seq, resume)
             )
             await self._store_pending(conn, stream.id, page, new_stream=parsed is None)
         else:  # nothing to send: what the phone holds is the scope as of this snapshot
@@ -210,6 +232,8 @@ class PullService:
         if stream.pending_seq is not None and cursor.seq == stream.pending_seq:
             for sql in _APPLY_PENDING:
                 await conn.execute(sql, stream.id)
+            keep = None if cursor.resume is None else cursor.resume.collection
+            await conn.execute(_TRIM_OUTBOX, stream.id, [b for b in _BITS if b != keep])
             stream.acked_seq = cursor.seq
             stream.base_snapshot, stream.base_at = stream.pending_snapshot, now
             stream.dirty, stream.scope_day = stream.pending_dirty, stream.pending_scope_day
@@ -225,18 +249,20 @@ class PullService:
 
     async def _dirty(
         self, conn: Any, principal: Principal, stream: _Stream, today: date, now: datetime
-    ) -> int:
+    ) -> tuple[int, int]:
+        """The collections to compare, and those of them written (or moved by the calendar)
+        since the acknowledged page."""
         if (
             stream.base_snapshot is None
             or stream.base_at is None
             or stream.base_at < now - FEED_RETENTION
         ):
-            return ALL_MASK
+            return ALL_MASK, ALL_MASK
         rows = await conn.fetch(_CHANGED_TABLES, principal.county_id, stream.base_snapshot)
-        dirty = stream.dirty | mask_of_tables([r[0] for r in rows])
+        fresh = mask_of_tables([r[0] for r in rows])
         if stream.scope_day != today.isoformat():
-            dirty |= TIME_WINDOW_MASK
-        return dirty
+            fresh |= TIME_WINDOW_MASK
+        return stream.dirty | fresh, fresh
 
     async def _fill(
         self,
@@ -248,7 +274,10 @@ class PullService:
         dirty: int,
         limit: int,
         today: date,
-    ) -> None:
+        at: Resume | None,
+    ) -> Resume | None:
+        """Fill ``page`` from the ``dirty`` collections in order, reading on from ``at`` in
+        its collection; where the page stops inside a collection (the position to return)."""
         midnight = datetime.combine(today, datetime.min.time(), tzinfo=self.config.tz)
         params = (
             principal.county_id,
@@ -260,16 +289,21 @@ class PullService:
         )
         left = limit
         remaining = 0
+        stopped = None
         for coll in COLLECTIONS:
             if not dirty & coll.mask:
                 continue
             if left <= 0:
                 remaining |= coll.mask
                 continue
-            rows = await coll.diff(conn, params, stream.id, left + 1)
+            if at is not None and at.collection == coll.bit:
+                rows = await coll.read_on(conn, stream.id, at.after, left)
+            else:
+                rows = await coll.diff(conn, params, stream.id, left)
             if len(rows) > left:
                 remaining |= coll.mask
                 rows = rows[:left]
+                stopped = Resume(coll.bit, rows[-1][0])
             left -= len(rows)
             versions = {rid: v for rid, v in rows if v is not None}
             deletes = [rid for rid, v in rows if v is None]
@@ -280,6 +314,7 @@ class PullService:
                 page.upserts[coll.name] = records
         page.has_more = remaining != 0
         stream.pending_dirty = remaining
+        return stopped
 
     async def _store_pending(
         self, conn: Any, stream_id: uuid.UUID, page: Page, *, new_stream: bool

@@ -1,16 +1,25 @@
-"""Sync speed (issue 6), through the real app in process, on a scratch PostGIS.
+"""Sync speed (issues 6 and 21), through the real app in process, on a scratch PostGIS.
 
-An inspector whose area holds 5,000 parcels (reference features) and 1,000 records
-(targets, patrols, findings). Measured: the initial pull (every page), an incremental pull
-with no changes, a push of 500 operations, and the payload sizes of JSON vs MessagePack
-(raw and gzip). Targets: ≤ 500 ms, ≤ 20 ms, ≤ 1 s. The push (400 point batches, 50 sign-ins,
-48 findings, start and end of a patrol) runs five times, each on a new patrol, and each
-batch is sent a second time to time the replay.
+**Paging** (issue 21): an inspector whose two areas hold 50,000 reference features (and
+10,000 more features of the county lie outside them) pulls from scratch with pages of 500
+and of 2,000, first on the freshly written database with no table statistics (autovacuum
+is off for the tables, as it is for the minutes after a load until its analyze comes round),
+then again after ``ANALYZE``; every page's server time is kept. Then the demo county
+(``seed_demo_county`` + ``seed_demo_extras``) is seeded and ``demo-inspector-02`` pulls with
+the default pages, before and after ``ANALYZE``. Targets: the last page ≤ 1.5× the first in
+both states; the whole initial pull ≤ 2 s of server time; the demo inspector ≤ 1 s.
+
+**Steady state** (issue 6): an inspector whose area holds 5,000 parcels (reference features)
+and 1,000 records (targets, patrols, findings). Measured: the initial pull (every page), an
+incremental pull with no changes, a push of 500 operations, and the payload sizes of JSON vs
+MessagePack (raw and gzip). Targets: ≤ 500 ms, ≤ 20 ms, ≤ 1 s. The push (400 point batches,
+50 sign-ins, 48 findings, start and end of a patrol) runs five times, each on a new patrol,
+and each batch is sent a second time to time the replay.
 
 Times are server time, from the ``Server-Timing`` header every response carries (the target
 is server time), with the time the in-process test client saw beside them.
 
-Uses ``DATABASE_URL`` when set, otherwise starts a throwaway cluster.
+Uses ``DATABASE_URL`` and ``S3_ENDPOINT_URL`` when set, otherwise starts throwaway ones.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ import shapely
 from geoalchemy2.shape import from_shape
 from litestar.testing import AsyncTestClient
 from shapely.geometry import MultiPolygon, box
+from sqlalchemy import select
 
 from api.app import create_app
 from api.models import MODEL_MODULES
@@ -37,7 +47,7 @@ from infra.ids import uuid7
 from infra.launchers import local_services
 from infra.migrate import Migrator
 from infra.scope import Principal, Role
-from infra.settings import AuthSettings, DatabaseSettings, ObjectStoreSettings, Settings
+from infra.settings import AuthSettings, DatabaseSettings, Settings
 from patrol.areas import AreaService
 from patrol.models import County, User
 from patrol.sessions import PatrolService
@@ -267,25 +277,222 @@ def _push_ops(area_id: Any) -> list[dict[str, Any]]:
     return ops
 
 
+# -- paging (issue 21) ---------------------------------------------------------------------
+BIG_FEATURES = 50_000
+BIG_OUTSIDE = 10_000
+PAGE_SIZES = (500, 2_000)
+DEMO_USER = "demo-inspector-02"
+PULL_BUDGET_S = 120.0  # a pull still paging after this long is stopped and reported as such
+
+
+async def _user(factory: Any, county_id: Any, role: Role, name: str) -> Principal:
+    async with factory() as s:
+        u = User(
+            county_id=county_id,
+            username=f"{name}-{secrets.token_hex(4)}",
+            display_name=name,
+            role=role.value,
+            password_hash="x",
+            active=True,
+        )
+        s.add(u)
+        await s.commit()
+        return Principal(u.id, county_id, role, u.username)
+
+
+async def _big_world(factory: Any) -> Principal:
+    """Two areas of one inspector over a 250 × 200 grid of parcels, 10,000 more outside."""
+    async with factory() as s:
+        county = County(
+            admin_code=secrets.token_hex(5),
+            name="大基准县",
+            province_code="43",
+            boundary=from_shape(MultiPolygon([box(111.0, 28.0, 113.0, 29.0)]), 4326),
+        )
+        s.add(county)
+        await s.commit()
+        county_id = county.id
+    inspector = await _user(factory, county_id, Role.INSPECTOR, "big-inspector")
+    captain = await _user(factory, county_id, Role.CAPTAIN, "big-captain")
+    async with factory() as s:
+        areas = AreaService(s)
+        for code, west in (("B1", 111.2), ("B2", 111.45)):
+            geom = box(west, 28.2, west + 0.25, 28.6)
+            await areas.create_area(
+                captain, code=code, name=f"片区{code}", grade=1,
+                geometry=dict(shapely.geometry.mapping(geom)), leader_id=inspector.user_id,
+            )  # fmt: skip
+        step = 0.002
+        boxes = [
+            box(x, y, x + step * 0.8, y + step * 0.8)
+            for i in range(BIG_FEATURES)
+            for x, y in [(111.2 + (i % 250) * step + 1e-4, 28.2 + (i // 250) * step + 1e-4)]
+        ]
+        boxes += [
+            box(x, y, x + step * 0.8, y + step * 0.8)
+            for i in range(BIG_OUTSIDE)
+            for x, y in [(112.0 + (i % 100) * step, 28.2 + (i // 100) * step)]
+        ]
+        await add_parcels(s, county_id, boxes)
+        await s.commit()
+    return inspector
+
+
+async def _autovacuum(engine: Any, *, on: bool) -> None:
+    async with engine.begin() as conn:
+        tables = (
+            await conn.exec_driver_sql(
+                "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' "
+                "AND tableowner = current_user"
+            )
+        ).scalars()
+        for table in tables:
+            await conn.exec_driver_sql(
+                f"ALTER TABLE {table} SET (autovacuum_enabled = {str(on).lower()})"
+            )
+
+
+async def _analysed(engine: Any) -> int:
+    """How many of our tables have statistics (an analyze ran on them)."""
+    async with engine.begin() as conn:
+        n = await conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_stat_user_tables WHERE schemaname = 'public' AND "
+            "(last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL)"
+        )
+        return int(n.scalar_one())
+
+
+@dataclass(slots=True)
+class Paged:
+    """One initial pull: every page's server time (ms), the acknowledging pull, records."""
+
+    pages: list[float]
+    ack: float
+    records: int
+    complete: bool
+
+    @property
+    def total(self) -> float:
+        return sum(self.pages) + self.ack
+
+    def row(self, what: str) -> tuple[str, str, str]:
+        first, last = self.pages[0], self.pages[-1]
+        done = "" if self.complete else f", STOPPED after {PULL_BUDGET_S:.0f} s"
+        return (
+            f"{what}: {self.records:,} records in {len(self.pages)} pages{done}",
+            f"total {self.total / 1000:.2f} s; first {first:.0f} ms, last {last:.0f} ms "
+            f"(×{last / first:.2f}), slowest {max(self.pages):.0f} ms",
+            "last ≤ 1.5× first",
+        )
+
+
+async def _paged(client: Any, headers: dict[str, str], limit: int) -> Paged:
+    pages: list[float] = []
+    cursor, records, started = None, 0, time.perf_counter()
+    while True:
+        took, page, _ = await _timed(
+            client, "/api/v1/sync/pull", {"cursor": cursor, "limit": limit}, headers
+        )
+        pages.append(took.server)
+        records += sum(len(ch["upserts"]) for ch in page["changes"].values())
+        cursor = page["cursor"]
+        if not page["hasMore"]:
+            break
+        if time.perf_counter() - started > PULL_BUDGET_S:
+            return Paged(pages, 0.0, records, complete=False)
+    took, page, _ = await _timed(client, "/api/v1/sync/pull", {"cursor": cursor}, headers)
+    assert not page["hasMore"] and not any(ch["upserts"] for ch in page["changes"].values())
+    return Paged(pages, took.server, records, complete=True)
+
+
+def _page_list(paged: Paged) -> str:
+    return ", ".join(f"{p:.0f}" for p in paged.pages)
+
+
+async def _paging(found: Any) -> list[tuple[str, str, str]]:
+    """Initial pulls page by page on a freshly written database, then after ``ANALYZE``."""
+    from api.demo import seed_demo_extras  # noqa: PLC0415 - only this bench needs the demo
+    from patrol.demo import seed_demo_county  # noqa: PLC0415
+
+    url = found.database_url
+    engine = create_engine(DatabaseSettings(url=url))
+    await Migrator(engine, MODEL_MODULES).upgrade()
+    await _autovacuum(engine, on=False)
+    factory = create_session_factory(engine)
+    big = await _big_world(factory)
+    settings = _app_settings(found)
+    async with factory() as s:
+        demo = await seed_demo_county(s, admin_code="43dm01")
+        await seed_demo_extras(s, demo, settings)
+        await s.commit()
+        u = (await s.execute(select(User).where(User.username == DEMO_USER))).scalar_one()
+        demo_user = Principal(u.id, u.county_id, Role(u.role), u.username)
+    rows: list[tuple[str, str, str]] = []
+    details: list[str] = []
+    app = create_app(settings)
+    async with AsyncTestClient(app=app) as client:
+        big_h = {"Authorization": f"Bearer {app.state.tokens.access_token(big)}"}
+        demo_h = {"Authorization": f"Bearer {app.state.tokens.access_token(demo_user)}"}
+        for state in ("no statistics", "after ANALYZE"):
+            if state == "after ANALYZE":
+                async with engine.begin() as conn:
+                    await conn.exec_driver_sql("ANALYZE")
+            analysed = await _analysed(engine)
+            for limit in PAGE_SIZES:
+                paged = await _paged(client, big_h, limit)
+                what = f"initial pull, 50k features, pages of {limit:,}, {state}"
+                rows.append(paged.row(what))
+                details.append(f"{what} ({analysed} tables analysed): {_page_list(paged)} ms")
+            paged = await _paged(client, demo_h, 2_000)
+            what = f"initial pull, {DEMO_USER} (demo county), {state}"
+            rows.append((*paged.row(what)[:2], "≤ 1 s"))
+            details.append(f"{what} ({analysed} tables analysed): {_page_list(paged)} ms")
+    await _autovacuum(engine, on=True)
+    await engine.dispose()
+    print("Server time of every page, in order:\n")
+    for line in details:
+        print(f"- {line}")
+    print()
+    return rows
+
+
+def _app_settings(found: Any) -> Settings:
+    base = Settings()
+    return replace(
+        base,
+        data_dir=found.workdir,
+        database=DatabaseSettings(url=found.database_url, pool_size=5),
+        object_store=found.object_store,
+        auth=AuthSettings(secret_key=secrets.token_urlsafe(48)),
+        server=replace(base.server, run_worker_in_process=False),
+    )
+
+
+def _print_table(rows: list[tuple[str, str, str]]) -> None:
+    width = max(len(r[0]) for r in rows)
+    print(f"| {'measure'.ljust(width)} | result | target |")
+    print(f"|{'-' * (width + 2)}|--------|--------|")
+    for name, value, target in rows:
+        print(f"| {name.ljust(width)} | {value} | {target} |")
+
+
+async def paging_only() -> None:
+    """The paging part alone (``python -c 'from tests.benchmarks.bench_sync import *; ...'``)."""
+    with local_services("patrol-bench-sync-") as found:
+        _print_table(await _paging(found))
+
+
 async def main() -> None:
-    with local_services("patrol-bench-sync-", object_store=False) as found:
-        workdir, url = found.workdir, found.database_url
+    with local_services("patrol-bench-sync-") as found:
+        paging = await _paging(found)
+        url = found.database_url
         engine = create_engine(DatabaseSettings(url=url))
         await Migrator(engine, MODEL_MODULES).upgrade()
         inspector, area_id = await _world(create_session_factory(engine))
         async with engine.begin() as conn:  # as autovacuum would soon after such a load
             await conn.exec_driver_sql("ANALYZE")
         await engine.dispose()
-        base = Settings()
-        settings = replace(
-            base,
-            data_dir=workdir,
-            database=DatabaseSettings(url=url, pool_size=5),
-            object_store=ObjectStoreSettings(endpoint_url="http://127.0.0.1:9"),
-            auth=AuthSettings(secret_key=secrets.token_urlsafe(48)),
-            server=replace(base.server, run_worker_in_process=False),
-        )
-        app = create_app(settings)
+        app = create_app(_app_settings(found))
         async with AsyncTestClient(app=app) as client:
             headers = {"Authorization": f"Bearer {app.state.tokens.access_token(inspector)}"}
             await _initial(client, headers, msgpack=False)  # warm-up (connections, caches)
@@ -328,11 +535,7 @@ async def main() -> None:
         ]  # fmt: skip
         print("Times are server time (the Server-Timing header), then in brackets as the")
         print("in-process test client saw them.\n")
-        width = max(len(r[0]) for r in rows)
-        print(f"| {'measure'.ljust(width)} | result | target |")
-        print(f"|{'-' * (width + 2)}|--------|--------|")
-        for name, value, target in rows:
-            print(f"| {name.ljust(width)} | {value} | {target} |")
+        _print_table(paging + rows)
 
 
 if __name__ == "__main__":
