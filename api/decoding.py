@@ -134,15 +134,24 @@ def decode_body(body: bytes, *, msgpack: bool) -> Any:
             value = msgspec.msgpack.decode(body or b"\xc0", ext_hook=_no_extensions)
         else:
             value = msgspec.json.decode(body or b"null")
+    except msgspec.ValidationError as exc:  # a JSON number beyond a double: 1e400
+        text, field = _split(str(exc))
+        raise InvalidInputError(
+            f"numbers must be finite: {text.lower()}", code="number_out_of_range", field=field
+        ) from exc
     except msgspec.DecodeError as exc:
         raise ValidationException(detail=f"could not decode the {kind} body: {exc}") from exc
-    except msgspec.ValidationError as exc:  # a JSON number beyond a float: 1e400
-        msg = f"numbers must be finite: {exc}"
-        raise InvalidInputError(msg, code="number_out_of_range") from exc
     except RecursionError as exc:  # msgspec's own limit, near 1,000 levels
         msg = f"arrays and objects may nest at most {MAX_DEPTH} levels"
         raise InvalidInputError(msg, code="nesting_too_deep", limit=MAX_DEPTH) from exc
     return value
+
+
+def _split(message: str) -> tuple[str, str | None]:
+    """msgspec's ``"Expected `int`, got `str` - at `$.ops[0].lat`"`` as text and field."""
+    text, _, where = message.partition(" - at `$")
+    field = where.rstrip("`").lstrip(".")
+    return text, (field if field and "..." not in field else None)
 
 
 def read_strictly(value: Any, target: Any) -> Any:
@@ -155,13 +164,7 @@ def read_strictly(value: Any, target: Any) -> Any:
     try:
         return msgspec.convert(value, target, strict=True)
     except msgspec.ValidationError as exc:
-        message = str(exc)
-        field = (
-            message.rsplit(" - at `$", 1)[1].rstrip("`").lstrip(".")
-            if " - at `$" in message
-            else None
-        )
-        text = message.split(" - at `", 1)[0]
+        text, field = _split(str(exc))
         raise ValidationException(
             detail=f"Validation failed: {text}",
             extra=[{"key": field, "message": text, "source": "body"}],
