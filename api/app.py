@@ -34,6 +34,7 @@ from api.controllers.patrol import (
 )
 from api.controllers.sync import LayerDataController, SyncController
 from api.controllers.system import SystemController
+from api.decoding import GuardedRequest, check_parameters
 from api.deps import DEPENDENCIES
 from api.middleware import RequestIdMiddleware
 from api.models import MODEL_MODULES
@@ -135,6 +136,9 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
         lifespan=[lifespan],
         on_app_init=[jwt_auth.on_app_init],
         exception_handlers={Exception: handle_exception},
+        # the input guard: bodies, query and path parameters (api/decoding.py)
+        request_class=GuardedRequest,
+        before_request=check_parameters,
         # Handlers with opt skip_compression stream already-compressed bytes (ZIP packages).
         # Level 6 (zlib's default): a 2 MB sync page compresses in a third of level 9's time
         # for 2 % more bytes.

@@ -169,7 +169,12 @@ async def _layers(args: argparse.Namespace, settings: Settings) -> int:
     )
     from rich.table import Table  # noqa: PLC0415
 
-    from geofence import ImportProgress, import_layer, parse_field_map  # noqa: PLC0415
+    from geofence import (  # noqa: PLC0415
+        ImportProgress,
+        NoFeaturesError,
+        import_layer,
+        parse_field_map,
+    )
 
     console = Console()
     path = Path(args.file)
@@ -192,10 +197,16 @@ async def _layers(args: argparse.Namespace, settings: Settings) -> int:
                 bar.update(task, completed=p.read, total=p.total, stored=p.stored,
                            repaired=p.repaired, rejected=p.rejected)  # fmt: skip
 
-            summary = await import_layer(
-                session, county.id, path, args.kind, crs=args.crs, field_map=field_map,
-                source_name=path.name, progress=show,
-            )  # fmt: skip
+            try:
+                summary = await import_layer(
+                    session, county.id, path, args.kind, crs=args.crs, field_map=field_map,
+                    source_name=path.name, progress=show,
+                )  # fmt: skip
+            except NoFeaturesError:
+                bar.stop()
+                msg = f"{path.name} has no feature with a geometry (empty, all null or only "
+                print(f"patrol: no_features: {msg}whitespace); nothing imported", file=sys.stderr)
+                return 2
         table = Table(title=f"{summary.kind.value} version {summary.version_no}")
         for column in ("format", "source CRS", "read", "stored", "repaired", "rejected"):
             table.add_column(column)

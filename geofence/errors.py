@@ -8,6 +8,7 @@
     ├── InvalidGeometryError      code "invalid_geometry"      field, reason, feature (1-based)
     ├── UnknownCrsError           code "unknown_crs"           field: crs
     ├── UnsupportedFileError      code "unsupported_file"      field: file
+    ├── NoFeaturesError           code "no_features"           field: file
     ├── UnknownLayerKindError     code "unknown_layer_kind"    field: kind / kinds
     ├── InvalidFieldMapError      code "invalid_field_map"     field: field_map
     ├── TooManyPointsError        code "too_many_points"       field: points
@@ -40,6 +41,7 @@ __all__ = [
     "InvalidRosterError",
     "LayerVersionNotFoundError",
     "MineSiteNotFoundError",
+    "NoFeaturesError",
     "OutsideCountyError",
     "TooManyPointsError",
     "UnknownCrsError",
@@ -79,6 +81,12 @@ class UnknownCrsError(_FieldError):
 
 class UnsupportedFileError(_FieldError):
     default_code = "unsupported_file"
+
+
+class NoFeaturesError(_FieldError):
+    """A layer file with no feature that has a geometry (empty, all null, only whitespace)."""
+
+    default_code = "no_features"
 
 
 class UnknownLayerKindError(_FieldError):

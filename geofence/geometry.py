@@ -17,6 +17,8 @@ import shapely.geometry
 from shapely.geometry.base import BaseGeometry
 
 from geofence.errors import InvalidCoordinatesError, InvalidGeometryError
+from infra.errors import InvalidInputError
+from infra.geometry import check_geojson_positions
 
 __all__ = [
     "MAX_ACCURACY_M",
@@ -144,10 +146,22 @@ def require_valid_polygon(geom: BaseGeometry | None, *, field: str = "polygon") 
 
 
 def parse_geojson_geometry(obj: object, *, field: str = "geometry") -> BaseGeometry:
-    """A Shapely geometry from a GeoJSON geometry object; malformed input names ``field``."""
+    """A Shapely geometry from a GeoJSON geometry object; malformed input names ``field``.
+
+    Positions are checked as the contract states them first (2-D numbers, closed rings, a
+    vertex limit: :func:`infra.geometry.check_geojson_positions`); Shapely would close an
+    open ring and keep a height silently.
+    """
     if not isinstance(obj, dict) or not isinstance(obj.get("coordinates"), list | tuple):
         msg = "expected a GeoJSON geometry with coordinates"
         raise InvalidGeometryError(msg, field=field, reason="malformed")
+    try:
+        check_geojson_positions(obj, field=field)
+    except InvalidInputError as exc:
+        if exc.code != "invalid_geometry":
+            raise  # too_many_vertices keeps its own code
+        extra = {k: v for k, v in exc.extra.items() if k != "field"}
+        raise InvalidGeometryError(exc.detail, field=field, **extra) from exc
     try:
         geom: BaseGeometry = shapely.geometry.shape(obj)
     except (KeyError, TypeError, ValueError, IndexError, shapely.errors.ShapelyError) as exc:

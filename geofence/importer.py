@@ -33,6 +33,7 @@ from geofence.errors import (
     CountyNotFoundError,
     InvalidFieldMapError,
     InvalidGeometryError,
+    NoFeaturesError,
     UnsupportedFileError,
 )
 from geofence.geometry import repair_polygonal
@@ -209,11 +210,15 @@ def classify_land(
 # -- source file ---------------------------------------------------------------------------
 
 
+_HEAD_BYTES = 4096
+_NO_FEATURES = "the file has no feature with a geometry (empty, all null or only whitespace)"
+
+
 def _open_source(path: Path) -> tuple[str, str]:
     """``(gdal path, format)`` after checking the bytes really are what the file claims."""
     try:
         with path.open("rb") as fh:
-            head = fh.read(4096)
+            head = fh.read(_HEAD_BYTES)
     except OSError as exc:
         raise UnsupportedFileError(f"cannot read file: {exc.strerror}", field="file") from exc
     if head.startswith(b"PK\x03\x04"):
@@ -229,6 +234,8 @@ def _open_source(path: Path) -> tuple[str, str]:
     if head.startswith(b"SQLite format 3\x00") and head[68:72] in (b"GPKG", b"GP10", b"GP11"):
         return str(path), "geopackage"
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not stripped and len(head) < _HEAD_BYTES:
+        raise NoFeaturesError(_NO_FEATURES, field="file")
     if stripped.startswith(b"{") and b'"type"' in head:
         return str(path), "geojson"
     msg = "not a GeoJSON file, a zipped Shapefile or a GeoPackage"
@@ -474,7 +481,13 @@ def _inspect(
     """The file's GDAL path, format, CRS, declared feature count and the fields to use."""
     source, fmt = _open_source(path)
     source_crs = parse_crs(crs) if crs else None
-    info = _read_info(source, fmt) if layer is None else pyogrio.read_info(source, layer=layer)
+    info = (
+        _read_info(source, fmt)
+        if layer is None
+        else pyogrio.read_info(source, layer=layer, force_total_bounds=True)
+    )
+    if int(info.get("features", -1)) == 0 or info.get("total_bounds") is None:
+        raise NoFeaturesError(_NO_FEATURES, field="file")  # nothing to read, no bounds to go by
     if source_crs is None:
         declared = info.get("crs")
         bounds = tuple(float(v) for v in info.get("total_bounds", (np.nan,) * 4))

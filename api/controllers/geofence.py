@@ -493,7 +493,7 @@ class LayerController(Controller):
         db: Db,
         principal: Caller,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 500,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Annotated[int, QueryParameter(ge=0, le=10_000_000)] = 0,
     ) -> list[c.LayerFeature]:
         """Paged in feature order; a ``mine_sites`` version shows the register as it stood."""
         rows = await g.read_layer_features(db, principal, version_id, limit=limit, offset=offset)

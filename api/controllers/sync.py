@@ -20,9 +20,10 @@ from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_304_NOT_MODIFIED
-from litestar.types import Empty
 
+from api.decoding import GuardedRequest, check_value
 from api.deps import Caller, Layers, Pull, Push
+from infra.errors import InvalidInputError
 from mobile_contract.v1 import sync as c
 from patrol.tracks import PointIn
 from sync import ops
@@ -90,7 +91,11 @@ def _screen(value: Any, state: dict[str, Any]) -> Any:
             )))  # fmt: skip
             continue
         try:
-            kept.append(msgspec.convert(item, c.PushOperation, strict=False))
+            check_value(item, path=("ops", index), depth=2)
+            kept.append(msgspec.convert(item, c.PushOperation, strict=True))
+        except InvalidInputError as exc:  # the decode guard: NUL, numbers, nesting
+            rejected.append((index, ops.Undecodable(_op_id(item), exc.code, exc.detail)))
+            continue
         except msgspec.ValidationError as exc:
             rejected.append((index, ops.Undecodable(_op_id(item), "invalid_op", str(exc))))
             continue
@@ -99,26 +104,22 @@ def _screen(value: Any, state: dict[str, Any]) -> Any:
     return {**value, "ops": []}
 
 
-class SyncRequest(Request[Any, Any, Any]):
+class SyncRequest(GuardedRequest):
     """Reads JSON or MessagePack bodies, gzip-compressed or not; screens push operations."""
 
-    async def json(self) -> Any:
-        if self._json is not Empty:
-            return self._json
+    def is_msgpack(self) -> bool:
+        return self.content_type[0] in _MSGPACK_TYPES
+
+    async def body_bytes(self) -> bytes:
         body = await self.body()
         if self.headers.get("content-encoding", "").strip().lower() == "gzip":
             body = _inflate(body)
-        msgpack = self.content_type[0] in _MSGPACK_TYPES
-        try:
-            value = (
-                msgspec.msgpack.decode(body) if msgpack else msgspec.json.decode(body or b"null")
-            )
-        except msgspec.DecodeError as exc:
-            kind = "MessagePack" if msgpack else "JSON"
-            raise ValidationException(detail=f"could not decode the {kind} body: {exc}") from exc
+        return body
+
+    def prepare(self, value: Any) -> Any:
         if self.route_handler.opt.get("screen_ops"):
             value = _screen(value, self.scope.setdefault("state", {}))
-        self._json = value
+        check_value(value)
         return value
 
 

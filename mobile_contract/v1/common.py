@@ -6,11 +6,24 @@ from typing import Annotated, Any
 
 import msgspec
 
-__all__ = ["FieldError", "GeoJsonGeometry", "Problem", "Ref"]
+__all__ = ["MAX_GEOMETRY_VERTICES", "FieldError", "GeoJsonGeometry", "Problem", "Ref"]
+
+#: The most positions one geometry sent to the API may have.
+MAX_GEOMETRY_VERTICES = 200_000
 
 GeoJsonGeometry = Annotated[
     dict[str, Any],
-    msgspec.Meta(description="A GeoJSON geometry in WGS84 (EPSG:4326) longitude/latitude"),
+    msgspec.Meta(
+        description=(
+            "A GeoJSON geometry in WGS84 (EPSG:4326) longitude/latitude. Sent to the API, "
+            "positions are 2-D [longitude, latitude] numbers (a third coordinate is refused), "
+            "longitude in [-180, 180] and latitude in [-90, 90]; polygon rings are closed "
+            "(the last position repeats the first, at least 4 positions) and an open ring is "
+            "refused, never closed silently (422 invalid_geometry with a reason: not_2d, "
+            "not_numbers, ring_not_closed, ring_too_short, malformed); a geometry has at most "
+            f"{MAX_GEOMETRY_VERTICES:,} positions (422 too_many_vertices)."
+        )
+    ),
 ]
 
 
