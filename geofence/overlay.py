@@ -29,9 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from geofence.check import LayerRef
 from geofence.enums import LandClass, LayerKind, MineStatus, SiteKind, ZoneKind
-from geofence.errors import InvalidGeometryError, OutsideCountyError
+from geofence.errors import OutsideCountyError
 from geofence.geometry import parse_geojson_polygon, require_valid_polygon
 from geofence.index import DEFAULT_INDEX, CountyIndex, GeofenceIndex, LayerSnapshot
+from infra.errors import InvalidInputError
+from infra.geometry import MAX_VERTICES
 from infra.scope import Principal
 
 __all__ = [
@@ -47,10 +49,9 @@ __all__ = [
 
 M2_PER_MU = 10_000.0 / 15.0
 
-#: Most vertices an overlay polygon may have: a boundary walked with a vertex every metre
-#: around 200 km. At 7 decimals it is about 5 MB of JSON, inside the default body limit
-#: (``PATROL_MAX_BODY_BYTES``, 8 MiB), so the vertex count is the bound that applies.
-MAX_OVERLAY_VERTICES = 200_000
+#: Most vertices an overlay polygon may have: the limit of every geometry the API takes
+#: (a boundary walked with a vertex every metre around 200 km, about 5 MB of JSON).
+MAX_OVERLAY_VERTICES = MAX_VERTICES
 
 
 def to_mu(area_m2: float) -> float:
@@ -313,36 +314,14 @@ def _project(county: CountyIndex, geom: BaseGeometry) -> tuple[BaseGeometry, flo
     return projected, k * k
 
 
-def _count_vertices(obj: Any, limit: int) -> int:
-    """Positions in a GeoJSON coordinates array, counting stops once past ``limit``."""
-    count = 0
-    stack = [obj]
-    while stack and count <= limit:
-        item = stack.pop()
-        if isinstance(item, list | tuple) and item and isinstance(item[0], list | tuple):
-            stack.extend(item)
-        elif isinstance(item, list | tuple):
-            count += 1
-    return count
-
-
-def _require_vertex_limit(polygon: dict[str, Any] | BaseGeometry, field: str) -> None:
-    if isinstance(polygon, dict):
-        count = _count_vertices(polygon.get("coordinates"), MAX_OVERLAY_VERTICES)
-    else:
-        count = int(shapely.get_num_coordinates(polygon))
-    if count > MAX_OVERLAY_VERTICES:
-        msg = f"the polygon has more than {MAX_OVERLAY_VERTICES} vertices; simplify it first"
-        raise InvalidGeometryError(
-            msg, field=field, code="too_many_vertices", reason="too_many_vertices",
-            limit=MAX_OVERLAY_VERTICES,
-        )  # fmt: skip
-
-
 def _parse(polygon: dict[str, Any] | BaseGeometry, field: str) -> BaseGeometry:
-    _require_vertex_limit(polygon, field)
-    if isinstance(polygon, dict):
+    if isinstance(polygon, dict):  # positions and their number are checked while parsing
         return parse_geojson_polygon(polygon, field=field)
+    if shapely.get_num_coordinates(polygon) > MAX_OVERLAY_VERTICES:
+        msg = f"a geometry may have at most {MAX_OVERLAY_VERTICES:,} positions"
+        raise InvalidInputError(
+            msg, code="too_many_vertices", field=field, limit=MAX_OVERLAY_VERTICES
+        )
     return require_valid_polygon(polygon, field=field)
 
 

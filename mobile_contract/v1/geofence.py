@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from mobile_contract.v1.common import GeoJsonGeometry
+from mobile_contract.v1.common import MAX_GEOMETRY_VERTICES, GeoJsonGeometry
 
 __all__ = [
     "AreaFigure",
@@ -60,7 +60,7 @@ __all__ = [
 ]
 
 MAX_BATCH_POINTS = 10_000
-MAX_OVERLAY_VERTICES = 200_000
+MAX_OVERLAY_VERTICES = MAX_GEOMETRY_VERTICES
 
 Lon = Annotated[float, msgspec.Meta(ge=-180.0, le=180.0, description="longitude, degrees")]
 Lat = Annotated[float, msgspec.Meta(ge=-90.0, le=90.0, description="latitude, degrees")]
