@@ -201,7 +201,7 @@ class ApiProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = stack.workdir / f"api-{self.port}.log"
 
-    def start(self, timeout_s: float = 90) -> None:
+    def start(self) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [PATROL, "serve", "--no-demo", "--port", str(self.port)],
@@ -209,6 +209,10 @@ class ApiProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
+        self.wait_ready()
+
+    def wait_ready(self, timeout_s: float = 90) -> None:
+        assert self.proc is not None
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.log.read_text()[-3000:]

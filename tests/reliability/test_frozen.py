@@ -70,8 +70,8 @@ async def test_frozen_database_answers_503_within_seconds(
     assert all(r.status_code == 200 for r in warm)
     worst = 0.0
     with frozen(stack.database_pids()):
-        # pooled connections first, then new ones to a server that never answers
-        for method, url, body in [("GET", ME, None)] * 3 + [("POST", upload, _declaration())]:
+        # a pooled connection first, then new ones to a server that never answers
+        for method, url, body in [("GET", ME, None)] * 2 + [("POST", upload, _declaration())]:
             took, resp = await _timed(stack_client, method, url, json=body, headers=headers)
             _assert_503(resp, "database_unavailable")
             worst = max(worst, took)
@@ -89,10 +89,9 @@ async def test_frozen_object_store_answers_503_within_seconds(
     body = _declaration()
     worst = 0.0
     with frozen(stack.storage_pids()):
-        for _ in range(2):
-            took, resp = await _timed(stack_client, "POST", url, json=body, headers=headers)
-            _assert_503(resp, "storage_unavailable")
-            worst = max(worst, took)
+        took, resp = await _timed(stack_client, "POST", url, json=body, headers=headers)
+        _assert_503(resp, "storage_unavailable")
+        worst = max(worst, took)
         took, resp = await _timed(stack_client, "GET", ME, headers=headers)
         assert resp.status_code == 200  # what does not need S3 is not held up
         assert took < BOUND_S
