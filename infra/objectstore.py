@@ -311,14 +311,14 @@ class S3ObjectStore:
         except ClientError as exc:
             raise self._translate(exc, key) from exc
         except (ConnectionError, ReadTimeoutError, BotoCoreError) as exc:
-            raise self._unavailable(exc, key) from exc
+            raise self._unavailable(exc) from exc
         self._outage.up()
         return result
 
-    def _unavailable(self, exc: Exception, key: str) -> ObjectStoreUnavailableError:
+    def _unavailable(self, exc: Exception) -> ObjectStoreUnavailableError:
         self._outage.down(type(exc).__name__)
         msg = "the object store is not available; try again shortly"
-        return ObjectStoreUnavailableError(msg, key=key, reason=type(exc).__name__)
+        return ObjectStoreUnavailableError(msg, reason=type(exc).__name__)
 
     def _translate(self, exc: ClientError, key: str) -> Exception:
         code = _client_error_code(exc)
@@ -339,7 +339,7 @@ class S3ObjectStore:
         if status >= 500 or code in {"SlowDown", "ServiceUnavailable"}:
             self._outage.down(code or str(status))
             msg = "the object store is not available; try again shortly"
-            return ObjectStoreUnavailableError(msg, key=key, reason=code)
+            return ObjectStoreUnavailableError(msg, reason=code)
         self._outage.up()  # it answered, if with a refusal
         return exc
 
@@ -560,7 +560,7 @@ class S3ObjectStore:
                 try:
                     chunk = body.read(chunk_size)
                 except (ConnectionError, ReadTimeoutError, BotoCoreError) as exc:
-                    raise self._unavailable(exc, key) from exc
+                    raise self._unavailable(exc) from exc
                 if not chunk:
                     return
                 yield chunk
@@ -581,7 +581,7 @@ class S3ObjectStore:
                 try:
                     chunk: bytes = await asyncio.to_thread(body.read, chunk_size)
                 except (ConnectionError, ReadTimeoutError, BotoCoreError) as exc:
-                    raise self._unavailable(exc, key) from exc
+                    raise self._unavailable(exc) from exc
                 if not chunk:
                     return
                 yield chunk
