@@ -1,4 +1,9 @@
-"""Every error leaves the API as RFC 9457 problem details with a stable ``code``."""
+"""Every error leaves the API as RFC 9457 problem details with a stable ``code``.
+
+A dependency that is down or hung is a 503 with ``Retry-After`` (``database_unavailable``,
+``storage_unavailable``), never a 500, and logs no traceback: the outage itself is logged
+once where it is seen (``infra.db``, ``infra.objectstore``).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from infra.db import database_unavailable
 from infra.errors import (
     AuthenticationError,
     ConflictError,
@@ -113,11 +119,13 @@ def _validation_errors(extra: Any) -> list[FieldError]:
 
 
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    if not isinstance(exc, DomainError | HTTPException):
+        exc = database_unavailable(exc) or exc
     if isinstance(exc, DomainError):
         status = next(s for cls, s in _DOMAIN_STATUS if isinstance(exc, cls))
         field = exc.extra.get("field")
         errors = [FieldError(field=str(field), message=exc.detail)] if field else None
-        retry = exc.retry_after_s if isinstance(exc, RateLimitedError) else None
+        retry = exc.retry_after_s if isinstance(exc, RateLimitedError | UnavailableError) else None
         return problem_response(
             request,
             status=status,

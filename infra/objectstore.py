@@ -10,12 +10,17 @@
     ├── MultipartNotFoundError      NotFoundError, code ``multipart_upload_not_found``
     ├── ObjectProtectedError        PermissionDeniedError, code ``object_protected``
     ├── ObjectRejectedError         InvalidInputError, code ``object_rejected`` (e.g. bad MD5)
-    └── ObjectStoreUnavailableError UnavailableError, code ``object_store_unavailable``
+    └── ObjectStoreUnavailableError UnavailableError, code ``storage_unavailable`` (503)
 
 Design facts (DESIGN.md section 3): ``rclone serve s3`` ignores ``x-amz-checksum-*`` but
 verifies ``Content-MD5``, ignores conditional writes and loses object metadata on restart, so
 every upload carries ``Content-MD5``, keys are unique and metadata lives in the database.
 boto3's default checksum mode breaks Range GETs there, hence ``when_required``.
+
+Every call is bounded (connect and read timeouts, few retries: :class:`ObjectStoreSettings`)
+so that a store that is down or hung answers :class:`ObjectStoreUnavailableError` within a few
+seconds; assembling a multipart upload alone gets a longer read timeout. An outage is logged
+once when first seen and once when it ends (:class:`~infra.errors.OutageLog`).
 
 The boto3 client is synchronous; every ``async`` method runs it in a worker thread. The
 ``iter_chunks`` generator is blocking and meant to be consumed inside a worker thread (for
@@ -28,7 +33,7 @@ import asyncio
 import base64
 import hashlib
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 from urllib.parse import quote
@@ -40,6 +45,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, Rea
 from infra.errors import (
     InvalidInputError,
     NotFoundError,
+    OutageLog,
     PermissionDeniedError,
     UnavailableError,
 )
@@ -88,7 +94,7 @@ class ObjectRejectedError(InvalidInputError):
 
 
 class ObjectStoreUnavailableError(UnavailableError):
-    default_code = "object_store_unavailable"
+    default_code = "storage_unavailable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,25 +246,47 @@ class S3ObjectStore:
         *,
         protected_prefixes: Sequence[str] = ("originals/",),
         max_pool_connections: int = 32,
-        connect_timeout_s: float = 5.0,
-        read_timeout_s: float = 60.0,
-        max_attempts: int = 5,
+        connect_timeout_s: float | None = None,
+        read_timeout_s: float | None = None,
+        max_attempts: int | None = None,
     ) -> None:
+        """The timeouts and ``max_attempts`` (the first try included) override ``settings``."""
+        if connect_timeout_s is not None:
+            settings = replace(settings, connect_timeout_s=connect_timeout_s)
+        if read_timeout_s is not None:
+            settings = replace(settings, read_timeout_s=read_timeout_s)
+        if max_attempts is not None:
+            settings = replace(settings, retries=max(0, max_attempts - 1))
         self._settings = settings
         self._protected = tuple(protected_prefixes)
+        self._outage = OutageLog("object_store")
+        session = boto3.session.Session()
+        self._client: S3Client = self._new_client(
+            session, settings.read_timeout_s, max_pool_connections
+        )
+        # CompleteMultipartUpload answers when the object is assembled, which for gigabytes
+        # takes a while (rclone concatenates the parts before it answers).
+        self._slow_client: S3Client = self._new_client(
+            session, settings.complete_timeout_s, max_pool_connections // 4 or 1
+        )
+
+    def _new_client(
+        self, session: boto3.session.Session, read_timeout_s: float, pool: int
+    ) -> S3Client:
+        settings = self._settings
         config = Config(
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
             s3={"addressing_style": "path"},
             signature_version="s3v4",
-            retries={"max_attempts": max_attempts, "mode": "standard"},
-            connect_timeout=connect_timeout_s,
+            # total_max_attempts counts the first attempt too
+            retries={"total_max_attempts": settings.retries + 1, "mode": "standard"},
+            connect_timeout=settings.connect_timeout_s,
             read_timeout=read_timeout_s,
-            max_pool_connections=max_pool_connections,
+            max_pool_connections=pool,
             region_name=settings.region,
         )
-        session = boto3.session.Session()
-        self._client: S3Client = session.client(
+        return session.client(
             "s3",
             endpoint_url=settings.endpoint_url or None,
             aws_access_key_id=settings.access_key_id or None,
@@ -279,12 +307,18 @@ class S3ObjectStore:
 
     def _call(self, fn: Callable[..., _R], /, *args: Any, key: str = "", **kwargs: Any) -> _R:
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
         except ClientError as exc:
             raise self._translate(exc, key) from exc
         except (ConnectionError, ReadTimeoutError, BotoCoreError) as exc:
-            msg = "object store is not reachable"
-            raise ObjectStoreUnavailableError(msg, reason=type(exc).__name__) from exc
+            raise self._unavailable(exc) from exc
+        self._outage.up()
+        return result
+
+    def _unavailable(self, exc: Exception) -> ObjectStoreUnavailableError:
+        self._outage.down(type(exc).__name__)
+        msg = "the object store is not available; try again shortly"
+        return ObjectStoreUnavailableError(msg, reason=type(exc).__name__)
 
     def _translate(self, exc: ClientError, key: str) -> Exception:
         code = _client_error_code(exc)
@@ -303,7 +337,10 @@ class S3ObjectStore:
         }:
             return ObjectRejectedError("the object store refused the bytes", key=key, reason=code)
         if status >= 500 or code in {"SlowDown", "ServiceUnavailable"}:
-            return ObjectStoreUnavailableError("object store error", key=key, reason=code)
+            self._outage.down(code or str(status))
+            msg = "the object store is not available; try again shortly"
+            return ObjectStoreUnavailableError(msg, reason=code)
+        self._outage.up()  # it answered, if with a refusal
         return exc
 
     async def _run(self, fn: Callable[..., _R], /, *args: Any, key: str = "", **kwargs: Any) -> _R:
@@ -475,7 +512,7 @@ class S3ObjectStore:
     ) -> ObjectInfo:
         ordered = sorted(parts, key=lambda p: p.part_number)
         response = await self._run(
-            self._client.complete_multipart_upload,
+            self._slow_client.complete_multipart_upload,
             key=key,
             Bucket=self.bucket,
             Key=key,
@@ -523,8 +560,7 @@ class S3ObjectStore:
                 try:
                     chunk = body.read(chunk_size)
                 except (ConnectionError, ReadTimeoutError, BotoCoreError) as exc:
-                    msg = "object store read failed"
-                    raise ObjectStoreUnavailableError(msg, key=key) from exc
+                    raise self._unavailable(exc) from exc
                 if not chunk:
                     return
                 yield chunk
@@ -545,8 +581,7 @@ class S3ObjectStore:
                 try:
                     chunk: bytes = await asyncio.to_thread(body.read, chunk_size)
                 except (ConnectionError, ReadTimeoutError, BotoCoreError) as exc:
-                    msg = "object store read failed"
-                    raise ObjectStoreUnavailableError(msg, key=key) from exc
+                    raise self._unavailable(exc) from exc
                 if not chunk:
                     return
                 yield chunk

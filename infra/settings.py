@@ -25,6 +25,21 @@ class SettingsError(ValueError):
     """A variable has a value that cannot be used."""
 
 
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        msg = f"{name} must be a number of seconds, got {raw!r}"
+        raise SettingsError(msg) from exc
+    if not value >= 0:  # also refuses NaN
+        msg = f"{name} must not be negative, got {raw!r}"
+        raise SettingsError(msg)
+    return value
+
+
 def _int(env: dict[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -38,11 +53,20 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class DatabaseSettings:
-    """``DATABASE_URL`` (``postgresql+asyncpg://...``); empty means the embedded cluster."""
+    """``DATABASE_URL`` (``postgresql+asyncpg://...``); empty means the embedded cluster.
+
+    The timeouts bound how long a request waits on an unreachable or hung database before it
+    answers 503 ``database_unavailable``: opening a connection, one statement (enforced by
+    the server, and by the client half a second later when the server does not answer), and
+    waiting for a free pooled connection. ``0`` switches a timeout off.
+    """
 
     url: str = ""
     pool_size: int = 10
     echo: bool = False
+    connect_timeout_s: float = 3.0
+    statement_timeout_s: float = 4.0
+    pool_timeout_s: float = 3.0
 
     @property
     def embedded(self) -> bool:
@@ -59,6 +83,13 @@ class ObjectStoreSettings:
     secret_access_key: str = field(default="", repr=False)
     region: str = "us-east-1"
     presign_ttl_s: int = 900
+    # How long one S3 call may take before the request answers 503 ``storage_unavailable``:
+    # connect and read timeouts per attempt, and how many times a failed attempt is retried.
+    # Assembling a multipart upload can take the store a while: it gets its own read timeout.
+    connect_timeout_s: float = 2.0
+    read_timeout_s: float = 2.0
+    retries: int = 1
+    complete_timeout_s: float = 120.0
 
     @property
     def embedded(self) -> bool:
@@ -122,6 +153,9 @@ class Settings:
                 url=env.get("DATABASE_URL", ""),
                 pool_size=_int(env, "DATABASE_POOL_SIZE", 10),
                 echo=env.get("DATABASE_ECHO", "") == "1",
+                connect_timeout_s=_float(env, "DATABASE_CONNECT_TIMEOUT_S", 3.0),
+                statement_timeout_s=_float(env, "DATABASE_STATEMENT_TIMEOUT_S", 4.0),
+                pool_timeout_s=_float(env, "DATABASE_POOL_TIMEOUT_S", 3.0),
             ),
             object_store=ObjectStoreSettings(
                 endpoint_url=env.get("S3_ENDPOINT_URL", ""),
@@ -130,6 +164,10 @@ class Settings:
                 secret_access_key=env.get("S3_SECRET_ACCESS_KEY", ""),
                 region=env.get("S3_REGION", "us-east-1"),
                 presign_ttl_s=_int(env, "S3_PRESIGN_TTL_S", 900),
+                connect_timeout_s=_float(env, "S3_CONNECT_TIMEOUT_S", 2.0),
+                read_timeout_s=_float(env, "S3_READ_TIMEOUT_S", 2.0),
+                retries=_int(env, "S3_RETRIES", 1),
+                complete_timeout_s=_float(env, "S3_COMPLETE_TIMEOUT_S", 120.0),
             ),
             auth=AuthSettings(
                 secret_key=secret,

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from evidence.annotations import update_evidence_annotation
 from evidence.custody import CustodyLog
-from infra.db import utcnow
+from infra.db import database_unavailable, utcnow
 from infra.errors import DomainError
 from infra.scope import Principal, Role
 from patrol.config import PatrolConfig
@@ -452,6 +452,8 @@ class PushService:
                 reason=exc.detail,
             )
         except Exception as exc:  # a bug or a database error: report it, let the phone retry
+            if database_unavailable(exc) is not None:
+                raise  # the database is down: the whole push answers 503, nothing is kept
             log.exception("sync.op_failed", op=type(op).__name__, error=type(exc).__name__)
             return Receipt(
                 index,
