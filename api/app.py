@@ -84,7 +84,11 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
     object_store = store or S3ObjectStore(settings.object_store)
     jwt_auth = build_jwt_auth(settings.auth)
     session_factory = create_session_factory(engine)
-    import_jobs = ImportJobRunner(session_factory)
+    # Work no request waits on (layer import jobs, the in-process worker) has its own small
+    # pool whose statements are not cut off at the request bound.
+    background = create_engine(settings.database.for_background_work())
+    background_sessions = create_session_factory(background)
+    import_jobs = ImportJobRunner(background_sessions)
     state = State(
         {
             "settings": settings,
@@ -105,7 +109,7 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
             # The embedded default: derivatives and patrol chores run inside this process.
             worker = asyncio.create_task(
                 run_worker(
-                    state.session_factory,
+                    background_sessions,
                     object_store,
                     settings.evidence,
                     stop=stop,
@@ -127,6 +131,7 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
                 except TimeoutError:
                     worker.cancel()  # a long job is taken again when its lease runs out
             await engine.dispose()
+            await background.dispose()
 
     api_v1 = Router(path="/api/v1", route_handlers=API_V1_HANDLERS)
     app = Litestar(

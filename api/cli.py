@@ -39,7 +39,7 @@ Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
 
 async def _with_session(settings: Settings, fn: Callable[[AsyncSession], Awaitable[int]]) -> int:
-    engine = create_engine(settings.database)
+    engine = create_engine(settings.database.for_background_work())
     try:
         async with create_session_factory(engine)() as session:
             code = await fn(session)
@@ -51,7 +51,7 @@ async def _with_session(settings: Settings, fn: Callable[[AsyncSession], Awaitab
 
 # -- db ------------------------------------------------------------------------------------------
 async def _db(args: argparse.Namespace, settings: Settings) -> int:
-    engine = create_engine(settings.database)
+    engine = create_engine(settings.database.for_background_work())
     migrator = Migrator(engine, MODEL_MODULES)
     try:
         if args.action == "upgrade":
@@ -105,7 +105,7 @@ async def seed_demo(settings: Settings) -> list[DemoUser]:
 
 
 async def _demo(_args: argparse.Namespace, settings: Settings) -> int:
-    engine = create_engine(settings.database)
+    engine = create_engine(settings.database.for_background_work())
     try:
         await Migrator(engine, MODEL_MODULES).upgrade()
     finally:
@@ -230,7 +230,7 @@ async def _worker(_args: argparse.Namespace, settings: Settings) -> int:
     from evidence import run_worker  # noqa: PLC0415
     from infra.objectstore import S3ObjectStore  # noqa: PLC0415
 
-    engine = create_engine(settings.database)
+    engine = create_engine(settings.database.for_background_work())
     stop = asyncio.Event()
     print("Worker running. Press Ctrl-C to stop.", flush=True)
     try:
@@ -276,7 +276,7 @@ async def _audit(args: argparse.Namespace, settings: Settings) -> int:
 
 # -- serve ---------------------------------------------------------------------------------------
 async def _prepare(settings: Settings, *, demo: bool) -> None:
-    engine = create_engine(settings.database)
+    engine = create_engine(settings.database.for_background_work())
     try:
         await Migrator(engine, MODEL_MODULES).upgrade()
     finally:
@@ -354,7 +354,7 @@ async def _package_export(args: argparse.Namespace, settings: Settings) -> int:
             signing_key=settings.evidence.package_signing_key,
         )
 
-    engine = create_engine(settings.database)
+    engine = create_engine(settings.database.for_background_work())
     try:
         async with create_session_factory(engine)() as session:
             package = await run(session)

@@ -6,7 +6,7 @@ Every variable is documented in the README. Nothing here opens a connection.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 __all__ = [
@@ -71,6 +71,12 @@ class DatabaseSettings:
     @property
     def embedded(self) -> bool:
         return not self.url
+
+    def for_background_work(self) -> DatabaseSettings:
+        """The same database for work no request waits on (the command line, migrations,
+        background jobs): statements are not bounded (a large import or migration may
+        rightly run for minutes), connecting and waiting for the pool still are."""
+        return replace(self, statement_timeout_s=0.0, pool_size=min(self.pool_size, 4))
 
 
 @dataclass(frozen=True, slots=True)

@@ -234,7 +234,7 @@ class _Bench:
 
 
 async def _setup(url: str, store_settings: ObjectStoreSettings, workdir: Path) -> _Bench:
-    engine = create_engine(DatabaseSettings(url=url, pool_size=10))
+    engine = create_engine(DatabaseSettings(statement_timeout_s=0.0, url=url, pool_size=10))
     await Migrator(engine, MODEL_MODULES).upgrade()
     factory = create_session_factory(engine)
     store = S3ObjectStore(store_settings)

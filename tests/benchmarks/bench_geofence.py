@@ -28,7 +28,6 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -373,7 +372,7 @@ async def main() -> None:
     with local_services("patrol-bench-geofence-", object_store=False) as found:
         workdir, url = found.workdir, found.database_url
         dsn = url.replace("postgresql+asyncpg://", "postgresql://")
-        engine = create_engine(replace(DatabaseSettings(url=url), pool_size=5))
+        engine = create_engine(DatabaseSettings(url=url, pool_size=5, statement_timeout_s=0.0))
         await Migrator(engine, MODEL_MODULES).upgrade()
         factory = create_session_factory(engine)
         principal = await _county(factory)

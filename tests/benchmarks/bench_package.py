@@ -164,7 +164,7 @@ async def _timed(fn: Callable[[], Awaitable[int]]) -> tuple[int, float]:
 
 
 async def run(database_url: str, store_settings: ObjectStoreSettings) -> dict[str, float]:
-    engine = create_engine(DatabaseSettings(url=database_url, pool_size=4))
+    engine = create_engine(DatabaseSettings(statement_timeout_s=0.0, url=database_url, pool_size=4))
     try:
         migrator = Migrator(engine, MODEL_MODULES)
         for target in TARGETS:

@@ -274,7 +274,7 @@ async def main() -> None:
 
 
 async def _measure(url: str) -> tuple[float, float, dict[str, float]]:
-    engine = create_engine(DatabaseSettings(url=url, pool_size=4))
+    engine = create_engine(DatabaseSettings(statement_timeout_s=0.0, url=url, pool_size=4))
     try:
         await Migrator(engine, MODEL_MODULES).upgrade()
         factory = create_session_factory(engine)
