@@ -38,6 +38,8 @@ from api.decoding import GuardedRequest, check_parameters
 from api.deps import DEPENDENCIES
 from api.middleware import RequestIdMiddleware
 from api.models import MODEL_MODULES
+from api.openapi_errors import complete_document
+from api.options import allow_every_method
 from api.problems import handle_exception
 from api.worker import worker_options
 from evidence import run_worker
@@ -167,6 +169,8 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
         ),
         debug=False,
     )
+    complete_document(app.openapi_schema)  # error responses and full request schemas
+    allow_every_method(app)
     # Outermost, so that unrouted requests (404/405) get a request id and an access log too.
     app.asgi_handler = RequestIdMiddleware(app.asgi_handler)
     return app

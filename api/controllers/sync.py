@@ -83,7 +83,7 @@ def _screen(value: Any, state: dict[str, Any]) -> Any:
     rejected: list[tuple[int, ops.Undecodable]] = []
     for index, item in enumerate(items):
         kind = item.get("type") if isinstance(item, dict) else None
-        if kind not in _KNOWN_OPS:
+        if not isinstance(kind, str) or kind not in _KNOWN_OPS:  # {"type": {}} is unhashable
             rejected.append((index, ops.Undecodable(
                 _op_id(item), "unknown_op_type",
                 f"unknown operation type {str(kind)[:40]!r}; this server knows "

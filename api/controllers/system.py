@@ -7,6 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from litestar import Controller, Response, get
 from litestar.datastructures import State
+from litestar.openapi import ResponseSpec
 from sqlalchemy import text
 
 from mobile_contract.v1.system import Health, Readiness, ReadinessCheck
@@ -46,7 +47,12 @@ class SystemController(Controller):
         """Answers as long as the process serves requests; touches nothing else."""
         return Health(version=_VERSION)
 
-    @get("/ready", operation_id="GetReadiness", summary="Database and object store are usable")
+    @get(
+        "/ready",
+        operation_id="GetReadiness",
+        summary="Database and object store are usable",
+        responses={503: ResponseSpec(Readiness, description="Not ready: the checks say why")},
+    )
     async def ready(self, state: State) -> Response[Readiness]:
         """200 when the database is reachable with current migrations and S3 answers; else 503."""
         checks: dict[str, ReadinessCheck] = {}

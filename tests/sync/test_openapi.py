@@ -15,4 +15,4 @@ def test_pull_and_push_document_both_media_types() -> None:
             assert set(content) == {"application/json", "application/msgpack"}
             assert content["application/json"] == content["application/msgpack"]
         # problems are JSON only
-        assert set(op["responses"]["400"]["content"]) == {"application/json"}
+        assert set(op["responses"]["400"]["content"]) == {"application/problem+json"}
