@@ -11,7 +11,8 @@ Checked once, where the request is read, before any handler or service sees a va
   text keys only (400 ``malformed_body``);
 * the body is read strictly into the handler's contract type: a string where a number belongs
   is a 400 ``validation_error`` (Litestar's own conversion is lax: it takes ``"28.5"`` for
-  28.5 and ``"true"`` for true).
+  28.5 and ``"true"`` for true). JSON has one number type, so a whole number written with a
+  fraction (``34.0``, as some phone encoders write every number) counts as the integer.
 
 Bodies larger than :data:`_INLINE_BYTES` are decoded and checked on a worker thread, so the
 event loop keeps answering other requests meanwhile.
@@ -54,6 +55,7 @@ _MSGPACK_TYPES = frozenset(
     {"application/msgpack", "application/x-msgpack", "application/vnd.msgpack"}
 )
 _INTEGER = re.compile(r"[+-]?\d+")
+_WHOLE = -float(2**53)  # whole floats within this are exact integers
 
 
 def _field(path: tuple[Any, ...]) -> str:
@@ -111,6 +113,8 @@ def check_value(root: Any, *, path: tuple[Any, ...] = (), depth: int = 0) -> Non
                 stack.append((value, level + 1, (*where, key)))
             else:
                 _check_scalar(value, (*where, key))
+                if type(value) is float and value.is_integer() and _WHOLE <= value <= -_WHOLE:
+                    node[key] = int(value)  # JSON has one number type: 34.0 is 34
 
 
 def _check_key(key: Any, path: tuple[Any, ...]) -> None:

@@ -49,9 +49,15 @@ Errors = dict[int, tuple[str, ...]]
 SHARED_ERRORS: dict[str, Errors] = {
     "always": {
         400: ("validation_error", "malformed_body", "bad_request"),
+        # the input guard (api/decoding.py) on query and path parameters and bodies
+        422: ("invalid_character", "number_out_of_range"),
         503: ("database_unavailable", "storage_unavailable"),
     },
-    "with_body": {413: ("body_too_large",)},
+    "with_body": {
+        413: ("body_too_large",),
+        415: ("unsupported_media_type",),
+        422: ("nesting_too_deep",),
+    },
     "with_token": {401: ("not_authenticated",)},
     # a path parameter that does not parse (not a UUID, not a month) names no route
     "with_path": {404: ("not_found",)},
@@ -64,6 +70,7 @@ _STATUS_TEXT = {
     404: "Not found, or not visible to the caller",
     409: "The current state forbids it",
     413: "The body is larger than the server accepts",
+    415: "The body's content type is not one the operation reads",
     422: "Well-formed, but refused by a rule",
     429: "Too many attempts; retry after ``retryAfterS`` seconds",
     503: "A dependency is unavailable; retry after ``Retry-After`` seconds",
@@ -294,7 +301,8 @@ OPERATION_ERRORS: dict[str, Errors] = {
         422: ("unknown_layer_kind",),
     },
     "GetHealth": {},
-    "GetLayerGeoJson": {404: ("layer_not_found",)},
+    "GetImportJob": {403: ("role_not_allowed",), 404: ("import_job_not_found",)},
+    "GetLayerGeoJson": {404: ("layer_not_found",), 422: ("page_cursor_invalid",)},
     "GetLayerVersion": {404: ("layer_version_not_found",)},
     "GetLiveStatus": {403: ("role_not_allowed",)},
     "GetMe": {
@@ -324,7 +332,8 @@ OPERATION_ERRORS: dict[str, Errors] = {
         404: (
             "layer_not_found",
             "tile_not_found",
-        )
+        ),
+        422: ("tile_too_large",),
     },
     "GetTownship": {404: ("township_not_found",)},
     "GetTrack": {403: ("not_patrol_owner",), 404: ("patrol_not_found",)},
@@ -337,6 +346,7 @@ OPERATION_ERRORS: dict[str, Errors] = {
         422: (
             "invalid_field_map",
             "invalid_geometry",
+            "no_features",
             "unknown_layer_kind",
             "unsupported_file",
         ),
@@ -742,6 +752,19 @@ def _contract_schemas(openapi: OpenAPI) -> None:
     for name in ("Problem", "FieldError"):
         schemas[name] = truth[name]
     openapi.components.schemas = dict(sorted(schemas.items()))
+
+
+def _with_vertex_limit(errors: dict[str, Errors]) -> dict[str, Errors]:
+    """Every geometry the API takes has the same vertex limit (``infra.geometry``): an
+    operation that can refuse a geometry can refuse too many vertices."""
+    for own in errors.values():
+        refusals = own.get(422, ())
+        if "invalid_geometry" in refusals and "too_many_vertices" not in refusals:
+            own[422] = (*refusals, "too_many_vertices")
+    return errors
+
+
+OPERATION_ERRORS = _with_vertex_limit(OPERATION_ERRORS)
 
 
 def _errors_of(operation: Operation, *, path: str, public: bool) -> Errors:
