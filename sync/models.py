@@ -7,7 +7,8 @@
 * ``sync_manifest`` — per stream, every record the phone has acknowledged: id and version.
 * ``sync_pending`` — the page most recently sent to a stream, not yet acknowledged; the
   next cursor the phone presents acknowledges it (or, if it presents the older one, the
-  page is thrown away and computed again).
+  page is thrown away and computed again). What the page sent from ``sync_outbox`` is not
+  copied here: the stream names those id ranges (``pending_outbox_*``) instead.
 * ``sync_outbox`` — per stream, the rest of a collection's difference that did not fit in
   a page, by record id: later pages read on from the id their cursor names (keyset paging).
 * ``sync_receipts`` — the receipt of every pushed operation by (user, client op id).
@@ -19,8 +20,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, SmallInteger, Text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    Text,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from infra.db import Base, utcnow
@@ -70,6 +80,12 @@ class SyncStream(Base):
     pending_snapshot: Mapped[str | None] = mapped_column(Text)
     pending_dirty: Mapped[int] = mapped_column(Integer, default=0)
     pending_scope_day: Mapped[str | None] = mapped_column(Text)
+    # the outbox rows the pending page sent, per range: the collection, the id after which
+    # it starts (the nil id: from the first) and the last id it sent (upserts only: the
+    # deletions of the page are in sync_pending)
+    pending_outbox_coll: Mapped[list[int] | None] = mapped_column(ARRAY(SmallInteger))
+    pending_outbox_after: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(Uuid(as_uuid=True)))
+    pending_outbox_upto: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(Uuid(as_uuid=True)))
     # acknowledged state: the manifest equals the scope as of ``base_snapshot`` for every
     # collection not in the ``dirty`` bit mask (NULL snapshot: everything must be compared)
     base_snapshot: Mapped[str | None] = mapped_column(Text)
