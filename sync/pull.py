@@ -40,6 +40,7 @@ from sync._db import driver
 from sync.collections import ALL_MASK, COLLECTIONS, TIME_WINDOW_MASK, mask_of_tables
 from sync.cursor import Cursor, CursorCodec, Resume
 from sync.errors import CursorStaleError, SyncBusyError
+from sync.records import JsonRecords
 
 __all__ = ["FEED_RETENTION", "Page", "PullService", "prune_sync_state"]
 
@@ -106,13 +107,14 @@ VALUES ($1, $2, $3, $4, $4, 0, 0, 0, $5)
 
 @dataclass(slots=True)
 class Page:
-    """One answer to a pull: records per collection name, deletions, the next cursor."""
+    """One answer to a pull: records per collection name (features as :class:`JsonRecords`),
+    deletions, the next cursor."""
 
     cursor: str
     has_more: bool
     reset: bool
     server_time: datetime
-    upserts: dict[str, list[Any]] = field(default_factory=dict)
+    upserts: dict[str, list[Any] | JsonRecords] = field(default_factory=dict)
     deletes: dict[str, list[uuid.UUID]] = field(default_factory=dict)
 
     @property
