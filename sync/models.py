@@ -12,6 +12,10 @@
 * ``sync_outbox`` — per stream, the rest of a collection's difference that did not fit in
   a page, by record id: later pages read on from the id their cursor names (keyset paging).
 * ``sync_receipts`` — the receipt of every pushed operation by (user, client op id).
+
+The per-stream tables (manifest, pending, outbox) carry no foreign key to their stream: its
+check ran for every row a page wrote. A trigger on ``sync_streams`` (migration
+``0010_sync_pull_writes``) deletes their rows with the stream.
 """
 
 from __future__ import annotations
@@ -97,9 +101,7 @@ class SyncStream(Base):
 class SyncManifestEntry(Base):
     __tablename__ = "sync_manifest"
 
-    stream_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("sync_streams.id", ondelete="CASCADE"), primary_key=True
-    )
+    stream_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # see SyncStream
     collection: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     record_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger)
@@ -110,9 +112,7 @@ class SyncPendingEntry(Base):
 
     __tablename__ = "sync_pending"
 
-    stream_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("sync_streams.id", ondelete="CASCADE"), primary_key=True
-    )
+    stream_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # see SyncStream
     collection: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     record_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     version: Mapped[int | None] = mapped_column(BigInteger)
@@ -123,9 +123,7 @@ class SyncOutboxEntry(Base):
 
     __tablename__ = "sync_outbox"
 
-    stream_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("sync_streams.id", ondelete="CASCADE"), primary_key=True
-    )
+    stream_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # see SyncStream
     collection: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     record_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     version: Mapped[int | None] = mapped_column(BigInteger)

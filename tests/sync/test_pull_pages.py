@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from infra.scope import Role
 from mobile_contract.v1 import sync as c
 from sync.collections import COLLECTIONS
+from sync.pull import prune_sync_state
 from tests.sync.conftest import Phone, SyncWorld
 
 FEATURES = next(c for c in COLLECTIONS if c.name == "features")
@@ -84,3 +85,55 @@ async def test_json_and_messagepack_phones_get_the_same_features(
     for feature in js.store["features"].values():
         assert set(feature) == fields
         msgspec.convert(feature, c.FeatureRecord)
+
+
+async def test_a_pruned_stream_takes_its_rows_along(
+    make_world: Any, phone: Any, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """Manifest, pending page and outbox rows go with their stream (a trigger does what the
+    foreign keys did), and another stream's rows stay."""
+    world: SyncWorld = await make_world(parcels=60)
+    user = world.county.users[Role.INSPECTOR].id
+    keep: Phone = phone(world.headers())
+    await keep.pull_page(limit=10)
+    old: Phone = phone(world.headers())
+    await old.pull_page(limit=10)
+    await old.pull_page(limit=10)  # a manifest, an outbox, a pending range of it
+    await old.pull_page(limit=10)
+    tables = ("sync_manifest", "sync_pending", "sync_outbox")
+
+    async def counts(session: AsyncSession, stream: Any) -> list[int]:
+        return [
+            int(
+                await session.scalar(
+                    text(f"SELECT count(*) FROM {t} WHERE stream_id = :s"),
+                    {"s": stream},
+                )
+                or 0
+            )
+            for t in tables
+        ]
+
+    async with session_factory() as session:
+        state = await _state(session, user)
+        streams = (
+            await session.execute(
+                text("SELECT id FROM sync_streams WHERE user_id = :u ORDER BY created_at"),
+                {"u": user},
+            )
+        ).scalars()
+        first, last = list(streams)
+        assert last == state["id"]
+        await session.execute(  # a pending row, as a page that sends a deletion keeps one
+            text("INSERT INTO sync_pending VALUES (:s, 0, :r, NULL)"), {"s": last, "r": user}
+        )
+        assert all(await counts(session, last)) and await counts(session, first) != [0, 0, 0]
+        before = await counts(session, first)
+        await session.execute(
+            text("UPDATE sync_streams SET last_pull_at = now() - interval '91 days' WHERE id = :s"),
+            {"s": last},
+        )
+        assert (await prune_sync_state(session))["streams"] == 1
+        await session.commit()
+        assert await counts(session, last) == [0, 0, 0]
+        assert await counts(session, first) == before
