@@ -11,8 +11,9 @@ same however far into the pull it is. The kept difference stays right while noth
 collection is made of has changed since the acknowledged page: the change feed says so (as
 it does for the collections a pull skips), and when it did, or the local day turned, or the
 cursor names no position in that collection, the collection is compared afresh and its
-outbox replaced. Only an acknowledgement drops the outbox rows of other collections, so a
-page whose answer was lost can be computed again from the same rows.
+outbox replaced. Only the acknowledgement of the page that ends a pass drops its outbox rows
+(a pass given up for a fresh comparison has its rows replaced by that comparison), so a page
+whose answer was lost can be computed again from the same rows.
 
 **What a page sent.** Rows a page sent from the outbox are not written again: the stream
 names the id range of the outbox the page sent (``pending_outbox_*``), and the
@@ -83,8 +84,10 @@ WHERE stream_id = $1 AND collection = $2 AND record_id > $3 AND record_id <= $4
 ON CONFLICT (stream_id, collection, record_id) DO UPDATE SET version = excluded.version
 """
 _DROP_PENDING = "DELETE FROM sync_pending WHERE stream_id = $1"
-# the outbox rows of passes the acknowledged page finished (or that never fit before it)
-_TRIM_OUTBOX = "DELETE FROM sync_outbox WHERE stream_id = $1 AND collection = ANY($2::smallint[])"
+# the outbox rows of a pass the acknowledged page finished (one collection: an equality on the
+# key's prefix, which no statistics turn into a scan of the stream's whole outbox, as
+# ``collection = ANY(...)`` did on every page)
+_TRIM_OUTBOX = "DELETE FROM sync_outbox WHERE stream_id = $1 AND collection = $2"
 _CHANGED_TABLES = """
 SELECT DISTINCT tbl FROM sync_changes
 WHERE county_id = $1
@@ -186,7 +189,6 @@ class _Sent:
     ranges: list[tuple[int, uuid.UUID, uuid.UUID]] = field(default_factory=list)
 
 
-_BITS = [c.bit for c in COLLECTIONS]
 _NIL = uuid.UUID(int=0)  # before every record id
 
 
@@ -284,10 +286,11 @@ class PullService:
         if stream.pending_seq is not None and cursor.seq == stream.pending_seq:
             for sql in _APPLY_PENDING:
                 await conn.execute(sql, stream.id)
+            keep = None if cursor.resume is None else cursor.resume.collection
             for coll, after, upto in stream.outbox_ranges():
                 await conn.execute(_APPLY_OUTBOX, stream.id, coll, after, upto)
-            keep = None if cursor.resume is None else cursor.resume.collection
-            await conn.execute(_TRIM_OUTBOX, stream.id, [b for b in _BITS if b != keep])
+                if coll != keep:  # its pass ended with this page
+                    await conn.execute(_TRIM_OUTBOX, stream.id, coll)
             stream.acked_seq = cursor.seq
             stream.base_snapshot, stream.base_at = stream.pending_snapshot, now
             stream.dirty, stream.scope_day = stream.pending_dirty, stream.pending_scope_day
@@ -371,7 +374,7 @@ class PullService:
             if versions:
                 records = await coll.fetch(conn, versions, principal.county_id, principal.user_id)
                 page.upserts[coll.name] = records
-            if kept and versions:
+            if kept and rows:
                 sent.ranges.append((coll.bit, after, rows[-1][0]))
             sent.rows.extend((coll.bit, rid, v) for rid, v in rows if not kept or v is None)
         page.has_more = remaining != 0
