@@ -33,8 +33,8 @@ from sync.records import (
     AreaRecord,
     CaseParty,
     CaseRecord,
-    FeatureRecord,
     FindingRecord,
+    JsonRecords,
     MineSiteRecord,
     PatrolRecord,
     PlanRecord,
@@ -238,29 +238,39 @@ SELECT c.id, c.case_no, c.cause, c.violation_kind, c.status, c.status_changed_at
 FROM cases c WHERE c.id = ANY($1::uuid[]) AND c.county_id = $2
 """
 # Features are many and simple: PostgreSQL writes each as the JSON of a FeatureRecord (the
-# GeoJSON from ST_AsGeoJSON spliced in as it is) and one decode builds all the records.
+# GeoJSON from ST_AsGeoJSON spliced in as it is), with the field names the API sends, and
+# the page carries the array as it is (JsonRecords): no record object is built for them.
 _FEATURE_JSON = """
-SELECT f.id, '{{"id":"' || f.id || '","version":{version},"layer":"{layer}","layer_version":'
-       || lv.version_no || ',"properties":' || json_build_object({props})::text
+SELECT f.id, '{{"id":"' || f.id || '","version":{version},"layer":"{layer}","layerVersion":'
+       || lv.version_no || ',"properties":' || {props}
        || ',"geometry":' || ST_AsGeoJSON(f.geom, 7) || '}}' AS j
 FROM {table} f JOIN geofence_layer_versions lv ON lv.id = f.layer_version_id
 WHERE f.id = ANY($1::uuid[]) AND f.county_id = $2
 """
+
+
+def _props(*columns: str) -> str:
+    """SQL writing the columns of ``f`` as a compact JSON object (``json_build_object``
+    puts spaces around every separator, and takes longer)."""
+    members = " || ',' || ".join(
+        f"'\"{c}\":' || coalesce(to_json(f.{c})::text, 'null')" for c in columns
+    )
+    return f"'{{' || {members} || '}}'"
+
+
 _FEATURES_SQL = (
-    "SELECT '[' || coalesce(string_agg(j, ',' ORDER BY id), '') || ']' FROM ("  # noqa: S608 - constant SQL
+    "SELECT count(*), '[' || coalesce(string_agg(j, ',' ORDER BY id), '') || ']' FROM ("  # noqa: S608 - constant SQL
     + " UNION ALL ".join(
         _FEATURE_JSON.format(table=table, layer=layer, version=version, props=props)
         for table, layer, version, props in (
             ("geofence_parcels", "parcels", "0",
-             "'land_class', f.land_class, 'source_code', f.source_code, "
-             "'source_name', f.source_name, 'area_m2', f.area_m2"),
+             _props("land_class", "source_code", "source_name", "area_m2")),
             ("geofence_planning_zones", "planning_zones", "0",
-             "'zone_kind', f.zone_kind, 'code', f.code, 'name', f.name, 'area_m2', f.area_m2"),
+             _props("zone_kind", "code", "name", "area_m2")),
             ("geofence_change_polygons", "change_polygons", "0",
-             "'monitoring_no', f.monitoring_no, 'batch_year', f.batch_year, "
-             "'batch_quarter', f.batch_quarter, 'area_m2', f.area_m2"),
+             _props("monitoring_no", "batch_year", "batch_quarter", "area_m2")),
             ("geofence_mine_sites", "mine_sites", "' || f.xmin::text || '",
-             "'code', f.code, 'name', f.name, 'site_kind', f.site_kind, 'status', f.status"),
+             _props("code", "name", "site_kind", "status")),
         )
     )
     + ") t"
@@ -269,7 +279,6 @@ _FEATURES_SQL = (
 _json = msgspec.json.Decoder()
 _roster = msgspec.json.Decoder(list[RosterSeat])
 _parties = msgspec.json.Decoder(list[CaseParty])
-_features = msgspec.json.Decoder(list[FeatureRecord])
 
 Row = Any
 Builder = Callable[[Row, int], Any]
@@ -409,8 +418,9 @@ class Collection:
     name: str
     diff_sql: str
     fetch_sql: str
-    # a builder per row, or a decoder when fetch_sql returns all the records as one JSON array
-    build: Builder | msgspec.json.Decoder[Any]
+    # a builder per row, or None when fetch_sql returns the count of records and all of them
+    # as one JSON array (JsonRecords)
+    build: Builder | None
     tables: tuple[str, ...]
 
     @property
@@ -440,12 +450,11 @@ class Collection:
         versions: dict[uuid.UUID, int],
         county_id: uuid.UUID,
         caller: uuid.UUID,
-    ) -> list[Any]:
+    ) -> list[Any] | JsonRecords:
         build = self.build
-        if isinstance(build, msgspec.json.Decoder):
-            text = await conn.fetchval(self.fetch_sql, list(versions), county_id)
-            records: list[Any] = build.decode(text)
-            return records
+        if build is None:
+            count, data = await conn.fetchrow(self.fetch_sql, list(versions), county_id)
+            return JsonRecords(data, count)
         rows = await conn.fetch(self.fetch_sql, list(versions), county_id, caller)
         out = [build(r, versions[r["id"]]) for r in rows]
         out.sort(key=lambda rec: rec.id)
@@ -457,7 +466,7 @@ def _collection(
     name: str,
     scope: str,
     fetch_sql: str,
-    build: Builder | msgspec.json.Decoder[Any],
+    build: Builder | None,
     *tables: str,
 ) -> Collection:
     return Collection(bit, name, _PREFIX + _DIFF.format(scope=scope), fetch_sql, build, tables)
@@ -480,7 +489,7 @@ COLLECTIONS: tuple[Collection, ...] = (
                 "patrol_sessions", "patrol_findings"),
     _collection(7, "cases", _CASES_SCOPE, _CASES_SQL, _case, "users", "cases",
                 "case_evidence", "referral_flags", "referrals"),
-    _collection(6, "features", _FEATURES_SCOPE, _FEATURES_SQL, _features, *_SCOPE_TABLES,
+    _collection(6, "features", _FEATURES_SCOPE, _FEATURES_SQL, None, *_SCOPE_TABLES,
                 "geofence_layer_versions", "geofence_mine_sites"),
 )  # fmt: skip
 

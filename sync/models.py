@@ -7,10 +7,15 @@
 * ``sync_manifest`` — per stream, every record the phone has acknowledged: id and version.
 * ``sync_pending`` — the page most recently sent to a stream, not yet acknowledged; the
   next cursor the phone presents acknowledges it (or, if it presents the older one, the
-  page is thrown away and computed again).
+  page is thrown away and computed again). What the page sent from ``sync_outbox`` is not
+  copied here: the stream names those id ranges (``pending_outbox_*``) instead.
 * ``sync_outbox`` — per stream, the rest of a collection's difference that did not fit in
   a page, by record id: later pages read on from the id their cursor names (keyset paging).
 * ``sync_receipts`` — the receipt of every pushed operation by (user, client op id).
+
+The per-stream tables (manifest, pending, outbox) carry no foreign key to their stream: its
+check ran for every row a page wrote. A trigger on ``sync_streams`` (migration
+``0010_sync_pull_writes``) deletes their rows with the stream.
 """
 
 from __future__ import annotations
@@ -19,8 +24,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, SmallInteger, Text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    Text,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from infra.db import Base, utcnow
@@ -70,6 +84,12 @@ class SyncStream(Base):
     pending_snapshot: Mapped[str | None] = mapped_column(Text)
     pending_dirty: Mapped[int] = mapped_column(Integer, default=0)
     pending_scope_day: Mapped[str | None] = mapped_column(Text)
+    # the outbox rows the pending page sent, per range: the collection, the id after which
+    # it starts (the nil id: from the first) and the last id it sent (upserts only: the
+    # deletions of the page are in sync_pending)
+    pending_outbox_coll: Mapped[list[int] | None] = mapped_column(ARRAY(SmallInteger))
+    pending_outbox_after: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(Uuid(as_uuid=True)))
+    pending_outbox_upto: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(Uuid(as_uuid=True)))
     # acknowledged state: the manifest equals the scope as of ``base_snapshot`` for every
     # collection not in the ``dirty`` bit mask (NULL snapshot: everything must be compared)
     base_snapshot: Mapped[str | None] = mapped_column(Text)
@@ -81,9 +101,7 @@ class SyncStream(Base):
 class SyncManifestEntry(Base):
     __tablename__ = "sync_manifest"
 
-    stream_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("sync_streams.id", ondelete="CASCADE"), primary_key=True
-    )
+    stream_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # see SyncStream
     collection: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     record_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger)
@@ -94,9 +112,7 @@ class SyncPendingEntry(Base):
 
     __tablename__ = "sync_pending"
 
-    stream_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("sync_streams.id", ondelete="CASCADE"), primary_key=True
-    )
+    stream_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # see SyncStream
     collection: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     record_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     version: Mapped[int | None] = mapped_column(BigInteger)
@@ -107,9 +123,7 @@ class SyncOutboxEntry(Base):
 
     __tablename__ = "sync_outbox"
 
-    stream_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("sync_streams.id", ondelete="CASCADE"), primary_key=True
-    )
+    stream_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # see SyncStream
     collection: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     record_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     version: Mapped[int | None] = mapped_column(BigInteger)

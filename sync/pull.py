@@ -11,8 +11,15 @@ same however far into the pull it is. The kept difference stays right while noth
 collection is made of has changed since the acknowledged page: the change feed says so (as
 it does for the collections a pull skips), and when it did, or the local day turned, or the
 cursor names no position in that collection, the collection is compared afresh and its
-outbox replaced. Only an acknowledgement drops the outbox rows of other collections, so a
-page whose answer was lost can be computed again from the same rows.
+outbox replaced. Only the acknowledgement of the page that ends a pass drops its outbox rows
+(a pass given up for a fresh comparison has its rows replaced by that comparison), so a page
+whose answer was lost can be computed again from the same rows.
+
+**What a page sent.** Rows a page sent from the outbox are not written again: the stream
+names the id range of the outbox the page sent (``pending_outbox_*``), and the
+acknowledgement copies that range into the manifest with one ``INSERT ... SELECT``. Only
+the rest (collections that fitted in the page, and deletions) is copied to ``sync_pending``.
+The first page of a new stream goes straight into the manifest (see :meth:`_store_pending`).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from sync._db import driver
 from sync.collections import ALL_MASK, COLLECTIONS, TIME_WINDOW_MASK, mask_of_tables
 from sync.cursor import Cursor, CursorCodec, Resume
 from sync.errors import CursorStaleError, SyncBusyError
+from sync.records import JsonRecords
 
 __all__ = ["FEED_RETENTION", "Page", "PullService", "prune_sync_state"]
 
@@ -50,7 +58,8 @@ FINDING_WINDOW_DAYS = 90
 
 _STREAM_SQL = """
 SELECT id, user_id, acked_seq, issued_seq, pending_seq, pending_snapshot, pending_dirty,
-       pending_scope_day, base_snapshot, base_at, dirty, scope_day
+       pending_scope_day, base_snapshot, base_at, dirty, scope_day, pending_outbox_coll,
+       pending_outbox_after, pending_outbox_upto
 FROM sync_streams WHERE id = $1 FOR UPDATE NOWAIT
 """
 _APPLY_PENDING = (
@@ -66,9 +75,19 @@ WHERE p.stream_id = $1 AND p.version IS NULL
   AND m.stream_id = $1 AND m.collection = p.collection AND m.record_id = p.record_id
 """,
 )
+# the upserts a page sent from a range of the outbox (its deletions are in sync_pending)
+_APPLY_OUTBOX = """
+INSERT INTO sync_manifest (stream_id, collection, record_id, version)
+SELECT stream_id, collection, record_id, version FROM sync_outbox
+WHERE stream_id = $1 AND collection = $2 AND record_id > $3 AND record_id <= $4
+  AND version IS NOT NULL
+ON CONFLICT (stream_id, collection, record_id) DO UPDATE SET version = excluded.version
+"""
 _DROP_PENDING = "DELETE FROM sync_pending WHERE stream_id = $1"
-# the outbox rows of passes the acknowledged page finished (or that never fit before it)
-_TRIM_OUTBOX = "DELETE FROM sync_outbox WHERE stream_id = $1 AND collection = ANY($2::smallint[])"
+# the outbox rows of a pass the acknowledged page finished (one collection: an equality on the
+# key's prefix, which no statistics turn into a scan of the stream's whole outbox, as
+# ``collection = ANY(...)`` did on every page)
+_TRIM_OUTBOX = "DELETE FROM sync_outbox WHERE stream_id = $1 AND collection = $2"
 _CHANGED_TABLES = """
 SELECT DISTINCT tbl FROM sync_changes
 WHERE county_id = $1
@@ -78,7 +97,8 @@ WHERE county_id = $1
 _SAVE_STREAM = """
 UPDATE sync_streams SET acked_seq = $2, issued_seq = $3, pending_seq = $4,
     pending_snapshot = $5, pending_dirty = $6, pending_scope_day = $7, base_snapshot = $8,
-    base_at = $9, dirty = $10, scope_day = $11, last_pull_at = $12
+    base_at = $9, dirty = $10, scope_day = $11, last_pull_at = $12, pending_outbox_coll = $13,
+    pending_outbox_after = $14, pending_outbox_upto = $15
 WHERE id = $1
 """
 _NEW_STREAM = """
@@ -90,13 +110,14 @@ VALUES ($1, $2, $3, $4, $4, 0, 0, 0, $5)
 
 @dataclass(slots=True)
 class Page:
-    """One answer to a pull: records per collection name, deletions, the next cursor."""
+    """One answer to a pull: records per collection name (features as :class:`JsonRecords`),
+    deletions, the next cursor."""
 
     cursor: str
     has_more: bool
     reset: bool
     server_time: datetime
-    upserts: dict[str, list[Any]] = field(default_factory=dict)
+    upserts: dict[str, list[Any] | JsonRecords] = field(default_factory=dict)
     deletes: dict[str, list[uuid.UUID]] = field(default_factory=dict)
 
     @property
@@ -117,6 +138,9 @@ class _Stream:
     base_at: datetime | None = None
     dirty: int = ALL_MASK
     scope_day: str | None = None
+    pending_outbox_coll: list[int] | None = None
+    pending_outbox_after: list[uuid.UUID] | None = None
+    pending_outbox_upto: list[uuid.UUID] | None = None
 
     def save_args(self, now: datetime) -> tuple[Any, ...]:
         return (
@@ -132,10 +156,40 @@ class _Stream:
             self.dirty,
             self.scope_day,
             now,
+            self.pending_outbox_coll,
+            self.pending_outbox_after,
+            self.pending_outbox_upto,
         )
 
+    def outbox_ranges(self) -> list[tuple[int, uuid.UUID, uuid.UUID]]:
+        return list(
+            zip(
+                self.pending_outbox_coll or (),
+                self.pending_outbox_after or (),
+                self.pending_outbox_upto or (),
+                strict=True,
+            )
+        )
 
-_BITS = [c.bit for c in COLLECTIONS]
+    def keep_pending(self, ranges: list[tuple[int, uuid.UUID, uuid.UUID]] | None) -> None:
+        colls, afters, uptos = zip(*ranges, strict=True) if ranges else (None, None, None)
+        self.pending_outbox_coll = None if colls is None else list(colls)
+        self.pending_outbox_after = None if afters is None else list(afters)
+        self.pending_outbox_upto = None if uptos is None else list(uptos)
+
+
+@dataclass(slots=True)
+class _Sent:
+    """What a page sent, to keep until it is acknowledged: ``rows`` (collection, id,
+    version or ``None`` for a deletion) to copy, and the upserts it sent from the outbox as
+    ranges (collection, after, up to)."""
+
+    stopped: Resume | None = None
+    rows: list[tuple[int, uuid.UUID, int | None]] = field(default_factory=list)
+    ranges: list[tuple[int, uuid.UUID, uuid.UUID]] = field(default_factory=list)
+
+
+_NIL = uuid.UUID(int=0)  # before every record id
 
 
 def _month_before(day: date) -> date:
@@ -189,12 +243,12 @@ class PullService:
             reset=parsed is None,
             server_time=now,
         )
-        resume = None
+        sent = _Sent()
         if dirty:
             at = None if parsed is None or parsed.resume is None else parsed.resume
             if at is not None and fresh & (1 << at.collection):
                 at = None  # written since: that collection is compared afresh
-            resume = await self._fill(
+            sent = await self._fill(
                 conn, principal, stream, page, dirty=dirty, limit=limit, today=today, at=at
             )
         if page.count:
@@ -203,9 +257,9 @@ class PullService:
             stream.pending_snapshot = snapshot
             stream.pending_scope_day = today.isoformat()
             page.cursor = self.codec.encode(
-                Cursor(stream.id, principal.user_id, stream.pending_seq, resume)
+                Cursor(stream.id, principal.user_id, stream.pending_seq, sent.stopped)
             )
-            await self._store_pending(conn, stream.id, page, new_stream=parsed is None)
+            await self._store_pending(conn, stream, sent, new_stream=parsed is None)
         else:  # nothing to send: what the phone holds is the scope as of this snapshot
             stream.pending_seq = None
             stream.base_snapshot, stream.base_at = snapshot, now
@@ -233,7 +287,10 @@ class PullService:
             for sql in _APPLY_PENDING:
                 await conn.execute(sql, stream.id)
             keep = None if cursor.resume is None else cursor.resume.collection
-            await conn.execute(_TRIM_OUTBOX, stream.id, [b for b in _BITS if b != keep])
+            for coll, after, upto in stream.outbox_ranges():
+                await conn.execute(_APPLY_OUTBOX, stream.id, coll, after, upto)
+                if coll != keep:  # its pass ended with this page
+                    await conn.execute(_TRIM_OUTBOX, stream.id, coll)
             stream.acked_seq = cursor.seq
             stream.base_snapshot, stream.base_at = stream.pending_snapshot, now
             stream.dirty, stream.scope_day = stream.pending_dirty, stream.pending_scope_day
@@ -245,6 +302,7 @@ class PullService:
         if stream.pending_seq is not None:
             await conn.execute(_DROP_PENDING, stream.id)
             stream.pending_seq = None
+            stream.keep_pending(None)
         return stream
 
     async def _dirty(
@@ -275,9 +333,9 @@ class PullService:
         limit: int,
         today: date,
         at: Resume | None,
-    ) -> Resume | None:
+    ) -> _Sent:
         """Fill ``page`` from the ``dirty`` collections in order, reading on from ``at`` in
-        its collection; where the page stops inside a collection (the position to return)."""
+        its collection; what it sent and where it stops inside a collection, if it does."""
         midnight = datetime.combine(today, datetime.min.time(), tzinfo=self.config.tz)
         params = (
             principal.county_id,
@@ -289,7 +347,7 @@ class PullService:
         )
         left = limit
         remaining = 0
-        stopped = None
+        sent = _Sent()
         for coll in COLLECTIONS:
             if not dirty & coll.mask:
                 continue
@@ -297,13 +355,17 @@ class PullService:
                 remaining |= coll.mask
                 continue
             if at is not None and at.collection == coll.bit:
-                rows = await coll.read_on(conn, stream.id, at.after, left)
+                after = at.after
+                rows = await coll.read_on(conn, stream.id, after, left)
             else:
+                after = _NIL
                 rows = await coll.diff(conn, params, stream.id, left)
+            # rows from the outbox: read on from it, or a difference kept there whole
+            kept = after != _NIL or len(rows) > left
             if len(rows) > left:
                 remaining |= coll.mask
                 rows = rows[:left]
-                stopped = Resume(coll.bit, rows[-1][0])
+                sent.stopped = Resume(coll.bit, rows[-1][0])
             left -= len(rows)
             versions = {rid: v for rid, v in rows if v is not None}
             deletes = [rid for rid, v in rows if v is None]
@@ -312,28 +374,36 @@ class PullService:
             if versions:
                 records = await coll.fetch(conn, versions, principal.county_id, principal.user_id)
                 page.upserts[coll.name] = records
+            if kept and rows:
+                sent.ranges.append((coll.bit, after, rows[-1][0]))
+            sent.rows.extend((coll.bit, rid, v) for rid, v in rows if not kept or v is None)
         page.has_more = remaining != 0
         stream.pending_dirty = remaining
-        return stopped
+        return sent
 
     async def _store_pending(
-        self, conn: Any, stream_id: uuid.UUID, page: Page, *, new_stream: bool
+        self, conn: Any, stream: _Stream, sent: _Sent, *, new_stream: bool
     ) -> None:
-        """Keep the page until its cursor comes back. The first page of a new stream goes
-        straight into the manifest: no phone holds an earlier cursor of that stream (one that
-        lost the answer starts another stream), so there is nothing it could be sent again
-        against, and acknowledging it then moves no rows."""
-        bits = {c.name: c.bit for c in COLLECTIONS}
-        records: list[tuple[Any, ...]] = []
-        for name, recs in page.upserts.items():
-            records.extend((stream_id, bits[name], r.id, r.version) for r in recs)
-        for name, ids in page.deletes.items():  # never on a new stream: its manifest is empty
-            records.extend((stream_id, bits[name], rid, None) for rid in ids)
-        await conn.copy_records_to_table(
-            "sync_manifest" if new_stream and not page.deletes else "sync_pending",
-            records=records,
-            columns=("stream_id", "collection", "record_id", "version"),
-        )
+        """Keep what the page sent until its cursor comes back: rows in ``sync_pending``,
+        outbox ranges on the stream. The first page of a new stream goes straight into the
+        manifest: no phone holds an earlier cursor of that stream (one that lost the answer
+        starts another stream), so there is nothing it could be sent again against, and
+        acknowledging it then moves no rows."""
+        # deletions never come on a new stream (its manifest is empty); if they did, the
+        # page would simply be kept like any other
+        direct = new_stream and all(v is not None for _, _, v in sent.rows)
+        if sent.rows:
+            await conn.copy_records_to_table(
+                "sync_manifest" if direct else "sync_pending",
+                records=[(stream.id, *row) for row in sent.rows],
+                columns=("stream_id", "collection", "record_id", "version"),
+            )
+        if direct:
+            for coll, after, upto in sent.ranges:
+                await conn.execute(_APPLY_OUTBOX, stream.id, coll, after, upto)
+            stream.keep_pending(None)
+        else:
+            stream.keep_pending(sent.ranges)
 
 
 async def prune_sync_state(db: AsyncSession, *, now: datetime | None = None) -> dict[str, int]:

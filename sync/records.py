@@ -17,6 +17,7 @@ __all__ = [
     "CaseRecord",
     "FeatureRecord",
     "FindingRecord",
+    "JsonRecords",
     "MineSiteRecord",
     "PatrolRecord",
     "PlanRecord",
@@ -139,6 +140,22 @@ class FeatureRecord:
     layer_version: int
     properties: dict[str, Any]
     geometry: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class JsonRecords:
+    """Records PostgreSQL wrote as one JSON array, to be sent on as they are.
+
+    Used for features (many and simple): each element has the fields of
+    :class:`FeatureRecord`, named as the API sends them (``layerVersion``), so the JSON
+    answer splices ``data`` in untouched and only a MessagePack answer decodes it.
+    """
+
+    data: str
+    count: int
+
+    def __len__(self) -> int:
+        return self.count
 
 
 @dataclass(frozen=True, slots=True)

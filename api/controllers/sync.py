@@ -30,6 +30,7 @@ from sync import ops
 from sync.errors import BatchTooLargeError
 from sync.pull import Page
 from sync.push import PushResult
+from sync.records import JsonRecords
 
 __all__ = ["LayerDataController", "SyncController", "SyncRequest"]
 
@@ -140,15 +141,28 @@ class _DualOperation(Operation):
                 content[MSGPACK] = OpenAPIMediaType(schema=content["application/json"].schema)
 
 
+def _wants_msgpack(request: Request[Any, Any, Any]) -> bool:
+    return any(t in request.headers.get("accept", "") for t in _MSGPACK_TYPES)
+
+
 def _answer(request: Request[Any, Any, Any], body: msgspec.Struct) -> Response[Any]:
-    if any(t in request.headers.get("accept", "") for t in _MSGPACK_TYPES):
+    if _wants_msgpack(request):
         return Response(msgspec.msgpack.encode(body), media_type=MSGPACK)
     return Response(body)
 
 
-def _changes(page: Page) -> c.PullChanges:
+def _changes(page: Page, *, msgpack: bool) -> c.PullChanges:
     def pack(name: str, kind: Any) -> Any:
-        upserts = msgspec.convert(page.upserts.get(name, []), list[kind], from_attributes=True)
+        records = page.upserts.get(name, [])
+        upserts: Any
+        if isinstance(records, JsonRecords):  # already JSON in the contract's shape
+            upserts = (
+                msgspec.json.decode(records.data, type=list[kind])
+                if msgpack
+                else msgspec.Raw(records.data)
+            )
+        else:
+            upserts = msgspec.convert(records, list[kind], from_attributes=True)
         return {"upserts": upserts, "deletes": page.deletes.get(name, [])}
 
     return c.PullChanges(
@@ -320,7 +334,8 @@ class SyncController(Controller):
         page = await pull.pull(principal, cursor=data.cursor, limit=data.limit)
         return _answer(request, c.PullResponse(
             cursor=page.cursor, has_more=page.has_more, reset=page.reset,
-            server_time=page.server_time, changes=_changes(page),
+            server_time=page.server_time,
+            changes=_changes(page, msgpack=_wants_msgpack(request)),
         ))  # fmt: skip
 
     @post(
