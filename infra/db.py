@@ -261,6 +261,9 @@ class _Watch:
                 conn.invalidate()
 
 
+_OUTAGES: dict[str, OutageLog] = {}
+
+
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     connect_args: dict[str, Any] = {}
     if settings.connect_timeout_s > 0:
@@ -285,7 +288,9 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
         echo=settings.echo,
         connect_args=connect_args,
     )
-    _Watch(engine, OutageLog("database"))
+    # one outage log per database, whichever of the process's engines (requests, background
+    # work) sees the outage first
+    _Watch(engine, _OUTAGES.setdefault(settings.url, OutageLog("database")))
     return engine
 
 
