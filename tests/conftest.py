@@ -112,41 +112,52 @@ async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
 _PASSWORD_HASH: list[str] = []
 
 
+async def create_county(
+    session_factory: async_sessionmaker[AsyncSession],
+    tokens: TokenMinter,
+    *,
+    lon: float = 112.1,
+    lat: float = 28.5,
+    size: float = 0.2,
+) -> CountyFixture:
+    """A fresh county (unique admin code, square boundary) with a user per role, all with
+    :data:`TEST_PASSWORD`."""
+    if not _PASSWORD_HASH:
+        _PASSWORD_HASH.append(hash_password(TEST_PASSWORD))
+    suffix = secrets.token_hex(4)
+    boundary = MultiPolygon([box(lon - size / 2, lat - size / 2, lon + size / 2, lat + size / 2)])
+    async with session_factory() as session:
+        county = County(
+            admin_code=f"T{suffix}",
+            name=f"测试县{suffix}",
+            province_code="43",
+            boundary=from_shape(boundary, srid=4326),
+        )
+        session.add(county)
+        await session.flush()
+        users = {}
+        for role in Role:
+            user = User(
+                county_id=county.id,
+                username=f"{role.value}-{suffix}",
+                display_name=f"{role.value} {suffix}",
+                role=role.value,
+                password_hash=_PASSWORD_HASH[0],
+                active=True,
+            )
+            session.add(user)
+            users[role] = user
+        await session.commit()
+    return CountyFixture(county=county, users=users, tokens=tokens)
+
+
 @pytest.fixture
 def make_county(
     app: Litestar, session_factory: async_sessionmaker[AsyncSession]
 ) -> Callable[..., Awaitable[CountyFixture]]:
-    """Create a fresh county (unique admin code, square boundary) with a user per role."""
-    if not _PASSWORD_HASH:
-        _PASSWORD_HASH.append(hash_password(TEST_PASSWORD))
+    """Create a fresh county (see :func:`create_county`) with the app's token minter."""
 
     async def make(*, lon: float = 112.1, lat: float = 28.5, size: float = 0.2) -> CountyFixture:
-        suffix = secrets.token_hex(4)
-        boundary = MultiPolygon(
-            [box(lon - size / 2, lat - size / 2, lon + size / 2, lat + size / 2)]
-        )
-        async with session_factory() as session:
-            county = County(
-                admin_code=f"T{suffix}",
-                name=f"测试县{suffix}",
-                province_code="43",
-                boundary=from_shape(boundary, srid=4326),
-            )
-            session.add(county)
-            await session.flush()
-            users = {}
-            for role in Role:
-                user = User(
-                    county_id=county.id,
-                    username=f"{role.value}-{suffix}",
-                    display_name=f"{role.value} {suffix}",
-                    role=role.value,
-                    password_hash=_PASSWORD_HASH[0],
-                    active=True,
-                )
-                session.add(user)
-                users[role] = user
-            await session.commit()
-        return CountyFixture(county=county, users=users, tokens=app.state.tokens)
+        return await create_county(session_factory, app.state.tokens, lon=lon, lat=lat, size=size)
 
     return make

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import math
 import secrets
 import statistics
 import time
@@ -36,21 +35,12 @@ from tests.reliability.conftest import (
     minter,
     own_stack,
     prepare,
+    ring_polygon,
 )
 
 LON, LAT = 112.1, 28.5
 VERTICES = 100_000
 RECOVERY_REQUESTS = 300
-
-
-def _ring(vertices: int, radius_deg: float) -> dict[str, Any]:
-    coords = []
-    for k in range(vertices - 1):
-        a = 2 * math.pi * k / (vertices - 1)
-        r = radius_deg * (1 + 0.02 * math.sin(40 * a))
-        coords.append([round(LON + r * math.cos(a), 7), round(LAT + r * math.sin(a), 7)])
-    coords.append(coords[0])
-    return {"type": "Polygon", "coordinates": [coords]}
 
 
 def _upload() -> dict[str, Any]:
@@ -77,7 +67,7 @@ async def _health_ticks(http: httpx.AsyncClient, stop: asyncio.Event) -> list[fl
 
 
 async def _overlay_stall(http: httpx.AsyncClient, headers: dict[str, str]) -> None:
-    body = {"polygon": _ring(VERTICES, 0.03)}
+    body = {"polygon": ring_polygon(VERTICES, 0.03, LON, LAT)}
     stop = asyncio.Event()
     quiet_task = asyncio.create_task(_health_ticks(http, stop))
     await asyncio.sleep(2.0)

@@ -9,6 +9,7 @@ throw-away test cluster.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import secrets
 import shutil
@@ -20,13 +21,12 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from geoalchemy2.shape import from_shape
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from shapely.geometry import MultiPolygon, box
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.app import create_app
@@ -36,11 +36,8 @@ from infra.db import create_engine, create_session_factory
 from infra.launchers import PostgisCluster, RcloneS3, free_port
 from infra.migrate import Migrator
 from infra.objectstore import S3ObjectStore
-from infra.scope import Role
 from infra.settings import AuthSettings, DatabaseSettings, ObjectStoreSettings, Settings
-from patrol.accounts import hash_password
-from patrol.models import County, User
-from tests.conftest import TEST_PASSWORD, CountyFixture
+from tests.conftest import CountyFixture, create_county
 
 PATROL = str(Path(sys.executable).with_name("patrol"))
 
@@ -163,31 +160,20 @@ async def add_county(
     factory: async_sessionmaker[AsyncSession], tokens: TokenMinter
 ) -> CountyFixture:
     """A county around (112.1, 28.5) with one user per role (like ``make_county``)."""
-    suffix = secrets.token_hex(4)
-    password_hash = hash_password(TEST_PASSWORD)
-    async with factory() as session:
-        county = County(
-            admin_code=f"R{suffix}",
-            name=f"可靠性县{suffix}",
-            province_code="43",
-            boundary=from_shape(MultiPolygon([box(112.0, 28.4, 112.2, 28.6)]), srid=4326),
-        )
-        session.add(county)
-        await session.flush()
-        users = {}
-        for role in Role:
-            user = User(
-                county_id=county.id,
-                username=f"{role.value}-{suffix}",
-                display_name=f"{role.value} {suffix}",
-                role=role.value,
-                password_hash=password_hash,
-                active=True,
-            )
-            session.add(user)
-            users[role] = user
-        await session.commit()
-    return CountyFixture(county=county, users=users, tokens=tokens)
+    return await create_county(factory, tokens)
+
+
+def ring_polygon(
+    vertices: int, radius_deg: float, lon: float = 112.1, lat: float = 28.5
+) -> dict[str, Any]:
+    """A closed GeoJSON polygon of ``vertices`` points (a slightly wavy circle)."""
+    coords = []
+    for k in range(vertices - 1):
+        a = 2 * math.pi * k / (vertices - 1)
+        r = radius_deg * (1 + 0.02 * math.sin(40 * a))
+        coords.append([round(lon + r * math.cos(a), 7), round(lat + r * math.sin(a), 7)])
+    coords.append(coords[0])
+    return {"type": "Polygon", "coordinates": [coords]}
 
 
 # -- the API as a separate process ------------------------------------------------------------

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
 import httpx
 import shapely
@@ -27,6 +25,7 @@ from geofence.overlay import MAX_OVERLAY_VERTICES
 from infra.scope import Role
 from infra.settings import Settings
 from tests.conftest import CountyFixture
+from tests.reliability.conftest import ring_polygon
 
 OVERLAY = "/api/v1/geofence/overlay"
 LON, LAT = 112.1, 28.5
@@ -44,17 +43,6 @@ async def app_on_this_loop(settings: Settings) -> AsyncIterator[httpx.AsyncClien
         httpx.AsyncClient(transport=transport, base_url="http://testserver") as http,
     ):
         yield http
-
-
-def _ring(vertices: int, radius_deg: float) -> dict[str, Any]:
-    """A closed GeoJSON polygon of ``vertices`` points (a slightly wavy circle)."""
-    coords = []
-    for k in range(vertices - 1):
-        a = 2 * math.pi * k / (vertices - 1)
-        r = radius_deg * (1 + 0.02 * math.sin(40 * a))
-        coords.append([round(LON + r * math.cos(a), 7), round(LAT + r * math.sin(a), 7)])
-    coords.append(coords[0])
-    return {"type": "Polygon", "coordinates": [coords]}
 
 
 async def _seeded(
@@ -80,10 +68,12 @@ async def test_a_large_overlay_does_not_stall_other_requests(
 
 
 async def _overlay_beside_a_ticker(loop_client: httpx.AsyncClient, headers: dict[str, str]) -> None:
-    small = await loop_client.post(OVERLAY, json={"polygon": _ring(64, 0.03)}, headers=headers)
+    small = await loop_client.post(
+        OVERLAY, json={"polygon": ring_polygon(64, 0.03)}, headers=headers
+    )
     assert small.status_code == 200, small.text  # the county's index is loaded now
     # encoded before the ticker starts: the client's own JSON encoding is not the server's
-    content = json.dumps({"polygon": _ring(100_000, 0.03)}).encode()
+    content = json.dumps({"polygon": ring_polygon(100_000, 0.03)}).encode()
     gaps: list[float] = []
     done = asyncio.Event()
 
@@ -147,7 +137,7 @@ async def test_an_overlay_above_the_vertex_limit_is_refused(
     client: AsyncTestClient[Litestar], make_county: Callable[..., Awaitable[CountyFixture]]
 ) -> None:
     county = await make_county(lon=LON, lat=LAT)
-    polygon = _ring(MAX_OVERLAY_VERTICES + 1, 0.03)
+    polygon = ring_polygon(MAX_OVERLAY_VERTICES + 1, 0.03)
     resp = await client.post(
         OVERLAY, json={"polygon": polygon}, headers=county.headers(Role.INSPECTOR)
     )
