@@ -14,12 +14,9 @@ Run with ``make bench`` (or ``python -m tests.benchmarks bench_reliability``).
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import secrets
 import statistics
 import time
 from collections import Counter
-from typing import Any
 
 import httpx
 import shapely
@@ -36,23 +33,12 @@ from tests.reliability.conftest import (
     own_stack,
     prepare,
     ring_polygon,
+    video_declaration,
 )
 
 LON, LAT = 112.1, 28.5
 VERTICES = 100_000
 RECOVERY_REQUESTS = 300
-
-
-def _upload() -> dict[str, Any]:
-    """A 20 MiB video in 5 MiB parts: CreateUpload starts a multipart upload in S3."""
-    return {
-        "sha256": hashlib.sha256(secrets.token_bytes(16)).hexdigest(),
-        "sizeBytes": 20 * 1024 * 1024,
-        "contentType": "video/mp4",
-        "fileName": "VID_0001.mp4",
-        "partSize": 5 * 1024 * 1024,
-        "fix": {"lon": LON, "lat": LAT, "accuracyM": 6.0, "crs": "wgs84"},
-    }
 
 
 async def _health_ticks(http: httpx.AsyncClient, stop: asyncio.Event) -> list[float]:
@@ -119,9 +105,9 @@ async def _frozen(api: ApiProcess, http: httpx.AsyncClient, headers: dict[str, s
         (
             "database",
             stack.database_pids(),
-            [("GET", "/api/v1/me", None)] * 3 + [("POST", "upload", _upload())],
+            [("GET", "/api/v1/me", None)] * 3 + [("POST", "upload", video_declaration())],
         ),
-        ("object store", stack.storage_pids(), [("POST", "upload", _upload())] * 2),
+        ("object store", stack.storage_pids(), [("POST", "upload", video_declaration())] * 2),
     ):
         worst, codes = 0.0, Counter[str]()
         with frozen(pids):

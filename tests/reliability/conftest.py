@@ -9,6 +9,7 @@ throw-away test cluster.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import os
 import secrets
@@ -174,6 +175,18 @@ def ring_polygon(
         coords.append([round(lon + r * math.cos(a), 7), round(lat + r * math.sin(a), 7)])
     coords.append(coords[0])
     return {"type": "Polygon", "coordinates": [coords]}
+
+
+def video_declaration() -> dict[str, Any]:
+    """A CreateUpload body for a 20 MiB video in 5 MiB parts: a multipart upload in S3."""
+    return {
+        "sha256": hashlib.sha256(secrets.token_bytes(16)).hexdigest(),
+        "sizeBytes": 20 * 1024 * 1024,
+        "contentType": "video/mp4",
+        "fileName": "VID_0001.mp4",
+        "partSize": 5 * 1024 * 1024,
+        "fix": {"lon": 112.1, "lat": 28.5, "accuracyM": 6.0, "crs": "wgs84"},
+    }
 
 
 # -- the API as a separate process ------------------------------------------------------------

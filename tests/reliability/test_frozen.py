@@ -8,8 +8,6 @@ allows 8 s); the worst latency seen is printed for the performance table.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import secrets
 import time
 from typing import Any
 
@@ -19,23 +17,11 @@ from litestar.testing import AsyncTestClient
 from infra.ids import uuid7
 from infra.scope import Role
 from tests.conftest import CountyFixture
-from tests.reliability.conftest import Stack, frozen
+from tests.reliability.conftest import Stack, frozen, video_declaration
 
 Client = AsyncTestClient[Litestar]
 ME = "/api/v1/me"
 BOUND_S = 8.0  # target 5 s; room for a loaded machine
-
-
-def _declaration() -> dict[str, Any]:
-    """A 20 MiB video in 5 MiB parts: CreateUpload starts a multipart upload in S3."""
-    return {
-        "sha256": hashlib.sha256(secrets.token_bytes(16)).hexdigest(),
-        "sizeBytes": 20 * 1024 * 1024,
-        "contentType": "video/mp4",
-        "fileName": "VID_0001.mp4",
-        "partSize": 5 * 1024 * 1024,
-        "fix": {"lon": 112.1, "lat": 28.5, "accuracyM": 6.0, "crs": "wgs84"},
-    }
 
 
 async def _timed(client: Client, method: str, url: str, **kw: Any) -> tuple[float, Any]:
@@ -71,7 +57,7 @@ async def test_frozen_database_answers_503_within_seconds(
     worst = 0.0
     with frozen(stack.database_pids()):
         # a pooled connection first, then new ones to a server that never answers
-        for method, url, body in [("GET", ME, None)] * 2 + [("POST", upload, _declaration())]:
+        for method, url, body in [("GET", ME, None)] * 2 + [("POST", upload, video_declaration())]:
             took, resp = await _timed(stack_client, method, url, json=body, headers=headers)
             _assert_503(resp, "database_unavailable")
             worst = max(worst, took)
@@ -86,7 +72,7 @@ async def test_frozen_object_store_answers_503_within_seconds(
 ) -> None:
     headers = stack_county.headers(Role.INSPECTOR)
     url = f"/api/v1/evidence/uploads/{uuid7()}"
-    body = _declaration()
+    body = video_declaration()
     worst = 0.0
     with frozen(stack.storage_pids()):
         took, resp = await _timed(stack_client, "POST", url, json=body, headers=headers)
