@@ -4,11 +4,13 @@ Mapbox vector tiles made by PostGIS ``ST_AsMVT``.
 Only features of the current layer version that intersect the caller's areas (the same
 scope as the ``features`` pull collection) are served.
 
-Both are bounded. A GeoJSON answer is streamed from a server-side cursor, a feature at a
-time, and stops before it would pass ``max_geojson_bytes``: the FeatureCollection then ends
-with ``"next"``, the ``after`` value that asks for the following page (``null`` on the last
-page). Tiles simplify their geometry to a pixel of the zoom asked for, and a tile that is
-still larger than ``max_tile_bytes`` is refused (``tile_too_large``: ask a higher zoom).
+Both are bounded. A GeoJSON page is streamed in pieces of up to 4,000 features that
+PostgreSQL writes as one text each (read by id from the page's ``after``, so every piece is a
+short index range scan), and stops before it would pass ``max_geojson_bytes``: the
+FeatureCollection then ends with ``"next"``, the ``after`` value that asks for the following
+page (``null`` on the last page). Tiles simplify their geometry to a pixel of the zoom asked
+for, and a tile that is still larger than ``max_tile_bytes`` is refused (``tile_too_large``:
+ask a higher zoom).
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ MAX_GEOJSON_BYTES = 16 * 1024 * 1024
 MAX_TILE_BYTES = 2 * 1024 * 1024
 _EXTENT = 4096
 _WORLD_M = 40_075_016.685578488  # the web-mercator square's side
-_CHUNK_BYTES = 64 * 1024
-_PREFETCH = 1000
+#: features PostgreSQL joins into one piece of a page (about 1.3 MB of small parcels)
+_BATCH_ROWS = 4000
+_FIRST = uuid.UUID(int=0)  # ``after`` of the first page: every id is greater
 
 #: layer name -> (table, property columns)
 LAYERS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -74,9 +77,20 @@ SELECT f.id::text AS id, {cols}, {geom} AS geom
 FROM {table} f, cur{extra_from}
 WHERE f.county_id = $1 AND f.layer_version_id = cur.id{live}
   AND EXISTS (SELECT 1 FROM my_areas a WHERE ST_Intersects(a.geom, f.geom))"""
-_PAGE_TEMPLATE = """
-SELECT q.id, ST_AsGeoJSON(q.*, 'geom', 7) FROM ({inner}
-  AND ($5::uuid IS NULL OR f.id > $5::uuid) ORDER BY f.id) q
+_BATCH_TEMPLATE = """,
+batch AS (
+    SELECT q.id, ST_AsGeoJSON(q.*, 'geom', 7) AS feature FROM ({inner}
+      AND f.id > $5 ORDER BY f.id LIMIT {rows}) q
+),
+sized AS (
+    SELECT id, feature,
+           sum(octet_length(feature) + 1) OVER (ORDER BY id) <= $6
+           OR ($7 AND row_number() OVER (ORDER BY id) = 1) AS fits
+    FROM batch
+)
+SELECT convert_to(string_agg(feature, ',' ORDER BY id) FILTER (WHERE fits), 'UTF8'),
+       max(id COLLATE "C") FILTER (WHERE fits), count(*) FILTER (WHERE fits), count(*)
+FROM sized
 """
 _TILE_TEMPLATE = """,
 env AS (SELECT ST_TileEnvelope($5, $6, $7) AS box,
@@ -97,8 +111,9 @@ def _features(table: str, props: tuple[str, ...], geom: str, extra_from: str = "
     )
 
 
-def _page_sql(table: str, props: tuple[str, ...]) -> str:
-    return _AREAS + _PAGE_TEMPLATE.format(inner=_features(table, props, "f.geom"))
+def _batch_sql(table: str, props: tuple[str, ...]) -> str:
+    inner = _features(table, props, "f.geom")
+    return _AREAS + _BATCH_TEMPLATE.format(inner=inner, rows=_BATCH_ROWS)
 
 
 def _tile_sql(table: str, props: tuple[str, ...]) -> str:
@@ -110,7 +125,7 @@ def _tile_sql(table: str, props: tuple[str, ...]) -> str:
     return _AREAS + _TILE_TEMPLATE.format(inner=_features(table, props, geom, ", env"))
 
 
-_PAGES = {name: _page_sql(t, p) for name, (t, p) in LAYERS.items()}
+_BATCHES = {name: _batch_sql(t, p) for name, (t, p) in LAYERS.items()}
 _TILES = {name: _tile_sql(t, p) for name, (t, p) in LAYERS.items()}
 
 
@@ -212,30 +227,24 @@ class LayerService:
             + b', "features": ['
         )
         budget = self.max_geojson_bytes - len(head) - len(b'], "next": ""}') - 36
-        chunk: list[bytes] = [head]
-        size, sent, last, more = len(head), 0, None, False
+        sent, cursor = 0, after or _FIRST
         async with self.sessions() as session:
             conn = await driver(session)
-            async with conn.transaction(readonly=True):
-                # plan for the whole page, not for its first rows (a cursor's default)
-                await conn.execute("SET LOCAL cursor_tuple_fraction = 1.0")
-                async for fid, text in conn.cursor(_PAGES[args[3]], *args, after,
-                                                   prefetch=_PREFETCH):  # fmt: skip
-                    feature = str(text).encode()
-                    if sent and budget - len(feature) - 1 < 0:
-                        more = True
+            # one snapshot for the whole page, however many pieces it is read in
+            async with conn.transaction(isolation="repeatable_read", readonly=True):
+                yield head
+                while True:
+                    text, last, fits, rows = await conn.fetchrow(
+                        _BATCHES[args[3]], *args, cursor, budget, sent == 0
+                    )
+                    if fits:
+                        yield b"," + text if sent else text
+                        budget -= len(text) + 1
+                        sent, cursor = sent + fits, uuid.UUID(last)
+                    if fits < rows or rows < _BATCH_ROWS:
                         break
-                    budget -= len(feature) + 1
-                    chunk.append(b"," + feature if sent else feature)
-                    size += len(feature) + 1
-                    sent += 1
-                    last = fid
-                    if size >= _CHUNK_BYTES:
-                        yield b"".join(chunk)
-                        chunk, size = [], 0
-        tail = json.dumps(str(last) if more else None).encode()
-        chunk.append(b'], "next": ' + tail + b"}")
-        yield b"".join(chunk)
+        more = fits < rows
+        yield b'], "next": ' + json.dumps(str(cursor) if more else None).encode() + b"}"
 
     async def tile(self, principal: Principal, layer: str, z: str, x: str, y: str) -> bytes:
         """One Mapbox vector tile (``y`` may end in ``.mvt``) of the layer in the caller's

@@ -29,6 +29,7 @@ import gzip
 import secrets
 import statistics
 import time
+import tracemalloc
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -456,6 +457,198 @@ async def _paging(found: Any) -> list[tuple[str, str, str]]:
     return rows
 
 
+# -- layer GeoJSON (issue 11) --------------------------------------------------------------
+GEOJSON_PARCELS = 100_000
+GEOJSON_OUTSIDE = 10_000
+GEOJSON_RUNS = 3
+#: The single query ``GetLayerGeoJson`` ran before it paged: the whole FeatureCollection as
+#: one ``json_agg`` (same scope, same features, same order).
+_ONE_QUERY = """
+WITH my_areas AS (
+    SELECT a.id, a.geom FROM patrol_areas a
+    WHERE a.county_id = $1 AND a.active
+      AND ($3 OR a.leader_id = $2 OR EXISTS (
+          SELECT 1 FROM patrol_area_members m WHERE m.area_id = a.id AND m.user_id = $2))
+),
+cur AS (
+    SELECT id, version_no FROM geofence_layer_versions
+    WHERE county_id = $1 AND kind = 'parcels' ORDER BY version_no DESC LIMIT 1
+)
+SELECT json_build_object(
+    'type', 'FeatureCollection', 'layer', 'parcels',
+    'layerVersion', (SELECT version_no FROM cur),
+    'features', coalesce(json_agg(ST_AsGeoJSON(q.*, 'geom', 7)::json), '[]'::json))::text
+FROM (SELECT f.id::text AS id, f.land_class, f.source_code, f.source_name, f.area_m2, f.geom
+      FROM geofence_parcels f, cur
+      WHERE f.county_id = $1 AND f.layer_version_id = cur.id
+        AND EXISTS (SELECT 1 FROM my_areas a WHERE ST_Intersects(a.geom, f.geom))
+      ORDER BY f.id) q
+"""
+
+
+async def _geojson_world(factory: Any) -> Principal:
+    """An inspector leading one area over a 320 × 313 grid of 100,000 parcels; 10,000 more
+    parcels of the county lie outside it."""
+    async with factory() as s:
+        county = County(
+            admin_code=secrets.token_hex(5),
+            name="图层基准县",
+            province_code="43",
+            boundary=from_shape(MultiPolygon([box(111.0, 28.0, 113.0, 29.0)]), 4326),
+        )
+        s.add(county)
+        await s.commit()
+        county_id = county.id
+    inspector = await _user(factory, county_id, Role.INSPECTOR, "layer-inspector")
+    captain = await _user(factory, county_id, Role.CAPTAIN, "layer-captain")
+    step = 0.001
+    async with factory() as s:
+        geom = box(111.2, 28.2, 111.2 + 320 * step, 28.2 + 313 * step)
+        await AreaService(s).create_area(
+            captain, code="G1", name="图层片区", grade=1,
+            geometry=dict(shapely.geometry.mapping(geom)), leader_id=inspector.user_id,
+        )  # fmt: skip
+        boxes = [
+            box(x, y, x + step * 0.8, y + step * 0.8)
+            for i in range(GEOJSON_PARCELS)
+            for x, y in [(111.2 + (i % 320) * step + 1e-4, 28.2 + (i // 320) * step + 1e-4)]
+        ]
+        boxes += [
+            box(x, y, x + step * 0.8, y + step * 0.8)
+            for i in range(GEOJSON_OUTSIDE)
+            for x, y in [(112.5 + (i % 100) * step, 28.2 + (i // 100) * step)]
+        ]
+        await add_parcels(s, county_id, boxes)
+        await s.commit()
+    return inspector
+
+
+@dataclass(slots=True)
+class Fetched:
+    """A whole layer fetched page by page: wall time (s), bytes, features, pages."""
+
+    seconds: float
+    size: int
+    features: int
+    pages: int
+
+
+async def _asgi_get(
+    app: Any, path: str, query: str, headers: dict[str, str]
+) -> tuple[int, int, int, bytes]:
+    """GET through the app's ASGI callable, reading the streamed body chunk by chunk without
+    keeping it (the test client would hold a whole page): status, bytes, features, the tail."""
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
+        "query_string": query.encode(), "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }  # fmt: skip
+    done = asyncio.Event()
+    state = {"status": 0, "size": 0, "features": 0, "tail": b""}
+    received = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal received
+        if not received:
+            received = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await done.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            state["status"] = message["status"]
+        elif message["type"] == "http.response.body":
+            body = message.get("body", b"")
+            joined = state["tail"] + body
+            state["features"] += joined.count(b'"type": "Feature"') - state["tail"].count(
+                b'"type": "Feature"'
+            )
+            state["size"] += len(body)
+            state["tail"] = joined[-64:]
+            if not message.get("more_body", False):
+                done.set()
+
+    await app(scope, receive, send)
+    return state["status"], state["size"], state["features"], state["tail"]
+
+
+async def _whole_layer(app: Any, headers: dict[str, str]) -> Fetched:
+    size = features = pages = 0
+    after: str | None = None
+    t0 = time.perf_counter()
+    while True:
+        query = f"after={after}" if after else ""
+        status, n, count, tail = await _asgi_get(app, "/api/v1/sync/layers/parcels", query, headers)
+        assert status == 200, status
+        size, features, pages = size + n, features + count, pages + 1
+        after = msgspec.json.decode(tail.rpartition(b'"next": ')[2][:-1])
+        if after is None:
+            break
+    return Fetched(time.perf_counter() - t0, size, features, pages)
+
+
+async def _one_query(engine: Any, who: Principal) -> Fetched:
+    async with engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        t0 = time.perf_counter()
+        text = await raw.fetchval(_ONE_QUERY, who.county_id, who.user_id, False)
+        took = time.perf_counter() - t0
+    return Fetched(took, len(text.encode()), text.count('"type": "Feature"'), 1)
+
+
+async def _peak(work: Any) -> tuple[Any, float]:
+    """``await work()`` under tracemalloc: its result and the Python peak in MiB."""
+    tracemalloc.start()
+    try:
+        result = await work()
+        return result, tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+async def _geojson(found: Any) -> list[tuple[str, str, str]]:
+    """The 100,000-parcel layer: one ``json_agg`` query run directly, then ``GetLayerGeoJson``
+    through the app over all its pages; wall time (median of 3) and Python peak."""
+    engine = create_engine(DatabaseSettings(url=found.database_url))
+    await Migrator(engine, MODEL_MODULES).upgrade()
+    inspector = await _geojson_world(create_session_factory(engine))
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql("ANALYZE")
+    await _one_query(engine, inspector)  # warm-up (caches)
+    base = [await _one_query(engine, inspector) for _ in range(GEOJSON_RUNS)]
+    _, base_peak = await _peak(lambda: _one_query(engine, inspector))
+    app = create_app(_app_settings(found))
+    async with app.lifespan():  # requests go straight to the app's ASGI callable
+        headers = {"Authorization": f"Bearer {app.state.tokens.access_token(inspector)}"}
+        await _whole_layer(app, headers)  # warm-up
+        paged = [await _whole_layer(app, headers) for _ in range(GEOJSON_RUNS)]
+        _, paged_peak = await _peak(lambda: _whole_layer(app, headers))
+    await engine.dispose()
+    one = statistics.median(f.seconds for f in base)
+    took = statistics.median(f.seconds for f in paged)
+    last = paged[-1]
+    assert last.features == base[-1].features == GEOJSON_PARCELS, (last, base[-1])
+    return [
+        (
+            f"GetLayerGeoJson, {GEOJSON_PARCELS:,} parcels, every page (median of {GEOJSON_RUNS})",
+            f"baseline one json_agg query {one:.2f} s, {base[-1].size / 1e6:.1f} MB, "
+            f"Python peak {base_peak:.1f} MiB; paged {took:.2f} s (×{took / one:.2f}) in "
+            f"{last.pages} pages, {last.size / 1e6:.1f} MB, Python peak {paged_peak:.1f} MiB",
+            "≤ 1.3× one query, peak bounded",
+        )
+    ]
+
+
+async def geojson_only() -> None:
+    """The layer GeoJSON part alone (``python -c 'from tests.benchmarks.bench_sync import *;
+    asyncio.run(geojson_only())'``)."""
+    with local_services("patrol-bench-sync-") as found:
+        _print_table(await _geojson(found))
+
+
 def _app_settings(found: Any) -> Settings:
     base = Settings()
     return replace(
@@ -485,6 +678,7 @@ async def paging_only() -> None:
 async def main() -> None:
     with local_services("patrol-bench-sync-") as found:
         paging = await _paging(found)
+        paging += await _geojson(found)
         url = found.database_url
         engine = create_engine(DatabaseSettings(url=url))
         await Migrator(engine, MODEL_MODULES).upgrade()

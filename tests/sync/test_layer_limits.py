@@ -128,3 +128,27 @@ async def test_tiles_simplify_detail_below_a_pixel(
     # at zoom 10 a pixel is ~150 m: the outline is a handful of points, not 20,000
     assert sizes[10] < 2_000, sizes
     assert sizes[10] < sizes[14]
+
+
+async def test_a_feature_larger_than_a_page_makes_a_page_of_its_own(
+    make_world: Any, client: Client, settings: Settings
+) -> None:
+    world: SyncWorld = await make_world(parcels=4)
+    whole = (await client.get(URL, headers=world.headers())).json()
+    expected = [f["properties"]["id"] for f in whole["features"]]
+    caps = LayerSettings(geojson_max_bytes=120, tile_max_bytes=TILE_BYTES)
+    app = create_app(replace(settings, layers=caps))
+    ids: list[str] = []
+    after: str | None = None
+    async with AsyncTestClient(app=app) as tiny:
+        for _ in range(10):
+            params = {"after": after} if after else {}
+            resp = await tiny.get(URL, headers=world.headers(), params=params)
+            assert resp.status_code == 200, resp.text
+            page = resp.json()
+            assert len(page["features"]) == 1
+            ids.append(page["features"][0]["properties"]["id"])
+            after = page["next"]
+            if after is None:
+                break
+    assert len(expected) > 1 and ids == expected
