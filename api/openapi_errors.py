@@ -265,7 +265,7 @@ OPERATION_ERRORS: dict[str, Errors] = {
             "reason_required",
         ),
     },
-    "GetArea": {404: ("area_not_found",)},
+    "GetArea": {403: ("not_area_member",), 404: ("area_not_found",)},
     "GetCase": {404: ("case_not_found",)},
     "GetCoverage": {
         403: ("role_not_allowed",),
@@ -324,10 +324,10 @@ OPERATION_ERRORS: dict[str, Errors] = {
         ),
     },
     "GetPatrol": {403: ("not_patrol_owner",), 404: ("patrol_not_found",)},
-    "GetPlan": {404: ("area_not_found",), 422: ("invalid_month",)},
+    "GetPlan": {403: ("not_area_member",), 404: ("area_not_found",), 422: ("invalid_month",)},
     "GetReadiness": {},
     "GetReferral": {403: ("role_not_allowed",), 404: ("referral_not_found",)},
-    "GetRosterReport": {422: ("invalid_roster",)},
+    "GetRosterReport": {403: ("role_not_allowed",), 422: ("invalid_roster",)},
     "GetTile": {
         404: (
             "layer_not_found",
@@ -390,7 +390,7 @@ OPERATION_ERRORS: dict[str, Errors] = {
     "ListPlans": {422: ("invalid_month",)},
     "ListReferralRules": {},
     "ListReferrals": {403: ("role_not_allowed",), 404: ("referral_not_found",)},
-    "ListTargets": {404: ("area_not_found",)},
+    "ListTargets": {403: ("not_area_member",), 404: ("area_not_found",)},
     "ListTownships": {},
     "ListUsers": {},
     "ListVillages": {},

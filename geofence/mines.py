@@ -31,6 +31,7 @@ from geofence.errors import (
 from geofence.geometry import require_valid_polygon
 from geofence.layers import new_layer_version
 from geofence.models import MineSite, MineSiteRevision, RosterMember
+from geofence.policy import SITE_READ, read_clause
 from infra.scope import Principal, Role, require_role, scoped
 
 __all__ = [
@@ -326,7 +327,14 @@ async def get_mine_site(
     session: AsyncSession, principal: Principal, site_id: uuid.UUID
 ) -> MineSiteInfo:
     """One site with its roster; another county's site is not found."""
-    return (await _info(session, [await _site_row(session, principal, site_id)]))[0]
+    row = await _site_row(session, principal, site_id)
+    if not await session.scalar(
+        select(MineSite.id).where(
+            MineSite.id == row.id, read_clause(SITE_READ, MineSite.__tablename__, principal)
+        )
+    ):
+        raise MineSiteNotFoundError("mine site not found", id=str(site_id))
+    return (await _info(session, [row]))[0]
 
 
 async def list_mine_sites(
@@ -337,9 +345,12 @@ async def list_mine_sites(
     status: str | None = None,
     incomplete_only: bool = False,
 ) -> list[MineSiteInfo]:
-    """Sites of the caller's county by code, optionally filtered; rosters included."""
+    """Sites of the caller's county by code, optionally filtered; rosters included. Those
+    the caller may read (:data:`geofence.policy.SITE_READ`)."""
     base: Any = select(MineSite)
-    stmt = scoped(base, MineSite, principal).where(MineSite.retired.is_(False))
+    stmt = scoped(base, MineSite, principal).where(
+        MineSite.retired.is_(False), read_clause(SITE_READ, MineSite.__tablename__, principal)
+    )
     if site_kind is not None:
         stmt = stmt.where(MineSite.site_kind == _enum(SiteKind, site_kind, "site_kind").value)
     if status is not None:
@@ -496,6 +507,7 @@ async def remove_roster_member(
 
 async def roster_report(session: AsyncSession, principal: Principal) -> RosterReport:
     """How many sites have all five roles filled, and which do not (with missing roles)."""
+    require_role(principal, *SITE_MANAGERS, action="review five-to-one rosters")
     sites = await list_mine_sites(session, principal)
     incomplete = tuple(s for s in sites if not s.roster_complete)
     return RosterReport(len(sites), len(sites) - len(incomplete), incomplete)

@@ -9,7 +9,7 @@ from typing import TypeVarTuple
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from infra.scope import Principal, Role, require_role, scoped
+from infra.scope import Principal, require_role, scoped
 from patrol.errors import (
     AreaNotFoundError,
     InvalidPatrolInputError,
@@ -18,8 +18,9 @@ from patrol.errors import (
 )
 from patrol.errors import PatrolNotFoundError as _PatrolNotFound
 from patrol.field_models import AreaMember, ContractArea, PatrolSession
+from patrol.policy import AREA_READ, MANAGER_ROLES, PATROL_READ, may_read
 
-MANAGERS = (Role.CAPTAIN, Role.ADMIN)
+MANAGERS = MANAGER_ROLES
 
 _Ts = TypeVarTuple("_Ts")
 
@@ -93,6 +94,22 @@ def ensure_patrol_writer(principal: Principal, patrol: PatrolSession) -> None:
         raise NotPatrolOwnerError("this patrol belongs to someone else", patrol_id=str(patrol.id))
 
 
-def ensure_patrol_reader(principal: Principal, patrol: PatrolSession) -> None:
-    if not (is_patrol_crew(principal, patrol) or principal.has_role(*MANAGERS)):
+async def ensure_patrol_reader(
+    db: AsyncSession, principal: Principal, patrol: PatrolSession
+) -> None:
+    """The patrol read rule of :mod:`patrol.policy` (crew, its area's leader, managers)."""
+    if not await may_read(db, principal, PATROL_READ, patrol.id):
         raise NotPatrolOwnerError("this patrol belongs to someone else", patrol_id=str(patrol.id))
+
+
+async def load_readable_area(
+    db: AsyncSession, principal: Principal, area_id: uuid.UUID
+) -> ContractArea:
+    """An area the caller may read (:data:`patrol.policy.AREA_READ`): its leader and members,
+    captains and admins; others are refused."""
+    area = await load_area(db, principal, area_id)
+    if not await may_read(db, principal, AREA_READ, area.id):
+        raise NotAreaMemberError(
+            "you are not the leader or a member of this contract area", area_id=str(area.id)
+        )
+    return area

@@ -16,11 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from infra.errors import InvalidInputError
 from infra.geometry import check_lon_lat, parse_geometry
 from infra.scope import Principal, scoped
-from patrol._access import load_area, require_manager
+from patrol._access import load_area, load_readable_area, require_manager
 from patrol.config import PatrolConfig
 from patrol.errors import DuplicateCodeError, InvalidPatrolInputError, TargetNotFoundError
 from patrol.field_models import AreaMember, ContractArea, PatrolTarget
 from patrol.models import Township, User, Village
+from patrol.policy import AREA_READ, TARGET_READ, read_clause
 
 __all__ = ["TARGET_KINDS", "AreaService", "parse_area_geometry"]
 
@@ -131,13 +132,19 @@ class AreaService:
         return area
 
     async def get_area(self, principal: Principal, area_id: uuid.UUID) -> ContractArea:
-        return await load_area(self.db, principal, area_id)
+        """An area the caller may read (:data:`patrol.policy.AREA_READ`)."""
+        return await load_readable_area(self.db, principal, area_id)
 
     async def list_areas(
         self, principal: Principal, *, mine_only: bool = False, include_inactive: bool = False
     ) -> Sequence[ContractArea]:
-        """Areas of the county; ``mine_only``: those the caller leads or belongs to."""
-        stmt = scoped(select(ContractArea), ContractArea, principal).order_by(ContractArea.code)
+        """Areas of the county the caller may read (:data:`patrol.policy.AREA_READ`);
+        ``mine_only``: those the caller leads or belongs to (for managers too)."""
+        stmt = (
+            scoped(select(ContractArea), ContractArea, principal)
+            .where(read_clause(AREA_READ, ContractArea.__tablename__, principal))
+            .order_by(ContractArea.code)
+        )
         if not include_inactive:
             stmt = stmt.where(ContractArea.active)
         if mine_only:
@@ -148,7 +155,7 @@ class AreaService:
         return (await self.db.execute(stmt)).scalars().all()
 
     async def list_members(self, principal: Principal, area_id: uuid.UUID) -> list[uuid.UUID]:
-        area = await load_area(self.db, principal, area_id)
+        area = await load_readable_area(self.db, principal, area_id)
         stmt = select(AreaMember.user_id).where(AreaMember.area_id == area.id)
         return sorted((await self.db.execute(stmt)).scalars().all())
 
@@ -216,9 +223,15 @@ class AreaService:
         return target
 
     async def list_targets(
-        self, principal: Principal, area_id: uuid.UUID | None = None
+        self,
+        principal: Principal,
+        area_id: uuid.UUID | None = None,
+        *,
+        readable_only: bool = True,
     ) -> list[tuple[PatrolTarget, float, float]]:
-        """Active targets (of one area, or the county) with their lon/lat."""
+        """Active targets (of one area, or the county) with their lon/lat; those the caller
+        may read (:data:`patrol.policy.TARGET_READ`) unless the caller's right to them was
+        established otherwise (``readable_only=False``: a plan's reader sees its targets)."""
         stmt = (
             scoped(
                 select(PatrolTarget, func.ST_X(PatrolTarget.geom), func.ST_Y(PatrolTarget.geom)),
@@ -228,8 +241,13 @@ class AreaService:
             .where(PatrolTarget.active)
             .order_by(PatrolTarget.name, PatrolTarget.id)
         )
+        if readable_only:
+            stmt = stmt.where(read_clause(TARGET_READ, PatrolTarget.__tablename__, principal))
         if area_id is not None:
-            await load_area(self.db, principal, area_id)
+            if readable_only:
+                await load_readable_area(self.db, principal, area_id)
+            else:
+                await load_area(self.db, principal, area_id)
             stmt = stmt.where(PatrolTarget.area_id == area_id)
         return [(t, float(x), float(y)) for t, x, y in (await self.db.execute(stmt)).all()]
 

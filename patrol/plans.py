@@ -13,14 +13,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from infra.scope import Principal, scoped
 from patrol._access import MANAGERS, load_area, require_manager
 from patrol.areas import AreaService
 from patrol.config import PatrolConfig
-from patrol.errors import IdReusedError, InvalidPatrolInputError, RuleNotFoundError
+from patrol.errors import (
+    IdReusedError,
+    InvalidPatrolInputError,
+    NotAreaMemberError,
+    RuleNotFoundError,
+)
 from patrol.field_models import (
     AreaMember,
     ContractArea,
@@ -29,6 +34,7 @@ from patrol.field_models import (
     PatrolTarget,
     PlanInspector,
 )
+from patrol.policy import AREA_READ, PLAN_READ, may_read, read_clause
 
 __all__ = [
     "PlanService",
@@ -341,16 +347,24 @@ class PlanService:
         await self.db.flush()
 
     async def get_plan(self, principal: Principal, area_id: uuid.UUID, month: date) -> PlanView:
-        """The plan of an area for a month; derived from the rules when none is stored."""
+        """The plan of an area for a month; derived from the rules when none is stored.
+        Read by who reads the area, or the stored plan (:data:`patrol.policy.PLAN_READ`)."""
         area = await load_area(self.db, principal, area_id)
         month = first_of_month(month)
-        return await self._view(
-            principal, area, month, await self._plan_row(principal, area.id, month)
-        )
+        row = await self._plan_row(principal, area.id, month)
+        rule, record = (AREA_READ, area.id) if row is None else (PLAN_READ, row.id)
+        if not await may_read(self.db, principal, rule, record):
+            raise NotAreaMemberError(
+                "you are not the leader or a member of this contract area", area_id=str(area.id)
+            )
+        return await self._view(principal, area, month, row)
 
     async def list_plans(self, principal: Principal, month: date) -> list[PlanView]:
-        """Every active area's plan for a month (stored or derived)."""
+        """Every active area's plan for a month (stored or derived), of the areas and plans
+        the caller may read: captains and admins every area, others as :meth:`get_my_plan`."""
         month = first_of_month(month)
+        if not principal.has_role(*MANAGERS):
+            return await self.get_my_plan(principal, month)
         areas = await AreaService(self.db, config=self.config).list_areas(principal)
         return [
             await self._view(principal, a, month, await self._plan_row(principal, a.id, month))
@@ -363,19 +377,18 @@ class PlanService:
         month = first_of_month(month)
         if principal.has_role(*MANAGERS):
             return await self.list_plans(principal, month)
-        assigned = (
-            select(MonthlyPlan.area_id)
-            .join(PlanInspector, PlanInspector.plan_id == MonthlyPlan.id)
-            .where(PlanInspector.user_id == principal.user_id, MonthlyPlan.month == month)
+        assigned = select(MonthlyPlan.area_id).where(
+            MonthlyPlan.month == month,
+            read_clause(PLAN_READ, MonthlyPlan.__tablename__, principal),
         )
-        member = select(AreaMember.area_id).where(AreaMember.user_id == principal.user_id)
         stmt = (
             scoped(select(ContractArea), ContractArea, principal)
             .where(
                 ContractArea.active,
-                (ContractArea.leader_id == principal.user_id)
-                | ContractArea.id.in_(member)
-                | ContractArea.id.in_(assigned),
+                or_(
+                    read_clause(AREA_READ, ContractArea.__tablename__, principal),
+                    ContractArea.id.in_(assigned),
+                ),
             )
             .order_by(ContractArea.code)
         )
@@ -410,7 +423,9 @@ class PlanService:
     async def _view(
         self, principal: Principal, area: ContractArea, month: date, plan: MonthlyPlan | None
     ) -> PlanView:
-        targets = await AreaService(self.db, config=self.config).list_targets(principal, area.id)
+        targets = await AreaService(self.db, config=self.config).list_targets(
+            principal, area.id, readable_only=False
+        )
         if plan is None:
             req = resolve_requirement(await self.list_rules(principal), area, month, self.config)
             return PlanView(

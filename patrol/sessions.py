@@ -25,7 +25,6 @@ from infra.db import utcnow
 from infra.geometry import check_lon_lat
 from infra.scope import Principal, scoped
 from patrol._access import (
-    MANAGERS,
     aware,
     ensure_may_patrol,
     ensure_patrol_reader,
@@ -47,6 +46,7 @@ from patrol.field_models import (
     SignIn,
 )
 from patrol.models import User, Village
+from patrol.policy import PATROL_READ, read_clause
 from patrol.tracks import EARTH_RADIUS_M, haversine_m, refresh_summary
 
 __all__ = [
@@ -207,9 +207,9 @@ class PatrolService:
         return patrol
 
     async def get_patrol(self, principal: Principal, patrol_id: uuid.UUID) -> PatrolSession:
-        """One patrol: its crew, captains and admins may read it."""
+        """One patrol: its crew, its area's leader, captains and admins may read it."""
         patrol = await load_patrol(self.db, principal, patrol_id)
-        ensure_patrol_reader(principal, patrol)
+        await ensure_patrol_reader(self.db, principal, patrol)
         if patrol.summary_stale:
             await refresh_summary(self.db, patrol, self.config)
         return patrol
@@ -224,13 +224,11 @@ class PatrolService:
         inspector_id: uuid.UUID | None = None,
         limit: int = 200,
     ) -> Sequence[PatrolSession]:
-        """Patrols by start time, newest first; inspectors see their own only."""
-        stmt = scoped(select(PatrolSession), PatrolSession, principal)
-        if not principal.has_role(*MANAGERS):
-            stmt = stmt.where(
-                (PatrolSession.inspector_id == principal.user_id)
-                | PatrolSession.companion_ids.contains([principal.user_id])
-            )
+        """Patrols by start time, newest first: those the caller may read
+        (:data:`patrol.policy.PATROL_READ`)."""
+        stmt = scoped(select(PatrolSession), PatrolSession, principal).where(
+            read_clause(PATROL_READ, PatrolSession.__tablename__, principal)
+        )
         if since is not None:
             stmt = stmt.where(PatrolSession.started_at >= aware(since, "since"))
         if until is not None:
@@ -430,7 +428,7 @@ class PatrolService:
 
     async def list_findings(self, principal: Principal, patrol_id: uuid.UUID) -> Sequence[Finding]:
         patrol = await load_patrol(self.db, principal, patrol_id)
-        ensure_patrol_reader(principal, patrol)
+        await ensure_patrol_reader(self.db, principal, patrol)
         stmt = select(Finding).where(Finding.session_id == patrol.id).order_by(Finding.found_at)
         return (await self.db.execute(stmt)).scalars().all()
 

@@ -464,7 +464,7 @@ class TrackService:
         point follows as a Point feature with its filter ``status``.
         """
         patrol = await load_patrol(self.db, principal, patrol_id)
-        ensure_patrol_reader(principal, patrol)
+        await ensure_patrol_reader(self.db, principal, patrol)
         driver = await _driver(self.db)
         rows = await driver.fetch(_TRACK_SQL, patrol.id)
         stats = filter_track(

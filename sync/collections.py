@@ -1,15 +1,20 @@
 """The collections a phone pulls: who sees what (scope), record versions, record payloads.
 
-Scope, for a caller in county C (``mgr``: captains and admins):
+Scope, for a caller in county C (``mgr``: captains and admins). Who may read a record is
+the rule of :mod:`patrol.policy` (the same SQL the REST reads filter with); the pull adds
+only time windows:
 
-* ``areas`` — active contract areas the caller leads or belongs to (managers: all active);
+* ``areas`` — active contract areas the caller may read (``AREA_READ``: leader, members,
+  managers);
 * ``targets`` — active targets of those areas;
-* ``plans`` — plans of those areas from last month on;
-* ``mine_sites`` — register sites (not retired) the caller holds a five-to-one seat at;
-* ``patrols`` — the caller's own patrols (as inspector or companion), open or started in
-  the last 30 local days;
-* ``findings`` — findings of the last 90 local days on patrols of those areas, or reported
-  by the caller;
+* ``plans`` — plans of active areas from last month on that the caller may read
+  (``PLAN_READ``: who reads the area, and the plan's inspectors);
+* ``mine_sites`` — register sites (not retired) the caller may read (``SITE_READ``: managers,
+  holders of a five-to-one seat);
+* ``patrols`` — patrols the caller may read (``PATROL_READ``: crew, the area's leader,
+  managers), open or started in the last 30 local days;
+* ``findings`` — findings of the last 90 local days the caller may read (``FINDING_READ``:
+  who reads the patrol, and the reporter);
 * ``cases`` — enforcement cases the caller may see (as :mod:`evidence.cases` decides:
   managers all, the security squad those flagged for or in referral, everyone else those
   they opened) that are open, or closed in the last 90 local days;
@@ -29,6 +34,14 @@ from typing import Any
 
 import msgspec
 
+from patrol.policy import (
+    AREA_READ,
+    FINDING_READ,
+    PATROL_READ,
+    PLAN_READ,
+    SITE_READ,
+    sync_predicate,
+)
 from sync.records import (
     AreaRecord,
     CaseParty,
@@ -44,17 +57,15 @@ from sync.records import (
 
 __all__ = ["ALL_MASK", "COLLECTIONS", "TIME_WINDOW_MASK", "Collection", "mask_of_tables"]
 
-_PREFIX = """
+_PREFIX = f"""
 WITH prm AS (
     SELECT $1::uuid AS county, $2::uuid AS uid, $3::bool AS mgr, $4::date AS plan_from,
            $5::timestamptz AS patrol_from, $6::timestamptz AS finding_from
 ),
 my_areas AS (
     SELECT a.id FROM patrol_areas a, prm
-    WHERE a.county_id = prm.county AND a.active
-      AND (prm.mgr OR a.leader_id = prm.uid OR EXISTS (
-          SELECT 1 FROM patrol_area_members m WHERE m.area_id = a.id AND m.user_id = prm.uid))
-)"""
+    WHERE a.county_id = prm.county AND a.active AND {sync_predicate(AREA_READ, "a")}
+)"""  # noqa: S608 - constant SQL
 
 # The difference between the scope and what the phone acknowledged, as a FULL JOIN: a plan
 # for it can only hash or merge the two sides (PostgreSQL runs no full join as a nested
@@ -95,34 +106,33 @@ _TARGETS_SCOPE = """
 SELECT t.id, t.xmin::text::bigint AS v FROM patrol_targets t, prm
 WHERE t.county_id = prm.county AND t.active AND t.area_id IN (SELECT id FROM my_areas)
 """
-_PLANS_SCOPE = """
+_PLANS_SCOPE = f"""
 SELECT p.id, hashtextextended(p.xmin::text || ':' || coalesce((
     SELECT string_agg(i.user_id::text, ',' ORDER BY i.user_id)
     FROM patrol_plan_inspectors i WHERE i.plan_id = p.id), ''), 0) AS v
 FROM patrol_plans p, prm
 WHERE p.county_id = prm.county AND p.month >= prm.plan_from
-  AND p.area_id IN (SELECT id FROM my_areas)
-"""
-_SITES_SCOPE = """
+  AND EXISTS (SELECT 1 FROM patrol_areas pa WHERE pa.id = p.area_id AND pa.active)
+  AND {sync_predicate(PLAN_READ, "p")}
+"""  # noqa: S608 - only constant SQL is put together here
+_SITES_SCOPE = f"""
 SELECT s.id, hashtextextended(s.xmin::text || ':' || coalesce((
     SELECT string_agg(r.id::text || r.xmin::text, ',' ORDER BY r.id)
     FROM geofence_roster_members r WHERE r.site_id = s.id), ''), 0) AS v
 FROM geofence_mine_sites s, prm
-WHERE s.county_id = prm.county AND NOT s.retired AND EXISTS (
-    SELECT 1 FROM geofence_roster_members r WHERE r.site_id = s.id AND r.user_id = prm.uid)
-"""
-_PATROLS_SCOPE = """
+WHERE s.county_id = prm.county AND NOT s.retired AND {sync_predicate(SITE_READ, "s")}
+"""  # noqa: S608 - only constant SQL is put together here
+_PATROLS_SCOPE = f"""
 SELECT s.id, s.xmin::text::bigint AS v FROM patrol_sessions s, prm
-WHERE s.county_id = prm.county
-  AND (s.inspector_id = prm.uid OR prm.uid = ANY(s.companion_ids))
+WHERE s.county_id = prm.county AND {sync_predicate(PATROL_READ, "s")}
   AND (s.ended_at IS NULL OR s.started_at >= prm.patrol_from)
-"""
-_FINDINGS_SCOPE = """
+"""  # noqa: S608 - only constant SQL is put together here
+_FINDINGS_SCOPE = f"""
 SELECT f.id, f.xmin::text::bigint AS v
-FROM patrol_findings f JOIN patrol_sessions s ON s.id = f.session_id, prm
+FROM patrol_findings f, prm
 WHERE f.county_id = prm.county AND f.found_at >= prm.finding_from
-  AND (f.reported_by = prm.uid OR s.area_id IN (SELECT id FROM my_areas))
-"""
+  AND {sync_predicate(FINDING_READ, "f")}
+"""  # noqa: S608 - only constant SQL is put together here
 # the visibility rules of evidence.cases, and its flags (on the case or its finding)
 _CASE_FLAGS = """
 SELECT f.id, f.xmin FROM referral_flags f
@@ -484,9 +494,9 @@ COLLECTIONS: tuple[Collection, ...] = (
     _collection(3, "mine_sites", _SITES_SCOPE, _SITES_SQL, _site, "users",
                 "geofence_mine_sites", "geofence_roster_members"),
     _collection(4, "patrols", _PATROLS_SCOPE, _PATROLS_SQL, _patrol, "users",
-                "patrol_sessions"),
-    _collection(5, "findings", _FINDINGS_SCOPE, _FINDINGS_SQL, _finding, *_SCOPE_TABLES,
-                "patrol_sessions", "patrol_findings"),
+                "patrol_areas", "patrol_sessions"),
+    _collection(5, "findings", _FINDINGS_SCOPE, _FINDINGS_SQL, _finding, "users",
+                "patrol_areas", "patrol_sessions", "patrol_findings"),
     _collection(7, "cases", _CASES_SCOPE, _CASES_SQL, _case, "users", "cases",
                 "case_evidence", "referral_flags", "referrals"),
     _collection(6, "features", _FEATURES_SCOPE, _FEATURES_SQL, None, *_SCOPE_TABLES,

@@ -5,16 +5,18 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import msgspec
 from geoalchemy2.shape import to_shape
 from litestar import Controller, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 from shapely.geometry import mapping
 
-from api.deps import Accounts, Caller, Org
+from api.deps import Accounts, Caller, Db, Org
 from infra.scope import Role
 from mobile_contract.v1 import admin as c
 from patrol import models as m
+from patrol.policy import Colleague, get_colleague, list_colleagues
 
 __all__ = ["TownshipController", "UserController", "VillageController"]
 
@@ -35,6 +37,11 @@ def _user(u: m.User) -> c.User:
     )
 
 
+def _colleague(colleague: Colleague) -> c.User:
+    """A user as the directory shows them: the phone only where the policy allows."""
+    return msgspec.structs.replace(_user(colleague.user), phone=colleague.phone)
+
+
 def _township(t: m.Township) -> c.Township:
     return c.Township(id=t.id, code=t.code, name=t.name, kind=t.kind, geometry=_geojson(t.geom))
 
@@ -49,13 +56,14 @@ class UserController(Controller):
     path = "/admin/users"
     tags = ["admin"]  # noqa: RUF012
 
-    @get("", operation_id="ListUsers", summary="Users of the county")
+    @get("", operation_id="ListUsers", summary="Users of the county the caller works with")
     async def list_users(
-        self, accounts: Accounts, principal: Caller, role: FromQuery[c.RoleName | None] = None
+        self, db: Db, principal: Caller, role: FromQuery[c.RoleName | None] = None
     ) -> list[c.User]:
-        """Every account in the caller's county, optionally of one role."""
-        rows = await accounts.list_users(principal, role=Role(role) if role else None)
-        return [_user(u) for u in rows]
+        """Captains and admins: every account of the county. Others: their colleagues (area
+        teams, patrol crews); phone numbers only of those they share a patrol with."""
+        rows = await list_colleagues(db, principal, role=Role(role) if role else None)
+        return [_colleague(u) for u in rows]
 
     @post("", operation_id="CreateUser", summary="Create a user (admin)")
     async def create_user(
@@ -73,11 +81,9 @@ class UserController(Controller):
         return _user(user)
 
     @get("/{user_id:uuid}", operation_id="GetUser", summary="One user")
-    async def get_user(
-        self, user_id: FromPath[uuid.UUID], accounts: Accounts, principal: Caller
-    ) -> c.User:
-        """A user of the caller's county; others do not exist (404)."""
-        return _user(await accounts.get_user(principal, user_id))
+    async def get_user(self, user_id: FromPath[uuid.UUID], db: Db, principal: Caller) -> c.User:
+        """A user the caller may see (as in ``ListUsers``); others do not exist (404)."""
+        return _colleague(await get_colleague(db, principal, user_id))
 
     @patch("/{user_id:uuid}", operation_id="UpdateUser", summary="Change or disable a user (admin)")
     async def update_user(

@@ -415,7 +415,8 @@ class AreaController(Controller):
         mine_only: FromQuery[bool] = False,
         include_inactive: FromQuery[bool] = False,
     ) -> list[c.Area]:
-        """By code; ``mine_only`` keeps the areas the caller leads or belongs to."""
+        """By code: captains and admins every area, others the areas they lead or belong
+        to; ``mine_only`` keeps the areas the caller leads or belongs to."""
         rows = await areas.list_areas(
             principal, mine_only=mine_only, include_inactive=include_inactive
         )
@@ -578,7 +579,8 @@ class PlanController(Controller):
     async def list_plans(
         self, plans: Plans, principal: Caller, month: FromQuery[str | None] = None
     ) -> list[c.Plan]:
-        """Stored plans, or what the rules ask where none is stored (``month``: YYYY-MM)."""
+        """Stored plans, or what the rules ask where none is stored (``month``: YYYY-MM).
+        Captains and admins get every area; others the plans they may read (as GetMyPlan)."""
         return [_plan(v) for v in await plans.list_plans(principal, _month(month))]
 
     @get("/plans/mine", operation_id="GetMyPlan", summary="The caller's plans for a month")
@@ -597,7 +599,8 @@ class PlanController(Controller):
     async def get_plan(
         self, area_id: FromPath[uuid.UUID], month: FromPath[str], plans: Plans, principal: Caller
     ) -> c.Plan:
-        """``month`` is YYYY-MM; derived from the rules when none is stored."""
+        """``month`` is YYYY-MM; derived from the rules when none is stored. For the area's
+        leader and members, the plan's inspectors, captains and admins."""
         return _plan(await plans.get_plan(principal, area_id, _month(month)))
 
     @put(
@@ -675,7 +678,7 @@ class PatrolController(Controller):
     async def get_patrol(
         self, patrol_id: FromPath[uuid.UUID], patrols: Patrols, principal: Caller
     ) -> c.Patrol:
-        """Its crew, captains and admins may read it."""
+        """Its crew, the leader of its area, captains and admins may read it."""
         return _patrol(await patrols.get_patrol(principal, patrol_id))
 
     @get("", operation_id="ListPatrols", summary="Patrols, newest first")
@@ -689,7 +692,8 @@ class PatrolController(Controller):
         inspector_id: FromQuery[uuid.UUID | None] = None,
         limit: Limit = 200,
     ) -> list[c.Patrol]:
-        """By start time; inspectors see their own (and those they joined) only."""
+        """By start time: captains and admins every patrol; others those they ran or joined,
+        and the patrols of the areas they lead."""
         rows = await patrols.list_patrols(
             principal,
             since=since,

@@ -373,14 +373,20 @@ async def test_mine_sites_and_rosters(client: Client, make_county: Any) -> None:
     assert no_phone.status_code == 422 and _field(no_phone) == ["contact_phone"]
     assert (await client.put(f"{url}/roster/boss", headers=captain, json={})).status_code == 400
 
-    report = (await client.get("/api/v1/geofence/roster-report", headers=inspector)).json()
+    # the completeness report is the managers' (geofence.policy)
+    refused = await client.get("/api/v1/geofence/roster-report", headers=inspector)
+    assert refused.status_code == 403 and refused.json()["code"] == "role_not_allowed"
+    report = (await client.get("/api/v1/geofence/roster-report", headers=captain)).json()
     assert (report["totalSites"], report["complete"]) == (2, 1)
     assert [s["code"] for s in report["incomplete"]] == ["CB-01"]
 
     removed = await client.delete(f"{url}/roster/safety_officer", headers=captain)
     assert removed.status_code == 200 and removed.json()["missingRoles"] == ["safety_officer"]
-    listed = await client.get(SITES, headers=inspector, params={"incomplete_only": "true"})
+    listed = await client.get(SITES, headers=captain, params={"incomplete_only": "true"})
     assert sorted(s["code"] for s in listed.json()) == ["CB-01", "KS-001"]
+    # an inspector reads the register of the sites he holds a seat at, no other
+    listed = await client.get(SITES, headers=inspector, params={"incomplete_only": "true"})
+    assert sorted(s["code"] for s in listed.json()) == ["KS-001"]
 
     status = await client.post(
         f"{url}/status", headers=captain, json={"status": "signs_of_reopening"}

@@ -134,7 +134,13 @@ async def test_roles_and_bad_sites(
         await set_roster_member(session, inspector, site.id, _contact("village_cadre"))
     with pytest.raises(PermissionDeniedError):
         await change_site_status(session, inspector, site.id, "reopened")
-    assert (await get_mine_site(session, inspector, site.id)).code == "A"
+    # the roster (names, phones) is for managers and the seat holders (geofence.policy)
+    with pytest.raises(MineSiteNotFoundError):
+        await get_mine_site(session, inspector, site.id)
+    assert await list_mine_sites(session, inspector) == []
+    with pytest.raises(PermissionDeniedError):
+        await roster_report(session, inspector)
+    assert (await get_mine_site(session, captain, site.id)).code == "A"
     with pytest.raises(DuplicateSiteCodeError):
         await create_mine_site(session, captain, SiteInput(code="A", name="b", geometry=PIT))
     bowtie = shapely.Polygon([(112.1, 28.5), (112.11, 28.51), (112.11, 28.5), (112.1, 28.51)])

@@ -218,8 +218,11 @@ async def test_list_patrols_is_scoped(world: World, db: AsyncSession) -> None:
     svc = PatrolService(db)
     await svc.start_patrol(world.inspector, uuid7(), area_id=world.area.id, started_at=ago(hours=1))
     await svc.start_patrol(world.captain, uuid7(), area_id=world.area.id, started_at=ago(hours=1))
-    mine = await svc.list_patrols(world.inspector)
-    assert {p.inspector_id for p in mine} == {world.inspector.user_id}
+    # the inspector leads the area: he reads its patrols (patrol.policy.PATROL_READ)
+    led = await svc.list_patrols(world.inspector)
+    assert {p.inspector_id for p in led} == {world.inspector.user_id, world.captain.user_id}
+    assert await svc.list_patrols(world.other_inspector) == []
+    assert await svc.list_patrols(world.squad) == []
     everyone = await svc.list_patrols(world.captain)
     assert len(everyone) == 2
     stmt = select(PatrolSession).where(PatrolSession.county_id == world.county_id)

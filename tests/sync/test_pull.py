@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from infra.scope import Role
 from patrol.areas import AreaService
+from patrol.plans import PlanService
 from tests.sync.conftest import Client, Phone, SyncWorld, add_parcels
 
 PULL = "/api/v1/sync/pull"
@@ -81,9 +83,23 @@ async def test_records_leaving_scope_arrive_as_deletions(
         )
         await session.commit()
     await p.sync()
-    assert not p.ids("areas") and not p.ids("targets") and not p.ids("plans")
+    assert not p.ids("areas") and not p.ids("targets")
     assert not [f for f in p.store["features"].values() if f["layer"] == "parcels"]
     assert p.ids("mineSites") == {str(world.site_id)}  # the roster seat is still theirs
+    # the month's plan still names them (a plan's inspectors read it) until it is reassigned
+    assert len(p.ids("plans")) == 1
+    async with session_factory() as session:
+        await PlanService(session).upsert_plan(
+            world.county.principal(Role.CAPTAIN),
+            world.area_id,
+            datetime.now(UTC).date().replace(day=1),
+            quota=6,
+            min_per_week=1,
+            inspector_ids=[],
+        )
+        await session.commit()
+    await p.sync()
+    assert not p.ids("plans")
 
 
 async def test_new_layer_version_replaces_features(
