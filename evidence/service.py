@@ -99,11 +99,11 @@ log = structlog.get_logger(__name__)
 
 _TRACK_WINDOW_S = 300.0
 _MAX_PAGE = 200
-_REFERENCES = (
-    ("case", "case_id"),
-    ("patrol", "patrol_session_id"),
-    ("finding", "finding_id"),
-    ("mine_site", "mine_site_id"),
+_REFERENCES = (  # (kind, attribute of NewUpload, field as the contract names it)
+    ("case", "case_id", "case_id"),
+    ("patrol", "patrol_session_id", "patrol_id"),
+    ("finding", "finding_id", "finding_id"),
+    ("mine_site", "mine_site_id", "mine_site_id"),
 )
 _ID_TAKEN = "this evidence id cannot be used; mint a new one"
 
@@ -593,13 +593,14 @@ class EvidenceService:
 
     async def _check_references(self, principal: Principal, new: NewUpload) -> None:
         """Every record the upload names must be one the caller may attach evidence to."""
-        for kind, name in _REFERENCES:
+        for kind, name, fieldname in _REFERENCES:
             record_id = getattr(new, name)
             if record_id is not None and not await reference_allowed(
                 self._session, principal, kind, record_id
             ):
-                msg = f"{name} does not name a {kind.replace('_', ' ')} you may add evidence to"
-                raise ReferenceNotFoundError(msg, field=name)
+                what = kind.replace("_", " ")
+                msg = f"{fieldname} does not name a {what} you may add evidence to"
+                raise ReferenceNotFoundError(msg, field=fieldname)
 
     async def _redeclare(self, upload: Upload, new: NewUpload, media: MediaType) -> None:
         if upload.multipart_upload_id:
