@@ -200,6 +200,7 @@ OPERATION_ERRORS: dict[str, Errors] = {
             "file_empty",
             "invalid_id",
             "invalid_md5",
+            "reference_not_found",
             "unsupported_media_type",
             "upload_too_large",
         ),
@@ -524,6 +525,15 @@ OPERATION_ERRORS: dict[str, Errors] = {
         422: ("password_too_short",),
     },
     "RevokeDevice": {404: ("device_not_found",)},
+    "SetCaseTeam": {
+        403: ("role_not_allowed",),
+        404: ("case_not_found",),
+        409: ("case_closed",),
+        422: (
+            "invalid_team",
+            "unknown_team_member",
+        ),
+    },
     "SetFrequencyRule": {
         403: ("role_not_allowed",),
         404: ("area_not_found",),

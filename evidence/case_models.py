@@ -3,6 +3,8 @@
 * ``cases`` — an enforcement case (立案查处): number, cause, parties, where it is (a located
   point and, once measured, the surveyed polygon), status, areas by land class from the
   overlay, values (ore value, illegal gain) and history (prior administrative penalties).
+* ``case_team_members`` — who works a case (lead officer, members, joint police/land
+  members), set by captains.
 * ``case_evidence`` — the evidence linked to a case. Evidence ids are plain UUIDs checked by
   the service: the evidence tables migrate on their own branch.
 * ``case_events`` — what happened to a case and its referrals, in order (audit trail).
@@ -55,6 +57,7 @@ __all__ = [
     "CaseEvidence",
     "CasePackage",
     "CaseStatus",
+    "CaseTeamMember",
     "PenaltyKind",
     "Referral",
     "ReferralFlag",
@@ -63,6 +66,7 @@ __all__ = [
     "ReferralStep",
     "ReferralSuggestion",
     "SourceKind",
+    "TeamRole",
     "ViolationKind",
 ]
 
@@ -100,6 +104,14 @@ class SourceKind(enum.StrEnum):
     CHANGE_POLYGON = "change_polygon"  # a verified satellite change polygon (卫片图斑)
     TIP_OFF = "tip_off"  # a 12336 clue (the reporter stays confidential: id only)
     OTHER = "other"
+
+
+class TeamRole(enum.StrEnum):
+    """What a person is on a case team."""
+
+    LEAD = "lead"  # 主办人: the lead officer (at most one)
+    MEMBER = "member"  # 协办人: an officer of the brigade
+    JOINT = "joint"  # a police or land officer of a joint team
 
 
 class PenaltyKind(enum.StrEnum):
@@ -216,6 +228,30 @@ class CaseEvidence(CountyOwned, Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     linked_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     linked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CaseTeamMember(CountyOwned, Base):
+    """One person on a case team (``SetCaseTeam`` replaces the whole team)."""
+
+    __tablename__ = "case_team_members"
+    __table_args__ = (
+        PrimaryKeyConstraint("case_id", "user_id"),
+        CheckConstraint(_in("role_in_team", TeamRole), name="role_in_team"),
+        Index(
+            "uq_case_team_members_one_lead",
+            "case_id",
+            unique=True,
+            postgresql_where="role_in_team = 'lead'",
+        ),
+    )
+
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT"), index=True
+    )
+    role_in_team: Mapped[str] = mapped_column(String(10))
+    assigned_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class CaseEvent(UuidPk, CountyOwned, Base):

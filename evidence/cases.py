@@ -7,14 +7,23 @@ in PostGIS; swappable through the ``overlay`` option), and every
 change of geometry, areas, values or history runs the threshold screening
 (:mod:`evidence.screening`), which can only *suggest* a referral.
 
-Visibility (need-to-know, DESIGN.md section 2), always inside the caller's county:
+Visibility (need-to-know, DESIGN.md section 2) is :func:`evidence.access.case_visible`, the
+one rule sync pull uses too; always inside the caller's county:
 
 * captains and admins see every case of the county;
-* the security squad sees only cases that are flagged for referral (directly, or through
-  the finding they came from) or referred;
-* inspectors and joint-team members see the cases they opened.
+* the security squad sees cases that are flagged for referral (directly, or through the
+  finding they came from), carry a current screening suggestion, or are referred — a case
+  seen only for its suggestion is read-only to the squad until someone flags it;
+* inspectors and joint-team members see the cases they opened or whose team they are on.
 
 A case the caller may not see does not exist for them (:class:`CaseNotFoundError`).
+
+Teams (:func:`set_case_team`, captains and admins): a lead officer, members and joint
+police/land members, all active users of the county. Inspectors on the team (and the one who
+opened the case) may change it; joint members read it and attach evidence to it.
+
+A screening that adds a suggestion raises a ``referral_suggested`` alert in the county's feed
+(captains and the squad read it).
 
 Status workflow::
 
@@ -38,26 +47,37 @@ from typing import Any, TypeVarTuple, cast
 import shapely
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import MultiPolygon, Point
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, text
+from sqlalchemy import Select, delete, exists, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from evidence.access import (
+    MANAGERS,
+    caller_of,
+    case_flagged,
+    case_referred,
+    case_suggested,
+    case_visible,
+)
 from evidence.case_errors import (
     CaseNotFoundError,
     CaseSourceNotFoundError,
     CaseStatusTransitionError,
     InvalidCaseError,
     UnknownEvidenceError,
+    UnknownTeamMemberError,
 )
 from evidence.case_models import (
     Case,
     CaseEvent,
     CaseEvidence,
     CaseStatus,
+    CaseTeamMember,
     PenaltyKind,
     Referral,
     ReferralFlag,
     ReferralSuggestion,
     SourceKind,
+    TeamRole,
     ViolationKind,
 )
 from evidence.models import Evidence, Upload
@@ -70,8 +90,9 @@ from infra.db import utcnow
 from infra.errors import ConflictError
 from infra.geometry import check_lon_lat, parse_polygonal, to_ewkt
 from infra.scope import Principal, Role, require_role, scoped
+from patrol.alerts import REFERRAL_SUGGESTED, raise_alert
 from patrol.field_models import Finding
-from patrol.models import County
+from patrol.models import County, User
 
 __all__ = [
     "DECLARED_AREA_KINDS",
@@ -85,6 +106,7 @@ __all__ = [
     "Party",
     "PriorPenalty",
     "SuggestionView",
+    "TeamMember",
     "case_evidence_ids",
     "change_status",
     "geofence_land_class_areas",
@@ -96,6 +118,7 @@ __all__ = [
     "open_case",
     "postgis_land_class_areas",
     "record_event",
+    "set_case_team",
     "update_case",
 ]
 
@@ -105,7 +128,7 @@ DECLARED_AREA_KINDS = ("forest_public_welfare", "forest_commercial", "grassland"
 """Land the parcels layer does not tell apart; officers enter these areas (m²) by hand."""
 
 _CASE_WRITERS = (Role.INSPECTOR, Role.CAPTAIN, Role.ADMIN)
-_SEES_ALL = (Role.CAPTAIN, Role.ADMIN)
+_SEES_ALL = MANAGERS
 _MAX_MONEY = Decimal("1e13")
 _Ts = TypeVarTuple("_Ts")
 
@@ -301,6 +324,15 @@ class FlagView:
 
 
 @dataclass(frozen=True, slots=True)
+class TeamMember:
+    """One person on a case team: ``role_in_team`` is a :class:`TeamRole` value."""
+
+    user_id: uuid.UUID
+    role_in_team: str
+    display_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class CaseView:
     id: uuid.UUID
     county_id: uuid.UUID
@@ -333,6 +365,7 @@ class CaseView:
     screened_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    team: tuple[TeamMember, ...] = ()
 
     @property
     def flagged(self) -> bool:
@@ -402,31 +435,8 @@ async def geofence_land_class_areas(
 
 
 # -- helpers shared by the sibling services ------------------------------------------------------
-def _flagged_condition() -> ColumnElement[bool]:
-    """The case (or the finding it came from) carries a referral flag."""
-    return exists().where(
-        or_(
-            ReferralFlag.case_id == Case.id,
-            and_(
-                Case.source_kind == SourceKind.FINDING.value,
-                ReferralFlag.finding_id == Case.source_id,
-                ReferralFlag.county_id == Case.county_id,
-            ),
-        )
-    )
-
-
-def _referred_condition() -> ColumnElement[bool]:
-    return exists().where(Referral.case_id == Case.id)
-
-
 def _visible(stmt: Select[*_Ts], principal: Principal) -> Select[*_Ts]:
-    stmt = scoped(stmt, Case, principal)
-    if principal.has_role(*_SEES_ALL):
-        return stmt
-    if principal.has_role(Role.SECURITY_SQUAD):
-        return stmt.where(or_(_flagged_condition(), _referred_condition()))
-    return stmt.where(Case.opened_by == principal.user_id)
+    return scoped(stmt, Case, principal).where(case_visible(caller_of(principal)))
 
 
 async def load_case(
@@ -704,6 +714,18 @@ async def _screen(session: AsyncSession, case: Case, actor_id: uuid.UUID | None)
             actor_id,
             {"matched": sorted(codes), "dropped": sorted(before - codes)},
         )
+    for suggestion in after:
+        if suggestion.rule_code not in before:
+            await raise_alert(
+                session,
+                county_id=case.county_id,
+                kind=REFERRAL_SUGGESTED,
+                severity="warning",
+                dedupe_key=f"{REFERRAL_SUGGESTED}:{suggestion.id}",
+                message=f"案件 {case.case_no} 达到移送标准，建议审查是否移送：{suggestion.crime}"
+                f"（{suggestion.rule_code}）",
+                raised_at=suggestion.created_at,
+            )
 
 
 async def _current_suggestions(
@@ -743,6 +765,12 @@ async def _view(session: AsyncSession, case: Case) -> CaseView:
             select(Referral.id).where(Referral.case_id == case.id).order_by(Referral.created_at)
         )
     ).all()
+    team = await session.execute(
+        select(CaseTeamMember.user_id, CaseTeamMember.role_in_team, User.display_name)
+        .join(User, User.id == CaseTeamMember.user_id)
+        .where(CaseTeamMember.case_id == case.id)
+        .order_by(CaseTeamMember.role_in_team, CaseTeamMember.user_id)
+    )
     return CaseView(
         id=case.id,
         county_id=case.county_id,
@@ -786,6 +814,7 @@ async def _view(session: AsyncSession, case: Case) -> CaseView:
         screened_at=case.screened_at,
         created_at=case.created_at,
         updated_at=case.updated_at,
+        team=tuple(TeamMember(uid, role, name or "") for uid, role, name in team),
     )
 
 
@@ -901,9 +930,19 @@ async def get_case(session: AsyncSession, principal: Principal, case_id: uuid.UU
     return await _view(session, await load_case(session, principal, case_id))
 
 
-def _ensure_writer(principal: Principal, case: Case) -> None:
+async def _ensure_writer(session: AsyncSession, principal: Principal, case: Case) -> None:
+    """Captains and admins; inspectors who opened the case or are on its team."""
     require_role(principal, *_CASE_WRITERS, action="change cases")
-    if not principal.has_role(*_SEES_ALL) and case.opened_by != principal.user_id:
+    if principal.has_role(*_SEES_ALL) or case.opened_by == principal.user_id:
+        return
+    on_team = await session.scalar(
+        select(
+            exists().where(
+                CaseTeamMember.case_id == case.id, CaseTeamMember.user_id == principal.user_id
+            )
+        )
+    )
+    if not on_team:
         raise CaseNotFoundError("case not found", case_id=str(case.id))
 
 
@@ -921,7 +960,7 @@ async def update_case(
     read-only (``case_closed``).
     """
     case = await load_case(session, principal, case_id, for_update=True)
-    _ensure_writer(principal, case)
+    await _ensure_writer(session, principal, case)
     if CaseStatus(case.status).is_final:
         raise ConflictError(
             "the case is finished and read-only", code="case_closed", status=case.status
@@ -1052,6 +1091,76 @@ async def change_status(
     return await _view(session, case)
 
 
+async def set_case_team(
+    session: AsyncSession,
+    principal: Principal,
+    case_id: uuid.UUID,
+    members: Sequence[TeamMember],
+) -> CaseView:
+    """Replace the case's team (captains and admins): at most one ``lead``, ``member``s, and
+    ``joint`` police/land members. Every member is an active user of the county; joint-team
+    users join as ``joint``, other roles as ``lead`` or ``member``. An empty list clears the
+    team. A finished case is read-only (``case_closed``)."""
+    require_role(principal, *_SEES_ALL, action="assign case teams")
+    case = await load_case(session, principal, case_id, for_update=True)
+    if CaseStatus(case.status).is_final:
+        raise ConflictError(
+            "the case is finished and read-only", code="case_closed", status=case.status
+        )
+    wanted: dict[uuid.UUID, str] = {}
+    for i, member in enumerate(members):
+        role = _enum_value(TeamRole, member.role_in_team, f"team[{i}].role", "invalid_team")
+        if member.user_id in wanted:
+            raise _bad("a person is on the team once", "invalid_team", field=f"team[{i}]")
+        wanted[member.user_id] = role
+    if list(wanted.values()).count(TeamRole.LEAD.value) > 1:
+        raise _bad("a case has one lead officer", "invalid_team", field="team")
+    users = dict(
+        (
+            await session.execute(
+                select(User.id, User.role).where(
+                    User.id.in_(list(wanted)),
+                    User.county_id == principal.county_id,
+                    User.active,
+                )
+            )
+        ).all()
+    )
+    unknown = [str(u) for u in wanted if u not in users]
+    if unknown:
+        raise UnknownTeamMemberError(
+            "team members must be active users of this county", user_ids=unknown
+        )
+    for user_id, role in wanted.items():
+        joint_user = users[user_id] == Role.JOINT_TEAM.value
+        if joint_user != (role == TeamRole.JOINT.value):
+            msg = "joint-team users join as joint members, officers as lead or member"
+            raise _bad(msg, "invalid_team", field="team", user_id=str(user_id))
+    await session.execute(delete(CaseTeamMember).where(CaseTeamMember.case_id == case.id))
+    now = utcnow()
+    for user_id, role in wanted.items():
+        session.add(
+            CaseTeamMember(
+                county_id=case.county_id,
+                case_id=case.id,
+                user_id=user_id,
+                role_in_team=role,
+                assigned_by=principal.user_id,
+                assigned_at=now,
+            )
+        )
+    case.updated_at = now
+    record_event(
+        session,
+        case,
+        "team",
+        principal.user_id,
+        {"team": [{"user_id": str(u), "role": r} for u, r in wanted.items()]},
+    )
+    await session.flush()
+    return await _view(session, case)
+
+
 async def list_cases(
     session: AsyncSession,
     principal: Principal,
@@ -1081,15 +1190,13 @@ async def list_cases(
             )
         )
     if flagged is not None:
-        cond = _flagged_condition()
+        cond = case_flagged()
         stmt = stmt.where(cond if flagged else ~cond)
     if referred is not None:
-        cond = _referred_condition()
+        cond = case_referred()
         stmt = stmt.where(cond if referred else ~cond)
     if suggested is not None:
-        cond = exists().where(
-            ReferralSuggestion.case_id == Case.id, ReferralSuggestion.superseded_at.is_(None)
-        )
+        cond = case_suggested()
         stmt = stmt.where(cond if suggested else ~cond)
     if opened_since is not None:
         stmt = stmt.where(Case.created_at >= opened_since)

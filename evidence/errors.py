@@ -15,6 +15,10 @@
     └── UploadIncompleteError         upload_incomplete        complete before all bytes arrived
                                                                (``missing_parts`` lists them)
     InvalidInputError (422)
+    ├── ReferenceNotFoundError        reference_not_found      a case, patrol, finding or
+    │                                                          mine site the caller may not
+    │                                                          attach evidence to (unknown,
+    │                                                          another county's, out of scope)
     ├── InvalidUploadError            invalid_upload           plus specific codes:
     │                                 invalid_id, invalid_sha256, invalid_md5, invalid_size,
     │                                 invalid_part_size, invalid_part_md5s,
@@ -50,6 +54,7 @@ __all__ = [
     "ImageTooLargeError",
     "InvalidUploadError",
     "NotUploadOwnerError",
+    "ReferenceNotFoundError",
     "UnsupportedMediaTypeError",
     "UploadAbortedError",
     "UploadAlreadyAcceptedError",
@@ -125,3 +130,10 @@ class FileCorruptError(InvalidInputError):
 
 class ImageTooLargeError(InvalidInputError):
     default_code = "image_too_large"
+
+
+class ReferenceNotFoundError(InvalidInputError):
+    """One answer for every reference the caller may not use: it says nothing of whether the
+    id exists elsewhere."""
+
+    default_code = "reference_not_found"

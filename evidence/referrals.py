@@ -21,7 +21,9 @@ workflow is independent of the referral.
 
 Who may act: the security squad and captains flag, refer, record transfers and police
 steps; the head's decision belongs to captains and admins. The squad sees only flagged and
-referred items; another county's case or referral does not exist for the caller.
+referred items, and cases carrying a screening suggestion (read-only until flagged); it
+cannot flag what it cannot read. Another county's case or referral does not exist for the
+caller.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from typing import Any, TypeVarTuple
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from evidence.access import squad_sees_finding
 from evidence.case_errors import (
     CaseNotFlaggedError,
     CaseNotFoundError,
@@ -338,7 +341,10 @@ async def flag_for_referral(
 ) -> FlagView:
     """Flag a case or a finding of the county for criminal referral (squad, captains).
 
-    Flagging the same subject again by the same person returns the existing flag.
+    Only what the caller may read: the squad flags cases it sees (a screening suggestion
+    makes a case visible, read-only until flagged) and findings that are flagged already or
+    the source of such a case; anything else is 404 like an unknown id. Flagging the same
+    subject again by the same person returns the existing flag.
     """
     require_role(principal, *_FLAGGERS, action="flag for referral")
     if (case_id is None) == (finding_id is None):
@@ -347,18 +353,12 @@ async def flag_for_referral(
     if not reason.strip():
         raise InvalidStepError("a flag needs a reason", code="reason_required", field="reason")
     if case_id is not None:
-        found = await session.scalar(
-            select(exists().where(Case.id == case_id, Case.county_id == principal.county_id))
-        )
-        if not found:
-            raise CaseNotFoundError("case not found", case_id=str(case_id))
+        await load_case(session, principal, case_id)  # what the caller cannot read is 404
     else:
-        found = await session.scalar(
-            select(
-                exists().where(Finding.id == finding_id, Finding.county_id == principal.county_id)
-            )
-        )
-        if not found:
+        visible = [Finding.id == finding_id, Finding.county_id == principal.county_id]
+        if principal.has_role(Role.SECURITY_SQUAD):
+            visible.append(squad_sees_finding())
+        if not await session.scalar(select(exists().where(*visible))):
             raise CaseNotFoundError(
                 "finding not found", code="finding_not_found", finding_id=str(finding_id)
             )

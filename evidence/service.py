@@ -15,9 +15,13 @@ evidence with its custody entry and queues its derivatives. Any 422 leaves the u
 and nothing stored; the phone may send the file again.
 
 County isolation: every lookup goes through :func:`infra.scope.scoped`; another county's
-upload or evidence does not exist for the caller (404). Within a county, captains and admins
-see all evidence, inspectors and joint-team members what they uploaded, the security squad
-what is linked to a case.
+upload or evidence does not exist for the caller (404). Within a county, who sees which
+evidence and what it may reference is :mod:`evidence.access`: captains and admins all;
+everyone else their own uploads, the evidence of patrols they lead or accompany and of cases
+they may see. The case, patrol, finding and mine site an upload names must be ones the
+caller may attach evidence to, else 422 ``reference_not_found`` (the same answer for an id
+of another county, out of scope, or of nothing). An evidence id already used by anyone
+else, in any county, is 409 ``evidence_id_conflict`` with one answer for all of them.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from evidence.access import caller_of, evidence_visible, reference_allowed
 from evidence.custody import CustodyAction, CustodyLog
 from evidence.derivatives import enqueue_derivatives
 from evidence.errors import (
@@ -48,6 +53,7 @@ from evidence.errors import (
     EvidenceSizeMismatchError,
     InvalidUploadError,
     NotUploadOwnerError,
+    ReferenceNotFoundError,
     UploadAbortedError,
     UploadAlreadyAcceptedError,
     UploadIncompleteError,
@@ -93,7 +99,13 @@ log = structlog.get_logger(__name__)
 
 _TRACK_WINDOW_S = 300.0
 _MAX_PAGE = 200
-_SEES_ALL = (Role.CAPTAIN, Role.ADMIN)
+_REFERENCES = (  # (kind, attribute of NewUpload, field as the contract names it)
+    ("case", "case_id", "case_id"),
+    ("patrol", "patrol_session_id", "patrol_id"),
+    ("finding", "finding_id", "finding_id"),
+    ("mine_site", "mine_site_id", "mine_site_id"),
+)
+_ID_TAKEN = "this evidence id cannot be used; mint a new one"
 
 
 INTAKE_CONCURRENCY = min(32, (os.cpu_count() or 1) + 4)
@@ -217,8 +229,10 @@ class EvidenceService:
         complete): a new attempt under a new object key.
 
         Errors: 422 ``invalid_*``, ``unsupported_media_type``, ``upload_too_large``,
-        ``file_empty``; 409 ``evidence_id_conflict`` (the id is
-        someone else's or already accepted with other bytes), ``upload_aborted``.
+        ``file_empty``, ``reference_not_found`` (a case, patrol, finding or mine site the
+        caller may not attach evidence to, wherever it exists); 409 ``evidence_id_conflict``
+        (the id is someone else's, here or in another county — one answer for all — or
+        already accepted with other bytes), ``upload_aborted``.
         """
         media = validate_new_upload(new, self._settings)
         existing = await self._session.get(Upload, new.evidence_id, with_for_update=True)
@@ -226,8 +240,7 @@ class EvidenceService:
             if existing.county_id != principal.county_id or existing.uploader_id != (
                 principal.user_id
             ):
-                msg = "this evidence id is already in use"
-                raise EvidenceIdConflictError(msg)
+                raise EvidenceIdConflictError(_ID_TAKEN)
             if existing.status == "aborted":
                 msg = "this upload was aborted; start again with a new evidence id"
                 raise UploadAbortedError(msg)
@@ -238,10 +251,11 @@ class EvidenceService:
                     await self._redeclare(existing, new, media)
                 return await self._ticket(existing)
             if existing.status == "accepted":
-                msg = "this evidence id is already accepted with other content"
-                raise EvidenceIdConflictError(msg)
+                raise EvidenceIdConflictError(_ID_TAKEN)
+            await self._check_references(principal, new)
             await self._redeclare(existing, new, media)
             return await self._ticket(existing)
+        await self._check_references(principal, new)
         upload = Upload(
             id=new.evidence_id,
             county_id=principal.county_id,
@@ -577,6 +591,17 @@ class EvidenceService:
             "view_type": new.view_type,
         }
 
+    async def _check_references(self, principal: Principal, new: NewUpload) -> None:
+        """Every record the upload names must be one the caller may attach evidence to."""
+        for kind, name, fieldname in _REFERENCES:
+            record_id = getattr(new, name)
+            if record_id is not None and not await reference_allowed(
+                self._session, principal, kind, record_id
+            ):
+                what = kind.replace("_", " ")
+                msg = f"{fieldname} does not name a {what} you may add evidence to"
+                raise ReferenceNotFoundError(msg, field=fieldname)
+
     async def _redeclare(self, upload: Upload, new: NewUpload, media: MediaType) -> None:
         if upload.multipart_upload_id:
             await self._store.abort_multipart(upload.object_key, upload.multipart_upload_id)
@@ -842,13 +867,9 @@ class EvidenceService:
         return evidence
 
     def _visible(self, stmt: Select[Any], principal: Principal) -> Select[Any]:
-        """County scope, then role: captains/admins all, squad case-linked, others their own.
+        """County scope, then :func:`evidence.access.evidence_visible`.
 
         ``Upload`` is joined, so callers may filter on its columns.
         """
         stmt = scoped(stmt.join(Upload, Upload.id == Evidence.id), Evidence, principal)
-        if principal.has_role(*_SEES_ALL):
-            return stmt
-        if principal.has_role(Role.SECURITY_SQUAD):
-            return stmt.where(Upload.case_id.is_not(None))
-        return stmt.where(Upload.uploader_id == principal.user_id)
+        return stmt.where(evidence_visible(caller_of(principal)))

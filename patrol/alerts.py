@@ -1,4 +1,6 @@
-"""The captains' alerts feed (``ListAlerts``): rebounds at closed sites, overdue duty checks.
+"""The captains' alerts feed (``ListAlerts``): rebounds at closed sites, overdue duty checks,
+cases that a threshold screening suggests for criminal referral (``referral_suggested``, raised
+by ``evidence.cases``; the security squad reads the feed too).
 
 Alerts are raised by the domain (:func:`raise_alert`), idempotently: each has a
 ``dedupe_key`` unique in its county, so a replayed check or a second worker run adds nothing.
@@ -22,11 +24,12 @@ from patrol._access import MANAGERS, aware, require_manager
 from patrol.errors import AlertNotFoundError
 from patrol.field_models import PatrolAlert
 
-__all__ = ["ALERT_KINDS", "AlertService", "raise_alert"]
+__all__ = ["ALERT_KINDS", "REFERRAL_SUGGESTED", "AlertService", "raise_alert"]
 
 log = structlog.get_logger(__name__)
 
-ALERT_KINDS = ("site_reopening", "site_active_mining", "duty_overdue")
+REFERRAL_SUGGESTED = "referral_suggested"
+ALERT_KINDS = ("site_reopening", "site_active_mining", "duty_overdue", REFERRAL_SUGGESTED)
 
 
 async def raise_alert(

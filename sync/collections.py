@@ -15,9 +15,10 @@ only time windows:
   managers), open or started in the last 30 local days;
 * ``findings`` — findings of the last 90 local days the caller may read (``FINDING_READ``:
   who reads the patrol, and the reporter);
-* ``cases`` — enforcement cases the caller may see (as :mod:`evidence.cases` decides:
-  managers all, the security squad those flagged for or in referral, everyone else those
-  they opened) that are open, or closed in the last 90 local days;
+* ``cases`` — enforcement cases the caller may see (the rule of :mod:`evidence.access`, the
+  one REST applies: managers all, the security squad those flagged, suggested for or in
+  referral, everyone else those they opened or whose team they are on) that are open, or
+  closed in the last 90 local days;
 * ``features`` — reference features of the current layer versions (parcels, planning zones,
   change polygons, mine sites) that intersect those areas.
 
@@ -34,6 +35,7 @@ from typing import Any
 
 import msgspec
 
+from evidence.access import visible_cases_sql
 from patrol.policy import (
     AREA_READ,
     FINDING_READ,
@@ -133,12 +135,17 @@ FROM patrol_findings f, prm
 WHERE f.county_id = prm.county AND f.found_at >= prm.finding_from
   AND {sync_predicate(FINDING_READ, "f")}
 """  # noqa: S608 - only constant SQL is put together here
-# the visibility rules of evidence.cases, and its flags (on the case or its finding)
+# the visibility rule of cases is evidence.access's (the one REST applies), rendered as SQL
+# with the caller's role read from users; the version hashes the case with its evidence
+# links, flags (on the case or its finding), current suggestions, team and referrals
 _CASE_FLAGS = """
 SELECT f.id, f.xmin FROM referral_flags f
 WHERE f.case_id = c.id OR (c.source_kind = 'finding' AND f.finding_id = c.source_id
                            AND f.county_id = c.county_id)
 """
+_VISIBLE_CASES = visible_cases_sql(
+    county="prm.county", uid="prm.uid", role="(SELECT u.role FROM users u WHERE u.id = prm.uid)"
+)
 _CASES_SCOPE = f"""
 SELECT c.id, hashtextextended(c.xmin::text
     || ':' || coalesce((SELECT string_agg(e.evidence_id::text || '@' || e.position, ','
@@ -146,18 +153,19 @@ SELECT c.id, hashtextextended(c.xmin::text
                         FROM case_evidence e WHERE e.case_id = c.id), '')
     || ':' || coalesce((SELECT string_agg(fl.id::text || fl.xmin::text, ',' ORDER BY fl.id)
                         FROM ({_CASE_FLAGS}) fl), '')
+    || ':' || coalesce((SELECT string_agg(s.id::text, ',' ORDER BY s.id)
+                        FROM referral_suggestions s
+                        WHERE s.case_id = c.id AND s.superseded_at IS NULL), '')
+    || ':' || coalesce((SELECT string_agg(t.user_id::text || t.role_in_team, ','
+                                          ORDER BY t.user_id)
+                        FROM case_team_members t WHERE t.case_id = c.id), '')
     || ':' || coalesce((SELECT string_agg(r.id::text || r.xmin::text, ',' ORDER BY r.id)
                         FROM referrals r WHERE r.case_id = c.id), ''), 0) AS v
 FROM cases c, prm
 WHERE c.county_id = prm.county
   AND (c.status NOT IN ('closed', 'terminated', 'withdrawn')
        OR c.status_changed_at >= prm.finding_from)
-  AND CASE
-      WHEN prm.mgr THEN true
-      WHEN EXISTS (SELECT 1 FROM users u WHERE u.id = prm.uid AND u.role = 'security_squad')
-      THEN EXISTS ({_CASE_FLAGS}) OR EXISTS (SELECT 1 FROM referrals r WHERE r.case_id = c.id)
-      ELSE c.opened_by = prm.uid
-  END
+  AND c.id IN ({_VISIBLE_CASES})
 """  # noqa: S608 - only constant SQL is put together here
 # Driven from the caller's areas, so PostGIS finds the features through the spatial index
 # (a county layer holds far more features than one inspector's areas touch); the current
@@ -498,7 +506,8 @@ COLLECTIONS: tuple[Collection, ...] = (
     _collection(5, "findings", _FINDINGS_SCOPE, _FINDINGS_SQL, _finding, "users",
                 "patrol_areas", "patrol_sessions", "patrol_findings"),
     _collection(7, "cases", _CASES_SCOPE, _CASES_SQL, _case, "users", "cases",
-                "case_evidence", "referral_flags", "referrals"),
+                "case_evidence", "referral_flags", "referrals", "case_team_members",
+                "referral_suggestions"),
     _collection(6, "features", _FEATURES_SCOPE, _FEATURES_SQL, None, *_SCOPE_TABLES,
                 "geofence_layer_versions", "geofence_mine_sites"),
 )  # fmt: skip

@@ -1,8 +1,9 @@
 """Cases, threshold screening, flags, criminal referrals and evidence packages (issue 7).
 
-Who sees what is the domain's rule: captains and admins see every case of the county, the
-security squad only flagged and referred cases, inspectors the cases they opened; another
-county's case or referral does not exist (404).
+Who sees what is the domain's rule (``evidence.access``): captains and admins see every case
+of the county, the security squad flagged, suggested and referred cases, inspectors and
+joint-team members the cases they opened or whose team they are on; another county's case
+or referral does not exist (404).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import date, datetime
 from typing import Annotated
 from urllib.parse import quote
 
-from litestar import Controller, get, patch, post
+from litestar import Controller, get, patch, post, put
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Stream
@@ -144,6 +145,14 @@ def _case(v: cs.CaseView) -> c.Case:
         screened_at=v.screened_at,
         created_at=v.created_at,
         updated_at=v.updated_at,
+        team=[
+            c.CaseTeamMember(
+                user_id=m.user_id,
+                role_in_team=c.TeamRoleName(m.role_in_team),
+                display_name=m.display_name,
+            )
+            for m in v.team
+        ],
     )
 
 
@@ -316,7 +325,7 @@ class CaseController(Controller):
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> list[c.Case]:
-        """Newest first. The squad sees only flagged and referred cases; ``suggested`` keeps
+        """Newest first. The squad sees flagged, suggested and referred cases; ``suggested`` keeps
         cases with (or without) a current referral suggestion."""
         rows = await cs.list_cases(
             db,
@@ -367,6 +376,15 @@ class CaseController(Controller):
         """Evidence of the county; ids already linked are ignored (422 ``unknown_evidence``
         lists ids that are not evidence here)."""
         return _case(await cs.link_evidence(db, principal, case_id, data.evidence_ids))
+
+    @put("/{case_id:uuid}/team", operation_id="SetCaseTeam", summary="Assign the case team")
+    async def set_team(
+        self, case_id: FromPath[uuid.UUID], data: JSONBody[c.CaseTeam], db: Db, principal: Caller
+    ) -> c.Case:
+        """Captains and admins: lead officer, members and joint police/land members. Team
+        members see the case and all its evidence; joint members attach evidence to it."""
+        members = [cs.TeamMember(m.user_id, m.role_in_team.value) for m in data.members]
+        return _case(await cs.set_case_team(db, principal, case_id, members))
 
     @post(
         "/{case_id:uuid}/status",

@@ -25,6 +25,8 @@ __all__ = [
     "CaseEvidenceLink",
     "CaseStatusChange",
     "CaseStatusName",
+    "CaseTeam",
+    "CaseTeamMember",
     "CaseUpdate",
     "Flag",
     "FlagCreate",
@@ -50,6 +52,7 @@ __all__ = [
     "RuleCreate",
     "SourceKindName",
     "Suggestion",
+    "TeamRoleName",
     "ViolationKindName",
 ]
 
@@ -217,6 +220,27 @@ class CaseEvidenceLink(msgspec.Struct, kw_only=True, rename="camel"):
     evidence_ids: Annotated[list[uuid.UUID], msgspec.Meta(min_length=1, max_length=500)]
 
 
+class TeamRoleName(enum.StrEnum):
+    LEAD = "lead"  # 主办人
+    MEMBER = "member"  # 协办人
+    JOINT = "joint"  # a police or land officer of a joint team
+
+
+class CaseTeamMember(msgspec.Struct, kw_only=True, rename="camel"):
+    """One person on a case team (``displayName`` is filled in answers, ignored in requests)."""
+
+    user_id: uuid.UUID
+    role_in_team: TeamRoleName
+    display_name: Annotated[str, msgspec.Meta(max_length=200)] = ""
+
+
+class CaseTeam(msgspec.Struct, kw_only=True, rename="camel"):
+    """The whole team of a case (``SetCaseTeam`` replaces it; an empty list clears it): at
+    most one ``lead``; joint-team users join as ``joint``, officers as ``lead``/``member``."""
+
+    members: Annotated[list[CaseTeamMember], msgspec.Meta(max_length=100)]
+
+
 class CaseStatusChange(msgspec.Struct, kw_only=True, rename="camel"):
     """Suspend, terminate and withdraw need a reason; a suspended case resumes by changing
     to the status it was suspended from."""
@@ -296,6 +320,7 @@ class Case(msgspec.Struct, kw_only=True, rename="camel"):
     screened_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
+    team: list[CaseTeamMember] = msgspec.field(default_factory=list)
 
 
 # -- referral rules -----------------------------------------------------------------------------

@@ -129,6 +129,7 @@ class AlertKindName(enum.StrEnum):
     SITE_ACTIVE_MINING = "site_active_mining"
     DUTY_OVERDUE = "duty_overdue"
     SITE_REBOUND_REVIEW = "site_rebound_review"
+    REFERRAL_SUGGESTED = "referral_suggested"
 
 
 # -- areas and targets ---------------------------------------------------------------------------

@@ -114,7 +114,7 @@ async def _flag(client: Client, county: CountyFixture, case_id: str) -> dict[str
     resp = await client.post(
         "/api/v1/referral-flags",
         json={"caseId": case_id, "reason": "疑似非法占用农用地罪"},
-        headers=county.headers(Role.SECURITY_SQUAD),
+        headers=county.headers(Role.CAPTAIN),  # the squad cannot flag what it cannot see
     )
     assert resp.status_code == 201, resp.text
     body: dict[str, Any] = resp.json()

@@ -385,8 +385,29 @@ async def test_original_download_is_audited_in_custody(client: Client, make_coun
 async def test_roles_see_what_they_need(client: Client, make_county: Any) -> None:
     county: CountyFixture = await make_county()
     own = await _upload(client, county, Role.INSPECTOR, _photo())
+    # a flagged case with the joint-team member on its team (evidence references must be
+    # records the uploader may add evidence to)
+    captain = county.headers(Role.CAPTAIN)
+    case = await client.post(
+        "/api/v1/cases",
+        json={"cause": "联合执法", "violationKind": "other", "lon": LON, "lat": LAT},
+        headers=captain,
+    )
+    assert case.status_code == 201, case.text
+    case_id = case.json()["id"]
+    joint = str(county.users[Role.JOINT_TEAM].id)
+    team = await client.put(
+        f"/api/v1/cases/{case_id}/team",
+        json={"members": [{"userId": joint, "roleInTeam": "joint"}]},
+        headers=captain,
+    )
+    assert team.status_code == 200, team.text
+    flag = await client.post(
+        "/api/v1/referral-flags", json={"caseId": case_id, "reason": "x"}, headers=captain
+    )
+    assert flag.status_code == 201, flag.text
     linked = await _upload(
-        client, county, Role.JOINT_TEAM, _photo(LON + 0.001, LAT), caseId=str(uuid7())
+        client, county, Role.JOINT_TEAM, _photo(LON + 0.001, LAT), caseId=case_id
     )
 
     async def ids(role: Role, query: str = "") -> set[str]:

@@ -73,17 +73,17 @@ async def _resources(
         )  # fmt: skip
         session.add(job)
         await session.commit()
-    evidence_id = await seed_evidence(
-        factory, S3ObjectStore(settings.object_store), settings, b.principal(Role.INSPECTOR),
-        lon=113.005, lat=28.005, case_id=uuid7(),
-    )  # fmt: skip
     field_work = await _patrol_resources(b, factory, site.id)
     cases = await _case_resources(b, factory)
+    evidence_id = await seed_evidence(
+        factory, S3ObjectStore(settings.object_store), settings, b.principal(Role.CAPTAIN),
+        lon=113.005, lat=28.005, case_id=uuid.UUID(str(cases["case_id"])),
+    )  # fmt: skip
     return {
         **field_work,
         **cases,
         "user_id": b.users[Role.INSPECTOR].id,
-        # evidence: one accepted photo (case-linked, so every county-B role could see it)
+        # evidence: one accepted photo of B's flagged case
         "evidence_id": evidence_id,
         "kind": "thumbnail",
         "township_id": town.id,
@@ -169,7 +169,7 @@ async def _case_resources(
             b.principal(Role.CAPTAIN),
             CaseInput(cause="B案", violation_kind="land_occupation", lon=113.005, lat=28.005),
         )
-        await flag_for_referral(session, squad, case_id=case.id, reason="B")
+        await flag_for_referral(session, b.principal(Role.CAPTAIN), case_id=case.id, reason="B")
         team = [squad.user_id, b.users[Role.CAPTAIN].id]
         referral = await create_referral(session, squad, case.id, team_ids=team, report="B")
         await session.commit()

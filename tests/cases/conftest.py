@@ -36,7 +36,7 @@ from infra.settings import Settings
 from patrol.field_models import ContractArea, Finding, PatrolSession
 from patrol.models import County, User
 
-TARGETS = ("0002_geofence", "0003_patrol", "0004_evidence", "0005_cases")
+TARGETS = ("0002_geofence", "0003_patrol", "0004_evidence", "0005_cases", "heads")  # teams: 0011
 LON, LAT = 112.1, 28.5  # the middle of every test county
 SIGNING_KEY = "cases-test-package-signing-key-" + "k" * 16
 

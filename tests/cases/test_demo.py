@@ -24,6 +24,7 @@ async def test_demo_cases(db: AsyncSession, world: World) -> None:
     [step] = await overdue_steps(db, world.squad)
     assert step.case_id == late and step.step == "decision"
     assert step.overdue_s > 86400
-    assert [c.id for c in await list_cases(db, world.squad)] == [late]
+    # the squad sees the two suggested cases (read-only until flagged) and the referred one
+    assert {c.id for c in await list_cases(db, world.squad)} == {farmland, mining, late}
 
     assert await seed_demo_cases(db, world.county_id) == [farmland, mining, late]

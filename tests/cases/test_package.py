@@ -46,7 +46,7 @@ async def case_with_evidence(
         evidence_ids=[a, b],
     )
     view = await open_case(db, world.captain, data)
-    await flag_for_referral(db, world.squad, case_id=view.id, reason="疑似犯罪")
+    await flag_for_referral(db, world.captain, case_id=view.id, reason="疑似犯罪")
     await db.commit()
     return view, [PHOTO_A, PHOTO_B]
 
@@ -180,7 +180,7 @@ async def test_case_without_evidence_gets_no_package_and_nothing_is_stored(
 ) -> None:
     data = CaseInput(cause="无证据案件", violation_kind="land_occupation", lon=LON, lat=LAT)
     view = await open_case(db, world.captain, data)
-    await flag_for_referral(db, world.squad, case_id=view.id, reason="疑似犯罪")
+    await flag_for_referral(db, world.captain, case_id=view.id, reason="疑似犯罪")
     await db.commit()
     with pytest.raises(CaseHasNoEvidenceError) as info:
         await export_referral_package(

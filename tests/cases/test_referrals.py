@@ -56,7 +56,8 @@ async def a_case(db: AsyncSession, world: World, cause: str = "非法占地") ->
 
 async def flagged_case(db: AsyncSession, world: World) -> CaseView:
     view = await a_case(db, world)
-    await flag_for_referral(db, world.squad, case_id=view.id, reason="占用基本农田超过5亩")
+    # a captain flags: the squad cannot flag a case it cannot see yet
+    await flag_for_referral(db, world.captain, case_id=view.id, reason="占用基本农田超过5亩")
     await db.commit()
     return view
 
@@ -294,7 +295,7 @@ async def test_flagged_finding_makes_its_case_visible_to_the_squad(
     db: AsyncSession, world: World
 ) -> None:
     finding_id = await make_finding(db, world)
-    await flag_for_referral(db, world.squad, finding_id=finding_id, reason="疑似非法采矿")
+    await flag_for_referral(db, world.captain, finding_id=finding_id, reason="疑似非法采矿")
     data = CaseInput(
         cause="非法采矿",
         violation_kind="illegal_mining",

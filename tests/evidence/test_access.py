@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from evidence import EvidenceFilter
+from evidence.cases import CaseInput, open_case
 from evidence.errors import (
     EvidenceNotFoundError,
     NotUploadOwnerError,
@@ -12,9 +13,21 @@ from evidence.errors import (
     UploadAlreadyAcceptedError,
     UploadNotFoundError,
 )
-from infra.ids import uuid7
+from evidence.referrals import flag_for_referral
+from infra.scope import Principal
 from tests.evidence import media
-from tests.evidence.conftest import CountyUsers, Kit, declaration, make_county
+from tests.evidence.conftest import INSIDE, CountyUsers, Kit, declaration, make_county
+
+
+async def a_case(kit: Kit, opener: Principal, *, flag_by: Principal | None = None) -> object:
+    """A case of the county opened by ``opener`` (flagged by ``flag_by`` when given)."""
+    async with kit.session_factory() as session:
+        data = CaseInput(cause="x", violation_kind="other", lon=INSIDE[0], lat=INSIDE[1])
+        view = await open_case(session, opener, data)
+        if flag_by is not None:
+            await flag_for_referral(session, flag_by, case_id=view.id, reason="x")
+        await session.commit()
+    return view.id
 
 
 async def test_another_county_sees_nothing(kit: Kit, county: CountyUsers) -> None:
@@ -50,7 +63,7 @@ async def test_someone_elses_upload_cannot_be_completed_or_aborted(
 
 
 async def test_roles_see_what_they_need(kit: Kit, county: CountyUsers) -> None:
-    case_id = uuid7()
+    case_id = await a_case(kit, county.inspector, flag_by=county.captain)
     own = await kit.accept(county.inspector, media.jpeg(), "image/jpeg")
     linked = await kit.accept(county.inspector, media.jpeg(200, 100), "image/jpeg", case_id=case_id)
     theirs = await kit.accept(county.inspector2, media.jpeg(100, 80), "image/jpeg")
@@ -69,11 +82,9 @@ async def test_roles_see_what_they_need(kit: Kit, county: CountyUsers) -> None:
 
 
 async def test_list_filters_and_pages(kit: Kit, county: CountyUsers) -> None:
-    patrol_id = uuid7()
+    case_id = await a_case(kit, county.inspector)
     made = [
-        await kit.accept(
-            county.inspector, media.jpeg(100 + i, 100), "image/jpeg", patrol_session_id=patrol_id
-        )
+        await kit.accept(county.inspector, media.jpeg(100 + i, 100), "image/jpeg", case_id=case_id)
         for i in range(5)
     ]
     await kit.accept(
@@ -81,13 +92,11 @@ async def test_list_filters_and_pages(kit: Kit, county: CountyUsers) -> None:
     )  # outside the county
     async with kit.session_factory() as session:
         svc = kit.service(session)
-        first = await svc.list_evidence(
-            county.captain, EvidenceFilter(patrol_session_id=patrol_id), limit=3
-        )
+        first = await svc.list_evidence(county.captain, EvidenceFilter(case_id=case_id), limit=3)
         assert first.next_cursor is not None
         second = await svc.list_evidence(
             county.captain,
-            EvidenceFilter(patrol_session_id=patrol_id),
+            EvidenceFilter(case_id=case_id),
             limit=3,
             cursor=first.next_cursor,
         )
