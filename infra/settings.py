@@ -110,8 +110,10 @@ class AuthSettings:
     per client address (``login_max_failures_per_address``) within ``login_lockout_s``; the
     client address is the connection's peer, or the last ``X-Forwarded-For`` hop added by
     one of ``trusted_proxies`` (addresses or networks). Passwords are checked by
-    ``password_workers`` threads at low priority; beyond ``password_queue`` logins waiting
-    for one, a login is refused at once with 503 ``login_busy``.
+    ``password_workers`` threads at low priority (one check already runs argon2's four lanes
+    on as many cores; one thread kept a two-core machine's other requests within 2x under a
+    flood, two did not always); beyond ``password_queue`` logins waiting for one, a login is
+    refused at once with 503 ``login_busy``.
     """
 
     secret_key: str = field(default="", repr=False)
@@ -122,7 +124,7 @@ class AuthSettings:
     login_lockout_s: int = 900
     login_max_failures_per_address: int = 100
     trusted_proxies: tuple[str, ...] = ()
-    password_workers: int = 2
+    password_workers: int = 1
     password_queue: int = 16
 
 
@@ -202,7 +204,7 @@ class Settings:
                 trusted_proxies=tuple(
                     p.strip() for p in env.get("PATROL_TRUSTED_PROXIES", "").split(",") if p.strip()
                 ),
-                password_workers=max(1, _int(env, "PATROL_PASSWORD_WORKERS", 2)),
+                password_workers=max(1, _int(env, "PATROL_PASSWORD_WORKERS", 1)),
                 password_queue=max(0, _int(env, "PATROL_PASSWORD_QUEUE", 16)),
             ),
             evidence=EvidenceSettings(
