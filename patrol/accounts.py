@@ -96,13 +96,16 @@ class AccountService:
         attempts cannot outrun the limit; a successful one is forgotten again.
         """
         address = address[:64]
-        await self._count_attempt(username, address)
-        user = (
-            await self.session.execute(select(User).where(User.username == username))
-        ).scalar_one_or_none()
-        # No connection is held while the password is checked (a tenth of a second or more).
-        await self.session.commit()
-        ok = await self.passwords.verify(user.password_hash if user else _DUMMY_HASH, password)
+        # A login refused because too many are waiting is not counted as an attempt.
+        with self.passwords.admit():
+            await self._count_attempt(username, address)
+            user = (
+                await self.session.execute(select(User).where(User.username == username))
+            ).scalar_one_or_none()
+            # No connection is held while the password is checked (a tenth of a second or more).
+            await self.session.commit()
+            stored = user.password_hash if user else _DUMMY_HASH
+            ok = await self.passwords.verify(stored, password)
         if not ok or user is None or not user.active:
             log.info("auth.login_failed", username=username, address=address)
             raise AuthenticationError("wrong username or password", code="invalid_credentials")

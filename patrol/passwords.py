@@ -4,9 +4,9 @@ One argon2 check costs ~0.13 s of wall time and ~0.2 s of CPU (it runs four lane
 the event loop, ten failed logins a second stalled every other request of the process. Here
 the checks run in ``workers`` threads whose OS priority is lowered (``nice`` 19 on Linux, per
 thread; argon2's own lane threads inherit it), so the event loop and PostgreSQL are served
-first and a flood of logins only slows the logins. At most ``queue`` checks wait for a
-thread; one more is refused at once (:class:`PasswordPoolBusyError`) instead of queueing
-without bound.
+first and a flood of logins only slows the logins. At most ``queue`` logins wait for a
+thread (:meth:`PasswordPool.admit`); one more is refused at once
+(:class:`PasswordPoolBusyError`) instead of queueing without bound.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -50,20 +50,28 @@ class PasswordPool:
             max_workers=workers, thread_name_prefix="password", initializer=_lower_priority
         )
 
-    async def _run(self, fn: Callable[[], _T], *, refuse_when_full: bool = True) -> _T:
+    @contextlib.contextmanager
+    def admit(self) -> Iterator[None]:
+        """A place among the checks running or waiting, or :class:`PasswordPoolBusyError` at
+        once; a login takes its place before anything about the attempt is recorded."""
         with self._lock:
-            if refuse_when_full and self._running >= self._limit:
+            if self._running >= self._limit:
                 raise PasswordPoolBusyError(
                     "too many logins at once; try again shortly", retry_after_s=1
                 )
             self._running += 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+            yield
         finally:
             with self._lock:
                 self._running -= 1
 
+    async def _run(self, fn: Callable[[], _T]) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
     async def verify(self, password_hash: str, password: str) -> bool:
+        """Whether the password matches; call it inside :meth:`admit`."""
+
         def check() -> bool:
             try:
                 return self._hasher.verify(password_hash, password)
@@ -74,7 +82,7 @@ class PasswordPool:
 
     async def hash(self, password: str) -> str:
         """Hashing (an admin setting a password, a rehash after a login) waits its turn."""
-        return await self._run(lambda: self._hasher.hash(password), refuse_when_full=False)
+        return await self._run(lambda: self._hasher.hash(password))
 
     def needs_rehash(self, password_hash: str) -> bool:
         return self._hasher.check_needs_rehash(password_hash)
