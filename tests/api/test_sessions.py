@@ -16,6 +16,7 @@ deployment behind a proxy would, so the client address is set with ``X-Forwarded
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import statistics
 import time
@@ -36,18 +37,12 @@ Client = httpx.AsyncClient  # the shared test client (an AsyncTestClient) or ``p
 _PER_ADDRESS = 20
 
 
-@pytest.fixture(scope="session")
-async def proxied(settings: Settings, engine: object) -> AsyncIterator[httpx.AsyncClient]:
-    """The app behind a proxy it trusts, on this event loop; requests run concurrently."""
-    # Room for 64 logins waiting for a password check: 50 parallel attempts all reach the
-    # counting (with the default 16, most would be turned away as login_busy first).
-    auth = replace(
-        settings.auth,
-        trusted_proxies=("127.0.0.1",),
-        login_max_failures_per_address=_PER_ADDRESS,
-        password_queue=64,
+@contextlib.asynccontextmanager
+async def _served(settings: Settings, **auth: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The app on this event loop, behind a proxy it trusts (127.0.0.1)."""
+    app = create_app(
+        replace(settings, auth=replace(settings.auth, trusted_proxies=("127.0.0.1",), **auth))
     )
-    app = create_app(replace(settings, auth=auth))
     started, done = asyncio.Event(), asyncio.Event()
 
     async def lifespan() -> None:  # entered and left in one task, as anyio requires
@@ -65,6 +60,17 @@ async def proxied(settings: Settings, engine: object) -> AsyncIterator[httpx.Asy
     finally:
         done.set()
         await running
+
+
+@pytest.fixture(scope="session")
+async def proxied(settings: Settings, engine: object) -> AsyncIterator[httpx.AsyncClient]:
+    """Requests through this client run concurrently. Room for 64 logins waiting for a
+    password check: 50 parallel attempts all reach the counting (with the default 16, most
+    would be turned away as login_busy first)."""
+    async with _served(
+        settings, login_max_failures_per_address=_PER_ADDRESS, password_queue=64
+    ) as client:
+        yield client
 
 
 def _address() -> str:
@@ -294,3 +300,25 @@ async def test_a_flood_of_bad_logins_does_not_slow_others(
     assert statuses[401] > 0
     # within 2x, with a few milliseconds of slack for a loaded shared machine
     assert loaded <= 2 * quiet + 0.005, (quiet, loaded)
+
+
+async def test_logins_turned_away_as_busy_are_not_counted(
+    settings: Settings, engine: object, make_county: Any
+) -> None:
+    """One password check at a time and none waiting: parallel logins beyond it are refused
+    at once with 503 login_busy and Retry-After, and are not counted against the name."""
+    county = await make_county()
+    name = county.users[Role.INSPECTOR].username
+    address = _address()
+    async with _served(settings, password_workers=1, password_queue=0) as busy_app:
+        answers = await asyncio.gather(
+            *(_login(busy_app, name, "wrong-password", address=address) for _ in range(12))
+        )
+        codes = Counter((r.status_code, r.json()["code"]) for r in answers)
+        print(f"12 parallel logins, room for one: {dict(codes)}")
+        assert codes[503, "login_busy"] > 0 and codes[401, "invalid_credentials"] > 0, codes
+        assert set(codes) == {(503, "login_busy"), (401, "invalid_credentials")}, codes
+        assert all(r.headers["retry-after"] == "1" for r in answers if r.status_code == 503)
+        # fewer than the limit were checked, so the owner still gets in from there
+        assert codes[401, "invalid_credentials"] < 5
+        assert (await _login(busy_app, name, address=address)).status_code == 200
