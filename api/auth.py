@@ -1,11 +1,15 @@
 """Bearer tokens: short-lived access JWTs and long-lived, revocable device JWTs.
 
-Both are resolved to a fresh :class:`~infra.scope.Principal` on every request, so disabling a
-user or revoking a device takes effect at once.
+Both are resolved to a fresh :class:`~infra.scope.Principal` on every request, in one
+statement, so disabling a user or revoking a device takes effect at once. An access token
+carries its user's session epoch (``sep``); a password reset, a disable or a role change
+moves the epoch on and every access token minted before stops working on its next request.
+Only ``Authorization: Bearer <token>`` is read.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 import uuid
@@ -16,13 +20,15 @@ from typing import Any
 
 import jwt
 from litestar.connection import ASGIConnection
-from litestar.security.jwt import JWTAuth, Token
+from litestar.exceptions import NotAuthorizedException
+from litestar.middleware import AuthenticationResult
+from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 
 from infra.scope import Principal
 from infra.settings import AuthSettings
 from patrol.accounts import resolve_principal
 
-__all__ = ["PUBLIC_PATHS", "CheckedToken", "TokenMinter", "build_jwt_auth"]
+__all__ = ["PUBLIC_PATHS", "CheckedToken", "TokenMinter", "build_jwt_auth", "client_address"]
 
 PUBLIC_PATHS = [
     "^/health$",
@@ -35,6 +41,7 @@ PUBLIC_PATHS = [
 
 _ACCESS = "access"
 _DEVICE = "device"
+_EPOCH = "sep"
 
 
 async def _retrieve_principal(
@@ -48,9 +55,26 @@ async def _retrieve_principal(
         device_id = uuid.UUID(str(token.jti)) if typ == _DEVICE else None
     except ValueError:
         return None
+    # Access tokens minted before epochs existed carry none: they belong to the first one.
+    epoch = token.extras.get(_EPOCH, 0) if typ == _ACCESS else None
+    if epoch is not None and (not isinstance(epoch, int) or isinstance(epoch, bool)):
+        return None
     engine = connection.app.state.engine
     async with engine.connect() as conn:
-        return await resolve_principal(conn, user_id, device_id=device_id)
+        return await resolve_principal(conn, user_id, device_id=device_id, epoch=epoch)
+
+
+class _BearerOnly(JWTAuthenticationMiddleware):
+    """Litestar reads whatever follows the first space; only the Bearer scheme is taken."""
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        scheme, _, encoded = (connection.headers.get(self.auth_header) or "").partition(" ")
+        encoded = encoded.strip()
+        if scheme.lower() != "bearer" or not encoded:
+            raise NotAuthorizedException("send Authorization: Bearer <token>")
+        return await self.authenticate_token(encoded_token=encoded, connection=connection)
 
 
 class CheckedToken(Token):
@@ -101,6 +125,7 @@ class CheckedToken(Token):
 def build_jwt_auth(settings: AuthSettings) -> JWTAuth[Principal, Token]:
     return JWTAuth[Principal, Token](
         token_cls=CheckedToken,
+        authentication_middleware_class=_BearerOnly,
         token_secret=settings.secret_key,
         retrieve_user_handler=_retrieve_principal,
         exclude=PUBLIC_PATHS,
@@ -116,7 +141,8 @@ class TokenMinter:
         self.auth = auth
         self.settings = settings
 
-    def access_token(self, principal: Principal) -> str:
+    def access_token(self, principal: Principal, *, epoch: int = 0) -> str:
+        """An access token for the user's current session ``epoch`` (``users.session_epoch``)."""
         return self.auth.create_token(
             identifier=str(principal.user_id),
             token_expiration=timedelta(seconds=self.settings.access_token_ttl_s),
@@ -124,6 +150,7 @@ class TokenMinter:
                 "typ": _ACCESS,
                 "role": principal.role.value,
                 "cty": str(principal.county_id),
+                _EPOCH: epoch,
             },
         )
 
@@ -134,3 +161,39 @@ class TokenMinter:
             token_unique_jwt_id=str(device_id),
             token_extras={"typ": _DEVICE, "cty": str(principal.county_id)},
         )
+
+
+def _is_trusted(host: str, trusted: Sequence[str]) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host in trusted  # a peer named by the server, not an address
+    for entry in trusted:
+        try:
+            if address in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def client_address(connection: ASGIConnection[Any, Any, Any, Any], settings: AuthSettings) -> str:
+    """The address a request came from, as login throttling counts it.
+
+    The connection's peer, unless the peer is one of ``settings.trusted_proxies``: then the
+    last ``X-Forwarded-For`` hop that is not itself a trusted proxy (a client can write any
+    hops it likes in front; only the ones our proxies appended are believed).
+    """
+    peer = connection.client.host if connection.client else ""
+    if not settings.trusted_proxies or not _is_trusted(peer, settings.trusted_proxies):
+        return peer or "unknown"
+    hops = [
+        hop.strip()
+        for header in connection.headers.getall("x-forwarded-for", [])
+        for hop in header.split(",")
+        if hop.strip()
+    ]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, settings.trusted_proxies):
+            return hop
+    return peer or "unknown"

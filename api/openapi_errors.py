@@ -182,7 +182,11 @@ OPERATION_ERRORS: dict[str, Errors] = {
             "unknown_team_member",
         ),
     },
-    "CreateToken": {401: ("invalid_credentials",), 429: ("login_locked",)},
+    "CreateToken": {
+        401: ("invalid_credentials",),
+        429: ("login_locked",),
+        503: ("login_busy",),
+    },
     "CreateTownship": {
         403: ("role_not_allowed",),
         409: ("code_taken",),

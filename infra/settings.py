@@ -104,12 +104,28 @@ class ObjectStoreSettings:
 
 @dataclass(frozen=True, slots=True)
 class AuthSettings:
+    """Tokens, login throttling and password checking.
+
+    Failed logins are counted per client address and username (``login_max_failures``) and
+    per client address (``login_max_failures_per_address``) within ``login_lockout_s``; the
+    client address is the connection's peer, or the last ``X-Forwarded-For`` hop added by
+    one of ``trusted_proxies`` (addresses or networks). Passwords are checked by
+    ``password_workers`` threads at low priority (one check already runs argon2's four lanes
+    on as many cores; one thread kept a two-core machine's other requests within 2x under a
+    flood, two did not always); beyond ``password_queue`` logins waiting for one, a login is
+    refused at once with 503 ``login_busy``.
+    """
+
     secret_key: str = field(default="", repr=False)
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 30 * 24 * 3600
     device_token_ttl_s: int = 365 * 24 * 3600
     login_max_failures: int = 5
     login_lockout_s: int = 900
+    login_max_failures_per_address: int = 100
+    trusted_proxies: tuple[str, ...] = ()
+    password_workers: int = 1
+    password_queue: int = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +198,14 @@ class Settings:
                 device_token_ttl_s=_int(env, "PATROL_DEVICE_TOKEN_TTL_S", 365 * 24 * 3600),
                 login_max_failures=_int(env, "PATROL_LOGIN_MAX_FAILURES", 5),
                 login_lockout_s=_int(env, "PATROL_LOGIN_LOCKOUT_S", 900),
+                login_max_failures_per_address=_int(
+                    env, "PATROL_LOGIN_MAX_FAILURES_PER_ADDRESS", 100
+                ),
+                trusted_proxies=tuple(
+                    p.strip() for p in env.get("PATROL_TRUSTED_PROXIES", "").split(",") if p.strip()
+                ),
+                password_workers=max(1, _int(env, "PATROL_PASSWORD_WORKERS", 1)),
+                password_queue=max(0, _int(env, "PATROL_PASSWORD_QUEUE", 16)),
             ),
             evidence=EvidenceSettings(
                 max_photo_bytes=_int(env, "PATROL_MAX_PHOTO_BYTES", 50 * 1024 * 1024),

@@ -16,8 +16,7 @@ from typing import Any
 
 import structlog
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from infra.db import utcnow
@@ -28,9 +27,11 @@ from infra.errors import (
     NotFoundError,
     RateLimitedError,
 )
+from infra.ids import uuid7
 from infra.scope import Principal, Role, require_role, scoped
 from infra.settings import AuthSettings
-from patrol.models import DeviceToken, LoginThrottle, RefreshToken, User
+from patrol.models import DeviceToken, RefreshToken, User
+from patrol.passwords import password_pool
 
 __all__ = ["AccountService", "IssuedSecret", "hash_password", "principal_of", "resolve_principal"]
 
@@ -44,11 +45,20 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 MIN_PASSWORD_LENGTH = 10
 
 
-def hash_password(password: str) -> str:
+def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         msg = f"password must have at least {MIN_PASSWORD_LENGTH} characters"
         raise InvalidInputError(msg, code="password_too_short", field="password")
+
+
+def hash_password(password: str) -> str:
+    """Hash on the calling thread (seeding, the command line); requests use the pool."""
+    _check_password(password)
     return _hasher.hash(password)
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _sha256(token: str) -> str:
@@ -74,60 +84,83 @@ class AccountService:
     def __init__(self, session: AsyncSession, settings: AuthSettings) -> None:
         self.session = session
         self.settings = settings
+        self.passwords = password_pool(
+            _hasher, workers=settings.password_workers, queue=settings.password_queue
+        )
 
     # -- login -------------------------------------------------------------------------------
-    async def authenticate(self, username: str, password: str) -> User:
-        """Check a password; lock the name after repeated failures."""
-        now = utcnow()
-        throttle = await self.session.get(LoginThrottle, username, with_for_update=True)
-        if throttle is not None and throttle.locked_until and throttle.locked_until > now:
-            retry = int((throttle.locked_until - now).total_seconds()) + 1
-            raise RateLimitedError(
-                "too many failed logins for this user; try again later",
-                code="login_locked",
-                retry_after_s=retry,
-            )
-        user = (
-            await self.session.execute(select(User).where(User.username == username))
-        ).scalar_one_or_none()
-        ok = False
-        try:
-            ok = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-        except (VerificationError, InvalidHashError):
-            ok = False
+    async def authenticate(self, username: str, password: str, *, address: str) -> User:
+        """Check a password from a client address, within the limits on failed attempts.
+
+        The attempt is counted (and the limits checked) before the password is, so parallel
+        attempts cannot outrun the limit; a successful one is forgotten again.
+        """
+        address = address[:64]
+        # A login refused because too many are waiting is not counted as an attempt.
+        with self.passwords.admit():
+            await self._count_attempt(username, address)
+            user = (
+                await self.session.execute(select(User).where(User.username == username))
+            ).scalar_one_or_none()
+            # No connection is held while the password is checked (a tenth of a second or more).
+            await self.session.commit()
+            stored = user.password_hash if user else _DUMMY_HASH
+            ok = await self.passwords.verify(stored, password)
         if not ok or user is None or not user.active:
-            await self._record_failure(username, throttle, now)
-            log.info("auth.login_failed", username=username)
+            log.info("auth.login_failed", username=username, address=address)
             raise AuthenticationError("wrong username or password", code="invalid_credentials")
-        if throttle is not None:
-            await self.session.delete(throttle)
-        if _hasher.check_needs_rehash(user.password_hash):
-            user.password_hash = _hasher.hash(password)
+        await self.session.execute(
+            text(_FORGET_ATTEMPT), {"address": address, "username": username}
+        )
+        if self.passwords.needs_rehash(user.password_hash):
+            user.password_hash = await self.passwords.hash(password)
         return user
 
-    async def _record_failure(
-        self, username: str, throttle: LoginThrottle | None, now: datetime
-    ) -> None:
+    async def _count_attempt(self, username: str, address: str) -> None:
+        now = utcnow()
         window = timedelta(seconds=self.settings.login_lockout_s)
-        if throttle is None:
-            throttle = LoginThrottle(username=username, failures=0, first_failure_at=now)
-            self.session.add(throttle)
-        elif now - throttle.first_failure_at > window:
-            throttle.failures, throttle.first_failure_at = 0, now
-        throttle.failures += 1
-        if throttle.failures >= self.settings.login_max_failures:
-            throttle.locked_until = now + window
-        # The failure must be kept even though the request ends in an error.
+        row = (
+            await self.session.execute(
+                text(_COUNT_ATTEMPT),
+                {
+                    "address": address,
+                    "username": username,
+                    "now": now,
+                    "expired": now - window,
+                    "pair_max": self.settings.login_max_failures,
+                    "address_max": self.settings.login_max_failures_per_address,
+                },
+            )
+        ).one()
+        # Kept whatever the request's outcome.
         await self.session.commit()
+        if row.pair_failures > self.settings.login_max_failures:
+            start, what = row.pair_start, "this user from this address"
+        elif row.address_failures > self.settings.login_max_failures_per_address:
+            start, what = row.address_start, "this address"
+        else:
+            return
+        log.info("auth.login_locked", username=username, address=address)
+        retry = max(1, int((start + window - now).total_seconds()) + 1)
+        raise RateLimitedError(
+            f"too many failed logins for {what}; try again later",
+            code="login_locked",
+            retry_after_s=retry,
+        )
 
     # -- refresh tokens ----------------------------------------------------------------------
-    async def issue_refresh_token(self, user: User) -> IssuedSecret:
+    async def issue_refresh_token(
+        self, user: User, *, family_id: uuid.UUID | None = None
+    ) -> IssuedSecret:
         now = utcnow()
         secret = "prt_" + secrets.token_urlsafe(32)
+        token_id = uuid7()
         row = RefreshToken(
+            id=token_id,
             county_id=user.county_id,
             user_id=user.id,
             token_hash=_sha256(secret),
+            family_id=family_id or token_id,
             issued_at=now,
             expires_at=now + timedelta(seconds=self.settings.refresh_token_ttl_s),
         )
@@ -136,7 +169,11 @@ class AccountService:
         return IssuedSecret(id=row.id, secret=secret, expires_at=row.expires_at)
 
     async def rotate_refresh_token(self, secret: str) -> tuple[User, IssuedSecret]:
-        """Trade a live refresh token for a new one; the old one stops working."""
+        """Trade a live refresh token for a new one; the old one stops working.
+
+        A token presented again after it was traded is taken for a stolen copy: every token
+        of its family (the login it descends from) is revoked, the newest one too.
+        """
         now = utcnow()
         row = (
             await self.session.execute(
@@ -145,15 +182,33 @@ class AccountService:
                 .with_for_update()
             )
         ).scalar_one_or_none()
-        if row is None or row.revoked_at is not None or row.expires_at <= now:
-            raise AuthenticationError(
-                "refresh token is invalid, expired or already used", code="invalid_refresh_token"
+        invalid = AuthenticationError(
+            "refresh token is invalid, expired or already used", code="invalid_refresh_token"
+        )
+        if row is None:
+            raise invalid
+        if row.revoked_at is not None:
+            ended = await self.session.execute(
+                update(RefreshToken)
+                .where(RefreshToken.family_id == row.family_id, RefreshToken.revoked_at.is_(None))
+                .values(revoked_at=now)
             )
+            # Kept although the request ends in an error.
+            await self.session.commit()
+            if _rowcount(ended):
+                log.warning(
+                    "auth.refresh_token_reused",
+                    user_id=str(row.user_id),
+                    family_id=str(row.family_id),
+                )
+            raise invalid
+        if row.expires_at <= now:
+            raise invalid
         user = await self.session.get(User, row.user_id)
         if user is None or not user.active:
             raise AuthenticationError("account is disabled", code="account_disabled")
         row.revoked_at = now
-        return user, await self.issue_refresh_token(user)
+        return user, await self.issue_refresh_token(user, family_id=row.family_id)
 
     # -- device tokens -----------------------------------------------------------------------
     async def register_device(self, principal: Principal, name: str) -> DeviceToken:
@@ -201,6 +256,7 @@ class AccountService:
         phone: str | None = None,
     ) -> User:
         require_role(principal, Role.ADMIN, action="manage users")
+        _check_password(password)
         exists = await self.session.execute(select(User.id).where(User.username == username))
         if exists.first() is not None:
             raise ConflictError("username is taken", code="username_taken", field="username")
@@ -210,7 +266,7 @@ class AccountService:
             display_name=display_name,
             role=role.value,
             phone=phone,
-            password_hash=hash_password(password),
+            password_hash=await self.passwords.hash(password),
             active=True,
             password_changed_at=utcnow(),
         )
@@ -248,54 +304,109 @@ class AccountService:
             raise ConflictError("admins cannot disable or demote themselves", code="self_lockout")
         if display_name is not None:
             user.display_name = display_name
-        if role is not None:
-            user.role = role.value
         if phone is not None:
             user.phone = phone
+        if active is False and user.active:
+            await self._end_sessions(user, devices=True)
+        elif role is not None and role.value != user.role:
+            # Device tokens keep their own revocation; they are resolved to the new role.
+            await self._end_sessions(user, devices=False)
+        if role is not None:
+            user.role = role.value
         if active is not None:
             user.active = active
-            if not active:
-                await self._revoke_all(user)
         return user
 
     async def reset_password(self, principal: Principal, user_id: uuid.UUID, password: str) -> User:
         require_role(principal, Role.ADMIN, action="manage users")
+        _check_password(password)
         user = await self.get_user(principal, user_id)
-        user.password_hash = hash_password(password)
+        user.password_hash = await self.passwords.hash(password)
         user.password_changed_at = utcnow()
-        await self._revoke_all(user)
+        await self._end_sessions(user, devices=True)
         return user
 
-    async def _revoke_all(self, user: User) -> None:
+    async def _end_sessions(self, user: User, *, devices: bool) -> None:
+        """End the user's access tokens (a new epoch) and refresh tokens, and optionally the
+        device tokens, in the request's transaction."""
         now = utcnow()
-        for stmt in (
+        user.session_epoch += 1
+        stmts: list[Any] = [
             update(RefreshToken).where(
                 RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None)
-            ),
-            update(DeviceToken).where(
-                DeviceToken.user_id == user.id, DeviceToken.revoked_at.is_(None)
-            ),
-        ):
+            )
+        ]
+        if devices:
+            stmts.append(
+                update(DeviceToken).where(
+                    DeviceToken.user_id == user.id, DeviceToken.revoked_at.is_(None)
+                )
+            )
+        for stmt in stmts:
             await self.session.execute(stmt.values(revoked_at=now))
+        log.info("auth.sessions_ended", user_id=str(user.id), epoch=user.session_epoch)
+
+
+# -- counting login attempts ------------------------------------------------------------------
+# One statement counts the attempt for the address and username pair and, unless that pair is
+# locked, for the address as a whole (always in that order, so parallel attempts take the row
+# locks in the same order). A count restarts once its window has passed; the attempt that
+# reaches the limit starts the window again, so the lock lasts the whole window after it.
+_COUNT_ATTEMPT = """
+WITH pair AS (
+  INSERT INTO login_failures AS f (address, username, failures, window_start)
+  VALUES (:address, :username, 1, :now)
+  ON CONFLICT (address, username) DO UPDATE SET
+    failures = CASE WHEN f.window_start <= :expired THEN 1 ELSE f.failures + 1 END,
+    window_start = CASE WHEN f.window_start <= :expired OR f.failures + 1 = :pair_max
+                        THEN :now ELSE f.window_start END
+  RETURNING f.failures, f.window_start
+), addr AS (
+  INSERT INTO login_failures AS f (address, username, failures, window_start)
+  SELECT :address, '', 1, :now FROM pair WHERE pair.failures <= :pair_max
+  ON CONFLICT (address, username) DO UPDATE SET
+    failures = CASE WHEN f.window_start <= :expired THEN 1 ELSE f.failures + 1 END,
+    window_start = CASE WHEN f.window_start <= :expired OR f.failures + 1 = :address_max
+                        THEN :now ELSE f.window_start END
+  RETURNING f.failures, f.window_start
+)
+SELECT pair.failures AS pair_failures, pair.window_start AS pair_start,
+       coalesce(addr.failures, 0) AS address_failures, addr.window_start AS address_start
+FROM pair LEFT JOIN addr ON true
+"""
+# A successful login forgets its pair's count and its own attempt in the address's count.
+_FORGET_ATTEMPT = """
+WITH gone AS (
+  DELETE FROM login_failures WHERE address = :address AND username = :username
+)
+UPDATE login_failures SET failures = failures - 1
+WHERE address = :address AND username = '' AND failures > 0
+"""
 
 
 # -- resolving a token to a live user, on every request --------------------------------------
-# The user and, for a device token, the device in one round trip ($2 NULL for access tokens).
+# The user and, for a device token, the device in one round trip ($2 NULL for access tokens);
+# an access token names the session epoch it was minted in ($4; NULL for device tokens).
 _LIVE_CALLER = """
 SELECT u.id, u.county_id, u.role, u.username, d.id AS device_id, d.last_used_at
 FROM users u
 LEFT JOIN device_tokens d
   ON d.id = $2 AND d.user_id = u.id AND d.revoked_at IS NULL AND d.expires_at > $3
-WHERE u.id = $1 AND u.active
+WHERE u.id = $1 AND u.active AND ($4::integer IS NULL OR u.session_epoch = $4::integer)
 """
 _TOUCH_DEVICE = "UPDATE device_tokens SET last_used_at = $2 WHERE id = $1"
 _TOUCH_EVERY = timedelta(minutes=5)
 
 
 async def resolve_principal(
-    conn: AsyncConnection, user_id: uuid.UUID, *, device_id: uuid.UUID | None = None
+    conn: AsyncConnection,
+    user_id: uuid.UUID,
+    *,
+    device_id: uuid.UUID | None = None,
+    epoch: int | None = None,
 ) -> Principal | None:
-    """The caller behind a token, or ``None`` when the account or the device was disabled.
+    """The caller behind a token, or ``None`` when the account or the device was disabled or
+    the access token's session ``epoch`` has ended (password reset, disable, role change).
 
     Runs on every authenticated request, so it sends one pre-built statement straight to the
     driver, outside any transaction (each statement commits on its own): one round trip,
@@ -303,7 +414,7 @@ async def resolve_principal(
     """
     driver: Any = (await conn.get_raw_connection()).driver_connection
     now = utcnow()
-    row = await driver.fetchrow(_LIVE_CALLER, user_id, device_id, now)
+    row = await driver.fetchrow(_LIVE_CALLER, user_id, device_id, now, epoch)
     if row is None:
         return None
     if device_id is not None:

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 from geoalchemy2 import Geometry
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from infra.db import Base, CountyOwned, Timestamped, UuidPk
@@ -14,7 +14,7 @@ from infra.db import Base, CountyOwned, Timestamped, UuidPk
 __all__ = [
     "County",
     "DeviceToken",
-    "LoginThrottle",
+    "LoginFailure",
     "RefreshToken",
     "RoleRow",
     "Township",
@@ -79,6 +79,9 @@ class User(UuidPk, CountyOwned, Timestamped, Base):
     password_hash: Mapped[str] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_changed_at: Mapped[datetime | None]
+    # Every access token carries the epoch it was minted in; a password reset, a disable or
+    # a role change moves it on, and tokens of an earlier epoch stop working at once.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class RefreshToken(UuidPk, CountyOwned, Base):
@@ -88,6 +91,9 @@ class RefreshToken(UuidPk, CountyOwned, Base):
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The login a token descends from by rotation: a reused (already rotated) token revokes
+    # every token of its family, the newer ones too.
+    family_id: Mapped[uuid.UUID] = mapped_column(index=True)
     issued_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
@@ -108,13 +114,17 @@ class DeviceToken(UuidPk, CountyOwned, Base):
     revoked_at: Mapped[datetime | None]
 
 
-class LoginThrottle(Base):
-    """Failed logins per username; a run of failures locks the name for a while."""
+class LoginFailure(Base):
+    """Login attempts counted per client address (``username`` empty) and per address and
+    username; a run of them locks that address, or that name from that address, for a while.
 
-    __tablename__ = "login_throttle"
-    __table_args__ = (Index("ix_login_throttle_locked_until", "locked_until"),)
+    An attempt is counted before its password is checked and forgotten when it succeeds, so
+    parallel attempts cannot outrun the limit.
+    """
 
+    __tablename__ = "login_failures"
+
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
     username: Mapped[str] = mapped_column(String(64), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer, default=0)
-    first_failure_at: Mapped[datetime]
-    locked_until: Mapped[datetime | None]
+    failures: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[datetime]

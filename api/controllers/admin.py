@@ -93,7 +93,8 @@ class UserController(Controller):
         accounts: Accounts,
         principal: Caller,
     ) -> c.User:
-        """Disabling a user revokes their refresh and device tokens at once."""
+        """Disabling a user ends their access, refresh and device tokens at once; a role change
+        ends their access and refresh tokens (device tokens go on, with the new role)."""
         user = await accounts.update_user(
             principal,
             user_id,
@@ -117,7 +118,7 @@ class UserController(Controller):
         accounts: Accounts,
         principal: Caller,
     ) -> c.User:
-        """Sets the password and revokes the user's refresh and device tokens."""
+        """Sets the password and ends the user's access, refresh and device tokens at once."""
         return _user(await accounts.reset_password(principal, user_id, data.password))
 
 

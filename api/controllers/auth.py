@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
-from litestar import Controller, delete, get, post
+from litestar import Controller, Request, delete, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
+from api.auth import client_address
 from api.deps import Accounts, Caller, Org
 from mobile_contract.v1.auth import (
     CountyInfo,
@@ -22,14 +24,14 @@ from mobile_contract.v1.auth import (
     TokenRequest,
 )
 from patrol.accounts import IssuedSecret, principal_of
-from patrol.models import DeviceToken
+from patrol.models import DeviceToken, User
 
 __all__ = ["AuthController", "MeController"]
 
 
-def _pair(state: State, principal: Caller, refresh: IssuedSecret) -> TokenPair:
+def _pair(state: State, user: User, refresh: IssuedSecret) -> TokenPair:
     return TokenPair(
-        access_token=state.tokens.access_token(principal),
+        access_token=state.tokens.access_token(principal_of(user), epoch=user.session_epoch),
         expires_in=state.settings.auth.access_token_ttl_s,
         refresh_token=refresh.secret,
         refresh_expires_at=refresh.expires_at,
@@ -59,11 +61,17 @@ class AuthController(Controller):
         summary="Log in with username and password",
     )
     async def create_token(
-        self, data: JSONBody[TokenRequest], accounts: Accounts, state: State
+        self,
+        data: JSONBody[TokenRequest],
+        accounts: Accounts,
+        state: State,
+        request: Request[Any, Any, Any],
     ) -> TokenPair:
-        """A short-lived access token and a refresh token. Repeated failures lock the name."""
-        user = await accounts.authenticate(data.username, data.password)
-        return _pair(state, principal_of(user), await accounts.issue_refresh_token(user))
+        """A short-lived access token and a refresh token. Repeated failures lock the name
+        from that client address, and many failures lock the address."""
+        address = client_address(request, state.settings.auth)
+        user = await accounts.authenticate(data.username, data.password, address=address)
+        return _pair(state, user, await accounts.issue_refresh_token(user))
 
     @post(
         "/refresh",
@@ -74,9 +82,9 @@ class AuthController(Controller):
     async def refresh_token(
         self, data: JSONBody[RefreshRequest], accounts: Accounts, state: State
     ) -> TokenPair:
-        """Refresh tokens rotate: each one works once."""
+        """Refresh tokens rotate: each one works once; using one twice ends its login."""
         user, refresh = await accounts.rotate_refresh_token(data.refresh_token)
-        return _pair(state, principal_of(user), refresh)
+        return _pair(state, user, refresh)
 
     @post("/devices", operation_id="RegisterDevice", summary="Issue a long-lived device token")
     async def register_device(
