@@ -1,7 +1,7 @@
 """accounts: session epochs, refresh-token families, login attempts per address
 
 Revision ID: 0012_sessions
-Revises: 0010_sync_pull_writes
+Revises: 0011_case_teams
 
 * ``users.session_epoch``: every access token carries the epoch it was minted in; a password
   reset, a disable or a role change moves it on, which ends the user's access tokens at once.
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012_sessions"
-down_revision: str | Sequence[str] | None = "0010_sync_pull_writes"
+down_revision: str | Sequence[str] | None = "0011_case_teams"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
