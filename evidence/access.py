@@ -43,6 +43,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     String,
     and_,
     exists,
@@ -55,6 +56,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlalchemy.types import Uuid
 
 from evidence.case_models import (
@@ -70,7 +72,7 @@ from evidence.models import Evidence, Upload
 from geofence.models import MineSite
 from infra.scope import Principal, Role
 from patrol.field_models import Finding, PatrolSession
-from patrol.policy import register_colleagues
+from patrol.policy import register_colleagues, register_finding_readers
 
 __all__ = [
     "MANAGERS",
@@ -168,25 +170,56 @@ def on_patrol(patrol_id: Any, uid: ColumnElement[Any]) -> ColumnElement[bool]:
     )
 
 
-def finding_flagged() -> ColumnElement[bool]:
+def finding_flagged(finding: Any = Finding) -> ColumnElement[bool]:
+    """``finding`` (the model or an alias of it) carries a referral flag."""
     return exists().where(
-        ReferralFlag.finding_id == Finding.id, ReferralFlag.county_id == Finding.county_id
+        ReferralFlag.finding_id == finding.id, ReferralFlag.county_id == finding.county_id
     )
 
 
-def squad_sees_finding() -> ColumnElement[bool]:
-    """The squad's view of findings: flagged, or the source of a case it may see."""
+def squad_sees_finding(finding: Any = Finding) -> ColumnElement[bool]:
+    """The squad's view of findings: flagged, or the source of a case it may see (flagged,
+    carrying a current screening suggestion, or referred). ``finding``: the model or an alias.
+    The finding read rule of :mod:`patrol.policy` gets it as SQL (:func:`_squad_finding_sql`),
+    so REST lists, reads and the sync pull apply this one definition."""
     from_case = exists(
         select(Case.id)
         .where(
             Case.source_kind == SourceKind.FINDING.value,
-            Case.source_id == Finding.id,
-            Case.county_id == Finding.county_id,
+            Case.source_id == finding.id,
+            Case.county_id == finding.county_id,
             or_(case_flagged(), case_suggested(), case_referred()),
         )
-        .correlate(Finding)
+        .correlate(finding)
     )
-    return or_(finding_flagged(), from_case)
+    return or_(finding_flagged(finding), from_case)
+
+
+def _compiled(stmt: Any) -> str:
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    return str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+
+
+_ROW = "nk_row_placeholder"
+
+
+def _squad_finding_sql() -> str:
+    """:func:`squad_sees_finding` as a branch of ``patrol.policy``'s finding read rule: the
+    caller (``{uid}``) is of the security squad and the finding row ``{t}`` is in its view."""
+    alias = aliased(Finding, name="nk_sf")
+    stmt = (
+        select(literal_column("1", Integer()))
+        .select_from(alias)
+        .where(alias.id == literal_column(f"{_ROW}.id"), squad_sees_finding(alias))
+    )
+    view = _compiled(stmt).replace("{", "{{").replace("}", "}}").replace(_ROW, "{t}")
+    squad = Role.SECURITY_SQUAD.value
+    return f"""(EXISTS (SELECT 1 FROM users nk_sq WHERE nk_sq.id = {{uid}}
+      AND nk_sq.role = '{squad}') AND EXISTS ({view}))"""  # noqa: S608 - constant SQL
+
+
+# The squad reads the findings of its view (REST and sync, through patrol.policy's rule).
+register_finding_readers(_squad_finding_sql())
 
 
 # -- cases ---------------------------------------------------------------------------------------
@@ -216,9 +249,7 @@ def visible_cases_sql(*, county: str, uid: str, role: str) -> str:
     know the caller only at run time (``county``, ``uid``, ``role`` are SQL expressions)."""
     caller = Caller(literal_column(uid, Uuid()), literal_column(role, String()))
     stmt = select(Case.id).where(Case.county_id == literal_column(county), case_visible(caller))
-    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    compiled = stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
-    return str(compiled)
+    return _compiled(stmt)
 
 
 # -- evidence ------------------------------------------------------------------------------------

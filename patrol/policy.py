@@ -15,7 +15,8 @@ target     who reads its area                              managers
 plan       who reads its area; the plan's inspectors       managers
 patrol     managers; its crew (inspector, companions);     its crew (start: the area's
            the leader of its area                          leader and members, managers)
-finding    who reads its patrol; its reporter              its patrol's crew
+finding    who reads its patrol; its reporter; further     its patrol's crew
+           readers registered (the security squad)
 track      who reads its patrol                            its patrol's crew
 mine site  managers; holders of a five-to-one seat         managers
 roster     (report) managers                               managers
@@ -26,6 +27,10 @@ Colleagues of a user: the leaders and members of the areas they lead or belong t
 crews of the patrols they were on. A phone number shows to managers, to its owner, and to
 those who share a patrol with its owner. Case teams (``evidence``) extend both relations with
 :func:`register_colleagues`.
+
+Findings: ``evidence`` adds the security squad's view (flagged findings and the sources of
+cases it may see) with :func:`register_finding_readers`; :func:`finding_read` is the whole rule
+as it stands once the registering packages are imported.
 """
 
 from __future__ import annotations
@@ -44,7 +49,6 @@ from patrol.models import User
 
 __all__ = [
     "AREA_READ",
-    "FINDING_READ",
     "MANAGER_ROLES",
     "PATROL_READ",
     "PHONE_READ",
@@ -53,12 +57,14 @@ __all__ = [
     "TARGET_READ",
     "USER_READ",
     "Colleague",
+    "finding_read",
     "get_colleague",
     "is_manager",
     "list_colleagues",
     "may_read",
     "read_clause",
     "register_colleagues",
+    "register_finding_readers",
     "sync_predicate",
 ]
 
@@ -85,9 +91,27 @@ PATROL_READ = """({mgr} OR {t}.inspector_id = {uid} OR {uid} = ANY({t}.companion
     OR EXISTS (SELECT 1 FROM patrol_areas nk_la WHERE nk_la.id = {t}.area_id
                AND nk_la.leader_id = {uid}))"""
 
-FINDING_READ = f"""({{t}}.reported_by = {{uid}} OR EXISTS (
+_FINDING_READ = f"""{{t}}.reported_by = {{uid}} OR EXISTS (
     SELECT 1 FROM patrol_sessions nk_fs WHERE nk_fs.id = {{t}}.session_id
-      AND {_nest(PATROL_READ, "nk_fs")}))"""  # noqa: S608 - constant SQL
+      AND {_nest(PATROL_READ, "nk_fs")})"""  # noqa: S608 - constant SQL
+
+# further readers of findings (the security squad) added by the packages that own them
+_finding_rules: list[str] = []
+
+
+def register_finding_readers(rule: str) -> None:
+    """Add a branch to the finding read rule: a predicate over the finding row ``{t}`` and the
+    caller ``{uid}`` that checks the caller's role itself (e.g. "the caller is of the security
+    squad and the finding is flagged"). Call at import time, before anything builds SQL from
+    :func:`finding_read`."""
+    if rule not in _finding_rules:
+        _finding_rules.append(rule)
+
+
+def finding_read() -> str:
+    """Who may read a finding: who reads its patrol, its reporter, and the registered readers."""
+    return "(" + " OR ".join([_FINDING_READ, *_finding_rules]) + ")"
+
 
 _SHARED_PATROL = """EXISTS (SELECT 1 FROM patrol_sessions nk_sp
     WHERE nk_sp.county_id = {t}.county_id
@@ -133,7 +157,6 @@ _TABLES = {
     TARGET_READ: "patrol_targets",
     PLAN_READ: "patrol_plans",
     PATROL_READ: "patrol_sessions",
-    FINDING_READ: "patrol_findings",
     SITE_READ: "geofence_mine_sites",
 }
 
@@ -145,7 +168,7 @@ def sync_predicate(rule: str, alias: str) -> str:
 
 async def may_read(db: AsyncSession, principal: Principal, rule: str, record_id: uuid.UUID) -> bool:
     """Whether ``principal`` may read the record ``record_id`` under ``rule``."""
-    table = _TABLES[rule]
+    table = "patrol_findings" if rule == finding_read() else _TABLES[rule]
     stmt = (
         select(text("1"))
         .select_from(text(table))

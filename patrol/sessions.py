@@ -46,7 +46,7 @@ from patrol.field_models import (
     SignIn,
 )
 from patrol.models import User, Village
-from patrol.policy import PATROL_READ, read_clause
+from patrol.policy import PATROL_READ, finding_read, read_clause
 from patrol.tracks import EARTH_RADIUS_M, haversine_m, refresh_summary
 
 __all__ = [
@@ -427,10 +427,23 @@ class PatrolService:
         return out
 
     async def list_findings(self, principal: Principal, patrol_id: uuid.UUID) -> Sequence[Finding]:
+        """The findings of the patrol the caller may read (:func:`patrol.policy.finding_read`,
+        the rule the sync pull applies): all of them for its readers; for others (the
+        security squad) those of their view. A caller who reads neither the patrol nor any
+        of its findings is refused (``not_patrol_owner``)."""
         patrol = await load_patrol(self.db, principal, patrol_id)
-        await ensure_patrol_reader(self.db, principal, patrol)
-        stmt = select(Finding).where(Finding.session_id == patrol.id).order_by(Finding.found_at)
-        return (await self.db.execute(stmt)).scalars().all()
+        stmt = (
+            select(Finding)
+            .where(
+                Finding.session_id == patrol.id,
+                read_clause(finding_read(), Finding.__tablename__, principal),
+            )
+            .order_by(Finding.found_at)
+        )
+        rows = (await self.db.execute(stmt)).scalars().all()
+        if not rows:
+            await ensure_patrol_reader(self.db, principal, patrol)
+        return rows
 
     async def record_location_visit(
         self,

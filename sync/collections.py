@@ -13,8 +13,9 @@ only time windows:
   holders of a five-to-one seat);
 * ``patrols`` — patrols the caller may read (``PATROL_READ``: crew, the area's leader,
   managers), open or started in the last 30 local days;
-* ``findings`` — findings of the last 90 local days the caller may read (``FINDING_READ``:
-  who reads the patrol, and the reporter);
+* ``findings`` — findings of the last 90 local days the caller may read (``finding_read()``:
+  who reads the patrol, the reporter, and the security squad the findings of its view —
+  flagged, or the source of a case it may see — registered by :mod:`evidence.access`);
 * ``cases`` — enforcement cases the caller may see (the rule of :mod:`evidence.access`, the
   one REST applies: managers all, the security squad those flagged, suggested for or in
   referral, everyone else those they opened or whose team they are on) that are open, or
@@ -38,10 +39,10 @@ import msgspec
 from evidence.access import visible_cases_sql
 from patrol.policy import (
     AREA_READ,
-    FINDING_READ,
     PATROL_READ,
     PLAN_READ,
     SITE_READ,
+    finding_read,
     sync_predicate,
 )
 from sync.records import (
@@ -129,11 +130,12 @@ SELECT s.id, s.xmin::text::bigint AS v FROM patrol_sessions s, prm
 WHERE s.county_id = prm.county AND {sync_predicate(PATROL_READ, "s")}
   AND (s.ended_at IS NULL OR s.started_at >= prm.patrol_from)
 """  # noqa: S608 - only constant SQL is put together here
+# built after evidence.access is imported (above), which registers the squad's branch
 _FINDINGS_SCOPE = f"""
 SELECT f.id, f.xmin::text::bigint AS v
 FROM patrol_findings f, prm
 WHERE f.county_id = prm.county AND f.found_at >= prm.finding_from
-  AND {sync_predicate(FINDING_READ, "f")}
+  AND {sync_predicate(finding_read(), "f")}
 """  # noqa: S608 - only constant SQL is put together here
 # the visibility rule of cases is evidence.access's (the one REST applies), rendered as SQL
 # with the caller's role read from users; the version hashes the case with its evidence
@@ -504,7 +506,8 @@ COLLECTIONS: tuple[Collection, ...] = (
     _collection(4, "patrols", _PATROLS_SCOPE, _PATROLS_SQL, _patrol, "users",
                 "patrol_areas", "patrol_sessions"),
     _collection(5, "findings", _FINDINGS_SCOPE, _FINDINGS_SQL, _finding, "users",
-                "patrol_areas", "patrol_sessions", "patrol_findings"),
+                "patrol_areas", "patrol_sessions", "patrol_findings", "referral_flags", "cases",
+                "referral_suggestions", "referrals"),
     _collection(7, "cases", _CASES_SCOPE, _CASES_SQL, _case, "users", "cases",
                 "case_evidence", "referral_flags", "referrals", "case_team_members",
                 "referral_suggestions"),

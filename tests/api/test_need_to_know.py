@@ -9,6 +9,8 @@ and asserts a fresh sync pull of the same user holds exactly the same records.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +26,7 @@ from infra.ids import uuid7
 from infra.scope import Principal, Role
 from patrol import CONSTRUCTION_STATUSES, AreaService, PatrolService, PlanService
 from patrol.models import User
+from tests.api.test_evidence_api import LAT, LON
 from tests.conftest import CountyFixture
 from tests.sync.conftest import Phone
 
@@ -210,12 +213,19 @@ async def _rest_view(client: Client, walk: Walk, who: str) -> dict[str, set[str]
         got = await client.get(f"{API}/patrols/{patrol_id}", headers=h)
         findings = await client.get(f"{API}/patrols/{patrol_id}/findings", headers=h)
         track = await client.get(f"{API}/patrols/{patrol_id}/track", headers=h)
-        for resp in (got, findings, track):
+        for resp in (got, track):
             assert await _ok_or_refused(resp) == readable, (who, patrol_id, resp.text)
             if not readable:
                 assert resp.json()["code"] == "not_patrol_owner"
-        if readable:
-            seen["findings"] |= {f["id"] for f in findings.json()}
+        # the findings of a patrol the caller reads; of another, those of the caller's own
+        # view (the squad's), refused when there are none
+        if await _ok_or_refused(findings):
+            listed_findings = {f["id"] for f in findings.json()}
+            assert readable or listed_findings, (who, patrol_id)
+            seen["findings"] |= listed_findings
+        else:
+            assert not readable, (who, patrol_id, findings.text)
+            assert findings.json()["code"] == "not_patrol_owner"
 
     listed = await client.get(f"{API}/geofence/mine-sites", headers=h)
     assert listed.status_code == 200, listed.text
@@ -350,3 +360,97 @@ async def test_directory_shows_colleagues_and_phones_to_patrol_companions(
     for who, status in (("on_area", 403), ("leader", 403), ("squad", 403), ("captain", 200)):
         resp = await client.get(f"{API}/geofence/roster-report", headers=walk.headers(who))
         assert resp.status_code == status, (who, resp.text)
+
+
+async def test_the_squad_reads_the_findings_of_its_view_in_rest_and_sync(
+    client: Client, make_county: Any, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    walk = await _build(await make_county(), session_factory)
+    async with session_factory() as session:  # a second finding on the mate's patrol
+        second = await PatrolService(session).record_finding(
+            walk.people["mate"],
+            uuid.UUID(walk.id("patrols", "pat_mate")),
+            uuid7(),
+            found_at=datetime.now(UTC) - timedelta(minutes=30),
+            project_name="second finding of pat_mate",
+            construction_status=CONSTRUCTION_STATUSES[0],
+            lon=112.05,
+            lat=28.49,
+        )
+        await session.commit()
+    walk.records["findings"]["f_pat_mate_2"] = str(second.id)
+    nothing = {k: set[str]() for k in KINDS}
+    squad = Phone(client, walk.headers("squad"))
+    await squad.sync()
+    assert await _rest_view(client, walk, "squad") == nothing
+    assert {k: squad.ids(k) for k in KINDS} == nothing
+
+    # a captain flags one finding of the mate's patrol; a case opened from the east patrol's
+    # finding crosses the ore-value threshold and carries a screening suggestion
+    captain = walk.headers("captain")
+    flag = await client.post(
+        f"{API}/referral-flags",
+        json={"findingId": walk.id("findings", "f_pat_mate"), "reason": "疑似非法占用耕地"},
+        headers=captain,
+    )
+    assert flag.status_code == 201, flag.text
+    case = await client.post(
+        f"{API}/cases",
+        json={
+            "cause": "非法采矿",
+            "violationKind": "illegal_mining",
+            "lon": LON,
+            "lat": LAT,
+            "sourceKind": "finding",
+            "sourceId": walk.id("findings", "f_pat_east"),
+            "oreValueYuan": "180000.00",
+        },
+        headers=captain,
+    )
+    assert case.status_code == 201, case.text
+    assert [s["ruleCode"] for s in case.json()["suggestions"]] == ["343.ore_value"]
+
+    # the same phone pulls on: the flag and the suggestion bring exactly REST's findings
+    await squad.sync()
+    rest = await _rest_view(client, walk, "squad")
+    assert {k: walk.names(k, v) for k, v in rest.items()} == {
+        **nothing,
+        "findings": {"f_pat_mate", "f_pat_east"},
+    }
+    assert {k: squad.ids(k) for k in KINDS} == rest
+    h = walk.headers("squad")
+    listed = await client.get(f"{API}/patrols/{walk.id('patrols', 'pat_mate')}/findings", headers=h)
+    assert listed.status_code == 200, listed.text
+    assert [f["id"] for f in listed.json()] == [walk.id("findings", "f_pat_mate")]
+    # the patrols themselves (crew, route) stay refused, and so do patrols without such findings
+    for name in ("pat_mate", "pat_east"):
+        for path in ("", "/track"):
+            resp = await client.get(f"{API}/patrols/{walk.id('patrols', name)}{path}", headers=h)
+            assert resp.status_code == 403, (name, path, resp.text)
+            assert resp.json()["code"] == "not_patrol_owner"
+    resp = await client.get(f"{API}/patrols/{walk.id('patrols', 'pat_on')}/findings", headers=h)
+    assert resp.status_code == 403 and resp.json()["code"] == "not_patrol_owner"
+    # everyone else's view is unchanged by the squad's branch
+    for who in ("on_area", "joint_on", "off_area", "leader"):
+        view = await _rest_view(client, walk, who)
+        expected = set(EXPECTED[who]["findings"])
+        if "pat_mate" in EXPECTED[who]["patrols"]:
+            expected.add("f_pat_mate_2")
+        assert walk.names("findings", view["findings"]) == expected, who
+
+
+def test_the_sync_findings_scope_carries_the_squads_branch_whatever_the_import_order() -> None:
+    # sync.collections builds its SQL at import time from patrol.policy's finding rule; the
+    # squad's branch is registered by evidence.access, which must come first in every order
+    for first in ("sync.collections", "patrol.policy", "patrol", "api.app", "sync"):
+        code = (
+            f"import {first}\n"
+            "from sync.collections import COLLECTIONS\n"
+            "[findings] = [c for c in COLLECTIONS if c.name == 'findings']\n"
+            "assert \"role = 'security_squad'\" in findings.diff_sql, findings.diff_sql\n"
+            "assert {'referral_flags', 'referral_suggestions'} <= set(findings.tables)\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, (first, done.stderr[-2000:])
