@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from infra.scope import Principal, Role
+from patrol.policy import AREA_READ
 from sync._db import driver
 from sync.errors import LayerNotFoundError, PageCursorError, TileNotFoundError, TileTooLargeError
 
@@ -51,17 +52,16 @@ LAYERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "mine_sites": ("geofence_mine_sites", ("code", "name", "site_kind", "status")),
 }
 
-_AREAS = """
+# the caller's areas by the one area rule (patrol.policy), as the sync pull and REST read them
+_AREAS = f"""
 WITH my_areas AS (
     SELECT a.id, a.geom, a.xmin FROM patrol_areas a
-    WHERE a.county_id = $1 AND a.active
-      AND ($3 OR a.leader_id = $2 OR EXISTS (
-          SELECT 1 FROM patrol_area_members m WHERE m.area_id = a.id AND m.user_id = $2))
+    WHERE a.county_id = $1 AND a.active AND {AREA_READ.format(t="a", uid="$2", mgr="$3")}
 ),
 cur AS (
     SELECT id, version_no FROM geofence_layer_versions
     WHERE county_id = $1 AND kind = $4 ORDER BY version_no DESC LIMIT 1
-)"""
+)"""  # noqa: S608 - only constant SQL is put together here
 
 _ETAG = "".join(
     [
