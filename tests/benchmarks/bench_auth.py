@@ -20,13 +20,10 @@ import time
 from collections import Counter
 
 import httpx
-import shapely
 
-from geofence import seed_demo_layers
-from infra.db import create_engine, create_session_factory
 from infra.scope import Role
 from tests.conftest import TEST_PASSWORD
-from tests.reliability.conftest import ApiProcess, add_county, minter, own_stack, prepare
+from tests.reliability.conftest import served_county
 
 LON, LAT = 112.1, 28.5
 PHONES = 2
@@ -101,33 +98,19 @@ def _ms(seconds: float) -> str:
 
 
 async def main() -> None:
-    with own_stack("patrol-bench-auth-") as stack:
-        await prepare(stack.settings)
-        engine = create_engine(stack.settings.database.for_background_work())
-        factory = create_session_factory(engine)
-        county = await add_county(factory, minter(stack.settings))
-        area = shapely.box(LON - 0.1, LAT - 0.1, LON + 0.1, LAT + 0.1)
-        async with factory() as session:
-            await seed_demo_layers(session, county.id, area, parcel_side_m=400.0)
-            await session.commit()
-        await engine.dispose()
+    async with served_county("patrol-bench-auth-") as (api, county):
         headers = county.headers(Role.INSPECTOR)
-        api = ApiProcess(stack)
-        api.start()
-        try:
-            await _phones(api.base, headers)  # warm up (first statements, connections)
-            quiet = await _phones(api.base, headers)
-            stop = asyncio.Event()
-            flood = asyncio.create_task(_flood(api.base, stop))
-            rightful = asyncio.create_task(
-                _rightful(api.base, county.users[Role.CAPTAIN].username, stop)
-            )
-            await asyncio.sleep(2.0)  # let the flood fill the password queue
-            loaded = await _phones(api.base, headers)
-            stop.set()
-            statuses, logins = await flood, await rightful
-        finally:
-            api.stop()
+        await _phones(api.base, headers)  # warm up (first statements, connections)
+        quiet = await _phones(api.base, headers)
+        stop = asyncio.Event()
+        flood = asyncio.create_task(_flood(api.base, stop))
+        rightful = asyncio.create_task(
+            _rightful(api.base, county.users[Role.CAPTAIN].username, stop)
+        )
+        await asyncio.sleep(2.0)  # let the flood fill the password queue
+        loaded = await _phones(api.base, headers)
+        stop.set()
+        statuses, logins = await flood, await rightful
 
     q50, l50 = statistics.median(quiet), statistics.median(loaded)
     q95 = statistics.quantiles(quiet, n=20)[-1]

@@ -19,20 +19,14 @@ import time
 from collections import Counter
 
 import httpx
-import shapely
 
-from geofence import seed_demo_layers
-from infra.db import create_engine, create_session_factory
 from infra.ids import uuid7
 from infra.scope import Role
 from tests.reliability.conftest import (
     ApiProcess,
-    add_county,
     frozen,
-    minter,
-    own_stack,
-    prepare,
     ring_polygon,
+    served_county,
     video_declaration,
 )
 
@@ -125,26 +119,12 @@ async def _frozen(api: ApiProcess, http: httpx.AsyncClient, headers: dict[str, s
 
 
 async def main() -> None:
-    with own_stack("patrol-bench-reliability-") as stack:
-        await prepare(stack.settings)
-        engine = create_engine(stack.settings.database.for_background_work())
-        factory = create_session_factory(engine)
-        county = await add_county(factory, minter(stack.settings))
-        area = shapely.box(LON - 0.1, LAT - 0.1, LON + 0.1, LAT + 0.1)
-        async with factory() as session:
-            await seed_demo_layers(session, county.id, area, parcel_side_m=400.0)
-            await session.commit()
-        await engine.dispose()
+    async with served_county("patrol-bench-reliability-") as (api, county):
         headers = county.headers(Role.INSPECTOR)
-        api = ApiProcess(stack)
-        api.start()
-        try:
-            async with httpx.AsyncClient(base_url=api.base, timeout=30) as http:
-                await _overlay_stall(http, headers)
-                await _frozen(api, http, headers)
-                await _recovery(api, http, headers)
-        finally:
-            api.stop()
+        async with httpx.AsyncClient(base_url=api.base, timeout=30) as http:
+            await _overlay_stall(http, headers)
+            await _frozen(api, http, headers)
+            await _recovery(api, http, headers)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 import pytest
+import shapely
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -33,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from api.app import create_app
 from api.auth import TokenMinter, build_jwt_auth
 from api.models import MODEL_MODULES
+from geofence import seed_demo_layers
 from infra.db import create_engine, create_session_factory
 from infra.launchers import PostgisCluster, RcloneS3, free_port
 from infra.migrate import Migrator
@@ -235,6 +237,28 @@ class ApiProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+@contextlib.asynccontextmanager
+async def served_county(prefix: str) -> AsyncIterator[tuple[ApiProcess, CountyFixture]]:
+    """``patrol serve`` on a stack of its own, with a county whose area around (112.1, 28.5)
+    holds demo reference layers (for benchmarks that drive the API over HTTP)."""
+    with own_stack(prefix) as stack:
+        await prepare(stack.settings)
+        engine = create_engine(stack.settings.database.for_background_work())
+        factory = create_session_factory(engine)
+        county = await add_county(factory, minter(stack.settings))
+        async with factory() as session:
+            area = shapely.box(112.0, 28.4, 112.2, 28.6)
+            await seed_demo_layers(session, county.id, area, parcel_side_m=400.0)
+            await session.commit()
+        await engine.dispose()
+        api = ApiProcess(stack)
+        api.start()
+        try:
+            yield api, county
+        finally:
+            api.stop()
 
 
 # -- fixtures: one stack for the outage and frozen-dependency tests ---------------------------
