@@ -184,7 +184,8 @@ async def run(database_url: str, store_settings: ObjectStoreSettings) -> dict[st
                     evidence_ids=[e for e, _ in originals],
                 ),
             )
-            await flag_for_referral(db, squad, case_id=case.id, reason="基准")
+            # the captain flags it for the squad (the squad cannot flag what it cannot read yet)
+            await flag_for_referral(db, captain, case_id=case.id, reason="基准")
             await db.commit()
 
         async def raw_read() -> int:
