@@ -86,6 +86,8 @@ async def test_full_procedure_with_timers(db: AsyncSession, world: World) -> Non
         db, world.squad, ref.id, police_unit="县公安局", materials=MATERIALS, at=t1
     )
     assert ref.status == "transferred" and len(ref.materials) == 3
+    assert ref.receipt_due_at == t1 + timedelta(days=3)
+    assert (ref.next_step, ref.next_due_at) == ("police_receipt", t1 + timedelta(days=3))
     ref = await record_police_receipt(
         db, world.squad, ref.id, receipt_no="回执001", at=t1 + timedelta(hours=1)
     )
@@ -95,6 +97,8 @@ async def test_full_procedure_with_timers(db: AsyncSession, world: World) -> Non
     )
     assert ref.status == "not_filed"
     assert ref.next_step == "reconsideration_request"
+    assert ref.reconsideration_due_at == t1 + timedelta(days=5)
+    assert ref.next_due_at == t1 + timedelta(days=5)
     ref = await request_reconsideration(
         db, world.captain, ref.id, reason="面积经测绘已核实", at=t1 + timedelta(days=3)
     )
@@ -238,6 +242,71 @@ async def test_reconsideration_window_closes_after_three_days(
     assert await overdue_steps(db, world.squad) == []  # asking is optional, never overdue
     with pytest.raises(ReconsiderationClosedError):
         await request_reconsideration(db, world.captain, ref.id, reason="迟了")
+    await db.commit()
+
+
+async def refused_referral(db: AsyncSession, world: World, t0: datetime) -> uuid.UUID:
+    """A referral the police refused to file at ``t0``, received at ``t0`` minus a day."""
+    case = await flagged_case(db, world)
+    ref = await create_referral(
+        db, world.squad, case.id, team_ids=world.team, report="报告", at=t0 - timedelta(days=1)
+    )
+    await record_decision(db, world.captain, ref.id, approved=True, at=t0 - timedelta(days=1))
+    await record_transfer(
+        db,
+        world.squad,
+        ref.id,
+        police_unit="县公安局",
+        materials=MATERIALS,
+        at=t0 - timedelta(days=1),
+    )
+    await record_police_receipt(db, world.squad, ref.id, at=t0 - timedelta(days=1))
+    ref = await record_police_decision(db, world.squad, ref.id, filed=False, reason="否", at=t0)
+    assert ref.reconsideration_due_at == t0 + timedelta(days=3)
+    return ref.id
+
+
+async def test_reconsideration_window_is_open_at_three_days_and_closed_one_second_later(
+    db: AsyncSession, world: World
+) -> None:
+    t0 = datetime.now(UTC) - timedelta(days=10)
+    edge = await refused_referral(db, world, t0)
+    ref = await request_reconsideration(
+        db, world.captain, edge, reason="在期限内", at=t0 + timedelta(days=3)
+    )
+    assert ref.status == "reconsideration"
+    assert ref.reconsideration_decision_due_at == t0 + timedelta(days=6)
+    late = await refused_referral(db, world, t0)
+    with pytest.raises(ReconsiderationClosedError):
+        await request_reconsideration(
+            db, world.captain, late, reason="迟了", at=t0 + timedelta(days=3, seconds=1)
+        )
+    assert (await get_referral(db, world.squad, late)).status == "not_filed"
+    await db.commit()
+
+
+async def test_receipt_is_late_one_second_after_three_days(db: AsyncSession, world: World) -> None:
+    t0 = datetime.now(UTC) - timedelta(days=10)
+    lateness = []
+    for after in (timedelta(days=3), timedelta(days=3, seconds=1)):
+        case = await flagged_case(db, world)
+        ref = await create_referral(
+            db, world.squad, case.id, team_ids=world.team, report="报告", at=t0
+        )
+        await record_decision(db, world.captain, ref.id, approved=True, at=t0)
+        ref = await record_transfer(
+            db, world.squad, ref.id, police_unit="县公安局", materials=MATERIALS, at=t0
+        )
+        assert ref.receipt_due_at == t0 + timedelta(days=3)
+        await record_police_receipt(db, world.squad, ref.id, at=t0 + after)
+        details = await db.scalar(
+            select(CaseEvent.details).where(
+                CaseEvent.referral_id == ref.id, CaseEvent.kind == "referral.police_receipt"
+            )
+        )
+        lateness.append(details)
+    assert lateness[0]["late"] is False
+    assert (lateness[1]["late"], lateness[1]["late_by_s"]) == (True, 1)
     await db.commit()
 
 

@@ -194,3 +194,47 @@ async def test_live_status(world: World, db: AsyncSession) -> None:
     assert me.lat is not None and me.lat > 30.2
     assert live[world.other_inspector.user_id].status == "not_today"
     assert world.squad.user_id not in live
+
+
+async def test_quota_night_and_week_rules_count_at_below_and_above(
+    world: World, db: AsyncSession
+) -> None:
+    """Each rule is met exactly at its number, missed one below and met one above."""
+    month = date(2025, 3, 1)  # long past: no week is still running
+    monday = date(2025, 3, 10)
+    areas, plans = AreaService(db), PlanService(db)
+    me = world.inspector
+    got = {}
+    for code, days, nights in (("Q2", 2, 0), ("Q3", 2, 1), ("Q4", 2, 2)):
+        area = await areas.create_area(
+            world.captain, code=code, name=code, grade=3, geometry=SQUARE, leader_id=me.user_id
+        )
+        await plans.upsert_plan(
+            world.captain,
+            area.id,
+            month,
+            quota=3,
+            min_per_week=3,
+            min_night=1,
+            min_night_per_week=0,
+        )
+        for i in range(days):
+            await patrol(db, me, area.id, local(monday + timedelta(days=i), 9), 1)
+        for i in range(nights):
+            await patrol(db, me, area.id, local(monday + timedelta(days=3 + i), 21), 1)
+        got[code] = area.id
+    await db.commit()
+
+    cov = await CoverageService(db).get_coverage(world.captain, month)
+    by_id = {a.area_id: a for a in cov.areas}
+    seen = {}
+    for code, area_id in got.items():
+        a = by_id[area_id]
+        week = next(w for w in a.weeks if w.week_start == monday)
+        seen[code] = (a.requirement.min_per_month, a.patrols, a.quota_met)
+        seen[code] += (a.night_patrols, a.night_met, week.patrols, week.met)
+    assert seen == {
+        "Q2": (3, 2, False, 0, False, 2, False),
+        "Q3": (3, 3, True, 1, True, 3, True),
+        "Q4": (3, 4, True, 2, True, 4, True),
+    }

@@ -216,3 +216,39 @@ async def test_idle_patrols_close_automatically_and_the_phone_end_still_wins(
     ended = await PatrolService(db).end_patrol(world.inspector, pid, ended_at=real_end)
     assert ended.end_reason == "ended" and ended.ended_at == real_end
     await db.commit()
+
+
+async def test_a_slow_walk_counts_its_whole_length(world: World, db: AsyncSession) -> None:
+    """Steps of 2 m (below ``min_step_m``) add up: the anchor waits until 5 m are walked."""
+    assert CFG.min_step_m > 2.0
+    pid, started = await _start(world, db)
+    points = walk(started, n=106, step_m=2.0, every_s=2.0)  # 105 steps of 2 m: 210 m
+    await TrackService(db).append_track_points(world.inspector, pid, points)
+    patrol = await PatrolService(db).end_patrol(
+        world.inspector, pid, ended_at=started + timedelta(minutes=30)
+    )
+    assert patrol.distance_m == pytest.approx(210.0, abs=CFG.min_step_m + 1)
+
+
+async def test_jitter_around_one_spot_adds_nothing(world: World, db: AsyncSession) -> None:
+    """Ten minutes of fixes scattered up to 2 m around where the inspector stands."""
+    pid, started = await _start(world, db)
+    lat0, lon0 = 30.2, 110.2
+    m_lon = M_PER_DEG_LAT * math.cos(math.radians(lat0))
+    points = [
+        PointIn(
+            id=uuid7(),
+            t=started + timedelta(seconds=10 * i),
+            lon=lon0 + 2.0 * math.cos(i * 2.4) * ((i % 3) / 2) / m_lon,
+            lat=lat0 + 2.0 * math.sin(i * 2.4) * ((i % 3) / 2) / M_PER_DEG_LAT,
+            accuracy_m=5.0,
+            speed_mps=0.0,
+            heading_deg=0.0,
+        )
+        for i in range(60)
+    ]
+    await TrackService(db).append_track_points(world.inspector, pid, points)
+    patrol = await PatrolService(db).end_patrol(
+        world.inspector, pid, ended_at=started + timedelta(minutes=30)
+    )
+    assert patrol.distance_m == pytest.approx(0.0, abs=0.5)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import shapely
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from infra.scope import Role
-from tests.sync.conftest import Client, SyncWorld
+from tests.sync.conftest import Client, SyncWorld, add_parcels
 
 
 def _tile(lon: float, lat: float, z: int) -> tuple[int, int]:
@@ -47,3 +50,51 @@ async def test_vector_tiles(make_world: Any, client: Client) -> None:
     for bad in ("12/99999/1.mvt", "40/1/1.mvt", "12/a/1.mvt"):
         resp = await client.get(f"/api/v1/tiles/parcels/{bad}", headers=world.headers())
         assert resp.status_code == 404 and resp.json()["code"] == "tile_not_found", bad
+
+
+async def test_a_new_layer_version_replaces_the_old_one_for_phones(
+    make_world: Any, client: Client, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    world: SyncWorld = await make_world(parcels=4)
+    url = "/api/v1/sync/layers/parcels"
+    x, y = _tile(112.05, 28.5, 12)
+    tile_url = f"/api/v1/tiles/parcels/12/{x}/{y}.mvt"
+    first = await client.get(url, headers=world.headers())
+    assert first.status_code == 200, first.text
+    assert first.json()["layerVersion"] == 1 and len(first.json()["features"]) == 4
+    old_ids = {f["properties"]["id"] for f in first.json()["features"]}
+    old_tile = await client.get(tile_url, headers=world.headers())
+    assert old_tile.status_code == 200 and all(i.encode() in old_tile.content for i in old_ids)
+
+    # version 2: two other parcels, both in the inspector's area and in that tile
+    async with session_factory() as session:
+        await add_parcels(
+            session,
+            world.county.id,
+            [
+                shapely.box(112.04, 28.49, 112.045, 28.495),
+                shapely.box(112.05, 28.50, 112.055, 28.505),
+            ],
+        )
+        await session.commit()
+
+    resp = await client.get(url, headers=world.headers())
+    assert resp.status_code == 200, resp.text
+    doc = resp.json()
+    assert doc["layerVersion"] == 2 and len(doc["features"]) == 2
+    new_ids = {f["properties"]["id"] for f in doc["features"]}
+    assert not new_ids & old_ids
+    # the phone's copy of version 1 is stale: a new ETag, and its old one gets the document
+    assert resp.headers["etag"] != first.headers["etag"]
+    stale = await client.get(
+        url, headers={**world.headers(), "If-None-Match": first.headers["etag"]}
+    )
+    assert stale.status_code == 200 and stale.json()["layerVersion"] == 2
+    again = await client.get(
+        url, headers={**world.headers(), "If-None-Match": resp.headers["etag"]}
+    )
+    assert again.status_code == 304
+    tile = await client.get(tile_url, headers=world.headers())
+    assert tile.status_code == 200, tile.text
+    assert all(i.encode() in tile.content for i in new_ids)
+    assert not any(i.encode() in tile.content for i in old_ids)
