@@ -6,7 +6,9 @@ Both services are started once per test session (or taken from ``DATABASE_URL`` 
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
@@ -72,6 +74,17 @@ async def db(session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterator
     """A session for arranging and checking stored state; committed by the test as needed."""
     async with session_factory() as session:
         yield session
+
+
+async def record_loop_gaps(gaps: list[float], done: asyncio.Event, every_s: float) -> None:
+    """Tick every ``every_s`` on this event loop until ``done``, appending each gap between
+    ticks to ``gaps``: a loop blocked by some work shows as a long gap."""
+    last = time.perf_counter()
+    while not done.is_set():
+        await asyncio.sleep(every_s)
+        now = time.perf_counter()
+        gaps.append(now - last)
+        last = now
 
 
 # -- the real app ---------------------------------------------------------------------------------

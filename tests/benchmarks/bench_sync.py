@@ -324,19 +324,20 @@ async def _big_world(factory: Any) -> Principal:
                 geometry=dict(shapely.geometry.mapping(geom)), leader_id=inspector.user_id,
             )  # fmt: skip
         step = 0.002
-        boxes = [
-            box(x, y, x + step * 0.8, y + step * 0.8)
-            for i in range(BIG_FEATURES)
-            for x, y in [(111.2 + (i % 250) * step + 1e-4, 28.2 + (i // 250) * step + 1e-4)]
-        ]
-        boxes += [
-            box(x, y, x + step * 0.8, y + step * 0.8)
-            for i in range(BIG_OUTSIDE)
-            for x, y in [(112.0 + (i % 100) * step, 28.2 + (i // 100) * step)]
-        ]
+        boxes = _grid(BIG_FEATURES, 250, 111.2 + 1e-4, 28.2 + 1e-4, step)
+        boxes += _grid(BIG_OUTSIDE, 100, 112.0, 28.2, step)
         await add_parcels(s, county_id, boxes)
         await s.commit()
     return inspector
+
+
+def _grid(n: int, cols: int, west: float, south: float, step: float) -> list[Any]:
+    """``n`` square parcels, ``cols`` to a row, from (``west``, ``south``), ``step`` apart."""
+    return [
+        box(west + (i % cols) * step, south + (i // cols) * step,
+            west + (i % cols) * step + step * 0.8, south + (i // cols) * step + step * 0.8)
+        for i in range(n)
+    ]  # fmt: skip
 
 
 async def _autovacuum(engine: Any, *, on: bool) -> None:
@@ -508,16 +509,8 @@ async def _geojson_world(factory: Any) -> Principal:
             captain, code="G1", name="图层片区", grade=1,
             geometry=dict(shapely.geometry.mapping(geom)), leader_id=inspector.user_id,
         )  # fmt: skip
-        boxes = [
-            box(x, y, x + step * 0.8, y + step * 0.8)
-            for i in range(GEOJSON_PARCELS)
-            for x, y in [(111.2 + (i % 320) * step + 1e-4, 28.2 + (i // 320) * step + 1e-4)]
-        ]
-        boxes += [
-            box(x, y, x + step * 0.8, y + step * 0.8)
-            for i in range(GEOJSON_OUTSIDE)
-            for x, y in [(112.5 + (i % 100) * step, 28.2 + (i // 100) * step)]
-        ]
+        boxes = _grid(GEOJSON_PARCELS, 320, 111.2 + 1e-4, 28.2 + 1e-4, step)
+        boxes += _grid(GEOJSON_OUTSIDE, 100, 112.5, 28.2, step)
         await add_parcels(s, county_id, boxes)
         await s.commit()
     return inspector

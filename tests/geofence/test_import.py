@@ -27,6 +27,7 @@ from geofence import (
     read_layer_features,
 )
 from infra.scope import Principal
+from tests.conftest import record_loop_gaps
 
 
 def _square(lon: float, lat: float, d: float = 0.001) -> shapely.Polygon:
@@ -230,15 +231,7 @@ async def test_large_import_keeps_the_event_loop_responsive(
     gaps: list[float] = []
     done = asyncio.Event()
 
-    async def tick() -> None:
-        last = time.perf_counter()
-        while not done.is_set():
-            await asyncio.sleep(0.01)
-            now = time.perf_counter()
-            gaps.append(now - last)
-            last = now
-
-    ticker = asyncio.create_task(tick())
+    ticker = asyncio.create_task(record_loop_gaps(gaps, done, 0.01))
     await asyncio.sleep(0)
     started = time.perf_counter()
     try:

@@ -24,7 +24,7 @@ from geofence import seed_demo_layers
 from geofence.overlay import MAX_OVERLAY_VERTICES
 from infra.scope import Role
 from infra.settings import Settings
-from tests.conftest import CountyFixture
+from tests.conftest import CountyFixture, record_loop_gaps
 from tests.reliability.conftest import ring_polygon
 
 OVERLAY = "/api/v1/geofence/overlay"
@@ -77,16 +77,8 @@ async def _overlay_beside_a_ticker(loop_client: httpx.AsyncClient, headers: dict
     gaps: list[float] = []
     done = asyncio.Event()
 
-    async def tick() -> None:
-        last = time.perf_counter()
-        while not done.is_set():
-            await asyncio.sleep(0.005)
-            now = time.perf_counter()
-            gaps.append(now - last)
-            last = now
-
     # the same ticker with nothing else to do: what this machine's load alone costs
-    ticker = asyncio.create_task(tick())
+    ticker = asyncio.create_task(record_loop_gaps(gaps, done, 0.005))
     await asyncio.sleep(1.0)
     done.set()
     await ticker
@@ -102,7 +94,7 @@ async def _overlay_beside_a_ticker(loop_client: httpx.AsyncClient, headers: dict
         assert answer.status_code == 200
         return time.perf_counter() - due
 
-    ticker = asyncio.create_task(tick())
+    ticker = asyncio.create_task(record_loop_gaps(gaps, done, 0.005))
     await asyncio.sleep(0.02)
     started = time.perf_counter()
     try:
