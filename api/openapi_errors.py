@@ -172,6 +172,7 @@ OPERATION_ERRORS: dict[str, Errors] = {
             "referral_not_found",
         ),
         409: (
+            "case_closed",
             "case_not_flagged",
             "referral_already_open",
         ),
@@ -515,6 +516,7 @@ OPERATION_ERRORS: dict[str, Errors] = {
         403: ("role_not_allowed",),
         404: ("referral_not_found",),
         409: (
+            "case_closed",
             "reconsideration_window_closed",
             "step_out_of_order",
         ),

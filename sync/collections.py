@@ -37,6 +37,7 @@ from typing import Any
 import msgspec
 
 from evidence.access import visible_cases_sql
+from evidence.referrals import STEP_TIMES, step_timings
 from patrol.policy import (
     AREA_READ,
     PATROL_READ,
@@ -140,6 +141,7 @@ WHERE f.county_id = prm.county AND f.found_at >= prm.finding_from
 # the visibility rule of cases is evidence.access's (the one REST applies), rendered as SQL
 # with the caller's role read from users; the version hashes the case with its evidence
 # links, flags (on the case or its finding), current suggestions, team and referrals
+# ('2:' since records carry the referral's step times: every case is sent once more)
 _CASE_FLAGS = """
 SELECT f.id, f.xmin FROM referral_flags f
 WHERE f.case_id = c.id OR (c.source_kind = 'finding' AND f.finding_id = c.source_id
@@ -149,7 +151,7 @@ _VISIBLE_CASES = visible_cases_sql(
     county="prm.county", uid="prm.uid", role="(SELECT u.role FROM users u WHERE u.id = prm.uid)"
 )
 _CASES_SCOPE = f"""
-SELECT c.id, hashtextextended(c.xmin::text
+SELECT c.id, hashtextextended('2:' || c.xmin::text
     || ':' || coalesce((SELECT string_agg(e.evidence_id::text || '@' || e.position, ','
                                           ORDER BY e.evidence_id)
                         FROM case_evidence e WHERE e.case_id = c.id), '')
@@ -253,10 +255,14 @@ SELECT c.id, c.case_no, c.cause, c.violation_kind, c.status, c.status_changed_at
        EXISTS (SELECT 1 FROM referral_flags f
                WHERE f.case_id = c.id OR (c.source_kind = 'finding'
                      AND f.finding_id = c.source_id AND f.county_id = c.county_id)) AS flagged,
-       (SELECT r.status FROM referrals r WHERE r.case_id = c.id
-        ORDER BY r.created_at DESC, r.id DESC LIMIT 1) AS referral_status
-FROM cases c WHERE c.id = ANY($1::uuid[]) AND c.county_id = $2
-"""
+       r.*
+FROM cases c LEFT JOIN LATERAL (SELECT r.status AS referral_status, STEP_TIME_COLUMNS
+                                FROM referrals r WHERE r.case_id = c.id
+                                ORDER BY r.created_at DESC, r.id DESC LIMIT 1) r ON true
+WHERE c.id = ANY($1::uuid[]) AND c.county_id = $2
+""".replace(  # the latest referral: its status and its steps' due and recorded times
+    "STEP_TIME_COLUMNS", ", ".join(f"r.{col}" for _, *cols in STEP_TIMES for col in cols)
+)
 # Features are many and simple: PostgreSQL writes each as the JSON of a FeatureRecord (the
 # GeoJSON from ST_AsGeoJSON spliced in as it is), with the field names the API sends, and
 # the page carries the array as it is (JsonRecords): no record object is built for them.
@@ -429,6 +435,7 @@ def _case(r: Row, v: int) -> CaseRecord:
         flagged=r["flagged"],
         referral_status=r["referral_status"],
         updated_at=r["updated_at"],
+        referral_steps=step_timings(r),
     )
 
 

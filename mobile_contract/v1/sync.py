@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from mobile_contract.v1.cases import ReferralStepTime
 from mobile_contract.v1.common import GeoJsonGeometry
 
 __all__ = [
@@ -197,7 +198,9 @@ class CaseRecord(msgspec.Struct, kw_only=True, rename="camel"):
     """An enforcement case the caller may see, open or closed in the last 90 days.
 
     ``flagged``: flagged for criminal referral (the case or its finding);
-    ``referralStatus``: the step of its latest referral, if any. Areas in m².
+    ``referralStatus``: the step of its latest referral, if any; ``referralSteps``: that
+    referral's recorded steps against their due times (``referralLate``: one was late).
+    ``status`` is ``referred`` while the case is with its referral. Areas in m².
     """
 
     id: uuid.UUID
@@ -222,6 +225,8 @@ class CaseRecord(msgspec.Struct, kw_only=True, rename="camel"):
     flagged: bool
     referral_status: str | None = None
     updated_at: datetime
+    referral_late: bool = False
+    referral_steps: list[ReferralStepTime] = msgspec.field(default_factory=list)
 
 
 class AreaChanges(msgspec.Struct, kw_only=True, rename="camel"):
