@@ -599,7 +599,7 @@ class CoverageService:
     ) -> dict[str, Any]:
         """Routes of the patrols started in local days ``[start, end)`` (at most 31 days) as a
         GeoJSON FeatureCollection, one LineString per patrol with its summary; points with
-        poor accuracy are left out."""
+        poor accuracy, and points timed after the patrol's end, are left out."""
         require_manager(principal, "export tracks")
         if not timedelta(0) < end - start <= timedelta(days=31):
             raise InvalidPatrolInputError(
@@ -620,9 +620,10 @@ class CoverageService:
             driver = (await conn.get_raw_connection()).driver_connection
             assert driver is not None
             rows = await driver.fetch(
-                "SELECT session_id, ST_AsGeoJSON(ST_MakeLine(geom ORDER BY t), 6) "
-                "FROM patrol_track_points WHERE session_id = ANY($1::uuid[]) "
-                "AND accuracy_m <= $2 GROUP BY session_id",
+                "SELECT p.session_id, ST_AsGeoJSON(ST_MakeLine(p.geom ORDER BY p.t), 6) "
+                "FROM patrol_track_points p JOIN patrol_sessions s ON s.id = p.session_id "
+                "WHERE p.session_id = ANY($1::uuid[]) AND p.accuracy_m <= $2 "
+                "AND (s.ended_at IS NULL OR p.t <= s.ended_at) GROUP BY p.session_id",
                 [p.id for p in patrols],
                 self.config.max_accuracy_m,
             )
