@@ -405,7 +405,9 @@ class TrackBatch(msgspec.Struct, kw_only=True, rename="camel"):
 
 class RejectedPoint(msgspec.Struct, kw_only=True, rename="camel"):
     """A point not stored: ``reason`` is ``future_time``, ``before_start``, ``after_end``,
-    ``outside_county``, ``invalid_coordinates``, ``invalid_accuracy`` or ``invalid_time``."""
+    ``patrol_ended``, ``outside_county``, ``invalid_coordinates``, ``invalid_accuracy`` or
+    ``invalid_time``. Once its crew ended the patrol its track is closed: a new point timed
+    after the end is ``after_end``, one timed within the patrol is ``patrol_ended``."""
 
     id: uuid.UUID
     reason: str
@@ -424,8 +426,9 @@ class AppendResult(msgspec.Struct, kw_only=True, rename="camel"):
 
 
 class TrackGeoJson(msgspec.Struct, kw_only=True):
-    """A GeoJSON FeatureCollection: the filtered route first (``properties.times`` per
-    vertex), then, when asked for, every stored point with its filter ``status``."""
+    """A GeoJSON FeatureCollection: the filtered route up to the patrol's end first
+    (``properties.times`` per vertex), then, when asked for, every stored point with its
+    filter ``status`` (``after_end``: timed after the end, counted nowhere)."""
 
     type: str = "FeatureCollection"
     features: list[dict[str, Any]]
