@@ -140,7 +140,7 @@ async def resolve_alerts(
             resolution=resolution,
         )
         .returning(PatrolAlert.id, PatrolAlert.kind)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session="fetch")
     )
     rows = (await db.execute(stmt)).all()
     for alert_id, kind in rows:
