@@ -57,7 +57,7 @@ async def _checks(duty: DutyService, world: World, member: RosterMember, days: l
 async def test_members_overdue_now_are_not_compliant(world: World, db: AsyncSession) -> None:
     site = uuid.uuid4()
     roster = _roster(world, site)
-    weekly, daily, two_day, three_day, monthly = roster.roster
+    weekly, daily, two_day, three_day, _monthly = roster.roster
     duty = DutyService(db, roster)
     await _checks(duty, world, weekly, [1, 8])  # 2 of 2; due on day 15: on time
     await _checks(duty, world, daily, [k + 0.5 for k in range(14)])  # 14 of 14; due right now
