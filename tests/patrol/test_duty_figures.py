@@ -5,7 +5,8 @@ other alert kinds when their cause ends, keeping their history. One fixed clock 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from shapely.geometry import Point
@@ -20,10 +21,13 @@ from geofence.mines import (
     set_site_status,
 )
 from infra.ids import uuid7
+from infra.scope import Role
+from patrol import run_patrol_jobs
 from patrol.alerts import AlertService, raise_alert
 from patrol.areas import AreaService
 from patrol.coverage import CoverageService
 from patrol.duty import DutyService, GeofenceDutyRoster, RosterMember, StaticDutyRoster
+from tests.conftest import CountyFixture
 from tests.patrol.conftest import World
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -197,3 +201,49 @@ async def test_rebound_alerts_resolve_when_the_site_is_cleared_or_checked(
     assert await duty.resolve_ended_alerts(world.county_id, now=cleared) == 1
     last = (await alerts.list_alerts(world.captain, site_id=site.id, state="resolved"))[0]
     assert (last.kind, last.resolution) == ("site_rebound_review", "site_retired")
+
+
+async def test_the_alerts_feed_over_http_shows_open_alerts_and_keeps_resolved_ones(
+    client: Any, make_county: Any, session_factory: Any
+) -> None:
+    """The worker raises an overdue alert for a member who never checked; their check-in
+    resolves it: ``ListAlerts`` no longer shows it, ``state=resolved`` does, with why."""
+    county: CountyFixture = await make_county()
+    cap, me = county.headers(Role.CAPTAIN), county.headers(Role.INSPECTOR)
+    site = await client.post(
+        "/api/v1/geofence/mine-sites",
+        json={"code": "M1", "name": "吴家冲采石场",
+              "geometry": {"type": "Point", "coordinates": [112.1, 28.5]}},
+        headers=cap,
+    )  # fmt: skip
+    assert site.status_code == 201, site.text
+    site_id = site.json()["id"]
+    member = await client.put(
+        f"/api/v1/geofence/mine-sites/{site_id}/roster/village_cadre",
+        json={"userId": str(county.users[Role.INSPECTOR].id)},
+        headers=cap,
+    )
+    assert member.status_code == 200, member.text
+    assert (await run_patrol_jobs(session_factory))["failed"] == 0
+    feed = await client.get("/api/v1/alerts", params={"siteId": site_id}, headers=cap)
+    [alert] = feed.json()
+    assert (alert["kind"], alert["resolvedAt"], alert["resolution"]) == ("duty_overdue", None, None)
+    check = await client.put(
+        f"/api/v1/duty-checks/{uuid7()}",
+        json={"siteId": site_id, "checkedAt": datetime.now(UTC).isoformat(),
+              "status": "still_closed"},
+        headers=me,
+    )  # fmt: skip
+    assert check.status_code == 200, check.text
+    params = {"siteId": site_id}
+    assert (await client.get("/api/v1/alerts", params=params, headers=cap)).json() == []
+    resolved = await client.get(
+        "/api/v1/alerts", params={**params, "state": "resolved"}, headers=cap
+    )
+    [done] = resolved.json()
+    assert (done["id"], done["resolution"]) == (alert["id"], "member_checked_in")
+    assert done["resolvedAt"] is not None and done["acknowledgedAt"] is None
+    every = await client.get("/api/v1/alerts", params={**params, "state": "all"}, headers=cap)
+    assert [a["id"] for a in every.json()] == [alert["id"]]
+    bad = await client.get("/api/v1/alerts", params={"state": "closed"}, headers=cap)
+    assert bad.status_code == 400
