@@ -115,7 +115,8 @@ class DutyRoster(Protocol):
         self, db: AsyncSession, county_id: uuid.UUID, site_ids: Collection[uuid.UUID]
     ) -> dict[uuid.UUID, str]:
         """Of ``site_ids``, those whose rebound is settled, with why: ``site_cleared`` (no
-        longer flagged: back to closed or remediated) or ``site_retired`` (gone)."""
+        longer flagged: back to closed or remediated) or ``site_retired``. Sites the roster
+        does not know are left out."""
         ...
 
 
@@ -160,12 +161,10 @@ class StaticDutyRoster:
         county_id: uuid.UUID,
         site_ids: Collection[uuid.UUID],
     ) -> dict[uuid.UUID, str]:
-        known = {m.site_id for m in self.roster} if county_id == self.county_id else set()
-        return {
-            s: "site_retired" if s not in known else "site_cleared"
-            for s in site_ids
-            if s not in known or s not in self.flagged
-        }
+        if county_id != self.county_id:
+            return {}
+        known = {m.site_id for m in self.roster}
+        return {s: "site_cleared" for s in site_ids if s in known and s not in self.flagged}
 
 
 _PERIOD_DAYS = {"daily": 1.0, "weekly": 7.0, "monthly": 30.0}
@@ -234,8 +233,8 @@ class GeofenceDutyRoster:
     async def settled_sites(
         self, db: AsyncSession, county_id: uuid.UUID, site_ids: Collection[uuid.UUID]
     ) -> dict[uuid.UUID, str]:
-        """Retired (or unknown) sites, and sites whose register status is back to a closed
-        one (a captain lowered it)."""
+        """Retired sites, and sites whose register status is back to a closed one (a captain
+        lowered it). Ids the register does not hold are left alone (not its sites)."""
         wanted = set(site_ids)
         if not wanted:
             return {}
@@ -246,7 +245,9 @@ class GeofenceDutyRoster:
         out: dict[uuid.UUID, str] = {}
         for site_id in wanted:
             row = found.get(site_id)
-            if row is None or row.retired:
+            if row is None:
+                continue
+            if row.retired:
                 out[site_id] = "site_retired"
             elif _STATUS_RANK.get(str(row.status), 0) == 0:
                 out[site_id] = "site_cleared"

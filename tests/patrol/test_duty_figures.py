@@ -203,6 +203,34 @@ async def test_rebound_alerts_resolve_when_the_site_is_cleared_or_checked(
     assert (last.kind, last.resolution) == ("site_rebound_review", "site_retired")
 
 
+async def test_a_rebound_on_a_static_roster_resolves_when_its_flag_is_cleared(
+    world: World, db: AsyncSession
+) -> None:
+    site = uuid.uuid4()
+    roster = _roster(world, site)
+    duty = DutyService(db, roster)
+    await _checks(duty, world, roster.roster[0], [1])
+    await duty.record_duty_check(
+        world.inspector, uuid7(), site_id=site, checked_at=NOW, status="signs_of_reopening"
+    )
+    alerts = AlertService(db)
+    assert [a.kind for a in await alerts.list_alerts(world.captain, site_id=site)] == [
+        "site_reopening"
+    ]
+    assert await duty.resolve_ended_alerts(world.county_id, now=NOW) == 0
+    roster.clear(site)
+    # unknown sites are not this roster's: left alone
+    assert (
+        await DutyService(db, StaticDutyRoster(world.county_id)).resolve_ended_alerts(
+            world.county_id, now=NOW
+        )
+        == 0
+    )
+    assert await duty.resolve_ended_alerts(world.county_id, now=NOW) == 1
+    [done] = await alerts.list_alerts(world.captain, site_id=site, state="resolved")
+    assert (done.kind, done.resolution, done.resolved_at) == ("site_reopening", "site_cleared", NOW)
+
+
 async def test_the_alerts_feed_over_http_shows_open_alerts_and_keeps_resolved_ones(
     client: Any, make_county: Any, session_factory: Any
 ) -> None:
