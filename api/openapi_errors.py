@@ -396,6 +396,7 @@ OPERATION_ERRORS: dict[str, Errors] = {
     "ListPlans": {422: ("invalid_month",)},
     "ListReferralRules": {},
     "ListReferrals": {403: ("role_not_allowed",), 404: ("referral_not_found",)},
+    "ListSignIns": {403: ("not_patrol_owner",), 404: ("patrol_not_found",)},
     "ListTargets": {403: ("not_area_member",), 404: ("area_not_found",)},
     "ListTownships": {},
     "ListUsers": {},

@@ -6,7 +6,14 @@ The services work on the caller's ``AsyncSession`` and flush but never commit; t
 
 from __future__ import annotations
 
-from patrol.alerts import ALERT_KINDS, AlertService, raise_alert
+from patrol.alerts import (
+    ALERT_KINDS,
+    ALERT_STATES,
+    RESOLUTIONS,
+    AlertService,
+    raise_alert,
+    resolve_alerts,
+)
 from patrol.areas import TARGET_KINDS, AreaService, parse_area_geometry
 from patrol.config import PatrolConfig
 from patrol.coverage import (
@@ -84,10 +91,12 @@ from patrol.tracks import (
 
 __all__ = [
     "ALERT_KINDS",
+    "ALERT_STATES",
     "CHECK_STATUSES",
     "CONSTRUCTION_STATUSES",
     "DUTY_ROLES",
     "MANUAL_REASONS",
+    "RESOLUTIONS",
     "TARGET_KINDS",
     "AlertNotFoundError",
     "AlertService",
@@ -154,6 +163,7 @@ __all__ = [
     "month_weeks",
     "parse_area_geometry",
     "raise_alert",
+    "resolve_alerts",
     "run_patrol_jobs",
     "seed_demo_patrols",
 ]

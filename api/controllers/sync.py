@@ -192,12 +192,21 @@ def _receipts(result: PushResult) -> c.PushResponse:
                 fields=[_camel(f) for f in r.conflict.fields],
                 server_values={_camel(k): v for k, v in r.conflict.server_values.items()},
             )
+        sign_in = None
+        if r.sign_in is not None:
+            sign_in = c.SignInOutcome(
+                targets_reached=r.sign_in.targets_reached,
+                nearest_target_id=r.sign_in.nearest_target_id,
+                nearest_target_m=r.sign_in.nearest_target_m,
+                far_from_targets=r.sign_in.far_from_targets,
+            )
         receipts.append(c.Receipt(
             index=r.index, op_id=r.op_id, status=c.ReceiptStatus(r.status),
             record_id=r.record_id, version=r.version, code=r.code, reason=r.reason,
             retryable=r.retryable, conflict=conflict,
             rejected_items=[c.RejectedItem(id=i.id, code=i.code, reason=i.reason)
                             for i in r.rejected_items],
+            sign_in=sign_in,
         ))  # fmt: skip
     return c.PushResponse(
         receipts=receipts, server_time=result.server_time, clock_skew_s=result.clock_skew_s

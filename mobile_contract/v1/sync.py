@@ -53,6 +53,7 @@ __all__ = [
     "RejectedItem",
     "RosterSeat",
     "SignInOp",
+    "SignInOutcome",
     "StartPatrolOp",
     "TargetChanges",
     "TargetRecord",
@@ -482,8 +483,19 @@ class RejectedItem(msgspec.Struct, kw_only=True, rename="camel"):
     reason: str
 
 
+class SignInOutcome(msgspec.Struct, kw_only=True, rename="camel"):
+    """What a sign-in reached, as ``SignIn`` reports it: the targets reached, the nearest
+    target and its distance in metres, and whether it is far from every target."""
+
+    targets_reached: list[uuid.UUID] = msgspec.field(default_factory=list)
+    nearest_target_id: uuid.UUID | None = None
+    nearest_target_m: float | None = None
+    far_from_targets: bool = False
+
+
 class Receipt(msgspec.Struct, kw_only=True, rename="camel"):
-    """One per operation, in batch order (``index``). ``retryable``: send the op again later."""
+    """One per operation, in batch order (``index``). ``retryable``: send the op again later.
+    ``signIn``: for an applied or duplicate ``signIn`` operation, what the sign-in reached."""
 
     index: int
     op_id: uuid.UUID | None = None
@@ -495,6 +507,7 @@ class Receipt(msgspec.Struct, kw_only=True, rename="camel"):
     retryable: bool = False
     conflict: Conflict | None = None
     rejected_items: list[RejectedItem] = msgspec.field(default_factory=list)
+    sign_in: SignInOutcome | None = None
 
 
 class PushResponse(msgspec.Struct, kw_only=True, rename="camel"):
