@@ -1,6 +1,6 @@
 """cases: a case follows its referral (status ``referred``, ``cases.referred_from``)
 
-Revision ID: 0013_casefig
+Revision ID: 0013_case_referred
 Revises: 0012_sessions
 
 A case with a referral under way is ``referred`` (移送公安); ``referred_from`` keeps the
@@ -25,7 +25,7 @@ from alembic import op
 
 from infra.ids import uuid7
 
-revision: str = "0013_casefig"
+revision: str = "0013_case_referred"
 down_revision: str | Sequence[str] | None = "0012_sessions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

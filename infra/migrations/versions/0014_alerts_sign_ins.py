@@ -1,7 +1,7 @@
 """patrol figures: alerts resolve themselves, sign-ins say which targets they reached
 
-Revision ID: 0013_patrolfig
-Revises: 0012_sessions
+Revision ID: 0014_alerts_sign_ins
+Revises: 0013_case_referred
 
 * ``patrol_alerts.resolved_at`` / ``resolution``: the cause of an alert ended (a stable
   reason code, set once by the domain; acknowledging stays a person's act).
@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0013_patrolfig"
-down_revision: str | Sequence[str] | None = "0012_sessions"
+revision: str = "0014_alerts_sign_ins"
+down_revision: str | Sequence[str] | None = "0013_case_referred"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
