@@ -156,8 +156,9 @@ def video(
     frames: int = 10,
     rotation: int = 0,
     options: dict[str, str] | None = None,
+    audio: bool = False,
 ) -> bytes:
-    """A tiny H.264 (MPEG-4 for 3GP) video with container metadata."""
+    """A tiny H.264 (MPEG-4 for 3GP) video with container metadata and, if asked, AAC sound."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"clip.{fmt}"
         out = av.open(str(path), "w", format=fmt, options=options or {})
@@ -169,6 +170,7 @@ def video(
         stream.pix_fmt = "yuv420p"
         if rotation:
             stream.set_display_rotation(rotation)
+        sound = out.add_stream("aac", rate=16000, layout="mono") if audio else None
         for index in range(frames):
             pixels = np.zeros((48, 64, 3), np.uint8)
             pixels[:24, :32] = (220, 20, 20)
@@ -176,8 +178,17 @@ def video(
             frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
             for packet in stream.encode(frame):
                 out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+            if sound is not None:
+                tone = np.sin(np.arange(1600) * 0.05 + index).astype(np.float32)[None, :]
+                chunk = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
+                chunk.sample_rate = 16000
+                chunk.pts = index * 1600
+                for packet in sound.encode(chunk):
+                    out.mux(packet)
+        for encoder in (stream, sound):
+            if encoder is not None:
+                for packet in encoder.encode():
+                    out.mux(packet)
         out.close()
         return path.read_bytes()
 
