@@ -1,7 +1,7 @@
 """evidence: named capture-time sources; video share copies for videos accepted before
 
-Revision ID: 0013_media
-Revises: 0012_sessions
+Revision ID: 0015_capture_source
+Revises: 0014_alerts_sign_ins
 
 * ``evidence.captured_at_source`` grows from 12 to 64 characters: it now names the tag the
   time came from (``exif:DateTimeOriginal``, ``xmp:photoshop:DateCreated``,
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013_media"
-down_revision: str | Sequence[str] | None = "0012_sessions"
+revision: str = "0015_capture_source"
+down_revision: str | Sequence[str] | None = "0014_alerts_sign_ins"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
