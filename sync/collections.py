@@ -38,6 +38,8 @@ import msgspec
 
 from evidence.access import visible_cases_sql
 from evidence.referrals import STEP_TIMES, step_timings
+from geofence.enums import LayerKind
+from geofence.layers import LAYER_TABLES, current_features_sql
 from patrol.policy import (
     AREA_READ,
     PATROL_READ,
@@ -172,30 +174,27 @@ WHERE c.county_id = prm.county
   AND c.id IN ({_VISIBLE_CASES})
 """  # noqa: S608 - only constant SQL is put together here
 # Driven from the caller's areas, so PostGIS finds the features through the spatial index
-# (a county layer holds far more features than one inspector's areas touch); the current
-# version of each layer is looked up once.
+# (a county layer holds far more features than one inspector's areas touch). Which rows are
+# current is the one rule of the map layers (geofence.layers.current_features_sql): the
+# newest version of a layer imported whole (looked up once), every live mine site.
 _LAYER = """
-SELECT DISTINCT f.id, 0::bigint AS v
+SELECT DISTINCT f.id, {version} AS v
 FROM patrol_areas a JOIN {table} f ON ST_Intersects(a.geom, f.geom)
 WHERE a.id IN (SELECT id FROM my_areas)
-  AND f.layer_version_id = (
-      SELECT lv.id FROM geofence_layer_versions lv, prm
-      WHERE lv.county_id = prm.county AND lv.kind = '{kind}'
-      ORDER BY lv.version_no DESC LIMIT 1)
+  AND {current}
 """
 _FEATURES_SCOPE = " UNION ALL ".join(
-    [
-        _LAYER.format(table="geofence_parcels", kind="parcels"),
-        _LAYER.format(table="geofence_planning_zones", kind="planning_zones"),
-        _LAYER.format(table="geofence_change_polygons", kind="change_polygons"),
-        """
-SELECT DISTINCT s.id, s.xmin::text::bigint AS v
-FROM patrol_areas a JOIN geofence_mine_sites s ON ST_Intersects(a.geom, s.geom)
-WHERE a.id IN (SELECT id FROM my_areas)
-  AND s.county_id = (SELECT county FROM prm) AND NOT s.retired
-""",
-    ]
-)
+    _LAYER.format(
+        table=LAYER_TABLES[kind],
+        # a register site changes in place; an imported feature never does
+        version="f.xmin::text::bigint" if kind is LayerKind.MINE_SITES else "0::bigint",
+        current=current_features_sql(kind, alias="f", county="(SELECT county FROM prm)"),
+    )
+    for kind in (
+        LayerKind.PARCELS, LayerKind.PLANNING_ZONES, LayerKind.CHANGE_POLYGONS,
+        LayerKind.MINE_SITES,
+    )
+)  # fmt: skip
 
 # -- payloads: $1 ids, $2 county, $3 caller ------------------------------------------------
 _AREAS_SQL = """

@@ -394,6 +394,12 @@ class SyncController(Controller):
     ) -> Stream:
         """Send the last ETag in If-None-Match: an unchanged page answers 304.
 
+        The features are the layer's current state in your areas: the latest import of
+        parcels, planning zones or change polygons (a new import replaces the layer), and
+        every site of the mine-site register as it is now (a change to one site changes
+        that site only). ``layerVersion`` is the version read; a check naming it saw the
+        same features. Any change to the layer changes the ETag.
+
         A page is at most ``PATROL_LAYER_GEOJSON_MAX_BYTES`` (16 MiB by default) before
         compression, streamed as it is read; a single larger feature makes a page of its
         own. The FeatureCollection ends with ``"next"``: send it as ``after`` for the
@@ -427,6 +433,8 @@ class LayerDataController(Controller):
         principal: Caller,
     ) -> Response[bytes]:
         """``/tiles/{layer}/{z}/{x}/{y}.mvt`` (web-mercator XYZ); empty outside your areas.
+
+        The same features as ``GetLayerGeoJson``: the layer's current state in your areas.
 
         Geometry is simplified to a pixel of the zoom. A tile larger than
         ``PATROL_TILE_MAX_BYTES`` (2 MiB by default) even so is refused with 422
