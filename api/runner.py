@@ -1,7 +1,9 @@
 """The embedded default: bring up what is missing, hand back settings, stop it all at the end.
 
 With no ``DATABASE_URL`` a project-owned PostGIS cluster runs under ``<data dir>/postgres``;
-with no ``S3_ENDPOINT_URL`` an ``rclone serve s3`` serves ``<data dir>/objects``; with no
+with no ``S3_ENDPOINT_URL`` an ``rclone serve s3`` serves ``<data dir>/objects`` on
+``PATROL_S3_HOST:PATROL_S3_PORT`` (the same port at every start, so presigned URLs and
+``S3_PUBLIC_URL`` stay valid; a port another program holds is refused by name); with no
 ``PATROL_SECRET_KEY`` a key is generated once into ``<data dir>/secret-key`` (mode 600).
 Services another ``patrol`` process already runs on the same data are reused, not restarted.
 """
@@ -54,11 +56,16 @@ def embedded_services(settings: Settings) -> Iterator[Settings]:
                 log.info("embedded.postgres_started", port=cluster.port)
             settings = replace(settings, database=replace(settings.database, url=cluster.url))
         if settings.object_store.embedded:
-            rclone = RcloneS3(data_dir / "objects", bucket=settings.object_store.bucket)
-            if not rclone.attach():
-                rclone.start()
+            store = settings.object_store
+            rclone = RcloneS3(data_dir / "objects", bucket=store.bucket, host=store.embedded_host)
+            if not rclone.attach(port=store.embedded_port):
+                rclone.start(port=store.embedded_port, port_setting="PATROL_S3_PORT")
                 started.append(rclone)
-                log.info("embedded.s3_started", endpoint=rclone.endpoint_url)
+                log.info(
+                    "embedded.s3_started",
+                    endpoint=rclone.endpoint_url,
+                    public_url=store.public_url or rclone.endpoint_url,
+                )
             settings = replace(
                 settings,
                 object_store=replace(
