@@ -19,7 +19,7 @@ from pathlib import Path
 
 import structlog
 
-from infra.launchers import PostgisCluster, RcloneS3
+from infra.launchers import LauncherError, PostgisCluster, RcloneS3, port_in_use
 from infra.settings import Settings
 
 __all__ = ["embedded_services"]
@@ -46,6 +46,18 @@ def embedded_services(settings: Settings) -> Iterator[Settings]:
     data_dir.mkdir(parents=True, exist_ok=True)
     data_dir.chmod(0o755)  # the cluster runs as an unprivileged user when we are root
     started: list[PostgisCluster | RcloneS3] = []
+    store = settings.object_store
+    rclone: RcloneS3 | None = None
+    if store.embedded:  # a busy S3 port is refused before the database is started
+        rclone = RcloneS3(data_dir / "objects", bucket=store.bucket, host=store.embedded_host)
+        if rclone.attach(port=store.embedded_port):
+            log.info("embedded.s3_attached", endpoint=rclone.endpoint_url)
+        elif store.embedded_port and port_in_use(store.embedded_host, store.embedded_port):
+            msg = (
+                f"port {store.embedded_port} on {store.embedded_host} is already in use; "
+                "set PATROL_S3_PORT to a free port"
+            )
+            raise LauncherError(msg)
     try:
         if settings.database.embedded:
             cluster = PostgisCluster(data_dir / "postgres")
@@ -55,10 +67,8 @@ def embedded_services(settings: Settings) -> Iterator[Settings]:
                 started.append(cluster)
                 log.info("embedded.postgres_started", port=cluster.port)
             settings = replace(settings, database=replace(settings.database, url=cluster.url))
-        if settings.object_store.embedded:
-            store = settings.object_store
-            rclone = RcloneS3(data_dir / "objects", bucket=store.bucket, host=store.embedded_host)
-            if not rclone.attach(port=store.embedded_port):
+        if rclone is not None:
+            if not rclone.port:
                 rclone.start(port=store.embedded_port, port_setting="PATROL_S3_PORT")
                 started.append(rclone)
                 log.info(
@@ -69,7 +79,7 @@ def embedded_services(settings: Settings) -> Iterator[Settings]:
             settings = replace(
                 settings,
                 object_store=replace(
-                    settings.object_store,
+                    store,
                     endpoint_url=rclone.endpoint_url,
                     access_key_id=rclone.access_key,
                     secret_access_key=rclone.secret_key,
