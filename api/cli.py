@@ -130,7 +130,7 @@ async def _users(args: argparse.Namespace, settings: Settings) -> int:
                 await session.execute(select(County).where(County.admin_code == args.county))
             ).scalar_one_or_none()
             if county is None:
-                print(f"no county with admin code {args.county}", file=sys.stderr)
+                print(f"patrol: no county with admin code {args.county}", file=sys.stderr)
                 return 2
             if await session.scalar(select(User.id).where(User.username == args.username)):
                 print(f"patrol: user {args.username} already exists", file=sys.stderr)
@@ -153,7 +153,7 @@ async def _users(args: argparse.Namespace, settings: Settings) -> int:
             await session.execute(select(User).where(User.username == args.username))
         ).scalar_one_or_none()
         if user is None:
-            print(f"no user {args.username}", file=sys.stderr)
+            print(f"patrol: no user {args.username}", file=sys.stderr)
             return 2
         if args.action == "disable":
             user.active = False
@@ -266,7 +266,7 @@ async def _audit(args: argparse.Namespace, settings: Settings) -> int:
             stmt = stmt.where(County.admin_code == args.county)
         counties = list((await session.execute(stmt)).scalars().all())
         if args.county and not counties:
-            print(f"no county with admin code {args.county}", file=sys.stderr)
+            print(f"patrol: no county with admin code {args.county}", file=sys.stderr)
             return 2
         log = CustodyLog(settings.evidence.package_signing_key.encode())
         bad = 0
@@ -383,7 +383,7 @@ async def _package_export(args: argparse.Namespace, settings: Settings) -> int:
     async def run(session: AsyncSession) -> ReferralPackage | None:
         user = await session.scalar(select(User).where(User.username == args.username))
         if user is None or not user.active:
-            print(f"no active user {args.username}", file=sys.stderr)
+            print(f"patrol: no active user {args.username}", file=sys.stderr)
             return None
         return await export_referral_package(
             session,
