@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
@@ -332,9 +333,14 @@ def _serve(args: argparse.Namespace, settings: Settings, sock: socket.socket) ->
     asyncio.run(_prepare(settings, demo=not args.no_demo))
     shown = f"[{host}]" if ":" in host else host
     base = f"http://{shown}:{port}"
+    store = settings.object_store
+    uploads = store.public_url or store.endpoint_url
+    if not store.public_url and urlsplit(uploads).hostname in {"127.0.0.1", "localhost", "::1"}:
+        uploads += " (this machine only: phones need S3_PUBLIC_URL)"
     print(
         f"\nServing on {base}\n  API docs:  {base}/schema\n  Swagger:   {base}/schema/swagger"
-        f"\n  Health:    {base}/health   Readiness: {base}/ready\nPress Ctrl-C to stop.\n",
+        f"\n  Health:    {base}/health   Readiness: {base}/ready\n  Uploads:   {uploads}"
+        "\nPress Ctrl-C to stop.\n",
         flush=True,
     )
     config = uvicorn.Config(create_app(settings), log_config=None, access_log=False, lifespan="on")

@@ -50,8 +50,14 @@ def embedded_services(settings: Settings) -> Iterator[Settings]:
     rclone: RcloneS3 | None = None
     if store.embedded:  # a busy S3 port is refused before the database is started
         rclone = RcloneS3(data_dir / "objects", bucket=store.bucket, host=store.embedded_host)
+        if store.public_url and store.embedded_host in {"127.0.0.1", "localhost", "::1"}:
+            log.warning(
+                "embedded.s3_loopback_only",
+                public_url=store.public_url,
+                hint="set PATROL_S3_HOST=0.0.0.0 so other machines reach the store",
+            )
         if rclone.attach(port=store.embedded_port):
-            log.info("embedded.s3_attached", endpoint=rclone.endpoint_url)
+            log.debug("embedded.s3_attached", endpoint=rclone.endpoint_url)
         elif store.embedded_port and port_in_use(store.embedded_host, store.embedded_port):
             msg = (
                 f"port {store.embedded_port} on {store.embedded_host} is already in use; "

@@ -382,18 +382,20 @@ class RcloneS3:
     def attach(self, *, port: int | None = None) -> bool:
         """Use a server that is already running (e.g. started by another ``patrol`` process).
 
-        With ``port``, only a server on that port and address counts: a changed setting
-        starts a new server rather than silently reusing the old one.
+        With ``port``, only a server on that port counts: a changed setting starts a new
+        server rather than silently reusing the old one. The server keeps the address it
+        was started with.
         """
         facts = _read_env(self.facts_file)
         if facts is None or not facts.get("port") or not _alive(facts.get("pid")):
             return False
-        if facts.get("host", "127.0.0.1") != self.host or (port and int(facts["port"]) != port):
-            return False
-        if not _answers(_connect_host(self.host), int(facts["port"]), 0.5):
+        host = str(facts.get("host", "127.0.0.1"))
+        if (port and int(facts["port"]) != port) or not _answers(
+            _connect_host(host), int(facts["port"]), 0.5
+        ):
             return False
         self.access_key, self.secret_key = str(facts["access_key"]), str(facts["secret_key"])
-        self.port = int(facts["port"])
+        self.host, self.port = host, int(facts["port"])
         return True
 
     def _auth_env(self) -> dict[str, str]:
