@@ -187,12 +187,16 @@ class PostgisCluster:
             self._bindir = find_pg_bindir()
         return self._bindir
 
-    def _run(self, args: list[str], *, env: dict[str, str] | None = None) -> str:
+    def _run(
+        self, args: list[str], *, env: dict[str, str] | None = None, stdin: str | None = None
+    ) -> str:
         cmd = [str(self.bindir / args[0]), *args[1:]]
         if _as_root():
             cmd = ["runuser", "-u", _PG_USER, "--", *cmd]
         full_env = {**os.environ, "LC_ALL": "C.UTF-8", **(env or {})}
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=full_env, check=False)
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, env=full_env, input=stdin, check=False
+        )
         if proc.returncode != 0:
             output = proc.stderr.strip() or proc.stdout.strip()
             msg = f"{args[0]} failed ({proc.returncode}): {output}"
@@ -223,9 +227,8 @@ class PostgisCluster:
                 _PG_USER,
                 "-d",
                 database,
-                "-c",
-                sql,
-            ]
+            ],
+            stdin=sql,  # not ``-c``: the role's password must not show in the process list
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
