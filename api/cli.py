@@ -551,6 +551,21 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(origin or exc).__name__}: {first[:300]}" if first else type(exc).__name__
 
 
+def _domain_line(error: DomainError) -> str:
+    """``patrol: code: detail``, and when nothing could be kept the first reasons why."""
+    line = f"patrol: {error.code}: {error.detail}"
+    rejections = error.extra.get("rejections")
+    if isinstance(rejections, list) and rejections:
+        shown = [
+            f"feature {r.get('feature')}: {r.get('reason')}"
+            for r in rejections[:3]
+            if isinstance(r, dict)
+        ]
+        more = "; ..." if len(rejections) > 3 else ""
+        line += f" ({'; '.join(shown)}{more})"
+    return " ".join(line.split())  # one line, whatever the texts held
+
+
 def _run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     configure_logging(settings.server.log_level)
@@ -592,7 +607,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # every failure ends as one line, never a traceback
         domain = exc if isinstance(exc, DomainError) else database_unavailable(exc)
         if domain is not None:
-            print(f"patrol: {domain.code}: {domain.detail}", file=sys.stderr)
+            print(_domain_line(domain), file=sys.stderr)
             return _EX_UNAVAILABLE if isinstance(domain, UnavailableError) else 2
         print(f"patrol: unexpected error: {_one_line(exc)}", file=sys.stderr)
         return _EX_SOFTWARE
