@@ -22,7 +22,9 @@ from infra.launchers import free_port
 def _wait_ready(base: str, proc: subprocess.Popen[bytes], timeout_s: float) -> float:
     started = time.monotonic()
     while time.monotonic() - started < timeout_s:
-        assert proc.poll() is None, "patrol serve exited early"
+        if proc.poll() is not None:
+            out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+            raise AssertionError(f"patrol serve exited with {proc.returncode}:\n{out[-4000:]}")
         try:
             if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
                 return time.monotonic() - started
