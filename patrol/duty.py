@@ -22,7 +22,6 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from geofence.mines import get_mine_site, set_site_status
 from geofence.models import MineSite
 from geofence.models import RosterMember as GeoRosterMember
 from infra.db import utcnow
@@ -38,6 +37,7 @@ from patrol.errors import (
 )
 from patrol.field_models import DutyCheck
 from patrol.models import User
+from patrol.site_review import mark_site_for_review
 
 __all__ = [
     "CHECK_STATUSES",
@@ -139,7 +139,6 @@ class StaticDutyRoster:
 _PERIOD_DAYS = {"daily": 1.0, "weekly": 7.0, "monthly": 30.0}
 # what a check reports -> the register status it moves a site to (never back down)
 _SITE_STATUS = {"signs_of_reopening": "signs_of_reopening", "active_mining": "reopened"}
-_STATUS_RANK = {"remediated": 0, "closed": 0, "signs_of_reopening": 1, "reopened": 2}
 
 
 class GeofenceDutyRoster:
@@ -193,11 +192,8 @@ class GeofenceDutyRoster:
         check_id: uuid.UUID,  # noqa: ARG002 - the port's shape
     ) -> None:
         target = _SITE_STATUS.get(status)
-        if target is None:
-            return
-        site = await get_mine_site(db, principal, site_id)
-        if _STATUS_RANK.get(str(site.status), 0) < _STATUS_RANK[target]:
-            await set_site_status(db, principal, site_id, target)
+        if target is not None:
+            await mark_site_for_review(db, principal, site_id, status=target)
 
 
 @dataclass(frozen=True, slots=True)
