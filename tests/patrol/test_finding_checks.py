@@ -100,7 +100,10 @@ async def test_a_finding_on_basic_farmland_carries_its_land_class_areas_and_vers
     assert finding.land_class == "permanent_basic_farmland"
     assert finding.areas_by_class == {"permanent_basic_farmland": 800.0}
     place = place_of(finding)
-    assert (place.land_class, place.land_class_label) == ("permanent_basic_farmland", "永久基本农田")
+    assert (place.land_class, place.land_class_label) == (
+        "permanent_basic_farmland",
+        "永久基本农田",
+    )
     assert [(u.land_class, u.area_m2, u.area_mu) for u in place.land_use] == [
         ("permanent_basic_farmland", 800.0, 1.2)
     ]
@@ -218,9 +221,7 @@ async def test_a_walked_outline_is_overlaid_for_the_areas_by_class(
 ) -> None:
     await add_layers(db, world)
     pid = await _start(db, world)
-    outline = Polygon(
-        [(110.149, 30.15), (110.151, 30.15), (110.151, 30.151), (110.149, 30.151)]
-    )
+    outline = Polygon([(110.149, 30.15), (110.151, 30.15), (110.151, 30.151), (110.149, 30.151)])
     finding = await _service(db).record_finding(
         world.inspector, pid, uuid7(), found_at=ago(minutes=30), project_name="厂房",
         construction_status="fully_built", lon=110.1495, lat=30.1505, accuracy_m=5.0,
