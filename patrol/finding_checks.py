@@ -263,11 +263,12 @@ class FindingChecks:
             occupied_area_m2=occupied,
         )
 
-    async def recorded(
+    async def assess(
         self, principal: Principal, findings: Sequence[tuple[Finding, Located]]
     ) -> None:
-        """After new findings are stored (and flushed): rebound reviews of the closed-mine
-        sites they are at, marks on those sites, and the threshold screening."""
+        """New findings, built but not yet added to the session (so what is found here is
+        written with their first insert): rebound reviews of the closed-mine sites they are
+        at, marks on those sites, and the threshold screening."""
         for row, located in findings:
             if not located.site_ids:
                 continue
@@ -290,7 +291,7 @@ class FindingChecks:
                     sites=len(reviewed),
                     county=str(row.county_id),
                 )
-        await self._screen([row for row, _ in findings])
+        await self._screen([row for row, _ in findings], flush=False)
 
     async def rescreen(self, row: Finding) -> None:
         """Screen a finding again after its occupied area (or start date) changed; without
@@ -307,18 +308,18 @@ class FindingChecks:
                 if occupied is None or row.land_class is None
                 else {row.land_class: round(occupied, 2)}
             )
-        await self._screen([row])
+        await self._screen([row], flush=True)
 
-    async def _screen(self, rows: Sequence[Finding]) -> None:
+    async def _screen(self, rows: Sequence[Finding], *, flush: bool) -> None:
         if not rows:
             return
-        await self.db.flush()
         screened = await self.screener.screen_findings(self.db, rows)
         at = utcnow().isoformat()
         for row in rows:
             if row.id in screened:
                 row.screening = {"screened_at": at, "suggestions": list(screened[row.id])}
-        await self.db.flush()
+        if flush:
+            await self.db.flush()
 
 
 # -- the read side -------------------------------------------------------------------------------
