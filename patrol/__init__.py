@@ -63,6 +63,14 @@ from patrol.field_models import (
     TargetVisit,
     TrackPoint,
 )
+from patrol.finding_checks import (
+    FindingChecks,
+    FindingPlace,
+    FindingScreener,
+    NoScreening,
+    finding_place,
+    place_of,
+)
 from patrol.jobs import run_patrol_jobs
 from patrol.plans import PlanService, PlanTarget, PlanView, Requirement, first_of_month
 from patrol.sessions import (
@@ -71,6 +79,7 @@ from patrol.sessions import (
     PatrolService,
     auto_close_stale_patrols,
 )
+from patrol.site_review import SITE_REVIEW_ALERT, mark_site_for_review, raise_site_reviews
 from patrol.tracks import (
     AppendResult,
     PointIn,
@@ -88,6 +97,7 @@ __all__ = [
     "CONSTRUCTION_STATUSES",
     "DUTY_ROLES",
     "MANUAL_REASONS",
+    "SITE_REVIEW_ALERT",
     "TARGET_KINDS",
     "AlertNotFoundError",
     "AlertService",
@@ -107,6 +117,9 @@ __all__ = [
     "DutyRoster",
     "DutyService",
     "Finding",
+    "FindingChecks",
+    "FindingPlace",
+    "FindingScreener",
     "FrequencyRule",
     "GeofenceDutyRoster",
     "IdReusedError",
@@ -115,6 +128,7 @@ __all__ = [
     "LiveInspector",
     "MemberDuty",
     "MonthlyPlan",
+    "NoScreening",
     "NotAreaMemberError",
     "NotPatrolOwnerError",
     "NotRosterMemberError",
@@ -149,11 +163,15 @@ __all__ = [
     "WeekCoverage",
     "auto_close_stale_patrols",
     "filter_track",
+    "finding_place",
     "first_of_month",
     "haversine_m",
+    "mark_site_for_review",
     "month_weeks",
     "parse_area_geometry",
+    "place_of",
     "raise_alert",
+    "raise_site_reviews",
     "run_patrol_jobs",
     "seed_demo_patrols",
 ]

@@ -7,13 +7,16 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
+import pytest
 from shapely.geometry import box, mapping
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evidence import ThresholdFindingScreener
+from evidence.case_errors import CaseNotFoundError
 from evidence.case_models import ReferralSuggestion
 from evidence.cases import CaseInput, open_case
+from evidence.referrals import flag_for_referral
 from infra.ids import uuid7
 from patrol.alerts import AlertService
 from patrol.areas import AreaService
@@ -112,10 +115,15 @@ async def test_the_squad_sees_screened_findings_and_their_alerts(
     await add_parcels(db, world.county_id)
     service, pid = await _patrol(db, world)
     big = await _find(service, world, pid, WEST, 3400.0, "占用基本农田建厂")
-    await _find(service, world, pid, WEST, 3266.67, "占用基本农田建棚")
+    small = await _find(service, world, pid, WEST, 3266.67, "占用基本农田建棚")
     await db.commit()
     squad_view = await PatrolService(db).list_findings(world.squad, pid)
     assert [f.id for f in squad_view] == [big]
+    # what the squad sees it may flag for referral; the rest does not exist for it
+    flag = await flag_for_referral(db, world.squad, reason="达到入罪标准", finding_id=big)
+    assert flag.finding_id == big
+    with pytest.raises(CaseNotFoundError):
+        await flag_for_referral(db, world.squad, reason="x", finding_id=small)
     alerts = await AlertService(db).list_alerts(world.squad, kinds=["referral_suggested"])
     assert len(alerts) == 1
     assert alerts[0].session_id == pid
