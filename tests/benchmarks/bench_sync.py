@@ -16,6 +16,13 @@ MessagePack (raw and gzip). Targets: ≤ 500 ms, ≤ 20 ms, ≤ 1 s. The push (4
 50 sign-ins, 48 findings, start and end of a patrol) runs five times, each on a new patrol,
 and each batch is sent a second time to time the replay.
 
+**Findings** (issue 13): in the same world, a push of 500 operations — a patrol's start, 498
+findings over the parcels (each with an occupied area, every fifth at a target) and its end —
+five times, each on a new patrol. Every finding gets the location check, its land use, the
+threshold screening and its target visits; the time spent in those checks is measured inside
+the push (``FindingChecks.locate``/``assess`` and the visits). Target: the push ≤ 1 s.
+``push_only()`` runs the steady-state part and this one alone.
+
 Times are server time, from the ``Server-Timing`` header every response carries (the target
 is server time), with the time the in-process test client saw beside them.
 
