@@ -172,6 +172,7 @@ OPERATION_ERRORS: dict[str, Errors] = {
             "referral_not_found",
         ),
         409: (
+            "case_closed",
             "case_not_flagged",
             "referral_already_open",
         ),
@@ -395,6 +396,7 @@ OPERATION_ERRORS: dict[str, Errors] = {
     "ListPlans": {422: ("invalid_month",)},
     "ListReferralRules": {},
     "ListReferrals": {403: ("role_not_allowed",), 404: ("referral_not_found",)},
+    "ListSignIns": {403: ("not_patrol_owner",), 404: ("patrol_not_found",)},
     "ListTargets": {403: ("not_area_member",), 404: ("area_not_found",)},
     "ListTownships": {},
     "ListUsers": {},
@@ -515,6 +517,7 @@ OPERATION_ERRORS: dict[str, Errors] = {
         403: ("role_not_allowed",),
         404: ("referral_not_found",),
         409: (
+            "case_closed",
             "reconsideration_window_closed",
             "step_out_of_order",
         ),

@@ -10,14 +10,16 @@
     ├── RuleNotFoundError              rule_not_found
     └── (CaseNotFoundError)            finding_not_found        flagging an unknown finding
     ConflictError (409)
-    ├── CaseStatusTransitionError      invalid_status_transition  e.g. closed -> investigating
+    ├── CaseStatusTransitionError      invalid_status_transition  e.g. closed -> investigating,
+    │                                                           or any move of a case whose
+    │                                                           referral is open
     ├── CaseNotFlaggedError            case_not_flagged         a referral needs a flag first
     ├── ReferralAlreadyOpenError       referral_already_open    one open referral per case
     ├── StepOutOfOrderError            step_out_of_order        ``expected_step`` says which
     ├── ReconsiderationClosedError     reconsideration_window_closed  asked after 3 days
     ├── CaseHasNoEvidenceError         case_has_no_evidence     nothing to put in a package
     ├── (ConflictError)                case_no_taken, case_closed (finished cases are
-    │                                  read-only), rule_exists
+    │                                  read-only and cannot be referred), rule_exists
     └── PackageSourceMismatchError     package_source_mismatch  stored bytes differ from the
                                                                 hash taken at intake
     InvalidInputError (422)

@@ -1,7 +1,8 @@
 """Case, screening and referral tables, and their closed vocabularies.
 
 * ``cases`` — an enforcement case (立案查处): number, cause, parties, where it is (a located
-  point and, once measured, the surveyed polygon), status, areas by land class from the
+  point and, once measured, the surveyed polygon), status (``referred`` while it follows a
+  referral, with ``referred_from``), areas by land class from the
   overlay, values (ore value, illegal gain) and history (prior administrative penalties).
 * ``case_team_members`` — who works a case (lead officer, members, joint police/land
   members), set by captains.
@@ -84,6 +85,7 @@ class CaseStatus(enum.StrEnum):
     SUSPENDED = "suspended"  # 中止 (resumes to the status it left)
     TERMINATED = "terminated"  # 终止
     WITHDRAWN = "withdrawn"  # 撤销
+    REFERRED = "referred"  # 移送公安: set and left by the referral (resumes where it was)
 
     @property
     def is_final(self) -> bool:
@@ -171,6 +173,9 @@ class Case(UuidPk, CountyOwned, Timestamped, Base):
     __table_args__ = (
         UniqueConstraint("county_id", "case_no"),
         CheckConstraint(_in("status", CaseStatus), name="status"),
+        CheckConstraint(
+            "(status = 'referred') = (referred_from IS NOT NULL)", name="referred_from"
+        ),
         CheckConstraint(_in("violation_kind", ViolationKind), name="violation_kind"),
         CheckConstraint(_in("source_kind", SourceKind), name="source_kind"),
         CheckConstraint(
@@ -186,6 +191,8 @@ class Case(UuidPk, CountyOwned, Timestamped, Base):
     violation_kind: Mapped[str] = mapped_column(String(30))
     status: Mapped[str] = mapped_column(String(16), default=CaseStatus.CLUE.value)
     suspended_from: Mapped[str | None] = mapped_column(String(16))
+    # where a referred case was before its referral (it returns there if the police refuse)
+    referred_from: Mapped[str | None] = mapped_column(String(16))
     status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     parties: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     source_kind: Mapped[str] = mapped_column(String(16))

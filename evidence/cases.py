@@ -31,6 +31,23 @@ Status workflow::
     suspend: filed..executing -> suspended -> (back to where it was)
     terminate: filed..executing, suspended -> terminated
     withdraw: clue, filed, investigating, suspended -> withdrawn
+
+A case follows its criminal referral (移送公安, :mod:`evidence.referrals`); these moves are
+made by the referral's steps, never by :func:`change_status`::
+
+    any unfinished status -- team's report (CreateReferral) ----------> referred
+    referred -- head refuses / police refuse to file / refuse again ----> back to where it was
+    (back) -- reconsideration asked --------------------------------> referred
+    referred -- police file the case, items handed over -------------> stays referred
+                (a later referral the head turns down leaves it there)
+
+``referred_from`` keeps the status the case left. While a referral is open (the head, the
+police or a reconsideration pending, or the handover after the police filed) the status is
+the referral's: captains cannot change it. Once the police have the case and the referral
+is closed, captains close the case (结案: transferred to the judiciary), terminate it, or
+resume the administrative procedure where it was (a fine never replaces a referral, but the
+measures already ordered go on). Every move is a ``status`` entry in the case's history,
+with the referral and the step that made it.
 """
 
 from __future__ import annotations
@@ -75,6 +92,7 @@ from evidence.case_models import (
     PenaltyKind,
     Referral,
     ReferralFlag,
+    ReferralStatus,
     ReferralSuggestion,
     SourceKind,
     TeamRole,
@@ -108,8 +126,11 @@ __all__ = [
     "TeamMember",
     "case_evidence_ids",
     "change_status",
+    "ensure_unfinished",
+    "enter_referral",
     "geofence_land_class_areas",
     "get_case",
+    "leave_referral",
     "link_evidence",
     "list_cases",
     "load_case",
@@ -151,6 +172,9 @@ _TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
         {CaseStatus.CLOSED, CaseStatus.SUSPENDED, CaseStatus.TERMINATED}
     ),
     CaseStatus.SUSPENDED: frozenset({CaseStatus.TERMINATED, CaseStatus.WITHDRAWN}),
+    # once the referral is closed with the police holding the case; resuming to the status
+    # it was referred from is added by change_status
+    CaseStatus.REFERRED: frozenset({CaseStatus.CLOSED, CaseStatus.TERMINATED}),
     CaseStatus.CLOSED: frozenset(),
     CaseStatus.TERMINATED: frozenset(),
     CaseStatus.WITHDRAWN: frozenset(),
@@ -365,6 +389,7 @@ class CaseView:
     created_at: datetime
     updated_at: datetime
     team: tuple[TeamMember, ...] = ()
+    referred_from: str | None = None  # while ``referred``: the status it returns to
 
     @property
     def flagged(self) -> bool:
@@ -804,6 +829,7 @@ async def _view(session: AsyncSession, case: Case) -> CaseView:
         created_at=case.created_at,
         updated_at=case.updated_at,
         team=tuple(TeamMember(uid, role, name or "") for uid, role, name in team),
+        referred_from=case.referred_from,
     )
 
 
@@ -950,10 +976,7 @@ async def update_case(
     """
     case = await load_case(session, principal, case_id, for_update=True)
     await _ensure_writer(session, principal, case)
-    if CaseStatus(case.status).is_final:
-        raise ConflictError(
-            "the case is finished and read-only", code="case_closed", status=case.status
-        )
+    ensure_unfinished(case)
     changed: list[str] = []
     rescreen = False
     if changes.cause is not None:
@@ -1045,8 +1068,10 @@ async def change_status(
 ) -> CaseView:
     """Move the case along its workflow (captains and admins).
 
-    A suspended case resumes by changing to the status it was suspended from. Moves the
-    workflow does not allow raise :class:`CaseStatusTransitionError`.
+    A suspended case resumes by changing to the status it was suspended from. A referred
+    case follows its referral: no change while the referral is open; after it, close,
+    terminate or resume where the case was. Moves the workflow does not allow raise
+    :class:`CaseStatusTransitionError`.
     """
     require_role(principal, *_SEES_ALL, action="change the status of cases")
     target = CaseStatus(_enum_value(CaseStatus, status, "status", "invalid_status"))
@@ -1055,29 +1080,133 @@ async def change_status(
     allowed = set(_TRANSITIONS[current])
     if current is CaseStatus.SUSPENDED and case.suspended_from:
         allowed.add(CaseStatus(case.suspended_from))
+    open_referral = None
+    if current is CaseStatus.REFERRED:
+        open_referral = await _open_referral(session, case.id)
+        if open_referral is not None:
+            allowed = set()
+        elif case.referred_from:
+            allowed.add(CaseStatus(case.referred_from))
     if target not in allowed:
+        detail = f"a case cannot go from {current.value} to {target.value}"
+        if open_referral is not None:
+            detail = "the case follows its open referral: record the referral's steps"
         raise CaseStatusTransitionError(
-            f"a case cannot go from {current.value} to {target.value}",
+            detail,
             status=current.value,
             requested=target.value,
             allowed=sorted(s.value for s in allowed),
+            **({} if open_referral is None else {"referral_id": str(open_referral)}),
         )
     if target in (CaseStatus.SUSPENDED, CaseStatus.TERMINATED, CaseStatus.WITHDRAWN) and not (
         reason.strip()
     ):
         raise _bad(f"{target.value} needs a reason", "reason_required", field="reason")
-    case.suspended_from = current.value if target is CaseStatus.SUSPENDED else None
+    _move(session, case, target, principal.user_id, at=utcnow(), reason=reason.strip())
+    await session.flush()
+    return await _view(session, case)
+
+
+# -- the case follows its referral ---------------------------------------------------------------
+def ensure_unfinished(case: Case) -> None:
+    """A closed, terminated or withdrawn case is read-only (``case_closed``)."""
+    if CaseStatus(case.status).is_final:
+        raise ConflictError(
+            "the case is finished and read-only", code="case_closed", status=case.status
+        )
+
+
+def _move(
+    session: AsyncSession,
+    case: Case,
+    target: CaseStatus,
+    actor_id: uuid.UUID | None,
+    *,
+    at: datetime,
+    reason: str = "",
+    **details: Any,
+) -> None:
+    """Set the status and write the move into the case's history (a ``status`` event).
+
+    The move happens at ``at`` (a referral step's own time), but never before the case's
+    last status change: a step recorded after the fact does not move the history back.
+    ``suspended_from`` is kept while a suspended case is referred (it resumes suspended);
+    ``referred_from`` is set exactly while the case is referred.
+    """
+    at = max(at, case.status_changed_at)
+    current = CaseStatus(case.status)
+    if target is CaseStatus.SUSPENDED:
+        if current is not CaseStatus.REFERRED:
+            case.suspended_from = current.value
+    elif target is not CaseStatus.REFERRED:
+        case.suspended_from = None
+    case.referred_from = current.value if target is CaseStatus.REFERRED else None
     case.status = target.value
-    case.status_changed_at = utcnow()
+    case.status_changed_at = at
     record_event(
         session,
         case,
         "status",
-        principal.user_id,
-        {"from": current.value, "to": target.value, "reason": reason.strip()},
+        actor_id,
+        {"from": current.value, "to": target.value, "reason": reason, **details},
+        at=at,
     )
-    await session.flush()
-    return await _view(session, case)
+
+
+async def _open_referral(session: AsyncSession, case_id: uuid.UUID) -> uuid.UUID | None:
+    return await session.scalar(
+        select(Referral.id).where(
+            Referral.case_id == case_id,
+            Referral.status.in_([s.value for s in ReferralStatus if s.is_open]),
+        )
+    )
+
+
+def enter_referral(
+    session: AsyncSession,
+    case: Case,
+    actor_id: uuid.UUID,
+    *,
+    at: datetime,
+    referral_id: uuid.UUID,
+    step: str,
+) -> None:
+    """The team's report or a reconsideration request: the case goes ``referred``,
+    remembering where it was (a case already referred stays as it is)."""
+    ensure_unfinished(case)
+    if case.status != CaseStatus.REFERRED.value:
+        _move(
+            session,
+            case,
+            CaseStatus.REFERRED,
+            actor_id,
+            at=at,
+            referral_id=str(referral_id),
+            step=step,
+        )
+
+
+def leave_referral(
+    session: AsyncSession,
+    case: Case,
+    actor_id: uuid.UUID,
+    *,
+    at: datetime,
+    referral_id: uuid.UUID,
+    step: str,
+) -> None:
+    """The head refused the referral or the police refused to file it: the case returns to
+    the status it was referred from."""
+    if case.status == CaseStatus.REFERRED.value and case.referred_from:
+        _move(
+            session,
+            case,
+            CaseStatus(case.referred_from),
+            actor_id,
+            at=at,
+            referral_id=str(referral_id),
+            step=step,
+        )
 
 
 async def set_case_team(
@@ -1092,10 +1221,7 @@ async def set_case_team(
     team. A finished case is read-only (``case_closed``)."""
     require_role(principal, *_SEES_ALL, action="assign case teams")
     case = await load_case(session, principal, case_id, for_update=True)
-    if CaseStatus(case.status).is_final:
-        raise ConflictError(
-            "the case is finished and read-only", code="case_closed", status=case.status
-        )
+    ensure_unfinished(case)
     wanted: dict[uuid.UUID, str] = {}
     for i, member in enumerate(members):
         role = _enum_value(TeamRole, member.role_in_team, f"team[{i}].role", "invalid_team")

@@ -1,10 +1,16 @@
 """Derivatives of accepted evidence, made off the request path by a PostgreSQL job queue.
 
-Kinds: ``thumbnail`` (512 px, orientation applied), ``share`` (full size, every EXIF/XMP/GPS/
-ICC block removed, HEIC included: re-encoded as a bare JPEG), ``poster`` (a video's first
-frame, rotation applied) and ``captioned`` (longitude, latitude, accuracy, azimuth and local
-time burnt into a copy). Originals are only read; every derivative is a new object under
-``derived/`` with its own row and custody entry.
+Kinds: ``thumbnail`` (512 px, orientation applied), ``share`` (a photo: full size, every
+EXIF/XMP/GPS/ICC block removed, HEIC included: re-encoded as a bare JPEG; a video: the same
+audio and video packets re-muxed without any metadata, see :mod:`evidence.video_share`),
+``poster`` (a video's first frame, rotation applied) and ``captioned`` (position, accuracy,
+azimuth, local time, place, inspector and unit burnt into a copy in Chinese, see
+:mod:`evidence.captions`). Originals are only read; every derivative is a new object under
+``derived/`` with its own row and custody entry. A video's share copy never sits in memory:
+the original is spooled to disk, re-muxed file to file and sent back in 8 MiB parts.
+
+One kind failing (a video FFmpeg cannot re-mux, no CJK font) does not hold back the others:
+they are stored, then the job fails and is retried for the missing kinds only.
 
 Queue: ``evidence_jobs`` rows are claimed with ``UPDATE ... WHERE id = (SELECT ... FOR UPDATE
 SKIP LOCKED)`` and a lease, so any number of workers (in-process or ``patrol worker``) share
@@ -19,34 +25,41 @@ import hashlib
 import io
 import os
 import socket
+import tempfile
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
 import structlog
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from evidence.captions import CaptionFacts, caption_place, draw_caption, unit_name
 from evidence.custody import CustodyAction, CustodyLog
 from evidence.media import MediaType, declared_media_type
 from evidence.metadata import DEFAULT_MAX_PIXELS, open_image, parse_utc_offset
 from evidence.models import Derivative, Evidence, EvidenceJob, Upload
 from evidence.readback import spooled_object
 from evidence.trust import ASSUMED_OFFSET
+from evidence.video_share import strip_video
 from infra.db import utcnow
 from infra.ids import uuid7
 from infra.objectstore import ObjectStore
+from patrol.models import County, Township, User, Village
 
 __all__ = [
+    "PHOTO_KINDS",
     "THUMBNAIL_PX",
-    "CaptionFacts",
+    "VIDEO_KINDS",
+    "DerivativesFailedError",
     "JobsRun",
     "Made",
-    "caption_lines",
+    "Outcome",
+    "caption_facts",
     "enqueue_derivatives",
     "make_derivatives",
     "run_pending_jobs",
@@ -67,30 +80,34 @@ _TRANSPOSE = {
     8: Image.Transpose.ROTATE_90,
 }
 PHOTO_KINDS = ("thumbnail", "share", "captioned")
-VIDEO_KINDS = ("poster", "thumbnail", "captioned")
+VIDEO_KINDS = ("poster", "thumbnail", "captioned", "share")
 
 
 class OriginalChangedError(RuntimeError):
     """The stored original no longer has the SHA-256 recorded at acceptance."""
 
 
-@dataclass(frozen=True, slots=True)
-class CaptionFacts:
-    lon: float
-    lat: float
-    accuracy_m: float
-    azimuth_deg: float | None
-    captured_at: datetime
-    offset: timezone
+class DerivativesFailedError(RuntimeError):
+    """Some kinds could not be made (the others were stored); the job is tried again."""
 
 
 @dataclass(frozen=True, slots=True)
 class Made:
+    """One derivative: in memory (``data``), or on disk (``path``) when it can be large."""
+
     kind: str
     data: bytes
     content_type: str
     width: int
     height: int
+    path: Path | None = None
+    extension: str = "jpg"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    made: list[Made] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # kind -> error
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,20 +118,6 @@ class JobsRun:
 
 
 # -- image work (blocking; runs in a worker thread) --------------------------------------------
-def caption_lines(facts: CaptionFacts) -> list[str]:
-    """The watermark text: position, accuracy, azimuth and local time (with its offset)."""
-    ns = "N" if facts.lat >= 0 else "S"
-    ew = "E" if facts.lon >= 0 else "W"
-    azimuth = "n/a" if facts.azimuth_deg is None else f"{facts.azimuth_deg:.0f}°"
-    local = facts.captured_at.astimezone(facts.offset)
-    offset = local.strftime("%z")
-    return [
-        f"{ew} {abs(facts.lon):.6f}°  {ns} {abs(facts.lat):.6f}°  ±{facts.accuracy_m:.0f} m",
-        f"Azimuth {azimuth}",
-        f"{local:%Y-%m-%d %H:%M:%S} UTC{offset[:3]}:{offset[3:]}",
-    ]
-
-
 def _oriented(image: Image.Image, orientation: int | None) -> Image.Image:
     method = _TRANSPOSE.get(orientation or 1)
     return image.transpose(method) if method is not None else image
@@ -142,21 +145,10 @@ def _jpeg(kind: str, image: Image.Image) -> Made:
     return Made(kind, buffer.getvalue(), "image/jpeg", clean.width, clean.height)
 
 
-def _captioned(image: Image.Image, facts: CaptionFacts) -> Made:
+def _captioned(image: Image.Image, facts: CaptionFacts, font_file: str) -> Made:
     copy = _rgb(image).copy()
     copy.thumbnail((_CAPTIONED_MAX_PX, _CAPTIONED_MAX_PX))
-    lines = caption_lines(facts)
-    size = max(12, copy.width // 45)
-    font = ImageFont.load_default(size=size)
-    pad = size // 2
-    line_height = size + pad // 2
-    band = pad * 2 + line_height * len(lines)
-    draw = ImageDraw.Draw(copy, "RGBA")
-    draw.rectangle((0, copy.height - band, copy.width, copy.height), fill=(0, 0, 0, 150))
-    for index, line in enumerate(lines):
-        y = copy.height - band + pad + index * line_height
-        draw.text((pad, y), line, font=font, fill=(255, 255, 255, 255))
-    return _jpeg("captioned", copy)
+    return _jpeg("captioned", draw_caption(copy, facts, font_file=font_file))
 
 
 def _thumbnail(image: Image.Image) -> Made:
@@ -165,51 +157,90 @@ def _thumbnail(image: Image.Image) -> Made:
     return _jpeg("thumbnail", small)
 
 
+@dataclass(slots=True)
+class _Making:
+    """Collects what was made and, per kind, what went wrong."""
+
+    kinds: set[str]
+    outcome: Outcome = field(default_factory=Outcome)
+
+    def make(self, kind: str, build: Any, *args: Any) -> None:
+        if kind not in self.kinds:
+            return
+        try:
+            self.outcome.made.append(build(*args))
+        except Exception as exc:  # one kind failing never loses the others
+            self.fail({kind}, exc)
+
+    def fail(self, kinds: set[str], exc: Exception) -> None:
+        for kind in sorted(kinds):
+            self.outcome.failed[kind] = f"{type(exc).__name__}: {exc}"[:500]
+            log.warning("evidence.derivative_failed", kind=kind, error=type(exc).__name__)
+
+
 def _photo(
     fp: IO[bytes],
     media: MediaType,
     *,
     orientation: int | None,
     facts: CaptionFacts,
-    kinds: set[str],
+    making: _Making,
     max_pixels: int,
-) -> list[Made]:
-    made: list[Made] = []
-    if "thumbnail" in kinds:
+    font_file: str,
+) -> None:
+    if "thumbnail" in making.kinds:
         with open_image(fp, media, max_pixels=max_pixels) as image:
             if media.family == "jpeg":
                 image.draft("RGB", (THUMBNAIL_PX, THUMBNAIL_PX))
             image.load()
-            made.append(_thumbnail(_oriented(image, orientation)))
-    if kinds & {"share", "captioned"}:
+            making.make("thumbnail", _thumbnail, _oriented(image, orientation))
+    if making.kinds & {"share", "captioned"}:
         with open_image(fp, media, max_pixels=max_pixels) as image:
             image.load()
             upright = _oriented(image, orientation)
-            if "share" in kinds:
-                made.append(_jpeg("share", upright))
-            if "captioned" in kinds:
-                made.append(_captioned(upright, facts))
-    return made
+            making.make("share", _jpeg, "share", upright)
+            making.make("captioned", _captioned, upright, facts, font_file)
 
 
-def _video(path: str, facts: CaptionFacts, kinds: set[str]) -> list[Made]:
+def _poster(path: str) -> Image.Image:
     import av  # noqa: PLC0415 - heavy import, only for videos
 
     with av.open(path, mode="r", metadata_errors="replace") as container:
         stream = container.streams.video[0]
         frame = next(container.decode(stream))
-        poster = frame.to_image()  # type: ignore[no-untyped-call]
+        poster: Image.Image = frame.to_image()  # type: ignore[no-untyped-call]
         rotation = int(getattr(frame, "rotation", 0) or 0) % 360
-    if rotation:
-        poster = poster.rotate(rotation, expand=True)
-    made: list[Made] = []
-    if "poster" in kinds:
-        made.append(_jpeg("poster", poster))
-    if "thumbnail" in kinds:
-        made.append(_thumbnail(poster))
-    if "captioned" in kinds:
-        made.append(_captioned(poster, facts))
-    return made
+    return poster.rotate(rotation, expand=True) if rotation else poster
+
+
+def _video_share(path: str, media: MediaType, work_dir: Path) -> Made:
+    stripped = strip_video(path, work_dir / f"share.{media.extension}", media)
+    return Made(
+        "share", b"", media.mime, stripped.width, stripped.height,
+        path=stripped.path, extension=media.extension,
+    )  # fmt: skip
+
+
+def _video(
+    path: str,
+    media: MediaType,
+    facts: CaptionFacts,
+    making: _Making,
+    *,
+    work_dir: Path,
+    font_file: str,
+) -> None:
+    from_poster = making.kinds & {"poster", "thumbnail", "captioned"}
+    if from_poster:
+        try:
+            poster = _poster(path)
+        except Exception as exc:  # the share copy may still be possible
+            making.fail(from_poster, exc)
+        else:
+            making.make("poster", _jpeg, "poster", poster)
+            making.make("thumbnail", _thumbnail, poster)
+            making.make("captioned", _captioned, poster, facts, font_file)
+    making.make("share", _video_share, path, media, work_dir)
 
 
 def make_derivatives(
@@ -222,16 +253,22 @@ def make_derivatives(
     orientation: int | None,
     facts: CaptionFacts,
     kinds: set[str],
-    spool_dir: Path | None = None,
+    work_dir: Path,
     max_pixels: int = DEFAULT_MAX_PIXELS,
-) -> list[Made]:
-    """Read the original (checking its SHA-256 again) and make the requested ``kinds``."""
+    font_file: str = "",
+) -> Outcome:
+    """Read the original (checking its SHA-256 again) and make the requested ``kinds``.
+
+    Large derivatives (a video's share copy) are written under ``work_dir``, which must
+    outlive their upload. ``font_file`` is the configured caption font (empty: looked up).
+    """
     hasher = hashlib.sha256()
+    making = _Making(kinds)
     with spooled_object(
         store,
         key,
         on_disk=media.kind == "video",
-        spool_dir=spool_dir,
+        spool_dir=work_dir,
         limit=size,
         hasher=hasher,
     ) as (spool, stored_size, _head):
@@ -239,10 +276,13 @@ def make_derivatives(
             msg = f"original {key} no longer matches its recorded SHA-256"
             raise OriginalChangedError(msg)
         if media.kind == "video":
-            return _video(spool.name, facts, kinds)
-        return _photo(
-            spool, media, orientation=orientation, facts=facts, kinds=kinds, max_pixels=max_pixels
-        )
+            _video(spool.name, media, facts, making, work_dir=work_dir, font_file=font_file)
+        else:
+            _photo(
+                spool, media, orientation=orientation, facts=facts, making=making,
+                max_pixels=max_pixels, font_file=font_file,
+            )  # fmt: skip
+    return making.outcome
 
 
 # -- queue ---------------------------------------------------------------------------------------
@@ -309,12 +349,37 @@ async def _claim(
     return _Claimed(row[0], row[1], row[2], int(row[3]))
 
 
-def _facts(evidence: Evidence, upload: Upload) -> CaptionFacts:
+async def caption_facts(session: AsyncSession, evidence: Evidence, upload: Upload) -> CaptionFacts:
+    """The caption's facts: the evidence's position and time, the township and village under
+    it, the site or parcel from its stored location check, the uploader and the brigade."""
     meta = evidence.file_meta or {}
     azimuth = meta.get("direction_deg")
     if not isinstance(azimuth, int | float):
         azimuth = upload.heading_deg
     offset = parse_utc_offset(meta.get("captured_offset")) or ASSUMED_OFFSET
+    county_id = evidence.county_id
+
+    def covering(model: type[Township] | type[Village]) -> Any:
+        return (
+            select(model.name)
+            .where(model.county_id == county_id, func.ST_Covers(model.geom, Evidence.geom))
+            .correlate(Evidence)
+            .order_by(model.code)
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    row = (
+        await session.execute(
+            select(
+                covering(Township),
+                covering(Village),
+                select(User.display_name).where(User.id == upload.uploader_id).scalar_subquery(),
+                select(County.name).where(County.id == county_id).scalar_subquery(),
+            ).where(Evidence.id == evidence.id)
+        )
+    ).one()
+    township, village, inspector, county = row
     return CaptionFacts(
         lon=evidence.lon,
         lat=evidence.lat,
@@ -322,7 +387,77 @@ def _facts(evidence: Evidence, upload: Upload) -> CaptionFacts:
         azimuth_deg=float(azimuth) if azimuth is not None else None,
         captured_at=evidence.captured_at,
         offset=offset,
+        place=caption_place(evidence.location_check, township=township, village=village),
+        inspector=inspector,
+        unit=unit_name(county),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    made: Made
+    key: str
+    sha256: str
+    size: int
+
+
+async def _store(store: ObjectStore, job: _Claimed, item: Made) -> _Stored:
+    key = f"derived/{job.county_id}/{job.evidence_id}/{item.kind}-{uuid7()}.{item.extension}"
+    if item.path is None:
+        await store.put_bytes(key, item.data, content_type=item.content_type)
+        return _Stored(item, key, hashlib.sha256(item.data).hexdigest(), len(item.data))
+    hasher = hashlib.sha256()
+    info = await store.put_file(key, item.path, content_type=item.content_type, hasher=hasher)
+    return _Stored(item, key, hasher.hexdigest(), info.size)
+
+
+async def _record(
+    session_factory: async_sessionmaker[AsyncSession],
+    store: ObjectStore,
+    custody: CustodyLog,
+    job: _Claimed,
+    stored: list[_Stored],
+    *,
+    done: bool,
+) -> None:
+    """Rows and custody entries for what was stored; the job is done when nothing failed."""
+    async with session_factory() as session, session.begin():
+        for item in stored:
+            inserted = await session.scalar(
+                insert(Derivative)
+                .values(
+                    id=uuid7(),
+                    county_id=job.county_id,
+                    evidence_id=job.evidence_id,
+                    kind=item.made.kind,
+                    object_key=item.key,
+                    content_type=item.made.content_type,
+                    size_bytes=item.size,
+                    sha256=item.sha256,
+                    width=item.made.width,
+                    height=item.made.height,
+                    created_at=utcnow(),
+                )
+                .on_conflict_do_nothing(index_elements=["evidence_id", "kind"])
+                .returning(Derivative.id)
+            )
+            if inserted is None:  # another worker made this kind meanwhile
+                await store.delete(item.key)
+                continue
+            await custody.append(
+                session,
+                county_id=job.county_id,
+                action=CustodyAction.DERIVATIVE_CREATED,
+                subject_id=job.evidence_id,
+                actor_id=None,
+                details={"kind": item.made.kind, "object_key": item.key, "sha256": item.sha256},
+            )
+        if done:
+            await session.execute(
+                update(EvidenceJob)
+                .where(EvidenceJob.id == job.job_id)
+                .values(status="done", locked_until=None, last_error=None, updated_at=func.now())
+            )
 
 
 async def _process(
@@ -333,6 +468,7 @@ async def _process(
     *,
     spool_dir: Path | None,
     max_pixels: int,
+    font_file: str,
 ) -> None:
     async with session_factory() as session:
         evidence = await session.get(Evidence, job.evidence_id)
@@ -343,7 +479,7 @@ async def _process(
         existing = {d.kind for d in evidence.derivatives}
         wanted = PHOTO_KINDS if evidence.kind == "photo" else VIDEO_KINDS
         kinds = {k for k in wanted if k not in existing}
-        facts = _facts(evidence, upload)
+        facts = await caption_facts(session, evidence, upload)
         orientation = (evidence.file_meta or {}).get("orientation")
         args: dict[str, Any] = {
             "key": evidence.original_key,
@@ -352,60 +488,20 @@ async def _process(
             "media": declared_media_type(evidence.media_type),
             "orientation": orientation if isinstance(orientation, int) else None,
         }
-    made = (
-        await asyncio.to_thread(
-            make_derivatives,
-            store,
-            facts=facts,
-            kinds=kinds,
-            spool_dir=spool_dir,
-            max_pixels=max_pixels,
-            **args,
-        )
-        if kinds
-        else []
-    )
-    stored: list[tuple[Made, str, str]] = []
-    for item in made:
-        key = f"derived/{job.county_id}/{job.evidence_id}/{item.kind}-{uuid7()}.jpg"
-        await store.put_bytes(key, item.data, content_type=item.content_type)
-        stored.append((item, key, hashlib.sha256(item.data).hexdigest()))
-    async with session_factory() as session, session.begin():
-        for item, key, digest in stored:
-            inserted = await session.scalar(
-                insert(Derivative)
-                .values(
-                    id=uuid7(),
-                    county_id=job.county_id,
-                    evidence_id=job.evidence_id,
-                    kind=item.kind,
-                    object_key=key,
-                    content_type=item.content_type,
-                    size_bytes=len(item.data),
-                    sha256=digest,
-                    width=item.width,
-                    height=item.height,
-                    created_at=utcnow(),
-                )
-                .on_conflict_do_nothing(index_elements=["evidence_id", "kind"])
-                .returning(Derivative.id)
-            )
-            if inserted is None:  # another worker made this kind meanwhile
-                await store.delete(key)
-                continue
-            await custody.append(
-                session,
-                county_id=job.county_id,
-                action=CustodyAction.DERIVATIVE_CREATED,
-                subject_id=job.evidence_id,
-                actor_id=None,
-                details={"kind": item.kind, "object_key": key, "sha256": digest},
-            )
-        await session.execute(
-            update(EvidenceJob)
-            .where(EvidenceJob.id == job.job_id)
-            .values(status="done", locked_until=None, last_error=None, updated_at=func.now())
-        )
+    directory = str(spool_dir) if spool_dir is not None else None
+    with tempfile.TemporaryDirectory(prefix="derivatives-", dir=directory) as work:
+        outcome = Outcome()
+        if kinds:
+            outcome = await asyncio.to_thread(
+                make_derivatives, store, facts=facts, kinds=kinds, work_dir=Path(work),
+                max_pixels=max_pixels, font_file=font_file, **args,
+            )  # fmt: skip
+        stored = [await _store(store, job, item) for item in outcome.made]
+    await _record(session_factory, store, custody, job, stored, done=not outcome.failed)
+    if outcome.failed:
+        failed = ", ".join(f"{kind} ({error})" for kind, error in sorted(outcome.failed.items()))
+        msg = f"not made: {failed}"
+        raise DerivativesFailedError(msg)
 
 
 async def _fail(
@@ -443,12 +539,14 @@ async def run_pending_jobs(
     max_attempts: int = 5,
     spool_dir: Path | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    caption_font: str = "",
 ) -> JobsRun:
     """Run up to ``max_jobs`` due jobs one after another; return what happened.
 
     Call it in a loop (with a sleep when nothing was done) from the in-process worker or
     ``patrol worker``; several processes may run it at once. ``custody_key`` must be the
-    key the service uses (``EvidenceSettings.package_signing_key``).
+    key the service uses (``EvidenceSettings.package_signing_key``); ``caption_font`` is
+    ``EvidenceSettings.caption_font``.
     """
     name = worker or f"{socket.gethostname()}:{os.getpid()}"
     custody = CustodyLog(custody_key)
@@ -459,8 +557,9 @@ async def run_pending_jobs(
             break
         try:
             await _process(
-                session_factory, store, custody, job, spool_dir=spool_dir, max_pixels=max_pixels
-            )
+                session_factory, store, custody, job, spool_dir=spool_dir,
+                max_pixels=max_pixels, font_file=caption_font,
+            )  # fmt: skip
         except Exception as exc:  # a job failure must not stop the worker
             final = await _fail(session_factory, job, exc, max_attempts=max_attempts)
             log.warning(

@@ -5,7 +5,25 @@ never sees an upload: it spent 37 s and 4.5 GB on a 1.1 KB corrupt JPEG). Decomp
 bombs are refused from the header before any pixel is decoded: images are opened through
 their format's plugin class (chosen from the sniffed type), so the pixel count is checked
 here against ``max_pixels`` rather than by Pillow's global warning. Every EXIF value is
-coerced defensively: a bad value becomes ``None`` and a warning, never an exception.
+coerced defensively: a bad value becomes ``None`` and a warning, never an exception. XMP
+packets (capture times only) are bounded and parsed by defusedxml (no DTD, no entities).
+
+Capture time precedence, each winner named in ``FileMeta.captured_source``:
+
+==========================================  ===============================================
+photos, first present wins                  ``captured_source``
+==========================================  ===============================================
+EXIF DateTimeOriginal (+ OffsetTimeOriginal ``exif:DateTimeOriginal``
+or OffsetTime, + SubSecTimeOriginal)
+XMP exif:DateTimeOriginal                   ``xmp:exif:DateTimeOriginal``
+XMP photoshop:DateCreated                   ``xmp:photoshop:DateCreated``
+XMP xmp:CreateDate                          ``xmp:xmp:CreateDate``
+EXIF DateTime (+ OffsetTime, + SubSecTime)  ``exif:DateTime``
+==========================================  ===============================================
+
+Videos: a vendor creation key (:data:`VIDEO_CREATION_KEYS`, ``quicktime:<key>``) beats the
+container's ``creation_time`` (``quicktime:creation_time``). A time without an offset is
+kept as local time (``captured_local``); :mod:`evidence.trust` assumes +08:00 and says so.
 """
 
 from __future__ import annotations
@@ -28,10 +46,12 @@ from evidence.media import MediaType
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
+    "VIDEO_CREATION_KEYS",
     "FileMeta",
     "GpsFix",
     "open_image",
     "parse_iso6709",
+    "parse_iso_datetime",
     "parse_utc_offset",
     "read_photo_meta",
     "read_video_meta",
@@ -67,6 +87,7 @@ class FileMeta:
     captured_at: datetime | None = None
     captured_local: str | None = None
     captured_offset: str | None = None
+    captured_source: str | None = None  # which tag gave the time (see _capture_time)
     gps: GpsFix | None = None
     direction_deg: float | None = None
     direction_ref: str | None = None
@@ -331,23 +352,137 @@ def _gps_time(gps_ifd: dict[int, Any]) -> datetime | None:
     return day + timedelta(hours=hours, minutes=minutes, seconds=seconds)
 
 
-def _capture_time(exif_ifd: dict[int, Any], ifd0: dict[int, Any], meta: FileMeta) -> None:
-    raw = _text(exif_ifd.get(0x9003), 32) or _text(ifd0.get(0x0132), 32)
-    local = _exif_datetime(raw)
+# Capture time precedence (the first candidate that gives a date and a time wins):
+#   photos: EXIF DateTimeOriginal (+ OffsetTimeOriginal, else OffsetTime; + SubSecTimeOriginal)
+#           > XMP exif:DateTimeOriginal > XMP photoshop:DateCreated > XMP xmp:CreateDate
+#           > EXIF DateTime (+ OffsetTime; + SubSecTime) > the GPS date and time stamp (trust.py)
+#   videos: vendor creation keys (VIDEO_CREATION_KEYS, local time with its offset)
+#           > the container's creation_time (written when the recording is finalised).
+# ``FileMeta.captured_source`` names the winner; it becomes the evidence's capturedAtSource.
+_XMP_DATES = (
+    ("http://ns.adobe.com/exif/1.0/", "DateTimeOriginal", "xmp:exif:DateTimeOriginal"),
+    ("http://ns.adobe.com/photoshop/1.0/", "DateCreated", "xmp:photoshop:DateCreated"),
+    ("http://ns.adobe.com/xap/1.0/", "CreateDate", "xmp:xmp:CreateDate"),
+)
+_XMP_MAX_BYTES = 1024 * 1024
+_ISO_DATETIME = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
+    r"\s*(Z|[+-]\d{2}:?\d{2})?"
+)
+
+
+def _exif_local(
+    date_tag: Any, subsec_tag: Any, offset_tags: tuple[Any, ...]
+) -> tuple[datetime, str | None] | None:
+    """An EXIF ``YYYY:MM:DD HH:MM:SS`` with its sub-seconds, and the first offset present."""
+    local = _exif_datetime(_text(date_tag, 32))
     if local is None:
-        return
-    subsec = _text(exif_ifd.get(0x9291), 9)
+        return None
+    subsec = _text(subsec_tag, 9)
     if subsec and subsec.isdigit():
         local = local.replace(microsecond=int(subsec[:6].ljust(6, "0")))
+    offset = next((t for t in (_text(o, 6) for o in offset_tags) if parse_utc_offset(t)), None)
+    return local, offset
+
+
+def parse_iso_datetime(text: str | None) -> tuple[datetime, str | None] | None:
+    """An XMP/ISO 8601 date-time (to the minute at least) as local time and its offset text.
+
+    ``Z`` gives ``+00:00``; a date alone, or an impossible date, gives ``None``.
+    """
+    match = _ISO_DATETIME.fullmatch(text.strip()) if text else None
+    if match is None:
+        return None
+    year, month, day, hour, minute = (int(match.group(i)) for i in range(1, 6))
+    second = int(match.group(6) or 0)
+    micro = int((match.group(7) or "0")[:6].ljust(6, "0"))
+    try:
+        local = datetime(year, month, day, hour, minute, second, micro)  # noqa: DTZ001
+    except ValueError:
+        return None
+    zone = match.group(8)
+    if zone == "Z":
+        return local, "+00:00"
+    if zone and parse_utc_offset(zone) is None:
+        return None
+    return local, zone
+
+
+def _xmp_values(packet: bytes, warnings_sink: list[str]) -> dict[str, str]:
+    """The XMP date properties present (attribute or element form), by source name.
+
+    The packet is bounded in size and parsed by defusedxml: a DTD or an entity declaration
+    (which XMP never needs) is refused, so nothing is expanded or fetched.
+    """
+    if len(packet) > _XMP_MAX_BYTES:
+        warnings_sink.append("XMP packet too large; ignored")
+        return {}
+    start = packet.find(b"<x:xmpmeta")
+    if start < 0:
+        start = packet.find(b"<rdf:RDF")
+    body = packet[start:] if start > 0 else packet
+    end = body.rfind(b">")
+    body = body[: end + 1] if end >= 0 else body
+    try:
+        root = _defused_fromstring(body)
+    except Exception as exc:  # any parse failure is a warning, never a 4xx
+        warnings_sink.append(f"XMP unreadable: {type(exc).__name__}")
+        return {}
+    wanted = {f"{{{ns}}}{name}": source for ns, name, source in _XMP_DATES}
+    found: dict[str, str] = {}
+    for element in root.iter():
+        for attribute, value in element.attrib.items():
+            if attribute in wanted:
+                found.setdefault(wanted[attribute], value)
+        if element.tag in wanted and element.text and element.text.strip():
+            found.setdefault(wanted[element.tag], element.text)
+    return found
+
+
+def _defused_fromstring(body: bytes) -> Any:
+    from defusedxml.ElementTree import fromstring  # noqa: PLC0415 - only when XMP is present
+
+    return fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+
+
+def _xmp_packet(image: ImageFile.ImageFile) -> bytes | None:
+    raw = image.info.get("xmp")
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "replace")
+    return raw if isinstance(raw, bytes) and raw else None
+
+
+def _set_capture(meta: FileMeta, local: datetime, offset: str | None, source: str) -> None:
     meta.captured_local = local.isoformat()
-    offset_text = _text(exif_ifd.get(0x9011), 6) or _text(exif_ifd.get(0x9010), 6)
-    tz = parse_utc_offset(offset_text)
+    meta.captured_source = source
+    tz = parse_utc_offset(offset)
     if tz is not None:
-        meta.captured_offset = offset_text
+        meta.captured_offset = offset
         meta.captured_at = local.replace(tzinfo=tz).astimezone(UTC)
 
 
-def _exif(image: ImageFile.ImageFile, meta: FileMeta) -> None:
+def _capture_time(
+    exif_ifd: dict[int, Any], ifd0: dict[int, Any], xmp: bytes | None, meta: FileMeta
+) -> None:
+    offsets = (exif_ifd.get(0x9011), exif_ifd.get(0x9010))
+    original = _exif_local(exif_ifd.get(0x9003), exif_ifd.get(0x9291), offsets)
+    if original is not None:
+        _set_capture(meta, *original, "exif:DateTimeOriginal")
+        return
+    if xmp is not None:
+        values = _xmp_values(xmp, meta.warnings)
+        for _ns, _name, source in _XMP_DATES:
+            parsed = parse_iso_datetime(values.get(source))
+            if parsed is not None:
+                _set_capture(meta, *parsed, source)
+                return
+    modified = _exif_local(ifd0.get(0x0132), exif_ifd.get(0x9290), (exif_ifd.get(0x9010),))
+    if modified is not None:
+        _set_capture(meta, *modified, "exif:DateTime")
+
+
+def _exif(image: ImageFile.ImageFile, meta: FileMeta) -> tuple[dict[int, Any], dict[int, Any]]:
+    """Device, orientation and GPS into ``meta``; returns IFD0 and the EXIF IFD for the time."""
     exif = image.getexif()
     ifd0 = dict(exif)
     meta.make = _text(ifd0.get(0x010F))
@@ -357,8 +492,8 @@ def _exif(image: ImageFile.ImageFile, meta: FileMeta) -> None:
         meta.orientation = orientation
     exif_ifd = dict(exif.get_ifd(ExifTags.IFD.Exif))
     gps_ifd = dict(exif.get_ifd(ExifTags.IFD.GPSInfo))
-    _capture_time(exif_ifd, ifd0, meta)
     _gps(gps_ifd, meta)
+    return ifd0, exif_ifd
 
 
 def read_photo_meta(
@@ -375,10 +510,16 @@ def read_photo_meta(
     try:
         meta.width, meta.height = image.size
         with _recorded_warnings(meta.warnings):
+            ifd0: dict[int, Any] = {}
+            exif_ifd: dict[int, Any] = {}
             try:
-                _exif(image, meta)
+                ifd0, exif_ifd = _exif(image, meta)
             except Exception as exc:  # any EXIF failure is a warning, never a 4xx
                 meta.warnings.append(f"EXIF unreadable: {type(exc).__name__}")
+            try:
+                _capture_time(exif_ifd, ifd0, _xmp_packet(image), meta)
+            except Exception as exc:  # a time we cannot read is a warning too
+                meta.warnings.append(f"capture time unreadable: {type(exc).__name__}")
         if media.family == "jpeg":
             _jpeg_complete(fp)  # truncation, without decoding every pixel
         else:
@@ -425,17 +566,24 @@ def parse_iso6709(text: str) -> GpsFix | None:
     return GpsFix(lon=lon, lat=lat, altitude_m=altitude)
 
 
+VIDEO_CREATION_KEYS = (
+    # Apple (mdta key): when the recording started, local time with its UTC offset.
+    "com.apple.quicktime.creationdate",
+    # QuickTime user data ``©day`` (FFmpeg calls it ``date``), written by Samsung's and other
+    # Android camera apps as local time with its offset; a year alone is not a capture time.
+    "date",
+)
+"""Vendor tags that say when a video was shot; the first one readable beats ``creation_time``
+(the ``mvhd`` time, which phones write when they finalise the file, at the end of recording)."""
+
+_VIDEO_OFFSET_KEYS = ("com.samsung.android.utc_offset",)  # Samsung: the phone's UTC offset
+
+
 def _video_time(tags: dict[str, str], meta: FileMeta) -> None:
-    apple = tags.get("com.apple.quicktime.creationdate")
-    if apple:
-        try:
-            local = datetime.fromisoformat(apple.replace("Z", "+00:00"))
-        except ValueError:
-            local = None
-        if local is not None and local.tzinfo is not None:
-            meta.captured_local = local.replace(tzinfo=None).isoformat()
-            meta.captured_offset = local.strftime("%z")
-            meta.captured_at = local.astimezone(UTC)
+    for key in VIDEO_CREATION_KEYS:
+        parsed = parse_iso_datetime(tags.get(key))
+        if parsed is not None:
+            _set_capture(meta, *parsed, f"quicktime:{key}")
             return
     created = tags.get("creation_time")
     if not created:
@@ -450,6 +598,12 @@ def _video_time(tags: dict[str, str], meta: FileMeta) -> None:
     if when.year <= 1970:  # an unset QuickTime/MP4 time (1904 or 1970 epoch)
         return
     meta.captured_at = when.astimezone(UTC)
+    meta.captured_source = "quicktime:creation_time"
+    offset = next((tags[k] for k in _VIDEO_OFFSET_KEYS if parse_utc_offset(tags.get(k))), None)
+    tz = parse_utc_offset(offset)
+    if offset is not None and tz is not None:
+        meta.captured_offset = offset
+        meta.captured_local = meta.captured_at.astimezone(tz).replace(tzinfo=None).isoformat()
 
 
 def read_video_meta(path: str, media: MediaType) -> FileMeta:

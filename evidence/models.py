@@ -119,7 +119,7 @@ class Evidence(CountyOwned, Base):
     original_key: Mapped[str] = mapped_column(String(300), unique=True)
     original_etag: Mapped[str] = mapped_column(String(80), default="")
     captured_at: Mapped[datetime]
-    captured_at_source: Mapped[str] = mapped_column(String(12))
+    captured_at_source: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime]
     geom: Mapped[object] = mapped_column(
         Geometry("POINT", srid=4326, spatial_index=True), nullable=False

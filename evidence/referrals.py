@@ -15,9 +15,30 @@
     record_handover   items and materials within 3 days of filing -> handed_over
 
 A step given when the referral is not waiting for it raises :class:`StepOutOfOrderError`
-(nothing is stored). A step recorded after its due time is kept and marked late; until it
-is recorded, :func:`overdue_steps` lists it. A fine never replaces a referral: the case
-workflow is independent of the referral.
+(nothing is stored). Until a step is recorded, :func:`overdue_steps` lists it once it is
+past due. A step recorded after its due time is kept and marked late: every recorded step
+of :data:`STEP_TIMES` comes back as a :class:`StepTiming` (``late``, and ``late_by_s``, the
+whole seconds after the due time, rounded up; 0 when on time — recorded exactly at the due
+instant is on time), computed from the step's stored time and its stored due time, and the
+step's case event keeps the same figures. The time of a step is its ``at`` (an officer may
+record a step after the fact), else the server's clock.
+
+The case follows its referral (:func:`evidence.cases.enter_referral`,
+:func:`evidence.cases.leave_referral`; the workflow is drawn in :mod:`evidence.cases`)::
+
+    reported (team's report)               case -> referred (remembers where it was)
+    rejected (head refuses)                case -> back where it was
+    approved, transferred, received        case stays referred
+    not_filed (police refuse to file)      case -> back where it was (the police return it)
+    reconsideration (asked within 3 days)  case -> referred again
+    closed_not_filed (refused again)       case -> back where it was
+    police_filed, handed_over              case stays referred (the police have it, and a
+                                           later referral turned down leaves it there);
+                                           captains close it or resume the procedure
+
+A finished (closed, terminated, withdrawn) case cannot be referred (``case_closed``). A
+fine never replaces a referral: administrative measures already ordered go on, and the
+case resumes them when the referral comes back.
 
 Who may act: the security squad and captains flag, refer, record transfers and police
 steps; the head's decision belongs to captains and admins. The squad sees only flagged and
@@ -30,7 +51,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVarTuple
@@ -59,7 +80,14 @@ from evidence.case_models import (
     ReferralStep,
     SourceKind,
 )
-from evidence.cases import FlagView, load_case, record_event
+from evidence.cases import (
+    FlagView,
+    ensure_unfinished,
+    enter_referral,
+    leave_referral,
+    load_case,
+    record_event,
+)
 from infra.db import utcnow
 from infra.scope import Principal, Role, require_role, scoped
 from patrol.field_models import Finding
@@ -71,11 +99,13 @@ __all__ = [
     "POLICE_DECISION_DUE",
     "RECEIPT_DUE",
     "RECONSIDERATION_WINDOW",
+    "STEP_TIMES",
     "TRANSFER_DUE",
     "Material",
     "MaterialKind",
     "OverdueStep",
     "ReferralView",
+    "StepTiming",
     "create_referral",
     "flag_for_referral",
     "get_referral",
@@ -88,6 +118,8 @@ __all__ = [
     "record_police_receipt",
     "record_transfer",
     "request_reconsideration",
+    "step_timing",
+    "step_timings",
 ]
 
 DECISION_DUE = timedelta(days=3)  # the head decides within 3 days of the report
@@ -98,9 +130,35 @@ RECONSIDERATION_WINDOW = timedelta(days=3)  # reconsideration may be asked withi
 HANDOVER_DUE = timedelta(days=3)  # items and materials within 3 days of the filing notice
 _FUTURE_SLACK = timedelta(minutes=5)
 
+STEP_TIMES: tuple[tuple[ReferralStep, str, str], ...] = (
+    (ReferralStep.DECISION, "decision_due_at", "decided_at"),
+    (ReferralStep.TRANSFER, "transfer_due_at", "transferred_at"),
+    (ReferralStep.POLICE_RECEIPT, "receipt_due_at", "receipt_at"),
+    (ReferralStep.POLICE_DECISION, "police_decision_due_at", "police_decided_at"),
+    (
+        ReferralStep.RECONSIDERATION_REQUEST,
+        "reconsideration_due_at",
+        "reconsideration_requested_at",
+    ),
+    (
+        ReferralStep.RECONSIDERATION_DECISION,
+        "reconsideration_decision_due_at",
+        "reconsideration_decided_at",
+    ),
+    (ReferralStep.HANDOVER, "handover_due_at", "handed_over_at"),
+)
+"""Each timed step, in procedure order, with the ``referrals`` columns of its due time and
+of the time it was recorded (a reconsideration asked late is refused, so that one is always
+on time)."""
+
 _FLAGGERS = (Role.SECURITY_SQUAD, Role.CAPTAIN)
 _ACTORS = (Role.SECURITY_SQUAD, Role.CAPTAIN, Role.ADMIN)
 _HEADS = (Role.CAPTAIN, Role.ADMIN)
+# the referral statuses that take the case to ``referred`` and those that give it back
+_CASE_ENTERS = frozenset({ReferralStatus.REPORTED, ReferralStatus.RECONSIDERATION})
+_CASE_RETURNS = frozenset(
+    {ReferralStatus.REJECTED, ReferralStatus.NOT_FILED, ReferralStatus.CLOSED_NOT_FILED}
+)
 _Ts = TypeVarTuple("_Ts")
 
 
@@ -137,6 +195,42 @@ class Material:
             "reference": self.reference,
             "quantity": self.quantity,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class StepTiming:
+    """A recorded step against its due time. ``late``: recorded after the due time, by
+    ``late_by_s`` whole seconds (rounded up, so any lateness is at least 1); on time: 0."""
+
+    step: str
+    due_at: datetime
+    done_at: datetime
+    late: bool
+    late_by_s: int
+
+
+def step_timing(step: str, due_at: datetime, done_at: datetime) -> StepTiming:
+    """How late ``done_at`` is against ``due_at`` (exactly at the due instant is on time)."""
+    if done_at <= due_at:
+        return StepTiming(step, due_at, done_at, late=False, late_by_s=0)
+    delta = done_at - due_at
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return StepTiming(step, due_at, done_at, late=True, late_by_s=-(-micros // 1_000_000))
+
+
+def step_timings(times: Mapping[str, datetime | None]) -> tuple[StepTiming, ...]:
+    """The recorded steps of one referral, in procedure order, from its ``referrals``
+    columns (an ORM row's, or the sync pull's row with the columns of :data:`STEP_TIMES`)."""
+    out = []
+    for step, due_column, done_column in STEP_TIMES:
+        due, done = times[due_column], times[done_column]
+        if due is not None and done is not None:
+            out.append(step_timing(step.value, due, done))
+    return tuple(out)
+
+
+def _row_times(row: Referral) -> dict[str, datetime | None]:
+    return {column: getattr(row, column) for _, *columns in STEP_TIMES for column in columns}
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +274,12 @@ class ReferralView:
     next_due_at: datetime | None
     overdue: bool
     closed_at: datetime | None
+    steps: tuple[StepTiming, ...] = ()  # the recorded steps against their due times
+
+    @property
+    def late(self) -> bool:
+        """Some step was recorded after its due time (``overdue`` is about the next one)."""
+        return any(s.late for s in self.steps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +349,7 @@ def _view(row: Referral, case_no: str, now: datetime | None = None) -> ReferralV
         next_due_at=row.next_due_at,
         overdue=_is_overdue(row, now or utcnow()),
         closed_at=row.closed_at,
+        steps=step_timings(_row_times(row)),
     )
 
 
@@ -283,9 +384,11 @@ def _expect(row: Referral, *allowed: ReferralStatus, step: str) -> None:
 
 
 def _late(due: datetime | None, when: datetime) -> dict[str, Any]:
-    if due is None or when <= due:
-        return {"late": False}
-    return {"late": True, "late_by_s": int((when - due).total_seconds())}
+    """The lateness of a step recorded at ``when``, for its case event."""
+    if due is None:
+        return {"late": False, "late_by_s": 0}
+    timing = step_timing("", due, when)
+    return {"late": timing.late, "late_by_s": timing.late_by_s}
 
 
 def _set_next(row: Referral, step: ReferralStep | None, due: datetime | None) -> None:
@@ -302,9 +405,25 @@ async def _load(
     row = (await session.execute(stmt.with_for_update())).scalar_one_or_none()
     if row is None:
         raise ReferralNotFoundError("referral not found", referral_id=str(referral_id))
-    case = await session.get(Case, row.case_id)
+    case = await session.get(Case, row.case_id, with_for_update=True)
     assert case is not None
     return row, case
+
+
+async def _police_have(session: AsyncSession, case: Case, row: Referral) -> bool:
+    """An earlier referral of the case was filed by the police: the case stays referred."""
+    accepted = (ReferralStatus.POLICE_FILED.value, ReferralStatus.HANDED_OVER.value)
+    return bool(
+        await session.scalar(
+            select(
+                exists().where(
+                    Referral.case_id == case.id,
+                    Referral.id != row.id,
+                    Referral.status.in_(accepted),
+                )
+            )
+        )
+    )
 
 
 async def _finish(
@@ -326,6 +445,11 @@ async def _finish(
         referral_id=row.id,
         at=when,
     )
+    status = ReferralStatus(row.status)
+    if status in _CASE_ENTERS:
+        enter_referral(session, case, principal.user_id, at=when, referral_id=row.id, step=step)
+    elif status in _CASE_RETURNS and not await _police_have(session, case, row):
+        leave_referral(session, case, principal.user_id, at=when, referral_id=row.id, step=step)
     await session.flush()
     return _view(row, case.case_no)
 
@@ -454,6 +578,7 @@ async def create_referral(
     """
     require_role(principal, *_FLAGGERS, action="refer cases")
     case = await load_case(session, principal, case_id, for_update=True)
+    ensure_unfinished(case)
     team = await _check_team(session, principal, team_ids)
     if not report.strip():
         raise InvalidStepError(
@@ -684,6 +809,7 @@ async def request_reconsideration(
     """Ask the police to reconsider a refusal, within 3 days; their answer is due in 3 days."""
     row, case = await _load(session, principal, referral_id)
     _expect(row, ReferralStatus.NOT_FILED, step="reconsideration_request")
+    ensure_unfinished(case)  # the case came back and was finished meanwhile
     when = _step_time(at, row.police_decided_at)
     if row.reconsideration_due_at is not None and when > row.reconsideration_due_at:
         raise ReconsiderationClosedError(
@@ -700,7 +826,13 @@ async def request_reconsideration(
     row.reconsideration_decision_due_at = when + POLICE_DECISION_DUE
     _set_next(row, ReferralStep.RECONSIDERATION_DECISION, row.reconsideration_decision_due_at)
     return await _finish(
-        session, row, case, principal, step="reconsideration_request", when=when, details={}
+        session,
+        row,
+        case,
+        principal,
+        step="reconsideration_request",
+        when=when,
+        details=_late(row.reconsideration_due_at, when),
     )
 
 

@@ -491,13 +491,15 @@ class EvidenceService:
         self, principal: Principal, evidence_id: uuid.UUID, kind: str
     ) -> PresignedRequest:
         """A short-lived GET for a derivative (``thumbnail``, ``share``, ``poster``,
-        ``captioned``); 404 ``derivative_not_found`` until the worker has made it."""
+        ``captioned``; a video's ``share`` copy is a video of its own type); 404
+        ``derivative_not_found`` until the worker has made it."""
         evidence = await self.get_evidence(principal, evidence_id)
         for derivative in evidence.derivatives:
             if derivative.kind == kind:
+                extension = derivative.object_key.rsplit(".", 1)[-1]  # jpg, or a video's own
                 return self._store.presign_get(
                     derivative.object_key,
-                    filename=f"{evidence.id}-{kind}.jpg",
+                    filename=f"{evidence.id}-{kind}.{extension}",
                     inline=True,
                     content_type=derivative.content_type,
                 )

@@ -73,7 +73,9 @@ class TrustResult:
     position_source: str  # "file" | "device"
     position_reason: str
     captured_at: datetime
-    captured_at_source: str  # "file" | "file_gps" | "file_local" | "device" | "server"
+    # the file's tag (``exif:DateTimeOriginal``, ``xmp:…``, ``quicktime:…``, see
+    # evidence.metadata), ``exif:GPSDateStamp``, or ``device`` / ``server``
+    captured_at_source: str
     trust: dict[str, Any] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
 
@@ -82,15 +84,16 @@ def _capture_time(
     meta: FileMeta, claimed: datetime | None, received: datetime, result: dict[str, Any]
 ) -> tuple[datetime, str, list[str]]:
     flags: list[str] = []
+    source = meta.captured_source or "file"
     if meta.captured_at is not None:
-        return meta.captured_at, "file", flags
+        return meta.captured_at, source, flags
     if meta.captured_local is not None:
         local = datetime.fromisoformat(meta.captured_local)
         flags.append("exif_time_offset_assumed")
         result["assumed_offset"] = "+08:00"
-        return local.replace(tzinfo=ASSUMED_OFFSET), "file_local", flags
+        return local.replace(tzinfo=ASSUMED_OFFSET), source, flags
     if meta.gps is not None and meta.gps.at is not None:
-        return meta.gps.at, "file_gps", flags
+        return meta.gps.at, "exif:GPSDateStamp", flags
     flags.append("exif_time_missing")
     if claimed is not None:
         return claimed, "device", flags

@@ -97,6 +97,7 @@ async def run_worker(
                 custody_key=key,
                 max_jobs=opts.batch,
                 spool_dir=opts.spool_dir,
+                caption_font=settings.caption_font,
             )
         except asyncio.CancelledError:
             raise

@@ -27,8 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from geofence.crs import LocalProjection, local_projection
 from geofence.enums import LayerKind
 from geofence.errors import CountyNotFoundError
-from geofence.layers import DIRTY_KEY, current_versions
-from geofence.models import ChangePolygon, MineSite, Parcel, PlanningZone
+from geofence.layers import DIRTY_KEY, current_versions, register_as_of
+from geofence.models import ChangePolygon, MineSiteRevision, Parcel, PlanningZone
 from infra.memory import freeze_long_lived
 
 __all__ = [
@@ -337,7 +337,7 @@ def _attr_columns(kind: LayerKind) -> tuple[Any, list[Any]]:
     if kind is LayerKind.CHANGE_POLYGONS:
         cp = ChangePolygon
         return cp, [cp.monitoring_no, cp.batch_year, cp.batch_quarter, cp.monitored_areas]
-    ms = MineSite
+    ms = MineSiteRevision  # the register as of the version (see _load_layer)
     return ms, [ms.code, ms.name, ms.site_kind, ms.status, ms.mineral, ms.closure_method]
 
 
@@ -365,11 +365,17 @@ async def _load_layer(
     projection: LocalProjection,
 ) -> LayerSnapshot:
     model, columns = _attr_columns(kind)
-    stmt: Select[Any] = select(model.id, func.ST_AsBinary(model.geom), *columns)
+    stmt: Select[Any]
     if kind is LayerKind.MINE_SITES:
-        stmt = stmt.where(model.county_id == county_id, model.retired.is_(False))
+        # exactly the register of the version the snapshot is named after (the live rows
+        # could already hold a change committed since the version was looked up)
+        stmt = select(model.site_id, func.ST_AsBinary(model.geom), *columns).where(
+            register_as_of(county_id, version[1])
+        )
     else:
-        stmt = stmt.where(model.layer_version_id == version[0])
+        stmt = select(model.id, func.ST_AsBinary(model.geom), *columns).where(
+            model.layer_version_id == version[0]
+        )
     rows = (await session.execute(stmt)).all()
     wkb = np.array([bytes(r[1]) for r in rows], dtype=object)
     geoms = projection.project_geoms(shapely.from_wkb(wkb)) if len(rows) else np.array([], object)

@@ -2,6 +2,17 @@
 
 A layer version is one import (or one change of the mine-site register) of one kind in one
 county. The highest ``version_no`` is current; older versions stay stored and readable.
+
+What a map shows is decided by the features' identity, not by which version wrote them
+(:func:`current_features_sql`, the one rule every map path uses):
+
+* parcels, planning zones and change polygons are imported whole: a new version replaces
+  the layer, so the current map is the rows of the newest version;
+* the mine-site register keeps stable site ids, and a change to one site (status, geometry,
+  retirement) writes a version holding that site's revision only: the current map is every
+  live site in its latest state. Version ``N`` of the register names the whole register as
+  it stood after that change (:func:`register_as_of`), which is what a check that used
+  version ``N`` saw.
 """
 
 from __future__ import annotations
@@ -19,12 +30,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from geofence.enums import LayerKind
 from geofence.errors import LayerVersionNotFoundError, UnknownLayerKindError
-from geofence.models import ChangePolygon, LayerVersion, MineSiteRevision, Parcel, PlanningZone
+from geofence.models import (
+    ChangePolygon,
+    LayerVersion,
+    MineSite,
+    MineSiteRevision,
+    Parcel,
+    PlanningZone,
+)
 from infra.scope import Principal, scoped
 
 __all__ = [
+    "LAYER_TABLES",
     "FeatureRecord",
     "LayerVersionInfo",
+    "current_features_sql",
     "current_versions",
     "get_layer_version",
     "list_layer_versions",
@@ -32,9 +52,40 @@ __all__ = [
     "new_layer_version",
     "parse_kinds",
     "read_layer_features",
+    "register_as_of",
 ]
 
 DIRTY_KEY = "geofence_dirty_counties"
+
+#: The table holding each kind's features (for the mine sites: the register's current state).
+LAYER_TABLES: dict[LayerKind, str] = {
+    LayerKind.PARCELS: Parcel.__tablename__,
+    LayerKind.PLANNING_ZONES: PlanningZone.__tablename__,
+    LayerKind.CHANGE_POLYGONS: ChangePolygon.__tablename__,
+    LayerKind.MINE_SITES: MineSite.__tablename__,
+}
+
+
+def current_features_sql(kind: LayerKind, *, alias: str, county: str) -> str:
+    """An SQL condition true for the rows of ``LAYER_TABLES[kind]`` (named ``alias``) that
+    make up the current map of the county ``county`` (an SQL expression: a parameter or a
+    subquery).
+
+    A layer imported whole is the rows of its newest version (found by the unique index on
+    county, kind and version number, once per statement); the mine-site register is every
+    site not retired, whichever version last changed it.
+    """
+    if kind is LayerKind.MINE_SITES:
+        return _LIVE_SITES.format(f=alias, county=county)
+    return _NEWEST_VERSION.format(f=alias, county=county, kind=kind.value)
+
+
+_LIVE_SITES = "{f}.county_id = {county} AND NOT {f}.retired"
+# the version id names the county already; a second condition on the county would only
+# tempt the planner (with no statistics yet) to drive from the layer instead of the areas
+_NEWEST_VERSION = """{f}.layer_version_id = (
+    SELECT lv.id FROM geofence_layer_versions lv
+    WHERE lv.county_id = {county} AND lv.kind = '{kind}' ORDER BY lv.version_no DESC LIMIT 1)"""
 
 
 def parse_kinds(kinds: Sequence[str] | None, *, field: str = "kinds") -> tuple[LayerKind, ...]:
@@ -231,20 +282,28 @@ async def read_layer_features(
     return out
 
 
-async def _mine_snapshot(
-    session: AsyncSession, info: LayerVersionInfo, *, limit: int, offset: int
-) -> list[FeatureRecord]:
+def register_as_of(county_id: uuid.UUID, version_no: int) -> Any:
+    """A condition on :class:`MineSiteRevision` rows: the live sites of the county's register
+    as it stood at ``mine_sites`` version ``version_no`` (each site's latest revision up to
+    that version, retired sites left out)."""
     rev = MineSiteRevision
     latest = (
         select(rev.id)
         .join(LayerVersion, LayerVersion.id == rev.layer_version_id)
-        .where(rev.county_id == info.county_id, LayerVersion.version_no <= info.version_no)
+        .where(rev.county_id == county_id, LayerVersion.version_no <= version_no)
         .ext(distinct_on(rev.site_id))
         .order_by(rev.site_id, LayerVersion.version_no.desc())
     )
+    return rev.id.in_(latest) & rev.retired.is_(False)
+
+
+async def _mine_snapshot(
+    session: AsyncSession, info: LayerVersionInfo, *, limit: int, offset: int
+) -> list[FeatureRecord]:
+    rev = MineSiteRevision
     stmt = (
         select(rev, func.ST_AsBinary(rev.geom))
-        .where(rev.id.in_(latest), rev.retired.is_(False))
+        .where(register_as_of(info.county_id, info.version_no))
         .order_by(rev.code)
         .limit(limit)
         .offset(offset)

@@ -2,6 +2,8 @@
 # Installs what the project needs on a Debian/Ubuntu machine, once:
 #   - PostgreSQL + PostGIS from apt (unless DATABASE_URL points elsewhere), as root or via sudo;
 #     without either it prints the exact command and stops;
+#   - a CJK font (Debian's fonts-noto-cjk) for evidence captions and documents, the same way;
+#     without root it prints the command and goes on (captions then fail with that advice);
 #   - a virtual environment in .venv with the project and its development tools.
 # Safe to run again: it only does what is missing.
 set -euo pipefail
@@ -25,6 +27,11 @@ have_postgis() {
     [ -x "/usr/lib/postgresql/$version/bin/initdb" ] && return 0
   done
   return 1
+}
+
+have_cjk_font() {
+  [ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] && return 0
+  command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list ':lang=zh-cn' file 2>/dev/null | head -n 1)" ]
 }
 
 pick_python() {
@@ -51,23 +58,35 @@ if ! command -v runuser >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   packages+=(util-linux)
 fi
 
-if [ ${#packages[@]} -gt 0 ]; then
-  say "installing system packages: ${packages[*]}"
+wanted=()  # good to have: the service runs without them, with a clear error where needed
+if ! have_cjk_font; then
+  wanted+=(fonts-noto-cjk)
+fi
+
+all=("${packages[@]}" "${wanted[@]}")
+if [ ${#all[@]} -gt 0 ]; then
+  say "installing system packages: ${all[*]}"
   set +e
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   status=$?
+  if [ "$status" = 0 ]; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      "${all[@]}" >/dev/null
+    status=$?
+  fi
   set -e
-  if [ "$status" = 99 ]; then
-    echo "This needs root to install ${packages[*]}. Run:" >&2
-    echo "  sudo apt-get update && sudo apt-get install -y ${packages[*]}" >&2
+  if [ "$status" != 0 ] && [ ${#packages[@]} -eq 0 ]; then
+    echo "warning: could not install ${wanted[*]} (evidence captions need a CJK font). Run:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y ${wanted[*]}" >&2
+  elif [ "$status" = 99 ]; then
+    echo "This needs root to install ${all[*]}. Run:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y ${all[*]}" >&2
     echo "or set DATABASE_URL to an existing PostgreSQL/PostGIS database." >&2
     exit 1
   elif [ "$status" != 0 ]; then
-    echo "apt-get update failed ($status)" >&2
+    echo "apt-get failed ($status)" >&2
     exit "$status"
   fi
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    "${packages[@]}" >/dev/null
   PYTHON=$(pick_python)
 fi
 

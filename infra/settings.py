@@ -133,6 +133,7 @@ class EvidenceSettings:
     max_photo_bytes: int = 50 * 1024 * 1024
     max_video_bytes: int = 4 * 1024 * 1024 * 1024
     package_signing_key: str = field(default="", repr=False)
+    caption_font: str = ""  # a CJK font file for captions; empty: found at run time
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +212,7 @@ class Settings:
                 max_photo_bytes=_int(env, "PATROL_MAX_PHOTO_BYTES", 50 * 1024 * 1024),
                 max_video_bytes=_int(env, "PATROL_MAX_VIDEO_BYTES", 4 * 1024 * 1024 * 1024),
                 package_signing_key=env.get("PATROL_PACKAGE_SIGNING_KEY", secret),
+                caption_font=env.get("PATROL_CAPTION_FONT", ""),
             ),
             server=ServerSettings(
                 host=env.get("PATROL_HOST", "127.0.0.1"),

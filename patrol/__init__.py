@@ -6,7 +6,14 @@ The services work on the caller's ``AsyncSession`` and flush but never commit; t
 
 from __future__ import annotations
 
-from patrol.alerts import ALERT_KINDS, AlertService, raise_alert
+from patrol.alerts import (
+    ALERT_KINDS,
+    ALERT_STATES,
+    RESOLUTIONS,
+    AlertService,
+    raise_alert,
+    resolve_alerts,
+)
 from patrol.areas import TARGET_KINDS, AreaService, parse_area_geometry
 from patrol.config import PatrolConfig
 from patrol.coverage import (
@@ -93,10 +100,12 @@ from patrol.tracks import (
 
 __all__ = [
     "ALERT_KINDS",
+    "ALERT_STATES",
     "CHECK_STATUSES",
     "CONSTRUCTION_STATUSES",
     "DUTY_ROLES",
     "MANUAL_REASONS",
+    "RESOLUTIONS",
     "SITE_REVIEW_ALERT",
     "TARGET_KINDS",
     "AlertNotFoundError",
@@ -172,6 +181,7 @@ __all__ = [
     "place_of",
     "raise_alert",
     "raise_site_reviews",
+    "resolve_alerts",
     "run_patrol_jobs",
     "seed_demo_patrols",
 ]

@@ -4,6 +4,29 @@ by ``evidence.cases``; the security squad reads the feed too).
 
 Alerts are raised by the domain (:func:`raise_alert`), idempotently: each has a
 ``dedupe_key`` unique in its county, so a replayed check or a second worker run adds nothing.
+
+Alerts resolve themselves when their cause ends (:func:`resolve_alerts`); the alert stays in
+the feed's history with ``resolved_at`` (never before it was raised) and a ``resolution``
+code, apart from a person's acknowledgement. What ends each cause (see
+:mod:`patrol.duty`):
+
+========================  ==========================================================
+kind                      resolved when (``resolution``)
+========================  ==========================================================
+``duty_overdue``          the member checks in after their last known check
+                          (``member_checked_in``), or the worker finds them no longer
+                          overdue (``no_longer_overdue``) or off the roster
+                          (``member_off_roster``)
+``site_reopening``,       the site's register status is back to closed or remediated
+``site_active_mining``    (``site_cleared``) or the site is retired (``site_retired``)
+``site_rebound_review``   a five-to-one check of the site at or after the alert
+                          (``site_checked``), or the site is retired (``site_retired``)
+``referral_suggested``    not here: ``evidence`` owns its cause (the suggestion being
+                          superseded or the referral decided) and calls
+                          :func:`resolve_alerts`
+========================  ==========================================================
+
+``ListAlerts`` shows open alerts by default; ``state`` asks for resolved ones or all.
 """
 
 from __future__ import annotations
@@ -13,7 +36,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,15 +44,40 @@ from infra.db import utcnow
 from infra.ids import uuid7
 from infra.scope import Principal, Role, scoped
 from patrol._access import MANAGERS, aware, require_manager
-from patrol.errors import AlertNotFoundError
+from patrol.errors import AlertNotFoundError, InvalidPatrolInputError
 from patrol.field_models import PatrolAlert
 
-__all__ = ["ALERT_KINDS", "REFERRAL_SUGGESTED", "AlertService", "raise_alert"]
+__all__ = [
+    "ALERT_KINDS",
+    "ALERT_STATES",
+    "REFERRAL_SUGGESTED",
+    "RESOLUTIONS",
+    "AlertService",
+    "raise_alert",
+    "resolve_alerts",
+]
 
 log = structlog.get_logger(__name__)
 
 REFERRAL_SUGGESTED = "referral_suggested"
-ALERT_KINDS = ("site_reopening", "site_active_mining", "duty_overdue", REFERRAL_SUGGESTED)
+ALERT_KINDS = (
+    "site_reopening",
+    "site_active_mining",
+    "duty_overdue",
+    "site_rebound_review",
+    REFERRAL_SUGGESTED,
+)
+ALERT_STATES = ("open", "resolved", "all")
+RESOLUTIONS = (
+    "member_checked_in",
+    "no_longer_overdue",
+    "member_off_roster",
+    "site_cleared",
+    "site_retired",
+    "site_checked",
+    "suggestion_superseded",
+    "referral_decided",
+)
 
 
 async def raise_alert(
@@ -43,6 +91,7 @@ async def raise_alert(
     site_id: uuid.UUID | None = None,
     session_id: uuid.UUID | None = None,
     duty_check_id: uuid.UUID | None = None,
+    member_id: uuid.UUID | None = None,
     raised_at: datetime | None = None,
 ) -> bool:
     """Add an alert unless one with the same ``dedupe_key`` exists; ``True`` when added."""
@@ -58,6 +107,7 @@ async def raise_alert(
             site_id=site_id,
             session_id=session_id,
             duty_check_id=duty_check_id,
+            member_id=member_id,
             raised_at=raised_at or utcnow(),
         )
         .on_conflict_do_nothing(index_elements=["county_id", "dedupe_key"])
@@ -67,6 +117,41 @@ async def raise_alert(
     if added:
         log.info("patrol.alert_raised", county=str(county_id), kind=kind, site_id=str(site_id))
     return added
+
+
+async def resolve_alerts(
+    db: AsyncSession,
+    *,
+    county_id: uuid.UUID,
+    where: ColumnElement[bool],
+    resolution: str,
+    at: datetime | None = None,
+) -> int:
+    """Resolve the county's open alerts matching ``where``: their cause ended at ``at``
+    (now when not given; an alert is never resolved before it was raised). Resolved alerts
+    keep everything else; resolving is done once. Returns how many were resolved."""
+    if resolution not in RESOLUTIONS:
+        raise ValueError(f"unknown alert resolution {resolution!r}")
+    stmt = (
+        update(PatrolAlert)
+        .where(PatrolAlert.county_id == county_id, PatrolAlert.resolved_at.is_(None), where)
+        .values(
+            resolved_at=func.greatest(PatrolAlert.raised_at, at or utcnow()),
+            resolution=resolution,
+        )
+        .returning(PatrolAlert.id, PatrolAlert.kind)
+        .execution_options(synchronize_session="fetch")
+    )
+    rows = (await db.execute(stmt)).all()
+    for alert_id, kind in rows:
+        log.info(
+            "patrol.alert_resolved",
+            county=str(county_id),
+            alert_id=str(alert_id),
+            kind=kind,
+            resolution=resolution,
+        )
+    return len(rows)
 
 
 class AlertService:
@@ -83,12 +168,22 @@ class AlertService:
         kinds: Sequence[str] | None = None,
         unacknowledged_only: bool = False,
         site_id: uuid.UUID | None = None,
+        state: str = "open",
         limit: int = 100,
     ) -> Sequence[PatrolAlert]:
-        """Newest first (``ListAlerts``)."""
+        """Newest first (``ListAlerts``): open alerts, or with ``state`` the resolved ones
+        or all."""
         if not principal.has_role(*MANAGERS, Role.SECURITY_SQUAD):
             require_manager(principal, "read the alerts feed")
+        if state not in ALERT_STATES:
+            raise InvalidPatrolInputError(
+                f"state must be one of {', '.join(ALERT_STATES)}", field="state"
+            )
         stmt = scoped(select(PatrolAlert), PatrolAlert, principal)
+        if state == "open":
+            stmt = stmt.where(PatrolAlert.resolved_at.is_(None))
+        elif state == "resolved":
+            stmt = stmt.where(PatrolAlert.resolved_at.is_not(None))
         if since is not None:
             stmt = stmt.where(PatrolAlert.raised_at >= aware(since, "since"))
         if kinds:
@@ -101,7 +196,8 @@ class AlertService:
         return (await self.db.execute(stmt.limit(max(1, min(limit, 1000))))).scalars().all()
 
     async def acknowledge_alert(self, principal: Principal, alert_id: uuid.UUID) -> PatrolAlert:
-        """Mark an alert as seen (idempotent: the first acknowledgement is kept)."""
+        """Mark an alert as seen (idempotent: the first acknowledgement is kept). A resolved
+        alert may still be acknowledged; acknowledging never resolves one."""
         require_manager(principal, "acknowledge alerts")
         stmt = scoped(select(PatrolAlert), PatrolAlert, principal).where(PatrolAlert.id == alert_id)
         alert = (await self.db.execute(stmt)).scalar_one_or_none()

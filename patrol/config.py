@@ -13,6 +13,8 @@ class PatrolConfig:
     """Defaults follow DOMAIN.md; a county may run with other values.
 
     ``timezone`` decides local days, weeks (Monday first), months and night.
+    ``sign_in_far_m``: a GPS sign-in whose nearest active target of the patrol's area is
+    farther than this (in metres, to the centimetre) is flagged ``far_from_targets``.
     """
 
     timezone: str = "Asia/Shanghai"
@@ -31,6 +33,8 @@ class PatrolConfig:
     auto_close_idle_s: float = 6 * 3600.0
     min_counted_s: float = 600.0
     default_visit_radius_m: float = 100.0
+    # a GPS sign-in farther than this from every active target of its area is flagged
+    sign_in_far_m: float = 1000.0
     # default frequency rule when a county has none (DOMAIN.md: ≥4 a month, ≥1 a week)
     default_min_per_month: int = 4
     default_min_per_week: int = 1

@@ -230,9 +230,16 @@ class CoverageService:
             for r in (await self.db.execute(stmt)).all()
         ]
 
-    async def get_coverage(self, principal: Principal, month: date) -> Coverage:
-        """Per area and inspector for a month (``GetCoverage``); captains and admins."""
+    async def get_coverage(
+        self, principal: Principal, month: date, *, now: datetime | None = None
+    ) -> Coverage:
+        """Per area and inspector for a month (``GetCoverage``); captains and admins.
+
+        Five-to-one figures count a member overdue at the end of the month (or ``now``
+        while the month runs) as not compliant (:class:`patrol.duty.DutyCompliance`).
+        """
         require_manager(principal, "review coverage")
+        now = now or utcnow()
         month = first_of_month(month)
         weeks = month_weeks(month)
         end_month = _next_month(month)
@@ -270,8 +277,8 @@ class CoverageService:
         in_month = [r for r in rows if month <= r.local_day < end_month]
         visited = await self._visited(principal, [r.id for r in in_month])
         targets, sites = await self._targets(principal)
-        duty_by_area = await self._duty(principal, month, end_month, sites)
-        today = utcnow().astimezone(self.config.tz).date()
+        duty_by_area = await self._duty(principal, month, end_month, sites, now)
+        today = now.astimezone(self.config.tz).date()
         result: list[AreaCoverage] = []
         for area in areas:
             plan = plans.get(area.id)
@@ -324,7 +331,10 @@ class CoverageService:
         duty = None
         if self.roster is not None:
             duty = await DutyService(self.db, self.roster, config=self.config).compliance(
-                principal.county_id, self._local_midnight(month), self._local_midnight(end_month)
+                principal.county_id,
+                self._local_midnight(month),
+                self._local_midnight(end_month),
+                now=now,
             )
         return Coverage(
             county_id=principal.county_id,
@@ -383,13 +393,14 @@ class CoverageService:
         month: date,
         end_month: date,
         sites_by_area: dict[uuid.UUID, set[uuid.UUID]],
+        now: datetime,
     ) -> dict[uuid.UUID, DutyCompliance]:
         if self.roster is None or not sites_by_area:
             return {}
         service = DutyService(self.db, self.roster, config=self.config)
         start, end = self._local_midnight(month), self._local_midnight(end_month)
         return {
-            area_id: await service.compliance(principal.county_id, start, end, sites)
+            area_id: await service.compliance(principal.county_id, start, end, sites, now=now)
             for area_id, sites in sites_by_area.items()
             if sites
         }
@@ -599,7 +610,7 @@ class CoverageService:
     ) -> dict[str, Any]:
         """Routes of the patrols started in local days ``[start, end)`` (at most 31 days) as a
         GeoJSON FeatureCollection, one LineString per patrol with its summary; points with
-        poor accuracy are left out."""
+        poor accuracy, and points timed after the patrol's end, are left out."""
         require_manager(principal, "export tracks")
         if not timedelta(0) < end - start <= timedelta(days=31):
             raise InvalidPatrolInputError(
@@ -620,9 +631,10 @@ class CoverageService:
             driver = (await conn.get_raw_connection()).driver_connection
             assert driver is not None
             rows = await driver.fetch(
-                "SELECT session_id, ST_AsGeoJSON(ST_MakeLine(geom ORDER BY t), 6) "
-                "FROM patrol_track_points WHERE session_id = ANY($1::uuid[]) "
-                "AND accuracy_m <= $2 GROUP BY session_id",
+                "SELECT p.session_id, ST_AsGeoJSON(ST_MakeLine(p.geom ORDER BY p.t), 6) "
+                "FROM patrol_track_points p JOIN patrol_sessions s ON s.id = p.session_id "
+                "WHERE p.session_id = ANY($1::uuid[]) AND p.accuracy_m <= $2 "
+                "AND (s.ended_at IS NULL OR p.t <= s.ended_at) GROUP BY p.session_id",
                 [p.id for p in patrols],
                 self.config.max_accuracy_m,
             )

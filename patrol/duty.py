@@ -6,6 +6,12 @@ nor depends on how they are stored. :class:`StaticDutyRoster` serves tests and t
 
 A check reporting ``signs_of_reopening`` or ``active_mining`` raises an alert in the
 captains' feed (once per check) and asks the roster owner to mark the site for review.
+
+Alerts resolve themselves when their cause ends (the table in :mod:`patrol.alerts`): a
+member's check newer than their last known one resolves their ``duty_overdue`` alerts and a
+check of a site resolves its earlier ``site_rebound_review`` alerts, at once; the worker's
+:meth:`DutyService.resolve_ended_alerts` resolves what ends elsewhere (a member no longer
+overdue or off the roster, a site the register shows cleared or retired).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from geofence.models import RosterMember as GeoRosterMember
 from infra.db import utcnow
 from infra.scope import Principal, scoped
 from patrol._access import MANAGERS, aware, require_manager
-from patrol.alerts import raise_alert
+from patrol.alerts import raise_alert, resolve_alerts
 from patrol.config import PatrolConfig
 from patrol.errors import (
     IdReusedError,
@@ -35,9 +41,9 @@ from patrol.errors import (
     NotRosterMemberError,
     SiteNotFoundError,
 )
-from patrol.field_models import DutyCheck
+from patrol.field_models import DutyCheck, PatrolAlert
 from patrol.models import User
-from patrol.site_review import mark_site_for_review
+from patrol.site_review import STATUS_RANK, mark_site_for_review
 
 __all__ = [
     "CHECK_STATUSES",
@@ -63,6 +69,8 @@ DUTY_ROLES = (
 )
 CHECK_STATUSES = ("still_closed", "signs_of_reopening", "active_mining")
 _ALERTING = {"signs_of_reopening": "site_reopening", "active_mining": "site_active_mining"}
+_OVERDUE = "duty_overdue"
+_REVIEW = "site_rebound_review"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +111,14 @@ class DutyRoster(Protocol):
         """A check by ``principal`` reported ``status`` at the site: flag it for review."""
         ...
 
+    async def settled_sites(
+        self, db: AsyncSession, county_id: uuid.UUID, site_ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, str]:
+        """Of ``site_ids``, those whose rebound is settled, with why: ``site_cleared`` (no
+        longer flagged: back to closed or remediated) or ``site_retired``. Sites the roster
+        does not know are left out."""
+        ...
+
 
 @dataclass
 class StaticDutyRoster:
@@ -134,6 +150,21 @@ class StaticDutyRoster:
     ) -> None:
         if principal.county_id == self.county_id:
             self.flagged[site_id] = status
+
+    def clear(self, site_id: uuid.UUID) -> None:
+        """A captain cleared the site's flag."""
+        self.flagged.pop(site_id, None)
+
+    async def settled_sites(
+        self,
+        db: AsyncSession,  # noqa: ARG002 - the port's shape
+        county_id: uuid.UUID,
+        site_ids: Collection[uuid.UUID],
+    ) -> dict[uuid.UUID, str]:
+        if county_id != self.county_id:
+            return {}
+        known = {m.site_id for m in self.roster}
+        return {s: "site_cleared" for s in site_ids if s in known and s not in self.flagged}
 
 
 _PERIOD_DAYS = {"daily": 1.0, "weekly": 7.0, "monthly": 30.0}
@@ -195,6 +226,29 @@ class GeofenceDutyRoster:
         if target is not None:
             await mark_site_for_review(db, principal, site_id, status=target)
 
+    async def settled_sites(
+        self, db: AsyncSession, county_id: uuid.UUID, site_ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, str]:
+        """Retired sites, and sites whose register status is back to a closed one (a captain
+        lowered it). Ids the register does not hold are left alone (not its sites)."""
+        wanted = set(site_ids)
+        if not wanted:
+            return {}
+        stmt = select(MineSite.id, MineSite.status, MineSite.retired).where(
+            MineSite.county_id == county_id, MineSite.id.in_(list(wanted))
+        )
+        found = {row.id: row for row in (await db.execute(stmt)).all()}
+        out: dict[uuid.UUID, str] = {}
+        for site_id in wanted:
+            row = found.get(site_id)
+            if row is None:
+                continue
+            if row.retired:
+                out[site_id] = "site_retired"
+            elif STATUS_RANK.get(str(row.status), 0) == 0:
+                out[site_id] = "site_cleared"
+        return out
+
 
 @dataclass(frozen=True, slots=True)
 class MemberDuty:
@@ -221,7 +275,13 @@ class SiteDuty:
 
 @dataclass(frozen=True, slots=True)
 class DutyCompliance:
-    """Members whose checks in the period met their cycle, over all members."""
+    """Members whose checks in the period met their cycle, over all members.
+
+    A member is compliant when they did the checks the period asks (one per full cycle
+    elapsed) *and* are not overdue at the report's as-of time (the end of the period, or now
+    while it runs): a member who checked often early on but is overdue now is not compliant,
+    nor is one never checked (overdue from the start) in a period shorter than a cycle.
+    """
 
     sites: int
     members: int
@@ -294,9 +354,39 @@ class DutyService:
         )
         self.db.add(check)
         await self.db.flush()
+        await self._checked_in(principal.county_id, check)
         if status in _ALERTING:
             await self._rebound(principal, check, member)
         return check
+
+    async def _checked_in(self, county_id: uuid.UUID, check: DutyCheck) -> None:
+        """A new check ends what it answers: the member's overdue alerts when it is newer
+        than their last known check (an older check arriving late changes nothing), and the
+        rebound reviews of the site raised at or before it."""
+        before = await self.db.scalar(
+            select(func.max(DutyCheck.checked_at)).where(
+                DutyCheck.county_id == county_id,
+                DutyCheck.member_id == check.member_id,
+                DutyCheck.id != check.id,
+            )
+        )
+        if before is None or check.checked_at > before:
+            await resolve_alerts(
+                self.db,
+                county_id=county_id,
+                where=(PatrolAlert.kind == _OVERDUE) & (PatrolAlert.member_id == check.member_id),
+                resolution="member_checked_in",
+                at=check.checked_at,
+            )
+        await resolve_alerts(
+            self.db,
+            county_id=county_id,
+            where=(PatrolAlert.kind == _REVIEW)
+            & (PatrolAlert.site_id == check.site_id)
+            & (PatrolAlert.raised_at <= check.checked_at),
+            resolution="site_checked",
+            at=check.checked_at,
+        )
 
     async def _member(
         self, principal: Principal, site_id: uuid.UUID, member_id: uuid.UUID | None
@@ -363,13 +453,14 @@ class DutyService:
         start: datetime,
         end: datetime,
         site_ids: Collection[uuid.UUID] | None = None,
+        now: datetime | None = None,
     ) -> list[SiteDuty]:
         """Per site and member over ``[start, end)``: last check, due time, overdue (as of
         ``end`` or now, whichever is earlier; never checked counts as overdue), checks done,
         and checks required (one per full duty cycle elapsed in the period)."""
         require_manager(principal, "review five-to-one duty")
         return await self._status(
-            principal.county_id, aware(start, "start"), aware(end, "end"), site_ids
+            principal.county_id, aware(start, "start"), aware(end, "end"), site_ids, now=now
         )
 
     async def _status(
@@ -378,11 +469,13 @@ class DutyService:
         start: datetime,
         end: datetime,
         site_ids: Collection[uuid.UUID] | None,
+        *,
+        now: datetime | None = None,
     ) -> list[SiteDuty]:
         roster = await self.roster.members(self.db, county_id, site_ids=site_ids)
         if not roster:
             return []
-        as_of = min(end, utcnow())
+        as_of = min(end, now or utcnow())
         members = {m.member_id for m in roster}
         sites = {m.site_id for m in roster}
         last_q = (
@@ -448,14 +541,19 @@ class DutyService:
         start: datetime,
         end: datetime,
         site_ids: Collection[uuid.UUID] | None = None,
+        *,
+        now: datetime | None = None,
     ) -> DutyCompliance:
-        """Totals of :meth:`get_duty_status` for coverage reports."""
-        status = await self._status(county_id, start, end, site_ids)
+        """Totals of :meth:`get_duty_status` for coverage reports (see
+        :class:`DutyCompliance` for who counts as compliant)."""
+        status = await self._status(county_id, start, end, site_ids, now=now)
         members = [m for s in status for m in s.members]
         return DutyCompliance(
             sites=len(status),
             members=len(members),
-            members_compliant=sum(1 for m in members if m.checks_in_period >= m.required_in_period),
+            members_compliant=sum(
+                1 for m in members if not m.overdue and m.checks_in_period >= m.required_in_period
+            ),
             members_overdue=sum(1 for m in members if m.overdue),
             sites_flagged=sum(1 for s in status if s.last_status in _ALERTING),
         )
@@ -467,7 +565,9 @@ class DutyService:
         alerts were added."""
         as_of = now or utcnow()
         added = 0
-        for site in await self._status(county_id, as_of - timedelta(days=1), as_of, None):
+        for site in await self._status(
+            county_id, as_of - timedelta(days=1), as_of, None, now=as_of
+        ):
             for m in site.members:
                 if not m.overdue:
                     continue
@@ -482,6 +582,61 @@ class DutyService:
                     message=f"{label}: {m.member.role} {m.member.name} is overdue "
                     f"(every {m.member.cycle_days:g} days)",
                     site_id=site.site_id,
+                    member_id=m.member.member_id,
                     raised_at=as_of,
                 )
         return added
+
+    async def resolve_ended_alerts(
+        self, county_id: uuid.UUID, *, now: datetime | None = None
+    ) -> int:
+        """Worker job: resolve the open alerts whose cause ended elsewhere than in a check
+        (the table in :mod:`patrol.alerts`). Returns how many were resolved."""
+        as_of = now or utcnow()
+        open_ = (
+            await self.db.execute(
+                select(PatrolAlert.kind, PatrolAlert.member_id, PatrolAlert.site_id).where(
+                    PatrolAlert.county_id == county_id,
+                    PatrolAlert.resolved_at.is_(None),
+                    PatrolAlert.kind.in_([_OVERDUE, _REVIEW, *_ALERTING.values()]),
+                )
+            )
+        ).all()
+        if not open_:
+            return 0
+        resolved = 0
+        members = {m for kind, m, _ in open_ if kind == _OVERDUE and m is not None}
+        if members:
+            resolved += await self._resolve_overdue(county_id, members, as_of)
+        sites = {s for kind, _, s in open_ if kind != _OVERDUE and s is not None}
+        settled = await self.roster.settled_sites(self.db, county_id, sites) if sites else {}
+        for site_id, why in settled.items():
+            kinds = [*_ALERTING.values(), *([_REVIEW] if why == "site_retired" else [])]
+            resolved += await resolve_alerts(
+                self.db,
+                county_id=county_id,
+                where=(PatrolAlert.site_id == site_id) & PatrolAlert.kind.in_(kinds),
+                resolution=why,
+                at=as_of,
+            )
+        return resolved
+
+    async def _resolve_overdue(
+        self, county_id: uuid.UUID, members: set[uuid.UUID], as_of: datetime
+    ) -> int:
+        status = await self._status(county_id, as_of - timedelta(days=1), as_of, None, now=as_of)
+        on_roster = {m.member.member_id: m.overdue for s in status for m in s.members}
+        resolved = 0
+        for resolution, ids in (
+            ("no_longer_overdue", [m for m in members if on_roster.get(m) is False]),
+            ("member_off_roster", [m for m in members if m not in on_roster]),
+        ):
+            if ids:
+                resolved += await resolve_alerts(
+                    self.db,
+                    county_id=county_id,
+                    where=(PatrolAlert.kind == _OVERDUE) & PatrolAlert.member_id.in_(ids),
+                    resolution=resolution,
+                    at=as_of,
+                )
+        return resolved

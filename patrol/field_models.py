@@ -236,7 +236,12 @@ class TrackPoint(Base):
 
 
 class SignIn(CountyOwned, Base):
-    """A sign-in (巡查签到): by GPS, or manual with a reason code and a village."""
+    """A sign-in (巡查签到): by GPS, or manual with a reason code and a village.
+
+    A GPS sign-in records, as they were when it was made, the area's targets it reached, the
+    nearest active target and its distance, and whether it was far from every target
+    (:meth:`patrol.sessions.PatrolService.sign_in_many`).
+    """
 
     __tablename__ = "patrol_sign_ins"
     __table_args__ = (
@@ -263,6 +268,12 @@ class SignIn(CountyOwned, Base):
     )
     address: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    reached_target_ids: Mapped[list[uuid.UUID]] = mapped_column(
+        _UUIDS, default=list, server_default="{}"
+    )
+    nearest_target_id: Mapped[uuid.UUID | None]
+    nearest_target_m: Mapped[float | None] = mapped_column(Float)
+    far_from_targets: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
 
 
 class Finding(CountyOwned, Timestamped, Base):
@@ -354,7 +365,12 @@ class DutyCheck(CountyOwned, Base):
 
 
 class PatrolAlert(UuidPk, CountyOwned, Base):
-    """An entry in the captains' feed. ``dedupe_key`` makes raising an alert idempotent."""
+    """An entry in the captains' feed. ``dedupe_key`` makes raising an alert idempotent.
+
+    ``acknowledged_*`` is a person having seen it; ``resolved_at`` and ``resolution`` (a
+    stable reason code) record that its cause ended, set once by the domain
+    (:mod:`patrol.alerts`). ``member_id`` names the roster member of a ``duty_overdue``.
+    """
 
     __tablename__ = "patrol_alerts"
     __table_args__ = (
@@ -374,3 +390,6 @@ class PatrolAlert(UuidPk, CountyOwned, Base):
     acknowledged_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
+    member_id: Mapped[uuid.UUID | None]
+    resolved_at: Mapped[datetime | None]
+    resolution: Mapped[str | None] = mapped_column(String(30))

@@ -1,4 +1,5 @@
-"""Periodic field-work jobs: close forgotten patrols and raise overdue five-to-one alerts.
+"""Periodic field-work jobs: close forgotten patrols, raise overdue five-to-one alerts and
+resolve the alerts whose cause ended.
 
 The background worker calls :func:`run_patrol_jobs` now and then. Each county runs in its own
 transaction, so one county's failure neither blocks nor undoes another's; every step is
@@ -32,15 +33,23 @@ async def run_patrol_jobs(
     config: PatrolConfig = _DEFAULT_CONFIG,
     now: datetime | None = None,
 ) -> dict[str, int]:
-    """Close stale patrols and raise overdue duty alerts in every county, one commit per county.
+    """Close stale patrols, raise overdue duty alerts and resolve ended ones in every county,
+    one commit per county.
 
-    Returns counts: ``counties`` visited, ``patrols_closed``, ``duty_alerts`` added and
-    ``failed`` counties (logged and rolled back; the next run tries again).
+    Returns counts: ``counties`` visited, ``patrols_closed``, ``duty_alerts`` added,
+    ``alerts_resolved`` and ``failed`` counties (logged and rolled back; the next run tries
+    again).
     """
     as_of = now or utcnow()
     async with session_factory() as session:
         county_ids = list(await session.scalars(select(County.id).order_by(County.id)))
-    totals = {"counties": 0, "patrols_closed": 0, "duty_alerts": 0, "failed": 0}
+    totals = {
+        "counties": 0,
+        "patrols_closed": 0,
+        "duty_alerts": 0,
+        "alerts_resolved": 0,
+        "failed": 0,
+    }
     roster = GeofenceDutyRoster()
     for county_id in county_ids:
         totals["counties"] += 1
@@ -52,9 +61,9 @@ async def run_patrol_jobs(
                 ):
                     closed += len(batch)
                     await session.commit()
-                alerts = await DutyService(session, roster, config=config).raise_overdue_alerts(
-                    county_id, now=as_of
-                )
+                duty = DutyService(session, roster, config=config)
+                resolved = await duty.resolve_ended_alerts(county_id, now=as_of)
+                alerts = await duty.raise_overdue_alerts(county_id, now=as_of)
                 await session.commit()
             except Exception:
                 await session.rollback()
@@ -63,8 +72,13 @@ async def run_patrol_jobs(
                 continue
         totals["patrols_closed"] += closed
         totals["duty_alerts"] += alerts
-        if closed or alerts:
+        totals["alerts_resolved"] += resolved
+        if closed or alerts or resolved:
             log.info(
-                "patrol.jobs_done", county=str(county_id), patrols_closed=closed, duty_alerts=alerts
+                "patrol.jobs_done",
+                county=str(county_id),
+                patrols_closed=closed,
+                duty_alerts=alerts,
+                alerts_resolved=resolved,
             )
     return totals

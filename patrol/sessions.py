@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
+import numpy as np
 import structlog
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
@@ -54,7 +55,7 @@ from patrol.finding_checks import (
 )
 from patrol.models import User, Village
 from patrol.policy import PATROL_READ, finding_read, read_clause
-from patrol.tracks import EARTH_RADIUS_M, haversine_m, refresh_summary
+from patrol.tracks import EARTH_RADIUS_M, refresh_summary
 
 __all__ = [
     "CONSTRUCTION_STATUSES",
@@ -274,7 +275,7 @@ class PatrolService:
         """Sign in on a patrol (``SignIn``): by GPS, or manual with a reason code and village.
 
         A manual sign-in is placed at a point inside its village. Replays return the stored
-        sign-in; GPS sign-ins within a target's radius count as visits.
+        sign-in. A GPS sign-in records what it reached (:meth:`sign_in_many`).
         """
         item = SignInInput(sign_in_id, at, method, lon, lat, accuracy_m, reason_code,
                            village_id, address)  # fmt: skip
@@ -287,6 +288,15 @@ class PatrolService:
 
         The rules of :meth:`sign_in` apply to each; the first that breaks one raises. Returns
         each sign-in with whether it was stored before (a replay). Ids must be distinct.
+
+        A GPS sign-in is measured against the active targets of the patrol's area (distances
+        on the sphere, to the centimetre): a target is *reached* when the sign-in lies within
+        its visit radius (the radius covers a polygon target; the fix's accuracy does not
+        widen it), which counts as a visit; the nearest target and its distance are stored,
+        and the sign-in is flagged ``far_from_targets`` when that distance exceeds
+        ``config.sign_in_far_m`` (1 km by default). An area without targets flags nothing. A
+        manual sign-in reaches nothing and is never flagged (it stands at its village).
+        These are stored with the sign-in as they were when it was made.
         """
         _distinct([i.sign_in_id for i in items], "sign_in_id")
         checked: list[tuple[SignInInput, datetime, _Fix | None]] = []
@@ -312,12 +322,16 @@ class PatrolService:
         patrol, existing = await self._writable_many(
             principal, patrol_id, SignIn, [(i.sign_in_id, at) for i, at, _ in checked]
         )
+        targets = None
+        if any(fix is not None and i.sign_in_id not in existing for i, _, fix in checked):
+            targets = await self._area_targets(patrol)
         out: list[tuple[SignIn, bool]] = []
-        fixes: list[tuple[float, float, datetime]] = []
+        hits: list[tuple[uuid.UUID, datetime, float]] = []
         for item, at, fix in checked:
             if item.sign_in_id in existing:
                 out.append((existing[item.sign_in_id], True))
                 continue
+            reach = _Reach((), None)
             if fix is None:  # manual: placed inside its village
                 assert item.village_id is not None  # checked above
                 geom = await self._village_point(principal, item.village_id)
@@ -325,7 +339,10 @@ class PatrolService:
             else:
                 geom = from_shape(Point(fix.lon, fix.lat), srid=4326)
                 accuracy_m, reason_code = item.accuracy_m, None
-                fixes.append((fix.lon, fix.lat, at))
+                assert targets is not None  # loaded above for new GPS sign-ins
+                reach = targets.reach(fix.lon, fix.lat)
+                hits.extend((target_id, at, dist) for target_id, dist in reach.reached)
+            nearest_id, nearest_m = reach.nearest or (None, None)
             row = SignIn(
                 id=item.sign_in_id,
                 county_id=principal.county_id,
@@ -338,13 +355,32 @@ class PatrolService:
                 reason_code=reason_code,
                 village_id=item.village_id,
                 address=item.address,
+                reached_target_ids=[target_id for target_id, _ in reach.reached],
+                nearest_target_id=nearest_id,
+                nearest_target_m=nearest_m,
+                far_from_targets=nearest_m is not None and nearest_m > self.config.sign_in_far_m,
             )
             self.db.add(row)
             out.append((row, False))
         await self.db.flush()
-        if fixes:
-            await self._visits_at_many(patrol, fixes, "sign_in")
+        await self._record_visits(patrol, hits, "sign_in")
+        for row, replayed in out:
+            if not replayed and row.far_from_targets:
+                log.info(
+                    "patrol.sign_in_far",
+                    patrol_id=str(patrol.id),
+                    county=str(patrol.county_id),
+                    nearest_target_m=row.nearest_target_m,
+                )
         return out
+
+    async def list_sign_ins(self, principal: Principal, patrol_id: uuid.UUID) -> Sequence[SignIn]:
+        """The sign-ins of a patrol the caller may read (``ListSignIns``), in time order,
+        each with the targets it reached and its far-from-targets flag."""
+        patrol = await load_patrol(self.db, principal, patrol_id)
+        await ensure_patrol_reader(self.db, principal, patrol)
+        stmt = select(SignIn).where(SignIn.session_id == patrol.id).order_by(SignIn.at, SignIn.id)
+        return (await self.db.execute(stmt)).scalars().all()
 
     async def record_finding(
         self,
@@ -572,27 +608,32 @@ class PatrolService:
         )
         return {(lon, lat): (v, vt, t) for lon, lat, v, vt, t in rows}
 
+    async def _area_targets(self, patrol: PatrolSession) -> _Targets:
+        rows = await self.db.execute(
+            _AREA_TARGETS_SQL, {"area": patrol.area_id, "c": patrol.county_id}
+        )
+        return _Targets.of([(r[0], r[1], r[2], r[3]) for r in rows])
+
     async def _visits_at_many(
         self, patrol: PatrolSession, fixes: Sequence[tuple[float, float, datetime]], source: str
     ) -> list[uuid.UUID]:
         """Record visits to the patrol's targets within reach of any of ``fixes`` (lon, lat,
         time); returns the targets reached. One query finds them, one statement stores them."""
-        rows = await self.db.execute(
-            _NEAR_TARGETS_SQL,
-            {
-                "area": patrol.area_id,
-                "c": patrol.county_id,
-                "lons": [lon for lon, _, _ in fixes],
-                "lats": [lat for _, lat, _ in fixes],
-                "ks": [_degrees_per_metre(lat) for _, lat, _ in fixes],
-            },
-        )
+        targets = await self._area_targets(patrol)
+        hits = [
+            (target_id, at, dist)
+            for lon, lat, at in fixes
+            for target_id, dist in targets.reach(lon, lat).reached
+        ]
+        return await self._record_visits(patrol, hits, source)
+
+    async def _record_visits(
+        self, patrol: PatrolSession, hits: Sequence[tuple[uuid.UUID, datetime, float]], source: str
+    ) -> list[uuid.UUID]:
+        """Store visits ``(target, time, distance)``: per target the earliest time and the
+        nearest distance (one statement); returns the targets visited."""
         best: dict[uuid.UUID, tuple[datetime, float]] = {}
-        for n, target_id, radius, tlon, tlat in rows:
-            lon, lat, at = fixes[n - 1]
-            dist = haversine_m(lon, lat, tlon, tlat)
-            if dist > radius:
-                continue
+        for target_id, at, dist in hits:
             first, nearest = best.get(target_id, (at, dist))
             best[target_id] = (min(first, at), min(nearest, dist))
         if best:
@@ -648,22 +689,11 @@ def _distinct(ids: Sequence[uuid.UUID], field: str) -> None:
         raise InvalidPatrolInputError(f"the same {field} twice in one batch", field=field)
 
 
-# Targets of the area near any of the positions: a cheap planar pre-filter in degrees (a
-# target within its radius on the sphere lies within radius x k degrees, k from
-# _degrees_per_metre, with a margin for the latitude change over 10 km); haversine decides.
-# The bounding-box test with the area's largest radius lets the targets' spatial index find
-# the candidates of each position (a batch of 200 findings: 2.5 ms instead of 55 ms of
-# ST_DWithin over every pair).
-_NEAR_TARGETS_SQL = text(
-    "WITH p AS MATERIALIZED (SELECT u.n, u.k, ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326) AS g "
-    "FROM unnest(CAST(:lons AS float8[]), CAST(:lats AS float8[]), CAST(:ks AS float8[])) "
-    "WITH ORDINALITY AS u(lon, lat, k, n)), "
-    "r AS (SELECT coalesce(max(visit_radius_m), 0) * 1.01 + 1.0 AS m FROM patrol_targets "
-    "WHERE area_id = :area AND county_id = :c AND active) "
-    "SELECT p.n, t.id, t.visit_radius_m, ST_X(t.geom), ST_Y(t.geom) FROM p CROSS JOIN r "
-    "JOIN patrol_targets t ON t.geom && ST_Expand(p.g, r.m * p.k) AND t.area_id = :area "
-    "AND t.county_id = :c AND t.active "
-    "AND ST_DWithin(t.geom, p.g, (t.visit_radius_m * 1.01 + 1.0) * p.k)"
+# The active targets of an area (an area holds tens of them, so every position is measured
+# against all of them: the nearest one matters even when it is far).
+_AREA_TARGETS_SQL = text(
+    "SELECT id, ST_X(geom), ST_Y(geom), visit_radius_m FROM patrol_targets "
+    "WHERE area_id = :area AND county_id = :c AND active ORDER BY id"
 )
 _PLACES_SQL = text(
     "SELECT p.lon, p.lat, v.id, v.township_id, (SELECT t.id FROM townships t "
@@ -684,10 +714,48 @@ _VISIT_SQL = text(
 )
 
 
-def _degrees_per_metre(lat: float) -> float:
-    """An upper bound of degrees per metre of ground distance near latitude ``lat``."""
-    metres_per_degree = EARTH_RADIUS_M * math.pi / 180.0 * max(math.cos(math.radians(lat)), 0.05)
-    return 1.0 / metres_per_degree
+@dataclass(frozen=True, slots=True)
+class _Reach:
+    """What one position reached: ``(target, metres)`` within their radius, nearest first;
+    the nearest target whatever its distance (``None`` without targets)."""
+
+    reached: Sequence[tuple[uuid.UUID, float]]
+    nearest: tuple[uuid.UUID, float] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Targets:
+    """An area's active targets as arrays, to measure positions against all of them."""
+
+    ids: list[uuid.UUID]
+    lons: np.ndarray[Any, Any]
+    lats: np.ndarray[Any, Any]
+    radii: np.ndarray[Any, Any]
+
+    @classmethod
+    def of(cls, rows: Sequence[tuple[uuid.UUID, float, float, float]]) -> _Targets:
+        return cls(
+            [r[0] for r in rows],
+            np.radians(np.array([r[1] for r in rows], dtype=float)),
+            np.radians(np.array([r[2] for r in rows], dtype=float)),
+            np.array([r[3] for r in rows], dtype=float),
+        )
+
+    def reach(self, lon: float, lat: float) -> _Reach:
+        """Distances on the sphere (as :func:`patrol.tracks.haversine_m`), to the centimetre;
+        a target is reached when the distance is at most its radius."""
+        if not self.ids:
+            return _Reach((), None)
+        p1, dl = math.radians(lat), self.lons - math.radians(lon)
+        a = (
+            np.sin((self.lats - p1) / 2) ** 2
+            + math.cos(p1) * np.cos(self.lats) * np.sin(dl / 2) ** 2
+        )
+        dist = np.round(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0))), 2)
+        order = np.argsort(dist, kind="stable")
+        nearest = int(order[0])
+        reached = [(self.ids[i], float(dist[i])) for i in order if dist[i] <= self.radii[i]]
+        return _Reach(reached, (self.ids[nearest], float(dist[nearest])))
 
 
 def _fix(lon: float | None, lat: float | None, accuracy_m: float | None) -> _Fix:

@@ -32,6 +32,7 @@ from patrol.alerts import raise_alert
 __all__ = [
     "SITE_REVIEW_ALERT",
     "SITE_REVIEW_FLAG",
+    "STATUS_RANK",
     "mark_site_for_review",
     "raise_site_reviews",
 ]
@@ -43,8 +44,8 @@ SITE_REVIEW_ALERT = "site_rebound_review"
 SITE_REVIEW_FLAG = "mine_site_review"
 
 _WHAT = {"evidence": "拍摄了取证材料", "finding": "记录了巡查发现"}
-# register status -> rank; a review never moves a site down
-_STATUS_RANK = {"remediated": 0, "closed": 0, "signs_of_reopening": 1, "reopened": 2}
+#: Register status -> rank: a review never moves a site down; rank 0 is a closed site.
+STATUS_RANK = {"remediated": 0, "closed": 0, "signs_of_reopening": 1, "reopened": 2}
 
 
 async def raise_site_reviews(
@@ -106,7 +107,7 @@ async def mark_site_for_review(
     """Move the site's register status up to ``status`` (``signs_of_reopening`` or
     ``reopened``), never down; ``True`` when it moved. A retired or unknown site, or one of
     another county, is left alone."""
-    target = _STATUS_RANK.get(status)
+    target = STATUS_RANK.get(status)
     if target is None or target == 0:
         return False
     current = await db.scalar(
@@ -116,7 +117,7 @@ async def mark_site_for_review(
             MineSite.retired.is_(False),
         )
     )
-    if current is None or _STATUS_RANK.get(str(current), 0) >= target:
+    if current is None or STATUS_RANK.get(str(current), 0) >= target:
         return False
     await set_site_status(db, principal, site_id, status)
     log.info(

@@ -4,14 +4,25 @@ Ingest is insert-only and idempotent on the phone's point id: a batch is copied 
 temporary table over the driver's binary ``COPY`` and moved with one ``INSERT ... SELECT``
 that skips ids already stored (the patrol row is locked meanwhile, so concurrent replays
 queue), so replays store nothing twice and never change a stored point. Points may
-arrive in any order and after the patrol ended; each point that
-cannot be stored is reported with a reason (``future_time``, ``before_start``,
-``after_end``, ``invalid_coordinates``, ``invalid_accuracy``, ``invalid_time``,
-``outside_county``) while the rest of the batch is stored.
+arrive in any order; each point that cannot be stored is reported with a reason
+(``future_time``, ``before_start``, ``after_end``, ``patrol_ended``,
+``invalid_coordinates``, ``invalid_accuracy``, ``invalid_time``, ``outside_county``) while
+the rest of the batch is stored.
+
+**A closed patrol is closed.** Once its crew has ended a patrol (``EndPatrol``), its track
+takes no new points: a point timed after the end is refused as ``after_end`` (no slack: the
+end and the points come from the same phone), and a point timed within the patrol that
+arrives after the end is refused as ``patrol_ended``. Points already stored stay
+duplicates, so replays still answer as before. Figures only ever use the points up to the
+end (a point stored while the patrol was open but timed after the end the phone later gave
+is kept, shown as ``after_end`` in the replay, and counted nowhere), so an ended patrol's
+distance, duration and last fix never change afterwards. A patrol the server closed for
+being idle (``auto_closed``) is not closed by its crew: it still takes the phone's points,
+and its end moves to its last point until the phone's own end arrives.
 
 Summaries (distance, duration, night flag, visited targets) are computed from the stored
-track when a patrol ends, and again when late points reach an ended patrol, so coverage
-reports read one row per patrol and never scan points.
+track when a patrol ends (or an auto-closed one takes more points), so coverage reports
+read one row per patrol and never scan points.
 """
 
 from __future__ import annotations
@@ -46,6 +57,7 @@ __all__ = [
     "TrackStats",
     "filter_track",
     "haversine_m",
+    "is_closed",
     "refresh_summary",
 ]
 
@@ -90,6 +102,7 @@ _TRACK_SQL = (
     "SELECT id, t, ST_X(geom) AS lon, ST_Y(geom) AS lat, accuracy_m, speed_mps, heading_deg "
     "FROM patrol_track_points WHERE session_id = $1 ORDER BY t, id"
 )
+_STORED_SQL = "SELECT id FROM patrol_track_points WHERE session_id = $1 AND id = ANY($2::uuid[])"
 _TARGETS_SQL = (
     "SELECT id, ST_X(geom), ST_Y(geom), visit_radius_m FROM patrol_targets "
     "WHERE area_id = $1 AND active"
@@ -267,13 +280,25 @@ def _is_night(start: datetime, end: datetime, config: PatrolConfig) -> bool:
     return config.night_start_hour <= hour < config.night_end_hour
 
 
+def is_closed(patrol: PatrolSession) -> bool:
+    """Whether the patrol's crew ended it: its track and figures are final."""
+    return patrol.ended_at is not None and patrol.end_reason != "auto_closed"
+
+
+def _until_end(rows: Sequence[Any], patrol: PatrolSession) -> Sequence[Any]:
+    """The time-ordered ``rows`` that count for the patrol: those up to its end."""
+    end = patrol.ended_at
+    return rows if end is None else [r for r in rows if r["t"] <= end]
+
+
 async def refresh_summary(
     db: AsyncSession, patrol: PatrolSession, config: PatrolConfig
 ) -> TrackStats:
-    """Recompute a patrol's distance, duration, night flag and track visits from its points."""
+    """Recompute a patrol's distance, duration, night flag and track visits from its points
+    up to its end (points timed after the end count nowhere)."""
     await db.flush()
     driver = await _driver(db)
-    rows = await driver.fetch(_TRACK_SQL, patrol.id)
+    rows = _until_end(await driver.fetch(_TRACK_SQL, patrol.id), patrol)
     ts = [r["t"].timestamp() for r in rows]
     lons = [r["lon"] for r in rows]
     lats = [r["lat"] for r in rows]
@@ -335,6 +360,9 @@ async def _county_bbox(
     return bbox
 
 
+_ENDED = ("patrol_ended", "the patrol has ended; its track takes no more points")
+
+
 @dataclass(slots=True)
 class _Checker:
     """Per-point validation for one batch."""
@@ -381,8 +409,10 @@ class TrackService:
         """Store a batch of track points of the caller's patrol (``AppendTrackPoints``).
 
         Idempotent by point id; points already stored are counted as duplicates and left as
-        they are. Out-of-order points are fine. Invalid points are listed in ``rejected`` and
-        the rest is stored. Late points on an ended patrol refresh its summary.
+        they are. Out-of-order points are fine. Invalid points are listed in ``rejected`` (in
+        the order of ``points``) and the rest is stored. A patrol its crew ended takes no new
+        points (``after_end``, ``patrol_ended``: see the module docstring); an auto-closed
+        one takes them, ends at its last point and gets its summary refreshed.
         """
         cfg = self.config
         if len(points) > cfg.max_points_per_batch:
@@ -396,31 +426,41 @@ class TrackService:
         tolerance = timedelta(seconds=cfg.future_tolerance_s)
         margin = cfg.county_margin_deg
         bbox = await _county_bbox(self.db, patrol.county_id)
+        closed = is_closed(patrol)
         checker = _Checker(
             latest=utcnow() + tolerance,
             earliest=patrol.started_at - tolerance,
-            ended=None if patrol.ended_at is None else patrol.ended_at + tolerance,
+            ended=patrol.ended_at if closed else None,
             bbox=None
             if bbox is None
             else (bbox[0] - margin, bbox[1] - margin, bbox[2] + margin, bbox[3] + margin),
             tolerance=tolerance,
         )
+        problems = [checker.reason(p) for p in points]
+        if closed:  # only replays of stored points pass; every new point is refused
+            ids = list({p.id for p, problem in zip(points, problems, strict=True) if not problem})
+            known = await self._stored_ids(patrol, ids) if ids else set()
+            problems = [
+                problem or (None if p.id in known else _ENDED)
+                for p, problem in zip(points, problems, strict=True)
+            ]
         rejected: list[RejectedPoint] = []
         records: list[tuple[Any, ...]] = []
         seen: set[uuid.UUID] = set()
-        for p in points:
-            problem = checker.reason(p)
+        for p, problem in zip(points, problems, strict=True):
             if problem is not None:
                 rejected.append(RejectedPoint(p.id, problem[0], problem[1]))
                 continue
-            if p.id in seen:
+            if p.id in seen or closed:
                 continue
             seen.add(p.id)
             records.append((p.id, p.t, p.lon, p.lat, p.accuracy_m, p.speed_mps, p.heading_deg))
         stored, total = 0, patrol.point_count
         if records:
             stored, total = await self._store(patrol, records)
-        if stored and patrol.ended_at is not None:
+        if stored and patrol.ended_at is not None:  # auto-closed: it ends at its last point
+            if patrol.last_point_at is not None and patrol.last_point_at > patrol.ended_at:
+                patrol.ended_at = patrol.last_point_at
             await refresh_summary(self.db, patrol, cfg)
         log.info(
             "patrol.points_appended",
@@ -438,6 +478,10 @@ class TrackService:
             rejected=rejected,
             point_count=total,
         )
+
+    async def _stored_ids(self, patrol: PatrolSession, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        driver = await _driver(self.db)
+        return {r[0] for r in await driver.fetch(_STORED_SQL, patrol.id, ids)}
 
     async def _store(
         self, patrol: PatrolSession, records: list[tuple[Any, ...]]
@@ -460,21 +504,24 @@ class TrackService:
         """A patrol's track as a GeoJSON FeatureCollection for replay (``GetTrack``).
 
         The first feature is the filtered route (a LineString of the points kept by the jitter
-        filter, with their times in ``properties.times``). With ``include_points`` every stored
-        point follows as a Point feature with its filter ``status``.
+        filter up to the patrol's end, with their times in ``properties.times``). With
+        ``include_points`` every stored point follows as a Point feature with its filter
+        ``status`` (``after_end`` for a point timed after the end: shown, never counted).
         """
         patrol = await load_patrol(self.db, principal, patrol_id)
         await ensure_patrol_reader(self.db, principal, patrol)
         driver = await _driver(self.db)
         rows = await driver.fetch(_TRACK_SQL, patrol.id)
+        counted = _until_end(rows, patrol)
         stats = filter_track(
-            [r["t"].timestamp() for r in rows],
-            [r["lon"] for r in rows],
-            [r["lat"] for r in rows],
-            [r["accuracy_m"] for r in rows],
+            [r["t"].timestamp() for r in counted],
+            [r["lon"] for r in counted],
+            [r["lat"] for r in counted],
+            [r["accuracy_m"] for r in counted],
             self.config,
         )
-        kept = [r for r, s in zip(rows, stats.statuses, strict=True) if s in ("used", "still")]
+        statuses = [*stats.statuses, *["after_end"] * (len(rows) - len(counted))]
+        kept = [r for r, s in zip(rows, statuses, strict=True) if s in ("used", "still")]
         route: dict[str, Any] = {
             "type": "Feature",
             "geometry": {
@@ -508,6 +555,6 @@ class TrackService:
                         "status": status,
                     },
                 }
-                for r, status in zip(rows, stats.statuses, strict=True)
+                for r, status in zip(rows, statuses, strict=True)
             )
         return {"type": "FeatureCollection", "features": features}

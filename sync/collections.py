@@ -37,6 +37,9 @@ from typing import Any
 import msgspec
 
 from evidence.access import visible_cases_sql
+from evidence.referrals import STEP_TIMES, step_timings
+from geofence.enums import LayerKind
+from geofence.layers import LAYER_TABLES, current_features_sql
 from patrol.finding_checks import finding_place
 from patrol.policy import (
     AREA_READ,
@@ -141,6 +144,7 @@ WHERE f.county_id = prm.county AND f.found_at >= prm.finding_from
 # the visibility rule of cases is evidence.access's (the one REST applies), rendered as SQL
 # with the caller's role read from users; the version hashes the case with its evidence
 # links, flags (on the case or its finding), current suggestions, team and referrals
+# ('2:' since records carry the referral's step times: every case is sent once more)
 _CASE_FLAGS = """
 SELECT f.id, f.xmin FROM referral_flags f
 WHERE f.case_id = c.id OR (c.source_kind = 'finding' AND f.finding_id = c.source_id
@@ -150,7 +154,7 @@ _VISIBLE_CASES = visible_cases_sql(
     county="prm.county", uid="prm.uid", role="(SELECT u.role FROM users u WHERE u.id = prm.uid)"
 )
 _CASES_SCOPE = f"""
-SELECT c.id, hashtextextended(c.xmin::text
+SELECT c.id, hashtextextended('2:' || c.xmin::text
     || ':' || coalesce((SELECT string_agg(e.evidence_id::text || '@' || e.position, ','
                                           ORDER BY e.evidence_id)
                         FROM case_evidence e WHERE e.case_id = c.id), '')
@@ -171,30 +175,27 @@ WHERE c.county_id = prm.county
   AND c.id IN ({_VISIBLE_CASES})
 """  # noqa: S608 - only constant SQL is put together here
 # Driven from the caller's areas, so PostGIS finds the features through the spatial index
-# (a county layer holds far more features than one inspector's areas touch); the current
-# version of each layer is looked up once.
+# (a county layer holds far more features than one inspector's areas touch). Which rows are
+# current is the one rule of the map layers (geofence.layers.current_features_sql): the
+# newest version of a layer imported whole (looked up once), every live mine site.
 _LAYER = """
-SELECT DISTINCT f.id, 0::bigint AS v
+SELECT DISTINCT f.id, {version} AS v
 FROM patrol_areas a JOIN {table} f ON ST_Intersects(a.geom, f.geom)
 WHERE a.id IN (SELECT id FROM my_areas)
-  AND f.layer_version_id = (
-      SELECT lv.id FROM geofence_layer_versions lv, prm
-      WHERE lv.county_id = prm.county AND lv.kind = '{kind}'
-      ORDER BY lv.version_no DESC LIMIT 1)
+  AND {current}
 """
 _FEATURES_SCOPE = " UNION ALL ".join(
-    [
-        _LAYER.format(table="geofence_parcels", kind="parcels"),
-        _LAYER.format(table="geofence_planning_zones", kind="planning_zones"),
-        _LAYER.format(table="geofence_change_polygons", kind="change_polygons"),
-        """
-SELECT DISTINCT s.id, s.xmin::text::bigint AS v
-FROM patrol_areas a JOIN geofence_mine_sites s ON ST_Intersects(a.geom, s.geom)
-WHERE a.id IN (SELECT id FROM my_areas)
-  AND s.county_id = (SELECT county FROM prm) AND NOT s.retired
-""",
-    ]
-)
+    _LAYER.format(
+        table=LAYER_TABLES[kind],
+        # a register site changes in place; an imported feature never does
+        version="f.xmin::text::bigint" if kind is LayerKind.MINE_SITES else "0::bigint",
+        current=current_features_sql(kind, alias="f", county="(SELECT county FROM prm)"),
+    )
+    for kind in (
+        LayerKind.PARCELS, LayerKind.PLANNING_ZONES, LayerKind.CHANGE_POLYGONS,
+        LayerKind.MINE_SITES,
+    )
+)  # fmt: skip
 
 # -- payloads: $1 ids, $2 county, $3 caller ------------------------------------------------
 _AREAS_SQL = """
@@ -257,10 +258,14 @@ SELECT c.id, c.case_no, c.cause, c.violation_kind, c.status, c.status_changed_at
        EXISTS (SELECT 1 FROM referral_flags f
                WHERE f.case_id = c.id OR (c.source_kind = 'finding'
                      AND f.finding_id = c.source_id AND f.county_id = c.county_id)) AS flagged,
-       (SELECT r.status FROM referrals r WHERE r.case_id = c.id
-        ORDER BY r.created_at DESC, r.id DESC LIMIT 1) AS referral_status
-FROM cases c WHERE c.id = ANY($1::uuid[]) AND c.county_id = $2
-"""
+       r.*
+FROM cases c LEFT JOIN LATERAL (SELECT r.status AS referral_status, STEP_TIME_COLUMNS
+                                FROM referrals r WHERE r.case_id = c.id
+                                ORDER BY r.created_at DESC, r.id DESC LIMIT 1) r ON true
+WHERE c.id = ANY($1::uuid[]) AND c.county_id = $2
+""".replace(  # the latest referral: its status and its steps' due and recorded times
+    "STEP_TIME_COLUMNS", ", ".join(f"r.{col}" for _, *cols in STEP_TIMES for col in cols)
+)
 # Features are many and simple: PostgreSQL writes each as the JSON of a FeatureRecord (the
 # GeoJSON from ST_AsGeoJSON spliced in as it is), with the field names the API sends, and
 # the page carries the array as it is (JsonRecords): no record object is built for them.
@@ -452,6 +457,7 @@ def _case(r: Row, v: int) -> CaseRecord:
         flagged=r["flagged"],
         referral_status=r["referral_status"],
         updated_at=r["updated_at"],
+        referral_steps=step_timings(r),
     )
 
 

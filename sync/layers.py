@@ -1,8 +1,11 @@
 """Offline reference data for the caller's areas: GeoJSON per layer (with an ETag) and
 Mapbox vector tiles made by PostGIS ``ST_AsMVT``.
 
-Only features of the current layer version that intersect the caller's areas (the same
-scope as the ``features`` pull collection) are served.
+Only features of the current map (:func:`geofence.layers.current_features_sql`: the newest
+version of a layer imported whole, every live site of the mine-site register) that
+intersect the caller's areas (the same scope as the ``features`` pull collection) are
+served. A document names the layer's current version (``layerVersion``), which for the
+mine sites is the whole register as of its latest change.
 
 Both are bounded. A GeoJSON page is streamed in pieces of up to 4,000 features that
 PostgreSQL writes as one text each (read by id from the page's ``after``, so every piece is a
@@ -20,11 +23,13 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from infra.scope import Principal, Role
+from geofence.enums import LayerKind
+from geofence.layers import LAYER_TABLES, current_features_sql
+from geofence.policy import is_manager
+from infra.scope import Principal
 from patrol.policy import AREA_READ
 from sync._db import driver
 from sync.errors import LayerNotFoundError, PageCursorError, TileNotFoundError, TileTooLargeError
@@ -41,15 +46,12 @@ _WORLD_M = 40_075_016.685578488  # the web-mercator square's side
 _BATCH_ROWS = 4000
 _FIRST = uuid.UUID(int=0)  # ``after`` of the first page: every id is greater
 
-#: layer name -> (table, property columns)
-LAYERS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "parcels": ("geofence_parcels", ("land_class", "source_code", "source_name", "area_m2")),
-    "planning_zones": ("geofence_planning_zones", ("zone_kind", "code", "name", "area_m2")),
-    "change_polygons": (
-        "geofence_change_polygons",
-        ("monitoring_no", "batch_year", "batch_quarter", "area_m2"),
-    ),
-    "mine_sites": ("geofence_mine_sites", ("code", "name", "site_kind", "status")),
+#: layer name -> property columns
+LAYERS: dict[str, tuple[str, ...]] = {
+    LayerKind.PARCELS.value: ("land_class", "source_code", "source_name", "area_m2"),
+    LayerKind.PLANNING_ZONES.value: ("zone_kind", "code", "name", "area_m2"),
+    LayerKind.CHANGE_POLYGONS.value: ("monitoring_no", "batch_year", "batch_quarter", "area_m2"),
+    LayerKind.MINE_SITES.value: ("code", "name", "site_kind", "status"),
 }
 
 # the caller's areas by the one area rule (patrol.policy), as the sync pull and REST read them
@@ -57,35 +59,31 @@ _AREAS = f"""
 WITH my_areas AS (
     SELECT a.id, a.geom, a.xmin FROM patrol_areas a
     WHERE a.county_id = $1 AND a.active AND {AREA_READ.format(t="a", uid="$2", mgr="$3")}
-),
-cur AS (
-    SELECT id, version_no FROM geofence_layer_versions
-    WHERE county_id = $1 AND kind = $4 ORDER BY version_no DESC LIMIT 1
 )"""  # noqa: S608 - only constant SQL is put together here
-
-_ETAG = "".join(
-    [
-        _AREAS,
-        """
-SELECT (SELECT id::text || ':' || version_no FROM cur),
+# Every change to a layer (a whole import, one mine site's status) makes a new version, so
+# the current one keys the ETag, with the caller's areas as they are now.
+_ETAG = f"""{_AREAS}
+SELECT (SELECT id::text || ':' || version_no FROM geofence_layer_versions
+        WHERE county_id = $1 AND kind = $4 ORDER BY version_no DESC LIMIT 1),
        (SELECT string_agg(id::text || xmin::text, ',' ORDER BY id) FROM my_areas)
-""",
-    ]
-)
+"""  # noqa: S608
+# the version a page is read at, in the page's own snapshot
+_VERSION_NO = """
+SELECT max(version_no) FROM geofence_layer_versions WHERE county_id = $1 AND kind = $2"""
 _FEATURES = """
 SELECT f.id::text AS id, {cols}, {geom} AS geom
-FROM {table} f, cur{extra_from}
-WHERE f.county_id = $1 AND f.layer_version_id = cur.id{live}
+FROM {table} f{extra_from}
+WHERE {current}
   AND EXISTS (SELECT 1 FROM my_areas a WHERE ST_Intersects(a.geom, f.geom))"""
 _BATCH_TEMPLATE = """,
 batch AS (
     SELECT q.id, ST_AsGeoJSON(q.*, 'geom', 7) AS feature FROM ({inner}
-      AND f.id > $5 ORDER BY f.id LIMIT {rows}) q
+      AND f.id > $4 ORDER BY f.id LIMIT {rows}) q
 ),
 sized AS (
     SELECT id, feature,
-           sum(octet_length(feature) + 1) OVER (ORDER BY id) <= $6
-           OR ($7 AND row_number() OVER (ORDER BY id) = 1) AS fits
+           sum(octet_length(feature) + 1) OVER (ORDER BY id) <= $5
+           OR ($6 AND row_number() OVER (ORDER BY id) = 1) AS fits
     FROM batch
 )
 SELECT convert_to(string_agg(feature, ',' ORDER BY id) FILTER (WHERE fits), 'UTF8'),
@@ -101,32 +99,32 @@ SELECT octet_length(mvt), CASE WHEN octet_length(mvt) <= $9 THEN mvt END FROM ti
 """
 
 
-def _features(table: str, props: tuple[str, ...], geom: str, extra_from: str = "") -> str:
+def _features(kind: LayerKind, geom: str, extra_from: str = "") -> str:
     return _FEATURES.format(
-        cols=", ".join(f"f.{c}" for c in props),
+        cols=", ".join(f"f.{c}" for c in LAYERS[kind.value]),
         geom=geom,
-        table=table,
+        table=LAYER_TABLES[kind],
         extra_from=extra_from,
-        live=" AND NOT f.retired" if table == "geofence_mine_sites" else "",
+        current=current_features_sql(kind, alias="f", county="$1"),
     )
 
 
-def _batch_sql(table: str, props: tuple[str, ...]) -> str:
-    inner = _features(table, props, "f.geom")
+def _batch_sql(kind: LayerKind) -> str:
+    inner = _features(kind, "f.geom")
     return _AREAS + _BATCH_TEMPLATE.format(inner=inner, rows=_BATCH_ROWS)
 
 
-def _tile_sql(table: str, props: tuple[str, ...]) -> str:
+def _tile_sql(kind: LayerKind) -> str:
     # $8: a pixel of this zoom in metres; detail below it cannot show on the tile
     geom = (
         "ST_AsMVTGeom(ST_SimplifyPreserveTopology(ST_Transform(f.geom, 3857), $8), "
         "env.box, 4096, 64, true)"
     )
-    return _AREAS + _TILE_TEMPLATE.format(inner=_features(table, props, geom, ", env"))
+    return _AREAS + _TILE_TEMPLATE.format(inner=_features(kind, geom, ", env"))
 
 
-_BATCHES = {name: _batch_sql(t, p) for name, (t, p) in LAYERS.items()}
-_TILES = {name: _tile_sql(t, p) for name, (t, p) in LAYERS.items()}
+_BATCHES = {name: _batch_sql(LayerKind(name)) for name in LAYERS}
+_TILES = {name: _tile_sql(LayerKind(name)) for name in LAYERS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,9 +182,9 @@ class LayerService:
         self.max_geojson_bytes = max_geojson_bytes
         self.max_tile_bytes = max_tile_bytes
 
-    def _args(self, principal: Principal, layer: str) -> tuple[Any, ...]:
-        manager = principal.role in (Role.CAPTAIN, Role.ADMIN)
-        return (principal.county_id, principal.user_id, manager, layer)
+    def _who(self, principal: Principal) -> tuple[uuid.UUID, uuid.UUID, bool]:
+        """``$1``-``$3`` of every query: county, caller, whether the caller manages it."""
+        return (principal.county_id, principal.user_id, is_manager(principal))
 
     async def layer_geojson(
         self,
@@ -201,41 +199,45 @@ class LayerService:
         still makes a page of its own), ending with ``"next"``: the ``after`` of the
         following page, or ``null``.
 
-        The ETag changes when the layer gets a new version or the caller's areas change.
+        ``layerVersion`` is the version the page was read at. The ETag changes when the
+        layer gets a new version (any change to any of its features) or the caller's areas
+        change.
         """
-        args = self._args(principal, _layer(layer))
+        who = self._who(principal)
+        name = _layer(layer)
         start = _after(after)
         conn = await driver(self.db)
-        version, areas = await conn.fetchrow(_ETAG, *args)
-        key = f"{layer}|{version}|{areas}|{args[2]}" + (f"|{start}" if start else "")
+        version, areas = await conn.fetchrow(_ETAG, *who, name)
+        key = f"{name}|{version}|{areas}|{who[2]}" + (f"|{start}" if start else "")
         etag = f'"{hashlib.sha256(key.encode()).hexdigest()[:32]}"'
         if if_none_match is not None and etag in {t.strip() for t in if_none_match.split(",")}:
             return LayerDocument(etag=etag, chunks=None)
-        version_no = int(str(version).rsplit(":", 1)[1]) if version else None
-        return LayerDocument(etag=etag, chunks=self._page(args, start, version_no))
+        return LayerDocument(etag=etag, chunks=self._page(who, name, start))
 
     async def _page(
-        self, args: tuple[Any, ...], after: uuid.UUID | None, version_no: int | None
+        self, who: tuple[uuid.UUID, uuid.UUID, bool], layer: str, after: uuid.UUID | None
     ) -> AsyncIterator[bytes]:
         if self.sessions is None:  # pragma: no cover - wired by the app
             msg = "LayerService needs sessions to stream GeoJSON"
             raise RuntimeError(msg)
-        head = (
-            json.dumps(
-                {"type": "FeatureCollection", "layer": args[3], "layerVersion": version_no}
-            ).encode()[:-1]
-            + b', "features": ['
-        )
-        budget = self.max_geojson_bytes - len(head) - len(b'], "next": ""}') - 36
         sent, cursor = 0, after or _FIRST
         async with self.sessions() as session:
             conn = await driver(session)
-            # one snapshot for the whole page, however many pieces it is read in
+            # one snapshot for the whole page, however many pieces it is read in, and for
+            # the version it names
             async with conn.transaction(isolation="repeatable_read", readonly=True):
+                version_no = await conn.fetchval(_VERSION_NO, who[0], layer)
+                head = (
+                    json.dumps(
+                        {"type": "FeatureCollection", "layer": layer, "layerVersion": version_no}
+                    ).encode()[:-1]
+                    + b', "features": ['
+                )
+                budget = self.max_geojson_bytes - len(head) - len(b'], "next": ""}') - 36
                 yield head
                 while True:
                     text, last, fits, rows = await conn.fetchrow(
-                        _BATCHES[args[3]], *args, cursor, budget, sent == 0
+                        _BATCHES[layer], *who, cursor, budget, sent == 0
                     )
                     if fits:
                         yield b"," + text if sent else text
@@ -258,7 +260,7 @@ class LayerService:
         row = _tile_number(y.removesuffix(".mvt"), "y", high=top)
         conn = await driver(self.db)
         size, data = await conn.fetchrow(
-            _TILES[name], *self._args(principal, name), zoom, col, row, _pixel_m(zoom),
+            _TILES[name], *self._who(principal), name, zoom, col, row, _pixel_m(zoom),
             self.max_tile_bytes,
         )  # fmt: skip
         if size is not None and data is None:

@@ -68,6 +68,7 @@ __all__ = [
     "PushService",
     "Receipt",
     "RejectedItem",
+    "SignInOutcome",
 ]
 
 log = structlog.get_logger(__name__)
@@ -121,6 +122,16 @@ class RejectedItem:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class SignInOutcome:
+    """What a sign-in reached (see :meth:`patrol.sessions.PatrolService.sign_in_many`)."""
+
+    targets_reached: list[uuid.UUID] = field(default_factory=list)
+    nearest_target_id: uuid.UUID | None = None
+    nearest_target_m: float | None = None
+    far_from_targets: bool = False
+
+
 @dataclass(slots=True)
 class Receipt:
     index: int
@@ -133,6 +144,7 @@ class Receipt:
     retryable: bool = False
     conflict: Conflict | None = None
     rejected_items: list[RejectedItem] = field(default_factory=list)
+    sign_in: SignInOutcome | None = None
 
 
 @dataclass(slots=True)
@@ -347,8 +359,16 @@ class PushService:
         signs = [(i, op) for i, op in run if isinstance(op, SignIn)]
         if signs:
             items = [_sign_in_input(op) for _, op in signs]
-            await self.patrols.sign_in_many(principal, signs[0][1].patrol_id, items)
-            return [self._stored(i, op.op_id, "sign_in", op.sign_in_id) for i, op in signs]
+            stored = await self.patrols.sign_in_many(principal, signs[0][1].patrol_id, items)
+            receipts = [self._stored(i, op.op_id, "sign_in", op.sign_in_id) for i, op in signs]
+            for receipt, (row, _) in zip(receipts, stored, strict=True):
+                receipt.sign_in = SignInOutcome(
+                    list(row.reached_target_ids or []),
+                    row.nearest_target_id,
+                    row.nearest_target_m,
+                    row.far_from_targets,
+                )
+            return receipts
         finds = [(i, op) for i, op in run if isinstance(op, RecordFinding)]
         items_f = [_finding_input(op) for _, op in finds]
         await self.patrols.record_findings(principal, finds[0][1].patrol_id, items_f)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from evidence.referrals import StepTiming
 from patrol.finding_checks import CheckAnswer, LandUse, SuggestionRef
 
 __all__ = [
@@ -202,3 +203,8 @@ class CaseRecord:
     flagged: bool
     referral_status: str | None
     updated_at: datetime
+    referral_steps: tuple[StepTiming, ...] = ()
+
+    @property
+    def referral_late(self) -> bool:
+        return any(s.late for s in self.referral_steps)

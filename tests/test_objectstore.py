@@ -6,6 +6,7 @@ import hashlib
 import os
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -262,3 +263,25 @@ async def test_a_part_with_a_wrong_md5_is_refused(store: S3ObjectStore) -> None:
     # The tests run against rclone, which forgets the whole upload: resuming must start again.
     with pytest.raises(MultipartNotFoundError):
         await store.list_parts(key, upload_id)
+
+
+@pytest.mark.parametrize("size", [0, 1000, MIN_PART_BYTES * 2 + 12345])
+async def test_put_file_sends_any_size_in_parts(
+    store: S3ObjectStore, tmp_path: Path, size: int
+) -> None:
+    key = _key("derived")
+    data = os.urandom(size)
+    path = tmp_path / "copy.mp4"
+    path.write_bytes(data)
+    hasher = hashlib.sha256()
+    info = await store.put_file(
+        key, path, content_type="video/mp4", part_size=MIN_PART_BYTES, hasher=hasher
+    )
+    assert info.size == size
+    assert hasher.hexdigest() == hashlib.sha256(data).hexdigest()
+    head = await store.head(key)
+    assert head is not None
+    assert (head.size, head.content_type) == (size, "video/mp4")
+    assert b"".join(store.iter_chunks(key)) == data
+    if size > MIN_PART_BYTES:
+        assert info.etag.endswith("-3")  # three parts, assembled by the store

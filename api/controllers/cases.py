@@ -153,6 +153,7 @@ def _case(v: cs.CaseView) -> c.Case:
             )
             for m in v.team
         ],
+        referred_from=c.CaseStatusName(v.referred_from) if v.referred_from else None,
     )
 
 
@@ -274,6 +275,18 @@ def _referral(v: rf.ReferralView) -> c.Referral:
         next_due_at=v.next_due_at,
         overdue=v.overdue,
         closed_at=v.closed_at,
+        late=v.late,
+        steps=[_step_time(t) for t in v.steps],
+    )
+
+
+def _step_time(t: rf.StepTiming) -> c.ReferralStepTime:
+    return c.ReferralStepTime(
+        step=c.ReferralStepName(t.step),
+        due_at=t.due_at,
+        done_at=t.done_at,
+        late=t.late,
+        late_by_s=t.late_by_s,
     )
 
 
@@ -400,7 +413,9 @@ class CaseController(Controller):
         principal: Caller,
     ) -> c.Case:
         """clue → filed → investigating → decided → executing → closed, with suspend,
-        terminate and withdraw; other moves answer 409 ``invalid_status_transition``."""
+        terminate and withdraw; other moves answer 409 ``invalid_status_transition``. A
+        ``referred`` case follows its referral: no move while the referral is open; after
+        the police took it, close, terminate or resume the status it was referred from."""
         view = await cs.change_status(db, principal, case_id, data.status.value, reason=data.reason)
         return _case(view)
 
@@ -416,8 +431,9 @@ class CaseController(Controller):
         db: Db,
         principal: Caller,
     ) -> c.Referral:
-        """Needs a flag, no open referral and a team of at least two officers (422
-        ``team_too_small``); the head's decision is due in 3 days."""
+        """Needs a flag, no open referral, an unfinished case (409 ``case_closed``) and a
+        team of at least two officers (422 ``team_too_small``); the head's decision is due in
+        3 days. The case becomes ``referred`` and follows the referral from now on."""
         view = await rf.create_referral(
             db, principal, case_id, team_ids=data.team_ids, report=data.report, at=data.at
         )

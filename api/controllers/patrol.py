@@ -217,6 +217,10 @@ def _sign_in(s: p.SignIn) -> c.SignIn:
         reason_code=c.ManualReasonName(s.reason_code) if s.reason_code else None,
         village_id=s.village_id,
         address=s.address,
+        targets_reached=list(s.reached_target_ids or []),
+        nearest_target_id=s.nearest_target_id,
+        nearest_target_m=s.nearest_target_m,
+        far_from_targets=s.far_from_targets,
     )
 
 
@@ -416,9 +420,12 @@ def _alert(a: p.PatrolAlert) -> c.Alert:
         site_id=a.site_id,
         patrol_id=a.session_id,
         duty_check_id=a.duty_check_id,
+        member_id=a.member_id,
         raised_at=a.raised_at,
         acknowledged_at=a.acknowledged_at,
         acknowledged_by=a.acknowledged_by,
+        resolved_at=a.resolved_at,
+        resolution=a.resolution,
     )
 
 
@@ -739,7 +746,9 @@ class PatrolController(Controller):
         patrols: Patrols,
         principal: Caller,
     ) -> c.SignIn:
-        """By GPS, or manual with a reason code and a village (placed inside the village)."""
+        """By GPS, or manual with a reason code and a village (placed inside the village).
+        The reply names the targets reached, the nearest target and its distance, and flags
+        a GPS sign-in far from every target of the area."""
         row = await patrols.sign_in(
             principal,
             patrol_id,
@@ -754,6 +763,18 @@ class PatrolController(Controller):
             address=data.address,
         )
         return _sign_in(row)
+
+    @get(
+        "/{patrol_id:uuid}/sign-ins",
+        operation_id="ListSignIns",
+        summary="Sign-ins of a patrol",
+    )
+    async def list_sign_ins(
+        self, patrol_id: FromPath[uuid.UUID], patrols: Patrols, principal: Caller
+    ) -> list[c.SignIn]:
+        """In time order, each with the targets it reached and its far-from-targets flag;
+        for the patrol's crew, its area's leader, captains and admins."""
+        return [_sign_in(s) for s in await patrols.list_sign_ins(principal, patrol_id)]
 
     @put(
         "/{patrol_id:uuid}/findings/{finding_id:uuid}",
@@ -931,15 +952,21 @@ class ReviewController(Controller):
         kind: FromQuery[list[c.AlertKindName] | None] = None,
         unacknowledged_only: FromQuery[bool] = False,
         site_id: FromQuery[uuid.UUID | None] = None,
+        alert_state: Annotated[
+            c.AlertStateName, QueryParameter(name="state")
+        ] = c.AlertStateName.OPEN,
         limit: Limit = 100,
     ) -> list[c.Alert]:
-        """Rebounds at closed sites and overdue duty checks, newest first."""
+        """Rebounds at closed sites, overdue duty checks and referral suggestions, newest
+        first: open ones unless ``state`` asks for the resolved ones (with when and why their
+        cause ended) or all."""
         rows = await alerts.list_alerts(
             principal,
             since=since,
             kinds=[k.value for k in kind] if kind else None,
             unacknowledged_only=unacknowledged_only,
             site_id=site_id,
+            state=alert_state.value,
             limit=limit,
         )
         return [_alert(a) for a in rows]

@@ -192,12 +192,21 @@ def _receipts(result: PushResult) -> c.PushResponse:
                 fields=[_camel(f) for f in r.conflict.fields],
                 server_values={_camel(k): v for k, v in r.conflict.server_values.items()},
             )
+        sign_in = None
+        if r.sign_in is not None:
+            sign_in = c.SignInOutcome(
+                targets_reached=r.sign_in.targets_reached,
+                nearest_target_id=r.sign_in.nearest_target_id,
+                nearest_target_m=r.sign_in.nearest_target_m,
+                far_from_targets=r.sign_in.far_from_targets,
+            )
         receipts.append(c.Receipt(
             index=r.index, op_id=r.op_id, status=c.ReceiptStatus(r.status),
             record_id=r.record_id, version=r.version, code=r.code, reason=r.reason,
             retryable=r.retryable, conflict=conflict,
             rejected_items=[c.RejectedItem(id=i.id, code=i.code, reason=i.reason)
                             for i in r.rejected_items],
+            sign_in=sign_in,
         ))  # fmt: skip
     return c.PushResponse(
         receipts=receipts, server_time=result.server_time, clock_skew_s=result.clock_skew_s
@@ -386,6 +395,12 @@ class SyncController(Controller):
     ) -> Stream:
         """Send the last ETag in If-None-Match: an unchanged page answers 304.
 
+        The features are the layer's current state in your areas: the latest import of
+        parcels, planning zones or change polygons (a new import replaces the layer), and
+        every site of the mine-site register as it is now (a change to one site changes
+        that site only). ``layerVersion`` is the version read; a check naming it saw the
+        same features. Any change to the layer changes the ETag.
+
         A page is at most ``PATROL_LAYER_GEOJSON_MAX_BYTES`` (16 MiB by default) before
         compression, streamed as it is read; a single larger feature makes a page of its
         own. The FeatureCollection ends with ``"next"``: send it as ``after`` for the
@@ -419,6 +434,8 @@ class LayerDataController(Controller):
         principal: Caller,
     ) -> Response[bytes]:
         """``/tiles/{layer}/{z}/{x}/{y}.mvt`` (web-mercator XYZ); empty outside your areas.
+
+        The same features as ``GetLayerGeoJson``: the layer's current state in your areas.
 
         Geometry is simplified to a pixel of the zoom. A tile larger than
         ``PATROL_TILE_MAX_BYTES`` (2 MiB by default) even so is refused with 422

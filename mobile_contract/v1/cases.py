@@ -47,6 +47,7 @@ __all__ = [
     "ReferralHandover",
     "ReferralStatusName",
     "ReferralStepName",
+    "ReferralStepTime",
     "ReferralTransfer",
     "Rule",
     "RuleCreate",
@@ -72,6 +73,7 @@ class CaseStatusName(enum.StrEnum):
     SUSPENDED = "suspended"
     TERMINATED = "terminated"
     WITHDRAWN = "withdrawn"
+    REFERRED = "referred"  # 移送公安: follows the referral; ``referredFrom`` says where it was
 
 
 class ViolationKindName(enum.StrEnum):
@@ -321,6 +323,7 @@ class Case(msgspec.Struct, kw_only=True, rename="camel"):
     created_at: datetime
     updated_at: datetime
     team: list[CaseTeamMember] = msgspec.field(default_factory=list)
+    referred_from: CaseStatusName | None = None
 
 
 # -- referral rules -----------------------------------------------------------------------------
@@ -418,8 +421,21 @@ class ReferralHandover(msgspec.Struct, kw_only=True, rename="camel"):
     at: datetime | None = None
 
 
+class ReferralStepTime(msgspec.Struct, kw_only=True, rename="camel"):
+    """A recorded step against its due time: ``late`` when done after ``dueAt``, by
+    ``lateByS`` whole seconds (rounded up); exactly at ``dueAt`` is on time (0)."""
+
+    step: ReferralStepName
+    due_at: datetime
+    done_at: datetime
+    late: bool
+    late_by_s: int
+
+
 class Referral(msgspec.Struct, kw_only=True, rename="camel"):
-    """One referral to the police; ``nextStep``/``nextDueAt`` name what it waits for."""
+    """One referral to the police; ``nextStep``/``nextDueAt`` name what it waits for
+    (``overdue``: that step is past due now); ``steps`` are the recorded steps with their
+    lateness (``late``: one of them was recorded after its due time)."""
 
     id: uuid.UUID
     case_id: uuid.UUID
@@ -459,6 +475,8 @@ class Referral(msgspec.Struct, kw_only=True, rename="camel"):
     next_due_at: datetime | None = None
     overdue: bool
     closed_at: datetime | None = None
+    late: bool = False
+    steps: list[ReferralStepTime] = msgspec.field(default_factory=list)
 
 
 class OverdueStep(msgspec.Struct, kw_only=True, rename="camel"):

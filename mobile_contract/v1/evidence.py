@@ -81,9 +81,9 @@ class UploadMethodName(enum.StrEnum):
 
 class DerivativeKindName(enum.StrEnum):
     THUMBNAIL = "thumbnail"  # 512 px, orientation applied
-    SHARE = "share"  # full size, every EXIF/XMP/GPS block removed
+    SHARE = "share"  # full size, every EXIF/XMP/GPS block removed; a video re-muxed without tags
     POSTER = "poster"  # a video's first frame
-    CAPTIONED = "captioned"  # position, azimuth and time burnt into a copy
+    CAPTIONED = "captioned"  # position, azimuth, time, place, inspector and unit, in Chinese
 
 
 class DeviceFix(msgspec.Struct, kw_only=True, rename="camel"):
@@ -196,6 +196,14 @@ class Evidence(msgspec.Struct, kw_only=True, rename="camel"):
     ``positionSource`` says which position was used (``file`` or ``device``) and
     ``trust.positionReason`` why; ``flags`` name what did not agree (``exif_gps_missing``,
     ``outside_patrol_area``, ``clock_skew`` ...) and ``trust`` holds the numbers.
+
+    ``capturedAtSource`` names where the capture time came from, in this order of precedence:
+    ``exif:DateTimeOriginal``, ``xmp:exif:DateTimeOriginal``, ``xmp:photoshop:DateCreated``,
+    ``xmp:xmp:CreateDate``, ``exif:DateTime``, ``exif:GPSDateStamp`` for photos;
+    ``quicktime:com.apple.quicktime.creationdate``, ``quicktime:date``,
+    ``quicktime:creation_time`` for videos; else ``device`` (the phone's claimed time) or
+    ``server`` (the time of receipt). Evidence taken before says ``file``, ``file_local`` or
+    ``file_gps``.
     """
 
     id: uuid.UUID

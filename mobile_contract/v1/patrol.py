@@ -23,6 +23,7 @@ __all__ = [
     "MAX_TRACK_POINTS",
     "Alert",
     "AlertKindName",
+    "AlertStateName",
     "AppendResult",
     "Area",
     "AreaCoverage",
@@ -134,6 +135,14 @@ class AlertKindName(enum.StrEnum):
     DUTY_OVERDUE = "duty_overdue"
     SITE_REBOUND_REVIEW = "site_rebound_review"
     REFERRAL_SUGGESTED = "referral_suggested"
+
+
+class AlertStateName(enum.StrEnum):
+    """Which alerts ``ListAlerts`` returns: open ones (the default), resolved ones, or all."""
+
+    OPEN = "open"
+    RESOLVED = "resolved"
+    ALL = "all"
 
 
 # -- areas and targets ---------------------------------------------------------------------------
@@ -339,6 +348,11 @@ class SignInCreate(msgspec.Struct, kw_only=True, rename="camel"):
 
 
 class SignIn(msgspec.Struct, kw_only=True, rename="camel"):
+    """A stored sign-in. A GPS one names the area's targets it reached (within their visit
+    radius, nearest first), the nearest active target and its distance in metres, and
+    ``farFromTargets`` when that distance is over the server's threshold (1 km by default);
+    a manual one reaches nothing and is never flagged. Kept as they were at sign-in."""
+
     id: uuid.UUID
     patrol_id: uuid.UUID
     user_id: uuid.UUID
@@ -350,6 +364,10 @@ class SignIn(msgspec.Struct, kw_only=True, rename="camel"):
     reason_code: ManualReasonName | None = None
     village_id: uuid.UUID | None = None
     address: str
+    targets_reached: list[uuid.UUID] = msgspec.field(default_factory=list)
+    nearest_target_id: uuid.UUID | None = None
+    nearest_target_m: float | None = None
+    far_from_targets: bool = False
 
 
 class FindingCreate(msgspec.Struct, kw_only=True, rename="camel"):
@@ -441,7 +459,9 @@ class TrackBatch(msgspec.Struct, kw_only=True, rename="camel"):
 
 class RejectedPoint(msgspec.Struct, kw_only=True, rename="camel"):
     """A point not stored: ``reason`` is ``future_time``, ``before_start``, ``after_end``,
-    ``outside_county``, ``invalid_coordinates``, ``invalid_accuracy`` or ``invalid_time``."""
+    ``patrol_ended``, ``outside_county``, ``invalid_coordinates``, ``invalid_accuracy`` or
+    ``invalid_time``. Once its crew ended the patrol its track is closed: a new point timed
+    after the end is ``after_end``, one timed within the patrol is ``patrol_ended``."""
 
     id: uuid.UUID
     reason: str
@@ -460,8 +480,9 @@ class AppendResult(msgspec.Struct, kw_only=True, rename="camel"):
 
 
 class TrackGeoJson(msgspec.Struct, kw_only=True):
-    """A GeoJSON FeatureCollection: the filtered route first (``properties.times`` per
-    vertex), then, when asked for, every stored point with its filter ``status``."""
+    """A GeoJSON FeatureCollection: the filtered route up to the patrol's end first
+    (``properties.times`` per vertex), then, when asked for, every stored point with its
+    filter ``status`` (``after_end``: timed after the end, counted nowhere)."""
 
     type: str = "FeatureCollection"
     features: list[dict[str, Any]]
@@ -611,6 +632,11 @@ class LiveStatus(msgspec.Struct, kw_only=True, rename="camel"):
 
 
 class Alert(msgspec.Struct, kw_only=True, rename="camel"):
+    """An entry in the captains' feed. ``acknowledgedAt``/``By``: a person saw it.
+    ``resolvedAt`` and ``resolution``: its cause ended (``member_checked_in``,
+    ``no_longer_overdue``, ``member_off_roster``, ``site_cleared``, ``site_retired``,
+    ``site_checked``, ...); the alert stays readable with ``state=resolved``."""
+
     id: uuid.UUID
     kind: str
     severity: str
@@ -618,6 +644,9 @@ class Alert(msgspec.Struct, kw_only=True, rename="camel"):
     site_id: uuid.UUID | None = None
     patrol_id: uuid.UUID | None = None
     duty_check_id: uuid.UUID | None = None
+    member_id: uuid.UUID | None = None
     raised_at: datetime
     acknowledged_at: datetime | None = None
     acknowledged_by: uuid.UUID | None = None
+    resolved_at: datetime | None = None
+    resolution: str | None = None

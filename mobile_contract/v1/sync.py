@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from mobile_contract.v1.cases import Suggestion
+from mobile_contract.v1.cases import ReferralStepTime, Suggestion
 from mobile_contract.v1.common import GeoJsonGeometry
 from mobile_contract.v1.evidence import LocationCheck
 from mobile_contract.v1.geofence import LandClassName
@@ -56,6 +56,7 @@ __all__ = [
     "RejectedItem",
     "RosterSeat",
     "SignInOp",
+    "SignInOutcome",
     "StartPatrolOp",
     "TargetChanges",
     "TargetRecord",
@@ -214,7 +215,9 @@ class CaseRecord(msgspec.Struct, kw_only=True, rename="camel"):
     """An enforcement case the caller may see, open or closed in the last 90 days.
 
     ``flagged``: flagged for criminal referral (the case or its finding);
-    ``referralStatus``: the step of its latest referral, if any. Areas in m².
+    ``referralStatus``: the step of its latest referral, if any; ``referralSteps``: that
+    referral's recorded steps against their due times (``referralLate``: one was late).
+    ``status`` is ``referred`` while the case is with its referral. Areas in m².
     """
 
     id: uuid.UUID
@@ -239,6 +242,8 @@ class CaseRecord(msgspec.Struct, kw_only=True, rename="camel"):
     flagged: bool
     referral_status: str | None = None
     updated_at: datetime
+    referral_late: bool = False
+    referral_steps: list[ReferralStepTime] = msgspec.field(default_factory=list)
 
 
 class AreaChanges(msgspec.Struct, kw_only=True, rename="camel"):
@@ -495,8 +500,19 @@ class RejectedItem(msgspec.Struct, kw_only=True, rename="camel"):
     reason: str
 
 
+class SignInOutcome(msgspec.Struct, kw_only=True, rename="camel"):
+    """What a sign-in reached, as ``SignIn`` reports it: the targets reached, the nearest
+    target and its distance in metres, and whether it is far from every target."""
+
+    targets_reached: list[uuid.UUID] = msgspec.field(default_factory=list)
+    nearest_target_id: uuid.UUID | None = None
+    nearest_target_m: float | None = None
+    far_from_targets: bool = False
+
+
 class Receipt(msgspec.Struct, kw_only=True, rename="camel"):
-    """One per operation, in batch order (``index``). ``retryable``: send the op again later."""
+    """One per operation, in batch order (``index``). ``retryable``: send the op again later.
+    ``signIn``: for an applied or duplicate ``signIn`` operation, what the sign-in reached."""
 
     index: int
     op_id: uuid.UUID | None = None
@@ -508,6 +524,7 @@ class Receipt(msgspec.Struct, kw_only=True, rename="camel"):
     retryable: bool = False
     conflict: Conflict | None = None
     rejected_items: list[RejectedItem] = msgspec.field(default_factory=list)
+    sign_in: SignInOutcome | None = None
 
 
 class PushResponse(msgspec.Struct, kw_only=True, rename="camel"):

@@ -201,6 +201,7 @@ async def test_single_put_upload_then_complete(client: Client, make_county: Any)
     assert abs(evidence["lon"] - LON) < 1e-5
     assert abs(evidence["lat"] - LAT) < 1e-5
     assert evidence["capturedAt"].startswith("2026-11-20T02:30:00")
+    assert evidence["capturedAtSource"] == "exif:DateTimeOriginal"
     assert evidence["caption"] == "东侧远景"
     assert evidence["viewType"] == "far"
     assert evidence["fileMeta"]["make"] == "Huawei"
@@ -491,6 +492,50 @@ async def test_the_worker_makes_the_thumbnail(
         f"/api/v1/evidence/{evidence['id']}/derivatives/nonsense", headers=headers
     )
     assert bad_kind.status_code == 400
+
+
+async def test_a_video_gets_a_share_copy_without_its_location(
+    client: Client,
+    make_county: Any,
+    app: Litestar,
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    county: CountyFixture = await make_county()
+    clip = media.video(
+        "mov",
+        metadata={"com.apple.quicktime.location.ISO6709": f"+{LAT:.4f}+{LON:.4f}+050.000/",
+                  "com.apple.quicktime.creationdate": "2026-11-20T10:30:00+0800",
+                  "com.apple.quicktime.model": "iPhone 15 Pro"},
+        options={"movflags": "use_metadata_tags"}, audio=True,
+    )  # fmt: skip
+    evidence = await _upload(client, county, Role.INSPECTOR, clip, contentType="video/quicktime")
+    assert evidence["capturedAtSource"] == "quicktime:com.apple.quicktime.creationdate"
+    assert evidence["capturedAt"].startswith("2026-11-20T02:30:00")
+    url = f"/api/v1/evidence/{evidence['id']}/derivatives/share"
+    headers = county.headers(Role.INSPECTOR)
+    assert (await client.get(url, headers=headers)).status_code == 404
+
+    key = settings.evidence.package_signing_key.encode()
+    while (await run_pending_jobs(session_factory, app.state.store, custody_key=key)).done:
+        pass
+    answer = await client.get(url, headers=headers)
+    assert answer.status_code == 200, answer.text
+    signed = answer.json()
+    async with httpx.AsyncClient(timeout=60) as http:
+        got = await http.get(signed["url"], headers=signed["headers"])
+    assert got.status_code == 200
+    assert got.headers["content-type"] == "video/quicktime"
+    assert f"{LON:.4f}".encode() in clip
+    for leak in (f"{LON:.4f}".encode(), f"{LAT:.4f}".encode(), b"iPhone", b"com.apple"):
+        assert leak not in got.content
+    detail = (await client.get(f"/api/v1/evidence/{evidence['id']}", headers=headers)).json()
+    share = next(d for d in detail["derivatives"] if d["kind"] == "share")
+    assert share["contentType"] == "video/quicktime"
+    assert share["sizeBytes"] == len(got.content)
+    assert share["sha256"] == hashlib.sha256(got.content).hexdigest()
+    assert {d["kind"] for d in detail["derivatives"]} == {"poster", "thumbnail", "captioned",
+                                                          "share"}  # fmt: skip
 
 
 # -- location check, mine sites, patrols ---------------------------------------------------------

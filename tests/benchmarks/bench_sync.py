@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import math
 import secrets
 import statistics
 import time
@@ -61,6 +62,7 @@ from patrol.finding_checks import VISIT_SOURCE, FindingChecks
 from patrol.models import County, User
 from patrol.sessions import PatrolService
 from tests.sync.conftest import add_parcels
+from tests.sync.mvt import decode_tile
 
 FEATURES = 5_000
 TARGETS = 400
@@ -613,7 +615,8 @@ async def _peak(work: Any) -> tuple[Any, float]:
 async def _geojson(found: Any) -> list[tuple[str, str, str]]:
     """The 100,000-parcel layer: one ``json_agg`` query run directly, then ``GetLayerGeoJson``
     through the app over all its pages; wall time (median of 3) and Python peak."""
-    engine = create_engine(DatabaseSettings(url=found.database_url))
+    # loading 110,000 parcels at once is background work: no statement timeout
+    engine = create_engine(DatabaseSettings(url=found.database_url).for_background_work())
     await Migrator(engine, MODEL_MODULES).upgrade()
     inspector = await _geojson_world(create_session_factory(engine))
     async with engine.begin() as conn:
@@ -641,6 +644,111 @@ async def _geojson(found: Any) -> list[tuple[str, str, str]]:
             "≤ 1.3× one query, peak bounded",
         )
     ]
+
+
+# -- vector tiles (issue 13) ---------------------------------------------------------------
+TILE_SITES = 1_000
+TILE_SITES_OUTSIDE = 200
+TILE_ZOOMS = (12, 14)
+#: the GeoJSON world's area, where the tiles are asked for
+_TILE_AREA = (111.2, 28.2, 111.52, 28.513)
+
+
+def _tile_xy(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2**z
+    rad = math.radians(lat)
+    y = (1 - math.log(math.tan(rad) + 1 / math.cos(rad)) / math.pi) / 2 * n
+    return int((lon + 180) / 360 * n), int(y)
+
+
+def _area_tiles(z: int, most: int) -> list[tuple[int, int]]:
+    """The tiles over the area at zoom ``z``, at most ``most`` of them from its middle."""
+    west, south, east, north = _TILE_AREA
+    x0, y1 = _tile_xy(west, south, z)
+    x1, y0 = _tile_xy(east, north, z)
+    tiles = [(x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    tiles.sort(key=lambda t: (t[0] - cx) ** 2 + (t[1] - cy) ** 2)
+    return tiles[:most]
+
+
+async def _tile_sites(factory: Any, inspector: Principal) -> None:
+    """``TILE_SITES`` mine sites in the inspector's area (``TILE_SITES_OUTSIDE`` more out of
+    it) in one register version, then one status change per site in the area: a
+    register of ``TILE_SITES + 1`` versions, each after the first holding one site."""
+    from geofence.mines import set_site_status, write_sites  # noqa: PLC0415
+
+    west, south, east, north = _TILE_AREA
+    cols = 40
+    dx, dy = (east - west) / cols, (north - south) / (TILE_SITES // cols)
+    places = [(west + (i % cols + 0.5) * dx, south + (i // cols + 0.5) * dy)
+              for i in range(TILE_SITES)]  # fmt: skip
+    places += [(112.5 + i * 0.001, 28.3) for i in range(TILE_SITES_OUTSIDE)]
+    sites = [
+        {"code": f"M{i:05d}", "site_kind": "mine", "name": f"矿点{i}", "mineral": "",
+         "closed_on": None, "closure_method": "sealed", "status": "closed",
+         "signboard": False, "signboard_text": "", "geometry": shapely.Point(lon, lat)}
+        for i, (lon, lat) in enumerate(places)
+    ]  # fmt: skip
+    captain = await _user(factory, inspector.county_id, Role.CAPTAIN, "tile-captain")
+    async with factory() as s:
+        _, rows = await write_sites(s, inspector.county_id, sites)
+        await s.commit()
+    async with factory() as s:
+        for row in rows[:TILE_SITES]:
+            await set_site_status(s, captain, row.id, "signs_of_reopening")
+        await s.commit()
+
+
+async def _get_tile(client: Any, path: str, headers: dict[str, str]) -> tuple[float, bytes]:
+    resp = await client.get(path, headers=headers)
+    assert resp.status_code == 200, resp.text
+    return float(resp.headers["server-timing"].partition(";dur=")[2]), resp.content
+
+
+async def _tiles(found: Any) -> list[tuple[str, str, str]]:
+    """``GetTile`` over the 100,000-parcel area: parcels, and the mine sites after a status
+    change of each; server time per tile (median, p95 of the tiles, best of 3 runs)."""
+    # loading the world is background work: no statement timeout on a busy machine
+    engine = create_engine(DatabaseSettings(url=found.database_url).for_background_work())
+    await Migrator(engine, MODEL_MODULES).upgrade()
+    factory = create_session_factory(engine)
+    inspector = await _geojson_world(factory)
+    await _tile_sites(factory, inspector)
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql("ANALYZE")
+    await engine.dispose()
+    rows: list[tuple[str, str, str]] = []
+    app = create_app(_app_settings(found))
+    async with AsyncTestClient(app=app) as client:
+        headers = {"Authorization": f"Bearer {app.state.tokens.access_token(inspector)}"}
+        for layer in ("parcels", "mine_sites"):
+            for z in TILE_ZOOMS:
+                paths = [f"/api/v1/tiles/{layer}/{z}/{x}/{y}.mvt" for x, y in _area_tiles(z, 25)]
+                size = features = 0
+                for path in paths:  # warm-up, and what the tiles hold
+                    _, data = await _get_tile(client, path, headers)
+                    size = max(size, len(data))
+                    features += sum(len(t.features) for t in decode_tile(data).values())
+                best: list[float] = [math.inf] * len(paths)
+                for _ in range(3):
+                    for i, path in enumerate(paths):
+                        best[i] = min(best[i], (await _get_tile(client, path, headers))[0])
+                p95 = statistics.quantiles(best, n=20)[-1]
+                rows.append((
+                    f"GetTile {layer} z{z}, {len(paths)} tiles over the area",
+                    f"median {statistics.median(best):.1f} ms, p95 {p95:.1f} ms; "
+                    f"{features:,} features, largest tile {size / 1e3:.1f} kB",
+                    "",
+                ))  # fmt: skip
+    return rows
+
+
+async def tiles_only() -> None:
+    """The vector-tile part alone (``python -c 'from tests.benchmarks.bench_sync import *;
+    asyncio.run(tiles_only())'``)."""
+    with local_services("patrol-bench-sync-") as found:
+        _print_table(await _tiles(found))
 
 
 async def geojson_only() -> None:
@@ -836,6 +944,7 @@ async def main() -> None:
     with local_services("patrol-bench-sync-") as found:
         paging = await _paging(found)
         paging += await _geojson(found)
+        paging += await _tiles(found)
         rows = await _steady(found)
         print("Times are server time (the Server-Timing header), then in brackets as the")
         print("in-process test client saw them.\n")

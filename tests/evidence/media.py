@@ -19,7 +19,7 @@ import av
 import numpy as np
 import piexif
 import pillow_heif
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 
 def _rational(value: float, precision: int = 1_000_000) -> tuple[int, int]:
@@ -42,6 +42,8 @@ def exif_bytes(
     lat: float | None = None,
     when: datetime | None = None,
     offset: str | None = "+08:00",
+    modified: datetime | None = None,
+    modified_offset: str | None = None,
     orientation: int | None = None,
     direction: float | None = None,
     hpe: float | None = None,
@@ -57,6 +59,10 @@ def exif_bytes(
         exif[piexif.ExifIFD.DateTimeOriginal] = when.strftime("%Y:%m:%d %H:%M:%S")
         if offset is not None:
             exif[piexif.ExifIFD.OffsetTimeOriginal] = offset
+    if modified is not None:  # IFD0 DateTime: when the file was last changed
+        zeroth[piexif.ImageIFD.DateTime] = modified.strftime("%Y:%m:%d %H:%M:%S")
+        if modified_offset is not None:
+            exif[piexif.ExifIFD.OffsetTime] = modified_offset
     gps: dict[int, object] = {}
     if lon is not None and lat is not None:
         gps[piexif.GPSIFD.GPSLatitudeRef] = "N" if lat >= 0 else "S"
@@ -81,22 +87,64 @@ def _picture(width: int, height: int) -> Image.Image:
     return image
 
 
-def jpeg(width: int = 640, height: int = 480, *, exif: bytes | None = None) -> bytes:
+_XMP_NAMESPACES = {
+    "exif": "http://ns.adobe.com/exif/1.0/",
+    "photoshop": "http://ns.adobe.com/photoshop/1.0/",
+    "xmp": "http://ns.adobe.com/xap/1.0/",
+}
+
+
+def xmp(properties: dict[str, str], *, elements: bool = False, doctype: str = "") -> bytes:
+    """An XMP packet with ``prefix:Name`` properties, as attributes of ``rdf:Description``
+    (as phones write them) or as child elements (``elements=True``, as editors do)."""
+    ns = " ".join(f'xmlns:{p}="{uri}"' for p, uri in _XMP_NAMESPACES.items())
+    if elements:
+        body = "".join(f"<{k}>{v}</{k}>" for k, v in properties.items())
+        description = f'<rdf:Description rdf:about="" {ns}>{body}</rdf:Description>'
+    else:
+        attributes = " ".join(f'{k}="{v}"' for k, v in properties.items())
+        description = f'<rdf:Description rdf:about="" {ns} {attributes}/>'
+    return (
+        f'{doctype}<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/">'
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        f"{description}</rdf:RDF></x:xmpmeta>"
+        '<?xpacket end="w"?>'
+    ).encode()
+
+
+def jpeg(
+    width: int = 640, height: int = 480, *, exif: bytes | None = None, xmp: bytes | None = None
+) -> bytes:
     buffer = io.BytesIO()
     params: dict[str, object] = {"quality": 80}
     if exif is not None:
         params["exif"] = exif
+    if xmp is not None:
+        params["xmp"] = xmp
     _picture(width, height).save(buffer, "JPEG", **params)
     return buffer.getvalue()
 
 
-def photo(fmt: str, *, exif: bytes | None = None, size: tuple[int, int] = (320, 240)) -> bytes:
-    """PNG, WEBP, AVIF or HEIF with optional EXIF."""
+def photo(
+    fmt: str,
+    *,
+    exif: bytes | None = None,
+    xmp: bytes | None = None,
+    size: tuple[int, int] = (320, 240),
+) -> bytes:
+    """PNG, WEBP, AVIF or HEIF with optional EXIF and XMP."""
     pillow_heif.register_heif_opener()
     buffer = io.BytesIO()
     params: dict[str, object] = {}
     if exif is not None:
         params["exif"] = exif
+    if xmp is not None and fmt == "PNG":
+        info = PngImagePlugin.PngInfo()
+        info.add_itxt("XML:com.adobe.xmp", xmp.decode())
+        params["pnginfo"] = info
+    elif xmp is not None:
+        params["xmp"] = xmp
     _picture(*size).save(buffer, fmt, **params)
     return buffer.getvalue()
 
@@ -108,8 +156,9 @@ def video(
     frames: int = 10,
     rotation: int = 0,
     options: dict[str, str] | None = None,
+    audio: bool = False,
 ) -> bytes:
-    """A tiny H.264 (MPEG-4 for 3GP) video with container metadata."""
+    """A tiny H.264 (MPEG-4 for 3GP) video with container metadata and, if asked, AAC sound."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"clip.{fmt}"
         out = av.open(str(path), "w", format=fmt, options=options or {})
@@ -121,6 +170,7 @@ def video(
         stream.pix_fmt = "yuv420p"
         if rotation:
             stream.set_display_rotation(rotation)
+        sound = out.add_stream("aac", rate=16000, layout="mono") if audio else None
         for index in range(frames):
             pixels = np.zeros((48, 64, 3), np.uint8)
             pixels[:24, :32] = (220, 20, 20)
@@ -128,8 +178,17 @@ def video(
             frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
             for packet in stream.encode(frame):
                 out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+            if sound is not None:
+                tone = np.sin(np.arange(1600) * 0.05 + index).astype(np.float32)[None, :]
+                chunk = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
+                chunk.sample_rate = 16000
+                chunk.pts = index * 1600
+                for packet in sound.encode(chunk):
+                    out.mux(packet)
+        for encoder in (stream, sound):
+            if encoder is not None:
+                for packet in encoder.encode():
+                    out.mux(packet)
         out.close()
         return path.read_bytes()
 

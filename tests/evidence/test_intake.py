@@ -83,7 +83,7 @@ async def test_photo_upload_is_verified_and_accepted_with_file_metadata(
     assert evidence.lat == pytest.approx(INSIDE[1], abs=1e-6)
     assert evidence.position_accuracy_m == pytest.approx(4.5)
     assert evidence.captured_at == datetime(2026, 11, 20, 8, 0, 0, tzinfo=UTC)
-    assert evidence.captured_at_source == "file"
+    assert evidence.captured_at_source == "exif:DateTimeOriginal"
     assert evidence.trust["clock_skew_s"] == pytest.approx(-30.0)
     assert evidence.trust["exif_vs_device_distance_m"] < 1
     assert evidence.flags == []

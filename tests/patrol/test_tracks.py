@@ -157,28 +157,76 @@ def test_jitter_filter_recovers_from_a_bad_first_fix() -> None:
     assert stats.distance_m == pytest.approx(45.0, abs=1e-6)
 
 
-async def test_late_points_after_the_end_refresh_the_summary(
-    world: World, db: AsyncSession
-) -> None:
+async def test_a_closed_patrol_takes_no_more_points(world: World, db: AsyncSession) -> None:
+    """After ``EndPatrol`` every new point is refused (``after_end`` when timed after the end,
+    ``patrol_ended`` when timed within it); replays of stored points stay duplicates; the
+    figures do not move."""
     pid, started = await _start(world, db)
     tracks = TrackService(db)
     points = walk(started, n=11)
     await tracks.append_track_points(world.inspector, pid, points[:6])
-    patrol = await PatrolService(db).end_patrol(
-        world.inspector, pid, ended_at=started + timedelta(minutes=10)
-    )
-    assert patrol.distance_m == pytest.approx(75.0, abs=0.01)
+    end = started + timedelta(minutes=10)
+    ended = await PatrolService(db).end_patrol(world.inspector, pid, ended_at=end)
+    before = (ended.distance_m, ended.duration_s, ended.last_fix_at, ended.point_count)
+    assert before == (pytest.approx(75.0, abs=0.01), 600.0, points[5].t, 6)
+    four_minutes_late = PointIn(uuid7(), end + timedelta(minutes=4), 110.2, 30.21, 5.0)
+    at_the_end = PointIn(uuid7(), end, 110.2, 30.2005, 5.0)
     late = await tracks.append_track_points(
-        world.inspector,
-        pid,
-        [*points[6:], PointIn(uuid7(), started + timedelta(hours=1), 110.2, 30.2, 5.0)],
+        world.inspector, pid, [points[6], four_minutes_late, points[0], at_the_end]
     )
-    assert late.stored == 5
-    assert [r.reason for r in late.rejected] == ["after_end"]
+    assert (late.stored, late.duplicates, late.point_count) == (0, 1, 6)
+    assert [(r.id, r.reason) for r in late.rejected] == [
+        (points[6].id, "patrol_ended"),
+        (four_minutes_late.id, "after_end"),
+        (at_the_end.id, "patrol_ended"),
+    ]
+    one_second_late = PointIn(uuid7(), end + timedelta(seconds=1), 110.2, 30.2, 5.0)
+    edge = await tracks.append_track_points(world.inspector, pid, [one_second_late])
+    assert [r.reason for r in edge.rejected] == ["after_end"]
     await db.commit()
-    stored = await db.get(PatrolSession, pid)
+    stored = await db.get(PatrolSession, pid, populate_existing=True)
     assert stored is not None and not stored.summary_stale
-    assert stored.distance_m == pytest.approx(150.0, abs=0.01)
+    assert (stored.distance_m, stored.duration_s, stored.last_fix_at, stored.point_count) == before
+    assert stored.ended_at == end and await _stored(db, pid) == 6
+
+
+async def test_points_timed_after_the_end_count_nowhere(world: World, db: AsyncSession) -> None:
+    """Points stored while the patrol ran but timed after the end the phone then gives: the
+    one at the end counts, the one a second later is kept for replay and counts nowhere."""
+    pid, started = await _start(world, db)
+    end = started + timedelta(minutes=10)
+    points = walk(end - timedelta(seconds=30), n=5)  # 15 m every 10 s; the 4th is at the end
+    assert points[3].t == end
+    await TrackService(db).append_track_points(world.inspector, pid, points)
+    patrol = await PatrolService(db).end_patrol(world.inspector, pid, ended_at=end)
+    assert patrol.distance_m == pytest.approx(45.0, abs=0.01)
+    assert (patrol.last_fix_at, patrol.used_point_count, patrol.point_count) == (end, 4, 5)
+    fc = await TrackService(db).get_track(world.captain, pid, include_points=True)
+    route = fc["features"][0]
+    assert len(route["geometry"]["coordinates"]) == 4
+    assert route["properties"]["distance_m"] == pytest.approx(45.0, abs=0.01)
+    assert route["properties"]["times"][-1] == end.isoformat()
+    statuses = [f["properties"]["status"] for f in fc["features"][1:]]
+    assert statuses == ["used", "used", "used", "used", "after_end"]
+
+
+async def test_an_auto_closed_patrol_still_takes_the_phones_points(
+    world: World, db: AsyncSession
+) -> None:
+    """The server closed it for being idle, not its crew: later points are stored, and it
+    ends at its last point until the phone's own end arrives."""
+    pid, started = await _start(world, db, hours=10)
+    points = walk(started, n=9)
+    await TrackService(db).append_track_points(world.inspector, pid, points[:5])
+    await db.commit()
+    assert pid in await auto_close_stale_patrols(db, config=CFG)
+    late = await TrackService(db).append_track_points(world.inspector, pid, points[5:])
+    assert (late.stored, late.rejected) == (4, [])
+    await db.commit()
+    patrol = await db.get(PatrolSession, pid, populate_existing=True)
+    assert patrol is not None and patrol.end_reason == "auto_closed"
+    assert patrol.ended_at == points[-1].t == patrol.last_fix_at
+    assert patrol.distance_m == pytest.approx(120.0, abs=0.01)
 
 
 async def test_get_track_is_geojson_with_point_statuses(world: World, db: AsyncSession) -> None:

@@ -1,7 +1,7 @@
 """findings: the location check, land use and screening of each finding
 
-Revision ID: 0013_findings
-Revises: 0012_sessions
+Revision ID: 0016_findings
+Revises: 0015_capture_source
 
 * ``patrol_findings`` keeps what the location check said when the finding was recorded
   (``location_check``, the same answer evidence stores, with the layer versions used), the
@@ -23,8 +23,8 @@ from alembic import op
 from geoalchemy2 import Geometry
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0013_findings"
-down_revision: str | Sequence[str] | None = "0012_sessions"
+revision: str = "0016_findings"
+down_revision: str | Sequence[str] | None = "0015_capture_source"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
