@@ -25,7 +25,8 @@ history.
 Penalty windows count back from the date of the act (or the screening date when unknown).
 A match writes a :class:`~evidence.case_models.ReferralSuggestion` that cites the rule; a later
 screening that no longer matches supersedes it (kept for the record, never deleted). New
-suggestions raise ``referral_suggested`` alerts (:func:`alert_suggestions`).
+suggestions raise ``referral_suggested`` alerts (:func:`alert_suggestions`); the alert of a
+suggestion whose rule no longer matches resolves itself (``suggestion_superseded``).
 """
 
 from __future__ import annotations
@@ -53,8 +54,8 @@ from geofence.enums import LandClass
 from infra.db import utcnow
 from infra.errors import ConflictError
 from infra.scope import Principal, Role, require_role
-from patrol.alerts import REFERRAL_SUGGESTED, raise_alert
-from patrol.field_models import Finding
+from patrol.alerts import REFERRAL_SUGGESTED, raise_alert, resolve_alerts
+from patrol.field_models import Finding, PatrolAlert
 from patrol.models import County
 
 __all__ = [
@@ -236,7 +237,8 @@ def _message(rule: ReferralRule, value: Decimal, subject: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Screened:
-    """What one screening left: the current suggestions (by rule code) and the new ones."""
+    """What one screening left: the current suggestions (by rule code) and those of rules
+    that did not match before (a new value of a rule that matched is not news)."""
 
     current: list[ReferralSuggestion]
     added: list[ReferralSuggestion]
@@ -261,23 +263,50 @@ def _suggestion(
     )
 
 
+@dataclass(slots=True)
+class _Settled:
+    kept: list[ReferralSuggestion]  # current and still matching with the same value
+    todo: list[tuple[ReferralRule, Decimal]]  # matches that need a new suggestion
+    dropped: list[ReferralSuggestion]  # superseded: their rule no longer matches at all
+    before: set[uuid.UUID]  # the rules that matched before
+
+
 def _settle(
     current: Sequence[ReferralSuggestion],
     matches: dict[uuid.UUID, tuple[ReferralRule, Decimal]],
     now: datetime,
-) -> tuple[list[ReferralSuggestion], list[tuple[ReferralRule, Decimal]]]:
-    """Supersede the current suggestions that no longer match (or whose value changed);
-    returns those kept and the matches that need a new suggestion."""
-    kept: list[ReferralSuggestion] = []
+) -> _Settled:
+    """Supersede the current suggestions that no longer match (or whose value changed)."""
+    out = _Settled([], [], [], {row.rule_id for row in current})
     todo = dict(matches)
     for row in current:
         match = todo.get(row.rule_id)
         if match is not None and match[1] == row.value:
-            kept.append(row)
+            out.kept.append(row)
             del todo[row.rule_id]
-        else:
-            row.superseded_at = now
-    return kept, list(todo.values())
+            continue
+        row.superseded_at = now
+        if match is None:
+            out.dropped.append(row)
+    out.todo = list(todo.values())
+    return out
+
+
+async def _resolve_dropped(
+    session: AsyncSession, county_id: uuid.UUID, dropped: Sequence[ReferralSuggestion], at: datetime
+) -> None:
+    """The ``referral_suggested`` alerts of suggestions whose rule no longer matches are
+    resolved (``suggestion_superseded``); a rule that still matches with another value keeps
+    its alert open."""
+    if dropped:
+        keys = [f"{REFERRAL_SUGGESTED}:{row.id}" for row in dropped]
+        await resolve_alerts(
+            session,
+            county_id=county_id,
+            where=PatrolAlert.dedupe_key.in_(keys),
+            resolution="suggestion_superseded",
+            at=at,
+        )
 
 
 async def screen_case(
@@ -309,13 +338,15 @@ async def screen_case(
             )
         )
     ).all()
-    kept, todo = _settle(current, matches, now)
+    settled = _settle(current, matches, now)
     await session.flush()  # the partial unique index allows one current row per rule
-    for rule, value in todo:
+    kept = settled.kept
+    for rule, value in settled.todo:
         row = _suggestion(rule, value, county_id=case.county_id, noun="本案", now=now)
         row.case_id = case.id
         session.add(row)
         kept.append(row)
+    await _resolve_dropped(session, case.county_id, settled.dropped, now)
     case.screened_at = now
     await session.flush()
     return sorted(kept, key=lambda r: r.rule_code)
@@ -359,14 +390,18 @@ async def screen_findings(
     await session.flush()  # the partial unique index allows one current row per rule
     out: dict[uuid.UUID, Screened] = {}
     for f in findings:
-        kept, todo = settled[f.id]
-        added = []
-        for rule, value in todo:
+        done = settled[f.id]
+        new = []
+        for rule, value in done.todo:
             row = _suggestion(rule, value, county_id=f.county_id, noun="该发现", now=now)
             row.finding_id = f.id
             session.add(row)
-            added.append(row)
-        out[f.id] = Screened(sorted([*kept, *added], key=lambda r: r.rule_code), added)
+            new.append(row)
+        await _resolve_dropped(session, f.county_id, done.dropped, now)
+        out[f.id] = Screened(
+            sorted([*done.kept, *new], key=lambda r: r.rule_code),
+            [r for r in new if r.rule_id not in done.before],
+        )
     await session.flush()
     return out
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from evidence import ThresholdFindingScreener
 from evidence.case_errors import CaseNotFoundError
 from evidence.case_models import ReferralSuggestion
-from evidence.cases import CaseInput, open_case
+from evidence.cases import CaseChanges, CaseInput, open_case, update_case
 from evidence.referrals import flag_for_referral
 from infra.ids import uuid7
 from patrol.alerts import AlertService
@@ -150,3 +150,11 @@ async def test_the_squad_sees_screened_findings_and_their_alerts(
     )
     await db.commit()
     assert [s.rule_code for s in case.suggestions] == ["342.basic_farmland"]
+    # measured again, smaller: the case's suggestion goes, and its alert resolves itself
+    smaller = mapping(box(WEST - 0.0002, LAT - 0.0002, WEST + 0.0002, LAT + 0.0002))
+    case = await update_case(db, world.captain, case.id, CaseChanges(surveyed_geometry=smaller))
+    await db.commit()
+    assert case.suggestions == ()
+    alerts = await AlertService(db).list_alerts(world.captain, state="all")
+    by_subject = {("案件" in a.message): a.resolution for a in alerts}
+    assert by_subject == {True: "suggestion_superseded", False: None}

@@ -243,12 +243,16 @@ async def test_an_edit_of_the_occupied_area_screens_the_finding_again(
     await squad.sync()
     assert squad.ids("findings") == {str(fid)}
     async with session_factory() as s:
-        kinds = (
+        alerts = (
             await s.scalars(
-                select(PatrolAlert.kind).where(
+                select(PatrolAlert)
+                .where(
                     PatrolAlert.county_id == world.county.id,
                     PatrolAlert.kind == "referral_suggested",
                 )
+                .order_by(PatrolAlert.raised_at)
             )
         ).all()
-    assert len(kinds) == 2  # the first suggestion, and the new one after the second edit
+    # the first suggestion's alert resolved itself when the area fell below the threshold;
+    # the second edit's suggestion raised a new one
+    assert [a.resolution for a in alerts] == ["suggestion_superseded", None]
