@@ -37,6 +37,9 @@ from infra.scope import Role
 from infra.settings import Settings
 from tests.conftest import CountyFixture
 from tests.geofence.test_cli import _county
+from tests.geofence.test_import_jobs import _settled, jobs_client
+
+__all__ = ["jobs_client"]  # the fixture, shared with the job tests
 
 IMPORT = "/api/v1/geofence/layers/import"
 X0, Y0, D = 112.10, 28.50, 0.001
@@ -422,3 +425,18 @@ async def test_a_zipped_file_geodatabase_with_layer_choice_and_land_survey_prese
     assert problem["code"] == "unknown_source_layer" and "DLTB" in problem["detail"]
     wrong = await _upload(client, county, path, layer="XZQ", preset="land_survey")
     assert wrong.status_code == 422 and wrong.json()["code"] == "invalid_field_map"
+
+
+async def test_a_background_dry_run_reports_without_a_version(
+    jobs_client: AsyncTestClient[Litestar], make_county: Any, tmp_path: Path, session: AsyncSession
+) -> None:
+    county = await make_county()
+    path = _geojson(tmp_path, "many.geojson", [*_cells(40), shapely.box(80, 40, 80.001, 40.001)])
+    resp = await _upload(jobs_client, county, path, dry_run="true")
+    assert resp.status_code == 202, resp.text
+    job = await _settled(jobs_client, county, resp.headers["location"])
+    assert job["state"] == "done", job
+    result = job["result"]
+    assert result["dryRun"] is True and (result["stored"], result["rejected"]) == (40, 1)
+    assert "outside the county" in job["rejections"][0]["reason"]
+    assert await _version_count(session, county.county.id) == 0
