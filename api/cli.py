@@ -18,7 +18,7 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import exc as sa_exc
@@ -37,6 +37,11 @@ from infra.settings import Settings, SettingsError
 from patrol.accounts import hash_password
 from patrol.demo import DemoUser, seed_demo_county
 from patrol.models import County, User
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from geofence import ImportSummary
 
 __all__ = ["main"]
 
@@ -178,10 +183,10 @@ async def _layers(args: argparse.Namespace, settings: Settings) -> int:
         Progress,
         TimeElapsedColumn,
     )
-    from rich.table import Table  # noqa: PLC0415
 
     from geofence import (  # noqa: PLC0415
         ImportProgress,
+        InvalidGeometryError,
         NoFeaturesError,
         import_layer,
         parse_field_map,
@@ -211,27 +216,52 @@ async def _layers(args: argparse.Namespace, settings: Settings) -> int:
             try:
                 summary = await import_layer(
                     session, county.id, path, args.kind, crs=args.crs, field_map=field_map,
-                    source_name=path.name, progress=show,
+                    layer=args.layer, encoding=args.encoding, preset=args.preset,
+                    dry_run=args.dry_run, source_name=path.name, progress=show,
                 )  # fmt: skip
             except NoFeaturesError:
                 bar.stop()
                 msg = f"{path.name} has no feature with a geometry (empty, all null or only "
                 print(f"patrol: no_features: {msg}whitespace); nothing imported", file=sys.stderr)
                 return 2
-        table = Table(title=f"{summary.kind.value} version {summary.version_no}")
-        for column in ("format", "source CRS", "read", "stored", "repaired", "rejected"):
-            table.add_column(column)
-        counts = (summary.read, summary.stored, summary.repaired, summary.rejected)
-        table.add_row(summary.source_format, summary.source_crs, *(f"{n:,}" for n in counts))
-        console.print(table)
-        for label, issues in (("repaired", summary.repairs), ("rejected", summary.rejections)):
-            for issue in issues[:20]:
-                console.print(f"  {label} feature {issue.feature_no}: {issue.reason}")
-            if len(issues) > 20:
-                console.print(f"  ... and {len(issues) - 20} more {label} (see the layer version)")
+            except InvalidGeometryError as exc:  # nothing storable: say why, feature by feature
+                bar.stop()
+                _print_import_failure(exc)
+                return 2
+        _print_import(console, summary)
         return 0
 
     return await _with_session(settings, run)
+
+
+def _print_import(console: Console, summary: ImportSummary) -> None:
+    """The import summary: counts, layer and encoding, warnings, repairs and rejections."""
+    from rich.table import Table  # noqa: PLC0415  (only this command draws tables)
+
+    title = "dry run, nothing stored" if summary.dry_run else f"version {summary.version_no}"
+    table = Table(title=f"{summary.kind.value} {title}")
+    for column in ("format", "source CRS", "read", "stored", "repaired", "rejected"):
+        table.add_column(column)
+    counts = (summary.read, summary.stored, summary.repaired, summary.rejected)
+    table.add_row(summary.source_format, summary.source_crs, *(f"{n:,}" for n in counts))
+    console.print(table)
+    if summary.source_layer or summary.encoding:
+        console.print(f"  layer {summary.source_layer or '-'} · encoding {summary.encoding or '-'}")
+    for warning in summary.warnings:
+        console.print(f"  warning {warning.code}: {warning.detail}", markup=False)
+    for label, issues in (("repaired", summary.repairs), ("rejected", summary.rejections)):
+        for issue in issues[:20]:
+            console.print(f"  {label} feature {issue.feature_no}: {issue.reason}", markup=False)
+        if len(issues) > 20:
+            console.print(f"  ... and {len(issues) - 20} more {label} (see the layer version)")
+
+
+def _print_import_failure(exc: DomainError) -> None:
+    print(f"patrol: {exc.code}: {exc.detail}", file=sys.stderr)
+    for item in exc.extra.get("rejections", []):
+        print(f"  rejected feature {item['feature']}: {item['reason']}", file=sys.stderr)
+    for item in exc.extra.get("warnings", []):
+        print(f"  warning: {item['detail']}", file=sys.stderr)
 
 
 # -- worker and audit ----------------------------------------------------------------------------
@@ -456,6 +486,38 @@ def _contract(args: argparse.Namespace) -> int:
 
 
 # -- entry point ---------------------------------------------------------------------------------
+def _add_layer_import(lsub: Any) -> None:
+    limport = lsub.add_parser(
+        "import",
+        help="import a GeoJSON, zipped Shapefile, GeoPackage or zipped File Geodatabase (.gdb)",
+    )
+    limport.add_argument("file", help="the file to import")
+    limport.add_argument("--county", required=True, help="county admin code, e.g. 430999")
+    limport.add_argument(
+        "--kind", required=True,
+        choices=["parcels", "planning_zones", "mine_sites", "change_polygons"],
+    )  # fmt: skip
+    limport.add_argument(
+        "--crs",
+        help="source CRS override, e.g. EPSG:4527, cgcs2000, gcj02 (Amap, Tencent, DataV), "
+        "bd09 (Baidu) (default: from the file, else detected)",
+    )
+    limport.add_argument("--field-map", help="target=source,... e.g. source_code=DLBM")
+    limport.add_argument("--layer", help="the layer of a GeoPackage or File Geodatabase")
+    limport.add_argument(
+        "--encoding",
+        help="a Shapefile's text encoding, e.g. gbk, utf-8 (default: .cpg, else detected)",
+    )
+    limport.add_argument(
+        "--preset", choices=["land_survey"],
+        help="field map preset: land_survey = layer DLTB with DLBM, DLMC, TBMJ",
+    )  # fmt: skip
+    limport.add_argument(
+        "--dry-run", action="store_true",
+        help="read and check the file, report counts and rejections, store nothing",
+    )  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="patrol", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -480,16 +542,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     layers = sub.add_parser("layers", help="reference layers")
-    lsub = layers.add_subparsers(dest="action", required=True)
-    limport = lsub.add_parser("import", help="import a GeoJSON, zipped Shapefile or GeoPackage")
-    limport.add_argument("file", help="the file to import")
-    limport.add_argument("--county", required=True, help="county admin code, e.g. 430999")
-    limport.add_argument(
-        "--kind", required=True,
-        choices=["parcels", "planning_zones", "mine_sites", "change_polygons"],
-    )  # fmt: skip
-    limport.add_argument("--crs", help="source CRS override, e.g. EPSG:4527 (default: detect)")
-    limport.add_argument("--field-map", help="target=source,... e.g. source_code=DLBM")
+    _add_layer_import(layers.add_subparsers(dest="action", required=True))
 
     sub.add_parser("worker", help="run background jobs (derivatives, patrol chores) until Ctrl-C")
     audit = sub.add_parser("audit", help="the evidence custody log")
@@ -552,18 +605,8 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _domain_line(error: DomainError) -> str:
-    """``patrol: code: detail``, and when nothing could be kept the first reasons why."""
-    line = f"patrol: {error.code}: {error.detail}"
-    rejections = error.extra.get("rejections")
-    if isinstance(rejections, list) and rejections:
-        shown = [
-            f"feature {r.get('feature')}: {r.get('reason')}"
-            for r in rejections[:3]
-            if isinstance(r, dict)
-        ]
-        more = "; ..." if len(rejections) > 3 else ""
-        line += f" ({'; '.join(shown)}{more})"
-    return " ".join(line.split())  # one line, whatever the texts held
+    """``patrol: code: detail`` on one line, whatever the detail holds."""
+    return " ".join(f"patrol: {error.code}: {error.detail}".split())
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from evidence import (
     PatrolTrackContext,
     PatrolVisitListener,
     SiteReviewListener,
+    ThresholdFindingScreener,
 )
 from evidence.custody import CustodyLog
 from infra.scope import Principal
@@ -94,7 +95,12 @@ def provide_pull(db: Db, settings: Settings_) -> PullService:
 
 def provide_push(db: Db, settings: Settings_) -> PushService:
     # evidence caption edits append to the custody chain, keyed like the evidence service's
-    return PushService(db, custody=CustodyLog(settings.evidence.package_signing_key.encode()))
+    return PushService(
+        db,
+        config=PATROL_CONFIG,
+        custody=CustodyLog(settings.evidence.package_signing_key.encode()),
+        screener=FINDING_SCREENER,
+    )
 
 
 def provide_layers(db: Db, settings: Settings_, state: State) -> LayerService:
@@ -107,8 +113,10 @@ def provide_layers(db: Db, settings: Settings_, state: State) -> LayerService:
     )
 
 
-# Field work: one config for every service (the county's time zone, filters, tolerances).
+# Field work: one config for every service (the county's time zone, filters, tolerances),
+# and one screening of findings against the referral thresholds (REST and sync push alike).
 PATROL_CONFIG = PatrolConfig()
+FINDING_SCREENER = ThresholdFindingScreener()
 
 
 def provide_areas(db: Db) -> AreaService:
@@ -120,7 +128,7 @@ def provide_plans(db: Db) -> PlanService:
 
 
 def provide_patrols(db: Db) -> PatrolService:
-    return PatrolService(db, config=PATROL_CONFIG)
+    return PatrolService(db, config=PATROL_CONFIG, screener=FINDING_SCREENER)
 
 
 def provide_tracks(db: Db) -> TrackService:

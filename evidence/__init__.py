@@ -36,6 +36,7 @@ from evidence.cases import (
 )
 from evidence.custody import ChainProblem, ChainReport, CustodyAction, CustodyLog, chain_head
 from evidence.derivatives import JobsRun, enqueue_derivatives, run_pending_jobs
+from evidence.finding_screening import ThresholdFindingScreener
 from evidence.package import (
     PackageProblem,
     PackageReport,
@@ -68,7 +69,14 @@ from evidence.referrals import (
     record_transfer,
     request_reconsideration,
 )
-from evidence.screening import RuleInput, RuleView, add_rule, list_rules, screen_case
+from evidence.screening import (
+    RuleInput,
+    RuleView,
+    add_rule,
+    list_rules,
+    screen_case,
+    screen_findings,
+)
 from evidence.service import EvidenceFilter, EvidencePage, EvidenceService, original_key
 from evidence.uploads import ClaimedFix, NewUpload, PartRequest, UploadTicket
 from evidence.worker import WorkerOptions, run_worker
@@ -114,6 +122,7 @@ __all__ = [
     "SiteReviewListener",
     "SourceKind",
     "SuggestionView",
+    "ThresholdFindingScreener",
     "TrackFix",
     "UploadTicket",
     "ViolationKind",
@@ -144,6 +153,7 @@ __all__ = [
     "run_pending_jobs",
     "run_worker",
     "screen_case",
+    "screen_findings",
     "seed_demo_cases",
     "update_case",
     "verify_package",

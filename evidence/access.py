@@ -17,6 +17,8 @@ case: captain, admin      every case
 case: security squad      flagged (the case or the finding it came from), carrying a
                           current screening suggestion, or referred
 case: inspector, joint    opened by them, or they are on its team
+finding: security squad   flagged, carrying a current screening suggestion, or the source
+                          of a case the squad sees (besides who reads its patrol)
 evidence: captain, admin  all
 evidence: anyone else     their own uploads; evidence of patrols they lead or accompany;
                           evidence of cases they may see (named on upload or linked)
@@ -84,6 +86,7 @@ __all__ = [
     "case_visible",
     "evidence_visible",
     "finding_flagged",
+    "finding_suggested",
     "on_case_team",
     "on_patrol",
     "reference_allowed",
@@ -177,11 +180,21 @@ def finding_flagged(finding: Any = Finding) -> ColumnElement[bool]:
     )
 
 
+def finding_suggested(finding: Any = Finding) -> ColumnElement[bool]:
+    """``finding`` (the model or an alias) carries a current screening suggestion."""
+    return exists().where(
+        ReferralSuggestion.finding_id == finding.id,
+        ReferralSuggestion.county_id == finding.county_id,
+        ReferralSuggestion.superseded_at.is_(None),
+    )
+
+
 def squad_sees_finding(finding: Any = Finding) -> ColumnElement[bool]:
-    """The squad's view of findings: flagged, or the source of a case it may see (flagged,
-    carrying a current screening suggestion, or referred). ``finding``: the model or an alias.
-    The finding read rule of :mod:`patrol.policy` gets it as SQL (:func:`_squad_finding_sql`),
-    so REST lists, reads and the sync pull apply this one definition."""
+    """The squad's view of findings: flagged, carrying a current screening suggestion, or the
+    source of a case it may see (flagged, carrying a current screening suggestion, or
+    referred). ``finding``: the model or an alias. The finding read rule of
+    :mod:`patrol.policy` gets it as SQL (:func:`_squad_finding_sql`), so REST lists, reads and
+    the sync pull apply this one definition."""
     from_case = exists(
         select(Case.id)
         .where(
@@ -192,7 +205,7 @@ def squad_sees_finding(finding: Any = Finding) -> ColumnElement[bool]:
         )
         .correlate(finding)
     )
-    return or_(finding_flagged(finding), from_case)
+    return or_(finding_flagged(finding), finding_suggested(finding), from_case)
 
 
 def _compiled(stmt: Any) -> str:

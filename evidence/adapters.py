@@ -28,13 +28,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from evidence.models import Evidence, Upload
 from evidence.ports import TrackFix
-from geofence import LayerKind, OutsideCountyError, check_location
-from geofence.models import MineSite
+from geofence import OutsideCountyError, check_location
 from infra.errors import NotFoundError
 from infra.scope import Principal
-from patrol.alerts import raise_alert
 from patrol.field_models import ContractArea, PatrolSession, TrackPoint
 from patrol.sessions import PatrolService
+from patrol.site_review import SITE_REVIEW_FLAG, raise_site_reviews
 
 __all__ = [
     "GeofenceLocationChecker",
@@ -46,9 +45,6 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 _MAX_CHECK_ACCURACY_M = 10_000.0  # geofence's limit; a worse fix is checked at this radius
-_SITE_REVIEW_FLAG = "mine_site_review"
-_SITE_REVIEW_ALERT = "site_rebound_review"
-_SITE_KIND = LayerKind.MINE_SITES.value
 
 
 class GeofenceLocationChecker:
@@ -78,10 +74,7 @@ class GeofenceLocationChecker:
                 "layer_versions": [],
                 "checker": "geofence",
             }
-        answer = result.to_json()
-        for feature in answer["features"]:
-            if feature["kind"] == _SITE_KIND:
-                feature["mine_site_id"] = feature["feature_id"]
+        answer = result.to_json()  # mine-site features carry mine_site_id
         answer["checker"] = "geofence"
         return answer
 
@@ -162,46 +155,26 @@ class PatrolTrackContext:
 
 
 class SiteReviewListener:
-    """Raise the rebound review of every closed-mine site the evidence was taken at.
+    """Raise the rebound review of every closed-mine site the evidence was taken at
+    (:func:`patrol.site_review.raise_site_reviews`, the way findings raise it too).
 
     The review is an alert in the captains' feed (``site_rebound_review``, medium severity):
     a photo at a site is a reason to look at it, not proof of mining, so it is neither a
     ``site_reopening`` alert nor a change of the site's register status (a captain decides,
-    or a five-to-one duty check reporting activity moves it).
+    a five-to-one duty check reporting activity or a finding recorded there moves it).
     """
 
     async def evidence_accepted(self, session: AsyncSession, evidence: Evidence) -> list[str]:
         upload = await session.get(Upload, evidence.id)
-        site_ids = _site_ids(evidence, upload)
-        if not site_ids:
-            return []
-        rows = (
-            await session.execute(
-                select(MineSite.id, MineSite.name, MineSite.code).where(
-                    MineSite.county_id == evidence.county_id,
-                    MineSite.id.in_(sorted(site_ids)),
-                    MineSite.retired.is_(False),
-                )
-            )
-        ).all()
-        for site_id, name, code in rows:
-            await raise_alert(
-                session,
-                county_id=evidence.county_id,
-                kind=_SITE_REVIEW_ALERT,
-                severity="medium",
-                dedupe_key=f"evidence:{evidence.id}:{site_id}",
-                message=f"{name or code}: evidence taken at the closed site, review for rebound",
-                site_id=site_id,
-                raised_at=evidence.captured_at,
-            )
-            log.info(
-                "evidence.site_review_raised",
-                evidence_id=str(evidence.id),
-                site_id=str(site_id),
-                county=str(evidence.county_id),
-            )
-        return [_SITE_REVIEW_FLAG] if rows else []
+        reviewed = await raise_site_reviews(
+            session,
+            county_id=evidence.county_id,
+            site_ids=_site_ids(evidence, upload),
+            source="evidence",
+            source_id=evidence.id,
+            raised_at=evidence.captured_at,
+        )
+        return [SITE_REVIEW_FLAG] if reviewed else []
 
 
 class PatrolVisitListener:

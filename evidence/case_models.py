@@ -11,8 +11,8 @@
 * ``case_events`` — what happened to a case and its referrals, in order (audit trail).
 * ``referral_rules`` — the per-province threshold table with effective dates (reference
   data; province ``00`` holds the national figures, seeded by migration ``0005_cases``).
-* ``referral_suggestions`` — matches of a case against the rules: a suggestion for a human,
-  never a referral by itself.
+* ``referral_suggestions`` — matches of a case (or of a patrol finding) against the rules: a
+  suggestion for a human, never a referral by itself.
 * ``referral_flags`` — "flag for criminal referral" on a case or a finding, with a reason.
 * ``referrals`` — the referral procedure (国务院令第310号) with a due time per step.
 * ``case_packages`` — every evidence package exported, with its manifest hash and signature.
@@ -312,10 +312,12 @@ class ReferralRule(UuidPk, Base):
 
 
 class ReferralSuggestion(UuidPk, CountyOwned, Base):
-    """A case matched a rule. Superseded (not deleted) when a later screening no longer agrees."""
+    """A case or a patrol finding matched a rule. Superseded (not deleted) when a later
+    screening no longer agrees."""
 
     __tablename__ = "referral_suggestions"
     __table_args__ = (
+        CheckConstraint("(case_id IS NULL) <> (finding_id IS NULL)", name="one_subject"),
         Index(
             "uq_referral_suggestions_current",
             "case_id",
@@ -323,11 +325,19 @@ class ReferralSuggestion(UuidPk, CountyOwned, Base):
             unique=True,
             postgresql_where="superseded_at IS NULL",
         ),
+        Index(
+            "uq_referral_suggestions_current_finding",
+            "finding_id",
+            "rule_id",
+            unique=True,
+            postgresql_where="superseded_at IS NULL AND finding_id IS NOT NULL",
+        ),
     )
 
-    case_id: Mapped[uuid.UUID] = mapped_column(
+    case_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("cases.id", ondelete="RESTRICT"), index=True
     )
+    finding_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     rule_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("referral_rules.id", ondelete="RESTRICT"))
     rule_code: Mapped[str] = mapped_column(String(60))
     crime: Mapped[str] = mapped_column(String(100))

@@ -99,7 +99,7 @@ from evidence.case_models import (
     ViolationKind,
 )
 from evidence.models import Evidence, Upload
-from evidence.screening import screen_case
+from evidence.screening import alert_suggestions, screen_case
 from geofence.enums import LandClass, LayerKind
 from geofence.layers import current_versions
 from geofence.models import ChangePolygon, Parcel
@@ -108,7 +108,6 @@ from infra.db import utcnow
 from infra.errors import ConflictError
 from infra.geometry import check_lon_lat, parse_polygonal, to_ewkt
 from infra.scope import Principal, Role, require_role, scoped
-from patrol.alerts import REFERRAL_SUGGESTED, raise_alert
 from patrol.field_models import Finding
 from patrol.models import County, User
 
@@ -739,18 +738,8 @@ async def _screen(session: AsyncSession, case: Case, actor_id: uuid.UUID | None)
             actor_id,
             {"matched": sorted(codes), "dropped": sorted(before - codes)},
         )
-    for suggestion in after:
-        if suggestion.rule_code not in before:
-            await raise_alert(
-                session,
-                county_id=case.county_id,
-                kind=REFERRAL_SUGGESTED,
-                severity="warning",
-                dedupe_key=f"{REFERRAL_SUGGESTED}:{suggestion.id}",
-                message=f"案件 {case.case_no} 达到移送标准，建议审查是否移送：{suggestion.crime}"
-                f"（{suggestion.rule_code}）",
-                raised_at=suggestion.created_at,
-            )
+    new = [s for s in after if s.rule_code not in before]
+    await alert_suggestions(session, new, subject=f"案件{case.case_no}")
 
 
 async def _current_suggestions(

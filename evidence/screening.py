@@ -1,4 +1,5 @@
-"""Threshold screening: match a case against the referral rules in force, suggest, never refer.
+"""Threshold screening: match a case or a patrol finding against the referral rules in force,
+suggest, never refer.
 
 The rules are data (``referral_rules``): one row per threshold, per province, with the date
 it takes effect and, when replaced, the date it stops. Province ``00`` holds the national
@@ -16,9 +17,16 @@ Metrics of a case (areas in mu, rounded to 0.01; money in yuan)::
     ore_value_yuan, destroyed_value_yuan, illegal_gain_yuan
     prior_penalties          count of earlier penalties (``condition`` names kind and window)
 
+A patrol finding (:func:`screen_findings`) is screened as an occupation of land
+(``land_occupation``) on its occupied area by land class (``Finding.areas_by_class``, from
+:mod:`patrol.finding_checks`): the same rules, the same metrics, no declared areas, values or
+history.
+
 Penalty windows count back from the date of the act (or the screening date when unknown).
 A match writes a :class:`~evidence.case_models.ReferralSuggestion` that cites the rule; a later
-screening that no longer matches supersedes it (kept for the record, never deleted).
+screening that no longer matches supersedes it (kept for the record, never deleted). New
+suggestions raise ``referral_suggested`` alerts (:func:`alert_suggestions`); the alert of a
+suggestion whose rule no longer matches resolves itself (``suggestion_superseded``).
 """
 
 from __future__ import annotations
@@ -42,20 +50,28 @@ from evidence.case_models import (
     ReferralSuggestion,
     ViolationKind,
 )
+from geofence.enums import LandClass
 from infra.db import utcnow
 from infra.errors import ConflictError
 from infra.scope import Principal, Role, require_role
+from patrol.alerts import REFERRAL_SUGGESTED, raise_alert, resolve_alerts
+from patrol.field_models import Finding, PatrolAlert
 from patrol.models import County
 
 __all__ = [
+    "FINDING_VIOLATION",
     "METRICS",
     "RuleInput",
     "RuleView",
+    "Screened",
     "add_rule",
+    "alert_suggestions",
     "case_metrics",
+    "finding_metrics",
     "list_rules",
     "rules_in_force",
     "screen_case",
+    "screen_findings",
 ]
 
 _CENT = Decimal("0.01")
@@ -85,18 +101,27 @@ def _mu(m2: float) -> Decimal:
     return (Decimal(str(m2)) * 15 / 10_000).quantize(_CENT, rounding=ROUND_HALF_UP)
 
 
-def case_metrics(case: Case) -> dict[str, Decimal]:
-    """The numbers of a case the rules compare with (absent values are left out)."""
-    total = case.area_total_m2 or 0.0
-    cultivated = case.area_cultivated_m2 or 0.0
-    pbf = case.area_basic_farmland_m2 or 0.0
-    out = {
+FINDING_VIOLATION = ViolationKind.LAND_OCCUPATION.value
+"""What a patrol finding is screened as, until a case opened from it says otherwise."""
+
+
+def _area_metrics(total: float, cultivated: float, pbf: float) -> dict[str, Decimal]:
+    return {
         "basic_farmland_mu": _mu(pbf),
         "other_cultivated_mu": _mu(max(cultivated - pbf, 0.0)),
         "cultivated_mu": _mu(cultivated),
         "other_land_mu": _mu(max(total - cultivated, 0.0)),
         "total_mu": _mu(total),
     }
+
+
+def case_metrics(case: Case) -> dict[str, Decimal]:
+    """The numbers of a case the rules compare with (absent values are left out)."""
+    out = _area_metrics(
+        case.area_total_m2 or 0.0,
+        case.area_cultivated_m2 or 0.0,
+        case.area_basic_farmland_m2 or 0.0,
+    )
     for kind, m2 in (case.declared_areas or {}).items():
         out[f"{kind}_mu"] = _mu(float(m2))
     for name in ("ore_value_yuan", "destroyed_value_yuan", "illegal_gain_yuan"):
@@ -106,6 +131,18 @@ def case_metrics(case: Case) -> dict[str, Decimal]:
     return out
 
 
+def finding_metrics(finding: Finding) -> dict[str, Decimal]:
+    """The numbers of a finding the rules compare with: its occupied area by land class
+    (``areas_by_class``, m²) and in all (``areas_source["total_m2"]``, else the sum)."""
+    by_class = {str(k): float(v) for k, v in (finding.areas_by_class or {}).items()}
+    pbf = by_class.get(LandClass.PERMANENT_BASIC_FARMLAND.value, 0.0)
+    cultivated = pbf + by_class.get(LandClass.CULTIVATED.value, 0.0)
+    total = (finding.areas_source or {}).get("total_m2")
+    return _area_metrics(
+        float(total) if total is not None else sum(by_class.values()), cultivated, pbf
+    )
+
+
 def _years_before(day: date, years: int) -> date:
     try:
         return day.replace(year=day.year - years)
@@ -113,32 +150,51 @@ def _years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years, day=28)
 
 
-def _count_penalties(case: Case, kind: str, within_years: int, ref: date) -> int:
-    start = _years_before(ref, within_years)
-    return sum(
-        1
-        for p in case.prior_penalties or []
-        if p.get("kind") == kind and start <= date.fromisoformat(p["decided_on"]) <= ref
-    )
+@dataclass(frozen=True, slots=True)
+class _Subject:
+    """What the rules look at: a case, or a finding (no special area, no history)."""
+
+    violation_kind: str
+    metrics: Mapping[str, Decimal]
+    ref: date  # penalty windows count back from here
+    special_area: bool = False
+    prior_penalties: Sequence[Mapping[str, Any]] = ()
+
+    def penalties(self, kind: str, within_years: int) -> int:
+        start = _years_before(self.ref, within_years)
+        return sum(
+            1
+            for p in self.prior_penalties
+            if p.get("kind") == kind and start <= date.fromisoformat(p["decided_on"]) <= self.ref
+        )
 
 
-def _value_for(
-    rule: ReferralRule, case: Case, metrics: Mapping[str, Decimal], ref: date
-) -> Decimal | None:
-    """The case's value for ``rule`` when every condition holds, else ``None``."""
+def _value_for(rule: ReferralRule, subject: _Subject) -> Decimal | None:
+    """The subject's value for ``rule`` when every condition holds, else ``None``."""
     cond: Mapping[str, Any] = rule.condition or {}
-    if "special_area" in cond and bool(cond["special_area"]) != bool(case.special_area):
+    if "special_area" in cond and bool(cond["special_area"]) != subject.special_area:
         return None
     penalties = cond.get("penalties")
-    if penalties and _count_penalties(
-        case, str(penalties["kind"]), int(penalties["within_years"]), ref
+    if penalties and subject.penalties(
+        str(penalties["kind"]), int(penalties["within_years"])
     ) < int(penalties["at_least"]):
         return None
     if rule.metric == "prior_penalties":
-        return Decimal(
-            _count_penalties(case, str(cond["penalty_kind"]), int(cond["within_years"]), ref)
-        )
-    return metrics.get(rule.metric)
+        return Decimal(subject.penalties(str(cond["penalty_kind"]), int(cond["within_years"])))
+    return subject.metrics.get(rule.metric)
+
+
+def _matches(
+    rules: Sequence[ReferralRule], subject: _Subject
+) -> dict[uuid.UUID, tuple[ReferralRule, Decimal]]:
+    out: dict[uuid.UUID, tuple[ReferralRule, Decimal]] = {}
+    for rule in rules:
+        if rule.violation_kind != subject.violation_kind:
+            continue
+        value = _value_for(rule, subject)
+        if value is not None and value >= rule.threshold:
+            out[rule.id] = (rule, value)
+    return out
 
 
 def _today() -> date:
@@ -171,12 +227,86 @@ async def rules_in_force(
     return sorted(best.values(), key=lambda r: r.code)
 
 
-def _message(rule: ReferralRule, value: Decimal) -> str:
+def _message(rule: ReferralRule, value: Decimal, subject: str) -> str:
     label, unit = METRICS.get(rule.metric, (rule.metric, rule.unit))
     return (
-        f"{rule.description}。本案{label}{value}{unit}，达到{rule.threshold}{unit}的标准"
+        f"{rule.description}。{subject}{label}{value}{unit}，达到{rule.threshold}{unit}的标准"
         f"（{rule.citation}）。仅为移送建议，是否移送公安机关由人工审查决定。"
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Screened:
+    """What one screening left: the current suggestions (by rule code) and those of rules
+    that did not match before (a new value of a rule that matched is not news)."""
+
+    current: list[ReferralSuggestion]
+    added: list[ReferralSuggestion]
+
+
+def _suggestion(
+    rule: ReferralRule, value: Decimal, *, county_id: uuid.UUID, noun: str, now: datetime
+) -> ReferralSuggestion:
+    return ReferralSuggestion(
+        county_id=county_id,
+        rule_id=rule.id,
+        rule_code=rule.code,
+        crime=rule.crime,
+        level=rule.level,
+        metric=rule.metric,
+        value=value,
+        threshold=rule.threshold,
+        unit=rule.unit,
+        citation=rule.citation,
+        message=_message(rule, value, noun),
+        created_at=now,
+    )
+
+
+@dataclass(slots=True)
+class _Settled:
+    kept: list[ReferralSuggestion]  # current and still matching with the same value
+    todo: list[tuple[ReferralRule, Decimal]]  # matches that need a new suggestion
+    dropped: list[ReferralSuggestion]  # superseded: their rule no longer matches at all
+    before: set[uuid.UUID]  # the rules that matched before
+
+
+def _settle(
+    current: Sequence[ReferralSuggestion],
+    matches: dict[uuid.UUID, tuple[ReferralRule, Decimal]],
+    now: datetime,
+) -> _Settled:
+    """Supersede the current suggestions that no longer match (or whose value changed)."""
+    out = _Settled([], [], [], {row.rule_id for row in current})
+    todo = dict(matches)
+    for row in current:
+        match = todo.get(row.rule_id)
+        if match is not None and match[1] == row.value:
+            out.kept.append(row)
+            del todo[row.rule_id]
+            continue
+        row.superseded_at = now
+        if match is None:
+            out.dropped.append(row)
+    out.todo = list(todo.values())
+    return out
+
+
+async def _resolve_dropped(
+    session: AsyncSession, county_id: uuid.UUID, dropped: Sequence[ReferralSuggestion], at: datetime
+) -> None:
+    """The ``referral_suggested`` alerts of suggestions whose rule no longer matches are
+    resolved (``suggestion_superseded``); a rule that still matches with another value keeps
+    its alert open."""
+    if dropped:
+        keys = [f"{REFERRAL_SUGGESTED}:{row.id}" for row in dropped]
+        await resolve_alerts(
+            session,
+            county_id=county_id,
+            where=PatrolAlert.dedupe_key.in_(keys),
+            resolution="suggestion_superseded",
+            at=at,
+        )
 
 
 async def screen_case(
@@ -192,16 +322,15 @@ async def screen_case(
     whose value changed), and returns the current suggestions. Never refers anything.
     """
     day = as_of or _today()
-    ref = case.act_date or day
-    metrics = case_metrics(case)
+    subject = _Subject(
+        case.violation_kind,
+        case_metrics(case),
+        case.act_date or day,
+        bool(case.special_area),
+        case.prior_penalties or [],
+    )
+    matches = _matches(await rules_in_force(session, province_code, day), subject)
     now = utcnow()
-    matches: dict[uuid.UUID, tuple[ReferralRule, Decimal]] = {}
-    for rule in await rules_in_force(session, province_code, day):
-        if rule.violation_kind != case.violation_kind:
-            continue
-        value = _value_for(rule, case, metrics, ref)
-        if value is not None and value >= rule.threshold:
-            matches[rule.id] = (rule, value)
     current = (
         await session.scalars(
             select(ReferralSuggestion).where(
@@ -209,36 +338,95 @@ async def screen_case(
             )
         )
     ).all()
-    kept: list[ReferralSuggestion] = []
-    for row in current:
-        match = matches.get(row.rule_id)
-        if match is not None and match[1] == row.value:
-            kept.append(row)
-            del matches[row.rule_id]
-        else:
-            row.superseded_at = now
+    settled = _settle(current, matches, now)
     await session.flush()  # the partial unique index allows one current row per rule
-    for rule, value in matches.values():
-        row = ReferralSuggestion(
-            county_id=case.county_id,
-            case_id=case.id,
-            rule_id=rule.id,
-            rule_code=rule.code,
-            crime=rule.crime,
-            level=rule.level,
-            metric=rule.metric,
-            value=value,
-            threshold=rule.threshold,
-            unit=rule.unit,
-            citation=rule.citation,
-            message=_message(rule, value),
-            created_at=now,
-        )
+    kept = settled.kept
+    for rule, value in settled.todo:
+        row = _suggestion(rule, value, county_id=case.county_id, noun="本案", now=now)
+        row.case_id = case.id
         session.add(row)
         kept.append(row)
+    await _resolve_dropped(session, case.county_id, settled.dropped, now)
     case.screened_at = now
     await session.flush()
     return sorted(kept, key=lambda r: r.rule_code)
+
+
+async def screen_findings(
+    session: AsyncSession,
+    findings: Sequence[Finding],
+    *,
+    province_code: str,
+    as_of: date | None = None,
+) -> dict[uuid.UUID, Screened]:
+    """Screen patrol findings (of one province) as :func:`screen_case` screens a case: on
+    their occupied area by land class (:func:`finding_metrics`), as ``land_occupation``.
+    One query for the rules and one for the current suggestions, whatever the number."""
+    if not findings:
+        return {}
+    day = as_of or _today()
+    subjects = {
+        f.id: _Subject(FINDING_VIOLATION, finding_metrics(f), f.construction_started_on or day)
+        for f in findings
+    }
+    rules: Sequence[ReferralRule] = []
+    if any(v > 0 for s in subjects.values() for v in s.metrics.values()):
+        rules = await rules_in_force(session, province_code, day)
+    now = utcnow()
+    rows = (
+        await session.scalars(
+            select(ReferralSuggestion).where(
+                ReferralSuggestion.finding_id.in_(list(subjects)),
+                ReferralSuggestion.superseded_at.is_(None),
+            )
+        )
+    ).all()
+    current: dict[uuid.UUID, list[ReferralSuggestion]] = {}
+    for row in rows:
+        current.setdefault(row.finding_id or row.id, []).append(row)
+    settled = {
+        f.id: _settle(current.get(f.id, []), _matches(rules, subjects[f.id]), now) for f in findings
+    }
+    await session.flush()  # the partial unique index allows one current row per rule
+    out: dict[uuid.UUID, Screened] = {}
+    for f in findings:
+        done = settled[f.id]
+        new = []
+        for rule, value in done.todo:
+            row = _suggestion(rule, value, county_id=f.county_id, noun="该发现", now=now)
+            row.finding_id = f.id
+            session.add(row)
+            new.append(row)
+        await _resolve_dropped(session, f.county_id, done.dropped, now)
+        out[f.id] = Screened(
+            sorted([*done.kept, *new], key=lambda r: r.rule_code),
+            [r for r in new if r.rule_id not in done.before],
+        )
+    await session.flush()
+    return out
+
+
+async def alert_suggestions(
+    session: AsyncSession,
+    suggestions: Sequence[ReferralSuggestion],
+    *,
+    subject: str,
+    session_id: uuid.UUID | None = None,
+) -> None:
+    """Raise a ``referral_suggested`` alert per suggestion (idempotent per suggestion);
+    ``subject`` names what met the rule (e.g. ``案件2026-0001``)."""
+    for suggestion in suggestions:
+        await raise_alert(
+            session,
+            county_id=suggestion.county_id,
+            kind=REFERRAL_SUGGESTED,
+            severity="warning",
+            dedupe_key=f"{REFERRAL_SUGGESTED}:{suggestion.id}",
+            message=f"{subject}达到移送标准，建议审查是否移送：{suggestion.crime}"
+            f"（{suggestion.rule_code}）",
+            session_id=session_id,
+            raised_at=suggestion.created_at,
+        )
 
 
 # -- the rule table ------------------------------------------------------------------------------

@@ -45,15 +45,19 @@ from geofence.errors import (
     OutsideCountyError,
     TooManyPointsError,
     UnknownCrsError,
+    UnknownEncodingError,
     UnknownLayerKindError,
+    UnknownSourceLayerError,
     UnsupportedFileError,
 )
-from geofence.gcj02 import gcj02_to_wgs84, wgs84_to_gcj02
+from geofence.gcj02 import bd09_to_gcj02, gcj02_to_bd09, gcj02_to_wgs84, wgs84_to_gcj02
 from geofence.geometry import parse_geojson_geometry
 from geofence.importer import (
+    FIELD_PRESETS,
     FeatureIssue,
     ImportProgress,
     ImportSummary,
+    ImportWarning,
     import_layer,
     import_layer_upload,
     parse_field_map,
@@ -94,6 +98,7 @@ from geofence.overlay import (
 )
 
 __all__ = [
+    "FIELD_PRESETS",
     "M2_PER_MU",
     "MAX_BATCH_POINTS",
     "BatchResult",
@@ -112,6 +117,7 @@ __all__ = [
     "ImportJobRunner",
     "ImportProgress",
     "ImportSummary",
+    "ImportWarning",
     "InvalidCoordinatesError",
     "InvalidFieldMapError",
     "InvalidGeometryError",
@@ -139,13 +145,17 @@ __all__ = [
     "SiteState",
     "TooManyPointsError",
     "UnknownCrsError",
+    "UnknownEncodingError",
     "UnknownLayerKindError",
+    "UnknownSourceLayerError",
     "UnsupportedFileError",
     "ZoneKind",
+    "bd09_to_gcj02",
     "change_site_status",
     "check_location",
     "check_locations",
     "create_mine_site",
+    "gcj02_to_bd09",
     "gcj02_to_wgs84",
     "get_import_job",
     "get_layer_version",

@@ -111,6 +111,8 @@ class FeatureHit:
             "land_class": self.land_class,
             "attributes": self.attributes,
         }
+        if self.kind is LayerKind.MINE_SITES:
+            out["mine_site_id"] = str(self.feature_id)
         if self.site is not None:
             out["site"] = self.site.to_json()
         return out
@@ -148,7 +150,8 @@ class CheckResult:
     outside_county: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-able dict to store with evidence, enough to reproduce the answer later."""
+        """A JSON-able dict to store with evidence and findings, enough to reproduce the
+        answer later. Closed-mine-site features carry ``mine_site_id``."""
         return {
             "lon": self.lon,
             "lat": self.lat,

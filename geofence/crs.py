@@ -2,8 +2,13 @@
 
 Stored geometries are EPSG:4326. Official survey data arrive in CGCS2000 (EPSG:4490) or one of
 its Gauss-Krüger projections (3° zones EPSG:4513-4533 and 6° zones EPSG:4491-4501 with the
-zone number as the false-easting prefix; 4534-4554 and 4502-4512 without it). ``gcj02`` is
-accepted as a pseudo-CRS for data digitised on Chinese web maps.
+zone number as the false-easting prefix; 4534-4554 and 4502-4512 without it). ``gcj02``
+(AutoNavi/Amap, Tencent, Aliyun DataV) and ``bd09`` (Baidu) are accepted as pseudo-CRSs for
+data digitised on Chinese web maps.
+
+:func:`offset_hint` tells when data that claim WGS84/CGCS2000 sit where GCJ-02 or BD-09 data
+would: their extent, shifted back, matches a reference extent (the county, a known layer)
+much better than as it is.
 """
 
 from __future__ import annotations
@@ -20,21 +25,36 @@ from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
 from geofence.errors import UnknownCrsError
-from geofence.gcj02 import gcj02_to_wgs84_array
+from geofence.gcj02 import bd09_to_wgs84_array, gcj02_to_wgs84_array
 
 __all__ = [
+    "ACCEPTED_CRS",
+    "BD09",
     "GCJ02",
     "WGS84",
     "SourceCrs",
     "detect_crs",
     "gauss_kruger_epsg",
     "local_projection",
+    "offset_hint",
     "parse_crs",
     "to_wgs84",
 ]
 
 WGS84 = "EPSG:4326"
 GCJ02 = "gcj02"
+BD09 = "bd09"
+#: What ``crs`` accepts, as told to a user who gave something else.
+ACCEPTED_CRS = (
+    "EPSG:4326 (wgs84)",
+    "EPSG:4490 (cgcs2000)",
+    "EPSG:4491-4554 (CGCS2000 高斯-克吕格投影)",
+    "其他 EPSG 编号或 WKT",
+    "gcj02 (高德、腾讯、DataV)",
+    "bd09 (百度)",
+)
+_OFFSETS = {GCJ02: GCJ02, "gcj-02": GCJ02, "gcj_02": GCJ02, BD09: BD09, "bd-09": BD09,
+            "bd_09": BD09, "baidu": BD09}  # fmt: skip
 FloatArray = npt.NDArray[np.float64]
 
 _ALIASES = {
@@ -48,37 +68,52 @@ _ALIASES = {
 
 @dataclass(frozen=True, slots=True)
 class SourceCrs:
-    """A parsed source CRS: a pyproj CRS, or GCJ-02 (``crs is None``)."""
+    """A parsed source CRS: a pyproj CRS, or GCJ-02 / BD-09 (``crs is None``, ``name``
+    says which)."""
 
     name: str
     crs: CRS | None
 
     @property
     def is_gcj02(self) -> bool:
+        return self.name == GCJ02
+
+    @property
+    def is_offset(self) -> bool:
+        """GCJ-02 or BD-09: a web-map offset of WGS84 rather than a pyproj CRS."""
         return self.crs is None
+
+    @property
+    def is_geographic(self) -> bool:
+        return self.crs is None or bool(self.crs.is_geographic)
 
 
 def parse_crs(value: str | int, *, field: str = "crs") -> SourceCrs:
-    """Parse ``EPSG:NNNN``, a bare EPSG number, ``wgs84``, ``cgcs2000``, ``gcj02`` or WKT.
+    """Parse ``EPSG:NNNN``, a bare EPSG number, ``wgs84``, ``cgcs2000``, ``gcj02``, ``bd09``
+    or WKT.
 
-    Raises :class:`UnknownCrsError` naming ``field`` when pyproj does not know it, or when it
-    cannot be transformed to WGS84 (e.g. an engineering CRS).
+    Raises :class:`UnknownCrsError` naming ``field`` (its ``accepted`` lists
+    :data:`ACCEPTED_CRS`) when pyproj does not know it, or when it cannot be transformed to
+    WGS84 (e.g. an engineering CRS).
     """
     text = str(value).strip()
     key = text.lower()
-    if key in (GCJ02, "gcj-02", "gcj_02"):
-        return SourceCrs(GCJ02, None)
+    if key in _OFFSETS:
+        return SourceCrs(_OFFSETS[key], None)
     if key.isdigit():
         text = f"EPSG:{text}"
     text = _ALIASES.get(key, text)
+    accepted = "、".join(ACCEPTED_CRS)
     try:
         crs = CRS.from_user_input(text)
     except CRSError as exc:
-        msg = f"unknown coordinate reference system {str(value)[:80]!r}"
-        raise UnknownCrsError(msg, field=field, value=str(value)[:80]) from exc
+        msg = f"无法识别的坐标系 {str(value)[:80]!r}；可用：{accepted}"
+        raise UnknownCrsError(
+            msg, field=field, value=str(value)[:80], accepted=list(ACCEPTED_CRS)
+        ) from exc
     if not (crs.is_geographic or crs.is_projected):
-        msg = f"{crs.name!r} is neither geographic nor projected"
-        raise UnknownCrsError(msg, field=field, value=str(value)[:80])
+        msg = f"坐标系 {crs.name!r} 既非地理坐标系也非投影坐标系；可用：{accepted}"
+        raise UnknownCrsError(msg, field=field, value=str(value)[:80], accepted=list(ACCEPTED_CRS))
     epsg = crs.to_epsg(min_confidence=90)
     return SourceCrs(f"EPSG:{epsg}" if epsg else crs.name, crs)
 
@@ -114,6 +149,58 @@ def detect_crs(bounds: tuple[float, float, float, float], *, field: str = "crs")
     raise UnknownCrsError(msg, field=field, bounds=list(bounds))
 
 
+_HINT_MIN_GAIN_M = 150.0  # the shift must bring the extents this much closer ...
+_HINT_MAX_RATIO = 0.5  # ... and at least halve their mismatch
+_HINT_EXTENT_RATIO = 3.0  # only extents of comparable size are compared
+_M_PER_DEG = 111_320.0
+
+Bounds = tuple[float, float, float, float]
+
+
+def _mismatch_m(a: Bounds, b: Bounds) -> float:
+    """The largest distance between corresponding edges of two extents, in metres."""
+    scale_x = _M_PER_DEG * math.cos(math.radians((a[1] + a[3]) / 2))
+    dx = max(abs(a[0] - b[0]), abs(a[2] - b[2])) * scale_x
+    dy = max(abs(a[1] - b[1]), abs(a[3] - b[3])) * _M_PER_DEG
+    return max(dx, dy)
+
+
+def _shifted_back(bounds: Bounds, name: str) -> Bounds:
+    back = bd09_to_wgs84_array if name == BD09 else gcj02_to_wgs84_array
+    lon, lat = back(np.array([bounds[0], bounds[2]]), np.array([bounds[1], bounds[3]]))
+    return float(lon[0]), float(lat[0]), float(lon[1]), float(lat[1])
+
+
+def _comparable(a: Bounds, b: Bounds) -> bool:
+    def size(x: Bounds) -> float:
+        return max(x[2] - x[0], 1e-9) * max(x[3] - x[1], 1e-9)
+
+    ratio = size(a) / size(b)
+    return 1 / _HINT_EXTENT_RATIO <= ratio <= _HINT_EXTENT_RATIO
+
+
+def offset_hint(bounds: Bounds, references: list[Bounds]) -> tuple[str, float, float] | None:
+    """Do lon/lat ``bounds`` look like GCJ-02 or BD-09 data read as WGS84?
+
+    Each reference extent of comparable size (the county boundary, the current version of the
+    layer) is compared with the data's extent as it is and shifted back from GCJ-02 and
+    BD-09. Returns ``(crs, mismatch as is, mismatch shifted back)`` in metres for the best
+    shift when it brings the extents at least 150 m closer and halves their mismatch, else
+    ``None``.
+    """
+    best: tuple[str, float, float] | None = None
+    for ref in references:
+        if not _comparable(bounds, ref):
+            continue
+        as_is = _mismatch_m(bounds, ref)
+        for name in (GCJ02, BD09):
+            shifted = _mismatch_m(_shifted_back(bounds, name), ref)
+            good = as_is - shifted >= _HINT_MIN_GAIN_M and shifted <= _HINT_MAX_RATIO * as_is
+            if good and (best is None or shifted < best[2]):
+                best = (name, as_is, shifted)
+    return best
+
+
 @functools.lru_cache(maxsize=64)
 def _transformer(src: CRS, dst: str) -> Transformer:
     return Transformer.from_crs(src, dst, always_xy=True)
@@ -129,12 +216,13 @@ def _apply(
 def to_wgs84(geoms: npt.NDArray[np.object_], source: SourceCrs) -> npt.NDArray[np.object_]:
     """Transform an array of Shapely geometries from ``source`` to EPSG:4326 (lon, lat)."""
     if source.crs is None:
+        back = bd09_to_wgs84_array if source.name == BD09 else gcj02_to_wgs84_array
 
-        def from_gcj(coords: FloatArray) -> FloatArray:
-            lon, lat = gcj02_to_wgs84_array(coords[:, 0], coords[:, 1])
+        def unshift(coords: FloatArray) -> FloatArray:
+            lon, lat = back(coords[:, 0], coords[:, 1])
             return np.column_stack([lon, lat])
 
-        return _apply(geoms, from_gcj)
+        return _apply(geoms, unshift)
     if source.crs.equals(CRS.from_epsg(4326)) or source.name == "OGC:CRS84":
         return geoms
     transformer = _transformer(source.crs, WGS84)

@@ -47,10 +47,24 @@ class LandClass(enum.StrEnum):
     def is_construction(self) -> bool:
         return self in (LandClass.CONSTRUCTION_APPROVED, LandClass.CONSTRUCTION_UNAPPROVED)
 
+    @property
+    def label(self) -> str:
+        """The name users read (Simplified Chinese)."""
+        return _LABELS[self]
+
 
 _FARMLAND = frozenset(
     {LandClass.PERMANENT_BASIC_FARMLAND, LandClass.CULTIVATED, LandClass.OTHER_FARMLAND}
 )
+_LABELS = {
+    LandClass.PERMANENT_BASIC_FARMLAND: "永久基本农田",
+    LandClass.CULTIVATED: "耕地",
+    LandClass.OTHER_FARMLAND: "其他农用地",
+    LandClass.CONSTRUCTION_APPROVED: "批准建设用地",
+    LandClass.CONSTRUCTION_UNAPPROVED: "未批建设用地",
+    LandClass.UNUSED: "未利用地",
+    LandClass.OTHER: "其他土地",
+}
 
 
 class ZoneKind(enum.StrEnum):

@@ -6,7 +6,9 @@
     ├── InvalidCoordinatesError   code "invalid_coordinates"   lon, lat, accuracy_m, points[i].lat
     ├── OutsideCountyError        code "outside_county"        field: position / points[i]
     ├── InvalidGeometryError      code "invalid_geometry"      field, reason, feature (1-based)
-    ├── UnknownCrsError           code "unknown_crs"           field: crs
+    ├── UnknownCrsError           code "unknown_crs"           field: crs; accepted
+    ├── UnknownEncodingError      code "unknown_encoding"      field: encoding
+    ├── UnknownSourceLayerError   code "unknown_source_layer"  field: layer; layers
     ├── UnsupportedFileError      code "unsupported_file"      field: file
     ├── NoFeaturesError           code "no_features"           field: file
     ├── UnknownLayerKindError     code "unknown_layer_kind"    field: kind / kinds
@@ -45,7 +47,9 @@ __all__ = [
     "OutsideCountyError",
     "TooManyPointsError",
     "UnknownCrsError",
+    "UnknownEncodingError",
     "UnknownLayerKindError",
+    "UnknownSourceLayerError",
     "UnsupportedFileError",
 ]
 
@@ -77,6 +81,19 @@ class InvalidGeometryError(_FieldError):
 
 class UnknownCrsError(_FieldError):
     default_code = "unknown_crs"
+
+
+class UnknownEncodingError(_FieldError):
+    """A text encoding for a Shapefile's attribute table that Python does not know."""
+
+    default_code = "unknown_encoding"
+
+
+class UnknownSourceLayerError(_FieldError):
+    """A layer of a multi-layer file (GeoPackage, File Geodatabase) that is not there, or no
+    layer named when several could be meant; ``extra["layers"]`` lists the file's layers."""
+
+    default_code = "unknown_source_layer"
 
 
 class UnsupportedFileError(_FieldError):

@@ -1,4 +1,4 @@
-"""GCJ-02 (the offset datum of Chinese map SDKs) <-> WGS84.
+"""GCJ-02 (the offset datum of Chinese map SDKs) <-> WGS84, and BD-09 (Baidu) <-> GCJ-02.
 
 The forward transform is the published algorithm (Krasovsky-1940 constants, as in
 googollee/eviltransform); the inverse is solved by fixed-point iteration to better than
@@ -6,6 +6,9 @@ googollee/eviltransform); the inverse is solved by fixed-point iteration to bett
 (1-2 m error) is not. Points outside the rough mainland box are not offset, like the
 reference implementations. Scalar functions take and return ``(lon, lat)``; the ``*_array``
 variants work on numpy arrays for whole tracks.
+
+BD-09 is Baidu's further offset of GCJ-02 (the published ``x_pi = pi * 3000 / 180``
+rotation and shift); BD-09 -> WGS84 goes through GCJ-02.
 """
 
 from __future__ import annotations
@@ -16,6 +19,11 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "bd09_to_gcj02",
+    "bd09_to_gcj02_array",
+    "bd09_to_wgs84_array",
+    "gcj02_to_bd09",
+    "gcj02_to_bd09_array",
     "gcj02_to_wgs84",
     "gcj02_to_wgs84_array",
     "out_of_china",
@@ -95,4 +103,42 @@ def wgs84_to_gcj02(lon: float, lat: float) -> tuple[float, float]:
 def gcj02_to_wgs84(lon: float, lat: float) -> tuple[float, float]:
     """GCJ-02 -> WGS84 for one point, ``(lon, lat)`` in and out."""
     out_lon, out_lat = gcj02_to_wgs84_array(np.array([lon]), np.array([lat]))
+    return float(out_lon[0]), float(out_lat[0])
+
+
+_X_PI = math.pi * 3000.0 / 180.0
+
+
+def bd09_to_gcj02_array(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Vectorised BD-09 -> GCJ-02 (the published inverse; about 1e-6 degrees, 0.1 m)."""
+    x = np.asarray(lon, dtype=np.float64) - 0.0065
+    y = np.asarray(lat, dtype=np.float64) - 0.006
+    z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * _X_PI)
+    theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _X_PI)
+    return z * np.cos(theta), z * np.sin(theta)
+
+
+def gcj02_to_bd09_array(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Vectorised GCJ-02 -> BD-09."""
+    x = np.asarray(lon, dtype=np.float64)
+    y = np.asarray(lat, dtype=np.float64)
+    z = np.sqrt(x * x + y * y) + 0.00002 * np.sin(y * _X_PI)
+    theta = np.arctan2(y, x) + 0.000003 * np.cos(x * _X_PI)
+    return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
+
+
+def bd09_to_wgs84_array(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Vectorised BD-09 -> GCJ-02 -> WGS84."""
+    return gcj02_to_wgs84_array(*bd09_to_gcj02_array(lon, lat))
+
+
+def bd09_to_gcj02(lon: float, lat: float) -> tuple[float, float]:
+    """BD-09 -> GCJ-02 for one point, ``(lon, lat)`` in and out."""
+    out_lon, out_lat = bd09_to_gcj02_array(np.array([lon]), np.array([lat]))
+    return float(out_lon[0]), float(out_lat[0])
+
+
+def gcj02_to_bd09(lon: float, lat: float) -> tuple[float, float]:
+    """GCJ-02 -> BD-09 for one point, ``(lon, lat)`` in and out."""
+    out_lon, out_lat = gcj02_to_bd09_array(np.array([lon]), np.array([lat]))
     return float(out_lon[0]), float(out_lat[0])

@@ -1,10 +1,18 @@
-"""Import a reference layer from GeoJSON, a zipped Shapefile or a GeoPackage (pyogrio).
+"""Import a reference layer from GeoJSON, a zipped Shapefile, a GeoPackage or a zipped File
+Geodatabase (pyogrio; GDAL's OpenFileGDB driver for the last).
 
-Every import makes a new layer version. The file is read in batches (bounded memory), its
-CRS is taken from ``crs=`` (override), else from the file, else guessed from the coordinates
-(degrees → CGCS2000, zone-prefixed eastings → that Gauss-Krüger zone). Geometries are
-transformed to EPSG:4326, repaired where possible (each repair reported) and rejected with
+Every import makes a new layer version, except a dry run, which reads, checks and reports
+the same counts and rejections and stores nothing. The file is read in batches (bounded
+memory), its CRS is taken from ``crs=`` (override), else from the file, else guessed from the
+coordinates (degrees → CGCS2000, zone-prefixed eastings → that Gauss-Krüger zone). Geometries
+are transformed to EPSG:4326, repaired where possible (each repair reported) and rejected with
 their feature number and reason otherwise; nothing is dropped silently.
+
+A Shapefile's attribute text is decoded with ``encoding=``, else the ``.cpg`` file, else the
+DBF header's language driver, else whatever its bytes are (UTF-8 when valid, else GB18030);
+see :mod:`geofence.dbf`. Lon/lat data whose extent matches the county's (or the current
+layer's) much better once shifted back from GCJ-02 or BD-09 get a warning naming the ``crs``
+to use (:func:`geofence.crs.offset_hint`).
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ import json
 import uuid
 import zipfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,20 +32,24 @@ import numpy.typing as npt
 import pyogrio
 import pyogrio.errors
 import shapely
+import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from geofence.crs import SourceCrs, detect_crs, local_projection, parse_crs, to_wgs84
+from geofence import dbf
+from geofence.crs import SourceCrs, detect_crs, local_projection, offset_hint, parse_crs, to_wgs84
 from geofence.enums import ClosureMethod, LandClass, LayerKind, MineStatus, SiteKind, ZoneKind
 from geofence.errors import (
     CountyNotFoundError,
     InvalidFieldMapError,
     InvalidGeometryError,
     NoFeaturesError,
+    UnknownEncodingError,
+    UnknownSourceLayerError,
     UnsupportedFileError,
 )
 from geofence.geometry import repair_polygonal
-from geofence.layers import new_layer_version, parse_kinds
+from geofence.layers import LAYER_TABLES, current_features_sql, new_layer_version, parse_kinds
 from geofence.mines import write_sites
 from geofence.models import LayerVersion
 from geofence.store import insert_features
@@ -45,14 +57,19 @@ from infra.scope import Principal, Role, require_role
 
 __all__ = [
     "FIELD_DEFAULTS",
+    "FIELD_PRESETS",
     "FeatureIssue",
+    "FieldPreset",
     "ImportProgress",
     "ImportSummary",
+    "ImportWarning",
     "classify_land",
     "import_layer",
     "import_layer_upload",
     "parse_field_map",
 ]
+
+log = structlog.get_logger(__name__)
 
 BATCH_SIZE = 5000
 _REPORT_CAP = 1000
@@ -122,6 +139,30 @@ _TRUE = {"1", "true", "yes", "y", "t", "是"}
 
 
 @dataclass(frozen=True, slots=True)
+class FieldPreset:
+    """A named field map for a known delivery: the layer kind it fills, the source layer to
+    pick in a multi-layer file, the field map, and the fields the delivery always has."""
+
+    kind: LayerKind
+    layer: str
+    field_map: Mapping[str, str]
+    required: tuple[str, ...]
+
+
+#: ``preset=`` values. ``land_survey``: the 地类图斑 layer ``DLTB`` of a land-survey
+#: (国土调查) delivery, with its land code ``DLBM``, name ``DLMC`` and area ``TBMJ`` (m²; kept in
+#: the feature's attributes beside the computed area).
+FIELD_PRESETS: dict[str, FieldPreset] = {
+    "land_survey": FieldPreset(
+        kind=LayerKind.PARCELS,
+        layer="DLTB",
+        field_map={"source_code": "DLBM", "source_name": "DLMC"},
+        required=("DLBM", "DLMC", "TBMJ"),
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
 class FeatureIssue:
     """A repair or a rejection: 1-based feature number in the file and the reason."""
 
@@ -130,6 +171,19 @@ class FeatureIssue:
 
     def to_json(self) -> dict[str, Any]:
         return {"feature": self.feature_no, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class ImportWarning:
+    """Something about the file worth a look that did not stop the import: a stable
+    ``code``, a message, and the ``crs`` to try when the coordinates look offset."""
+
+    code: str
+    detail: str
+    suggested_crs: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code": self.code, "detail": self.detail, "suggested_crs": self.suggested_crs}
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +201,10 @@ class ImportProgress:
 
 @dataclass(frozen=True, slots=True)
 class ImportSummary:
-    layer_version_id: uuid.UUID
+    """The outcome; a dry run has no ``layer_version_id`` and ``version_no`` 0, and its
+    ``stored`` counts the features an import would store."""
+
+    layer_version_id: uuid.UUID | None
     kind: LayerKind
     version_no: int
     source_format: str
@@ -158,10 +215,15 @@ class ImportSummary:
     rejected: int
     repairs: tuple[FeatureIssue, ...] = field(default=())
     rejections: tuple[FeatureIssue, ...] = field(default=())
+    dry_run: bool = False
+    encoding: str | None = None
+    source_layer: str | None = None
+    warnings: tuple[ImportWarning, ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:
+        version = self.layer_version_id
         return {
-            "layer_version_id": str(self.layer_version_id),
+            "layer_version_id": None if version is None else str(version),
             "kind": self.kind.value,
             "version_no": self.version_no,
             "source_format": self.source_format,
@@ -172,6 +234,10 @@ class ImportSummary:
             "rejected": self.rejected,
             "repairs": [i.to_json() for i in self.repairs],
             "rejections": [i.to_json() for i in self.rejections],
+            "dry_run": self.dry_run,
+            "encoding": self.encoding,
+            "source_layer": self.source_layer,
+            "warnings": [w.to_json() for w in self.warnings],
         }
 
 
@@ -212,50 +278,192 @@ def classify_land(
 
 _HEAD_BYTES = 4096
 _NO_FEATURES = "the file has no feature with a geometry (empty, all null or only whitespace)"
+_SNIFF_FEATURES = 2000  # features whose text decides a Shapefile's encoding
+_READ_ERRORS = (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, UnicodeDecodeError)
 
 
-def _open_source(path: Path) -> tuple[str, str]:
-    """``(gdal path, format)`` after checking the bytes really are what the file claims."""
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """A file as GDAL opens it; for a Shapefile, its ``.cpg`` text and DBF header."""
+
+    path: str
+    fmt: str
+    cpg: str | None = None
+    dbf_header: bytes = b""
+
+
+def _zip_source(path: Path) -> _Source:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+            shps = [n for n in names if n.lower().endswith(".shp")]
+            folders = (n[: n.lower().index(".gdb/") + 4] for n in names if ".gdb/" in n.lower())
+            gdbs = sorted(set(folders))
+            if len(gdbs) == 1 and not shps:
+                return _Source(f"/vsizip/{path}/{gdbs[0]}", "filegdb")
+            if len(shps) != 1:
+                msg = (
+                    "a zip must hold exactly one .shp (a Shapefile) or one .gdb folder "
+                    f"(a File Geodatabase), found {len(shps)} .shp and {len(gdbs)} .gdb"
+                )
+                raise UnsupportedFileError(msg, field="file")
+            stem = shps[0][:-4].lower()
+            side = {n.lower(): n for n in names}
+            cpg = side.get(f"{stem}.cpg")
+            dbf_name = side.get(f"{stem}.dbf")
+            cpg_text = zf.read(cpg).decode("ascii", "replace") if cpg else None
+            header = b""
+            if dbf_name:
+                with zf.open(dbf_name) as fh:
+                    header = fh.read(32)
+    except zipfile.BadZipFile as exc:
+        raise UnsupportedFileError("damaged zip archive", field="file") from exc
+    return _Source(f"/vsizip/{path}/{shps[0]}", "shapefile", cpg_text, header)
+
+
+def _open_source(path: Path) -> _Source:
+    """The file as GDAL opens it, after checking the bytes really are what it claims."""
     try:
         with path.open("rb") as fh:
             head = fh.read(_HEAD_BYTES)
     except OSError as exc:
         raise UnsupportedFileError(f"cannot read file: {exc.strerror}", field="file") from exc
     if head.startswith(b"PK\x03\x04"):
-        try:
-            with zipfile.ZipFile(path) as zf:
-                shps = [n for n in zf.namelist() if n.lower().endswith(".shp")]
-        except zipfile.BadZipFile as exc:
-            raise UnsupportedFileError("damaged zip archive", field="file") from exc
-        if len(shps) != 1:
-            msg = f"a zipped Shapefile must hold exactly one .shp, found {len(shps)}"
-            raise UnsupportedFileError(msg, field="file")
-        return f"/vsizip/{path}/{shps[0]}", "shapefile"
+        return _zip_source(path)
     if head.startswith(b"SQLite format 3\x00") and head[68:72] in (b"GPKG", b"GP10", b"GP11"):
-        return str(path), "geopackage"
+        return _Source(str(path), "geopackage")
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not stripped and len(head) < _HEAD_BYTES:
         raise NoFeaturesError(_NO_FEATURES, field="file")
     if stripped.startswith(b"{") and b'"type"' in head:
-        return str(path), "geojson"
-    msg = "not a GeoJSON file, a zipped Shapefile or a GeoPackage"
+        return _Source(str(path), "geojson")
+    msg = "not a GeoJSON file, a zipped Shapefile, a GeoPackage or a zipped File Geodatabase"
     raise UnsupportedFileError(msg, field="file")
 
 
-def _read_info(source: str, fmt: str) -> dict[str, Any]:
+def _read_info(
+    source: str, fmt: str, layer: str | None, options: Mapping[str, str]
+) -> dict[str, Any]:
     try:
-        info: dict[str, Any] = pyogrio.read_info(source, force_total_bounds=True)
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        info: dict[str, Any] = pyogrio.read_info(
+            source, layer=layer, force_total_bounds=True, **options
+        )
+    except _READ_ERRORS as exc:
         msg = f"cannot read the {fmt}: {str(exc)[:200]}"
         raise UnsupportedFileError(msg, field="file") from exc
     return info
 
 
+def _choose_layer(
+    source: _Source, kind: LayerKind, layer: str | int | None, preset: FieldPreset | None
+) -> str | None:
+    """The layer to read from a GeoPackage or File Geodatabase: the one named, else the
+    preset's (or, for its kind, a land-survey delivery's ``DLTB``), else the only one (a
+    GeoPackage: the first, as before)."""
+    if source.fmt not in ("geopackage", "filegdb"):
+        return None
+    try:
+        names = [str(n) for n in pyogrio.list_layers(source.path)[:, 0]]
+    except _READ_ERRORS as exc:
+        msg = f"cannot read the {source.fmt}: {str(exc)[:200]}"
+        raise UnsupportedFileError(msg, field="file") from exc
+    by_lower = {n.lower(): n for n in names}
+    listed = "、".join(names[:50])
+    if layer is not None and str(layer).strip():
+        wanted = str(layer).strip()
+        if wanted.isdigit() and wanted.lower() not in by_lower and int(wanted) < len(names):
+            return names[int(wanted)]
+        if wanted.lower() in by_lower:
+            return by_lower[wanted.lower()]
+        msg = f"文件中没有图层 {wanted[:60]!r}；可选图层：{listed}"
+        raise UnknownSourceLayerError(msg, field="layer", layers=names[:50])
+    hints = [preset] if preset else [p for p in FIELD_PRESETS.values() if p.kind is kind]
+    for hint in hints:
+        if hint.layer.lower() in by_lower:
+            return by_lower[hint.layer.lower()]
+    if len(names) == 1 or (names and source.fmt == "geopackage"):
+        return names[0]
+    if not names:
+        raise NoFeaturesError(_NO_FEATURES, field="file")
+    msg = f"文件有 {len(names)} 个图层，请用 layer 指定要导入的一个：{listed}"
+    raise UnknownSourceLayerError(msg, field="layer", layers=names[:50])
+
+
+def _text_encoding(source: _Source, layer: str | None, explicit: str | None) -> str | None:
+    """The encoding of a Shapefile's attribute text (``None`` for formats that are UTF-8)."""
+    chosen = _check_encoding(explicit) if explicit else None
+    if source.fmt != "shapefile":
+        return None
+    if chosen is None and source.cpg is not None:
+        chosen = dbf.encoding_from_cpg(source.cpg)
+    if chosen is None:
+        chosen = dbf.encoding_from_ldid(source.dbf_header)
+    if chosen is None:
+        try:
+            meta, _f, _g, columns = pyogrio.raw.read(
+                source.path, layer=layer, max_features=_SNIFF_FEATURES, read_geometry=False,
+                ENCODING=dbf.RAW_BYTES,
+            )  # fmt: skip
+        except _READ_ERRORS as exc:
+            msg = f"cannot read the shapefile: {str(exc)[:200]}"
+            raise UnsupportedFileError(msg, field="file") from exc
+        samples = [str(n).encode("latin-1") for n in meta["fields"]]
+        for column in columns:
+            samples.extend(v.encode("latin-1") for v in column if isinstance(v, str))
+        chosen = dbf.detect_encoding(samples)
+    return chosen
+
+
+def _check_encoding(name: str) -> str:
+    codec = dbf.normalise_encoding(name)
+    if codec is None:
+        msg = f"无法识别的字符编码 {name[:40]!r}；常用：utf-8、gbk、gb18030"
+        raise UnknownEncodingError(msg, field="encoding", value=name[:40])
+    return codec
+
+
+def _decoded_names(raw: list[str], encoding: str | None) -> list[str]:
+    """Field names decoded (a name cut mid-character keeps its valid prefix), made unique."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for i, name in enumerate(raw):
+        text = (dbf.recover(name, encoding) if encoding else name).strip() or f"field_{i + 1}"
+        unique, n = text, 1
+        while unique.lower() in seen:
+            n += 1
+            unique = f"{text}_{n}"
+        seen.add(unique.lower())
+        out.append(unique)
+    return out
+
+
+def _preset(name: str | None, kind: LayerKind) -> FieldPreset | None:
+    if not name:
+        return None
+    preset = FIELD_PRESETS.get(name.strip().lower().replace("-", "_"))
+    if preset is None:
+        msg = f"没有字段映射预设 {name[:40]!r}；可用：{'、'.join(FIELD_PRESETS)}"
+        raise InvalidFieldMapError(msg, field="preset")
+    if preset.kind is not kind:
+        msg = f"预设 {name!r} 用于 {preset.kind.value} 图层，不能用于 {kind.value}"
+        raise InvalidFieldMapError(msg, field="preset")
+    return preset
+
+
 def _resolve_fields(
-    kind: LayerKind, available: list[str], field_map: Mapping[str, str] | None
+    kind: LayerKind,
+    available: list[str],
+    field_map: Mapping[str, str] | None,
+    preset: FieldPreset | None = None,
 ) -> dict[str, str]:
     defaults = FIELD_DEFAULTS[kind]
     lower = {name.lower(): name for name in available}
+    if preset is not None:
+        missing = [f for f in preset.required if f.lower() not in lower]
+        if missing:
+            msg = f"预设要求的字段缺失：{'、'.join(missing)}（文件字段：{'、'.join(available)}）"
+            raise InvalidFieldMapError(msg, field="preset", missing=missing)
+        field_map = {**preset.field_map, **(field_map or {})}
     chosen: dict[str, str] = {}
     for target, candidates in defaults.items():
         for cand in candidates:
@@ -469,6 +677,15 @@ class _Inspected:
     crs: SourceCrs
     total: int
     fields: dict[str, str]
+    layer: str | None
+    encoding: str | None
+    names: list[str]
+    bounds: tuple[float, float, float, float]
+
+    @property
+    def options(self) -> dict[str, str]:
+        """GDAL open options: a Shapefile's bytes come through as they are (decoded here)."""
+        return {"ENCODING": dbf.RAW_BYTES} if self.encoding else {}
 
 
 def _inspect(
@@ -477,49 +694,91 @@ def _inspect(
     crs: str | None,
     field_map: Mapping[str, str] | None,
     layer: str | int | None,
+    *,
+    encoding: str | None = None,
+    preset: str | None = None,
 ) -> _Inspected:
     """The file's GDAL path, format, CRS, declared feature count and the fields to use."""
-    source, fmt = _open_source(path)
+    chosen_preset = _preset(preset, kind)
+    found = _open_source(path)
     source_crs = parse_crs(crs) if crs else None
-    info = (
-        _read_info(source, fmt)
-        if layer is None
-        else pyogrio.read_info(source, layer=layer, force_total_bounds=True)
-    )
+    source_layer = _choose_layer(found, kind, layer, chosen_preset)
+    text = _text_encoding(found, source_layer, encoding)
+    options = {"ENCODING": dbf.RAW_BYTES} if text else {}
+    info = _read_info(found.path, found.fmt, source_layer, options)
     if int(info.get("features", -1)) == 0 or info.get("total_bounds") is None:
         raise NoFeaturesError(_NO_FEATURES, field="file")  # nothing to read, no bounds to go by
+    bounds = tuple(float(v) for v in info.get("total_bounds", (np.nan,) * 4))
     if source_crs is None:
         declared = info.get("crs")
-        bounds = tuple(float(v) for v in info.get("total_bounds", (np.nan,) * 4))
         source_crs = parse_crs(declared) if declared else detect_crs(bounds)  # type: ignore[arg-type]
     total = int(info.get("features", -1))
-    fields = _resolve_fields(kind, list(info["fields"]), field_map)
-    return _Inspected(source, fmt, source_crs, total, fields)
+    names = _decoded_names([str(n) for n in info["fields"]], text)
+    fields = _resolve_fields(kind, names, field_map, chosen_preset)
+    return _Inspected(
+        found.path, found.fmt, source_crs, total, fields, source_layer, text, names,
+        bounds,  # type: ignore[arg-type]
+    )  # fmt: skip
 
 
 def _prepare_batch(
-    run: _Run, source: str, layer: str | int | None, *, size: int, fmt: str, crs: SourceCrs
+    run: _Run, found: _Inspected, *, size: int
 ) -> tuple[list[dict[str, Any]], int] | None:
     """Read the next batch after ``run.read`` features and make its rows: ``(rows, read)``.
 
     Records the batch's repairs and rejections on ``run``; ``None`` when the file is done.
     Blocking work, meant for a worker thread (one batch at a time per run).
     """
-    batch = _read_batch(source, layer, run.read, size, fmt)
+    batch = _read_batch(found, run.read, size)
     if batch is None:
         return None
     geoms, props = batch
-    return _batch_rows(run, run.read, _to_wgs84(geoms, crs), props), len(props)
+    return _batch_rows(run, run.read, _to_wgs84(geoms, found.crs), props), len(props)
 
 
-async def _county_box(session: AsyncSession, county_id: uuid.UUID) -> shapely.Geometry:
+async def _county_envelope(session: AsyncSession, county_id: uuid.UUID) -> shapely.Geometry:
     wkb = await session.scalar(
         text("SELECT ST_AsBinary(ST_Envelope(boundary)) FROM counties WHERE id = :id"),
         {"id": county_id},
     )
     if wkb is None:
         raise CountyNotFoundError("county not found", id=str(county_id))
-    return shapely.from_wkb(bytes(wkb)).buffer(_OUTSIDE_MARGIN_DEG)
+    return shapely.from_wkb(bytes(wkb))
+
+
+_OFFSET_NAMES = {"gcj02": "GCJ-02（高德、腾讯、DataV 等）", "bd09": "BD-09（百度）"}
+
+
+async def _offset_warnings(
+    session: AsyncSession,
+    county_id: uuid.UUID,
+    kind: LayerKind,
+    found: _Inspected,
+    county: shapely.Geometry,
+) -> list[ImportWarning]:
+    """A warning when lon/lat data look like GCJ-02 or BD-09 read as WGS84 (see
+    :func:`geofence.crs.offset_hint`): compared with the county and the current layer."""
+    if not found.crs.is_geographic or found.crs.is_offset:
+        return []
+    references = [tuple(float(v) for v in county.bounds)]
+    table = LAYER_TABLES[kind]
+    condition = current_features_sql(kind, alias="f", county=":county")
+    extent = await session.scalar(
+        text(f"SELECT ST_AsBinary(ST_Extent(f.geom)::geometry) FROM {table} f WHERE {condition}"),  # noqa: S608
+        {"county": county_id},
+    )
+    if extent is not None:
+        references.append(tuple(float(v) for v in shapely.from_wkb(bytes(extent)).bounds))
+    hint = offset_hint(found.bounds, references)  # type: ignore[arg-type]
+    if hint is None:
+        return []
+    crs, as_is, shifted = hint
+    detail = (
+        f"坐标疑似为 {_OFFSET_NAMES[crs]} 坐标而非 WGS84/CGCS2000：数据范围与本县（或现有图层）"
+        f"相差约 {as_is:.0f} 米，按 {crs} 纠偏后相差约 {shifted:.0f} 米。"
+        f"如确是，请指定 crs={crs} 重新导入"
+    )
+    return [ImportWarning("crs_offset_suspected", detail, crs)]
 
 
 async def import_layer(
@@ -531,6 +790,9 @@ async def import_layer(
     crs: str | None = None,
     field_map: Mapping[str, str] | None = None,
     layer: str | int | None = None,
+    encoding: str | None = None,
+    preset: str | None = None,
+    dry_run: bool = False,
     created_by: uuid.UUID | None = None,
     source_name: str | None = None,
     progress: Callable[[ImportProgress], None] | None = None,
@@ -538,62 +800,84 @@ async def import_layer(
 ) -> ImportSummary:
     """Import ``path`` as a new version of layer ``kind`` for the county.
 
-    ``crs`` overrides the file's CRS (``EPSG:4490``, ``4527``, ``gcj02``...); ``field_map``
-    maps target attributes (see :data:`FIELD_DEFAULTS`) to the file's field names; ``layer``
-    picks a layer of a multi-layer GeoPackage. ``progress`` is called after every batch.
-    Mine-site imports upsert the register by site code. The caller commits.
+    ``crs`` overrides the file's CRS (``EPSG:4490``, ``4527``, ``gcj02``, ``bd09``...);
+    ``field_map`` maps target attributes (see :data:`FIELD_DEFAULTS`) to the file's field
+    names, over a ``preset`` (see :data:`FIELD_PRESETS`); ``layer`` picks a layer of a
+    GeoPackage or File Geodatabase; ``encoding`` overrides a Shapefile's text encoding.
+    ``dry_run`` reads and checks everything and stores nothing. ``progress`` is called after
+    every batch. Mine-site imports upsert the register by site code. The caller commits.
 
     Raises :class:`UnsupportedFileError`, :class:`UnknownCrsError`,
-    :class:`InvalidFieldMapError`, :class:`UnknownLayerKindError`, or
+    :class:`UnknownEncodingError`, :class:`UnknownSourceLayerError`,
+    :class:`InvalidFieldMapError`, :class:`UnknownLayerKindError`, or (not in a dry run)
     :class:`InvalidGeometryError` when no feature at all could be stored.
     """
     layer_kind = parse_kinds([kind], field="kind")[0]
     # Reading and inspecting the file (and every batch below) is CPU and disk work: it runs on
     # a worker thread so the event loop keeps serving requests during a large import.
-    found = await asyncio.to_thread(_inspect, Path(path), layer_kind, crs, field_map, layer)
-    source, fmt, source_crs, total = found.source, found.fmt, found.crs, found.total
-    run = _Run(layer_kind, found.fields, await _county_box(session, county_id))
+    found = await asyncio.to_thread(
+        _inspect, Path(path), layer_kind, crs, field_map, layer, encoding=encoding, preset=preset
+    )
+    county = await _county_envelope(session, county_id)
+    warnings = await _offset_warnings(session, county_id, layer_kind, found, county)
+    for warning in warnings:
+        log.info("geofence.import.offset_suspected", county=str(county_id),
+                 kind=layer_kind.value, suggested_crs=warning.suggested_crs)  # fmt: skip
+    run = _Run(layer_kind, found.fields, county.buffer(_OUTSIDE_MARGIN_DEG))
+    fmt, source_crs, total = found.fmt, found.crs, found.total
     version = None
-    if layer_kind is not LayerKind.MINE_SITES:
+    if layer_kind is not LayerKind.MINE_SITES and not dry_run:
         version = await new_layer_version(
             session, county_id, layer_kind, source_name=source_name or Path(path).name,
             source_format=fmt, source_crs=source_crs.name, created_by=created_by,
         )  # fmt: skip
     while True:
-        batch = await asyncio.to_thread(
-            _prepare_batch, run, source, layer, size=batch_size, fmt=fmt, crs=source_crs
-        )
+        batch = await asyncio.to_thread(_prepare_batch, run, found, size=batch_size)
         if batch is None:
             break
         rows, count = batch
         run.read += count
         if version is not None:
             run.stored += await insert_features(session, layer_kind, county_id, version.id, rows)
-        else:
+        else:  # mine sites are written as a whole at the end; a dry run only counts
             for row in rows:
                 row.pop("feature_no"), row.pop("attrs")
-            run.sites.extend(rows)
+            run.sites.extend([] if dry_run else rows)
             run.stored += len(rows)
         if progress is not None:
-            repaired = len({i.feature_no for i in run.repairs})
-            known = total if total >= 0 else None
-            so_far = tuple(run.rejections[:_REPORT_CAP])
-            progress(
-                ImportProgress(run.read, run.stored, repaired, len(run.rejections), known, so_far)
-            )
+            progress(_progress(run, total))
         if count < batch_size:
             break
+    summary = ImportSummary(
+        layer_version_id=None, kind=layer_kind, version_no=0, source_format=fmt,
+        source_crs=source_crs.name, read=run.read, stored=run.stored,
+        repaired=len({i.feature_no for i in run.repairs}), rejected=len(run.rejections),
+        repairs=tuple(run.repairs), rejections=tuple(run.rejections), dry_run=dry_run,
+        encoding=found.encoding, source_layer=found.layer, warnings=tuple(warnings),
+    )  # fmt: skip
+    if dry_run:
+        return summary
     if run.stored == 0:
         msg = f"no feature could be stored ({run.read} read, {len(run.rejections)} rejected)"
         first = [i.to_json() for i in run.rejections[:20]]
-        raise InvalidGeometryError(msg, field="file", reason="nothing_stored", rejections=first)
+        raise InvalidGeometryError(
+            msg, field="file", reason="nothing_stored", rejections=first,
+            warnings=[w.to_json() for w in warnings],
+        )  # fmt: skip
     if version is None:
         version_id, _ = await write_sites(
             session, county_id, run.sites, source_name=source_name or Path(path).name,
             source_format=fmt, source_crs=source_crs.name, created_by=created_by,
         )  # fmt: skip
         version = await session.get_one(LayerVersion, version_id)
-    return await _finish(session, version, run, fmt, source_crs)
+    return await _finish(session, version, run, summary)
+
+
+def _progress(run: _Run, total: int) -> ImportProgress:
+    repaired = len({i.feature_no for i in run.repairs})
+    known = total if total >= 0 else None
+    so_far = tuple(run.rejections[:_REPORT_CAP])
+    return ImportProgress(run.read, run.stored, repaired, len(run.rejections), known, so_far)
 
 
 async def import_layer_upload(
@@ -605,12 +889,18 @@ async def import_layer_upload(
     source_name: str,
     crs: str | None = None,
     field_map: Mapping[str, str] | None = None,
+    layer: str | None = None,
+    encoding: str | None = None,
+    preset: str | None = None,
+    dry_run: bool = False,
 ) -> ImportSummary:
-    """An admin imports an uploaded file (already on local disk) into their county."""
+    """An admin imports (or dry-runs) an uploaded file (already on local disk) into their
+    county."""
     require_role(principal, Role.ADMIN, action="import reference layers")
     return await import_layer(
-        session, principal.county_id, path, kind, crs=crs, field_map=field_map,
-        created_by=principal.user_id, source_name=source_name,
+        session, principal.county_id, path, kind, crs=crs, field_map=field_map, layer=layer,
+        encoding=encoding, preset=preset, dry_run=dry_run, created_by=principal.user_id,
+        source_name=source_name,
     )  # fmt: skip
 
 
@@ -629,26 +919,23 @@ def parse_field_map(value: str | None, *, field: str = "field_map") -> dict[str,
 
 
 async def _finish(
-    session: AsyncSession, version: LayerVersion, run: _Run, fmt: str, source_crs: SourceCrs
+    session: AsyncSession, version: LayerVersion, run: _Run, summary: ImportSummary
 ) -> ImportSummary:
-    repaired = len({i.feature_no for i in run.repairs})
     version.read_count = run.read
     version.stored_count = run.stored
-    version.repaired_count = repaired
+    version.repaired_count = summary.repaired
     version.rejected_count = len(run.rejections)
     version.report = {
         "repairs": [i.to_json() for i in run.repairs[:_REPORT_CAP]],
         "rejections": [i.to_json() for i in run.rejections[:_REPORT_CAP]],
         "truncated": len(run.repairs) > _REPORT_CAP or len(run.rejections) > _REPORT_CAP,
         "fields": run.fields,
+        "encoding": summary.encoding,
+        "source_layer": summary.source_layer,
+        "warnings": [w.to_json() for w in summary.warnings],
     }
     await session.flush()
-    return ImportSummary(
-        layer_version_id=version.id, kind=run.kind, version_no=version.version_no,
-        source_format=fmt, source_crs=source_crs.name, read=run.read, stored=run.stored,
-        repaired=repaired, rejected=len(run.rejections), repairs=tuple(run.repairs),
-        rejections=tuple(run.rejections),
-    )  # fmt: skip
+    return replace(summary, layer_version_id=version.id, version_no=version.version_no)
 
 
 def _to_wgs84(geoms: npt.NDArray[np.object_], source: SourceCrs) -> npt.NDArray[np.object_]:
@@ -668,19 +955,24 @@ def _one_to_wgs84(geom: shapely.Geometry | None, source: SourceCrs) -> shapely.G
 
 
 def _read_batch(
-    source: str, layer: str | int | None, skip: int, size: int, fmt: str
+    found: _Inspected, skip: int, size: int
 ) -> tuple[npt.NDArray[np.object_], list[dict[str, Any]]] | None:
     try:
-        meta, _fids, wkb, field_data = pyogrio.raw.read(
-            source, layer=layer, skip_features=skip, max_features=size
-        )
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        msg = f"cannot read the {fmt}: {str(exc)[:200]}"
+        _meta, _fids, wkb, field_data = pyogrio.raw.read(
+            found.source, layer=found.layer, skip_features=skip, max_features=size,
+            **found.options,
+        )  # fmt: skip
+    except _READ_ERRORS as exc:
+        msg = f"cannot read the {found.fmt}: {str(exc)[:200]}"
         raise UnsupportedFileError(msg, field="file") from exc
     if wkb is None or len(wkb) == 0:
         return None
-    names = list(meta["fields"])
-    columns = [list(col) for col in field_data]
+    names = found.names
+    enc = found.encoding
+    columns = [
+        [dbf.recover(v, enc) if enc and isinstance(v, str) else v for v in col]
+        for col in field_data
+    ]
     if not names:
         return _geoms(wkb), [{} for _ in wkb]
     props = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]

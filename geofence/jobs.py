@@ -5,7 +5,8 @@ import itself runs in the process that holds the uploaded file, as an asyncio ta
 heavy parts (read, transform, check) run on worker threads inside :func:`import_layer`.
 While it runs, the task writes the counts so far and a heartbeat every ``heartbeat_s``; the
 job turns ``done`` in the same transaction that stores the new layer version, so a done
-job always has its version and a failed one never leaves half a version behind.
+job always has its version (a dry run's has none: it reports and stores nothing) and a
+failed one never leaves half a version behind.
 
 A process that dies mid-import leaves its job ``running`` with a stale heartbeat. Such a job
 is marked failed (``import_abandoned``) when the next process starts
@@ -35,7 +36,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from geofence.enums import LayerKind
 from geofence.errors import ImportJobNotFoundError
-from geofence.importer import BATCH_SIZE, FeatureIssue, ImportProgress, ImportSummary, import_layer
+from geofence.importer import (
+    BATCH_SIZE,
+    FeatureIssue,
+    ImportProgress,
+    ImportSummary,
+    ImportWarning,
+    import_layer,
+)
 from geofence.layers import parse_kinds
 from geofence.models import ImportJob
 from infra.errors import DomainError
@@ -125,12 +133,20 @@ def _issues(items: Any) -> tuple[FeatureIssue, ...]:
 
 
 def _summary(data: Mapping[str, Any]) -> ImportSummary:
+    version = data.get("layer_version_id")
     return ImportSummary(
-        layer_version_id=uuid.UUID(data["layer_version_id"]), kind=LayerKind(data["kind"]),
+        layer_version_id=None if version is None else uuid.UUID(version),
+        kind=LayerKind(data["kind"]),
         version_no=int(data["version_no"]), source_format=str(data["source_format"]),
         source_crs=str(data["source_crs"]), read=int(data["read"]), stored=int(data["stored"]),
         repaired=int(data["repaired"]), rejected=int(data["rejected"]),
         repairs=_issues(data.get("repairs", [])), rejections=_issues(data.get("rejections", [])),
+        dry_run=bool(data.get("dry_run", False)), encoding=data.get("encoding"),
+        source_layer=data.get("source_layer"),
+        warnings=tuple(
+            ImportWarning(str(w["code"]), str(w["detail"]), w.get("suggested_crs"))
+            for w in data.get("warnings", [])
+        ),
     )  # fmt: skip
 
 
@@ -209,6 +225,7 @@ class _Work:
     crs: str | None
     field_map: dict[str, str]
     cleanup: Path | None
+    options: dict[str, Any] = field(default_factory=dict)  # layer, encoding, preset, dry_run
 
 
 class ImportJobRunner:
@@ -238,9 +255,14 @@ class ImportJobRunner:
         source_name: str,
         crs: str | None = None,
         field_map: Mapping[str, str] | None = None,
+        layer: str | None = None,
+        encoding: str | None = None,
+        preset: str | None = None,
+        dry_run: bool = False,
         cleanup: Path | None = None,
     ) -> ImportJobInfo:
-        """Queue the import of ``path`` (an admin's upload on local disk) and start it.
+        """Queue the import (or dry run) of ``path`` (an admin's upload on local disk) and
+        start it; the options are those of :func:`~geofence.importer.import_layer`.
 
         ``cleanup`` (a directory) is removed when the job ends. The job row is committed
         before the import starts, so it can be read at once from any replica.
@@ -248,7 +270,8 @@ class ImportJobRunner:
         require_role(principal, Role.ADMIN, action="import reference layers")
         layer_kind = parse_kinds([kind], field="kind")[0]
         size = (await asyncio.to_thread(path.stat)).st_size
-        options = {"crs": crs, "field_map": dict(field_map or {})}
+        more = {"layer": layer, "encoding": encoding, "preset": preset, "dry_run": dry_run}
+        options = {"crs": crs, "field_map": dict(field_map or {}), **more}
         async with self.sessions() as session:
             row = ImportJob(
                 county_id=principal.county_id, kind=layer_kind.value, state=JobState.QUEUED,
@@ -261,7 +284,7 @@ class ImportJobRunner:
             info = ImportJobInfo.from_row(row)
         work = _Work(
             info.id, principal.county_id, principal.user_id, path, layer_kind,
-            source_name, crs, dict(field_map or {}), cleanup,
+            source_name, crs, dict(field_map or {}), cleanup, more,
         )  # fmt: skip
         task = asyncio.create_task(self.run_job(work), name=f"layer-import-{info.id}")
         self._tasks.add(task)
@@ -322,6 +345,7 @@ class ImportJobRunner:
                     session, work.county_id, work.path, work.kind.value, crs=work.crs,
                     field_map=work.field_map, created_by=work.created_by,
                     source_name=work.source_name, progress=progress, batch_size=self.batch_size,
+                    **work.options,
                 )  # fmt: skip
             except DomainError as exc:
                 await session.rollback()

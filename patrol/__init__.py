@@ -70,6 +70,14 @@ from patrol.field_models import (
     TargetVisit,
     TrackPoint,
 )
+from patrol.finding_checks import (
+    FindingChecks,
+    FindingPlace,
+    FindingScreener,
+    NoScreening,
+    finding_place,
+    place_of,
+)
 from patrol.jobs import run_patrol_jobs
 from patrol.plans import PlanService, PlanTarget, PlanView, Requirement, first_of_month
 from patrol.sessions import (
@@ -78,6 +86,7 @@ from patrol.sessions import (
     PatrolService,
     auto_close_stale_patrols,
 )
+from patrol.site_review import SITE_REVIEW_ALERT, mark_site_for_review, raise_site_reviews
 from patrol.tracks import (
     AppendResult,
     PointIn,
@@ -97,6 +106,7 @@ __all__ = [
     "DUTY_ROLES",
     "MANUAL_REASONS",
     "RESOLUTIONS",
+    "SITE_REVIEW_ALERT",
     "TARGET_KINDS",
     "AlertNotFoundError",
     "AlertService",
@@ -116,6 +126,9 @@ __all__ = [
     "DutyRoster",
     "DutyService",
     "Finding",
+    "FindingChecks",
+    "FindingPlace",
+    "FindingScreener",
     "FrequencyRule",
     "GeofenceDutyRoster",
     "IdReusedError",
@@ -124,6 +137,7 @@ __all__ = [
     "LiveInspector",
     "MemberDuty",
     "MonthlyPlan",
+    "NoScreening",
     "NotAreaMemberError",
     "NotPatrolOwnerError",
     "NotRosterMemberError",
@@ -158,11 +172,15 @@ __all__ = [
     "WeekCoverage",
     "auto_close_stale_patrols",
     "filter_track",
+    "finding_place",
     "first_of_month",
     "haversine_m",
+    "mark_site_for_review",
     "month_weeks",
     "parse_area_geometry",
+    "place_of",
     "raise_alert",
+    "raise_site_reviews",
     "resolve_alerts",
     "run_patrol_jobs",
     "seed_demo_patrols",

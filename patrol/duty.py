@@ -28,7 +28,6 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from geofence.mines import get_mine_site, set_site_status
 from geofence.models import MineSite
 from geofence.models import RosterMember as GeoRosterMember
 from infra.db import utcnow
@@ -44,6 +43,7 @@ from patrol.errors import (
 )
 from patrol.field_models import DutyCheck, PatrolAlert
 from patrol.models import User
+from patrol.site_review import STATUS_RANK, mark_site_for_review
 
 __all__ = [
     "CHECK_STATUSES",
@@ -170,7 +170,6 @@ class StaticDutyRoster:
 _PERIOD_DAYS = {"daily": 1.0, "weekly": 7.0, "monthly": 30.0}
 # what a check reports -> the register status it moves a site to (never back down)
 _SITE_STATUS = {"signs_of_reopening": "signs_of_reopening", "active_mining": "reopened"}
-_STATUS_RANK = {"remediated": 0, "closed": 0, "signs_of_reopening": 1, "reopened": 2}
 
 
 class GeofenceDutyRoster:
@@ -224,11 +223,8 @@ class GeofenceDutyRoster:
         check_id: uuid.UUID,  # noqa: ARG002 - the port's shape
     ) -> None:
         target = _SITE_STATUS.get(status)
-        if target is None:
-            return
-        site = await get_mine_site(db, principal, site_id)
-        if _STATUS_RANK.get(str(site.status), 0) < _STATUS_RANK[target]:
-            await set_site_status(db, principal, site_id, target)
+        if target is not None:
+            await mark_site_for_review(db, principal, site_id, status=target)
 
     async def settled_sites(
         self, db: AsyncSession, county_id: uuid.UUID, site_ids: Collection[uuid.UUID]
@@ -249,7 +245,7 @@ class GeofenceDutyRoster:
                 continue
             if row.retired:
                 out[site_id] = "site_retired"
-            elif _STATUS_RANK.get(str(row.status), 0) == 0:
+            elif STATUS_RANK.get(str(row.status), 0) == 0:
                 out[site_id] = "site_cleared"
         return out
 

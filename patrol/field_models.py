@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
@@ -28,8 +29,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import Uuid
 
@@ -52,6 +54,7 @@ __all__ = [
 ]
 
 _UUIDS = ARRAY(Uuid(as_uuid=True))
+_EMPTY_JSON = text("'{}'::jsonb")
 
 
 class ContractArea(UuidPk, CountyOwned, Timestamped, Base):
@@ -274,7 +277,8 @@ class SignIn(CountyOwned, Base):
 
 
 class Finding(CountyOwned, Timestamped, Base):
-    """A finding on a patrol: project, builder, start date, construction status, area, place."""
+    """A finding on a patrol: project, builder, start date, construction status, area, place,
+    and what the reference layers say of that place (:mod:`patrol.finding_checks`)."""
 
     __tablename__ = "patrol_findings"
 
@@ -300,6 +304,26 @@ class Finding(CountyOwned, Timestamped, Base):
         ForeignKey("villages.id", ondelete="RESTRICT")
     )
     note: Mapped[str] = mapped_column(Text, default="")
+    # what the location check said when it was recorded (patrol.finding_checks)
+    location_check: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, default=dict, server_default=_EMPTY_JSON
+    )
+    land_class: Mapped[str | None] = mapped_column(String(32))
+    areas_by_class: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, default=dict, server_default=_EMPTY_JSON
+    )
+    areas_source: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, default=dict, server_default=_EMPTY_JSON
+    )
+    flags: Mapped[list[str]] = mapped_column(
+        ARRAY(String(40)), default=list, server_default=text("'{}'")
+    )
+    outline: Mapped[object | None] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=True
+    )
+    screening: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, default=dict, server_default=_EMPTY_JSON
+    )
 
 
 class TargetVisit(CountyOwned, Base):

@@ -40,6 +40,7 @@ from evidence.access import visible_cases_sql
 from evidence.referrals import STEP_TIMES, step_timings
 from geofence.enums import LayerKind
 from geofence.layers import LAYER_TABLES, current_features_sql
+from patrol.finding_checks import finding_place
 from patrol.policy import (
     AREA_READ,
     PATROL_READ,
@@ -239,7 +240,10 @@ _FINDINGS_SQL = """
 SELECT f.id, f.session_id, f.reported_by, f.found_at, f.project_name, f.builder,
        f.construction_started_on, f.construction_status, f.occupied_area_m2,
        ST_X(f.geom) AS lon, ST_Y(f.geom) AS lat, f.accuracy_m, f.township_id, f.village_id,
-       f.note, f.updated_at, $3::uuid AS caller
+       f.note, f.updated_at, $3::uuid AS caller, ST_AsGeoJSON(f.outline, 7) AS outline,
+       f.land_class, f.location_check::text AS location_check,
+       f.areas_by_class::text AS areas_by_class, f.areas_source::text AS areas_source,
+       f.flags, f.screening::text AS screening
 FROM patrol_findings f WHERE f.id = ANY($1::uuid[]) AND f.county_id = $2
 """
 _CASES_SQL = """
@@ -389,6 +393,16 @@ def _patrol(r: Row, v: int) -> PatrolRecord:
 
 
 def _finding(r: Row, v: int) -> FindingRecord:
+    outline = r["outline"]
+    place = finding_place(
+        location_check=_json.decode(r["location_check"]),
+        land_class=r["land_class"],
+        areas_by_class=_json.decode(r["areas_by_class"]),
+        areas_source=_json.decode(r["areas_source"]),
+        flags=r["flags"],
+        screening=_json.decode(r["screening"]),
+        outline=None if outline is None else _json.decode(outline),
+    )
     return FindingRecord(
         id=r["id"],
         version=v,
@@ -407,6 +421,15 @@ def _finding(r: Row, v: int) -> FindingRecord:
         village_id=r["village_id"],
         note=r["note"],
         updated_at=r["updated_at"],
+        outline=place.outline,
+        land_class=place.land_class,
+        land_class_label=place.land_class_label,
+        land_use=place.land_use,
+        land_use_basis=place.land_use_basis,
+        mine_site_ids=place.mine_site_ids,
+        flags=place.flags,
+        location_check=place.location_check,
+        suggestions=place.suggestions,
     )
 
 

@@ -82,6 +82,7 @@ class RecordFinding:
     township_id: uuid.UUID | None = None
     village_id: uuid.UUID | None = None
     note: str = ""
+    outline: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,7 @@ from patrol.errors import (
     PatrolAlreadyEndedError,
 )
 from patrol.field_models import Finding, PatrolSession
+from patrol.finding_checks import FindingScreener
 from patrol.sessions import CONSTRUCTION_STATUSES, FindingInput, PatrolService, SignInInput
 from patrol.tracks import TrackService
 from sync._db import driver
@@ -181,8 +182,17 @@ class _Outcome(Exception):  # noqa: N818 - a non-error result that must roll bac
         self.receipt = receipt
 
 
+#: Fields added to an operation after phones started sending it: left out of its hash when
+#: unset, so an operation stored before they existed still replays as itself.
+_ADDED_FIELDS = ("outline",)
+
+
 def _op_hash(op: Operation) -> bytes:
-    return hashlib.sha256(type(op).__name__.encode() + msgspec.json.encode(op)).digest()
+    data = msgspec.to_builtins(op)
+    for name in _ADDED_FIELDS:
+        if name in data and data[name] is None:
+            del data[name]
+    return hashlib.sha256(type(op).__name__.encode() + msgspec.json.encode(data)).digest()
 
 
 def _jsonable(value: Any) -> Any:
@@ -204,13 +214,15 @@ class PushService:
         *,
         config: PatrolConfig | None = None,
         custody: CustodyLog | None = None,
+        screener: FindingScreener | None = None,
     ) -> None:
         """``custody``: the evidence custody log (keyed like the evidence service's); without
-        it evidence caption/metadata updates are answered ``op_not_supported``."""
+        it evidence caption/metadata updates are answered ``op_not_supported``. ``screener``:
+        the referral screening of findings, as for :class:`~patrol.sessions.PatrolService`."""
         self.db = db
         self.custody = custody
         self.config = config or PatrolConfig()
-        self.patrols = PatrolService(db, config=self.config)
+        self.patrols = PatrolService(db, config=self.config, screener=screener)
         self.tracks = TrackService(db, config=self.config)
         self.duty = DutyService(db, GeofenceDutyRoster(), config=self.config)
         self._known: set[tuple[str, uuid.UUID]] = set()
@@ -584,6 +596,8 @@ class PushService:
             return _done(index, op.op_id, row.id, duplicate=True, version=version)
         for key, value in new.items():
             setattr(row, key, value)
+        if {"occupied_area_m2", "construction_started_on"} & set(new):
+            await self.patrols.checks.rescreen(row)  # the screening follows the area
         await self.db.flush()
         new_version = await self.db.scalar(_XMIN, {"id": row.id})
         return _done(index, op.op_id, row.id, version=new_version)
@@ -685,7 +699,7 @@ def _finding_input(op: RecordFinding) -> FindingInput:
     return FindingInput(
         op.finding_id, op.found_at, op.project_name, op.construction_status, op.lon, op.lat,
         op.accuracy_m, op.builder, op.construction_started_on, op.occupied_area_m2,
-        op.township_id, op.village_id, op.note,
+        op.township_id, op.village_id, op.note, op.outline,
     )  # fmt: skip
 
 

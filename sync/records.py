@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from evidence.referrals import StepTiming
+from patrol.finding_checks import CheckAnswer, LandUse, SuggestionRef
 
 __all__ = [
     "AreaRecord",
@@ -106,6 +107,16 @@ class FindingRecord:
     village_id: uuid.UUID | None
     note: str
     updated_at: datetime
+    # what the reference layers say of its place (patrol.finding_checks.FindingPlace)
+    outline: dict[str, Any] | None = None
+    land_class: str | None = None
+    land_class_label: str | None = None
+    land_use: tuple[LandUse, ...] = ()
+    land_use_basis: str | None = None
+    mine_site_ids: tuple[uuid.UUID, ...] = ()
+    flags: tuple[str, ...] = ()
+    location_check: CheckAnswer | None = None
+    suggestions: tuple[SuggestionRef, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

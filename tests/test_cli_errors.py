@@ -3,7 +3,6 @@ to fix, an exit code, no traceback, never a secret or a password hash."""
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -176,16 +175,3 @@ async def test_a_database_error_is_told_without_statement_or_parameters(
     assert "$argon2" not in line
     assert "\n" not in line
     assert line.startswith("UniqueViolationError: duplicate key")
-
-
-def test_an_import_that_stores_nothing_says_why(
-    env: dict[str, str], county_code: str, tmp_path: Path
-) -> None:
-    # every feature is a polygon with no area: each is rejected, nothing is stored
-    flat = {"type": "Polygon", "coordinates": [[[112.1, 28.5], [112.2, 28.5], [112.1, 28.5]]]}
-    features = [{"type": "Feature", "properties": {}, "geometry": flat} for _ in range(4)]
-    path = tmp_path / "flat.geojson"
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
-    run = _patrol(env, "layers", "import", str(path), "--county", county_code, "--kind", "parcels")
-    line = _one_line_error(run, 2, "no feature could be stored", "feature 1: cannot be repaired")
-    assert line.endswith("; ...)")

@@ -37,12 +37,20 @@ _SUFFIX = re.compile(r"\.(geojson|json|zip|gpkg)$", re.IGNORECASE)
 
 @dataclass
 class LayerUpload:
-    """A layer file with its kind, an optional CRS override and field map (``k=v,k=v``)."""
+    """A layer file with its kind, an optional CRS override (``EPSG:4527``, ``gcj02``,
+    ``bd09``...) and field map (``k=v,k=v``); for a GeoPackage or zipped File Geodatabase the
+    ``layer`` to read; for a Shapefile the text ``encoding`` (``gbk``, ``utf-8``; default: the
+    ``.cpg``, else detected); a field-map ``preset`` (``land_survey``: DLTB with DLBM, DLMC,
+    TBMJ); ``dry_run`` to check the file and report without storing anything."""
 
     file: UploadFile
     kind: c.LayerKindName
     crs: str | None = None
     field_map: str | None = None
+    layer: str | None = None
+    encoding: str | None = None
+    preset: str | None = None
+    dry_run: bool = False
 
 
 async def _spool(upload: UploadFile, directory: Path) -> Path:
@@ -198,7 +206,7 @@ def _issues(items: Any) -> list[c.FeatureIssue]:
 
 def _summary(s: g.ImportSummary) -> c.ImportSummary:
     return c.ImportSummary(
-        layer_version_id=s.layer_version_id,
+        layer_version_id=s.layer_version_id or uuid.UUID(int=0),  # nil: a dry run
         kind=c.LayerKindName(s.kind),
         version_no=s.version_no,
         source_format=s.source_format,
@@ -209,6 +217,13 @@ def _summary(s: g.ImportSummary) -> c.ImportSummary:
         rejected=s.rejected,
         repairs=[c.FeatureIssue(feature=i.feature_no, reason=i.reason) for i in s.repairs],
         rejections=[c.FeatureIssue(feature=i.feature_no, reason=i.reason) for i in s.rejections],
+        dry_run=s.dry_run,
+        encoding=s.encoding,
+        source_layer=s.source_layer,
+        warnings=[
+            c.ImportWarning(code=w.code, detail=w.detail, suggested_crs=w.suggested_crs)
+            for w in s.warnings
+        ],
     )
 
 
@@ -411,7 +426,9 @@ class LayerController(Controller):
         settings: Settings_,
         state: State,
     ) -> Response[c.ImportSummary]:
-        """GeoJSON, zipped Shapefile or GeoPackage; repairs and rejections are reported.
+        """GeoJSON, zipped Shapefile, GeoPackage or zipped File Geodatabase; repairs,
+        rejections and warnings (e.g. coordinates that look GCJ-02/BD-09) are reported.
+        ``dry_run`` reports the same without creating a version.
 
         A file up to ``PATROL_LAYER_IMPORT_JOB_BYTES`` (8 MiB by default) is imported within
         the request (200, the summary). A larger one answers 202 at once with an import job
@@ -422,12 +439,16 @@ class LayerController(Controller):
         try:
             path = await _spool(data.file, tmp)
             field_map = g.parse_field_map(data.field_map)
+            options: dict[str, Any] = {
+                "layer": data.layer or None, "encoding": data.encoding or None,
+                "preset": data.preset or None, "dry_run": data.dry_run,
+            }  # fmt: skip
             source_name = data.file.filename or path.name
             if (await asyncio.to_thread(path.stat)).st_size > settings.layers.import_job_bytes:
                 runner: g.ImportJobRunner = state.import_jobs
                 job = await runner.submit(
                     principal, path, data.kind.value, source_name=source_name,
-                    crs=data.crs or None, field_map=field_map, cleanup=tmp,
+                    crs=data.crs or None, field_map=field_map, cleanup=tmp, **options,
                 )  # fmt: skip
                 handed_over = True
                 # the 202 body is an ImportJob (documented above); the annotation names the 200
@@ -439,7 +460,7 @@ class LayerController(Controller):
                 )
             summary = await g.import_layer_upload(
                 db, principal, path, data.kind.value, source_name=source_name,
-                crs=data.crs or None, field_map=field_map,
+                crs=data.crs or None, field_map=field_map, **options,
             )  # fmt: skip
         finally:
             if not handed_over:

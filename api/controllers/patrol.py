@@ -34,6 +34,10 @@ from api.deps import (
 from geofence import to_mu
 from infra.db import utcnow
 from mobile_contract.v1 import patrol as c
+from mobile_contract.v1.cases import Suggestion
+from mobile_contract.v1.evidence import LocationCheck
+from mobile_contract.v1.geofence import LandClassName
+from patrol.finding_checks import place_of
 
 __all__ = [
     "AreaController",
@@ -223,6 +227,9 @@ def _sign_in(s: p.SignIn) -> c.SignIn:
 def _finding(f: p.Finding) -> c.Finding:
     lon, lat = _xy(f.geom)
     area = f.occupied_area_m2
+    place = msgspec.structs.asdict(
+        msgspec.convert(place_of(f), _FindingPlace, from_attributes=True)
+    )
     return c.Finding(
         id=f.id,
         patrol_id=f.session_id,
@@ -240,7 +247,22 @@ def _finding(f: p.Finding) -> c.Finding:
         township_id=f.township_id,
         village_id=f.village_id,
         note=f.note,
+        **place,
     )
+
+
+class _FindingPlace(msgspec.Struct, kw_only=True):
+    """The part of ``c.Finding`` that :func:`patrol.finding_checks.place_of` gives."""
+
+    outline: dict[str, Any] | None
+    land_class: LandClassName | None
+    land_class_label: str | None
+    land_use: list[c.FindingLandUse]
+    land_use_basis: str | None
+    mine_site_ids: list[uuid.UUID]
+    flags: list[str]
+    location_check: LocationCheck | None
+    suggestions: list[Suggestion]
 
 
 def _appended(r: p.AppendResult) -> c.AppendResult:
@@ -784,6 +806,7 @@ class PatrolController(Controller):
             township_id=data.township_id,
             village_id=data.village_id,
             note=data.note,
+            outline=data.outline,
         )
         return _finding(row)
 

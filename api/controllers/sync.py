@@ -273,6 +273,7 @@ def _op(o: c.PushOperation) -> ops.Operation:  # noqa: PLR0911 - one branch per 
             o.township_id,
             o.village_id,
             o.note,
+            o.outline,
         )
     if isinstance(o, c.UpdateFindingOp):
         return ops.UpdateFinding(

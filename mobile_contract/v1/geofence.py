@@ -33,6 +33,7 @@ __all__ = [
     "ImportJobError",
     "ImportJobState",
     "ImportSummary",
+    "ImportWarning",
     "LandClassName",
     "LayerFeature",
     "LayerKindName",
@@ -308,7 +309,22 @@ class FeatureIssue(msgspec.Struct, kw_only=True, rename="camel"):
     reason: str
 
 
+class ImportWarning(msgspec.Struct, kw_only=True, rename="camel"):
+    """Something about the file worth a look that did not stop the import, e.g.
+    ``crs_offset_suspected`` (lon/lat data that look like GCJ-02 or BD-09 read as WGS84) with
+    the ``suggestedCrs`` to import it with."""
+
+    code: str
+    detail: str
+    suggested_crs: str | None = None
+
+
 class ImportSummary(msgspec.Struct, kw_only=True, rename="camel"):
+    """The new layer version, or with ``dryRun`` what an import would do: the same counts,
+    repairs and rejections, nothing stored (``layerVersionId`` is the nil UUID and
+    ``versionNo`` 0). ``encoding`` is the text encoding a Shapefile was read with,
+    ``sourceLayer`` the layer read from a GeoPackage or File Geodatabase."""
+
     layer_version_id: uuid.UUID
     kind: LayerKindName
     version_no: int
@@ -320,6 +336,10 @@ class ImportSummary(msgspec.Struct, kw_only=True, rename="camel"):
     rejected: int
     repairs: list[FeatureIssue]
     rejections: list[FeatureIssue]
+    dry_run: bool = False
+    encoding: str | None = None
+    source_layer: str | None = None
+    warnings: list[ImportWarning] = msgspec.field(default_factory=list)
 
 
 class ImportJobState(enum.StrEnum):

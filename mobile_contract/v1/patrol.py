@@ -14,7 +14,10 @@ from typing import Annotated, Any
 
 import msgspec
 
+from mobile_contract.v1.cases import Suggestion
 from mobile_contract.v1.common import GeoJsonGeometry
+from mobile_contract.v1.evidence import LocationCheck
+from mobile_contract.v1.geofence import LandClassName
 
 __all__ = [
     "MAX_TRACK_POINTS",
@@ -34,6 +37,7 @@ __all__ = [
     "DutyCompliance",
     "Finding",
     "FindingCreate",
+    "FindingLandUse",
     "FrequencyRule",
     "FrequencyRuleSet",
     "InspectorCoverage",
@@ -367,7 +371,10 @@ class SignIn(msgspec.Struct, kw_only=True, rename="camel"):
 
 
 class FindingCreate(msgspec.Struct, kw_only=True, rename="camel"):
-    """Township and village are taken from the position when left out."""
+    """Township and village are taken from the position when left out. ``outline`` is the
+    walked boundary of the occupied land (Polygon or MultiPolygon, WGS84), if walked: its
+    overlay with the parcels gives the occupied area by land class (and the occupied area
+    itself when ``occupiedAreaM2`` is left out)."""
 
     found_at: Time
     project_name: Label
@@ -381,9 +388,29 @@ class FindingCreate(msgspec.Struct, kw_only=True, rename="camel"):
     township_id: uuid.UUID | None = None
     village_id: uuid.UUID | None = None
     note: Note = ""
+    outline: GeoJsonGeometry | None = None
+
+
+class FindingLandUse(msgspec.Struct, kw_only=True, rename="camel"):
+    """Part of a finding's occupied area in one land class."""
+
+    land_class: LandClassName
+    land_class_label: str
+    area_m2: float
+    area_mu: float
 
 
 class Finding(msgspec.Struct, kw_only=True, rename="camel"):
+    """A finding with what the reference layers say of its place, checked when it was
+    recorded: ``locationCheck`` (the check evidence gets, with the layer versions used),
+    ``landClass`` of the parcel under the position (``landClassLabel`` its Chinese name),
+    ``landUse`` the occupied area by land class (``landUseBasis``: ``outline`` from the
+    walked boundary, ``position`` the declared area in the class under the position,
+    ``none``), ``mineSiteIds`` the closed-mine sites it is at or near, ``flags``
+    (``at_mine_site``, ``mine_site_review``) and ``suggestions`` the current referral
+    screening suggestions (as for cases: a suggestion for a human, never a referral).
+    """
+
     id: uuid.UUID
     patrol_id: uuid.UUID
     reported_by: uuid.UUID
@@ -400,6 +427,15 @@ class Finding(msgspec.Struct, kw_only=True, rename="camel"):
     township_id: uuid.UUID | None = None
     village_id: uuid.UUID | None = None
     note: str
+    outline: GeoJsonGeometry | None = None
+    land_class: LandClassName | None = None
+    land_class_label: str | None = None
+    land_use: list[FindingLandUse] = msgspec.field(default_factory=list)
+    land_use_basis: str | None = None
+    mine_site_ids: list[uuid.UUID] = msgspec.field(default_factory=list)
+    flags: list[str] = msgspec.field(default_factory=list)
+    location_check: LocationCheck | None = None
+    suggestions: list[Suggestion] = msgspec.field(default_factory=list)
 
 
 # -- tracks --------------------------------------------------------------------------------------

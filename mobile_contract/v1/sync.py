@@ -17,8 +17,11 @@ from typing import Annotated, Any
 
 import msgspec
 
-from mobile_contract.v1.cases import ReferralStepTime
+from mobile_contract.v1.cases import ReferralStepTime, Suggestion
 from mobile_contract.v1.common import GeoJsonGeometry
+from mobile_contract.v1.evidence import LocationCheck
+from mobile_contract.v1.geofence import LandClassName
+from mobile_contract.v1.patrol import FindingLandUse
 
 __all__ = [
     "AreaChanges",
@@ -136,6 +139,10 @@ class PatrolRecord(msgspec.Struct, kw_only=True, rename="camel"):
 
 
 class FindingRecord(msgspec.Struct, kw_only=True, rename="camel"):
+    """A finding as ``RecordFinding`` and ``ListFindings`` answer it (``Finding``): with its
+    location check, land class, occupied area by land class, mine sites, flags and
+    screening suggestions."""
+
     id: uuid.UUID
     version: Version
     patrol_id: uuid.UUID
@@ -153,6 +160,15 @@ class FindingRecord(msgspec.Struct, kw_only=True, rename="camel"):
     village_id: uuid.UUID | None = None
     note: str
     updated_at: datetime
+    outline: GeoJsonGeometry | None = None
+    land_class: LandClassName | None = None
+    land_class_label: str | None = None
+    land_use: list[FindingLandUse] = msgspec.field(default_factory=list)
+    land_use_basis: str | None = None
+    mine_site_ids: list[uuid.UUID] = msgspec.field(default_factory=list)
+    flags: list[str] = msgspec.field(default_factory=list)
+    location_check: LocationCheck | None = None
+    suggestions: list[Suggestion] = msgspec.field(default_factory=list)
 
 
 class RosterSeat(msgspec.Struct, kw_only=True, rename="camel"):
@@ -373,6 +389,7 @@ class RecordFindingOp(
     township_id: uuid.UUID | None = None
     village_id: uuid.UUID | None = None
     note: Text = ""
+    outline: GeoJsonGeometry | None = None
 
 
 class FindingFields(msgspec.Struct, kw_only=True, rename="camel"):

@@ -16,6 +16,13 @@ MessagePack (raw and gzip). Targets: ≤ 500 ms, ≤ 20 ms, ≤ 1 s. The push (4
 50 sign-ins, 48 findings, start and end of a patrol) runs five times, each on a new patrol,
 and each batch is sent a second time to time the replay.
 
+**Findings** (issue 13): in the same world, a push of 500 operations — a patrol's start, 498
+findings over the parcels (each with an occupied area, every fifth at a target) and its end —
+five times, each on a new patrol. Every finding gets the location check, its land use, the
+threshold screening and its target visits; the time spent in those checks is measured inside
+the push (``FindingChecks.locate``/``assess`` and the visits). Target: the push ≤ 1 s.
+``push_only()`` runs the steady-state part and this one alone.
+
 Times are server time, from the ``Server-Timing`` header every response carries (the target
 is server time), with the time the in-process test client saw beside them.
 
@@ -51,6 +58,7 @@ from infra.migrate import Migrator
 from infra.scope import Principal, Role
 from infra.settings import AuthSettings, DatabaseSettings, Settings
 from patrol.areas import AreaService
+from patrol.finding_checks import VISIT_SOURCE, FindingChecks
 from patrol.models import County, User
 from patrol.sessions import PatrolService
 from tests.sync.conftest import add_parcels
@@ -776,59 +784,168 @@ async def paging_only() -> None:
         _print_table(await _paging(found))
 
 
+async def _steady(found: Any) -> list[tuple[str, str, str]]:
+    """The steady-state rows (issue 6) and the push of findings (issue 13)."""
+    url = found.database_url
+    engine = create_engine(DatabaseSettings(url=url))
+    await Migrator(engine, MODEL_MODULES).upgrade()
+    inspector, area_id = await _world(create_session_factory(engine))
+    async with engine.begin() as conn:  # as autovacuum would soon after such a load
+        await conn.exec_driver_sql("ANALYZE")
+    await engine.dispose()
+    app = create_app(_app_settings(found))
+    async with AsyncTestClient(app=app) as client:
+        headers = {"Authorization": f"Bearer {app.state.tokens.access_token(inspector)}"}
+        await _initial(client, headers, msgpack=False)  # warm-up (connections, caches)
+        js = [await _initial(client, headers, msgpack=False) for _ in range(INITIALS)]
+        mp = [await _initial(client, headers, msgpack=True) for _ in range(INITIALS)]
+        _, js_size, js_z = js[-1][1:]
+        page, mp_size, mp_z = mp[-1][1:]
+        incr: list[Took] = []
+        cursor = page["cursor"]
+        for _ in range(50):
+            took, page, _ = await _timed(client, "/api/v1/sync/pull", {"cursor": cursor}, headers)
+            incr.append(took)
+            assert not any(ch["upserts"] for ch in page["changes"].values())
+        pushes: list[Took] = []
+        replays: list[Took] = []
+        statuses: set[str] = set()
+        for _ in range(PUSHES):  # a new patrol each time; then the same batch again
+            ops = _push_ops(area_id)
+            took, answer, _ = await _timed(client, "/api/v1/sync/push", {"ops": ops}, headers)
+            pushes.append(took)
+            statuses |= {r["status"] for r in answer["receipts"]}
+            took, again, _ = await _timed(client, "/api/v1/sync/push", {"ops": ops}, headers)
+            replays.append(took)
+            assert again["receipts"] == answer["receipts"]
+        finding_rows = await _finding_pushes(client, headers, area_id)
+    rows = [
+        (f"initial pull, JSON (5,000 features + 1,000 records), median of {INITIALS}",
+         _median([t for t, *_ in js]), "≤ 500 ms"),
+        (f"initial pull, MessagePack, median of {INITIALS}",
+         _median([t for t, *_ in mp]), "≤ 500 ms"),
+        ("incremental pull, no changes (median of 50)", _median(incr, 1), "≤ 20 ms"),
+        (f"push of {len(ops)} operations ({'/'.join(sorted(statuses))}), "
+         f"best / median of {PUSHES}", f"{_best(pushes)} / {_median(pushes)}", "≤ 1000 ms"),
+        ("same push replayed (stored receipts), best / median",
+         f"{_best(replays)} / {_median(replays)}", ""),
+        ("initial payload JSON raw / gzip", f"{js_size / 1e6:.2f} / {js_z / 1e6:.2f} MB", ""),
+        ("initial payload MessagePack raw / gzip",
+         f"{mp_size / 1e6:.2f} / {mp_z / 1e6:.2f} MB", ""),
+    ]  # fmt: skip
+    return rows + finding_rows
+
+
+# -- a push of findings (issue 13) ---------------------------------------------------------
+FINDING_OPS = 500
+
+
+def _finding_ops(area_id: Any) -> list[dict[str, Any]]:
+    """Start, 498 findings over the parcel grid (a declared area each, some at targets), end:
+    every finding is checked, its land use worked out, screened and counted as a visit."""
+    now = datetime.now(UTC)
+    pid = uuid7()
+    start = now - timedelta(hours=3)
+    ops: list[dict[str, Any]] = [
+        {"type": "startPatrol", "opId": str(uuid7()), "patrolId": str(pid),
+         "areaId": str(area_id), "startedAt": start.isoformat()}
+    ]  # fmt: skip
+    for i in range(FINDING_OPS - 2):
+        ops.append(
+            {"type": "recordFinding", "opId": str(uuid7()), "patrolId": str(pid),
+             "findingId": str(uuid7()), "foundAt": (start + timedelta(seconds=20 * i)).isoformat(),
+             "projectName": f"占地{i}", "constructionStatus": "levelled",
+             "lon": LON - 0.19 + (i % 71) * 0.38 / 71 + 0.001,
+             "lat": LAT - 0.19 + (i // 71) * 0.38 / 71 + 0.001 if i % 5 else LAT,
+             "accuracyM": 8.0, "occupiedAreaM2": 200.0 + i}
+        )  # fmt: skip
+    ops.append(
+        {"type": "endPatrol", "opId": str(uuid7()), "patrolId": str(pid),
+         "endedAt": (now - timedelta(minutes=1)).isoformat()}
+    )  # fmt: skip
+    return ops
+
+
+class _CheckClock:
+    """Time spent in the finding checks (:class:`patrol.finding_checks.FindingChecks`'s
+    ``locate`` and ``assess``: location check, land use, site reviews, screening) and in
+    recording their visits, while installed."""
+
+    def __init__(self) -> None:
+        self.spent = 0.0
+        self.parts: dict[str, float] = {}
+        self._saved: list[tuple[Any, str, Any]] = []
+
+    def _wrap(self, owner: Any, name: str, when: Any = None) -> None:
+        original = getattr(owner, name)
+        clock = self
+
+        async def timed(*args: Any, **kw: Any) -> Any:
+            if when is not None and not when(*args, **kw):
+                return await original(*args, **kw)
+            t0 = time.perf_counter()
+            try:
+                return await original(*args, **kw)
+            finally:
+                took = time.perf_counter() - t0
+                clock.spent += took
+                clock.parts[name] = clock.parts.get(name, 0.0) + took
+
+        self._saved.append((owner, name, original))
+        setattr(owner, name, timed)
+
+    def __enter__(self) -> _CheckClock:
+        self._wrap(FindingChecks, "locate")
+        self._wrap(FindingChecks, "assess")
+        self._wrap(PatrolService, "_visits_at_many", lambda *a, **_: a[-1] == VISIT_SOURCE)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for owner, name, original in reversed(self._saved):
+            setattr(owner, name, original)
+
+
+async def _finding_pushes(
+    client: Any, headers: dict[str, str], area_id: Any
+) -> list[tuple[str, str, str]]:
+    """Pushes of 500 operations that are findings (each on a new patrol), with the time the
+    finding checks took inside each push."""
+    took_all: list[Took] = []
+    checks: list[float] = []
+    findings = FINDING_OPS - 2
+    with _CheckClock() as clock:
+        for _ in range(PUSHES):
+            ops = _finding_ops(area_id)
+            clock.spent = 0.0
+            took, answer, _ = await _timed(client, "/api/v1/sync/push", {"ops": ops}, headers)
+            assert {r["status"] for r in answer["receipts"]} == {"applied"}, answer
+            took_all.append(took)
+            checks.append(clock.spent * 1000)
+    check = statistics.median(checks)
+    parts = ", ".join(f"{k} {v * 1000 / PUSHES:.0f} ms" for k, v in clock.parts.items())
+    print(f"Finding checks per push of {findings} findings (mean of {PUSHES}): {parts}\n")
+    share = statistics.median(c / t.server for c, t in zip(checks, took_all, strict=True))
+    return [
+        (f"push of {FINDING_OPS} operations: {findings} findings (checked, screened, visits), "
+         f"best / median of {PUSHES}", f"{_best(took_all)} / {_median(took_all)}", "≤ 1000 ms"),
+        ("finding checks inside that push: per finding (all of them), median",
+         f"{check / findings:.3f} ms ({check:.0f} ms, {share:.0%} of the push)", ""),
+    ]  # fmt: skip
+
+
+async def push_only() -> None:
+    """The steady-state part alone (``python -c 'from tests.benchmarks.bench_sync import *;
+    asyncio.run(push_only())'``)."""
+    with local_services("patrol-bench-sync-") as found:
+        _print_table(await _steady(found))
+
+
 async def main() -> None:
     with local_services("patrol-bench-sync-") as found:
         paging = await _paging(found)
         paging += await _geojson(found)
         paging += await _tiles(found)
-        url = found.database_url
-        engine = create_engine(DatabaseSettings(url=url))
-        await Migrator(engine, MODEL_MODULES).upgrade()
-        inspector, area_id = await _world(create_session_factory(engine))
-        async with engine.begin() as conn:  # as autovacuum would soon after such a load
-            await conn.exec_driver_sql("ANALYZE")
-        await engine.dispose()
-        app = create_app(_app_settings(found))
-        async with AsyncTestClient(app=app) as client:
-            headers = {"Authorization": f"Bearer {app.state.tokens.access_token(inspector)}"}
-            await _initial(client, headers, msgpack=False)  # warm-up (connections, caches)
-            js = [await _initial(client, headers, msgpack=False) for _ in range(INITIALS)]
-            mp = [await _initial(client, headers, msgpack=True) for _ in range(INITIALS)]
-            _, js_size, js_z = js[-1][1:]
-            page, mp_size, mp_z = mp[-1][1:]
-            incr: list[Took] = []
-            cursor = page["cursor"]
-            for _ in range(50):
-                took, page, _ = await _timed(
-                    client, "/api/v1/sync/pull", {"cursor": cursor}, headers
-                )
-                incr.append(took)
-                assert not any(ch["upserts"] for ch in page["changes"].values())
-            pushes: list[Took] = []
-            replays: list[Took] = []
-            statuses: set[str] = set()
-            for _ in range(PUSHES):  # a new patrol each time; then the same batch again
-                ops = _push_ops(area_id)
-                took, answer, _ = await _timed(client, "/api/v1/sync/push", {"ops": ops}, headers)
-                pushes.append(took)
-                statuses |= {r["status"] for r in answer["receipts"]}
-                took, again, _ = await _timed(client, "/api/v1/sync/push", {"ops": ops}, headers)
-                replays.append(took)
-                assert again["receipts"] == answer["receipts"]
-        rows = [
-            (f"initial pull, JSON (5,000 features + 1,000 records), median of {INITIALS}",
-             _median([t for t, *_ in js]), "≤ 500 ms"),
-            (f"initial pull, MessagePack, median of {INITIALS}",
-             _median([t for t, *_ in mp]), "≤ 500 ms"),
-            ("incremental pull, no changes (median of 50)", _median(incr, 1), "≤ 20 ms"),
-            (f"push of {len(ops)} operations ({'/'.join(sorted(statuses))}), "
-             f"best / median of {PUSHES}", f"{_best(pushes)} / {_median(pushes)}", "≤ 1000 ms"),
-            ("same push replayed (stored receipts), best / median",
-             f"{_best(replays)} / {_median(replays)}", ""),
-            ("initial payload JSON raw / gzip", f"{js_size / 1e6:.2f} / {js_z / 1e6:.2f} MB", ""),
-            ("initial payload MessagePack raw / gzip",
-             f"{mp_size / 1e6:.2f} / {mp_z / 1e6:.2f} MB", ""),
-        ]  # fmt: skip
+        rows = await _steady(found)
         print("Times are server time (the Server-Timing header), then in brackets as the")
         print("in-process test client saw them.\n")
         _print_table(paging + rows)

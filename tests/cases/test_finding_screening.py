@@ -1,0 +1,160 @@
+"""Findings are screened with the rule set cases are screened with (the national rules seeded
+by ``0005_cases``: permanent basic farmland ≥ 5 mu, other cultivated land ≥ 10 mu), at,
+just below and just above the thresholds; the security squad sees what a rule matched."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import pytest
+from shapely.geometry import box, mapping
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from evidence import ThresholdFindingScreener
+from evidence.case_errors import CaseNotFoundError
+from evidence.case_models import ReferralSuggestion
+from evidence.cases import CaseChanges, CaseInput, open_case, update_case
+from evidence.referrals import flag_for_referral
+from infra.ids import uuid7
+from patrol.alerts import AlertService
+from patrol.areas import AreaService
+from patrol.finding_checks import place_of
+from patrol.sessions import PatrolService
+from tests.cases.conftest import LAT, LON, World, add_parcels
+from tests.patrol.helpers import ago
+
+WEST = LON - 0.05  # permanent basic farmland
+EAST = LON + 0.05  # other cultivated land
+MU = Decimal("0.01")
+
+
+async def _patrol(db: AsyncSession, world: World) -> tuple[PatrolService, uuid.UUID]:
+    area = await AreaService(db).create_area(
+        world.captain,
+        code=f"A{uuid.uuid4().hex[:6]}",
+        name="测试片区",
+        grade=1,
+        geometry=mapping(box(LON - 0.1, LAT - 0.1, LON + 0.1, LAT + 0.1)),
+        leader_id=world.inspector.user_id,
+    )
+    service = PatrolService(db, screener=ThresholdFindingScreener())
+    pid = uuid7()
+    await service.start_patrol(world.inspector, pid, area_id=area.id, started_at=ago(hours=2))
+    return service, pid
+
+
+async def _find(
+    service: PatrolService, world: World, pid: uuid.UUID, lon: float, m2: float, name: str
+) -> uuid.UUID:
+    finding = await service.record_finding(
+        world.inspector, pid, uuid7(), found_at=ago(minutes=30), project_name=name,
+        construction_status="partly_built", lon=lon, lat=LAT, accuracy_m=5.0,
+        occupied_area_m2=m2,
+    )  # fmt: skip
+    return finding.id
+
+
+async def test_basic_farmland_at_below_and_above_five_mu(db: AsyncSession, world: World) -> None:
+    await add_parcels(db, world.county_id)
+    service, pid = await _patrol(db, world)
+    sizes = {"4.90 亩": 3266.67, "4.99 亩": 3326.67, "5.00 亩": 3333.34, "5.10 亩": 3400.0}
+    ids = {name: await _find(service, world, pid, WEST, m2, name) for name, m2 in sizes.items()}
+    await db.commit()
+    rows = {f.id: f for f in await service.list_findings(world.inspector, pid)}
+    codes = {
+        name: [s.rule_code for s in place_of(rows[fid]).suggestions] for name, fid in ids.items()
+    }
+    assert codes == {
+        "4.90 亩": [],
+        "4.99 亩": [],
+        "5.00 亩": ["342.basic_farmland"],
+        "5.10 亩": ["342.basic_farmland"],
+    }
+    (suggestion,) = place_of(rows[ids["5.10 亩"]]).suggestions
+    assert (suggestion.value, suggestion.threshold, suggestion.unit) == (
+        Decimal("5.10"),
+        Decimal("5.00"),
+        "mu",
+    )
+    assert suggestion.crime == "非法占用农用地罪"
+    assert "该发现永久基本农田面积5.10亩" in suggestion.message
+    assert "仅为移送建议" in suggestion.message
+    stored = (
+        await db.scalars(
+            select(ReferralSuggestion).where(ReferralSuggestion.county_id == world.county_id)
+        )
+    ).all()
+    assert sorted((s.finding_id, s.rule_code) for s in stored) == sorted(
+        [(ids["5.00 亩"], "342.basic_farmland"), (ids["5.10 亩"], "342.basic_farmland")]
+    )
+    assert all(s.case_id is None for s in stored)
+
+
+async def test_other_cultivated_land_at_below_and_above_ten_mu(
+    db: AsyncSession, world: World
+) -> None:
+    await add_parcels(db, world.county_id)
+    service, pid = await _patrol(db, world)
+    below = await _find(service, world, pid, EAST, 6659.99, "9.99 亩")
+    at = await _find(service, world, pid, EAST, 6666.67, "10.00 亩")
+    above = await _find(service, world, pid, EAST, 7000.0, "10.50 亩")
+    # 6 mu of basic farmland would be a crime, of other cultivated land it is not
+    six = await _find(service, world, pid, EAST, 4000.0, "6.00 亩")
+    await db.commit()
+    rows = {f.id: f for f in await service.list_findings(world.inspector, pid)}
+    assert rows[at].land_class == "cultivated"
+    codes = {fid: [s.rule_code for s in place_of(rows[fid]).suggestions] for fid in rows}
+    assert codes == {below: [], at: ["342.cultivated"], above: ["342.cultivated"], six: []}
+
+
+async def test_the_squad_sees_screened_findings_and_their_alerts(
+    db: AsyncSession, world: World
+) -> None:
+    await add_parcels(db, world.county_id)
+    service, pid = await _patrol(db, world)
+    big = await _find(service, world, pid, WEST, 3400.0, "占用基本农田建厂")
+    small = await _find(service, world, pid, WEST, 3266.67, "占用基本农田建棚")
+    await db.commit()
+    squad_view = await PatrolService(db).list_findings(world.squad, pid)
+    assert [f.id for f in squad_view] == [big]
+    # what the squad sees it may flag for referral; the rest does not exist for it
+    flag = await flag_for_referral(db, world.squad, reason="达到入罪标准", finding_id=big)
+    assert flag.finding_id == big
+    with pytest.raises(CaseNotFoundError):
+        await flag_for_referral(db, world.squad, reason="x", finding_id=small)
+    alerts = await AlertService(db).list_alerts(world.squad, kinds=["referral_suggested"])
+    assert len(alerts) == 1
+    assert alerts[0].session_id == pid
+    assert "巡查发现「占用基本农田建厂」达到移送标准" in alerts[0].message
+    assert "342.basic_farmland" in alerts[0].message
+    captain_alerts = await AlertService(db).list_alerts(world.captain)
+    assert [a.kind for a in captain_alerts] == ["referral_suggested"]
+
+    # a case opened from the finding is screened on its own, with the same rules
+    case = await open_case(
+        db,
+        world.inspector,
+        CaseInput(
+            cause="未经批准占用永久基本农田建设厂房",
+            violation_kind="land_occupation",
+            lon=WEST,
+            lat=LAT,
+            source_kind="finding",
+            source_id=big,
+            surveyed_geometry=mapping(
+                box(WEST - 0.0003, LAT - 0.0003, WEST + 0.0003, LAT + 0.0003)
+            ),
+        ),
+    )
+    await db.commit()
+    assert [s.rule_code for s in case.suggestions] == ["342.basic_farmland"]
+    # measured again, smaller: the case's suggestion goes, and its alert resolves itself
+    smaller = mapping(box(WEST - 0.0002, LAT - 0.0002, WEST + 0.0002, LAT + 0.0002))
+    case = await update_case(db, world.captain, case.id, CaseChanges(surveyed_geometry=smaller))
+    await db.commit()
+    assert case.suggestions == ()
+    alerts = await AlertService(db).list_alerts(world.captain, state="all")
+    by_subject = {("案件" in a.message): a.resolution for a in alerts}
+    assert by_subject == {True: "suggestion_superseded", False: None}
