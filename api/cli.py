@@ -8,22 +8,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import errno
 import json
 import os
 import secrets
+import socket
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import MODEL_MODULES
 from api.runner import embedded_services
-from infra.db import create_engine, create_session_factory
-from infra.errors import DomainError
+from infra.db import create_engine, create_session_factory, database_unavailable
+from infra.errors import DomainError, UnavailableError
 from infra.launchers import LauncherError
 from infra.logging import configure_logging
 from infra.migrate import Migrator
@@ -41,6 +46,9 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
+
+_EX_UNAVAILABLE = 69  # sysexits.h: a service the command needs is down
+_EX_SOFTWARE = 70  # sysexits.h: an internal error
 
 
 async def _with_session(settings: Settings, fn: Callable[[AsyncSession], Awaitable[int]]) -> int:
@@ -128,7 +136,10 @@ async def _users(args: argparse.Namespace, settings: Settings) -> int:
                 await session.execute(select(County).where(County.admin_code == args.county))
             ).scalar_one_or_none()
             if county is None:
-                print(f"no county with admin code {args.county}", file=sys.stderr)
+                print(f"patrol: no county with admin code {args.county}", file=sys.stderr)
+                return 2
+            if await session.scalar(select(User.id).where(User.username == args.username)):
+                print(f"patrol: user {args.username} already exists", file=sys.stderr)
                 return 2
             password = args.password or secrets.token_urlsafe(12)
             session.add(
@@ -148,7 +159,7 @@ async def _users(args: argparse.Namespace, settings: Settings) -> int:
             await session.execute(select(User).where(User.username == args.username))
         ).scalar_one_or_none()
         if user is None:
-            print(f"no user {args.username}", file=sys.stderr)
+            print(f"patrol: no user {args.username}", file=sys.stderr)
             return 2
         if args.action == "disable":
             user.active = False
@@ -286,7 +297,7 @@ async def _audit(args: argparse.Namespace, settings: Settings) -> int:
             stmt = stmt.where(County.admin_code == args.county)
         counties = list((await session.execute(stmt)).scalars().all())
         if args.county and not counties:
-            print(f"no county with admin code {args.county}", file=sys.stderr)
+            print(f"patrol: no county with admin code {args.county}", file=sys.stderr)
             return 2
         log = CustodyLog(settings.evidence.package_signing_key.encode())
         bad = 0
@@ -318,23 +329,57 @@ async def _prepare(settings: Settings, *, demo: bool) -> None:
         await seed_demo(settings)
 
 
-def _serve(args: argparse.Namespace, settings: Settings) -> int:
+def _listen(host: str, port: int) -> socket.socket:
+    """The API's listening socket, taken before anything starts: a busy port stops the
+    command here, with nothing started, rather than after migrations and the worker."""
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        msg = f"cannot listen on {host}:{port}: {exc.strerror} (PATROL_HOST or --host)"
+        raise LauncherError(msg) from exc
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        msg = f"port {port} on {host} is already in use; set PATROL_PORT or --port to a free port"
+        if exc.errno != errno.EADDRINUSE:
+            msg = f"cannot listen on {host}:{port}: {exc.strerror} (PATROL_HOST or --host)"
+        raise LauncherError(msg) from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def _serve(args: argparse.Namespace, settings: Settings, sock: socket.socket) -> int:
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
     from api.app import create_app  # noqa: PLC0415
 
-    host = args.host or settings.server.host
-    port = args.port or settings.server.port
+    host, port = sock.getsockname()[:2]
     asyncio.run(_prepare(settings, demo=not args.no_demo))
-    base = f"http://{host}:{port}"
+    shown = f"[{host}]" if ":" in host else host
+    base = f"http://{shown}:{port}"
+    store = settings.object_store
+    uploads = store.public_url or store.endpoint_url
+    if not store.public_url and urlsplit(uploads).hostname in {"127.0.0.1", "localhost", "::1"}:
+        uploads += " (this machine only: phones need S3_PUBLIC_URL)"
     print(
         f"\nServing on {base}\n  API docs:  {base}/schema\n  Swagger:   {base}/schema/swagger"
-        f"\n  Health:    {base}/health   Readiness: {base}/ready\nPress Ctrl-C to stop.\n",
+        f"\n  Health:    {base}/health   Readiness: {base}/ready\n  Uploads:   {uploads}"
+        "\nPress Ctrl-C to stop.\n",
         flush=True,
     )
-    uvicorn.run(
-        create_app(settings), host=host, port=port, log_config=None, access_log=False, lifespan="on"
-    )
+    config = uvicorn.Config(create_app(settings), log_config=None, access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the server is stopped
+        server.run(sockets=[sock])
+    if not server.started:
+        print("patrol: the API did not start; the log above says why", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -374,12 +419,12 @@ async def _package_export(args: argparse.Namespace, settings: Settings) -> int:
     async def run(session: AsyncSession) -> ReferralPackage | None:
         user = await session.scalar(select(User).where(User.username == args.username))
         if user is None or not user.active:
-            print(f"no active user {args.username}", file=sys.stderr)
+            print(f"patrol: no active user {args.username}", file=sys.stderr)
             return None
         return await export_referral_package(
             session,
             principal_of(user),
-            uuid.UUID(args.case_id),
+            args.case_id,
             store=S3ObjectStore(settings.object_store),
             signing_key=settings.evidence.package_signing_key,
         )
@@ -523,7 +568,7 @@ def build_parser() -> argparse.ArgumentParser:
     pverify = psub.add_parser("verify", help="check a package; exit 1 on any problem")
     pverify.add_argument("file", help="the package ZIP")
     pexport = psub.add_parser("export", help="export a case's package (logged in custody)")
-    pexport.add_argument("case_id", help="the case id")
+    pexport.add_argument("case_id", type=uuid.UUID, help="the case id")
     pexport.add_argument("--out", required=True, help="where to write the ZIP")
     pexport.add_argument("--username", required=True, help="act as this captain or admin")
     return parser
@@ -548,25 +593,64 @@ def _offline(args: argparse.Namespace, settings: Settings) -> int | None:
     return None
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _one_line(exc: BaseException) -> str:
+    """The first line of what went wrong, without the statement or its parameters (a
+    database error's text carries both: a password hash must never reach the terminal)."""
+    origin = getattr(exc, "orig", None) if isinstance(exc, sa_exc.StatementError) else None
+    text = str(origin if origin is not None else exc).strip()
+    if text.startswith("<class '") and ">: " in text:  # asyncpg through SQLAlchemy's adapter
+        text = text.split(">: ", 1)[1]
+    first = text.splitlines()[0] if text else ""
+    return f"{type(origin or exc).__name__}: {first[:300]}" if first else type(exc).__name__
+
+
+def _domain_line(error: DomainError) -> str:
+    """``patrol: code: detail`` on one line, whatever the detail holds."""
+    return " ".join(f"patrol: {error.code}: {error.detail}".split())
+
+
+def _run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     configure_logging(settings.server.log_level)
     offline = _offline(args, settings)
     if offline is not None:
         return offline
+    sock: socket.socket | None = None
+    if args.command == "serve":
+        host, port = args.host or settings.server.host, args.port or settings.server.port
+        store = settings.object_store
+        if store.embedded and port == store.embedded_port:
+            msg = f"PATROL_PORT and PATROL_S3_PORT must differ (both are {port})"
+            raise SettingsError(msg)
+        sock = _listen(host, port)
     try:
         with embedded_services(settings) as full:
             full.validate()
-            if args.command == "serve":
-                return _serve(args, full)
+            if sock is not None:
+                return _serve(args, full, sock)
             handler = _package_export if args.command == "package" else _ASYNC[args.command]
             return asyncio.run(handler(args, full))
+    finally:
+        if sock is not None:
+            sock.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Every failure is one line on stderr and an exit code: 2 for what the
+    caller can fix (configuration, input, a busy port, a name already taken), 69 when the
+    database or object store cannot be reached, 70 for anything unexpected."""
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
     except (LauncherError, SettingsError) as exc:
         print(f"patrol: {exc}", file=sys.stderr)
         return 2
-    except DomainError as exc:
-        print(f"patrol: {exc.code}: {exc.detail}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # every failure ends as one line, never a traceback
+        domain = exc if isinstance(exc, DomainError) else database_unavailable(exc)
+        if domain is not None:
+            print(_domain_line(domain), file=sys.stderr)
+            return _EX_UNAVAILABLE if isinstance(domain, UnavailableError) else 2
+        print(f"patrol: unexpected error: {_one_line(exc)}", file=sys.stderr)
+        return _EX_SOFTWARE

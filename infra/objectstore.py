@@ -22,6 +22,10 @@ so that a store that is down or hung answers :class:`ObjectStoreUnavailableError
 seconds; assembling a multipart upload alone gets a longer read timeout. An outage is logged
 once when first seen and once when it ends (:class:`~infra.errors.OutageLog`).
 
+Presigned URLs are signed for ``public_url`` when it is set (the address phones reach the
+store at) and for ``endpoint_url`` otherwise: SigV4 signs the ``Host`` header, so a URL signed
+for one host and rewritten to another is refused.
+
 The boto3 client is synchronous; every ``async`` method runs it in a worker thread. The
 ``iter_chunks`` generator is blocking and meant to be consumed inside a worker thread (for
 example while hashing); ``aiter_chunks`` is its async counterpart.
@@ -288,9 +292,19 @@ class S3ObjectStore:
         self._slow_client: S3Client = self._new_client(
             session, settings.complete_timeout_s, max_pool_connections // 4 or 1
         )
+        # Signs URLs for the public address and never sends a request itself.
+        self._presign_client: S3Client = (
+            self._new_client(session, settings.read_timeout_s, 1, settings.public_url)
+            if settings.public_url
+            else self._client
+        )
 
     def _new_client(
-        self, session: boto3.session.Session, read_timeout_s: float, pool: int
+        self,
+        session: boto3.session.Session,
+        read_timeout_s: float,
+        pool: int,
+        endpoint_url: str | None = None,
     ) -> S3Client:
         settings = self._settings
         config = Config(
@@ -307,7 +321,7 @@ class S3ObjectStore:
         )
         return session.client(
             "s3",
-            endpoint_url=settings.endpoint_url or None,
+            endpoint_url=endpoint_url or settings.endpoint_url or None,
             aws_access_key_id=settings.access_key_id or None,
             aws_secret_access_key=settings.secret_access_key or None,
             region_name=settings.region,
@@ -377,7 +391,7 @@ class S3ObjectStore:
         ttl_s: int | None,
     ) -> PresignedRequest:
         ttl = self._ttl(ttl_s)
-        url = self._client.generate_presigned_url(
+        url = self._presign_client.generate_presigned_url(
             operation,
             Params={"Bucket": self.bucket, **params},
             ExpiresIn=ttl,

@@ -8,8 +8,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 __all__ = [
+    "EMBEDDED_S3_PORT",
     "AuthSettings",
     "DatabaseSettings",
     "EvidenceSettings",
@@ -51,6 +53,32 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise SettingsError(msg) from exc
 
 
+def _port(env: dict[str, str], name: str, default: int, *, zero_ok: bool = False) -> int:
+    value = _int(env, name, default)
+    if not (0 if zero_ok else 1) <= value <= 65535:
+        lowest = "0" if zero_ok else "1"
+        msg = f"{name} must be a port number from {lowest} to 65535, got {env.get(name)!r}"
+        raise SettingsError(msg)
+    return value
+
+
+def _base_url(env: dict[str, str], name: str) -> str:
+    """``scheme://host[:port]`` or empty; anything else names ``name`` in the error."""
+    raw = env.get(name, "").strip().rstrip("/")
+    if not raw:
+        return ""
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        msg = f"{name} must look like http://192.168.1.10:8001, got {raw!r}"
+        raise SettingsError(msg) from exc
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path or parts.query:
+        msg = f"{name} must look like http://192.168.1.10:8001, got {raw!r}"
+        raise SettingsError(msg)
+    return raw
+
+
 @dataclass(frozen=True, slots=True)
 class DatabaseSettings:
     """``DATABASE_URL`` (``postgresql+asyncpg://...``); empty means the embedded cluster.
@@ -79,11 +107,24 @@ class DatabaseSettings:
         return replace(self, statement_timeout_s=0.0, pool_size=min(self.pool_size, 4))
 
 
+EMBEDDED_S3_PORT = 8001
+"""Where the embedded ``rclone serve s3`` listens unless ``PATROL_S3_PORT`` says otherwise."""
+
+
 @dataclass(frozen=True, slots=True)
 class ObjectStoreSettings:
-    """S3-compatible store; an empty endpoint means the embedded ``rclone serve s3``."""
+    """S3-compatible store; an empty endpoint means the embedded ``rclone serve s3``.
+
+    The server talks to ``endpoint_url``; presigned URLs handed to phones and browsers name
+    ``public_url`` instead when it is set (the address they reach the same store at, e.g. the
+    brigade network's ``http://192.168.1.10:8001``). The embedded server listens on
+    ``embedded_host:embedded_port`` (``0``: any free port).
+    """
 
     endpoint_url: str = ""
+    public_url: str = ""
+    embedded_host: str = "127.0.0.1"
+    embedded_port: int = EMBEDDED_S3_PORT
     bucket: str = "patrol-evidence"
     access_key_id: str = field(default="", repr=False)
     secret_access_key: str = field(default="", repr=False)
@@ -182,6 +223,9 @@ class Settings:
             ),
             object_store=ObjectStoreSettings(
                 endpoint_url=env.get("S3_ENDPOINT_URL", ""),
+                public_url=_base_url(env, "S3_PUBLIC_URL"),
+                embedded_host=env.get("PATROL_S3_HOST", "") or "127.0.0.1",
+                embedded_port=_port(env, "PATROL_S3_PORT", EMBEDDED_S3_PORT, zero_ok=True),
                 bucket=env.get("S3_BUCKET", "patrol-evidence"),
                 access_key_id=env.get("S3_ACCESS_KEY_ID", ""),
                 secret_access_key=env.get("S3_SECRET_ACCESS_KEY", ""),
@@ -216,7 +260,7 @@ class Settings:
             ),
             server=ServerSettings(
                 host=env.get("PATROL_HOST", "127.0.0.1"),
-                port=_int(env, "PATROL_PORT", 8000),
+                port=_port(env, "PATROL_PORT", 8000),
                 max_body_bytes=_int(env, "PATROL_MAX_BODY_BYTES", 8 * 1024 * 1024),
                 log_level=env.get("PATROL_LOG_LEVEL", "info"),
                 run_worker_in_process=env.get("PATROL_INPROCESS_WORKER", "1") != "0",

@@ -22,7 +22,9 @@ from infra.launchers import free_port
 def _wait_ready(base: str, proc: subprocess.Popen[bytes], timeout_s: float) -> float:
     started = time.monotonic()
     while time.monotonic() - started < timeout_s:
-        assert proc.poll() is None, "patrol serve exited early"
+        if proc.poll() is not None:
+            out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+            raise AssertionError(f"patrol serve exited with {proc.returncode}:\n{out[-4000:]}")
         try:
             if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
                 return time.monotonic() - started
@@ -32,11 +34,12 @@ def _wait_ready(base: str, proc: subprocess.Popen[bytes], timeout_s: float) -> f
     raise AssertionError(f"not ready within {timeout_s} s")
 
 
-def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def _start(data_dir: Path, port: int, s3_port: int) -> subprocess.Popen[bytes]:
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "S3_", "PATROL_"))
     }
-    env.update(PATROL_DATA_DIR=str(data_dir), PATROL_PORT=str(port))
+    # the store's port is fixed by default; a free one here lets test runs share the machine
+    env.update(PATROL_DATA_DIR=str(data_dir), PATROL_PORT=str(port), PATROL_S3_PORT=str(s3_port))
     return subprocess.Popen(
         [str(Path(sys.executable).parent / "patrol"), "serve"],
         env=env,
@@ -60,9 +63,9 @@ def _port_open(port: int) -> bool:
 def test_serve_embedded_twice() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="patrol-run-"))
     data_dir.chmod(0o755)
-    port = free_port()
+    port, s3_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = _start(data_dir, port)
+    proc = _start(data_dir, port, s3_port)
     try:
         _wait_ready(base, proc, timeout_s=240)
         users_file = data_dir / "demo-users.json"
@@ -87,10 +90,11 @@ def test_serve_embedded_twice() -> None:
     assert proc.returncode == 0, first_output
     assert "/schema" in first_output
     s3 = json.loads((data_dir / "objects-s3.json").read_text())
-    assert not _port_open(int(s3["port"])), "rclone still running after Ctrl-C"
+    assert int(s3["port"]) == s3_port
+    assert not _port_open(s3_port), "rclone still running after Ctrl-C"
     assert not (data_dir / "postgres" / "data" / "postmaster.pid").exists()
 
-    proc = _start(data_dir, port)
+    proc = _start(data_dir, port, s3_port)
     try:
         seconds = _wait_ready(base, proc, timeout_s=60)
         assert seconds < 20
@@ -103,4 +107,5 @@ def test_serve_embedded_twice() -> None:
     finally:
         second_output = _stop(proc)
     assert "Demo county seeded" not in second_output
+    assert int(json.loads((data_dir / "objects-s3.json").read_text())["port"]) == s3_port
     shutil.rmtree(data_dir, ignore_errors=True)
