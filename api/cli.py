@@ -199,35 +199,44 @@ async def _layers(args: argparse.Namespace, settings: Settings) -> int:
     async def run(session: AsyncSession) -> int:
         county = await session.scalar(select(County).where(County.admin_code == args.county))
         if county is None:
-            print(f"no county with admin code {args.county}", file=sys.stderr)
+            print(f"patrol: no county with admin code {args.county}", file=sys.stderr)
             return 2
-        with Progress(
+        # The bar is drawn from the first progress report on and removed when the import
+        # ends, so an error found before any feature is read leaves no empty bar behind.
+        bar = Progress(
             "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
             "stored {task.fields[stored]} · repaired {task.fields[repaired]} · "
             "rejected {task.fields[rejected]}", TimeElapsedColumn(), console=console,
-        ) as bar:  # fmt: skip
-            task = bar.add_task(f"importing {path.name}", total=None, stored=0, repaired=0,
-                                rejected=0)  # fmt: skip
+            transient=True,
+        )  # fmt: skip
+        task = bar.add_task(f"importing {path.name}", total=None, stored=0, repaired=0,
+                            rejected=0)  # fmt: skip
+        drawn = False
 
-            def show(p: ImportProgress) -> None:
-                bar.update(task, completed=p.read, total=p.total, stored=p.stored,
-                           repaired=p.repaired, rejected=p.rejected)  # fmt: skip
+        def show(p: ImportProgress) -> None:
+            nonlocal drawn
+            if not drawn:
+                bar.start()
+                drawn = True
+            bar.update(task, completed=p.read, total=p.total, stored=p.stored,
+                       repaired=p.repaired, rejected=p.rejected)  # fmt: skip
 
-            try:
-                summary = await import_layer(
-                    session, county.id, path, args.kind, crs=args.crs, field_map=field_map,
-                    layer=args.layer, encoding=args.encoding, preset=args.preset,
-                    dry_run=args.dry_run, source_name=path.name, progress=show,
-                )  # fmt: skip
-            except NoFeaturesError:
-                bar.stop()
-                msg = f"{path.name} has no feature with a geometry (empty, all null or only "
-                print(f"patrol: no_features: {msg}whitespace); nothing imported", file=sys.stderr)
-                return 2
-            except InvalidGeometryError as exc:  # nothing storable: say why, feature by feature
-                bar.stop()
-                _print_import_failure(exc)
-                return 2
+        try:
+            summary = await import_layer(
+                session, county.id, path, args.kind, crs=args.crs, field_map=field_map,
+                layer=args.layer, encoding=args.encoding, preset=args.preset,
+                dry_run=args.dry_run, source_name=path.name, progress=show,
+            )  # fmt: skip
+        except NoFeaturesError:
+            msg = f"{path.name} has no feature with a geometry (empty, all null or only "
+            print(f"patrol: no_features: {msg}whitespace); nothing imported", file=sys.stderr)
+            return 2
+        except InvalidGeometryError as exc:  # nothing storable: say why, feature by feature
+            bar.stop()
+            _print_import_failure(exc)
+            return 2
+        finally:
+            bar.stop()
         _print_import(console, summary)
         return 0
 

@@ -86,4 +86,7 @@ def test_layers_import_command(
     bad = main(["layers", "import", str(path), "--county", admin_code, "--kind", "parcels",
                 "--crs", "EPSG:999999"])  # fmt: skip
     assert bad == 2
-    assert "unknown_crs" in capsys.readouterr().err
+    failed = capsys.readouterr()
+    assert "unknown_crs" in failed.err
+    # an error found before any feature is read leaves no empty progress bar behind
+    assert "importing parcels.geojson" not in failed.out + failed.err
