@@ -109,6 +109,7 @@ from infra.errors import ConflictError
 from infra.geometry import check_lon_lat, parse_polygonal, to_ewkt
 from infra.scope import Principal, Role, require_role, scoped
 from patrol.field_models import Finding
+from patrol.finding_checks import SuggestionRef
 from patrol.models import County, User
 
 __all__ = [
@@ -290,39 +291,26 @@ class Areas:
         return m2_to_mu(self.basic_farmland_m2)
 
 
-@dataclass(frozen=True, slots=True)
-class SuggestionView:
-    """A referral suggestion: the case met a rule. A human decides; nothing is referred."""
+#: A referral suggestion: the case (or finding) met a rule. A human decides; nothing is
+#: referred. One shape for cases and findings (``patrol.finding_checks.SuggestionRef``).
+SuggestionView = SuggestionRef
 
-    id: uuid.UUID
-    rule_id: uuid.UUID
-    rule_code: str
-    crime: str
-    level: str
-    metric: str
-    value: Decimal
-    threshold: Decimal
-    unit: str
-    citation: str
-    message: str
-    created_at: datetime
 
-    @classmethod
-    def from_row(cls, row: ReferralSuggestion) -> SuggestionView:
-        return cls(
-            id=row.id,
-            rule_id=row.rule_id,
-            rule_code=row.rule_code,
-            crime=row.crime,
-            level=row.level,
-            metric=row.metric,
-            value=row.value,
-            threshold=row.threshold,
-            unit=row.unit,
-            citation=row.citation,
-            message=row.message,
-            created_at=row.created_at,
-        )
+def suggestion_view(row: ReferralSuggestion) -> SuggestionView:
+    return SuggestionView(
+        id=row.id,
+        rule_id=row.rule_id,
+        rule_code=row.rule_code,
+        crime=row.crime,
+        level=row.level,
+        metric=row.metric,
+        value=row.value,
+        threshold=row.threshold,
+        unit=row.unit,
+        citation=row.citation,
+        message=row.message,
+        created_at=row.created_at,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -819,9 +807,7 @@ async def _view(session: AsyncSession, case: Case) -> CaseView:
             for p in case.prior_penalties or []
         ),
         evidence_ids=tuple(await case_evidence_ids(session, case)),
-        suggestions=tuple(
-            SuggestionView.from_row(s) for s in await _current_suggestions(session, case.id)
-        ),
+        suggestions=tuple(suggestion_view(s) for s in await _current_suggestions(session, case.id)),
         flags=tuple(FlagView.from_row(f) for f in flags),
         referral_ids=tuple(referral_ids),
         opened_by=case.opened_by,
