@@ -22,10 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.app import create_app
 from api.metrics import Metrics
+from evidence.worker import Chore
 from infra.ids import uuid7
 from infra.scope import Role
 from infra.settings import Settings
 from tests.api.test_evidence_api import _photo, _upload
+from tests.api.test_geofence_api import _county_with_grid
 from tests.conftest import CountyFixture
 
 Client = AsyncTestClient[Litestar]
@@ -276,3 +278,53 @@ def test_metrics_is_documented_as_an_authenticated_operation(app: Litestar) -> N
     assert op["responses"]["403"]["x-problem-codes"] == ["role_not_allowed"]
     assert op["responses"]["401"]["x-problem-codes"] == ["not_authenticated"]
     assert "text/plain; version=0.0.4; charset=utf-8" in op["responses"]["200"]["content"]
+
+
+async def test_geofence_index_size_grows_by_the_county_checked(
+    client: Client, make_county: Any
+) -> None:
+    county = await _county_with_grid(client, make_county)  # 16 parcels
+    admin = county.headers(Role.ADMIN)
+    before = await _scrape(client, admin)
+    check = await client.post(
+        "/api/v1/geofence/check",
+        json={"lon": 112.1005, "lat": 28.5005, "accuracyM": 5.0},
+        headers=county.headers(Role.INSPECTOR),
+    )
+    assert check.status_code == 200, check.text
+    after = await _scrape(client, admin)
+    assert _delta(before, after, "patrol_geofence_index_features", layer="parcels") == 16
+    assert _delta(before, after, "patrol_geofence_index_counties", layer="parcels") == 1
+    # 16 squares: 5 vertices each, twice (feature and boundary), and their edge arrays
+    assert _delta(before, after, "patrol_geofence_index_bytes", layer="parcels") >= 16 * 10 * 16
+
+
+async def test_chore_runs_are_counted_by_outcome(engine: AsyncEngine) -> None:
+    metrics = Metrics({"requests": engine})
+
+    async def fine(_: Any) -> dict[str, int]:
+        return {"failed": 0}
+
+    async def one_county_failed(_: Any) -> dict[str, int]:
+        return {"failed": 1}
+
+    async def broken(_: Any) -> None:
+        raise RuntimeError("database gone")
+
+    chores = metrics.watch_chores(
+        [Chore("fine", 1.0, fine), Chore("partial", 1.0, one_county_failed),
+         Chore("broken", 1.0, broken)]
+    )  # fmt: skip
+    factory: Any = None
+    for chore in chores[:2]:
+        await chore.run(factory)
+    with pytest.raises(RuntimeError):
+        await chores[2].run(factory)
+    samples = _parse((await metrics.render()).decode())
+    runs = "patrol_chore_runs_total"
+    assert _value(samples, runs, chore="fine", outcome="ok") == 1
+    assert _value(samples, runs, chore="partial", outcome="failed") == 1
+    assert _value(samples, runs, chore="broken", outcome="failed") == 1
+    last = "patrol_chore_last_success_timestamp_seconds"
+    assert _value(samples, last, chore="fine") > 0
+    assert _value(samples, last, chore="broken") == 0  # never succeeded
