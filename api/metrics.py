@@ -67,7 +67,7 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+CONTENT_TYPE = "text/plain; version=0.0.4"  # Litestar appends "; charset=utf-8"
 UNMATCHED = "unmatched"
 QUEUE_CACHE_S = 5.0
 QUEUE_STATEMENT_TIMEOUT_S = 1.0
