@@ -36,6 +36,7 @@ from api.controllers.sync import LayerDataController, SyncController
 from api.controllers.system import SystemController
 from api.decoding import GuardedRequest, check_parameters
 from api.deps import DEPENDENCIES
+from api.metrics import Metrics
 from api.middleware import RequestIdMiddleware
 from api.models import MODEL_MODULES
 from api.openapi_errors import complete_document
@@ -91,6 +92,7 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
     background = create_engine(settings.database.for_background_work())
     background_sessions = create_session_factory(background)
     import_jobs = ImportJobRunner(background_sessions)
+    metrics = Metrics({"requests": engine, "background": background})
     state = State(
         {
             "settings": settings,
@@ -100,6 +102,7 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
             "migrator": Migrator(engine, MODEL_MODULES),
             "store": object_store,
             "tokens": TokenMinter(jwt_auth, settings.auth),
+            "metrics": metrics,
         }
     )
 
@@ -115,7 +118,7 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
                     object_store,
                     settings.evidence,
                     stop=stop,
-                    options=worker_options(),
+                    options=worker_options(watch=metrics.watch_chores),
                 ),
                 name="background-worker",
             )
@@ -172,5 +175,5 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
     complete_document(app.openapi_schema)  # error responses and full request schemas
     allow_every_method(app)
     # Outermost, so that unrouted requests (404/405) get a request id and an access log too.
-    app.asgi_handler = RequestIdMiddleware(app.asgi_handler)
+    app.asgi_handler = RequestIdMiddleware(app.asgi_handler, observe=metrics.observe_request)
     return app

@@ -9,12 +9,14 @@ Only ``Authorization: Bearer <token>`` is read.
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import threading
 import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -24,16 +26,24 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AuthenticationResult
 from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 
-from infra.scope import Principal
+from infra.scope import Principal, Role, require_role
 from infra.settings import AuthSettings
 from patrol.accounts import resolve_principal
 
-__all__ = ["PUBLIC_PATHS", "CheckedToken", "TokenMinter", "build_jwt_auth", "client_address"]
+__all__ = [
+    "METRICS_SCRAPE",
+    "PUBLIC_PATHS",
+    "CheckedToken",
+    "MetricsScraper",
+    "TokenMinter",
+    "authorize_scrape",
+    "build_jwt_auth",
+    "client_address",
+]
 
 PUBLIC_PATHS = [
     "^/health$",
     "^/ready$",
-    "^/metrics$",
     "^/schema",
     "^/api/v1/auth/token$",
     "^/api/v1/auth/refresh$",
@@ -64,8 +74,34 @@ async def _retrieve_principal(
         return await resolve_principal(conn, user_id, device_id=device_id, epoch=epoch)
 
 
+#: Route ``opt`` key of the one handler that also takes the metrics token (``GET /metrics``).
+METRICS_SCRAPE = "metrics_scrape"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsScraper:
+    """The caller that sent ``PATROL_METRICS_TOKEN``: it may read ``/metrics``, nothing else."""
+
+
+def _is_metrics_token(connection: ASGIConnection[Any, Any, Any, Any], encoded: str) -> bool:
+    expected: str = connection.app.state.settings.auth.metrics_token
+    return bool(expected) and hmac.compare_digest(expected.encode(), encoded.encode())
+
+
+def authorize_scrape(caller: object) -> None:
+    """The metrics token, or an admin's token; any other role gets 403 ``role_not_allowed``."""
+    if isinstance(caller, MetricsScraper):
+        return
+    if not isinstance(caller, Principal):  # pragma: no cover - the middleware sets one
+        raise NotAuthorizedException("send Authorization: Bearer <token>")
+    require_role(caller, Role.ADMIN, action="read the metrics")
+
+
 class _BearerOnly(JWTAuthenticationMiddleware):
-    """Litestar reads whatever follows the first space; only the Bearer scheme is taken."""
+    """Litestar reads whatever follows the first space; only the Bearer scheme is taken.
+
+    On a route marked with :data:`METRICS_SCRAPE` the metrics token is taken as well.
+    """
 
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
@@ -74,6 +110,10 @@ class _BearerOnly(JWTAuthenticationMiddleware):
         encoded = encoded.strip()
         if scheme.lower() != "bearer" or not encoded:
             raise NotAuthorizedException("send Authorization: Bearer <token>")
+        if connection.route_handler.opt.get(METRICS_SCRAPE) and _is_metrics_token(
+            connection, encoded
+        ):
+            return AuthenticationResult(user=MetricsScraper(), auth=None)
         return await self.authenticate_token(encoded_token=encoded, connection=connection)
 
 

@@ -1,10 +1,11 @@
-"""Request ids, access logs and server timing (pure ASGI, so it wraps every response, errors
-included)."""
+"""Request ids, access logs, server timing and request metrics (pure ASGI, so it wraps every
+response, errors included)."""
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -25,11 +26,16 @@ class RequestIdMiddleware:
 
     Every response also carries ``Server-Timing: app;dur=<ms>``: the time from the request's
     arrival to its response headers (the whole body, compressed, for ordinary responses), so
-    clients and benchmarks can tell server time from network time.
+    clients and benchmarks can tell server time from network time. ``observe`` (the app's
+    :meth:`api.metrics.Metrics.observe_request`) is told of every answered request: its
+    scope (routed or not), status and seconds until the response ended.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self, app: ASGIApp, *, observe: Callable[[Scope, int, float], None] | None = None
+    ) -> None:
         self.app = app
+        self.observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -60,10 +66,14 @@ class RequestIdMiddleware:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
+                took_s = time.perf_counter() - started
+                code = status.get("code", 500)
+                if self.observe is not None:
+                    self.observe(scope, code, took_s)
                 log.info(
                     "http.request",
                     method=http_scope["method"],
                     path=http_scope["path"],
-                    status=status.get("code", 500),
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    status=code,
+                    duration_ms=round(took_s * 1000, 2),
                 )

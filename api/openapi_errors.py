@@ -307,6 +307,7 @@ OPERATION_ERRORS: dict[str, Errors] = {
         422: ("unknown_layer_kind",),
     },
     "GetHealth": {},
+    "GetMetrics": {403: ("role_not_allowed",)},
     "GetImportJob": {403: ("role_not_allowed",), 404: ("import_job_not_found",)},
     "GetLayerGeoJson": {404: ("layer_not_found",), 422: ("page_cursor_invalid",)},
     "GetLayerVersion": {404: ("layer_version_not_found",)},

@@ -92,6 +92,7 @@ __all__ = [
     "EvidenceFilter",
     "EvidencePage",
     "EvidenceService",
+    "IntakeTally",
     "original_key",
 ]
 
@@ -113,6 +114,17 @@ INTAKE_CONCURRENCY = min(32, (os.cpu_count() or 1) + 4)
 _INTAKE_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
     weakref.WeakKeyDictionary()
 )
+
+
+@dataclass(slots=True)
+class IntakeTally:
+    """What one service's completes did: evidence ``accepted`` (its stored bytes read back,
+    ``verified_bytes`` in all, size and SHA-256 checked) and completes ``replayed`` (the
+    upload was already evidence; nothing read again). The web layer reports them."""
+
+    accepted: int = 0
+    replayed: int = 0
+    verified_bytes: int = 0
 
 
 def _intake_slot() -> asyncio.Semaphore:
@@ -218,6 +230,7 @@ class EvidenceService:
         self._max_pixels = max_image_pixels
         self._multipart_threshold = multipart_threshold
         self.custody = CustodyLog(settings.package_signing_key.encode())
+        self.tally = IntakeTally()
 
     # -- uploads -----------------------------------------------------------------------------
     async def create_upload(self, principal: Principal, new: NewUpload) -> UploadTicket:
@@ -323,6 +336,7 @@ class EvidenceService:
     async def _complete(self, principal: Principal, evidence_id: uuid.UUID) -> Evidence:
         upload = await self._own_upload(principal, evidence_id, lock=True)
         if upload.status == "accepted":
+            self.tally.replayed += 1
             return await self._evidence_row(upload.id)
         if upload.status == "aborted":
             msg = "this upload was aborted"
@@ -380,6 +394,8 @@ class EvidenceService:
             size=evidence.size_bytes,
             flags=evidence.flags,
         )
+        self.tally.accepted += 1
+        self.tally.verified_bytes += evidence.size_bytes
         return evidence
 
     # -- reading -----------------------------------------------------------------------------

@@ -628,6 +628,7 @@ async def _check(
     wanted = parse_kinds(kinds)
     lon, lat = _to_wgs84(crs, in_lon, in_lat)
     county = await index.county(session, county_id)
+    index.count_check(len(lon))
     all_pairs, outside = await _run(session, county, np.vstack([lon, lat, acc]), wanted)
     sites = await _site_states(session, county_id, all_pairs)
     layers = [_SortedPairs.of(p, len(lon)) for p in all_pairs]

@@ -36,6 +36,7 @@ __all__ = [
     "BoxGrid",
     "CountyIndex",
     "GeofenceIndex",
+    "IndexSize",
     "LayerSnapshot",
     "Segments",
 ]
@@ -309,11 +310,26 @@ class LayerSnapshot:
     tree: shapely.STRtree = field(init=False)
     grid: BoxGrid = field(init=False)
     segments: Segments = field(init=False)
+    nbytes: int = field(init=False)
 
     def __post_init__(self) -> None:
         self.tree = shapely.STRtree(self.geoms)
         self.grid = BoxGrid.of(self.geoms)
         self.segments = Segments.of(self.geoms, self.boundaries, self.areal)
+        self.nbytes = self._approximate_bytes()
+
+    def _approximate_bytes(self) -> int:
+        """Coordinates (16 bytes a vertex, features and their boundaries) and the edge and
+        grid arrays; the tree's nodes, GEOS headers and attributes are left out."""
+        vertices = int(shapely.get_num_coordinates(self.geoms).sum()) + int(
+            shapely.get_num_coordinates(self.boundaries).sum()
+        )
+        seg = self.segments
+        arrays = [seg.x1, seg.y1, seg.dx, seg.dy, seg.inv_len2, seg.start, seg.count, seg.simple,
+                  self.grid.bounds]  # fmt: skip
+        for level in self.grid.levels:
+            arrays.extend((level.keys, level.starts, level.counts, level.features, *level.boxes))
+        return 16 * vertices + sum(a.nbytes for a in arrays)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -420,13 +436,45 @@ async def _county_area(
     return boundary, (float(row[1]), float(row[2]))
 
 
+@dataclass(frozen=True, slots=True)
+class IndexSize:
+    """What the index holds of one layer kind: in how many counties, features, and about
+    how many bytes (:attr:`LayerSnapshot.nbytes`)."""
+
+    kind: LayerKind
+    counties: int
+    features: int
+    nbytes: int
+
+
 class GeofenceIndex:
-    """A process-wide cache of :class:`CountyIndex` objects (one per county)."""
+    """A process-wide cache of :class:`CountyIndex` objects (one per county).
+
+    It also counts the location checks answered from it: ``checks`` (a batch is one) and
+    ``checked_fixes`` (the fixes in them).
+    """
 
     def __init__(self, *, max_age_s: float = 1.0) -> None:
         self.max_age_s = max_age_s
         self._counties: dict[uuid.UUID, CountyIndex] = {}
         self._locks: dict[uuid.UUID, asyncio.Lock] = {}
+        self.checks = 0
+        self.checked_fixes = 0
+
+    def count_check(self, fixes: int) -> None:
+        self.checks += 1
+        self.checked_fixes += fixes
+
+    def sizes(self) -> list[IndexSize]:
+        """Per layer kind held for any county: counties, features and approximate bytes."""
+        totals: dict[LayerKind, list[int]] = {}
+        for entry in list(self._counties.values()):
+            for kind, layer in list(entry.layers.items()):
+                total = totals.setdefault(kind, [0, 0, 0])
+                total[0] += 1
+                total[1] += len(layer)
+                total[2] += layer.nbytes
+        return [IndexSize(kind, *totals[kind]) for kind in sorted(totals)]
 
     def invalidate(self, county_id: uuid.UUID | None = None) -> None:
         """Make the next check re-read the current versions (of one county, or all)."""

@@ -154,7 +154,8 @@ class AuthSettings:
     ``password_workers`` threads at low priority (one check already runs argon2's four lanes
     on as many cores; one thread kept a two-core machine's other requests within 2x under a
     flood, two did not always); beyond ``password_queue`` logins waiting for one, a login is
-    refused at once with 503 ``login_busy``.
+    refused at once with 503 ``login_busy``. ``metrics_token``, when set, is a bearer token
+    that may read ``/metrics`` and nothing else (admins' tokens may read it too).
     """
 
     secret_key: str = field(default="", repr=False)
@@ -167,6 +168,7 @@ class AuthSettings:
     trusted_proxies: tuple[str, ...] = ()
     password_workers: int = 1
     password_queue: int = 16
+    metrics_token: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +253,7 @@ class Settings:
                 ),
                 password_workers=max(1, _int(env, "PATROL_PASSWORD_WORKERS", 1)),
                 password_queue=max(0, _int(env, "PATROL_PASSWORD_QUEUE", 16)),
+                metrics_token=env.get("PATROL_METRICS_TOKEN", ""),
             ),
             evidence=EvidenceSettings(
                 max_photo_bytes=_int(env, "PATROL_MAX_PHOTO_BYTES", 50 * 1024 * 1024),
@@ -279,6 +282,9 @@ class Settings:
             raise SettingsError(msg)
         if not self.database.url.startswith("postgresql+asyncpg://"):
             msg = "DATABASE_URL must start with postgresql+asyncpg://"
+            raise SettingsError(msg)
+        if self.auth.metrics_token and len(self.auth.metrics_token) < 32:
+            msg = "PATROL_METRICS_TOKEN must be at least 32 characters when set"
             raise SettingsError(msg)
         if not self.object_store.endpoint_url:
             msg = "S3_ENDPOINT_URL must be set"

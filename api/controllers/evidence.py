@@ -11,12 +11,13 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
 import evidence as ev
 from api.deps import Caller, EvidenceSvc
+from api.metrics import count_evidence_intake
 from evidence.models import CustodyEntry, Derivative, Evidence
 from infra.objectstore import PresignedRequest
 from mobile_contract.v1 import evidence as c
@@ -223,11 +224,17 @@ class UploadController(Controller):
         summary="Verify the stored bytes and accept them as evidence",
     )
     async def complete_upload(
-        self, evidence_id: FromPath[uuid.UUID], evidence: EvidenceSvc, principal: Caller
+        self,
+        evidence_id: FromPath[uuid.UUID],
+        evidence: EvidenceSvc,
+        principal: Caller,
+        request: Request[Any, Any, Any],
     ) -> c.Evidence:
         """Size and SHA-256 from the stored bytes, metadata from the file, trust flags and the
         location check; 422 ``evidence_hash_mismatch`` and friends leave the upload open."""
-        return _evidence(await evidence.complete_upload(principal, evidence_id))
+        accepted = await evidence.complete_upload(principal, evidence_id)
+        count_evidence_intake(request, evidence.tally)
+        return _evidence(accepted)
 
     @post(
         "/{evidence_id:uuid}/abort",

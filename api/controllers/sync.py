@@ -23,6 +23,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_304_NOT_MODIFIED
 
 from api.decoding import GuardedRequest, check_value
 from api.deps import Caller, Layers, Pull, Push
+from api.metrics import count_sync_receipts
 from infra.errors import InvalidInputError
 from mobile_contract.v1 import sync as c
 from patrol.tracks import PointIn
@@ -367,6 +368,7 @@ class SyncController(Controller):
         result = await push.push(
             principal, _operations(request, data), device_time=data.device_time
         )
+        count_sync_receipts(request, result.receipts)
         return _answer(request, _receipts(result))
 
     @get(

@@ -1,15 +1,19 @@
-"""Liveness (``/health``) and readiness (``/ready``): unauthenticated."""
+"""Liveness (``/health``) and readiness (``/ready``), unauthenticated; metrics (``/metrics``)
+for the metrics token or an admin."""
 
 from __future__ import annotations
 
 import asyncio
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
 from litestar.openapi import ResponseSpec
 from sqlalchemy import text
 
+from api.auth import METRICS_SCRAPE, authorize_scrape
+from api.metrics import CONTENT_TYPE, Metrics
 from mobile_contract.v1.system import Health, Readiness, ReadinessCheck
 
 __all__ = ["SystemController"]
@@ -66,3 +70,20 @@ class SystemController(Controller):
             Readiness(status="ready" if ok else "unavailable", checks=checks),
             status_code=200 if ok else 503,
         )
+
+    @get(
+        "/metrics",
+        operation_id="GetMetrics",
+        summary="Prometheus metrics of this process (metrics token or an admin)",
+        media_type=CONTENT_TYPE,
+        opt={METRICS_SCRAPE: True},
+    )
+    async def metrics(self, request: Request[Any, Any, Any], state: State) -> str:
+        """Requests by operation id and status, pools, job queues, evidence, sync, geofence.
+
+        ``Authorization: Bearer`` with ``PATROL_METRICS_TOKEN`` (when set) or an admin's
+        token; any other role gets 403 ``role_not_allowed``. Job queues are read at most
+        every few seconds."""
+        authorize_scrape(request.user)
+        metrics: Metrics = state.metrics
+        return (await metrics.render()).decode()
