@@ -171,6 +171,8 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
             ),
         ),
         debug=False,
+        # infra.logging owns the log stream; Litestar's default config would replace it.
+        logging_config=None,
     )
     complete_document(app.openapi_schema)  # error responses and full request schemas
     allow_every_method(app)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import structlog
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,7 +31,7 @@ from api.runner import embedded_services
 from infra.db import create_engine, create_session_factory, database_unavailable
 from infra.errors import DomainError, UnavailableError
 from infra.launchers import LauncherError
-from infra.logging import configure_logging
+from infra.logging import configure_logging, quiet_events, seconds_since_last_line
 from infra.migrate import Migrator
 from infra.scope import Role
 from infra.settings import Settings, SettingsError
@@ -39,11 +40,14 @@ from patrol.demo import DemoUser, seed_demo_county
 from patrol.models import County, User
 
 if TYPE_CHECKING:
+    import uvicorn
     from rich.console import Console
 
     from geofence import ImportSummary
 
 __all__ = ["main"]
+
+_log = structlog.get_logger("api.cli")
 
 Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
@@ -97,24 +101,42 @@ def write_demo_users(data_dir: Path, users: Sequence[DemoUser]) -> Path:
 
 
 async def seed_demo(settings: Settings) -> list[DemoUser]:
-    """Seed the demo county (once) and everything later packages add to it."""
+    """Seed the demo county (once) and everything later packages add to it.
+
+    The seeders' own events (a few hundred patrols, photos and alerts) are summarised in one
+    ``demo.seeded`` line; the logins go to ``<data dir>/demo-users.json`` (mode 600), never
+    to the log.
+    """
     from api.demo import seed_demo_extras  # noqa: PLC0415 - optional heavy demo data
 
     async def run(session: AsyncSession) -> int:
         demo = await seed_demo_county(session)
         if demo.created:
-            await seed_demo_extras(session, demo, settings)
+            _log.info("demo.seeding", county=demo.county.name)
+            with quiet_events() as counts:
+                await seed_demo_extras(session, demo, settings)
             seeded.extend(demo.users)
+            _log.info("demo.seeded", users=len(demo.users), events=dict(sorted(counts.items())))
         return 0
 
     seeded: list[DemoUser] = []
     await _with_session(settings, run)
     if seeded:
-        path = write_demo_users(settings.data_dir, seeded)
-        print(f"Demo county seeded. Demo users (also in {path}):")
-        for u in seeded:
-            print(f"  {u.role:<15} {u.username:<22} {u.password}")
+        write_demo_users(settings.data_dir, seeded)
     return seeded
+
+
+def demo_logins(settings: Settings, seeded: Sequence[DemoUser], *, passwords: bool) -> list[str]:
+    """The demo logins block for the terminal: passwords only when ``passwords`` (a person at
+    an interactive terminal), else the usernames and the file that holds them."""
+    path = settings.data_dir.resolve() / "demo-users.json"
+    if not seeded:
+        return [f"Demo logins: {path}"] if path.is_file() else []
+    where = "also in" if passwords else "passwords in"
+    lines = [f"Demo county seeded. Demo logins ({where} {path}, readable only by you):"]
+    for u in seeded:
+        lines.append(f"  {u.role:<15} {u.username:<22} {u.password if passwords else ''}".rstrip())
+    return lines
 
 
 async def _demo(_args: argparse.Namespace, settings: Settings) -> int:
@@ -123,8 +145,11 @@ async def _demo(_args: argparse.Namespace, settings: Settings) -> int:
         await Migrator(engine, MODEL_MODULES).upgrade()
     finally:
         await engine.dispose()
-    if not await seed_demo(settings):
+    seeded = await seed_demo(settings)
+    if not seeded:
         print("The demo county already exists; nothing was changed.")
+    for line in demo_logins(settings, seeded, passwords=sys.stdout.isatty()):
+        print(line)
     return 0
 
 
@@ -325,7 +350,7 @@ async def _audit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # -- serve ---------------------------------------------------------------------------------------
-async def _prepare(settings: Settings, *, demo: bool) -> None:
+async def _prepare(settings: Settings, *, demo: bool) -> list[DemoUser]:
     engine = create_engine(settings.database.for_background_work())
     try:
         await Migrator(engine, MODEL_MODULES).upgrade()
@@ -334,8 +359,32 @@ async def _prepare(settings: Settings, *, demo: bool) -> None:
     from infra.objectstore import S3ObjectStore  # noqa: PLC0415
 
     await S3ObjectStore(settings.object_store).ensure_bucket()
-    if demo:
-        await seed_demo(settings)
+    return await seed_demo(settings) if demo else []
+
+
+# The banner waits for the first lines after start (the worker's first round) to pass, so that
+# the address and the logins are the last lines on the terminal; it never waits longer than this.
+_BANNER_QUIET_S = 1.0
+_BANNER_MAX_WAIT_S = 15.0
+
+
+async def _serve_with_banner(server: uvicorn.Server, banner: str, sock: socket.socket) -> None:
+    async def announce() -> None:
+        waited = 0.0  # uvicorn has no "started" event: look every 50 ms
+        while True:
+            await asyncio.sleep(0.05)
+            if not server.started:
+                continue
+            waited += 0.05
+            if seconds_since_last_line() >= _BANNER_QUIET_S or waited >= _BANNER_MAX_WAIT_S:
+                break
+        print(banner, file=sys.stderr, flush=True)
+
+    announcer = asyncio.create_task(announce())
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        announcer.cancel()
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -369,23 +418,32 @@ def _serve(args: argparse.Namespace, settings: Settings, sock: socket.socket) ->
     from api.app import create_app  # noqa: PLC0415
 
     host, port = sock.getsockname()[:2]
-    asyncio.run(_prepare(settings, demo=not args.no_demo))
+    seeded = asyncio.run(_prepare(settings, demo=not args.no_demo))
     shown = f"[{host}]" if ":" in host else host
     base = f"http://{shown}:{port}"
     store = settings.object_store
     uploads = store.public_url or store.endpoint_url
     if not store.public_url and urlsplit(uploads).hostname in {"127.0.0.1", "localhost", "::1"}:
         uploads += " (this machine only: phones need S3_PUBLIC_URL)"
-    print(
-        f"\nServing on {base}\n  API docs:  {base}/schema\n  Swagger:   {base}/schema/swagger"
-        f"\n  Health:    {base}/health   Readiness: {base}/ready\n  Uploads:   {uploads}"
-        "\nPress Ctrl-C to stop.\n",
-        flush=True,
-    )
+    # Logs are JSON on stdout; this block is for the person at the terminal, on stderr, once
+    # the server listens. Passwords only on an interactive terminal: a redirected stderr
+    # (journald, CI, docker logs) keeps them out of stored logs and points at the file.
+    banner = [
+        "",
+        "Press Ctrl-C to stop.",
+        f"  API docs:  {base}/schema   Swagger: {base}/schema/swagger",
+        f"  Health:    {base}/health   Readiness: {base}/ready",
+        f"  Uploads:   {uploads}",
+        f"Serving on {base}",
+        *demo_logins(settings, seeded, passwords=sys.stderr.isatty()),
+    ]
     config = uvicorn.Config(create_app(settings), log_config=None, access_log=False, lifespan="on")
     server = uvicorn.Server(config)
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the server is stopped
-        server.run(sockets=[sock])
+    with (
+        contextlib.suppress(KeyboardInterrupt),  # Ctrl-C is how the server is stopped
+        asyncio.Runner(loop_factory=config.get_loop_factory()) as runner,
+    ):
+        runner.run(_serve_with_banner(server, "\n".join(banner), sock))
     if not server.started:
         print("patrol: the API did not start; the log above says why", file=sys.stderr)
         return 1

@@ -18,6 +18,10 @@ __all__ = ["RequestIdMiddleware"]
 
 log = structlog.get_logger("api.access")
 
+# Probes and scrapes called every few seconds by load balancers, monitoring and the test
+# harness: their successful answers are logged at debug only.
+_PROBES = frozenset({"/ready", "/health", "/metrics"})
+
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -70,7 +74,8 @@ class RequestIdMiddleware:
                 code = status.get("code", 500)
                 if self.observe is not None:
                     self.observe(scope, code, took_s)
-                log.info(
+                quiet = code < 400 and http_scope["path"] in _PROBES
+                (log.debug if quiet else log.info)(
                     "http.request",
                     method=http_scope["method"],
                     path=http_scope["path"],

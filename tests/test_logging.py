@@ -1,0 +1,74 @@
+"""The one log stream: structlog and stdlib loggers as JSON lines with the request id."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+import structlog
+
+from infra.logging import configure_logging, quiet_events
+
+
+@pytest.fixture
+def stream(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    configure_logging("info")
+    try:
+        yield capsys
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in handlers:
+            root.addHandler(handler)
+        root.setLevel(level)
+        structlog.reset_defaults()
+
+
+def _records(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
+    out = capsys.readouterr().out
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_stdlib_and_structlog_lines_share_the_stream_and_the_request_id(
+    stream: pytest.CaptureFixture[str],
+) -> None:
+    with structlog.contextvars.bound_contextvars(request_id="r-1"):
+        structlog.get_logger("patrol.tracks").info("patrol.started", patrol_id="p")
+        logging.getLogger("uvicorn.error").warning("Something %s", "odd")
+        logging.getLogger("sqlalchemy.pool").error("pool failed")
+    logging.getLogger("uvicorn.error").info("Started server process [%d]", 1, extra={
+        "color_message": "Started server process [\x1b[36m%d\x1b[0m]"})  # fmt: skip
+    first, second, third, outside = _records(stream)
+    assert first["event"] == "patrol.started"
+    assert first["logger"] == "patrol.tracks"
+    assert second == {**second, "event": "Something odd", "level": "warning", "request_id": "r-1"}
+    assert third["logger"] == "sqlalchemy.pool"
+    assert third["request_id"] == "r-1"
+    assert "request_id" not in outside
+    assert "color_message" not in outside
+    assert outside["event"] == "Started server process [1]"
+
+
+def test_alembic_context_chatter_is_debug_only(stream: pytest.CaptureFixture[str]) -> None:
+    alembic = logging.getLogger("alembic.runtime.migration")
+    alembic.info("Context impl PostgresqlImpl.")
+    alembic.info("Will assume transactional DDL.")
+    alembic.info("Running upgrade %s -> %s, %s", "a", "b", "message")
+    (line,) = _records(stream)
+    assert line["event"] == "Running upgrade a -> b, message"
+
+
+def test_quiet_events_counts_below_warning(stream: pytest.CaptureFixture[str]) -> None:
+    log = structlog.get_logger("patrol.tracks")
+    with quiet_events() as counts:
+        log.info("patrol.started")
+        log.info("patrol.started")
+        log.debug("patrol.detail")
+        log.warning("patrol.site_rebound")
+    log.info("after")
+    assert counts == {"patrol.started": 2}  # debug is filtered before it is counted
+    assert [r["event"] for r in _records(stream)] == ["patrol.site_rebound", "after"]
