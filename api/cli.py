@@ -182,7 +182,7 @@ async def _counties(args: argparse.Namespace, settings: Settings) -> int:
     from geoalchemy2 import Geography  # noqa: PLC0415
     from sqlalchemy import Float, cast, func  # noqa: PLC0415
 
-    from patrol.org import boundary_geometry, create_county, list_counties  # noqa: PLC0415
+    from patrol.org import create_county, list_counties  # noqa: PLC0415
 
     def km2(county: County) -> Any:
         area = cast(func.ST_Area(cast(County.boundary, Geography)), Float) / 1e6
@@ -190,9 +190,9 @@ async def _counties(args: argparse.Namespace, settings: Settings) -> int:
 
     async def run(session: AsyncSession) -> int:
         if args.action == "create":
-            boundary = boundary_geometry(_read_boundary(Path(args.boundary)), crs=args.crs)
             county = await create_county(
-                session, admin_code=args.code, name=args.name, boundary=boundary,
+                session, admin_code=args.code, name=args.name,
+                boundary=_read_boundary(Path(args.boundary)), crs=args.crs,
                 province_code=args.province,
             )  # fmt: skip
             area = await session.scalar(km2(county))

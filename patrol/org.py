@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,13 +21,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geofence.crs import parse_crs, to_wgs84
-from infra.errors import ConflictError, InvalidInputError, NotFoundError
+from infra.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from infra.geometry import check_geojson_positions, parse_polygonal
 from infra.scope import Principal, Role, require_role, scoped
 from patrol.errors import DuplicateCountyError
 from patrol.models import County, Township, Village
 
-__all__ = ["OrgService", "boundary_geometry", "create_county", "list_counties"]
+__all__ = [
+    "OrgService",
+    "boundary_geometry",
+    "create_county",
+    "list_counties",
+    "require_platform_admin",
+]
 
 _ADMIN_CODE = re.compile(r"\d{6}(\d{3}|\d{6})?")
 
@@ -72,20 +78,43 @@ def boundary_geometry(obj: Any, *, crs: str | None = None) -> MultiPolygon:
     return parse_polygonal(geometry, field="boundary")
 
 
+def require_platform_admin(principal: Principal | None, platform_admins: Collection[str]) -> None:
+    """Counties are tenants: only the platform's operators create or list them.
+
+    ``principal`` is ``None`` for the operator's own tool (the ``patrol`` command, which runs
+    with database access); a caller through the API must be an admin whose username is one of
+    ``platform_admins`` (``PATROL_PLATFORM_ADMINS``), else ``not_platform_admin`` (403).
+    """
+    if principal is None:
+        return
+    if principal.role is not Role.ADMIN or principal.username not in platform_admins:
+        raise PermissionDeniedError(
+            "只有平台管理员（PATROL_PLATFORM_ADMINS 中的管理员）可以创建或列出县",
+            code="not_platform_admin",
+        )
+
+
 async def create_county(
     session: AsyncSession,
     *,
     admin_code: str,
     name: str,
-    boundary: MultiPolygon,
+    boundary: Any,
+    crs: str | None = None,
     province_code: str | None = None,
+    principal: Principal | None = None,
+    platform_admins: Collection[str] = (),
 ) -> County:
     """Create a county (a new tenant) with its boundary; flushes, never commits.
 
+    ``boundary`` is GeoJSON as :func:`boundary_geometry` reads it (with ``crs``).
     ``admin_code`` is the 6-digit county code (9 or 12 digits are accepted for finer units
     run as their own tenant); ``province_code`` defaults to its first two digits. Raises
-    :class:`DuplicateCountyError` when the code is taken.
+    :class:`DuplicateCountyError` when the code is taken; who may call it is
+    :func:`require_platform_admin`'s rule.
     """
+    require_platform_admin(principal, platform_admins)
+    geometry = boundary_geometry(boundary, crs=crs)
     admin_code, name = admin_code.strip(), name.strip()
     if not _ADMIN_CODE.fullmatch(admin_code):
         raise InvalidInputError(
@@ -106,7 +135,7 @@ async def create_county(
         admin_code=admin_code,
         name=name,
         province_code=province,
-        boundary=from_shape(boundary, srid=4326),
+        boundary=from_shape(geometry, srid=4326),
     )
     try:
         async with session.begin_nested():
@@ -117,8 +146,14 @@ async def create_county(
     return county
 
 
-async def list_counties(session: AsyncSession) -> Sequence[County]:
-    """Every county, by admin code."""
+async def list_counties(
+    session: AsyncSession,
+    *,
+    principal: Principal | None = None,
+    platform_admins: Collection[str] = (),
+) -> Sequence[County]:
+    """Every county, by admin code (for the platform's operators)."""
+    require_platform_admin(principal, platform_admins)
     return (await session.execute(select(County).order_by(County.admin_code))).scalars().all()
 
 
