@@ -2,7 +2,8 @@
 
 What the deployment files promise (infra/deploy): replicas share nothing but PostgreSQL and
 S3, so uploads completed through either API get their derivatives made exactly once by
-whichever worker claims the job, and pushes alternated across the APIs are all applied.
+whichever worker claims the job, pushes alternated across the APIs are all applied, and a
+layer imported through one API is what the other's location checks answer from soon after.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -23,6 +25,8 @@ from typing import Any
 
 import httpx
 import pytest
+import shapely
+from shapely.geometry import mapping
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -31,6 +35,7 @@ from evidence import CustodyLog, run_pending_jobs
 from infra.ids import uuid7
 from infra.launchers import LocalServices, free_port
 from infra.objectstore import S3ObjectStore
+from infra.scope import Role
 from infra.settings import Settings
 from tests.conftest import create_county
 from tests.evidence import media
@@ -131,6 +136,31 @@ async def _push(http: httpx.AsyncClient, world: SyncWorld) -> list[str]:
     return [op["opId"] for op in ops]
 
 
+async def _parcels_version(http: httpx.AsyncClient, world: SyncWorld) -> str:
+    """The parcels version a location check through this API answers from."""
+    body = {"lon": 112.15, "lat": 28.55, "accuracyM": 10.0, "kinds": ["parcels"]}
+    resp = await http.post("/api/v1/geofence/check", json=body, headers=world.headers())
+    assert resp.status_code == 200, resp.text
+    (ref,) = resp.json()["layerVersions"]
+    version: str = ref["versionId"]
+    return version
+
+
+async def _import_parcels(http: httpx.AsyncClient, world: SyncWorld) -> str:
+    feature = {"type": "Feature", "properties": {"DLBM": "0702"},
+               "geometry": mapping(shapely.box(112.149, 28.549, 112.151, 28.551))}  # fmt: skip
+    content = json.dumps({"type": "FeatureCollection", "features": [feature]}).encode()
+    resp = await http.post(
+        "/api/v1/geofence/layers/import",
+        headers=world.headers(Role.ADMIN),
+        files={"file": ("parcels.geojson", content, "application/octet-stream")},
+        data={"kind": "parcels"},
+    )
+    assert resp.status_code == 200, resp.text
+    version: str = resp.json()["layerVersionId"]
+    return version
+
+
 async def _count(
     factory: async_sessionmaker[AsyncSession], sql: str, ids: list[Any]
 ) -> list[tuple[Any, ...]]:
@@ -174,6 +204,20 @@ async def test_two_apis_two_workers(
             httpx.AsyncClient(base_url=bases[1], timeout=60) as second,
         ):
             apis = (first, second)
+            # both answer from the current parcels version; a new one imported through the
+            # first is what both answer from soon after (each process asks the database which
+            # versions are current at most every second)
+            before = await _parcels_version(second, world)
+            assert await _parcels_version(first, world) == before
+            imported = await _import_parcels(first, world)
+            for api in (second, first):
+                seen = before
+                for _ in range(200):
+                    seen = await _parcels_version(api, world)
+                    if seen == imported:
+                        break
+                    await asyncio.sleep(0.1)
+                assert seen == imported, f"{api.base_url} never saw the new parcels version"
             for n in range(max(UPLOADS, PUSHES)):
                 api = apis[n % 2]  # alternate, as a load balancer would
                 if n < UPLOADS:
