@@ -15,7 +15,12 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from api.auth import TokenMinter, build_jwt_auth
-from api.controllers.admin import TownshipController, UserController, VillageController
+from api.controllers.admin import (
+    CountyController,
+    TownshipController,
+    UserController,
+    VillageController,
+)
 from api.controllers.auth import AuthController, MeController
 from api.controllers.cases import (
     CaseController,
@@ -59,6 +64,7 @@ API_V1_HANDLERS: list[Any] = [
     AuthController,
     MeController,
     UserController,
+    CountyController,
     TownshipController,
     VillageController,
     GeofenceController,

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.models import MODEL_MODULES
 from api.runner import embedded_services
 from infra.db import create_engine, create_session_factory, database_unavailable
-from infra.errors import DomainError, UnavailableError
+from infra.errors import DomainError, InvalidInputError, UnavailableError
 from infra.launchers import LauncherError
 from infra.logging import configure_logging, quiet_events, seconds_since_last_line
 from infra.migrate import Migrator
@@ -195,6 +195,56 @@ async def _users(args: argparse.Namespace, settings: Settings) -> int:
             print(f"new password for {args.username}: {password}")
         return 0
 
+    return await _with_session(settings, run)
+
+
+# -- counties ------------------------------------------------------------------------------------
+def _read_boundary(path: Path) -> Any:
+    """The parsed GeoJSON of ``--boundary``, or a one-line reason it cannot be read."""
+    try:
+        return json.loads(path.read_bytes())
+    except OSError as exc:
+        raise InvalidInputError(
+            f"无法读取边界文件 {path}：{exc.strerror}", code="invalid_boundary"
+        ) from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInputError(
+            f"边界文件 {path.name} 不是 GeoJSON：{exc}", code="invalid_boundary"
+        ) from exc
+
+
+async def _counties(args: argparse.Namespace, settings: Settings) -> int:
+    """Create or list counties: the platform operator's tool (it runs with database access)."""
+    from geoalchemy2 import Geography  # noqa: PLC0415
+    from sqlalchemy import Float, cast, func  # noqa: PLC0415
+
+    from patrol.org import create_county, list_counties  # noqa: PLC0415
+
+    def km2(county: County) -> Any:
+        area = cast(func.ST_Area(cast(County.boundary, Geography)), Float) / 1e6
+        return select(area).where(County.id == county.id)
+
+    async def run(session: AsyncSession) -> int:
+        if args.action == "create":
+            county = await create_county(
+                session, admin_code=args.code, name=args.name,
+                boundary=_read_boundary(Path(args.boundary)), crs=args.crs,
+                province_code=args.province,
+            )  # fmt: skip
+            area = await session.scalar(km2(county))
+            print(f"created county {county.admin_code} {county.name} "
+                  f"(province {county.province_code}), boundary {area:,.1f} km²")  # fmt: skip
+            return 0
+        counties = await list_counties(session)
+        for county in counties:
+            area = await session.scalar(km2(county))
+            print(f"{county.admin_code:<12} {county.province_code}  {area:>10,.1f} km²  "
+                  f"{county.name}")  # fmt: skip
+        print(f"{len(counties)} county(ies)")
+        return 0
+
+    # a duplicate code or a bad boundary is a DomainError: main() prints it as one line and
+    # exits 2, as for every failure the caller can fix
     return await _with_session(settings, run)
 
 
@@ -585,6 +635,24 @@ def _add_layer_import(lsub: Any) -> None:
     )  # fmt: skip
 
 
+def _add_counties(sub: Any) -> None:
+    counties = sub.add_parser("counties", help="counties (tenants): the platform operator's tool")
+    csub = counties.add_subparsers(dest="action", required=True)
+    create = csub.add_parser("create", help="create a county with its boundary")
+    create.add_argument("code", help="county admin code (6 digits), e.g. 430999")
+    create.add_argument("name", help="county name, e.g. 演示县")
+    create.add_argument(
+        "--boundary", required=True,
+        help="GeoJSON Polygon/MultiPolygon, or a Feature or FeatureCollection of one feature",
+    )  # fmt: skip
+    create.add_argument("--province", help="province code (default: first two digits of CODE)")
+    create.add_argument(
+        "--crs",
+        help="the boundary's CRS, e.g. EPSG:4527, cgcs2000, gcj02, bd09 (default: WGS84)",
+    )
+    csub.add_parser("list", help="list every county")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="patrol", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -617,6 +685,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify = asub.add_parser("verify", help="verify the hash chains; exit 1 on any problem")
     verify.add_argument("--county", help="county admin code (default: every county)")
 
+    _add_counties(sub)
     users = sub.add_parser("users", help="user accounts")
     usub = users.add_subparsers(dest="action", required=True)
     create = usub.add_parser("create", help="create a user")
@@ -642,6 +711,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _ASYNC: dict[str, Handler] = {
+    "counties": _counties,
     "db": _db,
     "demo": _demo,
     "layers": _layers,

@@ -188,6 +188,20 @@ OPERATION_ERRORS: dict[str, Errors] = {
         429: ("login_locked",),
         503: ("login_busy",),
     },
+    "CreateCounty": {
+        403: ("not_platform_admin",),
+        409: ("duplicate_county",),
+        422: (
+            "invalid_admin_code",
+            "invalid_boundary",
+            "invalid_coordinates",
+            "invalid_geometry",
+            "invalid_name",
+            "invalid_province_code",
+            "too_many_vertices",
+            "unknown_crs",
+        ),
+    },
     "CreateTownship": {
         403: ("role_not_allowed",),
         409: ("code_taken",),
@@ -374,6 +388,7 @@ OPERATION_ERRORS: dict[str, Errors] = {
     "ListAlerts": {403: ("role_not_allowed",), 422: ("invalid_time",)},
     "ListAreas": {},
     "ListCases": {},
+    "ListCounties": {403: ("not_platform_admin",)},
     "ListDevices": {},
     "ListDutyChecks": {
         404: ("county_not_found",),

@@ -169,6 +169,8 @@ class AuthSettings:
     password_workers: int = 1
     password_queue: int = 16
     metrics_token: str = field(default="", repr=False)
+    #: usernames (admins) who may also create and list counties through the API
+    platform_admins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +256,9 @@ class Settings:
                 password_workers=max(1, _int(env, "PATROL_PASSWORD_WORKERS", 1)),
                 password_queue=max(0, _int(env, "PATROL_PASSWORD_QUEUE", 16)),
                 metrics_token=env.get("PATROL_METRICS_TOKEN", ""),
+                platform_admins=tuple(
+                    n.strip() for n in env.get("PATROL_PLATFORM_ADMINS", "").split(",") if n.strip()
+                ),
             ),
             evidence=EvidenceSettings(
                 max_photo_bytes=_int(env, "PATROL_MAX_PHOTO_BYTES", 50 * 1024 * 1024),

@@ -19,7 +19,8 @@
     ├── PatrolAlreadyEndedError     patrol_already_ended (ended again at another time; a
     │                                                     sign-in or finding after the end)
     ├── IdReusedError               id_reused            (a client id names something else)
-    └── DuplicateCodeError          duplicate_code
+    ├── DuplicateCodeError          duplicate_code
+    └── DuplicateCountyError        duplicate_county     (a county admin code already used)
     InvalidInputError (422)
     ├── InvalidPatrolInputError     invalid_patrol_input, or a specific code: invalid_time,
     │                               invalid_coordinates, invalid_accuracy, invalid_geometry,
@@ -41,6 +42,7 @@ __all__ = [
     "AlertNotFoundError",
     "AreaNotFoundError",
     "DuplicateCodeError",
+    "DuplicateCountyError",
     "IdReusedError",
     "InvalidPatrolInputError",
     "NotAreaMemberError",
@@ -110,6 +112,10 @@ class IdReusedError(ConflictError):
 
 class DuplicateCodeError(ConflictError):
     default_code = "duplicate_code"
+
+
+class DuplicateCountyError(ConflictError):
+    default_code = "duplicate_county"
 
 
 class InvalidPatrolInputError(InvalidInputError):

@@ -1,4 +1,5 @@
-"""County administration: users, townships and villages (admins; reads for the county)."""
+"""County administration: users, townships and villages (admins; reads for the county), and
+counties themselves (platform admins only)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 from shapely.geometry import mapping
 
-from api.deps import Accounts, Caller, Db, Org
+from api.deps import Accounts, Caller, Db, Org, Settings_
 from infra.scope import Role
 from mobile_contract.v1 import admin as c
 from patrol import models as m
+from patrol.org import create_county, list_counties
 from patrol.policy import Colleague, get_colleague, list_colleagues
 
-__all__ = ["TownshipController", "UserController", "VillageController"]
+__all__ = ["CountyController", "TownshipController", "UserController", "VillageController"]
 
 
 def _geojson(geom: Any) -> dict[str, Any]:
@@ -40,6 +42,16 @@ def _user(u: m.User) -> c.User:
 def _colleague(colleague: Colleague) -> c.User:
     """A user as the directory shows them: the phone only where the policy allows."""
     return msgspec.structs.replace(_user(colleague.user), phone=colleague.phone)
+
+
+def _county(county: m.County) -> c.County:
+    return c.County(
+        id=county.id,
+        code=county.admin_code,
+        name=county.name,
+        province_code=county.province_code,
+        created_at=county.created_at,
+    )
 
 
 def _township(t: m.Township) -> c.Township:
@@ -208,3 +220,37 @@ class VillageController(Controller):
             principal, village_id, name=data.name, geometry=data.geometry
         )
         return _village(row)
+
+
+class CountyController(Controller):
+    """Counties are tenants: only admins named in ``PATROL_PLATFORM_ADMINS`` reach these."""
+
+    path = "/admin/counties"
+    tags = ["admin"]  # noqa: RUF012
+
+    @get("", operation_id="ListCounties", summary="Every county (platform admins)")
+    async def list_counties(self, db: Db, principal: Caller, settings: Settings_) -> list[c.County]:
+        """Every county on this server, by admin code."""
+        rows = await list_counties(
+            db, principal=principal, platform_admins=settings.auth.platform_admins
+        )
+        return [_county(row) for row in rows]
+
+    @post("", operation_id="CreateCounty", summary="Create a county (platform admins)")
+    async def create_county(
+        self, data: JSONBody[c.CountyCreate], db: Db, principal: Caller, settings: Settings_
+    ) -> c.County:
+        """A new county with its boundary (a GeoJSON Polygon or MultiPolygon, WGS84 unless
+        ``crs`` says otherwise); its first admin is then created with the ``patrol`` command.
+        A code already used is 409 ``duplicate_county``."""
+        row = await create_county(
+            db,
+            admin_code=data.code,
+            name=data.name,
+            province_code=data.province_code,
+            boundary=data.boundary,
+            crs=data.crs,
+            principal=principal,
+            platform_admins=settings.auth.platform_admins,
+        )
+        return _county(row)

@@ -12,6 +12,8 @@ import msgspec
 from mobile_contract.v1.common import GeoJsonGeometry
 
 __all__ = [
+    "County",
+    "CountyCreate",
     "PasswordReset",
     "RoleName",
     "Township",
@@ -106,3 +108,35 @@ class Village(msgspec.Struct, kw_only=True, rename="camel"):
     code: str
     name: str
     geometry: GeoJsonGeometry
+
+
+AdminCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6}([0-9]{3}|[0-9]{6})?$")]
+
+
+class CountyCreate(msgspec.Struct, kw_only=True, rename="camel"):
+    """A new county (tenant): its admin code, name and boundary."""
+
+    code: Annotated[AdminCode, msgspec.Meta(description="6-digit county admin code, e.g. 430999")]
+    name: Name
+    province_code: (
+        Annotated[str, msgspec.Meta(pattern=r"^[0-9]{2}$", description="default: from code")] | None
+    ) = None
+    boundary: GeoJsonGeometry
+    crs: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                max_length=200,
+                description="the boundary's CRS when not WGS84: EPSG:NNNN, cgcs2000, gcj02, bd09",
+            ),
+        ]
+        | None
+    ) = None
+
+
+class County(msgspec.Struct, kw_only=True, rename="camel"):
+    id: uuid.UUID
+    code: str
+    name: str
+    province_code: str
+    created_at: datetime
