@@ -140,11 +140,15 @@ def configure_logging(level: str = "info", *, json: bool = True) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(lvl)
-    # uvicorn (run with log_config=None) and alembic keep their own handlers off: propagate.
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "alembic"):
+    # uvicorn (run with log_config=None) and alembic keep their own handlers off: propagate,
+    # at the stream's level (a uvicorn.Config with a log_level, or a dictConfig, may have left
+    # them a level of their own or disabled them)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi", "alembic"):
         named = logging.getLogger(name)
         named.handlers.clear()
         named.propagate = True
+        named.setLevel(logging.NOTSET)
+        named.disabled = False
     for name, prefixes in _CHATTER.items():
         named = logging.getLogger(name)
         named.filters = [f for f in named.filters if not isinstance(f, _Demote)]

@@ -42,7 +42,8 @@ def test_stdlib_and_structlog_lines_share_the_stream_and_the_request_id(
         logging.getLogger("sqlalchemy.pool").error("pool failed")
     logging.getLogger("uvicorn.error").info("Started server process [%d]", 1, extra={
         "color_message": "Started server process [\x1b[36m%d\x1b[0m]"})  # fmt: skip
-    first, second, third, outside = _records(stream)
+    records = _records(stream)
+    first, second, third, outside = records
     assert first["event"] == "patrol.started"
     assert first["logger"] == "patrol.tracks"
     assert second == {**second, "event": "Something odd", "level": "warning", "request_id": "r-1"}
@@ -51,6 +52,31 @@ def test_stdlib_and_structlog_lines_share_the_stream_and_the_request_id(
     assert "request_id" not in outside
     assert "color_message" not in outside
     assert outside["event"] == "Started server process [1]"
+
+
+def test_a_uvicorn_config_run_before_does_not_silence_uvicorn(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """uvicorn.Config(log_level="warning") leaves ``uvicorn.error`` at WARNING; configuring the
+    stream afterwards brings its info lines back."""
+    import uvicorn  # noqa: PLC0415
+
+    uvicorn.Config(lambda *_: None, log_level="warning")
+    assert logging.getLogger("uvicorn.error").level == logging.WARNING
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    configure_logging("info")
+    try:
+        logging.getLogger("uvicorn.error").info("Started server process [%d]", 7)
+        [line] = _records(capsys)
+        assert line["event"] == "Started server process [7]"
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in handlers:
+            root.addHandler(handler)
+        root.setLevel(level)
+        structlog.reset_defaults()
 
 
 def test_alembic_context_chatter_is_debug_only(stream: pytest.CaptureFixture[str]) -> None:
