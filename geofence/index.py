@@ -510,6 +510,12 @@ class GeofenceIndex:
             projection = local_projection(lon0, lat0)
             grown = projection.project_geoms(np.array([boundary], dtype=object))[0]
             area = prep(grown.buffer(OUTSIDE_MARGIN_M, quad_segs=4))
+            # GEOS builds a prepared polygon's point locator on its first use, and batches
+            # use this one from several threads at once: a chunked batch once hung with a
+            # thread waiting inside that first use. Build it here, on one thread, with a
+            # point inside the envelope (outside it GEOS answers from the envelope alone).
+            x0, y0, x1, y1 = area.context.bounds
+            shapely.contains_xy(area.context, (x0 + x1) / 2, (y0 + y1) / 2)
             layers: dict[LayerKind, LayerSnapshot] = {}
         else:
             projection, area, layers = cached.projection, cached.area, dict(cached.layers)
