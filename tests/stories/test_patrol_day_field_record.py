@@ -40,7 +40,7 @@ from tests.api.test_evidence_api import _upload
 from tests.conftest import CountyFixture
 from tests.evidence import media
 from tests.stories.test_joint_patrol_to_referral import _pull_all
-from tests.sync.mvt import decode_tile
+from tests.sync.mvt import decode_tile, tile_url
 
 Client = AsyncTestClient[Any]
 API = "/api/v1"
@@ -54,14 +54,6 @@ OTHER_SITES = {"KS-002": (112.110, 28.515), "KS-003": (112.120, 28.495)}
 
 def _iso(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
-
-
-def _tile_url(lon: float, lat: float, z: int) -> str:
-    n = 2**z
-    x = int((lon + 180) / 360 * n)
-    rad = math.radians(lat)
-    y = int((1 - math.log(math.tan(rad) + 1 / math.cos(rad)) / math.pi) / 2 * n)
-    return f"{API}/tiles/mine_sites/{z}/{x}/{y}.mvt"
 
 
 def _parcels() -> bytes:
@@ -317,7 +309,7 @@ async def test_an_inspectors_day_is_a_true_field_record(
         others["KS-002"]: "reopened",
         others["KS-003"]: "closed",
     }
-    tile = await client.get(_tile_url(112.1, 28.505, 11), headers=inspector)
+    tile = await client.get(tile_url("mine_sites", 112.1, 28.505, 11), headers=inspector)
     assert tile.status_code == 200 and tile.content
     tiled = {f.properties["id"]: f.properties["status"]
              for f in decode_tile(tile.content)["mine_sites"].features}  # fmt: skip

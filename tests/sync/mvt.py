@@ -8,11 +8,12 @@ protobuf or mapbox-vector-tile package.
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["TileFeature", "TileLayer", "decode_tile"]
+__all__ = ["TileFeature", "TileLayer", "decode_tile", "tile_url"]
 
 _VARINT, _I64, _LEN, _I32 = 0, 1, 2, 5
 GEOMETRY_TYPES = {0: "unknown", 1: "point", 2: "linestring", 3: "polygon"}
@@ -154,3 +155,12 @@ def decode_tile(data: bytes) -> dict[str, TileLayer]:
     return {
         layer.name: layer for layer in (_layer(v) for number, _, v in _fields(data) if number == 3)
     }
+
+
+def tile_url(layer: str, lon: float, lat: float, z: int) -> str:
+    """``GetTile``'s path for the z/x/y tile (web mercator) holding ``lon``, ``lat``."""
+    n = 2**z
+    x = int((lon + 180) / 360 * n)
+    rad = math.radians(lat)
+    y = int((1 - math.log(math.tan(rad) + 1 / math.cos(rad)) / math.pi) / 2 * n)
+    return f"/api/v1/tiles/{layer}/{z}/{x}/{y}.mvt"

@@ -7,7 +7,6 @@ current state (every live site), and the version they name reproduces a check.
 
 from __future__ import annotations
 
-import math
 import uuid
 from typing import Any
 
@@ -17,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from geofence.mines import SiteInput, create_mine_site, retire_mine_site
 from infra.scope import Role
 from tests.sync.conftest import Client, Phone, SyncWorld, add_parcels
-from tests.sync.mvt import decode_tile
+from tests.sync.mvt import decode_tile, tile_url
 
 #: Sites beside M1 of the sync world (112.06, 28.51): three more in the inspector's area A1,
 #: two in area A2 that is not his. All six lie in one z11 tile.
@@ -33,15 +32,7 @@ ZOOM = 11
 GEOJSON = "/api/v1/sync/layers/mine_sites"
 
 
-def _tile_url(lon: float, lat: float, z: int) -> str:
-    n = 2**z
-    x = int((lon + 180) / 360 * n)
-    rad = math.radians(lat)
-    y = int((1 - math.log(math.tan(rad) + 1 / math.cos(rad)) / math.pi) / 2 * n)
-    return f"/api/v1/tiles/mine_sites/{z}/{x}/{y}.mvt"
-
-
-TILE = _tile_url(112.05, 28.5, ZOOM)
+TILE = tile_url("mine_sites", 112.05, 28.5, ZOOM)
 
 
 async def _geojson(client: Client, headers: dict[str, str]) -> tuple[str, int, dict[str, str]]:
