@@ -333,6 +333,8 @@ MESSAGES: Final[dict[str, Message]] = {
     "batch_too_large": _m(
         "每次推送最多 {limit} 项操作，请分批",
         "at most {limit} operations per push; split the batch",
+        "一次推送的操作过多，请分批",
+        "too many operations in one push; split the batch",
     ),
     "cursor_malformed": _m("同步游标格式无效", "not a cursor issued by this server"),
     "cursor_invalid": _m("同步游标签名校验失败", "cursor signature does not verify"),
@@ -639,6 +641,14 @@ _SHAPES: Final[tuple[tuple[re.Pattern[str], Any], ...]] = (
     (
         re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`$"),
         lambda m: f"包含未知字段 {m['name']}",
+    ),
+    (
+        re.compile(r"^Expected `datetime` with a timezone component$"),
+        lambda _m: "应为带时区的日期时间",
+    ),
+    (
+        re.compile(r"^Expected `(?P<want>[^`]+)` without a timezone component$"),
+        lambda m: f"应为不带时区的{_type_zh(m['want'])}",
     ),
     (
         re.compile(r"^Invalid RFC3339 encoded datetime$"),
