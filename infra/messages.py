@@ -44,6 +44,7 @@ __all__ = [
     "placeholders",
     "render",
     "title",
+    "validation_detail",
     "validation_message",
 ]
 
@@ -354,6 +355,8 @@ MESSAGES: Final[dict[str, Message]] = {
         "瓦片过大，请放大后再看",
         "the tile is too large; zoom in",
     ),
+    "unknown_op_type": _m("未知的操作类型", "unknown operation type"),
+    "invalid_op": _m("操作内容不符合接口定义", "the operation breaks the schema"),
     "op_id_reused": _m("该操作编号已用于另一项操作", "this op id was used for another operation"),
     "op_not_supported": _m(
         "本服务器不支持此操作", "this operation is not available on this server"
@@ -669,3 +672,15 @@ def validation_message(message: str, lang: Lang = DEFAULT_LANG) -> str:
         if match is not None:
             return str(write(match))
     return text
+
+
+def validation_detail(code: str, message: str, lang: Lang = DEFAULT_LANG) -> str:
+    """A whole msgspec error (``Expected `str`, got `int` - at `$.ops[1].note```) in
+    ``lang``: for Chinese the catalogue's text for ``code``, the field path and the message."""
+    if lang == "en":
+        return message
+    text, _, where = message.partition(" - at `$")
+    path = where.rstrip("`").lstrip(".")
+    head = render(code, lang)
+    shown = validation_message(text, lang)
+    return f"{head}：{path}：{shown}" if path else f"{head}：{shown}"
