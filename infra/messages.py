@@ -88,6 +88,10 @@ LABELS: Final[dict[str, dict[str, tuple[str, str]]]] = {
         "signs_of_reopening": ("有复工迹象", "signs of reopening"),
         "active_mining": ("正在开采", "active mining"),
     },
+    "review_source": {
+        "evidence": ("拍摄了取证材料", "evidence was taken"),
+        "finding": ("记录了巡查发现", "a finding was recorded"),
+    },
     "role": {
         "inspector": ("巡查员", "inspector"),
         "joint_team": ("联合执法队员", "joint team member"),
@@ -511,10 +515,15 @@ MESSAGES: Final[dict[str, Message]] = {
         status="check_status",
     ),
     "alert.site_rebound_review": _m(
+        "{site}：已关停点位{source}，请核查是否死灰复燃",
+        "{site}: {source} at a closed site; check whether it is reopening",
         "已关停点位有新记录，请核查是否死灰复燃",
         "a closed site has a new record; check whether it is reopening",
+        source="review_source",
     ),
     "alert.referral_suggested": _m(
+        "{subject}达到移送标准，建议审查是否移送：{crime}（{rule_code}）",
+        "{subject} meets a referral threshold; review whether to refer it: {crime} ({rule_code})",
         "达到移送标准，建议审查是否移送公安机关",
         "meets a referral threshold; review whether to refer it to the police",
     ),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import re
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -42,41 +41,49 @@ def _name(call: ast.Call) -> str | None:
     return func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
 
 
+def _error_classes(trees: dict[Path, ast.Module]) -> dict[str, str]:
+    """Each error class by name with its ``default_code``."""
+    classes: dict[str, str] = {}
+    for tree in trees.values():
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            for stmt in node.body:
+                if (
+                    isinstance(stmt, ast.Assign)
+                    and any(getattr(t, "id", None) == "default_code" for t in stmt.targets)
+                    and (code := _const(stmt.value))
+                ):
+                    classes[node.name] = code
+    return classes
+
+
+def _code_of(node: ast.Call, classes: dict[str, str]) -> str | None:
+    keywords = {k.arg: k.value for k in node.keywords}
+    name = _name(node)
+    code = _const(keywords.get("code"))
+    if code is None and name == "_bad" and len(node.args) > 1:
+        code = _const(node.args[1])  # evidence's helpers: _bad(detail, code, ...)
+    if code is None and name == "_refuse" and node.args:
+        code = _const(node.args[0])  # api.decoding: _refuse(code, detail, path)
+    if code is None and name in classes and "code" not in keywords:
+        code = classes[name]
+    return code
+
+
 def _raise_sites() -> dict[str, list[tuple[str, set[str] | None]]]:
     """Each code with its raise sites: where, and the keyword names passed (``None`` when
     the call spreads ``**extra``, so its keywords cannot be known here)."""
     trees = _sources()
-    classes: dict[str, str] = {}
-    for tree in trees.values():
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ClassDef):
-                for stmt in node.body:
-                    if (
-                        isinstance(stmt, ast.Assign)
-                        and any(getattr(t, "id", None) == "default_code" for t in stmt.targets)
-                        and (code := _const(stmt.value))
-                    ):
-                        classes[node.name] = code
-    sites: dict[str, list[tuple[str, set[str] | None]]] = defaultdict(list)
-    for code in classes.values():
-        sites[code]
+    classes = _error_classes(trees)
+    sites: dict[str, list[tuple[str, set[str] | None]]] = {c: [] for c in classes.values()}
     for path, tree in trees.items():
         for node in ast.walk(tree):
-            if not isinstance(node, ast.Call):
+            if not isinstance(node, ast.Call) or (code := _code_of(node, classes)) is None:
                 continue
-            keywords = {k.arg: k.value for k in node.keywords}
-            name = _name(node)
-            code = _const(keywords.get("code"))
-            if code is None and name == "_bad" and len(node.args) > 1:
-                code = _const(node.args[1])  # evidence's helpers: _bad(detail, code, ...)
-            if code is None and name == "_refuse" and node.args:
-                code = _const(node.args[0])  # api.decoding: _refuse(code, detail, path)
-            if code is None and name in classes and "code" not in keywords:
-                code = classes[name]
-            if code is None:
-                continue
-            names = None if None in keywords else {k for k in keywords if k and k != "code"}
-            sites[code].append((f"{path.relative_to(ROOT)}:{node.lineno}", names))
+            given = [k.arg for k in node.keywords]
+            names = None if None in given else {k for k in given if k and k != "code"}
+            sites.setdefault(code, []).append((f"{path.relative_to(ROOT)}:{node.lineno}", names))
     return sites
 
 

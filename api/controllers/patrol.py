@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import msgspec
 from geoalchemy2.shape import to_shape
-from litestar import Controller, Response, delete, get, patch, post, put
+from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from shapely.geometry import mapping
@@ -31,8 +31,10 @@ from api.deps import (
     Plans,
     Tracks,
 )
+from api.problems import request_lang
 from geofence import to_mu
 from infra.db import utcnow
+from infra.messages import Lang, render
 from mobile_contract.v1 import patrol as c
 from mobile_contract.v1.cases import Suggestion
 from mobile_contract.v1.evidence import LocationCheck
@@ -411,12 +413,15 @@ def _live(people: list[p.LiveInspector]) -> c.LiveStatus:
     )
 
 
-def _alert(a: p.PatrolAlert) -> c.Alert:
+def _alert(a: p.PatrolAlert, lang: Lang) -> c.Alert:
+    """An alert with its message in ``lang`` (rows raised without ``params`` keep their
+    stored Chinese text)."""
+    message = a.message if a.params is None else render(f"alert.{a.kind}", lang, a.params)
     return c.Alert(
         id=a.id,
         kind=a.kind,
         severity=a.severity,
-        message=a.message,
+        message=message,
         site_id=a.site_id,
         patrol_id=a.session_id,
         duty_check_id=a.duty_check_id,
@@ -948,6 +953,7 @@ class ReviewController(Controller):
         self,
         alerts: Alerts,
         principal: Caller,
+        request: Request[Any, Any, Any],
         since: FromQuery[datetime | None] = None,
         kind: FromQuery[list[c.AlertKindName] | None] = None,
         unacknowledged_only: FromQuery[bool] = False,
@@ -969,7 +975,8 @@ class ReviewController(Controller):
             state=alert_state.value,
             limit=limit,
         )
-        return [_alert(a) for a in rows]
+        lang = request_lang(request)
+        return [_alert(a, lang) for a in rows]
 
     @post(
         "/alerts/{alert_id:uuid}/acknowledge",
@@ -978,10 +985,15 @@ class ReviewController(Controller):
         summary="Mark an alert as seen (captain, admin)",
     )
     async def acknowledge_alert(
-        self, alert_id: FromPath[uuid.UUID], alerts: Alerts, principal: Caller
+        self,
+        alert_id: FromPath[uuid.UUID],
+        alerts: Alerts,
+        principal: Caller,
+        request: Request[Any, Any, Any],
     ) -> c.Alert:
         """The first acknowledgement is kept."""
-        return _alert(await alerts.acknowledge_alert(principal, alert_id))
+        alert = await alerts.acknowledge_alert(principal, alert_id)
+        return _alert(alert, request_lang(request))
 
     @get(
         "/exports/coverage.csv",
