@@ -92,6 +92,12 @@ LABELS: Final[dict[str, dict[str, tuple[str, str]]]] = {
         "evidence": ("拍摄了取证材料", "evidence was taken"),
         "finding": ("记录了巡查发现", "a finding was recorded"),
     },
+    "view_type": {
+        "far": ("远景", "far view"),
+        "close": ("近景", "close-up"),
+        "corner": ("四至", "corner"),
+        "interior": ("内部", "interior"),
+    },
     "role": {
         "inspector": ("巡查员", "inspector"),
         "joint_team": ("联合执法队员", "joint team member"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -427,7 +428,7 @@ async def test_bad_input_gets_a_problem_with_a_reason(client: Client, make_count
     # a time without an offset, a start in the future, a grade out of range, a bad month
     naive = {"areaId": area["id"], "startedAt": now.replace(tzinfo=None).isoformat()}
     body = _problem(await client.put(f"{API}/patrols/{uuid7()}", json=naive, headers=me), 400)
-    assert body["code"] == "validation_error" and "timezone" in body["detail"]
+    assert body["code"] == "validation_error" and "时区" in body["detail"]
     assert "startedAt" in str(body["errors"])
     future = {"areaId": area["id"], "startedAt": _iso(now + timedelta(hours=1))}
     _problem(
@@ -567,6 +568,14 @@ async def test_the_demo_county_shows_field_work_to_every_login(
         await client.get(f"{API}/alerts", params={"kind": "site_reopening"}, headers=boss)
     ).json()
     assert len(alerts) == 1
+    # names and texts are Chinese: no English role codes or suffixes
+    assert not re.search("[A-Za-z]", alerts[0]["message"]), alerts
+    async with session_factory() as session:
+        names = list(
+            await session.scalars(select(User.display_name).where(User.county_id == demo.county.id))
+        )
+    assert "演示队长" in names, names
+    assert all(re.fullmatch(r"[\u4e00-\u9fff0-9]+", n) for n in names), names
     # a few members lapsed ten days ago and are overdue now; the rest are on time
     duty = (await client.get(f"{API}/duty-status", headers=boss)).json()
     members = [m for s in duty for m in s["members"]]
