@@ -31,7 +31,7 @@ from api.deps import (
     Plans,
     Tracks,
 )
-from api.problems import request_lang
+from api.problems import content_language, request_lang
 from geofence import to_mu
 from infra.db import utcnow
 from infra.messages import Lang, render
@@ -71,12 +71,13 @@ def _mmdd(value: str | None) -> int | None:
     return None if value is None else int(value.replace("-", ""))
 
 
-def _attachment(body: bytes | str, media_type: str, filename: str) -> Response[Any]:
-    return Response(
-        body,
-        media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+def _attachment(
+    body: bytes | str, media_type: str, filename: str, lang: Lang | None = None
+) -> Response[Any]:
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if lang is not None:
+        headers |= content_language(lang)
+    return Response(body, media_type=media_type, headers=headers)
 
 
 # -- mapping ---------------------------------------------------------------------------------
@@ -267,13 +268,17 @@ class _FindingPlace(msgspec.Struct, kw_only=True):
     suggestions: list[Suggestion]
 
 
-def _appended(r: p.AppendResult) -> c.AppendResult:
+def _appended(r: p.AppendResult, lang: Lang) -> c.AppendResult:
+    rejected = [
+        c.RejectedPoint(id=x.id, reason=x.reason, detail=render(x.reason, lang, None, x.detail))
+        for x in r.rejected
+    ]
     return c.AppendResult(
         patrol_id=r.patrol_id,
         received=r.received,
         stored=r.stored,
         duplicates=r.duplicates,
-        rejected=[c.RejectedPoint(id=x.id, reason=x.reason, detail=x.detail) for x in r.rejected],
+        rejected=rejected,
         point_count=r.point_count,
     )
 
@@ -838,10 +843,12 @@ class PatrolController(Controller):
         data: JSONBody[c.TrackBatch],
         tracks: Tracks,
         principal: Caller,
+        request: Request[Any, Any, Any],
     ) -> c.AppendResult:
         """Insert-only and idempotent by point id, any order; each point not stored is
         listed with its reason while the rest is stored."""
-        return _appended(await tracks.append_track_points(principal, patrol_id, data.points))
+        result = await tracks.append_track_points(principal, patrol_id, data.points)
+        return _appended(result, request_lang(request))
 
     @get(
         "/{patrol_id:uuid}/track",
@@ -1002,12 +1009,18 @@ class ReviewController(Controller):
         summary="A month's coverage as CSV (captain, admin)",
     )
     async def export_coverage_csv(
-        self, coverage: Coverage, principal: Caller, month: FromQuery[str | None] = None
+        self,
+        coverage: Coverage,
+        principal: Caller,
+        request: Request[Any, Any, Any],
+        month: FromQuery[str | None] = None,
     ) -> Response[Any]:
-        """One row per area, then one per inspector."""
+        """One row per area, then one per inspector; the header row in Chinese unless
+        ``Accept-Language`` prefers English."""
         first = _month(month)
-        body = await coverage.export_coverage_csv(principal, first)
-        return _attachment(body, "text/csv; charset=utf-8", f"coverage-{first:%Y-%m}.csv")
+        lang = request_lang(request)
+        body = await coverage.export_coverage_csv(principal, first, lang=lang)
+        return _attachment(body, "text/csv; charset=utf-8", f"coverage-{first:%Y-%m}.csv", lang)
 
     @get(
         "/exports/tracks.geojson",

@@ -194,8 +194,11 @@ async def test_a_patrol_day_from_plan_to_exports(client: Client, make_county: An
     assert second.status_code == 200, second.text
     result = second.json()
     assert (result["received"], result["stored"], result["duplicates"]) == (22, 15, 5)
-    assert sorted((r["id"], r["reason"]) for r in result["rejected"]) == sorted(
-        [(future["id"], "future_time"), (far["id"], "outside_county")]
+    assert sorted((r["id"], r["reason"], r["detail"]) for r in result["rejected"]) == sorted(
+        [
+            (future["id"], "future_time", "时间比当前时间晚 5 分钟以上"),
+            (far["id"], "outside_county", "位置在本县范围之外"),
+        ]
     )
     assert result["pointCount"] == 40
 
@@ -285,7 +288,15 @@ async def test_a_patrol_day_from_plan_to_exports(client: Client, make_county: An
     assert csv_resp.headers["content-type"].startswith("text/csv")
     assert f'filename="coverage-{month}.csv"' in csv_resp.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(csv_resp.text)))
-    assert (rows[0]["kind"], rows[0]["code"], rows[0]["patrols"]) == ("area", "A1", "1")
+    assert (rows[0]["类型"], rows[0]["代码"], rows[0]["巡查次数"]) == ("area", "A1", "1")
+    english = await client.get(
+        f"{API}/exports/coverage.csv",
+        params={"month": month},
+        headers={**cap, "Accept-Language": "en"},
+    )
+    header, _, rest = english.text.partition("\r\n")
+    assert header.startswith("kind,id,code,name,patrols,quota,quota_met,night_patrols,")
+    assert rest == csv_resp.text.partition("\r\n")[2]  # only the header row differs
     day = start.astimezone(TZ).date()
     geo = await client.get(
         f"{API}/exports/tracks.geojson",
