@@ -116,6 +116,37 @@ LABELS: Final[dict[str, dict[str, tuple[str, str]]]] = {
         "targets_planned": ("计划目标数", "targets_planned"),
         "duty_compliance": ("五包一履职率", "duty_compliance"),
     },
+    "geometry_problem": {
+        "empty": ("空几何", "empty"),
+        "wrong_type": ("不是面（Polygon/MultiPolygon）", "not a Polygon or MultiPolygon"),
+        "non_finite": ("坐标含非有限数", "coordinates are not finite"),
+        "out_of_range": ("坐标超出经纬度范围", "coordinates out of range"),
+        "malformed": ("格式错误", "malformed"),
+        "invalid": ("无法修复", "not repairable"),
+    },
+    "layer_kind": {
+        "parcels": ("地类图斑", "parcels"),
+        "planning_zones": ("规划分区", "planning_zones"),
+        "mine_sites": ("矿点", "mine_sites"),
+        "change_polygons": ("变化图斑", "change_polygons"),
+    },
+    # the report of ``patrol layers import`` (``str.format`` fields ``n`` and ``reason``)
+    "cli_import": {
+        "dry_run": ("试导入，未存储", "dry run, nothing stored"),
+        "version": ("第 {n} 版", "version {n}"),
+        "format": ("格式", "format"),
+        "source_crs": ("源坐标系", "source CRS"),
+        "read": ("读取", "read"),
+        "stored": ("存储", "stored"),
+        "repaired": ("修复", "repaired"),
+        "rejected": ("拒收", "rejected"),
+        "layer": ("图层", "layer"),
+        "encoding": ("编码", "encoding"),
+        "warning": ("警告", "warning"),
+        "repaired_feature": ("已修复要素 {n}：{reason}", "repaired feature {n}: {reason}"),
+        "rejected_feature": ("拒收要素 {n}：{reason}", "rejected feature {n}: {reason}"),
+        "more": ("……另有 {n} 条（见图层版本）", "... and {n} more (see the layer version)"),
+    },
     "role": {
         "inspector": ("巡查员", "inspector"),
         "joint_team": ("联合执法队员", "joint team member"),
@@ -322,7 +353,9 @@ MESSAGES: Final[dict[str, Message]] = {
         "无法读取该文件：请上传 GeoJSON、Shapefile（zip）、GeoPackage 或 KML",
         "the file cannot be read as a supported layer format",
     ),
-    "no_features": _m("文件中没有要素", "the file has no features"),
+    "no_features": _m(
+        "文件中没有带几何图形的要素，未导入任何内容", "the file has no feature with a geometry"
+    ),
     "unknown_source_layer": _m("文件中没有指定的图层", "the file has no such layer"),
     "unknown_encoding": _m("无法识别的字符编码", "unknown text encoding"),
     "invalid_field_map": _m("字段对应关系无效", "the field map is not valid"),
@@ -341,6 +374,13 @@ MESSAGES: Final[dict[str, Message]] = {
         "crs={suggested_crs}",
         "坐标疑似为偏移坐标系而非 WGS84/CGCS2000",
         "the coordinates look offset (not WGS84/CGCS2000)",
+    ),
+    "geometry_rejected": _m(
+        "几何图形无效：{why}",
+        "invalid geometry: {why}",
+        "几何图形无效",
+        "invalid geometry",
+        why="geometry_problem",
     ),
     "feature_outside_county": _m(
         "位于本县范围之外（坐标系是否有误？）", "lies outside the county (wrong coordinate system?)"
