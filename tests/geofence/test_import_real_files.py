@@ -388,7 +388,10 @@ async def test_a_dry_run_reports_rejections_with_reasons(
     body = resp.json()
     assert (body["read"], body["stored"], body["rejected"]) == (3, 2, 1)
     assert body["rejections"][0]["feature"] == 3
-    assert "outside the county" in body["rejections"][0]["reason"]
+    assert (body["rejections"][0]["code"], body["rejections"][0]["reason"]) == (
+        "feature_outside_county",
+        "位于本县范围之外（坐标系是否有误？）",
+    )
     nothing = _geojson(tmp_path, "far.geojson", geoms[2:])
     resp = await _upload(client, county, nothing, dry_run="true")
     assert resp.status_code == 200 and resp.json()["stored"] == 0  # a dry run reports, not fails
@@ -438,5 +441,8 @@ async def test_a_background_dry_run_reports_without_a_version(
     assert job["state"] == "done", job
     result = job["result"]
     assert result["dryRun"] is True and (result["stored"], result["rejected"]) == (40, 1)
-    assert "outside the county" in job["rejections"][0]["reason"]
+    assert (job["rejections"][0]["code"], job["rejections"][0]["reason"]) == (
+        "feature_outside_county",
+        "位于本县范围之外（坐标系是否有误？）",
+    )
     assert await _version_count(session, county.county.id) == 0
