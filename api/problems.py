@@ -181,8 +181,10 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             else "validation_error"
         )
         errors = _validation_errors(exc.extra, lang)
-        if lang == "zh" and errors:
-            detail = _joined_zh(errors)
+        if lang == "zh":
+            # the parser's own words stay (technical, English) after the Chinese summary
+            why = detail.partition(": ")[2] or detail
+            detail = _joined_zh(errors) if errors else f"{render(code, lang)}（{why}）"
         return problem_response(request, status=400, code=code, detail=detail, errors=errors)
     if isinstance(exc, HTTPException):
         status = exc.status_code

@@ -123,6 +123,7 @@ LABELS: Final[dict[str, dict[str, tuple[str, str]]]] = {
         "out_of_range": ("坐标超出经纬度范围", "coordinates out of range"),
         "malformed": ("格式错误", "malformed"),
         "invalid": ("无法修复", "not repairable"),
+        "nothing_stored": ("没有可存储的要素", "no feature could be stored"),
     },
     "layer_kind": {
         "parcels": ("地类图斑", "parcels"),
@@ -361,7 +362,13 @@ MESSAGES: Final[dict[str, Message]] = {
     "invalid_field_map": _m("字段对应关系无效", "the field map is not valid"),
     "unknown_layer_kind": _m("图层类型无效", "unknown layer kind"),
     "unknown_crs": _m("坐标系无法识别或不受支持", "unknown or unsupported coordinate system"),
-    "invalid_geometry": _m("几何图形无效", "the geometry is not valid"),
+    "invalid_geometry": _m(
+        "几何图形无效：{reason}",
+        "invalid geometry: {reason}",
+        "几何图形无效",
+        "the geometry is not valid",
+        reason="geometry_problem",
+    ),
     "too_many_vertices": _m(
         "一个几何图形最多 {limit} 个坐标点",
         "a geometry may have at most {limit} positions",
