@@ -305,8 +305,7 @@ async def _layers(args: argparse.Namespace, settings: Settings) -> int:
                 dry_run=args.dry_run, source_name=path.name, progress=show,
             )  # fmt: skip
         except NoFeaturesError:
-            msg = f"{path.name} has no feature with a geometry (empty, all null or only "
-            msg = render("no_features", lang, None, f"{msg}whitespace); nothing imported")
+            msg = label("cli_import", "no_features", lang).format(name=path.name)
             print(f"patrol: no_features: {msg}", file=sys.stderr)
             return 2
         except InvalidGeometryError as exc:  # nothing storable: say why, feature by feature

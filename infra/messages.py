@@ -131,7 +131,7 @@ LABELS: Final[dict[str, dict[str, tuple[str, str]]]] = {
         "mine_sites": ("矿点", "mine_sites"),
         "change_polygons": ("变化图斑", "change_polygons"),
     },
-    # the report of ``patrol layers import`` (``str.format`` fields ``n`` and ``reason``)
+    # the report of ``patrol layers import`` (``str.format`` fields ``n``, ``reason``, ``name``)
     "cli_import": {
         "dry_run": ("试导入，未存储", "dry run, nothing stored"),
         "version": ("第 {n} 版", "version {n}"),
@@ -147,6 +147,11 @@ LABELS: Final[dict[str, dict[str, tuple[str, str]]]] = {
         "repaired_feature": ("已修复要素 {n}：{reason}", "repaired feature {n}: {reason}"),
         "rejected_feature": ("拒收要素 {n}：{reason}", "rejected feature {n}: {reason}"),
         "more": ("……另有 {n} 条（见图层版本）", "... and {n} more (see the layer version)"),
+        "no_features": (
+            "{name} 中没有带几何图形的要素（为空、全为空值或只有空白），未导入任何内容",
+            "{name} has no feature with a geometry (empty, all null or only whitespace); "
+            "nothing imported",
+        ),
     },
     "role": {
         "inspector": ("巡查员", "inspector"),
