@@ -344,7 +344,9 @@ MESSAGES: Final[dict[str, Message]] = {
     "duplicate_site_code": _m("该矿点编号已登记", "site code already registered"),
     "invalid_roster": _m("包保名单数据不符合要求", "the roster entry is not acceptable"),
     # geofence: layers, imports, checks
-    "layer_not_found": _m("没有该图层", "unknown layer"),
+    "layer_not_found": _m(
+        "没有图层 {layer}", "unknown layer {layer}", "没有该图层", "unknown layer"
+    ),
     "layer_version_not_found": _m("未找到该图层版本", "layer version not found"),
     "import_job_not_found": _m("未找到该导入任务", "import job not found"),
     "import_abandoned": _m(
