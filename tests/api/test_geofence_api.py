@@ -174,7 +174,9 @@ async def test_batch_answers_equal_single_checks(client: Client, make_county: An
     points = [
         {"lon": X0 + float(x) * D, "lat": Y0 + float(y) * D, "accuracyM": float(a)}
         for x, y, a in zip(
-            rng.uniform(-0.5, 4.5, 60), rng.uniform(-0.5, 4.5, 60), rng.uniform(1, 60, 60),
+            rng.uniform(-0.5, 4.5, 60),
+            rng.uniform(-0.5, 4.5, 60),
+            rng.uniform(1, 60, 60),
             strict=True,
         )
     ] + [{"lon": X0 + D, "lat": Y0 + 0.5 * D, "accuracyM": 2}]  # on a shared edge
