@@ -1,20 +1,62 @@
-"""What the background loop does here: the job queue plus every package's periodic chores."""
+"""The background work of this service: every package's procrastinate tasks in one registry.
+
+Each package declares its tasks on its own blueprint; they are gathered here once, each under
+its package's namespace (``evidence:derivatives``, ``patrol:chores``, ``sync:prune``,
+``queue:retry_stalled``). :func:`task_app` builds a process's procrastinate app on the
+configured database; :func:`run_background_worker` runs it with the dependencies the tasks
+use, in the API process (the embedded default) or as ``patrol worker``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
 
-from evidence.worker import PATROL_CHORE, Chore, WorkerOptions
-from sync.jobs import run_sync_jobs
+from procrastinate import App, Blueprint
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-__all__ = ["worker_options"]
+from evidence import tasks as evidence_tasks
+from evidence.derivatives import TASK_NAMESPACE as EVIDENCE_NAMESPACE
+from infra import tasks as queue
+from infra.objectstore import ObjectStore
+from infra.settings import Settings
+from patrol import tasks as patrol_tasks
+from sync import tasks as sync_tasks
+
+__all__ = ["TASKS", "TASK_NAMES", "run_background_worker", "task_app"]
+
+TASKS = Blueprint()
+TASKS.add_tasks_from(evidence_tasks.blueprint, namespace=EVIDENCE_NAMESPACE)
+TASKS.add_tasks_from(patrol_tasks.blueprint, namespace="patrol")
+TASKS.add_tasks_from(sync_tasks.blueprint, namespace="sync")
+TASKS.add_tasks_from(queue.queue_blueprint, namespace="queue")
+TASK_NAMES: tuple[str, ...] = tuple(sorted(TASKS.tasks))
 
 
-def worker_options(
-    *, watch: Callable[[Sequence[Chore]], Sequence[Chore]] | None = None
-) -> WorkerOptions:
-    """Derivatives, patrol chores every 5 minutes, sync pruning (itself at most hourly).
+def task_app(settings: Settings, *, concurrency: int = 1) -> App:
+    """This process's procrastinate app on the configured database (opened by the worker)."""
+    return queue.build_app(settings.database, TASKS, pool_size=concurrency + 3)
 
-    ``watch`` wraps the chores (the API process counts their runs, :mod:`api.metrics`)."""
-    chores: Sequence[Chore] = (PATROL_CHORE, Chore("sync", 600.0, run_sync_jobs))
-    return WorkerOptions(chores=tuple(watch(chores) if watch else chores))
+
+async def run_background_worker(
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    store: ObjectStore,
+    *,
+    stop: asyncio.Event,
+    concurrency: int = 1,
+    wait: bool = True,
+    app: App | None = None,
+) -> None:
+    """Run the tasks until ``stop`` is set (``wait=False``: until no job is due)."""
+    deps = queue.TaskDeps(
+        session_factory=session_factory,
+        store=store,
+        evidence=settings.evidence,
+    )
+    await queue.run_worker(
+        app or task_app(settings, concurrency=concurrency),
+        deps,
+        stop=stop,
+        concurrency=concurrency,
+        wait=wait,
+    )

@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from evidence.worker import Chore
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
@@ -22,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.app import create_app
 from api.metrics import Metrics
-from evidence.worker import Chore
 from infra.ids import uuid7
 from infra.scope import Role
 from infra.settings import Settings
