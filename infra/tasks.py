@@ -48,6 +48,7 @@ from infra.settings import DatabaseSettings, EvidenceSettings
 __all__ = [
     "DEFAULT_QUEUE",
     "JOB_STATES",
+    "PERIODIC_QUEUE",
     "JobRow",
     "TaskDeps",
     "build_app",
@@ -63,7 +64,8 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
-DEFAULT_QUEUE = "default"
+DEFAULT_QUEUE = "default"  # work something asked for (derivatives)
+PERIODIC_QUEUE = "periodic"  # the periodic chores
 JOB_STATES = ("todo", "doing", "succeeded", "failed", "cancelled", "aborted")
 _DEPS_KEY = "patrol_deps"
 _STALLED_AFTER_S = 60.0  # a worker silent this long is gone; its running jobs are retried
@@ -208,7 +210,9 @@ queue_blueprint = Blueprint()
 
 
 @queue_blueprint.periodic(cron="* * * * *")
-@queue_blueprint.task(name="retry_stalled", pass_context=True, queueing_lock="retry_stalled")
+@queue_blueprint.task(
+    name="retry_stalled", pass_context=True, queue=PERIODIC_QUEUE, queueing_lock="retry_stalled"
+)
 async def retry_stalled(context: JobContext, timestamp: int) -> int:
     """Put back the running jobs of workers that stopped sending heartbeats (a crash, a kill:
     what the old lease did). Their tasks are idempotent; the job runs again from the start."""
@@ -237,13 +241,14 @@ async def run_worker(
     error_backoff_s: float = 10.0,
     graceful_stop_s: float = _GRACEFUL_STOP_S,
     wait: bool = True,
+    queues: list[str] | None = None,
 ) -> None:
     """Run procrastinate's worker until ``stop`` is set; return after the jobs in hand ended.
 
     A task's failure is procrastinate's business (retry or ``failed``) and never stops the
     worker. The worker itself stops when the database goes away; it is started again after
     ``error_backoff_s`` as long as ``stop`` is not set. With ``wait=False`` it returns once
-    no job is due (tests, one-off runs).
+    no job is due (tests, one-off runs); ``queues`` limits it to those queues (default: all).
     """
     options: dict[str, Any] = {
         "concurrency": max(1, concurrency),
@@ -257,6 +262,8 @@ async def run_worker(
     }
     if name:
         options["name"] = name
+    if queues is not None:
+        options["queues"] = queues
     log.info("worker.started", tasks=sorted(app.tasks), concurrency=options["concurrency"])
     while not stop.is_set():
         try:
@@ -276,6 +283,8 @@ async def run_worker(
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the worker outlives a database outage
+            if not wait:
+                raise
             log.warning("worker.round_failed", error=type(exc).__name__, detail=str(exc)[:300])
             await _wait(stop, error_backoff_s)
     log.info("worker.stopped")

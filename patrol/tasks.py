@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from procrastinate import Blueprint, JobContext
 
-from infra.tasks import deps
+from infra.tasks import PERIODIC_QUEUE, deps
 from patrol.jobs import run_patrol_jobs
 
 __all__ = ["CHORES_CRON", "ChoreFailedError", "blueprint", "chores"]
@@ -26,7 +26,9 @@ class ChoreFailedError(RuntimeError):
 
 
 @blueprint.periodic(cron=CHORES_CRON)
-@blueprint.task(name="chores", pass_context=True, queueing_lock="patrol-chores")
+@blueprint.task(
+    name="chores", pass_context=True, queue=PERIODIC_QUEUE, queueing_lock="patrol-chores"
+)
 async def chores(context: JobContext, timestamp: int) -> dict[str, int]:
     del timestamp
     counts = await run_patrol_jobs(deps(context).session_factory)

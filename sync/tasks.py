@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from procrastinate import Blueprint, JobContext
 
-from infra.tasks import deps
+from infra.tasks import PERIODIC_QUEUE, deps
 from sync.jobs import run_sync_jobs
 
 __all__ = ["PRUNE_CRON", "PruneFailedError", "blueprint", "prune"]
@@ -25,7 +25,7 @@ class PruneFailedError(RuntimeError):
 
 
 @blueprint.periodic(cron=PRUNE_CRON)
-@blueprint.task(name="prune", pass_context=True, queueing_lock="sync-prune")
+@blueprint.task(name="prune", pass_context=True, queue=PERIODIC_QUEUE, queueing_lock="sync-prune")
 async def prune(context: JobContext, timestamp: int) -> dict[str, int]:
     del timestamp
     counts = await run_sync_jobs(deps(context).session_factory)

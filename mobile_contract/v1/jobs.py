@@ -27,7 +27,7 @@ class BackgroundJob(msgspec.Struct, kw_only=True, rename="camel"):
     id: int
     task: str  # e.g. evidence:derivatives, patrol:chores
     state: BackgroundJobState
-    attempts: int  # retries so far (0 on the first run)
+    attempts: int  # runs that ended (succeeded, failed or put back for a retry)
     county_id: uuid.UUID | None = None
     evidence_id: uuid.UUID | None = None
     queued_at: datetime | None = None

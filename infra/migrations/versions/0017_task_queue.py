@@ -61,11 +61,13 @@ BEGIN
     DROP TABLE IF EXISTS procrastinate_job_errors, procrastinate_events,
         procrastinate_periodic_defers, procrastinate_jobs, procrastinate_workers CASCADE;
     FOR r IN SELECT p.oid::regprocedure AS fn FROM pg_proc AS p
-              WHERE p.proname LIKE 'procrastinate\\_%' LOOP
+              WHERE p.proname LIKE 'procrastinate\\_%'
+                AND p.pronamespace = current_schema()::regnamespace LOOP
         EXECUTE 'DROP FUNCTION IF EXISTS ' || r.fn || ' CASCADE';
     END LOOP;
     FOR r IN SELECT t.typname FROM pg_type AS t
-              WHERE t.typname LIKE 'procrastinate\\_%' AND t.typtype IN ('e', 'c') LOOP
+              WHERE t.typname LIKE 'procrastinate\\_%' AND t.typtype IN ('e', 'c')
+                AND t.typnamespace = current_schema()::regnamespace LOOP
         EXECUTE 'DROP TYPE IF EXISTS ' || quote_ident(r.typname) || ' CASCADE';
     END LOOP;
 END $$;
