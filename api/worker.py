@@ -10,6 +10,7 @@ use, in the API process (the embedded default) or as ``patrol worker``.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from procrastinate import App, Blueprint
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,19 +23,32 @@ from infra.settings import Settings
 from patrol import tasks as patrol_tasks
 from sync import tasks as sync_tasks
 
-__all__ = ["TASKS", "TASK_NAMES", "run_background_worker", "task_app"]
+__all__ = ["BLUEPRINTS", "TASK_NAMES", "run_background_worker", "task_app"]
 
-TASKS = Blueprint()
-TASKS.add_tasks_from(evidence_tasks.blueprint, namespace=EVIDENCE_NAMESPACE)
-TASKS.add_tasks_from(patrol_tasks.blueprint, namespace="patrol")
-TASKS.add_tasks_from(sync_tasks.blueprint, namespace="sync")
-TASKS.add_tasks_from(queue.queue_blueprint, namespace="queue")
-TASK_NAMES: tuple[str, ...] = tuple(sorted(TASKS.tasks))
+BLUEPRINTS: dict[str, Callable[[], Blueprint]] = {
+    EVIDENCE_NAMESPACE: evidence_tasks.blueprint,
+    "patrol": patrol_tasks.blueprint,
+    "sync": sync_tasks.blueprint,
+    "queue": queue.queue_blueprint,
+}
 
 
-def task_app(settings: Settings, *, concurrency: int = 1) -> App:
-    """This process's procrastinate app on the configured database (opened by the worker)."""
-    return queue.build_app(settings.database, TASKS, pool_size=concurrency + 3)
+def _names() -> tuple[str, ...]:
+    every = Blueprint()
+    for namespace, make in BLUEPRINTS.items():
+        every.add_tasks_from(make(), namespace=namespace)
+    return tuple(sorted(every.tasks))
+
+
+TASK_NAMES = _names()
+
+
+def task_app(settings: Settings, *, concurrency: int = 1, periodic: bool = True) -> App:
+    """A procrastinate app on the configured database (opened by the worker); ``periodic``
+    False leaves the chores' schedules out (a test's worker)."""
+    return queue.build_app(
+        settings.database, BLUEPRINTS, pool_size=concurrency + 3, periodic=periodic
+    )
 
 
 async def run_background_worker(

@@ -23,9 +23,7 @@ from evidence.derivatives import (
 )
 from infra.tasks import deps
 
-__all__ = ["DERIVATIVES_RETRY", "blueprint"]
-
-blueprint = Blueprint()
+__all__ = ["DERIVATIVES_RETRY", "blueprint", "derivatives"]
 
 
 class _Backoff(RetryStrategy):
@@ -42,7 +40,6 @@ class _Backoff(RetryStrategy):
 DERIVATIVES_RETRY = _Backoff(max_attempts=4)  # attempts counts the retries: 5 runs in all
 
 
-@blueprint.task(name=DERIVATIVES_TASK, pass_context=True, retry=DERIVATIVES_RETRY)
 async def derivatives(context: JobContext, evidence_id: str, county_id: str) -> None:
     """Make the kinds the evidence still lacks (``county_id`` scopes the job for ListJobs)."""
     del county_id
@@ -55,3 +52,10 @@ async def derivatives(context: JobContext, evidence_id: str, county_id: str) -> 
         spool_dir=found.spool_dir,
         caption_font=found.evidence.caption_font,
     )
+
+
+def blueprint() -> Blueprint:
+    """A new blueprint with this package's tasks (one per procrastinate app)."""
+    tasks = Blueprint()
+    tasks.task(name=DERIVATIVES_TASK, pass_context=True, retry=DERIVATIVES_RETRY)(derivatives)
+    return tasks

@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +36,7 @@ from typing import Any
 
 import structlog
 from procrastinate import App, Blueprint, JobContext, PsycopgConnector
+from procrastinate.periodic import PeriodicRegistry
 from procrastinate.schema import SchemaManager
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -114,8 +115,16 @@ def _connection_parameters(database: DatabaseSettings) -> dict[str, Any]:
     return {k: v for k, v in params.items() if v is not None}
 
 
-def build_app(database: DatabaseSettings, registry: Blueprint, *, pool_size: int = 4) -> App:
-    """An app with the tasks of ``registry`` on the database of ``database`` (not yet open)."""
+def build_app(
+    database: DatabaseSettings,
+    blueprints: Mapping[str, Callable[[], Blueprint]],
+    *,
+    pool_size: int = 4,
+    periodic: bool = True,
+) -> App:
+    """An app on the database of ``database`` (not yet open) with each namespace's tasks from
+    a new blueprint of its factory (tasks are bound to the app that defers them, the periodic
+    ones included). ``periodic=False``: the schedules are left out (tests)."""
     connector = PsycopgConnector(
         conninfo="",
         kwargs=_connection_parameters(database),
@@ -123,8 +132,10 @@ def build_app(database: DatabaseSettings, registry: Blueprint, *, pool_size: int
         max_size=max(2, pool_size),
     )
     app = App(connector=connector)
-    app.tasks = registry.tasks
-    app.periodic_registry = registry.periodic_registry
+    for namespace, make in blueprints.items():
+        app.add_tasks_from(make(), namespace=namespace)
+    if not periodic:
+        app.periodic_registry = PeriodicRegistry()  # type: ignore[no-untyped-call]
     return app
 
 
@@ -206,13 +217,6 @@ async def record_failure(call_next: Any, context: JobContext, worker: Any) -> An
 
 
 # -- the queue's own chore -------------------------------------------------------------------------
-queue_blueprint = Blueprint()
-
-
-@queue_blueprint.periodic(cron="* * * * *")
-@queue_blueprint.task(
-    name="retry_stalled", pass_context=True, queue=PERIODIC_QUEUE, queueing_lock="retry_stalled"
-)
 async def retry_stalled(context: JobContext, timestamp: int) -> int:
     """Put back the running jobs of workers that stopped sending heartbeats (a crash, a kill:
     what the old lease did). Their tasks are idempotent; the job runs again from the start."""
@@ -223,6 +227,16 @@ async def retry_stalled(context: JobContext, timestamp: int) -> int:
         await manager.retry_job(job)
         log.warning("tasks.stalled_job_retried", job_id=job.id, task=job.task_name)
     return len(stalled)
+
+
+def queue_blueprint() -> Blueprint:
+    """A new blueprint with the queue's own task (one per procrastinate app)."""
+    tasks = Blueprint()
+    task = tasks.task(
+        name="retry_stalled", pass_context=True, queue=PERIODIC_QUEUE, queueing_lock="retry_stalled"
+    )(retry_stalled)
+    tasks.periodic(cron="* * * * *")(task)
+    return tasks
 
 
 # -- the worker ----------------------------------------------------------------------------------

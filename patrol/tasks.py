@@ -18,17 +18,11 @@ __all__ = ["CHORES_CRON", "ChoreFailedError", "blueprint", "chores"]
 
 CHORES_CRON = "*/5 * * * *"
 
-blueprint = Blueprint()
-
 
 class ChoreFailedError(RuntimeError):
     """Some counties failed (they were logged and rolled back; the others are done)."""
 
 
-@blueprint.periodic(cron=CHORES_CRON)
-@blueprint.task(
-    name="chores", pass_context=True, queue=PERIODIC_QUEUE, queueing_lock="patrol-chores"
-)
 async def chores(context: JobContext, timestamp: int) -> dict[str, int]:
     del timestamp
     counts = await run_patrol_jobs(deps(context).session_factory)
@@ -36,3 +30,13 @@ async def chores(context: JobContext, timestamp: int) -> dict[str, int]:
         msg = f"{counts['failed']} county(ies) failed: {counts}"
         raise ChoreFailedError(msg)
     return counts
+
+
+def blueprint() -> Blueprint:
+    """A new blueprint with this package's tasks (one per procrastinate app)."""
+    tasks = Blueprint()
+    task = tasks.task(
+        name="chores", pass_context=True, queue=PERIODIC_QUEUE, queueing_lock="patrol-chores"
+    )(chores)
+    tasks.periodic(cron=CHORES_CRON)(task)
+    return tasks

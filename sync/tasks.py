@@ -17,15 +17,11 @@ __all__ = ["PRUNE_CRON", "PruneFailedError", "blueprint", "prune"]
 
 PRUNE_CRON = "*/10 * * * *"
 
-blueprint = Blueprint()
-
 
 class PruneFailedError(RuntimeError):
     """The prune was rolled back (logged with its cause)."""
 
 
-@blueprint.periodic(cron=PRUNE_CRON)
-@blueprint.task(name="prune", pass_context=True, queue=PERIODIC_QUEUE, queueing_lock="sync-prune")
 async def prune(context: JobContext, timestamp: int) -> dict[str, int]:
     del timestamp
     counts = await run_sync_jobs(deps(context).session_factory)
@@ -33,3 +29,13 @@ async def prune(context: JobContext, timestamp: int) -> dict[str, int]:
         msg = "sync pruning failed and was rolled back"
         raise PruneFailedError(msg)
     return counts
+
+
+def blueprint() -> Blueprint:
+    """A new blueprint with this package's tasks (one per procrastinate app)."""
+    tasks = Blueprint()
+    task = tasks.task(
+        name="prune", pass_context=True, queue=PERIODIC_QUEUE, queueing_lock="sync-prune"
+    )(prune)
+    tasks.periodic(cron=PRUNE_CRON)(task)
+    return tasks

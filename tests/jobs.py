@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from procrastinate import Blueprint
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.worker import TASKS
+from api.worker import BLUEPRINTS
 from infra.objectstore import ObjectStore
 from infra.settings import DatabaseSettings, EvidenceSettings
 from infra.tasks import DEFAULT_QUEUE, TaskDeps, build_app, run_worker
-
-# The same tasks without their schedules: a test's worker never defers the periodic chores.
-_ON_DEMAND = Blueprint()
-_ON_DEMAND.tasks = dict(TASKS.tasks)
 
 
 async def run_jobs(
@@ -27,7 +22,7 @@ async def run_jobs(
     queues: tuple[str, ...] = (DEFAULT_QUEUE,),
 ) -> None:
     """Run every due job of ``queues`` (jobs other tests queued too), then return."""
-    app = build_app(database, _ON_DEMAND)
+    app = build_app(database, BLUEPRINTS, periodic=False)  # no chores deferred by a test
     deps = TaskDeps(session_factory=session_factory, store=store, evidence=evidence)
     await run_worker(app, deps, stop=asyncio.Event(), wait=False, queues=list(queues))
 

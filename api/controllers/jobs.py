@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, get
-from litestar.params import FromQuery
+from litestar.params import FromQuery, QueryParameter
 
 from api.deps import Caller, Db
 from infra.tasks import JobRow, list_jobs
@@ -47,7 +47,7 @@ class JobController(Controller):
         self,
         db: Db,
         principal: Caller,
-        state: FromQuery[c.BackgroundJobState | None] = None,
+        job_state: Annotated[c.BackgroundJobState | None, QueryParameter(name="state")] = None,
         task: FromQuery[c.TaskName | None] = None,
     ) -> list[c.BackgroundJob]:
         """Newest first, at most 200: each job's task, state, attempts, when it was queued,
@@ -55,6 +55,6 @@ class JobController(Controller):
         county's jobs (derivatives); admins also the periodic chores, which belong to no
         county. Others: 403 ``role_not_allowed``."""
         rows = await list_jobs(
-            db, principal, state=state.value if state else None, task=task, limit=200
+            db, principal, state=job_state.value if job_state else None, task=task, limit=200
         )
         return [_job(r) for r in rows]
