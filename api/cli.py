@@ -395,12 +395,13 @@ async def _jobs(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         jobs = await list_jobs(session, None, state=args.state, task=args.task, limit=args.limit)
         for job in jobs:
-            error = (job.last_error or "").splitlines()[0][:120] if job.last_error else ""
             print(
                 f"{job.id:>8}  {job.task:<24} {job.state:<10} attempts {job.attempts}  "
                 f"queued {_time(job.queued_at)}  started {_time(job.started_at)}  "
-                f"finished {_time(job.finished_at)}" + (f"  error: {error}" if error else "")
+                f"finished {_time(job.finished_at)}"
             )
+            if job.last_error and job.state != "succeeded":
+                print(f"          last error: {' '.join(job.last_error.split())[:500]}")
         print(f"{len(jobs)} job(s)")
         return 0
 
