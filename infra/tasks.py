@@ -130,6 +130,9 @@ def build_app(
         kwargs=_connection_parameters(database),
         min_size=1,
         max_size=max(2, pool_size),
+        # waiting for a pooled connection is bounded as the engines' is (an outage is noticed
+        # in seconds, and the worker starts again when the database is back)
+        timeout=database.pool_timeout_s or 30.0,
     )
     app = App(connector=connector)
     for namespace, make in blueprints.items():
@@ -294,13 +297,16 @@ async def run_worker(
                 worker.result()  # raises what stopped it
                 if not wait:
                     break
+                # procrastinate stops its worker when a side task (the listener, the
+                # heartbeat) lost its connection: start again once the database answers
+                log.warning("worker.stopped_early")
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the worker outlives a database outage
             if not wait:
                 raise
             log.warning("worker.round_failed", error=type(exc).__name__, detail=str(exc)[:300])
-            await _wait(stop, error_backoff_s)
+        await _wait(stop, error_backoff_s)
     log.info("worker.stopped")
 
 
