@@ -98,7 +98,7 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
     # pool whose statements are not cut off at the request bound.
     background = create_engine(settings.database.for_background_work())
     background_sessions = create_session_factory(background)
-    import_jobs = ImportJobRunner(background_sessions)
+    import_jobs = ImportJobRunner(background_sessions, object_store)
     metrics = Metrics({"requests": engine, "background": background}, tasks=TASK_NAMES)
     state = State(
         {
@@ -138,7 +138,6 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
             yield
         finally:
             stop.set()
-            await import_jobs.close()
             if worker is not None:
                 try:
                     await asyncio.wait_for(worker, timeout=_WORKER_STOP_S)

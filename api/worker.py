@@ -1,10 +1,10 @@
-"""The background work of this service: every package's procrastinate tasks in one registry.
+"""The background work of this service: every package's procrastinate tasks in one app.
 
-Each package declares its tasks on its own blueprint; they are gathered here once, each under
-its package's namespace (``evidence:derivatives``, ``patrol:chores``, ``sync:prune``,
-``queue:retry_stalled``). :func:`task_app` builds a process's procrastinate app on the
-configured database; :func:`run_background_worker` runs it with the dependencies the tasks
-use, in the API process (the embedded default) or as ``patrol worker``.
+Each package makes a blueprint of its tasks; :func:`task_app` adds a new one of each to a
+procrastinate app on the configured database, under the package's namespace
+(``evidence:derivatives``, ``geofence:import``, ``patrol:chores``, ``sync:prune``,
+``queue:retry_stalled``). :func:`run_background_worker` runs it with the dependencies the
+tasks use, in the API process (the embedded default) or as ``patrol worker``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from evidence import tasks as evidence_tasks
 from evidence.derivatives import TASK_NAMESPACE as EVIDENCE_NAMESPACE
+from geofence import tasks as geofence_tasks
+from geofence.jobs import TASK_NAMESPACE as GEOFENCE_NAMESPACE
 from infra import tasks as queue
 from infra.objectstore import ObjectStore
 from infra.settings import Settings
@@ -27,6 +29,7 @@ __all__ = ["BLUEPRINTS", "TASK_NAMES", "run_background_worker", "task_app"]
 
 BLUEPRINTS: dict[str, Callable[[], Blueprint]] = {
     EVIDENCE_NAMESPACE: evidence_tasks.blueprint,
+    GEOFENCE_NAMESPACE: geofence_tasks.blueprint,
     "patrol": patrol_tasks.blueprint,
     "sync": sync_tasks.blueprint,
     "queue": queue.queue_blueprint,
