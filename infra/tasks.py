@@ -19,7 +19,9 @@ package and builds one :class:`procrastinate.App` per process from the settings 
   ``0017_task_queue``), which :func:`list_jobs` shows beside the job.
 * **Outages**: :func:`run_worker` runs procrastinate's worker and starts it again after the
   database went away (procrastinate's worker stops when its connection fails); jobs a dead
-  worker held are taken again by the periodic ``queue:retry_stalled`` task.
+  worker held are taken again by the periodic ``queue:retry_stalled`` task (every minute).
+* **Housekeeping**: ``queue:prune_finished`` deletes, every night, the jobs that ended well
+  more than :data:`KEEP_FINISHED_DAYS` ago; failed jobs stay for an operator.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from infra.settings import DatabaseSettings, EvidenceSettings
 __all__ = [
     "DEFAULT_QUEUE",
     "JOB_STATES",
+    "KEEP_FINISHED_DAYS",
     "PERIODIC_QUEUE",
     "JobRow",
     "TaskDeps",
@@ -71,6 +74,7 @@ JOB_STATES = ("todo", "doing", "succeeded", "failed", "cancelled", "aborted")
 _DEPS_KEY = "patrol_deps"
 _STALLED_AFTER_S = 60.0  # a worker silent this long is gone; its running jobs are retried
 _GRACEFUL_STOP_S = 30.0  # how long a stopping worker waits for the jobs in hand
+KEEP_FINISHED_DAYS = 14  # succeeded jobs are listed this long, then deleted
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,13 +236,28 @@ async def retry_stalled(context: JobContext, timestamp: int) -> int:
     return len(stalled)
 
 
+async def prune_finished(context: JobContext, timestamp: int) -> None:
+    """Delete jobs that succeeded, were cancelled or aborted more than
+    :data:`KEEP_FINISHED_DAYS` ago (their error rows go with them); failed jobs stay until an
+    operator retried them."""
+    del timestamp
+    await context.app.job_manager.delete_old_jobs(
+        nb_hours=KEEP_FINISHED_DAYS * 24, include_cancelled=True, include_aborted=True
+    )
+
+
 def queue_blueprint() -> Blueprint:
-    """A new blueprint with the queue's own task (one per procrastinate app)."""
+    """A new blueprint with the queue's own tasks (one per procrastinate app)."""
     tasks = Blueprint()
-    task = tasks.task(
+    stalled = tasks.task(
         name="retry_stalled", pass_context=True, queue=PERIODIC_QUEUE, queueing_lock="retry_stalled"
     )(retry_stalled)
-    tasks.periodic(cron="* * * * *")(task)
+    tasks.periodic(cron="* * * * *")(stalled)
+    prune = tasks.task(
+        name="prune_finished", pass_context=True, queue=PERIODIC_QUEUE,
+        queueing_lock="prune_finished",
+    )(prune_finished)  # fmt: skip
+    tasks.periodic(cron="17 3 * * *")(prune)  # daily, at night
     return tasks
 
 

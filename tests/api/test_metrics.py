@@ -320,6 +320,7 @@ async def test_the_periodic_chores_are_scheduled_run_and_shown(
         ("patrol:chores", "*/5 * * * *"),
         ("sync:prune", "*/10 * * * *"),
         ("queue:retry_stalled", "* * * * *"),
+        ("queue:prune_finished", "17 3 * * *"),
     }
     assert all(
         t.task.queue == PERIODIC_QUEUE for t in app.periodic_registry.periodic_tasks.values()
