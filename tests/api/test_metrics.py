@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from procrastinate.periodic import PeriodicDeferrer
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -340,4 +341,39 @@ async def test_the_periodic_chores_are_scheduled_run_and_shown(
     for task in ("patrol:chores", "sync:prune"):
         assert (
             _value(samples, "patrol_job_queue_depth", queue="tasks", kind=task, state="queued") == 0
+        )
+
+
+async def test_two_workers_defer_a_periodic_task_once_per_period(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    """What each worker's periodic deferrer does at the same tick: one job between them."""
+    async with engine.begin() as conn:  # a chores job another test's worker left queued
+        await conn.execute(  # would hold the queueing lock: nothing would be deferred at all
+            text("DELETE FROM procrastinate_jobs WHERE task_name = 'patrol:chores'"
+                 " AND status = 'todo'")
+        )  # fmt: skip
+    apps = [task_app(settings), task_app(settings)]
+    tick = 1_000_000_000 + int(uuid7().int % 10**8) * 300  # a period no other test used
+    for app in apps:
+        async with app.open_async():
+            (chores,) = [
+                t for t in app.periodic_registry.periodic_tasks.values()
+                if t.task.name == "patrol:chores"
+            ]  # fmt: skip
+            await PeriodicDeferrer(registry=app.periodic_registry).defer_jobs([(chores, tick)])
+    async with engine.begin() as conn:
+        jobs = (
+            await conn.execute(
+                text(
+                    "SELECT job_id FROM procrastinate_periodic_defers"
+                    " WHERE task_name = 'patrol:chores' AND defer_timestamp = :tick"
+                ),
+                {"tick": tick},
+            )
+        ).all()
+        assert len(jobs) == 1
+        # nobody runs it here: leave no chores job for later tests' workers
+        await conn.execute(
+            text("DELETE FROM procrastinate_jobs WHERE id = :id"), {"id": jobs[0][0]}
         )
