@@ -52,8 +52,8 @@ class JobController(Controller):
     ) -> list[c.BackgroundJob]:
         """Newest first, at most 200: each job's task, state, attempts, when it was queued,
         started and finished, and why its last attempt failed. Captains and admins see their
-        county's jobs (derivatives); admins also the periodic chores, which belong to no
-        county. Others: 403 ``role_not_allowed``."""
+        county's jobs (derivatives, layer imports); admins also the periodic chores, which
+        belong to no county. Others: 403 ``role_not_allowed``."""
         rows = await list_jobs(
             db, principal, state=job_state.value if job_state else None, task=task, limit=200
         )
