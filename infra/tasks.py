@@ -39,7 +39,6 @@ from typing import Any
 import structlog
 from procrastinate import App, Blueprint, JobContext, PsycopgConnector
 from procrastinate.periodic import PeriodicRegistry
-from procrastinate.schema import SchemaManager
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -63,7 +62,6 @@ __all__ = [
     "record_failure",
     "retry_job",
     "run_worker",
-    "schema_sql",
 ]
 
 log = structlog.get_logger(__name__)
@@ -96,12 +94,19 @@ def deps(context: JobContext) -> TaskDeps:
     return found
 
 
-def schema_sql() -> str:
-    """procrastinate's schema for the installed version (run by migration 0017)."""
-    return str(SchemaManager.get_schema())
-
-
 # -- the app -------------------------------------------------------------------------------------
+# URL query parameters that mean the same to libpq (asyncpg-only ones are left out)
+_LIBPQ_QUERY = {
+    "ssl": "sslmode",
+    "sslmode": "sslmode",
+    "host": "host",
+    "sslrootcert": "sslrootcert",
+    "sslcert": "sslcert",
+    "sslkey": "sslkey",
+    "target_session_attrs": "target_session_attrs",
+}
+
+
 def _connection_parameters(database: DatabaseSettings) -> dict[str, Any]:
     url = make_url(database.url)
     params: dict[str, Any] = {
@@ -115,7 +120,9 @@ def _connection_parameters(database: DatabaseSettings) -> dict[str, Any]:
     if database.connect_timeout_s:
         params["connect_timeout"] = max(1, round(database.connect_timeout_s))
     for key, value in url.query.items():  # asyncpg's ``ssl=require`` is libpq's ``sslmode``
-        params["sslmode" if key == "ssl" else key] = value if isinstance(value, str) else value[0]
+        name = _LIBPQ_QUERY.get(key)
+        if name is not None:
+            params[name] = value if isinstance(value, str) else value[0]
     return {k: v for k, v in params.items() if v is not None}
 
 
