@@ -8,13 +8,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar, Router
-from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from api.auth import TokenMinter, build_jwt_auth
+from api.compression import AdaptiveGzip
 from api.controllers.admin import (
     CountyController,
     TownshipController,
@@ -157,15 +157,9 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
         # the input guard: bodies, query and path parameters (api/decoding.py)
         request_class=GuardedRequest,
         before_request=check_parameters,
-        # Handlers with opt skip_compression stream already-compressed bytes (ZIP packages).
-        # Level 6 (zlib's default): a 2 MB sync page compresses in a third of level 9's time
-        # for 2 % more bytes.
-        compression_config=CompressionConfig(
-            backend="gzip",
-            minimum_size=1024,
-            gzip_compress_level=6,
-            exclude_opt_key="skip_compression",
-        ),
+        # gzip at level 6 for small answers and 1 for bulk ones (api/compression.py); handlers
+        # with opt skip_compression stream already-compressed bytes (ZIP packages).
+        middleware=[AdaptiveGzip()],
         request_max_body_size=settings.server.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="Field patrol and inspection API",

@@ -32,6 +32,7 @@ from infra.db import create_engine, create_session_factory, database_unavailable
 from infra.errors import DomainError, InvalidInputError, UnavailableError
 from infra.launchers import LauncherError
 from infra.logging import configure_logging, quiet_events, seconds_since_last_line
+from infra.messages import DEFAULT_LANG, Lang, label, render
 from infra.migrate import Migrator
 from infra.scope import Role
 from infra.settings import Settings, SettingsError
@@ -268,6 +269,7 @@ async def _layers(args: argparse.Namespace, settings: Settings) -> int:
     )
 
     console = Console()
+    lang = _cli_lang(args)
     path = Path(args.file)
     field_map = parse_field_map(args.field_map)
 
@@ -303,49 +305,75 @@ async def _layers(args: argparse.Namespace, settings: Settings) -> int:
                 dry_run=args.dry_run, source_name=path.name, progress=show,
             )  # fmt: skip
         except NoFeaturesError:
-            msg = f"{path.name} has no feature with a geometry (empty, all null or only "
-            print(f"patrol: no_features: {msg}whitespace); nothing imported", file=sys.stderr)
+            msg = label("cli_import", "no_features", lang).format(name=path.name)
+            print(f"patrol: no_features: {msg}", file=sys.stderr)
             return 2
         except InvalidGeometryError as exc:  # nothing storable: say why, feature by feature
             bar.stop()
-            _print_import_failure(exc)
+            _print_import_failure(exc, lang)
             return 2
         finally:
             bar.stop()
-        _print_import(console, summary)
+        _print_import(console, summary, lang)
         return 0
 
     return await _with_session(settings, run)
 
 
-def _print_import(console: Console, summary: ImportSummary) -> None:
+def _cli_lang(args: argparse.Namespace) -> Lang:
+    """``--lang``, else the locale (``LC_ALL``, ``LC_MESSAGES``, ``LANG``): English for an
+    ``en`` locale, Chinese for any other or none."""
+    chosen = getattr(args, "lang", None)
+    if chosen:
+        return "en" if chosen == "en" else "zh"
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        if value := os.environ.get(name):
+            return "en" if value.lower().startswith("en") else "zh"
+    return DEFAULT_LANG
+
+
+def _print_import(console: Console, summary: ImportSummary, lang: Lang) -> None:
     """The import summary: counts, layer and encoding, warnings, repairs and rejections."""
     from rich.table import Table  # noqa: PLC0415  (only this command draws tables)
 
-    title = "dry run, nothing stored" if summary.dry_run else f"version {summary.version_no}"
-    table = Table(title=f"{summary.kind.value} {title}")
-    for column in ("format", "source CRS", "read", "stored", "repaired", "rejected"):
-        table.add_column(column)
+    def word(key: str) -> str:
+        return label("cli_import", key, lang)
+
+    kind = label("layer_kind", summary.kind.value, lang)
+    title = word("dry_run") if summary.dry_run else word("version").format(n=summary.version_no)
+    table = Table(title=f"{kind} {title}")
+    for column in ("format", "source_crs", "read", "stored", "repaired", "rejected"):
+        table.add_column(word(column))
     counts = (summary.read, summary.stored, summary.repaired, summary.rejected)
     table.add_row(summary.source_format, summary.source_crs, *(f"{n:,}" for n in counts))
     console.print(table)
     if summary.source_layer or summary.encoding:
-        console.print(f"  layer {summary.source_layer or '-'} · encoding {summary.encoding or '-'}")
+        layer, encoding = summary.source_layer or "-", summary.encoding or "-"
+        console.print(f"  {word('layer')} {layer} · {word('encoding')} {encoding}")
     for warning in summary.warnings:
-        console.print(f"  warning {warning.code}: {warning.detail}", markup=False)
-    for label, issues in (("repaired", summary.repairs), ("rejected", summary.rejections)):
+        console.print(f"  {word('warning')} {warning.code}: {warning.text(lang)}", markup=False)
+    for key, issues in (
+        ("repaired_feature", summary.repairs),
+        ("rejected_feature", summary.rejections),
+    ):
         for issue in issues[:20]:
-            console.print(f"  {label} feature {issue.feature_no}: {issue.reason}", markup=False)
+            line = word(key).format(n=issue.feature_no, reason=issue.text(lang))
+            console.print(f"  {line}", markup=False)
         if len(issues) > 20:
-            console.print(f"  ... and {len(issues) - 20} more {label} (see the layer version)")
+            console.print(f"  {word('more').format(n=len(issues) - 20)}")
 
 
-def _print_import_failure(exc: DomainError) -> None:
-    print(f"patrol: {exc.code}: {exc.detail}", file=sys.stderr)
+def _print_import_failure(exc: DomainError, lang: Lang) -> None:
+    from geofence import FeatureIssue  # noqa: PLC0415
+
+    print(f"patrol: {exc.code}: {render(exc.code, lang, exc.extra, exc.detail)}", file=sys.stderr)
     for item in exc.extra.get("rejections", []):
-        print(f"  rejected feature {item['feature']}: {item['reason']}", file=sys.stderr)
+        issue = FeatureIssue.from_json(item)
+        line = label("cli_import", "rejected_feature", lang)
+        print(f"  {line.format(n=issue.feature_no, reason=issue.text(lang))}", file=sys.stderr)
     for item in exc.extra.get("warnings", []):
-        print(f"  warning: {item['detail']}", file=sys.stderr)
+        text = render(str(item["code"]), lang, item, str(item["detail"]))
+        print(f"  {label('cli_import', 'warning', lang)}: {text}", file=sys.stderr)
 
 
 # -- worker and audit ----------------------------------------------------------------------------
@@ -669,6 +697,10 @@ def _add_layer_import(lsub: Any) -> None:
     limport.add_argument(
         "--dry-run", action="store_true",
         help="read and check the file, report counts and rejections, store nothing",
+    )  # fmt: skip
+    limport.add_argument(
+        "--lang", choices=["zh", "en"],
+        help="language of the report (default: en for an English LANG, else zh)",
     )  # fmt: skip
 
 

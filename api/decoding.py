@@ -109,12 +109,16 @@ def check_value(root: Any, *, path: tuple[Any, ...] = (), depth: int = 0) -> Non
         for key, value in items:
             if kind is dict:
                 _check_key(key, where)
-            if type(value) is dict or type(value) is list:
-                stack.append((value, level + 1, (*where, key)))
-            else:
-                _check_scalar(value, (*where, key))
-                if type(value) is float and value.is_integer() and _WHOLE <= value <= -_WHOLE:
+            vt = type(value)
+            if vt is float:  # the common case in geometry bodies: no path built unless refused
+                if not math.isfinite(value):
+                    _check_scalar(value, (*where, key))
+                if value.is_integer() and _WHOLE <= value <= -_WHOLE:
                     node[key] = int(value)  # JSON has one number type: 34.0 is 34
+            elif vt is dict or vt is list:
+                stack.append((value, level + 1, (*where, key)))
+            elif vt is not bool and value is not None:
+                _check_scalar(value, (*where, key))
 
 
 def _check_key(key: Any, path: tuple[Any, ...]) -> None:

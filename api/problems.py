@@ -3,11 +3,14 @@
 A dependency that is down or hung is a 503 with ``Retry-After`` (``database_unavailable``,
 ``storage_unavailable``), never a 500, and logs no traceback: the outage itself is logged
 once where it is seen (``infra.db``, ``infra.objectstore``).
+
+``title`` and ``detail`` (and each field error's ``message``) are in the request's language,
+from the one message catalogue (:mod:`infra.messages`): Simplified Chinese unless
+``Accept-Language`` prefers English; ``Content-Language`` says which. ``code`` never changes.
 """
 
 from __future__ import annotations
 
-from http import HTTPStatus
 from typing import Any
 
 import msgspec
@@ -27,9 +30,16 @@ from infra.errors import (
     RateLimitedError,
     UnavailableError,
 )
+from infra.messages import DEFAULT_LANG, Lang, negotiate, render, title, validation_message
 from mobile_contract.v1.common import FieldError, Problem
 
-__all__ = ["PROBLEM_MEDIA_TYPE", "handle_exception", "problem_response"]
+__all__ = [
+    "PROBLEM_MEDIA_TYPE",
+    "content_language",
+    "handle_exception",
+    "problem_response",
+    "request_lang",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -58,6 +68,19 @@ _HTTP_CODES = {
 }
 
 
+def request_lang(request: Request[Any, Any, Any] | None) -> Lang:
+    """The language to answer ``request`` in (Chinese unless ``Accept-Language`` prefers
+    English)."""
+    if request is None:
+        return DEFAULT_LANG
+    return negotiate(request.headers.get("accept-language"))
+
+
+def content_language(lang: Lang) -> dict[str, str]:
+    """The headers that say which language an answer is in, and that it depends on the ask."""
+    return {"Content-Language": "zh-CN" if lang == "zh" else "en", "Vary": "Accept-Language"}
+
+
 def problem_response(
     request: Request[Any, Any, Any] | None,
     *,
@@ -68,14 +91,18 @@ def problem_response(
     retry_after_s: int | None = None,
     headers: dict[str, str] | None = None,
     details: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None,
 ) -> Response[Problem]:
-    title = HTTPStatus(status).phrase
+    """A problem answer; ``detail`` (as raised, usually English) is kept for English, and the
+    catalogue's text for ``code``, filled from ``params``, is used for Chinese."""
+    lang = request_lang(request)
+    detail = render(code, lang, params, fallback=detail)
     request_id = None
     if request is not None:
         request_id = request.scope.get("state", {}).get("request_id")
     body = Problem(
         type=f"urn:patrol:problem:{code}",
-        title=title,
+        title=title(status, lang),
         status=status,
         detail=detail,
         code=code,
@@ -85,7 +112,7 @@ def problem_response(
         retry_after_s=retry_after_s,
         details=details,
     )
-    hdrs = dict(headers or {})
+    hdrs = {**(headers or {}), **content_language(lang)}
     if retry_after_s is not None:
         hdrs["Retry-After"] = str(retry_after_s)
     return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=hdrs)
@@ -109,13 +136,20 @@ def _details(extra: dict[str, Any]) -> dict[str, Any] | None:
     return out or None
 
 
-def _validation_errors(extra: Any) -> list[FieldError]:
+def _validation_errors(extra: Any, lang: Lang) -> list[FieldError]:
     errors: list[FieldError] = []
     if isinstance(extra, list):
         for item in extra:
             if isinstance(item, dict):
-                errors.append(FieldError(field=item.get("key"), message=str(item.get("message"))))
+                message = validation_message(str(item.get("message")), lang)
+                errors.append(FieldError(field=item.get("key"), message=message))
     return errors
+
+
+def _joined_zh(errors: list[FieldError]) -> str:
+    """The Chinese detail of a schema error: each field with its message."""
+    each = "；".join(f"{e.field}：{e.message}" if e.field else e.message for e in errors)
+    return f"{render('validation_error', 'zh')}：{each}"
 
 
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
@@ -124,25 +158,33 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     if isinstance(exc, DomainError):
         status = next(s for cls, s in _DOMAIN_STATUS if isinstance(exc, cls))
         field = exc.extra.get("field")
-        errors = [FieldError(field=str(field), message=exc.detail)] if field else None
+        detail = render(exc.code, request_lang(request), exc.extra, fallback=exc.detail)
+        errors = [FieldError(field=str(field), message=detail)] if field else None
         retry = exc.retry_after_s if isinstance(exc, RateLimitedError | UnavailableError) else None
         return problem_response(
             request,
             status=status,
             code=exc.code,
-            detail=exc.detail,
+            detail=detail,
             errors=errors,
             retry_after_s=retry,
             details=_details(exc.extra),
+            params=exc.extra,
         )
     if isinstance(exc, ValidationException):
-        errors = _validation_errors(exc.extra)
-        detail = "; ".join(e.message for e in errors) or str(exc.detail)
+        lang = request_lang(request)
+        english = _validation_errors(exc.extra, "en")
+        detail = "; ".join(e.message for e in english) or str(exc.detail)
         code = (
             "malformed_body"
             if "decode" in detail.lower() or "JSON" in detail
             else "validation_error"
         )
+        errors = _validation_errors(exc.extra, lang)
+        if lang == "zh":
+            # the parser's own words stay (technical, English) after the Chinese summary
+            why = detail.partition(": ")[2] or detail
+            detail = _joined_zh(errors) if errors else f"{render(code, lang)}（{why}）"
         return problem_response(request, status=400, code=code, detail=detail, errors=errors)
     if isinstance(exc, HTTPException):
         status = exc.status_code

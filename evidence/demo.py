@@ -38,6 +38,7 @@ from evidence.trust import ASSUMED_OFFSET
 from evidence.uploads import ClaimedFix, NewUpload
 from geofence.models import MineSite, Parcel
 from infra.ids import uuid7
+from infra.messages import label
 from infra.objectstore import ObjectStore, md5_b64
 from infra.scope import Principal, Role
 from infra.settings import EvidenceSettings
@@ -166,7 +167,8 @@ async def _parcel_shots(
             lon=float(x), lat=float(y),
             at=_daytime(now, 2 + i, rnd),
             heading_deg=rnd.uniform(0, 359), view_type=_VIEWS[i % len(_VIEWS)],
-            caption=f"{'基本农田' if land == _FARMLAND[0] else '耕地'}上新建房屋 ({_VIEWS[i]})",
+            caption=f"{'基本农田' if land == _FARMLAND[0] else '耕地'}上新建房屋"
+            f"（{label('view_type', _VIEWS[i], 'zh')}）",
             proves="占用耕地建设的位置、范围和现状",
         )
         for i, (x, y, land, _name) in enumerate(picked)
@@ -193,7 +195,7 @@ async def _site_shots(
             DemoShot(
                 lon=lon, lat=lat, at=_daytime(now, 1 + i, rnd),
                 heading_deg=rnd.uniform(0, 359), view_type="close",
-                caption=f"{name}: 封堵的硐口和新的车辙", proves="关闭矿点是否死灰复燃",
+                caption=f"{name}：封堵的硐口和新的车辙", proves="关闭矿点是否死灰复燃",
                 mine_site_id=site_id,
             )
         )  # fmt: skip
@@ -227,7 +229,7 @@ async def _patrol_shots(
         shots.append(
             DemoShot(
                 lon=float(row[0]), lat=float(row[1]), at=row[2], heading_deg=rnd.uniform(0, 359),
-                view_type="far", caption="巡查途中: 河道两岸现状", proves="巡查到达该位置",
+                view_type="far", caption="巡查途中：河道两岸现状", proves="巡查到达该位置",
                 patrol_id=patrol_id,
             )
         )  # fmt: skip

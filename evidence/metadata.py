@@ -257,6 +257,7 @@ def _decode_check(image: ImageFile.ImageFile, media: MediaType) -> None:
 
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM, RST0-7: markers without a length
 _SCAN_CHUNK = 1024 * 1024
+_TAIL_BYTES = 64 * 1024  # where a whole JPEG's end marker is found
 
 
 def _truncated() -> FileCorruptError:
@@ -292,10 +293,20 @@ def _jpeg_complete(fp: IO[bytes]) -> None:
 
     Entropy-coded data never holds ``FF D9`` (an ``FF`` byte in it is followed by ``00`` or a
     restart marker), and the EXIF thumbnail's own end marker lies before the first scan, so
-    one ``FF D9`` after the first start-of-scan means the file arrived whole. This reads the
-    file once at disk speed instead of decoding it (the thumbnail job decodes it later).
+    one ``FF D9`` after the first start-of-scan means the file arrived whole. The marker is
+    looked for in the file's last :data:`_TAIL_BYTES` first, where a whole file has it (a
+    forward search through megabytes of entropy-coded data costs as much as hashing them);
+    only a file with a long trailer after its end marker is searched from the start. Nothing
+    is decoded (the thumbnail job decodes the pixels later).
     """
     _jpeg_scan_start(fp)
+    scan_at = fp.tell()
+    end = fp.seek(0, 2)
+    tail_at = max(scan_at, end - _TAIL_BYTES)
+    fp.seek(tail_at)
+    if b"\xff\xd9" in fp.read(end - tail_at):
+        return
+    fp.seek(scan_at)
     tail = b""
     while chunk := fp.read(_SCAN_CHUNK):
         if b"\xff\xd9" in tail + chunk[:1] or b"\xff\xd9" in chunk:

@@ -422,8 +422,11 @@ async def alert_suggestions(
             kind=REFERRAL_SUGGESTED,
             severity="warning",
             dedupe_key=f"{REFERRAL_SUGGESTED}:{suggestion.id}",
-            message=f"{subject}达到移送标准，建议审查是否移送：{suggestion.crime}"
-            f"（{suggestion.rule_code}）",
+            params={
+                "subject": subject,
+                "crime": suggestion.crime,
+                "rule_code": suggestion.rule_code,
+            },
             session_id=session_id,
             raised_at=suggestion.created_at,
         )

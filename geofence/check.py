@@ -46,6 +46,7 @@ __all__ = [
     "BatchResult",
     "CheckResult",
     "FeatureHit",
+    "HitColumns",
     "LayerRef",
     "SiteState",
     "check_location",
@@ -474,6 +475,28 @@ class _SortedPairs:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class HitColumns:
+    """One layer's hits of a batch as parallel lists, for encoders that build answers in bulk.
+
+    Hits of point ``i`` are ``starts[i]:starts[i + 1]``, nearest first; distances are rounded
+    to the millimetre as :meth:`FeatureHit.to_json` rounds them; ``edge_m`` is ``None`` where
+    the feature has no edge distance. ``land_class``, ``attributes`` and ``site`` are per hit
+    (shared objects: do not mutate).
+    """
+
+    kind: LayerKind
+    version_id: uuid.UUID
+    starts: list[int]
+    ids: list[uuid.UUID]
+    relation: list[Relation]
+    distance_m: list[float]
+    edge_m: list[float | None]
+    land_class: list[str | None]
+    attributes: list[dict[str, Any]]
+    site: list[SiteState | None]
+
+
 class BatchResult(Sequence[CheckResult]):
     """The answers of :func:`check_locations`, in input order.
 
@@ -534,6 +557,36 @@ class BatchResult(Sequence[CheckResult]):
             points.append(np.repeat(np.arange(len(counts), dtype=np.intp), counts))
             ids.extend(layer.layer.ids[f] for f in layer.feature.tolist())
         return (np.concatenate(points) if points else np.array([], np.intp)), ids
+
+    def positions(self) -> tuple[list[float], list[float], list[bool]]:
+        """Every point's WGS84 ``lon``, ``lat`` and ``outside_county``, as lists."""
+        lon, lat = self._fixes[0].tolist(), self._fixes[1].tolist()
+        return lon, lat, self._outside.tolist()
+
+    def hit_columns(self) -> list[HitColumns]:
+        """Every hit, layer by layer, as :class:`HitColumns` (no per-point objects built)."""
+        out = []
+        for pairs in self._layers:
+            layer = pairs.layer
+            feature = pairs.feature.tolist()
+            edge = pairs.edge
+            ids = [layer.ids[f] for f in feature]
+            sites = self._sites
+            out.append(
+                HitColumns(
+                    kind=layer.kind,
+                    version_id=layer.version_id,
+                    starts=pairs.starts.tolist(),
+                    ids=ids,
+                    relation=[_RELATIONS[r] for r in pairs.relation.tolist()],
+                    distance_m=[round(d, 3) for d in pairs.distance.tolist()],
+                    edge_m=[None if math.isnan(e) else round(e, 3) for e in edge.tolist()],
+                    land_class=[layer.land_class[f] for f in feature],
+                    attributes=[layer.attributes[f] for f in feature],
+                    site=[sites.get(i) for i in ids] if sites else [None] * len(ids),
+                )
+            )
+        return out
 
     @property
     def hit_count(self) -> int:

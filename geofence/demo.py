@@ -206,7 +206,7 @@ async def _insert_parcels(
     session: AsyncSession, county_id: uuid.UUID, m: _Map, created_by: uuid.UUID | None
 ) -> tuple[LayerVersion, dict[str, float]]:
     version = await new_layer_version(
-        session, county_id, LayerKind.PARCELS, source_name="demo parcels",
+        session, county_id, LayerKind.PARCELS, source_name="演示地类图斑",
         source_format="synthetic", source_crs="EPSG:4326", created_by=created_by,
     )  # fmt: skip
     wgs = m.projection.unproject_geoms(m.cells)
@@ -263,7 +263,7 @@ async def _insert_zones(
     created_by: uuid.UUID | None,
 ) -> LayerVersion:  # fmt: skip
     version = await new_layer_version(
-        session, county_id, LayerKind.PLANNING_ZONES, source_name="demo planning zones",
+        session, county_id, LayerKind.PLANNING_ZONES, source_name="演示规划分区",
         source_format="synthetic", source_crs="EPSG:4326", created_by=created_by,
     )  # fmt: skip
     rows: list[dict[str, Any]] = []
@@ -331,7 +331,7 @@ async def _insert_sites(
             "geometry": m.projection.unproject_geoms(np.array([snapped], dtype=object))[0],
         })  # fmt: skip
     version_id, rows = await write_sites(
-        session, county_id, sites, source_name="demo register", source_format="synthetic",
+        session, county_id, sites, source_name="演示关闭矿点名录", source_format="synthetic",
         source_crs="EPSG:4326", created_by=created_by,
     )  # fmt: skip
     incomplete = 0

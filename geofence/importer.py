@@ -53,11 +53,13 @@ from geofence.layers import LAYER_TABLES, current_features_sql, new_layer_versio
 from geofence.mines import write_sites
 from geofence.models import LayerVersion
 from geofence.store import insert_features
+from infra.messages import Lang, render
 from infra.scope import Principal, Role, require_role
 
 __all__ = [
     "FIELD_DEFAULTS",
     "FIELD_PRESETS",
+    "ISSUE_CODES",
     "FeatureIssue",
     "FieldPreset",
     "ImportProgress",
@@ -164,13 +166,45 @@ FIELD_PRESETS: dict[str, FieldPreset] = {
 
 @dataclass(frozen=True, slots=True)
 class FeatureIssue:
-    """A repair or a rejection: 1-based feature number in the file and the reason."""
+    """A repair or a rejection: 1-based feature number in the file, the reason (English),
+    and its stable ``code`` (one of :data:`ISSUE_CODES`) with the facts the catalogue's text
+    names (``infra.messages``), so it is shown in the reader's language."""
 
     feature_no: int
     reason: str
+    code: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"feature": self.feature_no, "reason": self.reason}
+        out: dict[str, Any] = {"feature": self.feature_no, "reason": self.reason}
+        if self.code:
+            out |= {"code": self.code, "params": self.params}
+        return out
+
+    @classmethod
+    def from_json(cls, item: Mapping[str, Any]) -> FeatureIssue:
+        params = item.get("params")
+        return cls(
+            int(item["feature"]),
+            str(item["reason"]),
+            str(item.get("code") or ""),
+            dict(params) if isinstance(params, Mapping) else {},
+        )
+
+    def text(self, lang: Lang) -> str:
+        """The reason in ``lang``."""
+        return render(self.code, lang, self.params, self.reason) if self.code else self.reason
+
+
+#: The codes of feature repairs and rejections.
+ISSUE_CODES = (
+    "geometry_rejected",
+    "feature_outside_county",
+    "invalid_attributes",
+    "degenerate_polygon",
+    "dropped_z",
+    "geometry_repaired",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +218,10 @@ class ImportWarning:
 
     def to_json(self) -> dict[str, Any]:
         return {"code": self.code, "detail": self.detail, "suggested_crs": self.suggested_crs}
+
+    def text(self, lang: Lang) -> str:
+        """The message in ``lang``."""
+        return render(self.code, lang, {"suggested_crs": self.suggested_crs}, self.detail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -601,8 +639,15 @@ class _Run:
     rejections: list[FeatureIssue] = field(default_factory=list)
     sites: list[dict[str, Any]] = field(default_factory=list)
 
-    def reject(self, number: int, reason: str) -> None:
-        self.rejections.append(FeatureIssue(number, reason))
+    def reject(self, number: int, reason: str, code: str, **params: Any) -> None:
+        self.rejections.append(FeatureIssue(number, reason, code, params))
+
+
+def _repair(number: int, what: str) -> FeatureIssue:
+    """A repair of :func:`~geofence.geometry.repair_polygonal`, with its code."""
+    if what == "dropped Z coordinates":
+        return FeatureIssue(number, what, "dropped_z")
+    return FeatureIssue(number, what, "geometry_repaired", {"why": what.removeprefix("repaired: ")})
 
 
 def _prepare_geometry(
@@ -617,14 +662,15 @@ def _prepare_geometry(
             out: shapely.Geometry = shapely.force_2d(geom)
         else:
             outcome = repair_polygonal(geom)
-            for what in outcome.repairs:
-                run.repairs.append(FeatureIssue(number, what))
+            run.repairs.extend(_repair(number, what) for what in outcome.repairs)
             out = outcome.geom
     except InvalidGeometryError as exc:
-        run.reject(number, exc.detail)
+        why = str(exc.extra.get("reason") or "invalid")
+        run.reject(number, exc.detail, "geometry_rejected", why=why)
         return None
     if not run.county_box.intersects(out):
-        run.reject(number, "lies outside the county (wrong coordinate system?)")
+        msg = "lies outside the county (wrong coordinate system?)"
+        run.reject(number, msg, "feature_outside_county")
         return None
     return out
 
@@ -640,7 +686,7 @@ def _batch_rows(
         try:
             values = extract(attrs, run.fields)
         except ValueError as exc:
-            run.reject(number, f"attributes: {exc}")
+            run.reject(number, f"attributes: {exc}", "invalid_attributes", problem=str(exc))
             continue
         good = _prepare_geometry(run, number, geom)
         if good is None:
@@ -661,7 +707,10 @@ def _batch_rows(
     for row, area, width, geom in zip(rows, areas, widths, kept, strict=True):
         if not (area >= _MIN_AREA_M2 and width >= _MIN_WIDTH_M):
             msg = f"degenerate polygon: area {area:.3g} m², mean width {width:.3g} m"
-            run.reject(row["feature_no"], msg)
+            run.reject(
+                row["feature_no"], msg, "degenerate_polygon",
+                area_m2=f"{area:.3g}", width_m=f"{width:.3g}",
+            )  # fmt: skip
             continue
         row["area_m2"] = float(area)
         row["wkb"] = shapely.to_wkb(geom)

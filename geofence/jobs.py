@@ -142,7 +142,7 @@ class ImportJobInfo:
 
 
 def _issues(items: Any) -> tuple[FeatureIssue, ...]:
-    return tuple(FeatureIssue(int(i["feature"]), str(i["reason"])) for i in items)
+    return tuple(FeatureIssue.from_json(i) for i in items)
 
 
 def _summary(data: Mapping[str, Any]) -> ImportSummary:

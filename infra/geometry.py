@@ -141,7 +141,10 @@ def parse_geometry(
     if not isinstance(obj, dict) or obj.get("type") not in types:
         expected = " or ".join(sorted(types))
         raise InvalidInputError(
-            f"expected a GeoJSON {expected}", code="invalid_geometry", field=field
+            f"expected a GeoJSON {expected}",
+            code="invalid_geometry",
+            field=field,
+            reason="wrong_type",
         )
     check_geojson_positions(obj, field=field)
     try:
@@ -150,15 +153,23 @@ def parse_geometry(
             geom: BaseGeometry = shape(obj)
     except (ValueError, TypeError, AttributeError, IndexError, shapely.errors.ShapelyError) as exc:
         raise InvalidInputError(
-            f"malformed GeoJSON geometry: {exc}", code="invalid_geometry", field=field
+            f"malformed GeoJSON geometry: {exc}",
+            code="invalid_geometry",
+            field=field,
+            reason="malformed",
         ) from exc
     if geom.is_empty:
-        raise InvalidInputError("geometry is empty", code="invalid_geometry", field=field)
+        raise InvalidInputError(
+            "geometry is empty", code="invalid_geometry", field=field, reason="empty"
+        )
     coords = shapely.get_coordinates(geom)
     if not bool(shapely.is_valid(geom)) or not coords.size:
         reason = shapely.is_valid_reason(geom)
         raise InvalidInputError(
-            f"geometry is not valid: {reason}", code="invalid_geometry", field=field
+            f"geometry is not valid: {reason}",
+            code="invalid_geometry",
+            field=field,
+            reason=reason,
         )
     xs, ys = coords[:, 0], coords[:, 1]
     if not (

@@ -16,7 +16,7 @@ package and builds one :class:`procrastinate.App` per process from the settings 
 * **Failures**: procrastinate keeps a job's state and attempts but not why it failed; the
   worker middleware :func:`record_failure` writes each failure's error to
   ``procrastinate_job_errors`` (created with procrastinate's schema by migration
-  ``0017_task_queue``), which :func:`list_jobs` shows beside the job.
+  ``0018_task_queue``), which :func:`list_jobs` shows beside the job.
 * **Outages**: :func:`run_worker` runs procrastinate's worker and starts it again after the
   database went away (procrastinate's worker stops when its connection fails); jobs a dead
   worker held are taken again by the periodic ``queue:retry_stalled`` task (every minute).

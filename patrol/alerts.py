@@ -32,8 +32,9 @@ kind                      resolved when (``resolution``)
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 import structlog
 from sqlalchemy import ColumnElement, func, select, update
@@ -42,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from infra.db import utcnow
 from infra.ids import uuid7
+from infra.messages import DEFAULT_LANG, render
 from infra.scope import Principal, Role, scoped
 from patrol._access import MANAGERS, aware, require_manager
 from patrol.errors import AlertNotFoundError, InvalidPatrolInputError
@@ -87,14 +89,20 @@ async def raise_alert(
     kind: str,
     severity: str,
     dedupe_key: str,
-    message: str,
+    params: Mapping[str, Any] | None = None,
+    message: str | None = None,
     site_id: uuid.UUID | None = None,
     session_id: uuid.UUID | None = None,
     duty_check_id: uuid.UUID | None = None,
     member_id: uuid.UUID | None = None,
     raised_at: datetime | None = None,
 ) -> bool:
-    """Add an alert unless one with the same ``dedupe_key`` exists; ``True`` when added."""
+    """Add an alert unless one with the same ``dedupe_key`` exists; ``True`` when added.
+
+    ``params`` are the facts the catalogue's ``alert.<kind>`` text names; it is rendered in
+    each reader's language, and stored in Chinese as ``message`` (unless one is given)."""
+    if message is None:
+        message = render(f"alert.{kind}", DEFAULT_LANG, params)
     stmt = (
         insert(PatrolAlert)
         .values(
@@ -104,6 +112,7 @@ async def raise_alert(
             severity=severity,
             dedupe_key=dedupe_key[:200],
             message=message,
+            params=None if params is None else dict(params),
             site_id=site_id,
             session_id=session_id,
             duty_check_id=duty_check_id,

@@ -29,6 +29,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from infra.db import utcnow
+from infra.messages import DEFAULT_LANG, Lang, label
 from infra.scope import Principal, scoped
 from patrol._access import require_manager
 from patrol.config import PatrolConfig
@@ -48,6 +49,7 @@ from patrol.plans import Requirement, first_of_month, resolve_requirement
 from patrol.tracks import refresh_summary
 
 __all__ = [
+    "COVERAGE_CSV_COLUMNS",
     "AreaCoverage",
     "Coverage",
     "CoverageService",
@@ -56,6 +58,27 @@ __all__ = [
     "WeekCoverage",
     "month_weeks",
 ]
+
+#: The coverage CSV's columns (the English header); the Chinese names are in
+#: ``infra.messages.LABELS["coverage_csv"]``.
+COVERAGE_CSV_COLUMNS = (
+    "kind",
+    "id",
+    "code",
+    "name",
+    "patrols",
+    "quota",
+    "quota_met",
+    "night_patrols",
+    "night_required",
+    "weeks_met",
+    "weeks_total",
+    "distance_km",
+    "hours",
+    "targets_visited",
+    "targets_planned",
+    "duty_compliance",
+)
 
 
 @dataclass(slots=True)
@@ -530,31 +553,15 @@ class CoverageService:
         return {r[0]: (r[1], r[2]) for r in rows}
 
     # -- exports -----------------------------------------------------------------------------
-    async def export_coverage_csv(self, principal: Principal, month: date) -> str:
-        """The month's coverage as CSV: one row per area, then one per inspector."""
+    async def export_coverage_csv(
+        self, principal: Principal, month: date, *, lang: Lang = DEFAULT_LANG
+    ) -> str:
+        """The month's coverage as CSV: one row per area, then one per inspector; the header
+        row in ``lang`` (English: the column codes of :data:`COVERAGE_CSV_COLUMNS`)."""
         cov = await self.get_coverage(principal, month)
         buf = io.StringIO()
         out = csv.writer(buf)
-        out.writerow(
-            [
-                "kind",
-                "id",
-                "code",
-                "name",
-                "patrols",
-                "quota",
-                "quota_met",
-                "night_patrols",
-                "night_required",
-                "weeks_met",
-                "weeks_total",
-                "distance_km",
-                "hours",
-                "targets_visited",
-                "targets_planned",
-                "duty_compliance",
-            ]
-        )
+        out.writerow([label("coverage_csv", column, lang) for column in COVERAGE_CSV_COLUMNS])
         for a in cov.areas:
             out.writerow(
                 [

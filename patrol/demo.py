@@ -20,6 +20,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from infra.messages import label
 from infra.scope import Role
 from patrol.accounts import hash_password
 from patrol.models import County, Township, User, Village
@@ -165,7 +166,7 @@ async def seed_demo_county(
             User(
                 county_id=county.id,
                 username=username,
-                display_name=f"演示{role.value}",
+                display_name=f"演示{label('role', role.value, 'zh')}",
                 role=role.value,
                 password_hash=hash_password(password),
                 active=True,

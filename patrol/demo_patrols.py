@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from infra.db import utcnow
+from infra.messages import label
 from infra.scope import Principal, Role
 from patrol.accounts import hash_password
 from patrol.areas import AreaService
@@ -417,7 +418,7 @@ def _static_roster(
                     site_id=site.site_id,
                     role=role,
                     cycle_days=cycle,
-                    name=f"{site.name}{role}",
+                    name=f"{site.name}{label('duty_role', role, 'zh')}",
                     user_id=user.id if user else None,
                     site_name=site.name,
                 )

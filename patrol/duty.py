@@ -413,7 +413,7 @@ class DutyService:
             kind=kind,
             severity="high",
             dedupe_key=f"duty-check:{check.id}",
-            message=f"{label}: {check.status.replace('_', ' ')} reported by {member.role}",
+            params={"site": label, "role": member.role, "status": check.status},
             site_id=check.site_id,
             duty_check_id=check.id,
             raised_at=check.checked_at,
@@ -579,8 +579,12 @@ class DutyService:
                     kind="duty_overdue",
                     severity="normal",
                     dedupe_key=f"duty-overdue:{m.member.member_id}:{due}",
-                    message=f"{label}: {m.member.role} {m.member.name} is overdue "
-                    f"(every {m.member.cycle_days:g} days)",
+                    params={
+                        "site": label,
+                        "role": m.member.role,
+                        "name": m.member.name,
+                        "cycle_days": f"{m.member.cycle_days:g}",
+                    },
                     site_id=site.site_id,
                     member_id=m.member.member_id,
                     raised_at=as_of,

@@ -370,6 +370,9 @@ class PatrolAlert(UuidPk, CountyOwned, Base):
     ``acknowledged_*`` is a person having seen it; ``resolved_at`` and ``resolution`` (a
     stable reason code) record that its cause ended, set once by the domain
     (:mod:`patrol.alerts`). ``member_id`` names the roster member of a ``duty_overdue``.
+    ``params`` are the facts its message names (``infra.messages``, ``alert.<kind>``), so it
+    is shown in the reader's language; ``message`` is its Chinese text (all that rows from
+    before ``params`` have).
     """
 
     __tablename__ = "patrol_alerts"
@@ -393,3 +396,4 @@ class PatrolAlert(UuidPk, CountyOwned, Base):
     member_id: Mapped[uuid.UUID | None]
     resolved_at: Mapped[datetime | None]
     resolution: Mapped[str | None] = mapped_column(String(30))
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSONB)

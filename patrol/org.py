@@ -70,7 +70,10 @@ def boundary_geometry(obj: Any, *, crs: str | None = None) -> MultiPolygon:
                 "Polygon", "MultiPolygon",
             }:  # fmt: skip
                 raise InvalidInputError(
-                    "边界须为 Polygon 或 MultiPolygon", code="invalid_geometry", field="boundary"
+                    "边界须为 Polygon 或 MultiPolygon",
+                    code="invalid_geometry",
+                    field="boundary",
+                    reason="wrong_type",
                 )
             check_geojson_positions(geometry, field="boundary")
             moved = to_wgs84(np.array([shapely.geometry.shape(geometry)], dtype=object), source)

@@ -43,7 +43,6 @@ SITE_REVIEW_ALERT = "site_rebound_review"
 #: The flag a record that raised a review carries.
 SITE_REVIEW_FLAG = "mine_site_review"
 
-_WHAT = {"evidence": "拍摄了取证材料", "finding": "记录了巡查发现"}
 #: Register status -> rank: a review never moves a site down; rank 0 is a closed site.
 STATUS_RANK = {"remediated": 0, "closed": 0, "signs_of_reopening": 1, "reopened": 2}
 
@@ -74,7 +73,6 @@ async def raise_site_reviews(
             .order_by(MineSite.id)
         )
     ).all()
-    what = _WHAT.get(source, "有新记录")
     for site_id, name, code in rows:
         await raise_alert(
             db,
@@ -82,7 +80,7 @@ async def raise_site_reviews(
             kind=SITE_REVIEW_ALERT,
             severity="medium",
             dedupe_key=f"{source}:{source_id}:{site_id}",
-            message=f"{name or code}：已关停点位{what}，请核查是否死灰复燃",
+            params={"site": name or code, "source": source},
             site_id=site_id,
             session_id=session_id,
             raised_at=raised_at,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -171,3 +171,5 @@ class Undecodable:
     op_id: uuid.UUID | None
     code: str
     reason: str
+    #: the facts the catalogue's text for ``code`` names (the offending ``field``)
+    params: dict[str, Any] = field(default_factory=dict)

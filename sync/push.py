@@ -145,6 +145,8 @@ class Receipt:
     conflict: Conflict | None = None
     rejected_items: list[RejectedItem] = field(default_factory=list)
     sign_in: SignInOutcome | None = None
+    #: the facts the catalogue's text for ``code`` names (``infra.messages``)
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -252,7 +254,7 @@ class PushService:
         for index, op in enumerate(ops):
             if isinstance(op, Undecodable):
                 batch.slots[index] = Receipt(
-                    index, op.op_id, "rejected", code=op.code, reason=op.reason
+                    index, op.op_id, "rejected", code=op.code, reason=op.reason, params=op.params
                 )
                 continue
             digest = _op_hash(op)
@@ -467,6 +469,7 @@ class PushService:
                         record_id=_record_of(op),
                         code=exc.code,
                         reason=exc.detail,
+                        params=_params(exc.extra),
                         conflict=Conflict(0, ["ended_at"], {"ended_at": exc.extra.get("ended_at")}),
                     )
                 if receipt.status == "conflict":
@@ -482,6 +485,7 @@ class PushService:
                 record_id=_record_of(op),
                 code=exc.code,
                 reason=exc.detail,
+                params=_params(exc.extra),
             )
         except Exception as exc:  # a bug or a database error: report it, let the phone retry
             if database_unavailable(exc) is not None:
@@ -788,6 +792,11 @@ def _done(
     return Receipt(
         index, op_id, "duplicate" if duplicate else "applied", record_id=record_id, version=version
     )
+
+
+def _params(extra: dict[str, Any]) -> dict[str, Any]:
+    """An error's plain facts (text and numbers), kept with its receipt for the message."""
+    return {k: v for k, v in extra.items() if isinstance(v, str | int | float | bool)}
 
 
 def _record_of(op: Operation) -> uuid.UUID | None:

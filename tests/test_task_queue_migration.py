@@ -1,7 +1,7 @@
-"""Migration 0017_task_queue: procrastinate's schema, and the old jobs table moved into it.
+"""Migration 0018_task_queue: procrastinate's schema, and the old jobs table moved into it.
 
 Run in a schema of its own (first on the search path), so that the session's database, already
-at the head, is not touched: 0016, a few ``evidence_jobs`` rows, then the upgrade.
+at the head, is not touched: 0017, a few ``evidence_jobs`` rows, then the upgrade.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ _JOB = text(
 
 async def test_pending_evidence_jobs_become_procrastinate_jobs(scratch: AsyncEngine) -> None:
     migrator = Migrator(scratch, MODEL_MODULES)
-    await migrator.upgrade("0016_findings")
+    await migrator.upgrade("0017_alert_params")
     county = uuid.uuid4()
     evidence = {status: uuid.uuid4() for status in ("queued", "running", "failed", "done")}
     async with scratch.begin() as conn:
@@ -103,7 +103,7 @@ async def test_pending_evidence_jobs_become_procrastinate_jobs(scratch: AsyncEng
     assert gone is None
 
     # and back: the old table returns empty, procrastinate's objects go
-    await migrator.downgrade("0016_findings")
+    await migrator.downgrade("0017_alert_params")
     async with scratch.connect() as conn:
         assert await conn.scalar(text("SELECT count(*) FROM evidence_jobs")) == 0
         assert (

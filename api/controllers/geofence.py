@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from litestar import Controller, Response, delete, get, post, put
+from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.datastructures import State, UploadFile
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody, QueryParameter
@@ -24,6 +24,8 @@ from shapely.geometry import mapping
 
 import geofence as g
 from api.deps import Caller, Db, Settings_
+from api.problems import request_lang
+from infra.messages import Lang, render
 from mobile_contract.v1 import geofence as c
 
 __all__ = ["GeofenceController", "LayerController", "MineSiteController"]
@@ -91,15 +93,16 @@ def _member(m: g.RosterEntry) -> c.RosterMember:
     )
 
 
+def _site_state(s: g.SiteState) -> c.SiteState:
+    return c.SiteState(
+        status=c.MineStatusName(s.status),
+        roster=[_member(m) for m in s.roster],
+        missing_roles=[c.RosterRoleName(r) for r in s.missing_roles],
+        roster_complete=not s.missing_roles,
+    )
+
+
 def _hit(h: g.FeatureHit) -> c.FeatureHit:
-    site = None
-    if h.site is not None:
-        site = c.SiteState(
-            status=c.MineStatusName(h.site.status),
-            roster=[_member(m) for m in h.site.roster],
-            missing_roles=[c.RosterRoleName(r) for r in h.site.missing_roles],
-            roster_complete=not h.site.missing_roles,
-        )
     return c.FeatureHit(
         kind=c.LayerKindName(h.kind),
         feature_id=h.feature_id,
@@ -109,7 +112,7 @@ def _hit(h: g.FeatureHit) -> c.FeatureHit:
         edge_distance_m=None if h.edge_distance_m is None else round(h.edge_distance_m, 3),
         land_class=c.LandClassName(h.land_class) if h.land_class else None,
         attributes=h.attributes,
-        site=site,
+        site=None if h.site is None else _site_state(h.site),
     )
 
 
@@ -126,19 +129,62 @@ def _check(r: g.CheckResult) -> c.CheckResult:
     )
 
 
+_LAND_CLASSES: dict[str | None, c.LandClassName | None] = {None: None, "": None} | {
+    m.value: m for m in c.LandClassName
+}
+
+
+def _layer_hits(col: g.HitColumns) -> list[c.FeatureHit]:
+    """One layer's hits as contract Structs, in bulk: the enums and site states are looked up
+    once per distinct value instead of once per hit (the same answer as :func:`_hit`)."""
+    kind = c.LayerKindName(col.kind)
+    version = col.version_id
+    relations = {r: c.RelationName(r) for r in set(col.relation)}
+    sites = {id(s): _site_state(s) for s in col.site if s is not None}
+    land = _LAND_CLASSES
+    return [
+        c.FeatureHit(
+            kind=kind,
+            feature_id=fid,
+            layer_version_id=version,
+            relation=relations[rel],
+            distance_m=dist,
+            edge_distance_m=edge,
+            land_class=land[lc],
+            attributes=attrs,
+            site=None if site is None else sites[id(site)],
+        )
+        for fid, rel, dist, edge, lc, attrs, site in zip(
+            col.ids,
+            col.relation,
+            col.distance_m,
+            col.edge_m,
+            col.land_class,
+            col.attributes,
+            col.site,
+            strict=True,
+        )
+    ]
+
+
 def _batch(results: g.BatchResult) -> c.CheckLocationsResult:
-    return c.CheckLocationsResult(
-        results=[
+    """Up to 10,000 answers built from the batch's columns (no per-point domain objects)."""
+    lon, lat, outside = results.positions()
+    layers = [(col.starts, _layer_hits(col)) for col in results.hit_columns()]
+    answers = []
+    for i in range(len(lon)):
+        features: list[c.FeatureHit] = []
+        for starts, hits in layers:
+            lo, hi = starts[i], starts[i + 1]
+            if lo != hi:
+                features += hits[lo:hi]
+        answers.append(
             c.PointResult(
-                index=i,
-                lon=r.lon,
-                lat=r.lat,
-                outside_county=r.outside_county,
-                features=[_hit(h) for h in r.features],
+                index=i, lon=lon[i], lat=lat[i], outside_county=outside[i], features=features
             )
-            for i, r in enumerate(results)
-        ],
-        layer_versions=[_ref(v) for v in results.layer_versions],
+        )
+    return c.CheckLocationsResult(
+        results=answers, layer_versions=[_ref(v) for v in results.layer_versions]
     )
 
 
@@ -200,11 +246,15 @@ def _overlay(r: g.OverlayResult) -> c.OverlayResult:
     )
 
 
-def _issues(items: Any) -> list[c.FeatureIssue]:
-    return [c.FeatureIssue(feature=int(i["feature"]), reason=str(i["reason"])) for i in items]
+def _issue(i: g.FeatureIssue, lang: Lang) -> c.FeatureIssue:
+    return c.FeatureIssue(feature=i.feature_no, reason=i.text(lang), code=i.code or None)
 
 
-def _summary(s: g.ImportSummary) -> c.ImportSummary:
+def _issues(items: Any, lang: Lang) -> list[c.FeatureIssue]:
+    return [_issue(g.FeatureIssue.from_json(i), lang) for i in items]
+
+
+def _summary(s: g.ImportSummary, lang: Lang) -> c.ImportSummary:
     return c.ImportSummary(
         layer_version_id=s.layer_version_id or uuid.UUID(int=0),  # nil: a dry run
         kind=c.LayerKindName(s.kind),
@@ -215,19 +265,19 @@ def _summary(s: g.ImportSummary) -> c.ImportSummary:
         stored=s.stored,
         repaired=s.repaired,
         rejected=s.rejected,
-        repairs=[c.FeatureIssue(feature=i.feature_no, reason=i.reason) for i in s.repairs],
-        rejections=[c.FeatureIssue(feature=i.feature_no, reason=i.reason) for i in s.rejections],
+        repairs=[_issue(i, lang) for i in s.repairs],
+        rejections=[_issue(i, lang) for i in s.rejections],
         dry_run=s.dry_run,
         encoding=s.encoding,
         source_layer=s.source_layer,
         warnings=[
-            c.ImportWarning(code=w.code, detail=w.detail, suggested_crs=w.suggested_crs)
+            c.ImportWarning(code=w.code, detail=w.text(lang), suggested_crs=w.suggested_crs)
             for w in s.warnings
         ],
     )
 
 
-def _job(j: g.ImportJobInfo) -> c.ImportJob:
+def _job(j: g.ImportJobInfo, lang: Lang) -> c.ImportJob:
     return c.ImportJob(
         id=j.id,
         state=c.ImportJobState(j.state),
@@ -239,11 +289,13 @@ def _job(j: g.ImportJobInfo) -> c.ImportJob:
         stored=j.stored,
         repaired=j.repaired,
         rejected=j.rejected,
-        rejections=[c.FeatureIssue(feature=i.feature_no, reason=i.reason) for i in j.rejections],
-        result=None if j.summary is None else _summary(j.summary),
+        rejections=[_issue(i, lang) for i in j.rejections],
+        result=None if j.summary is None else _summary(j.summary, lang),
         error=None
         if j.error_code is None
-        else c.ImportJobError(code=j.error_code, detail=j.error_detail or ""),
+        else c.ImportJobError(
+            code=j.error_code, detail=render(j.error_code, lang, None, j.error_detail)
+        ),
         created_at=j.created_at,
         started_at=j.started_at,
         heartbeat_at=j.heartbeat_at,
@@ -269,12 +321,14 @@ def _version(v: g.LayerVersionInfo) -> c.LayerVersion:
     )
 
 
-def _version_detail(found: tuple[g.LayerVersionInfo, dict[str, Any]]) -> c.LayerVersionDetail:
+def _version_detail(
+    found: tuple[g.LayerVersionInfo, dict[str, Any]], lang: Lang
+) -> c.LayerVersionDetail:
     info, report = found
     return c.LayerVersionDetail(
         version=_version(info),
-        repairs=_issues(report.get("repairs", [])),
-        rejections=_issues(report.get("rejections", [])),
+        repairs=_issues(report.get("repairs", []), lang),
+        rejections=_issues(report.get("rejections", []), lang),
         report_truncated=bool(report.get("truncated", False)),
     )
 
@@ -418,13 +472,14 @@ class LayerController(Controller):
             )
         },
     )
-    async def import_layer(
+    async def import_layer(  # noqa: PLR0917 - Litestar injects each by name
         self,
         data: MultipartBody[LayerUpload],
         db: Db,
         principal: Caller,
         settings: Settings_,
         state: State,
+        request: Request[Any, Any, Any],
     ) -> Response[c.ImportSummary]:
         """GeoJSON, zipped Shapefile, GeoPackage or zipped File Geodatabase; repairs,
         rejections and warnings (e.g. coordinates that look GCJ-02/BD-09) are reported.
@@ -450,7 +505,7 @@ class LayerController(Controller):
                     crs=data.crs or None, field_map=field_map, **options,
                 )  # fmt: skip
                 # the 202 body is an ImportJob (documented above); the annotation names the 200
-                accepted: Any = _job(job)
+                accepted: Any = _job(job, request_lang(request))
                 return Response(
                     accepted,
                     status_code=HTTP_202_ACCEPTED,
@@ -462,7 +517,7 @@ class LayerController(Controller):
             )  # fmt: skip
         finally:
             await asyncio.to_thread(shutil.rmtree, tmp, True)
-        return Response(_summary(summary))
+        return Response(_summary(summary, request_lang(request)))
 
     @get(
         "/import-jobs/{job_id:uuid}",
@@ -470,7 +525,11 @@ class LayerController(Controller):
         summary="A background layer import: state, progress, result (admin)",
     )
     async def get_import_job(
-        self, job_id: FromPath[uuid.UUID], db: Db, principal: Caller
+        self,
+        job_id: FromPath[uuid.UUID],
+        db: Db,
+        principal: Caller,
+        request: Request[Any, Any, Any],
     ) -> c.ImportJob:
         """queued, running, done (``result`` is the new layer version) or failed (``error``).
 
@@ -479,7 +538,7 @@ class LayerController(Controller):
         reported failed (``import_abandoned``) once its lease has run out. Another county's
         job is not found (404 ``import_job_not_found``).
         """
-        return _job(await g.get_import_job(db, principal, job_id))
+        return _job(await g.get_import_job(db, principal, job_id), request_lang(request))
 
     @get("/versions", operation_id="ListLayerVersions", summary="Layer versions of the county")
     async def list_versions(
@@ -495,10 +554,15 @@ class LayerController(Controller):
         summary="One layer version with its import report",
     )
     async def get_version(
-        self, version_id: FromPath[uuid.UUID], db: Db, principal: Caller
+        self,
+        version_id: FromPath[uuid.UUID],
+        db: Db,
+        principal: Caller,
+        request: Request[Any, Any, Any],
     ) -> c.LayerVersionDetail:
         """A version of the caller's county, with its repairs and rejections."""
-        return _version_detail(await g.get_layer_version(db, principal, version_id))
+        found = await g.get_layer_version(db, principal, version_id)
+        return _version_detail(found, request_lang(request))
 
     @get(
         "/versions/{version_id:uuid}/features",

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import msgspec
 from geoalchemy2.shape import to_shape
-from litestar import Controller, Response, delete, get, patch, post, put
+from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from shapely.geometry import mapping
@@ -31,8 +31,10 @@ from api.deps import (
     Plans,
     Tracks,
 )
+from api.problems import content_language, request_lang
 from geofence import to_mu
 from infra.db import utcnow
+from infra.messages import Lang, render
 from mobile_contract.v1 import patrol as c
 from mobile_contract.v1.cases import Suggestion
 from mobile_contract.v1.evidence import LocationCheck
@@ -69,12 +71,13 @@ def _mmdd(value: str | None) -> int | None:
     return None if value is None else int(value.replace("-", ""))
 
 
-def _attachment(body: bytes | str, media_type: str, filename: str) -> Response[Any]:
-    return Response(
-        body,
-        media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+def _attachment(
+    body: bytes | str, media_type: str, filename: str, lang: Lang | None = None
+) -> Response[Any]:
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if lang is not None:
+        headers |= content_language(lang)
+    return Response(body, media_type=media_type, headers=headers)
 
 
 # -- mapping ---------------------------------------------------------------------------------
@@ -265,13 +268,17 @@ class _FindingPlace(msgspec.Struct, kw_only=True):
     suggestions: list[Suggestion]
 
 
-def _appended(r: p.AppendResult) -> c.AppendResult:
+def _appended(r: p.AppendResult, lang: Lang) -> c.AppendResult:
+    rejected = [
+        c.RejectedPoint(id=x.id, reason=x.reason, detail=render(x.reason, lang, None, x.detail))
+        for x in r.rejected
+    ]
     return c.AppendResult(
         patrol_id=r.patrol_id,
         received=r.received,
         stored=r.stored,
         duplicates=r.duplicates,
-        rejected=[c.RejectedPoint(id=x.id, reason=x.reason, detail=x.detail) for x in r.rejected],
+        rejected=rejected,
         point_count=r.point_count,
     )
 
@@ -411,12 +418,15 @@ def _live(people: list[p.LiveInspector]) -> c.LiveStatus:
     )
 
 
-def _alert(a: p.PatrolAlert) -> c.Alert:
+def _alert(a: p.PatrolAlert, lang: Lang) -> c.Alert:
+    """An alert with its message in ``lang`` (rows raised without ``params`` keep their
+    stored Chinese text)."""
+    message = a.message if a.params is None else render(f"alert.{a.kind}", lang, a.params)
     return c.Alert(
         id=a.id,
         kind=a.kind,
         severity=a.severity,
-        message=a.message,
+        message=message,
         site_id=a.site_id,
         patrol_id=a.session_id,
         duty_check_id=a.duty_check_id,
@@ -833,10 +843,12 @@ class PatrolController(Controller):
         data: JSONBody[c.TrackBatch],
         tracks: Tracks,
         principal: Caller,
+        request: Request[Any, Any, Any],
     ) -> c.AppendResult:
         """Insert-only and idempotent by point id, any order; each point not stored is
         listed with its reason while the rest is stored."""
-        return _appended(await tracks.append_track_points(principal, patrol_id, data.points))
+        result = await tracks.append_track_points(principal, patrol_id, data.points)
+        return _appended(result, request_lang(request))
 
     @get(
         "/{patrol_id:uuid}/track",
@@ -948,6 +960,7 @@ class ReviewController(Controller):
         self,
         alerts: Alerts,
         principal: Caller,
+        request: Request[Any, Any, Any],
         since: FromQuery[datetime | None] = None,
         kind: FromQuery[list[c.AlertKindName] | None] = None,
         unacknowledged_only: FromQuery[bool] = False,
@@ -969,7 +982,8 @@ class ReviewController(Controller):
             state=alert_state.value,
             limit=limit,
         )
-        return [_alert(a) for a in rows]
+        lang = request_lang(request)
+        return [_alert(a, lang) for a in rows]
 
     @post(
         "/alerts/{alert_id:uuid}/acknowledge",
@@ -978,10 +992,15 @@ class ReviewController(Controller):
         summary="Mark an alert as seen (captain, admin)",
     )
     async def acknowledge_alert(
-        self, alert_id: FromPath[uuid.UUID], alerts: Alerts, principal: Caller
+        self,
+        alert_id: FromPath[uuid.UUID],
+        alerts: Alerts,
+        principal: Caller,
+        request: Request[Any, Any, Any],
     ) -> c.Alert:
         """The first acknowledgement is kept."""
-        return _alert(await alerts.acknowledge_alert(principal, alert_id))
+        alert = await alerts.acknowledge_alert(principal, alert_id)
+        return _alert(alert, request_lang(request))
 
     @get(
         "/exports/coverage.csv",
@@ -990,12 +1009,18 @@ class ReviewController(Controller):
         summary="A month's coverage as CSV (captain, admin)",
     )
     async def export_coverage_csv(
-        self, coverage: Coverage, principal: Caller, month: FromQuery[str | None] = None
+        self,
+        coverage: Coverage,
+        principal: Caller,
+        request: Request[Any, Any, Any],
+        month: FromQuery[str | None] = None,
     ) -> Response[Any]:
-        """One row per area, then one per inspector."""
+        """One row per area, then one per inspector; the header row in Chinese unless
+        ``Accept-Language`` prefers English."""
         first = _month(month)
-        body = await coverage.export_coverage_csv(principal, first)
-        return _attachment(body, "text/csv; charset=utf-8", f"coverage-{first:%Y-%m}.csv")
+        lang = request_lang(request)
+        body = await coverage.export_coverage_csv(principal, first, lang=lang)
+        return _attachment(body, "text/csv; charset=utf-8", f"coverage-{first:%Y-%m}.csv", lang)
 
     @get(
         "/exports/tracks.geojson",

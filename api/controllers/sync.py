@@ -24,13 +24,15 @@ from litestar.status_codes import HTTP_200_OK, HTTP_304_NOT_MODIFIED
 from api.decoding import GuardedRequest, check_value
 from api.deps import Caller, Layers, Pull, Push
 from api.metrics import count_sync_receipts
+from api.problems import content_language, request_lang
 from infra.errors import InvalidInputError
+from infra.messages import Lang, render, validation_detail
 from mobile_contract.v1 import sync as c
 from patrol.tracks import PointIn
 from sync import ops
 from sync.errors import BatchTooLargeError
 from sync.pull import Page
-from sync.push import PushResult
+from sync.push import PushResult, Receipt
 from sync.records import JsonRecords
 
 __all__ = ["LayerDataController", "SyncController", "SyncRequest"]
@@ -96,7 +98,9 @@ def _screen(value: Any, state: dict[str, Any]) -> Any:
             check_value(item, path=("ops", index), depth=2)
             kept.append(msgspec.convert(item, c.PushOperation, strict=True))
         except InvalidInputError as exc:  # the decode guard: NUL, numbers, nesting
-            rejected.append((index, ops.Undecodable(_op_id(item), exc.code, exc.detail)))
+            rejected.append((index, ops.Undecodable(
+                _op_id(item), exc.code, exc.detail, {"field": exc.extra.get("field")}
+            )))  # fmt: skip
             continue
         except msgspec.ValidationError as exc:
             rejected.append((index, ops.Undecodable(_op_id(item), "invalid_op", str(exc))))
@@ -146,10 +150,12 @@ def _wants_msgpack(request: Request[Any, Any, Any]) -> bool:
     return any(t in request.headers.get("accept", "") for t in _MSGPACK_TYPES)
 
 
-def _answer(request: Request[Any, Any, Any], body: msgspec.Struct) -> Response[Any]:
+def _answer(
+    request: Request[Any, Any, Any], body: msgspec.Struct, headers: dict[str, str] | None = None
+) -> Response[Any]:
     if _wants_msgpack(request):
-        return Response(msgspec.msgpack.encode(body), media_type=MSGPACK)
-    return Response(body)
+        return Response(msgspec.msgpack.encode(body), media_type=MSGPACK, headers=headers)
+    return Response(body, headers=headers)
 
 
 def _changes(page: Page, *, msgpack: bool) -> c.PullChanges:
@@ -183,7 +189,20 @@ def _camel(name: str) -> str:
     return head + "".join(p.title() for p in rest)
 
 
-def _receipts(result: PushResult) -> c.PushResponse:
+def _reason(receipt: Receipt, lang: Lang) -> str | None:
+    if receipt.code is None or receipt.reason is None:
+        return receipt.reason
+    if receipt.code == "invalid_op":  # msgspec's own message, with the field's path
+        return validation_detail(receipt.code, receipt.reason, lang)
+    text = render(receipt.code, lang, receipt.params, receipt.reason)
+    where = receipt.params.get("field")
+    if lang == "zh" and isinstance(where, str) and where not in text:
+        text = f"{text}（{where}）"  # the phone shows which field; English says it already
+    return text
+
+
+def _receipts(result: PushResult, lang: Lang) -> c.PushResponse:
+    """The receipts in the contract's shape, each reason in ``lang``."""
     receipts = []
     for r in result.receipts:
         conflict = None
@@ -203,9 +222,11 @@ def _receipts(result: PushResult) -> c.PushResponse:
             )
         receipts.append(c.Receipt(
             index=r.index, op_id=r.op_id, status=c.ReceiptStatus(r.status),
-            record_id=r.record_id, version=r.version, code=r.code, reason=r.reason,
+            record_id=r.record_id, version=r.version, code=r.code,
+            reason=_reason(r, lang),
             retryable=r.retryable, conflict=conflict,
-            rejected_items=[c.RejectedItem(id=i.id, code=i.code, reason=i.reason)
+            rejected_items=[c.RejectedItem(id=i.id, code=i.code,
+                                           reason=render(i.code, lang, None, i.reason))
                             for i in r.rejected_items],
             sign_in=sign_in,
         ))  # fmt: skip
@@ -369,7 +390,8 @@ class SyncController(Controller):
             principal, _operations(request, data), device_time=data.device_time
         )
         count_sync_receipts(request, result.receipts)
-        return _answer(request, _receipts(result))
+        lang = request_lang(request)
+        return _answer(request, _receipts(result, lang), content_language(lang))
 
     @get(
         "/layers/{layer:str}",

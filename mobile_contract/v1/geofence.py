@@ -305,8 +305,14 @@ class OverlayResult(msgspec.Struct, kw_only=True, rename="camel"):
 
 
 class FeatureIssue(msgspec.Struct, kw_only=True, rename="camel"):
+    """A repaired or rejected feature: its 1-based number in the file, the reason in the
+    request's language, and the reason's stable ``code`` (e.g. ``feature_outside_county``,
+    ``geometry_rejected``, ``degenerate_polygon``, ``geometry_repaired``; absent on reports
+    stored before codes were kept)."""
+
     feature: int
     reason: str
+    code: str | None = None
 
 
 class ImportWarning(msgspec.Struct, kw_only=True, rename="camel"):

@@ -163,6 +163,37 @@ async def test_check_batch(client: Client, make_county: Any) -> None:
     assert any("points[2].lat" in f for f in _field(resp)), resp.text
 
 
+async def test_batch_answers_equal_single_checks(client: Client, make_county: Any) -> None:
+    """The batch builds its answers in bulk; each must be what CheckLocation says of the point:
+    parcels inside, on an edge and near, a mine site with its roster state, misses."""
+    county = await _county_with_grid(client, make_county)
+    captain = county.headers(Role.CAPTAIN)
+    site = _site_body(geometry=mapping(shapely.box(X0 + D, Y0 + D, X0 + 1.2 * D, Y0 + 1.2 * D)))
+    assert (await client.post(SITES, headers=captain, json=site)).status_code == 201
+    rng = np.random.default_rng(7)
+    points = [
+        {"lon": X0 + float(x) * D, "lat": Y0 + float(y) * D, "accuracyM": float(a)}
+        for x, y, a in zip(
+            rng.uniform(-0.5, 4.5, 60),
+            rng.uniform(-0.5, 4.5, 60),
+            rng.uniform(1, 60, 60),
+            strict=True,
+        )
+    ] + [{"lon": X0 + D, "lat": Y0 + 0.5 * D, "accuracyM": 2}]  # on a shared edge
+    resp = await client.post(BATCH, headers=captain, json={"points": points})
+    assert resp.status_code == 200, resp.text
+    batch = resp.json()["results"]
+    kinds = {f["kind"] for r in batch for f in r["features"]}
+    assert kinds == {"parcels", "mine_sites"}
+    assert any(f.get("site") for r in batch for f in r["features"])
+    assert any(f["relation"] == "boundary" for r in batch for f in r["features"])
+    for point, answer in zip(points, batch, strict=True):
+        single = await client.post(CHECK, headers=captain, json=point)
+        assert single.status_code == 200, single.text
+        assert answer["features"] == single.json()["features"], point
+        assert (answer["lon"], answer["lat"]) == (single.json()["lon"], single.json()["lat"])
+
+
 async def test_overlay(client: Client, make_county: Any) -> None:
     county = await _county_with_grid(client, make_county)
     walked = shapely.box(X0 + 0.5 * D, Y0 + 0.5 * D, X0 + 2.5 * D, Y0 + 1.5 * D)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -193,8 +194,11 @@ async def test_a_patrol_day_from_plan_to_exports(client: Client, make_county: An
     assert second.status_code == 200, second.text
     result = second.json()
     assert (result["received"], result["stored"], result["duplicates"]) == (22, 15, 5)
-    assert sorted((r["id"], r["reason"]) for r in result["rejected"]) == sorted(
-        [(future["id"], "future_time"), (far["id"], "outside_county")]
+    assert sorted((r["id"], r["reason"], r["detail"]) for r in result["rejected"]) == sorted(
+        [
+            (future["id"], "future_time", "时间比当前时间晚 5 分钟以上"),
+            (far["id"], "outside_county", "位置在本县范围之外"),
+        ]
     )
     assert result["pointCount"] == 40
 
@@ -284,7 +288,15 @@ async def test_a_patrol_day_from_plan_to_exports(client: Client, make_county: An
     assert csv_resp.headers["content-type"].startswith("text/csv")
     assert f'filename="coverage-{month}.csv"' in csv_resp.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(csv_resp.text)))
-    assert (rows[0]["kind"], rows[0]["code"], rows[0]["patrols"]) == ("area", "A1", "1")
+    assert (rows[0]["类型"], rows[0]["代码"], rows[0]["巡查次数"]) == ("area", "A1", "1")
+    english = await client.get(
+        f"{API}/exports/coverage.csv",
+        params={"month": month},
+        headers={**cap, "Accept-Language": "en"},
+    )
+    header, _, rest = english.text.partition("\r\n")
+    assert header.startswith("kind,id,code,name,patrols,quota,quota_met,night_patrols,")
+    assert rest == csv_resp.text.partition("\r\n")[2]  # only the header row differs
     day = start.astimezone(TZ).date()
     geo = await client.get(
         f"{API}/exports/tracks.geojson",
@@ -427,7 +439,7 @@ async def test_bad_input_gets_a_problem_with_a_reason(client: Client, make_count
     # a time without an offset, a start in the future, a grade out of range, a bad month
     naive = {"areaId": area["id"], "startedAt": now.replace(tzinfo=None).isoformat()}
     body = _problem(await client.put(f"{API}/patrols/{uuid7()}", json=naive, headers=me), 400)
-    assert body["code"] == "validation_error" and "timezone" in body["detail"]
+    assert body["code"] == "validation_error" and "时区" in body["detail"]
     assert "startedAt" in str(body["errors"])
     future = {"areaId": area["id"], "startedAt": _iso(now + timedelta(hours=1))}
     _problem(
@@ -567,6 +579,14 @@ async def test_the_demo_county_shows_field_work_to_every_login(
         await client.get(f"{API}/alerts", params={"kind": "site_reopening"}, headers=boss)
     ).json()
     assert len(alerts) == 1
+    # names and texts are Chinese: no English role codes or suffixes
+    assert not re.search("[A-Za-z]", alerts[0]["message"]), alerts
+    async with session_factory() as session:
+        names = list(
+            await session.scalars(select(User.display_name).where(User.county_id == demo.county.id))
+        )
+    assert "演示队长" in names, names
+    assert all(re.fullmatch(r"[\u4e00-\u9fff0-9]+", n) for n in names), names
     # a few members lapsed ten days ago and are overdue now; the rest are on time
     duty = (await client.get(f"{API}/duty-status", headers=boss)).json()
     members = [m for s in duty for m in s["members"]]

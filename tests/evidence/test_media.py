@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 
+import piexif
 import pytest
 
 from evidence.errors import FileCorruptError, UnsupportedMediaTypeError
-from evidence.media import check_container, declared_media_type, sniff
-from evidence.metadata import parse_iso6709
+from evidence.media import MediaType, check_container, declared_media_type, sniff
+from evidence.metadata import parse_iso6709, read_photo_meta
 from tests.evidence import media
 
 
@@ -82,3 +83,33 @@ def test_container_check_accepts_whole_files_and_refuses_cut_ones() -> None:
     webp = media.photo("WEBP", size=(40, 40))
     with pytest.raises(FileCorruptError):
         check_container(io.BytesIO(webp[:-10]), len(webp) - 10, declared_media_type("image/webp"))
+
+
+def _jpeg_with_exif_thumbnail(width: int, height: int) -> bytes:
+    """A JPEG whose EXIF block carries its own small JPEG (with its own end marker)."""
+    thumb = media.jpeg(160, 120)
+    exif = piexif.dump({"0th": {}, "Exif": {}, "GPS": {}, "1st": {}, "thumbnail": thumb})
+    return media.jpeg(width, height, exif=exif)
+
+
+def _read(data: bytes) -> None:
+    media_type = declared_media_type("image/jpeg")
+    assert isinstance(media_type, MediaType)
+    read_photo_meta(io.BytesIO(data), media_type)
+
+
+def test_a_whole_jpeg_passes_whatever_trails_its_end_marker() -> None:
+    whole = _jpeg_with_exif_thumbnail(800, 600)
+    _read(whole)
+    # a maker's trailer longer than the tail looked at first: found by the forward search
+    _read(whole + b"\x00TRAILER" * 20_000)
+
+
+def test_a_jpeg_cut_anywhere_in_its_scans_is_corrupt() -> None:
+    whole = _jpeg_with_exif_thumbnail(800, 600)
+    scan = whole.index(b"\xff\xda")
+    # cut just before the end marker, in the middle, and right after the scan header: the
+    # EXIF thumbnail's own end marker, within the last bytes of the short cuts, must not count
+    for cut in (len(whole) - 2, len(whole) // 2, scan + 20):
+        with pytest.raises(FileCorruptError):
+            _read(whole[:cut])

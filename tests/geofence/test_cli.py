@@ -72,6 +72,8 @@ def test_layers_import_command(
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
     # the command configures process-wide logging onto the captured stdout; keep it as it is
     monkeypatch.setattr("api.cli.configure_logging", lambda *_a, **_k: None)
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):  # no locale: the report is in Chinese
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", services.database_url)
     monkeypatch.setenv("S3_ENDPOINT_URL", services.object_store.endpoint_url)
     monkeypatch.setenv("S3_ACCESS_KEY_ID", services.object_store.access_key_id)
@@ -81,8 +83,20 @@ def test_layers_import_command(
                  "--field-map", "source_code=BM"])  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "parcels version 1" in out and "rejected feature 4" in out
+    assert "地类图斑 第 1 版" in out and "拒收要素 4：几何图形无效：空几何" in out
     assert asyncio.run(_versions(services.database_url, county_id)) == [(3, 1)]
+    # the same report in English, asked for by option or by the locale
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    code = main(["layers", "import", str(path), "--county", admin_code, "--kind", "parcels",
+                 "--field-map", "source_code=BM", "--dry-run"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "parcels dry run, nothing stored" in out
+    assert "rejected feature 4: empty geometry" in out
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+    code = main(["layers", "import", str(path), "--county", admin_code, "--kind", "parcels",
+                 "--field-map", "source_code=BM", "--dry-run", "--lang", "en"])  # fmt: skip
+    assert code == 0 and "rejected feature 4: empty geometry" in capsys.readouterr().out
     bad = main(["layers", "import", str(path), "--county", admin_code, "--kind", "parcels",
                 "--crs", "EPSG:999999"])  # fmt: skip
     assert bad == 2

@@ -121,7 +121,10 @@ async def test_a_large_upload_becomes_a_job_with_progress_and_result(
     assert job["state"] == "done", job
     assert (job["read"], job["stored"], job["rejected"]) == (32, 30, 2)
     assert [r["feature"] for r in job["rejections"]] == [31, 32]
-    assert "outside the county" in job["rejections"][0]["reason"]
+    assert (job["rejections"][0]["code"], job["rejections"][0]["reason"]) == (
+        "feature_outside_county",
+        "位于本县范围之外（坐标系是否有误？）",
+    )
     result = job["result"]
     assert result["versionNo"] == 1 and result["stored"] == 30
     assert job["error"] is None and job["finishedAt"] is not None

@@ -268,6 +268,8 @@ async def test_gbk_values_and_names_cut_mid_character(
 
 def _cli_env(monkeypatch: pytest.MonkeyPatch, services: LocalServices, settings: Settings) -> None:
     monkeypatch.setattr("api.cli.configure_logging", lambda *_a, **_k: None)
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):  # no locale: reports are in Chinese
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", services.database_url)
     monkeypatch.setenv("S3_ENDPOINT_URL", services.object_store.endpoint_url)
     monkeypatch.setenv("S3_ACCESS_KEY_ID", services.object_store.access_key_id)
@@ -290,20 +292,18 @@ def test_the_cli_imports_cut_utf8_and_gbk_shapefiles_and_dry_runs(
                  "--field-map", "source_code=地类编"])  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "parcels version 1" in out and "encoding utf-8" in out
+    assert "地类图斑 第 1 版" in out and "编码 utf-8" in out
     gbk = _gbk(tmp_path)
     code = main(["layers", "import", str(gbk), *base, "--encoding", "gbk", "--dry-run",
                  "--field-map", "source_code=地类编码"])  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "dry run, nothing stored" in out and "encoding gb18030" in out
+    assert "试导入，未存储" in out and "编码 gb18030" in out
     far = _geojson(tmp_path, "far.geojson", [shapely.box(80, 40, 80.001, 40.001)])
     code = main(["layers", "import", str(far), *base])
     err = capsys.readouterr().err
     assert code == 2
-    assert (
-        "no feature could be stored" in err and "rejected feature 1: lies outside the county" in err
-    )
+    assert "patrol: invalid_geometry:" in err and "拒收要素 1：位于本县范围之外" in err
 
 
 # -- coordinate systems ------------------------------------------------------------------------
@@ -388,7 +388,10 @@ async def test_a_dry_run_reports_rejections_with_reasons(
     body = resp.json()
     assert (body["read"], body["stored"], body["rejected"]) == (3, 2, 1)
     assert body["rejections"][0]["feature"] == 3
-    assert "outside the county" in body["rejections"][0]["reason"]
+    assert (body["rejections"][0]["code"], body["rejections"][0]["reason"]) == (
+        "feature_outside_county",
+        "位于本县范围之外（坐标系是否有误？）",
+    )
     nothing = _geojson(tmp_path, "far.geojson", geoms[2:])
     resp = await _upload(client, county, nothing, dry_run="true")
     assert resp.status_code == 200 and resp.json()["stored"] == 0  # a dry run reports, not fails
@@ -438,5 +441,8 @@ async def test_a_background_dry_run_reports_without_a_version(
     assert job["state"] == "done", job
     result = job["result"]
     assert result["dryRun"] is True and (result["stored"], result["rejected"]) == (40, 1)
-    assert "outside the county" in job["rejections"][0]["reason"]
+    assert (job["rejections"][0]["code"], job["rejections"][0]["reason"]) == (
+        "feature_outside_county",
+        "位于本县范围之外（坐标系是否有误？）",
+    )
     assert await _version_count(session, county.county.id) == 0

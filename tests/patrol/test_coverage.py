@@ -165,7 +165,10 @@ async def test_coverage_of_a_known_month(world: World, db: AsyncSession) -> None
 
     csv_text = await CoverageService(db).export_coverage_csv(world.captain, oct_)
     lines = csv_text.splitlines()
-    assert lines[0].startswith("kind,id,code,name,patrols,quota")
+    assert lines[0].startswith("类型,编号,代码,名称,巡查次数,月度要求次数")
+    english = await CoverageService(db).export_coverage_csv(world.captain, oct_, lang="en")
+    assert english.splitlines()[0].startswith("kind,id,code,name,patrols,quota")
+    assert english.splitlines()[1:] == lines[1:]
     assert lines[1].split(",")[2:7] == ["A1", "west area", "4", "5", "0"]
     geo = await CoverageService(db).export_tracks_geojson(
         world.captain, start=date(2026, 10, 1), end=date(2026, 11, 1), area_id=a1

@@ -256,6 +256,15 @@ async def test_the_alerts_feed_over_http_shows_open_alerts_and_keeps_resolved_on
     feed = await client.get("/api/v1/alerts", params={"siteId": site_id}, headers=cap)
     [alert] = feed.json()
     assert (alert["kind"], alert["resolvedAt"], alert["resolution"]) == ("duty_overdue", None, None)
+    # the message in the reader's language: Chinese by default, English when asked
+    name = county.users[Role.INSPECTOR].display_name
+    assert alert["message"] == f"吴家冲采石场：村干部{name}逾期未巡查（每 1 天一次）"
+    english = await client.get(
+        "/api/v1/alerts", params={"siteId": site_id}, headers={**cap, "Accept-Language": "en"}
+    )
+    [alert_en] = english.json()
+    assert alert_en["id"] == alert["id"]
+    assert alert_en["message"] == f"吴家冲采石场: village cadre {name} is overdue (every 1 days)"
     check = await client.put(
         f"/api/v1/duty-checks/{uuid7()}",
         json={"siteId": site_id, "checkedAt": datetime.now(UTC).isoformat(),

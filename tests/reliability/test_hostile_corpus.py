@@ -398,6 +398,8 @@ def test_cli_import_without_features_says_so_in_one_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setattr("api.cli.configure_logging", lambda *_a, **_k: None)
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):  # no locale: the line is in Chinese
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", services.database_url)
     monkeypatch.setenv("S3_ENDPOINT_URL", services.object_store.endpoint_url)
     monkeypatch.setenv("S3_ACCESS_KEY_ID", services.object_store.access_key_id)
@@ -411,8 +413,8 @@ def test_cli_import_without_features_says_so_in_one_line(
         err = capsys.readouterr().err.strip()
         assert code == 2, (name, err)
         assert err.splitlines()[-1] == (
-            "patrol: no_features: nothing.geojson has no feature with a geometry (empty, all "
-            "null or only whitespace); nothing imported"
+            "patrol: no_features: nothing.geojson 中没有带几何图形的要素"
+            "（为空、全为空值或只有空白），未导入任何内容"
         ), (name, err)
 
 

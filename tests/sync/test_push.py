@@ -228,3 +228,30 @@ async def test_sign_ins_and_findings_of_a_patrol_are_stored_together(
     assert [r["status"] for r in receipts] == ["duplicate", "duplicate", "applied",
                                                "duplicate", "applied"]  # fmt: skip
     assert receipts[3]["version"] == stored[fids[0]]
+
+
+async def test_rejection_reasons_in_the_asked_language(make_world: Any, client: Client) -> None:
+    world: SyncWorld = await make_world()
+    body = {
+        "ops": [
+            start(uuid7(), world.other_area_id),  # not their area
+            {"type": "teleport", "opId": str(uuid7())},
+            {"type": "signIn", "opId": str(uuid7()), "patrolId": str(uuid7())},  # fields missing
+        ]
+    }
+    zh = await client.post(PUSH, json=body, headers=world.headers())
+    assert zh.status_code == 200 and zh.headers["content-language"] == "zh-CN"
+    receipts = zh.json()["receipts"]
+    assert [(r["code"], r["reason"]) for r in receipts[:2]] == [
+        ("not_area_member", "您不是该承包区域的负责人或成员"),
+        ("unknown_op_type", "未知的操作类型"),
+    ]
+    assert receipts[2]["code"] == "invalid_op"
+    assert receipts[2]["reason"] == "操作内容不符合接口定义：缺少必填字段 signInId"
+    # the same batch again, asked in English: the stored receipts, reasons in English
+    en = await client.post(PUSH, json=body, headers={**world.headers(), "Accept-Language": "en"})
+    assert en.headers["content-language"] == "en"
+    again = en.json()["receipts"]
+    assert [r["code"] for r in again] == ["not_area_member", "unknown_op_type", "invalid_op"]
+    assert again[0]["reason"] == "you are not the leader or a member of this contract area"
+    assert "missing required field" in again[2]["reason"]

@@ -71,7 +71,7 @@ async def test_points_pushed_after_end_patrol_are_refused(
         ("duplicate", None),
     ], receipts
     assert receipts[0]["rejectedItems"] == [
-        {"id": late["id"], "code": "after_end", "reason": "time is after the patrol ended"}
+        {"id": late["id"], "code": "after_end", "reason": "时间晚于巡查结束时间"}
     ]
     assert [(i["id"], i["code"]) for i in receipts[1]["rejectedItems"]] == [
         (backlog["id"], "patrol_ended")

@@ -1,7 +1,7 @@
 """task queue: procrastinate's schema; evidence_jobs moved into it and dropped
 
-Revision ID: 0017_task_queue
-Revises: 0016_findings
+Revision ID: 0018_task_queue
+Revises: 0017_alert_params
 
 * procrastinate's tables, types and functions, as the installed procrastinate version ships
   them (``procrastinate.schema.SchemaManager.get_schema()``; the dependency is pinned to 3.x).
@@ -26,8 +26,8 @@ from alembic import op
 from procrastinate.schema import SchemaManager
 from sqlalchemy.util import await_only
 
-revision: str = "0017_task_queue"
-down_revision: str | Sequence[str] | None = "0016_findings"
+revision: str = "0018_task_queue"
+down_revision: str | Sequence[str] | None = "0017_alert_params"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

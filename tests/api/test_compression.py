@@ -1,0 +1,94 @@
+"""Answers are gzipped at a level chosen by their size (api/compression.py), on a small app
+with the same middleware, and on the real app's schema."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from collections.abc import AsyncIterator
+
+import pytest
+from litestar import Litestar, get
+from litestar.params import FromPath
+from litestar.response import Stream
+from litestar.testing import AsyncTestClient
+
+from api.compression import LARGE_FROM, MINIMUM_SIZE, AdaptiveGzip
+
+# gzip's XFL header byte (RFC 1952): 4 when the fastest level wrote the stream, 0 otherwise
+_FASTEST, _DEFAULT = 4, 0
+_BODY = bytes(range(32, 127)) * 50_000  # 4.75 MB, compressible
+
+
+@get("/sized/{n:int}", media_type="text/plain")
+async def sized(n: FromPath[int]) -> bytes:
+    return _BODY[:n]
+
+
+@get("/zip", media_type="application/zip", opt={"skip_compression": True})
+async def already_compressed() -> bytes:
+    return _BODY[:50_000]
+
+
+@get("/stream/{n:int}", media_type="text/plain")
+async def streamed(n: FromPath[int]) -> Stream:
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(0, len(_BODY), n):
+            yield _BODY[i : i + n]
+
+    return Stream(chunks())
+
+
+@pytest.fixture
+async def small_app() -> AsyncIterator[AsyncTestClient[Litestar]]:
+    app = Litestar([sized, already_compressed, streamed], middleware=[AdaptiveGzip()])
+    async with AsyncTestClient(app) as client:
+        yield client
+
+
+GZ = {"Accept-Encoding": "gzip, deflate"}
+
+
+async def _raw(client: AsyncTestClient[Litestar], path: str) -> tuple[dict[str, str], bytes]:
+    """Headers and the body as sent (not decoded by the client)."""
+    async with client.stream("GET", path, headers=GZ) as resp:
+        assert resp.status_code == 200
+        body = b"".join([part async for part in resp.aiter_raw()])
+        return dict(resp.headers), body
+
+
+@pytest.mark.parametrize(
+    ("size", "level"),
+    [
+        (MINIMUM_SIZE, _DEFAULT),
+        (LARGE_FROM - 1, _DEFAULT),
+        (LARGE_FROM, _FASTEST),
+        (4_000_000, _FASTEST),
+    ],
+)
+async def test_level_by_size(small_app: AsyncTestClient[Litestar], size: int, level: int) -> None:
+    headers, body = await _raw(small_app, f"/sized/{size}")
+    assert headers["content-encoding"] == "gzip"
+    assert "accept-encoding" in headers["vary"].lower()
+    assert int(headers["content-length"]) == len(body) < size
+    assert body[8] == level
+    assert gzip.decompress(body) == _BODY[:size]
+
+
+async def test_small_answers_and_no_gzip_stay_plain(small_app: AsyncTestClient[Litestar]) -> None:
+    headers, body = await _raw(small_app, f"/sized/{MINIMUM_SIZE - 1}")
+    assert "content-encoding" not in headers and body == _BODY[: MINIMUM_SIZE - 1]
+    resp = await small_app.get("/sized/5000", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in resp.headers and resp.content == _BODY[:5000]
+    headers, body = await _raw(small_app, "/zip")
+    assert "content-encoding" not in headers and body == _BODY[:50_000]
+
+
+@pytest.mark.parametrize(("chunk", "level"), [(8192, _DEFAULT), (1 << 20, _FASTEST)])
+async def test_streamed_answers(
+    small_app: AsyncTestClient[Litestar], chunk: int, level: int
+) -> None:
+    headers, body = await _raw(small_app, f"/stream/{chunk}")
+    assert headers["content-encoding"] == "gzip" and "content-length" not in headers
+    assert body[8] == level
+    assert zlib.decompress(body, 31) == _BODY
