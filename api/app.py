@@ -30,6 +30,7 @@ from api.controllers.cases import (
 )
 from api.controllers.evidence import EvidenceController, UploadController
 from api.controllers.geofence import GeofenceController, LayerController, MineSiteController
+from api.controllers.jobs import JobController
 from api.controllers.patrol import (
     AreaController,
     DutyController,
@@ -47,8 +48,7 @@ from api.models import MODEL_MODULES
 from api.openapi_errors import complete_document
 from api.options import allow_every_method
 from api.problems import handle_exception
-from api.worker import worker_options
-from evidence import run_worker
+from api.worker import TASK_NAMES, run_background_worker, task_app
 from geofence.jobs import ImportJobRunner
 from infra.db import create_engine, create_session_factory
 from infra.memory import freeze_long_lived
@@ -58,7 +58,7 @@ from infra.settings import Settings
 
 __all__ = ["API_V1_HANDLERS", "create_app"]
 
-_WORKER_STOP_S = 30.0  # how long shutdown waits for the job in hand
+_WORKER_STOP_S = 40.0  # shutdown waits this long for the jobs in hand (the worker: 30 s)
 
 API_V1_HANDLERS: list[Any] = [
     AuthController,
@@ -83,6 +83,7 @@ API_V1_HANDLERS: list[Any] = [
     ReferralRuleController,
     FlagController,
     ReferralController,
+    JobController,
 ]
 
 
@@ -97,8 +98,8 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
     # pool whose statements are not cut off at the request bound.
     background = create_engine(settings.database.for_background_work())
     background_sessions = create_session_factory(background)
-    import_jobs = ImportJobRunner(background_sessions)
-    metrics = Metrics({"requests": engine, "background": background})
+    import_jobs = ImportJobRunner(background_sessions, object_store)
+    metrics = Metrics({"requests": engine, "background": background}, tasks=TASK_NAMES)
     state = State(
         {
             "settings": settings,
@@ -117,14 +118,16 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
         stop = asyncio.Event()
         worker: asyncio.Task[None] | None = None
         if settings.server.run_worker_in_process:
-            # The embedded default: derivatives and patrol chores run inside this process.
+            # The embedded default: procrastinate's worker runs inside this process.
+            concurrency = settings.server.worker_concurrency
             worker = asyncio.create_task(
-                run_worker(
+                run_background_worker(
+                    settings,
                     background_sessions,
                     object_store,
-                    settings.evidence,
                     stop=stop,
-                    options=worker_options(watch=metrics.watch_chores),
+                    concurrency=concurrency,
+                    app=task_app(settings, concurrency=concurrency),
                 ),
                 name="background-worker",
             )
@@ -135,12 +138,11 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
             yield
         finally:
             stop.set()
-            await import_jobs.close()
             if worker is not None:
                 try:
                     await asyncio.wait_for(worker, timeout=_WORKER_STOP_S)
                 except TimeoutError:
-                    worker.cancel()  # a long job is taken again when its lease runs out
+                    worker.cancel()  # a job cut short is retried (queue:retry_stalled)
             await engine.dispose()
             await background.dispose()
 

@@ -377,26 +377,63 @@ def _print_import_failure(exc: DomainError, lang: Lang) -> None:
 
 
 # -- worker and audit ----------------------------------------------------------------------------
-async def _worker(_args: argparse.Namespace, settings: Settings) -> int:
-    """Derivatives, patrol and sync chores until Ctrl-C (the same loop the API runs in-process)."""
-    from api.worker import worker_options  # noqa: PLC0415
-    from evidence import run_worker  # noqa: PLC0415
+async def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    """procrastinate's worker with every task until Ctrl-C (what the API runs in-process)."""
+    import signal  # noqa: PLC0415
+
+    from api.worker import run_background_worker  # noqa: PLC0415
     from infra.objectstore import S3ObjectStore  # noqa: PLC0415
 
     engine = create_engine(settings.database.for_background_work())
     stop = asyncio.Event()
-    print("Worker running. Press Ctrl-C to stop.", flush=True)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):  # the jobs in hand finish, then it exits
+        loop.add_signal_handler(signum, stop.set)
+    concurrency = args.concurrency or settings.server.worker_concurrency
+    print(f"Worker running ({concurrency} at a time). Press Ctrl-C to stop.", flush=True)
     try:
-        await run_worker(
+        await run_background_worker(
+            settings,
             create_session_factory(engine),
             S3ObjectStore(settings.object_store),
-            settings.evidence,
             stop=stop,
-            options=worker_options(),
+            concurrency=concurrency,
         )
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
         await engine.dispose()
     return 0
+
+
+def _time(value: Any) -> str:
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"
+
+
+async def _jobs(args: argparse.Namespace, settings: Settings) -> int:
+    """``patrol jobs list`` / ``patrol jobs retry ID``: every county's jobs (the operator)."""
+    from infra.tasks import list_jobs, retry_job  # noqa: PLC0415
+
+    async def run(session: AsyncSession) -> int:
+        if args.action == "retry":
+            if not await retry_job(session, args.job_id):
+                print(f"patrol: no failed job with id {args.job_id}", file=sys.stderr)
+                return 2
+            print(f"job {args.job_id} queued again")
+            return 0
+        jobs = await list_jobs(session, None, state=args.state, task=args.task, limit=args.limit)
+        for job in jobs:
+            print(
+                f"{job.id:>8}  {job.task:<24} {job.state:<10} attempts {job.attempts}  "
+                f"queued {_time(job.queued_at)}  started {_time(job.started_at)}  "
+                f"finished {_time(job.finished_at)}"
+            )
+            if job.last_error and job.state != "succeeded":
+                print(f"          last error: {' '.join(job.last_error.split())[:500]}")
+        print(f"{len(jobs)} job(s)")
+        return 0
+
+    return await _with_session(settings, run)
 
 
 async def _audit(args: argparse.Namespace, settings: Settings) -> int:
@@ -667,6 +704,19 @@ def _add_layer_import(lsub: Any) -> None:
     )  # fmt: skip
 
 
+def _add_jobs(sub: Any) -> None:
+    from infra.tasks import JOB_STATES  # noqa: PLC0415
+
+    jobs = sub.add_parser("jobs", help="background jobs: what is queued, running, failed")
+    jsub = jobs.add_subparsers(dest="action", required=True)
+    jlist = jsub.add_parser("list", help="jobs, newest first, with their last error")
+    jlist.add_argument("--state", choices=JOB_STATES, help="only jobs in this state")
+    jlist.add_argument("--task", help="only this task, e.g. evidence:derivatives")
+    jlist.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    retry = jsub.add_parser("retry", help="queue a failed job again now")
+    retry.add_argument("job_id", type=int, help="the job id (patrol jobs list)")
+
+
 def _add_counties(sub: Any) -> None:
     counties = sub.add_parser("counties", help="counties (tenants): the platform operator's tool")
     csub = counties.add_subparsers(dest="action", required=True)
@@ -711,7 +761,14 @@ def build_parser() -> argparse.ArgumentParser:
     layers = sub.add_parser("layers", help="reference layers")
     _add_layer_import(layers.add_subparsers(dest="action", required=True))
 
-    sub.add_parser("worker", help="run background jobs (derivatives, patrol chores) until Ctrl-C")
+    worker = sub.add_parser(
+        "worker", help="run background jobs (derivatives, periodic chores) until Ctrl-C"
+    )
+    worker.add_argument(
+        "--concurrency", type=int, default=0,
+        help="jobs run at once (default PATROL_WORKER_CONCURRENCY or 2)",
+    )  # fmt: skip
+    _add_jobs(sub)
     audit = sub.add_parser("audit", help="the evidence custody log")
     asub = audit.add_subparsers(dest="action", required=True)
     verify = asub.add_parser("verify", help="verify the hash chains; exit 1 on any problem")
@@ -749,6 +806,7 @@ _ASYNC: dict[str, Handler] = {
     "layers": _layers,
     "users": _users,
     "worker": _worker,
+    "jobs": _jobs,
     "audit": _audit,
 }
 

@@ -7,16 +7,18 @@ Where each number comes from:
   the route's ``operation_id`` (``unmatched`` when no route matched: never the raw path, so
   the label set stays bounded) and the status (the histogram by status class, ``2xx``...);
 * **database pools**: read from the request and background engines' pools at scrape time;
-* **job queues** (``evidence_jobs``, ``geofence_import_jobs``): one read-only statement at
-  scrape time, cut off after :data:`QUEUE_STATEMENT_TIMEOUT_S` and kept for
-  :data:`QUEUE_CACHE_S`; when it fails the queue gauges are left out and
-  ``patrol_job_queue_read_ok`` is 0;
+* **job queues**: procrastinate's jobs (queue ``tasks``, kind = the task name such as
+  ``evidence:derivatives``; procrastinate's ``todo``/``doing``/``failed`` reported as
+  ``queued``/``running``/``failed``) and the layer imports (``geofence_import_jobs``), with
+  each task's last success: read-only statements at scrape time, cut off after
+  :data:`QUEUE_STATEMENT_TIMEOUT_S` and kept for :data:`QUEUE_CACHE_S`; when they fail the
+  queue gauges are left out and ``patrol_job_queue_read_ok`` is 0. They count the jobs of
+  every worker process, so any replica's scrape shows the whole queue;
 * **evidence completes** and the **bytes verified**, **sync receipts** by status: counted by
   their controllers from what the service answered, once the response is a success (the
   transaction is committed by then: nothing is counted that was not acknowledged);
 * **geofence**: the process-wide index's size and the checks answered from it
   (:class:`geofence.index.GeofenceIndex` counts them; this module only reads);
-* **background chores** run by the in-process worker (patrol, sync): runs and last success.
 
 Each app has its own registry and each process serves its own numbers: scrape every replica.
 Access is decided in :mod:`api.auth` (a metrics token or an admin's token).
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +37,6 @@ from litestar import Request
 from prometheus_client import (
     CollectorRegistry,
     Counter,
-    Gauge,
     Histogram,
     generate_latest,
 )
@@ -44,12 +45,10 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
-from sqlalchemy import String, func, literal, select, text, union_all
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import String, func, literal, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from evidence.models import EvidenceJob
 from evidence.service import IntakeTally
-from evidence.worker import Chore
 from geofence import LayerKind
 from geofence.index import DEFAULT_INDEX, GeofenceIndex
 from geofence.models import ImportJob
@@ -75,11 +74,9 @@ QUEUE_STATEMENT_TIMEOUT_S = 1.0
 _ON_SUCCESS = "metrics_on_success"  # scope state: counts to make once the response succeeds
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _STATUS_CLASS = {n: f"{n}xx" for n in range(1, 6)}
+TASK_QUEUE = "tasks"  # the ``queue`` label of procrastinate's jobs
 # Label sets shown as 0 before anything is queued, so that an alert has a series to watch.
-_QUEUES: dict[str, tuple[str, ...]] = {
-    "evidence_jobs": ("derivatives",),
-    "geofence_import_jobs": tuple(k.value for k in LayerKind),
-}
+_IMPORT_KINDS = tuple(k.value for k in LayerKind)
 _PENDING = ("queued", "running")
 _STATES = (*_PENDING, "failed")
 
@@ -93,20 +90,31 @@ class _QueueRow:
     oldest_s: float
 
 
+_TASKS = text(
+    """
+    SELECT 'tasks', j.task_name,
+           CASE j.status WHEN 'todo' THEN 'queued' WHEN 'doing' THEN 'running'
+                ELSE j.status::text END,
+           count(*), extract(epoch FROM now() - min(e.at))
+      FROM procrastinate_jobs AS j
+      LEFT JOIN procrastinate_events AS e ON e.job_id = j.id AND e.type = 'deferred'
+     WHERE j.status IN ('todo', 'doing', 'failed')
+     GROUP BY j.task_name, j.status
+    """
+)
+_LAST_SUCCESS = text(
+    """
+    SELECT j.task_name, extract(epoch FROM max(e.at))
+      FROM procrastinate_events AS e JOIN procrastinate_jobs AS j ON j.id = e.job_id
+     WHERE e.type = 'succeeded'
+     GROUP BY j.task_name
+    """
+)
+
+
 def _queue_statement() -> Any:
-    """Jobs per queue, kind and state, and the age of each group's oldest (read-only)."""
-    evidence = (
-        select(
-            literal("evidence_jobs", String).label("queue"),
-            EvidenceJob.kind,
-            EvidenceJob.status.label("state"),
-            func.count().label("jobs"),
-            func.extract("epoch", func.now() - func.min(EvidenceJob.created_at)).label("oldest_s"),
-        )
-        .where(EvidenceJob.status.in_(_STATES))
-        .group_by(EvidenceJob.kind, EvidenceJob.status)
-    )
-    imports = (
+    """Layer imports per kind and state, and the age of each group's oldest (read-only)."""
+    return (
         select(
             literal("geofence_import_jobs", String),
             ImportJob.kind,
@@ -117,7 +125,6 @@ def _queue_statement() -> Any:
         .where(ImportJob.state.in_(_STATES))
         .group_by(ImportJob.kind, ImportJob.state)
     )
-    return union_all(evidence, imports)
 
 
 class _Snapshot(Collector):
@@ -166,13 +173,21 @@ class _Snapshot(Collector):
             labels=["queue", "kind", "state"],
         )
         found = {(r.queue, r.kind, r.state): r for r in rows}
-        keys = {(q, k, s) for q, kinds in _QUEUES.items() for k in kinds for s in _STATES}
+        queues = {TASK_QUEUE: self._m.tasks, "geofence_import_jobs": _IMPORT_KINDS}
+        keys = {(q, k, s) for q, kinds in queues.items() for k in kinds for s in _STATES}
         for key in sorted(keys | set(found)):
             row = found.get(key)
             depth.add_metric(list(key), float(row.jobs) if row else 0.0)
             if key[2] in _PENDING:
                 oldest.add_metric(list(key), max(0.0, row.oldest_s) if row else 0.0)
-        yield from (depth, oldest)
+        last = GaugeMetricFamily(
+            "patrol_task_last_success_timestamp_seconds",
+            "Unix time of each task's last successful job, on any worker",
+            labels=["task"],
+        )
+        for task, at in sorted(self._m.task_successes.items()):
+            last.add_metric([task], at)
+        yield from (depth, oldest, last)
 
     def _geofence(self) -> Iterator[Metric]:
         index = self._m.index
@@ -211,13 +226,16 @@ class Metrics:
         self,
         engines: dict[str, AsyncEngine],
         *,
+        tasks: Sequence[str] = (),
         index: GeofenceIndex = DEFAULT_INDEX,
         queue_cache_s: float = QUEUE_CACHE_S,
         queue_timeout_s: float = QUEUE_STATEMENT_TIMEOUT_S,
     ) -> None:
         self.engines = engines
         self.index = index
+        self.tasks = tuple(tasks)
         self.queue_rows: list[_QueueRow] | None = None
+        self.task_successes: dict[str, float] = {}
         self._queue_engine = engines["requests"]
         self._queue_cache_s = queue_cache_s
         self._queue_timeout_s = queue_timeout_s
@@ -252,18 +270,6 @@ class Metrics:
             "patrol_sync_ops",
             "Pushed operations by receipt status (applied, duplicate, conflict, rejected)",
             ["status"],
-            registry=reg,
-        )
-        self.chore_runs = Counter(
-            "patrol_chore_runs",
-            "Runs of the in-process worker's periodic chores, by outcome",
-            ["chore", "outcome"],
-            registry=reg,
-        )
-        self.chore_last_success = Gauge(
-            "patrol_chore_last_success_timestamp_seconds",
-            "Unix time of each chore's last run that did not fail",
-            ["chore"],
             registry=reg,
         )
         for outcome in ("accepted", "replayed"):
@@ -319,38 +325,15 @@ class Metrics:
         async with self._queue_engine.connect() as conn:
             await conn.execute(text("SET TRANSACTION READ ONLY"))
             await conn.execute(text(f"SET LOCAL statement_timeout = {ms}"))
-            result = await conn.execute(_queue_statement())
-            rows = [_QueueRow(r[0], r[1], r[2], int(r[3]), float(r[4] or 0.0)) for r in result]
+            rows = [
+                _QueueRow(r[0], r[1], r[2], int(r[3]), float(r[4] or 0.0))
+                for statement in (_TASKS, _queue_statement())
+                for r in await conn.execute(statement)
+            ]
+            successes = await conn.execute(_LAST_SUCCESS)
+            self.task_successes = {str(r[0]): float(r[1]) for r in successes}
             await conn.rollback()
         return rows
-
-    # -- background chores -------------------------------------------------------------------
-    def watch_chores(self, chores: Sequence[Chore]) -> tuple[Chore, ...]:
-        """The same chores, each run counted (ok or failed) and its last success noted."""
-        return tuple(Chore(c.name, c.every_s, self._watched(c)) for c in chores)
-
-    def _watched(
-        self, chore: Chore
-    ) -> Callable[[async_sessionmaker[AsyncSession]], Awaitable[object]]:
-        ok = self.chore_runs.labels(chore.name, "ok")
-        failed = self.chore_runs.labels(chore.name, "failed")
-        last = self.chore_last_success.labels(chore.name)
-
-        async def run(session_factory: async_sessionmaker[AsyncSession]) -> object:
-            try:
-                result = await chore.run(session_factory)
-            except Exception:
-                failed.inc()
-                raise
-            # chores catch per-county failures themselves and report them as ``failed``
-            if isinstance(result, dict) and result.get("failed"):
-                failed.inc()
-            else:
-                ok.inc()
-                last.set_to_current_time()
-            return result
-
-        return run
 
 
 def _operation(handler: Any, scope: Any) -> str:

@@ -407,6 +407,7 @@ OPERATION_ERRORS: dict[str, Errors] = {
     "ListFindings": {403: ("not_patrol_owner",), 404: ("patrol_not_found",)},
     "ListFlags": {403: ("role_not_allowed",)},
     "ListFrequencyRules": {},
+    "ListJobs": {403: ("role_not_allowed",)},
     "ListLayerFeatures": {404: ("layer_version_not_found",)},
     "ListLayerVersions": {422: ("unknown_layer_kind",)},
     "ListMineSites": {422: ("invalid_roster",)},

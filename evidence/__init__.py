@@ -1,7 +1,7 @@
 """Evidence: upload sessions, verification, metadata, derivatives and custody (issue 4).
 
 The public surface for the web layer is :class:`EvidenceService` (one per request) and
-:func:`run_pending_jobs` / :func:`run_worker` (the derivatives worker); the ports are
+:mod:`evidence.tasks` (the derivatives task, run by the procrastinate worker); the ports are
 implemented over geofence and patrol in :mod:`evidence.adapters`; errors are in
 :mod:`evidence.errors`. Cases, threshold screening, referrals and referral packages
 (issue 7) are :mod:`evidence.cases`, :mod:`evidence.screening`, :mod:`evidence.referrals`
@@ -35,7 +35,7 @@ from evidence.cases import (
     update_case,
 )
 from evidence.custody import ChainProblem, ChainReport, CustodyAction, CustodyLog, chain_head
-from evidence.derivatives import JobsRun, enqueue_derivatives, run_pending_jobs
+from evidence.derivatives import enqueue_derivatives, make_evidence_derivatives
 from evidence.finding_screening import ThresholdFindingScreener
 from evidence.package import (
     PackageProblem,
@@ -79,7 +79,6 @@ from evidence.screening import (
 )
 from evidence.service import EvidenceFilter, EvidencePage, EvidenceService, original_key
 from evidence.uploads import ClaimedFix, NewUpload, PartRequest, UploadTicket
-from evidence.worker import WorkerOptions, run_worker
 
 __all__ = [
     "AcceptanceListener",
@@ -98,7 +97,6 @@ __all__ = [
     "EvidenceService",
     "FlagView",
     "GeofenceLocationChecker",
-    "JobsRun",
     "LocationChecker",
     "Material",
     "MaterialKind",
@@ -126,7 +124,6 @@ __all__ = [
     "TrackFix",
     "UploadTicket",
     "ViolationKind",
-    "WorkerOptions",
     "add_rule",
     "chain_head",
     "change_status",
@@ -141,6 +138,7 @@ __all__ = [
     "list_flags",
     "list_referrals",
     "list_rules",
+    "make_evidence_derivatives",
     "open_case",
     "original_key",
     "overdue_steps",
@@ -150,8 +148,6 @@ __all__ = [
     "record_police_receipt",
     "record_transfer",
     "request_reconsideration",
-    "run_pending_jobs",
-    "run_worker",
     "screen_case",
     "screen_findings",
     "seed_demo_cases",

@@ -12,10 +12,10 @@ the original is spooled to disk, re-muxed file to file and sent back in 8 MiB pa
 One kind failing (a video FFmpeg cannot re-mux, no CJK font) does not hold back the others:
 they are stored, then the job fails and is retried for the missing kinds only.
 
-Queue: ``evidence_jobs`` rows are claimed with ``UPDATE ... WHERE id = (SELECT ... FOR UPDATE
-SKIP LOCKED)`` and a lease, so any number of workers (in-process or ``patrol worker``) share
-one database; a crashed worker's job is taken again when its lease runs out. Failures retry
-with exponential backoff, then stay ``failed`` with the error for an operator.
+Queue: one procrastinate job per evidence (``evidence:derivatives``, see :mod:`evidence.tasks`),
+queued in the acceptance's own transaction; any number of workers (in-process or ``patrol
+worker``) share one database, and the job's lock keeps one evidence to one worker at a time.
+Failures retry with exponential backoff, then stay ``failed`` with the error for an operator.
 """
 
 from __future__ import annotations
@@ -23,18 +23,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-import os
-import socket
 import tempfile
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
 import structlog
 from PIL import Image
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -42,27 +39,30 @@ from evidence.captions import CaptionFacts, caption_place, draw_caption, unit_na
 from evidence.custody import CustodyAction, CustodyLog
 from evidence.media import MediaType, declared_media_type
 from evidence.metadata import DEFAULT_MAX_PIXELS, open_image, parse_utc_offset
-from evidence.models import Derivative, Evidence, EvidenceJob, Upload
+from evidence.models import Derivative, Evidence, Upload
 from evidence.readback import spooled_object
 from evidence.trust import ASSUMED_OFFSET
 from evidence.video_share import strip_video
 from infra.db import utcnow
 from infra.ids import uuid7
 from infra.objectstore import ObjectStore
+from infra.tasks import defer_in_session
 from patrol.models import County, Township, User, Village
 
 __all__ = [
+    "DERIVATIVES_TASK",
     "PHOTO_KINDS",
+    "TASK_NAMESPACE",
     "THUMBNAIL_PX",
     "VIDEO_KINDS",
     "DerivativesFailedError",
-    "JobsRun",
     "Made",
+    "OriginalChangedError",
     "Outcome",
     "caption_facts",
     "enqueue_derivatives",
     "make_derivatives",
-    "run_pending_jobs",
+    "make_evidence_derivatives",
 ]
 
 log = structlog.get_logger(__name__)
@@ -108,13 +108,6 @@ class Made:
 class Outcome:
     made: list[Made] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # kind -> error
-
-
-@dataclass(frozen=True, slots=True)
-class JobsRun:
-    done: int = 0
-    retried: int = 0
-    failed: int = 0
 
 
 # -- image work (blocking; runs in a worker thread) --------------------------------------------
@@ -286,67 +279,32 @@ def make_derivatives(
 
 
 # -- queue ---------------------------------------------------------------------------------------
+DERIVATIVES_TASK = "derivatives"  # the task's name in this package's blueprint (evidence.tasks)
+TASK_NAMESPACE = "evidence"  # the namespace the composition root gives this package's tasks
+
+
 async def enqueue_derivatives(session: AsyncSession, evidence: Evidence) -> None:
-    """Queue the derivatives job of ``evidence`` (in the caller's transaction; idempotent)."""
-    await session.execute(
-        insert(EvidenceJob)
-        .values(
-            id=uuid7(),
-            county_id=evidence.county_id,
-            evidence_id=evidence.id,
-            kind="derivatives",
-            status="queued",
-            attempts=0,
-            run_after=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["evidence_id", "kind"])
+    """Queue the derivatives job of ``evidence`` in the caller's transaction (idempotent).
+
+    The job row is inserted through the request's own SQLAlchemy transaction (procrastinate's
+    ``procrastinate_defer_jobs_v1``, :func:`infra.tasks.defer_in_session`) rather than deferred
+    through procrastinate's connector after the commit: the evidence and its job commit
+    together or not at all, so acknowledged evidence can never be left without its job by a
+    crash between two commits, and no sweep for such evidence is needed.
+    """
+    await defer_in_session(
+        session,
+        f"{TASK_NAMESPACE}:{DERIVATIVES_TASK}",
+        {"evidence_id": str(evidence.id), "county_id": str(evidence.county_id)},
+        lock=f"evidence:{evidence.id}",
+        queueing_lock=f"derivatives:{evidence.id}",
     )
 
 
 @dataclass(frozen=True, slots=True)
-class _Claimed:
-    job_id: uuid.UUID
+class _Target:
     evidence_id: uuid.UUID
     county_id: uuid.UUID
-    attempts: int
-
-
-async def _claim(
-    session_factory: async_sessionmaker[AsyncSession], worker: str, lease_s: float
-) -> _Claimed | None:
-    now = func.now()
-    pick = (
-        select(EvidenceJob.id)
-        .where(
-            or_(
-                and_(EvidenceJob.status == "queued", EvidenceJob.run_after <= now),
-                and_(EvidenceJob.status == "running", EvidenceJob.locked_until < now),
-            )
-        )
-        .order_by(EvidenceJob.run_after)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
-    stmt = (
-        update(EvidenceJob)
-        .where(EvidenceJob.id == pick)
-        .values(
-            status="running",
-            attempts=EvidenceJob.attempts + 1,
-            locked_until=now + timedelta(seconds=lease_s),
-            worker=worker,
-            updated_at=now,
-        )
-        .returning(
-            EvidenceJob.id, EvidenceJob.evidence_id, EvidenceJob.county_id, EvidenceJob.attempts
-        )
-    )
-    async with session_factory() as session, session.begin():
-        row = (await session.execute(stmt)).first()
-    if row is None:
-        return None
-    return _Claimed(row[0], row[1], row[2], int(row[3]))
 
 
 async def caption_facts(session: AsyncSession, evidence: Evidence, upload: Upload) -> CaptionFacts:
@@ -401,7 +359,7 @@ class _Stored:
     size: int
 
 
-async def _store(store: ObjectStore, job: _Claimed, item: Made) -> _Stored:
+async def _store(store: ObjectStore, job: _Target, item: Made) -> _Stored:
     key = f"derived/{job.county_id}/{job.evidence_id}/{item.kind}-{uuid7()}.{item.extension}"
     if item.path is None:
         await store.put_bytes(key, item.data, content_type=item.content_type)
@@ -415,12 +373,10 @@ async def _record(
     session_factory: async_sessionmaker[AsyncSession],
     store: ObjectStore,
     custody: CustodyLog,
-    job: _Claimed,
+    job: _Target,
     stored: list[_Stored],
-    *,
-    done: bool,
 ) -> None:
-    """Rows and custody entries for what was stored; the job is done when nothing failed."""
+    """Rows and custody entries for what was stored."""
     async with session_factory() as session, session.begin():
         for item in stored:
             inserted = await session.scalar(
@@ -452,29 +408,24 @@ async def _record(
                 actor_id=None,
                 details={"kind": item.made.kind, "object_key": item.key, "sha256": item.sha256},
             )
-        if done:
-            await session.execute(
-                update(EvidenceJob)
-                .where(EvidenceJob.id == job.job_id)
-                .values(status="done", locked_until=None, last_error=None, updated_at=func.now())
-            )
 
 
 async def _process(
     session_factory: async_sessionmaker[AsyncSession],
     store: ObjectStore,
     custody: CustodyLog,
-    job: _Claimed,
+    evidence_id: uuid.UUID,
     *,
     spool_dir: Path | None,
     max_pixels: int,
     font_file: str,
 ) -> None:
     async with session_factory() as session:
-        evidence = await session.get(Evidence, job.evidence_id)
+        evidence = await session.get(Evidence, evidence_id)
         if evidence is None:
             msg = "evidence row missing"
             raise LookupError(msg)
+        job = _Target(evidence.id, evidence.county_id)
         upload = evidence.upload
         existing = {d.kind for d in evidence.derivatives}
         wanted = PHOTO_KINDS if evidence.kind == "photo" else VIDEO_KINDS
@@ -497,84 +448,32 @@ async def _process(
                 max_pixels=max_pixels, font_file=font_file, **args,
             )  # fmt: skip
         stored = [await _store(store, job, item) for item in outcome.made]
-    await _record(session_factory, store, custody, job, stored, done=not outcome.failed)
+    await _record(session_factory, store, custody, job, stored)
     if outcome.failed:
         failed = ", ".join(f"{kind} ({error})" for kind, error in sorted(outcome.failed.items()))
         msg = f"not made: {failed}"
         raise DerivativesFailedError(msg)
 
 
-async def _fail(
-    session_factory: async_sessionmaker[AsyncSession],
-    job: _Claimed,
-    error: BaseException,
-    *,
-    max_attempts: int,
-) -> bool:
-    final = job.attempts >= max_attempts or isinstance(error, OriginalChangedError)
-    backoff = timedelta(seconds=min(3600, 10 * 2 ** (job.attempts - 1)))
-    async with session_factory() as session, session.begin():
-        await session.execute(
-            update(EvidenceJob)
-            .where(EvidenceJob.id == job.job_id)
-            .values(
-                status="failed" if final else "queued",
-                run_after=utcnow() + backoff,
-                locked_until=None,
-                last_error=f"{type(error).__name__}: {error}"[:2000],
-                updated_at=func.now(),
-            )
-        )
-    return final
-
-
-async def run_pending_jobs(
+async def make_evidence_derivatives(
     session_factory: async_sessionmaker[AsyncSession],
     store: ObjectStore,
+    evidence_id: uuid.UUID,
     *,
     custody_key: bytes = b"",
-    max_jobs: int = 100,
-    worker: str | None = None,
-    lease_s: float = 900.0,
-    max_attempts: int = 5,
     spool_dir: Path | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     caption_font: str = "",
-) -> JobsRun:
-    """Run up to ``max_jobs`` due jobs one after another; return what happened.
+) -> None:
+    """Make and store the kinds ``evidence_id`` still lacks (the derivatives task's body).
 
-    Call it in a loop (with a sleep when nothing was done) from the in-process worker or
-    ``patrol worker``; several processes may run it at once. ``custody_key`` must be the
-    key the service uses (``EvidenceSettings.package_signing_key``); ``caption_font`` is
-    ``EvidenceSettings.caption_font``.
+    Raises :class:`DerivativesFailedError` when some kinds could not be made (the others are
+    stored; the retry makes only what is missing) and :class:`OriginalChangedError` when the
+    original no longer matches (not worth retrying). ``custody_key`` must be the key the
+    service uses (``EvidenceSettings.package_signing_key``).
     """
-    name = worker or f"{socket.gethostname()}:{os.getpid()}"
-    custody = CustodyLog(custody_key)
-    done = retried = failed = 0
-    for _ in range(max_jobs):
-        job = await _claim(session_factory, name, lease_s)
-        if job is None:
-            break
-        try:
-            await _process(
-                session_factory, store, custody, job, spool_dir=spool_dir,
-                max_pixels=max_pixels, font_file=caption_font,
-            )  # fmt: skip
-        except Exception as exc:  # a job failure must not stop the worker
-            final = await _fail(session_factory, job, exc, max_attempts=max_attempts)
-            log.warning(
-                "evidence.job_failed",
-                job_id=str(job.job_id),
-                evidence_id=str(job.evidence_id),
-                attempts=job.attempts,
-                final=final,
-                error=type(exc).__name__,
-            )
-            if final:
-                failed += 1
-            else:
-                retried += 1
-            continue
-        done += 1
-        log.info("evidence.derivatives_made", evidence_id=str(job.evidence_id))
-    return JobsRun(done=done, retried=retried, failed=failed)
+    await _process(
+        session_factory, store, CustodyLog(custody_key), evidence_id, spool_dir=spool_dir,
+        max_pixels=max_pixels, font_file=caption_font,
+    )  # fmt: skip
+    log.info("evidence.derivatives_made", evidence_id=str(evidence_id))

@@ -1,11 +1,10 @@
-"""Evidence tables: upload sessions, accepted evidence, derivatives, jobs, custody log.
+"""Evidence tables: upload sessions, accepted evidence, derivatives, custody log.
 
 * ``evidence_uploads`` — one row per client evidence id (UUIDv7 minted by the phone): the
   declaration (hash, size, type, device fix, links, caption) and the upload mechanics.
 * ``evidence`` — one row per *verified* upload, same id. Nothing unverified is ever here.
   A database trigger refuses deletes and changes to the integrity columns.
 * ``evidence_derivatives`` — thumbnails, share copies, poster frames, captioned copies.
-* ``evidence_jobs`` — the PostgreSQL-backed work queue for derivatives.
 * ``evidence_custody`` — the append-only, hash-chained custody log (one chain per county);
   a trigger refuses updates and deletes.
 
@@ -41,7 +40,6 @@ __all__ = [
     "CustodyEntry",
     "Derivative",
     "Evidence",
-    "EvidenceJob",
     "Upload",
 ]
 
@@ -158,26 +156,6 @@ class Derivative(UuidPk, CountyOwned, Base):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class EvidenceJob(UuidPk, CountyOwned, Timestamped, Base):
-    """Queued background work for one evidence (claimed with ``FOR UPDATE SKIP LOCKED``)."""
-
-    __tablename__ = "evidence_jobs"
-    __table_args__ = (
-        UniqueConstraint("evidence_id", "kind"),
-        CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status"),
-        Index("ix_evidence_jobs_status_run_after", "status", "run_after"),
-    )
-
-    evidence_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("evidence.id", ondelete="RESTRICT"))
-    kind: Mapped[str] = mapped_column(String(20), default="derivatives")
-    status: Mapped[str] = mapped_column(String(10), default="queued")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    run_after: Mapped[datetime] = mapped_column(default=utcnow)
-    locked_until: Mapped[datetime | None]
-    worker: Mapped[str | None] = mapped_column(String(100))
-    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class CustodyEntry(UuidPk, CountyOwned, Base):

@@ -1,19 +1,21 @@
-"""Background layer imports: large uploads become jobs any API replica can report on.
+"""Background layer imports: large uploads become jobs any worker runs and any API replica
+reports on.
 
-A job row (:class:`~geofence.models.ImportJob`) is written when the upload is accepted; the
-import itself runs in the process that holds the uploaded file, as an asyncio task whose
-heavy parts (read, transform, check) run on worker threads inside :func:`import_layer`.
-While it runs, the task writes the counts so far and a heartbeat every ``heartbeat_s``; the
-job turns ``done`` in the same transaction that stores the new layer version, so a done
-job always has its version (a dry run's has none: it reports and stores nothing) and a
-failed one never leaves half a version behind.
+:meth:`ImportJobRunner.submit` stages the upload in the object store (``imports/<job id>/
+<file name>``), then writes the job row (:class:`~geofence.models.ImportJob`) and queues the
+``geofence:import`` task (:mod:`geofence.tasks`) in one transaction, so whichever worker
+process takes the task can read the file. :meth:`ImportJobRunner.run_job` (the task's body)
+copies the staged file to a temporary directory, imports it (the heavy parts, read,
+transform, check, run on worker threads inside :func:`import_layer`) and deletes the staged
+object. While it runs it writes the counts so far and a heartbeat every ``heartbeat_s``; the
+job turns ``done`` in the same transaction that stores the new layer version, so a done job
+always has its version (a dry run's has none: it reports and stores nothing) and a failed
+one never leaves half a version behind.
 
 A process that dies mid-import leaves its job ``running`` with a stale heartbeat. Such a job
-is marked failed (``import_abandoned``) when the next process starts
-(:func:`fail_abandoned_jobs`) or when somebody reads it after the lease has run out.
-
-The runner is deliberately small and knows nothing of HTTP, so that it can move to a job
-queue: ``submit`` writes the row and starts :meth:`ImportJobRunner.run_job`.
+is marked failed (``import_abandoned``) when the next API process starts
+(:func:`fail_abandoned_jobs`) or when somebody reads it after the lease has run out. A
+``queued`` job is waiting for a worker and is never abandoned.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -48,11 +52,16 @@ from geofence.layers import parse_kinds
 from geofence.models import ImportJob
 from infra.errors import DomainError
 from infra.ids import uuid7
+from infra.objectstore import ObjectStore
 from infra.scope import Principal, Role, require_role, scoped
+from infra.tasks import defer_in_session
 
 __all__ = [
     "HEARTBEAT_S",
+    "IMPORT_TASK",
     "LEASE_S",
+    "STAGING_PREFIX",
+    "TASK_NAMESPACE",
     "ImportJobInfo",
     "ImportJobRunner",
     "JobState",
@@ -64,6 +73,10 @@ log = structlog.get_logger(__name__)
 
 HEARTBEAT_S = 2.0
 LEASE_S = 30.0
+STAGING_PREFIX = "imports/"
+TASK_NAMESPACE = "geofence"  # the namespace the composition root gives this package's tasks
+IMPORT_TASK = "import"  # the task's name in this package's blueprint (geofence.tasks)
+_SAFE_NAME = re.compile(r"[^0-9A-Za-z._-]")
 _ISSUE_CAP = 1000
 _UNFINISHED = ("queued", "running")
 _ABANDONED = {
@@ -173,12 +186,18 @@ def _expired(lease_s: float) -> Any:
     return ImportJob.heartbeat_at < func.now() - func.make_interval(0, 0, 0, 0, 0, 0, lease_s)
 
 
+def staged_key(job_id: uuid.UUID, file_name: str) -> str:
+    """Where an import's upload waits for its worker."""
+    name = _SAFE_NAME.sub("_", Path(file_name).name)[-100:] or "upload"
+    return f"{STAGING_PREFIX}{job_id}/{name}"
+
+
 async def fail_abandoned_jobs(session: AsyncSession, *, lease_s: float = LEASE_S) -> int:
-    """Mark failed every unfinished job whose heartbeat is older than the lease (any county);
+    """Mark failed every running job whose heartbeat is older than the lease (any county);
     run at start-up. The caller commits. Returns how many were marked."""
     result = await session.execute(
         update(ImportJob)
-        .where(ImportJob.state.in_(_UNFINISHED), _expired(lease_s))
+        .where(ImportJob.state == JobState.RUNNING, _expired(lease_s))
         .values(state=JobState.FAILED, error=_ABANDONED, finished_at=func.now())
         .returning(ImportJob.id)
     )
@@ -201,10 +220,10 @@ async def get_import_job(
     row = await session.scalar(stmt)
     if row is None:
         raise ImportJobNotFoundError("import job not found", id=str(job_id))
-    if row.state in _UNFINISHED:
+    if row.state == JobState.RUNNING:
         marked = await session.scalar(
             update(ImportJob)
-            .where(ImportJob.id == job_id, ImportJob.state.in_(_UNFINISHED), _expired(lease_s))
+            .where(ImportJob.id == job_id, ImportJob.state == JobState.RUNNING, _expired(lease_s))
             .values(state=JobState.FAILED, error=_ABANDONED, finished_at=func.now())
             .returning(ImportJob.id)
         )
@@ -224,27 +243,27 @@ class _Work:
     source_name: str
     crs: str | None
     field_map: dict[str, str]
-    cleanup: Path | None
     options: dict[str, Any] = field(default_factory=dict)  # layer, encoding, preset, dry_run
 
 
 class ImportJobRunner:
-    """Runs import jobs in this process, one asyncio task each, and stops them on close."""
+    """Queues import jobs (the API) and runs them (the ``geofence:import`` task)."""
 
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
+        store: ObjectStore,
         *,
         heartbeat_s: float = HEARTBEAT_S,
         lease_s: float = LEASE_S,
         batch_size: int = BATCH_SIZE,
     ) -> None:
         self.sessions = sessions
+        self.store = store
         self.heartbeat_s = heartbeat_s
         self.lease_s = lease_s
         self.batch_size = batch_size
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid7().hex[-8:]}"[-64:]
-        self._tasks: set[asyncio.Task[None]] = set()
 
     async def submit(
         self,
@@ -259,36 +278,46 @@ class ImportJobRunner:
         encoding: str | None = None,
         preset: str | None = None,
         dry_run: bool = False,
-        cleanup: Path | None = None,
     ) -> ImportJobInfo:
-        """Queue the import (or dry run) of ``path`` (an admin's upload on local disk) and
-        start it; the options are those of :func:`~geofence.importer.import_layer`.
+        """Queue the import (or dry run) of ``path`` (an admin's upload on local disk; the
+        caller may delete it on return); the options are those of
+        :func:`~geofence.importer.import_layer`.
 
-        ``cleanup`` (a directory) is removed when the job ends. The job row is committed
-        before the import starts, so it can be read at once from any replica.
+        The file is staged in the object store first; the job row and its task are committed
+        together after that, so the row can be read at once from any replica and any worker
+        can run the task.
         """
         require_role(principal, Role.ADMIN, action="import reference layers")
         layer_kind = parse_kinds([kind], field="kind")[0]
         size = (await asyncio.to_thread(path.stat)).st_size
+        job_id = uuid7()
+        key = staged_key(job_id, path.name)
         more = {"layer": layer, "encoding": encoding, "preset": preset, "dry_run": dry_run}
-        options = {"crs": crs, "field_map": dict(field_map or {}), **more}
-        async with self.sessions() as session:
-            row = ImportJob(
-                county_id=principal.county_id, kind=layer_kind.value, state=JobState.QUEUED,
-                source_name=source_name[:255], source_bytes=size, options=options,
-                read_count=0, stored_count=0, repaired_count=0, rejected_count=0, issues={},
-                runner=self.name, created_by=principal.user_id,
-            )  # fmt: skip
-            session.add(row)
-            await session.commit()
-            info = ImportJobInfo.from_row(row)
-        work = _Work(
-            info.id, principal.county_id, principal.user_id, path, layer_kind,
-            source_name, crs, dict(field_map or {}), cleanup, more,
-        )  # fmt: skip
-        task = asyncio.create_task(self.run_job(work), name=f"layer-import-{info.id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        options = {"crs": crs, "field_map": dict(field_map or {}), **more, "staged": key}
+        await self.store.put_file(key, path, content_type="application/octet-stream")
+        try:
+            async with self.sessions() as session:
+                row = ImportJob(
+                    id=job_id, county_id=principal.county_id, kind=layer_kind.value,
+                    state=JobState.QUEUED, source_name=source_name[:255], source_bytes=size,
+                    options=options, read_count=0, stored_count=0, repaired_count=0,
+                    rejected_count=0, issues={}, runner=self.name, created_by=principal.user_id,
+                )  # fmt: skip
+                session.add(row)
+                await session.flush()
+                await defer_in_session(
+                    session,
+                    f"{TASK_NAMESPACE}:{IMPORT_TASK}",
+                    {"job_id": str(job_id), "county_id": str(principal.county_id)},
+                    lock=f"layer-import:{job_id}",
+                    queueing_lock=f"layer-import:{job_id}",
+                )
+                await session.commit()
+                info = ImportJobInfo.from_row(row)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.store.delete(key)
+            raise
         log.info("geofence.import_job.queued", job_id=str(info.id), county=str(info.county_id),
                  kind=layer_kind.value, bytes=size)  # fmt: skip
         return info
@@ -303,25 +332,46 @@ class ImportJobRunner:
         except Exception as exc:
             log.warning("geofence.import_job.recovery_skipped", error=type(exc).__name__)
 
-    async def close(self) -> None:
-        """Stop the imports in hand; each is marked failed (``import_interrupted``)."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    async def run_job(self, job_id: uuid.UUID) -> None:
+        """Run a queued import (the ``geofence:import`` task's body). A job that already
+        ended (done, failed, abandoned) is left alone; its staged file is deleted either way.
+        An import that fails is recorded on the job row, not raised."""
+        async with self.sessions() as session:
+            row = await session.get(ImportJob, job_id)
+            if row is None:
+                log.warning("geofence.import_job.missing", job_id=str(job_id))
+                return
+            options = dict(row.options or {})
+            key = str(options.pop("staged", "") or "")
+            work = _Work(
+                job_id, row.county_id, row.created_by, Path(key or "upload"),
+                LayerKind(row.kind), row.source_name, options.pop("crs", None),
+                dict(options.pop("field_map", {}) or {}), options,
+            )  # fmt: skip
+            unfinished = row.state in _UNFINISHED
+        try:
+            if unfinished:
+                await self._run_staged(work, key)
+        finally:
+            if key:
+                with contextlib.suppress(Exception):  # a leftover is only a stray upload
+                    await self.store.delete(key)
 
-    async def wait_idle(self) -> None:
-        """Wait until every job started here has ended (tests, orderly hand-over)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+    def _download(self, key: str, path: Path) -> None:
+        with path.open("wb") as out:
+            for chunk in self.store.iter_chunks(key):
+                out.write(chunk)
 
-    async def run_job(self, work: _Work) -> None:
+    async def _run_staged(self, work: _Work, key: str) -> None:
         latest: list[ImportProgress] = []
         beat = asyncio.create_task(self._beat(work.job_id, latest))
+        tmp = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="layer-import-"))
         try:
             await self._set(work.job_id, state=JobState.RUNNING, started_at=func.now(),
-                            heartbeat_at=func.now())  # fmt: skip
-            await self._import(work, latest)
+                            heartbeat_at=func.now(), runner=self.name)  # fmt: skip
+            path = tmp / Path(key).name
+            await asyncio.to_thread(self._download, key, path)
+            await self._import(replace(work, path=path), latest)
         except asyncio.CancelledError:
             await asyncio.shield(self._fail(work.job_id, _INTERRUPTED, latest))
             raise
@@ -332,8 +382,7 @@ class ImportJobRunner:
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
-            if work.cleanup is not None:
-                await asyncio.to_thread(shutil.rmtree, work.cleanup, True)
+            await asyncio.to_thread(shutil.rmtree, tmp, True)
 
     async def _import(self, work: _Work, latest: list[ImportProgress]) -> None:
         def progress(p: ImportProgress) -> None:

@@ -28,6 +28,12 @@ __all__ = ["configure_logging", "quiet_events", "seconds_since_last_line"]
 # time a migration context is made, which the readiness check does on each call.
 _CHATTER: dict[str, tuple[str, ...]] = {
     "alembic.runtime.migration": ("Context impl ", "Will assume "),
+    # procrastinate: task registration (every app build), the start of each job (its end is
+    # logged with the duration) and the minutely housekeeping job's outcome
+    "procrastinate.blueprints": ("Adding tasks from blueprint",),
+    "procrastinate.periodic": ("Registering task ",),
+    "procrastinate.worker.worker": ("Starting job ",),
+    "procrastinate.worker": ("Job queue:retry_stalled[",),
 }
 
 _quiet: contextvars.ContextVar[Counter[str] | None] = contextvars.ContextVar(

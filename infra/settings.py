@@ -199,6 +199,7 @@ class ServerSettings:
     max_body_bytes: int = 8 * 1024 * 1024
     log_level: str = "info"
     run_worker_in_process: bool = True
+    worker_concurrency: int = 2  # jobs one worker (in-process or ``patrol worker``) runs at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +273,7 @@ class Settings:
                 max_body_bytes=_int(env, "PATROL_MAX_BODY_BYTES", 8 * 1024 * 1024),
                 log_level=env.get("PATROL_LOG_LEVEL", "info"),
                 run_worker_in_process=env.get("PATROL_INPROCESS_WORKER", "1") != "0",
+                worker_concurrency=max(1, _int(env, "PATROL_WORKER_CONCURRENCY", 2)),
             ),
             layers=LayerSettings(
                 import_job_bytes=_int(env, "PATROL_LAYER_IMPORT_JOB_BYTES", 8 * 1024 * 1024),

@@ -2,8 +2,9 @@
 
 What the deployment files promise (infra/deploy): replicas share nothing but PostgreSQL and
 S3, so uploads completed through either API get their derivatives made exactly once by
-whichever worker claims the job, pushes alternated across the APIs are all applied, and a
-layer imported through one API is what the other's location checks answer from soon after.
+whichever procrastinate worker takes the job, pushes alternated across the APIs are all
+applied, and a layer imported through one API is what the other's location checks answer
+from soon after.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.auth import TokenMinter, build_jwt_auth
-from evidence import CustodyLog, run_pending_jobs
+from evidence import CustodyLog
 from infra.ids import uuid7
 from infra.launchers import LocalServices, free_port
 from infra.objectstore import S3ObjectStore
@@ -39,6 +40,7 @@ from infra.scope import Role
 from infra.settings import Settings
 from tests.conftest import create_county
 from tests.evidence import media
+from tests.jobs import run_jobs
 from tests.sync.conftest import SyncWorld, build_world
 from tests.sync.test_push import finding, points, start
 
@@ -175,9 +177,7 @@ async def world(
     # Jobs other tests left queued would be run by the workers below: run them here first, so
     # the workers see only this test's jobs (their custody key is the same either way).
     store = S3ObjectStore(settings.object_store)
-    key = settings.evidence.package_signing_key.encode()
-    while (await run_pending_jobs(session_factory, store, custody_key=key)).done:
-        pass
+    await run_jobs(settings.database, session_factory, store, settings.evidence)
     tokens = TokenMinter(build_jwt_auth(settings.auth), settings.auth)
     county = await create_county(session_factory, tokens)
     yield await build_world(county, session_factory)
@@ -254,6 +254,14 @@ async def test_two_apis_two_workers(
         evidence,
     )
     assert {count for *_, count in entries} == {1}
+    # one derivatives job per upload, run once by one of the workers
+    jobs = await _count(
+        session_factory,
+        "SELECT (args->>'evidence_id')::uuid, status::text, attempts FROM procrastinate_jobs"
+        " WHERE task_name = 'evidence:derivatives' AND (args->>'evidence_id')::uuid = ANY(:ids)",
+        evidence,
+    )
+    assert sorted(jobs) == sorted((e, "succeeded", 1) for e in evidence)
     assert sorted((e, k) for e, k, _ in entries) == sorted((e, k) for e, k, _ in rows)
     assert {e for e, _, _ in rows} == set(evidence)
     # the two workers appended to one county chain without forking it

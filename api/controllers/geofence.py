@@ -490,7 +490,6 @@ class LayerController(Controller):
         and a ``Location`` header; ``GetImportJob`` reports its progress and result.
         """
         tmp = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="layer-"))
-        handed_over = False
         try:
             path = await _spool(data.file, tmp)
             field_map = g.parse_field_map(data.field_map)
@@ -503,9 +502,8 @@ class LayerController(Controller):
                 runner: g.ImportJobRunner = state.import_jobs
                 job = await runner.submit(
                     principal, path, data.kind.value, source_name=source_name,
-                    crs=data.crs or None, field_map=field_map, cleanup=tmp, **options,
+                    crs=data.crs or None, field_map=field_map, **options,
                 )  # fmt: skip
-                handed_over = True
                 # the 202 body is an ImportJob (documented above); the annotation names the 200
                 accepted: Any = _job(job, request_lang(request))
                 return Response(
@@ -518,8 +516,7 @@ class LayerController(Controller):
                 crs=data.crs or None, field_map=field_map, **options,
             )  # fmt: skip
         finally:
-            if not handed_over:
-                await asyncio.to_thread(shutil.rmtree, tmp, True)
+            await asyncio.to_thread(shutil.rmtree, tmp, True)
         return Response(_summary(summary, request_lang(request)))
 
     @get(

@@ -16,19 +16,23 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from procrastinate.periodic import PeriodicDeferrer
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.app import create_app
 from api.metrics import Metrics
-from evidence.worker import Chore
+from api.worker import TASK_NAMES, task_app
 from infra.ids import uuid7
+from infra.objectstore import S3ObjectStore
 from infra.scope import Role
 from infra.settings import Settings
+from infra.tasks import PERIODIC_QUEUE
 from tests.api.test_evidence_api import _photo, _upload
 from tests.api.test_geofence_api import _county_with_grid
 from tests.conftest import CountyFixture
+from tests.jobs import run_jobs
 
 Client = AsyncTestClient[Litestar]
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -218,29 +222,38 @@ async def test_queue_depth_and_age_are_read_and_cached(
 ) -> None:
     county: CountyFixture = await make_county()
     evidence = await _upload(client, county, Role.INSPECTOR, _photo(112.1, 28.5))
+    job = (
+        "SELECT id FROM procrastinate_jobs WHERE task_name = 'evidence:derivatives'"
+        " AND args->>'evidence_id' = :id"
+    )
     async with engine.begin() as conn:  # its derivatives job waits an hour (no worker here)
         await conn.execute(
             text(
-                "UPDATE evidence_jobs SET created_at = now() - interval '1 hour', "
-                "status = 'queued' WHERE evidence_id = :id"
+                "UPDATE procrastinate_events SET at = now() - interval '1 hour'"
+                f" WHERE type = 'deferred' AND job_id = ({job})"
             ),
             {"id": evidence["id"]},
         )
-    labels = {"queue": "evidence_jobs", "kind": "derivatives", "state": "queued"}
-    cached = Metrics({"requests": engine}, queue_cache_s=3600)
+    labels = {"queue": "tasks", "kind": "evidence:derivatives", "state": "queued"}
+    cached = Metrics({"requests": engine}, tasks=TASK_NAMES, queue_cache_s=3600)
     samples = _parse((await cached.render()).decode())
     depth = _value(samples, "patrol_job_queue_depth", **labels)
     assert depth >= 1
     assert _value(samples, "patrol_job_queue_oldest_age_seconds", **labels) >= 3600
     async with engine.begin() as conn:
         await conn.execute(
-            text("UPDATE evidence_jobs SET status = 'done' WHERE evidence_id = :id"),
+            text(f"UPDATE procrastinate_jobs SET status = 'succeeded' WHERE id = ({job})"),
             {"id": evidence["id"]},
         )
     again = _parse((await cached.render()).decode())  # within the cache window: as before
     assert _value(again, "patrol_job_queue_depth", **labels) == depth
     fresh = _parse((await Metrics({"requests": engine}, queue_cache_s=0).render()).decode())
     assert _value(fresh, "patrol_job_queue_depth", **labels) == depth - 1
+    # every task has its series from the start, 0 while nothing is queued
+    for task in TASK_NAMES:
+        assert (
+            _value(again, "patrol_job_queue_depth", queue="tasks", kind=task, state="failed") >= 0
+        )
 
 
 async def test_a_blocked_queue_read_gives_up_and_the_scrape_still_answers(
@@ -252,7 +265,7 @@ async def test_a_blocked_queue_read_gives_up_and_the_scrape_still_answers(
 
     async def hold_lock() -> None:
         async with engine.begin() as conn:
-            await conn.execute(text("LOCK TABLE evidence_jobs IN ACCESS EXCLUSIVE MODE"))
+            await conn.execute(text("LOCK TABLE procrastinate_jobs IN ACCESS EXCLUSIVE MODE"))
             locked.set()
             await release.wait()
 
@@ -299,32 +312,68 @@ async def test_geofence_index_size_grows_by_the_county_checked(
     assert _delta(before, after, "patrol_geofence_index_bytes", layer="parcels") >= 16 * 10 * 16
 
 
-async def test_chore_runs_are_counted_by_outcome(engine: AsyncEngine) -> None:
-    metrics = Metrics({"requests": engine})
+async def test_the_periodic_chores_are_scheduled_run_and_shown(
+    settings: Settings, engine: AsyncEngine, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    app = task_app(settings)
+    schedules = {(t.task.name, t.cron) for t in app.periodic_registry.periodic_tasks.values()}
+    assert schedules == {
+        ("patrol:chores", "*/5 * * * *"),
+        ("sync:prune", "*/10 * * * *"),
+        ("queue:retry_stalled", "* * * * *"),
+        ("queue:prune_finished", "17 3 * * *"),
+    }
+    assert all(
+        t.task.queue == PERIODIC_QUEUE for t in app.periodic_registry.periodic_tasks.values()
+    )
+    # one period's jobs, as the periodic deferrer queues them, run by a worker
+    async with app.open_async():
+        for name in ("patrol:chores", "sync:prune"):
+            await app.configure_task(name).defer_async(timestamp=0)
+    store = S3ObjectStore(settings.object_store)
+    await run_jobs(
+        settings.database, session_factory, store, settings.evidence, queues=(PERIODIC_QUEUE,)
+    )
+    samples = _parse((await Metrics({"requests": engine}, tasks=TASK_NAMES).render()).decode())
+    last = "patrol_task_last_success_timestamp_seconds"
+    assert _value(samples, last, task="patrol:chores") > 0
+    assert _value(samples, last, task="sync:prune") > 0
+    for task in ("patrol:chores", "sync:prune"):
+        assert (
+            _value(samples, "patrol_job_queue_depth", queue="tasks", kind=task, state="queued") == 0
+        )
 
-    async def fine(_: Any) -> dict[str, int]:
-        return {"failed": 0}
 
-    async def one_county_failed(_: Any) -> dict[str, int]:
-        return {"failed": 1}
-
-    async def broken(_: Any) -> None:
-        raise RuntimeError("database gone")
-
-    chores = metrics.watch_chores(
-        [Chore("fine", 1.0, fine), Chore("partial", 1.0, one_county_failed),
-         Chore("broken", 1.0, broken)]
-    )  # fmt: skip
-    factory: Any = None
-    for chore in chores[:2]:
-        await chore.run(factory)
-    with pytest.raises(RuntimeError):
-        await chores[2].run(factory)
-    samples = _parse((await metrics.render()).decode())
-    runs = "patrol_chore_runs_total"
-    assert _value(samples, runs, chore="fine", outcome="ok") == 1
-    assert _value(samples, runs, chore="partial", outcome="failed") == 1
-    assert _value(samples, runs, chore="broken", outcome="failed") == 1
-    last = "patrol_chore_last_success_timestamp_seconds"
-    assert _value(samples, last, chore="fine") > 0
-    assert _value(samples, last, chore="broken") == 0  # never succeeded
+async def test_two_workers_defer_a_periodic_task_once_per_period(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    """What each worker's periodic deferrer does at the same tick: one job between them."""
+    async with engine.begin() as conn:  # a chores job another test's worker left queued
+        await conn.execute(  # would hold the queueing lock: nothing would be deferred at all
+            text("DELETE FROM procrastinate_jobs WHERE task_name = 'patrol:chores'"
+                 " AND status = 'todo'")
+        )  # fmt: skip
+    apps = [task_app(settings), task_app(settings)]
+    tick = 1_000_000_000 + int(uuid7().int % 10**8) * 300  # a period no other test used
+    for app in apps:
+        async with app.open_async():
+            (chores,) = [
+                t for t in app.periodic_registry.periodic_tasks.values()
+                if t.task.name == "patrol:chores"
+            ]  # fmt: skip
+            await PeriodicDeferrer(registry=app.periodic_registry).defer_jobs([(chores, tick)])
+    async with engine.begin() as conn:
+        jobs = (
+            await conn.execute(
+                text(
+                    "SELECT job_id FROM procrastinate_periodic_defers"
+                    " WHERE task_name = 'patrol:chores' AND defer_timestamp = :tick"
+                ),
+                {"tick": tick},
+            )
+        ).all()
+        assert len(jobs) == 1
+        # nobody runs it here: leave no chores job for later tests' workers
+        await conn.execute(
+            text("DELETE FROM procrastinate_jobs WHERE id = :id"), {"id": jobs[0][0]}
+        )

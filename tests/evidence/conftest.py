@@ -20,8 +20,9 @@ from infra.ids import uuid7
 from infra.launchers import LocalServices
 from infra.objectstore import S3ObjectStore
 from infra.scope import Principal, Role
-from infra.settings import EvidenceSettings, Settings
+from infra.settings import DatabaseSettings, EvidenceSettings, Settings
 from patrol.models import County, User
+from tests.jobs import run_jobs
 
 # A square county around (116.5, 40.0).
 WEST, SOUTH, EAST, NORTH = 116.0, 39.5, 117.0, 40.5
@@ -151,6 +152,7 @@ class Kit:
     store: S3ObjectStore
     settings: EvidenceSettings
     http: httpx.AsyncClient
+    database: DatabaseSettings
 
     def service(self, session: AsyncSession, **kw: object) -> EvidenceService:
         return service(session, self.store, self.settings, **kw)
@@ -185,6 +187,13 @@ class Kit:
         await self.send(ticket, data)
         return await self.complete(principal, new)
 
+    async def run_jobs(self, *, caption_font: str | None = None) -> None:
+        """Run every due job (derivatives), with another caption font if given."""
+        evidence = self.settings
+        if caption_font is not None:
+            evidence = replace(evidence, caption_font=caption_font)
+        await run_jobs(self.database, self.session_factory, self.store, evidence)
+
 
 @pytest.fixture
 def kit(
@@ -192,5 +201,6 @@ def kit(
     store: S3ObjectStore,
     evidence_settings: EvidenceSettings,
     http: httpx.AsyncClient,
+    settings: Settings,
 ) -> Kit:
-    return Kit(session_factory, store, evidence_settings, http)
+    return Kit(session_factory, store, evidence_settings, http, settings.database)

@@ -15,9 +15,8 @@ import pytest
 from geoalchemy2.shape import from_shape
 from PIL import Image, ImageFont
 from shapely.geometry import MultiPolygon, box
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
-from evidence import run_pending_jobs
 from evidence.captions import (
     CaptionFacts,
     CaptionFontMissingError,
@@ -28,29 +27,13 @@ from evidence.captions import (
 )
 from evidence.derivatives import caption_facts
 from evidence.errors import DerivativeNotFoundError
-from evidence.models import Derivative, Evidence, EvidenceJob
-from infra.db import utcnow
+from evidence.models import Derivative, Evidence
 from patrol.models import County, Township, User, Village
 from tests.evidence import media
 from tests.evidence.conftest import INSIDE, CountyUsers, Kit
 from tests.evidence.test_intake import WHEN
 from tests.evidence.test_video_share import LEAKS, TAGS
-
-
-async def _drain(kit: Kit, *, caption_font: str = "") -> int:
-    """Run jobs until none is due; return how many were put back for a retry."""
-    retried = 0
-    while True:
-        run = await run_pending_jobs(
-            kit.session_factory,
-            kit.store,
-            custody_key=kit.settings.package_signing_key.encode(),
-            caption_font=caption_font,
-        )
-        assert run.failed == 0
-        retried += run.retried
-        if run.done == 0 and run.retried == 0:
-            return retried
+from tests.jobs import jobs_of, make_due
 
 
 async def _fetch(kit: Kit, county: CountyUsers, evidence_id: object, kind: str) -> bytes:
@@ -73,17 +56,17 @@ async def test_photo_derivatives(kit: Kit, county: CountyUsers) -> None:
     exif = media.exif_bytes(lon=116.4, lat=39.9, when=WHEN, orientation=6, direction=270)
     data = media.jpeg(1600, 1200, exif=exif)
     evidence = await kit.accept(county.inspector, data, "image/jpeg")
-    await _drain(kit)
+    await kit.run_jobs()
 
     async with kit.session_factory() as session:
         rows = (
             await session.scalars(select(Derivative).where(Derivative.evidence_id == evidence.id))
         ).all()
-        job = (
-            await session.scalars(select(EvidenceJob).where(EvidenceJob.evidence_id == evidence.id))
-        ).one()
     assert sorted(r.kind for r in rows) == ["captioned", "share", "thumbnail"]
-    assert job.status == "done"
+    assert [
+        (status, attempts)
+        for _, status, attempts in await jobs_of(kit.session_factory, evidence.id)
+    ] == [("succeeded", 1)]
 
     thumb = Image.open(io.BytesIO(await _fetch(kit, county, evidence.id, "thumbnail")))
     assert thumb.size == (384, 512)  # orientation 6 applied: portrait, long side 512
@@ -128,7 +111,7 @@ async def test_video_poster_and_heic_share_copy(kit: Kit, county: CountyUsers) -
     video = await kit.accept(county.inspector, clip, "video/mp4")
     heic_exif = media.exif_bytes(lon=116.4, lat=39.9, when=WHEN)
     heic = await kit.accept(county.inspector, media.photo("HEIF", exif=heic_exif), "image/heic")
-    await _drain(kit)
+    await kit.run_jobs()
 
     poster = Image.open(io.BytesIO(await _fetch(kit, county, video.id, "poster")))
     assert poster.size == (48, 64)  # rotated to portrait
@@ -170,13 +153,7 @@ async def test_video_poster_and_heic_share_copy(kit: Kit, county: CountyUsers) -
 async def test_jobs_are_claimed_once(kit: Kit, county: CountyUsers) -> None:
     await kit.accept(county.inspector, media.jpeg(), "image/jpeg")
     await kit.accept(county.inspector, media.jpeg(300, 200), "image/jpeg")
-    key = kit.settings.package_signing_key.encode()
-    runs = [
-        run_pending_jobs(kit.session_factory, kit.store, custody_key=key, worker=f"w{i}")
-        for i in range(3)
-    ]
-    results = await asyncio.gather(*runs)
-    assert sum(r.failed for r in results) == 0
+    await asyncio.gather(*(kit.run_jobs() for _ in range(3)))  # three workers at once
     async with kit.session_factory() as session:
         counts = (
             await session.execute(
@@ -307,33 +284,36 @@ async def test_caption_facts_name_the_place_the_inspector_and_the_unit(
 
 async def test_a_failing_kind_holds_back_nothing_else(kit: Kit, county: CountyUsers) -> None:
     evidence = await kit.accept(county.inspector, media.jpeg(), "image/jpeg")
-    assert await _drain(kit, caption_font="/nonexistent/font.ttc") >= 1
+    await kit.run_jobs(caption_font="/nonexistent/font.ttc")
     async with kit.session_factory() as session:
         row = await session.get(Evidence, evidence.id)
         assert row is not None
         assert sorted(d.kind for d in row.derivatives) == ["share", "thumbnail"]
-        job = (
-            await session.scalars(select(EvidenceJob).where(EvidenceJob.evidence_id == row.id))
-        ).one()
-        assert job.status == "queued"
-        assert "captioned" in (job.last_error or "")
-        assert "PATROL_CAPTION_FONT" in (job.last_error or "")
-        await session.execute(
-            update(EvidenceJob).where(EvidenceJob.id == job.id).values(run_after=utcnow())
+    # the job is queued again for later (exponential backoff), with why it failed
+    ((job_id, status, attempts),) = await jobs_of(kit.session_factory, evidence.id)
+    assert (status, attempts) == ("todo", 1)
+    async with kit.session_factory() as session:
+        error = await session.scalar(
+            text("SELECT error FROM procrastinate_job_errors WHERE job_id = :id"), {"id": job_id}
         )
-        await session.commit()
-    assert await _drain(kit) == 0
+        retry_in = await session.scalar(
+            text("SELECT extract(epoch FROM scheduled_at - now()) FROM procrastinate_jobs"
+                 " WHERE id = :id"),
+            {"id": job_id},
+        )  # fmt: skip
+    assert "captioned" in (error or "")
+    assert "PATROL_CAPTION_FONT" in (error or "")
+    assert 0 < float(retry_in) <= 10
+    await make_due(kit.session_factory, job_id)
+    await kit.run_jobs()
     async with kit.session_factory() as session:
         kinds = (
             await session.scalars(
                 select(Derivative.kind).where(Derivative.evidence_id == evidence.id)
             )
         ).all()
-        job = (
-            await session.scalars(select(EvidenceJob).where(EvidenceJob.evidence_id == evidence.id))
-        ).one()
-    assert sorted(kinds) == ["captioned", "share", "thumbnail"]
-    assert job.status == "done"
+    assert sorted(kinds) == ["captioned", "share", "thumbnail"]  # only the missing kind made
+    assert await jobs_of(kit.session_factory, evidence.id) == [(job_id, "succeeded", 2)]
 
 
 async def test_derivative_before_the_worker_ran_is_not_found(kit: Kit, county: CountyUsers) -> None:

@@ -23,7 +23,7 @@ from evidence.errors import (
     UploadIncompleteError,
     UploadTooLargeError,
 )
-from evidence.models import CustodyEntry, Evidence, EvidenceJob, Upload
+from evidence.models import CustodyEntry, Evidence, Upload
 from infra.objectstore import S3ObjectStore
 from infra.settings import EvidenceSettings
 from tests.evidence import media
@@ -36,6 +36,7 @@ from tests.evidence.conftest import (
     send,
     service,
 )
+from tests.jobs import jobs_of
 
 CST = timezone(timedelta(hours=8))
 WHEN = datetime(2026, 11, 20, 16, 0, 0, tzinfo=CST)  # written to EXIF as local time
@@ -96,10 +97,8 @@ async def test_photo_upload_is_verified_and_accepted_with_file_metadata(
         upload = await session.get(Upload, new.evidence_id)
         assert upload is not None
         assert upload.status == "accepted"
-        jobs = (
-            await session.scalars(select(EvidenceJob).where(EvidenceJob.evidence_id == evidence.id))
-        ).all()
-        assert [j.status for j in jobs] == ["queued"]
+        # the derivatives job was queued in the same transaction as the acceptance
+        assert [status for _, status, _ in await jobs_of(session_factory, evidence.id)] == ["todo"]
         entries = (
             await session.scalars(
                 select(CustodyEntry).where(CustodyEntry.subject_id == evidence.id)

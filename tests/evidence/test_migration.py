@@ -12,7 +12,6 @@ _TABLES = {
     "evidence",
     "evidence_uploads",
     "evidence_derivatives",
-    "evidence_jobs",
     "evidence_custody",
 }
 

@@ -24,9 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.app import create_app
 from geofence.models import ImportJob
+from infra.db import create_engine, create_session_factory
+from infra.objectstore import S3ObjectStore
 from infra.scope import Role
 from infra.settings import LayerSettings, Settings
 from tests.conftest import CountyFixture
+from tests.jobs import run_jobs
 
 IMPORT = "/api/v1/geofence/layers/import"
 JOBS = "/api/v1/geofence/layers/import-jobs"
@@ -64,20 +67,32 @@ def _layer(cells: int, *, outside: int = 0) -> bytes:
 
 
 async def _upload(
-    http: AsyncTestClient[Litestar], county: CountyFixture, content: bytes, role: Role = Role.ADMIN
+    http: AsyncTestClient[Litestar],
+    county: CountyFixture,
+    content: bytes,
+    role: Role = Role.ADMIN,
+    **fields: str,
 ) -> Any:
     return await http.post(
         IMPORT,
         headers=county.headers(role),
         files={"file": ("parcels.geojson", content, "application/octet-stream")},
-        data={"kind": "parcels"},
+        data={"kind": "parcels", **fields},
     )
 
 
 async def _settled(
     http: AsyncTestClient[Litestar], county: CountyFixture, location: str
 ) -> dict[str, Any]:
-    """Poll the job until it is done or failed (generous: a loaded machine is slow)."""
+    """Run the queued jobs as a worker would, then poll the job until it is done or failed
+    (generous: a loaded machine is slow)."""
+    settings: Settings = http.app.state.settings
+    engine = create_engine(settings.database.for_background_work())  # on this test's loop
+    try:
+        store = S3ObjectStore(settings.object_store)
+        await run_jobs(settings.database, create_session_factory(engine), store, settings.evidence)
+    finally:
+        await engine.dispose()
     deadline = time.monotonic() + 60
     while True:
         resp = await http.get(location, headers=county.headers(Role.ADMIN))
@@ -97,7 +112,7 @@ async def test_a_large_upload_becomes_a_job_with_progress_and_result(
     resp = await _upload(jobs_client, county, content)
     assert resp.status_code == 202, resp.text
     queued = resp.json()
-    assert queued["state"] in {"queued", "running", "done"}
+    assert queued["state"] == "queued"  # until a worker takes it
     assert queued["kind"] == "parcels" and queued["sourceBytes"] == len(content)
     location = resp.headers["location"]
     assert location == f"{JOBS}/{queued['id']}"
@@ -120,6 +135,30 @@ async def test_a_large_upload_becomes_a_job_with_progress_and_result(
     )
     assert version.status_code == 200, version.text
     assert version.json()["version"]["stored"] == 30
+
+
+async def test_the_upload_waits_in_the_store_for_any_worker_and_a_dry_run_stores_nothing(
+    jobs_client: AsyncTestClient[Litestar], make_county: MakeCounty
+) -> None:
+    county = await make_county()
+    store = S3ObjectStore(jobs_client.app.state.settings.object_store)
+    content = _layer(30)
+    resp = await _upload(jobs_client, county, content, dry_run="true")
+    assert resp.status_code == 202, resp.text
+    job_id = resp.json()["id"]
+    staged = f"imports/{job_id}/upload.geojson"
+    info = await store.head(staged)  # staged: the API process's own copy is gone already
+    assert info is not None and info.size == len(content)
+
+    job = await _settled(jobs_client, county, resp.headers["location"])
+    assert job["state"] == "done", job
+    assert job["result"]["dryRun"] is True and job["result"]["stored"] == 30
+    assert job["result"]["versionNo"] == 0
+    assert await store.head(staged) is None  # the worker deleted it
+    versions = await jobs_client.get(
+        "/api/v1/geofence/layers/versions", headers=county.headers(Role.ADMIN)
+    )
+    assert versions.status_code == 200 and versions.json() == []
 
 
 async def test_a_small_upload_is_still_answered_at_once(
@@ -166,13 +205,17 @@ async def test_jobs_are_for_admins_of_their_county(
 
 
 async def _left_running(
-    session_factory: async_sessionmaker[AsyncSession], county: CountyFixture, age_s: float
+    session_factory: async_sessionmaker[AsyncSession],
+    county: CountyFixture,
+    age_s: float,
+    state: str = "running",
 ) -> uuid.UUID:
-    """A job as a process that died mid-import leaves it: running, last heartbeat ``age_s``."""
+    """A job as a process that died mid-import leaves it: running, last heartbeat ``age_s``
+    (``state="queued"``: a job still waiting for a worker)."""
     beat = datetime.now(UTC) - timedelta(seconds=age_s)
     async with session_factory() as session:
         row = ImportJob(
-            county_id=county.id, kind="parcels", state="running", source_name="big.gpkg",
+            county_id=county.id, kind="parcels", state=state, source_name="big.gpkg",
             source_bytes=10**9, options={}, read_count=5000, stored_count=5000,
             repaired_count=0, rejected_count=0, issues={}, runner="gone:1",
             created_at=beat, started_at=beat, heartbeat_at=beat,
@@ -197,6 +240,9 @@ async def test_a_job_left_running_by_a_dead_process_is_reported_failed(
     failed = (await client.get(f"{JOBS}/{stale}", headers=headers)).json()
     assert failed["state"] == "failed"
     assert failed["error"]["code"] == "import_abandoned"
+    # a job waiting for a worker is not abandoned, however long it waits
+    waiting = await _left_running(session_factory, county, age_s=600, state="queued")
+    assert (await client.get(f"{JOBS}/{waiting}", headers=headers)).json()["state"] == "queued"
 
 
 async def test_start_up_fails_the_jobs_dead_processes_left(

@@ -121,6 +121,13 @@ async def _assert_all_kept(stack: Stack, acked: Acknowledged) -> None:
             "SELECT count(DISTINCT subject_id) FROM evidence_custody WHERE subject_id = ANY(:ids)",
             acked.evidence,
         ),
+        # each accepted evidence's derivatives job committed with it
+        "derivatives jobs": (
+            "SELECT count(DISTINCT args->>'evidence_id') FROM procrastinate_jobs"
+            " WHERE task_name = 'evidence:derivatives'"
+            " AND (args->>'evidence_id')::uuid = ANY(:ids)",
+            acked.evidence,
+        ),
     }
     try:
         async with engine.connect() as conn:

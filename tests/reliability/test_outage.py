@@ -1,9 +1,11 @@
 """The database goes away and comes back: 503 ``database_unavailable`` with ``Retry-After``
 meanwhile (never a 500, one warning in the log), and not one failed request once ``/ready``
-answers 200 again. A push that fails part-way keeps nothing."""
+answers 200 again. A push that fails part-way keeps nothing. The background worker outlives
+the outage."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from dataclasses import replace
@@ -17,7 +19,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.app import create_app
+from api.worker import task_app
+from infra.db import create_engine, create_session_factory
 from infra.ids import uuid7
+from infra.objectstore import S3ObjectStore
+from infra.scope import Role
+from infra.tasks import TaskDeps, run_worker
+from tests.api.test_evidence_api import _photo, _upload
 from tests.conftest import CountyFixture
 from tests.reliability.conftest import Stack
 from tests.reliability.test_frozen import BOUND_S, _assert_503, _timed, _wait_ready
@@ -154,3 +162,66 @@ async def test_a_push_failing_part_way_keeps_nothing(
         resp = await client.post(PUSH, json=_push_body(ops), headers=world.headers())
         assert resp.status_code == 200, resp.text
         assert [r["status"] for r in resp.json()["receipts"]] == ["applied"] * 4
+
+
+async def _kinds(factory: async_sessionmaker[AsyncSession], evidence_id: str) -> set[str]:
+    async with factory() as session:
+        rows = await session.execute(
+            text("SELECT kind FROM evidence_derivatives WHERE evidence_id = :id"),
+            {"id": evidence_id},
+        )
+        return {str(r[0]) for r in rows}
+
+
+async def _made(factory: async_sessionmaker[AsyncSession], evidence_id: str) -> None:
+    for _ in range(600):
+        if "thumbnail" in await _kinds(factory, evidence_id):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no derivatives for {evidence_id}")
+
+
+async def test_the_worker_outlives_a_database_outage(
+    stack: Stack,
+    stack_client: Client,
+    stack_county: CountyFixture,
+    stack_engine: AsyncEngine,
+) -> None:
+    """procrastinate's worker stops when its connections die; ours starts it again once the
+    database is back, and the jobs queued after the outage are done by the same task."""
+    settings = stack.settings
+    background = create_engine(settings.database.for_background_work())
+    factory = create_session_factory(background)
+    deps = TaskDeps(
+        session_factory=factory,
+        store=S3ObjectStore(settings.object_store),
+        evidence=settings.evidence,
+    )
+    stop = asyncio.Event()
+    worker = asyncio.create_task(
+        run_worker(task_app(settings, periodic=False), deps, stop=stop, error_backoff_s=0.5)
+    )
+    try:
+        with structlog.testing.capture_logs() as logs:
+            first = await _upload(stack_client, stack_county, Role.INSPECTOR, _photo())
+            await _made(factory, first["id"])
+            stack.cluster.stop()
+            try:
+                noticed = {"worker.round_failed", "worker.stopped_early"}
+                for _ in range(600):  # until procrastinate's worker failed (it polls every 5 s)
+                    if noticed & {e["event"] for e in logs}:
+                        break
+                    await asyncio.sleep(0.1)
+                assert noticed & {e["event"] for e in logs}, logs
+                assert not worker.done()
+            finally:
+                stack.start_database()
+                await _forget_old_connections(stack_engine)
+            await _wait_ready(stack_client)
+            second = await _upload(stack_client, stack_county, Role.INSPECTOR, _photo())
+            await _made(factory, second["id"])
+        assert not worker.done()
+    finally:
+        stop.set()
+        await asyncio.wait_for(worker, timeout=60)
+        await background.dispose()

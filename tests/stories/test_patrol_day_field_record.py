@@ -32,13 +32,13 @@ from litestar.testing import AsyncTestClient
 from shapely.geometry import mapping
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from evidence import run_pending_jobs
 from infra.ids import uuid7
 from infra.scope import Role
 from infra.settings import Settings
 from tests.api.test_evidence_api import _upload
 from tests.conftest import CountyFixture
 from tests.evidence import media
+from tests.jobs import run_jobs
 from tests.stories.test_joint_patrol_to_referral import _pull_all
 from tests.sync.mvt import decode_tile, tile_url
 
@@ -243,9 +243,7 @@ async def test_an_inspectors_day_is_a_true_field_record(
         client, county, Role.INSPECTOR, clip, contentType="video/quicktime",
         patrolId=str(patrol),
     )  # fmt: skip
-    key = settings.evidence.package_signing_key.encode()
-    while (await run_pending_jobs(session_factory, app.state.store, custody_key=key)).done:
-        pass
+    await run_jobs(settings.database, session_factory, app.state.store, settings.evidence)
     detail = await _ok(await client.get(f"{API}/evidence/{video['id']}", headers=inspector))
     assert {d["kind"] for d in detail["derivatives"]} == {
         "poster", "thumbnail", "captioned", "share"
