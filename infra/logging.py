@@ -28,10 +28,10 @@ __all__ = ["configure_logging", "quiet_events", "seconds_since_last_line"]
 # time a migration context is made, which the readiness check does on each call.
 _CHATTER: dict[str, tuple[str, ...]] = {
     "alembic.runtime.migration": ("Context impl ", "Will assume "),
-    # procrastinate: task registration (every app build), the start of each job (its end is
-    # logged with the duration) and the minutely housekeeping job's outcome
+    # procrastinate: task registration (every app build), each periodic deferral and the start
+    # of each job (its end is logged with the duration), and the minutely housekeeping job's end
     "procrastinate.blueprints": ("Adding tasks from blueprint",),
-    "procrastinate.periodic": ("Registering task ",),
+    "procrastinate.periodic": ("Registering task ", "Periodic job "),
     "procrastinate.worker.worker": ("Starting job ",),
     "procrastinate.worker": ("Job queue:retry_stalled[",),
 }

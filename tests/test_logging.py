@@ -88,6 +88,22 @@ def test_alembic_context_chatter_is_debug_only(stream: pytest.CaptureFixture[str
     assert line["event"] == "Running upgrade a -> b, message"
 
 
+def test_queue_routine_lines_are_debug_only(stream: pytest.CaptureFixture[str]) -> None:
+    """Each minute's housekeeping and each periodic deferral stay out of the info stream; a
+    job's end (with its duration and result) and failures stay in it."""
+    periodic = logging.getLogger("procrastinate.periodic")
+    worker = logging.getLogger("procrastinate.worker")
+    periodic.info("Periodic job queue:retry_stalled[15](timestamp=1) deferred for timestamp 1")
+    periodic.info("Periodic job patrol:chores[14](timestamp=1) deferred for timestamp 1")
+    worker.info("Job queue:retry_stalled[15](timestamp=1) ended with status: Success")
+    worker.info("Job patrol:chores[14](timestamp=1) ended with status: Success, lasted 0.1 s")
+    worker.warning("Job evidence:derivatives[3](evidence_id='x') ended with status: Failure")
+    assert [line["event"][:20] for line in _records(stream)] == [
+        "Job patrol:chores[14",
+        "Job evidence:derivat",
+    ]
+
+
 def test_quiet_events_counts_below_warning(stream: pytest.CaptureFixture[str]) -> None:
     log = structlog.get_logger("patrol.tracks")
     with quiet_events() as counts:
