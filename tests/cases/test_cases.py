@@ -126,7 +126,8 @@ async def test_terminate_and_withdraw_need_a_reason(db: AsyncSession, world: Wor
 
 
 async def test_bad_input_is_refused_and_nothing_is_stored(db: AsyncSession, world: World) -> None:
-    before = await db.scalar(select(func.count()).select_from(Case))
+    mine = select(func.count()).select_from(Case).where(Case.county_id == world.county_id)
+    before = await db.scalar(mine)
     with pytest.raises(InvalidInputError):
         await open_case(db, world.captain, farmland_case(lon=200.0))
     with pytest.raises(InvalidCaseError):
@@ -139,7 +140,7 @@ async def test_bad_input_is_refused_and_nothing_is_stored(db: AsyncSession, worl
     with pytest.raises(UnknownEvidenceError):
         await open_case(db, world.captain, farmland_case(evidence_ids=[world.county_id]))
     await db.commit()
-    assert await db.scalar(select(func.count()).select_from(Case)) == before
+    assert await db.scalar(mine) == before
 
 
 async def test_county_isolation_and_role_visibility(

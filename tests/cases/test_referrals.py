@@ -62,11 +62,16 @@ async def flagged_case(db: AsyncSession, world: World) -> CaseView:
     return view
 
 
-async def counts(db: AsyncSession) -> tuple[int | None, ...]:
-    return (
-        await db.scalar(select(func.count()).select_from(Referral)),
-        await db.scalar(select(func.count()).select_from(CaseEvent)),
-        await db.scalar(select(func.count()).select_from(ReferralFlag)),
+async def counts(db: AsyncSession, *counties: uuid.UUID) -> tuple[int | None, ...]:
+    """Referrals, case events and flags of these counties (not of the whole table: other
+    tests may write theirs at the same time)."""
+    return tuple(
+        [
+            await db.scalar(
+                select(func.count()).select_from(model).where(model.county_id.in_(counties))
+            )
+            for model in (Referral, CaseEvent, ReferralFlag)
+        ]
     )
 
 
@@ -167,7 +172,7 @@ async def test_team_of_one_officer_is_refused_and_nothing_is_stored(
     db: AsyncSession, world: World
 ) -> None:
     case = await flagged_case(db, world)
-    before = await counts(db)
+    before = await counts(db, world.county_id)
     with pytest.raises(TeamTooSmallError) as info:
         await create_referral(
             db, world.squad, case.id, team_ids=[world.squad.user_id], report="报告"
@@ -186,7 +191,7 @@ async def test_team_of_one_officer_is_refused_and_nothing_is_stored(
             db, world.squad, case.id, team_ids=[world.squad.user_id, uuid.uuid4()], report="报告"
         )
     await db.commit()
-    assert await counts(db) == before
+    assert await counts(db, world.county_id) == before
 
 
 async def test_steps_out_of_order_are_refused_and_nothing_changes(
@@ -195,7 +200,7 @@ async def test_steps_out_of_order_are_refused_and_nothing_changes(
     case = await flagged_case(db, world)
     ref = await create_referral(db, world.squad, case.id, team_ids=world.team, report="报告")
     await db.commit()
-    before = await counts(db)
+    before = await counts(db, world.county_id)
     with pytest.raises(StepOutOfOrderError) as info:
         await record_transfer(db, world.squad, ref.id, police_unit="县公安局", materials=MATERIALS)
     assert info.value.code == "step_out_of_order"
@@ -221,7 +226,7 @@ async def test_steps_out_of_order_are_refused_and_nothing_changes(
     await db.commit()
     stored = await get_referral(db, world.squad, ref.id)
     assert stored.status == "approved" and stored.transferred_at is None
-    after = await counts(db)
+    after = await counts(db, world.county_id)
     assert after[0] == before[0] and after[1] == (before[1] or 0) + 1  # only the decision event
 
 
@@ -321,7 +326,7 @@ async def test_referral_needs_a_flag_and_a_case_of_the_county(
     await db.commit()
 
     other = await other_world()
-    before = await counts(db)
+    before = await counts(db, world.county_id, other.county_id)
     with pytest.raises(CaseNotFoundError):
         await create_referral(db, other.squad, flagged.id, team_ids=other.team, report="报告")
     with pytest.raises(CaseNotFoundError):
@@ -333,7 +338,7 @@ async def test_referral_needs_a_flag_and_a_case_of_the_county(
     assert await list_referrals(db, other.captain) == []
     assert await overdue_steps(db, other.captain, now=datetime.now(UTC) + timedelta(days=9)) == []
     await db.commit()
-    assert await counts(db) == before
+    assert await counts(db, world.county_id, other.county_id) == before
 
 
 async def test_squad_sees_only_flagged_and_referred_cases(db: AsyncSession, world: World) -> None:
