@@ -49,6 +49,7 @@ from api.options import allow_every_method
 from api.problems import handle_exception
 from api.worker import worker_options
 from evidence import run_worker
+from geofence.index import DEFAULT_INDEX
 from geofence.jobs import ImportJobRunner
 from infra.db import create_engine, create_session_factory
 from infra.memory import freeze_long_lived
@@ -89,6 +90,7 @@ API_V1_HANDLERS: list[Any] = [
 def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Litestar:
     """Build the application. Connections are opened lazily and closed on shutdown."""
     settings.validate()
+    DEFAULT_INDEX.configure(budget_bytes=settings.layers.index_budget_mb * 1024 * 1024)
     engine = create_engine(settings.database)
     object_store = store or S3ObjectStore(settings.object_store)
     jwt_auth = build_jwt_auth(settings.auth)

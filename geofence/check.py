@@ -23,7 +23,8 @@ from typing import Any, overload
 import numpy as np
 import numpy.typing as npt
 import shapely
-from sqlalchemy import bindparam, text
+from sqlalchemy import Float as SqlFloat
+from sqlalchemy import and_, bindparam, case, func, literal, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Float, Integer, Uuid
@@ -37,8 +38,15 @@ from geofence.errors import (
 )
 from geofence.gcj02 import gcj02_to_wgs84_array
 from geofence.geometry import validate_fix, validate_fixes
-from geofence.index import DEFAULT_INDEX, CountyIndex, GeofenceIndex, LayerSnapshot
-from geofence.layers import parse_kinds
+from geofence.index import (
+    DEFAULT_INDEX,
+    CountyIndex,
+    GeofenceIndex,
+    LayerSnapshot,
+    attribute_columns,
+    feature_attributes,
+)
+from geofence.layers import parse_kinds, register_as_of
 from geofence.mines import RosterEntry, load_rosters
 
 __all__ = [
@@ -174,10 +182,22 @@ IntArray = npt.NDArray[np.intp]
 
 
 @dataclass(slots=True)
+class _Found:
+    """Features PostGIS found for a check of a county the index does not hold: one entry
+    per hit, in the shape of a :class:`LayerSnapshot`'s per-feature columns."""
+
+    kind: LayerKind
+    version_id: uuid.UUID
+    ids: list[uuid.UUID]
+    land_class: list[str | None]
+    attributes: list[dict[str, Any]]
+
+
+@dataclass(slots=True)
 class _Pairs:
     """Hits of one layer: point index, feature index, distance, edge distance, relation."""
 
-    layer: LayerSnapshot
+    layer: LayerSnapshot | _Found
     point: IntArray
     feature: IntArray
     distance: FloatArray
@@ -305,13 +325,21 @@ def _match_layer(layer: LayerSnapshot, fixes: _Fixes) -> tuple[_Pairs, IntArray]
     edge[~inside] = np.nan
     a, tol = fixes.acc[pi], fixes.tol[pi]
     border = ((dist > 0.0) & (np.abs(dist - a) <= tol)) | (inside & (edge <= tol) & (a <= tol))
+    relation = _relations(dist, edge, areal, inside, a, tol)
+    pairs = _Pairs(layer, pi, fi, dist, edge, relation)
+    return pairs, np.flatnonzero(border | (dist > a))
+
+
+def _relations(  # noqa: PLR0917 - parallel arrays
+    dist: FloatArray, edge: FloatArray, areal: npt.NDArray[np.bool_],
+    inside: npt.NDArray[np.bool_], a: FloatArray, tol: FloatArray,
+) -> npt.NDArray[np.int8]:  # fmt: skip
+    """Index into :data:`_RELATIONS` of each pair (``edge`` NaN where not inside)."""
     # inside: the whole circle is in the feature; a fix on the edge (within the numerical
     # tolerance) is on the boundary whatever side the arithmetic put it
     on_edge = areal & (dist <= tol) & ~(inside & (edge > np.maximum(a, tol)))
     relation = np.where(inside & ~on_edge, np.where(edge > a, 0, 1), np.where(on_edge, 1, 2))
-    relation = relation.astype(np.int8)
-    pairs = _Pairs(layer, pi, fi, dist, edge, relation)
-    return pairs, np.flatnonzero(border | (dist > a))
+    return relation.astype(np.int8)
 
 
 async def _settle_borderline(
@@ -420,6 +448,75 @@ async def _run(
     return out, outside
 
 
+async def _postgis_run(
+    session: AsyncSession, county: CountyIndex, fixes: FloatArray, kinds: tuple[LayerKind, ...]
+) -> tuple[list[_Pairs], npt.NDArray[np.bool_]]:
+    """:func:`_run` for a county the index does not hold: PostGIS finds the features within
+    each fix's accuracy (``ST_DWithin`` on geography, as borderline pairs are settled) and
+    measures distances on the spheroid; relations follow the same rules."""
+    projected = _Fixes.of(county, fixes[0], fixes[1], fixes[2])
+    outside = ~shapely.contains_xy(county.area.context, projected.x, projected.y)
+    rows = np.flatnonzero(~outside)
+    out = []
+    for kind in kinds:
+        version = county.versions.get(kind)
+        if version is not None:
+            out.append(await _postgis_layer(session, county.county_id, kind, version, fixes, rows))
+    return out, outside
+
+
+async def _postgis_layer(  # noqa: PLR0917 - internal
+    session: AsyncSession, county_id: uuid.UUID, kind: LayerKind,
+    version: tuple[uuid.UUID, int], fixes: FloatArray, rows: IntArray,
+) -> _Pairs:  # fmt: skip
+    model, columns = attribute_columns(kind)
+    if kind is LayerKind.MINE_SITES:  # the register as of the version, as the index loads it
+        ident, where = model.site_id, register_as_of(county_id, version[1])
+    else:
+        ident, where = model.id, model.layer_version_id == version[0]
+    pts = (
+        func.unnest(
+            literal(fixes[0, rows].tolist(), ARRAY(SqlFloat())),
+            literal(fixes[1, rows].tolist(), ARRAY(SqlFloat())),
+            literal(fixes[2, rows].tolist(), ARRAY(SqlFloat())),
+            literal(rows.tolist(), ARRAY(Integer())),
+        )
+        .table_valued("lon", "lat", "acc", "n")
+        .render_derived()
+    )
+    pt = func.ST_SetSRID(func.ST_MakePoint(pts.c.lon, pts.c.lat), 4326)
+    geog, gpt = func.geography(model.geom), func.geography(pt)
+    areal = func.GeometryType(model.geom).in_(["POLYGON", "MULTIPOLYGON"])
+    inside = and_(areal, func.ST_Intersects(model.geom, pt))
+    edge = case((inside, func.ST_Distance(func.geography(func.ST_Boundary(model.geom)), gpt)))
+    stmt = (
+        select(pts.c.n, ident, func.ST_Distance(geog, gpt), edge, areal, *columns)
+        .select_from(pts)
+        .join(model, and_(where, func.ST_DWithin(geog, gpt, pts.c.acc)))
+    )
+    found = (await session.execute(stmt)).all()
+    point = np.array([r[0] for r in found], dtype=np.intp)
+    dist = np.array([r[2] for r in found], dtype=np.float64)
+    edge_m = np.array([np.nan if r[3] is None else r[3] for r in found], dtype=np.float64)
+    is_areal = np.array([bool(r[4]) for r in found], dtype=bool)
+    is_inside = ~np.isnan(edge_m)
+    dist[is_inside] = 0.0
+    order = np.lexsort((dist, point))
+    point, dist, edge_m = point[order], dist[order], edge_m[order]
+    is_areal, is_inside = is_areal[order], is_inside[order]
+    table = _Found(kind, version[0], [], [], [])
+    for k in order.tolist():
+        r = found[k]
+        land, attrs = feature_attributes(kind, (r[1], None, *r[5:]))
+        table.ids.append(r[1])
+        table.land_class.append(land)
+        table.attributes.append(attrs)
+    acc = fixes[2, point]
+    tol = _ABS_TOL_M + _REL_TOL * acc
+    relation = _relations(dist, edge_m, is_areal, is_inside, acc, tol)
+    return _Pairs(table, point, np.arange(len(point), dtype=np.intp), dist, edge_m, relation)
+
+
 async def _site_states(
     session: AsyncSession, county_id: uuid.UUID, all_pairs: list[_Pairs]
 ) -> dict[uuid.UUID, SiteState]:
@@ -443,7 +540,7 @@ async def _site_states(
 class _SortedPairs:
     """One layer's hits sorted by point, then distance; ``starts[i]:starts[i+1]`` is point i."""
 
-    layer: LayerSnapshot
+    layer: LayerSnapshot | _Found
     starts: IntArray
     feature: IntArray
     distance: FloatArray
@@ -680,11 +777,15 @@ async def _check(
 ) -> BatchResult:
     wanted = parse_kinds(kinds)
     lon, lat = _to_wgs84(crs, in_lon, in_lat)
-    county = await index.county(session, county_id)
+    county = await index.county(session, county_id, wait=False)
     index.count_check(len(lon))
-    all_pairs, outside = await _run(session, county, np.vstack([lon, lat, acc]), wanted)
+    fixes = np.vstack([lon, lat, acc])
+    if county.resident:
+        all_pairs, outside = await _run(session, county, fixes, wanted)
+    else:  # not held by this process (memory budget) or being loaded just now
+        index.fallbacks += 1
+        all_pairs, outside = await _postgis_run(session, county, fixes, wanted)
     sites = await _site_states(session, county_id, all_pairs)
     layers = [_SortedPairs.of(p, len(lon)) for p in all_pairs]
-    fixes = np.vstack([lon, lat, acc])
     return BatchResult(fixes, (in_lon, in_lat), crs.strip().lower(), outside, layers, sites,
                        _refs(county, wanted))  # fmt: skip

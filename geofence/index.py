@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,8 @@ __all__ = [
     "IndexSize",
     "LayerSnapshot",
     "Segments",
+    "attribute_columns",
+    "feature_attributes",
 ]
 
 #: How far outside the county boundary a fix may lie before it is refused (GPS near the
@@ -337,15 +340,29 @@ class LayerSnapshot:
 
 @dataclass(slots=True)
 class CountyIndex:
+    """A county's current layers, projected and indexed.
+
+    ``resident`` is false for a county the index does not hold (its layers would not fit the
+    memory budget, or another task is loading them): ``layers`` is then empty and checks are
+    answered by PostGIS; the projection, grown area and versions are still those of the
+    county.
+    """
+
     county_id: uuid.UUID
     projection: LocalProjection
     area: PreparedGeometry  # the boundary grown by OUTSIDE_MARGIN_M, projected
     layers: dict[LayerKind, LayerSnapshot]
     versions: dict[LayerKind, tuple[uuid.UUID, int]]
     checked_at: float
+    resident: bool = True
+
+    @property
+    def nbytes(self) -> int:
+        return sum(layer.nbytes for layer in self.layers.values())
 
 
-def _attr_columns(kind: LayerKind) -> tuple[Any, list[Any]]:
+def attribute_columns(kind: LayerKind) -> tuple[Any, list[Any]]:
+    """The model a layer kind's features are read from, and its attribute columns."""
     if kind is LayerKind.PARCELS:
         return Parcel, [Parcel.land_class, Parcel.source_code, Parcel.source_name]
     if kind is LayerKind.PLANNING_ZONES:
@@ -357,7 +374,8 @@ def _attr_columns(kind: LayerKind) -> tuple[Any, list[Any]]:
     return ms, [ms.code, ms.name, ms.site_kind, ms.status, ms.mineral, ms.closure_method]
 
 
-def _attributes(kind: LayerKind, row: Any) -> tuple[str | None, dict[str, Any]]:
+def feature_attributes(kind: LayerKind, row: Any) -> tuple[str | None, dict[str, Any]]:
+    """Land class and attributes of a row ``(id, geometry, *attribute_columns)``."""
     if kind is LayerKind.PARCELS:
         return row[2], {"source_code": row[3], "source_name": row[4]}
     if kind is LayerKind.PLANNING_ZONES:
@@ -380,7 +398,7 @@ async def _load_layer(
     version: tuple[uuid.UUID, int],
     projection: LocalProjection,
 ) -> LayerSnapshot:
-    model, columns = _attr_columns(kind)
+    model, columns = attribute_columns(kind)
     stmt: Select[Any]
     if kind is LayerKind.MINE_SITES:
         # exactly the register of the version the snapshot is named after (the live rows
@@ -402,7 +420,7 @@ async def _load_layer(
     classes: list[str | None] = []
     attributes: list[dict[str, Any]] = []
     for row in rows:
-        land, attrs = _attributes(kind, row)
+        land, attrs = feature_attributes(kind, row)
         classes.append(land)
         attributes.append(attrs)
     return LayerSnapshot(
@@ -452,18 +470,47 @@ class GeofenceIndex:
 
     It also counts the location checks answered from it: ``checks`` (a batch is one) and
     ``checked_fixes`` (the fixes in them).
+
+    With a memory budget (``budget_bytes``; 0 holds every county) it holds the counties most
+    recently used whose layers fit in it (by :attr:`LayerSnapshot.nbytes`): before a county
+    is loaded the least recently used ones are evicted to make room for its last known size,
+    and after it is loaded until the held layers fit again; a county larger than the whole
+    budget is not held. Checks that pass ``wait=False`` get a non-resident
+    :class:`CountyIndex` for a county that is not held and would not fit, or that another
+    task is loading just then, and answer from PostGIS (:mod:`geofence.check`). Evicted
+    counties are counted in ``evictions``, checks answered by PostGIS in ``fallbacks``.
     """
 
-    def __init__(self, *, max_age_s: float = 1.0) -> None:
+    def __init__(self, *, max_age_s: float = 1.0, budget_bytes: int = 0) -> None:
         self.max_age_s = max_age_s
-        self._counties: dict[uuid.UUID, CountyIndex] = {}
+        self.budget_bytes = budget_bytes
+        self._counties: OrderedDict[uuid.UUID, CountyIndex] = OrderedDict()  # oldest first
+        self._areas: dict[uuid.UUID, tuple[LocalProjection, PreparedGeometry]] = {}
+        #: per county: the versions last loaded and their size, to make room before a load
+        self._loaded: dict[uuid.UUID, tuple[dict[LayerKind, tuple[uuid.UUID, int]], int]] = {}
         self._locks: dict[uuid.UUID, asyncio.Lock] = {}
         self.checks = 0
         self.checked_fixes = 0
+        self.evictions = 0
+        self.fallbacks = 0
+
+    def configure(self, *, budget_bytes: int) -> None:
+        """Set the memory budget (0: unbounded), evicting counties that no longer fit."""
+        self.budget_bytes = max(0, budget_bytes)
+        self._evict(0, keep=None)
 
     def count_check(self, fixes: int) -> None:
         self.checks += 1
         self.checked_fixes += fixes
+
+    @property
+    def held_bytes(self) -> int:
+        """Approximate bytes of the layers held, over all counties."""
+        return sum(entry.nbytes for entry in list(self._counties.values()))
+
+    def held(self) -> list[uuid.UUID]:
+        """The counties held, least recently used first."""
+        return list(self._counties)
 
     def sizes(self) -> list[IndexSize]:
         """Per layer kind held for any county: counties, features and approximate bytes."""
@@ -482,43 +529,103 @@ class GeofenceIndex:
             if county_id is None or cid == county_id:
                 entry.checked_at = float("-inf")
 
-    async def county(self, session: AsyncSession, county_id: uuid.UUID) -> CountyIndex:
-        """The index of the county's current layers, as seen by ``session``."""
-        dirty = county_id in session.info.get(DIRTY_KEY, ())
+    def _fresh(self, county_id: uuid.UUID, dirty: bool, now: float) -> CountyIndex | None:
         cached = self._counties.get(county_id)
-        now = time.monotonic()
         if cached is not None and not dirty and now - cached.checked_at < self.max_age_s:
+            self._counties.move_to_end(county_id)
             return cached
+        return None
+
+    async def county(
+        self, session: AsyncSession, county_id: uuid.UUID, *, wait: bool = True
+    ) -> CountyIndex:
+        """The index of the county's current layers, as seen by ``session``.
+
+        With ``wait=False`` a county that is not held is answered by a non-resident index
+        (no layers) when it would not fit the budget or another task is loading it.
+        """
+        dirty = county_id in session.info.get(DIRTY_KEY, ())
+        now = time.monotonic()
+        if (fresh := self._fresh(county_id, dirty, now)) is not None:
+            return fresh
         lock = self._locks.setdefault(county_id, asyncio.Lock())
+        unheld = not dirty and county_id not in self._counties
+        if not wait and unheld and lock.locked():
+            return await self._outline(session, county_id)
         async with lock:
+            if (fresh := self._fresh(county_id, dirty, now)) is not None:
+                return fresh
             cached = self._counties.get(county_id)
-            if cached is not None and not dirty and now - cached.checked_at < self.max_age_s:
-                return cached
+            if unheld and cached is None and self.budget_bytes:
+                known = self._loaded.get(county_id)
+                if not wait and known is not None and known[1] > self.budget_bytes:
+                    outline = await self._outline(session, county_id)
+                    if outline.versions == known[0]:
+                        return outline
+                self._evict(known[1] if known else 0, keep=None)
             entry = await self._refresh(session, county_id, cached)
             if not dirty:
-                self._counties[county_id] = entry
+                self._loaded[county_id] = (entry.versions, entry.nbytes)
+                self._hold(entry)
                 if entry.versions != (cached.versions if cached else None):
                     freeze_long_lived()  # hundreds of thousands of objects, kept for long
             return entry
+
+    def _hold(self, entry: CountyIndex) -> None:
+        if self.budget_bytes and entry.nbytes > self.budget_bytes:
+            if self._counties.pop(entry.county_id, None) is not None:
+                self.evictions += 1
+            return
+        self._counties[entry.county_id] = entry
+        self._counties.move_to_end(entry.county_id)
+        self._evict(0, keep=entry.county_id)
+
+    def _evict(self, room: int, *, keep: uuid.UUID | None) -> None:
+        """Drop least recently used counties (never ``keep``) until ``room`` more bytes fit."""
+        if not self.budget_bytes:
+            return
+        held = self.held_bytes
+        for cid in list(self._counties):
+            if held + room <= self.budget_bytes:
+                break
+            if cid == keep:
+                continue
+            held -= self._counties.pop(cid).nbytes
+            self.evictions += 1
+
+    async def _area(
+        self, session: AsyncSession, county_id: uuid.UUID
+    ) -> tuple[LocalProjection, PreparedGeometry]:
+        known = self._areas.get(county_id)
+        if known is not None:
+            return known
+        boundary, (lon0, lat0) = await _county_area(session, county_id)
+        projection = local_projection(lon0, lat0)
+        grown = projection.project_geoms(np.array([boundary], dtype=object))[0]
+        area = prep(grown.buffer(OUTSIDE_MARGIN_M, quad_segs=4))
+        # GEOS builds a prepared polygon's point locator on its first use, and batches
+        # use this one from several threads at once: a chunked batch once hung with a
+        # thread waiting inside that first use. Build it here, on one thread, with a
+        # point inside the envelope (outside it GEOS answers from the envelope alone).
+        x0, y0, x1, y1 = area.context.bounds
+        shapely.contains_xy(area.context, (x0 + x1) / 2, (y0 + y1) / 2)
+        self._areas[county_id] = (projection, area)
+        return projection, area
+
+    async def _outline(self, session: AsyncSession, county_id: uuid.UUID) -> CountyIndex:
+        """A non-resident index: the county's projection, area and current versions."""
+        versions = await current_versions(session, county_id)
+        projection, area = await self._area(session, county_id)
+        return CountyIndex(
+            county_id, projection, area, {}, versions, time.monotonic(), resident=False
+        )
 
     async def _refresh(
         self, session: AsyncSession, county_id: uuid.UUID, cached: CountyIndex | None
     ) -> CountyIndex:
         versions = await current_versions(session, county_id)
-        if cached is None:
-            boundary, (lon0, lat0) = await _county_area(session, county_id)
-            projection = local_projection(lon0, lat0)
-            grown = projection.project_geoms(np.array([boundary], dtype=object))[0]
-            area = prep(grown.buffer(OUTSIDE_MARGIN_M, quad_segs=4))
-            # GEOS builds a prepared polygon's point locator on its first use, and batches
-            # use this one from several threads at once: a chunked batch once hung with a
-            # thread waiting inside that first use. Build it here, on one thread, with a
-            # point inside the envelope (outside it GEOS answers from the envelope alone).
-            x0, y0, x1, y1 = area.context.bounds
-            shapely.contains_xy(area.context, (x0 + x1) / 2, (y0 + y1) / 2)
-            layers: dict[LayerKind, LayerSnapshot] = {}
-        else:
-            projection, area, layers = cached.projection, cached.area, dict(cached.layers)
+        projection, area = await self._area(session, county_id)
+        layers = dict(cached.layers) if cached is not None else {}
         for kind, version in versions.items():
             have = layers.get(kind)
             if have is None or have.version_id != version[0]:
