@@ -26,6 +26,7 @@ import statistics
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -116,15 +117,13 @@ async def _make_county(factory: async_sessionmaker[AsyncSession], k: int) -> uui
 def _points(k: int, n: int, seed: int) -> np.ndarray[Any, Any]:
     rng = np.random.default_rng(seed)
     x0, y0 = _origin(k)
-    return np.column_stack([
-        x0 + rng.uniform(0.002, NX * STEP - 0.002, n), y0 + rng.uniform(0.002, NY * STEP - 0.002, n),
-        rng.choice([0.0, 3.0, 10.0, 30.0, 60.0], n),
-    ])  # fmt: skip
+    lon = x0 + rng.uniform(0.002, NX * STEP - 0.002, n)
+    lat = y0 + rng.uniform(0.002, NY * STEP - 0.002, n)
+    return np.column_stack([lon, lat, rng.choice([0.0, 3.0, 10.0, 30.0, 60.0], n)])
 
 
 def _rss() -> int:
-    with open("/proc/self/statm", encoding="ascii") as f:
-        return int(f.read().split()[1]) * 4096
+    return int(Path("/proc/self/statm").read_text(encoding="ascii").split()[1]) * 4096
 
 
 class _PeakRss:
