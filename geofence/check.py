@@ -223,27 +223,22 @@ def _unknown_crs(msg: str) -> Exception:
     return UnknownCrsError(msg, field="crs")
 
 
-#: Fewer pairs than this are measured by GEOS rather than :meth:`Segments.measure`.
-_VECTOR_MIN_PAIRS = 64
-
-
 def _measure(
     layer: LayerSnapshot, pi: IntArray, fi: IntArray, x: FloatArray, y: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
     """Projected distance from each point to its feature (0 inside) and to the outline.
 
-    Simple outlines are measured by :meth:`Segments.measure`; complex ones, and every pair of
-    a small run (a single check, where GEOS costs less than NumPy's set-up), by GEOS.
+    Simple outlines are measured by :meth:`Segments.measure`; complex ones (which keep their
+    GEOS geometries) by GEOS.
     """
     areal = layer.areal[fi]
-    simple = layer.segments.simple[fi] if len(pi) >= _VECTOR_MIN_PAIRS else None
-    if simple is None or not simple.any():
-        return _geos_measure(layer, fi, x[pi], y[pi], areal)
+    simple = layer.segments.simple[fi]
     dist = np.empty(len(pi))
     edge = np.empty(len(pi))
     rows = np.flatnonzero(simple)
-    edge[rows], inside = layer.segments.measure(fi[rows], x[pi[rows]], y[pi[rows]], areal[rows])
-    dist[rows] = np.where(inside, 0.0, edge[rows])
+    if len(rows):
+        edge[rows], inside = layer.segments.measure(fi[rows], x[pi[rows]], y[pi[rows]], areal[rows])
+        dist[rows] = np.where(inside, 0.0, edge[rows])
     rest = np.flatnonzero(~simple)
     if len(rest):
         p = pi[rest]
@@ -254,12 +249,15 @@ def _measure(
 def _geos_measure(
     layer: LayerSnapshot, fi: IntArray, px: FloatArray, py: FloatArray, areal: npt.NDArray[np.bool_]
 ) -> tuple[FloatArray, FloatArray]:
+    kept = [layer.complex[f] for f in fi.tolist()]
+    geoms = np.array([g for g, _ in kept], dtype=object)
     pts = shapely.points(px, py)
-    dist: FloatArray = shapely.distance(pts, layer.geoms[fi])
+    dist: FloatArray = shapely.distance(pts, geoms)
     edge = dist.copy()
     at = np.flatnonzero((dist == 0.0) & areal)
     if len(at):
-        edge[at] = shapely.distance(pts[at], layer.boundaries[fi[at]])
+        boundaries = np.array([kept[k][1] for k in at.tolist()], dtype=object)
+        edge[at] = shapely.distance(pts[at], boundaries)
     return dist, edge
 
 
@@ -282,29 +280,17 @@ class _Fixes:
         return cls(x, y, scale, acc, tol, (acc + tol) * scale)
 
 
-#: Fewer fixes than this are looked up in the STRtree: the grid's fixed cost (a few dozen
-#: NumPy calls) only pays off on larger runs.
-_GRID_MIN_FIXES = 64
-
-
 def _candidates(layer: LayerSnapshot, fixes: _Fixes) -> tuple[IntArray, IntArray]:
     """``(fix, feature)`` pairs whose bounding boxes meet the fix's search box."""
     x, y, r = fixes.x, fixes.y, fixes.reach
-    if len(x) < _GRID_MIN_FIXES:
-        return _tree_candidates(layer, x, y, r)
     pi, fi, wide = layer.grid.query(x - r, y - r, x + r, y + r)
-    if len(wide):  # fixes with a very large accuracy circle: the STRtree
-        wi, wf = _tree_candidates(layer, x[wide], y[wide], r[wide])
-        pi = np.concatenate([pi, wide[wi]])
-        fi = np.concatenate([fi, wf])
+    if len(wide):  # fixes with a very large accuracy circle: a scan of every box
+        found = [layer.grid.query_box(x[w] - r[w], y[w] - r[w], x[w] + r[w], y[w] + r[w])
+                 for w in wide.tolist()]  # fmt: skip
+        counts = [len(f) for f in found]
+        pi = np.concatenate([pi, np.repeat(wide, counts)]).astype(np.intp)
+        fi = np.concatenate([fi, *found]).astype(np.intp)
     return pi, fi
-
-
-def _tree_candidates(
-    layer: LayerSnapshot, x: FloatArray, y: FloatArray, r: FloatArray
-) -> tuple[IntArray, IntArray]:
-    pi, fi = layer.tree.query(shapely.box(x - r, y - r, x + r, y + r))
-    return pi.astype(np.intp), fi.astype(np.intp)
 
 
 def _match_layer(layer: LayerSnapshot, fixes: _Fixes) -> tuple[_Pairs, IntArray]:

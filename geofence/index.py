@@ -12,11 +12,14 @@ still reproducible.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import pickle
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -30,7 +33,7 @@ from geofence.enums import LayerKind
 from geofence.errors import CountyNotFoundError
 from geofence.layers import DIRTY_KEY, current_versions, register_as_of
 from geofence.models import ChangePolygon, MineSiteRevision, Parcel, PlanningZone
-from infra.memory import freeze_long_lived
+from infra.memory import freeze_long_lived, release_free_memory
 
 __all__ = [
     "DEFAULT_INDEX",
@@ -41,6 +44,7 @@ __all__ = [
     "LayerSnapshot",
     "Segments",
     "attribute_columns",
+    "build_layer",
     "feature_attributes",
 ]
 
@@ -52,6 +56,8 @@ OUTSIDE_MARGIN_M = 10_000.0
 #: Features with more edges than this are measured by GEOS; simpler ones (most parcels have a
 #: handful of vertices) by :meth:`Segments.measure`, which avoids GEOS's per-pair overhead.
 MAX_SEGMENTS = 48
+#: Features read, projected and reduced to arrays at a time when a layer is loaded.
+_LOAD_CHUNK = 5_000
 #: Point-segment pairs worked on at once by :meth:`Segments.measure` (bounds its memory).
 _MEASURE_BLOCK = 400_000
 
@@ -72,9 +78,9 @@ class Segments:
     y1: FloatArray
     dx: FloatArray
     dy: FloatArray
-    inv_len2: FloatArray  # 1 / squared length, 0 for a zero-length edge
-    start: IntArray
-    count: IntArray
+    ring_head: npt.NDArray[np.bool_]  # the edge starts a ring (or line, or point)
+    start: npt.NDArray[np.int64]
+    count: npt.NDArray[np.int32]
     simple: npt.NDArray[np.bool_]
 
     @classmethod
@@ -99,14 +105,68 @@ class Segments:
         a_idx, b_idx, seg_owner = a_idx[order], b_idx[order], seg_owner[order]
         x1, y1 = coords[a_idx, 0], coords[a_idx, 1]
         dx, dy = coords[b_idx, 0] - x1, coords[b_idx, 1] - y1
-        len2 = dx * dx + dy * dy
-        inv = np.divide(1.0, len2, out=np.zeros_like(len2), where=len2 > 0)
-        count = np.bincount(seg_owner, minlength=n).astype(np.intp)
-        start = (np.cumsum(count) - count).astype(np.intp)
+        ring = part[a_idx]
+        ring_head = np.ones(len(ring), dtype=bool)
+        ring_head[1:] = ring[1:] != ring[:-1]
+        count = np.bincount(seg_owner, minlength=n).astype(np.int32)
+        start = (np.cumsum(count, dtype=np.int64) - count).astype(np.int64)
         types = shapely.get_type_id(geoms) if n else np.array([], dtype=np.int32)
         known = np.isin(types, (0, 1, 2, 3, 4, 5, 6))  # no collections, no curves
         simple = known & (count > 0) & (count <= MAX_SEGMENTS)
-        return cls(x1, y1, dx, dy, inv, start, count, simple)
+        return cls(x1, y1, dx, dy, ring_head, start, count, simple)
+
+    @classmethod
+    def concat(cls, parts: list[Segments]) -> Segments:
+        """The edges of several runs of features, one after the other."""
+        counts = np.concatenate([p.count for p in parts]).astype(np.int32)
+        return cls(
+            np.concatenate([p.x1 for p in parts]),
+            np.concatenate([p.y1 for p in parts]),
+            np.concatenate([p.dx for p in parts]),
+            np.concatenate([p.dy for p in parts]),
+            np.concatenate([p.ring_head for p in parts]),
+            (np.cumsum(counts, dtype=np.int64) - counts).astype(np.int64),
+            counts,
+            np.concatenate([p.simple for p in parts]),
+        )
+
+    def keep_simple(self) -> Segments:
+        """The same without the edges of features that are not simple (GEOS measures them)."""
+        owner = np.repeat(np.arange(len(self.count)), self.count)
+        take = self.simple[owner]
+        count = np.where(self.simple, self.count, 0).astype(np.int32)
+        return Segments(
+            self.x1[take], self.y1[take], self.dx[take], self.dy[take], self.ring_head[take],
+            (np.cumsum(count, dtype=np.int64) - count).astype(np.int64), count, self.simple,
+        )  # fmt: skip
+
+    @property
+    def nbytes(self) -> int:
+        arrays = (self.x1, self.y1, self.dx, self.dy, self.ring_head, self.start, self.count,
+                  self.simple)  # fmt: skip
+        return sum(a.nbytes for a in arrays)
+
+    def geometry(self, f: int, areal: bool) -> shapely.Geometry:
+        """Feature ``f`` built again from its edges: a polygon from its rings by the even-odd
+        rule (the same area as the valid polygon they came from), else points and lines."""
+        lo = int(self.start[f])
+        hi = lo + int(self.count[f])
+        heads = [*np.flatnonzero(self.ring_head[lo:hi]).tolist(), hi - lo]
+        rings = []
+        for a, b in itertools.pairwise(heads):
+            xs = np.append(self.x1[lo + a : lo + b], self.x1[lo + b - 1] + self.dx[lo + b - 1])
+            ys = np.append(self.y1[lo + a : lo + b], self.y1[lo + b - 1] + self.dy[lo + b - 1])
+            rings.append(np.column_stack([xs, ys]))
+        if areal:
+            polys = [shapely.Polygon(r) for r in rings]
+            out = polys[0]
+            for poly in polys[1:]:
+                out = shapely.symmetric_difference(out, poly)
+            return out
+        if len(rings) == 1 and len(rings[0]) == 2 and not (rings[0][0] != rings[0][1]).any():
+            return shapely.Point(rings[0][0])
+        lines = [shapely.LineString(r) for r in rings]
+        return lines[0] if len(lines) == 1 else shapely.MultiLineString(lines)
 
     def measure(
         self, feature: IntArray, px: FloatArray, py: FloatArray, areal: npt.NDArray[np.bool_]
@@ -118,7 +178,7 @@ class Segments:
         """
         edge = np.empty(len(feature))
         inside = np.zeros(len(feature), dtype=bool)
-        counts = self.count[feature]
+        counts = self.count[feature].astype(np.intp)
         ends = np.cumsum(counts)
         lo = 0
         while lo < len(feature):
@@ -135,6 +195,7 @@ class Segments:
         self, feature: IntArray, px: FloatArray, py: FloatArray, counts: IntArray,
         edge_out: FloatArray, inside_out: npt.NDArray[np.bool_],
     ) -> None:  # fmt: skip
+        counts = counts.astype(np.intp)
         first = np.cumsum(counts) - counts
         total = int(counts.sum())
         pair = np.repeat(np.arange(len(feature)), counts)
@@ -142,7 +203,9 @@ class Segments:
         qx, qy = px[pair], py[pair]
         ax, ay, dx, dy = self.x1[seg], self.y1[seg], self.dx[seg], self.dy[seg]
         wx, wy = qx - ax, qy - ay
-        t = np.clip((wx * dx + wy * dy) * self.inv_len2[seg], 0.0, 1.0)
+        len2 = dx * dx + dy * dy
+        inv_len2 = np.divide(1.0, len2, out=np.zeros_like(len2), where=len2 > 0)
+        t = np.clip((wx * dx + wy * dy) * inv_len2, 0.0, 1.0)
         ex, ey = wx - t * dx, wy - t * dy
         edge_out[:] = np.sqrt(np.minimum.reduceat(ex * ex + ey * ey, first))
         straddles = (ay > qy) != (ay + dy > qy)
@@ -168,10 +231,9 @@ _KEY_STRIDE = 1 << 22
 class _Level:
     cell: float
     keys: npt.NDArray[np.int64]  # sorted distinct cell keys
-    starts: IntArray  # where each cell's features start in ``features``
-    counts: IntArray
-    features: IntArray
-    boxes: tuple[FloatArray, FloatArray, FloatArray, FloatArray]  # per entry of ``features``
+    starts: npt.NDArray[np.int32]  # where each cell's features start in ``features``
+    counts: npt.NDArray[np.int32]
+    features: npt.NDArray[np.int32]
 
 
 @dataclass(slots=True)
@@ -193,7 +255,11 @@ class BoxGrid:
 
     @classmethod
     def of(cls, geoms: npt.NDArray[np.object_]) -> BoxGrid:
-        bounds = shapely.bounds(geoms) if len(geoms) else np.empty((0, 4))
+        return cls.of_bounds(shapely.bounds(geoms) if len(geoms) else np.empty((0, 4)))
+
+    @classmethod
+    def of_bounds(cls, bounds: FloatArray) -> BoxGrid:
+        """The grid of features whose boxes are ``bounds`` (rows xmin, ymin, xmax, ymax)."""
         ok = np.isfinite(bounds).all(axis=1)
         x0 = float(bounds[ok, 0].min()) if ok.any() else 0.0
         y0 = float(bounds[ok, 1].min()) if ok.any() else 0.0
@@ -222,11 +288,20 @@ class BoxGrid:
             order = np.argsort(all_keys, kind="stable")
             all_keys, all_feats = all_keys[order], all_feats[order]
             distinct, starts, counts = np.unique(all_keys, return_index=True, return_counts=True)
-            fb = bounds[all_feats]
-            entry_boxes = (fb[:, 0].copy(), fb[:, 1].copy(), fb[:, 2].copy(), fb[:, 3].copy())
-            levels.append(_Level(cell, distinct, starts.astype(np.intp), counts.astype(np.intp),
-                                 all_feats.astype(np.intp), entry_boxes))  # fmt: skip
+            levels.append(_Level(cell, distinct, starts.astype(np.int32), counts.astype(np.int32),
+                                 all_feats.astype(np.int32)))  # fmt: skip
         return cls(x0, y0, bounds, levels)
+
+    @property
+    def nbytes(self) -> int:
+        levels = (a.nbytes for lv in self.levels for a in (lv.keys, lv.starts, lv.counts,
+                                                           lv.features))  # fmt: skip
+        return self.bounds.nbytes + sum(levels)
+
+    def query_box(self, x0: float, y0: float, x1: float, y1: float) -> IntArray:
+        """Features whose boxes meet one (large) box, by a scan of every box."""
+        b = self.bounds
+        return np.flatnonzero((b[:, 0] <= x1) & (b[:, 2] >= x0) & (b[:, 1] <= y1) & (b[:, 3] >= y0))
 
     def query(
         self, qx0: FloatArray, qy0: FloatArray, qx1: FloatArray, qy1: FloatArray
@@ -266,23 +341,24 @@ class BoxGrid:
         pos = np.minimum(np.searchsorted(level.keys, key), len(level.keys) - 1)
         hit = np.flatnonzero(level.keys[pos] == key)
         q, key, pos = q[hit], key[hit], pos[hit]
-        counts = level.counts[pos]
+        counts = level.counts[pos].astype(np.intp)
         first = np.cumsum(counts) - counts
         entry = np.repeat(np.arange(len(q)), counts)
         at = np.repeat(level.starts[pos] - first, counts) + np.arange(int(counts.sum()))
         q, key = q[entry], key[entry]
-        bx0, by0, bx1, by1 = level.boxes
-        fx0, fy0 = bx0[at], by0[at]
+        feats = level.features[at]
+        fb = self.bounds[feats]
+        fx0, fy0 = fb[:, 0], fb[:, 1]
         ax0, ay0 = qx0[q], qy0[q]
         meets = np.flatnonzero(
-            (fx0 <= qx1[q]) & (bx1[at] >= ax0) & (fy0 <= qy1[q]) & (by1[at] >= ay0)
+            (fx0 <= qx1[q]) & (fb[:, 2] >= ax0) & (fy0 <= qy1[q]) & (fb[:, 3] >= ay0)
         )
         # a pair met in several cells counts once: in the cell holding the lower-left corner
         # of the two boxes' intersection
         corner = _key(_cells(np.maximum(ax0[meets], fx0[meets]), self.x0, cell),
                       _cells(np.maximum(ay0[meets], fy0[meets]), self.y0, cell))  # fmt: skip
         keep = meets[corner == key[meets]]
-        return q[keep].astype(np.intp), level.features[at[keep]]
+        return q[keep].astype(np.intp), feats[keep].astype(np.intp)
 
 
 def _cells(v: FloatArray, origin: float, cell: float) -> npt.NDArray[np.int64]:
@@ -297,45 +373,202 @@ def _key(kx: npt.NDArray[np.int64], ky: npt.NDArray[np.int64]) -> npt.NDArray[np
     return keys
 
 
+class IdColumn(Sequence[uuid.UUID]):
+    """Feature ids as 16-byte rows; :class:`uuid.UUID` objects are built only when read."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: npt.NDArray[np.uint8]) -> None:
+        self.raw = raw
+
+    @classmethod
+    def of(cls, ids: Sequence[uuid.UUID]) -> IdColumn:
+        raw = np.frombuffer(b"".join(u.bytes for u in ids), dtype=np.uint8).reshape(-1, 16)
+        return cls(raw)
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    @overload
+    def __getitem__(self, i: int) -> uuid.UUID: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[uuid.UUID]: ...
+    def __getitem__(self, i: int | slice) -> uuid.UUID | list[uuid.UUID]:
+        if isinstance(i, slice):
+            return [uuid.UUID(bytes=r.tobytes()) for r in self.raw[i]]
+        return uuid.UUID(bytes=self.raw[i].tobytes())
+
+
+class CodeColumn(Sequence[str | None]):
+    """A value per feature from a few distinct ones (land classes): small codes and a table."""
+
+    __slots__ = ("codes", "values")
+
+    def __init__(self, values: Sequence[str | None]) -> None:
+        table: dict[str | None, int] = {}
+        codes = [table.setdefault(v, len(table)) for v in values]
+        dtype = np.uint8 if len(table) <= 256 else np.int32
+        self.codes = np.array(codes, dtype=dtype)
+        self.values = tuple(table)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    @overload
+    def __getitem__(self, i: int) -> str | None: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[str | None]: ...
+    def __getitem__(self, i: int | slice) -> str | list[str | None] | None:
+        if isinstance(i, slice):
+            return [self.values[c] for c in self.codes[i].tolist()]
+        return self.values[int(self.codes[i])]
+
+
+class AttrColumn(Sequence[dict[str, Any]]):
+    """Per-feature attribute dicts, each distinct one pickled once into a single blob; a dict
+    is decoded when read (a new one each time)."""
+
+    __slots__ = ("blob", "offsets", "which")
+
+    def __init__(self, values: Sequence[dict[str, Any]]) -> None:
+        table: dict[bytes, int] = {}
+        index = [table.setdefault(pickle.dumps(v, protocol=5), len(table)) for v in values]
+        self.which = np.array(index, dtype=np.int32)
+        sizes = np.array([len(b) for b in table], dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.blob = b"".join(table)
+
+    @property
+    def nbytes(self) -> int:
+        return self.which.nbytes + self.offsets.nbytes + len(self.blob)
+
+    def __len__(self) -> int:
+        return len(self.which)
+
+    def _decode(self, k: int) -> dict[str, Any]:
+        a, b = int(self.offsets[k]), int(self.offsets[k + 1])
+        out: dict[str, Any] = pickle.loads(self.blob[a:b])  # noqa: S301 - encoded above
+        return out
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            return [self._decode(k) for k in self.which[i].tolist()]
+        return self._decode(int(self.which[i]))
+
+
+#: Bytes counted per GEOS geometry kept (object headers, coordinate sequence, Python wrapper)
+#: on top of 16 per vertex: measured on small polygons with Shapely 2 / GEOS 3.12.
+_GEOS_OVERHEAD = 400
+
+
 @dataclass(slots=True)
 class LayerSnapshot:
-    """One layer version, projected, with its STRtree and per-feature attributes."""
+    """One layer version, projected, as flat arrays (no Python object per simple feature).
+
+    Simple features (at most :data:`MAX_SEGMENTS` edges, the most of a parcel layer) live in
+    :class:`Segments` and :class:`BoxGrid` only; the others (``complex``: feature index to
+    geometry and boundary) keep their GEOS geometries, which measure them. Ids, land classes
+    and attributes are compact columns whose items are built when read. ``nbytes`` is what
+    the snapshot holds: its arrays, and the GEOS geometries counted by their vertices.
+    """
 
     kind: LayerKind
     version_id: uuid.UUID
     version_no: int
-    ids: list[uuid.UUID]
-    geoms: npt.NDArray[np.object_]
-    boundaries: npt.NDArray[np.object_]
+    ids: IdColumn
     areal: npt.NDArray[np.bool_]
-    land_class: list[str | None]
-    attributes: list[dict[str, Any]]
-    tree: shapely.STRtree = field(init=False)
-    grid: BoxGrid = field(init=False)
-    segments: Segments = field(init=False)
-    nbytes: int = field(init=False)
+    land_class: CodeColumn
+    attributes: AttrColumn
+    segments: Segments
+    grid: BoxGrid
+    complex: dict[int, tuple[shapely.Geometry, shapely.Geometry | None]]
+    nbytes: int = 0
 
     def __post_init__(self) -> None:
-        self.tree = shapely.STRtree(self.geoms)
-        self.grid = BoxGrid.of(self.geoms)
-        self.segments = Segments.of(self.geoms, self.boundaries, self.areal)
-        self.nbytes = self._approximate_bytes()
-
-    def _approximate_bytes(self) -> int:
-        """Coordinates (16 bytes a vertex, features and their boundaries) and the edge and
-        grid arrays; the tree's nodes, GEOS headers and attributes are left out."""
-        vertices = int(shapely.get_num_coordinates(self.geoms).sum()) + int(
-            shapely.get_num_coordinates(self.boundaries).sum()
+        vertices = sum(
+            int(shapely.get_num_coordinates(g)) + (int(shapely.get_num_coordinates(b)) if b else 0)
+            for g, b in self.complex.values()
         )
-        seg = self.segments
-        arrays = [seg.x1, seg.y1, seg.dx, seg.dy, seg.inv_len2, seg.start, seg.count, seg.simple,
-                  self.grid.bounds]  # fmt: skip
-        for level in self.grid.levels:
-            arrays.extend((level.keys, level.starts, level.counts, level.features, *level.boxes))
-        return 16 * vertices + sum(a.nbytes for a in arrays)
+        self.nbytes = (
+            self.ids.raw.nbytes + self.areal.nbytes + self.land_class.codes.nbytes
+            + self.attributes.nbytes + self.segments.nbytes + self.grid.nbytes
+            + 16 * vertices + 2 * _GEOS_OVERHEAD * len(self.complex)
+        )  # fmt: skip
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def geometries(self, features: IntArray) -> npt.NDArray[np.object_]:
+        """The (projected) geometries of ``features``, built again for simple ones."""
+        out = np.empty(len(features), dtype=object)
+        for k, f in enumerate(features.tolist()):
+            kept = self.complex.get(f)
+            out[k] = kept[0] if kept else self.segments.geometry(f, bool(self.areal[f]))
+        return out
+
+    def intersecting(self, geom: shapely.Geometry) -> IntArray:
+        """Sorted indices of the features that intersect ``geom``."""
+        x0, y0, x1, y1 = shapely.bounds(geom).tolist()
+        idx = self.grid.query_box(x0, y0, x1, y1)
+        hit = shapely.intersects(self.geometries(idx), geom)
+        out: IntArray = idx[hit].astype(np.intp)
+        return out
+
+
+@dataclass(slots=True)
+class _Chunk:
+    """A run of a layer's features, projected and reduced to arrays."""
+
+    bounds: FloatArray
+    areal: npt.NDArray[np.bool_]
+    segments: Segments
+    complex: dict[int, tuple[shapely.Geometry, shapely.Geometry | None]]
+
+    @classmethod
+    def of(cls, geoms: npt.NDArray[np.object_], offset: int) -> _Chunk:
+        areal = np.isin(shapely.get_type_id(geoms), (3, 6))
+        boundaries: npt.NDArray[np.object_] = np.empty(len(geoms), dtype=object)
+        boundaries[areal] = shapely.boundary(geoms[areal])
+        segments = Segments.of(geoms, boundaries, areal)
+        rest = np.flatnonzero(~segments.simple)
+        kept = {offset + int(k): (geoms[k], boundaries[k]) for k in rest.tolist()}
+        bounds = shapely.bounds(geoms) if len(geoms) else np.empty((0, 4))
+        return cls(bounds, areal, segments.keep_simple(), kept)
+
+
+def build_layer(
+    kind: LayerKind,
+    version: tuple[uuid.UUID, int],
+    ids: Sequence[uuid.UUID],
+    geoms: npt.NDArray[np.object_] | list[_Chunk],
+    *,
+    land_class: Sequence[str | None],
+    attributes: Sequence[dict[str, Any]],
+) -> LayerSnapshot:
+    """A snapshot of projected geometries (or of runs of them already reduced to arrays)."""
+    chunks = geoms if isinstance(geoms, list) else [_Chunk.of(geoms, 0)]
+    complex_: dict[int, tuple[shapely.Geometry, shapely.Geometry | None]] = {}
+    for chunk in chunks:
+        complex_.update(chunk.complex)
+    bounds = np.concatenate([c.bounds for c in chunks]) if chunks else np.empty((0, 4))
+    segments = Segments.concat([c.segments for c in chunks]) if chunks else Segments.of(
+        np.array([], object), np.array([], object), np.array([], bool))  # fmt: skip
+    return LayerSnapshot(
+        kind=kind,
+        version_id=version[0],
+        version_no=version[1],
+        ids=IdColumn.of(ids),
+        areal=np.concatenate([c.areal for c in chunks]) if chunks else np.array([], bool),
+        land_class=CodeColumn(land_class),
+        attributes=AttrColumn(attributes),
+        segments=segments,
+        grid=BoxGrid.of_bounds(bounds),
+        complex=complex_,
+    )
 
 
 @dataclass(slots=True)
@@ -410,30 +643,25 @@ async def _load_layer(
         stmt = select(model.id, func.ST_AsBinary(model.geom), *columns).where(
             model.layer_version_id == version[0]
         )
-    rows = (await session.execute(stmt)).all()
-    wkb = np.array([bytes(r[1]) for r in rows], dtype=object)
-    geoms = projection.project_geoms(shapely.from_wkb(wkb)) if len(rows) else np.array([], object)
-    type_ids = shapely.get_type_id(geoms)
-    areal = np.isin(type_ids, (3, 6))
-    boundaries: npt.NDArray[np.object_] = np.empty(len(rows), dtype=object)
-    boundaries[areal] = shapely.boundary(geoms[areal])
+    ids: list[uuid.UUID] = []
     classes: list[str | None] = []
     attributes: list[dict[str, Any]] = []
-    for row in rows:
-        land, attrs = feature_attributes(kind, row)
-        classes.append(land)
-        attributes.append(attrs)
-    return LayerSnapshot(
-        kind=kind,
-        version_id=version[0],
-        version_no=version[1],
-        ids=[r[0] for r in rows],
-        geoms=geoms,
-        boundaries=boundaries,
-        areal=areal,
-        land_class=classes,
-        attributes=attributes,
-    )
+    chunks: list[_Chunk] = []
+    # read and reduced a run at a time: the GEOS geometries of a whole county at once
+    # would take several times the memory the snapshot ends up holding
+    result = await session.stream(stmt.execution_options(yield_per=_LOAD_CHUNK))
+    async for rows in result.partitions(_LOAD_CHUNK):
+        wkb = np.array([bytes(r[1]) for r in rows], dtype=object)
+        geoms = projection.project_geoms(shapely.from_wkb(wkb))
+        del wkb
+        chunks.append(_Chunk.of(geoms, len(ids)))
+        del geoms
+        for row in rows:
+            land, attrs = feature_attributes(kind, row)
+            ids.append(row[0])
+            classes.append(land)
+            attributes.append(attrs)
+    return build_layer(kind, version, ids, chunks, land_class=classes, attributes=attributes)
 
 
 async def _county_area(
@@ -568,7 +796,9 @@ class GeofenceIndex:
                 self._loaded[county_id] = (entry.versions, entry.nbytes)
                 self._hold(entry)
                 if entry.versions != (cached.versions if cached else None):
-                    freeze_long_lived()  # hundreds of thousands of objects, kept for long
+                    freeze_long_lived()  # objects kept for long (complex features' GEOS)
+            if entry.versions != (cached.versions if cached else None):
+                release_free_memory()  # the load's temporary geometries
             return entry
 
     def _hold(self, entry: CountyIndex) -> None:
