@@ -11,13 +11,14 @@ still reproducible.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import itertools
 import pickle
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
@@ -382,9 +383,12 @@ class IdColumn(Sequence[uuid.UUID]):
         self.raw = raw
 
     @classmethod
-    def of(cls, ids: Sequence[uuid.UUID]) -> IdColumn:
-        raw = np.frombuffer(b"".join(u.bytes for u in ids), dtype=np.uint8).reshape(-1, 16)
-        return cls(raw)
+    def of(cls, ids: Iterable[uuid.UUID]) -> IdColumn:
+        return cls.of_bytes(b"".join(u.bytes for u in ids))
+
+    @classmethod
+    def of_bytes(cls, raw: bytes) -> IdColumn:
+        return cls(np.frombuffer(raw, dtype=np.uint8).reshape(-1, 16))
 
     def __len__(self) -> int:
         return len(self.raw)
@@ -402,14 +406,24 @@ class IdColumn(Sequence[uuid.UUID]):
 class CodeColumn(Sequence[str | None]):
     """A value per feature from a few distinct ones (land classes): small codes and a table."""
 
-    __slots__ = ("codes", "values")
+    __slots__ = ("_pending", "_table", "codes", "values")
 
-    def __init__(self, values: Sequence[str | None]) -> None:
-        table: dict[str | None, int] = {}
-        codes = [table.setdefault(v, len(table)) for v in values]
+    def __init__(self, values: Iterable[str | None] = ()) -> None:
+        self._table: dict[str | None, int] = {}
+        self._pending = array.array("i")
+        self.extend(values)
+
+    def extend(self, values: Iterable[str | None]) -> None:
+        table = self._table
+        self._pending.extend(table.setdefault(v, len(table)) for v in values)
         dtype = np.uint8 if len(table) <= 256 else np.int32
-        self.codes = np.array(codes, dtype=dtype)
+        self.codes = np.frombuffer(self._pending, dtype=np.int32).astype(dtype)
         self.values = tuple(table)
+
+    def seal(self) -> None:
+        """Drop what :meth:`extend` needs (no more values to come)."""
+        self._pending = array.array("i")
+        self._table = {}
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -428,15 +442,27 @@ class AttrColumn(Sequence[dict[str, Any]]):
     """Per-feature attribute dicts, each distinct one pickled once into a single blob; a dict
     is decoded when read (a new one each time)."""
 
-    __slots__ = ("blob", "offsets", "which")
+    __slots__ = ("_pending", "_table", "blob", "offsets", "which")
 
-    def __init__(self, values: Sequence[dict[str, Any]]) -> None:
-        table: dict[bytes, int] = {}
-        index = [table.setdefault(pickle.dumps(v, protocol=5), len(table)) for v in values]
-        self.which = np.array(index, dtype=np.int32)
+    def __init__(self, values: Iterable[dict[str, Any]] = ()) -> None:
+        self._table: dict[bytes, int] = {}
+        self._pending = array.array("i")
+        self.extend(values)
+
+    def extend(self, values: Iterable[dict[str, Any]]) -> None:
+        table = self._table
+        self._pending.extend(
+            table.setdefault(pickle.dumps(v, protocol=5), len(table)) for v in values
+        )
+        self.which = np.frombuffer(self._pending, dtype=np.int32).copy()
         sizes = np.array([len(b) for b in table], dtype=np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         self.blob = b"".join(table)
+
+    def seal(self) -> None:
+        """Drop what :meth:`extend` needs (no more values to come)."""
+        self._pending = array.array("i")
+        self._table = {}
 
     @property
     def nbytes(self) -> int:
@@ -543,11 +569,11 @@ class _Chunk:
 def build_layer(
     kind: LayerKind,
     version: tuple[uuid.UUID, int],
-    ids: Sequence[uuid.UUID],
+    ids: Sequence[uuid.UUID] | IdColumn,
     geoms: npt.NDArray[np.object_] | list[_Chunk],
     *,
-    land_class: Sequence[str | None],
-    attributes: Sequence[dict[str, Any]],
+    land_class: Sequence[str | None] | CodeColumn,
+    attributes: Sequence[dict[str, Any]] | AttrColumn,
 ) -> LayerSnapshot:
     """A snapshot of projected geometries (or of runs of them already reduced to arrays)."""
     chunks = geoms if isinstance(geoms, list) else [_Chunk.of(geoms, 0)]
@@ -561,10 +587,10 @@ def build_layer(
         kind=kind,
         version_id=version[0],
         version_no=version[1],
-        ids=IdColumn.of(ids),
+        ids=ids if isinstance(ids, IdColumn) else IdColumn.of(ids),
         areal=np.concatenate([c.areal for c in chunks]) if chunks else np.array([], bool),
-        land_class=CodeColumn(land_class),
-        attributes=AttrColumn(attributes),
+        land_class=land_class if isinstance(land_class, CodeColumn) else CodeColumn(land_class),
+        attributes=attributes if isinstance(attributes, AttrColumn) else AttrColumn(attributes),
         segments=segments,
         grid=BoxGrid.of_bounds(bounds),
         complex=complex_,
@@ -643,25 +669,29 @@ async def _load_layer(
         stmt = select(model.id, func.ST_AsBinary(model.geom), *columns).where(
             model.layer_version_id == version[0]
         )
-    ids: list[uuid.UUID] = []
-    classes: list[str | None] = []
-    attributes: list[dict[str, Any]] = []
+    ids: list[bytes] = []
+    classes = CodeColumn()
+    attributes = AttrColumn()
     chunks: list[_Chunk] = []
-    # read and reduced a run at a time: the GEOS geometries of a whole county at once
-    # would take several times the memory the snapshot ends up holding
+    done = 0
+    # read and reduced a run at a time: the GEOS geometries (and Python objects) of a whole
+    # county at once would take several times the memory the snapshot ends up holding
     result = await session.stream(stmt.execution_options(yield_per=_LOAD_CHUNK))
     async for rows in result.partitions(_LOAD_CHUNK):
         wkb = np.array([bytes(r[1]) for r in rows], dtype=object)
         geoms = projection.project_geoms(shapely.from_wkb(wkb))
         del wkb
-        chunks.append(_Chunk.of(geoms, len(ids)))
+        chunks.append(_Chunk.of(geoms, done))
         del geoms
-        for row in rows:
-            land, attrs = feature_attributes(kind, row)
-            ids.append(row[0])
-            classes.append(land)
-            attributes.append(attrs)
-    return build_layer(kind, version, ids, chunks, land_class=classes, attributes=attributes)
+        done += len(rows)
+        ids.append(b"".join(r[0].bytes for r in rows))
+        parsed = [feature_attributes(kind, row) for row in rows]
+        classes.extend(land for land, _ in parsed)
+        attributes.extend(attrs for _, attrs in parsed)
+    classes.seal()
+    attributes.seal()
+    return build_layer(kind, version, IdColumn.of_bytes(b"".join(ids)), chunks,
+                       land_class=classes, attributes=attributes)  # fmt: skip
 
 
 async def _county_area(
@@ -701,12 +731,13 @@ class GeofenceIndex:
 
     With a memory budget (``budget_bytes``; 0 holds every county) it holds the counties most
     recently used whose layers fit in it (by :attr:`LayerSnapshot.nbytes`): before a county
-    is loaded the least recently used ones are evicted to make room for its last known size,
-    and after it is loaded until the held layers fit again; a county larger than the whole
-    budget is not held. Checks that pass ``wait=False`` get a non-resident
-    :class:`CountyIndex` for a county that is not held and would not fit, or that another
-    task is loading just then, and answer from PostGIS (:mod:`geofence.check`). Evicted
-    counties are counted in ``evictions``, checks answered by PostGIS in ``fallbacks``.
+    is loaded the least recently used ones are evicted to make room for twice its last known
+    size (a load holds its arrays twice for a moment; a county never loaded is expected to
+    take the mean of those loaded), and after it is loaded until the held layers fit again;
+    a county larger than the whole budget is not held. Checks that pass ``wait=False`` get
+    a non-resident :class:`CountyIndex` for a county that is not held and would not fit, or
+    that another task is loading just then, and answer from PostGIS (:mod:`geofence.check`).
+    Evicted counties are counted in ``evictions``, checks answered by PostGIS in ``fallbacks``.
     """
 
     def __init__(self, *, max_age_s: float = 1.0, budget_bytes: int = 0) -> None:
@@ -790,7 +821,8 @@ class GeofenceIndex:
                     outline = await self._outline(session, county_id)
                     if outline.versions == known[0]:
                         return outline
-                self._evict(known[1] if known else 0, keep=None)
+                # while it loads, a county's arrays exist twice (runs, then joined)
+                self._evict(2 * (known[1] if known else self._typical_size()), keep=None)
             entry = await self._refresh(session, county_id, cached)
             if not dirty:
                 self._loaded[county_id] = (entry.versions, entry.nbytes)
@@ -800,6 +832,11 @@ class GeofenceIndex:
             if entry.versions != (cached.versions if cached else None):
                 release_free_memory()  # the load's temporary geometries
             return entry
+
+    def _typical_size(self) -> int:
+        """What a county not loaded before is expected to take: the mean of those loaded."""
+        sizes = [size for _, size in list(self._loaded.values())]
+        return sum(sizes) // len(sizes) if sizes else 0
 
     def _hold(self, entry: CountyIndex) -> None:
         if self.budget_bytes and entry.nbytes > self.budget_bytes:
