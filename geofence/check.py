@@ -40,8 +40,11 @@ from geofence.gcj02 import gcj02_to_wgs84_array
 from geofence.geometry import validate_fix, validate_fixes
 from geofence.index import (
     DEFAULT_INDEX,
+    AttrColumn,
+    CodeColumn,
     CountyIndex,
     GeofenceIndex,
+    IdColumn,
     LayerSnapshot,
     attribute_columns,
     feature_attributes,
@@ -558,6 +561,12 @@ class _SortedPairs:
         return out
 
 
+def _take(column: IdColumn | CodeColumn | AttrColumn | list[Any], feature: IntArray) -> list[Any]:
+    if isinstance(column, list):
+        return [column[f] for f in feature.tolist()]
+    return column.take(feature)
+
+
 @dataclass(frozen=True, slots=True)
 class HitColumns:
     """One layer's hits of a batch as parallel lists, for encoders that build answers in bulk.
@@ -638,7 +647,7 @@ class BatchResult(Sequence[CheckResult]):
         for layer in self._layers:
             counts = np.diff(layer.starts)
             points.append(np.repeat(np.arange(len(counts), dtype=np.intp), counts))
-            ids.extend(layer.layer.ids[f] for f in layer.feature.tolist())
+            ids.extend(_take(layer.layer.ids, layer.feature))
         return (np.concatenate(points) if points else np.array([], np.intp)), ids
 
     def positions(self) -> tuple[list[float], list[float], list[bool]]:
@@ -651,9 +660,8 @@ class BatchResult(Sequence[CheckResult]):
         out = []
         for pairs in self._layers:
             layer = pairs.layer
-            feature = pairs.feature.tolist()
             edge = pairs.edge
-            ids = [layer.ids[f] for f in feature]
+            ids = _take(layer.ids, pairs.feature)
             sites = self._sites
             out.append(
                 HitColumns(
@@ -664,8 +672,8 @@ class BatchResult(Sequence[CheckResult]):
                     relation=[_RELATIONS[r] for r in pairs.relation.tolist()],
                     distance_m=[round(d, 3) for d in pairs.distance.tolist()],
                     edge_m=[None if math.isnan(e) else round(e, 3) for e in edge.tolist()],
-                    land_class=[layer.land_class[f] for f in feature],
-                    attributes=[layer.attributes[f] for f in feature],
+                    land_class=_take(layer.land_class, pairs.feature),
+                    attributes=_take(layer.attributes, pairs.feature),
                     site=[sites.get(i) for i in ids] if sites else [None] * len(ids),
                 )
             )

@@ -38,9 +38,12 @@ from infra.memory import freeze_long_lived, release_free_memory
 
 __all__ = [
     "DEFAULT_INDEX",
+    "AttrColumn",
     "BoxGrid",
+    "CodeColumn",
     "CountyIndex",
     "GeofenceIndex",
+    "IdColumn",
     "IndexSize",
     "LayerSnapshot",
     "Segments",
@@ -155,8 +158,12 @@ class Segments:
         heads = [*np.flatnonzero(self.ring_head[lo:hi]).tolist(), hi - lo]
         rings = []
         for a, b in itertools.pairwise(heads):
-            xs = np.append(self.x1[lo + a : lo + b], self.x1[lo + b - 1] + self.dx[lo + b - 1])
-            ys = np.append(self.y1[lo + a : lo + b], self.y1[lo + b - 1] + self.dy[lo + b - 1])
+            xs, ys = self.x1[lo + a : lo + b], self.y1[lo + a : lo + b]
+            if areal:  # closed exactly on the first vertex (x + dx may be an ulp off)
+                xs, ys = np.append(xs, xs[0]), np.append(ys, ys[0])
+            else:
+                xs = np.append(xs, self.x1[lo + b - 1] + self.dx[lo + b - 1])
+                ys = np.append(ys, self.y1[lo + b - 1] + self.dy[lo + b - 1])
             rings.append(np.column_stack([xs, ys]))
         if areal:
             polys = [shapely.Polygon(r) for r in rings]
@@ -402,6 +409,13 @@ class IdColumn(Sequence[uuid.UUID]):
             return [uuid.UUID(bytes=r.tobytes()) for r in self.raw[i]]
         return uuid.UUID(bytes=self.raw[i].tobytes())
 
+    def take(self, features: IntArray) -> list[uuid.UUID]:
+        """The ids of ``features`` (each distinct one built once)."""
+        distinct, inverse = np.unique(features, return_inverse=True)
+        blob = self.raw[distinct].tobytes()
+        made = [uuid.UUID(bytes=blob[k : k + 16]) for k in range(0, len(blob), 16)]
+        return [made[k] for k in inverse.tolist()]
+
 
 class CodeColumn(Sequence[str | None]):
     """A value per feature from a few distinct ones (land classes): small codes and a table."""
@@ -436,6 +450,10 @@ class CodeColumn(Sequence[str | None]):
         if isinstance(i, slice):
             return [self.values[c] for c in self.codes[i].tolist()]
         return self.values[int(self.codes[i])]
+
+    def take(self, features: IntArray) -> list[str | None]:
+        values = self.values
+        return [values[c] for c in self.codes[features].tolist()]
 
 
 class AttrColumn(Sequence[dict[str, Any]]):
@@ -484,6 +502,12 @@ class AttrColumn(Sequence[dict[str, Any]]):
         if isinstance(i, slice):
             return [self._decode(k) for k in self.which[i].tolist()]
         return self._decode(int(self.which[i]))
+
+    def take(self, features: IntArray) -> list[dict[str, Any]]:
+        """The attributes of ``features``, each distinct dict decoded once and shared."""
+        distinct, inverse = np.unique(self.which[features], return_inverse=True)
+        made = [self._decode(k) for k in distinct.tolist()]
+        return [made[k] for k in inverse.tolist()]
 
 
 #: Bytes counted per GEOS geometry kept (object headers, coordinate sequence, Python wrapper)

@@ -23,7 +23,8 @@ from geofence import (
     set_roster_member,
 )
 from geofence.check import BatchResult
-from geofence.index import GeofenceIndex
+from geofence.enums import LayerKind
+from geofence.index import GeofenceIndex, build_layer
 from infra.scope import Principal
 from infra.settings import Settings, SettingsError
 from tests.geofence.conftest import make_county
@@ -186,3 +187,53 @@ def test_budget_setting() -> None:
     assert Settings.from_env({"PATROL_INDEX_BUDGET_MB": "0"}).layers.index_budget_mb == 0
     with pytest.raises(SettingsError, match="PATROL_INDEX_BUDGET_MB"):
         Settings.from_env({"PATROL_INDEX_BUDGET_MB": "-1"})
+
+
+def test_simple_parcels_take_at_most_300_bytes_and_read_back() -> None:
+    rng = np.random.default_rng(3)
+    nx, ny, step = 200, 100, 120.0
+    gx, gy = np.meshgrid(np.arange(nx + 1) * step, np.arange(ny + 1) * step)
+    gx = gx + rng.uniform(-0.25, 0.25, gx.shape) * step
+    gy = gy + rng.uniform(-0.25, 0.25, gy.shape) * step
+    corners = [(slice(None, -1), slice(None, -1)), (slice(None, -1), slice(1, None)),
+               (slice(1, None), slice(1, None)), (slice(1, None), slice(None, -1)),
+               (slice(None, -1), slice(None, -1))]  # fmt: skip
+    rings = np.stack([np.stack([gx[a, b], gy[a, b]], -1) for a, b in corners], axis=2)
+    geoms = shapely.multipolygons(shapely.polygons(rings.reshape(-1, 5, 2))[:, None])
+    n = len(geoms)
+    ids = [uuid.uuid4() for _ in range(n)]
+    classes = [("0101", "0103", None)[k % 3] for k in range(n)]
+    attrs = [{"source_code": f"B{k % 7}", "source_name": "图斑"} for k in range(n)]
+    layer = build_layer(LayerKind.PARCELS, (uuid.uuid4(), 1), ids, geoms,
+                        land_class=classes, attributes=attrs)  # fmt: skip
+    assert not layer.complex and layer.segments.simple.all()
+    assert layer.nbytes / n <= 300
+    for k in (0, 1, 4567, n - 1):
+        assert (layer.ids[k], layer.land_class[k], layer.attributes[k]) == (
+            ids[k],
+            classes[k],
+            attrs[k],
+        )
+    some = np.array([5, 3, 5, 19_999, 0], dtype=np.intp)
+    assert layer.ids.take(some) == [ids[k] for k in some]
+    assert layer.land_class.take(some) == [classes[k] for k in some]
+    assert layer.attributes.take(some) == [attrs[k] for k in some]
+    assert len(layer.attributes.offsets) == 7 + 1  # seven distinct dicts, stored once
+    assert shapely.equals(layer.geometries(some), geoms[some]).all()
+
+
+def test_geometries_are_rebuilt_from_the_arrays() -> None:
+    donut = shapely.box(0, 0, 100, 100).difference(shapely.box(30, 30, 70, 70))
+    parts = shapely.MultiPolygon([shapely.box(200, 0, 260, 40), shapely.box(300, 0, 340, 90)])
+    circle = shapely.Point(150, 200).buffer(40, quad_segs=32)  # 128 edges: GEOS keeps it
+    line = shapely.LineString([(0, 300), (100, 320), (180, 290)])
+    point = shapely.Point(250, 250)
+    geoms = np.array([donut, parts, circle, line, point], dtype=object)
+    layer = build_layer(LayerKind.MINE_SITES, (uuid.uuid4(), 1), [uuid.uuid4() for _ in geoms],
+                        geoms, land_class=[None] * 5, attributes=[{}] * 5)  # fmt: skip
+    assert list(layer.complex) == [2]
+    rebuilt = layer.geometries(np.arange(5, dtype=np.intp))
+    assert shapely.equals(rebuilt, geoms).all()
+    assert rebuilt[2] is circle
+    assert layer.intersecting(shapely.box(90, 30, 210, 210)).tolist() == [0, 1, 2]
+    assert layer.intersecting(shapely.box(240, 240, 260, 260)).tolist() == [4]
