@@ -288,11 +288,10 @@ def _candidates(layer: LayerSnapshot, fixes: _Fixes) -> tuple[IntArray, IntArray
     x, y, r = fixes.x, fixes.y, fixes.reach
     pi, fi, wide = layer.grid.query(x - r, y - r, x + r, y + r)
     if len(wide):  # fixes with a very large accuracy circle: a scan of every box
-        found = [layer.grid.query_box(x[w] - r[w], y[w] - r[w], x[w] + r[w], y[w] + r[w])
-                 for w in wide.tolist()]  # fmt: skip
-        counts = [len(f) for f in found]
-        pi = np.concatenate([pi, np.repeat(wide, counts)]).astype(np.intp)
-        fi = np.concatenate([fi, *found]).astype(np.intp)
+        xw, yw, rw = x[wide], y[wide], r[wide]
+        wi, wf = layer.grid.scan(xw - rw, yw - rw, xw + rw, yw + rw)
+        pi = np.concatenate([pi, wide[wi]])
+        fi = np.concatenate([fi, wf])
     return pi, fi
 
 

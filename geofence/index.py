@@ -231,6 +231,8 @@ _LEVEL_FACTOR = 4.0
 _BASE_QUANTILE = 0.95
 #: A search box spanning more cells than this along an axis goes to the STRtree instead.
 _MAX_SPAN = 3
+#: Search-box x feature-box comparisons made at once by :meth:`BoxGrid.scan`.
+_SCAN_BLOCK = 1 << 20
 _KEY_OFFSET = 1 << 20
 _KEY_STRIDE = 1 << 22
 
@@ -310,6 +312,27 @@ class BoxGrid:
         """Features whose boxes meet one (large) box, by a scan of every box."""
         b = self.bounds
         return np.flatnonzero((b[:, 0] <= x1) & (b[:, 2] >= x0) & (b[:, 1] <= y1) & (b[:, 3] >= y0))
+
+    def scan(
+        self, qx0: FloatArray, qy0: FloatArray, qx1: FloatArray, qy1: FloatArray
+    ) -> tuple[IntArray, IntArray]:
+        """``(box, feature)`` pairs whose boxes meet, by a scan of every feature's box (for
+        the search boxes :meth:`query` leaves out), a block of search boxes at a time."""
+        b = self.bounds
+        step = max(1, _SCAN_BLOCK // max(1, len(b)))
+        boxes: list[IntArray] = [np.empty(0, dtype=np.intp)]
+        features: list[IntArray] = [np.empty(0, dtype=np.intp)]
+        for lo in range(0, len(qx0), step):
+            hi = lo + step
+            with np.errstate(invalid="ignore"):
+                meets = (
+                    (b[None, :, 0] <= qx1[lo:hi, None]) & (b[None, :, 2] >= qx0[lo:hi, None])
+                    & (b[None, :, 1] <= qy1[lo:hi, None]) & (b[None, :, 3] >= qy0[lo:hi, None])
+                )  # fmt: skip
+            q, f = np.nonzero(meets)
+            boxes.append((q + lo).astype(np.intp))
+            features.append(f.astype(np.intp))
+        return np.concatenate(boxes), np.concatenate(features)
 
     def query(
         self, qx0: FloatArray, qy0: FloatArray, qx1: FloatArray, qy1: FloatArray

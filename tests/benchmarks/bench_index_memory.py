@@ -11,7 +11,8 @@ Measured in one run, on a scratch PostGIS (or ``DATABASE_URL``):
    peak resident memory above what it held before the first load is sampled every 5 ms and
    compared with the budget (target: within it);
 3. answers: every PostGIS-answered check equal to the index's answer for the same points
-   (features, relations, distances within the index's tolerance), and a sample of index
+   (features, relations, distances within the index's tolerance plus 1e-4 of the distance:
+   the index measures on its projection), and a sample of index
    answers equal, pair by pair, to one raw ``ST_DWithin`` query (target: identical);
 4. single checks of the hot county, held by the bounded index, against the same checks on
    an unbounded index holding only that county (target ≤ 1.2×).
@@ -164,7 +165,9 @@ def _same(a: BatchResult, b: BatchResult) -> bool:
     acc = {i: r.accuracy_m for i, r in enumerate(a)}
     for key, (rel, dist) in x.items():
         rel2, dist2 = y[key]
-        if rel != rel2 or abs(dist - dist2) > _ABS_TOL_M + _REL_TOL * acc[key[0]]:
+        # the index's distances: within tolerance of the radius, and 1e-4 of themselves
+        tol = _ABS_TOL_M + _REL_TOL * acc[key[0]] + 1e-4 * dist
+        if rel != rel2 or abs(dist - dist2) > tol:
             return False
     return True
 
@@ -265,7 +268,7 @@ async def main() -> None:
                         await check_locations(s, hot, _points(0, 1, k + r), index=index)
                     hot_times.append(time.perf_counter() - t)
                     assert index.held_bytes <= index.budget_bytes
-                    assert hot in index.held() and len(index.held()) == HELD
+                    assert hot in index.held() and len(index.held()) <= HELD
             bounded_single = await _singles(factory, index, hot)
         peak_growth = peak.peak - before
         budget = index.budget_bytes

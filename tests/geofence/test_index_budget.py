@@ -67,7 +67,7 @@ def _fixes(n: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return np.column_stack([
         rng.uniform(X0 - D, X0 + 12 * D, n), rng.uniform(Y0 - D, Y0 + 12 * D, n),
-        rng.choice([0.0, 2.0, 10.0, 35.0, 120.0], n),
+        rng.choice([0.0, 2.0, 10.0, 35.0, 120.0, 400.0], n),
     ])  # fmt: skip
 
 
@@ -86,10 +86,10 @@ def _assert_same(index_answer: BatchResult, postgis_answer: BatchResult) -> None
                 g.relation, g.land_class, g.attributes, g.site, g.layer_version_id
             )  # fmt: skip
             tol = 0.005 + 1e-5 * a.accuracy_m
-            assert f.distance_m == pytest.approx(g.distance_m, abs=tol)
+            # the index measures on its projection: a few centimetres off at hundreds of metres
+            assert f.distance_m == pytest.approx(g.distance_m, abs=tol, rel=1e-4)
             assert (f.edge_distance_m is None) == (g.edge_distance_m is None)
             if f.edge_distance_m is not None and g.edge_distance_m is not None:
-                # the index measures edges on its projection (no PostGIS settling inside)
                 assert f.edge_distance_m == pytest.approx(g.edge_distance_m, abs=tol, rel=1e-3)
 
 
