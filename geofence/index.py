@@ -899,6 +899,7 @@ class GeofenceIndex:
         if not self.budget_bytes:
             return
         held = self.held_bytes
+        evicted = False
         for cid in list(self._counties):
             if held + room <= self.budget_bytes:
                 break
@@ -906,6 +907,9 @@ class GeofenceIndex:
                 continue
             held -= self._counties.pop(cid).nbytes
             self.evictions += 1
+            evicted = True
+        if evicted:
+            release_free_memory()
 
     async def _area(
         self, session: AsyncSession, county_id: uuid.UUID

@@ -29,16 +29,27 @@ def freeze_long_lived(*, collect: bool = False) -> None:
     gc.freeze()
 
 
-def _malloc_trim() -> ctypes._NamedFuncPointer | None:
+#: glibc's ``M_MMAP_THRESHOLD``: allocations at least this large get pages of their own,
+#: returned to the system when freed. glibc raises the threshold each time such a block is
+#: freed (up to 32 MiB), after which the large arrays of an evicted index would stay in the
+#: heap; fixing it keeps them out.
+_M_MMAP_THRESHOLD = -3
+_MMAP_THRESHOLD = 256 * 1024
+
+
+def _libc() -> ctypes.CDLL | None:
     if not sys.platform.startswith("linux"):
         return None
     try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim  # noqa: B018 - glibc only
+        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
     except (OSError, AttributeError):  # not glibc
         return None
+    return libc
 
 
-_TRIM = _malloc_trim()
+_LIBC = _libc()
 
 
 def release_free_memory() -> None:
@@ -48,5 +59,5 @@ def release_free_memory() -> None:
     county's layers) leaves their pages free but resident; without this the process's
     resident memory stays at its high-water mark instead of what it holds.
     """
-    if _TRIM is not None:
-        _TRIM(0)
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
