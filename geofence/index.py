@@ -60,6 +60,8 @@ OUTSIDE_MARGIN_M = 10_000.0
 #: Features with more edges than this are measured by GEOS; simpler ones (most parcels have a
 #: handful of vertices) by :meth:`Segments.measure`, which avoids GEOS's per-pair overhead.
 MAX_SEGMENTS = 48
+#: Room made in a budgeted index before a county is loaded, in multiples of its size.
+_LOAD_ROOM = 3
 #: Features read, projected and reduced to arrays at a time when a layer is loaded.
 _LOAD_CHUNK = 5_000
 #: Point-segment pairs worked on at once by :meth:`Segments.measure` (bounds its memory).
@@ -121,18 +123,24 @@ class Segments:
 
     @classmethod
     def concat(cls, parts: list[Segments]) -> Segments:
-        """The edges of several runs of features, one after the other."""
+        """The edges of several runs of features, one after the other. ``parts`` is emptied
+        as it is copied (each run's arrays freed once copied)."""
         counts = np.concatenate([p.count for p in parts]).astype(np.int32)
-        return cls(
-            np.concatenate([p.x1 for p in parts]),
-            np.concatenate([p.y1 for p in parts]),
-            np.concatenate([p.dx for p in parts]),
-            np.concatenate([p.dy for p in parts]),
-            np.concatenate([p.ring_head for p in parts]),
-            (np.cumsum(counts, dtype=np.int64) - counts).astype(np.int64),
-            counts,
-            np.concatenate([p.simple for p in parts]),
-        )
+        edges = int(sum(len(p.x1) for p in parts))
+        out = cls(
+            np.empty(edges), np.empty(edges), np.empty(edges), np.empty(edges),
+            np.empty(edges, dtype=bool), (np.cumsum(counts, dtype=np.int64) - counts),
+            counts, np.concatenate([p.simple for p in parts]),
+        )  # fmt: skip
+        at = 0
+        parts.reverse()
+        while parts:
+            p = parts.pop()
+            end = at + len(p.x1)
+            out.x1[at:end], out.y1[at:end], out.dx[at:end], out.dy[at:end] = p.x1, p.y1, p.dx, p.dy
+            out.ring_head[at:end] = p.ring_head
+            at = end
+        return out
 
     def keep_simple(self) -> Segments:
         """The same without the edges of features that are not simple (GEOS measures them)."""
@@ -293,13 +301,21 @@ class BoxGrid:
                 for dy in range(3):
                     take = (kx0 + dx <= kx1) & (ky0 + dy <= ky1)
                     keys.append(_key(kx0[take] + dx, ky0[take] + dy))
-                    feats.append(members[take])
-            all_keys, all_feats = np.concatenate(keys), np.concatenate(feats)
+                    feats.append(members[take].astype(np.int32))
+            del kx0, kx1, ky0, ky1, b
+            all_keys = np.concatenate(keys)
+            del keys
             order = np.argsort(all_keys, kind="stable")
-            all_keys, all_feats = all_keys[order], all_feats[order]
-            distinct, starts, counts = np.unique(all_keys, return_index=True, return_counts=True)
-            levels.append(_Level(cell, distinct, starts.astype(np.int32), counts.astype(np.int32),
-                                 all_feats.astype(np.int32)))  # fmt: skip
+            all_keys = all_keys[order]
+            all_feats = np.concatenate(feats)[order]
+            del feats, order
+            # the keys are sorted: each distinct one starts where it differs from the last
+            heads = np.ones(len(all_keys), dtype=bool)
+            np.not_equal(all_keys[1:], all_keys[:-1], out=heads[1:])
+            starts = np.flatnonzero(heads).astype(np.int32)
+            del heads
+            counts = np.diff(np.append(starts, len(all_keys))).astype(np.int32)
+            levels.append(_Level(cell, all_keys[starts], starts, counts, all_feats))
         return cls(x0, y0, bounds, levels)
 
     @property
@@ -628,14 +644,17 @@ def build_layer(
     for chunk in chunks:
         complex_.update(chunk.complex)
     bounds = np.concatenate([c.bounds for c in chunks]) if chunks else np.empty((0, 4))
-    segments = Segments.concat([c.segments for c in chunks]) if chunks else Segments.of(
+    areal = np.concatenate([c.areal for c in chunks]) if chunks else np.array([], bool)
+    runs = [c.segments for c in chunks]
+    chunks.clear()  # each run's edges are freed as they are copied, before the grid is built
+    segments = Segments.concat(runs) if runs else Segments.of(
         np.array([], object), np.array([], object), np.array([], bool))  # fmt: skip
     return LayerSnapshot(
         kind=kind,
         version_id=version[0],
         version_no=version[1],
         ids=ids if isinstance(ids, IdColumn) else IdColumn.of(ids),
-        areal=np.concatenate([c.areal for c in chunks]) if chunks else np.array([], bool),
+        areal=areal,
         land_class=land_class if isinstance(land_class, CodeColumn) else CodeColumn(land_class),
         attributes=attributes if isinstance(attributes, AttrColumn) else AttrColumn(attributes),
         segments=segments,
@@ -778,9 +797,9 @@ class GeofenceIndex:
 
     With a memory budget (``budget_bytes``; 0 holds every county) it holds the counties most
     recently used whose layers fit in it (by :attr:`LayerSnapshot.nbytes`): before a county
-    is loaded the least recently used ones are evicted to make room for twice its last known
-    size (a load holds its arrays twice for a moment; a county never loaded is expected to
-    take the mean of those loaded), and after it is loaded until the held layers fit again;
+    is loaded the least recently used ones are evicted to make room for three times its last
+    known size (what a load takes for a moment; a county never loaded is expected to take
+    the mean of those loaded), and after it is loaded until the held layers fit again;
     a county larger than the whole budget is not held. Checks that pass ``wait=False`` get
     a non-resident :class:`CountyIndex` for a county that is not held and would not fit, or
     that another task is loading just then, and answer from PostGIS (:mod:`geofence.check`).
@@ -868,8 +887,9 @@ class GeofenceIndex:
                     outline = await self._outline(session, county_id)
                     if outline.versions == known[0]:
                         return outline
-                # while it loads, a county's arrays exist twice (runs, then joined)
-                self._evict(2 * (known[1] if known else self._typical_size()), keep=None)
+                # while it loads, a county takes about 2.5 times its final size (runs of
+                # arrays and geometries, joined arrays, the grid being built)
+                self._evict(_LOAD_ROOM * (known[1] if known else self._typical_size()), keep=None)
             entry = await self._refresh(session, county_id, cached)
             if not dirty:
                 self._loaded[county_id] = (entry.versions, entry.nbytes)

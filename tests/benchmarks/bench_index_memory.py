@@ -242,8 +242,8 @@ async def main() -> None:
         load_s = time.perf_counter() - t
         gc.collect()
         per_county = index.held_bytes
-        # five counties held, and room for the one loading (twice its size for a moment)
-        index.configure(budget_bytes=int((HELD + 1) * per_county * 1.05))
+        # five counties held, and room for the one loading (three times its size for a moment)
+        index.configure(budget_bytes=int((HELD + 2) * per_county * 1.05))
 
         async def visit(k: int, seed: int) -> tuple[BatchResult, list[BatchResult], float]:
             return await visit_with(index, k, seed)

@@ -145,8 +145,8 @@ async def test_least_recently_used_counties_are_evicted(
     await check_locations(session, counties[0], _fixes(5, 1), index=probe)
     one = probe.held_bytes
     assert one > 0
-    # room for two counties and a load (which needs twice a county's size while it runs)
-    index = GeofenceIndex(budget_bytes=int(3.5 * one))
+    # room for two counties and a load (which makes room for three times a county's size)
+    index = GeofenceIndex(budget_bytes=int(4.5 * one))
     a, b, c, d = counties
     for cid in (a, b):
         await check_locations(session, cid, _fixes(50, 2), index=index)
