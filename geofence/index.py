@@ -34,7 +34,7 @@ from geofence.enums import LayerKind
 from geofence.errors import CountyNotFoundError
 from geofence.layers import DIRTY_KEY, current_versions, register_as_of
 from geofence.models import ChangePolygon, MineSiteRevision, Parcel, PlanningZone
-from infra.memory import freeze_long_lived, release_free_memory
+from infra.memory import release_free_memory
 
 __all__ = [
     "DEFAULT_INDEX",
@@ -893,9 +893,9 @@ class GeofenceIndex:
             entry = await self._refresh(session, county_id, cached)
             if not dirty:
                 self._loaded[county_id] = (entry.versions, entry.nbytes)
+                # (no gc.freeze here: a snapshot is arrays, nothing for the collector to walk,
+                # and freezing would keep whatever cyclic garbage requests hold just then)
                 self._hold(entry)
-                if entry.versions != (cached.versions if cached else None):
-                    freeze_long_lived()  # objects kept for long (complex features' GEOS)
             if entry.versions != (cached.versions if cached else None):
                 release_free_memory()  # the load's temporary geometries
             return entry
