@@ -109,18 +109,16 @@ async def test_a_county_over_budget_is_answered_by_postgis_identically(
     role = RosterMemberInput(role="village_cadre", contact_name="赵六", contact_phone="13800000000")
     await set_roster_member(session, principal, site.id, role)
     await session.commit()
-    async with session_factory() as session:  # one that has not changed the county's layers
+    async with session_factory() as reader:  # one that has not changed the county's layers
         pts = _fixes(3000, 5)
         unbounded = GeofenceIndex()
-        expected = await check_locations(session, county_id, pts, index=unbounded)
+        expected = await check_locations(reader, county_id, pts, index=unbounded)
         assert unbounded.fallbacks == 0 and unbounded.held() == [county_id]
 
         tiny = GeofenceIndex(budget_bytes=1)  # no county fits
-        first = await check_locations(
-            session, county_id, pts, index=tiny
-        )  # loads to learn its size
+        first = await check_locations(reader, county_id, pts, index=tiny)  # loads to learn its size
         assert tiny.held() == [] and tiny.fallbacks == 0
-        answered = await check_locations(session, county_id, pts, index=tiny)
+        answered = await check_locations(reader, county_id, pts, index=tiny)
         assert tiny.fallbacks == 1 and tiny.held() == [] and tiny.held_bytes == 0
         _assert_same(expected, first)
         _assert_same(expected, answered)
@@ -131,7 +129,7 @@ async def test_a_county_over_budget_is_answered_by_postgis_identically(
         [site_hit] = [f for r in answered for f in r.features if f.kind == "mine_sites"][:1]
         assert site_hit.site is not None and "village_cadre" not in site_hit.site.missing_roles
         assert any(r.outside_county for r in answered) is False
-        far = await check_locations(session, county_id, [(115.0, 30.0, 5.0)], index=tiny)
+        far = await check_locations(reader, county_id, [(115.0, 30.0, 5.0)], index=tiny)
         assert far[0].outside_county and far[0].features == ()
 
 
@@ -142,22 +140,22 @@ async def test_least_recently_used_counties_are_evicted(
     for cid in counties:
         await _parcels(session, cid, tmp_path)
     await session.commit()
-    async with session_factory() as session:  # one that has not changed the counties' layers
+    async with session_factory() as reader:  # one that has not changed the counties' layers
         probe = GeofenceIndex()
-        await check_locations(session, counties[0], _fixes(5, 1), index=probe)
+        await check_locations(reader, counties[0], _fixes(5, 1), index=probe)
         one = probe.held_bytes
         assert one > 0
         # room for two counties and a load (which makes room for three times a county's size)
         index = GeofenceIndex(budget_bytes=int(4.5 * one))
         a, b, c, d = counties
         for cid in (a, b):
-            await check_locations(session, cid, _fixes(50, 2), index=index)
+            await check_locations(reader, cid, _fixes(50, 2), index=index)
         assert index.held() == [a, b] and index.evictions == 0
-        await check_locations(session, a, _fixes(50, 3), index=index)  # a is now the most recent
+        await check_locations(reader, a, _fixes(50, 3), index=index)  # a is now the most recent
         assert index.held() == [b, a]
-        await check_locations(session, c, _fixes(50, 4), index=index)
+        await check_locations(reader, c, _fixes(50, 4), index=index)
         assert index.held() == [a, c] and index.evictions == 1
-        await check_locations(session, d, _fixes(50, 4), index=index)
+        await check_locations(reader, d, _fixes(50, 4), index=index)
         assert index.held() == [c, d] and index.evictions == 2
         assert index.held_bytes <= index.budget_bytes
         assert index.fallbacks == 0  # every county fits on its own: loaded, never refused
