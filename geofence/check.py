@@ -252,15 +252,13 @@ def _measure(
 def _geos_measure(
     layer: LayerSnapshot, fi: IntArray, px: FloatArray, py: FloatArray, areal: npt.NDArray[np.bool_]
 ) -> tuple[FloatArray, FloatArray]:
-    kept = [layer.complex[f] for f in fi.tolist()]
-    geoms = np.array([g for g, _ in kept], dtype=object)
+    assert layer.geoms is not None and layer.boundaries is not None  # complex features
     pts = shapely.points(px, py)
-    dist: FloatArray = shapely.distance(pts, geoms)
+    dist: FloatArray = shapely.distance(pts, layer.geoms[fi])
     edge = dist.copy()
     at = np.flatnonzero((dist == 0.0) & areal)
     if len(at):
-        boundaries = np.array([kept[k][1] for k in at.tolist()], dtype=object)
-        edge[at] = shapely.distance(pts[at], boundaries)
+        edge[at] = shapely.distance(pts[at], layer.boundaries[fi[at]])
     return dist, edge
 
 

@@ -19,7 +19,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, overload
 
 import numpy as np
@@ -495,13 +495,18 @@ class CodeColumn(Sequence[str | None]):
         return [values[c] for c in self.codes[features].tolist()]
 
 
+#: Decoded attribute dicts an :class:`AttrColumn` keeps for reuse (then starts afresh).
+_DECODED_KEPT = 4096
+
+
 class AttrColumn(Sequence[dict[str, Any]]):
     """Per-feature attribute dicts, each distinct one pickled once into a single blob; a dict
-    is decoded when read (a new one each time)."""
+    is decoded when read, and the last few thousand decoded are shared (do not mutate)."""
 
-    __slots__ = ("_pending", "_table", "blob", "offsets", "which")
+    __slots__ = ("_pending", "_recent", "_table", "blob", "offsets", "which")
 
     def __init__(self, values: Iterable[dict[str, Any]] = ()) -> None:
+        self._recent: dict[int, dict[str, Any]] = {}  # decoded lately (shared, bounded)
         self._table: dict[bytes, int] = {}
         self._pending = array.array("i")
         self.extend(values)
@@ -529,8 +534,14 @@ class AttrColumn(Sequence[dict[str, Any]]):
         return len(self.which)
 
     def _decode(self, k: int) -> dict[str, Any]:
+        cached = self._recent.get(k)
+        if cached is not None:
+            return cached
         a, b = int(self.offsets[k]), int(self.offsets[k + 1])
         out: dict[str, Any] = pickle.loads(self.blob[a:b])  # noqa: S301 - encoded above
+        if len(self._recent) >= _DECODED_KEPT:
+            self._recent.clear()
+        self._recent[k] = out
         return out
 
     @overload
@@ -576,8 +587,19 @@ class LayerSnapshot:
     grid: BoxGrid
     complex: dict[int, tuple[shapely.Geometry, shapely.Geometry | None]]
     nbytes: int = 0
+    #: the complex features' geometries and boundaries by feature index (None elsewhere), for
+    #: vectorised GEOS calls; only made for a layer that has complex features
+    geoms: npt.NDArray[np.object_] | None = field(init=False, default=None)
+    boundaries: npt.NDArray[np.object_] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
+        if self.complex:
+            n = len(self.areal)
+            self.geoms = np.full(n, None, dtype=object)
+            self.boundaries = np.full(n, None, dtype=object)
+            at = np.fromiter(self.complex, dtype=np.intp, count=len(self.complex))
+            self.geoms[at] = [g for g, _ in self.complex.values()]
+            self.boundaries[at] = [b for _, b in self.complex.values()]
         vertices = sum(
             int(shapely.get_num_coordinates(g)) + (int(shapely.get_num_coordinates(b)) if b else 0)
             for g, b in self.complex.values()
@@ -586,6 +608,7 @@ class LayerSnapshot:
             self.ids.raw.nbytes + self.areal.nbytes + self.land_class.codes.nbytes
             + self.attributes.nbytes + self.segments.nbytes + self.grid.nbytes
             + 16 * vertices + 2 * _GEOS_OVERHEAD * len(self.complex)
+            + (2 * 8 * len(self.areal) if self.complex else 0)
         )  # fmt: skip
 
     def __len__(self) -> int:
