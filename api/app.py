@@ -49,6 +49,7 @@ from api.openapi_errors import complete_document
 from api.options import allow_every_method
 from api.problems import handle_exception
 from api.worker import TASK_NAMES, run_background_worker, task_app
+from geofence.index import DEFAULT_INDEX
 from geofence.jobs import ImportJobRunner
 from infra.db import create_engine, create_session_factory
 from infra.memory import freeze_long_lived
@@ -90,6 +91,7 @@ API_V1_HANDLERS: list[Any] = [
 def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Litestar:
     """Build the application. Connections are opened lazily and closed on shutdown."""
     settings.validate()
+    DEFAULT_INDEX.configure(budget_bytes=settings.layers.index_budget_mb * 1024 * 1024)
     engine = create_engine(settings.database)
     object_store = store or S3ObjectStore(settings.object_store)
     jwt_auth = build_jwt_auth(settings.auth)

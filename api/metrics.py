@@ -216,7 +216,15 @@ class _Snapshot(Collector):
         checks.add_metric([], float(index.checks))
         fixes = CounterMetricFamily("patrol_geofence_checked_fixes", "Fixes in those checks")
         fixes.add_metric([], float(index.checked_fixes))
-        yield from (features, nbytes, counties, checks, fixes)
+        evicted = CounterMetricFamily(
+            "patrol_geofence_index_evictions", "Counties evicted to keep the index in its budget"
+        )
+        evicted.add_metric([], float(index.evictions))
+        by_db = CounterMetricFamily(
+            "patrol_geofence_postgis_checks", "Checks answered by PostGIS (county not held)"
+        )
+        by_db.add_metric([], float(index.fallbacks))
+        yield from (features, nbytes, counties, checks, fixes, evicted, by_db)
 
 
 class Metrics:

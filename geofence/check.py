@@ -23,7 +23,8 @@ from typing import Any, overload
 import numpy as np
 import numpy.typing as npt
 import shapely
-from sqlalchemy import bindparam, text
+from sqlalchemy import Float as SqlFloat
+from sqlalchemy import and_, bindparam, case, func, literal, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Float, Integer, Uuid
@@ -37,8 +38,18 @@ from geofence.errors import (
 )
 from geofence.gcj02 import gcj02_to_wgs84_array
 from geofence.geometry import validate_fix, validate_fixes
-from geofence.index import DEFAULT_INDEX, CountyIndex, GeofenceIndex, LayerSnapshot
-from geofence.layers import parse_kinds
+from geofence.index import (
+    DEFAULT_INDEX,
+    AttrColumn,
+    CodeColumn,
+    CountyIndex,
+    GeofenceIndex,
+    IdColumn,
+    LayerSnapshot,
+    attribute_columns,
+    feature_attributes,
+)
+from geofence.layers import parse_kinds, register_as_of
 from geofence.mines import RosterEntry, load_rosters
 
 __all__ = [
@@ -174,10 +185,22 @@ IntArray = npt.NDArray[np.intp]
 
 
 @dataclass(slots=True)
+class _Found:
+    """Features PostGIS found for a check of a county the index does not hold: one entry
+    per hit, in the shape of a :class:`LayerSnapshot`'s per-feature columns."""
+
+    kind: LayerKind
+    version_id: uuid.UUID
+    ids: list[uuid.UUID]
+    land_class: list[str | None]
+    attributes: list[dict[str, Any]]
+
+
+@dataclass(slots=True)
 class _Pairs:
     """Hits of one layer: point index, feature index, distance, edge distance, relation."""
 
-    layer: LayerSnapshot
+    layer: LayerSnapshot | _Found
     point: IntArray
     feature: IntArray
     distance: FloatArray
@@ -203,27 +226,22 @@ def _unknown_crs(msg: str) -> Exception:
     return UnknownCrsError(msg, field="crs")
 
 
-#: Fewer pairs than this are measured by GEOS rather than :meth:`Segments.measure`.
-_VECTOR_MIN_PAIRS = 64
-
-
 def _measure(
     layer: LayerSnapshot, pi: IntArray, fi: IntArray, x: FloatArray, y: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
     """Projected distance from each point to its feature (0 inside) and to the outline.
 
-    Simple outlines are measured by :meth:`Segments.measure`; complex ones, and every pair of
-    a small run (a single check, where GEOS costs less than NumPy's set-up), by GEOS.
+    Simple outlines are measured by :meth:`Segments.measure`; complex ones (which keep their
+    GEOS geometries) by GEOS.
     """
     areal = layer.areal[fi]
-    simple = layer.segments.simple[fi] if len(pi) >= _VECTOR_MIN_PAIRS else None
-    if simple is None or not simple.any():
-        return _geos_measure(layer, fi, x[pi], y[pi], areal)
+    simple = layer.segments.simple[fi]
     dist = np.empty(len(pi))
     edge = np.empty(len(pi))
     rows = np.flatnonzero(simple)
-    edge[rows], inside = layer.segments.measure(fi[rows], x[pi[rows]], y[pi[rows]], areal[rows])
-    dist[rows] = np.where(inside, 0.0, edge[rows])
+    if len(rows):
+        edge[rows], inside = layer.segments.measure(fi[rows], x[pi[rows]], y[pi[rows]], areal[rows])
+        dist[rows] = np.where(inside, 0.0, edge[rows])
     rest = np.flatnonzero(~simple)
     if len(rest):
         p = pi[rest]
@@ -234,6 +252,7 @@ def _measure(
 def _geos_measure(
     layer: LayerSnapshot, fi: IntArray, px: FloatArray, py: FloatArray, areal: npt.NDArray[np.bool_]
 ) -> tuple[FloatArray, FloatArray]:
+    assert layer.geoms is not None and layer.boundaries is not None  # complex features
     pts = shapely.points(px, py)
     dist: FloatArray = shapely.distance(pts, layer.geoms[fi])
     edge = dist.copy()
@@ -262,29 +281,16 @@ class _Fixes:
         return cls(x, y, scale, acc, tol, (acc + tol) * scale)
 
 
-#: Fewer fixes than this are looked up in the STRtree: the grid's fixed cost (a few dozen
-#: NumPy calls) only pays off on larger runs.
-_GRID_MIN_FIXES = 64
-
-
 def _candidates(layer: LayerSnapshot, fixes: _Fixes) -> tuple[IntArray, IntArray]:
     """``(fix, feature)`` pairs whose bounding boxes meet the fix's search box."""
     x, y, r = fixes.x, fixes.y, fixes.reach
-    if len(x) < _GRID_MIN_FIXES:
-        return _tree_candidates(layer, x, y, r)
     pi, fi, wide = layer.grid.query(x - r, y - r, x + r, y + r)
-    if len(wide):  # fixes with a very large accuracy circle: the STRtree
-        wi, wf = _tree_candidates(layer, x[wide], y[wide], r[wide])
+    if len(wide):  # fixes with a very large accuracy circle: a scan of every box
+        xw, yw, rw = x[wide], y[wide], r[wide]
+        wi, wf = layer.grid.scan(xw - rw, yw - rw, xw + rw, yw + rw)
         pi = np.concatenate([pi, wide[wi]])
         fi = np.concatenate([fi, wf])
     return pi, fi
-
-
-def _tree_candidates(
-    layer: LayerSnapshot, x: FloatArray, y: FloatArray, r: FloatArray
-) -> tuple[IntArray, IntArray]:
-    pi, fi = layer.tree.query(shapely.box(x - r, y - r, x + r, y + r))
-    return pi.astype(np.intp), fi.astype(np.intp)
 
 
 def _match_layer(layer: LayerSnapshot, fixes: _Fixes) -> tuple[_Pairs, IntArray]:
@@ -305,13 +311,21 @@ def _match_layer(layer: LayerSnapshot, fixes: _Fixes) -> tuple[_Pairs, IntArray]
     edge[~inside] = np.nan
     a, tol = fixes.acc[pi], fixes.tol[pi]
     border = ((dist > 0.0) & (np.abs(dist - a) <= tol)) | (inside & (edge <= tol) & (a <= tol))
+    relation = _relations(dist, edge, areal, inside, a, tol)
+    pairs = _Pairs(layer, pi, fi, dist, edge, relation)
+    return pairs, np.flatnonzero(border | (dist > a))
+
+
+def _relations(  # noqa: PLR0917 - parallel arrays
+    dist: FloatArray, edge: FloatArray, areal: npt.NDArray[np.bool_],
+    inside: npt.NDArray[np.bool_], a: FloatArray, tol: FloatArray,
+) -> npt.NDArray[np.int8]:  # fmt: skip
+    """Index into :data:`_RELATIONS` of each pair (``edge`` NaN where not inside)."""
     # inside: the whole circle is in the feature; a fix on the edge (within the numerical
     # tolerance) is on the boundary whatever side the arithmetic put it
     on_edge = areal & (dist <= tol) & ~(inside & (edge > np.maximum(a, tol)))
     relation = np.where(inside & ~on_edge, np.where(edge > a, 0, 1), np.where(on_edge, 1, 2))
-    relation = relation.astype(np.int8)
-    pairs = _Pairs(layer, pi, fi, dist, edge, relation)
-    return pairs, np.flatnonzero(border | (dist > a))
+    return relation.astype(np.int8)
 
 
 async def _settle_borderline(
@@ -420,6 +434,75 @@ async def _run(
     return out, outside
 
 
+async def _postgis_run(
+    session: AsyncSession, county: CountyIndex, fixes: FloatArray, kinds: tuple[LayerKind, ...]
+) -> tuple[list[_Pairs], npt.NDArray[np.bool_]]:
+    """:func:`_run` for a county the index does not hold: PostGIS finds the features within
+    each fix's accuracy (``ST_DWithin`` on geography, as borderline pairs are settled) and
+    measures distances on the spheroid; relations follow the same rules."""
+    projected = _Fixes.of(county, fixes[0], fixes[1], fixes[2])
+    outside = ~shapely.contains_xy(county.area.context, projected.x, projected.y)
+    rows = np.flatnonzero(~outside)
+    out = []
+    for kind in kinds:
+        version = county.versions.get(kind)
+        if version is not None:
+            out.append(await _postgis_layer(session, county.county_id, kind, version, fixes, rows))
+    return out, outside
+
+
+async def _postgis_layer(  # noqa: PLR0917 - internal
+    session: AsyncSession, county_id: uuid.UUID, kind: LayerKind,
+    version: tuple[uuid.UUID, int], fixes: FloatArray, rows: IntArray,
+) -> _Pairs:  # fmt: skip
+    model, columns = attribute_columns(kind)
+    if kind is LayerKind.MINE_SITES:  # the register as of the version, as the index loads it
+        ident, where = model.site_id, register_as_of(county_id, version[1])
+    else:
+        ident, where = model.id, model.layer_version_id == version[0]
+    pts = (
+        func.unnest(
+            literal(fixes[0, rows].tolist(), ARRAY(SqlFloat())),
+            literal(fixes[1, rows].tolist(), ARRAY(SqlFloat())),
+            literal(fixes[2, rows].tolist(), ARRAY(SqlFloat())),
+            literal(rows.tolist(), ARRAY(Integer())),
+        )
+        .table_valued("lon", "lat", "acc", "n")
+        .render_derived()
+    )
+    pt = func.ST_SetSRID(func.ST_MakePoint(pts.c.lon, pts.c.lat), 4326)
+    geog, gpt = func.geography(model.geom), func.geography(pt)
+    areal = func.GeometryType(model.geom).in_(["POLYGON", "MULTIPOLYGON"])
+    inside = and_(areal, func.ST_Intersects(model.geom, pt))
+    edge = case((inside, func.ST_Distance(func.geography(func.ST_Boundary(model.geom)), gpt)))
+    stmt = (
+        select(pts.c.n, ident, func.ST_Distance(geog, gpt), edge, areal, *columns)
+        .select_from(pts)
+        .join(model, and_(where, func.ST_DWithin(geog, gpt, pts.c.acc)))
+    )
+    found = (await session.execute(stmt)).all()
+    point = np.array([r[0] for r in found], dtype=np.intp)
+    dist = np.array([r[2] for r in found], dtype=np.float64)
+    edge_m = np.array([np.nan if r[3] is None else r[3] for r in found], dtype=np.float64)
+    is_areal = np.array([bool(r[4]) for r in found], dtype=bool)
+    is_inside = ~np.isnan(edge_m)
+    dist[is_inside] = 0.0
+    order = np.lexsort((dist, point))
+    point, dist, edge_m = point[order], dist[order], edge_m[order]
+    is_areal, is_inside = is_areal[order], is_inside[order]
+    table = _Found(kind, version[0], [], [], [])
+    for k in order.tolist():
+        r = found[k]
+        land, attrs = feature_attributes(kind, (r[1], None, *r[5:]))
+        table.ids.append(r[1])
+        table.land_class.append(land)
+        table.attributes.append(attrs)
+    acc = fixes[2, point]
+    tol = _ABS_TOL_M + _REL_TOL * acc
+    relation = _relations(dist, edge_m, is_areal, is_inside, acc, tol)
+    return _Pairs(table, point, np.arange(len(point), dtype=np.intp), dist, edge_m, relation)
+
+
 async def _site_states(
     session: AsyncSession, county_id: uuid.UUID, all_pairs: list[_Pairs]
 ) -> dict[uuid.UUID, SiteState]:
@@ -443,7 +526,7 @@ async def _site_states(
 class _SortedPairs:
     """One layer's hits sorted by point, then distance; ``starts[i]:starts[i+1]`` is point i."""
 
-    layer: LayerSnapshot
+    layer: LayerSnapshot | _Found
     starts: IntArray
     feature: IntArray
     distance: FloatArray
@@ -473,6 +556,12 @@ class _SortedPairs:
                 )
             )  # fmt: skip
         return out
+
+
+def _take(column: IdColumn | CodeColumn | AttrColumn | list[Any], feature: IntArray) -> list[Any]:
+    if isinstance(column, list):
+        return [column[f] for f in feature.tolist()]
+    return column.take(feature)
 
 
 @dataclass(frozen=True, slots=True)
@@ -555,7 +644,7 @@ class BatchResult(Sequence[CheckResult]):
         for layer in self._layers:
             counts = np.diff(layer.starts)
             points.append(np.repeat(np.arange(len(counts), dtype=np.intp), counts))
-            ids.extend(layer.layer.ids[f] for f in layer.feature.tolist())
+            ids.extend(_take(layer.layer.ids, layer.feature))
         return (np.concatenate(points) if points else np.array([], np.intp)), ids
 
     def positions(self) -> tuple[list[float], list[float], list[bool]]:
@@ -568,9 +657,8 @@ class BatchResult(Sequence[CheckResult]):
         out = []
         for pairs in self._layers:
             layer = pairs.layer
-            feature = pairs.feature.tolist()
             edge = pairs.edge
-            ids = [layer.ids[f] for f in feature]
+            ids = _take(layer.ids, pairs.feature)
             sites = self._sites
             out.append(
                 HitColumns(
@@ -581,8 +669,8 @@ class BatchResult(Sequence[CheckResult]):
                     relation=[_RELATIONS[r] for r in pairs.relation.tolist()],
                     distance_m=[round(d, 3) for d in pairs.distance.tolist()],
                     edge_m=[None if math.isnan(e) else round(e, 3) for e in edge.tolist()],
-                    land_class=[layer.land_class[f] for f in feature],
-                    attributes=[layer.attributes[f] for f in feature],
+                    land_class=_take(layer.land_class, pairs.feature),
+                    attributes=_take(layer.attributes, pairs.feature),
                     site=[sites.get(i) for i in ids] if sites else [None] * len(ids),
                 )
             )
@@ -680,11 +768,15 @@ async def _check(
 ) -> BatchResult:
     wanted = parse_kinds(kinds)
     lon, lat = _to_wgs84(crs, in_lon, in_lat)
-    county = await index.county(session, county_id)
+    county = await index.county(session, county_id, wait=False)
     index.count_check(len(lon))
-    all_pairs, outside = await _run(session, county, np.vstack([lon, lat, acc]), wanted)
+    fixes = np.vstack([lon, lat, acc])
+    if county.resident:
+        all_pairs, outside = await _run(session, county, fixes, wanted)
+    else:  # not held by this process (memory budget) or being loaded just now
+        index.fallbacks += 1
+        all_pairs, outside = await _postgis_run(session, county, fixes, wanted)
     sites = await _site_states(session, county_id, all_pairs)
     layers = [_SortedPairs.of(p, len(lon)) for p in all_pairs]
-    fixes = np.vstack([lon, lat, acc])
     return BatchResult(fixes, (in_lon, in_lat), crs.strip().lower(), outside, layers, sites,
                        _refs(county, wanted))  # fmt: skip

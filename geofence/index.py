@@ -1,4 +1,4 @@
-"""The in-process spatial index: one Shapely STRtree per county and current layer version.
+"""The in-process spatial index: flat NumPy arrays per county and current layer version.
 
 PostGIS is the source of truth; the index is a cache of the current versions, projected to a
 transverse Mercator centred on the county so distances are in metres. It is refreshed when a
@@ -7,15 +7,26 @@ layer version changes: a process asks the database which versions are current at
 within a session that changed this county's layers (those read their own uncommitted data and
 never share it). Every answer names the versions it used, so a stale-by-a-second answer is
 still reproducible.
+
+A simple feature (at most :data:`MAX_SEGMENTS` edges, most parcels) costs about 220 bytes:
+its edges, its box on the search grid, its id, land class code and attribute index; no
+Python or GEOS object is kept for it. The process-wide :class:`GeofenceIndex` holds counties
+within a memory budget (``PATROL_INDEX_BUDGET_MB``), least recently used first out; checks
+of a county it does not hold are answered by PostGIS.
 """
 
 from __future__ import annotations
 
+import array
 import asyncio
+import itertools
+import pickle
 import time
 import uuid
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -29,16 +40,22 @@ from geofence.enums import LayerKind
 from geofence.errors import CountyNotFoundError
 from geofence.layers import DIRTY_KEY, current_versions, register_as_of
 from geofence.models import ChangePolygon, MineSiteRevision, Parcel, PlanningZone
-from infra.memory import freeze_long_lived
+from infra.memory import release_free_memory
 
 __all__ = [
     "DEFAULT_INDEX",
+    "AttrColumn",
     "BoxGrid",
+    "CodeColumn",
     "CountyIndex",
     "GeofenceIndex",
+    "IdColumn",
     "IndexSize",
     "LayerSnapshot",
     "Segments",
+    "attribute_columns",
+    "build_layer",
+    "feature_attributes",
 ]
 
 #: How far outside the county boundary a fix may lie before it is refused (GPS near the
@@ -49,6 +66,10 @@ OUTSIDE_MARGIN_M = 10_000.0
 #: Features with more edges than this are measured by GEOS; simpler ones (most parcels have a
 #: handful of vertices) by :meth:`Segments.measure`, which avoids GEOS's per-pair overhead.
 MAX_SEGMENTS = 48
+#: Room made in a budgeted index before a county is loaded, in multiples of its size.
+_LOAD_ROOM = 3
+#: Features read, projected and reduced to arrays at a time when a layer is loaded.
+_LOAD_CHUNK = 5_000
 #: Point-segment pairs worked on at once by :meth:`Segments.measure` (bounds its memory).
 _MEASURE_BLOCK = 400_000
 
@@ -69,9 +90,9 @@ class Segments:
     y1: FloatArray
     dx: FloatArray
     dy: FloatArray
-    inv_len2: FloatArray  # 1 / squared length, 0 for a zero-length edge
-    start: IntArray
-    count: IntArray
+    ring_head: npt.NDArray[np.bool_]  # the edge starts a ring (or line, or point)
+    start: npt.NDArray[np.int64]
+    count: npt.NDArray[np.int32]
     simple: npt.NDArray[np.bool_]
 
     @classmethod
@@ -96,14 +117,78 @@ class Segments:
         a_idx, b_idx, seg_owner = a_idx[order], b_idx[order], seg_owner[order]
         x1, y1 = coords[a_idx, 0], coords[a_idx, 1]
         dx, dy = coords[b_idx, 0] - x1, coords[b_idx, 1] - y1
-        len2 = dx * dx + dy * dy
-        inv = np.divide(1.0, len2, out=np.zeros_like(len2), where=len2 > 0)
-        count = np.bincount(seg_owner, minlength=n).astype(np.intp)
-        start = (np.cumsum(count) - count).astype(np.intp)
+        ring = part[a_idx]
+        ring_head = np.ones(len(ring), dtype=bool)
+        ring_head[1:] = ring[1:] != ring[:-1]
+        count = np.bincount(seg_owner, minlength=n).astype(np.int32)
+        start = (np.cumsum(count, dtype=np.int64) - count).astype(np.int64)
         types = shapely.get_type_id(geoms) if n else np.array([], dtype=np.int32)
         known = np.isin(types, (0, 1, 2, 3, 4, 5, 6))  # no collections, no curves
         simple = known & (count > 0) & (count <= MAX_SEGMENTS)
-        return cls(x1, y1, dx, dy, inv, start, count, simple)
+        return cls(x1, y1, dx, dy, ring_head, start, count, simple)
+
+    @classmethod
+    def concat(cls, parts: list[Segments]) -> Segments:
+        """The edges of several runs of features, one after the other. ``parts`` is emptied
+        as it is copied (each run's arrays freed once copied)."""
+        counts = np.concatenate([p.count for p in parts]).astype(np.int32)
+        edges = int(sum(len(p.x1) for p in parts))
+        out = cls(
+            np.empty(edges), np.empty(edges), np.empty(edges), np.empty(edges),
+            np.empty(edges, dtype=bool), (np.cumsum(counts, dtype=np.int64) - counts),
+            counts, np.concatenate([p.simple for p in parts]),
+        )  # fmt: skip
+        at = 0
+        parts.reverse()
+        while parts:
+            p = parts.pop()
+            end = at + len(p.x1)
+            out.x1[at:end], out.y1[at:end], out.dx[at:end], out.dy[at:end] = p.x1, p.y1, p.dx, p.dy
+            out.ring_head[at:end] = p.ring_head
+            at = end
+        return out
+
+    def keep_simple(self) -> Segments:
+        """The same without the edges of features that are not simple (GEOS measures them)."""
+        owner = np.repeat(np.arange(len(self.count)), self.count)
+        take = self.simple[owner]
+        count = np.where(self.simple, self.count, 0).astype(np.int32)
+        return Segments(
+            self.x1[take], self.y1[take], self.dx[take], self.dy[take], self.ring_head[take],
+            (np.cumsum(count, dtype=np.int64) - count).astype(np.int64), count, self.simple,
+        )  # fmt: skip
+
+    @property
+    def nbytes(self) -> int:
+        arrays = (self.x1, self.y1, self.dx, self.dy, self.ring_head, self.start, self.count,
+                  self.simple)  # fmt: skip
+        return sum(a.nbytes for a in arrays)
+
+    def geometry(self, f: int, areal: bool) -> shapely.Geometry:
+        """Feature ``f`` built again from its edges: a polygon from its rings by the even-odd
+        rule (the same area as the valid polygon they came from), else points and lines."""
+        lo = int(self.start[f])
+        hi = lo + int(self.count[f])
+        heads = [*np.flatnonzero(self.ring_head[lo:hi]).tolist(), hi - lo]
+        rings = []
+        for a, b in itertools.pairwise(heads):
+            xs, ys = self.x1[lo + a : lo + b], self.y1[lo + a : lo + b]
+            if areal:  # closed exactly on the first vertex (x + dx may be an ulp off)
+                xs, ys = np.append(xs, xs[0]), np.append(ys, ys[0])
+            else:
+                xs = np.append(xs, self.x1[lo + b - 1] + self.dx[lo + b - 1])
+                ys = np.append(ys, self.y1[lo + b - 1] + self.dy[lo + b - 1])
+            rings.append(np.column_stack([xs, ys]))
+        if areal:
+            polys = [shapely.Polygon(r) for r in rings]
+            out = polys[0]
+            for poly in polys[1:]:
+                out = shapely.symmetric_difference(out, poly)
+            return out
+        if len(rings) == 1 and len(rings[0]) == 2 and not (rings[0][0] != rings[0][1]).any():
+            return shapely.Point(rings[0][0])
+        lines = [shapely.LineString(r) for r in rings]
+        return lines[0] if len(lines) == 1 else shapely.MultiLineString(lines)
 
     def measure(
         self, feature: IntArray, px: FloatArray, py: FloatArray, areal: npt.NDArray[np.bool_]
@@ -115,7 +200,7 @@ class Segments:
         """
         edge = np.empty(len(feature))
         inside = np.zeros(len(feature), dtype=bool)
-        counts = self.count[feature]
+        counts = self.count[feature].astype(np.intp)
         ends = np.cumsum(counts)
         lo = 0
         while lo < len(feature):
@@ -132,6 +217,7 @@ class Segments:
         self, feature: IntArray, px: FloatArray, py: FloatArray, counts: IntArray,
         edge_out: FloatArray, inside_out: npt.NDArray[np.bool_],
     ) -> None:  # fmt: skip
+        counts = counts.astype(np.intp)
         first = np.cumsum(counts) - counts
         total = int(counts.sum())
         pair = np.repeat(np.arange(len(feature)), counts)
@@ -139,7 +225,9 @@ class Segments:
         qx, qy = px[pair], py[pair]
         ax, ay, dx, dy = self.x1[seg], self.y1[seg], self.dx[seg], self.dy[seg]
         wx, wy = qx - ax, qy - ay
-        t = np.clip((wx * dx + wy * dy) * self.inv_len2[seg], 0.0, 1.0)
+        len2 = dx * dx + dy * dy
+        inv_len2 = np.divide(1.0, len2, out=np.zeros_like(len2), where=len2 > 0)
+        t = np.clip((wx * dx + wy * dy) * inv_len2, 0.0, 1.0)
         ex, ey = wx - t * dx, wy - t * dy
         edge_out[:] = np.sqrt(np.minimum.reduceat(ex * ex + ey * ey, first))
         straddles = (ay > qy) != (ay + dy > qy)
@@ -157,6 +245,8 @@ _LEVEL_FACTOR = 4.0
 _BASE_QUANTILE = 0.95
 #: A search box spanning more cells than this along an axis goes to the STRtree instead.
 _MAX_SPAN = 3
+#: Search-box x feature-box comparisons made at once by :meth:`BoxGrid.scan`.
+_SCAN_BLOCK = 1 << 20
 _KEY_OFFSET = 1 << 20
 _KEY_STRIDE = 1 << 22
 
@@ -165,10 +255,9 @@ _KEY_STRIDE = 1 << 22
 class _Level:
     cell: float
     keys: npt.NDArray[np.int64]  # sorted distinct cell keys
-    starts: IntArray  # where each cell's features start in ``features``
-    counts: IntArray
-    features: IntArray
-    boxes: tuple[FloatArray, FloatArray, FloatArray, FloatArray]  # per entry of ``features``
+    starts: npt.NDArray[np.int32]  # where each cell's features start in ``features``
+    counts: npt.NDArray[np.int32]
+    features: npt.NDArray[np.int32]
 
 
 @dataclass(slots=True)
@@ -190,7 +279,11 @@ class BoxGrid:
 
     @classmethod
     def of(cls, geoms: npt.NDArray[np.object_]) -> BoxGrid:
-        bounds = shapely.bounds(geoms) if len(geoms) else np.empty((0, 4))
+        return cls.of_bounds(shapely.bounds(geoms) if len(geoms) else np.empty((0, 4)))
+
+    @classmethod
+    def of_bounds(cls, bounds: FloatArray) -> BoxGrid:
+        """The grid of features whose boxes are ``bounds`` (rows xmin, ymin, xmax, ymax)."""
         ok = np.isfinite(bounds).all(axis=1)
         x0 = float(bounds[ok, 0].min()) if ok.any() else 0.0
         y0 = float(bounds[ok, 1].min()) if ok.any() else 0.0
@@ -214,16 +307,54 @@ class BoxGrid:
                 for dy in range(3):
                     take = (kx0 + dx <= kx1) & (ky0 + dy <= ky1)
                     keys.append(_key(kx0[take] + dx, ky0[take] + dy))
-                    feats.append(members[take])
-            all_keys, all_feats = np.concatenate(keys), np.concatenate(feats)
+                    feats.append(members[take].astype(np.int32))
+            del kx0, kx1, ky0, ky1, b
+            all_keys = np.concatenate(keys)
+            del keys
             order = np.argsort(all_keys, kind="stable")
-            all_keys, all_feats = all_keys[order], all_feats[order]
-            distinct, starts, counts = np.unique(all_keys, return_index=True, return_counts=True)
-            fb = bounds[all_feats]
-            entry_boxes = (fb[:, 0].copy(), fb[:, 1].copy(), fb[:, 2].copy(), fb[:, 3].copy())
-            levels.append(_Level(cell, distinct, starts.astype(np.intp), counts.astype(np.intp),
-                                 all_feats.astype(np.intp), entry_boxes))  # fmt: skip
+            all_keys = all_keys[order]
+            all_feats = np.concatenate(feats)[order]
+            del feats, order
+            # the keys are sorted: each distinct one starts where it differs from the last
+            heads = np.ones(len(all_keys), dtype=bool)
+            np.not_equal(all_keys[1:], all_keys[:-1], out=heads[1:])
+            starts = np.flatnonzero(heads).astype(np.int32)
+            del heads
+            counts = np.diff(np.append(starts, len(all_keys))).astype(np.int32)
+            levels.append(_Level(cell, all_keys[starts], starts, counts, all_feats))
         return cls(x0, y0, bounds, levels)
+
+    @property
+    def nbytes(self) -> int:
+        levels = (a.nbytes for lv in self.levels for a in (lv.keys, lv.starts, lv.counts,
+                                                           lv.features))  # fmt: skip
+        return self.bounds.nbytes + sum(levels)
+
+    def query_box(self, x0: float, y0: float, x1: float, y1: float) -> IntArray:
+        """Features whose boxes meet one (large) box, by a scan of every box."""
+        b = self.bounds
+        return np.flatnonzero((b[:, 0] <= x1) & (b[:, 2] >= x0) & (b[:, 1] <= y1) & (b[:, 3] >= y0))
+
+    def scan(
+        self, qx0: FloatArray, qy0: FloatArray, qx1: FloatArray, qy1: FloatArray
+    ) -> tuple[IntArray, IntArray]:
+        """``(box, feature)`` pairs whose boxes meet, by a scan of every feature's box (for
+        the search boxes :meth:`query` leaves out), a block of search boxes at a time."""
+        b = self.bounds
+        step = max(1, _SCAN_BLOCK // max(1, len(b)))
+        boxes: list[IntArray] = [np.empty(0, dtype=np.intp)]
+        features: list[IntArray] = [np.empty(0, dtype=np.intp)]
+        for lo in range(0, len(qx0), step):
+            hi = lo + step
+            with np.errstate(invalid="ignore"):
+                meets = (
+                    (b[None, :, 0] <= qx1[lo:hi, None]) & (b[None, :, 2] >= qx0[lo:hi, None])
+                    & (b[None, :, 1] <= qy1[lo:hi, None]) & (b[None, :, 3] >= qy0[lo:hi, None])
+                )  # fmt: skip
+            q, f = np.nonzero(meets)
+            boxes.append((q + lo).astype(np.intp))
+            features.append(f.astype(np.intp))
+        return np.concatenate(boxes), np.concatenate(features)
 
     def query(
         self, qx0: FloatArray, qy0: FloatArray, qx1: FloatArray, qy1: FloatArray
@@ -263,23 +394,24 @@ class BoxGrid:
         pos = np.minimum(np.searchsorted(level.keys, key), len(level.keys) - 1)
         hit = np.flatnonzero(level.keys[pos] == key)
         q, key, pos = q[hit], key[hit], pos[hit]
-        counts = level.counts[pos]
+        counts = level.counts[pos].astype(np.intp)
         first = np.cumsum(counts) - counts
         entry = np.repeat(np.arange(len(q)), counts)
         at = np.repeat(level.starts[pos] - first, counts) + np.arange(int(counts.sum()))
         q, key = q[entry], key[entry]
-        bx0, by0, bx1, by1 = level.boxes
-        fx0, fy0 = bx0[at], by0[at]
+        feats = level.features[at]
+        fb = self.bounds[feats]
+        fx0, fy0 = fb[:, 0], fb[:, 1]
         ax0, ay0 = qx0[q], qy0[q]
         meets = np.flatnonzero(
-            (fx0 <= qx1[q]) & (bx1[at] >= ax0) & (fy0 <= qy1[q]) & (by1[at] >= ay0)
+            (fx0 <= qx1[q]) & (fb[:, 2] >= ax0) & (fy0 <= qy1[q]) & (fb[:, 3] >= ay0)
         )
         # a pair met in several cells counts once: in the cell holding the lower-left corner
         # of the two boxes' intersection
         corner = _key(_cells(np.maximum(ax0[meets], fx0[meets]), self.x0, cell),
                       _cells(np.maximum(ay0[meets], fy0[meets]), self.y0, cell))  # fmt: skip
         keep = meets[corner == key[meets]]
-        return q[keep].astype(np.intp), level.features[at[keep]]
+        return q[keep].astype(np.intp), feats[keep].astype(np.intp)
 
 
 def _cells(v: FloatArray, origin: float, cell: float) -> npt.NDArray[np.int64]:
@@ -294,58 +426,297 @@ def _key(kx: npt.NDArray[np.int64], ky: npt.NDArray[np.int64]) -> npt.NDArray[np
     return keys
 
 
+class IdColumn(Sequence[uuid.UUID]):
+    """Feature ids as 16-byte rows; :class:`uuid.UUID` objects are built only when read."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: npt.NDArray[np.uint8]) -> None:
+        self.raw = raw
+
+    @classmethod
+    def of(cls, ids: Iterable[uuid.UUID]) -> IdColumn:
+        return cls.of_bytes(b"".join(u.bytes for u in ids))
+
+    @classmethod
+    def of_bytes(cls, raw: bytes) -> IdColumn:
+        return cls(np.frombuffer(raw, dtype=np.uint8).reshape(-1, 16))
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    @overload
+    def __getitem__(self, i: int) -> uuid.UUID: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[uuid.UUID]: ...
+    def __getitem__(self, i: int | slice) -> uuid.UUID | list[uuid.UUID]:
+        if isinstance(i, slice):
+            return [uuid.UUID(bytes=r.tobytes()) for r in self.raw[i]]
+        return uuid.UUID(bytes=self.raw[i].tobytes())
+
+    def take(self, features: IntArray) -> list[uuid.UUID]:
+        """The ids of ``features`` (each distinct one built once)."""
+        distinct, inverse = np.unique(features, return_inverse=True)
+        blob = self.raw[distinct].tobytes()
+        made = [uuid.UUID(bytes=blob[k : k + 16]) for k in range(0, len(blob), 16)]
+        return [made[k] for k in inverse.tolist()]
+
+
+class CodeColumn(Sequence[str | None]):
+    """A value per feature from a few distinct ones (land classes): small codes and a table."""
+
+    __slots__ = ("_pending", "_table", "codes", "values")
+
+    def __init__(self, values: Iterable[str | None] = ()) -> None:
+        self._table: dict[str | None, int] = {}
+        self._pending = array.array("i")
+        self.extend(values)
+
+    def extend(self, values: Iterable[str | None]) -> None:
+        table = self._table
+        self._pending.extend(table.setdefault(v, len(table)) for v in values)
+        dtype = np.uint8 if len(table) <= 256 else np.int32
+        self.codes = np.frombuffer(self._pending, dtype=np.int32).astype(dtype)
+        self.values = tuple(table)
+
+    def seal(self) -> None:
+        """Drop what :meth:`extend` needs (no more values to come)."""
+        self._pending = array.array("i")
+        self._table = {}
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    @overload
+    def __getitem__(self, i: int) -> str | None: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[str | None]: ...
+    def __getitem__(self, i: int | slice) -> str | list[str | None] | None:
+        if isinstance(i, slice):
+            return [self.values[c] for c in self.codes[i].tolist()]
+        return self.values[int(self.codes[i])]
+
+    def take(self, features: IntArray) -> list[str | None]:
+        values = self.values
+        return [values[c] for c in self.codes[features].tolist()]
+
+
+#: Decoded attribute dicts an :class:`AttrColumn` keeps for reuse (then starts afresh).
+_DECODED_KEPT = 4096
+
+
+class AttrColumn(Sequence[dict[str, Any]]):
+    """Per-feature attribute dicts, each distinct one pickled once into a single blob; a dict
+    is decoded when read, and the last few thousand decoded are shared (do not mutate)."""
+
+    __slots__ = ("_pending", "_recent", "_table", "blob", "offsets", "which")
+
+    def __init__(self, values: Iterable[dict[str, Any]] = ()) -> None:
+        self._recent: dict[int, dict[str, Any]] = {}  # decoded lately (shared, bounded)
+        self._table: dict[bytes, int] = {}
+        self._pending = array.array("i")
+        self.extend(values)
+
+    def extend(self, values: Iterable[dict[str, Any]]) -> None:
+        table = self._table
+        self._pending.extend(
+            table.setdefault(pickle.dumps(v, protocol=5), len(table)) for v in values
+        )
+        self.which = np.frombuffer(self._pending, dtype=np.int32).copy()
+        sizes = np.array([len(b) for b in table], dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.blob = b"".join(table)
+
+    def seal(self) -> None:
+        """Drop what :meth:`extend` needs (no more values to come)."""
+        self._pending = array.array("i")
+        self._table = {}
+
+    @property
+    def nbytes(self) -> int:
+        return self.which.nbytes + self.offsets.nbytes + len(self.blob)
+
+    def __len__(self) -> int:
+        return len(self.which)
+
+    def _decode(self, k: int) -> dict[str, Any]:
+        cached = self._recent.get(k)
+        if cached is not None:
+            return cached
+        a, b = int(self.offsets[k]), int(self.offsets[k + 1])
+        out: dict[str, Any] = pickle.loads(self.blob[a:b])  # noqa: S301 - encoded above
+        if len(self._recent) >= _DECODED_KEPT:
+            self._recent.clear()
+        self._recent[k] = out
+        return out
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            return [self._decode(k) for k in self.which[i].tolist()]
+        return self._decode(int(self.which[i]))
+
+    def take(self, features: IntArray) -> list[dict[str, Any]]:
+        """The attributes of ``features``, each distinct dict decoded once and shared."""
+        distinct, inverse = np.unique(self.which[features], return_inverse=True)
+        made = [self._decode(k) for k in distinct.tolist()]
+        return [made[k] for k in inverse.tolist()]
+
+
+#: Bytes counted per GEOS geometry kept (object headers, coordinate sequence, Python wrapper)
+#: on top of 16 per vertex: measured on small polygons with Shapely 2 / GEOS 3.12.
+_GEOS_OVERHEAD = 400
+
+
 @dataclass(slots=True)
 class LayerSnapshot:
-    """One layer version, projected, with its STRtree and per-feature attributes."""
+    """One layer version, projected, as flat arrays (no Python object per simple feature).
+
+    Simple features (at most :data:`MAX_SEGMENTS` edges, the most of a parcel layer) live in
+    :class:`Segments` and :class:`BoxGrid` only; the others (``complex``: feature index to
+    geometry and boundary) keep their GEOS geometries, which measure them. Ids, land classes
+    and attributes are compact columns whose items are built when read. ``nbytes`` is what
+    the snapshot holds: its arrays, and the GEOS geometries counted by their vertices.
+    """
 
     kind: LayerKind
     version_id: uuid.UUID
     version_no: int
-    ids: list[uuid.UUID]
-    geoms: npt.NDArray[np.object_]
-    boundaries: npt.NDArray[np.object_]
+    ids: IdColumn
     areal: npt.NDArray[np.bool_]
-    land_class: list[str | None]
-    attributes: list[dict[str, Any]]
-    tree: shapely.STRtree = field(init=False)
-    grid: BoxGrid = field(init=False)
-    segments: Segments = field(init=False)
-    nbytes: int = field(init=False)
+    land_class: CodeColumn
+    attributes: AttrColumn
+    segments: Segments
+    grid: BoxGrid
+    complex: dict[int, tuple[shapely.Geometry, shapely.Geometry | None]]
+    nbytes: int = 0
+    #: the complex features' geometries and boundaries by feature index (None elsewhere), for
+    #: vectorised GEOS calls; only made for a layer that has complex features
+    geoms: npt.NDArray[np.object_] | None = field(init=False, default=None)
+    boundaries: npt.NDArray[np.object_] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self.tree = shapely.STRtree(self.geoms)
-        self.grid = BoxGrid.of(self.geoms)
-        self.segments = Segments.of(self.geoms, self.boundaries, self.areal)
-        self.nbytes = self._approximate_bytes()
-
-    def _approximate_bytes(self) -> int:
-        """Coordinates (16 bytes a vertex, features and their boundaries) and the edge and
-        grid arrays; the tree's nodes, GEOS headers and attributes are left out."""
-        vertices = int(shapely.get_num_coordinates(self.geoms).sum()) + int(
-            shapely.get_num_coordinates(self.boundaries).sum()
+        if self.complex:
+            n = len(self.areal)
+            self.geoms = np.full(n, None, dtype=object)
+            self.boundaries = np.full(n, None, dtype=object)
+            at = np.fromiter(self.complex, dtype=np.intp, count=len(self.complex))
+            self.geoms[at] = [g for g, _ in self.complex.values()]
+            self.boundaries[at] = [b for _, b in self.complex.values()]
+        vertices = sum(
+            int(shapely.get_num_coordinates(g)) + (int(shapely.get_num_coordinates(b)) if b else 0)
+            for g, b in self.complex.values()
         )
-        seg = self.segments
-        arrays = [seg.x1, seg.y1, seg.dx, seg.dy, seg.inv_len2, seg.start, seg.count, seg.simple,
-                  self.grid.bounds]  # fmt: skip
-        for level in self.grid.levels:
-            arrays.extend((level.keys, level.starts, level.counts, level.features, *level.boxes))
-        return 16 * vertices + sum(a.nbytes for a in arrays)
+        self.nbytes = (
+            self.ids.raw.nbytes + self.areal.nbytes + self.land_class.codes.nbytes
+            + self.attributes.nbytes + self.segments.nbytes + self.grid.nbytes
+            + 16 * vertices + 2 * _GEOS_OVERHEAD * len(self.complex)
+            + (2 * 8 * len(self.areal) if self.complex else 0)
+        )  # fmt: skip
 
     def __len__(self) -> int:
         return len(self.ids)
 
+    def geometries(self, features: IntArray) -> npt.NDArray[np.object_]:
+        """The (projected) geometries of ``features``, built again for simple ones."""
+        out = np.empty(len(features), dtype=object)
+        for k, f in enumerate(features.tolist()):
+            kept = self.complex.get(f)
+            out[k] = kept[0] if kept else self.segments.geometry(f, bool(self.areal[f]))
+        return out
+
+    def intersecting(self, geom: shapely.Geometry) -> IntArray:
+        """Sorted indices of the features that intersect ``geom``."""
+        x0, y0, x1, y1 = shapely.bounds(geom).tolist()
+        idx = self.grid.query_box(x0, y0, x1, y1)
+        hit = shapely.intersects(self.geometries(idx), geom)
+        out: IntArray = idx[hit].astype(np.intp)
+        return out
+
+
+@dataclass(slots=True)
+class _Chunk:
+    """A run of a layer's features, projected and reduced to arrays."""
+
+    bounds: FloatArray
+    areal: npt.NDArray[np.bool_]
+    segments: Segments
+    complex: dict[int, tuple[shapely.Geometry, shapely.Geometry | None]]
+
+    @classmethod
+    def of(cls, geoms: npt.NDArray[np.object_], offset: int) -> _Chunk:
+        areal = np.isin(shapely.get_type_id(geoms), (3, 6))
+        boundaries: npt.NDArray[np.object_] = np.empty(len(geoms), dtype=object)
+        boundaries[areal] = shapely.boundary(geoms[areal])
+        segments = Segments.of(geoms, boundaries, areal)
+        rest = np.flatnonzero(~segments.simple)
+        kept = {offset + int(k): (geoms[k], boundaries[k]) for k in rest.tolist()}
+        bounds = shapely.bounds(geoms) if len(geoms) else np.empty((0, 4))
+        return cls(bounds, areal, segments.keep_simple(), kept)
+
+
+def build_layer(
+    kind: LayerKind,
+    version: tuple[uuid.UUID, int],
+    ids: Sequence[uuid.UUID] | IdColumn,
+    geoms: npt.NDArray[np.object_] | list[_Chunk],
+    *,
+    land_class: Sequence[str | None] | CodeColumn,
+    attributes: Sequence[dict[str, Any]] | AttrColumn,
+) -> LayerSnapshot:
+    """A snapshot of projected geometries (or of runs of them already reduced to arrays)."""
+    chunks = geoms if isinstance(geoms, list) else [_Chunk.of(geoms, 0)]
+    complex_: dict[int, tuple[shapely.Geometry, shapely.Geometry | None]] = {}
+    for chunk in chunks:
+        complex_.update(chunk.complex)
+    bounds = np.concatenate([c.bounds for c in chunks]) if chunks else np.empty((0, 4))
+    areal = np.concatenate([c.areal for c in chunks]) if chunks else np.array([], bool)
+    runs = [c.segments for c in chunks]
+    chunks.clear()  # each run's edges are freed as they are copied, before the grid is built
+    segments = Segments.concat(runs) if runs else Segments.of(
+        np.array([], object), np.array([], object), np.array([], bool))  # fmt: skip
+    return LayerSnapshot(
+        kind=kind,
+        version_id=version[0],
+        version_no=version[1],
+        ids=ids if isinstance(ids, IdColumn) else IdColumn.of(ids),
+        areal=areal,
+        land_class=land_class if isinstance(land_class, CodeColumn) else CodeColumn(land_class),
+        attributes=attributes if isinstance(attributes, AttrColumn) else AttrColumn(attributes),
+        segments=segments,
+        grid=BoxGrid.of_bounds(bounds),
+        complex=complex_,
+    )
+
 
 @dataclass(slots=True)
 class CountyIndex:
+    """A county's current layers, projected and indexed.
+
+    ``resident`` is false for a county the index does not hold (its layers would not fit the
+    memory budget, or another task is loading them): ``layers`` is then empty and checks are
+    answered by PostGIS; the projection, grown area and versions are still those of the
+    county.
+    """
+
     county_id: uuid.UUID
     projection: LocalProjection
     area: PreparedGeometry  # the boundary grown by OUTSIDE_MARGIN_M, projected
     layers: dict[LayerKind, LayerSnapshot]
     versions: dict[LayerKind, tuple[uuid.UUID, int]]
     checked_at: float
+    resident: bool = True
+
+    @property
+    def nbytes(self) -> int:
+        return sum(layer.nbytes for layer in self.layers.values())
 
 
-def _attr_columns(kind: LayerKind) -> tuple[Any, list[Any]]:
+def attribute_columns(kind: LayerKind) -> tuple[Any, list[Any]]:
+    """The model a layer kind's features are read from, and its attribute columns."""
     if kind is LayerKind.PARCELS:
         return Parcel, [Parcel.land_class, Parcel.source_code, Parcel.source_name]
     if kind is LayerKind.PLANNING_ZONES:
@@ -357,7 +728,8 @@ def _attr_columns(kind: LayerKind) -> tuple[Any, list[Any]]:
     return ms, [ms.code, ms.name, ms.site_kind, ms.status, ms.mineral, ms.closure_method]
 
 
-def _attributes(kind: LayerKind, row: Any) -> tuple[str | None, dict[str, Any]]:
+def feature_attributes(kind: LayerKind, row: Any) -> tuple[str | None, dict[str, Any]]:
+    """Land class and attributes of a row ``(id, geometry, *attribute_columns)``."""
     if kind is LayerKind.PARCELS:
         return row[2], {"source_code": row[3], "source_name": row[4]}
     if kind is LayerKind.PLANNING_ZONES:
@@ -380,7 +752,7 @@ async def _load_layer(
     version: tuple[uuid.UUID, int],
     projection: LocalProjection,
 ) -> LayerSnapshot:
-    model, columns = _attr_columns(kind)
+    model, columns = attribute_columns(kind)
     stmt: Select[Any]
     if kind is LayerKind.MINE_SITES:
         # exactly the register of the version the snapshot is named after (the live rows
@@ -392,30 +764,29 @@ async def _load_layer(
         stmt = select(model.id, func.ST_AsBinary(model.geom), *columns).where(
             model.layer_version_id == version[0]
         )
-    rows = (await session.execute(stmt)).all()
-    wkb = np.array([bytes(r[1]) for r in rows], dtype=object)
-    geoms = projection.project_geoms(shapely.from_wkb(wkb)) if len(rows) else np.array([], object)
-    type_ids = shapely.get_type_id(geoms)
-    areal = np.isin(type_ids, (3, 6))
-    boundaries: npt.NDArray[np.object_] = np.empty(len(rows), dtype=object)
-    boundaries[areal] = shapely.boundary(geoms[areal])
-    classes: list[str | None] = []
-    attributes: list[dict[str, Any]] = []
-    for row in rows:
-        land, attrs = _attributes(kind, row)
-        classes.append(land)
-        attributes.append(attrs)
-    return LayerSnapshot(
-        kind=kind,
-        version_id=version[0],
-        version_no=version[1],
-        ids=[r[0] for r in rows],
-        geoms=geoms,
-        boundaries=boundaries,
-        areal=areal,
-        land_class=classes,
-        attributes=attributes,
-    )
+    ids: list[bytes] = []
+    classes = CodeColumn()
+    attributes = AttrColumn()
+    chunks: list[_Chunk] = []
+    done = 0
+    # read and reduced a run at a time: the GEOS geometries (and Python objects) of a whole
+    # county at once would take several times the memory the snapshot ends up holding
+    result = await session.stream(stmt.execution_options(yield_per=_LOAD_CHUNK))
+    async for rows in result.partitions(_LOAD_CHUNK):
+        wkb = np.array([bytes(r[1]) for r in rows], dtype=object)
+        geoms = projection.project_geoms(shapely.from_wkb(wkb))
+        del wkb
+        chunks.append(_Chunk.of(geoms, done))
+        del geoms
+        done += len(rows)
+        ids.append(b"".join(r[0].bytes for r in rows))
+        parsed = [feature_attributes(kind, row) for row in rows]
+        classes.extend(land for land, _ in parsed)
+        attributes.extend(attrs for _, attrs in parsed)
+    classes.seal()
+    attributes.seal()
+    return build_layer(kind, version, IdColumn.of_bytes(b"".join(ids)), chunks,
+                       land_class=classes, attributes=attributes)  # fmt: skip
 
 
 async def _county_area(
@@ -452,18 +823,48 @@ class GeofenceIndex:
 
     It also counts the location checks answered from it: ``checks`` (a batch is one) and
     ``checked_fixes`` (the fixes in them).
+
+    With a memory budget (``budget_bytes``; 0 holds every county) it holds the counties most
+    recently used whose layers fit in it (by :attr:`LayerSnapshot.nbytes`): before a county
+    is loaded the least recently used ones are evicted to make room for three times its last
+    known size (what a load takes for a moment; a county never loaded is expected to take
+    the mean of those loaded), and after it is loaded until the held layers fit again;
+    a county larger than the whole budget is not held. Checks that pass ``wait=False`` get
+    a non-resident :class:`CountyIndex` for a county that is not held and would not fit, or
+    that another task is loading just then, and answer from PostGIS (:mod:`geofence.check`).
+    Evicted counties are counted in ``evictions``, checks answered by PostGIS in ``fallbacks``.
     """
 
-    def __init__(self, *, max_age_s: float = 1.0) -> None:
+    def __init__(self, *, max_age_s: float = 1.0, budget_bytes: int = 0) -> None:
         self.max_age_s = max_age_s
-        self._counties: dict[uuid.UUID, CountyIndex] = {}
+        self.budget_bytes = budget_bytes
+        self._counties: OrderedDict[uuid.UUID, CountyIndex] = OrderedDict()  # oldest first
+        self._areas: dict[uuid.UUID, tuple[LocalProjection, PreparedGeometry]] = {}
+        #: per county: the versions last loaded and their size, to make room before a load
+        self._loaded: dict[uuid.UUID, tuple[dict[LayerKind, tuple[uuid.UUID, int]], int]] = {}
         self._locks: dict[uuid.UUID, asyncio.Lock] = {}
         self.checks = 0
         self.checked_fixes = 0
+        self.evictions = 0
+        self.fallbacks = 0
+
+    def configure(self, *, budget_bytes: int) -> None:
+        """Set the memory budget (0: unbounded), evicting counties that no longer fit."""
+        self.budget_bytes = max(0, budget_bytes)
+        self._evict(0, keep=None)
 
     def count_check(self, fixes: int) -> None:
         self.checks += 1
         self.checked_fixes += fixes
+
+    @property
+    def held_bytes(self) -> int:
+        """Approximate bytes of the layers held, over all counties."""
+        return sum(entry.nbytes for entry in list(self._counties.values()))
+
+    def held(self) -> list[uuid.UUID]:
+        """The counties held, least recently used first."""
+        return list(self._counties)
 
     def sizes(self) -> list[IndexSize]:
         """Per layer kind held for any county: counties, features and approximate bytes."""
@@ -482,43 +883,116 @@ class GeofenceIndex:
             if county_id is None or cid == county_id:
                 entry.checked_at = float("-inf")
 
-    async def county(self, session: AsyncSession, county_id: uuid.UUID) -> CountyIndex:
-        """The index of the county's current layers, as seen by ``session``."""
-        dirty = county_id in session.info.get(DIRTY_KEY, ())
+    def _fresh(self, county_id: uuid.UUID, dirty: bool, now: float) -> CountyIndex | None:
         cached = self._counties.get(county_id)
-        now = time.monotonic()
         if cached is not None and not dirty and now - cached.checked_at < self.max_age_s:
+            self._counties.move_to_end(county_id)
             return cached
+        return None
+
+    async def county(
+        self, session: AsyncSession, county_id: uuid.UUID, *, wait: bool = True
+    ) -> CountyIndex:
+        """The index of the county's current layers, as seen by ``session``.
+
+        With ``wait=False`` a county that is not held is answered by a non-resident index
+        (no layers) when it would not fit the budget or another task is loading it.
+        """
+        dirty = county_id in session.info.get(DIRTY_KEY, ())
+        now = time.monotonic()
+        if (fresh := self._fresh(county_id, dirty, now)) is not None:
+            return fresh
         lock = self._locks.setdefault(county_id, asyncio.Lock())
+        unheld = not dirty and county_id not in self._counties
+        if not wait and unheld and lock.locked():
+            return await self._outline(session, county_id)
         async with lock:
+            if (fresh := self._fresh(county_id, dirty, now)) is not None:
+                return fresh
             cached = self._counties.get(county_id)
-            if cached is not None and not dirty and now - cached.checked_at < self.max_age_s:
-                return cached
+            if unheld and cached is None and self.budget_bytes:
+                known = self._loaded.get(county_id)
+                if not wait and known is not None and known[1] > self.budget_bytes:
+                    outline = await self._outline(session, county_id)
+                    if outline.versions == known[0]:
+                        return outline
+                # while it loads, a county takes about 2.5 times its final size (runs of
+                # arrays and geometries, joined arrays, the grid being built)
+                self._evict(_LOAD_ROOM * (known[1] if known else self._typical_size()), keep=None)
             entry = await self._refresh(session, county_id, cached)
             if not dirty:
-                self._counties[county_id] = entry
-                if entry.versions != (cached.versions if cached else None):
-                    freeze_long_lived()  # hundreds of thousands of objects, kept for long
+                self._loaded[county_id] = (entry.versions, entry.nbytes)
+                # (no gc.freeze here: a snapshot is arrays, nothing for the collector to walk,
+                # and freezing would keep whatever cyclic garbage requests hold just then)
+                self._hold(entry)
+            if entry.versions != (cached.versions if cached else None):
+                release_free_memory()  # the load's temporary geometries
             return entry
+
+    def _typical_size(self) -> int:
+        """What a county not loaded before is expected to take: the mean of those loaded."""
+        sizes = [size for _, size in list(self._loaded.values())]
+        return sum(sizes) // len(sizes) if sizes else 0
+
+    def _hold(self, entry: CountyIndex) -> None:
+        if self.budget_bytes and entry.nbytes > self.budget_bytes:
+            if self._counties.pop(entry.county_id, None) is not None:
+                self.evictions += 1
+            return
+        self._counties[entry.county_id] = entry
+        self._counties.move_to_end(entry.county_id)
+        self._evict(0, keep=entry.county_id)
+
+    def _evict(self, room: int, *, keep: uuid.UUID | None) -> None:
+        """Drop least recently used counties (never ``keep``) until ``room`` more bytes fit."""
+        if not self.budget_bytes:
+            return
+        held = self.held_bytes
+        evicted = False
+        for cid in list(self._counties):
+            if held + room <= self.budget_bytes:
+                break
+            if cid == keep:
+                continue
+            held -= self._counties.pop(cid).nbytes
+            self.evictions += 1
+            evicted = True
+        if evicted:
+            release_free_memory()
+
+    async def _area(
+        self, session: AsyncSession, county_id: uuid.UUID
+    ) -> tuple[LocalProjection, PreparedGeometry]:
+        known = self._areas.get(county_id)
+        if known is not None:
+            return known
+        boundary, (lon0, lat0) = await _county_area(session, county_id)
+        projection = local_projection(lon0, lat0)
+        grown = projection.project_geoms(np.array([boundary], dtype=object))[0]
+        area = prep(grown.buffer(OUTSIDE_MARGIN_M, quad_segs=4))
+        # GEOS builds a prepared polygon's point locator on its first use, and batches
+        # use this one from several threads at once: a chunked batch once hung with a
+        # thread waiting inside that first use. Build it here, on one thread, with a
+        # point inside the envelope (outside it GEOS answers from the envelope alone).
+        x0, y0, x1, y1 = area.context.bounds
+        shapely.contains_xy(area.context, (x0 + x1) / 2, (y0 + y1) / 2)
+        self._areas[county_id] = (projection, area)
+        return projection, area
+
+    async def _outline(self, session: AsyncSession, county_id: uuid.UUID) -> CountyIndex:
+        """A non-resident index: the county's projection, area and current versions."""
+        versions = await current_versions(session, county_id)
+        projection, area = await self._area(session, county_id)
+        return CountyIndex(
+            county_id, projection, area, {}, versions, time.monotonic(), resident=False
+        )
 
     async def _refresh(
         self, session: AsyncSession, county_id: uuid.UUID, cached: CountyIndex | None
     ) -> CountyIndex:
         versions = await current_versions(session, county_id)
-        if cached is None:
-            boundary, (lon0, lat0) = await _county_area(session, county_id)
-            projection = local_projection(lon0, lat0)
-            grown = projection.project_geoms(np.array([boundary], dtype=object))[0]
-            area = prep(grown.buffer(OUTSIDE_MARGIN_M, quad_segs=4))
-            # GEOS builds a prepared polygon's point locator on its first use, and batches
-            # use this one from several threads at once: a chunked batch once hung with a
-            # thread waiting inside that first use. Build it here, on one thread, with a
-            # point inside the envelope (outside it GEOS answers from the envelope alone).
-            x0, y0, x1, y1 = area.context.bounds
-            shapely.contains_xy(area.context, (x0 + x1) / 2, (y0 + y1) / 2)
-            layers: dict[LayerKind, LayerSnapshot] = {}
-        else:
-            projection, area, layers = cached.projection, cached.area, dict(cached.layers)
+        projection, area = await self._area(session, county_id)
+        layers = dict(cached.layers) if cached is not None else {}
         for kind, version in versions.items():
             have = layers.get(kind)
             if have is None or have.version_id != version[0]:

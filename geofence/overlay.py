@@ -214,9 +214,8 @@ def _hits(layer: LayerSnapshot | None, poly: BaseGeometry) -> tuple[Any, Any]:
     """Indices of the layer's features touching ``poly`` and their overlap areas (projected)."""
     if layer is None or not len(layer):
         return np.array([], dtype=np.intp), np.array([], dtype=np.float64)
-    idx = layer.tree.query(poly, predicate="intersects")
-    idx = np.sort(idx.astype(np.intp))
-    areas = shapely.area(shapely.intersection(layer.geoms[idx], poly))
+    idx = layer.intersecting(poly)
+    areas = shapely.area(shapely.intersection(layer.geometries(idx), poly))
     return idx, np.asarray(areas, dtype=np.float64)
 
 
@@ -237,7 +236,8 @@ def _land_classes(
     classes = tuple(ClassArea(cls, a, int(n)) for cls, (a, n) in ranked)
     covered = 0.0
     if layer is not None and len(idx):
-        covered = float(shapely.union_all(shapely.intersection(layer.geoms[idx], poly)).area) / k2
+        pieces = shapely.intersection(layer.geometries(idx), poly)
+        covered = float(shapely.union_all(pieces).area) / k2
     return classes, covered
 
 
@@ -248,9 +248,9 @@ def _planning(
         return None, {}
     idx, _ = _hits(layer, poly)
     by_kind: dict[ZoneKind, list[Any]] = {}
-    for i in idx.tolist():
+    for i, geom in zip(idx.tolist(), layer.geometries(idx), strict=True):
         kind = ZoneKind(layer.attributes[i]["zone_kind"])
-        by_kind.setdefault(kind, []).append(layer.geoms[i])
+        by_kind.setdefault(kind, []).append(geom)
     unions = {k: shapely.intersection(shapely.union_all(g), poly) for k, g in by_kind.items()}
     permits = [u for k, u in unions.items() if k.permits_construction]
     conforming = shapely.union_all(permits) if permits else shapely.Polygon()

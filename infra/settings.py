@@ -53,6 +53,14 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise SettingsError(msg) from exc
 
 
+def _non_negative(env: dict[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 0:
+        msg = f"{name} must not be negative, got {env.get(name)!r}"
+        raise SettingsError(msg)
+    return value
+
+
 def _port(env: dict[str, str], name: str, default: int, *, zero_ok: bool = False) -> int:
     value = _int(env, name, default)
     if not (0 if zero_ok else 1) <= value <= 65535:
@@ -185,11 +193,14 @@ class EvidenceSettings:
 class LayerSettings:
     """Reference-layer limits: uploads above ``import_job_bytes`` are imported in the
     background; a GeoJSON layer answer stops at ``geojson_max_bytes`` (the rest on the next
-    page); a vector tile above ``tile_max_bytes`` is refused."""
+    page); a vector tile above ``tile_max_bytes`` is refused. The in-process geofence index
+    holds the layers of at most ``index_budget_mb`` MiB (least recently used counties are
+    evicted, and their checks answered by PostGIS; 0: no limit)."""
 
     import_job_bytes: int = 8 * 1024 * 1024
     geojson_max_bytes: int = 16 * 1024 * 1024
     tile_max_bytes: int = 2 * 1024 * 1024
+    index_budget_mb: int = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +290,7 @@ class Settings:
                 import_job_bytes=_int(env, "PATROL_LAYER_IMPORT_JOB_BYTES", 8 * 1024 * 1024),
                 geojson_max_bytes=_int(env, "PATROL_LAYER_GEOJSON_MAX_BYTES", 16 * 1024 * 1024),
                 tile_max_bytes=_int(env, "PATROL_TILE_MAX_BYTES", 2 * 1024 * 1024),
+                index_budget_mb=_non_negative(env, "PATROL_INDEX_BUDGET_MB", 1024),
             ),
         )
 
