@@ -177,6 +177,9 @@ def _check_log_stream(
     # The seed is summarised: one line with the counts instead of a line per patrol and photo.
     output.wait_for(lambda line: '"demo.seeded"' in line)
     banner_at = output.wait_for(lambda line: line.startswith("Serving on "))
+    # the block goes on after that line with the demo logins: wait for all of them to be read
+    for user in users:
+        output.wait_for(lambda line, name=user["username"]: line.split()[-1:] == [name])
     # three readiness checks, then a request whose access line marks the place in the stream
     before = len(output.lines)
     for _ in range(3):
