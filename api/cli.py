@@ -17,6 +17,7 @@ import socket
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -636,8 +637,6 @@ CONTRACT_FILE = Path(__file__).resolve().parents[1] / "mobile_contract" / "v1" /
 
 def openapi_document() -> dict[str, Any]:
     """The app's OpenAPI document, built without touching any service."""
-    from dataclasses import replace  # noqa: PLC0415
-
     from api.app import create_app  # noqa: PLC0415
 
     base = Settings()
@@ -811,6 +810,12 @@ _ASYNC: dict[str, Handler] = {
 }
 
 
+#: Commands that read and write the database only: the embedded object store is neither
+#: started nor looked for for them (it needs a port, and may be another process's).
+_DATABASE_ONLY = frozenset({"jobs"})
+_NO_STORE = "http://127.0.0.1:9"  # never contacted: the command does not touch the store
+
+
 def _offline(args: argparse.Namespace, settings: Settings) -> int | None:
     """Commands that need neither the database nor S3 (no service is started for them)."""
     if args.command == "contract":
@@ -842,6 +847,10 @@ def _run(args: argparse.Namespace) -> int:
     offline = _offline(args, settings)
     if offline is not None:
         return offline
+    if args.command in _DATABASE_ONLY and settings.object_store.embedded:
+        settings = replace(
+            settings, object_store=replace(settings.object_store, endpoint_url=_NO_STORE)
+        )
     sock: socket.socket | None = None
     if args.command == "serve":
         host, port = args.host or settings.server.host, args.port or settings.server.port

@@ -142,6 +142,28 @@ def test_a_busy_store_port_is_refused_before_anything_starts(
     _one_line_error(same, 2, "PATROL_PORT", "PATROL_S3_PORT")
 
 
+def test_jobs_need_no_store(
+    services: LocalServices,
+    settings: Settings,
+    engine: AsyncEngine,  # the session's database, migrated
+    tmp_path: Path,
+    busy_port: int,
+) -> None:
+    """``patrol jobs`` reads the database only: with the embedded store's port taken by
+    another program it still answers, and starts no store of its own."""
+    env = _bare_env(
+        tmp_path / "data",
+        DATABASE_URL=services.database_url,
+        PATROL_SECRET_KEY=settings.auth.secret_key,
+        PATROL_S3_PORT=str(busy_port),
+    )
+    run = _patrol(env, "jobs", "list", "--limit", "1")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "job(s)" in run.stdout
+    assert "embedded.s3_started" not in run.stdout + run.stderr
+    assert not (tmp_path / "data" / "objects").exists()
+
+
 def test_an_unreachable_database_is_one_line_without_its_password(
     env: dict[str, str],
 ) -> None:
