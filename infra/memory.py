@@ -29,12 +29,12 @@ def freeze_long_lived(*, collect: bool = False) -> None:
     gc.freeze()
 
 
-#: glibc's ``M_MMAP_THRESHOLD``: allocations at least this large get pages of their own,
-#: returned to the system when freed. glibc raises the threshold each time such a block is
-#: freed (up to 32 MiB), after which the large arrays of an evicted index would stay in the
-#: heap; fixing it keeps them out.
-_M_MMAP_THRESHOLD = -3
-_MMAP_THRESHOLD = 256 * 1024
+# glibc's mmap threshold is left dynamic on purpose. Fixing it (at 256 KiB) gave every large
+# temporary buffer (1 MiB read chunks, a photo's spool) pages of its own, faulted in anew each
+# time: evidence intake fell from 57 to 46 photos/s and raw S3 reads from 92 to 81 objects/s
+# (bench_evidence.py, three runs each), while an evicted county's arrays go back to the system
+# through malloc_trim (below) all the same (bench_index_memory.py: peak 130 MiB for a 153 MiB
+# budget without it, 126 MiB with it).
 
 
 def _libc() -> ctypes.CDLL | None:
@@ -43,7 +43,6 @@ def _libc() -> ctypes.CDLL | None:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.malloc_trim  # noqa: B018 - glibc only
-        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
     except (OSError, AttributeError):  # not glibc
         return None
     return libc
