@@ -54,6 +54,7 @@ __all__ = [
     "PERIODIC_QUEUE",
     "JobRow",
     "TaskDeps",
+    "add_periodic",
     "build_app",
     "defer_in_session",
     "deps",
@@ -253,18 +254,24 @@ async def prune_finished(context: JobContext, timestamp: int) -> None:
     )
 
 
+def add_periodic(
+    tasks: Blueprint, name: str, run: Callable[..., Any], *, cron: str, queueing_lock: str
+) -> None:
+    """Register ``run`` as a periodic task on the periodic queue: one job per period for all
+    workers together (``queueing_lock``: a period's job is not queued twice)."""
+    task = tasks.task(
+        name=name, pass_context=True, queue=PERIODIC_QUEUE, queueing_lock=queueing_lock
+    )
+    tasks.periodic(cron=cron)(task(run))
+
+
 def queue_blueprint() -> Blueprint:
     """A new blueprint with the queue's own tasks (one per procrastinate app)."""
     tasks = Blueprint()
-    stalled = tasks.task(
-        name="retry_stalled", pass_context=True, queue=PERIODIC_QUEUE, queueing_lock="retry_stalled"
-    )(retry_stalled)
-    tasks.periodic(cron="* * * * *")(stalled)
-    prune = tasks.task(
-        name="prune_finished", pass_context=True, queue=PERIODIC_QUEUE,
-        queueing_lock="prune_finished",
-    )(prune_finished)  # fmt: skip
-    tasks.periodic(cron="17 3 * * *")(prune)  # daily, at night
+    add_periodic(tasks, "retry_stalled", retry_stalled, cron="* * * * *",
+                 queueing_lock="retry_stalled")  # fmt: skip
+    add_periodic(tasks, "prune_finished", prune_finished, cron="17 3 * * *",  # daily, at night
+                 queueing_lock="prune_finished")  # fmt: skip
     return tasks
 
 

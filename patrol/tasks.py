@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from procrastinate import Blueprint, JobContext
 
-from infra.tasks import PERIODIC_QUEUE, deps
+from infra.tasks import add_periodic, deps
 from patrol.jobs import run_patrol_jobs
 
 __all__ = ["CHORES_CRON", "ChoreFailedError", "blueprint", "chores"]
@@ -35,8 +35,5 @@ async def chores(context: JobContext, timestamp: int) -> dict[str, int]:
 def blueprint() -> Blueprint:
     """A new blueprint with this package's tasks (one per procrastinate app)."""
     tasks = Blueprint()
-    task = tasks.task(
-        name="chores", pass_context=True, queue=PERIODIC_QUEUE, queueing_lock="patrol-chores"
-    )(chores)
-    tasks.periodic(cron=CHORES_CRON)(task)
+    add_periodic(tasks, "chores", chores, cron=CHORES_CRON, queueing_lock="patrol-chores")
     return tasks

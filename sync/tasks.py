@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from procrastinate import Blueprint, JobContext
 
-from infra.tasks import PERIODIC_QUEUE, deps
+from infra.tasks import add_periodic, deps
 from sync.jobs import run_sync_jobs
 
 __all__ = ["PRUNE_CRON", "PruneFailedError", "blueprint", "prune"]
@@ -34,8 +34,5 @@ async def prune(context: JobContext, timestamp: int) -> dict[str, int]:
 def blueprint() -> Blueprint:
     """A new blueprint with this package's tasks (one per procrastinate app)."""
     tasks = Blueprint()
-    task = tasks.task(
-        name="prune", pass_context=True, queue=PERIODIC_QUEUE, queueing_lock="sync-prune"
-    )(prune)
-    tasks.periodic(cron=PRUNE_CRON)(task)
+    add_periodic(tasks, "prune", prune, cron=PRUNE_CRON, queueing_lock="sync-prune")
     return tasks
