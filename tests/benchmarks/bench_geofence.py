@@ -81,12 +81,24 @@ def _parcels_file(path: Path) -> Path:
                (slice(None, -1), slice(None, -1))]  # fmt: skip
     rings = np.stack([np.stack([gx[a, b], gy[a, b]], -1) for a, b in corners], axis=2)
     cells = shapely.polygons(rings.reshape(-1, 5, 2))
-    codes = np.array(["0101", "0103", "0201", "0301", "0702", "0601", "1206", "1101"], dtype=object)
-    pick = rng.choice(len(codes), size=len(cells), p=[0.2, 0.1, 0.08, 0.4, 0.08, 0.04, 0.06, 0.04])
-    jbnt = np.where(rng.random(len(cells)) < 0.7, "1", "0").astype(object)
+    return write_parcels(path, cells, rng, geometry_type="Polygon")
+
+
+#: land-class codes of the 地类图斑 layer and how often each is drawn
+CODES = np.array(["0101", "0103", "0201", "0301", "0702", "0601", "1206", "1101"], dtype=object)
+CODE_SHARES = [0.2, 0.1, 0.08, 0.4, 0.08, 0.04, 0.06, 0.04]
+
+
+def write_parcels(
+    path: Path, geoms: np.ndarray[Any, Any], rng: np.random.Generator, *, geometry_type: str
+) -> Path:
+    """A GeoPackage in CGCS2000 of these parcels, each with a land class (``DLBM``) and 70 %
+    of them basic farmland (``JBNT``), drawn from ``rng``."""
+    pick = rng.choice(len(CODES), size=len(geoms), p=CODE_SHARES)
+    jbnt = np.where(rng.random(len(geoms)) < 0.7, "1", "0").astype(object)
     pyogrio.raw.write(
-        str(path), np.array(shapely.to_wkb(cells), dtype=object),
-        [codes[pick], jbnt], fields=["DLBM", "JBNT"], geometry_type="Polygon",
+        str(path), np.array(shapely.to_wkb(geoms), dtype=object),
+        [CODES[pick], jbnt], fields=["DLBM", "JBNT"], geometry_type=geometry_type,
         crs="EPSG:4490", driver="GPKG",
     )  # fmt: skip
     return path

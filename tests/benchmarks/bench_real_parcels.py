@@ -30,7 +30,6 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import numpy as np
-import pyogrio.raw
 import shapely
 
 from api.models import MODEL_MODULES
@@ -39,14 +38,23 @@ from infra.db import create_engine, create_session_factory
 from infra.launchers import local_services
 from infra.migrate import Migrator
 from infra.settings import DatabaseSettings
-from tests.benchmarks.bench_geofence import _RAW_BATCH, NX, NY, STEP, X0, Y0, _county, _step
+from tests.benchmarks.bench_geofence import (
+    _RAW_BATCH,
+    NX,
+    NY,
+    STEP,
+    X0,
+    Y0,
+    _county,
+    _step,
+    write_parcels,
+)
 
 SEEDS = 100_000
 POINTS = 50_000
 RUNS = 2
 ENCLAVES, TWO_PARTS = 0.03, 0.02
 W, H = NX * STEP, NY * STEP
-CODES = np.array(["0101", "0103", "0201", "0301", "0702", "0601", "1206", "1101"], dtype=object)
 
 
 def _tessellation(rng: np.random.Generator) -> np.ndarray[Any, Any]:
@@ -132,16 +140,7 @@ def _file(path: Path, parcels: np.ndarray[Any, Any], rng: np.random.Generator) -
         [p if p.geom_type == "MultiPolygon" else shapely.MultiPolygon([p]) for p in parcels],
         dtype=object,
     )
-    pick = rng.choice(
-        len(CODES), size=len(parcels), p=[0.2, 0.1, 0.08, 0.4, 0.08, 0.04, 0.06, 0.04]
-    )
-    jbnt = np.where(rng.random(len(parcels)) < 0.7, "1", "0").astype(object)
-    pyogrio.raw.write(
-        str(path), np.array(shapely.to_wkb(as_multi), dtype=object),
-        [CODES[pick], jbnt], fields=["DLBM", "JBNT"], geometry_type="MultiPolygon",
-        crs="EPSG:4490", driver="GPKG",
-    )  # fmt: skip
-    return path
+    return write_parcels(path, as_multi, rng, geometry_type="MultiPolygon")
 
 
 def _points(n: int, seed: int) -> np.ndarray[Any, Any]:
