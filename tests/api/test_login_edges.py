@@ -2,7 +2,8 @@
 from one address are still answered ``invalid_credentials``; the next attempt is locked, even
 with the right password, for ``login_lockout_s`` (900 s) from the failure that reached the
 limit: still locked one second before, open again at that instant. ``N - 1`` failures and
-then the right password let the user in and forget the failures."""
+then the right password let the user in and forget the failures. A refresh token lives
+``refresh_token_ttl_s`` to the microsecond."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from infra.errors import AuthenticationError, RateLimitedError
 from infra.scope import Role
 from infra.settings import Settings
 from patrol.accounts import AccountService
+from patrol.models import User
 from tests.conftest import TEST_PASSWORD
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -95,3 +98,30 @@ async def test_one_failure_short_of_the_limit_the_right_password_works_and_reset
     for i in range(limit + 2):
         clock.at = T0 + timedelta(seconds=settings.auth.login_lockout_s * i / (limit - 1))
         assert await _try(service, name, "wrong-password-1", "10.0.0.3") == "invalid_credentials"
+
+
+async def test_a_refresh_token_works_until_just_before_its_lifetime_ends(
+    accounts: Callable[[Clock], AccountService],
+    settings: Settings,
+    make_county: Any,
+    db: AsyncSession,
+) -> None:
+    """``refresh_token_ttl_s`` (30 days): traded a microsecond before it ends, a token gives
+    a new one; at the instant it ends it is refused."""
+    ttl = timedelta(seconds=settings.auth.refresh_token_ttl_s)
+    assert ttl == timedelta(days=30)
+    name = (await make_county()).users[Role.INSPECTOR].username
+    user = (await db.execute(select(User).where(User.username == name))).scalar_one()
+    clock = Clock(T0)
+    service = accounts(clock)
+    early, late = await service.issue_refresh_token(user), await service.issue_refresh_token(user)
+    await db.commit()
+    assert early.expires_at == late.expires_at == T0 + ttl
+    clock.at = T0 + ttl - timedelta(microseconds=1)
+    _, renewed = await service.rotate_refresh_token(early.secret)
+    assert renewed.expires_at == clock.at + ttl
+    clock.at = T0 + ttl
+    with pytest.raises(AuthenticationError) as err:
+        await service.rotate_refresh_token(late.secret)
+    assert err.value.code == "invalid_refresh_token"
+    await db.commit()

@@ -8,6 +8,8 @@
   midpoint falls in [19:00, 06:00) local time;
 * a week still running that has not met its minimum is pending (``met = None``) until its
   last local second, missed from the next Monday's midnight;
+* ``auto_close_idle_s`` (6 h): a patrol idle exactly that long stays open, a microsecond
+  more and the server closes it at its last point;
 * a five-to-one member is overdue one second after their due time, and the overdue alert is
   raised then, not at the due instant.
 """
@@ -28,8 +30,9 @@ from patrol.config import PatrolConfig
 from patrol.coverage import CoverageService
 from patrol.duty import DutyService, RosterMember, StaticDutyRoster
 from patrol.errors import InvalidPatrolInputError
+from patrol.field_models import PatrolSession
 from patrol.plans import PlanService
-from patrol.sessions import PatrolService
+from patrol.sessions import PatrolService, auto_close_stale_patrols
 from patrol.tracks import PointIn, TrackService
 from tests.patrol.conftest import World
 
@@ -206,3 +209,26 @@ async def test_a_member_is_overdue_and_alerted_one_second_after_the_due_time(
     assert [(a.member_id, a.raised_at) for a in alerts] == [
         (member.member_id, due + timedelta(seconds=1))
     ]
+
+
+async def test_a_patrol_idle_six_hours_stays_open_and_a_microsecond_more_is_closed(
+    world: World, db: AsyncSession
+) -> None:
+    assert CFG.auto_close_idle_s == 6 * 3600
+    pid, started = uuid7(), NOW - timedelta(hours=8)
+    await PatrolService(db, clock=_clock).start_patrol(
+        world.inspector, pid, area_id=world.area.id, started_at=started
+    )
+    last = started + timedelta(minutes=30)
+    await TrackService(db, clock=_clock).append_track_points(
+        world.inspector, pid, [_point(started), _point(last)]
+    )
+    await db.commit()
+    idle = last + timedelta(hours=6)
+    kw = {"config": CFG, "county_id": world.county_id}
+    assert await auto_close_stale_patrols(db, now=idle, **kw) == []
+    assert await auto_close_stale_patrols(db, now=idle + US, **kw) == [pid]
+    await db.commit()
+    patrol = await db.get(PatrolSession, pid, populate_existing=True)
+    assert patrol is not None
+    assert (patrol.end_reason, patrol.ended_at) == ("auto_closed", last)
