@@ -232,3 +232,99 @@ async def test_a_patrol_idle_six_hours_stays_open_and_a_microsecond_more_is_clos
     patrol = await db.get(PatrolSession, pid, populate_existing=True)
     assert patrol is not None
     assert (patrol.end_reason, patrol.ended_at) == ("auto_closed", last)
+
+
+async def test_seasons_begin_and_end_on_their_days(world: World, db: AsyncSession) -> None:
+    """Apr-Oct weekly patrols, Nov-Mar twice a month (DOMAIN.md): both ends inclusive, the
+    winter season wrapping over New Year."""
+    plans = PlanService(db)
+    area_id = await _area(world, db)
+    await plans.set_frequency_rule(
+        world.captain, name="summer", area_id=area_id, season_start=401, season_end=1031,
+        min_per_month=4, min_per_week=1,
+    )  # fmt: skip
+    await plans.set_frequency_rule(
+        world.captain, name="winter", area_id=area_id, season_start=1101, season_end=331,
+        min_per_month=2, min_per_week=0,
+    )  # fmt: skip
+    got = {}
+    for day in ("2025-03-31", "2025-04-01", "2025-10-31", "2025-11-01", "2025-12-31", "2026-01-01"):
+        req = await plans.requirement_for(world.captain, area_id, date.fromisoformat(day))
+        got[day] = (req.min_per_month, req.min_per_week)
+    await db.rollback()
+    assert got == {
+        "2025-03-31": (2, 0),
+        "2025-04-01": (4, 1),
+        "2025-10-31": (4, 1),
+        "2025-11-01": (2, 0),
+        "2025-12-31": (2, 0),
+        "2026-01-01": (2, 0),
+    }
+
+
+async def test_a_patrol_belongs_to_the_local_month_it_started_in(
+    world: World, db: AsyncSession
+) -> None:
+    """Local midnight of the 1st (Asia/Shanghai, 16:00 UTC the day before) starts the month."""
+    area_id = await _area(world, db)
+    patrols = PatrolService(db, clock=_clock)
+    first = datetime(2025, 6, 1, tzinfo=TZ)
+    for start in (first - US, first):
+        pid = uuid7()
+        await patrols.start_patrol(world.inspector, pid, area_id=area_id, started_at=start)
+        await patrols.end_patrol(world.inspector, pid, ended_at=start + timedelta(hours=1))
+    await db.commit()
+    counted = {}
+    for month in (date(2025, 5, 1), date(2025, 6, 1)):
+        cov = await CoverageService(db).get_coverage(world.captain, month, now=NOW)
+        counted[month.month] = next(a.patrols for a in cov.areas if a.area_id == area_id)
+    assert counted == {5: 1, 6: 1}
+
+
+async def test_twice_a_week_is_a_three_and_a_half_day_cycle(world: World, db: AsyncSession) -> None:
+    """A member who checks twice a week is due 3.5 days after a check and owes one check per
+    full 3.5 days elapsed: two at exactly 7 days, still one a second before (the count
+    allows a billionth of a cycle for rounding, 0.3 ms here)."""
+    site = uuid.uuid4()
+    member = RosterMember(
+        uuid.uuid4(), site, "township", 3.5, "安监站", world.inspector.user_id, "坑"
+    )
+    duty = DutyService(db, StaticDutyRoster(world.county_id, [member]), clock=_clock)
+    start = NOW - timedelta(days=7)
+    await duty.record_duty_check(
+        world.captain, uuid7(), site_id=site, member_id=member.member_id,
+        checked_at=start + timedelta(days=3), status="still_closed",
+    )  # fmt: skip
+    await db.commit()
+    seen = []
+    for now in (NOW - timedelta(seconds=1), NOW):
+        [site_duty] = await duty.get_duty_status(
+            world.captain, start=start, end=NOW + timedelta(days=1), now=now
+        )
+        m = site_duty.members[0]
+        seen.append((m.due_at, m.required_in_period, m.checks_in_period, m.overdue))
+    due = start + timedelta(days=6, hours=12)
+    assert seen == [(due, 1, 1, True), (due, 2, 1, True)]
+
+
+async def test_track_points_half_a_degree_outside_the_county_are_kept(
+    world: World, db: AsyncSession
+) -> None:
+    """``county_margin_deg`` (0.5°) around the county's bounding box (110-111°E, 30-31°N)."""
+    assert CFG.county_margin_deg == 0.5
+    pid, started = uuid7(), NOW - timedelta(hours=1)
+    await PatrolService(db, clock=_clock).start_patrol(
+        world.inspector, pid, area_id=world.area.id, started_at=started
+    )
+    spots = [(111.5, 30.5), (111.5 + 1e-9, 30.5), (110.5, 29.5), (110.5, 29.5 - 1e-9)]
+    points = [
+        PointIn(uuid7(), started + timedelta(minutes=i), lon, lat, 5.0)
+        for i, (lon, lat) in enumerate(spots)
+    ]
+    result = await TrackService(db, clock=_clock).append_track_points(world.inspector, pid, points)
+    assert result.stored == 2
+    assert [(r.id, r.reason) for r in result.rejected] == [
+        (points[1].id, "outside_county"),
+        (points[3].id, "outside_county"),
+    ]
+    await db.rollback()
