@@ -10,6 +10,7 @@ rule exactly when the value reaches the figure, and shows the value and the thre
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -33,7 +34,7 @@ _DECLARED = {
     "grassland_mu": "grassland",
 }
 # surveyed-polygon figures: (total, cultivated, basic farmland) in m² for a value in mu
-_SURVEYED = {
+_SURVEYED: dict[str, Callable[[float], tuple[float, float, float]]] = {
     "basic_farmland_mu": lambda m2: (m2, m2, m2),
     "other_cultivated_mu": lambda m2: (m2, m2, 0.0),
     "cultivated_mu": lambda m2: (m2, m2, 0.0),

@@ -23,6 +23,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from evidence.adapters import PatrolTrackContext
+from evidence.service import _TRACK_WINDOW_S
 from infra.ids import uuid7
 from patrol.alerts import AlertService
 from patrol.areas import AreaService
@@ -100,11 +102,17 @@ async def test_phone_times_may_run_five_minutes_ahead_and_no_more(
     site = uuid.uuid4()
     member = RosterMember(uuid.uuid4(), site, "village", 1, "村干部", world.inspector.user_id, "坑")
     duty = DutyService(db, StaticDutyRoster(world.county_id, [member]), clock=_clock)
-    kw = {"site_id": site, "member_id": member.member_id, "status": "still_closed"}
-    check = await duty.record_duty_check(world.captain, uuid7(), checked_at=NOW + TOLERANCE, **kw)
-    assert check.checked_at == NOW + TOLERANCE
+
+    async def check(at: datetime) -> datetime:
+        row = await duty.record_duty_check(
+            world.captain, uuid7(), site_id=site, member_id=member.member_id, checked_at=at,
+            status="still_closed",
+        )  # fmt: skip
+        return row.checked_at
+
+    assert await check(NOW + TOLERANCE) == NOW + TOLERANCE
     with pytest.raises(InvalidPatrolInputError):
-        await duty.record_duty_check(world.captain, uuid7(), checked_at=NOW + TOLERANCE + US, **kw)
+        await check(NOW + TOLERANCE + US)
     await db.rollback()
 
 
@@ -225,9 +233,9 @@ async def test_a_patrol_idle_six_hours_stays_open_and_a_microsecond_more_is_clos
     )
     await db.commit()
     idle = last + timedelta(hours=6)
-    kw = {"config": CFG, "county_id": world.county_id}
-    assert await auto_close_stale_patrols(db, now=idle, **kw) == []
-    assert await auto_close_stale_patrols(db, now=idle + US, **kw) == [pid]
+    county = world.county_id
+    assert await auto_close_stale_patrols(db, config=CFG, now=idle, county_id=county) == []
+    assert await auto_close_stale_patrols(db, config=CFG, now=idle + US, county_id=county) == [pid]
     await db.commit()
     patrol = await db.get(PatrolSession, pid, populate_existing=True)
     assert patrol is not None
@@ -327,4 +335,35 @@ async def test_track_points_half_a_degree_outside_the_county_are_kept(
         (points[1].id, "outside_county"),
         (points[3].id, "outside_county"),
     ]
+    await db.rollback()
+
+
+async def test_evidence_is_compared_with_track_fixes_within_five_minutes(
+    world: World, db: AsyncSession
+) -> None:
+    """A photo's capture time finds the patrol's nearest fix up to 300 s away
+    (``evidence.service._TRACK_WINDOW_S``), not one a microsecond further; of two equally
+    near, the earlier."""
+    assert _TRACK_WINDOW_S == 300.0
+    pid, started = uuid7(), NOW - timedelta(hours=2)
+    await PatrolService(db, clock=_clock).start_patrol(
+        world.inspector, pid, area_id=world.area.id, started_at=started
+    )
+    captured = NOW - timedelta(hours=1)
+    window = timedelta(seconds=300)
+    tracks = TrackService(db, clock=_clock)
+    await tracks.append_track_points(
+        world.inspector, pid, [_point(captured - window - US), _point(captured + window + US)]
+    )
+    context = PatrolTrackContext()
+
+    async def near() -> datetime | None:
+        fix = await context.track_fix_near(db, world.county_id, pid, captured, window_s=300.0)
+        return None if fix is None else fix.at
+
+    assert await near() is None
+    await tracks.append_track_points(world.inspector, pid, [_point(captured + window)])
+    assert await near() == captured + window
+    await tracks.append_track_points(world.inspector, pid, [_point(captured - window)])
+    assert await near() == captured - window
     await db.rollback()

@@ -66,8 +66,10 @@ async def test_patrols_and_findings_at_the_window_edges(
     page = await pull.pull(me, cursor=None, limit=10_000)
     await db.commit()
     assert not page.has_more
-    sent_patrols = {r.id for r in page.upserts.get("patrols", [])}
-    sent_findings = {r.id for r in page.upserts.get("findings", [])}
+    patrol_rows, finding_rows = page.upserts.get("patrols", []), page.upserts.get("findings", [])
+    assert isinstance(patrol_rows, list) and isinstance(finding_rows, list)
+    sent_patrols = {r.id for r in patrol_rows}
+    sent_findings = {r.id for r in finding_rows}
     mine = {ids[n] for n in ("patrol_at_edge", "patrol_before", "open_old", "finding_patrol")}
     assert sent_patrols & mine == {ids["patrol_at_edge"], ids["open_old"]}
     assert sent_findings == {ids["finding_at_edge"]}
