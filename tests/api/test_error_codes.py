@@ -33,7 +33,7 @@ def _problem(resp: Any, status: int, code: str) -> dict[str, Any]:
 
 
 async def _area(client: Client, county: CountyFixture, **extra: Any) -> dict[str, Any]:
-    body = {"code": "A1", "name": "北片", "grade": 1, "geometry": _box(112.05, 28.45, 112.15, 28.55),
+    body = {"code": "A1", "name": "北片", "grade": 1, "geometry": _box(112.05, 28.45, 112.15, 28.5),
             "leaderId": str(county.users[Role.INSPECTOR].id), **extra}  # fmt: skip
     resp = await client.post(f"{API}/areas", json=body, headers=county.headers(Role.CAPTAIN))
     assert resp.status_code == 201, resp.text
