@@ -3,6 +3,7 @@ and stable ``code`` (see tests/error_codes.py, which checks every code is produc
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -220,3 +221,99 @@ async def test_case_numbers_are_unique_in_a_county(client: Client, make_county: 
     )
     without = {**body, "caseNo": None, "sourceKind": "finding"}
     _problem(await client.post(f"{API}/cases", json=without, headers=cap), 422, "invalid_source")
+
+
+async def test_a_case_refuses_what_its_fields_cannot_mean(client: Client, make_county: Any) -> None:
+    county: CountyFixture = await make_county()
+    cap = county.headers(Role.CAPTAIN)
+    body = {"cause": "非法占地", "violationKind": "land_occupation", "lon": 112.1, "lat": 28.5}
+    tomorrow = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+    for extra, code in (
+        ({"cause": "   "}, "invalid_case"),
+        ({"parties": [{"name": "  ", "kind": "person"}]}, "invalid_party"),
+        ({"declaredAreasM2": {"moon_dust": 10.0}}, "invalid_area"),
+        ({"illegalGainYuan": "-5"}, "invalid_amount"),
+        ({"priorPenalties": [{"kind": "other", "decidedOn": tomorrow}]}, "invalid_penalty"),
+    ):
+        resp = await client.post(f"{API}/cases", json={**body, **extra}, headers=cap)
+        _problem(resp, 422, code)
+
+
+async def test_a_flag_names_a_case_or_a_finding(client: Client, make_county: Any) -> None:
+    county: CountyFixture = await make_county()
+    cap = county.headers(Role.CAPTAIN)
+    for body in ({"reason": "两者皆无"}, {"reason": "两者都有", "caseId": str(uuid7()),
+                                          "findingId": str(uuid7())}):  # fmt: skip
+        resp = await client.post(f"{API}/referral-flags", json=body, headers=cap)
+        _problem(resp, 422, "invalid_flag_subject")
+
+
+async def test_upload_declarations_the_store_cannot_take(client: Client, make_county: Any) -> None:
+    county: CountyFixture = await make_county()
+    me = county.headers(Role.INSPECTOR)
+    base = {
+        "sha256": "a" * 64, "sizeBytes": 1_000, "contentType": "image/jpeg",
+        "fix": {"lon": 112.1, "lat": 28.5, "accuracyM": 6.0, "crs": "wgs84"},
+    }  # fmt: skip
+    video = 20 * 1024 * 1024
+    for extra, code in (
+        ({"sizeBytes": 10**12}, "upload_too_large"),
+        ({"contentType": "video/mp4", "sizeBytes": video, "partSize": 1024}, "invalid_part_size"),
+        ({"contentType": "video/mp4", "sizeBytes": video, "partMd5s": ["1B2M2Y8AsgTpgAmY7PhCfg=="]},
+         "invalid_part_md5s"),
+    ):  # fmt: skip
+        resp = await client.post(
+            f"{API}/evidence/uploads/{uuid7()}", json={**base, **extra}, headers=me
+        )
+        _problem(resp, 422, code)
+    listed = await client.get(f"{API}/evidence", params={"cursor": "not-a-cursor"}, headers=me)
+    _problem(listed, 422, "invalid_cursor")
+
+
+async def test_layer_imports_list_what_they_repaired_and_rejected(
+    client: Client, make_county: Any
+) -> None:
+    county: CountyFixture = await make_county()
+    admin = county.headers(Role.ADMIN)
+    x, y, d = 112.1, 28.5, 0.001
+    flat = [[x, y], [x + d, y], [x + d, y + d], [x, y + d], [x, y]]
+    raised = [[*p, 120.0] for p in flat]
+    sliver = [[x, y], [x + d, y], [x + d, y + 1e-11], [x, y]]
+    features = [
+        {"type": "Feature", "properties": {"DLBM": "0103"},
+         "geometry": {"type": "Polygon", "coordinates": [raised]}},
+        {"type": "Feature", "properties": {"DLBM": "0101"},
+         "geometry": {"type": "Polygon", "coordinates": [flat]}},
+        {"type": "Feature", "properties": {"DLBM": "0301"},
+         "geometry": {"type": "Polygon", "coordinates": [sliver]}},
+    ]  # fmt: skip
+    content = json.dumps({"type": "FeatureCollection", "features": features}).encode()
+    resp = await client.post(
+        f"{API}/geofence/layers/import",
+        headers=admin,
+        files={"file": ("parcels.geojson", content, "application/octet-stream")},
+        data={"kind": "parcels"},
+    )
+    assert resp.status_code == 200, resp.text
+    summary = resp.json()
+    assert [(r["feature"], r["code"]) for r in summary["rejections"]] == [(3, "degenerate_polygon")]
+    assert summary["stored"] == 2
+    changes = [
+        {"type": "Feature",
+         "properties": {"monitoring_no": "WP-1", "batch_year": 1900, "batch_quarter": 1},
+         "geometry": {"type": "Polygon", "coordinates": [flat]}},
+        {"type": "Feature",
+         "properties": {"monitoring_no": "WP-2", "batch_year": 2026, "batch_quarter": 3},
+         "geometry": {"type": "Polygon", "coordinates": [flat]}},
+    ]  # fmt: skip
+    content = json.dumps({"type": "FeatureCollection", "features": changes}).encode()
+    resp = await client.post(
+        f"{API}/geofence/layers/import",
+        headers=admin,
+        files={"file": ("changes.geojson", content, "application/octet-stream")},
+        data={"kind": "change_polygons"},
+    )
+    assert resp.status_code == 200, resp.text
+    assert [(r["feature"], r["code"]) for r in resp.json()["rejections"]] == [
+        (1, "invalid_attributes")
+    ]
