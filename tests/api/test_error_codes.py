@@ -3,18 +3,25 @@ and stable ``code`` (see tests/error_codes.py, which checks every code is produc
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
+from litestar import get
+from litestar.testing import AsyncTestClient
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.app import create_app
 from infra.ids import uuid7
 from infra.scope import Role
+from infra.settings import Settings
 from patrol.models import User
 from tests.cases.rest import MATERIALS, Rest
 from tests.conftest import TEST_PASSWORD, CountyFixture
+from tests.evidence import media
 from tests.sync.conftest import Client
 
 API = "/api/v1"
@@ -317,3 +324,64 @@ async def test_layer_imports_list_what_they_repaired_and_rejected(
     assert [(r["feature"], r["code"]) for r in resp.json()["rejections"]] == [
         (1, "invalid_attributes")
     ]
+
+
+async def _declare_and_send(
+    client: Client, county: CountyFixture, declared: bytes, sent: bytes, content_type: str
+) -> str:
+    """Declare ``declared`` (its SHA-256 and size) and send ``sent``; the upload's URL."""
+    url = f"{API}/evidence/uploads/{uuid7()}"
+    body = {
+        "sha256": hashlib.sha256(declared).hexdigest(), "sizeBytes": len(declared),
+        "contentType": content_type, "contentMd5": media.md5_b64(sent),
+        "fix": {"lon": 112.1, "lat": 28.5, "accuracyM": 6.0, "crs": "wgs84"},
+    }  # fmt: skip
+    ticket = await client.post(url, json=body, headers=county.headers(Role.INSPECTOR))
+    assert ticket.status_code == 200, ticket.text
+    async with httpx.AsyncClient(timeout=60) as http:
+        for item in ticket.json()["requests"]:
+            put = await http.request(item["method"], item["url"], content=sent,
+                                     headers=item["headers"])  # fmt: skip
+            assert put.status_code == 200, put.text
+    return url
+
+
+async def test_a_picture_too_large_to_open_is_refused_from_its_header(
+    client: Client, make_county: Any
+) -> None:
+    county: CountyFixture = await make_county()
+    bomb = media.png_bomb()
+    url = await _declare_and_send(client, county, bomb, bomb, "image/png")
+    done = await client.post(f"{url}/complete", headers=county.headers(Role.INSPECTOR))
+    body = _problem(done, 422, "image_too_large")
+    assert body["details"]["width"] == 100_000
+
+
+async def test_what_arrived_is_not_the_size_declared(client: Client, make_county: Any) -> None:
+    county: CountyFixture = await make_county()
+    declared = media.photo("JPEG")
+    url = await _declare_and_send(client, county, declared, declared[:-100], "image/jpeg")
+    done = await client.post(f"{url}/complete", headers=county.headers(Role.INSPECTOR))
+    body = _problem(done, 422, "evidence_size_mismatch")
+    assert (body["details"]["declared"], body["details"]["stored"]) == (
+        len(declared), len(declared) - 100,
+    )  # fmt: skip
+
+
+async def test_an_unexpected_failure_is_a_500_problem_with_the_request_id(
+    settings: Settings, make_county: Any
+) -> None:
+    county: CountyFixture = await make_county()
+    app = create_app(settings)
+
+    @get("/api/v1/test-only/boom", sync_to_thread=False)
+    def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    app.register(boom)
+    async with AsyncTestClient(app=app, raise_server_exceptions=False) as own:
+        headers = {**county.headers(Role.ADMIN), "X-Request-ID": "req-500"}
+        resp = await own.get("/api/v1/test-only/boom", headers=headers)
+    body = _problem(resp, 500, "internal_error")
+    assert body["requestId"] == "req-500"
+    assert "secret internals" not in resp.text
