@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -385,3 +386,34 @@ async def test_an_unexpected_failure_is_a_500_problem_with_the_request_id(
     body = _problem(resp, 500, "internal_error")
     assert body["requestId"] == "req-500"
     assert "secret internals" not in resp.text
+
+
+async def test_a_single_upload_needs_its_md5(client: Client, make_county: Any) -> None:
+    county: CountyFixture = await make_county()
+    body = {
+        "sha256": "a" * 64, "sizeBytes": 1_000, "contentType": "image/jpeg",
+        "fix": {"lon": 112.1, "lat": 28.5, "accuracyM": 6.0, "crs": "wgs84"},
+    }  # fmt: skip
+    resp = await client.post(
+        f"{API}/evidence/uploads/{uuid7()}", json=body, headers=county.headers(Role.INSPECTOR)
+    )
+    assert _problem(resp, 422, "invalid_md5")["errors"][0]["field"] == "content_md5"
+
+
+async def test_a_county_boundary_file_holds_one_feature(
+    settings: Settings, make_county: Any
+) -> None:
+    operator: CountyFixture = await make_county()
+    admin = operator.users[Role.ADMIN].username
+    configured = replace(settings, auth=replace(settings.auth, platform_admins=(admin,)))
+    square = _box(112.0, 28.0, 112.1, 28.1)
+    two = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": square},
+        {"type": "Feature", "properties": {}, "geometry": square},
+    ]}  # fmt: skip
+    body = {"code": "439901", "name": "新县", "boundary": two}
+    async with AsyncTestClient(app=create_app(configured), raise_server_exceptions=False) as own:
+        resp = await own.post(
+            f"{API}/admin/counties", json=body, headers=operator.headers(Role.ADMIN)
+        )
+    assert _problem(resp, 422, "invalid_boundary")["details"]["features"] == 2

@@ -58,6 +58,17 @@ async def test_an_edit_sent_twice_gets_the_same_receipt_and_changes_once(
     assert (same["status"], same["version"]) == ("duplicate", first["version"])
 
 
+async def test_an_edit_to_a_blank_project_name_is_rejected(make_world: Any, phone: Any) -> None:
+    world: SyncWorld = await make_world()
+    p: Phone = phone(world.headers())
+    found = await _a_finding(p, world)
+    p.outbox = [_edit(found["id"], found["version"], projectName="   ")]
+    [receipt] = await p.push()
+    assert (receipt["status"], receipt["code"]) == ("rejected", "invalid_patrol_input")
+    await p.sync()
+    assert p.store["findings"][found["id"]]["projectName"] == found["projectName"]
+
+
 async def test_someone_off_the_crew_cannot_edit_a_finding(make_world: Any, phone: Any) -> None:
     world: SyncWorld = await make_world()
     p: Phone = phone(world.headers())
