@@ -129,6 +129,8 @@ async def test_a_pull_of_a_stream_another_pull_holds_is_told_to_retry(
         await other.rollback()
     assert busy.status_code == 409, busy.text
     assert busy.json()["code"] == "sync_busy"
+    # the phone is told when to try again
+    assert (busy.json()["retryAfterS"], busy.headers["retry-after"]) == (1, "1")
     # once it is done, the same cursor pulls
     assert (await client.post(PULL, json=body, headers=world.headers())).status_code == 200
 
