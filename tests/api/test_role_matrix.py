@@ -535,6 +535,18 @@ def _check(op: Operation, role: Role, resp: Any) -> str | None:
         return f"{op.operation_id} as {role}: {got}, expected {want}: {resp.text[:300]}"
     if not _documented(op.operation_id, got):
         return f"{op.operation_id}: {got} is not in api/openapi_errors.py OPERATION_ERRORS"
+    if op.operation_id == "SyncPush" and got == OK:
+        # its one op is a sign-in: the same rule as the REST SignIn, through the sync path
+        [receipt] = resp.json()["receipts"]
+        sign_in = expected("SignIn", role)
+        want = "applied" if sign_in == OK else f"rejected {sign_in.split()[1]}"
+        seen = (
+            receipt["status"]
+            if receipt["status"] == "applied"
+            else (f"{receipt['status']} {receipt.get('code')}")
+        )
+        if seen != want:
+            return f"SyncPush as {role}: the sign-in is {seen}, SignIn's row says {want}"
     if got == ROLE:
         allowed = set(resp.json()["details"]["allowedRoles"])
         table = {r.value for r in ROLES if r not in refused_roles(op.operation_id)}
