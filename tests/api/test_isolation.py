@@ -1,10 +1,14 @@
 """County isolation, proven by walking every route of the real app.
 
 County B gets one resource of every kind a path can name. Every user of county A (each role)
-then calls every route: routes that name a county-B resource answer 404 (or 403 when the
-role may not use the route at all) and never 2xx; list routes never mention a county-B id.
-A new route whose path names a resource this test cannot make fails the test until the
-resource is added to ``_resources`` below.
+then calls every operation with a valid request (``tests/api/_calls.py``: the smallest body
+and query, naming county B's records), so that each request reaches the county check: an
+operation naming a county-B record answers that record's not-found code (or
+``role_not_allowed`` to a role ``test_role_matrix.MATRIX`` refuses the operation), never a
+validation error and never 2xx; lists filtered by a county-B record, and every other list,
+never mention a county-B id. A new route whose path names a resource this test cannot make
+fails the test until the resource is added to ``_resources`` below; a new write operation
+fails it until its body is added to ``tests/api/_calls.py``.
 """
 
 from __future__ import annotations
