@@ -15,7 +15,8 @@ mutants whose function changed; ``run --rerun`` tests them all again.
 
 PostGIS and the S3 server are started once for the whole run (or taken from
 ``DATABASE_URL`` / ``S3_ENDPOINT_URL``) and handed to every test run through the
-environment that ``tests/conftest.py`` reads.
+environment that ``tests/conftest.py`` reads; the few tests that need an empty database
+(:data:`NEEDS_EMPTY_DATABASE`) are left out.
 
 Surviving mutants judged equivalent (no test can tell them from the original) are listed
 with a reason in ``tests/mutation_equivalents.toml``; the table counts them apart.
@@ -109,6 +110,11 @@ MODULES: dict[str, tuple[str, ...]] = {
     "geofence/check.py": ("tests/geofence/test_check.py", "tests/geofence/test_batch.py"),
 }
 
+# Tests that need an empty database: every mutmut run shares one, so they are left out.
+NEEDS_EMPTY_DATABASE = (
+    "tests/api/test_patrol_api.py::test_the_demo_county_shows_field_work_to_every_login",
+)
+
 # mutmut's exit codes, grouped as the table shows them (mutmut.stats.status_by_exit_code).
 KILLED = "killed"
 SURVIVED = "survived"
@@ -162,6 +168,8 @@ def prepare(module: str) -> Path:
             f"source_paths = {_toml_list(PACKAGES)}",
             f"only_mutate = {_toml_list([module])}",
             f"pytest_add_cli_args_test_selection = {_toml_list(MODULES[module])}",
+            "pytest_add_cli_args = "
+            + _toml_list([arg for test in NEEDS_EMPTY_DATABASE for arg in ("--deselect", test)]),
             # a test run per mutant starts the app again (session fixtures): a second or two
             # of CPU that the per-test durations mutmut measured do not include
             "timeout_constant = 10.0",
