@@ -18,15 +18,17 @@ bench: install
 	$(BIN)/python -m tests.benchmarks
 
 # Mutation score of the rule modules (tests/mutation.py); one module: make mutate MODULE=patrol/coverage.py
+# (several: MODULE="sync/push.py sync/pull.py"); mutants tested at once: MUTATE_CHILDREN=2
 MODULE ?=
+MUTATE_CHILDREN ?= 2
 mutate: install
-	$(BIN)/python -m tests.mutation run $(MODULE)
+	$(BIN)/python -m tests.mutation run --max-children $(MUTATE_CHILDREN) $(MODULE)
 
 mutate-report: install
 	$(BIN)/python -m tests.mutation report $(MODULE)
 
 mutate-show: install
-	$(BIN)/python -m tests.mutation show $(MUTANT)
+	$(BIN)/python -m tests.mutation show '$(MUTANT)'
 
 lint: install
 	$(BIN)/ruff check .
