@@ -99,8 +99,6 @@ EXCEPTIONS: dict[str, str] = {
 # Codes a test could produce through the API but none does yet: the known gaps, shown in
 # the summary and allowed in a run; each entry says what the test would take.
 GAPS: dict[str, str] = {
-    "dropped_z": "a layer whose Z coordinates reach the repair step; a GeoJSON Polygon Z "
-    "is stored without the repair being reported (the reader or the reprojection drops Z)",
     "import_interrupted": "an import job running while the app shuts down",
     "object_not_found": "a store object gone behind the app's back where no service catches "
     "it (head() answers None; uploads answer upload_incomplete)",
