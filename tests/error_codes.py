@@ -46,6 +46,16 @@ _SCHEMA = "the request schema refuses it first (400 validation_error); the servi
 
 # Codes no test can produce through the API, each with the reason.
 EXCEPTIONS: dict[str, str] = {
+    # the object store adapter's errors: each caller turns them into its own answer, and
+    # each is produced against the real S3 server by tests/test_objectstore.py
+    "object_not_found": "the store's missing object; callers answer for it (head() gives "
+    "None, an upload answers upload_incomplete, a derivative derivative_not_found)",
+    "multipart_upload_not_found": "a multipart upload the store forgot; the upload service "
+    "starts a new one (the phone resumes from the parts list)",
+    "object_rejected": "the store refusing bytes (BadDigest, InvalidPart); uploads check the "
+    "declared MD5 and parts first and answer invalid_md5 / upload_incomplete",
+    "object_protected": "the store refusing to delete or overwrite an original; no operation "
+    "deletes or overwrites an original (evidence is never altered)",
     "conflict": _BASE + " (ConflictError)",
     "domain_error": _BASE + " (DomainError)",
     "invalid_input": _BASE + " (InvalidInputError)",
@@ -98,16 +108,7 @@ EXCEPTIONS: dict[str, str] = {
 
 # Codes a test could produce through the API but none does yet: the known gaps, shown in
 # the summary and allowed in a run; each entry says what the test would take.
-GAPS: dict[str, str] = {
-    "import_interrupted": "an import job running while the app shuts down",
-    "object_not_found": "a store object gone behind the app's back where no service catches "
-    "it (head() answers None; uploads answer upload_incomplete)",
-    "multipart_upload_not_found": "a multipart upload the store forgot where no service "
-    "catches it (the upload service starts a new one)",
-    "object_rejected": "the store refusing bytes (BadDigest, InvalidPart) on a call no "
-    "service catches",
-    "object_protected": "a delete of an original, which no code path attempts",
-}
+GAPS: dict[str, str] = {}
 
 produced: Counter[str] = Counter()
 
