@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 
 import pytest
+import shapely
 from geoalchemy2.shape import from_shape
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -69,6 +70,14 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return create_session_factory(engine)
 
 
+@pytest.fixture(scope="session")
+async def store(settings: Settings) -> S3ObjectStore:
+    """The object store of the test session, its bucket created."""
+    store = S3ObjectStore(settings.object_store)
+    await store.ensure_bucket()
+    return store
+
+
 @pytest.fixture
 async def db(session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """A session for arranging and checking stored state; committed by the test as needed."""
@@ -103,6 +112,10 @@ class CountyFixture:
     def id(self) -> uuid.UUID:
         return self.county.id
 
+    @property
+    def county_id(self) -> uuid.UUID:
+        return self.county.id
+
     def principal(self, role: Role) -> Principal:
         return principal_of(self.users[role])
 
@@ -125,6 +138,66 @@ async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
 _PASSWORD_HASH: list[str] = []
 
 
+def _password_hash() -> str:
+    if not _PASSWORD_HASH:
+        _PASSWORD_HASH.append(hash_password(TEST_PASSWORD))
+    return _PASSWORD_HASH[0]
+
+
+async def add_county(
+    session: AsyncSession,
+    *,
+    lon: float = 112.1,
+    lat: float = 28.5,
+    size: float = 0.2,
+    boundary: shapely.Geometry | None = None,
+    province: str = "43",
+) -> County:
+    """A county row (unique admin code) whose boundary is ``boundary`` or a square of side
+    ``size`` degrees centred on (lon, lat); flushed, not committed."""
+    suffix = secrets.token_hex(4)
+    shape = (
+        boundary
+        if boundary is not None
+        else box(lon - size / 2, lat - size / 2, lon + size / 2, lat + size / 2)
+    )
+    county = County(
+        admin_code=f"T{suffix}",
+        name=f"测试县{suffix}",
+        province_code=province,
+        boundary=from_shape(MultiPolygon([shape]), srid=4326),
+    )
+    session.add(county)
+    await session.flush()
+    return county
+
+
+async def add_user(
+    session: AsyncSession,
+    county_id: uuid.UUID,
+    role: Role,
+    name: str | None = None,
+    *,
+    phone: str | None = None,
+) -> User:
+    """A user of the county with :data:`TEST_PASSWORD` (and ``phone`` if given); flushed,
+    not committed."""
+    name = name or role.value
+    suffix = secrets.token_hex(5)
+    user = User(
+        county_id=county_id,
+        username=f"{name}-{suffix}",
+        display_name=f"{name} {suffix} 同志",
+        phone=phone,
+        role=role.value,
+        password_hash=_password_hash(),
+        active=True,
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
 async def create_county(
     session_factory: async_sessionmaker[AsyncSession],
     tokens: TokenMinter,
@@ -132,34 +205,12 @@ async def create_county(
     lon: float = 112.1,
     lat: float = 28.5,
     size: float = 0.2,
+    province: str = "43",
 ) -> CountyFixture:
-    """A fresh county (unique admin code, square boundary) with a user per role, all with
-    :data:`TEST_PASSWORD`."""
-    if not _PASSWORD_HASH:
-        _PASSWORD_HASH.append(hash_password(TEST_PASSWORD))
-    suffix = secrets.token_hex(4)
-    boundary = MultiPolygon([box(lon - size / 2, lat - size / 2, lon + size / 2, lat + size / 2)])
+    """A fresh committed county (see :func:`add_county`) with a user per role."""
     async with session_factory() as session:
-        county = County(
-            admin_code=f"T{suffix}",
-            name=f"测试县{suffix}",
-            province_code="43",
-            boundary=from_shape(boundary, srid=4326),
-        )
-        session.add(county)
-        await session.flush()
-        users = {}
-        for role in Role:
-            user = User(
-                county_id=county.id,
-                username=f"{role.value}-{suffix}",
-                display_name=f"{role.value} {suffix}",
-                role=role.value,
-                password_hash=_PASSWORD_HASH[0],
-                active=True,
-            )
-            session.add(user)
-            users[role] = user
+        county = await add_county(session, lon=lon, lat=lat, size=size, province=province)
+        users = {role: await add_user(session, county.id, role) for role in Role}
         await session.commit()
     return CountyFixture(county=county, users=users, tokens=tokens)
 
@@ -170,7 +221,11 @@ def make_county(
 ) -> Callable[..., Awaitable[CountyFixture]]:
     """Create a fresh county (see :func:`create_county`) with the app's token minter."""
 
-    async def make(*, lon: float = 112.1, lat: float = 28.5, size: float = 0.2) -> CountyFixture:
-        return await create_county(session_factory, app.state.tokens, lon=lon, lat=lat, size=size)
+    async def make(
+        *, lon: float = 112.1, lat: float = 28.5, size: float = 0.2, province: str = "43"
+    ) -> CountyFixture:
+        return await create_county(
+            session_factory, app.state.tokens, lon=lon, lat=lat, size=size, province=province
+        )
 
     return make

@@ -25,9 +25,10 @@ from geofence import RosterMemberInput, SiteInput, create_mine_site, set_roster_
 from infra.ids import uuid7
 from infra.scope import Principal, Role
 from patrol import CONSTRUCTION_STATUSES, AreaService, PatrolService, PlanService
+from patrol.accounts import principal_of
 from patrol.models import User
 from tests.api.test_evidence_api import LAT, LON
-from tests.conftest import CountyFixture
+from tests.conftest import CountyFixture, add_user
 from tests.sync.conftest import Phone
 
 Client = AsyncTestClient[Litestar]
@@ -61,18 +62,8 @@ class Walk:
 
 
 async def _user(session: AsyncSession, county: CountyFixture, role: Role, name: str) -> Principal:
-    user = User(
-        county_id=county.id,
-        username=f"{name}-{uuid.uuid4().hex[:12]}",
-        display_name=name,
-        phone=f"139{uuid.uuid4().int % 10**8:08d}",
-        role=role.value,
-        password_hash="x",
-        active=True,
-    )
-    session.add(user)
-    await session.flush()
-    return Principal(user_id=user.id, county_id=county.id, role=role, username=user.username)
+    phone = f"139{uuid.uuid4().int % 10**8:08d}"
+    return principal_of(await add_user(session, county.id, role, name, phone=phone))
 
 
 async def _build(county: CountyFixture, factory: async_sessionmaker[AsyncSession]) -> Walk:

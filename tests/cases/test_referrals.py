@@ -38,7 +38,8 @@ from evidence.referrals import (
     request_reconsideration,
 )
 from infra.errors import PermissionDeniedError
-from tests.cases.conftest import LAT, LON, World, make_finding
+from tests.cases.conftest import LAT, LON, make_finding
+from tests.worlds import World
 
 MATERIALS = [
     Material("referral_letter", "涉嫌犯罪案件移送书", "移字〔2026〕1号"),

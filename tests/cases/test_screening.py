@@ -14,7 +14,8 @@ from evidence.case_models import Case, ReferralSuggestion
 from evidence.cases import CaseChanges, CaseInput, PriorPenalty, open_case, update_case
 from evidence.screening import RuleInput, add_rule, list_rules, screen_case
 from infra.errors import ConflictError, PermissionDeniedError
-from tests.cases.conftest import LAT, LON, World
+from tests.cases.conftest import LAT, LON
+from tests.worlds import World
 
 TODAY = datetime.now(timezone(timedelta(hours=8))).date()  # dates are China's
 

@@ -17,7 +17,8 @@ from evidence.errors import (
 from evidence.media import declared_media_type
 from evidence.metadata import read_photo_meta
 from tests.evidence import media
-from tests.evidence.conftest import CountyUsers, Kit, declaration
+from tests.evidence.conftest import Kit, declaration
+from tests.worlds import World
 
 
 def test_corrupt_exif_is_read_in_bounded_time_and_memory() -> None:
@@ -35,7 +36,7 @@ def test_corrupt_exif_is_read_in_bounded_time_and_memory() -> None:
     assert meta.warnings  # recorded as data, not raised
 
 
-async def test_corrupt_exif_photo_is_accepted_and_flagged(kit: Kit, county: CountyUsers) -> None:
+async def test_corrupt_exif_photo_is_accepted_and_flagged(kit: Kit, county: World) -> None:
     started = time.perf_counter()
     evidence = await kit.accept(county.inspector, media.corrupt_exif_jpeg(), "image/jpeg")
     assert time.perf_counter() - started < 5
@@ -59,7 +60,7 @@ async def test_corrupt_exif_photo_is_accepted_and_flagged(kit: Kit, county: Coun
 )
 async def test_hostile_files_get_a_clear_refusal(
     kit: Kit,
-    county: CountyUsers,
+    county: World,
     name: str,
     content_type: str,
     error: type[Exception],
@@ -77,7 +78,7 @@ async def test_hostile_files_get_a_clear_refusal(
     assert ticket.status == "open"  # nothing stored as evidence; the phone may try again
 
 
-async def test_a_zero_byte_object_is_a_size_mismatch(kit: Kit, county: CountyUsers) -> None:
+async def test_a_zero_byte_object_is_a_size_mismatch(kit: Kit, county: World) -> None:
     data = media.jpeg()
     new = declaration(data, "image/jpeg", content_md5=media.md5_b64(b""))
     await kit.send(await kit.create(county.inspector, new), b"")

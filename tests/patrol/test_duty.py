@@ -27,8 +27,8 @@ from patrol.errors import (
     NotRosterMemberError,
     SiteNotFoundError,
 )
-from tests.patrol.conftest import World
 from tests.patrol.helpers import ago
+from tests.worlds import World
 
 
 def roster_for(world: World, site_id: uuid.UUID) -> StaticDutyRoster:
@@ -50,7 +50,7 @@ def roster_for(world: World, site_id: uuid.UUID) -> StaticDutyRoster:
                 "township_leader",
                 30,
                 "leader",
-                world.other_inspector.user_id,
+                world.inspector2.user_id,
                 "north adit",
             ),
             RosterMember(
@@ -74,7 +74,7 @@ async def test_overdue_members_and_overdue_alerts(world: World, db: AsyncSession
         world.inspector, uuid7(), site_id=site, checked_at=ago(days=2), status="still_closed"
     )
     await duty.record_duty_check(
-        world.other_inspector,
+        world.inspector2,
         uuid7(),
         site_id=site,
         checked_at=ago(days=3),

@@ -28,7 +28,7 @@ from patrol.areas import AreaService
 from patrol.coverage import CoverageService
 from patrol.duty import DutyService, GeofenceDutyRoster, RosterMember, StaticDutyRoster
 from tests.conftest import CountyFixture
-from tests.patrol.conftest import World
+from tests.worlds import World
 
 TZ = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 6, 1, tzinfo=TZ)  # the month's first local midnight

@@ -29,8 +29,8 @@ from patrol.coverage import CoverageService
 from patrol.field_models import PatrolAlert, TargetVisit
 from patrol.finding_checks import place_of
 from patrol.sessions import PatrolService
-from tests.patrol.conftest import World
 from tests.patrol.helpers import ago
+from tests.worlds import World
 
 PBF = box(110.10, 30.10, 110.15, 30.20)
 CULTIVATED = box(110.15, 30.10, 110.20, 30.20)

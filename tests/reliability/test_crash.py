@@ -22,8 +22,9 @@ from sqlalchemy import text
 
 from infra.db import create_engine, create_session_factory
 from infra.ids import uuid7
+from tests.conftest import create_county
 from tests.evidence import media
-from tests.reliability.conftest import ApiProcess, Stack, add_county, minter, own_stack, prepare
+from tests.reliability.conftest import ApiProcess, Stack, minter, own_stack, prepare
 from tests.sync.conftest import SyncWorld, build_world
 from tests.sync.test_push import finding, points, start
 
@@ -54,7 +55,7 @@ async def _arrange(stack: Stack) -> SyncWorld:
     engine = create_engine(stack.settings.database)
     try:
         factory = create_session_factory(engine)
-        county = await add_county(factory, minter(stack.settings))
+        county = await create_county(factory, minter(stack.settings))
         return await build_world(county, factory)
     finally:
         await engine.dispose()
