@@ -6,12 +6,13 @@ Both services are started once per test session (or taken from ``DATABASE_URL`` 
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import time
+import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
+from types import ModuleType
+from typing import Any
 
 import pytest
 import shapely
@@ -85,15 +86,22 @@ async def db(session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterator
         yield session
 
 
-async def record_loop_gaps(gaps: list[float], done: asyncio.Event, every_s: float) -> None:
-    """Tick every ``every_s`` on this event loop until ``done``, appending each gap between
-    ticks to ``gaps``: a loop blocked by some work shows as a long gap."""
-    last = time.perf_counter()
-    while not done.is_set():
-        await asyncio.sleep(every_s)
-        now = time.perf_counter()
-        gaps.append(now - last)
-        last = now
+def record_threads(
+    monkeypatch: pytest.MonkeyPatch, module: ModuleType, *names: str
+) -> list[tuple[str, int]]:
+    """Wrap the functions ``names`` of ``module`` so that every call appends its name and the
+    id of the thread it ran on; what the functions do is unchanged. A test compares the ids
+    with its event loop's thread to show that heavy work was handed to a worker thread."""
+    calls: list[tuple[str, int]] = []
+    for name in names:
+        original = getattr(module, name)
+
+        def wrapper(*args: Any, _name: str = name, _fn: Any = original, **kw: Any) -> Any:
+            calls.append((_name, threading.get_ident()))
+            return _fn(*args, **kw)
+
+        monkeypatch.setattr(module, name, wrapper)
+    return calls
 
 
 # -- the real app ---------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ the outage."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -28,7 +27,7 @@ from infra.tasks import TaskDeps, run_worker
 from tests.api.test_evidence_api import _photo, _upload
 from tests.conftest import CountyFixture
 from tests.reliability.conftest import Stack
-from tests.reliability.test_frozen import BOUND_S, _assert_503, _timed, _wait_ready
+from tests.reliability.test_frozen import _assert_503, _wait_ready
 from tests.sync.conftest import SyncWorld, build_world
 from tests.sync.test_push import finding, points, start
 
@@ -78,20 +77,14 @@ async def test_database_down_is_503_then_no_failure_after_ready(
     with structlog.testing.capture_logs() as logs:
         stack.cluster.stop()
         try:
-            worst = 0.0
             for _ in range(2):
-                took, resp = await _timed(stack_client, "GET", ME, headers=world.headers())
+                resp = await stack_client.get(ME, headers=world.headers())
                 _assert_503(resp, "database_unavailable")
-                worst = max(worst, took)
                 patrol = uuid7()
                 body = _push_body([start(patrol, world.area_id), points(patrol)])
-                took, resp = await _timed(
-                    stack_client, "POST", PUSH, json=body, headers=world.headers()
-                )
+                resp = await stack_client.post(PUSH, json=body, headers=world.headers())
                 _assert_503(resp, "database_unavailable")
-                worst = max(worst, took)
             assert (await stack_client.get("/ready")).status_code == 503
-            assert worst < BOUND_S
         finally:
             stack.start_database()
             await _forget_old_connections(stack_engine)
@@ -142,13 +135,9 @@ async def test_a_push_failing_part_way_keeps_nothing(
             await other.execute(
                 text("SELECT 1 FROM patrol_sessions WHERE id = :id FOR UPDATE"), {"id": first}
             )
-            started = time.monotonic()
             resp = await client.post(PUSH, json=_push_body(ops), headers=world.headers())
-            took = time.monotonic() - started
             await other.rollback()
-        _assert_503(resp, "database_unavailable")
-        assert resp.json()["details"]["reason"] == "statement_timeout"
-        assert took < 30
+        _assert_503(resp, "database_unavailable", {"statement_timeout"})
         async with stack_factory() as session:
             kept = await session.scalar(
                 text("SELECT count(*) FROM sync_receipts WHERE op_id = ANY(:ids)"),
