@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 
 import pytest
 from geoalchemy2.elements import WKTElement
@@ -27,6 +26,7 @@ from infra.ids import uuid7
 from infra.objectstore import S3ObjectStore
 from infra.scope import Principal
 from patrol.field_models import Finding, PatrolSession
+from tests import clock
 from tests.worlds import World, build_world, fresh_province
 
 LON, LAT = 112.1, 28.5  # the middle of every test county
@@ -101,7 +101,7 @@ async def add_evidence(
     key = f"originals/{owner.county_id}/{evidence_id}.jpg"
     await store.put_bytes(key, data, content_type="image/jpeg")
     digest = hashlib.sha256(data).hexdigest()
-    now = datetime.now(UTC)
+    now = clock.now()
     db.add(
         Upload(
             id=evidence_id,
@@ -155,7 +155,7 @@ async def add_evidence(
 
 async def make_finding(db: AsyncSession, world: World) -> uuid.UUID:
     """A patrol of area A1 with one finding (rows written directly)."""
-    now = datetime.now(UTC)
+    now = clock.now()
     patrol = PatrolSession(
         id=uuid7(),
         county_id=world.county_id,

@@ -18,7 +18,8 @@ from patrol.duty import DutyService, RosterMember, StaticDutyRoster
 from patrol.plans import PlanService
 from patrol.sessions import PatrolService
 from patrol.tracks import TrackService
-from tests.patrol.helpers import ago, walk
+from tests.clock import NOW, ago
+from tests.patrol.helpers import walk
 from tests.worlds import World
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -136,7 +137,7 @@ async def test_coverage_of_a_known_month(world: World, db: AsyncSession) -> None
         )
     await db.commit()
 
-    cov = await CoverageService(db, roster=roster).get_coverage(world.captain, oct_)
+    cov = await CoverageService(db, roster=roster).get_coverage(world.captain, oct_, now=NOW)
     assert (cov.patrols, cov.distance_km, cov.hours) == (5, 0.285, 6.0)
     west, far = cov.areas
     assert (west.code, west.requirement.min_per_month, west.requirement.source) == ("A1", 5, "plan")
@@ -229,7 +230,7 @@ async def test_quota_night_and_week_rules_count_at_below_and_above(
         got[code] = area.id
     await db.commit()
 
-    cov = await CoverageService(db).get_coverage(world.captain, month)
+    cov = await CoverageService(db).get_coverage(world.captain, month, now=NOW)
     by_id = {a.area_id: a for a in cov.areas}
     seen = {}
     for code, area_id in got.items():

@@ -29,7 +29,7 @@ from patrol.coverage import CoverageService
 from patrol.field_models import PatrolAlert, TargetVisit
 from patrol.finding_checks import place_of
 from patrol.sessions import PatrolService
-from tests.patrol.helpers import ago
+from tests.clock import ago
 from tests.worlds import World
 
 PBF = box(110.10, 30.10, 110.15, 30.20)

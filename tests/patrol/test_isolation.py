@@ -24,7 +24,8 @@ from patrol.errors import (
 from patrol.plans import PlanService
 from patrol.sessions import PatrolService
 from patrol.tracks import TrackService
-from tests.patrol.helpers import ago, walk
+from tests.clock import ago
+from tests.patrol.helpers import walk
 from tests.worlds import World
 
 

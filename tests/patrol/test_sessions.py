@@ -22,7 +22,8 @@ from patrol.errors import (
 from patrol.field_models import PatrolSession
 from patrol.sessions import PatrolService
 from patrol.tracks import TrackService
-from tests.patrol.helpers import ago, walk
+from tests.clock import ago
+from tests.patrol.helpers import walk
 from tests.worlds import World
 
 

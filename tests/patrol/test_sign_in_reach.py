@@ -18,8 +18,9 @@ from patrol.areas import AreaService
 from patrol.config import PatrolConfig
 from patrol.field_models import TargetVisit
 from patrol.sessions import PatrolService, SignInInput
+from tests.clock import ago
 from tests.conftest import CountyFixture
-from tests.patrol.helpers import M_PER_DEG_LAT, ago
+from tests.patrol.helpers import M_PER_DEG_LAT
 from tests.worlds import World
 
 CFG = PatrolConfig()

@@ -13,7 +13,7 @@ import hashlib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -22,6 +22,7 @@ from sqlalchemy import text
 
 from infra.db import create_engine, create_session_factory
 from infra.ids import uuid7
+from tests import clock
 from tests.conftest import create_county
 from tests.evidence import media
 from tests.reliability.conftest import ApiProcess, Stack, minter, own_stack, prepare
@@ -65,7 +66,7 @@ async def _push(http: httpx.AsyncClient, world: SyncWorld, acked: Acknowledged) 
     patrol, found = uuid7(), uuid7()
     track = points(patrol, 5)
     ops = [start(patrol, world.area_id), track, finding(patrol, found)]
-    body = {"ops": ops, "deviceTime": datetime.now(UTC).isoformat()}
+    body = {"ops": ops, "deviceTime": clock.now().isoformat()}
     resp = await http.post("/api/v1/sync/push", json=body, headers=world.headers())
     assert resp.status_code == 200, resp.text
     receipts = resp.json()["receipts"]

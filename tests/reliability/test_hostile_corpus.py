@@ -12,7 +12,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from infra.launchers import LocalServices
 from infra.scope import Role
 from infra.settings import Settings
 from mobile_contract.v1.common import MAX_GEOMETRY_VERTICES
+from tests import clock
 from tests.worlds import World, build_world
 
 Client = AsyncTestClient[Litestar]
@@ -296,7 +297,7 @@ async def test_hostile_request_is_a_4xx_problem(
 
 
 def _iso(minutes_ago: int) -> str:
-    return (datetime.now(UTC) - timedelta(minutes=minutes_ago)).isoformat()
+    return (clock.now() - timedelta(minutes=minutes_ago)).isoformat()
 
 
 @pytest.mark.parametrize("msgpack", [False, True], ids=["json", "msgpack"])

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -24,6 +23,7 @@ from infra.ids import uuid7
 from infra.objectstore import S3ObjectStore
 from infra.scope import Role
 from infra.tasks import TaskDeps, run_worker
+from tests import clock
 from tests.api.test_evidence_api import _photo, _upload
 from tests.conftest import CountyFixture
 from tests.reliability.conftest import Stack
@@ -37,12 +37,12 @@ PUSH = "/api/v1/sync/push"
 
 
 def _push_body(ops: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"ops": ops, "deviceTime": datetime.now(UTC).isoformat()}
+    return {"ops": ops, "deviceTime": clock.now().isoformat()}
 
 
 def _end(patrol_id: Any) -> dict[str, Any]:
     return {"type": "endPatrol", "opId": str(uuid7()), "patrolId": str(patrol_id),
-            "endedAt": datetime.now(UTC).isoformat()}  # fmt: skip
+            "endedAt": clock.now().isoformat()}  # fmt: skip
 
 
 async def _traffic(client: Client, world: SyncWorld, n: int) -> list[int]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -23,6 +22,7 @@ from geofence.store import insert_features
 from infra.scope import Role
 from patrol.areas import AreaService
 from patrol.plans import PlanService
+from tests import clock
 from tests.conftest import CountyFixture
 
 Client = AsyncTestClient[Litestar]
@@ -91,7 +91,7 @@ async def build_world(
         await PlanService(session).upsert_plan(
             captain,
             a1.id,
-            datetime.now(UTC).date().replace(day=1),
+            clock.this_month(),
             quota=6,
             min_per_week=1,
             inspector_ids=[inspector.id],
@@ -195,7 +195,7 @@ class Phone:
         return set(self.store[name])
 
     async def push(self, *, lose_answer: bool = False) -> list[dict[str, Any]]:
-        body = {"ops": self.outbox, "deviceTime": datetime.now(UTC).isoformat()}
+        body = {"ops": self.outbox, "deviceTime": clock.now().isoformat()}
         answer = await self.post("/api/v1/sync/push", body)
         if not lose_answer:
             self.outbox = []
