@@ -18,6 +18,7 @@ from tests import clock
 from tests.cases.conftest import LAT, LON
 from tests.worlds import World
 
+
 def mining(value: str, **kw: object) -> CaseInput:
     base: dict[str, object] = {
         "cause": "无证开采河砂",
@@ -150,16 +151,17 @@ async def test_forest_thresholds_halve_after_two_penalties(db: AsyncSession, wor
 
 
 async def test_rules_are_set_by_admins_with_valid_data(db: AsyncSession, world: World) -> None:
+    today = clock.today()
     with pytest.raises(PermissionDeniedError):
-        await add_rule(db, world.captain, province_rule("1", clock.today()))
+        await add_rule(db, world.captain, province_rule("1", today))
     with pytest.raises(InvalidRuleError):
-        await add_rule(db, world.admin, province_rule("1", clock.today(), metric="height_m"))
+        await add_rule(db, world.admin, province_rule("1", today, metric="height_m"))
     with pytest.raises(InvalidRuleError):
         await add_rule(
-            db, world.admin, province_rule("1", clock.today(), effective_to=clock.today() - timedelta(days=1))
+            db, world.admin, province_rule("1", today, effective_to=today - timedelta(days=1))
         )
-    await add_rule(db, world.admin, province_rule("1", clock.today()))
+    await add_rule(db, world.admin, province_rule("1", today))
     with pytest.raises(ConflictError) as info:
-        await add_rule(db, world.admin, province_rule("2", clock.today()))
+        await add_rule(db, world.admin, province_rule("2", today))
     assert info.value.code == "rule_exists"
     await db.rollback()
