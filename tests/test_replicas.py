@@ -42,7 +42,7 @@ from tests import clock
 from tests.conftest import create_county
 from tests.evidence import media
 from tests.jobs import run_jobs
-from tests.sync.conftest import SyncWorld, build_world
+from tests.sync.conftest import SyncWorld, build_sync_world
 from tests.sync.test_push import finding, points, start
 
 PATROL = str(Path(sys.executable).with_name("patrol"))
@@ -181,7 +181,7 @@ async def world(
     await run_jobs(settings.database, session_factory, store, settings.evidence)
     tokens = TokenMinter(build_jwt_auth(settings.auth), settings.auth)
     county = await create_county(session_factory, tokens)
-    yield await build_world(county, session_factory)
+    yield await build_sync_world(county, session_factory)
 
 
 async def test_two_apis_two_workers(

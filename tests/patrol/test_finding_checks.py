@@ -1,6 +1,6 @@
 """A finding is a located fact: land class and areas, closed mines, visits, layer versions.
 
-The county of :mod:`tests.patrol.conftest` gets a parcels layer (permanent basic farmland at
+The world of :mod:`tests.patrol.conftest` gets a parcels layer (permanent basic farmland at
 110.10-110.15 E, cultivated land at 110.15-110.20 E, both 30.10-30.20 N), the closed mine
 吴家冲采石场 (a polygon at 110.30 E, 30.30 N) and a target of the inspector's area.
 """

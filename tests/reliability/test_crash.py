@@ -26,7 +26,7 @@ from tests import clock
 from tests.conftest import create_county
 from tests.evidence import media
 from tests.reliability.conftest import ApiProcess, Stack, minter, own_stack, prepare
-from tests.sync.conftest import SyncWorld, build_world
+from tests.sync.conftest import SyncWorld, build_sync_world
 from tests.sync.test_push import finding, points, start
 
 WHEN = datetime(2026, 11, 20, 10, 30, 0, tzinfo=timezone(timedelta(hours=8)))
@@ -57,7 +57,7 @@ async def _arrange(stack: Stack) -> SyncWorld:
     try:
         factory = create_session_factory(engine)
         county = await create_county(factory, minter(stack.settings))
-        return await build_world(county, factory)
+        return await build_sync_world(county, factory)
     finally:
         await engine.dispose()
 

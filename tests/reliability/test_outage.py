@@ -28,7 +28,7 @@ from tests.api.test_evidence_api import _photo, _upload
 from tests.conftest import CountyFixture
 from tests.reliability.conftest import Stack
 from tests.reliability.test_frozen import _assert_503, _wait_ready
-from tests.sync.conftest import SyncWorld, build_world
+from tests.sync.conftest import SyncWorld, build_sync_world
 from tests.sync.test_push import finding, points, start
 
 Client = AsyncTestClient[Litestar]
@@ -72,7 +72,7 @@ async def test_database_down_is_503_then_no_failure_after_ready(
     stack_engine: AsyncEngine,
     stack_factory: async_sessionmaker[AsyncSession],
 ) -> None:
-    world = await build_world(stack_county, stack_factory)
+    world = await build_sync_world(stack_county, stack_factory)
     assert set(await _traffic(stack_client, world, 3)) == {200}  # a warm pool
     with structlog.testing.capture_logs() as logs:
         stack.cluster.stop()
@@ -105,7 +105,7 @@ async def test_restart_between_requests_costs_no_request(
     stack_factory: async_sessionmaker[AsyncSession],
 ) -> None:
     """No request sees the outage: the pool still holds connections the old server closed."""
-    world = await build_world(stack_county, stack_factory)
+    world = await build_sync_world(stack_county, stack_factory)
     assert set(await _traffic(stack_client, world, 3)) == {200}
     stack.cluster.stop()
     stack.start_database()
@@ -120,7 +120,7 @@ async def test_a_push_failing_part_way_keeps_nothing(
     stack_engine: AsyncEngine,
     stack_factory: async_sessionmaker[AsyncSession],
 ) -> None:
-    world = await build_world(stack_county, stack_factory)
+    world = await build_sync_world(stack_county, stack_factory)
     quick = replace(stack.settings.database, statement_timeout_s=1.0)
     app = create_app(replace(stack.settings, database=quick))
     async with AsyncTestClient(app=app, raise_server_exceptions=False) as client:

@@ -37,6 +37,8 @@ def square(lon: float, lat: float, size: float) -> dict[str, Any]:
 
 @dataclass
 class SyncWorld:
+    """A county (the shared builder's) with what a phone syncs: see :func:`build_sync_world`."""
+
     county: CountyFixture
     area_id: uuid.UUID
     other_area_id: uuid.UUID
@@ -61,7 +63,7 @@ async def add_parcels(
     return version.id
 
 
-async def build_world(
+async def build_sync_world(
     county: CountyFixture, factory: async_sessionmaker[AsyncSession], *, parcels: int = 20
 ) -> SyncWorld:
     """Area A1 (led by the inspector) at the county's west, A2 (not theirs) at the east."""
@@ -127,7 +129,7 @@ def make_world(
     session_factory: async_sessionmaker[AsyncSession],
 ) -> Callable[..., Awaitable[SyncWorld]]:
     async def make(*, parcels: int = 20) -> SyncWorld:
-        return await build_world(await make_county(), session_factory, parcels=parcels)
+        return await build_sync_world(await make_county(), session_factory, parcels=parcels)
 
     return make
 
