@@ -954,7 +954,8 @@ async def overdue_steps(
                 status=row.status,
                 step=row.next_step,
                 due_at=row.next_due_at,
-                overdue_s=int((when - row.next_due_at).total_seconds()),
+                # whole seconds rounded up, as lateness is: overdue at all is at least 1 s
+                overdue_s=step_timing(row.next_step, row.next_due_at, when).late_by_s,
             )
         )
     return out

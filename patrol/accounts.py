@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -81,9 +81,17 @@ class IssuedSecret:
 
 
 class AccountService:
-    def __init__(self, session: AsyncSession, settings: AuthSettings) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        settings: AuthSettings,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        """``clock``: the time lockout windows and token lifetimes count from (tests fix it)."""
         self.session = session
         self.settings = settings
+        self.clock = clock
         self.passwords = password_pool(
             _hasher, workers=settings.password_workers, queue=settings.password_queue
         )
@@ -117,7 +125,7 @@ class AccountService:
         return user
 
     async def _count_attempt(self, username: str, address: str) -> None:
-        now = utcnow()
+        now = self.clock()
         window = timedelta(seconds=self.settings.login_lockout_s)
         row = (
             await self.session.execute(
@@ -152,7 +160,7 @@ class AccountService:
     async def issue_refresh_token(
         self, user: User, *, family_id: uuid.UUID | None = None
     ) -> IssuedSecret:
-        now = utcnow()
+        now = self.clock()
         secret = "prt_" + secrets.token_urlsafe(32)
         token_id = uuid7()
         row = RefreshToken(
@@ -174,7 +182,7 @@ class AccountService:
         A token presented again after it was traded is taken for a stolen copy: every token
         of its family (the login it descends from) is revoked, the newest one too.
         """
-        now = utcnow()
+        now = self.clock()
         row = (
             await self.session.execute(
                 select(RefreshToken)
@@ -212,7 +220,7 @@ class AccountService:
 
     # -- device tokens -----------------------------------------------------------------------
     async def register_device(self, principal: Principal, name: str) -> DeviceToken:
-        now = utcnow()
+        now = self.clock()
         row = DeviceToken(
             county_id=principal.county_id,
             user_id=principal.user_id,
@@ -240,7 +248,7 @@ class AccountService:
         if row is None:
             raise NotFoundError("device token not found", code="device_not_found")
         if row.revoked_at is None:
-            row.revoked_at = utcnow()
+            row.revoked_at = self.clock()
         return row
 
     # -- resolving a token to a live user -------------------------------------------------------
@@ -268,7 +276,7 @@ class AccountService:
             phone=phone,
             password_hash=await self.passwords.hash(password),
             active=True,
-            password_changed_at=utcnow(),
+            password_changed_at=self.clock(),
         )
         self.session.add(user)
         await self.session.flush()
@@ -322,14 +330,14 @@ class AccountService:
         _check_password(password)
         user = await self.get_user(principal, user_id)
         user.password_hash = await self.passwords.hash(password)
-        user.password_changed_at = utcnow()
+        user.password_changed_at = self.clock()
         await self._end_sessions(user, devices=True)
         return user
 
     async def _end_sessions(self, user: User, *, devices: bool) -> None:
         """End the user's access tokens (a new epoch) and refresh tokens, and optionally the
         device tokens, in the request's transaction."""
-        now = utcnow()
+        now = self.clock()
         user.session_epoch += 1
         stmts: list[Any] = [
             update(RefreshToken).where(

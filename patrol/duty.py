@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -296,11 +296,19 @@ class DutyCompliance:
 
 class DutyService:
     def __init__(
-        self, db: AsyncSession, roster: DutyRoster, *, config: PatrolConfig | None = None
+        self,
+        db: AsyncSession,
+        roster: DutyRoster,
+        *,
+        config: PatrolConfig | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        """``clock``: the server's time, which a check's time may run ahead of by at most
+        ``future_tolerance_s`` (tests fix it)."""
         self.db = db
         self.roster = roster
         self.config = config or PatrolConfig()
+        self.clock = clock
 
     async def record_duty_check(
         self,
@@ -321,7 +329,7 @@ class DutyService:
         record for any member (``member_id``). Replays return the stored check.
         """
         checked_at = aware(checked_at, "checked_at")
-        if checked_at > utcnow() + timedelta(seconds=self.config.future_tolerance_s):
+        if checked_at > self.clock() + timedelta(seconds=self.config.future_tolerance_s):
             raise InvalidPatrolInputError(
                 "checked_at is in the future", code="invalid_time", field="checked_at"
             )

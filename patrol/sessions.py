@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
@@ -90,16 +90,20 @@ class PatrolService:
         *,
         config: PatrolConfig | None = None,
         screener: FindingScreener | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         """``screener``: the referral screening of findings (``patrol.finding_checks``; the
-        app wires the threshold rules in, without it findings are not screened)."""
+        app wires the threshold rules in, without it findings are not screened). ``clock``:
+        the server's time, which the phone's times may run ahead of by at most
+        ``future_tolerance_s`` (tests fix it)."""
         self.db = db
         self.config = config or PatrolConfig()
+        self.clock = clock
         self.checks = FindingChecks(db, screener)
 
     def _not_future(self, value: datetime, field: str) -> datetime:
         value = aware(value, field)
-        if value > utcnow() + timedelta(seconds=self.config.future_tolerance_s):
+        if value > self.clock() + timedelta(seconds=self.config.future_tolerance_s):
             raise InvalidPatrolInputError(
                 f"{field} is more than 5 minutes in the future", code="invalid_time", field=field
             )

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -399,9 +399,18 @@ class _Checker:
 class TrackService:
     """Track ingest and replay for one request (``db`` is the request's session)."""
 
-    def __init__(self, db: AsyncSession, *, config: PatrolConfig | None = None) -> None:
+    def __init__(
+        self,
+        db: AsyncSession,
+        *,
+        config: PatrolConfig | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        """``clock``: the server's time, which points may run ahead of by at most
+        ``future_tolerance_s`` (tests fix it)."""
         self.db = db
         self.config = config or PatrolConfig()
+        self.clock = clock
 
     async def append_track_points(
         self, principal: Principal, patrol_id: uuid.UUID, points: Sequence[PointLike]
@@ -428,7 +437,7 @@ class TrackService:
         bbox = await _county_bbox(self.db, patrol.county_id)
         closed = is_closed(patrol)
         checker = _Checker(
-            latest=utcnow() + tolerance,
+            latest=self.clock() + tolerance,
             earliest=patrol.started_at - tolerance,
             ended=patrol.ended_at if closed else None,
             bbox=None

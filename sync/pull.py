@@ -25,6 +25,7 @@ The first page of a new stream goes straight into the manifest (see :meth:`_stor
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -199,11 +200,18 @@ def _month_before(day: date) -> date:
 
 class PullService:
     def __init__(
-        self, db: AsyncSession, codec: CursorCodec, *, config: PatrolConfig | None = None
+        self,
+        db: AsyncSession,
+        codec: CursorCodec,
+        *,
+        config: PatrolConfig | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        """``clock``: the time the pull's local day and windows count from (tests fix it)."""
         self.db = db
         self.codec = codec
         self.config = config or PatrolConfig()
+        self.clock = clock
 
     async def pull(
         self, principal: Principal, *, cursor: str | None, limit: int = DEFAULT_LIMIT
@@ -220,7 +228,7 @@ class PullService:
         await self.db.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         snapshot = str(await self.db.scalar(text("SELECT pg_current_snapshot()::text")))
         conn = await driver(self.db)
-        now = utcnow()
+        now = self.clock()
         try:
             if parsed is None:
                 stream = _Stream(id=uuid7())
