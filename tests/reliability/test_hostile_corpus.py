@@ -2,14 +2,13 @@
 
 Each case is sent to a representative route as a user with the right to call it, and must
 come back as an RFC 9457 problem with a stable ``code`` (and the offending field where there
-is one), within a generous time bound, without changing anything stored for the county.
+is one), without changing anything stored for the county.
 Bodies stay small (at most a few MB): the body size limit itself is tested elsewhere.
 """
 
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -36,7 +35,6 @@ from tests.worlds import World, build_world
 Client = AsyncTestClient[Litestar]
 API = "/api/v1"
 LON, LAT = 112.1, 28.5
-BOUND_S = 20.0  # generous: a loaded 2-core machine, and a few MB bodies at most
 NUL = "\u0000"
 
 
@@ -282,11 +280,8 @@ async def test_hostile_request_is_a_4xx_problem(
     client: Client, world: World, session_factory: async_sessionmaker[AsyncSession], case: Case
 ) -> None:
     before = await _stored(session_factory, world.county.id)
-    started = time.monotonic()
     resp = await _send(client, world, case)
-    elapsed = time.monotonic() - started
     _assert_problem(resp, case)
-    assert elapsed < BOUND_S, (case.name, elapsed)
     assert await _stored(session_factory, world.county.id) == before, case.name
     # the app still answers an honest request after it
     ok = await client.post(CHECK, json=_CHECK_OK, headers=world.county.headers(Role.CAPTAIN))
