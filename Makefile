@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PATROL_DATA_DIR ?= ./var
 
-.PHONY: install run test bench lint format clean
+.PHONY: install run test bench lint format clean mutate mutate-report mutate-show
 
 install:
 	@bash infra/bootstrap.sh
@@ -17,6 +17,19 @@ test: install
 bench: install
 	$(BIN)/python -m tests.benchmarks
 
+# Mutation score of the rule modules (tests/mutation.py); one module: make mutate MODULE=patrol/coverage.py
+# (several: MODULE="sync/push.py sync/pull.py"); mutants tested at once: MUTATE_CHILDREN=2
+MODULE ?=
+MUTATE_CHILDREN ?= 2
+mutate: install
+	$(BIN)/python -m tests.mutation run --max-children $(MUTATE_CHILDREN) $(MODULE)
+
+mutate-report: install
+	$(BIN)/python -m tests.mutation report $(MODULE)
+
+mutate-show: install
+	$(BIN)/python -m tests.mutation show '$(MUTANT)'
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -28,4 +41,4 @@ format: install
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf .mypy_cache .ruff_cache .pytest_cache
+	rm -rf .mypy_cache .ruff_cache .pytest_cache .mutation mutants

@@ -136,6 +136,12 @@ def _details(extra: dict[str, Any]) -> dict[str, Any] | None:
     return out or None
 
 
+def _retry_after(extra: dict[str, Any]) -> int | None:
+    """When another error says the caller may retry (``sync_busy``): its ``retry_after_s``."""
+    value = extra.get("retry_after_s")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _validation_errors(extra: Any, lang: Lang) -> list[FieldError]:
     errors: list[FieldError] = []
     if isinstance(extra, list):
@@ -160,7 +166,11 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         field = exc.extra.get("field")
         detail = render(exc.code, request_lang(request), exc.extra, fallback=exc.detail)
         errors = [FieldError(field=str(field), message=detail)] if field else None
-        retry = exc.retry_after_s if isinstance(exc, RateLimitedError | UnavailableError) else None
+        retry = (
+            exc.retry_after_s
+            if isinstance(exc, RateLimitedError | UnavailableError)
+            else _retry_after(exc.extra)
+        )
         return problem_response(
             request,
             status=status,

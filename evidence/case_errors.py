@@ -24,10 +24,10 @@
                                                                 hash taken at intake
     InvalidInputError (422)
     ├── InvalidCaseError               invalid_case             plus specific codes:
-    │                                  invalid_case_no, invalid_violation_kind,
-    │                                  invalid_source, invalid_party, invalid_amount,
-    │                                  invalid_area, invalid_penalty, invalid_time,
-    │                                  invalid_status, reason_required
+    │                                  invalid_violation_kind, invalid_source,
+    │                                  invalid_party, invalid_amount, invalid_area,
+    │                                  invalid_penalty, invalid_time, invalid_status,
+    │                                  reason_required
     ├── UnknownEvidenceError           unknown_evidence         ``evidence_ids`` lists them
     ├── TeamTooSmallError              team_too_small           fewer than 2 officers
     ├── UnknownTeamMemberError         unknown_team_member      not an active user here

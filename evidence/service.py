@@ -75,14 +75,13 @@ from evidence.uploads import (
     validate_new_upload,
 )
 from infra.db import utcnow
-from infra.errors import PermissionDeniedError
 from infra.objectstore import (
     MultipartNotFoundError,
     ObjectStore,
     PartInfo,
     PresignedRequest,
 )
-from infra.scope import Principal, Role, scoped
+from infra.scope import Principal, Role, require_role, scoped
 from infra.settings import EvidenceSettings
 from patrol.field_models import ContractArea
 from patrol.models import County
@@ -533,9 +532,9 @@ class EvidenceService:
         self, principal: Principal, evidence_id: uuid.UUID, flag: str, *, note: str = ""
     ) -> Evidence:
         """Add a flag after intake (captains, admins, security squad); logged in custody."""
-        if not principal.has_role(Role.CAPTAIN, Role.ADMIN, Role.SECURITY_SQUAD):
-            msg = "only captains, admins and the security squad may flag evidence"
-            raise PermissionDeniedError(msg, code="role_not_allowed")
+        require_role(
+            principal, Role.CAPTAIN, Role.ADMIN, Role.SECURITY_SQUAD, action="flag evidence"
+        )
         evidence = await self.get_evidence(principal, evidence_id)
         if flag not in evidence.flags:
             evidence.flags = sorted({*evidence.flags, flag})

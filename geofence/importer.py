@@ -651,23 +651,31 @@ def _repair(number: int, what: str) -> FeatureIssue:
 
 
 def _prepare_geometry(
-    run: _Run, number: int, geom: shapely.Geometry | None
+    run: _Run, number: int, geom: shapely.Geometry | None, *, had_z: bool = False
 ) -> shapely.Geometry | None:
-    """A storable geometry, or ``None`` after recording the rejection."""
+    """A storable geometry, or ``None`` after recording the rejection.
+
+    ``had_z``: the feature as read carried Z coordinates (reprojection keeps only X and Y),
+    reported as the ``dropped_z`` repair.
+    """
     point_ok = run.kind is LayerKind.MINE_SITES and isinstance(geom, shapely.Point)
     try:
         if point_ok and geom is not None:
             if geom.is_empty or not np.isfinite(shapely.get_coordinates(geom)).all():
                 raise InvalidGeometryError("empty point", field="geometry", reason="empty")
             out: shapely.Geometry = shapely.force_2d(geom)
+            repairs = ["dropped Z coordinates"] if had_z or shapely.has_z(geom) else []
         else:
             outcome = repair_polygonal(geom)
-            run.repairs.extend(_repair(number, what) for what in outcome.repairs)
+            repairs = list(outcome.repairs)
+            if had_z and "dropped Z coordinates" not in repairs:
+                repairs.insert(0, "dropped Z coordinates")
             out = outcome.geom
     except InvalidGeometryError as exc:
         why = str(exc.extra.get("reason") or "invalid")
         run.reject(number, exc.detail, "geometry_rejected", why=why)
         return None
+    run.repairs.extend(_repair(number, what) for what in repairs)
     if not run.county_box.intersects(out):
         msg = "lies outside the county (wrong coordinate system?)"
         run.reject(number, msg, "feature_outside_county")
@@ -676,7 +684,11 @@ def _prepare_geometry(
 
 
 def _batch_rows(
-    run: _Run, start: int, geoms: npt.NDArray[np.object_], props: list[dict[str, Any]]
+    run: _Run,
+    start: int,
+    geoms: npt.NDArray[np.object_],
+    props: list[dict[str, Any]],
+    had_z: npt.NDArray[np.bool_] | None = None,
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     extract = _EXTRACT[run.kind]
@@ -688,7 +700,7 @@ def _batch_rows(
         except ValueError as exc:
             run.reject(number, f"attributes: {exc}", "invalid_attributes", problem=str(exc))
             continue
-        good = _prepare_geometry(run, number, geom)
+        good = _prepare_geometry(run, number, geom, had_z=bool(had_z is not None and had_z[i]))
         if good is None:
             continue
         values["feature_no"] = number
@@ -782,7 +794,9 @@ def _prepare_batch(
     if batch is None:
         return None
     geoms, props = batch
-    return _batch_rows(run, run.read, _to_wgs84(geoms, found.crs), props), len(props)
+    had_z = shapely.has_z(geoms)
+    rows = _batch_rows(run, run.read, _to_wgs84(geoms, found.crs), props, had_z)
+    return rows, len(props)
 
 
 async def _county_envelope(session: AsyncSession, county_id: uuid.UUID) -> shapely.Geometry:

@@ -281,7 +281,6 @@ MESSAGES: Final[dict[str, Message]] = {
     "area_not_found": _m("未找到该承包区域", "contract area not found"),
     "area_inactive": _m("该承包区域已停用", "this contract area is no longer active"),
     "target_not_found": _m("未找到该巡查目标", "target not found"),
-    "plan_not_found": _m("未找到该巡查计划", "patrol plan not found"),
     "rule_not_found": _m("未找到该规则", "rule not found"),
     "duplicate_code": _m("已有相同编码的区域", "an area with this code exists"),
     "invalid_grade": _m("等级须为 1、2 或 3", "grade must be 1, 2 or 3"),
@@ -543,7 +542,6 @@ MESSAGES: Final[dict[str, Message]] = {
         "未配置证据包签名密钥", "no package signing key is configured"
     ),
     "invalid_case": _m("案件数据不符合要求", "the case data is not acceptable"),
-    "invalid_case_no": _m("案件编号无效", "the case number is not valid"),
     "invalid_violation_kind": _m("违法类型无效", "unknown violation kind"),
     "invalid_source": _m("案件来源无效", "the case source is not valid"),
     "invalid_party": _m("当事人信息无效", "the party is not valid"),

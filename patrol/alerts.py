@@ -44,7 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from infra.db import utcnow
 from infra.ids import uuid7
 from infra.messages import DEFAULT_LANG, render
-from infra.scope import Principal, Role, scoped
+from infra.scope import Principal, Role, require_role, scoped
 from patrol._access import MANAGERS, aware, require_manager
 from patrol.errors import AlertNotFoundError, InvalidPatrolInputError
 from patrol.field_models import PatrolAlert
@@ -182,8 +182,7 @@ class AlertService:
     ) -> Sequence[PatrolAlert]:
         """Newest first (``ListAlerts``): open alerts, or with ``state`` the resolved ones
         or all."""
-        if not principal.has_role(*MANAGERS, Role.SECURITY_SQUAD):
-            require_manager(principal, "read the alerts feed")
+        require_role(principal, *MANAGERS, Role.SECURITY_SQUAD, action="read the alerts feed")
         if state not in ALERT_STATES:
             raise InvalidPatrolInputError(
                 f"state must be one of {', '.join(ALERT_STATES)}", field="state"

@@ -5,7 +5,6 @@
     NotFoundError (404)
     ├── AreaNotFoundError           area_not_found
     ├── TargetNotFoundError         target_not_found
-    ├── PlanNotFoundError           plan_not_found
     ├── RuleNotFoundError           rule_not_found
     ├── PatrolNotFoundError         patrol_not_found
     ├── VillageNotFoundError        village_not_found
@@ -50,7 +49,6 @@ __all__ = [
     "NotRosterMemberError",
     "PatrolAlreadyEndedError",
     "PatrolNotFoundError",
-    "PlanNotFoundError",
     "RuleNotFoundError",
     "SiteNotFoundError",
     "TargetNotFoundError",
@@ -64,10 +62,6 @@ class AreaNotFoundError(NotFoundError):
 
 class TargetNotFoundError(NotFoundError):
     default_code = "target_not_found"
-
-
-class PlanNotFoundError(NotFoundError):
-    default_code = "plan_not_found"
 
 
 class RuleNotFoundError(NotFoundError):

@@ -34,6 +34,9 @@ from infra.settings import AuthSettings, DatabaseSettings, Settings
 from patrol.accounts import hash_password, principal_of
 from patrol.models import County, User
 
+# records every error code the tests receive, and checks the catalogue is covered
+pytest_plugins = ["tests.error_codes"]
+
 
 @pytest.fixture(scope="session")
 def services() -> Iterator[LocalServices]:

@@ -1,21 +1,25 @@
 """County isolation, proven by walking every route of the real app.
 
 County B gets one resource of every kind a path can name. Every user of county A (each role)
-then calls every route: routes that name a county-B resource answer 404 (or 403 when the
-role may not use the route at all) and never 2xx; list routes never mention a county-B id.
-A new route whose path names a resource this test cannot make fails the test until the
-resource is added to ``_resources`` below.
+then calls every operation with a valid request (``tests/api/_calls.py``: the smallest body
+and query, naming county B's records), so that each request reaches the county check: an
+operation naming a county-B record answers that record's not-found code (or
+``role_not_allowed`` to a role ``test_role_matrix.MATRIX`` refuses the operation), never a
+validation error and never 2xx; lists filtered by a county-B record, and every other list,
+never mention a county-B id. A new route whose path names a resource this test cannot make
+fails the test until the resource is added to ``_resources`` below; a new write operation
+fails it until its body is added to ``tests/api/_calls.py``.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import timedelta
 from typing import Any
 
 from litestar import Litestar
-from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -31,7 +35,9 @@ from infra.scope import Role
 from patrol import AreaService, DutyCheck, PatrolAlert, PatrolService, PlanService, raise_alert
 from patrol.accounts import AccountService
 from patrol.org import OrgService
+from tests.api._calls import FRESH, Ctx, Operation, body, missing_bodies, operations, query, request
 from tests.api.test_evidence_api import seed_evidence
+from tests.api.test_role_matrix import OK, ROLE, refused_roles
 from tests.conftest import CountyFixture
 
 Client = AsyncTestClient[Litestar]
@@ -176,46 +182,122 @@ async def _case_resources(
     return {"case_id": case.id, "referral_id": referral.id}
 
 
-def _routes(app: Litestar) -> list[tuple[str, str, list[str]]]:
-    out: list[tuple[str, str, list[str]]] = []
-    for route in app.routes:
-        if not isinstance(route, HTTPRoute) or _PUBLIC.match(route.path):
-            continue
-        params = re.findall(r"\{(\w+)(?::\w+)?\}", route.path)
-        for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
-            out.append((method, route.path, params))
-    return out
+# the not-found code of each kind of record a path names (its first parameter)
+_NOT_FOUND = {
+    "alert_id": "alert_not_found",
+    "area_id": "area_not_found",
+    "case_id": "case_not_found",
+    "device_id": "device_not_found",
+    "evidence_id": "evidence_not_found",
+    "job_id": "import_job_not_found",
+    "layer": "layer_not_found",
+    "patrol_id": "patrol_not_found",
+    "referral_id": "referral_not_found",
+    "rule_id": "rule_not_found",
+    "site_id": "mine_site_not_found",
+    "target_id": "target_not_found",
+    "township_id": "township_not_found",
+    "user_id": "user_not_found",
+    "version_id": "layer_version_not_found",
+    "village_id": "village_not_found",
+}
+# the county check's answer where it is not the not-found code of the path's first record:
+# an upload is its own record; a body naming a county-B record (a fresh id in the path)
+_ANSWER = {
+    "AbortUpload": "404 upload_not_found",
+    "CompleteUpload": "404 upload_not_found",
+    "GetUpload": "404 upload_not_found",
+    "CreateUpload": "422 reference_not_found",  # the patrol the evidence is of
+    "CreateArea": "422 unknown_user",  # the leader
+    "CreateVillage": "404 township_not_found",
+    "FlagForReferral": "404 case_not_found",
+    "RecordDutyCheck": "404 site_not_found",
+    "StartPatrol": "404 area_not_found",
+}
+# phones mint the ids of what they create; a county-B record's id is taken, and the answer
+# says no more than that
+_TAKEN = {
+    "CreateUpload": "409 evidence_id_conflict",
+    "RecordDutyCheck": "409 id_reused",
+    "SetFrequencyRule": "409 id_reused",
+    "StartPatrol": "409 id_reused",
+}
+
+
+def _names_b(op: Operation, ctx: Ctx, b_strings: set[str]) -> bool:
+    """Whether the request of ``op`` names a county-B record (path, query or body)."""
+    if op.params:
+        return True
+    text = json.dumps([body(op.operation_id, ctx), query(op.operation_id, ctx)], default=str)
+    return any(s in text for s in b_strings)
+
+
+def _county_check(op: Operation, *, fresh: bool) -> str:
+    """The answer of the county check to ``op`` naming county-B records."""
+    if not fresh and op.operation_id in _TAKEN:
+        return _TAKEN[op.operation_id]
+    if op.operation_id in _ANSWER:
+        return _ANSWER[op.operation_id]
+    return f"404 {_NOT_FOUND[op.params[0]]}"
+
+
+def _answer(resp: Any) -> str:
+    return (
+        str(resp.status_code)
+        if resp.status_code < 300
+        else f"{resp.status_code} {resp.json()['code']}"
+    )
 
 
 async def test_no_route_reveals_another_county(
     client: Client, app: Litestar, make_county: Any, session_factory: Any, settings: Any
 ) -> None:
+    """Every role of county A calls every operation with a valid request naming county B's
+    records: the answer is the county check's (the record's not-found code, or
+    ``role_not_allowed`` to a role ``MATRIX`` refuses the operation), never a validation
+    error and never 2xx; lists filtered by a county-B record show nothing of county B."""
     a: CountyFixture = await make_county()
     b: CountyFixture = await make_county(lon=113.0, lat=28.0)
     b_ids = await _resources(b, session_factory, settings)
-    b_strings = {str(v) for v in b_ids.values()} | {str(u.id) for u in b.users.values()}
+    b_strings = {str(v) for v in b_ids.values() if isinstance(v, uuid.UUID)}
+    b_strings |= {str(u.id) for u in b.users.values()}
+    team = f"{b.users[Role.SECURITY_SQUAD].id},{b.users[Role.CAPTAIN].id}"
+    ctx = Ctx({k: str(v) for k, v in {**b_ids, "team_ids": team}.items()}, 113.005, 28.005)
+    ops = [op for op in operations(app) if not _PUBLIC.match(op.path)]
+    assert not missing_bodies(ops), (
+        f"add the smallest valid body of {missing_bodies(ops)} to tests/api/_calls.py BODIES"
+    )
+    wrong: list[str] = []
     checked = 0
-    for method, path, params in _routes(app):
-        missing = [p for p in params if p not in b_ids]
-        assert not missing, f"{method} {path}: add a county-B resource for {missing}"
-        url = path
-        for name in params:
-            url = re.sub(r"\{" + name + r"(:[a-z]+)?\}", str(b_ids[name]), url)
+    for op in ops:
+        missing = [p for p in op.params if p not in ctx.ids]
+        assert not missing, f"{op.method} {op.path}: add a county-B resource for {missing}"
+        names_b = _names_b(op, ctx, b_strings)
         for role in Role:
-            body: Any = {} if method in {"POST", "PATCH", "PUT"} else None
-            resp = await client.request(method, url, headers=a.headers(role), json=body)
-            checked += 1
-            assert resp.status_code < 500, f"{method} {url} as {role}: {resp.text}"
-            if params:
-                assert resp.status_code in {400, 403, 404, 422}, (
-                    f"{method} {url} as {role} answered {resp.status_code}: {resp.text}"
-                )
-                if method in {"GET", "DELETE"}:
-                    assert resp.status_code in {403, 404}, f"{method} {url} as {role}"
-            elif method == "GET" and resp.status_code == 200:
-                leaked = [s for s in b_strings if s in resp.text]
-                assert not leaked, f"GET {url} as {role} shows county-B ids {leaked}"
-    assert checked >= 5 * 10
+            for fresh in (False, True) if op.operation_id in FRESH else (False,):
+                resp = await request(client, op, ctx, a.headers(role), fresh=fresh)
+                checked += 1
+                got = _answer(resp)
+                assert resp.status_code < 500, f"{op.operation_id} as {role}: {resp.text}"
+                if resp.status_code == 200:
+                    leaked = [s for s in b_strings if s in resp.text]
+                    assert not leaked, f"{op.operation_id} as {role} shows county-B ids {leaked}"
+                if not names_b:
+                    continue
+                if got == ROLE and role in refused_roles(op.operation_id):
+                    continue
+                if op.params or op.operation_id in _ANSWER:
+                    want = _county_check(op, fresh=fresh)
+                elif op.operation_id == "SyncPush":
+                    want = OK
+                    receipts = resp.json()["receipts"] if got == OK else []
+                    assert [r["code"] for r in receipts] == ["patrol_not_found"], receipts
+                else:  # a list filtered by a county-B record: empty (checked above)
+                    want = OK
+                if got != want:
+                    wrong.append(f"{op.operation_id} as {role}: {got}, expected {want}")
+    assert not wrong, "\n".join(wrong)
+    assert checked >= 5 * 100
 
 
 async def test_admin_endpoints_need_the_admin_role(client: Client, make_county: Any) -> None:

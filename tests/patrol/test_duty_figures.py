@@ -254,14 +254,14 @@ async def test_the_alerts_feed_over_http_shows_open_alerts_and_keeps_resolved_on
     )
     assert member.status_code == 200, member.text
     assert (await run_patrol_jobs(session_factory))["failed"] == 0
-    feed = await client.get("/api/v1/alerts", params={"siteId": site_id}, headers=cap)
+    feed = await client.get("/api/v1/alerts", params={"site_id": site_id}, headers=cap)
     [alert] = feed.json()
     assert (alert["kind"], alert["resolvedAt"], alert["resolution"]) == ("duty_overdue", None, None)
     # the message in the reader's language: Chinese by default, English when asked
     name = county.users[Role.INSPECTOR].display_name
     assert alert["message"] == f"吴家冲采石场：村干部{name}逾期未巡查（每 1 天一次）"
     english = await client.get(
-        "/api/v1/alerts", params={"siteId": site_id}, headers={**cap, "Accept-Language": "en"}
+        "/api/v1/alerts", params={"site_id": site_id}, headers={**cap, "Accept-Language": "en"}
     )
     [alert_en] = english.json()
     assert alert_en["id"] == alert["id"]
@@ -273,7 +273,7 @@ async def test_the_alerts_feed_over_http_shows_open_alerts_and_keeps_resolved_on
         headers=me,
     )  # fmt: skip
     assert check.status_code == 200, check.text
-    params = {"siteId": site_id}
+    params = {"site_id": site_id}
     assert (await client.get("/api/v1/alerts", params=params, headers=cap)).json() == []
     resolved = await client.get(
         "/api/v1/alerts", params={**params, "state": "resolved"}, headers=cap

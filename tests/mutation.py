@@ -1,0 +1,373 @@
+"""Mutation score of the rule modules, per module, with mutmut (``make mutate``).
+
+    python -m tests.mutation run [MODULE ...]     mutate and test (all of MODULES by default)
+    python -m tests.mutation report [MODULE ...]  the score table from the last runs
+    python -m tests.mutation survivors [MODULE ...]  surviving mutant names, one a line
+    python -m tests.mutation show MUTANT          the diff of one mutant
+
+A module is named by its path (``patrol/coverage.py``). Each one gets its own mutmut
+workspace under ``.mutation/<module>/`` (git-ignored): a generated ``pyproject.toml`` whose
+``[tool.mutmut]`` mutates that one file and selects the test files listed for it in
+:data:`MODULES`, beside links to the packages and tests. mutmut runs those tests once
+to learn which test reaches which function and then runs, for each mutant, only the
+tests that reached its function. Results are cached there: a second run only tests
+mutants whose function changed; ``run --rerun`` tests them all again.
+
+PostGIS and the S3 server are started once for the whole run (or taken from
+``DATABASE_URL`` / ``S3_ENDPOINT_URL``) and handed to every test run through the
+environment that ``tests/conftest.py`` reads; the few tests that need an empty database
+(:data:`NEEDS_EMPTY_DATABASE`) are left out.
+
+Surviving mutants judged equivalent (no test can tell them from the original) are listed
+with a reason in ``tests/mutation_equivalents.toml``; the table counts them apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import tomllib
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / ".mutation"
+EQUIVALENTS = ROOT / "tests" / "mutation_equivalents.toml"
+PACKAGES = ("api", "patrol", "evidence", "geofence", "sync", "mobile_contract", "infra")
+
+# The modules that hold the rules, each with the test files that exercise it. mutmut runs
+# these once per module to learn which test reaches which function; each mutant is then
+# tested by the tests that reached its function only.
+MODULES: dict[str, tuple[str, ...]] = {
+    "patrol/coverage.py": (
+        "tests/patrol/test_coverage.py",
+        "tests/patrol/test_duty_figures.py",
+        "tests/api/test_patrol_api.py",
+    ),
+    "patrol/duty.py": ("tests/patrol/test_duty.py", "tests/patrol/test_duty_figures.py"),
+    "patrol/tracks.py": ("tests/patrol/test_tracks.py", "tests/patrol/test_sessions.py"),
+    "patrol/sessions.py": (
+        "tests/patrol/test_sessions.py",
+        "tests/patrol/test_sign_in_reach.py",
+        "tests/patrol/test_closed_patrol_http.py",
+        "tests/api/test_sessions.py",
+    ),
+    "patrol/policy.py": (
+        "tests/api/test_need_to_know.py",
+        "tests/patrol/test_isolation.py",
+        "tests/api/test_isolation.py",
+    ),
+    "patrol/_access.py": ("tests/patrol/test_isolation.py", "tests/api/test_isolation.py"),
+    "evidence/referrals.py": (
+        "tests/cases/test_referrals.py",
+        "tests/cases/test_referral_lateness.py",
+        "tests/cases/test_package.py",
+        "tests/cases/test_case_follows_referral.py",
+    ),
+    "evidence/screening.py": (
+        "tests/cases/test_screening.py",
+        "tests/cases/test_finding_screening.py",
+    ),
+    "evidence/finding_screening.py": ("tests/cases/test_finding_screening.py",),
+    "evidence/custody.py": ("tests/evidence/test_custody.py", "tests/cases/test_package.py"),
+    "evidence/trust.py": ("tests/evidence/test_intake.py", "tests/evidence/test_capture_time.py"),
+    "evidence/access.py": ("tests/evidence/test_access.py", "tests/api/test_need_to_know.py"),
+    "sync/cursor.py": (
+        "tests/sync/test_pull.py",
+        "tests/sync/test_pull_keyset.py",
+        "tests/sync/test_pull_pages.py",
+    ),
+    "sync/push.py": (
+        "tests/sync/test_push.py",
+        "tests/sync/test_push_batching.py",
+        "tests/sync/test_push_closed_patrol.py",
+        "tests/sync/test_push_evidence.py",
+        "tests/sync/test_push_sign_in.py",
+    ),
+    "sync/pull.py": (
+        "tests/sync/test_pull.py",
+        "tests/sync/test_pull_cases.py",
+        "tests/sync/test_pull_keyset.py",
+        "tests/sync/test_pull_pages.py",
+    ),
+    "sync/layers.py": (
+        "tests/sync/test_layers.py",
+        "tests/sync/test_layer_identity.py",
+        "tests/sync/test_layer_limits.py",
+    ),
+    "infra/scope.py": (
+        "tests/api/test_auth.py",
+        "tests/api/test_isolation.py",
+        "tests/patrol/test_isolation.py",
+    ),
+    "geofence/check.py": ("tests/geofence/test_check.py", "tests/geofence/test_batch.py"),
+}
+
+# Tests that need an empty database: every mutmut run shares one, so they are left out.
+NEEDS_EMPTY_DATABASE = (
+    "tests/api/test_patrol_api.py::test_the_demo_county_shows_field_work_to_every_login",
+)
+
+# mutmut's exit codes, grouped as the table shows them (mutmut.stats.status_by_exit_code).
+KILLED = "killed"
+SURVIVED = "survived"
+TIMEOUT = "timeout"
+NO_TESTS = "no tests"
+_STATUS = {1: KILLED, 3: KILLED, 0: SURVIVED, 5: NO_TESTS, 33: NO_TESTS, 36: TIMEOUT}
+_STATUS |= {-24: TIMEOUT, 24: TIMEOUT, 152: TIMEOUT, 255: TIMEOUT}
+
+
+def status_of(exit_code: int | None) -> str:
+    if exit_code is None:
+        return "not checked"
+    return _STATUS.get(exit_code, "other")
+
+
+def workspace(module: str) -> Path:
+    return WORK / module.removesuffix(".py").replace("/", ".")
+
+
+def dotted(module: str) -> str:
+    return module.removesuffix(".py").replace("/", ".")
+
+
+def module_of_mutant(name: str) -> str:
+    """``patrol.coverage.x_area_month__mutmut_3`` -> ``patrol/coverage.py``."""
+    for module in MODULES:
+        if name.startswith(dotted(module) + "."):
+            return module
+    raise SystemExit(f"{name}: no module in tests/mutation.py MODULES has this mutant")
+
+
+def _toml_list(items: Sequence[str]) -> str:
+    return "[" + ", ".join(json.dumps(item) for item in items) + "]"
+
+
+def prepare(module: str) -> Path:
+    """The module's mutmut workspace: links to the code and tests, its own pyproject."""
+    if module not in MODULES:
+        known = "\n  ".join(MODULES)
+        raise SystemExit(f"{module}: not a mutation module; one of:\n  {known}")
+    here = workspace(module)
+    here.mkdir(parents=True, exist_ok=True)
+    for name in (*PACKAGES, "tests"):
+        link = here / name
+        if not link.is_symlink():
+            link.symlink_to(ROOT / name, target_is_directory=True)
+    config = "\n".join(
+        [
+            "",
+            "[tool.mutmut]",
+            f"source_paths = {_toml_list(PACKAGES)}",
+            f"only_mutate = {_toml_list([module])}",
+            f"pytest_add_cli_args_test_selection = {_toml_list(MODULES[module])}",
+            "pytest_add_cli_args = "
+            + _toml_list([arg for test in NEEDS_EMPTY_DATABASE for arg in ("--deselect", test)]),
+            # a test run per mutant starts the app again (session fixtures): a second or two
+            # of CPU that the per-test durations mutmut measured do not include
+            "timeout_constant = 10.0",
+            "timeout_multiplier = 4.0",
+            'on_dependency_change = "ignore"',
+            "use_git_change_detection = false",
+            "",
+        ]
+    )
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8") + config
+    target = here / "pyproject.toml"
+    if not target.exists() or target.read_text(encoding="utf-8") != text:
+        target.write_text(text, encoding="utf-8")
+    return here
+
+
+@contextmanager
+def services_env() -> Iterator[dict[str, str]]:
+    """PostGIS and S3 for every test run: the ones named in the environment, else started
+    here once and stopped at the end."""
+    env = dict(os.environ)
+    if env.get("DATABASE_URL") and env.get("S3_ENDPOINT_URL"):
+        yield env
+        return
+    sys.path.insert(0, str(ROOT))
+    from infra.launchers import local_services  # noqa: PLC0415 (only the runner needs it)
+
+    with local_services("patrol-mutation-", bucket="patrol-test") as found:
+        store = found.object_store
+        env |= {
+            "DATABASE_URL": found.database_url,
+            "S3_ENDPOINT_URL": store.endpoint_url,
+            "S3_BUCKET": store.bucket,
+            "S3_ACCESS_KEY_ID": store.access_key_id,
+            "S3_SECRET_ACCESS_KEY": store.secret_access_key,
+            "S3_REGION": store.region,
+        }
+        yield env
+
+
+def mutmut(
+    here: Path, args: Sequence[str], env: dict[str, str] | None = None, log: Path | None = None
+) -> int:
+    exe = Path(sys.executable).with_name("mutmut")
+    if log is None:
+        return subprocess.run([str(exe), *args], cwd=here, env=env, check=False).returncode
+    with log.open("w", encoding="utf-8") as out:
+        done = subprocess.run(
+            [str(exe), *args], cwd=here, env=env, stdout=out, stderr=subprocess.STDOUT, check=False
+        )
+    return done.returncode
+
+
+def results(module: str) -> dict[str, int | None]:
+    meta = workspace(module) / "mutants" / (module + ".meta")
+    if not meta.exists():
+        return {}
+    data: dict[str, int | None] = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+    return data
+
+
+def equivalents() -> dict[str, str]:
+    """Mutant name -> why it is equivalent, from tests/mutation_equivalents.toml."""
+    if not EQUIVALENTS.exists():
+        return {}
+    data = tomllib.loads(EQUIVALENTS.read_text(encoding="utf-8"))
+    return {entry["mutant"]: entry["reason"] for entry in data.get("equivalent", [])}
+
+
+@dataclass
+class Row:
+    module: str
+    counts: Counter[str]
+    equivalent: int
+    seconds: float | None
+
+    @property
+    def mutants(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def score(self) -> float | None:
+        """(killed + timeouts + explained equivalents) / tested mutants."""
+        tested = self.mutants - self.counts[NO_TESTS] - self.counts["not checked"]
+        caught = self.counts[KILLED] + self.counts[TIMEOUT] + self.equivalent
+        return None if tested <= 0 else 100.0 * caught / tested
+
+
+def row(module: str, seconds: float | None = None) -> Row:
+    found = results(module)
+    known = equivalents()
+    counts: Counter[str] = Counter(status_of(code) for code in found.values())
+    equivalent = sum(1 for name, code in found.items() if name in known and code == 0)
+    counts[SURVIVED] -= equivalent
+    return Row(module, counts, equivalent, seconds)
+
+
+def survivors(module: str) -> list[str]:
+    known = equivalents()
+    return sorted(name for name, code in results(module).items() if code == 0 and name not in known)
+
+
+def print_table(rows: Sequence[Row]) -> None:
+    head = (
+        "module",
+        "mutants",
+        "killed",
+        "timeout",
+        "equiv.",
+        "survived",
+        "other",
+        "score",
+        "time",
+    )
+    print(f"{head[0]:<30}" + "".join(f"{h:>9}" for h in head[1:]))
+    total: Counter[str] = Counter()
+    for r in rows:
+        other = r.mutants - sum(r.counts[s] for s in (KILLED, TIMEOUT, SURVIVED)) - r.equivalent
+        score = "-" if r.score is None else f"{r.score:.1f}%"
+        spent = "" if r.seconds is None else f"{r.seconds / 60:.1f}m"
+        cells = (r.mutants, r.counts[KILLED], r.counts[TIMEOUT], r.equivalent, r.counts[SURVIVED])
+        print(
+            f"{r.module:<30}"
+            + "".join(f"{c:>9}" for c in (*cells, other))
+            + f"{score:>9}{spent:>9}"
+        )
+        total.update(r.counts)
+        total["equivalent"] += r.equivalent
+    if len(rows) > 1:
+        whole = Row("total", total, total.pop("equivalent"), None)
+        other = (
+            whole.mutants
+            - sum(whole.counts[s] for s in (KILLED, TIMEOUT, SURVIVED))
+            - whole.equivalent
+        )
+        cells = (whole.mutants, total[KILLED], total[TIMEOUT], whole.equivalent, total[SURVIVED])
+        score = "-" if whole.score is None else f"{whole.score:.1f}%"
+        print(f"{'total':<30}" + "".join(f"{c:>9}" for c in (*cells, other)) + f"{score:>9}")
+    print(
+        "score = (killed + timeout + equivalent) / mutants with tests; "
+        "other = no tests, not checked, suspicious, segfault"
+    )
+
+
+def cmd_run(modules: Sequence[str], *, children: int, rerun: bool) -> int:
+    rows = []
+    with services_env() as env:
+        for module in modules:
+            here = prepare(module)
+            log = here / "mutmut.log"
+            print(f"== {module}: tests {' '.join(MODULES[module])}", flush=True)
+            print(f"   progress: {log.relative_to(ROOT)}", flush=True)
+            started = time.monotonic()
+            names = [dotted(module) + ".*"] if rerun else []
+            code = mutmut(here, ["run", f"--max-children={children}", *names], env, log)
+            spent = time.monotonic() - started
+            if code != 0:
+                print(f"mutmut run failed for {module} (exit {code}); see {log}", flush=True)
+            rows.append(row(module, spent))
+            left = survivors(module)
+            if left:
+                print(f"survivors in {module} (show one: make mutate-show MUTANT=NAME):")
+                print("\n".join(f"  {name}" for name in left))
+    print()
+    print_table(rows)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.mutation", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="mutate and test")
+    run.add_argument("modules", nargs="*", help="module paths (default: all)")
+    run.add_argument("--max-children", type=int, default=2, help="mutants tested at once")
+    run.add_argument("--rerun", action="store_true", help="test cached mutants again")
+    report = sub.add_parser("report", help="the score table from the last runs")
+    report.add_argument("modules", nargs="*")
+    left = sub.add_parser("survivors", help="surviving mutants not listed as equivalent")
+    left.add_argument("modules", nargs="*")
+    show = sub.add_parser("show", help="the diff of one mutant")
+    show.add_argument("mutant")
+    args = parser.parse_args(argv)
+
+    if args.command == "show":
+        return mutmut(workspace(module_of_mutant(args.mutant)), ["show", args.mutant])
+    modules = [m.strip() for m in args.modules if m.strip()] or list(MODULES)
+    for module in modules:
+        if module not in MODULES:
+            prepare(module)  # exits with the list of known modules
+    if args.command == "run":
+        return cmd_run(modules, children=args.max_children, rerun=args.rerun)
+    if args.command == "report":
+        print_table([row(m) for m in modules])
+    else:
+        for module in modules:
+            print("\n".join(survivors(module)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
