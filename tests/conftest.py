@@ -6,14 +6,16 @@ Both services are started once per test session (or taken from ``DATABASE_URL`` 
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import time
+import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
+from types import ModuleType
+from typing import Any
 
 import pytest
+import shapely
 from geoalchemy2.shape import from_shape
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -72,6 +74,14 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return create_session_factory(engine)
 
 
+@pytest.fixture(scope="session")
+async def store(settings: Settings) -> S3ObjectStore:
+    """The object store of the test session, its bucket created."""
+    store = S3ObjectStore(settings.object_store)
+    await store.ensure_bucket()
+    return store
+
+
 @pytest.fixture
 async def db(session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """A session for arranging and checking stored state; committed by the test as needed."""
@@ -79,15 +89,22 @@ async def db(session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterator
         yield session
 
 
-async def record_loop_gaps(gaps: list[float], done: asyncio.Event, every_s: float) -> None:
-    """Tick every ``every_s`` on this event loop until ``done``, appending each gap between
-    ticks to ``gaps``: a loop blocked by some work shows as a long gap."""
-    last = time.perf_counter()
-    while not done.is_set():
-        await asyncio.sleep(every_s)
-        now = time.perf_counter()
-        gaps.append(now - last)
-        last = now
+def record_threads(
+    monkeypatch: pytest.MonkeyPatch, module: ModuleType, *names: str
+) -> list[tuple[str, int]]:
+    """Wrap the functions ``names`` of ``module`` so that every call appends its name and the
+    id of the thread it ran on; what the functions do is unchanged. A test compares the ids
+    with its event loop's thread to show that heavy work was handed to a worker thread."""
+    calls: list[tuple[str, int]] = []
+    for name in names:
+        original = getattr(module, name)
+
+        def wrapper(*args: Any, _name: str = name, _fn: Any = original, **kw: Any) -> Any:
+            calls.append((_name, threading.get_ident()))
+            return _fn(*args, **kw)
+
+        monkeypatch.setattr(module, name, wrapper)
+    return calls
 
 
 # -- the real app ---------------------------------------------------------------------------------
@@ -104,6 +121,10 @@ class CountyFixture:
 
     @property
     def id(self) -> uuid.UUID:
+        return self.county.id
+
+    @property
+    def county_id(self) -> uuid.UUID:
         return self.county.id
 
     def principal(self, role: Role) -> Principal:
@@ -128,6 +149,66 @@ async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
 _PASSWORD_HASH: list[str] = []
 
 
+def _password_hash() -> str:
+    if not _PASSWORD_HASH:
+        _PASSWORD_HASH.append(hash_password(TEST_PASSWORD))
+    return _PASSWORD_HASH[0]
+
+
+async def add_county(
+    session: AsyncSession,
+    *,
+    lon: float = 112.1,
+    lat: float = 28.5,
+    size: float = 0.2,
+    boundary: shapely.Geometry | None = None,
+    province: str = "43",
+) -> County:
+    """A county row (unique admin code) whose boundary is ``boundary`` or a square of side
+    ``size`` degrees centred on (lon, lat); flushed, not committed."""
+    suffix = secrets.token_hex(4)
+    shape = (
+        boundary
+        if boundary is not None
+        else box(lon - size / 2, lat - size / 2, lon + size / 2, lat + size / 2)
+    )
+    county = County(
+        admin_code=f"T{suffix}",
+        name=f"测试县{suffix}",
+        province_code=province,
+        boundary=from_shape(MultiPolygon([shape]), srid=4326),
+    )
+    session.add(county)
+    await session.flush()
+    return county
+
+
+async def add_user(
+    session: AsyncSession,
+    county_id: uuid.UUID,
+    role: Role,
+    name: str | None = None,
+    *,
+    phone: str | None = None,
+) -> User:
+    """A user of the county with :data:`TEST_PASSWORD` (and ``phone`` if given); flushed,
+    not committed."""
+    name = name or role.value
+    suffix = secrets.token_hex(5)
+    user = User(
+        county_id=county_id,
+        username=f"{name}-{suffix}",
+        display_name=f"{name} {suffix} 同志",
+        phone=phone,
+        role=role.value,
+        password_hash=_password_hash(),
+        active=True,
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
 async def create_county(
     session_factory: async_sessionmaker[AsyncSession],
     tokens: TokenMinter,
@@ -135,34 +216,12 @@ async def create_county(
     lon: float = 112.1,
     lat: float = 28.5,
     size: float = 0.2,
+    province: str = "43",
 ) -> CountyFixture:
-    """A fresh county (unique admin code, square boundary) with a user per role, all with
-    :data:`TEST_PASSWORD`."""
-    if not _PASSWORD_HASH:
-        _PASSWORD_HASH.append(hash_password(TEST_PASSWORD))
-    suffix = secrets.token_hex(4)
-    boundary = MultiPolygon([box(lon - size / 2, lat - size / 2, lon + size / 2, lat + size / 2)])
+    """A fresh committed county (see :func:`add_county`) with a user per role."""
     async with session_factory() as session:
-        county = County(
-            admin_code=f"T{suffix}",
-            name=f"测试县{suffix}",
-            province_code="43",
-            boundary=from_shape(boundary, srid=4326),
-        )
-        session.add(county)
-        await session.flush()
-        users = {}
-        for role in Role:
-            user = User(
-                county_id=county.id,
-                username=f"{role.value}-{suffix}",
-                display_name=f"{role.value} {suffix}",
-                role=role.value,
-                password_hash=_PASSWORD_HASH[0],
-                active=True,
-            )
-            session.add(user)
-            users[role] = user
+        county = await add_county(session, lon=lon, lat=lat, size=size, province=province)
+        users = {role: await add_user(session, county.id, role) for role in Role}
         await session.commit()
     return CountyFixture(county=county, users=users, tokens=tokens)
 
@@ -173,7 +232,11 @@ def make_county(
 ) -> Callable[..., Awaitable[CountyFixture]]:
     """Create a fresh county (see :func:`create_county`) with the app's token minter."""
 
-    async def make(*, lon: float = 112.1, lat: float = 28.5, size: float = 0.2) -> CountyFixture:
-        return await create_county(session_factory, app.state.tokens, lon=lon, lat=lat, size=size)
+    async def make(
+        *, lon: float = 112.1, lat: float = 28.5, size: float = 0.2, province: str = "43"
+    ) -> CountyFixture:
+        return await create_county(
+            session_factory, app.state.tokens, lon=lon, lat=lat, size=size, province=province
+        )
 
     return make

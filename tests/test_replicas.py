@@ -20,7 +20,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +38,11 @@ from infra.launchers import LocalServices, free_port
 from infra.objectstore import S3ObjectStore
 from infra.scope import Role
 from infra.settings import Settings
+from tests import clock
 from tests.conftest import create_county
 from tests.evidence import media
 from tests.jobs import run_jobs
-from tests.sync.conftest import SyncWorld, build_world
+from tests.sync.conftest import SyncWorld, build_sync_world
 from tests.sync.test_push import finding, points, start
 
 PATROL = str(Path(sys.executable).with_name("patrol"))
@@ -131,7 +132,7 @@ async def _upload(http: httpx.AsyncClient, world: SyncWorld, n: int) -> uuid.UUI
 async def _push(http: httpx.AsyncClient, world: SyncWorld) -> list[str]:
     patrol = uuid7()
     ops = [start(patrol, world.area_id), points(patrol, 5), finding(patrol, uuid7())]
-    body = {"ops": ops, "deviceTime": datetime.now(UTC).isoformat()}
+    body = {"ops": ops, "deviceTime": clock.now().isoformat()}
     resp = await http.post("/api/v1/sync/push", json=body, headers=world.headers())
     assert resp.status_code == 200, resp.text
     assert [r["status"] for r in resp.json()["receipts"]] == ["applied"] * 3
@@ -180,7 +181,7 @@ async def world(
     await run_jobs(settings.database, session_factory, store, settings.evidence)
     tokens = TokenMinter(build_jwt_auth(settings.auth), settings.auth)
     county = await create_county(session_factory, tokens)
-    yield await build_world(county, session_factory)
+    yield await build_sync_world(county, session_factory)
 
 
 async def test_two_apis_two_workers(

@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from litestar import Litestar
@@ -25,6 +25,7 @@ from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
 
 from infra.ids import uuid7
+from tests import clock
 
 __all__ = [
     "BODIES",
@@ -75,7 +76,7 @@ class Ctx:
 
     @property
     def now(self) -> str:
-        return datetime.now(UTC).isoformat()
+        return clock.now().isoformat()
 
     def at(self, **extra: Any) -> dict[str, Any]:
         """A position inside the county, with ``extra`` members."""
@@ -111,7 +112,7 @@ def _layer_file(c: Ctx) -> Multipart:
 
 
 def _week() -> dict[str, str]:
-    today = datetime.now(UTC).date()
+    today = clock.today()
     return {"start": (today - timedelta(days=7)).isoformat(), "end": today.isoformat()}
 
 

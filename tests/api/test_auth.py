@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
+from types import SimpleNamespace
 from typing import Any
 
 import jwt
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+import api.auth
 from infra.scope import Role
 from infra.settings import Settings
+from tests import clock
 from tests.conftest import TEST_PASSWORD
 
 Client = AsyncTestClient[Litestar]
@@ -112,7 +114,7 @@ async def test_missing_garbage_and_expired_tokens(
     assert (await client.get("/api/v1/me")).status_code == 401
     garbage = await client.get("/api/v1/me", headers={"Authorization": "Bearer not.a.jwt"})
     assert garbage.status_code == 401 and garbage.json()["code"] == "not_authenticated"
-    now = int(time.time())
+    now = int(clock.now().timestamp())
     claims = {
         "sub": str(county.users[Role.CAPTAIN].id),
         "iat": now - 1000,
@@ -132,13 +134,13 @@ async def test_missing_garbage_and_expired_tokens(
 
 
 async def test_a_token_checked_before_still_expires(
-    client: Client, settings: Settings, make_county: Any
+    client: Client, settings: Settings, make_county: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Signature checks are remembered per token, expiry is checked on every request."""
     county = await make_county()
-    now = time.time()
-    claims = {"sub": str(county.users[Role.CAPTAIN].id), "iat": int(now) - 10,
-              "exp": int(now) + 2, "extras": {"typ": "access"}}  # fmt: skip
+    now = int(clock.now().timestamp())
+    claims = {"sub": str(county.users[Role.CAPTAIN].id), "iat": now - 10,
+              "exp": now + 600, "extras": {"typ": "access"}}  # fmt: skip
     token = jwt.encode(claims, settings.auth.secret_key, algorithm="HS256")
     headers = {"Authorization": f"Bearer {token}"}
     assert (await client.get("/api/v1/me", headers=headers)).status_code == 200
@@ -147,6 +149,7 @@ async def test_a_token_checked_before_still_expires(
     other = {"Authorization": f"Bearer {tampered}"}
     assert (await client.get("/api/v1/me", headers=other)).status_code == 401
     assert (await client.get("/api/v1/me", headers=headers)).status_code == 200
-    await asyncio.sleep(claims["exp"] - time.time() + 0.1)
+    # the token's expiry passes: the server's clock reads one second after it
+    monkeypatch.setattr(api.auth, "time", SimpleNamespace(time=lambda: claims["exp"] + 1.0))
     resp = await client.get("/api/v1/me", headers=headers)
     assert resp.status_code == 401 and resp.json()["code"] == "not_authenticated"

@@ -8,7 +8,7 @@ security squad before and after a screening suggestion (REST and sync pull show 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from litestar.testing import AsyncTestClient
@@ -18,6 +18,7 @@ from infra.ids import uuid7
 from infra.scope import Role
 from patrol.areas import AreaService
 from patrol.sessions import PatrolService
+from tests import clock
 from tests.api.test_evidence_api import LAT, LON, _declaration, _photo, _upload
 from tests.conftest import CountyFixture
 
@@ -36,7 +37,7 @@ async def _patrols(
     """Two patrols of the inspector: the first with the joint member along, the second
     without; and a finding on the second."""
     inspector = county.principal(Role.INSPECTOR)
-    now = datetime.now(UTC)
+    now = clock.now()
     async with factory() as session:
         area = await AreaService(session).create_area(
             county.principal(Role.CAPTAIN), code="T01", name="一片区", grade=1,

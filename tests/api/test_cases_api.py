@@ -11,7 +11,7 @@ import uuid
 import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from evidence.package import MANIFEST, verify_package
 from infra.objectstore import S3ObjectStore
 from infra.scope import Role
 from infra.settings import Settings
+from tests import clock
 from tests.cases.conftest import LAT, LON, add_evidence, add_parcels, geojson, square
 from tests.conftest import CountyFixture
 
@@ -301,7 +302,7 @@ async def test_late_steps_appear_in_the_overdue_feed(client: Client, make_county
     county: CountyFixture = await make_county()
     case = await _open(client, county)
     await _flag(client, county, case["id"])
-    late = await _refer(client, county, case["id"], at=datetime.now(UTC) - timedelta(days=5))
+    late = await _refer(client, county, case["id"], at=clock.now() - timedelta(days=5))
     assert late["overdue"] is True
 
     feed = await client.get(

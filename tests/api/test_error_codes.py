@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -20,6 +20,7 @@ from infra.ids import uuid7
 from infra.scope import Role
 from infra.settings import Settings
 from patrol.models import User
+from tests import clock
 from tests.cases.rest import MATERIALS, Rest
 from tests.conftest import TEST_PASSWORD, CountyFixture
 from tests.evidence import media
@@ -98,7 +99,7 @@ async def test_a_retired_area_takes_no_new_patrol(client: Client, make_county: A
     cap, me = county.headers(Role.CAPTAIN), county.headers(Role.INSPECTOR)
     retired = await client.patch(f"{API}/areas/{area['id']}", json={"active": False}, headers=cap)
     assert retired.status_code == 200, retired.text
-    start = {"areaId": area["id"], "startedAt": datetime.now(UTC).isoformat()}
+    start = {"areaId": area["id"], "startedAt": clock.now().isoformat()}
     resp = await client.put(f"{API}/patrols/{uuid7()}", json=start, headers=me)
     _problem(resp, 422, "area_inactive")
 
@@ -109,7 +110,7 @@ async def test_a_point_before_the_patrol_started_is_listed_not_stored(
     county: CountyFixture = await make_county()
     area = await _area(client, county)
     me = county.headers(Role.INSPECTOR)
-    started = datetime.now(UTC) - timedelta(hours=2)
+    started = clock.now() - timedelta(hours=2)
     patrol = uuid7()
     body = {"areaId": area["id"], "startedAt": started.isoformat()}
     assert (await client.put(f"{API}/patrols/{patrol}", json=body, headers=me)).status_code == 200
@@ -125,7 +126,7 @@ async def test_a_point_before_the_patrol_started_is_listed_not_stored(
 async def test_a_plan_names_only_the_areas_targets(client: Client, make_county: Any) -> None:
     county: CountyFixture = await make_county()
     area = await _area(client, county)
-    month = f"{datetime.now(UTC):%Y-%m}"
+    month = f"{clock.this_month():%Y-%m}"
     resp = await client.put(
         f"{API}/areas/{area['id']}/plans/{month}",
         json={"targetIds": [str(uuid7())]},
@@ -146,7 +147,7 @@ async def test_duty_checks_need_a_roster_and_a_place_on_it(
         headers=cap,
     )  # fmt: skip
     assert site.status_code == 201, site.text
-    check = {"siteId": site.json()["id"], "checkedAt": datetime.now(UTC).isoformat(),
+    check = {"siteId": site.json()["id"], "checkedAt": clock.now().isoformat(),
              "status": "still_closed"}  # fmt: skip
     resp = await client.put(f"{API}/duty-checks/{uuid7()}", json=check, headers=me)
     _problem(resp, 404, "site_not_found")
@@ -166,7 +167,7 @@ async def test_referral_steps_refuse_what_the_procedure_forbids(
     rest = Rest(client, await make_county())
     squad = rest.county.headers(Role.SECURITY_SQUAD)
     team = [str(rest.county.users[r].id) for r in (Role.SECURITY_SQUAD, Role.CAPTAIN)]
-    t0 = datetime.now(UTC) - timedelta(hours=10)
+    t0 = clock.now() - timedelta(hours=10)
     # not flagged yet
     body = {"cause": "非法占地", "violationKind": "land_occupation", "lon": 112.1, "lat": 28.5}
     plain = await rest.post(Role.CAPTAIN, "/cases", body, expect=201)
@@ -235,7 +236,7 @@ async def test_a_case_refuses_what_its_fields_cannot_mean(client: Client, make_c
     county: CountyFixture = await make_county()
     cap = county.headers(Role.CAPTAIN)
     body = {"cause": "非法占地", "violationKind": "land_occupation", "lon": 112.1, "lat": 28.5}
-    tomorrow = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+    tomorrow = (clock.today() + timedelta(days=2)).isoformat()
     for extra, code in (
         ({"cause": "   "}, "invalid_case"),
         ({"parties": [{"name": "  ", "kind": "person"}]}, "invalid_party"),

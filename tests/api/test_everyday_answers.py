@@ -6,21 +6,20 @@ asked; a target retired."""
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from infra.ids import uuid7
 from infra.scope import Role
+from tests import clock
 from tests.cases.rest import MATERIALS, Rest
 from tests.conftest import CountyFixture
 
 Client = AsyncTestClient[Litestar]
 API = "/api/v1"
-TZ = ZoneInfo("Asia/Shanghai")
 
 
 def _box(x0: float, y0: float, x1: float, y1: float) -> dict[str, Any]:
@@ -40,7 +39,7 @@ async def test_one_user_as_admin_and_as_a_colleague(client: Client, make_county:
     assert user["id"] == str(inspector.id)
     assert (user["username"], user["displayName"]) == (inspector.username, inspector.display_name)
     assert (user["role"], user["active"]) == ("inspector", True)
-    assert datetime.fromisoformat(user["createdAt"]) <= datetime.now(UTC)
+    assert datetime.fromisoformat(user["createdAt"]) <= clock.now()
     # a captain reads the same account
     same = await _ok(await client.get(path, headers=county.headers(Role.CAPTAIN)))
     assert (same["id"], same["displayName"]) == (user["id"], user["displayName"])
@@ -127,7 +126,7 @@ async def test_one_area_its_plans_and_a_target_retired(client: Client, make_coun
         )
         for name, lon in (("桥头", 112.1), ("河湾", 112.12))
     ]
-    month = f"{datetime.now(TZ):%Y-%m}"
+    month = f"{clock.this_month():%Y-%m}"
     # no plan stored: the rules' default, with every active target and the area's leader
     plan = await _ok(await client.get(f"{API}/areas/{area['id']}/plans/{month}", headers=me))
     assert (plan["planId"], plan["areaId"], plan["areaCode"], plan["month"]) == (
@@ -145,7 +144,7 @@ async def test_one_area_its_plans_and_a_target_retired(client: Client, make_coun
     assert [t["name"] for t in plan["targets"]] == ["桥头"]
 
     # a stored plan for next month; ListPlans shows it with its numbers
-    first = datetime.now(TZ).date().replace(day=1)
+    first = clock.this_month()
     later = f"{(first + timedelta(days=32)):%Y-%m}"
     stored = await _ok(
         await client.put(
@@ -197,7 +196,7 @@ async def test_a_site_its_checks_and_an_alert_acknowledged(
     ]
     assert got["rosterComplete"] is False and "village_cadre" not in got["missingRoles"]
 
-    at = datetime.now(UTC) - timedelta(minutes=5)
+    at = clock.now() - timedelta(minutes=5)
     check_id = uuid7()
     check = await _ok(
         await client.put(
@@ -291,7 +290,7 @@ async def test_a_refused_referral_is_asked_to_be_reconsidered(
 ) -> None:
     rest = Rest(client, await make_county())
     case_id = await rest.flagged_case(statuses=("filed", "investigating"))
-    t0 = datetime.now(UTC) - timedelta(hours=10)
+    t0 = clock.now() - timedelta(hours=10)
     referral = await rest.refer(case_id, t0)
     rid = referral["id"]
     await rest.step(rid, "decision", t0 + timedelta(hours=1), role=Role.CAPTAIN, approved=True)

@@ -16,7 +16,7 @@ import sys
 import uuid
 from asyncio.subprocess import PIPE, STDOUT
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ from patrol.areas import AreaService
 from patrol.field_models import PatrolAlert, TargetVisit
 from patrol.sessions import PatrolService
 from patrol.tracks import PointIn, TrackService
+from tests import clock
 from tests.conftest import CountyFixture
 from tests.evidence import media
 from tests.jobs import run_jobs
@@ -368,7 +369,7 @@ async def test_original_download_is_audited_in_custody(client: Client, make_coun
     url = await client.post(f"{base}/original-url", json={}, headers=captain)
     assert url.status_code == 200, url.text
     signed = url.json()
-    assert datetime.fromisoformat(signed["expiresAt"]) <= datetime.now(UTC) + timedelta(hours=1)
+    assert datetime.fromisoformat(signed["expiresAt"]) <= clock.now() + timedelta(hours=1)
     async with httpx.AsyncClient(timeout=60) as http:
         got = await http.request(signed["method"], signed["url"], headers=signed["headers"])
     assert got.status_code == 200

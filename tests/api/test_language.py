@@ -3,7 +3,7 @@ codes stay the same stable English identifiers either way."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,6 +12,7 @@ from litestar.testing import AsyncTestClient
 
 from infra.ids import uuid7
 from infra.scope import Role
+from tests import clock
 from tests.conftest import CountyFixture
 
 Client = AsyncTestClient[Litestar]
@@ -75,7 +76,7 @@ async def test_problems_in_the_asked_language_with_the_same_codes(
     # 422: a patrol that starts in the future (a domain rule)
     future = {
         "areaId": first.json()["id"],
-        "startedAt": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+        "startedAt": (clock.now() + timedelta(hours=1)).isoformat(),
     }
     resp = await client.put(f"{API}/patrols/{uuid7()}", json=future, headers=me)
     body = _problem(resp, 422, "invalid_time", lang)
@@ -87,7 +88,7 @@ async def test_problems_in_the_asked_language_with_the_same_codes(
     # 400: msgspec refuses the body (a time without an offset, a missing field)
     naive = {
         "areaId": first.json()["id"],
-        "startedAt": datetime.now(UTC).replace(tzinfo=None).isoformat(),
+        "startedAt": clock.now().replace(tzinfo=None).isoformat(),
     }
     body = _problem(
         await client.put(f"{API}/patrols/{uuid7()}", json=naive, headers=me),

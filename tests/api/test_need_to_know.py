@@ -13,7 +13,7 @@ import subprocess
 import sys
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import shapely
@@ -25,9 +25,11 @@ from geofence import RosterMemberInput, SiteInput, create_mine_site, set_roster_
 from infra.ids import uuid7
 from infra.scope import Principal, Role
 from patrol import CONSTRUCTION_STATUSES, AreaService, PatrolService, PlanService
+from patrol.accounts import principal_of
 from patrol.models import User
+from tests import clock
 from tests.api.test_evidence_api import LAT, LON
-from tests.conftest import CountyFixture
+from tests.conftest import CountyFixture, add_user
 from tests.sync.conftest import Phone
 
 Client = AsyncTestClient[Litestar]
@@ -61,22 +63,12 @@ class Walk:
 
 
 async def _user(session: AsyncSession, county: CountyFixture, role: Role, name: str) -> Principal:
-    user = User(
-        county_id=county.id,
-        username=f"{name}-{uuid.uuid4().hex[:12]}",
-        display_name=name,
-        phone=f"139{uuid.uuid4().int % 10**8:08d}",
-        role=role.value,
-        password_hash="x",
-        active=True,
-    )
-    session.add(user)
-    await session.flush()
-    return Principal(user_id=user.id, county_id=county.id, role=role, username=user.username)
+    phone = f"139{uuid.uuid4().int % 10**8:08d}"
+    return principal_of(await add_user(session, county.id, role, name, phone=phone))
 
 
 async def _build(county: CountyFixture, factory: async_sessionmaker[AsyncSession]) -> Walk:
-    now = datetime.now(UTC)
+    now = clock.now()
     month = now.date().replace(day=1)
     records: dict[str, dict[str, str]] = {k: {} for k in KINDS}
     async with factory() as session:
@@ -181,7 +173,7 @@ async def _ok_or_refused(resp: Any) -> bool:
 async def _rest_view(client: Client, walk: Walk, who: str) -> dict[str, set[str]]:
     """What the REST lists and reads show ``who``; lists and single reads must agree."""
     h = walk.headers(who)
-    month = datetime.now(UTC).date().strftime("%Y-%m")
+    month = clock.this_month().strftime("%Y-%m")
     seen: dict[str, set[str]] = {k: set() for k in KINDS}
 
     listed = await client.get(f"{API}/areas", headers=h)
@@ -371,7 +363,7 @@ async def test_the_squad_reads_the_findings_of_its_view_in_rest_and_sync(
             walk.people["mate"],
             uuid.UUID(walk.id("patrols", "pat_mate")),
             uuid7(),
-            found_at=datetime.now(UTC) - timedelta(minutes=30),
+            found_at=clock.now() - timedelta(minutes=30),
             project_name="second finding of pat_mate",
             construction_status=CONSTRUCTION_STATUSES[0],
             lon=112.05,

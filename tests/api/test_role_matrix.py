@@ -25,7 +25,7 @@ import hashlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -43,6 +43,7 @@ from infra.objectstore import S3ObjectStore
 from infra.scope import Role
 from infra.settings import Settings
 from patrol import PatrolAlert, raise_alert
+from tests import clock
 from tests.api._calls import Ctx, Operation, body, operations, request
 from tests.api.test_evidence_api import _md5, _photo, seed_evidence
 from tests.conftest import TEST_PASSWORD, CountyFixture, create_county
@@ -235,7 +236,7 @@ async def _patrol(w: World, area_id: str) -> str:
     patrol_id = str(uuid7())
     start = {
         "areaId": area_id,
-        "startedAt": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+        "startedAt": (clock.now() - timedelta(hours=1)).isoformat(),
         "companionIds": [str(w.county.users[Role.JOINT_TEAM].id)],
     }
     await w.post(Role.INSPECTOR, f"/patrols/{patrol_id}", start, method="PUT")
@@ -333,7 +334,7 @@ async def _build(w: World) -> None:
         user_id=str(users[Role.INSPECTOR].id),
         captain_id=str(users[Role.CAPTAIN].id),
         squad_id=str(users[Role.SECURITY_SQUAD].id),
-        month=datetime.now(UTC).strftime("%Y-%m"),
+        month=clock.this_month().strftime("%Y-%m"),
         kind="thumbnail",
         layer="mine_sites",
         z="14",

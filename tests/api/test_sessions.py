@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import secrets
-import statistics
-import time
+import threading
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 
 from api.app import create_app
 from infra.scope import Role
@@ -252,54 +253,42 @@ async def test_parallel_failures_are_counted_exactly(
 
 
 # -- floods ----------------------------------------------------------------------------------------
-async def _p50_of_get_me(client: Client, headers: dict[str, str], n: int) -> float:
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        resp = await client.get("/api/v1/me", headers=headers)
-        times.append(time.perf_counter() - start)
-        assert resp.status_code == 200
-    return statistics.median(times)
-
-
-async def test_a_flood_of_bad_logins_does_not_slow_others(
-    proxied: Client, make_county: Any
+async def test_a_flood_of_bad_logins_is_checked_off_the_event_loop(
+    proxied: Client, make_county: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """20 bad logins a second, each a new name from a new address (so every one costs a
-    password check): the others' GetMe p50 stays within twice the quiet one."""
+    """Bad logins, each a new name from a new address (so every one costs a password check),
+    overlapping with others' GetMe: every check runs on a low-priority password thread, never
+    on the event loop, and every GetMe is answered. (The others' latency under a flood is
+    measured by bench_auth.py, not asserted here.)"""
     county = await make_county()
     headers = county.headers(Role.INSPECTOR)
-    await _p50_of_get_me(proxied, headers, 20)  # warm up
-    quiet = await _p50_of_get_me(proxied, headers, 100)
+    checks: list[tuple[str, int]] = []
+    verify = PasswordHasher.verify
 
-    answers: list[int] = []
-    stop = asyncio.Event()
+    def recorded(self: PasswordHasher, digest: str | bytes, password: str | bytes) -> bool:
+        me = threading.current_thread()
+        checks.append((me.name, os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+        return verify(self, digest, password)
 
-    async def bad_login() -> None:
+    monkeypatch.setattr(PasswordHasher, "verify", recorded)
+
+    async def bad_login() -> int:
         resp = await _login(proxied, f"flood-{secrets.token_hex(6)}", "wrong", address=_address())
-        answers.append(resp.status_code)
+        return resp.status_code
 
-    async def flood() -> None:
-        tasks = []
-        while not stop.is_set():
-            tasks.append(asyncio.create_task(bad_login()))
-            await asyncio.sleep(0.05)
-        await asyncio.gather(*tasks)
+    async def get_me() -> int:
+        return (await proxied.get("/api/v1/me", headers=headers)).status_code
 
-    flooding = asyncio.create_task(flood())
-    await asyncio.sleep(1.0)  # let the pool fill up
-    loaded = await _p50_of_get_me(proxied, headers, 100)
-    stop.set()
-    await flooding
-    statuses = Counter(answers)
-    print(
-        f"GetMe p50 quiet {quiet * 1000:.1f} ms, during 20 bad logins/s {loaded * 1000:.1f} ms "
-        f"(x{loaded / quiet:.2f}); logins answered {dict(statuses)}"
+    answers = await asyncio.gather(
+        *(bad_login() for _ in range(10)), *(get_me() for _ in range(20))
     )
-    assert set(statuses) <= {401, 503}, statuses  # checked, or refused as busy; never a 500
-    assert statuses[401] > 0
-    # within 2x, with a few milliseconds of slack for a loaded shared machine
-    assert loaded <= 2 * quiet + 0.005, (quiet, loaded)
+    logins, mine = Counter(answers[:10]), answers[10:]
+    print(f"logins answered {dict(logins)}")
+    assert set(logins) <= {401, 503}, logins  # checked, or refused as busy; never a 500
+    assert logins[401] > 0 and len(checks) == logins[401]
+    assert mine == [200] * 20
+    assert all(name.startswith("password") for name, _ in checks), checks
+    assert all(nice == 19 for _, nice in checks), checks
 
 
 async def test_logins_turned_away_as_busy_are_not_counted(

@@ -1,147 +1,54 @@
 """Fixtures for case, screening, referral and package tests.
 
-The database is migrated to exactly the branches these services read (foundation, geofence,
-patrol, evidence, cases), so parallel work on other branches cannot break these tests.
-Evidence rows are written directly (with their original in the real S3 store), as if the
-upload flow had accepted them.
+The database is the session's, migrated to the full head like every test package; the world
+is the shared one (:mod:`tests.worlds`) around (112.1, 28.5). Evidence rows are written
+directly (with their original in the real S3 store), as if the upload flow had accepted them.
 """
 
 from __future__ import annotations
 
 import hashlib
-import secrets
-import string
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
 
 import pytest
 from geoalchemy2.elements import WKTElement
 from geoalchemy2.shape import from_shape
+from litestar import Litestar
 from shapely.geometry import MultiPolygon, Polygon, box
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.models import MODEL_MODULES
 from evidence.models import Evidence, Upload
 from geofence.enums import LandClass, LayerKind
 from geofence.layers import new_layer_version
 from geofence.models import Parcel
-from infra.db import create_engine
 from infra.ids import uuid7
-from infra.migrate import Migrator
 from infra.objectstore import S3ObjectStore
-from infra.scope import Principal, Role
-from infra.settings import Settings
-from patrol.field_models import ContractArea, Finding, PatrolSession
-from patrol.models import County, User
+from infra.scope import Principal
+from patrol.field_models import Finding, PatrolSession
+from tests import clock
+from tests.worlds import World, build_world, fresh_province
 
-TARGETS = ("0002_geofence", "0003_patrol", "0004_evidence", "0005_cases", "heads")  # teams: 0011
 LON, LAT = 112.1, 28.5  # the middle of every test county
 SIGNING_KEY = "cases-test-package-signing-key-" + "k" * 16
 
 
-@pytest.fixture(scope="session")
-async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(settings.database)
-    migrator = Migrator(engine, MODEL_MODULES)
-    for target in TARGETS:
-        await migrator.upgrade(target)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture(scope="session")
-async def store(settings: Settings) -> S3ObjectStore:
-    store = S3ObjectStore(settings.object_store)
-    await store.ensure_bucket()
-    return store
-
-
-@dataclass
-class World:
-    """A county with one principal per role, a second squad officer and an inspector."""
-
-    county_id: uuid.UUID
-    province: str
-    captain: Principal
-    admin: Principal
-    squad: Principal
-    squad2: Principal
-    inspector: Principal
-    inspector2: Principal
-
-    @property
-    def team(self) -> list[uuid.UUID]:
-        return [self.squad.user_id, self.squad2.user_id]
-
-
-async def _user(db: AsyncSession, county_id: uuid.UUID, role: Role, name: str) -> Principal:
-    user = User(
-        county_id=county_id,
-        username=f"{name}-{secrets.token_hex(5)}",
-        display_name=f"{name} 同志",
-        role=role.value,
-        password_hash="x",
-        active=True,
-    )
-    db.add(user)
-    await db.flush()
-    return Principal(user_id=user.id, county_id=county_id, role=role, username=user.username)
-
-
-_PROVINCES: set[str] = set()
-
-
-def _fresh_province() -> str:
-    """A province code of its own (letters, never a real one), so rules added by one test
-    never reach another test's cases."""
-    while True:
-        code = secrets.choice(string.ascii_uppercase) + secrets.choice(string.ascii_uppercase)
-        if code not in _PROVINCES:
-            _PROVINCES.add(code)
-            return code
-
-
-async def make_world(db: AsyncSession, *, province: str | None = None) -> World:
-    province = province or _fresh_province()
-    county = County(
-        admin_code=f"C{secrets.token_hex(5)}",
-        name="案件测试县",
-        province_code=province,
-        boundary=from_shape(MultiPolygon([box(LON - 0.1, LAT - 0.1, LON + 0.1, LAT + 0.1)]), 4326),
-    )
-    db.add(county)
-    await db.flush()
-    world = World(
-        county_id=county.id,
-        province=province,
-        captain=await _user(db, county.id, Role.CAPTAIN, "captain"),
-        admin=await _user(db, county.id, Role.ADMIN, "admin"),
-        squad=await _user(db, county.id, Role.SECURITY_SQUAD, "squad"),
-        squad2=await _user(db, county.id, Role.SECURITY_SQUAD, "squad2"),
-        inspector=await _user(db, county.id, Role.INSPECTOR, "inspector"),
-        inspector2=await _user(db, county.id, Role.INSPECTOR, "inspector2"),
-    )
-    await db.commit()
-    return world
-
-
-@pytest.fixture
-async def world(session_factory: async_sessionmaker[AsyncSession]) -> World:
-    async with session_factory() as session:
-        return await make_world(session)
-
-
 @pytest.fixture
 def other_world(
-    session_factory: async_sessionmaker[AsyncSession],
+    app: Litestar, session_factory: async_sessionmaker[AsyncSession]
 ) -> Callable[[], Awaitable[World]]:
+    """Build another world (see :mod:`tests.worlds`) on demand, each in a province of its own
+    so that rules added by one test never reach another test's cases."""
+
     async def make() -> World:
-        async with session_factory() as session:
-            return await make_world(session)
+        return await build_world(session_factory, app.state.tokens, province=fresh_province())
 
     return make
+
+
+@pytest.fixture
+async def world(other_world: Callable[[], Awaitable[World]]) -> World:
+    return await other_world()
 
 
 def square(lon: float, lat: float, side_m: float) -> Polygon:
@@ -194,7 +101,7 @@ async def add_evidence(
     key = f"originals/{owner.county_id}/{evidence_id}.jpg"
     await store.put_bytes(key, data, content_type="image/jpeg")
     digest = hashlib.sha256(data).hexdigest()
-    now = datetime.now(UTC)
+    now = clock.now()
     db.add(
         Upload(
             id=evidence_id,
@@ -247,22 +154,12 @@ async def add_evidence(
 
 
 async def make_finding(db: AsyncSession, world: World) -> uuid.UUID:
-    """A patrol with one finding in the world's county (rows written directly)."""
-    now = datetime.now(UTC)
-    area = ContractArea(
-        county_id=world.county_id,
-        code=f"A{secrets.token_hex(3)}",
-        name="测试片区",
-        grade=1,
-        geom=from_shape(box(LON - 0.1, LAT - 0.1, LON + 0.1, LAT + 0.1), srid=4326),
-        leader_id=world.inspector.user_id,
-    )
-    db.add(area)
-    await db.flush()
+    """A patrol of area A1 with one finding (rows written directly)."""
+    now = clock.now()
     patrol = PatrolSession(
         id=uuid7(),
         county_id=world.county_id,
-        area_id=area.id,
+        area_id=world.area.id,
         inspector_id=world.inspector.user_id,
         started_at=now,
     )

@@ -10,7 +10,7 @@ case's history. The squad keeps seeing the case throughout.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from evidence.case_models import CaseEvent
 from infra.scope import Role
+from tests import clock
 from tests.cases.rest import MATERIALS, Rest
 
 TICK = timedelta(milliseconds=1)
@@ -27,7 +28,7 @@ def _now() -> datetime:
     """Steps are timed a millisecond apart from now on: after the captain's earlier moves
     and before his later ones (which happen at the server's time), so the history's order
     by time is the order of the moves."""
-    return datetime.now(UTC)
+    return clock.now()
 
 
 async def _status(rest: Rest, case_id: str) -> tuple[str, str | None]:

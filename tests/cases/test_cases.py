@@ -27,7 +27,8 @@ from evidence.cases import (
     update_case,
 )
 from infra.errors import InvalidInputError, PermissionDeniedError
-from tests.cases.conftest import LAT, LON, World, add_parcels, geojson, square
+from tests.cases.conftest import LAT, LON, add_parcels, geojson, square
+from tests.worlds import World
 
 
 def farmland_case(**kw: object) -> CaseInput:

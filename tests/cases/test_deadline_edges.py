@@ -26,8 +26,8 @@ from evidence.referrals import (
     record_police_receipt,
     record_transfer,
 )
-from tests.cases.conftest import World
 from tests.cases.test_referrals import MATERIALS, flagged_case
+from tests.worlds import World
 
 T0 = datetime(2026, 1, 5, 9, 30, 15, 250_000, tzinfo=UTC)  # fixed, with a fraction of a second
 US = timedelta(microseconds=1)

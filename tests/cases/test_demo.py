@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from evidence.case_demo import seed_demo_cases
 from evidence.cases import get_case, list_cases
 from evidence.referrals import overdue_steps
-from tests.cases.conftest import World
+from tests.worlds import World
 
 
 async def test_demo_cases(db: AsyncSession, world: World) -> None:

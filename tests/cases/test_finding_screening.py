@@ -22,8 +22,9 @@ from patrol.alerts import AlertService
 from patrol.areas import AreaService
 from patrol.finding_checks import place_of
 from patrol.sessions import PatrolService
-from tests.cases.conftest import LAT, LON, World, add_parcels
-from tests.patrol.helpers import ago
+from tests.cases.conftest import LAT, LON, add_parcels
+from tests.clock import ago
+from tests.worlds import World
 
 WEST = LON - 0.05  # permanent basic farmland
 EAST = LON + 0.05  # other cultivated land

@@ -26,7 +26,8 @@ from evidence.models import CustodyEntry
 from evidence.package import MANIFEST, SIGNATURE, export_referral_package, verify_package
 from evidence.referrals import flag_for_referral
 from infra.objectstore import S3ObjectStore
-from tests.cases.conftest import LAT, LON, SIGNING_KEY, World, add_evidence, geojson, square
+from tests.cases.conftest import LAT, LON, SIGNING_KEY, add_evidence, geojson, square
+from tests.worlds import World
 
 PHOTO_A = b"\xff\xd8\xff\xe0" + os.urandom(300_000) + b"\xff\xd9"
 PHOTO_B = b"\xff\xd8\xff\xe1" + os.urandom(1_500_000) + b"\xff\xd9"

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from evidence.case_models import CaseEvent
 from evidence.referrals import step_timing
 from infra.scope import Role
+from tests import clock
 from tests.cases.rest import MATERIALS, Rest, when
 
 SECOND = timedelta(seconds=1)
@@ -96,7 +97,7 @@ async def test_every_step_is_on_time_at_its_due_instant_and_late_one_second_afte
     client: Any, make_county: Any, db: AsyncSession
 ) -> None:
     rest = Rest(client, await make_county())
-    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)
+    t0 = clock.now().replace(microsecond=0) - timedelta(days=30)
 
     on_time_case, on_time = await _walk(rest, t0, timedelta())
     assert [s["step"] for s in on_time["steps"]] == list(STEPS)
@@ -153,7 +154,7 @@ async def test_an_open_step_is_overdue_not_late(client: Any, make_county: Any) -
     """Before it is recorded a step past due is ``overdue``; ``late`` speaks of recorded
     steps only."""
     rest = Rest(client, await make_county())
-    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=5)
+    t0 = clock.now().replace(microsecond=0) - timedelta(days=5)
     ref = await rest.refer(await rest.flagged_case(), t0)
     ref = await rest.get(Role.CAPTAIN, f"/referrals/{ref['id']}")
     assert (ref["overdue"], ref["late"], ref["steps"]) == (True, False, [])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -38,7 +38,9 @@ from evidence.referrals import (
     request_reconsideration,
 )
 from infra.errors import PermissionDeniedError
-from tests.cases.conftest import LAT, LON, World, make_finding
+from tests import clock
+from tests.cases.conftest import LAT, LON, make_finding
+from tests.worlds import World
 
 MATERIALS = [
     Material("referral_letter", "涉嫌犯罪案件移送书", "移字〔2026〕1号"),
@@ -77,7 +79,7 @@ async def counts(db: AsyncSession, *counties: uuid.UUID) -> tuple[int | None, ..
 
 async def test_full_procedure_with_timers(db: AsyncSession, world: World) -> None:
     case = await flagged_case(db, world)
-    t0 = datetime.now(UTC) - timedelta(days=20)
+    t0 = clock.now() - timedelta(days=20)
     ref = await create_referral(
         db, world.squad, case.id, team_ids=world.team, report="经核实，涉嫌非法占用农用地罪", at=t0
     )
@@ -141,7 +143,7 @@ async def test_full_procedure_with_timers(db: AsyncSession, world: World) -> Non
 async def test_overdue_steps_feed(db: AsyncSession, world: World) -> None:
     late = await flagged_case(db, world)
     fresh = await flagged_case(db, world)
-    now = datetime.now(UTC)
+    now = clock.now()
     old = await create_referral(
         db, world.squad, late.id, team_ids=world.team, report="报告", at=now - timedelta(days=5)
     )
@@ -163,7 +165,7 @@ async def test_overdue_steps_feed(db: AsyncSession, world: World) -> None:
     )
     assert event is not None and event["late"] is True
     # a day later the transfer is overdue
-    later = await overdue_steps(db, world.captain, now=datetime.now(UTC) + timedelta(hours=25))
+    later = await overdue_steps(db, world.captain, now=clock.now() + timedelta(hours=25))
     assert ("transfer", old.id) in [(s.step, s.referral_id) for s in later]
     await db.commit()
 
@@ -234,7 +236,7 @@ async def test_reconsideration_window_closes_after_three_days(
     db: AsyncSession, world: World
 ) -> None:
     case = await flagged_case(db, world)
-    t0 = datetime.now(UTC) - timedelta(days=10)
+    t0 = clock.now() - timedelta(days=10)
     ref = await create_referral(db, world.squad, case.id, team_ids=world.team, report="报告", at=t0)
     await record_decision(db, world.captain, ref.id, approved=True, at=t0)
     await record_transfer(
@@ -274,7 +276,7 @@ async def refused_referral(db: AsyncSession, world: World, t0: datetime) -> uuid
 async def test_reconsideration_window_is_open_at_three_days_and_closed_one_second_later(
     db: AsyncSession, world: World
 ) -> None:
-    t0 = datetime.now(UTC) - timedelta(days=10)
+    t0 = clock.now() - timedelta(days=10)
     edge = await refused_referral(db, world, t0)
     ref = await request_reconsideration(
         db, world.captain, edge, reason="在期限内", at=t0 + timedelta(days=3)
@@ -291,7 +293,7 @@ async def test_reconsideration_window_is_open_at_three_days_and_closed_one_secon
 
 
 async def test_receipt_is_late_one_second_after_three_days(db: AsyncSession, world: World) -> None:
-    t0 = datetime.now(UTC) - timedelta(days=10)
+    t0 = clock.now() - timedelta(days=10)
     lateness = []
     for after in (timedelta(days=3), timedelta(days=3, seconds=1)):
         case = await flagged_case(db, world)
@@ -336,7 +338,7 @@ async def test_referral_needs_a_flag_and_a_case_of_the_county(
     with pytest.raises(ReferralNotFoundError):
         await get_referral(db, other.squad, ref.id)
     assert await list_referrals(db, other.captain) == []
-    assert await overdue_steps(db, other.captain, now=datetime.now(UTC) + timedelta(days=9)) == []
+    assert await overdue_steps(db, other.captain, now=clock.now() + timedelta(days=9)) == []
     await db.commit()
     assert await counts(db, world.county_id, other.county_id) == before
 

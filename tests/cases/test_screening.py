@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -14,9 +14,9 @@ from evidence.case_models import Case, ReferralSuggestion
 from evidence.cases import CaseChanges, CaseInput, PriorPenalty, open_case, update_case
 from evidence.screening import RuleInput, add_rule, list_rules, screen_case
 from infra.errors import ConflictError, PermissionDeniedError
-from tests.cases.conftest import LAT, LON, World
-
-TODAY = datetime.now(timezone(timedelta(hours=8))).date()  # dates are China's
+from tests import clock
+from tests.cases.conftest import LAT, LON
+from tests.worlds import World
 
 
 def mining(value: str, **kw: object) -> CaseInput:
@@ -77,7 +77,7 @@ async def test_a_province_rule_not_yet_in_force_does_not_match(
     db: AsyncSession, world: World
 ) -> None:
     # a province lowers the figure to 60,000 yuan from tomorrow
-    tomorrow = TODAY + timedelta(days=1)
+    tomorrow = clock.today() + timedelta(days=1)
     await add_rule(db, world.admin, province_rule("60000", tomorrow))
     view = await open_case(db, world.captain, mining("70000"))
     await db.commit()
@@ -107,7 +107,7 @@ async def test_a_province_rule_in_force_replaces_the_national_figure(
 
 
 async def test_repeat_mining_counts_penalties_in_two_years(db: AsyncSession, world: World) -> None:
-    act = TODAY - timedelta(days=10)
+    act = clock.today() - timedelta(days=10)
     penalties = [
         PriorPenalty("illegal_mining", act - timedelta(days=100), "罚字〔1〕号"),
         PriorPenalty("illegal_mining", act - timedelta(days=900), "罚字〔2〕号"),  # too old
@@ -142,8 +142,8 @@ async def test_forest_thresholds_halve_after_two_penalties(db: AsyncSession, wor
     view = await open_case(db, world.captain, data)
     assert view.suggestions == ()
     twice = [
-        PriorPenalty("land_occupation", TODAY - timedelta(days=30)),
-        PriorPenalty("land_occupation", TODAY - timedelta(days=60)),
+        PriorPenalty("land_occupation", clock.today() - timedelta(days=30)),
+        PriorPenalty("land_occupation", clock.today() - timedelta(days=60)),
     ]
     view = await update_case(db, world.captain, view.id, CaseChanges(prior_penalties=twice))
     assert [s.rule_code for s in view.suggestions] == ["342.forest.public_welfare.repeat"]
@@ -151,16 +151,17 @@ async def test_forest_thresholds_halve_after_two_penalties(db: AsyncSession, wor
 
 
 async def test_rules_are_set_by_admins_with_valid_data(db: AsyncSession, world: World) -> None:
+    today = clock.today()
     with pytest.raises(PermissionDeniedError):
-        await add_rule(db, world.captain, province_rule("1", TODAY))
+        await add_rule(db, world.captain, province_rule("1", today))
     with pytest.raises(InvalidRuleError):
-        await add_rule(db, world.admin, province_rule("1", TODAY, metric="height_m"))
+        await add_rule(db, world.admin, province_rule("1", today, metric="height_m"))
     with pytest.raises(InvalidRuleError):
         await add_rule(
-            db, world.admin, province_rule("1", TODAY, effective_to=TODAY - timedelta(days=1))
+            db, world.admin, province_rule("1", today, effective_to=today - timedelta(days=1))
         )
-    await add_rule(db, world.admin, province_rule("1", TODAY))
+    await add_rule(db, world.admin, province_rule("1", today))
     with pytest.raises(ConflictError) as info:
-        await add_rule(db, world.admin, province_rule("2", TODAY))
+        await add_rule(db, world.admin, province_rule("2", today))
     assert info.value.code == "rule_exists"
     await db.rollback()

@@ -11,7 +11,7 @@ rule exactly when the value reaches the figure, and shows the value and the thre
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -21,10 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from evidence.case_models import Case
 from evidence.cases import CaseInput, PriorPenalty, open_case
 from evidence.screening import RuleView, list_rules, screen_case
-from tests.cases.conftest import LAT, LON, World
+from tests import clock
+from tests.cases.conftest import LAT, LON
+from tests.worlds import World
 
-TODAY = datetime.now(timezone(timedelta(hours=8))).date()
-ACT = TODAY - timedelta(days=10)
+#: The act, ten days before the pinned day (never a 29 February, whatever the day of the run).
+ACT = clock.TODAY - timedelta(days=10)
 CENT = Decimal("0.01")
 M2_PER_MU = 10_000 / 15
 _YUAN = ("ore_value_yuan", "destroyed_value_yuan", "illegal_gain_yuan")

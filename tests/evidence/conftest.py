@@ -1,42 +1,31 @@
-"""Fixtures for the evidence tests: a county with users, the object store, a service factory."""
+"""Fixtures for the evidence tests: a world of their own, a service factory and a kit."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
 import pytest
-from geoalchemy2 import WKTElement
+from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from evidence import ClaimedFix, EvidenceService, NewUpload, NoLayersChecker, UploadTicket
 from evidence.models import Evidence
 from infra.ids import uuid7
-from infra.launchers import LocalServices
 from infra.objectstore import S3ObjectStore
-from infra.scope import Principal, Role
+from infra.scope import Principal
 from infra.settings import DatabaseSettings, EvidenceSettings, Settings
-from patrol.models import County, User
 from tests.jobs import run_jobs
+from tests.worlds import World, build_world
 
-# A square county around (116.5, 40.0).
-WEST, SOUTH, EAST, NORTH = 116.0, 39.5, 117.0, 40.5
+# Evidence worlds are square counties around (116.5, 40.0).
 INSIDE = (116.4074, 39.9042)
 OUTSIDE = (118.5, 41.5)
-
-
-@dataclass(frozen=True)
-class CountyUsers:
-    county_id: object
-    inspector: Principal
-    inspector2: Principal
-    captain: Principal
-    squad: Principal
 
 
 @pytest.fixture(scope="session")
@@ -44,54 +33,22 @@ def evidence_settings(settings: Settings) -> EvidenceSettings:
     return replace(settings.evidence, package_signing_key=secrets.token_urlsafe(32))
 
 
-@pytest.fixture(scope="session")
-async def store(services: LocalServices) -> S3ObjectStore:
-    store = S3ObjectStore(services.object_store)
-    await store.ensure_bucket()
-    return store
+@pytest.fixture
+def other_world(
+    app: Litestar, session_factory: async_sessionmaker[AsyncSession]
+) -> Callable[[], Awaitable[World]]:
+    """Build another world (see :mod:`tests.worlds`) on demand, in a 1 x 1 degree county
+    around (116.5, 40.0)."""
 
+    async def make() -> World:
+        return await build_world(session_factory, app.state.tokens, lon=116.5, lat=40.0, size=1.0)
 
-async def make_county(session_factory: async_sessionmaker[AsyncSession]) -> CountyUsers:
-    county_id = uuid7()
-    ring = f"{WEST} {SOUTH}, {EAST} {SOUTH}, {EAST} {NORTH}, {WEST} {NORTH}, {WEST} {SOUTH}"
-    principals: dict[str, Principal] = {}
-    async with session_factory() as session:
-        session.add(
-            County(
-                id=county_id,
-                admin_code=str(secrets.randbelow(10**12)).zfill(12),
-                name="Test county",
-                province_code="11",
-                boundary=WKTElement(f"MULTIPOLYGON((({ring})))", srid=4326),
-            )
-        )
-        await session.flush()
-        for name, role in (
-            ("inspector", Role.INSPECTOR),
-            ("inspector2", Role.INSPECTOR),
-            ("captain", Role.CAPTAIN),
-            ("squad", Role.SECURITY_SQUAD),
-        ):
-            user_id = uuid7()
-            username = f"{name}-{user_id.hex[:12]}"
-            session.add(
-                User(
-                    id=user_id,
-                    county_id=county_id,
-                    username=username,
-                    display_name=name,
-                    role=role.value,
-                    password_hash="x",
-                )
-            )
-            principals[name] = Principal(user_id, county_id, role, username)
-        await session.commit()
-    return CountyUsers(county_id=county_id, **principals)
+    return make
 
 
 @pytest.fixture
-async def county(session_factory: async_sessionmaker[AsyncSession]) -> CountyUsers:
-    return await make_county(session_factory)
+async def county(other_world: Callable[[], Awaitable[World]]) -> World:
+    return await other_world()
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import pytest
 
 from evidence import EvidenceFilter
@@ -16,7 +18,8 @@ from evidence.errors import (
 from evidence.referrals import flag_for_referral
 from infra.scope import Principal
 from tests.evidence import media
-from tests.evidence.conftest import INSIDE, CountyUsers, Kit, declaration, make_county
+from tests.evidence.conftest import INSIDE, Kit, declaration
+from tests.worlds import World
 
 
 async def a_case(kit: Kit, opener: Principal, *, flag_by: Principal | None = None) -> object:
@@ -30,8 +33,10 @@ async def a_case(kit: Kit, opener: Principal, *, flag_by: Principal | None = Non
     return view.id
 
 
-async def test_another_county_sees_nothing(kit: Kit, county: CountyUsers) -> None:
-    other = await make_county(kit.session_factory)
+async def test_another_county_sees_nothing(
+    kit: Kit, county: World, other_world: Callable[[], Awaitable[World]]
+) -> None:
+    other = await other_world()
     new = declaration(media.jpeg(), "image/jpeg")
     ticket = await kit.create(county.inspector, new)
     with pytest.raises(UploadNotFoundError):
@@ -50,9 +55,7 @@ async def test_another_county_sees_nothing(kit: Kit, county: CountyUsers) -> Non
         assert evidence.id not in [e.id for e in page.items]
 
 
-async def test_someone_elses_upload_cannot_be_completed_or_aborted(
-    kit: Kit, county: CountyUsers
-) -> None:
+async def test_someone_elses_upload_cannot_be_completed_or_aborted(kit: Kit, county: World) -> None:
     new = declaration(media.jpeg(), "image/jpeg")
     await kit.create(county.inspector, new)
     with pytest.raises(NotUploadOwnerError):
@@ -62,7 +65,7 @@ async def test_someone_elses_upload_cannot_be_completed_or_aborted(
             await kit.service(session).abort_upload(county.captain, new.evidence_id)
 
 
-async def test_roles_see_what_they_need(kit: Kit, county: CountyUsers) -> None:
+async def test_roles_see_what_they_need(kit: Kit, county: World) -> None:
     case_id = await a_case(kit, county.inspector, flag_by=county.captain)
     own = await kit.accept(county.inspector, media.jpeg(), "image/jpeg")
     linked = await kit.accept(county.inspector, media.jpeg(200, 100), "image/jpeg", case_id=case_id)
@@ -81,7 +84,7 @@ async def test_roles_see_what_they_need(kit: Kit, county: CountyUsers) -> None:
     assert [e.id for e in by_case.items] == [linked.id]
 
 
-async def test_list_filters_and_pages(kit: Kit, county: CountyUsers) -> None:
+async def test_list_filters_and_pages(kit: Kit, county: World) -> None:
     case_id = await a_case(kit, county.inspector)
     made = [
         await kit.accept(county.inspector, media.jpeg(100 + i, 100), "image/jpeg", case_id=case_id)
@@ -114,7 +117,7 @@ async def test_list_filters_and_pages(kit: Kit, county: CountyUsers) -> None:
     assert [e.id for e in within.items] == [e.id for e in flagged.items]
 
 
-async def test_abort(kit: Kit, county: CountyUsers) -> None:
+async def test_abort(kit: Kit, county: World) -> None:
     new = declaration(media.video("mp4"), "video/mp4", part_size=5 * 1024 * 1024)
     await kit.create(county.inspector, new)
     async with kit.session_factory() as session:
@@ -133,7 +136,7 @@ async def test_abort(kit: Kit, county: CountyUsers) -> None:
             await kit.service(session).abort_upload(county.inspector, evidence.id)
 
 
-async def test_flag_after_intake_is_logged(kit: Kit, county: CountyUsers) -> None:
+async def test_flag_after_intake_is_logged(kit: Kit, county: World) -> None:
     evidence = await kit.accept(county.inspector, media.jpeg(), "image/jpeg")
     async with kit.session_factory() as session:
         svc = kit.service(session)

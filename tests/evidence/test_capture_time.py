@@ -13,7 +13,8 @@ import pytest
 from evidence.media import declared_media_type
 from evidence.metadata import FileMeta, parse_iso_datetime, read_photo_meta, read_video_meta
 from tests.evidence import media
-from tests.evidence.conftest import CountyUsers, Kit
+from tests.evidence.conftest import Kit
+from tests.worlds import World
 
 CST = timezone(timedelta(hours=8))
 ORIGINAL = datetime(2026, 11, 20, 16, 0, 0, tzinfo=CST)  # the shot
@@ -194,7 +195,7 @@ def test_a_year_alone_leaves_the_container_time_with_samsungs_offset() -> None:
 # -- through intake ----------------------------------------------------------------------------
 
 
-async def test_the_source_is_stored_with_the_evidence(kit: Kit, county: CountyUsers) -> None:
+async def test_the_source_is_stored_with_the_evidence(kit: Kit, county: World) -> None:
     packet = media.xmp({"photoshop:DateCreated": "2026-11-20T15:59:58+08:00"})
     photo = await kit.accept(county.inspector, media.jpeg(xmp=packet), "image/jpeg")
     assert photo.captured_at == XMP_TIME

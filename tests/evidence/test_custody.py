@@ -9,10 +9,11 @@ from sqlalchemy.exc import DBAPIError
 from evidence import CustodyLog
 from evidence.models import CustodyEntry
 from tests.evidence import media
-from tests.evidence.conftest import CountyUsers, Kit
+from tests.evidence.conftest import Kit
+from tests.worlds import World
 
 
-async def _three_entries(kit: Kit, county: CountyUsers) -> None:
+async def _three_entries(kit: Kit, county: World) -> None:
     evidence = await kit.accept(county.inspector, media.jpeg(), "image/jpeg")
     async with kit.session_factory() as session:
         svc = kit.service(session)
@@ -21,7 +22,7 @@ async def _three_entries(kit: Kit, county: CountyUsers) -> None:
         await session.commit()
 
 
-async def test_entries_chain_and_verify(kit: Kit, county: CountyUsers) -> None:
+async def test_entries_chain_and_verify(kit: Kit, county: World) -> None:
     await _three_entries(kit, county)
     log = CustodyLog(kit.settings.package_signing_key.encode())
     async with kit.session_factory() as session:
@@ -39,7 +40,7 @@ async def test_entries_chain_and_verify(kit: Kit, county: CountyUsers) -> None:
     assert len(rows) == 3
 
 
-async def test_the_database_refuses_updates_and_deletes(kit: Kit, county: CountyUsers) -> None:
+async def test_the_database_refuses_updates_and_deletes(kit: Kit, county: World) -> None:
     await _three_entries(kit, county)
     for statement in (
         "UPDATE evidence_custody SET action = 'x' WHERE county_id = :c",
@@ -53,7 +54,7 @@ async def test_the_database_refuses_updates_and_deletes(kit: Kit, county: County
             await session.rollback()
 
 
-async def test_altered_or_removed_entries_are_detected(kit: Kit, county: CountyUsers) -> None:
+async def test_altered_or_removed_entries_are_detected(kit: Kit, county: World) -> None:
     await _three_entries(kit, county)
     log = CustodyLog(kit.settings.package_signing_key.encode())
     params = {"c": county.county_id}
@@ -99,7 +100,7 @@ async def test_altered_or_removed_entries_are_detected(kit: Kit, county: CountyU
         assert report.ok  # everything above was rolled back
 
 
-async def test_a_wrong_key_fails_every_entry(kit: Kit, county: CountyUsers) -> None:
+async def test_a_wrong_key_fails_every_entry(kit: Kit, county: World) -> None:
     await _three_entries(kit, county)
     async with kit.session_factory() as session:
         report = await CustodyLog(b"another key").verify(session, county.county_id)  # type: ignore[arg-type]

@@ -30,17 +30,18 @@ from evidence.errors import DerivativeNotFoundError
 from evidence.models import Derivative, Evidence
 from patrol.models import County, Township, User, Village
 from tests.evidence import media
-from tests.evidence.conftest import INSIDE, CountyUsers, Kit
+from tests.evidence.conftest import INSIDE, Kit
 from tests.evidence.test_intake import WHEN
 from tests.evidence.test_video_share import LEAKS, TAGS
 from tests.jobs import jobs_of, make_due
+from tests.worlds import World
 
 
-async def _fetch(kit: Kit, county: CountyUsers, evidence_id: object, kind: str) -> bytes:
+async def _fetch(kit: Kit, county: World, evidence_id: object, kind: str) -> bytes:
     return (await _get(kit, county, evidence_id, kind)).content
 
 
-async def _get(kit: Kit, county: CountyUsers, evidence_id: object, kind: str) -> httpx.Response:
+async def _get(kit: Kit, county: World, evidence_id: object, kind: str) -> httpx.Response:
     async with kit.session_factory() as session:
         request = await kit.service(session).presign_derivative(
             county.inspector,
@@ -52,7 +53,7 @@ async def _get(kit: Kit, county: CountyUsers, evidence_id: object, kind: str) ->
     return response
 
 
-async def test_photo_derivatives(kit: Kit, county: CountyUsers) -> None:
+async def test_photo_derivatives(kit: Kit, county: World) -> None:
     exif = media.exif_bytes(lon=116.4, lat=39.9, when=WHEN, orientation=6, direction=270)
     data = media.jpeg(1600, 1200, exif=exif)
     evidence = await kit.accept(county.inspector, data, "image/jpeg")
@@ -104,7 +105,7 @@ async def test_photo_derivatives(kit: Kit, county: CountyUsers) -> None:
     assert hashlib.sha256(original).hexdigest() == evidence.sha256
 
 
-async def test_video_poster_and_heic_share_copy(kit: Kit, county: CountyUsers) -> None:
+async def test_video_poster_and_heic_share_copy(kit: Kit, county: World) -> None:
     clip = media.video(
         "mp4", metadata=TAGS, rotation=90, audio=True, options={"movflags": "use_metadata_tags"}
     )
@@ -150,7 +151,7 @@ async def test_video_poster_and_heic_share_copy(kit: Kit, county: CountyUsers) -
     assert b"GPS" not in share_bytes
 
 
-async def test_jobs_are_claimed_once(kit: Kit, county: CountyUsers) -> None:
+async def test_jobs_are_claimed_once(kit: Kit, county: World) -> None:
     await kit.accept(county.inspector, media.jpeg(), "image/jpeg")
     await kit.accept(county.inspector, media.jpeg(300, 200), "image/jpeg")
     await asyncio.gather(*(kit.run_jobs() for _ in range(3)))  # three workers at once
@@ -237,7 +238,7 @@ def test_a_missing_cjk_font_says_what_to_install(tmp_path: Path) -> None:
 
 
 async def test_caption_facts_name_the_place_the_inspector_and_the_unit(
-    kit: Kit, county: CountyUsers
+    kit: Kit, county: World
 ) -> None:
     lon, lat = INSIDE
     async with kit.session_factory() as session:
@@ -282,7 +283,7 @@ async def test_caption_facts_name_the_place_the_inspector_and_the_unit(
     assert "地点：城关镇 长岭村 吴家冲采石场" in caption_lines(facts)
 
 
-async def test_a_failing_kind_holds_back_nothing_else(kit: Kit, county: CountyUsers) -> None:
+async def test_a_failing_kind_holds_back_nothing_else(kit: Kit, county: World) -> None:
     evidence = await kit.accept(county.inspector, media.jpeg(), "image/jpeg")
     await kit.run_jobs(caption_font="/nonexistent/font.ttc")
     async with kit.session_factory() as session:
@@ -316,7 +317,7 @@ async def test_a_failing_kind_holds_back_nothing_else(kit: Kit, county: CountyUs
     assert await jobs_of(kit.session_factory, evidence.id) == [(job_id, "succeeded", 2)]
 
 
-async def test_derivative_before_the_worker_ran_is_not_found(kit: Kit, county: CountyUsers) -> None:
+async def test_derivative_before_the_worker_ran_is_not_found(kit: Kit, county: World) -> None:
     evidence = await kit.accept(county.inspector, media.jpeg(), "image/jpeg")
     async with kit.session_factory() as session:
         with pytest.raises(DerivativeNotFoundError):

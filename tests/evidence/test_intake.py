@@ -30,13 +30,13 @@ from tests.evidence import media
 from tests.evidence.conftest import (
     INSIDE,
     OUTSIDE,
-    CountyUsers,
     Kit,
     declaration,
     send,
     service,
 )
 from tests.jobs import jobs_of
+from tests.worlds import World
 
 CST = timezone(timedelta(hours=8))
 WHEN = datetime(2026, 11, 20, 16, 0, 0, tzinfo=CST)  # written to EXIF as local time
@@ -46,7 +46,7 @@ async def test_photo_upload_is_verified_and_accepted_with_file_metadata(
     session_factory: async_sessionmaker[AsyncSession],
     store: S3ObjectStore,
     evidence_settings: EvidenceSettings,
-    county: CountyUsers,
+    county: World,
     http: httpx.AsyncClient,
 ) -> None:
     exif = media.exif_bytes(
@@ -119,7 +119,7 @@ async def test_photo_upload_is_verified_and_accepted_with_file_metadata(
     [("PNG", "image/png"), ("WEBP", "image/webp"), ("HEIF", "image/heic"), ("AVIF", "image/avif")],
 )
 async def test_other_photo_formats_give_their_gps_and_time(
-    kit: Kit, county: CountyUsers, fmt: str, content_type: str
+    kit: Kit, county: World, fmt: str, content_type: str
 ) -> None:
     exif = media.exif_bytes(lon=116.3, lat=39.95, when=WHEN, offset="+08:00")
     data = media.photo(fmt, exif=exif)
@@ -154,7 +154,7 @@ async def test_other_photo_formats_give_their_gps_and_time(
 )
 async def test_video_upload_gives_location_time_and_rotation(
     kit: Kit,
-    county: CountyUsers,
+    county: World,
     fmt: str,
     metadata: dict[str, str],
     options: dict[str, str] | None,
@@ -173,9 +173,7 @@ async def test_video_upload_gives_location_time_and_rotation(
     assert evidence.file_meta["codec"] in {"h264", "mpeg4"}
 
 
-async def test_multipart_upload_resumes_from_the_parts_received(
-    kit: Kit, county: CountyUsers
-) -> None:
+async def test_multipart_upload_resumes_from_the_parts_received(kit: Kit, county: World) -> None:
     clip = media.video("mp4", metadata={"location": "+39.9042+116.4074/"})
     data = media.padded(clip, 11 * 1024 * 1024)  # 3 parts of 5 MiB: 5 + 5 + 1
     part = 5 * 1024 * 1024
@@ -207,7 +205,7 @@ async def test_multipart_upload_resumes_from_the_parts_received(
     assert again.requests == []
 
 
-async def test_create_and_complete_are_idempotent(kit: Kit, county: CountyUsers) -> None:
+async def test_create_and_complete_are_idempotent(kit: Kit, county: World) -> None:
     data = media.jpeg(exif=media.exif_bytes(lon=116.5, lat=40.0, when=WHEN))
     new = declaration(data, "image/jpeg")
     first = await kit.create(county.inspector, new)
@@ -232,9 +230,7 @@ async def test_create_and_complete_are_idempotent(kit: Kit, county: CountyUsers)
         await kit.create(county.inspector, other)
 
 
-async def test_hash_mismatch_keeps_the_bytes_out_and_a_retry_works(
-    kit: Kit, county: CountyUsers
-) -> None:
+async def test_hash_mismatch_keeps_the_bytes_out_and_a_retry_works(kit: Kit, county: World) -> None:
     good = media.jpeg(exif=media.exif_bytes(lon=116.5, lat=40.0, when=WHEN))
     bad = media.jpeg(400, 300)
     # A buggy phone declares the SHA-256 of one file and the MD5 of another.
@@ -269,7 +265,7 @@ async def test_hash_mismatch_keeps_the_bytes_out_and_a_retry_works(
 
 
 async def test_multipart_hash_mismatch_then_the_same_declaration_starts_over(
-    kit: Kit, county: CountyUsers
+    kit: Kit, county: World
 ) -> None:
     data = media.padded(media.video("mp4"), 6 * 1024 * 1024)
     new = declaration(data, "video/mp4", part_size=5 * 1024 * 1024, content_md5=None)
@@ -286,7 +282,7 @@ async def test_multipart_hash_mismatch_then_the_same_declaration_starts_over(
     assert evidence.sha256 == new.sha256
 
 
-async def test_type_mismatch_is_refused(kit: Kit, county: CountyUsers) -> None:
+async def test_type_mismatch_is_refused(kit: Kit, county: World) -> None:
     png = media.photo("PNG")
     new = declaration(png, "image/jpeg")
     await kit.send(await kit.create(county.inspector, new), png)
@@ -304,7 +300,7 @@ async def test_type_mismatch_is_refused(kit: Kit, county: CountyUsers) -> None:
         await kit.create(county.inspector, declaration(b"%PDF-1.7", "application/pdf"))
 
 
-async def test_limits_and_declaration_errors(kit: Kit, county: CountyUsers) -> None:
+async def test_limits_and_declaration_errors(kit: Kit, county: World) -> None:
     with pytest.raises(UploadTooLargeError):
         await kit.create(
             county.inspector,
@@ -324,9 +320,7 @@ async def test_limits_and_declaration_errors(kit: Kit, county: CountyUsers) -> N
     assert info.value.code == "invalid_id"
 
 
-async def test_position_outside_the_county_is_flagged_not_refused(
-    kit: Kit, county: CountyUsers
-) -> None:
+async def test_position_outside_the_county_is_flagged_not_refused(kit: Kit, county: World) -> None:
     data = media.jpeg(exif=media.exif_bytes(lon=OUTSIDE[0], lat=OUTSIDE[1], when=WHEN))
     evidence = await kit.accept(
         county.inspector, data, "image/jpeg", lon=OUTSIDE[0], lat=OUTSIDE[1]
@@ -335,9 +329,7 @@ async def test_position_outside_the_county_is_flagged_not_refused(
     assert evidence.trust["in_county"] is False
 
 
-async def test_without_exif_gps_the_device_fix_is_used_and_flagged(
-    kit: Kit, county: CountyUsers
-) -> None:
+async def test_without_exif_gps_the_device_fix_is_used_and_flagged(kit: Kit, county: World) -> None:
     data = media.jpeg(exif=media.exif_bytes(when=WHEN, offset=None))
     evidence = await kit.accept(county.inspector, data, "image/jpeg")
     assert evidence.position_source == "device"
@@ -350,7 +342,7 @@ async def test_without_exif_gps_the_device_fix_is_used_and_flagged(
     ].startswith("the file has no GPS")
 
 
-async def test_gcj02_device_fix_is_converted_and_compared(kit: Kit, county: CountyUsers) -> None:
+async def test_gcj02_device_fix_is_converted_and_compared(kit: Kit, county: World) -> None:
     from geofence.gcj02 import wgs84_to_gcj02  # noqa: PLC0415
 
     gcj_lon, gcj_lat = wgs84_to_gcj02(*INSIDE)
@@ -361,9 +353,7 @@ async def test_gcj02_device_fix_is_converted_and_compared(kit: Kit, county: Coun
     assert "exif_vs_device_far" not in evidence.flags
 
 
-async def test_far_apart_file_and_device_positions_are_flagged(
-    kit: Kit, county: CountyUsers
-) -> None:
+async def test_far_apart_file_and_device_positions_are_flagged(kit: Kit, county: World) -> None:
     data = media.jpeg(exif=media.exif_bytes(lon=116.6, lat=40.1, when=WHEN, hpe=5))
     evidence = await kit.accept(county.inspector, data, "image/jpeg")
     assert "exif_vs_device_far" in evidence.flags

@@ -9,8 +9,9 @@ from sqlalchemy import text
 
 from infra.tasks import PERIODIC_QUEUE, defer_in_session
 from tests.evidence import media
-from tests.evidence.conftest import CountyUsers, Kit
+from tests.evidence.conftest import Kit
 from tests.jobs import jobs_of, run_jobs
+from tests.worlds import World
 
 
 async def _status(kit: Kit, job_id: int) -> str | None:
@@ -28,7 +29,7 @@ async def _job(kit: Kit, sql: str, **params: object) -> int:
     return job_id
 
 
-async def test_a_failing_job_holds_back_no_other(kit: Kit, county: CountyUsers) -> None:
+async def test_a_failing_job_holds_back_no_other(kit: Kit, county: World) -> None:
     ghost = uuid.uuid4()  # no such evidence: its job fails every time
     async with kit.session_factory() as session:
         await defer_in_session(

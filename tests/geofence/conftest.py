@@ -1,4 +1,5 @@
-"""Fixtures for geofence tests: a county of its own per test, and a principal in it."""
+"""Fixtures for geofence tests: a county of its own per test (the shared builder, see
+:func:`tests.conftest.add_county`), and an admin in it."""
 
 from __future__ import annotations
 
@@ -7,43 +8,22 @@ from collections.abc import AsyncIterator
 
 import pytest
 import shapely
-from geoalchemy2.shape import from_shape
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from infra.ids import uuid7
 from infra.scope import Principal, Role
-from patrol.models import County, User
+from patrol.accounts import principal_of
+from tests.conftest import add_county, add_user
 
 #: The demo county's neighbourhood (around lon 112.1, lat 28.5).
 BOUNDARY = shapely.box(111.95, 28.40, 112.25, 28.62)
 
 
-async def make_county(session: AsyncSession, boundary: shapely.Geometry = BOUNDARY) -> uuid.UUID:
-    county = County(
-        admin_code=uuid7().hex[-12:],
-        name="测试县",
-        province_code="43",
-        boundary=from_shape(shapely.MultiPolygon([boundary]), srid=4326),
-    )
-    session.add(county)
-    await session.flush()
-    return county.id
-
-
 @pytest.fixture
 async def county_id(session_factory: async_sessionmaker[AsyncSession]) -> uuid.UUID:
     async with session_factory() as session:
-        cid = await make_county(session)
+        county = await add_county(session, boundary=BOUNDARY)
         await session.commit()
-    return cid
-
-
-async def make_user(session: AsyncSession, county_id: uuid.UUID, role: str = "admin") -> uuid.UUID:
-    name = f"u{uuid7().hex[-10:]}"
-    user = User(county_id=county_id, username=name, display_name=name, role=role, password_hash="x")
-    session.add(user)
-    await session.flush()
-    return user.id
+    return county.id
 
 
 @pytest.fixture
@@ -51,9 +31,9 @@ async def principal(
     county_id: uuid.UUID, session_factory: async_sessionmaker[AsyncSession]
 ) -> Principal:
     async with session_factory() as session:
-        user_id = await make_user(session, county_id)
+        user = await add_user(session, county_id, Role.ADMIN)
         await session.commit()
-    return Principal(user_id=user_id, county_id=county_id, role=Role.ADMIN, username="admin")
+    return principal_of(user)
 
 
 @pytest.fixture

@@ -19,14 +19,15 @@ from infra.db import create_engine, create_session_factory
 from infra.launchers import LocalServices
 from infra.settings import DatabaseSettings, Settings
 from patrol.models import County
-from tests.geofence.conftest import make_county
+from tests.conftest import add_county
+from tests.geofence.conftest import BOUNDARY
 
 
 async def _county(url: str) -> tuple[str, uuid.UUID]:
     engine = create_engine(DatabaseSettings(url=url))
     try:
         async with create_session_factory(engine)() as session:
-            county_id = await make_county(session)
+            county_id = (await add_county(session, boundary=BOUNDARY)).id
             await session.commit()
             admin_code = await session.scalar(
                 select(County.admin_code).where(County.id == county_id)

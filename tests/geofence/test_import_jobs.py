@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -28,6 +28,7 @@ from infra.db import create_engine, create_session_factory
 from infra.objectstore import S3ObjectStore
 from infra.scope import Role
 from infra.settings import LayerSettings, Settings
+from tests import clock
 from tests.conftest import CountyFixture
 from tests.jobs import run_jobs
 
@@ -212,7 +213,7 @@ async def _left_running(
 ) -> uuid.UUID:
     """A job as a process that died mid-import leaves it: running, last heartbeat ``age_s``
     (``state="queued"``: a job still waiting for a worker)."""
-    beat = datetime.now(UTC) - timedelta(seconds=age_s)
+    beat = clock.now() - timedelta(seconds=age_s)
     async with session_factory() as session:
         row = ImportJob(
             county_id=county.id, kind="parcels", state=state, source_name="big.gpkg",

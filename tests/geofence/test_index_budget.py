@@ -27,7 +27,8 @@ from geofence.enums import LayerKind
 from geofence.index import GeofenceIndex, build_layer
 from infra.scope import Principal
 from infra.settings import Settings, SettingsError
-from tests.geofence.conftest import make_county
+from tests.conftest import add_county
+from tests.geofence.conftest import BOUNDARY
 
 X0, Y0, D = 112.1, 28.5, 0.001
 
@@ -136,7 +137,7 @@ async def test_a_county_over_budget_is_answered_by_postgis_identically(
 async def test_least_recently_used_counties_are_evicted(
     tmp_path: Path, session: AsyncSession, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
-    counties = [await make_county(session) for _ in range(4)]
+    counties = [(await add_county(session, boundary=BOUNDARY)).id for _ in range(4)]
     for cid in counties:
         await _parcels(session, cid, tmp_path)
     await session.commit()

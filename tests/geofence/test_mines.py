@@ -30,7 +30,7 @@ from geofence import (
 )
 from infra.errors import PermissionDeniedError
 from infra.scope import Principal, Role
-from tests.geofence.conftest import make_county, make_user
+from tests.conftest import add_county, add_user
 
 PIT = shapely.box(112.15, 28.55, 112.152, 28.552)
 
@@ -40,7 +40,7 @@ def _contact(role: str, phone: str = "13800000000") -> RosterMemberInput:
 
 
 async def _other(session: AsyncSession, role: Role, county_id: uuid.UUID) -> Principal:
-    user_id = await make_user(session, county_id, role.value)
+    user_id = (await add_user(session, county_id, role)).id
     return Principal(user_id=user_id, county_id=county_id, role=role, username="x")
 
 
@@ -53,7 +53,7 @@ async def test_roster_completeness_and_duty_defaults(
     assert site.missing_roles and not site.roster_complete
     for role in ("township_leader", "safety_officer", "village_liaison_cadre"):
         site = await set_roster_member(session, principal, site.id, _contact(role))
-    staff = await make_user(session, county_id, "inspector")
+    staff = (await add_user(session, county_id, Role.INSPECTOR)).id
     site = await set_roster_member(
         session, principal, site.id, RosterMemberInput(role="land_resources_staff", user_id=staff)
     )
@@ -190,7 +190,9 @@ async def test_another_countys_sites_and_versions_are_not_found(
         site = await create_mine_site(
             session, principal, SiteInput(code="KS-4", name="矿", geometry=PIT)
         )
-        other_county = await make_county(session, shapely.box(100.0, 30.0, 100.3, 30.3))
+        other_county = (
+            await add_county(session, boundary=shapely.box(100.0, 30.0, 100.3, 30.3))
+        ).id
         stranger = await _other(session, Role.ADMIN, other_county)
         await session.commit()
     async with session_factory() as session:

@@ -1,17 +1,13 @@
-"""Builders for track points and times used by the field-work tests."""
+"""Builders for track points used by the field-work tests (times come from tests.clock)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from infra.ids import uuid7
 from patrol.tracks import PointIn
 
 M_PER_DEG_LAT = 6_371_008.8 * 3.141592653589793 / 180  # 111195.08 m
-
-
-def ago(**kw: float) -> datetime:
-    return datetime.now(UTC) - timedelta(**kw)
 
 
 def walk(

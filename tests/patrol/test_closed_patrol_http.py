@@ -3,7 +3,7 @@ the patrol's figures, its replay, the month's coverage and the GeoJSON export st
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,6 +12,7 @@ from litestar.testing import AsyncTestClient
 
 from infra.ids import uuid7
 from infra.scope import Role
+from tests import clock
 from tests.conftest import CountyFixture
 
 Client = AsyncTestClient[Litestar]
@@ -43,7 +44,7 @@ async def test_a_point_after_end_patrol_is_refused_and_changes_no_figure(
         headers=cap,
     )  # fmt: skip
     assert area.status_code == 201, area.text
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    start = clock.now().replace(microsecond=0) - timedelta(hours=2)
     pid = str(uuid7())
     started = await client.put(
         f"{API}/patrols/{pid}",

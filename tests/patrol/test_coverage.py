@@ -18,8 +18,9 @@ from patrol.duty import DutyService, RosterMember, StaticDutyRoster
 from patrol.plans import PlanService
 from patrol.sessions import PatrolService
 from patrol.tracks import TrackService
-from tests.patrol.conftest import World
-from tests.patrol.helpers import ago, walk
+from tests.clock import NOW, ago
+from tests.patrol.helpers import walk
+from tests.worlds import World
 
 TZ = ZoneInfo("Asia/Shanghai")
 SQUARE = {
@@ -74,7 +75,7 @@ async def test_coverage_of_a_known_month(world: World, db: AsyncSession) -> None
         name="east mines",
         grade=3,
         geometry=SQUARE,
-        leader_id=world.other_inspector.user_id,
+        leader_id=world.inspector2.user_id,
     )
     await plans.set_frequency_rule(
         world.captain,
@@ -107,7 +108,7 @@ async def test_coverage_of_a_known_month(world: World, db: AsyncSession) -> None
         visit_radius_m=50,
     )
     await plans.upsert_plan(world.captain, world.area.id, date(2026, 10, 1), quota=5)
-    me, other, a1 = world.inspector, world.other_inspector, world.area.id
+    me, other, a1 = world.inspector, world.inspector2, world.area.id
     oct_ = date(2026, 10, 1)
     await patrol(db, me, a1, local(date(2026, 9, 29), 9), 1)  # week of Sep 28, not the month
     await patrol(db, me, a1, local(oct_.replace(day=5), 9), 1, steps=10)  # 150 m, visits t1
@@ -136,7 +137,7 @@ async def test_coverage_of_a_known_month(world: World, db: AsyncSession) -> None
         )
     await db.commit()
 
-    cov = await CoverageService(db, roster=roster).get_coverage(world.captain, oct_)
+    cov = await CoverageService(db, roster=roster).get_coverage(world.captain, oct_, now=NOW)
     assert (cov.patrols, cov.distance_km, cov.hours) == (5, 0.285, 6.0)
     west, far = cov.areas
     assert (west.code, west.requirement.min_per_month, west.requirement.source) == ("A1", 5, "plan")
@@ -188,7 +189,7 @@ async def test_live_status(world: World, db: AsyncSession) -> None:
     )
     await TrackService(db).append_track_points(world.inspector, running, walk(ago(minutes=30), n=3))
     helper = await AreaService(db).update_area(
-        world.captain, world.area.id, member_ids=[world.other_inspector.user_id]
+        world.captain, world.area.id, member_ids=[world.inspector2.user_id]
     )
     assert helper.id == world.area.id
     await db.commit()
@@ -196,7 +197,7 @@ async def test_live_status(world: World, db: AsyncSession) -> None:
     me = live[world.inspector.user_id]
     assert me.status == "patrolling" and me.patrol_id == running
     assert me.lat is not None and me.lat > 30.2
-    assert live[world.other_inspector.user_id].status == "not_today"
+    assert live[world.inspector2.user_id].status == "not_today"
     assert world.squad.user_id not in live
 
 
@@ -229,7 +230,7 @@ async def test_quota_night_and_week_rules_count_at_below_and_above(
         got[code] = area.id
     await db.commit()
 
-    cov = await CoverageService(db).get_coverage(world.captain, month)
+    cov = await CoverageService(db).get_coverage(world.captain, month, now=NOW)
     by_id = {a.area_id: a for a in cov.areas}
     seen = {}
     for code, area_id in got.items():

@@ -16,7 +16,6 @@ from geofence.mines import (
     get_mine_site,
     set_roster_member,
 )
-from infra.db import utcnow
 from infra.errors import PermissionDeniedError
 from infra.ids import uuid7
 from patrol.alerts import AlertService
@@ -27,8 +26,9 @@ from patrol.errors import (
     NotRosterMemberError,
     SiteNotFoundError,
 )
-from tests.patrol.conftest import World
-from tests.patrol.helpers import ago
+from tests import clock
+from tests.clock import ago
+from tests.worlds import World
 
 
 def roster_for(world: World, site_id: uuid.UUID) -> StaticDutyRoster:
@@ -50,7 +50,7 @@ def roster_for(world: World, site_id: uuid.UUID) -> StaticDutyRoster:
                 "township_leader",
                 30,
                 "leader",
-                world.other_inspector.user_id,
+                world.inspector2.user_id,
                 "north adit",
             ),
             RosterMember(
@@ -74,14 +74,14 @@ async def test_overdue_members_and_overdue_alerts(world: World, db: AsyncSession
         world.inspector, uuid7(), site_id=site, checked_at=ago(days=2), status="still_closed"
     )
     await duty.record_duty_check(
-        world.other_inspector,
+        world.inspector2,
         uuid7(),
         site_id=site,
         checked_at=ago(days=3),
         status="still_closed",
         note="quiet",
     )
-    status = await duty.get_duty_status(world.captain, start=ago(days=7), end=utcnow())
+    status = await duty.get_duty_status(world.captain, start=ago(days=7), end=clock.now())
     assert len(status) == 1 and status[0].last_status == "still_closed"
     by_role = {m.member.role: m for m in status[0].members}
     assert by_role["village_cadre"].overdue
@@ -96,7 +96,7 @@ async def test_overdue_members_and_overdue_alerts(world: World, db: AsyncSession
     feed = await AlertService(db).list_alerts(world.captain, kinds=["duty_overdue"])
     assert len(feed) == 2
     with pytest.raises(PermissionDeniedError):
-        await duty.get_duty_status(world.inspector, start=ago(days=7), end=utcnow())
+        await duty.get_duty_status(world.inspector, start=ago(days=7), end=clock.now())
     await db.commit()
 
 
@@ -172,7 +172,7 @@ async def test_checks_are_for_roster_members_of_known_sites(world: World, db: As
             world.inspector,
             uuid7(),
             site_id=site,
-            checked_at=utcnow() + timedelta(hours=1),
+            checked_at=clock.now() + timedelta(hours=1),
             status="still_closed",
         )
     check_id = uuid7()

@@ -5,7 +5,7 @@ other alert kinds when their cause ends, keeping their history. One fixed clock 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,8 +27,9 @@ from patrol.alerts import AlertService, raise_alert
 from patrol.areas import AreaService
 from patrol.coverage import CoverageService
 from patrol.duty import DutyService, GeofenceDutyRoster, RosterMember, StaticDutyRoster
+from tests import clock
 from tests.conftest import CountyFixture
-from tests.patrol.conftest import World
+from tests.worlds import World
 
 TZ = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 6, 1, tzinfo=TZ)  # the month's first local midnight
@@ -267,7 +268,7 @@ async def test_the_alerts_feed_over_http_shows_open_alerts_and_keeps_resolved_on
     assert alert_en["message"] == f"吴家冲采石场: village cadre {name} is overdue (every 1 days)"
     check = await client.put(
         f"/api/v1/duty-checks/{uuid7()}",
-        json={"siteId": site_id, "checkedAt": datetime.now(UTC).isoformat(),
+        json={"siteId": site_id, "checkedAt": clock.now().isoformat(),
               "status": "still_closed"},
         headers=me,
     )  # fmt: skip

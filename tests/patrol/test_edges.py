@@ -36,7 +36,7 @@ from patrol.field_models import PatrolSession
 from patrol.plans import PlanService
 from patrol.sessions import PatrolService, auto_close_stale_patrols
 from patrol.tracks import PointIn, TrackService
-from tests.patrol.conftest import World
+from tests.worlds import World
 
 TZ = ZoneInfo("Asia/Shanghai")
 CFG = PatrolConfig()

@@ -1,6 +1,6 @@
 """A finding is a located fact: land class and areas, closed mines, visits, layer versions.
 
-The county of :mod:`tests.patrol.conftest` gets a parcels layer (permanent basic farmland at
+The world of :mod:`tests.patrol.conftest` gets a parcels layer (permanent basic farmland at
 110.10-110.15 E, cultivated land at 110.15-110.20 E, both 30.10-30.20 N), the closed mine
 吴家冲采石场 (a polygon at 110.30 E, 30.30 N) and a target of the inspector's area.
 """
@@ -29,8 +29,8 @@ from patrol.coverage import CoverageService
 from patrol.field_models import PatrolAlert, TargetVisit
 from patrol.finding_checks import place_of
 from patrol.sessions import PatrolService
-from tests.patrol.conftest import World
-from tests.patrol.helpers import ago
+from tests.clock import ago
+from tests.worlds import World
 
 PBF = box(110.10, 30.10, 110.15, 30.20)
 CULTIVATED = box(110.15, 30.10, 110.20, 30.20)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from infra.ids import uuid7
 from patrol.alerts import AlertService
@@ -23,8 +24,9 @@ from patrol.errors import (
 from patrol.plans import PlanService
 from patrol.sessions import PatrolService
 from patrol.tracks import TrackService
-from tests.patrol.conftest import World, make_world
-from tests.patrol.helpers import ago, walk
+from tests.clock import ago
+from tests.patrol.helpers import walk
+from tests.worlds import World
 
 
 def _this_month() -> date:
@@ -32,10 +34,9 @@ def _this_month() -> date:
 
 
 async def test_nothing_crosses_county_lines(
-    world: World, db: AsyncSession, session_factory: async_sessionmaker[AsyncSession]
+    world: World, db: AsyncSession, other_world: Callable[[], Awaitable[World]]
 ) -> None:
-    async with session_factory() as other_db:
-        them = await make_world(other_db)
+    them = await other_world()
     pid = uuid7()
     started = ago(hours=2)
     await PatrolService(db).start_patrol(

@@ -19,8 +19,8 @@ from patrol.config import PatrolConfig
 from patrol.errors import InvalidPatrolInputError
 from patrol.sessions import PatrolService
 from patrol.tracks import PointIn, TrackService
-from tests.patrol.conftest import World
 from tests.patrol.helpers import walk
+from tests.worlds import World
 
 NOW = datetime(2025, 6, 18, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 OVER = math.nextafter(MAX_ACCURACY_M, math.inf)

@@ -11,7 +11,7 @@ from infra.errors import PermissionDeniedError
 from patrol.areas import AreaService
 from patrol.errors import InvalidPatrolInputError
 from patrol.plans import PlanService
-from tests.patrol.conftest import World
+from tests.worlds import World
 
 SQUARE = {
     "type": "Polygon",
@@ -27,7 +27,7 @@ async def test_rules_resolve_by_specificity_and_season(world: World, db: AsyncSe
         name="east mines",
         grade=3,
         geometry=SQUARE,
-        leader_id=world.other_inspector.user_id,
+        leader_id=world.inspector2.user_id,
         member_ids=[world.inspector.user_id],
     )
     # no rule: the built-in default (4 a month, 1 a week)
@@ -109,15 +109,15 @@ async def test_plan_defaults_edits_and_my_plan(world: World, db: AsyncSession) -
         world.area.id,
         date(2026, 11, 1),
         target_ids=[t1.id],
-        inspector_ids=[world.inspector.user_id, world.other_inspector.user_id],
+        inspector_ids=[world.inspector.user_id, world.inspector2.user_id],
         note="focus",
     )
     assert edited.plan_id == plan.plan_id and edited.requirement.min_per_month == 6
     assert [t.id for t in edited.targets] == [t1.id] and edited.targets[0].visit_radius_m == 80
     # the other inspector is assigned by the plan only
-    mine = await plans.get_my_plan(world.other_inspector, date(2026, 11, 3))
+    mine = await plans.get_my_plan(world.inspector2, date(2026, 11, 3))
     assert [p.area_id for p in mine] == [world.area.id]
-    assert await plans.get_my_plan(world.other_inspector, date(2026, 12, 3)) == []
+    assert await plans.get_my_plan(world.inspector2, date(2026, 12, 3)) == []
     with pytest.raises(PermissionDeniedError):
         await plans.upsert_plan(world.inspector, world.area.id, date(2026, 11, 1), quota=1)
     await db.commit()

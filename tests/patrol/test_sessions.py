@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from infra.ids import uuid7
 from patrol.errors import (
@@ -21,8 +22,9 @@ from patrol.errors import (
 from patrol.field_models import PatrolSession
 from patrol.sessions import PatrolService
 from patrol.tracks import TrackService
-from tests.patrol.conftest import World, make_world
-from tests.patrol.helpers import ago, walk
+from tests.clock import ago
+from tests.patrol.helpers import walk
+from tests.worlds import World
 
 
 async def test_start_is_idempotent_and_end_twice_conflicts(world: World, db: AsyncSession) -> None:
@@ -54,7 +56,7 @@ async def test_same_id_for_another_area_is_rejected(world: World, db: AsyncSessi
     await svc.start_patrol(world.inspector, pid, area_id=world.area.id, started_at=ago(hours=1))
     with pytest.raises(IdReusedError):
         await svc.start_patrol(
-            world.other_inspector, pid, area_id=world.area.id, started_at=ago(hours=1)
+            world.inspector2, pid, area_id=world.area.id, started_at=ago(hours=1)
         )
 
 
@@ -62,24 +64,23 @@ async def test_someone_elses_area_and_patrol(world: World, db: AsyncSession) -> 
     svc = PatrolService(db)
     with pytest.raises(NotAreaMemberError) as err:
         await svc.start_patrol(
-            world.other_inspector, uuid7(), area_id=world.area.id, started_at=ago(hours=1)
+            world.inspector2, uuid7(), area_id=world.area.id, started_at=ago(hours=1)
         )
     assert err.value.code == "not_area_member"
     pid = uuid7()
     await svc.start_patrol(world.inspector, pid, area_id=world.area.id, started_at=ago(hours=1))
     with pytest.raises(NotPatrolOwnerError):
-        await TrackService(db).append_track_points(world.other_inspector, pid, walk(ago(hours=1)))
+        await TrackService(db).append_track_points(world.inspector2, pid, walk(ago(hours=1)))
     with pytest.raises(NotPatrolOwnerError):
-        await svc.end_patrol(world.other_inspector, pid, ended_at=ago(minutes=1))
+        await svc.end_patrol(world.inspector2, pid, ended_at=ago(minutes=1))
     # a captain may patrol any area of the county
     await svc.start_patrol(world.captain, uuid7(), area_id=world.area.id, started_at=ago(hours=1))
 
 
 async def test_another_county_is_not_found(
-    world: World, db: AsyncSession, session_factory: async_sessionmaker[AsyncSession]
+    world: World, db: AsyncSession, other_world: Callable[[], Awaitable[World]]
 ) -> None:
-    async with session_factory() as other_db:
-        stranger = await make_world(other_db)
+    stranger = await other_world()
     svc = PatrolService(db)
     pid = uuid7()
     await svc.start_patrol(world.inspector, pid, area_id=world.area.id, started_at=ago(hours=1))
@@ -221,7 +222,7 @@ async def test_list_patrols_is_scoped(world: World, db: AsyncSession) -> None:
     # the inspector leads the area: he reads its patrols (patrol.policy.PATROL_READ)
     led = await svc.list_patrols(world.inspector)
     assert {p.inspector_id for p in led} == {world.inspector.user_id, world.captain.user_id}
-    assert await svc.list_patrols(world.other_inspector) == []
+    assert await svc.list_patrols(world.inspector2) == []
     assert await svc.list_patrols(world.squad) == []
     everyone = await svc.list_patrols(world.captain)
     assert len(everyone) == 2

@@ -18,9 +18,10 @@ from patrol.areas import AreaService
 from patrol.config import PatrolConfig
 from patrol.field_models import TargetVisit
 from patrol.sessions import PatrolService, SignInInput
+from tests.clock import ago
 from tests.conftest import CountyFixture
-from tests.patrol.conftest import World
-from tests.patrol.helpers import M_PER_DEG_LAT, ago
+from tests.patrol.helpers import M_PER_DEG_LAT
+from tests.worlds import World
 
 CFG = PatrolConfig()
 LON, LAT = 110.3, 30.3  # target "gate", radius 100 m

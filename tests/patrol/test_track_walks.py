@@ -20,8 +20,9 @@ from infra.ids import uuid7
 from patrol.config import PatrolConfig
 from patrol.sessions import PatrolService
 from patrol.tracks import PointIn, TrackService, TrackStats, filter_track, haversine_m
-from tests.patrol.conftest import World
-from tests.patrol.helpers import M_PER_DEG_LAT, ago
+from tests.clock import ago
+from tests.patrol.helpers import M_PER_DEG_LAT
+from tests.worlds import World
 
 CFG = PatrolConfig()
 LON0, LAT0 = 110.2, 30.2

@@ -17,8 +17,9 @@ from patrol.errors import InvalidPatrolInputError
 from patrol.field_models import PatrolSession, TrackPoint
 from patrol.sessions import PatrolService, auto_close_stale_patrols
 from patrol.tracks import PointIn, TrackService, filter_track
-from tests.patrol.conftest import World
-from tests.patrol.helpers import M_PER_DEG_LAT, ago, walk
+from tests.clock import ago
+from tests.patrol.helpers import M_PER_DEG_LAT, walk
+from tests.worlds import World
 
 CFG = PatrolConfig()
 

@@ -159,13 +159,6 @@ def minter(settings: Settings) -> TokenMinter:
     return TokenMinter(build_jwt_auth(settings.auth), settings.auth)
 
 
-async def add_county(
-    factory: async_sessionmaker[AsyncSession], tokens: TokenMinter
-) -> CountyFixture:
-    """A county around (112.1, 28.5) with one user per role (like ``make_county``)."""
-    return await create_county(factory, tokens)
-
-
 def ring_polygon(
     vertices: int, radius_deg: float, lon: float = 112.1, lat: float = 28.5
 ) -> dict[str, Any]:
@@ -247,7 +240,7 @@ async def served_county(prefix: str) -> AsyncIterator[tuple[ApiProcess, CountyFi
         await prepare(stack.settings)
         engine = create_engine(stack.settings.database.for_background_work())
         factory = create_session_factory(engine)
-        county = await add_county(factory, minter(stack.settings))
+        county = await create_county(factory, minter(stack.settings))
         async with factory() as session:
             area = shapely.box(112.0, 28.4, 112.2, 28.6)
             await seed_demo_layers(session, county.id, area, parcel_side_m=400.0)
@@ -296,4 +289,4 @@ async def stack_client(stack_app: Litestar) -> AsyncIterator[AsyncTestClient[Lit
 async def stack_county(
     stack_app: Litestar, stack_factory: async_sessionmaker[AsyncSession]
 ) -> CountyFixture:
-    return await add_county(stack_factory, stack_app.state.tokens)
+    return await create_county(stack_factory, stack_app.state.tokens)

@@ -13,7 +13,7 @@ import hashlib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -22,9 +22,11 @@ from sqlalchemy import text
 
 from infra.db import create_engine, create_session_factory
 from infra.ids import uuid7
+from tests import clock
+from tests.conftest import create_county
 from tests.evidence import media
-from tests.reliability.conftest import ApiProcess, Stack, add_county, minter, own_stack, prepare
-from tests.sync.conftest import SyncWorld, build_world
+from tests.reliability.conftest import ApiProcess, Stack, minter, own_stack, prepare
+from tests.sync.conftest import SyncWorld, build_sync_world
 from tests.sync.test_push import finding, points, start
 
 WHEN = datetime(2026, 11, 20, 10, 30, 0, tzinfo=timezone(timedelta(hours=8)))
@@ -54,8 +56,8 @@ async def _arrange(stack: Stack) -> SyncWorld:
     engine = create_engine(stack.settings.database)
     try:
         factory = create_session_factory(engine)
-        county = await add_county(factory, minter(stack.settings))
-        return await build_world(county, factory)
+        county = await create_county(factory, minter(stack.settings))
+        return await build_sync_world(county, factory)
     finally:
         await engine.dispose()
 
@@ -64,7 +66,7 @@ async def _push(http: httpx.AsyncClient, world: SyncWorld, acked: Acknowledged) 
     patrol, found = uuid7(), uuid7()
     track = points(patrol, 5)
     ops = [start(patrol, world.area_id), track, finding(patrol, found)]
-    body = {"ops": ops, "deviceTime": datetime.now(UTC).isoformat()}
+    body = {"ops": ops, "deviceTime": clock.now().isoformat()}
     resp = await http.post("/api/v1/sync/push", json=body, headers=world.headers())
     assert resp.status_code == 200, resp.text
     receipts = resp.json()["receipts"]

@@ -2,17 +2,16 @@
 
 Each case is sent to a representative route as a user with the right to call it, and must
 come back as an RFC 9457 problem with a stable ``code`` (and the offending field where there
-is one), within a generous time bound, without changing anything stored for the county.
+is one), without changing anything stored for the county.
 Bodies stay small (at most a few MB): the body size limit itself is tested elsewhere.
 """
 
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +29,12 @@ from infra.launchers import LocalServices
 from infra.scope import Role
 from infra.settings import Settings
 from mobile_contract.v1.common import MAX_GEOMETRY_VERTICES
-from tests.conftest import CountyFixture
+from tests import clock
+from tests.worlds import World, build_world
 
 Client = AsyncTestClient[Litestar]
 API = "/api/v1"
 LON, LAT = 112.1, 28.5
-BOUND_S = 20.0  # generous: a loaded 2-core machine, and a few MB bodies at most
 NUL = "\u0000"
 
 
@@ -49,13 +48,6 @@ def _polygon(ring: list[list[Any]]) -> dict[str, Any]:
 
 def _nested(depth: int) -> bytes:
     return b"[" * depth + b"]" * depth
-
-
-@dataclass
-class World:
-    county: CountyFixture
-    area_id: str
-    version_id: str
 
 
 @dataclass
@@ -90,11 +82,6 @@ def _upload_body(**extra: Any) -> dict[str, Any]:
         "fix": {"lon": LON, "lat": LAT, "accuracyM": 6.0, "crs": "wgs84"},
         **extra,
     }
-
-
-def _area_body(geometry: dict[str, Any], leader: str) -> dict[str, Any]:
-    return {"code": f"H{uuid.uuid4().hex[:6]}", "name": "北片", "grade": 1,
-            "geometry": geometry, "leaderId": leader}  # fmt: skip
 
 
 CHECK = f"{API}/geofence/check"
@@ -259,17 +246,8 @@ async def _stored(
 
 
 @pytest.fixture
-async def world(client: Client, make_county: Any) -> World:
-    county: CountyFixture = await make_county()
-    area = await client.post(
-        f"{API}/areas",
-        json=_area_body(_polygon(_ring(112.05, 28.45, 112.15, 28.55)),
-                        str(county.users[Role.INSPECTOR].id)),
-        headers=county.headers(Role.CAPTAIN),
-    )  # fmt: skip
-    assert area.status_code == 201, area.text
-    # parameters are checked before the handler looks the layer version up
-    return World(county, area.json()["id"], str(uuid7()))
+async def world(app: Litestar, session_factory: async_sessionmaker[AsyncSession]) -> World:
+    return await build_world(session_factory, app.state.tokens)
 
 
 def _assert_problem(resp: Any, case: Case) -> None:
@@ -284,7 +262,8 @@ def _assert_problem(resp: Any, case: Case) -> None:
 
 
 async def _send(client: Client, world: World, case: Case) -> Any:
-    path = case.path.format(area=world.area_id, version=world.version_id)
+    # parameters are checked before the handler looks the layer version up: any id will do
+    path = case.path.format(area=world.area.id, version=uuid7())
     kwargs: dict[str, Any] = {"headers": {**world.county.headers(case.role), **case.headers}}
     if case.params is not None:
         kwargs["params"] = case.params
@@ -301,11 +280,8 @@ async def test_hostile_request_is_a_4xx_problem(
     client: Client, world: World, session_factory: async_sessionmaker[AsyncSession], case: Case
 ) -> None:
     before = await _stored(session_factory, world.county.id)
-    started = time.monotonic()
     resp = await _send(client, world, case)
-    elapsed = time.monotonic() - started
     _assert_problem(resp, case)
-    assert elapsed < BOUND_S, (case.name, elapsed)
     assert await _stored(session_factory, world.county.id) == before, case.name
     # the app still answers an honest request after it
     ok = await client.post(CHECK, json=_CHECK_OK, headers=world.county.headers(Role.CAPTAIN))
@@ -316,7 +292,7 @@ async def test_hostile_request_is_a_4xx_problem(
 
 
 def _iso(minutes_ago: int) -> str:
-    return (datetime.now(UTC) - timedelta(minutes=minutes_ago)).isoformat()
+    return (clock.now() - timedelta(minutes=minutes_ago)).isoformat()
 
 
 @pytest.mark.parametrize("msgpack", [False, True], ids=["json", "msgpack"])
@@ -328,9 +304,9 @@ async def test_hostile_push_operations_are_rejected_one_by_one(
                "signInId": str(uuid7()), "at": _iso(5), "accuracyM": 8.0, "lon": LON}  # fmt: skip
     ops: list[dict[str, Any]] = [
         {"type": "startPatrol", "opId": str(uuid7()), "patrolId": str(patrol),
-         "areaId": world.area_id, "startedAt": _iso(30)},
+         "areaId": str(world.area.id), "startedAt": _iso(30)},
         {"type": "startPatrol", "opId": str(uuid7()), "patrolId": str(bad_patrol),
-         "areaId": world.area_id, "startedAt": _iso(30), "note": f"北{NUL}片"},
+         "areaId": str(world.area.id), "startedAt": _iso(30), "note": f"北{NUL}片"},
         {**sign_in, "lat": "28.5"},  # a string for a number
         {**sign_in, "signInId": str(uuid7()), "lat": 2**64 - 1},  # beyond int64
         {**sign_in, "signInId": str(uuid7()), "lat": json.loads(_nested(40))},

@@ -6,10 +6,8 @@ the outage."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -25,11 +23,12 @@ from infra.ids import uuid7
 from infra.objectstore import S3ObjectStore
 from infra.scope import Role
 from infra.tasks import TaskDeps, run_worker
+from tests import clock
 from tests.api.test_evidence_api import _photo, _upload
 from tests.conftest import CountyFixture
 from tests.reliability.conftest import Stack
-from tests.reliability.test_frozen import BOUND_S, _assert_503, _timed, _wait_ready
-from tests.sync.conftest import SyncWorld, build_world
+from tests.reliability.test_frozen import _assert_503, _wait_ready
+from tests.sync.conftest import SyncWorld, build_sync_world
 from tests.sync.test_push import finding, points, start
 
 Client = AsyncTestClient[Litestar]
@@ -38,12 +37,12 @@ PUSH = "/api/v1/sync/push"
 
 
 def _push_body(ops: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"ops": ops, "deviceTime": datetime.now(UTC).isoformat()}
+    return {"ops": ops, "deviceTime": clock.now().isoformat()}
 
 
 def _end(patrol_id: Any) -> dict[str, Any]:
     return {"type": "endPatrol", "opId": str(uuid7()), "patrolId": str(patrol_id),
-            "endedAt": datetime.now(UTC).isoformat()}  # fmt: skip
+            "endedAt": clock.now().isoformat()}  # fmt: skip
 
 
 async def _traffic(client: Client, world: SyncWorld, n: int) -> list[int]:
@@ -73,25 +72,19 @@ async def test_database_down_is_503_then_no_failure_after_ready(
     stack_engine: AsyncEngine,
     stack_factory: async_sessionmaker[AsyncSession],
 ) -> None:
-    world = await build_world(stack_county, stack_factory)
+    world = await build_sync_world(stack_county, stack_factory)
     assert set(await _traffic(stack_client, world, 3)) == {200}  # a warm pool
     with structlog.testing.capture_logs() as logs:
         stack.cluster.stop()
         try:
-            worst = 0.0
             for _ in range(2):
-                took, resp = await _timed(stack_client, "GET", ME, headers=world.headers())
+                resp = await stack_client.get(ME, headers=world.headers())
                 _assert_503(resp, "database_unavailable")
-                worst = max(worst, took)
                 patrol = uuid7()
                 body = _push_body([start(patrol, world.area_id), points(patrol)])
-                took, resp = await _timed(
-                    stack_client, "POST", PUSH, json=body, headers=world.headers()
-                )
+                resp = await stack_client.post(PUSH, json=body, headers=world.headers())
                 _assert_503(resp, "database_unavailable")
-                worst = max(worst, took)
             assert (await stack_client.get("/ready")).status_code == 503
-            assert worst < BOUND_S
         finally:
             stack.start_database()
             await _forget_old_connections(stack_engine)
@@ -112,7 +105,7 @@ async def test_restart_between_requests_costs_no_request(
     stack_factory: async_sessionmaker[AsyncSession],
 ) -> None:
     """No request sees the outage: the pool still holds connections the old server closed."""
-    world = await build_world(stack_county, stack_factory)
+    world = await build_sync_world(stack_county, stack_factory)
     assert set(await _traffic(stack_client, world, 3)) == {200}
     stack.cluster.stop()
     stack.start_database()
@@ -127,7 +120,7 @@ async def test_a_push_failing_part_way_keeps_nothing(
     stack_engine: AsyncEngine,
     stack_factory: async_sessionmaker[AsyncSession],
 ) -> None:
-    world = await build_world(stack_county, stack_factory)
+    world = await build_sync_world(stack_county, stack_factory)
     quick = replace(stack.settings.database, statement_timeout_s=1.0)
     app = create_app(replace(stack.settings, database=quick))
     async with AsyncTestClient(app=app, raise_server_exceptions=False) as client:
@@ -142,13 +135,9 @@ async def test_a_push_failing_part_way_keeps_nothing(
             await other.execute(
                 text("SELECT 1 FROM patrol_sessions WHERE id = :id FOR UPDATE"), {"id": first}
             )
-            started = time.monotonic()
             resp = await client.post(PUSH, json=_push_body(ops), headers=world.headers())
-            took = time.monotonic() - started
             await other.rollback()
-        _assert_503(resp, "database_unavailable")
-        assert resp.json()["details"]["reason"] == "statement_timeout"
-        assert took < 30
+        _assert_503(resp, "database_unavailable", {"statement_timeout"})
         async with stack_factory() as session:
             kept = await session.scalar(
                 text("SELECT count(*) FROM sync_receipts WHERE op_id = ANY(:ids)"),

@@ -8,13 +8,14 @@ kept; the day survives a replay after a lost answer.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from litestar.testing import AsyncTestClient
 
 from infra.ids import uuid7
 from infra.scope import Role
+from tests import clock
 from tests.api.test_evidence_api import LAT, LON, _photo, _upload
 from tests.conftest import CountyFixture
 
@@ -57,7 +58,7 @@ async def test_a_joint_patrol_from_the_phone_to_the_squads_referral(
     county: CountyFixture = await make_county()
     inspector, police = county.headers(Role.INSPECTOR), county.headers(Role.JOINT_TEAM)
     captain, squad = county.headers(Role.CAPTAIN), county.headers(Role.SECURITY_SQUAD)
-    now = datetime.now(UTC)
+    now = clock.now()
 
     # the captain sets up the contract area with the inspector as its leader
     area = await client.post(

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from infra.ids import uuid7
 from infra.scope import Role
 from infra.settings import Settings
+from tests import clock
 from tests.api.test_evidence_api import _upload
 from tests.conftest import CountyFixture
 from tests.evidence import media
@@ -135,7 +136,7 @@ async def test_an_inspectors_day_is_a_true_field_record(
         resp = await client.post(f"{API}/areas/{area['id']}/targets", json=body, headers=captain)
         targets[name] = (await _ok(resp, 201))["id"]
 
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = clock.now().replace(microsecond=0)
     start = now - timedelta(hours=3)
     month = f"{start.year:04d}-{start.month:02d}"
     await _ok(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -23,6 +22,7 @@ from geofence.store import insert_features
 from infra.scope import Role
 from patrol.areas import AreaService
 from patrol.plans import PlanService
+from tests import clock
 from tests.conftest import CountyFixture
 
 Client = AsyncTestClient[Litestar]
@@ -37,6 +37,8 @@ def square(lon: float, lat: float, size: float) -> dict[str, Any]:
 
 @dataclass
 class SyncWorld:
+    """A county (the shared builder's) with what a phone syncs: see :func:`build_sync_world`."""
+
     county: CountyFixture
     area_id: uuid.UUID
     other_area_id: uuid.UUID
@@ -61,7 +63,7 @@ async def add_parcels(
     return version.id
 
 
-async def build_world(
+async def build_sync_world(
     county: CountyFixture, factory: async_sessionmaker[AsyncSession], *, parcels: int = 20
 ) -> SyncWorld:
     """Area A1 (led by the inspector) at the county's west, A2 (not theirs) at the east."""
@@ -91,7 +93,7 @@ async def build_world(
         await PlanService(session).upsert_plan(
             captain,
             a1.id,
-            datetime.now(UTC).date().replace(day=1),
+            clock.this_month(),
             quota=6,
             min_per_week=1,
             inspector_ids=[inspector.id],
@@ -127,7 +129,7 @@ def make_world(
     session_factory: async_sessionmaker[AsyncSession],
 ) -> Callable[..., Awaitable[SyncWorld]]:
     async def make(*, parcels: int = 20) -> SyncWorld:
-        return await build_world(await make_county(), session_factory, parcels=parcels)
+        return await build_sync_world(await make_county(), session_factory, parcels=parcels)
 
     return make
 
@@ -195,7 +197,7 @@ class Phone:
         return set(self.store[name])
 
     async def push(self, *, lose_answer: bool = False) -> list[dict[str, Any]]:
-        body = {"ops": self.outbox, "deviceTime": datetime.now(UTC).isoformat()}
+        body = {"ops": self.outbox, "deviceTime": clock.now().isoformat()}
         answer = await self.post("/api/v1/sync/push", body)
         if not lose_answer:
             self.outbox = []

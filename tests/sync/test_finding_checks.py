@@ -5,7 +5,7 @@ screens the finding again; the squad pulls what a rule matched."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import shapely
@@ -21,6 +21,7 @@ from geofence.store import insert_features
 from infra.ids import uuid7
 from infra.scope import Role
 from patrol.field_models import PatrolAlert, PatrolTarget, TargetVisit
+from tests import clock
 from tests.sync.conftest import Client, Phone, SyncWorld
 
 API = "/api/v1"
@@ -30,7 +31,7 @@ TARGET_AT = (112.05, 28.5)  # the area's target T1
 
 
 def _t(**kw: float) -> str:
-    return (datetime.now(UTC) - timedelta(**kw)).isoformat()
+    return (clock.now() - timedelta(**kw)).isoformat()
 
 
 async def _layers(

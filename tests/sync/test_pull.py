@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -15,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from infra.scope import Role
 from patrol.areas import AreaService
 from patrol.plans import PlanService
+from tests import clock
 from tests.sync.conftest import Client, Phone, SyncWorld, add_parcels
 
 PULL = "/api/v1/sync/pull"
@@ -92,7 +92,7 @@ async def test_records_leaving_scope_arrive_as_deletions(
         await PlanService(session).upsert_plan(
             world.county.principal(Role.CAPTAIN),
             world.area_id,
-            datetime.now(UTC).date().replace(day=1),
+            clock.this_month(),
             quota=6,
             min_per_week=1,
             inspector_ids=[],

@@ -21,6 +21,7 @@ from patrol.config import PatrolConfig
 from sync._db import driver
 from sync.collections import COLLECTIONS
 from sync.cursor import CursorCodec
+from tests import clock
 from tests.sync.conftest import Client, Phone, SyncWorld, add_parcels
 
 PULL = "/api/v1/sync/pull"
@@ -177,7 +178,7 @@ async def test_the_difference_is_linear_whatever_the_planner_believes(
         await session.commit()
     inspector = world.county.principal(Role.INSPECTOR)
     config = PatrolConfig()
-    today = datetime.now(config.tz).date()
+    today = clock.today()
     midnight = datetime.combine(today, datetime.min.time(), tzinfo=config.tz)
     async with session_factory() as session:
         stream = await _stream_of(session, inspector.user_id)

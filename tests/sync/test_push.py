@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -12,13 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from infra.ids import uuid7
 from infra.scope import Role
 from patrol.areas import AreaService
+from tests import clock
 from tests.sync.conftest import Client, Phone, SyncWorld
 
 PUSH = "/api/v1/sync/push"
 
 
 def _t(**kw: float) -> str:
-    return (datetime.now(UTC) - timedelta(**kw)).isoformat()
+    return (clock.now() - timedelta(**kw)).isoformat()
 
 
 def start(patrol_id: uuid.UUID, area_id: uuid.UUID, **kw: Any) -> dict[str, Any]:

@@ -4,17 +4,18 @@ rejected receipt naming each point's reason, and the patrol's figures do not mov
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from infra.ids import uuid7
+from tests import clock
 from tests.sync.conftest import Phone, SyncWorld
 
 M_PER_DEG_LAT = 6_371_008.8 * 3.141592653589793 / 180
-T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+T0 = clock.now().replace(microsecond=0) - timedelta(hours=2)
 END = T0 + timedelta(minutes=15)
 
 

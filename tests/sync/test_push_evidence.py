@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from geoalchemy2 import WKTElement
@@ -16,6 +15,7 @@ from evidence.models import CustodyEntry, Evidence, Upload
 from infra.ids import uuid7
 from infra.scope import Role
 from infra.settings import Settings
+from tests import clock
 from tests.conftest import CountyFixture
 from tests.sync.conftest import Phone
 
@@ -29,7 +29,7 @@ async def _evidence(
     case_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
     """Rows of a photo as intake leaves them (the bytes are not needed for an edit)."""
-    evidence_id, now = uuid7(), datetime.now(UTC)
+    evidence_id, now = uuid7(), clock.now()
     key = f"originals/{county.id}/{evidence_id}-1"
     digest = hashlib.sha256(evidence_id.bytes).hexdigest()
     async with factory() as session:

@@ -3,10 +3,11 @@ target, the same as the REST reply; replays answer the same."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from infra.ids import uuid7
+from tests import clock
 from tests.sync.conftest import Phone, SyncWorld
 
 M_PER_DEG_LAT = 6_371_008.8 * 3.141592653589793 / 180
@@ -14,7 +15,7 @@ T1 = (112.05, 28.5)  # the target of area A1 in the sync world, radius 100 m
 
 
 def _t(**kw: float) -> str:
-    return (datetime.now(UTC) - timedelta(**kw)).isoformat()
+    return (clock.now() - timedelta(**kw)).isoformat()
 
 
 def _sign_in(patrol: Any, north_m: float) -> dict[str, Any]:
