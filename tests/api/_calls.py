@@ -240,7 +240,7 @@ BODIES: dict[str, Body | None] = {
         "threshold": "5",
         "unit": "mu",
         "citation": "刑法第三百四十二条",
-        "effectiveFrom": "2020-01-01",
+        "effectiveFrom": "2999-01-01",  # not in force: screening elsewhere unchanged
     },
     "RecordReferralDecision": {"approved": True},
     "RecordReferralTransfer": {"policeUnit": "县公安局", "materials": _MATERIALS},

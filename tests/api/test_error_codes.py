@@ -418,3 +418,23 @@ async def test_a_county_boundary_file_holds_one_feature(
             f"{API}/admin/counties", json=body, headers=operator.headers(Role.ADMIN)
         )
     assert _problem(resp, 422, "invalid_boundary")["details"]["features"] == 2
+
+
+async def test_a_garbled_form_upload_is_a_bad_request_and_stores_nothing(
+    client: Client, make_county: Any
+) -> None:
+    """A form body that is not the multipart it claims (a proxy cut it, a client bug)."""
+    county = await make_county()
+    headers = county.headers(Role.ADMIN)
+    for content_type in ("multipart/form-data; boundary=xyz", "multipart/form-data"):
+        resp = await client.post(
+            "/api/v1/geofence/layers/import",
+            headers={**headers, "content-type": content_type},
+            content=b"not a form",
+        )
+        body = _problem(resp, 400, "bad_request")
+        assert body["title"] == "请求格式有误"
+    versions = await client.get(
+        "/api/v1/geofence/layers/versions", headers=headers, params={"kind": "parcels"}
+    )
+    assert versions.status_code == 200 and versions.json() == []
