@@ -11,6 +11,7 @@ compare exactly). Walks of 10 m steps use 4 m fixes: two 5 m fixes 10 m apart ar
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -72,7 +73,7 @@ def test_a_slow_walk_adds_up_to_its_length(step_m: float) -> None:
     assert stats.used == n + 1 and stats.speed_flagged == 0 == stats.poor_accuracy
     # anchors the fewest steps apart that leave the noise (1 m and 2 m steps reach exactly
     # 10 m, where the rounding of the distance decides)
-    for a, b in zip(anchors, anchors[1:], strict=False):
+    for a, b in itertools.pairwise(anchors):
         assert (b - a - 1) * step_m <= NOISE + 1e-6 and (b - a) * step_m >= NOISE - 1e-6
 
 
