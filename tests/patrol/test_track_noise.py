@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -28,6 +28,7 @@ from infra.ids import uuid7
 from infra.scope import Role
 from patrol.config import PatrolConfig
 from patrol.tracks import TrackStats, filter_track
+from tests import clock
 from tests.conftest import CountyFixture
 from tests.patrol.helpers import M_PER_DEG_LAT
 
@@ -151,7 +152,7 @@ async def test_a_jittery_stop_pushed_through_the_api_adds_no_distance_or_moving_
         headers=cap,
     )  # fmt: skip
     assert area.status_code == 201, area.text
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    start = clock.now().replace(microsecond=0) - timedelta(hours=2)
     pid = str(uuid7())
     started = await client.put(
         f"{API}/patrols/{pid}",
