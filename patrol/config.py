@@ -13,6 +13,11 @@ class PatrolConfig:
     """Defaults follow DOMAIN.md; a county may run with other values.
 
     ``timezone`` decides local days, weeks (Monday first), months and night.
+    Track filtering (see :func:`patrol.tracks.filter_track`): a step between two good fixes
+    counts when it is at least ``min_step_m`` and longer than the sum of the two fixes'
+    reported accuracies (shorter is GPS noise while standing). ``min_moving_speed_mps`` is
+    the slowest walk: a counted step adds at most the time it would take at that speed to
+    the moving time, so the time spent standing before it does not count as moving.
     ``sign_in_far_m``: a GPS sign-in whose nearest active target of the patrol's area is
     farther than this (in metres, to the centimetre) is flagged ``far_from_targets``.
     """
@@ -24,6 +29,7 @@ class PatrolConfig:
     max_accuracy_m: float = 50.0
     max_speed_mps: float = 40.0
     min_step_m: float = 5.0
+    min_moving_speed_mps: float = 0.4
     reanchor_after: int = 3
     gap_limit_s: float = 600.0
     future_tolerance_s: float = 300.0

@@ -198,11 +198,26 @@ def filter_track(
 
     Each point gets a status: ``poor_accuracy`` (accuracy worse than ``max_accuracy_m``:
     ignored), ``speed_flagged`` (reaching it from the last good point needs more than
-    ``max_speed_mps``: ignored and counted), ``still`` (closer than ``min_step_m`` to the last
-    good point: GPS noise while standing, no distance) or ``used``. After ``reanchor_after``
-    flagged points in a row the track restarts at the last of them (the earlier anchor was the
-    outlier, or the phone really jumped); the jump itself adds no distance. Steps across a
-    gap longer than ``gap_limit_s`` add distance but no moving time.
+    ``max_speed_mps``: ignored and counted), ``still`` (within the noise of the last good
+    point, the anchor: no distance) or ``used``. After ``reanchor_after`` flagged points in a
+    row the track restarts at the last of them (the earlier anchor was the outlier, or the
+    phone really jumped); the jump itself adds no distance.
+
+    **A step counts only when it is longer than the noise the two fixes report**: at least
+    ``min_step_m`` and more than the sum of the anchor's and the fix's reported accuracy. Two
+    fixes of one spot, each within its accuracy of it, can lie as far apart as that sum, so
+    standing still with jitter up to the reported accuracy adds no distance, however long.
+    The anchor stays where the inspector stopped, and a slow walk still adds up: the anchor
+    waits until the walk has left the noise, then the whole way from it counts, so a walk's
+    figure is its length less the last stretch shorter than the noise (the fixes' lateral
+    scatter lengthens it a little, as any polyline through noisy fixes).
+
+    **Moving time is the time of counted steps, at no less than** ``min_moving_speed_mps``: a
+    step counts the time it took, but at most the time it would take at that speed. A step
+    is timed from its anchor, so the step that ends a stop spans the stop; capping it at the
+    slowest walk leaves the standing time out (about ``noise / min_moving_speed_mps`` of it
+    remains), while a walk at or above that speed counts all its time. Steps across a gap
+    longer than ``gap_limit_s`` add distance but no moving time.
     """
     stats = TrackStats()
     anchor: int | None = None
@@ -231,13 +246,13 @@ def filter_track(
         flagged_run = 0
         stats.last_fix = ts[i]
         stats.used += 1
-        if step < config.min_step_m:
+        if step < config.min_step_m or step <= accs[anchor] + accs[i]:
             stats.statuses.append("still")
             continue
         stats.statuses.append("used")
         stats.distance_m += step
         if dt <= config.gap_limit_s:
-            stats.moving_s += dt
+            stats.moving_s += min(dt, step / config.min_moving_speed_mps)
         anchor = i
     return stats
 

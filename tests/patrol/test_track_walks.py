@@ -1,14 +1,17 @@
 """Walks the jitter filter must get right, and each of its numbers at its edge.
 
-Slow walks (steps smaller than ``min_step_m``) must add up to the walked length; standing
-still with GPS jitter adds nothing and leaves the anchor where the inspector stopped; jitter
-along a walk cancels out. Each filter setting (``min_step_m``, ``max_accuracy_m``,
-``max_speed_mps``, ``reanchor_after``, ``gap_limit_s``) is checked at its value and one step
-either side, with the setting set to the exact step the test walks (floats compare exactly).
+Slow walks (steps smaller than the noise: ``min_step_m`` and the sum of two fixes'
+accuracies) must add up to the walked length, less at most one noise's worth at the end;
+standing still with GPS jitter adds nothing and leaves the anchor where the inspector stopped;
+jitter along a walk cancels out. Each filter setting (``min_step_m``, the accuracy sum,
+``max_accuracy_m``, ``max_speed_mps``, ``reanchor_after``, ``gap_limit_s``) is checked at its
+value and one step either side, with the setting set to the exact step the test walks (floats
+compare exactly). Walks of 10 m steps use 4 m fixes: two 5 m fixes 10 m apart are noise.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -25,6 +28,8 @@ from tests.patrol.helpers import M_PER_DEG_LAT
 from tests.worlds import World
 
 CFG = PatrolConfig()
+ACC = 5.0  # the accuracy of the slow walks' fixes: two of them are noise up to 10 m apart
+NOISE = 2 * ACC
 LON0, LAT0 = 110.2, 30.2
 M_PER_DEG_LON = M_PER_DEG_LAT * math.cos(math.radians(LAT0))
 
@@ -53,25 +58,32 @@ def _jitter(i: int, size_m: float) -> float:
 
 @pytest.mark.parametrize("step_m", [1.0, 1.5, 2.0, 2.4, 3.0, 4.9])
 def test_a_slow_walk_adds_up_to_its_length(step_m: float) -> None:
-    """120 steps below ``min_step_m`` (5 m): the anchor waits until 5 m are walked, then the
-    whole way from it counts; 120 is a multiple of every anchor period here, so the figure
-    is the walked length exactly, and so is the moving time."""
-    assert step_m < CFG.min_step_m
+    """120 steps below the noise of two 5 m fixes (10 m): the anchor waits until the walk has
+    left the noise, then the whole way from it counts. The figure is the walk up to the last
+    anchor, exactly: the walked length less a last stretch no longer than the noise; the
+    moving time is the time up to that anchor (0.5 m/s and faster: all of it counts)."""
+    assert step_m < NOISE
     n = 120
-    stats = _run([(i * step_m, 0.0) for i in range(n + 1)], every_s=2.0)
-    assert stats.distance_m == pytest.approx(n * step_m, rel=1e-9)
-    assert stats.moving_s == n * 2.0
+    stats = _run([(i * step_m, 0.0) for i in range(n + 1)], every_s=2.0, accuracy_m=ACC)
+    anchors = [i for i, s in enumerate(stats.statuses) if s == "used"]
+    last = anchors[-1]
+    assert stats.distance_m == pytest.approx(last * step_m, rel=1e-9)
+    assert n * step_m - NOISE <= stats.distance_m <= n * step_m * (1 + 1e-9)
+    assert stats.moving_s == pytest.approx(last * 2.0, rel=1e-9)
     assert stats.used == n + 1 and stats.speed_flagged == 0 == stats.poor_accuracy
-    period = math.ceil(CFG.min_step_m / step_m)  # steps between two anchors
-    assert stats.statuses[: period + 1] == ["used"] + ["still"] * (period - 1) + ["used"]
+    # anchors the fewest steps apart that leave the noise (1 m and 2 m steps reach exactly
+    # 10 m, where the rounding of the distance decides)
+    for a, b in itertools.pairwise(anchors):
+        assert (b - a - 1) * step_m <= NOISE + 1e-6 and (b - a) * step_m >= NOISE - 1e-6
 
 
 def test_a_one_metre_walk_with_two_metre_jitter_stays_within_a_step() -> None:
     """1 m steps with up to 2 m jitter along the way: the figure is the walk's length, give
-    or take one anchor step and the jitter at both ends (never the jitter summed)."""
+    or take one anchor step (the noise) and the jitter at both ends (never the jitter
+    summed)."""
     n = 400
-    stats = _run([(i * 1.0 + _jitter(i, 2.0), 0.0) for i in range(n + 1)])
-    assert abs(stats.distance_m - n) <= CFG.min_step_m + 2 * 2.0
+    stats = _run([(i * 1.0 + _jitter(i, 2.0), 0.0) for i in range(n + 1)], accuracy_m=ACC)
+    assert abs(stats.distance_m - n) <= NOISE + 2 * 2.0
     assert stats.speed_flagged == 0
 
 
@@ -81,11 +93,11 @@ def test_a_one_metre_walk_with_two_metre_jitter_stays_within_a_step() -> None:
 def test_standing_still_with_jitter_adds_nothing_and_keeps_the_anchor() -> None:
     """100 m north, 20 minutes standing with up to 3 m jitter, 100 m on: exactly 200 m.
     The first step after the stop is measured from where the inspector stopped, not from a
-    jittered fix."""
+    jittered fix. (4 m fixes: 10 m steps are longer than their noise.)"""
     walk1 = [(i * 10.0, 0.0) for i in range(11)]
     stop = [(100.0 + _jitter(i, 3.0), _jitter(i + 7, 3.0)) for i in range(240)]
     walk2 = [(100.0 + i * 10.0, 0.0) for i in range(1, 11)]
-    stats = _run(walk1 + stop + walk2, every_s=5.0)
+    stats = _run(walk1 + stop + walk2, every_s=5.0, accuracy_m=4.0)
     assert stats.distance_m == pytest.approx(200.0, rel=1e-9)
     assert stats.statuses[11:251] == ["still"] * 240
     # 20 steps of 5 s, but the first step after a stop longer than gap_limit_s (600 s)
@@ -127,13 +139,31 @@ def _north(m: float) -> float:
 
 
 def test_min_step_at_its_value_counts_and_just_below_does_not() -> None:
+    """With 2 m fixes (noise 4 m) ``min_step_m`` decides."""
     step = _north(5.0)
-    at = _run([(0.0, 0.0), (5.0, 0.0)], replace(CFG, min_step_m=step))
-    above = _run([(0.0, 0.0), (5.0, 0.0)], replace(CFG, min_step_m=math.nextafter(step, 0.0)))
-    below = _run([(0.0, 0.0), (5.0, 0.0)], replace(CFG, min_step_m=math.nextafter(step, 9.0)))
+    fixes = [(0.0, 0.0), (5.0, 0.0)]
+    at = _run(fixes, replace(CFG, min_step_m=step), accuracy_m=2.0)
+    above = _run(fixes, replace(CFG, min_step_m=math.nextafter(step, 0.0)), accuracy_m=2.0)
+    below = _run(fixes, replace(CFG, min_step_m=math.nextafter(step, 9.0)), accuracy_m=2.0)
     assert (at.statuses[1], at.distance_m) == ("used", step)
     assert (above.statuses[1], above.distance_m) == ("used", step)
     assert (below.statuses[1], below.distance_m) == ("still", 0.0)
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_a_step_must_be_longer_than_the_two_accuracies_summed(first: bool) -> None:
+    """A 20 m step between fixes whose accuracies sum to 20 m is noise; one just under 20 m
+    and it counts, whichever of the two fixes (the anchor or the new one) reports it."""
+    step = _north(20.0)
+    ts, lons, lats, _ = _fixes([(0.0, 0.0), (20.0, 0.0)], every_s=10.0)
+
+    def status(acc: float) -> tuple[str, float]:
+        stats = filter_track(ts, lons, lats, [acc, 0.0] if first else [0.0, acc], CFG)
+        return stats.statuses[1], stats.distance_m
+
+    assert status(step) == ("still", 0.0)
+    assert status(math.nextafter(step, 0.0)) == ("used", step)
+    assert status(math.nextafter(step, 99.0)) == ("still", 0.0)
 
 
 @pytest.mark.parametrize(
@@ -142,10 +172,11 @@ def test_min_step_at_its_value_counts_and_just_below_does_not() -> None:
 )
 def test_max_accuracy_at_its_value_is_used(accuracy_m: float, status: str) -> None:
     assert CFG.max_accuracy_m == 50.0
-    ts, lons, lats, _ = _fixes([(0.0, 0.0), (20.0, 0.0)], every_s=10.0)
+    # a 60 m step: longer than the noise of a 5 m and a 50 m fix
+    ts, lons, lats, _ = _fixes([(0.0, 0.0), (60.0, 0.0)], every_s=10.0)
     stats = filter_track(ts, lons, lats, [5.0, accuracy_m], CFG)
     assert stats.statuses[1] == status
-    assert stats.distance_m == (_north(20.0) if status == "used" else 0.0)
+    assert stats.distance_m == (_north(60.0) if status == "used" else 0.0)
     assert stats.poor_accuracy == (status == "poor_accuracy")
 
 
@@ -180,18 +211,18 @@ def test_the_default_speed_limit_is_forty_metres_a_second() -> None:
 def test_an_outlier_is_skipped_and_a_real_jump_reanchors_after_three() -> None:
     """One wild fix (1 km away) is ignored and the walk goes on from the last good fix;
     ``reanchor_after`` (3) wild fixes in a row mean the phone really moved: the track
-    restarts there, and the jump adds no distance."""
+    restarts there, and the jump adds no distance. (4 m fixes: 10 m steps count.)"""
     assert CFG.reanchor_after == 3
-    one = _run([(0.0, 0.0), (10.0, 0.0), (1010.0, 0.0), (20.0, 0.0)], every_s=2.0)
+    one = _run([(0.0, 0.0), (10.0, 0.0), (1010.0, 0.0), (20.0, 0.0)], every_s=2.0, accuracy_m=4.0)
     assert one.statuses == ["used", "used", "speed_flagged", "used"]
     assert one.distance_m == pytest.approx(20.0, rel=1e-9)
 
-    two = _run([(0.0, 0.0), (1000.0, 0.0), (1010.0, 0.0), (20.0, 0.0)], every_s=2.0)
+    two = _run([(0.0, 0.0), (1000.0, 0.0), (1010.0, 0.0), (20.0, 0.0)], every_s=2.0, accuracy_m=4.0)
     assert two.statuses == ["used", "speed_flagged", "speed_flagged", "used"]
     assert two.distance_m == pytest.approx(20.0, rel=1e-9)
 
     jump = [(0.0, 0.0), (1000.0, 0.0), (1010.0, 0.0), (1020.0, 0.0), (1030.0, 0.0)]
-    three = _run(jump, every_s=2.0)
+    three = _run(jump, every_s=2.0, accuracy_m=4.0)
     assert three.statuses == ["used"] + ["speed_flagged"] * 3 + ["used"]
     assert three.distance_m == pytest.approx(10.0, rel=1e-9)  # from the new anchor on
 
@@ -200,25 +231,38 @@ def test_an_outlier_is_skipped_and_a_real_jump_reanchors_after_three() -> None:
 def test_a_gap_longer_than_the_limit_adds_distance_but_no_moving_time(
     gap_s: float, moving: bool
 ) -> None:
+    """A walk at 1 m/s through a gap in the fixes (the phone in a pocket)."""
     assert CFG.gap_limit_s == 600.0
-    ts, lons, lats, accs = _fixes([(0.0, 0.0), (10.0, 0.0), (20.0, 0.0)])
+    ts, lons, lats, accs = _fixes([(0.0, 0.0), (10.0, 0.0), (10.0 + gap_s, 0.0)])
     ts = [0.0, 10.0, 10.0 + gap_s]
     stats = filter_track(ts, lons, lats, accs, CFG)
-    assert stats.distance_m == pytest.approx(20.0, rel=1e-9)
+    assert stats.distance_m == pytest.approx(10.0 + gap_s, rel=1e-9)
     assert stats.moving_s == (10.0 + gap_s if moving else 10.0)
+
+
+def test_a_step_slower_than_the_slowest_walk_counts_the_time_at_that_speed() -> None:
+    """Moving time is counted at no less than ``min_moving_speed_mps`` (0.4 m/s): 20 m in
+    100 s counts 50 s; 20 m in 50 s (exactly that speed) and in 10 s count their time."""
+    assert CFG.min_moving_speed_mps == 0.4
+    step = _north(20.0)
+    for every_s, counted in [(100.0, step / 0.4), (50.0, 50.0), (10.0, 10.0)]:
+        stats = _run([(0.0, 0.0), (20.0, 0.0)], every_s=every_s)
+        assert stats.moving_s == pytest.approx(counted, rel=1e-9)
 
 
 # -- the same walks end to end: the patrol's figures -------------------------------------
 
 
-def _points(start: datetime, offsets: list[tuple[float, float]], every_s: float) -> list[PointIn]:
+def _points(
+    start: datetime, offsets: list[tuple[float, float]], every_s: float, accuracy_m: float = 6.0
+) -> list[PointIn]:
     return [
         PointIn(
             id=uuid7(),
             t=start + timedelta(seconds=i * every_s),
             lon=LON0 + e / M_PER_DEG_LON,
             lat=LAT0 + n / M_PER_DEG_LAT,
-            accuracy_m=6.0,
+            accuracy_m=accuracy_m,
             speed_mps=None,
             heading_deg=None,
         )
@@ -230,7 +274,8 @@ async def test_a_patrol_with_slow_steps_and_a_jittery_stop_shows_the_walked_dist
     world: World, db: AsyncSession
 ) -> None:
     """What the captain sees for a patrol: 150 m at 1.5 m steps, a 10-minute stop with
-    jitter, 150 m more at 3 m steps: 300 m."""
+    jitter, 150 m more at 3 m steps: 300 m, less at most the noise of two 6 m fixes (12 m)
+    walked after the last fix that counted."""
     pid = uuid7()
     started = ago(hours=3)
     service = PatrolService(db)
@@ -244,7 +289,7 @@ async def test_a_patrol_with_slow_steps_and_a_jittery_stop_shows_the_walked_dist
         world.inspector, pid, ended_at=started + timedelta(minutes=40)
     )
     await db.commit()
-    assert patrol.distance_m == pytest.approx(300.0, abs=0.01)
+    assert 300.0 - 2 * 6.0 - 0.01 <= patrol.distance_m <= 300.0
     assert patrol.used_point_count == len(points)
     assert patrol.speed_flagged_count == 0 == patrol.poor_accuracy_count
     assert patrol.duration_s == 40 * 60

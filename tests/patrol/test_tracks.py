@@ -268,7 +268,8 @@ async def test_idle_patrols_close_automatically_and_the_phone_end_still_wins(
 
 
 async def test_a_slow_walk_counts_its_whole_length(world: World, db: AsyncSession) -> None:
-    """Steps of 2 m (below ``min_step_m``) add up: the anchor waits until 5 m are walked."""
+    """Steps of 2 m (below the noise of two 5 m fixes, 10 m) add up: the anchor waits until
+    the walk has left the noise; at most that much is missing at the end."""
     assert CFG.min_step_m > 2.0
     pid, started = await _start(world, db)
     points = walk(started, n=106, step_m=2.0, every_s=2.0)  # 105 steps of 2 m: 210 m
@@ -276,7 +277,7 @@ async def test_a_slow_walk_counts_its_whole_length(world: World, db: AsyncSessio
     patrol = await PatrolService(db).end_patrol(
         world.inspector, pid, ended_at=started + timedelta(minutes=30)
     )
-    assert patrol.distance_m == pytest.approx(210.0, abs=CFG.min_step_m + 1)
+    assert 210.0 - 2 * 5.0 - 0.01 <= patrol.distance_m <= 210.0
 
 
 async def test_jitter_around_one_spot_adds_nothing(world: World, db: AsyncSession) -> None:
