@@ -48,6 +48,7 @@ PACKAGES = ("api", "patrol", "evidence", "geofence", "sync", "mobile_contract", 
 MODULES: dict[str, tuple[str, ...]] = {
     "patrol/coverage.py": (
         "tests/patrol/test_coverage.py",
+        "tests/patrol/test_coverage_answers.py",
         "tests/patrol/test_duty_figures.py",
         "tests/api/test_patrol_api.py",
     ),
