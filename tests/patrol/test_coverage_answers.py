@@ -90,8 +90,15 @@ async def test_the_month_a_captain_reads(world: World, db: AsyncSession) -> None
     areas, plans = AreaService(db), PlanService(db)
     me, other, a1 = world.inspector, world.other_inspector, world.area.id
     # created after A1 but coded before it: areas come in code order
+    twin = await make_user(db, world.county, Role.INSPECTOR, "inspector-b")
     east = await areas.create_area(
-        world.captain, code="A0", name="east", grade=2, geometry=EAST, leader_id=other.user_id
+        world.captain,
+        code="A0",
+        name="east",
+        grade=2,
+        geometry=EAST,
+        leader_id=other.user_id,
+        member_ids=[twin.user_id],
     )
     # a seasonal rule for the east area starting on the 8th: the month (the 1st) is out of
     # season, the weeks of the 8th on are in it; each week is judged by its own Monday
@@ -141,12 +148,11 @@ async def test_the_month_a_captain_reads(world: World, db: AsyncSession) -> None
         min_night_per_week=1,
         target_ids=[t_far.id, t_pit.id],
     )
-    twin = await make_user(db, world.county, Role.INSPECTOR, "inspector-b")
     await db.commit()
 
-    # the east area: the other inspector on the 1st at noon (inserted before the first
-    # patrol of the month, which starts earlier)
-    p_east = await patrol(db, other, east.id, local(1, 12), 3600, companions=(twin.user_id,))
+    # the east area: the other inspector's namesake on the 1st at noon with the other
+    # inspector along (inserted before the first patrol of the month, which starts earlier)
+    p_east = await patrol(db, twin, east.id, local(1, 12), 3600, companions=(other.user_id,))
     # A1, week of the 1st: one night patrol starting exactly at local midnight of the 1st,
     # 2002 m walked past the old pit; its summary is stale and has to be refreshed
     p1 = await patrol(db, me, a1, local(1), 3600, steps=60)
@@ -391,6 +397,8 @@ async def test_the_live_board_at_a_fixed_clock(world: World, db: AsyncSession) -
     member = await make_user(db, county, Role.JOINT_TEAM, "member-j")
     old_leader = await make_user(db, county, Role.JOINT_TEAM, "old-leader-j")
     old_member = await make_user(db, county, Role.JOINT_TEAM, "old-member-j")
+    yesterday_mate = await make_user(db, county, Role.JOINT_TEAM, "mate-j")
+    tomorrow_mate = await make_user(db, county, Role.JOINT_TEAM, "tomorrow-mate-j")
     areas = AreaService(db)
     await areas.create_area(
         world.captain,
@@ -402,7 +410,13 @@ async def test_the_live_board_at_a_fixed_clock(world: World, db: AsyncSession) -
         member_ids=[member.user_id],
     )
     west2 = await areas.create_area(
-        world.captain, code="A5", name="hills", grade=2, geometry=EAST, leader_id=other.user_id
+        world.captain,
+        code="A5",
+        name="hills",
+        grade=2,
+        geometry=EAST,
+        leader_id=other.user_id,
+        member_ids=[twin_a.user_id],
     )
     old = await areas.create_area(
         world.captain,
@@ -427,8 +441,11 @@ async def test_the_live_board_at_a_fixed_clock(world: World, db: AsyncSession) -
         db, other, a5, local(20, 11), 1800, steps=7, step_m=13.337, companions=(companion.user_id,)
     )
     midnight = await patrol(db, other, a5, local(20), 1800, steps=5, step_m=13.337)
-    await patrol(db, other, a5, local(21), 1800)
-    await patrol(db, other, a5, local(19, 9), 1800)  # yesterday
+    await patrol(db, other, a5, local(21), 1800, companions=(tomorrow_mate.user_id,))
+    # started exactly at tomorrow's midnight and still running: patrolling, none today
+    tomorrow = await patrol(db, twin_a, a5, local(21), None)
+    # yesterday, with a companion who has no other reason to be on today's board
+    await patrol(db, other, a5, local(19, 9), 1800, companions=(yesterday_mate.user_id,))
     await db.commit()
 
     now = local(20, 15)
@@ -473,7 +490,11 @@ async def test_the_live_board_at_a_fixed_clock(world: World, db: AsyncSession) -
     mate = by_id[companion.user_id]
     assert (mate.status, mate.patrol_id, mate.patrols_today) == ("patrolled_today", later, 1)
 
-    for idle in (early.user_id, leader.user_id, member.user_id, *twins):
+    starter = by_id[twin_a.user_id]
+    assert (starter.status, starter.patrol_id, starter.patrols_today) == ("patrolling", tomorrow, 0)
+    assert starter.last_seen_at == local(21).astimezone(UTC)
+
+    for idle in (early.user_id, leader.user_id, member.user_id, twin_b.user_id):
         person = by_id[idle]
         assert person.status == "not_today"
         assert (person.patrol_id, person.area_id, person.last_seen_at) == (None, None, None)
