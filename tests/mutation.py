@@ -249,7 +249,8 @@ class Row:
 
     @property
     def mutants(self) -> int:
-        return sum(self.counts.values())
+        """Every mutant: ``counts`` holds the explained equivalents apart from the survivors."""
+        return sum(self.counts.values()) + self.equivalent
 
     @property
     def score(self) -> float | None:
