@@ -27,11 +27,11 @@ from patrol.coverage import COVERAGE_CSV_COLUMNS, CoverageService, WeekCoverage,
 from patrol.duty import DutyService, RosterMember, StaticDutyRoster
 from patrol.errors import InvalidPatrolInputError
 from patrol.field_models import ContractArea, PatrolSession
-from patrol.models import User
+from patrol.models import County, User
 from patrol.plans import PlanService
 from patrol.sessions import PatrolService
 from patrol.tracks import TrackService
-from tests.patrol.conftest import World, make_user
+from tests.patrol.conftest import World
 from tests.patrol.helpers import walk
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -40,6 +40,21 @@ EAST = {
     "type": "Polygon",
     "coordinates": [[[110.5, 30.0], [111.0, 30.0], [111.0, 31.0], [110.5, 31.0], [110.5, 30.0]]],
 }
+
+
+async def make_user(db: AsyncSession, county: County, role: Role, name: str) -> Principal:
+    """A user whose display name is exactly ``name`` (the board sorts people by name)."""
+    user = User(
+        county_id=county.id,
+        username=f"{name}-{uuid.uuid4().hex[:10]}",
+        display_name=name,
+        role=role.value,
+        password_hash="x",
+        active=True,
+    )
+    db.add(user)
+    await db.flush()
+    return Principal(user_id=user.id, county_id=county.id, role=role, username=user.username)
 
 
 def local(day: int, hour: int = 0, minute: int = 0, *, month: int = 6) -> datetime:
@@ -77,6 +92,14 @@ async def stored(db: AsyncSession, pid: uuid.UUID) -> PatrolSession:
     return row
 
 
+async def _named(db: AsyncSession, world: World) -> tuple[Principal, Principal, uuid.UUID]:
+    """The world's two inspectors, named as the board and the exports will show them."""
+    for principal, name in ((world.inspector, "inspector-a"), (world.inspector2, "inspector-b")):
+        await db.execute(update(User).where(User.id == principal.user_id).values(display_name=name))
+    await db.flush()
+    return world.inspector, world.inspector2, world.area.id
+
+
 def test_a_week_belongs_to_the_month_of_its_thursday() -> None:
     # May 2026 starts on a Friday: the week of April 27 is April's (its Thursday is the 30th)
     assert month_weeks(date(2026, 5, 1))[0] == date(2026, 5, 4)
@@ -88,7 +111,7 @@ async def test_the_month_a_captain_reads(world: World, db: AsyncSession) -> None
     """Quota met exactly at the quota, weeks met / not met / still running, nights,
     distance and hours to the metre and the second, targets visited in the plan, people."""
     areas, plans = AreaService(db), PlanService(db)
-    me, other, a1 = world.inspector, world.other_inspector, world.area.id
+    me, other, a1 = await _named(db, world)
     # created after A1 but coded before it: areas come in code order
     twin = await make_user(db, world.county, Role.INSPECTOR, "inspector-b")
     east = await areas.create_area(
@@ -288,7 +311,7 @@ async def test_the_month_a_captain_reads(world: World, db: AsyncSession) -> None
 async def test_the_tracks_a_captain_exports(world: World, db: AsyncSession) -> None:
     """One feature per patrol started in the local days asked, in start order, with its
     summary; the period boundaries are local midnights; area and inspector filters."""
-    me, other, a1 = world.inspector, world.other_inspector, world.area.id
+    me, other, a1 = await _named(db, world)
     east = await AreaService(db).create_area(
         world.captain, code="A0", name="east", grade=2, geometry=EAST, leader_id=other.user_id
     )
@@ -386,7 +409,7 @@ async def test_an_inspector_is_told_what_only_managers_may_do(
 async def test_the_live_board_at_a_fixed_clock(world: World, db: AsyncSession) -> None:
     """Who is patrolling now (with the last fix), who patrolled today, who has not; the
     people listed and their order."""
-    me, other, a1 = world.inspector, world.other_inspector, world.area.id
+    me, other, a1 = await _named(db, world)
     county = world.county
     early = await make_user(db, county, Role.INSPECTOR, "aaa-late-inspector")
     companion = await make_user(db, county, Role.JOINT_TEAM, "companion-c")
@@ -526,7 +549,7 @@ async def test_duty_figures_follow_the_mine_sites_of_each_area(
 ) -> None:
     """An area's five-to-one figures cover the mine sites among its targets only; a custom
     target that happens to carry a reference is not a mine site; the CSV shows the ratio."""
-    me, other, a1 = world.inspector, world.other_inspector, world.area.id
+    me, other, a1 = await _named(db, world)
     areas = AreaService(db)
     east = await areas.create_area(
         world.captain, code="A0", name="east", grade=2, geometry=EAST, leader_id=other.user_id
