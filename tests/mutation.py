@@ -248,7 +248,8 @@ class Row:
 
     @property
     def mutants(self) -> int:
-        return sum(self.counts.values())
+        """Every mutant of the module; ``counts`` holds the surviving equivalents apart."""
+        return sum(self.counts.values()) + self.equivalent
 
     @property
     def score(self) -> float | None:
