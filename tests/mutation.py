@@ -99,6 +99,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/sync/test_pull_pages.py",
     ),
     "sync/layers.py": (
+        "tests/sync/test_layer_answers.py",
         "tests/sync/test_layers.py",
         "tests/sync/test_layer_identity.py",
         "tests/sync/test_layer_limits.py",
