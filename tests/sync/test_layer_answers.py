@@ -9,14 +9,20 @@ pages are read from PostGIS exactly as the app streams them."""
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
+from dataclasses import replace
 from typing import Any
 
+import pytest
 import shapely
+from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.app import create_app
 from infra.scope import Role
+from infra.settings import LayerSettings, Settings
 from sync.layers import LayerService
 from tests.sync.conftest import Client, SyncWorld, add_parcels
 
@@ -182,3 +188,47 @@ async def test_a_page_reads_one_version_while_a_new_one_is_imported(
     assert {uuid.UUID(f["properties"]["id"]) for f in page["features"]}.isdisjoint(
         {uuid.UUID(f["properties"]["id"]) for f in newer["features"]}
     )
+
+
+async def test_a_tile_over_the_cap_says_how_large_it_would_be(
+    make_world: Any, client: Client, settings: Settings
+) -> None:
+    world: SyncWorld = await make_world(parcels=25)
+    x, y = _tile(112.05, 28.5, 12)
+    path = f"/api/v1/tiles/parcels/12/{x}/{y}.mvt"
+    whole = await client.get(path, headers=world.headers())
+    assert whole.status_code == 200 and len(whole.content) > 200
+    size = len(whole.content)
+    app = create_app(replace(settings, layers=LayerSettings(tile_max_bytes=200)))
+    async with AsyncTestClient(app=app) as small:
+        en = await small.get(path, headers=world.headers() | EN)
+        zh = await small.get(path, headers=world.headers())
+    assert en.status_code == 422 and zh.status_code == 422
+    body = en.json()
+    assert body["code"] == "tile_too_large"
+    assert body["detail"] == (
+        f"the tile would be {size:,} bytes, more than the 200 allowed; ask for a higher zoom"
+    )
+    assert body["details"] == {"limit": 200, "size": size, "zoom": 12}
+    assert zh.json()["detail"] == f"第 12 级瓦片过大（{size} 字节，上限 200 字节），请放大后再看"
+
+
+async def test_a_service_without_sessions_cannot_stream(
+    make_world: Any, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    world: SyncWorld = await make_world(parcels=1)
+    async with session_factory() as session:
+        doc = await LayerService(session).layer_geojson(
+            world.county.principal(Role.INSPECTOR), "parcels"
+        )
+        assert doc.chunks is not None
+        with pytest.raises(RuntimeError, match=r"^LayerService needs sessions to stream GeoJSON$"):
+            await anext(doc.chunks)
+
+
+def _tile(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2**z
+    x = int((lon + 180) / 360 * n)
+    rad = math.radians(lat)
+    y = int((1 - math.log(math.tan(rad) + 1 / math.cos(rad)) / math.pi) / 2 * n)
+    return x, y
