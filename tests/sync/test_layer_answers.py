@@ -25,6 +25,7 @@ from infra.scope import Role
 from infra.settings import LayerSettings, Settings
 from sync.layers import LayerService
 from tests.sync.conftest import Client, SyncWorld, add_parcels
+from tests.sync.mvt import decode_tile
 
 URL = "/api/v1/sync/layers/parcels"
 EN = {"Accept-Language": "en"}
@@ -232,3 +233,45 @@ def _tile(lon: float, lat: float, z: int) -> tuple[int, int]:
     rad = math.radians(lat)
     y = int((1 - math.log(math.tan(rad) + 1 / math.cos(rad)) / math.pi) / 2 * n)
     return x, y
+
+
+def _lonlat(z: int, x: int, y: int, px: float, py: float) -> tuple[float, float]:
+    """The point at pixel ``px``, ``py`` (of 4,096) of tile z/x/y."""
+    n = 2**z * 4096
+    lon = (x * 4096 + px) / n * 360 - 180
+    lat = math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * (y * 4096 + py) / n))))
+    return lon, lat
+
+
+def _sawtooth(z: int, x: int, y: int, top: float, depth: float) -> shapely.Polygon:
+    """A block 400 by 200 pixels of tile z/x/y whose top edge has 20 teeth ``depth`` deep."""
+    edge = [
+        (1000 + 20 * i + (10 if i % 2 else 0), top - (depth if i % 2 else 0)) for i in range(41)
+    ]
+    ring = [*edge, (1800, top + 200), (1000, top + 200)]
+    return shapely.Polygon([_lonlat(z, x, y, px, py) for px, py in ring])
+
+
+async def test_tiles_drop_detail_below_a_pixel_of_their_zoom_and_keep_the_rest(
+    make_world: Any, client: Client, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """At zoom 16 a pixel is 0.15 m: teeth 4 pixels deep stay on the tile; teeth 0.8 of a
+    pixel deep are simplified away (left in, the tile's pixel grid would round them up to a
+    pixel each)."""
+    world: SyncWorld = await make_world(parcels=1)
+    z = 16
+    x, y = _tile(112.05, 28.5, z)
+    async with session_factory() as session:
+        await add_parcels(
+            session,
+            world.county.id,
+            [_sawtooth(z, x, y, 1000, 4), _sawtooth(z, x, y, 2500, 0.8)],
+        )
+        await session.commit()
+    resp = await client.get(f"/api/v1/tiles/parcels/{z}/{x}/{y}.mvt", headers=world.headers())
+    assert resp.status_code == 200, resp.text
+    features = sorted(decode_tile(resp.content)["parcels"].features, key=lambda f: f.vertices[0][1])
+    assert len(features) == 2
+    coarse, fine = (len(f.vertices) for f in features)
+    assert coarse >= 40, coarse
+    assert fine <= 6, fine
