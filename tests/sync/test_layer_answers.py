@@ -69,6 +69,12 @@ async def test_etags_a_phone_revalidates_with(make_world: Any, client: Client) -
     world: SyncWorld = await make_world(parcels=4)
     first = await client.get(URL, headers=world.headers())
     assert first.status_code == 200, first.text
+    head = first.json()
+    assert (head["type"], head["layer"], head["layerVersion"]) == (
+        "FeatureCollection",
+        "parcels",
+        1,
+    )
     etag = first.headers["etag"]
     assert ETAG.fullmatch(etag), etag
     assert first.headers["cache-control"] == "private, no-cache"
