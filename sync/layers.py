@@ -109,6 +109,8 @@ def _features(kind: LayerKind, geom: str, extra_from: str = "") -> str:
     )
 
 
+# The queries are put together when asked for (microseconds; the driver caches the prepared
+# statement by its text), not once at import, so that `make mutate` tests how they are built.
 def _batch_sql(kind: LayerKind) -> str:
     inner = _features(kind, "f.geom")
     return _AREAS + _BATCH_TEMPLATE.format(inner=inner, rows=_BATCH_ROWS)
@@ -121,10 +123,6 @@ def _tile_sql(kind: LayerKind) -> str:
         "env.box, 4096, 64, true)"
     )
     return _AREAS + _TILE_TEMPLATE.format(inner=_features(kind, geom, ", env"))
-
-
-_BATCHES = {name: _batch_sql(LayerKind(name)) for name in LAYERS}
-_TILES = {name: _tile_sql(LayerKind(name)) for name in LAYERS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +224,7 @@ class LayerService:
             # one snapshot for the whole page, however many pieces it is read in, and for
             # the version it names
             async with conn.transaction(isolation="repeatable_read", readonly=True):
+                batch_sql = _batch_sql(LayerKind(layer))
                 version_no = await conn.fetchval(_VERSION_NO, who[0], layer)
                 head = (
                     json.dumps(
@@ -237,7 +236,7 @@ class LayerService:
                 yield head
                 while True:
                     text, last, fits, rows = await conn.fetchrow(
-                        _BATCHES[layer], *who, cursor, budget, sent == 0
+                        batch_sql, *who, cursor, budget, sent == 0
                     )
                     if fits:
                         yield b"," + text if sent else text
@@ -260,8 +259,8 @@ class LayerService:
         row = _tile_number(y.removesuffix(".mvt"), "y", high=top)
         conn = await driver(self.db)
         size, data = await conn.fetchrow(
-            _TILES[name], *self._who(principal), name, zoom, col, row, _pixel_m(zoom),
-            self.max_tile_bytes,
+            _tile_sql(LayerKind(name)), *self._who(principal), name, zoom, col, row,
+            _pixel_m(zoom), self.max_tile_bytes,
         )  # fmt: skip
         if size is not None and data is None:
             msg = (

@@ -81,6 +81,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "evidence/trust.py": ("tests/evidence/test_intake.py", "tests/evidence/test_capture_time.py"),
     "evidence/access.py": ("tests/evidence/test_access.py", "tests/api/test_need_to_know.py"),
     "sync/cursor.py": (
+        "tests/sync/test_cursor_answers.py",
         "tests/sync/test_pull.py",
         "tests/sync/test_pull_keyset.py",
         "tests/sync/test_pull_pages.py",
@@ -99,6 +100,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/sync/test_pull_pages.py",
     ),
     "sync/layers.py": (
+        "tests/sync/test_layer_answers.py",
         "tests/sync/test_layers.py",
         "tests/sync/test_layer_identity.py",
         "tests/sync/test_layer_limits.py",
