@@ -120,10 +120,13 @@ NEEDS_EMPTY_DATABASE = (
     "tests/api/test_patrol_api.py::test_the_demo_county_shows_field_work_to_every_login",
 )
 
-# Every test run of a mutation run: without the tests that need an empty database and without
-# pytest's cache (the concurrent runs of one module would all write it).
+# Every test run of a mutation run: without the tests that need an empty database, without
+# pytest's cache (the concurrent runs of one module would all write it), and with a test cut
+# off after a minute (twenty times the slowest one): a mutant that makes a loop page forever
+# fails there instead of holding a worker until mutmut's CPU limit.
 PYTEST_ARGS = [
     *(arg for test in NEEDS_EMPTY_DATABASE for arg in ("--deselect", test)),
+    "--timeout=60",
     "-p",
     "no:cacheprovider",
 ]
