@@ -6,11 +6,17 @@ Both services are started once per test session (or taken from ``DATABASE_URL`` 
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import json
+import os
 import secrets
 import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -40,12 +46,21 @@ pytest_plugins = ["tests.error_codes"]
 
 @pytest.fixture(scope="session")
 def services() -> Iterator[LocalServices]:
+    if _PREBUILT:
+        yield _PREBUILT[0].services
+        return
     with local_services("patrol-tests-", bucket="patrol-test") as found:
         yield found
 
 
 @pytest.fixture(scope="session")
 def settings(services: LocalServices) -> Settings:
+    if _PREBUILT:
+        return _PREBUILT[0].settings
+    return session_settings(services)
+
+
+def session_settings(services: LocalServices) -> Settings:
     base = Settings()
     return replace(
         base,
@@ -64,7 +79,10 @@ def settings(services: LocalServices) -> Settings:
 @pytest.fixture(scope="session")
 async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(settings.database)
-    await Migrator(engine, MODEL_MODULES).upgrade()
+    migrator = Migrator(engine, MODEL_MODULES)
+    # a mutation run's database was migrated by mutmut's first run of the tests
+    if not _PREBUILT or await migrator.current() != _PREBUILT[0].heads:
+        await migrator.upgrade()
     yield engine
     await engine.dispose()
 
@@ -77,6 +95,8 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 @pytest.fixture(scope="session")
 async def store(settings: Settings) -> S3ObjectStore:
     """The object store of the test session, its bucket created."""
+    if _PREBUILT:
+        return _PREBUILT[0].store
     store = S3ObjectStore(settings.object_store)
     await store.ensure_bucket()
     return store
@@ -136,6 +156,8 @@ class CountyFixture:
 
 @pytest.fixture(scope="session")
 async def app(settings: Settings, engine: AsyncEngine) -> Litestar:
+    if _PREBUILT:
+        return _PREBUILT[0].app
     await S3ObjectStore(settings.object_store).ensure_bucket()
     return create_app(settings)
 
@@ -240,3 +262,79 @@ def make_county(
         )
 
     return make
+
+
+# -- mutation runs: one app for every mutant ------------------------------------------------------
+# ``make mutate`` (tests/mutation.py) sets PATROL_TEST_PREBUILD=1. mutmut's fork server collects
+# the tests once, with no mutant active (MUTANT_UNDER_TEST empty), and then forks one child per
+# mutant, each running a whole pytest session of the tests that reach the mutated function.
+# Building the app (routes, the OpenAPI document) was most of the CPU of such a session, so the
+# collecting process builds the settings, the app, the session's object store and the test
+# password hash once and every child inherits them. Nothing is connected before the fork: the
+# engines and S3 clients connect on first use, in the child. The build runs with mutmut's "fail"
+# marker set, under which every mutated function raises: a build that called one would fail, and
+# the children then build their own.
+# Each child also runs the tests it was given fastest first (durations from mutmut's first run),
+# one test file after another, so that a killed mutant stops (-x) at its cheapest failing test.
+
+
+@dataclass
+class Prebuilt:
+    services: LocalServices
+    settings: Settings
+    app: Litestar
+    store: S3ObjectStore
+    heads: set[str]
+
+
+_PREBUILT: list[Prebuilt] = []
+
+
+def _in_mutmut_fork_server(session: pytest.Session) -> bool:
+    return (
+        os.environ.get("PATROL_TEST_PREBUILD") == "1"
+        and os.environ.get("MUTANT_UNDER_TEST") == ""
+        and bool(session.config.option.collectonly)
+    )
+
+
+def _prebuild() -> Prebuilt | None:
+    stack = ExitStack()
+    atexit.register(stack.close)
+    found = stack.enter_context(local_services("patrol-tests-", bucket="patrol-test"))
+    settings = session_settings(found)
+    os.environ["MUTANT_UNDER_TEST"] = "fail"
+    try:
+        asyncio.run(S3ObjectStore(settings.object_store).ensure_bucket())
+        app = create_app(settings)
+        store = S3ObjectStore(settings.object_store)  # connects on first use, in the child
+        _password_hash()
+    except Exception:  # a mutated function ran: the children build their own
+        return None
+    finally:
+        os.environ["MUTANT_UNDER_TEST"] = ""
+    heads = Migrator(create_engine(settings.database), MODEL_MODULES).heads()
+    return Prebuilt(services=found, settings=settings, app=app, store=store, heads=heads)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if not _PREBUILT and _in_mutmut_fork_server(session):
+        built = _prebuild()
+        if built is not None:
+            _PREBUILT.append(built)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    stats = Path("mutmut-stats.json")
+    if not _PREBUILT or not stats.exists():
+        return
+    seconds: dict[str, float] = json.loads(stats.read_text(encoding="utf-8"))["duration_by_test"]
+    by_file: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        by_file.setdefault(item.nodeid.partition("::")[0], []).append(item)
+
+    def cost(item: pytest.Item) -> float:
+        return seconds.get(item.nodeid, 0.0)
+
+    files = sorted(by_file.values(), key=lambda group: sum(cost(item) for item in group))
+    items[:] = [item for group in files for item in sorted(group, key=cost)]

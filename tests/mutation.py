@@ -13,6 +13,11 @@ to learn which test reaches which function and then runs, for each mutant, only 
 tests that reached its function. Results are cached there: a second run only tests
 mutants whose function changed; ``run --rerun`` tests them all again.
 
+Mutants that ``mypy --strict`` rejects (as ``make lint`` would) are not tested; the table
+shows them as "typed" and leaves them out of the score. The rest are forked from mutmut's fork
+server, which collected the tests and built the app once (``PATROL_TEST_PREBUILD``, see
+``tests/conftest.py``): a mutant's test run then costs its tests, not a new app and engine.
+
 PostGIS and the S3 server are started once for the whole run (or taken from
 ``DATABASE_URL`` / ``S3_ENDPOINT_URL``) and handed to every test run through the
 environment that ``tests/conftest.py`` reads; the few tests that need an empty database
@@ -118,12 +123,24 @@ NEEDS_EMPTY_DATABASE = (
     "tests/api/test_patrol_api.py::test_the_demo_county_shows_field_work_to_every_login",
 )
 
+# Every test run of a mutation run: without the tests that need an empty database, without
+# pytest's cache (the concurrent runs of one module would all write it), and with a test cut
+# off after a minute (twenty times the slowest one): a mutant that makes a loop page forever
+# fails there instead of holding a worker until mutmut's CPU limit.
+PYTEST_ARGS = [
+    *(arg for test in NEEDS_EMPTY_DATABASE for arg in ("--deselect", test)),
+    "--timeout=60",
+    "-p",
+    "no:cacheprovider",
+]
+
 # mutmut's exit codes, grouped as the table shows them (mutmut.stats.status_by_exit_code).
 KILLED = "killed"
 SURVIVED = "survived"
 TIMEOUT = "timeout"
 NO_TESTS = "no tests"
-_STATUS = {1: KILLED, 3: KILLED, 0: SURVIVED, 5: NO_TESTS, 33: NO_TESTS, 36: TIMEOUT}
+TYPED = "typed"  # rejected by mypy --strict: never tested
+_STATUS = {1: KILLED, 3: KILLED, 0: SURVIVED, 5: NO_TESTS, 33: NO_TESTS, 36: TIMEOUT, 37: TYPED}
 _STATUS |= {-24: TIMEOUT, 24: TIMEOUT, 152: TIMEOUT, 255: TIMEOUT}
 
 
@@ -153,6 +170,23 @@ def _toml_list(items: Sequence[str]) -> str:
     return "[" + ", ".join(json.dumps(item) for item in items) + "]"
 
 
+def type_check_command(module: str) -> list[str]:
+    """mypy over the mutated module, run by mutmut in the workspace's ``mutants/`` copy; an
+    error inside a mutant's function marks that mutant "caught by type check"."""
+    return [
+        sys.executable,
+        "-m",
+        "mypy",
+        "--strict",
+        # mutmut's own trampolines carry ignores that the mutated copy does not need
+        "--no-warn-unused-ignores",
+        "--follow-imports=silent",
+        "--output=json",
+        f"--cache-dir={WORK / '.mypy_cache'}",
+        module,
+    ]
+
+
 def prepare(module: str) -> Path:
     """The module's mutmut workspace: links to the code and tests, its own pyproject."""
     if module not in MODULES:
@@ -171,13 +205,19 @@ def prepare(module: str) -> Path:
             f"source_paths = {_toml_list(PACKAGES)}",
             f"only_mutate = {_toml_list([module])}",
             f"pytest_add_cli_args_test_selection = {_toml_list(MODULES[module])}",
-            "pytest_add_cli_args = "
-            + _toml_list([arg for test in NEEDS_EMPTY_DATABASE for arg in ("--deselect", test)]),
+            "pytest_add_cli_args = " + _toml_list(PYTEST_ARGS),
             # a test run per mutant starts the app again (session fixtures): a second or two
             # of CPU that the per-test durations mutmut measured do not include
             "timeout_constant = 10.0",
             "timeout_multiplier = 4.0",
             'on_dependency_change = "ignore"',
+            # mutants are forked from a server process that collected the tests and built
+            # the app once (tests/conftest.py), not from mutmut's own process, which has
+            # run three whole sessions with open connections by then
+            'process_isolation = "forkserver"',
+            # mutants that mypy --strict rejects (as `make lint` would) are not tested
+            f"type_check_command = {_toml_list(type_check_command(module))}",
+            'forkserver_warmup = "collect"',
             "use_git_change_detection = false",
             "",
         ]
@@ -193,7 +233,8 @@ def prepare(module: str) -> Path:
 def services_env() -> Iterator[dict[str, str]]:
     """PostGIS and S3 for every test run: the ones named in the environment, else started
     here once and stopped at the end."""
-    env = dict(os.environ)
+    # mutmut's fork server builds the app once for all the mutants (tests/conftest.py)
+    env = dict(os.environ) | {"PATROL_TEST_PREBUILD": "1"}
     if env.get("DATABASE_URL") and env.get("S3_ENDPOINT_URL"):
         yield env
         return
@@ -256,8 +297,10 @@ class Row:
 
     @property
     def score(self) -> float | None:
-        """(killed + timeouts + explained equivalents) / tested mutants."""
+        """(killed + timeouts + explained equivalents) / tested mutants (the ones mypy
+        rejected are not tested: they count on neither side)."""
         tested = self.mutants - self.counts[NO_TESTS] - self.counts["not checked"]
+        tested -= self.counts[TYPED]
         caught = self.counts[KILLED] + self.counts[TIMEOUT] + self.equivalent
         return None if tested <= 0 else 100.0 * caught / tested
 
@@ -280,6 +323,7 @@ def print_table(rows: Sequence[Row]) -> None:
     head = (
         "module",
         "mutants",
+        "typed",
         "killed",
         "timeout",
         "equiv.",
@@ -291,10 +335,12 @@ def print_table(rows: Sequence[Row]) -> None:
     print(f"{head[0]:<30}" + "".join(f"{h:>9}" for h in head[1:]))
     total: Counter[str] = Counter()
     for r in rows:
-        other = r.mutants - sum(r.counts[s] for s in (KILLED, TIMEOUT, SURVIVED)) - r.equivalent
+        other = r.mutants - sum(r.counts[s] for s in (TYPED, KILLED, TIMEOUT, SURVIVED))
+        other -= r.equivalent
         score = "-" if r.score is None else f"{r.score:.1f}%"
         spent = "" if r.seconds is None else f"{r.seconds / 60:.1f}m"
-        cells = (r.mutants, r.counts[KILLED], r.counts[TIMEOUT], r.equivalent, r.counts[SURVIVED])
+        cells: tuple[int, ...] = (r.mutants, r.counts[TYPED], r.counts[KILLED], r.counts[TIMEOUT])
+        cells += (r.equivalent, r.counts[SURVIVED])
         print(
             f"{r.module:<30}"
             + "".join(f"{c:>9}" for c in (*cells, other))
@@ -306,15 +352,16 @@ def print_table(rows: Sequence[Row]) -> None:
         whole = Row("total", total, total.pop("equivalent"), None)
         other = (
             whole.mutants
-            - sum(whole.counts[s] for s in (KILLED, TIMEOUT, SURVIVED))
+            - sum(whole.counts[s] for s in (TYPED, KILLED, TIMEOUT, SURVIVED))
             - whole.equivalent
         )
-        cells = (whole.mutants, total[KILLED], total[TIMEOUT], whole.equivalent, total[SURVIVED])
+        cells = (whole.mutants, total[TYPED], total[KILLED], total[TIMEOUT])
+        cells += (whole.equivalent, total[SURVIVED])
         score = "-" if whole.score is None else f"{whole.score:.1f}%"
         print(f"{'total':<30}" + "".join(f"{c:>9}" for c in (*cells, other)) + f"{score:>9}")
     print(
-        "score = (killed + timeout + equivalent) / mutants with tests; "
-        "other = no tests, not checked, suspicious, segfault"
+        "score = (killed + timeout + equivalent) / mutants with tests, typed ones (rejected by "
+        "mypy --strict) not counted; other = no tests, not checked, suspicious, segfault"
     )
 
 
