@@ -12,18 +12,13 @@ from litestar.testing import AsyncTestClient
 
 from infra.ids import uuid7
 from infra.scope import Role
-from tests import clock
 from tests.conftest import CountyFixture
+from tests.patrol.helpers import start_patrol_over_http
 
 Client = AsyncTestClient[Litestar]
 API = "/api/v1"
 TZ = ZoneInfo("Asia/Shanghai")
 M_PER_DEG_LAT = 6_371_008.8 * 3.141592653589793 / 180
-
-
-def _box(x0: float, y0: float, x1: float, y1: float) -> dict[str, Any]:
-    ring = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
-    return {"type": "Polygon", "coordinates": [ring]}
 
 
 def _point(t: datetime, north_m: float) -> dict[str, Any]:
@@ -36,22 +31,7 @@ async def test_a_point_after_end_patrol_is_refused_and_changes_no_figure(
 ) -> None:
     county: CountyFixture = await make_county()
     me, cap = county.headers(Role.INSPECTOR), county.headers(Role.CAPTAIN)
-    area = await client.post(
-        f"{API}/areas",
-        json={"code": "A1", "name": "北片", "grade": 1,
-              "geometry": _box(112.05, 28.45, 112.15, 28.55),
-              "leaderId": str(county.users[Role.INSPECTOR].id)},
-        headers=cap,
-    )  # fmt: skip
-    assert area.status_code == 201, area.text
-    start = clock.now().replace(microsecond=0) - timedelta(hours=2)
-    pid = str(uuid7())
-    started = await client.put(
-        f"{API}/patrols/{pid}",
-        json={"areaId": area.json()["id"], "startedAt": start.isoformat()},
-        headers=me,
-    )
-    assert started.status_code == 200, started.text
+    pid, start = await start_patrol_over_http(client, county)
     # 21 fixes 30 s and ~32 m apart: 637 m in 10 minutes
     walk = [_point(start + timedelta(seconds=30 * i), 637.0 * i / 20) for i in range(21)]
     sent = await client.post(f"{API}/patrols/{pid}/track", json={"points": walk}, headers=me)

@@ -28,9 +28,8 @@ from infra.ids import uuid7
 from infra.scope import Role
 from patrol.config import PatrolConfig
 from patrol.tracks import TrackStats, filter_track
-from tests import clock
 from tests.conftest import CountyFixture
-from tests.patrol.helpers import M_PER_DEG_LAT
+from tests.patrol.helpers import M_PER_DEG_LAT, start_patrol_over_http
 
 CFG = PatrolConfig()
 LON0, LAT0 = 110.2, 30.2
@@ -132,11 +131,6 @@ CLON, CLAT = 112.1, 28.5  # the test county's centre
 C_M_PER_DEG_LON = M_PER_DEG_LAT * math.cos(math.radians(CLAT))
 
 
-def _box(x0: float, y0: float, x1: float, y1: float) -> dict[str, Any]:
-    ring = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
-    return {"type": "Polygon", "coordinates": [ring]}
-
-
 async def test_a_jittery_stop_pushed_through_the_api_adds_no_distance_or_moving_time(
     client: Client, make_county: Any
 ) -> None:
@@ -144,22 +138,7 @@ async def test_a_jittery_stop_pushed_through_the_api_adds_no_distance_or_moving_
     ``AppendTrackPoints``; the ended patrol shows about 600 m and 10 minutes moving."""
     county: CountyFixture = await make_county()
     me, cap = county.headers(Role.INSPECTOR), county.headers(Role.CAPTAIN)
-    area = await client.post(
-        f"{API}/areas",
-        json={"code": "A1", "name": "北片", "grade": 1,
-              "geometry": _box(112.05, 28.45, 112.15, 28.55),
-              "leaderId": str(county.users[Role.INSPECTOR].id)},
-        headers=cap,
-    )  # fmt: skip
-    assert area.status_code == 201, area.text
-    start = clock.now().replace(microsecond=0) - timedelta(hours=2)
-    pid = str(uuid7())
-    started = await client.put(
-        f"{API}/patrols/{pid}",
-        json={"areaId": area.json()["id"], "startedAt": start.isoformat()},
-        headers=me,
-    )
-    assert started.status_code == 200, started.text
+    pid, start = await start_patrol_over_http(client, county)
     offsets = _jittered(_walk_stop_walk(300.0), 10.0, seed=11)
     points = [
         {"id": str(uuid7()), "t": (start + timedelta(seconds=2 * i)).isoformat(),
