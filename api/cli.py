@@ -583,7 +583,7 @@ def package_signing_key(settings: Settings) -> str:
 
 def _package_verify(args: argparse.Namespace, settings: Settings) -> int:
     """Check a package file; print every problem; exit 1 on any (no database, no S3)."""
-    from evidence.package import verify_package  # noqa: PLC0415
+    from evidence.cases.package import verify_package  # noqa: PLC0415
 
     report = verify_package(Path(args.file), signing_key=package_signing_key(settings))
     for line in report.lines():
@@ -593,7 +593,7 @@ def _package_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _package_export(args: argparse.Namespace, settings: Settings) -> int:
     """Export a case's package as ``--username`` (captain, admin or squad) to ``--out``."""
-    from evidence.package import ReferralPackage, export_referral_package  # noqa: PLC0415
+    from evidence.cases.package import ReferralPackage, export_referral_package  # noqa: PLC0415
     from infra.objectstore import S3ObjectStore  # noqa: PLC0415
     from patrol.accounts import principal_of  # noqa: PLC0415
 

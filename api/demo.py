@@ -39,9 +39,9 @@ async def seed_demo_extras(session: AsyncSession, demo: DemoCounty, settings: Se
 
 async def _seed_demo_cases(session: AsyncSession, demo: DemoCounty) -> None:
     """The demo cases, each with the two demo photos taken nearest to it (when there are)."""
-    from evidence.case_demo import seed_demo_cases  # noqa: PLC0415
-    from evidence.case_models import Case  # noqa: PLC0415
-    from evidence.cases import link_evidence  # noqa: PLC0415
+    from evidence.cases.cases import link_evidence  # noqa: PLC0415
+    from evidence.cases.demo import seed_demo_cases  # noqa: PLC0415
+    from evidence.cases.models import Case  # noqa: PLC0415
     from evidence.models import Evidence  # noqa: PLC0415
     from patrol.accounts import principal_of  # noqa: PLC0415
 

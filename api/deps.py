@@ -16,8 +16,8 @@ from evidence import (
     PatrolTrackContext,
     PatrolVisitListener,
     SiteReviewListener,
-    ThresholdFindingScreener,
 )
+from evidence.cases import ThresholdFindingScreener
 from evidence.custody import CustodyLog
 from infra.scope import Principal
 from infra.settings import Settings

@@ -9,6 +9,6 @@ MODEL_MODULES: tuple[str, ...] = (
     "patrol.field_models",
     "geofence.models",
     "evidence.models",
-    "evidence.case_models",
+    "evidence.cases.models",
     "sync.models",
 )

@@ -1,97 +1,59 @@
-"""Need-to-know for cases and evidence: one rule per record kind, for every path.
+"""Need-to-know for evidence: one rule per record kind, for every path.
 
-Each rule is written once, as SQLAlchemy conditions per role, and rendered two ways from the
-same definition:
-
-* for a known caller (REST, services): :func:`case_visible`, :func:`evidence_visible` pick
-  the caller's branch in Python, so PostgreSQL plans only what applies;
-* for SQL that learns the caller at run time (sync pull): :func:`visible_cases_sql` renders
-  the whole rule with the role as a SQL expression (``CASE``-like ``OR`` of the branches).
-
-Within the caller's county (county isolation is :func:`infra.scope.scoped`'s):
+Each rule is written once, as SQLAlchemy conditions per role (:class:`Caller` picks the
+caller's branch, or renders all of them when SQL learns the role at run time). Within the
+caller's county (county isolation is :func:`infra.scope.scoped`'s):
 
 ========================  ===============================================================
 record, role              rule
 ========================  ===============================================================
-case: captain, admin      every case
-case: security squad      flagged (the case or the finding it came from), carrying a
-                          current screening suggestion, or referred
-case: inspector, joint    opened by them, or they are on its team
-finding: security squad   flagged, carrying a current screening suggestion, or the source
-                          of a case the squad sees (besides who reads its patrol)
 evidence: captain, admin  all
 evidence: anyone else     their own uploads; evidence of patrols they lead or accompany;
-                          evidence of cases they may see (named on upload or linked)
+                          evidence of records registered by the casework above this core
+                          (:mod:`evidence.cases.access`: evidence of cases they may see)
 ========================  ===============================================================
 
 Writing evidence references (``CreateUpload``), :func:`reference_allowed`:
 
-* a case: captains/admins any; the squad a flagged or referred case; inspectors and joint
-  members cases they opened or whose team they are on;
 * a patrol: captains/admins any; anyone else patrols they lead or accompany;
 * a finding: captains/admins any; anyone else findings they reported or found on patrols they
-  lead or accompany; the squad also flagged findings;
-* a mine site: any site of the county register (reference data everyone patrols against).
+  lead or accompany, and findings a registered rule lets their role reference (the squad:
+  flagged findings);
+* a mine site: any site of the county register (reference data everyone patrols against);
+* a kind registered by the casework (a case).
 
-Anything else — another county's record, an id that exists nowhere, a record out of scope —
-is the same refusal (``reference_not_found``): the answer never says which.
+Anything else — another county's record, an id that exists nowhere, a record out of scope, a
+kind nobody registered — is the same refusal (``reference_not_found``): the answer never says
+which. The casework registers its parts when :mod:`evidence.cases` is imported; without it
+the rules are narrower, never wider.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Integer,
-    String,
-    and_,
-    exists,
-    false,
-    literal,
-    literal_column,
-    or_,
-    select,
-    true,
-)
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import ColumnElement, and_, exists, false, literal, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 from sqlalchemy.types import Uuid
 
-from evidence.case_models import (
-    Case,
-    CaseEvidence,
-    CaseTeamMember,
-    Referral,
-    ReferralFlag,
-    ReferralSuggestion,
-    SourceKind,
-)
-from evidence.models import Evidence, Upload
+from evidence.models import Upload
 from geofence.models import MineSite
 from infra.scope import Principal, Role
 from patrol.field_models import Finding, PatrolSession
-from patrol.policy import register_colleagues, register_finding_readers
 
 __all__ = [
     "MANAGERS",
     "Caller",
+    "ReferenceRule",
     "caller_of",
-    "case_flagged",
-    "case_referred",
-    "case_suggested",
-    "case_visible",
     "evidence_visible",
-    "finding_flagged",
-    "finding_suggested",
-    "on_case_team",
     "on_patrol",
     "reference_allowed",
-    "squad_sees_finding",
-    "visible_cases_sql",
+    "register_evidence_readers",
+    "register_finding_references",
+    "register_reference_kind",
 ]
 
 MANAGERS = (Role.CAPTAIN, Role.ADMIN)
@@ -121,48 +83,8 @@ class Caller:
         return or_(*(and_(role.in_([r.value for r in roles]), cond) for roles, cond in rules))
 
 
-# Two people on the team of one case work together: they find each other in the directory,
-# with phone numbers (patrol.policy's directory rule).
-register_colleagues(
-    """EXISTS (SELECT 1 FROM case_team_members nk_ct1 JOIN case_team_members nk_ct2
-        ON nk_ct2.case_id = nk_ct1.case_id
-        WHERE nk_ct1.user_id = {t}.id AND nk_ct2.user_id = {uid})""",
-    shares_phone=True,
-)
-
-
 def caller_of(principal: Principal) -> Caller:
     return Caller(literal(principal.user_id, Uuid()), principal.role)
-
-
-# -- the parts of the rules ----------------------------------------------------------------------
-def case_flagged() -> ColumnElement[bool]:
-    """The case (or the finding it came from) carries a referral flag."""
-    return exists().where(
-        or_(
-            ReferralFlag.case_id == Case.id,
-            and_(
-                Case.source_kind == SourceKind.FINDING.value,
-                ReferralFlag.finding_id == Case.source_id,
-                ReferralFlag.county_id == Case.county_id,
-            ),
-        )
-    )
-
-
-def case_referred() -> ColumnElement[bool]:
-    return exists().where(Referral.case_id == Case.id)
-
-
-def case_suggested() -> ColumnElement[bool]:
-    """The case carries a current (not superseded) screening suggestion."""
-    return exists().where(
-        ReferralSuggestion.case_id == Case.id, ReferralSuggestion.superseded_at.is_(None)
-    )
-
-
-def on_case_team(uid: ColumnElement[Any]) -> ColumnElement[bool]:
-    return exists().where(CaseTeamMember.case_id == Case.id, CaseTeamMember.user_id == uid)
 
 
 def on_patrol(patrol_id: Any, uid: ColumnElement[Any]) -> ColumnElement[bool]:
@@ -173,117 +95,43 @@ def on_patrol(patrol_id: Any, uid: ColumnElement[Any]) -> ColumnElement[bool]:
     )
 
 
-def finding_flagged(finding: Any = Finding) -> ColumnElement[bool]:
-    """``finding`` (the model or an alias of it) carries a referral flag."""
-    return exists().where(
-        ReferralFlag.finding_id == finding.id, ReferralFlag.county_id == finding.county_id
-    )
+# -- what the casework registers --------------------------------------------------------------
+ReferenceRule = Callable[["Caller", uuid.UUID, uuid.UUID], ColumnElement[bool]]
+"""``(caller, county_id, record_id)``: the record exists in the county and the caller may
+attach evidence to it."""
+
+_EVIDENCE_READERS: list[Callable[[Caller], ColumnElement[bool]]] = []
+_REFERENCE_KINDS: dict[str, ReferenceRule] = {}
+_FINDING_REFERENCES: list[tuple[tuple[Role, ...], Callable[[], ColumnElement[bool]]]] = []
 
 
-def finding_suggested(finding: Any = Finding) -> ColumnElement[bool]:
-    """``finding`` (the model or an alias) carries a current screening suggestion."""
-    return exists().where(
-        ReferralSuggestion.finding_id == finding.id,
-        ReferralSuggestion.county_id == finding.county_id,
-        ReferralSuggestion.superseded_at.is_(None),
-    )
+def register_evidence_readers(rule: Callable[[Caller], ColumnElement[bool]]) -> None:
+    """Evidence (joined with its ``Upload``) a non-manager caller may also read, e.g.
+    evidence of a case the caller may see."""
+    _EVIDENCE_READERS.append(rule)
 
 
-def squad_sees_finding(finding: Any = Finding) -> ColumnElement[bool]:
-    """The squad's view of findings: flagged, carrying a current screening suggestion, or the
-    source of a case it may see (flagged, carrying a current screening suggestion, or
-    referred). ``finding``: the model or an alias. The finding read rule of
-    :mod:`patrol.policy` gets it as SQL (:func:`_squad_finding_sql`), so REST lists, reads and
-    the sync pull apply this one definition."""
-    from_case = exists(
-        select(Case.id)
-        .where(
-            Case.source_kind == SourceKind.FINDING.value,
-            Case.source_id == finding.id,
-            Case.county_id == finding.county_id,
-            or_(case_flagged(), case_suggested(), case_referred()),
-        )
-        .correlate(finding)
-    )
-    return or_(finding_flagged(finding), finding_suggested(finding), from_case)
+def register_reference_kind(kind: str, rule: ReferenceRule) -> None:
+    """Evidence may reference records of ``kind``, where ``rule`` allows it."""
+    _REFERENCE_KINDS[kind] = rule
 
 
-def _compiled(stmt: Any) -> str:
-    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    return str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
-
-
-_ROW = "nk_row_placeholder"
-
-
-def _squad_finding_sql() -> str:
-    """:func:`squad_sees_finding` as a branch of ``patrol.policy``'s finding read rule: the
-    caller (``{uid}``) is of the security squad and the finding row ``{t}`` is in its view."""
-    alias = aliased(Finding, name="nk_sf")
-    stmt = (
-        select(literal_column("1", Integer()))
-        .select_from(alias)
-        .where(alias.id == literal_column(f"{_ROW}.id"), squad_sees_finding(alias))
-    )
-    view = _compiled(stmt).replace("{", "{{").replace("}", "}}").replace(_ROW, "{t}")
-    squad = Role.SECURITY_SQUAD.value
-    return f"""(EXISTS (SELECT 1 FROM users nk_sq WHERE nk_sq.id = {{uid}}
-      AND nk_sq.role = '{squad}') AND EXISTS ({view}))"""  # noqa: S608 - constant SQL
-
-
-# The squad reads the findings of its view (REST and sync, through patrol.policy's rule).
-register_finding_readers(_squad_finding_sql())
-
-
-# -- cases ---------------------------------------------------------------------------------------
-def _case_rules(uid: ColumnElement[Any]) -> Rules:
-    return (
-        (MANAGERS, true()),
-        ((Role.SECURITY_SQUAD,), or_(case_flagged(), case_suggested(), case_referred())),
-        ((Role.INSPECTOR, Role.JOINT_TEAM), or_(Case.opened_by == uid, on_case_team(uid))),
-    )
-
-
-def _case_write_rules(uid: ColumnElement[Any]) -> Rules:
-    return (
-        (MANAGERS, true()),
-        ((Role.SECURITY_SQUAD,), or_(case_flagged(), case_referred())),
-        ((Role.INSPECTOR, Role.JOINT_TEAM), or_(Case.opened_by == uid, on_case_team(uid))),
-    )
-
-
-def case_visible(caller: Caller) -> ColumnElement[bool]:
-    """Cases (of the caller's county) the caller may read."""
-    return caller.pick(_case_rules(caller.uid))
-
-
-def visible_cases_sql(*, county: str, uid: str, role: str) -> str:
-    """``SELECT cases.id FROM cases WHERE ...``: the case rule as SQL text, for queries that
-    know the caller only at run time (``county``, ``uid``, ``role`` are SQL expressions)."""
-    caller = Caller(literal_column(uid, Uuid()), literal_column(role, String()))
-    stmt = select(Case.id).where(Case.county_id == literal_column(county), case_visible(caller))
-    return _compiled(stmt)
+def register_finding_references(
+    roles: tuple[Role, ...], rule: Callable[[], ColumnElement[bool]]
+) -> None:
+    """Callers of ``roles`` may also reference the findings where ``rule`` holds."""
+    _FINDING_REFERENCES.append((roles, rule))
 
 
 # -- evidence ------------------------------------------------------------------------------------
 def evidence_visible(caller: Caller) -> ColumnElement[bool]:
     """Evidence (joined with its ``Upload``) the caller may read, within the county."""
     uid = caller.uid
-    of_case = exists(
-        select(Case.id)
-        .where(
-            Case.county_id == Evidence.county_id,
-            or_(
-                Case.id == Upload.case_id,
-                exists()
-                .where(CaseEvidence.case_id == Case.id, CaseEvidence.evidence_id == Evidence.id)
-                .correlate_except(CaseEvidence),
-            ),
-            case_visible(caller),
-        )
-        .correlate(Evidence, Upload)
+    someone = or_(
+        Upload.uploader_id == uid,
+        on_patrol(Upload.patrol_session_id, uid),
+        *(rule(caller) for rule in _EVIDENCE_READERS),
     )
-    someone = or_(Upload.uploader_id == uid, on_patrol(Upload.patrol_session_id, uid), of_case)
     return caller.pick(
         (
             (MANAGERS, true()),
@@ -293,54 +141,61 @@ def evidence_visible(caller: Caller) -> ColumnElement[bool]:
 
 
 # -- references ----------------------------------------------------------------------------------
+def _patrol_reference(
+    caller: Caller, county: uuid.UUID, record_id: uuid.UUID
+) -> ColumnElement[bool]:
+    uid = caller.uid
+    return and_(
+        PatrolSession.id == record_id,
+        PatrolSession.county_id == county,
+        caller.pick(
+            (
+                (MANAGERS, true()),
+                (
+                    (Role.SECURITY_SQUAD, Role.INSPECTOR, Role.JOINT_TEAM),
+                    or_(
+                        PatrolSession.inspector_id == uid, uid == PatrolSession.companion_ids.any_()
+                    ),
+                ),
+            )
+        ),
+    )
+
+
+def _finding_reference(
+    caller: Caller, county: uuid.UUID, record_id: uuid.UUID
+) -> ColumnElement[bool]:
+    uid = caller.uid
+    mine = or_(Finding.reported_by == uid, on_patrol(Finding.session_id, uid))
+    others = (Role.SECURITY_SQUAD, Role.INSPECTOR, Role.JOINT_TEAM)
+    rules: list[tuple[tuple[Role, ...], ColumnElement[bool]]] = [(MANAGERS, true())]
+    for role in others:
+        extra = [rule() for roles, rule in _FINDING_REFERENCES if role in roles]
+        rules.append(((role,), or_(mine, *extra)))
+    return and_(Finding.id == record_id, Finding.county_id == county, caller.pick(rules))
+
+
+def _site_reference(
+    _caller: Caller, county: uuid.UUID, record_id: uuid.UUID
+) -> ColumnElement[bool]:
+    return and_(MineSite.id == record_id, MineSite.county_id == county)
+
+
+_CORE_KINDS: dict[str, ReferenceRule] = {
+    "patrol": _patrol_reference,
+    "finding": _finding_reference,
+    "mine_site": _site_reference,
+}
+
+
 async def reference_allowed(
     session: AsyncSession, principal: Principal, kind: str, record_id: uuid.UUID
 ) -> bool:
-    """May the caller attach evidence to this ``case``, ``patrol``, ``finding`` or
-    ``mine_site``? ``False`` for anything of another county, unknown or out of scope."""
-    caller = caller_of(principal)
-    uid = caller.uid
-    county = principal.county_id
-    cond: ColumnElement[bool]
-    if kind == "case":
-        cond = and_(
-            Case.id == record_id,
-            Case.county_id == county,
-            caller.pick(_case_write_rules(uid)),
-        )
-    elif kind == "patrol":
-        cond = and_(
-            PatrolSession.id == record_id,
-            PatrolSession.county_id == county,
-            caller.pick(
-                (
-                    (MANAGERS, true()),
-                    (
-                        (Role.SECURITY_SQUAD, Role.INSPECTOR, Role.JOINT_TEAM),
-                        or_(
-                            PatrolSession.inspector_id == uid,
-                            uid == PatrolSession.companion_ids.any_(),
-                        ),
-                    ),
-                )
-            ),
-        )
-    elif kind == "finding":
-        mine = or_(Finding.reported_by == uid, on_patrol(Finding.session_id, uid))
-        cond = and_(
-            Finding.id == record_id,
-            Finding.county_id == county,
-            caller.pick(
-                (
-                    (MANAGERS, true()),
-                    ((Role.SECURITY_SQUAD,), or_(mine, finding_flagged())),
-                    ((Role.INSPECTOR, Role.JOINT_TEAM), mine),
-                )
-            ),
-        )
-    elif kind == "mine_site":
-        cond = and_(MineSite.id == record_id, MineSite.county_id == county)
-    else:  # pragma: no cover - callers name one of the four
-        msg = f"unknown reference kind {kind!r}"
-        raise ValueError(msg)
+    """May the caller attach evidence to this ``patrol``, ``finding``, ``mine_site`` or a
+    registered kind (``case``)? ``False`` for anything of another county, unknown, out of
+    scope, or of a kind nobody registered."""
+    rule = _CORE_KINDS.get(kind) or _REFERENCE_KINDS.get(kind)
+    if rule is None:
+        return False
+    cond = rule(caller_of(principal), principal.county_id, record_id)
     return bool(await session.scalar(select(exists().where(cond))))

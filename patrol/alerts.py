@@ -1,6 +1,6 @@
 """The captains' alerts feed (``ListAlerts``): rebounds at closed sites, overdue duty checks,
 cases that a threshold screening suggests for criminal referral (``referral_suggested``, raised
-by ``evidence.cases``; the security squad reads the feed too).
+by ``evidence.cases.cases``; the security squad reads the feed too).
 
 Alerts are raised by the domain (:func:`raise_alert`), idempotently: each has a
 ``dedupe_key`` unique in its county, so a replayed check or a second worker run adds nothing.

@@ -25,7 +25,7 @@ goes through :class:`FindingChecks` inside
    reaches (:meth:`PatrolService.record_findings`).
 5. **Screening.** The :class:`FindingScreener` port screens the land use against the
    province's referral thresholds. The rules live in ``evidence`` (which ``patrol`` may not
-   import); the composition root wires them in (``evidence.finding_screening``).
+   import); the composition root wires them in (``evidence.cases.finding_screening``).
    :class:`NoScreening` screens nothing. The current suggestions are kept on the finding
    (``screening``); an edit of the occupied area screens it again (:meth:`rescreen`).
 

@@ -15,8 +15,8 @@ only time windows:
   managers), open or started in the last 30 local days;
 * ``findings`` — findings of the last 90 local days the caller may read (``finding_read()``:
   who reads the patrol, the reporter, and the security squad the findings of its view —
-  flagged, or the source of a case it may see — registered by :mod:`evidence.access`);
-* ``cases`` — enforcement cases the caller may see (the rule of :mod:`evidence.access`, the
+  flagged, or the source of a case it may see — registered by :mod:`evidence.cases.access`);
+* ``cases`` — enforcement cases the caller may see (the rule of :mod:`evidence.cases.access`, the
   one REST applies: managers all, the security squad those flagged, suggested for or in
   referral, everyone else those they opened or whose team they are on) that are open, or
   closed in the last 90 local days;
@@ -36,8 +36,8 @@ from typing import Any
 
 import msgspec
 
-from evidence.access import visible_cases_sql
-from evidence.referrals import STEP_TIMES, step_timings
+from evidence.cases.access import visible_cases_sql
+from evidence.cases.referrals import STEP_TIMES, step_timings
 from geofence.enums import LayerKind
 from geofence.layers import LAYER_TABLES, current_features_sql
 from patrol.finding_checks import finding_place
@@ -134,14 +134,14 @@ SELECT s.id, s.xmin::text::bigint AS v FROM patrol_sessions s, prm
 WHERE s.county_id = prm.county AND {sync_predicate(PATROL_READ, "s")}
   AND (s.ended_at IS NULL OR s.started_at >= prm.patrol_from)
 """  # noqa: S608 - only constant SQL is put together here
-# built after evidence.access is imported (above), which registers the squad's branch
+# built after evidence.cases.access is imported (above), which registers the squad's branch
 _FINDINGS_SCOPE = f"""
 SELECT f.id, f.xmin::text::bigint AS v
 FROM patrol_findings f, prm
 WHERE f.county_id = prm.county AND f.found_at >= prm.finding_from
   AND {sync_predicate(finding_read(), "f")}
 """  # noqa: S608 - only constant SQL is put together here
-# the visibility rule of cases is evidence.access's (the one REST applies), rendered as SQL
+# the visibility rule of cases is evidence.cases.access's (the one REST applies), rendered as SQL
 # with the caller's role read from users; the version hashes the case with its evidence
 # links, flags (on the case or its finding), current suggestions, team and referrals
 # ('2:' since records carry the referral's step times: every case is sent once more)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from evidence.referrals import StepTiming
+from evidence.cases.referrals import StepTiming
 from patrol.finding_checks import CheckAnswer, LandUse, SuggestionRef
 
 __all__ = [

@@ -71,20 +71,24 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/api/test_isolation.py",
     ),
     "patrol/_access.py": ("tests/patrol/test_isolation.py", "tests/api/test_isolation.py"),
-    "evidence/referrals.py": (
+    "evidence/cases/referrals.py": (
         "tests/cases/test_referrals.py",
         "tests/cases/test_referral_lateness.py",
         "tests/cases/test_package.py",
         "tests/cases/test_case_follows_referral.py",
     ),
-    "evidence/screening.py": (
+    "evidence/cases/screening.py": (
         "tests/cases/test_screening.py",
         "tests/cases/test_finding_screening.py",
     ),
-    "evidence/finding_screening.py": ("tests/cases/test_finding_screening.py",),
+    "evidence/cases/finding_screening.py": ("tests/cases/test_finding_screening.py",),
     "evidence/custody.py": ("tests/evidence/test_custody.py", "tests/cases/test_package.py"),
     "evidence/trust.py": ("tests/evidence/test_intake.py", "tests/evidence/test_capture_time.py"),
     "evidence/access.py": ("tests/evidence/test_access.py", "tests/api/test_need_to_know.py"),
+    "evidence/cases/access.py": (
+        "tests/evidence/test_access.py",
+        "tests/api/test_need_to_know.py",
+    ),
     "sync/cursor.py": (
         "tests/sync/test_cursor_answers.py",
         "tests/sync/test_pull.py",

@@ -21,10 +21,10 @@ from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK
 
 from api.deps import Caller, Db, Settings_
-from evidence import cases as cs
-from evidence import package as pk
-from evidence import referrals as rf
-from evidence import screening as sc
+from evidence.cases import cases as cs
+from evidence.cases import package as pk
+from evidence.cases import referrals as rf
+from evidence.cases import screening as sc
 from mobile_contract.v1 import cases as c
 
 __all__ = [

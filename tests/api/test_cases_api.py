@@ -22,9 +22,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.app import create_app
-from evidence.case_models import CasePackage, Referral
+from evidence.cases.models import CasePackage, Referral
+from evidence.cases.package import MANIFEST, verify_package
 from evidence.models import CustodyEntry
-from evidence.package import MANIFEST, verify_package
 from infra.objectstore import S3ObjectStore
 from infra.scope import Role
 from infra.settings import Settings

@@ -24,8 +24,8 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from evidence.cases import CaseInput, open_case
-from evidence.referrals import create_referral, flag_for_referral
+from evidence.cases.cases import CaseInput, open_case
+from evidence.cases.referrals import create_referral, flag_for_referral
 from geofence import SiteInput, create_mine_site, parse_geojson_geometry
 from geofence.models import ImportJob
 from infra.db import utcnow

@@ -433,7 +433,7 @@ async def test_the_squad_reads_the_findings_of_its_view_in_rest_and_sync(
 
 def test_the_sync_findings_scope_carries_the_squads_branch_whatever_the_import_order() -> None:
     # sync.collections builds its SQL at import time from patrol.policy's finding rule; the
-    # squad's branch is registered by evidence.access, which must come first in every order
+    # squad's branch is registered by evidence.cases.access, which must come first in every order
     for first in ("sync.collections", "patrol.policy", "patrol", "api.app", "sync"):
         code = (
             f"import {first}\n"

@@ -31,10 +31,10 @@ from shapely.geometry import MultiPolygon, box
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from api.models import MODEL_MODULES
-from evidence.cases import CaseInput, open_case
+from evidence.cases.cases import CaseInput, open_case
+from evidence.cases.package import export_referral_package
+from evidence.cases.referrals import flag_for_referral
 from evidence.models import Evidence, Upload
-from evidence.package import export_referral_package
-from evidence.referrals import flag_for_referral
 from infra.db import create_engine, create_session_factory
 from infra.ids import uuid7
 from infra.launchers import local_services

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from evidence.case_models import CaseEvent
+from evidence.cases.models import CaseEvent
 from infra.scope import Role
 from tests import clock
 from tests.cases.rest import MATERIALS, Rest

@@ -9,14 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from evidence.case_errors import (
-    CaseNotFoundError,
-    CaseStatusTransitionError,
-    InvalidCaseError,
-    UnknownEvidenceError,
-)
-from evidence.case_models import Case, CaseEvent
-from evidence.cases import (
+from evidence.cases.cases import (
     CaseChanges,
     CaseInput,
     Party,
@@ -26,6 +19,13 @@ from evidence.cases import (
     open_case,
     update_case,
 )
+from evidence.cases.errors import (
+    CaseNotFoundError,
+    CaseStatusTransitionError,
+    InvalidCaseError,
+    UnknownEvidenceError,
+)
+from evidence.cases.models import Case, CaseEvent
 from infra.errors import InvalidInputError, PermissionDeniedError
 from tests.cases.conftest import LAT, LON, add_parcels, geojson, square
 from tests.worlds import World

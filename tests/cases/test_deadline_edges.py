@@ -4,7 +4,7 @@ that instant and is listed as overdue just after it (``overdue_steps`` with a fi
 by whole seconds rounded up (as a late step's lateness is: a step overdue at all is never
 shown as overdue by 0 s).
 
-Periods (国务院令第310号, evidence.referrals): the head's decision 3 days after the report,
+Periods (国务院令第310号, evidence.cases.referrals): the head's decision 3 days after the report,
 transfer 24 h after approval, the police receipt 3 days after transfer, their decision
 3 days after receipt, handover 3 days after filing; a reconsideration request is optional
 and never overdue.
@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from evidence.referrals import (
+from evidence.cases.referrals import (
     ReferralView,
     create_referral,
     overdue_steps,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from evidence.case_demo import seed_demo_cases
-from evidence.cases import get_case, list_cases
-from evidence.referrals import overdue_steps
+from evidence.cases.cases import get_case, list_cases
+from evidence.cases.demo import seed_demo_cases
+from evidence.cases.referrals import overdue_steps
 from tests.worlds import World
 
 

@@ -12,11 +12,11 @@ from shapely.geometry import box, mapping
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from evidence import ThresholdFindingScreener
-from evidence.case_errors import CaseNotFoundError
-from evidence.case_models import ReferralSuggestion
-from evidence.cases import CaseChanges, CaseInput, open_case, update_case
-from evidence.referrals import flag_for_referral
+from evidence.cases import ThresholdFindingScreener
+from evidence.cases.cases import CaseChanges, CaseInput, open_case, update_case
+from evidence.cases.errors import CaseNotFoundError
+from evidence.cases.models import ReferralSuggestion
+from evidence.cases.referrals import flag_for_referral
 from infra.ids import uuid7
 from patrol.alerts import AlertService
 from patrol.areas import AreaService

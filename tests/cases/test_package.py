@@ -12,19 +12,19 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from evidence.case_errors import (
+from evidence.cases.cases import CaseInput, CaseView, link_evidence, open_case
+from evidence.cases.errors import (
     CaseHasNoEvidenceError,
     CaseNotFoundError,
     PackageSigningKeyMissingError,
     PackageSourceMismatchError,
     PackageTamperedError,
 )
-from evidence.case_models import CasePackage
-from evidence.cases import CaseInput, CaseView, link_evidence, open_case
+from evidence.cases.models import CasePackage
+from evidence.cases.package import MANIFEST, SIGNATURE, export_referral_package, verify_package
+from evidence.cases.referrals import flag_for_referral
 from evidence.custody import CustodyLog
 from evidence.models import CustodyEntry
-from evidence.package import MANIFEST, SIGNATURE, export_referral_package, verify_package
-from evidence.referrals import flag_for_referral
 from infra.objectstore import S3ObjectStore
 from tests.cases.conftest import LAT, LON, SIGNING_KEY, add_evidence, geojson, square
 from tests.worlds import World

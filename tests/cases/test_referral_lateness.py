@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from evidence.case_models import CaseEvent
-from evidence.referrals import step_timing
+from evidence.cases.models import CaseEvent
+from evidence.cases.referrals import step_timing
 from infra.scope import Role
 from tests import clock
 from tests.cases.rest import MATERIALS, Rest, when

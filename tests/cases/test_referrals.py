@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from evidence.case_errors import (
+from evidence.cases.cases import CaseInput, CaseView, get_case, list_cases, open_case
+from evidence.cases.errors import (
     CaseNotFlaggedError,
     CaseNotFoundError,
     MissingMaterialsError,
@@ -21,9 +22,8 @@ from evidence.case_errors import (
     TeamTooSmallError,
     UnknownTeamMemberError,
 )
-from evidence.case_models import CaseEvent, Referral, ReferralFlag
-from evidence.cases import CaseInput, CaseView, get_case, list_cases, open_case
-from evidence.referrals import (
+from evidence.cases.models import CaseEvent, Referral, ReferralFlag
+from evidence.cases.referrals import (
     Material,
     create_referral,
     flag_for_referral,

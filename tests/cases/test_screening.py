@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from evidence.case_errors import InvalidRuleError
-from evidence.case_models import Case, ReferralSuggestion
-from evidence.cases import CaseChanges, CaseInput, PriorPenalty, open_case, update_case
-from evidence.screening import RuleInput, add_rule, list_rules, screen_case
+from evidence.cases.cases import CaseChanges, CaseInput, PriorPenalty, open_case, update_case
+from evidence.cases.errors import InvalidRuleError
+from evidence.cases.models import Case, ReferralSuggestion
+from evidence.cases.screening import RuleInput, add_rule, list_rules, screen_case
 from infra.errors import ConflictError, PermissionDeniedError
 from tests import clock
 from tests.cases.conftest import LAT, LON

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from evidence.case_models import Case
-from evidence.cases import CaseInput, PriorPenalty, open_case
-from evidence.screening import RuleView, list_rules, screen_case
+from evidence.cases.cases import CaseInput, PriorPenalty, open_case
+from evidence.cases.models import Case
+from evidence.cases.screening import RuleView, list_rules, screen_case
 from tests import clock
 from tests.cases.conftest import LAT, LON
 from tests.worlds import World

@@ -7,7 +7,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from evidence import EvidenceFilter
-from evidence.cases import CaseInput, open_case
+from evidence.cases.cases import CaseInput, open_case
+from evidence.cases.referrals import flag_for_referral
 from evidence.errors import (
     EvidenceNotFoundError,
     NotUploadOwnerError,
@@ -15,7 +16,6 @@ from evidence.errors import (
     UploadAlreadyAcceptedError,
     UploadNotFoundError,
 )
-from evidence.referrals import flag_for_referral
 from infra.scope import Principal
 from tests.evidence import media
 from tests.evidence.conftest import INSIDE, Kit, declaration

@@ -16,7 +16,7 @@ from shapely.geometry import MultiPolygon, Polygon, box
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from evidence import ThresholdFindingScreener
+from evidence.cases import ThresholdFindingScreener
 from geofence.enums import LayerKind
 from geofence.layers import new_layer_version
 from geofence.mines import SiteInput, create_mine_site, get_mine_site

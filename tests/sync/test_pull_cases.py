@@ -1,4 +1,4 @@
-"""Cases in the pull: the visibility rules of evidence.cases, changes woken by the feed,
+"""Cases in the pull: the visibility rules of evidence.cases.cases, changes woken by the feed,
 and cases that leave a phone's scope arriving as deletions."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from evidence.cases import CaseInput, Party, change_status, open_case
-from evidence.referrals import flag_for_referral
+from evidence.cases.cases import CaseInput, Party, change_status, open_case
+from evidence.cases.referrals import flag_for_referral
 from infra.scope import Role
 from tests.sync.conftest import Phone, SyncWorld
 

@@ -6,7 +6,7 @@ Create Date: 2026-11-21
 
 The seed rows are the national figures of shared/DOMAIN.md ("Criminal referral screening"),
 province ``00``, with the date each judicial interpretation took effect. Provinces add their
-own rows (same ``code``) through ``evidence.screening.add_rule``; those win over ``00``.
+own rows (same ``code``) through ``evidence.cases.screening.add_rule``; those win over ``00``.
 Evidence ids are plain UUID columns: ``0004_evidence`` migrates on its own branch.
 """
 

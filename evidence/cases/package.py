@@ -40,15 +40,15 @@ from typing import IO, Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from evidence.case_errors import (
+from evidence.cases.cases import case_evidence_ids, get_case, load_case, m2_to_mu, record_event
+from evidence.cases.errors import (
     CaseHasNoEvidenceError,
     PackageSigningKeyMissingError,
     PackageSourceMismatchError,
     PackageTamperedError,
     ReferralNotFoundError,
 )
-from evidence.case_models import Case, CasePackage, Referral
-from evidence.cases import case_evidence_ids, get_case, load_case, m2_to_mu, record_event
+from evidence.cases.models import Case, CasePackage, Referral
 from evidence.custody import CustodyAction, CustodyLog, chain_head
 from evidence.models import CustodyEntry, Derivative, Evidence, Upload
 from infra.ids import uuid7

@@ -23,8 +23,8 @@ instant is on time), computed from the step's stored time and its stored due tim
 step's case event keeps the same figures. The time of a step is its ``at`` (an officer may
 record a step after the fact), else the server's clock.
 
-The case follows its referral (:func:`evidence.cases.enter_referral`,
-:func:`evidence.cases.leave_referral`; the workflow is drawn in :mod:`evidence.cases`)::
+The case follows its referral (:func:`evidence.cases.cases.enter_referral`,
+:func:`evidence.cases.cases.leave_referral`; the workflow is drawn in :mod:`evidence.cases.cases`)::
 
     reported (team's report)               case -> referred (remembers where it was)
     rejected (head refuses)                case -> back where it was
@@ -59,8 +59,16 @@ from typing import Any, TypeVarTuple
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from evidence.access import squad_sees_finding
-from evidence.case_errors import (
+from evidence.cases.access import squad_sees_finding
+from evidence.cases.cases import (
+    FlagView,
+    ensure_unfinished,
+    enter_referral,
+    leave_referral,
+    load_case,
+    record_event,
+)
+from evidence.cases.errors import (
     CaseNotFlaggedError,
     CaseNotFoundError,
     InvalidStepError,
@@ -72,21 +80,13 @@ from evidence.case_errors import (
     TeamTooSmallError,
     UnknownTeamMemberError,
 )
-from evidence.case_models import (
+from evidence.cases.models import (
     Case,
     Referral,
     ReferralFlag,
     ReferralStatus,
     ReferralStep,
     SourceKind,
-)
-from evidence.cases import (
-    FlagView,
-    ensure_unfinished,
-    enter_referral,
-    leave_referral,
-    load_case,
-    record_event,
 )
 from infra.db import utcnow
 from infra.scope import Principal, Role, require_role, scoped

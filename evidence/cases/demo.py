@@ -21,9 +21,15 @@ from shapely.geometry import MultiPolygon, box
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from evidence.case_models import Case
-from evidence.cases import CaseInput, OverlayResult, Party, open_case, postgis_land_class_areas
-from evidence.referrals import create_referral, flag_for_referral
+from evidence.cases.cases import (
+    CaseInput,
+    OverlayResult,
+    Party,
+    open_case,
+    postgis_land_class_areas,
+)
+from evidence.cases.models import Case
+from evidence.cases.referrals import create_referral, flag_for_referral
 from geofence.enums import LandClass
 from geofence.models import MineSite
 from infra.scope import Principal, Role

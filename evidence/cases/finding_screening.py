@@ -1,5 +1,5 @@
 """The referral screening of patrol findings: :class:`patrol.finding_checks.FindingScreener`
-over :mod:`evidence.screening`, the one rule set cases are screened with.
+over :mod:`evidence.cases.screening`, the one rule set cases are screened with.
 
 A finding is screened as an occupation of land (``land_occupation``, 刑法第三百四十二条) on
 its occupied area by land class, against the rules of its county's province in force today.
@@ -19,8 +19,8 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from evidence.case_models import ReferralSuggestion
-from evidence.screening import alert_suggestions, screen_findings
+from evidence.cases.models import ReferralSuggestion
+from evidence.cases.screening import alert_suggestions, screen_findings
 from patrol.field_models import Finding
 from patrol.models import County
 

@@ -23,7 +23,7 @@ A patrol finding (:func:`screen_findings`) is screened as an occupation of land
 history.
 
 Penalty windows count back from the date of the act (or the screening date when unknown).
-A match writes a :class:`~evidence.case_models.ReferralSuggestion` that cites the rule; a later
+A match writes a :class:`~evidence.cases.models.ReferralSuggestion` that cites the rule; a later
 screening that no longer matches supersedes it (kept for the record, never deleted). New
 suggestions raise ``referral_suggested`` alerts (:func:`alert_suggestions`); the alert of a
 suggestion whose rule no longer matches resolves itself (``suggestion_superseded``).
@@ -41,8 +41,8 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from evidence.case_errors import InvalidRuleError
-from evidence.case_models import (
+from evidence.cases.errors import InvalidRuleError
+from evidence.cases.models import (
     NATIONAL,
     Case,
     PenaltyKind,

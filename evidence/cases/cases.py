@@ -5,7 +5,7 @@ come from the overlay of the surveyed polygon with the current parcels layer
 (:func:`geofence_land_class_areas` over geofence's overlay; :func:`postgis_land_class_areas`
 in PostGIS; swappable through the ``overlay`` option), and every
 change of geometry, areas, values or history runs the threshold screening
-(:mod:`evidence.screening`), which can only *suggest* a referral.
+(:mod:`evidence.cases.screening`), which can only *suggest* a referral.
 
 Visibility (need-to-know, DESIGN.md section 2) is :func:`evidence.access.case_visible`, the
 one rule sync pull uses too; always inside the caller's county:
@@ -32,7 +32,7 @@ Status workflow::
     terminate: filed..executing, suspended -> terminated
     withdraw: clue, filed, investigating, suspended -> withdrawn
 
-A case follows its criminal referral (移送公安, :mod:`evidence.referrals`); these moves are
+A case follows its criminal referral (移送公安, :mod:`evidence.cases.referrals`); these moves are
 made by the referral's steps, never by :func:`change_status`::
 
     any unfinished status -- team's report (CreateReferral) ----------> referred
@@ -67,15 +67,9 @@ from shapely.geometry import MultiPolygon, Point
 from sqlalchemy import Select, delete, exists, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from evidence.access import (
-    MANAGERS,
-    caller_of,
-    case_flagged,
-    case_referred,
-    case_suggested,
-    case_visible,
-)
-from evidence.case_errors import (
+from evidence.access import MANAGERS, caller_of
+from evidence.cases.access import case_flagged, case_referred, case_suggested, case_visible
+from evidence.cases.errors import (
     CaseNotFoundError,
     CaseSourceNotFoundError,
     CaseStatusTransitionError,
@@ -83,7 +77,7 @@ from evidence.case_errors import (
     UnknownEvidenceError,
     UnknownTeamMemberError,
 )
-from evidence.case_models import (
+from evidence.cases.models import (
     Case,
     CaseEvent,
     CaseEvidence,
@@ -98,8 +92,8 @@ from evidence.case_models import (
     TeamRole,
     ViolationKind,
 )
+from evidence.cases.screening import alert_suggestions, screen_case
 from evidence.models import Evidence, Upload
-from evidence.screening import alert_suggestions, screen_case
 from geofence.enums import LandClass, LayerKind
 from geofence.layers import current_versions
 from geofence.models import ChangePolygon, Parcel
