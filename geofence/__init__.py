@@ -1,4 +1,4 @@
-"""Reference layers and accuracy-aware location checks (see DESIGN.md section 6).
+"""Reference layers and accuracy-aware location checks (README, Architecture: key flows).
 
 Public surface: layer import and versions (:mod:`geofence.importer`, :mod:`geofence.layers`),
 background imports of large uploads (:mod:`geofence.jobs`), location checks

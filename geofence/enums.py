@@ -105,7 +105,7 @@ class ClosureMethod(enum.StrEnum):
 
 
 class RosterRole(enum.StrEnum):
-    """The five people responsible for one closed site (五包一), in DOMAIN.md order."""
+    """The five people responsible for one closed site (五包一), in the order of the roster form."""
 
     TOWNSHIP_LEADER = "township_leader"  # 乡镇领导班子成员
     SAFETY_OFFICER = "safety_officer"  # 乡镇安监站工作人员

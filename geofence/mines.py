@@ -102,7 +102,7 @@ class MineSiteInfo:
 
     @property
     def missing_roles(self) -> tuple[RosterRole, ...]:
-        """Roles of the five-to-one roster nobody holds yet (in DOMAIN.md order)."""
+        """Roles of the five-to-one roster nobody holds yet (in the roster form's order)."""
         held = {m.role for m in self.roster}
         return tuple(r for r in RosterRole if r not in held)
 
@@ -251,7 +251,7 @@ async def write_sites(
 async def load_rosters(
     session: AsyncSession, county_id: uuid.UUID, site_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, tuple[RosterEntry, ...]]:
-    """Rosters of the given sites, each in DOMAIN.md role order."""
+    """Rosters of the given sites, each in the roster form's role order."""
     if not site_ids:
         return {}
     order = {r.value: i for i, r in enumerate(RosterRole)}

@@ -1,4 +1,4 @@
-"""Overlay of an area (a walked boundary) on the reference layers (DOMAIN.md "overlay").
+"""Overlay of an area (a walked boundary) on the reference layers (套合).
 
 The answer gives the area of the polygon by parcel land class, how much of it lies in
 planning zones that permit construction (conforming) and how much does not (not conforming,

@@ -1,6 +1,6 @@
 """Checking geometry that arrives from outside, before anything is stored.
 
-PostGIS wraps out-of-range coordinates and stores NaN silently (DESIGN.md section 3), so
+PostGIS wraps out-of-range coordinates and stores NaN silently (measured), so
 ranges, finiteness and validity are checked here, at the edge.
 """
 

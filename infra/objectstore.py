@@ -12,7 +12,7 @@
     ├── ObjectRejectedError         InvalidInputError, code ``object_rejected`` (e.g. bad MD5)
     └── ObjectStoreUnavailableError UnavailableError, code ``storage_unavailable`` (503)
 
-Design facts (DESIGN.md section 3): ``rclone serve s3`` ignores ``x-amz-checksum-*`` but
+Measured facts: ``rclone serve s3`` ignores ``x-amz-checksum-*`` but
 verifies ``Content-MD5``, ignores conditional writes and loses object metadata on restart, so
 every upload carries ``Content-MD5``, keys are unique and metadata lives in the database.
 boto3's default checksum mode breaks Range GETs there, hence ``when_required``.

@@ -10,7 +10,7 @@ __all__ = ["PatrolConfig"]
 
 @dataclass(frozen=True, slots=True)
 class PatrolConfig:
-    """Defaults follow DOMAIN.md; a county may run with other values.
+    """Defaults follow the national rules of field patrols; a county may run with other values.
 
     ``timezone`` decides local days, weeks (Monday first), months and night.
     Track filtering (see :func:`patrol.tracks.filter_track`): a step between two good fixes
@@ -41,7 +41,7 @@ class PatrolConfig:
     default_visit_radius_m: float = 100.0
     # a GPS sign-in farther than this from every active target of its area is flagged
     sign_in_far_m: float = 1000.0
-    # default frequency rule when a county has none (DOMAIN.md: ≥4 a month, ≥1 a week)
+    # default frequency rule when a county has none (≥4 a month, ≥1 a week)
     default_min_per_month: int = 4
     default_min_per_week: int = 1
 

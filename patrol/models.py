@@ -61,7 +61,7 @@ class Village(UuidPk, CountyOwned, Timestamped, Base):
 
 
 class RoleRow(Base):
-    """The five roles of DESIGN.md section 2 (reference data, seeded by the migration)."""
+    """The five roles of the README's need-to-know table (reference data, seeded by migration)."""
 
     __tablename__ = "roles"
 

@@ -1,4 +1,4 @@
-"""The import direction of DESIGN.md section 4, and models that agree with migrations."""
+"""The import direction (README, Architecture), and models that agree with migrations."""
 
 from __future__ import annotations
 

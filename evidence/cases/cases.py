@@ -7,7 +7,7 @@ in PostGIS; swappable through the ``overlay`` option), and every
 change of geometry, areas, values or history runs the threshold screening
 (:mod:`evidence.cases.screening`), which can only *suggest* a referral.
 
-Visibility (need-to-know, DESIGN.md section 2) is :func:`evidence.access.case_visible`, the
+Visibility (need-to-know, README) is :func:`evidence.cases.access.case_visible`, the
 one rule sync pull uses too; always inside the caller's county:
 
 * captains and admins see every case of the county;

@@ -1,4 +1,4 @@
-"""Case teams, joint teams on patrols, evidence references, and the squad's view (issue 12).
+"""Case teams, joint teams on patrols, evidence references, and the squad's view.
 
 Through the real app against PostGIS and S3: who may write evidence to which patrol or case,
 who sees it, references of another county or out of scope (one answer, no oracle), and the

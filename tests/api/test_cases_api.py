@@ -1,4 +1,4 @@
-"""Cases, flags, referrals and evidence packages through the real app (issue 7)."""
+"""Cases, flags, referrals and evidence packages through the real app."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Evidence intake (issue 4): server work on complete, memory for a 1 GiB video, concurrency.
+"""Evidence intake: server work on complete, memory for a 1 GiB video, concurrency.
 
 Runs against its own throwaway PostGIS cluster and ``rclone serve s3`` (in a 0755 temporary
 directory, as the tests do), with the demo county's reference layers (about 38,000 parcels
@@ -15,7 +15,7 @@ and the closed-mine register) so the location check at intake does real work. Me
 3. 100 concurrent completes of 5 MiB photos (the app's pool of 10 + 10 connections): photos
    per second against raw S3 read + SHA-256 of the same 100 objects with the same
    concurrency (the default thread pool both use).
-4. The derivatives job of that 1 GiB video (issue 13): read back and SHA-256 check, poster,
+4. The derivatives job of that 1 GiB video: read back and SHA-256 check, poster,
    thumbnail and captioned poster, the location-stripped share copy re-muxed by stream copy
    and sent back to S3 in 8 MiB parts. Time and the rise of resident memory, measured as in
    2. Target: < 64 MiB.

@@ -1,4 +1,4 @@
-"""Location-check speed (issue 3) on a synthetic county of 200,000 parcels and 500 mine sites.
+"""Location-check speed on a synthetic county of 200,000 parcels and 500 mine sites.
 
 Measured in one run, on a scratch PostGIS (or ``DATABASE_URL``):
 

@@ -1,4 +1,4 @@
-"""Referral package export (issue 7): memory and throughput, measured in one run.
+"""Referral package export: memory and throughput, measured in one run.
 
 A case with 1 GiB of originals (16 x 64 MiB) in a real S3 store (``rclone serve s3`` unless
 ``S3_ENDPOINT_URL`` is set) and a real PostGIS (a throwaway cluster unless ``DATABASE_URL``

@@ -1,4 +1,4 @@
-"""Track ingest and coverage speed (issue 5), measured in one run on a scratch PostGIS.
+"""Track ingest and coverage speed, measured in one run on a scratch PostGIS.
 
 1. Track ingest through ``TrackService.append_track_points`` (validation, staging COPY,
    ``INSERT ... ON CONFLICT DO NOTHING``, counters, commit) against a raw asyncpg

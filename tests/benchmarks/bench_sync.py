@@ -1,6 +1,6 @@
-"""Sync speed (issues 6 and 21), through the real app in process, on a scratch PostGIS.
+"""Sync speed, through the real app in process, on a scratch PostGIS.
 
-**Paging** (issue 21): an inspector whose two areas hold 50,000 reference features (and
+**Paging**: an inspector whose two areas hold 50,000 reference features (and
 10,000 more features of the county lie outside them) pulls from scratch with pages of 500
 and of 2,000, first on the freshly written database with no table statistics (autovacuum
 is off for the tables, as it is for the minutes after a load until its analyze comes round),
@@ -9,14 +9,14 @@ then again after ``ANALYZE``; every page's server time is kept. Then the demo co
 the default pages, before and after ``ANALYZE``. Targets: the last page ≤ 1.5× the first in
 both states; the whole initial pull ≤ 2 s of server time; the demo inspector ≤ 1 s.
 
-**Steady state** (issue 6): an inspector whose area holds 5,000 parcels (reference features)
+**Steady state**: an inspector whose area holds 5,000 parcels (reference features)
 and 1,000 records (targets, patrols, findings). Measured: the initial pull (every page), an
 incremental pull with no changes, a push of 500 operations, and the payload sizes of JSON vs
 MessagePack (raw and gzip). Targets: ≤ 500 ms, ≤ 20 ms, ≤ 1 s. The push (400 point batches,
 50 sign-ins, 48 findings, start and end of a patrol) runs five times, each on a new patrol,
 and each batch is sent a second time to time the replay.
 
-**Findings** (issue 13): in the same world, a push of 500 operations — a patrol's start, 498
+**Findings**: in the same world, a push of 500 operations — a patrol's start, 498
 findings over the parcels (each with an occupied area, every fifth at a target) and its end —
 five times, each on a new patrol. Every finding gets the location check, its land use, the
 threshold screening and its target visits; the time spent in those checks is measured inside
@@ -288,7 +288,7 @@ def _push_ops(area_id: Any) -> list[dict[str, Any]]:
     return ops
 
 
-# -- paging (issue 21) ---------------------------------------------------------------------
+# -- paging --------------------------------------------------------------------------------
 BIG_FEATURES = 50_000
 BIG_OUTSIDE = 10_000
 PAGE_SIZES = (500, 2_000)
@@ -468,7 +468,7 @@ async def _paging(found: Any) -> list[tuple[str, str, str]]:
     return rows
 
 
-# -- layer GeoJSON (issue 11) --------------------------------------------------------------
+# -- layer GeoJSON -------------------------------------------------------------------------
 GEOJSON_PARCELS = 100_000
 GEOJSON_OUTSIDE = 10_000
 GEOJSON_RUNS = 3
@@ -646,7 +646,7 @@ async def _geojson(found: Any) -> list[tuple[str, str, str]]:
     ]
 
 
-# -- vector tiles (issue 13) ---------------------------------------------------------------
+# -- vector tiles --------------------------------------------------------------------------
 TILE_SITES = 1_000
 TILE_SITES_OUTSIDE = 200
 TILE_ZOOMS = (12, 14)
@@ -785,7 +785,7 @@ async def paging_only() -> None:
 
 
 async def _steady(found: Any) -> list[tuple[str, str, str]]:
-    """The steady-state rows (issue 6) and the push of findings (issue 13)."""
+    """The steady-state rows and the push of findings."""
     url = found.database_url
     engine = create_engine(DatabaseSettings(url=url))
     await Migrator(engine, MODEL_MODULES).upgrade()
@@ -836,7 +836,7 @@ async def _steady(found: Any) -> list[tuple[str, str, str]]:
     return rows + finding_rows
 
 
-# -- a push of findings (issue 13) ---------------------------------------------------------
+# -- a push of findings --------------------------------------------------------------------
 FINDING_OPS = 500
 
 

@@ -114,7 +114,7 @@ async def test_every_rule_in_force_matches_at_its_figure_and_not_a_cent_below(
     await db.commit()
     assert len(seen) == len(rules) >= 21  # the national table of 0005_cases
     assert seen == dict.fromkeys(seen, (False, True, True))
-    # the figures DOMAIN.md gives, each among the rules checked above
+    # the national figures, each among the rules checked above
     figures = {(r.code, r.threshold) for r in rules}
     for code, threshold in [
         ("342.basic_farmland", "5.00"),

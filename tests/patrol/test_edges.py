@@ -243,7 +243,7 @@ async def test_a_patrol_idle_six_hours_stays_open_and_a_microsecond_more_is_clos
 
 
 async def test_seasons_begin_and_end_on_their_days(world: World, db: AsyncSession) -> None:
-    """Apr-Oct weekly patrols, Nov-Mar twice a month (DOMAIN.md): both ends inclusive, the
+    """Apr-Oct weekly patrols, Nov-Mar twice a month: both ends inclusive, the
     winter season wrapping over New Year."""
     plans = PlanService(db)
     area_id = await _area(world, db)

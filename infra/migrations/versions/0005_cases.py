@@ -4,7 +4,7 @@ Revision ID: 0005_cases
 Revises: 0001_foundation
 Create Date: 2026-11-21
 
-The seed rows are the national figures of shared/DOMAIN.md ("Criminal referral screening"),
+The seed rows are the national figures for criminal referral screening,
 province ``00``, with the date each judicial interpretation took effect. Provinces add their
 own rows (same ``code``) through ``evidence.cases.screening.add_rule``; those win over ``00``.
 Evidence ids are plain UUID columns: ``0004_evidence`` migrates on its own branch.
@@ -29,7 +29,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-# -- national referral thresholds (shared/DOMAIN.md) -------------------------------------------
+# -- national referral thresholds -------------------------------------------------------------
 _NS = uuid.UUID("6f1c1f0e-5b7a-4d43-9a55-0c0a5e3c2a05")
 _LAND_2000 = (
     "法释〔2000〕14号《最高人民法院关于审理破坏土地资源刑事案件具体应用法律若干问题的解释》",
