@@ -83,7 +83,12 @@ MODULES: dict[str, tuple[str, ...]] = {
     ),
     "evidence/cases/finding_screening.py": ("tests/cases/test_finding_screening.py",),
     "evidence/custody.py": ("tests/evidence/test_custody.py", "tests/cases/test_package.py"),
-    "evidence/trust.py": ("tests/evidence/test_intake.py", "tests/evidence/test_capture_time.py"),
+    "evidence/trust.py": (
+        "tests/evidence/test_trust_answers.py",
+        "tests/evidence/test_trust_edges.py",
+        "tests/evidence/test_intake.py",
+        "tests/evidence/test_capture_time.py",
+    ),
     "evidence/access.py": ("tests/evidence/test_access.py", "tests/api/test_need_to_know.py"),
     "evidence/cases/access.py": (
         "tests/evidence/test_access.py",
