@@ -82,7 +82,11 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/cases/test_finding_screening.py",
     ),
     "evidence/cases/finding_screening.py": ("tests/cases/test_finding_screening.py",),
-    "evidence/custody.py": ("tests/evidence/test_custody.py", "tests/cases/test_package.py"),
+    "evidence/custody.py": (
+        "tests/evidence/test_custody_answers.py",
+        "tests/evidence/test_custody.py",
+        "tests/cases/test_package.py",
+    ),
     "evidence/trust.py": (
         "tests/evidence/test_trust_answers.py",
         "tests/evidence/test_trust_edges.py",

@@ -1,0 +1,192 @@
+"""The custody chain's exact answers: the hash of an entry (which an outside verifier
+recomputes, so its payload is pinned byte for byte), the links, the head, and the report of
+``verify`` on clean, empty, cut and forged chains."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from evidence.custody import (
+    GENESIS_HASH,
+    ChainProblem,
+    ChainReport,
+    CustodyAction,
+    CustodyLog,
+    chain_head,
+    entry_digest,
+)
+from evidence.models import CustodyEntry
+from tests.worlds import World
+
+KEY = b"custody-answers-key"
+COUNTY = uuid.UUID("01900000-0000-7000-8000-000000000001")
+SUBJECT = uuid.UUID("01900000-0000-7000-8000-000000000002")
+ACTOR = uuid.UUID("01900000-0000-7000-8000-000000000003")
+# 16:00 in Beijing is 08:00 UTC: the hash is of the UTC time, whatever zone it was given in
+AT = datetime(2026, 11, 20, 16, 0, 0, 123456, tzinfo=timezone(timedelta(hours=8)))
+PREV = "ab" * 32
+PAYLOAD = (
+    '{"action":"viewed","actor_id":"01900000-0000-7000-8000-000000000003",'
+    '"at":"2026-11-20T08:00:00.123456+00:00","county_id":"01900000-0000-7000-8000-000000000001",'
+    '"details":{"n":1,"片区":"北片"},"prev_hash":"' + PREV + '","seq":7,'
+    '"subject_id":"01900000-0000-7000-8000-000000000002"}'
+).encode()
+Factory = async_sessionmaker[AsyncSession]
+
+
+def _digest(key: bytes, **kw: object) -> str:
+    values: dict[str, object] = {
+        "county_id": COUNTY,
+        "seq": 7,
+        "subject_id": SUBJECT,
+        "action": "viewed",
+        "actor_id": ACTOR,
+        "at": AT,
+        "details": {"片区": "北片", "n": 1},
+        "prev_hash": PREV,
+    } | kw
+    return entry_digest(key, **values)  # type: ignore[arg-type]
+
+
+def test_an_entrys_hash_is_an_hmac_of_its_canonical_json() -> None:
+    assert _digest(KEY) == hmac.new(KEY, PAYLOAD, hashlib.sha256).hexdigest()
+    assert _digest(KEY, at=AT.astimezone(UTC)) == _digest(KEY)
+
+
+def test_without_a_key_the_hash_is_plain_sha256() -> None:
+    assert _digest(b"") == hashlib.sha256(PAYLOAD).hexdigest()
+
+
+def test_a_missing_subject_or_actor_is_null_in_the_payload() -> None:
+    payload = PAYLOAD.replace(b'"01900000-0000-7000-8000-000000000003"', b"null").replace(
+        b'"01900000-0000-7000-8000-000000000002"', b"null"
+    )
+    assert _digest(b"", subject_id=None, actor_id=None) == hashlib.sha256(payload).hexdigest()
+
+
+async def _rows(factory: Factory, county_id: uuid.UUID) -> list[object]:
+    async with factory() as session:
+        stmt = CustodyEntry.__table__.select().where(CustodyEntry.county_id == county_id)
+        return list((await session.execute(stmt.order_by(CustodyEntry.seq))).all())
+
+
+async def _append(factory: Factory, county: World, n: int) -> list[CustodyEntry]:
+    log = CustodyLog(KEY)
+    out = []
+    async with factory() as session:
+        for i in range(n):
+            details: dict[str, object] = {"i": i, "名": "北片"}
+            entry = await log.append(
+                session,
+                county_id=county.county_id,
+                action=CustodyAction.VIEWED if i % 2 else "exported",
+                subject_id=SUBJECT if i % 2 else None,
+                actor_id=county.captain.user_id,
+                details=details,
+                at=AT + timedelta(seconds=i),
+            )
+            details["i"] = -1  # the stored entry keeps what was appended
+            out.append(entry)
+        await session.commit()
+    return out
+
+
+async def test_appended_entries_link_each_to_the_one_before(
+    county: World, session_factory: Factory
+) -> None:
+    cid = county.county_id
+    entries = await _append(session_factory, county, 3)
+    prev = GENESIS_HASH
+    for seq, entry in enumerate(entries, start=1):
+        assert (entry.seq, entry.prev_hash) == (seq, prev)
+        assert entry.action == ("viewed" if seq % 2 == 0 else "exported")
+        assert entry.at == AT + timedelta(seconds=seq - 1)
+        assert entry.at.utcoffset() == timedelta(0)
+        assert entry.details == {"i": seq - 1, "名": "北片"}
+        assert entry.entry_hash == entry_digest(
+            KEY,
+            county_id=cid,
+            seq=seq,
+            subject_id=entry.subject_id,
+            action=entry.action,
+            actor_id=county.captain.user_id,
+            at=entry.at,
+            details={"i": seq - 1, "名": "北片"},
+            prev_hash=prev,
+        )
+        prev = entry.entry_hash
+    async with session_factory() as session:
+        assert await chain_head(session, cid) == (3, prev)
+        report = await CustodyLog(KEY).verify(session, cid)
+        history = await CustodyLog(KEY).entries_for(session, cid, SUBJECT)
+    assert report == ChainReport(cid, entries=3, head_seq=3, head_hash=prev, problems=[])
+    assert report.ok
+    assert [e.seq for e in history] == [2]
+
+
+async def test_an_empty_chain_starts_from_the_genesis_hash(
+    county: World, session_factory: Factory
+) -> None:
+    cid = county.county_id
+    async with session_factory() as session:
+        assert await chain_head(session, cid) == (0, GENESIS_HASH)
+        report = await CustodyLog(KEY).verify(session, cid)
+    assert report == ChainReport(cid, entries=0, head_seq=0, head_hash=GENESIS_HASH)
+    assert GENESIS_HASH == "0" * 64
+
+
+async def test_details_that_are_not_json_are_refused_before_anything_is_stored(
+    county: World, session_factory: Factory
+) -> None:
+    async with session_factory() as session:
+        with pytest.raises(ValueError, match="JSON"):
+            await CustodyLog(KEY).append(
+                session,
+                county_id=county.county_id,
+                action="viewed",
+                subject_id=None,
+                actor_id=None,
+                details={"x": float("nan")},
+            )
+        await session.rollback()
+    assert await _rows(session_factory, county.county_id) == []
+
+
+async def test_a_chain_cut_at_its_start_is_a_bad_start(
+    county: World, session_factory: Factory
+) -> None:
+    cid = county.county_id
+    entries = await _append(session_factory, county, 3)
+    async with session_factory() as session:
+        await session.execute(text("ALTER TABLE evidence_custody DISABLE TRIGGER USER"))
+        await session.execute(
+            text("DELETE FROM evidence_custody WHERE county_id = :c AND seq = 1"), {"c": cid}
+        )
+        report = await CustodyLog(KEY).verify(session, cid)
+        await session.rollback()
+    assert report == ChainReport(
+        cid,
+        entries=2,
+        head_seq=3,
+        head_hash=entries[2].entry_hash,
+        problems=[ChainProblem(2, "bad_start"), ChainProblem(2, "broken_link")],
+    )
+    assert not report.ok
+
+
+async def test_a_forged_chain_reports_at_most_a_hundred_problems(
+    county: World, session_factory: Factory
+) -> None:
+    cid = county.county_id
+    await _append(session_factory, county, 101)
+    async with session_factory() as session:
+        report = await CustodyLog(b"another key").verify(session, cid)
+    assert report.problems == [ChainProblem(seq, "altered") for seq in range(1, 101)]
+    assert (report.entries, report.head_seq) == (100, 100)
