@@ -21,6 +21,7 @@ from api.controllers.admin import (
     UserController,
     VillageController,
 )
+from api.controllers.areas import AreaController
 from api.controllers.auth import AuthController, MeController
 from api.controllers.cases import (
     CaseController,
@@ -28,16 +29,13 @@ from api.controllers.cases import (
     ReferralController,
     ReferralRuleController,
 )
+from api.controllers.duty import DutyController
 from api.controllers.evidence import EvidenceController, UploadController
 from api.controllers.geofence import GeofenceController, LayerController, MineSiteController
 from api.controllers.jobs import JobController
-from api.controllers.patrol import (
-    AreaController,
-    DutyController,
-    PatrolController,
-    PlanController,
-    ReviewController,
-)
+from api.controllers.patrol import PatrolController
+from api.controllers.plans import PlanController
+from api.controllers.review import ReviewController
 from api.controllers.sync import LayerDataController, SyncController
 from api.controllers.system import SystemController
 from api.decoding import GuardedRequest, check_parameters

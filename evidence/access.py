@@ -40,7 +40,7 @@ from sqlalchemy.types import Uuid
 
 from evidence.models import Upload
 from geofence.models import MineSite
-from infra.scope import Principal, Role
+from infra.scope import MANAGERS, Principal, Role
 from patrol.field_models import Finding, PatrolSession
 
 __all__ = [
@@ -56,7 +56,6 @@ __all__ = [
     "register_reference_kind",
 ]
 
-MANAGERS = (Role.CAPTAIN, Role.ADMIN)
 
 Rules = Sequence[tuple[tuple[Role, ...], ColumnElement[bool]]]
 """``(roles, condition)``: the condition that holds for callers of those roles."""

@@ -32,7 +32,7 @@ from geofence.geometry import require_valid_polygon
 from geofence.layers import new_layer_version
 from geofence.models import MineSite, MineSiteRevision, RosterMember
 from geofence.policy import SITE_READ, read_clause
-from infra.scope import Principal, Role, require_role, scoped
+from infra.scope import MANAGERS, Principal, require_role, scoped
 
 __all__ = [
     "MineSiteInfo",
@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 #: Who may change the register and its rosters (reads are open to every role of the county).
-SITE_MANAGERS = (Role.ADMIN, Role.CAPTAIN)
+SITE_MANAGERS = MANAGERS
 _PHONE = re.compile(r"^\+?[0-9][0-9 \-]{4,30}$")
 _REVISED = (
     "code", "site_kind", "name", "mineral", "closed_on", "closure_method", "status",

@@ -54,9 +54,10 @@ M2_PER_MU = 10_000.0 / 15.0
 MAX_OVERLAY_VERTICES = MAX_VERTICES
 
 
-def to_mu(area_m2: float) -> float:
-    """Square metres to mu (1 mu = 666.67 m²)."""
-    return area_m2 / M2_PER_MU
+def to_mu(area_m2: float, ndigits: int | None = None) -> float:
+    """Square metres to mu (1 mu = 666.67 m²), rounded to ``ndigits`` decimals if given."""
+    mu = area_m2 / M2_PER_MU
+    return mu if ndigits is None else round(mu, ndigits)
 
 
 def _r(value: float) -> float:
@@ -64,7 +65,7 @@ def _r(value: float) -> float:
 
 
 def _mu(value: float) -> float:
-    return round(to_mu(value), 4)
+    return to_mu(value, 4)
 
 
 @dataclass(frozen=True, slots=True)

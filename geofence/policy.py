@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from sqlalchemy import TextClause, text
 
-from infra.scope import Principal, Role
+from infra.scope import MANAGERS, Principal
 
 __all__ = ["MANAGER_ROLES", "SITE_READ", "is_manager", "read_clause"]
 
 #: Roles that manage the whole county and read every record of it.
-MANAGER_ROLES = (Role.CAPTAIN, Role.ADMIN)
+MANAGER_ROLES = MANAGERS
 
 SITE_READ = """({mgr} OR EXISTS (SELECT 1 FROM geofence_roster_members nk_r
     WHERE nk_r.site_id = {t}.id AND nk_r.user_id = {uid}))"""

@@ -10,12 +10,21 @@ import enum
 import uuid
 from dataclasses import dataclass
 from typing import Any, TypeVarTuple
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select
 
 from infra.errors import PermissionDeniedError
 
-__all__ = ["Principal", "Role", "require_role", "scoped"]
+__all__ = [
+    "COUNTY_TIMEZONE",
+    "COUNTY_TZ",
+    "MANAGERS",
+    "Principal",
+    "Role",
+    "require_role",
+    "scoped",
+]
 
 _Ts = TypeVarTuple("_Ts")
 
@@ -26,6 +35,17 @@ class Role(enum.StrEnum):
     CAPTAIN = "captain"
     SECURITY_SQUAD = "security_squad"
     ADMIN = "admin"
+
+
+#: Who manages a county's field work: captains and admins (areas, plans, sites, rosters,
+#: cases, the alerts feed, everything of the county to read).
+MANAGERS = (Role.CAPTAIN, Role.ADMIN)
+
+#: The counties' time zone (China Standard Time: UTC+8, no daylight saving since 1991):
+#: local days, weeks, months and nights. :class:`patrol.config.PatrolConfig` may run a county
+#: on another.
+COUNTY_TIMEZONE = "Asia/Shanghai"
+COUNTY_TZ = ZoneInfo(COUNTY_TIMEZONE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,7 +44,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from infra.objectstore import ObjectStore
-from infra.scope import Principal, Role, require_role
+from infra.scope import MANAGERS, Principal, Role, require_role
 from infra.settings import DatabaseSettings, EvidenceSettings
 
 __all__ = [
@@ -402,7 +402,7 @@ async def list_jobs(
     captains and admins see their county's jobs, admins also the jobs of no county (the
     periodic chores). Others may not look."""
     if principal is not None:
-        require_role(principal, Role.CAPTAIN, Role.ADMIN, action="list background jobs")
+        require_role(principal, *MANAGERS, action="list background jobs")
     if state is not None and state not in JOB_STATES:
         state = "__none__"  # no job has it; the API validates before this
     rows = await session.execute(

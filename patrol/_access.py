@@ -9,7 +9,7 @@ from typing import TypeVarTuple
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from infra.scope import Principal, require_role, scoped
+from infra.scope import MANAGERS, Principal, require_role, scoped
 from patrol.errors import (
     AreaNotFoundError,
     InvalidPatrolInputError,
@@ -18,9 +18,21 @@ from patrol.errors import (
 )
 from patrol.errors import PatrolNotFoundError as _PatrolNotFound
 from patrol.field_models import AreaMember, ContractArea, PatrolSession
-from patrol.policy import AREA_READ, MANAGER_ROLES, PATROL_READ, may_read
+from patrol.policy import AREA_READ, PATROL_READ, may_read
 
-MANAGERS = MANAGER_ROLES
+__all__ = [
+    "MANAGERS",
+    "aware",
+    "ensure_may_patrol",
+    "ensure_patrol_reader",
+    "ensure_patrol_writer",
+    "is_area_member",
+    "is_patrol_crew",
+    "load_area",
+    "load_patrol",
+    "load_readable_area",
+    "require_manager",
+]
 
 _Ts = TypeVarTuple("_Ts")
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Concatenate, ParamSpec
 
-from geoalchemy2.shape import from_shape
-from shapely.geometry import Point
+from geoalchemy2.shape import from_shape, to_shape
+from shapely.geometry import Point, mapping
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +25,9 @@ from patrol.field_models import AreaMember, ContractArea, PatrolTarget
 from patrol.models import Township, User, Village
 from patrol.policy import AREA_READ, TARGET_READ, read_clause
 
-__all__ = ["TARGET_KINDS", "AreaService", "parse_area_geometry"]
+__all__ = ["TARGET_KINDS", "AreaService", "AreaView", "TargetView", "parse_area_geometry"]
+
+_P = ParamSpec("_P")
 
 TARGET_KINDS = ("mine_site", "change_polygon", "tip_off", "custom")
 _GEOMETRY_TYPES = frozenset(
@@ -41,6 +45,68 @@ _GEOMETRY_TYPES = frozenset(
 def parse_area_geometry(obj: Any, *, field: str = "geometry") -> BaseGeometry:
     """A GeoJSON polygon, line or point (WGS84) as a valid Shapely geometry, or a 422."""
     return parse_geometry(obj, field=field, types=_GEOMETRY_TYPES)
+
+
+@dataclass(frozen=True, slots=True)
+class AreaView:
+    """An area as the API shows it: GeoJSON geometry (WGS84), its members besides the leader."""
+
+    id: uuid.UUID
+    code: str
+    name: str
+    grade: int
+    geometry: dict[str, Any]
+    leader_id: uuid.UUID
+    member_ids: list[uuid.UUID]
+    township_ids: list[uuid.UUID]
+    village_ids: list[uuid.UUID]
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TargetView:
+    """A target with its position as lon/lat."""
+
+    id: uuid.UUID
+    area_id: uuid.UUID
+    kind: str
+    name: str
+    lon: float
+    lat: float
+    visit_radius_m: float
+    ref_id: uuid.UUID | None
+    active: bool
+
+    @classmethod
+    def of(cls, target: PatrolTarget, lon: float, lat: float) -> TargetView:
+        return cls(
+            id=target.id,
+            area_id=target.area_id,
+            kind=target.kind,
+            name=target.name,
+            lon=lon,
+            lat=lat,
+            visit_radius_m=target.visit_radius_m,
+            ref_id=target.ref_id,
+            active=target.active,
+        )
+
+
+def _viewed(
+    method: Callable[Concatenate[AreaService, Principal, _P], Awaitable[ContractArea]],
+) -> Callable[Concatenate[AreaService, Principal, _P], Awaitable[AreaView]]:
+    """``method`` answering with the area's :class:`AreaView` instead of the row."""
+
+    async def viewed(
+        self: AreaService, principal: Principal, /, *args: _P.args, **kwargs: _P.kwargs
+    ) -> AreaView:
+        area = await method(self, principal, *args, **kwargs)
+        return (await self.area_views(principal, [area]))[0]
+
+    viewed.__doc__ = f"{method.__doc__ or ''} As an :class:`AreaView`."
+    return viewed
 
 
 class AreaService:
@@ -176,6 +242,73 @@ class AreaService:
             out[area_id].append(user_id)
         return out
 
+    # -- views (what the API shows) -----------------------------------------------------------
+    async def area_views(
+        self, principal: Principal, areas: Sequence[ContractArea]
+    ) -> list[AreaView]:
+        """``areas`` with their GeoJSON geometry and members (one query for all)."""
+        members = await self.member_ids_of(principal, [a.id for a in areas])
+        return [
+            AreaView(
+                id=a.id,
+                code=a.code,
+                name=a.name,
+                grade=a.grade,
+                geometry=dict(mapping(_shape(a.geom))),
+                leader_id=a.leader_id,
+                member_ids=members.get(a.id, []),
+                township_ids=list(a.township_ids or []),
+                village_ids=list(a.village_ids or []),
+                active=a.active,
+                created_at=a.created_at,
+                updated_at=a.updated_at,
+            )
+            for a in areas
+        ]
+
+    async def list_area_views(
+        self, principal: Principal, *, mine_only: bool = False, include_inactive: bool = False
+    ) -> list[AreaView]:
+        """:meth:`list_areas` as :class:`AreaView` s."""
+        rows = await self.list_areas(
+            principal, mine_only=mine_only, include_inactive=include_inactive
+        )
+        return await self.area_views(principal, rows)
+
+    create_area_view = _viewed(create_area)
+    update_area_view = _viewed(update_area)
+    get_area_view = _viewed(get_area)
+
+    async def add_target_view(
+        self,
+        principal: Principal,
+        area_id: uuid.UUID,
+        *,
+        kind: str,
+        name: str,
+        lon: float,
+        lat: float,
+        visit_radius_m: float | None = None,
+        ref_id: uuid.UUID | None = None,
+    ) -> TargetView:
+        """:meth:`add_target` as a :class:`TargetView` (its position as stored)."""
+        target = await self.add_target(
+            principal,
+            area_id,
+            kind=kind,
+            name=name,
+            lon=lon,
+            lat=lat,
+            visit_radius_m=visit_radius_m,
+            ref_id=ref_id,
+        )
+        point = _shape(target.geom)
+        return TargetView.of(target, float(point.x), float(point.y))
+
+    async def list_target_views(self, principal: Principal, area_id: uuid.UUID) -> list[TargetView]:
+        """Active targets of an area the caller may read, by name."""
+        return [TargetView.of(t, x, y) for t, x, y in await self.list_targets(principal, area_id)]
+
     async def add_target(
         self,
         principal: Principal,
@@ -301,6 +434,10 @@ class AreaService:
         for user_id in dict.fromkeys(member_ids):
             self.db.add(AreaMember(county_id=principal.county_id, area_id=area.id, user_id=user_id))
         await self.db.flush()
+
+
+def _shape(geom: Any) -> Any:
+    return to_shape(geom)
 
 
 def _check_grade(grade: int) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from infra.scope import COUNTY_TIMEZONE
+
 __all__ = ["PatrolConfig"]
 
 
@@ -22,7 +24,7 @@ class PatrolConfig:
     farther than this (in metres, to the centimetre) is flagged ``far_from_targets``.
     """
 
-    timezone: str = "Asia/Shanghai"
+    timezone: str = COUNTY_TIMEZONE
     night_start_hour: int = 19
     night_end_hour: int = 6
     # track filtering

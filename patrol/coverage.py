@@ -54,6 +54,7 @@ __all__ = [
     "Coverage",
     "CoverageService",
     "InspectorCoverage",
+    "LiveBoard",
     "LiveInspector",
     "WeekCoverage",
     "month_weeks",
@@ -159,6 +160,29 @@ class LiveInspector:
     lat: float | None
     patrols_today: int
     distance_today_m: float
+
+
+@dataclass(frozen=True, slots=True)
+class LiveBoard:
+    """``GetLiveStatus``: everyone of :class:`LiveInspector` as of a time, with the counts."""
+
+    as_of: datetime
+    inspectors: list[LiveInspector]
+
+    def _count(self, status: str) -> int:
+        return sum(1 for x in self.inspectors if x.status == status)
+
+    @property
+    def patrolling(self) -> int:
+        return self._count("patrolling")
+
+    @property
+    def patrolled_today(self) -> int:
+        return self._count("patrolled_today")
+
+    @property
+    def not_today(self) -> int:
+        return self._count("not_today")
 
 
 def month_weeks(month: date) -> list[date]:
@@ -453,6 +477,13 @@ class CoverageService:
             p.hours = round(p.hours, 3)
             p.area_ids = sorted(areas[p.user_id])
         return sorted(people.values(), key=lambda p: (p.name, str(p.user_id)))
+
+    async def get_live_board(
+        self, principal: Principal, *, now: datetime | None = None
+    ) -> LiveBoard:
+        """:meth:`get_live_status` with its time and counts."""
+        now = now or utcnow()
+        return LiveBoard(as_of=now, inspectors=await self.get_live_status(principal, now=now))
 
     async def get_live_status(
         self, principal: Principal, *, now: datetime | None = None

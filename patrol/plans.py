@@ -11,11 +11,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from infra.db import utcnow
 from infra.scope import Principal, scoped
 from patrol._access import MANAGERS, load_area, require_manager
 from patrol.areas import AreaService
@@ -42,6 +43,7 @@ __all__ = [
     "PlanView",
     "Requirement",
     "first_of_month",
+    "month_of",
     "resolve_requirement",
     "rule_applies",
 ]
@@ -88,6 +90,18 @@ class PlanView:
 
 def first_of_month(month: date) -> date:
     return month.replace(day=1)
+
+
+def month_of(value: str | None, config: PatrolConfig) -> date:
+    """``YYYY-MM`` as the first of the month; none means this month in the county."""
+    if value is None:
+        return utcnow().astimezone(config.tz).date().replace(day=1)
+    try:
+        return datetime.strptime(value, "%Y-%m").date()  # noqa: DTZ007 - a calendar month
+    except ValueError:
+        raise InvalidPatrolInputError(
+            "month must look like 2026-11", code="invalid_month", field="month"
+        ) from None
 
 
 def _mmdd(day: date) -> int:

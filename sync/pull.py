@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from infra.db import utcnow
 from infra.ids import uuid7
-from infra.scope import Principal, Role
+from infra.scope import MANAGERS, Principal
 from patrol.config import PatrolConfig
 from sync._db import driver
 from sync.collections import ALL_MASK, COLLECTIONS, TIME_WINDOW_MASK, mask_of_tables
@@ -348,7 +348,7 @@ class PullService:
         params = (
             principal.county_id,
             principal.user_id,
-            principal.role in (Role.CAPTAIN, Role.ADMIN),
+            principal.role in MANAGERS,
             _month_before(today),
             midnight - timedelta(days=PATROL_WINDOW_DAYS),
             midnight - timedelta(days=FINDING_WINDOW_DAYS),

@@ -33,7 +33,7 @@ from evidence.annotations import update_evidence_annotation
 from evidence.custody import CustodyLog
 from infra.db import database_unavailable, utcnow
 from infra.errors import DomainError
-from infra.scope import Principal, Role
+from infra.scope import MANAGERS, Principal
 from patrol.config import PatrolConfig
 from patrol.duty import DutyService, GeofenceDutyRoster
 from patrol.errors import (
@@ -93,7 +93,6 @@ _XMIN = text("SELECT xmin::text::bigint FROM patrol_findings WHERE id = :id")
 _XMIN_LOCK = text(
     "SELECT xmin::text::bigint FROM patrol_findings WHERE id = :id AND county_id = :c FOR UPDATE"
 )
-_MANAGERS = (Role.CAPTAIN, Role.ADMIN)
 #: Operations that share a savepoint at most (a failure reruns the ones before it).
 _GROUP_MAX = 50
 #: Sign-ins or findings of one patrol stored with one call at most.
@@ -644,7 +643,7 @@ class PushService:
         )
 
     async def _ensure_finding_editor(self, principal: Principal, row: Finding) -> None:
-        if principal.has_role(*_MANAGERS) or row.reported_by == principal.user_id:
+        if principal.has_role(*MANAGERS) or row.reported_by == principal.user_id:
             return
         patrol = await self.db.get(PatrolSession, row.session_id)
         if patrol is not None and (

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import msgspec
 from geoalchemy2.shape import to_shape
 from litestar import Controller, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
@@ -14,6 +13,7 @@ from litestar.status_codes import HTTP_200_OK
 from shapely.geometry import mapping
 
 from api.deps import Accounts, Caller, Db, Org, Settings_
+from api.mapping import to_wire
 from infra.scope import Role
 from mobile_contract.v1 import admin as c
 from patrol import models as m
@@ -28,40 +28,24 @@ def _geojson(geom: Any) -> dict[str, Any]:
 
 
 def _user(u: m.User) -> c.User:
-    return c.User(
-        id=u.id,
-        username=u.username,
-        display_name=u.display_name,
-        role=c.RoleName(u.role),
-        phone=u.phone,
-        active=u.active,
-        created_at=u.created_at,
-    )
+    return to_wire(c.User, u)
 
 
 def _colleague(colleague: Colleague) -> c.User:
     """A user as the directory shows them: the phone only where the policy allows."""
-    return msgspec.structs.replace(_user(colleague.user), phone=colleague.phone)
+    return to_wire(c.User, colleague.user, phone=colleague.phone)
 
 
 def _county(county: m.County) -> c.County:
-    return c.County(
-        id=county.id,
-        code=county.admin_code,
-        name=county.name,
-        province_code=county.province_code,
-        created_at=county.created_at,
-    )
+    return to_wire(c.County, county, code=county.admin_code)
 
 
 def _township(t: m.Township) -> c.Township:
-    return c.Township(id=t.id, code=t.code, name=t.name, kind=t.kind, geometry=_geojson(t.geom))
+    return to_wire(c.Township, t, geometry=_geojson(t.geom))
 
 
 def _village(v: m.Village) -> c.Village:
-    return c.Village(
-        id=v.id, township_id=v.township_id, code=v.code, name=v.name, geometry=_geojson(v.geom)
-    )
+    return to_wire(c.Village, v, geometry=_geojson(v.geom))
 
 
 class UserController(Controller):

@@ -9,6 +9,7 @@ from litestar import Controller, get
 from litestar.params import FromQuery, QueryParameter
 
 from api.deps import Caller, Db
+from api.mapping import to_wire
 from infra.tasks import JobRow, list_jobs
 from mobile_contract.v1 import jobs as c
 
@@ -23,19 +24,7 @@ def _uuid(value: Any) -> uuid.UUID | None:
 
 
 def _job(job: JobRow) -> c.BackgroundJob:
-    return c.BackgroundJob(
-        id=job.id,
-        task=job.task,
-        state=c.BackgroundJobState(job.state),
-        attempts=job.attempts,
-        county_id=job.county_id,
-        evidence_id=_uuid(job.args.get("evidence_id")),
-        queued_at=job.queued_at,
-        scheduled_at=job.scheduled_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
-        last_error=job.last_error,
-    )
+    return to_wire(c.BackgroundJob, job, evidence_id=_uuid(job.args.get("evidence_id")))
 
 
 class JobController(Controller):

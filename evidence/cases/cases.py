@@ -57,7 +57,7 @@ import math
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVarTuple, cast
 
@@ -67,7 +67,7 @@ from shapely.geometry import MultiPolygon, Point
 from sqlalchemy import Select, delete, exists, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from evidence.access import MANAGERS, caller_of
+from evidence.access import caller_of
 from evidence.cases.access import case_flagged, case_referred, case_suggested, case_visible
 from evidence.cases.errors import (
     CaseNotFoundError,
@@ -101,7 +101,7 @@ from geofence.overlay import overlay_area, to_mu
 from infra.db import utcnow
 from infra.errors import ConflictError
 from infra.geometry import check_lon_lat, parse_polygonal, to_ewkt
-from infra.scope import Principal, Role, require_role, scoped
+from infra.scope import COUNTY_TZ, MANAGERS, Principal, Role, require_role, scoped
 from patrol.field_models import Finding
 from patrol.finding_checks import SuggestionRef
 from patrol.models import County, User
@@ -129,7 +129,6 @@ __all__ = [
     "link_evidence",
     "list_cases",
     "load_case",
-    "m2_to_mu",
     "open_case",
     "postgis_land_class_areas",
     "record_event",
@@ -143,7 +142,6 @@ DECLARED_AREA_KINDS = ("forest_public_welfare", "forest_commercial", "grassland"
 """Land the parcels layer does not tell apart; officers enter these areas (m²) by hand."""
 
 _CASE_WRITERS = (Role.INSPECTOR, Role.CAPTAIN, Role.ADMIN)
-_SEES_ALL = MANAGERS
 _MAX_MONEY = Decimal("1e13")
 _Ts = TypeVarTuple("_Ts")
 
@@ -174,11 +172,6 @@ _TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     CaseStatus.TERMINATED: frozenset(),
     CaseStatus.WITHDRAWN: frozenset(),
 }
-
-
-def m2_to_mu(m2: float) -> float:
-    """Square metres to mu (:func:`geofence.to_mu`), rounded to 0.01 mu."""
-    return round(to_mu(m2), 2)
 
 
 # -- inputs --------------------------------------------------------------------------------------
@@ -274,15 +267,15 @@ class Areas:
 
     @property
     def total_mu(self) -> float:
-        return m2_to_mu(self.total_m2)
+        return to_mu(self.total_m2, 2)
 
     @property
     def cultivated_mu(self) -> float:
-        return m2_to_mu(self.cultivated_m2)
+        return to_mu(self.cultivated_m2, 2)
 
     @property
     def basic_farmland_mu(self) -> float:
-        return m2_to_mu(self.basic_farmland_m2)
+        return to_mu(self.basic_farmland_m2, 2)
 
 
 #: A referral suggestion: the case (or finding) met a rule. A human decides; nothing is
@@ -584,12 +577,9 @@ def _point(lon: float, lat: float) -> Any:
     return from_shape(Point(lon, lat), srid=4326)
 
 
-_CHINA = timezone(timedelta(hours=8))  # China Standard Time, no daylight saving
-
-
 def _today() -> date:
     """Today's date in China (where the dates of acts and penalties are counted)."""
-    return datetime.now(UTC).astimezone(_CHINA).date()
+    return datetime.now(UTC).astimezone(COUNTY_TZ).date()
 
 
 # -- sources and evidence ------------------------------------------------------------------------
@@ -928,7 +918,7 @@ async def get_case(session: AsyncSession, principal: Principal, case_id: uuid.UU
 async def _ensure_writer(session: AsyncSession, principal: Principal, case: Case) -> None:
     """Captains and admins; inspectors who opened the case or are on its team."""
     require_role(principal, *_CASE_WRITERS, action="change cases")
-    if principal.has_role(*_SEES_ALL) or case.opened_by == principal.user_id:
+    if principal.has_role(*MANAGERS) or case.opened_by == principal.user_id:
         return
     on_team = await session.scalar(
         select(
@@ -1053,7 +1043,7 @@ async def change_status(
     terminate or resume where the case was. Moves the workflow does not allow raise
     :class:`CaseStatusTransitionError`.
     """
-    require_role(principal, *_SEES_ALL, action="change the status of cases")
+    require_role(principal, *MANAGERS, action="change the status of cases")
     target = CaseStatus(_enum_value(CaseStatus, status, "status", "invalid_status"))
     case = await load_case(session, principal, case_id, for_update=True)
     current = CaseStatus(case.status)
@@ -1199,7 +1189,7 @@ async def set_case_team(
     ``joint`` police/land members. Every member is an active user of the county; joint-team
     users join as ``joint``, other roles as ``lead`` or ``member``. An empty list clears the
     team. A finished case is read-only (``case_closed``)."""
-    require_role(principal, *_SEES_ALL, action="assign case teams")
+    require_role(principal, *MANAGERS, action="assign case teams")
     case = await load_case(session, principal, case_id, for_update=True)
     ensure_unfinished(case)
     wanted: dict[uuid.UUID, str] = {}

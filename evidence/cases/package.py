@@ -33,14 +33,14 @@ import uuid
 import zipfile
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from evidence.cases.cases import case_evidence_ids, get_case, load_case, m2_to_mu, record_event
+from evidence.cases.cases import case_evidence_ids, get_case, load_case, record_event
 from evidence.cases.errors import (
     CaseHasNoEvidenceError,
     PackageSigningKeyMissingError,
@@ -51,9 +51,10 @@ from evidence.cases.errors import (
 from evidence.cases.models import Case, CasePackage, Referral
 from evidence.custody import CustodyAction, CustodyLog, chain_head
 from evidence.models import CustodyEntry, Derivative, Evidence, Upload
+from geofence.overlay import to_mu
 from infra.ids import uuid7
 from infra.objectstore import ObjectStore
-from infra.scope import Principal, Role, require_role
+from infra.scope import COUNTY_TZ, Principal, Role, require_role
 from patrol.models import County, User
 
 __all__ = [
@@ -75,7 +76,6 @@ _CHUNK = 1024 * 1024
 _MAX_MANIFEST = 64 * 1024 * 1024
 _ZIP64_AT = 1 << 31
 _EXPORTERS = (Role.SECURITY_SQUAD, Role.CAPTAIN, Role.ADMIN)
-_CHINA = timezone(timedelta(hours=8))
 _EXTENSIONS = {
     "image/jpeg": "jpg",
     "image/png": "png",
@@ -174,7 +174,7 @@ class ReferralPackage:
     async def chunks(self) -> AsyncIterator[bytes]:
         """The ZIP, in chunks of about ``chunk_size`` bytes."""
         sink = _Sink()
-        stamp = self.created_at.astimezone(_CHINA).timetuple()[:6]
+        stamp = self.created_at.astimezone(COUNTY_TZ).timetuple()[:6]
         with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
             for entry in self._entries:
                 info = zipfile.ZipInfo(entry.path, date_time=stamp)
@@ -242,7 +242,7 @@ def _ext(media_type: str, kind: str) -> str:
 def _local(at: datetime | None) -> str:
     if at is None:
         return ""
-    return at.astimezone(_CHINA).strftime("%Y-%m-%d %H:%M:%S") + " (UTC+8)"
+    return at.astimezone(COUNTY_TZ).strftime("%Y-%m-%d %H:%M:%S") + " (UTC+8)"
 
 
 def _heading(item: _Item) -> float | None:
@@ -575,7 +575,7 @@ async def export_referral_package(
             "by_class_m2": view.areas.by_class,
             "source": view.areas.source,
             "declared_m2": view.declared_areas_m2,
-            "declared_mu": {k: m2_to_mu(v) for k, v in view.declared_areas_m2.items()},
+            "declared_mu": {k: to_mu(v, 2) for k, v in view.declared_areas_m2.items()},
         },
         "values_yuan": {
             "ore_value": str(case.ore_value_yuan) if case.ore_value_yuan is not None else None,

@@ -34,7 +34,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -53,7 +53,7 @@ from evidence.cases.models import (
 from geofence.enums import LandClass
 from infra.db import utcnow
 from infra.errors import ConflictError
-from infra.scope import Principal, Role, require_role
+from infra.scope import COUNTY_TZ, Principal, Role, require_role
 from patrol.alerts import REFERRAL_SUGGESTED, raise_alert, resolve_alerts
 from patrol.field_models import Finding, PatrolAlert
 from patrol.models import County
@@ -75,7 +75,6 @@ __all__ = [
 ]
 
 _CENT = Decimal("0.01")
-_CHINA = timezone(timedelta(hours=8))
 
 METRICS: dict[str, tuple[str, str]] = {
     "basic_farmland_mu": ("永久基本农田面积", "亩"),
@@ -198,7 +197,7 @@ def _matches(
 
 
 def _today() -> date:
-    return datetime.now(UTC).astimezone(_CHINA).date()
+    return datetime.now(UTC).astimezone(COUNTY_TZ).date()
 
 
 async def rules_in_force(
