@@ -22,12 +22,7 @@ from api.controllers.admin import (
     VillageController,
 )
 from api.controllers.auth import AuthController, MeController
-from api.controllers.cases import (
-    CaseController,
-    FlagController,
-    ReferralController,
-    ReferralRuleController,
-)
+from api.controllers.cases import CaseController
 from api.controllers.evidence import EvidenceController, UploadController
 from api.controllers.geofence import GeofenceController, LayerController, MineSiteController
 from api.controllers.jobs import JobController
@@ -38,6 +33,7 @@ from api.controllers.patrol import (
     PlanController,
     ReviewController,
 )
+from api.controllers.referrals import FlagController, ReferralController, ReferralRuleController
 from api.controllers.sync import LayerDataController, SyncController
 from api.controllers.system import SystemController
 from api.decoding import GuardedRequest, check_parameters
