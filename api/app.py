@@ -24,8 +24,10 @@ from api.controllers.admin import (
 from api.controllers.auth import AuthController, MeController
 from api.controllers.cases import CaseController
 from api.controllers.evidence import EvidenceController, UploadController
-from api.controllers.geofence import GeofenceController, LayerController, MineSiteController
+from api.controllers.geofence import GeofenceController
 from api.controllers.jobs import JobController
+from api.controllers.layers import LayerController
+from api.controllers.mine_sites import MineSiteController
 from api.controllers.patrol import (
     AreaController,
     DutyController,
