@@ -23,18 +23,16 @@ from api.controllers.admin import (
 )
 from api.controllers.areas import AreaController
 from api.controllers.auth import AuthController, MeController
-from api.controllers.cases import (
-    CaseController,
-    FlagController,
-    ReferralController,
-    ReferralRuleController,
-)
+from api.controllers.cases import CaseController
 from api.controllers.duty import DutyController
 from api.controllers.evidence import EvidenceController, UploadController
-from api.controllers.geofence import GeofenceController, LayerController, MineSiteController
+from api.controllers.geofence import GeofenceController
 from api.controllers.jobs import JobController
+from api.controllers.layers import LayerController
+from api.controllers.mine_sites import MineSiteController
 from api.controllers.patrol import PatrolController
 from api.controllers.plans import PlanController
+from api.controllers.referrals import FlagController, ReferralController, ReferralRuleController
 from api.controllers.review import ReviewController
 from api.controllers.sync import LayerDataController, SyncController
 from api.controllers.system import SystemController

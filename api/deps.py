@@ -18,7 +18,9 @@ from evidence import (
     SiteReviewListener,
 )
 from evidence.cases import ThresholdFindingScreener
+from evidence.cases.service import CaseService
 from evidence.custody import CustodyLog
+from geofence.service import GeofenceService
 from infra.scope import Principal
 from infra.settings import Settings
 from patrol.accounts import AccountService
@@ -39,10 +41,12 @@ __all__ = [
     "Alerts",
     "Areas",
     "Caller",
+    "Cases",
     "Coverage",
     "Db",
     "Duty",
     "EvidenceSvc",
+    "Geofence",
     "Layers",
     "Org",
     "Patrols",
@@ -160,7 +164,17 @@ def provide_evidence(
     )
 
 
+def provide_cases(db: Db, settings: Settings_, state: State) -> CaseService:
+    return CaseService(db, state.store, settings.evidence)
+
+
+def provide_geofence(db: Db, settings: Settings_, state: State) -> GeofenceService:
+    return GeofenceService(db, import_jobs=state.import_jobs, settings=settings.layers)
+
+
 Accounts = NamedDependency[AccountService]
+Cases = NamedDependency[CaseService]
+Geofence = NamedDependency[GeofenceService]
 EvidenceSvc = NamedDependency[EvidenceService]
 Org = NamedDependency[OrgService]
 Pull = NamedDependency[PullService]
@@ -191,4 +205,6 @@ DEPENDENCIES: dict[str, Provide] = {
     "coverage": Provide(provide_coverage, sync_to_thread=False),
     "duty": Provide(provide_duty, sync_to_thread=False),
     "alerts": Provide(provide_alerts, sync_to_thread=False),
+    "cases": Provide(provide_cases, sync_to_thread=False),
+    "geofence": Provide(provide_geofence, sync_to_thread=False),
 }
