@@ -92,7 +92,14 @@ class _Fix:
 
 
 class PatrolService:
-    """Start, sign in, record findings, end; reads of one patrol (county- and crew-scoped)."""
+    """Start, sign in, record findings, edit them, end; reads of one patrol (county- and
+    crew-scoped).
+
+    Each action takes one input (:class:`StartPatrolInput`, :class:`SignInInput`,
+    :class:`FindingInput`, :class:`~patrol.findings.FindingEdit`, :class:`EndPatrolInput`):
+    REST and sync build the same one. ``start_patrol``, ``sign_in``, ``record_finding`` and
+    ``end_patrol`` take its fields as keyword arguments (the demo, scripts and tests).
+    """
 
     def __init__(
         self,
