@@ -28,7 +28,8 @@ from typing import Any, Literal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from infra.scope import Principal, Role
+from infra.scope import MANAGERS, Principal
+from patrol._access import is_patrol_crew
 from patrol.errors import FindingNotFoundError, InvalidPatrolInputError, NotPatrolOwnerError
 from patrol.field_models import Finding, PatrolSession
 from patrol.finding_checks import FindingChecks
@@ -44,7 +45,6 @@ __all__ = [
 
 CONSTRUCTION_STATUSES = ("levelled", "partly_built", "fully_built", "other")
 _MAX_NAME = 200
-_EDITORS = (Role.CAPTAIN, Role.ADMIN)
 _XMIN = text("SELECT xmin::text::bigint FROM patrol_findings WHERE id = :id")
 _XMIN_LOCK = text(
     "SELECT xmin::text::bigint FROM patrol_findings WHERE id = :id AND county_id = :c FOR UPDATE"
@@ -150,13 +150,10 @@ async def edit_finding(
 
 
 async def _ensure_editor(db: AsyncSession, principal: Principal, row: Finding) -> None:
-    if principal.has_role(*_EDITORS) or row.reported_by == principal.user_id:
+    if principal.has_role(*MANAGERS) or row.reported_by == principal.user_id:
         return
     patrol = await db.get(PatrolSession, row.session_id)
-    if patrol is not None and (
-        patrol.inspector_id == principal.user_id
-        or principal.user_id in (patrol.companion_ids or [])
-    ):
+    if patrol is not None and is_patrol_crew(principal, patrol):
         return
     raise NotPatrolOwnerError(
         "only the patrol's crew and captains may edit this finding", code="not_finding_editor"
