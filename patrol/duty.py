@@ -48,6 +48,7 @@ from patrol.site_review import STATUS_RANK, mark_site_for_review
 __all__ = [
     "CHECK_STATUSES",
     "DUTY_ROLES",
+    "DutyCheckInput",
     "DutyCompliance",
     "DutyRoster",
     "DutyService",
@@ -68,6 +69,23 @@ DUTY_ROLES = (
     "village_cadre",
 )
 CHECK_STATUSES = ("still_closed", "signs_of_reopening", "active_mining")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DutyCheckInput:
+    """A roster member's check of a closed site (:meth:`DutyService.record_check`);
+    ``status`` one of :data:`CHECK_STATUSES`, ``is_night`` ``None``: from the time."""
+
+    check_id: uuid.UUID
+    site_id: uuid.UUID
+    checked_at: datetime
+    status: str
+    member_id: uuid.UUID | None = None
+    is_night: bool | None = None
+    note: str = ""
+    evidence_ids: tuple[uuid.UUID, ...] = ()
+
+
 _ALERTING = {"signs_of_reopening": "site_reopening", "active_mining": "site_active_mining"}
 _OVERDUE = "duty_overdue"
 _REVIEW = "site_rebound_review"
@@ -309,6 +327,14 @@ class DutyService:
         self.roster = roster
         self.config = config or PatrolConfig()
         self.clock = clock
+
+    async def record_check(self, principal: Principal, item: DutyCheckInput) -> DutyCheck:
+        """:meth:`record_duty_check` of one :class:`DutyCheckInput` (REST and sync)."""
+        return await self.record_duty_check(
+            principal, item.check_id, site_id=item.site_id, checked_at=item.checked_at,
+            status=item.status, member_id=item.member_id, is_night=item.is_night,
+            note=item.note, evidence_ids=item.evidence_ids,
+        )  # fmt: skip
 
     async def record_duty_check(
         self,

@@ -8,11 +8,13 @@
     ├── RuleNotFoundError           rule_not_found
     ├── PatrolNotFoundError         patrol_not_found
     ├── VillageNotFoundError        village_not_found
+    ├── FindingNotFoundError        finding_not_found
     ├── SiteNotFoundError           site_not_found       (no roster for that site)
     └── AlertNotFoundError          alert_not_found
     PermissionDeniedError (403)     role_not_allowed     (the role may not do this)
     ├── NotAreaMemberError          not_area_member      (a patrol for someone else's area)
-    ├── NotPatrolOwnerError         not_patrol_owner     (someone else's patrol)
+    ├── NotPatrolOwnerError         not_patrol_owner     (someone else's patrol), or
+    │                               not_finding_editor   (a finding the caller may not edit)
     └── NotRosterMemberError        not_roster_member    (a duty check for someone else)
     ConflictError (409)
     ├── PatrolAlreadyEndedError     patrol_already_ended (ended again at another time; a
@@ -42,6 +44,7 @@ __all__ = [
     "AreaNotFoundError",
     "DuplicateCodeError",
     "DuplicateCountyError",
+    "FindingNotFoundError",
     "IdReusedError",
     "InvalidPatrolInputError",
     "NotAreaMemberError",
@@ -74,6 +77,10 @@ class PatrolNotFoundError(NotFoundError):
 
 class VillageNotFoundError(NotFoundError):
     default_code = "village_not_found"
+
+
+class FindingNotFoundError(NotFoundError):
+    default_code = "finding_not_found"
 
 
 class SiteNotFoundError(NotFoundError):

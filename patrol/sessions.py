@@ -53,6 +53,13 @@ from patrol.finding_checks import (
     Place,
     parse_outline,
 )
+from patrol.findings import (
+    CONSTRUCTION_STATUSES,
+    FindingEdit,
+    FindingEdited,
+    check_finding_fields,
+    edit_finding,
+)
 from patrol.models import User, Village
 from patrol.policy import PATROL_READ, finding_read, read_clause
 from patrol.tracks import EARTH_RADIUS_M, refresh_summary
@@ -60,9 +67,12 @@ from patrol.tracks import EARTH_RADIUS_M, refresh_summary
 __all__ = [
     "CONSTRUCTION_STATUSES",
     "MANUAL_REASONS",
+    "SIGN_IN_METHODS",
+    "EndPatrolInput",
     "FindingInput",
     "PatrolService",
     "SignInInput",
+    "StartPatrolInput",
     "auto_close_stale_patrols",
 ]
 
@@ -70,7 +80,7 @@ log = structlog.get_logger(__name__)
 
 _Row = TypeVar("_Row", SignIn, Finding)
 
-CONSTRUCTION_STATUSES = ("levelled", "partly_built", "fully_built", "other")
+SIGN_IN_METHODS = ("gps", "manual")
 MANUAL_REASONS = ("no_gps_fix", "device_fault", "indoor", "signal_blocked", "other")
 
 
@@ -82,7 +92,14 @@ class _Fix:
 
 
 class PatrolService:
-    """Start, sign in, record findings, end; reads of one patrol (county- and crew-scoped)."""
+    """Start, sign in, record findings, edit them, end; reads of one patrol (county- and
+    crew-scoped).
+
+    Each action takes one input (:class:`StartPatrolInput`, :class:`SignInInput`,
+    :class:`FindingInput`, :class:`~patrol.findings.FindingEdit`, :class:`EndPatrolInput`):
+    REST and sync build the same one. ``start_patrol``, ``sign_in``, ``record_finding`` and
+    ``end_patrol`` take its fields as keyword arguments (the demo, scripts and tests).
+    """
 
     def __init__(
         self,
@@ -119,12 +136,19 @@ class PatrolService:
         companion_ids: Sequence[uuid.UUID] = (),
         note: str = "",
     ) -> PatrolSession:
+        """:meth:`start` with the fields of :class:`StartPatrolInput` as arguments."""
+        item = StartPatrolInput(patrol_id=patrol_id, area_id=area_id, started_at=started_at,
+                                companion_ids=tuple(companion_ids), note=note)  # fmt: skip
+        return await self.start(principal, item)
+
+    async def start(self, principal: Principal, item: StartPatrolInput) -> PatrolSession:
         """Start a patrol of an area the caller leads or belongs to (``StartPatrol``).
 
         Replaying the same start returns the stored patrol. The same id with another area or
         inspector is ``id_reused``; another person's area is ``not_area_member``.
         """
-        started_at = self._not_future(started_at, "started_at")
+        patrol_id, area_id = item.patrol_id, item.area_id
+        started_at = self._not_future(item.started_at, "started_at")
         existing = await self.db.get(PatrolSession, patrol_id)
         if existing is not None:
             if (existing.county_id, existing.inspector_id, existing.area_id) != (
@@ -142,7 +166,7 @@ class PatrolService:
                 area_id=str(area_id),
             )
         await ensure_may_patrol(self.db, principal, area)
-        companions = [c for c in dict.fromkeys(companion_ids) if c != principal.user_id]
+        companions = [c for c in dict.fromkeys(item.companion_ids) if c != principal.user_id]
         if companions:
             stmt = scoped(select(User.id), User, principal).where(User.id.in_(companions))
             if set((await self.db.execute(stmt)).scalars().all()) != set(companions):
@@ -164,7 +188,7 @@ class PatrolService:
             companion_ids=companions,
             plan_id=plan_id,
             started_at=started_at,
-            note=note,
+            note=item.note,
             has_violation=False,
             point_count=0,
             summary_stale=False,
@@ -194,12 +218,18 @@ class PatrolService:
         ended_at: datetime,
         note: str | None = None,
     ) -> PatrolSession:
+        """:meth:`end` with the fields of :class:`EndPatrolInput` as arguments."""
+        item = EndPatrolInput(patrol_id=patrol_id, ended_at=ended_at, note=note)
+        return await self.end(principal, item)
+
+    async def end(self, principal: Principal, item: EndPatrolInput) -> PatrolSession:
         """End the caller's patrol and compute its summary (``EndPatrol``).
 
         Ending again with the same time returns the stored patrol; with another time it is
         ``patrol_already_ended``. A patrol that was closed automatically takes the phone's end.
         """
-        ended_at = self._not_future(ended_at, "ended_at")
+        patrol_id, note = item.patrol_id, item.note
+        ended_at = self._not_future(item.ended_at, "ended_at")
         patrol = await load_patrol(self.db, principal, patrol_id, for_update=True)
         ensure_patrol_writer(principal, patrol)
         if patrol.ended_at is not None and patrol.end_reason != "auto_closed":
@@ -281,12 +311,15 @@ class PatrolService:
         A manual sign-in is placed at a point inside its village. Replays return the stored
         sign-in. A GPS sign-in records what it reached (:meth:`sign_in_many`).
         """
-        item = SignInInput(sign_in_id, at, method, lon, lat, accuracy_m, reason_code,
-                           village_id, address)  # fmt: skip
-        return (await self.sign_in_many(principal, patrol_id, [item]))[0][0]
+        item = SignInInput(
+            patrol_id=patrol_id, sign_in_id=sign_in_id, at=at, method=method, lon=lon, lat=lat,
+            accuracy_m=accuracy_m, reason_code=reason_code, village_id=village_id,
+            address=address,
+        )  # fmt: skip
+        return (await self.sign_in_many(principal, [item]))[0][0]
 
     async def sign_in_many(
-        self, principal: Principal, patrol_id: uuid.UUID, items: Sequence[SignInInput]
+        self, principal: Principal, items: Sequence[SignInInput]
     ) -> list[tuple[SignIn, bool]]:
         """Several sign-ins on one patrol at once (a phone's backlog), all or none.
 
@@ -302,11 +335,12 @@ class PatrolService:
         manual sign-in reaches nothing and is never flagged (it stands at its village).
         These are stored with the sign-in as they were when it was made.
         """
+        patrol_id = _one_patrol(items)
         _distinct([i.sign_in_id for i in items], "sign_in_id")
         checked: list[tuple[SignInInput, datetime, _Fix | None]] = []
         for item in items:
             at = self._not_future(item.at, "at")
-            if item.method not in ("gps", "manual"):
+            if item.method not in SIGN_IN_METHODS:
                 raise InvalidPatrolInputError("method must be gps or manual", field="method")
             if item.method == "manual":
                 if (
@@ -415,32 +449,30 @@ class PatrolService:
         boundary (GeoJSON), overlaid for the occupied area by land class.
         """
         item = FindingInput(
-            finding_id, found_at, project_name, construction_status, lon, lat, accuracy_m,
-            builder, construction_started_on, occupied_area_m2, township_id, village_id, note,
-            outline,
+            patrol_id=patrol_id, finding_id=finding_id, found_at=found_at,
+            project_name=project_name, construction_status=construction_status, lon=lon,
+            lat=lat, accuracy_m=accuracy_m, builder=builder,
+            construction_started_on=construction_started_on, occupied_area_m2=occupied_area_m2,
+            township_id=township_id, village_id=village_id, note=note, outline=outline,
         )  # fmt: skip
-        return (await self.record_findings(principal, patrol_id, [item]))[0][0]
+        return (await self.record_findings(principal, [item]))[0][0]
 
     async def record_findings(
-        self, principal: Principal, patrol_id: uuid.UUID, items: Sequence[FindingInput]
+        self, principal: Principal, items: Sequence[FindingInput]
     ) -> list[tuple[Finding, bool]]:
         """Several findings on one patrol at once, all or none (the rules of
         :meth:`record_finding` for each). Returns each finding with whether it was stored
         before (a replay). Ids must be distinct."""
+        patrol_id = _one_patrol(items)
         _distinct([i.finding_id for i in items], "finding_id")
         checked: list[tuple[FindingInput, datetime, _Fix]] = []
         outlines = {i.finding_id: parse_outline(i.outline) for i in items if i.outline}
         for item in items:
             found_at = self._not_future(item.found_at, "found_at")
-            if item.construction_status not in CONSTRUCTION_STATUSES:
-                raise InvalidPatrolInputError(
-                    f"construction_status must be one of {', '.join(CONSTRUCTION_STATUSES)}",
-                    code="invalid_status",
-                    field="construction_status",
-                )
-            area = item.occupied_area_m2
-            if area is not None and not (math.isfinite(area) and area >= 0):
-                raise InvalidPatrolInputError("occupied area must be ≥ 0", field="occupied_area_m2")
+            check_finding_fields(
+                construction_status=item.construction_status,
+                occupied_area_m2=item.occupied_area_m2,
+            )
             checked.append((item, found_at, _fix(item.lon, item.lat, item.accuracy_m)))
         patrol, existing = await self._writable_many(
             principal, patrol_id, Finding, [(i.finding_id, at) for i, at, _ in checked]
@@ -504,6 +536,21 @@ class PatrolService:
             fixes = [(fix.lon, fix.lat, at) for _, at, fix in new]
             await self._visits_at_many(patrol, fixes, VISIT_SOURCE)
         return out
+
+    async def update_finding(self, principal: Principal, edit: FindingEdit) -> FindingEdited:
+        """Edit a finding last seen at a version (:func:`patrol.findings.edit_finding`): its
+        reporter, its patrol's crew, captains and admins; a conflict is an answer, not an
+        error."""
+        return await edit_finding(self.db, self.checks, principal, edit)
+
+    async def finding_versions(
+        self, principal: Principal, finding_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, int]:
+        """The versions (``xmin``) of findings of the caller's county, by id (one query)."""
+        rows = await self.db.execute(
+            _VERSIONS_SQL, {"ids": list(finding_ids), "c": principal.county_id}
+        )
+        return {r[0]: r[1] for r in rows}
 
     async def list_findings(self, principal: Principal, patrol_id: uuid.UUID) -> Sequence[Finding]:
         """The findings of the patrol the caller may read (:func:`patrol.policy.finding_read`,
@@ -652,10 +699,33 @@ class PatrolService:
         return list(best)
 
 
-@dataclass(frozen=True, slots=True)
-class SignInInput:
-    """One sign-in for :meth:`PatrolService.sign_in_many` (the arguments of ``sign_in``)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartPatrolInput:
+    """Start a patrol (:meth:`PatrolService.start`): REST, sync and the demo alike."""
 
+    patrol_id: uuid.UUID
+    area_id: uuid.UUID
+    started_at: datetime
+    companion_ids: tuple[uuid.UUID, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EndPatrolInput:
+    """End a patrol (:meth:`PatrolService.end`); ``note`` ``None`` keeps the start's note."""
+
+    patrol_id: uuid.UUID
+    ended_at: datetime
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignInInput:
+    """One sign-in (:meth:`PatrolService.sign_in_many`): by GPS (``lon``, ``lat``,
+    ``accuracy_m``), or ``manual`` with a reason code (:data:`MANUAL_REASONS`) and a
+    village."""
+
+    patrol_id: uuid.UUID
     sign_in_id: uuid.UUID
     at: datetime
     method: str = "gps"
@@ -667,11 +737,12 @@ class SignInInput:
     address: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FindingInput:
-    """One finding for :meth:`PatrolService.record_findings` (the arguments of
-    ``record_finding``)."""
+    """One finding (:meth:`PatrolService.record_findings`); the fields a finding may hold
+    are checked by :func:`patrol.findings.check_finding_fields`."""
 
+    patrol_id: uuid.UUID
     finding_id: uuid.UUID
     found_at: datetime
     project_name: str
@@ -686,6 +757,13 @@ class FindingInput:
     village_id: uuid.UUID | None = None
     note: str = ""
     outline: Mapping[str, Any] | None = None
+
+
+def _one_patrol(items: Sequence[SignInInput] | Sequence[FindingInput]) -> uuid.UUID:
+    patrols = {i.patrol_id for i in items}
+    if len(patrols) != 1:
+        raise InvalidPatrolInputError("a batch is of one patrol", field="patrol_id")
+    return patrols.pop()
 
 
 def _distinct(ids: Sequence[uuid.UUID], field: str) -> None:
@@ -707,6 +785,9 @@ _PLACES_SQL = text(
     "LEFT JOIN LATERAL (SELECT v.id, v.township_id FROM villages v WHERE v.county_id = :c "
     "AND ST_Intersects(v.geom, ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326)) LIMIT 1) v "
     "ON true"
+)
+_VERSIONS_SQL = text(
+    "SELECT id, xmin::text::bigint FROM patrol_findings WHERE id = ANY(:ids) AND county_id = :c"
 )
 _VISIT_SQL = text(
     "INSERT INTO patrol_target_visits "

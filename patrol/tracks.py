@@ -53,6 +53,7 @@ __all__ = [
     "PointIn",
     "PointLike",
     "RejectedPoint",
+    "TrackPointsInput",
     "TrackService",
     "TrackStats",
     "filter_track",
@@ -145,6 +146,15 @@ class PointIn:
     accuracy_m: float
     speed_mps: float | None = None
     heading_deg: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrackPointsInput:
+    """A batch of track points of one patrol (:meth:`TrackService.append`); contract
+    Structs pass as points as they are (:class:`PointLike`)."""
+
+    patrol_id: uuid.UUID
+    points: Sequence[PointLike]
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,6 +436,10 @@ class TrackService:
         self.db = db
         self.config = config or PatrolConfig()
         self.clock = clock
+
+    async def append(self, principal: Principal, batch: TrackPointsInput) -> AppendResult:
+        """:meth:`append_track_points` of one :class:`TrackPointsInput` (REST and sync)."""
+        return await self.append_track_points(principal, batch.patrol_id, batch.points)
 
     async def append_track_points(
         self, principal: Principal, patrol_id: uuid.UUID, points: Sequence[PointLike]

@@ -1,13 +1,20 @@
-"""Pushed operations as the domain sees them (the API maps the wire Structs to these)."""
+"""Pushed operations as the domain sees them (the API maps the wire Structs to these).
+
+Each operation is its client op id and the input of the domain action it asks for, the same
+input REST builds (:mod:`patrol.sessions`, :mod:`patrol.tracks`, :mod:`patrol.findings`,
+:mod:`patrol.duty`); only evidence notes are described here.
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from typing import Any
 
-from patrol.tracks import PointIn
+from patrol.duty import DutyCheckInput
+from patrol.findings import FindingChanges, FindingEdit
+from patrol.sessions import EndPatrolInput, FindingInput, SignInInput, StartPatrolInput
+from patrol.tracks import TrackPointsInput
 
 __all__ = [
     "EndPatrol",
@@ -28,104 +35,50 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class StartPatrol:
     op_id: uuid.UUID
-    patrol_id: uuid.UUID
-    area_id: uuid.UUID
-    started_at: datetime
-    companion_ids: tuple[uuid.UUID, ...] = ()
-    note: str = ""
+    input: StartPatrolInput
 
 
 @dataclass(frozen=True, slots=True)
 class EndPatrol:
     op_id: uuid.UUID
-    patrol_id: uuid.UUID
-    ended_at: datetime
-    note: str | None = None
+    input: EndPatrolInput
 
 
 @dataclass(frozen=True, slots=True)
 class TrackPoints:
+    """``input.points`` are :class:`~patrol.tracks.PointIn` (their fields make the
+    operation's hash)."""
+
     op_id: uuid.UUID
-    patrol_id: uuid.UUID
-    points: tuple[PointIn, ...]
+    input: TrackPointsInput
 
 
 @dataclass(frozen=True, slots=True)
 class SignIn:
     op_id: uuid.UUID
-    patrol_id: uuid.UUID
-    sign_in_id: uuid.UUID
-    at: datetime
-    method: str = "gps"
-    lon: float | None = None
-    lat: float | None = None
-    accuracy_m: float | None = None
-    reason_code: str | None = None
-    village_id: uuid.UUID | None = None
-    address: str = ""
+    input: SignInInput
 
 
 @dataclass(frozen=True, slots=True)
 class RecordFinding:
     op_id: uuid.UUID
-    patrol_id: uuid.UUID
-    finding_id: uuid.UUID
-    found_at: datetime
-    project_name: str
-    construction_status: str
-    lon: float
-    lat: float
-    accuracy_m: float | None = None
-    builder: str = ""
-    construction_started_on: date | None = None
-    occupied_area_m2: float | None = None
-    township_id: uuid.UUID | None = None
-    village_id: uuid.UUID | None = None
-    note: str = ""
-    outline: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class FindingChanges:
-    """Editable fields of a finding; ``None`` means "not part of this edit"."""
-
-    project_name: str | None = None
-    builder: str | None = None
-    construction_started_on: date | None = None
-    construction_status: str | None = None
-    occupied_area_m2: float | None = None
-    note: str | None = None
-
-    def given(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) is not None}
+    input: FindingInput
 
 
 @dataclass(frozen=True, slots=True)
 class UpdateFinding:
-    """Edit a finding the phone last saw at ``base_version``.
-
-    ``base`` holds the phone's values of the edited fields before the edit; with it a
-    concurrent edit of *other* fields merges, and only fields changed on both sides conflict.
-    """
+    """Edit a finding the phone last saw at ``input.base_version``; ``input.base`` holds
+    the phone's values of the edited fields before the edit, so a concurrent edit of
+    *other* fields merges and only fields changed on both sides conflict."""
 
     op_id: uuid.UUID
-    finding_id: uuid.UUID
-    base_version: int
-    changes: FindingChanges
-    base: FindingChanges | None = None
+    input: FindingEdit
 
 
 @dataclass(frozen=True, slots=True)
 class RecordDutyCheck:
     op_id: uuid.UUID
-    check_id: uuid.UUID
-    site_id: uuid.UUID
-    checked_at: datetime
-    status: str
-    member_id: uuid.UUID | None = None
-    is_night: bool | None = None
-    note: str = ""
-    evidence_ids: tuple[uuid.UUID, ...] = ()
+    input: DutyCheckInput
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import hashlib
-import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,17 +32,13 @@ from evidence.annotations import update_evidence_annotation
 from evidence.custody import CustodyLog
 from infra.db import database_unavailable, utcnow
 from infra.errors import DomainError
-from infra.scope import MANAGERS, Principal
+from infra.scope import Principal
 from patrol.config import PatrolConfig
 from patrol.duty import DutyService, GeofenceDutyRoster
-from patrol.errors import (
-    InvalidPatrolInputError,
-    NotPatrolOwnerError,
-    PatrolAlreadyEndedError,
-)
-from patrol.field_models import Finding, PatrolSession
+from patrol.errors import InvalidPatrolInputError, PatrolAlreadyEndedError
+from patrol.field_models import PatrolSession
 from patrol.finding_checks import FindingScreener
-from patrol.sessions import CONSTRUCTION_STATUSES, FindingInput, PatrolService, SignInInput
+from patrol.sessions import PatrolService
 from patrol.tracks import TrackService
 from sync._db import driver
 from sync.errors import BatchTooLargeError
@@ -89,15 +84,10 @@ ON CONFLICT DO NOTHING
 """
 _LOCK_PATROL = "SELECT id FROM patrol_sessions WHERE id = $1 AND county_id = $2 FOR UPDATE"
 _POINTS_STORED = "SELECT id FROM patrol_track_points WHERE session_id = $1 AND id = ANY($2::uuid[])"
-_XMIN = text("SELECT xmin::text::bigint FROM patrol_findings WHERE id = :id")
-_XMIN_LOCK = text(
-    "SELECT xmin::text::bigint FROM patrol_findings WHERE id = :id AND county_id = :c FOR UPDATE"
-)
 #: Operations that share a savepoint at most (a failure reruns the ones before it).
 _GROUP_MAX = 50
 #: Sign-ins or findings of one patrol stored with one call at most.
 _BULK_MAX = 200
-_XMINS = text("SELECT id, xmin::text::bigint FROM patrol_findings WHERE id = ANY(:ids)")
 _EXISTING = ("patrol", "sign_in", "finding", "duty_check")  # the parameters of _EXISTING_SQL
 _EXISTING_SQL = """
 SELECT 'patrol', id FROM patrol_sessions WHERE id = ANY($1::uuid[])
@@ -189,7 +179,14 @@ _ADDED_FIELDS = ("outline",)
 
 
 def _op_hash(op: Operation) -> bytes:
+    """The stored fingerprint of ``op``: its type name and its fields as JSON. An operation
+    that carries a domain input is hashed flat (op id, then the input's fields), as it was
+    written before it carried one: receipts stored then stay valid (pinned by
+    ``tests/sync/test_push_replay_stable.py``)."""
     data = msgspec.to_builtins(op)
+    inner = data.pop("input", None)
+    if isinstance(inner, dict):
+        data.update(inner)
     for name in _ADDED_FIELDS:
         if name in data and data[name] is None:
             del data[name]
@@ -359,9 +356,10 @@ class PushService:
         of one is an operation on its own)."""
         signs = [(i, op) for i, op in run if isinstance(op, SignIn)]
         if signs:
-            items = [_sign_in_input(op) for _, op in signs]
-            stored = await self.patrols.sign_in_many(principal, signs[0][1].patrol_id, items)
-            receipts = [self._stored(i, op.op_id, "sign_in", op.sign_in_id) for i, op in signs]
+            stored = await self.patrols.sign_in_many(principal, [op.input for _, op in signs])
+            receipts = [
+                self._stored(i, op.op_id, "sign_in", op.input.sign_in_id) for i, op in signs
+            ]
             for receipt, (row, _) in zip(receipts, stored, strict=True):
                 receipt.sign_in = SignInOutcome(
                     list(row.reached_target_ids or []),
@@ -370,14 +368,14 @@ class PushService:
                     row.far_from_targets,
                 )
             return receipts
-        finds = [(i, op) for i, op in run if isinstance(op, RecordFinding)]
-        items_f = [_finding_input(op) for _, op in finds]
-        await self.patrols.record_findings(principal, finds[0][1].patrol_id, items_f)
-        rows = await self.db.execute(_XMINS, {"ids": [op.finding_id for _, op in finds]})
-        versions: dict[uuid.UUID, int] = {r[0]: r[1] for r in rows}
+        finds = [(i, op.op_id, op.input) for i, op in run if isinstance(op, RecordFinding)]
+        await self.patrols.record_findings(principal, [item for _, _, item in finds])
+        versions = await self.patrols.finding_versions(
+            principal, [item.finding_id for _, _, item in finds]
+        )
         return [
-            self._stored(i, op.op_id, "finding", op.finding_id, versions[op.finding_id])
-            for i, op in finds
+            self._stored(i, op_id, "finding", item.finding_id, versions[item.finding_id])
+            for i, op_id, item in finds
         ]
 
     def _stored(
@@ -403,12 +401,12 @@ class PushService:
         chunk: list[tuple[int, TrackPoints]] = []
         size = 0
         for item in [*run, None]:
-            if chunk and (item is None or size + len(item[1].points) > limit):
+            if chunk and (item is None or size + len(item[1].input.points) > limit):
                 out.extend(await self._points_chunk(principal, chunk, now))
                 chunk, size = [], 0
             if item is not None:
                 chunk.append(item)
-                size += len(item[1].points)
+                size += len(item[1].input.points)
         return out
 
     async def _points_chunk(
@@ -427,11 +425,11 @@ class PushService:
     async def _points_merged(
         self, principal: Principal, chunk: list[tuple[int, TrackPoints]]
     ) -> list[Receipt]:
-        patrol_id = chunk[0][1].patrol_id
+        patrol_id = chunk[0][1].input.patrol_id
         conn = await driver(self.db)
         if await conn.fetchval(_LOCK_PATROL, patrol_id, principal.county_id) is None:
             raise _Outcome(Receipt(0, None, "rejected"))
-        points = [p for _, op in chunk for p in op.points]
+        points = [p for _, op in chunk for p in op.input.points]
         ids = [p.id for p in points]
         if len(set(ids)) != len(ids):
             # a point id twice: which copy a rejection is about cannot be told apart
@@ -444,7 +442,7 @@ class PushService:
         for index, op in chunk:
             items: list[RejectedItem] = []
             new = 0
-            for p in op.points:
+            for p in op.input.points:
                 if pending is not None and pending.id == p.id:
                     items.append(RejectedItem(pending.id, pending.reason, pending.detail))
                     pending = next(rejected, None)
@@ -517,15 +515,8 @@ class PushService:
 
     async def _apply(self, principal: Principal, index: int, op: Operation) -> Receipt:  # noqa: PLR0911 - one branch per op type
         if isinstance(op, StartPatrol):
-            await self.patrols.start_patrol(
-                principal,
-                op.patrol_id,
-                area_id=op.area_id,
-                started_at=op.started_at,
-                companion_ids=op.companion_ids,
-                note=op.note,
-            )
-            return self._stored(index, op.op_id, "patrol", op.patrol_id)
+            await self.patrols.start(principal, op.input)
+            return self._stored(index, op.op_id, "patrol", op.input.patrol_id)
         if isinstance(op, EndPatrol):
             return await self._end(principal, index, op)
         if isinstance(op, TrackPoints):
@@ -535,75 +526,33 @@ class PushService:
         if isinstance(op, UpdateFinding):
             return await self._update_finding(principal, index, op)
         if isinstance(op, RecordDutyCheck):
-            await self.duty.record_duty_check(
-                principal,
-                op.check_id,
-                site_id=op.site_id,
-                checked_at=op.checked_at,
-                status=op.status,
-                member_id=op.member_id,
-                is_night=op.is_night,
-                note=op.note,
-                evidence_ids=op.evidence_ids,
-            )
-            return self._stored(index, op.op_id, "duty_check", op.check_id)
+            await self.duty.record_check(principal, op.input)
+            return self._stored(index, op.op_id, "duty_check", op.input.check_id)
         return await self._update_evidence(principal, index, op)
 
     async def _end(self, principal: Principal, index: int, op: EndPatrol) -> Receipt:
-        current = await self.db.get(PatrolSession, op.patrol_id)
+        item = op.input
+        current = await self.db.get(PatrolSession, item.patrol_id)
         duplicate = (
             current is not None
             and current.ended_at is not None
             and current.end_reason != "auto_closed"
-            and current.ended_at == op.ended_at
+            and current.ended_at == item.ended_at
         )
-        await self.patrols.end_patrol(principal, op.patrol_id, ended_at=op.ended_at, note=op.note)
-        return _done(index, op.op_id, op.patrol_id, duplicate=duplicate)
+        await self.patrols.end(principal, item)
+        return _done(index, op.op_id, item.patrol_id, duplicate=duplicate)
 
     async def _points(self, principal: Principal, index: int, op: TrackPoints) -> Receipt:
-        result = await self.tracks.append_track_points(principal, op.patrol_id, op.points)
+        result = await self.tracks.append(principal, op.input)
         items = [RejectedItem(r.id, r.reason, r.detail) for r in result.rejected]
         return _points_receipt(index, op, items, stored=result.stored)
 
     async def _update_finding(self, principal: Principal, index: int, op: UpdateFinding) -> Receipt:
-        version = await self.db.scalar(_XMIN_LOCK, {"id": op.finding_id, "c": principal.county_id})
-        row = (
-            None
-            if version is None
-            else await self.db.get(Finding, op.finding_id, populate_existing=True)
-        )
-        if row is None or version is None:
-            return Receipt(
-                index,
-                op.op_id,
-                "rejected",
-                record_id=op.finding_id,
-                code="finding_not_found",
-                reason="finding not found",
-            )
-        await self._ensure_finding_editor(principal, row)
-        new = op.changes.given()
-        _validate_finding_changes(new)
-        current = {k: getattr(row, k) for k in new}
-        if version != op.base_version:
-            base = op.base.given() if op.base is not None else {}
-            clashing = [
-                k for k in new if current[k] != new[k] and (k not in base or current[k] != base[k])
-            ]
-            if clashing:
-                values = {k: current[k] for k in clashing}
-                return _version_conflict(
-                    index, op.op_id, row.id, what="finding", version=version, server_values=values
-                )
-        if all(current[k] == v for k, v in new.items()):
-            return _done(index, op.op_id, row.id, duplicate=True, version=version)
-        for key, value in new.items():
-            setattr(row, key, value)
-        if {"occupied_area_m2", "construction_started_on"} & set(new):
-            await self.patrols.checks.rescreen(row)  # the screening follows the area
-        await self.db.flush()
-        new_version = await self.db.scalar(_XMIN, {"id": row.id})
-        return _done(index, op.op_id, row.id, version=new_version)
+        result = await self.patrols.update_finding(principal, op.input)
+        return _edited(
+            index, op.op_id, result.finding_id, what="finding", status=result.status,
+            version=result.version, server_values=result.server_values,
+        )  # fmt: skip
 
     async def _update_evidence(
         self, principal: Principal, index: int, op: UpdateEvidence
@@ -629,47 +578,10 @@ class PushService:
             base=None if op.base is None else op.base.given(),
             custody=self.custody,
         )
-        if result.status == "conflict":
-            return _version_conflict(
-                index, op.op_id, result.evidence_id, what="evidence", version=result.version,
-                server_values=result.server_values,
-            )  # fmt: skip
-        return _done(
-            index,
-            op.op_id,
-            result.evidence_id,
-            duplicate=result.status == "unchanged",
-            version=result.version,
-        )
-
-    async def _ensure_finding_editor(self, principal: Principal, row: Finding) -> None:
-        if principal.has_role(*MANAGERS) or row.reported_by == principal.user_id:
-            return
-        patrol = await self.db.get(PatrolSession, row.session_id)
-        if patrol is not None and (
-            patrol.inspector_id == principal.user_id
-            or principal.user_id in (patrol.companion_ids or [])
-        ):
-            return
-        raise NotPatrolOwnerError(
-            "only the patrol's crew and captains may edit this finding", code="not_finding_editor"
-        )
-
-
-def _validate_finding_changes(new: dict[str, Any]) -> None:
-    status = new.get("construction_status")
-    if status is not None and status not in CONSTRUCTION_STATUSES:
-        raise InvalidPatrolInputError(
-            f"construction_status must be one of {', '.join(CONSTRUCTION_STATUSES)}",
-            code="invalid_status",
-            field="construction_status",
-        )
-    area = new.get("occupied_area_m2")
-    if area is not None and not (math.isfinite(area) and area >= 0):
-        raise InvalidPatrolInputError("occupied area must be ≥ 0", field="occupied_area_m2")
-    name = new.get("project_name")
-    if name is not None and not 0 < len(name.strip()) <= 200:
-        raise InvalidPatrolInputError("project name must be 1-200 characters", field="project_name")
+        return _edited(
+            index, op.op_id, result.evidence_id, what="evidence", status=result.status,
+            version=result.version, server_values=result.server_values,
+        )  # fmt: skip
 
 
 async def _existing_records(
@@ -679,13 +591,13 @@ async def _existing_records(
     wanted: dict[str, list[uuid.UUID]] = {kind: [] for kind in _EXISTING}
     for op in ops:
         if isinstance(op, StartPatrol):
-            wanted["patrol"].append(op.patrol_id)
+            wanted["patrol"].append(op.input.patrol_id)
         elif isinstance(op, SignIn):
-            wanted["sign_in"].append(op.sign_in_id)
+            wanted["sign_in"].append(op.input.sign_in_id)
         elif isinstance(op, RecordFinding):
-            wanted["finding"].append(op.finding_id)
+            wanted["finding"].append(op.input.finding_id)
         elif isinstance(op, RecordDutyCheck):
-            wanted["duty_check"].append(op.check_id)
+            wanted["duty_check"].append(op.input.check_id)
     if not any(wanted.values()):
         return set()
     conn = await driver(db)
@@ -693,22 +605,9 @@ async def _existing_records(
     return {(r[0], r[1]) for r in rows}
 
 
-def _sign_in_input(op: SignIn) -> SignInInput:
-    return SignInInput(op.sign_in_id, op.at, op.method, op.lon, op.lat, op.accuracy_m,
-                       op.reason_code, op.village_id, op.address)  # fmt: skip
-
-
-def _finding_input(op: RecordFinding) -> FindingInput:
-    return FindingInput(
-        op.finding_id, op.found_at, op.project_name, op.construction_status, op.lon, op.lat,
-        op.accuracy_m, op.builder, op.construction_started_on, op.occupied_area_m2,
-        op.township_id, op.village_id, op.note, op.outline,
-    )  # fmt: skip
-
-
 def _bulk_key(op: Operation) -> tuple[type, uuid.UUID] | None:
     if isinstance(op, TrackPoints | SignIn | RecordFinding):
-        return type(op), op.patrol_id
+        return type(op), op.input.patrol_id
     return None
 
 
@@ -727,18 +626,19 @@ def _joins(run: list[tuple[int, Operation, bytes]], op: Operation) -> bool:
 def _points_receipt(
     index: int, op: TrackPoints, items: list[RejectedItem], *, stored: int
 ) -> Receipt:
-    if op.points and len(items) == len(op.points):
+    points, patrol_id = op.input.points, op.input.patrol_id
+    if points and len(items) == len(points):
         return Receipt(
             index,
             op.op_id,
             "rejected",
-            record_id=op.patrol_id,
+            record_id=patrol_id,
             code="points_rejected",
             reason="every point was rejected",
             rejected_items=items,
         )
-    status = "duplicate" if stored == 0 and op.points else "applied"
-    return Receipt(index, op.op_id, status, record_id=op.patrol_id, rejected_items=items)
+    status = "duplicate" if stored == 0 and points else "applied"
+    return Receipt(index, op.op_id, status, record_id=patrol_id, rejected_items=items)
 
 
 def _replayed(
@@ -780,6 +680,24 @@ def _version_conflict(
     )
 
 
+def _edited(
+    index: int,
+    op_id: uuid.UUID,
+    record_id: uuid.UUID,
+    *,
+    what: str,
+    status: str,
+    version: int,
+    server_values: dict[str, Any],
+) -> Receipt:
+    """The receipt of an edit answered ``applied``, ``unchanged`` or ``conflict``."""
+    if status == "conflict":
+        return _version_conflict(
+            index, op_id, record_id, what=what, version=version, server_values=server_values
+        )
+    return _done(index, op_id, record_id, duplicate=status == "unchanged", version=version)
+
+
 def _done(
     index: int,
     op_id: uuid.UUID,
@@ -799,16 +717,18 @@ def _params(extra: dict[str, Any]) -> dict[str, Any]:
 
 
 def _record_of(op: Operation) -> uuid.UUID | None:
+    fields = getattr(op, "input", op)
     for name in ("finding_id", "sign_in_id", "check_id", "evidence_id", "patrol_id"):
-        value = getattr(op, name, None)
+        value = getattr(fields, name, None)
         if isinstance(value, uuid.UUID):
             return value
     return None
 
 
 def _time_of(op: Operation) -> datetime | None:
+    fields = getattr(op, "input", op)
     for name in ("started_at", "ended_at", "at", "found_at", "checked_at"):
-        value = getattr(op, name, None)
+        value = getattr(fields, name, None)
         if isinstance(value, datetime):
             return value
     return None

@@ -18,6 +18,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
 import patrol as p
+from api.controllers import field_inputs as inputs
 from api.deps import Caller, Patrols, Tracks
 from api.problems import request_lang
 from geofence import to_mu
@@ -27,6 +28,7 @@ from mobile_contract.v1.cases import Suggestion
 from mobile_contract.v1.evidence import LocationCheck
 from mobile_contract.v1.geofence import LandClassName
 from patrol.finding_checks import place_of
+from patrol.tracks import TrackPointsInput
 
 __all__ = ["Limit", "PatrolController"]
 
@@ -161,14 +163,7 @@ class PatrolController(Controller):
         principal: Caller,
     ) -> c.Patrol:
         """Of an area the caller leads or belongs to; a replay returns the stored patrol."""
-        patrol = await patrols.start_patrol(
-            principal,
-            patrol_id,
-            area_id=data.area_id,
-            started_at=data.started_at,
-            companion_ids=data.companion_ids,
-            note=data.note,
-        )
+        patrol = await patrols.start(principal, inputs.start_input(patrol_id, data))
         return _patrol(patrol)
 
     @post(
@@ -185,9 +180,7 @@ class PatrolController(Controller):
         principal: Caller,
     ) -> c.Patrol:
         """Computes distance and time; the same end again is harmless, another is 409."""
-        patrol = await patrols.end_patrol(
-            principal, patrol_id, ended_at=data.ended_at, note=data.note
-        )
+        patrol = await patrols.end(principal, inputs.end_input(patrol_id, data))
         return _patrol(patrol)
 
     @get("/{patrol_id:uuid}", operation_id="GetPatrol", summary="One patrol")
@@ -236,19 +229,8 @@ class PatrolController(Controller):
         """By GPS, or manual with a reason code and a village (placed inside the village).
         The reply names the targets reached, the nearest target and its distance, and flags
         a GPS sign-in far from every target of the area."""
-        row = await patrols.sign_in(
-            principal,
-            patrol_id,
-            sign_in_id,
-            at=data.at,
-            method=data.method.value,
-            lon=data.lon,
-            lat=data.lat,
-            accuracy_m=data.accuracy_m,
-            reason_code=data.reason_code.value if data.reason_code else None,
-            village_id=data.village_id,
-            address=data.address,
-        )
+        item = inputs.sign_in_input(patrol_id, sign_in_id, data)
+        ((row, _),) = await patrols.sign_in_many(principal, [item])
         return _sign_in(row)
 
     @get(
@@ -277,24 +259,8 @@ class PatrolController(Controller):
         principal: Caller,
     ) -> c.Finding:
         """Project, builder, start date, construction status, occupied area and place."""
-        row = await patrols.record_finding(
-            principal,
-            patrol_id,
-            finding_id,
-            found_at=data.found_at,
-            project_name=data.project_name,
-            construction_status=data.construction_status.value,
-            lon=data.lon,
-            lat=data.lat,
-            accuracy_m=data.accuracy_m,
-            builder=data.builder,
-            construction_started_on=data.construction_started_on,
-            occupied_area_m2=data.occupied_area_m2,
-            township_id=data.township_id,
-            village_id=data.village_id,
-            note=data.note,
-            outline=data.outline,
-        )
+        item = inputs.finding_input(patrol_id, finding_id, data)
+        ((row, _),) = await patrols.record_findings(principal, [item])
         return _finding(row)
 
     @get(
@@ -324,7 +290,8 @@ class PatrolController(Controller):
     ) -> c.AppendResult:
         """Insert-only and idempotent by point id, any order; each point not stored is
         listed with its reason while the rest is stored."""
-        result = await tracks.append_track_points(principal, patrol_id, data.points)
+        batch = TrackPointsInput(patrol_id=patrol_id, points=data.points)
+        result = await tracks.append(principal, batch)
         return _appended(result, request_lang(request))
 
     @get(

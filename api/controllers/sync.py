@@ -21,6 +21,7 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_304_NOT_MODIFIED
 
+from api.controllers import field_inputs as inputs
 from api.decoding import GuardedRequest, check_value
 from api.deps import Caller, Layers, Pull, Push
 from api.metrics import count_sync_receipts
@@ -28,7 +29,8 @@ from api.problems import content_language, request_lang
 from infra.errors import InvalidInputError
 from infra.messages import Lang, render, validation_detail
 from mobile_contract.v1 import sync as c
-from patrol.tracks import PointIn
+from patrol.findings import FindingEdit
+from patrol.tracks import PointIn, TrackPointsInput
 from sync import ops
 from sync.errors import BatchTooLargeError
 from sync.pull import Page
@@ -249,74 +251,32 @@ def _fields(f: c.FindingFields | None) -> ops.FindingChanges | None:
 
 
 def _op(o: c.PushOperation) -> ops.Operation:  # noqa: PLR0911 - one branch per type
+    """The domain operation of a wire operation: its op id and the domain input, built as
+    the REST handlers build it (``api.controllers.patrol``)."""
     if isinstance(o, c.StartPatrolOp):
-        return ops.StartPatrol(
-            o.op_id, o.patrol_id, o.area_id, o.started_at, tuple(o.companion_ids), o.note
-        )
+        return ops.StartPatrol(o.op_id, inputs.start_input(o.patrol_id, o))
     if isinstance(o, c.EndPatrolOp):
-        return ops.EndPatrol(o.op_id, o.patrol_id, o.ended_at, o.note)
+        return ops.EndPatrol(o.op_id, inputs.end_input(o.patrol_id, o))
     if isinstance(o, c.TrackPointsOp):
-        return ops.TrackPoints(
-            o.op_id,
-            o.patrol_id,
-            tuple(
-                PointIn(p.id, p.t, p.lon, p.lat, p.accuracy_m, p.speed_mps, p.heading_deg)
-                for p in o.points
-            ),
-        )
+        points = tuple(
+            PointIn(p.id, p.t, p.lon, p.lat, p.accuracy_m, p.speed_mps, p.heading_deg)
+            for p in o.points
+        )  # dataclasses, not Structs: their fields make the operation's hash
+        return ops.TrackPoints(o.op_id, TrackPointsInput(patrol_id=o.patrol_id, points=points))
     if isinstance(o, c.SignInOp):
-        return ops.SignIn(
-            o.op_id,
-            o.patrol_id,
-            o.sign_in_id,
-            o.at,
-            o.method,
-            o.lon,
-            o.lat,
-            o.accuracy_m,
-            o.reason_code,
-            o.village_id,
-            o.address,
-        )
+        return ops.SignIn(o.op_id, inputs.sign_in_input(o.patrol_id, o.sign_in_id, o))
     if isinstance(o, c.RecordFindingOp):
-        return ops.RecordFinding(
-            o.op_id,
-            o.patrol_id,
-            o.finding_id,
-            o.found_at,
-            o.project_name,
-            o.construction_status,
-            o.lon,
-            o.lat,
-            o.accuracy_m,
-            o.builder,
-            o.construction_started_on,
-            o.occupied_area_m2,
-            o.township_id,
-            o.village_id,
-            o.note,
-            o.outline,
-        )
+        return ops.RecordFinding(o.op_id, inputs.finding_input(o.patrol_id, o.finding_id, o))
     if isinstance(o, c.UpdateFindingOp):
-        return ops.UpdateFinding(
-            o.op_id,
-            o.finding_id,
-            o.base_version,
-            _fields(o.changes) or ops.FindingChanges(),
-            _fields(o.base),
+        edit = FindingEdit(
+            finding_id=o.finding_id,
+            base_version=o.base_version,
+            changes=_fields(o.changes) or ops.FindingChanges(),
+            base=_fields(o.base),
         )
+        return ops.UpdateFinding(o.op_id, edit)
     if isinstance(o, c.DutyCheckOp):
-        return ops.RecordDutyCheck(
-            o.op_id,
-            o.check_id,
-            o.site_id,
-            o.checked_at,
-            o.status,
-            o.member_id,
-            o.is_night,
-            o.note,
-            tuple(o.evidence_ids),
-        )
+        return ops.RecordDutyCheck(o.op_id, inputs.duty_check_input(o.check_id, o))
     return ops.UpdateEvidence(
         o.op_id,
         o.evidence_id,

@@ -81,6 +81,8 @@ Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Label = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 ShortText = Annotated[str, msgspec.Meta(max_length=200)]
 Note = Annotated[str, msgspec.Meta(max_length=2000)]
+#: A note of the field record (patrols, findings, duty checks), as long as sync takes it.
+FieldNote = Annotated[str, msgspec.Meta(max_length=4000)]
 Grade = Annotated[int, msgspec.Meta(ge=1, le=3, description="1 strictest .. 3")]
 Count = Annotated[int, msgspec.Meta(ge=0, le=100)]
 MonthDay = Annotated[
@@ -300,12 +302,12 @@ class PatrolStart(msgspec.Struct, kw_only=True, rename="camel"):
     companion_ids: Annotated[list[uuid.UUID], msgspec.Meta(max_length=20)] = msgspec.field(
         default_factory=list
     )
-    note: Note = ""
+    note: FieldNote = ""
 
 
 class PatrolEnd(msgspec.Struct, kw_only=True, rename="camel"):
     ended_at: Time
-    note: Note | None = None
+    note: FieldNote | None = None
 
 
 class Patrol(msgspec.Struct, kw_only=True, rename="camel"):
@@ -344,7 +346,7 @@ class SignInCreate(msgspec.Struct, kw_only=True, rename="camel"):
     accuracy_m: Accuracy | None = None
     reason_code: ManualReasonName | None = None
     village_id: uuid.UUID | None = None
-    address: ShortText = ""
+    address: FieldNote = ""
 
 
 class SignIn(msgspec.Struct, kw_only=True, rename="camel"):
@@ -387,7 +389,7 @@ class FindingCreate(msgspec.Struct, kw_only=True, rename="camel"):
     occupied_area_m2: Annotated[float, msgspec.Meta(ge=0.0, le=1e9)] | None = None
     township_id: uuid.UUID | None = None
     village_id: uuid.UUID | None = None
-    note: Note = ""
+    note: FieldNote = ""
     outline: GeoJsonGeometry | None = None
 
 
@@ -499,7 +501,7 @@ class DutyCheckCreate(msgspec.Struct, kw_only=True, rename="camel"):
     status: DutyCheckStatusName
     member_id: uuid.UUID | None = None
     is_night: bool | None = None
-    note: Note = ""
+    note: FieldNote = ""
     evidence_ids: Annotated[list[uuid.UUID], msgspec.Meta(max_length=100)] = msgspec.field(
         default_factory=list
     )

@@ -21,7 +21,13 @@ from mobile_contract.v1.cases import ReferralStepTime, Suggestion
 from mobile_contract.v1.common import GeoJsonGeometry
 from mobile_contract.v1.evidence import LocationCheck
 from mobile_contract.v1.geofence import LandClassName
-from mobile_contract.v1.patrol import FindingLandUse
+from mobile_contract.v1.patrol import (
+    ConstructionStatusName,
+    DutyCheckStatusName,
+    FindingLandUse,
+    ManualReasonName,
+    SignInMethodName,
+)
 
 __all__ = [
     "AreaChanges",
@@ -66,6 +72,25 @@ __all__ = [
     "UpdateFindingOp",
 ]
 
+
+def _one_of(names: type[enum.StrEnum], what: str) -> str:
+    values = ", ".join(f"``{m.value}``" for m in names)
+    return f"{what}: one of {values} (the values of ``{names.__name__}``)"
+
+
+# Text on the wire, as phones have sent them (an unknown value gets the server's own
+# rejection in its receipt, and a GPS sign-in ignores its reason code); the values accepted
+# are those of the REST enums, checked by the server in one place for REST and sync.
+ReasonCode = Annotated[
+    str,
+    msgspec.Meta(max_length=30, description=_one_of(ManualReasonName, "why a sign-in is manual")),
+]
+ConstructionStatus = Annotated[
+    str, msgspec.Meta(description=_one_of(ConstructionStatusName, "construction status"))
+]
+DutyStatus = Annotated[
+    str, msgspec.Meta(max_length=30, description=_one_of(DutyCheckStatusName, "what was seen"))
+]
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with an offset")]
 Lon = Annotated[float, msgspec.Meta(ge=-180, le=180)]
 Lat = Annotated[float, msgspec.Meta(ge=-90, le=90)]
@@ -362,11 +387,11 @@ class SignInOp(msgspec.Struct, kw_only=True, rename="camel", tag="signIn", tag_f
     patrol_id: uuid.UUID
     sign_in_id: uuid.UUID
     at: AwareTime
-    method: Annotated[str, msgspec.Meta(pattern="^(gps|manual)$")] = "gps"
+    method: SignInMethodName = SignInMethodName.GPS
     lon: Lon | None = None
     lat: Lat | None = None
     accuracy_m: Accuracy | None = None
-    reason_code: Annotated[str, msgspec.Meta(max_length=30)] | None = None
+    reason_code: ReasonCode | None = None
     village_id: uuid.UUID | None = None
     address: Text = ""
 
@@ -379,7 +404,7 @@ class RecordFindingOp(
     finding_id: uuid.UUID
     found_at: AwareTime
     project_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    construction_status: str
+    construction_status: ConstructionStatus
     lon: Lon
     lat: Lat
     accuracy_m: Accuracy | None = None
@@ -398,7 +423,7 @@ class FindingFields(msgspec.Struct, kw_only=True, rename="camel"):
     project_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
     builder: Short | None = None
     construction_started_on: date | None = None
-    construction_status: str | None = None
+    construction_status: ConstructionStatus | None = None
     occupied_area_m2: Annotated[float, msgspec.Meta(ge=0)] | None = None
     note: Text | None = None
 
@@ -421,7 +446,7 @@ class DutyCheckOp(msgspec.Struct, kw_only=True, rename="camel", tag="dutyCheck",
     check_id: uuid.UUID
     site_id: uuid.UUID
     checked_at: AwareTime
-    status: Annotated[str, msgspec.Meta(max_length=30)]
+    status: DutyStatus
     member_id: uuid.UUID | None = None
     is_night: bool | None = None
     note: Text = ""

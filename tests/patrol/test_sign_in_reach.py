@@ -48,10 +48,18 @@ async def test_reach_and_far_flag_at_their_edges(world: World, db: AsyncSession)
     assert (CFG.sign_in_far_m, CFG.default_visit_radius_m) == (1000.0, 100.0)
     cases = [99.99, 100.0, 100.01, 999.99, 1000.0, 1000.01, 40_000.0]
     items = [
-        SignInInput(uuid7(), started + timedelta(minutes=i + 1), "gps", *_north(m), 8.0)
+        SignInInput(
+            patrol_id=pid,
+            sign_in_id=uuid7(),
+            at=started + timedelta(minutes=i + 1),
+            method="gps",
+            lon=_north(m)[0],
+            lat=_north(m)[1],
+            accuracy_m=8.0,
+        )
         for i, m in enumerate(cases)
     ]
-    rows = await PatrolService(db).sign_in_many(world.inspector, pid, items)
+    rows = await PatrolService(db).sign_in_many(world.inspector, items)
     got = [
         (r.reached_target_ids, r.nearest_target_id, r.nearest_target_m, r.far_from_targets)
         for r, _ in rows
