@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from litestar import Controller, get, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from api.controllers.field_inputs import duty_check_input
 from api.controllers.patrol import Limit
 from api.deps import Caller, Duty
 from api.mapping import to_wire
@@ -50,17 +51,7 @@ class DutyController(Controller):
         principal: Caller,
     ) -> c.DutyCheck:
         """Signs of reopening or active mining alert the captains and flag the site."""
-        check = await duty.record_duty_check(
-            principal,
-            check_id,
-            site_id=data.site_id,
-            checked_at=data.checked_at,
-            status=data.status.value,
-            member_id=data.member_id,
-            is_night=data.is_night,
-            note=data.note,
-            evidence_ids=data.evidence_ids,
-        )
+        check = await duty.record_check(principal, duty_check_input(check_id, data))
         return _check(check)
 
     @get("/duty-checks", operation_id="ListDutyChecks", summary="Five-to-one checks")
