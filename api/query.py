@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import pkgutil
-import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -78,6 +77,9 @@ def _form_fields(model: KwargsModel) -> list[str] | None:
     if not model.expected_form_data:
         return None
     _media, field = model.expected_form_data
+    limit = getattr(field.kwarg_definition, "multipart_form_part_limit", None)
+    if limit is not None:  # Litestar parses that form itself, with its own part limit
+        return None
     kind = field.annotation
     if dataclasses.is_dataclass(kind):
         return [f.name for f in dataclasses.fields(kind)]
@@ -92,19 +94,20 @@ def _names_of(model: KwargsModel) -> _Names:
     return _Names(query=_accepting(query), form=None if form is None else _accepting(form))
 
 
-_TABLES: weakref.WeakKeyDictionary[Litestar, dict[int, _Names]] = weakref.WeakKeyDictionary()
+_STATE_KEY = "parameter_names"
 
 
 def _table(app: Litestar) -> dict[int, _Names]:
-    """Every HTTP route handler of ``app`` (by identity) with the names it takes."""
-    table = _TABLES.get(app)
+    """Every HTTP route handler of ``app`` (by identity) with the names it takes; built on
+    the first request and kept in the app's state."""
+    table: dict[int, _Names] | None = app.state.get(_STATE_KEY)
     if table is None:
         table = {}
         for route in app.routes:
             if isinstance(route, HTTPRoute):
                 for handler, model in route.route_handler_map.values():
                     table[id(handler)] = _names_of(model)
-        _TABLES[app] = table
+        app.state[_STATE_KEY] = table
     return table
 
 
@@ -153,9 +156,12 @@ async def check_names(request: Request[Any, Any, Any]) -> Response[Problem] | No
             parsed = tuple(renamed)
             ScopeState.from_scope(request.scope).parsed_query = parsed
             request._parsed_query = parsed  # what Litestar's query extractor reads
-    if names.form is not None and request.content_type[0] in _FORM_TYPES:
-        return await _check_form(request, names.form)
-    return None
+    media_type, options = request.content_type
+    if names.form is None or media_type not in _FORM_TYPES:
+        return None
+    if media_type == RequestEncodingType.MULTI_PART and not options.get("boundary"):
+        return None  # not a form at all: Litestar's own reading refuses it (400 bad_request)
+    return await _check_form(request, names.form)
 
 
 async def _check_form(
