@@ -12,8 +12,9 @@ Bodies are camelCase; query parameters and form fields are declared in Python
   dataclass or Struct (``ImportLayer``: ``fieldMap`` is ``field_map``; ``dryRun`` is
   ``dry_run``), with ``details.in`` = ``form``.
 
-Sending one parameter under both names gives it both values (a second value of a
-single-valued parameter is a 400 ``validation_error``, as for a repeated name).
+A parameter sent under both names counts as that name repeated: a list parameter gets
+every value, a single-valued query parameter the last one (Litestar's rule for a repeated
+name), a single-valued form field is refused (400 ``validation_error``).
 :func:`document_wire` writes the accepted camelCase name of each query parameter into
 the OpenAPI document (``x-aliases`` and a sentence in the description), and of each form
 field (description); it also marks the contract members declared deprecated.
@@ -25,12 +26,11 @@ import dataclasses
 import importlib
 import pkgutil
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import msgspec.inspect
 from litestar import Litestar, Request, Response
-from litestar._kwargs.kwargs_model import KwargsModel
 from litestar.enums import ParamType, RequestEncodingType
 from litestar.openapi.spec import OpenAPI, Operation, Parameter, Reference, RequestBody, Schema
 from litestar.routes import HTTPRoute
@@ -42,10 +42,10 @@ from api.problems import problem_response, request_lang
 from infra.messages import render
 from mobile_contract.v1.common import FieldError, Problem
 
-__all__ = ["UNKNOWN_PARAMETER", "camel", "check_names", "document_wire"]
+if TYPE_CHECKING:
+    from litestar._kwargs.kwargs_model import KwargsModel
 
-#: The code of the refusal of a query parameter or form field the route does not take.
-UNKNOWN_PARAMETER = "unknown_parameter"
+__all__ = ["camel", "check_names", "document_wire"]
 
 _FORM_TYPES = frozenset({RequestEncodingType.MULTI_PART, RequestEncodingType.URL_ENCODED})
 

@@ -7,6 +7,7 @@ Every upload call is idempotent on the phone's evidence id.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -40,6 +41,16 @@ def _struct_of(kind: Any) -> type[msgspec.Struct] | None:
     return None
 
 
+@functools.cache
+def _plan(cls: type[msgspec.Struct]) -> tuple[tuple[str, str, Any, Any], ...]:
+    """Per member of ``cls``: its name, its stored key (``from_`` is stored as ``from``),
+    its Struct type if it is one, and its type."""
+    return tuple(
+        (f.name, f.name.rstrip("_"), _struct_of(f.type), f.type)
+        for f in msgspec.structs.fields(cls)
+    )
+
+
 def _typed(cls: type[_S], data: Mapping[str, Any]) -> _S | None:
     """A stored snake_case JSON object as the contract's typed Struct ``cls``.
 
@@ -49,18 +60,17 @@ def _typed(cls: type[_S], data: Mapping[str, Any]) -> _S | None:
     member ``cls`` requires is missing.
     """
     values: dict[str, Any] = {}
-    for f in msgspec.structs.fields(cls):
-        raw = data.get(f.name.rstrip("_"))  # ``from_`` is stored as ``from``
+    for name, key, nested, kind in _plan(cls):
+        raw = data.get(key)
         if raw is None:
             continue
-        nested = _struct_of(f.type)
         if nested is not None:
             member = _typed(nested, raw) if isinstance(raw, Mapping) else None
             if member is not None:
-                values[f.name] = member
+                values[name] = member
             continue
         try:
-            values[f.name] = msgspec.convert(raw, f.type)
+            values[name] = msgspec.convert(raw, kind)
         except (msgspec.ValidationError, TypeError):
             continue
     try:

@@ -127,3 +127,24 @@ async def test_an_unknown_form_field_is_refused(client: Client, make_county: Any
     resp = await _import(client, county, fieldmapping="source_code=CODE")
     body = _problem(resp, "form", "fieldmapping")
     assert {"fieldMap", "dryRun", "file", "kind"} <= set(body["details"]["accepted"])
+
+
+async def test_one_form_field_under_both_names_is_refused(client: Client, make_county: Any) -> None:
+    county: CountyFixture = await make_county()
+    resp = await _import(client, county, fieldMap="source_code=CODE", field_map="x=CODE")
+    assert resp.status_code == 400 and resp.json()["code"] == "validation_error", resp.text
+
+
+async def test_the_document_names_the_camel_case_aliases(client: Client) -> None:
+    doc = (await client.get("/schema/openapi.json")).json()
+    listing = doc["paths"]["/api/v1/evidence"]["get"]["parameters"]
+    by_name = {p["name"]: p for p in listing}
+    assert by_name["uploader_id"]["x-aliases"] == ["uploaderId"]
+    assert "`uploaderId`" in by_name["uploader_id"]["description"]
+    assert "x-aliases" not in by_name["limit"]  # one word: its own camelCase
+    form = doc["components"]["schemas"]["LayerUpload"]["properties"]
+    assert "`fieldMap`" in form["field_map"]["description"]
+    assert "`dryRun`" in form["dry_run"]["description"]
+    for status in ("400",):
+        codes = doc["paths"]["/api/v1/evidence"]["get"]["responses"][status]["x-problem-codes"]
+        assert "unknown_parameter" in codes
