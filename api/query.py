@@ -141,6 +141,8 @@ async def check_names(request: Request[Any, Any, Any]) -> Response[Problem] | No
     Runs as part of the ``before_request`` hook: after routing and the guards, before the
     handler's arguments are read. Answers the refusal, or ``None`` to go on.
     """
+    if request.method == "OPTIONS":  # a CORS preflight repeats the query of what it asks
+        return None
     names = _table(request.app).get(id(request.route_handler))
     if names is None:  # not an HTTP route of this app (cannot happen; never refuse then)
         return None

@@ -148,3 +148,8 @@ async def test_the_document_names_the_camel_case_aliases(client: Client) -> None
     for status in ("400",):
         codes = doc["paths"]["/api/v1/evidence"]["get"]["responses"][status]["x-problem-codes"]
         assert "unknown_parameter" in codes
+
+
+async def test_options_answers_whatever_the_query(client: Client) -> None:
+    resp = await client.options("/api/v1/evidence?patrolId=x&anything=1")
+    assert resp.status_code == 204, resp.text
