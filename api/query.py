@@ -261,7 +261,8 @@ def _mark_deprecated(document: OpenAPI) -> None:
 
 
 def _document_form(document: OpenAPI, operation: Operation) -> None:
-    """The camelCase names a form body's snake_case fields also take, in their description."""
+    """A form body takes no other fields (``additionalProperties: false``) but the
+    camelCase names of its snake_case ones, said in their description."""
     body = operation.request_body
     if not isinstance(body, RequestBody):
         return
@@ -269,7 +270,10 @@ def _document_form(document: OpenAPI, operation: Operation) -> None:
         if media_type not in _FORM_TYPES or not isinstance(content.schema, Reference):
             continue
         schema = _schema(document, content.schema.ref.rsplit("/", 1)[-1])
-        for name, prop in ((schema.properties or {}) if schema else {}).items():
+        if schema is None or not schema.properties:
+            continue
+        schema.additional_properties = False  # another field is refused (400)
+        for name, prop in schema.properties.items():
             alias = camel(name)
             if alias != name and isinstance(prop, Schema) and alias not in (prop.description or ""):
                 said = prop.description.rstrip() + " " if prop.description else ""

@@ -142,6 +142,7 @@ async def test_the_document_names_the_camel_case_aliases(client: Client) -> None
     assert by_name["uploader_id"]["x-aliases"] == ["uploaderId"]
     assert "`uploaderId`" in by_name["uploader_id"]["description"]
     assert "x-aliases" not in by_name["limit"]  # one word: its own camelCase
+    assert doc["components"]["schemas"]["LayerUpload"]["additionalProperties"] is False
     form = doc["components"]["schemas"]["LayerUpload"]["properties"]
     assert "`fieldMap`" in form["field_map"]["description"]
     assert "`dryRun`" in form["dry_run"]["description"]
