@@ -44,6 +44,7 @@ from api.models import MODEL_MODULES
 from api.openapi_errors import complete_document
 from api.options import allow_every_method
 from api.problems import handle_exception
+from api.query import document_wire
 from api.worker import TASK_NAMES, run_background_worker, task_app
 from geofence.index import DEFAULT_INDEX
 from geofence.jobs import ImportJobRunner
@@ -175,6 +176,7 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
         logging_config=None,
     )
     complete_document(app.openapi_schema)  # error responses and full request schemas
+    document_wire(app.openapi_schema)  # camelCase parameter names, deprecated members
     allow_every_method(app)
     # Outermost, so that unrouted requests (404/405) get a request id and an access log too.
     app.asgi_handler = RequestIdMiddleware(app.asgi_handler, observe=metrics.observe_request)

@@ -9,6 +9,8 @@ Checked once, where the request is read, before any handler or service sees a va
   infinity, JSON cannot (422 ``number_out_of_range``, naming the field);
 * MessagePack carries only what JSON can (plus timestamps): no binary, no extension types,
   text keys only (400 ``malformed_body``);
+* query parameters and form fields go by their declared or camelCase names, and names a
+  route does not take are refused (400 ``unknown_parameter``, :mod:`api.query`);
 * the body is read strictly into the handler's contract type: a string where a number belongs
   is a 400 ``validation_error`` (Litestar's own conversion is lax: it takes ``"28.5"`` for
   28.5 and ``"true"`` for true). JSON has one number type, so a whole number written with a
@@ -28,11 +30,13 @@ from typing import Any
 
 import anyio.to_thread
 import msgspec
-from litestar import Request
+from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import Empty
 
+from api.query import check_names
 from infra.errors import InvalidInputError
+from mobile_contract.v1.common import Problem
 
 __all__ = [
     "INT64_MAX",
@@ -231,11 +235,13 @@ def _beyond_int64(value: Any) -> bool:
     return len(digits) > 19 or not INT64_MIN <= int(value) <= INT64_MAX
 
 
-def check_parameters(request: Request[Any, Any, Any]) -> None:
+async def check_parameters(request: Request[Any, Any, Any]) -> Response[Problem] | None:
     """The guard for query and path parameters (a ``before_request`` hook).
 
     NUL characters are refused everywhere, and integer-looking values beyond a signed 64-bit
-    number too (handlers bound their own integers more tightly where it matters).
+    number too (handlers bound their own integers more tightly where it matters). Then query
+    and form names are checked and camelCase ones translated (:mod:`api.query`): the answer
+    is the refusal of an unknown name, or ``None`` to go on.
     """
     params = [*request.query_params.multi_items(), *request.path_params.items()]
     for name, value in params:
@@ -246,3 +252,4 @@ def check_parameters(request: Request[Any, Any, Any]) -> None:
         if _beyond_int64(value):
             msg = "integers must fit in a signed 64-bit number"
             raise _refuse("number_out_of_range", msg, (name,))
+    return await check_names(request)

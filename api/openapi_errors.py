@@ -48,7 +48,7 @@ Errors = dict[int, tuple[str, ...]]
 # runs (400, 413); the database and the object store may be out of reach (503).
 SHARED_ERRORS: dict[str, Errors] = {
     "always": {
-        400: ("validation_error", "malformed_body", "bad_request"),
+        400: ("validation_error", "malformed_body", "bad_request", "unknown_parameter"),
         # the input guard (api/decoding.py) on query and path parameters and bodies
         422: ("invalid_character", "number_out_of_range"),
         503: ("database_unavailable", "storage_unavailable"),

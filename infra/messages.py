@@ -223,6 +223,12 @@ MESSAGES: Final[dict[str, Message]] = {
     "validation_error": _m("请求内容不符合接口定义", "the request breaks the schema"),
     "malformed_body": _m("无法解析请求体", "could not decode the body"),
     "invalid_character": _m("文本不得包含 NUL 字符", "text may not contain the NUL character"),
+    "unknown_parameter": _m(
+        "此操作不接受参数“{name}”（查询参数或表单字段）",
+        "this operation takes no parameter '{name}' (query parameter or form field)",
+        "此操作不接受该参数",
+        "this operation does not take that parameter",
+    ),
     "number_out_of_range": _m(
         "数值超出范围：整数须在 64 位有符号整数以内，且须为有限数",
         "numbers must be finite and integers must fit in a signed 64-bit number",

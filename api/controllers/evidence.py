@@ -7,10 +7,13 @@ Every upload call is idempotent on the phone's evidence id.
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
+import msgspec
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
@@ -26,6 +29,54 @@ __all__ = ["EvidenceController", "UploadController"]
 
 
 # -- mapping -------------------------------------------------------------------------------
+
+_S = TypeVar("_S", bound=msgspec.Struct)
+
+
+def _struct_of(kind: Any) -> type[msgspec.Struct] | None:
+    """The Struct type of a field typed ``S`` or ``S | None``."""
+    for member in getattr(kind, "__args__", (kind,)):
+        if isinstance(member, type) and issubclass(member, msgspec.Struct):
+            return member
+    return None
+
+
+@functools.cache
+def _plan(cls: type[msgspec.Struct]) -> tuple[tuple[str, str, Any, Any], ...]:
+    """Per member of ``cls``: its name, its stored key (``from_`` is stored as ``from``),
+    its Struct type if it is one, and its type."""
+    return tuple(
+        (f.name, f.name.rstrip("_"), _struct_of(f.type), f.type)
+        for f in msgspec.structs.fields(cls)
+    )
+
+
+def _typed(cls: type[_S], data: Mapping[str, Any]) -> _S | None:
+    """A stored snake_case JSON object as the contract's typed Struct ``cls``.
+
+    Member by member: a member missing from ``data`` or not of the type the contract says
+    (a row written by an older release) is left out rather than failing the answer; members
+    the contract does not name stay in the deprecated untyped field only. ``None`` when a
+    member ``cls`` requires is missing.
+    """
+    values: dict[str, Any] = {}
+    for name, key, nested, kind in _plan(cls):
+        raw = data.get(key)
+        if raw is None:
+            continue
+        if nested is not None:
+            member = _typed(nested, raw) if isinstance(raw, Mapping) else None
+            if member is not None:
+                values[name] = member
+            continue
+        try:
+            values[name] = msgspec.convert(raw, kind)
+        except (msgspec.ValidationError, TypeError):
+            continue
+    try:
+        return cls(**values)
+    except TypeError:
+        return None
 
 
 def _new_upload(evidence_id: uuid.UUID, d: c.CreateUploadRequest) -> ev.NewUpload:
@@ -171,6 +222,8 @@ def _evidence(e: Evidence) -> c.Evidence:
         file_meta=dict(e.file_meta or {}),
         location_check=_check(e),
         derivatives=[_derivative(d) for d in e.derivatives],
+        trust_info=_typed(c.EvidenceTrust, e.trust or {}) or c.EvidenceTrust(),
+        file_metadata=_typed(c.FileMetadata, e.file_meta or {}) or c.FileMetadata(),
     )
 
 
@@ -183,6 +236,7 @@ def _entry(x: CustodyEntry) -> c.CustodyEntry:
         details=dict(x.details or {}),
         prev_hash=x.prev_hash,
         entry_hash=x.entry_hash,
+        entry_details=_typed(c.CustodyDetails, x.details or {}) or c.CustodyDetails(),
     )
 
 

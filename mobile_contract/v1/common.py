@@ -1,12 +1,25 @@
-"""Shared shapes: problem details, references, GeoJSON geometry."""
+"""Shared shapes: problem details, references, GeoJSON geometry, time ranges and paging.
+
+New fields use :class:`TimeRange` for a span of time and :class:`PageInfo` for a page of a
+list (one paging style: an opaque cursor); existing shapes keep theirs.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
 
-__all__ = ["MAX_GEOMETRY_VERTICES", "FieldError", "GeoJsonGeometry", "Problem", "Ref"]
+__all__ = [
+    "MAX_GEOMETRY_VERTICES",
+    "FieldError",
+    "GeoJsonGeometry",
+    "PageInfo",
+    "Problem",
+    "Ref",
+    "TimeRange",
+]
 
 #: The most positions one geometry sent to the API may have.
 MAX_GEOMETRY_VERTICES = 200_000
@@ -53,3 +66,30 @@ class Problem(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
 class Ref(msgspec.Struct, kw_only=True, rename="camel"):
     id: str
     name: str
+
+
+class TimeRange(msgspec.Struct, kw_only=True, rename="camel"):
+    """A span of time, half-open: from ``from`` (included) to ``to`` (excluded).
+
+    Both carry a UTC offset. A missing (null) end is open on that side. The same span in a
+    query string is ``<name>From`` and ``<name>To`` (e.g. ``capturedFrom``/``capturedTo``).
+    """
+
+    from_: Annotated[datetime, msgspec.Meta(tz=True)] | None = msgspec.field(
+        default=None, name="from"
+    )
+    to: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+
+
+class PageInfo(msgspec.Struct, kw_only=True, rename="camel"):
+    """Where a page of a list stands; the one paging style of new list answers.
+
+    Ask for a page with the query parameters ``limit`` (how many at most) and ``cursor``
+    (omitted for the first page). ``nextCursor`` is an opaque string to send back as
+    ``cursor`` for the next page, null on the last page (``hasMore`` false). A cursor is only
+    valid with the same filters it was issued for.
+    """
+
+    limit: int
+    has_more: bool
+    next_cursor: str | None = None

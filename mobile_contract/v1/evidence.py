@@ -22,7 +22,10 @@ import msgspec
 from mobile_contract.v1.geofence import CoordinateSystem
 
 __all__ = [
+    "AnnotationChange",
+    "AnnotationChanges",
     "CreateUploadRequest",
+    "CustodyDetails",
     "CustodyEntry",
     "CustodyHistory",
     "DerivativeInfo",
@@ -30,6 +33,9 @@ __all__ = [
     "DeviceFix",
     "Evidence",
     "EvidencePage",
+    "EvidenceTrust",
+    "FileGps",
+    "FileMetadata",
     "FlagRequest",
     "LocationCheck",
     "LocationCheckHit",
@@ -38,12 +44,26 @@ __all__ = [
     "OriginalUrlRequest",
     "PartReceived",
     "PresignedUrl",
+    "TrustDeviceFix",
     "UploadMethodName",
     "UploadRequest",
     "UploadStatusName",
     "UploadTicket",
     "ViewTypeName",
 ]
+
+_DEPRECATED_TRUST = (
+    "Deprecated: the same facts, typed and in camelCase, are in ``trustInfo``. "
+    "Kept unchanged (snake_case keys) for apps built before it."
+)
+_DEPRECATED_FILE_META = (
+    "Deprecated: the same facts, typed and in camelCase, are in ``fileMetadata``. "
+    "Kept unchanged (snake_case keys) for apps built before it."
+)
+_DEPRECATED_DETAILS = (
+    "Deprecated: the same facts, typed and in camelCase, are in ``entryDetails``. "
+    "Kept unchanged (snake_case keys, as hashed into the chain) for apps built before it."
+)
 
 Sha256 = Annotated[
     str, msgspec.Meta(pattern=r"^[0-9a-fA-F]{64}$", description="SHA-256 of the file, hex")
@@ -190,12 +210,87 @@ class DerivativeInfo(msgspec.Struct, kw_only=True, rename="camel"):
     created_at: datetime
 
 
+class TrustDeviceFix(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
+    """The device fix declared with the upload, as the phone sent it (``crs`` included)."""
+
+    lon: float | None = None
+    lat: float | None = None
+    crs: str | None = None
+    accuracy_m: float | None = None
+
+
+class EvidenceTrust(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
+    """How far the file, the phone and the patrol agree (see the flags). A member is absent
+    when it was not measured (no device time, no patrol track...).
+
+    Distances in metres, times in seconds: ``exifVsDeviceDistanceM`` (the file's GPS to the
+    device fix), ``exifAccuracyAssumedM`` (the accuracy assumed for a file GPS without one),
+    ``clockSkewS`` (file time minus the phone's claimed time), ``receiptLagS`` (receipt minus
+    capture), ``deviceFixGapS`` (between the device fix and capture), ``trackDistanceM`` and
+    ``trackTimeGapS`` (to the patrol's nearest track point), ``assumedOffset`` (the UTC
+    offset assumed for a file's local time).
+    """
+
+    position_reason: str | None = None
+    in_county: bool | None = None
+    in_patrol_area: bool | None = None
+    device_fix: TrustDeviceFix | None = None
+    exif_vs_device_distance_m: float | None = None
+    exif_accuracy_assumed_m: float | None = None
+    clock_skew_s: float | None = None
+    receipt_lag_s: float | None = None
+    device_fix_gap_s: float | None = None
+    track_distance_m: float | None = None
+    track_time_gap_s: float | None = None
+    assumed_offset: str | None = None
+
+
+class FileGps(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
+    """The GPS position written into the file (WGS84); ``hpeM``: its horizontal error."""
+
+    lon: float
+    lat: float
+    altitude_m: float | None = None
+    hpe_m: float | None = None
+    at: datetime | None = None
+
+
+class FileMetadata(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
+    """What the file says about itself (EXIF, XMP, QuickTime); absent when it does not say.
+
+    ``capturedAt`` carries the file's own offset; a local time without one is in
+    ``capturedLocal`` (``capturedSource`` names the tag). ``warnings``: what was wrong with
+    the metadata block (the evidence is then flagged ``exif_corrupt``).
+    """
+
+    media_type: str | None = None
+    kind: str | None = None
+    width: int | None = None
+    height: int | None = None
+    orientation: int | None = None
+    make: str | None = None
+    model: str | None = None
+    captured_at: datetime | None = None
+    captured_local: str | None = None
+    captured_offset: str | None = None
+    captured_source: str | None = None
+    gps: FileGps | None = None
+    direction_deg: float | None = None
+    direction_ref: str | None = None
+    duration_s: float | None = None
+    codec: str | None = None
+    rotation: int | None = None
+    warnings: list[str] | None = None
+
+
 class Evidence(msgspec.Struct, kw_only=True, rename="camel"):
     """A verified original: its SHA-256 was computed by the server from the stored bytes.
 
     ``positionSource`` says which position was used (``file`` or ``device``) and
-    ``trust.positionReason`` why; ``flags`` name what did not agree (``exif_gps_missing``,
-    ``outside_patrol_area``, ``clock_skew`` ...) and ``trust`` holds the numbers.
+    ``trustInfo.positionReason`` why; ``flags`` name what did not agree (``exif_gps_missing``,
+    ``outside_patrol_area``, ``clock_skew`` ...) and ``trustInfo`` holds the numbers;
+    ``fileMetadata`` is what the file says about itself. ``trust`` and ``fileMeta`` carry the
+    same as untyped snake_case objects and are deprecated.
 
     ``capturedAtSource`` names where the capture time came from, in this order of precedence:
     ``exif:DateTimeOriginal``, ``xmp:exif:DateTimeOriginal``, ``xmp:photoshop:DateCreated``,
@@ -229,10 +324,18 @@ class Evidence(msgspec.Struct, kw_only=True, rename="camel"):
     proves: str
     view_type: ViewTypeName | None = None
     flags: list[str]
-    trust: dict[str, Any]
-    file_meta: dict[str, Any]
+    trust: Annotated[
+        dict[str, Any],
+        msgspec.Meta(extra_json_schema={"deprecated": True}, description=_DEPRECATED_TRUST),
+    ]
+    file_meta: Annotated[
+        dict[str, Any],
+        msgspec.Meta(extra_json_schema={"deprecated": True}, description=_DEPRECATED_FILE_META),
+    ]
     location_check: LocationCheck
     derivatives: list[DerivativeInfo]
+    trust_info: EvidenceTrust
+    file_metadata: FileMetadata
 
 
 class EvidencePage(msgspec.Struct, kw_only=True, rename="camel"):
@@ -255,14 +358,68 @@ class PresignedUrl(msgspec.Struct, kw_only=True, rename="camel"):
     expires_at: datetime
 
 
+class AnnotationChange(msgspec.Struct, kw_only=True, rename="camel"):
+    """One descriptive field's value before (``from``) and after (``to``); null: unset."""
+
+    from_: str | None = msgspec.field(default=None, name="from")
+    to: str | None = None
+
+
+class AnnotationChanges(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
+    """The descriptive fields an ``annotated`` entry changed (the others are absent)."""
+
+    caption: AnnotationChange | None = None
+    proves: AnnotationChange | None = None
+    view_type: AnnotationChange | None = None
+
+
+class CustodyDetails(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
+    """What a custody entry records; which members are present depends on ``action``:
+
+    * ``accepted``: ``sha256``, ``sizeBytes``, ``mediaType``, ``objectKey``, ``uploaderId``,
+      ``capturedAt``, ``positionSource``, ``flags``;
+    * ``viewed`` / ``downloaded``: ``role`` and the link's ``expiresAt``;
+    * ``exported``: ``packageId`` and ``purpose``, or (a case package) ``packageId``,
+      ``caseId``, ``caseNo`` and the file's ``path`` in the package;
+    * ``flagged``: ``flag`` and ``note``;
+    * ``derivative_created``: ``kind``, ``objectKey``, ``sha256``;
+    * ``annotated``: ``changes`` and ``versionBefore``.
+    """
+
+    sha256: str | None = None
+    size_bytes: int | None = None
+    media_type: str | None = None
+    object_key: str | None = None
+    uploader_id: uuid.UUID | None = None
+    captured_at: datetime | None = None
+    position_source: str | None = None
+    flags: list[str] | None = None
+    role: str | None = None
+    expires_at: datetime | None = None
+    package_id: uuid.UUID | None = None
+    purpose: str | None = None
+    case_id: uuid.UUID | None = None
+    case_no: str | None = None
+    path: str | None = None
+    flag: str | None = None
+    note: str | None = None
+    kind: str | None = None
+    changes: AnnotationChanges | None = None
+    version_before: int | None = None
+
+
 class CustodyEntry(msgspec.Struct, kw_only=True, rename="camel"):
     seq: int
     action: str
     actor_id: uuid.UUID | None = None
     at: datetime
-    details: dict[str, Any]
+    details: Annotated[
+        dict[str, Any],
+        msgspec.Meta(extra_json_schema={"deprecated": True}, description=_DEPRECATED_DETAILS),
+    ]
     prev_hash: str
     entry_hash: str
+    entry_details: CustodyDetails
 
 
 class CustodyHistory(msgspec.Struct, kw_only=True, rename="camel"):
