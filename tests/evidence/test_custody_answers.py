@@ -4,9 +4,13 @@ recomputes, so its payload is pinned byte for byte), the links, the head, and th
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import os
+import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -64,6 +68,22 @@ def test_without_a_key_the_hash_is_plain_sha256() -> None:
     assert _digest(b"") == hashlib.sha256(PAYLOAD).hexdigest()
 
 
+@pytest.fixture
+def beijing_local_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local time zone is China's (a server set up that way)."""
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+    assert os.environ.get("TZ") != "Asia/Shanghai"
+
+
+@pytest.mark.usefixtures("beijing_local_time")
+def test_the_hash_is_of_utc_whatever_the_servers_local_zone() -> None:
+    assert _digest(KEY) == hmac.new(KEY, PAYLOAD, hashlib.sha256).hexdigest()
+
+
 def test_a_missing_subject_or_actor_is_null_in_the_payload() -> None:
     payload = PAYLOAD.replace(b'"01900000-0000-7000-8000-000000000003"', b"null").replace(
         b'"01900000-0000-7000-8000-000000000002"', b"null"
@@ -98,6 +118,7 @@ async def _append(factory: Factory, county: World, n: int) -> list[CustodyEntry]
     return out
 
 
+@pytest.mark.usefixtures("beijing_local_time")
 async def test_appended_entries_link_each_to_the_one_before(
     county: World, session_factory: Factory
 ) -> None:
@@ -190,3 +211,97 @@ async def test_a_forged_chain_reports_at_most_a_hundred_problems(
         report = await CustodyLog(b"another key").verify(session, cid)
     assert report.problems == [ChainProblem(seq, "altered") for seq in range(1, 101)]
     assert (report.entries, report.head_seq) == (100, 100)
+
+
+async def test_without_a_key_the_chain_is_plain_sha256(
+    county: World, session_factory: Factory
+) -> None:
+    async with session_factory() as session:
+        entry = await CustodyLog().append(
+            session,
+            county_id=county.county_id,
+            action="viewed",
+            subject_id=None,
+            actor_id=None,
+            details={},
+            at=AT,
+        )
+        stored = entry.entry_hash
+        await session.commit()
+    assert stored == entry_digest(
+        b"",
+        county_id=county.county_id,
+        seq=1,
+        subject_id=None,
+        action="viewed",
+        actor_id=None,
+        at=AT,
+        details={},
+        prev_hash=GENESIS_HASH,
+    )
+
+
+async def test_concurrent_appends_of_a_county_queue_for_the_next_number(
+    county: World, session_factory: Factory
+) -> None:
+    held = asyncio.Event()
+
+    async def append(i: int, hold: bool) -> int:
+        async with session_factory() as session:
+            if not hold:
+                await held.wait()
+            entry = await CustodyLog(KEY).append(
+                session,
+                county_id=county.county_id,
+                action="viewed",
+                subject_id=None,
+                actor_id=None,
+                details={"i": i},
+                at=AT,
+            )
+            if hold:  # the other append starts while this one is uncommitted
+                held.set()
+                await asyncio.sleep(0.3)
+            await session.commit()
+            return entry.seq
+
+    assert sorted(await asyncio.gather(append(1, True), append(2, False))) == [1, 2]
+    async with session_factory() as session:
+        assert (await CustodyLog(KEY).verify(session, county.county_id)).ok
+
+
+async def test_the_chain_is_walked_by_sequence_not_by_storage_order(
+    county: World, session_factory: Factory
+) -> None:
+    # a restore or a table rewrite may store the rows in another order
+    cid = county.county_id
+    entries = await _append(session_factory, county, 4)
+    async with session_factory() as session:
+        await session.execute(text("ALTER TABLE evidence_custody DISABLE TRIGGER USER"))
+        moved = "seq IN (1, 2)"
+        await session.execute(
+            text(
+                "CREATE TEMP TABLE moved ON COMMIT DROP AS SELECT * FROM evidence_custody "
+                f"WHERE county_id = :c AND {moved}"
+            ),
+            {"c": cid},
+        )
+        await session.execute(
+            text(f"DELETE FROM evidence_custody WHERE county_id = :c AND {moved}"), {"c": cid}
+        )
+        await session.execute(text("INSERT INTO evidence_custody SELECT * FROM moved"))
+        stored = (
+            (
+                await session.execute(
+                    text("SELECT seq FROM evidence_custody WHERE county_id = :c"), {"c": cid}
+                )
+            )
+            .scalars()
+            .all()
+        )
+        report = await CustodyLog(KEY).verify(session, cid)
+        history = [e.seq for e in await CustodyLog(KEY).entries_for(session, cid, SUBJECT)]
+        await session.rollback()
+    assert list(stored) == [3, 4, 1, 2]  # the storage order this test is about
+    assert report == ChainReport(cid, entries=4, head_seq=4, head_hash=entries[3].entry_hash)
+    assert history == [2, 4]

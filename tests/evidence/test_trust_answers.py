@@ -105,7 +105,7 @@ def test_every_source_disagreeing_is_measured_to_its_precision() -> None:
         DeviceFix(LON, LAT, 5.0, T0 + timedelta(seconds=120.0004)),
         claimed_at=T0 + timedelta(seconds=10.0006),
         received_at=T0 + timedelta(seconds=60.4444),
-        track=TrackFix(track_lon, track_lat, 10.0, T0 - timedelta(seconds=30.5)),
+        track=TrackFix(track_lon, track_lat, 10.0, T0 - timedelta(seconds=30.5004)),
         in_patrol_area=False,
     )
     assert got == TrustResult(
