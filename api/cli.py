@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import MODEL_MODULES
 from api.runner import embedded_services
+from infra import error_codes as codes
 from infra.db import create_engine, create_session_factory, database_unavailable
 from infra.errors import DomainError, InvalidInputError, UnavailableError
 from infra.launchers import LauncherError
@@ -207,11 +208,11 @@ def _read_boundary(path: Path) -> Any:
         return json.loads(path.read_bytes())
     except OSError as exc:
         raise InvalidInputError(
-            f"无法读取边界文件 {path}：{exc.strerror}", code="invalid_boundary"
+            f"无法读取边界文件 {path}：{exc.strerror}", code=codes.INVALID_BOUNDARY
         ) from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInputError(
-            f"边界文件 {path.name} 不是 GeoJSON：{exc}", code="invalid_boundary"
+            f"边界文件 {path.name} 不是 GeoJSON：{exc}", code=codes.INVALID_BOUNDARY
         ) from exc
 
 

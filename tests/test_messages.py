@@ -4,6 +4,7 @@ every template can be filled by what its raise sites pass."""
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from api.openapi_errors import OPERATION_ERRORS, SHARED_ERRORS
 from api.problems import _HTTP_CODES
+from infra import error_codes
 from infra.messages import LABELS, MESSAGES, TITLES, negotiate, placeholders, render
 from infra.scope import Role
 from patrol.alerts import ALERT_KINDS
@@ -21,7 +23,9 @@ PACKAGES = ("api", "evidence", "geofence", "infra", "patrol", "sync")
 CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
+@functools.cache
 def _sources() -> dict[Path, ast.Module]:
+    """Each module of the packages, parsed once for the whole file."""
     return {
         path: ast.parse(path.read_text(encoding="utf-8"))
         for package in PACKAGES
@@ -31,6 +35,14 @@ def _sources() -> dict[Path, ast.Module]:
 
 
 def _const(node: ast.AST | None) -> str | None:
+    """The code a node names: a catalogue name (``codes.INVALID_TIME``) or a literal."""
+    if (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "codes"
+    ):
+        value = getattr(error_codes, node.attr, None)
+        return value if isinstance(value, str) else f"<unknown name codes.{node.attr}>"
     if isinstance(node, ast.Constant) and isinstance(node.value, str) and CODE.match(node.value):
         return node.value
     return None
@@ -49,10 +61,14 @@ def _error_classes(trees: dict[Path, ast.Module]) -> dict[str, str]:
             if not isinstance(node, ast.ClassDef):
                 continue
             for stmt in node.body:
-                if (
-                    isinstance(stmt, ast.Assign)
-                    and any(getattr(t, "id", None) == "default_code" for t in stmt.targets)
-                    and (code := _const(stmt.value))
+                if isinstance(stmt, ast.Assign):
+                    targets, value = stmt.targets, stmt.value
+                elif isinstance(stmt, ast.AnnAssign):
+                    targets, value = [stmt.target], stmt.value
+                else:
+                    continue
+                if any(getattr(t, "id", None) == "default_code" for t in targets) and (
+                    code := _const(value)
                 ):
                     classes[node.name] = code
     return classes
@@ -110,7 +126,7 @@ def _track_point_codes() -> set[str]:
 
 def test_the_scan_finds_the_codes_it_should() -> None:
     sites = _raise_sites()
-    # one of each way a code is raised: a class, code="...", the two helpers, a receipt
+    # one of each way a code is raised: a class, code=codes.X, the two helpers, a receipt
     for code in ("case_not_found", "duplicate_county", "invalid_amount", "nesting_too_deep"):
         assert code in sites, code
     assert {"op_id_reused", "version_conflict"} <= set(sites)

@@ -33,6 +33,7 @@ from api.deps import (
 )
 from api.problems import content_language, request_lang
 from geofence import to_mu
+from infra import error_codes as codes
 from infra.db import utcnow
 from infra.messages import Lang, render
 from mobile_contract.v1 import patrol as c
@@ -63,7 +64,7 @@ def _month(value: str | None) -> date:
         return datetime.strptime(value, "%Y-%m").date()  # noqa: DTZ007 - a calendar month
     except ValueError:
         raise p.InvalidPatrolInputError(
-            "month must look like 2026-11", code="invalid_month", field="month"
+            "month must look like 2026-11", code=codes.INVALID_MONTH, field="month"
         ) from None
 
 
