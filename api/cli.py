@@ -667,6 +667,28 @@ def _contract(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+# -- errors --------------------------------------------------------------------------------------
+def _errors(args: argparse.Namespace) -> int:
+    """The error catalogue: README.md's table (``--markdown``, the default) or JSON."""
+    from infra.error_codes import CATALOGUE, markdown_table  # noqa: PLC0415
+
+    if args.json:
+        rows = [
+            {
+                "code": e.code,
+                "status": e.status,
+                "statuses": list(e.statuses),
+                "title": {"zh": e.zh_title, "en": e.en_title},
+                "message": {"zh": e.zh, "en": e.en},
+            }
+            for e in CATALOGUE.values()
+        ]
+        print(json.dumps(rows, indent=1, ensure_ascii=False))
+    else:
+        print(markdown_table(), end="")
+    return 0
+
+
 # -- entry point ---------------------------------------------------------------------------------
 def _add_layer_import(lsub: Any) -> None:
     limport = lsub.add_parser(
@@ -751,6 +773,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="demo data")
     demo.add_argument("action", choices=["seed"])
 
+    errors = sub.add_parser(
+        "errors", help="the error catalogue: every code with its status and messages"
+    )
+    errors_format = errors.add_mutually_exclusive_group()
+    errors_format.add_argument(
+        "--markdown", action="store_true", help="README.md's table, with its markers (default)"
+    )
+    errors_format.add_argument("--json", action="store_true", help="one object per code")
+
     contract = sub.add_parser("contract", help="the committed v1 wire contract")
     contract.add_argument(
         "action",
@@ -821,6 +852,8 @@ def _offline(args: argparse.Namespace, settings: Settings) -> int | None:
     """Commands that need neither the database nor S3 (no service is started for them)."""
     if args.command == "contract":
         return _contract(args)
+    if args.command == "errors":
+        return _errors(args)
     if args.command == "package" and args.action == "verify":
         return _package_verify(args, settings)
     return None
