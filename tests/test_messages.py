@@ -20,6 +20,7 @@ import pytest
 from api.cli import CONTRACT_FILE
 from api.openapi_errors import OPERATION_ERRORS, SHARED_ERRORS, error_catalogue
 from api.problems import _DOMAIN_STATUS, _HTTP_CODES
+from geofence.importer import ISSUE_CODES
 from infra import error_codes
 from infra.error_codes import CATALOGUE, TABLE_END, TABLE_START, markdown_table
 from infra.errors import DomainError
@@ -150,10 +151,28 @@ def test_the_scan_finds_the_codes_it_should() -> None:
     assert len(sites) > 140
 
 
+def _item_codes() -> set[str]:
+    """The per-item codes written as values: a job's error (``{"code": ...}``), an undecodable
+    sync operation (``Undecodable(op_id, code, detail)``), a layer import's feature issues."""
+    out = set(ISSUE_CODES)
+    for tree in _sources().values():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Dict):
+                for key, value in zip(node.keys, node.values, strict=True):
+                    if isinstance(key, ast.Constant) and key.value == "code" and _const(value):
+                        out.add(str(_const(value)))
+            if isinstance(node, ast.Call) and _name(node) == "Undecodable" and len(node.args) > 1:
+                out.update(c for c in [_const(node.args[1])] if c)
+    return out
+
+
 def test_every_code_used_anywhere_is_in_the_catalogue() -> None:
     """Every ``code=``, ``default_code``, helper and receipt in the source, every code the
-    OpenAPI document lists, every per-point code: an entry of :data:`CATALOGUE`."""
-    codes = set(_raise_sites()) | _declared_codes() | _track_point_codes()
+    OpenAPI document lists, every per-point and per-item code: an entry of
+    :data:`CATALOGUE`."""
+    items = _item_codes()
+    assert {"import_abandoned", "unknown_op_type", "invalid_op", "dropped_z"} <= items
+    codes = set(_raise_sites()) | _declared_codes() | _track_point_codes() | items
     missing = sorted(codes - set(CATALOGUE))
     assert missing == [], f"codes without a catalogue entry (infra/error_codes.py): {missing}"
     assert set(ALERTS) == {f"alert.{kind}" for kind in ALERT_KINDS}
