@@ -35,16 +35,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Final, Literal
+from typing import Final
 
 __all__ = ["CATALOGUE", "ErrorCode", "markdown_table"]  # and one constant per code
-
-_Lang = Literal["zh", "en"]
 
 
 @dataclass(frozen=True, slots=True)
 class ErrorCode:
-    """One code of the catalogue: its status, its message templates and titles."""
+    """One code of the catalogue.
+
+    ``status`` is the HTTP status of a problem answer with the code (``None``: no problem
+    answer carries it) and ``also`` any further one; ``zh``/``en`` are the message templates
+    and ``zh_title``/``en_title`` the message without fields (the template itself when it
+    has none); ``labels`` names the fields whose values are codes of a vocabulary of
+    :data:`infra.messages.LABELS`.
+    """
 
     code: str
     status: int | None
@@ -59,14 +64,6 @@ class ErrorCode:
     def statuses(self) -> tuple[int, ...]:
         """Every status a problem answer with this code has (none for a per-item code)."""
         return (*((self.status,) if self.status is not None else ()), *self.also)
-
-    def message(self, lang: _Lang) -> str:
-        """The message template (``str.format`` fields) in ``lang``."""
-        return self.zh if lang == "zh" else self.en
-
-    def title(self, lang: _Lang) -> str:
-        """The message without fields, in ``lang``."""
-        return self.zh_title if lang == "zh" else self.en_title
 
 
 _CATALOGUE: dict[str, ErrorCode] = {}
@@ -778,8 +775,10 @@ def markdown_table() -> str:
         lines.append(f"| `{entry.code}` | {status} | {_cell(entry.zh)} | {_cell(entry.en)} |")
     lines.append("")
     lines.append(
-        "HTTP — : never the status of a problem answer; the code is carried per item inside "
-        "a 200 answer (a sync receipt, a rejected track point, a layer import's report)."
+        "HTTP —: no problem answer carries the code; it comes per item inside a 200 answer "
+        "(a sync receipt, a rejected track point, a layer import's report), or it is "
+        "`domain_error`, the base class's default, which every raise replaces. A `{name}` is "
+        "filled in from the error's details when the message is shown."
     )
     lines.append(TABLE_END)
     return "\n".join(lines) + "\n"
