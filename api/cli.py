@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import MODEL_MODULES
 from api.runner import embedded_services
+from infra import error_codes as codes
 from infra.db import create_engine, create_session_factory, database_unavailable
 from infra.errors import DomainError, InvalidInputError, UnavailableError
 from infra.launchers import LauncherError
@@ -207,11 +208,11 @@ def _read_boundary(path: Path) -> Any:
         return json.loads(path.read_bytes())
     except OSError as exc:
         raise InvalidInputError(
-            f"无法读取边界文件 {path}：{exc.strerror}", code="invalid_boundary"
+            f"无法读取边界文件 {path}：{exc.strerror}", code=codes.INVALID_BOUNDARY
         ) from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInputError(
-            f"边界文件 {path.name} 不是 GeoJSON：{exc}", code="invalid_boundary"
+            f"边界文件 {path.name} 不是 GeoJSON：{exc}", code=codes.INVALID_BOUNDARY
         ) from exc
 
 
@@ -666,6 +667,28 @@ def _contract(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+# -- errors --------------------------------------------------------------------------------------
+def _errors(args: argparse.Namespace) -> int:
+    """The error catalogue: README.md's table (``--markdown``, the default) or JSON."""
+    from infra.error_codes import CATALOGUE, markdown_table  # noqa: PLC0415
+
+    if args.json:
+        rows = [
+            {
+                "code": e.code,
+                "status": e.status,
+                "statuses": list(e.statuses),
+                "title": {"zh": e.zh_title, "en": e.en_title},
+                "message": {"zh": e.zh, "en": e.en},
+            }
+            for e in CATALOGUE.values()
+        ]
+        print(json.dumps(rows, indent=1, ensure_ascii=False))
+    else:
+        print(markdown_table(), end="")
+    return 0
+
+
 # -- entry point ---------------------------------------------------------------------------------
 def _add_layer_import(lsub: Any) -> None:
     limport = lsub.add_parser(
@@ -750,6 +773,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="demo data")
     demo.add_argument("action", choices=["seed"])
 
+    errors = sub.add_parser(
+        "errors", help="the error catalogue: every code with its status and messages"
+    )
+    errors_format = errors.add_mutually_exclusive_group()
+    errors_format.add_argument(
+        "--markdown", action="store_true", help="README.md's table, with its markers (default)"
+    )
+    errors_format.add_argument("--json", action="store_true", help="one object per code")
+
     contract = sub.add_parser("contract", help="the committed v1 wire contract")
     contract.add_argument(
         "action",
@@ -820,6 +852,8 @@ def _offline(args: argparse.Namespace, settings: Settings) -> int | None:
     """Commands that need neither the database nor S3 (no service is started for them)."""
     if args.command == "contract":
         return _contract(args)
+    if args.command == "errors":
+        return _errors(args)
     if args.command == "package" and args.action == "verify":
         return _package_verify(args, settings)
     return None

@@ -35,6 +35,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import Empty
 
 from api.query import check_names
+from infra import error_codes as codes
 from infra.errors import InvalidInputError
 from mobile_contract.v1.common import Problem
 
@@ -80,14 +81,14 @@ def _check_scalar(value: Any, path: tuple[Any, ...]) -> None:
     kind = type(value)
     if kind is str:
         if "\x00" in value:
-            raise _refuse("invalid_character", "text may not contain the NUL character", path)
+            raise _refuse(codes.INVALID_CHARACTER, "text may not contain the NUL character", path)
     elif kind is int:
         if not INT64_MIN <= value <= INT64_MAX:
             msg = "integers must fit in a signed 64-bit number"
-            raise _refuse("number_out_of_range", msg, path)
+            raise _refuse(codes.NUMBER_OUT_OF_RANGE, msg, path)
     elif kind is float:
         if not math.isfinite(value):
-            raise _refuse("number_out_of_range", "numbers must be finite", path)
+            raise _refuse(codes.NUMBER_OUT_OF_RANGE, "numbers must be finite", path)
     elif kind is not bool and kind is not dt.datetime and value is not None:
         raise ValidationException(
             detail=f"could not decode the body: {kind.__name__} values are not accepted"
@@ -108,7 +109,7 @@ def check_value(root: Any, *, path: tuple[Any, ...] = (), depth: int = 0) -> Non
             continue
         if level >= MAX_DEPTH:
             msg = f"arrays and objects may nest at most {MAX_DEPTH} levels"
-            raise _refuse("nesting_too_deep", msg, where, limit=MAX_DEPTH)
+            raise _refuse(codes.NESTING_TOO_DEEP, msg, where, limit=MAX_DEPTH)
         items = node.items() if kind is dict else enumerate(node)
         for key, value in items:
             if kind is dict:
@@ -130,7 +131,7 @@ def _check_key(key: Any, path: tuple[Any, ...]) -> None:
         raise ValidationException(detail="could not decode the body: object keys must be text")
     if "\x00" in key:
         msg = "object keys may not contain the NUL character"
-        raise _refuse("invalid_character", msg, path)
+        raise _refuse(codes.INVALID_CHARACTER, msg, path)
 
 
 def _no_extensions(code: int, _data: memoryview) -> Any:
@@ -150,7 +151,7 @@ def decode_body(body: bytes, *, msgpack: bool) -> Any:
         raise ValidationException(detail=f"could not decode the {kind} body: {exc}") from exc
     except RecursionError as exc:  # msgspec's own limit, near 1,000 levels
         msg = f"arrays and objects may nest at most {MAX_DEPTH} levels"
-        raise InvalidInputError(msg, code="nesting_too_deep", limit=MAX_DEPTH) from exc
+        raise InvalidInputError(msg, code=codes.NESTING_TOO_DEEP, limit=MAX_DEPTH) from exc
     return value
 
 
@@ -248,8 +249,8 @@ async def check_parameters(request: Request[Any, Any, Any]) -> Response[Problem]
         text = value if isinstance(value, str) else None
         if "\x00" in name or (text is not None and "\x00" in text):
             msg = "parameters may not contain the NUL character"
-            raise _refuse("invalid_character", msg, (name.replace("\x00", ""),))
+            raise _refuse(codes.INVALID_CHARACTER, msg, (name.replace("\x00", ""),))
         if _beyond_int64(value):
             msg = "integers must fit in a signed 64-bit number"
-            raise _refuse("number_out_of_range", msg, (name,))
+            raise _refuse(codes.NUMBER_OUT_OF_RANGE, msg, (name,))
     return await check_names(request)

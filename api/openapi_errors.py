@@ -11,7 +11,11 @@ Litestar documents what a handler returns when it succeeds. After the document i
   services behind each handler raise);
 * every constraint the contract Structs enforce on decoding (``gt``, ``ge``, lengths,
   patterns, on optional members and map values too), copied from msgspec's own schema;
-* ``security: []`` on the operations that take no token (:data:`api.auth.PUBLIC_PATHS`).
+* ``security: []`` on the operations that take no token (:data:`api.auth.PUBLIC_PATHS`);
+* the whole error catalogue (:mod:`infra.error_codes`) as ``components.x-error-catalogue``:
+  each code with its HTTP status (``null`` for a per-item code, carried inside a 200
+  answer), ``alsoStatus`` where one code has two, and its title and message template in
+  Chinese and English. The Problem schema's ``code`` points there.
 
 A new operation without an entry in :data:`OPERATION_ERRORS` fails ``test_openapi_errors``.
 """
@@ -22,11 +26,12 @@ import importlib
 import inspect
 import pkgutil
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import msgspec
 from litestar.openapi.spec import (
+    Components,
     OpenAPI,
     OpenAPIMediaType,
     OpenAPIResponse,
@@ -39,8 +44,9 @@ from litestar.openapi.spec import (
 import mobile_contract.v1
 from api.auth import PUBLIC_PATHS
 from api.problems import PROBLEM_MEDIA_TYPE
+from infra.error_codes import CATALOGUE
 
-__all__ = ["OPERATION_ERRORS", "SHARED_ERRORS", "complete_document"]
+__all__ = ["OPERATION_ERRORS", "SHARED_ERRORS", "complete_document", "error_catalogue"]
 
 Errors = dict[int, tuple[str, ...]]
 
@@ -705,6 +711,49 @@ class _ProblemResponse(OpenAPIResponse):
         return schema
 
 
+def error_catalogue() -> dict[str, Any]:
+    """Every code of the catalogue, by code: status, title and message in both languages."""
+    out: dict[str, Any] = {}
+    for entry in sorted(CATALOGUE.values(), key=lambda e: e.code):
+        item: dict[str, Any] = {"status": entry.status}
+        if entry.also:
+            item["alsoStatus"] = list(entry.also)
+        item["title"] = {"zh": entry.zh_title, "en": entry.en_title}
+        item["message"] = {"zh": entry.zh, "en": entry.en}
+        out[entry.code] = item
+    return out
+
+
+@dataclass
+class _Components(Components):
+    """The document's components, with the error catalogue as ``x-error-catalogue``."""
+
+    catalogue: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def _exclude_fields(self) -> set[str]:
+        return {"catalogue"}
+
+    def to_schema(self) -> dict[str, Any]:
+        schema = super().to_schema()
+        schema["x-error-catalogue"] = self.catalogue
+        return schema
+
+
+_CODE_DESCRIPTION = (
+    "Stable, meant for programs; never changes. ``components.x-error-catalogue`` lists every "
+    "code with its HTTP status and its title and message in Chinese and English."
+)
+
+
+def _with_catalogue(openapi: OpenAPI) -> None:
+    components = openapi.components
+    if isinstance(components, _Components):
+        return
+    kept = {f.name: getattr(components, f.name) for f in fields(components)}
+    openapi.components = _Components(**kept, catalogue=error_catalogue())
+
+
 def _contract_structs() -> list[type[msgspec.Struct]]:
     structs: list[type[msgspec.Struct]] = []
     for info in pkgutil.iter_modules(mobile_contract.v1.__path__):
@@ -788,6 +837,7 @@ def _contract_schemas(openapi: OpenAPI) -> None:
             _restore_constraints(schema, truth[name])
     for name in ("Problem", "FieldError"):
         schemas[name] = truth[name]
+    schemas["Problem"]["properties"]["code"]["description"] = _CODE_DESCRIPTION
     openapi.components.schemas = dict(sorted(schemas.items()))
 
 
@@ -837,6 +887,7 @@ def _problem_response(status: int, codes: tuple[str, ...]) -> _ProblemResponse:
 def complete_document(openapi: OpenAPI) -> OpenAPI:
     """Add error responses, full request schemas and public security to the built document."""
     _contract_schemas(openapi)
+    _with_catalogue(openapi)
     public = [re.compile(p) for p in PUBLIC_PATHS]
     for path, item in (openapi.paths or {}).items():
         is_public = any(p.search(path) for p in public)

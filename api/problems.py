@@ -19,6 +19,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from infra import error_codes as codes
 from infra.db import database_unavailable
 from infra.errors import (
     AuthenticationError,
@@ -56,15 +57,15 @@ _DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
 )
 
 _HTTP_CODES = {
-    400: "bad_request",
-    401: "not_authenticated",
-    403: "permission_denied",
-    404: "not_found",
-    405: "method_not_allowed",
-    406: "not_acceptable",
-    413: "body_too_large",
-    415: "unsupported_media_type",
-    429: "rate_limited",
+    400: codes.BAD_REQUEST,
+    401: codes.NOT_AUTHENTICATED,
+    403: codes.PERMISSION_DENIED,
+    404: codes.NOT_FOUND,
+    405: codes.METHOD_NOT_ALLOWED,
+    406: codes.NOT_ACCEPTABLE,
+    413: codes.BODY_TOO_LARGE,
+    415: codes.UNSUPPORTED_MEDIA_TYPE,
+    429: codes.RATE_LIMITED,
 }
 
 
@@ -155,7 +156,7 @@ def _validation_errors(extra: Any, lang: Lang) -> list[FieldError]:
 def _joined_zh(errors: list[FieldError]) -> str:
     """The Chinese detail of a schema error: each field with its message."""
     each = "；".join(f"{e.field}：{e.message}" if e.field else e.message for e in errors)
-    return f"{render('validation_error', 'zh')}：{each}"
+    return f"{render(codes.VALIDATION_ERROR, 'zh')}：{each}"
 
 
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
@@ -186,9 +187,9 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         english = _validation_errors(exc.extra, "en")
         detail = "; ".join(e.message for e in english) or str(exc.detail)
         code = (
-            "malformed_body"
+            codes.MALFORMED_BODY
             if "decode" in detail.lower() or "JSON" in detail
-            else "validation_error"
+            else codes.VALIDATION_ERROR
         )
         errors = _validation_errors(exc.extra, lang)
         if lang == "zh":
@@ -210,6 +211,6 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     return problem_response(
         request,
         status=HTTP_500_INTERNAL_SERVER_ERROR,
-        code="internal_error",
+        code=codes.INTERNAL_ERROR,
         detail="an unexpected error occurred; it has been logged with the request id",
     )

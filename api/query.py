@@ -39,6 +39,7 @@ from litestar.utils.scope.state import ScopeState
 
 import mobile_contract.v1
 from api.problems import problem_response, request_lang
+from infra import error_codes as codes
 from infra.messages import render
 from mobile_contract.v1.common import FieldError, Problem
 
@@ -115,7 +116,7 @@ def _refuse(
     request: Request[Any, Any, Any], name: str, where: str, accepted: dict[str, str]
 ) -> Response[Problem]:
     names = sorted({camel(n) for n in accepted.values()})
-    return _problem(request, code="unknown_parameter", name=name, where=where, accepted=names)
+    return _problem(request, code=codes.UNKNOWN_PARAMETER, name=name, where=where, accepted=names)
 
 
 def _problem(

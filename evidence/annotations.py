@@ -32,6 +32,7 @@ from evidence.custody import CustodyLog
 from evidence.errors import EvidenceNotFoundError, InvalidUploadError
 from evidence.models import Evidence, Upload
 from evidence.uploads import VIEW_TYPES
+from infra import error_codes as codes
 from infra.errors import PermissionDeniedError
 from infra.scope import Principal, Role
 
@@ -70,12 +71,12 @@ def _changes(caption: str | None, proves: str | None, view_type: str | None) -> 
             continue
         if len(value) > _MAX_TEXT:
             msg = f"{name} may have at most {_MAX_TEXT} characters"
-            raise InvalidUploadError(msg, code="invalid_text", field=name)
+            raise InvalidUploadError(msg, code=codes.INVALID_TEXT, field=name)
         new[name] = value
     if view_type is not None:
         if view_type and view_type not in VIEW_TYPES:
             msg = f"view_type must be one of {sorted(VIEW_TYPES)} (or empty to clear it)"
-            raise InvalidUploadError(msg, code="invalid_view_type", field="view_type")
+            raise InvalidUploadError(msg, code=codes.INVALID_VIEW_TYPE, field="view_type")
         new["view_type"] = view_type or None
     return new
 
@@ -136,7 +137,7 @@ async def update_evidence_annotation(
     if not (mine or principal.has_role(*_EDITORS)):
         if principal.has_role(Role.SECURITY_SQUAD) and upload.case_id is not None:
             msg = "only the uploader, captains and admins may edit evidence"
-            raise PermissionDeniedError(msg, code="not_evidence_editor")
+            raise PermissionDeniedError(msg, code=codes.NOT_EVIDENCE_EDITOR)
         raise EvidenceNotFoundError("no such evidence", evidence_id=str(evidence_id))
     version = int(row[1]) if row is not None else 0
     current = {key: getattr(upload, key) for key in new}

@@ -40,6 +40,7 @@ may upload again (for a changed file, ``create_upload`` again with the new decla
 
 from __future__ import annotations
 
+from infra import error_codes as codes
 from infra.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 
 __all__ = [
@@ -65,75 +66,75 @@ __all__ = [
 
 
 class UploadNotFoundError(NotFoundError):
-    default_code = "upload_not_found"
+    default_code = codes.UPLOAD_NOT_FOUND
 
 
 class EvidenceNotFoundError(NotFoundError):
-    default_code = "evidence_not_found"
+    default_code = codes.EVIDENCE_NOT_FOUND
 
 
 class DerivativeNotFoundError(NotFoundError):
-    default_code = "derivative_not_found"
+    default_code = codes.DERIVATIVE_NOT_FOUND
 
 
 class NotUploadOwnerError(PermissionDeniedError):
-    default_code = "not_upload_owner"
+    default_code = codes.NOT_UPLOAD_OWNER
 
 
 class EvidenceIdConflictError(ConflictError):
-    default_code = "evidence_id_conflict"
+    default_code = codes.EVIDENCE_ID_CONFLICT
 
 
 class UploadAbortedError(ConflictError):
-    default_code = "upload_aborted"
+    default_code = codes.UPLOAD_ABORTED
 
 
 class UploadAlreadyAcceptedError(ConflictError):
-    default_code = "upload_already_accepted"
+    default_code = codes.UPLOAD_ALREADY_ACCEPTED
 
 
 class UploadIncompleteError(ConflictError):
-    default_code = "upload_incomplete"
+    default_code = codes.UPLOAD_INCOMPLETE
 
 
 class InvalidUploadError(InvalidInputError):
-    default_code = "invalid_upload"
+    default_code = codes.INVALID_UPLOAD
 
 
 class UnsupportedMediaTypeError(InvalidInputError):
-    default_code = "unsupported_media_type"
+    default_code = codes.UNSUPPORTED_MEDIA_TYPE
 
 
 class UploadTooLargeError(InvalidInputError):
-    default_code = "upload_too_large"
+    default_code = codes.UPLOAD_TOO_LARGE
 
 
 class FileEmptyError(InvalidInputError):
-    default_code = "file_empty"
+    default_code = codes.FILE_EMPTY
 
 
 class EvidenceHashMismatchError(InvalidInputError):
-    default_code = "evidence_hash_mismatch"
+    default_code = codes.EVIDENCE_HASH_MISMATCH
 
 
 class EvidenceSizeMismatchError(InvalidInputError):
-    default_code = "evidence_size_mismatch"
+    default_code = codes.EVIDENCE_SIZE_MISMATCH
 
 
 class EvidenceTypeMismatchError(InvalidInputError):
-    default_code = "evidence_type_mismatch"
+    default_code = codes.EVIDENCE_TYPE_MISMATCH
 
 
 class FileCorruptError(InvalidInputError):
-    default_code = "file_corrupt"
+    default_code = codes.FILE_CORRUPT
 
 
 class ImageTooLargeError(InvalidInputError):
-    default_code = "image_too_large"
+    default_code = codes.IMAGE_TOO_LARGE
 
 
 class ReferenceNotFoundError(InvalidInputError):
     """One answer for every reference the caller may not use: it says nothing of whether the
     id exists elsewhere."""
 
-    default_code = "reference_not_found"
+    default_code = codes.REFERENCE_NOT_FOUND

@@ -74,6 +74,7 @@ from evidence.uploads import (
     part_count,
     validate_new_upload,
 )
+from infra import error_codes as codes
 from infra.db import utcnow
 from infra.objectstore import (
     MultipartNotFoundError,
@@ -195,7 +196,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         return datetime.fromisoformat(when), uuid.UUID(ident)
     except (ValueError, UnicodeError) as exc:
         msg = "the cursor is not one this server issued"
-        raise InvalidUploadError(msg, code="invalid_cursor") from exc
+        raise InvalidUploadError(msg, code=codes.INVALID_CURSOR) from exc
 
 
 class EvidenceService:
@@ -578,7 +579,7 @@ class EvidenceService:
             part_size = default_part_size(new.size_bytes)
         if part_size is None and new.content_md5 is None:
             msg = "content_md5 is required for a single upload"
-            raise InvalidUploadError(msg, code="invalid_md5", field="content_md5")
+            raise InvalidUploadError(msg, code=codes.INVALID_MD5, field="content_md5")
         fix = new.fix
         return {
             "attempt": attempt,

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from evidence.errors import FileEmptyError, InvalidUploadError, UploadTooLargeError
 from evidence.media import MediaType, declared_media_type
+from infra import error_codes as codes
 from infra.ids import is_uuid7
 from infra.objectstore import MIN_PART_BYTES, PartInfo, PresignedRequest
 from infra.settings import EvidenceSettings
@@ -139,43 +140,43 @@ def _check_md5(value: str, field_name: str) -> None:
         raw = b""
     if len(raw) != 16:
         msg = f"{field_name} must be the base64 of a 16-byte MD5 digest"
-        raise _bad(msg, "invalid_md5", field=field_name)
+        raise _bad(msg, codes.INVALID_MD5, field=field_name)
 
 
 def _check_fix(fix: ClaimedFix) -> None:
     values = (fix.lon, fix.lat, fix.accuracy_m)
     if not all(isinstance(v, int | float) and math.isfinite(v) for v in values):
         msg = "the device fix must be finite numbers"
-        raise _bad(msg, "invalid_coordinates", field="fix")
+        raise _bad(msg, codes.INVALID_COORDINATES, field="fix")
     if not (-180 <= fix.lon <= 180 and -90 <= fix.lat <= 90):
         msg = "the device fix is outside the valid longitude/latitude range"
-        raise _bad(msg, "invalid_coordinates", field="fix")
+        raise _bad(msg, codes.INVALID_COORDINATES, field="fix")
     if not 0 < fix.accuracy_m <= _MAX_ACCURACY_M:
         msg = "the device fix accuracy must be a positive number of metres"
-        raise _bad(msg, "invalid_coordinates", field="fix.accuracy_m")
+        raise _bad(msg, codes.INVALID_COORDINATES, field="fix.accuracy_m")
     if fix.crs not in CRS_NAMES:
         msg = f"the device fix CRS must be one of {sorted(CRS_NAMES)}"
-        raise _bad(msg, "invalid_coordinates", field="fix.crs")
+        raise _bad(msg, codes.INVALID_COORDINATES, field="fix.crs")
     if fix.at is not None and fix.at.tzinfo is None:
         msg = "times must carry a UTC offset"
-        raise _bad(msg, "invalid_time", field="fix.at")
+        raise _bad(msg, codes.INVALID_TIME, field="fix.at")
 
 
 def _check_parts(new: NewUpload) -> None:
     if new.part_size is not None:
         if not MIN_PART_BYTES <= new.part_size <= _MAX_PART_BYTES:
             msg = "part_size must be between 5 MiB and 5 GiB"
-            raise _bad(msg, "invalid_part_size", field="part_size")
+            raise _bad(msg, codes.INVALID_PART_SIZE, field="part_size")
         if part_count(new.size_bytes, new.part_size) > _MAX_PARTS:
             msg = "part_size is too small for this file (more than 10,000 parts)"
-            raise _bad(msg, "invalid_part_size", field="part_size")
+            raise _bad(msg, codes.INVALID_PART_SIZE, field="part_size")
     if new.part_md5s is not None:
         if new.part_size is None:
             msg = "part_md5s needs part_size"
-            raise _bad(msg, "invalid_part_md5s", field="part_md5s")
+            raise _bad(msg, codes.INVALID_PART_MD5S, field="part_md5s")
         if len(new.part_md5s) != part_count(new.size_bytes, new.part_size):
             msg = "part_md5s must list one MD5 per part"
-            raise _bad(msg, "invalid_part_md5s", field="part_md5s")
+            raise _bad(msg, codes.INVALID_PART_MD5S, field="part_md5s")
         for md5 in new.part_md5s:
             _check_md5(md5, "part_md5s")
 
@@ -184,17 +185,17 @@ def validate_new_upload(new: NewUpload, settings: EvidenceSettings) -> MediaType
     """Check a declaration; return the declared media type. Raises 422 errors only."""
     if not is_uuid7(new.evidence_id):
         msg = "evidence_id must be a UUIDv7 minted by the phone"
-        raise _bad(msg, "invalid_id", field="evidence_id")
+        raise _bad(msg, codes.INVALID_ID, field="evidence_id")
     if not _SHA256.match(new.sha256):
         msg = "sha256 must be 64 lowercase hex digits"
-        raise _bad(msg, "invalid_sha256", field="sha256")
+        raise _bad(msg, codes.INVALID_SHA256, field="sha256")
     media = declared_media_type(new.content_type)
     if new.size_bytes == 0:
         msg = "an empty file is not evidence"
         raise FileEmptyError(msg)
     if new.size_bytes < 0:
         msg = "size_bytes must be positive"
-        raise _bad(msg, "invalid_size", field="size_bytes")
+        raise _bad(msg, codes.INVALID_SIZE, field="size_bytes")
     limit = settings.max_video_bytes if media.kind == "video" else settings.max_photo_bytes
     if new.size_bytes > limit:
         msg = f"a {media.kind} may have at most {limit} bytes"
@@ -207,14 +208,14 @@ def validate_new_upload(new: NewUpload, settings: EvidenceSettings) -> MediaType
         math.isfinite(new.heading_deg) and 0 <= new.heading_deg <= 360
     ):
         msg = "heading_deg must be within 0..360"
-        raise _bad(msg, "invalid_heading", field="heading_deg")
+        raise _bad(msg, codes.INVALID_HEADING, field="heading_deg")
     if new.claimed_captured_at is not None and new.claimed_captured_at.tzinfo is None:
         msg = "times must carry a UTC offset"
-        raise _bad(msg, "invalid_time", field="claimed_captured_at")
+        raise _bad(msg, codes.INVALID_TIME, field="claimed_captured_at")
     if new.view_type is not None and new.view_type not in VIEW_TYPES:
         msg = f"view_type must be one of {sorted(VIEW_TYPES)}"
-        raise _bad(msg, "invalid_view_type", field="view_type")
+        raise _bad(msg, codes.INVALID_VIEW_TYPE, field="view_type")
     if len(new.file_name) > 255 or len(new.caption) > 4000 or len(new.proves) > 4000:
         msg = "file_name, caption or proves is too long"
-        raise _bad(msg, "invalid_text", field="caption")
+        raise _bad(msg, codes.INVALID_TEXT, field="caption")
     return media

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from infra import error_codes as codes
 from infra.errors import ConflictError, InvalidInputError, NotFoundError
 
 __all__ = [
@@ -63,11 +64,11 @@ class _FieldError(InvalidInputError):
 
 
 class InvalidCoordinatesError(_FieldError):
-    default_code = "invalid_coordinates"
+    default_code = codes.INVALID_COORDINATES
 
 
 class OutsideCountyError(_FieldError):
-    default_code = "outside_county"
+    default_code = codes.OUTSIDE_COUNTY
 
 
 class InvalidGeometryError(_FieldError):
@@ -76,67 +77,67 @@ class InvalidGeometryError(_FieldError):
     ``extra`` holds ``reason`` and, for file imports, ``feature`` (1-based number in the file).
     """
 
-    default_code = "invalid_geometry"
+    default_code = codes.INVALID_GEOMETRY
 
 
 class UnknownCrsError(_FieldError):
-    default_code = "unknown_crs"
+    default_code = codes.UNKNOWN_CRS
 
 
 class UnknownEncodingError(_FieldError):
     """A text encoding for a Shapefile's attribute table that Python does not know."""
 
-    default_code = "unknown_encoding"
+    default_code = codes.UNKNOWN_ENCODING
 
 
 class UnknownSourceLayerError(_FieldError):
     """A layer of a multi-layer file (GeoPackage, File Geodatabase) that is not there, or no
     layer named when several could be meant; ``extra["layers"]`` lists the file's layers."""
 
-    default_code = "unknown_source_layer"
+    default_code = codes.UNKNOWN_SOURCE_LAYER
 
 
 class UnsupportedFileError(_FieldError):
-    default_code = "unsupported_file"
+    default_code = codes.UNSUPPORTED_FILE
 
 
 class NoFeaturesError(_FieldError):
     """A layer file with no feature that has a geometry (empty, all null, only whitespace)."""
 
-    default_code = "no_features"
+    default_code = codes.NO_FEATURES
 
 
 class UnknownLayerKindError(_FieldError):
-    default_code = "unknown_layer_kind"
+    default_code = codes.UNKNOWN_LAYER_KIND
 
 
 class InvalidFieldMapError(_FieldError):
-    default_code = "invalid_field_map"
+    default_code = codes.INVALID_FIELD_MAP
 
 
 class TooManyPointsError(_FieldError):
-    default_code = "too_many_points"
+    default_code = codes.TOO_MANY_POINTS
 
 
 class InvalidRosterError(_FieldError):
-    default_code = "invalid_roster"
+    default_code = codes.INVALID_ROSTER
 
 
 class LayerVersionNotFoundError(NotFoundError):
-    default_code = "layer_version_not_found"
+    default_code = codes.LAYER_VERSION_NOT_FOUND
 
 
 class ImportJobNotFoundError(NotFoundError):
-    default_code = "import_job_not_found"
+    default_code = codes.IMPORT_JOB_NOT_FOUND
 
 
 class MineSiteNotFoundError(NotFoundError):
-    default_code = "mine_site_not_found"
+    default_code = codes.MINE_SITE_NOT_FOUND
 
 
 class CountyNotFoundError(NotFoundError):
-    default_code = "county_not_found"
+    default_code = codes.COUNTY_NOT_FOUND
 
 
 class DuplicateSiteCodeError(ConflictError):
-    default_code = "duplicate_site_code"
+    default_code = codes.DUPLICATE_SITE_CODE

@@ -32,6 +32,7 @@ from geofence.enums import LandClass, LayerKind, MineStatus, SiteKind, ZoneKind
 from geofence.errors import OutsideCountyError
 from geofence.geometry import parse_geojson_polygon, require_valid_polygon
 from geofence.index import DEFAULT_INDEX, CountyIndex, GeofenceIndex, LayerSnapshot
+from infra import error_codes as codes
 from infra.errors import InvalidInputError
 from infra.geometry import MAX_VERTICES
 from infra.scope import Principal
@@ -321,7 +322,7 @@ def _parse(polygon: dict[str, Any] | BaseGeometry, field: str) -> BaseGeometry:
     if shapely.get_num_coordinates(polygon) > MAX_OVERLAY_VERTICES:
         msg = f"a geometry may have at most {MAX_OVERLAY_VERTICES:,} positions"
         raise InvalidInputError(
-            msg, code="too_many_vertices", field=field, limit=MAX_OVERLAY_VERTICES
+            msg, code=codes.TOO_MANY_VERTICES, field=field, limit=MAX_OVERLAY_VERTICES
         )
     return require_valid_polygon(polygon, field=field)
 

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import Uuid
 
+from infra import error_codes as codes
 from infra.errors import OutageLog, UnavailableError
 from infra.ids import uuid7
 from infra.settings import DatabaseSettings
@@ -93,7 +94,7 @@ class CountyOwned:
 class DatabaseUnavailableError(UnavailableError):
     """The database cannot serve the request now (503); ``reason`` says what was seen."""
 
-    default_code = "database_unavailable"
+    default_code = codes.DATABASE_UNAVAILABLE
 
 
 class DatabaseConnectionError(ConnectionError):

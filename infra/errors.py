@@ -12,6 +12,9 @@
     └── UnavailableError        a dependency is down (503); ``retry_after_s``
 
 ``api/`` maps each branch to one HTTP status and an RFC 9457 body whose ``code`` is stable.
+Every code, the classes' ``default_code`` and each ``code=`` a raise site passes, is a name
+from the error catalogue (:mod:`infra.error_codes`), which lists the status each code is
+answered with; ``tests/test_messages.py`` checks that the branch raised gives that status.
 
 :class:`OutageLog` keeps the log of a dependency outage to two lines: a warning when it is
 first seen and a line when it is over, however many requests fail in between.
@@ -24,6 +27,8 @@ import time
 from typing import Any, ClassVar
 
 import structlog
+
+from infra import error_codes as codes
 
 __all__ = [
     "AuthenticationError",
@@ -39,7 +44,7 @@ __all__ = [
 
 
 class DomainError(Exception):
-    default_code: ClassVar[str] = "domain_error"
+    default_code: ClassVar[str] = codes.DOMAIN_ERROR
 
     def __init__(self, detail: str, *, code: str | None = None, **extra: Any) -> None:
         super().__init__(detail)
@@ -49,27 +54,27 @@ class DomainError(Exception):
 
 
 class NotFoundError(DomainError):
-    default_code = "not_found"
+    default_code = codes.NOT_FOUND
 
 
 class ConflictError(DomainError):
-    default_code = "conflict"
+    default_code = codes.CONFLICT
 
 
 class InvalidInputError(DomainError):
-    default_code = "invalid_input"
+    default_code = codes.INVALID_INPUT
 
 
 class PermissionDeniedError(DomainError):
-    default_code = "permission_denied"
+    default_code = codes.PERMISSION_DENIED
 
 
 class AuthenticationError(DomainError):
-    default_code = "not_authenticated"
+    default_code = codes.NOT_AUTHENTICATED
 
 
 class RateLimitedError(DomainError):
-    default_code = "rate_limited"
+    default_code = codes.RATE_LIMITED
 
     def __init__(self, detail: str, *, retry_after_s: int, code: str | None = None) -> None:
         super().__init__(detail, code=code, retry_after_s=retry_after_s)
@@ -79,7 +84,7 @@ class RateLimitedError(DomainError):
 class UnavailableError(DomainError):
     """A dependency (database, object store) cannot serve now; the caller retries later."""
 
-    default_code = "unavailable"
+    default_code = codes.UNAVAILABLE
     default_retry_after_s: ClassVar[int] = 5
 
     def __init__(

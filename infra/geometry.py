@@ -15,6 +15,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
+from infra import error_codes as codes
 from infra.errors import InvalidInputError
 
 __all__ = [
@@ -35,18 +36,20 @@ def check_lon_lat(lon: float, lat: float, *, field: str = "") -> None:
     prefix = f"{field}." if field else ""
     if not (math.isfinite(lon) and math.isfinite(lat)):
         raise InvalidInputError(
-            "coordinates must be finite numbers", code="invalid_coordinates", field=f"{prefix}lon"
+            "coordinates must be finite numbers",
+            code=codes.INVALID_COORDINATES,
+            field=f"{prefix}lon",
         )
     if not -180.0 <= lon <= 180.0:
         raise InvalidInputError(
             f"longitude {lon} is outside [-180, 180]",
-            code="invalid_coordinates",
+            code=codes.INVALID_COORDINATES,
             field=f"{prefix}lon",
         )
     if not -90.0 <= lat <= 90.0:
         raise InvalidInputError(
             f"latitude {lat} is outside [-90, 90]",
-            code="invalid_coordinates",
+            code=codes.INVALID_COORDINATES,
             field=f"{prefix}lat",
         )
 
@@ -64,7 +67,9 @@ _LIST_DEPTH = {
 
 
 def _refuse(detail: str, field: str, reason: str, **extra: Any) -> InvalidInputError:
-    return InvalidInputError(detail, code="invalid_geometry", field=field, reason=reason, **extra)
+    return InvalidInputError(
+        detail, code=codes.INVALID_GEOMETRY, field=field, reason=reason, **extra
+    )
 
 
 def _sequences(coords: Any, depth: int, field: str) -> list[Any]:
@@ -120,7 +125,7 @@ def check_geojson_positions(
         if total > max_vertices:
             raise InvalidInputError(
                 f"a geometry may have at most {max_vertices:,} positions",
-                code="too_many_vertices",
+                code=codes.TOO_MANY_VERTICES,
                 field=field,
                 limit=max_vertices,
             )
@@ -142,7 +147,7 @@ def parse_geometry(
         expected = " or ".join(sorted(types))
         raise InvalidInputError(
             f"expected a GeoJSON {expected}",
-            code="invalid_geometry",
+            code=codes.INVALID_GEOMETRY,
             field=field,
             reason="wrong_type",
         )
@@ -154,20 +159,20 @@ def parse_geometry(
     except (ValueError, TypeError, AttributeError, IndexError, shapely.errors.ShapelyError) as exc:
         raise InvalidInputError(
             f"malformed GeoJSON geometry: {exc}",
-            code="invalid_geometry",
+            code=codes.INVALID_GEOMETRY,
             field=field,
             reason="malformed",
         ) from exc
     if geom.is_empty:
         raise InvalidInputError(
-            "geometry is empty", code="invalid_geometry", field=field, reason="empty"
+            "geometry is empty", code=codes.INVALID_GEOMETRY, field=field, reason="empty"
         )
     coords = shapely.get_coordinates(geom)
     if not bool(shapely.is_valid(geom)) or not coords.size:
         reason = shapely.is_valid_reason(geom)
         raise InvalidInputError(
             f"geometry is not valid: {reason}",
-            code="invalid_geometry",
+            code=codes.INVALID_GEOMETRY,
             field=field,
             reason=reason,
         )
@@ -180,7 +185,7 @@ def parse_geometry(
     ):
         raise InvalidInputError(
             "coordinates are outside longitude/latitude ranges",
-            code="invalid_coordinates",
+            code=codes.INVALID_COORDINATES,
             field=field,
         )
     return geom

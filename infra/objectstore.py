@@ -48,6 +48,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
 
+from infra import error_codes as codes
 from infra.errors import (
     InvalidInputError,
     NotFoundError,
@@ -89,23 +90,23 @@ _R = TypeVar("_R")
 
 
 class ObjectNotFoundError(NotFoundError):
-    default_code = "object_not_found"
+    default_code = codes.OBJECT_NOT_FOUND
 
 
 class MultipartNotFoundError(NotFoundError):
-    default_code = "multipart_upload_not_found"
+    default_code = codes.MULTIPART_UPLOAD_NOT_FOUND
 
 
 class ObjectProtectedError(PermissionDeniedError):
-    default_code = "object_protected"
+    default_code = codes.OBJECT_PROTECTED
 
 
 class ObjectRejectedError(InvalidInputError):
-    default_code = "object_rejected"
+    default_code = codes.OBJECT_REJECTED
 
 
 class ObjectStoreUnavailableError(UnavailableError):
-    default_code = "storage_unavailable"
+    default_code = codes.STORAGE_UNAVAILABLE
 
 
 @dataclass(frozen=True, slots=True)

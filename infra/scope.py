@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select
 
+from infra import error_codes as codes
 from infra.errors import PermissionDeniedError
 
 __all__ = [
@@ -69,5 +70,5 @@ def require_role(principal: Principal, *roles: Role, action: str) -> None:
     if principal.role not in roles:
         allowed = ", ".join(r.value for r in roles)
         raise PermissionDeniedError(
-            f"only {allowed} may {action}", code="role_not_allowed", allowed_roles=list(roles)
+            f"only {allowed} may {action}", code=codes.ROLE_NOT_ALLOWED, allowed_roles=list(roles)
         )

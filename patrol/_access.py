@@ -9,6 +9,7 @@ from typing import TypeVarTuple
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from infra import error_codes as codes
 from infra.scope import MANAGERS, Principal, require_role, scoped
 from patrol.errors import (
     AreaNotFoundError,
@@ -45,7 +46,7 @@ def aware(value: datetime, field: str) -> datetime:
     """``value`` in UTC; naive times are refused (a phone must say its offset)."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidPatrolInputError(
-            f"{field} must carry a time zone offset", code="invalid_time", field=field
+            f"{field} must carry a time zone offset", code=codes.INVALID_TIME, field=field
         )
     return value.astimezone(UTC)
 

@@ -19,6 +19,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from infra import error_codes as codes
 from infra.db import utcnow
 from infra.errors import (
     AuthenticationError,
@@ -48,7 +49,7 @@ MIN_PASSWORD_LENGTH = 10
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         msg = f"password must have at least {MIN_PASSWORD_LENGTH} characters"
-        raise InvalidInputError(msg, code="password_too_short", field="password")
+        raise InvalidInputError(msg, code=codes.PASSWORD_TOO_SHORT, field="password")
 
 
 def hash_password(password: str) -> str:
@@ -116,7 +117,7 @@ class AccountService:
             ok = await self.passwords.verify(stored, password)
         if not ok or user is None or not user.active:
             log.info("auth.login_failed", username=username, address=address)
-            raise AuthenticationError("wrong username or password", code="invalid_credentials")
+            raise AuthenticationError("wrong username or password", code=codes.INVALID_CREDENTIALS)
         await self.session.execute(
             text(_FORGET_ATTEMPT), {"address": address, "username": username}
         )
@@ -152,7 +153,7 @@ class AccountService:
         retry = max(1, int((start + window - now).total_seconds()) + 1)
         raise RateLimitedError(
             f"too many failed logins for {what}; try again later",
-            code="login_locked",
+            code=codes.LOGIN_LOCKED,
             retry_after_s=retry,
         )
 
@@ -191,7 +192,7 @@ class AccountService:
             )
         ).scalar_one_or_none()
         invalid = AuthenticationError(
-            "refresh token is invalid, expired or already used", code="invalid_refresh_token"
+            "refresh token is invalid, expired or already used", code=codes.INVALID_REFRESH_TOKEN
         )
         if row is None:
             raise invalid
@@ -214,7 +215,7 @@ class AccountService:
             raise invalid
         user = await self.session.get(User, row.user_id)
         if user is None or not user.active:
-            raise AuthenticationError("account is disabled", code="account_disabled")
+            raise AuthenticationError("account is disabled", code=codes.ACCOUNT_DISABLED)
         row.revoked_at = now
         return user, await self.issue_refresh_token(user, family_id=row.family_id)
 
@@ -246,7 +247,7 @@ class AccountService:
             stmt = stmt.where(DeviceToken.user_id == principal.user_id)
         row = (await self.session.execute(stmt)).scalar_one_or_none()
         if row is None:
-            raise NotFoundError("device token not found", code="device_not_found")
+            raise NotFoundError("device token not found", code=codes.DEVICE_NOT_FOUND)
         if row.revoked_at is None:
             row.revoked_at = self.clock()
         return row
@@ -267,7 +268,7 @@ class AccountService:
         _check_password(password)
         exists = await self.session.execute(select(User.id).where(User.username == username))
         if exists.first() is not None:
-            raise ConflictError("username is taken", code="username_taken", field="username")
+            raise ConflictError("username is taken", code=codes.USERNAME_TAKEN, field="username")
         user = User(
             county_id=principal.county_id,
             username=username,
@@ -293,7 +294,7 @@ class AccountService:
         stmt = scoped(select(User), User, principal).where(User.id == user_id)
         user = (await self.session.execute(stmt)).scalar_one_or_none()
         if user is None:
-            raise NotFoundError("user not found", code="user_not_found")
+            raise NotFoundError("user not found", code=codes.USER_NOT_FOUND)
         return user
 
     async def update_user(
@@ -309,7 +310,9 @@ class AccountService:
         require_role(principal, Role.ADMIN, action="manage users")
         user = await self.get_user(principal, user_id)
         if user.id == principal.user_id and (active is False or (role and role is not Role.ADMIN)):
-            raise ConflictError("admins cannot disable or demote themselves", code="self_lockout")
+            raise ConflictError(
+                "admins cannot disable or demote themselves", code=codes.SELF_LOCKOUT
+            )
         if display_name is not None:
             user.display_name = display_name
         if phone is not None:

@@ -15,6 +15,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from infra import error_codes as codes
 from infra.errors import InvalidInputError
 from infra.geometry import check_lon_lat, parse_geometry
 from infra.scope import Principal, scoped
@@ -328,7 +329,7 @@ class AreaService:
         if kind not in TARGET_KINDS:
             raise InvalidPatrolInputError(
                 f"kind must be one of {', '.join(TARGET_KINDS)}",
-                code="invalid_target_kind",
+                code=codes.INVALID_TARGET_KIND,
                 field="kind",
             )
         check_lon_lat(lon, lat)
@@ -336,7 +337,7 @@ class AreaService:
         if not (math.isfinite(radius) and 0 < radius <= 10_000):
             raise InvalidPatrolInputError(
                 "visit radius must be in (0, 10000] m",
-                code="invalid_radius",
+                code=codes.INVALID_RADIUS,
                 field="visit_radius_m",
             )
         target = PatrolTarget(
@@ -405,7 +406,7 @@ class AreaService:
         if missing := wanted - found:
             raise InvalidInputError(
                 "unknown users for this county",
-                code="unknown_user",
+                code=codes.UNKNOWN_USER,
                 user_ids=sorted(str(m) for m in missing),
             )
 
@@ -413,8 +414,8 @@ class AreaService:
         self, principal: Principal, townships: Sequence[uuid.UUID], villages: Sequence[uuid.UUID]
     ) -> None:
         for model, ids, code in (
-            (Township, townships, "unknown_township"),
-            (Village, villages, "unknown_village"),
+            (Township, townships, codes.UNKNOWN_TOWNSHIP),
+            (Village, villages, codes.UNKNOWN_VILLAGE),
         ):
             wanted = set(ids)
             if not wanted:
@@ -443,5 +444,5 @@ def _shape(geom: Any) -> Any:
 def _check_grade(grade: int) -> None:
     if grade not in (1, 2, 3):
         raise InvalidPatrolInputError(
-            "grade must be 1, 2 or 3", code="invalid_grade", field="grade"
+            "grade must be 1, 2 or 3", code=codes.INVALID_GRADE, field="grade"
         )

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from infra import error_codes as codes
 from infra.db import utcnow
 from infra.messages import DEFAULT_LANG, Lang, label
 from infra.scope import Principal, scoped
@@ -652,7 +653,7 @@ class CoverageService:
         require_manager(principal, "export tracks")
         if not timedelta(0) < end - start <= timedelta(days=31):
             raise InvalidPatrolInputError(
-                "the export covers 1 to 31 days", code="invalid_period", field="end"
+                "the export covers 1 to 31 days", code=codes.INVALID_PERIOD, field="end"
             )
         lo, hi = self._local_midnight(start), self._local_midnight(end)
         stmt = scoped(select(PatrolSession), PatrolSession, principal).where(

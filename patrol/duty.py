@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from geofence.models import MineSite
 from geofence.models import RosterMember as GeoRosterMember
+from infra import error_codes as codes
 from infra.db import utcnow
 from infra.scope import Principal, scoped
 from patrol._access import MANAGERS, aware, require_manager
@@ -357,12 +358,12 @@ class DutyService:
         checked_at = aware(checked_at, "checked_at")
         if checked_at > self.clock() + timedelta(seconds=self.config.future_tolerance_s):
             raise InvalidPatrolInputError(
-                "checked_at is in the future", code="invalid_time", field="checked_at"
+                "checked_at is in the future", code=codes.INVALID_TIME, field="checked_at"
             )
         if status not in CHECK_STATUSES:
             raise InvalidPatrolInputError(
                 f"status must be one of {', '.join(CHECK_STATUSES)}",
-                code="invalid_status",
+                code=codes.INVALID_STATUS,
                 field="status",
             )
         existing = await self.db.get(DutyCheck, check_id)

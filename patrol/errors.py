@@ -37,6 +37,7 @@ each rejected point with its reason (see :class:`patrol.tracks.AppendResult`).
 
 from __future__ import annotations
 
+from infra import error_codes as codes
 from infra.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 
 __all__ = [
@@ -60,64 +61,64 @@ __all__ = [
 
 
 class AreaNotFoundError(NotFoundError):
-    default_code = "area_not_found"
+    default_code = codes.AREA_NOT_FOUND
 
 
 class TargetNotFoundError(NotFoundError):
-    default_code = "target_not_found"
+    default_code = codes.TARGET_NOT_FOUND
 
 
 class RuleNotFoundError(NotFoundError):
-    default_code = "rule_not_found"
+    default_code = codes.RULE_NOT_FOUND
 
 
 class PatrolNotFoundError(NotFoundError):
-    default_code = "patrol_not_found"
+    default_code = codes.PATROL_NOT_FOUND
 
 
 class VillageNotFoundError(NotFoundError):
-    default_code = "village_not_found"
+    default_code = codes.VILLAGE_NOT_FOUND
 
 
 class FindingNotFoundError(NotFoundError):
-    default_code = "finding_not_found"
+    default_code = codes.FINDING_NOT_FOUND
 
 
 class SiteNotFoundError(NotFoundError):
-    default_code = "site_not_found"
+    default_code = codes.SITE_NOT_FOUND
 
 
 class AlertNotFoundError(NotFoundError):
-    default_code = "alert_not_found"
+    default_code = codes.ALERT_NOT_FOUND
 
 
 class NotAreaMemberError(PermissionDeniedError):
-    default_code = "not_area_member"
+    default_code = codes.NOT_AREA_MEMBER
 
 
 class NotPatrolOwnerError(PermissionDeniedError):
-    default_code = "not_patrol_owner"
+    default_code = codes.NOT_PATROL_OWNER
 
 
 class NotRosterMemberError(PermissionDeniedError):
-    default_code = "not_roster_member"
+    default_code = codes.NOT_ROSTER_MEMBER
 
 
 class PatrolAlreadyEndedError(ConflictError):
-    default_code = "patrol_already_ended"
+    default_code = codes.PATROL_ALREADY_ENDED
 
 
 class IdReusedError(ConflictError):
-    default_code = "id_reused"
+    default_code = codes.ID_REUSED
 
 
 class DuplicateCodeError(ConflictError):
-    default_code = "duplicate_code"
+    default_code = codes.DUPLICATE_CODE
 
 
 class DuplicateCountyError(ConflictError):
-    default_code = "duplicate_county"
+    default_code = codes.DUPLICATE_COUNTY
 
 
 class InvalidPatrolInputError(InvalidInputError):
-    default_code = "invalid_patrol_input"
+    default_code = codes.INVALID_PATROL_INPUT

@@ -28,6 +28,7 @@ from typing import Any, Literal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from infra import error_codes as codes
 from infra.scope import MANAGERS, Principal
 from patrol._access import is_patrol_crew
 from patrol.errors import FindingNotFoundError, InvalidPatrolInputError, NotPatrolOwnerError
@@ -99,7 +100,7 @@ def check_finding_fields(
     if construction_status is not None and construction_status not in CONSTRUCTION_STATUSES:
         raise InvalidPatrolInputError(
             f"construction_status must be one of {', '.join(CONSTRUCTION_STATUSES)}",
-            code="invalid_status",
+            code=codes.INVALID_STATUS,
             field="construction_status",
         )
     area = occupied_area_m2
@@ -156,5 +157,5 @@ async def _ensure_editor(db: AsyncSession, principal: Principal, row: Finding) -
     if patrol is not None and is_patrol_crew(principal, patrol):
         return
     raise NotPatrolOwnerError(
-        "only the patrol's crew and captains may edit this finding", code="not_finding_editor"
+        "only the patrol's crew and captains may edit this finding", code=codes.NOT_FINDING_EDITOR
     )

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geofence.crs import parse_crs, to_wgs84
+from infra import error_codes as codes
 from infra.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from infra.geometry import check_geojson_positions, parse_polygonal
 from infra.scope import Principal, Role, require_role, scoped
@@ -46,7 +47,7 @@ def _geometry_of(obj: Any) -> Any:
             count = len(features) if isinstance(features, list) else 0
             raise InvalidInputError(
                 f"边界文件须只含一个要素，实有 {count} 个",
-                code="invalid_boundary", field="boundary", features=count,
+                code=codes.INVALID_BOUNDARY, field="boundary", features=count,
             )  # fmt: skip
         obj = features[0]
     if isinstance(obj, dict) and obj.get("type") == "Feature":
@@ -71,7 +72,7 @@ def boundary_geometry(obj: Any, *, crs: str | None = None) -> MultiPolygon:
             }:  # fmt: skip
                 raise InvalidInputError(
                     "边界须为 Polygon 或 MultiPolygon",
-                    code="invalid_geometry",
+                    code=codes.INVALID_GEOMETRY,
                     field="boundary",
                     reason="wrong_type",
                 )
@@ -93,7 +94,7 @@ def require_platform_admin(principal: Principal | None, platform_admins: Collect
     if principal.role is not Role.ADMIN or principal.username not in platform_admins:
         raise PermissionDeniedError(
             "只有平台管理员（PATROL_PLATFORM_ADMINS 中的管理员）可以创建或列出县",
-            code="not_platform_admin",
+            code=codes.NOT_PLATFORM_ADMIN,
         )
 
 
@@ -122,14 +123,14 @@ async def create_county(
     if not _ADMIN_CODE.fullmatch(admin_code):
         raise InvalidInputError(
             f"行政区划代码须为 6、9 或 12 位数字，而非 {admin_code[:20]!r}",
-            code="invalid_admin_code", field="admin_code",
+            code=codes.INVALID_ADMIN_CODE, field="admin_code",
         )  # fmt: skip
     if not name or len(name) > 100:
-        raise InvalidInputError("县名须为 1 到 100 个字符", code="invalid_name", field="name")
+        raise InvalidInputError("县名须为 1 到 100 个字符", code=codes.INVALID_NAME, field="name")
     province = province_code.strip() if province_code else admin_code[:2]
     if not re.fullmatch(r"\d{2}", province):
         raise InvalidInputError(
-            "省级代码须为 2 位数字", code="invalid_province_code", field="province_code"
+            "省级代码须为 2 位数字", code=codes.INVALID_PROVINCE_CODE, field="province_code"
         )
     taken = await session.scalar(select(County.id).where(County.admin_code == admin_code))
     if taken is not None:
@@ -167,7 +168,7 @@ class OrgService:
     async def get_county(self, principal: Principal) -> County:
         county = await self.session.get(County, principal.county_id)
         if county is None:  # pragma: no cover - a user always belongs to a county
-            raise NotFoundError("county not found", code="county_not_found")
+            raise NotFoundError("county not found", code=codes.COUNTY_NOT_FOUND)
         return county
 
     # -- townships ---------------------------------------------------------------------------
@@ -179,7 +180,7 @@ class OrgService:
         stmt = scoped(select(Township), Township, principal).where(Township.id == township_id)
         row = (await self.session.execute(stmt)).scalar_one_or_none()
         if row is None:
-            raise NotFoundError("township not found", code="township_not_found")
+            raise NotFoundError("township not found", code=codes.TOWNSHIP_NOT_FOUND)
         return row
 
     async def create_township(
@@ -232,7 +233,7 @@ class OrgService:
         stmt = scoped(select(Village), Village, principal).where(Village.id == village_id)
         row = (await self.session.execute(stmt)).scalar_one_or_none()
         if row is None:
-            raise NotFoundError("village not found", code="village_not_found")
+            raise NotFoundError("village not found", code=codes.VILLAGE_NOT_FOUND)
         return row
 
     async def create_village(
@@ -281,4 +282,4 @@ class OrgService:
     ) -> None:
         stmt = scoped(select(model.id), model, principal).where(model.code == code)
         if (await self.session.execute(stmt)).first() is not None:
-            raise ConflictError(f"code {code} is already used", code="code_taken", field="code")
+            raise ConflictError(f"code {code} is already used", code=codes.CODE_TAKEN, field="code")

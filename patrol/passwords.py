@@ -22,6 +22,7 @@ from typing import TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from infra import error_codes as codes
 from infra.errors import UnavailableError
 
 __all__ = ["PasswordPool", "PasswordPoolBusyError", "password_pool"]
@@ -31,7 +32,7 @@ _NICE = 19
 
 
 class PasswordPoolBusyError(UnavailableError):
-    default_code = "login_busy"
+    default_code = codes.LOGIN_BUSY
 
 
 def _lower_priority() -> None:

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from infra import error_codes as codes
 from infra.db import utcnow
 from infra.scope import Principal, scoped
 from patrol._access import MANAGERS, load_area, require_manager
@@ -100,7 +101,7 @@ def month_of(value: str | None, config: PatrolConfig) -> date:
         return datetime.strptime(value, "%Y-%m").date()  # noqa: DTZ007 - a calendar month
     except ValueError:
         raise InvalidPatrolInputError(
-            "month must look like 2026-11", code="invalid_month", field="month"
+            "month must look like 2026-11", code=codes.INVALID_MONTH, field="month"
         ) from None
 
 
@@ -153,7 +154,7 @@ def _check_season(value: int | None, name: str) -> None:
     month, day = divmod(value, 100)
     if not (1 <= month <= 12 and 1 <= day <= 31):
         raise InvalidPatrolInputError(
-            f"{name} must be a month-day like 0401", code="invalid_rule", field=name
+            f"{name} must be a month-day like 0401", code=codes.INVALID_RULE, field=name
         )
 
 
@@ -161,7 +162,7 @@ def _check_counts(**counts: int | None) -> None:
     for name, value in counts.items():
         if value is not None and not 0 <= value <= 100:
             raise InvalidPatrolInputError(
-                f"{name} must be between 0 and 100", code="invalid_rule", field=name
+                f"{name} must be between 0 and 100", code=codes.INVALID_RULE, field=name
             )
 
 
@@ -194,7 +195,7 @@ class PlanService:
         if (season_start is None) != (season_end is None):
             raise InvalidPatrolInputError(
                 "a season needs both a start and an end",
-                code="invalid_rule",
+                code=codes.INVALID_RULE,
                 field="season_end",
             )
         _check_season(season_start, "season_start")
@@ -207,7 +208,7 @@ class PlanService:
         )
         if grade is not None and grade not in (1, 2, 3):
             raise InvalidPatrolInputError(
-                "grade must be 1, 2 or 3", code="invalid_rule", field="grade"
+                "grade must be 1, 2 or 3", code=codes.INVALID_RULE, field="grade"
             )
         if area_id is not None:
             await load_area(self.db, principal, area_id)
@@ -346,7 +347,7 @@ class PlanService:
             if unknown := [t for t in target_ids if t not in known]:
                 raise InvalidPatrolInputError(
                     "targets must be active targets of the area",
-                    code="unknown_target",
+                    code=codes.UNKNOWN_TARGET,
                     target_ids=[str(t) for t in unknown],
                 )
             plan.target_ids = list(dict.fromkeys(target_ids))

@@ -43,6 +43,7 @@ from sqlalchemy import TextClause, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geofence.policy import MANAGER_ROLES, SITE_READ, is_manager, read_clause
+from infra import error_codes as codes
 from infra.errors import NotFoundError
 from infra.scope import Principal, Role, scoped
 from patrol.models import User
@@ -220,6 +221,6 @@ async def get_colleague(db: AsyncSession, principal: Principal, user_id: uuid.UU
     stmt = scoped(select(User, phone), User, principal).where(User.id == user_id, read)
     row = (await db.execute(stmt)).one_or_none()
     if row is None:
-        raise NotFoundError("user not found", code="user_not_found")
+        raise NotFoundError("user not found", code=codes.USER_NOT_FOUND)
     user, shows = row
     return Colleague(user, user.phone if shows else None)

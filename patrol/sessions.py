@@ -22,6 +22,7 @@ from shapely.geometry import Point
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from infra import error_codes as codes
 from infra.db import utcnow
 from infra.geometry import check_lon_lat
 from infra.scope import Principal, scoped
@@ -122,7 +123,9 @@ class PatrolService:
         value = aware(value, field)
         if value > self.clock() + timedelta(seconds=self.config.future_tolerance_s):
             raise InvalidPatrolInputError(
-                f"{field} is more than 5 minutes in the future", code="invalid_time", field=field
+                f"{field} is more than 5 minutes in the future",
+                code=codes.INVALID_TIME,
+                field=field,
             )
         return value
 
@@ -162,7 +165,7 @@ class PatrolService:
         if not area.active:
             raise InvalidPatrolInputError(
                 "this contract area is no longer active",
-                code="area_inactive",
+                code=codes.AREA_INACTIVE,
                 area_id=str(area_id),
             )
         await ensure_may_patrol(self.db, principal, area)
@@ -172,7 +175,7 @@ class PatrolService:
             if set((await self.db.execute(stmt)).scalars().all()) != set(companions):
                 raise InvalidPatrolInputError(
                     "unknown companions for this county",
-                    code="unknown_user",
+                    code=codes.UNKNOWN_USER,
                     field="companion_ids",
                 )
         local = started_at.astimezone(self.config.tz)
@@ -242,7 +245,7 @@ class PatrolService:
             )
         if ended_at < patrol.started_at:
             raise InvalidPatrolInputError(
-                "ended_at is before started_at", code="invalid_time", field="ended_at"
+                "ended_at is before started_at", code=codes.INVALID_TIME, field="ended_at"
             )
         patrol.ended_at = ended_at
         patrol.end_reason = "ended"
@@ -351,7 +354,7 @@ class PatrolService:
                     raise InvalidPatrolInputError(
                         "a manual sign-in needs a reason code "
                         f"({', '.join(MANUAL_REASONS)}) and a village",
-                        code="manual_sign_in_needs_reason",
+                        code=codes.MANUAL_SIGN_IN_NEEDS_REASON,
                         field="reason_code",
                     )
                 checked.append((item, at, None))
@@ -849,13 +852,13 @@ class _Targets:
 def _fix(lon: float | None, lat: float | None, accuracy_m: float | None) -> _Fix:
     if lon is None or lat is None:
         raise InvalidPatrolInputError(
-            "a GPS position (lon, lat) is required", code="invalid_coordinates", field="lon"
+            "a GPS position (lon, lat) is required", code=codes.INVALID_COORDINATES, field="lon"
         )
     check_lon_lat(lon, lat)
     if accuracy_m is not None and not (math.isfinite(accuracy_m) and 0 <= accuracy_m <= 10_000):
         raise InvalidPatrolInputError(
             "accuracy must be between 0 and 10000 m",
-            code="invalid_accuracy",
+            code=codes.INVALID_ACCURACY,
             field="accuracy_m",
         )
     return _Fix(lon, lat, accuracy_m)

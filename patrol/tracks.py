@@ -41,6 +41,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from infra import error_codes as codes
 from infra.db import utcnow
 from infra.scope import Principal
 from patrol._access import ensure_patrol_reader, ensure_patrol_writer, load_patrol
@@ -456,7 +457,7 @@ class TrackService:
         if len(points) > cfg.max_points_per_batch:
             raise InvalidPatrolInputError(
                 f"at most {cfg.max_points_per_batch} points per batch",
-                code="too_many_points",
+                code=codes.TOO_MANY_POINTS,
                 limit=cfg.max_points_per_batch,
             )
         patrol = await load_patrol(self.db, principal, patrol_id, for_update=True)

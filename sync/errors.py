@@ -23,6 +23,7 @@ Per-operation problems in a push are not errors: each gets a ``rejected`` receip
 
 from __future__ import annotations
 
+from infra import error_codes as codes
 from infra.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 
 __all__ = [
@@ -40,42 +41,42 @@ __all__ = [
 
 
 class CursorMalformedError(InvalidInputError):
-    default_code = "cursor_malformed"
+    default_code = codes.CURSOR_MALFORMED
 
 
 class CursorInvalidError(InvalidInputError):
-    default_code = "cursor_invalid"
+    default_code = codes.CURSOR_INVALID
 
 
 class BatchTooLargeError(InvalidInputError):
-    default_code = "batch_too_large"
+    default_code = codes.BATCH_TOO_LARGE
 
 
 class CursorNotYoursError(PermissionDeniedError):
-    default_code = "cursor_not_yours"
+    default_code = codes.CURSOR_NOT_YOURS
 
 
 class CursorStaleError(ConflictError):
-    default_code = "cursor_stale"
+    default_code = codes.CURSOR_STALE
 
 
 class SyncBusyError(ConflictError):
-    default_code = "sync_busy"
+    default_code = codes.SYNC_BUSY
 
 
 class LayerNotFoundError(NotFoundError):
-    default_code = "layer_not_found"
+    default_code = codes.LAYER_NOT_FOUND
 
 
 class TileNotFoundError(NotFoundError):
-    default_code = "tile_not_found"
+    default_code = codes.TILE_NOT_FOUND
 
 
 class TileTooLargeError(InvalidInputError):
     """The tile is larger than the byte cap even simplified: a higher zoom has less in it."""
 
-    default_code = "tile_too_large"
+    default_code = codes.TILE_TOO_LARGE
 
 
 class PageCursorError(InvalidInputError):
-    default_code = "page_cursor_invalid"
+    default_code = codes.PAGE_CURSOR_INVALID

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from evidence.annotations import update_evidence_annotation
 from evidence.custody import CustodyLog
+from infra import error_codes as codes
 from infra.db import database_unavailable, utcnow
 from infra.errors import DomainError
 from infra.scope import Principal
@@ -493,7 +494,7 @@ class PushService:
                 op.op_id,
                 "rejected",
                 record_id=_record_of(op),
-                code="internal_error",
+                code=codes.INTERNAL_ERROR,
                 retryable=True,
                 reason="the operation failed on the server; send it again later",
             )
@@ -504,13 +505,13 @@ class PushService:
             return
         if at.tzinfo is None:
             raise InvalidPatrolInputError(
-                "times must carry a time zone offset", code="invalid_time"
+                "times must carry a time zone offset", code=codes.INVALID_TIME
             )
         if at < now - MAX_OP_AGE:
             raise InvalidPatrolInputError(
                 f"time {at.isoformat()} is more than {MAX_OP_AGE.days} days ago; "
                 "check the phone's clock",
-                code="implausible_time",
+                code=codes.IMPLAUSIBLE_TIME,
             )
 
     async def _apply(self, principal: Principal, index: int, op: Operation) -> Receipt:  # noqa: PLR0911 - one branch per op type
@@ -563,7 +564,7 @@ class PushService:
                 op.op_id,
                 "rejected",
                 record_id=op.evidence_id,
-                code="op_not_supported",
+                code=codes.OP_NOT_SUPPORTED,
                 reason="evidence caption/metadata updates are not available on this server",
             )
         changes = op.changes
@@ -633,7 +634,7 @@ def _points_receipt(
             op.op_id,
             "rejected",
             record_id=patrol_id,
-            code="points_rejected",
+            code=codes.POINTS_REJECTED,
             reason="every point was rejected",
             rejected_items=items,
         )
@@ -651,7 +652,7 @@ def _replayed(
         index,
         op_id,
         "rejected",
-        code="op_id_reused",
+        code=codes.OP_ID_REUSED,
         reason="this op id was used for another operation",
     )
 
@@ -672,7 +673,7 @@ def _version_conflict(
         "conflict",
         record_id=record_id,
         version=version,
-        code="version_conflict",
+        code=codes.VERSION_CONFLICT,
         reason=f"the {what} was changed on the server since your copy",
         conflict=Conflict(
             version, list(server_values), {k: _jsonable(v) for k, v in server_values.items()}

@@ -9,10 +9,13 @@ needs to be changed in a test. Per-item codes that the catalogue lists are recor
 a JSON answer carries them: sync receipts (``code``) and their rejected items, rejected track
 points (``reason``), layer import repairs, rejections, warnings and job errors (``code``).
 
-The catalogue is :data:`infra.messages.MESSAGES` without the alert texts (``alert.<kind>`` are
-messages, not codes an answer carries): it holds every domain error code (``infra.errors`` and
-each package's ``errors.py``), the HTTP layer's codes (``api.problems``) and the per-item
-codes, and ``tests/test_messages.py`` keeps it complete.
+The catalogue is :data:`infra.error_codes.CATALOGUE`: it holds every domain error code
+(``infra.errors`` and each package's ``errors.py``), the HTTP layer's codes (``api.problems``)
+and the per-item codes, each with its HTTP status, and ``tests/test_messages.py`` keeps it
+complete.
+
+In any run, whole suite or subset, the run fails when an answer carries a code the catalogue
+does not have, or a problem answer's status is not the one the catalogue lists for its code.
 
 At the end of a run of the whole suite (every test file under ``tests/`` collected, nothing
 deselected, no ``-k``/``-m``, every collected test run), the run fails when a catalogue code
@@ -34,9 +37,9 @@ import httpx
 import msgspec
 import pytest
 
-from infra.messages import MESSAGES
+from infra.error_codes import CATALOGUE
 
-__all__ = ["EXCEPTIONS", "GAPS", "catalogue", "produced"]
+__all__ = ["EXCEPTIONS", "GAPS", "catalogue", "off_catalogue", "produced"]
 
 _TESTS = Path(__file__).resolve().parent
 _IGNORED_DIRS = ("benchmarks",)  # not tests: ``addopts`` ignores them
@@ -112,10 +115,15 @@ GAPS: dict[str, str] = {}
 
 produced: Counter[str] = Counter()
 
+# Problem answers the catalogue does not account for: an unknown code, or a status the
+# catalogue does not list for the code (``(code, status)``; ``status`` is ``None`` for a code
+# found per item that the catalogue lacks).
+off_catalogue: Counter[tuple[str, int | None]] = Counter()
+
 
 def catalogue() -> set[str]:
     """Every code an answer of the app may carry."""
-    return {code for code in MESSAGES if not code.startswith("alert.")}
+    return set(CATALOGUE)
 
 
 # -- the recorder -------------------------------------------------------------------------------
@@ -148,6 +156,9 @@ def _record(response: httpx.Response) -> None:
             body = msgspec.json.decode(content)
             if isinstance(body, dict) and isinstance(body.get("code"), str):
                 produced[body["code"]] += 1
+                entry = CATALOGUE.get(body["code"])
+                if entry is None or response.status_code not in entry.statuses:
+                    off_catalogue[body["code"], response.status_code] += 1
                 body = {k: v for k, v in body.items() if k != "code"}
             _walk(body)
         elif media.endswith("json") and (b'"code"' in content or b'"reason"' in content):
@@ -259,10 +270,26 @@ def _whole_suite(session: pytest.Session) -> tuple[bool, str]:
     return True, ""
 
 
+def off_catalogue_verdict() -> list[str]:
+    """Problem answers that break the catalogue, in any run (empty when none did)."""
+    if not off_catalogue:
+        return []
+    listed = ", ".join(
+        f"{code} {status}"
+        + (
+            f" (the catalogue says {', '.join(map(str, CATALOGUE[code].statuses)) or 'none'})"
+            if code in CATALOGUE
+            else " (not in infra/error_codes.py)"
+        )
+        for code, status in sorted(off_catalogue)
+    )
+    return [f"problem answers off the catalogue: {listed}"]
+
+
 def verdict() -> list[str]:
     """What is wrong with the codes produced so far (empty when nothing is)."""
     cat = catalogue()
-    problems = []
+    problems = off_catalogue_verdict()
     missing = sorted(cat - set(produced) - set(EXCEPTIONS) - set(GAPS))
     if missing:
         problems.append(f"catalogue codes no test produced: {', '.join(missing)}")
@@ -285,6 +312,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _gate.whole, why = _whole_suite(session)
     if not _gate.whole:
         _gate.verdict = [f"a subset ran ({why}): missing codes are reported, not enforced"]
+        if off_catalogue and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         return
     _gate.verdict = verdict()
     if _gate.verdict and session.exitstatus == pytest.ExitCode.OK:
@@ -316,3 +345,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         tr.write_line(f"codes answered that the catalogue lacks: {', '.join(unknown)}")
     for line in _gate.verdict:
         tr.write_line(line, red=_gate.whole, yellow=not _gate.whole)
+    if not _gate.whole:
+        for line in off_catalogue_verdict():
+            tr.write_line(line, red=True)

@@ -98,6 +98,7 @@ from geofence.enums import LandClass, LayerKind
 from geofence.layers import current_versions
 from geofence.models import ChangePolygon, Parcel
 from geofence.overlay import overlay_area, to_mu
+from infra import error_codes as codes
 from infra.db import utcnow
 from infra.errors import ConflictError
 from infra.geometry import check_lon_lat, parse_polygonal, to_ewkt
@@ -515,9 +516,9 @@ def _enum_value(enum_type: Any, value: str, fieldname: str, code: str) -> str:
 def _text(value: str, fieldname: str, *, limit: int, required: bool = True) -> str:
     cleaned = value.strip()
     if required and not cleaned:
-        raise _bad(f"{fieldname} must not be empty", "invalid_case", field=fieldname)
+        raise _bad(f"{fieldname} must not be empty", codes.INVALID_CASE, field=fieldname)
     if len(cleaned) > limit:
-        raise _bad(f"{fieldname} is longer than {limit}", "invalid_case", field=fieldname)
+        raise _bad(f"{fieldname} is longer than {limit}", codes.INVALID_CASE, field=fieldname)
     return cleaned
 
 
@@ -527,10 +528,10 @@ def _money(value: Decimal | None, fieldname: str) -> Decimal | None:
     try:
         amount = Decimal(value)
     except (InvalidOperation, TypeError, ValueError) as exc:
-        raise _bad(f"{fieldname} is not a number", "invalid_amount", field=fieldname) from exc
+        raise _bad(f"{fieldname} is not a number", codes.INVALID_AMOUNT, field=fieldname) from exc
     if not amount.is_finite() or amount < 0 or amount >= _MAX_MONEY:
         msg = f"{fieldname} must be a finite amount of yuan, at least 0"
-        raise _bad(msg, "invalid_amount", field=fieldname)
+        raise _bad(msg, codes.INVALID_AMOUNT, field=fieldname)
     return amount.quantize(Decimal("0.01"))
 
 
@@ -539,10 +540,10 @@ def _parties(parties: Sequence[Party]) -> list[dict[str, str]]:
     for i, party in enumerate(parties):
         if party.kind not in ("person", "organisation"):
             msg = "party kind must be person or organisation"
-            raise _bad(msg, "invalid_party", field=f"parties[{i}].kind")
+            raise _bad(msg, codes.INVALID_PARTY, field=f"parties[{i}].kind")
         if not party.name.strip() or len(party.name) > 200:
             msg = "a party needs a name of at most 200 characters"
-            raise _bad(msg, "invalid_party", field=f"parties[{i}].name")
+            raise _bad(msg, codes.INVALID_PARTY, field=f"parties[{i}].name")
         out.append(party.to_json())
     return out
 
@@ -552,11 +553,11 @@ def _declared(areas: Mapping[str, float]) -> dict[str, float]:
     for kind, value in areas.items():
         if kind not in DECLARED_AREA_KINDS:
             msg = f"declared areas are one of {', '.join(DECLARED_AREA_KINDS)}"
-            raise _bad(msg, "invalid_area", field=f"declared_areas_m2.{kind}")
+            raise _bad(msg, codes.INVALID_AREA, field=f"declared_areas_m2.{kind}")
         number = float(value)
         if not math.isfinite(number) or number < 0 or number > 1e10:
             msg = "an area must be a finite number of m², at least 0"
-            raise _bad(msg, "invalid_area", field=f"declared_areas_m2.{kind}")
+            raise _bad(msg, codes.INVALID_AREA, field=f"declared_areas_m2.{kind}")
         out[kind] = round(number, 2)
     return out
 
@@ -567,7 +568,7 @@ def _penalties(penalties: Sequence[PriorPenalty], today: date) -> list[dict[str,
         _enum_value(PenaltyKind, penalty.kind, f"prior_penalties[{i}].kind", "invalid_penalty")
         if penalty.decided_on > today:
             msg = "a prior penalty cannot be decided in the future"
-            raise _bad(msg, "invalid_penalty", field=f"prior_penalties[{i}].decided_on")
+            raise _bad(msg, codes.INVALID_PENALTY, field=f"prior_penalties[{i}].decided_on")
         out.append(penalty.to_json())
     return out
 
@@ -587,7 +588,7 @@ async def _check_source(
     session: AsyncSession, principal: Principal, kind: str, source_id: uuid.UUID | None
 ) -> None:
     if kind in (SourceKind.FINDING.value, SourceKind.CHANGE_POLYGON.value) and source_id is None:
-        raise _bad(f"a case from a {kind} needs its id", "invalid_source", field="source_id")
+        raise _bad(f"a case from a {kind} needs its id", codes.INVALID_SOURCE, field="source_id")
     model: Any
     if kind == SourceKind.FINDING.value:
         model = Finding
@@ -826,7 +827,7 @@ async def _case_no(session: AsyncSession, county_id: uuid.UUID, wanted: str | No
         select(exists().where(Case.county_id == county_id, Case.case_no == case_no))
     )
     if taken:
-        raise ConflictError("this case number is taken", code="case_no_taken", case_no=case_no)
+        raise ConflictError("this case number is taken", code=codes.CASE_NO_TAKEN, case_no=case_no)
     return case_no
 
 
@@ -845,7 +846,7 @@ async def open_case(
     """
     require_role(principal, *_CASE_WRITERS, action="open cases")
     violation = _enum_value(
-        ViolationKind, data.violation_kind, "violation_kind", "invalid_violation_kind"
+        ViolationKind, data.violation_kind, "violation_kind", codes.INVALID_VIOLATION_KIND
     )
     source_kind = _enum_value(SourceKind, data.source_kind, "source_kind", "invalid_source")
     cause = _text(data.cause, "cause", limit=2000)
@@ -857,7 +858,7 @@ async def open_case(
     )
     today = _today()
     if data.act_date is not None and data.act_date > today:
-        raise _bad("act_date is in the future", "invalid_time", field="act_date")
+        raise _bad("act_date is in the future", codes.INVALID_TIME, field="act_date")
     values = {
         "ore_value_yuan": _money(data.ore_value_yuan, "ore_value_yuan"),
         "destroyed_value_yuan": _money(data.destroyed_value_yuan, "destroyed_value_yuan"),
@@ -954,7 +955,7 @@ async def update_case(
         changed.append("cause")
     if changes.violation_kind is not None:
         case.violation_kind = _enum_value(
-            ViolationKind, changes.violation_kind, "violation_kind", "invalid_violation_kind"
+            ViolationKind, changes.violation_kind, "violation_kind", codes.INVALID_VIOLATION_KIND
         )
         changed.append("violation_kind")
         rescreen = True
@@ -966,7 +967,7 @@ async def update_case(
         changed.append("location")
     if changes.act_date is not None:
         if changes.act_date > _today():
-            raise _bad("act_date is in the future", "invalid_time", field="act_date")
+            raise _bad("act_date is in the future", codes.INVALID_TIME, field="act_date")
         case.act_date = changes.act_date
         changed.append("act_date")
         rescreen = True
@@ -1071,7 +1072,7 @@ async def change_status(
     if target in (CaseStatus.SUSPENDED, CaseStatus.TERMINATED, CaseStatus.WITHDRAWN) and not (
         reason.strip()
     ):
-        raise _bad(f"{target.value} needs a reason", "reason_required", field="reason")
+        raise _bad(f"{target.value} needs a reason", codes.REASON_REQUIRED, field="reason")
     _move(session, case, target, principal.user_id, at=utcnow(), reason=reason.strip())
     await session.flush()
     return await _view(session, case)
@@ -1082,7 +1083,7 @@ def ensure_unfinished(case: Case) -> None:
     """A closed, terminated or withdrawn case is read-only (``case_closed``)."""
     if CaseStatus(case.status).is_final:
         raise ConflictError(
-            "the case is finished and read-only", code="case_closed", status=case.status
+            "the case is finished and read-only", code=codes.CASE_CLOSED, status=case.status
         )
 
 
@@ -1196,10 +1197,10 @@ async def set_case_team(
     for i, member in enumerate(members):
         role = _enum_value(TeamRole, member.role_in_team, f"team[{i}].role", "invalid_team")
         if member.user_id in wanted:
-            raise _bad("a person is on the team once", "invalid_team", field=f"team[{i}]")
+            raise _bad("a person is on the team once", codes.INVALID_TEAM, field=f"team[{i}]")
         wanted[member.user_id] = role
     if list(wanted.values()).count(TeamRole.LEAD.value) > 1:
-        raise _bad("a case has one lead officer", "invalid_team", field="team")
+        raise _bad("a case has one lead officer", codes.INVALID_TEAM, field="team")
     users = dict(
         (
             await session.execute(
@@ -1220,7 +1221,7 @@ async def set_case_team(
         joint_user = users[user_id] == Role.JOINT_TEAM.value
         if joint_user != (role == TeamRole.JOINT.value):
             msg = "joint-team users join as joint members, officers as lead or member"
-            raise _bad(msg, "invalid_team", field="team", user_id=str(user_id))
+            raise _bad(msg, codes.INVALID_TEAM, field="team", user_id=str(user_id))
     await session.execute(delete(CaseTeamMember).where(CaseTeamMember.case_id == case.id))
     now = utcnow()
     for user_id, role in wanted.items():
@@ -1271,7 +1272,7 @@ async def list_cases(
         stmt = stmt.where(
             Case.violation_kind
             == _enum_value(
-                ViolationKind, violation_kind, "violation_kind", "invalid_violation_kind"
+                ViolationKind, violation_kind, "violation_kind", codes.INVALID_VIOLATION_KIND
             )
         )
     if flagged is not None:

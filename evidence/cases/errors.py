@@ -47,6 +47,7 @@
 
 from __future__ import annotations
 
+from infra import error_codes as codes
 from infra.errors import ConflictError, InvalidInputError, NotFoundError, UnavailableError
 
 __all__ = [
@@ -74,80 +75,80 @@ __all__ = [
 
 
 class CaseNotFoundError(NotFoundError):
-    default_code = "case_not_found"
+    default_code = codes.CASE_NOT_FOUND
 
 
 class ReferralNotFoundError(NotFoundError):
-    default_code = "referral_not_found"
+    default_code = codes.REFERRAL_NOT_FOUND
 
 
 class CaseSourceNotFoundError(NotFoundError):
-    default_code = "case_source_not_found"
+    default_code = codes.CASE_SOURCE_NOT_FOUND
 
 
 class RuleNotFoundError(NotFoundError):
-    default_code = "rule_not_found"
+    default_code = codes.RULE_NOT_FOUND
 
 
 class CaseStatusTransitionError(ConflictError):
-    default_code = "invalid_status_transition"
+    default_code = codes.INVALID_STATUS_TRANSITION
 
 
 class CaseNotFlaggedError(ConflictError):
-    default_code = "case_not_flagged"
+    default_code = codes.CASE_NOT_FLAGGED
 
 
 class ReferralAlreadyOpenError(ConflictError):
-    default_code = "referral_already_open"
+    default_code = codes.REFERRAL_ALREADY_OPEN
 
 
 class StepOutOfOrderError(ConflictError):
-    default_code = "step_out_of_order"
+    default_code = codes.STEP_OUT_OF_ORDER
 
 
 class ReconsiderationClosedError(ConflictError):
-    default_code = "reconsideration_window_closed"
+    default_code = codes.RECONSIDERATION_WINDOW_CLOSED
 
 
 class CaseHasNoEvidenceError(ConflictError):
-    default_code = "case_has_no_evidence"
+    default_code = codes.CASE_HAS_NO_EVIDENCE
 
 
 class PackageSourceMismatchError(ConflictError):
-    default_code = "package_source_mismatch"
+    default_code = codes.PACKAGE_SOURCE_MISMATCH
 
 
 class InvalidCaseError(InvalidInputError):
-    default_code = "invalid_case"
+    default_code = codes.INVALID_CASE
 
 
 class UnknownEvidenceError(InvalidInputError):
-    default_code = "unknown_evidence"
+    default_code = codes.UNKNOWN_EVIDENCE
 
 
 class TeamTooSmallError(InvalidInputError):
-    default_code = "team_too_small"
+    default_code = codes.TEAM_TOO_SMALL
 
 
 class UnknownTeamMemberError(InvalidInputError):
-    default_code = "unknown_team_member"
+    default_code = codes.UNKNOWN_TEAM_MEMBER
 
 
 class InvalidStepError(InvalidInputError):
-    default_code = "invalid_step"
+    default_code = codes.INVALID_STEP
 
 
 class MissingMaterialsError(InvalidInputError):
-    default_code = "missing_materials"
+    default_code = codes.MISSING_MATERIALS
 
 
 class InvalidRuleError(InvalidInputError):
-    default_code = "invalid_rule"
+    default_code = codes.INVALID_RULE
 
 
 class PackageTamperedError(InvalidInputError):
-    default_code = "package_tampered"
+    default_code = codes.PACKAGE_TAMPERED
 
 
 class PackageSigningKeyMissingError(UnavailableError):
-    default_code = "package_signing_key_missing"
+    default_code = codes.PACKAGE_SIGNING_KEY_MISSING

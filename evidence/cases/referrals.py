@@ -88,6 +88,7 @@ from evidence.cases.models import (
     ReferralStep,
     SourceKind,
 )
+from infra import error_codes as codes
 from infra.db import utcnow
 from infra.scope import Principal, Role, require_role, scoped
 from patrol.field_models import Finding
@@ -360,16 +361,16 @@ def _step_time(at: datetime | None, after: datetime | None, fieldname: str = "at
         when = now
     elif at.tzinfo is None or at.utcoffset() is None:
         msg = f"{fieldname} must carry a time zone offset"
-        raise InvalidStepError(msg, code="invalid_time", field=fieldname)
+        raise InvalidStepError(msg, code=codes.INVALID_TIME, field=fieldname)
     else:
         when = at.astimezone(UTC)
     if when > now + _FUTURE_SLACK:
         raise InvalidStepError(
-            f"{fieldname} is in the future", code="invalid_time", field=fieldname
+            f"{fieldname} is in the future", code=codes.INVALID_TIME, field=fieldname
         )
     if after is not None and when < after:
         msg = f"{fieldname} is before the previous step ({after.isoformat()})"
-        raise InvalidStepError(msg, code="invalid_time", field=fieldname)
+        raise InvalidStepError(msg, code=codes.INVALID_TIME, field=fieldname)
     return when
 
 
@@ -473,9 +474,9 @@ async def flag_for_referral(
     require_role(principal, *_FLAGGERS, action="flag for referral")
     if (case_id is None) == (finding_id is None):
         msg = "flag exactly one of a case or a finding"
-        raise InvalidStepError(msg, code="invalid_flag_subject")
+        raise InvalidStepError(msg, code=codes.INVALID_FLAG_SUBJECT)
     if not reason.strip():
-        raise InvalidStepError("a flag needs a reason", code="reason_required", field="reason")
+        raise InvalidStepError("a flag needs a reason", code=codes.REASON_REQUIRED, field="reason")
     if case_id is not None:
         await load_case(session, principal, case_id)  # what the caller cannot read is 404
     else:
@@ -484,7 +485,7 @@ async def flag_for_referral(
             visible.append(squad_sees_finding())
         if not await session.scalar(select(exists().where(*visible))):
             raise CaseNotFoundError(
-                "finding not found", code="finding_not_found", finding_id=str(finding_id)
+                "finding not found", code=codes.FINDING_NOT_FOUND, finding_id=str(finding_id)
             )
     existing = await session.scalar(
         select(ReferralFlag).where(
@@ -582,7 +583,7 @@ async def create_referral(
     team = await _check_team(session, principal, team_ids)
     if not report.strip():
         raise InvalidStepError(
-            "the referral needs the team's report", code="report_required", field="report"
+            "the referral needs the team's report", code=codes.REPORT_REQUIRED, field="report"
         )
     if not await _is_flagged(session, case):
         raise CaseNotFlaggedError("flag the case for referral first", case_id=str(case.id))
@@ -635,7 +636,9 @@ async def record_decision(
     _expect(row, ReferralStatus.REPORTED, step="decision")
     when = _step_time(at, row.reported_at)
     if not approved and not note.strip():
-        raise InvalidStepError("a refusal needs its reason", code="reason_required", field="note")
+        raise InvalidStepError(
+            "a refusal needs its reason", code=codes.REASON_REQUIRED, field="note"
+        )
     row.decision = "approved" if approved else "rejected"
     row.decided_by = principal.user_id
     row.decided_at = when
@@ -676,7 +679,7 @@ async def record_transfer(
     when = _step_time(at, row.decided_at)
     if not police_unit.strip():
         raise InvalidStepError(
-            "name the police unit", code="police_unit_required", field="police_unit"
+            "name the police unit", code=codes.POLICE_UNIT_REQUIRED, field="police_unit"
         )
     kinds = set()
     for i, material in enumerate(materials):
@@ -684,7 +687,7 @@ async def record_transfer(
             kinds.add(MaterialKind(material.kind))
         except ValueError as exc:
             raise InvalidStepError(
-                "unknown material kind", code="invalid_material", field=f"materials[{i}].kind"
+                "unknown material kind", code=codes.INVALID_MATERIAL, field=f"materials[{i}].kind"
             ) from exc
     missing = [k.value for k in _REQUIRED_MATERIALS if k not in kinds]
     if missing:
@@ -760,7 +763,9 @@ async def record_police_decision(
     when = _step_time(at, after)
     if not filed and not reason.strip():
         raise InvalidStepError(
-            "a refusal to file needs the police's reason", code="reason_required", field="reason"
+            "a refusal to file needs the police's reason",
+            code=codes.REASON_REQUIRED,
+            field="reason",
         )
     result = "filed" if filed else "not_filed"
     if row.status == ReferralStatus.RECEIVED.value:
@@ -818,7 +823,7 @@ async def request_reconsideration(
         )
     if not reason.strip():
         raise InvalidStepError(
-            "say why the refusal should be reconsidered", code="reason_required", field="reason"
+            "say why the refusal should be reconsidered", code=codes.REASON_REQUIRED, field="reason"
         )
     row.status = ReferralStatus.RECONSIDERATION.value
     row.reconsideration_requested_at = when

@@ -51,6 +51,7 @@ from evidence.cases.models import (
     ViolationKind,
 )
 from geofence.enums import LandClass
+from infra import error_codes as codes
 from infra.db import utcnow
 from infra.errors import ConflictError
 from infra.scope import COUNTY_TZ, Principal, Role, require_role
@@ -551,7 +552,7 @@ async def add_rule(session: AsyncSession, principal: Principal, data: RuleInput)
     if taken is not None:
         raise ConflictError(
             "a rule with this code already starts on this date",
-            code="rule_exists",
+            code=codes.RULE_EXISTS,
             rule_id=str(taken),
         )
     row = ReferralRule(

@@ -16,11 +16,12 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.app import create_app
+from infra.error_codes import CATALOGUE
 from infra.ids import uuid7
 from infra.scope import Role
 from infra.settings import Settings
 from patrol.models import User
-from tests import clock
+from tests import clock, error_codes
 from tests.cases.rest import MATERIALS, Rest
 from tests.conftest import TEST_PASSWORD, CountyFixture
 from tests.evidence import media
@@ -35,6 +36,7 @@ def _box(x0: float, y0: float, x1: float, y1: float) -> dict[str, Any]:
 
 def _problem(resp: Any, status: int, code: str) -> dict[str, Any]:
     assert resp.status_code == status, resp.text
+    assert status in CATALOGUE[code].statuses, (code, status)
     assert resp.headers["content-type"].startswith("application/problem+json")
     body: dict[str, Any] = resp.json()
     assert body["code"] == code, body
@@ -438,3 +440,29 @@ async def test_a_garbled_form_upload_is_a_bad_request_and_stores_nothing(
         "/api/v1/geofence/layers/versions", headers=headers, params={"kind": "parcels"}
     )
     assert versions.status_code == 200 and versions.json() == []
+
+
+def test_the_recorder_flags_answers_off_the_catalogue() -> None:
+    """A problem answer with a code the catalogue lacks, or with a status it does not list
+    for the code, fails the run (tests/error_codes.py), whatever subset ran."""
+    headers = {"content-type": "application/problem+json"}
+    answers = [
+        httpx.Response(418, headers=headers, json={"code": "no_such_code_here"}),
+        httpx.Response(409, headers=headers, json={"code": "case_not_found"}),
+        httpx.Response(404, headers=headers, json={"code": "case_not_found"}),
+        httpx.Response(422, headers=headers, json={"code": "unsupported_media_type"}),
+    ]
+    before_off, before_produced = error_codes.off_catalogue.copy(), error_codes.produced.copy()
+    try:
+        for answer in answers:
+            error_codes._record(answer)
+        added = error_codes.off_catalogue - before_off
+        assert set(added) == {("no_such_code_here", 418), ("case_not_found", 409)}
+        (line,) = error_codes.off_catalogue_verdict()
+        assert "no_such_code_here 418 (not in infra/error_codes.py)" in line
+        assert "case_not_found 409 (the catalogue says 404)" in line
+    finally:
+        error_codes.off_catalogue.clear()
+        error_codes.off_catalogue.update(before_off)
+        error_codes.produced.clear()
+        error_codes.produced.update(before_produced)
