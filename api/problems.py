@@ -32,6 +32,7 @@ from infra.errors import (
     UnavailableError,
 )
 from infra.messages import DEFAULT_LANG, Lang, negotiate, render, title, validation_message
+from mobile_contract.naming import camel
 from mobile_contract.v1.common import FieldError, Problem
 
 __all__ = [
@@ -119,11 +120,6 @@ def problem_response(
     return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=hdrs)
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
 def _details(extra: dict[str, Any]) -> dict[str, Any] | None:
     """A domain error's extra facts as JSON-safe camelCase members (``field`` goes to errors)."""
     out: dict[str, Any] = {}
@@ -131,9 +127,9 @@ def _details(extra: dict[str, Any]) -> dict[str, Any] | None:
         if key in {"field", "retry_after_s"}:
             continue
         try:
-            out[_camel(key)] = msgspec.to_builtins(value, enc_hook=str)
+            out[camel(key)] = msgspec.to_builtins(value, enc_hook=str)
         except (TypeError, ValueError):
-            out[_camel(key)] = str(value)
+            out[camel(key)] = str(value)
     return out or None
 
 

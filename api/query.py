@@ -41,6 +41,7 @@ import mobile_contract.v1
 from api.problems import problem_response, request_lang
 from infra import error_codes as codes
 from infra.messages import render
+from mobile_contract.naming import camel
 from mobile_contract.v1.common import FieldError, Problem
 
 if TYPE_CHECKING:
@@ -49,12 +50,6 @@ if TYPE_CHECKING:
 __all__ = ["camel", "check_names", "document_wire"]
 
 _FORM_TYPES = frozenset({RequestEncodingType.MULTI_PART, RequestEncodingType.URL_ENCODED})
-
-
-def camel(name: str) -> str:
-    """``patrol_id`` as ``patrolId`` (a name without ``_`` is its own camelCase)."""
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from api.metrics import count_sync_receipts
 from api.problems import content_language, request_lang
 from infra.errors import InvalidInputError
 from infra.messages import Lang, render, validation_detail
+from mobile_contract.naming import camel
 from mobile_contract.v1 import sync as c
 from patrol.findings import FindingEdit
 from patrol.tracks import PointIn, TrackPointsInput
@@ -186,11 +187,6 @@ def _changes(page: Page, *, msgpack: bool) -> c.PullChanges:
     )
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(p.title() for p in rest)
-
-
 def _reason(receipt: Receipt, lang: Lang) -> str | None:
     if receipt.code is None or receipt.reason is None:
         return receipt.reason
@@ -211,8 +207,8 @@ def _receipts(result: PushResult, lang: Lang) -> c.PushResponse:
         if r.conflict is not None:
             conflict = c.Conflict(
                 server_version=r.conflict.server_version,
-                fields=[_camel(f) for f in r.conflict.fields],
-                server_values={_camel(k): v for k, v in r.conflict.server_values.items()},
+                fields=[camel(f) for f in r.conflict.fields],
+                server_values={camel(k): v for k, v in r.conflict.server_values.items()},
             )
         sign_in = None
         if r.sign_in is not None:
