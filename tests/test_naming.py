@@ -30,6 +30,10 @@ def test_names_are_renamed_as_msgspec_renames_fields(name: str, wire: str) -> No
     assert camel(name) == wire
 
 
+#: Fields named on purpose, not by the rule (``partMd5s`` reads better than ``partMd5S``).
+NAMED = {("CreateUploadRequest", "part_md5s")}
+
+
 def test_every_contract_field_has_the_wire_name_camel_gives() -> None:
     seen = 0
     for info in pkgutil.iter_modules(mobile_contract.v1.__path__):
@@ -37,7 +41,7 @@ def test_every_contract_field_has_the_wire_name_camel_gives() -> None:
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, msgspec.Struct):
                 for f in msgspec.structs.fields(value):
-                    if f.encode_name != f.name:
+                    if f.encode_name != f.name and (value.__name__, f.name) not in NAMED:
                         assert camel(f.name) == f.encode_name, (value.__name__, f.name)
                         seen += 1
     assert seen > 100

@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
@@ -36,6 +37,20 @@ def _referral(v: rf.ReferralView) -> c.Referral:
     return to_wire(c.Referral, v)
 
 
+def _condition(d: c.RuleCreate) -> dict[str, Any]:
+    """The typed ``ruleCondition`` when given, else the older snake_case ``condition``."""
+    r = d.rule_condition
+    if r is None:
+        return d.condition
+    p = r.penalties
+    return sc.RuleCondition(
+        special_area=r.special_area,
+        penalties=None if p is None else sc.PenaltyCondition(p.kind, p.within_years, p.at_least),
+        penalty_kind=r.penalty_kind,
+        within_years=r.within_years,
+    ).as_condition()
+
+
 def _rule_input(d: c.RuleCreate) -> sc.RuleInput:
     return sc.RuleInput(
         code=d.code,
@@ -49,7 +64,7 @@ def _rule_input(d: c.RuleCreate) -> sc.RuleInput:
         effective_from=d.effective_from,
         effective_to=d.effective_to,
         level=d.level,
-        condition=d.condition,
+        condition=_condition(d),
         description=d.description,
     )
 

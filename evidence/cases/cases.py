@@ -257,6 +257,30 @@ class CaseChanges:
 
 # -- views ---------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
+class AreaSource:
+    """Where a case's areas come from: the parcels layer version of the overlay and when."""
+
+    layer: str | None = None
+    layer_version_id: uuid.UUID | None = None
+    layer_version_no: int | None = None
+    basis: str | None = None
+    computed_at: datetime | None = None
+
+    @classmethod
+    def of(cls, source: Mapping[str, Any]) -> AreaSource:
+        version_id = source.get("layer_version_id")
+        at = source.get("computed_at")
+        no = source.get("layer_version_no")
+        return cls(
+            layer=source.get("layer"),
+            layer_version_id=uuid.UUID(str(version_id)) if version_id else None,
+            layer_version_no=int(no) if no is not None else None,
+            basis=source.get("basis"),
+            computed_at=datetime.fromisoformat(at) if isinstance(at, str) else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Areas:
     """Areas of the surveyed polygon by land class, in m² (``*_mu`` for display)."""
 
@@ -265,6 +289,10 @@ class Areas:
     basic_farmland_m2: float  # permanent basic farmland
     by_class: dict[str, float]
     source: dict[str, Any]  # parcels layer version and time of the overlay
+
+    @property
+    def overlay_source(self) -> AreaSource:
+        return AreaSource.of(self.source)
 
     @property
     def total_mu(self) -> float:

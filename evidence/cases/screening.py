@@ -62,6 +62,8 @@ from patrol.models import County
 __all__ = [
     "FINDING_VIOLATION",
     "METRICS",
+    "PenaltyCondition",
+    "RuleCondition",
     "RuleInput",
     "RuleView",
     "Screened",
@@ -453,6 +455,57 @@ class RuleInput:
 
 
 @dataclass(frozen=True, slots=True)
+class PenaltyCondition:
+    """At least ``at_least`` earlier penalties of ``kind`` within ``within_years``."""
+
+    kind: str
+    within_years: int
+    at_least: int
+
+
+@dataclass(frozen=True, slots=True)
+class RuleCondition:
+    """A rule's ``condition`` read key by key: the same facts, typed (absent keys ``None``)."""
+
+    special_area: bool | None = None
+    penalties: PenaltyCondition | None = None
+    penalty_kind: str | None = None
+    within_years: int | None = None
+
+    @classmethod
+    def of(cls, condition: Mapping[str, Any]) -> RuleCondition:
+        p = condition.get("penalties")
+        kind = condition.get("penalty_kind")
+        years = condition.get("within_years")
+        return cls(
+            special_area=bool(condition["special_area"]) if "special_area" in condition else None,
+            penalties=PenaltyCondition(str(p["kind"]), int(p["within_years"]), int(p["at_least"]))
+            if isinstance(p, Mapping)
+            else None,
+            penalty_kind=str(kind) if kind is not None else None,
+            within_years=int(years) if years is not None else None,
+        )
+
+    def as_condition(self) -> dict[str, Any]:
+        """The stored form: snake_case keys, absent facts left out."""
+        out: dict[str, Any] = {}
+        if self.special_area is not None:
+            out["special_area"] = self.special_area
+        if self.penalties is not None:
+            p = self.penalties
+            out["penalties"] = {
+                "kind": p.kind,
+                "within_years": p.within_years,
+                "at_least": p.at_least,
+            }
+        if self.penalty_kind is not None:
+            out["penalty_kind"] = self.penalty_kind
+        if self.within_years is not None:
+            out["within_years"] = self.within_years
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class RuleView:
     id: uuid.UUID
     province_code: str
@@ -469,6 +522,10 @@ class RuleView:
     description: str
     effective_from: date
     effective_to: date | None
+
+    @property
+    def rule_condition(self) -> RuleCondition:
+        return RuleCondition.of(self.condition)
 
     @classmethod
     def from_row(cls, row: ReferralRule) -> RuleView:

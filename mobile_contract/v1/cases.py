@@ -251,6 +251,46 @@ class CaseStatusChange(msgspec.Struct, kw_only=True, rename="camel"):
     reason: Reason = ""
 
 
+class AreaSource(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
+    """Where a case's areas come from: the parcels layer version of the overlay and when
+    (members the overlay did not record are left out)."""
+
+    layer: str | None = None
+    layer_version_id: uuid.UUID | None = None
+    layer_version_no: int | None = None
+    basis: str | None = None
+    computed_at: datetime | None = None
+
+
+_DEPRECATED_SOURCE = (
+    "Deprecated: the same facts, typed and in camelCase, are in ``overlaySource``. "
+    "This member keeps its snake_case keys until v2."
+)
+_DEPRECATED_CONDITION = (
+    "Deprecated: the same facts, typed and in camelCase, are in ``ruleCondition``. "
+    "This member keeps its snake_case keys until v2."
+)
+
+
+class PenaltyCondition(msgspec.Struct, kw_only=True, rename="camel"):
+    """At least ``atLeast`` earlier penalties of ``kind`` within ``withinYears`` years."""
+
+    kind: PenaltyKindName
+    within_years: Annotated[int, msgspec.Meta(ge=1, le=100)]
+    at_least: Annotated[int, msgspec.Meta(ge=1, le=1000)]
+
+
+class RuleCondition(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
+    """When a referral rule applies beyond its metric and threshold: only in (or outside) a
+    special area; only after earlier penalties; for the ``prior_penalties`` metric, which
+    penalties count and over how many years."""
+
+    special_area: bool | None = None
+    penalties: PenaltyCondition | None = None
+    penalty_kind: PenaltyKindName | None = None
+    within_years: Annotated[int, msgspec.Meta(ge=1, le=100)] | None = None
+
+
 class Areas(msgspec.Struct, kw_only=True, rename="camel"):
     """Areas of the surveyed polygon by land class, from the overlay with the parcels layer."""
 
@@ -261,7 +301,11 @@ class Areas(msgspec.Struct, kw_only=True, rename="camel"):
     basic_farmland_m2: float
     basic_farmland_mu: float
     by_class: dict[str, float]
-    source: dict[str, Any]
+    source: Annotated[
+        dict[str, Any],
+        msgspec.Meta(extra_json_schema={"deprecated": True}, description=_DEPRECATED_SOURCE),
+    ]
+    overlay_source: AreaSource = msgspec.field(default_factory=AreaSource)
 
 
 class Suggestion(msgspec.Struct, kw_only=True, rename="camel"):
@@ -341,8 +385,15 @@ class RuleCreate(msgspec.Struct, kw_only=True, rename="camel"):
     effective_from: date
     effective_to: date | None = None
     level: Annotated[str, msgspec.Meta(pattern=r"^(threshold|especially_serious)$")] = "threshold"
-    condition: dict[str, Any] = {}
+    condition: Annotated[
+        dict[str, Any],
+        msgspec.Meta(extra_json_schema={"deprecated": True}, description=_DEPRECATED_CONDITION),
+    ] = {}
     description: Annotated[str, msgspec.Meta(max_length=4000)] = ""
+    rule_condition: Annotated[
+        RuleCondition | None,
+        msgspec.Meta(description="the condition, typed; when given, ``condition`` is ignored"),
+    ] = None
 
 
 class Rule(msgspec.Struct, kw_only=True, rename="camel"):
@@ -356,11 +407,15 @@ class Rule(msgspec.Struct, kw_only=True, rename="camel"):
     metric: str
     threshold: Decimal
     unit: str
-    condition: dict[str, Any]
+    condition: Annotated[
+        dict[str, Any],
+        msgspec.Meta(extra_json_schema={"deprecated": True}, description=_DEPRECATED_CONDITION),
+    ]
     citation: str
     description: str
     effective_from: date
     effective_to: date | None = None
+    rule_condition: RuleCondition = msgspec.field(default_factory=RuleCondition)
 
 
 # -- flags and referrals ------------------------------------------------------------------------
