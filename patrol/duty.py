@@ -60,6 +60,9 @@ __all__ = [
     "StaticDutyRoster",
 ]
 
+STATUS_PERIOD = timedelta(days=30)
+"""The period duty status covers when none is asked for."""
+
 log = structlog.get_logger(__name__)
 
 DUTY_ROLES = (
@@ -485,18 +488,19 @@ class DutyService:
         self,
         principal: Principal,
         *,
-        start: datetime,
-        end: datetime,
+        start: datetime | None = None,
+        end: datetime | None = None,
         site_ids: Collection[uuid.UUID] | None = None,
         now: datetime | None = None,
     ) -> list[SiteDuty]:
-        """Per site and member over ``[start, end)``: last check, due time, overdue (as of
-        ``end`` or now, whichever is earlier; never checked counts as overdue), checks done,
-        and checks required (one per full duty cycle elapsed in the period)."""
+        """Per site and member over ``[start, end)`` (by default the 30 days up to now): last
+        check, due time, overdue (as of ``end`` or now, whichever is earlier; never checked
+        counts as overdue), checks done, and checks required (one per full duty cycle elapsed
+        in the period)."""
         require_manager(principal, "review five-to-one duty")
-        return await self._status(
-            principal.county_id, aware(start, "start"), aware(end, "end"), site_ids, now=now
-        )
+        until = self.clock() if end is None else aware(end, "end")
+        since = until - STATUS_PERIOD if start is None else aware(start, "start")
+        return await self._status(principal.county_id, since, until, site_ids, now=now)
 
     async def _status(
         self,

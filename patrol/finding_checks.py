@@ -483,8 +483,7 @@ def finding_place(
         (areas_by_class or {}).items(), key=lambda kv: _CLASS_ORDER.get(kv[0], len(_CLASS_ORDER))
     )
     land_use = tuple(
-        LandUse(k, _label(k) or k, round(float(m2), 2), round(to_mu(float(m2)), 4))
-        for k, m2 in order
+        LandUse(k, _label(k) or k, round(float(m2), 2), to_mu(float(m2), 4)) for k, m2 in order
     )
     sites = () if check is None else tuple(
         dict.fromkeys(h.mine_site_id for h in check.features if h.mine_site_id is not None)

@@ -7,7 +7,7 @@ reopening or active mining alert the captains. Captains and admins read who is o
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from litestar import Controller, get, put
 from litestar.params import FromPath, FromQuery, JSONBody
@@ -16,7 +16,6 @@ from api.controllers.field_inputs import duty_check_input
 from api.controllers.patrol import Limit
 from api.deps import Caller, Duty
 from api.mapping import to_wire
-from infra.db import utcnow
 from mobile_contract.v1 import patrol as c
 from patrol.duty import SiteDuty
 from patrol.field_models import DutyCheck
@@ -81,11 +80,7 @@ class DutyController(Controller):
         site_id: FromQuery[uuid.UUID | None] = None,
     ) -> list[c.SiteDuty]:
         """Per site and member over ``[start, end)`` (the last 30 days by default)."""
-        until = end or utcnow()
         rows = await duty.get_duty_status(
-            principal,
-            start=start or until - timedelta(days=30),
-            end=until,
-            site_ids=None if site_id is None else [site_id],
+            principal, start=start, end=end, site_ids=None if site_id is None else [site_id]
         )
         return [_site_duty(s) for s in rows]

@@ -144,7 +144,7 @@ def _overlay_site(s: g.OverlaySite) -> c.OverlaySite:
         site_kind=c.SiteKindName(s.site_kind),
         status=c.MineStatusName(s.status),
         overlap_m2=round(s.overlap_m2, 2),
-        overlap_mu=round(g.to_mu(s.overlap_m2), 4),
+        overlap_mu=g.to_mu(s.overlap_m2, 4),
     )
 
 
@@ -155,7 +155,7 @@ def _overlay_change(x: g.OverlayChange) -> c.OverlayChange:
         batch_year=x.batch_year,
         batch_quarter=x.batch_quarter,
         overlap_m2=round(x.overlap_m2, 2),
-        overlap_mu=round(g.to_mu(x.overlap_m2), 4),
+        overlap_mu=g.to_mu(x.overlap_m2, 4),
     )
 
 

@@ -107,7 +107,7 @@ def _finding(f: p.Finding) -> c.Finding:
         construction_started_on=f.construction_started_on,
         construction_status=c.ConstructionStatusName(f.construction_status),
         occupied_area_m2=area,
-        occupied_area_mu=None if area is None else round(to_mu(area), 4),
+        occupied_area_mu=None if area is None else to_mu(area, 4),
         lon=lon,
         lat=lat,
         accuracy_m=f.accuracy_m,
