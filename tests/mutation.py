@@ -70,7 +70,11 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/patrol/test_isolation.py",
         "tests/api/test_isolation.py",
     ),
-    "patrol/_access.py": ("tests/patrol/test_isolation.py", "tests/api/test_isolation.py"),
+    "patrol/_access.py": (
+        "tests/patrol/test_access_answers.py",
+        "tests/patrol/test_isolation.py",
+        "tests/api/test_isolation.py",
+    ),
     "evidence/cases/referrals.py": (
         "tests/cases/test_referrals.py",
         "tests/cases/test_referral_lateness.py",
