@@ -128,6 +128,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/sync/test_layer_limits.py",
     ),
     "infra/scope.py": (
+        "tests/patrol/test_access_answers.py",
         "tests/api/test_auth.py",
         "tests/api/test_isolation.py",
         "tests/patrol/test_isolation.py",

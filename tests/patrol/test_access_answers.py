@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from infra.errors import DomainError
 from infra.ids import uuid7
+from infra.scope import Role
 from patrol._access import (
     aware,
     ensure_may_patrol,
@@ -63,8 +64,18 @@ def test_only_captains_and_admins_are_managers(world: World) -> None:
     require_manager(world.admin, "review")
     for who in (world.inspector, world.squad, world.joint_team):
         with pytest.raises(DomainError) as caught:
-            require_manager(who, "review")
-        assert caught.value.code == "role_not_allowed"
+            require_manager(who, "review duty")
+        assert _refusal(caught.value) == (
+            "role_not_allowed",
+            "only captain, admin may review duty",
+            {"allowed_roles": [Role.CAPTAIN, Role.ADMIN]},
+        )
+
+
+def test_a_role_is_one_of_those_named(world: World) -> None:
+    assert world.inspector.has_role(Role.INSPECTOR, Role.CAPTAIN)
+    assert not world.inspector.has_role(Role.CAPTAIN, Role.ADMIN)
+    assert not world.inspector.has_role()
 
 
 async def test_an_area_of_another_county_is_not_found(
