@@ -17,6 +17,7 @@ from litestar.testing import AsyncTestClient
 
 from api.controllers.evidence import _typed
 from infra.scope import Role
+from mobile_contract.naming import camel
 from mobile_contract.v1 import evidence as c
 from tests.api.test_evidence_api import _photo, _upload
 from tests.conftest import CountyFixture
@@ -25,16 +26,11 @@ Client = AsyncTestClient[Litestar]
 CAMEL = re.compile(r"^[a-z][a-zA-Z0-9]*$")
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
 def _as_typed(value: Any) -> Any:
     """An untyped snake_case object as its typed member shows it: camelCase keys, nulls
     left out (absent means not known)."""
     if isinstance(value, dict):
-        return {_camel(k): _as_typed(v) for k, v in value.items() if v is not None}
+        return {camel(k): _as_typed(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
         return [_as_typed(v) for v in value]
     return value
