@@ -197,4 +197,6 @@ async def reference_allowed(
     if rule is None:
         return False
     cond = rule(caller_of(principal), principal.county_id, record_id)
-    return bool(await session.scalar(select(exists().where(cond))))
+    # ``SELECT true WHERE …`` rather than ``EXISTS``: a role no rule names folds the condition
+    # to a bare ``false``, and ``EXISTS (SELECT * WHERE false)`` is not valid SQL.
+    return bool(await session.scalar(select(true()).where(cond).limit(1)))

@@ -36,6 +36,7 @@ class Role(enum.StrEnum):
     CAPTAIN = "captain"
     SECURITY_SQUAD = "security_squad"
     ADMIN = "admin"
+    CLUE_DESK = "clue_desk"
 
 
 #: Who manages a county's field work: captains and admins (areas, plans, sites, rosters,

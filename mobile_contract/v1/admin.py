@@ -38,6 +38,7 @@ class RoleName(enum.StrEnum):
     CAPTAIN = "captain"
     SECURITY_SQUAD = "security_squad"
     ADMIN = "admin"
+    CLUE_DESK = "clue_desk"
 
 
 class UserCreate(msgspec.Struct, kw_only=True, rename="camel"):

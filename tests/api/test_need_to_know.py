@@ -76,6 +76,7 @@ async def _build(county: CountyFixture, factory: async_sessionmaker[AsyncSession
             "captain": county.principal(Role.CAPTAIN),
             "admin": county.principal(Role.ADMIN),
             "squad": county.principal(Role.SECURITY_SQUAD),
+            "desk": county.principal(Role.CLUE_DESK),
             "joint_on": county.principal(Role.JOINT_TEAM),
             "joint_off": await _user(session, county, Role.JOINT_TEAM, "joint-off"),
             "leader": await _user(session, county, Role.INSPECTOR, "leader"),
@@ -325,6 +326,7 @@ async def test_directory_shows_colleagues_and_phones_to_patrol_companions(
         "off_area": ({"off_area"}, {"off_area"}),
         "joint_off": ({"joint_off"}, {"joint_off"}),
         "squad": ({"squad"}, {"squad"}),
+        "desk": ({"desk"}, {"desk"}),
     }
     by_id = {str(p.user_id): k for k, p in walk.people.items()}
     for who, (visible, with_phone) in expected.items():
