@@ -973,6 +973,8 @@ async def update_case(
     A new surveyed polygon is overlaid again. A closed, terminated or withdrawn case is
     read-only (``case_closed``).
     """
+    # a role that never changes cases is told so before the case is looked up
+    require_role(principal, *_CASE_WRITERS, action="change cases")
     case = await load_case(session, principal, case_id, for_update=True)
     await _ensure_writer(session, principal, case)
     ensure_unfinished(case)
