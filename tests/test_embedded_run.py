@@ -132,6 +132,7 @@ def test_serve_embedded_twice() -> None:
             "captain",
             "security_squad",
             "admin",
+            "clue_desk",
         }
         for user in users:
             resp = httpx.post(
