@@ -214,6 +214,10 @@ class VerificationService:
         if stored is not None:
             return await self._replay(principal, item, stored, finding_ids, evidence_ids), True
         target = await self._target(principal, item.target_id, for_update=True)
+        # the same result sent twice at once: the second waited for the target's lock
+        stored = await self.db.get(TargetVerification, item.verification_id)
+        if stored is not None:
+            return await self._replay(principal, item, stored, finding_ids, evidence_ids), True
         patrol = await self._check_caller(principal, target, item.patrol_id)
         if not target.active:
             raise InvalidPatrolInputError(
