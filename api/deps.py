@@ -17,6 +17,7 @@ from evidence import (
     PatrolVisitListener,
     SiteReviewListener,
 )
+from evidence.adapters import visible_evidence_ids
 from evidence.cases import ThresholdFindingScreener
 from evidence.cases.service import CaseService
 from evidence.custody import CustodyLog
@@ -33,6 +34,7 @@ from patrol.org import OrgService
 from patrol.plans import PlanService
 from patrol.sessions import PatrolService
 from patrol.tracks import TrackService
+from patrol.verification import VerificationService
 from sync import CursorCodec, LayerService, PullService, PushService
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "Push",
     "Settings_",
     "Tracks",
+    "Verifications",
 ]
 
 
@@ -147,6 +150,11 @@ def provide_duty(db: Db) -> DutyService:
     return DutyService(db, GeofenceDutyRoster(), config=PATROL_CONFIG)
 
 
+def provide_verifications(db: Db) -> VerificationService:
+    # evidence named in a result is checked with the evidence need-to-know rule
+    return VerificationService(db, config=PATROL_CONFIG, evidence=visible_evidence_ids)
+
+
 def provide_alerts(db: Db) -> AlertService:
     return AlertService(db)
 
@@ -187,6 +195,7 @@ Tracks = NamedDependency[TrackService]
 Coverage = NamedDependency[CoverageService]
 Duty = NamedDependency[DutyService]
 Alerts = NamedDependency[AlertService]
+Verifications = NamedDependency[VerificationService]
 
 DEPENDENCIES: dict[str, Provide] = {
     "db": Provide(provide_db),
@@ -205,6 +214,7 @@ DEPENDENCIES: dict[str, Provide] = {
     "coverage": Provide(provide_coverage, sync_to_thread=False),
     "duty": Provide(provide_duty, sync_to_thread=False),
     "alerts": Provide(provide_alerts, sync_to_thread=False),
+    "verifications": Provide(provide_verifications, sync_to_thread=False),
     "cases": Provide(provide_cases, sync_to_thread=False),
     "geofence": Provide(provide_geofence, sync_to_thread=False),
 }

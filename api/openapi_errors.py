@@ -423,6 +423,7 @@ OPERATION_ERRORS: dict[str, Errors] = {
     "ListReferralRules": {},
     "ListReferrals": {403: ("role_not_allowed",), 404: ("referral_not_found",)},
     "ListSignIns": {403: ("not_patrol_owner",), 404: ("patrol_not_found",)},
+    "ListTargetVerifications": {403: ("not_area_member",), 404: ("target_not_found",)},
     "ListTargets": {403: ("not_area_member",), 404: ("area_not_found",)},
     "ListTownships": {},
     "ListUsers": {},
@@ -525,6 +526,25 @@ OPERATION_ERRORS: dict[str, Errors] = {
             "invalid_time",
             "missing_materials",
             "police_unit_required",
+        ),
+    },
+    "RecordTargetVerification": {
+        403: (
+            "not_area_member",
+            "not_patrol_owner",
+        ),
+        404: (
+            "area_not_found",
+            "evidence_not_found",
+            "finding_not_found",
+            "patrol_not_found",
+            "target_not_found",
+        ),
+        409: ("id_reused",),
+        422: (
+            "invalid_patrol_input",
+            "invalid_time",
+            "target_inactive",
         ),
     },
     "RefreshToken": {

@@ -11,6 +11,8 @@
   feed, once per evidence and site.
 * :class:`PatrolVisitListener` — the position of evidence linked to a patrol counts as a visit
   to the patrol targets it reaches.
+* :func:`visible_evidence_ids` — which evidence a caller may name in a target's verification
+  result (:data:`patrol.verification.EvidenceLookup`): the evidence need-to-know rule.
 
 Listeners never refuse evidence: a patrol or site the server does not know (yet) is skipped.
 """
@@ -18,7 +20,7 @@ Listeners never refuse evidence: a patrol or site the server does not know (yet)
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,11 +28,12 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from evidence.access import caller_of, evidence_visible
 from evidence.models import Evidence, Upload
 from evidence.ports import TrackFix
 from geofence import OutsideCountyError, check_location
 from infra.errors import NotFoundError
-from infra.scope import Principal
+from infra.scope import Principal, scoped
 from patrol.field_models import ContractArea, PatrolSession, TrackPoint
 from patrol.sessions import PatrolService
 from patrol.site_review import SITE_REVIEW_FLAG, raise_site_reviews
@@ -40,6 +43,7 @@ __all__ = [
     "PatrolTrackContext",
     "PatrolVisitListener",
     "SiteReviewListener",
+    "visible_evidence_ids",
 ]
 
 log = structlog.get_logger(__name__)
@@ -220,3 +224,21 @@ def _site_ids(evidence: Evidence, upload: Upload | None) -> set[uuid.UUID]:
     if upload is not None and upload.mine_site_id is not None:
         ids.add(upload.mine_site_id)
     return ids
+
+
+async def visible_evidence_ids(
+    session: AsyncSession, principal: Principal, evidence_ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of ``evidence_ids`` the caller may read (:func:`evidence.access.evidence_visible`,
+    in the caller's county): accepted evidence, or an upload under way (a phone names its
+    evidence before the bytes have arrived); aborted uploads are none."""
+    if not evidence_ids:
+        return set()
+    stmt = scoped(
+        select(Upload.id).outerjoin(Evidence, Evidence.id == Upload.id), Upload, principal
+    ).where(
+        Upload.id.in_(list(evidence_ids)),
+        Upload.status != "aborted",
+        evidence_visible(caller_of(principal)),
+    )
+    return set((await session.execute(stmt)).scalars().all())

@@ -248,6 +248,9 @@ AREA_INACTIVE: Final = _e(
     "area_inactive", 422, "该承包区域已停用", "this contract area is no longer active"
 )
 TARGET_NOT_FOUND: Final = _e("target_not_found", 404, "未找到该巡查目标", "target not found")
+TARGET_INACTIVE: Final = _e(
+    "target_inactive", 422, "该巡查目标已撤销", "this target is no longer active"
+)
 RULE_NOT_FOUND: Final = _e("rule_not_found", 404, "未找到该规则", "rule not found")
 DUPLICATE_CODE: Final = _e(
     "duplicate_code", 409, "已有相同编码的区域", "an area with this code exists"

@@ -6,7 +6,7 @@ import math
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Concatenate, ParamSpec
 
 from geoalchemy2.shape import from_shape, to_shape
@@ -79,6 +79,7 @@ class TargetView:
     visit_radius_m: float
     ref_id: uuid.UUID | None
     active: bool
+    due_on: date | None = None
 
     @classmethod
     def of(cls, target: PatrolTarget, lon: float, lat: float) -> TargetView:
@@ -92,6 +93,7 @@ class TargetView:
             visit_radius_m=target.visit_radius_m,
             ref_id=target.ref_id,
             active=target.active,
+            due_on=target.due_on,
         )
 
 
@@ -291,6 +293,7 @@ class AreaService:
         lat: float,
         visit_radius_m: float | None = None,
         ref_id: uuid.UUID | None = None,
+        due_on: date | None = None,
     ) -> TargetView:
         """:meth:`add_target` as a :class:`TargetView` (its position as stored)."""
         target = await self.add_target(
@@ -302,6 +305,7 @@ class AreaService:
             lat=lat,
             visit_radius_m=visit_radius_m,
             ref_id=ref_id,
+            due_on=due_on,
         )
         point = _shape(target.geom)
         return TargetView.of(target, float(point.x), float(point.y))
@@ -322,8 +326,11 @@ class AreaService:
         visit_radius_m: float | None = None,
         ref_id: uuid.UUID | None = None,
         target_id: uuid.UUID | None = None,
+        due_on: date | None = None,
     ) -> PatrolTarget:
-        """Add a target a patrol of this area should reach within ``visit_radius_m``."""
+        """Add a target a patrol of this area should reach within ``visit_radius_m``;
+        ``due_on``: the county-local day by which it should be verified
+        (:mod:`patrol.verification`), shown in plans (overdue after it) and on phones."""
         require_manager(principal, "change patrol targets")
         area = await load_area(self.db, principal, area_id)
         if kind not in TARGET_KINDS:
@@ -349,6 +356,7 @@ class AreaService:
             visit_radius_m=radius,
             ref_id=ref_id,
             active=True,
+            due_on=due_on,
         )
         if target_id is not None:
             target.id = target_id

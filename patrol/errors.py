@@ -28,7 +28,8 @@
     │                               invalid_grade, invalid_rule, invalid_radius,
     │                               invalid_target_kind, invalid_status, invalid_month,
     │                               manual_sign_in_needs_reason, too_many_points,
-    │                               area_inactive, unknown_target, unknown_user
+    │                               area_inactive, target_inactive, unknown_target,
+    │                               unknown_user
     └── (InvalidInputError itself)  unknown_user, unknown_township, unknown_village
 
 Per-point problems in a track batch are not errors: the batch is stored and the answer lists

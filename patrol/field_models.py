@@ -49,6 +49,7 @@ __all__ = [
     "PatrolTarget",
     "PlanInspector",
     "SignIn",
+    "TargetVerification",
     "TargetVisit",
     "TrackPoint",
 ]
@@ -96,7 +97,8 @@ class PatrolTarget(UuidPk, CountyOwned, Timestamped, Base):
     """Something a patrol should pass: a closed-mine site, a change polygon, a tip-off, a point.
 
     A polygon target is stored as a representative point with a radius that covers it.
-    ``ref_id`` names the record in its own package (mine site, change polygon, clue).
+    ``ref_id`` names the record in its own package (mine site, change polygon, clue);
+    ``due_on`` the county-local day by which it should be verified, if any.
     """
 
     __tablename__ = "patrol_targets"
@@ -116,6 +118,7 @@ class PatrolTarget(UuidPk, CountyOwned, Timestamped, Base):
     )
     visit_radius_m: Mapped[float] = mapped_column(Float, default=100.0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    due_on: Mapped[date | None] = mapped_column(Date)
 
 
 class FrequencyRule(UuidPk, CountyOwned, Timestamped, Base):
@@ -341,6 +344,45 @@ class TargetVisit(CountyOwned, Base):
     source: Mapped[str] = mapped_column(String(10))
     first_at: Mapped[datetime]
     min_distance_m: Mapped[float] = mapped_column(Float)
+
+
+class TargetVerification(CountyOwned, Base):
+    """The result of verifying a target in the field (:mod:`patrol.verification`).
+
+    The id is the phone's (UUIDv7) and makes the write idempotent. A target has one current
+    result (``superseded_at`` empty); a later one supersedes it and the history stays.
+    ``findings_named``: the phone named the findings (otherwise they were attached by place).
+    """
+
+    __tablename__ = "patrol_target_verifications"
+    __table_args__ = (
+        CheckConstraint("outcome IN ('found', 'not_found', 'already_handled')", name="outcome"),
+        Index("ix_patrol_target_verifications_target", "target_id", "verified_at"),
+        Index(
+            "uq_patrol_target_verifications_current",
+            "target_id",
+            unique=True,
+            postgresql_where=text("superseded_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    target_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("patrol_targets.id", ondelete="CASCADE")
+    )
+    session_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("patrol_sessions.id", ondelete="SET NULL"), index=True
+    )
+    inspector_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    outcome: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text, default="")
+    finding_ids: Mapped[list[uuid.UUID]] = mapped_column(_UUIDS, default=list)
+    findings_named: Mapped[bool] = mapped_column(Boolean, default=True)
+    evidence_ids: Mapped[list[uuid.UUID]] = mapped_column(_UUIDS, default=list)
+    verified_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    superseded_at: Mapped[datetime | None]
+    superseded_by: Mapped[uuid.UUID | None]
 
 
 class DutyCheck(CountyOwned, Base):

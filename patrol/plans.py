@@ -9,7 +9,7 @@ Weekly minimums are checked per Monday-first week with the rule in season on tha
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -37,6 +37,7 @@ from patrol.field_models import (
     PlanInspector,
 )
 from patrol.policy import AREA_READ, PLAN_READ, may_read, read_clause
+from patrol.verification import VerificationService
 
 __all__ = [
     "PlanService",
@@ -71,6 +72,9 @@ class PlanTarget:
     lat: float
     visit_radius_m: float
     ref_id: uuid.UUID | None
+    due_on: date | None = None
+    #: due before today (county-local) and without a verification result yet
+    overdue: bool = False
 
 
 @dataclass(slots=True)
@@ -169,9 +173,18 @@ def _check_counts(**counts: int | None) -> None:
 class PlanService:
     """Rules and plans: captains and admins write, everyone in the county reads."""
 
-    def __init__(self, db: AsyncSession, *, config: PatrolConfig | None = None) -> None:
+    def __init__(
+        self,
+        db: AsyncSession,
+        *,
+        config: PatrolConfig | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        """``clock``: the server's time, whose county-local day tells which targets are
+        overdue (tests fix it)."""
         self.db = db
         self.config = config or PatrolConfig()
+        self.clock = clock
 
     # -- rules -------------------------------------------------------------------------------
     async def set_frequency_rule(
@@ -441,6 +454,18 @@ class PlanService:
         targets = await AreaService(self.db, config=self.config).list_targets(
             principal, area.id, readable_only=False
         )
+        due = [t.id for t, _, _ in targets if t.due_on is not None]
+        verified = await VerificationService(self.db, config=self.config).current_target_ids(
+            principal, due
+        )
+        today = self.clock().astimezone(self.config.tz).date()
+
+        def _plan_target(t: PatrolTarget, lon: float, lat: float) -> PlanTarget:
+            overdue = t.due_on is not None and t.due_on < today and t.id not in verified
+            return PlanTarget(
+                t.id, t.kind, t.name, lon, lat, t.visit_radius_m, t.ref_id, t.due_on, overdue
+            )
+
         if plan is None:
             req = resolve_requirement(await self.list_rules(principal), area, month, self.config)
             return PlanView(
@@ -475,7 +500,3 @@ class PlanService:
             inspector_ids=inspectors,
             note=plan.note,
         )
-
-
-def _plan_target(t: PatrolTarget, lon: float, lat: float) -> PlanTarget:
-    return PlanTarget(t.id, t.kind, t.name, lon, lat, t.visit_radius_m, t.ref_id)

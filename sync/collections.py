@@ -207,7 +207,7 @@ FROM patrol_areas a WHERE a.id = ANY($1::uuid[]) AND a.county_id = $2
 """
 _TARGETS_SQL = """
 SELECT t.id, t.area_id, t.kind, t.name, t.ref_id, ST_X(t.geom) AS lon, ST_Y(t.geom) AS lat,
-       t.visit_radius_m, $3::uuid AS caller
+       t.visit_radius_m, t.due_on, $3::uuid AS caller
 FROM patrol_targets t WHERE t.id = ANY($1::uuid[]) AND t.county_id = $2
 """
 _PLANS_SQL = """
@@ -339,6 +339,7 @@ def _target(r: Row, v: int) -> TargetRecord:
         lon=r["lon"],
         lat=r["lat"],
         visit_radius_m=r["visit_radius_m"],
+        due_on=r["due_on"],
     )
 
 

@@ -2,7 +2,7 @@
 
 Each operation is its client op id and the input of the domain action it asks for, the same
 input REST builds (:mod:`patrol.sessions`, :mod:`patrol.tracks`, :mod:`patrol.findings`,
-:mod:`patrol.duty`); only evidence notes are described here.
+:mod:`patrol.duty`, :mod:`patrol.verification`); only evidence notes are described here.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from patrol.duty import DutyCheckInput
 from patrol.findings import FindingChanges, FindingEdit
 from patrol.sessions import EndPatrolInput, FindingInput, SignInInput, StartPatrolInput
 from patrol.tracks import TrackPointsInput
+from patrol.verification import TargetVerificationInput
 
 __all__ = [
     "EndPatrol",
@@ -23,6 +24,7 @@ __all__ = [
     "Operation",
     "RecordDutyCheck",
     "RecordFinding",
+    "RecordTargetVerification",
     "SignIn",
     "StartPatrol",
     "TrackPoints",
@@ -82,6 +84,12 @@ class RecordDutyCheck:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordTargetVerification:
+    op_id: uuid.UUID
+    input: TargetVerificationInput
+
+
+@dataclass(frozen=True, slots=True)
 class EvidenceNotes:
     """Descriptive fields of evidence; ``None`` means "not part of this edit"."""
 
@@ -114,6 +122,7 @@ Operation = (
     | UpdateFinding
     | RecordDutyCheck
     | UpdateEvidence
+    | RecordTargetVerification
 )
 
 

@@ -28,6 +28,7 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from evidence.adapters import visible_evidence_ids
 from evidence.annotations import update_evidence_annotation
 from evidence.custody import CustodyLog
 from infra import error_codes as codes
@@ -41,6 +42,7 @@ from patrol.field_models import PatrolSession
 from patrol.finding_checks import FindingScreener
 from patrol.sessions import PatrolService
 from patrol.tracks import TrackService
+from patrol.verification import VerificationService
 from sync._db import driver
 from sync.errors import BatchTooLargeError
 from sync.ops import (
@@ -48,6 +50,7 @@ from sync.ops import (
     Operation,
     RecordDutyCheck,
     RecordFinding,
+    RecordTargetVerification,
     SignIn,
     StartPatrol,
     TrackPoints,
@@ -89,12 +92,14 @@ _POINTS_STORED = "SELECT id FROM patrol_track_points WHERE session_id = $1 AND i
 _GROUP_MAX = 50
 #: Sign-ins or findings of one patrol stored with one call at most.
 _BULK_MAX = 200
-_EXISTING = ("patrol", "sign_in", "finding", "duty_check")  # the parameters of _EXISTING_SQL
+# the parameters of _EXISTING_SQL
+_EXISTING = ("patrol", "sign_in", "finding", "duty_check", "verification")
 _EXISTING_SQL = """
 SELECT 'patrol', id FROM patrol_sessions WHERE id = ANY($1::uuid[])
 UNION ALL SELECT 'sign_in', id FROM patrol_sign_ins WHERE id = ANY($2::uuid[])
 UNION ALL SELECT 'finding', id FROM patrol_findings WHERE id = ANY($3::uuid[])
 UNION ALL SELECT 'duty_check', id FROM patrol_duty_checks WHERE id = ANY($4::uuid[])
+UNION ALL SELECT 'verification', id FROM patrol_target_verifications WHERE id = ANY($5::uuid[])
 """
 
 
@@ -224,6 +229,9 @@ class PushService:
         self.patrols = PatrolService(db, config=self.config, screener=screener)
         self.tracks = TrackService(db, config=self.config)
         self.duty = DutyService(db, GeofenceDutyRoster(), config=self.config)
+        self.verifications = VerificationService(
+            db, config=self.config, evidence=visible_evidence_ids
+        )
         self._known: set[tuple[str, uuid.UUID]] = set()
 
     async def push(
@@ -529,6 +537,9 @@ class PushService:
         if isinstance(op, RecordDutyCheck):
             await self.duty.record_check(principal, op.input)
             return self._stored(index, op.op_id, "duty_check", op.input.check_id)
+        if isinstance(op, RecordTargetVerification):
+            await self.verifications.record(principal, op.input)
+            return self._stored(index, op.op_id, "verification", op.input.verification_id)
         return await self._update_evidence(principal, index, op)
 
     async def _end(self, principal: Principal, index: int, op: EndPatrol) -> Receipt:
@@ -599,6 +610,8 @@ async def _existing_records(
             wanted["finding"].append(op.input.finding_id)
         elif isinstance(op, RecordDutyCheck):
             wanted["duty_check"].append(op.input.check_id)
+        elif isinstance(op, RecordTargetVerification):
+            wanted["verification"].append(op.input.verification_id)
     if not any(wanted.values()):
         return set()
     conn = await driver(db)
@@ -719,7 +732,8 @@ def _params(extra: dict[str, Any]) -> dict[str, Any]:
 
 def _record_of(op: Operation) -> uuid.UUID | None:
     fields = getattr(op, "input", op)
-    for name in ("finding_id", "sign_in_id", "check_id", "evidence_id", "patrol_id"):
+    names = ("verification_id", "finding_id", "sign_in_id", "check_id", "evidence_id", "patrol_id")
+    for name in names:
         value = getattr(fields, name, None)
         if isinstance(value, uuid.UUID):
             return value
@@ -728,7 +742,7 @@ def _record_of(op: Operation) -> uuid.UUID | None:
 
 def _time_of(op: Operation) -> datetime | None:
     fields = getattr(op, "input", op)
-    for name in ("started_at", "ended_at", "at", "found_at", "checked_at"):
+    for name in ("started_at", "ended_at", "at", "found_at", "checked_at", "verified_at"):
         value = getattr(fields, name, None)
         if isinstance(value, datetime):
             return value

@@ -54,6 +54,7 @@ class TargetRecord:
     lon: float
     lat: float
     visit_radius_m: float
+    due_on: date | None = None
 
 
 @dataclass(frozen=True, slots=True)

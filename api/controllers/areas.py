@@ -1,18 +1,20 @@
 """Contract areas and their targets.
 
 Captains and admins shape areas (geometry, grade, leader, members, places) and the targets a
-patrol should reach; everyone reads the areas the read rule gives them.
+patrol should reach; everyone reads the areas the read rule gives them. Inspectors record what
+they found at a target (``RecordTargetVerification``), which returns to the target's record.
 """
 
 from __future__ import annotations
 
 import uuid
 
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, delete, get, patch, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
-from api.deps import Areas, Caller
+from api.controllers.field_inputs import verification_input
+from api.deps import Areas, Caller, Verifications
 from api.mapping import to_wire, to_wire_list
 from mobile_contract.v1 import patrol as c
 
@@ -112,6 +114,7 @@ class AreaController(Controller):
             lat=data.lat,
             visit_radius_m=data.visit_radius_m,
             ref_id=data.ref_id,
+            due_on=data.due_on,
         )
         return to_wire(c.Target, view)
 
@@ -137,3 +140,36 @@ class AreaController(Controller):
     ) -> None:
         """The target leaves plans and coverage; past visits stay recorded."""
         await areas.deactivate_target(principal, target_id)
+
+    @put(
+        "/targets/{target_id:uuid}/verifications/{verification_id:uuid}",
+        operation_id="RecordTargetVerification",
+        summary="Record what was found at a target (the patrol's crew)",
+    )
+    async def record_target_verification(
+        self,
+        target_id: FromPath[uuid.UUID],
+        verification_id: FromPath[uuid.UUID],
+        data: JSONBody[c.TargetVerificationCreate],
+        verifications: Verifications,
+        principal: Caller,
+    ) -> c.TargetVerification:
+        """Idempotent by the phone's id; the latest result becomes the target's current one
+        and is passed on to the record behind the target."""
+        view = await verifications.record(
+            principal, verification_input(target_id, verification_id, data)
+        )
+        return to_wire(c.TargetVerification, view)
+
+    @get(
+        "/targets/{target_id:uuid}/verifications",
+        operation_id="ListTargetVerifications",
+        summary="Verification results of a target",
+    )
+    async def list_target_verifications(
+        self, target_id: FromPath[uuid.UUID], verifications: Verifications, principal: Caller
+    ) -> list[c.TargetVerification]:
+        """Newest first, the current one marked; captains, admins, the area's leader and
+        members."""
+        views = await verifications.list_verifications(principal, target_id)
+        return to_wire_list(c.TargetVerification, views)

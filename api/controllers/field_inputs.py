@@ -5,8 +5,8 @@ push operation (``mobile_contract.v1.sync``: ``StartPatrolOp``, ``SignInOp``, ..
 same fields under the same names; the ids come from the path for REST and from the operation
 for sync. Enumerated values reach the domain as their plain text, which the domain checks
 (``patrol.sessions.SIGN_IN_METHODS``, ``MANUAL_REASONS``, ``CONSTRUCTION_STATUSES``,
-``patrol.duty.CHECK_STATUSES``): REST refuses other values on the wire, a push operation gets
-the domain's refusal in its receipt.
+``patrol.duty.CHECK_STATUSES``, ``patrol.verification.OUTCOMES``): REST refuses other values
+on the wire, a push operation gets the domain's refusal in its receipt.
 """
 
 from __future__ import annotations
@@ -17,8 +17,16 @@ from mobile_contract.v1 import patrol as rest
 from mobile_contract.v1 import sync as wire
 from patrol.duty import DutyCheckInput
 from patrol.sessions import EndPatrolInput, FindingInput, SignInInput, StartPatrolInput
+from patrol.verification import TargetVerificationInput
 
-__all__ = ["duty_check_input", "end_input", "finding_input", "sign_in_input", "start_input"]
+__all__ = [
+    "duty_check_input",
+    "end_input",
+    "finding_input",
+    "sign_in_input",
+    "start_input",
+    "verification_input",
+]
 
 
 def _text(value: str | None) -> str | None:
@@ -92,5 +100,22 @@ def duty_check_input(
         member_id=data.member_id,
         is_night=data.is_night,
         note=data.note,
+        evidence_ids=tuple(data.evidence_ids),
+    )
+
+
+def verification_input(
+    target_id: uuid.UUID,
+    verification_id: uuid.UUID,
+    data: rest.TargetVerificationCreate | wire.RecordTargetVerificationOp,
+) -> TargetVerificationInput:
+    return TargetVerificationInput(
+        target_id=target_id,
+        verification_id=verification_id,
+        outcome=str(data.outcome),
+        verified_at=data.verified_at,
+        patrol_id=data.patrol_id,
+        note=data.note,
+        finding_ids=tuple(data.finding_ids),
         evidence_ids=tuple(data.evidence_ids),
     )

@@ -46,7 +46,7 @@ _MAX_INFLATED = 64 * 1024 * 1024
 _KNOWN_OPS: set[str] = {
     str(t.__struct_config__.tag) for t in (
         c.StartPatrolOp, c.EndPatrolOp, c.TrackPointsOp, c.SignInOp, c.RecordFindingOp,
-        c.UpdateFindingOp, c.DutyCheckOp, c.UpdateEvidenceOp,
+        c.UpdateFindingOp, c.DutyCheckOp, c.UpdateEvidenceOp, c.RecordTargetVerificationOp,
     )
 }  # fmt: skip
 _SCREEN_KEY = "sync_screened_ops"
@@ -273,6 +273,10 @@ def _op(o: c.PushOperation) -> ops.Operation:  # noqa: PLR0911 - one branch per 
         return ops.UpdateFinding(o.op_id, edit)
     if isinstance(o, c.DutyCheckOp):
         return ops.RecordDutyCheck(o.op_id, inputs.duty_check_input(o.check_id, o))
+    if isinstance(o, c.RecordTargetVerificationOp):
+        return ops.RecordTargetVerification(
+            o.op_id, inputs.verification_input(o.target_id, o.verification_id, o)
+        )
     return ops.UpdateEvidence(
         o.op_id,
         o.evidence_id,

@@ -61,9 +61,12 @@ __all__ = [
     "Target",
     "TargetCreate",
     "TargetKindName",
+    "TargetVerification",
+    "TargetVerificationCreate",
     "TrackBatch",
     "TrackGeoJson",
     "TrackPointIn",
+    "VerificationOutcomeName",
     "WeekCoverage",
 ]
 
@@ -97,6 +100,14 @@ class TargetKindName(enum.StrEnum):
     CHANGE_POLYGON = "change_polygon"
     TIP_OFF = "tip_off"
     CUSTOM = "custom"
+
+
+class VerificationOutcomeName(enum.StrEnum):
+    """What a target's verification in the field found."""
+
+    FOUND = "found"
+    NOT_FOUND = "not_found"
+    ALREADY_HANDLED = "already_handled"
 
 
 class SignInMethodName(enum.StrEnum):
@@ -196,6 +207,8 @@ class TargetCreate(msgspec.Struct, kw_only=True, rename="camel"):
     lat: Lat
     visit_radius_m: Annotated[float, msgspec.Meta(gt=0.0, le=10_000.0)] | None = None
     ref_id: uuid.UUID | None = None
+    #: the county-local day by which it should be verified (plans mark it overdue after)
+    due_on: date | None = None
 
 
 class Target(msgspec.Struct, kw_only=True, rename="camel"):
@@ -208,6 +221,44 @@ class Target(msgspec.Struct, kw_only=True, rename="camel"):
     visit_radius_m: float
     ref_id: uuid.UUID | None = None
     active: bool
+    due_on: date | None = None
+
+
+class TargetVerificationCreate(msgspec.Struct, kw_only=True, rename="camel"):
+    """A target's verification result. ``patrolId``: the patrol it was verified on (its crew
+    records it; without one, the leader or a member of the target's area). No
+    ``findingIds``: the patrol's findings within the target's visit radius are attached."""
+
+    outcome: VerificationOutcomeName
+    verified_at: Time
+    patrol_id: uuid.UUID | None = None
+    note: FieldNote = ""
+    finding_ids: Annotated[list[uuid.UUID], msgspec.Meta(max_length=100)] = msgspec.field(
+        default_factory=list
+    )
+    evidence_ids: Annotated[list[uuid.UUID], msgspec.Meta(max_length=100)] = msgspec.field(
+        default_factory=list
+    )
+
+
+class TargetVerification(msgspec.Struct, kw_only=True, rename="camel"):
+    """A stored verification result; ``current``: the target's result now (a later
+    verification supersedes it, ``supersededBy``)."""
+
+    id: uuid.UUID
+    target_id: uuid.UUID
+    target_kind: TargetKindName
+    ref_id: uuid.UUID | None = None
+    patrol_id: uuid.UUID | None = None
+    inspector_id: uuid.UUID
+    outcome: VerificationOutcomeName
+    note: str
+    finding_ids: list[uuid.UUID]
+    evidence_ids: list[uuid.UUID]
+    verified_at: datetime
+    received_at: datetime
+    current: bool
+    superseded_by: uuid.UUID | None = None
 
 
 # -- frequency rules and plans -------------------------------------------------------------------
@@ -264,6 +315,8 @@ class PlanTarget(msgspec.Struct, kw_only=True, rename="camel"):
     lat: float
     visit_radius_m: float
     ref_id: uuid.UUID | None = None
+    due_on: date | None = None
+    overdue: bool = False
 
 
 class PlanUpdate(msgspec.Struct, kw_only=True, rename="camel"):

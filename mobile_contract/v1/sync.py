@@ -27,6 +27,7 @@ from mobile_contract.v1.patrol import (
     FindingLandUse,
     ManualReasonName,
     SignInMethodName,
+    VerificationOutcomeName,
 )
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "Receipt",
     "ReceiptStatus",
     "RecordFindingOp",
+    "RecordTargetVerificationOp",
     "RejectedItem",
     "RosterSeat",
     "SignInOp",
@@ -90,6 +92,10 @@ ConstructionStatus = Annotated[
 ]
 DutyStatus = Annotated[
     str, msgspec.Meta(max_length=30, description=_one_of(DutyCheckStatusName, "what was seen"))
+]
+Outcome = Annotated[
+    str,
+    msgspec.Meta(max_length=30, description=_one_of(VerificationOutcomeName, "what was found")),
 ]
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with an offset")]
 Lon = Annotated[float, msgspec.Meta(ge=-180, le=180)]
@@ -131,6 +137,7 @@ class TargetRecord(msgspec.Struct, kw_only=True, rename="camel"):
     lon: float
     lat: float
     visit_radius_m: float
+    due_on: date | None = None
 
 
 class PlanRecord(msgspec.Struct, kw_only=True, rename="camel"):
@@ -455,6 +462,27 @@ class DutyCheckOp(msgspec.Struct, kw_only=True, rename="camel", tag="dutyCheck",
     )
 
 
+class RecordTargetVerificationOp(
+    msgspec.Struct, kw_only=True, rename="camel", tag="recordTargetVerification", tag_field="type"
+):
+    """A target's verification result (``RecordTargetVerification``); ``outcome`` is
+    ``found``, ``not_found`` or ``already_handled``."""
+
+    op_id: uuid.UUID
+    target_id: uuid.UUID
+    verification_id: uuid.UUID
+    outcome: Outcome
+    verified_at: AwareTime
+    patrol_id: uuid.UUID | None = None
+    note: Text = ""
+    finding_ids: Annotated[list[uuid.UUID], msgspec.Meta(max_length=100)] = msgspec.field(
+        default_factory=list
+    )
+    evidence_ids: Annotated[list[uuid.UUID], msgspec.Meta(max_length=100)] = msgspec.field(
+        default_factory=list
+    )
+
+
 ViewType = Annotated[
     str,
     msgspec.Meta(pattern="^(far|close|corner|interior)?$", description="empty: clear it"),
@@ -498,6 +526,7 @@ PushOperation = (
     | UpdateFindingOp
     | DutyCheckOp
     | UpdateEvidenceOp
+    | RecordTargetVerificationOp
 )
 
 

@@ -222,6 +222,11 @@ BODIES: dict[str, Body | None] = {
         "status": "still_closed",
     },
     "AcknowledgeAlert": None,
+    "RecordTargetVerification": lambda c: {
+        "outcome": "found",
+        "verifiedAt": c.now,
+        "patrolId": c["patrol_id"],
+    },
     # cases and referrals
     "OpenCase": lambda c: {"cause": "占地", "violationKind": "land_occupation", **c.at()},
     "UpdateCase": {"cause": "占地建房"},
@@ -270,6 +275,7 @@ FRESH: dict[str, tuple[str, ...]] = {
     "RecordFinding": ("finding_id",),
     "RecordDutyCheck": ("check_id",),
     "CreateUpload": ("evidence_id",),
+    "RecordTargetVerification": ("verification_id",),
 }
 
 

@@ -35,6 +35,7 @@ from infra.scope import Role
 from patrol import AreaService, DutyCheck, PatrolAlert, PatrolService, PlanService, raise_alert
 from patrol.accounts import AccountService
 from patrol.org import OrgService
+from patrol.verification import TargetVerificationInput, VerificationService
 from tests.api._calls import FRESH, Ctx, Operation, body, missing_bodies, operations, query, request
 from tests.api.test_evidence_api import seed_evidence
 from tests.api.test_role_matrix import OK, ROLE, refused_roles
@@ -112,7 +113,7 @@ async def _patrol_resources(
     b: CountyFixture, factory: async_sessionmaker[AsyncSession], site_id: uuid.UUID
 ) -> dict[str, uuid.UUID | str]:
     """County B's field work: an area with a target, a rule, a patrol with a sign-in and a
-    finding, a duty check and the alert it raised."""
+    finding, the target's verification, a duty check and the alert it raised."""
     boss, me = b.principal(Role.CAPTAIN), b.principal(Role.INSPECTOR)
     now = utcnow()
     async with factory() as session:
@@ -134,6 +135,13 @@ async def _patrol_resources(
         finding = await patrols.record_finding(
             me, patrol.id, uuid7(), found_at=now, project_name="B项目",
             construction_status="levelled", lon=113.005, lat=28.005,
+        )  # fmt: skip
+        verified = await VerificationService(session).record(
+            me,
+            TargetVerificationInput(
+                target_id=target.id, verification_id=uuid7(), outcome="found", verified_at=now,
+                patrol_id=patrol.id,
+            ),
         )  # fmt: skip
         check = DutyCheck(
             id=uuid7(), county_id=b.id, site_id=site_id, member_id=uuid7(),
@@ -161,6 +169,7 @@ async def _patrol_resources(
         "finding_id": finding.id,
         "check_id": check.id,
         "alert_id": alert_id,
+        "verification_id": verified.id,
     }
 
 
@@ -219,6 +228,7 @@ _ANSWER = {
 _TAKEN = {
     "CreateUpload": "409 evidence_id_conflict",
     "RecordDutyCheck": "409 id_reused",
+    "RecordTargetVerification": "409 id_reused",
     "SetFrequencyRule": "409 id_reused",
     "StartPatrol": "409 id_reused",
 }

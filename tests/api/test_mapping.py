@@ -16,6 +16,7 @@ from patrol.coverage import AreaCoverage, Coverage, InspectorCoverage, LiveBoard
 from patrol.coverage import WeekCoverage as WeekView
 from patrol.duty import DutyCompliance
 from patrol.plans import PlanTarget, PlanView, Requirement
+from patrol.verification import VerificationView
 
 
 class _Kind(enum.StrEnum):
@@ -101,6 +102,7 @@ _PAIRS: list[tuple[type, type[msgspec.Struct], set[str]]] = [
     (DutyCompliance, c.DutyCompliance, set()),
     (LiveBoard, c.LiveStatus, set()),
     (LiveInspector, c.LiveInspector, set()),
+    (VerificationView, c.TargetVerification, set()),
 ]
 
 

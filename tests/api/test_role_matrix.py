@@ -156,6 +156,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "ListReferralRules":        (OK,        OK,        OK,        OK,        OK,        OK),
     "ListReferrals":            (ROLE,      ROLE,      OK,        OK,        OK,        ROLE),
     "ListSignIns":              (OK,        OK,        OK,        NOT_CREW,  OK,        NOT_CREW),
+    "ListTargetVerifications":  (OK,        NOT_AREA,  OK,        NOT_AREA,  OK,        NOT_AREA),
     "ListTargets":              (OK,        NOT_AREA,  OK,        NOT_AREA,  OK,        NOT_AREA),
     "ListTownships":            (OK,        OK,        OK,        OK,        OK,        OK),
     "ListUsers":                (OK,        OK,        OK,        OK,        OK,        OK),
@@ -169,6 +170,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "RecordPoliceReceipt":      (ROLE,      ROLE,      OK,        OK,        OK,        ROLE),
     "RecordReferralDecision":   (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "RecordReferralTransfer":   (ROLE,      ROLE,      OK,        OK,        OK,        ROLE),
+    "RecordTargetVerification": (OK,        OK,        NOT_CREW,  NOT_CREW,  NOT_CREW,  NOT_CREW),
     "RefreshToken":             (OK,        OK,        OK,        OK,        OK,        OK),
     "RegisterDevice":           (NEW,       NEW,       NEW,       NEW,       NEW,       NEW),
     "RemoveRosterMember":       (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
@@ -364,6 +366,13 @@ async def _build(w: World) -> None:
         method="PUT",
     )
     w.ids.update(sign_in_id=sign_in["id"], finding_id=finding["id"])
+    verified = await w.post(
+        Role.INSPECTOR,
+        f"/targets/{w.ids['target_id']}/verifications/{uuid7()}",
+        body("RecordTargetVerification", c),
+        method="PUT",
+    )
+    w.ids["verification_id"] = verified["id"]
     w.ids.update(await _site(w))
     check = await w.post(
         Role.INSPECTOR,
