@@ -18,6 +18,7 @@ from evidence import (
     SiteReviewListener,
 )
 from evidence.cases import ThresholdFindingScreener
+from evidence.cases.petition_service import PetitionService
 from evidence.cases.service import CaseService
 from evidence.custody import CustodyLog
 from geofence.service import GeofenceService
@@ -50,6 +51,7 @@ __all__ = [
     "Layers",
     "Org",
     "Patrols",
+    "Petitions",
     "Plans",
     "Pull",
     "Push",
@@ -168,6 +170,11 @@ def provide_cases(db: Db, settings: Settings_, state: State) -> CaseService:
     return CaseService(db, state.store, settings.evidence)
 
 
+def provide_petitions(db: Db, settings: Settings_) -> PetitionService:
+    # reads of a petitioner's identity append to the custody chain, keyed like evidence's
+    return PetitionService(db, CustodyLog(settings.evidence.package_signing_key.encode()))
+
+
 def provide_geofence(db: Db, settings: Settings_, state: State) -> GeofenceService:
     return GeofenceService(db, import_jobs=state.import_jobs, settings=settings.layers)
 
@@ -175,6 +182,7 @@ def provide_geofence(db: Db, settings: Settings_, state: State) -> GeofenceServi
 Accounts = NamedDependency[AccountService]
 Cases = NamedDependency[CaseService]
 Geofence = NamedDependency[GeofenceService]
+Petitions = NamedDependency[PetitionService]
 EvidenceSvc = NamedDependency[EvidenceService]
 Org = NamedDependency[OrgService]
 Pull = NamedDependency[PullService]
@@ -206,5 +214,6 @@ DEPENDENCIES: dict[str, Provide] = {
     "duty": Provide(provide_duty, sync_to_thread=False),
     "alerts": Provide(provide_alerts, sync_to_thread=False),
     "cases": Provide(provide_cases, sync_to_thread=False),
+    "petitions": Provide(provide_petitions, sync_to_thread=False),
     "geofence": Provide(provide_geofence, sync_to_thread=False),
 }
