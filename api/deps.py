@@ -21,6 +21,7 @@ from evidence.cases import ThresholdFindingScreener
 from evidence.cases.petition_service import PetitionService
 from evidence.cases.service import CaseService
 from evidence.custody import CustodyLog
+from infra.db import utcnow
 from geofence.service import GeofenceService
 from infra.scope import Principal
 from infra.settings import Settings
@@ -170,9 +171,12 @@ def provide_cases(db: Db, settings: Settings_, state: State) -> CaseService:
     return CaseService(db, state.store, settings.evidence)
 
 
-def provide_petitions(db: Db, settings: Settings_) -> PetitionService:
-    # reads of a petitioner's identity append to the custody chain, keyed like evidence's
-    return PetitionService(db, CustodyLog(settings.evidence.package_signing_key.encode()))
+def provide_petitions(db: Db, settings: Settings_, state: State) -> PetitionService:
+    # reads of a petitioner's identity append to the custody chain, keyed like evidence's;
+    # ``state.petition_clock`` (a test's fixed clock) replaces the server's when set
+    custody = CustodyLog(settings.evidence.package_signing_key.encode())
+    clock = state.get("petition_clock") or utcnow
+    return PetitionService(db, custody, clock=clock)
 
 
 def provide_geofence(db: Db, settings: Settings_, state: State) -> GeofenceService:

@@ -76,6 +76,7 @@ from evidence.custody import CustodyAction, CustodyLog
 from infra import error_codes as codes
 from infra.db import utcnow
 from infra.errors import NotFoundError
+from infra.ids import uuid7
 from infra.scope import COUNTY_TZ, Principal, Role, require_role, scoped
 from patrol.alerts import PETITION_OVERDUE, raise_alert, resolve_alerts
 from patrol.field_models import PatrolAlert
@@ -511,6 +512,7 @@ def _record(
 ) -> None:
     session.add(
         PetitionEvent(
+            id=uuid7(),  # minted now: events of one instant keep the order they happened in
             county_id=row.county_id,
             petition_id=row.id,
             kind=kind,
@@ -974,14 +976,15 @@ async def get_petition(
     *,
     now: datetime | None = None,
 ) -> PetitionView:
-    """One petition with its steps, reviews and events (no identity)."""
+    """One petition with its steps, reviews and events in the order they were recorded (each
+    with its own time: a step may be recorded after the fact); no identity."""
     require_role(principal, *_CLERKS, action="read petitions")
     loaded = await _load(session, principal, petition_id, lock=False)
     events = (
         await session.scalars(
             select(PetitionEvent)
             .where(PetitionEvent.petition_id == petition_id)
-            .order_by(PetitionEvent.at, PetitionEvent.id)
+            .order_by(PetitionEvent.id)  # as recorded (a step may be given after the fact)
         )
     ).all()
     return _view(loaded.row, list(loaded.reviews.values()), now or utcnow(), events)
