@@ -21,8 +21,8 @@ from evidence.cases import ThresholdFindingScreener
 from evidence.cases.petition_service import PetitionService
 from evidence.cases.service import CaseService
 from evidence.custody import CustodyLog
-from infra.db import utcnow
 from geofence.service import GeofenceService
+from infra.db import utcnow
 from infra.scope import Principal
 from infra.settings import Settings
 from patrol.accounts import AccountService
