@@ -29,6 +29,7 @@ from evidence.cases.errors import (
     PetitionReviewsExhaustedError,
     PetitionStepOutOfOrderError,
 )
+from evidence.cases.petition_demo import seed_demo_petitions
 from evidence.cases.petition_models import PetitionCounter
 from evidence.models import CustodyEntry
 from infra.errors import PermissionDeniedError
@@ -686,3 +687,23 @@ async def test_every_refusal_of_the_flow_over_http(client: Client, make_county: 
         headers=h,
     )
     assert bad_period.status_code == 422 and bad_period.json()["code"] == "invalid_petition"
+
+
+# -- the demo county -----------------------------------------------------------------------------
+async def test_demo_petitions(db: AsyncSession, world: World) -> None:
+    now = clock.NOW
+    ids = await seed_demo_petitions(db, world.county_id, now=now)
+    views = [await pt.get_petition(db, world.captain, i, now=now) for i in ids]
+    assert [v.status for v in views] == [
+        "registered", "assigned", "assigned", "review_requested", "registered"
+    ]  # fmt: skip
+    waiting, group, extended, review, overdue = views
+    assert not waiting.overdue and overdue.overdue
+    assert group.group_petition and group.office.endswith("国土资源所")
+    assert extended.extension_days == 30 and not extended.overdue
+    assert [r.level for r in review.reviews] == ["review"]
+    assert [
+        s.petition_id for s in await pt.overdue_petition_steps(db, world.county_id, now=now)
+    ] == [overdue.id]
+    assert await seed_demo_petitions(db, world.county_id, now=now) == ids
+    await db.commit()
