@@ -23,10 +23,12 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     PrimaryKeyConstraint,
@@ -220,6 +222,8 @@ class PetitionEvent(UuidPk, CountyOwned, Base):
     __table_args__ = (Index("ix_petition_events_petition_at", "petition_id", "at"),)
 
     petition_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"))
+    # the order events were recorded in (their ``at`` may be given after the fact)
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(), unique=True)
     kind: Mapped[str] = mapped_column(String(40))
     at: Mapped[datetime] = mapped_column(default=utcnow)
     actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))

@@ -76,7 +76,6 @@ from evidence.custody import CustodyAction, CustodyLog
 from infra import error_codes as codes
 from infra.db import utcnow
 from infra.errors import NotFoundError
-from infra.ids import uuid7
 from infra.scope import COUNTY_TZ, Principal, Role, require_role, scoped
 from patrol.alerts import PETITION_OVERDUE, raise_alert, resolve_alerts
 from patrol.field_models import PatrolAlert
@@ -512,7 +511,6 @@ def _record(
 ) -> None:
     session.add(
         PetitionEvent(
-            id=uuid7(),  # minted now: events of one instant keep the order they happened in
             county_id=row.county_id,
             petition_id=row.id,
             kind=kind,
@@ -984,7 +982,7 @@ async def get_petition(
         await session.scalars(
             select(PetitionEvent)
             .where(PetitionEvent.petition_id == petition_id)
-            .order_by(PetitionEvent.id)  # as recorded (a step may be given after the fact)
+            .order_by(PetitionEvent.seq)  # as recorded (a step may be given after the fact)
         )
     ).all()
     return _view(loaded.row, list(loaded.reviews.values()), now or utcnow(), events)

@@ -22,6 +22,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.worker import TASK_NAMES
 from evidence.cases import petitions as pt
 from evidence.cases.errors import (
     InvalidPetitionError,
@@ -31,6 +32,7 @@ from evidence.cases.errors import (
 )
 from evidence.cases.petition_demo import seed_demo_petitions
 from evidence.cases.petition_models import PetitionCounter
+from evidence.cases.petition_tasks import run_petition_jobs
 from evidence.models import CustodyEntry
 from infra.errors import PermissionDeniedError
 from infra.scope import Principal, Role
@@ -707,3 +709,19 @@ async def test_demo_petitions(db: AsyncSession, world: World) -> None:
     ] == [overdue.id]
     assert await seed_demo_petitions(db, world.county_id, now=now) == ids
     await db.commit()
+
+
+async def test_the_hourly_task_alerts_every_county_once(
+    session_factory: async_sessionmaker[AsyncSession], world: World
+) -> None:
+    assert "petitions:overdue" in TASK_NAMES
+    async with session_factory() as session:
+        p = await register(session, world)  # received in January: long overdue
+        await session.commit()
+    first = await run_petition_jobs(session_factory)
+    assert first["failed"] == 0 and first["raised"] >= 1
+    await run_petition_jobs(session_factory)
+    async with session_factory() as session:
+        [alert] = await _alerts(session, world)
+        assert alert.params is not None and alert.params["reg_no"] == p.reg_no
+        assert alert.resolved_at is None

@@ -6,10 +6,10 @@ Revises: 0019_clue_desk
 ``petitions`` holds each petition with its petitioner (read only through ``GetPetitioner``)
 and its handling steps with their statutory dates (county-local days); ``petition_reviews``
 the requests for review (复查) and re-review (复核) and their answers; ``petition_events``
-who did what, when; ``petition_counters`` the last registration number of each county's
-year. ``clue_id`` and the township ids are plain UUIDs (the clue tables migrate on their
-own). ``patrol_alerts.kind`` has no check constraint: the new alert kind
-``petition_overdue`` needs no change there.
+who did what, when (``seq``: the order recorded); ``petition_counters`` the last
+registration number of each county's year. ``clue_id`` and the township ids are plain UUIDs
+(the clue tables migrate on their own). ``patrol_alerts.kind`` has no check constraint: the
+new alert kind ``petition_overdue`` needs no change there.
 """
 
 from __future__ import annotations
@@ -222,6 +222,7 @@ def upgrade() -> None:
     op.create_table(
         "petition_events",
         sa.Column("petition_id", sa.Uuid(), nullable=False),
+        sa.Column("seq", sa.BigInteger(), sa.Identity(always=False), nullable=False),
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("actor_id", sa.Uuid(), nullable=True),
@@ -247,6 +248,7 @@ def upgrade() -> None:
             ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_petition_events")),
+        sa.UniqueConstraint("seq", name=op.f("uq_petition_events_seq")),
     )
     op.create_index(
         op.f("ix_petition_events_county_id"), "petition_events", ["county_id"], unique=False
