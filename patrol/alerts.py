@@ -188,13 +188,16 @@ class AlertService:
         limit: int = 100,
     ) -> Sequence[PatrolAlert]:
         """Newest first (``ListAlerts``): open alerts, or with ``state`` the resolved ones
-        or all."""
+        or all; the security squad's feed leaves out ``petition_overdue``."""
         require_role(principal, *MANAGERS, Role.SECURITY_SQUAD, action="read the alerts feed")
         if state not in ALERT_STATES:
             raise InvalidPatrolInputError(
                 f"state must be one of {', '.join(ALERT_STATES)}", field="state"
             )
         stmt = scoped(select(PatrolAlert), PatrolAlert, principal)
+        if principal.has_role(Role.SECURITY_SQUAD):
+            # petitions are not the squad's to read (the clue desk, captains and admins)
+            stmt = stmt.where(PatrolAlert.kind != PETITION_OVERDUE)
         if state == "open":
             stmt = stmt.where(PatrolAlert.resolved_at.is_(None))
         elif state == "resolved":

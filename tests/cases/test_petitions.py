@@ -725,3 +725,28 @@ async def test_the_hourly_task_alerts_every_county_once(
         [alert] = await _alerts(session, world)
         assert alert.params is not None and alert.params["reg_no"] == p.reg_no
         assert alert.resolved_at is None
+
+
+async def test_the_squad_does_not_see_petition_alerts(
+    client: Client, make_county: Any, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    county: CountyFixture = await make_county()
+    resp = await client.post(
+        f"{API}/petitions",
+        json=_body(receivedAt=clock.ago(days=40).isoformat()),
+        headers=county.headers(Role.CLUE_DESK),
+    )
+    assert resp.status_code == 201, resp.text
+    async with session_factory() as session:
+        assert await pt.raise_overdue_alerts(session, county.id) == (1, 0)
+        await session.commit()
+    kinds: dict[Role, list[str]] = {}
+    for role in (Role.CAPTAIN, Role.ADMIN, Role.SECURITY_SQUAD):
+        feed = await client.get(f"{API}/alerts", headers=county.headers(role))
+        assert feed.status_code == 200, feed.text
+        kinds[role] = [a["kind"] for a in feed.json()]
+    assert kinds == {
+        Role.CAPTAIN: ["petition_overdue"],
+        Role.ADMIN: ["petition_overdue"],
+        Role.SECURITY_SQUAD: [],
+    }
