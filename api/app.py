@@ -31,6 +31,7 @@ from api.controllers.jobs import JobController
 from api.controllers.layers import LayerController
 from api.controllers.mine_sites import MineSiteController
 from api.controllers.patrol import PatrolController
+from api.controllers.petitions import PetitionController
 from api.controllers.plans import PlanController
 from api.controllers.referrals import FlagController, ReferralController, ReferralRuleController
 from api.controllers.review import ReviewController
@@ -81,6 +82,7 @@ API_V1_HANDLERS: list[Any] = [
     ReferralRuleController,
     FlagController,
     ReferralController,
+    PetitionController,
     JobController,
 ]
 

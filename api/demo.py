@@ -35,6 +35,8 @@ async def seed_demo_extras(session: AsyncSession, demo: DemoCounty, settings: Se
     await _seed_evidence(session, demo, settings)
     # cases: over the basic-farmland threshold, illegal mining near a closed site, a late referral
     await _seed_demo_cases(session, demo)
+    # petitions: waiting, assigned, extended, under review, and one overdue
+    await _seed_demo_petitions(session, demo)
 
 
 async def _seed_demo_cases(session: AsyncSession, demo: DemoCounty) -> None:
@@ -64,6 +66,15 @@ async def _seed_demo_cases(session: AsyncSession, demo: DemoCounty) -> None:
         )
         if photos := list(nearest):
             await link_evidence(session, principal_of(captain), case_id, photos)
+
+
+async def _seed_demo_petitions(session: AsyncSession, demo: DemoCounty) -> None:
+    """The demo petitions, and the captains' alert of the overdue one."""
+    from evidence.cases.petition_demo import seed_demo_petitions  # noqa: PLC0415
+    from evidence.cases.petitions import raise_overdue_alerts  # noqa: PLC0415
+
+    await seed_demo_petitions(session, demo.county.id)
+    await raise_overdue_alerts(session, demo.county.id)
 
 
 async def _seed_patrols(session: AsyncSession, demo: DemoCounty) -> None:

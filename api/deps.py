@@ -19,9 +19,11 @@ from evidence import (
 )
 from evidence.adapters import visible_evidence_ids
 from evidence.cases import ThresholdFindingScreener
+from evidence.cases.petition_service import PetitionService
 from evidence.cases.service import CaseService
 from evidence.custody import CustodyLog
 from geofence.service import GeofenceService
+from infra.db import utcnow
 from infra.scope import Principal
 from infra.settings import Settings
 from patrol.accounts import AccountService
@@ -52,6 +54,7 @@ __all__ = [
     "Layers",
     "Org",
     "Patrols",
+    "Petitions",
     "Plans",
     "Pull",
     "Push",
@@ -176,6 +179,14 @@ def provide_cases(db: Db, settings: Settings_, state: State) -> CaseService:
     return CaseService(db, state.store, settings.evidence)
 
 
+def provide_petitions(db: Db, settings: Settings_, state: State) -> PetitionService:
+    # reads of a petitioner's identity append to the custody chain, keyed like evidence's;
+    # ``state.petition_clock`` (a test's fixed clock) replaces the server's when set
+    custody = CustodyLog(settings.evidence.package_signing_key.encode())
+    clock = state.get("petition_clock") or utcnow
+    return PetitionService(db, custody, clock=clock)
+
+
 def provide_geofence(db: Db, settings: Settings_, state: State) -> GeofenceService:
     return GeofenceService(db, import_jobs=state.import_jobs, settings=settings.layers)
 
@@ -183,6 +194,7 @@ def provide_geofence(db: Db, settings: Settings_, state: State) -> GeofenceServi
 Accounts = NamedDependency[AccountService]
 Cases = NamedDependency[CaseService]
 Geofence = NamedDependency[GeofenceService]
+Petitions = NamedDependency[PetitionService]
 EvidenceSvc = NamedDependency[EvidenceService]
 Org = NamedDependency[OrgService]
 Pull = NamedDependency[PullService]
@@ -216,5 +228,6 @@ DEPENDENCIES: dict[str, Provide] = {
     "alerts": Provide(provide_alerts, sync_to_thread=False),
     "verifications": Provide(provide_verifications, sync_to_thread=False),
     "cases": Provide(provide_cases, sync_to_thread=False),
+    "petitions": Provide(provide_petitions, sync_to_thread=False),
     "geofence": Provide(provide_geofence, sync_to_thread=False),
 }

@@ -712,6 +712,57 @@ OPERATION_ERRORS: dict[str, Errors] = {
             "invalid_rule",
         ),
     },
+    # petitions (信访)
+    "RegisterPetition": {
+        403: ("role_not_allowed",),
+        404: ("township_not_found",),
+        422: ("invalid_petition", "invalid_time"),
+    },
+    "ListPetitions": {403: ("role_not_allowed",)},
+    "GetPetitionFigures": {403: ("role_not_allowed",), 422: ("invalid_petition",)},
+    "GetPetition": {403: ("role_not_allowed",), 404: ("petition_not_found",)},
+    "GetPetitioner": {403: ("role_not_allowed",), 404: ("petition_not_found",)},
+    "DecidePetition": {
+        403: ("role_not_allowed",),
+        404: ("petition_not_found",),
+        409: ("petition_step_out_of_order",),
+        422: ("invalid_time", "reason_required"),
+    },
+    "AssignPetition": {
+        403: ("role_not_allowed",),
+        404: ("petition_not_found", "township_not_found"),
+        409: ("petition_step_out_of_order",),
+        422: ("invalid_petition", "invalid_time"),
+    },
+    "ExtendPetition": {
+        403: ("role_not_allowed",),
+        404: ("petition_not_found",),
+        409: ("petition_step_out_of_order", "petition_already_extended"),
+        422: (
+            "invalid_petition",
+            "invalid_time",
+            "reason_required",
+            "petition_extension_too_long",
+        ),
+    },
+    "ReplyPetition": {
+        403: ("role_not_allowed",),
+        404: ("petition_not_found",),
+        409: ("petition_step_out_of_order",),
+        422: ("invalid_petition", "invalid_time"),
+    },
+    "RequestPetitionReview": {
+        403: ("role_not_allowed",),
+        404: ("petition_not_found",),
+        409: ("petition_step_out_of_order", "petition_reviews_exhausted"),
+        422: ("invalid_petition", "invalid_time", "petition_review_window_closed"),
+    },
+    "AnswerPetitionReview": {
+        403: ("role_not_allowed",),
+        404: ("petition_not_found",),
+        409: ("petition_step_out_of_order", "petition_reviews_exhausted"),
+        422: ("invalid_petition", "invalid_time"),
+    },
 }
 
 

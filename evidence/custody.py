@@ -53,6 +53,8 @@ class CustodyAction(enum.StrEnum):
     EXPORTED = "exported"  # part of an export / referral package
     FLAGGED = "flagged"  # a flag was set after intake
     DERIVATIVE_CREATED = "derivative_created"
+    # a petitioner's identity was read (subject: the petition; no identity in the details)
+    PETITIONER_VIEWED = "petitioner_viewed"
 
 
 def _canonical(value: Mapping[str, Any]) -> bytes:

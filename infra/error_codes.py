@@ -758,6 +758,47 @@ MISSING_MATERIALS: Final = _e(
     "missing_materials", 422, "移送缺少必需的材料", "the transfer lacks required materials"
 )
 INVALID_RULE: Final = _e("invalid_rule", 422, "规则不符合要求", "the rule is not acceptable")
+# petitions (信访)
+PETITION_NOT_FOUND: Final = _e("petition_not_found", 404, "未找到该信访事项", "petition not found")
+PETITION_STEP_OUT_OF_ORDER: Final = _e(
+    "petition_step_out_of_order",
+    409,
+    "信访办理步骤顺序有误，下一步应为 {expected_step}",
+    "petition step out of order; the next step is {expected_step}",
+    "信访办理步骤顺序有误",
+    "petition step out of order",
+)
+PETITION_ALREADY_EXTENDED: Final = _e(
+    "petition_already_extended",
+    409,
+    "办理期限只能延长一次",
+    "the handling period may be extended only once",
+)
+PETITION_REVIEWS_EXHAUSTED: Final = _e(
+    "petition_reviews_exhausted",
+    409,
+    "复核意见为最终意见，不能再次申请复查或复核",
+    "the re-review is final; no further review may be asked",
+)
+PETITION_EXTENSION_TOO_LONG: Final = _e(
+    "petition_extension_too_long",
+    422,
+    "延长期限不得超过 {max_days} 日",
+    "an extension may not exceed {max_days} days",
+    "延长期限超过规定",
+    "the extension is too long",
+)
+PETITION_REVIEW_WINDOW_CLOSED: Final = _e(
+    "petition_review_window_closed",
+    422,
+    "须在收到意见之日起 {window_days} 日内提出（截止 {due_on}）",
+    "the request must be made within {window_days} days of the answer (by {due_on})",
+    "已超过申请期限",
+    "the time to ask has passed",
+)
+INVALID_PETITION: Final = _e(
+    "invalid_petition", 422, "信访事项数据不符合要求", "the petition data is not acceptable"
+)
 
 
 CATALOGUE: Final[Mapping[str, ErrorCode]] = MappingProxyType(_CATALOGUE)

@@ -157,6 +157,14 @@ LABELS: Final[dict[str, dict[str, tuple[str, str]]]] = {
             "nothing imported",
         ),
     },
+    "petition_step": {
+        "decision": ("受理告知", "acceptance decision"),
+        "reply": ("书面答复", "written reply"),
+        "review_request": ("申请复查", "request for review"),
+        "review_answer": ("复查意见", "review answer"),
+        "re_review_request": ("申请复核", "request for re-review"),
+        "re_review_answer": ("复核意见", "re-review answer"),
+    },
     "role": {
         "inspector": ("巡查员", "inspector"),
         "joint_team": ("联合执法队员", "joint team member"),
@@ -238,6 +246,13 @@ ALERTS: Final[dict[str, Message]] = {
         "已关停点位有新记录，请核查是否死灰复燃",
         "a closed site has a new record; check whether it is reopening",
         source="review_source",
+    ),
+    "alert.petition_overdue": _m(
+        "信访事项{reg_no}：{step}已逾期（应于 {due_on} 前完成）",
+        "petition {reg_no}: the {step} is overdue (due by {due_on})",
+        "信访事项办理逾期",
+        "a petition step is overdue",
+        step="petition_step",
     ),
     "alert.referral_suggested": _m(
         "{subject}达到移送标准，建议审查是否移送：{crime}（{rule_code}）",

@@ -24,6 +24,9 @@ kind                      resolved when (``resolution``)
 ``referral_suggested``    not here: ``evidence`` owns its cause (the suggestion being
                           superseded or the referral decided) and calls
                           :func:`resolve_alerts`
+``petition_overdue``      not here: ``evidence.cases.petitions`` raises it for a
+                          petition step past its statutory date and resolves it when
+                          the step is recorded (``petition_step_done``)
 ========================  ==========================================================
 
 ``ListAlerts`` shows open alerts by default; ``state`` asks for resolved ones or all.
@@ -52,6 +55,7 @@ from patrol.field_models import PatrolAlert
 __all__ = [
     "ALERT_KINDS",
     "ALERT_STATES",
+    "PETITION_OVERDUE",
     "REFERRAL_SUGGESTED",
     "RESOLUTIONS",
     "AlertService",
@@ -62,12 +66,14 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 REFERRAL_SUGGESTED = "referral_suggested"
+PETITION_OVERDUE = "petition_overdue"
 ALERT_KINDS = (
     "site_reopening",
     "site_active_mining",
     "duty_overdue",
     "site_rebound_review",
     REFERRAL_SUGGESTED,
+    PETITION_OVERDUE,
 )
 ALERT_STATES = ("open", "resolved", "all")
 RESOLUTIONS = (
@@ -79,6 +85,7 @@ RESOLUTIONS = (
     "site_checked",
     "suggestion_superseded",
     "referral_decided",
+    "petition_step_done",
 )
 
 
@@ -181,13 +188,16 @@ class AlertService:
         limit: int = 100,
     ) -> Sequence[PatrolAlert]:
         """Newest first (``ListAlerts``): open alerts, or with ``state`` the resolved ones
-        or all."""
+        or all; the security squad's feed leaves out ``petition_overdue``."""
         require_role(principal, *MANAGERS, Role.SECURITY_SQUAD, action="read the alerts feed")
         if state not in ALERT_STATES:
             raise InvalidPatrolInputError(
                 f"state must be one of {', '.join(ALERT_STATES)}", field="state"
             )
         stmt = scoped(select(PatrolAlert), PatrolAlert, principal)
+        if principal.has_role(Role.SECURITY_SQUAD):
+            # petitions are not the squad's to read (the clue desk, captains and admins)
+            stmt = stmt.where(PatrolAlert.kind != PETITION_OVERDUE)
         if state == "open":
             stmt = stmt.where(PatrolAlert.resolved_at.is_(None))
         elif state == "resolved":

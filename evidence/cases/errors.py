@@ -43,6 +43,17 @@
                                                                 ``PackageReport.raise_for_problems``
     UnavailableError (503)
     └── PackageSigningKeyMissingError  package_signing_key_missing
+
+Petitions (信访, :mod:`evidence.cases.petitions`)::
+
+    PetitionNotFoundError           petition_not_found (404)  unknown or another county's
+    PetitionStepOutOfOrderError     petition_step_out_of_order (409)  ``expected_step``
+    PetitionAlreadyExtendedError    petition_already_extended (409)  a second extension
+    PetitionReviewsExhaustedError   petition_reviews_exhausted (409)  after the re-review
+    InvalidPetitionError            invalid_petition (422)  plus specific codes:
+                                    invalid_time, reason_required,
+                                    petition_extension_too_long,
+                                    petition_review_window_closed
 """
 
 from __future__ import annotations
@@ -57,12 +68,17 @@ __all__ = [
     "CaseSourceNotFoundError",
     "CaseStatusTransitionError",
     "InvalidCaseError",
+    "InvalidPetitionError",
     "InvalidRuleError",
     "InvalidStepError",
     "MissingMaterialsError",
     "PackageSigningKeyMissingError",
     "PackageSourceMismatchError",
     "PackageTamperedError",
+    "PetitionAlreadyExtendedError",
+    "PetitionNotFoundError",
+    "PetitionReviewsExhaustedError",
+    "PetitionStepOutOfOrderError",
     "ReconsiderationClosedError",
     "ReferralAlreadyOpenError",
     "ReferralNotFoundError",
@@ -152,3 +168,23 @@ class PackageTamperedError(InvalidInputError):
 
 class PackageSigningKeyMissingError(UnavailableError):
     default_code = codes.PACKAGE_SIGNING_KEY_MISSING
+
+
+class PetitionNotFoundError(NotFoundError):
+    default_code = codes.PETITION_NOT_FOUND
+
+
+class PetitionStepOutOfOrderError(ConflictError):
+    default_code = codes.PETITION_STEP_OUT_OF_ORDER
+
+
+class PetitionAlreadyExtendedError(ConflictError):
+    default_code = codes.PETITION_ALREADY_EXTENDED
+
+
+class PetitionReviewsExhaustedError(ConflictError):
+    default_code = codes.PETITION_REVIEWS_EXHAUSTED
+
+
+class InvalidPetitionError(InvalidInputError):
+    default_code = codes.INVALID_PETITION

@@ -148,6 +148,7 @@ class AlertKindName(enum.StrEnum):
     DUTY_OVERDUE = "duty_overdue"
     SITE_REBOUND_REVIEW = "site_rebound_review"
     REFERRAL_SUGGESTED = "referral_suggested"
+    PETITION_OVERDUE = "petition_overdue"  # a petition step past its statutory date
 
 
 class AlertStateName(enum.StrEnum):

@@ -253,6 +253,21 @@ BODIES: dict[str, Body | None] = {
     "RecordPoliceDecision": {"filed": True},
     "RecordHandover": {"items": [{"kind": "item", "title": "挖掘机"}]},
     "RequestReconsideration": {"reason": "不予立案不当"},
+    # petitions
+    "RegisterPetition": lambda c: {
+        "form": "letter",
+        "category": "suggestion",
+        "receivedAt": c.now,
+        "subject": "建议",
+        "content": "建议加强夜间巡查",
+        "petitioner": {"name": "张三"},
+    },
+    "DecidePetition": {"accept": True},
+    "AssignPetition": {"office": "执法大队一中队", "instruction": "请依法核查"},
+    "ExtendPetition": {"days": 30, "reason": "情况复杂"},
+    "ReplyPetition": {"content": "答复意见", "delivery": "mail"},
+    "RequestPetitionReview": {"level": "review"},
+    "AnswerPetitionReview": {"level": "review", "answer": "维持原处理意见"},
 }
 
 # operation id -> its query parameters (those naming records, and the required ones)

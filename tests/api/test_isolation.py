@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from evidence.cases.cases import CaseInput, open_case
+from evidence.cases.petitions import Petitioner, PetitionInput, register_petition
 from evidence.cases.referrals import create_referral, flag_for_referral
 from geofence import SiteInput, create_mine_site, parse_geojson_geometry
 from geofence.models import ImportJob
@@ -176,7 +177,7 @@ async def _patrol_resources(
 async def _case_resources(
     b: CountyFixture, factory: async_sessionmaker[AsyncSession]
 ) -> dict[str, uuid.UUID | str]:
-    """County B's flagged case and its referral."""
+    """County B's flagged case and its referral, and a petition."""
     squad = b.principal(Role.SECURITY_SQUAD)
     async with factory() as session:
         case = await open_case(
@@ -188,7 +189,13 @@ async def _case_resources(
         team = [squad.user_id, b.users[Role.CAPTAIN].id]
         referral = await create_referral(session, squad, case.id, team_ids=team, report="B")
         await session.commit()
-    return {"case_id": case.id, "referral_id": referral.id}
+        petition = await register_petition(
+            session,
+            b.principal(Role.CLUE_DESK),
+            PetitionInput("visit", "suggestion", utcnow(), "B信访", "B", Petitioner("B某")),
+        )
+        await session.commit()
+    return {"case_id": case.id, "referral_id": referral.id, "petition_id": petition.id}
 
 
 # the not-found code of each kind of record a path names (its first parameter)
@@ -201,6 +208,7 @@ _NOT_FOUND = {
     "job_id": "import_job_not_found",
     "layer": "layer_not_found",
     "patrol_id": "patrol_not_found",
+    "petition_id": "petition_not_found",
     "referral_id": "referral_not_found",
     "rule_id": "rule_not_found",
     "site_id": "mine_site_not_found",

@@ -334,6 +334,7 @@ async def test_the_periodic_chores_are_scheduled_run_and_shown(
     schedules = {(t.task.name, t.cron) for t in app.periodic_registry.periodic_tasks.values()}
     assert schedules == {
         ("patrol:chores", "*/5 * * * *"),
+        ("petitions:overdue", "7 * * * *"),
         ("sync:prune", "*/10 * * * *"),
         ("queue:retry_stalled", "* * * * *"),
         ("queue:prune_finished", "17 3 * * *"),
@@ -343,7 +344,7 @@ async def test_the_periodic_chores_are_scheduled_run_and_shown(
     )
     # one period's jobs, as the periodic deferrer queues them, run by a worker
     async with app.open_async():
-        for name in ("patrol:chores", "sync:prune"):
+        for name in ("patrol:chores", "petitions:overdue", "sync:prune"):
             await app.configure_task(name).defer_async(timestamp=0)
     store = S3ObjectStore(settings.object_store)
     await run_jobs(
@@ -353,7 +354,8 @@ async def test_the_periodic_chores_are_scheduled_run_and_shown(
     last = "patrol_task_last_success_timestamp_seconds"
     assert _value(samples, last, task="patrol:chores") > 0
     assert _value(samples, last, task="sync:prune") > 0
-    for task in ("patrol:chores", "sync:prune"):
+    assert _value(samples, last, task="petitions:overdue") > 0
+    for task in ("patrol:chores", "petitions:overdue", "sync:prune"):
         assert (
             _value(samples, "patrol_job_queue_depth", queue="tasks", kind=task, state="queued") == 0
         )

@@ -595,3 +595,11 @@ async def test_the_demo_county_shows_field_work_to_every_login(
     overdue = [m for m in members if m["overdue"]]
     assert 1 <= len(overdue) <= 4 < len(members), [(m["role"], m["dueAt"]) for m in overdue]
     assert [s["lastStatus"] for s in duty].count("signs_of_reopening") == 1
+    # petitions: five at the clue desk, one past its decision date and in the captains' feed
+    desk = await _login(client, "demo-clue-desk", logins["demo-clue-desk"].password)
+    petitions = (await client.get(f"{API}/petitions", headers=desk)).json()
+    assert len(petitions["items"]) == 5
+    late = (await client.get(f"{API}/petitions", params={"overdue": "true"}, headers=desk)).json()
+    assert [p["status"] for p in late["items"]] == ["registered"]
+    kind = {"kind": "petition_overdue"}
+    assert len((await client.get(f"{API}/alerts", params=kind, headers=boss)).json()) == 1

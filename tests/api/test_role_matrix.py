@@ -84,7 +84,9 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "AcknowledgeAlert":         (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "AddReferralRule":          (ROLE,      ROLE,      ROLE,      ROLE,      NEW,       ROLE),
     "AddTarget":                (ROLE,      ROLE,      NEW,       ROLE,      NEW,       ROLE),
+    "AnswerPetitionReview":     (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
     "AppendTrackPoints":        (OK,        OK,        NOT_CREW,  NOT_CREW,  NOT_CREW,  NOT_CREW),
+    "AssignPetition":           (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
     "ChangeCaseStatus":         (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "CheckLocation":            (OK,        OK,        OK,        OK,        OK,        OK),
     "CheckLocations":           (OK,        OK,        OK,        OK,        OK,        OK),
@@ -99,11 +101,13 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "CreateUser":               (ROLE,      ROLE,      ROLE,      ROLE,      NEW,       ROLE),
     "CreateVillage":            (ROLE,      ROLE,      ROLE,      ROLE,      NEW,       ROLE),
     "DeactivateTarget":         (ROLE,      ROLE,      GONE,      ROLE,      GONE,      ROLE),
+    "DecidePetition":           (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
     "DeleteFrequencyRule":      (ROLE,      ROLE,      GONE,      ROLE,      GONE,      ROLE),
     "EndPatrol":                (OK,        OK,        NOT_CREW,  NOT_CREW,  NOT_CREW,  NOT_CREW),
     "ExportCoverageCsv":        (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "ExportReferralPackage":    (ROLE,      ROLE,      OK,        OK,        OK,        ROLE),
     "ExportTracksGeoJson":      (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
+    "ExtendPetition":           (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
     "FlagEvidence":             (ROLE,      ROLE,      OK,        OK,        OK,        ROLE),
     "FlagForReferral":          (ROLE,      ROLE,      NEW,       NO_CASE,   ROLE,      ROLE),
     "GetArea":                  (OK,        NOT_AREA,  OK,        NOT_AREA,  OK,        NOT_AREA),
@@ -124,6 +128,9 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "GetMyPlan":                (OK,        OK,        OK,        OK,        OK,        OK),
     "GetOriginalUrl":           (OK,        OK,        OK,        OK,        OK,        NO_PROOF),
     "GetPatrol":                (OK,        OK,        OK,        NOT_CREW,  OK,        NOT_CREW),
+    "GetPetition":              (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
+    "GetPetitionFigures":       (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
+    "GetPetitioner":            (ROLE,      ROLE,      OK,        ROLE,      ROLE,      OK),
     "GetPlan":                  (OK,        NOT_AREA,  OK,        NOT_AREA,  OK,        NOT_AREA),
     "GetReadiness":             (OK,        OK,        OK,        OK,        OK,        OK),
     "GetReferral":              (ROLE,      ROLE,      OK,        OK,        OK,        ROLE),
@@ -152,6 +159,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "ListMineSites":            (OK,        OK,        OK,        OK,        OK,        OK),
     "ListOverdueReferralSteps": (ROLE,      ROLE,      OK,        OK,        OK,        ROLE),
     "ListPatrols":              (OK,        OK,        OK,        OK,        OK,        OK),
+    "ListPetitions":            (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
     "ListPlans":                (OK,        OK,        OK,        OK,        OK,        OK),
     "ListReferralRules":        (OK,        OK,        OK,        OK,        OK,        OK),
     "ListReferrals":            (ROLE,      ROLE,      OK,        OK,        OK,        ROLE),
@@ -173,7 +181,10 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "RecordTargetVerification": (OK,        OK,        NOT_CREW,  NOT_CREW,  NOT_CREW,  NOT_CREW),
     "RefreshToken":             (OK,        OK,        OK,        OK,        OK,        OK),
     "RegisterDevice":           (NEW,       NEW,       NEW,       NEW,       NEW,       NEW),
+    "RegisterPetition":         (ROLE,      ROLE,      NEW,       ROLE,      NEW,       NEW),
     "RemoveRosterMember":       (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
+    "ReplyPetition":            (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
+    "RequestPetitionReview":    (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
     "RequestReconsideration":   (ROLE,      ROLE,      OK,        OK,        OK,        ROLE),
     "ResetPassword":            (ROLE,      ROLE,      ROLE,      ROLE,      OK,        ROLE),
     "RevokeDevice":             (OK,        OK,        OK,        OK,        OK,        OK),
@@ -315,6 +326,23 @@ async def _referral(w: World, steps: int = 0, *, police: bool | None = None) -> 
     return {"case_id": case_id, "referral_id": rid}
 
 
+async def _petition(w: World, steps: int = 0) -> dict[str, str]:
+    """A fresh petition the clue desk registered, moved ``steps`` steps on (accepted,
+    replied, review asked)."""
+    desk = Role.CLUE_DESK
+    c = w.ctx(desk)
+    petition = await w.post(desk, "/petitions", body("RegisterPetition", c))
+    pid = petition["id"]
+    moves = (
+        ("decision", "DecidePetition"),
+        ("reply", "ReplyPetition"),
+        ("review-requests", "RequestPetitionReview"),
+    )
+    for path, op in moves[:steps]:
+        await w.post(desk, f"/petitions/{pid}/{path}", body(op, c))
+    return {"petition_id": pid}
+
+
 async def _pending_upload(w: World) -> str:
     """An upload of the inspector whose bytes arrived but which is not completed yet."""
     principal = w.county.principal(Role.INSPECTOR)
@@ -383,6 +411,7 @@ async def _build(w: World) -> None:
     w.ids["check_id"] = check["id"]
     w.ids["alert_id"] = await _alert(w, w.ids["site_id"])
     w.ids.update(await _referral(w))
+    w.ids.update(await _petition(w))
     admin = w.ctx(Role.ADMIN)
     town = await w.post(Role.ADMIN, "/townships", body("CreateTownship", admin))
     w.ids["township_id"] = town["id"]
@@ -489,6 +518,13 @@ def _referral_at(steps: int, *, police: bool | None = None) -> Fresh:
     return make
 
 
+def _petition_at(steps: int) -> Fresh:
+    async def make(w: World, role: Role) -> dict[str, str]:
+        return await _petition(w, steps)
+
+    return make
+
+
 Fresh = Callable[[World, Role], Awaitable[dict[str, str]]]
 
 _FRESH: dict[str, Fresh] = {
@@ -513,6 +549,12 @@ _FRESH: dict[str, Fresh] = {
     "RecordPoliceDecision": _referral_at(3),
     "RecordHandover": _referral_at(3, police=True),
     "RequestReconsideration": _referral_at(3, police=False),
+    "DecidePetition": _petition_at(0),
+    "AssignPetition": _petition_at(1),
+    "ExtendPetition": _petition_at(1),
+    "ReplyPetition": _petition_at(1),
+    "RequestPetitionReview": _petition_at(2),
+    "AnswerPetitionReview": _petition_at(3),
 }
 
 
