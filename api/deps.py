@@ -181,9 +181,9 @@ def provide_cases(db: Db, settings: Settings_, state: State) -> CaseService:
 
 def provide_petitions(db: Db, settings: Settings_, state: State) -> PetitionService:
     # reads of a petitioner's identity append to the custody chain, keyed like evidence's;
-    # ``state.petition_clock`` (a test's fixed clock) replaces the server's when set
+    # ``state.clock`` (a fixed clock a test or a drill sets) replaces the server's when set
     custody = CustodyLog(settings.evidence.package_signing_key.encode())
-    clock = state.get("petition_clock") or utcnow
+    clock = state.get("clock") or utcnow
     return PetitionService(db, custody, clock=clock)
 
 

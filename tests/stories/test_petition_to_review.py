@@ -51,9 +51,9 @@ class Clock:
 @pytest.fixture
 def fixed(app: Litestar) -> Iterator[Clock]:
     story = Clock()
-    app.state.petition_clock = story
+    app.state.clock = story
     yield story
-    del app.state.petition_clock
+    del app.state.clock
 
 
 async def test_a_group_visit_from_registration_to_the_review_answer(

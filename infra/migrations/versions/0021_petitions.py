@@ -1,7 +1,7 @@
 """petitions (信访): the register, reviews, events and the registration counter
 
-Revision ID: 0020_petitions
-Revises: 0019_clue_desk
+Revision ID: 0021_petitions
+Revises: 0020_target_verification
 
 ``petitions`` holds each petition with its petitioner (read only through ``GetPetitioner``)
 and its handling steps with their statutory dates (county-local days); ``petition_reviews``
@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0020_petitions"
-down_revision: str | Sequence[str] | None = "0019_clue_desk"
+revision: str = "0021_petitions"
+down_revision: str | Sequence[str] | None = "0020_target_verification"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
