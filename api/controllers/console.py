@@ -63,6 +63,7 @@ _TYPES = {
     ".svg": "image/svg+xml",
     ".png": "image/png",
     ".map": "application/json",
+    ".txt": "text/plain; charset=utf-8",
 }
 _IMMUTABLE = "public, max-age=31536000, immutable"
 _REVALIDATE = "no-cache"
@@ -167,6 +168,9 @@ def console_router(dist: Path = CONSOLE_DIST) -> Router:
     return Router(path="", route_handlers=[console_file, root])
 
 
+_NO_ICON = "<link rel='icon' href='data:,'>"  # no request for /favicon.ico
+
+
 def docs_render_plugins() -> list[OpenAPIRenderPlugin]:
     """Scalar at ``/schema`` and Swagger UI at ``/schema/swagger``, their scripts and styles
     served from :data:`DOCS_ASSETS` (copied from the pinned npm packages by the console's
@@ -176,15 +180,21 @@ def docs_render_plugins() -> list[OpenAPIRenderPlugin]:
             path="/",
             js_url=f"{DOCS_ASSETS}/scalar-api-reference.js",
             css_url=f"{DOCS_ASSETS}/scalar-style.css",
-            favicon="",
-            options={"withDefaultFonts": False},
+            favicon=_NO_ICON,
+            # no fonts, telemetry, AI agent or request proxy of Scalar's own servers
+            options={
+                "withDefaultFonts": False,
+                "telemetry": False,
+                "agent": {"disabled": True},
+                "showOperationId": True,
+            },
         ),
         SwaggerRenderPlugin(
             path="/swagger",
             js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
             css_url=f"{DOCS_ASSETS}/swagger-ui.css",
             standalone_preset_js_url=f"{DOCS_ASSETS}/swagger-ui-standalone-preset.js",
-            favicon="",
+            favicon=_NO_ICON,
         ),
     ]
 

@@ -195,3 +195,23 @@ async def test_inspector_has_no_admin_menu_and_a_lost_token_means_login(
     assert await page.get_by_label("用户名").is_visible()
     assert [e for e in errors if "401" not in e] == [], errors
     await page.context.close()
+
+
+async def test_docs_pages_load_nothing_from_another_origin(live_url: str, browser: Browser) -> None:
+    context = await browser.new_context(viewport=VIEWPORT)
+    page = await context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    errors = _watch(page)
+    await page.goto(f"{live_url}/schema/swagger")
+    await page.locator(".opblock-summary-path", has_text="/api/v1/console/config").wait_for()
+    await page.goto(f"{live_url}/schema")
+    await page.get_by_role("heading", name="Field patrol and inspection API").first.wait_for()
+    await page.wait_for_timeout(3000)  # what the page asks for once it is drawn
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / "docs-scalar.png"))
+    foreign = [u for u in requested if not u.startswith((live_url, "data:", "blob:"))]
+    assert foreign == [], foreign
+    assert errors == [], errors
+    await context.close()
