@@ -42,13 +42,19 @@ const built = await esbuild.build({
   minify: true,
   legalComments: "linked",
   entryNames: "[name]-[hash]",
+  chunkNames: "[name]-[hash]",
+  splitting: true,  // MapLibre in a chunk of its own, loaded while the map's data is asked for
   outdir: dist,
   metafile: true,
   logLevel: "warning",
 });
-const outputs = Object.keys(built.metafile.outputs).map((p) => p.split("/").pop());
-const js = outputs.find((n) => n.endsWith(".js"));
-const css = outputs.find((n) => n.endsWith(".css"));
+const entry = Object.entries(built.metafile.outputs).find(([, o]) => o.entryPoint);
+const js = entry[0].split("/").pop();
+const css = entry[1].cssBundle.split("/").pop();
+// every chunk the entry imports, fetched at once rather than after the entry is parsed
+const chunks = Object.keys(built.metafile.outputs)
+  .map((p) => p.split("/").pop())
+  .filter((n) => n.endsWith(".js") && n !== js);
 
 // 4. MapLibre's worker, loaded by the page from this server (the policy allows no blob: script)
 const workerSource = join(modules, "maplibre-gl", "dist", "maplibre-gl-worker.mjs");
@@ -69,7 +75,11 @@ for (const [name, parts] of Object.entries(docs)) copyFileSync(join(modules, ...
 const page = readFileSync(join(here, "src", "index.html"), "utf8")
   .replace("{{JS}}", `/console/${js}`)
   .replace("{{CSS}}", `/console/${css}`)
-  .replace("{{WORKER}}", `/console/${worker}`);
+  .replace("{{WORKER}}", `/console/${worker}`)
+  .replace(
+    "{{PRELOAD}}",
+    chunks.map((n) => `<link rel="modulepreload" href="/console/${n}">`).join("\n"),
+  );
 writeFileSync(join(dist, "index.html"), page);
 
 // 7. gzip copies, sent to browsers that accept them

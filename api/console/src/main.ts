@@ -2,10 +2,21 @@
 // addressed by the hash (#/map, #/cases...), so a reload keeps the page.
 import "maplibre-gl/dist/maplibre-gl.css";
 import "./style.css";
-import { ApiError, type Me, endSession, logIn, savedMe, token, whenUnauthorized } from "./api";
+import {
+  ApiError,
+  type Area,
+  type ConsoleConfig,
+  type Me,
+  api,
+  endSession,
+  logIn,
+  savedMe,
+  token,
+  whenUnauthorized,
+} from "./api";
 import { h } from "./dom";
 import { lang, setLang, t, tr } from "./i18n";
-import { mapPage } from "./map";
+import type { MapData } from "./map";
 import { pagesFor } from "./menu";
 
 const root = document.getElementById("app") as HTMLElement;
@@ -86,7 +97,13 @@ function shell(me: Me): void {
     h("div", { class: "body" }, nav, main));
   document.title = `${t(page.word)} · ${t("appName")}`;
   if (page.id === "map") {
-    mapPage(main).catch((err: unknown) => {
+    // the map's data is asked for while MapLibre (a chunk of its own) is still loading
+    const data: Promise<MapData> = Promise.all([
+      api<ConsoleConfig>("GET", "/console/config"),
+      api<Area[]>("GET", "/areas"),
+    ]).then(([config, areas]) => ({ config, areas }));
+    main.replaceChildren(h("p", { class: "loading" }, t("loading")));
+    import("./map").then(({ mapPage }) => mapPage(main, data)).catch((err: unknown) => {
       main.replaceChildren(h("p", { class: "error", role: "alert" }, (err as Error).message));
     });
   } else {

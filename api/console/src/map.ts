@@ -227,12 +227,13 @@ async function showPoint(panel: HTMLElement, lon: number, lat: number, features:
   }
 }
 
-export async function mapPage(main: HTMLElement): Promise<void> {
-  main.replaceChildren(h("p", { class: "loading" }, t("loading")));
-  const [config, areas] = await Promise.all([
-    api<ConsoleConfig>("GET", "/console/config"),
-    api<Area[]>("GET", "/areas"),
-  ]);
+export interface MapData {
+  config: ConsoleConfig;
+  areas: Area[];
+}
+
+export async function mapPage(main: HTMLElement, data: Promise<MapData>): Promise<void> {
+  const { config, areas } = await data;
   const workerUrl = document.querySelector<HTMLMetaElement>('meta[name="maplibre-worker"]')?.content;
   if (workerUrl) setWorkerUrl(new URL(workerUrl, location.href).href);
   const container = h("div", { id: "map", role: "application", "aria-label": t("map") });
