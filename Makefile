@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PATROL_DATA_DIR ?= ./var
 
-.PHONY: install run test bench lint format clean mutate mutate-report mutate-show
+.PHONY: install run test test-browser bench lint format clean mutate mutate-report mutate-show
 
 install:
 	@bash infra/bootstrap.sh
@@ -13,6 +13,10 @@ run: install
 
 test: install
 	$(BIN)/pytest -q
+
+# the web console in headless chromium (part of `make test`: tests/console)
+test-browser: install
+	$(BIN)/pytest -q tests/console
 
 bench: install
 	$(BIN)/python -m tests.benchmarks
@@ -41,4 +45,4 @@ format: install
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf .mypy_cache .ruff_cache .pytest_cache .mutation mutants
+	rm -rf .mypy_cache .ruff_cache .pytest_cache .mutation mutants api/console/dist

@@ -10,7 +10,6 @@ from typing import Any
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from api.auth import TokenMinter, build_jwt_auth
@@ -24,6 +23,7 @@ from api.controllers.admin import (
 from api.controllers.areas import AreaController
 from api.controllers.auth import AuthController, MeController
 from api.controllers.cases import CaseController
+from api.controllers.console import ConsoleConfigController, console_router, docs_render_plugins
 from api.controllers.duty import DutyController
 from api.controllers.evidence import EvidenceController, UploadController
 from api.controllers.geofence import GeofenceController
@@ -84,6 +84,7 @@ API_V1_HANDLERS: list[Any] = [
     ReferralController,
     PetitionController,
     JobController,
+    ConsoleConfigController,
 ]
 
 
@@ -149,7 +150,7 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
 
     api_v1 = Router(path="/api/v1", route_handlers=API_V1_HANDLERS)
     app = Litestar(
-        route_handlers=[SystemController, api_v1],
+        route_handlers=[SystemController, api_v1, console_router()],
         dependencies=DEPENDENCIES,
         state=state,
         lifespan=[lifespan],
@@ -166,7 +167,7 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
             title="Field patrol and inspection API",
             version="1.0.0",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(path="/"), SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=docs_render_plugins(),  # their scripts from here, not a CDN
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")

@@ -47,6 +47,12 @@ PUBLIC_PATHS = [
     "^/schema",
     "^/api/v1/auth/token$",
     "^/api/v1/auth/refresh$",
+    # The web console's static files (api/controllers/console.py) and "/", which sends a browser
+    # there: code and styles only, the same for everyone, no data. A browser cannot send a
+    # bearer token when it loads a page; everything the console shows comes from the API,
+    # which still needs the token.
+    "^/$",
+    "^/console(/|$)",
 ]
 
 _ACCESS = "access"

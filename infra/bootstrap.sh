@@ -4,7 +4,11 @@
 #     without either it prints the exact command and stops;
 #   - a CJK font (Debian's fonts-noto-cjk) for evidence captions and documents, the same way;
 #     without root it prints the command and goes on (captions then fail with that advice);
-#   - a virtual environment in .venv with the project and its development tools.
+#   - Node.js and npm (Debian's, unless there already) to build the web console, and Debian's
+#     chromium for its browser test, the same way;
+#   - a virtual environment in .venv with the project and its development tools;
+#   - the web console (api/console): `npm ci` from the committed package-lock.json, then its
+#     build into api/console/dist (again only when its sources changed).
 # Safe to run again: it only does what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,9 +62,16 @@ if ! command -v runuser >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   packages+=(util-linux)
 fi
 
+for tool in node npm; do
+  command -v "$tool" >/dev/null 2>&1 || packages+=("$([ "$tool" = node ] && echo nodejs || echo npm)")
+done
+
 wanted=()  # good to have: the service runs without them, with a clear error where needed
 if ! have_cjk_font; then
   wanted+=(fonts-noto-cjk)
+fi
+if ! command -v chromium >/dev/null 2>&1; then
+  wanted+=(chromium)  # tests/console drives it headless
 fi
 
 all=("${packages[@]}" "${wanted[@]}")
@@ -76,7 +87,8 @@ if [ ${#all[@]} -gt 0 ]; then
   fi
   set -e
   if [ "$status" != 0 ] && [ ${#packages[@]} -eq 0 ]; then
-    echo "warning: could not install ${wanted[*]} (evidence captions need a CJK font). Run:" >&2
+    echo "warning: could not install ${wanted[*]} (evidence captions need a CJK font," \
+      "the console's browser test chromium). Run:" >&2
     echo "  sudo apt-get update && sudo apt-get install -y ${wanted[*]}" >&2
   elif [ "$status" = 99 ]; then
     echo "This needs root to install ${all[*]}. Run:" >&2
@@ -99,4 +111,22 @@ if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[dev]"
   touch "$STAMP"
+fi
+
+CONSOLE=api/console
+console_stale() {
+  [ ! -f "$CONSOLE/dist/index.html" ] && return 0
+  [ -n "$(find "$CONSOLE/src" "$CONSOLE/build.mjs" "$CONSOLE/package-lock.json" \
+    "$CONSOLE/tsconfig.json" mobile_contract/v1/openapi.json \
+    -newer "$CONSOLE/dist/index.html" -print -quit)" ]
+}
+if [ ! -f "$CONSOLE/node_modules/.package-lock.json" ] ||
+   [ "$CONSOLE/package-lock.json" -nt "$CONSOLE/node_modules/.package-lock.json" ]; then
+  say "installing the console's npm packages (npm ci)"
+  (cd "$CONSOLE" && npm ci --no-audit --no-fund --loglevel=error)
+  rm -f "$CONSOLE/dist/index.html"  # new packages: build again
+fi
+if console_stale; then
+  say "building the web console"
+  (cd "$CONSOLE" && node build.mjs)
 fi

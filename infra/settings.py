@@ -211,6 +211,9 @@ class ServerSettings:
     log_level: str = "info"
     run_worker_in_process: bool = True
     worker_concurrency: int = 2  # jobs one worker (in-process or ``patrol worker``) runs at once
+    # the web console's basemap: raster XYZ tiles on WGS84 ("" = the layers on a plain ground)
+    console_basemap_url: str = ""
+    console_basemap_attribution: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,6 +288,8 @@ class Settings:
                 log_level=env.get("PATROL_LOG_LEVEL", "info"),
                 run_worker_in_process=env.get("PATROL_INPROCESS_WORKER", "1") != "0",
                 worker_concurrency=max(1, _int(env, "PATROL_WORKER_CONCURRENCY", 2)),
+                console_basemap_url=env.get("PATROL_CONSOLE_BASEMAP_URL", "").strip(),
+                console_basemap_attribution=env.get("PATROL_CONSOLE_BASEMAP_ATTRIBUTION", ""),
             ),
             layers=LayerSettings(
                 import_job_bytes=_int(env, "PATROL_LAYER_IMPORT_JOB_BYTES", 8 * 1024 * 1024),
@@ -304,6 +309,13 @@ class Settings:
             raise SettingsError(msg)
         if self.auth.metrics_token and len(self.auth.metrics_token) < 32:
             msg = "PATROL_METRICS_TOKEN must be at least 32 characters when set"
+            raise SettingsError(msg)
+        basemap = self.server.console_basemap_url
+        if basemap and not (
+            basemap.startswith(("https://", "http://"))
+            and all(k in basemap for k in ("{z}", "{x}", "{y}"))
+        ):
+            msg = "PATROL_CONSOLE_BASEMAP_URL must be an http(s) URL with {z}, {x} and {y}"
             raise SettingsError(msg)
         if not self.object_store.endpoint_url:
             msg = "S3_ENDPOINT_URL must be set"

@@ -117,6 +117,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "GetDerivativeUrl":         (OK,        OK,        OK,        OK,        OK,        NO_PROOF),
     "GetDutyStatus":            (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "GetEvidence":              (OK,        OK,        OK,        OK,        OK,        NO_PROOF),
+    "GetConsoleConfig":         (OK,        OK,        OK,        OK,        OK,        OK),
     "GetHealth":                (OK,        OK,        OK,        OK,        OK,        OK),
     "GetImportJob":             (ROLE,      ROLE,      ROLE,      ROLE,      OK,        ROLE),
     "GetLayerGeoJson":          (OK,        OK,        OK,        OK,        OK,        OK),

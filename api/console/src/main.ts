@@ -1,0 +1,134 @@
+// The console: a login page, then a shell whose navigation depends on the role; pages are
+// addressed by the hash (#/map, #/cases...), so a reload keeps the page.
+import "maplibre-gl/dist/maplibre-gl.css";
+import "./style.css";
+import {
+  ApiError,
+  type Area,
+  type ConsoleConfig,
+  type Me,
+  api,
+  endSession,
+  logIn,
+  savedMe,
+  token,
+  whenUnauthorized,
+} from "./api";
+import { h } from "./dom";
+import { lang, setLang, t, tr } from "./i18n";
+import type { MapData } from "./map";
+import { pagesFor } from "./menu";
+
+const root = document.getElementById("app") as HTMLElement;
+// why the login page is shown again (a session that ended), until the next login
+let notice = "";
+
+function languageButton(): HTMLButtonElement {
+  const button = h("button", { type: "button", class: "lang", lang: lang() === "en" ? "zh-CN" : "en" }, t("language"));
+  button.addEventListener("click", () => {
+    setLang(lang() === "en" ? "zh" : "en");
+    render();
+  });
+  return button;
+}
+
+function loginPage(message: string): void {
+  const user = h("input", { id: "username", name: "username", autocomplete: "username", required: true });
+  const pass = h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: true });
+  const status = h("p", { id: "login-status", class: "error", role: "alert" }, message);
+  const submit = h("button", { type: "submit" }, t("login"));
+  const form = h("form", { class: "login", "aria-labelledby": "login-title" },
+    h("h1", { id: "login-title" }, t("loginTitle")),
+    h("label", { for: "username" }, t("username")), user,
+    h("label", { for: "password" }, t("password")), pass,
+    submit, status);
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    submit.disabled = true;
+    status.textContent = t("loggingIn");
+    logIn(user.value.trim(), pass.value)
+      .then(() => {
+        notice = "";
+        if (!location.hash || location.hash === "#/login") location.hash = "#/map";
+        render();
+      })
+      .catch((err: unknown) => {
+        status.textContent = err instanceof ApiError ? `${t("loginFailed")}: ${err.message}` : String(err);
+        submit.disabled = false;
+        pass.select();
+      });
+  });
+  root.replaceChildren(h("div", { class: "login-page" },
+    h("header", {}, h("p", { class: "brand" }, t("appName")), languageButton()), form));
+  user.focus();
+}
+
+function currentPage(): string {
+  return location.hash.replace(/^#\/?/, "") || "map";
+}
+
+function shell(me: Me): void {
+  const pages = pagesFor(me.role);
+  const page = pages.find((p) => p.id === currentPage()) ?? pages[0]!;
+  const nav = h("nav", { "aria-label": t("menu") }, h("ul", {}, ...pages.map((p) =>
+    h("li", {}, h("a", {
+      href: `#/${p.id}`,
+      "data-page": p.id,
+      "aria-current": p.id === page.id ? "page" : undefined,
+    }, t(p.word))))));
+  const logout = h("button", { type: "button", class: "logout" }, t("logout"));
+  logout.addEventListener("click", () => {
+    endSession();
+    location.hash = "#/login";
+    render();
+  });
+  const main = h("main", { id: "main", tabindex: "-1" });
+  const skip = h("a", { class: "skip", href: "#main" }, t("skipToContent"));
+  skip.addEventListener("click", (e) => {
+    e.preventDefault();  // the hash names the page; the link only moves the focus
+    main.focus();
+  });
+  root.replaceChildren(
+    skip,
+    h("header", { class: "top" },
+      h("p", { class: "brand" }, t("appName")),
+      h("p", { class: "who" }, `${me.displayName}（${tr(`role_${me.role}`)}）· ${me.county.name}`),
+      languageButton(), logout),
+    h("div", { class: "body" }, nav, main));
+  document.title = `${t(page.word)} · ${t("appName")}`;
+  if (page.id === "map") {
+    // the map's data is asked for while MapLibre (a chunk of its own) is still loading
+    const data: Promise<MapData> = Promise.all([
+      api<ConsoleConfig>("GET", "/console/config"),
+      api<Area[]>("GET", "/areas"),
+    ]).then(([config, areas]) => ({ config, areas }));
+    main.replaceChildren(h("p", { class: "loading" }, t("loading")));
+    import("./map").then(({ mapPage }) => mapPage(main, data)).catch((err: unknown) => {
+      main.replaceChildren(h("p", { class: "error", role: "alert" }, (err as Error).message));
+    });
+  } else {
+    main.replaceChildren(h("h1", {}, t(page.word)), h("p", { class: "placeholder" }, t("placeholder")));
+  }
+}
+
+function render(): void {
+  document.documentElement.lang = lang() === "en" ? "en" : "zh-CN";
+  const me = savedMe();
+  if (!token() || !me || currentPage() === "login") {
+    if (token() && me) {
+      location.hash = "#/map";
+      return;
+    }
+    loginPage(notice);
+    return;
+  }
+  shell(me);
+}
+
+whenUnauthorized((message) => {
+  notice = message;
+  location.hash = "#/login";
+  render();
+});
+window.addEventListener("hashchange", () => render());
+render();

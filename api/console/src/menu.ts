@@ -1,0 +1,36 @@
+// What each role finds in the navigation. The map is for everyone; the other pages come in a
+// later version and show a placeholder until then.
+import type { Word } from "./i18n";
+
+export type Role = "inspector" | "joint_team" | "captain" | "security_squad" | "admin" | "clue_desk";
+
+export interface Page {
+  id: string;
+  word: Word;
+  roles: readonly Role[];
+}
+
+const ALL: readonly Role[] = ["inspector", "joint_team", "captain", "security_squad", "admin", "clue_desk"];
+const MANAGERS: readonly Role[] = ["captain", "admin"];
+
+export const PAGES: readonly Page[] = [
+  { id: "map", word: "map", roles: ALL },
+  { id: "my-patrols", word: "myPatrols", roles: ["inspector", "joint_team"] },
+  { id: "plans", word: "plans", roles: [...MANAGERS, "inspector"] },
+  { id: "patrols", word: "patrols", roles: MANAGERS },
+  { id: "findings", word: "findings", roles: [...MANAGERS, "security_squad"] },
+  { id: "tipoffs", word: "tipoffs", roles: ["clue_desk", ...MANAGERS] },
+  { id: "cases", word: "cases", roles: [...MANAGERS, "security_squad", "inspector", "joint_team"] },
+  { id: "referrals", word: "referrals", roles: [...MANAGERS, "security_squad"] },
+  { id: "mine-sites", word: "mineSites", roles: MANAGERS },
+  { id: "duty", word: "duty", roles: MANAGERS },
+  { id: "coverage", word: "coverage", roles: MANAGERS },
+  { id: "users", word: "users", roles: ["admin"] },
+  { id: "regions", word: "regions", roles: ["admin"] },
+  { id: "layers", word: "layers", roles: ["admin"] },
+  { id: "devices", word: "devices", roles: ["admin"] },
+];
+
+export function pagesFor(role: string): Page[] {
+  return PAGES.filter((p) => (p.roles as readonly string[]).includes(role));
+}

@@ -1,0 +1,217 @@
+"""The web console in headless Debian chromium against the real app on a real port.
+
+A captain of a county with a contract area and a mine site logs in, sees the map with the
+area and the site drawn from the vector tiles (asked of MapLibre with queryRenderedFeatures)
+and the legend, clicks the site and reads its attributes and the location check; an
+inspector logs in and has no administration menu. Screenshots go to ``docs/screenshots/``
+(git-ignored: made fresh by every run).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from playwright.async_api import Browser, Page, async_playwright
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from infra.scope import Role
+from tests.conftest import TEST_PASSWORD
+from tests.console.conftest import chromium_path
+from tests.worlds import World, build_world
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+LON, LAT, SIZE = 112.1, 28.5, 0.2
+SITE_LON, SITE_LAT = LON - SIZE / 4, LAT  # inside the world's area (the county's west half)
+VIEWPORT = {"width": 1280, "height": 800}
+TIMEOUT_MS = 30_000
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    executable = chromium_path()
+    async with async_playwright() as pw:
+        launched = await pw.chromium.launch(
+            executable_path=executable,
+            headless=True,
+            # software WebGL: the machines that run the tests have no GPU
+            args=["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--no-sandbox"],
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.fixture
+async def world(
+    app: Litestar,
+    session_factory: async_sessionmaker[AsyncSession],
+    client: AsyncTestClient[Litestar],
+) -> World:
+    built = await build_world(session_factory, app.state.tokens, lon=LON, lat=LAT, size=SIZE)
+    half = 0.002
+    ring = [
+        [SITE_LON - half, SITE_LAT - half],
+        [SITE_LON + half, SITE_LAT - half],
+        [SITE_LON + half, SITE_LAT + half],
+        [SITE_LON - half, SITE_LAT + half],
+        [SITE_LON - half, SITE_LAT - half],
+    ]
+    resp = await client.post(
+        "/api/v1/geofence/mine-sites",
+        headers=built.headers(Role.CAPTAIN),
+        json={
+            "code": f"KS{secrets.token_hex(3)}",
+            "name": "青石岭采石场",
+            "geometry": {"type": "Polygon", "coordinates": [ring]},
+            "status": "signs_of_reopening",
+        },
+    )
+    assert resp.status_code == 201, resp.text
+    return built
+
+
+def _watch(page: Page) -> list[str]:
+    """Errors the page logs (a refused script or style, a failed request, an exception)."""
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return errors
+
+
+async def _log_in(browser: Browser, base: str, username: str) -> tuple[Page, list[str]]:
+    context = await browser.new_context(viewport=VIEWPORT, locale="zh-CN")
+    page = await context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    errors = _watch(page)
+    await page.goto(f"{base}/")  # sent on to /console/
+    assert page.url.startswith(f"{base}/console/")
+    await page.get_by_label("用户名").fill(username)
+    await page.get_by_label("密码").fill(TEST_PASSWORD)
+    await page.get_by_role("button", name="登录").click()
+    await page.wait_for_selector("nav a[data-page=map]")
+    return page, errors
+
+
+_RENDERED = """(layers) => {
+  const map = window.patrolMap;
+  if (!map || !map.isStyleLoaded()) return null;
+  return map.queryRenderedFeatures({ layers }).map((f) => f.properties);
+}"""
+
+
+async def _rendered(page: Page, layers: list[str]) -> list[dict[str, Any]]:
+    await page.wait_for_function(
+        f"(layers) => {{ const f = ({_RENDERED})(layers); return f && f.length > 0; }}",
+        arg=layers,
+        timeout=TIMEOUT_MS,
+    )
+    found: list[dict[str, Any]] = await page.evaluate(_RENDERED, layers)
+    return found
+
+
+async def test_captain_sees_area_and_site_and_clicks_the_site(
+    live_url: str, browser: Browser, world: World
+) -> None:
+    captain = world.county.users[Role.CAPTAIN]
+    page, errors = await _log_in(browser, live_url, captain.username)
+
+    areas = await _rendered(page, ["areas-fill", "areas-line"])
+    assert {a["code"] for a in areas} == {"A1"}
+    sites = await _rendered(page, ["mine_sites-fill", "mine_sites-circle"])
+    assert {s["name"] for s in sites} == {"青石岭采石场"}
+    assert {s["status"] for s in sites} == {"signs_of_reopening"}
+
+    legend = await page.locator(".legend").inner_text()
+    for words in (
+        "图例与图层",
+        "承包区域",
+        "地类图斑",
+        "规划分区",
+        "变化图斑",
+        "矿点",
+        "有复采迹象",
+    ):
+        assert words in legend, legend
+    admin_menu = await page.locator("nav a[data-page=users]").count()
+    assert admin_menu == 0  # captains manage the field work, not the accounts
+    assert await page.locator("nav a[data-page=cases]").count() == 1
+
+    # a click on the site: its attributes, its coordinates and the location check
+    x, y = await page.evaluate(
+        "([lon, lat]) => { const p = window.patrolMap.project([lon, lat]); return [p.x, p.y]; }",
+        [SITE_LON, SITE_LAT],
+    )
+    await page.locator("#map canvas").click(position={"x": x, "y": y})
+    panel = page.locator("#feature-panel")
+    await panel.locator("section.feature[data-layer=mine_sites]").wait_for()
+    await panel.locator(".hits li").first.wait_for()
+    text = await panel.inner_text()
+    assert "青石岭采石场" in text and "有复采迹象" in text, text
+    assert "位置核查" in text and "WGS84" in text, text
+    await panel.get_by_role("button", name="显示 GCJ-02 坐标").click()
+    assert await panel.locator(".gcj02").is_visible()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / "console-map-captain.png"))
+
+    # the layer toggle hides the areas from the rendering
+    await page.get_by_label("承包区域").uncheck()
+    await page.wait_for_function(f"() => ({_RENDERED})(['areas-fill']).length === 0")
+    await page.get_by_label("承包区域").check()
+    await _rendered(page, ["areas-fill"])
+    assert errors == [], errors
+    await page.context.close()
+
+
+async def test_inspector_has_no_admin_menu_and_a_lost_token_means_login(
+    live_url: str, browser: Browser, world: World
+) -> None:
+    inspector = world.county.users[Role.INSPECTOR]
+    page, errors = await _log_in(browser, live_url, inspector.username)
+    menu = await page.locator("nav a").evaluate_all("(links) => links.map((a) => a.dataset.page)")
+    assert "map" in menu and "my-patrols" in menu
+    assert not {"users", "regions", "layers", "devices"} & set(menu), menu
+    await _rendered(page, ["areas-fill"])  # the inspector leads the area
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / "console-map-inspector.png"))
+
+    # a placeholder page, then the English switch
+    await page.locator("nav a[data-page=cases]").click()
+    await page.get_by_text("此页面将在后续版本中提供。").wait_for()
+    await page.get_by_role("button", name="English").click()
+    await page.get_by_text("This page comes in a later version.").wait_for()
+    await page.get_by_role("button", name="中文").click()
+
+    # a token the server no longer takes: the next call answers 401 and the login comes back
+    await page.evaluate("() => sessionStorage.setItem('patrol.console.token', 'not-a-token')")
+    await page.locator("nav a[data-page=map]").click()
+    await page.get_by_text("登录已失效，请重新登录。").wait_for()
+    assert await page.get_by_label("用户名").is_visible()
+    assert [e for e in errors if "401" not in e] == [], errors
+    await page.context.close()
+
+
+async def test_docs_pages_load_nothing_from_another_origin(live_url: str, browser: Browser) -> None:
+    context = await browser.new_context(viewport=VIEWPORT)
+    page = await context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    errors = _watch(page)
+    await page.goto(f"{live_url}/schema/swagger")
+    await page.locator(".opblock-summary-path", has_text="/api/v1/console/config").wait_for()
+    await page.goto(f"{live_url}/schema")
+    await page.get_by_role("heading", name="Field patrol and inspection API").first.wait_for()
+    await page.wait_for_timeout(3000)  # what the page asks for once it is drawn
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / "docs-scalar.png"))
+    foreign = [u for u in requested if not u.startswith((live_url, "data:", "blob:"))]
+    assert foreign == [], foreign
+    assert errors == [], errors
+    await context.close()
