@@ -10,5 +10,6 @@ MODEL_MODULES: tuple[str, ...] = (
     "geofence.models",
     "evidence.models",
     "evidence.cases.models",
+    "evidence.cases.tip_off_models",
     "sync.models",
 )

@@ -53,6 +53,7 @@ class CustodyAction(enum.StrEnum):
     EXPORTED = "exported"  # part of an export / referral package
     FLAGGED = "flagged"  # a flag was set after intake
     DERIVATIVE_CREATED = "derivative_created"
+    REPORTER_VIEWED = "reporter_viewed"  # a tip-off's reporter identity was read (subject: clue)
 
 
 def _canonical(value: Mapping[str, Any]) -> bytes:

@@ -24,6 +24,9 @@ kind                      resolved when (``resolution``)
 ``referral_suggested``    not here: ``evidence`` owns its cause (the suggestion being
                           superseded or the referral decided) and calls
                           :func:`resolve_alerts`
+``tip_off_overdue``       not here: ``evidence.cases.tip_offs`` raises it for a clue's
+                          late step and resolves it when the step is done
+                          (``tip_off_step_done``)
 ========================  ==========================================================
 
 ``ListAlerts`` shows open alerts by default; ``state`` asks for resolved ones or all.
@@ -54,6 +57,7 @@ __all__ = [
     "ALERT_STATES",
     "REFERRAL_SUGGESTED",
     "RESOLUTIONS",
+    "TIP_OFF_OVERDUE",
     "AlertService",
     "raise_alert",
     "resolve_alerts",
@@ -62,12 +66,14 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 REFERRAL_SUGGESTED = "referral_suggested"
+TIP_OFF_OVERDUE = "tip_off_overdue"
 ALERT_KINDS = (
     "site_reopening",
     "site_active_mining",
     "duty_overdue",
     "site_rebound_review",
     REFERRAL_SUGGESTED,
+    TIP_OFF_OVERDUE,
 )
 ALERT_STATES = ("open", "resolved", "all")
 RESOLUTIONS = (
@@ -79,6 +85,7 @@ RESOLUTIONS = (
     "site_checked",
     "suggestion_superseded",
     "referral_decided",
+    "tip_off_step_done",
 )
 
 

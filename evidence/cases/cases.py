@@ -866,13 +866,16 @@ async def open_case(
     data: CaseInput,
     *,
     overlay: AreaOverlay = geofence_land_class_areas,
+    also_allowed: Sequence[Role] = (),
 ) -> CaseView:
     """Open a case (status ``clue``) from a finding, change polygon, tip-off or on its own.
 
     The surveyed polygon, if given, is overlaid with the parcels layer for the areas; the
     evidence of a source finding is linked; the case is screened against the referral rules.
+    ``also_allowed``: roles that may open this one case besides the case writers (the clue
+    desk opens the case of a tip-off it handles, :mod:`evidence.cases.tip_offs`).
     """
-    require_role(principal, *_CASE_WRITERS, action="open cases")
+    require_role(principal, *_CASE_WRITERS, *also_allowed, action="open cases")
     violation = _enum_value(
         ViolationKind, data.violation_kind, "violation_kind", codes.INVALID_VIOLATION_KIND
     )

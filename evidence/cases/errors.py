@@ -43,6 +43,18 @@
                                                                 ``PackageReport.raise_for_problems``
     UnavailableError (503)
     └── PackageSigningKeyMissingError  package_signing_key_missing
+
+Tip-offs (12336 clues) and the working-day calendar::
+
+    TipOffNotFoundError (404)          tip_off_not_found        unknown or another county's
+    HolidayNotFoundError (404)         holiday_not_found        no calendar entry that day
+    TipOffStatusError (409)            tip_off_wrong_status     the step does not fit the
+                                                                clue's status (``state``)
+    InvalidTipOffError (422)           invalid_tip_off          plus specific codes:
+                                       refusal_reason_required, transfer_to_required,
+                                       tip_off_not_located, no_area_for_tip_off,
+                                       invalid_calendar_day, invalid_figures_period,
+                                       invalid_time
 """
 
 from __future__ import annotations
@@ -56,9 +68,11 @@ __all__ = [
     "CaseNotFoundError",
     "CaseSourceNotFoundError",
     "CaseStatusTransitionError",
+    "HolidayNotFoundError",
     "InvalidCaseError",
     "InvalidRuleError",
     "InvalidStepError",
+    "InvalidTipOffError",
     "MissingMaterialsError",
     "PackageSigningKeyMissingError",
     "PackageSourceMismatchError",
@@ -69,6 +83,8 @@ __all__ = [
     "RuleNotFoundError",
     "StepOutOfOrderError",
     "TeamTooSmallError",
+    "TipOffNotFoundError",
+    "TipOffStatusError",
     "UnknownEvidenceError",
     "UnknownTeamMemberError",
 ]
@@ -152,3 +168,19 @@ class PackageTamperedError(InvalidInputError):
 
 class PackageSigningKeyMissingError(UnavailableError):
     default_code = codes.PACKAGE_SIGNING_KEY_MISSING
+
+
+class TipOffNotFoundError(NotFoundError):
+    default_code = codes.TIP_OFF_NOT_FOUND
+
+
+class HolidayNotFoundError(NotFoundError):
+    default_code = codes.HOLIDAY_NOT_FOUND
+
+
+class TipOffStatusError(ConflictError):
+    default_code = codes.TIP_OFF_WRONG_STATUS
+
+
+class InvalidTipOffError(InvalidInputError):
+    default_code = codes.INVALID_TIP_OFF
