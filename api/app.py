@@ -36,6 +36,7 @@ from api.controllers.referrals import FlagController, ReferralController, Referr
 from api.controllers.review import ReviewController
 from api.controllers.sync import LayerDataController, SyncController
 from api.controllers.system import SystemController
+from api.controllers.tip_offs import TipOffController, WorkCalendarController
 from api.decoding import GuardedRequest, check_parameters
 from api.deps import DEPENDENCIES
 from api.metrics import Metrics
@@ -78,6 +79,8 @@ API_V1_HANDLERS: list[Any] = [
     DutyController,
     ReviewController,
     CaseController,
+    TipOffController,
+    WorkCalendarController,
     ReferralRuleController,
     FlagController,
     ReferralController,

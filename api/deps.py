@@ -19,6 +19,7 @@ from evidence import (
 )
 from evidence.cases import ThresholdFindingScreener
 from evidence.cases.service import CaseService
+from evidence.cases.tip_offs import TipOffService
 from evidence.custody import CustodyLog
 from geofence.service import GeofenceService
 from infra.scope import Principal
@@ -54,6 +55,7 @@ __all__ = [
     "Pull",
     "Push",
     "Settings_",
+    "TipOffs",
     "Tracks",
 ]
 
@@ -168,6 +170,16 @@ def provide_cases(db: Db, settings: Settings_, state: State) -> CaseService:
     return CaseService(db, state.store, settings.evidence)
 
 
+def provide_tip_offs(db: Db, settings: Settings_) -> TipOffService:
+    # reporter reads append to the custody chain, keyed like the evidence service's
+    return TipOffService(
+        db,
+        settings.tip_offs,
+        CustodyLog(settings.evidence.package_signing_key.encode()),
+        areas=AreaService(db, config=PATROL_CONFIG),
+    )
+
+
 def provide_geofence(db: Db, settings: Settings_, state: State) -> GeofenceService:
     return GeofenceService(db, import_jobs=state.import_jobs, settings=settings.layers)
 
@@ -187,6 +199,7 @@ Tracks = NamedDependency[TrackService]
 Coverage = NamedDependency[CoverageService]
 Duty = NamedDependency[DutyService]
 Alerts = NamedDependency[AlertService]
+TipOffs = NamedDependency[TipOffService]
 
 DEPENDENCIES: dict[str, Provide] = {
     "db": Provide(provide_db),
@@ -207,4 +220,5 @@ DEPENDENCIES: dict[str, Provide] = {
     "alerts": Provide(provide_alerts, sync_to_thread=False),
     "cases": Provide(provide_cases, sync_to_thread=False),
     "geofence": Provide(provide_geofence, sync_to_thread=False),
+    "tip_offs": Provide(provide_tip_offs, sync_to_thread=False),
 }

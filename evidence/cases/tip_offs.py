@@ -59,7 +59,15 @@ from shapely.geometry import MultiPolygon, Point
 from sqlalchemy import ColumnElement, and_, false, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from evidence.cases.calendar import WorkCalendar, due_at, load_calendar
+from evidence.cases.calendar import (
+    CalendarDayView,
+    WorkCalendar,
+    delete_calendar_day,
+    due_at,
+    list_calendar_days,
+    load_calendar,
+    put_calendar_day,
+)
 from evidence.cases.cases import CaseInput, Party, open_case
 from evidence.cases.errors import (
     InvalidTipOffError,
@@ -877,10 +885,13 @@ class TipOffService:
             "registered",
             principal.user_id,
             now,
-            {"receipt_no": row.receipt_no, "channel": channel, "anonymous": row.anonymous},
+            {
+                "receipt_no": row.receipt_no,
+                "channel": channel,
+                "anonymous": row.anonymous,
+                "duplicate_of": None if duplicate_of is None else str(duplicate_of),
+            },
         )
-        if duplicate_of is not None:
-            _event(self.session, row, "duplicate_linked", None, now, {"of": str(duplicate_of)})
         await self.session.flush()
         log.info(
             "tip_off.registered",
@@ -1157,6 +1168,20 @@ class TipOffService:
             reporter.address,
         )
 
+    # -- the working-day calendar ----------------------------------------------------------------
+    async def list_holidays(
+        self, principal: Principal, *, since: date | None = None, until: date | None = None
+    ) -> list[CalendarDayView]:
+        return await list_calendar_days(self.session, principal, since=since, until=until)
+
+    async def put_holiday(
+        self, principal: Principal, day: date, kind: str, name: str = ""
+    ) -> CalendarDayView:
+        return await put_calendar_day(self.session, principal, day, kind, name)
+
+    async def delete_holiday(self, principal: Principal, day: date) -> None:
+        await delete_calendar_day(self.session, principal, day)
+
     # -- figures ---------------------------------------------------------------------------------
     async def figures(
         self,
@@ -1196,16 +1221,18 @@ class TipOffService:
             .group_by(counted.c.township_id, Township.name)
             .order_by(Township.name.nulls_last())
         )
-        late_rows = await self.session.execute(
-            select(late_condition(now), func.count())
-            .select_from(TipOff)
+        lateness = (
+            select(late_condition(now).label("late"))
             .where(
                 TipOff.county_id == principal.county_id,
                 TipOff.duplicate_of.is_(None),
                 TipOff.received_at >= _local_start(start),
                 TipOff.received_at < _local_start(end + timedelta(days=1)),
             )
-            .group_by(late_condition(now))
+            .subquery()
+        )
+        late_rows = await self.session.execute(
+            select(lateness.c.late, func.count()).group_by(lateness.c.late)
         )
         timeliness = {bool(k): int(n) for k, n in late_rows}
         by_status = await by("status")
