@@ -571,8 +571,8 @@ async def test_figures_count_duplicates_once(county: CountyFixture, db: AsyncSes
         svc.figures(desk, date_from=date(2026, 11, 2), date_to=date(2026, 11, 1)),
     )
     await _expect_code(
-        "invalid_figures_period", svc.figures(desk, period="decade", day=date.today())
-    )  # noqa: DTZ011
+        "invalid_figures_period", svc.figures(desk, period="decade", day=clock.TODAY)
+    )
 
 
 async def test_list_filters(county: CountyFixture, db: AsyncSession) -> None:
