@@ -22,10 +22,11 @@ fresh record for each call (:data:`_FRESH`).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -37,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.app import create_app
 from api.openapi_errors import OPERATION_ERRORS, SHARED_ERRORS
 from evidence import ClaimedFix, EvidenceService, GeofenceLocationChecker, NewUpload
+from evidence.cases.tip_offs import on_tip_off_verified
 from geofence.models import ImportJob
 from infra.ids import uuid7
 from infra.objectstore import S3ObjectStore
@@ -85,6 +87,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "AddReferralRule":          (ROLE,      ROLE,      ROLE,      ROLE,      NEW,       ROLE),
     "AddTarget":                (ROLE,      ROLE,      NEW,       ROLE,      NEW,       ROLE),
     "AppendTrackPoints":        (OK,        OK,        NOT_CREW,  NOT_CREW,  NOT_CREW,  NOT_CREW),
+    "AssignTipOffVerification": (ROLE,     ROLE,      OK,        ROLE,      OK,        OK),
     "ChangeCaseStatus":         (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "CheckLocation":            (OK,        OK,        OK,        OK,        OK,        OK),
     "CheckLocations":           (OK,        OK,        OK,        OK,        OK,        OK),
@@ -99,7 +102,9 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "CreateUser":               (ROLE,      ROLE,      ROLE,      ROLE,      NEW,       ROLE),
     "CreateVillage":            (ROLE,      ROLE,      ROLE,      ROLE,      NEW,       ROLE),
     "DeactivateTarget":         (ROLE,      ROLE,      GONE,      ROLE,      GONE,      ROLE),
+    "DecideTipOff":           (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
     "DeleteFrequencyRule":      (ROLE,      ROLE,      GONE,      ROLE,      GONE,      ROLE),
+    "DeleteHoliday":          (ROLE,      ROLE,      ROLE,      ROLE,      GONE,      ROLE),
     "EndPatrol":                (OK,        OK,        NOT_CREW,  NOT_CREW,  NOT_CREW,  NOT_CREW),
     "ExportCoverageCsv":        (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "ExportReferralPackage":    (ROLE,      ROLE,      OK,        OK,        OK,        ROLE),
@@ -129,11 +134,15 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "GetReferral":              (ROLE,      ROLE,      OK,        OK,        OK,        ROLE),
     "GetRosterReport":          (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "GetTile":                  (OK,        OK,        OK,        OK,        OK,        OK),
+    "GetTipOff":              (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
+    "GetTipOffFigures":       (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
+    "GetTipOffReporter":      (ROLE,      ROLE,      OK,        ROLE,      ROLE,      OK),
     "GetTownship":              (OK,        OK,        OK,        OK,        OK,        OK),
     "GetTrack":                 (OK,        OK,        OK,        NOT_CREW,  OK,        NOT_CREW),
     "GetUpload":                (OK,        NOT_OWNER, NOT_OWNER, NOT_OWNER, NOT_OWNER, NOT_OWNER),
     "GetUser":                  (OK,        OK,        OK,        NO_USER,   OK,        NO_USER),
     "GetVillage":               (OK,        OK,        OK,        OK,        OK,        OK),
+    "HandleTipOff":           (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
     "ImportLayer":              (ROLE,      ROLE,      ROLE,      ROLE,      OK,        ROLE),
     "LinkCaseEvidence":         (OK,        ROLE,      OK,        ROLE,      OK,        NO_CASE),
     "ListAlerts":               (ROLE,      ROLE,      OK,        OK,        OK,        ROLE),
@@ -146,6 +155,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "ListFindings":             (OK,        OK,        OK,        NOT_CREW,  OK,        NOT_CREW),
     "ListFlags":                (ROLE,      ROLE,      OK,        OK,        OK,        ROLE),
     "ListFrequencyRules":       (OK,        OK,        OK,        OK,        OK,        OK),
+    "ListHolidays":           (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
     "ListJobs":                 (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "ListLayerFeatures":        (OK,        OK,        OK,        OK,        OK,        OK),
     "ListLayerVersions":        (OK,        OK,        OK,        OK,        OK,        OK),
@@ -157,11 +167,15 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "ListReferrals":            (ROLE,      ROLE,      OK,        OK,        OK,        ROLE),
     "ListSignIns":              (OK,        OK,        OK,        NOT_CREW,  OK,        NOT_CREW),
     "ListTargets":              (OK,        NOT_AREA,  OK,        NOT_AREA,  OK,        NOT_AREA),
+    "ListTipOffs":            (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
     "ListTownships":            (OK,        OK,        OK,        OK,        OK,        OK),
     "ListUsers":                (OK,        OK,        OK,        OK,        OK,        OK),
     "ListVillages":             (OK,        OK,        OK,        OK,        OK,        OK),
     "OpenCase":                 (NEW,       ROLE,      NEW,       ROLE,      NEW,       ROLE),
+    "OpenCaseFromTipOff":     (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
+    "OpenTipOff":             (ROLE,      ROLE,      NEW,       ROLE,      NEW,       NEW),
     "OverlayArea":              (OK,        OK,        OK,        OK,        OK,        OK),
+    "PutHoliday":             (ROLE,      ROLE,      ROLE,      ROLE,      OK,        ROLE),
     "RecordDutyCheck":          (OK,        NO_SEAT,   NO_SEAT,   NO_SEAT,   NO_SEAT,   NO_SEAT),
     "RecordFinding":            (OK,        OK,        NOT_CREW,  NOT_CREW,  NOT_CREW,  NOT_CREW),
     "RecordHandover":           (ROLE,      ROLE,      OK,        OK,        OK,        ROLE),
@@ -169,6 +183,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "RecordPoliceReceipt":      (ROLE,      ROLE,      OK,        OK,        OK,        ROLE),
     "RecordReferralDecision":   (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "RecordReferralTransfer":   (ROLE,      ROLE,      OK,        OK,        OK,        ROLE),
+    "RecordTipOffFeedback":   (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
     "RefreshToken":             (OK,        OK,        OK,        OK,        OK,        OK),
     "RegisterDevice":           (NEW,       NEW,       NEW,       NEW,       NEW,       NEW),
     "RemoveRosterMember":       (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
@@ -336,6 +351,55 @@ async def _pending_upload(w: World) -> str:
     return str(new.evidence_id)
 
 
+async def _tip_off(w: World, step: str = "received") -> str:
+    """A fresh tip-off registered by the desk, moved on to ``step`` (accepted, verified,
+    refused); the verification is recorded as the patrol's verification result would."""
+    c = w.ctx(Role.CLUE_DESK)
+    clue = await w.post(Role.CLUE_DESK, "/tip-offs", body("OpenTipOff", c))
+    tid = clue["id"]
+    if step == "refused":
+        decision = {"decision": "refuse", "refusalReason": "state_secrets"}
+        await w.post(Role.CLUE_DESK, f"/tip-offs/{tid}/decision", decision)
+    if step in ("accepted", "verified"):
+        await w.post(Role.CLUE_DESK, f"/tip-offs/{tid}/decision", {"decision": "accept"})
+    if step == "verified":
+        view = await w.post(Role.CLUE_DESK, f"/tip-offs/{tid}/verification", {})
+        async with w.factory() as session:
+            inspector = w.county.users[Role.INSPECTOR].id
+            target = uuid.UUID(view["targetId"])
+            result = _Verified(w.county.id, target, uuid.UUID(tid), inspector)
+            await on_tip_off_verified(session, result)
+            await session.commit()
+    return str(tid)
+
+
+@dataclass(frozen=True)
+class _Verified:
+    """A field verification result (the patrol side's, built elsewhere)."""
+
+    county_id: uuid.UUID
+    target_id: uuid.UUID
+    ref_id: uuid.UUID
+    inspector_id: uuid.UUID
+    target_kind: str = "tip_off"
+    session_id: uuid.UUID | None = None
+    outcome: str = "found"
+    note: str = ""
+    finding_ids: tuple[uuid.UUID, ...] = ()
+    evidence_ids: tuple[uuid.UUID, ...] = ()
+    verified_at: datetime = clock.NOW
+
+
+_HOLIDAYS = itertools.count()
+
+
+async def _holiday(w: World) -> str:
+    """A fresh holiday in the county's calendar (a Monday far ahead)."""
+    day = date(2031, 1, 6) + timedelta(weeks=next(_HOLIDAYS))
+    await w.post(Role.ADMIN, "/work-calendar", {"day": day.isoformat(), "kind": "holiday"})
+    return day.isoformat()
+
+
 async def _build(w: World) -> None:
     users = w.county.users
     w.ids.update(
@@ -394,6 +458,8 @@ async def _build(w: World) -> None:
         session.add(job)
         await session.commit()
     w.ids["job_id"] = str(job.id)
+    w.ids["tip_off_id"] = await _tip_off(w)
+    w.ids["day"] = await _holiday(w)
 
 
 @pytest.fixture(scope="module")
@@ -480,6 +546,17 @@ def _referral_at(steps: int, *, police: bool | None = None) -> Fresh:
     return make
 
 
+def _fresh_tip_off(step: str) -> Fresh:
+    async def make(w: World, role: Role) -> dict[str, str]:
+        return {"tip_off_id": await _tip_off(w, step)}
+
+    return make
+
+
+async def _fresh_holiday(w: World, role: Role) -> dict[str, str]:
+    return {"day": await _holiday(w)}
+
+
 Fresh = Callable[[World, Role], Awaitable[dict[str, str]]]
 
 _FRESH: dict[str, Fresh] = {
@@ -504,6 +581,12 @@ _FRESH: dict[str, Fresh] = {
     "RecordPoliceDecision": _referral_at(3),
     "RecordHandover": _referral_at(3, police=True),
     "RequestReconsideration": _referral_at(3, police=False),
+    "DecideTipOff": _fresh_tip_off("received"),
+    "AssignTipOffVerification": _fresh_tip_off("accepted"),
+    "HandleTipOff": _fresh_tip_off("verified"),
+    "OpenCaseFromTipOff": _fresh_tip_off("verified"),
+    "RecordTipOffFeedback": _fresh_tip_off("refused"),
+    "DeleteHoliday": _fresh_holiday,
 }
 
 
