@@ -35,6 +35,8 @@ async def seed_demo_extras(session: AsyncSession, demo: DemoCounty, settings: Se
     await _seed_evidence(session, demo, settings)
     # cases: over the basic-farmland threshold, illegal mining near a closed site, a late referral
     await _seed_demo_cases(session, demo)
+    # tip-offs: 12336 clues over every channel in every state (a duplicate, a refusal, a case)
+    await _seed_demo_tip_offs(session, demo, settings)
 
 
 async def _seed_demo_cases(session: AsyncSession, demo: DemoCounty) -> None:
@@ -64,6 +66,14 @@ async def _seed_demo_cases(session: AsyncSession, demo: DemoCounty) -> None:
         )
         if photos := list(nearest):
             await link_evidence(session, principal_of(captain), case_id, photos)
+
+
+async def _seed_demo_tip_offs(session: AsyncSession, demo: DemoCounty, settings: Settings) -> None:
+    from evidence.cases.tip_off_demo import seed_demo_tip_offs  # noqa: PLC0415
+    from evidence.custody import CustodyLog  # noqa: PLC0415
+
+    custody = CustodyLog(settings.evidence.package_signing_key.encode())
+    await seed_demo_tip_offs(session, demo.county.id, custody)
 
 
 async def _seed_patrols(session: AsyncSession, demo: DemoCounty) -> None:
