@@ -334,6 +334,7 @@ async def test_the_periodic_chores_are_scheduled_run_and_shown(
     schedules = {(t.task.name, t.cron) for t in app.periodic_registry.periodic_tasks.values()}
     assert schedules == {
         ("patrol:chores", "*/5 * * * *"),
+        ("cases:tip_off_deadlines", "*/15 * * * *"),
         ("sync:prune", "*/10 * * * *"),
         ("queue:retry_stalled", "* * * * *"),
         ("queue:prune_finished", "17 3 * * *"),
