@@ -597,3 +597,44 @@ async def test_list_filters(county: CountyFixture, db: AsyncSession) -> None:
 
 def _principal(county: CountyFixture, role: Role) -> Principal:
     return county.principal(role)
+
+
+# -- evidence ------------------------------------------------------------------------------------
+async def test_tip_off_evidence_reference_and_visibility(
+    county: CountyFixture,
+    db: AsyncSession,
+    store: Any,
+    make_county: Callable[..., Awaitable[CountyFixture]],
+) -> None:
+    from evidence.access import (  # noqa: PLC0415
+        caller_of,
+        evidence_visible,
+        reference_allowed,
+    )
+    from evidence.models import Evidence, Upload  # noqa: PLC0415
+    from tests.cases.conftest import add_evidence  # noqa: PLC0415
+
+    desk = county.principal(Role.CLUE_DESK)
+    inspector = county.principal(Role.INSPECTOR)
+    photo = await add_evidence(db, store, inspector, b"\xff\xd8 a photo \xff\xd9")
+
+    async def visible(who: Principal) -> bool:
+        stmt = (
+            select(Evidence.id)
+            .join(Upload, Upload.id == Evidence.id)
+            .where(Evidence.id == photo, evidence_visible(caller_of(who)))
+        )
+        return await db.scalar(stmt) is not None
+
+    assert not await visible(desk)  # the inspector's photo, of no clue
+    view = await _service(db).open_tip_off(desk, _input(evidence_ids=[photo]))
+    assert view.evidence_ids == (photo,)
+    assert await visible(desk)  # now the evidence of a clue
+    for role, allowed in (
+        (Role.CLUE_DESK, True), (Role.CAPTAIN, True), (Role.ADMIN, True),
+        (Role.INSPECTOR, False), (Role.JOINT_TEAM, False), (Role.SECURITY_SQUAD, False),
+    ):  # fmt: skip
+        got = await reference_allowed(db, county.principal(role), "tip_off", view.id)
+        assert got is allowed, role
+    other = await make_county()
+    assert not await reference_allowed(db, other.principal(Role.CLUE_DESK), "tip_off", view.id)

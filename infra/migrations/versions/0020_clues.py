@@ -12,6 +12,8 @@ Revises: 0019_clue_desk
 * ``tip_off_evidence``, ``tip_off_events``: linked evidence and the clue's history.
 * ``tip_off_receipt_counters``: the last receipt sequence per county and day.
 * ``work_calendar_days``: holidays and make-up working days (调休) per county.
+* ``evidence_uploads.tip_off_id``: evidence uploaded for a tip-off (a plain UUID, checked by the
+  service, as ``case_id`` is).
 
 The alert kind ``tip_off_overdue`` needs no schema change: ``patrol_alerts.kind`` carries no
 CHECK constraint (the kinds are listed in ``patrol.alerts.ALERT_KINDS``).
@@ -381,9 +383,15 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_tip_off_reporters_county_id"), "tip_off_reporters", ["county_id"], unique=False
     )
+    op.add_column("evidence_uploads", sa.Column("tip_off_id", sa.Uuid(), nullable=True))
+    op.create_index(
+        op.f("ix_evidence_uploads_tip_off_id"), "evidence_uploads", ["tip_off_id"], unique=False
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_evidence_uploads_tip_off_id"), table_name="evidence_uploads")
+    op.drop_column("evidence_uploads", "tip_off_id")
     op.drop_index(op.f("ix_tip_off_reporters_county_id"), table_name="tip_off_reporters")
     op.drop_table("tip_off_reporters")
     op.drop_index(op.f("ix_tip_off_evidence_evidence_id"), table_name="tip_off_evidence")
