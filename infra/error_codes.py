@@ -647,7 +647,10 @@ CASE_NOT_FOUND: Final = _e("case_not_found", 404, "未找到该案件", "case no
 FINDING_NOT_FOUND: Final = _e("finding_not_found", 404, "未找到该发现", "finding not found")
 REFERRAL_NOT_FOUND: Final = _e("referral_not_found", 404, "未找到该移送记录", "referral not found")
 CASE_SOURCE_NOT_FOUND: Final = _e(
-    "case_source_not_found", 404, "未找到案件来源（发现或变化图斑）", "case source not found"
+    "case_source_not_found",
+    404,
+    "未找到案件来源（发现、变化图斑或举报线索）",
+    "case source not found",
 )
 INVALID_STATUS_TRANSITION: Final = _e(
     "invalid_status_transition",

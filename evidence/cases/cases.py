@@ -93,6 +93,7 @@ from evidence.cases.models import (
     ViolationKind,
 )
 from evidence.cases.screening import alert_suggestions, screen_case
+from evidence.cases.tip_off_models import TipOff
 from evidence.models import Evidence, Upload
 from geofence.enums import LandClass, LayerKind
 from geofence.layers import current_versions
@@ -622,8 +623,10 @@ async def _check_source(
         model = Finding
     elif kind == SourceKind.CHANGE_POLYGON.value:
         model = ChangePolygon
+    elif kind == SourceKind.TIP_OFF.value and source_id is not None:
+        model = TipOff  # the clue (its reporter stays with it: the case names the id only)
     else:
-        return  # tip-offs live in their own package; the id is kept as given
+        return
     found = await session.scalar(
         select(exists().where(model.id == source_id, model.county_id == principal.county_id))
     )

@@ -638,3 +638,21 @@ async def test_tip_off_evidence_reference_and_visibility(
         assert got is allowed, role
     other = await make_county()
     assert not await reference_allowed(db, other.principal(Role.CLUE_DESK), "tip_off", view.id)
+
+
+async def test_a_case_names_an_existing_tip_off(county: CountyFixture, db: AsyncSession) -> None:
+    from evidence.cases.cases import CaseInput, open_case  # noqa: PLC0415
+
+    captain = county.principal(Role.CAPTAIN)
+    data = CaseInput(
+        cause="举报线索", violation_kind="land_occupation", lon=LON, lat=LAT,
+        source_kind="tip_off", source_id=uuid.uuid4(),
+    )  # fmt: skip
+    await _expect_code("case_source_not_found", open_case(db, captain, data))
+    clue = await _service(db).open_tip_off(county.principal(Role.CLUE_DESK), _input())
+    case = await open_case(db, captain, CaseInput(**{**_fields(data), "source_id": clue.id}))
+    assert (case.source_kind, case.source_id) == ("tip_off", clue.id)
+
+
+def _fields(data: Any) -> dict[str, Any]:
+    return {name: getattr(data, name) for name in data.__slots__}
