@@ -137,6 +137,7 @@ class AlertKindName(enum.StrEnum):
     DUTY_OVERDUE = "duty_overdue"
     SITE_REBOUND_REVIEW = "site_rebound_review"
     REFERRAL_SUGGESTED = "referral_suggested"
+    TIP_OFF_OVERDUE = "tip_off_overdue"  # a 12336 clue's step is past its deadline
 
 
 class AlertStateName(enum.StrEnum):

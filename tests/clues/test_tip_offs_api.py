@@ -210,3 +210,32 @@ async def test_calendar_over_http(
     await _code(again, 404, "holiday_not_found")
     missing = await client.get(f"{API}/tip-offs/{county.id}", headers=admin)
     await _code(missing, 404, "tip_off_not_found")
+
+
+async def test_overdue_tip_off_in_the_captains_alerts(
+    client: Client, make_county: Callable[..., Awaitable[CountyFixture]], db: Any
+) -> None:
+    from evidence.cases.tip_offs import raise_overdue_alerts  # noqa: PLC0415
+
+    county = await make_county()
+    old = (clock.now() - timedelta(days=10)).isoformat()
+    clue = await _post(client, county, "/tip-offs", _body(receivedAt=old), want=201)
+    listed = await client.get(
+        f"{API}/tip-offs", params={"overdue": "true"}, headers=county.headers(Role.CLUE_DESK)
+    )
+    assert [c["id"] for c in listed.json()] == [clue["id"]]
+    assert await raise_overdue_alerts(db, clock.now()) >= 1
+    await db.commit()
+    alerts = await client.get(
+        f"{API}/alerts", params={"kind": "tip_off_overdue"}, headers=county.headers(Role.CAPTAIN)
+    )
+    assert alerts.status_code == 200, alerts.text
+    mine = [a for a in alerts.json() if clue["receiptNo"] in a["message"]]
+    assert mine and mine[0]["kind"] == "tip_off_overdue"
+    await _post(client, county, f"/tip-offs/{clue['id']}/decision", {"decision": "accept"})
+    resolved = await client.get(
+        f"{API}/alerts",
+        params={"kind": "tip_off_overdue", "state": "resolved"},
+        headers=county.headers(Role.CAPTAIN),
+    )
+    assert any(clue["receiptNo"] in a["message"] for a in resolved.json())
