@@ -37,6 +37,7 @@ from api.controllers.referrals import FlagController, ReferralController, Referr
 from api.controllers.review import ReviewController
 from api.controllers.sync import LayerDataController, SyncController
 from api.controllers.system import SystemController
+from api.controllers.tip_offs import TipOffController, WorkCalendarController
 from api.decoding import GuardedRequest, check_parameters
 from api.deps import DEPENDENCIES
 from api.metrics import Metrics
@@ -47,6 +48,8 @@ from api.options import allow_every_method
 from api.problems import handle_exception
 from api.query import document_wire
 from api.worker import TASK_NAMES, run_background_worker, task_app
+from evidence.cases.petitions import register_petition_clue_opener
+from evidence.cases.tip_offs import petition_clue_opener
 from geofence.index import DEFAULT_INDEX
 from geofence.jobs import ImportJobRunner
 from infra.db import create_engine, create_session_factory
@@ -79,6 +82,8 @@ API_V1_HANDLERS: list[Any] = [
     DutyController,
     ReviewController,
     CaseController,
+    TipOffController,
+    WorkCalendarController,
     ReferralRuleController,
     FlagController,
     ReferralController,
@@ -91,6 +96,8 @@ API_V1_HANDLERS: list[Any] = [
 def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Litestar:
     """Build the application. Connections are opened lazily and closed on shutdown."""
     settings.validate()
+    # a complaint or accusation petition opens a clue with this county setup's deadlines
+    register_petition_clue_opener(petition_clue_opener(settings.tip_offs))
     DEFAULT_INDEX.configure(budget_bytes=settings.layers.index_budget_mb * 1024 * 1024)
     engine = create_engine(settings.database)
     object_store = store or S3ObjectStore(settings.object_store)

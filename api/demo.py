@@ -37,6 +37,8 @@ async def seed_demo_extras(session: AsyncSession, demo: DemoCounty, settings: Se
     await _seed_demo_cases(session, demo)
     # petitions: waiting, assigned, extended, under review, and one overdue
     await _seed_demo_petitions(session, demo)
+    # tip-offs: 12336 clues over every channel in every state (a duplicate, a refusal, a case)
+    await _seed_demo_tip_offs(session, demo, settings)
 
 
 async def _seed_demo_cases(session: AsyncSession, demo: DemoCounty) -> None:
@@ -75,6 +77,14 @@ async def _seed_demo_petitions(session: AsyncSession, demo: DemoCounty) -> None:
 
     await seed_demo_petitions(session, demo.county.id)
     await raise_overdue_alerts(session, demo.county.id)
+
+
+async def _seed_demo_tip_offs(session: AsyncSession, demo: DemoCounty, settings: Settings) -> None:
+    from evidence.cases.tip_off_demo import seed_demo_tip_offs  # noqa: PLC0415
+    from evidence.custody import CustodyLog  # noqa: PLC0415
+
+    custody = CustodyLog(settings.evidence.package_signing_key.encode())
+    await seed_demo_tip_offs(session, demo.county.id, custody)
 
 
 async def _seed_patrols(session: AsyncSession, demo: DemoCounty) -> None:

@@ -21,6 +21,7 @@ from evidence.adapters import visible_evidence_ids
 from evidence.cases import ThresholdFindingScreener
 from evidence.cases.petition_service import PetitionService
 from evidence.cases.service import CaseService
+from evidence.cases.tip_offs import TipOffService
 from evidence.custody import CustodyLog
 from geofence.service import GeofenceService
 from infra.db import utcnow
@@ -59,6 +60,7 @@ __all__ = [
     "Pull",
     "Push",
     "Settings_",
+    "TipOffs",
     "Tracks",
     "Verifications",
 ]
@@ -187,6 +189,18 @@ def provide_petitions(db: Db, settings: Settings_, state: State) -> PetitionServ
     return PetitionService(db, custody, clock=clock)
 
 
+def provide_tip_offs(db: Db, settings: Settings_, state: State) -> TipOffService:
+    # reporter reads append to the custody chain, keyed like the evidence service's;
+    # ``state.clock`` (see provide_petitions) replaces the server's when set
+    return TipOffService(
+        db,
+        settings.tip_offs,
+        CustodyLog(settings.evidence.package_signing_key.encode()),
+        areas=AreaService(db, config=PATROL_CONFIG),
+        clock=state.get("clock") or utcnow,
+    )
+
+
 def provide_geofence(db: Db, settings: Settings_, state: State) -> GeofenceService:
     return GeofenceService(db, import_jobs=state.import_jobs, settings=settings.layers)
 
@@ -208,6 +222,7 @@ Coverage = NamedDependency[CoverageService]
 Duty = NamedDependency[DutyService]
 Alerts = NamedDependency[AlertService]
 Verifications = NamedDependency[VerificationService]
+TipOffs = NamedDependency[TipOffService]
 
 DEPENDENCIES: dict[str, Provide] = {
     "db": Provide(provide_db),
@@ -230,4 +245,5 @@ DEPENDENCIES: dict[str, Provide] = {
     "cases": Provide(provide_cases, sync_to_thread=False),
     "petitions": Provide(provide_petitions, sync_to_thread=False),
     "geofence": Provide(provide_geofence, sync_to_thread=False),
+    "tip_offs": Provide(provide_tip_offs, sync_to_thread=False),
 }

@@ -11,5 +11,6 @@ MODEL_MODULES: tuple[str, ...] = (
     "evidence.models",
     "evidence.cases.models",
     "evidence.cases.petition_models",
+    "evidence.cases.tip_off_models",
     "sync.models",
 )

@@ -53,6 +53,69 @@ Errors = dict[int, tuple[str, ...]]
 # What any operation may answer besides its own errors. Bodies are decoded before the handler
 # runs (400, 413); the database and the object store may be out of reach (503).
 SHARED_ERRORS: dict[str, Errors] = {
+    "AssignTipOffVerification": {
+        403: ("role_not_allowed",),
+        404: ("area_not_found", "tip_off_not_found"),
+        409: ("tip_off_wrong_status",),
+        422: ("invalid_coordinates", "no_area_for_tip_off", "tip_off_not_located"),
+    },
+    "DecideTipOff": {
+        403: ("role_not_allowed",),
+        404: ("tip_off_not_found",),
+        409: ("tip_off_wrong_status",),
+        422: ("invalid_tip_off", "refusal_reason_required", "transfer_to_required"),
+    },
+    "DeleteHoliday": {403: ("role_not_allowed",), 404: ("holiday_not_found",)},
+    "GetTipOff": {
+        403: ("role_not_allowed",),
+        404: ("tip_off_not_found",),
+    },
+    "GetTipOffFigures": {403: ("role_not_allowed",), 422: ("invalid_figures_period",)},
+    "GetTipOffReporter": {
+        403: ("role_not_allowed",),
+        404: ("tip_off_not_found",),
+    },
+    "HandleTipOff": {
+        403: ("role_not_allowed",),
+        404: ("tip_off_not_found",),
+        409: ("tip_off_wrong_status",),
+        422: ("invalid_tip_off",),
+    },
+    "ListHolidays": {
+        403: ("role_not_allowed",),
+    },
+    "ListTipOffs": {
+        403: ("role_not_allowed",),
+    },
+    "OpenCaseFromTipOff": {
+        403: ("role_not_allowed",),
+        404: ("tip_off_not_found",),
+        409: ("tip_off_wrong_status",),
+        422: (
+            "invalid_case",
+            "invalid_violation_kind",
+            "tip_off_not_located",
+            "unknown_evidence",
+        ),
+    },
+    "OpenTipOff": {
+        403: ("role_not_allowed",),
+        404: ("township_not_found",),
+        422: (
+            "invalid_coordinates",
+            "invalid_geometry",
+            "invalid_time",
+            "invalid_tip_off",
+            "unknown_evidence",
+        ),
+    },
+    "PutHoliday": {403: ("role_not_allowed",), 422: ("invalid_calendar_day",)},
+    "RecordTipOffFeedback": {
+        403: ("role_not_allowed",),
+        404: ("tip_off_not_found",),
+        409: ("tip_off_wrong_status",),
+        422: ("invalid_time", "invalid_tip_off"),
+    },
     "always": {
         400: ("validation_error", "malformed_body", "bad_request", "unknown_parameter"),
         # the input guard (api/decoding.py) on query and path parameters and bodies

@@ -3,9 +3,9 @@
 Each package makes a blueprint of its tasks; :func:`task_app` adds a new one of each to a
 procrastinate app on the configured database, under the package's namespace
 (``evidence:derivatives``, ``geofence:import``, ``patrol:chores``, ``petitions:overdue``,
-``sync:prune``, ``queue:retry_stalled``). :func:`run_background_worker` runs it with the
-dependencies the tasks use, in the API process (the embedded default) or as
-``patrol worker``.
+``cases:tip_off_deadlines``, ``sync:prune``, ``queue:retry_stalled``).
+:func:`run_background_worker` runs it with the dependencies the tasks use, in the API process
+(the embedded default) or as ``patrol worker``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from evidence import tasks as evidence_tasks
 from evidence.cases import petition_tasks
+from evidence.cases import tasks as cases_tasks
 from evidence.derivatives import TASK_NAMESPACE as EVIDENCE_NAMESPACE
 from geofence import tasks as geofence_tasks
 from geofence.jobs import TASK_NAMESPACE as GEOFENCE_NAMESPACE
@@ -34,6 +35,7 @@ BLUEPRINTS: dict[str, Callable[[], Blueprint]] = {
     GEOFENCE_NAMESPACE: geofence_tasks.blueprint,
     "patrol": patrol_tasks.blueprint,
     "petitions": petition_tasks.blueprint,
+    "cases": cases_tasks.blueprint,
     "sync": sync_tasks.blueprint,
     "queue": queue.queue_blueprint,
 }

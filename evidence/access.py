@@ -10,7 +10,8 @@ record, role              rule
 evidence: captain, admin  all
 evidence: anyone else     their own uploads; evidence of patrols they lead or accompany;
                           evidence of records registered by the casework above this core
-                          (:mod:`evidence.cases.access`: evidence of cases they may see)
+                          (:mod:`evidence.cases.access`: evidence of cases they may see;
+                          the clue desk's: evidence of tip-offs)
 ========================  ===============================================================
 
 Writing evidence references (``CreateUpload``), :func:`reference_allowed`:
@@ -20,7 +21,7 @@ Writing evidence references (``CreateUpload``), :func:`reference_allowed`:
   lead or accompany, and findings a registered rule lets their role reference (the squad:
   flagged findings);
 * a mine site: any site of the county register (reference data everyone patrols against);
-* a kind registered by the casework (a case).
+* a kind registered by the casework (a case, a tip-off).
 
 Anything else — another county's record, an id that exists nowhere, a record out of scope, a
 kind nobody registered — is the same refusal (``reference_not_found``): the answer never says
@@ -134,7 +135,7 @@ def evidence_visible(caller: Caller) -> ColumnElement[bool]:
     return caller.pick(
         (
             (MANAGERS, true()),
-            ((Role.SECURITY_SQUAD, Role.INSPECTOR, Role.JOINT_TEAM), someone),
+            ((Role.SECURITY_SQUAD, Role.INSPECTOR, Role.JOINT_TEAM, Role.CLUE_DESK), someone),
         )
     )
 

@@ -55,6 +55,7 @@ class CustodyAction(enum.StrEnum):
     DERIVATIVE_CREATED = "derivative_created"
     # a petitioner's identity was read (subject: the petition; no identity in the details)
     PETITIONER_VIEWED = "petitioner_viewed"
+    REPORTER_VIEWED = "reporter_viewed"  # a tip-off's reporter identity was read (subject: clue)
 
 
 def _canonical(value: Mapping[str, Any]) -> bytes:

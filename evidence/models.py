@@ -86,6 +86,7 @@ class Upload(CountyOwned, Timestamped, Base):
     finding_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     mine_site_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     case_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    tip_off_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     caption: Mapped[str] = mapped_column(Text, default="")
     proves: Mapped[str] = mapped_column(Text, default="")
     view_type: Mapped[str | None] = mapped_column(String(10))

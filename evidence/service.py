@@ -102,6 +102,7 @@ _TRACK_WINDOW_S = 300.0
 _MAX_PAGE = 200
 _REFERENCES = (  # (kind, attribute of NewUpload, field as the contract names it)
     ("case", "case_id", "case_id"),
+    ("tip_off", "tip_off_id", "tip_off_id"),
     ("patrol", "patrol_session_id", "patrol_id"),
     ("finding", "finding_id", "finding_id"),
     ("mine_site", "mine_site_id", "mine_site_id"),
@@ -604,6 +605,7 @@ class EvidenceService:
             "finding_id": new.finding_id,
             "mine_site_id": new.mine_site_id,
             "case_id": new.case_id,
+            "tip_off_id": new.tip_off_id,
             "caption": new.caption,
             "proves": new.proves,
             "view_type": new.view_type,

@@ -83,6 +83,7 @@ class NewUpload:
     finding_id: uuid.UUID | None = None
     mine_site_id: uuid.UUID | None = None
     case_id: uuid.UUID | None = None
+    tip_off_id: uuid.UUID | None = None
     caption: str = ""
     proves: str = ""
     view_type: str | None = None

@@ -650,7 +650,10 @@ CASE_NOT_FOUND: Final = _e("case_not_found", 404, "未找到该案件", "case no
 FINDING_NOT_FOUND: Final = _e("finding_not_found", 404, "未找到该发现", "finding not found")
 REFERRAL_NOT_FOUND: Final = _e("referral_not_found", 404, "未找到该移送记录", "referral not found")
 CASE_SOURCE_NOT_FOUND: Final = _e(
-    "case_source_not_found", 404, "未找到案件来源（发现或变化图斑）", "case source not found"
+    "case_source_not_found",
+    404,
+    "未找到案件来源（发现、变化图斑或举报线索）",
+    "case source not found",
 )
 INVALID_STATUS_TRANSITION: Final = _e(
     "invalid_status_transition",
@@ -803,6 +806,57 @@ INVALID_PETITION: Final = _e(
 
 CATALOGUE: Final[Mapping[str, ErrorCode]] = MappingProxyType(_CATALOGUE)
 """Every code, in the order above (by family)."""
+
+# tip-offs (12336 clues) and the working-day calendar
+TIP_OFF_NOT_FOUND: Final = _e("tip_off_not_found", 404, "未找到该举报线索", "tip-off not found")
+HOLIDAY_NOT_FOUND: Final = _e(
+    "holiday_not_found", 404, "工作日历中没有这一天", "the calendar has no entry for this day"
+)
+INVALID_TIP_OFF: Final = _e(
+    "invalid_tip_off", 422, "举报线索数据不符合要求", "the tip-off data is not acceptable"
+)
+REFUSAL_REASON_REQUIRED: Final = _e(
+    "refusal_reason_required",
+    422,
+    "不予受理须注明排除理由（复议诉讼仲裁、干部违纪、权属补偿争议、国家秘密）",
+    "refusing a tip-off needs one of the exclusion reasons",
+)
+TRANSFER_TO_REQUIRED: Final = _e(
+    "transfer_to_required", 422, "转送须写明接收机关", "a transfer names the receiving authority"
+)
+TIP_OFF_WRONG_STATUS: Final = _e(
+    "tip_off_wrong_status",
+    409,
+    "线索当前状态为{state}，不能进行此步骤",
+    "the tip-off is {state}; this step is not possible now",
+    "线索当前状态不能进行此步骤",
+    "this step is not possible in the tip-off's status",
+    state="tip_off_status",
+)
+TIP_OFF_NOT_LOCATED: Final = _e(
+    "tip_off_not_located",
+    422,
+    "线索没有坐标点或范围，无法安排实地核查",
+    "the tip-off has no point or polygon to verify on site",
+)
+NO_AREA_FOR_TIP_OFF: Final = _e(
+    "no_area_for_tip_off",
+    422,
+    "没有包含线索位置的在用巡查片区，请指定片区",
+    "no active patrol area contains the tip-off's location; name one",
+)
+INVALID_CALENDAR_DAY: Final = _e(
+    "invalid_calendar_day",
+    422,
+    "节假日须为工作日（周一至周五），调休上班日须为周末",
+    "a holiday falls on a weekday, a make-up working day on a weekend",
+)
+INVALID_FIGURES_PERIOD: Final = _e(
+    "invalid_figures_period",
+    422,
+    "统计期间须为 period 加 date，或 from 加 to（from 不晚于 to）",
+    "give period and date, or from and to (from not after to)",
+)
 
 TABLE_START: Final = "<!-- error-codes:start -->"
 TABLE_END: Final = "<!-- error-codes:end -->"

@@ -96,6 +96,33 @@ LABELS: Final[dict[str, dict[str, tuple[str, str]]]] = {
         "evidence": ("拍摄了取证材料", "evidence was taken"),
         "finding": ("记录了巡查发现", "a finding was recorded"),
     },
+    "tip_off_step": {
+        "decide": ("受理决定", "the decision"),
+        "verify": ("实地核查", "the field verification"),
+        "feedback": ("答复举报人", "the feedback to the reporter"),
+    },
+    "tip_off_status": {
+        "received": ("已登记", "received"),
+        "accepted": ("已受理", "accepted"),
+        "refused": ("不予受理", "refused"),
+        "transferred": ("已转送", "transferred"),
+        "verifying": ("核查中", "being verified"),
+        "verified": ("已核查", "verified"),
+        "handled": ("已处理", "handled"),
+        "closed": ("已办结", "closed"),
+    },
+    "clue_type": {
+        "land_illegal_approval": ("违法批地", "illegal land approval"),
+        "land_illegal_occupation": ("违法占地", "illegal land occupation"),
+        "land_illegal_transfer": ("违法转让土地使用权", "illegal land-use right transfer"),
+        "land_farmland_destruction": ("破坏耕地", "farmland destruction"),
+        "land_other": ("其他土地违法", "other land violation"),
+        "mineral_illegal_exploration": ("违法勘查", "illegal exploration"),
+        "mineral_illegal_mining": ("违法开采", "illegal mining"),
+        "mineral_illegal_right_approval": ("违法批准矿业权", "illegal approval of mining rights"),
+        "mineral_illegal_right_transfer": ("违法转让矿业权", "illegal transfer of mining rights"),
+        "mineral_other": ("其他矿产违法", "other mineral violation"),
+    },
     "view_type": {
         "far": ("远景", "far view"),
         "close": ("近景", "close-up"),
@@ -259,6 +286,13 @@ ALERTS: Final[dict[str, Message]] = {
         "{subject} meets a referral threshold; review whether to refer it: {crime} ({rule_code})",
         "达到移送标准，建议审查是否移送公安机关",
         "meets a referral threshold; review whether to refer it to the police",
+    ),
+    "alert.tip_off_overdue": _m(
+        "举报线索{receipt_no}：{step}已逾期（期限{due}）",
+        "tip-off {receipt_no}: {step} is overdue (due {due})",
+        "举报线索办理逾期",
+        "a tip-off step is overdue",
+        step="tip_off_step",
     ),
 }
 

@@ -6,8 +6,10 @@ Every variable is documented in the README. Nothing here opens a connection.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
 __all__ = [
@@ -20,6 +22,8 @@ __all__ = [
     "ServerSettings",
     "Settings",
     "SettingsError",
+    "TipOffDeadlines",
+    "TipOffSettings",
 ]
 
 
@@ -204,6 +208,50 @@ class LayerSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TipOffDeadlines:
+    """Working days a 12336 clue's steps may take, counted from the day it was received:
+    decide (register, classify, accept or refuse), verify on site, feed back to the
+    reporter."""
+
+    decide_days: int = 1
+    verify_days: int = 10
+    feedback_days: int = 15
+
+
+def _deadlines(env: dict[str, str], name: str) -> Mapping[str, TipOffDeadlines]:
+    """``43:1/10/15,44:1/7/15``: a province code, then decide/verify/feedback working days."""
+    out: dict[str, TipOffDeadlines] = {}
+    for part in (p.strip() for p in env.get(name, "").split(",")):
+        if not part:
+            continue
+        try:
+            code, figures = part.split(":")
+            decide, verify, feedback = (int(x) for x in figures.split("/"))
+        except ValueError as exc:
+            msg = f"{name} must look like 43:1/10/15,44:1/7/15, got {part!r}"
+            raise SettingsError(msg) from exc
+        if len(code) != 2 or min(decide, verify, feedback) < 1:
+            msg = f"{name}: a 2-digit province code and working days of at least 1, got {part!r}"
+            raise SettingsError(msg)
+        out[code] = TipOffDeadlines(decide, verify, feedback)
+    return MappingProxyType(out)
+
+
+@dataclass(frozen=True, slots=True)
+class TipOffSettings:
+    """12336 clues: step deadlines per province (``deadlines``, by province code; a province
+    not named takes ``default``) and the radius within which a new clue about the same
+    reported party repeats an open one (``duplicate_radius_m``)."""
+
+    default: TipOffDeadlines = TipOffDeadlines()
+    deadlines: Mapping[str, TipOffDeadlines] = field(default_factory=lambda: MappingProxyType({}))
+    duplicate_radius_m: float = 200.0
+
+    def for_province(self, province_code: str) -> TipOffDeadlines:
+        return self.deadlines.get(province_code, self.default)
+
+
+@dataclass(frozen=True, slots=True)
 class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8000
@@ -225,6 +273,7 @@ class Settings:
     evidence: EvidenceSettings = EvidenceSettings()
     server: ServerSettings = ServerSettings()
     layers: LayerSettings = LayerSettings()
+    tip_offs: TipOffSettings = TipOffSettings()
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -296,6 +345,10 @@ class Settings:
                 geojson_max_bytes=_int(env, "PATROL_LAYER_GEOJSON_MAX_BYTES", 16 * 1024 * 1024),
                 tile_max_bytes=_int(env, "PATROL_TILE_MAX_BYTES", 2 * 1024 * 1024),
                 index_budget_mb=_non_negative(env, "PATROL_INDEX_BUDGET_MB", 1024),
+            ),
+            tip_offs=TipOffSettings(
+                deadlines=_deadlines(env, "PATROL_TIP_OFF_DEADLINES"),
+                duplicate_radius_m=_float(env, "PATROL_TIP_OFF_DUPLICATE_RADIUS_M", 200.0),
             ),
         )
 

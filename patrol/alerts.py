@@ -27,6 +27,9 @@ kind                      resolved when (``resolution``)
 ``petition_overdue``      not here: ``evidence.cases.petitions`` raises it for a
                           petition step past its statutory date and resolves it when
                           the step is recorded (``petition_step_done``)
+``tip_off_overdue``       not here: ``evidence.cases.tip_offs`` raises it for a clue's
+                          late step and resolves it when the step is done
+                          (``tip_off_step_done``)
 ========================  ==========================================================
 
 ``ListAlerts`` shows open alerts by default; ``state`` asks for resolved ones or all.
@@ -58,6 +61,7 @@ __all__ = [
     "PETITION_OVERDUE",
     "REFERRAL_SUGGESTED",
     "RESOLUTIONS",
+    "TIP_OFF_OVERDUE",
     "AlertService",
     "raise_alert",
     "resolve_alerts",
@@ -67,6 +71,7 @@ log = structlog.get_logger(__name__)
 
 REFERRAL_SUGGESTED = "referral_suggested"
 PETITION_OVERDUE = "petition_overdue"
+TIP_OFF_OVERDUE = "tip_off_overdue"
 ALERT_KINDS = (
     "site_reopening",
     "site_active_mining",
@@ -74,6 +79,7 @@ ALERT_KINDS = (
     "site_rebound_review",
     REFERRAL_SUGGESTED,
     PETITION_OVERDUE,
+    TIP_OFF_OVERDUE,
 )
 ALERT_STATES = ("open", "resolved", "all")
 RESOLUTIONS = (
@@ -86,6 +92,7 @@ RESOLUTIONS = (
     "suggestion_superseded",
     "referral_decided",
     "petition_step_done",
+    "tip_off_step_done",
 )
 
 

@@ -99,6 +99,7 @@ def _new_upload(evidence_id: uuid.UUID, d: c.CreateUploadRequest) -> ev.NewUploa
         finding_id=d.finding_id,
         mine_site_id=d.mine_site_id,
         case_id=d.case_id,
+        tip_off_id=d.tip_off_id,
         caption=d.caption,
         proves=d.proves,
         view_type=d.view_type.value if d.view_type else None,

@@ -12,6 +12,10 @@ into :mod:`evidence.access` by :mod:`evidence.cases.access` when this package is
 * :mod:`evidence.cases.referrals` — flags, referrals to the police and their deadlines;
 * :mod:`evidence.cases.package` — signed evidence packages;
 * :mod:`evidence.cases.access` — who sees which case;
+* :mod:`evidence.cases.tip_offs` — 12336 clues and the other channels, with working-day
+  deadlines (:mod:`evidence.cases.calendar`); a clue's verification target reports back
+  through :func:`patrol.verification.register_verification_listener`, registered here;
+* :mod:`evidence.cases.petitions` — petitions (信访) with their statutory deadlines;
 * :mod:`evidence.cases.models`, :mod:`evidence.cases.errors`, :mod:`evidence.cases.demo`.
 """
 
@@ -76,6 +80,8 @@ from evidence.cases.screening import (
     screen_case,
     screen_findings,
 )
+from evidence.cases.tip_offs import on_tip_off_verified
+from patrol.verification import register_verification_listener
 
 __all__ = [
     "Areas",
@@ -127,3 +133,7 @@ __all__ = [
     "update_case",
     "verify_package",
 ]
+
+# the result of a clue's verification target, recorded from a phone or over REST, returns to
+# the clue in the same transaction
+register_verification_listener("tip_off", on_tip_off_verified)

@@ -19,6 +19,8 @@ finding: security squad   flagged, carrying a current screening suggestion, or t
 Registered on import into the rules below this package:
 
 * :mod:`evidence.access`: evidence of a case the caller may see (named on upload or linked);
+  for the clue desk, evidence of a tip-off (named on upload or linked), and tip-offs as an
+  evidence reference (clue desk, captains, admins);
   a case as an evidence reference (captains/admins any; the squad a flagged or referred case;
   inspectors and joint members cases they opened or whose team they are on); the squad may
   reference flagged findings;
@@ -63,6 +65,7 @@ from evidence.cases.models import (
     ReferralSuggestion,
     SourceKind,
 )
+from evidence.cases.tip_off_models import TipOff, TipOffEvidence
 from evidence.models import Evidence, Upload
 from infra.scope import Role
 from patrol.field_models import Finding
@@ -242,5 +245,31 @@ def _case_reference(caller: Caller, county: uuid.UUID, record_id: uuid.UUID) -> 
 
 register_evidence_readers(_evidence_of_visible_cases)
 register_reference_kind("case", _case_reference)
+
+
+# -- tip-offs ------------------------------------------------------------------------------------
+_TIP_OFF_ROLES = (Role.CLUE_DESK, Role.CAPTAIN, Role.ADMIN)
+
+
+def _evidence_of_tip_offs(caller: Caller) -> ColumnElement[bool]:
+    """Evidence (joined with its ``Upload``) of a tip-off, for the clue desk (captains and
+    admins see all evidence): named on upload or linked to the clue."""
+    of_clue = or_(
+        Upload.tip_off_id.is_not(None),
+        exists().where(TipOffEvidence.evidence_id == Evidence.id).correlate_except(TipOffEvidence),
+    )
+    return caller.pick(((_TIP_OFF_ROLES, of_clue),))
+
+
+def _tip_off_reference(
+    caller: Caller, county: uuid.UUID, record_id: uuid.UUID
+) -> ColumnElement[bool]:
+    """The clue desk, captains and admins attach evidence to the county's tip-offs."""
+    clue = exists().where(TipOff.id == record_id, TipOff.county_id == county)
+    return caller.pick(((_TIP_OFF_ROLES, clue),))
+
+
+register_evidence_readers(_evidence_of_tip_offs)
+register_reference_kind("tip_off", _tip_off_reference)
 # the squad may attach evidence to flagged findings besides its own
 register_finding_references((Role.SECURITY_SQUAD,), finding_flagged)

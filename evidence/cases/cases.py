@@ -93,6 +93,7 @@ from evidence.cases.models import (
     ViolationKind,
 )
 from evidence.cases.screening import alert_suggestions, screen_case
+from evidence.cases.tip_off_models import TipOff
 from evidence.models import Evidence, Upload
 from geofence.enums import LandClass, LayerKind
 from geofence.layers import current_versions
@@ -622,8 +623,10 @@ async def _check_source(
         model = Finding
     elif kind == SourceKind.CHANGE_POLYGON.value:
         model = ChangePolygon
+    elif kind == SourceKind.TIP_OFF.value and source_id is not None:
+        model = TipOff  # the clue (its reporter stays with it: the case names the id only)
     else:
-        return  # tip-offs live in their own package; the id is kept as given
+        return
     found = await session.scalar(
         select(exists().where(model.id == source_id, model.county_id == principal.county_id))
     )
@@ -866,13 +869,16 @@ async def open_case(
     data: CaseInput,
     *,
     overlay: AreaOverlay = geofence_land_class_areas,
+    also_allowed: Sequence[Role] = (),
 ) -> CaseView:
     """Open a case (status ``clue``) from a finding, change polygon, tip-off or on its own.
 
     The surveyed polygon, if given, is overlaid with the parcels layer for the areas; the
     evidence of a source finding is linked; the case is screened against the referral rules.
+    ``also_allowed``: roles that may open this one case besides the case writers (the clue
+    desk opens the case of a tip-off it handles, :mod:`evidence.cases.tip_offs`).
     """
-    require_role(principal, *_CASE_WRITERS, action="open cases")
+    require_role(principal, *_CASE_WRITERS, *also_allowed, action="open cases")
     violation = _enum_value(
         ViolationKind, data.violation_kind, "violation_kind", codes.INVALID_VIOLATION_KIND
     )

@@ -54,6 +54,17 @@ Petitions (信访, :mod:`evidence.cases.petitions`)::
                                     invalid_time, reason_required,
                                     petition_extension_too_long,
                                     petition_review_window_closed
+Tip-offs (12336 clues) and the working-day calendar::
+
+    TipOffNotFoundError (404)          tip_off_not_found        unknown or another county's
+    HolidayNotFoundError (404)         holiday_not_found        no calendar entry that day
+    TipOffStatusError (409)            tip_off_wrong_status     the step does not fit the
+                                                                clue's status (``state``)
+    InvalidTipOffError (422)           invalid_tip_off          plus specific codes:
+                                       refusal_reason_required, transfer_to_required,
+                                       tip_off_not_located, no_area_for_tip_off,
+                                       invalid_calendar_day, invalid_figures_period,
+                                       invalid_time
 """
 
 from __future__ import annotations
@@ -67,10 +78,12 @@ __all__ = [
     "CaseNotFoundError",
     "CaseSourceNotFoundError",
     "CaseStatusTransitionError",
+    "HolidayNotFoundError",
     "InvalidCaseError",
     "InvalidPetitionError",
     "InvalidRuleError",
     "InvalidStepError",
+    "InvalidTipOffError",
     "MissingMaterialsError",
     "PackageSigningKeyMissingError",
     "PackageSourceMismatchError",
@@ -85,6 +98,8 @@ __all__ = [
     "RuleNotFoundError",
     "StepOutOfOrderError",
     "TeamTooSmallError",
+    "TipOffNotFoundError",
+    "TipOffStatusError",
     "UnknownEvidenceError",
     "UnknownTeamMemberError",
 ]
@@ -188,3 +203,19 @@ class PetitionReviewsExhaustedError(ConflictError):
 
 class InvalidPetitionError(InvalidInputError):
     default_code = codes.INVALID_PETITION
+
+
+class TipOffNotFoundError(NotFoundError):
+    default_code = codes.TIP_OFF_NOT_FOUND
+
+
+class HolidayNotFoundError(NotFoundError):
+    default_code = codes.HOLIDAY_NOT_FOUND
+
+
+class TipOffStatusError(ConflictError):
+    default_code = codes.TIP_OFF_WRONG_STATUS
+
+
+class InvalidTipOffError(InvalidInputError):
+    default_code = codes.INVALID_TIP_OFF

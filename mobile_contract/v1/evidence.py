@@ -134,6 +134,7 @@ class CreateUploadRequest(msgspec.Struct, kw_only=True, rename="camel"):
     finding_id: uuid.UUID | None = None
     mine_site_id: uuid.UUID | None = None
     case_id: uuid.UUID | None = None
+    tip_off_id: uuid.UUID | None = None  # a 12336 clue (clue desk, captains, admins)
     caption: Text = ""
     proves: Text = ""  # 证明对象: what the evidence is to prove
     view_type: ViewTypeName | None = None

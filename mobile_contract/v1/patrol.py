@@ -149,6 +149,7 @@ class AlertKindName(enum.StrEnum):
     SITE_REBOUND_REVIEW = "site_rebound_review"
     REFERRAL_SUGGESTED = "referral_suggested"
     PETITION_OVERDUE = "petition_overdue"  # a petition step past its statutory date
+    TIP_OFF_OVERDUE = "tip_off_overdue"  # a 12336 clue's step is past its deadline
 
 
 class AlertStateName(enum.StrEnum):

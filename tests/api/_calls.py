@@ -236,6 +236,19 @@ BODIES: dict[str, Body | None] = {
     "FlagForReferral": lambda c: {"caseId": c["case_id"], "reason": "疑似犯罪"},
     "CreateReferral": lambda c: {"teamIds": c["team_ids"].split(","), "report": "调查报告"},
     "ExportReferralPackage": None,
+    "OpenTipOff": lambda c: {
+        "channel": "phone_12336",
+        "receivedAt": c.now,
+        "facts": "有人占用耕地建房",
+        "clueType": "land_illegal_occupation",
+        **c.at(),
+    },
+    "DecideTipOff": {"decision": "accept"},
+    "AssignTipOffVerification": {},
+    "HandleTipOff": {"handling": "stop_order"},
+    "OpenCaseFromTipOff": {"violationKind": "land_occupation"},
+    "RecordTipOffFeedback": {"channel": "phone", "content": "已电话答复"},
+    "PutHoliday": {"day": "2031-01-01", "kind": "holiday"},
     "AddReferralRule": lambda c: {
         "code": c.uniq("rule."),
         "violationKind": "land_occupation",
@@ -281,6 +294,7 @@ QUERIES: dict[str, Callable[[Ctx], dict[str, str]]] = {
     "ListReferrals": lambda c: {"case_id": c["case_id"]},
     "ExportReferralPackage": lambda c: {"referral_id": c["referral_id"]},
     "ExportTracksGeoJson": lambda c: {**_week(), "area_id": c["area_id"]},
+    "GetTipOffFigures": lambda _: {"period": "month", "date": clock.today().isoformat()},
 }
 
 # operation id -> path parameters naming the record the operation creates (a new id a call)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from litestar import Litestar
@@ -24,9 +24,12 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from evidence.cases.calendar import put_calendar_day
 from evidence.cases.cases import CaseInput, open_case
 from evidence.cases.petitions import Petitioner, PetitionInput, register_petition
 from evidence.cases.referrals import create_referral, flag_for_referral
+from evidence.cases.tip_offs import TipOffInput, TipOffService
+from evidence.custody import CustodyLog
 from geofence import SiteInput, create_mine_site, parse_geojson_geometry
 from geofence.models import ImportJob
 from infra.db import utcnow
@@ -83,6 +86,7 @@ async def _resources(
         await session.commit()
     field_work = await _patrol_resources(b, factory, site.id)
     cases = await _case_resources(b, factory)
+    clues = await _tip_off_resources(b, factory, settings)
     evidence_id = await seed_evidence(
         factory, S3ObjectStore(settings.object_store), settings, b.principal(Role.CAPTAIN),
         lon=113.005, lat=28.005, case_id=uuid.UUID(str(cases["case_id"])),
@@ -90,6 +94,7 @@ async def _resources(
     return {
         **field_work,
         **cases,
+        **clues,
         "user_id": b.users[Role.INSPECTOR].id,
         # evidence: one accepted photo of B's flagged case
         "evidence_id": evidence_id,
@@ -198,11 +203,30 @@ async def _case_resources(
     return {"case_id": case.id, "referral_id": referral.id, "petition_id": petition.id}
 
 
+async def _tip_off_resources(
+    b: CountyFixture, factory: async_sessionmaker[AsyncSession], settings: Any
+) -> dict[str, uuid.UUID | str]:
+    """County B's tip-off and a holiday of its calendar."""
+    async with factory() as session:
+        service = TipOffService(session, settings.tip_offs, CustodyLog(b"isolation"))
+        clue = await service.open_tip_off(
+            b.principal(Role.CLUE_DESK),
+            TipOffInput(
+                channel="letter", received_at=utcnow(), facts="B线索",
+                clue_type="land_other", lon=113.005, lat=28.005,
+            ),
+        )  # fmt: skip
+        await put_calendar_day(session, b.principal(Role.ADMIN), date(2030, 1, 1), "holiday")
+        await session.commit()
+    return {"tip_off_id": clue.id, "day": "2030-01-01"}
+
+
 # the not-found code of each kind of record a path names (its first parameter)
 _NOT_FOUND = {
     "alert_id": "alert_not_found",
     "area_id": "area_not_found",
     "case_id": "case_not_found",
+    "day": "holiday_not_found",
     "device_id": "device_not_found",
     "evidence_id": "evidence_not_found",
     "job_id": "import_job_not_found",
@@ -213,6 +237,7 @@ _NOT_FOUND = {
     "rule_id": "rule_not_found",
     "site_id": "mine_site_not_found",
     "target_id": "target_not_found",
+    "tip_off_id": "tip_off_not_found",
     "township_id": "township_not_found",
     "user_id": "user_not_found",
     "version_id": "layer_version_not_found",

@@ -22,10 +22,11 @@ fresh record for each call (:data:`_FRESH`).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -37,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.app import create_app
 from api.openapi_errors import OPERATION_ERRORS, SHARED_ERRORS
 from evidence import ClaimedFix, EvidenceService, GeofenceLocationChecker, NewUpload
+from evidence.cases.tip_offs import on_tip_off_verified
 from geofence.models import ImportJob
 from infra.ids import uuid7
 from infra.objectstore import S3ObjectStore
@@ -87,6 +89,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "AnswerPetitionReview":     (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
     "AppendTrackPoints":        (OK,        OK,        NOT_CREW,  NOT_CREW,  NOT_CREW,  NOT_CREW),
     "AssignPetition":           (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
+    "AssignTipOffVerification": (ROLE,     ROLE,      OK,        ROLE,      OK,        OK),
     "ChangeCaseStatus":         (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "CheckLocation":            (OK,        OK,        OK,        OK,        OK,        OK),
     "CheckLocations":           (OK,        OK,        OK,        OK,        OK,        OK),
@@ -102,7 +105,9 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "CreateVillage":            (ROLE,      ROLE,      ROLE,      ROLE,      NEW,       ROLE),
     "DeactivateTarget":         (ROLE,      ROLE,      GONE,      ROLE,      GONE,      ROLE),
     "DecidePetition":           (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
+    "DecideTipOff":           (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
     "DeleteFrequencyRule":      (ROLE,      ROLE,      GONE,      ROLE,      GONE,      ROLE),
+    "DeleteHoliday":          (ROLE,      ROLE,      ROLE,      ROLE,      GONE,      ROLE),
     "EndPatrol":                (OK,        OK,        NOT_CREW,  NOT_CREW,  NOT_CREW,  NOT_CREW),
     "ExportCoverageCsv":        (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "ExportReferralPackage":    (ROLE,      ROLE,      OK,        OK,        OK,        ROLE),
@@ -137,11 +142,15 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "GetReferral":              (ROLE,      ROLE,      OK,        OK,        OK,        ROLE),
     "GetRosterReport":          (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "GetTile":                  (OK,        OK,        OK,        OK,        OK,        OK),
+    "GetTipOff":              (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
+    "GetTipOffFigures":       (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
+    "GetTipOffReporter":      (ROLE,      ROLE,      OK,        ROLE,      ROLE,      OK),
     "GetTownship":              (OK,        OK,        OK,        OK,        OK,        OK),
     "GetTrack":                 (OK,        OK,        OK,        NOT_CREW,  OK,        NOT_CREW),
     "GetUpload":                (OK,        NOT_OWNER, NOT_OWNER, NOT_OWNER, NOT_OWNER, NOT_OWNER),
     "GetUser":                  (OK,        OK,        OK,        NO_USER,   OK,        NO_USER),
     "GetVillage":               (OK,        OK,        OK,        OK,        OK,        OK),
+    "HandleTipOff":           (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
     "ImportLayer":              (ROLE,      ROLE,      ROLE,      ROLE,      OK,        ROLE),
     "LinkCaseEvidence":         (OK,        ROLE,      OK,        ROLE,      OK,        ROLE),
     "ListAlerts":               (ROLE,      ROLE,      OK,        OK,        OK,        ROLE),
@@ -154,6 +163,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "ListFindings":             (OK,        OK,        OK,        NOT_CREW,  OK,        NOT_CREW),
     "ListFlags":                (ROLE,      ROLE,      OK,        OK,        OK,        ROLE),
     "ListFrequencyRules":       (OK,        OK,        OK,        OK,        OK,        OK),
+    "ListHolidays":           (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
     "ListJobs":                 (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "ListLayerFeatures":        (OK,        OK,        OK,        OK,        OK,        OK),
     "ListLayerVersions":        (OK,        OK,        OK,        OK,        OK,        OK),
@@ -167,11 +177,15 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "ListSignIns":              (OK,        OK,        OK,        NOT_CREW,  OK,        NOT_CREW),
     "ListTargetVerifications":  (OK,        NOT_AREA,  OK,        NOT_AREA,  OK,        NOT_AREA),
     "ListTargets":              (OK,        NOT_AREA,  OK,        NOT_AREA,  OK,        NOT_AREA),
+    "ListTipOffs":            (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
     "ListTownships":            (OK,        OK,        OK,        OK,        OK,        OK),
     "ListUsers":                (OK,        OK,        OK,        OK,        OK,        OK),
     "ListVillages":             (OK,        OK,        OK,        OK,        OK,        OK),
     "OpenCase":                 (NEW,       ROLE,      NEW,       ROLE,      NEW,       ROLE),
+    "OpenCaseFromTipOff":     (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
+    "OpenTipOff":             (ROLE,      ROLE,      NEW,       ROLE,      NEW,       NEW),
     "OverlayArea":              (OK,        OK,        OK,        OK,        OK,        OK),
+    "PutHoliday":             (ROLE,      ROLE,      ROLE,      ROLE,      OK,        ROLE),
     "RecordDutyCheck":          (OK,        NO_SEAT,   NO_SEAT,   NO_SEAT,   NO_SEAT,   NO_SEAT),
     "RecordFinding":            (OK,        OK,        NOT_CREW,  NOT_CREW,  NOT_CREW,  NOT_CREW),
     "RecordHandover":           (ROLE,      ROLE,      OK,        OK,        OK,        ROLE),
@@ -180,6 +194,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "RecordReferralDecision":   (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "RecordReferralTransfer":   (ROLE,      ROLE,      OK,        OK,        OK,        ROLE),
     "RecordTargetVerification": (OK,        OK,        NOT_CREW,  NOT_CREW,  NOT_CREW,  NOT_CREW),
+    "RecordTipOffFeedback":   (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
     "RefreshToken":             (OK,        OK,        OK,        OK,        OK,        OK),
     "RegisterDevice":           (NEW,       NEW,       NEW,       NEW,       NEW,       NEW),
     "RegisterPetition":         (ROLE,      ROLE,      NEW,       ROLE,      NEW,       NEW),
@@ -367,6 +382,55 @@ async def _pending_upload(w: World) -> str:
     return str(new.evidence_id)
 
 
+async def _tip_off(w: World, step: str = "received") -> str:
+    """A fresh tip-off registered by the desk, moved on to ``step`` (accepted, verified,
+    refused); the verification is recorded as the patrol's verification result would."""
+    c = w.ctx(Role.CLUE_DESK)
+    clue = await w.post(Role.CLUE_DESK, "/tip-offs", body("OpenTipOff", c))
+    tid = clue["id"]
+    if step == "refused":
+        decision = {"decision": "refuse", "refusalReason": "state_secrets"}
+        await w.post(Role.CLUE_DESK, f"/tip-offs/{tid}/decision", decision)
+    if step in ("accepted", "verified"):
+        await w.post(Role.CLUE_DESK, f"/tip-offs/{tid}/decision", {"decision": "accept"})
+    if step == "verified":
+        view = await w.post(Role.CLUE_DESK, f"/tip-offs/{tid}/verification", {})
+        async with w.factory() as session:
+            inspector = w.county.users[Role.INSPECTOR].id
+            target = uuid.UUID(view["targetId"])
+            result = _Verified(w.county.id, target, uuid.UUID(tid), inspector)
+            await on_tip_off_verified(session, result)
+            await session.commit()
+    return str(tid)
+
+
+@dataclass(frozen=True)
+class _Verified:
+    """A field verification result (the patrol side's, built elsewhere)."""
+
+    county_id: uuid.UUID
+    target_id: uuid.UUID
+    ref_id: uuid.UUID
+    inspector_id: uuid.UUID
+    target_kind: str = "tip_off"
+    session_id: uuid.UUID | None = None
+    outcome: str = "found"
+    note: str = ""
+    finding_ids: tuple[uuid.UUID, ...] = ()
+    evidence_ids: tuple[uuid.UUID, ...] = ()
+    verified_at: datetime = clock.NOW
+
+
+_HOLIDAYS = itertools.count()
+
+
+async def _holiday(w: World) -> str:
+    """A fresh holiday in the county's calendar (a Monday far ahead)."""
+    day = date(2031, 1, 6) + timedelta(weeks=next(_HOLIDAYS))
+    await w.post(Role.ADMIN, "/work-calendar", {"day": day.isoformat(), "kind": "holiday"})
+    return day.isoformat()
+
+
 async def _build(w: World) -> None:
     users = w.county.users
     w.ids.update(
@@ -433,6 +497,8 @@ async def _build(w: World) -> None:
         session.add(job)
         await session.commit()
     w.ids["job_id"] = str(job.id)
+    w.ids["tip_off_id"] = await _tip_off(w)
+    w.ids["day"] = await _holiday(w)
 
 
 @pytest.fixture(scope="module")
@@ -526,6 +592,17 @@ def _petition_at(steps: int) -> Fresh:
     return make
 
 
+def _fresh_tip_off(step: str) -> Fresh:
+    async def make(w: World, role: Role) -> dict[str, str]:
+        return {"tip_off_id": await _tip_off(w, step)}
+
+    return make
+
+
+async def _fresh_holiday(w: World, role: Role) -> dict[str, str]:
+    return {"day": await _holiday(w)}
+
+
 Fresh = Callable[[World, Role], Awaitable[dict[str, str]]]
 
 _FRESH: dict[str, Fresh] = {
@@ -556,6 +633,12 @@ _FRESH: dict[str, Fresh] = {
     "ReplyPetition": _petition_at(1),
     "RequestPetitionReview": _petition_at(2),
     "AnswerPetitionReview": _petition_at(3),
+    "DecideTipOff": _fresh_tip_off("received"),
+    "AssignTipOffVerification": _fresh_tip_off("accepted"),
+    "HandleTipOff": _fresh_tip_off("verified"),
+    "OpenCaseFromTipOff": _fresh_tip_off("verified"),
+    "RecordTipOffFeedback": _fresh_tip_off("refused"),
+    "DeleteHoliday": _fresh_holiday,
 }
 
 
