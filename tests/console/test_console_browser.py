@@ -107,12 +107,14 @@ _RENDERED = """(layers) => {
 
 
 async def _rendered(page: Page, layers: list[str]) -> list[dict[str, Any]]:
-    await page.wait_for_function(
-        f"(layers) => {{ const f = ({_RENDERED})(layers); return f && f.length > 0; }}",
+    # the features are read in the same evaluation that finds them: between two evaluations
+    # the map may be loading tiles again (``isStyleLoaded`` false), which reads as null
+    handle = await page.wait_for_function(
+        f"(layers) => {{ const f = ({_RENDERED})(layers); return f && f.length > 0 ? f : null; }}",
         arg=layers,
         timeout=TIMEOUT_MS,
     )
-    found: list[dict[str, Any]] = await page.evaluate(_RENDERED, layers)
+    found: list[dict[str, Any]] = await handle.json_value()
     return found
 
 
@@ -162,7 +164,11 @@ async def test_captain_sees_area_and_site_and_clicks_the_site(
 
     # the layer toggle hides the areas from the rendering
     await page.get_by_label("承包区域").uncheck()
-    await page.wait_for_function(f"() => ({_RENDERED})(['areas-fill']).length === 0")
+    await page.wait_for_function(
+        f"() => {{ const f = ({_RENDERED})(['areas-fill']); "
+        "return f !== null && f.length === 0; }",
+        timeout=TIMEOUT_MS,
+    )
     await page.get_by_label("承包区域").check()
     await _rendered(page, ["areas-fill"])
     assert errors == [], errors

@@ -12,26 +12,29 @@ December). A second clue decided at the exact due instant is late. The reporter'
 is read by the desk and the captain only, each read in the custody chain, and appears in
 no view the inspector gets: not the plan, not the sync pull.
 
-The flow runs on the service with the pinned clock of each moment (a fixed clock); the
-reads a phone or the desk's browser make go over HTTP.
+Everything goes over HTTP: the desk's and the captain's steps with the app's clock pinned
+to each moment (``app.state.clock``), the inspector's visit as a phone sends it — one sync
+push of the patrol, the sign-in at the target, a finding and the verification, recorded
+offline on the evening of Friday 4 December.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from evidence.cases.tip_offs import ReporterInput, TipOffInput, TipOffService, on_tip_off_verified
-from evidence.custody import CustodyLog
+from evidence.cases.tip_offs import ReporterInput
 from evidence.models import CustodyEntry
+from infra.ids import uuid7
 from infra.scope import Role
-from infra.settings import Settings
 from tests import clock
 from tests.conftest import CountyFixture
 
@@ -48,22 +51,27 @@ def _china(*args: int) -> datetime:
     return datetime(*args, tzinfo=CHINA).astimezone(UTC)  # type: ignore[misc]
 
 
-@dataclass(frozen=True, slots=True)
-class Verified:
-    """A field verification as the patrol side reports it (its phone path is wired in on
-    another branch; here the listener is called directly)."""
+def _wire(moment: datetime) -> str:
+    """A time as the API writes it."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
-    county_id: uuid.UUID
-    target_id: uuid.UUID
-    target_kind: str
-    ref_id: uuid.UUID | None
-    inspector_id: uuid.UUID
-    session_id: uuid.UUID | None
-    outcome: str
-    note: str
-    finding_ids: tuple[uuid.UUID, ...]
-    evidence_ids: tuple[uuid.UUID, ...]
-    verified_at: datetime
+
+class Clock:
+    """The app's clock for this story (``app.state.clock``), set to each moment."""
+
+    def __init__(self) -> None:
+        self.now = clock.NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def fixed(app: Litestar) -> Iterator[Clock]:
+    story = Clock()
+    app.state.clock = story
+    yield story
+    del app.state.clock
 
 
 async def _pull_text(client: Client, headers: dict[str, str]) -> str:
@@ -83,135 +91,153 @@ async def _pull_text(client: Client, headers: dict[str, str]) -> str:
 async def test_a_12336_call_from_the_desk_to_the_reporters_answer(
     client: Client,
     make_county: Any,
+    fixed: Clock,
     session_factory: async_sessionmaker[AsyncSession],
-    settings: Settings,
 ) -> None:
     county: CountyFixture = await make_county()
-    desk_p, captain_p = county.principal(Role.CLUE_DESK), county.principal(Role.CAPTAIN)
-    admin = county.headers(Role.ADMIN)
-    custody = CustodyLog(settings.evidence.package_signing_key.encode())
+    desk, captain = county.headers(Role.CLUE_DESK), county.headers(Role.CAPTAIN)
+    admin, inspector = county.headers(Role.ADMIN), county.headers(Role.INSPECTOR)
 
-    async def at(moment: datetime) -> tuple[AsyncSession, TipOffService]:
-        session = session_factory()
-        return session, TipOffService(session, settings.tip_offs, custody, clock=lambda: moment)
+    async def call(when: datetime, method: str, path: str, who: dict[str, str], body: Any) -> Any:
+        fixed.now = when
+        resp = await client.request(method, f"{API}{path}", json=body, headers=who)
+        assert resp.status_code in {200, 201}, resp.text
+        return resp.json()
+
+    def steps(clue: dict[str, Any]) -> list[tuple[str, str | None, bool]]:
+        return [(s["step"], s["dueAt"], s["late"]) for s in clue["steps"]]
 
     # the admin keeps the calendar: Monday the 23rd off, Saturday the 28th worked
     for day, kind in (("2026-11-23", "holiday"), ("2026-11-28", "workday")):
-        resp = await client.post(
-            f"{API}/work-calendar", json={"day": day, "kind": kind}, headers=admin
-        )
-        assert resp.status_code == 200, resp.text
+        await call(clock.NOW, "POST", "/work-calendar", admin, {"day": day, "kind": kind})
     # the captain's contract area around the village, led by the inspector
     ring = [[LON - 0.02, LAT - 0.02], [LON + 0.02, LAT - 0.02], [LON + 0.02, LAT + 0.02],
             [LON - 0.02, LAT + 0.02], [LON - 0.02, LAT - 0.02]]  # fmt: skip
-    area = await client.post(
-        f"{API}/areas",
-        json={"code": "X01", "name": "东风片区", "grade": 1,
-              "geometry": {"type": "Polygon", "coordinates": [ring]},
-              "leaderId": str(county.users[Role.INSPECTOR].id)},
-        headers=county.headers(Role.CAPTAIN),
+    area = await call(
+        clock.NOW, "POST", "/areas", captain,
+        {"code": "X01", "name": "东风片区", "grade": 1,
+         "geometry": {"type": "Polygon", "coordinates": [ring]},
+         "leaderId": str(county.users[Role.INSPECTOR].id)},
     )  # fmt: skip
-    assert area.status_code == 201, area.text
 
-    # Friday 17:30: the call comes in; the desk registers it at 17:35
-    call = _china(2026, 11, 20, 17, 30)
-    session, svc = await at(_china(2026, 11, 20, 17, 35))
-    async with session:
-        clue = await svc.open_tip_off(
-            desk_p,
-            TipOffInput(
-                channel="phone_12336", received_at=call, facts="东风村有人推平耕地建厂房",
-                clue_type="land_farmland_destruction", location_text="东风村三组北侧",
-                lon=LON + 0.001, lat=LAT, reported_party="某建材厂", reporter=REPORTER,
-            ),
-        )  # fmt: skip
-        late_clue = await svc.open_tip_off(
-            desk_p,
-            TipOffInput(
-                channel="letter", received_at=call, facts="另一处挖塘", clue_type="land_other",
-                lon=LON - 0.01, lat=LAT, reported_party="某养殖户",
-            ),
-        )  # fmt: skip
-        await session.commit()
-    assert clue.receipt_no == f"12336-{county.county.admin_code}-20261120-0001"
-    assert late_clue.receipt_no.endswith("-0002")
+    # Friday 17:30: the call comes in; the desk registers it at 17:35, and a letter beside it
+    received = _china(2026, 11, 20, 17, 30)
+    desk_time = _china(2026, 11, 20, 17, 35)
+    reporter = {"name": REPORTER.name, "phone": REPORTER.phone, "idNo": REPORTER.id_no,
+                "address": REPORTER.address}  # fmt: skip
+    clue = await call(
+        desk_time, "POST", "/tip-offs", desk,
+        {"channel": "phone_12336", "receivedAt": _wire(received),
+         "facts": "东风村有人推平耕地建厂房", "clueType": "land_farmland_destruction",
+         "locationText": "东风村三组北侧", "lon": LON + 0.001, "lat": LAT,
+         "reportedParty": "某建材厂", "reporter": reporter},
+    )  # fmt: skip
+    late_clue = await call(
+        desk_time, "POST", "/tip-offs", desk,
+        {"channel": "letter", "receivedAt": _wire(received), "facts": "另一处挖塘",
+         "clueType": "land_other", "lon": LON - 0.01, "lat": LAT, "reportedParty": "某养殖户"},
+    )  # fmt: skip
+    assert clue["receiptNo"] == f"12336-{county.county.admin_code}-20261120-0001"
+    assert late_clue["receiptNo"].endswith("-0002")
     decide_due = _china(2026, 11, 25)  # the end of Tuesday: weekend and holiday skipped
     feedback_due = _china(2026, 12, 12)  # the end of Friday 11 December
-    assert [(s.step, s.due_at) for s in clue.steps] == [
-        ("decide", decide_due),
-        ("feedback", feedback_due),
+    assert steps(clue) == [
+        ("decide", _wire(decide_due), False),
+        ("feedback", _wire(feedback_due), False),
     ]
-    assert clue.verify_due_on == date(2026, 12, 4)  # the make-up Saturday counted
+    assert clue["verifyDueOn"] == "2026-12-04"  # the make-up Saturday counted
 
     # decided in the last instant of Tuesday: on time; the other one at the due instant: late
-    session, svc = await at(decide_due - TINY)
-    async with session:
-        clue = await svc.decide(desk_p, clue.id, decision="accept", note="属于受理范围")
-        await session.commit()
-    session, svc = await at(decide_due)
-    async with session:
-        late_clue = await svc.decide(desk_p, late_clue.id, decision="accept")
-        await session.commit()
-    assert clue.steps[0].late is False and clue.steps[0].done_at == decide_due - TINY
-    assert late_clue.steps[0].late is True
+    clue = await call(
+        decide_due - TINY, "POST", f"/tip-offs/{clue['id']}/decision", desk,
+        {"decision": "accept", "note": "属于受理范围"},
+    )  # fmt: skip
+    late_clue = await call(
+        decide_due, "POST", f"/tip-offs/{late_clue['id']}/decision", desk, {"decision": "accept"}
+    )
+    assert clue["steps"][0]["late"] is False
+    assert clue["steps"][0]["doneAt"] == _wire(decide_due - TINY)
+    assert late_clue["steps"][0]["late"] is True
 
     # the captain sends it out: a target in the area containing the clue, due with the verify
-    session, svc = await at(_china(2026, 11, 25, 9, 0))
-    async with session:
-        clue = await svc.assign_verification(captain_p, clue.id)
-        await session.commit()
-    verify_step = next(s for s in clue.steps if s.step == "verify")
-    assert verify_step.due_at == _china(2026, 12, 5)
-    assert (clue.status, clue.area_id) == ("verifying", uuid.UUID(area.json()["id"]))
+    clue = await call(
+        _china(2026, 11, 25, 9), "POST", f"/tip-offs/{clue['id']}/verification", captain, {}
+    )
+    assert ("verify", _wire(_china(2026, 12, 5)), False) in steps(clue)
+    assert (clue["status"], clue["areaId"]) == ("verifying", area["id"])
 
-    # the inspector's plan shows the target, by receipt number and clue type only
-    inspector = county.headers(Role.INSPECTOR)
-    month = clock.this_month().strftime("%Y-%m")
+    # the inspector's plan shows the target, due on the 4th, named by receipt number and type
+    month = "2026-12"
     mine = await client.get(f"{API}/plans/mine", params={"month": month}, headers=inspector)
-    plan = await client.get(f"{API}/areas/{area.json()['id']}/plans/{month}", headers=inspector)
+    plan = await client.get(f"{API}/areas/{area['id']}/plans/{month}", headers=inspector)
     for resp in (mine, plan):
         assert resp.status_code == 200, resp.text
-        assert f"{clue.receipt_no} 破坏耕地" in resp.text
+        assert f"{clue['receiptNo']} 破坏耕地" in resp.text
         assert not [s for s in SECRETS if s in resp.text]
         assert "某建材厂" not in resp.text and "推平耕地" not in resp.text
+    [target] = [t for t in plan.json()["targets"] if t["id"] == clue["targetId"]]
+    assert target["dueOn"] == "2026-12-04"
     pulled = await _pull_text(client, inspector)
+    assert clue["targetId"] in pulled
     assert not [s for s in SECRETS if s in pulled]
 
-    # the verification comes back from the field on the last instant of Friday 4 December
-    # (called directly here; the phone path is wired in on the verification branch)
+    # Friday evening, offline: the inspector walks there, signs in, records the levelled
+    # field and the verification in its last instant; the phone pushes it all later
+    patrol, finding_id, verification_id = uuid7(), uuid7(), uuid7()
     verified_at = _china(2026, 12, 5) - TINY
-    async with session_factory() as session:
-        await on_tip_off_verified(
-            session,
-            Verified(
-                county_id=county.id, target_id=clue.target_id or uuid.uuid4(),
-                target_kind="tip_off", ref_id=clue.id,
-                inspector_id=county.users[Role.INSPECTOR].id, session_id=None,
-                outcome="found", note="现场耕地已被推平约3亩", finding_ids=(), evidence_ids=(),
-                verified_at=verified_at,
-            ),
-        )  # fmt: skip
-        await session.commit()
+    ops = [
+        {"type": "startPatrol", "opId": str(uuid7()), "patrolId": str(patrol),
+         "areaId": area["id"], "startedAt": _wire(_china(2026, 12, 4, 22))},
+        {"type": "signIn", "opId": str(uuid7()), "patrolId": str(patrol),
+         "signInId": str(uuid7()), "at": _wire(_china(2026, 12, 4, 23, 30)),
+         "lon": LON + 0.001, "lat": LAT, "accuracyM": 6.0},
+        {"type": "recordFinding", "opId": str(uuid7()), "patrolId": str(patrol),
+         "findingId": str(finding_id), "foundAt": _wire(_china(2026, 12, 4, 23, 40)),
+         "projectName": "耕地上建厂房", "constructionStatus": "partly_built",
+         "lon": LON + 0.001, "lat": LAT},
+        {"type": "recordTargetVerification", "opId": str(uuid7()),
+         "targetId": clue["targetId"], "verificationId": str(verification_id),
+         "patrolId": str(patrol), "outcome": "found", "verifiedAt": _wire(verified_at),
+         "note": "现场耕地已被推平约3亩"},
+        {"type": "endPatrol", "opId": str(uuid7()), "patrolId": str(patrol),
+         "endedAt": _wire(_china(2026, 12, 5, 0, 10))},
+    ]  # fmt: skip
+    pushed = await client.post(
+        f"{API}/sync/push", json={"ops": ops, "deviceTime": _wire(clock.now())}, headers=inspector
+    )
+    assert pushed.status_code == 200, pushed.text
+    receipts = pushed.json()["receipts"]
+    assert [r["status"] for r in receipts] == ["applied"] * 5, receipts
+    assert clue["targetId"] in receipts[1]["signIn"]["targetsReached"]
+
+    # the desk sees the clue verified on time, with the inspector's finding
+    fixed.now = _china(2026, 12, 7, 9)
+    clue = (await client.get(f"{API}/tip-offs/{clue['id']}", headers=desk)).json()
+    assert (clue["status"], clue["verificationOutcome"]) == ("verified", "found")
+    assert (clue["verifiedBy"], clue["verifiedAt"]) == (
+        str(county.users[Role.INSPECTOR].id), _wire(verified_at),
+    )  # fmt: skip
+    assert clue["findingIds"] == [str(finding_id)]
+    assert ("verify", _wire(_china(2026, 12, 5)), False) in steps(clue)
 
     # handled with a stop order, fed back in the last instant of Friday 11 December
-    session, svc = await at(_china(2026, 12, 7, 10, 0))
-    async with session:
-        clue = await svc.handle(desk_p, clue.id, handling="stop_order", note="已下达责令停止")
-        await session.commit()
-    session, svc = await at(feedback_due - TINY)
-    async with session:
-        clue = await svc.feedback(
-            desk_p, clue.id, channel="phone", content="经核查属实，已责令停止违法行为"
-        )
-        await session.commit()
-    assert clue.status == "closed"
-    assert [(s.step, s.late) for s in clue.steps] == [
+    clue = await call(
+        _china(2026, 12, 7, 10), "POST", f"/tip-offs/{clue['id']}/handling", desk,
+        {"handling": "stop_order", "note": "已下达责令停止"},
+    )  # fmt: skip
+    clue = await call(
+        feedback_due - TINY, "POST", f"/tip-offs/{clue['id']}/feedback", desk,
+        {"channel": "phone", "content": "经核查属实，已责令停止违法行为"},
+    )  # fmt: skip
+    assert clue["status"] == "closed"
+    assert clue["fedBackAt"] == _wire(feedback_due - TINY)
+    assert [(s["step"], s["late"]) for s in clue["steps"]] == [
         ("decide", False),
         ("verify", False),
         ("handle", False),
         ("feedback", False),
     ]
-    assert [e.kind for e in clue.events] == [
+    assert [e["kind"] for e in clue["events"]] == [
         "registered",
         "decided",
         "verification_assigned",
@@ -219,9 +245,14 @@ async def test_a_12336_call_from_the_desk_to_the_reporters_answer(
         "handled",
         "fed_back",
     ]
+    assert [e["actorId"] for e in clue["events"]] == [
+        str(county.users[r].id)
+        for r in (Role.CLUE_DESK, Role.CLUE_DESK, Role.CAPTAIN, Role.INSPECTOR, Role.CLUE_DESK,
+                  Role.CLUE_DESK)
+    ]  # fmt: skip
 
     # the reporter: the desk and the captain read it, nobody else; every read is logged
-    path = f"{API}/tip-offs/{clue.id}/reporter"
+    path = f"{API}/tip-offs/{clue['id']}/reporter"
     for role in (Role.CLUE_DESK, Role.CAPTAIN):
         resp = await client.get(path, headers=county.headers(role))
         assert resp.status_code == 200, resp.text
@@ -234,7 +265,7 @@ async def test_a_12336_call_from_the_desk_to_the_reporters_answer(
         entries = (
             await session.scalars(
                 select(CustodyEntry)
-                .where(CustodyEntry.subject_id == clue.id)
+                .where(CustodyEntry.subject_id == uuid.UUID(clue["id"]))
                 .order_by(CustodyEntry.seq)
             )
         ).all()
@@ -243,8 +274,10 @@ async def test_a_12336_call_from_the_desk_to_the_reporters_answer(
         ("reporter_viewed", county.users[Role.CAPTAIN].id),
     ]
     assert not [s for s in SECRETS if s in repr([e.details for e in entries])]
-    # the desk's own views never show it either
-    for url in (f"{API}/tip-offs/{clue.id}", f"{API}/tip-offs"):
-        resp = await client.get(url, headers=county.headers(Role.CLUE_DESK))
+    # the desk's own views never show it either, nor the inspector's pull after the visit
+    for url in (f"{API}/tip-offs/{clue['id']}", f"{API}/tip-offs"):
+        resp = await client.get(url, headers=desk)
         assert resp.status_code == 200
         assert not [s for s in SECRETS if s in resp.text]
+    pulled = await _pull_text(client, inspector)
+    assert not [s for s in SECRETS if s in pulled]
