@@ -53,6 +53,38 @@ Errors = dict[int, tuple[str, ...]]
 # What any operation may answer besides its own errors. Bodies are decoded before the handler
 # runs (400, 413); the database and the object store may be out of reach (503).
 SHARED_ERRORS: dict[str, Errors] = {
+    "always": {
+        400: ("validation_error", "malformed_body", "bad_request", "unknown_parameter"),
+        # the input guard (api/decoding.py) on query and path parameters and bodies
+        422: ("invalid_character", "number_out_of_range"),
+        503: ("database_unavailable", "storage_unavailable"),
+    },
+    "with_body": {
+        413: ("body_too_large",),
+        415: ("unsupported_media_type",),
+        422: ("nesting_too_deep",),
+    },
+    "with_token": {401: ("not_authenticated",)},
+    # a path parameter that does not parse (not a UUID, not a month) names no route
+    "with_path": {404: ("not_found",)},
+}
+
+_STATUS_TEXT = {
+    400: "The request is malformed or breaks the schema",
+    401: "No valid token, or the credentials are wrong",
+    403: "The caller may not do this",
+    404: "Not found, or not visible to the caller",
+    409: "The current state forbids it",
+    413: "The body is larger than the server accepts",
+    415: "The body's content type is not one the operation reads",
+    422: "Well-formed, but refused by a rule",
+    429: "Too many attempts; retry after ``retryAfterS`` seconds",
+    503: "A dependency is unavailable; retry after ``Retry-After`` seconds",
+}
+
+# Each operation's own errors. Generated from the ``raise`` sites reachable from each handler
+# and checked against schemathesis runs; keep it in step when a service learns a new error.
+OPERATION_ERRORS: dict[str, Errors] = {
     "AssignTipOffVerification": {
         403: ("role_not_allowed",),
         404: ("area_not_found", "tip_off_not_found"),
@@ -116,38 +148,6 @@ SHARED_ERRORS: dict[str, Errors] = {
         409: ("tip_off_wrong_status",),
         422: ("invalid_time", "invalid_tip_off"),
     },
-    "always": {
-        400: ("validation_error", "malformed_body", "bad_request", "unknown_parameter"),
-        # the input guard (api/decoding.py) on query and path parameters and bodies
-        422: ("invalid_character", "number_out_of_range"),
-        503: ("database_unavailable", "storage_unavailable"),
-    },
-    "with_body": {
-        413: ("body_too_large",),
-        415: ("unsupported_media_type",),
-        422: ("nesting_too_deep",),
-    },
-    "with_token": {401: ("not_authenticated",)},
-    # a path parameter that does not parse (not a UUID, not a month) names no route
-    "with_path": {404: ("not_found",)},
-}
-
-_STATUS_TEXT = {
-    400: "The request is malformed or breaks the schema",
-    401: "No valid token, or the credentials are wrong",
-    403: "The caller may not do this",
-    404: "Not found, or not visible to the caller",
-    409: "The current state forbids it",
-    413: "The body is larger than the server accepts",
-    415: "The body's content type is not one the operation reads",
-    422: "Well-formed, but refused by a rule",
-    429: "Too many attempts; retry after ``retryAfterS`` seconds",
-    503: "A dependency is unavailable; retry after ``Retry-After`` seconds",
-}
-
-# Each operation's own errors. Generated from the ``raise`` sites reachable from each handler
-# and checked against schemathesis runs; keep it in step when a service learns a new error.
-OPERATION_ERRORS: dict[str, Errors] = {
     "AbortUpload": {
         403: ("not_upload_owner",),
         404: ("upload_not_found",),

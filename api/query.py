@@ -25,7 +25,9 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import pkgutil
+import re
 from collections.abc import Iterable
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -58,6 +60,8 @@ class _Names:
 
     query: dict[str, str]
     form: dict[str, str] | None  # None: no form body, or not read into named fields
+    # declared query names read as a date-time or a date: their text must be one
+    times: dict[str, re.Pattern[str]] = dataclasses.field(default_factory=dict)
 
 
 def _accepting(declared: Iterable[str]) -> dict[str, str]:
@@ -84,10 +88,38 @@ def _form_fields(model: KwargsModel) -> list[str] | None:
     return None  # a plain mapping or a list of files: any name goes
 
 
-def _names_of(model: KwargsModel) -> _Names:
-    query = [p.field_alias for p in model.expected_query_params if p.param_type == ParamType.QUERY]
+#: RFC 3339 as the OpenAPI ``date-time`` and ``date`` formats mean it. Litestar would also read
+#: a number as a Unix time and ``null`` as no value, which the document does not allow.
+_DATE_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:?\d{2})"
+)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _time_format(handler: Any, field_name: str) -> re.Pattern[str] | None:
+    field = handler.parsed_fn_signature.parameters.get(field_name)
+    if field is None:
+        return None
+    kinds = [field.annotation, *(t.annotation for t in field.inner_types)]
+    if datetime in kinds:
+        return _DATE_TIME
+    if date in kinds:
+        return _DATE
+    return None
+
+
+def _names_of(handler: Any, model: KwargsModel) -> _Names:
+    params = [p for p in model.expected_query_params if p.param_type == ParamType.QUERY]
+    query = [p.field_alias for p in params]
     form = _form_fields(model)
-    return _Names(query=_accepting(query), form=None if form is None else _accepting(form))
+    times = {
+        p.field_alias: pattern
+        for p in params
+        if (pattern := _time_format(handler, p.field_name)) is not None
+    }
+    return _Names(
+        query=_accepting(query), form=None if form is None else _accepting(form), times=times
+    )
 
 
 _STATE_KEY = "parameter_names"
@@ -102,7 +134,7 @@ def _table(app: Litestar) -> dict[int, _Names]:
         for route in app.routes:
             if isinstance(route, HTTPRoute):
                 for handler, model in route.route_handler_map.values():
-                    table[id(handler)] = _names_of(model)
+                    table[id(handler)] = _names_of(handler, model)
         app.state[_STATE_KEY] = table
     return table
 
@@ -112,6 +144,22 @@ def _refuse(
 ) -> Response[Problem]:
     names = sorted({camel(n) for n in accepted.values()})
     return _problem(request, code=codes.UNKNOWN_PARAMETER, name=name, where=where, accepted=names)
+
+
+def _not_a_time(
+    request: Request[Any, Any, Any], name: str, value: str, day: bool
+) -> Response[Problem]:
+    want = "a date (YYYY-MM-DD)" if day else "a date-time with its offset (RFC 3339)"
+    detail = f"query parameter {name!r} must be {want}, not {value[:40]!r}"
+    message = render(codes.VALIDATION_ERROR, request_lang(request), {}, fallback=detail)
+    return problem_response(
+        request,
+        status=400,
+        code=codes.VALIDATION_ERROR,
+        detail=detail,
+        errors=[FieldError(field=name, message=message)],
+        details={"parameter": name, "in": "query"},
+    )
 
 
 def _problem(
@@ -131,6 +179,27 @@ def _problem(
     )
 
 
+def _read_query(request: Request[Any, Any, Any], names: _Names) -> Response[Problem] | None:
+    """Check each query name (and a time's text), translating camelCase names in place."""
+    pairs = list(request.query_params.multi_items())
+    if not pairs:
+        return None
+    renamed: list[tuple[str, Any]] = []
+    for key, value in pairs:
+        declared = names.query.get(key)
+        if declared is None:
+            return _refuse(request, key, "query", names.query)
+        pattern = names.times.get(declared)
+        if pattern is not None and not pattern.fullmatch(str(value)):
+            return _not_a_time(request, key, str(value), pattern is _DATE)
+        renamed.append((declared, value))
+    if any(old != new for (old, _), (new, _) in zip(pairs, renamed, strict=True)):
+        parsed = tuple(renamed)
+        ScopeState.from_scope(request.scope).parsed_query = parsed
+        request._parsed_query = parsed  # what Litestar's query extractor reads
+    return None
+
+
 async def check_names(request: Request[Any, Any, Any]) -> Response[Problem] | None:
     """Translate camelCase query and form names to the declared ones; refuse unknown names.
 
@@ -142,18 +211,9 @@ async def check_names(request: Request[Any, Any, Any]) -> Response[Problem] | No
     names = _table(request.app).get(id(request.route_handler))
     if names is None:  # not an HTTP route of this app (cannot happen; never refuse then)
         return None
-    pairs = list(request.query_params.multi_items())
-    if pairs:
-        renamed: list[tuple[str, Any]] = []
-        for key, value in pairs:
-            declared = names.query.get(key)
-            if declared is None:
-                return _refuse(request, key, "query", names.query)
-            renamed.append((declared, value))
-        if any(old != new for (old, _), (new, _) in zip(pairs, renamed, strict=True)):
-            parsed = tuple(renamed)
-            ScopeState.from_scope(request.scope).parsed_query = parsed
-            request._parsed_query = parsed  # what Litestar's query extractor reads
+    refused = _read_query(request, names)
+    if refused is not None:
+        return refused
     media_type, options = request.content_type
     if names.form is None or media_type not in _FORM_TYPES:
         return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Litestar
@@ -18,6 +19,7 @@ from tests.api.test_evidence_api import WHEN, _photo, _upload
 from tests.conftest import CountyFixture
 
 Client = AsyncTestClient[Litestar]
+API = "/api/v1"
 IMPORT = "/api/v1/geofence/layers/import"
 
 
@@ -154,3 +156,27 @@ async def test_the_document_names_the_camel_case_aliases(client: Client) -> None
 async def test_options_answers_whatever_the_query(client: Client) -> None:
     resp = await client.options("/api/v1/evidence?patrolId=x&anything=1")
     assert resp.status_code == 204, resp.text
+
+
+async def test_a_time_in_the_query_is_rfc_3339_or_refused(
+    client: Client, make_county: Callable[..., Awaitable[CountyFixture]]
+) -> None:
+    """Litestar alone would read ``0`` or ``1.5`` as a Unix time and ``null`` as no value;
+    the document says date-time (with its offset) or date, and so does the answer."""
+    county = await make_county()
+    h = county.headers(Role.CAPTAIN)
+    for path, name in (("/cases", "openedSince"), ("/tip-offs", "receivedTo")):
+        for bad in ("0", "1.5", "null", "2026-11-18T10:00:00", "2026-11-18"):
+            resp = await client.get(f"{API}{path}", params={name: bad}, headers=h)
+            assert resp.status_code == 400, (path, bad, resp.text)
+            problem = resp.json()
+            assert problem["code"] == "validation_error"
+            assert problem["details"] == {"parameter": name, "in": "query"}
+        for good in ("2026-11-18T10:00:00Z", "2026-11-18T10:00:00.5+08:00"):
+            resp = await client.get(f"{API}{path}", params={name: good}, headers=h)
+            assert resp.status_code == 200, (path, good, resp.text)
+    for bad in ("0", "2026-11-18T10:00:00Z", "null"):
+        resp = await client.get(f"{API}/petitions", params={"receivedFrom": bad}, headers=h)
+        assert (resp.status_code, resp.json()["code"]) == (400, "validation_error"), bad
+    resp = await client.get(f"{API}/petitions", params={"receivedFrom": "2026-11-18"}, headers=h)
+    assert resp.status_code == 200, resp.text
