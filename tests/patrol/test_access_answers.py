@@ -9,7 +9,9 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from infra.errors import DomainError
 from infra.ids import uuid7
@@ -220,4 +222,27 @@ async def test_membership_is_of_this_area_and_this_user(world: World, db: AsyncS
     assert not await is_area_member(db, area, world.inspector2.user_id)
     assert await is_area_member(db, other, world.inspector2.user_id)
     assert not await is_area_member(db, other, world.squad.user_id)
+    await db.rollback()
+
+
+async def test_only_a_load_for_update_locks_the_patrol(
+    world: World, db: AsyncSession, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    patrol = await _patrol(world, db)
+    grab = text("SELECT id FROM patrol_sessions WHERE id = :p FOR UPDATE NOWAIT")
+
+    async def locked() -> bool:
+        async with session_factory() as other:
+            try:
+                await other.execute(grab, {"p": patrol.id})
+            except DBAPIError:
+                return True
+            finally:
+                await other.rollback()
+        return False
+
+    await load_patrol(db, world.captain, patrol.id)
+    assert not await locked()
+    await load_patrol(db, world.captain, patrol.id, for_update=True)
+    assert await locked()
     await db.rollback()
