@@ -448,7 +448,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = sub.add_parser("run", help="mutate and test")
     run.add_argument("modules", nargs="*", help="module paths (default: all)")
     run.add_argument("--max-children", type=int, default=2, help="mutants tested at once")
-    run.add_argument("--rerun", action="store_true", help="test cached mutants again")
+    run.add_argument("--rerun", action="store_true", help="make, map and test the mutants afresh")
     report = sub.add_parser("report", help="the score table from the last runs")
     report.add_argument("modules", nargs="*")
     left = sub.add_parser("survivors", help="surviving mutants not listed as equivalent")
