@@ -10,8 +10,11 @@ workspace under ``.mutation/<module>/`` (git-ignored): a generated ``pyproject.t
 ``[tool.mutmut]`` mutates that one file and selects the test files listed for it in
 :data:`MODULES`, beside links to the packages and tests. mutmut runs those tests once
 to learn which test reaches which function and then runs, for each mutant, only the
-tests that reached its function. Results are cached there: a second run only tests
-mutants whose function changed; ``run --rerun`` tests them all again.
+tests that reached its function. Results are cached there, but mutmut's cache only follows
+the mutated functions: an edited test (or any other code the tests run) would leave a mutant
+with the tests and the verdict of the old code. So the cache holds only while nothing under
+the packages and tests changed (:func:`inputs_digest`); otherwise, and with ``run --rerun``,
+the module's mutants are made, mapped to their tests and tested afresh.
 
 Mutants that ``mypy --strict`` rejects (as ``make lint`` would) are not tested; the table
 shows them as "typed" and leaves them out of the score. The rest are forked from mutmut's fork
@@ -30,8 +33,10 @@ with a reason in ``tests/mutation_equivalents.toml``; the table counts them apar
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -285,6 +290,32 @@ def mutmut(
     return done.returncode
 
 
+def inputs_digest() -> str:
+    """A digest of everything a mutant's test run reads from the project: the packages, the
+    tests and pyproject.toml (contents and paths)."""
+    digest = hashlib.sha256()
+    files = [ROOT / "pyproject.toml"]
+    for name in (*PACKAGES, "tests"):
+        files += (
+            p for p in (ROOT / name).rglob("*") if p.is_file() and "__pycache__" not in p.parts
+        )
+    for path in sorted(files):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def start_afresh_if_stale(here: Path, digest: str, *, rerun: bool) -> bool:
+    """Drop the workspace's mutants, test map and results unless they were made from the
+    code and tests of ``digest`` (always with ``rerun``); True if dropped."""
+    stamp = here / "inputs.sha256"
+    fresh = stamp.exists() and stamp.read_text(encoding="utf-8") == digest
+    if fresh and not rerun:
+        return False
+    shutil.rmtree(here / "mutants", ignore_errors=True)
+    stamp.unlink(missing_ok=True)
+    return True
+
+
 def results(module: str) -> dict[str, int | None]:
     meta = workspace(module) / "mutants" / (module + ".meta")
     if not meta.exists():
@@ -385,17 +416,21 @@ def print_table(rows: Sequence[Row]) -> None:
 
 def cmd_run(modules: Sequence[str], *, children: int, rerun: bool) -> int:
     rows = []
+    digest = inputs_digest()
     with services_env() as env:
         for module in modules:
             here = prepare(module)
             log = here / "mutmut.log"
             print(f"== {module}: tests {' '.join(MODULES[module])}", flush=True)
             print(f"   progress: {log.relative_to(ROOT)}", flush=True)
+            if start_afresh_if_stale(here, digest, rerun=rerun):
+                print("   afresh: mutants, their tests and results made again", flush=True)
             started = time.monotonic()
-            names = [dotted(module) + ".*"] if rerun else []
-            code = mutmut(here, ["run", f"--max-children={children}", *names], env, log)
+            code = mutmut(here, ["run", f"--max-children={children}"], env, log)
             spent = time.monotonic() - started
-            if code != 0:
+            if code == 0:
+                (here / "inputs.sha256").write_text(digest, encoding="utf-8")
+            else:
                 print(f"mutmut run failed for {module} (exit {code}); see {log}", flush=True)
             rows.append(row(module, spent))
             left = survivors(module)
@@ -413,7 +448,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = sub.add_parser("run", help="mutate and test")
     run.add_argument("modules", nargs="*", help="module paths (default: all)")
     run.add_argument("--max-children", type=int, default=2, help="mutants tested at once")
-    run.add_argument("--rerun", action="store_true", help="test cached mutants again")
+    run.add_argument("--rerun", action="store_true", help="make, map and test the mutants afresh")
     report = sub.add_parser("report", help="the score table from the last runs")
     report.add_argument("modules", nargs="*")
     left = sub.add_parser("survivors", help="surviving mutants not listed as equivalent")

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from infra.errors import DomainError
 from infra.ids import uuid7
@@ -33,7 +35,7 @@ from patrol.errors import (
     NotPatrolOwnerError,
     PatrolNotFoundError,
 )
-from patrol.field_models import PatrolSession
+from patrol.field_models import AreaMember, ContractArea, PatrolSession
 from patrol.sessions import PatrolService
 from tests.clock import ago
 from tests.worlds import World
@@ -174,3 +176,73 @@ async def test_a_patrol_of_another_county_is_not_found(
             "patrol not found",
             {"patrol_id": str(missing)},
         )
+
+
+class _NoOffset(tzinfo):
+    """A zone that knows no offset: such a time is as naive as one without a zone."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:  # noqa: ARG002
+        return None
+
+    def dst(self, dt: datetime | None) -> timedelta | None:  # noqa: ARG002
+        return None
+
+    def tzname(self, dt: datetime | None) -> str | None:  # noqa: ARG002
+        return None
+
+
+def test_a_time_whose_zone_has_no_offset_is_refused() -> None:
+    with pytest.raises(InvalidPatrolInputError) as caught:
+        aware(datetime(2026, 11, 20, 16, 0, tzinfo=_NoOffset()), "ended_at")
+    assert _refusal(caught.value) == (
+        "invalid_time",
+        "ended_at must carry a time zone offset",
+        {"field": "ended_at"},
+    )
+
+
+async def test_membership_is_of_this_area_and_this_user(world: World, db: AsyncSession) -> None:
+    # the squad member is on this area's team; the second inspector on another area's only
+    other = ContractArea(
+        county_id=world.county_id,
+        code=f"O{uuid.uuid4().hex[:6]}",
+        name="另一片区",
+        grade=1,
+        geom=world.area.geom,
+        leader_id=world.captain.user_id,
+    )
+    db.add(other)
+    await db.flush()
+    cid = world.county_id
+    db.add(AreaMember(county_id=cid, area_id=world.area.id, user_id=world.squad.user_id))
+    db.add(AreaMember(county_id=cid, area_id=other.id, user_id=world.inspector2.user_id))
+    await db.flush()
+    area = await load_area(db, world.captain, world.area.id)
+    assert await is_area_member(db, area, world.squad.user_id)
+    assert not await is_area_member(db, area, world.inspector2.user_id)
+    assert await is_area_member(db, other, world.inspector2.user_id)
+    assert not await is_area_member(db, other, world.squad.user_id)
+    await db.rollback()
+
+
+async def test_only_a_load_for_update_locks_the_patrol(
+    world: World, db: AsyncSession, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    patrol = await _patrol(world, db)
+    grab = text("SELECT id FROM patrol_sessions WHERE id = :p FOR UPDATE NOWAIT")
+
+    async def locked() -> bool:
+        async with session_factory() as other:
+            try:
+                await other.execute(grab, {"p": patrol.id})
+            except DBAPIError:
+                return True
+            finally:
+                await other.rollback()
+        return False
+
+    await load_patrol(db, world.captain, patrol.id)
+    assert not await locked()
+    await load_patrol(db, world.captain, patrol.id, for_update=True)
+    assert await locked()
+    await db.rollback()
