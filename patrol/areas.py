@@ -12,17 +12,18 @@ from typing import Any, Concatenate, ParamSpec
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import Point, mapping
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, not_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from infra import error_codes as codes
+from infra.db import utcnow
 from infra.errors import InvalidInputError
 from infra.geometry import check_lon_lat, parse_geometry
 from infra.scope import Principal, scoped
 from patrol._access import load_area, load_readable_area, require_manager
 from patrol.config import PatrolConfig
 from patrol.errors import DuplicateCodeError, InvalidPatrolInputError, TargetNotFoundError
-from patrol.field_models import AreaMember, ContractArea, PatrolTarget
+from patrol.field_models import AreaMember, ContractArea, MonthlyPlan, PatrolTarget
 from patrol.models import Township, User, Village
 from patrol.policy import AREA_READ, TARGET_READ, read_clause
 
@@ -362,7 +363,26 @@ class AreaService:
             target.id = target_id
         self.db.add(target)
         await self.db.flush()
+        if due_on is not None:
+            await self._into_plans(area.id, target.id, due_on)
         return target
+
+    async def _into_plans(self, area_id: uuid.UUID, target_id: uuid.UUID, due_on: date) -> None:
+        """Work with a due date reaches the plans it falls in: the area's stored plans from
+        this month to the due month list the target (REST plans and the phones' plan records
+        both read that list; a month without a stored plan lists every target anyway)."""
+        today = utcnow().astimezone(self.config.tz).date().replace(day=1)
+        last = max(today, due_on.replace(day=1))
+        await self.db.execute(
+            update(MonthlyPlan)
+            .where(
+                MonthlyPlan.area_id == area_id,
+                MonthlyPlan.month >= today,
+                MonthlyPlan.month <= last,
+                not_(MonthlyPlan.target_ids.any_() == target_id),
+            )
+            .values(target_ids=func.array_append(MonthlyPlan.target_ids, target_id))
+        )
 
     async def list_targets(
         self,

@@ -349,3 +349,34 @@ async def test_over_http(world: World, db: AsyncSession, client: AsyncTestClient
         headers=world.headers(Role.INSPECTOR),
     )
     assert (retired.status_code, retired.json()["code"]) == (422, "target_inactive")
+
+
+async def test_work_with_a_due_date_reaches_the_stored_plans_it_falls_in(
+    world: World, db: AsyncSession
+) -> None:
+    """A captain's plan lists the targets chosen for the month; work sent out later with a
+    due date (a clue to verify) is added to the plans from this month to its due month, so
+    the inspector's plan and the phone's plan record show it; other targets are not."""
+    this = clock.today().replace(day=1)
+    months = [(this - timedelta(days=1)).replace(day=1), this]
+    for _ in range(2):
+        months.append((months[-1] + timedelta(days=32)).replace(day=1))
+    before, _now, nxt, after = months
+    plans = PlanService(db)
+    for month in months:
+        await plans.upsert_plan(world.captain, world.area.id, month, target_ids=[])
+    due = await _target(world, db, name="核查", due_on=nxt + timedelta(days=4))
+    plain = await _target(world, db, name="普通", kind="custom", ref_id=None)
+    late = await _target(world, db, name="已逾期", due_on=clock.today() - timedelta(days=1))
+    await db.commit()
+    listed = {
+        month: {t.name for t in (await plans.get_plan(world.captain, world.area.id, month)).targets}
+        for month in months
+    }
+    assert listed == {before: set(), this: {"核查", "已逾期"}, nxt: {"核查"}, after: set()}
+    assert plain.due_on is None and due.due_on is not None and late.due_on is not None
+    # adding the same work again (a replayed request) does not list it twice
+    await AreaService(db)._into_plans(world.area.id, due.id, due.due_on)
+    await db.commit()
+    (stored,) = (await plans.get_plan(world.captain, world.area.id, nxt)).targets
+    assert stored.id == due.id
