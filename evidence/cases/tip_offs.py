@@ -56,7 +56,7 @@ import shapely
 import structlog
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import MultiPolygon, Point
-from sqlalchemy import ColumnElement, and_, false, func, or_, select, text
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evidence.cases.calendar import (
@@ -102,7 +102,7 @@ from infra.scope import COUNTY_TZ, Principal, Role, require_role, scoped
 from infra.settings import TipOffSettings
 from patrol.alerts import TIP_OFF_OVERDUE, raise_alert, resolve_alerts
 from patrol.areas import AreaService
-from patrol.field_models import ContractArea, PatrolAlert
+from patrol.field_models import ContractArea, PatrolAlert, PatrolTarget
 from patrol.models import County, Township
 
 __all__ = [
@@ -1050,6 +1050,16 @@ class TipOffService:
         await self.session.flush()
         return await self._full_view(row)
 
+    async def _retire_target(self, row: TipOff) -> None:
+        """A handled clue needs no more field work: its verification target leaves the
+        area's plans and the phones (kept, inactive, with its verification history)."""
+        if row.target_id is not None:
+            await self.session.execute(
+                update(PatrolTarget)
+                .where(PatrolTarget.id == row.target_id, PatrolTarget.county_id == row.county_id)
+                .values(active=False)
+            )
+
     async def handle(
         self, principal: Principal, tip_off_id: uuid.UUID, *, handling: str, note: str = ""
     ) -> TipOffView:
@@ -1066,6 +1076,7 @@ class TipOffService:
         row.handled_at = now
         row.handled_by = principal.user_id
         row.status = TipOffStatus.HANDLED.value
+        await self._retire_target(row)
         _event(self.session, row, "handled", principal.user_id, now, {"handling": handling})
         await self.session.flush()
         return await self._full_view(row)
@@ -1121,6 +1132,7 @@ class TipOffService:
         row.handled_at = now
         row.handled_by = principal.user_id
         row.status = TipOffStatus.HANDLED.value
+        await self._retire_target(row)
         _event(
             self.session,
             row,

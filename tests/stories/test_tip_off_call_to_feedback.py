@@ -231,6 +231,9 @@ async def test_a_12336_call_from_the_desk_to_the_reporters_answer(
     )  # fmt: skip
     assert clue["status"] == "closed"
     assert clue["fedBackAt"] == _wire(feedback_due - TINY)
+    # handled, the clue needs no more field work: its target has left the inspector's plan
+    plan = await client.get(f"{API}/areas/{area['id']}/plans/{month}", headers=inspector)
+    assert plan.status_code == 200 and clue["receiptNo"] not in plan.text
     assert [(s["step"], s["late"]) for s in clue["steps"]] == [
         ("decide", False),
         ("verify", False),
