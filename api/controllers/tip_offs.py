@@ -174,8 +174,11 @@ class TipOffController(Controller):
         principal: Caller,
     ) -> t.TipOff:
         """A ``tip_off`` target named by receipt number and clue type, in the active area
-        containing the clue (422 ``no_area_for_tip_off`` when none does and no ``areaId``)."""
-        view = await tip_offs.assign_verification(principal, tip_off_id, area_id=data.area_id)
+        containing the clue, or ``areaId``, or the area nearest the clue that ``inspectorId`` leads
+        or belongs to (422 ``no_area_for_tip_off`` when none does)."""
+        view = await tip_offs.assign_verification(
+            principal, tip_off_id, area_id=data.area_id, inspector_id=data.inspector_id
+        )
         return _tip_off(view)
 
     @post(

@@ -102,7 +102,7 @@ from infra.scope import COUNTY_TZ, Principal, Role, require_role, scoped
 from infra.settings import TipOffSettings
 from patrol.alerts import TIP_OFF_OVERDUE, raise_alert, resolve_alerts
 from patrol.areas import AreaService
-from patrol.field_models import ContractArea, PatrolAlert, PatrolTarget
+from patrol.field_models import AreaMember, ContractArea, PatrolAlert, PatrolTarget
 from patrol.models import County, Township
 
 __all__ = [
@@ -983,6 +983,28 @@ class TipOffService:
         await self.session.flush()
         return await self._full_view(row)
 
+    async def _area_of_inspector(
+        self, principal: Principal, inspector_id: uuid.UUID, point: Point
+    ) -> uuid.UUID:
+        here = func.ST_GeomFromText(point.wkt, 4326)
+        member = select(AreaMember.area_id).where(AreaMember.user_id == inspector_id)
+        area_id = await self.session.scalar(
+            scoped(select(ContractArea.id), ContractArea, principal)
+            .where(
+                ContractArea.active,
+                or_(ContractArea.leader_id == inspector_id, ContractArea.id.in_(member)),
+            )
+            .order_by(func.ST_Distance(ContractArea.geom, here), ContractArea.code)
+            .limit(1)
+        )
+        if area_id is None:
+            raise _bad(
+                "the inspector leads or belongs to no active patrol area",
+                codes.NO_AREA_FOR_TIP_OFF,
+                field="inspector_id",
+            )
+        return area_id
+
     async def _area_containing(self, principal: Principal, point: Point) -> uuid.UUID | None:
         here = func.ST_GeomFromText(point.wkt, 4326)
         return await self.session.scalar(
@@ -993,17 +1015,26 @@ class TipOffService:
         )
 
     async def assign_verification(
-        self, principal: Principal, tip_off_id: uuid.UUID, *, area_id: uuid.UUID | None = None
+        self,
+        principal: Principal,
+        tip_off_id: uuid.UUID,
+        *,
+        area_id: uuid.UUID | None = None,
+        inspector_id: uuid.UUID | None = None,
     ) -> TipOffView:
         """Field verification as patrol work: a ``tip_off`` target (named by receipt number
-        and clue type only) in the active area containing the clue's point, or ``area_id``;
-        due by the verify deadline (kept on the clue as ``verify_due_on``)."""
+        and clue type only) in the active area containing the clue's point, or ``area_id``,
+        or — ``inspector_id``, the inspector sent directly — the active area that inspector
+        leads or belongs to nearest the clue; due by the verify deadline (kept on the clue as
+        ``verify_due_on``)."""
         require_role(principal, *TIP_OFF_ROLES, action="assign tip-off verification")
         row = await self._load(principal, tip_off_id, for_update=True)
         self._expect(row, TipOffStatus.ACCEPTED.value)
         if row.location is None:
             raise _bad("the tip-off has no point or polygon to verify", codes.TIP_OFF_NOT_LOCATED)
         point = cast("Point", to_shape(cast("Any", row.location)))
+        if area_id is None and inspector_id is not None:
+            area_id = await self._area_of_inspector(principal, inspector_id, point)
         if area_id is None:
             area_id = await self._area_containing(principal, point)
             if area_id is None:

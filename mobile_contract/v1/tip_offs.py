@@ -179,9 +179,12 @@ class TipOffDecision(msgspec.Struct, kw_only=True, rename="camel"):
 
 
 class TipOffVerificationAssign(msgspec.Struct, kw_only=True, rename="camel"):
-    """Without ``areaId`` the active area containing the clue's point is taken."""
+    """Without ``areaId`` the active area containing the clue's point is taken;
+    ``inspectorId`` sends an inspector directly: the target goes to the active area nearest
+    the clue that the inspector leads or belongs to."""
 
     area_id: uuid.UUID | None = None
+    inspector_id: uuid.UUID | None = None
 
 
 class TipOffHandling(msgspec.Struct, kw_only=True, rename="camel"):

@@ -239,3 +239,41 @@ async def test_overdue_tip_off_in_the_captains_alerts(
         headers=county.headers(Role.CAPTAIN),
     )
     assert any(clue["receiptNo"] in a["message"] for a in resolved.json())
+
+
+async def test_an_inspector_sent_directly_gets_the_target_in_his_nearest_area(
+    client: Client, make_county: Callable[..., Awaitable[CountyFixture]]
+) -> None:
+    """A clue outside every contract area: sent to an inspector, its target goes to the
+    area he leads nearest the clue; an inspector without an area is refused by name."""
+    county = await make_county()
+    captain, desk = county.headers(Role.CAPTAIN), county.headers(Role.CLUE_DESK)
+    leader = str(county.users[Role.INSPECTOR].id)
+
+    def square(lon: float) -> dict[str, Any]:
+        ring = [[lon, LAT], [lon + 0.01, LAT], [lon + 0.01, LAT + 0.01], [lon, LAT + 0.01],
+                [lon, LAT]]  # fmt: skip
+        return {"type": "Polygon", "coordinates": [ring]}
+
+    near = await _post(client, county, "/areas", {"code": "N1", "name": "近", "grade": 1,
+                       "geometry": square(LON + 0.03), "leaderId": leader},
+                       role=Role.CAPTAIN, want=201)  # fmt: skip
+    await _post(client, county, "/areas", {"code": "F1", "name": "远", "grade": 1,
+                "geometry": square(LON + 0.07), "leaderId": leader},
+                role=Role.CAPTAIN, want=201)  # fmt: skip
+    clues = []
+    for _ in range(2):
+        clue = await _post(client, county, "/tip-offs", _body(), want=201)
+        await _post(client, county, f"/tip-offs/{clue['id']}/decision", {"decision": "accept"})
+        clues.append(clue["id"])
+    resp = await client.post(f"{API}/tip-offs/{clues[0]}/verification", json={}, headers=desk)
+    await _code(resp, 422, "no_area_for_tip_off")  # no area contains the clue
+    sent = await _post(
+        client, county, f"/tip-offs/{clues[0]}/verification", {"inspectorId": leader}
+    )
+    assert (sent["status"], sent["areaId"]) == ("verifying", near["id"])
+    other = str(county.users[Role.JOINT_TEAM].id)  # leads and belongs to no area
+    resp = await client.post(
+        f"{API}/tip-offs/{clues[1]}/verification", json={"inspectorId": other}, headers=captain
+    )
+    await _code(resp, 422, "no_area_for_tip_off")
