@@ -145,6 +145,7 @@ export async function coveragePage(main: HTMLElement, month?: string): Promise<v
     main.replaceChildren(failure(err, () => void coveragePage(main, month)));
     return;
   }
+  if (!main.isConnected) return;  // another page was opened meanwhile
   const [start, end] = monthRange(cov.month);
   const duty = h("section", { class: "card", "aria-labelledby": "duty-title" },
     h("h2", { id: "duty-title" }, t("dutyTitle")), loading());

@@ -61,6 +61,7 @@ export async function livePage(main: HTMLElement): Promise<void> {
     main.replaceChildren(failure(err, () => void livePage(main)));
     return;
   }
+  if (!main.isConnected) return;  // another page was opened meanwhile
   const stamp = h("p", { class: "refreshed", id: "live-refreshed", role: "status" });
   const problem = h("p", { class: "error", id: "live-error", role: "alert" });
   const body = h("div", { id: "live-lists" });

@@ -170,6 +170,7 @@ export async function replayPage(main: HTMLElement): Promise<void> {
     main.replaceChildren(failure(err, () => void replayPage(main)));
     return;
   }
+  if (!main.isConnected) return;  // another page was opened meanwhile
   const names = new Map(users.map((u) => [u.id, u.displayName]));
   const codes = new Map(areas.map((a) => [a.id, a.code]));
   patrols.sort((a, b) => Date.parse(b.startedAt) - Date.parse(a.startedAt));
