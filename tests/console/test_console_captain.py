@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, Page, Route
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from infra.ids import uuid7
@@ -363,7 +363,22 @@ async def test_an_acknowledged_alert_leaves_the_open_list(
 ) -> None:
     captain = scene.world.county.users[Role.CAPTAIN]
     page, errors = await log_in(browser, live_url, captain.username)
+
+    # the feed out of reach: the page says so and what to do, and its button tries again
+    async def unavailable(route: Route) -> None:
+        await route.fulfill(
+            status=503,
+            content_type="application/problem+json",
+            body='{"title": "服务暂不可用", "status": 503}',
+        )
+
+    await page.route("**/api/v1/alerts?*", unavailable)
     await _open(page, "alerts")
+    failure = page.locator("#alert-list .failure")
+    await failure.wait_for()
+    assert "请检查网络连接" in await failure.inner_text()
+    await page.unroute("**/api/v1/alerts?*", unavailable)
+    await failure.get_by_role("button", name="重试").click()
     tip_off = page.locator(f"tr[data-alert-id='{scene.alerts['tip_off_overdue']}']")
     site = page.locator(f"tr[data-alert-id='{scene.alerts['site_reopening']}']")
     await tip_off.wait_for()
@@ -391,7 +406,13 @@ async def test_an_acknowledged_alert_leaves_the_open_list(
     await page.get_by_label("类型").select_option("tip_off_overdue")
     await tip_off.wait_for()
     assert await site.count() == 0
-    assert errors == [], errors
+    # in English
+    await page.get_by_role("button", name="English").click()
+    await page.get_by_role("heading", name="Alerts").wait_for()
+    assert "Site reopening" in await site.inner_text()  # the page again, unfiltered
+    await page.get_by_role("button", name="中文").click()
+    await page.get_by_role("heading", name="预警提醒").wait_for()
+    assert [e for e in errors if "503" not in e] == [], errors
     await page.context.close()
 
 
