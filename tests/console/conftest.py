@@ -5,15 +5,18 @@ from __future__ import annotations
 import shutil
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
+from playwright.async_api import Browser, Page, async_playwright
 
 from api.app import create_app
 from api.controllers.console import CONSOLE_DIST
 from infra.settings import Settings
+from tests.conftest import TEST_PASSWORD
 
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser")
 
@@ -66,3 +69,65 @@ def live_url(settings: Settings, engine: object) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
+
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+VIEWPORT = {"width": 1280, "height": 800}
+TIMEOUT_MS = 30_000
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    executable = chromium_path()
+    async with async_playwright() as pw:
+        launched = await pw.chromium.launch(
+            executable_path=executable,
+            headless=True,
+            # software WebGL: the machines that run the tests have no GPU
+            args=["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--no-sandbox"],
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+def watch(page: Page) -> list[str]:
+    """Errors the page logs (a refused script or style, a failed request, an exception)."""
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return errors
+
+
+async def log_in(browser: Browser, base: str, username: str) -> tuple[Page, list[str]]:
+    context = await browser.new_context(viewport=VIEWPORT, locale="zh-CN")
+    page = await context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    errors = watch(page)
+    await page.goto(f"{base}/")  # sent on to /console/
+    assert page.url.startswith(f"{base}/console/")
+    await page.get_by_label("用户名").fill(username)
+    await page.get_by_label("密码").fill(TEST_PASSWORD)
+    await page.get_by_role("button", name="登录").click()
+    await page.wait_for_selector("nav a[data-page=map]")
+    return page, errors
+
+
+RENDERED = """(layers) => {
+  const map = window.patrolMap;
+  if (!map || !map.isStyleLoaded() || layers.some((l) => !map.getLayer(l))) return null;
+  return map.queryRenderedFeatures({ layers }).map((f) => f.properties);
+}"""
+
+
+async def rendered(page: Page, layers: list[str]) -> list[dict[str, Any]]:
+    # the features are read in the same evaluation that finds them: between two evaluations
+    # the map may be loading tiles again (``isStyleLoaded`` false), which reads as null
+    handle = await page.wait_for_function(
+        f"(layers) => {{ const f = ({RENDERED})(layers); return f && f.length > 0 ? f : null; }}",
+        arg=layers,
+        timeout=TIMEOUT_MS,
+    )
+    found: list[dict[str, Any]] = await handle.json_value()
+    return found

@@ -10,42 +10,27 @@ inspector logs in and has no administration menu. Screenshots go to ``docs/scree
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from infra.scope import Role
-from tests.conftest import TEST_PASSWORD
-from tests.console.conftest import chromium_path
+from tests.console.conftest import (
+    RENDERED,
+    SCREENSHOTS,
+    TIMEOUT_MS,
+    VIEWPORT,
+    log_in,
+    rendered,
+    watch,
+)
 from tests.worlds import World, build_world
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 LON, LAT, SIZE = 112.1, 28.5, 0.2
 SITE_LON, SITE_LAT = LON - SIZE / 4, LAT  # inside the world's area (the county's west half)
-VIEWPORT = {"width": 1280, "height": 800}
-TIMEOUT_MS = 30_000
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    executable = chromium_path()
-    async with async_playwright() as pw:
-        launched = await pw.chromium.launch(
-            executable_path=executable,
-            headless=True,
-            # software WebGL: the machines that run the tests have no GPU
-            args=["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--no-sandbox"],
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 @pytest.fixture
@@ -77,56 +62,15 @@ async def world(
     return built
 
 
-def _watch(page: Page) -> list[str]:
-    """Errors the page logs (a refused script or style, a failed request, an exception)."""
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    return errors
-
-
-async def _log_in(browser: Browser, base: str, username: str) -> tuple[Page, list[str]]:
-    context = await browser.new_context(viewport=VIEWPORT, locale="zh-CN")
-    page = await context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    errors = _watch(page)
-    await page.goto(f"{base}/")  # sent on to /console/
-    assert page.url.startswith(f"{base}/console/")
-    await page.get_by_label("用户名").fill(username)
-    await page.get_by_label("密码").fill(TEST_PASSWORD)
-    await page.get_by_role("button", name="登录").click()
-    await page.wait_for_selector("nav a[data-page=map]")
-    return page, errors
-
-
-_RENDERED = """(layers) => {
-  const map = window.patrolMap;
-  if (!map || !map.isStyleLoaded()) return null;
-  return map.queryRenderedFeatures({ layers }).map((f) => f.properties);
-}"""
-
-
-async def _rendered(page: Page, layers: list[str]) -> list[dict[str, Any]]:
-    # the features are read in the same evaluation that finds them: between two evaluations
-    # the map may be loading tiles again (``isStyleLoaded`` false), which reads as null
-    handle = await page.wait_for_function(
-        f"(layers) => {{ const f = ({_RENDERED})(layers); return f && f.length > 0 ? f : null; }}",
-        arg=layers,
-        timeout=TIMEOUT_MS,
-    )
-    found: list[dict[str, Any]] = await handle.json_value()
-    return found
-
-
 async def test_captain_sees_area_and_site_and_clicks_the_site(
     live_url: str, browser: Browser, world: World
 ) -> None:
     captain = world.county.users[Role.CAPTAIN]
-    page, errors = await _log_in(browser, live_url, captain.username)
+    page, errors = await log_in(browser, live_url, captain.username)
 
-    areas = await _rendered(page, ["areas-fill", "areas-line"])
+    areas = await rendered(page, ["areas-fill", "areas-line"])
     assert {a["code"] for a in areas} == {"A1"}
-    sites = await _rendered(page, ["mine_sites-fill", "mine_sites-circle"])
+    sites = await rendered(page, ["mine_sites-fill", "mine_sites-circle"])
     assert {s["name"] for s in sites} == {"青石岭采石场"}
     assert {s["status"] for s in sites} == {"signs_of_reopening"}
 
@@ -165,12 +109,11 @@ async def test_captain_sees_area_and_site_and_clicks_the_site(
     # the layer toggle hides the areas from the rendering
     await page.get_by_label("承包区域").uncheck()
     await page.wait_for_function(
-        f"() => {{ const f = ({_RENDERED})(['areas-fill']); "
-        "return f !== null && f.length === 0; }",
+        f"() => {{ const f = ({RENDERED})(['areas-fill']); return f !== null && f.length === 0; }}",
         timeout=TIMEOUT_MS,
     )
     await page.get_by_label("承包区域").check()
-    await _rendered(page, ["areas-fill"])
+    await rendered(page, ["areas-fill"])
     assert errors == [], errors
     await page.context.close()
 
@@ -179,11 +122,11 @@ async def test_inspector_has_no_admin_menu_and_a_lost_token_means_login(
     live_url: str, browser: Browser, world: World
 ) -> None:
     inspector = world.county.users[Role.INSPECTOR]
-    page, errors = await _log_in(browser, live_url, inspector.username)
+    page, errors = await log_in(browser, live_url, inspector.username)
     menu = await page.locator("nav a").evaluate_all("(links) => links.map((a) => a.dataset.page)")
     assert "map" in menu and "my-patrols" in menu
     assert not {"users", "regions", "layers", "devices"} & set(menu), menu
-    await _rendered(page, ["areas-fill"])  # the inspector leads the area
+    await rendered(page, ["areas-fill"])  # the inspector leads the area
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENSHOTS / "console-map-inspector.png"))
 
@@ -209,7 +152,7 @@ async def test_docs_pages_load_nothing_from_another_origin(live_url: str, browse
     page.set_default_timeout(TIMEOUT_MS)
     requested: list[str] = []
     page.on("request", lambda r: requested.append(r.url))
-    errors = _watch(page)
+    errors = watch(page)
     await page.goto(f"{live_url}/schema/swagger")
     await page.locator(".opblock-summary-path", has_text="/api/v1/console/config").wait_for()
     await page.goto(f"{live_url}/schema")

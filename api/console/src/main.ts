@@ -18,6 +18,7 @@ import { h } from "./dom";
 import { lang, setLang, t, tr } from "./i18n";
 import type { MapData } from "./map";
 import { pagesFor } from "./menu";
+import { failure, leavePage } from "./view";
 
 const root = document.getElementById("app") as HTMLElement;
 // why the login page is shown again (a session that ended), until the next login
@@ -67,6 +68,14 @@ function currentPage(): string {
   return location.hash.replace(/^#\/?/, "") || "map";
 }
 
+// the review pages, each a chunk of its own (those with a map load MapLibre with them)
+const REVIEW: Record<string, (main: HTMLElement) => Promise<void>> = {
+  coverage: (main) => import("./coverage").then(({ coveragePage }) => coveragePage(main)),
+  live: (main) => import("./live").then(({ livePage }) => livePage(main)),
+  replay: (main) => import("./replay").then(({ replayPage }) => replayPage(main)),
+  alerts: (main) => import("./alerts").then(({ alertsPage }) => alertsPage(main)),
+};
+
 function shell(me: Me): void {
   const pages = pagesFor(me.role);
   const page = pages.find((p) => p.id === currentPage()) ?? pages[0]!;
@@ -106,12 +115,19 @@ function shell(me: Me): void {
     import("./map").then(({ mapPage }) => mapPage(main, data)).catch((err: unknown) => {
       main.replaceChildren(h("p", { class: "error", role: "alert" }, (err as Error).message));
     });
+  } else if (page.id in REVIEW) {
+    const show = (): void => {
+      main.replaceChildren(h("p", { class: "loading" }, t("loading")));
+      REVIEW[page.id]!(main).catch((err: unknown) => main.replaceChildren(failure(err, show)));
+    };
+    show();
   } else {
     main.replaceChildren(h("h1", {}, t(page.word)), h("p", { class: "placeholder" }, t("placeholder")));
   }
 }
 
 function render(): void {
+  leavePage();
   document.documentElement.lang = lang() === "en" ? "en" : "zh-CN";
   const me = savedMe();
   if (!token() || !me || currentPage() === "login") {

@@ -15,6 +15,7 @@ import { type Area, type CheckResult, type ConsoleConfig, api, authHeaders } fro
 import { h } from "./dom";
 import { wgs84ToGcj02 } from "./gcj02";
 import { type Word, t, tr } from "./i18n";
+import { onLeave } from "./view";
 
 interface Swatch {
   value: string;
@@ -234,6 +235,7 @@ export interface MapData {
 
 export async function mapPage(main: HTMLElement, data: Promise<MapData>): Promise<void> {
   const { config, areas } = await data;
+  if (!main.isConnected) return;  // another page was opened meanwhile
   const workerUrl = document.querySelector<HTMLMetaElement>('meta[name="maplibre-worker"]')?.content;
   if (workerUrl) setWorkerUrl(new URL(workerUrl, location.href).href);
   const container = h("div", { id: "map", role: "application", "aria-label": t("map") });
@@ -266,4 +268,5 @@ export async function mapPage(main: HTMLElement, data: Promise<MapData>): Promis
   });
   // for people and programs that look at the page (the browser test reads it)
   (window as unknown as { patrolMap: MapLibre }).patrolMap = map;
+  onLeave(() => map.remove());
 }

@@ -1,4 +1,5 @@
-// What each role finds in the navigation. The map is for everyone; the other pages come in a
+// What each role finds in the navigation. The map is for everyone; the review pages (coverage,
+// live status, track replay, alerts) are the captains' and admins'; the other pages come in a
 // later version and show a placeholder until then.
 import type { Word } from "./i18n";
 
@@ -25,6 +26,9 @@ export const PAGES: readonly Page[] = [
   { id: "mine-sites", word: "mineSites", roles: MANAGERS },
   { id: "duty", word: "duty", roles: MANAGERS },
   { id: "coverage", word: "coverage", roles: MANAGERS },
+  { id: "live", word: "live", roles: MANAGERS },
+  { id: "replay", word: "replay", roles: MANAGERS },
+  { id: "alerts", word: "alerts", roles: MANAGERS },
   { id: "users", word: "users", roles: ["admin"] },
   { id: "regions", word: "regions", roles: ["admin"] },
   { id: "layers", word: "layers", roles: ["admin"] },
