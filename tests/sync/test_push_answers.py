@@ -285,6 +285,14 @@ async def test_evidence_edited_on_both_sides_answers_the_server_version_and_valu
         conflict={"serverVersion": moved["version"], "fields": ["proves"],
                   "serverValues": {"proves": "占用耕地"}},
     )  # fmt: skip
+    # an edit on the old version that names no base: every field it changes clashes
+    blind = edit(ev, caption="近景", baseVersion=version)
+    [stale] = await push(client, world, [blind])
+    assert (stale["status"], stale["conflict"]) == (
+        "conflict",
+        {"serverVersion": moved["version"], "fields": ["caption"],
+         "serverValues": {"caption": "远景，西侧"}},
+    )  # fmt: skip
     same = edit(ev, proves="占用耕地", baseVersion=moved["version"])
     [unchanged] = await push(client, world, [same])
     assert unchanged == answer(0, same, "duplicate", recordId=str(ev), version=moved["version"])
@@ -395,6 +403,7 @@ async def test_a_refused_operation_among_others_is_rolled_back_alone(
         start(patrol, world.area_id),
         update(uuid7(), 1, {"note": "x"}),  # no such finding
         duty(world, status="reopened_maybe"),  # not a status
+        edit(uuid7(), caption="远景"),  # no such evidence
     ]
     got = [(r["index"], r["status"], r["code"], r["recordId"]) for r in await push(
         client, world, batch)]  # fmt: skip
@@ -406,6 +415,7 @@ async def test_a_refused_operation_among_others_is_rolled_back_alone(
         (4, "applied", None, str(patrol)),
         (5, "rejected", "finding_not_found", batch[5]["findingId"]),
         (6, "rejected", "invalid_status", batch[6]["checkId"]),
+        (7, "rejected", "evidence_not_found", batch[7]["evidenceId"]),
     ]
     stored = await _scalar(
         session_factory, "SELECT array_agg(id::text ORDER BY id) FROM patrol_duty_checks "
@@ -464,7 +474,10 @@ async def test_point_batches_answer_what_was_stored_and_what_was_refused(
         {**points(patrol, 0), "points": [wrong, _point(t=_t(minutes=44))]},
         {**points(patrol, 0), "points": [_point(t=_t(minutes=43)), ahead]},  # ahead again
     ]
-    receipts = await push(client, world, batch)
+    with structlog.testing.capture_logs() as logs:
+        receipts = await push(client, world, batch)
+    # one call stored them all: nothing failed and fell back to one call per batch
+    assert not [e for e in logs if e["event"] == "sync.points_merge_failed"]
     future = {"id": ahead["id"], "code": "future_time",
               "reason": receipts[0]["rejectedItems"][0]["reason"]}  # fmt: skip
     assert receipts == [
@@ -511,7 +524,7 @@ async def _serve(
     device_time: datetime | None = None,
 ) -> PushResult:
     async with factory() as session:
-        service = PushService(session, config=PatrolConfig())
+        service = PushService(session)
         if prepare is not None:
             prepare(service)
         result = await service.push(
@@ -724,3 +737,139 @@ async def test_receipts_kept_with_the_facts_their_message_names(
         RejectedItem(far.input.points[0].id, "future_time",  # type: ignore[union-attr]
                      refused.rejected_items[0].reason)
     ]  # fmt: skip
+
+
+async def test_point_batches_share_a_call_up_to_the_point_limit(
+    make_world: Any, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """Consecutive batches of a patrol are stored with one call while their points fit the
+    per-call limit; a batch alone is stored on its own."""
+    world: SyncWorld = await make_world()
+    patrol = uuid7()
+    await _serve(session_factory, world, [domain(start(patrol, world.area_id))])
+    sizes = [2, 1, 1, 3, 1, 1, 1]
+    ops = [domain(points(patrol, n)) for n in sizes]
+    calls: list[tuple[str, int]] = []
+
+    def prepare(service: PushService) -> None:
+        tracks = service.tracks
+        one, shared = tracks.append, tracks.append_track_points
+
+        async def alone(principal: Any, batch: Any) -> Any:
+            calls.append(("alone", len(batch.points)))
+            return await one(principal, batch)
+
+        async def together(principal: Any, patrol_id: Any, items: Any) -> Any:
+            calls.append(("call", len(items)))
+            return await shared(principal, patrol_id, items)
+
+        tracks.append = alone  # type: ignore[method-assign]
+        tracks.append_track_points = together  # type: ignore[method-assign]
+
+    async with session_factory() as session:
+        service = PushService(session, config=PatrolConfig(max_points_per_batch=3))
+        prepare(service)
+        result = await service.push(world.county.principal(Role.INSPECTOR), ops)
+        await session.commit()
+    assert [r.status for r in result.receipts] == ["applied"] * len(sizes)
+    assert calls == [
+        ("call", 3),  # 2 + 1
+        ("alone", 1), ("call", 1),  # 1 + 3 would be 4
+        ("alone", 3), ("call", 3),
+        ("call", 3),  # 1 + 1 + 1: at the limit
+    ]  # fmt: skip
+    count = await _scalar(
+        session_factory, "SELECT point_count FROM patrol_sessions WHERE id = :p", p=patrol
+    )
+    assert count == sum(sizes)
+
+
+async def test_sign_ins_share_a_call_and_a_refused_one_is_tried_alone(
+    make_world: Any, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    world: SyncWorld = await make_world()
+    patrol = uuid7()
+    await _serve(session_factory, world, [domain(start(patrol, world.area_id))])
+    calls: list[int] = []
+
+    def prepare(service: PushService) -> None:
+        many = service.patrols.sign_in_many
+
+        async def counted(principal: Any, items: list[Any]) -> Any:
+            calls.append(len(items))
+            return await many(principal, items)
+
+        service.patrols.sign_in_many = counted  # type: ignore[method-assign]
+
+    two = [domain(sign(patrol)), domain(sign(patrol, 10.0))]
+    result = await _serve(session_factory, world, two, prepare=prepare)
+    assert ([r.status for r in result.receipts], calls) == (["applied", "applied"], [2])
+    # a sign-in alone that is refused: tried in its savepoint, then answered on its own
+    calls.clear()
+    lone = [domain(sign(uuid7()))]
+    [refused] = (await _serve(session_factory, world, lone, prepare=prepare)).receipts
+    assert ((refused.status, refused.code), calls) == (("rejected", "patrol_not_found"), [1, 1])
+
+
+async def test_evidence_edits_without_a_custody_log_are_not_supported(
+    make_world: Any, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    world: SyncWorld = await make_world()
+    ev = await _evidence(session_factory, world.county)
+    op = domain(edit(ev, caption="近景"))
+    [receipt] = (await _serve(session_factory, world, [op])).receipts
+    assert receipt == Receipt(
+        0, op.op_id, "rejected", record_id=ev, code="op_not_supported",
+        reason="evidence caption/metadata updates are not available on this server",
+    )  # fmt: skip
+
+
+def _counting(calls: list[int], owner: Any, name: str) -> None:
+    """Count the items of each call of ``owner.name`` (one for a call of one item)."""
+    inner = getattr(owner, name)
+
+    async def counted(principal: Any, item: Any) -> Any:
+        calls.append(len(item) if isinstance(item, list) else 1)
+        return await inner(principal, item)
+
+    setattr(owner, name, counted)
+
+
+async def test_operations_sharing_a_savepoint_run_once_unless_one_fails(
+    make_world: Any, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """Operations that all succeed run once each in their shared savepoint; when one fails,
+    the ones before it run again together and it runs on its own. A savepoint holds 50."""
+    world: SyncWorld = await make_world()
+    checks: list[int] = []
+    ok = [domain(duty(world)) for _ in range(3)]
+    result = await _serve(
+        session_factory, world, ok,
+        prepare=lambda service: _counting(checks, service.duty, "record_check"),
+    )  # fmt: skip
+    assert ([r.status for r in result.receipts], len(checks)) == (["applied"] * 3, 3)
+    # fifty that succeed, then one refused: the fifty are not run again
+    checks.clear()
+    many = [domain(duty(world)) for _ in range(50)]
+    many.append(domain(duty(world, siteId=str(uuid7()))))
+    result = await _serve(
+        session_factory, world, many,
+        prepare=lambda service: _counting(checks, service.duty, "record_check"),
+    )  # fmt: skip
+    assert [r.status for r in result.receipts] == ["applied"] * 50 + ["rejected"]
+    assert len(checks) == 52  # the fifty once, the refused one in its group and alone
+
+
+async def test_a_run_of_sign_ins_is_stored_two_hundred_at_a_time(
+    make_world: Any, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    world: SyncWorld = await make_world()
+    patrol = uuid7()
+    await _serve(session_factory, world, [domain(start(patrol, world.area_id))])
+    calls: list[int] = []
+    ops = [domain(sign(patrol, float(i))) for i in range(201)]
+    result = await _serve(
+        session_factory, world, ops,
+        prepare=lambda service: _counting(calls, service.patrols, "sign_in_many"),
+    )  # fmt: skip
+    assert ({r.status for r in result.receipts}, calls) == ({"applied"}, [200, 1])
