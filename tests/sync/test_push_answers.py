@@ -467,12 +467,13 @@ async def test_point_batches_answer_what_was_stored_and_what_was_refused(
     await push(client, world, [start(patrol, world.area_id), first])
     stored = first["points"]
     ahead, wrong, new = _point(t=_t(days=-1)), _point(lon=500.0), _point()
+    later = _point(t=_t(days=-2))
     batch = [  # consecutive batches of one patrol: stored with one call
         {**points(patrol, 0), "points": [ahead]},
         {**points(patrol, 0), "points": [stored[0], new]},
         {**points(patrol, 0), "points": [stored[1], stored[2]]},
         {**points(patrol, 0), "points": [wrong, _point(t=_t(minutes=44))]},
-        {**points(patrol, 0), "points": [_point(t=_t(minutes=43)), ahead]},  # ahead again
+        {**points(patrol, 0), "points": [_point(t=_t(minutes=43)), later]},
     ]
     with structlog.testing.capture_logs() as logs:
         receipts = await push(client, world, batch)
@@ -488,7 +489,8 @@ async def test_point_batches_answer_what_was_stored_and_what_was_refused(
         answer(3, batch[3], "applied", recordId=str(patrol), rejectedItems=[
             {"id": wrong["id"], "code": "invalid_coordinates",
              "reason": receipts[3]["rejectedItems"][0]["reason"]}]),
-        answer(4, batch[4], "applied", recordId=str(patrol), rejectedItems=[future]),
+        answer(4, batch[4], "applied", recordId=str(patrol),
+               rejectedItems=[{**future, "id": later["id"]}]),
     ]  # fmt: skip
     assert future["reason"] and receipts[3]["rejectedItems"][0]["reason"]
     count = await _scalar(
