@@ -569,7 +569,6 @@ async def test_times_at_the_age_limit_and_without_an_offset(
     assert late == Receipt(
         0, ops[1].op_id, "rejected", record_id=ops[1].input.patrol_id, code="implausible_time",
         reason=f"time {at.isoformat()} is more than 30 days ago; check the phone's clock",
-        params=late.params,
     )  # fmt: skip
     monkeypatch.undo()
     naive = domain(start(uuid7(), world.area_id))
@@ -578,7 +577,7 @@ async def test_times_at_the_age_limit_and_without_an_offset(
     [refused] = (await _serve(session_factory, world, [naive])).receipts
     assert refused == Receipt(
         0, naive.op_id, "rejected", record_id=naive.input.patrol_id, code="invalid_time",
-        reason="times must carry a time zone offset", params=refused.params,
+        reason="times must carry a time zone offset",
     )  # fmt: skip
 
 
@@ -875,3 +874,16 @@ async def test_a_run_of_sign_ins_is_stored_two_hundred_at_a_time(
         prepare=lambda service: _counting(calls, service.patrols, "sign_in_many"),
     )  # fmt: skip
     assert ({r.status for r in result.receipts}, calls) == ({"applied"}, [200, 1])
+
+
+async def test_a_refusal_keeps_the_facts_of_its_error(
+    make_world: Any, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    world: SyncWorld = await make_world()
+    nowhere = uuid7()
+    op = domain(end(nowhere))
+    [refused] = (await _serve(session_factory, world, [op])).receipts
+    assert refused == Receipt(
+        0, op.op_id, "rejected", record_id=nowhere, code="patrol_not_found",
+        reason="patrol not found", params={"patrol_id": str(nowhere)},
+    )  # fmt: skip
