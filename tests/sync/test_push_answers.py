@@ -849,6 +849,16 @@ async def test_operations_sharing_a_savepoint_run_once_unless_one_fails(
         prepare=lambda service: _counting(checks, service.duty, "record_check"),
     )  # fmt: skip
     assert ([r.status for r in result.receipts], len(checks)) == (["applied"] * 3, 3)
+    # one stored before among them: a duplicate does not send the others round again
+    checks.clear()
+    wires = [duty(world), duty(world)]
+    await _serve(session_factory, world, [domain(wires[0])])
+    mixed = [domain(renewed(wires[0])), domain(wires[1])]
+    result = await _serve(
+        session_factory, world, mixed,
+        prepare=lambda service: _counting(checks, service.duty, "record_check"),
+    )  # fmt: skip
+    assert ([r.status for r in result.receipts], len(checks)) == (["duplicate", "applied"], 2)
     # fifty that succeed, then one refused: the fifty are not run again
     checks.clear()
     many = [domain(duty(world)) for _ in range(50)]
