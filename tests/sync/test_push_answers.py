@@ -805,6 +805,12 @@ async def test_sign_ins_share_a_call_and_a_refused_one_is_tried_alone(
     two = [domain(sign(patrol)), domain(sign(patrol, 10.0))]
     result = await _serve(session_factory, world, two, prepare=prepare)
     assert ([r.status for r in result.receipts], calls) == (["applied", "applied"], [2])
+    # after another kind of operation, the sign-ins still share their call
+    calls.clear()
+    other = uuid7()
+    wires = [start(other, world.area_id), sign(other), sign(other, 10.0)]
+    result = await _serve(session_factory, world, [domain(w) for w in wires], prepare=prepare)
+    assert ([r.status for r in result.receipts], calls) == (["applied"] * 3, [2])
     # a sign-in alone that is refused: tried in its savepoint, then answered on its own
     calls.clear()
     lone = [domain(sign(uuid7()))]
