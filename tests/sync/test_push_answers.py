@@ -8,6 +8,7 @@ written with is the reason the phone gets."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -903,3 +904,25 @@ async def test_a_refusal_keeps_the_facts_of_its_error(
         0, op.op_id, "rejected", record_id=nowhere, code="patrol_not_found",
         reason="patrol not found", params={"patrol_id": str(nowhere)},
     )  # fmt: skip
+
+
+async def test_a_push_waits_for_the_push_of_the_same_user_before_it(
+    make_world: Any, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """Pushes of one user take turns (the phone retried while its first push still runs):
+    while another transaction holds the user's push lock, the push waits; then it runs."""
+    world: SyncWorld = await make_world()
+    user = world.county.users[Role.INSPECTOR].id
+    async with session_factory() as holder:
+        await holder.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended('sync-push:' || :u, 0))"),
+            {"u": str(user)},
+        )
+        waiting = asyncio.create_task(
+            _serve(session_factory, world, [domain(start(uuid7(), world.area_id))])
+        )
+        await asyncio.sleep(0.5)
+        assert not waiting.done()
+        await holder.rollback()
+    [receipt] = (await asyncio.wait_for(waiting, 30)).receipts
+    assert receipt.status == "applied"
