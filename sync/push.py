@@ -326,7 +326,7 @@ class PushService:
                             raise _Outcome(receipt)
                         done.append(receipt)
             except Exception:  # the failing operation runs again on its own, below
-                self._known = known
+                self._rolled_back(known)
                 failed = len(done)
                 if failed > 0:
                     out.extend(await self._group_run(principal, run[:failed], now))
@@ -337,6 +337,13 @@ class PushService:
             out.extend(done)
             break
         return out
+
+    def _rolled_back(self, known: set[tuple[str, uuid.UUID]]) -> None:
+        """After a savepoint rolled back: the records known before it, and no loaded row
+        keeps a value the rollback undid (a patrol ended in the savepoint would otherwise
+        look ended to the operation run again, which then stores nothing)."""
+        self._known = known
+        self.db.expire_all()
 
     async def _bulk_run(
         self, principal: Principal, run: list[tuple[int, Operation]], now: datetime
@@ -355,7 +362,7 @@ class PushService:
             except Exception as exc:  # run one by one below, which reports it per operation
                 log.warning("sync.bulk_failed", op=type(run[0][1]).__name__,
                             error=type(exc).__name__)  # fmt: skip
-            self._known = known
+            self._rolled_back(known)
         return await self._group_run(principal, run, now)
 
     async def _bulk_apply(

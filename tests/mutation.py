@@ -114,10 +114,13 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/sync/test_pull_pages.py",
     ),
     "sync/push.py": (
+        "tests/sync/test_push_answers.py",
         "tests/sync/test_push.py",
         "tests/sync/test_push_batching.py",
         "tests/sync/test_push_closed_patrol.py",
+        "tests/sync/test_push_edges.py",
         "tests/sync/test_push_evidence.py",
+        "tests/sync/test_push_replay_stable.py",
         "tests/sync/test_push_sign_in.py",
     ),
     "sync/pull.py": (
