@@ -123,6 +123,7 @@ __all__ = [
     "TeamMember",
     "case_evidence_ids",
     "change_status",
+    "check_evidence",
     "ensure_unfinished",
     "enter_referral",
     "geofence_land_class_areas",
@@ -634,9 +635,11 @@ async def _check_source(
         raise CaseSourceNotFoundError(f"{kind} not found", source_id=str(source_id))
 
 
-async def _check_evidence(
+async def check_evidence(
     session: AsyncSession, principal: Principal, evidence_ids: Sequence[uuid.UUID]
 ) -> list[uuid.UUID]:
+    """``evidence_ids`` without repeats, each evidence of the caller's county; otherwise
+    422 ``unknown_evidence`` naming the others."""
     wanted = list(dict.fromkeys(evidence_ids))
     if not wanted:
         return []
@@ -660,7 +663,7 @@ async def _check_evidence(
 async def _link(
     session: AsyncSession, principal: Principal, case: Case, evidence_ids: Sequence[uuid.UUID]
 ) -> list[uuid.UUID]:
-    wanted = await _check_evidence(session, principal, evidence_ids)
+    wanted = await check_evidence(session, principal, evidence_ids)
     existing = set(
         (
             await session.scalars(
@@ -905,7 +908,7 @@ async def open_case(
     evidence_ids = list(data.evidence_ids)
     if source_kind == SourceKind.FINDING.value and data.source_id is not None:
         evidence_ids += await _finding_evidence(session, principal.county_id, data.source_id)
-    await _check_evidence(session, principal, evidence_ids)
+    await check_evidence(session, principal, evidence_ids)
 
     now = utcnow()
     case = Case(

@@ -68,12 +68,11 @@ from evidence.cases.calendar import (
     load_calendar,
     put_calendar_day,
 )
-from evidence.cases.cases import CaseInput, Party, open_case
+from evidence.cases.cases import CaseInput, Party, check_evidence, open_case
 from evidence.cases.errors import (
     InvalidTipOffError,
     TipOffNotFoundError,
     TipOffStatusError,
-    UnknownEvidenceError,
 )
 from evidence.cases.models import SourceKind
 from evidence.cases.tip_off_models import (
@@ -91,7 +90,6 @@ from evidence.cases.tip_off_models import (
     VerificationOutcome,
 )
 from evidence.custody import CustodyAction, CustodyLog
-from evidence.models import Evidence
 from geofence.gcj02 import gcj02_to_wgs84, gcj02_to_wgs84_array
 from infra import error_codes as codes
 from infra.db import utcnow
@@ -735,28 +733,6 @@ class TipOffService:
         )
         return receipt_number(str(admin_code), day, int(seq or 0))
 
-    async def _check_evidence(
-        self, principal: Principal, evidence_ids: Sequence[uuid.UUID]
-    ) -> list[uuid.UUID]:
-        wanted = list(dict.fromkeys(evidence_ids))
-        if not wanted:
-            return []
-        found = set(
-            (
-                await self.session.scalars(
-                    select(Evidence.id).where(
-                        Evidence.id.in_(wanted), Evidence.county_id == principal.county_id
-                    )
-                )
-            ).all()
-        )
-        missing = [str(i) for i in wanted if i not in found]
-        if missing:
-            raise UnknownEvidenceError(
-                "some evidence ids are not evidence of this county", evidence_ids=missing
-            )
-        return wanted
-
     async def _township(
         self, principal: Principal, township_id: uuid.UUID | None, point: Point | None
     ) -> uuid.UUID | None:
@@ -833,7 +809,7 @@ class TipOffService:
             point = Point(lon, lat)
         elif polygon is not None:
             point = polygon.representative_point()
-        evidence_ids = await self._check_evidence(principal, data.evidence_ids)
+        evidence_ids = await check_evidence(self.session, principal, data.evidence_ids)
         township_id = await self._township(principal, data.township_id, point)
         party_key = normalise_party(party)
         duplicate_of = await self._original_of(principal, party_key, point)
