@@ -38,6 +38,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import Uuid
 
+from evidence.cases.models import _in
 from infra.db import Base, CountyOwned, Timestamped, UuidPk, utcnow
 
 __all__ = [
@@ -139,10 +140,6 @@ class FeedbackChannel(enum.StrEnum):
 class CalendarDayKind(enum.StrEnum):
     HOLIDAY = "holiday"  # a day off (a weekday holiday)
     WORKDAY = "workday"  # a weekend day that is a make-up working day (调休)
-
-
-def _in(column: str, values: type[enum.StrEnum]) -> str:
-    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
 
 
 _UUIDS = ARRAY(Uuid(as_uuid=True))
