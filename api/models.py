@@ -12,5 +12,6 @@ MODEL_MODULES: tuple[str, ...] = (
     "evidence.cases.models",
     "evidence.cases.petition_models",
     "evidence.cases.tip_off_models",
+    "evidence.cases.satellite_models",
     "sync.models",
 )

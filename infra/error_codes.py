@@ -888,3 +888,45 @@ def markdown_table() -> str:
     )
     lines.append(TABLE_END)
     return "\n".join(lines) + "\n"
+
+
+# satellite enforcement campaigns (卫片执法)
+SATELLITE_BATCH_NOT_FOUND: Final = _e(
+    "satellite_batch_not_found", 404, "未找到该卫片批次", "satellite batch not found"
+)
+SATELLITE_TASK_NOT_FOUND: Final = _e(
+    "satellite_task_not_found", 404, "未找到该卫片图斑核查任务", "satellite task not found"
+)
+INVALID_SATELLITE_BATCH: Final = _e(
+    "invalid_satellite_batch",
+    422,
+    "卫片批次数据不符合要求",
+    "the satellite batch is not acceptable",
+)
+SATELLITE_BATCH_EXISTS: Final = _e(
+    "satellite_batch_exists",
+    409,
+    "本县已有同名的卫片批次",
+    "the county already has a batch of this name",
+)
+INVALID_SATELLITE_RESULT: Final = _e(
+    "invalid_satellite_result",
+    422,
+    "图斑核查结果不符合要求",
+    "the satellite verification result is not acceptable",
+)
+SATELLITE_TASK_WRONG_STATUS: Final = _e(
+    "satellite_task_wrong_status",
+    409,
+    "图斑当前状态为{state}，不能进行此步骤",
+    "the polygon's task is {state}; this step is not possible now",
+    "图斑当前状态不能进行此步骤",
+    "this step is not possible in the task's status",
+    state="satellite_task_status",
+)
+SATELLITE_TASK_SUBMITTED: Final = _e(
+    "satellite_task_submitted",
+    409,
+    "图斑已上报，须由管理员注明理由退回后才能修改",
+    "the polygon has been reported up; an admin must reopen it, with a reason, before it changes",
+)

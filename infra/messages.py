@@ -101,6 +101,14 @@ LABELS: Final[dict[str, dict[str, tuple[str, str]]]] = {
         "verify": ("实地核查", "the field verification"),
         "feedback": ("答复举报人", "the feedback to the reporter"),
     },
+    "satellite_task_status": {
+        "unassigned": ("未分派", "unassigned"),
+        "assigned": ("待核查", "assigned"),
+        "verified": ("待审核", "verified, awaiting review"),
+        "sent_back": ("已退回", "sent back"),
+        "passed": ("审核通过", "passed review"),
+        "submitted": ("已上报", "submitted"),
+    },
     "tip_off_status": {
         "received": ("已登记", "received"),
         "accepted": ("已受理", "accepted"),

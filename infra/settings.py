@@ -19,6 +19,7 @@ __all__ = [
     "EvidenceSettings",
     "LayerSettings",
     "ObjectStoreSettings",
+    "SatelliteSettings",
     "ServerSettings",
     "Settings",
     "SettingsError",
@@ -252,6 +253,21 @@ class TipOffSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SatelliteSettings:
+    """Satellite campaigns: the schedule's defaults and the accountability indicator.
+
+    ``quarter_report_days``: a quarterly batch is reported up this many days after its quarter
+    ends (a monthly batch by the end of the next month: 月清); field results are due
+    ``review_days`` before that, leaving the county its review. ``ratio_threshold``: the share
+    of illegally occupied cultivated land in newly built land above which a county faces
+    summons (约谈) and accountability."""
+
+    quarter_report_days: int = 60
+    review_days: int = 10
+    ratio_threshold: float = 0.15
+
+
+@dataclass(frozen=True, slots=True)
 class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8000
@@ -274,6 +290,7 @@ class Settings:
     server: ServerSettings = ServerSettings()
     layers: LayerSettings = LayerSettings()
     tip_offs: TipOffSettings = TipOffSettings()
+    satellite: SatelliteSettings = SatelliteSettings()
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -349,6 +366,11 @@ class Settings:
             tip_offs=TipOffSettings(
                 deadlines=_deadlines(env, "PATROL_TIP_OFF_DEADLINES"),
                 duplicate_radius_m=_float(env, "PATROL_TIP_OFF_DUPLICATE_RADIUS_M", 200.0),
+            ),
+            satellite=SatelliteSettings(
+                quarter_report_days=max(1, _int(env, "PATROL_SATELLITE_QUARTER_REPORT_DAYS", 60)),
+                review_days=max(0, _int(env, "PATROL_SATELLITE_REVIEW_DAYS", 10)),
+                ratio_threshold=_float(env, "PATROL_SATELLITE_RATIO_THRESHOLD", 0.15),
             ),
         )
 

@@ -219,3 +219,31 @@ class TipOffStatusError(ConflictError):
 
 class InvalidTipOffError(InvalidInputError):
     default_code = codes.INVALID_TIP_OFF
+
+
+class SatelliteBatchNotFoundError(NotFoundError):
+    default_code = codes.SATELLITE_BATCH_NOT_FOUND
+
+
+class SatelliteTaskNotFoundError(NotFoundError):
+    default_code = codes.SATELLITE_TASK_NOT_FOUND
+
+
+class InvalidSatelliteBatchError(InvalidInputError):
+    default_code = codes.INVALID_SATELLITE_BATCH
+
+
+class SatelliteBatchExistsError(ConflictError):
+    default_code = codes.SATELLITE_BATCH_EXISTS
+
+
+class InvalidSatelliteResultError(InvalidInputError):
+    default_code = codes.INVALID_SATELLITE_RESULT
+
+
+class SatelliteTaskStatusError(ConflictError):
+    default_code = codes.SATELLITE_TASK_WRONG_STATUS
+
+
+class SatelliteTaskSubmittedError(ConflictError):
+    default_code = codes.SATELLITE_TASK_SUBMITTED

@@ -105,6 +105,7 @@ class SourceKind(enum.StrEnum):
     FINDING = "finding"  # a patrol finding
     CHANGE_POLYGON = "change_polygon"  # a verified satellite change polygon (卫片图斑)
     TIP_OFF = "tip_off"  # a 12336 clue (the reporter stays confidential: id only)
+    SATELLITE = "satellite"  # a satellite campaign task judged illegal (转立案; id: the task)
     OTHER = "other"
 
 
