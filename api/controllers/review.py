@@ -3,6 +3,7 @@ and exports (coverage as CSV, routes as GeoJSON)."""
 
 from __future__ import annotations
 
+import codecs
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -112,7 +113,7 @@ class ReviewController(Controller):
     @get(
         "/exports/coverage.csv",
         operation_id="ExportCoverageCsv",
-        media_type="text/csv; charset=utf-8",
+        media_type="text/csv",
         summary="A month's coverage as CSV (captain, admin)",
     )
     async def export_coverage_csv(
@@ -123,11 +124,13 @@ class ReviewController(Controller):
         month: FromQuery[str | None] = None,
     ) -> Response[Any]:
         """One row per area, then one per inspector; the header row in Chinese unless
-        ``Accept-Language`` prefers English."""
+        ``Accept-Language`` prefers English. UTF-8 with a byte-order mark, so that Excel on a
+        Chinese Windows machine reads the names right (``text/csv; charset=utf-8``)."""
         first = month_of(month, PATROL_CONFIG)
         lang = request_lang(request)
-        body = await coverage.export_coverage_csv(principal, first, lang=lang)
-        return _attachment(body, "text/csv; charset=utf-8", f"coverage-{first:%Y-%m}.csv", lang)
+        text = await coverage.export_coverage_csv(principal, first, lang=lang)
+        body = codecs.BOM_UTF8 + text.encode("utf-8")
+        return _attachment(body, "text/csv", f"coverage-{first:%Y-%m}.csv", lang)
 
     @get(
         "/exports/tracks.geojson",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -286,18 +287,21 @@ async def test_a_patrol_day_from_plan_to_exports(client: Client, make_county: An
     # exports
     csv_resp = await client.get(f"{API}/exports/coverage.csv", params={"month": month}, headers=cap)
     assert csv_resp.status_code == 200, csv_resp.text
-    assert csv_resp.headers["content-type"].startswith("text/csv")
+    # one charset, and a byte-order mark: Excel on a Chinese Windows machine reads UTF-8 then
+    assert csv_resp.headers["content-type"] == "text/csv; charset=utf-8"
+    assert csv_resp.content.startswith(codecs.BOM_UTF8)
     assert f'filename="coverage-{month}.csv"' in csv_resp.headers["content-disposition"]
-    rows = list(csv.DictReader(io.StringIO(csv_resp.text)))
+    rows = list(csv.DictReader(io.StringIO(csv_resp.content.decode("utf-8-sig"))))
     assert (rows[0]["类型"], rows[0]["代码"], rows[0]["巡查次数"]) == ("area", "A1", "1")
     english = await client.get(
         f"{API}/exports/coverage.csv",
         params={"month": month},
         headers={**cap, "Accept-Language": "en"},
     )
-    header, _, rest = english.text.partition("\r\n")
+    header, _, rest = english.content.decode("utf-8-sig").partition("\r\n")
     assert header.startswith("kind,id,code,name,patrols,quota,quota_met,night_patrols,")
-    assert rest == csv_resp.text.partition("\r\n")[2]  # only the header row differs
+    # only the header row differs
+    assert rest == csv_resp.content.decode("utf-8-sig").partition("\r\n")[2]
     day = start.astimezone(TZ).date()
     geo = await client.get(
         f"{API}/exports/tracks.geojson",
