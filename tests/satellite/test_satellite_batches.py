@@ -17,7 +17,8 @@ from shapely.geometry import mapping
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from evidence.cases.satellite_batches import schedule
+from evidence.cases.errors import InvalidSatelliteBatchError
+from evidence.cases.satellite_batches import BatchInput, SatelliteBatchService, schedule
 from evidence.cases.satellite_models import SatelliteTask, SatelliteTaskEvent
 from geofence.models import LayerVersion
 from infra.scope import Role
@@ -406,3 +407,22 @@ async def test_assignment_reassignment_and_what_phones_pull(
         await session.commit()
     _code(await client.post(assign, json=elsewhere, headers=captain), 409,
           "satellite_task_submitted")  # fmt: skip
+
+
+async def test_a_file_above_the_request_limit_is_refused_with_its_reason(
+    make_county: MakeCounty, session_factory: Factory, tmp_path: Any
+) -> None:
+    county = await make_county()
+    path = tmp_path / "big.geojson"
+    path.write_bytes(_files.geojson([(LON, LAT, _props(f"B-{n}")) for n in range(20)]))
+    async with session_factory() as session:
+        service = SatelliteBatchService(session, SatelliteSettings(), import_limit_bytes=1000)
+        with pytest.raises(InvalidSatelliteBatchError) as refused:
+            await service.create_batch(
+                county.principal(Role.CAPTAIN),
+                BatchInput(name="大批次", kind="special", year=2026),
+                path,
+                source_name=path.name,
+            )
+    assert refused.value.extra["reason"] == "file_too_large"
+    assert refused.value.extra["limit_bytes"] == 1000
