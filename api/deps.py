@@ -20,6 +20,7 @@ from evidence import (
 from evidence.adapters import visible_evidence_ids
 from evidence.cases import ThresholdFindingScreener
 from evidence.cases.petition_service import PetitionService
+from evidence.cases.satellite_batches import SatelliteBatchService
 from evidence.cases.service import CaseService
 from evidence.cases.tip_offs import TipOffService
 from evidence.custody import CustodyLog
@@ -59,6 +60,7 @@ __all__ = [
     "Plans",
     "Pull",
     "Push",
+    "SatelliteBatches",
     "Settings_",
     "TipOffs",
     "Tracks",
@@ -201,6 +203,17 @@ def provide_tip_offs(db: Db, settings: Settings_, state: State) -> TipOffService
     )
 
 
+def provide_satellite_batches(db: Db, settings: Settings_, state: State) -> SatelliteBatchService:
+    # files above the layer import's job limit are refused (no background path for batches)
+    return SatelliteBatchService(
+        db,
+        settings.satellite,
+        import_limit_bytes=settings.layers.import_job_bytes,
+        tz=PATROL_CONFIG.tz,
+        clock=state.get("clock") or utcnow,
+    )
+
+
 def provide_geofence(db: Db, settings: Settings_, state: State) -> GeofenceService:
     return GeofenceService(db, import_jobs=state.import_jobs, settings=settings.layers)
 
@@ -223,6 +236,7 @@ Duty = NamedDependency[DutyService]
 Alerts = NamedDependency[AlertService]
 Verifications = NamedDependency[VerificationService]
 TipOffs = NamedDependency[TipOffService]
+SatelliteBatches = NamedDependency[SatelliteBatchService]
 
 DEPENDENCIES: dict[str, Provide] = {
     "db": Provide(provide_db),
@@ -246,4 +260,5 @@ DEPENDENCIES: dict[str, Provide] = {
     "petitions": Provide(provide_petitions, sync_to_thread=False),
     "geofence": Provide(provide_geofence, sync_to_thread=False),
     "tip_offs": Provide(provide_tip_offs, sync_to_thread=False),
+    "satellite_batches": Provide(provide_satellite_batches, sync_to_thread=False),
 }

@@ -431,6 +431,31 @@ OPERATION_ERRORS: dict[str, Errors] = {
     "GetUpload": {403: ("not_upload_owner",), 404: ("upload_not_found",)},
     "GetUser": {404: ("user_not_found",)},
     "GetVillage": {404: ("village_not_found",)},
+    "CreateSatelliteBatch": {
+        403: ("role_not_allowed",),
+        409: ("satellite_batch_exists",),
+        422: (
+            "invalid_field_map",
+            "invalid_geometry",
+            "invalid_satellite_batch",
+            "no_features",
+            "unknown_crs",
+            "unknown_encoding",
+            "unknown_source_layer",
+            "unsupported_file",
+        ),
+    },
+    "ListSatelliteBatches": {403: ("role_not_allowed",)},
+    "GetSatelliteBatch": {
+        403: ("role_not_allowed",),
+        404: ("satellite_batch_not_found",),
+    },
+    "AssignSatelliteTasks": {
+        403: ("role_not_allowed",),
+        404: ("area_not_found", "satellite_task_not_found"),
+        409: ("satellite_task_submitted",),
+        422: ("invalid_satellite_batch", "no_area_for_tip_off", "unknown_user"),
+    },
     "ImportLayer": {
         403: ("role_not_allowed",),
         404: ("county_not_found",),

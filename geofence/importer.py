@@ -98,6 +98,8 @@ FIELD_DEFAULTS: dict[LayerKind, dict[str, tuple[str, ...]]] = {
         "monitoring_no": ("monitoring_no", "jcbh"),
         "batch_year": ("batch_year", "year", "pcnf"),
         "batch_quarter": ("batch_quarter", "quarter", "jd"),
+        # the township's code (行政区代码 XZQDM, 乡镇代码): kept in the feature's attributes
+        "township_code": ("township_code", "xzqdm", "乡镇代码", "xzdm"),
     },
     LayerKind.MINE_SITES: {
         "code": ("code", "bh"),

@@ -20,6 +20,9 @@ only time windows:
   one REST applies: managers all, the security squad those flagged, suggested for or in
   referral, everyone else those they opened or whose team they are on) that are open, or
   closed in the last 90 local days;
+* ``satellite_tasks`` — satellite tasks the caller may read (``TASK_READ`` of
+  :mod:`evidence.cases.satellite_access`: managers, the task's inspector, who reads its
+  contract area) that are not submitted, or were submitted in the last 90 local days;
 * ``features`` — reference features of the current layer versions (parcels, planning zones,
   change polygons, mine sites) that intersect those areas.
 
@@ -38,8 +41,10 @@ import msgspec
 
 from evidence.cases.access import visible_cases_sql
 from evidence.cases.referrals import STEP_TIMES, step_timings
+from evidence.cases.satellite_access import TASK_READ
 from geofence.enums import LayerKind
 from geofence.layers import LAYER_TABLES, current_features_sql
+from geofence.overlay import to_mu
 from patrol.finding_checks import finding_place
 from patrol.policy import (
     AREA_READ,
@@ -59,6 +64,7 @@ from sync.records import (
     PatrolRecord,
     PlanRecord,
     RosterSeat,
+    SatelliteTaskRecord,
     TargetRecord,
 )
 
@@ -174,6 +180,13 @@ WHERE c.county_id = prm.county
        OR c.status_changed_at >= prm.finding_from)
   AND c.id IN ({_VISIBLE_CASES})
 """  # noqa: S608 - only constant SQL is put together here
+# the task's version hashes its row with its batch's (the batch name travels with the task)
+_SATELLITE_TASKS_SCOPE = f"""
+SELECT t.id, hashtextextended(t.xmin::text || ':' || b.xmin::text, 0) AS v
+FROM satellite_tasks t JOIN satellite_batches b ON b.id = t.batch_id, prm
+WHERE t.county_id = prm.county AND {sync_predicate(TASK_READ, "t")}
+  AND (t.status <> 'submitted' OR t.submitted_at >= prm.finding_from)
+"""  # noqa: S608 - only constant SQL is put together here
 # Driven from the caller's areas, so PostGIS finds the features through the spatial index
 # (a county layer holds far more features than one inspector's areas touch). Which rows are
 # current is the one rule of the map layers (geofence.layers.current_features_sql): the
@@ -266,6 +279,15 @@ WHERE c.id = ANY($1::uuid[]) AND c.county_id = $2
 """.replace(  # the latest referral: its status and its steps' due and recorded times
     "STEP_TIME_COLUMNS", ", ".join(f"r.{col}" for _, *cols in STEP_TIMES for col in cols)
 )
+_SATELLITE_TASKS_SQL = """
+SELECT t.id, t.batch_id, b.name AS batch_name, t.monitoring_no, t.status, t.due_on,
+       ST_AsGeoJSON(p.geom, 7) AS g, p.monitored_areas::text AS monitored, p.area_m2,
+       t.area_id, t.inspector_id, t.target_id, t.outcome, t.review_note, $3::uuid AS caller
+FROM satellite_tasks t
+JOIN satellite_batches b ON b.id = t.batch_id
+JOIN geofence_change_polygons p ON p.id = t.change_polygon_id
+WHERE t.id = ANY($1::uuid[]) AND t.county_id = $2
+"""
 # Features are many and simple: PostgreSQL writes each as the JSON of a FeatureRecord (the
 # GeoJSON from ST_AsGeoJSON spliced in as it is), with the field names the API sends, and
 # the page carries the array as it is (JsonRecords): no record object is built for them.
@@ -462,6 +484,27 @@ def _case(r: Row, v: int) -> CaseRecord:
     )
 
 
+def _satellite_task(r: Row, v: int) -> SatelliteTaskRecord:
+    monitored = _json.decode(r["monitored"]) or {}
+    return SatelliteTaskRecord(
+        id=r["id"],
+        version=v,
+        batch_id=r["batch_id"],
+        batch_name=r["batch_name"],
+        monitoring_no=r["monitoring_no"],
+        status=r["status"],
+        due_on=r["due_on"],
+        geometry=_json.decode(r["g"]),
+        monitored_areas_mu={k: to_mu(float(m2), 2) for k, m2 in monitored.items()},
+        area_mu=to_mu(r["area_m2"], 2),
+        area_id=r["area_id"],
+        inspector_id=r["inspector_id"],
+        target_id=r["target_id"],
+        outcome=r["outcome"],
+        review_note=r["review_note"] if r["status"] == "sent_back" else "",
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Collection:
     bit: int
@@ -541,6 +584,8 @@ COLLECTIONS: tuple[Collection, ...] = (
     _collection(7, "cases", _CASES_SCOPE, _CASES_SQL, _case, "users", "cases",
                 "case_evidence", "referral_flags", "referrals", "case_team_members",
                 "referral_suggestions"),
+    _collection(8, "satellite_tasks", _SATELLITE_TASKS_SCOPE, _SATELLITE_TASKS_SQL,
+                _satellite_task, *_SCOPE_TABLES, "satellite_tasks", "satellite_batches"),
     _collection(6, "features", _FEATURES_SCOPE, _FEATURES_SQL, None, *_SCOPE_TABLES,
                 "geofence_layer_versions", "geofence_mine_sites"),
 )  # fmt: skip
@@ -548,7 +593,9 @@ COLLECTIONS: tuple[Collection, ...] = (
 ALL_MASK = sum(c.mask for c in COLLECTIONS)
 #: Collections whose scope moves with the calendar (recomputed when the local day changes).
 TIME_WINDOW_MASK = sum(
-    c.mask for c in COLLECTIONS if c.name in {"plans", "patrols", "findings", "cases"}
+    c.mask
+    for c in COLLECTIONS
+    if c.name in {"plans", "patrols", "findings", "cases", "satellite_tasks"}
 )
 
 _BY_TABLE: dict[str, int] = {}

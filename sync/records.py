@@ -25,6 +25,7 @@ __all__ = [
     "PatrolRecord",
     "PlanRecord",
     "RosterSeat",
+    "SatelliteTaskRecord",
     "TargetRecord",
 ]
 
@@ -209,3 +210,27 @@ class CaseRecord:
     @property
     def referral_late(self) -> bool:
         return any(s.late for s in self.referral_steps)
+
+
+@dataclass(frozen=True, slots=True)
+class SatelliteTaskRecord:
+    """A satellite polygon to verify: its batch, monitoring number, state, due day, the
+    polygon (WGS84 GeoJSON), the monitored areas by land class and the polygon's area (mu),
+    where and by whom it is verified, the current outcome, and the review's note when the
+    task was sent back."""
+
+    id: uuid.UUID
+    version: int
+    batch_id: uuid.UUID
+    batch_name: str
+    monitoring_no: str
+    status: str
+    due_on: date
+    geometry: dict[str, Any]
+    monitored_areas_mu: dict[str, float]
+    area_mu: float
+    area_id: uuid.UUID | None
+    inspector_id: uuid.UUID | None
+    target_id: uuid.UUID | None
+    outcome: str | None
+    review_note: str

@@ -184,6 +184,7 @@ def _changes(page: Page, *, msgpack: bool) -> c.PullChanges:
         findings=c.FindingChanges(**pack("findings", c.FindingRecord)),
         features=c.FeatureChanges(**pack("features", c.FeatureRecord)),
         cases=c.CaseChanges(**pack("cases", c.CaseRecord)),
+        satellite_tasks=c.SatelliteTaskChanges(**pack("satellite_tasks", c.SatelliteTaskRecord)),
     )
 
 

@@ -63,6 +63,8 @@ __all__ = [
     "RecordTargetVerificationOp",
     "RejectedItem",
     "RosterSeat",
+    "SatelliteTaskChanges",
+    "SatelliteTaskRecord",
     "SignInOp",
     "SignInOutcome",
     "StartPatrolOp",
@@ -278,6 +280,29 @@ class CaseRecord(msgspec.Struct, kw_only=True, rename="camel"):
     referral_steps: list[ReferralStepTime] = msgspec.field(default_factory=list)
 
 
+class SatelliteTaskRecord(msgspec.Struct, kw_only=True, rename="camel"):
+    """A satellite polygon to verify (卫片图斑核查任务): its batch, monitoring number, status,
+    due day, the polygon (WGS84), the monitored areas by land class and the polygon's area
+    in mu, its contract area, inspector and patrol target, the current result's outcome, and
+    the review's note when it was sent back."""
+
+    id: uuid.UUID
+    version: Version
+    batch_id: uuid.UUID
+    batch_name: str
+    monitoring_no: str
+    status: str
+    due_on: date
+    geometry: GeoJsonGeometry
+    monitored_areas_mu: dict[str, float] = msgspec.field(default_factory=dict)
+    area_mu: float
+    area_id: uuid.UUID | None = None
+    inspector_id: uuid.UUID | None = None
+    target_id: uuid.UUID | None = None
+    outcome: str | None = None
+    review_note: str = ""
+
+
 class AreaChanges(msgspec.Struct, kw_only=True, rename="camel"):
     upserts: list[AreaRecord] = msgspec.field(default_factory=list)
     deletes: list[uuid.UUID] = msgspec.field(default_factory=list)
@@ -318,6 +343,11 @@ class FeatureChanges(msgspec.Struct, kw_only=True, rename="camel"):
     deletes: list[uuid.UUID] = msgspec.field(default_factory=list)
 
 
+class SatelliteTaskChanges(msgspec.Struct, kw_only=True, rename="camel"):
+    upserts: list[SatelliteTaskRecord] = msgspec.field(default_factory=list)
+    deletes: list[uuid.UUID] = msgspec.field(default_factory=list)
+
+
 class PullChanges(msgspec.Struct, kw_only=True, rename="camel"):
     """Per collection, in the order to apply them; a deletion also means "left your scope".
 
@@ -333,6 +363,7 @@ class PullChanges(msgspec.Struct, kw_only=True, rename="camel"):
     findings: FindingChanges
     features: FeatureChanges
     cases: CaseChanges = msgspec.field(default_factory=CaseChanges)
+    satellite_tasks: SatelliteTaskChanges = msgspec.field(default_factory=SatelliteTaskChanges)
 
 
 class PullResponse(msgspec.Struct, kw_only=True, rename="camel"):

@@ -40,6 +40,7 @@ __all__ = [
     "operations",
     "query",
     "request",
+    "satellite_batch_file",
     "square",
 ]
 
@@ -111,6 +112,19 @@ def _layer_file(c: Ctx) -> Multipart:
     )
 
 
+def satellite_batch_file(c: Ctx, *, dry_run: bool = True) -> Multipart:
+    """A satellite batch of one change polygon at the county's middle (``dry_run``: checked
+    and reported only)."""
+    props = {"JCBH": c.uniq("JC"), "PCNF": 2026, "JD": 4}
+    feature = {"type": "Feature", "properties": props, "geometry": square(c.lon, c.lat, 0.0005)}
+    geojson = json.dumps({"type": "FeatureCollection", "features": [feature]}).encode()
+    form = {"name": c.uniq("卫片"), "kind": "quarterly", "year": "2026", "quarter": "4"}
+    return Multipart(
+        data={**form, "dryRun": "true" if dry_run else "false"},
+        files={"file": ("batch.geojson", geojson, "application/octet-stream")},
+    )
+
+
 def _week() -> dict[str, str]:
     today = clock.today()
     return {"start": (today - timedelta(days=7)).isoformat(), "end": today.isoformat()}
@@ -153,6 +167,9 @@ BODIES: dict[str, Body | None] = {
     "CheckLocations": lambda c: {"points": [c.at(accuracyM=5.0)]},
     "OverlayArea": lambda c: {"polygon": square(c.lon, c.lat, 0.001)},
     "ImportLayer": _layer_file,
+    # satellite campaigns
+    "CreateSatelliteBatch": satellite_batch_file,
+    "AssignSatelliteTasks": lambda c: {"taskIds": [c["task_id"]], "inspectorId": c["user_id"]},
     "CreateMineSite": lambda c: {
         "code": c.uniq("KS"),
         "name": "矿",

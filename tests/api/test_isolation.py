@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 import uuid
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
@@ -28,6 +30,8 @@ from evidence.cases.calendar import put_calendar_day
 from evidence.cases.cases import CaseInput, open_case
 from evidence.cases.petitions import Petitioner, PetitionInput, register_petition
 from evidence.cases.referrals import create_referral, flag_for_referral
+from evidence.cases.satellite_batches import BatchInput, SatelliteBatchService
+from evidence.cases.satellite_models import SatelliteTask
 from evidence.cases.tip_offs import TipOffInput, TipOffService
 from evidence.custody import CustodyLog
 from geofence import SiteInput, create_mine_site, parse_geojson_geometry
@@ -87,6 +91,7 @@ async def _resources(
     field_work = await _patrol_resources(b, factory, site.id)
     cases = await _case_resources(b, factory)
     clues = await _tip_off_resources(b, factory, settings)
+    satellite = await _satellite_resources(b, factory, settings)
     evidence_id = await seed_evidence(
         factory, S3ObjectStore(settings.object_store), settings, b.principal(Role.CAPTAIN),
         lon=113.005, lat=28.005, case_id=uuid.UUID(str(cases["case_id"])),
@@ -95,6 +100,7 @@ async def _resources(
         **field_work,
         **cases,
         **clues,
+        **satellite,
         "user_id": b.users[Role.INSPECTOR].id,
         # evidence: one accepted photo of B's flagged case
         "evidence_id": evidence_id,
@@ -221,8 +227,35 @@ async def _tip_off_resources(
     return {"tip_off_id": clue.id, "day": "2030-01-01"}
 
 
+async def _satellite_resources(
+    b: CountyFixture, factory: async_sessionmaker[AsyncSession], settings: Any
+) -> dict[str, uuid.UUID | str]:
+    """County B's satellite batch of one polygon and its task."""
+    feature = {"type": "Feature", "properties": {"JCBH": "B-1", "PCNF": 2026, "JD": 4},
+               "geometry": _SQUARE}  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "b.geojson"
+        path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+        async with factory() as session:
+            done = await SatelliteBatchService(session, settings.satellite).create_batch(
+                b.principal(Role.CAPTAIN),
+                BatchInput(name="B卫片", kind="quarterly", year=2026, quarter=4),
+                path,
+                source_name="b.geojson",
+            )
+            await session.commit()
+    assert done.batch is not None
+    async with factory() as session:
+        task_id = await session.scalar(
+            select(SatelliteTask.id).where(SatelliteTask.batch_id == done.batch.id)
+        )
+    assert task_id is not None
+    return {"batch_id": done.batch.id, "task_id": task_id}
+
+
 # the not-found code of each kind of record a path names (its first parameter)
 _NOT_FOUND = {
+    "batch_id": "satellite_batch_not_found",
     "alert_id": "alert_not_found",
     "area_id": "area_not_found",
     "case_id": "case_not_found",
@@ -247,6 +280,7 @@ _NOT_FOUND = {
 # an upload is its own record; a body naming a county-B record (a fresh id in the path)
 _ANSWER = {
     "AbortUpload": "404 upload_not_found",
+    "AssignSatelliteTasks": "404 satellite_task_not_found",
     "CompleteUpload": "404 upload_not_found",
     "GetUpload": "404 upload_not_found",
     "CreateUpload": "422 reference_not_found",  # the patrol the evidence is of

@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.app import create_app
 from api.openapi_errors import OPERATION_ERRORS, SHARED_ERRORS
 from evidence import ClaimedFix, EvidenceService, GeofenceLocationChecker, NewUpload
+from evidence.cases.satellite_models import SatelliteTask
 from evidence.cases.tip_offs import on_tip_off_verified
 from geofence.models import ImportJob
 from infra.ids import uuid7
@@ -46,7 +47,7 @@ from infra.scope import Role
 from infra.settings import Settings
 from patrol import PatrolAlert, raise_alert
 from tests import clock
-from tests.api._calls import Ctx, Operation, body, operations, request
+from tests.api._calls import Ctx, Operation, body, operations, request, satellite_batch_file
 from tests.api.test_evidence_api import _md5, _photo, seed_evidence
 from tests.conftest import TEST_PASSWORD, CountyFixture, create_county
 from tests.jobs import run_jobs
@@ -89,6 +90,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "AnswerPetitionReview":     (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
     "AppendTrackPoints":        (OK,        OK,        NOT_CREW,  NOT_CREW,  NOT_CREW,  NOT_CREW),
     "AssignPetition":           (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
+    "AssignSatelliteTasks":   (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "AssignTipOffVerification": (ROLE,     ROLE,      OK,        ROLE,      OK,        OK),
     "ChangeCaseStatus":         (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "CheckLocation":            (OK,        OK,        OK,        OK,        OK,        OK),
@@ -99,6 +101,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "CreateMineSite":           (ROLE,      ROLE,      NEW,       ROLE,      NEW,       ROLE),
     "CreateReferral":           (ROLE,      ROLE,      NEW,       NEW,       ROLE,      ROLE),
     "CreateToken":              (OK,        OK,        OK,        OK,        OK,        OK),
+    "CreateSatelliteBatch":   (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "CreateTownship":           (ROLE,      ROLE,      ROLE,      ROLE,      NEW,       ROLE),
     "CreateUpload":             (OK,        OK,        OK,        NO_REF,    OK,        NO_REF),
     "CreateUser":               (ROLE,      ROLE,      ROLE,      ROLE,      NEW,       ROLE),
@@ -142,6 +145,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "GetReferral":              (ROLE,      ROLE,      OK,        OK,        OK,        ROLE),
     "GetRosterReport":          (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "GetTile":                  (OK,        OK,        OK,        OK,        OK,        OK),
+    "GetSatelliteBatch":      (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "GetTipOff":              (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
     "GetTipOffFigures":       (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
     "GetTipOffReporter":      (ROLE,      ROLE,      OK,        ROLE,      ROLE,      OK),
@@ -177,6 +181,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "ListSignIns":              (OK,        OK,        OK,        NOT_CREW,  OK,        NOT_CREW),
     "ListTargetVerifications":  (OK,        NOT_AREA,  OK,        NOT_AREA,  OK,        NOT_AREA),
     "ListTargets":              (OK,        NOT_AREA,  OK,        NOT_AREA,  OK,        NOT_AREA),
+    "ListSatelliteBatches":   (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "ListTipOffs":            (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
     "ListTownships":            (OK,        OK,        OK,        OK,        OK,        OK),
     "ListUsers":                (OK,        OK,        OK,        OK,        OK,        OK),
@@ -499,6 +504,23 @@ async def _build(w: World) -> None:
     w.ids["job_id"] = str(job.id)
     w.ids["tip_off_id"] = await _tip_off(w)
     w.ids["day"] = await _holiday(w)
+    w.ids.update(await _satellite_batch(w))
+
+
+async def _satellite_batch(w: World) -> dict[str, str]:
+    """A satellite batch of one polygon in the inspector's area: its task is assigned."""
+    upload = satellite_batch_file(w.ctx(Role.CAPTAIN), dry_run=False)
+    resp = await w.client.post(
+        f"{API}/satellite/batches", data=upload.data, files=upload.files,
+        headers=w.headers(Role.CAPTAIN),
+    )  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    batch_id = resp.json()["batch"]["id"]
+    async with w.factory() as session:
+        task_id = await session.scalar(
+            select(SatelliteTask.id).where(SatelliteTask.batch_id == uuid.UUID(batch_id))
+        )
+    return {"batch_id": batch_id, "task_id": str(task_id)}
 
 
 @pytest.fixture(scope="module")
