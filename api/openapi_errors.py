@@ -454,7 +454,7 @@ OPERATION_ERRORS: dict[str, Errors] = {
         403: ("role_not_allowed",),
         404: ("area_not_found", "satellite_task_not_found"),
         409: ("satellite_task_submitted",),
-        422: ("invalid_satellite_batch", "no_area_for_tip_off", "unknown_user"),
+        422: ("invalid_satellite_batch", "no_area_for_satellite_task", "unknown_user"),
     },
     "ImportLayer": {
         403: ("role_not_allowed",),

@@ -924,6 +924,12 @@ SATELLITE_TASK_WRONG_STATUS: Final = _e(
     "this step is not possible in the task's status",
     state="satellite_task_status",
 )
+NO_AREA_FOR_SATELLITE_TASK: Final = _e(
+    "no_area_for_satellite_task",
+    422,
+    "该巡查员不负责任何在用承包片区，请指定片区",
+    "the inspector is on no active contract area; name one",
+)
 SATELLITE_TASK_SUBMITTED: Final = _e(
     "satellite_task_submitted",
     409,

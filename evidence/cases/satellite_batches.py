@@ -647,7 +647,7 @@ class SatelliteBatchService:
         if area_id is None:
             raise InvalidInputError(
                 "the inspector leads or belongs to no active patrol area; name one",
-                code=codes.NO_AREA_FOR_TIP_OFF, field="inspectorId",
+                code=codes.NO_AREA_FOR_SATELLITE_TASK, field="inspectorId",
             )  # fmt: skip
         return area_id
 
