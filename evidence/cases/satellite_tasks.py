@@ -324,9 +324,9 @@ class SubmissionView:
 
 # -- helpers -------------------------------------------------------------------------------------
 def _bad(
-    detail: str, field: str, code: str = codes.INVALID_SATELLITE_RESULT
+    detail: str, code: str = codes.INVALID_SATELLITE_RESULT, **extra: Any
 ) -> InvalidSatelliteResultError:
-    return InvalidSatelliteResultError(detail, code=code, field=field)
+    return InvalidSatelliteResultError(detail, code=code, **extra)
 
 
 def _mu_map(areas: Mapping[str, Any]) -> dict[str, float]:
@@ -367,7 +367,7 @@ def _decode_cursor(cursor: str) -> tuple[str, uuid.UUID]:
 
 def _wgs84_outline(outline: Mapping[str, Any], crs: str) -> MultiPolygon:
     if crs not in ("wgs84", "gcj02"):
-        raise _bad("crs must be wgs84 or gcj02", "crs")
+        raise _bad("crs must be wgs84 or gcj02", field="crs")
     polygon = parse_polygonal(dict(outline), field="outline")
     if crs == "wgs84":
         return polygon
@@ -389,9 +389,9 @@ def _field_value(name: str, value: Any) -> Any:
             value = _ENUMS[name](value).value
         except ValueError as exc:
             allowed = ", ".join(v.value for v in _ENUMS[name])
-            raise _bad(f"{name} must be one of {allowed}", name) from exc
+            raise _bad(f"{name} must be one of {allowed}", field=name) from exc
     if name in _LIMITS and len(value) > _LIMITS[name]:
-        raise _bad(f"{name} is longer than {_LIMITS[name]}", name)
+        raise _bad(f"{name} is longer than {_LIMITS[name]}", field=name)
     return value
 
 
@@ -402,21 +402,23 @@ def _outcome_values(item: SatelliteResultInput) -> dict[str, Any]:
         outcome = Outcome(item.outcome).value
     except ValueError as exc:
         allowed = ", ".join(o.value for o in Outcome)
-        raise _bad(f"outcome must be one of {allowed}", "outcome") from exc
+        raise _bad(f"outcome must be one of {allowed}", field="outcome") from exc
     mine = {name for name, _ in _OUTCOME_FIELDS[outcome]}
     for other, names in _OUTCOME_FIELDS.items():
         for name, _ in names:
             if name not in mine and getattr(item, name) is not None:
-                raise _bad(f"{name} is not a field of a {outcome} result (it is {other}'s)", name)
+                raise _bad(
+                    f"{name} is not a field of a {outcome} result (it is {other}'s)", field=name
+                )
     values: dict[str, Any] = {"outcome": outcome}
     for name, required in _OUTCOME_FIELDS[outcome]:
         value = _field_value(name, getattr(item, name))
         if required and (value is None or value == ""):
-            raise _bad(f"a {outcome} result needs {name}", name)
+            raise _bad(f"a {outcome} result needs {name}", field=name)
         values[name] = value
     area_mu = values.pop("approval_area_mu", None)
     if area_mu is not None and not (0 <= area_mu < 1e9):
-        raise _bad("approval_area_mu must be a non-negative number", "approval_area_mu")
+        raise _bad("approval_area_mu must be a non-negative number", field="approval_area_mu")
     if outcome == Outcome.LEGAL.value:
         values["approval_area_m2"] = None if area_mu is None else round(area_mu * M2_PER_MU, 2)
     return values
@@ -678,10 +680,10 @@ class SatelliteTaskService:
     def _verified_at(self, value: datetime) -> datetime:
         if value.tzinfo is None or value.utcoffset() is None:
             msg = "verified_at must carry a time zone offset"
-            raise _bad(msg, "verified_at", codes.INVALID_TIME)
+            raise _bad(msg, codes.INVALID_TIME, field="verified_at")
         at = value.astimezone(UTC)
         if at > self._clock() + _FUTURE_TOLERANCE:
-            raise _bad("verified_at is in the future", "verified_at", codes.INVALID_TIME)
+            raise _bad("verified_at is in the future", codes.INVALID_TIME, field="verified_at")
         return at
 
     @staticmethod
@@ -753,7 +755,7 @@ class SatelliteTaskService:
         values = _outcome_values(item)
         note = item.note.strip()
         if len(note) > 4000:
-            raise _bad("note is longer than 4000", "note")
+            raise _bad("note is longer than 4000", field="note")
         outline = None if item.outline is None else _wgs84_outline(item.outline, item.crs)
         evidence_ids = list(dict.fromkeys(item.evidence_ids))
         given = (values, note, evidence_ids, outline, verified_at)
@@ -885,12 +887,12 @@ class SatelliteTaskService:
         which the phone sees as the task's review note)."""
         require_manager(principal, "review satellite results")
         if decision not in ("pass", "send_back"):
-            raise _bad("decision must be pass or send_back", "decision")
+            raise _bad("decision must be pass or send_back", field="decision")
         reason = reason.strip()
         if decision == "send_back" and not reason:
-            raise _bad("sending a result back needs a reason", "reason")
+            raise _bad("sending a result back needs a reason", field="reason")
         if len(reason) > 4000:
-            raise _bad("reason is longer than 4000", "reason")
+            raise _bad("reason is longer than 4000", field="reason")
         task = await self._load(principal, task_id, for_update=True)
         self._writable(task, TaskStatus.VERIFIED.value)
         now = self._clock()
@@ -909,7 +911,7 @@ class SatelliteTaskService:
         require_manager(principal, "submit satellite results")
         wanted = list(dict.fromkeys(task_ids))
         if not wanted:
-            raise _bad("name the tasks to submit", "task_ids")
+            raise _bad("name the tasks to submit", field="task_ids")
         rows = (
             await self.session.scalars(
                 scoped(select(SatelliteTask), SatelliteTask, principal)
@@ -946,9 +948,9 @@ class SatelliteTaskService:
         require_reopener(principal)
         reason = reason.strip()
         if not reason:
-            raise _bad("reopening needs a reason", "reason")
+            raise _bad("reopening needs a reason", field="reason")
         if len(reason) > 4000:
-            raise _bad("reason is longer than 4000", "reason")
+            raise _bad("reason is longer than 4000", field="reason")
         task = await self._load(principal, task_id, for_update=True)
         if task.status != TaskStatus.SUBMITTED.value:
             raise SatelliteTaskStatusError(

@@ -17,7 +17,13 @@ from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, Polygon, box
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from evidence.cases.satellite_models import BatchKind, SatelliteBatch, SatelliteTask, TaskStatus
+from evidence.cases.satellite_models import (
+    BatchKind,
+    SatelliteBatch,
+    SatelliteResult,
+    SatelliteTask,
+    TaskStatus,
+)
 from geofence.enums import LandClass, LayerKind
 from geofence.layers import new_layer_version
 from geofence.models import ChangePolygon, Parcel
@@ -137,3 +143,61 @@ async def seed_batch(
             seeded.monitoring_nos.append(no)
         await db.commit()
     return seeded
+
+
+async def seed_task(
+    factory: async_sessionmaker[AsyncSession],
+    county_id: uuid.UUID,
+    *,
+    lon: float,
+    lat: float,
+    captain_id: uuid.UUID,
+    inspector_id: uuid.UUID | None,
+    area_id: uuid.UUID | None,
+    status: str = TaskStatus.ASSIGNED.value,
+    outcome: str | None = None,
+) -> dict[str, str]:
+    """One task of a fresh batch at (lon, lat) (the role matrix and the isolation walk), in
+    ``status``; with ``outcome`` it has that current result, recorded by the inspector.
+    Returns the ids by path parameter name: ``task_id`` and ``result_id``."""
+    async with factory() as db:
+        version = await new_layer_version(db, county_id, LayerKind.CHANGE_POLYGONS)
+        batch = SatelliteBatch(
+            county_id=county_id, name=f"批次-{uuid7().hex[-8:]}", kind=BatchKind.SPECIAL.value,
+            year=2026, layer_version_id=version.id, verify_due_on=clock.today(),
+            report_due_on=clock.today(), polygons=1, created_by=captain_id,
+        )  # fmt: skip
+        no = f"T{uuid7().hex[-8:]}"
+        cp = ChangePolygon(
+            county_id=county_id, layer_version_id=version.id, feature_no=1, monitoring_no=no,
+            batch_year=2026, batch_quarter=3, monitored_areas={}, area_m2=10_000.0, attrs={},
+            geom=from_shape(MultiPolygon([square(lon, lat)]), srid=4326),
+        )  # fmt: skip
+        db.add_all([batch, cp])
+        await db.flush()
+        task = SatelliteTask(
+            county_id=county_id, batch_id=batch.id, change_polygon_id=cp.id, monitoring_no=no,
+            area_id=area_id, inspector_id=inspector_id, status=status,
+            due_on=clock.today() + timedelta(days=10),
+        )  # fmt: skip
+        db.add(task)
+        await db.flush()
+        result_id = uuid7()
+        if outcome is not None:
+            illegal = outcome == "illegal"
+            db.add(
+                SatelliteResult(
+                    id=result_id, county_id=county_id, task_id=task.id,
+                    verified_by=inspector_id or captain_id, verified_at=clock.ago(hours=1),
+                    outcome=outcome, violator="某人" if illegal else "",
+                    violator_type="person" if illegal else None,
+                    land_use="housing" if illegal else None,
+                    construction_status="fully_built" if illegal else None,
+                    not_new_kind="no_change" if outcome == "not_new" else None,
+                    overlay_areas={}, overlay_area_m2=10_000.0, evidence_ids=[],
+                )
+            )  # fmt: skip
+            await db.flush()
+            task.result_id, task.outcome = result_id, outcome
+        await db.commit()
+    return {"task_id": str(task.id), "result_id": str(result_id)}
