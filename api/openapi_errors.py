@@ -148,6 +148,51 @@ OPERATION_ERRORS: dict[str, Errors] = {
         409: ("tip_off_wrong_status",),
         422: ("invalid_time", "invalid_tip_off"),
     },
+    # satellite campaign tasks (evidence.cases.satellite_tasks)
+    "GetSatelliteTask": {403: ("role_not_allowed",), 404: ("satellite_task_not_found",)},
+    "ListSatelliteResults": {403: ("role_not_allowed",), 404: ("satellite_task_not_found",)},
+    "ListSatelliteTasks": {403: ("role_not_allowed",), 422: ("invalid_cursor",)},
+    "OpenSatelliteCase": {
+        403: ("role_not_allowed",),
+        404: ("satellite_task_not_found",),
+        409: ("satellite_task_wrong_status",),
+        422: ("invalid_case", "invalid_coordinates", "invalid_violation_kind", "unknown_evidence"),
+    },
+    "RecordSatelliteResult": {
+        403: ("not_patrol_owner", "role_not_allowed"),
+        404: (
+            "evidence_not_found",
+            "patrol_not_found",
+            "satellite_task_not_found",
+            "target_not_found",
+        ),
+        409: ("id_reused", "satellite_task_submitted", "satellite_task_wrong_status"),
+        422: (
+            "invalid_geometry",
+            "invalid_satellite_result",
+            "invalid_time",
+            "outside_county",
+            "too_many_vertices",
+        ),
+    },
+    "ReopenSatelliteTask": {
+        403: ("role_not_allowed",),
+        404: ("satellite_task_not_found",),
+        409: ("satellite_task_wrong_status",),
+        422: ("invalid_satellite_result",),
+    },
+    "ReviewSatelliteTask": {
+        403: ("role_not_allowed",),
+        404: ("satellite_task_not_found",),
+        409: ("satellite_task_submitted", "satellite_task_wrong_status"),
+        422: ("invalid_satellite_result",),
+    },
+    "SubmitSatelliteTasks": {
+        403: ("role_not_allowed",),
+        404: ("satellite_task_not_found",),
+        409: ("satellite_task_wrong_status",),
+        422: ("invalid_satellite_result",),
+    },
     "AbortUpload": {
         403: ("not_upload_owner",),
         404: ("upload_not_found",),

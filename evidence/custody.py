@@ -56,6 +56,8 @@ class CustodyAction(enum.StrEnum):
     # a petitioner's identity was read (subject: the petition; no identity in the details)
     PETITIONER_VIEWED = "petitioner_viewed"
     REPORTER_VIEWED = "reporter_viewed"  # a tip-off's reporter identity was read (subject: clue)
+    # an admin reopened a submitted satellite task (subject: the task; details: the reason)
+    SATELLITE_REOPENED = "satellite_reopened"
 
 
 def _canonical(value: Mapping[str, Any]) -> bytes:

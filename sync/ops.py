@@ -2,7 +2,8 @@
 
 Each operation is its client op id and the input of the domain action it asks for, the same
 input REST builds (:mod:`patrol.sessions`, :mod:`patrol.tracks`, :mod:`patrol.findings`,
-:mod:`patrol.duty`, :mod:`patrol.verification`); only evidence notes are described here.
+:mod:`patrol.duty`, :mod:`patrol.verification`, :mod:`evidence.cases.satellite_tasks`); only
+evidence notes are described here.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from evidence.cases.satellite_tasks import SatelliteResultInput
 from patrol.duty import DutyCheckInput
 from patrol.findings import FindingChanges, FindingEdit
 from patrol.sessions import EndPatrolInput, FindingInput, SignInInput, StartPatrolInput
@@ -24,6 +26,7 @@ __all__ = [
     "Operation",
     "RecordDutyCheck",
     "RecordFinding",
+    "RecordSatelliteResult",
     "RecordTargetVerification",
     "SignIn",
     "StartPatrol",
@@ -90,6 +93,14 @@ class RecordTargetVerification:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordSatelliteResult:
+    """A satellite task's field result (:mod:`evidence.cases.satellite_tasks`)."""
+
+    op_id: uuid.UUID
+    input: SatelliteResultInput
+
+
+@dataclass(frozen=True, slots=True)
 class EvidenceNotes:
     """Descriptive fields of evidence; ``None`` means "not part of this edit"."""
 
@@ -123,6 +134,7 @@ Operation = (
     | RecordDutyCheck
     | UpdateEvidence
     | RecordTargetVerification
+    | RecordSatelliteResult
 )
 
 

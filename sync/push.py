@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from evidence.adapters import visible_evidence_ids
 from evidence.annotations import update_evidence_annotation
+from evidence.cases.satellite_tasks import SatelliteTaskService
 from evidence.custody import CustodyLog
 from infra import error_codes as codes
 from infra.db import database_unavailable, utcnow
@@ -50,6 +51,7 @@ from sync.ops import (
     Operation,
     RecordDutyCheck,
     RecordFinding,
+    RecordSatelliteResult,
     RecordTargetVerification,
     SignIn,
     StartPatrol,
@@ -232,6 +234,7 @@ class PushService:
         self.verifications = VerificationService(
             db, config=self.config, evidence=visible_evidence_ids
         )
+        self.satellite = SatelliteTaskService(db, custody, verifications=self.verifications)
         self._known: set[tuple[str, uuid.UUID]] = set()
 
     async def push(
@@ -547,6 +550,9 @@ class PushService:
         if isinstance(op, RecordTargetVerification):
             await self.verifications.record(principal, op.input)
             return self._stored(index, op.op_id, "verification", op.input.verification_id)
+        if isinstance(op, RecordSatelliteResult):
+            _, replayed = await self.satellite.record_result(principal, op.input)
+            return _done(index, op.op_id, op.input.result_id, duplicate=replayed)
         return await self._update_evidence(principal, index, op)
 
     async def _end(self, principal: Principal, index: int, op: EndPatrol) -> Receipt:
@@ -739,7 +745,15 @@ def _params(extra: dict[str, Any]) -> dict[str, Any]:
 
 def _record_of(op: Operation) -> uuid.UUID | None:
     fields = getattr(op, "input", op)
-    names = ("verification_id", "finding_id", "sign_in_id", "check_id", "evidence_id", "patrol_id")
+    names = (
+        "result_id",
+        "verification_id",
+        "finding_id",
+        "sign_in_id",
+        "check_id",
+        "evidence_id",
+        "patrol_id",
+    )
     for name in names:
         value = getattr(fields, name, None)
         if isinstance(value, uuid.UUID):

@@ -22,6 +22,7 @@ from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_304_NOT_MODIFIED
 
 from api.controllers import field_inputs as inputs
+from api.controllers.satellite_tasks import result_input
 from api.decoding import GuardedRequest, check_value
 from api.deps import Caller, Layers, Pull, Push
 from api.metrics import count_sync_receipts
@@ -47,6 +48,7 @@ _KNOWN_OPS: set[str] = {
     str(t.__struct_config__.tag) for t in (
         c.StartPatrolOp, c.EndPatrolOp, c.TrackPointsOp, c.SignInOp, c.RecordFindingOp,
         c.UpdateFindingOp, c.DutyCheckOp, c.UpdateEvidenceOp, c.RecordTargetVerificationOp,
+        c.RecordSatelliteResultOp,
     )
 }  # fmt: skip
 _SCREEN_KEY = "sync_screened_ops"
@@ -278,6 +280,8 @@ def _op(o: c.PushOperation) -> ops.Operation:  # noqa: PLR0911 - one branch per 
         return ops.RecordTargetVerification(
             o.op_id, inputs.verification_input(o.target_id, o.verification_id, o)
         )
+    if isinstance(o, c.RecordSatelliteResultOp):
+        return ops.RecordSatelliteResult(o.op_id, result_input(o.task_id, o.result_id, o))
     return ops.UpdateEvidence(
         o.op_id,
         o.evidence_id,

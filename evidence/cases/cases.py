@@ -92,6 +92,7 @@ from evidence.cases.models import (
     TeamRole,
     ViolationKind,
 )
+from evidence.cases.satellite_models import SatelliteTask
 from evidence.cases.screening import alert_suggestions, screen_case
 from evidence.cases.tip_off_models import TipOff
 from evidence.models import Evidence, Upload
@@ -626,6 +627,8 @@ async def _check_source(
         model = ChangePolygon
     elif kind == SourceKind.TIP_OFF.value and source_id is not None:
         model = TipOff  # the clue (its reporter stays with it: the case names the id only)
+    elif kind == SourceKind.SATELLITE.value and source_id is not None:
+        model = SatelliteTask  # the satellite campaign's task judged illegal
     else:
         return
     found = await session.scalar(

@@ -89,6 +89,7 @@ class SourceKindName(enum.StrEnum):
     FINDING = "finding"
     CHANGE_POLYGON = "change_polygon"
     TIP_OFF = "tip_off"
+    SATELLITE = "satellite"  # a satellite campaign task judged illegal (the id: the task)
     OTHER = "other"
 
 

@@ -60,6 +60,7 @@ __all__ = [
     "Receipt",
     "ReceiptStatus",
     "RecordFindingOp",
+    "RecordSatelliteResultOp",
     "RecordTargetVerificationOp",
     "RejectedItem",
     "RosterSeat",
@@ -514,6 +515,37 @@ class RecordTargetVerificationOp(
     )
 
 
+class RecordSatelliteResultOp(
+    msgspec.Struct, kw_only=True, rename="camel", tag="recordSatelliteResult", tag_field="type"
+):
+    """A satellite task's field result (``RecordSatelliteResult``; its body's fields and
+    rules): ``outcome`` ``legal``, ``not_new`` or ``illegal``; the enumerated fields take the
+    values of the REST body's enums, checked by the server (a refusal is in the receipt)."""
+
+    op_id: uuid.UUID
+    task_id: uuid.UUID
+    result_id: uuid.UUID
+    outcome: Annotated[str, msgspec.Meta(max_length=30)]
+    verified_at: AwareTime
+    patrol_id: uuid.UUID | None = None
+    note: Text = ""
+    evidence_ids: Annotated[list[uuid.UUID], msgspec.Meta(max_length=100)] = msgspec.field(
+        default_factory=list
+    )
+    proof_type: Annotated[str, msgspec.Meta(max_length=30)] | None = None
+    approval_no: Annotated[str, msgspec.Meta(max_length=100)] | None = None
+    approval_body: Annotated[str, msgspec.Meta(max_length=100)] | None = None
+    approval_date: date | None = None
+    approval_area_mu: Annotated[float, msgspec.Meta(ge=0, lt=1e9)] | None = None
+    not_new_kind: Annotated[str, msgspec.Meta(max_length=30)] | None = None
+    violator: Short | None = None
+    violator_type: Annotated[str, msgspec.Meta(max_length=30)] | None = None
+    land_use: Annotated[str, msgspec.Meta(max_length=30)] | None = None
+    construction_status: Annotated[str, msgspec.Meta(max_length=30)] | None = None
+    outline: GeoJsonGeometry | None = None
+    crs: Annotated[str, msgspec.Meta(pattern="^(wgs84|gcj02)$")] = "wgs84"
+
+
 ViewType = Annotated[
     str,
     msgspec.Meta(pattern="^(far|close|corner|interior)?$", description="empty: clear it"),
@@ -558,6 +590,7 @@ PushOperation = (
     | DutyCheckOp
     | UpdateEvidenceOp
     | RecordTargetVerificationOp
+    | RecordSatelliteResultOp
 )
 
 

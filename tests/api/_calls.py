@@ -283,6 +283,16 @@ BODIES: dict[str, Body | None] = {
     "RecordPoliceDecision": {"filed": True},
     "RecordHandover": {"items": [{"kind": "item", "title": "挖掘机"}]},
     "RequestReconsideration": {"reason": "不予立案不当"},
+    # satellite campaign tasks
+    "RecordSatelliteResult": lambda c: {
+        "outcome": "not_new",
+        "verifiedAt": c.now,
+        "notNewKind": "no_change",
+    },
+    "ReviewSatelliteTask": {"decision": "pass"},
+    "SubmitSatelliteTasks": lambda c: {"taskIds": [c["task_id"]]},
+    "ReopenSatelliteTask": {"reason": "省厅要求补充材料"},
+    "OpenSatelliteCase": {},
     # petitions
     "RegisterPetition": lambda c: {
         "form": "letter",
@@ -322,6 +332,7 @@ FRESH: dict[str, tuple[str, ...]] = {
     "RecordDutyCheck": ("check_id",),
     "CreateUpload": ("evidence_id",),
     "RecordTargetVerification": ("verification_id",),
+    "RecordSatelliteResult": ("result_id",),
 }
 
 

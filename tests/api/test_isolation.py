@@ -48,6 +48,7 @@ from tests.api._calls import FRESH, Ctx, Operation, body, missing_bodies, operat
 from tests.api.test_evidence_api import seed_evidence
 from tests.api.test_role_matrix import OK, ROLE, refused_roles
 from tests.conftest import CountyFixture
+from tests.satellite_tasks.seed import seed_task
 
 Client = AsyncTestClient[Litestar]
 
@@ -91,7 +92,13 @@ async def _resources(
     field_work = await _patrol_resources(b, factory, site.id)
     cases = await _case_resources(b, factory)
     clues = await _tip_off_resources(b, factory, settings)
-    satellite = await _satellite_resources(b, factory, settings)
+    batches = await _satellite_resources(b, factory, settings)
+    # a satellite task of B's inspector with a result (the result's id is taken)
+    satellite = batches | await seed_task(
+        factory, b.id, lon=113.005, lat=28.005, captain_id=b.users[Role.CAPTAIN].id,
+        inspector_id=b.users[Role.INSPECTOR].id, area_id=None, status="verified",
+        outcome="not_new",
+    )  # fmt: skip
     evidence_id = await seed_evidence(
         factory, S3ObjectStore(settings.object_store), settings, b.principal(Role.CAPTAIN),
         lon=113.005, lat=28.005, case_id=uuid.UUID(str(cases["case_id"])),
@@ -270,6 +277,7 @@ _NOT_FOUND = {
     "rule_id": "rule_not_found",
     "site_id": "mine_site_not_found",
     "target_id": "target_not_found",
+    "task_id": "satellite_task_not_found",
     "tip_off_id": "tip_off_not_found",
     "township_id": "township_not_found",
     "user_id": "user_not_found",
@@ -289,6 +297,7 @@ _ANSWER = {
     "FlagForReferral": "404 case_not_found",
     "RecordDutyCheck": "404 site_not_found",
     "StartPatrol": "404 area_not_found",
+    "SubmitSatelliteTasks": "404 satellite_task_not_found",
 }
 # phones mint the ids of what they create; a county-B record's id is taken, and the answer
 # says no more than that
@@ -296,6 +305,7 @@ _TAKEN = {
     "CreateUpload": "409 evidence_id_conflict",
     "RecordDutyCheck": "409 id_reused",
     "RecordTargetVerification": "409 id_reused",
+    "RecordSatelliteResult": "409 id_reused",
     "SetFrequencyRule": "409 id_reused",
     "StartPatrol": "409 id_reused",
 }

@@ -51,6 +51,7 @@ from tests.api._calls import Ctx, Operation, body, operations, request, satellit
 from tests.api.test_evidence_api import _md5, _photo, seed_evidence
 from tests.conftest import TEST_PASSWORD, CountyFixture, create_county
 from tests.jobs import run_jobs
+from tests.satellite_tasks.seed import seed_task
 
 Client = AsyncTestClient[Litestar]
 API = "/api/v1"
@@ -79,6 +80,7 @@ NO_USER = "404 user_not_found"  # the directory shows colleagues only
 NO_CASE = "404 case_not_found"  # the squad sees flagged, suggested or referred cases
 NO_PROOF = "404 evidence_not_found"  # the clue desk reads no patrol evidence
 NO_REF = "422 reference_not_found"  # evidence is attached to patrols the caller is on
+NO_TASK = "404 satellite_task_not_found"  # a satellite task is read by its inspector and area
 
 # fmt: off
 MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
@@ -224,6 +226,14 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "UpdateUser":               (ROLE,      ROLE,      ROLE,      ROLE,      OK,        ROLE),
     "UpdateVillage":            (ROLE,      ROLE,      ROLE,      ROLE,      OK,        ROLE),
     "UpsertPlan":               (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
+    "GetSatelliteTask":         (OK,        NO_TASK,   OK,        ROLE,      OK,        ROLE),
+    "ListSatelliteResults":     (OK,        NO_TASK,   OK,        ROLE,      OK,        ROLE),
+    "ListSatelliteTasks":       (OK,        OK,        OK,        ROLE,      OK,        ROLE),
+    "OpenSatelliteCase":        (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
+    "RecordSatelliteResult":    (OK,        NO_TASK,   OK,        ROLE,      OK,        ROLE),
+    "ReopenSatelliteTask":      (ROLE,      ROLE,      ROLE,      ROLE,      OK,        ROLE),
+    "ReviewSatelliteTask":      (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
+    "SubmitSatelliteTasks":     (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
 }
 # fmt: on
 
@@ -426,6 +436,18 @@ class _Verified:
     verified_at: datetime = clock.NOW
 
 
+async def _satellite_task(
+    w: World, status: str = "assigned", outcome: str | None = None
+) -> dict[str, str]:
+    """A fresh satellite task of the inspector in the area, in ``status`` (with a current
+    result of ``outcome``)."""
+    return await seed_task(
+        w.factory, w.county.id, lon=LON, lat=LAT, captain_id=w.county.users[Role.CAPTAIN].id,
+        inspector_id=w.county.users[Role.INSPECTOR].id, area_id=uuid.UUID(w.ids["area_id"]),
+        status=status, outcome=outcome,
+    )  # fmt: skip
+
+
 _HOLIDAYS = itertools.count()
 
 
@@ -505,6 +527,7 @@ async def _build(w: World) -> None:
     w.ids["tip_off_id"] = await _tip_off(w)
     w.ids["day"] = await _holiday(w)
     w.ids.update(await _satellite_batch(w))
+    w.ids.update(await _satellite_task(w))
 
 
 async def _satellite_batch(w: World) -> dict[str, str]:
@@ -621,6 +644,13 @@ def _fresh_tip_off(step: str) -> Fresh:
     return make
 
 
+def _fresh_satellite(status: str, outcome: str | None = None) -> Fresh:
+    async def make(w: World, role: Role) -> dict[str, str]:
+        return await _satellite_task(w, status, outcome)
+
+    return make
+
+
 async def _fresh_holiday(w: World, role: Role) -> dict[str, str]:
     return {"day": await _holiday(w)}
 
@@ -661,6 +691,10 @@ _FRESH: dict[str, Fresh] = {
     "OpenCaseFromTipOff": _fresh_tip_off("verified"),
     "RecordTipOffFeedback": _fresh_tip_off("refused"),
     "DeleteHoliday": _fresh_holiday,
+    "ReviewSatelliteTask": _fresh_satellite("verified", "not_new"),
+    "SubmitSatelliteTasks": _fresh_satellite("passed", "not_new"),
+    "ReopenSatelliteTask": _fresh_satellite("submitted", "not_new"),
+    "OpenSatelliteCase": _fresh_satellite("passed", "illegal"),
 }
 
 

@@ -344,7 +344,8 @@ async def test_assignment_reassignment_and_what_phones_pull(
     assign = f"{API}/satellite/tasks/assign"
     # a joint-team member in no area is told to name one
     lonely = {"taskIds": [ids["S-3"]], "inspectorId": str(county.users[Role.JOINT_TEAM].id)}
-    _code(await client.post(assign, json=lonely, headers=captain), 422, "no_area_for_satellite_task")
+    refused = await client.post(assign, json=lonely, headers=captain)
+    _code(refused, 422, "no_area_for_satellite_task")
     # the unassigned task goes to the inspector's nearest area (B, which they lead)
     moved = await _ok(
         await client.post(
