@@ -155,7 +155,7 @@ OPERATION_ERRORS: dict[str, Errors] = {
     "OpenSatelliteCase": {
         403: ("role_not_allowed",),
         404: ("satellite_task_not_found",),
-        409: ("satellite_task_wrong_status",),
+        409: ("satellite_case_exists", "satellite_task_wrong_status"),
         422: ("invalid_case", "invalid_coordinates", "invalid_violation_kind", "unknown_evidence"),
     },
     "RecordSatelliteResult": {

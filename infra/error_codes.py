@@ -930,6 +930,14 @@ NO_AREA_FOR_SATELLITE_TASK: Final = _e(
     "该巡查员不负责任何在用承包片区，请指定片区",
     "the inspector is on no active contract area; name one",
 )
+SATELLITE_CASE_EXISTS: Final = _e(
+    "satellite_case_exists",
+    409,
+    "该图斑已转立案（案件编号 {case_no}）",
+    "a case was already opened from this polygon ({case_no})",
+    "该图斑已转立案",
+    "a case was already opened from this polygon",
+)
 SATELLITE_TASK_SUBMITTED: Final = _e(
     "satellite_task_submitted",
     409,

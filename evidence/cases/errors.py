@@ -245,5 +245,9 @@ class SatelliteTaskStatusError(ConflictError):
     default_code = codes.SATELLITE_TASK_WRONG_STATUS
 
 
+class SatelliteCaseExistsError(ConflictError):
+    default_code = codes.SATELLITE_CASE_EXISTS
+
+
 class SatelliteTaskSubmittedError(ConflictError):
     default_code = codes.SATELLITE_TASK_SUBMITTED

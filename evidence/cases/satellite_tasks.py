@@ -55,6 +55,7 @@ from evidence.adapters import visible_evidence_ids
 from evidence.cases.cases import CaseInput, Party, open_case
 from evidence.cases.errors import (
     InvalidSatelliteResultError,
+    SatelliteCaseExistsError,
     SatelliteTaskNotFoundError,
     SatelliteTaskStatusError,
     SatelliteTaskSubmittedError,
@@ -992,7 +993,7 @@ class SatelliteTaskService:
         task = await self._load(principal, task_id, for_update=True)
         if task.case_id is not None:
             case_no = await self.session.scalar(select(Case.case_no).where(Case.id == task.case_id))
-            raise SatelliteTaskStatusError(
+            raise SatelliteCaseExistsError(
                 "a case was already opened from this task", task_id=str(task.id),
                 state=task.status, case_id=str(task.case_id), case_no=str(case_no or ""),
             )  # fmt: skip

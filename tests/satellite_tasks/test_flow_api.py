@@ -231,7 +231,7 @@ async def test_an_illegal_result_opens_one_case_linked_both_ways(
     assert seeded.monitoring_nos[0] in case["cause"] and "商服" in case["cause"]
     assert "亩" in case["cause"] and "永久基本农田" in case["cause"]
     again = await _call(client, world, Role.ADMIN, "POST", f"/satellite/tasks/{task}/case", {})
-    assert _problem(again, 409, "satellite_task_wrong_status")["details"]["caseId"] == case_id
+    assert _problem(again, 409, "satellite_case_exists")["details"]["caseId"] == case_id
     got = await _call(client, world, Role.INSPECTOR, "GET", f"/satellite/tasks/{task}")
     assert got.json()["caseId"] == case_id
 
