@@ -35,6 +35,7 @@ from api.controllers.petitions import PetitionController
 from api.controllers.plans import PlanController
 from api.controllers.referrals import FlagController, ReferralController, ReferralRuleController
 from api.controllers.review import ReviewController
+from api.controllers.satellite_figures import SatelliteFiguresController
 from api.controllers.sync import LayerDataController, SyncController
 from api.controllers.system import SystemController
 from api.controllers.tip_offs import TipOffController, WorkCalendarController
@@ -84,6 +85,7 @@ API_V1_HANDLERS: list[Any] = [
     CaseController,
     TipOffController,
     WorkCalendarController,
+    SatelliteFiguresController,
     ReferralRuleController,
     FlagController,
     ReferralController,
