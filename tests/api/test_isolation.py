@@ -44,6 +44,7 @@ from tests.api._calls import FRESH, Ctx, Operation, body, missing_bodies, operat
 from tests.api.test_evidence_api import seed_evidence
 from tests.api.test_role_matrix import OK, ROLE, refused_roles
 from tests.conftest import CountyFixture
+from tests.satellite_figures import seed as satellite_seed
 
 Client = AsyncTestClient[Litestar]
 
@@ -87,6 +88,7 @@ async def _resources(
     field_work = await _patrol_resources(b, factory, site.id)
     cases = await _case_resources(b, factory)
     clues = await _tip_off_resources(b, factory, settings)
+    satellite = await _satellite_resources(b, factory)
     evidence_id = await seed_evidence(
         factory, S3ObjectStore(settings.object_store), settings, b.principal(Role.CAPTAIN),
         lon=113.005, lat=28.005, case_id=uuid.UUID(str(cases["case_id"])),
@@ -95,6 +97,7 @@ async def _resources(
         **field_work,
         **cases,
         **clues,
+        **satellite,
         "user_id": b.users[Role.INSPECTOR].id,
         # evidence: one accepted photo of B's flagged case
         "evidence_id": evidence_id,
@@ -221,10 +224,27 @@ async def _tip_off_resources(
     return {"tip_off_id": clue.id, "day": "2030-01-01"}
 
 
+async def _satellite_resources(
+    b: CountyFixture, factory: async_sessionmaker[AsyncSession]
+) -> dict[str, uuid.UUID | str]:
+    """County B's satellite batch with one polygon and its result."""
+    async with factory() as session:
+        batch = await satellite_seed.batch(session, b.id, b.users[Role.CAPTAIN].id)
+        task = await satellite_seed.task(
+            session, batch, "B1", status="verified", lon=113.005, lat=28.005
+        )
+        await satellite_seed.result(
+            session, task, b.users[Role.INSPECTOR].id, "illegal", areas={"cultivated": 10.0}
+        )
+        await session.commit()
+    return {"batch_id": batch.batch.id}
+
+
 # the not-found code of each kind of record a path names (its first parameter)
 _NOT_FOUND = {
     "alert_id": "alert_not_found",
     "area_id": "area_not_found",
+    "batch_id": "satellite_batch_not_found",
     "case_id": "case_not_found",
     "day": "holiday_not_found",
     "device_id": "device_not_found",

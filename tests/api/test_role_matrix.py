@@ -50,6 +50,7 @@ from tests.api._calls import Ctx, Operation, body, operations, request
 from tests.api.test_evidence_api import _md5, _photo, seed_evidence
 from tests.conftest import TEST_PASSWORD, CountyFixture, create_county
 from tests.jobs import run_jobs
+from tests.satellite_figures import seed as satellite_seed
 
 Client = AsyncTestClient[Litestar]
 API = "/api/v1"
@@ -111,6 +112,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "EndPatrol":                (OK,        OK,        NOT_CREW,  NOT_CREW,  NOT_CREW,  NOT_CREW),
     "ExportCoverageCsv":        (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "ExportReferralPackage":    (ROLE,      ROLE,      OK,        OK,        OK,        ROLE),
+    "ExportSatelliteBatch":     (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "ExportTracksGeoJson":      (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "ExtendPetition":           (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
     "FlagEvidence":             (ROLE,      ROLE,      OK,        OK,        OK,        ROLE),
@@ -141,6 +143,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "GetReadiness":             (OK,        OK,        OK,        OK,        OK,        OK),
     "GetReferral":              (ROLE,      ROLE,      OK,        OK,        OK,        ROLE),
     "GetRosterReport":          (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
+    "GetSatelliteFigures":      (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "GetTile":                  (OK,        OK,        OK,        OK,        OK,        OK),
     "GetTipOff":              (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
     "GetTipOffFigures":       (ROLE,      ROLE,      OK,        ROLE,      OK,        OK),
@@ -424,6 +427,18 @@ class _Verified:
 _HOLIDAYS = itertools.count()
 
 
+async def _satellite_batch(w: World) -> str:
+    """A satellite batch with one polygon, its field result recorded (rows written directly)."""
+    async with w.factory() as session:
+        b = await satellite_seed.batch(session, w.county.id, w.county.users[Role.CAPTAIN].id)
+        task = await satellite_seed.task(session, b, "M1", status="verified", lon=LON, lat=LAT)
+        await satellite_seed.result(
+            session, task, w.county.users[Role.INSPECTOR].id, "legal", areas={"cultivated": 10.0}
+        )
+        await session.commit()
+    return str(b.batch.id)
+
+
 async def _holiday(w: World) -> str:
     """A fresh holiday in the county's calendar (a Monday far ahead)."""
     day = date(2031, 1, 6) + timedelta(weeks=next(_HOLIDAYS))
@@ -499,6 +514,7 @@ async def _build(w: World) -> None:
     w.ids["job_id"] = str(job.id)
     w.ids["tip_off_id"] = await _tip_off(w)
     w.ids["day"] = await _holiday(w)
+    w.ids["batch_id"] = await _satellite_batch(w)
 
 
 @pytest.fixture(scope="module")
