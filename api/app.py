@@ -36,6 +36,7 @@ from api.controllers.plans import PlanController
 from api.controllers.referrals import FlagController, ReferralController, ReferralRuleController
 from api.controllers.review import ReviewController
 from api.controllers.satellite_batches import SatelliteBatchController
+from api.controllers.satellite_figures import SatelliteFiguresController
 from api.controllers.satellite_tasks import SatelliteTaskController
 from api.controllers.sync import LayerDataController, SyncController
 from api.controllers.system import SystemController
@@ -88,6 +89,7 @@ API_V1_HANDLERS: list[Any] = [
     WorkCalendarController,
     SatelliteBatchController,
     SatelliteTaskController,
+    SatelliteFiguresController,
     ReferralRuleController,
     FlagController,
     ReferralController,

@@ -39,6 +39,8 @@ async def seed_demo_extras(session: AsyncSession, demo: DemoCounty, settings: Se
     await _seed_demo_petitions(session, demo)
     # tip-offs: 12336 clues over every channel in every state (a duplicate, a refusal, a case)
     await _seed_demo_tip_offs(session, demo, settings)
+    # satellite campaign: the change polygons' quarterly batch in every state (and one case)
+    await _seed_demo_satellite(session, demo, settings)
 
 
 async def _seed_demo_cases(session: AsyncSession, demo: DemoCounty) -> None:
@@ -85,6 +87,12 @@ async def _seed_demo_tip_offs(session: AsyncSession, demo: DemoCounty, settings:
 
     custody = CustodyLog(settings.evidence.package_signing_key.encode())
     await seed_demo_tip_offs(session, demo.county.id, custody)
+
+
+async def _seed_demo_satellite(session: AsyncSession, demo: DemoCounty, settings: Settings) -> None:
+    from evidence.cases.satellite_demo import seed_demo_satellite  # noqa: PLC0415
+
+    await seed_demo_satellite(session, demo.county.id, settings.satellite)
 
 
 async def _seed_patrols(session: AsyncSession, demo: DemoCounty) -> None:

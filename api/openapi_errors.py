@@ -897,6 +897,9 @@ OPERATION_ERRORS: dict[str, Errors] = {
         409: ("petition_step_out_of_order", "petition_reviews_exhausted"),
         422: ("invalid_petition", "invalid_time"),
     },
+    # satellite campaigns: figures and exports
+    "GetSatelliteFigures": {403: ("role_not_allowed",), 404: ("satellite_batch_not_found",)},
+    "ExportSatelliteBatch": {403: ("role_not_allowed",), 404: ("satellite_batch_not_found",)},
 }
 
 

@@ -322,6 +322,7 @@ QUERIES: dict[str, Callable[[Ctx], dict[str, str]]] = {
     "ExportReferralPackage": lambda c: {"referral_id": c["referral_id"]},
     "ExportTracksGeoJson": lambda c: {**_week(), "area_id": c["area_id"]},
     "GetTipOffFigures": lambda _: {"period": "month", "date": clock.today().isoformat()},
+    "ExportSatelliteBatch": lambda _: {"format": "xlsx"},
 }
 
 # operation id -> path parameters naming the record the operation creates (a new id a call)

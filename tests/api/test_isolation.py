@@ -262,9 +262,9 @@ async def _satellite_resources(
 
 # the not-found code of each kind of record a path names (its first parameter)
 _NOT_FOUND = {
-    "batch_id": "satellite_batch_not_found",
     "alert_id": "alert_not_found",
     "area_id": "area_not_found",
+    "batch_id": "satellite_batch_not_found",
     "case_id": "case_not_found",
     "day": "holiday_not_found",
     "device_id": "device_not_found",
