@@ -157,8 +157,8 @@ async def _result(
     run.session.add(result)
     await run.session.flush()
     task.result_id, task.outcome = result.id, outcome
-    _event(run, task, "verified", at, actor=result.verified_by, result_id=str(result.id),
-           outcome=outcome)  # fmt: skip
+    _event(run, task, "result_recorded", at, actor=result.verified_by, result_id=str(result.id),
+           outcome=outcome, current=True, verified_at=at.isoformat())  # fmt: skip
 
 
 async def _case(
@@ -198,10 +198,12 @@ async def _advance(
     task.reviewed_at, task.reviewed_by = start + timedelta(days=2), run.captain.user_id
     if status == TaskStatus.SENT_BACK:
         task.status, task.review_note = TaskStatus.SENT_BACK, _REASONS[n % len(_REASONS)]
-        _event(run, task, "sent_back", task.reviewed_at, reason=task.review_note)
+        _event(run, task, "reviewed", task.reviewed_at, reason=task.review_note,
+               decision="send_back", result_id=str(task.result_id))  # fmt: skip
         return False
     task.status = TaskStatus.PASSED
-    _event(run, task, "passed", task.reviewed_at)
+    _event(run, task, "reviewed", task.reviewed_at, decision="pass",
+           result_id=str(task.result_id))  # fmt: skip
     made = False
     if make_case and outcome == Outcome.ILLEGAL:
         await _case(run, task, cp, where, start + timedelta(days=3))

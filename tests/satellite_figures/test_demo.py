@@ -89,17 +89,17 @@ async def test_demo_batch_has_every_state(
     assert case is not None and case.source_kind == "satellite" and case.source_id == with_case.id
     assert with_case.outcome == "illegal"
     # events for each step
-    kinds = Counter(
-        (
-            await db.scalars(
-                select(SatelliteTaskEvent.kind).where(SatelliteTaskEvent.county_id == county.id)
-            )
-        ).all()
-    )
+    events = (
+        await db.scalars(
+            select(SatelliteTaskEvent).where(SatelliteTaskEvent.county_id == county.id)
+        )
+    ).all()
+    kinds = Counter(e.kind for e in events)
+    reviews = Counter(e.details["decision"] for e in events if e.kind == "reviewed")
     assert kinds["created"] == 40 and kinds["assigned"] == len(assigned)
-    assert kinds["verified"] == len([t for t in tasks if t.result_id is not None])
-    assert kinds["sent_back"] == len(sent_back) and kinds["case_opened"] == 1
-    assert kinds["passed"] == states["passed"] + states["submitted"]
+    assert kinds["result_recorded"] == len([t for t in tasks if t.result_id is not None])
+    assert reviews["send_back"] == len(sent_back) and kinds["case_opened"] == 1
+    assert reviews["pass"] == states["passed"] + states["submitted"]
     assert kinds["submitted"] == states["submitted"]
     # the figures read it; the demo is seeded once
     service = SatelliteFiguresService(db, SatelliteSettings(), CustodyLog())

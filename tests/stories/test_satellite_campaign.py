@@ -24,11 +24,13 @@ Each step goes over HTTP with the app's clock pinned to its moment (``app.state.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import openpyxl
 import pytest
 import shapely
 from litestar import Litestar
@@ -274,3 +276,32 @@ async def test_a_quarters_satellite_campaign_from_the_file_to_the_report_and_the
     seen = await call("GET", f"/satellite/batches/{batch['id']}", captain)
     assert (seen["byStatus"]["submitted"], seen["byStatus"]["assigned"]) == (3, 1)
     assert seen["overdue"] == 1
+
+    # the campaign's figures: the legal polygon sits on basic farmland, the illegal one on
+    # cultivated land, so half the cultivated land new construction took was taken illegally
+    figures = await call("GET", f"/satellite/batches/{batch['id']}/figures", captain)
+    total = figures["total"]
+    assert (total["polygons"], total["verified"], total["overdue"]) == (4, 3, 1)
+    assert (total["legal"], total["notNew"], total["illegal"]) == (1, 1, 1)
+    assert total["illegalCultivatedMu"] == pytest.approx(task["polygonAreaMu"], rel=0.01)
+    assert total["illegalBasicFarmlandMu"] == 0
+    assert total["cultivatedRatio"] == pytest.approx(0.5, abs=0.01)
+    assert (figures["ratioThreshold"], total["overThreshold"]) == (0.15, True)
+
+    # the national one-table export, as the province's system takes it
+    resp = await client.get(
+        f"{API}/satellite/batches/{batch['id']}/export", params={"format": "xlsx"},
+        headers=captain,
+    )  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    assert "filename*=UTF-8''" in resp.headers["content-disposition"]
+    sheet = openpyxl.load_workbook(io.BytesIO(resp.content), read_only=True).active
+    assert sheet is not None
+    rows = [[str(c) for c in row if c is not None] for row in sheet.iter_rows(values_only=True)]
+    assert "遥感监测图斑核查情况一览表" in str(rows[0])
+    by_no = {no: row for row in rows for no in spots if no in row}
+    assert sorted(by_no) == sorted(spots)
+    assert "某建材有限公司" in by_no["430101-2026Q3-003"]
+    assert "湘政地〔2026〕12" in by_no["430101-2026Q3-001"]
+    assert case["caseNo"] in by_no["430101-2026Q3-003"]
+    assert any("合计" in row for row in rows)
