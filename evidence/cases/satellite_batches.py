@@ -20,6 +20,11 @@ up by the last day of the next month (月清), a quarterly one ``quarter_report_
 its quarter ends, a special one ``quarter_report_days`` after the import day; field results
 are due ``review_days`` before that, and that is every task's due day.
 
+A new version of the change-polygon layer replaces the layer whole; the polygons that
+earlier batches' tasks still wait on (not yet submitted) are carried into it
+(:func:`carry_forward`), so the map, the location checks, the tiles and the phones' layer
+keep them.
+
 A dry run imports and places everything inside a savepoint, reports it, and rolls the
 savepoint back: it stores nothing, and its figures are those the import would produce.
 
@@ -64,6 +69,7 @@ from geofence import importer
 from geofence.enums import LayerKind
 from geofence.errors import InvalidFieldMapError, InvalidGeometryError
 from geofence.importer import ImportSummary, import_layer
+from geofence.layers import current_versions
 from geofence.models import LayerVersion
 from infra import error_codes as codes
 from infra.db import utcnow
@@ -82,6 +88,7 @@ __all__ = [
     "BatchView",
     "SatelliteBatchService",
     "TownshipCount",
+    "carry_forward",
     "create_tasks",
     "parse_field_map",
     "schedule",
@@ -523,6 +530,9 @@ class SatelliteBatchService:
         *,
         dry_run: bool,
     ) -> BatchImport:
+        before = (await current_versions(self.session, principal.county_id)).get(
+            LayerKind.CHANGE_POLYGONS
+        )
         summary = await import_layer(
             self.session, principal.county_id, path, LayerKind.CHANGE_POLYGONS.value,
             created_by=principal.user_id, **options,
@@ -541,6 +551,8 @@ class SatelliteBatchService:
         count = await create_tasks(
             self.session, batch, actor_id=principal.user_id, now=now, tz=self._tz
         )
+        if before is not None and not dry_run:
+            await carry_forward(self.session, batch, before[0])
         towns, areas, repeated = await _report(self.session, batch.id)
         unassigned = sum(a.tasks for a in areas if a.area_id is None)
         if dry_run:
@@ -787,3 +799,55 @@ UPDATE patrol_plans p SET target_ids = array_append(p.target_ids, t.id), updated
 FROM target t
 WHERE p.area_id = t.area_id AND p.month >= :plan_from AND p.month <= :plan_to
 """)
+
+
+async def carry_forward(
+    session: AsyncSession, batch: SatelliteBatch, previous_version_id: uuid.UUID
+) -> int:
+    """Copy into ``batch``'s layer version the polygons of the previous current version that
+    other batches' tasks still wait on (not yet submitted), so that a new batch does not take
+    them off the map, the location checks, the tiles and the phones' layer (a new version of
+    the change-polygon layer replaces it whole). The copies are new features (the tasks keep
+    naming the rows they were made from); their ``attrs`` name the row copied. Returns how
+    many were carried."""
+    rows = (
+        (
+            await session.execute(
+                text(
+                    """
+                SELECT cp.id FROM geofence_change_polygons cp
+                WHERE cp.layer_version_id = :previous AND EXISTS (
+                    SELECT 1 FROM satellite_tasks t
+                    WHERE t.county_id = :county AND t.batch_id <> :batch
+                      AND t.status <> 'submitted' AND t.monitoring_no = cp.monitoring_no)
+                ORDER BY cp.feature_no
+                """
+                ),
+                {"previous": previous_version_id, "county": batch.county_id, "batch": batch.id},
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not rows:
+        return 0
+    await session.execute(
+        text(
+            """
+            INSERT INTO geofence_change_polygons (id, county_id, layer_version_id, feature_no,
+                monitoring_no, batch_year, batch_quarter, monitored_areas, area_m2, attrs, geom)
+            SELECT m.new, cp.county_id, :version,
+                   (SELECT coalesce(max(feature_no), 0) FROM geofence_change_polygons
+                    WHERE layer_version_id = :version) + m.n,
+                   cp.monitoring_no, cp.batch_year, cp.batch_quarter, cp.monitored_areas,
+                   cp.area_m2, cp.attrs || jsonb_build_object('carried_from', cp.id::text),
+                   cp.geom
+            FROM unnest(CAST(:old AS uuid[]), CAST(:new AS uuid[]))
+                 WITH ORDINALITY AS m(old, new, n)
+            JOIN geofence_change_polygons cp ON cp.id = m.old
+            """
+        ),
+        {"version": batch.layer_version_id, "old": list(rows), "new": [uuid7() for _ in rows]},
+    )
+    log.info("satellite.polygons_carried", batch=str(batch.id), polygons=len(rows))
+    return len(rows)

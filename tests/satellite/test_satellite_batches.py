@@ -427,3 +427,45 @@ async def test_a_file_above_the_request_limit_is_refused_with_its_reason(
             )
     assert refused.value.extra["reason"] == "file_too_large"
     assert refused.value.extra["limit_bytes"] == 1000
+
+
+async def test_a_new_batch_keeps_the_open_polygons_of_earlier_ones_on_the_map(
+    client: Client, make_county: MakeCounty, session_factory: Factory
+) -> None:
+    """A batch is a new version of the change-polygon layer, which replaces the layer whole:
+    the polygons earlier batches still wait on are carried into it, the submitted ones not."""
+    county = await make_county()
+    captain = county.headers(Role.CAPTAIN)
+    spots = {"Q3-open": (LON - 0.01, LAT), "Q3-done": (LON + 0.01, LAT)}
+    first = _files.geojson(
+        [(x, y, {"JCBH": no, "PCNF": 2026, "JD": 3}) for no, (x, y) in spots.items()]
+    )
+    await _ok(await _import(client, county, first, quarter="3"))
+    async with session_factory() as session:
+        await session.execute(
+            update(SatelliteTask)
+            .where(SatelliteTask.county_id == county.id, SatelliteTask.monitoring_no == "Q3-done")
+            .values(status="submitted")
+        )
+        await session.commit()
+    second = _files.geojson([(LON, LAT + 0.02, {"JCBH": "Q4-new", "PCNF": 2026, "JD": 4})])
+    done = await _ok(await _import(client, county, second))
+    assert done["taskCount"] == 1  # the carried polygon makes no second task
+
+    async def hits(lon: float, lat: float) -> list[str]:
+        resp = await client.post(
+            f"{API}/geofence/check", headers=captain,
+            json={"lon": lon, "lat": lat, "accuracyM": 5, "kinds": ["change_polygons"]},
+        )  # fmt: skip
+        body = await _ok(resp)
+        assert {v["versionId"] for v in body["layerVersions"]} == {done["batch"]["layerVersionId"]}
+        return [h["attributes"].get("monitoring_no", "") for h in body["features"]]
+
+    assert await hits(*spots["Q3-open"]) == ["Q3-open"]
+    assert await hits(*spots["Q3-done"]) == []
+    assert await hits(LON, LAT + 0.02) == ["Q4-new"]
+    async with session_factory() as session:
+        tasks = (
+            await session.scalars(select(SatelliteTask).where(SatelliteTask.county_id == county.id))
+        ).all()
+    assert sorted(t.monitoring_no for t in tasks) == ["Q3-done", "Q3-open", "Q4-new"]
