@@ -70,6 +70,9 @@ wanted=()  # good to have: the service runs without them, with a clear error whe
 if ! have_cjk_font; then
   wanted+=(fonts-noto-cjk)
 fi
+if ! ldconfig -p 2>/dev/null | grep -q "libpangoft2-1.0.so.0"; then
+  wanted+=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0)  # PDF documents (weasyprint)
+fi
 if ! command -v chromium >/dev/null 2>&1; then
   wanted+=(chromium)  # tests/console drives it headless
 fi
