@@ -36,6 +36,7 @@ from api.controllers.plans import PlanController
 from api.controllers.referrals import FlagController, ReferralController, ReferralRuleController
 from api.controllers.review import ReviewController
 from api.controllers.satellite_batches import SatelliteBatchController
+from api.controllers.signing_keys import SigningKeyController
 from api.controllers.sync import LayerDataController, SyncController
 from api.controllers.system import SystemController
 from api.controllers.tip_offs import TipOffController, WorkCalendarController
@@ -92,6 +93,7 @@ API_V1_HANDLERS: list[Any] = [
     PetitionController,
     JobController,
     ConsoleConfigController,
+    SigningKeyController,
 ]
 
 
