@@ -219,13 +219,13 @@ def _read_private(path: Path) -> Ed25519PrivateKey:
         key = serialization.load_pem_private_key(data, password=None)
     except FileNotFoundError as exc:
         msg = "the package signing key file does not exist"
-        raise PackageSigningKeyMissingError(msg, path=str(path)) from exc
+        raise PackageSigningKeyMissingError(msg) from exc
     except (OSError, ValueError, TypeError, UnsupportedAlgorithm) as exc:
         msg = "the package signing key file cannot be read as an unencrypted PEM private key"
-        raise PackageSigningKeyMissingError(msg, path=str(path)) from exc
+        raise PackageSigningKeyMissingError(msg) from exc
     if not isinstance(key, Ed25519PrivateKey):
         msg = f"the package signing key is not an {ALGORITHM} key"
-        raise PackageSigningKeyMissingError(msg, path=str(path))
+        raise PackageSigningKeyMissingError(msg)
     return key
 
 
