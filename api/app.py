@@ -38,6 +38,7 @@ from api.controllers.review import ReviewController
 from api.controllers.satellite_batches import SatelliteBatchController
 from api.controllers.satellite_figures import SatelliteFiguresController
 from api.controllers.satellite_tasks import SatelliteTaskController
+from api.controllers.signing_keys import SigningKeyController
 from api.controllers.sync import LayerDataController, SyncController
 from api.controllers.system import SystemController
 from api.controllers.tip_offs import TipOffController, WorkCalendarController
@@ -96,6 +97,7 @@ API_V1_HANDLERS: list[Any] = [
     PetitionController,
     JobController,
     ConsoleConfigController,
+    SigningKeyController,
 ]
 
 

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     import uvicorn
     from rich.console import Console
 
+    from evidence.cases.package_keys import PublicKey
     from geofence import ImportSummary
 
 __all__ = ["main"]
@@ -582,19 +583,85 @@ def package_signing_key(settings: Settings) -> str:
     return path.read_text().strip() if path.is_file() else ""
 
 
+def _public_keys(args: argparse.Namespace, settings: Settings) -> list[PublicKey]:
+    """The keys ``--public-key`` names, else this server's published ones (none made)."""
+    from evidence.cases.package_keys import PackageKeyring, load_public_keys  # noqa: PLC0415
+
+    if not args.public_key:
+        return PackageKeyring.from_settings(settings).public_keys(create=False)
+    keys: list[PublicKey] = []
+    for name in args.public_key:
+        try:
+            keys += load_public_keys(name)
+        except (OSError, ValueError) as exc:
+            msg = f"--public-key {name}: {exc}"
+            raise InvalidInputError(msg) from exc
+    return keys
+
+
 def _package_verify(args: argparse.Namespace, settings: Settings) -> int:
-    """Check a package file; print every problem; exit 1 on any (no database, no S3)."""
+    """Check a package file; print every problem; exit 1 on any (no database, no S3).
+
+    Ed25519 packages are checked with ``--public-key`` (a PEM file, or the JSON answer of
+    ``GetSigningKeys``), else with this server's published keys; packages of format 1
+    (HMAC) with ``--hmac-key-file``, else the server's secret."""
     from evidence.cases.package import verify_package  # noqa: PLC0415
 
-    report = verify_package(Path(args.file), signing_key=package_signing_key(settings))
+    hmac_key = package_signing_key(settings)
+    if args.hmac_key_file:
+        try:
+            hmac_key = Path(args.hmac_key_file).read_text("utf-8").strip()
+        except OSError as exc:
+            msg = f"--hmac-key-file: {exc}"
+            raise InvalidInputError(msg) from exc
+    keys = _public_keys(args, settings)
+    report = verify_package(Path(args.file), public_keys=keys, hmac_key=hmac_key)
     for line in report.lines():
         print(line)
     return 0 if report.ok else 1
 
 
+def _key_lines(key: PublicKey) -> list[str]:
+    created = key.created_at.isoformat(timespec="seconds") if key.created_at else "?"
+    mark = " (current)" if key.current else ""
+    return [
+        f"key {key.key_id}{mark}: {key.algorithm}, created {created}",
+        f"  SHA-256 fingerprint {key.fingerprint}",
+    ]
+
+
+def _package_keygen(settings: Settings) -> int:
+    """Make a new current package key; the old public keys stay published."""
+    from evidence.cases.package_keys import PackageKeyring  # noqa: PLC0415
+
+    keyring = PackageKeyring.from_settings(settings)
+    key = keyring.rotate()
+    print("\n".join(_key_lines(key)))
+    print(f"public keys: {keyring.directory / 'public-keys.json'}")
+    print(key.public_key_pem, end="")
+    return 0
+
+
+def _package_keys(args: argparse.Namespace, settings: Settings) -> int:
+    """The published package keys (``--json``: as ``GetSigningKeys`` answers)."""
+    from evidence.cases.package_keys import PackageKeyring  # noqa: PLC0415
+
+    keys = PackageKeyring.from_settings(settings).public_keys(create=False)
+    if args.json:
+        listing = [{**k.to_json(), "current": k.current} for k in keys]
+        print(json.dumps({"keys": listing}, ensure_ascii=False, indent=1))
+        return 0
+    for key in keys:
+        print("\n".join(_key_lines(key)))
+    if not keys:
+        print("no package key yet: one is made with the first package, or by keygen")
+    return 0
+
+
 async def _package_export(args: argparse.Namespace, settings: Settings) -> int:
     """Export a case's package as ``--username`` (captain, admin or squad) to ``--out``."""
     from evidence.cases.package import ReferralPackage, export_referral_package  # noqa: PLC0415
+    from evidence.cases.package_keys import PackageKeyring  # noqa: PLC0415
     from infra.objectstore import S3ObjectStore  # noqa: PLC0415
     from patrol.accounts import principal_of  # noqa: PLC0415
 
@@ -610,7 +677,8 @@ async def _package_export(args: argparse.Namespace, settings: Settings) -> int:
             principal_of(user),
             args.case_id,
             store=S3ObjectStore(settings.object_store),
-            signing_key=settings.evidence.package_signing_key,
+            custody_key=settings.evidence.package_signing_key,
+            keys=PackageKeyring.from_settings(settings),
         )
 
     engine = create_engine(settings.database.for_background_work())
@@ -757,6 +825,33 @@ def _add_counties(sub: Any) -> None:
     csub.add_parser("list", help="list every county")
 
 
+def _add_package(sub: Any) -> None:
+    package = sub.add_parser("package", help="evidence packages for criminal referrals")
+    psub = package.add_subparsers(dest="action", required=True)
+    pverify = psub.add_parser("verify", help="check a package; exit 1 on any problem")
+    pverify.add_argument("file", help="the package ZIP")
+    pverify.add_argument(
+        "--public-key",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a PEM public key, or the JSON of GetSigningKeys (repeatable); "
+        "default: this server's published keys",
+    )
+    pverify.add_argument(
+        "--hmac-key-file",
+        metavar="FILE",
+        help="the secret of packages signed with HMAC (format 1); default: the server's",
+    )
+    psub.add_parser("keygen", help="make a new current package signing key (rotate)")
+    pkeys = psub.add_parser("keys", help="list the published package signing keys")
+    pkeys.add_argument("--json", action="store_true", help="as GetSigningKeys answers")
+    pexport = psub.add_parser("export", help="export a case's package (logged in custody)")
+    pexport.add_argument("case_id", type=uuid.UUID, help="the case id")
+    pexport.add_argument("--out", required=True, help="where to write the ZIP")
+    pexport.add_argument("--username", required=True, help="act as this captain or admin")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="patrol", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -819,14 +914,7 @@ def build_parser() -> argparse.ArgumentParser:
     reset = usub.add_parser("reset-password", help="set a new password")
     reset.add_argument("username")
     reset.add_argument("--password", help="default: generated and printed")
-    package = sub.add_parser("package", help="evidence packages for criminal referrals")
-    psub = package.add_subparsers(dest="action", required=True)
-    pverify = psub.add_parser("verify", help="check a package; exit 1 on any problem")
-    pverify.add_argument("file", help="the package ZIP")
-    pexport = psub.add_parser("export", help="export a case's package (logged in custody)")
-    pexport.add_argument("case_id", type=uuid.UUID, help="the case id")
-    pexport.add_argument("--out", required=True, help="where to write the ZIP")
-    pexport.add_argument("--username", required=True, help="act as this captain or admin")
+    _add_package(sub)
     return parser
 
 
@@ -856,6 +944,10 @@ def _offline(args: argparse.Namespace, settings: Settings) -> int | None:
         return _errors(args)
     if args.command == "package" and args.action == "verify":
         return _package_verify(args, settings)
+    if args.command == "package" and args.action == "keygen":
+        return _package_keygen(settings)
+    if args.command == "package" and args.action == "keys":
+        return _package_keys(args, settings)
     return None
 
 

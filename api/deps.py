@@ -19,6 +19,7 @@ from evidence import (
 )
 from evidence.adapters import visible_evidence_ids
 from evidence.cases import ThresholdFindingScreener
+from evidence.cases.package_keys import PackageKeyring
 from evidence.cases.petition_service import PetitionService
 from evidence.cases.satellite_batches import SatelliteBatchService
 from evidence.cases.service import CaseService
@@ -179,8 +180,14 @@ def provide_evidence(
     )
 
 
+def provide_package_keys(settings: Settings_) -> PackageKeyring:
+    return PackageKeyring.from_settings(settings)
+
+
 def provide_cases(db: Db, settings: Settings_, state: State) -> CaseService:
-    return CaseService(db, state.store, settings.evidence)
+    return CaseService(
+        db, state.store, settings.evidence, keys=PackageKeyring.from_settings(settings)
+    )
 
 
 def provide_petitions(db: Db, settings: Settings_, state: State) -> PetitionService:
@@ -237,6 +244,7 @@ Alerts = NamedDependency[AlertService]
 Verifications = NamedDependency[VerificationService]
 TipOffs = NamedDependency[TipOffService]
 SatelliteBatches = NamedDependency[SatelliteBatchService]
+PackageKeys = NamedDependency[PackageKeyring]
 
 DEPENDENCIES: dict[str, Provide] = {
     "db": Provide(provide_db),
@@ -261,4 +269,5 @@ DEPENDENCIES: dict[str, Provide] = {
     "geofence": Provide(provide_geofence, sync_to_thread=False),
     "tip_offs": Provide(provide_tip_offs, sync_to_thread=False),
     "satellite_batches": Provide(provide_satellite_batches, sync_to_thread=False),
+    "package_keys": Provide(provide_package_keys, sync_to_thread=False),
 }

@@ -435,6 +435,7 @@ OPERATION_ERRORS: dict[str, Errors] = {
         422: ("unknown_layer_kind",),
     },
     "GetConsoleConfig": {},
+    "GetSigningKeys": {503: ("package_signing_key_missing",)},
     "GetHealth": {},
     "GetMetrics": {403: ("role_not_allowed",)},
     "GetImportJob": {403: ("role_not_allowed",), 404: ("import_job_not_found",)},

@@ -5,7 +5,7 @@
 #   - a CJK font (Debian's fonts-noto-cjk) for evidence captions and documents, the same way;
 #     without root it prints the command and goes on (captions then fail with that advice);
 #   - Node.js and npm (Debian's, unless there already) to build the web console, and Debian's
-#     chromium for its browser test, the same way;
+#     chromium for its browser test and openssl for the package-signature test, the same way;
 #   - a virtual environment in .venv with the project and its development tools;
 #   - the web console (api/console): `npm ci` from the committed package-lock.json, then its
 #     build into api/console/dist (again only when its sources changed).
@@ -75,6 +75,9 @@ if ! ldconfig -p 2>/dev/null | grep -q "libpangoft2-1.0.so.0"; then
 fi
 if ! command -v chromium >/dev/null 2>&1; then
   wanted+=(chromium)  # tests/console drives it headless
+fi
+if ! command -v openssl >/dev/null 2>&1; then
+  wanted+=(openssl)  # tests/cases/test_package_signing.py checks packages the recipients' way
 fi
 
 all=("${packages[@]}" "${wanted[@]}")

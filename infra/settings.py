@@ -75,6 +75,11 @@ def _port(env: dict[str, str], name: str, default: int, *, zero_ok: bool = False
     return value
 
 
+def _path(env: dict[str, str], name: str) -> Path | None:
+    raw = env.get(name, "").strip()
+    return Path(raw) if raw else None
+
+
 def _base_url(env: dict[str, str], name: str) -> str:
     """``scheme://host[:port]`` or empty; anything else names ``name`` in the error."""
     raw = env.get(name, "").strip().rstrip("/")
@@ -188,9 +193,16 @@ class AuthSettings:
 
 @dataclass(frozen=True, slots=True)
 class EvidenceSettings:
+    """``package_signing_key`` keys the custody chain (and verifies packages signed before
+    Ed25519 signatures); packages are signed with the Ed25519 key of ``package_key_dir``
+    (``None``: ``<data dir>/package-keys``), whose private half is ``package_signing_key_file``
+    when given (a PEM file; generated into the directory on first use when not)."""
+
     max_photo_bytes: int = 50 * 1024 * 1024
     max_video_bytes: int = 4 * 1024 * 1024 * 1024
     package_signing_key: str = field(default="", repr=False)
+    package_key_dir: Path | None = None
+    package_signing_key_file: Path | None = None
     caption_font: str = ""  # a CJK font file for captions; empty: found at run time
 
 
@@ -292,6 +304,11 @@ class Settings:
     tip_offs: TipOffSettings = TipOffSettings()
     satellite: SatelliteSettings = SatelliteSettings()
 
+    @property
+    def package_key_dir(self) -> Path:
+        """Where the package keys are (``PATROL_PACKAGE_KEY_DIR``, else in the data dir)."""
+        return self.evidence.package_key_dir or self.data_dir / "package-keys"
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if environ is None else environ)
@@ -345,6 +362,8 @@ class Settings:
                 max_photo_bytes=_int(env, "PATROL_MAX_PHOTO_BYTES", 50 * 1024 * 1024),
                 max_video_bytes=_int(env, "PATROL_MAX_VIDEO_BYTES", 4 * 1024 * 1024 * 1024),
                 package_signing_key=env.get("PATROL_PACKAGE_SIGNING_KEY", secret),
+                package_key_dir=_path(env, "PATROL_PACKAGE_KEY_DIR"),
+                package_signing_key_file=_path(env, "PATROL_PACKAGE_SIGNING_KEY_FILE"),
                 caption_font=env.get("PATROL_CAPTION_FONT", ""),
             ),
             server=ServerSettings(

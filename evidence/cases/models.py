@@ -442,7 +442,9 @@ class CasePackage(UuidPk, CountyOwned, Base):
     exported_at: Mapped[datetime]
     file_name: Mapped[str] = mapped_column(String(200))
     manifest_sha256: Mapped[str] = mapped_column(String(64))
-    signature: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(128))  # base64 Ed25519 (hex HMAC before)
+    signature_alg: Mapped[str] = mapped_column(String(20), server_default="HMAC-SHA256")
+    signing_key_id: Mapped[str | None] = mapped_column(String(16))
     evidence_count: Mapped[int] = mapped_column(Integer)
     total_bytes: Mapped[int] = mapped_column(BigInteger)
     custody_head_seq: Mapped[int] = mapped_column(BigInteger)

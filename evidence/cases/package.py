@@ -6,10 +6,24 @@ Layout of a package (ZIP, stored, ZIP64 when needed)::
     thumbs/<evidence id>.jpg        thumbnails, where made (for the evidence sheet)
     evidence.geojson                evidence locations (points, accuracy, time, producer)
     case.geojson                    the case: located point and surveyed polygon
-    evidence-sheet.html             print-ready evidence sheet (A4), captions and hashes
+    evidence-sheet.html             print-ready evidence sheet (A4), captions and hashes, the
+                                    signing key's id and fingerprint
+    public-key.pem                  the signer's Ed25519 public key (compare its fingerprint
+                                    with the published one before trusting it)
+    README.txt                      how to verify (Chinese, then English)
     manifest.json                   ids, SHA-256, sizes, capture metadata, producer, object to
-                                    be proved, custody entries, and every file's hash
-    manifest.sig                    HMAC-SHA256 of manifest.json under the package key
+                                    be proved, custody entries, the signing key's id, and every
+                                    file's hash (all the files above)
+    manifest.sig                    ``{"alg": "Ed25519", "keyId", "signature"}``: the base64
+                                    Ed25519 signature of the exact bytes of manifest.json
+    manifest.sig.bin                the same signature, raw (64 bytes), for OpenSSL:
+                                    ``openssl pkeyutl -verify -pubin -inkey public-key.pem
+                                    -rawin -in manifest.json -sigfile manifest.sig.bin``
+
+Packages are signed with the server's package key pair (:mod:`evidence.cases.package_keys`),
+used for nothing else: anyone holding the published public key can check a package, and the
+key cannot mint tokens. Packages of format 1 carry an HMAC-SHA256 ``manifest.sig`` under the
+server's package secret instead; they still verify with that secret.
 
 Export (:func:`export_referral_package`) does every database read and write up front — the
 custody entries of the export, the ``case_packages`` row — in the caller's transaction, then
@@ -18,13 +32,17 @@ response can stream it after the transaction has committed. Memory stays bounded
 chunk size; each original is hashed while it streams and a difference from the hash taken at
 intake stops the stream (:class:`PackageSourceMismatchError`).
 
-:func:`verify_package` checks a package file: the signature, every listed file's SHA-256 and
-size, and files missing or added; it returns a :class:`PackageReport` listing every problem.
+:func:`verify_package` checks a package file: the signature (Ed25519 with the given public
+keys, or HMAC with the given secret for format 1), every listed file's SHA-256 and size, and
+files missing or added; it returns a :class:`PackageReport` listing every problem. It needs
+no database, no object store and no server settings.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import hmac
 import html
@@ -49,6 +67,7 @@ from evidence.cases.errors import (
     ReferralNotFoundError,
 )
 from evidence.cases.models import Case, CasePackage, Referral
+from evidence.cases.package_keys import ALGORITHM, PackageKeyring, PublicKey
 from evidence.custody import CustodyAction, CustodyLog, chain_head
 from evidence.models import CustodyEntry, Derivative, Evidence, Upload
 from geofence.overlay import to_mu
@@ -60,7 +79,10 @@ from patrol.models import County, User
 __all__ = [
     "FORMAT",
     "MANIFEST",
+    "PUBLIC_KEY",
+    "README",
     "SIGNATURE",
+    "SIGNATURE_BIN",
     "PackageProblem",
     "PackageReport",
     "ReferralPackage",
@@ -69,9 +91,13 @@ __all__ = [
     "verify_package",
 ]
 
-FORMAT = "patrol-referral-package/1"
+FORMAT = "patrol-referral-package/2"
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
+SIGNATURE_BIN = "manifest.sig.bin"
+PUBLIC_KEY = "public-key.pem"
+README = "README.txt"
+_HMAC = "HMAC-SHA256"
 _CHUNK = 1024 * 1024
 _MAX_MANIFEST = 64 * 1024 * 1024
 _ZIP64_AT = 1 << 31
@@ -89,13 +115,9 @@ _EXTENSIONS = {
 
 
 def sign_manifest(manifest: bytes, key: str) -> str:
-    """HMAC-SHA256 (hex) of the manifest bytes under the package signing key."""
+    """HMAC-SHA256 (hex) of the manifest bytes under the package secret: how packages of
+    format 1 were signed (kept to verify them)."""
     return hmac.new(key.encode("utf-8"), manifest, hashlib.sha256).hexdigest()
-
-
-def _key_id(key: str) -> str:
-    """Names the key without revealing it (first 16 hex of SHA-256 of a derived value)."""
-    return hashlib.sha256(b"patrol-package-key-id:" + key.encode("utf-8")).hexdigest()[:16]
 
 
 # -- the stream ----------------------------------------------------------------------------------
@@ -157,7 +179,8 @@ class ReferralPackage:
     created_at: datetime
     manifest: dict[str, Any]
     manifest_bytes: bytes
-    signature: str
+    signature: str  # base64 Ed25519 signature of manifest_bytes
+    key_id: str
     evidence_count: int
     originals_bytes: int
     _entries: list[_Entry]
@@ -371,7 +394,9 @@ def _row(label: str, value: Any) -> str:
     return f"<tr><th>{html.escape(label)}</th><td>{html.escape(str(value))}</td></tr>"
 
 
-def _sheet(case: Mapping[str, Any], items: Sequence[_Item], package_id: uuid.UUID) -> bytes:
+def _sheet(
+    case: Mapping[str, Any], items: Sequence[_Item], package_id: uuid.UUID, key: PublicKey
+) -> bytes:
     parties = "、".join(p["name"] for p in case["parties"]) or "—"
     head = "".join(
         [
@@ -385,8 +410,11 @@ def _sheet(case: Mapping[str, Any], items: Sequence[_Item], package_id: uuid.UUI
             ),
             _row("证据数量", len(items)),
             _row("证据包编号", package_id),
+            _row("签名算法", f"{key.algorithm}（签名文件 {SIGNATURE}、{SIGNATURE_BIN}）"),
+            _row("签名公钥编号", key.key_id),
         ]
     )
+    head += f'<tr><th>公钥指纹（SHA-256）</th><td class="hash">{key.fingerprint}</td></tr>'
     blocks = []
     for n, item in enumerate(items, start=1):
         ev, up = item.evidence, item.upload
@@ -426,6 +454,74 @@ def _sheet(case: Mapping[str, Any], items: Sequence[_Item], package_id: uuid.UUI
         f"{''.join(blocks)}</body></html>"
     )
     return page.encode("utf-8")
+
+
+def _readme(case_no: str, package_id: uuid.UUID, key: PublicKey) -> bytes:
+    """How to verify the package with the public key alone (Chinese first, English after)."""
+    verify = (
+        f"openssl pkeyutl -verify -pubin -inkey {PUBLIC_KEY} -rawin -in {MANIFEST} "
+        f"-sigfile {SIGNATURE_BIN}"
+    )
+    fingerprint = (
+        f"openssl pkey -pubin -in {PUBLIC_KEY} -outform DER | tail -c 32 | openssl dgst -sha256"
+    )
+    text = f"""证据包校验说明
+==============
+
+案件编号：{case_no}
+证据包编号：{package_id}
+签名算法：{key.algorithm}
+签名公钥编号：{key.key_id}
+公钥指纹（SHA-256）：{key.fingerprint}
+
+{MANIFEST} 列出本包每个文件的 SHA-256 和大小；{SIGNATURE} 和 {SIGNATURE_BIN} 是执法监察大队
+用证据包专用密钥对 {MANIFEST} 的签名。校验只需公钥，不需要大队的服务器或任何密码。
+
+一、核对公钥
+本包内的 {PUBLIC_KEY} 是签名者的公钥。使用前须将其指纹与大队公布的公钥指纹（书面提供，
+或系统“签名公钥”接口 GET /api/v1/signing-keys）核对一致；不一致则本包不可信。计算指纹：
+    {fingerprint}
+
+二、校验签名（OpenSSL 3.0 及以上）
+    {verify}
+显示 “Signature Verified Successfully” 即 {MANIFEST} 自签名后未被改动。
+
+三、校验文件
+逐个计算文件的 SHA-256（sha256sum 文件名，Windows 下 certutil -hashfile 文件名 SHA256），
+与 {MANIFEST} 中 files 列出的值比对；也可用本系统的命令一次完成以上全部校验：
+    patrol package verify 证据包.zip --public-key 公布的公钥.pem
+（无需数据库或服务器；任何问题都会列出，并以退出码 1 结束。）
+
+
+How to verify this package
+==========================
+
+Case number: {case_no}
+Package id: {package_id}
+Signature algorithm: {key.algorithm}
+Signing key id: {key.key_id}
+Public key fingerprint (SHA-256): {key.fingerprint}
+
+{MANIFEST} lists every file of the package with its SHA-256 and size; {SIGNATURE} and
+{SIGNATURE_BIN} are the brigade's signature of {MANIFEST} under its package-only key.
+Checking needs the public key only: no server, no password.
+
+1. Check the public key. {PUBLIC_KEY} in this package is the signer's public key. Compare
+   its fingerprint with the one the brigade publishes (on paper, or GET /api/v1/signing-keys)
+   before trusting it; if they differ, do not trust the package. The fingerprint:
+    {fingerprint}
+
+2. Check the signature (OpenSSL 3.0 or later):
+    {verify}
+   "Signature Verified Successfully" means {MANIFEST} is unchanged since it was signed.
+
+3. Check the files: compute each file's SHA-256 (sha256sum FILE; on Windows
+   certutil -hashfile FILE SHA256) and compare with the "files" list of {MANIFEST}; or do
+   all of the above at once with this system's command:
+    patrol package verify PACKAGE.zip --public-key PUBLISHED-KEY.pem
+   (no database or server needed; it lists every problem and exits with 1 on any.)
+"""
+    return text.replace("\n", "\r\n").encode("utf-8")
 
 
 async def _items(
@@ -510,20 +606,23 @@ async def export_referral_package(
     case_id: uuid.UUID,
     *,
     store: ObjectStore,
-    signing_key: str,
+    custody_key: str,
+    keys: PackageKeyring | None,
     referral_id: uuid.UUID | None = None,
     chunk_size: int = _CHUNK,
 ) -> ReferralPackage:
     """Prepare the evidence package of a case (squad, captains, admins) and log the export.
 
     Writes one ``exported`` custody entry per evidence, a ``case_packages`` row and a case
-    event, in the caller's transaction; returns the package to stream. ``signing_key`` is
-    ``settings.evidence.package_signing_key`` (also the custody log's key).
+    event, in the caller's transaction; returns the package to stream. ``custody_key`` is
+    ``settings.evidence.package_signing_key`` (the custody log's key); the manifest is
+    signed with the current key of ``keys`` (made on first use).
     """
     require_role(principal, *_EXPORTERS, action="export evidence packages")
     case = await load_case(session, principal, case_id)  # an unseen case is 404 before all
-    if not signing_key:
+    if not custody_key or keys is None:
         raise PackageSigningKeyMissingError("no package signing key is configured")
+    signer = await asyncio.to_thread(keys.signer)
     evidence_ids = await case_evidence_ids(session, case)
     items = await _items(session, case, evidence_ids)
     if not items:
@@ -534,7 +633,7 @@ async def export_referral_package(
     assert county is not None
     package_id = uuid7()
     now = datetime.now(UTC)
-    custody = CustodyLog(signing_key.encode("utf-8"))
+    custody = CustodyLog(custody_key.encode("utf-8"))
     for item in items:
         await custody.append(
             session,
@@ -601,7 +700,9 @@ async def export_referral_package(
     generated = {
         "evidence.geojson": _evidence_geojson(items),
         "case.geojson": _case_geojson(case_json, view.surveyed_geometry),
-        "evidence-sheet.html": _sheet(case_json, items, package_id),
+        "evidence-sheet.html": _sheet(case_json, items, package_id, signer.public),
+        PUBLIC_KEY: signer.public.public_key_pem.encode("ascii"),
+        README: _readme(case.case_no, package_id, signer.public),
     }
     entries = [
         _Entry(i.path, i.evidence.size_bytes, i.evidence.sha256, key=i.evidence.original_key)
@@ -635,17 +736,24 @@ async def export_referral_package(
         "evidence": [_evidence_json(i) for i in items],
         "files": [{"path": e.path, "sha256": e.sha256, "size": e.size} for e in entries],
         "custody_head": {"seq": head_seq, "hash": head_hash},
+        "signing_key": {
+            "alg": ALGORITHM,
+            "key_id": signer.key_id,
+            "fingerprint_sha256": signer.public.fingerprint,
+            "public_key": PUBLIC_KEY,
+        },
     }
     manifest_bytes = json.dumps(
         manifest, ensure_ascii=False, indent=1, sort_keys=True, allow_nan=False
     ).encode("utf-8")
-    signature = sign_manifest(manifest_bytes, signing_key)
+    raw_signature = signer.sign(manifest_bytes)
+    signature = base64.b64encode(raw_signature).decode("ascii")
     sig_bytes = json.dumps(
         {
-            "alg": "HMAC-SHA256",
-            "key_id": _key_id(signing_key),
+            "alg": ALGORITHM,
+            "keyId": signer.key_id,
             "signature": signature,
-            "manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest(),
+            "manifestSha256": hashlib.sha256(manifest_bytes).hexdigest(),
         },
         indent=1,
         sort_keys=True,
@@ -658,6 +766,12 @@ async def export_referral_package(
             data=manifest_bytes,
         ),
         _Entry(SIGNATURE, len(sig_bytes), hashlib.sha256(sig_bytes).hexdigest(), data=sig_bytes),
+        _Entry(
+            SIGNATURE_BIN,
+            len(raw_signature),
+            hashlib.sha256(raw_signature).hexdigest(),
+            data=raw_signature,
+        ),
     ]
     file_name = f"referral-{case.case_no}-{str(package_id)[:8]}.zip".replace("/", "_")
     originals = sum(i.evidence.size_bytes for i in items)
@@ -672,6 +786,8 @@ async def export_referral_package(
             file_name=file_name[:200],
             manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
             signature=signature,
+            signature_alg=ALGORITHM,
+            signing_key_id=signer.key_id,
             evidence_count=len(items),
             total_bytes=originals,
             custody_head_seq=head_seq,
@@ -697,6 +813,7 @@ async def export_referral_package(
         manifest=manifest,
         manifest_bytes=manifest_bytes,
         signature=signature,
+        key_id=signer.key_id,
         evidence_count=len(items),
         originals_bytes=originals,
         _entries=entries,
@@ -722,12 +839,18 @@ class PackageProblem:
 
 @dataclass(frozen=True, slots=True)
 class PackageReport:
+    """What :func:`verify_package` found. ``key_id`` names the key the package says signed it
+    (``fingerprint`` is that key's, when one of the given keys is it)."""
+
     path: str
     package_id: str | None
     case_no: str | None
     signature_valid: bool | None
     files_checked: int
     problems: tuple[PackageProblem, ...]
+    algorithm: str | None = None
+    key_id: str | None = None
+    fingerprint: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -749,6 +872,14 @@ class PackageReport:
         yield f"package {self.package_id or '?'} (case {self.case_no or '?'}): " + (
             "OK" if self.ok else "FAILED"
         )
+        if self.algorithm:
+            signed = f"signature: {self.algorithm}"
+            if self.key_id:
+                signed += f", key {self.key_id}"
+            if self.fingerprint:
+                signed += f" (SHA-256 fingerprint {self.fingerprint})"
+            verdict = {True: "valid", False: "INVALID", None: "not checked"}
+            yield f"{signed}: {verdict[self.signature_valid]}"
         yield f"files checked: {self.files_checked}"
         for p in self.problems:
             yield f"  {p.problem}: {p.path}" + (f" - {p.detail}" if p.detail else "")
@@ -764,30 +895,122 @@ def _hash_member(zf: zipfile.ZipFile, name: str) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _check_signature(
-    zf: zipfile.ZipFile, manifest_bytes: bytes, signing_key: str, problems: list[PackageProblem]
+@dataclass(slots=True)
+class _Signature:
+    """What ``manifest.sig`` claims, and what checking it found."""
+
+    algorithm: str | None = None
+    key_id: str | None = None
+    fingerprint: str | None = None
+    valid: bool | None = None
+
+
+def _check_hmac(
+    manifest_bytes: bytes, claimed: str, hmac_key: str, problems: list[PackageProblem]
 ) -> bool | None:
-    try:
-        sig = json.loads(zf.read(SIGNATURE))
-        claimed = str(sig["signature"])
-    except KeyError:
-        problems.append(PackageProblem(SIGNATURE, "signature_missing"))
-        return False
-    except (ValueError, TypeError, zipfile.BadZipFile) as exc:
-        problems.append(PackageProblem(SIGNATURE, "signature_invalid", f"unreadable: {exc}"))
-        return False
-    if not signing_key:
-        problems.append(PackageProblem(SIGNATURE, "signature_unchecked", "no key given"))
+    if not hmac_key:
+        detail = "no HMAC key given (packages of format 1 verify with the server's secret)"
+        problems.append(PackageProblem(SIGNATURE, "signature_unchecked", detail))
         return None
-    if not hmac.compare_digest(sign_manifest(manifest_bytes, signing_key), claimed):
+    if not hmac.compare_digest(sign_manifest(manifest_bytes, hmac_key), claimed):
         detail = "manifest.json was changed, or it was signed with another key"
         problems.append(PackageProblem(MANIFEST, "signature_invalid", detail))
         return False
     return True
 
 
+def _read_raw_signature(zf: zipfile.ZipFile) -> bytes | None:
+    try:
+        info = zf.getinfo(SIGNATURE_BIN)
+    except KeyError:
+        return None
+    return zf.read(SIGNATURE_BIN) if info.file_size <= 1024 else b""
+
+
+def _check_ed25519(
+    zf: zipfile.ZipFile,
+    manifest: Mapping[str, Any],
+    manifest_bytes: bytes,
+    sig: Mapping[str, Any],
+    *,
+    public_keys: Sequence[PublicKey],
+    problems: list[PackageProblem],
+) -> _Signature:
+    key_id = str(sig.get("keyId", ""))
+    found = _Signature(ALGORITHM, key_id or None)
+    try:
+        raw = base64.b64decode(str(sig["signature"]), validate=True)
+    except (KeyError, binascii.Error) as exc:
+        problems.append(PackageProblem(SIGNATURE, "signature_invalid", f"unreadable: {exc}"))
+        found.valid = False
+        return found
+    named = (manifest.get("signing_key") or {}).get("key_id")
+    if named != key_id:
+        detail = f"manifest.json names key {named}, manifest.sig key {key_id}"
+        problems.append(PackageProblem(SIGNATURE, "signature_invalid", detail))
+    detached = _read_raw_signature(zf)
+    if detached is None:
+        problems.append(PackageProblem(SIGNATURE_BIN, "signature_missing"))
+    elif detached != raw:
+        detail = "differs from the signature in manifest.sig"
+        problems.append(PackageProblem(SIGNATURE_BIN, "signature_invalid", detail))
+    if not public_keys:
+        detail = f"no public key given (the package says key {key_id} signed it)"
+        problems.append(PackageProblem(SIGNATURE, "signature_unchecked", detail))
+        return found
+    key = next((k for k in public_keys if k.key_id == key_id), None)
+    if key is None:
+        given = ", ".join(k.key_id for k in public_keys)
+        detail = f"signed by key {key_id}, which is not among the given public keys ({given})"
+        problems.append(PackageProblem(SIGNATURE, "signature_invalid", detail))
+        found.valid = False
+        return found
+    found.fingerprint = key.fingerprint
+    found.valid = key.verify(raw, manifest_bytes)
+    if not found.valid:
+        detail = "manifest.json or its signature was changed"
+        problems.append(PackageProblem(MANIFEST, "signature_invalid", detail))
+    found.valid = found.valid and not any(p.problem == "signature_invalid" for p in problems)
+    return found
+
+
+def _check_signature(
+    zf: zipfile.ZipFile,
+    manifest: Mapping[str, Any],
+    manifest_bytes: bytes,
+    *,
+    public_keys: Sequence[PublicKey],
+    hmac_key: str,
+    problems: list[PackageProblem],
+) -> _Signature:
+    try:
+        sig = json.loads(zf.read(SIGNATURE))
+        if not isinstance(sig, dict):
+            msg = "manifest.sig is not a JSON object"
+            raise TypeError(msg)
+        algorithm = str(sig.get("alg", ""))
+    except KeyError:
+        problems.append(PackageProblem(SIGNATURE, "signature_missing"))
+        return _Signature(valid=False)
+    except (ValueError, TypeError, zipfile.BadZipFile) as exc:
+        problems.append(PackageProblem(SIGNATURE, "signature_invalid", f"unreadable: {exc}"))
+        return _Signature(valid=False)
+    if algorithm == ALGORITHM:
+        return _check_ed25519(
+            zf, manifest, manifest_bytes, sig, public_keys=public_keys, problems=problems
+        )
+    if algorithm == _HMAC:
+        valid = _check_hmac(manifest_bytes, str(sig.get("signature", "")), hmac_key, problems)
+        return _Signature(_HMAC, str(sig.get("key_id", "")) or None, None, valid)
+    problems.append(PackageProblem(SIGNATURE, "signature_invalid", f"unknown alg {algorithm!r}"))
+    return _Signature(valid=False)
+
+
 def _check_files(
-    zf: zipfile.ZipFile, listed: Sequence[Mapping[str, Any]], problems: list[PackageProblem]
+    zf: zipfile.ZipFile,
+    listed: Sequence[Mapping[str, Any]],
+    unlisted: set[str],
+    problems: list[PackageProblem],
 ) -> int:
     names = set(zf.namelist())
     checked = 0
@@ -812,17 +1035,22 @@ def _check_files(
             problems.append(
                 PackageProblem(path, "file_modified", f"SHA-256 {digest} != {item.get('sha256')}")
             )
-    expected = {str(i.get("path", "")) for i in listed} | {MANIFEST, SIGNATURE}
+    expected = {str(i.get("path", "")) for i in listed} | unlisted
     problems.extend(PackageProblem(name, "unexpected_file") for name in sorted(names - expected))
     return checked
 
 
-def verify_package(path: Path | str, *, signing_key: str) -> PackageReport:
+def verify_package(
+    path: Path | str, *, public_keys: Sequence[PublicKey] = (), hmac_key: str = ""
+) -> PackageReport:
     """Check a package file: signature, every file's hash and size, missing and extra files.
 
-    Never raises for a bad package: every problem is in the report (``report.ok`` is
-    ``False``); :meth:`PackageReport.raise_for_problems` turns it into an error. Reads in
-    bounded chunks, so any package size is fine.
+    An Ed25519 package is checked with ``public_keys`` (the published ones, or the one key
+    a recipient was given; the key the package names must be among them); a package of
+    format 1 (HMAC-SHA256) with ``hmac_key``. Without the key it needs, the signature is
+    reported ``signature_unchecked``. Never raises for a bad package: every problem is in the
+    report (``report.ok`` is ``False``); :meth:`PackageReport.raise_for_problems` turns it
+    into an error. Reads in bounded chunks, so any package size is fine.
     """
     problems: list[PackageProblem] = []
     where = str(path)
@@ -848,6 +1076,22 @@ def verify_package(path: Path | str, *, signing_key: str) -> PackageReport:
         except (ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
             problems.append(PackageProblem(MANIFEST, "manifest_unreadable", str(exc)))
             return PackageReport(where, None, None, None, 0, tuple(problems))
-        signature_valid = _check_signature(zf, manifest_bytes, signing_key, problems)
-        checked = _check_files(zf, listed, problems)
-    return PackageReport(where, package_id, case_no, signature_valid, checked, tuple(problems))
+        sig = _check_signature(
+            zf, manifest, manifest_bytes, public_keys=public_keys, hmac_key=hmac_key,
+            problems=problems,
+        )  # fmt: skip
+        unlisted = {MANIFEST, SIGNATURE}
+        if sig.algorithm == ALGORITHM:
+            unlisted.add(SIGNATURE_BIN)
+        checked = _check_files(zf, listed, unlisted, problems)
+    return PackageReport(
+        where,
+        package_id,
+        case_no,
+        sig.valid,
+        checked,
+        tuple(problems),
+        algorithm=sig.algorithm,
+        key_id=sig.key_id,
+        fingerprint=sig.fingerprint,
+    )

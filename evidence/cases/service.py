@@ -2,14 +2,16 @@
 
 Usage (one request = one session = one transaction, committed by the caller)::
 
-    cases = CaseService(session, store, settings.evidence)
+    keys = PackageKeyring.from_settings(settings)
+    cases = CaseService(session, store, settings.evidence, keys=keys)
     view = await cases.open_case(principal, case_input)
     view = await cases.change_status(principal, view.id, "filed")
     referral = await cases.create_referral(principal, view.id, team_ids=[...], report="...")
     await session.commit()
 
 The service is bound to a session, the object store (packages read originals from it), the
-evidence settings (the package signing key) and a clock (what "now" is for the overdue feed
+evidence settings (the custody key), the package keyring (packages are signed with its
+current key) and a clock (what "now" is for the overdue feed
 and the ``overdue`` mark of referrals). Its methods wrap the module functions of
 :mod:`evidence.cases.cases`, :mod:`evidence.cases.referrals`, :mod:`evidence.cases.screening`
 and :mod:`evidence.cases.package`, which stay the reference for each rule; every method
@@ -30,6 +32,7 @@ from evidence.cases import referrals as _referrals
 from evidence.cases import screening as _screening
 from evidence.cases.cases import CaseChanges, CaseInput, CaseView, FlagView, TeamMember
 from evidence.cases.package import ReferralPackage
+from evidence.cases.package_keys import PackageKeyring
 from evidence.cases.referrals import Material, OverdueStep, ReferralView
 from evidence.cases.screening import RuleInput, RuleView
 from infra.db import utcnow
@@ -49,11 +52,13 @@ class CaseService:
         store: ObjectStore,
         settings: EvidenceSettings,
         *,
+        keys: PackageKeyring | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.session = session
         self._store = store
         self._settings = settings
+        self._keys = keys
         self._clock = clock
 
     # -- cases -----------------------------------------------------------------------------------
@@ -274,12 +279,15 @@ class CaseService:
     async def export_package(
         self, principal: Principal, case_id: uuid.UUID, *, referral_id: uuid.UUID | None = None
     ) -> ReferralPackage:
-        """Logged and recorded in the session; the package streams from the store only."""
+        """Logged and recorded in the session; the package streams from the store only.
+        Signed with the keyring's current key (without a keyring:
+        ``package_signing_key_missing``)."""
         return await _package.export_referral_package(
             self.session,
             principal,
             case_id,
             store=self._store,
-            signing_key=self._settings.package_signing_key,
+            custody_key=self._settings.package_signing_key,
+            keys=self._keys,
             referral_id=referral_id,
         )

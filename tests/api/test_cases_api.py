@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from api.app import create_app
 from evidence.cases.models import CasePackage, Referral
 from evidence.cases.package import MANIFEST, verify_package
+from evidence.cases.package_keys import PackageKeyring
 from evidence.models import CustodyEntry
 from infra.objectstore import S3ObjectStore
 from infra.scope import Role
@@ -362,11 +363,12 @@ async def test_another_countys_case_and_referral_do_not_exist(
         assert row is not None and row.status == "reported"  # nothing changed
 
 
-def _cli_verify(good: Path, tampered: Path, changed: str) -> None:
+def _cli_verify(good: Path, tampered: Path, changed: str, key: Path) -> None:
     """``patrol package verify`` needs no database and no S3; exit 1 on any problem."""
-    env = {**os.environ, "PATROL_PACKAGE_SIGNING_KEY": SIGNING_KEY, "DATABASE_URL": "",
-           "S3_ENDPOINT_URL": ""}  # fmt: skip
-    patrol = [str(Path(sys.executable).with_name("patrol")), "package", "verify"]
+    env = {**os.environ, "DATABASE_URL": "", "S3_ENDPOINT_URL": ""}
+    patrol = [
+        str(Path(sys.executable).with_name("patrol")), "package", "verify", "--public-key", str(key)
+    ]  # fmt: skip
     ok = subprocess.run([*patrol, str(good)], env=env, capture_output=True, text=True, check=False)
     assert ok.returncode == 0, ok.stderr
     assert "OK" in ok.stdout
@@ -395,13 +397,14 @@ def _cli_export(settings: Settings, county: CountyFixture, case_id: str, out: Pa
     command = [str(Path(sys.executable).with_name("patrol")), "package", "export", case_id]
     done = subprocess.run(
         [*command, "--out", str(out), "--username", captain],
-        env=env,
+        env={**env, "PATROL_PACKAGE_KEY_DIR": str(settings.package_key_dir)},
         capture_output=True,
         text=True,
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert verify_package(out, signing_key=SIGNING_KEY).ok
+    keys = PackageKeyring.from_settings(settings).public_keys()
+    assert verify_package(out, public_keys=keys).ok
 
 
 # -- packages ------------------------------------------------------------------------------------
@@ -450,7 +453,8 @@ async def test_package_is_streamed_verified_and_logged(
     assert signed.store.checked_out_while_streaming
     assert set(signed.store.checked_out_while_streaming) == {0}
 
-    report = verify_package(path, signing_key=SIGNING_KEY)
+    keys = PackageKeyring.from_settings(settings).public_keys()
+    report = verify_package(path, public_keys=keys)
     assert report.ok, list(report.lines())
     assert report.signature_valid is True and report.case_no == case["caseNo"]
     with zipfile.ZipFile(path) as zf:
@@ -465,12 +469,15 @@ async def test_package_is_streamed_verified_and_logged(
             if info.filename == originals[0]:
                 data = data[:-10] + b"0123456789"
             dst.writestr(info, data)
-    bad = verify_package(tampered, signing_key=SIGNING_KEY)
+    bad = verify_package(tampered, public_keys=keys)
     assert not bad.ok
     assert [(p.path, p.problem) for p in bad.problems] == [(originals[0], "file_modified")]
-    wrong_key = verify_package(path, signing_key="another-key-" + "x" * 32)
+    other = PackageKeyring(tmp_path / "other-keys").public_keys()
+    wrong_key = verify_package(path, public_keys=other)
     assert {p.problem for p in wrong_key.problems} == {"signature_invalid"}
-    _cli_verify(path, tampered, originals[0])
+    pem = tmp_path / "published.pem"
+    pem.write_text("".join(k.public_key_pem for k in keys))
+    _cli_verify(path, tampered, originals[0], pem)
 
     async with session_factory() as session:
         entries = (
@@ -526,5 +533,5 @@ def test_a_zip_that_is_not_a_package_is_reported(tmp_path: Path) -> None:
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("readme.txt", "hello")
     path.write_bytes(buf.getvalue())
-    report = verify_package(path, signing_key=SIGNING_KEY)
+    report = verify_package(path)
     assert [p.problem for p in report.problems] == ["manifest_missing"]

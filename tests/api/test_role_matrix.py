@@ -146,6 +146,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "GetPlan":                  (OK,        NOT_AREA,  OK,        NOT_AREA,  OK,        NOT_AREA),
     "GetReadiness":             (OK,        OK,        OK,        OK,        OK,        OK),
     "GetReferral":              (ROLE,      ROLE,      OK,        OK,        OK,        ROLE),
+    "GetSigningKeys":           (OK,        OK,        OK,        OK,        OK,        OK),
     "GetRosterReport":          (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "GetSatelliteFigures":      (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "GetTile":                  (OK,        OK,        OK,        OK,        OK,        OK),

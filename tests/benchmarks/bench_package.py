@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from api.models import MODEL_MODULES
 from evidence.cases.cases import CaseInput, open_case
 from evidence.cases.package import export_referral_package
+from evidence.cases.package_keys import PackageKeyring
 from evidence.cases.referrals import flag_for_referral
 from evidence.models import Evidence, Upload
 from infra.db import create_engine, create_session_factory
@@ -162,7 +163,9 @@ async def _timed(fn: Callable[[], Awaitable[int]]) -> tuple[int, float]:
     return n, time.perf_counter() - began
 
 
-async def run(database_url: str, store_settings: ObjectStoreSettings) -> dict[str, float]:
+async def run(
+    database_url: str, store_settings: ObjectStoreSettings, keys: PackageKeyring
+) -> dict[str, float]:
     engine = create_engine(DatabaseSettings(statement_timeout_s=0.0, url=database_url, pool_size=4))
     try:
         migrator = Migrator(engine, MODEL_MODULES)
@@ -198,7 +201,7 @@ async def run(database_url: str, store_settings: ObjectStoreSettings) -> dict[st
         async def package() -> int:
             async with factory() as db:
                 pkg = await export_referral_package(
-                    db, squad, case.id, store=store, signing_key=KEY
+                    db, squad, case.id, store=store, custody_key=KEY, keys=keys
                 )
                 await db.commit()
             total = 0
@@ -233,7 +236,8 @@ async def run(database_url: str, store_settings: ObjectStoreSettings) -> dict[st
 
 def main() -> None:
     with local_services("patrol-bench-package-", bucket="patrol-bench") as found:
-        result = asyncio.run(run(found.database_url, found.object_store))
+        keys = PackageKeyring(found.workdir / "package-keys")
+        result = asyncio.run(run(found.database_url, found.object_store, keys))
     rise = result["rss_rise"] / MIB
     ratio = result["package_rate"] / result["raw_rate"]
     rows = [

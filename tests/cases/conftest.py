@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
 from geoalchemy2.elements import WKTElement
@@ -18,6 +19,7 @@ from litestar import Litestar
 from shapely.geometry import MultiPolygon, Polygon, box
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from evidence.cases.package_keys import PackageKeyring
 from evidence.models import Evidence, Upload
 from geofence.enums import LandClass, LayerKind
 from geofence.layers import new_layer_version
@@ -44,6 +46,12 @@ def other_world(
         return await build_world(session_factory, app.state.tokens, province=fresh_province())
 
     return make
+
+
+@pytest.fixture
+def package_keys(tmp_path: Path) -> PackageKeyring:
+    """A package keyring of the test's own (its key pair made on first use)."""
+    return PackageKeyring(tmp_path / "package-keys")
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from evidence.cases.errors import (
 )
 from evidence.cases.models import CasePackage
 from evidence.cases.package import MANIFEST, SIGNATURE, export_referral_package, verify_package
+from evidence.cases.package_keys import PackageKeyring
 from evidence.cases.referrals import flag_for_referral
 from evidence.custody import CustodyLog
 from evidence.models import CustodyEntry
@@ -53,11 +54,17 @@ async def case_with_evidence(
 
 
 async def export_to(
-    db: AsyncSession, store: S3ObjectStore, world: World, case: CaseView, path: Path
+    db: AsyncSession,
+    store: S3ObjectStore,
+    world: World,
+    case: CaseView,
+    path: Path,
+    keys: PackageKeyring,
 ) -> dict[str, Any]:
     package = await export_referral_package(
-        db, world.squad, case.id, store=store, signing_key=SIGNING_KEY, chunk_size=256 * 1024
-    )
+        db, world.squad, case.id, store=store, custody_key=SIGNING_KEY, keys=keys,
+        chunk_size=256 * 1024,
+    )  # fmt: skip
     await db.commit()  # the export is logged before a byte is streamed
     size = await package.save(path)
     assert size > len(PHOTO_A)
@@ -65,17 +72,21 @@ async def export_to(
 
 
 async def test_round_trip_verifies_and_keeps_originals_byte_exact(
-    db: AsyncSession, store: S3ObjectStore, world: World, tmp_path: Path
+    db: AsyncSession,
+    store: S3ObjectStore,
+    world: World,
+    tmp_path: Path,
+    package_keys: PackageKeyring,
 ) -> None:
     case, originals = await case_with_evidence(db, store, world)
     path = tmp_path / "package.zip"
-    manifest = await export_to(db, store, world, case, path)
+    manifest = await export_to(db, store, world, case, path, package_keys)
 
-    report = verify_package(path, signing_key=SIGNING_KEY)
+    report = verify_package(path, public_keys=package_keys.public_keys())
     assert report.ok, report.problems
     assert report.signature_valid is True
     assert report.case_no == case.case_no
-    assert report.files_checked == 5  # 2 originals, 2 GeoJSON, 1 evidence sheet
+    assert report.files_checked == 7  # 2 originals, 2 GeoJSON, sheet, public key, README
 
     with zipfile.ZipFile(path) as zf:
         listed = json.loads(zf.read(MANIFEST))
@@ -122,16 +133,20 @@ def _rewrite(src: Path, dst: Path, *, replace: dict[str, bytes], drop: set[str])
 
 
 async def test_tampered_packages_are_reported(
-    db: AsyncSession, store: S3ObjectStore, world: World, tmp_path: Path
+    db: AsyncSession,
+    store: S3ObjectStore,
+    world: World,
+    tmp_path: Path,
+    package_keys: PackageKeyring,
 ) -> None:
     case, _ = await case_with_evidence(db, store, world)
     good = tmp_path / "good.zip"
-    manifest = await export_to(db, store, world, case, good)
+    manifest = await export_to(db, store, world, case, good, package_keys)
     first = manifest["evidence"][0]["path"]
 
     changed = tmp_path / "changed-original.zip"
     _rewrite(good, changed, replace={first: b"\xff\xd8 edited \xff\xd9"}, drop=set())
-    report = verify_package(changed, signing_key=SIGNING_KEY)
+    report = verify_package(changed, public_keys=package_keys.public_keys())
     assert not report.ok
     assert {(p.path, p.problem) for p in report.problems} >= {(first, "file_modified")}
     assert report.signature_valid is True  # the manifest itself is intact
@@ -141,13 +156,13 @@ async def test_tampered_packages_are_reported(
     forged["case"]["cause"] = "无违法行为"
     edited = tmp_path / "changed-manifest.zip"
     _rewrite(good, edited, replace={MANIFEST: json.dumps(forged).encode()}, drop=set())
-    report = verify_package(edited, signing_key=SIGNING_KEY)
+    report = verify_package(edited, public_keys=package_keys.public_keys())
     assert [(p.path, p.problem) for p in report.problems] == [(MANIFEST, "signature_invalid")]
     assert report.signature_valid is False
 
     removed = tmp_path / "removed.zip"
     _rewrite(good, removed, replace={}, drop={first})
-    report = verify_package(removed, signing_key=SIGNING_KEY)
+    report = verify_package(removed, public_keys=package_keys.public_keys())
     assert [(p.path, p.problem) for p in report.problems] == [(first, "file_missing")]
     with pytest.raises(PackageTamperedError) as info:
         report.raise_for_problems()
@@ -157,27 +172,32 @@ async def test_tampered_packages_are_reported(
     _rewrite(good, added, replace={}, drop=set())
     with zipfile.ZipFile(added, "a") as zf:
         zf.writestr("originals/extra.jpg", b"planted")
-    problems = verify_package(added, signing_key=SIGNING_KEY).problems
+    problems = verify_package(added, public_keys=package_keys.public_keys()).problems
     assert [(p.path, p.problem) for p in problems] == [("originals/extra.jpg", "unexpected_file")]
 
-    assert verify_package(good, signing_key="another-key").signature_valid is False
+    other = PackageKeyring(tmp_path / "other-keys").public_keys()
+    assert verify_package(good, public_keys=other).signature_valid is False
     not_zip = tmp_path / "nothing.zip"
     not_zip.write_bytes(b"not a zip at all")
-    assert [p.problem for p in verify_package(not_zip, signing_key=SIGNING_KEY).problems] == [
-        "not_a_zip"
-    ]
+    assert [
+        p.problem for p in verify_package(not_zip, public_keys=package_keys.public_keys()).problems
+    ] == ["not_a_zip"]
     # flipping a byte inside a stored member (CRC no longer matches) is caught too
     raw = bytearray(good.read_bytes())
     at = raw.index(PHOTO_A[1000:1032])
     raw[at] ^= 0xFF
     flipped = tmp_path / "flipped.zip"
     flipped.write_bytes(bytes(raw))
-    problems = verify_package(flipped, signing_key=SIGNING_KEY).problems
+    problems = verify_package(flipped, public_keys=package_keys.public_keys()).problems
     assert [(p.path, p.problem) for p in problems] == [(first, "file_modified")]
 
 
 async def test_case_without_evidence_gets_no_package_and_nothing_is_stored(
-    db: AsyncSession, store: S3ObjectStore, world: World
+    db: AsyncSession,
+    store: S3ObjectStore,
+    world: World,
+    tmp_path: Path,
+    package_keys: PackageKeyring,
 ) -> None:
     data = CaseInput(cause="无证据案件", violation_kind="land_occupation", lon=LON, lat=LAT)
     view = await open_case(db, world.captain, data)
@@ -185,11 +205,22 @@ async def test_case_without_evidence_gets_no_package_and_nothing_is_stored(
     await db.commit()
     with pytest.raises(CaseHasNoEvidenceError) as info:
         await export_referral_package(
-            db, world.squad, view.id, store=store, signing_key=SIGNING_KEY
+            db, world.squad, view.id, store=store, custody_key=SIGNING_KEY, keys=package_keys
         )
     assert info.value.code == "case_has_no_evidence"
     with pytest.raises(PackageSigningKeyMissingError):
-        await export_referral_package(db, world.squad, view.id, store=store, signing_key="")
+        await export_referral_package(
+            db, world.squad, view.id, store=store, custody_key="", keys=package_keys
+        )
+    with pytest.raises(PackageSigningKeyMissingError):  # no key pair configured
+        await export_referral_package(
+            db, world.squad, view.id, store=store, custody_key=SIGNING_KEY, keys=None
+        )
+    missing = PackageKeyring(tmp_path / "keys", private_key_file=tmp_path / "absent.pem")
+    with pytest.raises(PackageSigningKeyMissingError):  # a configured key file that is not there
+        await export_referral_package(
+            db, world.squad, view.id, store=store, custody_key=SIGNING_KEY, keys=missing
+        )
     await db.commit()
     assert (
         await db.scalar(
@@ -208,7 +239,7 @@ async def test_case_without_evidence_gets_no_package_and_nothing_is_stored(
 
 
 async def test_squad_cannot_export_unflagged_cases(
-    db: AsyncSession, store: S3ObjectStore, world: World
+    db: AsyncSession, store: S3ObjectStore, world: World, package_keys: PackageKeyring
 ) -> None:
     evidence_id = await add_evidence(db, store, world.inspector, PHOTO_A)
     data = CaseInput(
@@ -222,17 +253,21 @@ async def test_squad_cannot_export_unflagged_cases(
     await db.commit()
     with pytest.raises(CaseNotFoundError):
         await export_referral_package(
-            db, world.squad, view.id, store=store, signing_key=SIGNING_KEY
+            db, world.squad, view.id, store=store, custody_key=SIGNING_KEY, keys=package_keys
         )
     await db.rollback()
 
 
 async def test_a_changed_stored_original_stops_the_stream(
-    db: AsyncSession, store: S3ObjectStore, world: World, tmp_path: Path
+    db: AsyncSession,
+    store: S3ObjectStore,
+    world: World,
+    tmp_path: Path,
+    package_keys: PackageKeyring,
 ) -> None:
     case, _ = await case_with_evidence(db, store, world)
     package = await export_referral_package(
-        db, world.captain, case.id, store=store, signing_key=SIGNING_KEY
+        db, world.captain, case.id, store=store, custody_key=SIGNING_KEY, keys=package_keys
     )
     await db.rollback()
     # someone with bucket access rewrites an original behind the application's back
@@ -243,12 +278,16 @@ async def test_a_changed_stored_original_stops_the_stream(
 
 
 async def test_linking_more_evidence_adds_it_to_the_next_package(
-    db: AsyncSession, store: S3ObjectStore, world: World, tmp_path: Path
+    db: AsyncSession,
+    store: S3ObjectStore,
+    world: World,
+    tmp_path: Path,
+    package_keys: PackageKeyring,
 ) -> None:
     case, _ = await case_with_evidence(db, store, world)
     extra = await add_evidence(db, store, world.inspector, b"\xff\xd8third\xff\xd9")
     await link_evidence(db, world.captain, case.id, [extra])
     await db.commit()
-    manifest = await export_to(db, store, world, case, tmp_path / "p.zip")
+    manifest = await export_to(db, store, world, case, tmp_path / "p.zip", package_keys)
     assert [e["id"] for e in manifest["evidence"]][-1] == str(extra)
-    assert verify_package(tmp_path / "p.zip", signing_key=SIGNING_KEY).ok
+    assert verify_package(tmp_path / "p.zip", public_keys=package_keys.public_keys()).ok
