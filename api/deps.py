@@ -20,6 +20,7 @@ from evidence import (
 from evidence.adapters import visible_evidence_ids
 from evidence.cases import ThresholdFindingScreener
 from evidence.cases.petition_service import PetitionService
+from evidence.cases.procedure import ProcedureService
 from evidence.cases.satellite_batches import SatelliteBatchService
 from evidence.cases.service import CaseService
 from evidence.cases.tip_offs import TipOffService
@@ -58,6 +59,7 @@ __all__ = [
     "Patrols",
     "Petitions",
     "Plans",
+    "Procedure",
     "Pull",
     "Push",
     "SatelliteBatches",
@@ -214,6 +216,11 @@ def provide_satellite_batches(db: Db, settings: Settings_, state: State) -> Sate
     )
 
 
+def provide_procedure(db: Db, settings: Settings_, state: State) -> ProcedureService:
+    # ``state.clock`` (see provide_petitions) replaces the server's when set
+    return ProcedureService(db, settings.procedure, clock=state.get("clock") or utcnow)
+
+
 def provide_geofence(db: Db, settings: Settings_, state: State) -> GeofenceService:
     return GeofenceService(db, import_jobs=state.import_jobs, settings=settings.layers)
 
@@ -237,6 +244,7 @@ Alerts = NamedDependency[AlertService]
 Verifications = NamedDependency[VerificationService]
 TipOffs = NamedDependency[TipOffService]
 SatelliteBatches = NamedDependency[SatelliteBatchService]
+Procedure = NamedDependency[ProcedureService]
 
 DEPENDENCIES: dict[str, Provide] = {
     "db": Provide(provide_db),
@@ -261,4 +269,5 @@ DEPENDENCIES: dict[str, Provide] = {
     "geofence": Provide(provide_geofence, sync_to_thread=False),
     "tip_offs": Provide(provide_tip_offs, sync_to_thread=False),
     "satellite_batches": Provide(provide_satellite_batches, sync_to_thread=False),
+    "procedure": Provide(provide_procedure, sync_to_thread=False),
 }
