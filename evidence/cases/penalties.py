@@ -351,7 +351,7 @@ def fine_range(article: Article, case: Case, *, basis_yuan: Decimal | None = Non
         value = case.ore_value_yuan
         if value is None or value < _MINING_FLOOR:
             low, high = _MINING_FIXED
-            return FineRange("ore_value_yuan", value or Decimal(0), low, high)
+            return FineRange("ore_value_yuan", value or Decimal(0), _yuan(low), _yuan(high))
         return _scaled("ore_value_yuan", value, article)
     if article.fine == "illegal_gain":
         gain = case.illegal_gain_yuan

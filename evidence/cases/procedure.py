@@ -404,9 +404,9 @@ def _penalty_ready(row: CasePenalty | None) -> bool:
 
 
 def _before_decision(case: Case, state: _State) -> list[StepKind]:
-    out = [StepKind.INVESTIGATION]
     if state.first(StepKind.INVESTIGATION) is None:
-        return out
+        return [StepKind.INVESTIGATION]
+    out = []
     reviewed = state.legal_review is not None
     discussed = state.first(StepKind.COLLECTIVE_DISCUSSION) is not None
     if not reviewed:
@@ -430,6 +430,8 @@ def _before_decision(case: Case, state: _State) -> list[StepKind]:
             out.append(StepKind.HEARING_HELD)
     if review_done:
         out.append(StepKind.DECISION)
+    # more investigation may always come; the step expected next is named first
+    out.append(StepKind.INVESTIGATION)
     return out
 
 
