@@ -74,6 +74,10 @@ async def test_filing_is_due_ten_working_days_after_the_check_and_an_overdue_one
     assert raised >= 1 and await _sweep(session_factory, due) == (0, 0)  # idempotent
     flow.clock.now = due
     assert (await flow.deadline(late, "filing"))["overdue"] is True
+    # in the captains' feed, not in the squad's (the procedure of every case is not theirs)
+    query = "/alerts?kind=case_step_overdue"
+    assert [a["message"] for a in await flow.call("GET", query)] == [alert.message]
+    assert await flow.call("GET", query, Role.SECURITY_SQUAD) == []
 
     # the captain files it at last: late, and its alert resolved by the step
     await flow.step(late, "filing", due + timedelta(hours=2))
