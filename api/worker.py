@@ -3,7 +3,8 @@
 Each package makes a blueprint of its tasks; :func:`task_app` adds a new one of each to a
 procrastinate app on the configured database, under the package's namespace
 (``evidence:derivatives``, ``geofence:import``, ``patrol:chores``, ``petitions:overdue``,
-``cases:tip_off_deadlines``, ``sync:prune``, ``queue:retry_stalled``).
+``cases:tip_off_deadlines``, ``cases:procedure_deadlines``, ``sync:prune``,
+``queue:retry_stalled``).
 :func:`run_background_worker` runs it with the dependencies the tasks use, in the API process
 (the embedded default) or as ``patrol worker``.
 """
@@ -74,6 +75,7 @@ async def run_background_worker(
         session_factory=session_factory,
         store=store,
         evidence=settings.evidence,
+        procedure=settings.procedure,
     )
     await queue.run_worker(
         app or task_app(settings, concurrency=concurrency),

@@ -30,6 +30,10 @@ kind                      resolved when (``resolution``)
 ``tip_off_overdue``       not here: ``evidence.cases.tip_offs`` raises it for a clue's
                           late step and resolves it when the step is done
                           (``tip_off_step_done``)
+``case_step_overdue``     not here: ``evidence.cases.procedure`` raises it for a case's
+                          statutory step past its due time (filing, decision,
+                          service) and resolves it when the step is recorded or the
+                          case ends (``case_step_done``)
 ========================  ==========================================================
 
 ``ListAlerts`` shows open alerts by default; ``state`` asks for resolved ones or all.
@@ -58,6 +62,7 @@ from patrol.field_models import PatrolAlert
 __all__ = [
     "ALERT_KINDS",
     "ALERT_STATES",
+    "CASE_STEP_OVERDUE",
     "PETITION_OVERDUE",
     "REFERRAL_SUGGESTED",
     "RESOLUTIONS",
@@ -72,6 +77,7 @@ log = structlog.get_logger(__name__)
 REFERRAL_SUGGESTED = "referral_suggested"
 PETITION_OVERDUE = "petition_overdue"
 TIP_OFF_OVERDUE = "tip_off_overdue"
+CASE_STEP_OVERDUE = "case_step_overdue"
 ALERT_KINDS = (
     "site_reopening",
     "site_active_mining",
@@ -80,6 +86,7 @@ ALERT_KINDS = (
     REFERRAL_SUGGESTED,
     PETITION_OVERDUE,
     TIP_OFF_OVERDUE,
+    CASE_STEP_OVERDUE,
 )
 ALERT_STATES = ("open", "resolved", "all")
 RESOLUTIONS = (
@@ -93,6 +100,7 @@ RESOLUTIONS = (
     "referral_decided",
     "petition_step_done",
     "tip_off_step_done",
+    "case_step_done",
 )
 
 
@@ -195,7 +203,8 @@ class AlertService:
         limit: int = 100,
     ) -> Sequence[PatrolAlert]:
         """Newest first (``ListAlerts``): open alerts, or with ``state`` the resolved ones
-        or all; the security squad's feed leaves out ``petition_overdue``."""
+        or all; the security squad's feed leaves out ``petition_overdue`` and
+        ``case_step_overdue``."""
         require_role(principal, *MANAGERS, Role.SECURITY_SQUAD, action="read the alerts feed")
         if state not in ALERT_STATES:
             raise InvalidPatrolInputError(
@@ -203,8 +212,9 @@ class AlertService:
             )
         stmt = scoped(select(PatrolAlert), PatrolAlert, principal)
         if principal.has_role(Role.SECURITY_SQUAD):
-            # petitions are not the squad's to read (the clue desk, captains and admins)
-            stmt = stmt.where(PatrolAlert.kind != PETITION_OVERDUE)
+            # petitions are not the squad's to read (the clue desk, captains and admins), nor
+            # the deadlines of every case's administrative procedure (captains and admins)
+            stmt = stmt.where(PatrolAlert.kind.not_in([PETITION_OVERDUE, CASE_STEP_OVERDUE]))
         if state == "open":
             stmt = stmt.where(PatrolAlert.resolved_at.is_(None))
         elif state == "resolved":

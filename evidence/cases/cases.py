@@ -126,6 +126,7 @@ __all__ = [
     "change_status",
     "check_evidence",
     "ensure_unfinished",
+    "ensure_writer",
     "enter_referral",
     "geofence_land_class_areas",
     "get_case",
@@ -133,6 +134,7 @@ __all__ = [
     "link_evidence",
     "list_cases",
     "load_case",
+    "move_status",
     "open_case",
     "postgis_land_class_areas",
     "record_event",
@@ -1164,6 +1166,28 @@ def _move(
         {"from": current.value, "to": target.value, "reason": reason, **details},
         at=at,
     )
+
+
+def move_status(
+    session: AsyncSession,
+    case: Case,
+    target: CaseStatus,
+    actor_id: uuid.UUID | None,
+    *,
+    at: datetime,
+    reason: str = "",
+    **details: Any,
+) -> None:
+    """A step of the administrative procedure (:mod:`evidence.cases.procedure`) moves the
+    case: the same ``status`` entry in its history as :func:`change_status` writes, with
+    the step that made it in ``details``."""
+    _move(session, case, target, actor_id, at=at, reason=reason, **details)
+
+
+async def ensure_writer(session: AsyncSession, principal: Principal, case: Case) -> None:
+    """Captains and admins; inspectors who opened the case or are on its team (others: the
+    case does not exist for them, ``case_not_found``)."""
+    await _ensure_writer(session, principal, case)
 
 
 async def _open_referral(session: AsyncSession, case_id: uuid.UUID) -> uuid.UUID | None:

@@ -65,6 +65,21 @@ Tip-offs (12336 clues) and the working-day calendar::
                                        tip_off_not_located, no_area_for_tip_off,
                                        invalid_calendar_day, invalid_figures_period,
                                        invalid_time
+
+The administrative penalty procedure (:mod:`evidence.cases.procedure`,
+:mod:`evidence.cases.penalties`)::
+
+    CaseStepOrderError (409)           case_step_out_of_order   ``expected_step`` (and
+                                                                ``expected_steps``) say which
+    InvalidCaseStepError (422)         invalid_case_step        plus specific codes:
+                                       invalid_time, reason_required, invalid_amount,
+                                       hearing_notice_too_short (``earliest``)
+    (ConflictError)                    hearing_request_late, enforcement_too_early,
+                                       penalty_required, penalty_decided,
+                                       closing_requirements_unmet (``missing``)
+    (InvalidCaseError)                 fine_out_of_range (``min``, ``max``),
+                                       fine_basis_missing, invalid_id_number,
+                                       invalid_party, invalid_penalty, invalid_amount
 """
 
 from __future__ import annotations
@@ -78,8 +93,10 @@ __all__ = [
     "CaseNotFoundError",
     "CaseSourceNotFoundError",
     "CaseStatusTransitionError",
+    "CaseStepOrderError",
     "HolidayNotFoundError",
     "InvalidCaseError",
+    "InvalidCaseStepError",
     "InvalidPetitionError",
     "InvalidRuleError",
     "InvalidStepError",
@@ -251,3 +268,11 @@ class SatelliteCaseExistsError(ConflictError):
 
 class SatelliteTaskSubmittedError(ConflictError):
     default_code = codes.SATELLITE_TASK_SUBMITTED
+
+
+class CaseStepOrderError(ConflictError):
+    default_code = codes.CASE_STEP_OUT_OF_ORDER
+
+
+class InvalidCaseStepError(InvalidInputError):
+    default_code = codes.INVALID_CASE_STEP
