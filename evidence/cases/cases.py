@@ -56,7 +56,7 @@ import json
 import math
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVarTuple, cast
@@ -771,7 +771,18 @@ def _geojson(geom: Any) -> dict[str, Any]:
     return loaded
 
 
-async def _view(session: AsyncSession, case: Case) -> CaseView:
+def _party_for(principal: Principal, stored: Mapping[str, Any]) -> Party:
+    """A party as ``principal`` may read it: joint-team members (police and land officers
+    outside the brigade's case file) get the ID number or credit code masked, as the
+    penalty content shows it (:func:`evidence.cases.penalties.mask_id`)."""
+    party = Party(**stored)
+    if principal.has_role(Role.JOINT_TEAM) and party.id_no:
+        shown = party.id_no[-4:] if len(party.id_no) > 4 else ""
+        return replace(party, id_no=shown.rjust(len(party.id_no), "*"))
+    return party
+
+
+async def _view(session: AsyncSession, case: Case, principal: Principal) -> CaseView:
     point = to_shape(cast("Any", case.location))
     surveyed = (
         None if case.surveyed_geom is None else _geojson(to_shape(cast("Any", case.surveyed_geom)))
@@ -806,7 +817,7 @@ async def _view(session: AsyncSession, case: Case) -> CaseView:
         status=case.status,
         suspended_from=case.suspended_from,
         status_changed_at=case.status_changed_at,
-        parties=tuple(Party(**p) for p in case.parties or []),
+        parties=tuple(_party_for(principal, p) for p in case.parties or []),
         source_kind=case.source_kind,
         source_id=case.source_id,
         act_date=case.act_date,
@@ -950,12 +961,12 @@ async def open_case(
     )
     await _screen(session, case, principal.user_id)
     await session.flush()
-    return await _view(session, case)
+    return await _view(session, case, principal)
 
 
 async def get_case(session: AsyncSession, principal: Principal, case_id: uuid.UUID) -> CaseView:
     """One case with its areas, evidence ids, current suggestions, flags and referrals."""
-    return await _view(session, await load_case(session, principal, case_id))
+    return await _view(session, await load_case(session, principal, case_id), principal)
 
 
 async def _ensure_writer(session: AsyncSession, principal: Principal, case: Case) -> None:
@@ -1038,7 +1049,7 @@ async def update_case(
     if rescreen:
         await _screen(session, case, principal.user_id)
     await session.flush()
-    return await _view(session, case)
+    return await _view(session, case, principal)
 
 
 def _apply_values(case: Case, changes: CaseChanges, changed: list[str]) -> bool:
@@ -1119,7 +1130,7 @@ async def change_status(
         raise _bad(f"{target.value} needs a reason", codes.REASON_REQUIRED, field="reason")
     _move(session, case, target, principal.user_id, at=utcnow(), reason=reason.strip())
     await session.flush()
-    return await _view(session, case)
+    return await _view(session, case, principal)
 
 
 # -- the case follows its referral ---------------------------------------------------------------
@@ -1310,7 +1321,7 @@ async def set_case_team(
         {"team": [{"user_id": str(u), "role": r} for u, r in wanted.items()]},
     )
     await session.flush()
-    return await _view(session, case)
+    return await _view(session, case, principal)
 
 
 async def list_cases(
@@ -1355,4 +1366,4 @@ async def list_cases(
     stmt = stmt.order_by(Case.created_at.desc(), Case.id.desc())
     stmt = stmt.limit(max(1, min(limit, 500))).offset(max(0, offset))
     rows = (await session.scalars(stmt)).all()
-    return [await _view(session, row) for row in rows]
+    return [await _view(session, row, principal) for row in rows]
