@@ -697,6 +697,8 @@ function taskPanel(ctx: Ctx, task: Task): HTMLElement[] {
   const show = (next: Task): void => {
     ctx.panel.replaceChildren(...taskPanel(ctx, next));
     paint(ctx.panel);
+    ctx.panel.scrollTop = 0;
+    ctx.panel.querySelector<HTMLElement>("#sat-task-title")?.focus();
   };
   const parts: HTMLElement[] = [
     h("header", {}, h("h2", { id: "sat-task-title", tabindex: "-1" }, `${t("col_monitoring_no")} ${task.monitoringNo}`), close),
