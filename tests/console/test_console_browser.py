@@ -154,7 +154,9 @@ async def test_docs_pages_load_nothing_from_another_origin(live_url: str, browse
     page.on("request", lambda r: requested.append(r.url))
     errors = watch(page)
     await page.goto(f"{live_url}/schema/swagger")
-    await page.locator(".opblock-summary-path", has_text="/api/v1/console/config").wait_for()
+    # Swagger UI draws long documents virtually (only what is in view): the first tag's
+    # operations show that the document loaded and the page drew it
+    await page.locator(".opblock-summary-path", has_text="/api/v1/auth/token").wait_for()
     await page.goto(f"{live_url}/schema")
     await page.get_by_role("heading", name="Field patrol and inspection API").first.wait_for()
     await page.wait_for_timeout(3000)  # what the page asks for once it is drawn
