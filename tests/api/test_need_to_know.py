@@ -1,7 +1,8 @@
 """Need-to-know through every path: what REST shows each role is exactly what sync pulls.
 
 One county, two areas, three patrols (one with a joint-team companion), findings, plans,
-targets and two mine sites. For every role (inspector on and off an area, area leader,
+targets, two mine sites and three satellite tasks (one per area, one given to an inspector
+outside both). For every role (inspector on and off an area, area leader,
 captain, admin, joint-team member on and off a patrol, security squad) the test collects the
 records the REST lists and single reads show, asserts the rule of ``patrol.policy`` on them,
 and asserts a fresh sync pull of the same user holds exactly the same records.
@@ -30,11 +31,12 @@ from patrol.models import User
 from tests import clock
 from tests.api.test_evidence_api import LAT, LON
 from tests.conftest import CountyFixture, add_user
+from tests.satellite_tasks.seed import seed_task
 from tests.sync.conftest import Phone
 
 Client = AsyncTestClient[Litestar]
 API = "/api/v1"
-KINDS = ("areas", "targets", "plans", "patrols", "findings", "mineSites")
+KINDS = ("areas", "targets", "plans", "patrols", "findings", "mineSites", "satelliteTasks")
 
 
 def _square(lon: float, lat: float, half: float) -> dict[str, Any]:
@@ -159,6 +161,16 @@ async def _build(county: CountyFixture, factory: async_sessionmaker[AsyncSession
             records["findings"][f"f_{name}"] = str(finding.id)
         await session.commit()
         phones: dict[str, str] = {}
+        for name, area_id, inspector, lon in (
+            ("sat_north", north.id, None, 112.05),
+            ("sat_east", east.id, None, 112.15),
+            ("sat_given", None, people["off_area"].user_id, 112.3),
+        ):
+            seeded = await seed_task(
+                factory, county.id, lon=lon, lat=28.48, captain_id=captain.user_id,
+                inspector_id=inspector, area_id=area_id,
+            )  # fmt: skip
+            records["satelliteTasks"][name] = seeded["task_id"]
         for key, principal in people.items():
             row = await session.get(User, principal.user_id)
             if row is not None and row.phone:
@@ -169,6 +181,22 @@ async def _build(county: CountyFixture, factory: async_sessionmaker[AsyncSession
 async def _ok_or_refused(resp: Any) -> bool:
     assert resp.status_code in {200, 403, 404}, resp.text
     return bool(resp.status_code == 200)
+
+
+async def _satellite_view(client: Client, walk: Walk, who: str) -> set[str]:
+    """The satellite tasks ``who`` lists; single reads agree; roles without a part are
+    refused the list (``role_not_allowed``) and read none."""
+    h = walk.headers(who)
+    seen: set[str] = set()
+    tasks = await client.get(f"{API}/satellite/tasks", params={"limit": 1000}, headers=h)
+    if await _ok_or_refused(tasks):
+        seen = {t["id"] for t in tasks.json()["items"]}
+    else:
+        assert tasks.json()["code"] == "role_not_allowed", (who, tasks.text)
+    for task_id in walk.records["satelliteTasks"].values():
+        got = await client.get(f"{API}/satellite/tasks/{task_id}", headers=h)
+        assert await _ok_or_refused(got) == (task_id in seen), (who, task_id)
+    return seen
 
 
 async def _rest_view(client: Client, walk: Walk, who: str) -> dict[str, set[str]]:
@@ -220,6 +248,7 @@ async def _rest_view(client: Client, walk: Walk, who: str) -> dict[str, set[str]
             assert not readable, (who, patrol_id, findings.text)
             assert findings.json()["code"] == "not_patrol_owner"
 
+    seen["satelliteTasks"] = await _satellite_view(client, walk, who)
     listed = await client.get(f"{API}/geofence/mine-sites", headers=h)
     assert listed.status_code == 200, listed.text
     seen["mineSites"] = {s["id"] for s in listed.json()}
@@ -238,6 +267,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "patrols": {"pat_on", "pat_mate", "pat_east"},
         "findings": {"f_pat_on", "f_pat_mate", "f_pat_east"},
         "mineSites": {"S1", "S2"},
+        "satelliteTasks": {"sat_north", "sat_east", "sat_given"},
     },
     "leader": {
         "areas": {"north"},
@@ -246,6 +276,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "patrols": {"pat_on", "pat_mate"},
         "findings": {"f_pat_on", "f_pat_mate"},
         "mineSites": set(),
+        "satelliteTasks": {"sat_north"},
     },
     "on_area": {
         "areas": {"north"},
@@ -254,8 +285,9 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "patrols": {"pat_on"},
         "findings": {"f_pat_on"},
         "mineSites": {"S1"},
+        "satelliteTasks": {"sat_north"},
     },
-    "off_area": {k: set() for k in KINDS},
+    "off_area": {**{k: set() for k in KINDS}, "satelliteTasks": {"sat_given"}},
     "joint_on": {**{k: set() for k in KINDS}, "patrols": {"pat_on"}, "findings": {"f_pat_on"}},
     "joint_off": {k: set() for k in KINDS},
     "squad": {k: set() for k in KINDS},

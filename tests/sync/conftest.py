@@ -27,7 +27,8 @@ from tests.conftest import CountyFixture
 
 Client = AsyncTestClient[Litestar]
 COLLECTIONS = (
-    "areas", "targets", "plans", "mineSites", "patrols", "findings", "features", "cases"
+    "areas", "targets", "plans", "mineSites", "patrols", "findings", "features", "cases",
+    "satelliteTasks",
 )  # fmt: skip
 
 
