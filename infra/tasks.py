@@ -31,7 +31,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from infra.objectstore import ObjectStore
 from infra.scope import MANAGERS, Principal, Role, require_role
-from infra.settings import DatabaseSettings, EvidenceSettings
+from infra.settings import DatabaseSettings, EvidenceSettings, ReportSettings
 
 __all__ = [
     "DEFAULT_QUEUE",
@@ -78,12 +78,14 @@ KEEP_FINISHED_DAYS = 14  # succeeded jobs are listed this long, then deleted
 
 @dataclass(frozen=True, slots=True)
 class TaskDeps:
-    """What tasks may use: the database, the object store and the evidence settings."""
+    """What tasks may use: the database, the object store, the evidence and report
+    settings."""
 
     session_factory: async_sessionmaker[AsyncSession]
     store: ObjectStore
     evidence: EvidenceSettings
     spool_dir: Path | None = None
+    reports: ReportSettings = field(default_factory=ReportSettings)
 
 
 def deps(context: JobContext) -> TaskDeps:

@@ -30,6 +30,9 @@ kind                      resolved when (``resolution``)
 ``tip_off_overdue``       not here: ``evidence.cases.tip_offs`` raises it for a clue's
                           late step and resolves it when the step is done
                           (``tip_off_step_done``)
+``report_overdue``        not here: ``evidence.cases.reports`` raises it for a report
+                          not produced by its due date and resolves it when the report
+                          is generated (``report_generated``)
 ========================  ==========================================================
 
 ``ListAlerts`` shows open alerts by default; ``state`` asks for resolved ones or all.
@@ -60,6 +63,7 @@ __all__ = [
     "ALERT_STATES",
     "PETITION_OVERDUE",
     "REFERRAL_SUGGESTED",
+    "REPORT_OVERDUE",
     "RESOLUTIONS",
     "TIP_OFF_OVERDUE",
     "AlertService",
@@ -72,6 +76,7 @@ log = structlog.get_logger(__name__)
 REFERRAL_SUGGESTED = "referral_suggested"
 PETITION_OVERDUE = "petition_overdue"
 TIP_OFF_OVERDUE = "tip_off_overdue"
+REPORT_OVERDUE = "report_overdue"
 ALERT_KINDS = (
     "site_reopening",
     "site_active_mining",
@@ -80,6 +85,7 @@ ALERT_KINDS = (
     REFERRAL_SUGGESTED,
     PETITION_OVERDUE,
     TIP_OFF_OVERDUE,
+    REPORT_OVERDUE,
 )
 ALERT_STATES = ("open", "resolved", "all")
 RESOLUTIONS = (
@@ -93,6 +99,7 @@ RESOLUTIONS = (
     "referral_decided",
     "petition_step_done",
     "tip_off_step_done",
+    "report_generated",
 )
 
 
@@ -203,8 +210,8 @@ class AlertService:
             )
         stmt = scoped(select(PatrolAlert), PatrolAlert, principal)
         if principal.has_role(Role.SECURITY_SQUAD):
-            # petitions are not the squad's to read (the clue desk, captains and admins)
-            stmt = stmt.where(PatrolAlert.kind != PETITION_OVERDUE)
+            # petitions and reports are not the squad's to read (captains and admins)
+            stmt = stmt.where(PatrolAlert.kind.not_in((PETITION_OVERDUE, REPORT_OVERDUE)))
         if state == "open":
             stmt = stmt.where(PatrolAlert.resolved_at.is_(None))
         elif state == "resolved":
