@@ -33,6 +33,7 @@ from api.controllers.mine_sites import MineSiteController
 from api.controllers.patrol import PatrolController
 from api.controllers.petitions import PetitionController
 from api.controllers.plans import PlanController
+from api.controllers.procedure import ProcedureController
 from api.controllers.referrals import FlagController, ReferralController, ReferralRuleController
 from api.controllers.reports import ReportController, StatisticsController
 from api.controllers.review import ReviewController
@@ -87,6 +88,7 @@ API_V1_HANDLERS: list[Any] = [
     DutyController,
     ReviewController,
     CaseController,
+    ProcedureController,
     TipOffController,
     WorkCalendarController,
     SatelliteBatchController,

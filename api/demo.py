@@ -34,7 +34,7 @@ async def seed_demo_extras(session: AsyncSession, demo: DemoCounty, settings: Se
     # evidence: photos with EXIF GPS in parcels, at closed mine sites and along the patrols
     await _seed_evidence(session, demo, settings)
     # cases: over the basic-farmland threshold, illegal mining near a closed site, a late referral
-    await _seed_demo_cases(session, demo)
+    await _seed_demo_cases(session, demo, settings)
     # petitions: waiting, assigned, extended, under review, and one overdue
     await _seed_demo_petitions(session, demo)
     # tip-offs: 12336 clues over every channel in every state (a duplicate, a refusal, a case)
@@ -43,7 +43,7 @@ async def seed_demo_extras(session: AsyncSession, demo: DemoCounty, settings: Se
     await _seed_demo_satellite(session, demo, settings)
 
 
-async def _seed_demo_cases(session: AsyncSession, demo: DemoCounty) -> None:
+async def _seed_demo_cases(session: AsyncSession, demo: DemoCounty, settings: Settings) -> None:
     """The demo cases, each with the two demo photos taken nearest to it (when there are)."""
     from evidence.cases.cases import link_evidence  # noqa: PLC0415
     from evidence.cases.demo import seed_demo_cases  # noqa: PLC0415
@@ -70,6 +70,18 @@ async def _seed_demo_cases(session: AsyncSession, demo: DemoCounty) -> None:
         )
         if photos := list(nearest):
             await link_evidence(session, principal_of(captain), case_id, photos)
+    await _seed_demo_procedure(session, demo, settings)
+
+
+async def _seed_demo_procedure(session: AsyncSession, demo: DemoCounty, settings: Settings) -> None:
+    """The demo cases at several stages of the penalty procedure (a hearing held, an
+    extension, a filing overdue), and the captains' alert of the overdue one."""
+    from evidence.cases.procedure import raise_overdue_alerts  # noqa: PLC0415
+    from evidence.cases.procedure_demo import seed_demo_procedure  # noqa: PLC0415
+
+    now = utcnow()
+    if await seed_demo_procedure(session, demo.county.id, settings.procedure, now=now):
+        await raise_overdue_alerts(session, now, settings.procedure)
 
 
 async def _seed_demo_petitions(session: AsyncSession, demo: DemoCounty) -> None:

@@ -21,6 +21,7 @@ from evidence.adapters import visible_evidence_ids
 from evidence.cases import ThresholdFindingScreener
 from evidence.cases.package_keys import PackageKeyring
 from evidence.cases.petition_service import PetitionService
+from evidence.cases.procedure import ProcedureService
 from evidence.cases.satellite_batches import SatelliteBatchService
 from evidence.cases.service import CaseService
 from evidence.cases.tip_offs import TipOffService
@@ -59,6 +60,7 @@ __all__ = [
     "Patrols",
     "Petitions",
     "Plans",
+    "Procedure",
     "Pull",
     "Push",
     "SatelliteBatches",
@@ -221,6 +223,11 @@ def provide_satellite_batches(db: Db, settings: Settings_, state: State) -> Sate
     )
 
 
+def provide_procedure(db: Db, settings: Settings_, state: State) -> ProcedureService:
+    # ``state.clock`` (see provide_petitions) replaces the server's when set
+    return ProcedureService(db, settings.procedure, clock=state.get("clock") or utcnow)
+
+
 def provide_geofence(db: Db, settings: Settings_, state: State) -> GeofenceService:
     return GeofenceService(db, import_jobs=state.import_jobs, settings=settings.layers)
 
@@ -245,6 +252,7 @@ Verifications = NamedDependency[VerificationService]
 TipOffs = NamedDependency[TipOffService]
 SatelliteBatches = NamedDependency[SatelliteBatchService]
 PackageKeys = NamedDependency[PackageKeyring]
+Procedure = NamedDependency[ProcedureService]
 
 DEPENDENCIES: dict[str, Provide] = {
     "db": Provide(provide_db),
@@ -270,4 +278,5 @@ DEPENDENCIES: dict[str, Provide] = {
     "tip_offs": Provide(provide_tip_offs, sync_to_thread=False),
     "satellite_batches": Provide(provide_satellite_batches, sync_to_thread=False),
     "package_keys": Provide(provide_package_keys, sync_to_thread=False),
+    "procedure": Provide(provide_procedure, sync_to_thread=False),
 }

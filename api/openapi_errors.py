@@ -148,6 +148,42 @@ OPERATION_ERRORS: dict[str, Errors] = {
         409: ("tip_off_wrong_status",),
         422: ("invalid_time", "invalid_tip_off"),
     },
+    # the administrative penalty procedure (evidence.cases.procedure, evidence.cases.penalties)
+    "GetCaseProcedure": {404: ("case_not_found",)},
+    "ListCaseSteps": {404: ("case_not_found",)},
+    "PutCasePenalty": {
+        403: ("role_not_allowed",),
+        404: ("case_not_found",),
+        409: ("case_closed", "penalty_decided"),
+        422: (
+            "fine_basis_missing",
+            "fine_out_of_range",
+            "invalid_amount",
+            "invalid_id_number",
+            "invalid_party",
+            "invalid_penalty",
+        ),
+    },
+    "RecordCaseStep": {
+        403: ("role_not_allowed",),
+        404: ("case_not_found",),
+        409: (
+            "case_closed",
+            "case_step_out_of_order",
+            "closing_requirements_unmet",
+            "enforcement_too_early",
+            "hearing_request_late",
+            "penalty_required",
+        ),
+        422: (
+            "hearing_notice_too_short",
+            "invalid_amount",
+            "invalid_case_step",
+            "invalid_time",
+            "reason_required",
+            "unknown_evidence",
+        ),
+    },
     # satellite campaign tasks (evidence.cases.satellite_tasks)
     "GetSatelliteTask": {403: ("role_not_allowed",), 404: ("satellite_task_not_found",)},
     "ListSatelliteResults": {403: ("role_not_allowed",), 404: ("satellite_task_not_found",)},

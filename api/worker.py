@@ -3,7 +3,8 @@
 Each package makes a blueprint of its tasks; :func:`task_app` adds a new one of each to a
 procrastinate app on the configured database, under the package's namespace
 (``evidence:derivatives``, ``geofence:import``, ``patrol:chores``, ``petitions:overdue``,
-``cases:tip_off_deadlines``, ``reports:generate``, ``reports:overdue``, ``sync:prune``,
+``cases:tip_off_deadlines``, ``cases:procedure_deadlines``, ``reports:generate``,
+``reports:overdue``, ``sync:prune``,
 ``queue:retry_stalled``).
 :func:`run_background_worker` runs it with the dependencies the tasks use, in the API process
 (the embedded default) or as ``patrol worker``.
@@ -77,6 +78,7 @@ async def run_background_worker(
         store=store,
         evidence=settings.evidence,
         reports=settings.reports,
+        procedure=settings.procedure,
     )
     await queue.run_worker(
         app or task_app(settings, concurrency=concurrency),

@@ -875,6 +875,88 @@ INVALID_REPORT_PERIOD: Final = _e(
     "meeting's bulletin: a quarter; annual tables: a year) or has not begun",
 )
 
+# the administrative penalty procedure (行政处罚程序, evidence.cases.procedure / penalties)
+CASE_STEP_OUT_OF_ORDER: Final = _e(
+    "case_step_out_of_order",
+    409,
+    "办案步骤顺序有误，下一步应为{expected_step}",
+    "case step out of order; the next step is {expected_step}",
+    "办案步骤顺序有误",
+    "case step out of order",
+    expected_step="case_step",
+)
+INVALID_CASE_STEP: Final = _e(
+    "invalid_case_step", 422, "办案步骤内容不符合要求", "the case step is not acceptable"
+)
+HEARING_NOTICE_TOO_SHORT: Final = _e(
+    "hearing_notice_too_short",
+    422,
+    "听证须在举行七日前通知当事人，最早可定于 {earliest}",
+    "the party is notified at least 7 days before the hearing; the earliest date is {earliest}",
+    "听证须在举行七日前通知当事人",
+    "the party is notified at least 7 days before the hearing",
+)
+HEARING_REQUEST_LATE: Final = _e(
+    "hearing_request_late",
+    409,
+    "当事人应在告知后五日内申请听证（期限 {due}）",
+    "a hearing is requested within 5 days of the notice (due {due})",
+    "当事人应在告知后五日内申请听证",
+    "a hearing is requested within 5 days of the notice",
+)
+ENFORCEMENT_TOO_EARLY: Final = _e(
+    "enforcement_too_early",
+    409,
+    "送达后十五日内不得申请法院强制执行，最早可于 {earliest} 申请",
+    "court enforcement may be requested 15 days after service at the earliest ({earliest})",
+    "送达后十五日内不得申请法院强制执行",
+    "court enforcement may be requested 15 days after service at the earliest",
+)
+FINE_OUT_OF_RANGE: Final = _e(
+    "fine_out_of_range",
+    422,
+    "罚款金额须在 {min} 元至 {max} 元之间",
+    "the fine must be between {min} and {max} yuan",
+    "罚款金额超出法定幅度",
+    "the fine is outside the range the law allows",
+)
+FINE_BASIS_MISSING: Final = _e(
+    "fine_basis_missing",
+    422,
+    "计算罚款幅度缺少依据：{basis}",
+    "the fine's range needs a figure the case lacks: {basis}",
+    "计算罚款幅度缺少依据",
+    "the fine's range needs a figure the case lacks",
+)
+INVALID_ID_NUMBER: Final = _e(
+    "invalid_id_number",
+    422,
+    "{field} 不是有效的身份证号码或统一社会信用代码（校验位不符）",
+    "{field} is not a valid ID number or unified social credit code (check digit)",
+    "证件号码无效（校验位不符）",
+    "the ID number or credit code is not valid (check digit)",
+)
+PENALTY_REQUIRED: Final = _e(
+    "penalty_required",
+    409,
+    "须先填写处罚内容（当事人、违法事实与依据、处罚种类）",
+    "enter the penalty (parties, violations and basis, measures or fines) first",
+)
+PENALTY_DECIDED: Final = _e(
+    "penalty_decided",
+    409,
+    "处罚决定已作出，处罚内容不能再修改",
+    "the decision is made; the penalty can no longer change",
+)
+CLOSING_REQUIREMENTS_UNMET: Final = _e(
+    "closing_requirements_unmet",
+    409,
+    "尚不能结案，缺少：{missing}",
+    "the case cannot be closed yet; missing: {missing}",
+    "尚不具备结案条件",
+    "the case cannot be closed yet",
+)
+
 TABLE_START: Final = "<!-- error-codes:start -->"
 TABLE_END: Final = "<!-- error-codes:end -->"
 

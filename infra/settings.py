@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from urllib.parse import urlsplit
@@ -19,6 +20,7 @@ __all__ = [
     "EvidenceSettings",
     "LayerSettings",
     "ObjectStoreSettings",
+    "ProcedureSettings",
     "ReportSettings",
     "SatelliteSettings",
     "ServerSettings",
@@ -326,6 +328,39 @@ def _day_of_month(env: dict[str, str], name: str, default: int) -> int:
 
 
 @dataclass(frozen=True, slots=True)
+class ProcedureSettings:
+    """The administrative penalty procedure's local figures.
+
+    ``filing_working_days``: a check that meets the case criteria is filed (立案) within this
+    many working days of the case's source time (an older national rule, kept as a setting).
+    ``major_fine_yuan``: a penalty whose fines reach this sum is a major case (重大案件: legal
+    review 法制审核 and collective discussion before the decision), as is one that triggers a
+    hearing. ``hearing_fine_person_yuan`` / ``hearing_fine_organisation_yuan``: the "large
+    fine" (较大数额罚款) that gives the party a right to a hearing, for a person and for an
+    organisation; a province sets its own."""
+
+    filing_working_days: int = 10
+    major_fine_yuan: Decimal = Decimal(100_000)
+    hearing_fine_person_yuan: Decimal = Decimal(10_000)
+    hearing_fine_organisation_yuan: Decimal = Decimal(100_000)
+
+
+def _yuan(env: dict[str, str], name: str, default: int) -> Decimal:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return Decimal(default)
+    try:
+        value = Decimal(raw)
+    except ArithmeticError as exc:
+        msg = f"{name} must be an amount of yuan, got {raw!r}"
+        raise SettingsError(msg) from exc
+    if not value.is_finite() or value < 0:
+        msg = f"{name} must be an amount of yuan, at least 0, got {raw!r}"
+        raise SettingsError(msg)
+    return value
+
+
+@dataclass(frozen=True, slots=True)
 class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8000
@@ -350,6 +385,7 @@ class Settings:
     tip_offs: TipOffSettings = TipOffSettings()
     satellite: SatelliteSettings = SatelliteSettings()
     reports: ReportSettings = ReportSettings()
+    procedure: ProcedureSettings = ProcedureSettings()
 
     @property
     def package_key_dir(self) -> Path:
@@ -443,6 +479,14 @@ class Settings:
                 quarterly_due_day=_day_of_month(env, "PATROL_REPORT_QUARTERLY_DUE_DAY", 3),
                 annual_due_day=_day_of_month(env, "PATROL_REPORT_ANNUAL_DUE_DAY", 5),
                 joint_meeting_members=_members(env, "PATROL_JOINT_MEETING_MEMBERS"),
+            ),
+            procedure=ProcedureSettings(
+                filing_working_days=max(1, _int(env, "PATROL_CASE_FILING_WORKING_DAYS", 10)),
+                major_fine_yuan=_yuan(env, "PATROL_CASE_MAJOR_FINE_YUAN", 100_000),
+                hearing_fine_person_yuan=_yuan(env, "PATROL_CASE_HEARING_FINE_PERSON_YUAN", 10_000),
+                hearing_fine_organisation_yuan=_yuan(
+                    env, "PATROL_CASE_HEARING_FINE_ORGANISATION_YUAN", 100_000
+                ),
             ),
         )
 

@@ -33,6 +33,10 @@ kind                      resolved when (``resolution``)
 ``report_overdue``        not here: ``evidence.cases.reports`` raises it for a report
                           not produced by its due date and resolves it when the report
                           is generated (``report_generated``)
+``case_step_overdue``     not here: ``evidence.cases.procedure`` raises it for a case's
+                          statutory step past its due time (filing, decision,
+                          service) and resolves it when the step is recorded or the
+                          case ends (``case_step_done``)
 ========================  ==========================================================
 
 ``ListAlerts`` shows open alerts by default; ``state`` asks for resolved ones or all.
@@ -61,6 +65,7 @@ from patrol.field_models import PatrolAlert
 __all__ = [
     "ALERT_KINDS",
     "ALERT_STATES",
+    "CASE_STEP_OVERDUE",
     "PETITION_OVERDUE",
     "REFERRAL_SUGGESTED",
     "REPORT_OVERDUE",
@@ -77,6 +82,7 @@ REFERRAL_SUGGESTED = "referral_suggested"
 PETITION_OVERDUE = "petition_overdue"
 TIP_OFF_OVERDUE = "tip_off_overdue"
 REPORT_OVERDUE = "report_overdue"
+CASE_STEP_OVERDUE = "case_step_overdue"
 ALERT_KINDS = (
     "site_reopening",
     "site_active_mining",
@@ -86,6 +92,7 @@ ALERT_KINDS = (
     PETITION_OVERDUE,
     TIP_OFF_OVERDUE,
     REPORT_OVERDUE,
+    CASE_STEP_OVERDUE,
 )
 ALERT_STATES = ("open", "resolved", "all")
 RESOLUTIONS = (
@@ -100,6 +107,7 @@ RESOLUTIONS = (
     "petition_step_done",
     "tip_off_step_done",
     "report_generated",
+    "case_step_done",
 )
 
 
@@ -202,7 +210,8 @@ class AlertService:
         limit: int = 100,
     ) -> Sequence[PatrolAlert]:
         """Newest first (``ListAlerts``): open alerts, or with ``state`` the resolved ones
-        or all; the security squad's feed leaves out ``petition_overdue``."""
+        or all; the security squad's feed leaves out ``petition_overdue`` and
+        ``case_step_overdue``."""
         require_role(principal, *MANAGERS, Role.SECURITY_SQUAD, action="read the alerts feed")
         if state not in ALERT_STATES:
             raise InvalidPatrolInputError(
@@ -210,8 +219,12 @@ class AlertService:
             )
         stmt = scoped(select(PatrolAlert), PatrolAlert, principal)
         if principal.has_role(Role.SECURITY_SQUAD):
-            # petitions and reports are not the squad's to read (captains and admins)
-            stmt = stmt.where(PatrolAlert.kind.not_in((PETITION_OVERDUE, REPORT_OVERDUE)))
+            # petitions are not the squad's to read (the clue desk, captains and admins), nor
+            # the deadlines of every case's administrative procedure or the reports' (captains
+            # and admins)
+            stmt = stmt.where(
+                PatrolAlert.kind.not_in([PETITION_OVERDUE, CASE_STEP_OVERDUE, REPORT_OVERDUE])
+            )
         if state == "open":
             stmt = stmt.where(PatrolAlert.resolved_at.is_(None))
         elif state == "resolved":

@@ -56,7 +56,7 @@ import json
 import math
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVarTuple, cast
@@ -126,6 +126,7 @@ __all__ = [
     "change_status",
     "check_evidence",
     "ensure_unfinished",
+    "ensure_writer",
     "enter_referral",
     "geofence_land_class_areas",
     "get_case",
@@ -133,6 +134,7 @@ __all__ = [
     "link_evidence",
     "list_cases",
     "load_case",
+    "move_status",
     "open_case",
     "postgis_land_class_areas",
     "record_event",
@@ -769,7 +771,18 @@ def _geojson(geom: Any) -> dict[str, Any]:
     return loaded
 
 
-async def _view(session: AsyncSession, case: Case) -> CaseView:
+def _party_for(principal: Principal, stored: Mapping[str, Any]) -> Party:
+    """A party as ``principal`` may read it: joint-team members (police and land officers
+    outside the brigade's case file) get the ID number or credit code masked, as the
+    penalty content shows it (:func:`evidence.cases.penalties.mask_id`)."""
+    party = Party(**stored)
+    if principal.has_role(Role.JOINT_TEAM) and party.id_no:
+        shown = party.id_no[-4:] if len(party.id_no) > 4 else ""
+        return replace(party, id_no=shown.rjust(len(party.id_no), "*"))
+    return party
+
+
+async def _view(session: AsyncSession, case: Case, principal: Principal) -> CaseView:
     point = to_shape(cast("Any", case.location))
     surveyed = (
         None if case.surveyed_geom is None else _geojson(to_shape(cast("Any", case.surveyed_geom)))
@@ -804,7 +817,7 @@ async def _view(session: AsyncSession, case: Case) -> CaseView:
         status=case.status,
         suspended_from=case.suspended_from,
         status_changed_at=case.status_changed_at,
-        parties=tuple(Party(**p) for p in case.parties or []),
+        parties=tuple(_party_for(principal, p) for p in case.parties or []),
         source_kind=case.source_kind,
         source_id=case.source_id,
         act_date=case.act_date,
@@ -948,12 +961,12 @@ async def open_case(
     )
     await _screen(session, case, principal.user_id)
     await session.flush()
-    return await _view(session, case)
+    return await _view(session, case, principal)
 
 
 async def get_case(session: AsyncSession, principal: Principal, case_id: uuid.UUID) -> CaseView:
     """One case with its areas, evidence ids, current suggestions, flags and referrals."""
-    return await _view(session, await load_case(session, principal, case_id))
+    return await _view(session, await load_case(session, principal, case_id), principal)
 
 
 async def _ensure_writer(session: AsyncSession, principal: Principal, case: Case) -> None:
@@ -1036,7 +1049,7 @@ async def update_case(
     if rescreen:
         await _screen(session, case, principal.user_id)
     await session.flush()
-    return await _view(session, case)
+    return await _view(session, case, principal)
 
 
 def _apply_values(case: Case, changes: CaseChanges, changed: list[str]) -> bool:
@@ -1117,7 +1130,7 @@ async def change_status(
         raise _bad(f"{target.value} needs a reason", codes.REASON_REQUIRED, field="reason")
     _move(session, case, target, principal.user_id, at=utcnow(), reason=reason.strip())
     await session.flush()
-    return await _view(session, case)
+    return await _view(session, case, principal)
 
 
 # -- the case follows its referral ---------------------------------------------------------------
@@ -1164,6 +1177,28 @@ def _move(
         {"from": current.value, "to": target.value, "reason": reason, **details},
         at=at,
     )
+
+
+def move_status(
+    session: AsyncSession,
+    case: Case,
+    target: CaseStatus,
+    actor_id: uuid.UUID | None,
+    *,
+    at: datetime,
+    reason: str = "",
+    **details: Any,
+) -> None:
+    """A step of the administrative procedure (:mod:`evidence.cases.procedure`) moves the
+    case: the same ``status`` entry in its history as :func:`change_status` writes, with
+    the step that made it in ``details``."""
+    _move(session, case, target, actor_id, at=at, reason=reason, **details)
+
+
+async def ensure_writer(session: AsyncSession, principal: Principal, case: Case) -> None:
+    """Captains and admins; inspectors who opened the case or are on its team (others: the
+    case does not exist for them, ``case_not_found``)."""
+    await _ensure_writer(session, principal, case)
 
 
 async def _open_referral(session: AsyncSession, case_id: uuid.UUID) -> uuid.UUID | None:
@@ -1286,7 +1321,7 @@ async def set_case_team(
         {"team": [{"user_id": str(u), "role": r} for u, r in wanted.items()]},
     )
     await session.flush()
-    return await _view(session, case)
+    return await _view(session, case, principal)
 
 
 async def list_cases(
@@ -1331,4 +1366,4 @@ async def list_cases(
     stmt = stmt.order_by(Case.created_at.desc(), Case.id.desc())
     stmt = stmt.limit(max(1, min(limit, 500))).offset(max(0, offset))
     rows = (await session.scalars(stmt)).all()
-    return [await _view(session, row) for row in rows]
+    return [await _view(session, row, principal) for row in rows]

@@ -69,6 +69,21 @@ Tip-offs (12336 clues) and the working-day calendar::
     ReportNotReadyError (409)          report_not_ready         not generated yet (``state``)
     InvalidReportError (422)           invalid_report_period    the period does not fit the
                                                                 template, or is in the future
+
+The administrative penalty procedure (:mod:`evidence.cases.procedure`,
+:mod:`evidence.cases.penalties`)::
+
+    CaseStepOrderError (409)           case_step_out_of_order   ``expected_step`` (and
+                                                                ``expected_steps``) say which
+    InvalidCaseStepError (422)         invalid_case_step        plus specific codes:
+                                       invalid_time, reason_required, invalid_amount,
+                                       hearing_notice_too_short (``earliest``)
+    (ConflictError)                    hearing_request_late, enforcement_too_early,
+                                       penalty_required, penalty_decided,
+                                       closing_requirements_unmet (``missing``)
+    (InvalidCaseError)                 fine_out_of_range (``min``, ``max``),
+                                       fine_basis_missing, invalid_id_number,
+                                       invalid_party, invalid_penalty, invalid_amount
 """
 
 from __future__ import annotations
@@ -82,8 +97,10 @@ __all__ = [
     "CaseNotFoundError",
     "CaseSourceNotFoundError",
     "CaseStatusTransitionError",
+    "CaseStepOrderError",
     "HolidayNotFoundError",
     "InvalidCaseError",
+    "InvalidCaseStepError",
     "InvalidPetitionError",
     "InvalidReportError",
     "InvalidRuleError",
@@ -270,3 +287,11 @@ class ReportNotReadyError(ConflictError):
 
 class InvalidReportError(InvalidInputError):
     default_code = codes.INVALID_REPORT_PERIOD
+
+
+class CaseStepOrderError(ConflictError):
+    default_code = codes.CASE_STEP_OUT_OF_ORDER
+
+
+class InvalidCaseStepError(InvalidInputError):
+    default_code = codes.INVALID_CASE_STEP

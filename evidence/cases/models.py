@@ -225,6 +225,9 @@ class Case(UuidPk, CountyOwned, Timestamped, Base):
         ForeignKey("users.id", ondelete="RESTRICT"), index=True
     )
     screened_at: Mapped[datetime | None]
+    # 重大案件: set from the penalty (a hearing-triggering penalty or fines at the settings'
+    # figure); legal review and collective discussion come before its decision
+    major: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
 
 
 class CaseEvidence(CountyOwned, Base):

@@ -253,6 +253,9 @@ BODIES: dict[str, Body | None] = {
     "FlagForReferral": lambda c: {"caseId": c["case_id"], "reason": "疑似犯罪"},
     "CreateReferral": lambda c: {"teamIds": c["team_ids"].split(","), "report": "调查报告"},
     "ExportReferralPackage": None,
+    # the administrative penalty procedure
+    "RecordCaseStep": {"kind": "investigation", "summary": "现场勘验，制作勘验笔录"},
+    "PutCasePenalty": {},
     "OpenTipOff": lambda c: {
         "channel": "phone_12336",
         "receivedAt": c.now,

@@ -303,3 +303,33 @@ async def test_a_case_team_finds_each_other_in_the_directory(
     assert (await directory(Role.INSPECTOR)).get(str(squad.id)) == "13900000002"
     # the joint-team member, on no team, still sees neither
     assert not {str(inspector.id), str(squad.id)} & set(await directory(Role.JOINT_TEAM))
+
+
+async def test_joint_members_read_a_partys_id_number_masked(
+    client: Client, make_county: Any
+) -> None:
+    """Police and land officers on the joint team read the case, but a party's ID number or
+    credit code only to its last four characters; the brigade reads it whole."""
+    county: CountyFixture = await make_county()
+    id_no = "430102199001011234"
+    case = await _open_case(
+        client, county, parties=[{"name": "张三", "kind": "person", "idNo": id_no}]
+    )
+    joint = str(county.users[Role.JOINT_TEAM].id)
+    team = await client.put(
+        f"/api/v1/cases/{case['id']}/team",
+        json={"members": [{"userId": joint, "roleInTeam": "joint"}]},
+        headers=county.headers(Role.CAPTAIN),
+    )
+    assert team.status_code == 200, team.text
+    seen: dict[Role, list[str]] = {}
+    for role in (Role.CAPTAIN, Role.JOINT_TEAM):
+        one = await client.get(f"/api/v1/cases/{case['id']}", headers=county.headers(role))
+        listed = await client.get("/api/v1/cases", headers=county.headers(role))
+        assert one.status_code == 200 and listed.status_code == 200, (one.text, listed.text)
+        [row] = [c for c in listed.json() if c["id"] == case["id"]]
+        seen[role] = [one.json()["parties"][0]["idNo"], row["parties"][0]["idNo"]]
+        if role is Role.JOINT_TEAM:
+            assert id_no not in one.text + listed.text
+    assert seen[Role.CAPTAIN] == [id_no, id_no]
+    assert seen[Role.JOINT_TEAM] == ["*" * 14 + "1234"] * 2

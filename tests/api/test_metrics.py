@@ -337,6 +337,7 @@ async def test_the_periodic_chores_are_scheduled_run_and_shown(
         ("petitions:overdue", "7 * * * *"),
         ("cases:tip_off_deadlines", "*/15 * * * *"),
         ("reports:overdue", "23 * * * *"),
+        ("cases:procedure_deadlines", "*/15 * * * *"),
         ("sync:prune", "*/10 * * * *"),
         ("queue:retry_stalled", "* * * * *"),
         ("queue:prune_finished", "17 3 * * *"),

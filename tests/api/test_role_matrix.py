@@ -124,6 +124,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "FlagForReferral":          (ROLE,      ROLE,      NEW,       NO_CASE,   ROLE,      ROLE),
     "GetArea":                  (OK,        NOT_AREA,  OK,        NOT_AREA,  OK,        NOT_AREA),
     "GetCase":                  (OK,        OK,        OK,        OK,        OK,        NO_CASE),
+    "GetCaseProcedure":         (OK,        OK,        OK,        OK,        OK,        NO_CASE),
     "GetCoverage":              (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "GetCustody":               (OK,        OK,        OK,        OK,        OK,        NO_PROOF),
     "GetDerivativeUrl":         (OK,        OK,        OK,        OK,        OK,        NO_PROOF),
@@ -166,6 +167,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "ListAlerts":               (ROLE,      ROLE,      OK,        OK,        OK,        ROLE),
     "ListAreas":                (OK,        OK,        OK,        OK,        OK,        OK),
     "ListCases":                (OK,        OK,        OK,        OK,        OK,        OK),
+    "ListCaseSteps":            (OK,        OK,        OK,        OK,        OK,        NO_CASE),
     "ListCounties":             (PLATFORM,  PLATFORM,  PLATFORM,  PLATFORM,  PLATFORM,  PLATFORM),
     "ListDevices":              (OK,        OK,        OK,        OK,        OK,        OK),
     "ListDutyChecks":           (OK,        OK,        OK,        OK,        OK,        OK),
@@ -234,6 +236,8 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "ListSatelliteResults":     (OK,        NO_TASK,   OK,        ROLE,      OK,        ROLE),
     "ListSatelliteTasks":       (OK,        OK,        OK,        ROLE,      OK,        ROLE),
     "OpenSatelliteCase":        (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
+    "PutCasePenalty":           (OK,        ROLE,      OK,        ROLE,      OK,        ROLE),
+    "RecordCaseStep":           (NEW,       ROLE,      NEW,       ROLE,      NEW,       ROLE),
     "RecordSatelliteResult":    (OK,        NO_TASK,   OK,        ROLE,      OK,        ROLE),
     "ReopenSatelliteTask":      (ROLE,      ROLE,      ROLE,      ROLE,      OK,        ROLE),
     "ReviewSatelliteTask":      (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
@@ -640,6 +644,13 @@ async def _fresh_case(w: World, role: Role) -> dict[str, str]:
     return {"case_id": await _case(w, flagged=False)}
 
 
+async def _fresh_filed(w: World, role: Role) -> dict[str, str]:
+    """A fresh case of the inspector's team, filed (立案) by the captain."""
+    case_id = await _case(w, flagged=False)
+    await w.post(Role.CAPTAIN, f"/cases/{case_id}/steps", {"kind": "filing"})
+    return {"case_id": case_id}
+
+
 async def _fresh_flagged(w: World, role: Role) -> dict[str, str]:
     return {"case_id": await _case(w, flagged=True)}
 
@@ -694,6 +705,7 @@ _FRESH: dict[str, Fresh] = {
     "SetCaseTeam": _fresh_case,
     "FlagForReferral": _fresh_case,
     "CreateReferral": _fresh_flagged,
+    "RecordCaseStep": _fresh_filed,
     "RecordReferralDecision": _referral_at(0),
     "RecordReferralTransfer": _referral_at(1),
     "RecordPoliceReceipt": _referral_at(2),

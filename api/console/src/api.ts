@@ -49,9 +49,9 @@ export function authHeaders(): Record<string, string> {
   return bearer ? { Authorization: `Bearer ${bearer}` } : {};
 }
 
-export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+async function send(method: string, path: string, body: unknown, accept: string): Promise<Response> {
   const headers: Record<string, string> = {
-    Accept: "application/json",
+    Accept: accept,
     "Accept-Language": lang() === "en" ? "en" : "zh-CN",
     ...authHeaders(),
   };
@@ -75,7 +75,32 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
     }
     throw new ApiError(resp.status, problem);
   }
-  return (await resp.json()) as T;
+  return resp;
+}
+
+export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  return (await (await send(method, path, body, "application/json")).json()) as T;
+}
+
+/** The file name a ``Content-Disposition`` header gives (RFC 5987 ``filename*`` first). */
+export function attachmentName(header: string | null, fallback: string): string {
+  if (!header) return fallback;
+  const star = /filename\*\s*=\s*UTF-8''([^;]+)/i.exec(header);
+  if (star?.[1]) {
+    try {
+      return decodeURIComponent(star[1].trim());
+    } catch {
+      // a malformed escape: the plain name below
+    }
+  }
+  const plain = /filename\s*=\s*"?([^";]+)"?/i.exec(header);
+  return plain?.[1]?.trim() || fallback;
+}
+
+/** A file the API answers (an export), with its name, fetched with the tab's token. */
+export async function apiFile(path: string, fallback: string): Promise<{ blob: Blob; name: string }> {
+  const resp = await send("GET", path, undefined, "*/*");
+  return { blob: await resp.blob(), name: attachmentName(resp.headers.get("Content-Disposition"), fallback) };
 }
 
 export async function logIn(username: string, password: string): Promise<Me> {

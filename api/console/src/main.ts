@@ -74,6 +74,7 @@ const REVIEW: Record<string, (main: HTMLElement) => Promise<void>> = {
   live: (main) => import("./live").then(({ livePage }) => livePage(main)),
   replay: (main) => import("./replay").then(({ replayPage }) => replayPage(main)),
   alerts: (main) => import("./alerts").then(({ alertsPage }) => alertsPage(main)),
+  satellite: (main) => import("./satellite").then(({ satellitePage }) => satellitePage(main)),
 };
 
 function shell(me: Me): void {

@@ -1,6 +1,6 @@
 // What each role finds in the navigation. The map is for everyone; the review pages (coverage,
-// live status, track replay, alerts) are the captains' and admins'; the other pages come in a
-// later version and show a placeholder until then.
+// live status, track replay, alerts, the satellite campaign) are the captains' and admins'; the
+// other pages come in a later version and show a placeholder until then.
 import type { Word } from "./i18n";
 
 export type Role = "inspector" | "joint_team" | "captain" | "security_squad" | "admin" | "clue_desk";
@@ -29,6 +29,7 @@ export const PAGES: readonly Page[] = [
   { id: "live", word: "live", roles: MANAGERS },
   { id: "replay", word: "replay", roles: MANAGERS },
   { id: "alerts", word: "alerts", roles: MANAGERS },
+  { id: "satellite", word: "satellite", roles: MANAGERS },
   { id: "users", word: "users", roles: ["admin"] },
   { id: "regions", word: "regions", roles: ["admin"] },
   { id: "layers", word: "layers", roles: ["admin"] },

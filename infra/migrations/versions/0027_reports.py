@@ -1,7 +1,7 @@
 """reports: periodic reports as documents, their generation state and files
 
-Revision ID: 0026_reports
-Revises: 0025_package_signatures
+Revision ID: 0027_reports
+Revises: 0026_procedure
 
 ``reports`` holds one row per county, template and period (``period_key``: ``2026-11``,
 ``2026-Q4``, ``2026``): who asked and when, the generation state (queued, running, done,
@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0026_reports"
-down_revision: str | Sequence[str] | None = "0025_package_signatures"
+revision: str = "0027_reports"
+down_revision: str | Sequence[str] | None = "0026_procedure"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
