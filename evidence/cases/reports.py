@@ -364,6 +364,10 @@ _GROUP_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("案件", "新增", "cases.opened"),
     ("案件", "立案", "cases.filed"),
     ("案件", "结案", "cases.closed"),
+    ("处罚执行", "罚没款决定（元）", "cases.fines_decided_yuan"),
+    ("处罚执行", "收缴（元）", "cases.fines_collected_yuan"),
+    ("处罚执行", "拆除（亩）", "cases.demolished_mu"),
+    ("处罚执行", "复耕（亩）", "cases.farmland_restored_mu"),
     ("移送公安", "移送", "referrals.transferred"),
     ("移送公安", "公安立案", "referrals.accepted"),
 )
@@ -446,7 +450,7 @@ def _main_table(view: Any, *, compact: bool) -> Table:
             _change(f.value, f.previous), _change(f.value, f.last_year),
         ])  # fmt: skip
     if view.missing:
-        table.note += " 标“—”的处罚执行指标（罚没款、拆除、复耕）待行政处罚程序记录后统计。"
+        table.note += " 标“—”的指标尚无记录可统计。"
     return table
 
 
@@ -478,7 +482,11 @@ async def _assistance_table(
     )
     rows = await session.execute(
         text(
-            """SELECT c.case_no, c.cause, c.violation_kind, c.status, c.area_total_m2
+            """SELECT c.case_no, c.cause, c.violation_kind, c.status,
+                      EXISTS (SELECT 1 FROM case_steps s WHERE s.case_id = c.id
+                                 AND s.kind = 'court_enforcement') AS court,
+                      EXISTS (SELECT 1 FROM case_penalties p WHERE p.case_id = c.id
+                                 AND p.measures @> '[{"kind": "demolish"}]') AS demolish
                  FROM cases c
                 WHERE c.county_id = :county AND c.created_at < :hi
                   AND c.status NOT IN ('closed', 'terminated', 'withdrawn')
@@ -491,19 +499,25 @@ async def _assistance_table(
     cols = [Column(n) for n in ("序号", "案件编号", "案由", "违法类型", "案件状态")]
     cols += [Column("需配合事项", "协查协办"), Column("配合部门", "协查协办")]
     table = Table("需相关部门配合的案件", cols)
-    for i, (no, cause, kind, status, _area) in enumerate(rows, 1):
+    for i, (no, cause, kind, status, enforced, demolish) in enumerate(rows, 1):
         needs, depts = [], []
         if kind in {"illegal_mining", "destructive_mining"}:
             needs.append("对非法采矿点停止供电、安全生产监管")
             depts += [power, safety]
-        if status == "executing":
-            needs.append("申请人民法院强制执行、配合拆除")
+        if enforced:
+            needs.append("人民法院强制执行（已申请）")
+            depts.append(court)
+        elif status == "executing":
+            needs.append("督促履行，逾期申请人民法院强制执行")
+            depts.append(court)
+        if demolish and status == "executing":
+            needs.append("配合拆除违法建筑")
             depts.append(court)
         row = [i, no, cause, _VIOLATION.get(kind, kind), _CASE_STATUS.get(status, status)]
         table.rows.append([*row, "；".join(needs), "、".join(dict.fromkeys(depts))])
     table.note = (
         "注：非法采矿、破坏性采矿案件未结案的，提请停止供电并加强安全生产监管；进入执行阶段的，"
-        "提请人民法院强制执行并配合拆除。"
+        "提请人民法院强制执行；处罚决定责令限期拆除的，提请配合拆除。"
     )
     return table
 

@@ -21,8 +21,9 @@ petitions     petitions received by form, category and status now, on time and l
 satellite     satellite tasks whose standing result was verified in the period: verified, by
               outcome, illegal area and illegally occupied cultivated land (mu)
 cases         cases opened, filed and closed in the period, their surveyed area (mu), and every
-              case's stage at the period's end (from the status history); penalty figures
-              come from :func:`register_penalty_figures`
+              case's stage at the period's end (from the status history); penalty
+              decisions in the period with the fines decided, and the execution records
+              of the period: fines collected, area demolished, farmland restored (mu)
 referrals     referrals reported, transferred to the police (on time: by the transfer
               deadline), and filed by the police (accepted) in the period
 ============  ==================================================================================
@@ -42,7 +43,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -71,13 +72,11 @@ __all__ = [
     "SECTION_LABELS",
     "FigureView",
     "GroupView",
-    "PenaltyFigures",
     "PeriodView",
     "StatisticsService",
     "StatisticsView",
     "Values",
     "figure_label",
-    "register_penalty_figures",
     "system_reader",
 ]
 
@@ -301,24 +300,6 @@ def period_view(p: Period) -> PeriodView:
     return PeriodView(p.kind, p.key, p.label, p.start, p.end)
 
 
-# -- the penalty figures' hook -------------------------------------------------------------------
-PenaltyFigures = Callable[
-    [AsyncSession, uuid.UUID, datetime, datetime, str],
-    Awaitable[dict[str | None, dict[str, float]]],
-]
-"""(session, county id, lo, hi, grouping) -> group key -> figure key (of
-:data:`PENALTY_KEYS`) -> value; the penalty procedure registers one."""
-
-_PENALTIES: list[PenaltyFigures] = []
-
-
-def register_penalty_figures(source: PenaltyFigures | None) -> None:
-    """Where the penalty figures come from (None: nowhere yet, they are reported missing)."""
-    _PENALTIES.clear()
-    if source is not None:
-        _PENALTIES.append(source)
-
-
 # -- the SQL of each section ---------------------------------------------------------------------
 _NONE = "CAST(NULL AS uuid)"
 # the case's township and contract area: the ones containing its location
@@ -445,6 +426,23 @@ _SQL: dict[str, list[str]] = {
                       ORDER BY e.at DESC, e.id DESC LIMIT 1), 'clue') AS k, count(*) AS n
              FROM cases c {join}
             WHERE c.county_id = :county AND c.created_at < :hi GROUP BY 1, 2""",
+        """SELECT {g} AS g,
+                  count(*) FILTER (WHERE st.kind = 'decision') AS penalties,
+                  coalesce(sum(p.fine_total_yuan) FILTER (WHERE st.kind = 'decision'), 0)
+                    AS fines_decided_yuan,
+                  coalesce(sum((st.details->>'paid_yuan')::numeric)
+                           FILTER (WHERE st.kind = 'execution'), 0) AS fines_collected_yuan,
+                  coalesce(sum((st.details->>'demolished_m2')::float)
+                           FILTER (WHERE st.kind = 'execution'), 0) / 666.67 AS demolished_mu,
+                  coalesce(sum((st.details->>'farmland_restored_m2')::float)
+                           FILTER (WHERE st.kind = 'execution'), 0) / 666.67
+                    AS farmland_restored_mu
+             FROM case_steps st JOIN cases c ON c.id = st.case_id
+             LEFT JOIN case_penalties p ON p.case_id = c.id {join}
+            WHERE st.county_id = :county AND st.at >= :lo AND st.at < :hi
+              AND (st.kind = 'execution'
+                   OR (st.kind = 'decision' AND st.details->>'option' = 'penalty'))
+            GROUP BY 1""",
     ],
     "referrals": [
         """SELECT {g} AS g,
@@ -610,7 +608,7 @@ class StatisticsService:
                 await self.values(principal.county_id, p, group_by, sections) for p in periods
             ]
         lo, hi = period.bounds(self.config.tz)
-        missing = () if _PENALTIES else tuple(k for k in PENALTY_KEYS if _in(k, sections))
+        missing: tuple[str, ...] = ()  # every figure has its records now
 
         def figures(
             group: str | None, sets: list[Values], keys: Sequence[str]
@@ -693,11 +691,6 @@ class StatisticsService:
                 await self._run(section, group_by, params, out)
             if section == "duty" and group_by == "county":
                 await self._duty(county_id, lo, hi, out)
-            if section == "cases" and _PENALTIES:
-                for key, figs in (
-                    await _PENALTIES[0](self.session, county_id, lo, hi, group_by)
-                ).items():
-                    out[key].update(figs)
         return out
 
     async def _run(
@@ -820,13 +813,9 @@ class StatisticsService:
         return {str(i): str(n) for i, n in rows}
 
 
-def _in(key: str, sections: Sequence[str]) -> bool:
-    return key.split(".", 1)[0] in sections
-
-
 def _groupable(key: str, group_by: str) -> bool:
     section = key.split(".", 1)[0]
-    if key in {"duty.compliance_pct", "duty.members_overdue"} or key in PENALTY_KEYS:
+    if key in {"duty.compliance_pct", "duty.members_overdue"}:
         return False
     if section == "tip_offs":
         return group_by in {"township", "area"}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from evidence.cases.models import Case, CaseEvent, Referral
 from evidence.cases.petition_models import Petition
+from evidence.cases.procedure_models import CasePenalty, CaseStep
 from evidence.cases.tip_off_models import TipOff
 from infra.ids import uuid7
 from infra.scope import COUNTY_TZ, Role
@@ -191,6 +193,24 @@ async def seed(  # noqa: C901, PLR0912 - one record kind after another
                                   actor_id=captain, details={"from": prev, "to": to}))  # fmt: skip
             prev = to
         case.status, case.status_changed_at = prev, when
+        if "decided" in moves:  # a penalty decided, then paid, demolished or restored
+            fine = Decimal(rnd.choice((5000, 20000, 120000)))
+            session.add(CasePenalty(
+                county_id=cid, case_id=case.id, fines=[{"amount_yuan": str(fine)}],
+                fine_total_yuan=fine, updated_by=captain,
+                measures=[{"kind": "demolish"}] if rnd.random() < 0.5 else [],
+            ))  # fmt: skip
+            decided = at + timedelta(days=20)
+            steps = [("decision", "decision", decided, {"option": "penalty"})]
+            steps.append(("execution", "execution", decided + timedelta(days=rnd.randint(5, 60)),
+                          {"paid_yuan": str(fine), "demolished_m2": rnd.choice((0, 300.0)),
+                           "farmland_restored_m2": rnd.choice((0, 666.67))}))  # fmt: skip
+            if prev == "executing" and rnd.random() < 0.6:
+                steps.append(("court_enforcement", "execution", decided + timedelta(days=70), {}))
+            for seq, (kind, stage, step_at, details) in enumerate(steps, 1):
+                session.add(CaseStep(county_id=cid, case_id=case.id, seq=seq, kind=kind,
+                                     stage=stage, at=step_at, recorded_by=captain,
+                                     details=details))  # fmt: skip
         if rnd.random() < 0.4:
             reported = at + timedelta(days=rnd.randint(1, 30))
             transferred = reported + timedelta(hours=rnd.choice((10, 100)))

@@ -203,6 +203,14 @@ async def test_the_joint_meeting_bulletin_names_its_members_and_what_they_must_d
     listed = [r for r in help_rows if isinstance(r[0], int)]
     assert len(listed) == mining > 0
     assert any("县供电公司" in (r[6] or "") for r in listed)
+    async with session_factory() as db:
+        court = await _count(
+            db, "SELECT count(DISTINCT c.id) FROM cases c JOIN case_steps s ON s.case_id = c.id"
+            " WHERE c.county_id = :c AND c.created_at < :hi AND s.kind = 'court_enforcement'"
+            " AND c.status NOT IN ('closed', 'terminated', 'withdrawn')", c=world.county_id, hi=hi,
+        )  # fmt: skip
+    assert court > 0
+    assert sum("人民法院强制执行（已申请）" in (r[5] or "") for r in listed) == court
     sent = list(book["涉嫌犯罪案件移送情况"].iter_rows(min_row=5, values_only=True))
     assert len(sent) == referrals > 0
     pdf = await _file(client, world, report["id"], "pdf")

@@ -138,6 +138,21 @@ async def _expected(db: AsyncSession, county: uuid.UUID, p: Period) -> dict[str,
         "  AND e.kind = 'status' AND e.at < :hi ORDER BY e.at DESC LIMIT 1) last ON true"
         " WHERE k.county_id = :c AND k.created_at < :hi GROUP BY 1", **c,
     )  # fmt: skip
+    n, decided = await _one(
+        db, "SELECT count(*), coalesce(sum(p.fine_total_yuan), 0) FROM case_steps s"
+        " LEFT JOIN case_penalties p ON p.case_id = s.case_id WHERE s.county_id = :c"
+        " AND s.kind = 'decision' AND s.details->>'option' = 'penalty'"
+        " AND s.at >= :lo AND s.at < :hi", **c,
+    )  # fmt: skip
+    paid, demolished, restored = await _one(
+        db, "SELECT coalesce(sum((details->>'paid_yuan')::numeric), 0),"
+        " coalesce(sum((details->>'demolished_m2')::float), 0),"
+        " coalesce(sum((details->>'farmland_restored_m2')::float), 0) FROM case_steps"
+        " WHERE county_id = :c AND kind = 'execution' AND at >= :lo AND at < :hi", **c,
+    )  # fmt: skip
+    out |= {"cases.penalties": n, "cases.fines_decided_yuan": decided,
+            "cases.fines_collected_yuan": paid, "cases.demolished_mu": demolished / 666.67,
+            "cases.farmland_restored_mu": restored / 666.67}  # fmt: skip
     inside = "{0} >= :lo AND {0} < :hi"
     for key, cond in (
         ("made", inside.format("reported_at")),
@@ -181,9 +196,8 @@ async def test_each_figure_is_the_count_of_its_records(
         )
         # no five-to-one roster in this county: nobody is due, all are compliant
         assert got["duty.compliance_pct"].value == 100.0
-        # the penalty figures wait for the penalty procedure's records
-        assert "cases.fines_decided_yuan" in view.missing
-        assert got["cases.fines_decided_yuan"].value is None
+        # every figure has its records
+        assert view.missing == ()
     assert view.previous.date_to < view.period.date_from
 
 
@@ -199,7 +213,9 @@ async def test_the_seed_reaches_every_section(
     for key in ("patrols.count", "patrols.quota", "patrols.targets_visited", "findings.count",
                 "stops.count", "duty.rebounds", "tip_offs.count", "petitions.count",
                 "satellite.verified", "satellite.illegal_mu", "cases.opened", "cases.filed",
-                "cases.closed", "referrals.transferred", "referrals.accepted"):  # fmt: skip
+                "cases.closed", "cases.penalties", "cases.fines_decided_yuan",
+                "cases.fines_collected_yuan", "cases.demolished_mu", "cases.farmland_restored_mu",
+                "referrals.transferred", "referrals.accepted"):  # fmt: skip
         assert got[key], key
     assert view.last_year.key == "2025"
     assert view.previous.key == "2025"
