@@ -4,8 +4,11 @@
 between 1 January 2025 and 15 November 2026 (before :data:`tests.clock.NOW`): patrols (some
 too short to count, some at night) with target visits, findings, monthly plans, tip-offs
 (some duplicates, some handled with a stop order), five-to-one checks, petitions, satellite
-tasks with results, cases with their status history, and referrals. Straight into the tables,
-so that each record's time is the one chosen; the tests count them again in SQL.
+tasks with results, cases with their status history, penalty decisions and execution records,
+and referrals. Straight into the tables, so that each record's time is the one chosen; the
+tests count them again in SQL. No case is left open before its decision (those are suspended):
+the penalty procedure's sweep reads every county's open cases, and the procedure's tests
+expect it to find only theirs late.
 """
 
 from __future__ import annotations
@@ -186,6 +189,8 @@ async def seed(  # noqa: C901, PLR0912 - one record kind after another
             moves += ["decided", "executing"]
             if rnd.random() < 0.5:
                 moves.append("closed")
+        else:  # no case is left where the procedure's sweep (all counties) would find it late
+            moves.append("suspended")
         when, prev = at, "clue"
         for to in moves:
             when += timedelta(days=rnd.randint(1, 40))
