@@ -35,6 +35,7 @@ from api.controllers.petitions import PetitionController
 from api.controllers.plans import PlanController
 from api.controllers.procedure import ProcedureController
 from api.controllers.referrals import FlagController, ReferralController, ReferralRuleController
+from api.controllers.reports import ReportController, StatisticsController
 from api.controllers.review import ReviewController
 from api.controllers.satellite_batches import SatelliteBatchController
 from api.controllers.satellite_figures import SatelliteFiguresController
@@ -100,6 +101,8 @@ API_V1_HANDLERS: list[Any] = [
     JobController,
     ConsoleConfigController,
     SigningKeyController,
+    StatisticsController,
+    ReportController,
 ]
 
 

@@ -13,6 +13,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "evidence.cases.petition_models",
     "evidence.cases.tip_off_models",
     "evidence.cases.satellite_models",
+    "evidence.cases.report_models",
     "evidence.cases.procedure_models",
     "sync.models",
 )

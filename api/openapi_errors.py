@@ -937,6 +937,16 @@ OPERATION_ERRORS: dict[str, Errors] = {
     # satellite campaigns: figures and exports
     "GetSatelliteFigures": {403: ("role_not_allowed",), 404: ("satellite_batch_not_found",)},
     "ExportSatelliteBatch": {403: ("role_not_allowed",), 404: ("satellite_batch_not_found",)},
+    # periodic statistics and reports
+    "GetStatistics": {403: ("role_not_allowed",), 422: ("invalid_figures_period",)},
+    "ListReports": {403: ("role_not_allowed",)},
+    "CreateReport": {403: ("role_not_allowed",), 422: ("invalid_report_period",)},
+    "GetReport": {403: ("role_not_allowed",), 404: ("report_not_found",)},
+    "DownloadReport": {
+        403: ("role_not_allowed",),
+        404: ("report_not_found",),
+        409: ("report_not_ready",),
+    },
 }
 
 

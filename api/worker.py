@@ -3,7 +3,8 @@
 Each package makes a blueprint of its tasks; :func:`task_app` adds a new one of each to a
 procrastinate app on the configured database, under the package's namespace
 (``evidence:derivatives``, ``geofence:import``, ``patrol:chores``, ``petitions:overdue``,
-``cases:tip_off_deadlines``, ``cases:procedure_deadlines``, ``sync:prune``,
+``cases:tip_off_deadlines``, ``cases:procedure_deadlines``, ``reports:generate``,
+``reports:overdue``, ``sync:prune``,
 ``queue:retry_stalled``).
 :func:`run_background_worker` runs it with the dependencies the tasks use, in the API process
 (the embedded default) or as ``patrol worker``.
@@ -18,7 +19,7 @@ from procrastinate import App, Blueprint
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from evidence import tasks as evidence_tasks
-from evidence.cases import petition_tasks
+from evidence.cases import petition_tasks, report_tasks
 from evidence.cases import tasks as cases_tasks
 from evidence.derivatives import TASK_NAMESPACE as EVIDENCE_NAMESPACE
 from geofence import tasks as geofence_tasks
@@ -37,6 +38,7 @@ BLUEPRINTS: dict[str, Callable[[], Blueprint]] = {
     "patrol": patrol_tasks.blueprint,
     "petitions": petition_tasks.blueprint,
     "cases": cases_tasks.blueprint,
+    "reports": report_tasks.blueprint,
     "sync": sync_tasks.blueprint,
     "queue": queue.queue_blueprint,
 }
@@ -75,6 +77,7 @@ async def run_background_worker(
         session_factory=session_factory,
         store=store,
         evidence=settings.evidence,
+        reports=settings.reports,
         procedure=settings.procedure,
     )
     await queue.run_worker(

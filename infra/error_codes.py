@@ -857,6 +857,23 @@ INVALID_FIGURES_PERIOD: Final = _e(
     "统计期间须为 period 加 date，或 from 加 to（from 不晚于 to）",
     "give period and date, or from and to (from not after to)",
 )
+REPORT_NOT_FOUND: Final = _e("report_not_found", 404, "报表不存在", "report not found")
+REPORT_NOT_READY: Final = _e(
+    "report_not_ready",
+    409,
+    "报表尚未生成（当前状态：{state}），请稍后再下载",
+    "the report is not generated yet ({state}); download it later",
+    "报表尚未生成，请稍后再下载",
+    "the report is not generated yet; download it later",
+    state="report_status",
+)
+INVALID_REPORT_PERIOD: Final = _e(
+    "invalid_report_period",
+    422,
+    "报表期间不符：月报按月，季度报表和联席会议通报按季度，年度报表按年，且不能晚于今天",
+    "the period does not fit the template (monthly: a month; quarterly tables and the joint "
+    "meeting's bulletin: a quarter; annual tables: a year) or has not begun",
+)
 
 # the administrative penalty procedure (行政处罚程序, evidence.cases.procedure / penalties)
 CASE_STEP_OUT_OF_ORDER: Final = _e(

@@ -87,6 +87,18 @@ LABELS: Final[dict[str, dict[str, tuple[str, str]]]] = {
         "land_resources_staff": ("国土资源所工作人员", "land resources staff"),
         "village_cadre": ("村干部", "village cadre"),
     },
+    "report_status": {
+        "queued": ("排队中", "queued"),
+        "running": ("生成中", "being generated"),
+        "done": ("已生成", "generated"),
+        "failed": ("生成失败", "failed"),
+    },
+    "report_template": {
+        "monthly": ("执法监察大队月报", "the brigade's monthly report"),
+        "quarterly_tables": ("季度统计报表", "the quarterly statistics tables"),
+        "annual_tables": ("年度统计报表", "the annual statistics tables"),
+        "joint_meeting_bulletin": ("联席会议通报", "the joint meeting's bulletin"),
+    },
     "check_status": {
         "still_closed": ("仍处于关停状态", "still closed"),
         "signs_of_reopening": ("有复工迹象", "signs of reopening"),
@@ -319,6 +331,13 @@ ALERTS: Final[dict[str, Message]] = {
         "{subject} meets a referral threshold; review whether to refer it: {crime} ({rule_code})",
         "达到移送标准，建议审查是否移送公安机关",
         "meets a referral threshold; review whether to refer it to the police",
+    ),
+    "alert.report_overdue": _m(
+        "{template}（{period}）未按期生成（应于 {due_on} 前完成）",
+        "{template} ({period}) was not produced by {due_on}",
+        "报表未按期生成",
+        "a report was not produced by its due date",
+        template="report_template",
     ),
     "alert.case_step_overdue": _m(
         "案件{case_no}：{step}已逾期（期限{due}）",

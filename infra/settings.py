@@ -21,6 +21,7 @@ __all__ = [
     "LayerSettings",
     "ObjectStoreSettings",
     "ProcedureSettings",
+    "ReportSettings",
     "SatelliteSettings",
     "ServerSettings",
     "Settings",
@@ -281,6 +282,51 @@ class SatelliteSettings:
     ratio_threshold: float = 0.15
 
 
+JOINT_MEETING_MEMBERS = (
+    "县自然资源局",
+    "县公安局",
+    "县人民检察院",
+    "县人民法院",
+    "县应急管理局",
+    "县供电公司",
+    "县生态环境分局",
+    "县林业局",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportSettings:
+    """Reports: when each is due and who sits on the joint meeting.
+
+    A period's report is due on day ``monthly_due_day`` of the month after it (the brigade's
+    monthly report), ``quarterly_due_day`` of the first month of the next quarter (the
+    quarterly tables and the joint meeting's bulletin) and ``annual_due_day`` of January
+    (the annual tables); one not produced by then raises a ``report_overdue`` alert.
+    ``joint_meeting_members``: the departments of the county's joint meeting (联席会议), named
+    in its bulletin."""
+
+    monthly_due_day: int = 5
+    quarterly_due_day: int = 3
+    annual_due_day: int = 5
+    joint_meeting_members: tuple[str, ...] = JOINT_MEETING_MEMBERS
+
+
+def _members(env: dict[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get(name, "")
+    for sep in ("，", "、", ";", "；"):
+        raw = raw.replace(sep, ",")
+    found = tuple(p.strip() for p in raw.split(",") if p.strip())
+    return found or JOINT_MEETING_MEMBERS
+
+
+def _day_of_month(env: dict[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if not 1 <= value <= 28:
+        msg = f"{name} must be a day from 1 to 28, got {env.get(name)!r}"
+        raise SettingsError(msg)
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class ProcedureSettings:
     """The administrative penalty procedure's local figures.
@@ -338,6 +384,7 @@ class Settings:
     layers: LayerSettings = LayerSettings()
     tip_offs: TipOffSettings = TipOffSettings()
     satellite: SatelliteSettings = SatelliteSettings()
+    reports: ReportSettings = ReportSettings()
     procedure: ProcedureSettings = ProcedureSettings()
 
     @property
@@ -426,6 +473,12 @@ class Settings:
                 quarter_report_days=max(1, _int(env, "PATROL_SATELLITE_QUARTER_REPORT_DAYS", 60)),
                 review_days=max(0, _int(env, "PATROL_SATELLITE_REVIEW_DAYS", 10)),
                 ratio_threshold=_float(env, "PATROL_SATELLITE_RATIO_THRESHOLD", 0.15),
+            ),
+            reports=ReportSettings(
+                monthly_due_day=_day_of_month(env, "PATROL_REPORT_MONTHLY_DUE_DAY", 5),
+                quarterly_due_day=_day_of_month(env, "PATROL_REPORT_QUARTERLY_DUE_DAY", 3),
+                annual_due_day=_day_of_month(env, "PATROL_REPORT_ANNUAL_DUE_DAY", 5),
+                joint_meeting_members=_members(env, "PATROL_JOINT_MEETING_MEMBERS"),
             ),
             procedure=ProcedureSettings(
                 filing_working_days=max(1, _int(env, "PATROL_CASE_FILING_WORKING_DAYS", 10)),

@@ -45,7 +45,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from infra.objectstore import ObjectStore
 from infra.scope import MANAGERS, Principal, Role, require_role
-from infra.settings import DatabaseSettings, EvidenceSettings, ProcedureSettings
+from infra.settings import (
+    DatabaseSettings,
+    EvidenceSettings,
+    ProcedureSettings,
+    ReportSettings,
+)
 
 __all__ = [
     "DEFAULT_QUEUE",
@@ -78,13 +83,14 @@ KEEP_FINISHED_DAYS = 14  # succeeded jobs are listed this long, then deleted
 
 @dataclass(frozen=True, slots=True)
 class TaskDeps:
-    """What tasks may use: the database, the object store, the evidence settings and the
-    penalty procedure's settings (its filing deadline)."""
+    """What tasks may use: the database, the object store, the evidence settings, the
+    penalty procedure's settings (its filing deadline) and the report settings."""
 
     session_factory: async_sessionmaker[AsyncSession]
     store: ObjectStore
     evidence: EvidenceSettings
     spool_dir: Path | None = None
+    reports: ReportSettings = field(default_factory=ReportSettings)
     procedure: ProcedureSettings = field(default_factory=ProcedureSettings)
 
 

@@ -30,6 +30,9 @@ kind                      resolved when (``resolution``)
 ``tip_off_overdue``       not here: ``evidence.cases.tip_offs`` raises it for a clue's
                           late step and resolves it when the step is done
                           (``tip_off_step_done``)
+``report_overdue``        not here: ``evidence.cases.reports`` raises it for a report
+                          not produced by its due date and resolves it when the report
+                          is generated (``report_generated``)
 ``case_step_overdue``     not here: ``evidence.cases.procedure`` raises it for a case's
                           statutory step past its due time (filing, decision,
                           service) and resolves it when the step is recorded or the
@@ -65,6 +68,7 @@ __all__ = [
     "CASE_STEP_OVERDUE",
     "PETITION_OVERDUE",
     "REFERRAL_SUGGESTED",
+    "REPORT_OVERDUE",
     "RESOLUTIONS",
     "TIP_OFF_OVERDUE",
     "AlertService",
@@ -77,6 +81,7 @@ log = structlog.get_logger(__name__)
 REFERRAL_SUGGESTED = "referral_suggested"
 PETITION_OVERDUE = "petition_overdue"
 TIP_OFF_OVERDUE = "tip_off_overdue"
+REPORT_OVERDUE = "report_overdue"
 CASE_STEP_OVERDUE = "case_step_overdue"
 ALERT_KINDS = (
     "site_reopening",
@@ -86,6 +91,7 @@ ALERT_KINDS = (
     REFERRAL_SUGGESTED,
     PETITION_OVERDUE,
     TIP_OFF_OVERDUE,
+    REPORT_OVERDUE,
     CASE_STEP_OVERDUE,
 )
 ALERT_STATES = ("open", "resolved", "all")
@@ -100,6 +106,7 @@ RESOLUTIONS = (
     "referral_decided",
     "petition_step_done",
     "tip_off_step_done",
+    "report_generated",
     "case_step_done",
 )
 
@@ -213,8 +220,11 @@ class AlertService:
         stmt = scoped(select(PatrolAlert), PatrolAlert, principal)
         if principal.has_role(Role.SECURITY_SQUAD):
             # petitions are not the squad's to read (the clue desk, captains and admins), nor
-            # the deadlines of every case's administrative procedure (captains and admins)
-            stmt = stmt.where(PatrolAlert.kind.not_in([PETITION_OVERDUE, CASE_STEP_OVERDUE]))
+            # the deadlines of every case's administrative procedure or the reports' (captains
+            # and admins)
+            stmt = stmt.where(
+                PatrolAlert.kind.not_in([PETITION_OVERDUE, CASE_STEP_OVERDUE, REPORT_OVERDUE])
+            )
         if state == "open":
             stmt = stmt.where(PatrolAlert.resolved_at.is_(None))
         elif state == "resolved":

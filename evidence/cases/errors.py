@@ -65,6 +65,10 @@ Tip-offs (12336 clues) and the working-day calendar::
                                        tip_off_not_located, no_area_for_tip_off,
                                        invalid_calendar_day, invalid_figures_period,
                                        invalid_time
+    ReportNotFoundError (404)          report_not_found
+    ReportNotReadyError (409)          report_not_ready         not generated yet (``state``)
+    InvalidReportError (422)           invalid_report_period    the period does not fit the
+                                                                template, or is in the future
 
 The administrative penalty procedure (:mod:`evidence.cases.procedure`,
 :mod:`evidence.cases.penalties`)::
@@ -98,6 +102,7 @@ __all__ = [
     "InvalidCaseError",
     "InvalidCaseStepError",
     "InvalidPetitionError",
+    "InvalidReportError",
     "InvalidRuleError",
     "InvalidStepError",
     "InvalidTipOffError",
@@ -112,6 +117,8 @@ __all__ = [
     "ReconsiderationClosedError",
     "ReferralAlreadyOpenError",
     "ReferralNotFoundError",
+    "ReportNotFoundError",
+    "ReportNotReadyError",
     "RuleNotFoundError",
     "StepOutOfOrderError",
     "TeamTooSmallError",
@@ -268,6 +275,18 @@ class SatelliteCaseExistsError(ConflictError):
 
 class SatelliteTaskSubmittedError(ConflictError):
     default_code = codes.SATELLITE_TASK_SUBMITTED
+
+
+class ReportNotFoundError(NotFoundError):
+    default_code = codes.REPORT_NOT_FOUND
+
+
+class ReportNotReadyError(ConflictError):
+    default_code = codes.REPORT_NOT_READY
+
+
+class InvalidReportError(InvalidInputError):
+    default_code = codes.INVALID_REPORT_PERIOD
 
 
 class CaseStepOrderError(ConflictError):

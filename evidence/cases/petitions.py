@@ -80,6 +80,7 @@ from infra.scope import COUNTY_TZ, Principal, Role, require_role, scoped
 from patrol.alerts import PETITION_OVERDUE, raise_alert, resolve_alerts
 from patrol.field_models import PatrolAlert
 from patrol.models import County, Township
+from patrol.periods import period_of
 
 __all__ = [
     "DECISION_DAYS",
@@ -1091,22 +1092,11 @@ async def _reviews_of(
 
 
 def _period(period: str, today: date) -> tuple[date, date]:
-    if period == "week":
-        start = today - timedelta(days=today.weekday())
-        return start, start + timedelta(days=6)
-    if period == "month":
-        start = today.replace(day=1)
-    elif period == "quarter":
-        start = today.replace(month=(today.month - 1) // 3 * 3 + 1, day=1)
-    elif period == "year":
-        return today.replace(month=1, day=1), today.replace(month=12, day=31)
-    else:
+    if period not in PERIODS:
         msg = f"period must be one of {', '.join(PERIODS)}"
         raise InvalidPetitionError(msg, field="period")
-    months = 1 if period == "month" else 3
-    year, month = divmod(start.month - 1 + months, 12)
-    end = date(start.year + year, month + 1, 1) - timedelta(days=1)
-    return start, end
+    found = period_of(period, today)
+    return found.start, found.end
 
 
 async def petition_figures(

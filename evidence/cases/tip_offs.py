@@ -102,6 +102,7 @@ from patrol.alerts import TIP_OFF_OVERDUE, raise_alert, resolve_alerts
 from patrol.areas import AreaService
 from patrol.field_models import AreaMember, ContractArea, PatrolAlert, PatrolTarget
 from patrol.models import County, Township
+from patrol.periods import parse_period
 
 __all__ = [
     "REPORTER_READERS",
@@ -515,32 +516,14 @@ async def _step_done(session: AsyncSession, row: TipOff, step: str, at: datetime
 def _period(
     period: str | None, day: date | None, date_from: date | None, date_to: date | None
 ) -> tuple[date, date]:
-    if period is not None and day is not None and date_from is None and date_to is None:
-        if period == "week":
-            start = day - timedelta(days=day.weekday())
-            return start, start + timedelta(days=6)
-        if period == "month":
-            start = day.replace(day=1)
-            nxt = (start + timedelta(days=32)).replace(day=1)
-            return start, nxt - timedelta(days=1)
-        if period == "quarter":
-            start = day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
-            nxt = (start + timedelta(days=95)).replace(day=1)
-            return start, nxt - timedelta(days=1)
-        if period == "year":
-            return day.replace(month=1, day=1), day.replace(month=12, day=31)
-    elif (
-        period is None
-        and day is None
-        and date_from is not None
-        and date_to is not None
-        and date_from <= date_to
-    ):
-        return date_from, date_to
-    raise _bad(
-        "give period (week, month, quarter, year) and date, or from and to",
-        codes.INVALID_FIGURES_PERIOD,
-    )
+    try:
+        found = parse_period(period, day, date_from, date_to)
+    except ValueError as exc:
+        raise _bad(
+            "give period (week, month, quarter, half, year) and date, or from and to",
+            codes.INVALID_FIGURES_PERIOD,
+        ) from exc
+    return found.start, found.end
 
 
 def _local_start(day: date) -> datetime:

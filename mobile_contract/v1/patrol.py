@@ -150,6 +150,7 @@ class AlertKindName(enum.StrEnum):
     REFERRAL_SUGGESTED = "referral_suggested"
     PETITION_OVERDUE = "petition_overdue"  # a petition step past its statutory date
     TIP_OFF_OVERDUE = "tip_off_overdue"  # a 12336 clue's step is past its deadline
+    REPORT_OVERDUE = "report_overdue"  # a periodic report not produced by its due date
     CASE_STEP_OVERDUE = "case_step_overdue"  # a case's statutory step is past its due time
 
 

@@ -311,6 +311,8 @@ BODIES: dict[str, Body | None] = {
     "ReplyPetition": {"content": "答复意见", "delivery": "mail"},
     "RequestPetitionReview": {"level": "review"},
     "AnswerPetitionReview": {"level": "review", "answer": "维持原处理意见"},
+    # reports
+    "CreateReport": lambda _: {"template": "monthly", "date": clock.today().isoformat()},
 }
 
 # operation id -> its query parameters (those naming records, and the required ones)
@@ -326,6 +328,8 @@ QUERIES: dict[str, Callable[[Ctx], dict[str, str]]] = {
     "ExportTracksGeoJson": lambda c: {**_week(), "area_id": c["area_id"]},
     "GetTipOffFigures": lambda _: {"period": "month", "date": clock.today().isoformat()},
     "ExportSatelliteBatch": lambda _: {"format": "xlsx"},
+    "GetStatistics": lambda _: {"period": "month", "date": clock.today().isoformat()},
+    "DownloadReport": lambda _: {"format": "csv"},
 }
 
 # operation id -> path parameters naming the record the operation creates (a new id a call)

@@ -30,6 +30,7 @@ from evidence.cases.calendar import put_calendar_day
 from evidence.cases.cases import CaseInput, open_case
 from evidence.cases.petitions import Petitioner, PetitionInput, register_petition
 from evidence.cases.referrals import create_referral, flag_for_referral
+from evidence.cases.report_models import Report
 from evidence.cases.satellite_batches import BatchInput, SatelliteBatchService
 from evidence.cases.satellite_models import SatelliteTask
 from evidence.cases.tip_offs import TipOffInput, TipOffService
@@ -88,6 +89,13 @@ async def _resources(
             issues={}, runner="b",
         )  # fmt: skip
         session.add(job)
+        # a monthly report of county B (queued: the county check comes before its state)
+        report = Report(
+            county_id=b.id, template="monthly", period_kind="month", period_key="2026-10",
+            period_start=date(2026, 10, 1), period_end=date(2026, 10, 31),
+            requested_by=b.users[Role.CAPTAIN].id,
+        )  # fmt: skip
+        session.add(report)
         await session.commit()
     field_work = await _patrol_resources(b, factory, site.id)
     cases = await _case_resources(b, factory)
@@ -118,6 +126,7 @@ async def _resources(
         "site_id": site.id,
         "version_id": site.layer_version_id,
         "job_id": job.id,
+        "report_id": report.id,
         "role": "village_cadre",
         # sync: layers are named, not county resources; a county-B layer version id names
         # no layer (404), and each county's layer names only ever serve its own features
@@ -274,6 +283,7 @@ _NOT_FOUND = {
     "patrol_id": "patrol_not_found",
     "petition_id": "petition_not_found",
     "referral_id": "referral_not_found",
+    "report_id": "report_not_found",
     "rule_id": "rule_not_found",
     "site_id": "mine_site_not_found",
     "target_id": "target_not_found",

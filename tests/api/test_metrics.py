@@ -336,6 +336,7 @@ async def test_the_periodic_chores_are_scheduled_run_and_shown(
         ("patrol:chores", "*/5 * * * *"),
         ("petitions:overdue", "7 * * * *"),
         ("cases:tip_off_deadlines", "*/15 * * * *"),
+        ("reports:overdue", "23 * * * *"),
         ("cases:procedure_deadlines", "*/15 * * * *"),
         ("sync:prune", "*/10 * * * *"),
         ("queue:retry_stalled", "* * * * *"),

@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.app import create_app
 from api.openapi_errors import OPERATION_ERRORS, SHARED_ERRORS
 from evidence import ClaimedFix, EvidenceService, GeofenceLocationChecker, NewUpload
+from evidence.cases.reports import generate_report
 from evidence.cases.satellite_models import SatelliteTask
 from evidence.cases.tip_offs import on_tip_off_verified
 from geofence.models import ImportJob
@@ -68,7 +69,7 @@ ROLES = (
 )
 
 # the answers: a status, and the problem code of a refusal
-OK, NEW, GONE = "200", "201", "204"
+OK, NEW, QUEUED, GONE = "200", "201", "202", "204"
 ROLE = "403 role_not_allowed"  # the role may not use the operation at all
 NOT_CREW = "403 not_patrol_owner"  # not on the patrol's crew (or, to read it, its area leader)
 NOT_AREA = "403 not_area_member"  # neither leader nor member of the area (nor a manager)
@@ -241,6 +242,11 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "ReopenSatelliteTask":      (ROLE,      ROLE,      ROLE,      ROLE,      OK,        ROLE),
     "ReviewSatelliteTask":      (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "SubmitSatelliteTasks":     (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
+    "GetStatistics":            (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
+    "ListReports":              (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
+    "CreateReport":             (ROLE,      ROLE,      QUEUED,    ROLE,      QUEUED,    ROLE),
+    "GetReport":                (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
+    "DownloadReport":           (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
 }
 # fmt: on
 
@@ -535,6 +541,18 @@ async def _build(w: World) -> None:
     w.ids["day"] = await _holiday(w)
     w.ids.update(await _satellite_batch(w))
     w.ids.update(await _satellite_task(w))
+    w.ids["report_id"] = await _report(w)
+
+
+async def _report(w: World) -> str:
+    """A monthly report of last month, generated."""
+    data = {"template": "monthly", "date": clock.LAST_MONTH.isoformat()}
+    resp = await w.client.post(f"{API}/reports", json=data, headers=w.headers(Role.CAPTAIN))
+    assert resp.status_code == 202, resp.text
+    report_id = resp.json()["id"]
+    store = S3ObjectStore(w.settings.object_store)
+    await generate_report(w.factory, store, uuid.UUID(report_id))
+    return str(report_id)
 
 
 async def _satellite_batch(w: World) -> dict[str, str]:
