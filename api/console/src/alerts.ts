@@ -10,7 +10,7 @@ type Kind = Schemas["AlertKindName"];
 
 export const KINDS: Kind[] = [
   "site_reopening", "site_active_mining", "duty_overdue", "site_rebound_review",
-  "referral_suggested", "petition_overdue", "tip_off_overdue", "case_step_overdue",
+  "referral_suggested", "petition_overdue", "tip_off_overdue", "case_step_overdue", "report_overdue",
 ];
 
 interface Filter {
