@@ -14,5 +14,6 @@ MODEL_MODULES: tuple[str, ...] = (
     "evidence.cases.tip_off_models",
     "evidence.cases.satellite_models",
     "evidence.cases.procedure_models",
+    "evidence.cases.document_models",
     "sync.models",
 )
