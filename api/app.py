@@ -24,6 +24,7 @@ from api.controllers.areas import AreaController
 from api.controllers.auth import AuthController, MeController
 from api.controllers.cases import CaseController
 from api.controllers.console import ConsoleConfigController, console_router, docs_render_plugins
+from api.controllers.documents import CaseDocumentController
 from api.controllers.duty import DutyController
 from api.controllers.evidence import EvidenceController, UploadController
 from api.controllers.geofence import GeofenceController
@@ -89,6 +90,7 @@ API_V1_HANDLERS: list[Any] = [
     ReviewController,
     CaseController,
     ProcedureController,
+    CaseDocumentController,
     TipOffController,
     WorkCalendarController,
     SatelliteBatchController,

@@ -19,6 +19,7 @@ from evidence import (
 )
 from evidence.adapters import visible_evidence_ids
 from evidence.cases import ThresholdFindingScreener
+from evidence.cases.documents import DocumentService
 from evidence.cases.package_keys import PackageKeyring
 from evidence.cases.petition_service import PetitionService
 from evidence.cases.procedure import ProcedureService
@@ -52,6 +53,7 @@ __all__ = [
     "Cases",
     "Coverage",
     "Db",
+    "Documents",
     "Duty",
     "EvidenceSvc",
     "Geofence",
@@ -228,6 +230,19 @@ def provide_procedure(db: Db, settings: Settings_, state: State) -> ProcedureSer
     return ProcedureService(db, settings.procedure, clock=state.get("clock") or utcnow)
 
 
+def provide_documents(db: Db, settings: Settings_, state: State) -> DocumentService:
+    # custody entries keyed like the evidence service's; the package keys sign the 案卷;
+    # ``state.clock`` (see provide_petitions) replaces the server's when set
+    return DocumentService(
+        db,
+        state.store,
+        custody_key=settings.evidence.package_signing_key,
+        procedure=settings.procedure,
+        keys=PackageKeyring.from_settings(settings),
+        clock=state.get("clock") or utcnow,
+    )
+
+
 def provide_geofence(db: Db, settings: Settings_, state: State) -> GeofenceService:
     return GeofenceService(db, import_jobs=state.import_jobs, settings=settings.layers)
 
@@ -253,6 +268,7 @@ TipOffs = NamedDependency[TipOffService]
 SatelliteBatches = NamedDependency[SatelliteBatchService]
 PackageKeys = NamedDependency[PackageKeyring]
 Procedure = NamedDependency[ProcedureService]
+Documents = NamedDependency[DocumentService]
 
 DEPENDENCIES: dict[str, Provide] = {
     "db": Provide(provide_db),
@@ -279,4 +295,5 @@ DEPENDENCIES: dict[str, Provide] = {
     "satellite_batches": Provide(provide_satellite_batches, sync_to_thread=False),
     "package_keys": Provide(provide_package_keys, sync_to_thread=False),
     "procedure": Provide(provide_procedure, sync_to_thread=False),
+    "documents": Provide(provide_documents, sync_to_thread=False),
 }

@@ -15,5 +15,6 @@ MODEL_MODULES: tuple[str, ...] = (
     "evidence.cases.satellite_models",
     "evidence.cases.report_models",
     "evidence.cases.procedure_models",
+    "evidence.cases.document_models",
     "sync.models",
 )

@@ -149,6 +149,30 @@ OPERATION_ERRORS: dict[str, Errors] = {
         422: ("invalid_time", "invalid_tip_off"),
     },
     # the administrative penalty procedure (evidence.cases.procedure, evidence.cases.penalties)
+    # the case file's documents and the 案卷 (evidence.cases.documents, case_file)
+    "GenerateCaseDocument": {
+        403: ("role_not_allowed",),
+        404: ("case_not_found",),
+        409: ("document_not_ready",),
+        422: ("invalid_case_document",),
+    },
+    "ListCaseDocuments": {404: ("case_not_found",)},
+    "GetCaseDocument": {404: ("case_not_found", "case_document_not_found")},
+    "DownloadCaseDocument": {
+        403: ("document_has_id_numbers",),
+        404: ("case_not_found", "case_document_not_found"),
+        409: ("package_source_mismatch",),
+    },
+    "AttachDocumentScan": {
+        403: ("role_not_allowed",),
+        404: ("case_not_found", "case_document_not_found"),
+        422: ("invalid_document_scan",),
+    },
+    "ExportCaseFile": {
+        403: ("role_not_allowed",),
+        404: ("case_not_found",),
+        503: ("package_signing_key_missing",),
+    },
     "GetCaseProcedure": {404: ("case_not_found",)},
     "ListCaseSteps": {404: ("case_not_found",)},
     "PutCasePenalty": {

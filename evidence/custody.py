@@ -58,6 +58,10 @@ class CustodyAction(enum.StrEnum):
     REPORTER_VIEWED = "reporter_viewed"  # a tip-off's reporter identity was read (subject: clue)
     # an admin reopened a submitted satellite task (subject: the task; details: the reason)
     SATELLITE_REOPENED = "satellite_reopened"
+    # a case document was generated (subject: the document; details: its SHA-256, number)
+    DOCUMENT_GENERATED = "document_generated"
+    # a signed/stamped scan was attached to a case document (subject: the document)
+    DOCUMENT_SCAN_ATTACHED = "document_scan_attached"
 
 
 def _canonical(value: Mapping[str, Any]) -> bytes:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["BASE_CSS", "DocumentError", "render_pdf"]
+__all__ = ["BASE_CSS", "DocumentError", "render_pdf", "render_pdf_pages"]
 
 #: The page and type every document starts from (a document adds its own rules after it).
 BASE_CSS = """
@@ -40,6 +40,11 @@ def render_pdf(html: str, *, css: str = "", base_url: str | None = None) -> byte
     """``html`` (a whole document or a body fragment) as PDF bytes, with :data:`BASE_CSS`
     and ``css`` applied. Blocking (tens of milliseconds a page): call it on a worker
     thread from async code."""
+    return render_pdf_pages(html, css=css, base_url=base_url)[0]
+
+
+def render_pdf_pages(html: str, *, css: str = "", base_url: str | None = None) -> tuple[bytes, int]:
+    """:func:`render_pdf` and the number of pages laid out (for a file's catalogue)."""
     try:
         import weasyprint  # noqa: PLC0415 - pango is loaded on first use, not at import
     except OSError as exc:  # pango or harfbuzz missing from the system
@@ -60,7 +65,8 @@ def render_pdf(html: str, *, css: str = "", base_url: str | None = None) -> byte
     if css:
         stylesheets.append(weasyprint.CSS(string=css))
     document = weasyprint.HTML(string=html, base_url=base_url, url_fetcher=NoFetching())
-    pdf = document.write_pdf(stylesheets=stylesheets)
+    laid_out = document.render(stylesheets=stylesheets)
+    pdf = laid_out.write_pdf()
     if not isinstance(pdf, bytes):  # write_pdf() without a target returns the bytes
         raise DocumentError("the layout engine gave no PDF")
-    return pdf
+    return pdf, len(laid_out.pages)

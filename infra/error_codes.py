@@ -1043,3 +1043,31 @@ SATELLITE_TASK_SUBMITTED: Final = _e(
     "图斑已上报，须由管理员注明理由退回后才能修改",
     "the polygon has been reported up; an admin must reopen it, with a reason, before it changes",
 )
+
+# the case file's documents (案卷文书, evidence.cases.documents / case_file)
+CASE_DOCUMENT_NOT_FOUND: Final = _e(
+    "case_document_not_found", 404, "未找到该案件文书", "case document not found"
+)
+INVALID_CASE_DOCUMENT: Final = _e(
+    "invalid_case_document", 422, "文书生成请求不符合要求", "the document request is not acceptable"
+)
+DOCUMENT_NOT_READY: Final = _e(
+    "document_not_ready",
+    409,
+    "尚不能生成该文书，缺少：{missing}",
+    "the document cannot be generated yet; missing: {missing}",
+    "尚不能生成该文书",
+    "the document cannot be generated yet",
+)
+DOCUMENT_HAS_ID_NUMBERS: Final = _e(
+    "document_has_id_numbers",
+    403,
+    "该文书载有当事人身份证件号码，联合执法人员不能下载",
+    "the document carries a party's ID number; joint-team members may not download it",
+)
+INVALID_DOCUMENT_SCAN: Final = _e(
+    "invalid_document_scan",
+    422,
+    "扫描件须为不超过 20 MiB 的 PDF、JPEG 或 PNG 文件",
+    "a scan is a PDF, JPEG or PNG file of at most 20 MiB",
+)

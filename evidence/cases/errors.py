@@ -84,21 +84,41 @@ The administrative penalty procedure (:mod:`evidence.cases.procedure`,
     (InvalidCaseError)                 fine_out_of_range (``min``, ``max``),
                                        fine_basis_missing, invalid_id_number,
                                        invalid_party, invalid_penalty, invalid_amount
+
+The case file's documents (:mod:`evidence.cases.documents`)::
+
+    CaseDocumentNotFoundError (404)    case_document_not_found  unknown, another case's or
+                                                                county's
+    DocumentRestrictedError (403)      document_has_id_numbers  a joint-team member asked for
+                                                                a document with an ID number
+    DocumentNotReadyError (409)        document_not_ready       ``missing``: the penalty, the
+                                                                referral ...
+    InvalidCaseDocumentError (422)     invalid_case_document    plus invalid_document_scan
 """
 
 from __future__ import annotations
 
 from infra import error_codes as codes
-from infra.errors import ConflictError, InvalidInputError, NotFoundError, UnavailableError
+from infra.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnavailableError,
+)
 
 __all__ = [
+    "CaseDocumentNotFoundError",
     "CaseHasNoEvidenceError",
     "CaseNotFlaggedError",
     "CaseNotFoundError",
     "CaseSourceNotFoundError",
     "CaseStatusTransitionError",
     "CaseStepOrderError",
+    "DocumentNotReadyError",
+    "DocumentRestrictedError",
     "HolidayNotFoundError",
+    "InvalidCaseDocumentError",
     "InvalidCaseError",
     "InvalidCaseStepError",
     "InvalidPetitionError",
@@ -295,3 +315,19 @@ class CaseStepOrderError(ConflictError):
 
 class InvalidCaseStepError(InvalidInputError):
     default_code = codes.INVALID_CASE_STEP
+
+
+class CaseDocumentNotFoundError(NotFoundError):
+    default_code = codes.CASE_DOCUMENT_NOT_FOUND
+
+
+class DocumentRestrictedError(PermissionDeniedError):
+    default_code = codes.DOCUMENT_HAS_ID_NUMBERS
+
+
+class DocumentNotReadyError(ConflictError):
+    default_code = codes.DOCUMENT_NOT_READY
+
+
+class InvalidCaseDocumentError(InvalidInputError):
+    default_code = codes.INVALID_CASE_DOCUMENT

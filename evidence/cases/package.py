@@ -4,6 +4,9 @@ Layout of a package (ZIP, stored, ZIP64 when needed)::
 
     originals/<evidence id>.<ext>   the originals, byte for byte as accepted
     thumbs/<evidence id>.jpg        thumbnails, where made (for the evidence sheet)
+    referral-letter.pdf             the 涉嫌犯罪案件移送书 of the referral (generated from the
+                                    referral's data when the case has none yet; it stays
+                                    among the case's documents)
     evidence.geojson                evidence locations (points, accuracy, time, producer)
     case.geojson                    the case: located point and surveyed polygon
     evidence-sheet.html             print-ready evidence sheet (A4), captions and hashes, the
@@ -25,12 +28,14 @@ used for nothing else: anyone holding the published public key can check a packa
 key cannot mint tokens. Packages of format 1 carry an HMAC-SHA256 ``manifest.sig`` under the
 server's package secret instead; they still verify with that secret.
 
-Export (:func:`export_referral_package`) does every database read and write up front — the
-custody entries of the export, the ``case_packages`` row — in the caller's transaction, then
-returns a :class:`ReferralPackage` whose chunks come from the object store only, so a web
-response can stream it after the transaction has committed. Memory stays bounded by the
-chunk size; each original is hashed while it streams and a difference from the hash taken at
-intake stops the stream (:class:`PackageSourceMismatchError`).
+The stream and the signature are :mod:`evidence.cases.signed_zip`'s, shared with the 案卷
+(:mod:`evidence.cases.case_file`). Export (:func:`export_referral_package`) does every
+database read and write up front — the custody entries of the export, the
+``case_packages`` row, the referral letter when it is generated — in the caller's
+transaction, then returns a :class:`ReferralPackage` whose chunks come from the object
+store only, so a web response can stream it after the transaction has committed. Memory
+stays bounded by the chunk size; each original is hashed while it streams and a difference
+from the hash taken at intake stops the stream (:class:`PackageSourceMismatchError`).
 
 :func:`verify_package` checks a package file: the signature (Ed25519 with the given public
 keys, or HMAC with the given secret for format 1), every listed file's SHA-256 and size, and
@@ -50,24 +55,35 @@ import json
 import uuid
 import zipfile
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evidence.cases.cases import case_evidence_ids, get_case, load_case, record_event
+from evidence.cases.documents import referral_letter
 from evidence.cases.errors import (
     CaseHasNoEvidenceError,
     PackageSigningKeyMissingError,
-    PackageSourceMismatchError,
     PackageTamperedError,
     ReferralNotFoundError,
 )
 from evidence.cases.models import Case, CasePackage, Referral
 from evidence.cases.package_keys import ALGORITHM, PackageKeyring, PublicKey
+from evidence.cases.signed_zip import (
+    CHUNK,
+    MANIFEST,
+    PUBLIC_KEY,
+    SIGNATURE,
+    SIGNATURE_BIN,
+    ZipEntry,
+    data_entry,
+    signed_entries,
+    stream_zip,
+)
 from evidence.custody import CustodyAction, CustodyLog, chain_head
 from evidence.models import CustodyEntry, Derivative, Evidence, Upload
 from geofence.overlay import to_mu
@@ -78,6 +94,7 @@ from patrol.models import County, User
 
 __all__ = [
     "FORMAT",
+    "LETTER",
     "MANIFEST",
     "PUBLIC_KEY",
     "README",
@@ -92,15 +109,11 @@ __all__ = [
 ]
 
 FORMAT = "patrol-referral-package/2"
-MANIFEST = "manifest.json"
-SIGNATURE = "manifest.sig"
-SIGNATURE_BIN = "manifest.sig.bin"
-PUBLIC_KEY = "public-key.pem"
+LETTER = "referral-letter.pdf"  # 涉嫌犯罪案件移送书
 README = "README.txt"
 _HMAC = "HMAC-SHA256"
-_CHUNK = 1024 * 1024
+_CHUNK = CHUNK
 _MAX_MANIFEST = 64 * 1024 * 1024
-_ZIP64_AT = 1 << 31
 _EXPORTERS = (Role.SECURITY_SQUAD, Role.CAPTAIN, Role.ADMIN)
 _EXTENSIONS = {
     "image/jpeg": "jpg",
@@ -121,53 +134,6 @@ def sign_manifest(manifest: bytes, key: str) -> str:
 
 
 # -- the stream ----------------------------------------------------------------------------------
-class _Sink:
-    """A write-only, unseekable file for :mod:`zipfile`; bytes are taken out as they come."""
-
-    def __init__(self) -> None:
-        self._buf = bytearray()
-
-    def write(self, data: bytes) -> int:
-        self._buf += data
-        return len(data)
-
-    def flush(self) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
-
-    @property
-    def pending(self) -> int:
-        return len(self._buf)
-
-    def take(self) -> bytes:
-        out = bytes(self._buf)
-        self._buf.clear()
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    path: str
-    size: int
-    sha256: str
-    key: str | None = None  # streamed from the object store
-    data: bytes | None = None  # made here (small)
-
-
-@dataclass(frozen=True, slots=True)
-class _Feed:
-    """Absorbs one streamed original into the ZIP entry, hashing as it goes."""
-
-    out: IO[bytes]
-    digest: Any = field(default_factory=hashlib.sha256)
-
-    def absorb(self, chunk: bytes) -> None:
-        self.digest.update(chunk)
-        self.out.write(chunk)
-
-
 @dataclass(slots=True)
 class ReferralPackage:
     """An export ready to stream. Iterate it (``async for chunk in package``) exactly once."""
@@ -183,7 +149,7 @@ class ReferralPackage:
     key_id: str
     evidence_count: int
     originals_bytes: int
-    _entries: list[_Entry]
+    _entries: list[ZipEntry]
     _store: ObjectStore
     _chunk_size: int = _CHUNK
 
@@ -194,48 +160,11 @@ class ReferralPackage:
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self.chunks()
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    def chunks(self) -> AsyncIterator[bytes]:
         """The ZIP, in chunks of about ``chunk_size`` bytes."""
-        sink = _Sink()
-        stamp = self.created_at.astimezone(COUNTY_TZ).timetuple()[:6]
-        with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-            for entry in self._entries:
-                info = zipfile.ZipInfo(entry.path, date_time=stamp)
-                info.compress_type = zipfile.ZIP_STORED
-                info.file_size = entry.size
-                info.external_attr = 0o644 << 16
-                with zf.open(info, "w", force_zip64=entry.size >= _ZIP64_AT) as out:
-                    if entry.data is not None:
-                        out.write(entry.data)
-                    else:
-                        async for piece in self._stream_original(entry, out, sink):
-                            yield piece
-                if sink.pending:
-                    yield sink.take()
-        if sink.pending:
-            yield sink.take()
-
-    async def _stream_original(
-        self, entry: _Entry, out: IO[bytes], sink: _Sink
-    ) -> AsyncIterator[bytes]:
-        assert entry.key is not None
-        feed = _Feed(out)
-        size = 0
-        async for chunk in self._store.aiter_chunks(entry.key, chunk_size=self._chunk_size):
-            size += len(chunk)
-            await asyncio.to_thread(feed.absorb, chunk)
-            if sink.pending >= self._chunk_size:
-                yield sink.take()
-        digest = feed.digest.hexdigest()
-        if size != entry.size or digest != entry.sha256:
-            raise PackageSourceMismatchError(
-                "a stored original no longer matches the hash taken when it was accepted",
-                path=entry.path,
-                expected_sha256=entry.sha256,
-                actual_sha256=digest,
-                expected_size=entry.size,
-                actual_size=size,
-            )
+        return stream_zip(
+            self._entries, self._store, created_at=self.created_at, chunk_size=self._chunk_size
+        )
 
     async def save(self, path: Path) -> int:
         """Write the package to ``path`` (for the CLI and tests); returns its size."""
@@ -705,11 +634,11 @@ async def export_referral_package(
         README: _readme(case.case_no, package_id, signer.public),
     }
     entries = [
-        _Entry(i.path, i.evidence.size_bytes, i.evidence.sha256, key=i.evidence.original_key)
+        ZipEntry(i.path, i.evidence.size_bytes, i.evidence.sha256, key=i.evidence.original_key)
         for i in items
     ]
     entries += [
-        _Entry(
+        ZipEntry(
             f"thumbs/{i.evidence.id}.jpg",
             i.thumbnail.size_bytes,
             i.thumbnail.sha256,
@@ -718,10 +647,13 @@ async def export_referral_package(
         for i in items
         if i.thumbnail is not None
     ]
-    entries += [
-        _Entry(name, len(data), hashlib.sha256(data).hexdigest(), data=data)
-        for name, data in generated.items()
-    ]
+    letter = None
+    if referral is not None:  # 涉嫌犯罪案件移送书: generated from the referral when not yet
+        letter = await referral_letter(
+            session, principal, case, referral, store=store, custody_key=custody_key, now=now
+        )
+        entries.append(ZipEntry(LETTER, letter.size_bytes, letter.sha256, key=letter.object_key))
+    entries += [data_entry(name, data) for name, data in generated.items()]
     manifest: dict[str, Any] = {
         "format": FORMAT,
         "package_id": str(package_id),
@@ -733,6 +665,13 @@ async def export_referral_package(
         },
         "case": case_json,
         "referral": _referral_json(referral),
+        "referral_letter": None if letter is None else {
+            "path": LETTER,
+            "document_id": str(letter.id),
+            "doc_no": letter.doc_no,
+            "sha256": letter.sha256,
+            "generated_at": letter.generated_at.astimezone(UTC).isoformat(),
+        },
         "evidence": [_evidence_json(i) for i in items],
         "files": [{"path": e.path, "sha256": e.sha256, "size": e.size} for e in entries],
         "custody_head": {"seq": head_seq, "hash": head_hash},
@@ -742,37 +681,10 @@ async def export_referral_package(
             "fingerprint_sha256": signer.public.fingerprint,
             "public_key": PUBLIC_KEY,
         },
-    }
-    manifest_bytes = json.dumps(
-        manifest, ensure_ascii=False, indent=1, sort_keys=True, allow_nan=False
-    ).encode("utf-8")
-    raw_signature = signer.sign(manifest_bytes)
-    signature = base64.b64encode(raw_signature).decode("ascii")
-    sig_bytes = json.dumps(
-        {
-            "alg": ALGORITHM,
-            "keyId": signer.key_id,
-            "signature": signature,
-            "manifestSha256": hashlib.sha256(manifest_bytes).hexdigest(),
-        },
-        indent=1,
-        sort_keys=True,
-    ).encode("utf-8")
-    entries += [
-        _Entry(
-            MANIFEST,
-            len(manifest_bytes),
-            hashlib.sha256(manifest_bytes).hexdigest(),
-            data=manifest_bytes,
-        ),
-        _Entry(SIGNATURE, len(sig_bytes), hashlib.sha256(sig_bytes).hexdigest(), data=sig_bytes),
-        _Entry(
-            SIGNATURE_BIN,
-            len(raw_signature),
-            hashlib.sha256(raw_signature).hexdigest(),
-            data=raw_signature,
-        ),
-    ]
+    }  # fmt: skip
+    signed = signed_entries(manifest, signer)
+    manifest_bytes, signature = signed.manifest_bytes, signed.signature
+    entries += signed.entries
     file_name = f"referral-{case.case_no}-{str(package_id)[:8]}.zip".replace("/", "_")
     originals = sum(i.evidence.size_bytes for i in items)
     session.add(

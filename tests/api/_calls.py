@@ -31,6 +31,7 @@ __all__ = [
     "BODIES",
     "FRESH",
     "QUERIES",
+    "SCAN_PNG",
     "WRITES",
     "Ctx",
     "Multipart",
@@ -91,6 +92,9 @@ class Multipart:
     data: dict[str, str]
     files: dict[str, tuple[str, bytes, str]]
 
+
+#: the smallest scan a document takes (AttachDocumentScan): a PNG signature and a header
+SCAN_PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(17)
 
 Body = Callable[[Ctx], Any] | dict[str, Any]
 """A body, or a function of the records it names."""
@@ -256,6 +260,11 @@ BODIES: dict[str, Body | None] = {
     # the administrative penalty procedure
     "RecordCaseStep": {"kind": "investigation", "summary": "现场勘验，制作勘验笔录"},
     "PutCasePenalty": {},
+    # the case file's documents
+    "GenerateCaseDocument": {"kind": "referral_letter"},
+    "AttachDocumentScan": lambda _: Multipart(
+        data={}, files={"file": ("scan.png", SCAN_PNG, "application/octet-stream")}
+    ),
     "OpenTipOff": lambda c: {
         "channel": "phone_12336",
         "receivedAt": c.now,

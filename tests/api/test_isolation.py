@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from evidence.cases.calendar import put_calendar_day
 from evidence.cases.cases import CaseInput, open_case
+from evidence.cases.documents import DocumentInput, DocumentService
 from evidence.cases.petitions import Petitioner, PetitionInput, register_petition
 from evidence.cases.referrals import create_referral, flag_for_referral
 from evidence.cases.report_models import Report
@@ -98,7 +99,7 @@ async def _resources(
         session.add(report)
         await session.commit()
     field_work = await _patrol_resources(b, factory, site.id)
-    cases = await _case_resources(b, factory)
+    cases = await _case_resources(b, factory, settings)
     clues = await _tip_off_resources(b, factory, settings)
     batches = await _satellite_resources(b, factory, settings)
     # a satellite task of B's inspector with a result (the result's id is taken)
@@ -202,9 +203,9 @@ async def _patrol_resources(
 
 
 async def _case_resources(
-    b: CountyFixture, factory: async_sessionmaker[AsyncSession]
+    b: CountyFixture, factory: async_sessionmaker[AsyncSession], settings: Any
 ) -> dict[str, uuid.UUID | str]:
-    """County B's flagged case and its referral, and a petition."""
+    """County B's flagged case, its referral and the referral's letter, and a petition."""
     squad = b.principal(Role.SECURITY_SQUAD)
     async with factory() as session:
         case = await open_case(
@@ -222,7 +223,19 @@ async def _case_resources(
             PetitionInput("visit", "suggestion", utcnow(), "B信访", "B", Petitioner("B某")),
         )
         await session.commit()
-    return {"case_id": case.id, "referral_id": referral.id, "petition_id": petition.id}
+        letter = await DocumentService(
+            session,
+            S3ObjectStore(settings.object_store),
+            custody_key="isolation",
+            procedure=settings.procedure,
+        ).generate(b.principal(Role.CAPTAIN), case.id, DocumentInput("referral_letter"))
+        await session.commit()
+    return {
+        "case_id": case.id,
+        "referral_id": referral.id,
+        "petition_id": petition.id,
+        "document_id": letter.id,
+    }
 
 
 async def _tip_off_resources(
@@ -277,6 +290,7 @@ _NOT_FOUND = {
     "case_id": "case_not_found",
     "day": "holiday_not_found",
     "device_id": "device_not_found",
+    "document_id": "case_document_not_found",
     "evidence_id": "evidence_not_found",
     "job_id": "import_job_not_found",
     "layer": "layer_not_found",

@@ -125,6 +125,13 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "GetArea":                  (OK,        NOT_AREA,  OK,        NOT_AREA,  OK,        NOT_AREA),
     "GetCase":                  (OK,        OK,        OK,        OK,        OK,        NO_CASE),
     "GetCaseProcedure":         (OK,        OK,        OK,        OK,        OK,        NO_CASE),
+    # the case file's documents and the 案卷
+    "GenerateCaseDocument":    (ROLE,      ROLE,      NEW,       ROLE,      NEW,       ROLE),
+    "ListCaseDocuments":       (OK,        OK,        OK,        OK,        OK,        NO_CASE),
+    "GetCaseDocument":         (OK,        OK,        OK,        OK,        OK,        NO_CASE),
+    "DownloadCaseDocument":    (OK,        OK,        OK,        OK,        OK,        NO_CASE),
+    "AttachDocumentScan":      (ROLE,      ROLE,      NEW,       ROLE,      NEW,       ROLE),
+    "ExportCaseFile":          (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "GetCoverage":              (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "GetCustody":               (OK,        OK,        OK,        OK,        OK,        NO_PROOF),
     "GetDerivativeUrl":         (OK,        OK,        OK,        OK,        OK,        NO_PROOF),
@@ -516,6 +523,9 @@ async def _build(w: World) -> None:
     w.ids["check_id"] = check["id"]
     w.ids["alert_id"] = await _alert(w, w.ids["site_id"])
     w.ids.update(await _referral(w))
+    letter = {"kind": "referral_letter"}  # the referral's letter: a document of the case
+    document = await w.post(Role.CAPTAIN, f"/cases/{w.ids['case_id']}/documents", letter)
+    w.ids["document_id"] = document["id"]
     w.ids.update(await _petition(w))
     admin = w.ctx(Role.ADMIN)
     town = await w.post(Role.ADMIN, "/townships", body("CreateTownship", admin))
