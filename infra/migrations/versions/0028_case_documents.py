@@ -1,7 +1,7 @@
 """case documents: generated PDFs of the case file, their number counters, their scans
 
-Revision ID: 0027_case_documents
-Revises: 0026_procedure
+Revision ID: 0028_case_documents
+Revises: 0027_reports
 
 * ``case_documents``: one generated document (kind, 文号, step, stored PDF with SHA-256,
   size and pages, whether it carries an ID number, the facts it states, who and when).
@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0027_case_documents"
-down_revision: str | Sequence[str] | None = "0026_procedure"
+revision: str = "0028_case_documents"
+down_revision: str | Sequence[str] | None = "0027_reports"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
