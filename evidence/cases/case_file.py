@@ -55,7 +55,7 @@ from evidence.cases.signed_zip import (
 )
 from evidence.custody import CustodyAction, CustodyLog, chain_head
 from evidence.models import Derivative, Evidence, Upload
-from infra.documents import render_pdf_pages
+from infra.documents import LayoutProcess
 from infra.ids import uuid7
 from infra.objectstore import ObjectStore
 from infra.scope import COUNTY_TZ, Principal, Role, require_role
@@ -247,12 +247,12 @@ key's fingerprint against the published one, then run either command above.
     return text.replace("\n", "\r\n").encode("utf-8")
 
 
-async def _render(html_body: str) -> tuple[bytes, int]:
+async def _render(layout: LayoutProcess, html_body: str) -> tuple[bytes, int]:
     page = (
         '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"></head>'
         f"<body>{html_body}</body></html>"
     )
-    return await asyncio.to_thread(render_pdf_pages, page, css=_CSS)
+    return await layout.render_pages(page, css=_CSS)
 
 
 def _doc_entries(
@@ -275,6 +275,38 @@ def _doc_entries(
                 )
             )
     return entries, lines
+
+
+def _evidence_entries(
+    items: Sequence[_Item], lines: list[_Line]
+) -> tuple[list[ZipEntry], list[ZipEntry]]:
+    """The originals and the photos (captioned copies where made), each group a catalogue
+    line."""
+    originals = [
+        ZipEntry(
+            f"05-证据原件/{i.evidence.id}.{_EXT.get(i.evidence.media_type.lower(), 'bin')}",
+            i.evidence.size_bytes,
+            i.evidence.sha256,
+            key=i.evidence.original_key,
+        )
+        for i in items
+    ]
+    if originals:
+        lines.append(
+            _Line(f"证据原件（{len(originals)} 件）", "", "", len(originals), "05-证据原件/")
+        )
+    photos: list[ZipEntry] = []
+    for n, i in enumerate((i for i in items if i.evidence.kind == "photo"), start=1):
+        path = f"06-现场照片/{n:03d}-{i.evidence.id}.jpg"
+        if i.captioned is not None:
+            c = i.captioned
+            photos.append(ZipEntry(path, c.size_bytes, c.sha256, key=c.object_key))
+        else:
+            ev = i.evidence
+            photos.append(ZipEntry(path, ev.size_bytes, ev.sha256, key=ev.original_key))
+    if photos:
+        lines.append(_Line(f"现场照片（{len(photos)} 张）", "", "", len(photos), "06-现场照片/"))
+    return originals, photos
 
 
 async def export_case_file(
@@ -301,44 +333,30 @@ async def export_case_file(
     docs = await case_documents(session, case)
     items = await _items(session, case)
     doc_entries, lines = _doc_entries(docs)
-    evidence_list, list_pages = await _render(_evidence_list(case, items))
-    lines.append(_Line("证据清单", "", _day(now), list_pages, "04-证据清单.pdf"))
-    originals = [
-        ZipEntry(
-            f"05-证据原件/{i.evidence.id}.{_EXT.get(i.evidence.media_type.lower(), 'bin')}",
-            i.evidence.size_bytes,
-            i.evidence.sha256,
-            key=i.evidence.original_key,
+    # the layout of hundreds of list rows takes memory: a child's, given back when it ends
+    layout = LayoutProcess()
+    try:
+        evidence_list, list_pages = await _render(layout, _evidence_list(case, items))
+        lines.append(_Line("证据清单", "", _day(now), list_pages, "04-证据清单.pdf"))
+        originals, photos = _evidence_entries(items, lines)
+        penalty_parties = [str(p.get("name", "")) for p in case.parties]
+        filed = next(
+            (d.generated_at for d, _ in docs if d.kind == DocumentKind.FILING_APPROVAL), None
         )
-        for i in items
-    ]
-    if originals:
-        lines.append(
-            _Line(f"证据原件（{len(originals)} 件）", "", "", len(originals), "05-证据原件/")
+        officers = "、".join(sorted({i.producer for i in items if i.producer}))
+        cover, cover_pages = await _render(
+            layout, _cover(case, county, "、".join(penalty_parties), officers, _day(filed))
         )
-    photos: list[ZipEntry] = []
-    for n, i in enumerate((i for i in items if i.evidence.kind == "photo"), start=1):
-        path = f"06-现场照片/{n:03d}-{i.evidence.id}.jpg"
-        if i.captioned is not None:
-            c = i.captioned
-            photos.append(ZipEntry(path, c.size_bytes, c.sha256, key=c.object_key))
-        else:
-            ev = i.evidence
-            photos.append(ZipEntry(path, ev.size_bytes, ev.sha256, key=ev.original_key))
-    if photos:
-        lines.append(_Line(f"现场照片（{len(photos)} 张）", "", "", len(photos), "06-现场照片/"))
-    penalty_parties = [str(p.get("name", "")) for p in case.parties]
-    filed = next((d.generated_at for d, _ in docs if d.kind == DocumentKind.FILING_APPROVAL), None)
-    officers = "、".join(sorted({i.producer for i in items if i.producer}))
-    cover, cover_pages = await _render(
-        _cover(case, county, "、".join(penalty_parties), officers, _day(filed))
-    )
-    catalogue_pages = 1
-    while True:  # the catalogue's own length moves the pages after it
-        catalogue, pages = await _render(_catalogue(lines, cover_pages + catalogue_pages + 1))
-        if pages == catalogue_pages:
-            break
-        catalogue_pages = pages
+        catalogue_pages = 1
+        while True:  # the catalogue's own length moves the pages after it
+            catalogue, pages = await _render(
+                layout, _catalogue(lines, cover_pages + catalogue_pages + 1)
+            )
+            if pages == catalogue_pages:
+                break
+            catalogue_pages = pages
+    finally:
+        layout.close()
     entries = [
         data_entry("01-卷宗封面.pdf", cover),
         data_entry("02-卷内目录.pdf", catalogue),
