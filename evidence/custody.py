@@ -58,6 +58,10 @@ class CustodyAction(enum.StrEnum):
     REPORTER_VIEWED = "reporter_viewed"  # a tip-off's reporter identity was read (subject: clue)
     # an admin reopened a submitted satellite task (subject: the task; details: the reason)
     SATELLITE_REOPENED = "satellite_reopened"
+    # the procuratorate read a referred case, its steps or procedure, a referral, a list of
+    # them or the package (subject: the case or referral read, none for a list; details:
+    # the operation, the reader's username and the ids read)
+    PROCURATORATE_VIEWED = "procuratorate_viewed"
 
 
 def _canonical(value: Mapping[str, Any]) -> bytes:

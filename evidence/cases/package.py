@@ -101,7 +101,8 @@ _HMAC = "HMAC-SHA256"
 _CHUNK = 1024 * 1024
 _MAX_MANIFEST = 64 * 1024 * 1024
 _ZIP64_AT = 1 << 31
-_EXPORTERS = (Role.SECURITY_SQUAD, Role.CAPTAIN, Role.ADMIN)
+# the procuratorate exports the package of a referred case (the only cases it sees)
+_EXPORTERS = (Role.SECURITY_SQUAD, Role.CAPTAIN, Role.ADMIN, Role.PROCURATORATE)
 _EXTENSIONS = {
     "image/jpeg": "jpg",
     "image/png": "png",
