@@ -65,9 +65,9 @@ def external_role_guard(
 ) -> None:
     """Refuse an allowlisted role every operation its list does not name."""
     user = connection.scope.get("user")  # unset on the routes that take no token
-    if not isinstance(user, Principal):
+    if not isinstance(user, Principal) or user.role not in ROLE_OPERATIONS:
         return
-    operation_id = getattr(handler, "operation_id", None)
+    operation_id = getattr(handler, "operation_id", None)  # a handler without one: closed
     if isinstance(operation_id, str) and open_to(user.role, operation_id):
         return
     raise PermissionDeniedError(
