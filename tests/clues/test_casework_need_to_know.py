@@ -160,6 +160,10 @@ async def test_every_role_reads_the_desk_s_records_by_its_rule_on_every_path(
             else:
                 assert resp.status_code == 403, (role, path, resp.text)
         # the phone: no clue, petition or identity; the inspector's plan holds the target
+        if role is Role.PROCURATORATE:  # no sync at all (api/guards.py)
+            refused = await client.post(f"{API}/sync/pull", json={"limit": 500}, headers=h)
+            assert (refused.status_code, refused.json()["code"]) == (403, "role_not_allowed")
+            continue
         pulled = await _pull_text(client, h)
         assert not [s for s in SECRETS if s in pulled], role
         assert (clue["targetId"] in pulled) == (role in {Role.INSPECTOR, Role.CAPTAIN, Role.ADMIN})
