@@ -47,6 +47,7 @@ from api.controllers.system import SystemController
 from api.controllers.tip_offs import TipOffController, WorkCalendarController
 from api.decoding import GuardedRequest, check_parameters
 from api.deps import DEPENDENCIES
+from api.guards import external_role_guard
 from api.metrics import Metrics
 from api.middleware import RequestIdMiddleware
 from api.models import MODEL_MODULES
@@ -174,6 +175,8 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
     app = Litestar(
         route_handlers=[SystemController, api_v1, console_router()],
         dependencies=DEPENDENCIES,
+        # deny by default for external roles (the procuratorate): only its allowlist
+        guards=[external_role_guard],
         state=state,
         lifespan=[lifespan],
         on_app_init=[jwt_auth.on_app_init],

@@ -226,8 +226,14 @@ def provide_satellite_batches(db: Db, settings: Settings_, state: State) -> Sate
 
 
 def provide_procedure(db: Db, settings: Settings_, state: State) -> ProcedureService:
-    # ``state.clock`` (see provide_petitions) replaces the server's when set
-    return ProcedureService(db, settings.procedure, clock=state.get("clock") or utcnow)
+    # ``state.clock`` (see provide_petitions) replaces the server's when set; the procuratorate's
+    # reads append to the custody chain, keyed like evidence's
+    return ProcedureService(
+        db,
+        settings.procedure,
+        clock=state.get("clock") or utcnow,
+        custody=CustodyLog(settings.evidence.package_signing_key.encode()),
+    )
 
 
 def provide_documents(db: Db, settings: Settings_, state: State) -> DocumentService:

@@ -43,6 +43,7 @@ from litestar.openapi.spec import (
 
 import mobile_contract.v1
 from api.auth import PUBLIC_PATHS
+from api.guards import ROLE_OPERATIONS
 from api.problems import PROBLEM_MEDIA_TYPE
 from infra.error_codes import CATALOGUE
 
@@ -65,6 +66,8 @@ SHARED_ERRORS: dict[str, Errors] = {
         422: ("nesting_too_deep",),
     },
     "with_token": {401: ("not_authenticated",)},
+    # closed to an external role by the guard (api/guards.py): every operation it does not open
+    "closed_to_external": {403: ("role_not_allowed",)},
     # a path parameter that does not parse (not a UUID, not a month) names no route
     "with_path": {404: ("not_found",)},
 }
@@ -1139,6 +1142,8 @@ def _errors_of(operation: Operation, *, path: str, public: bool) -> Errors:
         kinds.append("with_body")
     if not public:
         kinds.append("with_token")
+        if any(operation.operation_id not in ops for ops in ROLE_OPERATIONS.values()):
+            kinds.append("closed_to_external")
     if "{" in path:
         kinds.append("with_path")
     merged: dict[int, list[str]] = {}

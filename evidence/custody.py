@@ -62,6 +62,10 @@ class CustodyAction(enum.StrEnum):
     DOCUMENT_GENERATED = "document_generated"
     # a signed/stamped scan was attached to a case document (subject: the document)
     DOCUMENT_SCAN_ATTACHED = "document_scan_attached"
+    # the procuratorate read a referred case, its steps or procedure, a referral, a list of
+    # them or the package (subject: the case or referral read, none for a list; details:
+    # the operation, the reader's username and the ids read)
+    PROCURATORATE_VIEWED = "procuratorate_viewed"
 
 
 def _canonical(value: Mapping[str, Any]) -> bytes:

@@ -244,6 +244,7 @@ LABELS: Final[dict[str, dict[str, tuple[str, str]]]] = {
         "security_squad": ("治安中队", "security squad"),
         "admin": ("管理员", "admin"),
         "clue_desk": ("线索受理员", "clue desk"),
+        "procuratorate": ("检察监督", "procuratorate"),
     },
 }
 

@@ -37,6 +37,9 @@ class Role(enum.StrEnum):
     SECURITY_SQUAD = "security_squad"
     ADMIN = "admin"
     CLUE_DESK = "clue_desk"
+    #: 检察监督: the procuratorate's read-only supervision of referred cases (两法衔接); it
+    #: may call only the operations ``api.guards`` opens to it, and every read is audited.
+    PROCURATORATE = "procuratorate"
 
 
 #: Who manages a county's field work: captains and admins (areas, plans, sites, rosters,

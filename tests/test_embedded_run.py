@@ -133,6 +133,7 @@ def test_serve_embedded_twice() -> None:
             "security_squad",
             "admin",
             "clue_desk",
+            "procuratorate",
         }
         for user in users:
             resp = httpx.post(

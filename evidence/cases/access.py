@@ -12,6 +12,10 @@ case: captain, admin      every case
 case: security squad      flagged (the case or the finding it came from), carrying a
                           current screening suggestion, or referred
 case: inspector, joint    opened by them, or they are on its team
+case: procuratorate       referred (a referral exists, whatever its state: from the team's
+                          report on); read-only, party ID numbers masked
+                          (:data:`MASKED_ID_ROLES`), every read audited
+                          (:mod:`evidence.cases.supervision`)
 finding: security squad   flagged, carrying a current screening suggestion, or the source
                           of a case the squad sees (besides who reads its patrol)
 ========================  ===============================================================
@@ -72,6 +76,7 @@ from patrol.field_models import Finding
 from patrol.policy import register_colleagues, register_finding_readers
 
 __all__ = [
+    "MASKED_ID_ROLES",
     "case_flagged",
     "case_referred",
     "case_suggested",
@@ -82,6 +87,12 @@ __all__ = [
     "squad_sees_finding",
     "visible_cases_sql",
 ]
+
+
+#: Roles that read a party's ID number or credit code masked to its last four characters (in
+#: cases, penalty content and packages): joint-team members (police and land officers outside
+#: the brigade's case file) and the procuratorate supervising referrals.
+MASKED_ID_ROLES = (Role.JOINT_TEAM, Role.PROCURATORATE)
 
 
 # Two people on the team of one case work together: they find each other in the directory,
@@ -192,6 +203,7 @@ def _case_rules(uid: ColumnElement[Any]) -> Rules:
         (MANAGERS, true()),
         ((Role.SECURITY_SQUAD,), or_(case_flagged(), case_suggested(), case_referred())),
         ((Role.INSPECTOR, Role.JOINT_TEAM), or_(Case.opened_by == uid, on_case_team(uid))),
+        ((Role.PROCURATORATE,), case_referred()),
     )
 
 

@@ -68,7 +68,13 @@ from sqlalchemy import Select, delete, exists, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evidence.access import caller_of
-from evidence.cases.access import case_flagged, case_referred, case_suggested, case_visible
+from evidence.cases.access import (
+    MASKED_ID_ROLES,
+    case_flagged,
+    case_referred,
+    case_suggested,
+    case_visible,
+)
 from evidence.cases.errors import (
     CaseNotFoundError,
     CaseSourceNotFoundError,
@@ -773,10 +779,10 @@ def _geojson(geom: Any) -> dict[str, Any]:
 
 def _party_for(principal: Principal, stored: Mapping[str, Any]) -> Party:
     """A party as ``principal`` may read it: joint-team members (police and land officers
-    outside the brigade's case file) get the ID number or credit code masked, as the
-    penalty content shows it (:func:`evidence.cases.penalties.mask_id`)."""
+    outside the brigade's case file) and the procuratorate get the ID number or credit code
+    masked, as the penalty content shows it (:func:`evidence.cases.penalties.mask_id`)."""
     party = Party(**stored)
-    if principal.has_role(Role.JOINT_TEAM) and party.id_no:
+    if principal.has_role(*MASKED_ID_ROLES) and party.id_no:
         shown = party.id_no[-4:] if len(party.id_no) > 4 else ""
         return replace(party, id_no=shown.rjust(len(party.id_no), "*"))
     return party

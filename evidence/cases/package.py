@@ -114,7 +114,8 @@ README = "README.txt"
 _HMAC = "HMAC-SHA256"
 _CHUNK = CHUNK
 _MAX_MANIFEST = 64 * 1024 * 1024
-_EXPORTERS = (Role.SECURITY_SQUAD, Role.CAPTAIN, Role.ADMIN)
+# the procuratorate exports the package of a referred case (the only cases it sees)
+_EXPORTERS = (Role.SECURITY_SQUAD, Role.CAPTAIN, Role.ADMIN, Role.PROCURATORATE)
 _EXTENSIONS = {
     "image/jpeg": "jpg",
     "image/png": "png",

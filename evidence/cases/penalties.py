@@ -38,6 +38,7 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from evidence.cases.access import MASKED_ID_ROLES
 from evidence.cases.cases import ensure_unfinished, ensure_writer, load_case
 from evidence.cases.errors import InvalidCaseError
 from evidence.cases.models import Case
@@ -546,8 +547,9 @@ async def put_penalty(
 
 
 def penalty_view(row: CasePenalty, principal: Principal) -> PenaltyView:
-    """The content as ``principal`` may read it: joint-team members get ID numbers masked."""
-    masked = principal.has_role(Role.JOINT_TEAM)
+    """The content as ``principal`` may read it: joint-team members and the procuratorate
+    get ID numbers masked."""
+    masked = principal.has_role(*MASKED_ID_ROLES)
     return PenaltyView(
         case_id=row.case_id,
         parties=tuple(

@@ -86,6 +86,8 @@ from evidence.cases.procedure_models import (
     Stage,
     StepKind,
 )
+from evidence.cases.supervision import audit_read
+from evidence.custody import CustodyLog
 from infra import error_codes as codes
 from infra.db import utcnow
 from infra.errors import ConflictError
@@ -538,10 +540,12 @@ class ProcedureService:
         settings: ProcedureSettings,
         *,
         clock: Callable[[], datetime] = utcnow,
+        custody: CustodyLog | None = None,
     ) -> None:
         self.session = session
         self._settings = settings
         self._clock = clock
+        self._custody = custody  # audits the procuratorate's reads (evidence.cases.supervision)
 
     async def _state(self, case: Case) -> _State:
         rows = await self.session.scalars(
@@ -553,12 +557,22 @@ class ProcedureService:
     async def list_steps(self, principal: Principal, case_id: uuid.UUID) -> list[StepView]:
         """The case's steps in order (whoever may read the case)."""
         case = await load_case(self.session, principal, case_id)
-        return [_step_view(s) for s in (await self._state(case)).steps]
+        steps = [_step_view(s) for s in (await self._state(case)).steps]
+        await audit_read(
+            self.session, self._custody, principal,
+            operation="list_case_steps", ids=[case.id], subject_id=case.id, at=self._clock(),
+        )  # fmt: skip
+        return steps
 
     async def get_procedure(self, principal: Principal, case_id: uuid.UUID) -> ProcedureView:
         """The stage, every deadline, the steps allowed next and the penalty content."""
         case = await load_case(self.session, principal, case_id)
-        return await self._view(principal, case, await self._state(case))
+        view = await self._view(principal, case, await self._state(case))
+        await audit_read(
+            self.session, self._custody, principal,
+            operation="read_procedure", ids=[case.id], subject_id=case.id, at=self._clock(),
+        )  # fmt: skip
+        return view
 
     async def _view(self, principal: Principal, case: Case, state: _State) -> ProcedureView:
         now = self._clock()

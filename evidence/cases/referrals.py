@@ -155,6 +155,9 @@ on time)."""
 _FLAGGERS = (Role.SECURITY_SQUAD, Role.CAPTAIN)
 _ACTORS = (Role.SECURITY_SQUAD, Role.CAPTAIN, Role.ADMIN)
 _HEADS = (Role.CAPTAIN, Role.ADMIN)
+# who reads referrals and their timers: those who act on them, and the procuratorate that
+# supervises them (read-only; its reads are audited by the case service)
+_READERS = (*_ACTORS, Role.PROCURATORATE)
 # the referral statuses that take the case to ``referred`` and those that give it back
 _CASE_ENTERS = frozenset({ReferralStatus.REPORTED, ReferralStatus.RECONSIDERATION})
 _CASE_RETURNS = frozenset(
@@ -880,8 +883,8 @@ async def record_handover(
 async def get_referral(
     session: AsyncSession, principal: Principal, referral_id: uuid.UUID
 ) -> ReferralView:
-    """One referral of the county (squad, captains, admins)."""
-    require_role(principal, *_ACTORS, action="see referrals")
+    """One referral of the county (squad, captains, admins, the procuratorate)."""
+    require_role(principal, *_READERS, action="see referrals")
     stmt = (
         scoped(select(Referral, Case.case_no), Referral, principal)
         .join(Case, Case.id == Referral.case_id)
@@ -905,8 +908,9 @@ async def list_referrals(
     limit: int = 100,
     offset: int = 0,
 ) -> list[ReferralView]:
-    """Referrals of the county, newest first, with filters (squad, captains, admins)."""
-    require_role(principal, *_ACTORS, action="see referrals")
+    """Referrals of the county, newest first, with filters (squad, captains, admins, the
+    procuratorate)."""
+    require_role(principal, *_READERS, action="see referrals")
     when = now or utcnow()
     stmt = scoped(select(Referral, Case.case_no), Referral, principal).join(
         Case, Case.id == Referral.case_id
@@ -937,7 +941,7 @@ async def overdue_steps(
 
     The optional reconsideration request is not a duty and never appears here.
     """
-    require_role(principal, *_ACTORS, action="see referral timers")
+    require_role(principal, *_READERS, action="see referral timers")
     when = now or utcnow()
     stmt = (
         scoped(select(Referral, Case.case_no), Referral, principal)

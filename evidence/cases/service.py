@@ -16,6 +16,9 @@ and the ``overdue`` mark of referrals). Its methods wrap the module functions of
 :mod:`evidence.cases.cases`, :mod:`evidence.cases.referrals`, :mod:`evidence.cases.screening`
 and :mod:`evidence.cases.package`, which stay the reference for each rule; every method
 answers domain views (:class:`CaseView`, :class:`ReferralView`, ...), never ORM rows.
+
+Reads by the procuratorate (cases, referrals, the overdue feed, packages) are audited here,
+in the request's transaction (:mod:`evidence.cases.supervision`).
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from evidence.cases.package import ReferralPackage
 from evidence.cases.package_keys import PackageKeyring
 from evidence.cases.referrals import Material, OverdueStep, ReferralView
 from evidence.cases.screening import RuleInput, RuleView
+from evidence.cases.supervision import audit_read
+from evidence.custody import CustodyLog
 from infra.db import utcnow
 from infra.objectstore import ObjectStore
 from infra.scope import Principal
@@ -60,6 +65,20 @@ class CaseService:
         self._settings = settings
         self._keys = keys
         self._clock = clock
+        self._custody = CustodyLog(settings.package_signing_key.encode())
+
+    async def _audit(
+        self,
+        principal: Principal,
+        operation: str,
+        ids: Sequence[uuid.UUID],
+        *,
+        subject_id: uuid.UUID | None = None,
+    ) -> None:
+        await audit_read(
+            self.session, self._custody, principal,
+            operation=operation, ids=ids, subject_id=subject_id, at=self._clock(),
+        )  # fmt: skip
 
     # -- cases -----------------------------------------------------------------------------------
     async def list_cases(
@@ -75,7 +94,7 @@ class CaseService:
         limit: int = 100,
         offset: int = 0,
     ) -> list[CaseView]:
-        return await _cases.list_cases(
+        rows = await _cases.list_cases(
             self.session,
             principal,
             status=status,
@@ -87,12 +106,16 @@ class CaseService:
             limit=limit,
             offset=offset,
         )
+        await self._audit(principal, "list_cases", [r.id for r in rows])
+        return rows
 
     async def open_case(self, principal: Principal, data: CaseInput) -> CaseView:
         return await _cases.open_case(self.session, principal, data)
 
     async def get_case(self, principal: Principal, case_id: uuid.UUID) -> CaseView:
-        return await _cases.get_case(self.session, principal, case_id)
+        view = await _cases.get_case(self.session, principal, case_id)
+        await self._audit(principal, "read_case", [view.id], subject_id=view.id)
+        return view
 
     async def update_case(
         self, principal: Principal, case_id: uuid.UUID, changes: CaseChanges
@@ -157,7 +180,7 @@ class CaseService:
         limit: int = 100,
         offset: int = 0,
     ) -> list[ReferralView]:
-        return await _referrals.list_referrals(
+        rows = await _referrals.list_referrals(
             self.session,
             principal,
             status=status,
@@ -168,12 +191,18 @@ class CaseService:
             limit=limit,
             offset=offset,
         )
+        await self._audit(principal, "list_referrals", [r.id for r in rows])
+        return rows
 
     async def overdue_steps(self, principal: Principal) -> list[OverdueStep]:
-        return await _referrals.overdue_steps(self.session, principal, now=self._clock())
+        rows = await _referrals.overdue_steps(self.session, principal, now=self._clock())
+        await self._audit(principal, "list_overdue_referral_steps", [r.referral_id for r in rows])
+        return rows
 
     async def get_referral(self, principal: Principal, referral_id: uuid.UUID) -> ReferralView:
-        return await _referrals.get_referral(self.session, principal, referral_id)
+        view = await _referrals.get_referral(self.session, principal, referral_id)
+        await self._audit(principal, "read_referral", [view.id], subject_id=view.id)
+        return view
 
     async def create_referral(
         self,
@@ -282,7 +311,7 @@ class CaseService:
         """Logged and recorded in the session; the package streams from the store only.
         Signed with the keyring's current key (without a keyring:
         ``package_signing_key_missing``)."""
-        return await _package.export_referral_package(
+        package = await _package.export_referral_package(
             self.session,
             principal,
             case_id,
@@ -291,3 +320,6 @@ class CaseService:
             keys=self._keys,
             referral_id=referral_id,
         )
+        ids = [case_id, package.package_id]
+        await self._audit(principal, "export_package", ids, subject_id=case_id)
+        return package

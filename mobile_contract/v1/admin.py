@@ -39,6 +39,7 @@ class RoleName(enum.StrEnum):
     SECURITY_SQUAD = "security_squad"
     ADMIN = "admin"
     CLUE_DESK = "clue_desk"
+    PROCURATORATE = "procuratorate"
 
 
 class UserCreate(msgspec.Struct, kw_only=True, rename="camel"):

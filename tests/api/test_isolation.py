@@ -447,6 +447,11 @@ async def test_sync_pulls_and_pushes_nothing_of_another_county(
          "endedAt": at},
     ]  # fmt: skip
     for role in Role:
+        if role in refused_roles("SyncPull"):  # an external role: no sync at all
+            for path, data in (("pull", {"cursor": None}), ("push", {"ops": ops})):
+                resp = await client.post(f"/api/v1/sync/{path}", json=data, headers=a.headers(role))
+                assert (resp.status_code, resp.json()["code"]) == (403, "role_not_allowed"), role
+            continue
         cursor = None
         while True:
             resp = await client.post(

@@ -79,6 +79,7 @@ async def _build(county: CountyFixture, factory: async_sessionmaker[AsyncSession
             "admin": county.principal(Role.ADMIN),
             "squad": county.principal(Role.SECURITY_SQUAD),
             "desk": county.principal(Role.CLUE_DESK),
+            "procuratorate": county.principal(Role.PROCURATORATE),
             "joint_on": county.principal(Role.JOINT_TEAM),
             "joint_off": await _user(session, county, Role.JOINT_TEAM, "joint-off"),
             "leader": await _user(session, county, Role.INSPECTOR, "leader"),
@@ -326,6 +327,33 @@ async def test_rest_and_sync_show_each_role_the_same_records(
     assert leader.ids("plans") == north_plan
     after = await _rest_view(client, walk, "leader")
     assert after == {**{k: set() for k in KINDS}, "plans": north_plan}
+
+
+async def test_the_procuratorate_reads_no_field_record_by_any_path(
+    client: Client, make_county: Any, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """An allowlisted role (api/guards.py) gets none of the walk's records: every REST list
+    and read of them, and the sync pull, answer ``role_not_allowed``."""
+    walk = await _build(await make_county(), session_factory)
+    h = walk.headers("procuratorate")
+    month = clock.this_month().strftime("%Y-%m")
+    paths = ["/areas", "/patrols", "/geofence/mine-sites", f"/plans?month={month}", "/admin/users"]
+    for area_id in walk.records["areas"].values():
+        paths += [
+            f"/areas/{area_id}",
+            f"/areas/{area_id}/targets",
+            f"/areas/{area_id}/plans/{month}",
+        ]
+    for patrol_id in walk.records["patrols"].values():
+        paths += [f"/patrols/{patrol_id}", f"/patrols/{patrol_id}/findings"]
+        paths.append(f"/patrols/{patrol_id}/track")
+    for site_id in walk.records["mineSites"].values():
+        paths.append(f"/geofence/mine-sites/{site_id}")
+    for path in paths:
+        resp = await client.get(f"{API}{path}", headers=h)
+        assert (resp.status_code, resp.json()["code"]) == (403, "role_not_allowed"), path
+    pull = await client.post(f"{API}/sync/pull", json={"cursor": None}, headers=h)
+    assert (pull.status_code, pull.json()["code"]) == (403, "role_not_allowed")
 
 
 async def test_track_and_findings_refused_to_a_non_crew_inspector(

@@ -15,6 +15,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from api.demo import seed_demo_extras
+from evidence.cases.demo import DEMO_CASE_NOS
 from infra.ids import uuid7
 from infra.scope import Principal, Role
 from patrol import run_patrol_jobs
@@ -607,3 +608,10 @@ async def test_the_demo_county_shows_field_work_to_every_login(
     assert [p["status"] for p in late["items"]] == ["registered"]
     kind = {"kind": "petition_overdue"}
     assert len((await client.get(f"{API}/alerts", params=kind, headers=boss)).json()) == 1
+    # the procuratorate reads the one referred case (its referral late) and no field work
+    supervisor = await _login(client, "demo-procuratorate", logins["demo-procuratorate"].password)
+    referred = (await client.get(f"{API}/cases", headers=supervisor)).json()
+    assert [c["caseNo"] for c in referred] == [DEMO_CASE_NOS[2]]
+    overdue = (await client.get(f"{API}/referrals/overdue", headers=supervisor)).json()
+    assert [o["step"] for o in overdue] == ["decision"]
+    assert (await client.get(f"{API}/patrols", headers=supervisor)).status_code == 403

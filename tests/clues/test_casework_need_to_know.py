@@ -53,6 +53,17 @@ async def _pull_text(client: Client, headers: dict[str, str]) -> str:
     raise AssertionError("the pull did not end")
 
 
+async def _check_phone(client: Client, h: dict[str, str], role: Role, target_id: str) -> None:
+    """The phone: no clue, petition or identity; the inspector's plan holds the target."""
+    if role is Role.PROCURATORATE:  # no sync at all (api/guards.py)
+        refused = await client.post(f"{API}/sync/pull", json={"limit": 500}, headers=h)
+        assert (refused.status_code, refused.json()["code"]) == (403, "role_not_allowed")
+        return
+    pulled = await _pull_text(client, h)
+    assert not [s for s in SECRETS if s in pulled], role
+    assert (target_id in pulled) == (role in {Role.INSPECTOR, Role.CAPTAIN, Role.ADMIN})
+
+
 async def _county_with_casework(
     client: Client, county: CountyFixture
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -159,7 +170,4 @@ async def test_every_role_reads_the_desk_s_records_by_its_rule_on_every_path(
                 assert resp.json()["code"] in {"tip_off_not_found", "petition_not_found"}
             else:
                 assert resp.status_code == 403, (role, path, resp.text)
-        # the phone: no clue, petition or identity; the inspector's plan holds the target
-        pulled = await _pull_text(client, h)
-        assert not [s for s in SECRETS if s in pulled], role
-        assert (clue["targetId"] in pulled) == (role in {Role.INSPECTOR, Role.CAPTAIN, Role.ADMIN})
+        await _check_phone(client, h, role, clue["targetId"])

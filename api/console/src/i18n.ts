@@ -37,6 +37,7 @@ const zh = {
   role_security_squad: "治安中队",
   role_admin: "管理员",
   role_clue_desk: "线索受理员",
+  role_procuratorate: "检察监督",
   // map
   legend: "图例与图层",
   areas: "承包区域",
@@ -382,6 +383,7 @@ const en: Words = {
   role_security_squad: "Security squad",
   role_admin: "Administrator",
   role_clue_desk: "Clue desk",
+  role_procuratorate: "Procuratorate",
   legend: "Legend and layers",
   areas: "Contract areas",
   parcels: "Land parcels",

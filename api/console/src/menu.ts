@@ -1,9 +1,11 @@
 // What each role finds in the navigation. The map is for everyone; the review pages (coverage,
 // live status, track replay, alerts, the satellite campaign) are the captains' and admins'; the
-// other pages come in a later version and show a placeholder until then.
+// other pages come in a later version and show a placeholder until then. The procuratorate
+// (read-only supervision of referrals) has no map: its API allowlist holds no tiles or areas.
 import type { Word } from "./i18n";
 
-export type Role = "inspector" | "joint_team" | "captain" | "security_squad" | "admin" | "clue_desk";
+export type Role =
+  "inspector" | "joint_team" | "captain" | "security_squad" | "admin" | "clue_desk" | "procuratorate";
 
 export interface Page {
   id: string;
@@ -21,8 +23,8 @@ export const PAGES: readonly Page[] = [
   { id: "patrols", word: "patrols", roles: MANAGERS },
   { id: "findings", word: "findings", roles: [...MANAGERS, "security_squad"] },
   { id: "tipoffs", word: "tipoffs", roles: ["clue_desk", ...MANAGERS] },
-  { id: "cases", word: "cases", roles: [...MANAGERS, "security_squad", "inspector", "joint_team"] },
-  { id: "referrals", word: "referrals", roles: [...MANAGERS, "security_squad"] },
+  { id: "cases", word: "cases", roles: [...MANAGERS, "security_squad", "inspector", "joint_team", "procuratorate"] },
+  { id: "referrals", word: "referrals", roles: [...MANAGERS, "security_squad", "procuratorate"] },
   { id: "mine-sites", word: "mineSites", roles: MANAGERS },
   { id: "duty", word: "duty", roles: MANAGERS },
   { id: "coverage", word: "coverage", roles: MANAGERS },
