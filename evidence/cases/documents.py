@@ -382,7 +382,8 @@ async def _gather(  # noqa: PLR0917 - one document's facts, gathered in one plac
         step = next((s for s in reversed(steps) if StepKind(s.kind) in _STEPS[kind]), None)
     procedure = ProcedureService(session, ctx.procedure, clock=lambda: ctx.now)
     deadlines = {
-        d.step: d.due_at for d in (await procedure.get_procedure(principal, case.id)).deadlines
+        d.step: d.due_at
+        for d in (await procedure.get_procedure(principal, case.id, audit=False)).deadlines
     }
     filing = next((s for s in steps if s.kind == StepKind.FILING.value), None)
     decision = next((s for s in steps if s.kind == StepKind.DECISION.value), None)

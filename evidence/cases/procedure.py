@@ -564,10 +564,16 @@ class ProcedureService:
         )  # fmt: skip
         return steps
 
-    async def get_procedure(self, principal: Principal, case_id: uuid.UUID) -> ProcedureView:
-        """The stage, every deadline, the steps allowed next and the penalty content."""
+    async def get_procedure(
+        self, principal: Principal, case_id: uuid.UUID, *, audit: bool = True
+    ) -> ProcedureView:
+        """The stage, every deadline, the steps allowed next and the penalty content.
+        ``audit=False``: read on the way to something that is itself on record (a document
+        generated into a package export), not a read of its own."""
         case = await load_case(self.session, principal, case_id)
         view = await self._view(principal, case, await self._state(case))
+        if not audit:
+            return view
         await audit_read(
             self.session, self._custody, principal,
             operation="read_procedure", ids=[case.id], subject_id=case.id, at=self._clock(),
