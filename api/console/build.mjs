@@ -48,7 +48,8 @@ const built = await esbuild.build({
   metafile: true,
   logLevel: "warning",
 });
-const entry = Object.entries(built.metafile.outputs).find(([, o]) => o.entryPoint);
+// the entry itself (the pages it imports lazily are entry points of their own in the metafile)
+const entry = Object.entries(built.metafile.outputs).find(([, o]) => o.entryPoint?.endsWith("src/main.ts"));
 const js = entry[0].split("/").pop();
 const css = entry[1].cssBundle.split("/").pop();
 // every chunk the entry imports, fetched at once rather than after the entry is parsed

@@ -5,13 +5,13 @@ from __future__ import annotations
 import shutil
 import socket
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, Route, async_playwright
 
 from api.app import create_app
 from api.controllers.console import CONSOLE_DIST
@@ -100,11 +100,21 @@ def watch(page: Page) -> list[str]:
     return errors
 
 
-async def log_in(browser: Browser, base: str, username: str) -> tuple[Page, list[str]]:
+async def log_in(
+    browser: Browser,
+    base: str,
+    username: str,
+    *,
+    routes: dict[str, Callable[[Route], Awaitable[None]]] | None = None,
+) -> tuple[Page, list[str]]:
+    """A new browser context logged in as ``username``; ``routes`` (glob -> handler) answer
+    those requests from the start, the landing page's included."""
     context = await browser.new_context(viewport=VIEWPORT, locale="zh-CN")
     page = await context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     errors = watch(page)
+    for pattern, handler in (routes or {}).items():
+        await page.route(pattern, handler)
     await page.goto(f"{base}/")  # sent on to /console/
     assert page.url.startswith(f"{base}/console/")
     await page.get_by_label("用户名").fill(username)

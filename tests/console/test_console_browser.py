@@ -67,6 +67,9 @@ async def test_captain_sees_area_and_site_and_clicks_the_site(
 ) -> None:
     captain = world.county.users[Role.CAPTAIN]
     page, errors = await log_in(browser, live_url, captain.username)
+    # captains land on the overview; the map is the next entry
+    await page.wait_for_selector("nav a[data-page=overview][aria-current=page]")
+    await page.locator("nav a[data-page=map]").click()
 
     areas = await rendered(page, ["areas-fill", "areas-line"])
     assert {a["code"] for a in areas} == {"A1"}

@@ -6,20 +6,12 @@ import { type Area, type ConsoleConfig, type Schemas, api } from "./api";
 import { h } from "./dom";
 import { type Word, t } from "./i18n";
 import { areaFeatures, boxOf, reviewMap } from "./reviewmap";
+import { QUOTA_COLORS, type QuotaState, quotaState } from "./quota";
 import { failure, fixed, loading } from "./view";
 
 type Coverage = Schemas["Coverage"];
 type AreaCoverage = Schemas["AreaCoverage"];
 type SiteDuty = Schemas["SiteDuty"];
-export type QuotaState = "met" | "not_met" | "no_quota";
-
-export const QUOTA_COLORS: Record<QuotaState, string> = { met: "#2e7d32", not_met: "#c62828", no_quota: "#9e9e9e" };
-
-export function quotaState(a: AreaCoverage): QuotaState {
-  const r = a.requirement;
-  if (r.minPerMonth === 0 && r.minPerWeek === 0 && r.minNightPerMonth === 0 && r.minNightPerWeek === 0) return "no_quota";
-  return a.quotaMet ? "met" : "not_met";
-}
 
 interface Column {
   key: string;

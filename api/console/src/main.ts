@@ -17,7 +17,7 @@ import {
 import { h } from "./dom";
 import { lang, setLang, t, tr } from "./i18n";
 import type { MapData } from "./map";
-import { pagesFor } from "./menu";
+import { homePage, pagesFor } from "./menu";
 import { failure, leavePage } from "./view";
 
 const root = document.getElementById("app") as HTMLElement;
@@ -48,9 +48,9 @@ function loginPage(message: string): void {
     submit.disabled = true;
     status.textContent = t("loggingIn");
     logIn(user.value.trim(), pass.value)
-      .then(() => {
+      .then((me) => {
         notice = "";
-        if (!location.hash || location.hash === "#/login") location.hash = "#/map";
+        if (!location.hash || location.hash === "#/login") location.hash = `#/${homePage(me.role)}`;
         render();
       })
       .catch((err: unknown) => {
@@ -64,8 +64,9 @@ function loginPage(message: string): void {
   user.focus();
 }
 
+/** The page the hash names ("" when none: the role's first page). */
 function currentPage(): string {
-  return location.hash.replace(/^#\/?/, "") || "map";
+  return location.hash.replace(/^#\/?/, "");
 }
 
 // the review pages, each a chunk of its own (those with a map load MapLibre with them)
@@ -75,6 +76,8 @@ const REVIEW: Record<string, (main: HTMLElement) => Promise<void>> = {
   replay: (main) => import("./replay").then(({ replayPage }) => replayPage(main)),
   alerts: (main) => import("./alerts").then(({ alertsPage }) => alertsPage(main)),
   satellite: (main) => import("./satellite").then(({ satellitePage }) => satellitePage(main)),
+  overview: (main) => import("./overview").then(({ overviewPage }) => overviewPage(main)),
+  reports: (main) => import("./reports").then(({ reportsPage }) => reportsPage(main)),
 };
 
 function shell(me: Me): void {
@@ -133,7 +136,7 @@ function render(): void {
   const me = savedMe();
   if (!token() || !me || currentPage() === "login") {
     if (token() && me) {
-      location.hash = "#/map";
+      location.hash = `#/${homePage(me.role)}`;
       return;
     }
     loginPage(notice);

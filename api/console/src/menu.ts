@@ -1,7 +1,9 @@
-// What each role finds in the navigation. The map is for everyone; the review pages (coverage,
-// live status, track replay, alerts, the satellite campaign) are the captains' and admins'; the
-// other pages come in a later version and show a placeholder until then. The procuratorate
-// (read-only supervision of referrals) has no map: its API allowlist holds no tiles or areas.
+// What each role finds in the navigation. The map is for everyone but the procuratorate and the
+// first page of all but captains and admins, who land on the overview; the review pages
+// (coverage, live status, track replay, alerts, the satellite campaign, statistics and reports)
+// are theirs; the other pages come in a later version and show a placeholder until then. The
+// procuratorate (read-only supervision of referrals) has no map: its API allowlist holds no
+// tiles or areas.
 import type { Word } from "./i18n";
 
 export type Role =
@@ -17,6 +19,7 @@ const ALL: readonly Role[] = ["inspector", "joint_team", "captain", "security_sq
 const MANAGERS: readonly Role[] = ["captain", "admin"];
 
 export const PAGES: readonly Page[] = [
+  { id: "overview", word: "overview", roles: MANAGERS },
   { id: "map", word: "map", roles: ALL },
   { id: "my-patrols", word: "myPatrols", roles: ["inspector", "joint_team"] },
   { id: "plans", word: "plans", roles: [...MANAGERS, "inspector"] },
@@ -32,6 +35,7 @@ export const PAGES: readonly Page[] = [
   { id: "replay", word: "replay", roles: MANAGERS },
   { id: "alerts", word: "alerts", roles: MANAGERS },
   { id: "satellite", word: "satellite", roles: MANAGERS },
+  { id: "reports", word: "reports", roles: MANAGERS },
   { id: "users", word: "users", roles: ["admin"] },
   { id: "regions", word: "regions", roles: ["admin"] },
   { id: "layers", word: "layers", roles: ["admin"] },
@@ -40,4 +44,9 @@ export const PAGES: readonly Page[] = [
 
 export function pagesFor(role: string): Page[] {
   return PAGES.filter((p) => (p.roles as readonly string[]).includes(role));
+}
+
+/** The page a role lands on after the login (the first of its menu). */
+export function homePage(role: string): string {
+  return pagesFor(role)[0]?.id ?? "map";
 }

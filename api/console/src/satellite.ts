@@ -9,7 +9,7 @@ import { ApiError, type Area, type ConsoleConfig, type Schemas, api, apiFile, sa
 import { h } from "./dom";
 import { type Word, fill, t, tr } from "./i18n";
 import { type Collection, type Geometry, type ReviewMap, areaFeatures, boxOf, collection, reviewMap } from "./reviewmap";
-import { failure, fixed, loading, localMinute, localTime } from "./view";
+import { failure, fixed, loading, localMinute, localTime, saveFile } from "./view";
 
 type Batch = Schemas["SatelliteBatch"];
 type Figures = Schemas["SatelliteFigures"];
@@ -201,12 +201,7 @@ function batchCard(ctx: Ctx): HTMLElement {
       status.textContent = t("downloading");
       apiFile(`/satellite/batches/${b.id}/export?format=${format}`, `${b.name}.${format}`)
         .then(({ blob, name }) => {
-          const url = URL.createObjectURL(blob);
-          const link = h("a", { href: url, download: name, hidden: true });
-          document.body.append(link);
-          link.click();
-          link.remove();
-          setTimeout(() => URL.revokeObjectURL(url), 10_000);
+          saveFile(blob, name);
           status.textContent = `${t("downloaded")}：${name}`;
         })
         .catch((err: unknown) => { status.textContent = problemText(err); })

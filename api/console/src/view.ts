@@ -49,6 +49,11 @@ export function localTime(iso: string | Date): string {
   return stamp.format(typeof iso === "string" ? new Date(iso) : iso);
 }
 
+/** Today (``2026-12-06``) in the county's time. */
+export function today(): string {
+  return localTime(new Date()).slice(0, 10);
+}
+
 /** ``2026-12-06 14:03`` in the county's time. */
 export function localMinute(iso: string | Date): string {
   return localTime(iso).slice(0, 16);
@@ -58,4 +63,14 @@ export function fixed(value: number, digits = 1): string {
   return value.toLocaleString(lang() === "en" ? "en" : "zh-CN", {
     minimumFractionDigits: digits, maximumFractionDigits: digits,
   });
+}
+
+/** Hands a fetched file to the browser as a download under ``name``. */
+export function saveFile(blob: Blob, name: string): void {
+  const url = URL.createObjectURL(blob);
+  const link = h("a", { href: url, download: name, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
