@@ -41,10 +41,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from evidence.cases.cases import case_evidence_ids, load_case, record_event
 from evidence.cases.document_models import CaseDocument, DocumentKind, DocumentScan
 from evidence.cases.document_templates import TITLES
-from evidence.cases.documents import case_documents
+from evidence.cases.documents import case_documents, parties_of
 from evidence.cases.errors import PackageSigningKeyMissingError
 from evidence.cases.models import Case
 from evidence.cases.package_keys import ALGORITHM, PackageKeyring
+from evidence.cases.procedure_models import CasePenalty, CaseStep, StepKind
 from evidence.cases.signed_zip import (
     CHUNK,
     PUBLIC_KEY,
@@ -173,6 +174,16 @@ async def _items(session: AsyncSession, case: Case) -> list[_Item]:
     }
     by_id = {ev.id: _Item(ev, up, str(name or ""), captioned.get(ev.id)) for ev, up, name in rows}
     return [by_id[i] for i in ids if i in by_id]
+
+
+async def _filed_at(session: AsyncSession, case: Case) -> datetime | None:
+    """When the case was filed (立案): its filing step's time, not when a form was printed."""
+    return await session.scalar(
+        select(CaseStep.at)
+        .where(CaseStep.case_id == case.id, CaseStep.kind == StepKind.FILING.value)
+        .order_by(CaseStep.seq)
+        .limit(1)
+    )
 
 
 def _cover(case: Case, county: County, parties: str, officers: str, filed: str) -> str:
@@ -318,9 +329,11 @@ async def export_case_file(
     custody_key: str,
     keys: PackageKeyring | None,
     chunk_size: int = CHUNK,
+    now: datetime | None = None,
 ) -> CaseFile:
     """Prepare the case's 案卷 (captains, admins) and log the export in the caller's
-    transaction; returns the file to stream."""
+    transaction; returns the file to stream. ``now``: the export's time (the server's clock
+    when not given)."""
     require_role(principal, *_EXPORTERS, action="export case files")
     case = await load_case(session, principal, case_id)
     if not custody_key or keys is None:
@@ -328,7 +341,7 @@ async def export_case_file(
     signer = await asyncio.to_thread(keys.signer)
     county = await session.get(County, case.county_id)
     assert county is not None
-    now = datetime.now(UTC)
+    now = (now or datetime.now(UTC)).astimezone(UTC)
     file_id = uuid7()
     docs = await case_documents(session, case)
     items = await _items(session, case)
@@ -339,13 +352,14 @@ async def export_case_file(
         evidence_list, list_pages = await _render(layout, _evidence_list(case, items))
         lines.append(_Line("证据清单", "", _day(now), list_pages, "04-证据清单.pdf"))
         originals, photos = _evidence_entries(items, lines)
-        penalty_parties = [str(p.get("name", "")) for p in case.parties]
-        filed = next(
+        penalty = await session.get(CasePenalty, case.id)
+        parties = [str(p.get("name", "")) for p in parties_of(case, penalty)]
+        filed = await _filed_at(session, case) or next(
             (d.generated_at for d, _ in docs if d.kind == DocumentKind.FILING_APPROVAL), None
         )
         officers = "、".join(sorted({i.producer for i in items if i.producer}))
         cover, cover_pages = await _render(
-            layout, _cover(case, county, "、".join(penalty_parties), officers, _day(filed))
+            layout, _cover(case, county, "、".join(parties), officers, _day(filed))
         )
         catalogue_pages = 1
         while True:  # the catalogue's own length moves the pages after it

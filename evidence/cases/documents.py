@@ -92,6 +92,7 @@ __all__ = [
     "DocumentView",
     "ScanView",
     "case_documents",
+    "parties_of",
     "referral_letter",
 ]
 
@@ -297,6 +298,13 @@ def _penalty_lines(
     return violations, fines, penalty.fine_total_yuan if penalty.fines else None
 
 
+def parties_of(case: Case, penalty: CasePenalty | None) -> list[dict[str, Any]]:
+    """The parties the documents name: the penalty's, else those the case was opened with."""
+    if penalty is not None and penalty.parties:
+        return list(penalty.parties)
+    return list(case.parties or [])
+
+
 def _step_facts(step: CaseStep | None) -> tuple[str | None, datetime | None, dict[str, Any]]:
     if step is None:
         return None, None, {}
@@ -314,16 +322,21 @@ class _Context:
     now: datetime
 
 
+async def _latest_no(session: AsyncSession, case: Case, kind: DocumentKind) -> str | None:
+    """The number of the case's latest document of ``kind`` (``None``: none generated)."""
+    return await session.scalar(
+        select(CaseDocument.doc_no)
+        .where(CaseDocument.case_id == case.id, CaseDocument.kind == kind.value)
+        .order_by(CaseDocument.generated_at.desc())
+        .limit(1)
+    )
+
+
 async def _served(session: AsyncSession, case: Case) -> dict[str, str]:
     for kind in (DocumentKind.DECISION, DocumentKind.PENALTY_NOTICE):
-        doc = await session.scalar(
-            select(CaseDocument)
-            .where(CaseDocument.case_id == case.id, CaseDocument.kind == kind.value)
-            .order_by(CaseDocument.generated_at.desc())
-            .limit(1)
-        )
-        if doc is not None:
-            return {"title": TITLES[kind], "doc_no": doc.doc_no}
+        doc_no = await _latest_no(session, case, kind)
+        if doc_no is not None:
+            return {"title": TITLES[kind], "doc_no": doc_no}
     raise DocumentNotReadyError(
         "a service receipt names the document served: generate the decision first",
         missing="decision_document",
@@ -388,9 +401,7 @@ async def _gather(  # noqa: PLR0917 - one document's facts, gathered in one plac
     filing = next((s for s in steps if s.kind == StepKind.FILING.value), None)
     decision = next((s for s in steps if s.kind == StepKind.DECISION.value), None)
     violations, fines, total = _penalty_lines(penalty)
-    parties = (
-        list(penalty.parties) if penalty is not None and penalty.parties else list(case.parties)
-    )
+    parties = parties_of(case, penalty)
     step_kind, step_at, details = _step_facts(step)
     data = DocumentData(
         kind=kind,
@@ -427,7 +438,9 @@ async def _gather(  # noqa: PLR0917 - one document's facts, gathered in one plac
         if decision is None
         else {
             "option": decision.details.get("option"),
-            "decision_no": decision.details.get("decision_no"),
+            # the number the step was given, else the decision document's own (文号)
+            "decision_no": decision.details.get("decision_no")
+            or await _latest_no(session, case, DocumentKind.DECISION),
             "at": decision.at,
         },
     )
@@ -665,7 +678,7 @@ class DocumentService:
 
         return await export_case_file(
             self.session, principal, case_id, store=self._store,
-            custody_key=self._custody_key, keys=self._keys,
+            custody_key=self._custody_key, keys=self._keys, now=self._clock(),
         )  # fmt: skip
 
     def _ctx(self) -> _Context:

@@ -96,6 +96,7 @@ async def test_the_case_file_comes_in_order_signed_and_verifiable(
         names = zf.namelist()
         manifest = json.loads(zf.read("manifest.json"))
         catalogue = text_of(zf.read("02-卷内目录.pdf"))
+        cover = text_of(zf.read("01-卷宗封面.pdf"))
         photo_a = zf.read(f"06-现场照片/001-{a}.jpg")
         photo_b = zf.read(f"06-现场照片/002-{b}.jpg")
         original_a = zf.read(f"05-证据原件/{a}.jpg")
@@ -121,6 +122,12 @@ async def test_the_case_file_comes_in_order_signed_and_verifiable(
         "manifest.sig.bin",
     ]
     assert [f["path"] for f in manifest["files"]] == names[:-3]
+    # the cover names the party of the penalty (the case was opened without one) and dates
+    # the filing by its step (18 November), not by when its form was printed
+    assert "当事人张三" in cover
+    assert "立案日期2026-11-18" in cover
+    # exported at the app's clock (the manifest's time is the export custody entries')
+    assert manifest["created_at"] == flow.clock.now.isoformat()
     # photos with captions: the captioned copy where one was made, else the original
     assert (photo_a, photo_b, original_a) == (CAPTIONED, PHOTO_B, PHOTO_A)
     # the catalogue names each document with its number and pages; the scan has 2 pages

@@ -56,10 +56,13 @@ async def pdf_of(flow: Flow, case_id: str, doc: dict[str, Any], role: Role = Rol
     )
 
 
-async def decided_case(flow: Flow, **extra: Any) -> tuple[str, dict[str, str]]:
+async def decided_case(
+    flow: Flow, *, decision_no: str = "宁罚〔2026〕1号", **extra: Any
+) -> tuple[str, dict[str, str]]:
     """A case walked from filing to closing (major: legal review and collective discussion
     first), with the penalty of a 500,000 yuan fine, returning land and restoring farmland;
-    its id and the ids of its steps by kind (``extra``: more of the case's body)."""
+    its id and the ids of its steps by kind (``decision_no``: the number the decision step
+    is given; ``extra``: more of the case's body)."""
     case_id = await flow.open_case(cause="未经批准占用耕地建设厂房", **extra)
     steps: dict[str, str] = {}
 
@@ -86,7 +89,7 @@ async def decided_case(flow: Flow, **extra: Any) -> tuple[str, dict[str, str]]:
     await step("collective_discussion", T0 + timedelta(hours=3), conclusion="同意处罚")
     await step("notice", T0 + timedelta(days=1))  # 2026-11-19: the party's 5 days to 11-24
     await step("statement", T0 + timedelta(days=1, hours=1), Role.INSPECTOR, waived=True)
-    await step("decision", T0 + timedelta(days=7), option="penalty", decisionNo="宁罚〔2026〕1号")
+    await step("decision", T0 + timedelta(days=7), option="penalty", decisionNo=decision_no)
     await step("service", T0 + timedelta(days=7, hours=1), Role.INSPECTOR, method="direct")
     await step(
         "execution", T0 + timedelta(days=8), Role.INSPECTOR, paidYuan=str(FINE),
@@ -174,6 +177,17 @@ async def test_each_document_states_the_case_and_is_in_custody_with_its_hash(
         "filing_approval", "stop_order", "inspection_record", "penalty_notice",
         "hearing_notice", "decision", "service_receipt", "closing_approval",
     ]  # fmt: skip
+
+
+async def test_the_closing_approval_names_the_decision_documents_number(flow: Flow) -> None:
+    # the decision step was recorded without a number: the closing approval states the
+    # number the decision document got, not a dash
+    case_id, steps = await decided_case(flow, decision_no="")
+    flow.clock.now = T0 + timedelta(days=9, hours=1)
+    decision = await generate(flow, case_id, "decision", stepId=steps["decision"])
+    closing = await generate(flow, case_id, "closing_approval", stepId=steps["closing"])
+    text = text_of((await pdf_of(flow, case_id, closing)).content)
+    assert f"决定书文号{decision['docNo']}" in text
 
 
 async def test_an_inquiry_record_writes_down_its_questions_and_answers(flow: Flow) -> None:
