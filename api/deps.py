@@ -112,13 +112,15 @@ def provide_pull(db: Db, settings: Settings_) -> PullService:
     return PullService(db, CursorCodec(settings.auth.secret_key))
 
 
-def provide_push(db: Db, settings: Settings_) -> PushService:
-    # evidence caption edits append to the custody chain, keyed like the evidence service's
+def provide_push(db: Db, settings: Settings_, state: State) -> PushService:
+    # evidence caption edits append to the custody chain, keyed like the evidence service's;
+    # ``state.clock`` (see provide_petitions) replaces the server's when set
     return PushService(
         db,
         config=PATROL_CONFIG,
         custody=CustodyLog(settings.evidence.package_signing_key.encode()),
         screener=FINDING_SCREENER,
+        clock=state.get("clock") or utcnow,
     )
 
 

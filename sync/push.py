@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -213,6 +213,10 @@ def _receipt_from_json(index: int, data: dict[str, Any]) -> Receipt:
     return msgspec.convert({**data, "index": index}, Receipt, strict=False)
 
 
+def _server_now() -> datetime:
+    return utcnow()
+
+
 class PushService:
     def __init__(
         self,
@@ -221,11 +225,15 @@ class PushService:
         config: PatrolConfig | None = None,
         custody: CustodyLog | None = None,
         screener: FindingScreener | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         """``custody``: the evidence custody log (keyed like the evidence service's); without
         it evidence caption/metadata updates are answered ``op_not_supported``. ``screener``:
-        the referral screening of findings, as for :class:`~patrol.sessions.PatrolService`."""
+        the referral screening of findings, as for :class:`~patrol.sessions.PatrolService`.
+        ``clock``: the server's time (receipts, the age limit of operations); the app's own
+        clock when it has one."""
         self.db = db
+        self._clock = clock or _server_now
         self.custody = custody
         self.config = config or PatrolConfig()
         self.patrols = PatrolService(db, config=self.config, screener=screener)
@@ -251,7 +259,7 @@ class PushService:
                 limit=MAX_OPS,
                 field="ops",
             )
-        now = utcnow()
+        now = self._clock()
         await self.db.execute(text(_LOCK), {"u": str(principal.user_id)})
         batch = _Batch(principal, now, [None] * len(ops))
         ids = [op.op_id for op in ops if op.op_id is not None]

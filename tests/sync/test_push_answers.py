@@ -525,9 +525,10 @@ async def _serve(
     *,
     prepare: Any = None,
     device_time: datetime | None = None,
+    clock: Any = None,
 ) -> PushResult:
     async with factory() as session:
-        service = PushService(session)
+        service = PushService(session, clock=clock)
         if prepare is not None:
             prepare(service)
         result = await service.push(
@@ -580,6 +581,25 @@ async def test_times_at_the_age_limit_and_without_an_offset(
         0, naive.op_id, "rejected", record_id=naive.input.patrol_id, code="invalid_time",
         reason="times must carry a time zone offset",
     )  # fmt: skip
+
+
+async def test_the_age_limit_counts_from_the_clock_the_service_is_given(
+    make_world: Any, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """The app's clock (``app.state.clock``, pinned by the stories) is the server's time for
+    a push: an operation 30 days before it is kept, one a microsecond older refused, whatever
+    the real date."""
+    world: SyncWorld = await make_world()
+    at = clock.ago(hours=1)
+    ops = [domain({**start(uuid7(), world.area_id), "startedAt": at.isoformat()})
+           for _ in range(2)]  # fmt: skip
+    kept = await _serve(session_factory, world, [ops[0]], clock=lambda: at + MAX_OP_AGE)
+    assert [(r.status, r.code) for r in kept.receipts] == [("applied", None)]
+    assert kept.server_time == at + MAX_OP_AGE
+    late = await _serve(
+        session_factory, world, [ops[1]], clock=lambda: at + MAX_OP_AGE + timedelta(microseconds=1)
+    )
+    assert [(r.status, r.code) for r in late.receipts] == [("rejected", "implausible_time")]
 
 
 async def test_the_clock_skew_and_server_time_are_the_pushs_own(
