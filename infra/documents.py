@@ -48,16 +48,31 @@ def render_pdf(html: str, *, css: str = "", base_url: str | None = None) -> byte
     return render_pdf_pages(html, css=css, base_url=base_url)[0]
 
 
-def render_pdf_pages(html: str, *, css: str = "", base_url: str | None = None) -> tuple[bytes, int]:
-    """:func:`render_pdf` and the number of pages laid out (for a file's catalogue)."""
+def _engine() -> Any:
+    """The layout engine, imported on first use (pango is loaded then, not at start).
+
+    Importing it switches on Pillow's ``ImageFile.LOAD_TRUNCATED_IMAGES`` for the whole
+    process, which would let a truncated photo pass the evidence checks as a whole one
+    (:mod:`evidence.media`): the switch is put back as it was. Documents load no images."""
+    from PIL import ImageFile  # noqa: PLC0415
+
+    before = ImageFile.LOAD_TRUNCATED_IMAGES
     try:
-        import weasyprint  # noqa: PLC0415 - pango is loaded on first use, not at import
+        import weasyprint  # noqa: PLC0415
     except OSError as exc:  # pango or harfbuzz missing from the system
         msg = (
             "PDF documents need Debian's pango (apt-get install libpango-1.0-0 "
             f"libpangoft2-1.0-0): {exc}"
         )
         raise DocumentError(msg) from exc
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = before
+    return weasyprint
+
+
+def render_pdf_pages(html: str, *, css: str = "", base_url: str | None = None) -> tuple[bytes, int]:
+    """:func:`render_pdf` and the number of pages laid out (for a file's catalogue)."""
+    weasyprint = _engine()
     from weasyprint.urls import URLFetcher  # noqa: PLC0415
 
     class NoFetching(URLFetcher):  # type: ignore[misc]

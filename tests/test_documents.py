@@ -52,3 +52,13 @@ def test_nothing_is_fetched_from_outside(tmp_path: Path) -> None:
         assert "正文" in text and "取得外部样式" not in text
     # the same sheet, given as the document's own CSS, does apply (the test can fail)
     assert "取得外部样式" in _text(render_pdf("<p>正文</p>", css=sheet.read_text("utf-8")))
+
+
+def test_laying_out_a_document_leaves_pillow_strict_about_truncated_images() -> None:
+    """The engine's import switches Pillow to accept truncated images process-wide; that
+    must not reach the evidence checks of the same server process."""
+    from PIL import ImageFile  # noqa: PLC0415
+
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+    render_pdf("<p>一页</p>")
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
