@@ -74,13 +74,21 @@ async def _seed_demo_cases(session: AsyncSession, demo: DemoCounty, settings: Se
 
 
 async def _seed_demo_procedure(session: AsyncSession, demo: DemoCounty, settings: Settings) -> None:
-    """The demo cases at several stages of the penalty procedure (a hearing held, an
-    extension, a filing overdue), and the captains' alert of the overdue one."""
+    """The demo cases at every stage of the penalty procedure (a hearing held, an extension,
+    a filing overdue, one closed), their documents (the closed case's, the referral's
+    移送书), and the captains' alert of the overdue one."""
     from evidence.cases.procedure import raise_overdue_alerts  # noqa: PLC0415
     from evidence.cases.procedure_demo import seed_demo_procedure  # noqa: PLC0415
+    from infra.objectstore import S3ObjectStore  # noqa: PLC0415
 
     now = utcnow()
-    if await seed_demo_procedure(session, demo.county.id, settings.procedure, now=now):
+    store = S3ObjectStore(settings.object_store)
+    await store.ensure_bucket()
+    touched = await seed_demo_procedure(
+        session, demo.county.id, settings.procedure, now=now, store=store,
+        custody_key=settings.evidence.package_signing_key,
+    )  # fmt: skip
+    if touched:
         await raise_overdue_alerts(session, now, settings.procedure)
 
 

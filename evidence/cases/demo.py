@@ -36,14 +36,16 @@ from infra.scope import Principal, Role
 from patrol.accounts import principal_of
 from patrol.models import County, User
 
-__all__ = ["DEMO_CASE_NOS", "seed_demo_cases"]
+__all__ = ["DEMO_CASE_NOS", "demo_overlay", "seed_demo_cases", "square_m"]
 
 DEMO_CASE_NOS = ("示范-001", "示范-002", "示范-003")
 
 
-async def _demo_overlay(
+async def demo_overlay(
     session: AsyncSession, county_id: uuid.UUID, polygon: MultiPolygon
 ) -> OverlayResult:
+    """The parcels' areas of ``polygon``; without a parcels layer, all of it taken as
+    permanent basic farmland (``basis`` says so)."""
     result = await postgis_land_class_areas(session, county_id, polygon)
     if result.layer_version_id is not None:
         return result
@@ -53,7 +55,8 @@ async def _demo_overlay(
     )
 
 
-def _square(lon: float, lat: float, side_m: float) -> dict[str, object]:
+def square_m(lon: float, lat: float, side_m: float) -> dict[str, object]:
+    """A GeoJSON square of ``side_m`` metres centred on the point."""
     dlat = side_m / 111_320 / 2
     dlon = dlat / max(0.2, abs(math.cos(math.radians(lat))))
     poly = box(lon - dlon, lat - dlat, lon + dlon, lat + dlat)
@@ -104,9 +107,9 @@ async def seed_demo_cases(session: AsyncSession, county_id: uuid.UUID) -> list[u
             lon=lon,
             lat=lat,
             parties=[Party("示范建材有限公司", kind="organisation", id_no="91430999MA0000000X")],
-            surveyed_geometry=_square(lon, lat, 75),  # 5,625 m² = 8.4 mu
+            surveyed_geometry=square_m(lon, lat, 75),  # 5,625 m² = 8.4 mu
         ),
-        overlay=_demo_overlay,
+        overlay=demo_overlay,
     )
 
     site = await session.scalar(
