@@ -252,9 +252,19 @@ async def test_the_squad_follows_its_referrals_and_downloads_a_verifiable_packag
         ).inner_text()
     )
 
+    # a refusal to file without the police's reason: the API's problem is shown, nothing moves
+    await page.locator("#rf-action button[value=no]").click()
+    refusal = page.locator("#rf-action-error")
+    await refusal.filter(has_text="reason_required").wait_for()
+    assert (await refusal.inner_text()).startswith("操作未成功：")
+    still = await _call(api, county, Role.SECURITY_SQUAD, "GET", f"/referrals/{scene.late}")
+    assert still["status"] == "received"
+
     # the case flagged but not referred is listed as flagged
     await page.wait_for_selector(f"#rf-suggestions td:text-is('{scene.flagged_no}')")
-    assert errors == []
+    # the browser logs the refused request itself, and nothing else goes wrong
+    assert [e for e in errors if "status of 422" not in e] == [], errors
+    assert len(errors) == 1, errors
     await page.context.close()
 
     inspector, _ = await log_in(browser, signing_url, county.users[Role.INSPECTOR].username)
