@@ -1,7 +1,7 @@
 // What each role finds in the navigation. The map is for everyone but the procuratorate and the
 // first page of all but captains and admins, who land on the overview; the review pages
 // (coverage, live status, track replay, alerts, the satellite campaign, statistics and reports)
-// are theirs; the other pages come in a later version and show a placeholder until then. The
+// are theirs; pages not built yet (admin pages among them) show a placeholder. The
 // procuratorate (read-only supervision of referrals) has no map: its API allowlist holds no
 // tiles or areas.
 import type { Word } from "./i18n";
