@@ -78,6 +78,7 @@ const REVIEW: Record<string, (main: HTMLElement) => Promise<void>> = {
   satellite: (main) => import("./satellite").then(({ satellitePage }) => satellitePage(main)),
   overview: (main) => import("./overview").then(({ overviewPage }) => overviewPage(main)),
   reports: (main) => import("./reports").then(({ reportsPage }) => reportsPage(main)),
+  tipoffs: (main) => import("./tipoffs").then(({ tipoffsPage }) => tipoffsPage(main)),
 };
 
 function shell(me: Me): void {
