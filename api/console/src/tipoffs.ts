@@ -47,10 +47,14 @@ function options(values: readonly string[], prefix: string, selected = ""): HTML
   return values.map((v) => h("option", { value: v, selected: v === selected }, tr(`${prefix}${v}`)));
 }
 
-/** ``<input type=datetime-local>`` value of a moment, in the browser's time (the county's). */
+/** ``<input type=datetime-local>`` value of a moment in the county's time (as the queue shows it). */
 function localInput(moment: Date): string {
-  const pad = (n: number): string => String(n).padStart(2, "0");
-  return `${moment.getFullYear()}-${pad(moment.getMonth() + 1)}-${pad(moment.getDate())}T${pad(moment.getHours())}:${pad(moment.getMinutes())}`;
+  return localMinute(moment).replace(" ", "T");
+}
+
+/** The moment a ``datetime-local`` value names in the county's time (China: UTC+8, no DST). */
+function fromLocalInput(value: string): string {
+  return new Date(`${value}:00+08:00`).toISOString();
 }
 
 /** The first step not yet done (the one the desk is waiting for). */
@@ -129,7 +133,7 @@ function intakeForm(opened: (tip: TipOff) => void): HTMLElement {
     }
     const body: Record<string, unknown> = {
       channel: channel.value,
-      receivedAt: new Date(received.value).toISOString(),
+      receivedAt: fromLocalInput(received.value),
       facts: facts.value.trim(),
       clueType: clueType.value,
       locationText: place.value.trim(),
@@ -342,7 +346,7 @@ function queueRow(s: Summary, open: (id: string) => void): HTMLElement {
     h("td", { "data-col": "channel" }, tr(`tc_${s.channel}`)),
     h("td", { "data-col": "type" }, tr(`ct_${s.clueType}`)),
     h("td", { "data-col": "township" }, s.townshipId ? townships.get(s.townshipId) ?? "" : "—"),
-    h("td", { "data-col": "status" }, tr(`ts_${s.status}`)),
+    h("td", { "data-col": "status", class: "nowrap" }, tr(`ts_${s.status}`)),
     dueCell(s));
 }
 
@@ -397,12 +401,13 @@ export async function tipoffsPage(main: HTMLElement): Promise<void> {
         void load();
         open(tip.id);
       }),
-      h("section", { class: "tip-queue", "aria-labelledby": "tip-queue-title" },
-        h("div", { class: "toolbar" }, h("h2", { id: "tip-queue-title" }, t("tipQueue")),
-          h("label", { for: "tip-filter-status" }, t("status")), statusSelect,
-          h("label", { for: "tip-filter-overdue", class: "check" }, overdue, t("tipOverdueOnly")), refreshed),
-        queue),
-      panel)));
+      h("div", { class: "tip-side" },
+        h("section", { class: "tip-queue", "aria-labelledby": "tip-queue-title" },
+          h("div", { class: "toolbar" }, h("h2", { id: "tip-queue-title" }, t("tipQueue")),
+            h("label", { for: "tip-filter-status" }, t("status")), statusSelect,
+            h("label", { for: "tip-filter-overdue", class: "check" }, overdue, t("tipOverdueOnly")), refreshed),
+          queue),
+        panel))));
   // the countdowns move: the queue is asked again every minute while the page is shown
   const timer = window.setInterval(() => void load(), 60_000);
   onLeave(() => window.clearInterval(timer));
