@@ -79,6 +79,7 @@ const REVIEW: Record<string, (main: HTMLElement) => Promise<void>> = {
   overview: (main) => import("./overview").then(({ overviewPage }) => overviewPage(main)),
   reports: (main) => import("./reports").then(({ reportsPage }) => reportsPage(main)),
   referrals: (main) => import("./referrals").then(({ referralsPage }) => referralsPage(main)),
+  tipoffs: (main) => import("./tipoffs").then(({ tipoffsPage }) => tipoffsPage(main)),
 };
 
 function shell(me: Me): void {
