@@ -48,6 +48,13 @@ def require_build() -> Path:
 @pytest.fixture
 def live_url(settings: Settings, engine: object) -> Iterator[str]:
     """The real app on 127.0.0.1:<free port> in a thread with its own event loop."""
+    del engine
+    yield from serve(settings)
+
+
+def serve(settings: Settings) -> Iterator[str]:
+    """The app of ``settings`` on 127.0.0.1:<free port> in a thread with its own event loop,
+    until the generator is closed (a fixture's body: ``yield from serve(settings)``)."""
     require_build()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -12,8 +12,6 @@ whose fingerprint the page shows. An inspector has no 移送管理 in the menu.
 from __future__ import annotations
 
 import os
-import socket
-import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -21,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from playwright.async_api import Browser
@@ -37,7 +34,7 @@ from tests import clock
 from tests.cases.conftest import LAT, LON, add_evidence
 from tests.cases.rest import MATERIALS
 from tests.conftest import CountyFixture
-from tests.console.conftest import SCREENSHOTS, log_in, require_build
+from tests.console.conftest import SCREENSHOTS, log_in, serve
 
 Client = AsyncTestClient[Litestar]
 API = "/api/v1"
@@ -64,29 +61,7 @@ async def api(signing_settings: Settings, engine: AsyncEngine) -> AsyncIterator[
 def signing_url(signing_settings: Settings, engine: AsyncEngine) -> Iterator[str]:
     """The same app (same key directory) served on a real port for the browser."""
     del engine
-    require_build()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(signing_settings), log_level="warning", access_log=False, lifespan="on"
-        )
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        for _ in range(600):
-            if server.started:
-                break
-            threading.Event().wait(0.05)
-        assert server.started, "uvicorn did not start"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
+    yield from serve(signing_settings)
 
 
 async def _call(api: Client, county: CountyFixture, role: Role, method: str, path: str,
