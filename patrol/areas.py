@@ -12,7 +12,7 @@ from typing import Any, Concatenate, ParamSpec
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import Point, mapping
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import delete, func, not_, select, update
+from sqlalchemy import delete, func, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from infra import error_codes as codes
@@ -27,7 +27,14 @@ from patrol.field_models import AreaMember, ContractArea, MonthlyPlan, PatrolTar
 from patrol.models import Township, User, Village
 from patrol.policy import AREA_READ, TARGET_READ, read_clause
 
-__all__ = ["TARGET_KINDS", "AreaService", "AreaView", "TargetView", "parse_area_geometry"]
+__all__ = [
+    "TARGET_KINDS",
+    "AreaService",
+    "AreaView",
+    "TargetView",
+    "nearest_area_of",
+    "parse_area_geometry",
+]
 
 _P = ParamSpec("_P")
 
@@ -47,6 +54,26 @@ _GEOMETRY_TYPES = frozenset(
 def parse_area_geometry(obj: Any, *, field: str = "geometry") -> BaseGeometry:
     """A GeoJSON polygon, line or point (WGS84) as a valid Shapely geometry, or a 422."""
     return parse_geometry(obj, field=field, types=_GEOMETRY_TYPES)
+
+
+async def nearest_area_of(
+    session: AsyncSession, principal: Principal, inspector_id: uuid.UUID, point_wkt: str
+) -> uuid.UUID | None:
+    """The active area of the caller's county that ``inspector_id`` leads or belongs to,
+    nearest the WGS84 point ``point_wkt`` (ties by code); None when he is on none. Where work
+    sent to an inspector by name (a clue, a satellite polygon) goes in his plans."""
+    here = func.ST_GeomFromText(point_wkt, 4326)
+    member = select(AreaMember.area_id).where(AreaMember.user_id == inspector_id)
+    area_id: uuid.UUID | None = await session.scalar(
+        scoped(select(ContractArea.id), ContractArea, principal)
+        .where(
+            ContractArea.active,
+            or_(ContractArea.leader_id == inspector_id, ContractArea.id.in_(member)),
+        )
+        .order_by(func.ST_Distance(ContractArea.geom, here), ContractArea.code)
+        .limit(1)
+    )
+    return area_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evidence.cases.errors import (
@@ -77,7 +77,8 @@ from infra.errors import InvalidInputError, NotFoundError
 from infra.ids import uuid7
 from infra.scope import COUNTY_TZ, Principal, Role, scoped
 from infra.settings import SatelliteSettings
-from patrol.field_models import AreaMember, ContractArea, PatrolTarget
+from patrol.areas import nearest_area_of
+from patrol.field_models import ContractArea, PatrolTarget
 from patrol.models import User
 
 __all__ = [
@@ -645,17 +646,7 @@ class SatelliteBatchService:
         self, principal: Principal, inspector_id: uuid.UUID, point_wkt: str
     ) -> uuid.UUID:
         """The active area the inspector leads or belongs to nearest the point."""
-        here = func.ST_GeomFromText(point_wkt, 4326)
-        member = select(AreaMember.area_id).where(AreaMember.user_id == inspector_id)
-        area_id = await self.session.scalar(
-            scoped(select(ContractArea.id), ContractArea, principal)
-            .where(
-                ContractArea.active,
-                or_(ContractArea.leader_id == inspector_id, ContractArea.id.in_(member)),
-            )
-            .order_by(func.ST_Distance(ContractArea.geom, here), ContractArea.code)
-            .limit(1)
-        )
+        area_id = await nearest_area_of(self.session, principal, inspector_id, point_wkt)
         if area_id is None:
             raise InvalidInputError(
                 "the inspector leads or belongs to no active patrol area; name one",

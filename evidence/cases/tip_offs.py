@@ -99,8 +99,8 @@ from infra.messages import DEFAULT_LANG, label
 from infra.scope import COUNTY_TZ, Principal, Role, require_role, scoped
 from infra.settings import TipOffSettings
 from patrol.alerts import TIP_OFF_OVERDUE, raise_alert, resolve_alerts
-from patrol.areas import AreaService
-from patrol.field_models import AreaMember, ContractArea, PatrolAlert, PatrolTarget
+from patrol.areas import AreaService, nearest_area_of
+from patrol.field_models import ContractArea, PatrolAlert, PatrolTarget
 from patrol.models import County, Township
 from patrol.periods import parse_period
 
@@ -945,17 +945,7 @@ class TipOffService:
     async def _area_of_inspector(
         self, principal: Principal, inspector_id: uuid.UUID, point: Point
     ) -> uuid.UUID:
-        here = func.ST_GeomFromText(point.wkt, 4326)
-        member = select(AreaMember.area_id).where(AreaMember.user_id == inspector_id)
-        area_id = await self.session.scalar(
-            scoped(select(ContractArea.id), ContractArea, principal)
-            .where(
-                ContractArea.active,
-                or_(ContractArea.leader_id == inspector_id, ContractArea.id.in_(member)),
-            )
-            .order_by(func.ST_Distance(ContractArea.geom, here), ContractArea.code)
-            .limit(1)
-        )
+        area_id = await nearest_area_of(self.session, principal, inspector_id, point.wkt)
         if area_id is None:
             raise _bad(
                 "the inspector leads or belongs to no active patrol area",
