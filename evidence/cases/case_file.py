@@ -26,13 +26,11 @@ byte; the stream then reads the object store only.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import html
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -49,10 +47,10 @@ from evidence.cases.procedure_models import CasePenalty, CaseStep, StepKind
 from evidence.cases.signed_zip import (
     CHUNK,
     PUBLIC_KEY,
+    StreamedZip,
     ZipEntry,
     data_entry,
     signed_entries,
-    stream_zip,
 )
 from evidence.custody import CustodyAction, CustodyLog, chain_head
 from evidence.models import Derivative, Evidence, Upload
@@ -85,7 +83,7 @@ table.cat td, table.cat th { font-size: 10pt; }
 
 
 @dataclass(slots=True)
-class CaseFile:
+class CaseFile(StreamedZip):
     """An export ready to stream (``async for chunk in case_file``), exactly once."""
 
     file_id: uuid.UUID
@@ -100,27 +98,6 @@ class CaseFile:
     _entries: list[ZipEntry]
     _store: ObjectStore
     _chunk_size: int = CHUNK
-
-    @property
-    def manifest_sha256(self) -> str:
-        return hashlib.sha256(self.manifest_bytes).hexdigest()
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self.chunks()
-
-    def chunks(self) -> AsyncIterator[bytes]:
-        return stream_zip(
-            self._entries, self._store, created_at=self.created_at, chunk_size=self._chunk_size
-        )
-
-    async def save(self, path: Path) -> int:
-        """Write the case file to ``path`` (CLI, tests, bench); returns its size."""
-        written = 0
-        with path.open("wb") as handle:
-            async for chunk in self.chunks():
-                handle.write(chunk)
-                written += len(chunk)
-        return written
 
 
 @dataclass(frozen=True, slots=True)

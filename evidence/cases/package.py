@@ -54,7 +54,7 @@ import html
 import json
 import uuid
 import zipfile
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,10 +79,10 @@ from evidence.cases.signed_zip import (
     PUBLIC_KEY,
     SIGNATURE,
     SIGNATURE_BIN,
+    StreamedZip,
     ZipEntry,
     data_entry,
     signed_entries,
-    stream_zip,
 )
 from evidence.custody import CustodyAction, CustodyLog, chain_head
 from evidence.models import CustodyEntry, Derivative, Evidence, Upload
@@ -136,7 +136,7 @@ def sign_manifest(manifest: bytes, key: str) -> str:
 
 # -- the stream ----------------------------------------------------------------------------------
 @dataclass(slots=True)
-class ReferralPackage:
+class ReferralPackage(StreamedZip):
     """An export ready to stream. Iterate it (``async for chunk in package``) exactly once."""
 
     package_id: uuid.UUID
@@ -153,28 +153,6 @@ class ReferralPackage:
     _entries: list[ZipEntry]
     _store: ObjectStore
     _chunk_size: int = _CHUNK
-
-    @property
-    def manifest_sha256(self) -> str:
-        return hashlib.sha256(self.manifest_bytes).hexdigest()
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self.chunks()
-
-    def chunks(self) -> AsyncIterator[bytes]:
-        """The ZIP, in chunks of about ``chunk_size`` bytes."""
-        return stream_zip(
-            self._entries, self._store, created_at=self.created_at, chunk_size=self._chunk_size
-        )
-
-    async def save(self, path: Path) -> int:
-        """Write the package to ``path`` (for the CLI and tests); returns its size."""
-        written = 0
-        with path.open("wb") as handle:
-            async for chunk in self.chunks():
-                handle.write(chunk)
-                written += len(chunk)
-        return written
 
 
 # -- gathering -----------------------------------------------------------------------------------

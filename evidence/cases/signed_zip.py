@@ -20,6 +20,7 @@ import zipfile
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import IO, Any
 
 from evidence.cases.errors import PackageSourceMismatchError
@@ -34,6 +35,7 @@ __all__ = [
     "SIGNATURE",
     "SIGNATURE_BIN",
     "SignedManifest",
+    "StreamedZip",
     "ZipEntry",
     "data_entry",
     "signed_entries",
@@ -188,3 +190,38 @@ async def stream_zip(
                 yield sink.take()
     if sink.pending:
         yield sink.take()
+
+
+class StreamedZip:
+    """What a prepared export (a referral package, a case file) does with its entries: stream
+    them as one ZIP (``async for chunk in export``, exactly once) or save it to a file. The
+    export is a slotted dataclass holding these members."""
+
+    __slots__ = ()
+    created_at: datetime
+    manifest_bytes: bytes
+    _entries: list[ZipEntry]
+    _store: ObjectStore
+    _chunk_size: int
+
+    @property
+    def manifest_sha256(self) -> str:
+        return hashlib.sha256(self.manifest_bytes).hexdigest()
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self.chunks()
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """The ZIP, in chunks of about ``chunk_size`` bytes."""
+        return stream_zip(
+            self._entries, self._store, created_at=self.created_at, chunk_size=self._chunk_size
+        )
+
+    async def save(self, path: Path) -> int:
+        """Write the ZIP to ``path`` (the CLI, tests, benches); returns its size."""
+        written = 0
+        with path.open("wb") as handle:
+            async for chunk in self.chunks():
+                handle.write(chunk)
+                written += len(chunk)
+        return written
