@@ -289,7 +289,7 @@ function calendarCard(ctx: Ctx, cov: Coverage): HTMLElement {
 function scopeText(r: Rule, areas: Area[]): string {
   if (r.areaId) {
     const a = areas.find((x) => x.id === r.areaId);
-    return `${t("fr_scopeArea")}：${a ? `${a.code} ${a.name}` : r.areaId}`;
+    return fill("fr_areaN", { area: a ? `${a.code} ${a.name}` : r.areaId });
   }
   if (r.grade) return fill("fr_gradeN", { n: r.grade });
   return t("fr_scopeCounty");
@@ -315,10 +315,10 @@ function ruleForm(ctx: Ctx, rule: Rule | null, saved: (name: string) => void, ca
   };
   scope.addEventListener("change", sync);
   sync();
-  const day = (fieldId: string, value: string | null | undefined): HTMLInputElement =>
-    h("input", { id: fieldId, pattern: "(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])", placeholder: "04-01", maxlength: "5", size: "6", value: value ?? "" });
-  const seasonStart = day("rule-season-start", rule?.seasonStart);
-  const seasonEnd = day("rule-season-end", rule?.seasonEnd);
+  const day = (fieldId: string, value: string | null | undefined, example: string): HTMLInputElement =>
+    h("input", { id: fieldId, pattern: "(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])", placeholder: example, maxlength: "5", size: "6", value: value ?? "" });
+  const seasonStart = day("rule-season-start", rule?.seasonStart, "04-01");
+  const seasonEnd = day("rule-season-end", rule?.seasonEnd, "10-31");
   const perMonth = count("rule-per-month", rule?.minPerMonth ?? 4);
   const perWeek = count("rule-per-week", rule?.minPerWeek ?? 1);
   const nightMonth = count("rule-night-month", rule?.minNightPerMonth ?? 0);
