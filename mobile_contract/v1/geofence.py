@@ -441,7 +441,10 @@ class MineSiteCreate(msgspec.Struct, kw_only=True, rename="camel"):
 
 
 class MineSiteStatusChange(msgspec.Struct, kw_only=True, rename="camel"):
+    """A status set by hand, with why (kept with the status and in the site's history)."""
+
     status: MineStatusName
+    reason: Annotated[str, msgspec.Meta(max_length=2000)] = ""
 
 
 class RosterMemberSet(msgspec.Struct, kw_only=True, rename="camel"):
@@ -470,6 +473,10 @@ class MineSite(msgspec.Struct, kw_only=True, rename="camel"):
     roster: list[RosterMember]
     missing_roles: list[RosterRoleName]
     roster_complete: bool
+    #: why the status was set by hand ("" when a duty check, an import or an edit set it)
+    status_reason: str = ""
+    #: when the status last changed (null for sites registered before this was kept)
+    status_changed_at: datetime | None = None
 
 
 class RosterReport(msgspec.Struct, kw_only=True, rename="camel"):

@@ -110,3 +110,18 @@ export async function logIn(username: string, password: string): Promise<Me> {
   sessionStorage.setItem(ME, JSON.stringify(me));
   return me;
 }
+
+/** A UUIDv7 (time-ordered, as the phones mint them) from the browser's random source. */
+export function uuid7(): string {
+  const b = new Uint8Array(16);
+  crypto.getRandomValues(b);
+  let ms = Date.now();
+  for (let i = 5; i >= 0; i--) {
+    b[i] = ms % 256;
+    ms = Math.floor(ms / 256);
+  }
+  b[6] = (b[6]! & 0x0f) | 0x70;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

@@ -80,6 +80,9 @@ const REVIEW: Record<string, (main: HTMLElement) => Promise<void>> = {
   reports: (main) => import("./reports").then(({ reportsPage }) => reportsPage(main)),
   referrals: (main) => import("./referrals").then(({ referralsPage }) => referralsPage(main)),
   tipoffs: (main) => import("./tipoffs").then(({ tipoffsPage }) => tipoffsPage(main)),
+  plans: (main) => import("./plans").then(({ plansPage }) => plansPage(main)),
+  "mine-sites": (main) => import("./minesites").then(({ mineSitesPage }) => mineSitesPage(main)),
+  duty: (main) => import("./duty").then(({ dutyPage }) => dutyPage(main)),
 };
 
 function shell(me: Me): void {

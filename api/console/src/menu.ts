@@ -1,7 +1,9 @@
 // What each role finds in the navigation. The map is for everyone but the procuratorate and the
 // first page of all but captains and admins, who land on the overview; the review pages
-// (coverage, live status, track replay, alerts, the satellite campaign, statistics and reports)
-// are theirs; pages not built yet (admin pages among them) show a placeholder. The
+// (coverage, live status, track replay, alerts, the satellite campaign, statistics and reports,
+// the closed mines with their five-to-one rosters and duty) are theirs, and so is editing the
+// patrol plans, which inspectors read (their own, read only); pages not built yet (admin pages
+// among them) show a placeholder. The
 // procuratorate (read-only supervision of referrals) has no map: its API allowlist holds no
 // tiles or areas.
 import type { Word } from "./i18n";
