@@ -870,7 +870,8 @@ async def import_layer(
     names, over a ``preset`` (see :data:`FIELD_PRESETS`); ``layer`` picks a layer of a
     GeoPackage or File Geodatabase; ``encoding`` overrides a Shapefile's text encoding.
     ``dry_run`` reads and checks everything and stores nothing. ``progress`` is called after
-    every batch. Mine-site imports upsert the register by site code. The caller commits.
+    every batch, and once before the first (nothing read yet, the file's declared total).
+    Mine-site imports upsert the register by site code. The caller commits.
 
     Raises :class:`UnsupportedFileError`, :class:`UnknownCrsError`,
     :class:`UnknownEncodingError`, :class:`UnknownSourceLayerError`,
@@ -896,6 +897,8 @@ async def import_layer(
             session, county_id, layer_kind, source_name=source_name or Path(path).name,
             source_format=fmt, source_crs=source_crs.name, created_by=created_by,
         )  # fmt: skip
+    if progress is not None:  # the declared total is known before the first feature is read
+        progress(_progress(run, total))
     while True:
         batch = await asyncio.to_thread(_prepare_batch, run, found, size=batch_size)
         if batch is None:
