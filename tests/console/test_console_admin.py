@@ -237,12 +237,22 @@ async def test_the_admin_adds_a_township_from_a_file_and_a_village_under_it(
     tw_id = await township.get_attribute("data-township-id")
     assert await row.get_attribute("data-township-id") == tw_id
 
+    # renamed (the boundary kept: the new-boundary box left empty)
+    await township.get_by_role("button", name="修改：青石镇").click()
+    edit = page.locator("#rg-edit")
+    await edit.get_by_label("名称").fill("青石镇（新）")
+    await edit.get_by_role("button", name="保存修改").click()
+    await page.locator("#rg-edit-status.ok", has_text="已保存。").wait_for()
+    await page.locator("#rg-table tr.township th", has_text="青石镇（新）").wait_for()
+
     listed = await client.get("/api/v1/townships", headers=county.headers(Role.INSPECTOR))
     assert [(t["code"], t["name"], t["kind"]) for t in listed.json()] == [
-        ("430999101", "青石镇", "town")
+        ("430999101", "青石镇（新）", "town")
     ]
+    kept = shapely.geometry.shape(listed.json()[0]["geometry"])
+    assert kept.equals(shapely.geometry.shape(BOUNDARY["geometry"]))
     drawn = await rendered(page, ["townships-fill"])
-    assert {f["name"] for f in drawn} == {"青石镇"}
+    assert {f["name"] for f in drawn} == {"青石镇（新）"}
     await _screenshot(page, "admin-regions.png")
     assert _unexpected(errors, 422) == [], errors
     await page.context.close()
@@ -387,9 +397,9 @@ async def test_the_admin_enters_a_holiday_and_sees_the_settings_in_force(
     assert await _text(page, "#st-procedure dd[data-setting=cs_filing]") == (
         f"{got['procedure']['filingWorkingDays']} 个工作日"
     )
-    assert await _text(page, "#st-layer-imports dd[data-setting=cs_background]") == (
-        f"{THRESHOLD / 1024 / 1024:.1f} MiB".replace(".0 ", " ")
-    )
+    # the served app's threshold (THRESHOLD bytes), not the shared client app's
+    assert await _text(page, "#st-layer-imports dd[data-setting=cs_background]") == "4 KB"
+    assert await _text(page, "#st-layer-imports dd[data-setting=cs_maxUpload]") == "512 MB"
     rules = (await client.get("/api/v1/referral-rules", headers=county.headers(Role.ADMIN))).json()
     assert await page.locator("#st-rule-table tbody tr").count() == len(rules) > 0
     await _screenshot(page, "admin-settings.png")

@@ -90,6 +90,13 @@ export function confirmInPlace(button: HTMLButtonElement, question: string, yes:
   });
 }
 
+/** ``512 KB``, ``3.2 MB`` or ``8 MB`` of a size in bytes (KB and MB of 1,024). */
+export function fileSize(bytes: number): string {
+  return bytes < 1024 * 1024
+    ? `${Math.max(1, Math.ceil(bytes / 1024))} KB`
+    : `${Number((bytes / 1024 / 1024).toFixed(1))} MB`;
+}
+
 /** A table with a header row of ``words`` and ``rows``. */
 export function table(id: string, words: readonly Word[], rows: HTMLElement[], caption?: string): HTMLTableElement {
   return h("table", { class: "grid", id },

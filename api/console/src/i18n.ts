@@ -699,7 +699,7 @@ const zh = {
   rg_boundaryFile: "GeoJSON 文件",
   rg_boundaryText: "或粘贴 GeoJSON",
   rg_boundaryHint: "WGS84（或 CGCS2000）经纬度的 Polygon 或 MultiPolygon；可以是几何、要素（Feature）或只含一个要素的要素集合。",
-  rg_fileRead: "已读取文件 {name}（{kb} KB），内容见下框。",
+  rg_fileRead: "已读取文件 {name}（{size}），内容见下框。",
   rg_fileUnreadable: "文件无法读取",
   rg_noBoundary: "请选择 GeoJSON 文件或粘贴边界。",
   rg_notJson: "边界不是有效的 JSON（{why}）：请检查文件是否完整、是否为 GeoJSON。",
@@ -740,10 +740,10 @@ const zh = {
   ly_encodingHint: "Shapefile 的属性编码；留空按 .cpg 文件或自动识别。",
   ly_dryRun: "只检查，不导入（试运行）",
   ly_import: "导入",
-  ly_uploading: "正在上传 {name}（{kb} KB）…",
+  ly_uploading: "正在上传 {name}（{size}）…",
   ly_failed: "导入失败",
   ly_pollFailed: "暂时无法获取进度，正在重试",
-  ly_jobFor: "后台导入 {name}（{kb} KB）",
+  ly_jobFor: "后台导入 {name}（{size}）",
   ly_queued: "排队中：等待后台处理…",
   ly_readOf: "已读取 {read} / {total} 个要素（{pct}%）",
   ly_readAll: "已读取全部 {read} 个要素",
@@ -874,7 +874,6 @@ const zh = {
   cs_dayOfMonth: "次月 {n} 日",
   cs_yuan: "{v} 元",
   cs_metres: "{n} 米",
-  cs_mib: "{n} MiB",
 };
 
 type Words = typeof zh;
@@ -1571,7 +1570,7 @@ const en: Words = {
   rg_boundaryFile: "GeoJSON file",
   rg_boundaryText: "or paste GeoJSON",
   rg_boundaryHint: "A Polygon or MultiPolygon in WGS84 (or CGCS2000) longitude/latitude: a geometry, a Feature or a FeatureCollection of one feature.",
-  rg_fileRead: "Read {name} ({kb} KB); its content is below.",
+  rg_fileRead: "Read {name} ({size}); its content is below.",
   rg_fileUnreadable: "The file cannot be read",
   rg_noBoundary: "Choose a GeoJSON file or paste the boundary.",
   rg_notJson: "The boundary is not valid JSON ({why}): check that the file is complete GeoJSON.",
@@ -1612,10 +1611,10 @@ const en: Words = {
   ly_encodingHint: "A Shapefile's text encoding; empty: the .cpg, else detected.",
   ly_dryRun: "Check only, import nothing (dry run)",
   ly_import: "Import",
-  ly_uploading: "Uploading {name} ({kb} KB)…",
+  ly_uploading: "Uploading {name} ({size})…",
   ly_failed: "Import failed",
   ly_pollFailed: "Progress unavailable for now; asking again",
-  ly_jobFor: "Background import of {name} ({kb} KB)",
+  ly_jobFor: "Background import of {name} ({size})",
   ly_queued: "Queued: waiting for a worker…",
   ly_readOf: "{read} of {total} features read ({pct}%)",
   ly_readAll: "All {read} features read",
@@ -1746,7 +1745,6 @@ const en: Words = {
   cs_dayOfMonth: "day {n} of the next month",
   cs_yuan: "{v} yuan",
   cs_metres: "{n} m",
-  cs_mib: "{n} MiB",
 };
 
 const LANG = "patrol.console.lang";

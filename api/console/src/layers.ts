@@ -8,7 +8,7 @@
 import { type Schemas, api, apiForm } from "./api";
 import { h } from "./dom";
 import { fill, t, tr } from "./i18n";
-import { field, message, options, say, statusLine, table } from "./forms";
+import { field, fileSize, message, options, say, statusLine, table } from "./forms";
 import { failure, loading, localMinute, onLeave } from "./view";
 
 type Version = Schemas["LayerVersion"];
@@ -88,7 +88,7 @@ function progress(job: Job): HTMLElement {
   }
   bar.textContent = text;  // what a browser without <progress> shows
   return h("div", { class: "ly-progress", id: "ly-job", "data-job-id": job.id, "data-state": job.state },
-    h("p", { id: "ly-progress-label" }, fill("ly_jobFor", { name: job.sourceName, kb: Math.ceil(job.sourceBytes / 1024) })),
+    h("p", { id: "ly-progress-label" }, fill("ly_jobFor", { name: job.sourceName, size: fileSize(job.sourceBytes) })),
     bar,
     h("p", { id: "ly-progress-text" }, text),
     h("p", { id: "ly-job-state", class: `job-state js-${job.state}`, "aria-live": "polite" }, tr(`lj_${job.state}`)),
@@ -159,7 +159,7 @@ function importForm(result: HTMLElement, imported: () => void): HTMLElement {
     if (dryRun.checked) body.set("dry_run", "true");
     submit.disabled = true;
     result.replaceChildren();
-    say(status, fill("ly_uploading", { name: chosen.name, kb: Math.ceil(chosen.size / 1024) }));
+    say(status, fill("ly_uploading", { name: chosen.name, size: fileSize(chosen.size) }));
     apiForm<Summary | Job>("/geofence/layers/import", body).then(({ status: code, body: answer }) => {
       say(status, "");
       if (code === 202) {

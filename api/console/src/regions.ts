@@ -6,7 +6,7 @@
 import { type Schemas, api } from "./api";
 import { h } from "./dom";
 import { fill, t, tr } from "./i18n";
-import { field, onSubmit, options, statusLine } from "./forms";
+import { field, fileSize, onSubmit, options, statusLine } from "./forms";
 import { failure } from "./view";
 
 type Township = Schemas["Township"];
@@ -55,7 +55,7 @@ function boundaryInput(prefix: string, required: boolean): { box: HTMLElement; t
     if (!chosen) return;
     chosen.text().then((content) => {
       text.value = content;
-      note.textContent = fill("rg_fileRead", { name: chosen.name, kb: Math.ceil(chosen.size / 1024) });
+      note.textContent = fill("rg_fileRead", { name: chosen.name, size: fileSize(chosen.size) });
     }).catch((err: unknown) => {
       note.textContent = `${t("rg_fileUnreadable")}：${(err as Error).message}`;
     });

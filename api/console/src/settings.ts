@@ -5,7 +5,7 @@
 import { type Schemas, api } from "./api";
 import { h } from "./dom";
 import { type Word, fill, lang, t, tr } from "./i18n";
-import { confirmInPlace, field, onSubmit, options, statusLine, table } from "./forms";
+import { confirmInPlace, field, fileSize, onSubmit, options, statusLine, table } from "./forms";
 import { failure, loading, today } from "./view";
 
 type Day = Schemas["CalendarDay"];
@@ -98,7 +98,8 @@ function ruleRow(r: Rule): HTMLElement {
 }
 
 async function rules(section: HTMLElement): Promise<void> {
-  const list = h("div", { id: "st-rules" }, loading());
+  // a scrolled box: the keyboard can reach and scroll it
+  const list = h("div", { id: "st-rules", class: "st-rules", tabindex: "0", role: "region", "aria-labelledby": "st-rules-title" }, loading());
   const load = async (): Promise<void> => {
     try {
       const rows = await api<Rule[]>("GET", "/referral-rules");
@@ -187,7 +188,6 @@ async function inForce(section: HTMLElement): Promise<void> {
   const days = (n: number): string => fill("cs_workingDays", { n });
   const yuan = (v: string): string => fill("cs_yuan", { v: Number(v).toLocaleString(lang() === "en" ? "en" : "zh-CN") });
   const dayOf = (n: number): string => fill("cs_dayOfMonth", { n });
-  const mib = (b: number): string => fill("cs_mib", { n: (b / 1024 / 1024).toLocaleString(undefined, { maximumFractionDigits: 1 }) });
   section.replaceChildren(
     h("h2", { id: "st-force-title" }, t("cs_inForce")),
     h("p", { class: "hint" }, fill("cs_inForceAbout", { county: s.countyName, province: s.provinceCode })),
@@ -216,8 +216,8 @@ async function inForce(section: HTMLElement): Promise<void> {
         ["cs_jointMeeting", s.reports.jointMeetingMembers.join("、")],
       ], "st-reports"),
       group("cs_layerImports", [
-        ["cs_background", mib(s.layerImports.backgroundJobBytes)],
-        ["cs_maxUpload", mib(s.layerImports.maxUploadBytes)],
+        ["cs_background", fileSize(s.layerImports.backgroundJobBytes)],
+        ["cs_maxUpload", fileSize(s.layerImports.maxUploadBytes)],
       ], "st-layer-imports")));
 }
 
@@ -226,6 +226,6 @@ export async function settingsPage(main: HTMLElement): Promise<void> {
   const rul = h("section", { class: "card", id: "st-rules-section", "aria-labelledby": "st-rules-title" });
   const force = h("section", { class: "card", id: "st-in-force", "aria-labelledby": "st-force-title" });
   main.replaceChildren(h("div", { class: "review-page admin-page settings-page" },
-    h("div", { class: "toolbar" }, h("h1", {}, t("settings"))), cal, rul, force));
+    h("div", { class: "toolbar" }, h("h1", {}, t("settings"))), cal, force, rul));
   await Promise.all([calendar(cal), rules(rul), inForce(force)]);
 }

@@ -16,9 +16,9 @@ export const ROLES = [
 ] as const;
 const PASSWORD_MIN = 10;
 
-function userRow(u: User, open: (id: string) => void, current: string): HTMLElement {
+function userRow(u: User, open: (id: string, notice: string, focus: boolean) => void, current: string): HTMLElement {
   const edit = h("button", { type: "button", class: "link", "aria-label": `${t("us_edit")}：${u.username}` }, t("us_edit"));
-  edit.addEventListener("click", () => open(u.id));
+  edit.addEventListener("click", () => open(u.id, "", true));
   return h("tr", {
     "data-user-id": u.id, "data-username": u.username, "data-active": String(u.active),
     class: [u.active ? "" : "inactive", u.id === current ? "current" : ""].join(" ").trim() || undefined,
@@ -133,7 +133,7 @@ function editPanel(panel: HTMLElement, u: User, notice: string, changed: (u: Use
 
   panel.hidden = false;
   panel.replaceChildren(
-    h("header", {}, h("h2", { id: "us-panel-title" }, `${u.displayName}（${u.username}）`), close),
+    h("header", {}, h("h2", { id: "us-panel-title", tabindex: "-1" }, `${u.displayName}（${u.username}）`), close),
     h("p", { class: u.active ? "muted" : "off" }, `${t("status")}：${u.active ? t("us_active") : t("us_disabled")} · ${tr(`role_${u.role}`)}`),
     h("p", { id: "us-panel-status", class: notice ? "form-status ok" : "form-status", "aria-live": "polite" }, notice),
     edit,
@@ -149,7 +149,7 @@ export async function usersPage(main: HTMLElement): Promise<void> {
   const list = h("div", { id: "us-list", "aria-live": "polite" });
   const panel = h("aside", { id: "us-panel", class: "card adm-panel", "aria-labelledby": "us-panel-title", hidden: true });
   const filter = h("select", { id: "us-filter-role" }, h("option", { value: "" }, t("us_allRoles")), ...options(ROLES, "role_"));
-  const open = (id: string, notice = ""): void => {
+  const open = (id: string, notice = "", focus = false): void => {
     const u = users.find((x) => x.id === id);
     if (!u) return;
     current = id;
@@ -158,6 +158,8 @@ export async function usersPage(main: HTMLElement): Promise<void> {
       users = users.map((x) => (x.id === next.id ? next : x));
       open(next.id, done);
     });
+    // opened from the list, the keyboard goes on in the panel (its heading, then the forms)
+    if (focus) panel.querySelector<HTMLElement>("#us-panel-title")?.focus();
   };
   const draw = (): void => {
     const shown = filter.value ? users.filter((u) => u.role === filter.value) : users;
