@@ -43,7 +43,13 @@ Client = AsyncTestClient[Litestar]
 MakeCounty = Callable[..., Awaitable[CountyFixture]]
 LON, LAT = 112.1, 28.5  # the middle of make_county's county
 THRESHOLD = 4_000  # layer files above this many bytes are imported in the background here
-ADMIN_PAGES = ("users", "regions", "layers", "devices", "settings")
+ADMIN_PAGES = {
+    "users": "用户与角色",
+    "regions": "乡镇与村",
+    "layers": "图层导入",
+    "devices": "设备",
+    "settings": "县级设置",
+}
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +123,8 @@ async def test_the_admin_creates_a_user_who_logs_in_until_disabled(
     page, errors = await log_in(browser, admin_url, county.users[Role.ADMIN].username)
     menu = await page.locator("nav a").evaluate_all("(links) => links.map((a) => a.dataset.page)")
     assert set(ADMIN_PAGES) <= set(menu), menu
+    names = await page.locator("nav a").evaluate_all("(links) => links.map((a) => a.textContent)")
+    assert set(ADMIN_PAGES.values()) <= set(names), names
     await _open(page, "users", "#us-table")
     listed = await page.locator("#us-table tbody tr").count()
     assert listed == len(county.users)  # one account per role
@@ -414,10 +422,11 @@ async def test_a_captain_has_no_administration_pages(
     page, errors = await log_in(browser, admin_url, county.users[Role.CAPTAIN].username)
     menu = await page.locator("nav a").evaluate_all("(links) => links.map((a) => a.dataset.page)")
     assert not set(ADMIN_PAGES) & set(menu), menu
-    for name in ADMIN_PAGES:
+    for name, title in ADMIN_PAGES.items():
         await page.evaluate(f"() => {{ location.hash = '#/{name}'; }}")
         refusal = page.locator("#page-refused")
-        await refusal.wait_for()
+        await refusal.locator("h1", has_text=title).wait_for()
+        assert await page.title() == f"{title} · 自然资源执法巡查 · 管理端"
         text = await refusal.inner_text()
         assert "此页面只供管理员使用，您的角色（中队长）不能使用。" in text, text
         assert await page.locator("nav a[aria-current=page]").count() == 0

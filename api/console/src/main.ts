@@ -15,9 +15,9 @@ import {
   whenUnauthorized,
 } from "./api";
 import { h } from "./dom";
-import { fill, lang, setLang, t, tr } from "./i18n";
+import { type Word, fill, lang, setLang, t, tr } from "./i18n";
 import type { MapData } from "./map";
-import { ADMIN_PAGES, PAGES, homePage, pagesFor } from "./menu";
+import { ADMIN_PAGES, homePage, pagesFor } from "./menu";
 import { failure, leavePage } from "./view";
 
 const root = document.getElementById("app") as HTMLElement;
@@ -88,10 +88,9 @@ const REVIEW: Record<string, (main: HTMLElement) => Promise<void>> = {
 };
 
 /** An administration page named by a role that may not use it: said, not swapped for another. */
-function refused(main: HTMLElement, id: string, me: Me): void {
-  const word = PAGES.find((p) => p.id === id)?.word;
+function refused(main: HTMLElement, word: Word, me: Me): void {
   main.replaceChildren(h("div", { class: "failure", role: "alert", id: "page-refused" },
-    h("h1", {}, word ? t(word) : id),
+    h("h1", {}, t(word)),
     h("p", { class: "error" }, fill("adminOnly", { role: tr(`role_${me.role}`) })),
     h("p", {}, t("forbidden"))));
 }
@@ -99,7 +98,7 @@ function refused(main: HTMLElement, id: string, me: Me): void {
 function shell(me: Me): void {
   const pages = pagesFor(me.role);
   const named = currentPage();
-  const outside = !pages.some((p) => p.id === named) && ADMIN_PAGES.includes(named);
+  const outside = pages.some((p) => p.id === named) ? undefined : ADMIN_PAGES.find((p) => p.id === named);
   const page = pages.find((p) => p.id === named) ?? pages[0]!;
   const nav = h("nav", { "aria-label": t("menu") }, h("ul", {}, ...pages.map((p) =>
     h("li", {}, h("a", {
@@ -126,9 +125,9 @@ function shell(me: Me): void {
       h("p", { class: "who" }, `${me.displayName}（${tr(`role_${me.role}`)}）· ${me.county.name}`),
       languageButton(), logout),
     h("div", { class: "body" }, nav, main));
-  document.title = `${t(page.word)} · ${t("appName")}`;
+  document.title = `${t((outside ?? page).word)} · ${t("appName")}`;
   if (outside) {
-    refused(main, named, me);
+    refused(main, outside.word, me);
   } else if (page.id === "map") {
     // the map's data is asked for while MapLibre (a chunk of its own) is still loading
     const data: Promise<MapData> = Promise.all([

@@ -46,7 +46,7 @@ export const PAGES: readonly Page[] = [
 
 /** The county administration pages: reached by another role (a link an admin passed on),
  * they say that the role may not use them rather than silently showing another page. */
-export const ADMIN_PAGES: readonly string[] = PAGES.filter((p) => p.roles.length === 1 && p.roles[0] === "admin").map((p) => p.id);
+export const ADMIN_PAGES: readonly Page[] = PAGES.filter((p) => p.roles.length === 1 && p.roles[0] === "admin");
 
 export function pagesFor(role: string): Page[] {
   return PAGES.filter((p) => (p.roles as readonly string[]).includes(role));
