@@ -368,7 +368,9 @@ class ImportJob(msgspec.Struct, kw_only=True, rename="camel"):
     """A layer upload imported in the background (``ImportLayer`` answered 202).
 
     ``read``/``stored``/``repaired``/``rejected`` count features so far; ``total`` is the
-    count the file declares when it declares one. ``rejections`` lists the first 1,000
+    count the file declares when it declares one, known once the worker has opened the file
+    (before the first feature is read), and the count read once the job is ``done``: the
+    progress of a running job is ``read`` of ``total``. ``rejections`` lists the first 1,000
     rejected features with their reasons. ``result`` is set when the state is ``done``
     (the new layer version), ``error`` when it is ``failed``.
     """

@@ -55,11 +55,13 @@ async function send(method: string, path: string, body: unknown, accept: string)
     "Accept-Language": lang() === "en" ? "en" : "zh-CN",
     ...authHeaders(),
   };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  // a form (a file upload) is sent as multipart, with the boundary the browser chooses
+  const form = body instanceof FormData;
+  if (body !== undefined && !form) headers["Content-Type"] = "application/json";
   const resp = await fetch(`/api/v1${path}`, {
     method,
     headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined ? undefined : form ? body : JSON.stringify(body),
     credentials: "omit",
   });
   if (resp.status === 401 && token() !== null) {
@@ -80,6 +82,13 @@ async function send(method: string, path: string, body: unknown, accept: string)
 
 export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
   return (await (await send(method, path, body, "application/json")).json()) as T;
+}
+
+/** A multipart form (a file upload) posted to ``path``: the answer's status (200, 202...) and
+ * body. */
+export async function apiForm<T>(path: string, form: FormData): Promise<{ status: number; body: T }> {
+  const resp = await send("POST", path, form, "application/json");
+  return { status: resp.status, body: (await resp.json()) as T };
 }
 
 /** The file name a ``Content-Disposition`` header gives (RFC 5987 ``filename*`` first). */

@@ -2,8 +2,9 @@
 // first page of all but captains and admins, who land on the overview; the review pages
 // (coverage, live status, track replay, alerts, the satellite campaign, statistics and reports,
 // the closed mines with their five-to-one rosters and duty) are theirs, and so is editing the
-// patrol plans, which inspectors read (their own, read only); pages not built yet (admin pages
-// among them) show a placeholder. The
+// patrol plans, which inspectors read (their own, read only); the county administration pages
+// (users, townships and villages, layer import, devices, settings) are the admin's alone; pages
+// not built yet show a placeholder. The
 // procuratorate (read-only supervision of referrals) has no map: its API allowlist holds no
 // tiles or areas.
 import type { Word } from "./i18n";
@@ -42,7 +43,12 @@ export const PAGES: readonly Page[] = [
   { id: "regions", word: "regions", roles: ["admin"] },
   { id: "layers", word: "layers", roles: ["admin"] },
   { id: "devices", word: "devices", roles: ["admin"] },
+  { id: "settings", word: "settings", roles: ["admin"] },
 ];
+
+/** The county administration pages: reached by another role (a link an admin passed on),
+ * they say that the role may not use them rather than silently showing another page. */
+export const ADMIN_PAGES: readonly Page[] = PAGES.filter((p) => p.roles.length === 1 && p.roles[0] === "admin");
 
 export function pagesFor(role: string): Page[] {
   return PAGES.filter((p) => (p.roles as readonly string[]).includes(role));
