@@ -382,7 +382,7 @@ class BoxGrid:
         return np.concatenate(boxes), np.concatenate(features), rest
 
     def query_one(self, x0: float, y0: float, x1: float, y1: float) -> IntArray | None:
-        """Features whose boxes meet one small search box, each once, in index order; ``None``
+        """Features whose boxes meet one small search box, each once; ``None``
         when :meth:`query` would leave the box out (too large for the grid, or not placed).
 
         The same answer as :meth:`query` for one box, with a few array operations per level
@@ -411,7 +411,8 @@ class BoxGrid:
                     found.append(level.features[start : start + int(level.counts[p])])
         if not found:
             return np.empty(0, dtype=np.intp)
-        feats = np.unique(np.concatenate(found)).astype(np.intp)
+        # a feature is listed once per cell it meets: one cell's list holds no repeats
+        feats = (found[0] if len(found) == 1 else np.unique(np.concatenate(found))).astype(np.intp)
         fb = self.bounds[feats]
         meets = (fb[:, 0] <= x1) & (fb[:, 2] >= x0) & (fb[:, 1] <= y1) & (fb[:, 3] >= y0)
         return feats[meets]
