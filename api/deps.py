@@ -213,8 +213,14 @@ def provide_package_keys(settings: Settings_) -> PackageKeyring:
 
 
 def provide_cases(db: Db, settings: Settings_, state: State) -> CaseService:
+    # ``state.clock`` (see provide_petitions) replaces the server's when set: a referral's
+    # overdue steps are judged by it
     return CaseService(
-        db, state.store, settings.evidence, keys=PackageKeyring.from_settings(settings)
+        db,
+        state.store,
+        settings.evidence,
+        keys=PackageKeyring.from_settings(settings),
+        clock=state.get("clock") or utcnow,
     )
 
 
