@@ -154,6 +154,7 @@ class EvidenceFilter:
     captured_from: datetime | None = None
     captured_to: datetime | None = None
     any_flags: Sequence[str] = ()
+    flagged: bool | None = None  # with (True) or without (False) any trust flag
     within_wkt: str | None = None  # an area polygon (WGS84 WKT), e.g. a contract area
     area_id: uuid.UUID | None = None  # a contract area of the caller's county
 
@@ -437,6 +438,9 @@ class EvidenceService:
             conditions.append(Evidence.captured_at < f.captured_to)
         if f.any_flags:
             conditions.append(Evidence.flags.overlap(list(f.any_flags)))
+        if f.flagged is not None:
+            count = func.coalesce(func.cardinality(Evidence.flags), 0)
+            conditions.append(count > 0 if f.flagged else count == 0)
         if f.within_wkt is not None:
             conditions.append(
                 func.ST_Intersects(Evidence.geom, func.ST_GeomFromText(f.within_wkt, 4326))

@@ -453,6 +453,9 @@ async def test_roles_see_what_they_need(client: Client, make_county: Any) -> Non
     assert "needs_second_officer" in flagged.json()["flags"]
     query = "?flags=needs_second_officer&flags=other"
     assert await ids(Role.CAPTAIN, query) == {own["id"]}
+    # with any trust flag at all, or none
+    assert await ids(Role.CAPTAIN, "?flagged=true") == {own["id"]}
+    assert await ids(Role.CAPTAIN, "?flagged=false") == {linked["id"]}
 
 
 async def test_the_worker_makes_the_thumbnail(
