@@ -43,7 +43,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from evidence.access import caller_of, evidence_visible, reference_allowed
+from evidence.access import caller_of, evidence_visible, linked_to, reference_allowed
 from evidence.custody import CustodyAction, CustodyLog
 from evidence.derivatives import enqueue_derivatives
 from evidence.errors import (
@@ -426,12 +426,13 @@ class EvidenceService:
             (Upload.patrol_session_id, f.patrol_session_id),
             (Upload.finding_id, f.finding_id),
             (Upload.mine_site_id, f.mine_site_id),
-            (Upload.case_id, f.case_id),
             (Upload.uploader_id, f.uploader_id),
             (Evidence.kind, f.kind),
         ):
             if value is not None:
                 conditions.append(column == value)
+        if f.case_id is not None:  # named on upload, or linked to the case since
+            conditions.append(or_(Upload.case_id == f.case_id, linked_to("case", f.case_id)))
         if f.captured_from is not None:
             conditions.append(Evidence.captured_at >= f.captured_from)
         if f.captured_to is not None:

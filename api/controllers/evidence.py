@@ -328,8 +328,9 @@ class EvidenceController(Controller):
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     ) -> c.EvidencePage:
-        """Newest capture first; ``flags`` matches evidence with any of them, ``flagged``
-        evidence with (or without) any trust flag."""
+        """Newest capture first; ``caseId`` matches evidence named on upload or linked to the
+        case since, ``flags`` evidence with any of them, ``flagged`` evidence with (or
+        without) any trust flag."""
         filters = ev.EvidenceFilter(
             patrol_session_id=patrol_id,
             area_id=area_id,
