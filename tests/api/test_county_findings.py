@@ -44,6 +44,7 @@ def _iso(at: datetime) -> str:
 class Scene:
     county: CountyFixture
     people: dict[str, Principal]
+    usernames: dict[str, str]
     north: str
     east: str
     patrol_a: str
@@ -66,15 +67,17 @@ async def _ok(resp: Any, status: int = 200) -> Any:
     return resp.json()
 
 
-async def _scene(
+async def county_with_findings(
     client: Client, county: CountyFixture, factory: async_sessionmaker[AsyncSession]
 ) -> Scene:
+    """The county of the module docstring: its inspectors, areas, patrols (under way) and
+    findings, recorded over REST."""
     async with factory() as session:
-        people = {
-            name: principal_of(await add_user(session, county.id, Role.INSPECTOR, name))
-            for name in ("leader", "a", "b")
+        users = {
+            n: await add_user(session, county.id, Role.INSPECTOR, n) for n in ("leader", "a", "b")
         }
         await session.commit()
+    people = {name: principal_of(user) for name, user in users.items()}
     admin, captain = county.headers(Role.ADMIN), county.headers(Role.CAPTAIN)
     parcels = {"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {"DLBM": "0101", "JBNT": "1"},
@@ -94,7 +97,8 @@ async def _scene(
                 "leaderId": str(leader.user_id), "memberIds": [str(member.user_id)]}  # fmt: skip
         areas[code] = (await _ok(await client.post(f"{API}/areas", json=body, headers=captain),
                                  201))["id"]  # fmt: skip
-    scene = Scene(county, people, areas["N1"], areas["E1"], "", "", {}, {})
+    usernames = {name: user.username for name, user in users.items()}
+    scene = Scene(county, people, usernames, areas["N1"], areas["E1"], "", "", {}, {})
     start = clock.now().replace(microsecond=0) - timedelta(hours=2)
     plan = (
         ("a", "N1", (("farm", 112.085, 28.495, 3400.0), ("small", 112.095, 28.505, 120.0))),
@@ -106,7 +110,7 @@ async def _scene(
         await _ok(
             await client.put(
                 f"{API}/patrols/{patrol}", headers=scene.headers(who),
-                json={"areaId": areas[area], "startedAt": _iso(start)},
+                json={"areaId": areas[area], "startedAt": _iso(start + timedelta(minutes=minute))},
             )
         )  # fmt: skip
         for name, lon, lat, m2 in found:
@@ -150,7 +154,7 @@ async def test_each_role_lists_the_county_findings_it_reads(
     client: Client, make_county: Any, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
     county: CountyFixture = await make_county()
-    scene = await _scene(client, county, session_factory)
+    scene = await county_with_findings(client, county, session_factory)
     expected = {
         "captain": ["east", "small", "farm"],  # newest first
         "admin": ["east", "small", "farm"],
@@ -196,7 +200,7 @@ async def test_the_filters_and_the_pages(
     client: Client, make_county: Any, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
     county: CountyFixture = await make_county()
-    scene = await _scene(client, county, session_factory)
+    scene = await county_with_findings(client, county, session_factory)
     captain = "captain"
     assert scene.names(await _listed(client, scene, captain, areaId=scene.north)) == [
         "small",

@@ -134,7 +134,7 @@ async def test_inspector_has_no_admin_menu_and_a_lost_token_means_login(
     await page.screenshot(path=str(SCREENSHOTS / "console-map-inspector.png"))
 
     # a placeholder page, then the English switch
-    await page.locator("nav a[data-page=cases]").click()
+    await page.locator("nav a[data-page=plans]").click()
     await page.get_by_text("此页面将在后续版本中提供。").wait_for()
     await page.get_by_role("button", name="English").click()
     await page.get_by_text("This page comes in a later version.").wait_for()

@@ -1,9 +1,11 @@
 // What each role finds in the navigation. The map is for everyone but the procuratorate and the
 // first page of all but captains and admins, who land on the overview; the review pages
 // (coverage, live status, track replay, alerts, the satellite campaign, statistics and reports)
-// are theirs; pages not built yet (admin pages among them) show a placeholder. The
-// procuratorate (read-only supervision of referrals) has no map: its API allowlist holds no
-// tiles or areas.
+// are theirs; the patrol records are theirs (巡查记录) and the field crews' own (我的巡查); the
+// findings and the evidence library are for them and the security squad; cases for everyone
+// who works them or supervises them. What each page then shows is what the API gives the
+// caller. Pages not built yet (admin pages among them) show a placeholder. The procuratorate
+// (read-only supervision of referrals) has no map: its API allowlist holds no tiles or areas.
 import type { Word } from "./i18n";
 
 export type Role =
@@ -28,6 +30,7 @@ export const PAGES: readonly Page[] = [
   { id: "tipoffs", word: "tipoffs", roles: ["clue_desk", ...MANAGERS] },
   { id: "cases", word: "cases", roles: [...MANAGERS, "security_squad", "inspector", "joint_team", "procuratorate"] },
   { id: "referrals", word: "referrals", roles: [...MANAGERS, "security_squad", "procuratorate"] },
+  { id: "evidence", word: "evidenceLibrary", roles: [...MANAGERS, "security_squad"] },
   { id: "mine-sites", word: "mineSites", roles: MANAGERS },
   { id: "duty", word: "duty", roles: MANAGERS },
   { id: "coverage", word: "coverage", roles: MANAGERS },
@@ -41,6 +44,10 @@ export const PAGES: readonly Page[] = [
   { id: "layers", word: "layers", roles: ["admin"] },
   { id: "devices", word: "devices", roles: ["admin"] },
 ];
+
+/** The roles that flag cases and findings for a criminal referral (FlagForReferral answers the
+ * others ``role_not_allowed``): the flag's form is offered to them only. */
+export const FLAGGERS: readonly string[] = ["security_squad", "captain"];
 
 export function pagesFor(role: string): Page[] {
   return PAGES.filter((p) => (p.roles as readonly string[]).includes(role));
