@@ -9,7 +9,10 @@
   reason, and finds it on the referrals page.
 * 案件: with the app's clock and the browser's pinned to :data:`tests.clock.NOW`, a filed case
   shows the 90-day decision deadline counting down to the API's due time, its steps and its
-  document; its 案卷 downloads and verifies, in the page and with ``verify_package``.
+  document; its 案卷 downloads and verifies, in the page and with ``verify_package``, and a
+  copy with one byte of the photo changed on the way fails the page's check, naming the file.
+* 案件, the procuratorate: a referred case read-only, the parts the API refuses it (documents,
+  evidence, the 案卷) saying so, its referral package verified in the page.
 * 证据库: a photo uploaded through the upload flow shows as its worker-made thumbnail (loaded
   from the store), with its trust flag; its panel shows the file's SHA-256 and the custody
   chain, and downloading the original (the original's bytes) adds an entry on screen.
@@ -31,7 +34,7 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, Page, Route
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from evidence.cases.package import verify_package
@@ -265,8 +268,8 @@ async def test_a_case_counts_down_to_its_deadline_and_exports_a_verified_case_fi
 ) -> None:
     county: CountyFixture = await make_county()
     captain = county.headers(Role.CAPTAIN)
-    photo = await add_evidence(db, store, county.principal(Role.INSPECTOR),
-                               b"\xff\xd8\xff\xe0" + os.urandom(3_000) + b"\xff\xd9")  # fmt: skip
+    original = b"\xff\xd8\xff\xe0" + os.urandom(3_000) + b"\xff\xd9"
+    photo = await add_evidence(db, store, county.principal(Role.INSPECTOR), original)
     await db.commit()
     body = {"cause": "未经批准占用耕地建设厂房", "violationKind": "land_occupation", "lon": LON,
             "lat": LAT, "evidenceIds": [str(photo)],
@@ -341,6 +344,24 @@ async def test_a_case_counts_down_to_its_deadline_and_exports_a_verified_case_fi
     assert report.case_no == case["caseNo"]
     assert f"{report.files_checked} 个文件" in await check.inner_text()
     assert report.key_id and report.key_id in await check.inner_text()
+
+    # one byte of the photo changed on the way: the page's check names the file
+    async def tamper(route: Route) -> None:
+        answer = await route.fetch()
+        body = await answer.body()
+        at = body.index(original[:64]) + 100
+        await route.fulfill(
+            response=answer, body=body[:at] + bytes([body[at] ^ 1]) + body[at + 1 :]
+        )
+
+    await page.route("**/case-file", tamper)
+    async with page.expect_download(timeout=TIMEOUT_MS * 2):
+        await page.locator("#case-file-package").click()
+    await page.locator("#case-file-check[data-ok=false]").wait_for(timeout=TIMEOUT_MS * 2)
+    changed = page.locator("#case-file-check li[data-problem=file_modified]")
+    assert await changed.count() == 1
+    assert f"{photo}.jpg" in await changed.inner_text()  # the original's path in the 案卷
+    assert "校验未通过" in await page.locator("#case-file-check").inner_text()
     assert errors == [], errors
     await page.context.close()
 
