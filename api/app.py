@@ -16,6 +16,7 @@ from api.auth import TokenMinter, build_jwt_auth
 from api.compression import AdaptiveGzip
 from api.controllers.admin import (
     CountyController,
+    CountySettingsController,
     TownshipController,
     UserController,
     VillageController,
@@ -75,6 +76,7 @@ API_V1_HANDLERS: list[Any] = [
     MeController,
     UserController,
     CountyController,
+    CountySettingsController,
     TownshipController,
     VillageController,
     GeofenceController,

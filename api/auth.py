@@ -1,7 +1,8 @@
 """Bearer tokens: short-lived access JWTs and long-lived, revocable device JWTs.
 
-Both are resolved to a fresh :class:`~infra.scope.Principal` on every request, in one
-statement, so disabling a user or revoking a device takes effect at once. An access token
+Both are resolved to a :class:`~infra.scope.Principal` in one statement, remembered for up
+to ``PATROL_CALLER_CACHE_S`` seconds (:mod:`patrol.callers`); a commit that disables a user
+or revokes a device empties that memory, so the change takes effect at once. An access token
 carries its user's session epoch (``sep``); a password reset, a disable or a role change
 moves the epoch on and every access token minted before stops working on its next request.
 Only ``Authorization: Bearer <token>`` is read.
@@ -29,6 +30,7 @@ from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 from infra.scope import Principal, Role, require_role
 from infra.settings import AuthSettings
 from patrol.accounts import resolve_principal
+from patrol.callers import CALLERS
 
 __all__ = [
     "METRICS_SCRAPE",
@@ -75,9 +77,15 @@ async def _retrieve_principal(
     epoch = token.extras.get(_EPOCH, 0) if typ == _ACCESS else None
     if epoch is not None and (not isinstance(epoch, int) or isinstance(epoch, bool)):
         return None
+    # a caller resolved a moment ago (patrol.callers): no database round trip
+    cache_s: float = connection.app.state.settings.auth.caller_cache_s
+    if cache_s > 0 and (known := CALLERS.get((user_id, device_id, epoch))) is not None:
+        return known
     engine = connection.app.state.engine
     async with engine.connect() as conn:
-        return await resolve_principal(conn, user_id, device_id=device_id, epoch=epoch)
+        return await resolve_principal(
+            conn, user_id, device_id=device_id, epoch=epoch, cache_s=cache_s
+        )
 
 
 #: Route ``opt`` key of the one handler that also takes the metrics token (``GET /metrics``).

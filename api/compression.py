@@ -6,6 +6,13 @@ it costs more than building and encoding the answer together: 65 ms for 6 MB of 
 against 32 ms at level 1 for 15 % more bytes. So a body (or a streamed body's first chunk) of
 :data:`LARGE_FROM` bytes or more is compressed at level 1, anything smaller at level 6.
 
+A whole body of :data:`PARALLEL_FROM` bytes or more is compressed off the event loop, in
+pieces on worker threads at once (zlib lets go of the interpreter while it works), joined
+into one gzip stream as ``pigz`` joins them: each piece a raw deflate stream primed with the
+32 KiB before it and ended on a byte boundary, the CRC-32 of the whole body in the trailer.
+A 5.5 MB answer took 23 ms on the event loop; in two pieces it takes about half that, and
+other requests are answered meanwhile.
+
 Same rules otherwise as Litestar's own compression: only when the client accepts gzip, only
 bodies of :data:`MINIMUM_SIZE` bytes or more (a streamed body always), ``Vary:
 Accept-Encoding``, and never for handlers whose ``opt`` holds ``skip_compression`` (they
@@ -14,6 +21,10 @@ stream bytes that are compressed already, such as ZIP packages).
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import os
+import struct
 import zlib
 from typing import TYPE_CHECKING, Any, cast
 
@@ -32,12 +43,57 @@ if TYPE_CHECKING:
         Send,
     )
 
-__all__ = ["LARGE_FROM", "MINIMUM_SIZE", "AdaptiveGzip", "gzip_level"]
+__all__ = [
+    "LARGE_FROM",
+    "MINIMUM_SIZE",
+    "PARALLEL_FROM",
+    "AdaptiveGzip",
+    "gzip_in_pieces",
+    "gzip_level",
+]
 
 MINIMUM_SIZE = 1024
 LARGE_FROM = 256 * 1024
 SMALL_LEVEL, LARGE_LEVEL = 6, 1
 _GZIP_WBITS = 31  # zlib's gzip container (header and CRC-32 trailer)
+
+
+PARALLEL_FROM = 1024 * 1024
+_PIECES = max(1, min(4, os.cpu_count() or 1))
+_WINDOW = 32 * 1024
+
+
+def _gzip_header(level: int) -> bytes:
+    """gzip's header as zlib writes it: magic, deflate, no flags or time, the extra-flags byte
+    telling the fastest (4) or best (2) level, Unix."""
+    xfl = 4 if level == 1 else 2 if level == 9 else 0
+    return b"\x1f\x8b\x08\x00\x00\x00\x00\x00" + bytes([xfl, 3])
+
+
+def _deflate_piece(body: memoryview, lo: int, hi: int, level: int, *, last: bool) -> bytes:
+    primer = bytes(body[max(0, lo - _WINDOW) : lo])
+    if primer:
+        compressor = zlib.compressobj(level, zlib.DEFLATED, -15, zdict=primer)
+    else:
+        compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
+    out = compressor.compress(body[lo:hi])
+    return out + compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+
+
+async def gzip_in_pieces(body: bytes, level: int, *, pieces: int = _PIECES) -> bytes:
+    """``body`` as one gzip stream, compressed in ``pieces`` on worker threads at once."""
+    view = memoryview(body)
+    cuts = [len(body) * k // pieces for k in range(pieces + 1)]
+    parts = await asyncio.gather(
+        *(
+            asyncio.to_thread(_deflate_piece, view, lo, hi, level, last=k == pieces - 1)
+            for k, (lo, hi) in enumerate(itertools.pairwise(cuts))
+        ),
+        asyncio.to_thread(zlib.crc32, view),
+    )
+    crc = cast("int", parts.pop())
+    trailer = struct.pack("<II", crc & 0xFFFFFFFF, len(body) & 0xFFFFFFFF)
+    return b"".join([_gzip_header(level), *cast("list[bytes]", parts), trailer])
 
 
 def gzip_level(first_chunk_bytes: int) -> int:
@@ -97,9 +153,12 @@ class _GzipSend:
             await self._send(start)
             await self._send(message)
             return
-        self._compressor = zlib.compressobj(gzip_level(len(body)), zlib.DEFLATED, _GZIP_WBITS)
-        data = self._compressor.compress(body)
-        data += self._compressor.flush(zlib.Z_SYNC_FLUSH if more else zlib.Z_FINISH)
+        if not more and len(body) >= PARALLEL_FROM:
+            data = await gzip_in_pieces(body, gzip_level(len(body)))
+        else:
+            self._compressor = zlib.compressobj(gzip_level(len(body)), zlib.DEFLATED, _GZIP_WBITS)
+            data = self._compressor.compress(body)
+            data += self._compressor.flush(zlib.Z_SYNC_FLUSH if more else zlib.Z_FINISH)
         headers["Content-Encoding"] = "gzip"
         headers.extend_header_value("vary", "Accept-Encoding")
         if more:

@@ -498,6 +498,7 @@ OPERATION_ERRORS: dict[str, Errors] = {
         422: ("unknown_layer_kind",),
     },
     "GetConsoleConfig": {},
+    "GetCountySettings": {403: ("role_not_allowed",)},
     "GetSigningKeys": {503: ("package_signing_key_missing",)},
     "GetHealth": {},
     "GetMetrics": {403: ("role_not_allowed",)},

@@ -284,6 +284,11 @@ class _Fixes:
 def _candidates(layer: LayerSnapshot, fixes: _Fixes) -> tuple[IntArray, IntArray]:
     """``(fix, feature)`` pairs whose bounding boxes meet the fix's search box."""
     x, y, r = fixes.x, fixes.y, fixes.reach
+    if len(x) == 1:  # a single check: the grid's scalar path, when the box suits the grid
+        x0, y0, r0 = float(x[0]), float(y[0]), float(r[0])
+        one = layer.grid.query_one(x0 - r0, y0 - r0, x0 + r0, y0 + r0)
+        if one is not None:
+            return np.zeros(len(one), dtype=np.intp), one
     pi, fi, wide = layer.grid.query(x - r, y - r, x + r, y + r)
     if len(wide):  # fixes with a very large accuracy circle: a scan of every box
         xw, yw, rw = x[wide], y[wide], r[wide]
@@ -299,12 +304,16 @@ def _match_layer(layer: LayerSnapshot, fixes: _Fixes) -> tuple[_Pairs, IntArray]
     Pairs come sorted by point, then distance.
     """
     pi, fi = _candidates(layer, fixes)
+    if not len(pi):  # nothing near (most layers, for most fixes)
+        none = np.empty(0, dtype=np.float64)
+        return _Pairs(layer, pi, fi, none, none, np.empty(0, dtype=np.int8)), pi
     dist, edge = _measure(layer, pi, fi, fixes.x, fixes.y)
     s = fixes.scale[pi]
     dist /= s
     edge /= s
     near = np.flatnonzero(dist <= fixes.acc[pi] + fixes.tol[pi])  # the pairs kept
-    order = near[np.lexsort((dist[near], pi[near]))]
+    # by point, then distance, then feature: one order whatever order the candidates came in
+    order = near[np.lexsort((fi[near], dist[near], pi[near]))]
     pi, fi, dist, edge = pi[order], fi[order], dist[order], edge[order]
     areal = layer.areal[fi]
     inside = (dist == 0.0) & areal

@@ -870,7 +870,8 @@ async def import_layer(
     names, over a ``preset`` (see :data:`FIELD_PRESETS`); ``layer`` picks a layer of a
     GeoPackage or File Geodatabase; ``encoding`` overrides a Shapefile's text encoding.
     ``dry_run`` reads and checks everything and stores nothing. ``progress`` is called after
-    every batch. Mine-site imports upsert the register by site code. The caller commits.
+    every batch, and once before the first (nothing read yet, the file's declared total).
+    Mine-site imports upsert the register by site code. The caller commits.
 
     Raises :class:`UnsupportedFileError`, :class:`UnknownCrsError`,
     :class:`UnknownEncodingError`, :class:`UnknownSourceLayerError`,
@@ -896,6 +897,8 @@ async def import_layer(
             session, county_id, layer_kind, source_name=source_name or Path(path).name,
             source_format=fmt, source_crs=source_crs.name, created_by=created_by,
         )  # fmt: skip
+    report = progress if progress is not None else _unreported
+    report(_progress(run, total))  # the declared total, known before the first feature is read
     while True:
         batch = await asyncio.to_thread(_prepare_batch, run, found, size=batch_size)
         if batch is None:
@@ -909,8 +912,7 @@ async def import_layer(
                 row.pop("feature_no"), row.pop("attrs")
             run.sites.extend([] if dry_run else rows)
             run.stored += len(rows)
-        if progress is not None:
-            progress(_progress(run, total))
+        report(_progress(run, total))
         if count < batch_size:
             break
     summary = ImportSummary(
@@ -936,6 +938,10 @@ async def import_layer(
         )  # fmt: skip
         version = await session.get_one(LayerVersion, version_id)
     return await _finish(session, version, run, summary)
+
+
+def _unreported(_: ImportProgress) -> None:
+    """Where the progress of an import nobody follows goes."""
 
 
 def _progress(run: _Run, total: int) -> ImportProgress:

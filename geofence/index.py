@@ -20,6 +20,7 @@ from __future__ import annotations
 import array
 import asyncio
 import itertools
+import math
 import pickle
 import time
 import uuid
@@ -380,6 +381,42 @@ class BoxGrid:
             features.append(f)
         return np.concatenate(boxes), np.concatenate(features), rest
 
+    def query_one(self, x0: float, y0: float, x1: float, y1: float) -> IntArray | None:
+        """Features whose boxes meet one small search box, each once; ``None``
+        when :meth:`query` would leave the box out (too large for the grid, or not placed).
+
+        The same answer as :meth:`query` for one box, with a few array operations per level
+        instead of two dozen: a single check over HTTP spends most of its time here.
+        """
+        if not self.levels:
+            return np.empty(0, dtype=np.intp)
+        if not (math.isfinite(x0) and math.isfinite(y0) and math.isfinite(x1)
+                and math.isfinite(y1)):  # fmt: skip
+            return None
+        span = (_MAX_SPAN - 1) * self.levels[0].cell
+        if x1 - x0 > span or y1 - y0 > span:
+            return None
+        found: list[npt.NDArray[np.int32]] = []
+        for level in self.levels:
+            cell = level.cell
+            kx0, kx1 = _cell(x0, self.x0, cell), _cell(x1, self.x0, cell)
+            ky0, ky1 = _cell(y0, self.y0, cell), _cell(y1, self.y0, cell)
+            keys = [_key_of(kx, ky) for kx in range(kx0, kx1 + 1) for ky in range(ky0, ky1 + 1)]
+            pos = np.searchsorted(level.keys, keys).tolist()
+            last = len(level.keys) - 1
+            for p, key in zip(pos, keys, strict=True):
+                p = min(p, last)  # noqa: PLW2901
+                if int(level.keys[p]) == key:
+                    start = int(level.starts[p])
+                    found.append(level.features[start : start + int(level.counts[p])])
+        if not found:
+            return np.empty(0, dtype=np.intp)
+        # a feature is listed once per cell it meets: one cell's list holds no repeats
+        feats = (found[0] if len(found) == 1 else np.unique(np.concatenate(found))).astype(np.intp)
+        fb = self.bounds[feats]
+        meets = (fb[:, 0] <= x1) & (fb[:, 2] >= x0) & (fb[:, 1] <= y1) & (fb[:, 3] >= y0)
+        return feats[meets]
+
     def _query_level(
         self, level: _Level, qx0: FloatArray, qy0: FloatArray, qx1: FloatArray, qy1: FloatArray
     ) -> tuple[IntArray, IntArray]:
@@ -419,6 +456,18 @@ def _cells(v: FloatArray, origin: float, cell: float) -> npt.NDArray[np.int64]:
     return cells
 
 
+def _cell(v: float, origin: float, cell: float) -> int:
+    """:func:`_cells` of one coordinate (the same float arithmetic)."""
+    return math.floor((v - origin) / cell)
+
+
+def _key_of(kx: int, ky: int) -> int:
+    """:func:`_key` of one cell."""
+    return (min(max(kx, -_KEY_OFFSET), _KEY_OFFSET) + _KEY_OFFSET) * _KEY_STRIDE + (
+        min(max(ky, -_KEY_OFFSET), _KEY_OFFSET) + _KEY_OFFSET
+    )
+
+
 def _key(kx: npt.NDArray[np.int64], ky: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     keys: npt.NDArray[np.int64] = (
         np.clip(kx, -_KEY_OFFSET, _KEY_OFFSET) + _KEY_OFFSET
@@ -451,15 +500,33 @@ class IdColumn(Sequence[uuid.UUID]):
     def __getitem__(self, i: slice) -> list[uuid.UUID]: ...
     def __getitem__(self, i: int | slice) -> uuid.UUID | list[uuid.UUID]:
         if isinstance(i, slice):
-            return [uuid.UUID(bytes=r.tobytes()) for r in self.raw[i]]
+            return _uuids(self.raw[i])
         return uuid.UUID(bytes=self.raw[i].tobytes())
 
     def take(self, features: IntArray) -> list[uuid.UUID]:
         """The ids of ``features`` (each distinct one built once)."""
         distinct, inverse = np.unique(features, return_inverse=True)
-        blob = self.raw[distinct].tobytes()
-        made = [uuid.UUID(bytes=blob[k : k + 16]) for k in range(0, len(blob), 16)]
+        made = _uuids(self.raw[distinct])
         return [made[k] for k in inverse.tolist()]
+
+
+_HALVES = np.dtype(">u8")
+_new_object = object.__new__
+_set_slot = object.__setattr__
+
+
+def _uuids(rows: npt.NDArray[np.uint8]) -> list[uuid.UUID]:
+    """:class:`uuid.UUID` objects of 16-byte rows, the same as ``UUID(bytes=row)`` but without
+    its argument checks (a batch answer builds thousands; the checks were a tenth of it)."""
+    halves = np.ascontiguousarray(rows).view(_HALVES).reshape(-1, 2).tolist()
+    made = []
+    unknown = uuid.SafeUUID.unknown
+    for hi, lo in halves:
+        u = _new_object(uuid.UUID)
+        _set_slot(u, "int", hi << 64 | lo)
+        _set_slot(u, "is_safe", unknown)
+        made.append(u)
+    return made
 
 
 class CodeColumn(Sequence[str | None]):

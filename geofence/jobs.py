@@ -7,10 +7,11 @@ reports on.
 process takes the task can read the file. :meth:`ImportJobRunner.run_job` (the task's body)
 copies the staged file to a temporary directory, imports it (the heavy parts, read,
 transform, check, run on worker threads inside :func:`import_layer`) and deletes the staged
-object. While it runs it writes the counts so far and a heartbeat every ``heartbeat_s``; the
-job turns ``done`` in the same transaction that stores the new layer version, so a done job
-always has its version (a dry run's has none: it reports and stores nothing) and a failed
-one never leaves half a version behind.
+object. While it runs it writes the counts so far (with the feature count the file declares,
+known once the file is opened) and a heartbeat every ``heartbeat_s``; a done job's total is
+the count it read. The job turns ``done`` in the same transaction that stores the new layer
+version, so a done job always has its version (a dry run's has none: it reports and stores
+nothing) and a failed one never leaves half a version behind.
 
 A process that dies mid-import leaves its job ``running`` with a stale heartbeat. Such a job
 is marked failed (``import_abandoned``) when the next API process starts
@@ -408,7 +409,7 @@ class ImportJobRunner:
                 .values(
                     state=JobState.DONE, finished_at=func.now(), heartbeat_at=func.now(),
                     layer_version_id=summary.layer_version_id, summary=_capped(summary),
-                    read_count=summary.read, stored_count=summary.stored,
+                    total=summary.read, read_count=summary.read, stored_count=summary.stored,
                     repaired_count=summary.repaired, rejected_count=summary.rejected,
                     issues={"rejections": [i.to_json() for i in summary.rejections[:_ISSUE_CAP]]},
                 )

@@ -318,6 +318,7 @@ async def _mine_snapshot(
             "closed_on": r.closed_on.isoformat() if r.closed_on else None,
             "closure_method": r.closure_method,
             "status": r.status,
+            "status_reason": r.status_reason,
             "signboard": r.signboard,
         }
         out.append(FeatureRecord(r.site_id, i, props, shapely.from_wkb(bytes(wkb))))

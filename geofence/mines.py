@@ -13,7 +13,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,7 @@ from geofence.geometry import require_valid_polygon
 from geofence.layers import new_layer_version
 from geofence.models import MineSite, MineSiteRevision, RosterMember
 from geofence.policy import SITE_READ, read_clause
+from infra.db import utcnow
 from infra.scope import MANAGERS, Principal, require_role, scoped
 
 __all__ = [
@@ -58,8 +59,10 @@ SITE_MANAGERS = MANAGERS
 _PHONE = re.compile(r"^\+?[0-9][0-9 \-]{4,30}$")
 _REVISED = (
     "code", "site_kind", "name", "mineral", "closed_on", "closure_method", "status",
-    "signboard", "signboard_text", "retired",
+    "status_reason", "signboard", "signboard_text", "retired",
 )  # fmt: skip
+#: The longest reason a status change may give.
+MAX_REASON = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +102,9 @@ class MineSiteInfo:
     geometry: shapely.Geometry
     layer_version_id: uuid.UUID
     roster: tuple[RosterEntry, ...]
+    #: why the status was set by hand ("" when a check, an import or an edit set it)
+    status_reason: str = ""
+    status_changed_at: datetime | None = None
 
     @property
     def missing_roles(self) -> tuple[RosterRole, ...]:
@@ -204,7 +210,11 @@ async def write_sites(
     created_by: uuid.UUID | None = None,
     note: str = "",
 ) -> tuple[uuid.UUID, list[MineSite]]:
-    """Upsert normalised sites by ``code`` in one new ``mine_sites`` version (internal)."""
+    """Upsert normalised sites by ``code`` in one new ``mine_sites`` version (internal).
+
+    A site whose status changes gets the time of the change and the ``status_reason`` its
+    dict gives (none: the reason of the old status no longer holds and is cleared).
+    """
     version = await new_layer_version(
         session, county_id, LayerKind.MINE_SITES, source_name=source_name,
         source_format=source_format, source_crs=source_crs, created_by=created_by, note=note,
@@ -217,10 +227,14 @@ async def write_sites(
         )
     }
     out: list[MineSite] = []
+    now = utcnow()
     for site in sites:
         values = {k: v for k, v in site.items() if k != "geometry"}
         geom = func.ST_GeomFromWKB(shapely.to_wkb(site["geometry"]), 4326)
         row = existing.get(site["code"])
+        if row is None or values.get("status", row.status) != row.status:
+            values.setdefault("status_reason", "")
+            values["status_changed_at"] = now
         if row is None:
             row = MineSite(county_id=county_id, layer_version_id=version.id, geom=geom, **values)
             session.add(row)
@@ -307,6 +321,8 @@ async def _info(session: AsyncSession, rows: Sequence[MineSite]) -> list[MineSit
             geometry=shapely.from_wkb(bytes(wkbs[r.id])),
             layer_version_id=r.layer_version_id,
             roster=rosters.get(r.id, ()),
+            status_reason=r.status_reason,
+            status_changed_at=r.status_changed_at,
         )
         for r in rows
     ]
@@ -416,26 +432,44 @@ async def _rewrite(
 
 
 async def set_site_status(
-    session: AsyncSession, principal: Principal, site_id: uuid.UUID, status: str
+    session: AsyncSession,
+    principal: Principal,
+    site_id: uuid.UUID,
+    status: str,
+    *,
+    reason: str = "",
 ) -> MineSiteInfo:
-    """Record a new status (closed / signs_of_reopening / reopened / remediated)."""
+    """Record a new status (closed / signs_of_reopening / reopened / remediated) and why.
+
+    The same status again is no change, unless it comes with a new reason (the reason is
+    then replaced; the time of the status stays).
+    """
     row = await _site_row(session, principal, site_id)
     new = _enum(MineStatus, status, "status").value
-    if new != row.status:
-        row = await _rewrite(session, principal, row, status=new)
+    reason = reason.strip()
+    if len(reason) > MAX_REASON:
+        msg = f"reason must be at most {MAX_REASON} characters"
+        raise InvalidRosterError(msg, field="reason")
+    if new != row.status or (reason and reason != row.status_reason):
+        row = await _rewrite(session, principal, row, status=new, status_reason=reason)
     return (await _info(session, [row]))[0]
 
 
 async def change_site_status(
-    session: AsyncSession, principal: Principal, site_id: uuid.UUID, status: str
+    session: AsyncSession,
+    principal: Principal,
+    site_id: uuid.UUID,
+    status: str,
+    *,
+    reason: str = "",
 ) -> MineSiteInfo:
-    """A manager (admin or captain) records a new status by hand.
+    """A manager (admin or captain) records a new status by hand, with the reason.
 
     :func:`set_site_status` itself has no role rule: a duty check by any roster member moves
     a site to ``signs_of_reopening`` through it (see ``patrol.duty``).
     """
     require_role(principal, *SITE_MANAGERS, action="change a mine site's status")
-    return await set_site_status(session, principal, site_id, status)
+    return await set_site_status(session, principal, site_id, status, reason=reason)
 
 
 async def retire_mine_site(session: AsyncSession, principal: Principal, site_id: uuid.UUID) -> None:

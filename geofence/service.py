@@ -177,9 +177,9 @@ class GeofenceService:
         return await update_mine_site(self.session, principal, site_id, data)
 
     async def change_site_status(
-        self, principal: Principal, site_id: uuid.UUID, status: str
+        self, principal: Principal, site_id: uuid.UUID, status: str, *, reason: str = ""
     ) -> MineSiteInfo:
-        return await change_site_status(self.session, principal, site_id, status)
+        return await change_site_status(self.session, principal, site_id, status, reason=reason)
 
     async def set_roster_member(
         self, principal: Principal, site_id: uuid.UUID, member: RosterMemberInput

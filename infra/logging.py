@@ -34,6 +34,8 @@ _CHATTER: dict[str, tuple[str, ...]] = {
     "procrastinate.periodic": ("Registering task ", "Periodic job "),
     "procrastinate.worker.worker": ("Starting job ",),
     "procrastinate.worker": ("Job queue:retry_stalled[",),
+    # WeasyPrint: seven progress lines for every PDF laid out (documents, reports, case files)
+    "weasyprint.progress": ("Step ",),
 }
 
 _quiet: contextvars.ContextVar[Counter[str] | None] = contextvars.ContextVar(

@@ -175,6 +175,13 @@ LABELS: Final[dict[str, dict[str, tuple[str, str]]]] = {
         "malformed": ("格式错误", "malformed"),
         "invalid": ("无法修复", "not repairable"),
         "nothing_stored": ("没有可存储的要素", "no feature could be stored"),
+        "ring_not_closed": (
+            "环未闭合（最后一个坐标须与第一个相同）",
+            "a ring is not closed (its last position must repeat its first)",
+        ),
+        "ring_too_short": ("环的坐标少于 4 个", "a ring has fewer than 4 positions"),
+        "not_2d": ("坐标须为二维 [经度, 纬度]", "positions must be 2-D [longitude, latitude]"),
+        "not_numbers": ("坐标须为数字", "coordinates must be numbers"),
     },
     "layer_kind": {
         "parcels": ("地类图斑", "parcels"),

@@ -14,9 +14,18 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = ["Migrator", "include_object"]
+__all__ = ["MIGRATION_LOCK", "Migrator", "include_object"]
 
 _HERE = Path(__file__).parent / "migrations"
+
+
+#: The advisory lock migrations hold for their transaction ("patr" in ASCII).
+MIGRATION_LOCK = 0x70617472
+
+
+def _take_turn(connection: Connection) -> None:
+    """Wait for any other migration of this database to commit (held until this one does)."""
+    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
 
 
 class Migrator:
@@ -45,10 +54,21 @@ class Migrator:
             return await conn.run_sync(run)
 
     async def upgrade(self, target: str = "heads") -> None:
-        await self._with_connection(lambda cfg, _c, t: command.upgrade(cfg, t), target)
+        """Migrate to ``target``; processes starting at once (two servers, a server and the
+        command line) take turns: the second finds the schema current and does nothing."""
+
+        def run(cfg: Config, connection: Connection, t: str) -> None:
+            _take_turn(connection)
+            command.upgrade(cfg, t)
+
+        await self._with_connection(run, target)
 
     async def downgrade(self, target: str) -> None:
-        await self._with_connection(lambda cfg, _c, t: command.downgrade(cfg, t), target)
+        def run(cfg: Config, connection: Connection, t: str) -> None:
+            _take_turn(connection)
+            command.downgrade(cfg, t)
+
+        await self._with_connection(run, target)
 
     async def current(self) -> set[str]:
         def read(_cfg: Config, connection: Connection) -> set[str]:

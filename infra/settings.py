@@ -190,6 +190,8 @@ class AuthSettings:
     password_workers: int = 1
     password_queue: int = 16
     metrics_token: str = field(default="", repr=False)
+    #: how long a resolved caller is remembered (0: resolved from the database every time)
+    caller_cache_s: float = 2.0
     #: usernames (admins) who may also create and list counties through the API
     platform_admins: tuple[str, ...] = ()
 
@@ -437,6 +439,7 @@ class Settings:
                 password_workers=max(1, _int(env, "PATROL_PASSWORD_WORKERS", 1)),
                 password_queue=max(0, _int(env, "PATROL_PASSWORD_QUEUE", 16)),
                 metrics_token=env.get("PATROL_METRICS_TOKEN", ""),
+                caller_cache_s=max(0.0, _float(env, "PATROL_CALLER_CACHE_S", 2.0)),
                 platform_admins=tuple(
                     n.strip() for n in env.get("PATROL_PLATFORM_ADMINS", "").split(",") if n.strip()
                 ),

@@ -31,6 +31,7 @@ from infra.errors import (
 from infra.ids import uuid7
 from infra.scope import Principal, Role, require_role, scoped
 from infra.settings import AuthSettings
+from patrol.callers import CALLERS
 from patrol.models import DeviceToken, RefreshToken, User
 from patrol.passwords import password_pool
 
@@ -399,7 +400,7 @@ WHERE address = :address AND username = '' AND failures > 0
 # The user and, for a device token, the device in one round trip ($2 NULL for access tokens);
 # an access token names the session epoch it was minted in ($4; NULL for device tokens).
 _LIVE_CALLER = """
-SELECT u.id, u.county_id, u.role, u.username, d.id AS device_id, d.last_used_at
+SELECT u.id, u.county_id, u.role, u.username, d.id AS device_id, d.last_used_at, d.expires_at
 FROM users u
 LEFT JOIN device_tokens d
   ON d.id = $2 AND d.user_id = u.id AND d.revoked_at IS NULL AND d.expires_at > $3
@@ -415,14 +416,17 @@ async def resolve_principal(
     *,
     device_id: uuid.UUID | None = None,
     epoch: int | None = None,
+    cache_s: float = 0.0,
 ) -> Principal | None:
     """The caller behind a token, or ``None`` when the account or the device was disabled or
     the access token's session ``epoch`` has ended (password reset, disable, role change).
 
     Runs on every authenticated request, so it sends one pre-built statement straight to the
     driver, outside any transaction (each statement commits on its own): one round trip,
-    two when a device's last use is refreshed (at most every five minutes).
+    two when a device's last use is refreshed (at most every five minutes). With
+    ``cache_s`` a live caller is remembered that long (:mod:`patrol.callers`).
     """
+    generation = CALLERS.generation
     driver: Any = (await conn.get_raw_connection()).driver_connection
     now = utcnow()
     row = await driver.fetchrow(_LIVE_CALLER, user_id, device_id, now, epoch)
@@ -434,7 +438,11 @@ async def resolve_principal(
         last = row["last_used_at"]
         if last is None or now - last > _TOUCH_EVERY:
             await driver.execute(_TOUCH_DEVICE, device_id, now)
-    return Principal(
+    principal = Principal(
         user_id=row["id"], county_id=row["county_id"], role=Role(row["role"]),
         username=row["username"],
     )  # fmt: skip
+    if cache_s > 0:
+        CALLERS.put((user_id, device_id, epoch), principal, ttl_s=cache_s,
+                    generation=generation, expires_at=row["expires_at"], now=now)  # fmt: skip
+    return principal

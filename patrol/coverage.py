@@ -10,6 +10,8 @@ Counting rules:
 * the weeks of a month are the Monday-first weeks whose Thursday falls in it (so every week
   belongs to exactly one month, as in ISO 8601) and count the patrols of the whole week;
   a week still running that has not yet met its minimum is reported as ``met = None``;
+* the days of a month (a calendar of the area's patrols) are the local days with counted
+  patrols, in order;
 * a patrol's crew (inspector and companions) each get the patrol, its distance and time.
 """
 
@@ -54,6 +56,7 @@ __all__ = [
     "AreaCoverage",
     "Coverage",
     "CoverageService",
+    "DayCoverage",
     "InspectorCoverage",
     "LiveBoard",
     "LiveInspector",
@@ -93,6 +96,15 @@ class WeekCoverage:
     met: bool | None
 
 
+@dataclass(frozen=True, slots=True)
+class DayCoverage:
+    """A local day of the month with counted patrols (the days without are left out)."""
+
+    day: date
+    patrols: int
+    night_patrols: int
+
+
 @dataclass(slots=True)
 class AreaCoverage:
     area_id: uuid.UUID
@@ -105,6 +117,7 @@ class AreaCoverage:
     quota_met: bool = False
     night_met: bool = False
     weeks: list[WeekCoverage] = field(default_factory=list)
+    days: list[DayCoverage] = field(default_factory=list)
     distance_km: float = 0.0
     hours: float = 0.0
     patrols_with_findings: int = 0
@@ -345,6 +358,7 @@ class CoverageService:
                 patrols_with_findings=sum(1 for r in mine if r.has_violation),
                 inspector_ids=sorted({c for r in mine for c in r.crew}),
                 duty=duty_by_area.get(area.id),
+                days=_days(mine),
             )
             cov.quota_met = cov.patrols >= req.min_per_month
             cov.night_met = cov.night_patrols >= req.min_night_per_month
@@ -697,6 +711,17 @@ class CoverageService:
             for p in patrols
         ]
         return {"type": "FeatureCollection", "features": features}
+
+
+def _days(rows: Sequence[_Row]) -> list[DayCoverage]:
+    """The local days of ``rows`` in order, each with its patrols and night patrols."""
+    by_day: dict[date, list[_Row]] = defaultdict(list)
+    for r in rows:
+        by_day[r.local_day].append(r)
+    return [
+        DayCoverage(day, len(rs), sum(1 for r in rs if r.is_night))
+        for day, rs in sorted(by_day.items())
+    ]
 
 
 def _plan_requirement(plan: MonthlyPlan | None) -> Requirement | None:

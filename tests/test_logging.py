@@ -88,6 +88,14 @@ def test_alembic_context_chatter_is_debug_only(stream: pytest.CaptureFixture[str
     assert line["event"] == "Running upgrade a -> b, message"
 
 
+def test_pdf_layout_progress_is_debug_only(stream: pytest.CaptureFixture[str]) -> None:
+    progress = logging.getLogger("weasyprint.progress")
+    progress.info("Step 1 - Fetching and parsing HTML - %s", "<string>")
+    progress.info("Step 7 - Adding PDF metadata")
+    logging.getLogger("weasyprint").warning("Ignored `display: grid` at 3:1, unknown property.")
+    assert [line["event"][:7] for line in _records(stream)] == ["Ignored"]
+
+
 def test_queue_routine_lines_are_debug_only(stream: pytest.CaptureFixture[str]) -> None:
     """Each minute's housekeeping and each periodic deferral stay out of the info stream; a
     job's end (with its duration and result) and failures stay in it."""

@@ -1,5 +1,6 @@
-"""County administration: users, townships and villages (admins; reads for the county), and
-counties themselves (platform admins only)."""
+"""County administration: users, townships and villages (admins; reads for the county), the
+county's settings in force (captains and admins), and counties themselves (platform admins
+only)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,23 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 from shapely.geometry import mapping
 
+from api.controllers.layers import MAX_LAYER_UPLOAD_BYTES
 from api.deps import Accounts, Caller, Db, Org, Settings_
 from api.mapping import to_wire
 from infra.scope import Role
 from mobile_contract.v1 import admin as c
 from patrol import models as m
+from patrol.county_settings import CountySettingsView, county_settings
 from patrol.org import create_county, list_counties
 from patrol.policy import Colleague, get_colleague, list_colleagues
 
-__all__ = ["CountyController", "TownshipController", "UserController", "VillageController"]
+__all__ = [
+    "CountyController",
+    "CountySettingsController",
+    "TownshipController",
+    "UserController",
+    "VillageController",
+]
 
 
 def _geojson(geom: Any) -> dict[str, Any]:
@@ -38,6 +47,27 @@ def _colleague(colleague: Colleague) -> c.User:
 
 def _county(county: m.County) -> c.County:
     return to_wire(c.County, county, code=county.admin_code)
+
+
+def _settings(v: CountySettingsView) -> c.CountySettings:
+    d, p, s, r = v.tip_offs, v.procedure, v.satellite, v.reports
+    return c.CountySettings(
+        county_id=v.county_id,
+        county_name=v.county_name,
+        province_code=v.province_code,
+        tip_offs=c.TipOffDeadlineSettings(
+            decide_working_days=d.decide_days,
+            verify_working_days=d.verify_days,
+            feedback_working_days=d.feedback_days,
+            duplicate_radius_m=v.duplicate_radius_m,
+        ),
+        procedure=to_wire(c.ProcedureFigures, p),
+        satellite=to_wire(c.SatelliteSchedule, s),
+        reports=to_wire(c.ReportSchedule, r, joint_meeting_members=list(r.joint_meeting_members)),
+        layer_imports=c.LayerImportLimits(
+            background_job_bytes=v.layer_import_job_bytes, max_upload_bytes=v.max_layer_upload_bytes
+        ),
+    )
 
 
 def _township(t: m.Township) -> c.Township:
@@ -204,6 +234,24 @@ class VillageController(Controller):
             principal, village_id, name=data.name, geometry=data.geometry
         )
         return _village(row)
+
+
+class CountySettingsController(Controller):
+    path = "/county-settings"
+    tags = ["admin"]  # noqa: RUF012
+
+    @get("", operation_id="GetCountySettings", summary="Deadlines and thresholds in force")
+    async def get_settings(
+        self, db: Db, principal: Caller, settings: Settings_
+    ) -> c.CountySettings:
+        """Captains and admins: the working-day limits of 12336 clues (the county's province),
+        the penalty procedure's figures, the satellite schedule and threshold, when reports
+        are due, and the layer import limits. Read-only: they are the server's settings.
+        Others: 403 ``role_not_allowed``."""
+        view = await county_settings(
+            db, principal, settings, max_layer_upload_bytes=MAX_LAYER_UPLOAD_BYTES
+        )
+        return _settings(view)
 
 
 class CountyController(Controller):

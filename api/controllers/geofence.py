@@ -16,8 +16,9 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK
 
 import geofence as g
-from api.deps import Caller, Geofence
+from api.deps import Caller, Geofence, LocationChecks
 from api.mapping import to_wire_list
+from infra.memory import no_cyclic_collection
 from mobile_contract.v1 import geofence as c
 
 __all__ = ["GeofenceController"]
@@ -105,7 +106,13 @@ def _layer_hits(col: g.HitColumns) -> list[c.FeatureHit]:
 
 
 def _batch(results: g.BatchResult) -> c.CheckLocationsResult:
-    """Up to 10,000 answers built from the batch's columns (no per-point domain objects)."""
+    """Up to 10,000 answers built from the batch's columns (no per-point domain objects),
+    with the cyclic collector paused (nothing built here refers back to itself)."""
+    with no_cyclic_collection():
+        return _batch_answers(results)
+
+
+def _batch_answers(results: g.BatchResult) -> c.CheckLocationsResult:
     lon, lat, outside = results.positions()
     layers = [(col.starts, _layer_hits(col)) for col in results.hit_columns()]
     answers = []
@@ -199,9 +206,10 @@ class GeofenceController(Controller):
         summary="Which features does a GPS fix touch",
     )
     async def check_location(
-        self, data: JSONBody[c.CheckLocationRequest], geofence: Geofence, principal: Caller
+        self, data: JSONBody[c.CheckLocationRequest], location_checks: LocationChecks
     ) -> c.CheckResult:
         """Every feature of the county's current layers within the accuracy circle."""
+        geofence, principal = location_checks
         result = await geofence.check_location(
             principal,
             data.lon,
@@ -219,9 +227,10 @@ class GeofenceController(Controller):
         summary="Check up to 10,000 fixes (a track)",
     )
     async def check_locations(
-        self, data: JSONBody[c.CheckLocationsRequest], geofence: Geofence, principal: Caller
+        self, data: JSONBody[c.CheckLocationsRequest], location_checks: LocationChecks
     ) -> c.CheckLocationsResult:
         """Per-point answers in order; a point far outside the county is flagged, not failed."""
+        geofence, principal = location_checks
         points = [(p.lon, p.lat, p.accuracy_m) for p in data.points]
         results = await geofence.check_locations(
             principal, points, crs=data.crs.value, kinds=_kinds(data.kinds)

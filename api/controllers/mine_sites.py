@@ -42,6 +42,8 @@ def _site(s: g.MineSiteInfo) -> c.MineSite:
         roster=to_wire_list(c.RosterMember, s.roster),
         missing_roles=[c.RosterRoleName(r) for r in s.missing_roles],
         roster_complete=s.roster_complete,
+        status_reason=s.status_reason,
+        status_changed_at=s.status_changed_at,
     )
 
 
@@ -138,8 +140,11 @@ class MineSiteController(Controller):
         geofence: Geofence,
         principal: Caller,
     ) -> c.MineSite:
-        """closed / signs_of_reopening / reopened / remediated."""
-        return _site(await geofence.change_site_status(principal, site_id, data.status.value))
+        """closed / signs_of_reopening / reopened / remediated, with the reason."""
+        site = await geofence.change_site_status(
+            principal, site_id, data.status.value, reason=data.reason
+        )
+        return _site(site)
 
     @put(
         "/mine-sites/{site_id:uuid}/roster/{role:str}",

@@ -881,9 +881,14 @@ async def record_handover(
 
 # -- reading -------------------------------------------------------------------------------------
 async def get_referral(
-    session: AsyncSession, principal: Principal, referral_id: uuid.UUID
+    session: AsyncSession,
+    principal: Principal,
+    referral_id: uuid.UUID,
+    *,
+    now: datetime | None = None,
 ) -> ReferralView:
-    """One referral of the county (squad, captains, admins, the procuratorate)."""
+    """One referral of the county (squad, captains, admins, the procuratorate); overdue as of
+    ``now`` (the service's clock)."""
     require_role(principal, *_READERS, action="see referrals")
     stmt = (
         scoped(select(Referral, Case.case_no), Referral, principal)
@@ -893,7 +898,7 @@ async def get_referral(
     found = (await session.execute(stmt)).first()
     if found is None:
         raise ReferralNotFoundError("referral not found", referral_id=str(referral_id))
-    return _view(found[0], found[1])
+    return _view(found[0], found[1], now)
 
 
 async def list_referrals(

@@ -216,7 +216,9 @@ class CaseService:
         return rows
 
     async def get_referral(self, principal: Principal, referral_id: uuid.UUID) -> ReferralView:
-        view = await _referrals.get_referral(self.session, principal, referral_id)
+        view = await _referrals.get_referral(
+            self.session, principal, referral_id, now=self._clock()
+        )
         await self._audit(principal, "read_referral", [view.id], subject_id=view.id)
         return view
 

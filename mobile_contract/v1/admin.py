@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated
 
 import msgspec
@@ -14,8 +15,14 @@ from mobile_contract.v1.common import GeoJsonGeometry
 __all__ = [
     "County",
     "CountyCreate",
+    "CountySettings",
+    "LayerImportLimits",
     "PasswordReset",
+    "ProcedureFigures",
+    "ReportSchedule",
     "RoleName",
+    "SatelliteSchedule",
+    "TipOffDeadlineSettings",
     "Township",
     "TownshipCreate",
     "TownshipUpdate",
@@ -142,3 +149,67 @@ class County(msgspec.Struct, kw_only=True, rename="camel"):
     name: str
     province_code: str
     created_at: datetime
+
+
+class TipOffDeadlineSettings(msgspec.Struct, kw_only=True, rename="camel"):
+    """A 12336 clue's working days (counted from the day it was received) in the county's
+    province, and the radius within which a new clue about the same party repeats an open
+    one."""
+
+    decide_working_days: int
+    verify_working_days: int
+    feedback_working_days: int
+    duplicate_radius_m: float
+
+
+class ProcedureFigures(msgspec.Struct, kw_only=True, rename="camel"):
+    """The penalty procedure's local figures: filing within ``filingWorkingDays`` working
+    days; fines from ``majorFineYuan`` make a major case; fines from the hearing figures give
+    a person or an organisation the right to a hearing."""
+
+    filing_working_days: int
+    major_fine_yuan: Decimal
+    hearing_fine_person_yuan: Decimal
+    hearing_fine_organisation_yuan: Decimal
+
+
+class SatelliteSchedule(msgspec.Struct, kw_only=True, rename="camel"):
+    """A quarterly satellite batch is reported ``quarterReportDays`` after its quarter ends,
+    field results ``reviewDays`` before that; above ``ratioThreshold`` (a share, 0.15 = 15%)
+    of illegally occupied cultivated land in new construction land a county faces summons."""
+
+    quarter_report_days: int
+    review_days: int
+    ratio_threshold: float
+
+
+class ReportSchedule(msgspec.Struct, kw_only=True, rename="camel"):
+    """The day of the following month each period's report is due, and the departments of
+    the county's joint meeting."""
+
+    monthly_due_day: int
+    quarterly_due_day: int
+    annual_due_day: int
+    joint_meeting_members: list[str]
+
+
+class LayerImportLimits(msgspec.Struct, kw_only=True, rename="camel"):
+    """Layer files above ``backgroundJobBytes`` are imported in the background (an import
+    job); none may exceed ``maxUploadBytes``."""
+
+    background_job_bytes: int
+    max_upload_bytes: int
+
+
+class CountySettings(msgspec.Struct, kw_only=True, rename="camel"):
+    """The deadlines and thresholds in force for the caller's county (read-only: they are
+    the server's settings)."""
+
+    county_id: uuid.UUID
+    county_name: str
+    province_code: str
+    tip_offs: TipOffDeadlineSettings
+    procedure: ProcedureFigures
+    satellite: SatelliteSchedule
+    reports: ReportSchedule
+    layer_imports: LayerImportLimits

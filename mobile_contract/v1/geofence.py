@@ -368,7 +368,9 @@ class ImportJob(msgspec.Struct, kw_only=True, rename="camel"):
     """A layer upload imported in the background (``ImportLayer`` answered 202).
 
     ``read``/``stored``/``repaired``/``rejected`` count features so far; ``total`` is the
-    count the file declares when it declares one. ``rejections`` lists the first 1,000
+    count the file declares when it declares one, known once the worker has opened the file
+    (before the first feature is read), and the count read once the job is ``done``: the
+    progress of a running job is ``read`` of ``total``. ``rejections`` lists the first 1,000
     rejected features with their reasons. ``result`` is set when the state is ``done``
     (the new layer version), ``error`` when it is ``failed``.
     """
@@ -441,7 +443,10 @@ class MineSiteCreate(msgspec.Struct, kw_only=True, rename="camel"):
 
 
 class MineSiteStatusChange(msgspec.Struct, kw_only=True, rename="camel"):
+    """A status set by hand, with why (kept with the status and in the site's history)."""
+
     status: MineStatusName
+    reason: Annotated[str, msgspec.Meta(max_length=2000)] = ""
 
 
 class RosterMemberSet(msgspec.Struct, kw_only=True, rename="camel"):
@@ -470,6 +475,10 @@ class MineSite(msgspec.Struct, kw_only=True, rename="camel"):
     roster: list[RosterMember]
     missing_roles: list[RosterRoleName]
     roster_complete: bool
+    #: why the status was set by hand ("" when a duty check, an import or an edit set it)
+    status_reason: str = ""
+    #: when the status last changed (null for sites registered before this was kept)
+    status_changed_at: datetime | None = None
 
 
 class RosterReport(msgspec.Struct, kw_only=True, rename="camel"):

@@ -31,6 +31,7 @@ __all__ = [
     "AreaUpdate",
     "ConstructionStatusName",
     "Coverage",
+    "DayCoverage",
     "DutyCheck",
     "DutyCheckCreate",
     "DutyCheckStatusName",
@@ -639,6 +640,14 @@ class WeekCoverage(msgspec.Struct, kw_only=True, rename="camel"):
     met: bool | None = None
 
 
+class DayCoverage(msgspec.Struct, kw_only=True, rename="camel"):
+    """A day of the month (county time) with the patrols that count towards the quota."""
+
+    day: date
+    patrols: int
+    night_patrols: int
+
+
 class AreaCoverage(msgspec.Struct, kw_only=True, rename="camel"):
     area_id: uuid.UUID
     code: str
@@ -659,6 +668,8 @@ class AreaCoverage(msgspec.Struct, kw_only=True, rename="camel"):
     targets_not_visited: list[uuid.UUID]
     inspector_ids: list[uuid.UUID]
     duty: DutyCompliance | None = None
+    #: the days of the month with counted patrols, in order (days without are left out)
+    days: list[DayCoverage] = msgspec.field(default_factory=list)
 
 
 class InspectorCoverage(msgspec.Struct, kw_only=True, rename="camel"):

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.app import create_app
 from infra.scope import Role
+from infra.settings import Settings, TipOffDeadlines, TipOffSettings
 
 Client = AsyncTestClient[Litestar]
 
@@ -151,3 +157,48 @@ async def test_bad_geometry_is_refused_and_nothing_changes(
     assert resp.status_code in {400, 422}
     listed = await client.get("/api/v1/townships", headers=admin)
     assert listed.json() == []
+
+
+async def test_county_settings_are_the_figures_in_force_for_captains_and_admins(
+    settings: Settings, engine: AsyncEngine, make_county: Any
+) -> None:
+    del engine  # migrated
+    secret = settings.auth.secret_key
+    hunan = TipOffSettings(deadlines=MappingProxyType({"43": TipOffDeadlines(1, 7, 15)}))
+    configured = replace(
+        settings,
+        tip_offs=hunan,
+        procedure=replace(settings.procedure, major_fine_yuan=Decimal(50_000)),
+        layers=replace(settings.layers, import_job_bytes=3_000_000),
+    )
+    here, elsewhere = await make_county(province="43"), await make_county(province="44")
+    app = create_app(configured)
+    async with AsyncTestClient(app=app, raise_server_exceptions=False) as http:
+        got = await http.get("/api/v1/county-settings", headers=here.headers(Role.CAPTAIN))
+        assert got.status_code == 200, got.text
+        body = got.json()
+        assert (body["countyName"], body["provinceCode"]) == (here.county.name, "43")
+        assert body["tipOffs"] == {
+            "decideWorkingDays": 1,
+            "verifyWorkingDays": 7,  # the province's own figure
+            "feedbackWorkingDays": 15,
+            "duplicateRadiusM": 200.0,
+        }
+        assert body["procedure"]["majorFineYuan"] == "50000"
+        assert body["procedure"]["filingWorkingDays"] == 10
+        assert body["satellite"] == {
+            "quarterReportDays": 60, "reviewDays": 10, "ratioThreshold": 0.15,
+        }  # fmt: skip
+        assert body["reports"]["monthlyDueDay"] == 5
+        assert "县公安局" in body["reports"]["jointMeetingMembers"]
+        assert body["layerImports"]["backgroundJobBytes"] == 3_000_000
+        assert secret not in got.text and settings.database.url not in got.text
+
+        other = await http.get("/api/v1/county-settings", headers=elsewhere.headers(Role.ADMIN))
+        assert other.status_code == 200, other.text
+        assert other.json()["tipOffs"]["verifyWorkingDays"] == 10  # the default
+
+        for role in (Role.INSPECTOR, Role.SECURITY_SQUAD, Role.CLUE_DESK):
+            refused = await http.get("/api/v1/county-settings", headers=here.headers(role))
+            assert refused.status_code == 403, role
+            assert refused.json()["code"] == "role_not_allowed"

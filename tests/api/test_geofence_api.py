@@ -419,10 +419,28 @@ async def test_mine_sites_and_rosters(client: Client, make_county: Any) -> None:
     listed = await client.get(SITES, headers=inspector, params={"incomplete_only": "true"})
     assert sorted(s["code"] for s in listed.json()) == ["KS-001"]
 
+    assert site["statusReason"] == "" and site["statusChangedAt"] is not None
     status = await client.post(
-        f"{url}/status", headers=captain, json={"status": "signs_of_reopening"}
+        f"{url}/status",
+        headers=captain,
+        json={"status": "signs_of_reopening", "reason": " 村民反映夜间有车辆进出 "},
     )
     assert status.status_code == 200 and status.json()["status"] == "signs_of_reopening"
+    assert status.json()["statusReason"] == "村民反映夜间有车辆进出"
+    changed_at = status.json()["statusChangedAt"]
+    assert changed_at > site["statusChangedAt"]
+    # the same status with a new reason replaces the reason, not the time of the status
+    again = await client.post(
+        f"{url}/status",
+        headers=captain,
+        json={"status": "signs_of_reopening", "reason": "现场发现新鲜车辙"},
+    )
+    assert again.json()["statusReason"] == "现场发现新鲜车辙"
+    assert again.json()["statusChangedAt"] == changed_at
+    too_long = await client.post(
+        f"{url}/status", headers=captain, json={"status": "closed", "reason": "x" * 2001}
+    )
+    assert too_long.status_code == 400, too_long.text
     assert (
         await client.post(f"{url}/status", headers=inspector, json={"status": "closed"})
     ).status_code == 403
@@ -443,3 +461,16 @@ async def test_mine_sites_and_rosters(client: Client, make_county: Any) -> None:
     first = versions[-1]["id"]
     old = (await client.get(f"{VERSIONS}/{first}/features", headers=inspector)).json()
     assert [f["properties"]["status"] for f in old] == ["closed"]
+    # each version keeps the reason of its status; an edit that keeps the status keeps it
+    latest = (
+        await client.get(f"{VERSIONS}/{versions[0]['id']}/features", headers=inspector)
+    ).json()
+    reasons = {f["properties"]["code"]: f["properties"]["status_reason"] for f in latest}
+    assert reasons["KS-001"] == "现场发现新鲜车辙"
+    assert [f["properties"]["status_reason"] for f in old] == [""]
+    # an edit that changes the status ends the old reason
+    remediated = await client.put(
+        url, headers=captain, json=_site_body(name="新名", status="remediated")
+    )
+    assert remediated.json()["statusReason"] == ""
+    assert remediated.json()["statusChangedAt"] > changed_at

@@ -281,6 +281,8 @@ async def test_a_patrol_day_from_plan_to_exports(client: Client, make_county: An
     assert row["requirement"]["minPerMonth"] == 5 and 1.2 < row["distanceKm"] < 1.8
     assert row["targetsVisited"] == [target_id] and row["targetsNotVisited"] == []
     assert row["inspectorIds"] == [inspector_id] and row["weeksTotal"] >= 4
+    day = start.astimezone(clock.CHINA).date().isoformat()
+    assert row["days"] == [{"day": day, "patrols": 1, "nightPatrols": int(done["isNight"])}]
     [person] = cov.json()["inspectors"]
     assert person["userId"] == inspector_id and person["patrols"] == 1
     assert abs(person["hours"] - 2400 / 3600) < 0.01

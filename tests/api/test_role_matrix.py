@@ -146,6 +146,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "GetDutyStatus":            (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "GetEvidence":              (OK,        OK,        OK,        OK,        OK,        NO_PROOF),
     "GetConsoleConfig":         (OK,        OK,        OK,        OK,        OK,        OK),
+    "GetCountySettings":        (ROLE,      ROLE,      OK,        ROLE,      OK,        ROLE),
     "GetHealth":                (OK,        OK,        OK,        OK,        OK,        OK),
     "GetImportJob":             (ROLE,      ROLE,      ROLE,      ROLE,      OK,        ROLE),
     "GetLayerGeoJson":          (OK,        OK,        OK,        OK,        OK,        OK),

@@ -1,8 +1,9 @@
 """Token lifecycle and login floods through the real app.
 
 Sessions: a reused refresh token ends its whole family; a password reset, a disable or a role
-change ends every access and refresh token of the user on the next request (the caller is
-resolved from the database on every request, nothing is cached); only the Bearer scheme.
+change ends every access and refresh token of the user on the next request (a caller
+remembered for a moment is forgotten when the change commits, see test_caller_cache.py);
+only the Bearer scheme.
 Floods: attempts are counted per client address and per address and username, exactly, even
 under parallel attempts; passwords are checked off the event loop.
 

@@ -418,11 +418,8 @@ async def test_the_procuratorate_reads_a_referred_case_and_checks_its_package(
     assert await check.get_attribute("data-ok") == "true", await check.inner_text()
     # the 案卷 is not: the API's refusal is shown
     await page.locator("#case-file-package").click()
-    await (
-        page.locator("#case-file-package-status.error")
-        .filter(has_text="role_not_allowed")
-        .wait_for()
-    )
+    refusal = page.locator("#case-file-package-status.error")
+    await refusal.filter(has_text="您的角色不能进行此操作").wait_for()
     assert errors and all("status of 403" in e for e in errors), errors
     await page.context.close()
 

@@ -163,6 +163,40 @@ def test_box_grid_finds_exactly_the_boxes_that_meet() -> None:
     assert len(got) > m
 
 
+def test_one_box_is_answered_as_the_batch_answers_it() -> None:
+    """The single check's scalar path finds, box by box, exactly the batch query's features;
+    boxes the grid leaves out (too large, not placed) are handed back (``None``)."""
+    from geofence.index import BoxGrid  # noqa: PLC0415
+
+    rng = np.random.default_rng(11)
+    n = 2000
+    x, y = rng.uniform(-3000, 3000, n), rng.uniform(-2000, 2000, n)
+    size = np.where(rng.random(n) < 0.9, rng.uniform(20, 150, n), rng.uniform(150, 3000, n))
+    geoms = shapely.box(x, y, x + size, y + size)
+    grid = BoxGrid.of(geoms)
+    m = 1500
+    qx, qy = rng.uniform(-3500, 3500, m), rng.uniform(-2500, 2500, m)
+    r = np.where(rng.random(m) < 0.95, rng.uniform(0, 40, m), rng.uniform(40, 3000, m))
+    # boxes whose corner lies exactly on a feature's edge and on a cell's border
+    qx[1], qy[1], r[1] = x[5] + size[5] + 10, y[5], 10.0
+    qx[2], qy[2], r[2] = grid.x0 + grid.levels[0].cell * 3, grid.y0, 0.0
+    qx[3] = np.nan
+    qi, fi, wide = grid.query(qx - r, qy - r, qx + r, qy + r)
+    found = 0
+    for i in range(m):
+        one = grid.query_one(qx[i] - r[i], qy[i] - r[i], qx[i] + r[i], qy[i] + r[i])
+        if i in wide:
+            assert one is None
+            continue
+        assert one is not None
+        assert sorted(one.tolist()) == sorted(fi[qi == i].tolist()), i
+        found += len(one)
+    assert found > m // 2
+    assert grid.query_one(-10.0, -10.0, 10.0, 10.0) is not None
+    empty = BoxGrid.of(shapely.box(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0)))
+    assert empty.query_one(0.0, 0.0, 1.0, 1.0) is not None
+
+
 async def test_a_large_batch_with_positions_far_away(
     tmp_path: Path, session: AsyncSession, county_id: uuid.UUID
 ) -> None:
@@ -181,3 +215,18 @@ async def test_a_large_batch_with_positions_far_away(
     assert [r.outside_county for r in results[-3:]] == [False, True, True]
     assert all(len(r.features) == 1 for r in results[:200])
     assert not results[-1].features and not results[-2].features
+
+
+def test_feature_ids_are_read_back_as_the_uuids_stored() -> None:
+    from geofence.index import IdColumn  # noqa: PLC0415
+
+    ids = [uuid.uuid4() for _ in range(500)] + [uuid.UUID(int=0), uuid.UUID(int=2**128 - 1)]
+    column = IdColumn.of(ids)
+    order = np.array([501, 0, 7, 7, 500, 3], dtype=np.intp)
+    got = column.take(order)
+    assert got == [ids[i] for i in order.tolist()]
+    for made, stored in zip(got, [ids[i] for i in order.tolist()], strict=True):
+        assert type(made) is uuid.UUID
+        assert (str(made), hash(made), made.bytes) == (str(stored), hash(stored), stored.bytes)
+    assert got[2] is got[3]  # a feature hit twice is built once
+    assert column[1:3] == ids[1:3] and column[5] == ids[5]

@@ -125,6 +125,23 @@ async def test_geojson_import_repairs_and_rejects(
     assert all(f.geometry.is_valid for f in features)
 
 
+async def test_progress_names_the_total_before_the_first_feature_and_after_each_batch(
+    tmp_path: Path, session: AsyncSession, county_id: uuid.UUID
+) -> None:
+    features = [
+        ({"DLBM": "0103"}, shapely.geometry.mapping(_square(112.1 + i * 0.002, 28.5)))
+        for i in range(25)
+    ]
+    path = _write_geojson(tmp_path / "many.geojson", features)
+    seen: list[ImportProgress] = []
+    await import_layer(
+        session, county_id, path, "parcels", progress=seen.append, batch_size=10, dry_run=True
+    )
+    # what a progress bar draws: the file's 25 features, read in batches of 10
+    assert [(p.read, p.total) for p in seen] == [(0, 25), (10, 25), (20, 25), (25, 25)]
+    assert [p.stored for p in seen] == [0, 10, 20, 25]
+
+
 async def test_shapefile_zip_gauss_kruger_and_versions(
     tmp_path: Path, session: AsyncSession, county_id: uuid.UUID, principal: Principal
 ) -> None:

@@ -121,6 +121,7 @@ async def test_a_large_upload_becomes_a_job_with_progress_and_result(
     job = await _settled(jobs_client, county, location)
     assert job["state"] == "done", job
     assert (job["read"], job["stored"], job["rejected"]) == (32, 30, 2)
+    assert job["total"] == 32  # the progress bar's end, however soon the job was done
     assert [r["feature"] for r in job["rejections"]] == [31, 32]
     assert (job["rejections"][0]["code"], job["rejections"][0]["reason"]) == (
         "feature_outside_county",

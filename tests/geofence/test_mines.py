@@ -30,6 +30,7 @@ from geofence import (
 )
 from infra.errors import PermissionDeniedError
 from infra.scope import Principal, Role
+from patrol.site_review import mark_site_for_review
 from tests.conftest import add_county, add_user
 
 PIT = shapely.box(112.15, 28.55, 112.152, 28.552)
@@ -181,6 +182,53 @@ async def test_old_register_versions_stay_readable(
     assert first.geometry.equals(PIT)
     current = await get_mine_site(session, principal, site.id)
     assert current.geometry.equals(moved) and current.status == "remediated"
+
+
+async def test_a_status_keeps_its_reason_until_the_status_changes(
+    session: AsyncSession, principal: Principal
+) -> None:
+    site = await create_mine_site(
+        session, principal, SiteInput(code="KS-4", name="石场", geometry=PIT)
+    )
+    assert (site.status_reason, site.status_changed_at is not None) == ("", True)
+    closed_at = site.status_changed_at
+    site = await change_site_status(
+        session, principal, site.id, "reopened", reason="  夜间有人开采  "
+    )
+    assert (site.status, site.status_reason) == ("reopened", "夜间有人开采")
+    assert site.status_changed_at is not None and closed_at is not None
+    assert site.status_changed_at >= closed_at
+    reopened_at = site.status_changed_at
+    # the same status: a new reason replaces the old, the time of the status stays; no reason
+    # (or the same one) changes nothing
+    site = await change_site_status(session, principal, site.id, "reopened", reason="已立案")
+    assert (site.status_reason, site.status_changed_at) == ("已立案", reopened_at)
+    versions = len(await list_layer_versions(session, principal, kind="mine_sites"))
+    await change_site_status(session, principal, site.id, "reopened")
+    await change_site_status(session, principal, site.id, "reopened", reason="已立案")
+    assert len(await list_layer_versions(session, principal, kind="mine_sites")) == versions
+    with pytest.raises(InvalidRosterError) as err:
+        await change_site_status(session, principal, site.id, "closed", reason="x" * 2001)
+    assert err.value.field == "reason"
+    # a status set otherwise (a duty check's mark, here after a captain closed the site again)
+    # ends the reason given for the old one
+    await change_site_status(session, principal, site.id, "closed", reason="再次封堵")
+    assert await mark_site_for_review(session, principal, site.id)
+    site = await get_mine_site(session, principal, site.id)
+    assert (site.status, site.status_reason) == ("signs_of_reopening", "")
+    history = await list_layer_versions(session, principal, kind="mine_sites")
+    reasons = [
+        (f.properties["status"], f.properties["status_reason"])
+        for v in reversed(history)
+        for f in await read_layer_features(session, principal, v.id)
+    ]
+    assert reasons == [
+        ("closed", ""),
+        ("reopened", "夜间有人开采"),
+        ("reopened", "已立案"),
+        ("closed", "再次封堵"),
+        ("signs_of_reopening", ""),
+    ]
 
 
 async def test_another_countys_sites_and_versions_are_not_found(

@@ -145,6 +145,15 @@ async def test_coverage_of_a_known_month(world: World, db: AsyncSession) -> None
     assert [w.patrols for w in west.weeks] == [1, 2, 1, 0, 2]
     assert [w.met for w in west.weeks] == [True, True, True, False, True]
     assert (west.weeks_met, west.weeks_total) == (4, 5)
+    # the month's calendar: counted patrols by local day (not Sep 29 or Nov 1 of the weeks,
+    # not the 3-minute patrol of the 30th), the 21:00 patrol of the 14th a night patrol
+    assert [(d.day.day, d.patrols, d.night_patrols) for d in west.days] == [
+        (5, 1, 0),
+        (6, 1, 0),
+        (14, 1, 1),
+        (30, 1, 0),
+    ]
+    assert sum(d.patrols for d in west.days) == west.patrols
     assert (west.distance_km, west.hours) == (0.285, 5.0)
     assert west.targets_visited == [t1.id] and west.targets_not_visited == [t2.id]
     assert west.inspector_ids == sorted([me.user_id, other.user_id])
@@ -157,6 +166,7 @@ async def test_coverage_of_a_known_month(world: World, db: AsyncSession) -> None
         "rule",
     )
     assert [w.met for w in far.weeks] == [False, False, False, True, False]
+    assert [(d.day, d.patrols) for d in far.days] == [(date(2026, 10, 20), 1)]
     people = {p.user_id: p for p in cov.inspectors}
     assert (people[me.user_id].patrols, people[me.user_id].hours) == (4, 5.0)
     assert people[me.user_id].distance_km == 0.285

@@ -17,7 +17,7 @@ import os
 import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -244,3 +244,33 @@ async def test_other_roles_reads_are_not_procuratorate_entries(
         case = await _call(api, county, role, "GET", f"/cases/{cid}")
         assert case["parties"][0]["idNo"] == ID_NO  # the brigade reads the number in full
     assert await _entries(session_factory, county) == []
+
+
+async def test_a_referrals_lateness_follows_the_apps_clock(
+    api: Client, make_county: Any, db: AsyncSession, store: S3ObjectStore
+) -> None:
+    """Overdue is judged at the app's clock (``app.state.clock``), on the referral, the list
+    and the overdue feed alike: a microsecond before the police's receipt is due, it is not."""
+    county: CountyFixture = await make_county()
+    _cid, rid = await _referred_case(api, county, db, store)
+    squad = county.headers(Role.SECURITY_SQUAD)
+    due = datetime.fromisoformat(
+        (await api.get(f"{API}/referrals/{rid}", headers=squad)).json()["nextDueAt"]
+    )
+    app_state = api.app.state
+    try:
+        for at, late in ((due - timedelta(microseconds=1), False), (due, False),
+                         (due + timedelta(microseconds=1), True)):  # fmt: skip
+            app_state.clock = lambda at=at: at
+            one = (await api.get(f"{API}/referrals/{rid}", headers=squad)).json()
+            listed = (await api.get(f"{API}/referrals", headers=squad)).json()
+            feed = (await api.get(f"{API}/referrals/overdue", headers=squad)).json()
+            assert one["overdue"] is late, at
+            assert [r["overdue"] for r in _items(listed) if r["id"] == rid] == [late]
+            assert (rid in [o["referralId"] for o in feed]) is late
+    finally:
+        del app_state.clock
+
+
+def _items(answer: Any) -> list[Any]:
+    return list(answer["items"] if isinstance(answer, dict) else answer)

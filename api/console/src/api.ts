@@ -55,11 +55,13 @@ async function send(method: string, path: string, body: unknown, accept: string)
     "Accept-Language": lang() === "en" ? "en" : "zh-CN",
     ...authHeaders(),
   };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  // a form (a file upload) is sent as multipart, with the boundary the browser chooses
+  const form = body instanceof FormData;
+  if (body !== undefined && !form) headers["Content-Type"] = "application/json";
   const resp = await fetch(`/api/v1${path}`, {
     method,
     headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined ? undefined : form ? body : JSON.stringify(body),
     credentials: "omit",
   });
   if (resp.status === 401 && token() !== null) {
@@ -80,6 +82,13 @@ async function send(method: string, path: string, body: unknown, accept: string)
 
 export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
   return (await (await send(method, path, body, "application/json")).json()) as T;
+}
+
+/** A multipart form (a file upload) posted to ``path``: the answer's status (200, 202...) and
+ * body. */
+export async function apiForm<T>(path: string, form: FormData): Promise<{ status: number; body: T }> {
+  const resp = await send("POST", path, form, "application/json");
+  return { status: resp.status, body: (await resp.json()) as T };
 }
 
 /** The file name a ``Content-Disposition`` header gives (RFC 5987 ``filename*`` first). */
@@ -116,4 +125,19 @@ export async function logIn(username: string, password: string): Promise<Me> {
   const me = await api<Me>("GET", "/me");
   sessionStorage.setItem(ME, JSON.stringify(me));
   return me;
+}
+
+/** A UUIDv7 (time-ordered, as the phones mint them) from the browser's random source. */
+export function uuid7(): string {
+  const b = new Uint8Array(16);
+  crypto.getRandomValues(b);
+  let ms = Date.now();
+  for (let i = 5; i >= 0; i--) {
+    b[i] = ms % 256;
+    ms = Math.floor(ms / 256);
+  }
+  b[6] = (b[6]! & 0x0f) | 0x70;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

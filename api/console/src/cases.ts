@@ -9,13 +9,14 @@
 // (packages.ts). A part the API refuses the caller's role says so and the rest stays.
 import { type Schemas, api, apiFile, savedMe } from "./api";
 import { h } from "./dom";
+import { fileSize } from "./forms";
 import { fill, t, tr } from "./i18n";
 import { linkedEvidence } from "./evidence";
 import { pagesFor } from "./menu";
 import { signedExport } from "./packages";
 import {
   countdown, facts, failure, fixed, loading, localMinute, localTime, pageLink, pageParam, problemText,
-  refusedRole, repaintCountdowns, saveFile, size, span,
+  refusedRole, repaintCountdowns, saveFile, span,
 } from "./view";
 
 type Case = Schemas["Case"];
@@ -140,7 +141,7 @@ function documentsView(caseId: string, docs: Document[]): HTMLElement {
             })
             .catch((err: unknown) => {
               status.className = "error";
-              status.textContent = `${t("pc_refused")}：${problemText(err)}`;
+              status.textContent = problemText(err);
             })
             .finally(() => (button.disabled = false));
         });
@@ -148,7 +149,7 @@ function documentsView(caseId: string, docs: Document[]): HTMLElement {
           h("td", {}, d.title, d.scans?.length ? h("span", { class: "muted" }, ` · ${fill("case_scans", { n: d.scans.length })}`) : null),
           h("td", {}, d.docNo || "—"),
           h("td", { class: "nowrap" }, localMinute(d.generatedAt)),
-          h("td", { class: "num" }, `${size(d.sizeBytes)} · ${d.pages} ${t("case_pages")}`),
+          h("td", { class: "num" }, `${fileSize(d.sizeBytes)} · ${d.pages} ${t("case_pages")}`),
           h("td", {}, h("code", { title: d.sha256 }, `${d.sha256.slice(0, 12)}…`)),
           h("td", {}, button));
       }))),

@@ -7,7 +7,7 @@ import { h } from "./dom";
 import { type Word, t } from "./i18n";
 import { areaFeatures, boxOf, reviewMap } from "./reviewmap";
 import { QUOTA_COLORS, type QuotaState, quotaState } from "./quota";
-import { failure, fixed, loading } from "./view";
+import { failure, fixed, loading, monthRange } from "./view";
 
 type Coverage = Schemas["Coverage"];
 type AreaCoverage = Schemas["AreaCoverage"];
@@ -43,13 +43,6 @@ const COLUMNS: Column[] = [
     numeric: true,
   },
 ];
-
-/** The first and the next month's first moment in the county's time, for GetDutyStatus. */
-function monthRange(month: string): [string, string] {
-  const [y, m] = month.split("-").map(Number) as [number, number];
-  const next = m === 12 ? `${y + 1}-01` : `${y}-${String(m + 1).padStart(2, "0")}`;
-  return [`${month}-01T00:00:00+08:00`, `${next}-01T00:00:00+08:00`];
-}
 
 function table(areas: AreaCoverage[], onPick: (a: AreaCoverage) => void): HTMLElement {
   let sortKey = "code";

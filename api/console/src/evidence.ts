@@ -7,10 +7,11 @@
 // new entry at once. The thumbnails and the panel serve the findings and cases pages too.
 import { type Schemas, api, savedMe } from "./api";
 import { h } from "./dom";
+import { fileSize } from "./forms";
 import { fill, t, tr } from "./i18n";
 import {
-  facts, failure, fixed, loading, localMinute, localTime, locationHits, onLeave, pageLink, pageParam,
-  problemText, refusedRole, size,
+  dayRange, facts, failure, fixed, loading, localMinute, localTime, locationHits, onLeave, pageLink, pageParam,
+  problemText, refusedRole,
 } from "./view";
 
 type Evidence = Schemas["Evidence"];
@@ -202,7 +203,7 @@ export async function showEvidence(into: HTMLElement, id: string): Promise<void>
       })
       .catch((err: unknown) => {
         status.className = "error";
-        status.textContent = `${t("ev_downloadFailed")}：${problemText(err)}`;
+        status.textContent = problemText(err);
       })
       .finally(() => (original.disabled = false));
   });
@@ -222,7 +223,7 @@ export async function showEvidence(into: HTMLElement, id: string): Promise<void>
         [t("ev_heading"), e.headingDeg != null ? `${fixed(e.headingDeg, 0)}°` : null],
         [t("ev_device"), device || null],
         [t("ev_sha256"), h("code", { id: "ev-sha256" }, e.sha256)],
-        [t("ev_file"), `${e.fileName || "—"} · ${e.mediaType} · ${size(e.sizeBytes)}${meta.width ? ` · ${meta.width}×${meta.height}` : ""}`],
+        [t("ev_file"), `${e.fileName || "—"} · ${e.mediaType} · ${fileSize(e.sizeBytes)}${meta.width ? ` · ${meta.width}×${meta.height}` : ""}`],
         [t("ev_uploader"), who(map, e.uploaderId)],
         [t("ev_proves"), e.proves || null],
         [t("ev_viewType"), e.viewType ? tr(`view_${e.viewType}`) : null],
@@ -248,22 +249,12 @@ interface Filter {
   flagged: boolean;
 }
 
-function dayStart(day: string): string {
-  return `${day}T00:00:00+08:00`;
-}
-
-function nextDay(day: string): string {
-  const d = new Date(`${day}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + 1);
-  return d.toISOString().slice(0, 10);
-}
-
 function query(f: Filter, cursor: string | null): string {
   const q = new URLSearchParams({ limit: String(PAGE) });
   if (f.patrol) q.set("patrol_id", f.patrol);
   if (f.case) q.set("case_id", f.case);
-  if (f.from) q.set("captured_from", dayStart(f.from));
-  if (f.to) q.set("captured_to", dayStart(nextDay(f.to)));
+  if (f.from) q.set("captured_from", dayRange(f.from)[0]);
+  if (f.to) q.set("captured_to", dayRange(f.to)[1]);
   if (f.flagged) q.set("flagged", "true");
   if (cursor) q.set("cursor", cursor);
   return q.toString();

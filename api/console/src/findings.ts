@@ -11,7 +11,8 @@ import { fill, t, tr } from "./i18n";
 import { flagLabel, linkedEvidence } from "./evidence";
 import { FLAGGERS, pagesFor } from "./menu";
 import {
-  facts, failure, fixed, loading, localMinute, localTime, locationHits, pageLink, pageParam, problemText, refusedRole,
+  facts, failure, fixed, loading, localMinute, localTime, locationHits, monthRange, pageLink, pageParam, problemText,
+  refusedRole,
 } from "./view";
 
 type Finding = Schemas["Finding"];
@@ -38,12 +39,6 @@ interface Ctx {
   pages: Set<string>;
   me: string;
   role: string;
-}
-
-function monthRange(month: string): [string, string] {
-  const [y, m] = month.split("-").map(Number) as [number, number];
-  const next = m === 12 ? `${y + 1}-01` : `${y}-${String(m + 1).padStart(2, "0")}`;
-  return [`${month}-01T00:00:00+08:00`, `${next}-01T00:00:00+08:00`];
 }
 
 function query(f: Filter, cursor: string | null): string {
@@ -116,7 +111,7 @@ function flagSection(ctx: Ctx, f: Finding, changed: () => void): HTMLElement {
       })
       .catch((err: unknown) => {
         submit.disabled = false;
-        error.textContent = `${t("fd_flagFailed")}：${problemText(err)}`;
+        error.textContent = problemText(err);
       });
   });
   section.append(form);

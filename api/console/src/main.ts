@@ -15,9 +15,9 @@ import {
   whenUnauthorized,
 } from "./api";
 import { h } from "./dom";
-import { lang, setLang, t, tr } from "./i18n";
+import { type Word, fill, lang, setLang, t, tr } from "./i18n";
 import type { MapData } from "./map";
-import { homePage, pagesFor } from "./menu";
+import { ADMIN_PAGES, homePage, pagesFor } from "./menu";
 import { failure, leavePage } from "./view";
 
 const root = document.getElementById("app") as HTMLElement;
@@ -81,6 +81,14 @@ const REVIEW: Record<string, (main: HTMLElement) => Promise<void>> = {
   reports: (main) => import("./reports").then(({ reportsPage }) => reportsPage(main)),
   referrals: (main) => import("./referrals").then(({ referralsPage }) => referralsPage(main)),
   tipoffs: (main) => import("./tipoffs").then(({ tipoffsPage }) => tipoffsPage(main)),
+  plans: (main) => import("./plans").then(({ plansPage }) => plansPage(main)),
+  "mine-sites": (main) => import("./minesites").then(({ mineSitesPage }) => mineSitesPage(main)),
+  duty: (main) => import("./duty").then(({ dutyPage }) => dutyPage(main)),
+  users: (main) => import("./users").then(({ usersPage }) => usersPage(main)),
+  regions: (main) => import("./regions").then(({ regionsPage }) => regionsPage(main)),
+  layers: (main) => import("./layers").then(({ layersPage }) => layersPage(main)),
+  devices: (main) => import("./devices").then(({ devicesPage }) => devicesPage(main)),
+  settings: (main) => import("./settings").then(({ settingsPage }) => settingsPage(main)),
   patrols: (main) => import("./patrols").then(({ patrolsPage }) => patrolsPage(main, "patrols")),
   "my-patrols": (main) => import("./patrols").then(({ patrolsPage }) => patrolsPage(main, "my-patrols")),
   findings: (main) => import("./findings").then(({ findingsPage }) => findingsPage(main)),
@@ -88,14 +96,24 @@ const REVIEW: Record<string, (main: HTMLElement) => Promise<void>> = {
   evidence: (main) => import("./evidence").then(({ evidencePage }) => evidencePage(main)),
 };
 
+/** An administration page named by a role that may not use it: said, not swapped for another. */
+function refused(main: HTMLElement, word: Word, me: Me): void {
+  main.replaceChildren(h("div", { class: "failure", role: "alert", id: "page-refused" },
+    h("h1", {}, t(word)),
+    h("p", { class: "error" }, fill("adminOnly", { role: tr(`role_${me.role}`) })),
+    h("p", {}, t("forbidden"))));
+}
+
 function shell(me: Me): void {
   const pages = pagesFor(me.role);
-  const page = pages.find((p) => p.id === currentPage()) ?? pages[0]!;
+  const named = currentPage();
+  const outside = pages.some((p) => p.id === named) ? undefined : ADMIN_PAGES.find((p) => p.id === named);
+  const page = pages.find((p) => p.id === named) ?? pages[0]!;
   const nav = h("nav", { "aria-label": t("menu") }, h("ul", {}, ...pages.map((p) =>
     h("li", {}, h("a", {
       href: `#/${p.id}`,
       "data-page": p.id,
-      "aria-current": p.id === page.id ? "page" : undefined,
+      "aria-current": p.id === page.id && !outside ? "page" : undefined,
     }, t(p.word))))));
   const logout = h("button", { type: "button", class: "logout" }, t("logout"));
   logout.addEventListener("click", () => {
@@ -116,8 +134,10 @@ function shell(me: Me): void {
       h("p", { class: "who" }, `${me.displayName}（${tr(`role_${me.role}`)}）· ${me.county.name}`),
       languageButton(), logout),
     h("div", { class: "body" }, nav, main));
-  document.title = `${t(page.word)} · ${t("appName")}`;
-  if (page.id === "map") {
+  document.title = `${t((outside ?? page).word)} · ${t("appName")}`;
+  if (outside) {
+    refused(main, outside.word, me);
+  } else if (page.id === "map") {
     // the map's data is asked for while MapLibre (a chunk of its own) is still loading
     const data: Promise<MapData> = Promise.all([
       api<ConsoleConfig>("GET", "/console/config"),

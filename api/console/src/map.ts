@@ -15,6 +15,7 @@ import { type Area, type CheckResult, type ConsoleConfig, api, authHeaders } fro
 import { h } from "./dom";
 import { wgs84ToGcj02 } from "./gcj02";
 import { type Word, t, tr } from "./i18n";
+import { MINE_STATUS } from "./sitestatus";
 import { locationHits, onLeave } from "./view";
 
 interface Swatch {
@@ -38,12 +39,6 @@ const ZONES: Swatch[] = [
   { value: "urban_development", word: "zk_urban_development", color: "#6a1b9a" },
   { value: "village_construction", word: "zk_village_construction", color: "#ef6c00" },
   { value: "other", word: "zk_other", color: "#757575" },
-];
-const MINE_STATUS: Swatch[] = [
-  { value: "closed", word: "ms_closed", color: "#546e7a" },
-  { value: "signs_of_reopening", word: "ms_signs_of_reopening", color: "#ffa000" },
-  { value: "reopened", word: "ms_reopened", color: "#d50000" },
-  { value: "remediated", word: "ms_remediated", color: "#43a047" },
 ];
 const AREA_COLOR = "#1565c0";
 const CHANGE_COLOR = "#d50000";

@@ -1,11 +1,14 @@
 // What each role finds in the navigation. The map is for everyone but the procuratorate and the
 // first page of all but captains and admins, who land on the overview; the review pages
-// (coverage, live status, track replay, alerts, the satellite campaign, statistics and reports)
-// are theirs; the patrol records are theirs (巡查记录) and the field crews' own (我的巡查); the
-// findings and the evidence library are for them and the security squad; cases for everyone
-// who works them or supervises them. What each page then shows is what the API gives the
-// caller. Pages not built yet (admin pages among them) show a placeholder. The procuratorate
-// (read-only supervision of referrals) has no map: its API allowlist holds no tiles or areas.
+// (coverage, live status, track replay, alerts, the satellite campaign, statistics and reports,
+// the closed mines with their five-to-one rosters and duty) are theirs, and so is editing the
+// patrol plans, which inspectors read (their own, read only); the patrol records are theirs
+// (巡查记录) and the field crews' own (我的巡查); the findings and the evidence library are for them
+// and the security squad; cases for everyone who works them or supervises them. What each page
+// then shows is what the API gives the caller. The county administration pages (users,
+// townships and villages, layer import, devices, settings) are the admin's alone. The
+// procuratorate (read-only supervision of referrals) has no map: its API allowlist holds no
+// tiles or areas.
 import type { Word } from "./i18n";
 
 export type Role =
@@ -43,7 +46,12 @@ export const PAGES: readonly Page[] = [
   { id: "regions", word: "regions", roles: ["admin"] },
   { id: "layers", word: "layers", roles: ["admin"] },
   { id: "devices", word: "devices", roles: ["admin"] },
+  { id: "settings", word: "settings", roles: ["admin"] },
 ];
+
+/** The county administration pages: reached by another role (a link an admin passed on),
+ * they say that the role may not use them rather than silently showing another page. */
+export const ADMIN_PAGES: readonly Page[] = PAGES.filter((p) => p.roles.length === 1 && p.roles[0] === "admin");
 
 /** The roles that flag cases and findings for a criminal referral (FlagForReferral answers the
  * others ``role_not_allowed``): the flag's form is offered to them only. */

@@ -327,7 +327,7 @@ export function signedExport(spec: ExportSpec): HTMLElement {
       })
       .catch((err: unknown) => {
         status.className = "error";
-        status.textContent = `${t("pc_refused")}：${problemText(err)}`;
+        status.textContent = problemText(err);
       })
       .finally(() => (button.disabled = false));
   });

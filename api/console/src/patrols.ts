@@ -9,7 +9,9 @@ import { h } from "./dom";
 import { fill, t, tr } from "./i18n";
 import { linkedEvidence } from "./evidence";
 import { pagesFor } from "./menu";
-import { failure, facts, fixed, loading, localMinute, localTime, pageLink, pageParam, span, today } from "./view";
+import {
+  failure, facts, fixed, loading, localMinute, localTime, monthRange, pageLink, pageParam, span, today,
+} from "./view";
 
 type Patrol = Schemas["Patrol"];
 type SignIn = Schemas["SignIn"];
@@ -42,13 +44,6 @@ function statusText(p: Patrol): string {
 
 function km(m: number): string {
   return `${fixed(m / 1000, 2)} ${t("km")}`;
-}
-
-/** ``2026-11`` → the month's first instant and the next month's, in the county's time. */
-function monthRange(month: string): [string, string] {
-  const [y, m] = month.split("-").map(Number) as [number, number];
-  const next = m === 12 ? `${y + 1}-01` : `${y}-${String(m + 1).padStart(2, "0")}`;
-  return [`${month}-01T00:00:00+08:00`, `${next}-01T00:00:00+08:00`];
 }
 
 // -- a patrol's panel ----------------------------------------------------------------------------

@@ -5,13 +5,13 @@
 // the browser against the published keys (packages.ts); the cases the screening suggests for a
 // referral, which the squad and captains may flag (ListCases, FlagForReferral); and the findings
 // flagged for a referral (ListFlags, ListCountyFindings).
-import { type Schemas, api, savedMe } from "./api";
+import { ApiError, type Schemas, api, savedMe } from "./api";
 import { h } from "./dom";
 import { t, tr } from "./i18n";
 import { FLAGGERS } from "./menu";
 import { signedExport } from "./packages";
 import {
-  countdown, failure, loading, localMinute, pageLink, problemText, refusedRole, repaintCountdowns, span,
+  countdown, failure, loading, localMinute, pageLink, refusedRole, repaintCountdowns, span,
 } from "./view";
 
 type Referral = Schemas["Referral"];
@@ -27,6 +27,14 @@ const HEADS = ["captain", "admin"];
 
 function role(): string {
   return savedMe()?.role ?? "";
+}
+
+function problemText(err: unknown): string {
+  if (err instanceof ApiError) {
+    const code = err.problem.code ? `（${err.problem.code}）` : "";
+    return `${err.message}${code}`;
+  }
+  return err instanceof Error ? err.message : String(err);
 }
 
 // -- the list ------------------------------------------------------------------------------------

@@ -5,11 +5,11 @@
 // submission and assignment of the selected tasks; and a task's panel (GetSatelliteTask) with
 // the steps its state allows: a field result entered here, the review, the case, reopening.
 import type { ExpressionSpecification, LngLatBoundsLike } from "maplibre-gl";
-import { ApiError, type Area, type ConsoleConfig, type Schemas, api, apiFile, savedMe } from "./api";
+import { ApiError, type Area, type ConsoleConfig, type Schemas, api, apiFile, savedMe, uuid7 } from "./api";
 import { h } from "./dom";
 import { type Word, fill, t, tr } from "./i18n";
 import { type Collection, type Geometry, type ReviewMap, areaFeatures, boxOf, collection, reviewMap } from "./reviewmap";
-import { failure, fixed, loading, localMinute, localTime, saveFile } from "./view";
+import { failure, fixed, loading, localMinute, localTime, problemText, saveFile } from "./view";
 
 type Batch = Schemas["SatelliteBatch"];
 type Figures = Schemas["SatelliteFigures"];
@@ -101,29 +101,6 @@ function paint(root: ParentNode): void {
 
 function swatch(s: Status): HTMLElement {
   return h("span", { class: "swatch", "data-color": STATUS_COLORS[s] });
-}
-
-/** A UUIDv7 (time-ordered, as the phones mint them) from the browser's random source. */
-export function uuid7(): string {
-  const b = new Uint8Array(16);
-  crypto.getRandomValues(b);
-  let ms = Date.now();
-  for (let i = 5; i >= 0; i--) {
-    b[i] = ms % 256;
-    ms = Math.floor(ms / 256);
-  }
-  b[6] = (b[6]! & 0x0f) | 0x70;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
-
-/** What went wrong (the API's ``detail``) and what to do about it. */
-function problemText(err: unknown): string {
-  const detail = err instanceof Error ? err.message : String(err);
-  const code = err instanceof ApiError ? err.problem.code ?? "" : "";
-  const hint = tr(`do_${code}`);
-  return `${t("actionFailed")}：${detail}。${hint !== `do_${code}` ? hint : t("whatToDo")}`;
 }
 
 function nameOf(ctx: Ctx, userId: string | null | undefined): string {

@@ -6,7 +6,7 @@
 import { type Schemas, api } from "./api";
 import { h } from "./dom";
 import { fill, t, tr } from "./i18n";
-import { failure, loading, localMinute, localTime, onLeave } from "./view";
+import { failure, fromLocalInput, loading, localInput, localMinute, localTime, onLeave } from "./view";
 
 type TipOff = Schemas["TipOff"];
 type Summary = Schemas["TipOffSummary"];
@@ -45,16 +45,6 @@ function message(err: unknown): string {
 
 function options(values: readonly string[], prefix: string, selected = ""): HTMLOptionElement[] {
   return values.map((v) => h("option", { value: v, selected: v === selected }, tr(`${prefix}${v}`)));
-}
-
-/** ``<input type=datetime-local>`` value of a moment in the county's time (as the queue shows it). */
-function localInput(moment: Date): string {
-  return localMinute(moment).replace(" ", "T");
-}
-
-/** The moment a ``datetime-local`` value names in the county's time (China: UTC+8, no DST). */
-function fromLocalInput(value: string): string {
-  return new Date(`${value}:00+08:00`).toISOString();
 }
 
 /** The first step not yet done (the one the desk is waiting for). */

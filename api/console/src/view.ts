@@ -55,9 +55,33 @@ export function today(): string {
   return localTime(new Date()).slice(0, 10);
 }
 
+/** The first moment of the county's day ``day`` (``2026-10-05``) and of the next day. */
+export function dayRange(day: string): [string, string] {
+  const next = new Date(`${day}T00:00:00Z`);
+  next.setUTCDate(next.getUTCDate() + 1);
+  return [`${day}T00:00:00+08:00`, `${next.toISOString().slice(0, 10)}T00:00:00+08:00`];
+}
+
+/** The first moment of ``month`` (``2026-10``) and of the next month in the county's time. */
+export function monthRange(month: string): [string, string] {
+  const [y, m] = month.split("-").map(Number) as [number, number];
+  const next = m === 12 ? `${y + 1}-01` : `${y}-${String(m + 1).padStart(2, "0")}`;
+  return [`${month}-01T00:00:00+08:00`, `${next}-01T00:00:00+08:00`];
+}
+
 /** ``2026-12-06 14:03`` in the county's time. */
 export function localMinute(iso: string | Date): string {
   return localTime(iso).slice(0, 16);
+}
+
+/** ``<input type=datetime-local>`` value of a moment in the county's time (as the queue shows it). */
+export function localInput(moment: Date): string {
+  return localMinute(moment).replace(" ", "T");
+}
+
+/** The moment a ``datetime-local`` value names in the county's time (China: UTC+8, no DST). */
+export function fromLocalInput(value: string): string {
+  return new Date(`${value}:00+08:00`).toISOString();
 }
 
 export function fixed(value: number, digits = 1): string {
@@ -76,16 +100,12 @@ export function saveFile(blob: Blob, name: string): void {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-/** The API's problem as a line to show: its detail, its code, and what to do where the
- * console knows (``do_<code>``). */
+/** What went wrong (the API's ``detail``) and what to do about it (the error code's hint). */
 export function problemText(err: unknown): string {
-  if (err instanceof ApiError) {
-    const code = err.problem.code ?? "";
-    const hint = code ? tr(`do_${code}`) : "";
-    const todo = hint && hint !== `do_${code}` ? ` ${hint}` : "";
-    return `${err.message}${code ? `（${code}）` : ""}${todo}`;
-  }
-  return err instanceof Error ? err.message : String(err);
+  const detail = err instanceof Error ? err.message : String(err);
+  const code = err instanceof ApiError ? err.problem.code ?? "" : "";
+  const hint = tr(`do_${code}`);
+  return `${t("actionFailed")}：${detail}。${hint !== `do_${code}` ? hint : t("whatToDo")}`;
 }
 
 /** Whether the API refused the caller's role this operation (a part of a page it cannot see). */
@@ -146,13 +166,6 @@ export function facts(id: string, rows: Array<[string, string | Node | null | un
     dl.append(h("dt", {}, term), h("dd", {}, value));
   }
   return dl;
-}
-
-/** Bytes as KB / MB. */
-export function size(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${fixed(bytes / 1024, 1)} KB`;
-  return `${fixed(bytes / (1024 * 1024), 1)} MB`;
 }
 
 /** What a location check found (features of the reference layers around a position). */
