@@ -32,7 +32,7 @@ from api.controllers.geofence import GeofenceController
 from api.controllers.jobs import JobController
 from api.controllers.layers import LayerController
 from api.controllers.mine_sites import MineSiteController
-from api.controllers.patrol import PatrolController
+from api.controllers.patrol import FindingController, PatrolController
 from api.controllers.petitions import PetitionController
 from api.controllers.plans import PlanController
 from api.controllers.procedure import ProcedureController
@@ -89,6 +89,7 @@ API_V1_HANDLERS: list[Any] = [
     AreaController,
     PlanController,
     PatrolController,
+    FindingController,
     DutyController,
     ReviewController,
     CaseController,

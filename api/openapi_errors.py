@@ -609,6 +609,7 @@ OPERATION_ERRORS: dict[str, Errors] = {
             "unknown_layer_kind",
         ),
     },
+    "ListCountyFindings": {422: ("invalid_cursor",)},
     "ListFindings": {403: ("not_patrol_owner",), 404: ("patrol_not_found",)},
     "ListFlags": {403: ("role_not_allowed",)},
     "ListFrequencyRules": {},

@@ -27,6 +27,10 @@ Anything else — another county's record, an id that exists nowhere, a record o
 kind nobody registered — is the same refusal (``reference_not_found``): the answer never says
 which. The casework registers its parts when :mod:`evidence.cases` is imported; without it
 the rules are narrower, never wider.
+
+Evidence of a record beyond the one its upload named (:func:`linked_to`): evidence the
+casework links to a case after upload (``LinkCaseEvidence``, a case opened with evidence) is
+the case's evidence too, for ``ListEvidence``'s ``case_id`` filter as for the read rule.
 """
 
 from __future__ import annotations
@@ -50,10 +54,12 @@ __all__ = [
     "ReferenceRule",
     "caller_of",
     "evidence_visible",
+    "linked_to",
     "on_patrol",
     "reference_allowed",
     "register_evidence_readers",
     "register_finding_references",
+    "register_linked_evidence",
     "register_reference_kind",
 ]
 
@@ -109,6 +115,21 @@ def register_evidence_readers(rule: Callable[[Caller], ColumnElement[bool]]) -> 
     """Evidence (joined with its ``Upload``) a non-manager caller may also read, e.g.
     evidence of a case the caller may see."""
     _EVIDENCE_READERS.append(rule)
+
+
+_LINKED: dict[str, list[Callable[[uuid.UUID], ColumnElement[bool]]]] = {}
+
+
+def register_linked_evidence(kind: str, rule: Callable[[uuid.UUID], ColumnElement[bool]]) -> None:
+    """Evidence (joined with its ``Upload``) linked to the record ``kind`` / id after upload,
+    e.g. evidence linked to a case."""
+    _LINKED.setdefault(kind, []).append(rule)
+
+
+def linked_to(kind: str, record_id: uuid.UUID) -> ColumnElement[bool]:
+    """Evidence (joined with its ``Upload``) some registered rule links to the record (false
+    when nobody registered the kind)."""
+    return or_(false(), *(rule(record_id) for rule in _LINKED.get(kind, ())))
 
 
 def register_reference_kind(kind: str, rule: ReferenceRule) -> None:

@@ -43,7 +43,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from evidence.access import caller_of, evidence_visible, reference_allowed
+from evidence.access import caller_of, evidence_visible, linked_to, reference_allowed
 from evidence.custody import CustodyAction, CustodyLog
 from evidence.derivatives import enqueue_derivatives
 from evidence.errors import (
@@ -154,6 +154,7 @@ class EvidenceFilter:
     captured_from: datetime | None = None
     captured_to: datetime | None = None
     any_flags: Sequence[str] = ()
+    flagged: bool | None = None  # with (True) or without (False) any trust flag
     within_wkt: str | None = None  # an area polygon (WGS84 WKT), e.g. a contract area
     area_id: uuid.UUID | None = None  # a contract area of the caller's county
 
@@ -425,18 +426,22 @@ class EvidenceService:
             (Upload.patrol_session_id, f.patrol_session_id),
             (Upload.finding_id, f.finding_id),
             (Upload.mine_site_id, f.mine_site_id),
-            (Upload.case_id, f.case_id),
             (Upload.uploader_id, f.uploader_id),
             (Evidence.kind, f.kind),
         ):
             if value is not None:
                 conditions.append(column == value)
+        if f.case_id is not None:  # named on upload, or linked to the case since
+            conditions.append(or_(Upload.case_id == f.case_id, linked_to("case", f.case_id)))
         if f.captured_from is not None:
             conditions.append(Evidence.captured_at >= f.captured_from)
         if f.captured_to is not None:
             conditions.append(Evidence.captured_at < f.captured_to)
         if f.any_flags:
             conditions.append(Evidence.flags.overlap(list(f.any_flags)))
+        if f.flagged is not None:
+            count = func.coalesce(func.cardinality(Evidence.flags), 0)
+            conditions.append(count > 0 if f.flagged else count == 0)
         if f.within_wkt is not None:
             conditions.append(
                 func.ST_Intersects(Evidence.geom, func.ST_GeomFromText(f.within_wkt, 4326))

@@ -68,6 +68,7 @@ from patrol.tracks import EARTH_RADIUS_M, refresh_summary
 __all__ = [
     "CONSTRUCTION_STATUSES",
     "MANUAL_REASONS",
+    "PATROL_STATUSES",
     "SIGN_IN_METHODS",
     "EndPatrolInput",
     "FindingInput",
@@ -82,6 +83,8 @@ log = structlog.get_logger(__name__)
 _Row = TypeVar("_Row", SignIn, Finding)
 
 SIGN_IN_METHODS = ("gps", "manual")
+#: The ``status`` filter of :meth:`PatrolService.list_patrols`: under way, or ended.
+PATROL_STATUSES = ("ongoing", "ended")
 MANUAL_REASONS = ("no_gps_fix", "device_fault", "indoor", "signal_blocked", "other")
 
 
@@ -276,10 +279,12 @@ class PatrolService:
         until: datetime | None = None,
         area_id: uuid.UUID | None = None,
         inspector_id: uuid.UUID | None = None,
+        status: str | None = None,
         limit: int = 200,
     ) -> Sequence[PatrolSession]:
         """Patrols by start time, newest first: those the caller may read
-        (:data:`patrol.policy.PATROL_READ`)."""
+        (:data:`patrol.policy.PATROL_READ`); ``status`` keeps the ``ongoing`` (not ended) or
+        the ``ended`` ones."""
         stmt = scoped(select(PatrolSession), PatrolSession, principal).where(
             read_clause(PATROL_READ, PatrolSession.__tablename__, principal)
         )
@@ -291,6 +296,15 @@ class PatrolService:
             stmt = stmt.where(PatrolSession.area_id == area_id)
         if inspector_id is not None:
             stmt = stmt.where(PatrolSession.inspector_id == inspector_id)
+        if status is not None:
+            if status not in PATROL_STATUSES:
+                raise InvalidPatrolInputError(
+                    f"status must be one of {', '.join(PATROL_STATUSES)}",
+                    code=codes.INVALID_STATUS,
+                    field="status",
+                )
+            ended = PatrolSession.ended_at.is_not(None)
+            stmt = stmt.where(ended if status == "ended" else ~ended)
         stmt = stmt.order_by(PatrolSession.started_at.desc()).limit(max(1, min(limit, 1000)))
         return (await self.db.execute(stmt)).scalars().all()
 

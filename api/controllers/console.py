@@ -8,7 +8,7 @@ token. Files whose name carries a content hash (``app-3F2K9QZA.js``) never chang
 cached for a year; ``index.html`` and the other files are revalidated on every load (ETag).
 The build writes a gzip copy (``.gz``) of every text file, sent to clients that accept it.
 Every page gets a content security policy that loads nothing from another origin (but the
-basemap's tiles, when one is configured).
+basemap's tiles, when one is configured, and images from the object store's presigned URLs).
 
 Without a build, ``/console`` answers a page saying to run ``make install``.
 """
@@ -80,18 +80,24 @@ NOT_BUILT_PAGE = """<!DOCTYPE html>
 """
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url.replace("{", "").replace("}", ""))
+    return f" {parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
 def content_policy(settings: Settings) -> str:
     """Nothing from another origin: scripts, styles, workers and API calls are this server's;
     images may also be ``data:`` (the map controls' icons) and ``blob:`` (decoded tiles).
-    A configured basemap's origin is allowed for its tiles only."""
+    A configured basemap's origin is allowed for its tiles only; the object store's address
+    in presigned URLs (``S3_PUBLIC_URL``, else ``S3_ENDPOINT_URL``) for images only (the
+    evidence thumbnails, each a short-lived presigned GET)."""
     basemap = settings.server.console_basemap_url
-    extra = ""
-    if basemap:
-        parts = urlsplit(basemap.replace("{", "").replace("}", ""))
-        extra = f" {parts.scheme}://{parts.netloc}"
+    extra = _origin(basemap) if basemap else ""
+    store = settings.object_store.public_url or settings.object_store.endpoint_url
+    images = extra + (_origin(store) if store else "")
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; worker-src 'self'; "
-        f"img-src 'self' data: blob:{extra}; connect-src 'self'{extra}; font-src 'self'; "
+        f"img-src 'self' data: blob:{images}; connect-src 'self'{extra}; font-src 'self'; "
         "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
 

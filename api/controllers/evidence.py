@@ -324,10 +324,13 @@ class EvidenceController(Controller):
         captured_from: FromQuery[datetime | None] = None,
         captured_to: FromQuery[datetime | None] = None,
         flags: FromQuery[list[str] | None] = None,
+        flagged: FromQuery[bool | None] = None,
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     ) -> c.EvidencePage:
-        """Newest capture first; ``flags`` matches evidence with any of them."""
+        """Newest capture first; ``caseId`` matches evidence named on upload or linked to the
+        case since, ``flags`` evidence with any of them, ``flagged`` evidence with (or
+        without) any trust flag."""
         filters = ev.EvidenceFilter(
             patrol_session_id=patrol_id,
             area_id=area_id,
@@ -339,6 +342,7 @@ class EvidenceController(Controller):
             captured_from=captured_from,
             captured_to=captured_to,
             any_flags=tuple(flags or ()),
+            flagged=flagged,
         )
         page = await evidence.list_evidence(principal, filters, limit=limit, cursor=cursor)
         return c.EvidencePage(

@@ -1,8 +1,11 @@
-"""Patrols: start and end, sign-ins, findings, track points and the track for replay.
+"""Patrols: start and end, sign-ins, findings, track points and the track for replay; and
+the county's findings for review.
 
 Phones start and end patrols, sign in, record findings and send track batches, each under an
 id they minted (PUT or POST to the id's path, safe to replay); the domain enforces who may do
-what. Areas, plans, duty checks and review are in the modules beside this one.
+what. Captains and the security squad review findings across the county
+(``ListCountyFindings``, :mod:`evidence.cases.findings`, the same read rule as a patrol's
+findings). Areas, plans, duty checks and review are in the modules beside this one.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from litestar.status_codes import HTTP_200_OK
 
 import patrol as p
 from api.controllers import field_inputs as inputs
-from api.deps import Caller, Patrols, Tracks
+from api.deps import Caller, Cases, Patrols, Tracks
 from api.problems import request_lang
+from evidence.cases.findings import MAX_PAGE, FindingFilter
 from geofence import to_mu
 from infra.messages import Lang, render
 from mobile_contract.v1 import patrol as c
@@ -30,7 +34,7 @@ from mobile_contract.v1.geofence import LandClassName
 from patrol.finding_checks import place_of
 from patrol.tracks import TrackPointsInput
 
-__all__ = ["Limit", "PatrolController"]
+__all__ = ["FindingController", "Limit", "PatrolController"]
 
 #: A page size for the lists of field work.
 Limit = Annotated[int, QueryParameter(ge=1, le=1000)]
@@ -199,16 +203,18 @@ class PatrolController(Controller):
         until: FromQuery[datetime | None] = None,
         area_id: FromQuery[uuid.UUID | None] = None,
         inspector_id: FromQuery[uuid.UUID | None] = None,
+        status: FromQuery[c.PatrolStatusName | None] = None,
         limit: Limit = 200,
     ) -> list[c.Patrol]:
         """By start time: captains and admins every patrol; others those they ran or joined,
-        and the patrols of the areas they lead."""
+        and the patrols of the areas they lead. ``status``: only those under way, or ended."""
         rows = await patrols.list_patrols(
             principal,
             since=since,
             until=until,
             area_id=area_id,
             inspector_id=inspector_id,
+            status=status.value if status else None,
             limit=limit,
         )
         return [_patrol(s) for s in rows]
@@ -309,3 +315,43 @@ class PatrolController(Controller):
         """The filtered route, then with ``include_points`` every fix with its status."""
         doc = await tracks.get_track(principal, patrol_id, include_points=include_points)
         return c.TrackGeoJson(type=doc["type"], features=doc["features"])
+
+
+class FindingController(Controller):
+    path = "/findings"
+    tags = ["patrol"]  # noqa: RUF012
+
+    @get("", operation_id="ListCountyFindings", summary="Findings of the county, for review")
+    async def list_county_findings(
+        self,
+        cases: Cases,
+        principal: Caller,
+        *,
+        patrol_id: FromQuery[uuid.UUID | None] = None,
+        area_id: FromQuery[uuid.UUID | None] = None,
+        township_id: FromQuery[uuid.UUID | None] = None,
+        reported_by: FromQuery[uuid.UUID | None] = None,
+        found_from: FromQuery[datetime | None] = None,
+        found_to: FromQuery[datetime | None] = None,
+        suggested: FromQuery[bool | None] = None,
+        flagged: FromQuery[bool | None] = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 50,
+    ) -> c.FindingPage:
+        """Newest first, the findings the caller may read (those ``ListFindings`` gives of
+        each patrol): captains and admins all, inspectors those of their patrols and areas
+        and their own, the security squad the flagged, the screened-in and the sources of its
+        cases. ``suggested``: with (or without) a current screening suggestion; ``flagged``:
+        flagged (or not) for referral; ``areaId`` the area of the finding's patrol."""
+        filters = FindingFilter(
+            patrol_id=patrol_id,
+            area_id=area_id,
+            township_id=township_id,
+            reported_by=reported_by,
+            found_from=found_from,
+            found_to=found_to,
+            suggested=suggested,
+            flagged=flagged,
+        )
+        page = await cases.list_findings(principal, filters, limit=limit, cursor=cursor)
+        return c.FindingPage(items=[_finding(f) for f in page.items], next_cursor=page.next_cursor)

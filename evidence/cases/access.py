@@ -22,7 +22,8 @@ finding: security squad   flagged, carrying a current screening suggestion, or t
 
 Registered on import into the rules below this package:
 
-* :mod:`evidence.access`: evidence of a case the caller may see (named on upload or linked);
+* :mod:`evidence.access`: evidence of a case the caller may see (named on upload or linked),
+  and a case's linked evidence for ``ListEvidence``'s case filter;
   for the clue desk, evidence of a tip-off (named on upload or linked), and tip-offs as an
   evidence reference (clue desk, captains, admins);
   a case as an evidence reference (captains/admins any; the squad a flagged or referred case;
@@ -58,6 +59,7 @@ from evidence.access import (
     Rules,
     register_evidence_readers,
     register_finding_references,
+    register_linked_evidence,
     register_reference_kind,
 )
 from evidence.cases.models import (
@@ -255,8 +257,18 @@ def _case_reference(caller: Caller, county: uuid.UUID, record_id: uuid.UUID) -> 
     )
 
 
+def _linked_to_case(case_id: uuid.UUID) -> ColumnElement[bool]:
+    """Evidence (joined with its ``Upload``) linked to the case after upload."""
+    return (
+        exists()
+        .where(CaseEvidence.case_id == case_id, CaseEvidence.evidence_id == Evidence.id)
+        .correlate_except(CaseEvidence)
+    )
+
+
 register_evidence_readers(_evidence_of_visible_cases)
 register_reference_kind("case", _case_reference)
+register_linked_evidence("case", _linked_to_case)
 
 
 # -- tip-offs ------------------------------------------------------------------------------------

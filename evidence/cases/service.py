@@ -34,6 +34,7 @@ from evidence.cases import package as _package
 from evidence.cases import referrals as _referrals
 from evidence.cases import screening as _screening
 from evidence.cases.cases import CaseChanges, CaseInput, CaseView, FlagView, TeamMember
+from evidence.cases.findings import FindingFilter, FindingPage, list_county_findings
 from evidence.cases.package import ReferralPackage
 from evidence.cases.package_keys import PackageKeyring
 from evidence.cases.referrals import Material, OverdueStep, ReferralView
@@ -49,7 +50,8 @@ __all__ = ["CaseService"]
 
 
 class CaseService:
-    """Cases, referral rules, flags, referrals and their steps, evidence packages."""
+    """Cases, referral rules, flags, findings under review, referrals and their steps,
+    evidence packages."""
 
     def __init__(
         self,
@@ -166,6 +168,20 @@ class CaseService:
     ) -> FlagView:
         return await _referrals.flag_for_referral(
             self.session, principal, reason=reason, case_id=case_id, finding_id=finding_id
+        )
+
+    # -- findings across the county --------------------------------------------------------------
+    async def list_findings(
+        self,
+        principal: Principal,
+        filters: FindingFilter | None = None,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> FindingPage:
+        """The county's findings the caller may read (:mod:`evidence.cases.findings`)."""
+        return await list_county_findings(
+            self.session, principal, filters, limit=limit, cursor=cursor
         )
 
     # -- referrals -------------------------------------------------------------------------------

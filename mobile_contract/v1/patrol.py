@@ -39,6 +39,7 @@ __all__ = [
     "Finding",
     "FindingCreate",
     "FindingLandUse",
+    "FindingPage",
     "FrequencyRule",
     "FrequencyRuleSet",
     "InspectorCoverage",
@@ -50,6 +51,7 @@ __all__ = [
     "Patrol",
     "PatrolEnd",
     "PatrolStart",
+    "PatrolStatusName",
     "Plan",
     "PlanTarget",
     "PlanUpdate",
@@ -122,6 +124,13 @@ class ManualReasonName(enum.StrEnum):
     INDOOR = "indoor"
     SIGNAL_BLOCKED = "signal_blocked"
     OTHER = "other"
+
+
+class PatrolStatusName(enum.StrEnum):
+    """A patrol under way (not ended) or ended, for the ``status`` filter of ``ListPatrols``."""
+
+    ONGOING = "ongoing"
+    ENDED = "ended"
 
 
 class ConstructionStatusName(enum.StrEnum):
@@ -496,6 +505,13 @@ class Finding(msgspec.Struct, kw_only=True, rename="camel"):
     flags: list[str] = msgspec.field(default_factory=list)
     location_check: LocationCheck | None = None
     suggestions: list[Suggestion] = msgspec.field(default_factory=list)
+
+
+class FindingPage(msgspec.Struct, kw_only=True, rename="camel"):
+    """Newest first; pass ``nextCursor`` back as ``cursor`` for the next page."""
+
+    items: list[Finding]
+    next_cursor: str | None = None
 
 
 # -- tracks --------------------------------------------------------------------------------------

@@ -453,6 +453,18 @@ async def test_roles_see_what_they_need(client: Client, make_county: Any) -> Non
     assert "needs_second_officer" in flagged.json()["flags"]
     query = "?flags=needs_second_officer&flags=other"
     assert await ids(Role.CAPTAIN, query) == {own["id"]}
+    # with any trust flag at all, or none
+    assert await ids(Role.CAPTAIN, "?flagged=true") == {own["id"]}
+    assert await ids(Role.CAPTAIN, "?flagged=false") == {linked["id"]}
+
+    # evidence linked to the case after upload is the case's too: for the case filter and
+    # for whoever sees the case
+    link = await client.post(
+        f"/api/v1/cases/{case_id}/evidence", json={"evidenceIds": [own["id"]]}, headers=captain
+    )
+    assert link.status_code == 200, link.text
+    assert await ids(Role.CAPTAIN, f"?case_id={case_id}") == {own["id"], linked["id"]}
+    assert await ids(Role.SECURITY_SQUAD, f"?case_id={case_id}") == {own["id"], linked["id"]}
 
 
 async def test_the_worker_makes_the_thumbnail(

@@ -4,8 +4,9 @@ One county, two areas, three patrols (one with a joint-team companion), findings
 targets, two mine sites and three satellite tasks (one per area, one given to an inspector
 outside both). For every role (inspector on and off an area, area leader,
 captain, admin, joint-team member on and off a patrol, security squad) the test collects the
-records the REST lists and single reads show, asserts the rule of ``patrol.policy`` on them,
-and asserts a fresh sync pull of the same user holds exactly the same records.
+records the REST lists and single reads show (the county's findings for review agreeing with
+each patrol's), asserts the rule of ``patrol.policy`` on them, and asserts a fresh sync pull
+of the same user holds exactly the same records.
 """
 
 from __future__ import annotations
@@ -248,6 +249,11 @@ async def _rest_view(client: Client, walk: Walk, who: str) -> dict[str, set[str]
         else:
             assert not readable, (who, patrol_id, findings.text)
             assert findings.json()["code"] == "not_patrol_owner"
+
+    # the county's findings for review: the same findings, under the same rule
+    county = await client.get(f"{API}/findings", params={"limit": 200}, headers=h)
+    assert county.status_code == 200, county.text
+    assert {f["id"] for f in county.json()["items"]} == seen["findings"], who
 
     seen["satelliteTasks"] = await _satellite_view(client, walk, who)
     listed = await client.get(f"{API}/geofence/mine-sites", headers=h)

@@ -110,6 +110,16 @@ def _problem(resp: Any, status: int, code: str | None = None) -> dict[str, Any]:
     return body
 
 
+async def _listed_by_status(client: Client, headers: dict[str, str]) -> dict[str, list[str]]:
+    """The patrols ``ListPatrols`` gives under each ``status`` filter."""
+    out = {}
+    for status in ("ongoing", "ended"):
+        resp = await client.get(f"{API}/patrols", params={"status": status}, headers=headers)
+        assert resp.status_code == 200, resp.text
+        out[status] = [p["id"] for p in resp.json()]
+    return out
+
+
 async def test_a_patrol_day_from_plan_to_exports(client: Client, make_county: Any) -> None:
     county: CountyFixture = await make_county()
     cap, me = county.headers(Role.CAPTAIN), county.headers(Role.INSPECTOR)
@@ -160,6 +170,7 @@ async def test_a_patrol_day_from_plan_to_exports(client: Client, make_county: An
     assert started.json()["endedAt"] is None and started.json()["planId"] == my_plan["planId"]
     again = await client.put(f"{API}/patrols/{pid}", json=body, headers=me)
     assert again.status_code == 200 and again.json()["id"] == pid
+    assert await _listed_by_status(client, cap) == {"ongoing": [pid], "ended": []}
 
     # sign in by GPS; manual needs a reason and a village
     gps = await client.put(
@@ -247,6 +258,8 @@ async def test_a_patrol_day_from_plan_to_exports(client: Client, make_county: An
         headers=me,
     )
     _problem(other, 409, "patrol_already_ended")
+    assert await _listed_by_status(client, cap) == {"ongoing": [], "ended": [pid]}
+    _problem(await client.get(f"{API}/patrols?status=paused", headers=cap), 400)
 
     # replay
     track = await client.get(f"{API}/patrols/{pid}/track", headers=cap)

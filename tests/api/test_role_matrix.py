@@ -188,6 +188,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "ListDevices":              (OK,        OK,        OK,        OK,        OK,        OK),
     "ListDutyChecks":           (OK,        OK,        OK,        OK,        OK,        OK),
     "ListEvidence":             (OK,        OK,        OK,        OK,        OK,        OK),
+    "ListCountyFindings":       (OK,        OK,        OK,        OK,        OK,        OK),
     "ListFindings":             (OK,        OK,        OK,        NOT_CREW,  OK,        NOT_CREW),
     "ListFlags":                (ROLE,      ROLE,      OK,        OK,        OK,        ROLE),
     "ListFrequencyRules":       (OK,        OK,        OK,        OK,        OK,        OK),

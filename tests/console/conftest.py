@@ -6,6 +6,7 @@ import shutil
 import socket
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,16 +53,20 @@ def live_url(settings: Settings, engine: object) -> Iterator[str]:
     yield from serve(settings)
 
 
-def serve(settings: Settings) -> Iterator[str]:
+def serve(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> Iterator[str]:
     """The app of ``settings`` on 127.0.0.1:<free port> in a thread with its own event loop,
-    until the generator is closed (a fixture's body: ``yield from serve(settings)``)."""
+    until the generator is closed (a fixture's body: ``yield from serve(settings)``); with
+    ``clock``, the app's "now" is that clock's (``app.state.clock``)."""
     require_build()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
+    app = create_app(settings)
+    if clock is not None:
+        app.state.clock = clock
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), log_level="warning", access_log=False, lifespan="on")
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -127,7 +132,7 @@ async def log_in(
     await page.get_by_label("用户名").fill(username)
     await page.get_by_label("密码").fill(TEST_PASSWORD)
     await page.get_by_role("button", name="登录").click()
-    await page.wait_for_selector("nav a[data-page=map]")
+    await page.wait_for_selector("nav a[aria-current=page]")  # the shell, whatever the role
     return page, errors
 
 

@@ -133,12 +133,13 @@ async def test_inspector_has_no_admin_menu_and_a_lost_token_means_login(
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENSHOTS / "console-map-inspector.png"))
 
-    # a placeholder page, then the English switch
-    await page.locator("nav a[data-page=cases]").click()
-    await page.get_by_text("此页面将在后续版本中提供。").wait_for()
+    # a page of the menu, then the English switch
+    await page.locator("nav a[data-page=my-patrols]").click()
+    await page.get_by_role("heading", name="我的巡查").wait_for()
     await page.get_by_role("button", name="English").click()
-    await page.get_by_text("This page comes in a later version.").wait_for()
+    await page.get_by_role("heading", name="My patrols").wait_for()
     await page.get_by_role("button", name="中文").click()
+    await page.locator("#pt-table, #pt-empty").first.wait_for()  # its list has come
 
     # a token the server no longer takes: the next call answers 401 and the login comes back
     await page.evaluate("() => sessionStorage.setItem('patrol.console.token', 'not-a-token')")

@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 
 from api.controllers.console import console_router, content_policy
 from infra.scope import Role
-from infra.settings import ServerSettings, Settings
+from infra.settings import ObjectStoreSettings, ServerSettings, Settings
 from tests.conftest import CountyFixture
 from tests.console.conftest import require_build
 
@@ -97,6 +97,21 @@ def test_a_basemap_opens_the_policy_to_its_origin_only() -> None:
     assert "img-src 'self' data: blob: https://tiles.example.cn;" in policy
     assert "connect-src 'self' https://tiles.example.cn;" in policy
     assert "script-src 'self';" in policy
+
+
+def test_the_object_store_serves_images_only() -> None:
+    """Evidence thumbnails are presigned GETs of the store's public address; nothing else
+    of the page may come from there."""
+    store = ObjectStoreSettings(
+        endpoint_url="http://127.0.0.1:8001", public_url="http://192.168.1.10:8001/"
+    )
+    policy = content_policy(Settings(object_store=store))
+    assert "img-src 'self' data: blob: http://192.168.1.10:8001;" in policy
+    assert "connect-src 'self';" in policy and "127.0.0.1" not in policy
+    internal = content_policy(
+        Settings(object_store=ObjectStoreSettings(endpoint_url=store.endpoint_url))
+    )
+    assert "img-src 'self' data: blob: http://127.0.0.1:8001;" in internal
 
 
 async def test_without_a_build_the_console_says_to_run_make_install(tmp_path: Path) -> None:

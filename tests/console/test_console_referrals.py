@@ -6,7 +6,8 @@ but not referred. The squad sees both referrals with the deadline of the step ea
 equal to the API's (the overdue one in red, alone under "只看逾期"), records the police's
 receipt on the overdue one, is told the head's decision is not its own, and downloads the
 case's package: a ZIP that ``verify_package`` accepts with the keys the server publishes,
-whose fingerprint the page shows. An inspector has no 移送管理 in the menu.
+whose fingerprint the page shows, and that the page itself checks with them. An inspector
+has no 移送管理 in the menu.
 """
 
 from __future__ import annotations
@@ -212,6 +213,11 @@ async def test_the_squad_follows_its_referrals_and_downloads_a_verifiable_packag
     report = verify_package(saved, public_keys=load_public_keys(listing))
     assert report.ok and report.signature_valid, report.problems
     assert report.case_no == late["caseNo"]
+    # the page checked the same bytes against the same keys
+    check = page.locator("#rf-check")
+    await check.wait_for()
+    assert await check.get_attribute("data-ok") == "true", await check.inner_text()
+    assert f"{report.files_checked} 个文件" in await check.inner_text()
 
     await page.locator("#rf-receipt-no").fill("公(林)收字〔2026〕17号")
     await page.locator("#rf-action button[type=submit]").click()

@@ -106,10 +106,17 @@ export function attachmentName(header: string | null, fallback: string): string 
   return plain?.[1]?.trim() || fallback;
 }
 
-/** A file the API answers (an export), with its name, fetched with the tab's token. */
-export async function apiFile(path: string, fallback: string): Promise<{ blob: Blob; name: string }> {
-  const resp = await send("GET", path, undefined, "*/*");
-  return { blob: await resp.blob(), name: attachmentName(resp.headers.get("Content-Disposition"), fallback) };
+/** A file the API answers (an export), with its name and the answer's headers, fetched with
+ * the tab's token (``method`` POST for an export the API records as an act, a package). */
+export async function apiFile(
+  path: string, fallback: string, method: "GET" | "POST" = "GET",
+): Promise<{ blob: Blob; name: string; headers: Headers }> {
+  const resp = await send(method, path, undefined, "*/*");
+  return {
+    blob: await resp.blob(),
+    name: attachmentName(resp.headers.get("Content-Disposition"), fallback),
+    headers: resp.headers,
+  };
 }
 
 export async function logIn(username: string, password: string): Promise<Me> {

@@ -64,9 +64,10 @@ function loginPage(message: string): void {
   user.focus();
 }
 
-/** The page the hash names ("" when none: the role's first page). */
+/** The page the hash names ("" when none: the role's first page); what follows a ``?`` is
+ * the page's parameters (view.pageParam). */
 function currentPage(): string {
-  return location.hash.replace(/^#\/?/, "");
+  return location.hash.replace(/^#\/?/, "").split("?")[0] ?? "";
 }
 
 // the review pages, each a chunk of its own (those with a map load MapLibre with them)
@@ -88,6 +89,11 @@ const REVIEW: Record<string, (main: HTMLElement) => Promise<void>> = {
   layers: (main) => import("./layers").then(({ layersPage }) => layersPage(main)),
   devices: (main) => import("./devices").then(({ devicesPage }) => devicesPage(main)),
   settings: (main) => import("./settings").then(({ settingsPage }) => settingsPage(main)),
+  patrols: (main) => import("./patrols").then(({ patrolsPage }) => patrolsPage(main, "patrols")),
+  "my-patrols": (main) => import("./patrols").then(({ patrolsPage }) => patrolsPage(main, "my-patrols")),
+  findings: (main) => import("./findings").then(({ findingsPage }) => findingsPage(main)),
+  cases: (main) => import("./cases").then(({ casesPage }) => casesPage(main)),
+  evidence: (main) => import("./evidence").then(({ evidencePage }) => evidencePage(main)),
 };
 
 /** An administration page named by a role that may not use it: said, not swapped for another. */

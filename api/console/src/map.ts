@@ -16,7 +16,7 @@ import { h } from "./dom";
 import { wgs84ToGcj02 } from "./gcj02";
 import { type Word, t, tr } from "./i18n";
 import { MINE_STATUS } from "./sitestatus";
-import { onLeave } from "./view";
+import { locationHits, onLeave } from "./view";
 
 interface Swatch {
   value: string;
@@ -182,15 +182,6 @@ function coordinates(lon: number, lat: number): HTMLElement {
     h("p", {}, `${t("wgs84")}: ${lon.toFixed(6)}, ${lat.toFixed(6)}`), gcj, toggle);
 }
 
-function checkList(result: CheckResult): HTMLElement {
-  if (result.features.length === 0) return h("p", {}, t("nothingHere"));
-  return h("ul", { class: "hits" }, ...result.features.map((f) =>
-    h("li", {},
-      h("strong", {}, t(f.kind as Word)), " · ",
-      f.landClass ? `${tr(`lc_${f.landClass}`)} · ` : "",
-      `${tr(f.relation)} · ${t("distance")} ${f.distanceM.toFixed(1)} ${t("metres")}`)));
-}
-
 async function showPoint(panel: HTMLElement, lon: number, lat: number, features: MapGeoJSONFeature[]): Promise<void> {
   const seen = new Set<string>();
   const blocks = features.filter((f) => {
@@ -215,7 +206,7 @@ async function showPoint(panel: HTMLElement, lon: number, lat: number, features:
   panel.querySelector<HTMLElement>("#feature-title")?.focus();
   try {
     const result = await api<CheckResult>("POST", "/geofence/check", { lon, lat, accuracyM: 5 });
-    check.replaceChildren(checkList(result));
+    check.replaceChildren(locationHits(result.features));
   } catch (err) {
     check.replaceChildren(h("p", { class: "error", role: "alert" }, (err as Error).message));
   } finally {

@@ -1,56 +1,32 @@
 // Referrals to the police (移送管理): every referral with the step it waits for and that step's
 // legal deadline counting down (ListReferrals, or ListOverdueReferralSteps for the overdue
 // only); a panel per referral (GetReferral) with each step due/done/late and the steps the
-// caller's role may record next; the case's signed package (ExportReferralPackage) with the
-// published key's fingerprint (GetSigningKeys); and the cases the screening suggests for a
-// referral, which the squad and captains may flag (ListCases, FlagForReferral).
-import { ApiError, type Problem, type Schemas, api, attachmentName, authHeaders, savedMe } from "./api";
+// caller's role may record next; the case's signed package (ExportReferralPackage) checked in
+// the browser against the published keys (packages.ts); the cases the screening suggests for a
+// referral, which the squad and captains may flag (ListCases, FlagForReferral); and the findings
+// flagged for a referral (ListFlags, ListCountyFindings).
+import { ApiError, type Schemas, api, savedMe } from "./api";
 import { h } from "./dom";
-import { lang, t, tr } from "./i18n";
-import { failure, loading, localMinute, onLeave, saveFile } from "./view";
+import { t, tr } from "./i18n";
+import { FLAGGERS } from "./menu";
+import { signedExport } from "./packages";
+import {
+  countdown, failure, loading, localMinute, pageLink, refusedRole, repaintCountdowns, span,
+} from "./view";
 
 type Referral = Schemas["Referral"];
 type Overdue = Schemas["OverdueStep"];
 type Step = Schemas["ReferralStepName"];
 type Case = Schemas["Case"];
-type Keys = Schemas["SigningKeyList"];
 type MaterialKind = Schemas["MaterialKindName"];
+type Flag = Schemas["Flag"];
+type FindingPage = Schemas["FindingPage"];
 
 const SQUAD_AND_MANAGERS = ["security_squad", "captain", "admin"];
 const HEADS = ["captain", "admin"];
-const FLAGGERS = ["security_squad", "captain"];
-// the README's check of a package's signature (OpenSSL 3.0+)
-export const VERIFY_COMMAND =
-  "openssl pkeyutl -verify -pubin -inkey public-key.pem -rawin -in manifest.json -sigfile manifest.sig.bin";
 
 function role(): string {
   return savedMe()?.role ?? "";
-}
-
-/** ``3天4小时`` (or ``3 d 4 h``) of a duration in seconds; minutes under an hour. */
-function span(seconds: number): string {
-  const s = Math.max(0, Math.floor(Math.abs(seconds)));
-  const d = Math.floor(s / 86_400);
-  const hh = Math.floor((s % 86_400) / 3_600);
-  const mm = Math.floor((s % 3_600) / 60);
-  const en = lang() === "en";
-  if (d > 0) return en ? `${d} d ${hh} h` : `${d}天${hh}小时`;
-  if (hh > 0) return en ? `${hh} h ${mm} min` : `${hh}小时${mm}分`;
-  return en ? `${mm} min` : `${mm}分钟`;
-}
-
-/** The countdown to ``dueAt``: time left, or how long it is overdue (text and colour). */
-function countdown(dueAt: string): HTMLElement {
-  const el = h("span", { class: "countdown", "data-due-at": dueAt });
-  paint(el);
-  return el;
-}
-
-function paint(el: HTMLElement): void {
-  const left = (Date.parse(el.dataset["dueAt"] ?? "") - Date.now()) / 1000;
-  const over = left < 0;
-  el.className = over ? "countdown overdue" : "countdown";
-  el.textContent = over ? `${t("rf_overdueBy")} ${span(left)}` : `${t("rf_left")} ${span(left)}`;
 }
 
 function problemText(err: unknown): string {
@@ -197,56 +173,11 @@ function stepForm(r: Referral, done: (r: Referral) => void): HTMLElement | null 
   return form;
 }
 
-/** POSTs for the package (a ZIP) and hands it to the browser under the name the API gives. */
-async function downloadPackage(r: Referral): Promise<string> {
-  const resp = await fetch(`/api/v1/cases/${r.caseId}/package?referral_id=${r.id}`, {
-    method: "POST",
-    headers: { Accept: "application/zip", "Accept-Language": lang() === "en" ? "en" : "zh-CN", ...authHeaders() },
-    credentials: "omit",
-  });
-  if (!resp.ok) {
-    let problem: Partial<Problem> = {};
-    try {
-      problem = (await resp.json()) as Partial<Problem>;
-    } catch {
-      problem = { title: resp.statusText };
-    }
-    throw new ApiError(resp.status, problem);
-  }
-  const name = attachmentName(resp.headers.get("Content-Disposition"), `${r.caseNo}.zip`);
-  saveFile(await resp.blob(), name);
-  return name;
-}
-
 function packagePanel(r: Referral): HTMLElement {
-  const status = h("p", { id: "rf-package-status", role: "status" });
-  const button = h("button", { type: "button", id: "rf-package" }, t("rf_package"));
-  button.addEventListener("click", () => {
-    button.disabled = true;
-    status.className = "";
-    status.textContent = t("rf_packaging");
-    downloadPackage(r)
-      .then((name) => (status.textContent = `${t("rf_packaged")}：${name}`))
-      .catch((err: unknown) => {
-        status.className = "error";
-        status.textContent = `${t("rf_refused")}：${problemText(err)}`;
-      })
-      .finally(() => (button.disabled = false));
+  return signedExport({
+    prefix: "rf", title: "rf_packageTitle", button: "rf_package",
+    path: `/cases/${r.caseId}/package?referral_id=${r.id}`, method: "POST", fallback: `${r.caseNo}.zip`,
   });
-  const key = h("div", { id: "rf-key" }, loading());
-  api<Keys>("GET", "/signing-keys/")
-    .then((keys) => {
-      const current = keys.keys.find((k) => k.current) ?? keys.keys[keys.keys.length - 1];
-      key.replaceChildren(
-        h("p", {}, t("rf_fingerprint"), "：",
-          h("code", { id: "rf-fingerprint" }, current ? current.fingerprintSha256 : "—"),
-          current ? ` (${current.keyId})` : ""),
-        h("p", {}, t("rf_verifyHow")),
-        h("pre", { id: "rf-verify-command" }, VERIFY_COMMAND));
-    })
-    .catch((err: unknown) => key.replaceChildren(h("p", { class: "error" }, problemText(err))));
-  return h("section", { class: "rf-package", "aria-labelledby": "rf-package-title" },
-    h("h3", { id: "rf-package-title" }, t("rf_packageTitle")), button, status, key);
 }
 
 function panel(r: Referral, into: HTMLElement, changed: () => void): void {
@@ -317,6 +248,44 @@ function suggestionRow(c: Case, mayFlag: boolean): HTMLElement {
     cell);
 }
 
+// -- flagged findings ----------------------------------------------------------------------------
+/** The findings flagged for a referral (ListFlags), with what the API shows of each
+ * (ListCountyFindings, flagged); hidden for a role the API refuses the flags. */
+function flaggedFindingsSection(): HTMLElement {
+  const list = h("div", { id: "rf-flagged-findings" }, loading());
+  const section = h("section", { class: "rf-suggestions", "aria-labelledby": "rf-ff-title" },
+    h("h2", { id: "rf-ff-title" }, t("rf_flaggedFindings")), list);
+  Promise.all([
+    api<Flag[]>("GET", "/referral-flags?findings_only=true"),
+    api<FindingPage>("GET", "/findings?flagged=true&limit=200"),
+  ])
+    .then(([flags, page]) => {
+      const findings = new Map(page.items.map((f) => [f.id, f]));
+      const rows = flags.filter((f) => f.findingId && findings.has(f.findingId));
+      if (rows.length === 0) {
+        list.replaceChildren(h("p", { class: "muted" }, t("rf_noFlaggedFindings")));
+        return;
+      }
+      list.replaceChildren(h("table", { class: "grid" },
+        h("thead", {}, h("tr", {}, ...(["fd_project", "fd_foundAt", "rf_suggestion", "rf_reasonCol", "rf_flaggedAt"] as const)
+          .map((w) => h("th", { scope: "col" }, t(w))))),
+        h("tbody", {}, ...rows.map((flag) => {
+          const f = findings.get(flag.findingId!)!;
+          return h("tr", { "data-finding-id": f.id },
+            h("td", {}, h("a", { href: pageLink("findings", { finding: f.id }) }, f.projectName)),
+            h("td", { class: "nowrap" }, localMinute(f.foundAt)),
+            h("td", {}, (f.suggestions ?? []).map((s) => s.message).join("；") || "—"),
+            h("td", { "data-col": "reason" }, flag.reason),
+            h("td", { class: "nowrap" }, localMinute(flag.flaggedAt)));
+        }))));
+    })
+    .catch((err: unknown) => {
+      if (refusedRole(err)) section.hidden = true;
+      else list.replaceChildren(h("p", { class: "error" }, problemText(err)));
+    });
+  return section;
+}
+
 // -- the page ------------------------------------------------------------------------------------
 export async function referralsPage(main: HTMLElement, overdueOnly = false): Promise<void> {
   const only = h("input", { type: "checkbox", id: "rf-overdue-only", checked: overdueOnly });
@@ -326,9 +295,8 @@ export async function referralsPage(main: HTMLElement, overdueOnly = false): Pro
   main.replaceChildren(h("div", { class: "review-page referrals-page" },
     h("div", { class: "toolbar" }, h("h1", {}, t("referrals")),
       h("label", { for: "rf-overdue-only", class: "check" }, only, t("rf_overdueOnly"))),
-    list, detail, suggestionsSection()));
-  const timer = window.setInterval(() => main.querySelectorAll<HTMLElement>(".countdown").forEach(paint), 30_000);
-  onLeave(() => window.clearInterval(timer));
+    list, detail, suggestionsSection(), flaggedFindingsSection()));
+  repaintCountdowns(main);
 
   const load = async (): Promise<Row[]> => {
     if (overdueOnly) {

@@ -1,11 +1,11 @@
-// Track replay: a patrol picked from ListPatrols, its route (GetTrack) with the sign-ins
+// Track replay: a patrol picked from ListPatrols (or named by the link, #/replay?patrol=…), its route (GetTrack) with the sign-ins
 // (ListSignIns) and findings (ListFindings) on it, and a time slider (keyboard operable: arrow
 // keys, Page Up / Down, Home / End) that moves a marker along the route.
 import { type Area, type ConsoleConfig, type Schemas, api } from "./api";
 import { h } from "./dom";
 import { t } from "./i18n";
 import { type ReviewMap, areaFeatures, boxOf, collection, reviewMap } from "./reviewmap";
-import { failure, fixed, loading, localMinute, localTime, onLeave } from "./view";
+import { failure, fixed, loading, localMinute, localTime, onLeave, pageParam } from "./view";
 
 type Patrol = Schemas["Patrol"];
 type SignIn = Schemas["SignIn"];
@@ -199,4 +199,20 @@ export async function replayPage(main: HTMLElement): Promise<void> {
     const patrol = patrols.find((p) => p.id === select.value);
     if (patrol) void showPatrol(view, panel, patrol, names);
   });
+  // a link names a patrol (#/replay?patrol=…): shown at once, even one older than the list's
+  const wanted = pageParam("patrol");
+  if (!wanted) return;
+  let patrol = patrols.find((p) => p.id === wanted);
+  if (!patrol) {
+    try {
+      patrol = await api<Patrol>("GET", `/patrols/${wanted}`);
+    } catch (err) {
+      panel.replaceChildren(failure(err, () => void replayPage(main)));
+      return;
+    }
+    patrols.push(patrol);
+    select.append(h("option", { value: patrol.id }, label(patrol, names, codes)));
+  }
+  select.value = patrol.id;
+  void showPatrol(view, panel, patrol, names);
 }

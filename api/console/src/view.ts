@@ -1,5 +1,6 @@
-// What the review pages share: their loading and error states, the county's local time, and
-// what a page leaves behind when another one is shown (a polling timer, a map).
+// What the review pages share: their loading and error states, the county's local time, a
+// deadline's countdown, the parameters a link gives a page (#/replay?patrol=…), and what a page
+// leaves behind when another one is shown (a polling timer, a map).
 import { ApiError } from "./api";
 import { h } from "./dom";
 import { lang, t, tr } from "./i18n";
@@ -105,4 +106,76 @@ export function problemText(err: unknown): string {
   const code = err instanceof ApiError ? err.problem.code ?? "" : "";
   const hint = tr(`do_${code}`);
   return `${t("actionFailed")}：${detail}。${hint !== `do_${code}` ? hint : t("whatToDo")}`;
+}
+
+/** Whether the API refused the caller's role this operation (a part of a page it cannot see). */
+export function refusedRole(err: unknown): boolean {
+  return err instanceof ApiError && err.status === 403 && err.problem.code === "role_not_allowed";
+}
+
+/** ``3天4小时`` (or ``3 d 4 h``) of a duration in seconds; minutes under an hour. */
+export function span(seconds: number): string {
+  const s = Math.max(0, Math.floor(Math.abs(seconds)));
+  const d = Math.floor(s / 86_400);
+  const hh = Math.floor((s % 86_400) / 3_600);
+  const mm = Math.floor((s % 3_600) / 60);
+  const en = lang() === "en";
+  if (d > 0) return en ? `${d} d ${hh} h` : `${d}天${hh}小时`;
+  if (hh > 0) return en ? `${hh} h ${mm} min` : `${hh}小时${mm}分`;
+  return en ? `${mm} min` : `${mm}分钟`;
+}
+
+/** The countdown to ``dueAt``: time left, or how long it is overdue (text and colour);
+ * :func:`repaintCountdowns` moves it on. */
+export function countdown(dueAt: string): HTMLElement {
+  const el = h("span", { class: "countdown", "data-due-at": dueAt });
+  paint(el);
+  return el;
+}
+
+function paint(el: HTMLElement): void {
+  const left = (Date.parse(el.dataset["dueAt"] ?? "") - Date.now()) / 1000;
+  const over = left < 0;
+  el.className = over ? "countdown overdue" : "countdown";
+  el.textContent = over ? `${t("dueOverdueBy")} ${span(left)}` : `${t("dueLeft")} ${span(left)}`;
+}
+
+/** Every countdown under ``root`` once more, then every 30 s while the page is shown. */
+export function repaintCountdowns(root: HTMLElement): void {
+  const timer = window.setInterval(() => root.querySelectorAll<HTMLElement>(".countdown").forEach(paint), 30_000);
+  onLeave(() => window.clearInterval(timer));
+}
+
+/** A parameter of the page's link (``#/replay?patrol=…``), or ``null``. */
+export function pageParam(name: string): string | null {
+  const query = location.hash.split("?")[1] ?? "";
+  return new URLSearchParams(query).get(name);
+}
+
+/** ``#/page?name=value``: a link that opens ``page`` with a parameter. */
+export function pageLink(page: string, params: Record<string, string> = {}): string {
+  const query = new URLSearchParams(params).toString();
+  return `#/${page}${query ? `?${query}` : ""}`;
+}
+
+/** A ``<dl>`` of the rows whose value is given (``null``/``""``: left out). */
+export function facts(id: string, rows: Array<[string, string | Node | null | undefined]>): HTMLElement {
+  const dl = h("dl", { class: "facts", id });
+  for (const [term, value] of rows) {
+    if (value === null || value === undefined || value === "") continue;
+    dl.append(h("dt", {}, term), h("dd", {}, value));
+  }
+  return dl;
+}
+
+/** What a location check found (features of the reference layers around a position). */
+export function locationHits(
+  features: ReadonlyArray<{ kind: string; relation: string; distanceM: number; landClass?: string | null }>,
+): HTMLElement {
+  if (features.length === 0) return h("p", {}, t("nothingHere"));
+  return h("ul", { class: "hits" }, ...features.map((f) =>
+    h("li", {},
+      h("strong", {}, tr(f.kind)), " · ",
+      f.landClass ? `${tr(`lc_${f.landClass}`)} · ` : "",
+      `${tr(f.relation)} · ${t("distance")} ${f.distanceM.toFixed(1)} ${t("metres")}`)));
 }
