@@ -5,9 +5,11 @@ just below and just above the thresholds; the security squad sees what a rule ma
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from decimal import Decimal
 
 import pytest
+import structlog
 from shapely.geometry import box, mapping
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +19,7 @@ from evidence.cases.cases import CaseChanges, CaseInput, open_case, update_case
 from evidence.cases.errors import CaseNotFoundError
 from evidence.cases.models import ReferralSuggestion
 from evidence.cases.referrals import flag_for_referral
+from evidence.cases.screening import RuleInput, add_rule
 from infra.ids import uuid7
 from patrol.alerts import AlertService
 from patrol.areas import AreaService
@@ -60,7 +63,13 @@ async def _find(
 async def test_basic_farmland_at_below_and_above_five_mu(db: AsyncSession, world: World) -> None:
     await add_parcels(db, world.county_id)
     service, pid = await _patrol(db, world)
-    sizes = {"4.90 亩": 3266.67, "4.99 亩": 3326.67, "5.00 亩": 3333.34, "5.10 亩": 3400.0}
+    sizes = {
+        "4.90 亩": 3266.67,
+        "4.99 亩": 3326.67,
+        "4.995 亩": 3330.0,  # half a cent rounds up: shown and compared as 5.00
+        "5.00 亩": 3333.34,
+        "5.10 亩": 3400.0,
+    }
     ids = {name: await _find(service, world, pid, WEST, m2, name) for name, m2 in sizes.items()}
     await db.commit()
     rows = {f.id: f for f in await service.list_findings(world.inspector, pid)}
@@ -70,6 +79,7 @@ async def test_basic_farmland_at_below_and_above_five_mu(db: AsyncSession, world
     assert codes == {
         "4.90 亩": [],
         "4.99 亩": [],
+        "4.995 亩": ["342.basic_farmland"],
         "5.00 亩": ["342.basic_farmland"],
         "5.10 亩": ["342.basic_farmland"],
     }
@@ -88,8 +98,9 @@ async def test_basic_farmland_at_below_and_above_five_mu(db: AsyncSession, world
         )
     ).all()
     assert sorted((s.finding_id, s.rule_code) for s in stored) == sorted(
-        [(ids["5.00 亩"], "342.basic_farmland"), (ids["5.10 亩"], "342.basic_farmland")]
+        (ids[name], "342.basic_farmland") for name in ("4.995 亩", "5.00 亩", "5.10 亩")
     )
+    assert place_of(rows[ids["4.995 亩"]]).suggestions[0].value == Decimal("5.00")
     assert all(s.case_id is None for s in stored)
 
 
@@ -159,3 +170,107 @@ async def test_the_squad_sees_screened_findings_and_their_alerts(
     alerts = await AlertService(db).list_alerts(world.captain, state="all")
     by_subject = {("案件" in a.message): a.resolution for a in alerts}
     assert by_subject == {True: "suggestion_superseded", False: None}
+
+
+def _province_rule(code: str, metric: str, threshold: str, description: str) -> RuleInput:
+    return RuleInput(
+        code=code, violation_kind="land_occupation", crime="非法占用农用地罪",
+        article="刑法第三百四十二条", metric=metric, threshold=Decimal(threshold), unit="mu",
+        citation="省高级人民法院关于非法占用农用地的数额标准", effective_from=date(2020, 1, 1),
+        description=description,
+    )  # fmt: skip
+
+
+async def test_a_finding_is_screened_with_its_own_provinces_figure(
+    db: AsyncSession, world: World
+) -> None:
+    """The county's province lowers the basic-farmland figure to 4 mu: a 4.50 mu finding,
+    under the national 5 mu, is suggested against the province's figure and citation."""
+    await add_parcels(db, world.county_id)
+    lower = _province_rule(
+        "342.basic_farmland", "basic_farmland_mu", "4", "本省非法占用永久基本农田4亩以上"
+    )
+    await add_rule(db, world.admin, lower)
+    await db.commit()
+    service, pid = await _patrol(db, world)
+    four_and_a_half = await _find(service, world, pid, WEST, 3000.0, "4.50 亩")
+    under_four = await _find(service, world, pid, WEST, 2659.99, "3.99 亩")
+    await db.commit()
+    rows = {f.id: f for f in await service.list_findings(world.inspector, pid)}
+    assert place_of(rows[under_four]).suggestions == ()
+    (suggestion,) = place_of(rows[four_and_a_half]).suggestions
+    assert (suggestion.rule_code, suggestion.value, suggestion.threshold) == (
+        "342.basic_farmland",
+        Decimal("4.50"),
+        Decimal("4.00"),
+    )
+    assert suggestion.citation == "省高级人民法院关于非法占用农用地的数额标准"
+    assert suggestion.message.startswith("本省非法占用永久基本农田4亩以上。")
+
+
+async def test_each_new_suggestion_of_a_finding_is_logged_with_its_rules(
+    db: AsyncSession, world: World
+) -> None:
+    await add_parcels(db, world.county_id)
+    service, pid = await _patrol(db, world)
+    with structlog.testing.capture_logs() as logs:
+        big = await _find(service, world, pid, WEST, 3400.0, "5.10 亩")
+        await _find(service, world, pid, WEST, 3266.67, "4.90 亩")  # no suggestion: no line
+    screened = [e for e in logs if e.get("event") == "evidence.finding_screened"]
+    assert screened == [
+        {
+            "event": "evidence.finding_screened",
+            "log_level": "info",
+            "finding_id": str(big),
+            "county": str(world.county_id),
+            "rules": ["342.basic_farmland"],
+        }
+    ]
+
+
+async def test_a_provinces_rule_on_all_cultivated_land_counts_basic_farmland_in_it(
+    db: AsyncSession, world: World
+) -> None:
+    """A province's own rule on all cultivated land (5 mu): a finding on permanent basic
+    farmland counts towards it as one on other cultivated land does, at 5.00 mu shown and
+    not at 4.99."""
+    await add_parcels(db, world.county_id)
+    rule = _province_rule("本省.cultivated", "cultivated_mu", "5", "本省非法占用耕地5亩以上")
+    await add_rule(db, world.admin, rule)
+    await db.commit()
+    service, pid = await _patrol(db, world)
+    sizes = {"基本农田4.99亩": (WEST, 3329.0), "基本农田5.00亩": (WEST, 3330.0),
+             "一般耕地4.99亩": (EAST, 3329.0), "一般耕地5.00亩": (EAST, 3330.0)}  # fmt: skip
+    ids = {
+        name: await _find(service, world, pid, lon, m2, name) for name, (lon, m2) in sizes.items()
+    }
+    await db.commit()
+    rows = {f.id: f for f in await service.list_findings(world.inspector, pid)}
+    codes = {
+        name: [s.rule_code for s in place_of(rows[fid]).suggestions] for name, fid in ids.items()
+    }
+    assert codes == {
+        "基本农田4.99亩": [],
+        "基本农田5.00亩": ["342.basic_farmland", "本省.cultivated"],
+        "一般耕地4.99亩": [],
+        "一般耕地5.00亩": ["本省.cultivated"],
+    }
+
+
+async def test_a_finding_where_no_parcel_layer_reaches_counts_its_whole_area(
+    db: AsyncSession, world: World
+) -> None:
+    """Without parcels under it a finding has no land class, yet its occupied area is all
+    of the total a province's rule on the whole area (20 mu) compares with."""
+    rule = _province_rule("本省.total", "total_mu", "20", "本省非法占用土地20亩以上")
+    await add_rule(db, world.admin, rule)
+    await db.commit()
+    service, pid = await _patrol(db, world)
+    under = await _find(service, world, pid, LON, 13_329.0, "19.99 亩")
+    at = await _find(service, world, pid, LON, 13_340.0, "20.01 亩")
+    await db.commit()
+    rows = {f.id: f for f in await service.list_findings(world.inspector, pid)}
+    assert rows[at].areas_by_class == {}
+    assert place_of(rows[under]).suggestions == ()
+    [suggestion] = place_of(rows[at]).suggestions
+    assert (suggestion.rule_code, suggestion.value) == ("本省.total", Decimal("20.01"))
