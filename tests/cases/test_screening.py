@@ -9,14 +9,31 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from evidence.cases.cases import CaseChanges, CaseInput, PriorPenalty, open_case, update_case
+from evidence.cases.cases import (
+    CaseChanges,
+    CaseInput,
+    PriorPenalty,
+    get_case,
+    open_case,
+    update_case,
+)
 from evidence.cases.errors import InvalidRuleError
 from evidence.cases.models import Case, ReferralSuggestion
-from evidence.cases.screening import RuleInput, add_rule, list_rules, screen_case
+from evidence.cases.screening import (
+    PenaltyCondition,
+    RuleCondition,
+    RuleInput,
+    add_rule,
+    list_rules,
+    screen_case,
+)
 from infra.errors import ConflictError, PermissionDeniedError
 from tests import clock
 from tests.cases.conftest import LAT, LON
 from tests.worlds import World
+
+#: A date no case of any test reaches: rules added from it are in force nowhere.
+FAR = date(2999, 1, 1)
 
 
 def mining(value: str, **kw: object) -> CaseInput:
@@ -164,4 +181,187 @@ async def test_rules_are_set_by_admins_with_valid_data(db: AsyncSession, world: 
     with pytest.raises(ConflictError) as info:
         await add_rule(db, world.admin, province_rule("2", today))
     assert info.value.code == "rule_exists"
+    await db.rollback()
+
+
+async def test_a_case_is_screened_on_its_own_and_told_what_met_which_figure(
+    db: AsyncSession, world: World
+) -> None:
+    first = await open_case(db, world.captain, mining("120000"))
+    second = await open_case(db, world.captain, mining("150000"))
+    await db.commit()
+    assert first.screened_at is not None and second.screened_at is not None
+    rule = next(r for r in await list_rules(db, world.captain) if r.code == "343.ore_value")
+    # screening the second case leaves the first one's suggestion alone
+    [suggestion] = (await get_case(db, world.captain, first.id)).suggestions
+    assert (suggestion.rule_code, suggestion.value) == ("343.ore_value", Decimal("120000"))
+    assert suggestion.message == (
+        f"{rule.description}。本案矿产品价值120000.00元，达到100000.00元的标准"
+        f"（{rule.citation}）。仅为移送建议，是否移送公安机关由人工审查决定。"
+    )
+    [other] = (await get_case(db, world.captain, second.id)).suggestions
+    assert other.value == Decimal("150000") and other.id != suggestion.id
+
+
+async def test_a_penalty_decided_on_the_day_of_the_act_counts_one_the_day_after_does_not(
+    db: AsyncSession, world: World
+) -> None:
+    act = clock.today() - timedelta(days=10)
+    earlier = PriorPenalty("illegal_mining", act - timedelta(days=100), "罚字〔1〕号")
+    got = []
+    for decided in (act, act + timedelta(days=1)):
+        penalties = [earlier, PriorPenalty("illegal_mining", decided, "罚字〔2〕号")]
+        view = await open_case(
+            db, world.captain, mining("1000", act_date=act, prior_penalties=penalties)
+        )
+        got.append([(s.rule_code, s.value) for s in view.suggestions])
+    await db.commit()
+    assert got == [[("343.repeat", Decimal("2.00"))], []]
+
+
+async def test_rules_are_listed_by_code_with_their_conditions_as_typed_facts(
+    db: AsyncSession, world: World
+) -> None:
+    wanted = ["343.repeat", "342.basic_farmland", "no.such.rule"]
+    rules = await list_rules(db, world.captain, codes=wanted)
+    assert [r.code for r in rules] == ["342.basic_farmland", "343.repeat"]
+    every = {r.code: r for r in await list_rules(db, world.captain)}
+    assert {
+        code: every[code].rule_condition
+        for code in ("342.basic_farmland", "343.ore_value.special_area", "342.grassland.repeat",
+                     "343.repeat")
+    } == {
+        "342.basic_farmland": RuleCondition(),
+        "343.ore_value.special_area": RuleCondition(special_area=True),
+        "342.grassland.repeat": RuleCondition(penalties=PenaltyCondition("grassland", 3, 1)),
+        "343.repeat": RuleCondition(penalty_kind="illegal_mining", within_years=2),
+    }  # fmt: skip
+    # the typed facts give back the stored condition, key for key
+    assert all(r.rule_condition.as_condition() == r.condition for r in every.values())
+    assert RuleCondition.of({"special_area": False}).as_condition() == {"special_area": False}
+    assert RuleCondition.of({"penalties": "twice"}) == RuleCondition()
+
+
+async def test_an_invalid_rule_names_its_field_and_what_is_wrong(
+    db: AsyncSession, world: World
+) -> None:
+    with pytest.raises(PermissionDeniedError) as denied:
+        await add_rule(db, world.captain, province_rule("1", FAR))
+    assert denied.value.detail == "only admin may set referral thresholds"
+    metric = "height_of_the_spoil_heap_over_the_river_bank_m"
+    mined = {"kind": "illegal_mining", "within_years": 2, "at_least": 2}
+    count = {"metric": "prior_penalties", "unit": "count"}
+    refused = {
+        "kind": province_rule("1", FAR, violation_kind="theft"),
+        "metric": province_rule("1", FAR, metric=metric),
+        "unit": province_rule("1", FAR, unit="acre"),
+        "level": province_rule("1", FAR, level="serious"),
+        "negative": province_rule("-0.01", FAR),
+        "infinite": province_rule("Infinity", FAR),
+        "not a number": province_rule("NaN", FAR),
+        "ends as it starts": province_rule("1", FAR, effective_to=FAR),
+        "no code": province_rule("1", FAR, code="  "),
+        "no citation": province_rule("1", FAR, citation=" "),
+        "unknown condition": province_rule("1", FAR, condition={"night": True, "special_area": 1}),
+        "penalties in words": province_rule("1", FAR, condition={"penalties": "twice"}),
+        "penalties of no known kind": province_rule(
+            "1", FAR, condition={"penalties": {**mined, "kind": "theft"}}
+        ),
+        "window in words": province_rule(
+            "1", FAR, condition={"penalties": {**mined, "within_years": "2"}}
+        ),
+        "count in words": province_rule(
+            "1", FAR, condition={"penalties": {**mined, "at_least": "2"}}
+        ),
+        "counted kind missing": province_rule("2", FAR, **count, condition={"within_years": 2}),
+        "counted kind unknown": province_rule(
+            "2", FAR, **count, condition={"penalty_kind": "theft", "within_years": 2}
+        ),
+        "counting window missing": province_rule(
+            "2", FAR, **count, condition={"penalty_kind": "illegal_mining"}
+        ),
+        "counting window in words": province_rule(
+            "2", FAR, **count, condition={"penalty_kind": "illegal_mining", "within_years": "2"}
+        ),
+    }
+    answers = {}
+    for name, data in refused.items():
+        with pytest.raises(InvalidRuleError) as err:
+            await add_rule(db, world.admin, data)
+        answers[name] = (err.value.code, err.value.extra.get("field"), err.value.detail)
+    penalties = ("invalid_rule", "condition.penalties",
+                 "penalties needs kind, within_years and at_least")  # fmt: skip
+    counted = ("invalid_rule", "condition",
+               "the prior_penalties metric needs penalty_kind and within_years")  # fmt: skip
+    unit = ("invalid_rule", "unit", "unit or level is not known")
+    threshold = ("invalid_rule", "threshold", "threshold must be at least 0")
+    citation = ("invalid_rule", "code", "a rule needs a code and a citation")
+    assert answers == {
+        "kind": ("invalid_rule", "violation_kind", "unknown violation kind"),
+        "metric": ("invalid_rule", "metric", f"unknown metric {metric[:40]!r}"),
+        "unit": unit,
+        "level": unit,
+        "negative": threshold,
+        "infinite": threshold,
+        "not a number": threshold,
+        "ends as it starts": (
+            "invalid_rule", "effective_to", "effective_to must be after effective_from"
+        ),
+        "no code": citation,
+        "no citation": citation,
+        "unknown condition": ("invalid_rule", "condition", "unknown condition keys: ['night']"),
+        "penalties in words": penalties,
+        "penalties of no known kind": penalties,
+        "window in words": penalties,
+        "count in words": penalties,
+        "counted kind missing": counted,
+        "counted kind unknown": counted,
+        "counting window missing": counted,
+        "counting window in words": counted,
+    }  # fmt: skip
+    assert len(metric) > 40
+    await db.rollback()
+
+
+async def test_a_rule_is_stored_as_given_once_per_code_and_date(
+    db: AsyncSession, world: World
+) -> None:
+    mined = {"kind": "illegal_mining", "within_years": 2, "at_least": 2}
+    accepted = [
+        province_rule("0", FAR, code="test.zero"),
+        province_rule("0.5", FAR, code="test.serious", level="especially_serious",
+                      condition={"special_area": False}, effective_to=FAR + timedelta(days=1)),
+        province_rule("1", FAR, code="test.penalties", condition={"penalties": mined}),
+        province_rule("2", FAR, code="test.count", metric="prior_penalties", unit="count",
+                      condition={"penalty_kind": "illegal_mining", "within_years": 2}),
+    ]  # fmt: skip
+    views = [await add_rule(db, world.admin, data) for data in accepted]
+    assert [(v.code, v.threshold, v.level, v.condition, v.effective_to) for v in views] == [
+        ("test.zero", Decimal("0.00"), "threshold", {}, None),
+        ("test.serious", Decimal("0.50"), "especially_serious", {"special_area": False},
+         FAR + timedelta(days=1)),
+        ("test.penalties", Decimal("1.00"), "threshold", {"penalties": mined}, None),
+        ("test.count", Decimal("2.00"), "threshold",
+         {"penalty_kind": "illegal_mining", "within_years": 2}, None),
+    ]  # fmt: skip
+    assert {v.province_code for v in views} == {world.province}
+    # a code is kept to 60 characters (trimmed), a crime to 100
+    code, crime = "343.ore_value." + "x" * 60, "非法采矿罪" * 25
+    first = await add_rule(db, world.admin, province_rule("1", FAR, code=f" {code} ", crime=crime))
+    assert (first.code, first.crime) == (code[:60], crime[:100])
+    with pytest.raises(ConflictError) as taken:
+        await add_rule(db, world.admin, province_rule("2", FAR, code=code))
+    assert (taken.value.code, taken.value.detail, taken.value.extra) == (
+        "rule_exists",
+        "a rule with this code already starts on this date",
+        {"rule_id": str(first.id)},
+    )
+    # a new version of the code from a later date, and another code from the same date
+    later = await add_rule(db, world.admin, province_rule("3", FAR + timedelta(days=1), code=code))
+    other = await add_rule(db, world.admin, province_rule("3", FAR, code="343.other"))
+    assert (later.code, later.effective_from, other.effective_from) == (
+        code[:60],
+        FAR + timedelta(days=1),
+        FAR,
+    )
     await db.rollback()

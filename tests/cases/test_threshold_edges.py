@@ -161,13 +161,18 @@ async def test_earlier_penalties_count_back_exactly_to_the_window_start(
 
 @pytest.mark.parametrize(
     ("m2", "shown", "matched"),
-    [(3329.99, "4.99", False), (10_000 / 3, "5.00", True), (3340.0, "5.01", True)],
+    [
+        (3329.99, "4.99", False),
+        (3330.0, "5.00", True),  # 4.995 mu: half a cent rounds up
+        (10_000 / 3, "5.00", True),
+        (3340.0, "5.01", True),
+    ],
 )
 async def test_basic_farmland_in_square_metres_around_five_mu(
     db: AsyncSession, world: World, m2: float, shown: str, matched: bool
 ) -> None:
     """5 mu is 3,333.33 m² (1 mu = 10,000/15 m²); figures are compared as shown, in mu to
-    the cent."""
+    the cent, half a cent rounded up."""
     rule = next(r for r in await list_rules(db, world.captain) if r.code == "342.basic_farmland")
     view = await open_case(
         db,
@@ -182,3 +187,24 @@ async def test_basic_farmland_in_square_metres_around_five_mu(
     assert ("342.basic_farmland" in rows) is matched
     if matched:
         assert rows["342.basic_farmland"].value == Decimal(shown)
+
+
+@pytest.mark.parametrize(("m2", "matched"), [(13_329.99, False), (13_330.0, True)])
+async def test_other_land_transferred_around_twenty_mu_without_cultivated_land(
+    db: AsyncSession, world: World, m2: float, matched: bool
+) -> None:
+    """Other land is the surveyed area less its cultivated land: with none cultivated, all of
+    it; 19.995 mu (13,330 m²) is shown as 20.00 and meets the 20 mu figure of 228.other_land."""
+    view = await open_case(
+        db,
+        world.captain,
+        CaseInput(cause="倒卖土地使用权", violation_kind="land_transfer", lon=LON, lat=LAT),
+    )
+    case = await db.get(Case, view.id)
+    assert case is not None
+    case.area_total_m2, case.area_cultivated_m2, case.area_basic_farmland_m2 = m2, 0.0, 0.0
+    rows = {r.rule_code: r for r in await screen_case(db, case, province_code=world.province)}
+    await db.commit()
+    assert ("228.other_land" in rows) is matched
+    if matched:
+        assert rows["228.other_land"].value == Decimal("20.00")
