@@ -1,4 +1,9 @@
-"""Screening against the per-province rule table, with effective dates."""
+"""Screening against the per-province rule table, with effective dates.
+
+A rule a test adds in force is never committed: each test's county has a province of its own
+(:func:`tests.worlds.fresh_province`), but only within one run, and a database shared by
+several runs (as the mutation runs share one) would hand a committed rule to a later run's
+county of the same two letters."""
 
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ from evidence.cases.screening import (
     screen_case,
 )
 from infra.errors import ConflictError, PermissionDeniedError
+from patrol.alerts import AlertService
 from tests import clock
 from tests.cases.conftest import LAT, LON
 from tests.worlds import World
@@ -97,7 +103,6 @@ async def test_a_province_rule_not_yet_in_force_does_not_match(
     tomorrow = clock.today() + timedelta(days=1)
     await add_rule(db, world.admin, province_rule("60000", tomorrow))
     view = await open_case(db, world.captain, mining("70000"))
-    await db.commit()
     assert view.suggestions == ()  # national 100,000 applies today; 60,000 is not in force
 
     case = await db.get(Case, view.id)
@@ -111,7 +116,6 @@ async def test_a_province_rule_in_force_replaces_the_national_figure(
     db: AsyncSession, world: World
 ) -> None:
     await add_rule(db, world.admin, province_rule("300000", date(2017, 1, 1)))
-    await db.commit()
     view = await open_case(db, world.captain, mining("150000"))
     assert view.suggestions == ()  # 150,000 < the province's 300,000
     view = await update_case(
@@ -120,7 +124,7 @@ async def test_a_province_rule_in_force_replaces_the_national_figure(
     [suggestion] = view.suggestions
     assert suggestion.threshold == Decimal("300000.00")
     assert "省高级人民法院" in suggestion.citation
-    await db.commit()
+    await db.rollback()  # see the module's docstring
 
 
 async def test_repeat_mining_counts_penalties_in_two_years(db: AsyncSession, world: World) -> None:
@@ -345,10 +349,12 @@ async def test_a_rule_is_stored_as_given_once_per_code_and_date(
          {"penalty_kind": "illegal_mining", "within_years": 2}, None),
     ]  # fmt: skip
     assert {v.province_code for v in views} == {world.province}
-    # a code is kept to 60 characters (trimmed), a crime to 100
-    code, crime = "343.ore_value." + "x" * 60, "非法采矿罪" * 25
-    first = await add_rule(db, world.admin, province_rule("1", FAR, code=f" {code} ", crime=crime))
-    assert (first.code, first.crime) == (code[:60], crime[:100])
+    # a code is kept to 60 characters (trimmed), a crime to 100, an article to 60
+    code, crime, article = "343.ore_value." + "x" * 60, "非法采矿罪" * 25, "刑法第三百四十三条" * 8
+    first = await add_rule(
+        db, world.admin, province_rule("1", FAR, code=f" {code} ", crime=crime, article=article)
+    )
+    assert (first.code, first.crime, first.article) == (code[:60], crime[:100], article[:60])
     with pytest.raises(ConflictError) as taken:
         await add_rule(db, world.admin, province_rule("2", FAR, code=code))
     assert (taken.value.code, taken.value.detail, taken.value.extra) == (
@@ -365,3 +371,118 @@ async def test_a_rule_is_stored_as_given_once_per_code_and_date(
         FAR,
     )
     await db.rollback()
+
+
+async def test_a_case_screened_again_keeps_what_still_holds_and_renews_what_changed(
+    db: AsyncSession, world: World
+) -> None:
+    act = clock.today() - timedelta(days=10)
+    penalties = [
+        PriorPenalty("illegal_mining", act - timedelta(days=100), "罚字〔1〕号"),
+        PriorPenalty("illegal_mining", act - timedelta(days=300), "罚字〔2〕号"),
+    ]
+    view = await open_case(
+        db, world.captain, mining("120000", act_date=act, prior_penalties=penalties)
+    )
+    first = {s.rule_code: s for s in view.suggestions}
+    assert {code: s.value for code, s in first.items()} == {
+        "343.ore_value": Decimal("120000"),
+        "343.repeat": Decimal("2.00"),
+    }
+    assert {s.created_at for s in view.suggestions} == {view.screened_at}
+    # screened again, nothing a rule reads changed: the same two suggestions, not new ones
+    view = await update_case(
+        db, world.captain, view.id, CaseChanges(act_date=act + timedelta(days=1))
+    )
+    assert {s.rule_code: s.id for s in view.suggestions} == {c: s.id for c, s in first.items()}
+    # a new value renews that rule's suggestion only
+    view = await update_case(
+        db, world.captain, view.id, CaseChanges(ore_value_yuan=Decimal("130000"))
+    )
+    now = {s.rule_code: s for s in view.suggestions}
+    assert now["343.repeat"].id == first["343.repeat"].id
+    assert now["343.ore_value"].id != first["343.ore_value"].id
+    assert (now["343.ore_value"].value, now["343.ore_value"].created_at) == (
+        Decimal("130000"),
+        view.screened_at,
+    )
+    await db.commit()
+    rows = (
+        await db.scalars(select(ReferralSuggestion).where(ReferralSuggestion.case_id == view.id))
+    ).all()
+    assert sorted((r.rule_code, r.value, r.superseded_at) for r in rows) == [
+        ("343.ore_value", Decimal("120000"), view.screened_at),
+        ("343.ore_value", Decimal("130000"), None),
+        ("343.repeat", Decimal("2.00"), None),
+    ]
+
+
+async def test_a_suggestion_that_comes_back_is_a_new_one_with_an_alert_of_its_own(
+    db: AsyncSession, world: World
+) -> None:
+    view = await open_case(db, world.captain, mining("120000"))
+    [first] = view.suggestions
+    lower = await update_case(
+        db, world.captain, view.id, CaseChanges(ore_value_yuan=Decimal("80000"))
+    )
+    assert lower.suggestions == ()
+    back = await update_case(
+        db, world.captain, view.id, CaseChanges(ore_value_yuan=Decimal("120000"))
+    )
+    [again] = back.suggestions
+    assert (again.value, again.created_at) == (first.value, back.screened_at)
+    assert again.id != first.id
+    await db.commit()
+    rows = (
+        await db.scalars(select(ReferralSuggestion).where(ReferralSuggestion.case_id == view.id))
+    ).all()
+    assert {r.id: r.superseded_at for r in rows} == {
+        first.id: lower.screened_at,
+        again.id: None,
+    }
+    # the first alert resolved itself when its suggestion went, the second one is open
+    alerts = await AlertService(db).list_alerts(
+        world.captain, kinds=["referral_suggested"], state="all"
+    )
+    assert sorted(((a.resolution or ""), a.resolved_at is None) for a in alerts) == [
+        ("", True),
+        ("suggestion_superseded", False),
+    ]
+    [resolved] = [a for a in alerts if a.resolution]
+    assert (resolved.raised_at, resolved.resolved_at) == (first.created_at, lower.screened_at)
+
+
+async def test_the_window_of_an_act_on_29_february_starts_on_28_february(
+    db: AsyncSession, world: World
+) -> None:
+    """Two years before 29 February 2024 is 28 February 2022 (there is no 29th): a penalty
+    decided that day counts, one decided the day before does not."""
+    act = date(2024, 2, 29)
+    got = []
+    for oldest in (date(2022, 2, 28), date(2022, 2, 27)):
+        penalties = [
+            PriorPenalty("illegal_mining", date(2023, 6, 1), "罚字〔1〕号"),
+            PriorPenalty("illegal_mining", oldest, "罚字〔2〕号"),
+        ]
+        view = await open_case(
+            db, world.captain, mining("1000", act_date=act, prior_penalties=penalties)
+        )
+        got.append([(s.rule_code, s.value) for s in view.suggestions])
+    await db.commit()
+    assert got == [[("343.repeat", Decimal("2.00"))], []]
+
+
+async def test_a_province_rule_is_in_force_until_the_day_before_it_ends(
+    db: AsyncSession, world: World
+) -> None:
+    ends = date(2020, 1, 1)
+    await add_rule(db, world.admin, province_rule("300000", date(2017, 1, 1), effective_to=ends))
+    figures = {}
+    for day in (ends - timedelta(days=1), ends):
+        [rule] = await list_rules(db, world.captain, as_of=day, codes=["343.ore_value"])
+        figures[day] = (rule.province_code, rule.threshold)
+    assert figures == {
+        ends - timedelta(days=1): (world.province, Decimal("300000.00")),
+        ends: ("00", Decimal("100000.00")),
+    }
+    await db.rollback()  # see the module's docstring
