@@ -7,6 +7,8 @@ county of the same two letters."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -448,6 +450,7 @@ async def test_a_suggestion_that_comes_back_is_a_new_one_with_an_alert_of_its_ow
         ("", True),
         ("suggestion_superseded", False),
     ]
+    assert {(a.kind, a.severity) for a in alerts} == {("referral_suggested", "warning")}
     [resolved] = [a for a in alerts if a.resolution]
     assert (resolved.raised_at, resolved.resolved_at) == (first.created_at, lower.screened_at)
 
@@ -485,4 +488,50 @@ async def test_a_province_rule_is_in_force_until_the_day_before_it_ends(
         ends - timedelta(days=1): (world.province, Decimal("300000.00")),
         ends: ("00", Decimal("100000.00")),
     }
+    await db.rollback()  # see the module's docstring
+
+
+async def test_a_provinces_rule_beats_the_national_one_whatever_their_dates(
+    db: AsyncSession, world: World, other_world: Callable[[], Awaitable[World]]
+) -> None:
+    """Per code, the province's own row beats the national one even when it is older, and
+    of the province's rows the one that took effect last; another province's rows (here the
+    same code from the same day, which each province may add) reach no other county."""
+    await add_rule(db, world.admin, province_rule("300000", date(2018, 1, 1)))
+    await add_rule(db, world.admin, province_rule("200000", date(2010, 1, 1)))
+    neighbour = await other_world()
+    await add_rule(db, neighbour.admin, province_rule("1", date(2010, 1, 1)))
+    figures = {}
+    for day in (date(2015, 1, 1), date(2017, 6, 1), clock.today()):
+        [rule] = await list_rules(db, world.captain, as_of=day, codes=["343.ore_value"])
+        figures[day] = (rule.province_code, rule.threshold)
+    assert figures == {
+        date(2015, 1, 1): (world.province, Decimal("200000.00")),  # before the national one
+        date(2017, 6, 1): (world.province, Decimal("200000.00")),  # after it, yet older
+        clock.today(): (world.province, Decimal("300000.00")),
+    }
+    [theirs] = await list_rules(db, neighbour.captain, codes=["343.ore_value"])
+    assert (theirs.province_code, theirs.threshold) == (neighbour.province, Decimal("1.00"))
+    await db.rollback()  # see the module's docstring
+
+
+@pytest.mark.parametrize("zone", ["Etc/GMT+12", "Etc/GMT-14"])
+async def test_the_rules_in_force_today_are_chinas_days_whatever_the_machines_zone(
+    db: AsyncSession, world: World, monkeypatch: pytest.MonkeyPatch, zone: str
+) -> None:
+    """A rule in force for one day, China's today, is in force by default whether the
+    server's own zone is twelve hours behind UTC or fourteen ahead (at any hour of the day,
+    one of them is on another date than China)."""
+    today = clock.today()
+    await add_rule(
+        db, world.admin, province_rule("300000", today, effective_to=today + timedelta(days=1))
+    )
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        [rule] = await list_rules(db, world.captain, codes=["343.ore_value"])
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert (rule.province_code, rule.threshold) == (world.province, Decimal("300000.00"))
     await db.rollback()  # see the module's docstring

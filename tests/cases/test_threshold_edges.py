@@ -197,6 +197,8 @@ async def test_basic_farmland_in_square_metres_around_five_mu(
         ("land_transfer", (13_330.0, 0.0), "228.other_land", True),  # 19.995: 20.00 mu
         ("land_occupation", (6663.33, 6663.33), "342.cultivated", False),  # 9.99 mu
         ("land_occupation", (6663.34, 6663.34), "342.cultivated", True),  # 9.99501: 10.00
+        # 30 mu surveyed, 15 of them cultivated: 15 mu of other land, under 20
+        ("land_transfer", (20_000.0, 10_000.0), "228.other_land", False),
     ],
 )
 async def test_land_without_basic_farmland_around_its_figure_in_square_metres(
