@@ -88,6 +88,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     ),
     "evidence/cases/screening.py": (
         "tests/cases/test_screening.py",
+        "tests/cases/test_threshold_edges.py",
         "tests/cases/test_finding_screening.py",
     ),
     "evidence/cases/finding_screening.py": ("tests/cases/test_finding_screening.py",),

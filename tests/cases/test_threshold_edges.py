@@ -161,13 +161,19 @@ async def test_earlier_penalties_count_back_exactly_to_the_window_start(
 
 @pytest.mark.parametrize(
     ("m2", "shown", "matched"),
-    [(3329.99, "4.99", False), (10_000 / 3, "5.00", True), (3340.0, "5.01", True)],
+    [
+        (3329.99, "4.99", False),
+        (3330.0, "5.00", True),  # 4.995 mu: half a cent rounds up
+        (3350.0, "5.03", True),  # 5.025 mu: up, not to the even cent
+        (10_000 / 3, "5.00", True),
+        (3340.0, "5.01", True),
+    ],
 )
 async def test_basic_farmland_in_square_metres_around_five_mu(
     db: AsyncSession, world: World, m2: float, shown: str, matched: bool
 ) -> None:
     """5 mu is 3,333.33 m² (1 mu = 10,000/15 m²); figures are compared as shown, in mu to
-    the cent."""
+    the cent, half a cent rounded up."""
     rule = next(r for r in await list_rules(db, world.captain) if r.code == "342.basic_farmland")
     view = await open_case(
         db,
@@ -182,3 +188,42 @@ async def test_basic_farmland_in_square_metres_around_five_mu(
     assert ("342.basic_farmland" in rows) is matched
     if matched:
         assert rows["342.basic_farmland"].value == Decimal(shown)
+
+
+@pytest.mark.parametrize(
+    ("kind", "areas", "code", "matched"),
+    [
+        ("land_transfer", (13_329.99, 0.0), "228.other_land", False),  # 19.99 mu
+        ("land_transfer", (13_330.0, 0.0), "228.other_land", True),  # 19.995: 20.00 mu
+        ("land_occupation", (6663.33, 6663.33), "342.cultivated", False),  # 9.99 mu
+        ("land_occupation", (6663.34, 6663.34), "342.cultivated", True),  # 9.99501: 10.00
+        # 30 mu surveyed, 15 of them cultivated: 15 mu of other land, under 20
+        ("land_transfer", (20_000.0, 10_000.0), "228.other_land", False),
+    ],
+)
+async def test_land_without_basic_farmland_around_its_figure_in_square_metres(
+    db: AsyncSession,
+    world: World,
+    kind: str,
+    areas: tuple[float, float],
+    code: str,
+    matched: bool,
+) -> None:
+    """Other land is the surveyed area less its cultivated land, other cultivated land the
+    cultivated land less its basic farmland: with none of the latter, all of it. Half a cent
+    rounds up: 13,330 m² (19.995 mu) meets the 20 mu of 228.other_land, 6,663.34 m² (9.99501
+    mu) the 10 mu of 342.cultivated."""
+    view = await open_case(
+        db, world.captain, CaseInput(cause="边界测试", violation_kind=kind, lon=LON, lat=LAT)
+    )
+    case = await db.get(Case, view.id)
+    assert case is not None
+    case.area_total_m2, case.area_cultivated_m2 = areas
+    case.area_basic_farmland_m2 = 0.0
+    rows = {r.rule_code: r for r in await screen_case(db, case, province_code=world.province)}
+    await db.commit()
+    assert (code in rows) is matched
+    if matched:
+        assert (rows[code].value, rows[code].threshold) == (
+            {"228.other_land": Decimal("20.00"), "342.cultivated": Decimal("10.00")}[code],
+        ) * 2
