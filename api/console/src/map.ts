@@ -1,6 +1,7 @@
 // The map page: the county's reference layers as our own vector tiles (GetTile), the contract
-// areas (ListAreas), a legend with layer toggles, and a panel with the clicked feature's
-// attributes and the location check (CheckLocation) of the clicked point.
+// areas (ListAreas), a legend with layer toggles, a panel with the clicked feature's
+// attributes and the location check (CheckLocation) of the clicked point, and the land-class
+// breakdown of a drawn or loaded area (OverlayArea, overlay.ts).
 import {
   AttributionControl,
   type ExpressionSpecification,
@@ -15,7 +16,8 @@ import { type Area, type CheckResult, type ConsoleConfig, api, authHeaders } fro
 import { h } from "./dom";
 import { wgs84ToGcj02 } from "./gcj02";
 import { type Word, t, tr } from "./i18n";
-import { boxOf, keepWorker, useOwnWorker } from "./reviewmap";
+import { boxOf, keepWorker, perFeature, useOwnWorker } from "./reviewmap";
+import { overlayTool } from "./overlay";
 import { MINE_STATUS } from "./sitestatus";
 import { onLeave } from "./view";
 
@@ -68,17 +70,8 @@ const GROUPS: Group[] = [
 const POLYGONS: ExpressionSpecification = ["==", ["geometry-type"], "Polygon"];
 const POINTS: ExpressionSpecification = ["==", ["geometry-type"], "Point"];
 
-// MapLibre compiles a shader program for each layer type and each way its paint is given (one
-// value, or one per feature) when a layer of that kind is first drawn, and software WebGL
-// compiles each again for the states it is drawn with; a frame that compiles waited 0.1-0.4 s
-// here on the first load. So every fill and line is coloured per feature (a single colour too,
-// by ``perFeature``) and fills have no outline of their own (their line layer draws it): the
-// layers share one fill and one line program (7 programs in all, 13 before), which the
-// contract areas, drawn first, compile before the parcels' tiles are drawn.
-function perFeature(color: string): ExpressionSpecification {
-  return ["match", ["geometry-type"], "Point", color, color];
-}
-
+// Every fill and line is coloured per feature and fills draw no outline of their own (their
+// line layer does): see ``perFeature``.
 function referenceLayers(): LayerSpecification[] {
   const land = byValue("land_class", LAND_CLASSES, "#bdbdbd");
   const status = byValue("status", MINE_STATUS, "#546e7a");
@@ -241,7 +234,8 @@ export async function mapPage(main: HTMLElement, data: Promise<MapData>): Promis
   const container = h("div", { id: "map", role: "application", "aria-label": t("map") });
   const panel = h("aside", { id: "feature-panel", class: "panel", hidden: true, "aria-live": "polite", "aria-labelledby": "feature-title" });
   const side = h("div", { class: "side" }, h("p", { class: "loading", role: "status" }, t("loading")));
-  main.replaceChildren(h("div", { class: "map-page" }, container, side, panel));
+  const page = h("div", { class: "map-page" }, container, side, panel);
+  main.replaceChildren(page);
   const map = new MapLibre({
     container,
     style: { version: 8, sources: {}, layers: [BACKGROUND] },
@@ -263,8 +257,10 @@ export async function mapPage(main: HTMLElement, data: Promise<MapData>): Promis
   map.addControl(new ScaleControl({ unit: "metric" }), "bottom-left");
   const centre = h("button", { type: "button", id: "check-centre" }, t("checkCenter"));
   const note = config.basemap ? null : h("p", { class: "note" }, t("noBasemap"));
-  side.replaceChildren(legend(map), centre, note ?? "");
+  const tool = overlayTool(map, page);
+  side.replaceChildren(tool.element, legend(map), centre, note ?? "");
   map.on("click", (e) => {
+    if (tool.drawing()) return;  // a corner of the area being drawn
     const features = map.queryRenderedFeatures(e.point);
     void showPoint(panel, e.lngLat.lng, e.lngLat.lat, features);
   });

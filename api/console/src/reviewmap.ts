@@ -1,6 +1,7 @@
 // The map the review pages draw on: the basemap when one is configured, the county's contract
 // areas (ListAreas) as GeoJSON, and what the page adds on top.
 import {
+  type ExpressionSpecification,
   type GeoJSONSource,
   type LayerSpecification,
   Map as MapLibre,
@@ -42,6 +43,19 @@ export function boxOf(geometries: unknown[]): [[number, number], [number, number
   const box: [number, number, number, number] = [Infinity, Infinity, -Infinity, -Infinity];
   for (const g of geometries) extend(box, (g as { coordinates?: unknown }).coordinates);
   return box[0] <= box[2] ? [[box[0], box[1]], [box[2], box[3]]] : null;
+}
+
+/** ``color`` for every feature, written as a per-feature expression.
+ *
+ * MapLibre compiles a shader program for each layer type and each way its paint is given (one
+ * value, or one per feature) when a layer of that kind is first drawn, and software WebGL
+ * compiles each again for the states it is drawn with; a frame that compiled waited 0.1-0.4 s
+ * on the map page's first load. So the map page colours every fill and line per feature (a
+ * single colour too, by this) and its fills draw no outline of their own (their line layer
+ * does): its layers share one fill and one line program (7 programs in all, 13 before), which
+ * the contract areas, drawn first, compile before the parcels' tiles are drawn. */
+export function perFeature(color: string): ExpressionSpecification {
+  return ["match", ["geometry-type"], "Point", color, color];
 }
 
 let workerSet = false;
