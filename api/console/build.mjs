@@ -49,13 +49,29 @@ const built = await esbuild.build({
   logLevel: "warning",
 });
 // the entry itself (the pages it imports lazily are entry points of their own in the metafile)
-const entry = Object.entries(built.metafile.outputs).find(([, o]) => o.entryPoint?.endsWith("src/main.ts"));
-const js = entry[0].split("/").pop();
-const css = entry[1].cssBundle.split("/").pop();
-// every chunk the entry imports, fetched at once rather than after the entry is parsed
-const chunks = Object.keys(built.metafile.outputs)
-  .map((p) => p.split("/").pop())
-  .filter((n) => n.endsWith(".js") && n !== js);
+const outputs = built.metafile.outputs;
+const outputOf = (source) => Object.keys(outputs).find((p) => outputs[p].entryPoint?.endsWith(source));
+const entry = outputOf("src/main.ts");
+const js = entry.split("/").pop();
+const css = outputs[entry].cssBundle.split("/").pop();
+// what the page fetches at once rather than after the entry is parsed: the chunks the entry
+// imports, and the map page (the landing page of most roles, and captains' next) with
+// MapLibre. The other pages are fetched when they are opened: preloading all of them made
+// the map's own files and first API calls wait for free connections.
+const preload = new Set();
+const visit = (path) => {
+  for (const i of outputs[path].imports) {
+    if (i.kind !== "import-statement" || preload.has(i.path)) continue;
+    preload.add(i.path);
+    visit(i.path);
+  }
+};
+visit(entry);
+const mapPage = outputOf("src/map.ts");
+preload.add(mapPage);
+visit(mapPage);
+// the largest first: MapLibre's chunk is on the way to the map's first tiles
+const chunks = [...preload].sort((a, b) => outputs[b].bytes - outputs[a].bytes).map((p) => p.split("/").pop());
 
 // 4. MapLibre's worker, loaded by the page from this server (the policy allows no blob: script)
 const workerSource = join(modules, "maplibre-gl", "dist", "maplibre-gl-worker.mjs");
@@ -79,7 +95,12 @@ const page = readFileSync(join(here, "src", "index.html"), "utf8")
   .replace("{{WORKER}}", `/console/${worker}`)
   .replace(
     "{{PRELOAD}}",
-    chunks.map((n) => `<link rel="modulepreload" href="/console/${n}">`).join("\n"),
+    [
+      ...chunks.map((n) => `<link rel="modulepreload" href="/console/${n}">`),
+      // MapLibre's worker, into the HTTP cache (its name changes with its content) before
+      // the map starts it
+      `<link rel="preload" href="/console/${worker}" as="fetch" crossorigin>`,
+    ].join("\n"),
   );
 writeFileSync(join(dist, "index.html"), page);
 

@@ -10,6 +10,7 @@ export type ConsoleConfig = Schemas["ConsoleConfig"];
 export type Area = Schemas["Area"];
 export type CheckResult = Schemas["CheckResult"];
 export type FeatureHit = Schemas["FeatureHit"];
+export type OverlayResult = Schemas["OverlayResult"];
 export type Problem = Schemas["Problem"];
 
 const TOKEN = "patrol.console.token";

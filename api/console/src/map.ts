@@ -1,7 +1,9 @@
 // The map page: the county's reference layers as our own vector tiles (GetTile), the contract
-// areas (ListAreas), a legend with layer toggles, and a panel with the clicked feature's
-// attributes and the location check (CheckLocation) of the clicked point.
+// areas (ListAreas), a legend with layer toggles, a panel with the clicked feature's
+// attributes and the location check (CheckLocation) of the clicked point, and the land-class
+// breakdown of a drawn or loaded area (OverlayArea, overlay.ts).
 import {
+  AttributionControl,
   type ExpressionSpecification,
   type LayerSpecification,
   type MapGeoJSONFeature,
@@ -9,12 +11,13 @@ import {
   NavigationControl,
   ScaleControl,
   type StyleSpecification,
-  setWorkerUrl,
 } from "maplibre-gl";
 import { type Area, type CheckResult, type ConsoleConfig, api, authHeaders } from "./api";
 import { h } from "./dom";
 import { wgs84ToGcj02 } from "./gcj02";
 import { type Word, t, tr } from "./i18n";
+import { boxOf, keepWorker, perFeature, useOwnWorker } from "./reviewmap";
+import { overlayTool } from "./overlay";
 import { MINE_STATUS } from "./sitestatus";
 import { locationHits, onLeave } from "./view";
 
@@ -41,6 +44,7 @@ const ZONES: Swatch[] = [
   { value: "other", word: "zk_other", color: "#757575" },
 ];
 const AREA_COLOR = "#1565c0";
+const BACKGROUND: LayerSpecification = { id: "background", type: "background", paint: { "background-color": "#f4f1ea" } };
 const CHANGE_COLOR = "#d50000";
 
 function byValue(property: string, swatches: Swatch[], fallback: string): ExpressionSpecification {
@@ -60,24 +64,30 @@ const GROUPS: Group[] = [
   { key: "parcels", word: "parcels", layers: ["parcels-fill", "parcels-line"], swatches: LAND_CLASSES },
   { key: "planning_zones", word: "planning_zones", layers: ["planning_zones-line"], swatches: ZONES },
   { key: "change_polygons", word: "change_polygons", layers: ["change_polygons-fill", "change_polygons-line"], swatches: [{ value: "", word: "change_polygons", color: CHANGE_COLOR }] },
-  { key: "mine_sites", word: "mine_sites", layers: ["mine_sites-fill", "mine_sites-circle"], swatches: MINE_STATUS },
+  { key: "mine_sites", word: "mine_sites", layers: ["mine_sites-fill", "mine_sites-line", "mine_sites-circle"], swatches: MINE_STATUS },
 ];
 
 const POLYGONS: ExpressionSpecification = ["==", ["geometry-type"], "Polygon"];
 const POINTS: ExpressionSpecification = ["==", ["geometry-type"], "Point"];
 
+// Every fill and line is coloured per feature and fills draw no outline of their own (their
+// line layer does): see ``perFeature``.
 function referenceLayers(): LayerSpecification[] {
   const land = byValue("land_class", LAND_CLASSES, "#bdbdbd");
   const status = byValue("status", MINE_STATUS, "#546e7a");
+  const change = perFeature(CHANGE_COLOR);
+  const area = perFeature(AREA_COLOR);
+  const fill = { "fill-antialias": false };
   return [
-    { id: "parcels-fill", type: "fill", source: "parcels", "source-layer": "parcels", paint: { "fill-color": land, "fill-opacity": 0.45 } },
+    { id: "parcels-fill", type: "fill", source: "parcels", "source-layer": "parcels", paint: { ...fill, "fill-color": land, "fill-opacity": 0.45 } },
     { id: "parcels-line", type: "line", source: "parcels", "source-layer": "parcels", paint: { "line-color": land, "line-width": 0.6 } },
     { id: "planning_zones-line", type: "line", source: "planning_zones", "source-layer": "planning_zones", paint: { "line-color": byValue("zone_kind", ZONES, "#757575"), "line-width": 2, "line-dasharray": [3, 2] } },
-    { id: "change_polygons-fill", type: "fill", source: "change_polygons", "source-layer": "change_polygons", paint: { "fill-color": CHANGE_COLOR, "fill-opacity": 0.2 } },
-    { id: "change_polygons-line", type: "line", source: "change_polygons", "source-layer": "change_polygons", paint: { "line-color": CHANGE_COLOR, "line-width": 1.5 } },
-    { id: "areas-fill", type: "fill", source: "areas", paint: { "fill-color": AREA_COLOR, "fill-opacity": 0.06 } },
-    { id: "areas-line", type: "line", source: "areas", paint: { "line-color": AREA_COLOR, "line-width": 2.5 } },
-    { id: "mine_sites-fill", type: "fill", source: "mine_sites", "source-layer": "mine_sites", filter: POLYGONS, paint: { "fill-color": status, "fill-opacity": 0.5, "fill-outline-color": "#263238" } },
+    { id: "change_polygons-fill", type: "fill", source: "change_polygons", "source-layer": "change_polygons", paint: { ...fill, "fill-color": change, "fill-opacity": 0.2 } },
+    { id: "change_polygons-line", type: "line", source: "change_polygons", "source-layer": "change_polygons", paint: { "line-color": change, "line-width": 1.5 } },
+    { id: "areas-fill", type: "fill", source: "areas", paint: { ...fill, "fill-color": area, "fill-opacity": 0.06 } },
+    { id: "areas-line", type: "line", source: "areas", paint: { "line-color": area, "line-width": 2.5 } },
+    { id: "mine_sites-fill", type: "fill", source: "mine_sites", "source-layer": "mine_sites", filter: POLYGONS, paint: { ...fill, "fill-color": status, "fill-opacity": 0.5 } },
+    { id: "mine_sites-line", type: "line", source: "mine_sites", "source-layer": "mine_sites", filter: POLYGONS, paint: { "line-color": perFeature("#263238"), "line-width": 1 } },
     { id: "mine_sites-circle", type: "circle", source: "mine_sites", "source-layer": "mine_sites", filter: POINTS, paint: { "circle-color": status, "circle-radius": 7, "circle-stroke-color": "#ffffff", "circle-stroke-width": 2 } },
   ];
 }
@@ -101,7 +111,7 @@ function style(config: ConsoleConfig, areas: Area[]): StyleSpecification {
     const path = config.tileUrlTemplate.replace("{layer}", layer);
     sources[layer] = { type: "vector", tiles: [`${location.origin}${path}`], minzoom: 0, maxzoom: 16 };
   }
-  const layers: LayerSpecification[] = [{ id: "background", type: "background", paint: { "background-color": "#f4f1ea" } }];
+  const layers: LayerSpecification[] = [BACKGROUND];
   if (config.basemap) {
     sources.basemap = {
       type: "raster",
@@ -113,18 +123,6 @@ function style(config: ConsoleConfig, areas: Area[]): StyleSpecification {
     layers.push({ id: "basemap", type: "raster", source: "basemap" });
   }
   return { version: 8, sources, layers: [...layers, ...referenceLayers()] };
-}
-
-function bounds(areas: Area[]): [[number, number], [number, number]] | null {
-  let west = Infinity, south = Infinity, east = -Infinity, north = -Infinity;
-  const visit = (c: unknown): void => {
-    if (Array.isArray(c) && typeof c[0] === "number") {
-      west = Math.min(west, c[0]); east = Math.max(east, c[0]);
-      south = Math.min(south, c[1] as number); north = Math.max(north, c[1] as number);
-    } else if (Array.isArray(c)) c.forEach(visit);
-  };
-  for (const a of areas) visit((a.geometry as { coordinates?: unknown }).coordinates);
-  return west <= east ? [[west, south], [east, north]] : null;
 }
 
 function legend(map: MapLibre): HTMLElement {
@@ -219,31 +217,41 @@ export interface MapData {
   areas: Area[];
 }
 
+/** The map page. The map (its WebGL context, then MapLibre's worker) is made at once, while
+ * ``data`` (the console's configuration and the areas) is on its way, and shows the county's
+ * layers when it comes. */
 export async function mapPage(main: HTMLElement, data: Promise<MapData>): Promise<void> {
-  const { config, areas } = await data;
-  if (!main.isConnected) return;  // another page was opened meanwhile
-  const workerUrl = document.querySelector<HTMLMetaElement>('meta[name="maplibre-worker"]')?.content;
-  if (workerUrl) setWorkerUrl(new URL(workerUrl, location.href).href);
+  useOwnWorker();
   const container = h("div", { id: "map", role: "application", "aria-label": t("map") });
   const panel = h("aside", { id: "feature-panel", class: "panel", hidden: true, "aria-live": "polite", "aria-labelledby": "feature-title" });
-  const centre = h("button", { type: "button", id: "check-centre" }, t("checkCenter"));
-  const note = config.basemap ? null : h("p", { class: "note" }, t("noBasemap"));
-  const side = h("div", { class: "side" }, centre, note);
-  main.replaceChildren(h("div", { class: "map-page" }, container, side, panel));
-  const fit = bounds(areas);
+  const side = h("div", { class: "side" }, h("p", { class: "loading", role: "status" }, t("loading")));
+  const page = h("div", { class: "map-page" }, container, side, panel);
+  main.replaceChildren(page);
   const map = new MapLibre({
     container,
-    style: style(config, areas),
-    center: fit ? [(fit[0][0] + fit[1][0]) / 2, (fit[0][1] + fit[1][1]) / 2] : [112.9, 28.2],
-    zoom: fit ? 10 : 6,
-    attributionControl: config.basemap?.attribution ? { compact: true } : false,
+    style: { version: 8, sources: {}, layers: [BACKGROUND] },
+    center: [112.9, 28.2],
+    zoom: 6,
+    attributionControl: false,
     transformRequest: (url) => (url.startsWith(`${location.origin}/api/`) ? { url, headers: authHeaders() } : { url }),
   });
+  keepWorker();
+  onLeave(() => map.remove());
+  const { config, areas } = await data;
+  if (!main.isConnected) return;  // another page was opened meanwhile
+  // the view first, then the layers: the first tiles asked for are those of the areas' view
+  const fit = boxOf(areas.map((a) => a.geometry));
   if (fit) map.fitBounds(fit, { padding: 40, animate: false });
+  map.setStyle(style(config, areas), { diff: false });
+  if (config.basemap?.attribution) map.addControl(new AttributionControl({ compact: true }));
   map.addControl(new NavigationControl({ showCompass: false }), "top-left");
   map.addControl(new ScaleControl({ unit: "metric" }), "bottom-left");
-  side.prepend(legend(map));
+  const centre = h("button", { type: "button", id: "check-centre" }, t("checkCenter"));
+  const note = config.basemap ? null : h("p", { class: "note" }, t("noBasemap"));
+  const tool = overlayTool(map, page);
+  side.replaceChildren(tool.element, legend(map), centre, note ?? "");
   map.on("click", (e) => {
+    if (tool.drawing()) return;  // a corner of the area being drawn
     const features = map.queryRenderedFeatures(e.point);
     void showPoint(panel, e.lngLat.lng, e.lngLat.lat, features);
   });
@@ -254,5 +262,4 @@ export async function mapPage(main: HTMLElement, data: Promise<MapData>): Promis
   });
   // for people and programs that look at the page (the browser test reads it)
   (window as unknown as { patrolMap: MapLibre }).patrolMap = map;
-  onLeave(() => map.remove());
 }

@@ -4,6 +4,7 @@
 // (UpdateTownship, UpdateVillage), and all of them on a small map. A boundary the page cannot
 // read is explained before anything is sent; one the API refuses shows the API's reason.
 import { type Schemas, api } from "./api";
+import { readBoundary } from "./boundary";
 import { h } from "./dom";
 import { fill, t, tr } from "./i18n";
 import { field, fileSize, onSubmit, options, statusLine } from "./forms";
@@ -14,37 +15,6 @@ type Village = Schemas["Village"];
 type ConsoleConfig = Schemas["ConsoleConfig"];
 
 export const KINDS = ["township", "town", "subdistrict", "park"] as const;
-const POLYGONAL = ["Polygon", "MultiPolygon"];
-const WGS84_NAMES = /^(urn:ogc:def:crs:OGC:1\.3:CRS84|urn:ogc:def:crs:EPSG::4326|EPSG:4326|CRS84)$/i;
-
-/** The boundary in ``text`` (a GeoJSON geometry, a Feature or a FeatureCollection of one
- * feature), or what is wrong with it, in words the admin can act on. */
-export function readBoundary(text: string): { geometry: Record<string, unknown> } | { problem: string } {
-  if (!text.trim()) return { problem: t("rg_noBoundary") };
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    return { problem: fill("rg_notJson", { why: (err as Error).message }) };
-  }
-  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) return { problem: t("rg_notGeoJson") };
-  const obj = doc as Record<string, unknown>;
-  const crs = (obj["crs"] as { properties?: { name?: unknown } } | undefined)?.properties?.name;
-  if (typeof crs === "string" && !WGS84_NAMES.test(crs)) return { problem: fill("rg_notWgs84", { crs }) };
-  let geometry: unknown = obj;
-  if (obj["type"] === "FeatureCollection") {
-    const features = Array.isArray(obj["features"]) ? (obj["features"] as unknown[]) : [];
-    if (features.length !== 1) return { problem: fill("rg_oneFeature", { n: features.length }) };
-    geometry = (features[0] as Record<string, unknown> | null)?.["geometry"];
-  } else if (obj["type"] === "Feature") {
-    geometry = obj["geometry"];
-  }
-  if (typeof geometry !== "object" || geometry === null) return { problem: t("rg_noGeometry") };
-  const type = (geometry as Record<string, unknown>)["type"];
-  if (!POLYGONAL.includes(String(type))) return { problem: fill("rg_notPolygon", { type: String(type ?? "?") }) };
-  return { geometry: geometry as Record<string, unknown> };
-}
-
 /** A file input and a text area for a boundary: a chosen file is read into the text area. */
 function boundaryInput(prefix: string, required: boolean): { box: HTMLElement; text: HTMLTextAreaElement; clear: () => void } {
   const file = h("input", { id: `${prefix}-file`, type: "file", accept: ".geojson,.json,application/geo+json,application/json" });

@@ -1,6 +1,7 @@
 // The map the review pages draw on: the basemap when one is configured, the county's contract
 // areas (ListAreas) as GeoJSON, and what the page adds on top.
 import {
+  type ExpressionSpecification,
   type GeoJSONSource,
   type LayerSpecification,
   Map as MapLibre,
@@ -8,6 +9,7 @@ import {
   ScaleControl,
   type SourceSpecification,
   type StyleSpecification,
+  prewarm,
   setWorkerUrl,
 } from "maplibre-gl";
 import type { Area, ConsoleConfig } from "./api";
@@ -43,6 +45,36 @@ export function boxOf(geometries: unknown[]): [[number, number], [number, number
   return box[0] <= box[2] ? [[box[0], box[1]], [box[2], box[3]]] : null;
 }
 
+/** ``color`` for every feature, written as a per-feature expression.
+ *
+ * MapLibre compiles a shader program for each layer type and each way its paint is given (one
+ * value, or one per feature) when a layer of that kind is first drawn, and software WebGL
+ * compiles each again for the states it is drawn with; a frame that compiled waited 0.1-0.4 s
+ * on the map page's first load. So the map page colours every fill and line per feature (a
+ * single colour too, by this) and its fills draw no outline of their own (their line layer
+ * does): its layers share one fill and one line program (7 programs in all, 13 before), which
+ * the contract areas, drawn first, compile before the parcels' tiles are drawn. */
+export function perFeature(color: string): ExpressionSpecification {
+  return ["match", ["geometry-type"], "Point", color, color];
+}
+
+let workerSet = false;
+
+/** MapLibre's worker from this server (the policy allows no blob: script). Call before the
+ * first map is made; the map starts the worker itself, after its WebGL context: a worker
+ * started before it waited for the page's main thread, which making the context holds. */
+export function useOwnWorker(): void {
+  if (workerSet) return;
+  workerSet = true;
+  const url = document.querySelector<HTMLMetaElement>('meta[name="maplibre-worker"]')?.content;
+  if (url) setWorkerUrl(new URL(url, location.href).href);
+}
+
+/** The worker stays when a page's map is removed, for the next page's map. */
+export function keepWorker(): void {
+  prewarm();
+}
+
 export interface ReviewMap {
   map: MapLibre;
   ready: Promise<void>;
@@ -59,8 +91,7 @@ export function reviewMap(
   layers: LayerSpecification[],
   fit: [[number, number], [number, number]] | null,
 ): ReviewMap {
-  const workerUrl = document.querySelector<HTMLMetaElement>('meta[name="maplibre-worker"]')?.content;
-  if (workerUrl) setWorkerUrl(new URL(workerUrl, location.href).href);
+  useOwnWorker();
   const all: Record<string, SourceSpecification> = { areas: { type: "geojson", data: areas } };
   for (const [name, data] of Object.entries(sources)) all[name] = { type: "geojson", data };
   const base: LayerSpecification[] = [{ id: "background", type: "background", paint: { "background-color": "#f4f1ea" } }];
@@ -90,6 +121,7 @@ export function reviewMap(
   // for people and programs that look at the page (the browser tests read it)
   (window as unknown as { patrolMap?: MapLibre }).patrolMap = map;
   onLeave(() => map.remove());
+  keepWorker();
   const ready = new Promise<void>((resolve) => map.once("load", () => resolve()));
   return {
     map,
