@@ -56,7 +56,7 @@ _WATCH = """(() => {
       m.off("render", drawn);
       m.on("idle", complete);
     };
-    // idle with every layer there (the map may add some once its first view is drawn)
+    // the first idle with every layer's source in the map and loaded
     const complete = () => {
       if (!LAYERS.every((l) => m.getSource(l)) || !m.loaded()) return;
       performance.mark("bench:idle");
