@@ -11,7 +11,11 @@ demo reference layers (400 m parcels, zones, change polygons, mine sites):
   them), on the page's own clock (``performance.now()``, 0 at the navigation's start), the
   median of a few fresh browser contexts (target <= 2 s);
 * time to the map complete: to MapLibre's first ``idle`` (every tile of the first view of
-  every layer loaded and drawn).
+  every layer loaded and drawn);
+* every page of every demo role on the demo county (``patrol serve``'s own seed): logged in
+  through the form, each page of the role's menu opened from another address, timed to the
+  page drawn — no visible loading marker left in it, and on a map page the map idle (target:
+  no page over 2 s).
 
 Each fresh context's window is left to settle (``SETTLE_MS``) before the navigation: a new
 headless window spends about a second loading Chromium's own pages (its omnibox popup), which
@@ -26,14 +30,16 @@ import asyncio
 import json
 import shutil
 import statistics
+import time
 
 import httpx
 from playwright.async_api import Browser, Request, async_playwright
 
+from api.cli import seed_demo
 from api.controllers.console import CONSOLE_DIST
 from infra.scope import Role
 from tests.conftest import CountyFixture
-from tests.reliability.conftest import served_county
+from tests.reliability.conftest import ApiProcess, own_stack, prepare, served_county
 
 RUNS = 5
 PHASES = False  # True: print when each file, answer and tile of a load arrived
@@ -158,19 +164,87 @@ async def _load(
     return marks["bench:parcels"], marks["bench:idle"], files, api, tiles, loaded
 
 
+# A page is drawn when nothing in it says it is loading (a section hidden because the role
+# may not read it keeps its marker unseen) and a map on it is idle.
+_DRAWN = """() => {
+  const main = document.querySelector("main");
+  if (!main || main.textContent.trim() === "") return false;
+  if ([...main.querySelectorAll(".loading")].some((e) => e.offsetParent !== null)) return false;
+  const map = window.patrolMap;
+  return !main.querySelector(".maplibregl-map") || (map && map.loaded());
+}"""
+
+
+async def _pages(
+    browser: Browser, base: str, username: str, password: str
+) -> list[tuple[str, float]]:
+    """Seconds from the address change to each page of the role's menu drawn."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    page = await context.new_page()
+    await page.goto(f"{base}/")
+    await page.get_by_label("用户名").fill(username)
+    await page.get_by_label("密码").fill(password)
+    await page.get_by_role("button", name="登录").click()
+    await page.wait_for_selector("nav a[aria-current=page]")
+    links = await page.eval_on_selector_all(
+        "nav a[href^='#/']", "links => links.map((a) => a.getAttribute('href'))"
+    )
+    timed: list[tuple[str, float]] = []
+    for link in links:
+        await page.evaluate("() => { location.hash = '#/bench-elsewhere'; }")
+        await page.wait_for_timeout(300)
+        start = time.perf_counter()
+        await page.evaluate("(link) => { location.hash = link; }", link)
+        await page.wait_for_timeout(20)  # the old page's content is gone
+        await page.wait_for_function(_DRAWN, timeout=30_000, polling=20)
+        timed.append((link.removeprefix("#/"), time.perf_counter() - start))
+    await context.close()
+    return timed
+
+
+async def _demo_pages(browser: Browser) -> None:
+    """Every page of every demo role on the demo county, as ``patrol serve`` seeds it."""
+    with own_stack("patrol-bench-pages-") as stack:
+        await prepare(stack.settings)
+        users = await seed_demo(stack.settings)
+        api = ApiProcess(stack)
+        api.start()
+        try:
+            print("\n| demo role | pages | slowest page | median page |")
+            print("|---|---|---|---|")
+            slowest: list[tuple[float, str, str]] = []
+            for role in dict.fromkeys(u.role for u in users):  # the first user of each role
+                user = next(u for u in users if u.role == role)
+                timed = await _pages(browser, api.base, user.username, user.password)
+                name, worst = max(timed, key=lambda t: t[1])
+                median = statistics.median(t for _, t in timed)
+                print(f"| {role} | {len(timed)} | {name} {worst:.2f} s | {median:.2f} s |")
+                slowest.extend((t, role, n) for n, t in timed)
+            worst_t, worst_role, worst_page = max(slowest)
+            print(f"\nslowest page of all: {worst_role} {worst_page} {worst_t:.2f} s "
+                  f"(target <= {TARGET_S:.1f} s)")  # fmt: skip
+        finally:
+            api.stop()
+
+
 async def main() -> None:
     chromium = shutil.which("chromium")
     assert chromium, "chromium is not installed: run `make install` as root"
-    async with served_county("patrol-bench-console-") as (api, county):
-        await _area(api.base, county)
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(
-                executable_path=chromium,
-                args=["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--no-sandbox"],
-            )
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=chromium,
+            args=["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--no-sandbox"],
+        )
+        async with served_county("patrol-bench-console-") as (api, county):
+            await _area(api.base, county)
             await _load(browser, api.base, county)  # warm up: first statements, connections
             runs = [await _load(browser, api.base, county) for _ in range(RUNS)]
-            await browser.close()
+        _report(runs)
+        await _demo_pages(browser)
+        await browser.close()
+
+
+def _report(runs: list[tuple[float, float, int, int, int, set[str]]]) -> None:
     first = [r[0] / 1000 for r in runs]
     complete = [r[1] / 1000 for r in runs]
     files, api_bytes, tiles, loaded = runs[-1][2:]
