@@ -148,7 +148,10 @@ class CheckLocationRequest(msgspec.Struct, kw_only=True, rename="camel"):
     kinds: list[LayerKindName] | None = None
 
 
-class Fix(msgspec.Struct, kw_only=True, rename="camel"):
+# A batch check reads 10,000 fixes and answers as many points with their hits: these three
+# are never tracked by the cyclic collector (they hold no reference back to themselves), so
+# building and freeing tens of thousands of them sets off no collection.
+class Fix(msgspec.Struct, kw_only=True, rename="camel", gc=False):
     lon: Lon
     lat: Lat
     accuracy_m: Accuracy
@@ -176,7 +179,7 @@ class SiteState(msgspec.Struct, kw_only=True, rename="camel"):
     roster_complete: bool
 
 
-class FeatureHit(msgspec.Struct, kw_only=True, rename="camel"):
+class FeatureHit(msgspec.Struct, kw_only=True, rename="camel", gc=False):
     kind: LayerKindName
     feature_id: uuid.UUID
     layer_version_id: uuid.UUID
@@ -207,7 +210,7 @@ class CheckResult(msgspec.Struct, kw_only=True, rename="camel"):
     layer_versions: list[LayerRef]
 
 
-class PointResult(msgspec.Struct, kw_only=True, rename="camel"):
+class PointResult(msgspec.Struct, kw_only=True, rename="camel", gc=False):
     """The answer for ``points[index]``; far outside the county it is empty and flagged."""
 
     index: int
