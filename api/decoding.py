@@ -273,7 +273,10 @@ class GuardedRequest(Request[Any, Any, Any]):
         target = Any if data is None else data.annotation
         typed = None
         if body and not msgpack and type(self).prepare is GuardedRequest.prepare:
-            typed = typed_decoder(target)
+            try:
+                typed = typed_decoder(target)
+            except TypeError:  # an annotation that cannot be a cache key: the guard's way
+                typed = None
         read = partial(self._read, body, msgpack=msgpack, target=target, typed=typed)
         inline = len(body) <= _INLINE_BYTES
         self._json = read() if inline else await anyio.to_thread.run_sync(read)
