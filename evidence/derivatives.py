@@ -264,7 +264,7 @@ def make_derivatives(
         spool_dir=work_dir,
         limit=size,
         hasher=hasher,
-    ) as (spool, stored_size, _head):
+    ) as (spool, stored_size, _head, _info):
         if stored_size != size or hasher.hexdigest() != sha256:
             msg = f"original {key} no longer matches its recorded SHA-256"
             raise OriginalChangedError(msg)

@@ -25,7 +25,7 @@ from evidence.errors import (
 )
 from evidence.media import SNIFF_BYTES, MediaType, Sniffed, check_container, sniff
 from evidence.metadata import DEFAULT_MAX_PIXELS, FileMeta, read_photo_meta, read_video_meta
-from infra.objectstore import ObjectStore
+from infra.objectstore import ObjectInfo, ObjectStore
 
 __all__ = ["Inspection", "inspect_object", "spooled_object"]
 
@@ -39,6 +39,7 @@ class Inspection:
     size: int
     media: MediaType
     meta: FileMeta
+    etag: str  # the store's ETag of the bytes read
 
 
 @contextmanager
@@ -50,11 +51,15 @@ def spooled_object(
     spool_dir: Path | None,
     limit: int,
     hasher: Any = None,
-) -> Iterator[tuple[IO[bytes], int, bytes]]:
-    """Stream ``key`` into a temporary file; yields ``(file, size, first bytes)``.
+    expect_size: int | None = None,
+) -> Iterator[tuple[IO[bytes], int, bytes, ObjectInfo]]:
+    """Stream ``key`` into a temporary file; yields ``(file, size, first bytes, info)``, the
+    info (size, ETag) as the store answered the read.
 
     Stops reading once more than ``limit`` bytes arrived (the size check then fails) so a
-    swapped, larger object cannot fill the disk.
+    swapped, larger object cannot fill the disk. With ``expect_size``, an object the store
+    says is of another size is refused before any byte is read
+    (:class:`EvidenceSizeMismatchError`). A missing object raises ``ObjectNotFoundError``.
     """
     directory = str(spool_dir) if spool_dir is not None else None
     spool: IO[bytes]
@@ -65,9 +70,14 @@ def spooled_object(
             max_size=_PHOTO_SPOOL_IN_MEMORY, prefix="evidence-", dir=directory
         )
     with spool:
+        info, chunks = store.open_chunks(key, chunk_size=_CHUNK)
+        if expect_size is not None and info.size != expect_size:
+            chunks.close()
+            msg = f"the stored file has {info.size} bytes, {expect_size} were declared"
+            raise EvidenceSizeMismatchError(msg, declared=expect_size, stored=info.size)
         size = 0
         head = b""
-        for chunk in store.iter_chunks(key, chunk_size=_CHUNK):
+        for chunk in chunks:
             if len(head) < SNIFF_BYTES:
                 head += chunk[: SNIFF_BYTES - len(head)]
             size += len(chunk)
@@ -78,7 +88,7 @@ def spooled_object(
                 break
         spool.flush()
         spool.seek(0)
-        yield spool, size, head
+        yield spool, size, head, info
 
 
 def _sniffed(head: bytes, declared: MediaType) -> Sniffed:
@@ -116,7 +126,8 @@ def inspect_object(
         spool_dir=spool_dir,
         limit=declared_size,
         hasher=hasher,
-    ) as (spool, size, head):
+        expect_size=declared_size,
+    ) as (spool, size, head, info):
         if size == 0:
             msg = "the stored file is empty"
             raise FileEmptyError(msg)
@@ -133,4 +144,4 @@ def inspect_object(
             meta = read_video_meta(spool.name, found.media)
         else:
             meta = read_photo_meta(spool, found.media, max_pixels=max_pixels)
-    return Inspection(sha256=digest, size=size, media=found.media, meta=meta)
+    return Inspection(sha256=digest, size=size, media=found.media, meta=meta, etag=info.etag)

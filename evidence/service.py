@@ -50,7 +50,6 @@ from evidence.errors import (
     DerivativeNotFoundError,
     EvidenceIdConflictError,
     EvidenceNotFoundError,
-    EvidenceSizeMismatchError,
     InvalidUploadError,
     NotUploadOwnerError,
     ReferenceNotFoundError,
@@ -78,6 +77,7 @@ from infra import error_codes as codes
 from infra.db import utcnow
 from infra.objectstore import (
     MultipartNotFoundError,
+    ObjectNotFoundError,
     ObjectStore,
     PartInfo,
     PresignedRequest,
@@ -343,20 +343,24 @@ class EvidenceService:
         if upload.status == "aborted":
             msg = "this upload was aborted"
             raise UploadAbortedError(msg)
-        etag = await self._assemble(upload)
+        assembled = await self._assemble(upload)
         received_at = utcnow()
         declared = declared_media_type(upload.content_type)
-        inspection = await asyncio.to_thread(
-            inspect_object,
-            self._store,
-            upload.object_key,
-            declared_sha256=upload.sha256,
-            declared_size=upload.size_bytes,
-            declared=declared,
-            max_pixels=self._max_pixels,
-            spool_dir=self._spool_dir,
-        )
+        try:
+            inspection = await asyncio.to_thread(
+                inspect_object,
+                self._store,
+                upload.object_key,
+                declared_sha256=upload.sha256,
+                declared_size=upload.size_bytes,
+                declared=declared,
+                max_pixels=self._max_pixels,
+                spool_dir=self._spool_dir,
+            )
+        except ObjectNotFoundError:
+            raise self._not_arrived(upload) from None
         accepted = await self._assess(upload, inspection, received_at)
+        etag = assembled or inspection.etag
         evidence = self._evidence_from(upload, accepted, principal, etag, received_at)
         upload.status = "accepted"
         upload.completed_at = received_at
@@ -745,8 +749,13 @@ class EvidenceService:
             requests=requests,
         )
 
-    async def _assemble(self, upload: Upload) -> str:
-        """Make sure the whole object is in storage; return its ETag."""
+    async def _assemble(self, upload: Upload) -> str | None:
+        """Put a multipart upload's parts together and return the object's ETag; ``None``
+        when there is nothing to put together (a single PUT, or parts already joined).
+
+        Whether the object is there, and its size, the read-back tells: the store's answer to
+        the GET carries both, so no HEAD goes before it (rclone's HEAD reads the whole file
+        for its MD5, as much work as the read itself)."""
         if upload.part_size is not None and upload.multipart_upload_id is not None:
             try:
                 parts = await self._store.list_parts(upload.object_key, upload.multipart_upload_id)
@@ -765,15 +774,12 @@ class EvidenceService:
                     [have[item] for item in expected],
                 )
                 return info.etag
-        head = await self._store.head(upload.object_key)
-        if head is None:
-            msg = "the file has not arrived in storage yet (get_upload says what to send)"
-            missing = [n for n, _ in self._expected_parts(upload)] if upload.part_size else [1]
-            raise UploadIncompleteError(msg, missing_parts=missing[:1000])
-        if head.size != upload.size_bytes:
-            msg = f"the stored file has {head.size} bytes, {upload.size_bytes} were declared"
-            raise EvidenceSizeMismatchError(msg, declared=upload.size_bytes, stored=head.size)
-        return head.etag
+        return None
+
+    def _not_arrived(self, upload: Upload) -> UploadIncompleteError:
+        msg = "the file has not arrived in storage yet (get_upload says what to send)"
+        missing = [n for n, _ in self._expected_parts(upload)] if upload.part_size else [1]
+        return UploadIncompleteError(msg, missing_parts=missing[:1000])
 
     # -- internals: acceptance ---------------------------------------------------------------
     def _device_fix(self, upload: Upload) -> DeviceFix:

@@ -37,7 +37,7 @@ import asyncio
 import base64
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -230,6 +230,13 @@ class ObjectStore(Protocol):
         end: int | None = None,
     ) -> Iterator[bytes]:
         """Blocking: the object's bytes (``start``..``end`` inclusive) in bounded chunks."""
+
+    def open_chunks(
+        self, key: str, *, chunk_size: int = _DEFAULT_CHUNK
+    ) -> tuple[ObjectInfo, Generator[bytes, None, None]]:
+        """Blocking: the object's size and ETag as its GET answered them, and its bytes in
+        bounded chunks — what a HEAD and a GET tell together, in one request. Raises
+        :class:`ObjectNotFoundError` for a missing object."""
 
     def aiter_chunks(
         self,
@@ -654,7 +661,21 @@ class S3ObjectStore:
         start: int | None = None,
         end: int | None = None,
     ) -> Iterator[bytes]:
-        body = self._get_body(key, start, end)
+        yield from self._chunks(self._get_body(key, start, end), chunk_size)
+
+    def open_chunks(
+        self, key: str, *, chunk_size: int = _DEFAULT_CHUNK
+    ) -> tuple[ObjectInfo, Generator[bytes, None, None]]:
+        response = self._call(self._client.get_object, key=key, Bucket=self.bucket, Key=key)
+        info = ObjectInfo(
+            key=key,
+            size=int(response.get("ContentLength", 0)),
+            etag=response.get("ETag", "").strip('"'),
+            content_type=response.get("ContentType"),
+        )
+        return info, self._chunks(response["Body"], chunk_size)
+
+    def _chunks(self, body: Any, chunk_size: int) -> Generator[bytes, None, None]:
         try:
             while True:
                 try:
