@@ -21,7 +21,7 @@ event loop keeps answering other requests meanwhile.
 
 A JSON body whose contract type holds nothing the guard would have to look at — only numbers
 with a fraction, booleans, enumerations, identifiers and times, in structures, lists and
-unions of them (a batch of fixes, a polygon): no free text, no integers, no untyped values —
+unions of them (a batch of fixes, a track): no free text, no integers, no untyped values —
 is first decoded straight into that type, which checks everything the guard would of what the
 handler receives (10,000 fixes: 1.4 ms instead of 12 ms through plain values). Fields the type
 does not name are skipped unread there. Whatever that decoding refuses goes the whole way

@@ -73,8 +73,7 @@ def spooled_object(
         info, chunks = store.open_chunks(key, chunk_size=_CHUNK)
         if expect_size is not None and info.size != expect_size:
             chunks.close()
-            msg = f"the stored file has {info.size} bytes, {expect_size} were declared"
-            raise EvidenceSizeMismatchError(msg, declared=expect_size, stored=info.size)
+            raise _size_mismatch(info.size, expect_size)
         size = 0
         head = b""
         for chunk in chunks:
@@ -89,6 +88,11 @@ def spooled_object(
         spool.flush()
         spool.seek(0)
         yield spool, size, head, info
+
+
+def _size_mismatch(stored: int, declared: int) -> EvidenceSizeMismatchError:
+    msg = f"the stored file has {stored} bytes, {declared} were declared"
+    return EvidenceSizeMismatchError(msg, declared=declared, stored=stored)
 
 
 def _sniffed(head: bytes, declared: MediaType) -> Sniffed:
@@ -132,8 +136,7 @@ def inspect_object(
             msg = "the stored file is empty"
             raise FileEmptyError(msg)
         if size != declared_size:
-            msg = f"the stored file has {size} bytes, {declared_size} were declared"
-            raise EvidenceSizeMismatchError(msg, declared=declared_size, stored=size)
+            raise _size_mismatch(size, declared_size)
         digest = hasher.hexdigest()
         if not hmac.compare_digest(digest, declared_sha256):
             msg = "the stored bytes do not match the declared SHA-256"
