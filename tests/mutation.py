@@ -109,6 +109,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/api/test_need_to_know.py",
     ),
     "evidence/cases/access.py": (
+        "tests/cases/test_case_access_answers.py",
         "tests/evidence/test_access_answers.py",
         "tests/evidence/test_access.py",
         "tests/api/test_need_to_know.py",

@@ -192,8 +192,12 @@ async def test_evidence_linked_to_a_case_after_upload_is_listed_under_the_case(
     named = await kit.accept(county.inspector, media.jpeg(), "image/jpeg", case_id=case)
     linked = await kit.accept(county.inspector, media.jpeg(90, 60), "image/jpeg")
     await kit.accept(county.inspector, media.jpeg(60, 90), "image/jpeg")  # neither
+    elsewhere = await kit.accept(county.inspector, media.jpeg(70, 70), "image/jpeg")
     async with kit.session_factory() as session:
         await link_evidence(session, county.captain, case, [linked.id])
+        data = CaseInput(cause="y", violation_kind="other", lon=INSIDE[0], lat=INSIDE[1])
+        another = (await open_case(session, county.captain, data)).id
+        await link_evidence(session, county.captain, another, [elsewhere.id])
         await session.commit()
         page = await kit.service(session).list_evidence(
             county.captain, EvidenceFilter(case_id=case)
