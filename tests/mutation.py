@@ -103,8 +103,14 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/evidence/test_intake.py",
         "tests/evidence/test_capture_time.py",
     ),
-    "evidence/access.py": ("tests/evidence/test_access.py", "tests/api/test_need_to_know.py"),
+    "evidence/access.py": (
+        "tests/evidence/test_access_answers.py",
+        "tests/evidence/test_access.py",
+        "tests/api/test_need_to_know.py",
+    ),
     "evidence/cases/access.py": (
+        "tests/cases/test_case_access_answers.py",
+        "tests/evidence/test_access_answers.py",
         "tests/evidence/test_access.py",
         "tests/api/test_need_to_know.py",
     ),

@@ -101,10 +101,13 @@ async def add_evidence(
     lon: float = LON,
     lat: float = LAT,
     finding_id: uuid.UUID | None = None,
+    case_id: uuid.UUID | None = None,
+    tip_off_id: uuid.UUID | None = None,
     caption: str = "远景，西侧",
     proves: str = "占用耕地建房的位置和范围",
 ) -> uuid.UUID:
-    """Store ``data`` as an accepted photo original of ``owner``'s county."""
+    """Store ``data`` as an accepted photo original of ``owner``'s county (naming the finding,
+    case or tip-off given)."""
     evidence_id = uuid7()
     key = f"originals/{owner.county_id}/{evidence_id}.jpg"
     await store.put_bytes(key, data, content_type="image/jpeg")
@@ -126,6 +129,8 @@ async def add_evidence(
             device_lat=lat,
             device_accuracy_m=5.0,
             finding_id=finding_id,
+            case_id=case_id,
+            tip_off_id=tip_off_id,
             caption=caption,
             proves=proves,
             heading_deg=135.0,
