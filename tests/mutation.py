@@ -71,6 +71,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/api/test_sessions.py",
     ),
     "patrol/policy.py": (
+        "tests/patrol/test_policy_answers.py",
         "tests/api/test_need_to_know.py",
         "tests/patrol/test_isolation.py",
         "tests/api/test_isolation.py",
