@@ -62,7 +62,12 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/patrol/test_duty_figures.py",
         "tests/api/test_patrol_api.py",
     ),
-    "patrol/duty.py": ("tests/patrol/test_duty.py", "tests/patrol/test_duty_figures.py"),
+    "patrol/duty.py": (
+        "tests/patrol/test_duty_answers.py",
+        "tests/patrol/test_duty.py",
+        "tests/patrol/test_duty_figures.py",
+        "tests/patrol/test_edges.py",
+    ),
     "patrol/tracks.py": ("tests/patrol/test_tracks.py", "tests/patrol/test_sessions.py"),
     "patrol/sessions.py": (
         "tests/patrol/test_sessions.py",
