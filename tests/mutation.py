@@ -62,7 +62,12 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/patrol/test_duty_figures.py",
         "tests/api/test_patrol_api.py",
     ),
-    "patrol/duty.py": ("tests/patrol/test_duty.py", "tests/patrol/test_duty_figures.py"),
+    "patrol/duty.py": (
+        "tests/patrol/test_duty_answers.py",
+        "tests/patrol/test_duty.py",
+        "tests/patrol/test_duty_figures.py",
+        "tests/patrol/test_edges.py",
+    ),
     "patrol/tracks.py": ("tests/patrol/test_tracks.py", "tests/patrol/test_sessions.py"),
     "patrol/sessions.py": (
         "tests/patrol/test_sessions.py",
@@ -71,6 +76,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/api/test_sessions.py",
     ),
     "patrol/policy.py": (
+        "tests/patrol/test_policy_answers.py",
         "tests/api/test_need_to_know.py",
         "tests/patrol/test_isolation.py",
         "tests/api/test_isolation.py",
