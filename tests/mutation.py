@@ -68,7 +68,16 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/patrol/test_duty_figures.py",
         "tests/patrol/test_edges.py",
     ),
-    "patrol/tracks.py": ("tests/patrol/test_tracks.py", "tests/patrol/test_sessions.py"),
+    "patrol/tracks.py": (
+        "tests/patrol/test_track_answers.py",
+        "tests/patrol/test_tracks.py",
+        "tests/patrol/test_track_walks.py",
+        "tests/patrol/test_track_noise.py",
+        "tests/patrol/test_edges.py",
+        "tests/patrol/test_limit_edges.py",
+        "tests/patrol/test_closed_patrol_http.py",
+        "tests/patrol/test_sessions.py",
+    ),
     "patrol/sessions.py": (
         "tests/patrol/test_sessions.py",
         "tests/patrol/test_sign_in_reach.py",
