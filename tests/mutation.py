@@ -96,6 +96,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/api/test_isolation.py",
     ),
     "evidence/cases/referrals.py": (
+        "tests/cases/test_referral_answers.py",
         "tests/cases/test_referrals.py",
         "tests/cases/test_referral_lateness.py",
         "tests/cases/test_package.py",
