@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from infra.ids import uuid7
 from infra.scope import Role
+from patrol.sessions import PatrolService
 from patrol.tracks import PointIn
 from tests import clock
 from tests.conftest import CountyFixture
+from tests.worlds import World
 
 M_PER_DEG_LAT = 6_371_008.8 * 3.141592653589793 / 180  # 111195.08 m
+
+
+async def start_patrol(
+    world: World, db: AsyncSession, hours: float = 2
+) -> tuple[uuid.UUID, datetime]:
+    """The world's inspector starts a patrol of its area ``hours`` ago: its id and start."""
+    pid = uuid7()
+    started = clock.ago(hours=hours)
+    await PatrolService(db).start_patrol(
+        world.inspector, pid, area_id=world.area.id, started_at=started
+    )
+    return pid, started
 
 
 def walk(

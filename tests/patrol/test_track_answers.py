@@ -30,22 +30,14 @@ from patrol.tracks import (
 )
 from tests import clock
 from tests.clock import ago
-from tests.patrol.helpers import M_PER_DEG_LAT, walk
+from tests.patrol.helpers import M_PER_DEG_LAT, start_patrol, walk
 from tests.worlds import World
-
-
-async def _start(world: World, db: AsyncSession) -> tuple[uuid.UUID, datetime]:
-    pid, started = uuid7(), ago(hours=2)
-    await PatrolService(db).start_patrol(
-        world.inspector, pid, area_id=world.area.id, started_at=started
-    )
-    return pid, started
 
 
 async def test_the_replay_is_the_whole_route_and_every_point_with_its_status(
     world: World, db: AsyncSession
 ) -> None:
-    pid, started = await _start(world, db)
+    pid, started = await start_patrol(world, db)
     # 10.35 m steps at 4 m fixes (two make 20.69 m), then a fix 3 m on (within the noise:
     # still), a poor fix, and a fix timed after the end the phone gives later
     points = walk(started, n=3, step_m=10.3456, accuracy_m=4.0)
@@ -97,7 +89,7 @@ async def test_the_replay_is_the_whole_route_and_every_point_with_its_status(
     ]
     # without the points, the route alone; an open patrol has no end
     assert (await tracks.get_track(world.inspector, pid))["features"] == [route]
-    other, _ = await _start(world, db)
+    other, _ = await start_patrol(world, db)
     [open_route] = (await tracks.get_track(world.inspector, other))["features"]
     assert open_route["properties"]["ended_at"] is None
     await db.commit()
@@ -119,7 +111,7 @@ class _NoOffset(tzinfo):
 async def test_refused_points_say_why_at_every_edge(world: World, db: AsyncSession) -> None:
     """The world's county spans 110-111 E, 30-31 N; points up to half a degree outside its
     box are taken. Each coordinate at its range's end is a coordinate, only far away."""
-    pid, started = await _start(world, db)
+    pid, started = await start_patrol(world, db)
     at = started + timedelta(minutes=1)
     far = "position is far outside the county"
     bad = "longitude/latitude missing or out of range"
@@ -187,7 +179,7 @@ async def test_a_track_counts_as_a_visit_of_the_targets_it_passes(
         world.captain, world.area.id, kind="custom", name="too far",
         lon=110.3, lat=30.3, visit_radius_m=50.0,
     )  # fmt: skip
-    pid, started = await _start(world, db)
+    pid, started = await start_patrol(world, db)
     points = walk(started, n=10)
     await TrackService(db).append_track_points(world.inspector, pid, points)
     await PatrolService(db).end_patrol(
@@ -213,7 +205,7 @@ async def test_a_track_counts_as_a_visit_of_the_targets_it_passes(
 async def test_a_patrol_read_after_its_points_in_one_session_shows_their_figures(
     world: World, db: AsyncSession
 ) -> None:
-    pid, started = await _start(world, db)
+    pid, started = await start_patrol(world, db)
     await TrackService(db).append_track_points(world.inspector, pid, walk(started, n=4))
     patrol = await PatrolService(db).get_patrol(world.inspector, pid)
     assert (patrol.summary_stale, patrol.distance_m, patrol.used_point_count) == (False, 45.0, 4)
@@ -257,7 +249,7 @@ async def test_a_patrol_is_at_night_when_its_middle_is(
 
 
 async def test_a_patrol_ended_as_it_started_lasted_no_time(world: World, db: AsyncSession) -> None:
-    pid, started = await _start(world, db)
+    pid, started = await start_patrol(world, db)
     patrol = await PatrolService(db).end_patrol(world.inspector, pid, ended_at=started)
     assert (patrol.duration_s, patrol.distance_m, patrol.moving_s) == (0.0, 0.0, 0.0)
     await db.commit()
@@ -267,7 +259,7 @@ async def test_a_batch_replayed_while_it_is_being_stored_waits_and_answers_dupli
     world: World, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
     async with session_factory() as db:
-        pid, started = await _start(world, db)
+        pid, started = await start_patrol(world, db)
         await db.commit()
     points = walk(started, n=5)
     async with session_factory() as first, session_factory() as second:
@@ -298,7 +290,7 @@ async def test_only_the_fixes_the_filter_keeps_count_as_visits_and_visits_are_ke
     areas = AreaService(db)
     north = 1 / M_PER_DEG_LAT
     # a fix, then one 3 m on within the noise of the two (still), then a poor fix 200 m on
-    pid, started = await _start(world, db)
+    pid, started = await start_patrol(world, db)
     fixes = [
         PointIn(uuid7(), started + timedelta(seconds=10), 110.2, 30.25, 4.0),
         PointIn(uuid7(), started + timedelta(seconds=20), 110.2, 30.25 + 3 * north, 4.0),
@@ -336,7 +328,7 @@ async def test_only_the_fixes_the_filter_keeps_count_as_visits_and_visits_are_ke
     ]
     assert await visits(pid) == expected
     # another patrol past the same target keeps the first's visits; so does a new summary
-    other, other_start = await _start(world, db)
+    other, other_start = await start_patrol(world, db)
     await tracks.append_track_points(
         world.inspector, other, [replace(fixes[1], id=uuid7(), t=other_start)]
     )

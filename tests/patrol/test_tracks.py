@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import math
-import uuid
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -18,7 +17,7 @@ from patrol.field_models import PatrolSession, TrackPoint
 from patrol.sessions import PatrolService, auto_close_stale_patrols
 from patrol.tracks import PointIn, TrackService, filter_track
 from tests.clock import ago
-from tests.patrol.helpers import M_PER_DEG_LAT, walk
+from tests.patrol.helpers import M_PER_DEG_LAT, start_patrol, walk
 from tests.worlds import World
 
 CFG = PatrolConfig()
@@ -29,19 +28,10 @@ async def _stored(db: AsyncSession, patrol_id: object) -> int:
     return int((await db.execute(stmt)).scalar_one())
 
 
-async def _start(world: World, db: AsyncSession, hours: float = 2) -> tuple[uuid.UUID, datetime]:
-    pid = uuid7()
-    started = ago(hours=hours)
-    await PatrolService(db).start_patrol(
-        world.inspector, pid, area_id=world.area.id, started_at=started
-    )
-    return pid, started
-
-
 async def test_replayed_and_overlapping_batches_store_each_point_once(
     world: World, db: AsyncSession
 ) -> None:
-    pid, started = await _start(world, db)
+    pid, started = await start_patrol(world, db)
     tracks = TrackService(db)
     points = walk(started, n=10)
     first = await tracks.append_track_points(world.inspector, pid, points)
@@ -58,7 +48,7 @@ async def test_replayed_and_overlapping_batches_store_each_point_once(
 
 
 async def test_a_replayed_point_keeps_its_first_values(world: World, db: AsyncSession) -> None:
-    pid, started = await _start(world, db)
+    pid, started = await start_patrol(world, db)
     tracks = TrackService(db)
     p = walk(started, n=1)[0]
     await tracks.append_track_points(world.inspector, pid, [p])
@@ -70,7 +60,7 @@ async def test_a_replayed_point_keeps_its_first_values(world: World, db: AsyncSe
 async def test_out_of_order_batches_give_the_in_order_distance(
     world: World, db: AsyncSession
 ) -> None:
-    pid, started = await _start(world, db)
+    pid, started = await start_patrol(world, db)
     tracks = TrackService(db)
     points = walk(started, n=21)  # 20 steps of 15 m
     await tracks.append_track_points(world.inspector, pid, points[10:][::-1])
@@ -84,7 +74,7 @@ async def test_out_of_order_batches_give_the_in_order_distance(
 
 
 async def test_bad_points_are_reported_and_the_rest_stored(world: World, db: AsyncSession) -> None:
-    pid, started = await _start(world, db)
+    pid, started = await start_patrol(world, db)
     good = walk(started, n=3)
     future = PointIn(uuid7(), ago(minutes=-10), 110.2, 30.2, 5.0)
     slightly_ahead = PointIn(uuid7(), ago(minutes=-2), 110.2, 30.2, 5.0)  # clock skew: fine
@@ -113,7 +103,7 @@ async def test_bad_points_are_reported_and_the_rest_stored(world: World, db: Asy
 
 
 async def test_batch_size_is_bounded(world: World, db: AsyncSession) -> None:
-    pid, started = await _start(world, db)
+    pid, started = await start_patrol(world, db)
     small = TrackService(db, config=PatrolConfig(max_points_per_batch=5))
     with pytest.raises(InvalidPatrolInputError) as err:
         await small.append_track_points(world.inspector, pid, walk(started, n=6))
@@ -162,7 +152,7 @@ async def test_a_closed_patrol_takes_no_more_points(world: World, db: AsyncSessi
     """After ``EndPatrol`` every new point is refused (``after_end`` when timed after the end,
     ``patrol_ended`` when timed within it); replays of stored points stay duplicates; the
     figures do not move."""
-    pid, started = await _start(world, db)
+    pid, started = await start_patrol(world, db)
     tracks = TrackService(db)
     points = walk(started, n=11)
     await tracks.append_track_points(world.inspector, pid, points[:6])
@@ -194,7 +184,7 @@ async def test_a_closed_patrol_takes_no_more_points(world: World, db: AsyncSessi
 async def test_points_timed_after_the_end_count_nowhere(world: World, db: AsyncSession) -> None:
     """Points stored while the patrol ran but timed after the end the phone then gives: the
     one at the end counts, the one a second later is kept for replay and counts nowhere."""
-    pid, started = await _start(world, db)
+    pid, started = await start_patrol(world, db)
     end = started + timedelta(minutes=10)
     points = walk(end - timedelta(seconds=30), n=5)  # 15 m every 10 s; the 4th is at the end
     assert points[3].t == end
@@ -216,7 +206,7 @@ async def test_an_auto_closed_patrol_still_takes_the_phones_points(
 ) -> None:
     """The server closed it for being idle, not its crew: later points are stored, and it
     ends at its last point until the phone's own end arrives."""
-    pid, started = await _start(world, db, hours=10)
+    pid, started = await start_patrol(world, db, hours=10)
     points = walk(started, n=9)
     await TrackService(db).append_track_points(world.inspector, pid, points[:5])
     await db.commit()
@@ -231,7 +221,7 @@ async def test_an_auto_closed_patrol_still_takes_the_phones_points(
 
 
 async def test_get_track_is_geojson_with_point_statuses(world: World, db: AsyncSession) -> None:
-    pid, started = await _start(world, db)
+    pid, started = await start_patrol(world, db)
     points = walk(started, n=4)
     noisy = PointIn(uuid7(), started + timedelta(seconds=5), 110.2, 30.2, 120.0)
     await TrackService(db).append_track_points(world.inspector, pid, [*points, noisy])
@@ -248,10 +238,10 @@ async def test_get_track_is_geojson_with_point_statuses(world: World, db: AsyncS
 async def test_idle_patrols_close_automatically_and_the_phone_end_still_wins(
     world: World, db: AsyncSession
 ) -> None:
-    pid, started = await _start(world, db, hours=10)
+    pid, started = await start_patrol(world, db, hours=10)
     points = walk(started, n=5)
     await TrackService(db).append_track_points(world.inspector, pid, points)
-    fresh, _ = await _start(world, db, hours=1)
+    fresh, _ = await start_patrol(world, db, hours=1)
     await db.commit()
     closed = await auto_close_stale_patrols(db, config=CFG)
     assert pid in closed and fresh not in closed
@@ -271,7 +261,7 @@ async def test_a_slow_walk_counts_its_whole_length(world: World, db: AsyncSessio
     """Steps of 2 m (below the noise of two 5 m fixes, 10 m) add up: the anchor waits until
     the walk has left the noise; at most that much is missing at the end."""
     assert CFG.min_step_m > 2.0
-    pid, started = await _start(world, db)
+    pid, started = await start_patrol(world, db)
     points = walk(started, n=106, step_m=2.0, every_s=2.0)  # 105 steps of 2 m: 210 m
     await TrackService(db).append_track_points(world.inspector, pid, points)
     patrol = await PatrolService(db).end_patrol(
@@ -282,7 +272,7 @@ async def test_a_slow_walk_counts_its_whole_length(world: World, db: AsyncSessio
 
 async def test_jitter_around_one_spot_adds_nothing(world: World, db: AsyncSession) -> None:
     """Ten minutes of fixes scattered up to 2 m around where the inspector stands."""
-    pid, started = await _start(world, db)
+    pid, started = await start_patrol(world, db)
     lat0, lon0 = 30.2, 110.2
     m_lon = M_PER_DEG_LAT * math.cos(math.radians(lat0))
     points = [
