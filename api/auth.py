@@ -10,6 +10,7 @@ Only ``Authorization: Bearer <token>`` is read.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import threading
@@ -20,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import jwt
 from litestar.connection import ASGIConnection
@@ -30,7 +32,7 @@ from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 from infra.scope import Principal, Role, require_role
 from infra.settings import AuthSettings
 from patrol.accounts import resolve_principal
-from patrol.callers import CALLERS
+from patrol.callers import CALLERS, CallerKey
 
 __all__ = [
     "METRICS_SCRAPE",
@@ -79,13 +81,52 @@ async def _retrieve_principal(
         return None
     # a caller resolved a moment ago (patrol.callers): no database round trip
     cache_s: float = connection.app.state.settings.auth.caller_cache_s
-    if cache_s > 0 and (known := CALLERS.get((user_id, device_id, epoch))) is not None:
+    key = (user_id, device_id, epoch)
+    if cache_s <= 0:
+        return await _resolve(connection.app.state.engine, key, cache_s)
+    if (known := CALLERS.get(key)) is not None:
         return known
-    engine = connection.app.state.engine
+    return await _resolve_once(connection.app.state.engine, key, cache_s)
+
+
+async def _resolve(engine: Any, key: CallerKey, cache_s: float) -> Principal | None:
+    user_id, device_id, epoch = key
     async with engine.connect() as conn:
         return await resolve_principal(
             conn, user_id, device_id=device_id, epoch=epoch, cache_s=cache_s
         )
+
+
+#: Resolutions under way, per event loop, by caller and cache generation.
+_RESOLVING: WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[CallerKey, int], asyncio.Future[Principal | None]]
+] = WeakKeyDictionary()
+
+
+async def _resolve_once(engine: Any, key: CallerKey, cache_s: float) -> Principal | None:
+    """One database round trip for the requests that miss the cache together.
+
+    When a caller's moment in the cache runs out, every request it has in flight (fifty
+    phones sharing a brigade token, a console's parallel polls) would otherwise take a pooled
+    connection, or open one beyond the pool, to ask the same question at once. They share
+    one answer instead, but only one asked after the cache's last clear: a request that
+    arrives after a disable or a revocation committed never joins an answer read before it.
+    A request that gives up (its client went away) leaves the answer to the others.
+    """
+    flights = _RESOLVING.setdefault(asyncio.get_running_loop(), {})
+    flight = (key, CALLERS.generation)
+    answer = flights.get(flight)
+    if answer is None:
+        answer = asyncio.ensure_future(_resolve(engine, key, cache_s))
+        flights[flight] = answer
+
+        def forget(done: asyncio.Future[Principal | None]) -> None:
+            flights.pop(flight, None)
+            if not done.cancelled():
+                done.exception()  # seen here even when every request waiting gave up
+
+        answer.add_done_callback(forget)
+    return await asyncio.shield(answer)
 
 
 #: Route ``opt`` key of the one handler that also takes the metrics token (``GET /metrics``).

@@ -3,6 +3,7 @@ moment a commit disables the user, ends its sessions or revokes its device."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import replace
 from datetime import timedelta
@@ -12,10 +13,12 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api import auth
 from api.app import create_app
 from infra.db import utcnow
 from infra.scope import Principal, Role
 from infra.settings import Settings
+from patrol.accounts import resolve_principal
 from patrol.callers import CALLERS, CallerCache
 from patrol.models import DeviceToken, User
 from tests.conftest import CountyFixture
@@ -137,3 +140,71 @@ def test_the_cache_is_bounded() -> None:
         cache.put(key, _principal(), ttl_s=2.0, generation=cache.generation)
     assert len(cache) == 3
     assert cache.get(keys[0]) is None and cache.get(keys[-1]) is not None
+
+
+async def _until(condition: Any, *, seconds: float = 10.0) -> None:
+    for _ in range(int(seconds * 100)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+
+
+class _Held:
+    """``resolve_principal`` that reads the database, then waits for ``gate``; every call
+    is noted in ``asked``."""
+
+    def __init__(self) -> None:
+        self.asked: list[uuid.UUID] = []
+        self.read = asyncio.Event()
+        self.gate = asyncio.Event()
+
+    async def __call__(self, conn: Any, user_id: uuid.UUID, **kw: Any) -> Principal | None:
+        self.asked.append(user_id)
+        found = await resolve_principal(conn, user_id, **kw)
+        self.read.set()
+        await self.gate.wait()
+        return found
+
+
+async def test_requests_that_miss_together_share_one_resolution(
+    engine: Any, make_county: Any, monkeypatch: Any
+) -> None:
+    county: CountyFixture = await make_county()
+    user = county.users[Role.INSPECTOR]
+    held = _Held()
+    monkeypatch.setattr(auth, "resolve_principal", held)
+    key = (user.id, None, 0)
+    waiting = [asyncio.ensure_future(auth._resolve_once(engine, key, 2.0)) for _ in range(8)]
+    await held.read.wait()
+    waiting[0].cancel()  # the first request's client went away: the others keep the answer
+    held.gate.set()
+    answers = await asyncio.gather(*waiting[1:])
+    assert {(a.user_id, a.role) for a in answers if a is not None} == {(user.id, Role.INSPECTOR)}
+    assert len(answers) == 7 and held.asked == [user.id]
+    assert waiting[0].cancelled()
+    assert CALLERS.get(key) == answers[0]  # kept for the next request
+
+
+async def test_a_request_after_a_disable_does_not_share_an_answer_read_before_it(
+    engine: Any,
+    make_county: Any,
+    session_factory: async_sessionmaker[AsyncSession],
+    monkeypatch: Any,
+) -> None:
+    county: CountyFixture = await make_county()
+    user_id = county.users[Role.INSPECTOR].id
+    held = _Held()
+    monkeypatch.setattr(auth, "resolve_principal", held)
+    key = (user_id, None, 0)
+    before = asyncio.ensure_future(auth._resolve_once(engine, key, 2.0))
+    await held.read.wait()  # read while the user was still active
+    async with session_factory() as session:
+        await session.execute(update(User).where(User.id == user_id).values(active=False))
+        await session.commit()
+    after = asyncio.ensure_future(auth._resolve_once(engine, key, 2.0))
+    await _until(lambda: len(held.asked) == 2)
+    held.gate.set()
+    assert (await before) is not None  # asked before the disable
+    assert (await after) is None  # the disabled user is refused
+    assert held.asked == [user_id, user_id]
+    assert CALLERS.get(key) is None  # the answer read before the disable was not kept
