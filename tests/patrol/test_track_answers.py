@@ -212,6 +212,21 @@ async def test_a_patrol_read_after_its_points_in_one_session_shows_their_figures
     await db.commit()
 
 
+async def test_a_patrol_held_while_its_points_arrive_shows_their_figures(
+    world: World, db: AsyncSession
+) -> None:
+    # the session's identity map keeps an object only while someone holds it: here the
+    # reader holds it, so the second read is the same object and must see the new points
+    pid, started = await start_patrol(world, db)
+    patrols = PatrolService(db)
+    held = await patrols.get_patrol(world.inspector, pid)
+    await TrackService(db).append_track_points(world.inspector, pid, walk(started, n=4))
+    again = await patrols.get_patrol(world.inspector, pid)
+    assert again is held
+    assert (again.summary_stale, again.distance_m, again.used_point_count) == (False, 45.0, 4)
+    await db.commit()
+
+
 @pytest.mark.parametrize(
     ("night", "start", "end", "is_night"),
     [
