@@ -151,7 +151,8 @@ async def test_the_month_a_captain_reads(world: World, db: AsyncSession) -> None
     e_near = await areas.add_target(
         world.captain, east.id, kind="custom", name="y east near", lon=110.8, lat=30.8
     )
-    # a second "z east far" with a smaller id, stored after the first: by name, then id
+    # a second "z east far" with a smaller id, stored after the first: by name, then id (the
+    # id just below the first's, so the test runs again on a database that keeps its rows)
     e_far_twin = await areas.add_target(
         world.captain,
         east.id,
@@ -159,7 +160,7 @@ async def test_the_month_a_captain_reads(world: World, db: AsyncSession) -> None
         name="z east far",
         lon=110.9,
         lat=30.9,
-        target_id=uuid.UUID(int=1),
+        target_id=uuid.UUID(int=e_far.id.int - 1),
     )
     await plans.upsert_plan(
         world.captain,
