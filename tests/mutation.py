@@ -97,6 +97,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     ),
     "evidence/cases/referrals.py": (
         "tests/cases/test_referral_answers.py",
+        "tests/cases/test_referral_locks.py",
         "tests/cases/test_referrals.py",
         "tests/cases/test_referral_lateness.py",
         "tests/cases/test_package.py",

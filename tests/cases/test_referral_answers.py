@@ -6,16 +6,16 @@ instant and a microsecond after it."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from evidence.cases.cases import get_case
-from evidence.cases.models import CaseEvent
+from evidence.cases.cases import CaseInput, CaseView, get_case, open_case
+from evidence.cases.models import CaseEvent, Referral
 from evidence.cases.referrals import (
     Material,
     ReferralView,
@@ -34,9 +34,11 @@ from evidence.cases.referrals import (
 )
 from infra.errors import DomainError
 from infra.scope import Role
+from patrol.models import User
 from tests import clock
-from tests.cases.conftest import make_finding
+from tests.cases.conftest import LAT, LON, make_finding
 from tests.cases.test_referrals import MATERIALS, a_case, flagged_case
+from tests.evidence.test_custody_answers import beijing_local_time  # noqa: F401 - the fixture
 from tests.worlds import World
 
 ITEMS = [Material("item", "挖掘机钥匙")]
@@ -155,6 +157,12 @@ async def test_the_steps_refuse_with_what_is_wrong(db: AsyncSession, world: Worl
         "reported", "police_receipt", "decision"
     )
     assert await _refused(
+        record_police_decision(db, world.squad, ref.id, filed=True)
+    ) == _out_of_order("reported", "police_decision", "decision")
+    assert await _refused(
+        request_reconsideration(db, world.captain, ref.id, reason="r")
+    ) == _out_of_order("reported", "reconsideration_request", "decision")
+    assert await _refused(
         record_decision(db, world.captain, ref.id, approved=True, at=t0 - timedelta(seconds=1))
     ) == _before(t0)
     assert await _refused(record_decision(db, world.captain, ref.id, approved=False)) == (
@@ -196,7 +204,8 @@ async def test_the_steps_refuse_with_what_is_wrong(db: AsyncSession, world: Worl
         record_police_receipt(db, world.squad, ref.id, at=t2 - timedelta(seconds=1))
     ) == _before(t2)
     t3 = t2 + timedelta(hours=2)
-    await record_police_receipt(db, world.squad, ref.id, at=t3)
+    received = await record_police_receipt(db, world.squad, ref.id, at=t3)
+    assert received.receipt_no == ""  # no number given
     assert await _refused(record_handover(db, world.squad, ref.id, items=ITEMS)) == _out_of_order(
         "received", "handover", "police_decision"
     )
@@ -402,6 +411,9 @@ async def test_each_step_answers_with_what_it_recorded(db: AsyncSession, world: 
         t0 + timedelta(days=3),
     )
     assert ref.decision is None and ref.steps == ()
+    # no materials and no items yet: stored as empty lists (what the package shows), not null
+    lists = select(Referral.materials, Referral.handover_items).where(Referral.id == ref.id)
+    assert tuple((await db.execute(lists)).one()) == ([], [])
     t1 = t0 + timedelta(days=4)  # a day late
     ref = await record_decision(db, world.captain, ref.id, approved=True, note=" 同意 ", at=t1)
     assert (ref.decision, ref.decided_by, ref.decided_at, ref.decision_note) == (
@@ -433,6 +445,7 @@ async def test_each_step_answers_with_what_it_recorded(db: AsyncSession, world: 
     t5 = t4 + timedelta(days=1)
     ref = await request_reconsideration(db, world.captain, ref.id, reason=" 已核实 ", at=t5)
     assert (ref.reconsideration_requested_at, ref.reconsideration_reason) == (t5, "已核实")
+    assert (ref.next_step, ref.next_due_at) == ("reconsideration_decision", t5 + timedelta(3))
     t6 = t5 + timedelta(days=3, microseconds=1)  # a microsecond late: one second
     ref = await record_police_decision(db, world.squad, ref.id, filed=True, at=t6)
     assert (ref.status, ref.reconsideration_result, ref.reconsideration_decided_at) == (
@@ -441,6 +454,7 @@ async def test_each_step_answers_with_what_it_recorded(db: AsyncSession, world: 
         t6,
     )
     assert ref.police_decision == "not_filed"  # the first answer stays on record
+    assert (ref.next_step, ref.next_due_at, ref.closed_at) == ("handover", t6 + timedelta(3), None)
     t7 = t6 + timedelta(days=1)
     ref = await record_handover(db, world.squad, ref.id, items=ITEMS, at=t7)
     assert (ref.handed_over_at, ref.handover_items, ref.closed_at) == (t7, tuple(ITEMS), t7)
@@ -482,6 +496,23 @@ async def test_each_step_answers_with_what_it_recorded(db: AsyncSession, world: 
         ),
         ("referral.handover", _on_time(status="handed_over", items=1)),
     ]
+    # each entry of the case's history is at the step's own time, by who recorded it
+    rows = await db.execute(
+        select(CaseEvent.at, CaseEvent.actor_id)
+        .where(CaseEvent.referral_id == ref.id)
+        .order_by(CaseEvent.at)
+    )
+    squad, captain = world.squad.user_id, world.captain.user_id
+    assert [tuple(r) for r in rows.all()] == [
+        (t0, squad),
+        (t1, captain),
+        (t2, squad),
+        (t3, squad),
+        (t4, squad),
+        (t5, captain),
+        (t6, squad),
+        (t7, squad),
+    ]
     await db.rollback()
 
 
@@ -505,4 +536,232 @@ async def test_a_refusal_closes_the_referral_and_gives_the_case_back_each_time(
             None,
         )
         assert (await get_case(db, world.captain, case.id)).status == before
+    await db.rollback()
+
+
+async def _received(
+    db: AsyncSession, world: World, at: datetime, receipt_no: str = "", unit: str = "县公安局"
+) -> tuple[CaseView, ReferralView]:
+    """A flagged case referred at ``at``, its referral walked to the police receipt (every
+    step at ``at``)."""
+    case = await flagged_case(db, world)
+    ref = await create_referral(db, world.squad, case.id, team_ids=world.team, report="报告", at=at)
+    await record_decision(db, world.captain, ref.id, approved=True, at=at)
+    await record_transfer(db, world.squad, ref.id, police_unit=unit, materials=MATERIALS, at=at)
+    ref = await record_police_receipt(db, world.squad, ref.id, receipt_no=receipt_no, at=at)
+    return case, ref
+
+
+async def test_a_second_refusal_closes_the_referral_and_numbers_keep_sixty_characters(
+    db: AsyncSession, world: World
+) -> None:
+    t0 = clock.now() - timedelta(days=5)
+    receipt_no, decision_no = "回执" + "1" * 70, " 不立" + "2" * 70
+    unit = "县公安局" * 60  # 240 characters
+    case, ref = await _received(db, world, t0, receipt_no=receipt_no, unit=unit)
+    assert (ref.police_unit, ref.receipt_no) == (unit[:200], receipt_no[:60])
+    t1 = t0 + timedelta(hours=1)
+    ref = await record_police_decision(
+        db, world.squad, ref.id, filed=False, decision_no=decision_no, reason="否", at=t1
+    )
+    assert ref.police_decision_no == decision_no.strip()[:60]
+    t2 = t1 + timedelta(hours=1)
+    await request_reconsideration(db, world.captain, ref.id, reason="已核实", at=t2)
+    t3 = t2 + timedelta(hours=1)
+    ref = await record_police_decision(db, world.squad, ref.id, filed=False, reason="仍否", at=t3)
+    assert (ref.status, ref.reconsideration_result, ref.reconsideration_decided_at) == (
+        "closed_not_filed",
+        "not_filed",
+        t3,
+    )
+    assert (ref.closed_at, ref.next_step, ref.next_due_at) == (t3, None, None)
+    assert ref.police_reason == "否"  # the first refusal's reason stays on record
+    # the case is back where it was referred from
+    assert (await get_case(db, world.captain, case.id)).status == case.status == "clue"
+    details = dict(await _details(db, ref.id))
+    assert details["referral.transfer"]["police_unit"] == unit[:200]
+    assert details["referral.police_receipt"]["receipt_no"] == receipt_no[:60]
+    assert details["referral.police_decision"]["decision_no"] == decision_no.strip()[:60]
+    assert details["referral.reconsideration_decision"] == _on_time(
+        status="closed_not_filed", result="not_filed", decision_no=""
+    )
+    await db.rollback()
+
+
+async def test_a_page_holds_100_referrals_unless_asked_and_500_at_most_newest_first(
+    db: AsyncSession, world: World
+) -> None:
+    case = await flagged_case(db, world)
+    t0 = clock.now() - timedelta(days=1)
+    first = await create_referral(
+        db, world.squad, case.id, team_ids=world.team, report="报告", at=t0
+    )
+    await record_decision(db, world.captain, first.id, approved=False, note="否", at=t0)
+    # 500 more refused referrals of the case, recorded two at a time (the same instant), with
+    # ids in no particular order: newest first, and the greater id first at one instant
+    row = await db.get(Referral, first.id)
+    assert row is not None
+    copied = {
+        c.key: getattr(row, c.key)
+        for c in inspect(Referral).column_attrs
+        if c.key not in ("id", "created_at", "updated_at")
+    }
+    db.add_all(
+        Referral(
+            **copied, id=uuid.uuid4(), created_at=row.created_at + timedelta(seconds=1 + n // 2)
+        )
+        for n in range(500)
+    )
+    await db.commit()
+    mine = select(Referral.created_at, Referral.id).where(Referral.case_id == case.id)
+    stored = (await db.execute(mine)).all()
+    newest_first = [i for _, i in sorted(stored, reverse=True)]
+    assert len(newest_first) == 501
+
+    async def ids(**kw: Any) -> list[uuid.UUID]:
+        return [v.id for v in await list_referrals(db, world.captain, case_id=case.id, **kw)]
+
+    assert await ids() == newest_first[:100]
+    assert await ids(limit=1000) == newest_first[:500]
+    assert await ids(limit=1000, offset=500) == newest_first[500:] == [first.id]
+
+
+async def test_a_case_from_a_finding_is_flagged_by_the_findings_flag_or_its_own(
+    db: AsyncSession, world: World
+) -> None:
+    flagged, plain = await make_finding(db, world), await make_finding(db, world)
+    await flag_for_referral(db, world.captain, finding_id=flagged, reason="疑似非法采矿")
+
+    async def case_from(kind: str, finding: uuid.UUID, case_no: str | None = None) -> CaseView:
+        data = CaseInput(
+            cause="非法采矿", violation_kind="illegal_mining", lon=LON, lat=LAT,
+            source_kind=kind, source_id=finding, case_no=case_no,
+        )  # fmt: skip
+        return await open_case(db, world.captain, data)
+
+    # a case number no other county has
+    from_flagged = await case_from("finding", flagged, case_no=f"F-{flagged}")
+    naming = await case_from("other", flagged)
+    from_plain = await case_from("finding", plain)
+    await db.commit()
+
+    def refer(case: CaseView) -> Awaitable[ReferralView]:
+        return create_referral(db, world.captain, case.id, team_ids=world.team, report="报告")
+
+    def not_flagged(case: CaseView) -> tuple[str, str, dict[str, object]]:
+        return "case_not_flagged", "flag the case for referral first", {"case_id": str(case.id)}
+
+    ref = await refer(from_flagged)
+    assert (ref.case_id, ref.case_no, ref.status) == (from_flagged.id, f"F-{flagged}", "reported")
+    assert (await get_referral(db, world.squad, ref.id)).case_no == f"F-{flagged}"
+    # the same id named as another kind of source: the finding's flag is not the case's
+    assert await _refused(refer(naming)) == not_flagged(naming)
+    # another finding's flag does not flag this case; its own flag does
+    assert await _refused(refer(from_plain)) == not_flagged(from_plain)
+    await flag_for_referral(db, world.captain, case_id=from_plain.id, reason="占用基本农田")
+    assert (await refer(from_plain)).status == "reported"
+    await db.rollback()
+
+
+async def test_the_team_is_of_active_officers_of_the_county(
+    db: AsyncSession, world: World, other_world: Callable[[], Awaitable[World]]
+) -> None:
+    case = await flagged_case(db, world)
+    elsewhere = (await other_world()).squad.user_id
+    gone = world.inspector.user_id
+    await db.execute(update(User).where(User.id == gone).values(active=False))
+    for outsider in (elsewhere, gone):
+        assert await _refused(
+            create_referral(
+                db, world.squad, case.id, team_ids=[*world.team, outsider], report="报告"
+            )
+        ) == (
+            "unknown_team_member",
+            "team members must be active officers of this county",
+            {"user_ids": [str(outsider)]},
+        )
+    await db.rollback()
+
+
+class _NoOffset(tzinfo):
+    """A time zone that does not know its offset: such a time is naive."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:  # noqa: ARG002
+        return None
+
+    def dst(self, dt: datetime | None) -> timedelta | None:  # noqa: ARG002
+        return None
+
+    def tzname(self, dt: datetime | None) -> str | None:  # noqa: ARG002
+        return None
+
+
+@pytest.mark.usefixtures("beijing_local_time")
+async def test_a_steps_time_is_kept_in_utc_on_a_server_in_chinas_local_time(
+    db: AsyncSession, world: World
+) -> None:
+    case = await flagged_case(db, world)
+    unknown = datetime(2026, 11, 1, 8, 0, tzinfo=_NoOffset())
+    assert await _refused(
+        create_referral(db, world.squad, case.id, team_ids=world.team, report="报告", at=unknown)
+    ) == ("invalid_time", "at must carry a time zone offset", {"field": "at"})
+    at = datetime(2026, 11, 1, 16, 30, tzinfo=clock.CHINA)
+    ref = await create_referral(db, world.squad, case.id, team_ids=world.team, report="报告", at=at)
+    assert ref.reported_at.isoformat() == "2026-11-01T08:30:00+00:00"
+    assert ref.decision_due_at.isoformat() == "2026-11-04T08:30:00+00:00"
+    await db.rollback()
+
+
+async def test_flagging_again_returns_ones_own_flag_and_the_case_history_keeps_the_first(
+    db: AsyncSession, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = clock.now()
+    monkeypatch.setattr("evidence.cases.referrals.utcnow", lambda: now)  # the server's clock
+    case = await a_case(db, world)
+    first, second = await make_finding(db, world), await make_finding(db, world)
+    mine = await flag_for_referral(db, world.captain, case_id=case.id, reason=" 占用基本农田 ")
+    assert (mine.case_id, mine.finding_id, mine.reason) == (case.id, None, "占用基本农田")
+    assert (mine.flagged_by, mine.flagged_at) == (world.captain.user_id, now)
+    again = await flag_for_referral(db, world.captain, case_id=case.id, reason="又一次")
+    assert again == mine
+    # another officer's flag on the same case is a flag of their own
+    theirs = await flag_for_referral(db, world.squad, case_id=case.id, reason="同意")
+    assert (theirs.flagged_by, theirs.reason) == (world.squad.user_id, "同意")
+    assert theirs.id != mine.id
+    # each finding is a subject of its own
+    on_first = await flag_for_referral(db, world.captain, finding_id=first, reason="疑似")
+    on_second = await flag_for_referral(db, world.captain, finding_id=second, reason="疑似")
+    assert [f.finding_id for f in (on_first, on_second)] == [first, second]
+    assert await flag_for_referral(db, world.captain, finding_id=first, reason="x") == on_first
+    await db.commit()
+    flags = await list_flags(db, world.captain)
+    assert sorted(f.id for f in flags) == sorted(f.id for f in (mine, theirs, on_first, on_second))
+    history = await db.execute(
+        select(CaseEvent.kind, CaseEvent.actor_id, CaseEvent.details)
+        .where(CaseEvent.case_id == case.id, CaseEvent.kind == "flagged")
+        .order_by(CaseEvent.at)
+    )
+    assert [tuple(r) for r in history.all()] == [
+        ("flagged", world.captain.user_id, {"reason": "占用基本农田"}),
+        ("flagged", world.squad.user_id, {"reason": "同意"}),
+    ]
+
+
+async def test_a_step_up_to_five_minutes_ahead_of_the_servers_clock_is_taken(
+    db: AsyncSession, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case = await flagged_case(db, world)
+    now = clock.now()
+    monkeypatch.setattr("evidence.cases.referrals.utcnow", lambda: now)  # the server's clock
+    edge = now + timedelta(minutes=5)
+
+    def refer(at: datetime) -> Awaitable[ReferralView]:
+        return create_referral(db, world.squad, case.id, team_ids=world.team, report="报告", at=at)
+
+    assert await _refused(refer(edge + timedelta(microseconds=1))) == (
+        "invalid_time",
+        "at is in the future",
+        {"field": "at"},
+    )
+    assert (await refer(edge)).reported_at == edge
     await db.rollback()
