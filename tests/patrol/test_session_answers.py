@@ -5,7 +5,9 @@ visits sign-ins, findings and evidence count, and the worker's closing of idle p
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -13,8 +15,8 @@ from typing import Any
 import pytest
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import MultiPolygon, box
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from infra.errors import DomainError
 from infra.ids import uuid7
@@ -38,7 +40,7 @@ from patrol.sessions import (
     StartPatrolInput,
     auto_close_stale_patrols,
 )
-from patrol.tracks import TrackService
+from patrol.tracks import PointIn, TrackService
 from tests.clock import CHINA, NOW
 from tests.patrol.helpers import M_PER_DEG_LAT, polygon_box, walk
 from tests.worlds import World
@@ -764,6 +766,9 @@ async def test_the_findings_of_a_patrol_in_time_order_for_its_readers(
     assert await svc.list_findings(world.inspector, empty) == []
     with pytest.raises(NotPatrolOwnerError):
         await svc.list_findings(world.inspector2, empty)
+    # the squad reads neither the patrol nor its findings
+    with pytest.raises(NotPatrolOwnerError):
+        await svc.list_findings(world.squad, pid)
     stranger: World = await other_world()
     versions = await svc.finding_versions(stranger.inspector, [later.finding_id])
     assert versions == {}
@@ -915,3 +920,180 @@ async def test_the_worker_closes_the_oldest_idle_patrols_of_a_county_first(
     assert await auto_close_stale_patrols(db, config=quick, now=NOW, county_id=county) == [edge]
     assert theirs not in await auto_close_stale_patrols(db, now=NOW, county_id=county)
     assert theirs in await auto_close_stale_patrols(db, now=NOW, limit=10_000)
+
+
+# -- the keyword forms ---------------------------------------------------------------------------
+async def test_the_keyword_forms_keep_every_field(world: World, db: AsyncSession) -> None:
+    """``start_patrol``, ``sign_in``, ``record_finding`` and ``end_patrol`` (the demo, scripts
+    and tests) pass every field to the action."""
+    svc = _service(db)
+    pid = uuid7()
+    started = NOW - timedelta(hours=2)
+    patrol = await svc.start_patrol(world.inspector, pid, area_id=world.area.id,
+                                    started_at=started, companion_ids=[world.inspector2.user_id],
+                                    note="north loop")  # fmt: skip
+    assert (patrol.id, patrol.area_id, patrol.started_at, patrol.note) == (
+        pid, world.area.id, started, "north loop",
+    )  # fmt: skip
+    assert patrol.companion_ids == [world.inspector2.user_id]
+    sid, mid = uuid7(), uuid7()
+    at = started + timedelta(minutes=5)
+    gps = await svc.sign_in(world.inspector, pid, sid, at=at, lon=LON, lat=LAT, accuracy_m=9.5,
+                            address="gate")  # fmt: skip
+    assert (gps.id, gps.session_id, gps.at, gps.method, gps.accuracy_m, gps.address) == (
+        sid, pid, at, "gps", 9.5, "gate",
+    )  # fmt: skip
+    assert to_shape(gps.geom).coords[0] == (LON, LAT)
+    manual = await svc.sign_in(world.inspector2, pid, mid, at=at, method="manual",
+                               reason_code="device_fault", village_id=world.village.id)  # fmt: skip
+    assert (manual.method, manual.reason_code, manual.village_id, manual.address) == (
+        "manual", "device_fault", world.village.id, "",
+    )  # fmt: skip
+    assert manual.user_id == world.inspector2.user_id
+    fid = uuid7()
+    east, enclave = await _east_town_with_a_village_in_the_west(world, db)
+    finding = await svc.record_finding(
+        world.inspector, pid, fid, found_at=at, project_name="depot",
+        construction_status="fully_built", lon=110.15, lat=30.15, accuracy_m=4.5, builder="Wu",
+        construction_started_on=date(2026, 8, 1), occupied_area_m2=300.0, township_id=east,
+        village_id=enclave, note="night works",
+        outline=polygon_box(110.1499, 30.1499, 110.1501, 30.1501),
+    )  # fmt: skip
+    await db.commit()
+    stored = await db.get(Finding, fid, populate_existing=True)
+    assert stored is not None
+    for r in (finding, stored):
+        assert (r.id, r.session_id, r.found_at, r.project_name, r.construction_status) == (
+            fid, pid, at, "depot", "fully_built",
+        )  # fmt: skip
+        assert (r.accuracy_m, r.builder, r.construction_started_on, r.occupied_area_m2) == (
+            4.5, "Wu", date(2026, 8, 1), 300.0,
+        )  # fmt: skip
+        assert (r.township_id, r.village_id, r.note) == (east, enclave, "night works")
+    assert to_shape(stored.geom).coords[0] == (110.15, 30.15)
+    assert to_shape(stored.outline).equals(box(110.1499, 30.1499, 110.1501, 30.1501))
+    plain = await svc.record_finding(world.inspector, pid, uuid7(), found_at=at,
+                                     project_name="shed", construction_status="levelled",
+                                     lon=LON, lat=LAT)  # fmt: skip
+    assert (plain.builder, plain.note, plain.accuracy_m, plain.occupied_area_m2) == (
+        "", "", None, None,
+    )  # fmt: skip
+    assert (plain.construction_started_on, plain.outline) == (None, None)
+    assert (plain.township_id, plain.village_id) == (world.township.id, None)
+    ended = await svc.end_patrol(world.inspector, pid, ended_at=at, note="done")
+    assert (ended.ended_at, ended.note) == (at, "done")
+    kept = await _service(db).end_patrol(world.inspector, await _started(world, db, note="a"),
+                                         ended_at=at)  # fmt: skip
+    assert kept.note == "a"
+
+
+async def test_a_patrol_is_idle_from_its_last_point_and_closes_no_earlier_than_its_start(
+    world: World, db: AsyncSession
+) -> None:
+    idle = timedelta(seconds=CFG.auto_close_idle_s)
+    started = NOW - 2 * idle
+    recent = await _started(world, db, started)
+    tracks = TrackService(db)
+    await tracks.append_track_points(world.inspector, recent, walk(NOW - idle + US, n=1))
+    # a first fix a minute before the start (the phone's clock): the patrol ends at its start
+    early = await _started(world, db, started)
+    fix = PointIn(uuid7(), started - timedelta(minutes=1), LON, LAT, 5.0)
+    assert (await tracks.append_track_points(world.inspector, early, [fix])).stored == 1
+    await db.commit()
+    assert await auto_close_stale_patrols(db, now=NOW, county_id=world.county_id) == [early]
+    closed = await db.get(PatrolSession, early)
+    assert closed is not None and (closed.ended_at, closed.last_point_at) == (started, fix.t)
+
+
+async def test_the_worker_closes_five_hundred_at_a_time(world: World, db: AsyncSession) -> None:
+    base = {"county_id": world.county_id, "area_id": world.area.id,
+            "inspector_id": world.inspector.user_id}  # fmt: skip
+    db.add_all(PatrolSession(id=uuid7(), started_at=NOW - timedelta(days=1, minutes=i), **base)
+               for i in range(501))  # fmt: skip
+    await db.commit()
+    assert len(await auto_close_stale_patrols(db, now=NOW, county_id=world.county_id)) == 500
+    assert len(await auto_close_stale_patrols(db, now=NOW, county_id=world.county_id)) == 1
+
+
+async def test_the_worker_passes_over_a_patrol_being_written(
+    world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    async with session_factory() as db:
+        busy = await _started(world, db, NOW - timedelta(days=1))
+        idle = await _started(world, db, NOW - timedelta(days=1, minutes=1))
+        await db.commit()
+    async with session_factory() as phone, session_factory() as worker:
+        stmt = select(PatrolSession).where(PatrolSession.id == busy).with_for_update()
+        await phone.execute(stmt)  # the phone's request holds the patrol
+        await worker.execute(text("SET LOCAL lock_timeout = '2s'"))
+        assert await auto_close_stale_patrols(worker, now=NOW, county_id=world.county_id) == [
+            idle
+        ]  # fmt: skip
+        await worker.commit()
+        await phone.rollback()
+
+
+async def test_two_ends_at_once_the_second_waits_and_finds_the_first(
+    world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    started = NOW - timedelta(hours=2)
+    async with session_factory() as db:
+        pid = await _started(world, db, started)
+        await db.commit()
+    async with session_factory() as first, session_factory() as second:
+        await _service(first).end_patrol(
+            world.inspector, pid, ended_at=started + timedelta(hours=1)
+        )
+        other = asyncio.create_task(
+            _service(second).end_patrol(world.inspector, pid, ended_at=NOW - timedelta(minutes=1))
+        )
+        async with session_factory() as watch:
+            for _ in range(500):
+                waiting = await watch.scalar(
+                    text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                )
+                if waiting or other.done():
+                    break
+                await asyncio.sleep(0.01)
+        await first.commit()
+        with pytest.raises(PatrolAlreadyEndedError):
+            await other
+        await second.rollback()
+    async with session_factory() as db:
+        stored = await db.get(PatrolSession, pid)
+        assert stored is not None and stored.ended_at == started + timedelta(hours=1)
+
+
+class _BigOnes:
+    """A screener that suggests a referral for findings of 1,000 m² or more, and notes what
+    it was asked to screen."""
+
+    def __init__(self) -> None:
+        self.asked: list[list[uuid.UUID]] = []
+
+    async def screen_findings(
+        self, db: AsyncSession, findings: Sequence[Finding]
+    ) -> dict[uuid.UUID, list[dict[str, Any]]]:
+        del db
+        self.asked.append([f.id for f in findings])
+        return {f.id: [{"rule": "big"}] for f in findings if (f.occupied_area_m2 or 0) >= 1000}
+
+
+async def test_new_findings_are_screened_once_and_replays_are_not(
+    world: World, db: AsyncSession
+) -> None:
+    screener = _BigOnes()
+    svc = _service(db, screener=screener)
+    pid = await _started(world, db)
+    at = NOW - timedelta(hours=1)
+    big, small = _finding(pid, at, occupied_area_m2=1000.0), _finding(pid, at, occupied_area_m2=5.0)
+    rows = await svc.record_findings(world.inspector, [big, small])
+    assert screener.asked == [[big.finding_id, small.finding_id]]
+    assert rows[0][0].screening["suggestions"] == [{"rule": "big"}]
+    assert rows[1][0].screening == {}
+    again = _finding(pid, at, occupied_area_m2=2000.0)
+    await svc.record_findings(world.inspector, [big, again])
+    assert screener.asked[1:] == [[again.finding_id]]
+    await db.commit()
+    stored = await db.get(Finding, again.finding_id, populate_existing=True)
+    assert stored is not None and stored.screening["suggestions"] == [{"rule": "big"}]
