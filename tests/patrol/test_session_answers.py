@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+import structlog
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import MultiPolygon, box
 from sqlalchemy import select, text
@@ -639,17 +640,19 @@ async def test_a_finding_takes_its_places_from_its_position_when_not_given(
     west, river = world.township.id, world.village.id
     pid = await _started(world, db)
     at = NOW - timedelta(hours=1)
+    # each at a position of its own (places are looked up once per position)
     cases = [
         ({"lon": 110.15, "lat": 30.15}, (west, river)),  # in the river village
         ({"lon": 110.35, "lat": 30.65}, (east, enclave)),  # the village's own township
         ({"lon": LON, "lat": LAT}, (west, None)),  # in the west, in no village
         ({"lon": 110.7, "lat": 30.5}, (east, None)),
-        ({"lon": 110.15, "lat": 30.15, "township_id": east}, (east, river)),
-        ({"lon": 110.35, "lat": 30.65, "village_id": river}, (west, river)),
-        ({"lon": LON, "lat": LAT, "village_id": enclave}, (west, enclave)),
-        ({"lon": 110.15, "lat": 30.15, "township_id": east, "village_id": enclave},
+        ({"lon": 110.16, "lat": 30.16, "township_id": east}, (east, river)),
+        ({"lon": 110.36, "lat": 30.66, "village_id": river}, (west, river)),
+        ({"lon": 110.31, "lat": 30.31, "village_id": enclave}, (west, enclave)),
+        ({"lon": 110.17, "lat": 30.17, "township_id": east, "village_id": enclave},
          (east, enclave)),
-        ({"lon": 110.7, "lat": 30.5, "township_id": west, "village_id": river}, (west, river)),
+        ({"lon": 110.71, "lat": 30.51, "township_id": west, "village_id": river}, (west, river)),
+        ({"lon": 110.72, "lat": 30.52, "township_id": west}, (west, None)),
     ]  # fmt: skip
     items = [_finding(pid, at, **fields) for fields, _ in cases]
     rows = await svc.record_findings(world.inspector, items)
@@ -698,6 +701,10 @@ async def test_a_finding_keeps_every_field_and_marks_its_patrol(
         )
         assert (r.occupied_area_m2, r.accuracy_m, r.note) == (1200.0, 6.5, "fenced")
         assert (r.township_id, r.village_id) == (world.township.id, world.village.id)
+    # what the reference layers said of its place, and its walked outline
+    check = stored.location_check
+    assert (check["lon"], check["lat"], check["accuracy_m"]) == (110.15, 30.15, 6.5)
+    assert stored.areas_source["basis"] == "outline"
     assert to_shape(stored.geom).coords[0] == (110.15, 30.15)
     assert to_shape(stored.outline).equals(box(110.149, 30.149, 110.151, 30.151))
     patrol = await db.get(PatrolSession, pid, populate_existing=True)
@@ -708,6 +715,7 @@ async def test_a_finding_keeps_every_field_and_marks_its_patrol(
     bare = await db.get(Finding, bare.id, populate_existing=True)
     assert bare is not None
     assert (bare.outline, bare.accuracy_m, bare.builder, bare.note) == (None, None, "", "")
+    assert (bare.location_check["accuracy_m"], bare.areas_source["basis"]) == (0.0, "none")
 
 
 async def test_findings_replayed_are_marked_and_refusals_name_their_field(
@@ -1097,3 +1105,37 @@ async def test_new_findings_are_screened_once_and_replays_are_not(
     await db.commit()
     stored = await db.get(Finding, again.finding_id, populate_existing=True)
     assert stored is not None and stored.screening["suggestions"] == [{"rule": "big"}]
+
+
+async def test_the_log_tells_operators_what_happened_to_each_patrol(
+    world: World, db: AsyncSession
+) -> None:
+    await _target(world, db, "gate")
+    svc = _service(db)
+    started = NOW - timedelta(hours=8)
+    county = str(world.county_id)
+    pid = uuid7()
+    with structlog.testing.capture_logs() as logs:
+        await svc.start_patrol(world.inspector, pid, area_id=world.area.id, started_at=started)
+        far = _gps(pid, started + timedelta(minutes=1), *_north(1000.01))
+        await svc.sign_in_many(world.inspector, [far, _gps(pid, started, *_north(1000.0))])
+        await svc.sign_in_many(world.inspector, [far])  # a replay logs nothing
+        await TrackService(db).append_track_points(world.inspector, pid, walk(started, n=5))
+        await svc.end_patrol(world.inspector, pid, ended_at=started + timedelta(hours=1))
+        idle = await _started(world, db, started)
+        await auto_close_stale_patrols(db, now=NOW, county_id=world.county_id)
+    wanted = {"patrol.started", "patrol.sign_in_far", "patrol.ended", "patrol.auto_closed"}
+    events = [{k: v for k, v in e.items() if k != "log_level"} for e in logs
+              if e["event"] in wanted]  # fmt: skip
+    assert events == [
+        {"event": "patrol.started", "patrol_id": str(pid), "county": county,
+         "area_id": str(world.area.id)},
+        {"event": "patrol.sign_in_far", "patrol_id": str(pid), "county": county,
+         "nearest_target_m": 1000.01},
+        {"event": "patrol.ended", "patrol_id": str(pid), "county": county,
+         "distance_m": pytest.approx(60.0, abs=0.01)},
+        {"event": "patrol.started", "patrol_id": str(idle), "county": county,
+         "area_id": str(world.area.id)},
+        {"event": "patrol.auto_closed", "patrol_id": str(idle), "county": county},
+    ]  # fmt: skip
+    assert all(e["log_level"] == "info" for e in logs if e["event"] in wanted)
