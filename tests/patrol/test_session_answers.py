@@ -532,6 +532,8 @@ async def test_a_sign_in_keeps_every_field(world: World, db: AsyncSession) -> No
         "dam",
     )
     assert to_shape(g.geom).coords[0] == (LON, LAT)
+    srid = text("SELECT ST_SRID(geom) FROM patrol_sign_ins WHERE id = :i")
+    assert (await db.scalar(srid, {"i": gps}), await db.scalar(srid, {"i": manual})) == (4326, 4326)
     assert (m.at, m.method, m.accuracy_m, m.reason_code, m.village_id, m.address) == (
         at + US,
         "manual",
@@ -608,6 +610,11 @@ async def test_after_the_end_sign_ins_and_findings_are_taken_up_to_five_minutes_
     [(_, replayed)] = await svc.record_findings(world.inspector, [replace(
         _finding(pid, end + 2 * AHEAD), finding_id=finding.id)])  # fmt: skip
     assert replayed
+    # ... but a new one behind a replay in one batch is still checked
+    with pytest.raises(PatrolAlreadyEndedError) as err:
+        await svc.sign_in_many(world.inspector, [replace(_gps(pid, end), sign_in_id=row.id),
+                                                 _gps(pid, end + AHEAD + US)])  # fmt: skip
+    assert _said(err) == late
 
 
 # -- findings ------------------------------------------------------------------------------------
@@ -707,6 +714,8 @@ async def test_a_finding_keeps_every_field_and_marks_its_patrol(
     assert stored.areas_source["basis"] == "outline"
     assert to_shape(stored.geom).coords[0] == (110.15, 30.15)
     assert to_shape(stored.outline).equals(box(110.149, 30.149, 110.151, 30.151))
+    srids = text("SELECT ST_SRID(geom), ST_SRID(outline) FROM patrol_findings WHERE id = :i")
+    assert tuple((await db.execute(srids, {"i": fid})).one()) == (4326, 4326)
     patrol = await db.get(PatrolSession, pid, populate_existing=True)
     assert patrol is not None and patrol.has_violation
     # without an outline none is stored; without an accuracy none either
