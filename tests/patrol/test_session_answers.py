@@ -31,6 +31,7 @@ from patrol.errors import (
     VillageNotFoundError,
 )
 from patrol.field_models import Finding, PatrolSession, TargetVisit
+from patrol.findings import FindingChanges, FindingEdit
 from patrol.models import Township, Village
 from patrol.plans import PlanService
 from patrol.sessions import (
@@ -1148,3 +1149,47 @@ async def test_the_log_tells_operators_what_happened_to_each_patrol(
         {"event": "patrol.auto_closed", "patrol_id": str(idle), "county": county},
     ]  # fmt: skip
     assert all(e["log_level"] == "info" for e in logs if e["event"] in wanted)
+
+
+async def test_targets_at_the_same_distance_are_listed_in_the_order_of_their_ids(
+    world: World, db: AsyncSession
+) -> None:
+    """Sixty targets, alternately 5 m and 1 m north of where the inspector signs in: the
+    nearer ones first, each group in the order of the targets' ids (as the area lists them)."""
+    areas = AreaService(db)
+    ids = [
+        (await areas.add_target(world.captain, world.area.id, kind="custom", name=f"t{i}",
+                                lon=LON, lat=_north(5.0 if i % 2 == 0 else 1.0)[1],
+                                visit_radius_m=100)).id
+        for i in range(60)
+    ]  # fmt: skip
+    svc = _service(db)
+    pid = await _started(world, db)
+    [(row, _)] = await svc.sign_in_many(world.inspector, [_gps(pid, NOW - timedelta(hours=1))])
+    near, far = sorted(ids[1::2]), sorted(ids[0::2])
+    assert row.reached_target_ids == [*near, *far]
+    assert (row.nearest_target_id, row.nearest_target_m) == (near[0], 1.0)
+
+
+async def test_a_finding_is_edited_at_the_version_its_editor_saw(
+    world: World, db: AsyncSession
+) -> None:
+    svc = _service(db)
+    pid = await _started(world, db)
+    fid = uuid7()
+    await svc.record_findings(world.inspector, [
+        replace(_finding(pid, NOW - timedelta(hours=1)), finding_id=fid)])  # fmt: skip
+    await db.commit()
+    [v0] = (await svc.finding_versions(world.captain, [fid])).values()
+    edited = await svc.update_finding(world.captain, FindingEdit(
+        finding_id=fid, base_version=v0, changes=FindingChanges(project_name="depot")))  # fmt: skip
+    await db.commit()
+    assert (edited.finding_id, edited.status) == (fid, "applied")
+    assert edited.version == (await svc.finding_versions(world.captain, [fid]))[fid] != v0
+    stored = await db.get(Finding, fid, populate_existing=True)
+    assert stored is not None and stored.project_name == "depot"
+    with pytest.raises(NotPatrolOwnerError) as err:
+        await svc.update_finding(world.squad, FindingEdit(
+            finding_id=fid, base_version=edited.version,
+            changes=FindingChanges(project_name="x")))  # fmt: skip
+    assert err.value.code == "not_finding_editor"
