@@ -1129,9 +1129,9 @@ async def test_the_log_tells_operators_what_happened_to_each_patrol(
         await svc.start_patrol(world.inspector, pid, area_id=world.area.id, started_at=started)
         far = _gps(pid, started + timedelta(minutes=1), *_north(1000.01))
         await svc.sign_in_many(world.inspector, [far, _gps(pid, started, *_north(1000.0))])
-        await svc.sign_in_many(world.inspector, [far])  # a replay logs nothing
         await TrackService(db).append_track_points(world.inspector, pid, walk(started, n=5))
         await svc.end_patrol(world.inspector, pid, ended_at=started + timedelta(hours=1))
+        await svc.sign_in_many(world.inspector, [far])  # a replay logs nothing
         idle = await _started(world, db, started)
         await auto_close_stale_patrols(db, now=NOW, county_id=world.county_id)
     wanted = {"patrol.started", "patrol.sign_in_far", "patrol.ended", "patrol.auto_closed"}
