@@ -1,7 +1,9 @@
 """Patrol answers a phone or a captain relies on beyond ``test_sessions.py``: every refusal's
 code, detail and fields, the phone's clock at its edge on a pinned server clock, every field of
 a started patrol, a sign-in and a finding as stored, the filters of the patrol list, the
-visits sign-ins, findings and evidence count, and the worker's closing of idle patrols."""
+visits sign-ins, findings and evidence count, the worker's closing of idle patrols (beside a
+request that holds one), two ends at once, the findings' screening and edits, and the log
+events operators read."""
 
 from __future__ import annotations
 
