@@ -79,6 +79,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/patrol/test_sessions.py",
     ),
     "patrol/sessions.py": (
+        "tests/patrol/test_session_answers.py",
         "tests/patrol/test_sessions.py",
         "tests/patrol/test_sign_in_reach.py",
         "tests/patrol/test_closed_patrol_http.py",
