@@ -106,7 +106,7 @@ def check_finding_fields(
     area = occupied_area_m2
     if area is not None and not (math.isfinite(area) and area >= 0):
         raise InvalidPatrolInputError("occupied area must be ≥ 0", field="occupied_area_m2")
-    if project_name is not None and not 0 < len(project_name.strip()) <= _MAX_NAME:
+    if project_name is not None and not (project_name.strip() and len(project_name) <= _MAX_NAME):
         raise InvalidPatrolInputError(
             f"project name must be 1-{_MAX_NAME} characters", field="project_name"
         )

@@ -489,6 +489,7 @@ class PatrolService:
             check_finding_fields(
                 construction_status=item.construction_status,
                 occupied_area_m2=item.occupied_area_m2,
+                project_name=item.project_name,
             )
             checked.append((item, found_at, _fix(item.lon, item.lat, item.accuracy_m)))
         patrol, existing = await self._writable_many(

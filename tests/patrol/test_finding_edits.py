@@ -101,3 +101,25 @@ async def test_a_batch_is_of_one_patrol(world: World, db: AsyncSession) -> None:
     with pytest.raises(InvalidPatrolInputError) as err:
         await svc.sign_in_many(world.inspector, items)
     assert err.value.extra.get("field") == "patrol_id"
+
+
+async def test_a_name_of_spaces_or_longer_than_its_column_is_refused_on_edit(
+    world: World, db: AsyncSession
+) -> None:
+    svc = PatrolService(db)
+    _, fid, v0 = await _finding(svc, world)
+    for name in ("  ", " " + "名" * 200):
+        with pytest.raises(InvalidPatrolInputError) as err:
+            await svc.update_finding(
+                world.captain, FindingEdit(finding_id=fid, base_version=v0,
+                                           changes=FindingChanges(project_name=name))
+            )  # fmt: skip
+        assert (err.value.code, err.value.extra) == (
+            "invalid_patrol_input",
+            {"field": "project_name"},
+        )
+    kept = await svc.update_finding(
+        world.captain, FindingEdit(finding_id=fid, base_version=v0,
+                                   changes=FindingChanges(project_name=" " + "名" * 199))
+    )  # fmt: skip
+    assert kept.status == "applied"

@@ -768,6 +768,17 @@ async def test_findings_replayed_are_marked_and_refusals_name_their_field(
     with pytest.raises(InvalidPatrolInputError) as err:
         await svc.record_findings(world.inspector, [_finding(pid, at, construction_status="gone")])
     assert _said(err)[2] == {"field": "construction_status"}
+    # a name of spaces only is no name, on record as on edit; 200 characters are taken,
+    # spaces counted as the column counts them
+    for name in ("   ", "名" * 201, " " + "名" * 200):
+        with pytest.raises(InvalidPatrolInputError) as err:
+            await svc.record_findings(world.inspector, [_finding(pid, at, project_name=name)])
+        assert _said(err) == ("invalid_patrol_input", "project name must be 1-200 characters",
+                              {"field": "project_name"})  # fmt: skip
+    [(longest, _)] = await svc.record_findings(
+        world.inspector, [_finding(pid, at, project_name=" " + "名" * 199)]
+    )
+    assert longest.project_name == " " + "名" * 199
     # the versions of the county's findings, by id
     versions = await svc.finding_versions(world.inspector, [first.finding_id, new.finding_id,
                                                             uuid.uuid4()])  # fmt: skip
