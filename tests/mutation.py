@@ -147,10 +147,12 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/sync/test_push_sign_in.py",
     ),
     "sync/pull.py": (
+        "tests/sync/test_pull_answers.py",
         "tests/sync/test_pull.py",
         "tests/sync/test_pull_cases.py",
         "tests/sync/test_pull_keyset.py",
         "tests/sync/test_pull_pages.py",
+        "tests/sync/test_pull_windows.py",
     ),
     "sync/layers.py": (
         "tests/sync/test_layer_answers.py",
