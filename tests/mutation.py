@@ -152,7 +152,6 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/sync/test_pull_cases.py",
         "tests/sync/test_pull_keyset.py",
         "tests/sync/test_pull_pages.py",
-        "tests/sync/test_pull_windows.py",
     ),
     "sync/layers.py": (
         "tests/sync/test_layer_answers.py",

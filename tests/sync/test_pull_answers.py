@@ -1,13 +1,16 @@
-"""The pull's answers at its edges, on a fixed clock: the plans from last month on, what a
-turn of the local day and a write bring, how long the change feed is trusted, the problems a
-stale cursor gets, and what the prune keeps exactly at its cut-offs."""
+"""The pull's answers at its edges, on a clock the test moves: the plans from last month on,
+what a turn of the local day and a write bring, how long the change feed is trusted, the
+problems a stale cursor gets, and what the prune keeps exactly at its cut-offs.
+
+The clock stays within the last few weeks (live time, see :mod:`tests.clock`): a stream's
+last pull is stamped with it, and the prune, which other tests run, compares that with the
+real time."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,11 +25,11 @@ from patrol.sessions import PatrolService
 from sync.cursor import Cursor, CursorCodec
 from sync.pull import FEED_RETENTION, Page, PullService, prune_sync_state
 from sync.records import JsonRecords
-from tests.clock import this_month as clock_this_month
+from tests import clock
 from tests.sync.conftest import Client, Phone, SyncWorld
 from tests.sync.test_push import points, start
 
-TZ = ZoneInfo("Asia/Shanghai")
+TZ = clock.CHINA
 PULL = "/api/v1/sync/pull"
 EN = {"Accept-Language": "en"}
 US = timedelta(microseconds=1)
@@ -58,26 +61,31 @@ def _features(page: Page) -> str:
     return rows.data
 
 
+def _month_before(month: date) -> date:
+    return (month - timedelta(days=1)).replace(day=1)
+
+
 async def test_plans_are_sent_from_the_first_of_last_month(
     make_world: Any, db: AsyncSession, settings: Settings
 ) -> None:
-    """On the first day of March the phone gets the plans of February on, not January's."""
+    """On the first day of a month the phone gets the plans of the month before on, not
+    those of the month before that."""
     world: SyncWorld = await make_world(parcels=1)
     captain = world.county.principal(Role.CAPTAIN)
     inspector = world.county.users[Role.INSPECTOR].id
+    month = clock.this_month()
+    last, before = _month_before(month), _month_before(_month_before(month))
     plans = PlanService(db)
-    for month in (date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)):
+    for m in (before, last, month):  # (the world has this month's plan already)
         await plans.upsert_plan(
-            captain, world.area_id, month, quota=4, min_per_week=1, inspector_ids=[inspector]
+            captain, world.area_id, m, quota=4, min_per_week=1, inspector_ids=[inspector]
         )
     await db.commit()
-    clock = _Clock(datetime(2026, 3, 1, 0, 30, tzinfo=TZ))
-    pull = PullService(db, CursorCodec(settings.auth.secret_key), clock=clock)
+    first_day = _Clock(datetime.combine(month, time(0, 30), tzinfo=TZ))
+    pull = PullService(db, CursorCodec(settings.auth.secret_key), clock=first_day)
     page = await pull.pull(world.county.principal(Role.INSPECTOR), cursor=None, limit=10_000)
     await db.commit()
-    sent = {r.month for r in _records(page, "plans")}
-    # (and the plan of this month the world has)
-    assert sent - {clock_this_month()} == {date(2026, 2, 1), date(2026, 3, 1)}
+    assert {r.month for r in _records(page, "plans")} == {last, month}
 
 
 async def test_a_new_local_day_and_a_write_are_compared_again(
@@ -88,15 +96,16 @@ async def test_a_new_local_day_and_a_write_are_compared_again(
     window (the area's name) arrives too."""
     world: SyncWorld = await make_world(parcels=1)
     me = world.county.principal(Role.INSPECTOR)
-    day = datetime(2026, 4, 15, 16, 20, tzinfo=TZ)
-    window_from = datetime(2026, 4, 15, tzinfo=TZ) - timedelta(days=30)
+    five_days_ago = clock.today() - timedelta(days=5)
+    day = datetime.combine(five_days_ago, time(16, 20), tzinfo=TZ)
+    window_from = datetime.combine(five_days_ago, time(0), tzinfo=TZ) - timedelta(days=30)
     patrol = uuid7()
     patrols = PatrolService(db, clock=lambda: day)
     await patrols.start_patrol(me, patrol, area_id=world.area_id, started_at=window_from)
     await patrols.end_patrol(me, patrol, ended_at=window_from + timedelta(hours=1))
     await db.commit()
-    clock = _Clock(day)
-    pull = PullService(db, CursorCodec(settings.auth.secret_key), clock=clock)
+    moved = _Clock(day)
+    pull = PullService(db, CursorCodec(settings.auth.secret_key), clock=moved)
 
     async def next_page(cursor: str | None) -> Page:
         page = await pull.pull(me, cursor=cursor, limit=10_000)
@@ -108,7 +117,7 @@ async def test_a_new_local_day_and_a_write_are_compared_again(
     settled = await next_page(first.cursor)  # acknowledges: nothing more today
     assert settled.count == 0 and settled.cursor == first.cursor
 
-    clock.at = day + timedelta(days=1)
+    moved.at = day + timedelta(days=1)
     turned = await next_page(settled.cursor)
     assert turned.deletes == {"patrols": [patrol]} and turned.upserts == {}
     quiet = await next_page(turned.cursor)
@@ -118,7 +127,7 @@ async def test_a_new_local_day_and_a_write_are_compared_again(
         world.county.principal(Role.CAPTAIN), world.area_id, name="西片区（新）"
     )
     await db.commit()
-    clock.at = day + timedelta(days=2)
+    moved.at = day + timedelta(days=2)
     renamed = await next_page(quiet.cursor)
     [area] = _records(renamed, "areas")
     assert (area.id, area.name) == (world.area_id, "西片区（新）")
@@ -146,9 +155,9 @@ async def test_the_change_feed_is_trusted_for_exactly_its_retention(
     same either way."""
     world: SyncWorld = await make_world(parcels=30)
     me = world.county.principal(Role.INSPECTOR)
-    t0 = datetime(2026, 4, 15, 16, 20, tzinfo=TZ)
-    clock = _Clock(t0)
-    pull = PullService(db, CursorCodec(settings.auth.secret_key), clock=clock)
+    t0 = clock.now() - timedelta(days=20)
+    moved = _Clock(t0)
+    pull = PullService(db, CursorCodec(settings.auth.secret_key), clock=moved)
 
     async def page_of(cursor: str | None) -> Page:
         page = await pull.pull(me, cursor=cursor, limit=10)
@@ -163,13 +172,13 @@ async def test_the_change_feed_is_trusted_for_exactly_its_retention(
         kept = await _outbox_xmins(session, stream.stream_id)
     assert len(kept) > 20
 
-    clock.at = t0 + FEED_RETENTION
+    moved.at = t0 + FEED_RETENTION
     again = await page_of(first.cursor)
     assert _features(again) == _features(lost)
     async with session_factory() as session:
         assert await _outbox_xmins(session, stream.stream_id) == kept
 
-    clock.at = t0 + FEED_RETENTION + US
+    moved.at = t0 + FEED_RETENTION + US
     afresh = await page_of(first.cursor)
     assert _features(afresh) == _features(lost)
     async with session_factory() as session:
