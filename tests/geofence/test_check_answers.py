@@ -6,6 +6,7 @@ when the index does not hold the county."""
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from pathlib import Path
 from typing import Any
@@ -418,6 +419,55 @@ async def test_a_circle_of_kilometres_measured_as_postgis_measures(
     [inside] = (await check_location(session, county_id, 112.005, LAT, 10)).features
     edge = await _postgis_distance(session, county_id, 112.005, LAT, edge=True)
     assert inside.edge_distance_m == pytest.approx(edge, abs=0.0005)
+
+
+def _accuracy_for_tolerance(tol: float) -> float:
+    """The accuracy whose numerical tolerance (5 mm and 1e-5 of it) is exactly ``tol``."""
+    a = (tol - 0.005) / 1e-5
+    for _ in range(100_000):
+        got = 0.005 + 1e-5 * a
+        if got == tol:
+            return a
+        a = math.nextafter(a, math.inf if got < tol else -math.inf)
+    raise AssertionError(tol)
+
+
+async def test_a_fix_exactly_the_tolerance_from_an_outline_is_on_it(
+    tmp_path: Path, session: AsyncSession, county_id: uuid.UUID, principal: Principal
+) -> None:
+    """The numerical tolerance decides what lies on an outline. Outside the zone, a fix
+    exactly its tolerance from the zone is on the boundary (a hair further it is near);
+    inside, with an accuracy under the tolerance, a fix exactly the tolerance from the edge
+    is on the boundary too (with a smaller accuracy, and so tolerance, it is inside)."""
+    await _world(session, county_id, principal, tmp_path)
+    lon = _east(112.01, LAT, 0.0051)
+    [hit] = (await check_location(session, county_id, lon, LAT, 1.0)).features
+    assert hit.relation == "near" and 0.00501 < hit.distance_m < 0.0052
+    [on] = (await check_location(session, county_id, lon, LAT, _accuracy_for_tolerance(
+        hit.distance_m))).features  # fmt: skip
+    assert (on.relation, on.distance_m) == ("boundary", hit.distance_m)
+
+    async def edge_at(x: float) -> float:
+        [inside] = (await check_location(session, county_id, x, LAT, 0.0)).features
+        assert inside.edge_distance_m is not None
+        return inside.edge_distance_m
+
+    lo, hi = _east(112.01, LAT, -0.004), _east(112.01, LAT, -0.006)  # 4 and 6 mm inside
+    for _ in range(60):  # to an edge distance a few hundredths of a micrometre over 5 mm
+        mid = (lo + hi) / 2
+        edge = await edge_at(mid)
+        if 0.005 + 1e-9 < edge < 0.005 + 4e-8:
+            break
+        lo, hi = (mid, hi) if edge < 0.005 else (lo, mid)
+    else:
+        raise AssertionError((lo, hi))
+    accuracy = _accuracy_for_tolerance(edge)
+    assert 0 < accuracy < edge
+    [on] = (await check_location(session, county_id, mid, LAT, accuracy)).features
+    assert (on.relation, on.distance_m, on.edge_distance_m) == ("boundary", 0.0, edge)
+    # with half that accuracy the tolerance falls short of the edge: inside
+    [inside] = (await check_location(session, county_id, mid, LAT, accuracy / 2)).features
+    assert inside.relation == "inside"
 
 
 async def test_postgis_answers_field_for_field_as_the_index_does(
