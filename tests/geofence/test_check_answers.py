@@ -488,7 +488,18 @@ async def test_postgis_answers_field_for_field_as_the_index_does(
         await check_locations(reader, county_id, fixes[:1], index=tiny)  # learns the size
         answered = await check_locations(reader, county_id, fixes, index=tiny)
         only = await check_locations(reader, county_id, fixes, kinds=["parcels"], index=tiny)
-    assert (held.fallbacks, tiny.fallbacks) == (0, 2)
+        # on an outline: 3 mm outside the zone (a small and a large accuracy), 3 mm from the
+        # site's point (a point has no outline: near)
+        west = _east(112.0, LAT, -0.003)
+        edges = [(west, LAT, 1.0), (west, LAT, 1000.0), (_east(*SITE_AT, 0.003), SITE_AT[1], 1.0)]
+        on_edges = [await check_locations(reader, county_id, edges, index=i) for i in (held, tiny)]
+    assert (held.fallbacks, tiny.fallbacks) == (0, 3)
+    for answer in on_edges:
+        assert [[(h.kind.value, h.relation.value) for h in r.features] for r in answer] == [
+            [("planning_zones", "boundary")],
+            [("planning_zones", "boundary")],
+            [("mine_sites", "near")],
+        ]
     assert answered.layer_versions == expected.layer_versions
     assert answered.positions() == expected.positions()
     assert answered.hit_count == expected.hit_count == 10
