@@ -274,3 +274,25 @@ async def test_the_prune_keeps_what_is_exactly_at_its_cut_offs(
             "changes": 0, "streams": 0, "receipts": 0
         }  # fmt: skip
         await session.rollback()
+
+
+async def test_a_page_that_ends_with_the_last_change_says_so(
+    make_world: Any, phone: Any, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """Three targets added after a full pull fill a page of three exactly: the page says
+    there is no more (the collections nothing was written to are not waiting)."""
+    world: SyncWorld = await make_world(parcels=1)
+    p: Phone = phone(world.headers())
+    await p.sync()
+    captain = world.county.principal(Role.CAPTAIN)
+    async with session_factory() as session:
+        for name in ("N1", "N2", "N3"):
+            await AreaService(session).add_target(
+                captain, world.area_id, kind="custom", name=name, lon=112.05, lat=28.5
+            )
+        await session.commit()
+    page = await p.pull_page(limit=3)
+    assert sorted(t["name"] for t in page["changes"]["targets"]["upserts"]) == ["N1", "N2", "N3"]
+    assert page["hasMore"] is False
+    after = await p.pull_page(limit=3)
+    assert after["hasMore"] is False and after["cursor"] == page["cursor"]
