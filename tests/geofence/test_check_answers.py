@@ -34,7 +34,9 @@ from geofence import (
 from geofence import check as check_module
 from geofence.check import BatchResult, CheckResult, check_location, check_locations
 from geofence.index import GeofenceIndex
-from infra.scope import Principal
+from infra.scope import Principal, Role
+from patrol.accounts import principal_of
+from tests.conftest import add_county, add_user
 
 GEOD = Geod(ellps="WGS84")
 ZONE = shapely.box(112.0, 28.45, 112.01, 28.46)
@@ -516,3 +518,27 @@ async def test_postgis_answers_field_for_field_as_the_index_does(
     assert [[h.kind.value for h in r.features] for r in only] == [
         [h.kind.value for h in r.features if h.kind == "parcels"] for r in expected
     ]
+
+
+async def test_a_circle_far_from_the_central_meridian_reaches_as_far_as_on_it(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    """A hundred kilometres east of a wide county's central meridian the local projection
+    stretches distances by 1.2e-4: the search box is widened by the same factor, so a mine
+    site 9,999.5 m away is within a 10 km circle there as it would be anywhere."""
+    async with session_factory() as session:
+        county = await add_county(session, boundary=shapely.box(111.0, 28.0, 113.2, 28.9))
+        user = await add_user(session, county.id, Role.ADMIN)
+        await session.commit()
+        lon0 = round(float(shapely.box(111.0, 28.0, 113.2, 28.9).centroid.x), 2)
+        lon = _east(lon0, LAT, 100_000)
+        site = await create_mine_site(
+            session,
+            principal_of(user),
+            SiteInput(code="KS-E", name="东矿", mineral="石料",
+                      geometry=shapely.Point(lon, _north(lon, LAT, 9_999.5))),
+        )  # fmt: skip
+        await session.commit()
+        [hit] = (await check_location(session, county.id, lon, LAT, 10_000)).features
+        assert (hit.feature_id, hit.relation) == (site.id, "near")
+        assert hit.distance_m == pytest.approx(9_999.5, abs=0.01)
