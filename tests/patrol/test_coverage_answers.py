@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from infra.errors import PermissionDeniedError
@@ -42,9 +42,12 @@ EAST = {
 }
 
 
-async def make_user(db: AsyncSession, county: County, role: Role, name: str) -> Principal:
+async def make_user(
+    db: AsyncSession, county: County, role: Role, name: str, *, user_id: uuid.UUID | None = None
+) -> Principal:
     """A user whose display name is exactly ``name`` (the board sorts people by name)."""
     user = User(
+        **({"id": user_id} if user_id is not None else {}),
         county_id=county.id,
         username=f"{name}-{uuid.uuid4().hex[:10]}",
         display_name=name,
@@ -590,3 +593,84 @@ async def test_duty_figures_follow_the_mine_sites_of_each_area(
     rows = list(csv.reader(io.StringIO(await svc.export_coverage_csv(world.captain, JUNE))))
     assert [r[2] for r in rows[1:3]] == ["A0", "A1"]
     assert (rows[1][-1], rows[2][-1]) == ("", "0.5")
+
+
+async def test_the_live_board_counts_the_local_day_of_its_clock(
+    world: World, db: AsyncSession
+) -> None:
+    """At 5 am local time the UTC date is still yesterday's: the board counts the local day
+    of the clock it is given, shows that clock, and counts each status."""
+    me, other, a1 = await _named(db, world)
+    idle = await make_user(db, world.county, Role.INSPECTOR, "idle")
+    east = await AreaService(db).create_area(
+        world.captain, code="A0", name="east", grade=2, geometry=EAST, leader_id=other.user_id
+    )
+    await db.commit()
+    running = await patrol(db, me, a1, local(20, 1), None)
+    done = await patrol(db, other, east.id, local(20, 2), 1800)
+    await patrol(db, other, east.id, local(19, 20), 1800)  # yesterday evening, local time
+    await db.commit()
+    now = local(20, 5)
+    assert now.astimezone(UTC).date() == date(2026, 6, 19)
+    svc = CoverageService(db)
+
+    board = await svc.get_live_board(world.captain, now=now)
+    assert board.as_of == now
+    assert board.inspectors == await svc.get_live_status(world.captain, now=now)
+    by_id = {p.user_id: p for p in board.inspectors}
+    mine, theirs = by_id[me.user_id], by_id[other.user_id]
+    assert (mine.status, mine.patrol_id, mine.patrols_today) == ("patrolling", running, 1)
+    assert (theirs.status, theirs.patrol_id, theirs.patrols_today) == ("patrolled_today", done, 1)
+    assert by_id[idle.user_id].status == "not_today"
+    listed = len(board.inspectors)
+    assert listed >= 3
+    assert (board.patrolling, board.patrolled_today, board.not_today) == (1, 1, listed - 2)
+
+
+async def test_a_running_patrol_counts_nowhere_even_once_its_summary_is_read(
+    world: World, db: AsyncSession
+) -> None:
+    """Reading a running patrol brings its duration up to date (past the minimum a patrol
+    needs to count); the month still counts only patrols that have ended."""
+    me, _, a1 = await _named(db, world)
+    await db.commit()
+    pid = await patrol(db, me, a1, local(3, 8), None, steps=70, step_m=13.337)
+    await db.commit()
+    read = await PatrolService(db).get_patrol(me, pid)
+    assert read.ended_at is None
+    assert read.duration_s == 700.0
+    await db.commit()
+
+    cov = await CoverageService(db).get_coverage(world.captain, JUNE, now=local(3, 9))
+    assert (cov.patrols, cov.distance_km, cov.hours) == (0, 0.0, 0.0)
+    assert all(i.patrols == 0 for i in cov.inspectors)
+
+
+async def test_the_orders_hold_whatever_plan_the_database_picks(
+    world: World, db: AsyncSession
+) -> None:
+    """With index scans off, rows come back in the order they were stored: the export's start
+    order, the board's latest patrol of the day and its name-then-id order still hold."""
+    me, _, a1 = await _named(db, world)
+    twin_a = await make_user(db, world.county, Role.INSPECTOR, "twin")
+    twin_b = await make_user(
+        db, world.county, Role.INSPECTOR, "twin", user_id=uuid.UUID(int=twin_a.user_id.int - 1)
+    )
+    await db.commit()
+    later = await patrol(db, me, a1, local(20, 10), 900)
+    earlier = await patrol(db, me, a1, local(20, 8), 900)
+    await db.commit()
+    for setting in ("enable_indexscan", "enable_bitmapscan", "enable_indexonlyscan"):
+        await db.execute(text(f"SET LOCAL {setting} = off"))
+    svc = CoverageService(db)
+
+    out = await svc.export_tracks_geojson(
+        world.captain, start=date(2026, 6, 20), end=date(2026, 6, 21)
+    )
+    assert [f["properties"]["patrol_id"] for f in out["features"]] == [str(earlier), str(later)]
+
+    board = await svc.get_live_status(world.captain, now=local(20, 12))
+    mine = next(p for p in board if p.user_id == me.user_id)
+    assert (mine.status, mine.patrol_id, mine.patrols_today) == ("patrolled_today", later, 2)
+    twins = [p.user_id for p in board if p.name == "twin"]
+    assert twins == [twin_b.user_id, twin_a.user_id]
