@@ -210,7 +210,7 @@ async def test_an_auto_closed_patrol_still_takes_the_phones_points(
     points = walk(started, n=9)
     await TrackService(db).append_track_points(world.inspector, pid, points[:5])
     await db.commit()
-    assert pid in await auto_close_stale_patrols(db, config=CFG)
+    assert pid in await auto_close_stale_patrols(db, config=CFG, county_id=world.county_id)
     late = await TrackService(db).append_track_points(world.inspector, pid, points[5:])
     assert (late.stored, late.rejected) == (4, [])
     await db.commit()
@@ -243,14 +243,14 @@ async def test_idle_patrols_close_automatically_and_the_phone_end_still_wins(
     await TrackService(db).append_track_points(world.inspector, pid, points)
     fresh, _ = await start_patrol(world, db, hours=1)
     await db.commit()
-    closed = await auto_close_stale_patrols(db, config=CFG)
+    closed = await auto_close_stale_patrols(db, config=CFG, county_id=world.county_id)
     assert pid in closed and fresh not in closed
     await db.commit()
     patrol = await db.get(PatrolSession, pid)
     assert patrol is not None
     assert patrol.end_reason == "auto_closed" and patrol.ended_at == points[-1].t
     assert patrol.distance_m == pytest.approx(60.0, abs=0.01)
-    assert pid not in await auto_close_stale_patrols(db, config=CFG)
+    assert pid not in await auto_close_stale_patrols(db, config=CFG, county_id=world.county_id)
     real_end = started + timedelta(hours=2)
     ended = await PatrolService(db).end_patrol(world.inspector, pid, ended_at=real_end)
     assert ended.end_reason == "ended" and ended.ended_at == real_end
