@@ -37,7 +37,7 @@ from infra.scope import Role
 from patrol.models import User
 from tests import clock
 from tests.cases.conftest import LAT, LON, make_finding
-from tests.cases.test_referrals import MATERIALS, a_case, flagged_case
+from tests.cases.test_referrals import MATERIALS, a_case, flagged_case, received_referral
 from tests.evidence.test_custody_answers import beijing_local_time  # noqa: F401 - the fixture
 from tests.worlds import World
 
@@ -267,12 +267,7 @@ async def test_a_handover_after_a_first_filing_follows_the_police_decision(
 ) -> None:
     case = await flagged_case(db, world)
     t0 = clock.now() - timedelta(days=10)
-    ref = await create_referral(db, world.squad, case.id, team_ids=world.team, report="报告", at=t0)
-    await record_decision(db, world.captain, ref.id, approved=True, at=t0)
-    await record_transfer(
-        db, world.squad, ref.id, police_unit="县公安局", materials=MATERIALS, at=t0
-    )
-    await record_police_receipt(db, world.squad, ref.id, at=t0)
+    ref = await received_referral(db, world, case.id, t0)
     filed = t0 + timedelta(days=1)
     await record_police_decision(db, world.squad, ref.id, filed=True, at=filed)
     assert await _refused(
@@ -333,14 +328,7 @@ async def test_overdue_is_past_the_due_instant_as_of_the_time_asked(
     # a refusal by the police, whose optional reconsideration window ran out long ago
     refused = await flagged_case(db, world)
     old = clock.now() - timedelta(days=20)
-    gone = await create_referral(
-        db, world.squad, refused.id, team_ids=world.team, report="报告", at=old
-    )
-    await record_decision(db, world.captain, gone.id, approved=True, at=old)
-    await record_transfer(
-        db, world.squad, gone.id, police_unit="县公安局", materials=MATERIALS, at=old
-    )
-    await record_police_receipt(db, world.squad, gone.id, at=old)
+    gone = await received_referral(db, world, refused.id, old)
     await record_police_decision(db, world.squad, gone.id, filed=False, reason="否", at=old)
     # a rejected one: no next step, never overdue
     closed_case = await flagged_case(db, world)

@@ -19,13 +19,11 @@ from evidence.cases.referrals import (
     create_referral,
     record_decision,
     record_police_decision,
-    record_police_receipt,
-    record_transfer,
     request_reconsideration,
 )
 from infra.errors import DomainError
 from tests import clock
-from tests.cases.test_referrals import MATERIALS, flagged_case
+from tests.cases.test_referrals import flagged_case, received_referral
 from tests.worlds import World
 
 
@@ -106,14 +104,7 @@ async def test_a_reconsideration_asked_while_the_case_is_withdrawn_waits_and_is_
     t0 = clock.now() - timedelta(days=1)
     async with session_factory() as db:
         case = await flagged_case(db, world)
-        ref = await create_referral(
-            db, world.squad, case.id, team_ids=world.team, report="报告", at=t0
-        )
-        await record_decision(db, world.captain, ref.id, approved=True, at=t0)
-        await record_transfer(
-            db, world.squad, ref.id, police_unit="县公安局", materials=MATERIALS, at=t0
-        )
-        await record_police_receipt(db, world.squad, ref.id, at=t0)
+        ref = await received_referral(db, world, case.id, t0)
         await record_police_decision(db, world.squad, ref.id, filed=False, reason="否", at=t0)
         await db.commit()
         back = (await get_case(db, world.captain, case.id)).status

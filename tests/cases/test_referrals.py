@@ -25,6 +25,7 @@ from evidence.cases.errors import (
 from evidence.cases.models import CaseEvent, Referral, ReferralFlag
 from evidence.cases.referrals import (
     Material,
+    ReferralView,
     create_referral,
     flag_for_referral,
     get_referral,
@@ -237,12 +238,7 @@ async def test_reconsideration_window_closes_after_three_days(
 ) -> None:
     case = await flagged_case(db, world)
     t0 = clock.now() - timedelta(days=10)
-    ref = await create_referral(db, world.squad, case.id, team_ids=world.team, report="报告", at=t0)
-    await record_decision(db, world.captain, ref.id, approved=True, at=t0)
-    await record_transfer(
-        db, world.squad, ref.id, police_unit="县公安局", materials=MATERIALS, at=t0
-    )
-    await record_police_receipt(db, world.squad, ref.id, at=t0)
+    ref = await received_referral(db, world, case.id, t0)
     ref = await record_police_decision(
         db, world.squad, ref.id, filed=False, reason="不构成犯罪", at=t0 + timedelta(days=1)
     )
@@ -252,22 +248,23 @@ async def test_reconsideration_window_closes_after_three_days(
     await db.commit()
 
 
+async def received_referral(
+    db: AsyncSession, world: World, case_id: uuid.UUID, at: datetime
+) -> ReferralView:
+    """The squad's referral of ``case_id``, approved, handed over and received by the police,
+    every step at ``at``."""
+    ref = await create_referral(db, world.squad, case_id, team_ids=world.team, report="报告", at=at)
+    await record_decision(db, world.captain, ref.id, approved=True, at=at)
+    await record_transfer(
+        db, world.squad, ref.id, police_unit="县公安局", materials=MATERIALS, at=at
+    )
+    return await record_police_receipt(db, world.squad, ref.id, at=at)
+
+
 async def refused_referral(db: AsyncSession, world: World, t0: datetime) -> uuid.UUID:
     """A referral the police refused to file at ``t0``, received at ``t0`` minus a day."""
     case = await flagged_case(db, world)
-    ref = await create_referral(
-        db, world.squad, case.id, team_ids=world.team, report="报告", at=t0 - timedelta(days=1)
-    )
-    await record_decision(db, world.captain, ref.id, approved=True, at=t0 - timedelta(days=1))
-    await record_transfer(
-        db,
-        world.squad,
-        ref.id,
-        police_unit="县公安局",
-        materials=MATERIALS,
-        at=t0 - timedelta(days=1),
-    )
-    await record_police_receipt(db, world.squad, ref.id, at=t0 - timedelta(days=1))
+    ref = await received_referral(db, world, case.id, t0 - timedelta(days=1))
     ref = await record_police_decision(db, world.squad, ref.id, filed=False, reason="否", at=t0)
     assert ref.reconsideration_due_at == t0 + timedelta(days=3)
     return ref.id
