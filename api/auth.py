@@ -179,7 +179,8 @@ class CheckedToken(Token):
     HMAC and parsing the JSON again each time is a fixed cost on every request. Only a token
     byte for byte equal to one already verified with the same secret is taken from memory,
     and its expiry and not-before times are checked again on every use. Who the token names
-    is still resolved from the database on every request (``_retrieve_principal``).
+    is still resolved on every request (``_retrieve_principal``: the caller cache, else one
+    database round trip shared by the requests that missed together).
     """
 
     _MAX = 4096
