@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from infra.errors import PermissionDeniedError
 from infra.ids import uuid7
@@ -674,3 +674,29 @@ async def test_the_orders_hold_whatever_plan_the_database_picks(
     assert (mine.status, mine.patrol_id, mine.patrols_today) == ("patrolled_today", later, 2)
     twins = [p.user_id for p in board if p.name == "twin"]
     assert twins == [twin_b.user_id, twin_a.user_id]
+
+
+async def test_a_month_review_leaves_patrols_in_progress_unlocked(
+    world: World, db: AsyncSession, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """A captain reading the month while an inspector walks: the review writes nothing to the
+    patrol in progress, so the phone's next points are not held up behind the captain's
+    transaction (a patrol row the review updated would stay locked until it commits)."""
+    me, _, a1 = await _named(db, world)
+    await db.commit()
+    pid = await patrol(db, me, a1, local(3, 8), None, steps=70, step_m=13.337)
+    await db.commit()
+    assert (await stored(db, pid)).summary_stale
+    await db.commit()
+
+    async with session_factory() as review, session_factory() as phone:
+        cov = await CoverageService(review).get_coverage(world.captain, JUNE, now=local(3, 9))
+        assert cov.patrols == 0
+        # the review's transaction is still open: the phone's lock on its patrol must not wait
+        locked = await phone.execute(
+            text("SELECT id FROM patrol_sessions WHERE id = :id FOR UPDATE NOWAIT"), {"id": pid}
+        )
+        assert locked.scalar_one() == pid
+        await phone.rollback()
+        await review.rollback()
+    assert (await stored(db, pid)).summary_stale
