@@ -49,7 +49,7 @@ from patrol.field_models import (
 )
 from patrol.models import User
 from patrol.plans import Requirement, first_of_month, resolve_requirement
-from patrol.tracks import refresh_summary
+from patrol.tracks import current_figures, refresh_summary
 
 __all__ = [
     "COVERAGE_CSV_COLUMNS",
@@ -506,7 +506,8 @@ class CoverageService:
         """Who is patrolling now, who patrolled today, who has not (``GetLiveStatus``).
 
         People listed: inspectors, leaders and members of active areas, and anyone with a
-        patrol today.
+        patrol today. The distance today counts patrols in progress as far as they have
+        walked (:func:`patrol.tracks.current_figures`, which writes nothing).
         """
         require_manager(principal, "see live patrol status")
         now = now or utcnow()
@@ -556,6 +557,11 @@ class CoverageService:
         last_fix: dict[uuid.UUID, tuple[float, float]] = {}
         if open_ids:
             last_fix = await self._last_fixes(open_ids)
+        distance = {
+            s.id: (await current_figures(self.db, s, self.config))[0]
+            for s in sessions
+            if lo <= s.started_at < hi
+        }
         out = []
         for user_id, name in users:
             mine = [
@@ -579,7 +585,7 @@ class CoverageService:
                     lon=fix[0] if fix else None,
                     lat=fix[1] if fix else None,
                     patrols_today=len(todays),
-                    distance_today_m=round(sum(s.distance_m for s in todays), 2),
+                    distance_today_m=round(sum(distance[s.id] for s in todays), 2),
                 )
             )
         return out
@@ -662,8 +668,9 @@ class CoverageService:
         inspector_id: uuid.UUID | None = None,
     ) -> dict[str, Any]:
         """Routes of the patrols started in local days ``[start, end)`` (at most 31 days) as a
-        GeoJSON FeatureCollection, one LineString per patrol with its summary; points with
-        poor accuracy, and points timed after the patrol's end, are left out."""
+        GeoJSON FeatureCollection, one LineString per patrol with its summary (a patrol in
+        progress as far as it has walked); points with poor accuracy, and points timed after
+        the patrol's end, are left out."""
         require_manager(principal, "export tracks")
         if not timedelta(0) < end - start <= timedelta(days=31):
             raise InvalidPatrolInputError(
@@ -692,6 +699,7 @@ class CoverageService:
                 self.config.max_accuracy_m,
             )
             lines = {r[0]: json.loads(r[1]) for r in rows}
+        figures = {p.id: await current_figures(self.db, p, self.config) for p in patrols}
         features = [
             {
                 "type": "Feature",
@@ -702,8 +710,8 @@ class CoverageService:
                     "inspector_id": str(p.inspector_id),
                     "started_at": p.started_at.isoformat(),
                     "ended_at": p.ended_at.isoformat() if p.ended_at else None,
-                    "distance_m": p.distance_m,
-                    "duration_s": p.duration_s,
+                    "distance_m": figures[p.id][0],
+                    "duration_s": figures[p.id][1],
                     "is_night": p.is_night,
                     "has_violation": p.has_violation,
                 },

@@ -57,6 +57,7 @@ __all__ = [
     "TrackPointsInput",
     "TrackService",
     "TrackStats",
+    "current_figures",
     "filter_track",
     "haversine_m",
     "is_closed",
@@ -317,11 +318,10 @@ def _until_end(rows: Sequence[Any], patrol: PatrolSession) -> Sequence[Any]:
     return rows if end is None else [r for r in rows if r["t"] <= end]
 
 
-async def refresh_summary(
+async def _track_stats(
     db: AsyncSession, patrol: PatrolSession, config: PatrolConfig
-) -> TrackStats:
-    """Recompute a patrol's distance, duration, night flag and track visits from its points
-    up to its end (points timed after the end count nowhere)."""
+) -> tuple[list[float], list[float], list[float], TrackStats]:
+    """The patrol's points up to its end (times, longitudes, latitudes) and their filtering."""
     await db.flush()
     driver = await _driver(db)
     rows = _until_end(await driver.fetch(_TRACK_SQL, patrol.id), patrol)
@@ -329,7 +329,29 @@ async def refresh_summary(
     lons = [r["lon"] for r in rows]
     lats = [r["lat"] for r in rows]
     accs = [r["accuracy_m"] for r in rows]
-    stats = filter_track(ts, lons, lats, accs, config)
+    return ts, lons, lats, filter_track(ts, lons, lats, accs, config)
+
+
+async def current_figures(
+    db: AsyncSession, patrol: PatrolSession, config: PatrolConfig
+) -> tuple[float, float]:
+    """A patrol's distance (m) and duration (s) as its points stand, written nowhere: the
+    stored figures while its summary is fresh, else worked out from its points. The live
+    board and the track export read patrols in progress this way, so a captain sees how far
+    an inspector has walked without locking the patrol against the points its phone sends."""
+    if not patrol.summary_stale:
+        return patrol.distance_m, patrol.duration_s
+    _, _, _, stats = await _track_stats(db, patrol, config)
+    end = patrol.ended_at or patrol.last_point_at or patrol.started_at
+    return round(stats.distance_m, 2), max(0.0, (end - patrol.started_at).total_seconds())
+
+
+async def refresh_summary(
+    db: AsyncSession, patrol: PatrolSession, config: PatrolConfig
+) -> TrackStats:
+    """Recompute a patrol's distance, duration, night flag and track visits from its points
+    up to its end (points timed after the end count nowhere)."""
+    ts, lons, lats, stats = await _track_stats(db, patrol, config)
     end = patrol.ended_at or patrol.last_point_at or patrol.started_at
     patrol.duration_s = max(0.0, (end - patrol.started_at).total_seconds())
     patrol.is_night = _is_night(patrol.started_at, max(end, patrol.started_at), config)
@@ -342,6 +364,7 @@ async def refresh_summary(
     patrol.last_fix_at = _from_epoch(stats.last_fix)
     patrol.summary_stale = False
     ok = np.array([s in ("used", "still") for s in stats.statuses], dtype=bool)
+    driver = await _driver(db)
     targets = [(r[0], r[1], r[2], r[3]) for r in await driver.fetch(_TARGETS_SQL, patrol.area_id)]
     visits = (
         _nearest_visits(np.asarray(ts)[ok], np.asarray(lons)[ok], np.asarray(lats)[ok], targets)

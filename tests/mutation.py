@@ -70,6 +70,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     ),
     "patrol/tracks.py": (
         "tests/patrol/test_track_answers.py",
+        "tests/patrol/test_coverage_answers.py",
         "tests/patrol/test_tracks.py",
         "tests/patrol/test_track_walks.py",
         "tests/patrol/test_track_noise.py",

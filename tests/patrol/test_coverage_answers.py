@@ -700,3 +700,56 @@ async def test_a_month_review_leaves_patrols_in_progress_unlocked(
         await phone.rollback()
         await review.rollback()
     assert (await stored(db, pid)).summary_stale
+
+
+async def test_the_board_and_the_export_show_a_patrol_in_progress_as_far_as_it_has_walked(
+    world: World, db: AsyncSession
+) -> None:
+    """A captain watching an inspector walk sees the distance so far on the live board and in
+    the track export, the same figures the patrol itself shows once opened; reading them
+    writes nothing to the patrol in progress."""
+    me, other, a1 = await _named(db, world)
+    east = await AreaService(db).create_area(
+        world.captain, code="A0", name="east", grade=2, geometry=EAST, leader_id=other.user_id
+    )
+    await db.commit()
+    morning = await patrol(db, me, a1, local(3, 6), 1800, steps=10, step_m=13.337)
+    # 70 steps of 13.3371 m: 933.597 m, shown to the centimetre
+    walking = await patrol(db, me, a1, local(3, 8), None, steps=70, step_m=13.3371)
+    # just set off: one fix, at the very start
+    starting = await patrol(db, other, east.id, local(3, 8, 30), None)
+    await TrackService(db).append_track_points(other, starting, walk(local(3, 8, 30), n=1))
+    await db.commit()
+    assert (await stored(db, walking)).summary_stale
+    assert (await stored(db, starting)).summary_stale
+    await db.commit()
+
+    svc = CoverageService(db)
+    board = await svc.get_live_status(world.captain, now=local(3, 9))
+    out = await svc.export_tracks_geojson(
+        world.captain, start=date(2026, 6, 3), end=date(2026, 6, 4)
+    )
+    figures = {
+        f["properties"]["patrol_id"]: (f["properties"]["distance_m"], f["properties"]["duration_s"])
+        for f in out["features"]
+    }
+    # nothing was written: both patrols in progress are as their phones left them
+    assert (await stored(db, walking)).summary_stale
+    assert (await stored(db, starting)).summary_stale
+    await db.commit()
+
+    opened = await PatrolService(db).get_patrol(me, walking)
+    assert (opened.distance_m, opened.duration_s) == (933.6, 700.0)
+    assert figures[str(walking)] == (opened.distance_m, opened.duration_s)
+    first = await stored(db, morning)
+    assert figures[str(morning)] == (first.distance_m, 1800.0)
+    assert figures[str(starting)] == (0.0, 0.0)
+    mine = next(p for p in board if p.user_id == me.user_id)
+    assert (mine.status, mine.patrol_id, mine.patrols_today) == ("patrolling", walking, 2)
+    assert mine.distance_today_m == round(first.distance_m + opened.distance_m, 2)
+    theirs = next(p for p in board if p.user_id == other.user_id)
+    assert (theirs.status, theirs.patrol_id, theirs.distance_today_m) == (
+        "patrolling",
+        starting,
+        0.0,
+    )
