@@ -4,6 +4,7 @@
     python -m tests.mutation report [MODULE ...]  the score table from the last runs
     python -m tests.mutation survivors [MODULE ...]  surviving mutant names, one a line
     python -m tests.mutation show MUTANT          the diff of one mutant
+    python -m tests.mutation equivalents [--fix]  listed equivalents still name their mutants
 
 A module is named by its path (``patrol/coverage.py``). Each one gets its own mutmut
 workspace under ``.mutation/<module>/`` (git-ignored): a generated ``pyproject.toml`` whose
@@ -33,12 +34,14 @@ with a reason in ``tests/mutation_equivalents.toml``; the table counts them apar
 from __future__ import annotations
 
 import argparse
+import difflib
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 from collections import Counter
@@ -370,6 +373,114 @@ def equivalents() -> dict[str, str]:
     return {entry["mutant"]: entry["reason"] for entry in data.get("equivalent", [])}
 
 
+def listed_equivalents() -> list[dict[str, str]]:
+    """The entries of tests/mutation_equivalents.toml in file order: mutant, change, reason."""
+    if not EQUIVALENTS.exists():
+        return []
+    data = tomllib.loads(EQUIVALENTS.read_text(encoding="utf-8"))
+    return list(data.get("equivalent", []))
+
+
+@contextmanager
+def _mutmut_config() -> Iterator[None]:
+    """mutmut reads its settings from the working directory: a scratch one that names the
+    packages is enough to make mutants (nothing is written under the project)."""
+    import mutmut.configuration  # noqa: PLC0415 (only the mutation tools need it)
+
+    here = Path.cwd()
+    with tempfile.TemporaryDirectory(prefix="patrol-mutants-") as scratch:
+        config = f"[tool.mutmut]\nsource_paths = {_toml_list(PACKAGES)}\n"
+        (Path(scratch) / "pyproject.toml").write_text(config, encoding="utf-8")
+        os.chdir(scratch)
+        mutmut.configuration.reset_config()
+        try:
+            yield
+        finally:
+            os.chdir(here)
+            mutmut.configuration.reset_config()
+
+
+def mutant_changes(module: str) -> dict[str, str]:
+    """Every mutant of ``module`` by full name -> its change: the lines of its function that
+    differ from the original, each stripped, marked ``-``/``+`` and joined with `` | ``. The
+    numbers mutmut gives a function's mutants shift when code above them in the function
+    changes; the change says which mutant a listed equivalent was judged on. The mutants are
+    made and numbered as mutmut's own run makes them (``combine_mutations_to_source``)."""
+    import libcst as cst  # noqa: PLC0415 (only the mutation tools need these)
+    from mutmut.mutation.file_mutation import (  # noqa: PLC0415
+        create_mutations,
+        deep_replace,
+        group_by_top_level_node,
+    )
+    from mutmut.mutation.trampoline_templates import mangle_function_name  # noqa: PLC0415
+
+    source = (ROOT / module).read_text(encoding="utf-8")
+    with _mutmut_config():
+        tree, mutations, ignored_classes, _ = create_mutations(module, source, None, None)
+    by_function = group_by_top_level_node(mutations)
+    functions: list[tuple[cst.FunctionDef, str | None]] = []
+    for top in tree.body:
+        if isinstance(top, cst.FunctionDef):
+            functions.append((top, None))
+        elif (
+            isinstance(top, cst.ClassDef)
+            and isinstance(top.body, cst.IndentedBlock)
+            and top.name.value not in ignored_classes
+        ):
+            methods = [f for f in top.body.body if isinstance(f, cst.FunctionDef)]
+            functions += [(f, top.name.value) for f in methods]
+    out = {}
+    for function, class_name in functions:
+        original = tree.code_for_node(function).splitlines()
+        name = mangle_function_name(name=function.name.value, class_name=class_name)
+        for i, mutation in enumerate(by_function.get(function, ()), start=1):
+            mutated = deep_replace(function, mutation.original_node, mutation.mutated_node)
+            assert isinstance(mutated, cst.FunctionDef)
+            lines = tree.code_for_node(mutated).splitlines()
+            changed = [
+                line[0] + line[1:].strip()
+                for line in difflib.unified_diff(original, lines, lineterm="", n=0)
+                if line[:1] in "-+" and not line.startswith(("---", "+++"))
+            ]
+            out[f"{dotted(module)}.{name}__mutmut_{i}"] = " | ".join(changed)
+    return out
+
+
+def check_equivalents(*, fix: bool = False) -> int:
+    """Each listed equivalent still names the mutant it was judged on (the same change); a
+    mutant renumbered by an edit is found by its change within its function and, with
+    ``fix``, renamed in the file. Anything else needs judging again. 0 if all hold."""
+    entries = listed_equivalents()
+    changes: dict[str, str] = {}
+    for module in sorted({module_of_mutant(e["mutant"]) for e in entries}):
+        changes |= mutant_changes(module)
+    renames: dict[str, str] = {}
+    problems = []
+    for entry in entries:
+        name, change = entry["mutant"], entry.get("change")
+        if change is None:
+            now = json.dumps(changes.get(name, "(no such mutant)"), ensure_ascii=False)
+            problems.append(f"{name}: no change recorded; its change now: change = {now}")
+        elif changes.get(name) != change:
+            function = name.rpartition("__mutmut_")[0] + "__mutmut_"
+            found = [n for n, c in changes.items() if n.startswith(function) and c == change]
+            if len(found) == 1:
+                renames[name] = found[0]
+            else:
+                problems.append(f"{name}: its change is gone or ambiguous; judge it again")
+    for old, new in renames.items():
+        print(f"renumbered: {old} -> {new}")
+    if fix and renames:
+        text = EQUIVALENTS.read_text(encoding="utf-8")
+        for old, new in renames.items():
+            text = text.replace(f'mutant = "{old}"\n', f'mutant = "{new}"\n')
+        EQUIVALENTS.write_text(text, encoding="utf-8")
+        renames = {}
+    print("\n".join(problems))
+    print(f"{len(entries)} listed equivalents, {len(renames)} renumbered, {len(problems)} to judge")
+    return 1 if problems or renames else 0
+
+
 @dataclass
 class Row:
     module: str
@@ -493,7 +604,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     left.add_argument("modules", nargs="*")
     show = sub.add_parser("show", help="the diff of one mutant")
     show.add_argument("mutant")
+    listed = sub.add_parser(
+        "equivalents", help="each listed equivalent still names the mutant judged (its change)"
+    )
+    listed.add_argument("--fix", action="store_true", help="rename renumbered mutants in place")
     args = parser.parse_args(argv)
+
+    if args.command == "equivalents":
+        return check_equivalents(fix=args.fix)
 
     if args.command == "show":
         return mutmut(workspace(module_of_mutant(args.mutant)), ["show", args.mutant])

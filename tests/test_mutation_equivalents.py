@@ -1,0 +1,85 @@
+"""The listed equivalent mutants still name the mutants they were judged on.
+
+An edit above a listed mutant in its function renumbers the function's mutants, and the
+listing would then excuse another mutant (or none). Every entry records its mutant's change;
+the mutants are made afresh from the code here and each entry's change must be found under
+its name.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests import mutation
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_listed_equivalent_names_the_mutant_judged() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.mutation", "equivalents"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    listed = len(mutation.listed_equivalents())
+    assert f"{listed} listed equivalents, 0 renumbered, 0 to judge" in done.stdout
+
+
+def test_a_renumbered_entry_is_renamed_and_a_lost_one_must_be_judged_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Three entries for infra/scope.py: one as judged, one whose change now lives under
+    another number (as after an edit above it), one whose change no mutant makes."""
+    listing = tmp_path / "equivalents.toml"
+    listing.write_text(
+        "\n".join(
+            [
+                "[[equivalent]]",
+                'mutant = "infra.scope.x_scoped__mutmut_2"',
+                'change = "-return stmt.where(model.county_id == principal.county_id) | '
+                '+return stmt.where(model.county_id != principal.county_id)"',
+                'reason = "as judged"',
+                "",
+                "[[equivalent]]",
+                'mutant = "infra.scope.x_require_role__mutmut_3"',
+                'change = "-allowed = \\", \\".join(r.value for r in roles) | +allowed = None"',
+                'reason = "judged as number 3, now number 2"',
+                "",
+                "[[equivalent]]",
+                'mutant = "infra.scope.x_require_role__mutmut_4"',
+                'change = "-if principal.role not in roles: | +if principal.role is None:"',
+                'reason = "a change no mutant makes any more"',
+                "",
+            ]
+        ),
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(mutation, "EQUIVALENTS", listing)
+
+    assert mutation.check_equivalents() == 1
+    out = capsys.readouterr().out
+    assert (
+        "renumbered: infra.scope.x_require_role__mutmut_3 -> infra.scope.x_require_role__mutmut_2"
+        in out
+    )
+    assert "infra.scope.x_require_role__mutmut_4: its change is gone or ambiguous" in out
+    assert "3 listed equivalents, 1 renumbered, 1 to judge" in out
+
+    assert mutation.check_equivalents(fix=True) == 1
+    names = [e["mutant"] for e in mutation.listed_equivalents()]
+    assert names == [
+        "infra.scope.x_scoped__mutmut_2",
+        "infra.scope.x_require_role__mutmut_2",
+        "infra.scope.x_require_role__mutmut_4",
+    ]
+    capsys.readouterr()
+    assert mutation.check_equivalents() == 1
+    assert "3 listed equivalents, 0 renumbered, 1 to judge" in capsys.readouterr().out
