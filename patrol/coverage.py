@@ -49,7 +49,7 @@ from patrol.field_models import (
 )
 from patrol.models import User
 from patrol.plans import Requirement, first_of_month, resolve_requirement
-from patrol.tracks import current_figures, refresh_summary
+from patrol.tracks import refresh_summary, show_current_figures
 
 __all__ = [
     "COVERAGE_CSV_COLUMNS",
@@ -507,7 +507,7 @@ class CoverageService:
 
         People listed: inspectors, leaders and members of active areas, and anyone with a
         patrol today. The distance today counts patrols in progress as far as they have
-        walked (:func:`patrol.tracks.current_figures`, which writes nothing).
+        walked (:func:`patrol.tracks.show_current_figures`, which writes nothing).
         """
         require_manager(principal, "see live patrol status")
         now = now or utcnow()
@@ -557,11 +557,8 @@ class CoverageService:
         last_fix: dict[uuid.UUID, tuple[float, float]] = {}
         if open_ids:
             last_fix = await self._last_fixes(open_ids)
-        distance = {
-            s.id: (await current_figures(self.db, s, self.config))[0]
-            for s in sessions
-            if lo <= s.started_at < hi
-        }
+        for s in sessions:
+            await show_current_figures(self.db, s, self.config)
         out = []
         for user_id, name in users:
             mine = [
@@ -585,7 +582,7 @@ class CoverageService:
                     lon=fix[0] if fix else None,
                     lat=fix[1] if fix else None,
                     patrols_today=len(todays),
-                    distance_today_m=round(sum(distance[s.id] for s in todays), 2),
+                    distance_today_m=round(sum(s.distance_m for s in todays), 2),
                 )
             )
         return out
@@ -699,7 +696,8 @@ class CoverageService:
                 self.config.max_accuracy_m,
             )
             lines = {r[0]: json.loads(r[1]) for r in rows}
-        figures = {p.id: await current_figures(self.db, p, self.config) for p in patrols}
+        for p in patrols:
+            await show_current_figures(self.db, p, self.config)
         features = [
             {
                 "type": "Feature",
@@ -710,8 +708,8 @@ class CoverageService:
                     "inspector_id": str(p.inspector_id),
                     "started_at": p.started_at.isoformat(),
                     "ended_at": p.ended_at.isoformat() if p.ended_at else None,
-                    "distance_m": figures[p.id][0],
-                    "duration_s": figures[p.id][1],
+                    "distance_m": p.distance_m,
+                    "duration_s": p.duration_s,
                     "is_night": p.is_night,
                     "has_violation": p.has_violation,
                 },

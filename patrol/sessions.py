@@ -63,7 +63,7 @@ from patrol.findings import (
 )
 from patrol.models import User, Village
 from patrol.policy import PATROL_READ, finding_read, read_clause
-from patrol.tracks import EARTH_RADIUS_M, refresh_summary
+from patrol.tracks import EARTH_RADIUS_M, refresh_summary, show_current_figures
 
 __all__ = [
     "CONSTRUCTION_STATUSES",
@@ -284,7 +284,8 @@ class PatrolService:
     ) -> Sequence[PatrolSession]:
         """Patrols by start time, newest first: those the caller may read
         (:data:`patrol.policy.PATROL_READ`); ``status`` keeps the ``ongoing`` (not ended) or
-        the ``ended`` ones."""
+        the ``ended`` ones. Patrols in progress show their figures as far as they have walked
+        (:func:`patrol.tracks.show_current_figures`)."""
         stmt = scoped(select(PatrolSession), PatrolSession, principal).where(
             read_clause(PATROL_READ, PatrolSession.__tablename__, principal)
         )
@@ -306,7 +307,10 @@ class PatrolService:
             ended = PatrolSession.ended_at.is_not(None)
             stmt = stmt.where(ended if status == "ended" else ~ended)
         stmt = stmt.order_by(PatrolSession.started_at.desc()).limit(max(1, min(limit, 1000)))
-        return (await self.db.execute(stmt)).scalars().all()
+        patrols = (await self.db.execute(stmt)).scalars().all()
+        for patrol in patrols:
+            await show_current_figures(self.db, patrol, self.config)
+        return patrols
 
     async def sign_in(
         self,

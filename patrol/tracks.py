@@ -57,11 +57,11 @@ __all__ = [
     "TrackPointsInput",
     "TrackService",
     "TrackStats",
-    "current_figures",
     "filter_track",
     "haversine_m",
     "is_closed",
     "refresh_summary",
+    "show_current_figures",
 ]
 
 log = structlog.get_logger(__name__)
@@ -332,18 +332,35 @@ async def _track_stats(
     return ts, lons, lats, filter_track(ts, lons, lats, accs, config)
 
 
-async def current_figures(
-    db: AsyncSession, patrol: PatrolSession, config: PatrolConfig
-) -> tuple[float, float]:
-    """A patrol's distance (m) and duration (s) as its points stand, written nowhere: the
-    stored figures while its summary is fresh, else worked out from its points. The live
-    board and the track export read patrols in progress this way, so a captain sees how far
-    an inspector has walked without locking the patrol against the points its phone sends."""
-    if not patrol.summary_stale:
-        return patrol.distance_m, patrol.duration_s
-    _, _, _, stats = await _track_stats(db, patrol, config)
+def _figures(patrol: PatrolSession, stats: TrackStats, config: PatrolConfig) -> dict[str, Any]:
+    """The summary columns of a patrol whose points filtered to ``stats``."""
     end = patrol.ended_at or patrol.last_point_at or patrol.started_at
-    return round(stats.distance_m, 2), max(0.0, (end - patrol.started_at).total_seconds())
+    return {
+        "duration_s": max(0.0, (end - patrol.started_at).total_seconds()),
+        "is_night": _is_night(patrol.started_at, max(end, patrol.started_at), config),
+        "distance_m": round(stats.distance_m, 2),
+        "moving_s": stats.moving_s,
+        "used_point_count": stats.used,
+        "poor_accuracy_count": stats.poor_accuracy,
+        "speed_flagged_count": stats.speed_flagged,
+        "first_fix_at": _from_epoch(stats.first_fix),
+        "last_fix_at": _from_epoch(stats.last_fix),
+    }
+
+
+async def show_current_figures(
+    db: AsyncSession, patrol: PatrolSession, config: PatrolConfig
+) -> None:
+    """Bring a stale patrol's figures up to date on the object only, written nowhere: the
+    object then reads as if loaded so (its summary still marked stale), and nothing is
+    flushed. Lists, the live board and the track export show patrols in progress this way,
+    so a captain sees how far an inspector has walked without locking the patrol against
+    the points its phone sends."""
+    if not patrol.summary_stale:
+        return
+    _, _, _, stats = await _track_stats(db, patrol, config)
+    for key, value in _figures(patrol, stats, config).items():
+        set_committed_value(patrol, key, value)
 
 
 async def refresh_summary(
@@ -352,16 +369,8 @@ async def refresh_summary(
     """Recompute a patrol's distance, duration, night flag and track visits from its points
     up to its end (points timed after the end count nowhere)."""
     ts, lons, lats, stats = await _track_stats(db, patrol, config)
-    end = patrol.ended_at or patrol.last_point_at or patrol.started_at
-    patrol.duration_s = max(0.0, (end - patrol.started_at).total_seconds())
-    patrol.is_night = _is_night(patrol.started_at, max(end, patrol.started_at), config)
-    patrol.distance_m = round(stats.distance_m, 2)
-    patrol.moving_s = stats.moving_s
-    patrol.used_point_count = stats.used
-    patrol.poor_accuracy_count = stats.poor_accuracy
-    patrol.speed_flagged_count = stats.speed_flagged
-    patrol.first_fix_at = _from_epoch(stats.first_fix)
-    patrol.last_fix_at = _from_epoch(stats.last_fix)
+    for key, value in _figures(patrol, stats, config).items():
+        setattr(patrol, key, value)
     patrol.summary_stale = False
     ok = np.array([s in ("used", "still") for s in stats.statuses], dtype=bool)
     driver = await _driver(db)

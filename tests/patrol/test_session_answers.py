@@ -1209,3 +1209,40 @@ async def test_a_finding_is_edited_at_the_version_its_editor_saw(
             finding_id=fid, base_version=edited.version,
             changes=FindingChanges(project_name="x")))  # fmt: skip
     assert err.value.code == "not_finding_editor"
+
+
+async def test_the_patrol_list_shows_a_patrol_in_progress_as_far_as_it_has_walked(
+    world: World, db: AsyncSession, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """The list shows a running patrol's figures as its points stand (the same ones the patrol
+    shows once opened) and writes nothing: the patrol stays free for its phone's points."""
+    started = NOW - timedelta(hours=1)
+    pid = await _started(world, db, started)
+    # 20 fixes 10 s apart walking 15.0001 m north: 285.0019 m, shown to the centimetre
+    await TrackService(db).append_track_points(
+        world.inspector, pid, walk(started, lon=LON, lat=LAT, n=20, step_m=15.0001)
+    )
+    await db.commit()
+
+    async with session_factory() as reader, session_factory() as phone:
+        listed = await _service(reader).list_patrols(world.captain, status="ongoing")
+        shown = next(p for p in listed if p.id == pid)
+        figures = (shown.distance_m, shown.duration_s, shown.moving_s, shown.used_point_count,
+                   shown.first_fix_at, shown.last_fix_at)  # fmt: skip
+        assert figures == (285.0, 190.0, 190.0, 20, started, started + timedelta(seconds=190))
+        flags = (shown.poor_accuracy_count, shown.speed_flagged_count, shown.is_night)
+        assert flags == (0, 0, False)
+        locked = await phone.execute(
+            text("SELECT id FROM patrol_sessions WHERE id = :id FOR UPDATE NOWAIT"), {"id": pid}
+        )
+        assert locked.scalar_one() == pid
+        await phone.rollback()
+        await reader.commit()  # nothing to write
+
+    row = await db.get(PatrolSession, pid, populate_existing=True)
+    assert row is not None
+    assert (row.summary_stale, row.distance_m, row.used_point_count) == (True, 0.0, 0)
+    await db.commit()
+    opened = await _service(db).get_patrol(world.captain, pid)
+    assert (opened.distance_m, opened.duration_s, opened.moving_s, opened.used_point_count,
+            opened.first_fix_at, opened.last_fix_at) == figures  # fmt: skip
