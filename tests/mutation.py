@@ -38,6 +38,7 @@ import difflib
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -49,6 +50,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".mutation"
@@ -324,11 +326,38 @@ def mutmut(
     exe = Path(sys.executable).with_name("mutmut")
     if log is None:
         return subprocess.run([str(exe), *args], cwd=here, env=env, check=False).returncode
-    with log.open("w", encoding="utf-8") as out:
-        done = subprocess.run(
-            [str(exe), *args], cwd=here, env=env, stdout=out, stderr=subprocess.STDOUT, check=False
-        )
-    return done.returncode
+    command = [str(exe), *args]
+    with (
+        log.open("w", encoding="utf-8") as out,
+        subprocess.Popen(
+            command, cwd=here, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        ) as child,
+    ):
+        assert child.stdout is not None
+        _timed_lines(child.stdout, out)
+        return child.wait()
+
+
+def _timed_lines(source: IO[bytes], out: IO[str], every_s: float = 10.0) -> None:
+    """Copy mutmut's output to ``out``, each line after the seconds since the start, so the
+    log shows how long each phase took (making mutants, mypy, the stats and clean runs of
+    the tests, the mutants). Its progress line is redrawn in place for every mutant: one
+    redraw in ``every_s`` seconds is kept."""
+    started = last = time.monotonic()
+    pending = b""
+    while chunk := os.read(source.fileno(), 65536):
+        pending += chunk
+        *lines, pending = re.split(rb"(\r|\n)", pending)
+        for text, end in zip(lines[::2], lines[1::2], strict=True):
+            now = time.monotonic()
+            if (end == b"\r" and now - last < every_s) or not text.strip():
+                continue
+            last = now if end == b"\r" else last
+            line = text.decode("utf-8", "replace").rstrip()
+            out.write(f"[{now - started:8.1f}s] {line}\n")
+        out.flush()
+    if pending.strip():
+        out.write(f"[{time.monotonic() - started:8.1f}s] {pending.decode('utf-8', 'replace')}\n")
 
 
 def inputs_digest() -> str:

@@ -83,3 +83,32 @@ def test_a_renumbered_entry_is_renamed_and_a_lost_one_must_be_judged_again(
     capsys.readouterr()
     assert mutation.check_equivalents() == 1
     assert "3 listed equivalents, 0 renumbered, 1 to judge" in capsys.readouterr().out
+
+
+def test_the_mutation_log_times_each_line_and_keeps_few_redraws(tmp_path: Path) -> None:
+    """mutmut's output as the log keeps it: each line after the seconds since the start; the
+    progress line it redraws in place for every mutant is kept once per interval."""
+    script = (
+        "import sys, time\n"
+        "w = sys.stdout.write\n"
+        "w('Generating mutants\\n'); sys.stdout.flush()\n"
+        "for i in range(50): w(f'\\r{i}/50 mutants'); sys.stdout.flush()\n"
+        "time.sleep(0.3)\n"
+        "w('\\r50/50 mutants'); w('\\n\\nRunning mutation testing\\ntail')\n"
+    )
+    log = tmp_path / "mutmut.log"
+    with (
+        subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE) as child,
+        log.open("w", encoding="utf-8") as out,
+    ):
+        assert child.stdout is not None
+        mutation._timed_lines(child.stdout, out, every_s=0.2)
+    assert child.returncode == 0
+    lines = log.read_text(encoding="utf-8").splitlines()
+    texts = [line.split("] ", 1)[1] for line in lines]
+    assert texts[0] == "Generating mutants"
+    assert texts[-3:] == ["50/50 mutants", "Running mutation testing", "tail"]
+    assert len(texts) < 12  # not the 50 redraws of the burst: about one per 0.2 s
+    stamps = [float(line[1 : line.index("s]")]) for line in lines]
+    assert stamps == sorted(stamps)
+    assert stamps[-1] >= 0.3
