@@ -74,6 +74,7 @@ interface Ctx {
   batchCard: HTMLElement;
   figuresCard: HTMLElement;
   tableBox: HTMLElement;
+  tableAsked: number;  // the latest table question: an older answer arriving late is dropped
   panel: HTMLElement;
   actionStatus: HTMLElement;
 }
@@ -323,14 +324,17 @@ async function loadTable(ctx: Ctx, cursor: string | null = null): Promise<void> 
   if (ctx.filter.overdue) query.set("overdue", "true");
   if (cursor) query.set("cursor", cursor);
   const box = ctx.tableBox;
+  // a new filter or a refresh asks anew; the next page belongs to the question it continues
+  const asked = cursor ? ctx.tableAsked : ++ctx.tableAsked;
   if (!cursor) box.replaceChildren(loading());
   let page: TaskPage;
   try {
     page = await api<TaskPage>("GET", `/satellite/tasks?${query.toString()}`);
   } catch (err) {
-    box.replaceChildren(failure(err, () => void loadTable(ctx)));
+    if (asked === ctx.tableAsked) box.replaceChildren(failure(err, () => void loadTable(ctx)));
     return;
   }
+  if (asked !== ctx.tableAsked) return;  // asked again meanwhile: the newer answer shows
   let body = box.querySelector<HTMLElement>("#sat-tasks tbody");
   if (!cursor || !body) {
     if (page.items.length === 0) {
@@ -775,6 +779,7 @@ async function showBatch(main: HTMLElement, batches: Batch[], batchId: string): 
     batchCard: h("section"),
     figuresCard: h("section"),
     tableBox: h("div", { id: "sat-task-list", "aria-live": "polite" }),
+    tableAsked: 0,
     panel: h("aside", { class: "card task-panel", id: "sat-panel", "aria-label": t("taskPanel") }, h("p", { class: "muted" }, t("pickTask"))),
     actionStatus: h("p", { id: "sat-action-status", role: "status" }),
   };
