@@ -8,7 +8,7 @@
 // (ExportCaseFile) and the referral package (ExportReferralPackage), each checked in the browser
 // (packages.ts). A part the API refuses the caller's role says so and the rest stays.
 import { type Schemas, api, apiFile, savedMe } from "./api";
-import { h } from "./dom";
+import { h, questions } from "./dom";
 import { fileSize } from "./forms";
 import { fill, t, tr } from "./i18n";
 import { linkedEvidence } from "./evidence";
@@ -278,15 +278,18 @@ export async function casesPage(main: HTMLElement): Promise<void> {
     list.querySelectorAll("tr.current").forEach((r) => r.classList.remove("current"));
     list.querySelector(`tr[data-case-id="${id}"]`)?.classList.add("current");
   };
+  const asked = questions();
   const load = async (): Promise<void> => {
+    const current = asked.ask();
     list.replaceChildren(loading());
     let rows: Case[];
     try {
       rows = await api<Case[]>("GET", `/cases?${listQuery(filter)}`);
     } catch (err) {
-      list.replaceChildren(failure(err, () => void load()));
+      if (current()) list.replaceChildren(failure(err, () => void load()));
       return;
     }
+    if (!current()) return;  // asked again meanwhile: the newer answer shows
     prev.disabled = filter.offset === 0;
     next.disabled = rows.length < PAGE;
     if (rows.length === 0) {

@@ -20,3 +20,21 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   }
   return el;
 }
+
+// Questions asked one after another of which only the latest answer may be drawn (a list
+// whose filter changed while its previous answer was still on the way): `ask()` starts a
+// question, `same()` continues the current one (its next page); each returns a check that
+// holds while no newer question has been asked.
+export function questions(): { ask: () => () => boolean; same: () => () => boolean } {
+  let asked = 0;
+  return {
+    ask: () => {
+      const mine = ++asked;
+      return () => mine === asked;
+    },
+    same: () => {
+      const mine = asked;
+      return () => mine === asked;
+    },
+  };
+}

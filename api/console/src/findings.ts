@@ -6,7 +6,7 @@
 // squad and captains the flag for a criminal referral (FlagForReferral) with its reason — the
 // referrals page then lists it. A link may name a patrol (its findings) and a finding to open.
 import { type Area, type Schemas, api, savedMe } from "./api";
-import { h } from "./dom";
+import { h, questions } from "./dom";
 import { fill, t, tr } from "./i18n";
 import { flagLabel, linkedEvidence } from "./evidence";
 import { FLAGGERS, pagesFor } from "./menu";
@@ -233,7 +233,9 @@ export async function findingsPage(main: HTMLElement): Promise<void> {
       open(changed.id);
     });
   };
+  const asked = questions();
   const load = async (append: boolean): Promise<void> => {
+    const current = append ? asked.same() : asked.ask();
     if (!append) {
       cursor = null;
       shown.clear();
@@ -243,9 +245,10 @@ export async function findingsPage(main: HTMLElement): Promise<void> {
     try {
       page = await api<FindingPage>("GET", `/findings?${query(filter, cursor)}`);
     } catch (err) {
-      list.replaceChildren(failure(err, () => void load(false)));
+      if (current()) list.replaceChildren(failure(err, () => void load(false)));
       return;
     }
+    if (!current()) return;  // asked again meanwhile: the newer answer shows
     cursor = page.nextCursor ?? null;
     more.hidden = !cursor;
     for (const f of page.items) shown.set(f.id, f);

@@ -5,7 +5,7 @@
 // findings (ListFindings), its evidence (ListEvidence) and, for the roles that have the page,
 // the link to its track replay (#/replay?patrol=…).
 import { type Area, type Schemas, api, savedMe } from "./api";
-import { h } from "./dom";
+import { h, questions } from "./dom";
 import { fill, t, tr } from "./i18n";
 import { linkedEvidence } from "./evidence";
 import { pagesFor } from "./menu";
@@ -158,7 +158,9 @@ export async function patrolsPage(main: HTMLElement, page: PatrolPage): Promise<
     list.querySelectorAll("tr.current").forEach((r) => r.classList.remove("current"));
     list.querySelector(`tr[data-patrol-id="${id}"]`)?.classList.add("current");
   };
+  const asked = questions();
   const load = async (): Promise<void> => {
+    const current = asked.ask();
     list.replaceChildren(loading());
     const q = new URLSearchParams({ limit: String(LIMIT) });
     if (month.value) {
@@ -173,9 +175,10 @@ export async function patrolsPage(main: HTMLElement, page: PatrolPage): Promise<
     try {
       rows = await api<Patrol[]>("GET", `/patrols?${q.toString()}`);
     } catch (err) {
-      list.replaceChildren(failure(err, () => void load()));
+      if (current()) list.replaceChildren(failure(err, () => void load()));
       return;
     }
+    if (!current()) return;  // asked again meanwhile: the newer answer shows
     if (rows.length === 0) {
       list.replaceChildren(h("p", { class: "muted", id: "pt-empty" }, page === "patrols" ? t("pt_none") : t("pt_noneMine")));
       return;
