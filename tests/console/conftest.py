@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 import threading
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 import uvicorn
-from playwright.async_api import Browser, Page, Route, async_playwright
+from playwright.async_api import Browser, Page, Request, Route, async_playwright
 
 from api.app import create_app
 from api.controllers.console import CONSOLE_DIST
@@ -153,3 +154,30 @@ async def rendered(page: Page, layers: list[str]) -> list[dict[str, Any]]:
     )
     found: list[dict[str, Any]] = await handle.json_value()
     return found
+
+
+async def narrow_then_widen(page: Page, pattern: str, narrow: Any, widen: Any, rows: str,
+                             count: int) -> None:  # fmt: skip
+    """Narrow a list (its answer held on the way) and widen it at once: once the wide list
+    shows, the narrow answer is let through; the wide list must stay (an older answer arriving
+    late is dropped, not drawn over the newer one)."""
+    release = asyncio.Event()
+    held: list[Request] = []
+
+    async def hold(route: Route, request: Request) -> None:
+        held.append(request)
+        await release.wait()
+        await route.continue_()
+
+    await page.route(pattern, hold)
+    await narrow()
+    await widen()
+    await page.wait_for_function(
+        f"() => document.querySelectorAll('{rows}').length === {count}", timeout=TIMEOUT_MS
+    )
+    assert len(held) == 1
+    async with page.expect_event("requestfinished", lambda r: r is held[0]):
+        release.set()
+    # the late answer is in the page: give its handler a turn, then look
+    await page.evaluate("() => new Promise((done) => setTimeout(done, 500))")
+    assert await page.locator(rows).count() == count

@@ -34,7 +34,7 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from playwright.async_api import Browser, Page, Request, Route
+from playwright.async_api import Browser, Page, Route
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from evidence.cases.package import verify_package
@@ -48,7 +48,7 @@ from tests.api.test_county_findings import Scene, county_with_findings
 from tests.api.test_evidence_api import _upload
 from tests.cases.conftest import LAT, LON, add_evidence
 from tests.conftest import CountyFixture
-from tests.console.conftest import SCREENSHOTS, TIMEOUT_MS, log_in, serve
+from tests.console.conftest import SCREENSHOTS, TIMEOUT_MS, log_in, narrow_then_widen, serve
 from tests.evidence import media
 from tests.jobs import run_jobs
 
@@ -511,33 +511,6 @@ async def _custody(client: Client, county: CountyFixture, evidence_id: str) -> l
 
 
 # -- a list drawn from the latest question --------------------------------------------------------
-async def _narrow_then_widen(page: Page, pattern: str, narrow: Any, widen: Any, rows: str,
-                             count: int) -> None:  # fmt: skip
-    """Narrow a list (its answer held on the way) and widen it at once: once the wide list
-    shows, the narrow answer is let through; the wide list must stay (an older answer arriving
-    late is dropped, not drawn over the newer one)."""
-    release = asyncio.Event()
-    held: list[Request] = []
-
-    async def hold(route: Route, request: Request) -> None:
-        held.append(request)
-        await release.wait()
-        await route.continue_()
-
-    await page.route(pattern, hold)
-    await narrow()
-    await widen()
-    await page.wait_for_function(
-        f"() => document.querySelectorAll('{rows}').length === {count}", timeout=TIMEOUT_MS
-    )
-    assert len(held) == 1
-    async with page.expect_event("requestfinished", lambda r: r is held[0]):
-        release.set()
-    # the late answer is in the page: give its handler a turn, then look
-    await page.evaluate("() => new Promise((done) => setTimeout(done, 500))")
-    assert await page.locator(rows).count() == count
-
-
 async def test_the_patrol_and_finding_lists_show_the_filter_asked_last(
     browser: Browser, live_url: str, scene: Scene
 ) -> None:
@@ -550,7 +523,7 @@ async def test_the_patrol_and_finding_lists_show_the_filter_asked_last(
         "() => document.querySelectorAll('#pt-table tbody tr').length === 2"
     )
     status = page.locator("#pt-status")
-    await _narrow_then_widen(page, "**/api/v1/patrols?*status=ongoing*",
+    await narrow_then_widen(page, "**/api/v1/patrols?*status=ongoing*",
                              lambda: status.select_option("ongoing"),
                              lambda: status.select_option(""), "#pt-table tbody tr", 2)  # fmt: skip
 
@@ -560,7 +533,7 @@ async def test_the_patrol_and_finding_lists_show_the_filter_asked_last(
         f"() => document.querySelectorAll('#fd-table tbody tr').length === {everything}"
     )
     flagged = page.locator("#fd-flagged-only")
-    await _narrow_then_widen(page, "**/api/v1/findings?*flagged=true*", flagged.check,
+    await narrow_then_widen(page, "**/api/v1/findings?*flagged=true*", flagged.check,
                              flagged.uncheck, "#fd-table tbody tr", everything)  # fmt: skip
     assert errors == [], errors
     await page.context.close()
@@ -581,7 +554,7 @@ async def test_the_case_list_shows_the_filter_asked_last(
         "() => document.querySelectorAll('#case-table tbody tr').length === 2"
     )
     kind = page.locator("#case-filter-kind")
-    await _narrow_then_widen(page, "**/api/v1/cases?*violation_kind=land_occupation*",
+    await narrow_then_widen(page, "**/api/v1/cases?*violation_kind=land_occupation*",
                              lambda: kind.select_option("land_occupation"),
                              lambda: kind.select_option(""), "#case-table tbody tr", 2)  # fmt: skip
     assert errors == [], errors

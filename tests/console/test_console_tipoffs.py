@@ -20,7 +20,7 @@ from playwright.async_api import Browser, Page
 from infra.scope import Role
 from tests.clock import CHINA
 from tests.conftest import CountyFixture
-from tests.console.conftest import SCREENSHOTS, TIMEOUT_MS, log_in
+from tests.console.conftest import SCREENSHOTS, TIMEOUT_MS, log_in, narrow_then_widen
 
 Client = AsyncTestClient[Litestar]
 LON, LAT = 112.1, 28.5
@@ -166,5 +166,29 @@ async def test_an_inspector_has_no_clue_desk_page(
     await page.evaluate("() => { location.hash = '#/tipoffs'; }")
     await page.wait_for_selector("nav a[data-page=map][aria-current=page]")
     assert await page.locator("#tip-form, #tip-queue").count() == 0
+    assert errors == [], errors
+    await page.context.close()
+
+
+async def test_the_queue_shows_the_filter_asked_last(
+    live_url: str,
+    browser: Browser,
+    client: Client,
+    make_county: Callable[..., Awaitable[CountyFixture]],
+) -> None:
+    county = await make_county(lon=LON, lat=LAT)
+    for facts in ("来信反映河滩取砂。", "来电反映村东夜间挖土。"):
+        body = {"channel": "letter", "receivedAt": datetime.now().astimezone().isoformat(),
+                "facts": facts, "clueType": "mineral_illegal_mining", "lon": LON, "lat": LAT,
+                "reportedParty": PARTY}  # fmt: skip
+        await _call(client, county, "POST", "/tip-offs", body)
+    page, errors = await log_in(browser, live_url, county.users[Role.CLUE_DESK].username)
+    await _open_page(page)
+    await page.wait_for_function(
+        "() => document.querySelectorAll('#tip-table tbody tr').length === 2"
+    )
+    overdue = page.locator("#tip-filter-overdue")
+    await narrow_then_widen(page, "**/api/v1/tip-offs?*overdue=true*", overdue.check,
+                            overdue.uncheck, "#tip-table tbody tr", 2)  # fmt: skip
     assert errors == [], errors
     await page.context.close()

@@ -4,7 +4,7 @@
 // actions its state allows: decide, send for verification, handle, open a case, record the
 // feedback; the reporter's identity only on request (GetTipOffReporter, a recorded read).
 import { type Schemas, api } from "./api";
-import { h } from "./dom";
+import { h, questions } from "./dom";
 import { fill, t, tr } from "./i18n";
 import { failure, fromLocalInput, loading, localInput, localMinute, localTime, onLeave } from "./view";
 
@@ -355,7 +355,9 @@ export async function tipoffsPage(main: HTMLElement): Promise<void> {
   const panel = h("aside", { class: "tip-panel", id: "tip-panel", "aria-labelledby": "tip-panel-title", hidden: true });
   const refreshed = h("span", { class: "muted", id: "tip-refreshed" });
   const open = (id: string): void => void showPanel(panel, id, () => void load());
+  const asked = questions();
   const load = async (): Promise<void> => {
+    const current = asked.ask();
     const query = new URLSearchParams({ limit: "200" });
     if (filter.status) query.set("status", filter.status);
     if (filter.overdueOnly) query.set("overdue", "true");
@@ -363,9 +365,10 @@ export async function tipoffsPage(main: HTMLElement): Promise<void> {
     try {
       rows = await api<Summary[]>("GET", `/tip-offs?${query.toString()}`);
     } catch (err) {
-      queue.replaceChildren(failure(err, () => void load()));
+      if (current()) queue.replaceChildren(failure(err, () => void load()));
       return;
     }
+    if (!current()) return;  // asked again meanwhile (a filter, the minute's refresh): the newer answer shows
     refreshed.textContent = `${t("tipRefreshedAt")} ${localTime(new Date()).slice(11)}`;
     if (rows.length === 0) {
       queue.replaceChildren(h("p", { class: "muted", id: "tip-empty" }, t("tipNone")));
