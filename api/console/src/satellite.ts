@@ -6,7 +6,7 @@
 // the steps its state allows: a field result entered here, the review, the case, reopening.
 import type { ExpressionSpecification, LngLatBoundsLike } from "maplibre-gl";
 import { ApiError, type Area, type ConsoleConfig, type Schemas, api, apiFile, savedMe, uuid7 } from "./api";
-import { h } from "./dom";
+import { h, questions } from "./dom";
 import { type Word, fill, t, tr } from "./i18n";
 import { type Collection, type Geometry, type ReviewMap, areaFeatures, boxOf, collection, reviewMap } from "./reviewmap";
 import { failure, fixed, loading, localMinute, localTime, problemText, saveFile } from "./view";
@@ -74,7 +74,7 @@ interface Ctx {
   batchCard: HTMLElement;
   figuresCard: HTMLElement;
   tableBox: HTMLElement;
-  tableAsked: number;  // the latest table question: an older answer arriving late is dropped
+  tableAsked: ReturnType<typeof questions>;  // an older table answer arriving late is dropped
   panel: HTMLElement;
   actionStatus: HTMLElement;
 }
@@ -325,16 +325,16 @@ async function loadTable(ctx: Ctx, cursor: string | null = null): Promise<void> 
   if (cursor) query.set("cursor", cursor);
   const box = ctx.tableBox;
   // a new filter or a refresh asks anew; the next page belongs to the question it continues
-  const asked = cursor ? ctx.tableAsked : ++ctx.tableAsked;
+  const current = cursor ? ctx.tableAsked.same() : ctx.tableAsked.ask();
   if (!cursor) box.replaceChildren(loading());
   let page: TaskPage;
   try {
     page = await api<TaskPage>("GET", `/satellite/tasks?${query.toString()}`);
   } catch (err) {
-    if (asked === ctx.tableAsked) box.replaceChildren(failure(err, () => void loadTable(ctx)));
+    if (current()) box.replaceChildren(failure(err, () => void loadTable(ctx)));
     return;
   }
-  if (asked !== ctx.tableAsked) return;  // asked again meanwhile: the newer answer shows
+  if (!current()) return;  // asked again meanwhile: the newer answer shows
   let body = box.querySelector<HTMLElement>("#sat-tasks tbody");
   if (!cursor || !body) {
     if (page.items.length === 0) {
@@ -779,7 +779,7 @@ async function showBatch(main: HTMLElement, batches: Batch[], batchId: string): 
     batchCard: h("section"),
     figuresCard: h("section"),
     tableBox: h("div", { id: "sat-task-list", "aria-live": "polite" }),
-    tableAsked: 0,
+    tableAsked: questions(),
     panel: h("aside", { class: "card task-panel", id: "sat-panel", "aria-label": t("taskPanel") }, h("p", { class: "muted" }, t("pickTask"))),
     actionStatus: h("p", { id: "sat-action-status", role: "status" }),
   };
