@@ -11,21 +11,20 @@ the figures count it). An inspector has no 卫片执法 entry. The screenshot go
 
 from __future__ import annotations
 
-import asyncio
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from playwright.async_api import Browser, Page, Request, Route
+from playwright.async_api import Browser, Page
 from shapely.geometry import box
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from evidence.cases.satellite_demo import seed_demo_satellite
 from geofence import seed_demo_layers
 from infra.scope import Role
-from tests.console.conftest import SCREENSHOTS, TIMEOUT_MS, log_in, rendered
+from tests.console.conftest import SCREENSHOTS, TIMEOUT_MS, log_in, narrow_then_widen, rendered
 from tests.worlds import World, build_world
 
 Client = AsyncTestClient[Litestar]
@@ -275,29 +274,12 @@ async def test_the_task_table_shows_the_filter_asked_last_whatever_answers_last(
     page, errors = await log_in(browser, live_url, captain.username)
     await page.locator("nav a[data-page=satellite]").click()
     await page.locator("#sat-tasks tbody tr").first.wait_for()
-    release = asyncio.Event()
-    held: list[Request] = []
-
-    async def hold(route: Route, request: Request) -> None:
-        held.append(request)
-        await release.wait()
-        await route.continue_()
-
-    await page.route("**/api/v1/satellite/tasks?*status=assigned*", hold)
     status = page.get_by_label("状态", exact=True)
-    await status.select_option("assigned")
-    await status.select_option("")
+    await narrow_then_widen(page, "**/api/v1/satellite/tasks?*status=assigned*",
+                            lambda: status.select_option("assigned"),
+                            lambda: status.select_option(""),
+                            "#sat-tasks tbody tr", 40)  # fmt: skip
     rows = page.locator("#sat-tasks tbody tr")
-    await page.wait_for_function(
-        "() => document.querySelectorAll('#sat-tasks tbody tr').length === 40",
-        timeout=TIMEOUT_MS,
-    )
-    assert len(held) == 1
-    async with page.expect_event("requestfinished", lambda r: r is held[0]):
-        release.set()
-    # the late answer has been handed to the page: give its handler a turn, then look
-    await page.evaluate("() => new Promise((done) => setTimeout(done, 500))")
-    assert await rows.count() == 40
     shown = set(await rows.evaluate_all("(rs) => rs.map((r) => r.dataset.status)"))
     assert shown == STATUSES
     assert errors == [], errors
