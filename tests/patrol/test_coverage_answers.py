@@ -659,6 +659,8 @@ async def test_the_orders_hold_whatever_plan_the_database_picks(
     await db.commit()
     later = await patrol(db, me, a1, local(20, 10), 900)
     earlier = await patrol(db, me, a1, local(20, 8), 900)
+    # the twin listed second is met first (named first among the companions)
+    await patrol(db, me, a1, local(21, 8), 900, companions=(twin_a.user_id, twin_b.user_id))
     await db.commit()
     for setting in ("enable_indexscan", "enable_bitmapscan", "enable_indexonlyscan"):
         await db.execute(text(f"SET LOCAL {setting} = off"))
@@ -673,6 +675,10 @@ async def test_the_orders_hold_whatever_plan_the_database_picks(
     mine = next(p for p in board if p.user_id == me.user_id)
     assert (mine.status, mine.patrol_id, mine.patrols_today) == ("patrolled_today", later, 2)
     twins = [p.user_id for p in board if p.name == "twin"]
+    assert twins == [twin_b.user_id, twin_a.user_id]
+
+    month = await svc.get_coverage(world.captain, JUNE, now=local(30, 12))
+    twins = [p.user_id for p in month.inspectors if p.name == "twin"]
     assert twins == [twin_b.user_id, twin_a.user_id]
 
 
