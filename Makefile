@@ -22,11 +22,13 @@ bench: install
 	$(BIN)/python -m tests.benchmarks
 
 # Mutation score of the rule modules (tests/mutation.py); one module: make mutate MODULE=patrol/coverage.py
-# (several: MODULE="sync/push.py sync/pull.py"); mutants tested at once: MUTATE_CHILDREN=2
+# (several: MODULE="sync/push.py sync/pull.py"); modules run at once: MUTATE_JOBS=2, mutants
+# of one module tested at once: MUTATE_CHILDREN=1
 MODULE ?=
-MUTATE_CHILDREN ?= 2
+MUTATE_JOBS ?= 2
+MUTATE_CHILDREN ?= 1
 mutate: install
-	$(BIN)/python -m tests.mutation run --max-children $(MUTATE_CHILDREN) $(MODULE)
+	$(BIN)/python -m tests.mutation run --jobs $(MUTATE_JOBS) --max-children $(MUTATE_CHILDREN) $(MODULE)
 
 mutate-report: install
 	$(BIN)/python -m tests.mutation report $(MODULE)

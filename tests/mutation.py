@@ -47,6 +47,7 @@ import time
 import tomllib
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -320,13 +321,44 @@ def services_env() -> Iterator[dict[str, str]]:
         yield env
 
 
+# mutmut's command line, with one change: its "clean run" (every listed test once more,
+# unmutated, after the stats run) is skipped when the stats run of the same process ran them
+# all. The stats run is that same run with the original code (mutmut stops if a test fails
+# there), so the clean run proved nothing new and cost a whole run of the module's tests.
+# (A file of its own would be imported as ``tests.…`` before mutmut puts its ``mutants/``
+# copy first on the path, and pytest would then find two ``tests`` packages.)
+MUTMUT_MAIN = """
+import sys
+from mutmut.__main__ import cli
+from mutmut.workers.isolation import ForkServerRunner
+
+stats_ran_whole = []
+collect_stats, run_clean_tests = ForkServerRunner.collect_stats, ForkServerRunner.run_clean_tests
+
+def collect_stats_once(self, tests):
+    code = collect_stats(self, tests)
+    stats_ran_whole.append(not tests and code == 0)  # no tests named: all of them
+    return code
+
+def clean_run_unless_stats_ran(self, tests):
+    if stats_ran_whole and all(stats_ran_whole):
+        print("    skipped: the stats run just ran these tests on the original code")
+        return 0
+    return run_clean_tests(self, tests)
+
+ForkServerRunner.collect_stats = collect_stats_once
+ForkServerRunner.run_clean_tests = clean_run_unless_stats_ran
+sys.exit(cli())
+"""
+
+
 def mutmut(
     here: Path, args: Sequence[str], env: dict[str, str] | None = None, log: Path | None = None
 ) -> int:
     exe = Path(sys.executable).with_name("mutmut")
     if log is None:
         return subprocess.run([str(exe), *args], cwd=here, env=env, check=False).returncode
-    command = [str(exe), *args]
+    command = [sys.executable, "-c", MUTMUT_MAIN, *args]
     with (
         log.open("w", encoding="utf-8") as out,
         subprocess.Popen(
@@ -592,31 +624,55 @@ def print_table(rows: Sequence[Row]) -> None:
     )
 
 
-def cmd_run(modules: Sequence[str], *, children: int, rerun: bool) -> int:
-    rows = []
+def _expected_seconds(module: str) -> float:
+    """How long the module's last run took (``seconds`` in its workspace), else a guess from
+    the size of its source: the longest modules are started first."""
+    last = workspace(module) / "seconds"
+    if last.exists():
+        return float(last.read_text(encoding="utf-8"))
+    return (ROOT / module).stat().st_size / 50.0
+
+
+def run_module(module: str, env: dict[str, str], digest: str, *, children: int, rerun: bool) -> Row:
+    """One module's mutmut run, its lines printed together once it ends."""
+    here = prepare(module)
+    log = here / "mutmut.log"
+    lines = [f"== {module}: tests {' '.join(MODULES[module])}", f"   log: {log.relative_to(ROOT)}"]
+    if start_afresh_if_stale(here, digest, rerun=rerun):
+        lines.append("   afresh: mutants, their tests and results made again")
+    started = time.monotonic()
+    code = mutmut(here, ["run", f"--max-children={children}"], env, log)
+    spent = time.monotonic() - started
+    if code == 0:
+        (here / "inputs.sha256").write_text(digest, encoding="utf-8")
+        (here / "seconds").write_text(f"{spent:.1f}", encoding="utf-8")
+    else:
+        lines.append(f"   mutmut run failed for {module} (exit {code}); see {log}")
+    result = row(module, spent)
+    score = "-" if result.score is None else f"{result.score:.1f} %"
+    lines.append(f"   {spent / 60:.1f} min, score {score}")
+    left = survivors(module)
+    if left:
+        lines.append("   survivors (show one: make mutate-show MUTANT=NAME):")
+        lines += [f"     {name}" for name in left]
+    print("\n".join(lines), flush=True)
+    return result
+
+
+def cmd_run(modules: Sequence[str], *, children: int, jobs: int, rerun: bool) -> int:
+    """The modules' runs, ``jobs`` at a time, the longest first: while one module makes its
+    mutants, type-checks them and maps its tests (one process each), the other's mutants keep
+    the second core busy."""
     digest = inputs_digest()
-    with services_env() as env:
-        for module in modules:
-            here = prepare(module)
-            log = here / "mutmut.log"
-            print(f"== {module}: tests {' '.join(MODULES[module])}", flush=True)
-            print(f"   progress: {log.relative_to(ROOT)}", flush=True)
-            if start_afresh_if_stale(here, digest, rerun=rerun):
-                print("   afresh: mutants, their tests and results made again", flush=True)
-            started = time.monotonic()
-            code = mutmut(here, ["run", f"--max-children={children}"], env, log)
-            spent = time.monotonic() - started
-            if code == 0:
-                (here / "inputs.sha256").write_text(digest, encoding="utf-8")
-            else:
-                print(f"mutmut run failed for {module} (exit {code}); see {log}", flush=True)
-            rows.append(row(module, spent))
-            left = survivors(module)
-            if left:
-                print(f"survivors in {module} (show one: make mutate-show MUTANT=NAME):")
-                print("\n".join(f"  {name}" for name in left))
+    order = sorted(modules, key=_expected_seconds, reverse=True)
+    started = time.monotonic()
+    with services_env() as env, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        print(f"{len(order)} modules, {jobs} at a time, {children} mutant(s) each", flush=True)
+        runs = pool.map(lambda m: run_module(m, env, digest, children=children, rerun=rerun), order)
+        done = dict(zip(order, runs, strict=True))
     print()
-    print_table(rows)
+    print_table([done[m] for m in modules])
+    print(f"whole run: {(time.monotonic() - started) / 60:.1f} min")
     return 0
 
 
@@ -625,7 +681,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="mutate and test")
     run.add_argument("modules", nargs="*", help="module paths (default: all)")
-    run.add_argument("--max-children", type=int, default=2, help="mutants tested at once")
+    run.add_argument(
+        "--max-children", type=int, default=1, help="mutants of one module tested at once"
+    )
+    run.add_argument("--jobs", type=int, default=2, help="modules run at once")
     run.add_argument("--rerun", action="store_true", help="make, map and test the mutants afresh")
     report = sub.add_parser("report", help="the score table from the last runs")
     report.add_argument("modules", nargs="*")
@@ -649,7 +708,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if module not in MODULES:
             prepare(module)  # exits with the list of known modules
     if args.command == "run":
-        return cmd_run(modules, children=args.max_children, rerun=args.rerun)
+        return cmd_run(modules, children=args.max_children, jobs=args.jobs, rerun=args.rerun)
     if args.command == "report":
         print_table([row(m) for m in modules])
     else:
