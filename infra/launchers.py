@@ -499,12 +499,14 @@ def local_services(
     bucket: str = "patrol-evidence",
     environ: Mapping[str, str] | None = None,
     object_store: bool = True,
+    database: bool = True,
 ) -> Iterator[LocalServices]:
     """A throw-away PostGIS cluster and S3 server for tests and benchmarks, stopped at the end.
 
     ``DATABASE_URL`` and ``S3_ENDPOINT_URL`` (with ``S3_*``) in ``environ`` are used instead
     of starting the local ones. With ``object_store=False`` no S3 server is started (for work
-    that only needs the database).
+    that only needs the database); with ``database=False`` no cluster (``database_url`` is
+    then empty unless ``DATABASE_URL`` names one).
     """
     env = os.environ if environ is None else environ
     workdir = Path(tempfile.mkdtemp(prefix=prefix))
@@ -513,7 +515,7 @@ def local_services(
     rclone: RcloneS3 | None = None
     try:
         url = env.get("DATABASE_URL", "")
-        if not url:
+        if not url and database:
             cluster = PostgisCluster(workdir / "postgres", durable=False)
             cluster.init()
             cluster.start()

@@ -22,10 +22,10 @@ shows them as "typed" and leaves them out of the score. The rest are forked from
 server, which collected the tests and built the app once (``PATROL_TEST_PREBUILD``, see
 ``tests/conftest.py``): a mutant's test run then costs its tests, not a new app and engine.
 
-PostGIS and the S3 server are started once for the whole run (or taken from
-``DATABASE_URL`` / ``S3_ENDPOINT_URL``) and handed to every test run through the
-environment that ``tests/conftest.py`` reads; the few tests that need an empty database
-(:data:`NEEDS_EMPTY_DATABASE`) are left out.
+The S3 server is started once for the whole run and each module gets a PostGIS cluster of
+its own (or they are taken from ``S3_ENDPOINT_URL`` / ``DATABASE_URL``), handed to every test
+run through the environment that ``tests/conftest.py`` reads; the few tests that need an
+empty database (:data:`NEEDS_EMPTY_DATABASE`) are left out.
 
 Surviving mutants judged equivalent (no test can tell them from the original) are listed
 with a reason in ``tests/mutation_equivalents.toml``; the table counts them apart.
@@ -154,6 +154,8 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/sync/test_push_evidence.py",
         "tests/sync/test_push_replay_stable.py",
         "tests/sync/test_push_sign_in.py",
+        # satellite results pushed, replayed and refused (their receipts)
+        "tests/satellite_tasks/test_flow_api.py",
     ),
     "sync/pull.py": (
         "tests/sync/test_pull_answers.py",
@@ -298,27 +300,41 @@ def prepare(module: str) -> Path:
 
 @contextmanager
 def services_env() -> Iterator[dict[str, str]]:
-    """PostGIS and S3 for every test run: the ones named in the environment, else started
-    here once and stopped at the end."""
+    """S3 for every test run: the one named in the environment, else started here once and
+    stopped at the end. Each module gets a database of its own (:func:`module_database`)."""
     # mutmut's fork server builds the app once for all the mutants (tests/conftest.py)
     env = dict(os.environ) | {"PATROL_TEST_PREBUILD": "1"}
-    if env.get("DATABASE_URL") and env.get("S3_ENDPOINT_URL"):
+    if env.get("S3_ENDPOINT_URL"):
         yield env
         return
     sys.path.insert(0, str(ROOT))
     from infra.launchers import local_services  # noqa: PLC0415 (only the runner needs it)
 
-    with local_services("patrol-mutation-", bucket="patrol-test") as found:
+    with local_services("patrol-mutation-", bucket="patrol-test", database=False) as found:
         store = found.object_store
-        env |= {
-            "DATABASE_URL": found.database_url,
+        yield env | {
             "S3_ENDPOINT_URL": store.endpoint_url,
             "S3_BUCKET": store.bucket,
             "S3_ACCESS_KEY_ID": store.access_key_id,
             "S3_SECRET_ACCESS_KEY": store.secret_access_key,
             "S3_REGION": store.region,
         }
+
+
+@contextmanager
+def module_database(env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """A PostGIS cluster for one module's run, stopped at its end (or the ``DATABASE_URL``
+    of the environment, shared). Every mutant's tests leave their counties behind, so a
+    database shared by the whole run grew until tests that run the worker's jobs over every
+    county (``run_patrol_jobs``) passed the 60 s cut-off in a later module's stats run."""
+    if env.get("DATABASE_URL"):
         yield env
+        return
+    sys.path.insert(0, str(ROOT))
+    from infra.launchers import local_services  # noqa: PLC0415 (only the runner needs it)
+
+    with local_services("patrol-mutation-db-", object_store=False) as found:
+        yield env | {"DATABASE_URL": found.database_url}
 
 
 # mutmut's command line, with one change: its "clean run" (every listed test once more,
@@ -641,7 +657,8 @@ def run_module(module: str, env: dict[str, str], digest: str, *, children: int, 
     if start_afresh_if_stale(here, digest, rerun=rerun):
         lines.append("   afresh: mutants, their tests and results made again")
     started = time.monotonic()
-    code = mutmut(here, ["run", f"--max-children={children}"], env, log)
+    with module_database(env) as own:
+        code = mutmut(here, ["run", f"--max-children={children}"], own, log)
     spent = time.monotonic() - started
     if code == 0:
         (here / "inputs.sha256").write_text(digest, encoding="utf-8")

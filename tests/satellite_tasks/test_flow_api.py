@@ -83,6 +83,7 @@ async def test_results_from_rest_and_push_are_idempotent(
         ("rejected", "invalid_satellite_result"),
     ]
     assert receipts[0]["recordId"] == result_id
+    assert receipts[1]["recordId"] == unknown_use["resultId"]  # the phone knows which one
     replay = await _call(client, world, Role.INSPECTOR, "POST", "/sync/push", body)
     assert replay.json()["receipts"] == receipts
     resp = await _call(
