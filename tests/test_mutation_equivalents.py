@@ -112,3 +112,23 @@ def test_the_mutation_log_times_each_line_and_keeps_few_redraws(tmp_path: Path) 
     stamps = [float(line[1 : line.index("s]")]) for line in lines]
     assert stamps == sorted(stamps)
     assert stamps[-1] >= 0.3
+
+
+def test_a_run_tests_every_mutant_without_a_result_but_the_listed_equivalents(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A listed equivalent counts as caught whatever its run says, so a run leaves it out
+    (``--with-equivalents`` does not); the table still counts it as equivalent."""
+    every = list(mutation.mutant_changes("infra/scope.py"))
+    judged, done, *rest = every
+    monkeypatch.setattr(mutation, "equivalents", lambda: {judged: "as judged"})
+    monkeypatch.setattr(mutation, "results", lambda module: {done: 1})
+    assert mutation.to_test("infra/scope.py", with_equivalents=False) == rest
+    assert mutation.to_test("infra/scope.py", with_equivalents=True) == [judged, *rest]
+
+    ran = {judged: None, done: 1} | {name: 37 for name in rest[:-1]} | {rest[-1]: 0}
+    monkeypatch.setattr(mutation, "results", lambda module: ran)
+    counted = mutation.row("infra/scope.py")
+    assert (counted.equivalent, counted.counts[mutation.KILLED]) == (1, 1)
+    assert counted.counts[mutation.SURVIVED] == 1 and counted.counts["not checked"] == 0
+    assert counted.score == 100.0 * 2 / 3
