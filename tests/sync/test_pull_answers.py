@@ -296,3 +296,30 @@ async def test_a_page_that_ends_with_the_last_change_says_so(
     assert page["hasMore"] is False
     after = await p.pull_page(limit=3)
     assert after["hasMore"] is False and after["cursor"] == page["cursor"]
+
+
+async def test_a_page_fills_its_last_place_from_the_next_collection(
+    make_world: Any, phone: Any, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """Two targets and next month's plan written after a full pull fill a page of three: the
+    plan takes the page's last place, and the page says there is no more."""
+    world: SyncWorld = await make_world(parcels=1)
+    p: Phone = phone(world.headers())
+    await p.sync()
+    captain = world.county.principal(Role.CAPTAIN)
+    inspector = world.county.users[Role.INSPECTOR].id
+    next_month = (clock.this_month() + timedelta(days=32)).replace(day=1)
+    async with session_factory() as session:
+        for name in ("N1", "N2"):
+            await AreaService(session).add_target(
+                captain, world.area_id, kind="custom", name=name, lon=112.05, lat=28.5
+            )
+        plan = await PlanService(session).upsert_plan(
+            captain, world.area_id, next_month, quota=4, min_per_week=1, inspector_ids=[inspector]
+        )
+        await session.commit()
+    page = await p.pull_page(limit=3)
+    changes = page["changes"]
+    assert sorted(t["name"] for t in changes["targets"]["upserts"]) == ["N1", "N2"]
+    assert [row["id"] for row in changes["plans"]["upserts"]] == [str(plan.plan_id)]
+    assert page["hasMore"] is False
