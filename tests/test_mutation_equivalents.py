@@ -122,12 +122,12 @@ def test_a_run_tests_every_mutant_without_a_result_but_the_listed_equivalents(
     every = list(mutation.mutant_changes("infra/scope.py"))
     judged, done, *rest = every
     monkeypatch.setattr(mutation, "equivalents", lambda: {judged: "as judged"})
-    monkeypatch.setattr(mutation, "results", lambda module: {done: 1})
+    monkeypatch.setattr(mutation, "results", lambda _module: {done: 1})
     assert mutation.to_test("infra/scope.py", with_equivalents=False) == rest
     assert mutation.to_test("infra/scope.py", with_equivalents=True) == [judged, *rest]
 
-    ran = {judged: None, done: 1} | {name: 37 for name in rest[:-1]} | {rest[-1]: 0}
-    monkeypatch.setattr(mutation, "results", lambda module: ran)
+    ran = {judged: None, done: 1} | dict.fromkeys(rest[:-1], 37) | {rest[-1]: 0}
+    monkeypatch.setattr(mutation, "results", lambda _module: ran)
     counted = mutation.row("infra/scope.py")
     assert (counted.equivalent, counted.counts[mutation.KILLED]) == (1, 1)
     assert counted.counts[mutation.SURVIVED] == 1 and counted.counts["not checked"] == 0
