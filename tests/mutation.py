@@ -28,7 +28,8 @@ run through the environment that ``tests/conftest.py`` reads; the few tests that
 empty database (:data:`NEEDS_EMPTY_DATABASE`) are left out.
 
 Surviving mutants judged equivalent (no test can tell them from the original) are listed
-with a reason in ``tests/mutation_equivalents.toml``; the table counts them apart.
+with a reason in ``tests/mutation_equivalents.toml``; the table counts them apart, and a run
+does not test them again (``run --with-equivalents`` does, see :func:`to_test`).
 """
 
 from __future__ import annotations
