@@ -48,12 +48,15 @@ import threading
 import time
 import tomllib
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from infra.launchers import LocalServices
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".mutation"
@@ -300,6 +303,16 @@ def prepare(module: str) -> Path:
     return here
 
 
+def _local_services() -> Callable[..., AbstractContextManager[LocalServices]]:
+    """:func:`infra.launchers.local_services`, imported when a run needs it (the other
+    commands and ``make test``'s checks of the listing do not)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from infra.launchers import local_services  # noqa: PLC0415 (only the runner needs it)
+
+    return local_services
+
+
 @contextmanager
 def services_env() -> Iterator[dict[str, str]]:
     """S3 for every test run: the one named in the environment, else started here once and
@@ -309,9 +322,7 @@ def services_env() -> Iterator[dict[str, str]]:
     if env.get("S3_ENDPOINT_URL"):
         yield env
         return
-    sys.path.insert(0, str(ROOT))
-    from infra.launchers import local_services  # noqa: PLC0415 (only the runner needs it)
-
+    local_services = _local_services()
     with local_services("patrol-mutation-", bucket="patrol-test", database=False) as found:
         store = found.object_store
         yield env | {
@@ -332,9 +343,7 @@ def module_database(env: dict[str, str]) -> Iterator[dict[str, str]]:
     if env.get("DATABASE_URL"):
         yield env
         return
-    sys.path.insert(0, str(ROOT))
-    from infra.launchers import local_services  # noqa: PLC0415 (only the runner needs it)
-
+    local_services = _local_services()
     with local_services("patrol-mutation-db-", object_store=False) as found:
         yield env | {"DATABASE_URL": found.database_url}
 
@@ -585,12 +594,14 @@ class Row:
 def row(module: str, seconds: float | None = None) -> Row:
     found = results(module)
     known = equivalents()
-    # a listed equivalent is not tested again (``run --with-equivalents`` does): None
     counts: Counter[str] = Counter(
-        status_of(code) for name, code in found.items() if not (name in known and code is None)
+        status_of(code) for name, code in found.items() if name not in known
     )
-    equivalent = sum(1 for name, code in found.items() if name in known and code in (0, None))
-    counts[SURVIVED] -= sum(1 for name, code in found.items() if name in known and code == 0)
+    # a listed equivalent counts as one whether it survived or was not tested again (None,
+    # unless ``run --with-equivalents``); one that a test now kills counts as killed
+    listed = [code for name, code in found.items() if name in known]
+    equivalent = sum(1 for code in listed if code in (0, None))
+    counts.update(status_of(code) for code in listed if code not in (0, None))
     return Row(module, counts, equivalent, seconds)
 
 
@@ -662,8 +673,8 @@ def to_test(module: str, *, with_equivalents: bool) -> list[str]:
     judged by hand with its change, which ``make test`` checks is still the mutant under its
     name (``tests/test_mutation_equivalents.py``), and counts as caught whatever a run says,
     so testing it again (every test that reaches it, none failing) changes no score. They
-    were a sixth of the mutant time of a module (all their tests, where a killed mutant stops
-    at its first failing test)."""
+    took about a sixth of a whole run (all their tests each, where a killed mutant stops at
+    its first failing test)."""
     with _MAKING_MUTANTS:
         names = list(mutant_changes(module))
     skip = set() if with_equivalents else set(equivalents())
