@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect, select, update
+from sqlalchemy import inspect, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evidence.cases.cases import CaseInput, CaseView, get_case, open_case
@@ -366,6 +366,13 @@ async def test_overdue_is_past_the_due_instant_as_of_the_time_asked(
     assert ids(await list_referrals(db, world.captain, limit=0)) == every[:1]
     assert ids(await list_referrals(db, world.captain, limit=2, offset=1)) == every[1:3]
     assert ids(await list_referrals(db, world.captain, offset=-1)) == every
+
+    # most overdue first whatever plan the database picks: without index scans (or a merge
+    # join's sort by case), rows come back as stored, the later-due referral first
+    for setting in ("indexscan", "bitmapscan", "indexonlyscan", "mergejoin"):
+        await db.execute(text(f"SET LOCAL enable_{setting} = off"))
+    unindexed = await overdue_steps(db, world.captain, now=just_after)
+    assert [s.referral_id for s in unindexed] == [earlier.id, later.id]
 
 
 async def _details(db: AsyncSession, referral_id: uuid.UUID) -> list[tuple[str, dict[str, Any]]]:
