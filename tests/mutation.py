@@ -41,6 +41,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -50,7 +51,7 @@ import tomllib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -379,22 +380,67 @@ sys.exit(cli())
 """
 
 
+# A run stopped by hand (^C, SIGTERM): no module starts after it, and the running modules'
+# mutmut processes are stopped with their fork servers and test runs (each runs in a process
+# group of its own, so a signal to the run alone would leave them testing).
+_STOP = threading.Event()
+_RUNNING: set[subprocess.Popen[bytes]] = set()
+_RUNNING_LOCK = threading.Lock()
+STOPPED = 130
+
+
+def _signal_group(child: subprocess.Popen[bytes], signum: int) -> None:
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pid, signum)
+
+
+def stop_running(grace_s: float = 20.0) -> None:
+    """Start no more modules; interrupt every running mutmut's process group (mutmut stops
+    its workers on SIGINT), then kill what is left after ``grace_s``."""
+    _STOP.set()
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for child in running:
+        _signal_group(child, signal.SIGINT)
+    deadline = time.monotonic() + grace_s
+    for child in running:
+        with suppress(subprocess.TimeoutExpired):
+            child.wait(max(0.1, deadline - time.monotonic()))
+        # the fork server and a test run may outlive mutmut itself
+        _signal_group(child, signal.SIGKILL)
+
+
 def mutmut(
     here: Path, args: Sequence[str], env: dict[str, str] | None = None, log: Path | None = None
 ) -> int:
     exe = Path(sys.executable).with_name("mutmut")
     if log is None:
         return subprocess.run([str(exe), *args], cwd=here, env=env, check=False).returncode
+    if _STOP.is_set():
+        return STOPPED
     command = [sys.executable, "-c", MUTMUT_MAIN, *args]
     with (
         log.open("w", encoding="utf-8") as out,
         subprocess.Popen(
-            command, cwd=here, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            command,
+            cwd=here,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         ) as child,
     ):
-        assert child.stdout is not None
-        _timed_lines(child.stdout, out)
-        return child.wait()
+        with _RUNNING_LOCK:
+            _RUNNING.add(child)
+        try:
+            if _STOP.is_set():  # stopped while this one started
+                _signal_group(child, signal.SIGKILL)
+            assert child.stdout is not None
+            _timed_lines(child.stdout, out)
+            return child.wait()
+        finally:
+            with _RUNNING_LOCK:
+                _RUNNING.discard(child)
 
 
 def _timed_lines(source: IO[bytes], out: IO[str], every_s: float = 10.0) -> None:
@@ -693,6 +739,9 @@ def run_module(
 ) -> Row:
     """One module's mutmut run, its lines printed together once it ends."""
     here = prepare(module)
+    if _STOP.is_set():
+        print(f"== {module}: not run (the run was stopped)", flush=True)
+        return row(module)
     log = here / "mutmut.log"
     lines = [f"== {module}: tests {' '.join(MODULES[module])}", f"   log: {log.relative_to(ROOT)}"]
     if start_afresh_if_stale(here, digest, rerun=rerun):
@@ -731,19 +780,41 @@ def cmd_run(
     digest = inputs_digest()
     order = sorted(modules, key=_expected_seconds, reverse=True)
     started = time.monotonic()
-    with services_env() as env, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        print(f"{len(order)} modules, {jobs} at a time, {children} mutant(s) each", flush=True)
-        runs = pool.map(
-            lambda m: run_module(
-                m, env, digest, children=children, rerun=rerun, with_equivalents=with_equivalents
-            ),
-            order,
-        )
-        done = dict(zip(order, runs, strict=True))
+    previous = signal.signal(signal.SIGTERM, _interrupted)
+    try:
+        with services_env() as env, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            print(f"{len(order)} modules, {jobs} at a time, {children} mutant(s) each", flush=True)
+            runs = {
+                m: pool.submit(
+                    run_module,
+                    m,
+                    env,
+                    digest,
+                    children=children,
+                    rerun=rerun,
+                    with_equivalents=with_equivalents,
+                )
+                for m in order
+            }
+            try:
+                done = {m: run.result() for m, run in runs.items()}
+            except KeyboardInterrupt:
+                print("stopping: the running modules' mutmut and their test runs", flush=True)
+                stop_running()
+                raise  # leaving the blocks waits for the module threads, then stops S3
+    except KeyboardInterrupt:
+        print(f"stopped after {(time.monotonic() - started) / 60:.1f} min", flush=True)
+        return STOPPED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print()
     print_table([done[m] for m in modules])
     print(f"whole run: {(time.monotonic() - started) / 60:.1f} min")
     return 0
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops a run as ^C does
 
 
 def main(argv: Sequence[str] | None = None) -> int:
