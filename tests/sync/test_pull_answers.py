@@ -323,3 +323,42 @@ async def test_a_page_fills_its_last_place_from_the_next_collection(
     assert sorted(t["name"] for t in changes["targets"]["upserts"]) == ["N1", "N2"]
     assert [row["id"] for row in changes["plans"]["upserts"]] == [str(plan.plan_id)]
     assert page["hasMore"] is False
+
+
+async def test_pages_keep_to_their_limit_across_collections_and_lose_nothing(
+    make_world: Any, phone: Any, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """Three new targets and next month's plan, pulled a record at a time: every page holds
+    exactly one record (never the next collection's as well), the page that stops inside the
+    targets leaves both them and the plan for later, and all four arrive."""
+    world: SyncWorld = await make_world(parcels=1)
+    p: Phone = phone(world.headers())
+    await p.sync()
+    captain = world.county.principal(Role.CAPTAIN)
+    inspector = world.county.users[Role.INSPECTOR].id
+    next_month = (clock.this_month() + timedelta(days=32)).replace(day=1)
+    async with session_factory() as session:
+        for name in ("T1", "T2", "T3"):
+            await AreaService(session).add_target(
+                captain, world.area_id, kind="custom", name=name, lon=112.05, lat=28.5
+            )
+        plan = await PlanService(session).upsert_plan(
+            captain, world.area_id, next_month, quota=4, min_per_week=1, inspector_ids=[inspector]
+        )
+        await session.commit()
+    sizes: list[int] = []
+    names: list[str] = []
+    plans: list[str] = []
+    for _ in range(8):
+        page = await p.pull_page(limit=1)
+        changes = page["changes"]
+        sizes.append(
+            sum(len(c.get("upserts", [])) + len(c.get("deletes", [])) for c in changes.values())
+        )
+        names += [t["name"] for t in changes.get("targets", {}).get("upserts", [])]
+        plans += [row["id"] for row in changes.get("plans", {}).get("upserts", [])]
+        if not page["hasMore"]:
+            break
+    assert sizes == [1, 1, 1, 1]
+    assert sorted(names) == ["T1", "T2", "T3"]
+    assert plans == [str(plan.plan_id)]
