@@ -362,3 +362,31 @@ async def test_pages_keep_to_their_limit_across_collections_and_lose_nothing(
     assert sizes == [1, 1, 1, 1]
     assert sorted(names) == ["T1", "T2", "T3"]
     assert plans == [str(plan.plan_id)]
+
+
+async def test_a_new_streams_first_page_goes_straight_into_the_manifest(
+    make_world: Any, phone: Any, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """No phone holds an earlier cursor of a new stream, so its first page is recorded as
+    held at once: nothing waits in ``sync_pending``, and the acknowledging pull moves none."""
+    world: SyncWorld = await make_world(parcels=3)
+    p: Phone = phone(world.headers())
+    page = await p.pull_page(limit=2000)
+    sent = sum(len(c.get("upserts", [])) for c in page["changes"].values())
+    assert sent > 0
+    user = world.county.users[Role.INSPECTOR].id
+    async with session_factory() as session:
+        stream = await session.scalar(
+            text("SELECT id FROM sync_streams WHERE user_id = :u ORDER BY created_at DESC"),
+            {"u": user},
+        )
+        counts = (
+            await session.execute(
+                text(
+                    "SELECT (SELECT count(*) FROM sync_pending WHERE stream_id = :s),"
+                    " (SELECT count(*) FROM sync_manifest WHERE stream_id = :s)"
+                ),
+                {"s": stream},
+            )
+        ).one()
+    assert tuple(counts) == (0, sent)
