@@ -298,11 +298,14 @@ async def test_a_page_that_ends_with_the_last_change_says_so(
     assert after["hasMore"] is False and after["cursor"] == page["cursor"]
 
 
-async def test_a_page_fills_its_last_place_from_the_next_collection(
-    make_world: Any, phone: Any, session_factory: async_sessionmaker[AsyncSession]
-) -> None:
-    """Two targets and next month's plan written after a full pull fill a page of three: the
-    plan takes the page's last place, and the page says there is no more."""
+async def _targets_and_a_plan_after_a_full_pull(
+    make_world: Any,
+    phone: Any,
+    session_factory: async_sessionmaker[AsyncSession],
+    names: tuple[str, ...],
+) -> tuple[Phone, str]:
+    """A phone that pulled everything, then new targets ``names`` and next month's plan
+    written by the captain; the phone and the plan's id."""
     world: SyncWorld = await make_world(parcels=1)
     p: Phone = phone(world.headers())
     await p.sync()
@@ -310,7 +313,7 @@ async def test_a_page_fills_its_last_place_from_the_next_collection(
     inspector = world.county.users[Role.INSPECTOR].id
     next_month = (clock.this_month() + timedelta(days=32)).replace(day=1)
     async with session_factory() as session:
-        for name in ("N1", "N2"):
+        for name in names:
             await AreaService(session).add_target(
                 captain, world.area_id, kind="custom", name=name, lon=112.05, lat=28.5
             )
@@ -318,10 +321,21 @@ async def test_a_page_fills_its_last_place_from_the_next_collection(
             captain, world.area_id, next_month, quota=4, min_per_week=1, inspector_ids=[inspector]
         )
         await session.commit()
+    return p, str(plan.plan_id)
+
+
+async def test_a_page_fills_its_last_place_from_the_next_collection(
+    make_world: Any, phone: Any, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """Two targets and next month's plan written after a full pull fill a page of three: the
+    plan takes the page's last place, and the page says there is no more."""
+    p, plan_id = await _targets_and_a_plan_after_a_full_pull(
+        make_world, phone, session_factory, ("N1", "N2")
+    )
     page = await p.pull_page(limit=3)
     changes = page["changes"]
     assert sorted(t["name"] for t in changes["targets"]["upserts"]) == ["N1", "N2"]
-    assert [row["id"] for row in changes["plans"]["upserts"]] == [str(plan.plan_id)]
+    assert [row["id"] for row in changes["plans"]["upserts"]] == [plan_id]
     assert page["hasMore"] is False
 
 
@@ -331,21 +345,9 @@ async def test_pages_keep_to_their_limit_across_collections_and_lose_nothing(
     """Three new targets and next month's plan, pulled a record at a time: every page holds
     exactly one record (never the next collection's as well), the page that stops inside the
     targets leaves both them and the plan for later, and all four arrive."""
-    world: SyncWorld = await make_world(parcels=1)
-    p: Phone = phone(world.headers())
-    await p.sync()
-    captain = world.county.principal(Role.CAPTAIN)
-    inspector = world.county.users[Role.INSPECTOR].id
-    next_month = (clock.this_month() + timedelta(days=32)).replace(day=1)
-    async with session_factory() as session:
-        for name in ("T1", "T2", "T3"):
-            await AreaService(session).add_target(
-                captain, world.area_id, kind="custom", name=name, lon=112.05, lat=28.5
-            )
-        plan = await PlanService(session).upsert_plan(
-            captain, world.area_id, next_month, quota=4, min_per_week=1, inspector_ids=[inspector]
-        )
-        await session.commit()
+    p, plan_id = await _targets_and_a_plan_after_a_full_pull(
+        make_world, phone, session_factory, ("T1", "T2", "T3")
+    )
     sizes: list[int] = []
     names: list[str] = []
     plans: list[str] = []
@@ -361,7 +363,7 @@ async def test_pages_keep_to_their_limit_across_collections_and_lose_nothing(
             break
     assert sizes == [1, 1, 1, 1]
     assert sorted(names) == ["T1", "T2", "T3"]
-    assert plans == [str(plan.plan_id)]
+    assert plans == [plan_id]
 
 
 async def test_a_new_streams_first_page_goes_straight_into_the_manifest(
