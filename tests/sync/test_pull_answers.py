@@ -12,21 +12,23 @@ import uuid
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from infra.db import utcnow
+from infra.db import create_engine, create_session_factory, utcnow
 from infra.ids import uuid7
 from infra.scope import Role
 from infra.settings import Settings
 from patrol.areas import AreaService
 from patrol.plans import PlanService
 from patrol.sessions import PatrolService
+from sync.collections import Collection
 from sync.cursor import Cursor, CursorCodec
 from sync.pull import FEED_RETENTION, Page, PullService, prune_sync_state
 from sync.records import JsonRecords
 from tests import clock
-from tests.sync.conftest import Client, Phone, SyncWorld
+from tests.sync.conftest import Client, Phone, SyncWorld, square
 from tests.sync.test_push import points, start
 
 TZ = clock.CHINA
@@ -280,7 +282,8 @@ async def test_a_page_that_ends_with_the_last_change_says_so(
     make_world: Any, phone: Any, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
     """Three targets added after a full pull fill a page of three exactly: the page says
-    there is no more (the collections nothing was written to are not waiting)."""
+    there is no more (the collections nothing was written to are not waiting), and the
+    three are held from then on: a fourth target added later comes alone."""
     world: SyncWorld = await make_world(parcels=1)
     p: Phone = phone(world.headers())
     await p.sync()
@@ -296,6 +299,14 @@ async def test_a_page_that_ends_with_the_last_change_says_so(
     assert page["hasMore"] is False
     after = await p.pull_page(limit=3)
     assert after["hasMore"] is False and after["cursor"] == page["cursor"]
+    async with session_factory() as session:
+        await AreaService(session).add_target(
+            captain, world.area_id, kind="custom", name="N4", lon=112.05, lat=28.5
+        )
+        await session.commit()
+    fourth = await p.pull_page(limit=3)
+    assert [t["name"] for t in fourth["changes"]["targets"]["upserts"]] == ["N4"]
+    assert fourth["hasMore"] is False
 
 
 async def _targets_and_a_plan_after_a_full_pull(
@@ -392,3 +403,49 @@ async def test_a_new_streams_first_page_goes_straight_into_the_manifest(
             )
         ).one()
     assert tuple(counts) == (0, sent)
+
+
+async def test_a_page_is_one_moment_of_the_county(
+    make_world: Any,
+    phone: Any,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A captain commits a new area of the inspector's with a target in it while a phone's
+    page is being put together, after the areas were compared and before the targets were:
+    the page holds neither (never a target whose area the phone does not have), and the next
+    page brings both."""
+    world: SyncWorld = await make_world(parcels=1)
+    p: Phone = phone(world.headers())
+    captain = world.county.principal(Role.CAPTAIN)
+    inspector = world.county.users[Role.INSPECTOR].id
+    written: list[str] = []
+    diff = Collection.diff
+
+    async def diff_after_a_write(self: Collection, *args: Any, **kwargs: Any) -> Any:
+        if self.name == "targets" and not written:
+            engine = create_engine(settings.database)  # the app's loop: a pool of its own
+            async with create_session_factory(engine)() as session:
+                areas = AreaService(session)
+                area = await areas.create_area(
+                    captain, code="A3", name="新片区", grade=3,
+                    geometry=square(112.0, 28.3, 0.05), leader_id=inspector,
+                )  # fmt: skip
+                await areas.add_target(
+                    captain, area.id, kind="custom", name="T3", lon=112.02, lat=28.32
+                )
+                await session.commit()
+            await engine.dispose()
+            written.append(str(area.id))
+        return await diff(self, *args, **kwargs)
+
+    monkeypatch.setattr(Collection, "diff", diff_after_a_write)
+    page = await p.pull_page()
+    assert written, "the write was not made during the page"
+    assert "T3" not in {t["name"] for t in p.store["targets"].values()}
+    assert written[0] not in p.ids("areas")
+    assert page["hasMore"] is False
+    await p.sync()
+    assert written[0] in p.ids("areas")
+    assert "T3" in {t["name"] for t in p.store["targets"].values()}
+    assert {t["areaId"] for t in p.store["targets"].values()} <= p.ids("areas")
