@@ -126,9 +126,14 @@ async def test_a_pull_of_a_stream_another_pull_holds_is_told_to_retry(
             text("SELECT id FROM sync_streams WHERE user_id = :u FOR UPDATE"), {"u": user}
         )
         busy = await client.post(PULL, json=body, headers=world.headers())
+        in_english = await client.post(
+            PULL, json=body, headers={**world.headers(), "Accept-Language": "en"}
+        )
         await other.rollback()
     assert busy.status_code == 409, busy.text
     assert busy.json()["code"] == "sync_busy"
+    assert (in_english.status_code, in_english.json()["code"]) == (409, "sync_busy")
+    assert in_english.json()["detail"] == "another pull of this stream is running; retry shortly"
     # the phone is told when to try again
     assert (busy.json()["retryAfterS"], busy.headers["retry-after"]) == (1, "1")
     # once it is done, the same cursor pulls
