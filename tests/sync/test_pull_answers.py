@@ -425,17 +425,19 @@ async def test_a_page_is_one_moment_of_the_county(
     async def diff_after_a_write(self: Collection, *args: Any, **kwargs: Any) -> Any:
         if self.name == "targets" and not written:
             engine = create_engine(settings.database)  # the app's loop: a pool of its own
-            async with create_session_factory(engine)() as session:
-                areas = AreaService(session)
-                area = await areas.create_area(
-                    captain, code="A3", name="新片区", grade=3,
-                    geometry=square(112.0, 28.3, 0.05), leader_id=inspector,
-                )  # fmt: skip
-                await areas.add_target(
-                    captain, area.id, kind="custom", name="T3", lon=112.02, lat=28.32
-                )
-                await session.commit()
-            await engine.dispose()
+            try:
+                async with create_session_factory(engine)() as session:
+                    areas = AreaService(session)
+                    area = await areas.create_area(
+                        captain, code="A3", name="新片区", grade=3,
+                        geometry=square(112.0, 28.3, 0.05), leader_id=inspector,
+                    )  # fmt: skip
+                    await areas.add_target(
+                        captain, area.id, kind="custom", name="T3", lon=112.02, lat=28.32
+                    )
+                    await session.commit()
+            finally:
+                await engine.dispose()
             written.append(str(area.id))
         return await diff(self, *args, **kwargs)
 
