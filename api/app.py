@@ -48,6 +48,7 @@ from api.controllers.system import SystemController
 from api.controllers.tip_offs import TipOffController, WorkCalendarController
 from api.decoding import GuardedRequest, check_parameters
 from api.deps import DEPENDENCIES
+from api.fast_checks import FastCheckLocation
 from api.guards import external_role_guard
 from api.metrics import Metrics
 from api.middleware import RequestIdMiddleware
@@ -210,5 +211,8 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
     document_wire(app.openapi_schema)  # camelCase parameter names, deprecated members
     allow_every_method(app)
     # Outermost, so that unrouted requests (404/405) get a request id and an access log too.
-    app.asgi_handler = RequestIdMiddleware(app.asgi_handler, observe=metrics.observe_request)
+    routed = app.asgi_handler
+    if settings.server.fast_checks:  # the phones' single checks (api/fast_checks.py)
+        routed = FastCheckLocation(app, routed)
+    app.asgi_handler = RequestIdMiddleware(routed, observe=metrics.observe_request)
     return app

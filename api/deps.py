@@ -293,11 +293,21 @@ async def provide_location_checks(
     millisecond, spawning them cost more than the check. Reserved parameters (state, request)
     are not dependencies, so this provider is resolved alone.
     """
+    async with location_checks(state, request.user) as checks:
+        yield checks
+
+
+@contextlib.asynccontextmanager
+async def location_checks(
+    state: State, caller: Principal
+) -> AsyncIterator[tuple[GeofenceService, Principal]]:
+    """The location checks' service over one request session, and the caller (shared by
+    :func:`provide_location_checks` and the direct path of :mod:`api.fast_checks`)."""
     settings: Settings = state.settings
     async with request_session(state) as session:
         yield (
             GeofenceService(session, import_jobs=state.import_jobs, settings=settings.layers),
-            request.user,
+            caller,
         )
 
 

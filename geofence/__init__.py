@@ -18,6 +18,7 @@ from geofence.check import (
     LayerRef,
     SiteState,
     check_location,
+    check_location_in_memory,
     check_locations,
 )
 from geofence.demo import DemoLayers, seed_demo_layers
@@ -155,6 +156,7 @@ __all__ = [
     "bd09_to_gcj02",
     "change_site_status",
     "check_location",
+    "check_location_in_memory",
     "check_locations",
     "create_mine_site",
     "gcj02_to_bd09",

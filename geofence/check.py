@@ -49,7 +49,7 @@ from geofence.index import (
     attribute_columns,
     feature_attributes,
 )
-from geofence.layers import parse_kinds, register_as_of
+from geofence.layers import DIRTY_KEY, parse_kinds, register_as_of
 from geofence.mines import RosterEntry, load_rosters
 
 __all__ = [
@@ -61,6 +61,7 @@ __all__ = [
     "LayerRef",
     "SiteState",
     "check_location",
+    "check_location_in_memory",
     "check_locations",
 ]
 
@@ -694,6 +695,142 @@ def _refs(index: CountyIndex, kinds: tuple[LayerKind, ...]) -> tuple[LayerRef, .
     return tuple(LayerRef(k, *index.versions[k]) for k in kinds if k in index.versions)
 
 
+#: Up to this many edges among a fix's candidates are measured in plain floats
+#: (:meth:`Segments.measure_one`); more, by the vectorised :meth:`Segments.measure`.
+_SCALAR_EDGES = 64
+
+
+def check_location_in_memory(
+    county_id: uuid.UUID,
+    lon: float,
+    lat: float,
+    accuracy_m: float,
+    *,
+    crs: str = "wgs84",
+    kinds: Sequence[str] | None = None,
+    index: GeofenceIndex = DEFAULT_INDEX,
+) -> CheckResult | None:
+    """:func:`check_location`'s answer when this process's index alone gives it, else
+    ``None`` (then :func:`check_location` is the way; it tries this first itself).
+
+    Nothing is read from the database: ``None`` when the county is not held or is due for a
+    freshness check, when a candidate keeps its GEOS geometry or the search box is one the
+    grid leaves to a scan, when a pair lies within the tolerance of the radius (PostGIS
+    settles those) and when a mine site is hit (its roster is read). Raises what
+    :func:`check_location` raises for the fix itself (coordinates, CRS, kinds, far outside
+    the county). The answer is the same, to the last bit, as the vectorised path's: same
+    projection, same arithmetic, same order of hits.
+    """
+    validate_fix(lon, lat, accuracy_m)
+    wanted = parse_kinds(kinds)
+    county = index.held_fresh(county_id)
+    if county is None:
+        return None
+    in_lon = np.array([lon], dtype=np.float64)
+    in_lat = np.array([lat], dtype=np.float64)
+    wgs_lon, wgs_lat = _to_wgs84(crs, in_lon, in_lat)
+    fixes = _Fixes.of(county, wgs_lon, wgs_lat, np.array([accuracy_m], dtype=np.float64))
+    x, y = float(fixes.x[0]), float(fixes.y[0])
+    if not shapely.contains_xy(county.area.context, x, y):
+        msg = "the position lies far outside the county (wrong coordinates or coordinate system?)"
+        raise OutsideCountyError(msg, field="position")
+    scale, acc, tol, reach = (float(fixes.scale[0]), float(fixes.acc[0]), float(fixes.tol[0]),
+                              float(fixes.reach[0]))  # fmt: skip
+    hits: list[FeatureHit] = []
+    for kind in wanted:
+        layer = county.layers.get(kind)
+        if layer is None or not len(layer):
+            continue
+        found = _hits_in_memory(layer, x, y, scale, acc, tol, reach)
+        if found is None:
+            return None
+        hits.extend(found)
+    index.count_check(1)
+    w_lon, w_lat = float(wgs_lon[0]), float(wgs_lat[0])
+    return CheckResult(w_lon, w_lat, float(accuracy_m), crs.strip().lower(), float(in_lon[0]),
+                       float(in_lat[0]), tuple(hits), _refs(county, wanted))  # fmt: skip
+
+
+def _hits_in_memory(  # noqa: PLR0917 - one fix, projected
+    layer: LayerSnapshot,
+    x: float,
+    y: float,
+    scale: float,
+    acc: float,
+    tol: float,
+    reach: float,
+) -> list[FeatureHit] | None:
+    """One layer's hits of one fix as :func:`_match_layer` finds them, or ``None`` when the
+    database or GEOS is needed (see :func:`check_location_in_memory`)."""
+    candidates = layer.grid.query_one(x - reach, y - reach, x + reach, y + reach)
+    if candidates is None:
+        return None
+    measured = _measure_in_memory(layer, candidates, x, y)
+    if measured is None:
+        return None
+    kept: list[tuple[float, int, float, bool]] = []
+    for f, edge, inside, is_areal in measured:
+        dist = 0.0 if inside and is_areal else edge
+        dist /= scale
+        if dist <= acc + tol:
+            kept.append((dist, f, edge / scale, is_areal))
+    if layer.kind is LayerKind.MINE_SITES and kept:
+        return None  # the roster is read from the database
+    kept.sort()
+    out = []
+    for dist, f, edge, is_areal in kept:
+        inside = dist == 0.0 and is_areal
+        relation = _relation_in_memory(dist, edge, inside, is_areal, acc, tol)
+        if relation is None:
+            return None
+        out.append(
+            FeatureHit(
+                layer.kind, layer.ids[f], layer.version_id, relation, dist,
+                edge if inside else None, layer.land_class[f], layer.attributes[f], None,
+            )
+        )  # fmt: skip
+    return out
+
+
+def _measure_in_memory(
+    layer: LayerSnapshot, candidates: IntArray, x: float, y: float
+) -> list[tuple[int, float, bool, bool]] | None:
+    """``(feature, edge distance, inside by the rings, areal)`` of each candidate, projected
+    (as :meth:`Segments.measure` gives them), or ``None`` when one keeps its GEOS geometry."""
+    segments = layer.segments
+    if not segments.simple[candidates].all():
+        return None
+    features = candidates.tolist()
+    areal = layer.areal[candidates].tolist()
+    if int(segments.count[candidates].sum()) <= _SCALAR_EDGES:
+        measured = [segments.measure_one(f, x, y) for f in features]
+    else:
+        n = len(candidates)
+        edges, insides = segments.measure(
+            candidates, np.full(n, x), np.full(n, y), layer.areal[candidates]
+        )
+        measured = list(zip(edges.tolist(), insides.tolist(), strict=True))
+    return [(f, edge, inside, a) for f, (edge, inside), a in zip(features, measured, areal,
+                                                                 strict=True)]  # fmt: skip
+
+
+def _relation_in_memory(  # noqa: PLR0917 - one pair, as _relations takes arrays
+    dist: float, edge: float, inside: bool, areal: bool, acc: float, tol: float
+) -> Relation | None:
+    """:func:`_relations` of one kept pair, or ``None`` for a pair PostGIS settles (within
+    the tolerance of the radius) or one only kept by the tolerance (``dist > acc``)."""
+    if (
+        dist > acc
+        or (dist > 0.0 and abs(dist - acc) <= tol)
+        or (inside and edge <= tol and acc <= tol)
+    ):
+        return None
+    on_edge = areal and dist <= tol and not (inside and edge > max(acc, tol))
+    if inside and not on_edge:
+        return Relation.INSIDE if edge > acc else Relation.BOUNDARY
+    return Relation.BOUNDARY if on_edge else Relation.NEAR
+
+
 async def check_location(
     session: AsyncSession,
     county_id: uuid.UUID,
@@ -712,6 +849,14 @@ async def check_location(
     :class:`UnknownLayerKindError` (``kinds``), :class:`OutsideCountyError` (``position``)
     when the fix lies more than 10 km outside the county, :class:`CountyNotFoundError`.
     """
+    # answered from memory when it can be (a session that wrote the county's layers reads
+    # them from the database: the index does not hold what is not committed)
+    if county_id not in session.info.get(DIRTY_KEY, ()):
+        known = check_location_in_memory(
+            county_id, lon, lat, accuracy_m, crs=crs, kinds=kinds, index=DEFAULT_INDEX
+        )
+        if known is not None:
+            return known
     validate_fix(lon, lat, accuracy_m)
     results = await _check(
         session,

@@ -214,6 +214,27 @@ class Segments:
         inside &= areal
         return edge, inside
 
+    def measure_one(self, f: int, px: float, py: float) -> tuple[float, bool]:
+        """:meth:`measure` of one (simple) feature and one point, in plain floats: the same
+        arithmetic in the same order, so the same distance to the last bit, and "inside" by
+        the even-odd rule over all rings (before the feature's ``areal`` is applied)."""
+        lo = int(self.start[f])
+        hi = lo + int(self.count[f])
+        best = math.inf
+        crossings = 0
+        for ax, ay, dx, dy in zip(self.x1[lo:hi].tolist(), self.y1[lo:hi].tolist(),
+                                  self.dx[lo:hi].tolist(), self.dy[lo:hi].tolist(),
+                                  strict=True):  # fmt: skip
+            wx, wy = px - ax, py - ay
+            len2 = dx * dx + dy * dy
+            inv_len2 = 1.0 / len2 if len2 > 0 else 0.0
+            t = min(max((wx * dx + wy * dy) * inv_len2, 0.0), 1.0)
+            ex, ey = wx - t * dx, wy - t * dy
+            best = min(best, ex * ex + ey * ey)
+            if (ay > py) != (ay + dy > py) and wx < dx * wy / dy:
+                crossings += 1
+        return math.sqrt(best), bool(crossings & 1)
+
     def _measure_block(  # noqa: PLR0917 - internal, vectorised kernel
         self, feature: IntArray, px: FloatArray, py: FloatArray, counts: IntArray,
         edge_out: FloatArray, inside_out: npt.NDArray[np.bool_],
@@ -396,26 +417,31 @@ class BoxGrid:
         span = (_MAX_SPAN - 1) * self.levels[0].cell
         if x1 - x0 > span or y1 - y0 > span:
             return None
-        found: list[npt.NDArray[np.int32]] = []
+        found: list[int] = []
+        cells = 0
         for level in self.levels:
             cell = level.cell
             kx0, kx1 = _cell(x0, self.x0, cell), _cell(x1, self.x0, cell)
             ky0, ky1 = _cell(y0, self.y0, cell), _cell(y1, self.y0, cell)
             keys = [_key_of(kx, ky) for kx in range(kx0, kx1 + 1) for ky in range(ky0, ky1 + 1)]
-            pos = np.searchsorted(level.keys, keys).tolist()
-            last = len(level.keys) - 1
-            for p, key in zip(pos, keys, strict=True):
+            level_keys = level.keys
+            last = len(level_keys) - 1
+            for p, key in zip(np.searchsorted(level_keys, keys).tolist(), keys, strict=True):
                 p = min(p, last)  # noqa: PLW2901
-                if int(level.keys[p]) == key:
+                if level_keys[p] == key:
                     start = int(level.starts[p])
-                    found.append(level.features[start : start + int(level.counts[p])])
+                    found.extend(level.features[start : start + int(level.counts[p])].tolist())
+                    cells += 1
         if not found:
             return np.empty(0, dtype=np.intp)
         # a feature is listed once per cell it meets: one cell's list holds no repeats
-        feats = (found[0] if len(found) == 1 else np.unique(np.concatenate(found))).astype(np.intp)
-        fb = self.bounds[feats]
-        meets = (fb[:, 0] <= x1) & (fb[:, 2] >= x0) & (fb[:, 1] <= y1) & (fb[:, 3] >= y0)
-        return feats[meets]
+        feats = found if cells == 1 else sorted(set(found))
+        boxes = self.bounds[feats].tolist()
+        return np.array(
+            [f for f, (bx0, by0, bx1, by1) in zip(feats, boxes, strict=True)
+             if bx0 <= x1 and bx1 >= x0 and by0 <= y1 and by1 >= y0],
+            dtype=np.intp,
+        )  # fmt: skip
 
     def _query_level(
         self, level: _Level, qx0: FloatArray, qy0: FloatArray, qx1: FloatArray, qy1: FloatArray
@@ -919,6 +945,12 @@ class GeofenceIndex:
         """Set the memory budget (0: unbounded), evicting counties that no longer fit."""
         self.budget_bytes = max(0, budget_bytes)
         self._evict(0, keep=None)
+
+    def held_fresh(self, county_id: uuid.UUID) -> CountyIndex | None:
+        """The county's index when this process holds it and it is fresh: what a check can be
+        answered from without the database (``None``: :meth:`county` is the way)."""
+        fresh = self._fresh(county_id, False, time.monotonic())
+        return fresh if fresh is not None and fresh.resident else None
 
     def count_check(self, fixes: int) -> None:
         self.checks += 1

@@ -370,6 +370,8 @@ class ServerSettings:
     log_level: str = "info"
     run_worker_in_process: bool = True
     worker_concurrency: int = 2  # jobs one worker (in-process or ``patrol worker``) runs at once
+    # ``CheckLocation`` answered by api.fast_checks (same parts, less per-request machinery)
+    fast_checks: bool = True
     # the web console's basemap: raster XYZ tiles on WGS84 ("" = the layers on a plain ground)
     console_basemap_url: str = ""
     console_basemap_attribution: str = ""
@@ -459,6 +461,7 @@ class Settings:
                 log_level=env.get("PATROL_LOG_LEVEL", "info"),
                 run_worker_in_process=env.get("PATROL_INPROCESS_WORKER", "1") != "0",
                 worker_concurrency=max(1, _int(env, "PATROL_WORKER_CONCURRENCY", 2)),
+                fast_checks=env.get("PATROL_FAST_CHECKS", "1") != "0",
                 console_basemap_url=env.get("PATROL_CONSOLE_BASEMAP_URL", "").strip(),
                 console_basemap_attribution=env.get("PATROL_CONSOLE_BASEMAP_ATTRIBUTION", ""),
             ),

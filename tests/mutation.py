@@ -186,6 +186,8 @@ MODULES: dict[str, tuple[str, ...]] = {
     ),
     "geofence/check.py": (
         "tests/geofence/test_check_answers.py",
+        # the single check answered from memory, against the vectorised path
+        "tests/geofence/test_in_memory_check.py",
         "tests/geofence/test_check.py",
         "tests/geofence/test_batch.py",
         # the PostGIS answers of a county the index does not hold (_postgis_run)

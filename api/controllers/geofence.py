@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from typing import Any
 
-from litestar import Controller, post
+from litestar import Controller, Request, post
+from litestar.datastructures import State
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK
 
 import geofence as g
-from api.deps import Caller, Geofence, LocationChecks
+from api.deps import Caller, Geofence, LocationChecks, location_checks
 from api.mapping import to_wire_list
 from infra.memory import no_cyclic_collection
+from infra.scope import Principal
 from mobile_contract.v1 import geofence as c
 
 __all__ = ["GeofenceController"]
@@ -192,6 +195,24 @@ def _kinds(kinds: list[c.LayerKindName] | None) -> list[str] | None:
     return None if kinds is None else [k.value for k in kinds]
 
 
+async def answer_check_location(
+    data: c.CheckLocationRequest, state: State, caller: Principal
+) -> c.CheckResult:
+    """``CheckLocation``'s answer (the handler's body; :mod:`api.fast_checks` calls it too):
+    from the index alone when it can be, else through a request session."""
+    kinds = _kinds(data.kinds)
+    crs = data.crs.value
+    result = g.check_location_in_memory(
+        caller.county_id, data.lon, data.lat, data.accuracy_m, crs=crs, kinds=kinds
+    )
+    if result is None:
+        async with location_checks(state, caller) as (geofence, principal):
+            result = await geofence.check_location(
+                principal, data.lon, data.lat, data.accuracy_m, crs=crs, kinds=kinds
+            )
+    return _check(result)
+
+
 # -- controllers -----------------------------------------------------------------------------
 
 
@@ -206,19 +227,10 @@ class GeofenceController(Controller):
         summary="Which features does a GPS fix touch",
     )
     async def check_location(
-        self, data: JSONBody[c.CheckLocationRequest], location_checks: LocationChecks
+        self, data: JSONBody[c.CheckLocationRequest], request: Request[Principal, Any, Any]
     ) -> c.CheckResult:
         """Every feature of the county's current layers within the accuracy circle."""
-        geofence, principal = location_checks
-        result = await geofence.check_location(
-            principal,
-            data.lon,
-            data.lat,
-            data.accuracy_m,
-            crs=data.crs.value,
-            kinds=_kinds(data.kinds),
-        )
-        return _check(result)
+        return await answer_check_location(data, request.app.state, request.user)
 
     @post(
         "/check-batch",
