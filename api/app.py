@@ -118,11 +118,13 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
     settings.validate()
     # a complaint or accusation petition opens a clue with this county setup's deadlines
     register_petition_clue_opener(petition_clue_opener(settings.tip_offs))
-    DEFAULT_INDEX.configure(budget_bytes=settings.layers.index_budget_mb * 1024 * 1024)
     engine = create_engine(settings.database)
     object_store = store or S3ObjectStore(settings.object_store)
     jwt_auth = build_jwt_auth(settings.auth)
     session_factory = create_session_factory(engine)
+    DEFAULT_INDEX.configure(
+        budget_bytes=settings.layers.index_budget_mb * 1024 * 1024, sessions=session_factory
+    )
     # Work no request waits on (layer import jobs, the in-process worker) has its own small
     # pool whose statements are not cut off at the request bound.
     background = create_engine(settings.database.for_background_work())

@@ -726,16 +726,18 @@ def check_location_in_memory(
     county = index.held_fresh(county_id)
     if county is None:
         return None
-    in_lon = np.array([lon], dtype=np.float64)
-    in_lat = np.array([lat], dtype=np.float64)
-    wgs_lon, wgs_lat = _to_wgs84(crs, in_lon, in_lat)
-    fixes = _Fixes.of(county, wgs_lon, wgs_lat, np.array([accuracy_m], dtype=np.float64))
-    x, y = float(fixes.x[0]), float(fixes.y[0])
+    in_lon, in_lat, acc = float(lon), float(lat), float(accuracy_m)
+    w_lon, w_lat = in_lon, in_lat
+    if crs.strip().lower() != "wgs84":  # converted (GCJ-02), or refused, as _Fixes' way does
+        wgs = _to_wgs84(crs, np.array([in_lon]), np.array([in_lat]))
+        w_lon, w_lat = float(wgs[0][0]), float(wgs[1][0])
+    # _Fixes.of in plain floats (the same numbers)
+    x, y, scale = county.projection.project_one(w_lon, w_lat)
+    tol = _ABS_TOL_M + _REL_TOL * acc
+    reach = (acc + tol) * scale
     if not shapely.contains_xy(county.area.context, x, y):
         msg = "the position lies far outside the county (wrong coordinates or coordinate system?)"
         raise OutsideCountyError(msg, field="position")
-    scale, acc, tol, reach = (float(fixes.scale[0]), float(fixes.acc[0]), float(fixes.tol[0]),
-                              float(fixes.reach[0]))  # fmt: skip
     hits: list[FeatureHit] = []
     for kind in wanted:
         layer = county.layers.get(kind)
@@ -746,9 +748,8 @@ def check_location_in_memory(
             return None
         hits.extend(found)
     index.count_check(1)
-    w_lon, w_lat = float(wgs_lon[0]), float(wgs_lat[0])
-    return CheckResult(w_lon, w_lat, float(accuracy_m), crs.strip().lower(), float(in_lon[0]),
-                       float(in_lat[0]), tuple(hits), _refs(county, wanted))  # fmt: skip
+    return CheckResult(w_lon, w_lat, acc, crs.strip().lower(), in_lon, in_lat, tuple(hits),
+                       _refs(county, wanted))  # fmt: skip
 
 
 def _hits_in_memory(  # noqa: PLR0917 - one fix, projected

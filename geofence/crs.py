@@ -272,6 +272,13 @@ class LocalProjection:
         result: FloatArray = 1.0 + ratio * ratio / 2.0 + ratio**4 / 24.0
         return result
 
+    def project_one(self, lon: float, lat: float) -> tuple[float, float, float]:
+        """:meth:`project` and :meth:`scale_at` of one position, in plain floats (the same
+        numbers to the last bit: one PROJ call, the same arithmetic): ``x, y, scale``."""
+        x, y = self.forward.transform(lon, lat)
+        ratio = x / self.radius_m
+        return x, y, 1.0 + ratio * ratio / 2.0 + ratio**4 / 24.0
+
 
 @functools.lru_cache(maxsize=256)
 def local_projection(lon0: float, lat0: float) -> LocalProjection:

@@ -25,13 +25,14 @@ import pickle
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
 import shapely
+import structlog
 from shapely.prepared import PreparedGeometry, prep
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -911,6 +912,13 @@ class IndexSize:
     nbytes: int
 
 
+_log = structlog.get_logger(__name__)
+
+#: A held county's versions are read again in the background once this share of
+#: ``max_age_s`` has passed (:meth:`GeofenceIndex.held_fresh`).
+_RENEW_AT = 0.5
+
+
 class GeofenceIndex:
     """A process-wide cache of :class:`CountyIndex` objects (one per county).
 
@@ -940,17 +948,61 @@ class GeofenceIndex:
         self.checked_fixes = 0
         self.evictions = 0
         self.fallbacks = 0
+        self.renewals = 0  # versions read again before they were due (held_fresh)
+        self._sessions: Callable[[], AsyncSession] | None = None
+        self._renewing: dict[uuid.UUID, asyncio.Task[None]] = {}
 
-    def configure(self, *, budget_bytes: int) -> None:
-        """Set the memory budget (0: unbounded), evicting counties that no longer fit."""
+    def configure(
+        self, *, budget_bytes: int, sessions: Callable[[], AsyncSession] | None = None
+    ) -> None:
+        """Set the memory budget (0: unbounded), evicting counties that no longer fit, and
+        the sessions a held county's versions are read again with before they are due
+        (``None``: only when a check finds them due)."""
         self.budget_bytes = max(0, budget_bytes)
+        self._sessions = sessions
         self._evict(0, keep=None)
 
     def held_fresh(self, county_id: uuid.UUID) -> CountyIndex | None:
         """The county's index when this process holds it and it is fresh: what a check can be
-        answered from without the database (``None``: :meth:`county` is the way)."""
-        fresh = self._fresh(county_id, False, time.monotonic())
-        return fresh if fresh is not None and fresh.resident else None
+        answered from without the database (``None``: :meth:`county` is the way).
+
+        Past half its age a county's versions are read again in the background (with the
+        sessions of :meth:`configure`), so the checks that follow keep being answered from
+        memory instead of all going the database's way, at once, the moment it is due.
+        """
+        now = time.monotonic()
+        fresh = self._fresh(county_id, False, now)
+        if fresh is None or not fresh.resident:
+            return None
+        if (
+            self._sessions is not None
+            and now - fresh.checked_at >= self.max_age_s * _RENEW_AT
+            and county_id not in self._renewing
+        ):
+            task = asyncio.get_running_loop().create_task(self._renew(county_id, self._sessions))
+            self._renewing[county_id] = task
+        return fresh
+
+    async def _renew(self, county_id: uuid.UUID, sessions: Callable[[], AsyncSession]) -> None:
+        """Read a held county's versions again (and load what changed), as :meth:`county`
+        does once they are due; a failure leaves that to the next check past ``max_age_s``."""
+        try:
+            async with sessions() as session, self._locks.setdefault(county_id, asyncio.Lock()):
+                cached = self._counties.get(county_id)
+                if cached is None or time.monotonic() - cached.checked_at < (
+                    self.max_age_s * _RENEW_AT
+                ):
+                    return  # evicted, or read again by a check meanwhile
+                entry = await self._refresh(session, county_id, cached)
+                self._loaded[county_id] = (entry.versions, entry.nbytes)
+                self._hold(entry)
+                self.renewals += 1
+                if entry.versions != cached.versions:
+                    release_free_memory()  # the load's temporary geometries
+        except Exception:  # the checks' own way reads them when due
+            _log.warning("geofence.renew_failed", county_id=str(county_id), exc_info=True)
+        finally:
+            self._renewing.pop(county_id, None)
 
     def count_check(self, fixes: int) -> None:
         self.checks += 1

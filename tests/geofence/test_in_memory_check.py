@@ -4,6 +4,7 @@ as the vectorised path, to the last bit, and ``None`` for whatever needs the dat
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -219,3 +220,54 @@ async def test_a_session_that_wrote_the_layers_reads_them_from_the_database(
     after = await check_location(session, county_id, cx, cy, 5.0)
     assert calls == [county_id] and after.features == ()
     await session.rollback()
+
+
+async def test_a_held_county_is_read_again_before_it_is_due(
+    tmp_path: Path, session: AsyncSession, county_id: uuid.UUID, session_factory: Factory
+) -> None:
+    """Past half its age a county's versions are read again in the background: the checks
+    go on being answered from memory, and a version written meanwhile is taken up."""
+    await _layer(session_factory, county_id, tmp_path)
+    index = GeofenceIndex(max_age_s=600.0)
+    cx, cy = X0 + 0.15 * D, Y0 + 0.5 * D
+    held = await index.county(session, county_id)
+    held.checked_at -= 200.0  # a third of its age: nothing read again yet
+    assert check_location_in_memory(county_id, cx, cy, 5.0, index=index) is not None
+    assert not index._renewing and index.renewals == 0
+    # without sessions to read with, a county past half its age waits until it is due
+    held.checked_at -= 200.0
+    assert check_location_in_memory(county_id, cx, cy, 5.0, index=index) is not None
+    assert not index._renewing
+    index.configure(budget_bytes=0, sessions=session_factory)
+    # a new version of the parcels, written by another process: not seen until read again
+    doc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"DLBM": "0101"},
+         "geometry": mapping(shapely.box(X0, Y0, X0 + D, Y0 + D))}
+    ]}  # fmt: skip
+    path = tmp_path / "v2.geojson"
+    path.write_text(json.dumps(doc))
+    async with session_factory() as other:
+        await import_layer(other, county_id, path, "parcels")
+        await other.commit()
+    before = check_location_in_memory(county_id, cx, cy, 5.0, index=index)
+    assert before is not None and before.layer_versions[0].version_no == 1  # the old version
+    renewal = index._renewing[county_id]
+    assert check_location_in_memory(county_id, cx, cy, 5.0, index=index) is not None
+    assert index._renewing[county_id] is renewal  # one at a time
+    await renewal
+    after = check_location_in_memory(county_id, cx, cy, 5.0, index=index)
+    assert after is not None and after.layer_versions[0].version_no == 2
+    assert after.features[0].feature_id != before.features[0].feature_id
+    assert index.renewals == 1 and not index._renewing
+    assert time.monotonic() - index._counties[county_id].checked_at < 60.0
+    # a failed read leaves the county as it was, to be read when due
+    index._counties[county_id].checked_at -= 400.0
+
+    def broken() -> AsyncSession:
+        raise ConnectionError("database down")
+
+    index.configure(budget_bytes=0, sessions=broken)
+    assert check_location_in_memory(county_id, cx, cy, 5.0, index=index) is not None
+    await index._renewing[county_id]
+    assert index.renewals == 1 and not index._renewing
+    assert check_location_in_memory(county_id, cx, cy, 5.0, index=index) is not None
