@@ -161,7 +161,11 @@ class _BearerOnly(JWTAuthenticationMiddleware):
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
-        scheme, _, encoded = (connection.headers.get(self.auth_header) or "").partition(" ")
+        # the first such header, read from the scope (building the request's header map
+        # cost more than the remembered token check)
+        name = self.auth_header.lower().encode("latin-1")
+        value = next((v for k, v in connection.scope["headers"] if k == name), b"")
+        scheme, _, encoded = value.decode("latin-1").partition(" ")
         encoded = encoded.strip()
         if scheme.lower() != "bearer" or not encoded:
             raise NotAuthorizedException("send Authorization: Bearer <token>")

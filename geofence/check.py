@@ -763,9 +763,11 @@ def _hits_in_memory(  # noqa: PLR0917 - one fix, projected
 ) -> list[FeatureHit] | None:
     """One layer's hits of one fix as :func:`_match_layer` finds them, or ``None`` when the
     database or GEOS is needed (see :func:`check_location_in_memory`)."""
-    candidates = layer.grid.query_one(x - reach, y - reach, x + reach, y + reach)
+    candidates = layer.grid.query_one_list(x - reach, y - reach, x + reach, y + reach)
     if candidates is None:
         return None
+    if not candidates:
+        return []
     measured = _measure_in_memory(layer, candidates, x, y)
     if measured is None:
         return None
@@ -794,24 +796,23 @@ def _hits_in_memory(  # noqa: PLR0917 - one fix, projected
 
 
 def _measure_in_memory(
-    layer: LayerSnapshot, candidates: IntArray, x: float, y: float
+    layer: LayerSnapshot, candidates: list[int], x: float, y: float
 ) -> list[tuple[int, float, bool, bool]] | None:
     """``(feature, edge distance, inside by the rings, areal)`` of each candidate, projected
     (as :meth:`Segments.measure` gives them), or ``None`` when one keeps its GEOS geometry."""
     segments = layer.segments
-    if not segments.simple[candidates].all():
+    simple, count, areal_of = segments.simple, segments.count, layer.areal
+    if not all(simple[f] for f in candidates):
         return None
-    features = candidates.tolist()
-    areal = layer.areal[candidates].tolist()
-    if int(segments.count[candidates].sum()) <= _SCALAR_EDGES:
-        measured = [segments.measure_one(f, x, y) for f in features]
+    areal = [bool(areal_of[f]) for f in candidates]
+    if sum(int(count[f]) for f in candidates) <= _SCALAR_EDGES:
+        measured = [segments.measure_one(f, x, y) for f in candidates]
     else:
-        n = len(candidates)
-        edges, insides = segments.measure(
-            candidates, np.full(n, x), np.full(n, y), layer.areal[candidates]
-        )
+        at = np.array(candidates, dtype=np.intp)
+        n = len(at)
+        edges, insides = segments.measure(at, np.full(n, x), np.full(n, y), areal_of[at])
         measured = list(zip(edges.tolist(), insides.tolist(), strict=True))
-    return [(f, edge, inside, a) for f, (edge, inside), a in zip(features, measured, areal,
+    return [(f, edge, inside, a) for f, (edge, inside), a in zip(candidates, measured, areal,
                                                                  strict=True)]  # fmt: skip
 
 

@@ -410,8 +410,13 @@ class BoxGrid:
         The same answer as :meth:`query` for one box, with a few array operations per level
         instead of two dozen: a single check over HTTP spends most of its time here.
         """
+        found = self.query_one_list(x0, y0, x1, y1)
+        return None if found is None else np.array(found, dtype=np.intp)
+
+    def query_one_list(self, x0: float, y0: float, x1: float, y1: float) -> list[int] | None:
+        """:meth:`query_one` as a list (for a caller that reads the features one by one)."""
         if not self.levels:
-            return np.empty(0, dtype=np.intp)
+            return []
         if not (math.isfinite(x0) and math.isfinite(y0) and math.isfinite(x1)
                 and math.isfinite(y1)):  # fmt: skip
             return None
@@ -420,10 +425,12 @@ class BoxGrid:
             return None
         found: list[int] = []
         cells = 0
+        ox, oy = self.x0, self.y0
         for level in self.levels:
             cell = level.cell
-            kx0, kx1 = _cell(x0, self.x0, cell), _cell(x1, self.x0, cell)
-            ky0, ky1 = _cell(y0, self.y0, cell), _cell(y1, self.y0, cell)
+            # the cells as _cells finds them (the same float arithmetic)
+            kx0, kx1 = math.floor((x0 - ox) / cell), math.floor((x1 - ox) / cell)
+            ky0, ky1 = math.floor((y0 - oy) / cell), math.floor((y1 - oy) / cell)
             keys = [_key_of(kx, ky) for kx in range(kx0, kx1 + 1) for ky in range(ky0, ky1 + 1)]
             level_keys = level.keys
             last = len(level_keys) - 1
@@ -434,15 +441,12 @@ class BoxGrid:
                     found.extend(level.features[start : start + int(level.counts[p])].tolist())
                     cells += 1
         if not found:
-            return np.empty(0, dtype=np.intp)
+            return found
         # a feature is listed once per cell it meets: one cell's list holds no repeats
         feats = found if cells == 1 else sorted(set(found))
         boxes = self.bounds[feats].tolist()
-        return np.array(
-            [f for f, (bx0, by0, bx1, by1) in zip(feats, boxes, strict=True)
-             if bx0 <= x1 and bx1 >= x0 and by0 <= y1 and by1 >= y0],
-            dtype=np.intp,
-        )  # fmt: skip
+        return [f for f, (bx0, by0, bx1, by1) in zip(feats, boxes, strict=True)
+                if bx0 <= x1 and bx1 >= x0 and by0 <= y1 and by1 >= y0]  # fmt: skip
 
     def _query_level(
         self, level: _Level, qx0: FloatArray, qy0: FloatArray, qx1: FloatArray, qy1: FloatArray
@@ -481,11 +485,6 @@ class BoxGrid:
 def _cells(v: FloatArray, origin: float, cell: float) -> npt.NDArray[np.int64]:
     cells: npt.NDArray[np.int64] = np.floor((v - origin) / cell).astype(np.int64)
     return cells
-
-
-def _cell(v: float, origin: float, cell: float) -> int:
-    """:func:`_cells` of one coordinate (the same float arithmetic)."""
-    return math.floor((v - origin) / cell)
 
 
 def _key_of(kx: int, ky: int) -> int:
