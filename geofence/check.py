@@ -827,10 +827,9 @@ def _relation_in_memory(  # noqa: PLR0917 - one pair, as _relations takes arrays
         or (inside and edge <= tol and acc <= tol)
     ):
         return None
-    on_edge = areal and dist <= tol and not (inside and edge > max(acc, tol))
-    if inside and not on_edge:
-        return Relation.INSIDE if edge > acc else Relation.BOUNDARY
-    return Relation.BOUNDARY if on_edge else Relation.NEAR
+    if inside:  # at distance 0: inside unless the circle reaches the edge
+        return Relation.INSIDE if edge > max(acc, tol) else Relation.BOUNDARY
+    return Relation.BOUNDARY if areal and dist <= tol else Relation.NEAR
 
 
 async def check_location(

@@ -85,6 +85,29 @@ async def _sites(factory: Factory, county_id: uuid.UUID) -> None:
         await session.commit()
 
 
+def _needs_more(
+    county_id: uuid.UUID, lon: float, lat: float, acc: float, kinds: list[str] | None
+) -> bool:
+    """Whether the vectorised path needs more than memory for this WGS84 fix: a box the
+    grid leaves to a scan, a candidate kept as a GEOS geometry, a pair it settles with
+    PostGIS, or a mine site hit (whose roster it reads)."""
+    county = DEFAULT_INDEX.held_fresh(county_id)
+    assert county is not None
+    fixes = check_module._Fixes.of(county, np.array([lon]), np.array([lat]), np.array([acc]))
+    x, y, r = float(fixes.x[0]), float(fixes.y[0]), float(fixes.reach[0])
+    for kind in check_module.parse_kinds(kinds):
+        layer = county.layers.get(kind)
+        if layer is None or not len(layer):
+            continue
+        candidates = layer.grid.query_one(x - r, y - r, x + r, y + r)
+        if candidates is None or not layer.segments.simple[candidates].all():
+            return True
+        pairs, settled = check_module._match_layer(layer, fixes)
+        if len(settled) or (kind == "mine_sites" and len(pairs.point)):
+            return True
+    return False
+
+
 async def _vectorised(
     session: AsyncSession, county_id: uuid.UUID, lon: float, lat: float, acc: float, **kw: Any
 ) -> Any:
@@ -130,6 +153,8 @@ async def test_a_check_from_memory_is_the_vectorised_answer_to_the_last_bit(
         measured = len(vectorised)
         mine = check_location_in_memory(county_id, lon, lat, a, crs=crs, kinds=kinds)
         many_edges += len(vectorised) > measured and mine is not None
+        # handed back exactly when the vectorised path needs PostGIS, GEOS or a roster
+        assert (mine is None) == _needs_more(county_id, x, y, a, kinds), (k, x, y, a)
         whole = await _vectorised(session, county_id, lon, lat, a, crs=crs, kinds=kinds)
         if mine is None:
             continue
@@ -176,6 +201,17 @@ async def test_what_only_the_database_answers_is_handed_back(
     assert check_location_in_memory(county_id, ox, cy, d, index=index) is None
     assert check_location_in_memory(county_id, ox, cy, d + 0.5, index=index) is not None
     assert check_location_in_memory(county_id, ox, cy, d - 0.5, index=index) is not None
+    # the tolerance grows with the accuracy (5 mm + 1e-5 of it): 5 mm short of a 49 m
+    # distance is still within it
+    assert check_location_in_memory(county_id, ox, cy, d - 0.005, index=index) is None
+    assert check_location_in_memory(county_id, ox, cy, d - 0.007, index=index) is not None
+    # so is a small circle reaching a parcel half a metre away
+    near_x = X0 - 0.5 / 98_000  # about 0.5 m west of the first parcel
+    close = await _vectorised(session, county_id, near_x, cy, 5.0, kinds=["parcels"])
+    e = close.features[0].distance_m
+    assert 0.3 < e < 0.7
+    assert check_location_in_memory(county_id, near_x, cy, e, index=index) is None
+    assert check_location_in_memory(county_id, near_x, cy, e + 0.1, index=index) is not None
     # a round parcel keeps its GEOS geometry: GEOS measures it on the vectorised path
     many = [g for g in _shapes() if isinstance(g, shapely.Polygon) and not g.interiors
             and len(g.exterior.coords) - 1 > MAX_SEGMENTS]  # fmt: skip
