@@ -232,8 +232,19 @@ async def test_what_only_the_database_answers_is_handed_back(
     # a circle too large for the grid's scalar search
     assert check_location_in_memory(county_id, cx, cy, 5000.0, index=index) is None
     # the fix itself is refused as check_location refuses it
-    with pytest.raises(OutsideCountyError):
+    with pytest.raises(OutsideCountyError) as refused:
         check_location_in_memory(county_id, 100.0, 20.0, 5.0, index=index)
+    assert refused.value.detail == (
+        "the position lies far outside the county (wrong coordinates or coordinate system?)"
+    )
+    assert refused.value.extra == {"field": "position"}
+    # a circle reaching exactly to the edge of the parcel the fix is in touches the boundary
+    inner = await _vectorised(session, county_id, cx, cy, 1.0, kinds=["parcels"], index=index)
+    edge = inner.features[0].edge_distance_m
+    assert edge is not None and inner.features[0].relation.value == "inside"
+    exact = check_location_in_memory(county_id, cx, cy, edge, index=index)
+    assert exact is not None and [f.relation.value for f in exact.features] == ["boundary"]
+    assert exact == await _vectorised(session, county_id, cx, cy, edge, index=index)
 
 
 async def test_a_session_that_wrote_the_layers_reads_them_from_the_database(
