@@ -973,14 +973,21 @@ class GeofenceIndex:
         fresh = self._fresh(county_id, False, now)
         if fresh is None or not fresh.resident:
             return None
-        if (
-            self._sessions is not None
-            and now - fresh.checked_at >= self.max_age_s * _RENEW_AT
-            and county_id not in self._renewing
-        ):
-            task = asyncio.get_running_loop().create_task(self._renew(county_id, self._sessions))
-            self._renewing[county_id] = task
+        if self._sessions is not None and now - fresh.checked_at >= self.max_age_s * _RENEW_AT:
+            self._start_renewal(county_id, self._sessions)
         return fresh
+
+    def _start_renewal(self, county_id: uuid.UUID, sessions: Callable[[], AsyncSession]) -> None:
+        """One renewal per county at a time, on the calling event loop (none from a thread
+        without one: the checks' own way reads the county when it is due)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        running = self._renewing.get(county_id)
+        if running is not None and not running.done() and running.get_loop() is loop:
+            return
+        self._renewing[county_id] = loop.create_task(self._renew(county_id, sessions))
 
     async def _renew(self, county_id: uuid.UUID, sessions: Callable[[], AsyncSession]) -> None:
         """Read a held county's versions again (and load what changed), as :meth:`county`

@@ -3,6 +3,7 @@ as the vectorised path, to the last bit, and ``None`` for whatever needs the dat
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -328,4 +329,11 @@ async def test_a_held_county_is_read_again_before_it_is_due(
     assert check_location_in_memory(county_id, cx, cy, 5.0, index=index) is not None
     await index._renewing[county_id]
     assert index.renewals == 1 and not index._renewing
+    # from a worker thread (no event loop there): answered, nothing started
+    in_thread = await asyncio.to_thread(
+        check_location_in_memory, county_id, cx, cy, 5.0, index=index
+    )
+    assert in_thread == after and not index._renewing
     assert check_location_in_memory(county_id, cx, cy, 5.0, index=index) is not None
+    assert county_id in index._renewing  # on the loop, it starts
+    await index._renewing[county_id]
