@@ -122,9 +122,7 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
     object_store = store or S3ObjectStore(settings.object_store)
     jwt_auth = build_jwt_auth(settings.auth)
     session_factory = create_session_factory(engine)
-    DEFAULT_INDEX.configure(
-        budget_bytes=settings.layers.index_budget_mb * 1024 * 1024, sessions=session_factory
-    )
+    DEFAULT_INDEX.configure(budget_bytes=settings.layers.index_budget_mb * 1024 * 1024)
     # Work no request waits on (layer import jobs, the in-process worker) has its own small
     # pool whose statements are not cut off at the request bound.
     background = create_engine(settings.database.for_background_work())
@@ -163,12 +161,15 @@ def create_app(settings: Settings, *, store: ObjectStore | None = None) -> Lites
                 name="background-worker",
             )
         await import_jobs.recover()
+        # held counties read again in the background, on this loop, with this app's sessions
+        DEFAULT_INDEX.renew_with(session_factory)
         # what is alive now lives as long as the process: keep full collections off it
         freeze_long_lived(collect=True)
         try:
             yield
         finally:
             stop.set()
+            DEFAULT_INDEX.stop_renewing(session_factory)
             if worker is not None:
                 try:
                     await asyncio.wait_for(worker, timeout=_WORKER_STOP_S)

@@ -949,24 +949,32 @@ class GeofenceIndex:
         self.fallbacks = 0
         self.renewals = 0  # versions read again before they were due (held_fresh)
         self._sessions: Callable[[], AsyncSession] | None = None
+        self._sessions_loop: asyncio.AbstractEventLoop | None = None
         self._renewing: dict[uuid.UUID, asyncio.Task[None]] = {}
 
-    def configure(
-        self, *, budget_bytes: int, sessions: Callable[[], AsyncSession] | None = None
-    ) -> None:
-        """Set the memory budget (0: unbounded), evicting counties that no longer fit, and
-        the sessions a held county's versions are read again with before they are due
-        (``None``: only when a check finds them due)."""
+    def configure(self, *, budget_bytes: int) -> None:
+        """Set the memory budget (0: unbounded), evicting counties that no longer fit."""
         self.budget_bytes = max(0, budget_bytes)
-        self._sessions = sessions
         self._evict(0, keep=None)
+
+    def renew_with(self, sessions: Callable[[], AsyncSession] | None) -> None:
+        """Read held counties' versions again before they are due with ``sessions``, whose
+        connections belong to the running event loop: renewals start only on that loop
+        (``None``: only when a check finds them due). Call it on the app's loop."""
+        self._sessions = sessions
+        self._sessions_loop = asyncio.get_running_loop() if sessions is not None else None
+
+    def stop_renewing(self, sessions: Callable[[], AsyncSession]) -> None:
+        """No more renewals with ``sessions`` (an app shutting down); others are kept."""
+        if self._sessions is sessions:
+            self.renew_with(None)
 
     def held_fresh(self, county_id: uuid.UUID) -> CountyIndex | None:
         """The county's index when this process holds it and it is fresh: what a check can be
         answered from without the database (``None``: :meth:`county` is the way).
 
         Past half its age a county's versions are read again in the background (with the
-        sessions of :meth:`configure`), so the checks that follow keep being answered from
+        sessions of :meth:`renew_with`), so the checks that follow keep being answered from
         memory instead of all going the database's way, at once, the moment it is due.
         """
         now = time.monotonic()
@@ -978,11 +986,13 @@ class GeofenceIndex:
         return fresh
 
     def _start_renewal(self, county_id: uuid.UUID, sessions: Callable[[], AsyncSession]) -> None:
-        """One renewal per county at a time, on the calling event loop (none from a thread
-        without one: the checks' own way reads the county when it is due)."""
+        """One renewal per county at a time, on the sessions' event loop (none from a thread
+        or another loop: the checks' own way reads the county when it is due)."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
+            return
+        if loop is not self._sessions_loop:  # the sessions' connections live on their loop
             return
         running = self._renewing.get(county_id)
         if running is not None and not running.done() and running.get_loop() is loop:

@@ -297,7 +297,7 @@ async def test_a_held_county_is_read_again_before_it_is_due(
     held.checked_at -= 200.0
     assert check_location_in_memory(county_id, cx, cy, 5.0, index=index) is not None
     assert not index._renewing
-    index.configure(budget_bytes=0, sessions=session_factory)
+    index.renew_with(session_factory)
     # a new version of the parcels, written by another process: not seen until read again
     doc = {"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {"DLBM": "0101"},
@@ -325,7 +325,7 @@ async def test_a_held_county_is_read_again_before_it_is_due(
     def broken() -> AsyncSession:
         raise ConnectionError("database down")
 
-    index.configure(budget_bytes=0, sessions=broken)
+    index.renew_with(broken)
     assert check_location_in_memory(county_id, cx, cy, 5.0, index=index) is not None
     await index._renewing[county_id]
     assert index.renewals == 1 and not index._renewing
@@ -334,6 +334,13 @@ async def test_a_held_county_is_read_again_before_it_is_due(
         check_location_in_memory, county_id, cx, cy, 5.0, index=index
     )
     assert in_thread == after and not index._renewing
+    # nor from another event loop than the sessions' (their connections live on this one)
+
+    async def elsewhere() -> Any:
+        return check_location_in_memory(county_id, cx, cy, 5.0, index=index)
+
+    assert await asyncio.to_thread(asyncio.run, elsewhere()) == after
+    assert not index._renewing
     assert check_location_in_memory(county_id, cx, cy, 5.0, index=index) is not None
     assert county_id in index._renewing  # on the loop, it starts
     await index._renewing[county_id]
