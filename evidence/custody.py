@@ -7,7 +7,10 @@ someone who can write the table but does not hold the key cannot forge a consist
 without a key it is plain SHA-256 (detects accidents and careless edits only).
 
 Appends take a per-county transaction-scoped advisory lock, so sequence numbers have no gaps
-and concurrent requests of one county queue for the moment of the append only. A database
+and concurrent requests of one county queue for the moment of the append only; the lock and
+the read of the head are one statement (a VOLATILE function, so the read after the wait sees
+the entry the previous holder committed), which keeps the hold to the append's INSERT and the
+commit. A database
 trigger (migration ``0004_evidence``) refuses UPDATE and DELETE on the table.
 
 Removing entries from the *end* of a chain is only detectable against a head recorded
@@ -26,11 +29,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evidence.models import CustodyEntry
 from infra.db import utcnow
+from infra.ids import uuid7
 
 __all__ = [
     "GENESIS_HASH",
@@ -155,6 +160,19 @@ async def chain_head(session: AsyncSession, county_id: uuid.UUID) -> tuple[int, 
     return (0, GENESIS_HASH) if row is None else (int(row[0]), str(row[1]))
 
 
+_APPEND = text(
+    "SELECT head_seq, head_hash, appended FROM evidence_custody_append("
+    ":lock, :id, :county, :seq, :subject, :action, :actor, :at, :details, :prev, :hash)"
+).bindparams(bindparam("details", type_=JSONB))
+"""Built once: a statement built per append (eleven bound values) cost more of the event
+loop's time than the rest of the append."""
+
+_heads: dict[uuid.UUID, tuple[int, str]] = {}
+"""Per county, the last entry this process wrote or is writing: the next append's guess of
+the chain's head. A wrong guess (another process appended, a transaction rolled back) costs
+one statement more, never a wrong link: the database checks it under the county's lock."""
+
+
 class CustodyLog:
     """Appends to and verifies the per-county chains. ``key`` must be the same for both."""
 
@@ -172,26 +190,64 @@ class CustodyLog:
         details: Mapping[str, Any] | None = None,
         at: datetime | None = None,
     ) -> CustodyEntry:
-        """Add one entry in the caller's transaction (which must commit for it to count)."""
-        await session.execute(select(func.pg_advisory_xact_lock(_lock_id(county_id))))
-        seq, prev_hash = await chain_head(session, county_id)
+        """Add one entry in the caller's transaction (which must commit for it to count).
+
+        The entry is hashed on this process's guess of the county's head (the entry it wrote
+        last) and handed to ``evidence_custody_append`` (migration ``0031_custody_append``),
+        which waits for the county's turn and writes it if the guess is the head: the turn is
+        then held for the commit's round trip only. Otherwise the function answers the head,
+        the turn held, and the entry is hashed on that head and written here.
+        """
         when = (at or utcnow()).astimezone(UTC)
         body = dict(details or {})
         _canonical(body)  # refuses NaN and non-JSON values before anything is stored
         entry = CustodyEntry(
+            id=uuid7(),
             county_id=county_id,
-            seq=seq + 1,
             subject_id=subject_id,
             action=str(action),
             actor_id=actor_id,
             at=when,
             details=body,
-            prev_hash=prev_hash,
         )
-        entry.entry_hash = _digest_of(entry, self._key)
+        guess = _heads.get(county_id)
+        guessed: tuple[int, str] | None = None
+        if guess is not None:
+            guessed = self._link(entry, *guess)
+            _heads[county_id] = guessed  # the next append of this process follows this one
+        row = (
+            await session.execute(
+                _APPEND,
+                {
+                    "lock": _lock_id(county_id),
+                    "id": entry.id,
+                    "county": county_id,
+                    "seq": guessed[0] if guessed else None,
+                    "subject": subject_id,
+                    "action": entry.action,
+                    "actor": actor_id,
+                    "at": when,
+                    "details": body,
+                    "prev": guess[1] if guess else None,
+                    "hash": guessed[1] if guessed else None,
+                },
+            )
+        ).one()
+        if row.appended:
+            return entry
+        linked = self._link(entry, int(row.head_seq), str(row.head_hash))
+        if _heads.get(county_id) == guessed:  # no later append of this process followed ours
+            _heads[county_id] = linked
         session.add(entry)
         await session.flush()
         return entry
+
+    def _link(self, entry: CustodyEntry, head_seq: int, head_hash: str) -> tuple[int, str]:
+        """Put ``entry`` after the head ``(head_seq, head_hash)``; its ``(seq, entry_hash)``."""
+        entry.seq = head_seq + 1
+        entry.prev_hash = head_hash
+        entry.entry_hash = _digest_of(entry, self._key)
+        return entry.seq, entry.entry_hash
 
     async def verify(self, session: AsyncSession, county_id: uuid.UUID) -> ChainReport:
         """Walk the county's chain from the start; report altered, missing or relinked entries."""

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from evidence import custody
 from evidence.custody import (
     GENESIS_HASH,
     ChainProblem,
@@ -268,6 +269,86 @@ async def test_concurrent_appends_of_a_county_queue_for_the_next_number(
     assert sorted(await asyncio.gather(append(1, True), append(2, False))) == [1, 2]
     async with session_factory() as session:
         assert (await CustodyLog(KEY).verify(session, county.county_id)).ok
+
+
+async def _one(
+    factory: Factory, cid: uuid.UUID, i: int, *, commit: bool = True
+) -> tuple[CustodyEntry, bool]:
+    """Append one entry in its own transaction; the entry and whether this process wrote it
+    itself (in the session) rather than the database function on a right guess."""
+    async with factory() as session:
+        entry = await CustodyLog(KEY).append(
+            session, county_id=cid, action="viewed", subject_id=SUBJECT, actor_id=None,
+            details={"i": i}, at=AT + timedelta(seconds=i),
+        )  # fmt: skip
+        here = entry in session
+        if commit:
+            await session.commit()
+        else:
+            await session.rollback()
+    return entry, here
+
+
+async def test_an_entry_the_database_writes_on_a_right_guess_is_the_one_hashed_here(
+    county: World, session_factory: Factory
+) -> None:
+    cid = county.county_id
+    custody._heads.pop(cid, None)  # a process that has not appended to this county yet
+    first, first_here = await _one(session_factory, cid, 1)
+    second, second_here = await _one(session_factory, cid, 2)
+    # the first had nothing to guess (written here after the database answered the head),
+    # the second guessed the first and the database wrote it
+    assert (first_here, second_here) == (True, False)
+    assert custody._heads[cid] == (2, second.entry_hash)
+    rows = await _rows(session_factory, cid)
+    names = ("id", "county_id", "seq", "subject_id", "action", "actor_id", "at", "details",
+             "prev_hash", "entry_hash")  # fmt: skip
+    assert [{n: r._mapping[n] for n in names} for r in rows] == [  # type: ignore[attr-defined]
+        {"id": e.id, "county_id": cid, "seq": e.seq, "subject_id": SUBJECT, "action": "viewed",
+         "actor_id": None, "at": e.at, "details": {"i": i}, "prev_hash": e.prev_hash,
+         "entry_hash": e.entry_hash}
+        for i, e in ((1, first), (2, second))
+    ]  # fmt: skip
+    assert (second.seq, second.prev_hash) == (2, first.entry_hash)
+    async with session_factory() as session:
+        assert (await CustodyLog(KEY).verify(session, cid)).ok
+
+
+async def test_a_wrong_guess_costs_a_statement_never_a_link(
+    county: World, session_factory: Factory
+) -> None:
+    cid = county.county_id
+    await _one(session_factory, cid, 1)
+    # another process appended meanwhile: this process's guess is an entry that is not the head
+    custody._heads[cid] = (7, "ab" * 32)
+    entry, here = await _one(session_factory, cid, 2)
+    assert here and (entry.seq, entry.prev_hash) != (8, "ab" * 32)
+    assert entry.seq == 2
+    # a transaction that rolled back after its append: its entry was guessed on, and is gone
+    gone, _ = await _one(session_factory, cid, 3, commit=False)
+    assert custody._heads[cid] == (3, gone.entry_hash)
+    after, here = await _one(session_factory, cid, 4)
+    assert here and (after.seq, after.prev_hash) == (3, entry.entry_hash)
+    async with session_factory() as session:
+        report = await CustodyLog(KEY).verify(session, cid)
+    assert report == ChainReport(cid, entries=3, head_seq=3, head_hash=after.entry_hash)
+
+
+async def test_a_burst_of_appends_with_rollbacks_among_them_leaves_one_gapless_chain(
+    county: World, session_factory: Factory
+) -> None:
+    cid = county.county_id
+    await _one(session_factory, cid, 0)  # the process has appended to this county before
+    results = await asyncio.gather(
+        *(_one(session_factory, cid, i, commit=i % 10 != 0) for i in range(1, 31))
+    )
+    kept = [entry for i, (entry, _) in enumerate(results, start=1) if i % 10 != 0]
+    async with session_factory() as session:
+        report = await CustodyLog(KEY).verify(session, cid)
+    assert report.ok and report.entries == len(kept) + 1 == 28
+    assert sorted(e.seq for e in kept) == list(range(2, 29))
+    # whether guesses were right depends on the order the appends reached the database (new
+    # pool connections open at different speeds): not asserted, only that the chain is whole
 
 
 async def test_the_chain_is_walked_by_sequence_not_by_storage_order(
