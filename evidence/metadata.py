@@ -35,7 +35,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta, timezone
 from typing import IO, Any
 
@@ -97,11 +97,21 @@ class FileMeta:
     warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        """The fields as JSON values (times as ISO 8601); what ``asdict`` gives, without its
+        deep copies (read on every intake)."""
+        data = {f.name: getattr(self, f.name) for f in _META_FIELDS}
         data["captured_at"] = self.captured_at.isoformat() if self.captured_at else None
-        if self.gps is not None and self.gps.at is not None:
-            data["gps"]["at"] = self.gps.at.isoformat()
+        data["warnings"] = list(self.warnings)
+        if self.gps is not None:
+            gps = {f.name: getattr(self.gps, f.name) for f in _GPS_FIELDS}
+            if self.gps.at is not None:
+                gps["at"] = self.gps.at.isoformat()
+            data["gps"] = gps
         return data
+
+
+_META_FIELDS = fields(FileMeta)
+_GPS_FIELDS = fields(GpsFix)
 
 
 # -- small coercions ---------------------------------------------------------------------------

@@ -223,3 +223,26 @@ async def test_the_source_is_stored_with_the_evidence(kit: Kit, county: World) -
 
     bare = await kit.accept(county.inspector, media.jpeg(), "image/jpeg")
     assert bare.captured_at_source == "server"
+
+
+def test_the_stored_metadata_is_every_field_with_times_in_iso_8601() -> None:
+    from dataclasses import asdict  # noqa: PLC0415 - the reference only
+
+    from evidence.metadata import GpsFix  # noqa: PLC0415
+
+    meta = FileMeta(
+        media_type="image/jpeg", kind="photo", width=4000, height=3000, orientation=6,
+        make="HUAWEI", model="P60", captured_at=ORIGINAL, captured_local="2026:11:20 16:00:00",
+        captured_offset="+08:00", captured_source="exif_original",
+        gps=GpsFix(lon=112.1, lat=28.5, altitude_m=51.5, hpe_m=4.0, at=ORIGINAL),
+        direction_deg=123.0, direction_ref="T", warnings=["gps_time_missing"],
+    )  # fmt: skip
+    expected = asdict(meta)
+    expected["captured_at"] = "2026-11-20T16:00:00+08:00"
+    expected["gps"]["at"] = "2026-11-20T16:00:00+08:00"
+    stored = meta.to_json()
+    assert stored == expected and list(stored) == list(expected)
+    stored["warnings"].append("x")  # the stored copy is its own
+    assert meta.warnings == ["gps_time_missing"]
+    bare = FileMeta(media_type="image/png", kind="photo")
+    assert bare.to_json() == asdict(bare) and bare.to_json()["gps"] is None
