@@ -12,9 +12,10 @@ and the closed-mine register) so the location check at intake does real work. Me
    ``/proc/self/clear_refs`` just before, and a 5 ms sampling thread as a cross-check)
    over the resident size just before. Target: < 64 MiB. The county's geofence index (a
    process-wide cache a running server loads once) is loaded first and reported apart.
-3. 100 concurrent completes of 5 MiB photos (the app's pool of 10 + 10 connections): photos
-   per second against raw S3 read + SHA-256 of the same 100 objects with the same
-   concurrency (the default thread pool both use).
+3. 100 concurrent completes of 5 MiB photos of one county (the app's pool of 10 + 10
+   connections): photos per second against raw S3 read + SHA-256 of the same 100 objects
+   with the same concurrency (the default thread pool both use), read just before and just
+   after. Three bursts; the median one is reported. Target: ≥ 0.85×.
 4. The derivatives job of that 1 GiB video: read back and SHA-256 check, poster,
    thumbnail and captioned poster, the location-stripped share copy re-muxed by stream copy
    and sent back to S3 in 8 MiB parts. Time and the rise of resident memory, measured as in
@@ -85,6 +86,8 @@ VIDEO_BYTES = 1024 * MIB
 VIDEO_LIMIT_MIB = 64
 VIDEO_LOCATION = "+28.5000+112.1000/"
 CONCURRENT = 100
+BURST_ROUNDS = 3
+BURST_TARGET = 0.85
 RATIO_TARGET = 1.5
 _SETTINGS = EvidenceSettings(package_signing_key="bench-evidence-" + "k" * 24)
 
@@ -398,9 +401,10 @@ async def _video_share(b: _Bench, evidence_id: uuid.UUID, size: int) -> dict[str
     }
 
 
-async def _concurrent(b: _Bench) -> dict[str, float]:
-    picture = _picture(4000, 3000, 19.0, seed=2)
-    at = datetime.now(UTC) - timedelta(hours=3)
+async def _concurrent_round(b: _Bench, picture: bytes, at: datetime) -> dict[str, float]:
+    """One burst: 100 new photos declared and put (not timed), then raw read + SHA-256 of
+    them, the 100 completes at once, and the raw read again; the ratio is against the mean of
+    the two raw reads around it."""
     ids, keys = [], []
     for i in range(CONCURRENT):
         lon, lat = b.spots[i % len(b.spots)]
@@ -426,10 +430,23 @@ async def _concurrent(b: _Bench) -> dict[str, float]:
     api = time.perf_counter() - began
     raw2 = await raw_all()
     raw = (raw1 + raw2) / 2
+    return {"api_rate": CONCURRENT / api, "raw_rate": CONCURRENT / raw, "ratio": raw / api}
+
+
+async def _concurrent(b: _Bench) -> dict[str, float]:
+    """:data:`BURST_ROUNDS` bursts (one burst's ratio moves by ±0.05 with what else the two
+    cores run); the median round is reported, and every round's ratio beside it."""
+    picture = _picture(4000, 3000, 19.0, seed=2)
+    at = datetime.now(UTC) - timedelta(hours=3)
+    rounds = [
+        await _concurrent_round(b, picture, at + timedelta(minutes=k)) for k in range(BURST_ROUNDS)
+    ]
+    rounds.sort(key=lambda r: r["ratio"])
+    median = rounds[len(rounds) // 2]
     return {
         "size": float(len(picture)),
-        "api_rate": CONCURRENT / api,
-        "raw_rate": CONCURRENT / raw,
+        **median,
+        **{f"ratio_{k}": r["ratio"] for k, r in enumerate(rounds)},
     }
 
 
@@ -470,11 +487,12 @@ def _table(r: dict[str, float]) -> list[tuple[str, str, str, str]]:
          f"< {VIDEO_LIMIT_MIB} MiB {_mark(share_rise < VIDEO_LIMIT_MIB)}"),
         ("geofence index of the county, loaded once per process before the above", "",
          f"{r['index_rss_rise'] / MIB:.1f} MiB resident", "reported"),
-        (f"{CONCURRENT} concurrent completes, {r['burst_size'] / MIB:.1f} MiB photos",
+        (f"{CONCURRENT} concurrent completes, {r['burst_size'] / MIB:.1f} MiB photos "
+         f"(median of {BURST_ROUNDS} bursts)",
          f"{r['burst_raw_rate']:.1f} objects/s raw S3 read + SHA-256",
-         f"{r['burst_api_rate']:.1f} photos/s "
-         f"({r['burst_api_rate'] / r['burst_raw_rate']:.2f}× raw)",
-         "reported"),
+         f"{r['burst_api_rate']:.1f} photos/s ({r['burst_ratio']:.2f}× raw; rounds "
+         + ", ".join(f"{r[f'burst_ratio_{k}']:.2f}" for k in range(BURST_ROUNDS)) + ")",
+         f"≥ {BURST_TARGET}× {_mark(r['burst_ratio'] >= BURST_TARGET)}"),
     ]  # fmt: skip
 
 
