@@ -18,7 +18,7 @@ import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import Any, cast, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -574,6 +574,27 @@ def _take(column: IdColumn | CodeColumn | AttrColumn | list[Any], feature: IntAr
     return column.take(feature)
 
 
+def _take_text(column: IdColumn | list[uuid.UUID], feature: IntArray) -> list[str]:
+    if isinstance(column, list):
+        return [str(column[f]) for f in feature.tolist()]
+    return column.take_text(feature)
+
+
+def _millimetres(values: FloatArray) -> list[float | None]:
+    """``round(v, 3)`` of each value (as :meth:`FeatureHit.to_json` rounds), ``None`` for NaN,
+    in array operations. ``rint(v * 1000) / 1000`` is that same float unless ``v * 1000`` lies
+    within a hair of a half (the product's own rounding could then pick the other side):
+    those few are rounded by ``round`` itself."""
+    scaled = values * 1000.0
+    out: list[float | None] = (np.rint(scaled) / 1000.0).tolist()
+    halfway = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6
+    for k in np.flatnonzero(halfway).tolist():
+        out[k] = round(float(values[k]), 3)
+    for k in np.flatnonzero(np.isnan(values)).tolist():
+        out[k] = None
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class HitColumns:
     """One layer's hits of a batch as parallel lists, for encoders that build answers in bulk.
@@ -587,7 +608,7 @@ class HitColumns:
     kind: LayerKind
     version_id: uuid.UUID
     starts: list[int]
-    ids: list[uuid.UUID]
+    ids: list[str]  # canonical text, str(UUID): what a JSON answer carries
     relation: list[Relation]
     distance_m: list[float]
     edge_m: list[float | None]
@@ -668,8 +689,9 @@ class BatchResult(Sequence[CheckResult]):
         for pairs in self._layers:
             layer = pairs.layer
             edge = pairs.edge
-            ids = _take(layer.ids, pairs.feature)
-            sites = self._sites
+            ids = _take_text(layer.ids, pairs.feature)
+            sites = {str(k): v for k, v in self._sites.items()}
+            distance = _millimetres(pairs.distance)
             out.append(
                 HitColumns(
                     kind=layer.kind,
@@ -677,8 +699,8 @@ class BatchResult(Sequence[CheckResult]):
                     starts=pairs.starts.tolist(),
                     ids=ids,
                     relation=[_RELATIONS[r] for r in pairs.relation.tolist()],
-                    distance_m=[round(d, 3) for d in pairs.distance.tolist()],
-                    edge_m=[None if math.isnan(e) else round(e, 3) for e in edge.tolist()],
+                    distance_m=cast("list[float]", distance),
+                    edge_m=_millimetres(edge),
                     land_class=_take(layer.land_class, pairs.feature),
                     attributes=_take(layer.attributes, pairs.feature),
                     site=[sites.get(i) for i in ids] if sites else [None] * len(ids),

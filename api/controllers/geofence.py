@@ -80,6 +80,7 @@ def _layer_hits(col: g.HitColumns) -> list[c.FeatureHit]:
     once per distinct value instead of once per hit (the same answer as :func:`_hit`)."""
     kind = c.LayerKindName(col.kind)
     version = col.version_id
+    ids: list[Any] = col.ids  # canonical text: encoded as the UUID it is (and faster to make)
     relations = {r: c.RelationName(r) for r in set(col.relation)}
     sites = {id(s): _site_state(s) for s in col.site if s is not None}
     land = _LAND_CLASSES
@@ -96,7 +97,7 @@ def _layer_hits(col: g.HitColumns) -> list[c.FeatureHit]:
             site=None if site is None else sites[id(site)],
         )
         for fid, rel, dist, edge, lc, attrs, site in zip(
-            col.ids,
+            ids,
             col.relation,
             col.distance_m,
             col.edge_m,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from pathlib import Path
 
@@ -230,3 +231,33 @@ def test_feature_ids_are_read_back_as_the_uuids_stored() -> None:
         assert (str(made), hash(made), made.bytes) == (str(stored), hash(stored), stored.bytes)
     assert got[2] is got[3]  # a feature hit twice is built once
     assert column[1:3] == ids[1:3] and column[5] == ids[5]
+
+
+def test_bulk_millimetres_are_what_round_gives_value_by_value() -> None:
+    from geofence.check import _millimetres  # noqa: PLC0415 - the helper under test
+
+    rng = np.random.default_rng(7)
+    halves = [k / 1000 + 0.0005 for k in range(0, 20_000, 7)]  # decimal halves, e.g. 2.675
+    values = np.concatenate([
+        rng.uniform(0, 12_000, 50_000), rng.uniform(0, 0.01, 5_000), np.array(halves),
+        np.array([0.0, -0.0, 1e-9, 0.0005, 0.0015, 2.675, 1.0005, 9999.9995, 123456.7895]),
+        np.nextafter(np.array(halves), 0), np.nextafter(np.array(halves), 1e9),
+    ])  # fmt: skip
+    got = _millimetres(values)
+    want = [round(v, 3) for v in values.tolist()]
+    assert got == want
+    signs = [math.copysign(1, v) for v in want]  # -0.0 stays -0.0
+    assert [math.copysign(1, v) for v in got if v is not None] == signs
+    assert _millimetres(np.array([np.nan, 1.23456, np.nan])) == [None, 1.235, None]
+
+
+def test_bulk_id_texts_are_the_uuids_canonical_text() -> None:
+    from geofence.index import IdColumn, uuid_texts  # noqa: PLC0415
+
+    edges = [uuid.UUID(int=0), uuid.UUID(int=2**128 - 1), uuid.UUID(int=15)]
+    ids = [uuid.uuid4() for _ in range(500)] + edges
+    column = IdColumn.of(ids)
+    assert uuid_texts(column.raw) == [str(u) for u in ids]
+    picks = np.array([3, 0, 3, 502, 501], dtype=np.intp)
+    assert column.take_text(picks) == [str(ids[k]) for k in picks.tolist()]
+    assert column.take_text(np.array([], dtype=np.intp)) == []
