@@ -261,3 +261,11 @@ def test_bulk_id_texts_are_the_uuids_canonical_text() -> None:
     picks = np.array([3, 0, 3, 502, 501], dtype=np.intp)
     assert column.take_text(picks) == [str(ids[k]) for k in picks.tolist()]
     assert column.take_text(np.array([], dtype=np.intp)) == []
+
+
+def test_ids_of_a_layer_read_from_postgis_are_given_as_text_too() -> None:
+    from geofence.check import _take_text  # noqa: PLC0415 - a county not held: plain lists
+
+    ids = [uuid.uuid4() for _ in range(5)]
+    picks = np.array([4, 0, 4], dtype=np.intp)
+    assert _take_text(ids, picks) == [str(ids[4]), str(ids[0]), str(ids[4])]
