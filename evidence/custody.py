@@ -7,11 +7,11 @@ someone who can write the table but does not hold the key cannot forge a consist
 without a key it is plain SHA-256 (detects accidents and careless edits only).
 
 Appends take a per-county transaction-scoped advisory lock, so sequence numbers have no gaps
-and concurrent requests of one county queue for the moment of the append only; the lock and
-the read of the head are one statement (a VOLATILE function, so the read after the wait sees
-the entry the previous holder committed), which keeps the hold to the append's INSERT and the
-commit. A database
-trigger (migration ``0004_evidence``) refuses UPDATE and DELETE on the table.
+and concurrent requests of one county queue for the moment of the append only. The lock, the
+read of the head and, when this process guessed the head right, the INSERT are one statement
+(``evidence_custody_append``, a VOLATILE function, so the read after the wait sees the entry
+the previous holder committed): the lock is then held for the commit's round trip only. A
+database trigger (migration ``0004_evidence``) refuses UPDATE and DELETE on the table.
 
 Removing entries from the *end* of a chain is only detectable against a head recorded
 elsewhere: :func:`chain_head` gives the (seq, hash) to anchor in exports and reports.

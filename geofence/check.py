@@ -686,11 +686,11 @@ class BatchResult(Sequence[CheckResult]):
     def hit_columns(self) -> list[HitColumns]:
         """Every hit, layer by layer, as :class:`HitColumns` (no per-point objects built)."""
         out = []
+        sites = {str(k): v for k, v in self._sites.items()}  # by the text the ids come as
         for pairs in self._layers:
             layer = pairs.layer
             edge = pairs.edge
             ids = _take_text(layer.ids, pairs.feature)
-            sites = {str(k): v for k, v in self._sites.items()}
             distance = _millimetres(pairs.distance)
             out.append(
                 HitColumns(

@@ -42,8 +42,8 @@ def upgrade() -> None:
         RETURNS TABLE (head_seq bigint, head_hash varchar, appended boolean)
         LANGUAGE plpgsql VOLATILE AS $$
         DECLARE
-            h_seq bigint := 0;
-            h_hash varchar := repeat('0', 64);
+            h_seq bigint;
+            h_hash varchar;
         BEGIN
             PERFORM pg_advisory_xact_lock(p_lock);
             SELECT c.seq, c.entry_hash INTO h_seq, h_hash FROM evidence_custody c
