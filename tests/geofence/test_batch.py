@@ -36,7 +36,14 @@ async def test_chunked_batch_equals_single_pass(
         [rng.uniform(112.099, 112.116, 5000), rng.uniform(28.499, 28.516, 5000),
          rng.uniform(0.0, 40.0, 5000)]
     )  # fmt: skip
-    whole = await check_locations(session, county_id, pts)
+    monkeypatch.setattr(check_module, "_SPLIT_FROM", 10_000)
+    whole = await check_locations(session, county_id, pts)  # one pass
+    monkeypatch.undo()
+    assert check_module._SPLIT_FROM <= 2500
+    assert [r.features for r in await check_locations(session, county_id, pts)] == [
+        r.features for r in whole
+    ]
+    monkeypatch.setattr(check_module, "_SPLIT_FROM", 700)
     monkeypatch.setattr(check_module, "_CHUNK_POINTS", 700)
     chunked = await check_locations(session, county_id, pts)
     assert isinstance(chunked, BatchResult) and len(chunked) == 5000

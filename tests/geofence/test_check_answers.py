@@ -134,6 +134,11 @@ def _columns_agree(batch: BatchResult) -> None:
         lengths = {len(c) for c in (col.ids, col.relation, col.distance_m, col.edge_m,
                                     col.land_class, col.attributes, col.site)}  # fmt: skip
         assert lengths == {col.starts[-1]}, (col.kind, lengths)
+        for i in range(len(batch)):  # the same hits, ids and attributes as each point's answer
+            hits = [h for h in batch[i].features if h.kind is col.kind]
+            lo, hi = col.starts[i], col.starts[i + 1]
+            assert col.ids[lo:hi] == [str(h.feature_id) for h in hits]
+            assert col.attributes[lo:hi] == [h.attributes for h in hits]
 
 
 def _json(result: CheckResult) -> dict[str, Any]:
@@ -392,6 +397,7 @@ async def test_pairs_at_the_rim_are_settled_by_postgis(
         between[index_short] = (lon, LAT, (hit.distance_m + pg) / 2)
         answer = await check_location(session, county_id, *between[index_short])
         assert [h.relation for h in answer.features] == ([] if index_short else ["near"])
+    monkeypatch.setattr(check_module, "_SPLIT_FROM", 30)
     monkeypatch.setattr(check_module, "_CHUNK_POINTS", 30)
     # 70 fixes in two chunks of 35: zone hits and misses in the first, the settled pairs in
     # the second (whose pairs are not half of them all)
