@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geofence.check import BatchResult, CheckResult, check_location, check_locations
@@ -87,7 +89,7 @@ class GeofenceService:
     async def check_locations(
         self,
         principal: Principal,
-        points: Sequence[tuple[float, float, float]],
+        points: Sequence[tuple[float, float, float]] | npt.NDArray[np.float64],
         *,
         crs: str = "wgs84",
         kinds: Sequence[str] | None = None,
