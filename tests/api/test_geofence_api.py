@@ -153,6 +153,8 @@ async def test_check_batch(client: Client, make_county: Any) -> None:
         "permanent_basic_farmland", "cultivated", "other_farmland", "construction_unapproved",
     ]  # fmt: skip
     assert results[4]["outsideCounty"] is True and results[4]["features"] == []
+    resp = await client.post(BATCH, headers=county.headers(Role.CAPTAIN), json={"points": []})
+    assert resp.status_code == 200 and resp.json()["results"] == [], resp.text
 
     too_many = {"points": [{"lon": X0, "lat": Y0, "accuracyM": 1}] * 10_001}
     resp = await client.post(BATCH, headers=county.headers(Role.CAPTAIN), json=too_many)
