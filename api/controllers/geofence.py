@@ -9,6 +9,7 @@ Reads are open to every role of the county. Layer imports and versions are in
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Iterable
 from typing import Any
 
@@ -119,19 +120,26 @@ def _batch(results: g.BatchResult) -> c.CheckLocationsResult:
 
 def _batch_answers(results: g.BatchResult) -> c.CheckLocationsResult:
     lon, lat, outside = results.positions()
-    layers = [(col.starts, _layer_hits(col)) for col in results.hit_columns()]
-    answers = []
-    for i in range(len(lon)):
-        features: list[c.FeatureHit] = []
-        for starts, hits in layers:
-            lo, hi = starts[i], starts[i + 1]
-            if lo != hi:
-                features += hits[lo:hi]
-        answers.append(
-            c.PointResult(
-                index=i, lon=lon[i], lat=lat[i], outside_county=outside[i], features=features
-            )
-        )
+    features: list[list[c.FeatureHit]] | None = None
+    for col in results.hit_columns():
+        starts = col.starts
+        if not starts[-1]:  # no hits in this layer
+            continue
+        hits = _layer_hits(col)
+        if features is None:  # the first layer with hits: every point's slice of it
+            features = [hits[lo:hi] for lo, hi in itertools.pairwise(starts)]
+            continue
+        # later layers (mine sites: a few hits) are added to the points they hit only
+        bounds = np.asarray(starts)
+        for i in np.flatnonzero(bounds[1:] != bounds[:-1]).tolist():
+            features[i] = features[i] + hits[starts[i] : starts[i + 1]]
+    if features is None:
+        features = [[] for _ in lon]
+    point = c.PointResult
+    answers = [
+        point(index=i, lon=x, lat=y, outside_county=far, features=hits)
+        for i, (x, y, far, hits) in enumerate(zip(lon, lat, outside, features, strict=True))
+    ]
     return c.CheckLocationsResult(results=answers, layer_versions=_refs(results.layer_versions))
 
 

@@ -187,6 +187,7 @@ async def test_batch_answers_equal_single_checks(client: Client, make_county: An
     batch = resp.json()["results"]
     kinds = {f["kind"] for r in batch for f in r["features"]}
     assert kinds == {"parcels", "mine_sites"}
+    assert any({f["kind"] for f in r["features"]} == kinds for r in batch)  # both, in order
     assert any(f.get("site") for r in batch for f in r["features"])
     assert any(f["relation"] == "boundary" for r in batch for f in r["features"])
     for point, answer in zip(points, batch, strict=True):
