@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
+import msgspec
 import numpy as np
-from litestar import Controller, Request, post
+from litestar import Controller, Request, Response, post
 from litestar.datastructures import State
+from litestar.enums import MediaType
 from litestar.params import JSONBody
+from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK
 
 import geofence as g
@@ -143,6 +146,26 @@ def _batch_answers(results: g.BatchResult) -> c.CheckLocationsResult:
     return c.CheckLocationsResult(results=answers, layer_versions=_refs(results.layer_versions))
 
 
+#: A ``CheckLocations`` answer of more points than this is sent in parts of this many points
+#: as each is encoded, so the client inflates and reads one part while the next is encoded
+#: and compressed (10,000 points: 5.5 MB of JSON in four parts of about 1.4 MB).
+STREAM_PART_POINTS = 2_500
+_ENCODE = msgspec.json.Encoder().encode
+
+
+async def _answer_parts(answer: c.CheckLocationsResult) -> AsyncIterator[bytes]:
+    """``answer`` as JSON in parts, byte for byte what encoding it whole gives: the first part
+    opens the object, the last closes it (no part too small for :mod:`api.compression` to
+    give the whole stream its large-answer level)."""
+    items = answer.results
+    tail = b'],"layerVersions":' + _ENCODE(answer.layer_versions) + b"}"
+    for lo in range(0, max(len(items), 1), STREAM_PART_POINTS):
+        hi = lo + STREAM_PART_POINTS
+        encoded = await asyncio.to_thread(_ENCODE, items[lo:hi])
+        part = (b'{"results":[' if lo == 0 else b",") + encoded[1:-1]
+        yield part + tail if hi >= len(items) else part
+
+
 def _area(figure: dict[str, float | None]) -> c.AreaFigure:
     return c.AreaFigure(m2=figure["m2"], mu=figure["mu"])
 
@@ -250,8 +273,11 @@ class GeofenceController(Controller):
     )
     async def check_locations(
         self, data: JSONBody[c.CheckLocationsRequest], location_checks: LocationChecks
-    ) -> c.CheckLocationsResult:
-        """Per-point answers in order; a point far outside the county is flagged, not failed."""
+    ) -> Response[c.CheckLocationsResult]:
+        """Per-point answers in order; a point far outside the county is flagged, not failed.
+
+        More than :data:`STREAM_PART_POINTS` answers are sent in parts as they are encoded
+        (chunked, no ``Content-Length``); the JSON is the same."""
         geofence, principal = location_checks
         fixes = data.points  # as columns, then rows: 10,000 fixes in 0.9 ms instead of 2 ms
         points = np.array(
@@ -261,7 +287,10 @@ class GeofenceController(Controller):
             principal, points, crs=data.crs.value, kinds=_kinds(data.kinds)
         )
         # up to 10,000 answers to build: on a worker thread, off the event loop
-        return await asyncio.to_thread(_batch, results)
+        answer = await asyncio.to_thread(_batch, results)
+        if len(answer.results) <= STREAM_PART_POINTS:
+            return Response(answer)
+        return Stream(_answer_parts(answer), media_type=MediaType.JSON)  # type: ignore[return-value]
 
     @post(
         "/overlay",

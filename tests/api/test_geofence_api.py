@@ -197,6 +197,41 @@ async def test_batch_answers_equal_single_checks(client: Client, make_county: An
         assert (answer["lon"], answer["lat"]) == (single.json()["lon"], single.json()["lat"])
 
 
+@pytest.mark.parametrize("count", [6, 5, 1])  # parts of 2: the last one full, short, alone
+async def test_a_large_batch_answer_is_sent_in_parts_as_the_same_json(
+    client: Client, make_county: Any, monkeypatch: pytest.MonkeyPatch, count: int
+) -> None:
+    """More answers than a part holds are streamed (chunked, gzipped when accepted); the
+    JSON is byte for byte the answer sent whole."""
+    from api.controllers import geofence as controller  # noqa: PLC0415
+
+    county = await _county_with_grid(client, make_county)
+    captain = county.headers(Role.CAPTAIN)
+    site = _site_body(geometry=mapping(shapely.box(X0 + D, Y0 + D, X0 + 1.2 * D, Y0 + 1.2 * D)))
+    assert (await client.post(SITES, headers=captain, json=site)).status_code == 201
+    points = [
+        {"lon": X0 + (0.3 + 0.7 * i) * D, "lat": Y0 + 1.1 * D, "accuracyM": 5.0 + i}
+        for i in range(count)
+    ]
+    whole = await client.post(BATCH, headers=captain, json={"points": points})
+    assert whole.status_code == 200 and "content-length" in whole.headers
+    monkeypatch.setattr(controller, "STREAM_PART_POINTS", 2)
+    for encoding in ("identity", "gzip"):
+        head = {**captain, "Accept-Encoding": encoding}
+        parts = await client.post(BATCH, headers=head, json={"points": points})
+        assert parts.status_code == 200, parts.text
+        assert parts.headers["content-type"].startswith("application/json")
+        if count > 2:
+            assert "content-length" not in parts.headers
+            assert parts.headers.get("content-encoding") == (
+                None if encoding == "identity" else "gzip"
+            )
+        assert parts.content == whole.content
+    answer = json.loads(whole.content)
+    assert [r["index"] for r in answer["results"]] == list(range(count))
+    assert answer["layerVersions"] and any(r["features"] for r in answer["results"])
+
+
 async def test_overlay(client: Client, make_county: Any) -> None:
     county = await _county_with_grid(client, make_county)
     walked = shapely.box(X0 + 0.5 * D, Y0 + 0.5 * D, X0 + 2.5 * D, Y0 + 1.5 * D)
