@@ -550,7 +550,8 @@ async def main() -> None:
             ),
             (f"`CheckLocations` end to end over HTTP, {HTTP_BATCH:,} points "
              f"({web['batch_hits']:,.0f} hits, {web['batch_bytes'] / 1e6:.1f} MB JSON; "
-             f"server {web['batch_server_ms']:.0f} ms to its first part), vs one PostGIS batch query",
+             f"server {web['batch_server_ms']:.0f} ms to its first part), "
+             "vs one PostGIS batch query",
              f"{HTTP_BATCH / pg_small_s:,.0f} pts/s",
              f"{HTTP_BATCH / web['batch_s']:,.0f} pts/s",
              f"{pg_small_s / web['batch_s']:.1f}×", "≥ 5×"),
