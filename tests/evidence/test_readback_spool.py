@@ -17,12 +17,16 @@ from evidence.readback import spooled_object
 from infra.objectstore import ObjectInfo, S3ObjectStore
 
 
+def _files(directory: Path) -> list[Path]:
+    return list(directory.iterdir())
+
+
 @pytest.mark.parametrize(
     ("size", "on_disk", "in_memory"),
     [
         (5 * 1024 * 1024 + 17, False, True),  # a phone photo: in memory
-        (readback._PHOTO_SPOOL_IN_MEMORY, False, True),  # noqa: SLF001 - the bound itself
-        (readback._PHOTO_SPOOL_IN_MEMORY + 1, False, False),  # noqa: SLF001
+        (readback._PHOTO_SPOOL_IN_MEMORY, False, True),
+        (readback._PHOTO_SPOOL_IN_MEMORY + 1, False, False),
         (300_000, True, False),  # a video, however small
         (0, False, True),
     ],
@@ -39,12 +43,12 @@ async def test_where_the_bytes_are_kept(
         expect_size=size,
     ) as (spool, got, head, info):  # fmt: skip
         assert isinstance(spool, io.BytesIO) is in_memory
-        assert (list(tmp_path.iterdir()) == []) is in_memory  # on disk: a file in the spool dir
+        assert (_files(tmp_path) == []) is in_memory  # on disk: a file in the spool dir
         assert got == info.size == size
         assert head == data[: readback.SNIFF_BYTES]
         assert hasher.hexdigest() == hashlib.sha256(data).hexdigest()
         assert spool.read() == data
-    assert list(tmp_path.iterdir()) == []  # nothing left behind
+    assert _files(tmp_path) == []  # nothing left behind
 
 
 class _Liar:
@@ -72,11 +76,15 @@ def test_a_store_sending_more_than_it_announced_is_cut_off(tmp_path: Path, limit
     """Memory stays bounded by the smaller of the limit and the in-memory bound, whatever
     the store sends; the size read tells the caller it was not the object announced."""
     liar = _Liar(announced=1024)
-    bound = min(limit, readback._PHOTO_SPOOL_IN_MEMORY)  # noqa: SLF001
+    bound = min(limit, readback._PHOTO_SPOOL_IN_MEMORY)
     with spooled_object(
-        liar, "k", on_disk=False, spool_dir=tmp_path, limit=limit  # type: ignore[arg-type]
+        liar,
+        "k",
+        on_disk=False,
+        spool_dir=tmp_path,
+        limit=limit,  # type: ignore[arg-type]
     ) as (spool, got, _head, info):
         assert info.size == 1024
-        assert bound < got <= bound + readback._CHUNK  # noqa: SLF001
+        assert bound < got <= bound + readback._CHUNK
         assert len(spool.read()) == got
     assert liar.closed and liar.sent == got
