@@ -1,9 +1,8 @@
 """Reading an uploaded object back: hash while streaming, then sniff, check and parse.
 
 Runs in a worker thread (blocking boto3 reads). Memory stays bounded: the object arrives in
-1 MiB chunks and is spooled to a temporary file (a photo the store says is at most 8 MiB
-stays in memory, videos always go to disk), so a 4 GiB video costs one chunk of RAM plus
-FFmpeg's own buffers.
+1 MiB chunks and is spooled to a temporary file (photos stay in memory up to 8 MiB, videos
+always go to disk), so a 4 GiB video costs one chunk of RAM plus FFmpeg's own buffers.
 The declared SHA-256 is checked before any parser sees the bytes.
 """
 
@@ -11,9 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import io
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,52 +61,33 @@ def spooled_object(
     says is of another size is refused before any byte is read
     (:class:`EvidenceSizeMismatchError`). A missing object raises ``ObjectNotFoundError``.
     """
-    info, chunks = store.open_chunks(key, chunk_size=_CHUNK)
-    if expect_size is not None and info.size != expect_size:
-        chunks.close()
-        raise _size_mismatch(info.size, expect_size)
-    if not on_disk and info.size <= _PHOTO_SPOOL_IN_MEMORY:
-        # the chunks kept and joined once: a BytesIO written chunk by chunk copied the bytes
-        # again as it grew (2 ms of a 5 MiB photo's 11 ms read-back); more bytes than the
-        # store announced end the read (the size check then fails)
-        parts: list[bytes] = []
-        size, head = _stream(chunks, parts.append, hasher, min(limit, _PHOTO_SPOOL_IN_MEMORY))
-        memory = io.BytesIO(b"".join(parts))
-        del parts
-        with memory:
-            yield memory, size, head, info
-        return
     directory = str(spool_dir) if spool_dir is not None else None
-    spool: IO[bytes] = tempfile.NamedTemporaryFile(prefix="evidence-", dir=directory)  # noqa: SIM115
+    spool: IO[bytes]
+    if on_disk:
+        spool = tempfile.NamedTemporaryFile(prefix="evidence-", dir=directory)  # noqa: SIM115
+    else:
+        spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115
+            max_size=_PHOTO_SPOOL_IN_MEMORY, prefix="evidence-", dir=directory
+        )
     with spool:
-        size, head = _stream(chunks, spool.write, hasher, limit)
-        spool.flush()
-        spool.seek(0)
-        yield spool, size, head, info
-
-
-def _stream(
-    chunks: Iterator[bytes], write: Callable[[bytes], Any], hasher: Any, limit: int
-) -> tuple[int, bytes]:
-    """Pass ``chunks`` to ``write`` (and ``hasher``) until they end or exceed ``limit`` bytes;
-    the bytes passed and the first :data:`SNIFF_BYTES` of them."""
-    size = 0
-    head = b""
-    try:
+        info, chunks = store.open_chunks(key, chunk_size=_CHUNK)
+        if expect_size is not None and info.size != expect_size:
+            chunks.close()
+            raise _size_mismatch(info.size, expect_size)
+        size = 0
+        head = b""
         for chunk in chunks:
             if len(head) < SNIFF_BYTES:
                 head += chunk[: SNIFF_BYTES - len(head)]
             size += len(chunk)
             if hasher is not None:
                 hasher.update(chunk)
-            write(chunk)
+            spool.write(chunk)
             if size > limit:
                 break
-    finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
-    return size, head
+        spool.flush()
+        spool.seek(0)
+        yield spool, size, head, info
 
 
 def _size_mismatch(stored: int, declared: int) -> EvidenceSizeMismatchError:
