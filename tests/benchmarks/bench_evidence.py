@@ -403,15 +403,15 @@ async def _video_share(b: _Bench, evidence_id: uuid.UUID, size: int) -> dict[str
 
 
 async def _concurrent_round(b: _Bench, picture: bytes, at: datetime) -> dict[str, float]:
-    """One burst: 300 new photos declared and put (not timed); raw read + SHA-256 of the
-    first 100, the 100 completes of the next 100 at once, raw read + SHA-256 of the last 100;
-    the ratio is against the mean of the two raw reads around the burst.
+    """One burst: 300 new photos declared and put (not timed), dealt into three sets of 100;
+    raw read + SHA-256 of the first set, the completes of the second at once, raw read +
+    SHA-256 of the third; the ratio is against the mean of the two raw reads.
 
     Every object is read for the first time, as a phone's complete reads back what it has
     just put: the embedded ``rclone serve s3`` spends about 20 ms of CPU on the first GET of a
-    5 MiB object and 12 ms on later ones (measured), so reading the raw objects again, as
-    this benchmark once did, made the baseline's second half cheaper than the completes it is
-    compared with had been — or the completes cheaper, when they read objects already read.
+    5 MiB object and 12 ms on later ones (measured). This benchmark once read one set three
+    times (raw, complete, raw), so the completes and the second raw read were warm reads
+    compared with a cold one.
     """
     sets: list[list[uuid.UUID]] = [[], [], []]
     for i in range(3 * CONCURRENT):
