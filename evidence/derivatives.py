@@ -46,7 +46,7 @@ from evidence.video_share import strip_video
 from infra.db import utcnow
 from infra.ids import uuid7
 from infra.objectstore import ObjectStore
-from infra.tasks import defer_in_session
+from infra.tasks import DEFER_JOB, defer_params
 from patrol.models import County, Township, User, Village
 
 __all__ = [
@@ -60,6 +60,7 @@ __all__ = [
     "OriginalChangedError",
     "Outcome",
     "caption_facts",
+    "derivatives_job",
     "enqueue_derivatives",
     "make_derivatives",
     "make_evidence_derivatives",
@@ -283,22 +284,28 @@ DERIVATIVES_TASK = "derivatives"  # the task's name in this package's blueprint 
 TASK_NAMESPACE = "evidence"  # the namespace the composition root gives this package's tasks
 
 
-async def enqueue_derivatives(session: AsyncSession, evidence: Evidence) -> None:
-    """Queue the derivatives job of ``evidence`` in the caller's transaction (idempotent).
-
-    The job row is inserted through the request's own SQLAlchemy transaction (procrastinate's
-    ``procrastinate_defer_jobs_v1``, :func:`infra.tasks.defer_in_session`) rather than deferred
-    through procrastinate's connector after the commit: the evidence and its job commit
-    together or not at all, so acknowledged evidence can never be left without its job by a
-    crash between two commits, and no sweep for such evidence is needed.
-    """
-    await defer_in_session(
-        session,
+def derivatives_job(evidence: Evidence) -> dict[str, Any]:
+    """The bound values of :data:`infra.tasks.DEFER_JOB` that queue the derivatives job of
+    ``evidence`` (at most one waiting per evidence; never two running at once)."""
+    return defer_params(
         f"{TASK_NAMESPACE}:{DERIVATIVES_TASK}",
         {"evidence_id": str(evidence.id), "county_id": str(evidence.county_id)},
         lock=f"evidence:{evidence.id}",
         queueing_lock=f"derivatives:{evidence.id}",
     )
+
+
+async def enqueue_derivatives(session: AsyncSession, evidence: Evidence) -> None:
+    """Queue the derivatives job of ``evidence`` in the caller's transaction (idempotent).
+
+    The job row is inserted through the request's own SQLAlchemy transaction (procrastinate's
+    ``procrastinate_defer_jobs_v1``, :data:`infra.tasks.DEFER_JOB`) rather than deferred
+    through procrastinate's connector after the commit: the evidence and its job commit
+    together or not at all, so acknowledged evidence can never be left without its job by a
+    crash between two commits, and no sweep for such evidence is needed. Intake queues it
+    in the statement that stores the evidence (:func:`derivatives_job`).
+    """
+    await session.execute(DEFER_JOB, derivatives_job(evidence))
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,6 +54,7 @@ from infra.settings import (
 
 __all__ = [
     "DEFAULT_QUEUE",
+    "DEFER_JOB",
     "JOB_STATES",
     "KEEP_FINISHED_DAYS",
     "PERIODIC_QUEUE",
@@ -62,6 +63,7 @@ __all__ = [
     "add_periodic",
     "build_app",
     "defer_in_session",
+    "defer_params",
     "deps",
     "list_jobs",
     "queue_blueprint",
@@ -163,7 +165,7 @@ def build_app(
 
 
 # -- deferring -----------------------------------------------------------------------------------
-_DEFER = text(
+DEFER_JOB = text(
     """
     SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(
         :queue, :task, 0, :lock, :queueing_lock, CAST(:args AS jsonb), NULL
@@ -174,6 +176,27 @@ _DEFER = text(
     )
     """
 )
+"""Queue one job (the values of :func:`defer_params`). A caller that writes rows of its own
+in the same round trip may put them before it as data-modifying ``WITH`` clauses
+(``DEFER_JOB.columns().add_cte(...)``): they run whether or not a job is queued."""
+
+
+def defer_params(
+    task: str,
+    args: Mapping[str, str],
+    *,
+    lock: str | None = None,
+    queueing_lock: str,
+    queue: str = DEFAULT_QUEUE,
+) -> dict[str, Any]:
+    """The bound values of :data:`DEFER_JOB` (arguments as :func:`defer_in_session`)."""
+    return {
+        "queue": queue,
+        "task": task,
+        "lock": lock,
+        "queueing_lock": queueing_lock,
+        "args": json.dumps(dict(args)),
+    }
 
 
 async def defer_in_session(
@@ -191,14 +214,8 @@ async def defer_in_session(
     queued does nothing. Jobs sharing ``lock`` never run at the same time.
     """
     await session.execute(
-        _DEFER,
-        {
-            "queue": queue,
-            "task": task,
-            "lock": lock,
-            "queueing_lock": queueing_lock,
-            "args": json.dumps(dict(args)),
-        },
+        DEFER_JOB,
+        defer_params(task, args, lock=lock, queueing_lock=queueing_lock, queue=queue),
     )
 
 

@@ -97,6 +97,19 @@ async def test_photo_upload_is_verified_and_accepted_with_file_metadata(
         upload = await session.get(Upload, new.evidence_id)
         assert upload is not None
         assert upload.status == "accepted"
+        assert upload.completed_at == evidence.received_at
+        # the row as stored holds every column as the answer had it (one statement writes it)
+        stored = await session.get(Evidence, new.evidence_id)
+        assert stored is not None
+        columns = [c.key for c in Evidence.__table__.columns if c.key != "geom"]
+        assert {k: getattr(stored, k) for k in columns} == {
+            k: getattr(evidence, k) for k in columns
+        }
+        assert (
+            await session.scalar(
+                select(Evidence.geom.ST_AsText()).where(Evidence.id == new.evidence_id)
+            )
+        ) == (f"POINT({evidence.lon!r} {evidence.lat!r})")
         # the derivatives job was queued in the same transaction as the acceptance
         assert [status for _, status, _ in await jobs_of(session_factory, evidence.id)] == ["todo"]
         entries = (
