@@ -4,6 +4,7 @@
   :func:`geofence.check_location`; its answer is stored as is, with the layer versions.
   Closed-mine-site features carry ``mine_site_id``. A position more than 10 km outside the
   county gets an empty answer marked ``outside_county`` (evidence is flagged, never refused).
+  Whether the county covers the position is :func:`geofence.county_covers`, from memory.
 * :class:`PatrolTrackContext` — the linked patrol's own track near the capture time and its
   contract area, so intake can flag ``track_far`` and ``outside_patrol_area``.
 * :class:`SiteReviewListener` — evidence taken at a closed-mine site (found by the location
@@ -31,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from evidence.access import caller_of, evidence_visible
 from evidence.models import Evidence, Upload
 from evidence.ports import TrackFix
-from geofence import OutsideCountyError, check_location
+from geofence import OutsideCountyError, check_location, county_covers
 from infra.errors import NotFoundError
 from infra.scope import Principal, scoped
 from patrol.field_models import ContractArea, PatrolSession, TrackPoint
@@ -81,6 +82,12 @@ class GeofenceLocationChecker:
         answer = result.to_json()  # mine-site features carry mine_site_id
         answer["checker"] = "geofence"
         return answer
+
+    async def in_county(
+        self, session: AsyncSession, county_id: uuid.UUID, lon: float, lat: float
+    ) -> bool | None:
+        """From the boundary the geofence index keeps (:func:`geofence.county_covers`)."""
+        return await county_covers(session, county_id, lon, lat)
 
 
 class PatrolTrackContext:

@@ -7,7 +7,8 @@
   (for example the five-to-one rebound review of a closed-mine site).
 
 :class:`NoLayersChecker` is the trivial checker (no reference layers): it answers "no
-features", so evidence can be taken before any layer is imported.
+features", so evidence can be taken before any layer is imported, and does not know
+whether a county covers a point (the service asks the database).
 """
 
 from __future__ import annotations
@@ -48,6 +49,13 @@ class LocationChecker(Protocol):
         the check can be reproduced later. Features that are closed-mine sites should carry
         ``"mine_site_id"`` so intake can flag evidence taken at one.
         """
+
+    async def in_county(
+        self, session: AsyncSession, county_id: uuid.UUID, lon: float, lat: float
+    ) -> bool | None:
+        """Whether the county's boundary covers the point (lon, lat WGS84): in it or on its
+        edge, the same planar predicate as PostGIS ``ST_Covers`` on the boundary geometry;
+        ``None`` when this checker does not know (the service then asks the database)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,3 +120,12 @@ class NoLayersChecker:
             "layer_versions": {},
             "checker": "none",
         }
+
+    async def in_county(
+        self,
+        session: AsyncSession,  # noqa: ARG002 - nothing kept to answer from
+        county_id: uuid.UUID,  # noqa: ARG002
+        lon: float,  # noqa: ARG002
+        lat: float,  # noqa: ARG002
+    ) -> bool | None:
+        return None  # the service asks the database

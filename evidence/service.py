@@ -936,11 +936,15 @@ class EvidenceService:
                 track=track,
                 in_patrol_area=in_area,
             )
-        in_county = bool(
-            await self._session.scalar(
-                _IN_COUNTY, {"lon": result.lon, "lat": result.lat, "county": upload.county_id}
-            )
+        in_county = await self._checker.in_county(
+            self._session, upload.county_id, result.lon, result.lat
         )
+        if in_county is None:  # the checker keeps no boundary: the database answers
+            in_county = bool(
+                await self._session.scalar(
+                    _IN_COUNTY, {"lon": result.lon, "lat": result.lat, "county": upload.county_id}
+                )
+            )
         if not in_county:
             result.flags.append("outside_county")
         check = dict(

@@ -20,6 +20,7 @@ from geofence.check import (
     check_location,
     check_location_in_memory,
     check_locations,
+    county_covers,
 )
 from geofence.demo import DemoLayers, seed_demo_layers
 from geofence.enums import (
@@ -158,6 +159,7 @@ __all__ = [
     "check_location",
     "check_location_in_memory",
     "check_locations",
+    "county_covers",
     "create_mine_site",
     "gcj02_to_bd09",
     "gcj02_to_wgs84",

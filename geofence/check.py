@@ -63,6 +63,7 @@ __all__ = [
     "check_location",
     "check_location_in_memory",
     "check_locations",
+    "county_covers",
 ]
 
 MAX_BATCH_POINTS = 10_000
@@ -898,6 +899,21 @@ async def check_location(
         msg = "the position lies far outside the county (wrong coordinates or coordinate system?)"
         raise OutsideCountyError(msg, field="position")
     return results[0]
+
+
+async def county_covers(
+    session: AsyncSession,
+    county_id: uuid.UUID,
+    lon: float,
+    lat: float,
+    *,
+    index: GeofenceIndex = DEFAULT_INDEX,
+) -> bool:
+    """Whether the county's boundary covers the point (lon, lat WGS84): PostGIS
+    ``ST_Covers(counties.boundary, point)`` on the geometry, answered from the index's copy
+    of the boundary (:meth:`GeofenceIndex.covers`; read from the database once per county).
+    Raises :class:`CountyNotFoundError`."""
+    return await index.covers(session, county_id, lon, lat)
 
 
 async def check_locations(

@@ -926,6 +926,15 @@ async def _county_area(
 
 
 @dataclass(frozen=True, slots=True)
+class _CountyShape:
+    """What the index keeps of a county's boundary, read once (boundaries are fixed)."""
+
+    projection: LocalProjection
+    area: PreparedGeometry  # the boundary grown by OUTSIDE_MARGIN_M, projected
+    boundary: shapely.Geometry  # as stored, in lon/lat (WGS84), prepared
+
+
+@dataclass(frozen=True, slots=True)
 class IndexSize:
     """What the index holds of one layer kind: in how many counties, features, and about
     how many bytes (:attr:`LayerSnapshot.nbytes`)."""
@@ -958,13 +967,17 @@ class GeofenceIndex:
     a non-resident :class:`CountyIndex` for a county that is not held and would not fit, or
     that another task is loading just then, and answer from PostGIS (:mod:`geofence.check`).
     Evicted counties are counted in ``evictions``, checks answered by PostGIS in ``fallbacks``.
+
+    Each county's boundary is read once and kept whatever the budget (one geometry: its
+    projection and grown area, and the boundary itself in lon/lat, prepared), so whether it
+    covers a point (:meth:`covers`) is answered without the database.
     """
 
     def __init__(self, *, max_age_s: float = 1.0, budget_bytes: int = 0) -> None:
         self.max_age_s = max_age_s
         self.budget_bytes = budget_bytes
         self._counties: OrderedDict[uuid.UUID, CountyIndex] = OrderedDict()  # oldest first
-        self._areas: dict[uuid.UUID, tuple[LocalProjection, PreparedGeometry]] = {}
+        self._shapes: dict[uuid.UUID, _CountyShape] = {}  # boundaries are fixed
         #: per county: the versions last loaded and their size, to make room before a load
         self._loaded: dict[uuid.UUID, tuple[dict[LayerKind, tuple[uuid.UUID, int]], int]] = {}
         self._locks: dict[uuid.UUID, asyncio.Lock] = {}
@@ -1152,46 +1165,68 @@ class GeofenceIndex:
         if evicted:
             release_free_memory()
 
-    async def _area(
-        self, session: AsyncSession, county_id: uuid.UUID
-    ) -> tuple[LocalProjection, PreparedGeometry]:
-        known = self._areas.get(county_id)
+    async def covers(
+        self, session: AsyncSession, county_id: uuid.UUID, lon: float, lat: float
+    ) -> bool:
+        """Whether the county's boundary covers the point (lon, lat WGS84): in it or on its
+        edge, the planar predicate of PostGIS ``ST_Covers`` on the geometry (SRID 4326).
+
+        Answered from the boundary this index keeps per county (read from the database
+        once, with the grown area); a position that is not a finite number is not covered,
+        as in PostGIS. Raises :class:`CountyNotFoundError`.
+        """
+        shape = await self._shape(session, county_id)
+        if not (math.isfinite(lon) and math.isfinite(lat)):
+            return False
+        return bool(shapely.covers(shape.boundary, shapely.Point(lon, lat)))
+
+    async def _shape(self, session: AsyncSession, county_id: uuid.UUID) -> _CountyShape:
+        known = self._shapes.get(county_id)
         if known is not None:
             return known
         boundary, (lon0, lat0) = await _county_area(session, county_id)
         projection = local_projection(lon0, lat0)
         grown = projection.project_geoms(np.array([boundary], dtype=object))[0]
         area = prep(grown.buffer(OUTSIDE_MARGIN_M, quad_segs=4))
+        shapely.prepare(boundary)
         # GEOS builds a prepared polygon's point locator on its first use, and batches
         # use this one from several threads at once: a chunked batch once hung with a
         # thread waiting inside that first use. Build it here, on one thread, with a
-        # point inside the envelope (outside it GEOS answers from the envelope alone).
+        # point inside the envelope (outside it GEOS answers from the envelope alone);
+        # the same for the boundary in lon/lat.
         x0, y0, x1, y1 = area.context.bounds
         shapely.contains_xy(area.context, (x0 + x1) / 2, (y0 + y1) / 2)
-        self._areas[county_id] = (projection, area)
-        return projection, area
+        x0, y0, x1, y1 = boundary.bounds
+        shapely.covers(boundary, shapely.Point((x0 + x1) / 2, (y0 + y1) / 2))
+        shape = _CountyShape(projection, area, boundary)
+        self._shapes[county_id] = shape
+        return shape
 
     async def _outline(self, session: AsyncSession, county_id: uuid.UUID) -> CountyIndex:
         """A non-resident index: the county's projection, area and current versions."""
         versions = await current_versions(session, county_id)
-        projection, area = await self._area(session, county_id)
+        shape = await self._shape(session, county_id)
         return CountyIndex(
-            county_id, projection, area, {}, versions, time.monotonic(), resident=False
+            county_id, shape.projection, shape.area, {}, versions, time.monotonic(), resident=False
         )
 
     async def _refresh(
         self, session: AsyncSession, county_id: uuid.UUID, cached: CountyIndex | None
     ) -> CountyIndex:
         versions = await current_versions(session, county_id)
-        projection, area = await self._area(session, county_id)
+        shape = await self._shape(session, county_id)
         layers = dict(cached.layers) if cached is not None else {}
         for kind, version in versions.items():
             have = layers.get(kind)
             if have is None or have.version_id != version[0]:
-                layers[kind] = await _load_layer(session, county_id, kind, version, projection)
+                layers[kind] = await _load_layer(
+                    session, county_id, kind, version, shape.projection
+                )
         for kind in set(layers) - set(versions):
             del layers[kind]
-        return CountyIndex(county_id, projection, area, layers, versions, time.monotonic())
+        return CountyIndex(
+            county_id, shape.projection, shape.area, layers, versions, time.monotonic()
+        )
 
 
 DEFAULT_INDEX = GeofenceIndex()

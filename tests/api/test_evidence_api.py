@@ -220,6 +220,25 @@ async def test_single_put_upload_then_complete(client: Client, make_county: Any)
     assert fetched.json()["sha256"] == evidence["sha256"]
 
 
+async def test_a_photo_just_over_the_county_line_is_flagged(
+    client: Client, make_county: Any
+) -> None:
+    """The county's boundary (a 0.2° square) decides ``in_county``, to the metre: a photo
+    60 m inside its east edge is in, one 60 m outside is flagged (and still accepted,
+    well within the 10 km a fix may stray before the location check refuses it)."""
+    county: CountyFixture = await make_county()
+    edge = LON + 0.1
+    inside = await _upload(client, county, Role.INSPECTOR, _photo(edge - 0.0006), lon=edge - 0.0006)
+    outside = await _upload(
+        client, county, Role.INSPECTOR, _photo(edge + 0.0006), lon=edge + 0.0006
+    )
+    assert inside["trustInfo"]["inCounty"] is True
+    assert "outside_county" not in inside["flags"]
+    assert outside["trustInfo"]["inCounty"] is False
+    assert "outside_county" in outside["flags"]
+    assert outside["locationCheck"]["outsideCounty"] is False  # near: checked, not refused
+
+
 async def test_multipart_upload_resumes_from_the_parts_received(
     client: Client, make_county: Any
 ) -> None:
