@@ -1,21 +1,26 @@
 """Reading an uploaded object back: hash while streaming, then sniff, check and parse.
 
-Runs in a worker thread (blocking boto3 reads). Memory stays bounded: the object arrives in
-1 MiB chunks and is spooled to a temporary file (photos stay in memory up to 8 MiB, videos
-always go to disk), so a 4 GiB video costs one chunk of RAM plus FFmpeg's own buffers.
-The declared SHA-256 is checked before any parser sees the bytes.
+Runs in a worker thread (blocking boto3 reads). Memory stays bounded: a photo of at most 8 MiB
+(its size as the GET answered it) is read into one buffer of that size, straight from the
+socket, and parsed in place, so its bytes are copied once; any other object arrives in 1 MiB
+chunks and is spooled to a temporary file (larger photos in memory up to 8 MiB, videos always
+on disk), so a 4 GiB video costs one chunk of RAM plus FFmpeg's own buffers. Either way every
+byte is hashed as it arrives, and the declared SHA-256 is checked before any parser sees the
+bytes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import io
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 from evidence.errors import (
     EvidenceHashMismatchError,
@@ -25,7 +30,10 @@ from evidence.errors import (
 )
 from evidence.media import SNIFF_BYTES, MediaType, Sniffed, check_container, sniff
 from evidence.metadata import DEFAULT_MAX_PIXELS, FileMeta, read_photo_meta, read_video_meta
-from infra.objectstore import ObjectInfo, ObjectStore
+from infra.objectstore import ObjectBody, ObjectInfo, ObjectStore
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 __all__ = ["Inspection", "inspect_object", "spooled_object"]
 
@@ -53,14 +61,61 @@ def spooled_object(
     hasher: Any = None,
     expect_size: int | None = None,
 ) -> Iterator[tuple[IO[bytes], int, bytes, ObjectInfo]]:
-    """Stream ``key`` into a temporary file; yields ``(file, size, first bytes, info)``, the
-    info (size, ETag) as the store answered the read.
+    """Read ``key`` into a file; yields ``(file, size, first bytes, info)``, the info (size,
+    ETag) as the store answered the read.
 
-    Stops reading once more than ``limit`` bytes arrived (the size check then fails) so a
-    swapped, larger object cannot fill the disk. With ``expect_size``, an object the store
-    says is of another size is refused before any byte is read
-    (:class:`EvidenceSizeMismatchError`). A missing object raises ``ObjectNotFoundError``.
+    A photo (not ``on_disk``) the GET says is of at most ``limit`` bytes and 8 MiB lands in one
+    buffer of that size, read from the socket without a copy between; anything else is
+    spooled to a temporary file in chunks. Stops reading once more than ``limit`` bytes
+    arrived (the size check then fails) so a swapped, larger object cannot fill the disk. With
+    ``expect_size``, an object the store says is of another size is refused before any byte
+    is read (:class:`EvidenceSizeMismatchError`). A missing object raises
+    ``ObjectNotFoundError``; a body that ends short of the size its GET answered,
+    ``ObjectStoreUnavailableError``.
     """
+    info, body = store.open_object(key)
+    try:
+        if expect_size is not None and info.size != expect_size:
+            raise _size_mismatch(info.size, expect_size)
+        if not on_disk and info.size <= min(limit, _PHOTO_SPOOL_IN_MEMORY):
+            file, size, head = _read_in_memory(body, info.size, hasher)
+        else:
+            file, size, head = _spool(
+                body, on_disk=on_disk, spool_dir=spool_dir, limit=limit, hasher=hasher
+            )
+    finally:
+        body.close()  # read to its end: the connection goes back to the pool before parsing
+    with file:
+        yield file, size, head, info
+
+
+def _read_in_memory(body: ObjectBody, size: int, hasher: Any) -> tuple[IO[bytes], int, bytes]:
+    """The body into one buffer of the ``size`` its GET answered, a slice at a time, each slice
+    hashed as it arrives (hashlib hashes a buffer without copying it).
+
+    One byte more is asked for at the end: a body longer than its answered size is refused
+    rather than cut to fit. A shorter one raises in ``body.readinto``; a body ending early
+    anyway yields the bytes it gave, and the caller's size check refuses them.
+    """
+    view = memoryview(bytearray(size))
+    filled = 0
+    while filled < size:
+        count = body.readinto(view[filled : filled + _CHUNK])
+        if count == 0:
+            break
+        if hasher is not None:
+            hasher.update(view[filled : filled + count])
+        filled += count
+    if filled == size and body.readinto(memoryview(bytearray(1))):
+        msg = f"the stored file has more than the {size} bytes its store answered"
+        raise EvidenceSizeMismatchError(msg, declared=size, stored=size + 1)
+    return _ReadOnlyBuffer(view[:filled]), filled, view[: min(filled, SNIFF_BYTES)].tobytes()
+
+
+def _spool(
+    body: ObjectBody, *, on_disk: bool, spool_dir: Path | None, limit: int, hasher: Any
+) -> tuple[IO[bytes], int, bytes]:
+    """The body in 1 MiB chunks into a temporary file (on disk, or in memory up to 8 MiB)."""
     directory = str(spool_dir) if spool_dir is not None else None
     spool: IO[bytes]
     if on_disk:
@@ -69,25 +124,77 @@ def spooled_object(
         spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115
             max_size=_PHOTO_SPOOL_IN_MEMORY, prefix="evidence-", dir=directory
         )
-    with spool:
-        info, chunks = store.open_chunks(key, chunk_size=_CHUNK)
-        if expect_size is not None and info.size != expect_size:
-            chunks.close()
-            raise _size_mismatch(info.size, expect_size)
+    try:
         size = 0
         head = b""
-        for chunk in chunks:
-            if len(head) < SNIFF_BYTES:
-                head += chunk[: SNIFF_BYTES - len(head)]
-            size += len(chunk)
-            if hasher is not None:
-                hasher.update(chunk)
-            spool.write(chunk)
-            if size > limit:
-                break
+        with contextlib.closing(body.chunks(_CHUNK)) as chunks:
+            for chunk in chunks:
+                if len(head) < SNIFF_BYTES:
+                    head += chunk[: SNIFF_BYTES - len(head)]
+                size += len(chunk)
+                if hasher is not None:
+                    hasher.update(chunk)
+                spool.write(chunk)
+                if size > limit:
+                    break
         spool.flush()
         spool.seek(0)
-        yield spool, size, head, info
+    except BaseException:
+        spool.close()
+        raise
+    return spool, size, head
+
+
+class _ReadOnlyBuffer(io.BufferedIOBase, BinaryIO):
+    """A seekable, read-only file over a memoryview, for the parsers: a read copies only the
+    bytes it returns (``io.BytesIO`` would copy a bytearray whole first)."""
+
+    def __init__(self, view: memoryview) -> None:
+        super().__init__()
+        self._view = view
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def _take(self, size: int | None) -> memoryview:
+        if self.closed:
+            msg = "I/O operation on closed file"
+            raise ValueError(msg)
+        start = min(self._pos, len(self._view))
+        end = len(self._view) if size is None or size < 0 else min(start + size, len(self._view))
+        self._pos = max(self._pos, end)
+        return self._view[start:end]
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._take(size).tobytes()
+
+    def read1(self, size: int | None = -1) -> bytes:
+        return self.read(size)
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        target = memoryview(buffer).cast("B")
+        part = self._take(len(target))
+        target[: len(part)] = part
+        return len(part)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._view)}[whence]
+        if base + offset < 0:
+            msg = f"negative seek position {base + offset}"
+            raise ValueError(msg)
+        self._pos = base + offset
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def close(self) -> None:
+        self._view.release()
+        super().close()
 
 
 def _size_mismatch(stored: int, declared: int) -> EvidenceSizeMismatchError:

@@ -4,6 +4,7 @@
 
     ObjectStore (Protocol)          what the domain needs from object storage
     └── S3ObjectStore               boto3, any S3-compatible server (AWS, MinIO, rclone serve s3)
+    ObjectBody (Protocol)           the body of one GET: into a caller's buffer, or in chunks
 
     errors
     ├── ObjectNotFoundError         NotFoundError, code ``object_not_found``
@@ -28,7 +29,9 @@ for one host and rewritten to another is refused.
 
 The boto3 client is synchronous; every ``async`` method runs it in a worker thread. The
 ``iter_chunks`` generator is blocking and meant to be consumed inside a worker thread (for
-example while hashing); ``aiter_chunks`` is its async counterpart.
+example while hashing); ``aiter_chunks`` is its async counterpart. ``open_object`` is blocking
+too: its :class:`ObjectBody` fills a caller's buffer straight from the socket, each byte
+copied once, where a chunked read copies it in http.client and again in the caller.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import http.client
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -46,7 +50,14 @@ from urllib.parse import quote
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionError,
+    IncompleteReadError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
 
 from infra import error_codes as codes
 from infra.errors import (
@@ -65,6 +76,7 @@ __all__ = [
     "FILE_PART_BYTES",
     "MIN_PART_BYTES",
     "MultipartNotFoundError",
+    "ObjectBody",
     "ObjectInfo",
     "ObjectNotFoundError",
     "ObjectProtectedError",
@@ -145,6 +157,24 @@ def content_disposition(filename: str, *, inline: bool = False) -> str:
     ascii_name = filename.encode("ascii", "replace").decode("ascii").replace('"', "_")
     ascii_name = ascii_name.replace("\\", "_").replace("\r", "_").replace("\n", "_")
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+class ObjectBody(Protocol):
+    """The body of one GET (:meth:`ObjectStore.open_object`), read once, blocking: with
+    :meth:`readinto` or with :meth:`chunks`, not both; :meth:`close` it in every case."""
+
+    def readinto(self, buffer: memoryview) -> int:
+        """Fill the start of ``buffer``; the number of bytes, 0 once the body has ended (never
+        more in all than the size the GET answered). Raises
+        :class:`ObjectStoreUnavailableError` when the store fails or the body ends short of
+        that size."""
+
+    def chunks(self, chunk_size: int = _DEFAULT_CHUNK) -> Generator[bytes, None, None]:
+        """The rest of the body in bounded chunks (failures as :meth:`readinto`)."""
+
+    def close(self) -> None:
+        """Give the connection back to the pool when the body was read to its end; drop it
+        otherwise (the rest is never read)."""
 
 
 @runtime_checkable
@@ -237,6 +267,11 @@ class ObjectStore(Protocol):
         """Blocking: the object's size and ETag as its GET answered them, and its bytes in
         bounded chunks — what a HEAD and a GET tell together, in one request. Raises
         :class:`ObjectNotFoundError` for a missing object."""
+
+    def open_object(self, key: str) -> tuple[ObjectInfo, ObjectBody]:
+        """Blocking: one GET; its size and ETag as it answered them, and its body, not a byte
+        of it read yet (the caller can refuse the size first, or size a buffer by it).
+        Raises :class:`ObjectNotFoundError` for a missing object."""
 
     def aiter_chunks(
         self,
@@ -661,11 +696,15 @@ class S3ObjectStore:
         start: int | None = None,
         end: int | None = None,
     ) -> Iterator[bytes]:
-        yield from self._chunks(self._get_body(key, start, end), chunk_size)
+        yield from _chunks(self._get_body(key, start, end), chunk_size, self._unavailable)
 
     def open_chunks(
         self, key: str, *, chunk_size: int = _DEFAULT_CHUNK
     ) -> tuple[ObjectInfo, Generator[bytes, None, None]]:
+        info, body = self.open_object(key)
+        return info, body.chunks(chunk_size)
+
+    def open_object(self, key: str) -> tuple[ObjectInfo, ObjectBody]:
         response = self._call(self._client.get_object, key=key, Bucket=self.bucket, Key=key)
         info = ObjectInfo(
             key=key,
@@ -673,20 +712,7 @@ class S3ObjectStore:
             etag=response.get("ETag", "").strip('"'),
             content_type=response.get("ContentType"),
         )
-        return info, self._chunks(response["Body"], chunk_size)
-
-    def _chunks(self, body: Any, chunk_size: int) -> Generator[bytes, None, None]:
-        try:
-            while True:
-                try:
-                    chunk = body.read(chunk_size)
-                except (ConnectionError, ReadTimeoutError, BotoCoreError) as exc:
-                    raise self._unavailable(exc) from exc
-                if not chunk:
-                    return
-                yield chunk
-        finally:
-            body.close()
+        return info, _S3Body(response["Body"], info.size, self._unavailable)
 
     async def aiter_chunks(
         self,
@@ -730,3 +756,95 @@ class S3ObjectStore:
             msg = "this object is protected and is never deleted"
             raise ObjectProtectedError(msg, key=key)
         await self._run(self._client.delete_object, key=key, Bucket=self.bucket, Key=key)
+
+
+def _chunks(
+    body: Any, chunk_size: int, unavailable: Callable[[Exception], ObjectStoreUnavailableError]
+) -> Generator[bytes, None, None]:
+    try:
+        while True:
+            try:
+                chunk = body.read(chunk_size)
+            except (ConnectionError, ReadTimeoutError, BotoCoreError) as exc:
+                raise unavailable(exc) from exc
+            if not chunk:
+                return
+            yield chunk
+    finally:
+        body.close()
+
+
+def _wire(body: Any, size: int) -> tuple[Any, http.client.HTTPResponse] | None:
+    """urllib3's response under botocore's ``StreamingBody`` and the ``http.client`` response
+    under that, when the body can be read from the latter directly; ``None`` otherwise.
+
+    urllib3 2.x's public ``readinto`` is ``read`` plus a copy, and the ``read`` it calls
+    copies too (http.client's ``read(amt)`` fills a fresh bytearray, then copies it to
+    bytes); botocore's ``StreamingBody.readinto`` calls urllib3's. Only
+    ``http.client.HTTPResponse.readinto`` fills the caller's buffer from the socket without a
+    copy. Reaching it takes two private attributes, ``StreamingBody._raw_stream`` and
+    urllib3's ``HTTPResponse._fp``: each is checked, and the public path is taken when one is
+    missing or of another type, when the body is chunked or content-encoded (urllib3 would
+    decode or frame what http.client hands over raw), or when any of it was read already.
+    """
+    raw = getattr(body, "_raw_stream", None)
+    fp = getattr(raw, "_fp", None)
+    if not isinstance(fp, http.client.HTTPResponse) or not callable(
+        getattr(raw, "release_conn", None)
+    ):
+        return None
+    encoding = str(fp.getheader("Content-Encoding", "identity")).strip().lower()
+    if fp.chunked or fp.length != size or fp.isclosed() or encoding not in {"", "identity"}:
+        return None
+    return raw, fp
+
+
+class _S3Body:
+    """:class:`ObjectBody` over botocore's ``StreamingBody``; ``readinto`` fills the caller's
+    buffer straight from ``http.client`` when :func:`_wire` allows it."""
+
+    def __init__(
+        self,
+        body: Any,
+        size: int,
+        unavailable: Callable[[Exception], ObjectStoreUnavailableError],
+    ) -> None:
+        self._body = body
+        self._size = size
+        self._unavailable = unavailable
+        self._wire = _wire(body, size)
+        self._read = 0
+
+    def readinto(self, buffer: memoryview) -> int:
+        if self._wire is None:
+            try:
+                count: int = self._body.readinto(buffer)
+            except (ConnectionError, ReadTimeoutError, BotoCoreError) as exc:
+                raise self._unavailable(exc) from exc
+        else:
+            # http.client never reads past Content-Length, but ends a cut body quietly (0);
+            # that and its failures become the botocore errors the public path raises.
+            try:
+                count = self._wire[1].readinto(buffer)
+            except TimeoutError as exc:
+                raise self._unavailable(ReadTimeoutError(endpoint_url="", error=exc)) from exc
+            except (OSError, http.client.HTTPException) as exc:
+                raise self._unavailable(ResponseStreamingError(error=exc)) from exc
+            if count == 0 and len(buffer) > 0 and self._read < self._size:
+                short = IncompleteReadError(actual_bytes=self._read, expected_bytes=self._size)
+                raise self._unavailable(short)
+        self._read += count
+        return count
+
+    def chunks(self, chunk_size: int = _DEFAULT_CHUNK) -> Generator[bytes, None, None]:
+        return _chunks(self._body, chunk_size, self._unavailable)
+
+    def close(self) -> None:
+        if self._wire is not None:
+            raw, fp = self._wire
+            if self._read == self._size and fp.isclosed():
+                # http.client closed the response after its last byte: the connection is
+                # clean. urllib3 gives it back to its pool only after reads made through
+                # urllib3, so this one is given back here (release_conn is public).
+                raw.release_conn()
+        self._body.close()

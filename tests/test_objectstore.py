@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tracemalloc
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -15,15 +17,18 @@ from infra.launchers import LocalServices
 from infra.objectstore import (
     MIN_PART_BYTES,
     MultipartNotFoundError,
+    ObjectBody,
     ObjectNotFoundError,
     ObjectProtectedError,
     ObjectRejectedError,
     ObjectStore,
+    ObjectStoreUnavailableError,
     PartInfo,
     S3ObjectStore,
     md5_b64,
 )
 from infra.settings import ObjectStoreSettings
+from tests.tcp_relay import Relay
 
 
 @pytest.fixture
@@ -282,3 +287,90 @@ async def test_put_file_sends_any_size_in_parts(
     assert b"".join(store.iter_chunks(key)) == data
     if size > MIN_PART_BYTES:
         assert info.etag.endswith("-3")  # three parts, assembled by the store
+
+
+# -- open_object: one GET read into the caller's buffer ------------------------------------------
+def _read_into(body: ObjectBody, size: int) -> bytes:
+    view = memoryview(bytearray(size))
+    filled = 0
+    while count := body.readinto(view[filled : filled + 256 * 1024]):
+        filled += count
+    return view[:filled].tobytes()
+
+
+def _relayed(services: LocalServices, relay: Relay) -> S3ObjectStore:
+    if not services.object_store.endpoint_url.startswith("http://"):
+        pytest.skip("the relay speaks plain HTTP")
+    settings = replace(services.object_store, endpoint_url=relay.url)
+    return S3ObjectStore(settings, max_attempts=1)
+
+
+async def test_open_object_fills_a_buffer_from_the_socket_without_copies(
+    store: S3ObjectStore,
+) -> None:
+    key = _key()
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    await store.put_bytes(key, data, content_type="image/jpeg")
+    info, body = store.open_object(key)
+    assert info.size == len(data)
+    view = memoryview(bytearray(info.size))
+    tracemalloc.start()
+    try:
+        filled = 0
+        while count := body.readinto(view[filled : filled + 1024 * 1024]):
+            filled += count
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        body.close()
+    assert view[:filled] == data
+    # http.client's read(amt) and urllib3's readinto would allocate a chunk (1 MiB) per read
+    assert peak < 128 * 1024
+
+
+async def test_open_object_of_a_missing_key_is_not_found(store: S3ObjectStore) -> None:
+    with pytest.raises(ObjectNotFoundError):
+        store.open_object(_key())
+
+
+async def test_a_body_read_to_its_end_gives_its_connection_back(
+    store: S3ObjectStore, services: LocalServices
+) -> None:
+    keys = [_key() for _ in range(3)]
+    data = os.urandom(2 * 1024 * 1024)
+    for key in keys:
+        await store.put_bytes(key, data, content_type="image/jpeg")
+    with Relay(services.object_store.endpoint_url) as relay:
+        relayed = _relayed(services, relay)
+        for key in keys[:2]:
+            info, body = relayed.open_object(key)
+            try:
+                assert _read_into(body, info.size) == data
+            finally:
+                body.close()
+        assert relay.connections == 1  # the second GET went over the first one's connection
+        info, body = relayed.open_object(keys[2])
+        body.readinto(memoryview(bytearray(1000)))
+        body.close()  # the rest never read: this connection is not reused
+        assert b"".join(relayed.iter_chunks(keys[0])) == data
+        assert relay.connections == 2
+
+
+async def test_a_body_cut_short_is_unavailable_not_short(
+    store: S3ObjectStore, services: LocalServices
+) -> None:
+    key = _key()
+    data = os.urandom(2 * 1024 * 1024)
+    await store.put_bytes(key, data, content_type="image/jpeg")
+    with Relay(services.object_store.endpoint_url, cut_after=512 * 1024) as relay:
+        relayed = _relayed(services, relay)
+        info, body = relayed.open_object(key)
+        assert info.size == len(data)
+        with pytest.raises(ObjectStoreUnavailableError) as error:
+            _read_into(body, info.size)
+        body.close()
+        assert error.value.extra["reason"] == "IncompleteReadError"
+        info, chunks = relayed.open_chunks(key)  # the chunked read says the same
+        with pytest.raises(ObjectStoreUnavailableError) as error:
+            b"".join(chunks)
+        assert error.value.extra["reason"] == "IncompleteReadError"
