@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,16 +38,19 @@ from infra.db import utcnow
 from infra.ids import uuid7
 
 __all__ = [
+    "APPEND_ROW",
     "GENESIS_HASH",
     "ChainProblem",
     "ChainReport",
     "CustodyAction",
     "CustodyLog",
+    "PendingEntry",
     "chain_head",
     "entry_digest",
 ]
 
 GENESIS_HASH = "0" * 64
+_APPEND_ARGS = ("lock", "id", "county", "seq", "subject", "action", "actor", "at")
 _MAX_PROBLEMS = 100
 
 
@@ -160,10 +163,16 @@ async def chain_head(session: AsyncSession, county_id: uuid.UUID) -> tuple[int, 
     return (0, GENESIS_HASH) if row is None else (int(row[0]), str(row[1]))
 
 
-_APPEND = text(
-    "SELECT head_seq, head_hash, appended FROM evidence_custody_append("
-    ":lock, :id, :county, :seq, :subject, :action, :actor, :at, :details, :prev, :hash)"
-).bindparams(bindparam("details", type_=JSONB))
+APPEND_ROW = func.evidence_custody_append(
+    *(bindparam(f"c_{name}") for name in _APPEND_ARGS[:8]),
+    bindparam("c_details", type_=JSONB),
+    bindparam("c_prev"),
+    bindparam("c_hash"),
+).table_valued("head_seq", "head_hash", "appended")
+"""``evidence_custody_append`` as a row source (``head_seq``, ``head_hash``, ``appended``),
+its values those of :attr:`PendingEntry.params`: a caller with writes of its own puts them
+in the same statement (see :meth:`CustodyLog.prepare`)."""
+_APPEND = select(APPEND_ROW.c.head_seq, APPEND_ROW.c.head_hash, APPEND_ROW.c.appended)
 """Built once: a statement built per append (eleven bound values) cost more of the event
 loop's time than the rest of the append."""
 
@@ -171,6 +180,16 @@ _heads: dict[uuid.UUID, tuple[int, str]] = {}
 """Per county, the last entry this process wrote or is writing: the next append's guess of
 the chain's head. A wrong guess (another process appended, a transaction rolled back) costs
 one statement more, never a wrong link: the database checks it under the county's lock."""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEntry:
+    """An entry :meth:`CustodyLog.prepare` made: ``params`` are the values of
+    :data:`APPEND_ROW`; ``guessed`` the ``(seq, entry_hash)`` it was hashed on, if any."""
+
+    entry: CustodyEntry
+    guessed: tuple[int, str] | None
+    params: dict[str, Any]
 
 
 class CustodyLog:
@@ -198,6 +217,31 @@ class CustodyLog:
         then held for the commit's round trip only. Otherwise the function answers the head,
         the turn held, and the entry is hashed on that head and written here.
         """
+        pending = self.prepare(
+            county_id=county_id,
+            action=action,
+            subject_id=subject_id,
+            actor_id=actor_id,
+            details=details,
+            at=at,
+        )
+        row = (await session.execute(_APPEND, pending.params)).one()
+        return await self.settle(session, pending, row)
+
+    def prepare(
+        self,
+        *,
+        county_id: uuid.UUID,
+        action: CustodyAction | str,
+        subject_id: uuid.UUID | None,
+        actor_id: uuid.UUID | None,
+        details: Mapping[str, Any] | None = None,
+        at: datetime | None = None,
+    ) -> PendingEntry:
+        """The first half of :meth:`append`: the entry, hashed on this process's guess of the
+        head, and the values of :data:`APPEND_ROW`. The caller selects from ``APPEND_ROW``
+        (with writes of its own in the same statement, if it likes) and hands the row to
+        :meth:`settle`."""
         when = (at or utcnow()).astimezone(UTC)
         body = dict(details or {})
         _canonical(body)  # refuses NaN and non-JSON values before anything is stored
@@ -215,29 +259,31 @@ class CustodyLog:
         if guess is not None:
             guessed = self._link(entry, *guess)
             _heads[county_id] = guessed  # the next append of this process follows this one
-        row = (
-            await session.execute(
-                _APPEND,
-                {
-                    "lock": _lock_id(county_id),
-                    "id": entry.id,
-                    "county": county_id,
-                    "seq": guessed[0] if guessed else None,
-                    "subject": subject_id,
-                    "action": entry.action,
-                    "actor": actor_id,
-                    "at": when,
-                    "details": body,
-                    "prev": guess[1] if guess else None,
-                    "hash": guessed[1] if guessed else None,
-                },
-            )
-        ).one()
+        params = {
+            "c_lock": _lock_id(county_id),
+            "c_id": entry.id,
+            "c_county": county_id,
+            "c_seq": guessed[0] if guessed else None,
+            "c_subject": subject_id,
+            "c_action": entry.action,
+            "c_actor": actor_id,
+            "c_at": when,
+            "c_details": body,
+            "c_prev": guess[1] if guess else None,
+            "c_hash": guessed[1] if guessed else None,
+        }
+        return PendingEntry(entry, guessed, params)
+
+    async def settle(self, session: AsyncSession, pending: PendingEntry, row: Any) -> CustodyEntry:
+        """The second half of :meth:`append`, given the row ``APPEND_ROW`` answered: done when
+        the guess was the head; else the entry is hashed on the head answered (the county's
+        turn is held) and written here."""
+        entry = pending.entry
         if row.appended:
             return entry
         linked = self._link(entry, int(row.head_seq), str(row.head_hash))
-        if _heads.get(county_id) == guessed:  # no later append of this process followed ours
-            _heads[county_id] = linked
+        if _heads.get(entry.county_id) == pending.guessed:  # no later append of ours followed
+            _heads[entry.county_id] = linked
         session.add(entry)
         await session.flush()
         return entry

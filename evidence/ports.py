@@ -3,8 +3,9 @@
 * :class:`LocationChecker` — the location check at intake (geofence). Its answer is stored
   with the evidence as is, so it must be JSON-able and name the layer versions it used.
 * :class:`PatrolContext` — the patrol track and area of a linked patrol (patrol).
-* :class:`AcceptanceListener` — told about each accepted evidence in the same transaction
-  (for example the five-to-one rebound review of a closed-mine site).
+* :class:`AcceptanceListener` — told about each accepted evidence in the same transaction,
+  just before its row is written (for example the five-to-one rebound review of a
+  closed-mine site).
 
 :class:`NoLayersChecker` is the trivial checker (no reference layers): it answers "no
 features", so evidence can be taken before any layer is imported, and does not know
@@ -98,7 +99,13 @@ class PatrolContext(Protocol):
 @runtime_checkable
 class AcceptanceListener(Protocol):
     async def evidence_accepted(self, session: AsyncSession, evidence: Evidence) -> list[str]:
-        """React to a newly accepted evidence; return extra flags to store with it."""
+        """React to a newly accepted evidence; return extra flags to store with it.
+
+        Called in the acceptance's transaction just before the evidence row, its custody
+        entry and its derivatives job are written in one statement (the extra flags go into
+        the row and the entry): ``evidence`` is complete but not yet in the database or the
+        session, so a listener records what it raises by the evidence's id, never by a
+        foreign key to the row or by reading it back."""
 
 
 class NoLayersChecker:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from evidence import ClaimedFix, CustodyLog
+from evidence.custody import _heads as custody_heads
 from evidence.errors import (
     EvidenceHashMismatchError,
     EvidenceIdConflictError,
@@ -371,3 +372,41 @@ async def test_far_apart_file_and_device_positions_are_flagged(kit: Kit, county:
     evidence = await kit.accept(county.inspector, data, "image/jpeg")
     assert "exif_vs_device_far" in evidence.flags
     assert evidence.trust["exif_vs_device_distance_m"] > 20_000
+
+
+async def test_intake_follows_a_custody_head_another_process_moved(
+    kit: Kit, county: World, evidence_settings: EvidenceSettings
+) -> None:
+    """The entry goes in the statement that stores the evidence, hashed on this process's
+    guess of the county's head; when another process appended since (here: a stale guess),
+    the statement writes nothing of the entry, and it is hashed on the head answered and
+    written after, in the same transaction. The chain stays whole either way."""
+    cid = county.county_id
+    assert isinstance(cid, UUID)
+    photo = media.jpeg(exif=media.exif_bytes(lon=INSIDE[0], lat=INSIDE[1], when=WHEN))
+    first = await kit.accept(county.inspector, photo, "image/jpeg")
+    head = custody_heads[cid]
+    custody_heads[cid] = (head[0] - 1, "ab" * 32)  # what a process that fell behind holds
+    again = media.jpeg(exif=media.exif_bytes(lon=INSIDE[0], lat=INSIDE[1], when=WHEN))
+    second = await kit.accept(county.inspector, again, "image/jpeg")
+    custody_heads.pop(cid)  # and one that never appended here
+    third = await kit.accept(
+        county.inspector,
+        media.jpeg(exif=media.exif_bytes(lon=INSIDE[0], lat=INSIDE[1], when=WHEN)),
+        "image/jpeg",
+    )
+    async with kit.session_factory() as session:
+        entries = (
+            await session.scalars(
+                select(CustodyEntry)
+                .where(CustodyEntry.county_id == cid, CustodyEntry.action == "accepted")
+                .order_by(CustodyEntry.seq)
+            )
+        ).all()
+        report = await CustodyLog(evidence_settings.package_signing_key.encode()).verify(
+            session, cid
+        )
+    assert [e.subject_id for e in entries][-3:] == [first.id, second.id, third.id]
+    assert [e.seq for e in entries][-3:] == [head[0], head[0] + 1, head[0] + 2]
+    assert report.ok
+    assert custody_heads[cid] == (entries[-1].seq, entries[-1].entry_hash)
