@@ -17,7 +17,7 @@ from evidence.adapters import (
     SiteReviewListener,
 )
 from evidence.custody import ChainProblem, ChainReport, CustodyAction, CustodyLog, chain_head
-from evidence.derivatives import enqueue_derivatives, make_evidence_derivatives
+from evidence.derivatives import derivatives_job, make_evidence_derivatives
 from evidence.ports import (
     AcceptanceListener,
     LocationChecker,
@@ -50,7 +50,7 @@ __all__ = [
     "TrackFix",
     "UploadTicket",
     "chain_head",
-    "enqueue_derivatives",
+    "derivatives_job",
     "make_evidence_derivatives",
     "original_key",
 ]

@@ -46,7 +46,7 @@ from evidence.video_share import strip_video
 from infra.db import utcnow
 from infra.ids import uuid7
 from infra.objectstore import ObjectStore
-from infra.tasks import DEFER_JOB, defer_params
+from infra.tasks import defer_params
 from patrol.models import County, Township, User, Village
 
 __all__ = [
@@ -61,7 +61,6 @@ __all__ = [
     "Outcome",
     "caption_facts",
     "derivatives_job",
-    "enqueue_derivatives",
     "make_derivatives",
     "make_evidence_derivatives",
 ]
@@ -286,26 +285,20 @@ TASK_NAMESPACE = "evidence"  # the namespace the composition root gives this pac
 
 def derivatives_job(evidence: Evidence) -> dict[str, Any]:
     """The bound values of :data:`infra.tasks.DEFER_JOB` that queue the derivatives job of
-    ``evidence`` (at most one waiting per evidence; never two running at once)."""
+    ``evidence`` (at most one waiting per evidence; never two running at once).
+
+    Intake queues it in the statement that stores the evidence, through the request's own
+    transaction (procrastinate's ``procrastinate_defer_jobs_v1``) rather than through
+    procrastinate's connector after the commit: the evidence and its job commit together or
+    not at all, so acknowledged evidence can never be left without its job by a crash
+    between two commits, and no sweep for such evidence is needed.
+    """
     return defer_params(
         f"{TASK_NAMESPACE}:{DERIVATIVES_TASK}",
         {"evidence_id": str(evidence.id), "county_id": str(evidence.county_id)},
         lock=f"evidence:{evidence.id}",
         queueing_lock=f"derivatives:{evidence.id}",
     )
-
-
-async def enqueue_derivatives(session: AsyncSession, evidence: Evidence) -> None:
-    """Queue the derivatives job of ``evidence`` in the caller's transaction (idempotent).
-
-    The job row is inserted through the request's own SQLAlchemy transaction (procrastinate's
-    ``procrastinate_defer_jobs_v1``, :data:`infra.tasks.DEFER_JOB`) rather than deferred
-    through procrastinate's connector after the commit: the evidence and its job commit
-    together or not at all, so acknowledged evidence can never be left without its job by a
-    crash between two commits, and no sweep for such evidence is needed. Intake queues it
-    in the statement that stores the evidence (:func:`derivatives_job`).
-    """
-    await session.execute(DEFER_JOB, derivatives_job(evidence))
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 ``derivatives`` (``evidence:derivatives`` once the composition root adds the blueprint under
 the ``evidence`` namespace): the derivatives of one accepted evidence. Queued with the
-acceptance (:func:`evidence.derivatives.enqueue_derivatives`); the job's lock keeps one
+acceptance (:func:`evidence.derivatives.derivatives_job`); the job's lock keeps one
 evidence to one worker at a time; a failure is retried with exponential backoff (10 s, 20 s,
 40 s, 80 s), then the job stays ``failed`` with its error for an operator. An original that no
 longer matches its recorded SHA-256 is not retried.
