@@ -194,6 +194,8 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/geofence/test_index_budget.py",
         # batch answers built from the columns (BatchResult.hit_columns, positions)
         "tests/api/test_geofence_api.py",
+        # whether the county covers a point, from the index's boundary (county_covers)
+        "tests/geofence/test_county_covers.py",
     ),
 }
 
