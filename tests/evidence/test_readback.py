@@ -16,7 +16,7 @@ import pytest
 from evidence.errors import EvidenceSizeMismatchError
 from evidence.media import declared_media_type
 from evidence.metadata import read_photo_meta
-from evidence.readback import inspect_object, spooled_object
+from evidence.readback import Inspection, inspect_object, spooled_object
 from infra.ids import uuid7
 from infra.launchers import LocalServices
 from infra.objectstore import ObjectNotFoundError, S3ObjectStore
@@ -55,20 +55,25 @@ def _spooled(
         return file.read(), size, head, hasher.hexdigest()
 
 
+async def _inspect(store: S3ObjectStore, key: str, declared: bytes) -> Inspection:
+    """``inspect_object`` of ``key`` (in a thread) as a JPEG declared to be ``declared``."""
+    return await asyncio.to_thread(
+        inspect_object,
+        store,
+        key,
+        declared_sha256=hashlib.sha256(declared).hexdigest(),
+        declared_size=len(declared),
+        declared=JPEG,
+    )
+
+
 @pytest.mark.parametrize("extra", [0, 9 * MiB], ids=["in-memory", "spooled-above-8-MiB"])
 async def test_a_photo_reads_back_with_its_digest_size_and_metadata(
     store: S3ObjectStore, extra: int
 ) -> None:
     data = _photo(extra)
     key = await _stored(store, data)
-    found = await asyncio.to_thread(
-        inspect_object,
-        store,
-        key,
-        declared_sha256=hashlib.sha256(data).hexdigest(),
-        declared_size=len(data),
-        declared=JPEG,
-    )
+    found = await _inspect(store, key, data)
     assert (found.sha256, found.size) == (hashlib.sha256(data).hexdigest(), len(data))
     assert found.meta == read_photo_meta(io.BytesIO(data), JPEG)
     assert found.meta.gps is not None
@@ -91,14 +96,7 @@ async def test_an_object_of_another_size_than_declared_is_refused(
     stored = data + b"\0" if stored_extra > 0 else data[:-1]
     key = await _stored(store, stored)
     with pytest.raises(EvidenceSizeMismatchError) as error:
-        await asyncio.to_thread(
-            inspect_object,
-            store,
-            key,
-            declared_sha256=hashlib.sha256(data).hexdigest(),
-            declared_size=len(data),
-            declared=JPEG,
-        )
+        await _inspect(store, key, data)
     assert (error.value.extra["declared"], error.value.extra["stored"]) == (
         len(data),
         len(stored),
