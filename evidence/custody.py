@@ -39,6 +39,7 @@ from infra.ids import uuid7
 
 __all__ = [
     "APPEND_ROW",
+    "APPEND_VALUES",
     "GENESIS_HASH",
     "ChainProblem",
     "ChainReport",
@@ -176,6 +177,11 @@ _APPEND = select(APPEND_ROW.c.head_seq, APPEND_ROW.c.head_hash, APPEND_ROW.c.app
 """Built once: a statement built per append (eleven bound values) cost more of the event
 loop's time than the rest of the append."""
 
+APPEND_VALUES = tuple(f"c_{name}" for name in (*_APPEND_ARGS, "details", "prev", "hash"))
+"""The names of :attr:`PendingEntry.params` in the order of ``evidence_custody_append``'s
+arguments, for a statement sent straight to the driver (``c_details`` then goes as JSON
+text: :meth:`PendingEntry.driver_values`)."""
+
 _heads: dict[uuid.UUID, tuple[int, str]] = {}
 """Per county, the last entry this process wrote or is writing: the next append's guess of
 the chain's head. A wrong guess (another process appended, a transaction rolled back) costs
@@ -190,6 +196,12 @@ class PendingEntry:
     entry: CustodyEntry
     guessed: tuple[int, str] | None
     params: dict[str, Any]
+
+    def driver_values(self) -> list[Any]:
+        """:attr:`params` in the order of :data:`APPEND_VALUES`, the details as JSON text."""
+        values = [self.params[name] for name in APPEND_VALUES]
+        values[APPEND_VALUES.index("c_details")] = _canonical(self.params["c_details"]).decode()
+        return values
 
 
 class CustodyLog:
@@ -287,6 +299,17 @@ class CustodyLog:
         session.add(entry)
         await session.flush()
         return entry
+
+    def relink(self, pending: PendingEntry, head_seq: int, head_hash: str) -> PendingEntry:
+        """``pending`` hashed again on the head ``(head_seq, head_hash)`` an append answered
+        when its guess was not the head: for a caller that sends its statement again rather
+        than write the entry apart (:meth:`settle`)."""
+        entry = pending.entry
+        linked = self._link(entry, head_seq, head_hash)
+        if _heads.get(entry.county_id) == pending.guessed:  # no later append of ours followed
+            _heads[entry.county_id] = linked
+        params = {**pending.params, "c_seq": linked[0], "c_prev": head_hash, "c_hash": linked[1]}
+        return PendingEntry(entry, linked, params)
 
     def _link(self, entry: CustodyEntry, head_seq: int, head_hash: str) -> tuple[int, str]:
         """Put ``entry`` after the head ``(head_seq, head_hash)``; its ``(seq, entry_hash)``."""

@@ -295,5 +295,16 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     return engine
 
 
+async def driver_of(session: AsyncSession) -> Any:
+    """The asyncpg connection under ``session``, for pre-built statements of the hot paths.
+
+    A statement sent on it joins the session's transaction once the session has sent one of
+    its own (the driver begins a transaction lazily); before that it runs, and commits, on
+    its own."""
+    conn = await session.connection()
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection
+
+
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)

@@ -55,6 +55,7 @@ from infra.settings import (
 __all__ = [
     "DEFAULT_QUEUE",
     "DEFER_JOB",
+    "DEFER_KEYS",
     "JOB_STATES",
     "KEEP_FINISHED_DAYS",
     "PERIODIC_QUEUE",
@@ -63,6 +64,7 @@ __all__ = [
     "add_periodic",
     "build_app",
     "defer_in_session",
+    "defer_job_sql",
     "defer_params",
     "deps",
     "list_jobs",
@@ -165,17 +167,28 @@ def build_app(
 
 
 # -- deferring -----------------------------------------------------------------------------------
-DEFER_JOB = text(
-    """
+_DEFER_SQL = """
     SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(
-        :queue, :task, 0, :lock, :queueing_lock, CAST(:args AS jsonb), NULL
+        {queue}, {task}, 0, {lock}, {queueing_lock}, CAST({args} AS jsonb), NULL
     )::procrastinate_job_to_defer_v1])
-    WHERE NOT EXISTS (
+    WHERE {when} AND NOT EXISTS (
         SELECT 1 FROM procrastinate_jobs
-        WHERE queueing_lock = :queueing_lock AND status = 'todo'
+        WHERE queueing_lock = {queueing_lock} AND status = 'todo'
     )
     """
-)
+DEFER_KEYS = ("queue", "task", "lock", "queueing_lock", "args")
+"""The names of :func:`defer_params`' values, in the order :func:`defer_job_sql` numbers them."""
+
+
+def defer_job_sql(first: int, *, when: str = "TRUE") -> str:
+    """:data:`DEFER_JOB` for a statement sent straight to the driver: its values are
+    ``$first`` onwards, in the order of :data:`DEFER_KEYS`; no job is queued unless the SQL
+    condition ``when`` holds."""
+    numbers = {key: f"${first + k}" for k, key in enumerate(DEFER_KEYS)}
+    return _DEFER_SQL.format(when=when, **numbers)
+
+
+DEFER_JOB = text(_DEFER_SQL.format(when="TRUE", **{key: f":{key}" for key in DEFER_KEYS}))
 """Queue one job (the values of :func:`defer_params`). A caller that writes rows of its own
 in the same round trip may put them before it as data-modifying ``WITH`` clauses
 (``DEFER_JOB.columns().add_cte(...)``): they run whether or not a job is queued."""

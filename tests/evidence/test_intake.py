@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
@@ -21,10 +23,12 @@ from evidence.errors import (
     FileEmptyError,
     InvalidUploadError,
     UnsupportedMediaTypeError,
+    UploadAbortedError,
     UploadIncompleteError,
     UploadTooLargeError,
 )
 from evidence.models import CustodyEntry, Evidence, Upload
+from evidence.service import EvidenceService
 from infra.objectstore import S3ObjectStore
 from infra.settings import EvidenceSettings
 from tests.evidence import media
@@ -379,8 +383,8 @@ async def test_intake_follows_a_custody_head_another_process_moved(
 ) -> None:
     """The entry goes in the statement that stores the evidence, hashed on this process's
     guess of the county's head; when another process appended since (here: a stale guess),
-    the statement writes nothing of the entry, and it is hashed on the head answered and
-    written after, in the same transaction. The chain stays whole either way."""
+    the statement writes nothing at all, and it is sent again with the entry hashed on the
+    head answered. The chain stays whole either way."""
     cid = county.county_id
     assert isinstance(cid, UUID)
     photo = media.jpeg(exif=media.exif_bytes(lon=INSIDE[0], lat=INSIDE[1], when=WHEN))
@@ -410,3 +414,79 @@ async def test_intake_follows_a_custody_head_another_process_moved(
     assert [e.seq for e in entries][-3:] == [head[0], head[0] + 1, head[0] + 2]
     assert report.ok
     assert custody_heads[cid] == (entries[-1].seq, entries[-1].entry_hash)
+
+
+def _meanwhile(
+    monkeypatch: pytest.MonkeyPatch, step: Callable[[], Awaitable[object]]
+) -> list[object]:
+    """Run ``step`` (in sessions of its own, committed) once, while the first complete that
+    comes is between its read-back of the bytes and its store: a complete holds no lock then."""
+    done: list[object] = []
+    started: list[bool] = []
+    real = EvidenceService._assess
+
+    async def assess(self: EvidenceService, *args: Any, **kw: Any) -> Any:
+        if not started:
+            started.append(True)
+            done.append(await step())
+        return await real(self, *args, **kw)
+
+    monkeypatch.setattr(EvidenceService, "_assess", assess)
+    return done
+
+
+async def _stored_for(kit: Kit, evidence_id: UUID) -> tuple[int, list[str], str]:
+    async with kit.session_factory() as session:
+        count = len(
+            (await session.scalars(select(Evidence.id).where(Evidence.id == evidence_id))).all()
+        )
+        actions = (
+            await session.scalars(
+                select(CustodyEntry.action).where(CustodyEntry.subject_id == evidence_id)
+            )
+        ).all()
+        upload = await session.get(Upload, evidence_id)
+        assert upload is not None
+        return count, list(actions), upload.status
+
+
+async def test_an_abort_while_the_bytes_are_read_back_stores_nothing(
+    kit: Kit, county: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = media.jpeg(exif=media.exif_bytes(lon=INSIDE[0], lat=INSIDE[1], when=WHEN))
+    new = declaration(data, "image/jpeg")
+    await kit.send(await kit.create(county.inspector, new), data)
+
+    async def abort() -> object:
+        async with kit.session_factory() as session:
+            ticket = await kit.service(session).abort_upload(county.inspector, new.evidence_id)
+            await session.commit()
+        return ticket.status
+
+    done = _meanwhile(monkeypatch, abort)
+    with pytest.raises(UploadAbortedError):
+        await kit.complete(county.inspector, new)
+    assert done == ["aborted"]
+    assert await _stored_for(kit, new.evidence_id) == (0, [], "aborted")
+    assert await jobs_of(kit.session_factory, new.evidence_id) == []
+
+
+async def test_a_complete_overtaken_by_another_answers_the_evidence_that_one_stored(
+    kit: Kit, county: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The phone retried while its first complete was still reading the bytes: both answer
+    the same evidence; one row, one custody entry, one job."""
+    data = media.jpeg(exif=media.exif_bytes(lon=INSIDE[0], lat=INSIDE[1], when=WHEN))
+    new = declaration(data, "image/jpeg")
+    await kit.send(await kit.create(county.inspector, new), data)
+    done = _meanwhile(monkeypatch, lambda: kit.complete(county.inspector, new))
+    first = await kit.complete(county.inspector, new)
+    (second,) = done
+    assert isinstance(second, Evidence)
+    assert (first.id, first.received_at, first.sha256) == (
+        second.id,
+        second.received_at,
+        second.sha256,
+    )
+    assert await _stored_for(kit, new.evidence_id) == (1, ["accepted"], "accepted")
+    assert len(await jobs_of(kit.session_factory, new.evidence_id)) == 1
