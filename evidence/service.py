@@ -297,6 +297,18 @@ def _county_turn(county_id: uuid.UUID) -> asyncio.Lock:
     return turn
 
 
+def _owned(upload: Upload | None, principal: Principal, evidence_id: uuid.UUID) -> Upload:
+    """``upload`` if it is in the caller's county and theirs: 404 ``upload_not_found``
+    otherwise, or 403 ``not_upload_owner`` for another's in the county."""
+    if upload is None or upload.county_id != principal.county_id:
+        msg = "no such upload"
+        raise UploadNotFoundError(msg, evidence_id=str(evidence_id))
+    if upload.uploader_id != principal.user_id:
+        msg = "this upload belongs to someone else"
+        raise NotUploadOwnerError(msg)
+    return upload
+
+
 def original_key(county_id: uuid.UUID, evidence_id: uuid.UUID, attempt: int) -> str:
     """Where the phone's bytes go: unique per attempt, under the protected ``originals/``."""
     return f"originals/{county_id}/{evidence_id}/a{attempt}"
@@ -460,7 +472,7 @@ class EvidenceService:
         When storage lost an unfinished multipart upload (rclone drops it after a part with
         a bad Content-MD5), a new one is started here and every part must be sent again.
         """
-        upload = await self._own_upload(principal, evidence_id, lock=True)
+        upload = await self._own_upload(principal, evidence_id)
         return await self._ticket(upload)
 
     async def abort_upload(self, principal: Principal, evidence_id: uuid.UUID) -> UploadTicket:
@@ -468,7 +480,7 @@ class EvidenceService:
 
         409 ``upload_already_accepted`` once it is evidence.
         """
-        upload = await self._own_upload(principal, evidence_id, lock=True)
+        upload = await self._own_upload(principal, evidence_id)
         if upload.status == "accepted":
             msg = "this upload is already evidence and cannot be aborted"
             raise UploadAlreadyAcceptedError(msg)
@@ -814,20 +826,11 @@ class EvidenceService:
         head = await self._store.head(upload.object_key)
         return head is not None and head.size == upload.size_bytes
 
-    async def _own_upload(
-        self, principal: Principal, evidence_id: uuid.UUID, *, lock: bool = False
-    ) -> Upload:
+    async def _own_upload(self, principal: Principal, evidence_id: uuid.UUID) -> Upload:
+        """The caller's upload, locked for the rest of the transaction."""
         stmt = scoped(select(Upload), Upload, principal).where(Upload.id == evidence_id)
-        if lock:
-            stmt = stmt.with_for_update()
-        upload = (await self._session.scalars(stmt)).first()
-        if upload is None:
-            msg = "no such upload"
-            raise UploadNotFoundError(msg, evidence_id=str(evidence_id))
-        if upload.uploader_id != principal.user_id:
-            msg = "this upload belongs to someone else"
-            raise NotUploadOwnerError(msg)
-        return upload
+        upload = (await self._session.scalars(stmt.with_for_update())).first()
+        return _owned(upload, principal, evidence_id)
 
     def _expected_parts(self, upload: Upload) -> list[tuple[int, int]]:
         assert upload.part_size is not None
@@ -993,18 +996,11 @@ class EvidenceService:
             driver = await driver_of(self._session)
             row = await driver.fetchrow(_READ_UPLOAD, evidence_id, principal.county_id)
             if row is None:
-                msg = "no such upload"
-                raise UploadNotFoundError(msg, evidence_id=str(evidence_id))
+                return _owned(None, principal, evidence_id)
             upload = Upload(**{attr: row[name] for attr, name in _UPLOAD_ATTRS})
             make_transient_to_detached(upload)
             self._session.add(upload)
-        if upload.county_id != principal.county_id:
-            msg = "no such upload"
-            raise UploadNotFoundError(msg, evidence_id=str(evidence_id))
-        if upload.uploader_id != principal.user_id:
-            msg = "this upload belongs to someone else"
-            raise NotUploadOwnerError(msg)
-        return upload
+        return _owned(upload, principal, evidence_id)
 
     def _device_fix(self, upload: Upload) -> DeviceFix:
         lon, lat = upload.device_lon, upload.device_lat
